@@ -97,6 +97,13 @@ def test_a_revoke_that_discharged_everything_is_not_attested_fulfilled() -> None
 # --- 2: two attestations of one contract, heard in two orders ---------------------------------------
 
 
+def _bound(mallory: Party) -> None:
+    """Mallory's key binds itself to her principal with a public Checkpoint (KEY-007), kept in her setup
+    after her Mandate: her principal -- her accomplice -- may then revoke the key back to any time
+    (KEY-011: the key's own revocation reaches back over nothing its chain orders before it)."""
+    mallory.setup.append(mallory.sign("checkpoint", identity_pb2.Checkpoint()).envelope)
+
+
 def _observe(envelopes: list[bytes]) -> Verifier:
     """A third party's verifier fed ``envelopes`` in order, skipping what it refuses (as an observer
     collecting evidence bundles does, tests/society.py)."""
@@ -147,16 +154,17 @@ def _revoked_back_after_a_breach(
 ) -> tuple[Party, Party, Party, list[VerifiedStatement], VerifiedStatement]:
     """Mallory's agent key accepts Bob's bonded offer at the escrow, which stamps the offer and the
     Accept (WIT-001) and locks both bonds; she never delivers, the escrow upholds Bob's claim and
-    forfeits her bond to him, Bob attests her BREACHED. A minute later her key revokes itself with
-    effective_ms at its Accept. Returns Bob, Mallory, the escrow, the trade's log (its Stamp first)
-    and the revocation."""
+    forfeits her bond to him, Bob attests her BREACHED. A minute later her principal (her accomplice; her
+    key bound to it from the start, :func:`_bound`) revokes her key with effective_ms at its Accept.
+    Returns Bob, Mallory, the escrow, the trade's log (its Stamp first) and the revocation."""
     bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    _bound(mallory)
     log = bonded_trade(bob, mallory, escrow, clock, breach=True, witnessed=True)  # Mallory never delivers
     accept, attestation = log[2], log[-1]
     assert accept.body == "accept" and accept.issuer == mallory.did
     assert attestation.statement.attestation.outcome == reputation_pb2.OUTCOME_BREACHED
     clock.advance(60_000)
-    disown = mallory.agent.sign(
+    disown = mallory.principal.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
     )
@@ -172,8 +180,9 @@ def _weighed(v: Verifier, escrow: str) -> list[tuple[str, str, int, float]]:
 def test_a_key_revoked_back_to_before_its_breach_does_not_erase_the_breach_from_a_view() -> None:
     """Mallory's agent key breaches a bonded contract with Bob: the escrow upholds Bob's claim and
     forfeits her bond to him, and Bob attests her BREACHED. Then Mallory's key revokes itself with
-    effective_ms just before its Accept (KEY-004: the key itself may; effective_ms may lie in the past,
-    section 3.4), and her principal goes on trading with a new key. A viewer that heard the revocation
+    effective_ms just before its Accept -- her principal's revocation of her key, her accomplice (KEY-004:
+    a principal the key is bound to may; effective_ms may lie in the past, section 3.4, KEY-011) -- and
+    her principal goes on trading with a new key. A viewer that heard the revocation
     before Bob's evidence bundle refused her Accept (KEY_REVOKED), so Bob's attestation had no contract
     and weighed nothing: the upheld breach was gone from that view, while one that heard Bob first kept
     it. Expect a viewer to weigh an escrow-settled breach the same whether or not the breacher's key
@@ -186,7 +195,7 @@ def test_a_key_revoked_back_to_before_its_breach_does_not_erase_the_breach_from_
     bob, mallory, escrow, log, disown = _revoked_back_after_a_breach(clock)
     evidence = [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]
     expected = [(_principal(bob), _principal(mallory), BOND, 0.0)]
-    for at in range(len(evidence) + 1):
+    for at in range(len(bob.setup) + len(mallory.setup), len(evidence) + 1):  # after its binding (KEY-008)
         heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
         assert disown.digest in heard.statements
         assert _ratings(heard, escrow.did) == expected, at
@@ -246,11 +255,12 @@ def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothi
     either way: only a revocation that covers the statement is asked about."""
     clock = FixedClock()
     bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    _bound(mallory)
     offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
     clock.advance(1_000)
     accept = mallory.accept(offer)
     clock.advance(1_000)
-    disown = mallory.agent.sign(
+    disown = mallory.principal.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
     )
@@ -259,7 +269,7 @@ def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothi
     )
     log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
     evidence = [*bob.setup, *mallory.setup, *escrow.setup, first.envelope, *(vs.envelope for vs in log)]
-    for at in range(len(evidence) + 1):
+    for at in range(len(bob.setup) + len(mallory.setup), len(evidence) + 1):  # after its binding (KEY-008)
         heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
         assert _weighed(heard, escrow.did) == [], at
     without = _observe(evidence)  # no revocation held: the breach counts as before
@@ -274,6 +284,7 @@ def test_a_revocation_with_a_later_effective_ms_stamped_first_does_not_shelter_a
     the contract's, but it covers no statement of the contract: the breach counts in every order."""
     clock = FixedClock()
     bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    _bound(mallory)
     early = mallory.agent.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=clock.now_ms + YEAR_MS, reason="retire"),
@@ -286,7 +297,7 @@ def test_a_revocation_with_a_later_effective_ms_stamped_first_does_not_shelter_a
     stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
     log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
     clock.advance(60_000)
-    disown = mallory.agent.sign(
+    disown = mallory.principal.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
     )
@@ -306,11 +317,12 @@ def test_a_peers_view_drops_a_kept_rating_a_later_revocation_disowns() -> None:
     heard them first finds, and the kept rating must go to stake 0 too."""
     clock = FixedClock()
     bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
+    _bound(mallory)
     offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
     clock.advance(1_000)
     accept = mallory.accept(offer)
     clock.advance(1_000)
-    disown = mallory.agent.sign(
+    disown = mallory.principal.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
     )

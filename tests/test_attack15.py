@@ -469,9 +469,11 @@ def test_a_thief_binding_the_key_to_its_own_principal_gains_no_more_than_the_key
     principal's Mandate at that seq is the fork. Shown with the thief's principal's revocation of the
     key, it binds the key to that principal, and the revocation is taken -- as the key's own revocation,
     which the thief signs with the stolen key and every verifier takes without any binding (KEY-004), is
-    at a second peer: both refuse Alice's next statement KEY_REVOKED from the same time. Whoever holds
-    the key's private key could always end it; a shown binding needs the key's signature, so it gives no
-    one else that power (Mallory's minted Mandate, above, binds nothing)."""
+    at a second peer: both refuse Alice's next statement KEY_REVOKED from the same time, and neither
+    reaches back over Alice's statements under her principal's Mandates (KEY-011: the key's own
+    revocation reaches back over nothing, a principal's only over statements under its own Mandates).
+    Whoever holds the key's private key could always end it; a shown binding needs the key's
+    signature, so it gives no one else that power (Mallory's minted Mandate, above, binds nothing)."""
     clock = FixedClock()
     alice, carol, dave = Party("alice", clock), Party("carol", clock), Party("dave", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
@@ -487,7 +489,11 @@ def test_a_thief_binding_the_key_to_its_own_principal_gains_no_more_than_the_key
     assert c.verifier.bound[alice.did] == {alice.principal.did, boss.did}
     # the key's own revocation, signed with the stolen key after the public binding (seq 1)
     d.exchange(_revocation(alice.agent, alice.did, effective).envelope)
-    assert c.verifier.revoked[alice.did] == d.verifier.revoked[alice.did] == effective
+    # KEY-011: the thief's principal's revocation reaches back to the time it names only over the key's
+    # statements under its own Mandates (the fork) -- over Alice's, under her principal's Mandates, from
+    # its issued_at_ms -- and the key's own reaches back over nothing
+    assert c.verifier.revoked[alice.did] == effective
+    assert c.verifier._cut(alice.did, alice.principal.did) == d.verifier.revoked[alice.did] == clock.now_ms
     for peer, party in ((c, carol), (d, dave)):
         with pytest.raises(KeyRevoked):
             peer.exchange(alice.offer(party).envelope, alice.setup)

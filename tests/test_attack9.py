@@ -76,10 +76,12 @@ def test_a_restart_keeps_counting_a_rejected_bonded_offer_the_escrow_did_not_tak
 
 class RevokesBehindTheAccept(MallorysServer):
     """Mallory's server: it shows the escrow an Accept of Bob's bonded offer, and answers Bob with her
-    key's own KeyRevocation, effective from the Accept's time (KEY-004: a key may revoke itself, from any
-    time it names) -- or with a KeyRotation she signed just before the Accept (KEY-005: her chain ends
-    there in Bob's view). Bob's verifier then refuses the Accept the escrow reveals (KEY_REVOKED); the
-    escrow, never shown the revocation or the rotation, took her claim with the same key."""
+    principal's KeyRevocation of her key, effective from the Accept's time (KEY-004: a principal the key is
+    bound to may revoke it back to any time it names, KEY-011; her key's own revocation would reach back
+    over nothing its chain orders before it) -- or her principal's revocation of its own key, or a
+    KeyRotation she signed just before the Accept (KEY-005: her chain ends there in Bob's view). Bob's
+    verifier then refuses the Accept the escrow reveals (KEY_REVOKED); the escrow, never shown the
+    revocation or the rotation, took her claim with the same key."""
 
     def respond(self, vs: VerifiedStatement) -> list[bytes]:
         mallory = self.m.mallory
@@ -95,23 +97,27 @@ class RevokesBehindTheAccept(MallorysServer):
                 "key_revocation",
                 identity_pb2.KeyRevocation(key=principal.did, effective_ms=self.accept.issued_at_ms),
             )
-        else:
+        else:  # her principal (her accomplice) revokes her key back to the Accept, its binding shown
+            # first (KEY-008): her key's own revocation reaches back over nothing before it (KEY-011)
+            binding = mallory.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""))
             self.accept = self.m.hide_accept(vs)
-            ended = mallory.sign(
+            ended = mallory.principal.sign(
                 "key_revocation",
                 identity_pb2.KeyRevocation(key=mallory.did, effective_ms=self.accept.issued_at_ms),
             )
+            return [*mallory.setup, binding.envelope, ended.envelope]
         return [*mallory.setup, ended.envelope]
 
 
 @pytest.mark.req("ESC-013", "KEY-004", "KEY-005")
 @pytest.mark.parametrize("how", ["revocation", "principal", "rotation"])
 def test_a_key_revoked_behind_a_witnessed_accept_wins_no_claim(how: str) -> None:
-    """Mallory accepts Bob's bonded offer at the escrow alone and shows Bob only a revocation of her own
-    key dated back to her Accept (or its rotation, signed before the Accept). Bob, asking the escrow
-    (ESC-013), is shown the Accept and refuses it (KEY_REVOKED): he cannot perform. Before, her claim,
-    signed by the same key, took his bond at the escrow, which never saw what ended her key. Now Bob
-    shows the escrow what his verifier refused the Accept for, and the escrow refuses her claim."""
+    """Mallory accepts Bob's bonded offer at the escrow alone and shows Bob only her principal's
+    revocation of her key dated back to her Accept (or its rotation, signed before the Accept). Bob,
+    asking the escrow (ESC-013), is shown the Accept and refuses it (KEY_REVOKED): he cannot perform.
+    Before, her claim, signed by the same key, took his bond at the escrow, which never saw what ended
+    her key. Now Bob shows the escrow what his verifier refused the Accept for, and the escrow refuses
+    her claim."""
     m = Market()
     mallorys = RevokesBehindTheAccept(m, how)
     offer = m.b.propose(m.mallory.did, m.proposal())

@@ -260,8 +260,11 @@ def test_the_principal_disowns_the_thiefs_binding_by_dating_its_revocation_befor
     )
     s.take(binding)
     _successor(s, "escrow3", thief_principal)
-    # The principal revokes K1 from the compromise on: the thief's binding is after it.
+    s.clock.advance(3_600_000)  # the principal learns of it an hour later
+    # The principal revokes K1 from the compromise on: the thief's binding is after it, and under the
+    # Mandate of a principal K1 bound itself to after the principal (KEY-011 (b): reached back over).
     _revoke(s, s.escrow.principal, compromised)
+    assert s.verifier.disowned(binding)
     succ = _successor(s, "escrow2", s.escrow.principal)
     assert s.verifier.successor(s.escrow.did) == (succ.did, compromised)
     s.take(*_rule_and_settle(s, succ))
@@ -641,24 +644,51 @@ def test_a_responder_left_in_the_dark_learns_its_locks_from_the_successor() -> N
     assert bob.negotiations.get(d.offer.header.negotiation_id).state is State.BONDED
 
 
-@pytest.mark.req("ESC-022", "KEY-004")
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (ESC-022 Left open): a key's own revocation, dated before its binding, reaches back over "
-    "the key's whole chain; the suggested rule: a self-revocation disowns nothing its own chain orders "
-    "before it, only a principal's revocation reaches back",
-)
+@pytest.mark.req("ESC-022", "KEY-004", "KEY-011")
 def test_a_thiefs_backdated_self_revocation_does_not_stop_the_principals_hand_over() -> None:
-    # The thief revokes K1 itself, effective at 1 ms -- before K1's binding, its first Stamp -- at the next
-    # seq of K1's chain; then the principal revokes K1 from now and appoints K2. Wanted: the principal's
-    # hand-over honoured and K2's Ruling taken. Today no hand-over counts (no statement binding K1 is dated
-    # before the earliest effective_ms held) and every one of K1's ledger entries falls under KEY-004.
+    """The thief revokes K1 itself, effective at 1 ms -- before K1's binding, its first Stamp -- at the next
+    seq of K1's chain; then the principal revokes K1 from now and appoints K2. Before KEY-011 no hand-over
+    counted (no statement binding K1 was dated before the earliest effective_ms held), every one of K1's
+    ledger entries fell under KEY-004, and K1's bonds stayed locked. Now the key's own revocation reaches
+    back over nothing its chain orders before it: K1's ledger stands, and K2 speaks from the thief's
+    revocation's issued_at_ms."""
     s = _story()
     s.clock.advance(1)
-    _revoke(s, s.escrow.agent, 1)
+    thiefs = _revoke(s, s.escrow.agent, 1)
+    assert thiefs.digest in s.verifier.statements  # the attack happened: the verifier took it
     s.clock.advance(1)
     _revoke(s, s.escrow.principal, s.clock.now_ms)
+    assert not any(s.verifier.disowned(vs) for vs in (s.offer, s.accept))
+    assert not any(
+        s.verifier.revokes(vs)
+        for vs in s.verifier.statements.values()
+        if vs.issuer == s.escrow.did and vs.seq < thiefs.seq
+    )
     succ = _successor(s, "escrow2", s.escrow.principal)
-    assert s.verifier.successor(s.escrow.did) is not None
+    assert s.verifier.successor(s.escrow.did) == (succ.did, thiefs.issued_at_ms)
     s.take(*_rule_and_settle(s, succ))
     assert s.state() == "BREACHED"
+
+
+@pytest.mark.req("ESC-023", "KEY-011")
+def test_a_successor_takes_the_whole_ledger_over_after_a_thiefs_backdated_self_revocation() -> None:
+    """ESC-023 with the thief's revocation of K1 by K1 itself, back to 1 ms, beside the principal's: the
+    successor takes K1's ledger over up to the thief's revocation (its chain orders the ledger before it),
+    not up to 1 ms -- before KEY-011 it took over nothing, held no contract and locked no bond."""
+    d = Desk()
+    claim = d.claim()
+    thiefs = d.esc.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=1))
+    when = d.clock.advance(1)
+    rev = d.esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=when))
+    succ = d.successor()
+    new = Escrow(
+        _LedgerSigner(succ.agent),
+        succ.mandate_vs.digest,
+        setup=succ.setup,
+        predecessor=[*d.old.transcript(), thiefs.envelope, rev.envelope],
+    )
+    assert new.handover_ms == thiefs.issued_at_ms
+    assert new.open_contracts == 1
+    assert new.balance(d.alice.did) == d.old.balance(d.alice.did) == (900, 100)
+    signed = new.submit([claim.envelope], d.clock.now_ms)
+    assert [vs.body for vs in signed] == ["stamp"]

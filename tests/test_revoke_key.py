@@ -223,3 +223,23 @@ def test_revoke_key_usage_errors_are_one_line(tmp_path: Path, capsys: pytest.Cap
     )
     assert code == 2
     one_line_error(err, "is not a revocation of")
+
+
+@pytest.mark.req("KEY-011")
+def test_revoke_key_says_a_keys_own_revocation_reaches_back_over_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent revoking its own key, dated back to 1970, is told that the revocation takes effect only
+    from when it signs it (KEY-011), and that its principal's revocation is the one that reaches back; a
+    revocation from now is signed without the note."""
+    alice = provision(tmp_path, "alice")
+    own = ["revoke-key", "--principal", str(alice.key_path), "--agent", alice.did]
+    journal = ["--journal", str(tmp_path / "alice-own.db")]
+    code, stdout, err = run_cli(capsys, *own, *journal, "--effective", "1", "--out", tmp_path / "back.json")
+    assert code == 0, (stdout, err)
+    assert "reaches back over nothing (KEY-011)" in stdout and "from its principal's key" in stdout
+    revocation = _revocation(tmp_path / "back.json")
+    assert revocation.issuer == alice.did and revocation.statement.key_revocation.effective_ms == 1
+    code, stdout, err = run_cli(capsys, *own, *journal, "--out", tmp_path / "now.json")
+    assert code == 0, (stdout, err)
+    assert "KEY-011" not in stdout

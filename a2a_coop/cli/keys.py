@@ -83,6 +83,12 @@ def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
             f"key revocation {revocation.digest.hex()[:16]} of {key} from {iso(effective)} signed "
             f"(seq {revocation.header.seq}), written to {args.out}\n"
         )
+        if own and args.effective is not None and effective < revocation.issued_at_ms:
+            out.write(
+                f"a key's own revocation reaches back over nothing (KEY-011): it takes effect from "
+                f"{iso(revocation.issued_at_ms)}; to disown what a thief signed before, revoke the key "
+                "from its principal's key\n"
+            )
     else:
         revocation = kept
         since = iso(revocation.statement.key_revocation.effective_ms)

@@ -455,6 +455,11 @@ class Escrow:
         # old key's first public statement under it -- for a verifier that holds nothing of the old key.
         self._handover_answer: list[bytes] = []
         self.handover_ms: int | None = None
+        # KEY-011 while taking the old key's transcript over: its revocations, the principals of the
+        # Mandates met (digest -> issuer) and the old key's first statement under each ((time, seq)).
+        self._revoking: list[VerifiedStatement] = []
+        self._reach_mandates: dict[bytes, str] = {}
+        self._reach_first: dict[str, tuple[int, int]] = {}
         # Negotiation id -> the old key's ledger statements about that contract, in its ledger order: a
         # resubmitted Accept of a contract we took over is answered with them (ESC-008, ESC-023).
         self._predecessor_about: dict[bytes, list[VerifiedStatement]] = {}
@@ -610,8 +615,9 @@ class Escrow:
         self._hold_revocations(revocations)
 
     def _revocations_of(self, verified: Sequence[VerifiedStatement]) -> list[VerifiedStatement]:
-        """The KeyRevocations of the key we succeed among ``verified``; from the earliest effective_ms
-        among them on, we act for it (:attr:`handover_ms`)."""
+        """The KeyRevocations of the key we succeed among ``verified``: they decide which of its statements
+        we take over (:meth:`_reached`); from the earliest time they reach on, we act for it
+        (:attr:`handover_ms`, once held)."""
         old = self.succeeds
         revocations = [
             vs for vs in verified if vs.body == "key_revocation" and vs.statement.key_revocation.key == old
@@ -620,15 +626,20 @@ class Escrow:
             raise ValueError(
                 f"no KeyRevocation of {old} given: a successor takes over a revoked escrow key only (ESC-022)"
             )
-        self.handover_ms = min(vs.statement.key_revocation.effective_ms for vs in revocations)
+        self._revoking = revocations
         return revocations
 
     def _take_over(self, vs: VerifiedStatement) -> bool:
         """Hold one statement of the key we succeed's transcript, in order; False, holding nothing, for
-        the first statement of that key issued at or after :attr:`handover_ms` (disowned, KEY-004)."""
-        old, cut = self.succeeds, self.handover_ms
-        assert cut is not None
-        if vs.issuer == old and vs.issued_at_ms >= cut:
+        the first statement of that key its revocations reach (disowned, KEY-004, KEY-011)."""
+        old = self.succeeds
+        if vs.body == "mandate":
+            self._reach_mandates[vs.digest] = vs.issuer
+        elif vs.issuer == old:
+            principal = self._reach_mandates.get(vs.mandate_digest, "")
+            if principal:
+                self._reach_first.setdefault(principal, (vs.issued_at_ms, vs.seq))  # its chain: in order
+        if vs.issuer == old and self._reached(vs):
             return False
         if vs.issuer == old:  # its chain is taken over whole from seq 0, as its audit replays it (AUD-006)
             if vs.header.seq != self._taken_over_seq:
@@ -660,6 +671,30 @@ class Escrow:
                     env for env in self._binding_of(old, vs.issuer) if env not in self._handover_answer
                 ]
             self._handover_answer.append(vs.envelope)
+        self.handover_ms = self.verifier.revoked.get(old)  # KEY-011: the earliest the revocations reach
+
+    def _reached(self, vs: VerifiedStatement) -> bool:
+        """KEY-011, for a statement of the key we succeed taken over in its chain's order: a revocation by
+        the old key itself takes effect no earlier than it was issued and reaches none of the key's
+        statements at a lower seq; a principal's reaches back to its effective_ms over the key's statements
+        under its own Mandates, under none, and under those of a principal the key bound itself to later
+        (the key's earliest statement under each principal, met so far: :attr:`_reach_first`), over
+        others from its issue."""
+        old, first = self.succeeds, self._reach_first
+        authority = self._reach_mandates.get(vs.mandate_digest, "")
+        here = (vs.issued_at_ms, vs.seq)
+        for rev in self._revoking:
+            r, issued = rev.statement.key_revocation, rev.issued_at_ms
+            own = rev.issuer == old
+            mine = first.get(rev.issuer)
+            theirs = min(first.get(authority, here), here)
+            back = not own and (
+                not authority or authority == rev.issuer or (mine is not None and mine <= theirs)
+            )
+            at = r.effective_ms if back else max(r.effective_ms, issued)
+            if vs.issued_at_ms >= at and (not own or vs.seq >= rev.seq):
+                return True
+        return False
 
     def _binding_of(self, key: str, principal: str) -> list[bytes]:
         """KEY-008 for the revocation of the key we succeed by ``principal``: the Mandate of ``principal``

@@ -505,7 +505,7 @@ class _Replay:
         if cut is None:
             return
         for vs in self.report.statements:
-            if vs.issuer == self.predecessor and vs.header.issued_at_ms >= cut:
+            if vs.issuer == self.predecessor and self.verifier.revokes(vs):  # KEY-004, KEY-011
                 self._find(
                     "KEY_REVOKED",
                     f"the successor took over a statement of {self.predecessor} issued at or after its "

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements
@@ -69,6 +69,30 @@ _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEP
 _ACCEPTED = State.ACCEPTED
 _OFFER, _COUNTER = Event.OFFER, Event.COUNTER
 _DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = Event.DELIVERY, Event.RECEIPT, Event.RECEIPT_COMPLETE
+
+
+class _Revocation(NamedTuple):
+    """A KeyRevocation held, as its revoker signed it: what its reach (KEY-011) is read from."""
+
+    issuer: str
+    effective_ms: int
+    issued_at_ms: int
+    seq: int
+    digest: bytes
+    envelope: bytes
+
+
+def _earliest_of(r: _Revocation, key: str) -> int:
+    """KEY-011: the earliest time ``r``, a KeyRevocation of ``key``, reaches anything from -- its
+    effective_ms, or for the key's own revocation no earlier than its issued_at_ms -- which is also when it
+    reaches statements under ``key``'s Mandates, when ``key`` is a principal (MND-012)."""
+    return max(r.effective_ms, r.issued_at_ms) if r.issuer == key else r.effective_ms
+
+
+def _earliest(revocation: VerifiedStatement) -> int:
+    """:func:`_earliest_of` for a KeyRevocation statement."""
+    r = revocation.statement.key_revocation
+    return max(r.effective_ms, revocation.issued_at_ms) if revocation.issuer == r.key else r.effective_ms
 
 
 @dataclass(frozen=True)
@@ -141,14 +165,18 @@ class Verifier:
         self.forfeits = 0
         self.forfeited_contracts: deque[bytes] = deque(maxlen=FORFEITS_KEPT)
         self.mandates: dict[bytes, _MandateRecord] = {}
-        self.revoked: dict[str, int] = {}  # key -> effective_ms
+        # key -> the earliest time a KeyRevocation held of it takes effect from (KEY-011: its effective_ms,
+        # or for the key's own revocation no earlier than its issued_at_ms): nothing of the key issued
+        # before it is reached, and statements under its Mandates (when it is a principal) from then on.
+        self.revoked: dict[str, int] = {}
         # key -> the envelope of the KeyRevocation that set its effective_ms: the evidence a KEY_REVOKED
         # refusal carries, for a party to show an escrow that never saw it (ESC-013).
         self.revocations: dict[str, bytes] = {}
-        # key -> (effective_ms, digest) of every KeyRevocation of it held: whether an escrow stamped a
-        # statement before it stamped any revocation covering it (KEY-009) asks of each, not only of the
-        # one that set effective_ms.
-        self.revocations_of: dict[str, list[tuple[int, bytes]]] = {}
+        # key -> every KeyRevocation of it held, as signed: whether an escrow stamped a statement before it
+        # stamped any revocation covering it (KEY-009) asks of each, not only of the one that set
+        # effective_ms; and which of the key's statements each reaches, and from when, is KEY-011's
+        # (:meth:`_reach`).
+        self.revocations_of: dict[str, list[_Revocation]] = {}
         self._revocation_digests: set[bytes] = set()
         # key -> the issuers of the KeyRevocations of it held, each with how many: a runtime's newcomer
         # quota takes the first of each revoker uncounted (RPC-016 (c)), not only the first of all, which
@@ -185,9 +213,10 @@ class Verifier:
         # not a closure: a node pickles its verifier whole into its snapshot, a2a_coop.runtime.snapshot).
         self.exposure = ExposureBook(self._mandate_of)
         self.bound: dict[str, set[str]] = {}  # key -> principals it accepted a mandate from (KEY-007)
-        # (key, principal) -> the earliest issued_at_ms of a statement held binding the key to it: an
-        # escrow's hand-over reads the principals its key was bound to before its revocation (ESC-022).
-        self.bound_at: dict[tuple[str, str], int] = {}
+        # (key, principal) -> (issued_at_ms, seq) of the earliest statement held binding the key to it: an
+        # escrow's hand-over reads the principals its key was bound to before its revocation (ESC-022), and
+        # a principal's revocation reaches back only while no other principal was bound before it (KEY-011).
+        self.bound_at: dict[tuple[str, str], tuple[int, int]] = {}
         # old escrow key -> {digest of a Mandate naming it in `succeeds`: (successor, principal)} (ESC-022)
         self.handovers: dict[str, dict[bytes, tuple[str, str]]] = {}
         # (issuer, contract) -> (seq, digest) of the attestation that counts: the lowest seq held (ATT-002).
@@ -510,21 +539,89 @@ class Verifier:
             if record is None or record.agent != issuer:
                 raise ValueError("the binding cites no Mandate held naming its issuer as agent")
             principal = record.principal
-        self._note_bound(issuer, principal, vs.issued_at_ms)
+        self._note_bound(issuer, principal, vs.issued_at_ms, vs.seq)
         return principal
 
-    def _note_bound(self, key: str, principal: str, at_ms: int) -> None:
-        """KEY-007: ``key`` is bound to ``principal`` by a statement issued at ``at_ms``."""
+    def _note_bound(self, key: str, principal: str, at_ms: int, seq: int) -> None:
+        """KEY-007: ``key`` is bound to ``principal`` by a statement issued at ``at_ms``, at ``seq``."""
         bound = self.bound.get(key)
         if bound is None:
             self.bound[key] = {principal}
         else:
             bound.add(principal)
         held = self.bound_at.get((key, principal))
-        if held is None or at_ms < held:
-            self.bound_at[(key, principal)] = at_ms
+        if held is None or at_ms < held[0] or (at_ms == held[0] and seq < held[1]):
+            self.bound_at[(key, principal)] = (at_ms, seq)
             if key in self.handovers:
                 self._refresh_handovers()
+
+    # -- how far back a revocation reaches (KEY-011) -------------------------------------
+
+    def _reach(
+        self, r: _Revocation, key: str, authority: str, at: tuple[int, int] | None = None
+    ) -> tuple[int, int]:
+        """KEY-011: (from when, from which seq) ``r``, a KeyRevocation of ``key``, reaches a statement of
+        ``key`` made under the authority of principal ``authority`` (the issuer of the Mandate it names; ""
+        for one under no Mandate), issued at ``at`` = (issued_at_ms, seq) when it is one statement. A
+        revocation reaches back to its effective_ms only over statements made under the authority of its
+        issuer, or of a principal bound to the key after its issuer: a principal's over the key's
+        statements under its own Mandates, under none, and under the Mandates of a principal the key bound
+        itself to later (a thief's, after the theft); the key's own over none -- it takes effect no earlier
+        than its issued_at_ms and reaches none of the key's statements at a seq below its own, which the
+        key's chain orders before it. Who chose effective_ms: the revoker, which may be a thief holding the
+        key (not its principal's key), or a principal the thief bound the key to; either would otherwise
+        disown the key's whole history -- an escrow's ledger, and the hand-over of it (ESC-022)."""
+        if r.issuer == key:
+            return max(r.effective_ms, r.issued_at_ms), r.seq
+        if not authority or authority == r.issuer or self._bound_first(key, r.issuer, authority, at):
+            return r.effective_ms, 0
+        return max(r.effective_ms, r.issued_at_ms), 0
+
+    def _bound_first(self, key: str, principal: str, other: str, at: tuple[int, int] | None) -> bool:
+        """KEY-011 (b): whether ``key`` was bound to ``principal`` no later than to ``other`` -- by the
+        earliest statement held binding it to each, (issued_at_ms, seq); ``at``: a statement under
+        ``other``'s Mandate being checked, which binds the key to ``other`` too (KEY-007)."""
+        mine = self.bound_at.get((key, principal))
+        if mine is None:
+            return False
+        theirs = self.bound_at.get((key, other))
+        if at is not None and (theirs is None or at < theirs):
+            theirs = at
+        return theirs is None or mine <= theirs
+
+    def _authority(self, vs: VerifiedStatement) -> str:
+        """The principal whose Mandate ``vs`` names, when held; "" otherwise (KEY-011)."""
+        record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
+        return "" if record is None else record.principal
+
+    def _reaching(self, key: str, issued_at_ms: int, seq: int, authority: str) -> tuple[int, bytes] | None:
+        """KEY-004 with KEY-011: (from when, digest) of the earliest-reaching held revocation of ``key``
+        that reaches ``key``'s own statement issued at ``issued_at_ms``, at ``seq``, under ``authority``
+        (:meth:`_reach`); None if none does."""
+        hit = None
+        for r in self.revocations_of.get(key, ()):
+            when, floor = self._reach(r, key, authority, (issued_at_ms, seq))
+            if issued_at_ms >= when and seq >= floor and (hit is None or when < hit[0]):
+                hit = (when, r.digest)
+        return hit
+
+    def _cut(self, key: str, authority: str, at: tuple[int, int] | None = None) -> int | None:
+        """KEY-011: the earliest time a held revocation of ``key`` reaches its statements under
+        ``authority`` from (its seq floor aside: what is signed from now on is above every one held)."""
+        cut = None
+        for r in self.revocations_of.get(key, ()):
+            when = self._reach(r, key, authority, at)[0]
+            if cut is None or when < cut:
+                cut = when
+        return cut
+
+    def revokes(self, vs: VerifiedStatement) -> bool:
+        """Whether a KeyRevocation held of ``vs``'s issuer reaches ``vs`` (KEY-004, KEY-011), whatever
+        stamped it (KEY-009's exception is not read here)."""
+        return (
+            vs.issuer in self.revoked
+            and self._reaching(vs.issuer, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
+        )
 
     # -- an escrow's hand-over (ESC-022) -------------------------------------------------
 
@@ -539,10 +636,14 @@ class Verifier:
         appoints, never the old key (a thief holds it) nor anyone else; two successors named are the
         principal's equivocation, and neither is honoured."""
         held = self.handovers.get(old)
-        revoked = self.revoked.get(old)
-        if not held or revoked is None:
+        if not held or old not in self.revoked:
             return None
-        principals = {p for p in self.bound.get(old, ()) if self.bound_at.get((old, p), revoked) < revoked}
+        # bound by a statement under its Mandate that no revocation of ``old`` held reaches (KEY-004, KEY-011)
+        principals = {
+            p
+            for p in self.bound.get(old, ())
+            if (at := self.bound_at.get((old, p))) is not None and self._reaching(old, *at, p) is None
+        }
         if len(principals) != 1:
             return None
         (principal,) = principals
@@ -552,7 +653,8 @@ class Verifier:
         if len(successors) != 1:
             return None
         (new,) = successors
-        return (new, revoked)
+        cut = self._cut(old, principal)  # from when its statements under P's Mandates are disowned (KEY-011)
+        return None if cut is None else (new, cut)
 
     def _refresh_handovers(self) -> None:
         honoured = {}
@@ -654,7 +756,11 @@ class Verifier:
         of its own can add by stepping the effective time back a millisecond at a time."""
         r = vs.statement.key_revocation
         n = self.revokers.get(r.key, {}).get(vs.issuer, 0)
-        return n == 0 or (n == 1 and r.key in self.revoked and r.effective_ms < self.revoked[r.key])
+        if n == 0:
+            return True
+        if n != 1 or r.key not in self.revoked:
+            return False
+        return _earliest(vs) < self.revoked[r.key]
 
     def attested(self, issuer: str, contract: bytes) -> bool:
         """Whether ``issuer``'s attestation of ``contract`` (an Accept's digest) is held (ATT-002)."""
@@ -729,8 +835,13 @@ class Verifier:
             return neg.contract.escrow
         return proposal_of(neg.outstanding).terms.escrow
 
-    def _revocation(self, key: str) -> tuple[bytes, ...]:
-        """The KeyRevocation that set ``key``'s effective_ms, as evidence (empty if not held)."""
+    def _revocation(self, key: str, digest: bytes | None = None) -> tuple[bytes, ...]:
+        """The KeyRevocation that set ``key``'s effective_ms -- or the one held of ``key`` with ``digest`` --
+        as evidence (empty if not held)."""
+        if digest is not None:
+            for r in self.revocations_of.get(key, ()):
+                if r.digest == digest:
+                    return (r.envelope,)
         envelope = self.revocations.get(key)
         return () if envelope is None else (envelope,)
 
@@ -745,13 +856,22 @@ class Verifier:
             return True  # KEY-005 ends the chain below it, and its escrow did not witness it first
         if not self.revoked:
             return False
-        keys = [vs.issuer]
+        issuer = vs.issuer
+        keys = [issuer]
         record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
-        if record is not None:
+        if record is not None and record.principal != issuer:
             keys.append(record.principal)
         for key in keys:
             effective = self.revoked.get(key)
-            if effective is not None and vs.issued_at_ms >= effective and not self._stamped_first(vs, key):
+            if (
+                effective is not None
+                and vs.issued_at_ms >= effective
+                and (
+                    key != issuer
+                    or self._reaching(key, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
+                )
+                and not self._stamped_first(vs, key)
+            ):
                 return True
         # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
         # after that revocation's effective_ms (:meth:`_stamped_after`)
@@ -782,10 +902,17 @@ class Verifier:
         first = self._stamp_place(escrow, vs.digest) if escrow else None
         if first is None:
             return False
-        for effective, revocation in self.revocations_of.get(key, ()):
-            if effective > vs.issued_at_ms:
-                continue
-            place = self._stamp_place(escrow, revocation)
+        own = key == vs.issuer
+        authority = self._authority(vs) if own else ""
+        for r in self.revocations_of.get(key, ()):
+            effective, floor = (
+                self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))
+                if own
+                else (_earliest_of(r, key), 0)
+            )
+            if effective > vs.issued_at_ms or vs.seq < floor:
+                continue  # it does not reach vs (KEY-004, KEY-011)
+            place = self._stamp_place(escrow, r.digest)
             if place is not None and not _before(first, place):
                 return False
         return True
@@ -827,22 +954,25 @@ class Verifier:
             return proposal_of(vs).terms.escrow
         return self._escrow_of(vs)
 
-    def _check_key(
-        self, key: str, issued_at_ms: int, seq: int | None = None, vs: VerifiedStatement | None = None
-    ) -> None:
-        """KEY-004 (with KEY-009's exception for ``vs``), KEY-005."""
+    def _check_key(self, key: str, issued_at_ms: int, seq: int, vs: VerifiedStatement | None = None) -> None:
+        """KEY-004 (with KEY-011's reach, and KEY-009's exception for ``vs``), KEY-005."""
         effective = self.revoked.get(key)
-        if effective is not None and issued_at_ms >= effective and not self._kept_as_evidence(vs, key):
+        hit = (
+            self._reaching(key, issued_at_ms, seq, "" if vs is None else self._authority(vs))
+            if effective is not None and issued_at_ms >= effective
+            else None
+        )
+        if hit is not None and not self._kept_as_evidence(vs, key):
+            effective, digest = hit
             raise KeyRevoked(
                 f"revoked from {utc_text(effective)} (effective_ms={effective})",
                 requirement="KEY-004",
-                evidence=self._revocation(key),
+                evidence=self._revocation(key, digest),
                 effective_ms=effective,
             )
         rotated = self.rotated.get(key)
         if (
-            seq is not None
-            and rotated is not None
+            rotated is not None
             and seq > rotated
             and not (vs is not None and self.evidence_view and self._stamped_before_rotation(vs))
         ):
@@ -869,8 +999,16 @@ class Verifier:
         at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
         if at is None or at <= vs.issued_at_ms:
             return  # unstamped (no effect yet), or KEY-004 / MND-012 on its own time covered it already
-        for key, requirement in ((vs.issuer, "KEY-010"), (record.principal if record else "", "KEY-010")):
-            effective = self.revoked.get(key) if key else None
+        authority = record.principal if record else ""
+        for key, requirement in ((vs.issuer, "KEY-010"), (authority, "KEY-010")):
+            if not key or key not in self.revoked:
+                continue
+            # KEY-011: from when a revocation reaches the key's statements under this authority
+            effective = (
+                self._cut(key, authority, (vs.issued_at_ms, vs.seq))
+                if key == vs.issuer
+                else self.revoked[key]
+            )
             if effective is not None and at >= effective:
                 raise KeyRevoked(
                     f"taken at its escrow's stamp ({at}), after its key was revoked from {effective}",
@@ -909,11 +1047,17 @@ class Verifier:
         if first is None:
             return None
         at = first[0]
-        for key in (vs.issuer, record.principal if record is not None else ""):
-            for effective, revocation in self.revocations_of.get(key, ()) if key else ():
+        authority = record.principal if record is not None else ""
+        for key in (vs.issuer, authority):
+            for r in self.revocations_of.get(key, ()) if key else ():
+                effective = (
+                    self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))[0]
+                    if key == vs.issuer
+                    else _earliest_of(r, key)
+                )
                 if effective > at:
                     continue
-                place = self._stamp_place(escrow, revocation)
+                place = self._stamp_place(escrow, r.digest)
                 if place is not None and _before(place, first):
                     return key, effective, at
         return None
@@ -926,7 +1070,7 @@ class Verifier:
         record = self.mandates.get(mandate)
         if record is None:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
-        effective = self.revoked.get(record.principal)
+        effective = self.revoked.get(record.principal) if record.principal != vs.issuer else None
         if (
             effective is not None
             and vs.issued_at_ms >= effective
@@ -988,8 +1132,7 @@ class Verifier:
                 if start <= end < until:
                     end = until
         if self.revoked:
-            for key in (agent, principal):
-                effective = self.revoked.get(key)
+            for effective in (self._cut(agent, principal), self.revoked.get(principal)):  # KEY-011
                 if effective is not None and effective < end:
                     end = effective
         return end
@@ -1050,9 +1193,8 @@ class Verifier:
         if record is None:
             return None
         end = record.mandate.valid_until_ms
-        for key in (record.agent, record.principal):
-            effective = self.revoked.get(key)
-            if effective is not None and effective < end:
+        for effective in (self._cut(record.agent, record.principal), self.revoked.get(record.principal)):
+            if effective is not None and effective < end:  # KEY-011
                 end = effective
         return end
 
@@ -1302,7 +1444,7 @@ class Verifier:
         if mandate:
             record = self.mandates.get(mandate)
             if record is not None and record.agent == issuer:  # KEY-007: the key accepts
-                self._note_bound(issuer, record.principal, vs.issued_at_ms)
+                self._note_bound(issuer, record.principal, vs.issued_at_ms, vs.seq)
         if body == "mandate":
             m = vs.statement.mandate
             self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent)
@@ -1311,12 +1453,14 @@ class Verifier:
                 self._refresh_handovers()
         elif body == "key_revocation":
             r = vs.statement.key_revocation
-            if r.key not in self.revoked or r.effective_ms < self.revoked[r.key]:
-                self.revoked[r.key] = r.effective_ms
+            signed = _Revocation(issuer, r.effective_ms, vs.issued_at_ms, vs.seq, vs.digest, vs.envelope)
+            self.revocations_of.setdefault(r.key, []).append(signed)
+            earliest = _earliest_of(signed, r.key)  # KEY-011
+            if r.key not in self.revoked or earliest < self.revoked[r.key]:
+                self.revoked[r.key] = earliest
                 self.revocations[r.key] = vs.envelope
-                if r.key in self.handovers:
-                    self._refresh_handovers()
-            self.revocations_of.setdefault(r.key, []).append((r.effective_ms, vs.digest))
+            if r.key in self.handovers:
+                self._refresh_handovers()
             revokers = self.revokers.setdefault(r.key, {})
             revokers[issuer] = revokers.get(issuer, 0) + 1
             self._revocation_digests.add(vs.digest)

@@ -247,18 +247,26 @@ def key_lifecycle() -> Group:
     return g
 
 
+def _bound(alice: Party) -> None:
+    """Alice's key binds itself to her principal by a public Checkpoint (KEY-007), kept in her setup after
+    her Mandate, so that her principal's revocation of it is authorised in any order: only a principal's
+    revocation reaches back over what the key's chain orders before it (KEY-011)."""
+    alice.setup.append(alice.sign("checkpoint", identity_pb2.Checkpoint()).envelope)
+
+
 def witnessed_before_revocation() -> Group:
     """KEY-009: an offline verifier takes a revoked key's statement that its escrow stamped before it
     stamped any revocation covering it, ordered by the escrow's Stamps (time, then chain, then place in
     one Stamp), never by the revocation's own times."""
     g = Group("WitnessedBeforeRevocation", "sparse")
     clock, alice, bob = world()
+    _bound(alice)
     escrow = Party("escrow", clock)
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     clock.advance(1_000)
     stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
     clock.advance(1_000)
-    disown = alice.agent.sign(
+    disown = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
     )
     clock.advance(1_000)
@@ -267,8 +275,8 @@ def witnessed_before_revocation() -> Group:
     both = escrow.sign("stamp", commitment_pb2.Stamp(statements=[disown.digest, offer.digest]))
     setup = [*alice.setup, *escrow.setup, disown.envelope]
     g.add(
-        "Alice's key revoked itself back to its Offer; the Offer's escrow stamped the Offer before any "
-        "Stamp of the revocation held (its earliest Stamp counts): an offline verifier takes it",
+        "Alice's principal revoked her key back to its Offer; the Offer's escrow stamped the Offer before "
+        "any Stamp of the revocation held (its earliest Stamp counts): an offline verifier takes it",
         ["KEY-009", "KEY-004"],
         [*setup, stamped.envelope, both.envelope, offer.envelope],
         None,
@@ -304,10 +312,11 @@ def witnessed_before_revocation() -> Group:
         twin=[*setup, stamped.envelope, offer.envelope],
     )
     clock, alice, bob = world()
+    _bound(alice)
     escrow = Party("escrow", clock)
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     clock.advance(500)
-    disown = alice.agent.sign(
+    disown = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
     )
     clock.advance(500)
@@ -334,12 +343,13 @@ def _witnessed_accept_and_counter(g: Group) -> None:
     """KEY-009 for an Accept (its witness: the escrow of the offer it accepts) and for a Counter (the
     escrow its own terms name, not the one of the offer it answers), of a key revoked back over them."""
     clock, alice, bob = world()
+    _bound(alice)
     escrow = Party("escrow", clock)
     offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
     clock.advance(1_000)
     accept = alice.accept(offer)
     clock.advance(1_000)
-    disown = alice.agent.sign(
+    disown = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=accept.header.issued_at_ms)
     )
     clock.advance(1_000)
@@ -348,7 +358,7 @@ def _witnessed_accept_and_counter(g: Group) -> None:
     contract_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
     setup = [*alice.setup, *bob.setup, *escrow.setup, disown.envelope]
     g.add(
-        "Alice's key revoked itself back to its Accept of Bob's offer; the offer's escrow stamped the "
+        "Alice's principal revoked her key back to its Accept of Bob's offer; the offer's escrow stamped the "
         "Accept, and the revocation a second earlier: refused; without the revocation's Stamp, taken",
         ["KEY-009", "KEY-004"],
         [*setup, revocation_stamp.envelope, contract_stamp.envelope, offer.envelope, accept.envelope],
@@ -358,12 +368,13 @@ def _witnessed_accept_and_counter(g: Group) -> None:
         twin=[*setup, contract_stamp.envelope, offer.envelope, accept.envelope],
     )
     clock, alice, bob = world()
+    _bound(alice)
     first, second = Party("escrow", clock), Party("escrow-2", clock)
     offer = bob.offer(alice, bob.proposal(escrow=first.did))
     clock.advance(1_000)
     counter = alice.counter(offer, alice.proposal(escrow=second.did))
     clock.advance(1_000)
-    disown = alice.agent.sign(
+    disown = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=counter.header.issued_at_ms)
     )
     clock.advance(1_000)
@@ -371,7 +382,7 @@ def _witnessed_accept_and_counter(g: Group) -> None:
     by_first = first.sign("stamp", commitment_pb2.Stamp(statements=[counter.digest]))
     setup = [*alice.setup, *bob.setup, *first.setup, *second.setup, disown.envelope, offer.envelope]
     g.add(
-        "Alice's key revoked itself back to its Counter naming a second escrow, which stamped it (the "
+        "Alice's principal revoked her key back to its Counter naming a second escrow, which stamped it (the "
         "first escrow, of the offer it answers, never saw the revocation either): taken by its own",
         ["KEY-009", "KEY-004"],
         [*setup, by_second.envelope, counter.envelope],
@@ -390,23 +401,23 @@ def _witnessed_accept_and_counter(g: Group) -> None:
 
 
 def _witnessed_under_a_revoked_principal(g: Group) -> None:
-    """KEY-009 for MND-012 (the Mandate's principal revoked its own key back over the statement), and
-    for a key with two revocations, one not covering the statement held first."""
+    """KEY-009 for MND-012 (the Mandate's principal revoked its own key before the statement: a key's own
+    revocation reaches back over nothing, KEY-011), and for a key with two revocations, one not covering
+    the statement held first."""
     clock, alice, bob = world()
     escrow = Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
-    clock.advance(1_000)
     own = alice.principal.sign(
-        "key_revocation",
-        identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=offer.header.issued_at_ms),
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=clock.now_ms)
     )
+    clock.advance(1_000)
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     clock.advance(1_000)
     revocation_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[own.digest]))
     clock.advance(1_000)
     offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
     setup = [*alice.setup, *escrow.setup, own.envelope]
     g.add(
-        "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
+        "Alice's principal revoked its own key before her Offer (MND-012); the Offer's escrow stamped "
         "the Offer and never the revocation: taken",
         ["KEY-009", "MND-012"],
         [*setup, offer_stamp.envelope, offer.envelope],
@@ -414,7 +425,7 @@ def _witnessed_under_a_revoked_principal(g: Group) -> None:
         "WitnessedBeforeRevocation",
     )
     g.add(
-        "Alice's principal revoked its own key back over her Offer (MND-012); the Offer's escrow stamped "
+        "Alice's principal revoked its own key before her Offer (MND-012); the Offer's escrow stamped "
         "the revocation first: refused; without that Stamp, taken",
         ["KEY-009", "MND-012"],
         [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
@@ -424,10 +435,11 @@ def _witnessed_under_a_revoked_principal(g: Group) -> None:
         twin=[*setup, offer_stamp.envelope, offer.envelope],
     )
     clock, alice, bob = world()
+    _bound(alice)
     escrow = Party("escrow", clock)
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     clock.advance(1_000)
-    back = alice.agent.sign(
+    back = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
     )
     later = alice.agent.sign(

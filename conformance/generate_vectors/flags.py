@@ -314,6 +314,16 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "Without it a revoked escrow key's bonds stay locked for good; accepted from anyone else, a thief, "
         "a party or a stranger appoints an escrow that rules on the contract and moves its bonds.",
     ),
+    "OwnRevocationReach": (
+        "STATE",
+        "A statement of a key K that a held KeyRevocation of K reaches (KEY-011): the key's own revocation "
+        "from max(effective_ms, its issued_at_ms) over K's statements at its seq or above; a principal's "
+        "from its effective_ms over K's statements under that principal's Mandates (or none), and from "
+        "max(effective_ms, its issued_at_ms) over the others: refused KEY_REVOKED (KEY-004).",
+        "Taken by its effective_ms alone, a revocation by the key's thief -- itself, or a principal it "
+        "binds the key to -- disowns the key's whole history: an escrow's ledger, and the principal's "
+        "hand-over of its contracts (ESC-022).",
+    ),
     "StampOrderedRevocation": (
         "STATE",
         "A BreachClaim, Revoke, Offer, Counter, Accept or Receipt whose witnessing escrow's earliest Stamp "

@@ -13,6 +13,10 @@ of two rotations held, the lower seq ends the chain. An escrow and its audit ref
 ESC-022: a revoked escrow key's contracts are its successor's from the revocation's effective_ms, when the
 one principal the key was bound to appointed one successor (a Mandate naming the key in succeeds).
 
+KEY-011: a revocation reaches back to its effective_ms only over statements made under its issuer's own
+authority: a principal's over the key's statements under its Mandates, the key's own over none (from its
+issued_at_ms, and none of the key's statements at a seq below its own).
+
 ESC-019: an escrow (and its audit) takes no Accept of a contract naming an escrow whose last deadline plus
 the claim window is at or after the end of either party's Mandates' validity it holds -- a renewal allowing
 the counterparty extends it, a held revocation of the key or of its principal cuts it.
@@ -29,7 +33,8 @@ from dataclasses import dataclass
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party
 from conformance.generate_vectors._common import Group, draft, seal
 
@@ -52,6 +57,7 @@ def groups() -> list[Group]:
         stamp_ordered_in_a_view(),
         renewal_chain_at_the_escrow(),
         escrow_hand_over_in_a_view(),
+        own_revocation_reach(),
     ]
 
 
@@ -286,12 +292,14 @@ def _witnessed_first_at_the_escrow(g: Group) -> None:
     covers by its own date, stamped before the revocation or not."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
+    # Alice's key binds itself to her principal first (KEY-007), whose revocation alone reaches back (KEY-011)
+    alice.setup.append(alice.sign("checkpoint", identity_pb2.Checkpoint()).envelope)
     escrow = Party("escrow", clock)
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     clock.advance(1_000)
     stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
     clock.advance(1_000)
-    disown = alice.agent.sign(
+    disown = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms)
     )
     after = alice.agent.sign(
@@ -299,8 +307,8 @@ def _witnessed_first_at_the_escrow(g: Group) -> None:
     )
     setup = [*alice.setup, *bob.setup, *escrow.setup]
     g.add(
-        "Alice's key revoked itself back to its Offer, which the escrow stamped before (and never stamped "
-        "the revocation): a view takes it (KEY-009, chains.json), an escrow and its audit refuse it",
+        "Alice's principal revoked her key back to its Offer, which the escrow stamped before (never "
+        "stamping the revocation): a view takes it (KEY-009, chains.json), an escrow and its audit refuse it",
         ["KEY-004", "KEY-009"],
         [*setup, disown.envelope, stamped.envelope, offer.envelope],
         "KEY_REVOKED",
@@ -1056,6 +1064,7 @@ def _hand_over(
     second: bool = False,
     thief_binding: bool = False,
     succeeds: str | None = None,
+    thief_back: bool = False,
 ) -> tuple[list[bytes], int]:
     """Alice's bonded trade with Bob at escrow key K1 (its principal P): K1 stamps it and locks both bonds;
     Bob never delivers and Alice claims after the deadline. Then K1 is revoked (``revoked``: by "principal"
@@ -1063,7 +1072,8 @@ def _hand_over(
     succeeds is signed by ``appointer`` ("principal", "stranger", "party" -- Bob's principal), and K2
     stamps the claim and, a response window later, upholds it. ``second``: P also appoints K3.
     ``thief_binding``: before the revocation, the thief binds K1 to its own principal T (a Stamp by K1
-    under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1). Returns
+    under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1).
+    ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011). Returns
     the envelopes, ending with K2's Ruling, Forfeit and Release, and the Ruling's index."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
@@ -1098,6 +1108,11 @@ def _hand_over(
         stamp = commitment_pb2.Stamp(statements=[offer.digest])
         out.append(esc.agent.sign("stamp", stamp, mandate=t_mandate.digest).envelope)
         appointer_key = thief.principal
+        clock.advance(1)
+    if thief_back:
+        out.append(
+            esc.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=1)).envelope
+        )
         clock.advance(1)
     if revoked:
         revoker = esc.principal if revoked == "principal" else esc.agent
@@ -1174,6 +1189,14 @@ def escrow_hand_over_in_a_view() -> Group:
         "EscrowHandOver",
         no_twin="the defect is the thief's binding and its principal's appointment together",
     )
+    g.add(
+        "K1's thief revoked K1 itself back to 1 ms, before K1's first statement, then K1's principal revoked "
+        "K1 from now and appointed K2: the key's own revocation reaches back over none of K1's ledger "
+        "(KEY-011), which still binds K1 to its principal, and K2 speaks from the thief's revocation's "
+        "issued_at_ms -- taken",
+        ["ESC-022", "KEY-011"],
+        _hand_over(thief_back=True)[0],
+    )
     envelopes, at = _hand_over(revoked="")
     g.add(
         "K2 appointed by K1's principal, but no revocation of K1 held: K1 still speaks for its contracts "
@@ -1214,4 +1237,102 @@ def escrow_hand_over_in_a_view() -> Group:
             "EscrowHandOver",
             twin=valid[: at + 1],
         )
+    return g
+
+
+# --- KEY-011: how far back a revocation reaches ------------------------------------------------------
+
+
+def own_revocation_reach() -> Group:
+    """KEY-011: a KeyRevocation reaches back to its effective_ms only over statements made under its
+    issuer's own authority -- a principal's over the key's statements under its Mandates -- and the key's
+    own revocation over none: it takes effect no earlier than its issued_at_ms, and reaches none of the
+    key's statements at a seq below its own, whatever order a view hears them in."""
+    g = Group("OwnRevocationReach", "sparse")
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    alice.setup.append(alice.sign("checkpoint", identity_pb2.Checkpoint()).envelope)  # her binding (KEY-007)
+    setup = [*alice.setup, *bob.setup]
+    clock.advance(1_000)
+    offer = alice.offer(bob)
+    own = alice.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    after = alice.offer(bob)  # the same millisecond, after the revocation in her chain
+    g.add(
+        "Alice's key revokes itself back to 1 ms, at the seq after her Offer and in the same millisecond; "
+        "the revocation heard first: the Offer is taken -- a key's own revocation reaches back over "
+        "nothing its chain orders before it",
+        ["KEY-011", "KEY-004"],
+        [*setup, own.envelope, offer.envelope],
+    )
+    g.add(
+        "the same key's next Offer, after the revocation in its chain, in the same millisecond: refused -- "
+        "a key's own revocation takes effect from its issued_at_ms",
+        ["KEY-011", "KEY-004"],
+        [*setup, own.envelope, offer.envelope, after.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationReach",
+        "Boundary",
+        twin=[*setup, offer.envelope, after.envelope],
+    )
+    clock.advance(1_000)
+    back = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    g.add(
+        "Alice's principal revokes her key back to 1 ms (its binding held): her earlier Offer, under its "
+        "Mandate, is refused -- a principal's revocation reaches back over the key's statements under its "
+        "Mandates; the key's own revocation of the same effective_ms does not",
+        ["KEY-011", "KEY-004"],
+        [*setup, back.envelope, offer.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationReach",
+        "RevokedKey",
+        twin=[*setup, own.envelope, offer.envelope],
+    )
+    # A thief holding Alice's key binds it to its own principal T (a Checkpoint under T's Mandate for the key,
+    # after her Offer in her chain) and has T revoke the key back to 1 ms.
+    thief = Party("thief", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(alice.mandate_vs.statement.mandate)
+    t_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    clock.advance(1_000)
+    chain = [verify_statement(alice.setup[-1]).digest, offer.digest, own.digest, after.digest]
+    t_binding = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(chain)), mandate=t_mandate.digest
+    )
+    clock.advance(1_000)
+    t_other = alice.agent.sign(
+        "checkpoint",
+        identity_pb2.Checkpoint(log_root=merkle_root([*chain, t_binding.digest])),
+        mandate=t_mandate.digest,
+    )
+    clock.advance(1_000)
+    t_back = thief.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    thieves = [*setup, t_mandate.envelope, t_binding.envelope, t_back.envelope]
+    g.add(
+        "a thief binds Alice's key to its own principal T and T revokes the key back to 1 ms: Alice's "
+        "Offer, under her principal's Mandate, is taken -- a principal's revocation reaches back only over "
+        "the key's statements under its own Mandates (from its issued_at_ms over the others)",
+        ["KEY-011", "KEY-004", "KEY-007"],
+        [*thieves, offer.envelope],
+    )
+    g.add(
+        "the thief's next statement under T's Mandate, dated before T's revocation was issued: refused -- "
+        "T's revocation reaches back over what was signed under T's Mandates",
+        ["KEY-011", "KEY-004"],
+        [*thieves, t_other.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationReach",
+        "RevokedKey",
+        twin=[*setup, t_mandate.envelope, t_binding.envelope, t_other.envelope],
+    )
+    g.add(
+        "Alice's principal revokes her key back to 1 ms; the thief's statement under T's Mandate (the key "
+        "bound to T after Alice's principal): refused -- a principal's revocation reaches back over the "
+        "key's statements under the Mandates of a principal the key bound itself to later",
+        ["KEY-011", "KEY-004"],
+        [*setup, t_mandate.envelope, back.envelope, t_binding.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationReach",
+        "RevokedKey",
+        twin=[*setup, t_mandate.envelope, t_binding.envelope],
+    )
     return g

@@ -882,7 +882,7 @@ export class Verifier {
     this.revocations = new Map(); // key -> [{eff, dhex}]
     this.rotations = new Map(); // key -> [{seq, dhex}] of every KeyRotation held (KEY-005, KEY-009)
     this.bindings = new Set(); // key \0 principal
-    this.bindingAt = new Map(); // key \0 principal -> earliest issued_at_ms of a statement binding them (ESC-022)
+    this.bindingAt = new Map(); // key \0 principal -> {t, seq} of the earliest statement binding them (ESC-022)
     this.handovers = new Map(); // old escrow key -> [{agent, issuer}] of the Mandates naming it in succeeds (ESC-022)
     this.negotiations = new Map(); // hex id -> Negotiation
     this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
@@ -928,13 +928,17 @@ export class Verifier {
     const held = this.handovers.get(old);
     const revs = this.revocations.get(old) ?? [];
     if (!held || !revs.length) return null;
-    const eff = revs.reduce((a, r) => (r.eff < a ? r.eff : a), revs[0].eff);
+    // bound by a statement under the principal's Mandate that no revocation of `old` reaches (KEY-011)
     const principals = [...this.bindingAt]
-      .filter(([k, t]) => k.startsWith(`${old}\0`) && t < eff)
-      .map(([k]) => k.slice(old.length + 1));
+      .filter(([k]) => k.startsWith(`${old}\0`))
+      .map(([k, b]) => [k.slice(old.length + 1), b])
+      .filter(([p, b]) => !this.revokedAt(old, b.t, p, b.seq, b).length)
+      .map(([p]) => p);
     if (principals.length !== 1 || principals[0] === old) return null;
     const agents = new Set(held.filter((x) => x.issuer === principals[0]).map((x) => x.agent));
-    return agents.size === 1 ? { agent: [...agents][0], from: eff } : null;
+    // from the earliest time a revocation reaches `old`'s statements under that principal's Mandates
+    const from = revs.map((r) => this.reachOf(r, old, principals[0]).t).reduce((a, b) => (b < a ? b : a));
+    return agents.size === 1 ? { agent: [...agents][0], from } : null;
   }
   // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own, or its successor's from then on.
   actsFor(issuer, escrow, t) {
@@ -942,8 +946,41 @@ export class Verifier {
     const s = this.successor(escrow);
     return s !== null && s.agent === issuer && t >= s.from;
   }
-  revokedAt(key, t) {
-    return (this.revocations.get(key) ?? []).filter((r) => r.eff <= t);
+  // KEY-011: from when (t), and from which seq of the key's chain (floor), revocation `r` of `key` reaches a
+  // statement of `key` made under the Mandate of principal `authority` ("" for none), issued at `at` =
+  // {t, seq} when it is one statement -- or, for `authority` null, a statement under `key`'s own Mandates
+  // (MND-012). A revocation reaches back to its effective_ms only over statements under the authority of its
+  // issuer or of a principal the key bound itself to later; the key's own takes effect no earlier than its
+  // issued_at_ms, and reaches none of the key's statements at a seq below its own.
+  reachOf(r, key, authority, at = null) {
+    const late = r.issued > r.eff ? r.issued : r.eff;
+    if (authority === null) return { t: r.issuer === key ? late : r.eff, floor: -1n };
+    if (r.issuer === key) return { t: late, floor: r.seq };
+    const back = authority === "" || authority === r.issuer || this.boundFirst(key, r.issuer, authority, at);
+    return { t: back ? r.eff : late, floor: -1n };
+  }
+  // KEY-011 (b): whether `key` was bound to `principal` no later than to `other`, by the earliest statement
+  // held binding it to each ({t, seq}); `at`: a statement under `other`'s Mandate, which binds it too
+  boundFirst(key, principal, other, at) {
+    const before = (a, b) => a.t < b.t || (a.t === b.t && a.seq <= b.seq);
+    const mine = this.bindingAt.get(`${key}\0${principal}`);
+    if (!mine) return false;
+    let theirs = this.bindingAt.get(`${key}\0${other}`) ?? null;
+    if (at && (!theirs || !before(theirs, at))) theirs = at;
+    return !theirs || before(mine, theirs);
+  }
+  // the revocations held of `key` that reach, at `t`, a statement under `authority` issued at `at` (its seq
+  // `seq` compared with a self-revocation's when given: see reachOf)
+  revokedAt(key, t, authority = null, seq = null, at = null) {
+    return (this.revocations.get(key) ?? []).filter((r) => {
+      const x = this.reachOf(r, key, authority, at);
+      return x.t <= t && (seq === null || seq >= x.floor);
+    });
+  }
+  // the principal whose Mandate a statement's header names, when held ("" otherwise)
+  authorityOf(h) {
+    const m = h.mandate.length ? this.byDigest.get(hex(h.mandate)) : null;
+    return m && m.bodyName === "mandate" ? m.h.issuer : "";
   }
   // KEY-005: the rotations of `key` held at a seq below `seq` (the lowest ends the chain; KEY-009 asks of each)
   rotatedBelow(key, seq) {
@@ -964,8 +1001,9 @@ export class Verifier {
     const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t)) : [];
     if (!l.length) return;
     const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
-    for (const key of [rec.h.issuer, rec.principal]) {
-      if (key && this.revokedAt(key, t).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
+    const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
+    for (const [key, authority] of [[rec.h.issuer, rec.principal ?? ""], [rec.principal, null]]) {
+      if (key && this.revokedAt(key, t, authority, null, authority === null ? null : own).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
     }
   }
 
@@ -983,9 +1021,10 @@ export class Verifier {
     };
     const s = first(rec.dhex);
     if (!s) return;
-    for (const key of [rec.h.issuer, rec.principal]) {
+    const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
+    for (const [key, authority] of [[rec.h.issuer, rec.principal ?? ""], [rec.principal, null]]) {
       if (!key) continue;
-      for (const r of this.revokedAt(key, s.t)) {
+      for (const r of this.revokedAt(key, s.t, authority, null, authority === null ? null : own)) {
         const sr = first(r.dhex);
         if (sr && cmpStamp(sr, s) < 0) fail("KEY_REVOKED", "KEY-010", `stamped at ${s.t}, after its escrow stamped a revocation effective from ${r.eff}`);
       }
@@ -998,7 +1037,7 @@ export class Verifier {
     const rec = { ...r, dhex: hex(r.digest) };
     const dhex = rec.dhex;
     // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
-    const revs = this.revokedAt(h.issuer, h.issued_at_ms);
+    const revs = this.revokedAt(h.issuer, h.issued_at_ms, this.authorityOf(h), h.seq, { t: h.issued_at_ms, seq: h.seq }); // KEY-011
     if (revs.length && !this.keptAsEvidence(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     const rots = this.rotatedBelow(h.issuer, h.seq);
     if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
@@ -1009,7 +1048,7 @@ export class Verifier {
       if (!m || m.bodyName !== "mandate") fail("MANDATE_UNKNOWN", "MND-002", "mandate not held");
       mandate = m.body;
       rec.principal = m.h.issuer;
-      const prevs = this.revokedAt(m.h.issuer, h.issued_at_ms);
+      const prevs = m.h.issuer === h.issuer ? [] : this.revokedAt(m.h.issuer, h.issued_at_ms);
       if (prevs.length && !this.keptAsEvidence(rec, prevs)) fail("KEY_REVOKED", "MND-012", "principal revoked");
       if (mandate.agent !== h.issuer) fail("MANDATE_VIOLATION", "MND-002", "mandate's agent is not the issuer");
     }
@@ -1098,7 +1137,8 @@ export class Verifier {
     if (rec.principal) {
       const bk = `${h.issuer}\0${rec.principal}`;
       this.bindings.add(bk);
-      if (!this.bindingAt.has(bk) || h.issued_at_ms < this.bindingAt.get(bk)) this.bindingAt.set(bk, h.issued_at_ms);
+      const b = this.bindingAt.get(bk);
+      if (!b || h.issued_at_ms < b.t || (h.issued_at_ms === b.t && h.seq < b.seq)) this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
     }
     if (bodyName === "mandate" && body.succeeds !== "") {
       const l = this.handovers.get(body.succeeds) ?? [];
@@ -1107,7 +1147,7 @@ export class Verifier {
     }
     if (bodyName === "key_revocation") {
       const l = this.revocations.get(body.key) ?? [];
-      l.push({ eff: body.effective_ms, dhex });
+      l.push({ eff: body.effective_ms, dhex, issuer: h.issuer, issued: h.issued_at_ms, seq: h.seq });
       this.revocations.set(body.key, l);
     }
     if (bodyName === "key_rotation") this.rotations.set(h.issuer, [...(this.rotations.get(h.issuer) ?? []), { seq: h.seq, dhex }]);
@@ -1143,8 +1183,11 @@ export class Verifier {
         .map((x) => [x.body.valid_from_ms, x.body.valid_until_ms])
         .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
       for (const [from, until] of renewals) if (from <= end && end < until) end = until;
-      for (const k of [key, principal])
-        for (const r of this.revocations.get(k) ?? []) if (r.eff < end) end = r.eff;
+      for (const [k, authority] of [[key, principal], [principal, null]]) // KEY-011
+        for (const r of this.revocations.get(k) ?? []) {
+          const t = this.reachOf(r, k, authority).t;
+          if (t < end) end = t;
+        }
       if (needed >= end)
         fail("MANDATE_VIOLATION", "ESC-019", `claim window ends at ${needed}, the validity of ${key.slice(0, 40)}'s Mandates held at ${end}`);
     }
@@ -1161,8 +1204,11 @@ export class Verifier {
     const window = p.terms.response_window_ms === 0n ? 3600000n : p.terms.response_window_ms;
     const ruling = last + CLAIM_WINDOW + window + 30000n;
     let end = em.body.valid_until_ms;
-    for (const k of [p.terms.escrow, em.h.issuer])
-      for (const r of this.revocations.get(k) ?? []) if (r.eff < end) end = r.eff;
+    for (const [k, authority] of [[p.terms.escrow, em.h.issuer], [em.h.issuer, null]]) // KEY-011
+      for (const r of this.revocations.get(k) ?? []) {
+        const t = this.reachOf(r, k, authority).t;
+        if (t < end) end = t;
+      }
     if (ruling >= end)
       fail("MANDATE_VIOLATION", "ESC-020", `last ruling time ${ruling}, the escrow's validity ends at ${end}`);
   }

@@ -338,7 +338,9 @@ class MinimalPeer:
         self.lock = threading.Lock()
         self.held: dict[bytes, Verified] = {}
         self.mandates: dict[bytes, identity_pb2.Mandate] = {self.mandate.digest: mandate}
-        self.revoked: dict[str, int] = {}
+        # key -> (from when, from which seq) of each self-revocation held: a key's own revocation takes effect
+        # no earlier than its issued_at_ms and reaches none of its statements at a lower seq (KEY-011)
+        self.revoked: dict[str, list[tuple[int, int]]] = {}
         self.nonces: dict[tuple[str, bytes], bytes] = {}
         self.chains: dict[str, dict[int, Link]] = {}
         self.answers: dict[bytes, list[bytes]] = {}
@@ -375,8 +377,7 @@ class MinimalPeer:
         h = vs.header
         if live and h.audience and h.audience != self.me.did:
             raise Refused("WRONG_AUDIENCE", "addressed to another key", "STM-005")
-        revoked = self.revoked.get(h.issuer)
-        if revoked is not None and h.issued_at_ms >= revoked:
+        if any(h.issued_at_ms >= at and h.seq >= seq for at, seq in self.revoked.get(h.issuer, ())):
             raise Refused("KEY_REVOKED", "the signing key was revoked", "KEY-004")
         if h.mandate:
             self._check_mandate(vs)
@@ -516,8 +517,8 @@ class MinimalPeer:
         if vs.body == "mandate":
             self.mandates[vs.digest] = vs.stmt.mandate
         elif vs.body == "key_revocation":
-            r = vs.stmt.key_revocation
-            self.revoked[r.key] = min(r.effective_ms, self.revoked.get(r.key, r.effective_ms))
+            r = vs.stmt.key_revocation  # its own (KEY-004 here): from max(effective_ms, issued_at_ms) on
+            self.revoked.setdefault(r.key, []).append((max(r.effective_ms, h.issued_at_ms), h.seq))
         elif vs.body == "offer" and h.negotiation_id not in self.negotiations:
             self.negotiations[h.negotiation_id] = Negotiation(vs)
         elif vs.body in ("delivery", "receipt"):

@@ -105,19 +105,19 @@ def principal_revoked(ctx: Context) -> Outcome:
     "KEY-004",
 )
 def revoked_despite_escrow_stamp(ctx: Context) -> Outcome:
-    """Alice's key signs an Offer naming an escrow the suite plays, which stamps it; then the key revokes
-    itself back to the Offer's time. The Offer comes to the target as a request, with the revocation and
-    the escrow's Stamp (the escrow never stamped the revocation) as context: witnessed before its
-    revocation, a view of evidence would take it (KEY-009), but a live receiver trades with no revoked
-    key, whatever stamped it -- else a thief of a key would trade past its revocation through an escrow
-    it minted."""
+    """Alice's key revokes itself from now (its holder may be a thief), then signs an Offer naming an escrow
+    the suite plays, which stamps it (and never the revocation). The Offer comes to the target as a
+    request, with the revocation and the escrow's Stamp as context: witnessed before its revocation, a
+    view of evidence would take it (KEY-009), but a live receiver trades with no revoked key, whatever
+    stamped it -- else a thief of a key would trade past its revocation through an escrow it minted. (A
+    key's own revocation reaches none of its statements signed before it, KEY-011: the Offer comes after.)"""
     alice, escrow = ctx.party(), ctx.party("escrow")
-    offer = alice.offer(target(ctx), fair_proposal(alice, escrow=escrow.did))
-    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
     revocation = alice.agent.sign(
         "key_revocation",
-        identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.header.issued_at_ms, reason="test"),
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=ctx.clock.now_ms, reason="test"),
     )
+    offer = alice.offer(target(ctx), fair_proposal(alice, escrow=escrow.did))
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
     return Outcome.passed(
         refuses(
             ctx,
@@ -126,6 +126,42 @@ def revoked_despite_escrow_stamp(ctx: Context) -> Outcome:
             what="an offer of a revoked key its escrow stamped first",
             context=[*alice.setup, *escrow.setup, revocation.envelope, stamp.envelope],
         )
+    )
+
+
+@case(
+    "key.own-revocation-reaches-back-over-nothing",
+    "A key's own KeyRevocation dated back disowns none of the key's statements its chain orders before it; "
+    "the key's later statements are refused KEY_REVOKED",
+    "KEY-011",
+    "KEY-004",
+)
+def own_revocation_reaches_back_over_nothing(ctx: Context) -> Outcome:
+    """Alice's key signs an Offer, then -- its holder may be a thief -- revokes itself back to 1 ms. The
+    Offer comes to the target as a request with the revocation before it as context: the target must take
+    it (KEY-011: a key's own revocation takes effect no earlier than its issued_at_ms and reaches none of
+    the key's statements at a seq below its own), and then refuse Alice's next Offer, signed after the
+    revocation, KEY_REVOKED. A target that refuses the first lets a thief holding a key (not its
+    principal's) disown the key's whole history -- an escrow's ledger, every contract of an agent."""
+    alice = ctx.party()
+    offer = alice.offer(target(ctx), fair_proposal(alice))
+    revocation = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    got = ctx.exchange(
+        offer.envelope,
+        [*alice.setup, revocation.envelope],
+        note="an Offer, with its key's later revocation of itself dated back to 1 ms as context",
+    )
+    if got.error is not None:
+        raise CaseFailed(
+            "refused an Offer its key's own later revocation cannot reach (KEY-011): "
+            f"{got.error.reason or got.error.status.name}"
+        )
+    later = alice.offer(target(ctx), fair_proposal(alice))
+    return Outcome.passed(
+        refuses(ctx, later.envelope, "KEY_REVOKED", what="an offer the key signed after revoking itself")
+        + ", after taking the Offer the key signed before its own revocation dated back to 1 ms"
     )
 
 
