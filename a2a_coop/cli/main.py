@@ -521,7 +521,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="a statement of the key under the Mandate, e.g. its Checkpoint (repeatable)",
+        help="a statement of the key under the Mandate, e.g. its Checkpoint, or a transcript holding "
+        "one ('a2a-coop export' of a negotiation the agent took part in: its earliest statement there "
+        "is picked) (repeatable)",
     )
     p.add_argument(
         "--binding-from",
