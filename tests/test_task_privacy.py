@@ -336,7 +336,8 @@ def test_a_private_agent_refuses_an_unsigned_message_naming_its_task_as_an_unkno
 @pytest.mark.req("A2A-025")
 def test_private_tasks_over_a_network_on_every_binding(trade: Trade) -> None:
     """The same over the wire: ``serve_a2a(private_tasks=True)`` on every interface; GetTask from this
-    host's non-loopback address is TASK_NOT_FOUND on JSON-RPC, HTTP+JSON and gRPC, from loopback the Task."""
+    host's non-loopback address is TASK_NOT_FOUND on JSON-RPC, HTTP+JSON and gRPC, from loopback the Task;
+    and a caller lying with ``X-Forwarded-For: 127.0.0.1`` from another host gains nothing."""
     far = _local_address()
     if far is None:
         pytest.skip("this host has no non-loopback address to call from")
@@ -357,3 +358,15 @@ def test_private_tasks_over_a_network_on_every_binding(trade: Trade) -> None:
                 except grpc.RpcError as err:
                     code = err.code()
             assert code == (grpc.StatusCode.NOT_FOUND if expect else grpc.StatusCode.OK)
+
+        # X-Forwarded-For counts only from a proxy on the agent's host (uvicorn's forwarded_allow_ips):
+        # a stranger naming loopback in it is still a stranger, and a proxy on the host that forwards a
+        # stranger's address makes its caller one.
+        def get(host: str, forwarded: str) -> int:
+            headers = {**HEADERS, "X-Forwarded-For": forwarded}
+            url = f"http://{host}:{srv.http.port}/a2a/rest/tasks/{trade.task_id}"
+            return httpx.get(url, headers=headers, timeout=10).status_code
+
+        assert get(far, "127.0.0.1") == 404
+        assert get("127.0.0.1", STRANGER) == 404
+        assert get("127.0.0.1", "127.0.0.1") == 200

@@ -226,7 +226,7 @@ not_observable(
     "A2A-022",
 )
 not_observable(
-    "a2a.private-tasks",
+    "ctl.private-tasks-operator-only",
     "An agent serving its Tasks privately shows them only to its operator, and to anyone else none",
     "whether the target serves its Tasks privately, and whom it takes for its operator, is its own "
     "configuration, and a suite on the target's host is its operator; tests/test_task_privacy.py calls "
