@@ -187,7 +187,7 @@ class Caller:
                         json_format.MessageToDict(e) for e in call(request.SerializeToString(), context)
                     ]
                 else:
-                    result = servicer._unary(method, type(request))(request.SerializeToString(), context)  # type: ignore[func-returns-value]
+                    result = servicer._unary(method, type(request))(request.SerializeToString(), context)
                     got = json_format.MessageToDict(result)
             except _Aborted:
                 assert context.status is not None
