@@ -108,6 +108,8 @@ def test_binding_takes_a_transcript_and_picks_the_keys_statement_from_it(
     code, stdout, err = run_cli(capsys, *base, "--binding", exported, "--send", carol_at)
     assert code == 0, (stdout, err)
     assert f"peer {carol_at}: taken" in stdout
+    # The Offer is addressed to Carol: only she (and the trade's escrow) takes it, which is said.
+    assert "holds no public statement" in stdout and "--binding-from" in stdout
 
     carols = tmp_path / "carols.json"
     write_transcript(carols, [carol.mandate, alice.mandate], negotiation="x")

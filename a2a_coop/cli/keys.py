@@ -152,7 +152,7 @@ def _bindings(
     that a verifier holding only the Mandates refuses is a usage error, never sent: every target would
     refuse it, and the revocation with it (KEY-008) -- a thief who took the agent's peer with its key
     answers --binding-from as it likes (tests/test_attack16.py)."""
-    found = [_binding_in(path, key, mandates) for path in args.binding]
+    found = [_binding_in(path, key, mandates, out) for path in args.binding]
     if args.binding_from is not None:
         found.append(_fetch_binding(args.binding_from, dial_tls(args), key, mandates, out))
     digests = {m.digest for m in mandates}
@@ -172,11 +172,15 @@ def _bindings(
     return [envelope for _, envelope in found]
 
 
-def _binding_in(path: Path, key: str, mandates: Sequence[VerifiedStatement]) -> tuple[str, bytes]:
+def _binding_in(
+    path: Path, key: str, mandates: Sequence[VerifiedStatement], out: TextIO
+) -> tuple[str, bytes]:
     """``--binding FILE``: a statement file, or a transcript (``a2a-coop export`` of a negotiation the
     agent took part in, ``escrow export``), from which the key's earliest statement under one of
-    ``mandates`` that every target takes is picked -- an agent that never served has no log to give
-    ``--binding-from``, but its trades' transcripts hold its statements."""
+    ``mandates`` that every target takes is picked, a public one (no audience: a Checkpoint, an
+    Attestation) first -- an agent that never served has no log to give ``--binding-from``, but its
+    trades' transcripts hold its statements. A statement addressed to a peer binds the key only there
+    and at the escrow its trade names: any other refuses it (STM-005, ESC-011), which the command says."""
     statements = load_statements(path, "binding statement")
     if len(statements) == 1:
         return str(path), statements[0]
@@ -192,7 +196,16 @@ def _binding_in(path: Path, key: str, mandates: Sequence[VerifiedStatement]) -> 
             "under this principal's Mandate (its binding, KEY-007): export a negotiation the agent took part "
             "in, or give its Checkpoint with --binding FILE"
         )
-    first = min(taken, key=lambda vs: (vs.header.issued_at_ms, vs.digest))
+    public = [vs for vs in taken if not vs.audience]
+    first = min(public or taken, key=lambda vs: (vs.header.issued_at_ms, vs.digest))
+    if first.audience:
+        out.write(
+            f"binding: {path} holds no public statement of {short(key)}; its {first.body} "
+            f"{first.digest.hex()[:12]} is addressed to {short(first.audience)}, which takes it as the "
+            "binding, as does the escrow the trade names; any other peer and escrow refuse it: give "
+            "those a Checkpoint of the key: serve the agent's journal a moment (a2a-coop serve --key K "
+            "--mandate M --journal J) and pass its address to --binding-from\n"
+        )
     return f"{path} (its {first.body} {first.digest.hex()[:12]})", first.envelope
 
 
