@@ -469,8 +469,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from reference_agents.axelrod_adapter import AxelrodUnavailable, axelrod_module
 
         axelrod_module()
-    except AxelrodUnavailable as exc:
-        parser.error(str(exc))
+    except AxelrodUnavailable:
+        # One line, no usage: the command was right, a package is missing (a newcomer's finding).
+        sys.stderr.write(
+            f"{parser.prog}: needs the optional extra 'sim' (the axelrod package): "
+            "pip install -e '.[sim]' in the a2a-coop checkout\n"
+        )
+        return 2
     result = run(sizes, args.seed, quick=args.quick, workers=workers)
     print(table(result))
     print(json.dumps(result, separators=(",", ":")))

@@ -155,6 +155,23 @@ def test_reputation_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
 POPULATION_FIGURES = ("model_vs_axelrod_match", "crypto_vs_floor", "s_1000x100", "moran_vs_axelrod")
 
 
+def test_population_benchmark_without_axelrod_says_which_extra_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the axelrod package the benchmark printed argparse's usage before its error, as if the
+    command were wrong: now one line naming the extra to install, exit 2, nothing on stdout."""
+    import reference_agents.axelrod_adapter as adapter
+
+    def missing() -> object:
+        raise adapter.AxelrodUnavailable("no axelrod")
+
+    monkeypatch.setattr(adapter, "axelrod_module", missing)
+    assert main(["population", "--quick"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "usage" not in err
+    assert err.count("\n") == 1 and "'sim'" in err and "pip install -e '.[sim]'" in err, err
+
+
 @pytest.mark.slow  # imports axelrod (about 10 s, 0.9 GiB)
 def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("axelrod")

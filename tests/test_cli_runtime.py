@@ -392,6 +392,7 @@ def test_serve_escrow_options_are_checked_before_serving(
         (["--burst", "5"], "--burst needs --max-rate"),
         (["--card-port", "8000"], "--card-port needs --a2a"),
         (["--public-url", "https://agent.example.com"], "--public-url needs --a2a"),
+        (["--a2a-private-tasks"], "--a2a-private-tasks needs --a2a"),
     ],
 )
 def test_serve_options_that_configure_another_are_refused_without_it(
@@ -404,6 +405,28 @@ def test_serve_options_that_configure_another_are_refused_without_it(
     assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
     one_line_error(served.stderr, needs)
     assert not bob.journal_path.exists()
+
+
+@pytest.mark.req("A2A-025")
+@pytest.mark.parametrize("private", [True, False])
+def test_serve_a2a_private_tasks_reaches_the_a2a_handler(
+    bob: Identity, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, private: bool
+) -> None:
+    """`serve --a2a --a2a-private-tasks` serves A2A with private Tasks (A2A-025), `serve --a2a` without:
+    the option reaches serve_a2a (tests/test_task_privacy.py checks what it does there)."""
+    pytest.importorskip("a2a")
+    import a2a_coop.a2a
+
+    seen: dict[str, object] = {}
+
+    def fake_serve_a2a(node: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        raise OSError("not serving in this test")
+
+    monkeypatch.setattr(a2a_coop.a2a, "serve_a2a", fake_serve_a2a)
+    option = ["--a2a-private-tasks"] if private else []
+    code, _, _ = run_cli(capsys, "serve", *bob.files(), "--port", "0", "--a2a", *option)
+    assert code == 2 and seen["private_tasks"] is private
 
 
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:

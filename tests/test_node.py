@@ -249,6 +249,27 @@ def test_an_unreachable_escrow_witness_never_breaks_an_exchange(
     assert "escrow witness: submit of 5 envelopes failed" in caplog.text
 
 
+def test_a_submit_of_one_envelope_is_logged_in_the_singular(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The escrow logs each Submit, the witness each failed one: "submit of 1 envelope", not "1
+    envelopes" (a newcomer's finding), and the plural from two on."""
+    from a2a_coop.cli._runtime import LoggedEscrow
+
+    assert [node_module.envelope_count(n) for n in (0, 1, 2)] == ["0 envelopes", "1 envelope", "2 envelopes"]
+    clock = FixedClock()
+    alice, escrow = Party("alice", clock), Party("escrow", clock)
+    node = escrow_node(escrow, clock, tmp_path / "escrow.db")
+    try:
+        with caplog.at_level("INFO"):
+            LoggedEscrow(node).submit([alice.mandate_vs.envelope])
+            LoggedEscrow(node).submit([alice.mandate_vs.envelope, escrow.mandate_vs.envelope])
+    finally:
+        node.close()
+    assert "submit of 1 envelope -> " in caplog.text and "submit of 2 envelopes -> " in caplog.text
+    assert "1 envelopes" not in caplog.text
+
+
 class Flaky:
     """An escrow that fails the first ``failures`` Submits with ``error``, then takes them."""
 

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 from cli_run import one_line_error, run_cli
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.cli._runtime import load_envelope
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.cli._runtime import load_envelope, write_transcript
 from a2a_coop.cli.demo import Identity, provision, start_server, stop_process, wait_listening
 from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.errors import KeyRevoked
@@ -21,8 +21,8 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair, write_key_file
 from a2a_coop.runtime.node import write_envelope_file
-from a2a_coop.runtime.peer import wall_clock_ms
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
 from a2a_coop.transport import CooperationClient
 
 
@@ -78,6 +78,44 @@ def test_a_revocation_refused_without_its_binding_is_sent_again_with_it(
         with Journal.open(tmp_path / f"{name}.db", lock=False) as journal:
             assert journal.by_digest(revocation.digest) is not None, name
     assert revocation.statement.key_revocation.key == alice.did != carol.did
+
+
+@pytest.mark.req("KEY-008")
+def test_binding_takes_a_transcript_and_picks_the_keys_statement_from_it(
+    market: tuple[Identity, Identity, str, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent that never served has no log for --binding-from, and `a2a-coop export` of one of its
+    trades writes a transcript, which `--binding` refused ("is a transcript, not a binding statement").
+    It now picks the key's statement from the transcript: Carol's peer, which had heard nothing of
+    Alice's key, takes the revocation with it. A transcript holding no statement of the key is refused
+    in one line saying what to give instead."""
+    alice, carol, _alice_at, carol_at, _escrow_at = market
+    clock = FixedClock(wall_clock_ms())
+    pa = Peer(alice.key, alice.mandate, clock=lambda: clock.now_ms)
+    due = clock.now_ms + DAY_MS
+    offer = pa.propose(
+        carol.did,
+        trade_pb2.Offer(
+            gives=[service("code-review", value=10, deadline_ms=due)],
+            wants=[service("copy-editing", value=9, deadline_ms=due)],
+            terms=trade_pb2.Terms(currency="credit"),
+        ),
+    )
+    exported = tmp_path / "trade.json"  # as `a2a-coop export --negotiation` writes it
+    write_transcript(exported, [carol.mandate, alice.mandate, offer.envelope], negotiation="x")
+    out = tmp_path / "revocation.json"
+    base = ["revoke-key", *_principal(alice), "--agent", alice.did, "--out", out]
+    code, stdout, err = run_cli(capsys, *base, "--binding", exported, "--send", carol_at)
+    assert code == 0, (stdout, err)
+    assert f"peer {carol_at}: taken" in stdout
+    # The Offer is addressed to Carol: only she (and the trade's escrow) takes it, which is said.
+    assert "holds no public statement" in stdout and "--binding-from" in stdout
+
+    carols = tmp_path / "carols.json"
+    write_transcript(carols, [carol.mandate, alice.mandate], negotiation="x")
+    code, _, err = run_cli(capsys, *base, "--binding", carols)
+    assert code == 2
+    one_line_error(err, "is a transcript of 2 statements, and none is a statement of")
 
 
 @pytest.mark.req("KEY-008", "CHN-005")

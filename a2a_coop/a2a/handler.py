@@ -16,6 +16,9 @@ semantics (transport equivalence). What each operation means for a negotiation:
 * ``GetTask`` (strict ids, A2A-013), ``ListTasks`` (one context's tasks, paged, A2A-014),
   ``CancelTask`` (a signed Withdraw of our outstanding offer, else TaskNotCancelable, A2A-018), for
   the operator's callers only (:func:`local_caller`, or every caller behind mutual TLS, A2A-022).
+* With ``private_tasks`` (``serve --a2a-private-tasks``, A2A-025), Tasks are the operator's alone:
+  ``GetTask``, ``SubscribeToTask``, ``ListTasks`` and ``CancelTask`` answer any other caller as for a
+  Task the agent does not hold, and a ``SendMessage`` answer to one carries no Artifacts.
 * Push notifications are not offered: PushNotificationNotSupported.
 
 Every method checks ``A2A-Version`` (Major.Minor, A2A-004) and the request's required fields first.
@@ -158,6 +161,9 @@ class CoopRequestHandler(RequestHandler):
         events: the change notifier shared with CooperationService.
         operator: whether a call is the operator's, the only caller ``CancelTask`` makes the peer sign
             a Withdraw for (A2A-022; default :func:`local_caller`).
+        private_tasks: serve Tasks to the operator's callers only (A2A-025): any other caller is
+            answered as for a Task the agent does not hold, and a SendMessage answer to one (its
+            signed answers, RPC-003) carries no Artifacts.
     """
 
     def __init__(
@@ -168,10 +174,12 @@ class CoopRequestHandler(RequestHandler):
         exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
         events: TaskEvents | None = None,
         operator: Callable[[ServerCallContext], bool] | None = None,
+        private_tasks: bool = False,
     ) -> None:
         self.node = node
         self._card = card
         self._operator = operator or local_caller
+        self.private_tasks = private_tasks
         self._exchange = exchange or node.exchange
         self.events = events or TaskEvents()
         self._lock = threading.Lock()
@@ -209,7 +217,10 @@ class CoopRequestHandler(RequestHandler):
         if isinstance(outcome, a2a_pb2.Message):
             return outcome
         neg, answers, _before = outcome
-        return self.task(neg, [envelope_part(a) for a in answers], named=params.message.context_id)
+        task = self.task(neg, [envelope_part(a) for a in answers], named=params.message.context_id)
+        if not self._shows_tasks(context):
+            del task.artifacts[:]  # A2A-025: the signed answers (RPC-003), not the contract's evidence
+        return task
 
     async def on_message_send_stream(
         self, params: a2a_pb2.SendMessageRequest, context: ServerCallContext
@@ -222,6 +233,8 @@ class CoopRequestHandler(RequestHandler):
             return
         neg, answers, before = outcome
         task = self.task(neg, [], named=params.message.context_id)
+        if not self._shows_tasks(context):
+            del task.artifacts[:]  # A2A-025, as on_message_send
         yield task
         for artifact in task.artifacts:
             if artifact.artifact_id not in before:
@@ -234,6 +247,7 @@ class CoopRequestHandler(RequestHandler):
         self, params: a2a_pb2.SubscribeToTaskRequest, context: ServerCallContext
     ) -> AsyncGenerator[Any]:
         _check(params, context)
+        self._private_check(params.id, context)
         neg = self._negotiation(params.id)
         if neg.is_terminal:
             raise a2a_errors.UnsupportedOperationError(
@@ -277,6 +291,7 @@ class CoopRequestHandler(RequestHandler):
         _check(params, context)
         if params.HasField("history_length") and params.history_length < 0:
             raise a2a_errors.InvalidParamsError("historyLength must not be negative")
+        self._private_check(params.id, context)
         return self.task(self._negotiation(params.id), [])
 
     async def on_list_tasks(
@@ -297,6 +312,8 @@ class CoopRequestHandler(RequestHandler):
         rows: list[tuple[int, str, Negotiation]] = []
         with self._lock:
             mine = [t for t, c in self._contexts.items() if params.context_id and c == params.context_id]
+        if not self._shows_tasks(context):
+            mine = []  # A2A-025: as a context of no Task
         peer = self.node.peer
         with peer.lock:
             for task_id in mine:
@@ -329,6 +346,7 @@ class CoopRequestHandler(RequestHandler):
         self, params: a2a_pb2.CancelTaskRequest, context: ServerCallContext
     ) -> a2a_pb2.Task:
         _check(params, context)
+        self._private_check(params.id, context)
         neg = self._negotiation(params.id)
         # A2A-022: CancelTask carries no signature, and the Task id is no secret (it is in every
         # statement of the negotiation, and in an escrow's transcript): anyone could have us withdraw.
@@ -444,6 +462,7 @@ class CoopRequestHandler(RequestHandler):
     ) -> a2a_pb2.Message:
         """A message with no a2a-coop Part: never changes a negotiation (A2A-010), else a plain reply."""
         if msg.task_id:
+            self._private_check(msg.task_id, context)
             self._negotiation(msg.task_id)  # TaskNotFound first
             text = (
                 f"task {msg.task_id} is an a2a-coop negotiation: only signed statements "
@@ -462,6 +481,16 @@ class CoopRequestHandler(RequestHandler):
         data.struct_value.update({"extension": EXTENSION_URI, "mediaTypes": list(MEDIA_TYPES)})
         parts = [a2a_pb2.Part(text=text), a2a_pb2.Part(data=data, media_type="application/json")]
         return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()), coop=False)
+
+    def _shows_tasks(self, context: ServerCallContext) -> bool:
+        """Whether this caller may see Tasks: anyone, unless private (A2A-025), then the operator's alone."""
+        return not self.private_tasks or self._operator(context)
+
+    def _private_check(self, task_id: str, context: ServerCallContext) -> None:
+        """A2A-025: a caller that may not see Tasks gets the answer of a Task the agent does not hold --
+        the same error, before the agent looks the Task up, so nothing tells that it exists."""
+        if not self._shows_tasks(context):
+            raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
 
     def _negotiation(self, task_id: str) -> Negotiation:
         """The negotiation of a task id: exactly the lower-case hex of its id (A2A-013)."""

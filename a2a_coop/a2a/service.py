@@ -323,6 +323,7 @@ def serve_a2a(
     exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
     cooperation: Any = None,
     operator: Callable[[ServerCallContext], bool] | None = None,
+    private_tasks: bool = False,
 ) -> A2AServer:
     """Serve ``node`` over CooperationService and A2A's three bindings: gRPC (A2AService, on the gRPC
     server with CooperationService, at ``host:port``), JSON-RPC 2.0 and HTTP+JSON (on uvicorn at
@@ -336,6 +337,7 @@ def serve_a2a(
     ``operator``: whether a call is the operator's, the only caller ``CancelTask`` withdraws an offer
     for (A2A-022); default: a caller on this host (loopback), or every caller when ``tls`` requires
     client certificates signed by its CA (mutual TLS, as for the control service, CTL-001).
+    ``private_tasks``: serve Tasks to the operator's callers only (A2A-025; ``serve --a2a-private-tasks``).
     """
     if operator is None:
         mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
@@ -359,7 +361,9 @@ def serve_a2a(
             description=description,
         )
 
-    handler = CoopRequestHandler(node, card, exchange=exchange, events=events, operator=operator)
+    handler = CoopRequestHandler(
+        node, card, exchange=exchange, events=events, operator=operator, private_tasks=private_tasks
+    )
     app = http_app(handler, card, max_body_bytes=BODY_PER_MESSAGE_BYTES * max_message_bytes)  # A2A-023
     http = HttpServer(app, host, http_port, tls=tls)
     events.loop = http.loop

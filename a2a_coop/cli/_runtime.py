@@ -46,7 +46,7 @@ from a2a_coop.protocol.statements import decode_statement, verify_statement
 from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
 from a2a_coop.runtime.journal import Journal, JournalError, JournalLocked, journal_kind
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE, KeyFileError, parse_key_file
-from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode
+from a2a_coop.runtime.node import META_CONTEXT, EscrowNode, PeerNode, envelope_count
 from a2a_coop.runtime.peer import META_FORKS, META_MANDATE, Peer
 from a2a_coop.transport import PageLimits, TlsConfig, TransportError, serve
 
@@ -119,6 +119,26 @@ def load_envelope(path: Path, what: str) -> bytes:
     except CoopError as exc:
         raise Invalid(f"{what} {path} does not verify: {exc}") from None
     return data
+
+
+def load_statements(path: Path, what: str) -> list[bytes]:
+    """The statements of ``path``: a signed statement file's one, or every envelope of a transcript
+    (``export``, ``escrow export``), each verified alone."""
+    _, doc = _read_json_file(path, what)
+    if doc is None or _kind(doc) != "a transcript":
+        return [load_envelope(path, what)]
+    items = doc["envelopes"]
+    if not isinstance(items, list):
+        raise UsageError(f"{path}: 'envelopes' is not a list of signed statements")
+    found = []
+    for i, item in enumerate(items):
+        try:
+            envelope = envelope_from_json(item)
+            verify_statement(envelope)
+        except CoopError as exc:
+            raise Invalid(f"{what} {path}, envelope {i}, does not verify: {exc}") from None
+        found.append(envelope)
+    return found
 
 
 def load_mandate(path: Path, key: Keypair) -> bytes:
@@ -773,14 +793,14 @@ class LoggedEscrow:
         try:
             answers = self.node.submit(envelopes)
         except CoopError as exc:
-            log.info("submit of %d envelopes refused: %s %s", len(envelopes), exc.code, exc.detail)
+            log.info("submit of %s refused: %s %s", envelope_count(len(envelopes)), exc.code, exc.detail)
             raise
         signed = ", ".join(verify_statement(a).body for a in answers[1:]) or "nothing new"
         # An empty Submit is how clients fetch our mandate: routine, not worth a line at info.
         log.log(
             logging.INFO if envelopes else logging.DEBUG,
-            "submit of %d envelopes -> %s",
-            len(envelopes),
+            "submit of %s -> %s",
+            envelope_count(len(envelopes)),
             signed,
         )
         return answers

@@ -30,6 +30,7 @@ from a2a_coop.cli._runtime import (
     first_contact,
     load_envelope,
     load_key,
+    load_statements,
     open_journal,
     resolve_did,
     runtime_command,
@@ -157,7 +158,7 @@ def _bindings(
     that a verifier holding only the Mandates refuses is a usage error, never sent: every target would
     refuse it, and the revocation with it (KEY-008) -- a thief who took the agent's peer with its key
     answers --binding-from as it likes (tests/test_attack16.py)."""
-    found = [(str(path), load_envelope(path, "binding statement")) for path in args.binding]
+    found = [_binding_in(path, key, mandates, out) for path in args.binding]
     if args.binding_from is not None:
         found.append(_fetch_binding(args.binding_from, dial_tls(args), key, mandates, out))
     digests = {m.digest for m in mandates}
@@ -175,6 +176,43 @@ def _bindings(
                 f"give a Checkpoint of {short(key)} you trust with --binding FILE"
             )
     return [envelope for _, envelope in found]
+
+
+def _binding_in(
+    path: Path, key: str, mandates: Sequence[VerifiedStatement], out: TextIO
+) -> tuple[str, bytes]:
+    """``--binding FILE``: a statement file, or a transcript (``a2a-coop export`` of a negotiation the
+    agent took part in, ``escrow export``), from which the key's earliest statement under one of
+    ``mandates`` that every target takes is picked, a public one (no audience: a Checkpoint, an
+    Attestation) first -- an agent that never served has no log to give ``--binding-from``, but its
+    trades' transcripts hold its statements. A statement addressed to a peer binds the key only there
+    and at the escrow its trade names: any other refuses it (STM-005, ESC-011), which the command says."""
+    statements = load_statements(path, "binding statement")
+    if len(statements) == 1:
+        return str(path), statements[0]
+    digests = {m.digest for m in mandates}
+    ours = [
+        vs for vs in map(verify_statement, statements) if vs.issuer == key and vs.header.mandate in digests
+    ]
+    taken = [vs for vs in ours if _binding_refusal(vs, mandates) is None]
+    if not taken:
+        why = "every one would be refused" if ours else "none is"
+        raise UsageError(
+            f"{path} is a transcript of {len(statements)} statements, and {why} a statement of {short(key)} "
+            "under this principal's Mandate (its binding, KEY-007): export a negotiation the agent took part "
+            "in, or give its Checkpoint with --binding FILE"
+        )
+    public = [vs for vs in taken if not vs.audience]
+    first = min(public or taken, key=lambda vs: (vs.header.issued_at_ms, vs.digest))
+    if first.audience:
+        out.write(
+            f"binding: {path} holds no public statement of {short(key)}; its {first.body} "
+            f"{first.digest.hex()[:12]} is addressed to {short(first.audience)}, which takes it as the "
+            "binding, as does the escrow the trade names; any other peer and escrow refuse it: give "
+            "those a Checkpoint of the key: serve the agent's journal a moment (a2a-coop serve --key K "
+            "--mandate M --journal J) and pass its address to --binding-from\n"
+        )
+    return f"{path} (its {first.body} {first.digest.hex()[:12]})", first.envelope
 
 
 # The pages of the agent's log read for its first Checkpoint (KEY-008) before settling for its latest:

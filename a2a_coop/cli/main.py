@@ -318,6 +318,14 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "'agent card at URL' after the listening line",
     )
     p.add_argument(
+        "--a2a-private-tasks",
+        action="store_true",
+        help="with --a2a: serve Tasks (GetTask, SubscribeToTask, ListTasks, CancelTask) only to this "
+        "agent's operator -- a caller on this host, or any caller when --tls-client-ca requires client "
+        "certificates -- and answer anyone else as for a Task it does not hold (TASK_NOT_FOUND); a "
+        "SendMessage answer to anyone else carries the signed answers but no Artifacts (A2A-025)",
+    )
+    p.add_argument(
         "--card-port",
         type=port_number,
         default=0,
@@ -513,7 +521,9 @@ def _add_runtime_parsers(sub: Any) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="a statement of the key under the Mandate, e.g. its Checkpoint (repeatable)",
+        help="a statement of the key under the Mandate, e.g. its Checkpoint, or a transcript holding "
+        "one ('a2a-coop export' of a negotiation the agent took part in: its earliest statement there "
+        "is picked) (repeatable)",
     )
     p.add_argument(
         "--binding-from",

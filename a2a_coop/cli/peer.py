@@ -202,6 +202,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         "--card-port": args.card_port,
         "--public-url": args.public_url,
         "--public-grpc": args.public_grpc,
+        "--a2a-private-tasks": args.a2a_private_tasks,
     }
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
@@ -318,6 +319,7 @@ def _serve_a2a_until_stopped(
                 public_grpc=args.public_grpc,
                 exchange=logged.exchange,
                 cooperation=logged,
+                private_tasks=args.a2a_private_tasks,
             )
         except (RuntimeError, OSError) as exc:
             raise listen_failure(args.host, [p for p in (args.port, args.card_port) if p], exc) from None

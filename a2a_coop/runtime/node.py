@@ -159,6 +159,11 @@ def write_envelope_file(path: Path, envelope: bytes) -> None:
     path.write_text(json.dumps(envelope_to_json(envelope), indent=2) + "\n")
 
 
+def envelope_count(n: int) -> str:
+    """``1 envelope``, ``5 envelopes``: a count for a log line."""
+    return f"{n} envelope" if n == 1 else f"{n} envelopes"
+
+
 class KeySigner(ChainSigner):
     """A production chain signer: a key, its chain head, the wall clock and OS randomness.
 
@@ -314,7 +319,7 @@ class EscrowWitness:
         try:
             self._queue.put_nowait((envelopes, until_ms))
         except queue.Full:
-            log.warning("escrow witness: queue full, %d envelopes not submitted", len(envelopes))
+            log.warning("escrow witness: queue full, %s not submitted", envelope_count(len(envelopes)))
 
     def watch(self, delay_s: float, job: Callable[[], object], *, bounded: bool = True) -> None:
         """Run ``job`` on the witness's thread ``delay_s`` from now; never blocks. Beyond ``max_pending``
@@ -373,19 +378,17 @@ class EscrowWitness:
         except RateLimited as exc:
             delay, failure = max(delay, exc.retry_after_ms / 1000), exc
         except CoopError as exc:
-            log.warning("escrow witness: the escrow refused %d envelopes: %s", len(envelopes), exc)
+            log.warning("escrow witness: the escrow refused %s: %s", envelope_count(len(envelopes)), exc)
             return
         except Exception as exc:  # transport failures: best effort, see the class docstring
             failure = exc
-        n = len(envelopes)
+        n = envelope_count(len(envelopes))
         if attempt >= MAX_SUBMIT_ATTEMPTS and (until_ms is None or self.clock() >= until_ms):
-            log.warning(
-                "escrow witness: submit of %d envelopes failed %d times, given up: %s", n, attempt, failure
-            )
+            log.warning("escrow witness: submit of %s failed %d times, given up: %s", n, attempt, failure)
             return
         delay = min(delay, RETRY_CAP_S)
         (log.warning if attempt < MAX_SUBMIT_ATTEMPTS else log.debug)(
-            "escrow witness: submit of %d envelopes failed (attempt %d), again in %.1f s: %s",
+            "escrow witness: submit of %s failed (attempt %d), again in %.1f s: %s",
             n,
             attempt,
             delay,

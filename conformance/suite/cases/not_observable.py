@@ -226,6 +226,14 @@ not_observable(
     "A2A-022",
 )
 not_observable(
+    "ctl.private-tasks-operator-only",
+    "An agent serving its Tasks privately shows them only to its operator, and to anyone else none",
+    "whether the target serves its Tasks privately, and whom it takes for its operator, is its own "
+    "configuration, and a suite on the target's host is its operator; tests/test_task_privacy.py calls "
+    "the reference from another address on every binding",
+    "A2A-025",
+)
+not_observable(
     "mnd.renewal-sums-exposure",
     "After a renewal the guard counts the older Mandates' exposure against the new caps",
     "needs the target's principal to renew its Mandate with lower caps while the target runs (a restart "
