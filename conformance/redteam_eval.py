@@ -184,10 +184,11 @@ class FramedHagglers(Market):
     """Mallory frames two honest bargainers as cartel members (SPEC 19.5). After the market's rounds
     a ``conceder`` (time-based, concedes early) and a ``claim-aware`` reader join. Mallory's Y trades
     with each: the conceder opens an even trade to it, Y counters asking 3 % more, the conceder counters
-    (round 2's target) and takes Y's second Counter at round 4; Y opens an even trade to the reader
-    bonding all it gives, which the reader takes as it came. Then each of Mallory's X identities
-    offers each the same even trade, asking a bond of a fifth and bonding nothing itself: the conceder
-    counters at its opening ask (1.3), the reader at what it charges for X's unbonded whole (1.111;
+    (round 3's target, 0.988: the round Y answers in) and takes Y's second Counter at round 4; Y opens
+    an even trade to the reader bonding all it gives, which the reader takes as it came. Then each of
+    Mallory's X identities offers each the same even trade, asking a bond of a fifth and bonding
+    nothing itself: the conceder counters at round 2's target (1.029; its opening ask, 1.3, until the
+    nineteenth session), the reader at what it charges for X's unbonded whole (1.111;
     an offer bonded a fifth on both sides it now takes, the shared risk netted out), and X rejects.
     Each honest agent asked X more than it asked or took from Y."""
 

@@ -128,9 +128,17 @@ class Reciprocal(HonestStrategy):
 class TimeBased(HonestStrategy):
     """A time-based concession negotiator (GENIUS convention, see the module docstring).
 
+    Its target at round r (1 for the opening offer, one more per counter) is the concession curve at
+    ``t = (r - 1) / (max_rounds - 1)``: ``start`` at round 1, ``reserve`` at ``max_rounds``. At round
+    r it accepts an offer worth at least ``target(r)``; otherwise, before ``max_rounds``, it counters
+    asking ``target(r + 1)`` -- the round in which the counterparty answers the counter, and the least
+    it accepts itself then -- so its last counter asks ``reserve``; at ``max_rounds`` it rejects.
+    (Until the nineteenth session it countered at ``target(r)``: the Boulware's last counter asked
+    1.115 and reached another Boulware as 0.897, below its reserve 0.9, and two never agreed.)
+
     Args:
         exponent: e; below 1 Boulware, above 1 Conceder.
-        start: the ratio asked at round 1.
+        start: the least ratio accepted at round 1 (the curve's start).
         reserve: the lowest ratio ever accepted (its reservation value).
         max_rounds: the round at which it has conceded to ``reserve``; past it, it rejects.
     """
@@ -154,7 +162,8 @@ class TimeBased(HonestStrategy):
             return Accept()
         if offer.round >= self.max_rounds:
             return Reject(f"below our reservation after {offer.round} rounds")
-        return counter_at(offer, goal)
+        # The counter is answered in the next round, where we accept no less than that round's target.
+        return counter_at(offer, self.target(offer.round + 1))
 
 
 @dataclass

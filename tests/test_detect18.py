@@ -114,7 +114,8 @@ def test_hagglers_framed_by_mallory_are_not_a_cartel() -> None:
     Y and, after Y's Counters, takes 3 % less than even at round 4; the claim-aware reader takes Y's
     even trade bonded in full as it came. Then three of Mallory's X identities each offer both the
     same even trade asking a bond of a fifth and bonding nothing -- the conceder counters at its
-    round-1 ask (1.3), the reader at what it charges for X's unbonded whole (1.111) -- and reject the
+    round-2 target (1.029; its round-1 ask, 1.3, until the nineteenth session), the reader at what it
+    charges for X's unbonded whole (1.111) -- and reject the
     Counters. The cartel
     screen compared each Counter with what the agent asked or took from Y, whatever the stage or the
     risk: both scored 0.75 (threshold 0.16). A Counter now discriminates only against a Y the agent

@@ -19,10 +19,11 @@ from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiatio
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.peer import drive
-from a2a_coop.runtime.strategy import opening
+from a2a_coop.runtime.strategy import Accept, Counter, OfferView, Reject, opening
 from a2a_coop.runtime.trade import claim_breach, relay_escrow_answers, run_trade, settle_with_escrow
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from reference_agents.adversarial import Bluffer, Cartel, Exaggerator, Feinter, Reneger, SybilRing
+from reference_agents.cooperative import TimeBased
 from reference_agents.detect import broken_reservations
 from reference_agents.population import Population
 from reference_agents.sim import WORLDS, PairGame
@@ -107,23 +108,14 @@ def test_every_agent_trades_with_every_other_and_the_adversaries_are_caught() ->
         neg = arena.deal(a, b)
         outcomes[(a, b)] = None if neg is None else neg.state
     # Cooperative pairs fulfil, or part cleanly: a take-it-or-leave-it agent (honest, reciprocal)
-    # rejects a time-based negotiator's opening ask of 1.3, and the Conceder, offering, runs out of
-    # rounds against the Boulware agent. Nobody breaches.
+    # rejects the Boulware agent's first counter (1.3). Nobody breaches. (Until the nineteenth session
+    # each time-based counter asked the target of the round it answered, not of the round it is judged
+    # in: the Conceder's first counter asked 1.3 too, which the honest and reciprocal agents rejected,
+    # and the Conceder and the claim-aware agent, offering, ran out of rounds against the Boulware.)
     unfulfilled = {
         (a, b) for a, b in itertools.permutations(COOPERATIVE, 2) if outcomes[(a, b)] is not State.FULFILLED
     }
-    assert unfulfilled == {
-        ("honest", "boulware"),
-        ("honest", "conceder"),
-        ("reciprocal", "boulware"),
-        ("reciprocal", "conceder"),
-        ("conceder", "boulware"),
-        # Offering to the Boulware agent, the claim-aware one runs out of rounds first. (Until the
-        # eighteenth session it also refused the Nash agent's even offer: it counted the four fifths a
-        # bond of 100 does not cover at 0.9 and asked ~8 % more; its own side, bonded alike, carries
-        # the same risk for the Nash agent, and it now accepts.)
-        ("claim-aware", "boulware"),
-    }
+    assert unfulfilled == {("honest", "boulware"), ("reciprocal", "boulware")}
     assert all(outcomes[p] is State.REJECTED for p in unfulfilled)
     for cheat in ("reneger", "bluffer"):
         for other in ("honest", "reciprocal", "nash"):
@@ -349,32 +341,16 @@ def test_bonds_make_the_victim_whole_in_the_verifiable_world_and_not_under_cheap
     assert v["honest"]["honest"] == c["honest"]["honest"] == 0.5
 
 
-# Known: two Boulware agents (e = 0.2, reserve 0.9, 8 rounds) never agree. Each counters at its own
-# target for the round it answers, so the last counter (round 7) asks 1.115 and reaches the other at
-# round 8 as 0.897, just under its reserve 0.9: rejected, in both worlds. Countering at the target of
-# the round the counter will be judged in (``self.target(offer.round + 1)``) fixes it, but changes the
-# default population's figures (``sim evolve --world verifiable --seed 1`` md5 9cd6eee... becomes
-# 2c823b3e...), which every README table of it relies on: left for a decision, and strict, so the
-# fix has to remove this mark.
-SELF_PLAY_DEADLOCKS = {"boulware"}
-
-
 @pytest.mark.parametrize("world", WORLDS)
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(k, marks=pytest.mark.xfail(strict=True, reason="boulware self-play deadlock"))
-        if k in SELF_PLAY_DEADLOCKS
-        else k
-        for k in COOPERATIVE
-    ],
-)
+@pytest.mark.parametrize("kind", COOPERATIVE)
 def test_every_cooperative_agent_agrees_with_itself_in_both_worlds(kind: str, world: str) -> None:
     """No cooperative reference agent deadlocks in self-play (issue 13, item 4): two of a kind agree on
     every even trade either one offers, in the pair game (two rounds, each side offering) and in the
     population (each offering once), both worlds, and both sides gain. (The claim-aware agent did
     not in cheap talk until the eighteenth session: each discounted the other's unbacked item and
-    countered, 0 contracts; the Boulware agent still does not, SELF_PLAY_DEADLOCKS.)"""
+    countered, 0 contracts; nor did two Boulware agents until the nineteenth: each countered at its
+    own target for the round it answered, so the last counter reached the other below its reserve,
+    test_a_time_based_counter_asks_the_target_of_the_round_it_is_judged_in.)"""
     game = PairGame(world, kind, kind, seed=0, rounds=2)
     payoffs = game.play()
     assert game.trades == 4 and min(payoffs) > 0, (game.trades, payoffs)
@@ -384,6 +360,47 @@ def test_every_cooperative_agent_agrees_with_itself_in_both_worlds(kind: str, wo
     records = pop.play_round([(0, 1), (1, 0)])
     assert [r.state for r in records] == ["FULFILLED", "FULFILLED"]
     assert all(min(r.payoffs) > 0 for r in records)
+
+
+@pytest.mark.parametrize("kind", ["boulware", "conceder"])
+def test_a_time_based_counter_asks_the_target_of_the_round_it_is_judged_in(kind: str) -> None:
+    """The time-based agents accept at round r an offer worth at least ``target(r)`` (the documented
+    curve: ``start`` at round 1, ``reserve`` at ``max_rounds``, never rising), and counter at round r
+    asking ``target(r + 1)``: the round in which the counterparty answers the counter, and the least
+    they accept themselves then. So the last counter (round max_rounds - 1) asks ``reserve``, which
+    one of a kind takes at max_rounds. Asking ``target(r)`` instead, the Boulware's last counter
+    asked 1.115 and reached the other as 0.897, below its reserve 0.9: two never agreed."""
+    agent = reference_agents.build(kind)
+    assert isinstance(agent, TimeBased)
+    n = agent.max_rounds
+    curve = [agent.target(r) for r in range(1, n + 1)]
+    assert curve[0] == pytest.approx(agent.start) and curve[-1] == pytest.approx(agent.reserve)
+    assert all(a >= b for a, b in itertools.pairwise(curve)) and curve[0] > curve[-1]
+
+    def even(round_: int, value: int = 10_000) -> OfferView:
+        p = trade_pb2.Offer()
+        p.gives.add(category="work", quantity=1, value=value)
+        p.wants.add(category="work", quantity=1, value=value)
+        return OfferView(b"n", "did:key:them", p, round_, 0)
+
+    for r in range(1, n):
+        reply = agent.respond(even(r))
+        if curve[r - 1] <= 1.0:
+            assert isinstance(reply, Accept), (r, curve[r - 1])
+            continue
+        assert isinstance(reply, Counter), (r, reply)
+        asked = sum(i.value for i in reply.proposal.wants) / sum(i.value for i in reply.proposal.gives)
+        assert asked == pytest.approx(curve[r], abs=1e-4), (r, asked, curve[r - 1])
+    # The last counter asks the reserve; its mirror image, the offer one of a kind gets at max_rounds,
+    # is worth 1 / reserve to it (>= reserve <= 1): accepted. Below the reserve, rejected.
+    last = agent.respond(even(n - 1)) if curve[n - 2] > 1.0 else None
+    if last is not None:
+        assert isinstance(last, Counter)
+        assert sum(i.value for i in last.proposal.wants) / 10_000 == pytest.approx(agent.reserve)
+    assert isinstance(agent.respond(even(n, 10_000)), Accept)
+    low = even(n)
+    low.proposal.gives[0].value = round(10_000 * agent.reserve) - 1
+    assert isinstance(agent.respond(low), Reject)
 
 
 def test_sim_evolve_is_reproducible_and_prints_one_json_line_last(capsys: pytest.CaptureFixture[str]) -> None:
