@@ -98,7 +98,22 @@ def test_the_js_verifier_passes_as_an_offline_adapter() -> None:
 # verifier: the rating and reputation vectors must notice every one (ATT-021: the numbers are the same
 # everywhere, or a reading the vectors cannot tell apart is a SPEC sentence that decides nothing).
 READINGS = {
-    "n+ counts every principal, not those of trust > 0": ("t.get(i) > 0).length", "t.get(i) >= 0).length"),
+    "n+ counts every principal, not those the seeds reach": (
+        "const nPositive = reached.size;",
+        "const nPositive = all.length;",
+    ),
+    "n+ counted on the last iterate, not the seeds' reach": (
+        "const nPositive = reached.size;",
+        "const nPositive = all.filter((i) => t.get(i) > 0).length;",
+    ),
+    "G, B and W summed left to right": (
+        "[exactSum(p.g), exactSum(p.b), exactSum(p.w)]",
+        "[p.g, p.b, p.w].map((xs) => xs.reduce((x, y) => x + y, 0))",
+    ),
+    "each d rounded on its own, 2^(-age/H)": (
+        "return q > 1100 ? 0 : 2 ** -(r / REP.H) * 2 ** -q;",
+        "return 2 ** (-age / REP.H);",
+    ),
     "no pair cap": ("voice * Math.min(1, REP.K / (q.G + q.B))", "voice"),
     "no cap on a rater's voice": ("Math.min(1, t.get(q.R) * nPositive)", "t.get(q.R) * nPositive"),
     "dangling trust spread over everyone, not the seeds": ("back * pOf(i)", "back / all.length"),
@@ -108,8 +123,8 @@ READINGS = {
         "let t = new Map(all.map((i) => [i, pOf(i)]))",
         "let t = new Map(all.map((i) => [i, 1 / all.length]))",
     ),
-    "a rating settled after now weighs more": ("Math.max(0, nowMs - r.settled_ms)", "(nowMs - r.settled_ms)"),
-    "half-life in days": ("REP.H);", "90);"),
+    "a rating settled after now weighs more": ("const age = Math.max(0, ageMs);", "const age = ageMs;"),
+    "half-life in days": ("const REP = { a: 0.5, H: 7776000000,", "const REP = { a: 0.5, H: 90,"),
     "a faulty principal's ratings counted": (" || bad.has(r.rater) || bad.has(r.subject)", ""),
     "a self-rating counted": (" || r.rater === r.subject", ""),
     "stake 0 counted": ("!(r.stake > 0)", "!(r.stake >= 0)"),
