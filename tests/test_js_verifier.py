@@ -190,3 +190,43 @@ def test_the_reputation_vectors_tell_every_other_reading_apart(reading: str, tmp
     )
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     assert json.loads(run.stdout)["disagreements"], reading
+
+
+@pytest.mark.req("ATT-003")
+def test_the_js_exact_sum_is_math_fsum() -> None:
+    """ATT-003 (a): G, B and W are the correctly rounded sums of their terms, so the verifier's port of
+    math.fsum must give the very same binary64 number on every list -- here lists built to defeat a naive
+    sum (cancellation over many magnitudes, halfway cases that round to even, the tie terms of
+    reputation.json) -- and a left-to-right sum must not (the check can fail)."""
+    import math
+    import random
+
+    rng = random.Random(19)
+    lists = [
+        [1.0, 2.0**-53, 2.0**-106],  # a halfway case the last partial decides
+        [1.0, -(2.0**-53), 2.0**-106],
+        [2.0**53, 1.0, -(2.0**53)],
+        [1e16, 1.0, -1e16, 1.0, 3.0],
+    ]
+    for _ in range(300):
+        k = rng.randint(3, 12)
+        xs = [rng.choice((-1, 1)) * rng.random() * 2.0 ** rng.randint(-60, 60) for _ in range(k)]
+        lists.append([*xs, *(-x for x in rng.sample(xs, k // 2))])
+    script = (
+        f"import {{ exactSum }} from {json.dumps(VERIFIER.as_uri())};\n"
+        "import { readFileSync } from 'node:fs';\n"
+        "const lists = JSON.parse(readFileSync(0, 'utf8'));\n"
+        "console.log(JSON.stringify(lists.map((xs) => exactSum(xs))));\n"
+    )
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, "--input-type=module", "-e", script],
+        input=json.dumps(lists),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    got = [float(x) for x in json.loads(run.stdout)]  # JSON writes an integral double without .0
+    assert got == [math.fsum(xs) for xs in lists]
+    assert any(sum(xs) != math.fsum(xs) for xs in lists)  # a naive sum differs: the lists test something

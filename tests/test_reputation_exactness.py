@@ -137,3 +137,43 @@ def test_n_positive_counts_no_principal_behind_an_even_record_or_a_faulty_one() 
     assert n_positive(view_of(_view(rows, faulty=("mallory",)))) == 2  # viewer, alice
     assert n_positive(view_of(_view(rows, seeds=("viewer", "ring-0")))) == 6
     assert n_positive(view_of(_view(rows, faulty=("viewer",)))) == 0  # no seed left: nobody
+
+
+@pytest.mark.req("ATT-003")
+def test_every_pair_sum_is_math_fsum_whatever_its_terms() -> None:
+    """ATT-003 (a): the reference sums a pair's run of three to 64 terms with a vectorised cascade of
+    error-free additions and takes it only when it can prove the result correctly rounded, else
+    math.fsum. On runs built to defeat a naive sum -- magnitudes over 2^±60, both signs, halfway cases
+    that round to even, decays times stakes up to 2^53 -- every sum is math.fsum's, bit for bit, where a
+    left-to-right sum differs on thousands."""
+    from a2a_coop.protocol.trust import _sum_per_pair
+
+    rng = np.random.default_rng(19)
+    runs: list[list[float]] = [
+        [1.0, 2.0**-53, 2.0**-106],
+        [1.0, 2.0**-53, 2.0**-53, 2.0**-106],
+        [2.0**53, 1.0, 1.0, 1.0],
+        [1.0, -(2.0**-53), 2.0**-106, 0.0],
+        [0.0, 0.0, 0.0],
+        [1.0] + [2.0**-53] * 200,  # past the cascade: math.fsum itself
+    ]
+    for _ in range(6_000):
+        n, kind = int(rng.integers(1, 80)), int(rng.integers(0, 5))
+        if kind == 0:
+            xs = rng.random(n) * 2.0 ** rng.integers(-60, 60, n)
+        elif kind == 1:
+            xs = (rng.random(n) - 0.5) * 2.0 ** rng.integers(-60, 60, n)
+        elif kind == 2:
+            xs = np.exp2(-rng.integers(0, 100, n) / 7.0) * rng.choice([0.0, 0.5, 1.0], n)
+        elif kind == 3:
+            xs = np.exp2(-rng.integers(0, 10**10, n) / H) * rng.integers(1, 2**53, n)
+        else:
+            xs = np.array([1.0] + [2.0**-53] * (n - 1)) * rng.choice([1.0, -1.0], n)
+        runs.append([float(x) for x in xs])
+    lengths = np.array([len(r) for r in runs])
+    rater = np.repeat(np.arange(len(runs)), lengths)  # one pair per run, its terms in order
+    column = np.array([x for r in runs for x in r])
+    _, _, [sums] = _sum_per_pair(rater, np.full(len(column), len(runs)), len(runs) + 1, (column,))
+    want = [math.fsum(r) for r in runs]
+    assert sums.tolist() == want
+    assert sum(sum(r) != w for r, w in zip(runs, want, strict=True)) > 1_000  # the runs test something
