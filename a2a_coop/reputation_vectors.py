@@ -22,8 +22,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import numpy as np
-
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.reputation import ratings
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -149,8 +147,8 @@ def figures(view: TrustView, principal: str) -> dict[str, float]:
 
 
 def n_positive(view: TrustView) -> int:
-    """``n₊`` of ATT-010: the principals whose trust, as the iteration left it, is above 0."""
-    return int(np.count_nonzero(view.trust > 0))
+    """``n₊`` of ATT-010: the principals the seeds that are not faulty reach over pairs of ``c > 0``."""
+    return view.n_positive
 
 
 def agrees(figure: str, got: float, want: float) -> bool:

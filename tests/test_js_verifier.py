@@ -34,7 +34,7 @@ COVERED = {
     "keytime": 77,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
-    "reputation": 32,
+    "reputation": 35,
     "ratings": 20,
 }
 
@@ -98,7 +98,22 @@ def test_the_js_verifier_passes_as_an_offline_adapter() -> None:
 # verifier: the rating and reputation vectors must notice every one (ATT-021: the numbers are the same
 # everywhere, or a reading the vectors cannot tell apart is a SPEC sentence that decides nothing).
 READINGS = {
-    "n+ counts every principal, not those of trust > 0": ("t.get(i) > 0).length", "t.get(i) >= 0).length"),
+    "n+ counts every principal, not those the seeds reach": (
+        "const nPositive = reached.size;",
+        "const nPositive = all.length;",
+    ),
+    "n+ counted on the last iterate, not the seeds' reach": (
+        "const nPositive = reached.size;",
+        "const nPositive = all.filter((i) => t.get(i) > 0).length;",
+    ),
+    "G, B and W summed left to right": (
+        "[exactSum(p.g), exactSum(p.b), exactSum(p.w)]",
+        "[p.g, p.b, p.w].map((xs) => xs.reduce((x, y) => x + y, 0))",
+    ),
+    "each d rounded on its own, 2^(-age/H)": (
+        "return q > 1100 ? 0 : 2 ** -(r / REP.H) * 2 ** -q;",
+        "return 2 ** (-age / REP.H);",
+    ),
     "no pair cap": ("voice * Math.min(1, REP.K / (q.G + q.B))", "voice"),
     "no cap on a rater's voice": ("Math.min(1, t.get(q.R) * nPositive)", "t.get(q.R) * nPositive"),
     "dangling trust spread over everyone, not the seeds": ("back * pOf(i)", "back / all.length"),
@@ -108,8 +123,8 @@ READINGS = {
         "let t = new Map(all.map((i) => [i, pOf(i)]))",
         "let t = new Map(all.map((i) => [i, 1 / all.length]))",
     ),
-    "a rating settled after now weighs more": ("Math.max(0, nowMs - r.settled_ms)", "(nowMs - r.settled_ms)"),
-    "half-life in days": ("REP.H);", "90);"),
+    "a rating settled after now weighs more": ("const age = Math.max(0, ageMs);", "const age = ageMs;"),
+    "half-life in days": ("const REP = { a: 0.5, H: 7776000000,", "const REP = { a: 0.5, H: 90,"),
     "a faulty principal's ratings counted": (" || bad.has(r.rater) || bad.has(r.subject)", ""),
     "a self-rating counted": (" || r.rater === r.subject", ""),
     "stake 0 counted": ("!(r.stake > 0)", "!(r.stake >= 0)"),
@@ -175,3 +190,43 @@ def test_the_reputation_vectors_tell_every_other_reading_apart(reading: str, tmp
     )
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     assert json.loads(run.stdout)["disagreements"], reading
+
+
+@pytest.mark.req("ATT-003")
+def test_the_js_exact_sum_is_math_fsum() -> None:
+    """ATT-003 (a): G, B and W are the correctly rounded sums of their terms, so the verifier's port of
+    math.fsum must give the very same binary64 number on every list -- here lists built to defeat a naive
+    sum (cancellation over many magnitudes, halfway cases that round to even, the tie terms of
+    reputation.json) -- and a left-to-right sum must not (the check can fail)."""
+    import math
+    import random
+
+    rng = random.Random(19)
+    lists = [
+        [1.0, 2.0**-53, 2.0**-106],  # a halfway case the last partial decides
+        [1.0, -(2.0**-53), 2.0**-106],
+        [2.0**53, 1.0, -(2.0**53)],
+        [1e16, 1.0, -1e16, 1.0, 3.0],
+    ]
+    for _ in range(300):
+        k = rng.randint(3, 12)
+        xs = [rng.choice((-1, 1)) * rng.random() * 2.0 ** rng.randint(-60, 60) for _ in range(k)]
+        lists.append([*xs, *(-x for x in rng.sample(xs, k // 2))])
+    script = (
+        f"import {{ exactSum }} from {json.dumps(VERIFIER.as_uri())};\n"
+        "import { readFileSync } from 'node:fs';\n"
+        "const lists = JSON.parse(readFileSync(0, 'utf8'));\n"
+        "console.log(JSON.stringify(lists.map((xs) => exactSum(xs))));\n"
+    )
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, "--input-type=module", "-e", script],
+        input=json.dumps(lists),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    got = [float(x) for x in json.loads(run.stdout)]  # JSON writes an integral double without .0
+    assert got == [math.fsum(xs) for xs in lists]
+    assert any(sum(xs) != math.fsum(xs) for xs in lists)  # a naive sum differs: the lists test something

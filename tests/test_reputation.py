@@ -607,7 +607,7 @@ def test_a_cartel_of_five_gains_at_most_the_bound() -> None:
         view, base = s.view(seeds, table), s.view(seeds, without)
         assert view.mass(kp) <= view.cut_bound(kp) + 1e-6
         assert view.mass(kp) <= base.mass(kp) / a + 1e-6
-        voice = np.minimum(1.0, view.trust * np.count_nonzero(view.trust > 0))
+        voice = np.minimum(1.0, view.trust * view.n_positive)
         for k in kp:
             others = sum(voice[view.index[o]] for o in kp - {k})
             gain = view.alpha[view.index[k]] - base.alpha[base.index[k]]

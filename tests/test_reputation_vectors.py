@@ -44,7 +44,15 @@ def test_every_reputation_vector_holds_in_the_reference() -> None:
     assert len(vectors) == DOC["numberOfTests"] >= 30
     outcomes = run_reputation_vectors(vectors)
     assert [o.differences for o in outcomes if not o.passed] == []
-    assert {v.group_type for v in vectors} == {"Aggregation", "Order", "Decay", "Stake", "Faulty", "Sybil"}
+    assert {v.group_type for v in vectors} == {
+        "Aggregation",
+        "Order",
+        "Decay",
+        "Stake",
+        "Faulty",
+        "Sybil",
+        "Tie",
+    }
 
 
 @pytest.mark.req("ATT-021")
@@ -85,19 +93,21 @@ def test_n_positive_and_iterations_are_compared_exactly() -> None:
 
 
 @pytest.mark.req("ATT-009", "ATT-010")
-def test_the_long_chain_counts_the_iterate_not_the_fixed_point() -> None:
-    """ATT-010's n+ counts principals of trust > 0 in ATT-009's last iterate: the chain's far links, more
-    hops from the seed than the iterations ran, are not counted -- so their raters' voices, and the
-    scores they give, differ from a view iterated to the fixed point (which a vector tells apart)."""
+def test_the_long_chain_counts_what_the_seed_reaches_not_the_iterate() -> None:
+    """ATT-010's n+ counts the principals the seeds reach over pairs of c > 0: the chain's far links, more
+    hops from the seed than the iterations ran, have t = 0 in the last iterate and count all the same, as
+    they do for a view iterated to the fixed point (which, with n+ counted on the iterate, differed by
+    more than 10⁻⁶ in a link's score)."""
     [chain] = [v for v in parse_reputation_file(DOC) if "long chain" in v.comment]
     view = view_of(chain)
     reachable = len({p for r in chain.ratings for p in (r.rater, r.subject)})
-    assert n_positive(view) == chain.n_positive == view.iterations + 1 < reachable
+    assert view.iterations + 1 < n_positive(view) == chain.n_positive == reachable
+    assert view.score(f"link-{view.iterations + 1}").trust == 0
     from a2a_coop.protocol.trust import TrustParams
 
     deeper = view_of(chain, TrustParams(tolerance=1e-300, max_iterations=200))
     assert n_positive(deeper) == reachable
-    assert abs(deeper.score("link-10").score - view.score("link-10").score) > 1e-6
+    assert abs(deeper.score("link-10").score - view.score("link-10").score) < 1e-8
 
 
 @pytest.mark.parametrize(
@@ -153,29 +163,42 @@ def test_the_cli_runs_reputation_vectors_and_reports_a_disagreement(
     assert "== reputation-2-ATT-003" in capsys.readouterr().out
 
 
-@pytest.mark.req("ATT-008", "ATT-021")
-def test_the_generator_refuses_a_case_rounding_decides(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ATT-021 (b): four good outcomes and four bad ones settled at the same four times, listed so that G
-    and B are summed in opposite orders: G = B in exact arithmetic, and which of the two float sums is
-    larger decides whether viewer -> alice carries all the seed's flow or none. The reference itself
-    gives another n+ for the ratings reversed -- so no implementation can be held to it, and the
-    generator refuses it."""
-    H, now = reputation.H, reputation.NOW
-    ages = [15_683_472_411, 7_682_508_310, 13_288_025_740, 16_474_485_682]
+@pytest.mark.req("ATT-003", "ATT-008", "ATT-021")
+def test_the_generator_takes_an_exact_tie_and_refuses_a_near_tie_rounding_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ATT-021 (b). An exact tie -- four good outcomes and four bad ones at the same four times, G and B
+    listed in opposite orders -- was refused while G and B were summed left to right (the reference gave
+    another n+ for the ratings reversed); with ATT-003's correctly rounded sums it is an exact 0 in either
+    order, and a vector (group Tie). A near tie is still rounding's to decide: good outcomes 2 ms apart and
+    two bad ones between them, G - B = d (1 - 2^(-1 ms/H))² ≈ 8·10⁻²¹ d, far below an ulp, so which side of
+    0 it lands on is the exp2's rounding of each d -- another implementation's exp2 may round it the other
+    way -- and the generator refuses it."""
+    now, ages = reputation.NOW, reputation.TIE_AGES
     rows = [reputation.RatingRow("viewer", "alice", 100, 1.0, now - a) for a in ages]
     rows += [reputation.RatingRow("viewer", "alice", 100, 0.0, now - a) for a in ages[::-1]]
-    assert max(ages) < 3 * H
-    case = reputation.Case("a tie rounding decides", ["ATT-008"], rows)
-    vector = reputation._vector(1, "Edge", case)
-    flipped = view_of(replace(vector, ratings=vector.ratings[::-1]))
-    assert n_positive(flipped) != vector.n_positive  # the attack on agreement: the same evidence, two views
-    assert reputation._conditioned(vector)
+    tie = reputation._vector(1, "Tie", reputation.Case("an exact tie", ["ATT-008"], rows))
+    flipped = view_of(replace(tie, ratings=tie.ratings[::-1]))
+    assert n_positive(flipped) == tie.n_positive == 1 and reputation._conditioned(tie) == []
+
+    a = 5_000_000_000
+    near = [
+        reputation.RatingRow("viewer", "alice", 100, 1.0, now - a),
+        reputation.RatingRow("viewer", "alice", 100, 1.0, now - a - 2),
+        reputation.RatingRow("viewer", "alice", 100, 0.0, now - a - 1),
+        reputation.RatingRow("viewer", "alice", 100, 0.0, now - a - 1),
+    ]
+    case = reputation.Case("a near tie rounding decides", ["ATT-008"], near)
+    moved = [
+        p for p in reputation._conditioned(reputation._vector(1, "Edge", case)) if p.startswith("d rounded")
+    ]
+    assert any("n_positive/iterations move" in p for p in moved)  # another exp2: another n+
 
     def edge() -> reputation.ViewGroup:
         return reputation.ViewGroup("Edge", [case])
 
     monkeypatch.setattr(reputation, "GROUPS", (edge,))
-    with pytest.raises(SystemExit, match="n_positive/iterations move"):
+    with pytest.raises(SystemExit, match=r"d rounded .* up: n_positive/iterations move"):
         reputation.vectors()
 
 

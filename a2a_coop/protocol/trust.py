@@ -9,9 +9,12 @@ numbers, and that is the point -- nobody can buy a place in a view except
 through principals the viewer already trusts.
 
 1. **Per pair** (rater R, subject S), over ratings with stake > 0, each aged from
-   its settlement with half-life H, ``d = 2^(-max(0, now - settled)/H)``:
-   ``G = sum d*score``, ``B = sum d*(1 - score)`` and ``W = sum d*stake``. The pair
-   is a Beta(1 + G, 1 + B), of mean ``m = (1 + G) / (2 + G + B)``.
+   its settlement with half-life H, ``d = 2^(-q) * 2^(-r/H)`` with ``q``, ``r`` the
+   quotient and remainder of ``max(0, now - settled)`` by H (so a rating one half-life
+   older weighs exactly half): ``G = sum d*score``, ``B = sum d*(1 - score)`` and
+   ``W = sum d*stake``, each the correctly rounded sum of its terms (ATT-003: a tie
+   ``G = B`` is an exact 0 in any order). The pair is a Beta(1 + G, 1 + B), of mean
+   ``m = (1 + G) / (2 + G + B)``.
 2. **Local trust** ``c = W * max(0, 2m - 1) = W * max(0, G - B) / (2 + G + B)``:
    nothing for an even or worse record, and the stake counts fully only as the
    evidence piles up (one good outcome earns a third of it).
@@ -20,8 +23,9 @@ through principals the viewer already trusts.
    the change is at most ``tolerance`` in L1. A rater with no local trust
    (dangling) hands its trust back to the seeds, so ``sum t = 1`` always.
 4. **Score**: rater R's voice is ``tau_R = min(1, t_R * n+)``, ``n+`` the number
-   of principals with trust > 0 (an average-trusted rater speaks fully, an
-   untrusted one not at all), and its word on one subject counts for at most
+   of principals the seeds reach over pairs of ``c > 0`` -- those the fixed point
+   gives trust > 0 (an average-trusted rater speaks fully, an untrusted one not at
+   all), and its word on one subject counts for at most
    ``K`` outcomes (the pair cap): ``k_RS = tau_R * min(1, K / (G_RS + B_RS))``,
    ``alpha = 1 + sum k_RS G_RS``, ``beta = 1 + sum k_RS B_RS``; score ``alpha / (alpha + beta)``, uncertainty
    ``2 / (alpha + beta)``. With no credible evidence a principal scores the
@@ -49,6 +53,7 @@ number of iterations depends on ``a`` and ``tolerance`` only
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -223,6 +228,7 @@ class TrustView:
         now_ms: int,
         iterations: int,
         converged: bool,
+        n_positive: int,
     ) -> None:
         self.principals = principals
         self.index = {p: i for i, p in enumerate(principals)}
@@ -231,6 +237,7 @@ class TrustView:
         self._transitions = transitions  # C, rows = raters, each summing to 1 (or 0: dangling)
         self.faulty, self.seeds, self.params = faulty, seeds, params
         self.now_ms, self.iterations, self.converged = now_ms, iterations, converged
+        self.n_positive = n_positive  # n+ of ATT-010: the principals the seeds reach over pairs of c > 0
 
     def score(self, principal: str) -> Score:
         """The view of ``principal``; one the view never heard of scores the prior (0.5, uncertainty 1)."""
@@ -318,8 +325,7 @@ def aggregate(
     if faulty_set:
         keep &= ~bad[table.rater] & ~bad[table.subject]
     rater, subject = _kept(table.rater, keep), _kept(table.subject, keep)
-    age = np.maximum(0.0, now_ms - _kept(table.settled_ms, keep))
-    decay = np.exp2(age * (-1.0 / params.half_life_ms))
+    decay = _decay(now_ms - _kept(table.settled_ms, keep), params.half_life_ms)
     good = decay * _kept(table.score, keep)
     pair_rater, pair_subject, (G, B, W) = _sum_per_pair(
         rater, subject, n, (good, decay - good, decay * _kept(table.stake, keep))
@@ -340,8 +346,9 @@ def aggregate(
         t, iterations, converged = _propagate(C.T.tocsr(), p, dangling, params)
     else:  # no seed left: no trust anywhere
         t, iterations, converged = p, 0, True
+    n_positive = _reached(pair_rater[live], pair_subject[live], np.flatnonzero(p), n)
 
-    voice = np.minimum(1.0, t * np.count_nonzero(t > 0))  # step 4
+    voice = np.minimum(1.0, t * n_positive)  # step 4
     # One rater's word on one subject counts for at most pair_cap outcomes, however often they trade.
     weight = voice[pair_rater] * np.minimum(1.0, params.pair_cap / np.maximum(G + B, 1e-300))
     alpha = _floats(1.0 + np.bincount(pair_subject, weights=weight * G, minlength=n))
@@ -368,7 +375,35 @@ def aggregate(
         now_ms=now_ms,
         iterations=iterations,
         converged=converged,
+        n_positive=n_positive,
     )
+
+
+def _decay(age_ms: FloatArray, half_life_ms: int) -> FloatArray:
+    """ATT-003's ``d`` per rating: ``2^(-q) * 2^(-r/H)``, ``q`` and ``r`` the quotient and remainder of the
+    age (at least 0, in integer ms) by the half-life ``H``. ``2^(-r/H)`` is rounded once and ``2^(-q)``
+    applied exactly, so a rating one half-life older weighs exactly half: a tie that holds in exact
+    arithmetic across half-lives (one good outcome against two bad ones a half-life older) stays a tie."""
+    q, r = np.divmod(np.maximum(0, age_ms).astype(np.int64), half_life_ms)
+    # past 1,100 half-lives d is 0 in binary64 whatever the remainder (and ldexp takes a C int)
+    return np.ldexp(np.exp2(-(r / half_life_ms)), -np.minimum(q, 1_100).astype(np.int32))
+
+
+def _reached(rater: IndexArray, subject: IndexArray, seeds: IndexArray, n: int) -> int:
+    """``n+`` of ATT-010: how many principals the ``seeds`` reach (themselves included) over the pairs
+    ``rater -> subject`` of local trust > 0 -- the support of ATT-009's fixed point for damping below 1,
+    whatever method computes it, and not the iterate's (a principal more hops from every seed than the
+    iterations ran has ``t = 0`` there)."""
+    if not len(seeds):
+        return 0
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    # one extra node, n, with an edge to every seed: one search from it reaches what any seed reaches
+    rows = np.concatenate([rater, np.full(len(seeds), n, dtype=np.int64)])
+    cols = np.concatenate([subject, seeds.astype(np.int64)])
+    graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n + 1, n + 1))
+    return len(breadth_first_order(graph, n, directed=True, return_predecessors=False)) - 1
 
 
 def _kept(column: npt.NDArray[np.generic], keep: npt.NDArray[np.bool_]) -> Any:
@@ -404,6 +439,9 @@ def _sum_per_pair(
     sorted as plain integers (numpy's vectorised sort, no comparator or argsort), so the sorted keys
     give both the pair order and the permutation; the columns are then gathered once and summed per
     run of equal codes. When the packed key does not fit 63 bits, a stable argsort of the codes.
+
+    Each sum is the binary64 number nearest the exact sum of the run (ATT-003), so no order of the
+    ratings moves it (:func:`_exact_run_sums`).
     """
     if not len(rater):
         empty = np.zeros(0, dtype=np.int64)
@@ -419,4 +457,62 @@ def _sum_per_pair(
         code = code[order]
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
     pairs = code[starts]
-    return pairs // n, pairs % n, [np.add.reduceat(col[order], starts) for col in columns]
+    ends = np.r_[starts[1:], len(code)]
+    return pairs // n, pairs % n, [_exact_run_sums(col[order], starts, ends) for col in columns]
+
+
+_UNIT_ROUNDOFF: Final = 2.0**-53
+_CASCADE_MAX: Final = 64  # longer runs (at least 64 ratings each, so few) go to math.fsum directly
+
+
+def _two_sum(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Knuth's TwoSum, elementwise: ``hi = fl(a + b)`` and ``lo`` with ``hi + lo = a + b`` exactly."""
+    hi = a + b
+    z = hi - a
+    return hi, (a - (hi - z)) + (b - z)
+
+
+def _exact_run_sums(ordered: FloatArray, starts: IndexArray, ends: IndexArray) -> FloatArray:
+    """The sum of each run ``ordered[starts[j]:ends[j]]``, correctly rounded (ties to even), as
+    :func:`math.fsum` gives it, at numpy's speed for the runs most views hold.
+
+    A run of one or two terms is one IEEE addition at most (``add.reduceat``: rounded once). Runs of three
+    to 64 are summed side by side, term k of every run at once, by a cascade of error-free additions:
+    ``s`` the running sum and the errors summed into ``c_hi`` by TwoSum again, their own errors into
+    ``c_lo``; then the exact sum is ``s + c_hi + c_lo + delta`` with ``|delta| <= 2 len u sum|err2|``.
+    ``r = fl(s + fl(c_hi + c_lo))`` is kept when that proves it the correctly rounded sum -- ``s + c`` exact
+    (no second-order error), or the exact remainder and the bound together under half the gap to ``r``'s
+    nearer neighbour -- and any other run (a halfway case, heavy cancellation, a longer run) goes to
+    :func:`math.fsum`. A million ratings in runs of three cost 0.37 s of CPU here, against 0.57 s with
+    one ``math.fsum`` a run and 0.12 s summed left to right (``tests/test_reputation_exactness.py``
+    checks every sum against ``math.fsum``).
+    """
+    total = np.add.reduceat(ordered, starts)
+    lengths = ends - starts
+    runs = np.flatnonzero(lengths > 2)
+    if not len(runs):
+        return total
+    by_length = runs[np.argsort(-lengths[runs], kind="stable")]  # the runs longer than k: a prefix
+    cascaded = lengths[by_length] <= _CASCADE_MAX
+    slow = by_length[~cascaded].tolist()
+    fast = by_length[cascaded]
+    if len(fast):
+        ln, st = lengths[fast], starts[fast]
+        s = ordered[st].copy()
+        c_hi, c_lo, spread = np.zeros(len(fast)), np.zeros(len(fast)), np.zeros(len(fast))
+        for k in range(1, int(ln[0])):
+            m = int(np.searchsorted(-ln, -k, side="left"))
+            s[:m], err = _two_sum(s[:m], ordered[st[:m] + k])
+            c_hi[:m], err2 = _two_sum(c_hi[:m], err)
+            c_lo[:m] += err2
+            spread[:m] += np.abs(err2)
+        c, t2 = _two_sum(c_hi, c_lo)
+        r, t = _two_sum(s, c)  # exact sum - r = t + t2 + delta
+        bound = 2.0 * ln * _UNIT_ROUNDOFF * spread
+        gap = np.minimum(np.nextafter(r, np.inf) - r, r - np.nextafter(r, -np.inf))
+        proved = ((spread == 0) & (t2 == 0)) | ((np.abs(t) + np.abs(t2) + bound) * (1 + 2.0**-40) < gap / 2)
+        total[fast[proved]] = r[proved]
+        slow += fast[~proved].tolist()
+    for j in slow:
+        total[j] = math.fsum(ordered[starts[j] : ends[j]].tolist())
+    return total

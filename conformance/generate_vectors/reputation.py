@@ -8,10 +8,13 @@ iteration ATT-009 stopped at. The expected figures are the reference's
 so a change to the aggregation that moves a case's story fails generation, not only the drift check.
 
 Every case must also be well-conditioned (:func:`_conditioned`): the same view with the ratings in
-reverse order, the principals first met in another order, and the stop test's tolerance moved by a
-millionth either way gives the same integers and figures within 10⁻¹². A case whose result a rounding
-could flip -- a pair's G equal to its B up to the order of a sum, a change landing on the tolerance --
-is not a conformance input (ATT-021), and generation refuses it.
+reverse order, the principals first met in another order, the stop test's tolerance moved by a
+millionth either way, and each ``2^(-r/H)`` of ATT-003's ``d`` rounded one ulp off (up for an even
+remainder ``r`` and down for an odd one, then the other way: what another exp2 may do) gives the same
+integers and figures within 10⁻¹². A case whose result a rounding could flip -- a pair's G within an
+ulp of its B without being equal to it, a change landing on the tolerance -- is not a conformance input
+(ATT-021), and generation refuses it. An exact tie is no such case: ATT-003's exact sums make it an exact
+0 in every order and every implementation (group ``Tie``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
+from unittest import mock
 
+import numpy as np
+
+from a2a_coop.protocol import trust as trust_module
 from a2a_coop.protocol.trust import DEFAULT_HALF_LIFE_MS, TrustParams, TrustView
 from a2a_coop.reputation_vectors import (
     FIGURES,
@@ -368,16 +375,57 @@ def sybils() -> ViewGroup:
         check=cartel_bound,
     )
     g.add(
-        "A long chain from the seed: principals more hops away than the iterations ran have trust 0 and "
-        "are not counted in n+ (ATT-010 counts the iterate, not the fixed point)",
+        "A long chain from the seed: principals more hops away than the iterations ran have trust 0 in the "
+        "last iterate, and are counted in n+ all the same: n+ = 47, every principal the seed reaches over "
+        "pairs of c > 0 (the support of the fixed point, ATT-010), not the 32 of the iterate",
         ["ATT-009", "ATT-010"],
         [r(f"link-{i}", f"link-{i + 1}") for i in range(45)] + [r("viewer", "link-0")],
-        check=lambda v: trust(v, "link-45") == 0 and trust(v, "link-1") > 0 and n_positive(v) < 47,
+        check=lambda v: trust(v, "link-45") == 0 and trust(v, "link-1") > 0 and n_positive(v) == 47,
     )
     return g
 
 
-GROUPS: Final[tuple[Callable[[], ViewGroup], ...]] = (basics, order, decay, stake, faulty, sybils)
+# Four good outcomes and four bad ones at the same four times: G = B exactly. Summed left to right, or as
+# numpy's reduceat sums a run, in the two orders of the list, G - B was a few ulps above 0 in one and below
+# it in the other, and n+ was 2 or 1: the reference's own two views of one evidence disagreed, and so did the
+# JavaScript verifier's (tests/test_reputation_exactness.py).
+TIE_AGES: Final = (18_594_035_633, 10_915_986_579, 7_069_140_452, 6_495_112_679)
+# One good outcome at this age and two bad ones a half-life older: G = B exactly; 2^(-age/H) and 2^(age ·
+# (-1/H)) alike rounded each d on its own and put G - B an ulp off 0, alice taking the seed's whole flow.
+HALF_LIFE_TIE_AGE: Final = 352_059_907
+
+
+def ties() -> ViewGroup:
+    g = ViewGroup("Tie")
+    rows = [r("viewer", "alice", 1.0, age=a) for a in TIE_AGES]
+    rows += [r("viewer", "alice", 0.0, age=a) for a in TIE_AGES[::-1]]
+    even = lambda v: trust(v, "alice") == 0 and trust(v, "viewer") == 1.0 and n_positive(v) == 1  # noqa: E731
+    for label, listed in (("", rows), (", listed in the reverse order", rows[::-1])):
+        g.add(
+            "Four good outcomes and four bad ones settled at the same four times" + label + ": G = B "
+            "exactly, each the correctly rounded sum of its terms (ATT-003), so G - B = 0 in any order: no "
+            "local trust, viewer dangling, alice 0.5 (summed left to right one order gave alice the seed's "
+            "whole flow)",
+            ["ATT-003", "ATT-008", "ATT-021"],
+            listed,
+            check=even,
+        )
+    g.add(
+        "One good outcome and two bad ones a half-life older: d = 2^-q 2^(-r/H) weighs the older exactly "
+        "half (ATT-003), so G = B exactly and alice has no local trust (with each d rounded on its own, "
+        "G - B was an ulp above 0 and alice took the seed's whole flow)",
+        ["ATT-003", "ATT-008", "ATT-021"],
+        [
+            r("viewer", "alice", 1.0, age=HALF_LIFE_TIE_AGE),
+            r("viewer", "alice", 0.0, age=HALF_LIFE_TIE_AGE + H),
+            r("viewer", "alice", 0.0, age=HALF_LIFE_TIE_AGE + H),
+        ],
+        check=even,
+    )
+    return g
+
+
+GROUPS: Final[tuple[Callable[[], ViewGroup], ...]] = (basics, order, decay, stake, faulty, sybils, ties)
 
 
 def _named(case: Case) -> list[str]:
@@ -401,21 +449,44 @@ def _vector(tc_id: int, group: str, case: Case) -> ReputationVector:
     )
 
 
+def _another_exp2(even_up: bool) -> Callable[[Any, int], Any]:
+    """ATT-003's ``d`` with each ``2^(-r/H)`` one ulp off -- up for an even ``r`` and down for an odd one
+    (or the other way) -- as another exp2, within its one ulp, may round it: the same ``r`` always the
+    same way, so an exact tie stays one, and a near tie within an ulp moves."""
+
+    def decay(age_ms: Any, half_life_ms: int) -> Any:
+        q, rem = np.divmod(np.maximum(0, age_ms).astype(np.int64), half_life_ms)
+        f = np.exp2(-(rem / half_life_ms))
+        up = (rem % 2 == 0) == even_up
+        f = np.where(up, np.nextafter(f, np.inf), np.nextafter(f, 0.0))
+        return np.ldexp(np.minimum(f, 1.0), -np.minimum(q, 1_100).astype(np.int32))
+
+    return decay
+
+
 def _conditioned(v: ReputationVector) -> list[str]:
-    """The same view under another summation order, principal order and a stop tolerance a millionth
-    off: the integers must match and the figures agree within 1e-12 (module docstring)."""
+    """The same view under another summation order, principal order, a stop tolerance a millionth off
+    and another exp2's rounding of ``d``: the integers must match and the figures agree within 1e-12
+    (module docstring)."""
     tol = TrustParams().tolerance
-    variants = [
-        ("reversed ratings", replace(v, ratings=v.ratings[::-1]), TrustParams()),
-        ("tolerance up", v, TrustParams(tolerance=tol * (1 + 1e-6))),
-        ("tolerance down", v, TrustParams(tolerance=tol * (1 - 1e-6))),
+    same = TrustParams()
+    variants: list[tuple[str, ReputationVector, TrustParams, Callable[[Any, int], Any] | None]] = [
+        ("reversed ratings", replace(v, ratings=v.ratings[::-1]), same, None),
+        ("tolerance up", v, TrustParams(tolerance=tol * (1 + 1e-6)), None),
+        ("tolerance down", v, TrustParams(tolerance=tol * (1 - 1e-6)), None),
+        ("d rounded even up", v, same, _another_exp2(True)),
+        ("d rounded odd up", v, same, _another_exp2(False)),
     ]
     if v.ratings:
         rotated = v.ratings[1:] + v.ratings[:1]
-        variants.append(("rotated ratings", replace(v, ratings=rotated), TrustParams()))
+        variants.append(("rotated ratings", replace(v, ratings=rotated), same, None))
     problems = []
-    for label, variant, params in variants:
-        view = view_of(variant, params)
+    for label, variant, params, decay in variants:
+        if decay is None:
+            view = view_of(variant, params)
+        else:
+            with mock.patch.object(trust_module, "_decay", decay):
+                view = view_of(variant, params)
         if n_positive(view) != v.n_positive or view.iterations != v.iterations:
             problems.append(f"{label}: n_positive/iterations move")
         for p, want in v.expected.items():

@@ -1805,23 +1805,66 @@ export function checkEquivocationProof(doc) {
 
 const REP = { a: 0.5, H: 7776000000, K: 1, tolerance: 1e-9, maxIterations: 1000 };
 
+// The binary64 number nearest the exact sum of `xs`, in any order (ATT-003): Shewchuk's exact partials and
+// the round-half-even correction of the last two, as CPython's math.fsum (finite inputs only).
+export function exactSum(xs) {
+  const partials = [];
+  for (let x of xs) {
+    let i = 0;
+    for (let y of partials) {
+      if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+      const hi = x + y;
+      const lo = y - (hi - x);
+      if (lo !== 0) partials[i++] = lo;
+      x = hi;
+    }
+    partials.length = i;
+    partials.push(x);
+  }
+  let n = partials.length;
+  if (n === 0) return 0;
+  let hi = partials[--n], lo = 0;
+  while (n > 0) {
+    const x = hi, y = partials[--n];
+    hi = x + y;
+    lo = y - (hi - x);
+    if (lo !== 0) break;
+  }
+  if (n > 0 && ((lo < 0 && partials[n - 1] < 0) || (lo > 0 && partials[n - 1] > 0))) {
+    const y = lo * 2, x = hi + y;
+    if (y === x - hi) hi = x;
+  }
+  return hi;
+}
+
+// ATT-003's decay: 2^-q * 2^(-r/H), q and r the quotient and remainder of the age by H (integers < 2^53 here,
+// so exact), 2^(-r/H) rounded once and 2^-q applied exactly: one half-life older weighs exactly half.
+function decay(ageMs) {
+  const age = Math.max(0, ageMs);
+  let q = Math.floor(age / REP.H), r = age - q * REP.H;
+  if (r < 0) { q -= 1; r += REP.H; } else if (r >= REP.H) { q += 1; r -= REP.H; } // prettier-ignore
+  return q > 1100 ? 0 : 2 ** -(r / REP.H) * 2 ** -q;
+}
+
 export function aggregateView({ ratings, seeds, faulty, nowMs }) {
   const bad = new Set(faulty);
-  // ATT-003: per ordered pair of distinct principals, neither faulty, over ratings of stake > 0
-  const pairs = new Map(); // "R\u0000S" -> { R, S, G, B, W }
+  // ATT-003: per ordered pair of distinct principals, neither faulty, over ratings of stake > 0; G, B, W each
+  // the correctly rounded sum of its terms
+  const pairs = new Map(); // "R\u0000S" -> { R, S, g: [terms], b: [...], w: [...] }
   const names = new Set([...seeds, ...faulty]);
   for (const r of ratings) {
     names.add(r.rater);
     names.add(r.subject);
     if (!(r.stake > 0) || r.rater === r.subject || bad.has(r.rater) || bad.has(r.subject)) continue;
-    const d = 2 ** (-Math.max(0, nowMs - r.settled_ms) / REP.H);
+    const d = decay(nowMs - r.settled_ms);
     const key = `${r.rater}\u0000${r.subject}`;
-    const p = pairs.get(key) ?? { R: r.rater, S: r.subject, G: 0, B: 0, W: 0 };
-    p.G += d * r.score;
-    p.B += d * (1 - r.score);
-    p.W += d * r.stake;
+    const p = pairs.get(key) ?? { R: r.rater, S: r.subject, g: [], b: [], w: [] };
+    p.g.push(d * r.score);
+    p.b.push(d * (1 - r.score));
+    p.w.push(d * r.stake);
     pairs.set(key, p);
   }
+  for (const p of pairs.values()) [p.G, p.B, p.W] = [exactSum(p.g), exactSum(p.b), exactSum(p.w)];
   // ATT-008: local trust, rows normalised; a row summing to 0 is dangling
   const rowSum = new Map();
   for (const p of pairs.values()) {
@@ -1851,8 +1894,13 @@ export function aggregateView({ ratings, seeds, faulty, nowMs }) {
       if (change <= REP.tolerance) break;
     }
   }
-  // ATT-010: voices, the pair cap, alpha and beta; ATT-016: the vouched stake
-  const nPositive = all.filter((i) => t.get(i) > 0).length;
+  // ATT-010: n+ is how many principals the seeds that are not faulty reach over pairs of c > 0 (the fixed
+  // point's support, not the iterate's); then voices, the pair cap, alpha and beta; ATT-016: vouched stake
+  const out = new Map();
+  for (const e of edges) out.set(e.R, [...(out.get(e.R) ?? []), e.S]);
+  const reached = new Set(live);
+  for (const queue = [...live]; queue.length; ) for (const s of out.get(queue.shift()) ?? []) if (!reached.has(s)) reached.add(s), queue.push(s); // prettier-ignore
+  const nPositive = reached.size;
   const alpha = new Map(), beta = new Map(), vouched = new Map();
   for (const q of pairs.values()) {
     const voice = Math.min(1, t.get(q.R) * nPositive);
