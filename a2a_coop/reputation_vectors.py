@@ -18,15 +18,17 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.reputation import ratings
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.trust import RatingTable, TrustParams, TrustView, aggregate
 from a2a_coop.protocol.verifier import Verifier
+
+_V = TypeVar("_V", "ReputationVector", "RatingVector")  # a vector file's tests, parsed
 
 SCHEMA: Final = "a2a-coop-reputation-vectors/1"
 RATING_SCHEMA: Final = "a2a-coop-rating-vectors/1"
@@ -253,15 +255,23 @@ def parse_reputation_file(
     }
     if doc.get("parameters") != expected_params:
         raise ReputationVectorFormatError(f"parameters must be SPEC 10.3's: {expected_params}")
-    groups = doc.get("viewGroups")
+    return _parse_groups(doc, "viewGroups", _parse_test, source)
+
+
+def _parse_groups(
+    doc: Mapping[str, Any], key: str, parse_test: Callable[[Any, str, str, str], _V], source: str
+) -> list[_V]:
+    """The tests of every group under ``key``, each read by ``parse_test(test, where, source, group
+    type)``; tcIds unique and as many as ``numberOfTests`` says."""
+    groups = doc.get(key)
     if not isinstance(groups, list):
-        raise ReputationVectorFormatError("no viewGroups list")
+        raise ReputationVectorFormatError(f"no {key} list")
     out = []
     for g, group in enumerate(groups):
         if not isinstance(group, Mapping) or not isinstance(group.get("tests"), list):
-            raise ReputationVectorFormatError(f"viewGroups[{g}]: a group needs a tests list")
+            raise ReputationVectorFormatError(f"{key}[{g}]: a group needs a tests list")
         for t, test in enumerate(group["tests"]):
-            out.append(_parse_test(test, f"viewGroups[{g}].tests[{t}]", source, str(group.get("type", ""))))
+            out.append(parse_test(test, f"{key}[{g}].tests[{t}]", source, str(group.get("type", ""))))
     ids = [v.tc_id for v in out]
     if len(set(ids)) != len(ids):
         raise ReputationVectorFormatError("tcId values must be unique within a file")
@@ -331,24 +341,7 @@ def _parse_test(test: Any, where: str, source: str, group_type: str) -> Reputati
 
 
 def _parse_rating_file(doc: Mapping[str, Any], source: str) -> list[RatingVector]:
-    groups = doc.get("ratingGroups")
-    if not isinstance(groups, list):
-        raise ReputationVectorFormatError("no ratingGroups list")
-    out = []
-    for g, group in enumerate(groups):
-        if not isinstance(group, Mapping) or not isinstance(group.get("tests"), list):
-            raise ReputationVectorFormatError(f"ratingGroups[{g}]: a group needs a tests list")
-        for t, test in enumerate(group["tests"]):
-            where = f"ratingGroups[{g}].tests[{t}]"
-            out.append(_parse_rating_test(test, where, source, str(group.get("type", ""))))
-    ids = [v.tc_id for v in out]
-    if len(set(ids)) != len(ids):
-        raise ReputationVectorFormatError("tcId values must be unique within a file")
-    if doc.get("numberOfTests") != len(out):
-        raise ReputationVectorFormatError(
-            f"numberOfTests is {doc.get('numberOfTests')} but the file holds {len(out)}"
-        )
-    return out
+    return _parse_groups(doc, "ratingGroups", _parse_rating_test, source)
 
 
 def _parse_rating_test(test: Any, where: str, source: str, group_type: str) -> RatingVector:
