@@ -218,21 +218,30 @@ def test_only_the_escrows_principal_appoints_a_successor(appointer: str) -> None
     assert s.state() == "BONDED"
 
 
+def _bind_to_the_thiefs_principal(s: Story, *, gap_ms: int = 0) -> tuple[Signer, VerifiedStatement, int]:
+    """The thief's principal T mints a Mandate for K1 and the thief signs with K1, ``gap_ms`` later, a
+    Stamp under it (binding K1 to T, KEY-007), both taken: T, the binding, and the time before the gap."""
+    thief_principal = Signer("thief-principal", s.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
+    t_mandate = thief_principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    s.take(t_mandate)
+    before = s.clock.now_ms
+    s.clock.advance(gap_ms)
+    binding = s.escrow.agent.sign(
+        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
+    )
+    s.take(binding)
+    return thief_principal, binding, before
+
+
 @pytest.mark.req("ESC-022")
 def test_a_thief_binding_the_key_to_its_own_principal_appoints_nobody() -> None:
     # The thief signs, with K1, a Checkpoint under a Mandate its own principal T minted for K1 (binding K1
     # to T, KEY-007), revokes K1 itself, and T appoints the thief's successor: K1 was bound to two
     # principals before its revocation, so no hand-over counts.
     s = _story()
-    thief_principal = Signer("thief-principal", s.clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
-    t_mandate = thief_principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    s.take(t_mandate)
-    binding = s.escrow.agent.sign(
-        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
-    )
-    s.take(binding)
+    thief_principal, _, _ = _bind_to_the_thiefs_principal(s)
     s.clock.advance(1)
     _revoke(s, s.escrow.agent, s.clock.now_ms)
     thiefs = _successor(s, "escrow3", thief_principal)
@@ -248,17 +257,7 @@ def test_a_thief_binding_the_key_to_its_own_principal_appoints_nobody() -> None:
 @pytest.mark.req("ESC-022")
 def test_the_principal_disowns_the_thiefs_binding_by_dating_its_revocation_before_it() -> None:
     s = _story()
-    thief_principal = Signer("thief-principal", s.clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
-    t_mandate = thief_principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    s.take(t_mandate)
-    compromised = s.clock.now_ms
-    s.clock.advance(1)
-    binding = s.escrow.agent.sign(
-        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
-    )
-    s.take(binding)
+    thief_principal, binding, compromised = _bind_to_the_thiefs_principal(s, gap_ms=1)
     _successor(s, "escrow3", thief_principal)
     s.clock.advance(3_600_000)  # the principal learns of it an hour later
     # The principal revokes K1 from the compromise on: the thief's binding is after it, and under the
