@@ -198,8 +198,8 @@ def test_a_successor_shown_the_other_hand_over_still_rules_and_its_audit_agrees(
     # The principal appointed K2 and K3; K2, a reference escrow, is shown K3's hand-over (a party relays
     # it) before Alice's claim. K2 still stamps the claim, rules and settles the bonds, and its audit's
     # replay (AUD-006), the hand-over to K3 held before K2's statements, takes them as the escrow's:
-    # judged as a view that heard of K3 after them. Under "two named none" its own verifier refused its
-    # Ruling, and the audit would have reported each statement `WRONG_PARTY`.
+    # judged as a view that heard of K3 after them. Under "two named none" it ruled on nothing (its tick
+    # signed no Ruling, Forfeit or Release), and both bonds stayed locked for good.
     d = Desk()
     rev, k2, escrow = d.take_over()
     k3 = d.successor("escrow3")
