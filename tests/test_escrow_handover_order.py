@@ -1,63 +1,218 @@
-"""ESC-022 in both arrival orders: a principal that named two successors of a revoked escrow key named
-none. A verifier that hears of the second hand-over before the first successor's statements refuses them
-(`WRONG_PARTY`); one that applied them first and hears of the second hand-over after keeps them applied
--- the contract it ends with depends on the order it heard the same statements in. Pinned open here (a
-strict xfail: it passes once a view that hears of the second hand-over stops counting the first
-successor's statements, and then this xfail fails as it should, to be removed).
+"""ESC-022 in every arrival order: a principal that named two successors of a revoked escrow key named
+both. Before, it named none: a verifier that heard of the second hand-over before the first successor's
+statements refused them (`WRONG_PARTY`), and one that applied them first kept them applied -- the same
+statements held, two contract states (BONDED and BREACHED). Now a hand-over is never un-honoured by a
+statement heard later, so every order of the same statements ends in one state; where the two successors
+contradict each other (one upholds the claim and forfeits Bob's bond, the other dismisses it and releases
+it), NEG-015's precedence decides, as for one escrow at fault (NEG-012: the Forfeit prevails).
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
 import pytest
-from test_escrow_handover import _revoke, _rule_and_settle, _story, _successor
+from test_escrow_handover import BOND, Desk, Story, _revoke, _story, _successor
 
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import Party
 
 
-def _take_each(s: object, *statements: object) -> list[str]:
-    """Take each statement; the codes of those refused."""
-    refused = []
-    for vs in statements:
-        try:
-            s.take(vs)  # type: ignore[attr-defined]
-        except CoopError as exc:
-            refused.append(exc.code)
-    return refused
+@dataclass
+class World:
+    """One story, signed once: what every view holds first (the trade, the claim, the revocation of K1),
+    the two hand-overs of K1 (to K2, then K3), and each successor's statements about K1's contract."""
+
+    s: Story
+    base: list[VerifiedStatement]
+    handovers: tuple[VerifiedStatement, VerifiedStatement]
+    k2: Party
+    k3: Party
+
+    def view(self, order: Sequence[VerifiedStatement]) -> tuple[Verifier, list[str]]:
+        """A fresh view that took the base, then ``order``: with the codes of those it refused."""
+        v = Verifier()
+        for vs in self.base:
+            v.accept(vs.envelope)
+        refused = []
+        for vs in order:
+            try:
+                v.accept(vs.envelope)
+            except CoopError as exc:
+                refused.append(exc.code)
+        return v, refused
+
+    def outcome(self, v: Verifier) -> tuple[str, frozenset[str], frozenset[str]]:
+        """The contract as ``v`` holds it: its state, the parties whose bond was forfeited, and settled."""
+        neg = v.negotiations.get(self.s.nid)
+        assert neg.contract is not None
+        return neg.state.name, frozenset(neg.contract.forfeited), frozenset(neg.contract.settled)
+
+
+def _world() -> World:
+    taken: list[VerifiedStatement] = []
+    real = Story.take
+
+    def take(self: Story, *statements: VerifiedStatement) -> None:
+        taken.extend(statements)
+        real(self, *statements)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Story, "take", take)
+        s = _story()
+        _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
+        base = list(taken)
+        k2 = _successor(s, "escrow2", s.escrow.principal)
+        k3 = _successor(s, "escrow3", s.escrow.principal)
+    return World(s, base, (k2.mandate_vs, k3.mandate_vs), k2, k3)
+
+
+def _stamp(w: World, by: Party) -> VerifiedStatement:
+    assert w.s.claim is not None
+    return by.sign("stamp", commitment_pb2.Stamp(statements=[w.s.claim.digest]))
+
+
+def _ruling(w: World, by: Party, decision: int) -> VerifiedStatement:
+    assert w.s.claim is not None
+    ruling = commitment_pb2.Ruling(contract=w.s.accept.digest, claim=w.s.claim.digest, decision=decision)
+    return by.sign("ruling", ruling, negotiation_id=w.s.nid)
+
+
+def _release(w: World, by: Party, party: Party) -> VerifiedStatement:
+    release = commitment_pb2.Release(contract=w.s.accept.digest, party=party.did, amount=BOND)
+    return by.sign("release", release, audience=party.did, negotiation_id=w.s.nid)
+
+
+def _forfeit(w: World, by: Party) -> VerifiedStatement:
+    assert w.s.claim is not None
+    forfeit = commitment_pb2.Forfeit(
+        contract=w.s.accept.digest,
+        party=w.s.bob.did,
+        amount=BOND,
+        beneficiary=w.s.alice.did,
+        cause=w.s.claim.digest,
+    )
+    return by.sign("forfeit", forfeit, audience=w.s.bob.did, negotiation_id=w.s.nid)
+
+
+def _upholding(w: World, by: Party) -> list[VerifiedStatement]:
+    """``by`` stamps Alice's claim, upholds it a response window later, forfeits Bob's bond to Alice and
+    releases hers (the clock moves on by the window)."""
+    stamp = _stamp(w, by)
+    w.s.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
+    return [
+        stamp,
+        _ruling(w, by, commitment_pb2.RULING_DECISION_UPHOLD),
+        _forfeit(w, by),
+        _release(w, by, w.s.alice),
+    ]
+
+
+def _interleavings(a: Sequence[object], b: Sequence[object]) -> Iterator[list[object]]:
+    """Every merge of ``a`` and ``b`` keeping each one's own order."""
+    n = len(a) + len(b)
+    for places in itertools.combinations(range(n), len(a)):
+        ia, ib = iter(a), iter(b)
+        yield [next(ia) if i in places else next(ib) for i in range(n)]
+
+
+_SETTLED_BY_K2 = ("BREACHED", frozenset({"bob"}), frozenset({"alice", "bob"}))
+
+
+def _named(w: World, outcome: tuple[str, frozenset[str], frozenset[str]]) -> tuple[str, ...]:
+    dids = {w.s.alice.did: "alice", w.s.bob.did: "bob"}
+    state, forfeited, settled = outcome
+    return state, frozenset(dids[d] for d in forfeited), frozenset(dids[d] for d in settled)  # type: ignore[return-value]
+
+
+@pytest.mark.req("ESC-022", "NEG-015")
+@pytest.mark.parametrize("heard_at", range(6))
+def test_a_second_hand_over_weighs_the_same_whatever_order_it_is_heard_in(heard_at: int) -> None:
+    # K3's hand-over heard before K2's (0), or after K2's and before, between or after K2's Stamp of the
+    # claim, Ruling, Forfeit and Release (1..5). Before, a view that heard it before K2's statements
+    # refused them (BONDED), one that heard it after kept them (BREACHED).
+    w = _world()
+    first, second = w.handovers
+    k2s = _upholding(w, w.k2)
+    order = [first, *k2s]
+    order.insert(0 if heard_at == 0 else heard_at, second)
+    v, refused = w.view(order)
+    assert refused == []
+    assert v.successors(w.s.escrow.did) == (
+        tuple(sorted((w.k2.did, w.k3.did))),
+        w.s.clock.now_ms - 10 - (DEFAULT_RESPONSE_WINDOW_MS + 1),
+    )
+    assert _named(w, w.outcome(v)) == _SETTLED_BY_K2
+
+
+@pytest.mark.req("ESC-022", "NEG-015", "NEG-012")
+def test_two_contradicting_successors_end_in_one_state_in_every_order() -> None:
+    # K2 stamps Alice's claim, upholds it, forfeits Bob's bond to her and releases hers; K3 stamps it
+    # and releases both bonds, ruling nothing -- the principal's two keys at odds, as one escrow at fault
+    # signing both. Every interleaving of the two (35), each after both hand-overs, and with K3's
+    # hand-over last (after K2's statements: the order the xfail pinned): one state, the
+    # Forfeit over the Release (NEG-012), Alice's bond settled once.
+    w = _world()
+    k2s = _upholding(w, w.k2)
+    k3s = [
+        _stamp(w, w.k3),
+        _release(w, w.k3, w.s.bob),
+        _release(w, w.k3, w.s.alice),
+    ]
+    outcomes = set()
+    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
+    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
+    assert len(orders) == 36
+    for order in orders:
+        v, refused = w.view(order)  # type: ignore[arg-type]
+        # Only a second Release of a bond already settled is refused (NEG-012): whichever came second.
+        assert set(refused) <= {"BODY_INVALID"}, refused
+        outcomes.add(_named(w, w.outcome(v)))
+    assert outcomes == {_SETTLED_BY_K2}
 
 
 @pytest.mark.req("ESC-022")
-@pytest.mark.parametrize(
-    "second",
-    [
-        "heard-first",
-        pytest.param(
-            "heard-last",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="open (ESC-022): a view that applied the first successor's statements before "
-                "hearing of the second hand-over keeps them applied",
-            ),
-        ),
-    ],
-)
-def test_a_second_hand_over_weighs_the_same_whatever_order_it_is_heard_in(second: str) -> None:
-    s = _story()
-    _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
-    first = _successor(s, "escrow2", s.escrow.principal)
-    if second == "heard-first":
-        _successor(s, "escrow3", s.escrow.principal)
-        assert s.verifier.successor(s.escrow.did) is None
-        # The first successor's Stamp of the claim is taken (a Stamp is a statement) and witnesses
-        # nothing for K1's contract; its Ruling, Forfeit and Release are refused.
-        assert _take_each(s, *_rule_and_settle(s, first)) == ["WRONG_PARTY"] * 3
-    else:
-        assert _take_each(s, *_rule_and_settle(s, first)) == []
-        assert s.state() == "BREACHED"  # the first successor's statements applied
-        _successor(s, "escrow3", s.escrow.principal)
-        assert s.verifier.successor(s.escrow.did) is None
-    # Both views hold the same statements: the claim is not effective (no Stamp of the escrow's), no bond
-    # was forfeited or released.
-    neg = s.verifier.negotiations.get(s.nid)
-    assert neg.contract is not None
-    assert s.state() == "BONDED"
-    assert not neg.contract.forfeited and not neg.contract.settled
+def test_a_successor_heard_of_late_is_not_refused_where_it_was_taken_first() -> None:
+    # The attack the old rule invited, and its proof that it happened: the first successor's Ruling, taken,
+    # then the second hand-over. Under "two named none" the Ruling stayed applied in this view only; now
+    # every view holds it applied.
+    w = _world()
+    first, second = w.handovers
+    k2s = _upholding(w, w.k2)
+    late, refused_late = w.view([first, *k2s, second])
+    early, refused_early = w.view([first, second, *k2s])
+    assert refused_late == refused_early == []
+    assert w.outcome(late) == w.outcome(early)
+    assert _named(w, w.outcome(late)) == _SETTLED_BY_K2
+
+
+@pytest.mark.req("ESC-022", "ESC-023", "AUD-006")
+def test_a_successor_shown_the_other_hand_over_still_rules_and_its_audit_agrees() -> None:
+    # The principal appointed K2 and K3; K2, a reference escrow, is shown K3's hand-over (a party relays
+    # it) before Alice's claim. K2 still stamps the claim, rules and settles the bonds, and its audit's
+    # replay (AUD-006), the hand-over to K3 held before K2's statements, takes them as the escrow's:
+    # judged as a view that heard of K3 after them. Under "two named none" it ruled on nothing (its tick
+    # signed no Ruling, Forfeit or Release), and both bonds stayed locked for good.
+    d = Desk()
+    rev, k2, escrow = d.take_over()
+    k3 = d.successor("escrow3")
+    escrow.submit([k3.mandate_vs.envelope], d.clock.now_ms)
+    assert escrow.verifier.successors(d.esc.did) == (
+        tuple(sorted((k2.did, k3.did))),
+        rev.statement.key_revocation.effective_ms,
+    )
+    escrow.submit([d.claim().envelope], d.clock.now_ms)
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    assert [vs.body for vs in escrow.tick(d.clock.now_ms)] == ["ruling", "forfeit", "release"]
+    transcript = escrow.transcript()
+    assert k3.mandate_vs.envelope in transcript
+    report = audit_ledger(transcript, escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances[d.alice.did] == (1_100, 0) and report.balances[d.bob.did] == (900, 0)

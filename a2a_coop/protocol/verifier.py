@@ -625,16 +625,18 @@ class Verifier:
 
     # -- an escrow's hand-over (ESC-022) -------------------------------------------------
 
-    def successor(self, old: str) -> tuple[str, int] | None:
-        """The hand-over of the escrow key ``old`` this verifier honours (ESC-022): (successor key, from
-        when its statements about ``old``'s contracts count -- the earliest effective_ms of a revocation
-        of ``old`` held), or None.
+    def successors(self, old: str) -> tuple[tuple[str, ...], int] | None:
+        """The hand-overs of the escrow key ``old`` this verifier honours (ESC-022): (the successor keys,
+        sorted; from when their statements about ``old``'s contracts count -- the earliest effective_ms of
+        a revocation of ``old`` held), or None.
 
-        Honoured exactly when ``old`` is revoked, was bound (KEY-007) before that revocation's
-        effective_ms to one principal P alone (not itself), and the Mandates held that P issued naming
-        ``old`` in ``succeeds`` name one successor: the principal whose Mandate the escrow signed under
-        appoints, never the old key (a thief holds it) nor anyone else; two successors named are the
-        principal's equivocation, and neither is honoured."""
+        Honoured exactly when ``old`` is revoked and was bound (KEY-007) before that revocation's
+        effective_ms to one principal P alone (not itself): every agent of a Mandate held that P issued
+        naming ``old`` in ``succeeds`` is a successor -- the principal whose Mandate the escrow signed
+        under appoints, never the old key (a thief holds it) nor anyone else. Two successors named are
+        both honoured: a successor is never un-honoured by a statement heard later, so what a view took
+        of one stays taken whatever order it heard the hand-overs in, and where the two contradict each
+        other NEG-015's precedence decides, as for one escrow at fault."""
         held = self.handovers.get(old)
         if not held or old not in self.revoked:
             return None
@@ -649,17 +651,16 @@ class Verifier:
         (principal,) = principals
         if principal == old:
             return None
-        successors = {agent for agent, issuer in held.values() if issuer == principal}
-        if len(successors) != 1:
+        named = tuple(sorted({agent for agent, issuer in held.values() if issuer == principal}))
+        if not named:
             return None
-        (new,) = successors
         cut = self._cut(old, principal)  # from when its statements under P's Mandates are disowned (KEY-011)
-        return None if cut is None else (new, cut)
+        return None if cut is None else (named, cut)
 
     def _refresh_handovers(self) -> None:
         honoured = {}
         for old in self.handovers:
-            succ = self.successor(old)
+            succ = self.successors(old)
             if succ is not None:
                 honoured[old] = succ
         self.witness.set_successors(honoured)

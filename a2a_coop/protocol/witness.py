@@ -48,26 +48,27 @@ class WitnessIndex:
         self._acked: dict[tuple[str, bytes], int] = {}  # (acknowledger, digest) -> earliest time
         self._provisional: tuple[str, bytes, int] | None = None
 
-    # old escrow key -> (its successor, from_ms): the hand-over the verifier honours (ESC-022), whose
-    # Stamps issued at or after from_ms count as the old key's. Set by the verifier (set_successors);
-    # a class default, replaced whole, never mutated.
-    _successors: dict[str, tuple[str, int]] = {}
+    # old escrow key -> (its successors, from_ms): the hand-overs the verifier honours (ESC-022), whose
+    # Stamps issued at or after from_ms count as the old key's -- every successor the key's principal
+    # named, so that what counts only grows with the statements held. Set by the verifier
+    # (set_successors); a class default, replaced whole, never mutated.
+    _successors: dict[str, tuple[tuple[str, ...], int]] = {}
 
-    def set_successors(self, successors: dict[str, tuple[str, int]]) -> None:
-        """The hand-overs honoured now (ESC-022): old escrow key -> (successor key, from_ms)."""
+    def set_successors(self, successors: dict[str, tuple[tuple[str, ...], int]]) -> None:
+        """The hand-overs honoured now (ESC-022): old escrow key -> (successor keys, from_ms)."""
         self._successors = dict(successors)
 
     def acts_for(self, issuer: str, escrow: str, at_ms: int) -> bool:
         """Whether a statement by ``issuer`` issued at ``at_ms`` is the escrow ``escrow``'s: its own, or
-        its successor's from the hand-over's time on (ESC-022)."""
+        a successor's from the hand-over's time on (ESC-022)."""
         if issuer == escrow:
             return True
         succ = self._successors.get(escrow)
-        return succ is not None and succ[0] == issuer and at_ms >= succ[1]
+        return succ is not None and issuer in succ[0] and at_ms >= succ[1]
 
     def succeeded_by(self, issuer: str, at_ms: int) -> list[str]:
         """The old escrow keys ``issuer`` acts for at ``at_ms`` (ESC-022)."""
-        return [old for old, (new, from_ms) in self._successors.items() if new == issuer and at_ms >= from_ms]
+        return [old for old, (new, from_ms) in self._successors.items() if issuer in new and at_ms >= from_ms]
 
     def stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         """When ``escrow`` first stamped ``digest`` (WIT-001) -- first after ``after_ms``, when given -- or
@@ -81,15 +82,18 @@ class WitnessIndex:
         digest: bytes,
         after_ms: int | None,
     ) -> int | None:
-        """``read(escrow, digest, after_ms)``, or the successor's own read from its hand-over's time on when
-        it stamped ``digest`` earlier (ESC-022): the earlier of the two."""
+        """``read(escrow, digest, after_ms)``, or a successor's own read from its hand-over's time on when
+        it stamped ``digest`` earlier (ESC-022): the earliest of them."""
         own = read(escrow, digest, after_ms)
         succ = self._successors.get(escrow) if self._successors else None
         if succ is None:
             return own
         after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
-        theirs = read(succ[0], digest, after)
-        return theirs if own is None else own if theirs is None else min(own, theirs)
+        for new in succ[0]:
+            theirs = read(new, digest, after)
+            if theirs is not None and (own is None or theirs < own):
+                own = theirs
+        return own
 
     def _own_stamp_time(self, escrow: str, digest: bytes, after_ms: int | None = None) -> int | None:
         p = self._provisional
@@ -123,12 +127,22 @@ class WitnessIndex:
 
     def stamp_of(self, escrow: str, digest: bytes) -> bytes | None:
         """The digest of the earliest Stamp by ``escrow`` that names ``digest``, if held -- or, when it
-        holds none, of its successor's from the hand-over's time on (ESC-022)."""
+        holds none, of its successors' from the hand-over's time on, the earliest (ESC-022)."""
         own = self._stamp_of.get((escrow, digest))
         succ = self._successors.get(escrow) if own is None and self._successors else None
-        if succ is None or (self._stamped.get((succ[0], digest)) or -1) < succ[1]:
+        if succ is None:
             return own
-        return self._stamp_of.get((succ[0], digest))
+        found: tuple[int, str] | None = None
+        for new in succ[0]:
+            at = self._stamped.get((new, digest))
+            if (
+                at is not None
+                and at >= succ[1]
+                and (new, digest) in self._stamp_of
+                and (found is None or (at, new) < found)
+            ):
+                found = (at, new)
+        return own if found is None else self._stamp_of.get((found[1], digest))
 
     def record_stamp(self, escrow: str, digest: bytes, at_ms: int, stamp: bytes = b"") -> None:
         key = (escrow, digest)

@@ -792,12 +792,12 @@ class PeerNode:
 
     def _speaks_for(self, named: str, escrow: str) -> bool:
         """Whether the escrow key ``escrow`` (our witness's) takes the evidence of a contract naming the
-        key ``named``: it is that key, or its successor by a hand-over our verifier honours (ESC-022) --
+        key ``named``: it is that key, or a successor by a hand-over our verifier honours (ESC-022) --
         a peer served with the successor as its escrow witnesses the contracts it took over (ESC-023)."""
         if named == escrow:
             return True
-        successor = self.peer.verifier.successor(named)
-        return successor is not None and successor[0] == escrow
+        honoured = self.peer.verifier.successors(named)
+        return honoured is not None and escrow in honoured[0]
 
     def _to_witness(
         self, answers: Sequence[bytes], escrow: str, *, receipts: bool = False

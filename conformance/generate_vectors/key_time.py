@@ -1061,7 +1061,7 @@ def _hand_over(
     *,
     revoked: str = "principal",
     effective_in_ms: int = -10,
-    second: bool = False,
+    second: str = "",
     thief_binding: bool = False,
     succeeds: str | None = None,
     thief_back: bool = False,
@@ -1070,7 +1070,9 @@ def _hand_over(
     Bob never delivers and Alice claims after the deadline. Then K1 is revoked (``revoked``: by "principal"
     P, by "key" K1 itself, or "" not at all) from now + ``effective_in_ms``, a Mandate for K2 naming K1 in
     succeeds is signed by ``appointer`` ("principal", "stranger", "party" -- Bob's principal), and K2
-    stamps the claim and, a response window later, upholds it. ``second``: P also appoints K3.
+    stamps the claim and, a response window later, upholds it. ``second``: P also appoints K3 -- "before"
+    K2's statements, "after" them (K3's hand-over last), or before them with K3 releasing Bob's bond
+    "ahead" of K2's Forfeit of it or "behind" it (K3's Release last).
     ``thief_binding``: before the revocation, the thief binds K1 to its own principal T (a Stamp by K1
     under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1).
     ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011). Returns
@@ -1119,6 +1121,7 @@ def _hand_over(
         rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms + effective_in_ms)
         out.append(revoker.sign("key_revocation", rev).envelope)
     successors = []
+    held_back: list[bytes] = []
     for name in ("escrow2", "escrow3") if second else ("escrow2",):
         succ = Party(name, clock)
         m.agent, m.succeeds = succ.did, esc.did
@@ -1127,7 +1130,7 @@ def _hand_over(
             out.append(seal(appointer_key.key, draft(appointer_key, "mandate", m, ttl_ms=365 * DAY_MS)))
             return out, len(out) - 1
         succ.mandate_vs = appointer_key.sign("mandate", m, ttl_ms=365 * DAY_MS)
-        out.append(succ.mandate_vs.envelope)
+        (held_back if second == "after" and successors else out).append(succ.mandate_vs.envelope)
         successors.append(succ)
     k2 = successors[0]
     out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
@@ -1140,16 +1143,21 @@ def _hand_over(
     forfeit = commitment_pb2.Forfeit(
         contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
     )
+    k3_release = commitment_pb2.Release(contract=accept.digest, party=bob.did, amount=BOND)
+    if second == "ahead":
+        out.append(successors[1].sign("release", k3_release, negotiation_id=nid).envelope)
     out.append(k2.sign("forfeit", forfeit, negotiation_id=nid).envelope)
     release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
     out.append(k2.sign("release", release, negotiation_id=nid).envelope)
-    return out, at
+    if second == "behind":
+        out.append(successors[1].sign("release", k3_release, negotiation_id=nid).envelope)
+    return out + held_back, at
 
 
 def escrow_hand_over_in_a_view() -> Group:
     """ESC-022: the successor of a revoked escrow key, appointed by the key's principal, stamps, rules,
     forfeits and releases the old key's contract; nobody else's appointee does, nor the successor before
-    the revocation is effective, nor either of two successors."""
+    the revocation is effective; a principal naming two successors names both, in every order."""
     g = Group("EscrowHandOver", "sparse")
     valid, _ = _hand_over()
     g.add(
@@ -1218,14 +1226,33 @@ def escrow_hand_over_in_a_view() -> Group:
         "Boundary",
         twin=valid[: at + 1],
     )
-    envelopes, at = _hand_over(second=True)
     g.add(
-        "K1's principal appoints two successors, K2 and K3: neither is honoured -- K2's Ruling is refused",
-        ["ESC-022", "NEG-008"],
-        envelopes[: at + 1],
-        "WRONG_PARTY",
+        "K1's principal appoints two successors, K2 and K3, both held before K2's statements: both are "
+        "honoured, and K2's Stamp, Ruling, Forfeit and Release are taken (ESC-022 (d))",
+        ["ESC-022"],
+        _hand_over(second="before")[0],
+    )
+    g.add(
+        "the same, K3's hand-over held only after K2's Release: K2's statements stay the escrow's, and the "
+        "second hand-over is taken -- every order of the same statements ends in one state",
+        ["ESC-022"],
+        _hand_over(second="after")[0],
+    )
+    g.add(
+        "two successors at odds: K3 releases Bob's bond, then K2 forfeits it to Alice on her upheld claim "
+        "-- the Forfeit is taken and prevails, as for one escrow at fault (NEG-012)",
+        ["ESC-022", "NEG-012"],
+        _hand_over(second="ahead")[0],
+    )
+    behind, _ = _hand_over(second="behind")
+    g.add(
+        "two successors at odds, the other order: K2 forfeited Bob's bond, then K3 releases it -- a second "
+        "settlement of a settled bond, refused; the bond stays forfeited as in the order before",
+        ["ESC-022", "NEG-012"],
+        behind,
+        "BODY_INVALID",
         "EscrowHandOver",
-        twin=valid[: at + 1],
+        twin=behind[:-1],
     )
     for bad, what in (("agent", "its own agent"), ("did:key:zNotAKey", "no did:key")):
         envelopes, at = _hand_over(succeeds=bad)

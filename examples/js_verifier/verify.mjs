@@ -921,10 +921,11 @@ export class Verifier {
     if (n.contract) return n.contract.escrow || null;
     return escrowOf(n.outstanding) || null;
   }
-  // ESC-022: the hand-over of escrow key `old` honoured -- {agent, from} -- or null: `old` revoked (from the
-  // earliest effective_ms held), bound before it to one principal alone (not itself), whose Mandates naming
-  // `old` in succeeds name one agent.
-  successor(old) {
+  // ESC-022: the hand-overs of escrow key `old` honoured -- {agents, from} -- or null: `old` revoked (from
+  // the earliest effective_ms held), bound before it to one principal alone (not itself); every agent of
+  // that principal's Mandates naming `old` in succeeds (two named both: ESC-022 (d), so a hand-over heard
+  // later un-honours nothing taken).
+  successors(old) {
     const held = this.handovers.get(old);
     const revs = this.revocations.get(old) ?? [];
     if (!held || !revs.length) return null;
@@ -938,13 +939,13 @@ export class Verifier {
     const agents = new Set(held.filter((x) => x.issuer === principals[0]).map((x) => x.agent));
     // from the earliest time a revocation reaches `old`'s statements under that principal's Mandates
     const from = revs.map((r) => this.reachOf(r, old, principals[0]).t).reduce((a, b) => (b < a ? b : a));
-    return agents.size === 1 ? { agent: [...agents][0], from } : null;
+    return agents.size ? { agents, from } : null;
   }
-  // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own, or its successor's from then on.
+  // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own, or a successor's from then on.
   actsFor(issuer, escrow, t) {
     if (issuer === escrow) return true;
-    const s = this.successor(escrow);
-    return s !== null && s.agent === issuer && t >= s.from;
+    const s = this.successors(escrow);
+    return s !== null && s.agents.has(issuer) && t >= s.from;
   }
   // KEY-011: from when (t), and from which seq of the key's chain (floor), revocation `r` of `key` reaches a
   // statement of `key` made under the Mandate of principal `authority` ("" for none), issued at `at` =

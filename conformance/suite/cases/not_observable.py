@@ -262,7 +262,9 @@ not_observable(
     "needs an escrow key the target trusts (MND-015: its operator's configuration) revoked mid-contract and "
     "its principal's hand-over, which the suite cannot arrange with a target it does not configure (nor "
     "a successor's transcript to audit, which only a target started as a successor serves); "
-    "tests/test_escrow_handover.py checks the reference verifier, escrow and audit",
+    "tests/test_escrow_handover.py checks the reference verifier, escrow and audit, "
+    "tests/test_escrow_handover_order.py two successors in every order, and conformance/vectors/keytime.json "
+    "(EscrowHandOver) any verifier offline",
     "ESC-022",
     "ESC-023",
     "AUD-006",
