@@ -226,7 +226,8 @@ def test_the_operator_is_a_caller_on_this_host() -> None:
     are local; any other address, and an unknown caller, is not."""
     from a2a.server.context import ServerCallContext
 
-    from a2a_coop.a2a.handler import CALLER_STATE_KEY, caller_of, local_caller
+    from a2a_coop.a2a.callers import CALLER_STATE_KEY, local_caller
+    from a2a_coop.a2a.handler import caller_of
 
     assert caller_of("ipv4:127.0.0.1:5000") == "127.0.0.1"
     assert caller_of("ipv6:[::1]:5000") == caller_of("ipv6:%5B::1%5D:5000") == "::1"

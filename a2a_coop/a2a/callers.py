@@ -35,7 +35,7 @@ from a2a.server.context import ServerCallContext
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.identity import public_key_from_did
 
-CALLER_STATE_KEY: Final = "a2a_coop.caller"  # ServerCallContext.state: the caller's address (see caller_of)
+CALLER_STATE_KEY: Final = "a2a_coop.caller"  # ServerCallContext.state: the caller's IP (handler.caller_of)
 CLIENT_CERT_STATE_KEY: Final = "a2a_coop.client_cert"  # ServerCallContext.state: its certificate (DER)
 OPERATOR: Final = "operator"  # the role of the operator's callers (A2A-022)
 STRANGER: Final = ""

@@ -48,7 +48,7 @@ from a2a.utils.proto_utils import validate_proto_required_fields
 from google.protobuf import struct_pb2
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.a2a.callers import CALLER_STATE_KEY, OPERATOR, STRANGER, Callers, local_caller
+from a2a_coop.a2a.callers import OPERATOR, STRANGER, Callers
 from a2a_coop.a2a.parts import (
     A2A_PROTOCOL_VERSION,
     ENVELOPE_MEDIA_TYPE,
@@ -84,7 +84,6 @@ TASK_STATES: Final[dict[State, int]] = {
 }
 
 CONTEXTS_META_KEY: Final = "a2a.contexts"  # journal meta: negotiation id (hex) -> A2A context id
-__all__ = ["CALLER_STATE_KEY", "CoopRequestHandler", "local_caller"]  # re-exported (tests import them here)
 _WHO_STATE_KEY: Final = "a2a_coop.who"  # ServerCallContext.state: who the call is, once judged (A2A-026)
 NOT_OPERATOR: Final = "NOT_OPERATOR"  # ErrorInfo metadata a2aCoopRefusal of a CancelTask refused (A2A-022)
 DEFAULT_PAGE_SIZE: Final = 50
