@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import logging
 import re
 import threading
@@ -523,13 +524,17 @@ class CoopRequestHandler(RequestHandler):
     def _visible(self, task_id: str, context: ServerCallContext) -> Negotiation:
         """The negotiation of a Task this caller may see. A caller that may not see it gets the answer of a
         Task the agent does not hold (A2A-025, A2A-026): the same error -- a stranger's before the Task
-        is looked up, as for every Task, and a party's after the same look-up an unknown Task costs --,
-        so nothing tells that it exists."""
+        is looked up, as for every Task, and a party's after the work an unknown Task costs (a look-up
+        that misses memory and the journal: one of an id no negotiation has) --, so nothing tells that
+        it exists."""
         who = self._who(context)
         if self.private_tasks and who == STRANGER:
             raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
         neg = self._negotiation(task_id)
         if not self._sees(who, neg):
+            absent = hashlib.sha256(b"a2a-coop/no-such-task/" + neg.id).digest()
+            with self.node.peer.lock:
+                _held_or_archived(self.node.peer, absent)  # as an unknown Task's miss costs
             raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
         return neg
 
