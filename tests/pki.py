@@ -34,6 +34,7 @@ def _cert(
     issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None = None,
     *,
     server: bool = False,
+    uris: tuple[str, ...] = (),
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
@@ -50,6 +51,9 @@ def _cert(
     if server:
         san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    elif uris:  # a client certificate naming its holder, e.g. its did:key (A2A-026)
+        names = [x509.UniformResourceIdentifier(u) for u in uris]
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
 
 
@@ -59,6 +63,7 @@ class Pki:
     def __init__(self, directory: Path) -> None:
         ca_key = _key()
         self.ca = _cert("a2a-coop test CA", ca_key)
+        self._ca_key = ca_key
         server_key, client_key = _key(), _key()
         server_cert = _cert("peer", server_key, (self.ca, ca_key), server=True)
         client_cert = _cert("caller", client_key, (self.ca, ca_key))
@@ -72,6 +77,16 @@ class Pki:
         for name, data in pem.items():
             (directory / name).write_bytes(data)
         self.dir = directory
+
+    def issue(self, name: str, *uris: str) -> tuple[Path, Path, bytes]:
+        """A further client certificate signed by the CA, its subjectAltName naming ``uris``: its PEM
+        file, its key file and its DER bytes (written as NAME.pem and NAME.key)."""
+        key = _key()
+        cert = _cert(name, key, (self.ca, self._ca_key), uris=uris)
+        (self.dir / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (self.dir / f"{name}.key").write_bytes(_pem_key(key))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        return self.dir / f"{name}.pem", self.dir / f"{name}.key", der
 
     def server(self, *, mutual: bool) -> TlsConfig:
         return TlsConfig.from_files(

@@ -393,6 +393,7 @@ def test_serve_escrow_options_are_checked_before_serving(
         (["--card-port", "8000"], "--card-port needs --a2a"),
         (["--public-url", "https://agent.example.com"], "--public-url needs --a2a"),
         (["--a2a-private-tasks"], "--a2a-private-tasks needs --a2a"),
+        (["--a2a-callers", "callers.txt"], "--a2a-callers needs --a2a"),
     ],
 )
 def test_serve_options_that_configure_another_are_refused_without_it(
@@ -427,6 +428,52 @@ def test_serve_a2a_private_tasks_reaches_the_a2a_handler(
     option = ["--a2a-private-tasks"] if private else []
     code, _, _ = run_cli(capsys, "serve", *bob.files(), "--port", "0", "--a2a", *option)
     assert code == 2 and seen["private_tasks"] is private
+
+
+@pytest.mark.req("A2A-026")
+def test_serve_a2a_callers_file_reaches_the_a2a_handler(
+    bob: Identity,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`serve --a2a --a2a-callers FILE` hands serve_a2a who holds each client certificate (A2A-026,
+    tests/test_party_tasks.py checks what it does there); without --tls-client-ca, with a file that is
+    not one, or with a line that is not a fingerprint and a role, it is refused in one line, exit 2."""
+    pytest.importorskip("a2a")
+    pytest.importorskip("cryptography")
+    from pki import Pki
+
+    import a2a_coop.a2a
+
+    seen: dict[str, object] = {}
+
+    def fake_serve_a2a(node: object, **kwargs: object) -> object:
+        seen.update(kwargs)
+        raise OSError("not serving in this test")
+
+    monkeypatch.setattr(a2a_coop.a2a, "serve_a2a", fake_serve_a2a)
+    Pki(tmp_path)
+    tls = [
+        *("--tls-cert", tmp_path / "server.pem", "--tls-key", tmp_path / "server.key"),
+        *("--tls-client-ca", tmp_path / "ca.pem"),
+    ]
+    callers = tmp_path / "callers.txt"
+    callers.write_text(f"# the operator's laptop\nsha256 Fingerprint={':'.join(['AB'] * 32)} operator\n")
+    serve = ["serve", *bob.files(), "--port", "0", "--a2a", "--a2a-callers", callers]
+    code, _, err = run_cli(capsys, *serve)
+    assert code == 2 and not seen
+    one_line_error(err, "--a2a-callers names client certificates: it needs --tls-client-ca")
+    code, _, err = run_cli(capsys, *serve, *tls)
+    assert code == 2 and seen["callers"] == {b"\xab" * 32: "operator"}, err
+    seen.clear()
+    callers.write_text("ab:cd operator\n")
+    code, _, err = run_cli(capsys, *serve, *tls)
+    assert code == 2 and not seen
+    one_line_error(err, "line 1: expected a certificate's SHA-256 fingerprint")
+    code, _, err = run_cli(capsys, *serve[:-1], tmp_path / "missing.txt", *tls)
+    assert code == 2 and not seen
+    one_line_error(err, "--a2a-callers")
 
 
 def test_offer_to_nobody_is_a_network_error(bob: Identity, capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,6 +19,7 @@ pytest.importorskip("a2a")
 pytest.importorskip("httpx")
 
 import httpx
+from a2a.server.context import ServerCallContext
 from google.protobuf import json_format
 from peers import make_peer
 
@@ -51,10 +52,20 @@ def node(bob: Party, clock: FixedClock, tmp_path: Path) -> Iterator[PeerNode]:
     n.close()
 
 
+PARTY_HEADER = "x-test-party"
+
+
+def _by_header(context: ServerCallContext) -> str:
+    """Who calls, as a test says: the did:key in PARTY_HEADER, else a stranger -- a stand-in for the client
+    certificate A2A-026 identifies a party by (tests/test_party_tasks.py does it with real ones)."""
+    return str((context.state.get("headers") or {}).get(PARTY_HEADER, ""))
+
+
 @pytest.fixture
 def server(node: PeerNode) -> Iterator[a2a.A2AServer]:
-    # A stranger's view: nobody is taken for Bob's operator (A2A-022), as for a caller off his host.
-    with a2a.serve_a2a(node, name="bob", operator=lambda _ctx: False) as srv:
+    # Nobody is taken for Bob's operator (A2A-022), as for a caller off his host; a party only when a
+    # request says so in PARTY_HEADER (the transport's authentication, A2A-026, stood in for).
+    with a2a.serve_a2a(node, name="bob", identify=_by_header) as srv:
         yield srv
 
 
@@ -68,9 +79,10 @@ def rpc(server: a2a.A2AServer, method: str, params: dict[str, Any]) -> dict[str,
 
 
 def send(
-    server: a2a.A2AServer, envelope: bytes, context: list[bytes], context_id: str = ""
+    server: a2a.A2AServer, envelope: bytes, context: list[bytes], context_id: str = "", *, party: str = ""
 ) -> dict[str, Any]:
-    """SendMessage over JSON-RPC, the extension activated; the Task answered."""
+    """SendMessage over JSON-RPC, the extension activated, from ``party`` (a did:key; "" a stranger); the
+    Task answered."""
     msg = a2a.statement_message(envelope, context, context_id=context_id)
     body = {
         "jsonrpc": "2.0",
@@ -79,6 +91,8 @@ def send(
         "params": {"message": json_format.MessageToDict(msg)},
     }
     headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI}
+    if party:
+        headers[PARTY_HEADER] = party
     resp = httpx.post(server.card_url + "/", json=body, headers=headers, timeout=10)
     assert resp.status_code == 200
     reply = resp.json()
@@ -106,11 +120,12 @@ def test_a_resent_statement_does_not_learn_the_partys_context_id(
     listing both under hers, and still shown her contextId when she names it."""
     pa = make_peer(alice, clock)
     secret = "alice-private-context"
+    me = alice.agent.did
     first = pa.propose(node.peer.did, alice.proposal())
-    t1 = send(server, first.envelope, pa.send_context(), secret)
+    t1 = send(server, first.envelope, pa.send_context(), secret, party=me)
     clock.advance(1000)
     second = pa.propose(node.peer.did, alice.proposal())
-    t2 = send(server, second.envelope, pa.send_context(), secret)
+    t2 = send(server, second.envelope, pa.send_context(), secret, party=me)
     assert t1["contextId"] == secret and t2["contextId"] == secret
     assert sorted(listed(server, secret)) == sorted([t1["id"], t2["id"]])
 
@@ -128,19 +143,20 @@ def test_a_resent_statement_does_not_learn_the_partys_context_id(
     # Mallory's context binds nothing; Alice's still holds both, and names hers back to her.
     assert listed(server, "mallory") == []
     assert sorted(listed(server, secret)) == sorted([t1["id"], t2["id"]])
-    assert send(server, first.envelope, pa.send_context(), secret)["contextId"] == secret
+    assert send(server, first.envelope, pa.send_context(), secret, party=me)["contextId"] == secret
 
 
-@pytest.mark.req("A2A-024", "A2A-017", "A2A-020")
+@pytest.mark.req("A2A-024", "A2A-027", "A2A-017", "A2A-020")
 def test_a_statement_resent_over_a2a_does_not_bind_a_negotiation_held_before(
     server: a2a.A2AServer, node: PeerNode, alice: Party, clock: FixedClock
 ) -> None:
     """Alice opens a negotiation with Bob over CooperationService (gRPC), where no contextId exists.
     Mallory resends her Offer over A2A under his contextId. Before A2A-024 that bound the negotiation
     to Mallory's context for good (the first A2A message bound it, whoever sent it): ListTasks of his
-    context listed it, and Alice's own A2A messages could no longer bind it to hers. Expect no binding:
-    the Task's contextId stays its id (A2A-020: the first statement arrived under none), Mallory's
-    context lists nothing, and Alice's later A2A message under hers binds nothing either."""
+    context listed it, and Alice's own A2A messages could no longer bind it to hers. Expect no binding
+    by Mallory, nor by any message whose sender Bob does not know as a party (A2A-027): the Task's
+    contextId stays its id (A2A-020), Mallory's context lists nothing -- and Alice's A2A message under
+    hers, sent as a party (authenticated, A2A-026), binds it, once."""
     pa = make_peer(alice, clock)
     offer = pa.propose(node.peer.did, alice.proposal())
     with CooperationClient(server.target, timeout_s=10) as coop:
@@ -154,8 +170,12 @@ def test_a_statement_resent_over_a2a_does_not_bind_a_negotiation_held_before(
     assert listed(server, "mallory") == [], "Mallory's resend bound Alice's negotiation to his context"
     assert resent["contextId"] == tid
     assert send(server, offer.envelope, pa.send_context(), "alice-later")["contextId"] == tid
-    assert listed(server, "alice-later") == []
+    assert listed(server, "alice-later") == []  # unauthenticated: anyone's, so nothing binds
     assert rpc(server, "GetTask", {"id": tid})["contextId"] == tid
+    mine = send(server, offer.envelope, pa.send_context(), "alice-later", party=alice.agent.did)
+    assert mine["contextId"] == "alice-later" and listed(server, "alice-later") == [tid]
+    assert send(server, offer.envelope, pa.send_context(), "mallory")["contextId"] == tid
+    assert listed(server, "mallory") == []
 
 
 @pytest.mark.req("RPC-003", "A2A-015")

@@ -133,18 +133,22 @@ def test_a_stranger_cannot_make_the_agent_withdraw_its_offer(
         assert node.peer.negotiation(nid).state is State.WITHDRAWN
 
 
-@pytest.mark.req("A2A-022")
+@pytest.mark.req("A2A-022", "A2A-026")
 @pytest.mark.parametrize("mutual", [True, False], ids=["mutual-tls", "tls"])
-def test_behind_mutual_tls_every_caller_is_the_operators(
+def test_behind_mutual_tls_only_a_certificate_configured_as_the_operators_is(
     countering_bob: tuple[PeerNode, Party, FixedClock], tmp_path: Path, mutual: bool
 ) -> None:
-    """An agent that requires client certificates signed by its CA (mutual TLS) has authenticated every
-    caller as one its operator admitted, as for the control service (CTL-001): CancelTask from another
-    host withdraws. With TLS alone (no client certificates asked), a caller from another host is still
-    a stranger."""
+    """An agent that requires client certificates signed by its CA (mutual TLS) once took every caller
+    holding one for its operator's -- a counterparty certified to trade with it too. Now (A2A-026) a
+    certificate is the operator's only when configured so (``callers``, ``serve --a2a-callers``):
+    CancelTask from another host with a certificate not so configured is refused NOT_OPERATOR; once its
+    fingerprint is listed as ``operator``, it withdraws. With TLS alone (no client certificates asked),
+    a caller from another host is a stranger."""
     import ssl
 
     from pki import Pki
+
+    from a2a_coop.a2a.callers import OPERATOR, der_of, fingerprint
 
     far = _local_address()
     if far is None:
@@ -155,20 +159,29 @@ def test_behind_mutual_tls_every_caller_is_the_operators(
     context = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
     context.check_hostname = False  # the test certificate names 127.0.0.1; we call another address
     context.load_cert_chain(tmp_path / "client.pem", tmp_path / "client.key")
-    with a2a.serve_a2a(node, host="0.0.0.0", name="bob", tls=pki.server(mutual=mutual)) as srv:
-        pa = make_peer(alice, clock)
-        offer = pa.propose(node.peer.did, alice.proposal())
-        node.exchange(offer.envelope, pa.send_context())  # Bob counters
-        task = offer.negotiation_id.hex()
-        assert node.peer.negotiation(offer.negotiation_id).state is State.COUNTERED
-        resp = httpx.post(
-            f"https://{far}:{srv.http.port}/a2a/rest/tasks/{task}:cancel",
-            json={},
-            headers={"A2A-Version": "1.0"},
-            verify=context,
-            timeout=10,
-        )
-        state = node.peer.negotiation(offer.negotiation_id).state
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    node.exchange(offer.envelope, pa.send_context())  # Bob counters
+    task = offer.negotiation_id.hex()
+    assert node.peer.negotiation(offer.negotiation_id).state is State.COUNTERED
+    ours = {fingerprint(der_of((tmp_path / "client.pem").read_bytes())): OPERATOR}
+
+    def cancel(callers: dict[bytes, str]) -> httpx.Response:
+        tls = pki.server(mutual=mutual)
+        with a2a.serve_a2a(node, host="0.0.0.0", name="bob", tls=tls, callers=callers) as srv:
+            return httpx.post(
+                f"https://{far}:{srv.http.port}/a2a/rest/tasks/{task}:cancel",
+                json={},
+                headers={"A2A-Version": "1.0"},
+                verify=context,
+                timeout=10,
+            )
+
+    resp = cancel({})
+    assert resp.status_code == 409, resp.text
+    assert node.peer.negotiation(offer.negotiation_id).state is State.COUNTERED
+    resp = cancel(ours)
+    state = node.peer.negotiation(offer.negotiation_id).state
     if mutual:
         assert resp.status_code == 200, resp.text
         assert state is State.WITHDRAWN
@@ -213,7 +226,8 @@ def test_the_operator_is_a_caller_on_this_host() -> None:
     are local; any other address, and an unknown caller, is not."""
     from a2a.server.context import ServerCallContext
 
-    from a2a_coop.a2a.handler import CALLER_STATE_KEY, caller_of, local_caller
+    from a2a_coop.a2a.callers import CALLER_STATE_KEY, local_caller
+    from a2a_coop.a2a.handler import caller_of
 
     assert caller_of("ipv4:127.0.0.1:5000") == "127.0.0.1"
     assert caller_of("ipv6:[::1]:5000") == caller_of("ipv6:%5B::1%5D:5000") == "::1"

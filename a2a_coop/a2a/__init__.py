@@ -37,7 +37,8 @@ CooperationService, running the handler's coroutines on the HTTP server's event 
   else TASK_NOT_CANCELABLE); errors by A2A's own mapping on each binding (SPEC.md 14.5).
 
 Modules: :mod:`.parts` (the extension's URI, media types and Parts),
-:mod:`.card` (the AgentCard), :mod:`.handler` (the operations), :mod:`.http`
+:mod:`.card` (the AgentCard), :mod:`.handler` (the operations), :mod:`.callers` (who calls: the
+operator's, a party's did:key by its client certificate, or a stranger), :mod:`.http`
 (JSON-RPC, HTTP+JSON and the card on uvicorn), :mod:`.service` (the gRPC
 servicer and :func:`serve_a2a`) and :mod:`.client` (:func:`drive_a2a`).
 """

@@ -15,10 +15,14 @@ semantics (transport equivalence). What each operation means for a negotiation:
   the negotiation is terminal (A2A-015).
 * ``GetTask`` (strict ids, A2A-013), ``ListTasks`` (one context's tasks, paged, A2A-014),
   ``CancelTask`` (a signed Withdraw of our outstanding offer, else TaskNotCancelable, A2A-018), for
-  the operator's callers only (:func:`local_caller`, or every caller behind mutual TLS, A2A-022).
-* With ``private_tasks`` (``serve --a2a-private-tasks``, A2A-025), Tasks are the operator's alone:
-  ``GetTask``, ``SubscribeToTask``, ``ListTasks`` and ``CancelTask`` answer any other caller as for a
-  Task the agent does not hold, and a ``SendMessage`` answer to one carries no Artifacts.
+  the operator's callers only (A2A-022).
+* Who calls (:mod:`.callers`, A2A-026): the operator's, a party's did:key (by its client certificate),
+  or a stranger. With ``private_tasks`` (``serve --a2a-private-tasks``, A2A-025), a Task is shown to the
+  operator's callers and to the callers of its two parties alone: ``GetTask``, ``SubscribeToTask``,
+  ``ListTasks`` and ``CancelTask`` answer any other caller as for a Task the agent does not hold, and a
+  ``SendMessage`` answer to one carries no Artifacts.
+* A negotiation's ``contextId`` is bound only by a message from the operator's caller or one of its
+  parties' (A2A-027), and shown only to a request naming it (A2A-024).
 * Push notifications are not offered: PushNotificationNotSupported.
 
 Every method checks ``A2A-Version`` (Major.Minor, A2A-004) and the request's required fields first.
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
+import hashlib
 import logging
 import re
 import threading
@@ -45,6 +49,7 @@ from a2a.utils.proto_utils import validate_proto_required_fields
 from google.protobuf import struct_pb2
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.a2a.callers import OPERATOR, STRANGER, Callers
 from a2a_coop.a2a.parts import (
     A2A_PROTOCOL_VERSION,
     ENVELOPE_MEDIA_TYPE,
@@ -80,7 +85,7 @@ TASK_STATES: Final[dict[State, int]] = {
 }
 
 CONTEXTS_META_KEY: Final = "a2a.contexts"  # journal meta: negotiation id (hex) -> A2A context id
-CALLER_STATE_KEY: Final = "a2a_coop.caller"  # ServerCallContext.state: the caller's address (see caller_of)
+_WHO_STATE_KEY: Final = "a2a_coop.who"  # ServerCallContext.state: who the call is, once judged (A2A-026)
 NOT_OPERATOR: Final = "NOT_OPERATOR"  # ErrorInfo metadata a2aCoopRefusal of a CancelTask refused (A2A-022)
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 100
@@ -159,11 +164,14 @@ class CoopRequestHandler(RequestHandler):
         exchange: how a statement reaches the peer (default ``node.exchange``; the CLI passes its
             logging wrapper).
         events: the change notifier shared with CooperationService.
-        operator: whether a call is the operator's, the only caller ``CancelTask`` makes the peer sign
-            a Withdraw for (A2A-022; default :func:`local_caller`).
-        private_tasks: serve Tasks to the operator's callers only (A2A-025): any other caller is
-            answered as for a Task the agent does not hold, and a SendMessage answer to one (its
-            signed answers, RPC-003) carries no Artifacts.
+        identify: who a call is (A2A-026): :data:`~.callers.OPERATOR`, a party's did:key, or ""
+            (a stranger); default :meth:`Callers.identify` (a client certificate, else the operator's on
+            this host).
+        operator: instead of ``identify``, whether a call is the operator's (every other caller a
+            stranger): the only caller ``CancelTask`` makes the peer sign a Withdraw for (A2A-022).
+        private_tasks: serve a Task only to the operator's callers and its parties' (A2A-025, A2A-026):
+            any other caller is answered as for a Task the agent does not hold, and a SendMessage
+            answer to one (its signed answers, RPC-003) carries no Artifacts.
     """
 
     def __init__(
@@ -173,12 +181,19 @@ class CoopRequestHandler(RequestHandler):
         *,
         exchange: Callable[[bytes, Sequence[bytes]], list[bytes]] | None = None,
         events: TaskEvents | None = None,
+        identify: Callable[[ServerCallContext], str] | None = None,
         operator: Callable[[ServerCallContext], bool] | None = None,
         private_tasks: bool = False,
     ) -> None:
         self.node = node
         self._card = card
-        self._operator = operator or local_caller
+        if identify is None:
+            if operator is not None:
+                is_operator = operator
+                identify = lambda ctx: OPERATOR if is_operator(ctx) else STRANGER  # noqa: E731
+            else:
+                identify = Callers(agent=node.peer.did).identify
+        self._identify = identify
         self.private_tasks = private_tasks
         self._exchange = exchange or node.exchange
         self.events = events or TaskEvents()
@@ -218,7 +233,7 @@ class CoopRequestHandler(RequestHandler):
             return outcome
         neg, answers, _before = outcome
         task = self.task(neg, [envelope_part(a) for a in answers], named=params.message.context_id)
-        if not self._shows_tasks(context):
+        if not self._sees(self._who(context), neg):
             del task.artifacts[:]  # A2A-025: the signed answers (RPC-003), not the contract's evidence
         return task
 
@@ -233,7 +248,7 @@ class CoopRequestHandler(RequestHandler):
             return
         neg, answers, before = outcome
         task = self.task(neg, [], named=params.message.context_id)
-        if not self._shows_tasks(context):
+        if not self._sees(self._who(context), neg):
             del task.artifacts[:]  # A2A-025, as on_message_send
         yield task
         for artifact in task.artifacts:
@@ -247,8 +262,7 @@ class CoopRequestHandler(RequestHandler):
         self, params: a2a_pb2.SubscribeToTaskRequest, context: ServerCallContext
     ) -> AsyncGenerator[Any]:
         _check(params, context)
-        self._private_check(params.id, context)
-        neg = self._negotiation(params.id)
+        neg = self._visible(params.id, context)
         if neg.is_terminal:
             raise a2a_errors.UnsupportedOperationError(
                 f"task {params.id} is in a terminal state ({neg.state.value}); there is nothing to follow"
@@ -291,8 +305,7 @@ class CoopRequestHandler(RequestHandler):
         _check(params, context)
         if params.HasField("history_length") and params.history_length < 0:
             raise a2a_errors.InvalidParamsError("historyLength must not be negative")
-        self._private_check(params.id, context)
-        return self.task(self._negotiation(params.id), [])
+        return self.task(self._visible(params.id, context), [])
 
     async def on_list_tasks(
         self, params: a2a_pb2.ListTasksRequest, context: ServerCallContext
@@ -312,13 +325,16 @@ class CoopRequestHandler(RequestHandler):
         rows: list[tuple[int, str, Negotiation]] = []
         with self._lock:
             mine = [t for t, c in self._contexts.items() if params.context_id and c == params.context_id]
-        if not self._shows_tasks(context):
+            if _TASK_ID.match(params.context_id) and params.context_id not in self._contexts:
+                mine.append(params.context_id)  # A2A-020: an unbound negotiation's context is its Task id
+        who = self._who(context)
+        if self.private_tasks and who == STRANGER:
             mine = []  # A2A-025: as a context of no Task
         peer = self.node.peer
         with peer.lock:
             for task_id in mine:
                 neg = _held_or_archived(peer, bytes.fromhex(task_id))
-                if neg is None:
+                if neg is None or not self._sees(who, neg):  # A2A-026: a party's own Tasks alone
                     continue
                 if params.status and TASK_STATES[neg.state] != params.status:
                     continue
@@ -346,14 +362,14 @@ class CoopRequestHandler(RequestHandler):
         self, params: a2a_pb2.CancelTaskRequest, context: ServerCallContext
     ) -> a2a_pb2.Task:
         _check(params, context)
-        self._private_check(params.id, context)
-        neg = self._negotiation(params.id)
+        neg = self._visible(params.id, context)
         # A2A-022: CancelTask carries no signature, and the Task id is no secret (it is in every
         # statement of the negotiation, and in an escrow's transcript): anyone could have us withdraw.
-        if not self._operator(context):
+        if not self._is_operator(self._who(context)):
             raise a2a_errors.TaskNotCancelableError(
                 "only this agent's operator may have it withdraw its offer (a caller on this host, or one "
-                "authenticated by mutual TLS); the counterparty ends the offer with a signed Reject",
+                "whose client certificate is the operator's, A2A-026); the counterparty ends the offer "
+                "with a signed Reject",
                 data={"a2aCoopRefusal": NOT_OPERATOR},
             )
         peer = self.node.peer
@@ -448,13 +464,14 @@ class CoopRequestHandler(RequestHandler):
         if not nid:
             parts = [envelope_part(a) for a in answers]
             return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
-        if known is None:
-            # A2A-024 (a): only the message that brought us the negotiation's first statement binds its
-            # context. A statement of a negotiation we held already -- taken over CooperationService,
-            # under another context, or signed by us -- is anyone's to resend, and binds nothing.
-            await asyncio.to_thread(self._bind_context, task_id_for(nid), msg.context_id or task_id_for(nid))
         neg = _held_or_archived(self.node.peer, nid)
         assert neg is not None  # exchange accepted a statement of it (perhaps forgotten since: journal)
+        task_id = task_id_for(nid)
+        if not self._bound(task_id) and self._may_bind(self._who(context), neg):
+            # A2A-027: only the operator's caller or a party's binds a negotiation's context (once). A
+            # statement is anyone's to send -- a relayer, a reader of an escrow's transcript -- and its
+            # signature says who signed it, never who sent it.
+            await asyncio.to_thread(self._bind_context, task_id, msg.context_id or task_id)
         return neg, answers, before
 
     def _unsigned(
@@ -462,8 +479,7 @@ class CoopRequestHandler(RequestHandler):
     ) -> a2a_pb2.Message:
         """A message with no a2a-coop Part: never changes a negotiation (A2A-010), else a plain reply."""
         if msg.task_id:
-            self._private_check(msg.task_id, context)
-            self._negotiation(msg.task_id)  # TaskNotFound first
+            self._visible(msg.task_id, context)  # TaskNotFound first
             text = (
                 f"task {msg.task_id} is an a2a-coop negotiation: only signed statements "
                 f"(Parts of media type {ENVELOPE_MEDIA_TYPE}) can change it"
@@ -482,15 +498,45 @@ class CoopRequestHandler(RequestHandler):
         parts = [a2a_pb2.Part(text=text), a2a_pb2.Part(data=data, media_type="application/json")]
         return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()), coop=False)
 
-    def _shows_tasks(self, context: ServerCallContext) -> bool:
-        """Whether this caller may see Tasks: anyone, unless private (A2A-025), then the operator's alone."""
-        return not self.private_tasks or self._operator(context)
+    def _who(self, context: ServerCallContext) -> str:
+        """Who this call is (A2A-026): OPERATOR, a party's did:key, or STRANGER; judged once per call."""
+        who = context.state.get(_WHO_STATE_KEY)
+        if who is None:
+            who = context.state[_WHO_STATE_KEY] = self._identify(context)
+        return str(who)
 
-    def _private_check(self, task_id: str, context: ServerCallContext) -> None:
-        """A2A-025: a caller that may not see Tasks gets the answer of a Task the agent does not hold --
-        the same error, before the agent looks the Task up, so nothing tells that it exists."""
-        if not self._shows_tasks(context):
+    def _is_operator(self, who: str) -> bool:
+        return who == OPERATOR or (who != STRANGER and who == self.node.peer.did)
+
+    def _sees(self, who: str, neg: Negotiation) -> bool:
+        """Whether the caller ``who`` may see ``neg``'s Task: anyone, unless Tasks are private (A2A-025);
+        then the operator's callers and the negotiation's two parties' alone (A2A-026)."""
+        return not self.private_tasks or self._is_operator(who) or (who != STRANGER and who in neg.parties)
+
+    def _may_bind(self, who: str, neg: Negotiation) -> bool:
+        """A2A-027: the operator's callers and the negotiation's parties' bind its contextId; no one else."""
+        return self._is_operator(who) or (who != STRANGER and who in neg.parties)
+
+    def _bound(self, task_id: str) -> bool:
+        with self._lock:
+            return task_id in self._contexts
+
+    def _visible(self, task_id: str, context: ServerCallContext) -> Negotiation:
+        """The negotiation of a Task this caller may see. A caller that may not see it gets the answer of a
+        Task the agent does not hold (A2A-025, A2A-026): the same error -- a stranger's before the Task
+        is looked up, as for every Task, and a party's after the work an unknown Task costs (a look-up
+        that misses memory and the journal: one of an id no negotiation has) --, so nothing tells that
+        it exists."""
+        who = self._who(context)
+        if self.private_tasks and who == STRANGER:
             raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
+        neg = self._negotiation(task_id)
+        if not self._sees(who, neg):
+            absent = hashlib.sha256(b"a2a-coop/no-such-task/" + neg.id).digest()
+            with self.node.peer.lock:
+                _held_or_archived(self.node.peer, absent)  # as an unknown Task's miss costs
+            raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
+        return neg
 
     def _negotiation(self, task_id: str) -> Negotiation:
         """The negotiation of a task id: exactly the lower-case hex of its id (A2A-013)."""
@@ -566,21 +612,6 @@ def caller_of(peer: str) -> str:
     if kind == "ipv6" and rest.startswith("["):
         return rest[1:].partition("]")[0]
     return ""
-
-
-def local_caller(context: ServerCallContext) -> bool:
-    """Whether a call came from this host: its address (``state[CALLER_STATE_KEY]``, which each binding
-    sets) is a loopback address, or it came over a Unix socket. Unknown callers are not local."""
-    caller = context.state.get(CALLER_STATE_KEY) or ""
-    if caller == "unix":
-        return True
-    try:
-        address = ipaddress.ip_address(caller.partition("%")[0])
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 def _check_message(params: a2a_pb2.SendMessageRequest) -> None:

@@ -44,8 +44,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from a2a_coop.a2a.callers import CALLER_STATE_KEY, CLIENT_CERT_STATE_KEY, der_of
 from a2a_coop.a2a.card import AGENT_CARD_PATH, card_json
-from a2a_coop.a2a.handler import CALLER_STATE_KEY, CoopRequestHandler
+from a2a_coop.a2a.handler import CoopRequestHandler
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 from a2a_coop.transport.tls import TlsConfig
 
@@ -114,6 +115,12 @@ class _ContextBuilder(DefaultServerCallContextBuilder):
         # The caller's address, for the operations only the operator may call (A2A-022). uvicorn takes
         # it from X-Forwarded-For only when a proxy on loopback sent the request (forwarded_allow_ips).
         ctx.state[CALLER_STATE_KEY] = request.client.host if request.client is not None else ""
+        # The client certificate it presented over TLS, if any (A2A-026): the ASGI TLS extension's
+        # client_cert_chain, which the server's protocol (_ClientCertificates) fills in.
+        tls = (request.scope.get("extensions") or {}).get("tls") or {}
+        chain = tls.get("client_cert_chain") or []
+        if chain:
+            ctx.state[CLIENT_CERT_STATE_KEY] = der_of(chain[0])
         request.scope[_CONTEXT_KEY] = ctx
         return ctx
 
@@ -359,6 +366,45 @@ def server_ssl_context(tls: TlsConfig) -> ssl.SSLContext:
     return ctx
 
 
+def _http_protocol(config: uvicorn.Config) -> type[asyncio.Protocol]:
+    """The HTTP protocol class uvicorn would use for ``config``."""
+    from uvicorn.config import HTTP_PROTOCOLS
+    from uvicorn.importer import import_from_string
+
+    http = config.http
+    if isinstance(http, type):
+        return http
+    found: type[asyncio.Protocol] = import_from_string(HTTP_PROTOCOLS.get(http, http))
+    return found
+
+
+def _with_client_certificates(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """``base`` (uvicorn's HTTP/1.1 protocol), telling the app the client certificate each TLS connection
+    presented, as the ASGI TLS extension does: ``scope["extensions"]["tls"]["client_cert_chain"]`` (PEM;
+    the leaf only, all ``ssl`` gives). uvicorn itself does not: the caller's certificate is how the agent
+    knows a party from a stranger behind mutual TLS (A2A-026)."""
+
+    class ClientCertificates(base):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            ssl_object = transport.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+            if not der:
+                return
+            chain = [ssl.DER_cert_to_PEM_cert(der)]
+            inner: Any = getattr(self, "app")  # noqa: B009  # uvicorn's, set in its __init__
+
+            async def app(scope: Any, receive: Any, send: Any) -> None:
+                extensions = dict(scope.get("extensions") or {})
+                extensions["tls"] = {**(extensions.get("tls") or {}), "client_cert_chain": chain}
+                scope["extensions"] = extensions
+                await inner(scope, receive, send)
+
+            setattr(self, "app", app)  # noqa: B010
+
+    return ClientCertificates
+
+
 class HttpServer:
     """``app`` on uvicorn, on its own thread and event loop (:attr:`loop`)."""
 
@@ -372,6 +418,8 @@ class HttpServer:
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=1
         )
+        if tls is not None and tls.trusted_ca is not None:
+            config.http = _with_client_certificates(_http_protocol(config))
         config.load()
         if tls is not None:
             config.ssl = server_ssl_context(tls)

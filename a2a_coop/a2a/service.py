@@ -15,7 +15,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -29,16 +29,15 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
 
+from a2a_coop.a2a.callers import CALLER_STATE_KEY, CLIENT_CERT_STATE_KEY, Callers, der_of
 from a2a_coop.a2a.card import DEFAULT_DESCRIPTION, agent_card
 from a2a_coop.a2a.handler import (
-    CALLER_STATE_KEY,
     TASK_STATES,
     CoopRequestHandler,
     NotifyingNode,
     TaskEvents,
     caller_of,
     coop_cause,
-    local_caller,
     negotiation_artifacts,
 )
 from a2a_coop.a2a.http import (
@@ -246,8 +245,8 @@ def _parse(cls: Any, data: bytes) -> Any:
 
 
 def call_context(context: grpc.ServicerContext) -> ServerCallContext:
-    """A ServerCallContext from gRPC metadata: lower-case header names, requested extensions, and the
-    caller's address (A2A-022)."""
+    """A ServerCallContext from gRPC metadata: lower-case header names, requested extensions, the
+    caller's address (A2A-022) and the client certificate it presented, if any (A2A-026)."""
     headers: dict[str, str] = {}
     requested: set[str] = set()
     for key, value in context.invocation_metadata() or ():
@@ -255,8 +254,19 @@ def call_context(context: grpc.ServicerContext) -> ServerCallContext:
         headers.setdefault(key.lower(), text)
         if key.lower() in EXTENSION_HEADERS:
             requested.update(e.strip() for e in text.split(",") if e.strip())
-    state = {"headers": headers, CALLER_STATE_KEY: caller_of(context.peer() or "")}
+    state: dict[str, Any] = {"headers": headers, CALLER_STATE_KEY: caller_of(context.peer() or "")}
+    certificate = client_certificate(context)
+    if certificate:
+        state[CLIENT_CERT_STATE_KEY] = certificate
     return ServerCallContext(state=state, requested_extensions=requested)
+
+
+def client_certificate(context: grpc.ServicerContext) -> bytes:
+    """The DER certificate the caller presented over TLS (gRPC verified it against the client CA), or
+    b"" (no TLS, or no certificate)."""
+    auth = getattr(context, "auth_context", None)
+    pem = (auth() if auth is not None else {}).get("x509_pem_cert") or []
+    return der_of(pem[0]) if pem else b""
 
 
 def _echo(context: grpc.ServicerContext, ctx: ServerCallContext) -> None:
@@ -304,10 +314,6 @@ class A2AServer:
         self.stop()
 
 
-def _anyone(context: ServerCallContext) -> bool:
-    return True
-
-
 def serve_a2a(
     node: PeerNode,
     *,
@@ -324,6 +330,8 @@ def serve_a2a(
     cooperation: Any = None,
     operator: Callable[[ServerCallContext], bool] | None = None,
     private_tasks: bool = False,
+    callers: Mapping[bytes, str] | None = None,
+    identify: Callable[[ServerCallContext], str] | None = None,
 ) -> A2AServer:
     """Serve ``node`` over CooperationService and A2A's three bindings: gRPC (A2AService, on the gRPC
     server with CooperationService, at ``host:port``), JSON-RPC 2.0 and HTTP+JSON (on uvicorn at
@@ -334,14 +342,16 @@ def serve_a2a(
     bound port, else the bound address). ``exchange`` and ``cooperation``: what handles statements
     from A2A and from CooperationService (default: the node; the CLI passes its logging wrapper).
     ``max_message_bytes`` defaults to room for a statement and a few context envelopes.
-    ``operator``: whether a call is the operator's, the only caller ``CancelTask`` withdraws an offer
-    for (A2A-022); default: a caller on this host (loopback), or every caller when ``tls`` requires
-    client certificates signed by its CA (mutual TLS, as for the control service, CTL-001).
-    ``private_tasks``: serve Tasks to the operator's callers only (A2A-025; ``serve --a2a-private-tasks``).
+    Who calls (A2A-026, :class:`~a2a_coop.a2a.callers.Callers`): a caller presenting a client
+    certificate (``tls.trusted_ca`` set) is who ``callers`` (certificate SHA-256 fingerprint ->
+    ``"operator"`` or a did:key; ``serve --a2a-callers``) lists it as, else the party whose did:key its
+    subjectAltName names, else a stranger; one presenting none is the operator's on this host (loopback),
+    else a stranger. ``identify``, instead: who a call is (``"operator"``, a did:key, or ""); or
+    ``operator``: whether a call is the operator's (every other caller a stranger). The operator's
+    callers alone make ``CancelTask`` withdraw an offer (A2A-022).
+    ``private_tasks``: serve a Task to the operator's callers and its parties' only (A2A-025;
+    ``serve --a2a-private-tasks``).
     """
-    if operator is None:
-        mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
-        operator = _anyone if mutual else local_caller
     events = TaskEvents()
     endpoints: dict[str, str] = {}
 
@@ -361,8 +371,16 @@ def serve_a2a(
             description=description,
         )
 
+    if identify is None and operator is None:
+        identify = Callers(dict(callers or {}), node.peer.did).identify
     handler = CoopRequestHandler(
-        node, card, exchange=exchange, events=events, operator=operator, private_tasks=private_tasks
+        node,
+        card,
+        exchange=exchange,
+        events=events,
+        identify=identify,
+        operator=operator,
+        private_tasks=private_tasks,
     )
     app = http_app(handler, card, max_body_bytes=BODY_PER_MESSAGE_BYTES * max_message_bytes)  # A2A-023
     http = HttpServer(app, host, http_port, tls=tls)

@@ -320,10 +320,22 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--a2a-private-tasks",
         action="store_true",
-        help="with --a2a: serve Tasks (GetTask, SubscribeToTask, ListTasks, CancelTask) only to this "
-        "agent's operator -- a caller on this host, or any caller when --tls-client-ca requires client "
-        "certificates -- and answer anyone else as for a Task it does not hold (TASK_NOT_FOUND); a "
-        "SendMessage answer to anyone else carries the signed answers but no Artifacts (A2A-025)",
+        help="with --a2a: serve a Task (GetTask, SubscribeToTask, ListTasks, CancelTask) only to this "
+        "agent's operator -- a caller on this host without a client certificate, or one whose certificate "
+        "--a2a-callers lists as operator -- and to the two parties of its negotiation, known by their "
+        "client certificates (A2A-026); answer anyone else as for a Task it does not hold "
+        "(TASK_NOT_FOUND); a SendMessage answer to anyone else carries the signed answers but no "
+        "Artifacts (A2A-025)",
+    )
+    p.add_argument(
+        "--a2a-callers",
+        type=Path,
+        metavar="FILE",
+        help="with --a2a and --tls-client-ca: who holds each client certificate, one a line: its SHA-256 "
+        "fingerprint (as 'openssl x509 -noout -fingerprint -sha256' prints it) then 'operator' or the "
+        "holder's did:key. A certificate not listed is the party whose did:key its subjectAltName names "
+        "as a URI, else a stranger; only the operator's make the agent withdraw on CancelTask (A2A-022, "
+        "A2A-026)",
     )
     p.add_argument(
         "--card-port",

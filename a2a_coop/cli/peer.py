@@ -203,6 +203,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         "--public-url": args.public_url,
         "--public-grpc": args.public_grpc,
         "--a2a-private-tasks": args.a2a_private_tasks,
+        "--a2a-callers": args.a2a_callers,
     }
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
@@ -306,6 +307,7 @@ def _serve_a2a_until_stopped(
         )
     if args.public_grpc is not None:
         _host_port(args.public_grpc)
+    callers = _a2a_callers(args.a2a_callers, tls)
     logged = LoggedPeer(node)
     with stop_on_signals() as stop:
         try:
@@ -320,6 +322,7 @@ def _serve_a2a_until_stopped(
                 exchange=logged.exchange,
                 cooperation=logged,
                 private_tasks=args.a2a_private_tasks,
+                callers=callers,
             )
         except (RuntimeError, OSError) as exc:
             raise listen_failure(args.host, [p for p in (args.port, args.card_port) if p], exc) from None
@@ -331,6 +334,22 @@ def _serve_a2a_until_stopped(
         finally:
             server.stop()
             say_stopped(out)
+
+
+def _a2a_callers(path: Path | None, tls: TlsConfig | None) -> dict[bytes, str]:
+    """``--a2a-callers FILE`` read (A2A-026): certificate fingerprint -> ``operator`` or a did:key."""
+    if path is None:
+        return {}
+    if tls is None or tls.trusted_ca is None:
+        raise UsageError("--a2a-callers names client certificates: it needs --tls-client-ca")
+    from a2a_coop.a2a.callers import read_callers
+
+    try:
+        return read_callers(path)
+    except OSError as exc:
+        raise UsageError(f"--a2a-callers {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--a2a-callers {exc}") from None
 
 
 def _public_url(url: str | None, tls: TlsConfig | None) -> str | None:

@@ -253,32 +253,52 @@ def _listed(a2a: A2AClient, context_id: str, *, note: str) -> list[str]:
 
 @case(
     "a2a.context-binding",
-    "A resent statement neither binds a contextId nor is shown the one its negotiation is bound to",
+    "A contextId is bound once, by the operator's or a party's caller; a resend is not shown it",
     "A2A-024",
+    "A2A-027",
     "A2A-020",
     "A2A-017",
     role=Role.A2A,
     capability=Capability.A2A,
 )
 def context_binding(ctx: Context) -> Outcome:
-    """Two Offers under our contextId; then the first resent, as a third party holding it would,
-    under another contextId: the answer must be the same Task, its contextId not ours (the Task id),
-    and that other context must list nothing; GetTask must not show ours either, while ListTasks of
-    ours still lists both and a message naming ours is shown ours. Then an Offer sent over
-    CooperationService (no contextId there) and resent over A2A under a third contextId: it must bind
-    nothing -- that context lists nothing and the Task's contextId is its id."""
+    """An Offer under our contextId. A target that does not know the suite as its operator's caller or a
+    party's (A2A-026: the suite calls from another host, without a client certificate naming the Offer's
+    issuer) must bind nothing (A2A-027): the Task's contextId is its id, our context lists nothing, its Task
+    id lists it. Otherwise: a second Offer under ours; then the first resent under another contextId: the
+    answer must be the same Task, its contextId not ours (the Task id), and that other context must list
+    nothing (bound once); GetTask must not show ours either, while ListTasks of ours still lists both and
+    a message naming ours is shown ours. Then an Offer sent over CooperationService (no contextId there),
+    resent over A2A under a third contextId: the first A2A message of the suite's binds it (A2A-027), and
+    a resend under a fourth binds nothing."""
     a2a = _client(ctx)
     if isinstance(a2a, Outcome):
         return a2a
-    mine, other, late = (_context_id(ctx, n) for n in ("mine", "other", "late"))
+    mine, other, late, later = (_context_id(ctx, n) for n in ("mine", "other", "late", "later"))
     alice, first = _offer(ctx)
     t1, _ = a2a.send(first, alice.setup, context_id=mine, note="our first Offer, under our context")
+    nid = first.header.negotiation_id.hex()
+    if t1.get("contextId") != mine:  # the suite is a stranger to the target: nothing binds (A2A-027)
+        ctx.must(
+            t1.get("contextId") == nid,
+            f"an unbound Task shows contextId {t1.get('contextId')!r}, not its id (A2A-020)",
+        )
+        ctx.must(
+            not _listed(a2a, mine, note="our context"), "ListTasks lists a Task under a context not bound"
+        )
+        ctx.must(
+            _listed(a2a, nid, note="the Task id as context") == [nid],
+            "ListTasks of an unbound Task's id does not list it (A2A-020)",
+        )
+        return Outcome.passed(
+            "the target did not take the suite for its operator's caller or a party's, and bound nothing "
+            "(A2A-027); the rest needs the suite on the target's host or with a party's certificate"
+        )
     ctx.clock.advance(5)
     bob, second = _offer(ctx, "bob")
     t2, _ = a2a.send(second, bob.setup, context_id=mine, note="our second Offer, under our context")
     ids = {str(t1.get("id")), str(t2.get("id"))}
     ctx.must(set(_listed(a2a, mine, note="our context")) == ids, "ListTasks of our context lacks our Tasks")
-    nid = first.header.negotiation_id.hex()
     resent = _resend(a2a, [*alice.setup, first.envelope], other, note="our first Offer, resent elsewhere")
     ctx.must(resent.get("id") == nid, f"the resent Offer answered the Task {resent.get('id')!r}, not {nid}")
     ctx.must(
@@ -298,13 +318,18 @@ def context_binding(ctx: Context) -> Outcome:
     carol, third = _offer(ctx, "carol")
     ctx.send(third, carol.setup, note="an Offer over CooperationService")
     tid = third.header.negotiation_id.hex()
-    late_task = _resend(a2a, [*carol.setup, third.envelope], late, note="that Offer resent over A2A")
-    ctx.must(not _listed(a2a, late, note="the late context"), "an A2A resend bound a negotiation held before")
+    late_task = _resend(a2a, [*carol.setup, third.envelope], late, note="that Offer sent over A2A")
     ctx.must(
-        late_task.get("contextId") == tid,
-        f"a negotiation opened over CooperationService shows contextId {late_task.get('contextId')!r}",
+        late_task.get("contextId") == late and _listed(a2a, late, note="the late context") == [tid],
+        "a negotiation opened over CooperationService was not bound by the first A2A message of a caller "
+        "that may bind (A2A-027)",
     )
-    return Outcome.passed("no binding by a resend; the bound contextId shown only to a request naming it")
+    again = _resend(a2a, [*carol.setup, third.envelope], later, note="that Offer resent under another")
+    ctx.must(not _listed(a2a, later, note="a fourth context"), "a bound negotiation was bound again")
+    ctx.must(again.get("contextId") == tid, f"a resend elsewhere was shown {again.get('contextId')!r}")
+    return Outcome.passed(
+        "bound once, by a caller that may bind; the bound contextId shown only to a request naming it"
+    )
 
 
 @case(

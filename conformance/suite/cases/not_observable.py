@@ -220,7 +220,8 @@ not_observable(
     "ctl.cancel-task-operator-only",
     "CancelTask withdraws only for the agent's operator",
     "who the target takes for its operator is its own configuration (the reference: a caller on its host, "
-    "or any caller behind mutual TLS), and a suite on the target's host is one; a2a.cancel accepts the "
+    "or one whose client certificate is configured as the operator's), and a suite on the target's host "
+    "is one; a2a.cancel accepts the "
     "refusal a suite on another host gets, and tests/test_trust_gaps.py calls the reference from another "
     "address on every binding",
     "A2A-022",
@@ -232,6 +233,15 @@ not_observable(
     "configuration, and a suite on the target's host is its operator; tests/test_task_privacy.py calls "
     "the reference from another address on every binding",
     "A2A-025",
+)
+not_observable(
+    "ctl.party-callers-by-certificate",
+    "Behind mutual TLS a caller is judged by its certificate: a party sees only its own negotiations' Tasks",
+    "needs the suite to call the target with client certificates signed by the target's client CA -- one "
+    "naming a party, one naming another, one the operator's -- which the target's operator issues and the "
+    "suite is not given; tests/test_party_tasks.py calls the reference with such certificates on every "
+    "binding",
+    "A2A-026",
 )
 not_observable(
     "mnd.renewal-sums-exposure",
