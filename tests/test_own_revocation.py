@@ -442,3 +442,30 @@ def test_views_that_hold_both_halves_of_a_forked_own_revocation_take_the_same_st
         )
         seen.add(frozenset(vs.digest for vs in (second, fork, third) if vs.digest in v.statements))
     assert len(seen) == 1
+
+
+@pytest.mark.req("KEY-011", "KEY-004", "KEY-007")
+def test_a_principals_revocation_reaches_back_over_the_keys_own_word_only_from_its_binding() -> None:
+    """Alice's key signs a bare Checkpoint (under no Mandate) before anything binds it, then its binding
+    under her principal's Mandate; after the theft its thief signs another bare Checkpoint. Her principal
+    revokes the key back to 1 ms: the thief's Checkpoint, signed after the binding, is reached back to 1 ms
+    (refused held first, disowned heard after), the one signed before the binding only from the
+    revocation's issued_at_ms -- the key's own word before it answered to that principal, which is what a
+    principal a thief binds a principal's key to must not reach (KEY-011 (b))."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    before = alice.agent.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([before.digest])))
+    clock.advance(1_000)
+    after = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([before.digest, binding.digest]))
+    )
+    clock.advance(1_000)
+    back = _revocation(alice.principal, alice.did, 1)
+    setup = [*alice.setup, *bob.setup]
+    for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+        v, codes = _taken([*setup, binding.envelope, back.envelope, before.envelope, after.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-3:] == ["", "", "KEY_REVOKED"], (kw, codes)
+        v, codes = _taken([*setup, before.envelope, binding.envelope, after.envelope, back.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-4:] == [""] * 4 and v.disowned(after) and not v.disowned(before), kw

@@ -1472,6 +1472,35 @@ def principal_key_reach() -> Group:
         "Boundary",
         twin=[*k_setup, k_offer.envelope, k_after.envelope],
     )
+    # KEY-011 (b): a principal's revocation reaches back over the key's own word (under no Mandate) only from
+    # the key's binding to it
+    dan = Party("dan", clock)
+    clock.advance(1_000)
+    bare = dan.agent.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    d_binding = dan.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([bare.digest])))
+    clock.advance(1_000)
+    d_after = dan.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([bare.digest, d_binding.digest]))
+    )
+    clock.advance(1_000)
+    d_back = dan.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=dan.did, effective_ms=1))
+    d_setup = [dan.mandate_vs.envelope, d_binding.envelope, d_back.envelope]
+    g.add(
+        "Dan's principal revokes his key back to 1 ms; the key's bare Checkpoint (under no Mandate) signed "
+        "before its binding to that principal: taken -- reached only from the revocation's issued_at_ms",
+        ["KEY-011", "KEY-004"],
+        [*d_setup, bare.envelope],
+    )
+    g.add(
+        "the same; the key's bare Checkpoint signed after its binding: refused -- reached back to 1 ms",
+        ["KEY-011", "KEY-004"],
+        [*d_setup, bare.envelope, d_after.envelope],
+        "KEY_REVOKED",
+        "PrincipalKeyReach",
+        "RevokedKey",
+        twin=[dan.mandate_vs.envelope, d_binding.envelope, bare.envelope, d_after.envelope],
+    )
     return g
 
 
