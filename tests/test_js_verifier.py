@@ -31,7 +31,7 @@ COVERED = {
     "rules": 165,
     "mutations": 1866,
     "canaries": 66,
-    "keytime": 80,
+    "keytime": 92,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,

@@ -17,7 +17,9 @@ from itertools import permutations
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
+from a2a_coop.protocol.forks import fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
@@ -178,3 +180,292 @@ def test_views_holding_the_same_statements_weigh_a_self_revocation_the_same_in_e
             disowned = frozenset(vs.digest for vs in statements if v.disowned(vs))
             seen.add((tuple(sorted(kw)), held, disowned))
     assert len(seen) == 3  # one outcome per kind of verifier, whatever the order
+
+
+# --- a principal's key: who revokes it, and how far back (KEY-011 (c), MND-012, MND-025) ---------------
+
+
+def _key_revocation_codes(envelopes: list[bytes], **kw: object) -> list[str]:
+    """:func:`_taken`'s codes, each with the requirement it was refused under ("" when taken)."""
+    v = Verifier(**kw)  # type: ignore[arg-type]
+    out = []
+    for env in envelopes:
+        try:
+            v.accept(env)
+            out.append("")
+        except CoopError as e:
+            out.append(f"{e.code} {e.requirement}")
+    return out
+
+
+def _mandate_for(principal: Signer, agent: str, like: Party) -> VerifiedStatement:
+    """A Mandate by ``principal`` for ``agent``, with ``like``'s caps."""
+    m = identity_pb2.Mandate()
+    m.CopyFrom(like.mandate_vs.statement.mandate)
+    m.agent = agent
+    return principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+
+
+def _bind(key: Signer, mandate: VerifiedStatement, held: list[VerifiedStatement]) -> VerifiedStatement:
+    """``key``'s public Checkpoint under ``mandate`` (binding it to that Mandate's principal, KEY-007), over
+    ``held``, its statements so far."""
+    return key.sign(
+        "checkpoint",
+        identity_pb2.Checkpoint(log_root=merkle_root([vs.digest for vs in held])),
+        mandate=mandate.digest,
+    )
+
+
+def _under_root(party: Party) -> list[bytes]:
+    """Give ``party`` a fresh principal key bound, before it signs anything else, to a root key kept apart
+    (its first statement: a Checkpoint under the root's Mandate for it); the party's Mandate is signed by
+    that principal key after the binding. Returns the root's Mandate and the binding, which a verifier
+    needs before the party's Mandate (the party's ``setup``), and sets ``party.root``."""
+    root = Signer(f"{party.name}-root", party.clock)
+    principal = Signer(f"{party.name}-principal-bound", party.clock)
+    for_principal = _mandate_for(root, principal.did, party)
+    binding = principal.sign("checkpoint", identity_pb2.Checkpoint(), mandate=for_principal.digest)
+    party.principal = principal
+    party.mandate_vs = _mandate_for(principal, party.did, party)
+    party.setup = [party.mandate_vs.envelope]
+    party.root = root  # type: ignore[attr-defined]
+    return [for_principal.envelope, binding.envelope]
+
+
+@pytest.mark.req("KEY-011", "MND-012", "KEY-007", "KEY-004")
+def test_a_principals_key_thief_binding_it_to_its_own_principal_disowns_none_of_its_agents_history() -> None:
+    """A thief holding Alice's principal's key P -- not Alice's key -- has its own principal T mint a
+    Mandate for P, signs a Checkpoint with P under it (P is then bound to T, KEY-007) and has T revoke P
+    back to 1 ms: a principal's revocation, taken (KEY-004). Before KEY-011 (c) read the binding's place,
+    MND-012 took T's revocation as P's from 1 ms over every Mandate P signed: Alice's Offer under P's
+    Mandate, signed before the theft, was refused KEY_REVOKED (MND-012) by every verifier that heard the
+    revocation first and disowned by every view that heard it after -- the thief erased the whole history of
+    every agent of the principal whose key it stole. Now T reaches back only over the Mandates P signed
+    once bound to T: the thief's own, signed with P after the binding."""
+    clock = FixedClock()
+    alice, bob, thief = Party("alice", clock), Party("bob", clock), Party("thief", clock)
+    offer = alice.offer(bob)
+    clock.advance(1_000)
+    stolen = alice.principal
+    t_mandate = _mandate_for(thief.principal, stolen.did, alice)
+    t_binding = _bind(stolen, t_mandate, [alice.mandate_vs])
+    x_mandate = _mandate_for(
+        stolen, thief.did, alice
+    )  # the thief's agent, under P's Mandate after the binding
+    clock.advance(1_000)
+    x_offer = thief.agent.sign("offer", thief.proposal(), audience=bob.did, mandate=x_mandate.digest)
+    clock.advance(1_000)
+    t_back = _revocation(thief.principal, stolen.did, 1)
+    thefts = [t_mandate.envelope, t_binding.envelope, x_mandate.envelope, t_back.envelope]
+    setup = [*alice.setup, *bob.setup]
+    for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+        v, codes = _taken([*setup, *thefts, offer.envelope, x_offer.envelope], **kw)  # type: ignore[arg-type]
+        assert t_back.digest in v.statements and thief.principal.did in v.bound[stolen.did], (
+            kw
+        )  # the attack ran
+        assert codes[-2:] == ["", "KEY_REVOKED"], (kw, codes)  # Alice's Offer stands; the thief's does not
+        assert _key_revocation_codes([*setup, *thefts, x_offer.envelope], **kw)[-1] == "KEY_REVOKED MND-012"
+        v, _ = _taken([*setup, offer.envelope, *thefts], **kw)  # type: ignore[arg-type]
+        assert not v.disowned(offer), kw
+        # T's revocation heard before P's Mandate for Alice: the Mandate is P's own word (under no Mandate),
+        # signed before P was bound to T -- KEY-004 took T's revocation as reaching it from 1 ms
+        v, codes = _taken([*bob.setup, *thefts, *alice.setup, offer.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-2:] == ["", ""] and not v.disowned(alice.mandate_vs) and not v.disowned(offer), kw
+
+
+@pytest.mark.req("KEY-011", "MND-012", "KEY-007")
+def test_a_root_key_above_a_principals_key_reaches_back_over_its_thiefs_mandates_where_its_own_does_not() -> (
+    None
+):
+    """Alice's principal key P is stolen; the thief mints, with P, a Mandate for its own agent X, which
+    offers Bob a trade. P's own revocation, dated back to the theft, reaches back over nothing (KEY-011
+    (a), (c)): X's Offer, signed before it was issued, stands -- the thief's gain when P is the top of its
+    trust chain. A principal that keeps a root key above P -- P bound to it by its first statement, before
+    it signed any Mandate -- has the root revoke P back to the theft: X's Offer is refused (MND-012), while
+    Alice's Offer, signed before the theft, stands; a principal T the thief binds P to after the theft
+    reaches back over none of P's earlier Mandates."""
+    clock = FixedClock()
+    alice, bob, thief = Party("alice", clock), Party("bob", clock), Party("thief", clock)
+    rooted = _under_root(alice)
+    offer = alice.offer(bob)
+    clock.advance(1_000)
+    stolen_at = clock.now_ms
+    x_mandate = _mandate_for(alice.principal, thief.did, alice)
+    clock.advance(1_000)
+    x_offer = thief.agent.sign("offer", thief.proposal(), audience=bob.did, mandate=x_mandate.digest)
+    clock.advance(3_600_000)
+    own = _revocation(alice.principal, alice.principal.did, stolen_at)
+    by_root = _revocation(alice.root, alice.principal.did, stolen_at)  # type: ignore[attr-defined]
+    setup = [*rooted, *alice.setup, *bob.setup, x_mandate.envelope]
+    for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+        assert _key_revocation_codes([*setup, own.envelope, offer.envelope, x_offer.envelope], **kw)[-2:] == [
+            "",
+            "",
+        ]
+        v, _ = _taken([*setup, offer.envelope, x_offer.envelope, own.envelope], **kw)  # type: ignore[arg-type]
+        assert own.digest in v.statements and not v.disowned(x_offer), kw
+        codes = _key_revocation_codes([*setup, by_root.envelope, offer.envelope, x_offer.envelope], **kw)
+        assert codes[-3:] == ["", "", "KEY_REVOKED MND-012"], (kw, codes)
+        v, _ = _taken([*setup, offer.envelope, x_offer.envelope, by_root.envelope], **kw)  # type: ignore[arg-type]
+        assert v.disowned(x_offer) and not v.disowned(offer), kw
+
+
+def _own_principal(party: Party) -> None:
+    """Make ``party``'s key its own principal: its Mandate signed by itself (MND-021: a key that only signs
+    under its own Mandates may)."""
+    m = identity_pb2.Mandate()
+    m.CopyFrom(party.mandate_vs.statement.mandate)
+    party.mandate_vs = party.agent.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    party.setup = [party.mandate_vs.envelope]
+
+
+@pytest.mark.req("MND-025", "KEY-011", "KEY-004")
+def test_a_key_under_its_own_mandate_is_revoked_as_any_of_its_statements_not_by_mnd_012() -> None:
+    """Kay's key is its own principal and trades under a Mandate it signed itself. Its Offer and its own
+    revocation back to 1 ms are signed in one millisecond, the Offer first in its chain: KEY-004 reads the
+    revocation's seq and takes the Offer (KEY-011 (a)) in every order; MND-012 read on top of it -- the
+    revocation's issuer is the Mandate's principal -- has no seq clause and would refuse the Offer in every
+    verifier that heard the revocation first. A thief that binds Kay's key to its own principal T and has T
+    revoke it back to 1 ms reaches none of Kay's Offers (KEY-011 (b): bound to itself first); a root key
+    Kay's key bound itself to first reaches back over them."""
+    clock = FixedClock()
+    kay, bob, thief = Party("kay", clock), Party("bob", clock), Party("thief", clock)
+    _own_principal(kay)
+    clock.advance(1_000)
+    offer = kay.offer(bob)
+    own = _revocation(kay.agent, kay.did, 1)
+    assert own.issued_at_ms == offer.issued_at_ms and own.seq == offer.seq + 1
+    setup = [*kay.setup, *bob.setup]
+    for order in permutations([offer, own]):
+        for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+            v, codes = _taken([*setup, *(vs.envelope for vs in order)], **kw)  # type: ignore[arg-type]
+            assert codes[-2:] == ["", ""] and not v.disowned(offer), (kw, [vs.body for vs in order])
+    t_mandate = _mandate_for(thief.principal, kay.did, kay)
+    clock.advance(1_000)
+    t_binding = _bind(kay.agent, t_mandate, [kay.mandate_vs, offer, own])
+    clock.advance(1_000)
+    t_back = _revocation(thief.principal, kay.did, 1)
+    for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+        v, codes = _taken(
+            [*setup, t_mandate.envelope, t_binding.envelope, t_back.envelope, offer.envelope], **kw
+        )  # type: ignore[arg-type]
+        assert t_back.digest in v.statements and codes[-1] == "" and not v.disowned(offer), kw
+    # bound first to a root key, by the key's first statement: the root's revocation reaches back
+    clock2 = FixedClock()
+    root, kay2, bob2 = Signer("kay-root", clock2), Party("kay", clock2), Party("bob", clock2)
+    for_kay = _mandate_for(root, kay2.did, kay2)
+    binding = _bind(kay2.agent, for_kay, [])
+    _own_principal(kay2)
+    clock2.advance(1_000)
+    offer2 = kay2.offer(bob2)
+    by_root = _revocation(root, kay2.did, 1)
+    for kw in ({"me": bob2.did}, {"evidence_view": False}, {}):
+        envelopes = [
+            for_kay.envelope,
+            binding.envelope,
+            *kay2.setup,
+            *bob2.setup,
+            by_root.envelope,
+            offer2.envelope,
+        ]
+        assert _key_revocation_codes(envelopes, **kw)[-2:] == ["", "KEY_REVOKED KEY-004"], kw
+
+
+# --- a thief's own revocation signed into a seq the key used: a fork (KEY-012, KEY-011 Left open) --------
+
+
+def _forked_revocation() -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
+    """Alice's binding and three Offers (seqs 1-3); a thief holding her key signs, at seq 2 -- after her
+    first Offer, which it links to -- the key's own revocation back to 1 ms, dated between her first two
+    Offers (CHN-005 holds against both neighbours): a fork of her chain."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    first = alice.offer(bob)
+    forked_at = clock.now_ms + 500
+    clock.advance(1_000)
+    second = alice.offer(bob)
+    clock.advance(1_000)
+    third = alice.offer(bob)
+    thief = ChainSigner(
+        alice.agent.key, clock=lambda: forked_at, nonce=lambda: b"thief-nonce-0001", head=(2, first.digest)
+    )
+    fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    assert fork.seq == second.seq and fork.prev == second.prev
+    return alice, bob, [binding, first, second, third], fork
+
+
+@pytest.mark.req("KEY-012", "ATT-011", "ATT-013", "KEY-011")
+def test_every_view_that_holds_both_halves_of_a_forked_own_revocation_holds_the_forks_proof() -> None:
+    """Every order of Alice's second and third Offers and the thief's revocation forked into the second's
+    seq: each verifier -- a live receiver, an escrow taking evidence, a view -- refuses one half of the fork
+    with a proof of it (ATT-011 keeps it, ATT-013 makes the key and its principal faulty), whichever it heard
+    first. Before KEY-012 one that heard the revocation first refused both Offers KEY_REVOKED, with the
+    revocation alone as evidence: no proof, and the thief chose, by whom it showed the revocation to first,
+    where Alice's principal stayed unblemished while her history was refused."""
+    alice, bob, (binding, first, second, third), fork = _forked_revocation()
+    for order in permutations([second, fork, third]):
+        for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+            v = Verifier(**kw)  # type: ignore[arg-type]
+            for env in (*alice.setup, *bob.setup, binding.envelope, first.envelope):
+                v.accept(env)
+            proofs = []
+            for vs in order:
+                try:
+                    v.accept(vs.envelope)
+                except CoopError as e:
+                    proof = fork_proof_from(e)
+                    assert proof is not None, (e.code, [x.body for x in order], kw)
+                    proofs.append(verify_fork_proof(proof))
+            assert proofs and set(proofs) == {alice.did}, ([x.body for x in order], kw)
+            if order[0] is fork:  # the attack ran: the forked revocation was taken, and reaches both Offers
+                assert fork.digest in v.statements and v.revokes(second) and v.revokes(third)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="KEY-011 Left open: views holding both halves of a fork keep the half heard first"
+)
+@pytest.mark.req("KEY-011", "KEY-012")
+def test_views_that_hold_both_halves_of_a_forked_own_revocation_take_the_same_statements_in_every_order() -> (
+    None
+):
+    """What stays order-bound: a view that heard the thief's forked revocation first holds it and refuses
+    Alice's second and third Offers (forks of it); one that heard the Offers first holds them and refuses the
+    revocation. Both hold the proof (KEY-012), and so weigh Alice's principal alike (ATT-013), but the
+    statements they take differ: a verifier does not un-take what it took (KEY-011, Left open)."""
+    alice, bob, (binding, first, second, third), fork = _forked_revocation()
+    seen = set()
+    for order in permutations([second, fork, third]):
+        v, _ = _taken(
+            [*alice.setup, *bob.setup, binding.envelope, first.envelope, *(vs.envelope for vs in order)]
+        )
+        seen.add(frozenset(vs.digest for vs in (second, fork, third) if vs.digest in v.statements))
+    assert len(seen) == 1
+
+
+@pytest.mark.req("KEY-011", "KEY-004", "KEY-007")
+def test_a_principals_revocation_reaches_back_over_the_keys_own_word_only_from_its_binding() -> None:
+    """Alice's key signs a bare Checkpoint (under no Mandate) before anything binds it, then its binding
+    under her principal's Mandate; after the theft its thief signs another bare Checkpoint. Her principal
+    revokes the key back to 1 ms: the thief's Checkpoint, signed after the binding, is reached back to 1 ms
+    (refused held first, disowned heard after), the one signed before the binding only from the
+    revocation's issued_at_ms -- the key's own word before it answered to that principal, which is what a
+    principal a thief binds a principal's key to must not reach (KEY-011 (b))."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    before = alice.agent.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([before.digest])))
+    clock.advance(1_000)
+    after = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([before.digest, binding.digest]))
+    )
+    clock.advance(1_000)
+    back = _revocation(alice.principal, alice.did, 1)
+    setup = [*alice.setup, *bob.setup]
+    for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
+        v, codes = _taken([*setup, binding.envelope, back.envelope, before.envelope, after.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-3:] == ["", "", "KEY_REVOKED"], (kw, codes)
+        v, codes = _taken([*setup, before.envelope, binding.envelope, after.envelope, back.envelope], **kw)  # type: ignore[arg-type]
+        assert codes[-4:] == [""] * 4 and v.disowned(after) and not v.disowned(before), kw

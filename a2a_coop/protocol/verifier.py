@@ -101,6 +101,10 @@ class _MandateRecord:
     mandate: identity_pb2.Mandate
     issued_at_ms: int
     agent: str  # mandate.agent, read once
+    # the Mandate statement's seq in its principal's chain: with issued_at_ms, its place there, which
+    # decides whether a revocation of the principal's key by a principal above it reaches back over it
+    # (KEY-011 (c)); 0 in a record unpickled from before it was kept
+    seq: int = 0
 
 
 def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
@@ -300,7 +304,7 @@ class Verifier:
         for vs in statements:
             if vs.body == "mandate" and vs.digest not in self.mandates:
                 m = vs.statement.mandate
-                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent)
+                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent, vs.seq)
                 added.append(vs.digest)
             elif vs.body == "stamp":
                 stamps += [(vs.issuer, digest, vs.issued_at_ms) for digest in vs.statement.stamp.statements]
@@ -573,7 +577,11 @@ class Verifier:
         disown the key's whole history -- an escrow's ledger, and the hand-over of it (ESC-022)."""
         if r.issuer == key:
             return max(r.effective_ms, r.issued_at_ms), r.seq
-        if not authority or authority == r.issuer or self._bound_first(key, r.issuer, authority, at):
+        if not authority:  # the key's own word (a principal body): reached back once bound to r's issuer
+            bound = self.bound_at.get((key, r.issuer))
+            if at is None or (bound is not None and bound <= at):
+                return r.effective_ms, 0
+        elif authority == r.issuer or self._bound_first(key, r.issuer, authority, at):
             return r.effective_ms, 0
         return max(r.effective_ms, r.issued_at_ms), 0
 
@@ -611,6 +619,31 @@ class Verifier:
         cut = None
         for r in self.revocations_of.get(key, ()):
             when = self._reach(r, key, authority, at)[0]
+            if cut is None or when < cut:
+                cut = when
+        return cut
+
+    def _mandate_reach(self, r: _Revocation, record: _MandateRecord | None) -> int:
+        """KEY-011 (c), MND-012: from when ``r``, a KeyRevocation of the key that issued the Mandate of
+        ``record`` (a principal's), reaches the statements of its agent under that Mandate: back to
+        effective_ms only when its issuer is a principal the key was bound to (KEY-007) at or before the
+        Mandate's place in the key's chain -- one that answered for the key when it signed the Mandate;
+        otherwise (the key's own, or a principal bound later: a thief's, bound with the stolen key) no
+        earlier than its issued_at_ms. Who chose the Mandate's place: the key's holder, which may be a
+        thief; placing its own principal's binding before the key's earlier Mandates forks the key's chain
+        (CHN-004, CHN-005)."""
+        if record is not None and r.issuer != record.principal:
+            bound = self.bound_at.get((record.principal, r.issuer))
+            if bound is not None and bound <= (record.issued_at_ms, record.seq):
+                return r.effective_ms
+        return max(r.effective_ms, r.issued_at_ms)
+
+    def _principal_cut(self, record: _MandateRecord | None) -> int | None:
+        """MND-012 with KEY-011 (c): the earliest time a held revocation of the key that issued the Mandate
+        of ``record`` reaches statements under that Mandate from; None when none is held (or no Mandate)."""
+        cut = None
+        for r in self.revocations_of.get(record.principal, ()) if record is not None else ():
+            when = self._mandate_reach(r, record)
             if cut is None or when < cut:
                 cut = when
         return cut
@@ -863,7 +896,7 @@ class Verifier:
         if record is not None and record.principal != issuer:
             keys.append(record.principal)
         for key in keys:
-            effective = self.revoked.get(key)
+            effective = self.revoked.get(key) if key == issuer else self._principal_cut(record)
             if (
                 effective is not None
                 and vs.issued_at_ms >= effective
@@ -871,7 +904,7 @@ class Verifier:
                     key != issuer
                     or self._reaching(key, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
                 )
-                and not self._stamped_first(vs, key)
+                and not self._stamped_first(vs, key, record)
             ):
                 return True
         # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
@@ -887,14 +920,16 @@ class Verifier:
         record = self.mandates.get(held.mandate_digest) if held.mandate_digest else None
         return held.issuer in self.revoked or (record is not None and record.principal in self.revoked)
 
-    def _kept_as_evidence(self, vs: VerifiedStatement | None, key: str) -> bool:
+    def _kept_as_evidence(
+        self, vs: VerifiedStatement | None, key: str, record: _MandateRecord | None = None
+    ) -> bool:
         """KEY-009: a view of evidence (``evidence_view``: an auditor, an observer, section 11.4) takes
         ``vs``, which a held revocation of ``key`` would refuse, when ``vs``'s escrow stamped it before it
         stamped any revocation of ``key`` covering it. A live receiver and an escrow taking evidence
         refuse it (KEY-004): they trade with no key its principal revoked."""
-        return vs is not None and self.evidence_view and self._stamped_first(vs, key)
+        return vs is not None and self.evidence_view and self._stamped_first(vs, key, record)
 
-    def _stamped_first(self, vs: VerifiedStatement, key: str) -> bool:
+    def _stamped_first(self, vs: VerifiedStatement, key: str, record: _MandateRecord | None = None) -> bool:
         """Whether the escrow of ``vs`` (:meth:`witnessing_escrow`) stamped it -- a Stamp held, not one it is
         giving now -- before every Stamp of its naming a revocation of ``key`` held whose effective_ms is
         at or before ``vs``'s issued_at_ms (KEY-009). The escrow's Stamps decide, never the revocation's
@@ -909,7 +944,7 @@ class Verifier:
             effective, floor = (
                 self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))
                 if own
-                else (_earliest_of(r, key), 0)
+                else (self._mandate_reach(r, record), 0)
             )
             if effective > vs.issued_at_ms or vs.seq < floor:
                 continue  # it does not reach vs (KEY-004, KEY-011)
@@ -963,6 +998,8 @@ class Verifier:
             if effective is not None and issued_at_ms >= effective
             else None
         )
+        if hit is not None and vs is not None:
+            self._check_own_revocation_fork(key, vs)
         if hit is not None and not self._kept_as_evidence(vs, key):
             effective, digest = hit
             raise KeyRevoked(
@@ -983,6 +1020,30 @@ class Verifier:
                 requirement="KEY-005",
                 evidence=() if rotation is None else (rotation,),
             )
+
+    def _check_own_revocation_fork(self, key: str, vs: VerifiedStatement) -> None:
+        """KEY-012: ``vs``, a statement of ``key`` that a held revocation reaches, at the seq of a
+        KeyRevocation of ``key`` by ``key`` held (another digest), or at the next seq not linking to it, is
+        refused as the fork it is -- `EQUIVOCATION` (CHN-004), `CHAIN_BROKEN` (CHN-003) -- with the two
+        envelopes as its proof, before KEY-004 would refuse it `KEY_REVOKED` with the revocation alone: else
+        a view that heard a thief's revocation signed into a seq the key had used refused the key's
+        statements there with no proof of the fork, while a view that heard them first refused the
+        revocation with one, and only the latter held the key's principals faulty (ATT-013)."""
+        for r in self.revocations_of.get(key, ()):
+            if r.issuer != key:
+                continue
+            if vs.seq == r.seq and vs.digest != r.digest:
+                raise Equivocation(
+                    f"two statements at seq {vs.seq}, one the key's own revocation (KEY-012)",
+                    requirement="CHN-004",
+                    evidence=(r.envelope, vs.envelope),
+                )
+            if vs.seq == r.seq + 1 and vs.prev != r.digest:
+                raise ChainBroken(
+                    f"prev at seq {vs.seq} does not match the key's own revocation at seq {r.seq} (KEY-012)",
+                    requirement="CHN-003",
+                    evidence=(r.envelope, vs.envelope),
+                )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
         """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), an Offer,
@@ -1008,7 +1069,7 @@ class Verifier:
             effective = (
                 self._cut(key, authority, (vs.issued_at_ms, vs.seq))
                 if key == vs.issuer
-                else self.revoked[key]
+                else self._principal_cut(record)
             )
             if effective is not None and at >= effective:
                 raise KeyRevoked(
@@ -1054,7 +1115,7 @@ class Verifier:
                 effective = (
                     self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))[0]
                     if key == vs.issuer
-                    else _earliest_of(r, key)
+                    else self._mandate_reach(r, record)
                 )
                 if effective > at:
                     continue
@@ -1071,11 +1132,17 @@ class Verifier:
         record = self.mandates.get(mandate)
         if record is None:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
-        effective = self.revoked.get(record.principal) if record.principal != vs.issuer else None
+        # MND-012 with KEY-011 (c); not for a key's statement under its own Mandate, which KEY-004 with
+        # KEY-011 (a) and (b) reads as any of its statements (MND-025)
+        effective = (
+            self._principal_cut(record)
+            if record.principal != vs.issuer and record.principal in self.revoked
+            else None
+        )
         if (
             effective is not None
             and vs.issued_at_ms >= effective
-            and not self._kept_as_evidence(vs, record.principal)
+            and not self._kept_as_evidence(vs, record.principal, record)
         ):
             raise KeyRevoked(
                 f"the mandate's principal key was revoked from {utc_text(effective)} "
@@ -1133,7 +1200,7 @@ class Verifier:
                 if start <= end < until:
                     end = until
         if self.revoked:
-            for effective in (self._cut(agent, principal), self.revoked.get(principal)):  # KEY-011
+            for effective in (self._cut(agent, principal), self._principal_cut(record)):  # KEY-011
                 if effective is not None and effective < end:
                     end = effective
         return end
@@ -1194,7 +1261,7 @@ class Verifier:
         if record is None:
             return None
         end = record.mandate.valid_until_ms
-        for effective in (self._cut(record.agent, record.principal), self.revoked.get(record.principal)):
+        for effective in (self._cut(record.agent, record.principal), self._principal_cut(record)):
             if effective is not None and effective < end:  # KEY-011
                 end = effective
         return end
@@ -1448,7 +1515,7 @@ class Verifier:
                 self._note_bound(issuer, record.principal, vs.issued_at_ms, vs.seq)
         if body == "mandate":
             m = vs.statement.mandate
-            self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent)
+            self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent, vs.seq)
             if m.succeeds:
                 self.handovers.setdefault(m.succeeds, {})[vs.digest] = (m.agent, issuer)
                 self._refresh_handovers()

@@ -324,6 +324,25 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "binds the key to -- disowns the key's whole history: an escrow's ledger, and the principal's "
         "hand-over of its contracts (ESC-022).",
     ),
+    "OwnRevocationFork": (
+        "STATE",
+        "A statement of a key K at the seq of a KeyRevocation of K by K held (another digest), or at the "
+        "next seq with a prev other than that revocation's digest: refused EQUIVOCATION or CHAIN_BROKEN "
+        "(KEY-012), before KEY-004 would refuse it KEY_REVOKED.",
+        "Refused KEY_REVOKED with the revocation alone, a thief's revocation forked into a seq the key used "
+        "left the views that heard it first no proof of the fork: they held the key's principals "
+        "blameless (ATT-013) while the views that heard the key's statement first held them faulty.",
+    ),
+    "PrincipalKeyReach": (
+        "STATE",
+        "A statement under a Mandate issued by a key P, which a held KeyRevocation of P reaches (MND-012, "
+        "KEY-011 (c)): P's own from max(effective_ms, its issued_at_ms); a principal P was bound to at "
+        "or before the Mandate's place in P's chain from its effective_ms, one bound after it from "
+        "max(effective_ms, its issued_at_ms): refused KEY_REVOKED. A key's statement under its own "
+        "Mandate is revoked as any of its statements (KEY-004, MND-025).",
+        "Taken from its effective_ms, a revocation of a principal's key by a principal its thief binds it to "
+        "disowns every Mandate the principal ever signed: its agents' whole histories.",
+    ),
     "StampOrderedRevocation": (
         "STATE",
         "A BreachClaim, Revoke, Offer, Counter, Accept or Receipt whose witnessing escrow's earliest Stamp "

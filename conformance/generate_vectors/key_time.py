@@ -32,10 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
-from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors._common import Group, draft, seal
 
 __all__ = ["FILE", "groups"]
@@ -58,6 +58,8 @@ def groups() -> list[Group]:
         renewal_chain_at_the_escrow(),
         escrow_hand_over_in_a_view(),
         own_revocation_reach(),
+        principal_key_reach(),
+        own_revocation_fork(),
     ]
 
 
@@ -1361,5 +1363,214 @@ def own_revocation_reach() -> Group:
         "OwnRevocationReach",
         "RevokedKey",
         twin=[*setup, t_mandate.envelope, t_binding.envelope],
+    )
+    return g
+
+
+# --- KEY-011 (c), MND-012, MND-025: a principal's key revoked ----------------------------------------------
+
+
+def _mandate_for(principal: Signer, agent: str, like: Party) -> VerifiedStatement:
+    m = identity_pb2.Mandate()
+    m.CopyFrom(like.mandate_vs.statement.mandate)
+    m.agent = agent
+    return principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+
+
+def principal_key_reach() -> Group:
+    """KEY-011 (c) and MND-012: a revocation of a principal's key P by a principal P is bound to reaches back
+    to its effective_ms over the statements under P's Mandates only when P was bound to it at or before the
+    Mandate's place in P's chain; P's own revocation, and that of a principal bound later (a thief's), from
+    their issued_at_ms. MND-025: a key's statement under its own Mandate is revoked as any of its statements
+    (KEY-004 with KEY-011 (a), (b)), not by MND-012."""
+    g = Group("PrincipalKeyReach", "sparse")
+    clock = FixedClock()
+    alice, bob, thief = Party("alice", clock), Party("bob", clock), Party("thief", clock)
+    # Alice's principal key P, bound first to a root key (its first statement, under the root's Mandate)
+    root, principal = Signer("alice-root", clock), Signer("alice-principal-bound", clock)
+    for_principal = _mandate_for(root, principal.did, alice)
+    p_binding = principal.sign("checkpoint", identity_pb2.Checkpoint(), mandate=for_principal.digest)
+    alice.principal = principal
+    alice.mandate_vs = _mandate_for(principal, alice.did, alice)
+    setup = [for_principal.envelope, p_binding.envelope, alice.mandate_vs.envelope, *bob.setup]
+    clock.advance(1_000)
+    offer = alice.offer(bob)
+    clock.advance(1_000)
+    stolen_at = clock.now_ms
+    # the thief holds P: binds it to its own principal T, and mints with it a Mandate for its agent X
+    t_mandate = _mandate_for(thief.principal, principal.did, alice)
+    t_binding = principal.sign(
+        "checkpoint",
+        identity_pb2.Checkpoint(log_root=merkle_root([p_binding.digest, alice.mandate_vs.digest])),
+        mandate=t_mandate.digest,
+    )
+    x_mandate = _mandate_for(principal, thief.did, alice)
+    clock.advance(1_000)
+    x_offer = thief.agent.sign("offer", thief.proposal(), audience=bob.did, mandate=x_mandate.digest)
+    clock.advance(1_000)
+    t_back = thief.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=principal.did, effective_ms=1)
+    )
+    own = principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=principal.did, effective_ms=stolen_at)
+    )
+    by_root = root.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=principal.did, effective_ms=stolen_at)
+    )
+    thefts = [*setup, t_mandate.envelope, t_binding.envelope, x_mandate.envelope]
+    g.add(
+        "a thief holding Alice's principal's key P binds it to its own principal T and T revokes P back to "
+        "1 ms: Alice's Offer, under the Mandate P signed before it was bound to T, is taken -- a revocation "
+        "by a principal P was bound to reaches back only over the Mandates P signed once bound to it",
+        ["KEY-011", "MND-012", "KEY-007"],
+        [*thefts, t_back.envelope, offer.envelope],
+    )
+    g.add(
+        "the same, T's revocation heard before Alice's principal's Mandate for her: the Mandate -- P's own "
+        "word, under no Mandate, signed before P was bound to T -- and Alice's Offer under it are taken: a "
+        "principal's revocation reaches back over its key's statements under no Mandate only from the key's "
+        "binding to it",
+        ["KEY-011", "KEY-004", "MND-012"],
+        [
+            for_principal.envelope,
+            p_binding.envelope,
+            *bob.setup,
+            t_mandate.envelope,
+            t_binding.envelope,
+            t_back.envelope,
+            alice.mandate_vs.envelope,
+            offer.envelope,
+        ],
+    )
+    g.add(
+        "the same: the Offer of the thief's agent X, under the Mandate P signed after it was bound to T, "
+        "dated before T's revocation was issued -- refused",
+        ["KEY-011", "MND-012"],
+        [*thefts, t_back.envelope, x_offer.envelope],
+        "KEY_REVOKED",
+        "PrincipalKeyReach",
+        "RevokedKey",
+        twin=[*thefts, x_offer.envelope],
+    )
+    g.add(
+        "P revokes itself back to the theft: X's Offer, signed before the revocation was issued, is taken "
+        "-- a key's own revocation reaches back over nothing under its Mandates",
+        ["KEY-011", "MND-012"],
+        [*thefts, own.envelope, x_offer.envelope],
+    )
+    g.add(
+        "the root key P was bound to first revokes P back to the theft: X's Offer, under a Mandate P signed "
+        "after it was bound to the root, is refused",
+        ["KEY-011", "MND-012"],
+        [*thefts, by_root.envelope, x_offer.envelope],
+        "KEY_REVOKED",
+        "PrincipalKeyReach",
+        "RevokedKey",
+        twin=[*thefts, own.envelope, x_offer.envelope],
+    )
+    g.add(
+        "the root revokes P back to the theft: Alice's Offer, signed before it, is taken",
+        ["KEY-011", "MND-012"],
+        [*thefts, by_root.envelope, offer.envelope],
+    )
+    # MND-025: Kay's key is its own principal; its Offer and its own revocation in one millisecond
+    kay = Party("kay", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(kay.mandate_vs.statement.mandate)
+    kay.mandate_vs = kay.agent.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    clock.advance(1_000)
+    k_offer = kay.offer(bob)
+    k_own = kay.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=kay.did, effective_ms=1))
+    k_after = kay.offer(bob)
+    k_setup = [kay.mandate_vs.envelope, *bob.setup]
+    g.add(
+        "Kay's key trades under a Mandate it signed itself and revokes itself back to 1 ms at the next seq, "
+        "in the same millisecond; the revocation heard first: the Offer is taken -- a key's statement under "
+        "its own Mandate is revoked as any of its statements (KEY-004's seq), not by MND-012",
+        ["MND-025", "KEY-011", "KEY-004"],
+        [*k_setup, k_own.envelope, k_offer.envelope],
+    )
+    g.add(
+        "the same key's next Offer under its own Mandate, after the revocation in its chain: refused",
+        ["MND-025", "KEY-004"],
+        [*k_setup, k_own.envelope, k_offer.envelope, k_after.envelope],
+        "KEY_REVOKED",
+        "PrincipalKeyReach",
+        "Boundary",
+        twin=[*k_setup, k_offer.envelope, k_after.envelope],
+    )
+    # KEY-011 (b): a principal's revocation reaches back over the key's own word (under no Mandate) only from
+    # the key's binding to it
+    dan = Party("dan", clock)
+    clock.advance(1_000)
+    bare = dan.agent.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    d_binding = dan.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([bare.digest])))
+    clock.advance(1_000)
+    d_after = dan.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([bare.digest, d_binding.digest]))
+    )
+    clock.advance(1_000)
+    d_back = dan.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=dan.did, effective_ms=1))
+    d_setup = [dan.mandate_vs.envelope, d_binding.envelope, d_back.envelope]
+    g.add(
+        "Dan's principal revokes his key back to 1 ms; the key's bare Checkpoint (under no Mandate) signed "
+        "before its binding to that principal: taken -- reached only from the revocation's issued_at_ms",
+        ["KEY-011", "KEY-004"],
+        [*d_setup, bare.envelope],
+    )
+    g.add(
+        "the same; the key's bare Checkpoint signed after its binding: refused -- reached back to 1 ms",
+        ["KEY-011", "KEY-004"],
+        [*d_setup, bare.envelope, d_after.envelope],
+        "KEY_REVOKED",
+        "PrincipalKeyReach",
+        "RevokedKey",
+        twin=[dan.mandate_vs.envelope, d_binding.envelope, bare.envelope, d_after.envelope],
+    )
+    return g
+
+
+# --- KEY-012: a key's own revocation forked into a seq it used --------------------------------------------
+
+
+def own_revocation_fork() -> Group:
+    """KEY-012: a statement of K at the seq of a KeyRevocation of K by K held (another digest), or at the
+    next seq not linking to it, is refused as the fork it is (EQUIVOCATION, CHAIN_BROKEN), its proof the two
+    envelopes -- not KEY_REVOKED, which carries the revocation alone."""
+    g = Group("OwnRevocationFork", "sparse")
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    first = alice.offer(bob)
+    forked_at = clock.now_ms + 500
+    clock.advance(1_000)
+    second = alice.offer(bob)
+    clock.advance(1_000)
+    third = alice.offer(bob)
+    thief = ChainSigner(
+        alice.agent.key, clock=lambda: forked_at, nonce=lambda: b"thief-nonce-0001", head=(2, first.digest)
+    )
+    fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
+    g.add(
+        "a thief holding Alice's key signs its own revocation at the seq of her second Offer (linked to her "
+        "first), heard first; her second Offer, at that seq: refused EQUIVOCATION, the two its proof -- not "
+        "KEY_REVOKED",
+        ["KEY-012", "CHN-004"],
+        [*setup, fork.envelope, second.envelope],
+        "EQUIVOCATION",
+        "OwnRevocationFork",
+        twin=[*setup, second.envelope],
+    )
+    g.add(
+        "the same revocation heard first; her third Offer, at the next seq, linked to her second: refused "
+        "CHAIN_BROKEN, the two its proof -- not KEY_REVOKED",
+        ["KEY-012", "CHN-003"],
+        [*setup, fork.envelope, third.envelope],
+        "CHAIN_BROKEN",
+        "OwnRevocationFork",
+        twin=[*setup, second.envelope, third.envelope],
     )
     return g

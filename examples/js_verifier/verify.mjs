@@ -949,15 +949,26 @@ export class Verifier {
   }
   // KEY-011: from when (t), and from which seq of the key's chain (floor), revocation `r` of `key` reaches a
   // statement of `key` made under the Mandate of principal `authority` ("" for none), issued at `at` =
-  // {t, seq} when it is one statement -- or, for `authority` null, a statement under `key`'s own Mandates
-  // (MND-012). A revocation reaches back to its effective_ms only over statements under the authority of its
-  // issuer or of a principal the key bound itself to later; the key's own takes effect no earlier than its
-  // issued_at_ms, and reaches none of the key's statements at a seq below its own.
+  // {t, seq} when it is one statement -- or, for `authority` null, a statement of another key under the
+  // Mandate of `key` at `at` = {t, seq}, that Mandate's place in `key`'s chain (MND-012, KEY-011 (c)). A
+  // revocation reaches back to its effective_ms only over statements under the authority of its issuer or of
+  // a principal the key bound itself to later -- under `key`'s Mandates, only a principal `key` was bound to
+  // at or before the Mandate; the key's own takes effect no earlier than its issued_at_ms, and reaches none
+  // of the key's statements at a seq below its own.
   reachOf(r, key, authority, at = null) {
     const late = r.issued > r.eff ? r.issued : r.eff;
-    if (authority === null) return { t: r.issuer === key ? late : r.eff, floor: -1n };
+    if (authority === null) {
+      const b = r.issuer === key || at === null ? null : this.bindingAt.get(`${key}\0${r.issuer}`);
+      const back = b && (b.t < at.t || (b.t === at.t && b.seq <= at.seq));
+      return { t: back ? r.eff : late, floor: -1n };
+    }
     if (r.issuer === key) return { t: late, floor: r.seq };
-    const back = authority === "" || authority === r.issuer || this.boundFirst(key, r.issuer, authority, at);
+    // under no Mandate (the key's own word): reached back once the key was bound to r's issuer
+    const b = authority === "" && at ? this.bindingAt.get(`${key}\0${r.issuer}`) : null;
+    const back =
+      authority === ""
+        ? !at || (b && (b.t < at.t || (b.t === at.t && b.seq <= at.seq)))
+        : authority === r.issuer || this.boundFirst(key, r.issuer, authority, at);
     return { t: back ? r.eff : late, floor: -1n };
   }
   // KEY-011 (b): whether `key` was bound to `principal` no later than to `other`, by the earliest statement
@@ -996,6 +1007,14 @@ export class Verifier {
   // refuses one whose earliest Stamp held by its
   // witnessing escrow is at or after the effective_ms of a revocation held of its issuer or of its Mandate's
   // principal, whatever the statement's own date.
+  // the keys whose revocations reach `rec`, each with the authority reachOf reads: its issuer under its
+  // Mandate's principal, and that principal (MND-012) -- not when it is the issuer, whose own Mandate's
+  // statements KEY-004 reads as any of its statements (MND-025)
+  revokers(rec) {
+    const l = [[rec.h.issuer, rec.principal ?? ""]];
+    if (rec.principal && rec.principal !== rec.h.issuer) l.push([rec.principal, null]);
+    return l;
+  }
   checkRevokedAtStamp(rec) {
     if (!STAMP_TIMED.has(rec.bodyName)) return;
     const e = this.witnessingEscrow(rec);
@@ -1003,8 +1022,8 @@ export class Verifier {
     if (!l.length) return;
     const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
     const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
-    for (const [key, authority] of [[rec.h.issuer, rec.principal ?? ""], [rec.principal, null]]) {
-      if (key && this.revokedAt(key, t, authority, null, authority === null ? null : own).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
+    for (const [key, authority] of this.revokers(rec)) {
+      if (key && this.revokedAt(key, t, authority, null, authority === null ? rec.mandateAt : own).length) fail("KEY_REVOKED", "KEY-010", `taken at its escrow's Stamp (${t}), after the key's revocation`);
     }
   }
 
@@ -1023,9 +1042,9 @@ export class Verifier {
     const s = first(rec.dhex);
     if (!s) return;
     const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
-    for (const [key, authority] of [[rec.h.issuer, rec.principal ?? ""], [rec.principal, null]]) {
+    for (const [key, authority] of this.revokers(rec)) {
       if (!key) continue;
-      for (const r of this.revokedAt(key, s.t, authority, null, authority === null ? null : own)) {
+      for (const r of this.revokedAt(key, s.t, authority, null, authority === null ? rec.mandateAt : own)) {
         const sr = first(r.dhex);
         if (sr && cmpStamp(sr, s) < 0) fail("KEY_REVOKED", "KEY-010", `stamped at ${s.t}, after its escrow stamped a revocation effective from ${r.eff}`);
       }
@@ -1039,6 +1058,12 @@ export class Verifier {
     const dhex = rec.dhex;
     // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
     const revs = this.revokedAt(h.issuer, h.issued_at_ms, this.authorityOf(h), h.seq, { t: h.issued_at_ms, seq: h.seq }); // KEY-011
+    // KEY-012: a fork of the key's own revocation in its chain is refused as the fork, before KEY-004
+    for (const r of revs.length ? this.revocations.get(h.issuer) : []) {
+      if (r.issuer !== h.issuer) continue;
+      if (h.seq === r.seq && rec.dhex !== r.dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}: the key's own revocation`);
+      if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's own revocation`);
+    }
     if (revs.length && !this.keptAsEvidence(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     const rots = this.rotatedBelow(h.issuer, h.seq);
     if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
@@ -1049,7 +1074,9 @@ export class Verifier {
       if (!m || m.bodyName !== "mandate") fail("MANDATE_UNKNOWN", "MND-002", "mandate not held");
       mandate = m.body;
       rec.principal = m.h.issuer;
-      const prevs = m.h.issuer === h.issuer ? [] : this.revokedAt(m.h.issuer, h.issued_at_ms);
+      rec.mandateAt = { t: m.h.issued_at_ms, seq: m.h.seq }; // its place in the principal's chain (KEY-011 (c))
+      // MND-012 (KEY-011 (c)); not under the issuer's own Mandate, which KEY-004 read above (MND-025)
+      const prevs = m.h.issuer === h.issuer ? [] : this.revokedAt(m.h.issuer, h.issued_at_ms, null, null, rec.mandateAt);
       if (prevs.length && !this.keptAsEvidence(rec, prevs)) fail("KEY_REVOKED", "MND-012", "principal revoked");
       if (mandate.agent !== h.issuer) fail("MANDATE_VIOLATION", "MND-002", "mandate's agent is not the issuer");
     }
@@ -1186,7 +1213,7 @@ export class Verifier {
       for (const [from, until] of renewals) if (from <= end && end < until) end = until;
       for (const [k, authority] of [[key, principal], [principal, null]]) // KEY-011
         for (const r of this.revocations.get(k) ?? []) {
-          const t = this.reachOf(r, k, authority).t;
+          const t = this.reachOf(r, k, authority, authority === null ? { t: m.h.issued_at_ms, seq: m.h.seq } : null).t;
           if (t < end) end = t;
         }
       if (needed >= end)
@@ -1207,7 +1234,7 @@ export class Verifier {
     let end = em.body.valid_until_ms;
     for (const [k, authority] of [[p.terms.escrow, em.h.issuer], [em.h.issuer, null]]) // KEY-011
       for (const r of this.revocations.get(k) ?? []) {
-        const t = this.reachOf(r, k, authority).t;
+        const t = this.reachOf(r, k, authority, authority === null ? { t: em.h.issued_at_ms, seq: em.h.seq } : null).t;
         if (t < end) end = t;
       }
     if (ruling >= end)
@@ -1929,7 +1956,8 @@ const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, 
 // KEY-009: a statement a held revocation (of its issuer, or of its Mandate's principal, effective at or
 // before its time) or rotation (of its issuer, below its seq) would reject, not witnessed before it.
 function disowned(v, rec) {
-  const revs = [rec.h.issuer, rec.principal].filter(Boolean).flatMap((k) => v.revokedAt(k, rec.h.issued_at_ms));
+  const at = { t: rec.h.issued_at_ms, seq: rec.h.seq };
+  const revs = v.revokers(rec).flatMap(([k, a]) => v.revokedAt(k, rec.h.issued_at_ms, a, a === null ? null : rec.h.seq, a === null ? rec.mandateAt : at));
   const rots = v.rotatedBelow(rec.h.issuer, rec.h.seq);
   return (revs.length > 0 || rots.length > 0) && !v.witnessedBefore(rec, [...revs, ...rots]);
 }

@@ -338,9 +338,10 @@ class MinimalPeer:
         self.lock = threading.Lock()
         self.held: dict[bytes, Verified] = {}
         self.mandates: dict[bytes, identity_pb2.Mandate] = {self.mandate.digest: mandate}
-        # key -> (from when, from which seq) of each self-revocation held: a key's own revocation takes effect
-        # no earlier than its issued_at_ms and reaches none of its statements at a lower seq (KEY-011)
-        self.revoked: dict[str, list[tuple[int, int]]] = {}
+        # key -> (from when, from which seq, digest) of each self-revocation held: a key's own revocation
+        # takes effect no earlier than its issued_at_ms and reaches none of its statements at a lower seq
+        # (KEY-011)
+        self.revoked: dict[str, list[tuple[int, int, bytes]]] = {}
         self.nonces: dict[tuple[str, bytes], bytes] = {}
         self.chains: dict[str, dict[int, Link]] = {}
         self.answers: dict[bytes, list[bytes]] = {}
@@ -377,7 +378,13 @@ class MinimalPeer:
         h = vs.header
         if live and h.audience and h.audience != self.me.did:
             raise Refused("WRONG_AUDIENCE", "addressed to another key", "STM-005")
-        if any(h.issued_at_ms >= at and h.seq >= seq for at, seq in self.revoked.get(h.issuer, ())):
+        reaching = [r for r in self.revoked.get(h.issuer, ()) if h.issued_at_ms >= r[0] and h.seq >= r[1]]
+        for _, seq, digest in reaching:  # KEY-012: a fork of the key's own revocation is refused as one
+            if h.seq == seq and vs.digest != digest:
+                raise Refused("EQUIVOCATION", "at the seq of the key's own revocation", "CHN-004")
+            if h.seq == seq + 1 and h.prev != digest:
+                raise Refused("CHAIN_BROKEN", "prev is not the key's own revocation", "CHN-003")
+        if reaching:
             raise Refused("KEY_REVOKED", "the signing key was revoked", "KEY-004")
         if h.mandate:
             self._check_mandate(vs)
@@ -518,7 +525,7 @@ class MinimalPeer:
             self.mandates[vs.digest] = vs.stmt.mandate
         elif vs.body == "key_revocation":
             r = vs.stmt.key_revocation  # its own (KEY-004 here): from max(effective_ms, issued_at_ms) on
-            self.revoked.setdefault(r.key, []).append((max(r.effective_ms, h.issued_at_ms), h.seq))
+            self.revoked.setdefault(r.key, []).append((max(r.effective_ms, h.issued_at_ms), h.seq, vs.digest))
         elif vs.body == "offer" and h.negotiation_id not in self.negotiations:
             self.negotiations[h.negotiation_id] = Negotiation(vs)
         elif vs.body in ("delivery", "receipt"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.identity import did_from_public_key
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -162,6 +163,151 @@ def own_revocation_reaches_back_over_nothing(ctx: Context) -> Outcome:
     return Outcome.passed(
         refuses(ctx, later.envelope, "KEY_REVOKED", what="an offer the key signed after revoking itself")
         + ", after taking the Offer the key signed before its own revocation dated back to 1 ms"
+    )
+
+
+@case(
+    "key.thiefs-principal-reaches-no-earlier-mandate",
+    "A revocation of a principal's key by a principal it was bound to only after signing a Mandate "
+    "disowns nothing under that Mandate signed before the revocation was issued",
+    "KEY-011",
+    "MND-012",
+    "KEY-007",
+)
+def thiefs_principal_reaches_no_earlier_mandate(ctx: Context) -> Outcome:
+    """A thief holding Alice's principal's key P (not Alice's key) has its own principal T mint a Mandate
+    for P, signs a Checkpoint with P under it (P bound to T, KEY-007), and has T revoke P back to 1 ms.
+    The target takes the revocation (with P's binding as its context, KEY-008); then Alice's Offer
+    under the Mandate P signed before that binding, signed before the revocation, comes to it: it must take
+    it (KEY-011 (c): a principal reaches back only over the Mandates P signed once bound to it; (b): over
+    P's own word, its Mandate for Alice, only from P's binding to it). A target that refuses it
+    KEY_REVOKED lets the thief of a principal's key disown the whole history of every agent of that
+    principal."""
+    alice, thief = ctx.party(), ctx.party("thief")
+    offer = alice.offer(target(ctx), fair_proposal(alice))  # before the theft
+    ctx.clock.advance(5)  # the revocation is issued after it (it reaches forward from then: KEY-011 (c))
+    stolen = alice.principal
+    m = identity_pb2.Mandate()
+    m.CopyFrom(alice.mandate_vs.statement.mandate)
+    m.agent = stolen.did
+    t_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    t_binding = stolen.sign(
+        "checkpoint",
+        identity_pb2.Checkpoint(log_root=merkle_root([alice.mandate_vs.digest])),
+        mandate=t_mandate.digest,
+    )
+    t_back = thief.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=stolen.did, effective_ms=1, reason="test")
+    )
+    ctx.send(
+        t_back,
+        [t_mandate.envelope, t_binding.envelope],
+        note="a thief's principal's revocation of Alice's principal's key back to 1 ms, with that key's "
+        "binding to the thief's principal as context (KEY-008)",
+    )
+    got = ctx.exchange(
+        offer.envelope,
+        alice.setup,
+        note="an Offer under the Mandate Alice's principal signed before its key was bound to the thief's",
+    )
+    if got.error is not None:
+        raise CaseFailed(
+            "refused an Offer under a Mandate its principal's key signed before it was bound to the "
+            f"revoker (KEY-011 (c)): {got.error.reason or got.error.status.name}"
+        )
+    return Outcome.passed(
+        "took an Offer under a Mandate signed before the principal's key was bound to its revoker, a thief's "
+        "principal revoking that key back to 1 ms"
+    )
+
+
+@case(
+    "key.own-mandate-revoked-as-the-key",
+    "A key's statement under a Mandate it issued itself is revoked as any of its statements (its own "
+    "revocation's seq counts), not by MND-012",
+    "MND-025",
+    "KEY-004",
+    "KEY-011",
+)
+def own_mandate_revoked_as_the_key(ctx: Context) -> Outcome:
+    """Alice's key is its own principal: it signs a Mandate for itself, an Offer under it, and -- its holder
+    may be a thief -- its own revocation back to 1 ms, dated the Offer's millisecond at the next seq. The
+    Offer comes to the target as a request with the Mandate and the revocation as context: the target must
+    take it (KEY-004 reads the revocation's seq, KEY-011 (a)); a target that also applies MND-012 -- the
+    revocation's issuer is the Mandate's principal, and MND-012 has no seq clause -- refuses it. Then the
+    key's next Offer, after the revocation in its chain, must be refused KEY_REVOKED."""
+    alice = ctx.party()
+    m = identity_pb2.Mandate()
+    m.CopyFrom(alice.mandate_vs.statement.mandate)
+    own_mandate = alice.agent.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    offer = alice.agent.sign(
+        "offer",
+        fair_proposal(alice),
+        audience=target(ctx).did,
+        negotiation_id=b"",
+        mandate=own_mandate.digest,
+    )
+    revocation = alice.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test"),
+        issued_at_ms=offer.issued_at_ms,
+    )
+    got = ctx.exchange(
+        offer.envelope,
+        [own_mandate.envelope, revocation.envelope],
+        note="an Offer under its key's own Mandate, with the key's revocation of itself at the next seq, "
+        "in the same millisecond, dated back to 1 ms, as context",
+    )
+    if got.error is not None:
+        raise CaseFailed(
+            "refused an Offer under its key's own Mandate that the key's later revocation cannot reach "
+            f"(MND-025, KEY-011 (a)): {got.error.reason or got.error.status.name}"
+        )
+    later = alice.agent.sign(
+        "offer",
+        fair_proposal(alice),
+        audience=target(ctx).did,
+        negotiation_id=b"",
+        mandate=own_mandate.digest,
+    )
+    return Outcome.passed(
+        refuses(ctx, later.envelope, "KEY_REVOKED", what="an offer the key signed after revoking itself")
+        + ", after taking the Offer under its own Mandate signed before the revocation in its chain"
+    )
+
+
+@case(
+    "key.own-revocation-fork-refused-as-a-fork",
+    "A key's statement at the seq of its own KeyRevocation held (another digest) is refused EQUIVOCATION, "
+    "with the fork's proof, not KEY_REVOKED",
+    "KEY-012",
+    "CHN-004",
+)
+def own_revocation_fork_refused_as_a_fork(ctx: Context) -> Outcome:
+    """Alice's key signs two public Checkpoints, at seqs 0 and 1; a thief holding it signs, at seq 1 (linked
+    to the first) and dated between them, the key's own revocation back to 1 ms. The target takes the first
+    Checkpoint and the revocation; then Alice's second Checkpoint, which the revocation reaches, must be
+    refused EQUIVOCATION (KEY-012), the two envelopes its proof -- a target that refuses it KEY_REVOKED,
+    with the revocation alone, keeps no proof of the fork, while one that heard the Checkpoint first holds
+    one: the thief chooses where the fork is seen."""
+    alice = ctx.party()
+    at = ctx.clock.now_ms
+    first = alice.agent.sign("checkpoint", identity_pb2.Checkpoint(), issued_at_ms=at)
+    second = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([first.digest])), issued_at_ms=at + 2
+    )
+    thief = ChainSigner(
+        alice.agent.key, clock=lambda: at + 1, nonce=lambda: b"thief-nonce-0001", head=(1, first.digest)
+    )
+    fork = thief.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    ctx.send(first, note="the key's first public Checkpoint")
+    ctx.send(fork, note="the key's own revocation back to 1 ms, signed at seq 1 by a thief holding it")
+    return Outcome.passed(
+        refuses(
+            ctx, second.envelope, "EQUIVOCATION", what="a statement at the seq of its key's own revocation"
+        )
     )
 
 
