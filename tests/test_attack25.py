@@ -11,17 +11,24 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.errors import IllegalTransition
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.reputation import attestation_evidence, rate
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.reputation_vectors import RATING_SCHEMA
-from a2a_coop.testing import Party
+from a2a_coop.runtime.perform_time import unclaimable_item_refusal
+from a2a_coop.runtime.trade import claim_breach
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 from conformance.generate_vectors.negotiation import ctx, stamp
 from conformance.generate_vectors.ratings import FULFILLED, _attest, _settled_trade
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
+FUNDS, BOND = 1_000, 100
 
 
 def _strangers_disowned_stamp() -> tuple[list[bytes], str, bytes]:
@@ -99,3 +106,85 @@ def test_a_strangers_disowned_stamp_of_the_accept_does_not_zero_an_honest_rating
     )
     assert json.loads(run.stdout)["disagreements"] == [], run.stdout[-2000:]
     assert run.returncode == 0, run.stderr
+
+
+# --- 2: a counterparty's own item made unclaimable by the time it alone chooses (CMT-014) -----------------
+
+
+@pytest.mark.req("CMT-014", "CMT-009", "NEG-012", "MND-011")
+def test_a_counterparty_funding_after_its_own_deadline_does_not_get_our_delivery_for_nothing() -> None:
+    """Attack: Mallory offers Bob (the reference peer, its honest strategy) a bonded trade open 5 minutes
+    in which her item is due in 2 minutes and Bob's in an hour -- every value hers. Bob accepts at once
+    and funds his bond; Mallory funds hers only after her own deadline and before the bonding cutoff
+    (her offer's expiry + 30 s), so the escrow locks it then (ESC-010 allows it). Bonded now, Bob delivers
+    his item (NEG-012 lets him; his deadline is an hour away, and Mallory could claim his bond if he did
+    not). Mallory delivers nothing, and Bob's claim on her item is refused: some bond was locked after its
+    deadline (CMT-009, which excuses the accused because the party that funds last chose when bonding
+    completed -- here the accused herself). Before the fix Mallory kept Bob's Delivery, both bonds came
+    back at the lapse, and the bond Bob's terms asked for protected nothing. Who chose the values: Mallory
+    her deadline, her offer's expiry and when to fund. Expect Bob's guard to sign no Accept of terms under
+    which the counterparty alone can push bonding past one of its own items (CMT-014)."""
+    clock = FixedClock()
+    mallory, bob = Party("mallory", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={bob.did: FUNDS})
+    b = make_peer(bob, clock, context=[escrow.mandate])
+    t0 = clock.now_ms
+    proposal = mallory.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    proposal.gives[0].deadline_ms = t0 + 120_000  # Mallory's item: due in 2 minutes
+    proposal.wants[0].deadline_ms = t0 + 3_600_000  # Bob's: due in an hour
+    offer = mallory.offer(bob, proposal, ttl_ms=300_000)  # open 5 minutes: bonding cutoff at 5 min 30 s
+    answers = [verify_statement(a) for a in b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])]
+    if not any(a.body == "accept" for a in answers):
+        # Caught: Bob's guard refused, and says why.
+        assert [a.body for a in answers][-1] == "reject"
+        assert "CMT-014" in answers[-1].statement.reject.reason
+        return
+    accept = next(a for a in answers if a.body == "accept")
+    locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])
+    assert [verify_statement(e).body for e in locks[1:]] == ["stamp", "bond_lock"]  # Bob's alone
+    clock.now_ms = t0 + 121_000  # past Mallory's deadline, before the cutoff: now she funds
+    escrow.escrow.deposit(mallory.did, FUNDS, "credit", "late on purpose", clock.now_ms)
+    relayed = escrow.submit([accept.envelope])  # ESC-008: what the escrow signed about the contract
+    assert [verify_statement(e).body for e in relayed[1:]].count("bond_lock") == 2
+    b.hold(relayed)
+    neg = b.negotiation(offer.header.negotiation_id)
+    c = neg.contract
+    assert c is not None and set(c.locked) == {bob.did, mallory.did}
+    delivered = list(b._perform(neg))  # bonded: Bob delivers, as his strategy says
+    assert [d.body for d in delivered] == ["delivery"]
+    escrow.submit([d.envelope for d in delivered])  # witnessed (WIT-007)
+    with pytest.raises(IllegalTransition) as refused:  # by Bob's own verifier, or else by the escrow
+        escrow.submit([claim_breach(b, neg, 0, "never delivered").envelope])
+    assert refused.value.requirement == "CMT-009"
+    clock.now_ms = t0 + 3_600_000 + CLAIM_WINDOW_MS + 1_000
+    settled = [verify_statement(e) for e in escrow.tick()]
+    assert [s.body for s in settled] == ["ruling", "refund", "refund"]  # a lapse: both bonds back
+    pytest.fail("Mallory kept Bob's Delivery: her item was never claimable, and both bonds came back")
+
+
+@pytest.mark.req("CMT-014", "CMT-009", "CMT-011")
+@pytest.mark.parametrize(
+    ("bond", "escrow", "accept_at", "deadline", "refused"),
+    [
+        (BOND, "E", None, 330_000 - 1, True),  # bonded Offer or Counter: before the cutoff (expiry + 30 s)
+        (BOND, "E", None, 330_000, False),  # at the cutoff: a lock issued then is at or before it
+        (0, "E", None, 300_000 - 1, True),  # unbonded: before the expiry, up to which the Accept may be dated
+        (0, "E", None, 300_000, False),
+        (0, "E", 10_000, 10_000 - 1, True),  # our unbonded Accept: due before it
+        (0, "E", 10_000, 10_000, False),
+        (BOND, "E", 10_000, 330_000 - 1, True),  # our bonded Accept: the counterparty funds up to the cutoff
+        (BOND, "", None, 1, False),  # no escrow: nobody arbitrates a claim (CMT-005), nothing to refuse
+    ],
+)
+def test_the_guard_refuses_exactly_the_counterparty_items_due_before_it_can_be_claimed(
+    bond: int, escrow: str, accept_at: int | None, deadline: int, refused: bool
+) -> None:
+    """CMT-014's bound, at each edge: the offer expires at 300 000 (cutoff 330 000)."""
+    terms = trade_pb2.Terms(currency="credit", issuer_bond=bond, escrow=escrow)
+    item = trade_pb2.Item(category="x", value=1, deadline_ms=deadline)
+    ours = trade_pb2.Item(category="y", value=1, deadline_ms=deadline + 1)  # due after theirs: claimable
+    why = unclaimable_item_refusal([item], [ours], terms, 300_000, accept_at)
+    # An item of ours due no later than theirs is unclaimable with it: nothing to refuse.
+    assert not unclaimable_item_refusal([item], [item], terms, 300_000, accept_at)
+    assert bool(why) is refused, why
+    assert not why or why.startswith("CMT-014")
