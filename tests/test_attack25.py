@@ -5,6 +5,7 @@ way such a choice hurt an honest party, failing before its fix (SPEC 10.2, 16.14
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -13,17 +14,18 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import IllegalTransition
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.reputation import attestation_evidence, rate
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.reputation_vectors import RATING_SCHEMA
 from a2a_coop.runtime.perform_time import unclaimable_item_refusal
 from a2a_coop.runtime.trade import claim_breach
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
-from conformance.generate_vectors.negotiation import ctx, stamp
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
 from conformance.generate_vectors.ratings import FULFILLED, _attest, _settled_trade
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,3 +190,140 @@ def test_the_guard_refuses_exactly_the_counterparty_items_due_before_it_can_be_c
     assert not unclaimable_item_refusal([item], [item], terms, 300_000, accept_at)
     assert bool(why) is refused, why
     assert not why or why.startswith("CMT-014")
+
+
+# --- 3: a principal's rotation back below its agent's Mandate (left open) ------------------------------
+
+
+class _GapInPrincipalsChain(Deal):
+    """Deal, but Bob's principal signs Bob's Mandate at seq 3 of its chain, seq 1 and 2 held by no view."""
+
+    def __init__(self) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        principal = self.bob.principal
+        self.first = self.bob.mandate_vs  # the principal's seq 0
+        clock.advance(1_000)
+        principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
+        caps = identity_pb2.Mandate()
+        caps.CopyFrom(self.first.statement.mandate)
+        self.bob.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
+        self.bob.setup = [self.bob.mandate_vs.envelope]
+        clock.advance(1_000)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [self.first.envelope, *ctx(self.alice, self.bob, self.escrow)]
+        self.base += [self.offer.envelope, self.accept.envelope]
+        self.bond = BOND
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "open (KEY-009, ATT-020): a statement of no negotiation -- a Mandate -- has no witnessing "
+        "escrow, so a KeyRotation of its principal at a seq below it disowns it in every view whatever "
+        "the escrow stamped; options: take a Mandate as witnessed before a rotation or revocation when "
+        "its contract's escrow stamped it (WIT-001 stamps every evidence it takes) or a statement citing "
+        "it before that escrow stamped the rotation, as KEY-009 does for the statement itself"
+    ),
+)
+@pytest.mark.req("KEY-009", "ATT-020", "KEY-005")
+def test_a_principal_rotating_back_below_its_agents_mandate_does_not_erase_an_escrowed_breach() -> None:
+    """Attack: Bob's principal's chain has a gap (seq 1 and 2 held by no view; it signed Bob's Mandate at
+    seq 3). Bob accepts Alice's bonded offer, never delivers; the escrow stamps the Accept and Bob's
+    Mandate, upholds Alice's claim and forfeits Bob's bond; Alice attests Bob BREACHED (stake 100, score 0).
+    Then Bob's principal signs a KeyRotation at seq 1, dated between seq 0 and its Mandate (no chain check
+    refuses it): KEY-005 ends its chain at seq 1, the Mandate at seq 3 is disowned, and every view -- the
+    reference's and the JavaScript verifier's alike -- weighs Alice's rating 0: the breach is gone. Who
+    chose the values: Bob's principal chose its rotation's seq and time and left the gap; what it gains: an
+    escrowed breach erased from every view. Expected once closed: the rating keeps its stake."""
+    d = _GapInPrincipalsChain()
+    delivered = d.deliver(d.alice)
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witness = stamp(d.escrow, claim)
+    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
+    ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
+    d.clock.advance(1_000)
+    release = d.escrow_says("release", d.alice)
+    taken = stamp(d.escrow, d.bob.mandate_vs, d.accept)  # the escrow witnessed Bob's Mandate and Accept
+    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
+    principal = d.bob.principal
+    principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
+    rotation = principal.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("bob-principal-2", d.clock).did),
+        issued_at_ms=d.first.header.issued_at_ms + 500,
+    )
+    assert rotation.header.seq == 1 < d.bob.mandate_vs.header.seq
+    bundle = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
+    bundle += [release.envelope, taken.envelope, attestation.envelope]
+    verifier = Verifier(complete_chains=False, evidence_view=True)
+    for data in bundle:
+        verifier.accept(data, None)
+    assert rate(verifier, verifier.statements[attestation.digest], {d.escrow.did}).stake == BOND
+    verifier.accept(rotation.envelope, None)  # taken: the attack is legal
+    assert rate(verifier, verifier.statements[attestation.digest], {d.escrow.did}).stake == BOND
+
+
+class _GapInEscrowPrincipalsChain(Deal):
+    """Deal, but the escrow's principal signs the escrow's Mandate at seq 3 of its chain (seq 1 and 2 held
+    by no view)."""
+
+    def __init__(self) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        principal = self.escrow.principal
+        self.first = self.escrow.mandate_vs
+        clock.advance(1_000)
+        principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
+        caps = identity_pb2.Mandate()
+        caps.CopyFrom(self.first.statement.mandate)
+        self.escrow.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
+        self.escrow.setup = [self.escrow.mandate_vs.envelope]
+        clock.advance(1_000)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [self.first.envelope, *ctx(self.alice, self.bob, self.escrow)]
+        self.base += [self.offer.envelope, self.accept.envelope]
+        self.bond = BOND
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
+
+
+@pytest.mark.req("ATT-020", "KEY-009", "KEY-005")
+def test_a_rotation_of_the_escrows_principal_is_read_as_the_parties_principals_are() -> None:
+    """Differential: a KeyRotation by the escrow's principal at a seq below the escrow's Mandate (a gap of
+    its chain) disowns that Mandate (KEY-005, KEY-009: a statement of no negotiation has no witnessing
+    escrow), which every escrow statement a rating rests on cites (ATT-020's list). The JavaScript
+    verifier, written from the text, weighed the rating 0; the reference weighed it 100 -- it looked for
+    rotations of the parties, their principals and the escrow's key, and for revocations of the escrow's
+    principals, but not for their rotations. Expect the reference to read them as SPEC says (and so both
+    implementations to agree; the hole the rule leaves is the xfail above, with the escrow's principal in
+    the place of the party's)."""
+    d = _GapInEscrowPrincipalsChain()
+    trade = _settled_trade(d)[1]
+    attestation = _attest(d.alice, d, d.bob, FULFILLED)
+    principal = d.escrow.principal
+    principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
+    rotation = principal.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("escrow-principal-2", d.clock).did),
+        issued_at_ms=d.first.header.issued_at_ms + 500,
+    )
+    verifier = Verifier(complete_chains=False, evidence_view=True)
+    for data in trade:
+        verifier.accept(data, None)
+    held = verifier.accept(attestation, None)
+    assert rate(verifier, held, {d.escrow.did}).stake == BOND
+    verifier.accept(rotation.envelope, None)
+    assert verifier.disowned(verifier.statements[d.escrow.mandate_vs.digest])
+    assert rate(verifier, held, {d.escrow.did}).stake == 0
