@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 20,
+    "ratings": 21,
 }
 
 
@@ -150,6 +150,10 @@ READINGS = {
         "...[...c.locked.values()].map((l) => l.rec)];",
     ),
     "stake though a bond was never locked": (" && c.allLocked()", ""),
+    "every key's Stamp of the evidence read as evidence (ATT-020 (a))": (
+        "const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.actsFor(s.escrow, e, s.t)) : [];",
+        "const l = v.stamps.get(r.dhex) ?? []; if (l.length) return l.map((s) => v.byDigest.get(s.dhex));",
+    ),
     "raters and subjects as agent keys": (
         "raterRec.principal, subject = subjectRec.principal",
         "raterRec.h.issuer, subject = subjectRec.h.issuer",

@@ -69,7 +69,11 @@ from a2a_coop.runtime.node import (
     sign_mandate,
 )
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
-from a2a_coop.runtime.perform_time import TooLittleTimeToPerform, revocable_hold_until
+from a2a_coop.runtime.perform_time import (
+    CounterpartyItemUnclaimable,
+    TooLittleTimeToPerform,
+    revocable_hold_until,
+)
 from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
@@ -447,6 +451,8 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             started = time.perf_counter()
             try:
                 sent = peer.propose(other, offer)
+            except CounterpartyItemUnclaimable as exc:
+                raise Invalid(f"offer not signed: {exc} (--deadline must be later)") from None
             except TooLittleTimeToPerform as exc:
                 raise Invalid(f"offer not signed: {exc} (--min-time-to-perform)") from None
             neg = peer.negotiation(sent.header.negotiation_id)

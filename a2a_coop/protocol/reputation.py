@@ -199,12 +199,12 @@ def _revokes_signer(
     on, or granted the Mandate it was signed under -- the parties, the attester, their principals, the
     escrow and its principals: only then can one of those statements be disowned (KEY-009, ATT-020)."""
     revoked = verifier.revoked
+    # The escrow's principals sign its Mandates, which the escrow's statements cite (ATT-020's list).
     keys = (c.offer.issuer, c.accept.issuer, attestation.issuer, c.escrow, *principals)
+    keys += tuple(verifier.bound.get(c.escrow, ()))
     if any(key in verifier.rotated for key in keys):  # a rotation ends a signer's chain (KEY-005)
         return True
-    if not revoked:
-        return False
-    return any(key in revoked for key in keys) or any(p in revoked for p in verifier.bound.get(c.escrow, ()))
+    return bool(revoked) and any(key in revoked for key in keys)
 
 
 def ratings(

@@ -79,9 +79,11 @@ from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.journal import PEER_MARK, Journal, check_journal_kind, meta_of_kind
 from a2a_coop.runtime.perform_time import (
+    CounterpartyItemUnclaimable,
     TooLittleTimeToPerform,
     revocable_hold_until,
     time_to_perform_refusal,
+    unclaimable_item_refusal,
 )
 from a2a_coop.runtime.renewal import RenewedExposureBook
 from a2a_coop.runtime.reputation import (
@@ -2785,6 +2787,24 @@ class Peer:
         if why:
             raise TooLittleTimeToPerform(why)
 
+    def _check_counterparty_deadlines(self, body: str, message: Any, cand: VerifiedStatement) -> None:
+        """CMT-014 in the guard: no Offer, Counter or Accept under which an item the counterparty gives may
+        fall due before the contract forms or is bonded, which the counterparty alone can delay."""
+        if body not in ("offer", "counter", "accept"):
+            return
+        signed = self._proposal_signed(body, message)
+        if signed is None:
+            return
+        proposal, offer = signed
+        if offer is None:
+            theirs, mine, expires, accept_at = proposal.wants, proposal.gives, cand.expires_at_ms, None
+        else:
+            theirs, mine = proposal.gives, proposal.wants
+            expires, accept_at = offer.expires_at_ms, cand.issued_at_ms
+        why = unclaimable_item_refusal(theirs, mine, proposal.terms, expires, accept_at)
+        if why:
+            raise CounterpartyItemUnclaimable(why)
+
     def _escrow_not_shown(self, body: str, message: Any, negotiation_id: bytes) -> str:
         """The guard's rule of ESC-013 for a Counter or Accept we are about to sign in ``negotiation_id``:
         why its terms, naming an escrow, must wait for the escrow of a bonded offer of ours earlier in the
@@ -3056,6 +3076,7 @@ class Peer:
         self._check_escrow_validity(body, message)
         self._check_trust(body, message, audience)
         self._check_time_to_perform(body, message, cand.expires_at_ms)
+        self._check_counterparty_deadlines(body, message, cand)
         why = self._escrow_not_shown(body, message, negotiation_id)
         if why:
             raise EscrowNotShown(why)

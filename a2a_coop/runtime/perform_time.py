@@ -9,7 +9,9 @@ least ``deadline_ms - cutoff`` to perform each of its items. The rule refuses to
 Counter or Accept whose terms leave one of *our* items less than a configured minimum after the
 cutoff: a counterparty funding its bond a second before our deadline could otherwise leave us that
 second, and claim our bond after it (an item due before the cutoff is covered by CMT-009 only when
-bonding completes after its deadline).
+bonding completes after its deadline). That cover is the counterparty's too: the guard always refuses
+terms under which one of the counterparty's items may fall due before the contract forms or bonds
+(:func:`unclaimable_item_refusal`, CMT-014), since it alone may then owe nothing claimable.
 """
 
 from __future__ import annotations
@@ -58,6 +60,57 @@ def time_to_perform_refusal(
                 f"our item {index} ({item.category}) is due {left} ms after the bonding cutoff "
                 f"(the offer's expiry + {BOND_GRACE_MS} ms): a counterparty funding its bond then leaves "
                 f"us less than the {minimum_ms} ms we need to perform"
+            )
+    return ""
+
+
+class CounterpartyItemUnclaimable(TooLittleTimeToPerform):
+    """Our guard refuses terms under which the counterparty alone can make one of its own items
+    unclaimable (CMT-014; not a protocol error: the terms are valid, we decline to commit to them)."""
+
+
+def unclaimable_item_refusal(
+    theirs: Sequence[trade_pb2.Item],
+    mine: Sequence[trade_pb2.Item],
+    terms: trade_pb2.Terms,
+    expires_at_ms: int,
+    accept_at_ms: int | None,
+) -> str:
+    """CMT-014: why one of ``theirs`` may fall due before a time the counterparty alone chooses -- when the
+    contract forms, or when it is bonded -- while one of ``mine`` falls due after it, or "".
+
+    A claim on an item due before the contract's Accept is refused (CMT-011), and under bonded terms one
+    on an item due before every bond was locked (CMT-009). The counterparty dates its Accept of our Offer
+    or Counter up to its expiry (NEG-007), and funds its bond up to the bonding cutoff (ESC-010): an item
+    of its own due before either it need never deliver, while ours, due later, stays claimable -- it
+    would keep what we deliver, or win our bond if we did not deliver. An item of ours due no later than
+    that item of theirs is unclaimable with it, so terms whose every item is due at once are taken.
+
+    Args:
+        theirs: the items the counterparty would give under the contract.
+        mine: the items we would give.
+        terms: its terms; without an escrow nobody arbitrates any claim (CMT-005), and nothing is refused.
+        expires_at_ms: the expiry of the offer (or counter) that would be accepted.
+        accept_at_ms: the time of our Accept when we sign one (it forms the contract then), else None.
+    """
+    if not terms.escrow:
+        return ""
+    bound, why = (
+        (expires_at_ms, "its Accept may be dated up to the offer's expiry (NEG-007, CMT-011)")
+        if accept_at_ms is None
+        else (accept_at_ms, "it is due before our Accept (CMT-011)")
+    )
+    if terms.issuer_bond or terms.audience_bond:
+        cutoff = expires_at_ms + BOND_GRACE_MS
+        if cutoff > bound:
+            bound, why = cutoff, f"bonding may complete up to the bonding cutoff {cutoff} (ESC-010, CMT-009)"
+    last_of_mine = max((item.deadline_ms for item in mine), default=0)
+    for index, item in enumerate(theirs):
+        if item.deadline_ms < bound and item.deadline_ms < last_of_mine:
+            return (
+                f"CMT-014: the counterparty's item {index} ({item.category}) is due at {item.deadline_ms}, "
+                f"before {bound}: {why}, so no claim on it would be taken while ours, due up to "
+                f"{last_of_mine}, could be"
             )
     return ""
 

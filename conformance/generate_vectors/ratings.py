@@ -11,8 +11,9 @@ value is exact. The expected ratings are the reference's (:func:`a2a_coop.protoc
 and each case also states the stake and score it is about, so generation fails if the reference moves.
 
 ATT-020 is here for KeyRevocations of a party's key by its principal (a statement of the bundle disowned,
-or witnessed before the revocation by the escrow's Stamp); not yet for KeyRotations, a revoked escrow or
-principal key, or KEY-010 (c)'s order of Stamps.
+or witnessed before the revocation by the escrow's Stamp), and for a Stamp by another key than the
+escrow's, disowned by its own principal, that is no part of the evidence (ATT-020 (a)); not yet for
+KeyRotations, a revoked escrow or principal key, or KEY-010 (c)'s order of Stamps.
 """
 
 from __future__ import annotations
@@ -321,6 +322,29 @@ def cases() -> list[Case]:
             ["ATT-002", "ATT-005"],
             [*trade, second.envelope, first.envelope],
             [d2.escrow.did],
+            [(100, 1.0)],
+        )
+    )
+    # ATT-020 (a): a Stamp by a key other than the witnessing escrow is no part of the evidence. Mallory, a
+    # stranger to the contract, stamps Bob's Accept (any key can sign a Stamp) and has her own principal
+    # revoke her key back over that Stamp: read as evidence, the disowned Stamp zeroed Alice's rating.
+    d, trade = _settled_trade()
+    mallory = Party("mallory", d.clock)
+    foreign = stamp(mallory, d.accept)
+    d.clock.advance(1_000)
+    out.append(
+        Case(
+            "A stranger stamps Bob's Accept and her principal revokes her key back over that Stamp: it is "
+            "not the escrow's, so no part of the evidence, and Alice's rating counts (stake 100)",
+            ["ATT-020"],
+            [
+                *trade,
+                _attest(d.alice, d, d.bob, FULFILLED),
+                *ctx(mallory),
+                foreign.envelope,
+                revoked(mallory, foreign.header.issued_at_ms - 1),
+            ],
+            [d.escrow.did],
             [(100, 1.0)],
         )
     )

@@ -1245,7 +1245,7 @@ export class Verifier {
     rec.body.statements.forEach((d, pos) => {
       const k = hex(d);
       const l = this.stamps.get(k) ?? [];
-      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos, mandate: rec.h.mandate });
+      l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos, mandate: rec.h.mandate, dhex: rec.dhex });
       this.stamps.set(k, l);
       // an arbitrated statement held without effect takes effect now (WIT-005)
       const s = this.byDigest.get(k);
@@ -1979,7 +1979,13 @@ function ratingEvidence(v, c, att) {
       own.push(...c.endings.filter((r) => r.bodyName === "ruling" && hex(r.body.claim) === cause));
     }
   }
-  const stampsOf = (r) => [...v.byDigest.values()].filter((s) => s.bodyName === "stamp" && s.body.statements.some((d) => hex(d) === r.dhex));
+  // ATT-020 (a): of each, the earliest Stamp by its witnessing escrow (KEY-009) -- never another key's: any key
+  // can sign a Stamp naming any statement, and its own principal can revoke it back over that Stamp.
+  const stampsOf = (r) => {
+    const e = v.witnessingEscrow(r);
+    const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.actsFor(s.escrow, e, s.t)) : [];
+    return l.length ? [v.byDigest.get(l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)).dhex)] : [];
+  };
   const stamped = [...line, c.acceptRec, ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke")].flatMap(stampsOf);
   const all = [...own, ...stamped];
   const mandates = all.map((r) => v.byDigest.get(hex(r.h.mandate ?? Buffer.alloc(0)))).filter(Boolean);

@@ -82,6 +82,14 @@ not_observable(
     "NEG-020",
 )
 not_observable(
+    "neg.counterparty-item-before-cutoff",
+    "A guard signs no terms under which a counterparty item may fall due before the contract forms or bonds",
+    "the rule bites only under terms naming an escrow: "
+    + _ESCROW
+    + "; tests/test_attack25.py performs the attack against the reference peer",
+    "CMT-014",
+)
+not_observable(
     "esc.order-independence",
     "One final state whatever the order statements arrive in",
     _ESCROW + "; the precedence of section 8.9 is pinned by tests/test_confluence.py",
