@@ -19,6 +19,7 @@ from a2a.types import a2a_pb2
 from peers import make_peer
 
 from a2a_coop import a2a
+from a2a_coop.a2a import handler as handler_module
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.testing import FixedClock, Party
 
@@ -124,17 +125,28 @@ def test_a_party_refused_a_forgotten_task_costs_no_rebuild(tmp_path: Path) -> No
             w.node, a2a_pb2.AgentCard, identify=lambda _ctx: w.bob.agent.did, private_tasks=True
         )
         looked, rebuilt, undo = _counting(w.node)
+        decoded: list[bytes] = []
+        real_decode = handler_module.decode_statement
+
+        def counted_decode(payload: bytes) -> Any:
+            decoded.append(payload)
+            return real_decode(payload)
+
         answers, costs = [], []
-        for task_id in (nid.hex(), UNKNOWN):
-            looked.clear()
-            rebuilt.clear()
-            with pytest.raises(Exception) as refused:
-                handler._visible(task_id, ServerCallContext(state={}))
-            answers.append((type(refused.value).__name__, str(refused.value).replace(task_id, "ID")))
-            costs.append((len(looked), len(rebuilt)))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(handler_module, "decode_statement", counted_decode, raising=False)
+            for task_id in (nid.hex(), UNKNOWN):
+                looked.clear()
+                rebuilt.clear()
+                decoded.clear()
+                with pytest.raises(Exception) as refused:
+                    handler._visible(task_id, ServerCallContext(state={}))
+                answers.append((type(refused.value).__name__, str(refused.value).replace(task_id, "ID")))
+                costs.append((len(looked), len(rebuilt), len(decoded)))
         undo()
         assert answers[0] == answers[1] and answers[0][0] == "TaskNotFoundError"
-        assert costs[0] == costs[1] == (1, 0), costs
+        # one journal query, no rebuild, one statement decoded: held (forgotten) and unknown alike
+        assert costs[0] == costs[1] == (1, 0, 1), costs
         # Alice, a party of it, still reads it.
         alice = a2a.CoopRequestHandler(
             w.node, a2a_pb2.AgentCard, identify=lambda _ctx: w.alice.agent.did, private_tasks=True

@@ -554,10 +554,12 @@ class CoopRequestHandler(RequestHandler):
                 neg = self.node.peer.verifier.negotiations.by_id.get(nid)
             return neg is not None and who in neg.parties
         envelope = journal.opening(nid) if nid else None
-        if envelope is None:
-            return False
-        header = decode_statement(parse_envelope(envelope).envelope.payload).header
-        return who in (header.issuer, header.audience)
+        # An unknown Task decodes a statement too (the agent's own Mandate), as a held one decodes its
+        # opening: the same work, found or not.
+        stmt = decode_statement(
+            parse_envelope(envelope or self.node.peer.mandate_vs.envelope).envelope.payload
+        )
+        return envelope is not None and who in (stmt.header.issuer, stmt.header.audience)
 
     def _negotiation(self, task_id: str) -> Negotiation:
         """The negotiation of a task id: exactly the lower-case hex of its id (A2A-013)."""
