@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import re
 import threading
@@ -60,9 +59,10 @@ from a2a_coop.a2a.parts import (
     is_envelope_part,
     task_id_for,
 )
+from a2a_coop.protocol.envelope import parse_envelope
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import BARGAINING_STATES, Negotiation, State
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer
 
@@ -330,6 +330,13 @@ class CoopRequestHandler(RequestHandler):
         who = self._who(context)
         if self.private_tasks and who == STRANGER:
             mine = []  # A2A-025: as a context of no Task
+        elif self.private_tasks and not self._is_operator(who):
+            # A2A-026: a party's own Tasks alone, each told by one journal query whether held, forgotten
+            # or unknown (never rebuilt to be refused); a Task id bound to another context costs the
+            # query its unknown id does (tests/test_attack20_a2a.py).
+            if not mine and _TASK_ID.match(params.context_id):
+                self._party_of(who, params.context_id)
+            mine = [t for t in mine if self._party_of(who, t)]
         peer = self.node.peer
         with peer.lock:
             for task_id in mine:
@@ -530,13 +537,29 @@ class CoopRequestHandler(RequestHandler):
         who = self._who(context)
         if self.private_tasks and who == STRANGER:
             raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
-        neg = self._negotiation(task_id)
-        if not self._sees(who, neg):
-            absent = hashlib.sha256(b"a2a-coop/no-such-task/" + neg.id).digest()
-            with self.node.peer.lock:
-                _held_or_archived(self.node.peer, absent)  # as an unknown Task's miss costs
+        if self.private_tasks and not self._is_operator(who) and not self._party_of(who, task_id):
             raise a2a_errors.TaskNotFoundError(f"no task {task_id!r}")
-        return neg
+        return self._negotiation(task_id)
+
+    def _party_of(self, who: str, task_id: str) -> bool:
+        """Whether ``who`` is a party of the Task's negotiation (A2A-026), at one cost for a Task held in
+        memory, one the agent forgot and one unknown: one journal query for its opening statement (the
+        parties are its issuer and audience), never a rebuild of a forgotten negotiation from its
+        statements, which checks every signature again and told a forgotten Task from an unknown one by
+        milliseconds (tests/test_attack20_a2a.py). Without a journal, memory alone."""
+        nid = bytes.fromhex(task_id) if _TASK_ID.match(task_id) else b""
+        journal = self.node.journal
+        if journal is None:
+            with self.node.peer.lock:
+                neg = self.node.peer.verifier.negotiations.by_id.get(nid)
+            return neg is not None and who in neg.parties
+        envelope = journal.opening(nid) if nid else None
+        # An unknown Task decodes a statement too (the agent's own Mandate), as a held one decodes its
+        # opening: the same work, found or not.
+        stmt = decode_statement(
+            parse_envelope(envelope or self.node.peer.mandate_vs.envelope).envelope.payload
+        )
+        return envelope is not None and who in (stmt.header.issuer, stmt.header.audience)
 
     def _negotiation(self, task_id: str) -> Negotiation:
         """The negotiation of a task id: exactly the lower-case hex of its id (A2A-013)."""

@@ -1236,6 +1236,17 @@ class Journal:
         )
         return [r[0] for r in rows]
 
+    def opening(self, negotiation_id: bytes) -> bytes | None:
+        """The envelope of the first statement of a negotiation journaled (its opening Offer), or None. One
+        query whether the journal holds the negotiation or not -- no filter short-cut: what tells a caller
+        refused a Task from a party costs the same for a Task held and for one unknown (A2A-026)."""
+        row = self._read(
+            "SELECT envelope FROM statements WHERE negotiation_id = ? AND negotiation_id != x'' "
+            "ORDER BY id LIMIT 1",
+            (negotiation_id,),
+        )
+        return None if row is None else bytes(row[0])
+
     def issued(
         self, issuer: str, bodies: Sequence[str], *, other: bool = False, limit: int = -1, from_seq: int = 0
     ) -> list[bytes]:
