@@ -212,6 +212,8 @@ def test_population_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     assert baselines["population_workers"] == workers and summary["s_1000x100_one_process"] > 0
     assert baselines["population_same_results"] is True and "on one process" in "\n".join(out[:-1])
     assert len(baselines["population_worker_cpu_s"]) == (workers if workers > 1 else 0)
+    # (a) and (b) play with the collector paused, as (c) does: what a pass would have freed is counted
+    assert baselines["pairings_cyclic_garbage"] == 0 and "WARNING" not in "\n".join(out[:-1])
     assert "QUICK" in "\n".join(out[:-1])
 
 
