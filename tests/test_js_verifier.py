@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 24,
+    "ratings": 25,
 }
 
 
@@ -153,8 +153,10 @@ READINGS = {
         "const s = own && other ? (cmpStamp(other, own) < 0 ? other : own) : own ?? other;",
         "const s = own;",
     ),
-    # Not here yet: a Mandate witnessed by any escrow of the evidence, not the contract's (ATT-020 (b)) --
-    # no vector has an opening offer or Counter naming another escrow that stamped a Mandate.
+    "a Mandate witnessed by any escrow of the evidence, not the contract's (ATT-020 (b))": (
+        "const via = evidence.filter((r) => v.witnessingEscrow(r) === c.escrow);",
+        "const via = evidence;",
+    ),
     "the attestation itself not among the evidence": (
         "...[...c.locked.values()].map((l) => l.rec), att];",
         "...[...c.locked.values()].map((l) => l.rec)];",

@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle, run_reputation_vectors
 from a2a_coop.testing import DAY_MS, FixedClock, Party
 from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
@@ -110,12 +110,37 @@ class GapInPrincipalsChain(Deal):
         proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
         self.offer = self.alice.offer(self.bob, proposal)
         clock.advance(1_000)
+        self.bargaining = self._bargain()
         self.accept = self.bob.accept(self.offer)
-        self.base = [self.first.envelope, *ctx(self.alice, self.bob, self.escrow)]
+        self.base = [self.first.envelope, *ctx(self.alice, self.bob, self.escrow), *self.bargaining]
         self.base += [self.offer.envelope, self.accept.envelope]
         self.bond = BOND
         self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
         clock.advance(1_000)
+
+    def _bargain(self) -> list[bytes]:
+        """What comes between Alice's opening Offer and the statement Bob accepts (nothing here)."""
+        return []
+
+    @property
+    def deadline(self) -> int:
+        return proposal_of(self.offer).wants[0].deadline_ms
+
+
+class CounteredAtAnotherEscrow(GapInPrincipalsChain):
+    """GapInPrincipalsChain, but Bob counters Alice's Offer naming another escrow (his own choice), which
+    stamps his Counter at once; Alice counters back naming the first escrow, and Bob accepts that."""
+
+    def _bargain(self) -> list[bytes]:
+        other = Party("escrow-2", self.clock)
+        proposal = self.bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=other.did)
+        countered = self.bob.counter(self.offer, proposal)
+        witnessed = stamp(other, countered)
+        self.clock.advance(1_000)
+        back = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        opening, self.offer = self.offer, self.alice.counter(countered, back)
+        self.clock.advance(1_000)
+        return [*ctx(other), opening.envelope, witnessed.envelope, countered.envelope]
 
 
 def _attest(p: Party, d: Deal, about: Party, outcome: int) -> bytes:
@@ -388,12 +413,20 @@ def _rotated_below_mandate() -> list[Case]:
     escrow witnesses the Mandate: it counts as stamped before the rotation when that escrow stamped it, or
     the Accept naming it, before any Stamp of the rotation (tests/test_attack25.py)."""
     out = []
-    for label, stamped, rotation_first, stake in (
-        ("stamped Bob's Mandate and Accept", "both", False, 100),
-        ("stamped Bob's Accept (not his Mandate)", "accept", False, 100),
-        ("stamped the rotation first, then Bob's Mandate and Accept", "both", True, 0),
+    for label, stamped, rotation_first, stake, deal in (
+        ("stamped Bob's Mandate and Accept", "both", False, 100, GapInPrincipalsChain),
+        ("stamped Bob's Accept (not his Mandate)", "accept", False, 100, GapInPrincipalsChain),
+        ("stamped the rotation first, then Bob's Mandate and Accept", "both", True, 0, GapInPrincipalsChain),
+        (
+            "stamped the rotation first, then Bob's Mandate and Accept (another escrow, which Bob's Counter "
+            "named, stamped that Counter first: not the contract's, it witnesses nothing here, ATT-020 (b))",
+            "both",
+            True,
+            0,
+            CounteredAtAnotherEscrow,
+        ),
     ):
-        d = GapInPrincipalsChain()
+        d = deal()
         delivered = d.deliver(d.alice)
         d.clock.now_ms = d.deadline + 1
         claim = d.claim(d.alice)
