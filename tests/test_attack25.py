@@ -27,6 +27,7 @@ from a2a_coop.runtime.trade import claim_breach
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
 from conformance.generate_vectors.ratings import FULFILLED, _attest, _settled_trade
+from conformance.generate_vectors.ratings import GapInPrincipalsChain as _GapInPrincipalsChain
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
@@ -192,46 +193,9 @@ def test_the_guard_refuses_exactly_the_counterparty_items_due_before_it_can_be_c
     assert not why or why.startswith("CMT-014")
 
 
-# --- 3: a principal's rotation back below its agent's Mandate (left open) ------------------------------
+# --- 3: a principal's rotation back below its agent's Mandate (KEY-009: its contract's escrow witnesses it)
 
 
-class _GapInPrincipalsChain(Deal):
-    """Deal, but Bob's principal signs Bob's Mandate at seq 3 of its chain, seq 1 and 2 held by no view."""
-
-    def __init__(self) -> None:
-        self.clock = clock = FixedClock()
-        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
-        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
-        principal = self.bob.principal
-        self.first = self.bob.mandate_vs  # the principal's seq 0
-        clock.advance(1_000)
-        principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
-        caps = identity_pb2.Mandate()
-        caps.CopyFrom(self.first.statement.mandate)
-        self.bob.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
-        self.bob.setup = [self.bob.mandate_vs.envelope]
-        clock.advance(1_000)
-        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
-        self.offer = self.alice.offer(self.bob, proposal)
-        clock.advance(1_000)
-        self.accept = self.bob.accept(self.offer)
-        self.base = [self.first.envelope, *ctx(self.alice, self.bob, self.escrow)]
-        self.base += [self.offer.envelope, self.accept.envelope]
-        self.bond = BOND
-        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
-        clock.advance(1_000)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open (KEY-009, ATT-020): a statement of no negotiation -- a Mandate -- has no witnessing "
-        "escrow, so a KeyRotation of its principal at a seq below it disowns it in every view whatever "
-        "the escrow stamped; options: take a Mandate as witnessed before a rotation or revocation when "
-        "its contract's escrow stamped it (WIT-001 stamps every evidence it takes) or a statement citing "
-        "it before that escrow stamped the rotation, as KEY-009 does for the statement itself"
-    ),
-)
 @pytest.mark.req("KEY-009", "ATT-020", "KEY-005")
 def test_a_principal_rotating_back_below_its_agents_mandate_does_not_erase_an_escrowed_breach() -> None:
     """Attack: Bob's principal's chain has a gap (seq 1 and 2 held by no view; it signed Bob's Mandate at
@@ -241,7 +205,9 @@ def test_a_principal_rotating_back_below_its_agents_mandate_does_not_erase_an_es
     refuses it): KEY-005 ends its chain at seq 1, the Mandate at seq 3 is disowned, and every view -- the
     reference's and the JavaScript verifier's alike -- weighs Alice's rating 0: the breach is gone. Who
     chose the values: Bob's principal chose its rotation's seq and time and left the gap; what it gains: an
-    escrowed breach erased from every view. Expected once closed: the rating keeps its stake."""
+    escrowed breach erased from every view. Defence (KEY-009, ATT-020): read with the Accept that names
+    it, the Mandate is witnessed by the contract's escrow, which stamped it (and the Accept) before any
+    Stamp of the rotation: the rating keeps its stake."""
     d = _GapInPrincipalsChain()
     delivered = d.deliver(d.alice)
     d.clock.now_ms = d.deadline + 1
@@ -268,7 +234,25 @@ def test_a_principal_rotating_back_below_its_agents_mandate_does_not_erase_an_es
         verifier.accept(data, None)
     assert rate(verifier, verifier.statements[attestation.digest], {d.escrow.did}).stake == BOND
     verifier.accept(rotation.envelope, None)  # taken: the attack is legal
+    mandate = verifier.statements[d.bob.mandate_vs.digest]
+    assert verifier.disowned(mandate)  # the attack happened: alone, the Mandate is past its chain's end
+    assert not verifier.disowned(mandate, [verifier.statements[d.accept.digest]])  # its escrow took it first
     assert rate(verifier, verifier.statements[attestation.digest], {d.escrow.did}).stake == BOND
+    # Witnessed only by a Stamp before the escrow's Stamp of the rotation: stamped after it, nothing
+    # witnessed the Mandate or the Accept first, and the rotation disowns the Mandate (KEY-009 as before).
+    stamped = stamp(d.escrow, rotation)
+    d.clock.advance(1)
+    again = stamp(d.escrow, d.bob.mandate_vs, d.accept)
+    late = Verifier(complete_chains=False, evidence_view=True)
+    for data in [
+        *(e for e in bundle if e != taken.envelope),
+        stamped.envelope,
+        rotation.envelope,
+        again.envelope,
+    ]:
+        late.accept(data, None)
+    assert late.disowned(late.statements[d.bob.mandate_vs.digest], [late.statements[d.accept.digest]])
+    assert rate(late, late.statements[attestation.digest], {d.escrow.did}).stake == 0
 
 
 class _GapInEscrowPrincipalsChain(Deal):

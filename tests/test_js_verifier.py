@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 21,
+    "ratings": 25,
 }
 
 
@@ -140,10 +140,22 @@ READINGS = {
     "a forfeit does not zero the score": ('settlement.bodyName === "forfeit" ? 0 :', "false ? 0 :"),
     "any escrow trusted": (" && trusted.includes(c.escrow)", ""),
     "stake before the settlement": (" && settlement && // ATT-004", " && // ATT-004"),
-    "revocations ignored": ("!ratingEvidence(v, c, rec).some((r) => disowned(v, r))", "true"),
+    "revocations ignored": ("!disownsEvidence(v, c, rec)", "true"),
     "a revocation disowns what the escrow witnessed before it": (
-        "&& !v.witnessedBefore(rec, [...revs, ...rots])",
+        "return !v.witnessedBefore(rec, [...revs, ...rots]);",
+        "return true;",
+    ),
+    "a Mandate read without the statements naming it (KEY-009 (a))": (
+        "if (naming.length) return !naming.some((s) => v.witnessedBefore(rec, [...revs, ...rots], s));",
         "",
+    ),
+    "a Mandate witnessed by its own Stamp alone, not by one of the Accept naming it (KEY-009 (a))": (
+        "const s = own && other ? (cmpStamp(other, own) < 0 ? other : own) : own ?? other;",
+        "const s = own;",
+    ),
+    "a Mandate witnessed by any escrow of the evidence, not the contract's (ATT-020 (b))": (
+        "const via = evidence.filter((r) => v.witnessingEscrow(r) === c.escrow);",
+        "const via = evidence;",
     ),
     "the attestation itself not among the evidence": (
         "...[...c.locked.values()].map((l) => l.rec), att];",

@@ -172,7 +172,7 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
     elif (
         (verifier.revoked or verifier.rotated)
         and _revokes_signer(verifier, attestation, c, (rater, subject))
-        and any(verifier.disowned(vs) for vs in attestation_evidence(verifier, attestation))
+        and _disowns_evidence(verifier, attestation, c)
     ):
         # KEY-009, ATT-020: a view that took the revocation first refused it; one that took it later
         # weighs it as that one does, whatever the order it heard them in.
@@ -190,6 +190,16 @@ def rate(verifier: Verifier, attestation: VerifiedStatement, trusted_escrows: Co
         settled_ms=settled_ms,
         note=note,
     )
+
+
+def _disowns_evidence(verifier: Verifier, attestation: VerifiedStatement, c: Contract) -> bool:
+    """ATT-020: whether a statement of the attestation's evidence is disowned (KEY-009) -- a Mandate read
+    with the evidence statements naming it whose witnessing escrow is the contract's: that escrow's Stamp
+    of the Mandate, or of such a statement, before it stamped a rotation or revocation of the Mandate's
+    principal witnesses the Mandate (tests/test_attack25.py)."""
+    evidence = attestation_evidence(verifier, attestation)
+    via = [vs for vs in evidence if vs.mandate_digest and verifier.witnessing_escrow(vs) == c.escrow]
+    return any(verifier.disowned(vs, via) for vs in evidence)
 
 
 def _revokes_signer(

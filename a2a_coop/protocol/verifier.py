@@ -879,14 +879,28 @@ class Verifier:
         envelope = self.revocations.get(key)
         return () if envelope is None else (envelope,)
 
-    def disowned(self, vs: VerifiedStatement) -> bool:
+    def disowned(self, vs: VerifiedStatement, via: Sequence[VerifiedStatement] = ()) -> bool:
         """Whether ``vs`` is one a KeyRevocation held disowns (KEY-009): issued by a key, or under a
         Mandate of a principal whose key, a revocation held withdraws from at or before its
         issued_at_ms (KEY-004, MND-012), and not witnessed by its escrow before that escrow witnessed
         every such revocation. A view weighs an attestation resting on one as nothing (ATT-020), whether
-        it took the statement before the revocation or not: the order it heard them in decides nothing."""
+        it took the statement before the revocation or not: the order it heard them in decides nothing.
+
+        ``via``: for a Mandate (a statement of no negotiation, no escrow of its own), the statements read
+        with it (a rating's evidence) that name it: it is witnessed as KEY-009 says when one of their
+        witnessing escrows stamped it, or that statement, before each revocation or rotation that escrow
+        stamped -- the escrow took the Mandate as evidence then (WIT-001, MND-002). Else its principal
+        disowns it, and an escrowed breach under it, by one rotation back below it (test_attack25.py)."""
+        if vs.body == "mandate" and via:
+            naming = [s for s in via if s.mandate_digest == vs.digest and s.digest != vs.digest]
+            return all(self._disowned_by(vs, s) for s in naming) if naming else self._disowned_by(vs, None)
+        return self._disowned_by(vs, None)
+
+    def _disowned_by(self, vs: VerifiedStatement, via: VerifiedStatement | None) -> bool:
+        """:meth:`disowned`, ``vs`` witnessed (if at all) by ``via``'s witnessing escrow (a Mandate ``via``
+        names), or by its own when ``via`` is None."""
         rotated = self.rotated.get(vs.issuer)
-        if rotated is not None and vs.seq > rotated and not self._stamped_before_rotation(vs):
+        if rotated is not None and vs.seq > rotated and not self._stamped_before_rotation(vs, via):
             return True  # KEY-005 ends the chain below it, and its escrow did not witness it first
         if not self.revoked:
             return False
@@ -904,7 +918,7 @@ class Verifier:
                     key != issuer
                     or self._reaching(key, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
                 )
-                and not self._stamped_first(vs, key, record)
+                and not self._stamped_first(vs, key, record, via)
             ):
                 return True
         # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
@@ -929,13 +943,18 @@ class Verifier:
         refuse it (KEY-004): they trade with no key its principal revoked."""
         return vs is not None and self.evidence_view and self._stamped_first(vs, key, record)
 
-    def _stamped_first(self, vs: VerifiedStatement, key: str, record: _MandateRecord | None = None) -> bool:
+    def _stamped_first(
+        self,
+        vs: VerifiedStatement,
+        key: str,
+        record: _MandateRecord | None = None,
+        via: VerifiedStatement | None = None,
+    ) -> bool:
         """Whether the escrow of ``vs`` (:meth:`witnessing_escrow`) stamped it -- a Stamp held, not one it is
         giving now -- before every Stamp of its naming a revocation of ``key`` held whose effective_ms is
         at or before ``vs``'s issued_at_ms (KEY-009). The escrow's Stamps decide, never the revocation's
-        times: its revoker chose those."""
-        escrow = self.witnessing_escrow(vs)
-        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        times: its revoker chose those. ``via``: a statement naming ``vs``, a Mandate (:meth:`disowned`)."""
+        escrow, first = self._witnessed_at(vs, via)
         if first is None:
             return False
         own = key == vs.issuer
@@ -953,15 +972,33 @@ class Verifier:
                 return False
         return True
 
-    def _stamped_before_rotation(self, vs: VerifiedStatement) -> bool:
+    def _witnessed_at(
+        self, vs: VerifiedStatement, via: VerifiedStatement | None
+    ) -> tuple[str, tuple[int, int, int] | tuple[int] | None]:
+        """The escrow that witnesses ``vs`` for KEY-009 and where it first stamped it: its own
+        (:meth:`witnessing_escrow`); for a Mandate read ``via`` a statement naming it, that statement's
+        witnessing escrow, at its earliest Stamp of the Mandate or of that statement (it took the Mandate
+        as evidence when it took the statement, MND-002, WIT-001)."""
+        if via is None:
+            escrow = self.witnessing_escrow(vs)
+            return escrow, self._stamp_place(escrow, vs.digest) if escrow else None
+        escrow = self.witnessing_escrow(via)
+        if not escrow:
+            return escrow, None
+        places = [p for p in (self._stamp_place(escrow, d) for d in (vs.digest, via.digest)) if p is not None]
+        if len(places) == 2 and _before(places[1], places[0]):
+            return escrow, places[1]
+        return escrow, places[0] if places else None
+
+    def _stamped_before_rotation(self, vs: VerifiedStatement, via: VerifiedStatement | None = None) -> bool:
         """Whether the escrow of ``vs`` stamped it before it stamped each KeyRotation of its issuer held
         at a seq below ``vs``'s (KEY-005 as KEY-009 reads it): the rotation's seq and time are its
         signer's to choose, and a key that signs one back into a gap of its chain below a statement its
         escrow witnessed must not disown that statement for a view that heard the rotation first
         (tests/test_attack20.py) -- nor, by signing one below a rotation the escrow stamped before the
-        statement, keep a statement the escrow took past its chain's end (keytime.json)."""
-        escrow = self.witnessing_escrow(vs)
-        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        statement, keep a statement the escrow took past its chain's end (keytime.json). ``via``: a
+        statement naming ``vs``, a Mandate (:meth:`disowned`)."""
+        escrow, first = self._witnessed_at(vs, via)
         if first is None:
             return False
         for seq, rotation in self.rotations_of.get(vs.issuer, ()):

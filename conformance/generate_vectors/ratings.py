@@ -19,17 +19,20 @@ KeyRotations, a revoked escrow or principal key, or KEY-010 (c)'s order of Stamp
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle, run_reputation_vectors
 from a2a_coop.testing import DAY_MS, FixedClock, Party
 from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
 
 FILE: Final = "ratings.json"
 FULFILLED: Final = reputation_pb2.OUTCOME_FULFILLED
+BOND: Final = 100
 
 HEADER: Final = [
     "Rating vectors for a2a-coop protocol version 1 (SPEC.md 10.2: ATT-004..ATT-007). A test is an",
@@ -86,6 +89,58 @@ class _OnePrincipal(Deal):
         self.bond = bond
         self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
         clock.advance(1_000)
+
+
+class GapInPrincipalsChain(Deal):
+    """Deal, but Bob's principal signs Bob's Mandate at seq 3 of its chain, seq 1 and 2 held by no view."""
+
+    def __init__(self) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        principal = self.bob.principal
+        self.first = self.bob.mandate_vs  # the principal's seq 0
+        clock.advance(1_000)
+        principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
+        caps = identity_pb2.Mandate()
+        caps.CopyFrom(self.first.statement.mandate)
+        self.bob.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
+        self.bob.setup = [self.bob.mandate_vs.envelope]
+        clock.advance(1_000)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.bargaining = self._bargain()
+        self.accept = self.bob.accept(self.offer)
+        self.base = [self.first.envelope, *ctx(self.alice, self.bob, self.escrow), *self.bargaining]
+        self.base += [self.offer.envelope, self.accept.envelope]
+        self.bond = BOND
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
+
+    def _bargain(self) -> list[bytes]:
+        """What comes between Alice's opening Offer and the statement Bob accepts (nothing here)."""
+        return []
+
+    @property
+    def deadline(self) -> int:
+        return proposal_of(self.offer).wants[0].deadline_ms
+
+
+class CounteredAtAnotherEscrow(GapInPrincipalsChain):
+    """GapInPrincipalsChain, but Bob counters Alice's Offer naming another escrow (his own choice), which
+    stamps his Counter at once; Alice counters back naming the first escrow, and Bob accepts that."""
+
+    def _bargain(self) -> list[bytes]:
+        other = Party("escrow-2", self.clock)
+        proposal = self.bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=other.did)
+        countered = self.bob.counter(self.offer, proposal)
+        witnessed = stamp(other, countered)
+        self.clock.advance(1_000)
+        back = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        opening, self.offer = self.offer, self.alice.counter(countered, back)
+        self.clock.advance(1_000)
+        return [*ctx(other), opening.envelope, witnessed.envelope, countered.envelope]
 
 
 def _attest(p: Party, d: Deal, about: Party, outcome: int) -> bytes:
@@ -348,6 +403,65 @@ def cases() -> list[Case]:
             [(100, 1.0)],
         )
     )
+    out += _rotated_below_mandate()
+    return out
+
+
+def _rotated_below_mandate() -> list[Case]:
+    """KEY-009, ATT-020: Bob breaches, the escrow upholds Alice's claim and forfeits his bond; Bob's
+    principal then signs a KeyRotation back into a gap of its chain below Bob's Mandate. The contract's
+    escrow witnesses the Mandate: it counts as stamped before the rotation when that escrow stamped it, or
+    the Accept naming it, before any Stamp of the rotation (tests/test_attack25.py)."""
+    out = []
+    for label, stamped, rotation_first, stake, deal in (
+        ("stamped Bob's Mandate and Accept", "both", False, 100, GapInPrincipalsChain),
+        ("stamped Bob's Accept (not his Mandate)", "accept", False, 100, GapInPrincipalsChain),
+        ("stamped the rotation first, then Bob's Mandate and Accept", "both", True, 0, GapInPrincipalsChain),
+        (
+            "stamped the rotation first, then Bob's Mandate and Accept (another escrow, which Bob's Counter "
+            "named, stamped that Counter first: not the contract's, it witnesses nothing here, ATT-020 (b))",
+            "both",
+            True,
+            0,
+            CounteredAtAnotherEscrow,
+        ),
+    ):
+        d = deal()
+        delivered = d.deliver(d.alice)
+        d.clock.now_ms = d.deadline + 1
+        claim = d.claim(d.alice)
+        witness = stamp(d.escrow, claim)
+        d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
+        ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
+        d.clock.advance(1_000)
+        release = d.escrow_says("release", d.alice)
+        attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
+        principal = d.bob.principal
+        principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
+        rotation = principal.sign(
+            "key_rotation",
+            identity_pb2.KeyRotation(new_key=Party("bob-principal-2", d.clock).did),
+            issued_at_ms=d.first.header.issued_at_ms + 500,
+        )
+        named = [d.bob.mandate_vs, d.accept] if stamped == "both" else [d.accept]
+        bundle = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
+        bundle += [release.envelope]
+        if rotation_first:
+            bundle += [stamp(d.escrow, rotation).envelope, rotation.envelope]
+            d.clock.advance(1)
+            bundle += [stamp(d.escrow, *named).envelope, attestation.envelope]
+        else:
+            bundle += [stamp(d.escrow, *named).envelope, attestation.envelope, rotation.envelope]
+        out.append(
+            Case(
+                f"Bob's breach escrowed; his principal rotates its key back below his Mandate, the escrow "
+                f"having {label}: stake {stake}",
+                ["ATT-020", "KEY-009", "KEY-005"],
+                bundle,
+                [d.escrow.did],
+                [(stake, 0.0)],
+            )
+        )
     return out
 
 

@@ -891,16 +891,19 @@ export class Verifier {
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
   }
 
-  // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped.
-  witnessedBefore(rec, revs) {
-    const e = this.witnessingEscrow(rec);
+  // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped. `via`:
+  // for a Mandate S (no escrow of its own), a statement naming it: that one's witnessing escrow, by its
+  // earliest Stamp of S or of `via` (it took the Mandate as evidence when it took `via`, MND-002, WIT-001).
+  witnessedBefore(rec, revs, via = null) {
+    const e = this.witnessingEscrow(via ?? rec);
     if (!e) return false;
     const first = (d) => {
       const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t));
       if (!l.length) return null;
       return l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     };
-    const s = first(rec.dhex);
+    const own = first(rec.dhex), other = via ? first(via.dhex) : null;
+    const s = own && other ? (cmpStamp(other, own) < 0 ? other : own) : own ?? other;
     if (!s) return false;
     for (const r of revs) {
       const sr = first(r.dhex);
@@ -1955,11 +1958,16 @@ const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, 
 
 // KEY-009: a statement a held revocation (of its issuer, or of its Mandate's principal, effective at or
 // before its time) or rotation (of its issuer, below its seq) would reject, not witnessed before it.
-function disowned(v, rec) {
+// `via`: for a Mandate, the statements read with it (the rating's evidence whose witnessing escrow is the
+// contract's): it is witnessed when one naming it is (KEY-009's escrow of a Mandate, tests/test_attack25.py).
+function disowned(v, rec, via = []) {
   const at = { t: rec.h.issued_at_ms, seq: rec.h.seq };
   const revs = v.revokers(rec).flatMap(([k, a]) => v.revokedAt(k, rec.h.issued_at_ms, a, a === null ? null : rec.h.seq, a === null ? rec.mandateAt : at));
   const rots = v.rotatedBelow(rec.h.issuer, rec.h.seq);
-  return (revs.length > 0 || rots.length > 0) && !v.witnessedBefore(rec, [...revs, ...rots]);
+  if (!revs.length && !rots.length) return false;
+  const naming = rec.bodyName === "mandate" ? via.filter((s) => s.dhex !== rec.dhex && hex(s.h.mandate ?? Buffer.alloc(0)) === rec.dhex) : [];
+  if (naming.length) return !naming.some((s) => v.witnessedBefore(rec, [...revs, ...rots], s));
+  return !v.witnessedBefore(rec, [...revs, ...rots]);
 }
 
 // ATT-020's list (ATT-014's bundle): the Mandates, the escrow's Stamps of the opening offer, the Counters up
@@ -1992,6 +2000,14 @@ function ratingEvidence(v, c, att) {
   return [...all, ...mandates];
 }
 
+// ATT-020: a statement of the evidence disowned (KEY-009), a Mandate read with the evidence naming it whose
+// witnessing escrow is the contract's
+function disownsEvidence(v, c, att) {
+  const evidence = ratingEvidence(v, c, att);
+  const via = evidence.filter((r) => v.witnessingEscrow(r) === c.escrow);
+  return evidence.some((r) => disowned(v, r, via));
+}
+
 export function rateAttestation(v, rec, trusted) {
   const { h, body } = rec;
   if (v.attested.get(`${h.issuer}\0${hex(body.accept)}`) !== h.seq) return null; // ATT-002: another counts
@@ -2005,7 +2021,7 @@ export function rateAttestation(v, rec, trusted) {
   const lock = c.locked.get(body.subject);
   const weighs =
     rater !== subject && lock && lock.amount > 0n && c.allLocked() && trusted.includes(c.escrow) && settlement && // ATT-004
-    !ratingEvidence(v, c, rec).some((r) => disowned(v, r)); // ATT-020
+    !disownsEvidence(v, c, rec); // ATT-020
   return {
     attestation: rec.dhex,
     rater,
