@@ -205,9 +205,9 @@ class NashBargainer(HonestStrategy):
     With linear utilities in the declared values, a fixed pie (module docstring, "Bargaining
     domain") and disagreement at zero, the product of the two sides' gains
     ``(GAIN * r - (P - r)) * (GAIN * (P - r) - r)`` is symmetric in the split and largest at the even
-    one, ``r = P / 2``: ratio 1. It accepts any offer
-    within ``tolerance`` of it (or better), and otherwise counters at exactly ratio 1; it never
-    asks more than even, so two Nash bargainers agree at once.
+    one, ``r = P / 2``: ratio 1. It accepts any offer within ``tolerance`` of it (or better), and
+    otherwise counters at exactly ratio 1; it never asks more than even, so two Nash bargainers agree
+    at once.
     """
 
     tolerance: float = 0.02
