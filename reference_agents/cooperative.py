@@ -7,6 +7,20 @@ Utility. An offer's worth to us is the *ratio* of the declared value we would re
 value we would give (:func:`ratio`): 1.0 is an even trade. The time-based negotiators aim at a ratio
 that falls from ``start`` to ``reserve`` as the negotiation's rounds run out.
 
+Bargaining domain. A trade's *pie* is the declared value of both sides' items together: in the
+population simulators (:mod:`reference_agents.sim`, :mod:`reference_agents.population`) every trade
+opens as one ``work`` item for one, each declared at ``VALUE``, a pie of ``2 * VALUE``. What is
+bargained over is how the pie is split, not how big it is: a counter (:func:`counter_at`) keeps the
+pie and re-splits it at the ratio asked. With a fixed pie ``P`` and a received item worth ``GAIN``
+(> 1) times its declared value, receiving ``r`` and giving ``P - r`` is worth ``GAIN * r - (P - r)``
+to one side and ``GAIN * (P - r) - r`` to the other: an agreement's welfare is ``(GAIN - 1) * P``
+whatever the split, and the Nash point (disagreement at zero) is the even split, ratio 1. Until the
+twentieth session a counter scaled up the declared value of what the other side gives (a price
+asked) and the pie grew with every counter: two haggling time-based agents signed trades of 3.4 and
+3.8 times the opening's value, and a payoff over declared values paid both for the volume (issue 13).
+The simulators now also count every contract at the world's pie (sim.py, "Payoffs"), so a strategy
+that inflates declared values without this function gains nothing either.
+
 Concession exponent. Ours follows GENIUS (Faratin, Sierra & Jennings; Fatima et al.): the target at
 time t in [0, 1] is ``reserve + (start - reserve) * (1 - t ** (1 / e))``; ``e < 1`` is *Boulware*
 (holds firm, concedes at the end), ``e > 1`` *Conceder* (concedes early), ``e = 1`` linear. NegMAS's
@@ -49,9 +63,26 @@ def ratio(offer: OfferView) -> float:
     return float("inf") if asked == 0 else offer.value_offered / asked
 
 
+def _spread(items: Sequence[trade_pb2.Item], goal: int) -> None:
+    """Set the declared values of ``items`` to sum to ``max(goal, len(items))``: 1 each, and the rest
+    in proportion to their values now (evenly if those are all 0), by largest remainder."""
+    weights = [max(0, i.value) for i in items] if any(i.value > 0 for i in items) else [1] * len(items)
+    rest = max(goal, len(items)) - len(items)
+    shares = [w * rest / sum(weights) for w in weights]
+    values = [math.floor(s) for s in shares]
+    for k in sorted(range(len(items)), key=lambda k: (values[k] - shares[k], k))[: rest - sum(values)]:
+        values[k] += 1
+    for item, value in zip(items, values, strict=True):
+        item.value = 1 + value
+
+
 def counter_at(offer: OfferView, target: float) -> Counter:
-    """Our counter to ``offer`` asking ``target`` times what we give: same items, the values of what
-    they give scaled (a price asked), written from our side (``gives`` = what we give)."""
+    """Our counter to ``offer`` asking ``target`` times what we give, written from our side (``gives``
+    = what we give): the same items, and the same *pie* -- the declared value of both sides' items
+    together -- re-split so that what we receive over what we give is ``target`` (module docstring,
+    "Bargaining domain"). Each side's items keep their proportions; values are integers of at least
+    1, and the pie is kept exactly whenever it holds at least one unit per item. A side with no
+    items leaves nothing to split: the values are kept as they are."""
     mine = trade_pb2.Offer()
     mine.terms.CopyFrom(offer.proposal.terms)
     # In a counter the bonds swap sides with the roles: we become its issuer.
@@ -62,11 +93,12 @@ def counter_at(offer: OfferView, target: float) -> Counter:
     mine.gives.extend(offer.proposal.wants)
     mine.wants.extend(offer.proposal.gives)
     mine.exclusive_key = b""
-    want_total = sum(i.value for i in mine.wants)
-    goal = max(1, round(target * offer.value_asked))
-    if want_total:
-        for item in mine.wants:
-            item.value = max(1, round(item.value * goal / want_total))
+    if mine.gives and mine.wants:
+        pie = offer.value_offered + offer.value_asked
+        receive = round(pie * target / (1 + target))
+        receive = min(max(receive, len(mine.wants)), pie - len(mine.gives))
+        _spread(mine.wants, receive)
+        _spread(mine.gives, pie - receive)
     return Counter(mine)
 
 
@@ -170,10 +202,12 @@ class TimeBased(HonestStrategy):
 class NashBargainer(HonestStrategy):
     """Aims at the Nash bargaining solution of the reference domain.
 
-    With linear utilities in the declared values and disagreement at zero, the product of the two
-    sides' gains over an item exchange is largest at an even split: ratio 1. It accepts any offer
-    within ``tolerance`` of it (or better), and otherwise counters at exactly ratio 1; it never
-    asks more than even, so two Nash bargainers agree at once.
+    With linear utilities in the declared values, a fixed pie (module docstring, "Bargaining
+    domain") and disagreement at zero, the product of the two sides' gains
+    ``(GAIN * r - (P - r)) * (GAIN * (P - r) - r)`` is symmetric in the split and largest at the even
+    one, ``r = P / 2``: ratio 1. It accepts any offer within ``tolerance`` of it (or better), and
+    otherwise counters at exactly ratio 1; it never asks more than even, so two Nash bargainers agree
+    at once.
     """
 
     tolerance: float = 0.02

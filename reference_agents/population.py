@@ -40,11 +40,13 @@ buyer keeps) and the gossip and trust policies that carry the proof on; its own 
 fork. Under cheap talk only a buyer that already holds a later statement of its chain (from an
 earlier trade: statements are still signed) notices.
 
-Payoffs as in :mod:`reference_agents.sim`: a received item is worth ``GAIN`` times its declared
-value, a delivered one costs its declared value, forfeited bonds move from the breacher to the
-victim. Each individual accumulates its payoff and its *opportunities* (offers it made or was
-made): an offer refused, by a strategy or by a trust policy, is an opportunity worth 0, so being
-shunned costs fitness. Everything is seeded: a run is reproducible bit for bit from its seed.
+Payoffs as in :mod:`reference_agents.sim` ("Payoffs"): a received item is worth ``GAIN`` times its
+declared value, a delivered one costs its declared value, both counted at the world's pie (a
+contract's declared values scaled by ``2 * VALUE`` over their total, so no volume a party declares
+pays), and forfeited bonds move from the breacher to the victim at face value. Each individual
+accumulates its payoff and its *opportunities* (offers it made or was made): an offer refused, by a
+strategy or by a trust policy, is an opportunity worth 0, so being shunned costs fitness. Everything
+is seeded: a run is reproducible bit for bit from its seed.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive, ser
 from reference_agents import AGENTS, build
 from reference_agents.cooperative import ClaimAware
 from reference_agents.detect import broken_reservations
-from reference_agents.sim import BIG, CAPS, GAIN, VALUE, SimError, check
+from reference_agents.sim import BIG, CAPS, VALUE, SimError, check, contract_payoff
 from reference_agents.unsafe import ForkingPeer, ForkPlan
 
 REFUSE_BELOW = 0.5  # the trust policy of every individual in the verifiable world
@@ -385,11 +387,7 @@ class Population:
         neg = a.peer.negotiation(neg.id)
         c = neg.contract
         assert c is not None
-        gains = {a.did: 0.0, b.did: 0.0}
-        for me, other in ((a.did, b.did), (b.did, a.did)):
-            got = sum(i.value for k, i in enumerate(c.gives(other)) if (other, k) in c.delivered)
-            gave = sum(i.value for k, i in enumerate(c.gives(me)) if (me, k) in c.delivered)
-            gains[me] += GAIN * got - gave
+        gains = {a.did: contract_payoff(c, a.did), b.did: contract_payoff(c, b.did)}
         held = a.peer.verifier.statements
         for vs in (held[d] for *_, d in neg.history if d in held):
             if vs.body == "forfeit":

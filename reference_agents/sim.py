@@ -19,7 +19,18 @@ Two worlds, same agents:
   (the reciprocal agent's) reacts to being cheated.
 
 Payoffs. An item is worth ``GAIN`` (1.5) times its declared value to whoever receives it and costs
-its declared value to whoever delivers it; forfeited bonds move from the breacher to the victim.
+its declared value to whoever delivers it, both counted *at the world's pie* (:func:`pie_scale`):
+every trade is one ``work`` item for one, a pie of ``2 * VALUE``, and a contract's declared values are
+scaled by ``2 * VALUE`` over their total (both sides' items, delivered or not) before they are
+scored, so a contract pays for its split and for what was delivered, never for the volume its
+parties declared (:mod:`reference_agents.cooperative`, "Bargaining domain": with a fixed pie every
+agreement's welfare is ``(GAIN - 1) * 2 * VALUE`` and an even split pays each side 0.5 of ``VALUE``).
+Forfeited bonds move from the breacher to the victim at face value: a bond is an amount the escrow
+moves, set by the world (``VALUE`` times the bond factor) whatever the items' declared values, so it
+is not rescaled -- a breach costs the same whatever volume was declared, and a breacher that signed an
+inflated trade cannot shrink its forfeit by it. (Until the twentieth session declared values counted
+as declared: a counter that scaled up the other side's values grew the pie, and two haggling
+time-based agents earned 1.81 of ``VALUE`` a trade against each other, issue 13.)
 A *pair game* is ``rounds`` rounds between two fresh agents of two types, each round one trade
 offered by each side (an even trade of one ``work`` item worth ``VALUE``); the payoff table holds
 each type's mean payoff per trade against each other type, in units of ``VALUE``.
@@ -46,7 +57,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Contract, Negotiation
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.reputation import TrustPolicy, TrustRefused
 from a2a_coop.runtime.strategy import opening
@@ -187,12 +198,8 @@ class PairGame:
         if c is None:
             return
         self.trades += 1
-        for peer, other, side in ((a, b, sides[0]), (b, a, sides[1])):
-            got = sum(
-                item.value for k, item in enumerate(c.gives(other.did)) if (other.did, k) in c.delivered
-            )
-            gave = sum(item.value for k, item in enumerate(c.gives(peer.did)) if (peer.did, k) in c.delivered)
-            self.payoff[side] += GAIN * got - gave
+        for peer, side in ((a, sides[0]), (b, sides[1])):
+            self.payoff[side] += contract_payoff(c, peer.did)
         for vs in a.verifier.statements.values():
             if vs.body == "forfeit" and vs.header.negotiation_id == neg.id:
                 f = vs.statement.forfeit
@@ -209,6 +216,22 @@ class PairGame:
             ]
             if any(br.issuer == subject.did for br in broken_reservations(held)):
                 self.blocked.add((viewer.did, subject.did))
+
+
+def pie_scale(contract: Contract) -> float:
+    """What a declared value of ``contract`` counts for in the payoff: the world's pie, ``2 * VALUE``,
+    over the declared value of both sides' items (1 when they declare nothing). See "Payoffs"."""
+    declared = sum(i.value for i in contract.proposal.gives) + sum(i.value for i in contract.proposal.wants)
+    return 2 * VALUE / declared if declared > 0 else 1.0
+
+
+def contract_payoff(contract: Contract, party: str) -> float:
+    """``party``'s payoff from the items delivered under ``contract`` (credits, before forfeits):
+    ``GAIN`` times what it received less what it delivered, at the world's pie (:func:`pie_scale`)."""
+    other = contract.other(party)
+    got = sum(i.value for k, i in enumerate(contract.items(other)) if (other, k) in contract.delivered)
+    gave = sum(i.value for k, i in enumerate(contract.items(party)) if (party, k) in contract.delivered)
+    return pie_scale(contract) * (GAIN * got - gave)
 
 
 def _wire(peer: Peer) -> Any:

@@ -24,19 +24,21 @@ def test_the_exaggerator_is_paid_by_a_believer_caught_by_a_tester_and_trades_wit
     """Verifiable world. The reader offers the exaggerator an even trade; the exaggerator counters
     asking 1.5 with a reservation claim of 1.35; the reader, believing it, concedes to 0.72, which
     leaves the liar 1.39 -- above its claim, so it never signs the Accept that would prove the lie:
-    it earns 1.17 of the trade's value, the reader 0.12, again and again. Nash counters at an even
-    trade instead; the liar accepts below its claim and the audit ends their trading (NO_OFFER).
-    Two exaggerators never agree (each asks 1.5 of the other). Under cheap talk the believer pays too."""
+    it earns 0.905 of the trade's value, the reader 0.095, again and again (1.17 and 0.12 until the
+    twentieth session, when the counters grew the trade and the payoff counted the volume). Nash
+    counters at an even trade instead; the liar accepts below its claim and the audit ends their
+    trading (NO_OFFER). Two exaggerators never agree (each asks 1.5 of the other). Under cheap talk
+    the believer pays too."""
     kinds = ("claim-aware", "exaggerator", "nash", "exaggerator")
     pairs = [(0, 1), (0, 1), (2, 1), (1, 2), (1, 3)]
     assert _trades("verifiable", kinds, pairs) == [
-        ("FULFILLED", (0.12, 1.17)),
-        ("FULFILLED", (0.12, 1.17)),
-        ("FULFILLED", (0.75, 0.75)),  # nash's counter scaled the trade: an even one, at 750
+        ("FULFILLED", (0.095, 0.905)),
+        ("FULFILLED", (0.095, 0.905)),
+        ("FULFILLED", (0.5, 0.5)),  # nash's counter re-splits the pie evenly (it scaled it to 750 before)
         ("NO_OFFER", (0.0, 0.0)),
         ("REJECTED", (0.0, 0.0)),
     ]
-    assert _trades("cheap-talk", kinds, [(0, 1)]) == [("FULFILLED", (0.3, 1.05))]
+    assert _trades("cheap-talk", kinds, [(0, 1)]) == [("FULFILLED", (0.22, 0.78))]
 
 
 def test_with_the_pool_audit_a_believer_learns_the_lie_from_a_testers_attestation() -> None:
@@ -46,30 +48,31 @@ def test_with_the_pool_audit_a_believer_learns_the_lie_from_a_testers_attestatio
     claim: its own audit then ends their trading). Without it the reader keeps paying."""
     kinds = ("claim-aware", "exaggerator", "nash")
     pairs = [(2, 1), (0, 1), (0, 1)]
-    assert _trades("verifiable", kinds, pairs)[1:] == [("FULFILLED", (0.12, 1.17))] * 2
+    assert _trades("verifiable", kinds, pairs)[1:] == [("FULFILLED", (0.095, 0.905))] * 2
     assert _trades("verifiable", kinds, pairs, pool_audit=True)[1:] == [
-        ("FULFILLED", (0.75, 0.75)),
+        ("FULFILLED", (0.5, 0.5)),
         ("NO_OFFER", (0.0, 0.0)),
     ]
 
 
 def test_a_claim_aware_population_run_is_pinned() -> None:
     """README's command ``a2a-coop sim evolve --world verifiable --seed 1 --types ...,claim-aware``:
-    12 types, 30 individuals, 100 Moran steps. The exaggerator ends at 9 of 30 (it had 3; 13 before
-    the nineteenth session's fix of the time-based agents' counters)."""
+    12 types, 30 individuals, 100 Moran steps. The exaggerator ends at 12 of 30 (it had 3; 9 before
+    the twentieth session's fixed pie, 13 before the nineteenth session's fix of the time-based
+    agents' counters)."""
     doc = evolve.run("verifiable", 1, types=WITH_READERS).as_json()
     assert doc["shares"] == {
         "honest": 0.0,
-        "reciprocal": 0.0,
+        "reciprocal": 0.0333,
         "boulware": 0.0,
-        "conceder": 0.1333,
-        "nash": 0.3,
-        "exaggerator": 0.3,
+        "conceder": 0.0667,
+        "nash": 0.0,
+        "exaggerator": 0.4,
         "bluffer": 0.0,
-        "equivocator": 0.0667,
+        "equivocator": 0.2,
         "reneger": 0.0,
         "feinter": 0.0,
-        "opportunist": 0.0,
+        "opportunist": 0.1,
         "claim-aware": 0.2,
     }
 
