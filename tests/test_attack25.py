@@ -5,7 +5,6 @@ way such a choice hurt an honest party, failing before its fix (SPEC 10.2, 16.14
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import shutil
 import subprocess
@@ -24,9 +23,9 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.reputation_vectors import RATING_SCHEMA
 from a2a_coop.runtime.perform_time import unclaimable_item_refusal
 from a2a_coop.runtime.trade import claim_breach
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
-from conformance.generate_vectors.ratings import FULFILLED, _attest, _settled_trade
+from conformance.generate_vectors.ratings import FULFILLED, _attest, _settled_trade, mandate_after_a_gap
 from conformance.generate_vectors.ratings import GapInPrincipalsChain as _GapInPrincipalsChain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -263,15 +262,7 @@ class _GapInEscrowPrincipalsChain(Deal):
         self.clock = clock = FixedClock()
         self.alice, self.bob = Party("alice", clock), Party("bob", clock)
         self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
-        principal = self.escrow.principal
-        self.first = self.escrow.mandate_vs
-        clock.advance(1_000)
-        principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
-        caps = identity_pb2.Mandate()
-        caps.CopyFrom(self.first.statement.mandate)
-        self.escrow.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
-        self.escrow.setup = [self.escrow.mandate_vs.envelope]
-        clock.advance(1_000)
+        self.first = mandate_after_a_gap(self.escrow, clock)
         proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
         self.offer = self.alice.offer(self.bob, proposal)
         clock.advance(1_000)

@@ -26,6 +26,7 @@ from typing import Any, Final
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle, run_reputation_vectors
 from a2a_coop.testing import DAY_MS, FixedClock, Party
 from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
@@ -91,6 +92,22 @@ class _OnePrincipal(Deal):
         clock.advance(1_000)
 
 
+def mandate_after_a_gap(party: Party, clock: FixedClock) -> VerifiedStatement:
+    """Have ``party``'s principal sign it a new Mandate (its caps as the first's) at seq 3 of the
+    principal's chain, seq 1 and 2 held by no view, a second apart on each side; return the first
+    Mandate (the principal's seq 0)."""
+    principal = party.principal
+    first = party.mandate_vs
+    clock.advance(1_000)
+    principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
+    caps = identity_pb2.Mandate()
+    caps.CopyFrom(first.statement.mandate)
+    party.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
+    party.setup = [party.mandate_vs.envelope]
+    clock.advance(1_000)
+    return first
+
+
 class GapInPrincipalsChain(Deal):
     """Deal, but Bob's principal signs Bob's Mandate at seq 3 of its chain, seq 1 and 2 held by no view."""
 
@@ -98,15 +115,7 @@ class GapInPrincipalsChain(Deal):
         self.clock = clock = FixedClock()
         self.alice, self.bob = Party("alice", clock), Party("bob", clock)
         self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
-        principal = self.bob.principal
-        self.first = self.bob.mandate_vs  # the principal's seq 0
-        clock.advance(1_000)
-        principal.writer = ChainWriter(principal.key, next_seq=3, prev=hashlib.sha256(b"seq 2").digest())
-        caps = identity_pb2.Mandate()
-        caps.CopyFrom(self.first.statement.mandate)
-        self.bob.mandate_vs = principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
-        self.bob.setup = [self.bob.mandate_vs.envelope]
-        clock.advance(1_000)
+        self.first = mandate_after_a_gap(self.bob, clock)  # the principal's seq 0
         proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
         self.offer = self.alice.offer(self.bob, proposal)
         clock.advance(1_000)
