@@ -17,13 +17,13 @@ from itertools import permutations
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
 from a2a_coop.protocol.forks import fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from conformance.generate_vectors.key_time import forked_own_revocation
 
 
 def _revocation(revoker: Signer, key: str, effective_ms: int) -> VerifiedStatement:
@@ -374,28 +374,6 @@ def test_a_key_under_its_own_mandate_is_revoked_as_any_of_its_statements_not_by_
 # --- a thief's own revocation signed into a seq the key used: a fork (KEY-012, KEY-011 Left open) --------
 
 
-def _forked_revocation() -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
-    """Alice's binding and three Offers (seqs 1-3); a thief holding her key signs, at seq 2 -- after her
-    first Offer, which it links to -- the key's own revocation back to 1 ms, dated between her first two
-    Offers (CHN-005 holds against both neighbours): a fork of her chain."""
-    clock = FixedClock()
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
-    clock.advance(1_000)
-    first = alice.offer(bob)
-    forked_at = clock.now_ms + 500
-    clock.advance(1_000)
-    second = alice.offer(bob)
-    clock.advance(1_000)
-    third = alice.offer(bob)
-    thief = ChainSigner(
-        alice.agent.key, clock=lambda: forked_at, nonce=lambda: b"thief-nonce-0001", head=(2, first.digest)
-    )
-    fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
-    assert fork.seq == second.seq and fork.prev == second.prev
-    return alice, bob, [binding, first, second, third], fork
-
-
 @pytest.mark.req("KEY-012", "ATT-011", "ATT-013", "KEY-011")
 def test_every_view_that_holds_both_halves_of_a_forked_own_revocation_holds_the_forks_proof() -> None:
     """Every order of Alice's second and third Offers and the thief's revocation forked into the second's
@@ -404,7 +382,7 @@ def test_every_view_that_holds_both_halves_of_a_forked_own_revocation_holds_the_
     first. Before KEY-012 one that heard the revocation first refused both Offers KEY_REVOKED, with the
     revocation alone as evidence: no proof, and the thief chose, by whom it showed the revocation to first,
     where Alice's principal stayed unblemished while her history was refused."""
-    alice, bob, (binding, first, second, third), fork = _forked_revocation()
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation()
     for order in permutations([second, fork, third]):
         for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
             v = Verifier(**kw)  # type: ignore[arg-type]
@@ -434,7 +412,7 @@ def test_views_that_hold_both_halves_of_a_forked_own_revocation_take_the_same_st
     Alice's second and third Offers (forks of it); one that heard the Offers first holds them and refuses the
     revocation. Both hold the proof (KEY-012), and so weigh Alice's principal alike (ATT-013), but the
     statements they take differ: a verifier does not un-take what it took (KEY-011, Left open)."""
-    alice, bob, (binding, first, second, third), fork = _forked_revocation()
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation()
     seen = set()
     for order in permutations([second, fork, third]):
         v, _ = _taken(

@@ -1534,11 +1534,10 @@ def principal_key_reach() -> Group:
 # --- KEY-012: a key's own revocation forked into a seq it used --------------------------------------------
 
 
-def own_revocation_fork() -> Group:
-    """KEY-012: a statement of K at the seq of a KeyRevocation of K by K held (another digest), or at the
-    next seq not linking to it, is refused as the fork it is (EQUIVOCATION, CHAIN_BROKEN), its proof the two
-    envelopes -- not KEY_REVOKED, which carries the revocation alone."""
-    g = Group("OwnRevocationFork", "sparse")
+def forked_own_revocation() -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
+    """Alice's binding and three Offers (seqs 1-3); a thief holding her key signs, at seq 2 -- after her
+    first Offer, which it links to -- the key's own revocation back to 1 ms, dated between her first two
+    Offers (CHN-005 holds against both neighbours): a fork of her chain (KEY-012)."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
@@ -1553,6 +1552,16 @@ def own_revocation_fork() -> Group:
         alice.agent.key, clock=lambda: forked_at, nonce=lambda: b"thief-nonce-0001", head=(2, first.digest)
     )
     fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    assert fork.seq == second.seq and fork.prev == second.prev
+    return alice, bob, [binding, first, second, third], fork
+
+
+def own_revocation_fork() -> Group:
+    """KEY-012: a statement of K at the seq of a KeyRevocation of K by K held (another digest), or at the
+    next seq not linking to it, is refused as the fork it is (EQUIVOCATION, CHAIN_BROKEN), its proof the two
+    envelopes -- not KEY_REVOKED, which carries the revocation alone."""
+    g = Group("OwnRevocationFork", "sparse")
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation()
     setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
     g.add(
         "a thief holding Alice's key signs its own revocation at the seq of her second Offer (linked to her "
