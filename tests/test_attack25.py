@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import IllegalTransition
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
 from a2a_coop.protocol.reputation import attestation_evidence, rate
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -24,8 +24,14 @@ from a2a_coop.reputation_vectors import RATING_SCHEMA
 from a2a_coop.runtime.perform_time import unclaimable_item_refusal
 from a2a_coop.runtime.trade import claim_breach
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
-from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
-from conformance.generate_vectors.ratings import FULFILLED, _attest, _settled_trade, mandate_after_a_gap
+from conformance.generate_vectors.negotiation import Deal, ctx, stamp
+from conformance.generate_vectors.ratings import (
+    FULFILLED,
+    _attest,
+    _settled_trade,
+    breached_then_rotated,
+    mandate_after_a_gap,
+)
 from conformance.generate_vectors.ratings import GapInPrincipalsChain as _GapInPrincipalsChain
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,26 +214,10 @@ def test_a_principal_rotating_back_below_its_agents_mandate_does_not_erase_an_es
     it, the Mandate is witnessed by the contract's escrow, which stamped it (and the Accept) before any
     Stamp of the rotation: the rating keeps its stake."""
     d = _GapInPrincipalsChain()
-    delivered = d.deliver(d.alice)
-    d.clock.now_ms = d.deadline + 1
-    claim = d.claim(d.alice)
-    witness = stamp(d.escrow, claim)
-    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
-    ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
-    d.clock.advance(1_000)
-    release = d.escrow_says("release", d.alice)
+    bundle, attestation, rotation = breached_then_rotated(d)
     taken = stamp(d.escrow, d.bob.mandate_vs, d.accept)  # the escrow witnessed Bob's Mandate and Accept
-    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
-    principal = d.bob.principal
-    principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
-    rotation = principal.sign(
-        "key_rotation",
-        identity_pb2.KeyRotation(new_key=Party("bob-principal-2", d.clock).did),
-        issued_at_ms=d.first.header.issued_at_ms + 500,
-    )
     assert rotation.header.seq == 1 < d.bob.mandate_vs.header.seq
-    bundle = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
-    bundle += [release.envelope, taken.envelope, attestation.envelope]
+    bundle += [taken.envelope, attestation.envelope]
     verifier = Verifier(complete_chains=False, evidence_view=True)
     for data in bundle:
         verifier.accept(data, None)

@@ -416,6 +416,33 @@ def cases() -> list[Case]:
     return out
 
 
+def breached_then_rotated(
+    d: GapInPrincipalsChain,
+) -> tuple[list[bytes], VerifiedStatement, VerifiedStatement]:
+    """Bob never delivers: Alice's claim is stamped and upheld, Bob's bond forfeited, hers released, and
+    Alice attests Bob BREACHED; then Bob's principal signs a KeyRotation at seq 1 of its chain, dated
+    between its seq 0 and Bob's Mandate (seq 3). The contract's evidence up to the release, the
+    attestation, the rotation (neither of the last two in the evidence)."""
+    delivered = d.deliver(d.alice)
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witness = stamp(d.escrow, claim)
+    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
+    ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
+    d.clock.advance(1_000)
+    release = d.escrow_says("release", d.alice)
+    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
+    principal = d.bob.principal
+    principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
+    rotation = principal.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("bob-principal-2", d.clock).did),
+        issued_at_ms=d.first.header.issued_at_ms + 500,
+    )
+    evidence = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
+    return [*evidence, release.envelope], attestation, rotation
+
+
 def _rotated_below_mandate() -> list[Case]:
     """KEY-009, ATT-020: Bob breaches, the escrow upholds Alice's claim and forfeits his bond; Bob's
     principal then signs a KeyRotation back into a gap of its chain below Bob's Mandate. The contract's
@@ -436,25 +463,8 @@ def _rotated_below_mandate() -> list[Case]:
         ),
     ):
         d = deal()
-        delivered = d.deliver(d.alice)
-        d.clock.now_ms = d.deadline + 1
-        claim = d.claim(d.alice)
-        witness = stamp(d.escrow, claim)
-        d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
-        ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
-        d.clock.advance(1_000)
-        release = d.escrow_says("release", d.alice)
-        attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
-        principal = d.bob.principal
-        principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
-        rotation = principal.sign(
-            "key_rotation",
-            identity_pb2.KeyRotation(new_key=Party("bob-principal-2", d.clock).did),
-            issued_at_ms=d.first.header.issued_at_ms + 500,
-        )
+        bundle, attestation, rotation = breached_then_rotated(d)
         named = [d.bob.mandate_vs, d.accept] if stamped == "both" else [d.accept]
-        bundle = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
-        bundle += [release.envelope]
         if rotation_first:
             bundle += [stamp(d.escrow, rotation).envelope, rotation.envelope]
             d.clock.advance(1)
