@@ -31,21 +31,6 @@ from a2a_coop.transport import CooperationClient
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def bob(clock: FixedClock) -> Party:
-    return Party("bob", clock)
-
-
-@pytest.fixture
-def alice(clock: FixedClock) -> Party:
-    return Party("alice", clock)
-
-
-@pytest.fixture
 def node(bob: Party, clock: FixedClock, tmp_path: Path) -> Iterator[PeerNode]:
     n = PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db", clock=lambda: clock.now_ms)
     yield n
