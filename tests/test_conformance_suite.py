@@ -30,6 +30,7 @@ from a2a_coop.cli.demo import (
     wait_listening,
 )
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.runtime.keyfile import generate_keypair
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.transport import TransportError, serve
 from conformance.registry import read_registry
@@ -446,16 +447,22 @@ def test_the_control_service_is_refused_off_loopback_without_mutual_tls(tmp_path
     )
 
 
+@pytest.mark.req("CTL-001")
 def test_runs_over_mutual_tls(tmp_path: Path) -> None:
-    """A target that requires client certificates: the suite dials it with the CLI's TLS options, and
-    the control service behind mutual TLS is allowed (CTL-001) off loopback too."""
+    """A target that requires client certificates: the suite dials it with the CLI's TLS options, its
+    certificate listed as the operator's in the callers file (CTL-001, A2A-026), and the control service
+    behind mutual TLS is allowed off loopback too."""
     from pki import Pki
+
+    from a2a_coop.a2a.callers import der_of, fingerprint
 
     pki = tmp_path / "pki"
     pki.mkdir()
     Pki(pki)
+    callers = tmp_path / "callers"
+    callers.write_text(f"{fingerprint(der_of((pki / 'client.pem').read_bytes())).hex()} operator\n")
     tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
-    tls_serve += ["--tls-client-ca", str(pki / "ca.pem")]
+    tls_serve += ["--tls-client-ca", str(pki / "ca.pem"), "--a2a-callers", str(callers)]
     dial = ["--tls-ca", pki / "ca.pem", "--tls-cert", pki / "client.pem", "--tls-key", pki / "client.key"]
     for server, _ in _serving(tmp_path, "tls", ["serve", *tls_serve, "--conformance-control"]):
         cases = ["--case=env.signature-flipped", "--case=ini.reject", "--case=ctl.not-exposed"]
@@ -464,6 +471,85 @@ def test_runs_over_mutual_tls(tmp_path: Path) -> None:
         assert "3 PASS" in run.stdout
         plain = conformance("--target", server.target, "--case=env.garbage")  # no client certificate
         assert plain.returncode == 2 and "cannot reach the target" in plain.stderr
+
+
+@pytest.mark.req("CTL-001")
+def test_the_control_services_callers_file_needs_client_certificates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--a2a-callers`` judges the control service's callers too: taken with ``--conformance-control``
+    (without ``--a2a``), refused with a one-line message where no client certificate can be judged."""
+    who = provision(tmp_path, "callers")
+    callers = tmp_path / "callers"
+    callers.write_text(f"{'0' * 64} operator\n")
+    for extra, message in (
+        (["--conformance-control"], "--a2a-callers names client certificates: it needs --tls-client-ca"),
+        ([], "--a2a-callers needs --a2a or --conformance-control"),
+    ):
+        assert main(["serve", *who.files(), "--port", "0", "--a2a-callers", str(callers), *extra]) == 2
+        assert message in capsys.readouterr().err
+
+
+def _initiate_status(target: str, cert: Path, key: Path, ca: Path) -> tuple[grpc.StatusCode, str]:
+    """An empty Initiate over mutual TLS with ``cert``: its status code and ErrorInfo reason ("" none)."""
+    from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
+    from grpc_status import rpc_status
+
+    from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+    from a2a_coop.transport.client import open_channel
+    from a2a_coop.transport.tls import TlsConfig
+
+    tls = TlsConfig.from_files(certificate_chain=cert, private_key=key, trusted_ca=ca)
+    with open_channel(target, tls) as channel:
+        try:
+            control_pb2_grpc.ConformanceControlServiceStub(channel).Initiate(
+                control_pb2.InitiateRequest(), timeout=30
+            )
+        except grpc.RpcError as err:
+            status = rpc_status.from_call(err)  # type: ignore[arg-type]  # a Call too
+            reason = ""
+            for detail in status.details if status else ():
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    reason = info.reason
+            return err.code(), reason  # type: ignore[attr-defined]  # a Call too
+    raise AssertionError("an empty Initiate is never answered OK")
+
+
+@pytest.mark.req("CTL-001", "A2A-026")
+def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: Path) -> None:
+    """The attack: the peer's client CA certifies its counterparties so that they can trade with it;
+    Mallory, one of them, holds a certificate naming her did:key. Before, every caller behind mutual TLS
+    was the operator's, so Mallory ran the conformance suite's initiator cases with her certificate and
+    the peer signed offers on her request. Now the control service judges a certificate as A2A-026 does:
+    hers names a party, not the operator, and is refused NOT_OPERATOR; so is a certificate naming nobody.
+    The operator's callers still pass: a certificate naming the peer's own did:key."""
+    from pki import Pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    authority = Pki(pki)
+    ca = pki / "ca.pem"
+    tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+    tls_serve += ["--tls-client-ca", str(ca)]
+    mallory_did = generate_keypair().did
+    for server, who in _serving(tmp_path, "ctl", ["serve", *tls_serve, "--conformance-control"]):
+        mallory_pem, mallory_key, _ = authority.issue("mallory", mallory_did)
+        own_pem, own_key, _ = authority.issue("operator", who.key.did)
+        dial = ["--tls-ca", ca, "--tls-cert", mallory_pem, "--tls-key", mallory_key]
+        cases = ["--case=env.signature-flipped", "--case=ini.reject"]
+        run = conformance("--target", server.target, *dial, *cases)
+        # her certificate is taken: she reaches the peer and trades with it (the CA certified her) ...
+        assert "PASS       env.signature-flipped" in run.stdout, run.stdout + run.stderr
+        # ... but the initiator case she ran to drive the control service (before: PASS) is refused
+        assert "FAIL       ini.reject" in run.stdout and "NOT_OPERATOR" in run.stdout, run.stdout
+        assert run.returncode == 1, run.stdout + run.stderr
+        refused = (grpc.StatusCode.PERMISSION_DENIED, "NOT_OPERATOR")
+        assert _initiate_status(server.target, mallory_pem, mallory_key, ca) == refused
+        assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == refused
+        # the operator's certificate (naming the peer's own did:key) is served: its empty request is judged
+        served = _initiate_status(server.target, own_pem, own_key, ca)
+        assert served == (grpc.StatusCode.INVALID_ARGUMENT, "")
 
 
 @pytest.mark.req("CHN-005")

@@ -331,11 +331,12 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "--a2a-callers",
         type=Path,
         metavar="FILE",
-        help="with --a2a and --tls-client-ca: who holds each client certificate, one a line: its SHA-256 "
+        help="with --a2a or --conformance-control, and --tls-client-ca: who holds each client "
+        "certificate, one a line: its SHA-256 "
         "fingerprint (as 'openssl x509 -noout -fingerprint -sha256' prints it) then 'operator' or the "
         "holder's did:key. A certificate not listed is the party whose did:key its subjectAltName names "
         "as a URI, else a stranger; only the operator's make the agent withdraw on CancelTask (A2A-022, "
-        "A2A-026)",
+        "A2A-026) or drive the ConformanceControlService (CTL-001)",
     )
     p.add_argument(
         "--card-port",
@@ -380,7 +381,9 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="TESTING ONLY: also serve the ConformanceControlService, through which a conformance suite "
         "makes this peer initiate trades (a2a-coop conformance --role initiator); refused unless --host is "
-        "loopback or --tls-client-ca requires client certificates (off by default)",
+        "loopback or --tls-client-ca requires client certificates (off by default); it answers only the "
+        "operator: a caller on this host without a certificate, or one whose certificate --a2a-callers lists "
+        "as operator or names this peer's did:key (CTL-001)",
     )
     p.add_argument(
         "--max-rate",

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,9 +207,12 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         "--public-url": args.public_url,
         "--public-grpc": args.public_grpc,
         "--a2a-private-tasks": args.a2a_private_tasks,
-        "--a2a-callers": args.a2a_callers,
+        # the callers file judges the control service's callers too (CTL-001), served without --a2a
+        "--a2a-callers": args.a2a_callers and not getattr(args, "conformance_control", False),
     }
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
+        if given[0] == "--a2a-callers":
+            raise UsageError("--a2a-callers needs --a2a or --conformance-control (it judges their callers)")
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
     if args.a2a and getattr(args, "conformance_control", False):
         raise UsageError("--conformance-control is not available with --a2a")
@@ -263,7 +266,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         remember_run(journal, mandate, context)
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
-        extra = _conformance_control(node, args, tls)
+        extra = _conformance_control(node, args, tls, did=key.did)
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
@@ -276,9 +279,13 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
-def _conformance_control(node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None) -> list[Any]:
+def _conformance_control(
+    node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str
+) -> list[Any]:
     """The test-only ConformanceControlService when ``--conformance-control`` asks for it: it makes this
-    peer sign offers on request, so only on a loopback address or behind mutual TLS (SPEC 18.2, CTL-001)."""
+    peer sign offers on request, so only on a loopback address or behind mutual TLS, and only for the
+    operator's callers (SPEC 18.2, CTL-001): a caller presenting a client certificate is judged by it as
+    an A2A caller is (A2A-026, ``--a2a-callers``); one without, on a loopback address, is the operator's."""
     if not getattr(args, "conformance_control", False):
         return []
     mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
@@ -289,8 +296,26 @@ def _conformance_control(node: PeerNode, args: argparse.Namespace, tls: TlsConfi
         )
     from a2a_coop.runtime.control import control_service
 
+    operator = None  # no client CA: no caller has a certificate, and every one is on this host
+    if args.a2a_callers is not None or (tls is not None and tls.trusted_ca is not None):
+        operator = _operator_judge(args.a2a_callers, tls, did)
     log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
-    return [control_service(node.peer, node.watch_exposed)]
+    return [control_service(node.peer, node.watch_exposed, operator)]
+
+
+def _operator_judge(path: Path | None, tls: TlsConfig | None, did: str) -> Callable[[Any], bool]:
+    """Whether a gRPC call is the operator's, as A2A-026 judges an A2A caller (CTL-001): the callers file
+    at ``path`` (certificate fingerprint -> ``operator`` or a did:key), else a certificate naming ``did``."""
+    try:
+        from a2a_coop.a2a.callers import OPERATOR, Callers
+        from a2a_coop.a2a.service import call_context
+    except ImportError:
+        raise UsageError(
+            "--conformance-control with --tls-client-ca judges client certificates as the A2A binding does: "
+            "it needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout"
+        ) from None
+    callers = Callers(listed=_a2a_callers(path, tls), agent=did)
+    return lambda context: callers.identify(call_context(context)) == OPERATOR
 
 
 def _serve_a2a_until_stopped(

@@ -2,7 +2,9 @@
 peer to initiate a negotiation, so the peer can be tested in the initiator role.
 
 It makes the peer sign an Offer on request, so ``a2a-coop serve`` adds it only behind the explicit
-``--conformance-control`` flag, and only on a loopback address or behind mutual TLS (CTL-001).
+``--conformance-control`` flag, and only on a loopback address or behind mutual TLS (CTL-001), and
+answers only its operator's callers: ``operator`` judges each call (the CLI judges a client certificate
+as A2A-026 does); any other caller is refused ``PERMISSION_DENIED``, ErrorInfo reason ``NOT_OPERATOR``.
 The Offer goes through the same policy guard as any other (MND-011); the counterparty's answers
 through the same verifier: a refusal of either fails the call with that rejection (RPC-005).
 """
@@ -11,9 +13,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Final
 
 import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
+from grpc_status import rpc_status
 
 from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
 from a2a_coop.protocol.errors import CoopError
@@ -22,25 +27,45 @@ from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer, drive
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustRefused
 from a2a_coop.transport import CooperationClient, TransportError
-from a2a_coop.transport.errors import status_for
+from a2a_coop.transport.errors import DOMAIN, status_for
 
 logger = logging.getLogger(__name__)
 
 SERVICE = "a2acoop.v1.ConformanceControlService"
 MAX_TTL_MS = 86_400_000
 CALL_TIMEOUT_S = 10.0
+NOT_OPERATOR: Final = "NOT_OPERATOR"  # the ErrorInfo reason of a caller refused as no operator's (CTL-001)
+
+
+def not_operator_status() -> grpc.Status:
+    """What a caller that is not the operator's is answered (CTL-001): ``PERMISSION_DENIED``, ErrorInfo
+    reason ``NOT_OPERATOR``; the same whatever its request held, checked before anything of it."""
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=NOT_OPERATOR, domain=DOMAIN))
+    message = "only this peer's operator may use ConformanceControlService (CTL-001)"
+    status = status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=message, details=[info])
+    return rpc_status.to_status(status)
 
 
 class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # type: ignore[misc]  # generated
     """Serves Initiate for one peer."""
 
-    def __init__(self, peer: Peer, after: Callable[[bytes], object] | None = None) -> None:
+    def __init__(
+        self,
+        peer: Peer,
+        after: Callable[[bytes], object] | None = None,
+        operator: Callable[[grpc.ServicerContext], bool] | None = None,
+    ) -> None:
         self.peer = peer
         self.after = after  # told each negotiation initiated, however it went (a node's watch_exposed)
+        # whether a call is the operator's (CTL-001); None: every caller is (served on loopback alone)
+        self.operator = operator
 
     def Initiate(  # the gRPC method's name
         self, request: control_pb2.InitiateRequest, context: grpc.ServicerContext
     ) -> control_pb2.InitiateResponse:
+        if self.operator is not None and not self.operator(context):
+            context.abort_with_status(not_operator_status())
         if not request.counterparty_url or not request.counterparty or not request.HasField("proposal"):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "counterparty_url, counterparty and proposal are required"
@@ -81,12 +106,17 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # ty
         )
 
 
-def control_service(peer: Peer, after: Callable[[bytes], object] | None = None) -> Any:
+def control_service(
+    peer: Peer,
+    after: Callable[[bytes], object] | None = None,
+    operator: Callable[[grpc.ServicerContext], bool] | None = None,
+) -> Any:
     """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControlService;
-    ``after`` is told the id of each negotiation it initiated."""
+    ``after`` is told the id of each negotiation it initiated; ``operator`` says whether a call is the
+    operator's (CTL-001: any other is refused ``NOT_OPERATOR``)."""
 
     def add(server: grpc.Server) -> Sequence[str]:
-        servicer = ControlServicer(peer, after)
+        servicer = ControlServicer(peer, after, operator)
         control_pb2_grpc.add_ConformanceControlServiceServicer_to_server(servicer, server)
         return [SERVICE]
 
