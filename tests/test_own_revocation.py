@@ -23,7 +23,7 @@ from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
-from conformance.generate_vectors.key_time import forked_own_revocation
+from conformance.generate_vectors.key_time import forked_own_revocation, mandate_for
 
 
 def _revocation(revoker: Signer, key: str, effective_ms: int) -> VerifiedStatement:
@@ -32,17 +32,23 @@ def _revocation(revoker: Signer, key: str, effective_ms: int) -> VerifiedStateme
     )
 
 
-def _taken(envelopes: list[bytes], **kw: object) -> tuple[Verifier, list[str]]:
-    """A verifier fed ``envelopes`` in order; returns it and the code of each refusal ("" when taken)."""
-    v = Verifier(**kw)  # type: ignore[arg-type]
+def _refusals(v: Verifier, envelopes: list[bytes], *, requirement: bool = False) -> list[str]:
+    """Feed ``v`` each envelope in order: the code of each refusal ("" when taken), with the requirement it
+    was refused under when ``requirement``."""
     codes = []
     for env in envelopes:
         try:
             v.accept(env)
             codes.append("")
         except CoopError as e:
-            codes.append(e.code)
-    return v, codes
+            codes.append(f"{e.code} {e.requirement}" if requirement else e.code)
+    return codes
+
+
+def _taken(envelopes: list[bytes], **kw: object) -> tuple[Verifier, list[str]]:
+    """A verifier fed ``envelopes`` in order; returns it and the code of each refusal ("" when taken)."""
+    v = Verifier(**kw)  # type: ignore[arg-type]
+    return v, _refusals(v, envelopes)
 
 
 def _alice_trades() -> tuple[FixedClock, Party, Party, list[VerifiedStatement]]:
@@ -187,23 +193,7 @@ def test_views_holding_the_same_statements_weigh_a_self_revocation_the_same_in_e
 
 def _key_revocation_codes(envelopes: list[bytes], **kw: object) -> list[str]:
     """:func:`_taken`'s codes, each with the requirement it was refused under ("" when taken)."""
-    v = Verifier(**kw)  # type: ignore[arg-type]
-    out = []
-    for env in envelopes:
-        try:
-            v.accept(env)
-            out.append("")
-        except CoopError as e:
-            out.append(f"{e.code} {e.requirement}")
-    return out
-
-
-def _mandate_for(principal: Signer, agent: str, like: Party) -> VerifiedStatement:
-    """A Mandate by ``principal`` for ``agent``, with ``like``'s caps."""
-    m = identity_pb2.Mandate()
-    m.CopyFrom(like.mandate_vs.statement.mandate)
-    m.agent = agent
-    return principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    return _refusals(Verifier(**kw), envelopes, requirement=True)  # type: ignore[arg-type]
 
 
 def _bind(key: Signer, mandate: VerifiedStatement, held: list[VerifiedStatement]) -> VerifiedStatement:
@@ -223,10 +213,10 @@ def _under_root(party: Party) -> list[bytes]:
     needs before the party's Mandate (the party's ``setup``), and sets ``party.root``."""
     root = Signer(f"{party.name}-root", party.clock)
     principal = Signer(f"{party.name}-principal-bound", party.clock)
-    for_principal = _mandate_for(root, principal.did, party)
+    for_principal = mandate_for(root, principal.did, party)
     binding = principal.sign("checkpoint", identity_pb2.Checkpoint(), mandate=for_principal.digest)
     party.principal = principal
-    party.mandate_vs = _mandate_for(principal, party.did, party)
+    party.mandate_vs = mandate_for(principal, party.did, party)
     party.setup = [party.mandate_vs.envelope]
     party.root = root  # type: ignore[attr-defined]
     return [for_principal.envelope, binding.envelope]
@@ -247,9 +237,9 @@ def test_a_principals_key_thief_binding_it_to_its_own_principal_disowns_none_of_
     offer = alice.offer(bob)
     clock.advance(1_000)
     stolen = alice.principal
-    t_mandate = _mandate_for(thief.principal, stolen.did, alice)
+    t_mandate = mandate_for(thief.principal, stolen.did, alice)
     t_binding = _bind(stolen, t_mandate, [alice.mandate_vs])
-    x_mandate = _mandate_for(
+    x_mandate = mandate_for(
         stolen, thief.did, alice
     )  # the thief's agent, under P's Mandate after the binding
     clock.advance(1_000)
@@ -290,7 +280,7 @@ def test_a_root_key_above_a_principals_key_reaches_back_over_its_thiefs_mandates
     offer = alice.offer(bob)
     clock.advance(1_000)
     stolen_at = clock.now_ms
-    x_mandate = _mandate_for(alice.principal, thief.did, alice)
+    x_mandate = mandate_for(alice.principal, thief.did, alice)
     clock.advance(1_000)
     x_offer = thief.agent.sign("offer", thief.proposal(), audience=bob.did, mandate=x_mandate.digest)
     clock.advance(3_600_000)
@@ -340,7 +330,7 @@ def test_a_key_under_its_own_mandate_is_revoked_as_any_of_its_statements_not_by_
         for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
             v, codes = _taken([*setup, *(vs.envelope for vs in order)], **kw)  # type: ignore[arg-type]
             assert codes[-2:] == ["", ""] and not v.disowned(offer), (kw, [vs.body for vs in order])
-    t_mandate = _mandate_for(thief.principal, kay.did, kay)
+    t_mandate = mandate_for(thief.principal, kay.did, kay)
     clock.advance(1_000)
     t_binding = _bind(kay.agent, t_mandate, [kay.mandate_vs, offer, own])
     clock.advance(1_000)
@@ -353,7 +343,7 @@ def test_a_key_under_its_own_mandate_is_revoked_as_any_of_its_statements_not_by_
     # bound first to a root key, by the key's first statement: the root's revocation reaches back
     clock2 = FixedClock()
     root, kay2, bob2 = Signer("kay-root", clock2), Party("kay", clock2), Party("bob", clock2)
-    for_kay = _mandate_for(root, kay2.did, kay2)
+    for_kay = mandate_for(root, kay2.did, kay2)
     binding = _bind(kay2.agent, for_kay, [])
     _own_principal(kay2)
     clock2.advance(1_000)

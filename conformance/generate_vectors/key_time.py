@@ -1370,7 +1370,8 @@ def own_revocation_reach() -> Group:
 # --- KEY-011 (c), MND-012, MND-025: a principal's key revoked ----------------------------------------------
 
 
-def _mandate_for(principal: Signer, agent: str, like: Party) -> VerifiedStatement:
+def mandate_for(principal: Signer, agent: str, like: Party) -> VerifiedStatement:
+    """A Mandate by ``principal`` for ``agent``, with ``like``'s caps."""
     m = identity_pb2.Mandate()
     m.CopyFrom(like.mandate_vs.statement.mandate)
     m.agent = agent
@@ -1388,23 +1389,23 @@ def principal_key_reach() -> Group:
     alice, bob, thief = Party("alice", clock), Party("bob", clock), Party("thief", clock)
     # Alice's principal key P, bound first to a root key (its first statement, under the root's Mandate)
     root, principal = Signer("alice-root", clock), Signer("alice-principal-bound", clock)
-    for_principal = _mandate_for(root, principal.did, alice)
+    for_principal = mandate_for(root, principal.did, alice)
     p_binding = principal.sign("checkpoint", identity_pb2.Checkpoint(), mandate=for_principal.digest)
     alice.principal = principal
-    alice.mandate_vs = _mandate_for(principal, alice.did, alice)
+    alice.mandate_vs = mandate_for(principal, alice.did, alice)
     setup = [for_principal.envelope, p_binding.envelope, alice.mandate_vs.envelope, *bob.setup]
     clock.advance(1_000)
     offer = alice.offer(bob)
     clock.advance(1_000)
     stolen_at = clock.now_ms
     # the thief holds P: binds it to its own principal T, and mints with it a Mandate for its agent X
-    t_mandate = _mandate_for(thief.principal, principal.did, alice)
+    t_mandate = mandate_for(thief.principal, principal.did, alice)
     t_binding = principal.sign(
         "checkpoint",
         identity_pb2.Checkpoint(log_root=merkle_root([p_binding.digest, alice.mandate_vs.digest])),
         mandate=t_mandate.digest,
     )
-    x_mandate = _mandate_for(principal, thief.did, alice)
+    x_mandate = mandate_for(principal, thief.did, alice)
     clock.advance(1_000)
     x_offer = thief.agent.sign("offer", thief.proposal(), audience=bob.did, mandate=x_mandate.digest)
     clock.advance(1_000)
