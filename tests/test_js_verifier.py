@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 25,
+    "ratings": 27,
 }
 
 

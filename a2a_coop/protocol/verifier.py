@@ -1037,7 +1037,7 @@ class Verifier:
         )
         if hit is not None and vs is not None:
             self._check_own_revocation_fork(key, vs)
-        if hit is not None and not self._kept_as_evidence(vs, key):
+        if hit is not None and not self._kept_as_evidence(vs, key) and not self._weighed_when_named(vs):
             effective, digest = hit
             raise KeyRevoked(
                 f"revoked from {utc_text(effective)} (effective_ms={effective})",
@@ -1050,6 +1050,7 @@ class Verifier:
             rotated is not None
             and seq > rotated
             and not (vs is not None and self.evidence_view and self._stamped_before_rotation(vs))
+            and not self._weighed_when_named(vs)
         ):
             rotation = self.rotations.get(key)
             raise KeyRevoked(
@@ -1057,6 +1058,16 @@ class Verifier:
                 requirement="KEY-005",
                 evidence=() if rotation is None else (rotation,),
             )
+
+    def _weighed_when_named(self, vs: VerifiedStatement | None) -> bool:
+        """KEY-009 (a): a view of evidence holds a Mandate a held KeyRevocation or KeyRotation of its
+        issuer would reject, and derives whether it counts (:meth:`disowned`, read with the statements
+        naming it) -- as it does for one it took before the revocation or rotation. Its witness is a
+        statement naming it, which no verifier takes before the Mandate (MND-002): refused, it could never
+        be shown witnessed, and a view that heard the rotation first dropped the contract under it where
+        one that heard it last kept it (tests/test_mandate_order.py). A live receiver and an escrow taking
+        evidence refuse it (KEY-004, KEY-005): they trade with no key rotated out or revoked."""
+        return vs is not None and self.evidence_view and vs.body == "mandate"
 
     def _check_own_revocation_fork(self, key: str, vs: VerifiedStatement) -> None:
         """KEY-012: ``vs``, a statement of ``key`` that a held revocation reaches, at the seq of a

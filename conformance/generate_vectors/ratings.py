@@ -481,6 +481,37 @@ def _rotated_below_mandate() -> list[Case]:
                 [(stake, 0.0)],
             )
         )
+    return out + _rotation_heard_first()
+
+
+def _rotation_heard_first() -> list[Case]:
+    """KEY-009 (a) in every order: the same statements as vectors 22 and 24, the rotation first in the
+    bundle, before Bob's Mandate. A view of evidence holds the Mandate (a statement naming it, its only
+    witness, needs it held, MND-002) and weighs it by the escrow's Stamps as it does heard in the other
+    order: before, the Mandate was refused (KEY-005) and the bundle with it (tests/test_mandate_order.py)."""
+    out = []
+    for label, rotation_stamped_first, stake in (
+        ("stamped Bob's Mandate and Accept (never the rotation)", False, 100),
+        ("stamped the rotation first, then Bob's Mandate and Accept", True, 0),
+    ):
+        d = GapInPrincipalsChain()
+        bundle, attestation, rotation = breached_then_rotated(d)
+        stamps = []
+        if rotation_stamped_first:
+            stamps.append(stamp(d.escrow, rotation).envelope)
+            d.clock.advance(1)
+        stamps.append(stamp(d.escrow, d.bob.mandate_vs, d.accept).envelope)
+        out.append(
+            Case(
+                f"Bob's breach escrowed; his principal's rotation back below his Mandate heard first, before "
+                f"the Mandate, the escrow having {label}: the Mandate held and weighed as in any order, "
+                f"stake {stake}",
+                ["ATT-020", "KEY-009", "KEY-005"],
+                [rotation.envelope, *bundle, *stamps, attestation.envelope],
+                [d.escrow.did],
+                [(stake, 0.0)],
+            )
+        )
     return out
 
 

@@ -1001,9 +1001,11 @@ export class Verifier {
   rotatedBelow(key, seq) {
     return (this.rotations.get(key) ?? []).filter((r) => r.seq < seq);
   }
-  // KEY-009: only a view of evidence takes a statement witnessed before the revocations or rotations that would reject it
+  // KEY-009: only a view of evidence takes a statement witnessed before the revocations or rotations that would reject it.
+  // KEY-009 (a): a Mandate's witness is a statement naming it, which needs it held (MND-002): a view of evidence
+  // holds a Mandate they would reject and weighs it when it rates (disowned), whatever the order (F31).
   keptAsEvidence(rec, ends) {
-    return this.evidenceView && this.witnessedBefore(rec, ends);
+    return this.evidenceView && (rec.bodyName === "mandate" || this.witnessedBefore(rec, ends));
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
