@@ -19,7 +19,7 @@ from test_escrow_handover import BOND, Desk, Story, _revoke, _story, _successor
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import Party
@@ -176,6 +176,55 @@ def test_two_contradicting_successors_end_in_one_state_in_every_order() -> None:
         assert set(refused) <= {"BODY_INVALID"}, refused
         outcomes.add(_named(w, w.outcome(v)))
     assert outcomes == {_SETTLED_BY_K2}
+
+
+def _lapsing(w: World, by: Party) -> list[VerifiedStatement]:
+    """``by``, never shown the claim, lapses the contract a millisecond after its claim window ends and
+    refunds both bonds (the clock moves there)."""
+    c = w.s.verifier.negotiations.get(w.s.nid).contract
+    assert c is not None
+    w.s.clock.now_ms = max(w.s.clock.now_ms, c.last_deadline_ms + CLAIM_WINDOW_MS + 1)
+    lapse = by.sign(
+        "ruling",
+        commitment_pb2.Ruling(contract=w.s.accept.digest, decision=commitment_pb2.RULING_DECISION_LAPSE),
+        negotiation_id=w.s.nid,
+    )
+    refunds = [
+        by.sign(
+            "refund",
+            commitment_pb2.Refund(contract=w.s.accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=w.s.nid,
+        )
+        for p in (w.s.bob, w.s.alice)
+    ]
+    return [lapse, *refunds]
+
+
+@pytest.mark.req("ESC-022", "NEG-015", "NEG-012", "CMT-006")
+def test_a_sibling_successors_lapse_ends_in_the_breach_in_every_order() -> None:
+    # attack20: K2 stamps Alice's claim within its window, upholds it, forfeits Bob's bond to her and
+    # releases hers; K3, never shown the claim, lapses the contract after the window and refunds both
+    # bonds. As one escrow at fault that signed them all: the UPHOLD over the LAPSE (section 8.9), the
+    # Forfeit over the Refund (NEG-012) -- in each of the 35 interleavings, the hand-overs first, and with
+    # K3's hand-over heard after K2's statements. Before, every order ended EXPIRED.
+    w = _world()
+    k2s = _upholding(w, w.k2)
+    k3s = _lapsing(w, w.k3)
+    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
+    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
+    assert len(orders) == 36
+    outcomes = set()
+    for order in orders:
+        v, refused = w.view(order)  # type: ignore[arg-type]
+        # Only a second settlement of a bond already settled is refused (NEG-012): whichever came second.
+        assert set(refused) <= {"BODY_INVALID"}, refused
+        outcomes.add(_named(w, w.outcome(v)))
+    assert outcomes == {_SETTLED_BY_K2}
+    # The lapse was taken, not refused: K3's statements alone end the contract EXPIRED, both refunded.
+    alone, refused = w.view([w.handovers[1], *k3s])
+    assert refused == []
+    assert _named(w, w.outcome(alone)) == ("EXPIRED", frozenset(), frozenset({"alice", "bob"}))
 
 
 @pytest.mark.req("ESC-022")
