@@ -1158,7 +1158,7 @@ class Negotiation:
             )
         if r.claim in c.rulings and (r.decision != _UPHOLD or c.rulings[r.claim] == _UPHOLD):
             # A second ruling on one claim is the escrow's fault (AUD-004) -- save an UPHOLD after a
-            # DISMISS: a Ruling UPHOLD held makes the contract BREACHED (section 8.9, row 2) whatever
+            # DISMISS: a Ruling UPHOLD held makes the contract BREACHED (section 8.9, row 1) whatever
             # else is held, so that two verifiers shown both rulings, in either order, agree.
             raise BodyInvalid("the claim was already ruled on", requirement="CMT-002")
         if when < c.ruling_due_ms(r.claim):
