@@ -265,3 +265,16 @@ def test_a_successor_shown_the_other_hand_over_still_rules_and_its_audit_agrees(
     report = audit_ledger(transcript, escrow=k2.did)
     assert report.ok, report.findings
     assert report.balances[d.alice.did] == (1_100, 0) and report.balances[d.bob.did] == (900, 0)
+
+
+@pytest.mark.req("NEG-015", "CMT-006")
+def test_one_key_that_upholds_a_claim_and_lapses_the_contract_ends_breached_in_either_order() -> None:
+    # One escrow at fault signs both (section 8.9): its UPHOLD is row 1, its LAPSE row 2 -- BREACHED, the
+    # Forfeit taken, whether a sparse view holds the LAPSE after the Ruling or before it. Before, EXPIRED.
+    w = _world()
+    stamp, ruling, forfeit, release = _upholding(w, w.k2)
+    lapse = _lapsing(w, w.k2)[0]
+    for order in ([stamp, ruling, forfeit, release, lapse], [stamp, lapse, ruling, forfeit, release]):
+        v, refused = w.view([w.handovers[0], *order])
+        assert refused == []
+        assert _named(w, w.outcome(v)) == _SETTLED_BY_K2
