@@ -5,11 +5,16 @@ K1 (ESC-022 (d)), each continuing K1's ledger on its own (ESC-023). Alice claims
 successor she knows of; K2 stamps the claim, upholds it, forfeits Bob's bond to her and releases hers.
 K3, never shown the claim, finds no claim pending when the claim window ends and lapses the contract
 (CMT-006), refunding both bonds. Neither escrow did wrong by what it held: each one's audit (AUD-006) is
-clean. But the two keys are one escrow to every view, and a Ruling LAPSE is the highest fact of
-section 8.9: every view, in every order, ends EXPIRED -- Bob's breach, upheld, is gone from the contract's
-final state (ratings read it), and K3's ledger has refunded to Bob the bond K2's ledger forfeited to
-Alice. Bob, the party at fault, did nothing but not deliver; the outcome rests on which successor the
-claimant happened to show her claim to.
+clean. But the two keys are one escrow to every view, and a Ruling LAPSE was the highest fact of
+section 8.9: every view, in every order, ended EXPIRED -- Bob's breach, upheld, gone from the contract's
+final state (ratings read it), while Bob's bond stayed forfeited (NEG-012: the Forfeit over the Refund).
+Bob, the party at fault, did nothing but not deliver; the outcome rested on which successor the claimant
+happened to show her claim to.
+
+Now a Ruling UPHOLD is section 8.9's highest fact, above a LAPSE, as one escrow at fault that signed them
+all would give (ESC-022 (d)): the breach stands in every view and the state agrees with the Forfeit. And a
+successor Bob shows its sibling's lapse and Refunds to, before it rules on the claim it stamped, still
+rules and forfeits the bond its own ledger holds (CMT-002).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from __future__ import annotations
 import pytest
 from test_escrow_handover import Desk
 
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import _LedgerSigner
+from a2a_coop.testing import Party, _LedgerSigner
 
 CLAIM_WINDOW_MS = 86_400_000
 
@@ -48,11 +55,6 @@ def _view(desk: Desk, *transcripts: list[bytes]) -> tuple[str, frozenset[str], f
 
 
 @pytest.mark.req("ESC-022", "NEG-015", "CMT-006")
-@pytest.mark.xfail(
-    strict=True,
-    reason="attack20, left open: a sibling successor that never held the claim lapses the contract, and "
-    "LAPSE (section 8.9 row 1) erases the breach the other successor upheld, in every view",
-)
 def test_a_sibling_successors_lapse_erases_the_breach_the_other_upheld() -> None:
     d = Desk()
     claim = d.claim()
@@ -78,12 +80,82 @@ def test_a_sibling_successors_lapse_erases_the_breach_the_other_upheld() -> None
     lapse = e3.tick(d.clock.now_ms)
     assert [vs.body for vs in lapse] == ["ruling", "refund", "refund"]
     # The attack happened: each escrow's audit is clean, the two ledgers settle Bob's bond both ways,
-    # and every view, in both orders, holds the contract EXPIRED -- the upheld breach erased.
+    # and K3 alone holds the contract EXPIRED.
     assert audit_ledger(e2.transcript(), escrow=k2.did).ok
     assert audit_ledger(e3.transcript(), escrow=k3.did).ok
     assert e2.balance(d.bob.did) == (900, 0) and e2.balance(d.alice.did) == (1_100, 0)
     assert e3.balance(d.bob.did) == (1_000, 0) and e3.balance(d.alice.did) == (1_000, 0)
+    assert _view(d, e3.transcript()) == ("EXPIRED", frozenset(), frozenset({"alice", "bob"}))
+    # What one escrow that signed them all gives (section 8.9: an UPHOLD over a LAPSE, as the Forfeit over
+    # the Refund, NEG-012): the breach stands in every view, in both orders. Before, both ended EXPIRED.
     both = {_view(d, e2.transcript(), e3.transcript()), _view(d, e3.transcript(), e2.transcript())}
-    assert both == {("EXPIRED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
-    # What one escrow would have done (it held the claim and lapsed nothing): the breach stands.
+    assert both == {("BREACHED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+def _siblings(d: Desk) -> tuple[Party, Escrow, Party, Escrow]:
+    """K1 revoked, its principal's two successors K2 and K3, each taking K1's ledger over (ESC-023)."""
+    rev, k2, e2 = d.take_over()
+    k3 = d.successor("escrow3")
+    e3 = Escrow(
+        _LedgerSigner(k3.agent),
+        k3.mandate_vs.digest,
+        setup=k3.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    return k2, e2, k3, e3
+
+
+@pytest.mark.req("ESC-022", "CMT-002", "NEG-012")
+def test_a_successor_shown_its_siblings_lapse_still_forfeits_the_bond_its_ledger_holds() -> None:
+    # Bob, the accused, shows K3's lapse and both its Refunds to K2 after K2 stamped Alice's claim (at
+    # the window's last minute) and before K2 rules on it. K2 holds the contract EXPIRED, both bonds
+    # settled in its view -- and still rules (CMT-002), and forfeits to Alice the bond its own ledger holds
+    # locked (the Forfeit prevails over K3's Refund, NEG-012). Before, K2 forfeited nothing: Bob's bond
+    # stayed locked in K2's ledger for good, refunded to him in K3's, and Alice won nothing.
+    d = Desk()
+    claim = d.claim()
+    k2, e2, k3, e3 = _siblings(d)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS - 60_000
+    assert [vs.body for vs in e2.submit([claim.envelope], d.clock.now_ms)] == ["stamp"]
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = e3.tick(d.clock.now_ms)
+    assert [vs.body for vs in lapse] == ["ruling", "refund", "refund"]
+    e2.submit([k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)], d.clock.now_ms)
+    nid = d.offer.header.negotiation_id
+    assert e2.verifier.negotiations.get(nid).state is State.EXPIRED  # the attack: K2 took the lapse
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS)
+    signed = e2.tick(d.clock.now_ms)
+    assert [vs.body for vs in signed] == ["ruling", "forfeit"]
+    assert signed[1].statement.forfeit.party == d.bob.did
+    assert e2.balance(d.bob.did) == (900, 0)  # Bob's bond, won by Alice in K2's ledger
+    assert e2.balance(d.alice.did) == (1_000, 100)  # hers K3 refunded: a second settlement is refused
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    # Its audit (AUD-004) reports the Forfeit missing from a ledger that ends at the Ruling.
+    assert e2.transcript()[-1] == signed[1].envelope
+    missing = audit_ledger(e2.transcript()[:-1], escrow=k2.did)
+    assert [(f.code, f.message.split(" ")[0]) for f in missing.findings] == [("ACTION_MISSING", "forfeit")]
+    both = {_view(d, e2.transcript(), e3.transcript()), _view(d, e3.transcript(), e2.transcript())}
+    assert both == {("BREACHED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+@pytest.mark.req("ESC-022", "CMT-006", "CMT-002")
+def test_a_successor_shown_its_siblings_stamp_of_a_claim_rules_on_it_and_lapses_nothing() -> None:
+    # Alice shows her claim to K2, and K2's Stamp of it (with K2's hand-over) to K3: the claim is pending
+    # in K3's view too, so K3 lapses nothing at the window's end (CMT-006) and rules on it itself.
+    d = Desk()
+    claim = d.claim()
+    k2, e2, k3, e3 = _siblings(d)
+    stamp = e2.submit([claim.envelope], d.clock.now_ms)
+    e3.submit([k2.mandate_vs.envelope, claim.envelope, stamp[0].envelope], d.clock.now_ms)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    assert [vs.body for vs in e3.tick(d.clock.now_ms)] == ["ruling", "forfeit", "release"]
+    assert [vs.body for vs in e2.tick(d.clock.now_ms)] == ["ruling", "forfeit", "release"]
+    for k, e in ((k2, e2), (k3, e3)):
+        rulings = [vs for vs in map(verify_statement, e.transcript()) if vs.body == "ruling"]
+        assert [r.statement.ruling.decision for r in rulings if r.issuer == k.did] == [
+            commitment_pb2.RULING_DECISION_UPHOLD
+        ]
+        assert audit_ledger(e.transcript(), escrow=k.did).ok
+    both = {_view(d, e2.transcript(), e3.transcript()), _view(d, e3.transcript(), e2.transcript())}
     assert both == {("BREACHED", frozenset({"bob"}), frozenset({"alice", "bob"}))}

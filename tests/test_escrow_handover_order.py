@@ -19,7 +19,7 @@ from test_escrow_handover import BOND, Desk, Story, _revoke, _story, _successor
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import Party
@@ -178,6 +178,55 @@ def test_two_contradicting_successors_end_in_one_state_in_every_order() -> None:
     assert outcomes == {_SETTLED_BY_K2}
 
 
+def _lapsing(w: World, by: Party) -> list[VerifiedStatement]:
+    """``by``, never shown the claim, lapses the contract a millisecond after its claim window ends and
+    refunds both bonds (the clock moves there)."""
+    c = w.s.verifier.negotiations.get(w.s.nid).contract
+    assert c is not None
+    w.s.clock.now_ms = max(w.s.clock.now_ms, c.last_deadline_ms + CLAIM_WINDOW_MS + 1)
+    lapse = by.sign(
+        "ruling",
+        commitment_pb2.Ruling(contract=w.s.accept.digest, decision=commitment_pb2.RULING_DECISION_LAPSE),
+        negotiation_id=w.s.nid,
+    )
+    refunds = [
+        by.sign(
+            "refund",
+            commitment_pb2.Refund(contract=w.s.accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=w.s.nid,
+        )
+        for p in (w.s.bob, w.s.alice)
+    ]
+    return [lapse, *refunds]
+
+
+@pytest.mark.req("ESC-022", "NEG-015", "NEG-012", "CMT-006")
+def test_a_sibling_successors_lapse_ends_in_the_breach_in_every_order() -> None:
+    # attack20: K2 stamps Alice's claim within its window, upholds it, forfeits Bob's bond to her and
+    # releases hers; K3, never shown the claim, lapses the contract after the window and refunds both
+    # bonds. As one escrow at fault that signed them all: the UPHOLD over the LAPSE (section 8.9), the
+    # Forfeit over the Refund (NEG-012) -- in each of the 35 interleavings, the hand-overs first, and with
+    # K3's hand-over heard after K2's statements. Before, every order ended EXPIRED.
+    w = _world()
+    k2s = _upholding(w, w.k2)
+    k3s = _lapsing(w, w.k3)
+    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
+    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
+    assert len(orders) == 36
+    outcomes = set()
+    for order in orders:
+        v, refused = w.view(order)  # type: ignore[arg-type]
+        # Only a second settlement of a bond already settled is refused (NEG-012): whichever came second.
+        assert set(refused) <= {"BODY_INVALID"}, refused
+        outcomes.add(_named(w, w.outcome(v)))
+    assert outcomes == {_SETTLED_BY_K2}
+    # The lapse was taken, not refused: K3's statements alone end the contract EXPIRED, both refunded.
+    alone, refused = w.view([w.handovers[1], *k3s])
+    assert refused == []
+    assert _named(w, w.outcome(alone)) == ("EXPIRED", frozenset(), frozenset({"alice", "bob"}))
+
+
 @pytest.mark.req("ESC-022")
 def test_a_successor_heard_of_late_is_not_refused_where_it_was_taken_first() -> None:
     # The attack the old rule invited, and its proof that it happened: the first successor's Ruling, taken,
@@ -216,3 +265,16 @@ def test_a_successor_shown_the_other_hand_over_still_rules_and_its_audit_agrees(
     report = audit_ledger(transcript, escrow=k2.did)
     assert report.ok, report.findings
     assert report.balances[d.alice.did] == (1_100, 0) and report.balances[d.bob.did] == (900, 0)
+
+
+@pytest.mark.req("NEG-015", "CMT-006")
+def test_one_key_that_upholds_a_claim_and_lapses_the_contract_ends_breached_in_either_order() -> None:
+    # One escrow at fault signs both (section 8.9): its UPHOLD is row 1, its LAPSE row 2 -- BREACHED, the
+    # Forfeit taken, whether a sparse view holds the LAPSE after the Ruling or before it. Before, EXPIRED.
+    w = _world()
+    stamp, ruling, forfeit, release = _upholding(w, w.k2)
+    lapse = _lapsing(w, w.k2)[0]
+    for order in ([stamp, ruling, forfeit, release, lapse], [stamp, lapse, ruling, forfeit, release]):
+        v, refused = w.view([w.handovers[0], *order])
+        assert refused == []
+        assert _named(w, w.outcome(v)) == _SETTLED_BY_K2

@@ -8,6 +8,7 @@ example of the SPEC, and pass the offline adapter protocol of SPEC 17.1.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -15,6 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -31,7 +37,7 @@ COVERED = {
     "rules": 165,
     "mutations": 1866,
     "canaries": 66,
-    "keytime": 92,
+    "keytime": 96,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
@@ -74,6 +80,52 @@ def test_the_js_verifier_fails_a_disagreement(tmp_path: Path) -> None:
 def test_every_worked_example_of_the_spec_holds_in_javascript() -> None:
     run = _node("--self-test")
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+_FINAL_STATES = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const tests = JSON.parse(process.argv[1]);
+const out = tests.map((t) => {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  for (const e of t.envelopes) v.accept(Buffer.from(e, "base64"));
+  return [...v.negotiations.values()].filter((n) => n.contract).map((n) => n.state);
+});
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.req("NEG-015", "ESC-022")
+def test_both_verifiers_end_attack20s_contract_breached_in_both_orders() -> None:
+    """A vector says valid or invalid only, and no statement's fate tells BREACHED from EXPIRED: the state
+    the valid attack20 vectors of keytime.json (EscrowHandOver) end in is read here, from each verifier.
+    K2 upheld the claim and forfeited Bob's bond; K3 lapsed the contract, heard after K2's statements or
+    before K2's Ruling: BREACHED in both (section 8.9: the UPHOLD over the LAPSE). Before, EXPIRED."""
+    doc = json.loads((ROOT / "conformance" / "vectors" / "keytime.json").read_text())
+    tests = [
+        t
+        for g in doc["testGroups"]
+        for t in g["tests"]
+        if "attack20" in t["comment"] and t["result"] == "valid"
+    ]
+    assert len(tests) == 2
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, "--input-type=module", "-e", _FINAL_STATES, json.dumps(tests)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert json.loads(run.stdout) == [["BREACHED"], ["BREACHED"]]
+    lapse = commitment_pb2.RULING_DECISION_LAPSE
+    for t in tests:
+        v = Verifier()
+        held = [verify_statement(base64.b64decode(e)) for e in t["envelopes"]]
+        for vs in held:
+            v.accept(vs.envelope)
+        assert any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)  # the lapse
+        assert [n.state for n in v.negotiations.by_id.values() if n.contract is not None] == [State.BREACHED]
 
 
 def test_the_js_verifier_passes_as_an_offline_adapter() -> None:

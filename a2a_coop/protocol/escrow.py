@@ -82,7 +82,7 @@ from a2a_coop.protocol.errors import (
     WrongParty,
     utc_text,
 )
-from a2a_coop.protocol.ledger import LEDGER_BODIES, Book
+from a2a_coop.protocol.ledger import LEDGER_BODIES, Bond, Book
 from a2a_coop.protocol.negotiation import (
     ARBITRATED_BODIES,
     BOND_GRACE_MS,
@@ -2368,7 +2368,9 @@ class Escrow:
         return False
 
     def _next_action(self, neg: Negotiation, now_ms: int) -> tuple[str, Any] | None:
-        return due_action(neg, now_ms, self.verifier, self._book.available, self.currency)
+        return due_action(
+            neg, now_ms, self.verifier, self._book.available, self.currency, bonds=self._book.bonds
+        )
 
     def _next_due(self, neg: Negotiation) -> int | None:
         """The next time at which time alone can make something due for this contract."""
@@ -2511,7 +2513,13 @@ def _claims_close(neg: Negotiation) -> int | None:
 
 
 def due_action(
-    neg: Negotiation, now_ms: int, verifier: Verifier, available: Mapping[str, int], currency: str
+    neg: Negotiation,
+    now_ms: int,
+    verifier: Verifier,
+    available: Mapping[str, int],
+    currency: str,
+    *,
+    bonds: Mapping[tuple[bytes, str], Bond] | None = None,
 ) -> tuple[str, Any] | None:
     """The one statement the rules of section 9.2 make due next for a contract at ``now_ms``, if any.
 
@@ -2521,6 +2529,9 @@ def due_action(
         verifier: the escrow's verifier (its witness index and statements).
         available: each party's available balance.
         currency: the escrow's currency; contracts in another get no locks.
+        bonds: the escrow's own ledger's bonds (its Book's): a bond it holds locked that another key of
+            the same escrow -- a sibling successor, ESC-022 (d) -- released or refunded is still forfeited
+            on an upheld claim (CMT-002; the Forfeit prevails, NEG-012).
     """
     c = neg.contract
     assert c is not None
@@ -2541,6 +2552,8 @@ def due_action(
             return "ruling", commitment_pb2.Ruling(contract=c.id, decision=_LAPSE)
         return None
     open_bonds = open_bonds_of(c)
+    if state is State.BREACHED:
+        return _after_breach(c, open_bonds) or _forfeit_held(c, bonds)
     if not open_bonds:
         return None
     first = open_bonds[0]
@@ -2548,10 +2561,27 @@ def due_action(
         return "release", commitment_pb2.Release(contract=c.id, party=first, amount=c.locked[first])
     if state is State.EXPIRED:  # CMT-004
         return "refund", commitment_pb2.Refund(contract=c.id, party=first, amount=c.locked[first])
-    if state is State.BREACHED:
-        return _after_breach(c, open_bonds)
     if state is State.REVOKED:
         return _after_revoke(c, open_bonds, now_ms)
+    return None
+
+
+def _forfeit_held(c: Contract, bonds: Mapping[tuple[bytes, str], Bond] | None) -> tuple[str, Any] | None:
+    """CMT-002, ESC-022 (d): a Forfeit of a bond our own ledger holds locked, with a claim upheld against
+    it, that the view holds settled by another key of the escrow's Release or Refund (a sibling successor
+    that never held the claim lapsed the contract and refunded it): the Forfeit prevails (NEG-012), and
+    without it the accused keeps in our ledger the bond the claimant won."""
+    if bonds is None:
+        return None
+    for p in c.parties:
+        bond = bonds.get((c.id, p))
+        if bond is None or bond.settled_by is not None or p not in c.settled or p in c.forfeited:
+            continue
+        upheld = [d for d, (who, _) in c.claims.items() if who == p and c.rulings.get(d) == _UPHOLD]
+        if upheld:
+            return "forfeit", commitment_pb2.Forfeit(
+                contract=c.id, party=p, amount=bond.amount, beneficiary=c.other(p), cause=upheld[0]
+            )
     return None
 
 

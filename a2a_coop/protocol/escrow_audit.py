@@ -530,7 +530,9 @@ class _Replay:
         for neg in self.contracts.values():
             if neg.contract is not None and neg.contract.escrow not in self.keys:
                 continue  # displaced by another escrow's witnessed Accept: nothing of ours is due for it
-            action = due_action(neg, self.last_ms, self.verifier, self.book.available, _currency(neg))
+            action = due_action(
+                neg, self.last_ms, self.verifier, self.book.available, _currency(neg), bonds=self.book.bonds
+            )
             if action is not None and action[0] != "bond_lock":  # locks wait for deposits, not time
                 c = neg.contract
                 assert c is not None

@@ -226,8 +226,8 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
             E.DISMISS,
             E.DISMISS_PENDING,
             E.DISMISS_COMPLETE,
+            E.LAPSE,  # a lapse signed beside an upheld claim yields to it (section 8.9)
         ),
-        E.LAPSE: S.EXPIRED,
     },
     S.REVOKED: {
         **_stay(
@@ -236,17 +236,11 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
         E.UPHOLD: S.BREACHED,
         E.LAPSE: S.EXPIRED,
     },
-    S.EXPIRED: _stay(
-        S.EXPIRED,
-        *_RECORDED,
-        E.BREACH_CLAIM,
-        E.REVOKE,
-        E.UPHOLD,
-        E.DISMISS,
-        E.DISMISS_PENDING,
-        E.DISMISS_COMPLETE,
-        E.LAPSE,
-    ),
+    S.EXPIRED: {
+        **_stay(S.EXPIRED, *_RECORDED, E.BREACH_CLAIM, E.REVOKE),
+        E.UPHOLD: S.BREACHED,  # of a claim stamped within its window: a lapse beside it yields (section 8.9)
+        **_stay(S.EXPIRED, E.DISMISS, E.DISMISS_PENDING, E.DISMISS_COMPLETE, E.LAPSE),
+    },
     S.REJECTED: {},
     S.WITHDRAWN: {},
 }
@@ -263,8 +257,8 @@ _DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = E.DELIVERY, E.RECEIPT, E.RECEIPT_COMPLE
 _WITNESSED_ACCEPT, _SUPERSEDED, _REJECT, _WITHDRAW = E.WITNESSED_ACCEPT, E.SUPERSEDED, E.REJECT, E.WITHDRAW
 # The precedence of SPEC 8.9, highest first, for the states a contract can be in.
 PRECEDENCE: Final = (
-    S.EXPIRED,
     S.BREACHED,
+    S.EXPIRED,
     S.REVOKED,
     S.DISPUTED,
     S.FULFILLED,
@@ -1164,7 +1158,7 @@ class Negotiation:
             )
         if r.claim in c.rulings and (r.decision != _UPHOLD or c.rulings[r.claim] == _UPHOLD):
             # A second ruling on one claim is the escrow's fault (AUD-004) -- save an UPHOLD after a
-            # DISMISS: a Ruling UPHOLD held makes the contract BREACHED (section 8.9, row 2) whatever
+            # DISMISS: a Ruling UPHOLD held makes the contract BREACHED (section 8.9, row 1) whatever
             # else is held, so that two verifiers shown both rulings, in either order, agree.
             raise BodyInvalid("the claim was already ruled on", requirement="CMT-002")
         if when < c.ruling_due_ms(r.claim):

@@ -1074,7 +1074,10 @@ def _hand_over(
     succeeds is signed by ``appointer`` ("principal", "stranger", "party" -- Bob's principal), and K2
     stamps the claim and, a response window later, upholds it. ``second``: P also appoints K3 -- "before"
     K2's statements, "after" them (K3's hand-over last), or before them with K3 releasing Bob's bond
-    "ahead" of K2's Forfeit of it or "behind" it (K3's Release last).
+    "ahead" of K2's Forfeit of it or "behind" it (K3's Release last), or K3, never shown the claim,
+    lapsing the contract after its claim window and refunding Bob's bond then Alice's, "lapse_first" (after
+    K2's Stamp, before its Ruling, which comes an hour after the lapse) or "lapse_last" (after K2's
+    Release).
     ``thief_binding``: before the revocation, the thief binds K1 to its own principal T (a Stamp by K1
     under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1).
     ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011). Returns
@@ -1136,6 +1139,8 @@ def _hand_over(
         successors.append(succ)
     k2 = successors[0]
     out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
+    if second == "lapse_first":
+        out += _lapsing(successors[1], clock, offer, accept, [bob, alice])
     clock.advance(3_600_001)
     ruling = commitment_pb2.Ruling(
         contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
@@ -1153,7 +1158,26 @@ def _hand_over(
     out.append(k2.sign("release", release, negotiation_id=nid).envelope)
     if second == "behind":
         out.append(successors[1].sign("release", k3_release, negotiation_id=nid).envelope)
+    if second == "lapse_last":
+        out += _lapsing(successors[1], clock, offer, accept, [bob, alice])
     return out + held_back, at
+
+
+def _lapsing(
+    by: Party, clock: FixedClock, offer: VerifiedStatement, accept: VerifiedStatement, parties: list[Party]
+) -> list[bytes]:
+    """``by``'s Ruling LAPSE of the contract ``offer`` and ``accept`` formed, a millisecond after its claim
+    window ended (the clock moves there), and its Refunds of each of ``parties``' bonds, in that order."""
+    terms = offer.statement.offer
+    last = max(item.deadline_ms for item in [*terms.gives, *terms.wants])
+    clock.now_ms = max(clock.now_ms, last + DAY_MS + 1)
+    nid = offer.header.negotiation_id
+    lapse = commitment_pb2.Ruling(contract=accept.digest, decision=commitment_pb2.RULING_DECISION_LAPSE)
+    out = [by.sign("ruling", lapse, negotiation_id=nid).envelope]
+    for p in parties:
+        refund = commitment_pb2.Refund(contract=accept.digest, party=p.did, amount=BOND)
+        out.append(by.sign("refund", refund, negotiation_id=nid).envelope)
+    return out
 
 
 def escrow_hand_over_in_a_view() -> Group:
@@ -1255,6 +1279,40 @@ def escrow_hand_over_in_a_view() -> Group:
         "BODY_INVALID",
         "EscrowHandOver",
         twin=behind[:-1],
+    )
+    last, _ = _hand_over(second="lapse_last")
+    g.add(
+        "two successors at odds (attack20): K2 upheld Alice's claim, forfeited Bob's bond and released hers; "
+        "K3, never shown the claim, lapses the contract after the claim window -- taken, and the UPHOLD "
+        "stands over it (section 8.9: BREACHED, as one escrow at fault that signed both, ESC-022 (d))",
+        ["ESC-022", "NEG-015", "CMT-006"],
+        last[:-2],
+    )
+    g.add(
+        "the same, K3 then refunds Bob's bond, which K2 forfeited -- a second settlement of a settled bond, "
+        "refused: the bond stays forfeited",
+        ["ESC-022", "NEG-012"],
+        last[:-1],
+        "BODY_INVALID",
+        "EscrowHandOver",
+        twin=last[:-2],
+    )
+    first, _ = _hand_over(second="lapse_first")
+    g.add(
+        "attack20, the other order: K2 stamped Alice's claim in its window; K3's lapse and its Refunds of "
+        "both bonds are held next; then K2's Ruling UPHOLD (taken after the lapse: the contract moves from "
+        "EXPIRED to BREACHED, section 8.9) and its Forfeit of Bob's bond (taken and prevails over K3's "
+        "Refund, NEG-012) -- taken",
+        ["ESC-022", "NEG-015", "NEG-012"],
+        first[:-1],
+    )
+    g.add(
+        "the same, then K2's Release of Alice's bond, which K3 refunded -- a second settlement, refused",
+        ["ESC-022", "NEG-012"],
+        first,
+        "BODY_INVALID",
+        "EscrowHandOver",
+        twin=first[:-1],
     )
     for bad, what in (("agent", "its own agent"), ("did:key:zNotAKey", "no did:key")):
         envelopes, at = _hand_over(succeeds=bad)
