@@ -477,8 +477,9 @@ def test_runs_over_mutual_tls(tmp_path: Path) -> None:
 def test_the_control_services_callers_file_needs_client_certificates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--a2a-callers`` judges the control service's callers too: taken with ``--conformance-control``
-    (without ``--a2a``), refused with a one-line message where no client certificate can be judged."""
+    """``--a2a-callers`` and ``--own-did-operator`` judge the control service's callers too: taken with
+    ``--conformance-control`` (without ``--a2a``), refused with a one-line message where no client
+    certificate can be judged."""
     who = provision(tmp_path, "callers")
     callers = tmp_path / "callers"
     callers.write_text(f"{'0' * 64} operator\n")
@@ -487,6 +488,12 @@ def test_the_control_services_callers_file_needs_client_certificates(
         ([], "--a2a-callers needs --a2a or --conformance-control"),
     ):
         assert main(["serve", *who.files(), "--port", "0", "--a2a-callers", str(callers), *extra]) == 2
+        assert message in capsys.readouterr().err
+    for extra, message in (
+        (["--conformance-control"], "--own-did-operator judges client certificates"),
+        ([], "--own-did-operator needs --a2a or --conformance-control"),
+    ):
+        assert main(["serve", *who.files(), "--port", "0", "--own-did-operator", *extra]) == 2
         assert message in capsys.readouterr().err
 
 
@@ -522,8 +529,9 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
     Mallory, one of them, holds a certificate naming her did:key. Before, every caller behind mutual TLS
     was the operator's, so Mallory ran the conformance suite's initiator cases with her certificate and
     the peer signed offers on her request. Now the control service judges a certificate as A2A-026 does:
-    hers names a party, not the operator, and is refused NOT_OPERATOR; so is a certificate naming nobody.
-    The operator's callers still pass: a certificate naming the peer's own did:key."""
+    hers names a party, not the operator, and is refused NOT_OPERATOR; so is a certificate naming nobody,
+    and one naming the peer's own did:key -- a CA that names counterparties by the did:key they ask for
+    issues that one too -- unless the operator opted in (``--own-did-operator``): then it is served."""
     from pki import Pki
 
     pki = tmp_path / "pki"
@@ -533,9 +541,11 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
     tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
     tls_serve += ["--tls-client-ca", str(ca)]
     mallory_did = generate_keypair().did
+    refused = (grpc.StatusCode.PERMISSION_DENIED, "NOT_OPERATOR")
+    served = (grpc.StatusCode.INVALID_ARGUMENT, "")  # an empty request, judged
     for server, who in _serving(tmp_path, "ctl", ["serve", *tls_serve, "--conformance-control"]):
         mallory_pem, mallory_key, _ = authority.issue("mallory", mallory_did)
-        own_pem, own_key, _ = authority.issue("operator", who.key.did)
+        own_pem, own_key, _ = authority.issue("own", who.key.did)
         dial = ["--tls-ca", ca, "--tls-cert", mallory_pem, "--tls-key", mallory_key]
         cases = ["--case=env.signature-flipped", "--case=ini.reject"]
         run = conformance("--target", server.target, *dial, *cases)
@@ -544,12 +554,15 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
         # ... but the initiator case she ran to drive the control service (before: PASS) is refused
         assert "FAIL       ini.reject" in run.stdout and "NOT_OPERATOR" in run.stdout, run.stdout
         assert run.returncode == 1, run.stdout + run.stderr
-        refused = (grpc.StatusCode.PERMISSION_DENIED, "NOT_OPERATOR")
         assert _initiate_status(server.target, mallory_pem, mallory_key, ca) == refused
         assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == refused
-        # the operator's certificate (naming the peer's own did:key) is served: its empty request is judged
-        served = _initiate_status(server.target, own_pem, own_key, ca)
-        assert served == (grpc.StatusCode.INVALID_ARGUMENT, "")
+        # the peer's own did:key, named by the CA (before: served), without the operator's opt-in
+        assert _initiate_status(server.target, own_pem, own_key, ca) == refused
+    command = ["serve", *tls_serve, "--conformance-control", "--own-did-operator"]
+    for server, who in _serving(tmp_path, "opted", command):
+        own_pem, own_key, _ = authority.issue("opted", who.key.did)
+        assert _initiate_status(server.target, own_pem, own_key, ca) == served
+        assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == refused
 
 
 @pytest.mark.req("CHN-005")

@@ -7,12 +7,16 @@ answers only its operator's callers: ``operator`` judges each call (the CLI judg
 as A2A-026 does); any other caller is refused ``PERMISSION_DENIED``, ErrorInfo reason ``NOT_OPERATOR``.
 The Offer goes through the same policy guard as any other (MND-011); the counterparty's answers
 through the same verifier: a refusal of either fails the call with that rejection (RPC-005).
+
+:class:`OperatorOnly` refuses the same way, before a request is read, every call of the services it
+guards from anyone but the operator: ``a2a-coop escrow serve --conformance-faucet`` (test-only: it mints
+funds) puts its EscrowService behind one (CTL-002).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final
 
 import grpc
@@ -37,14 +41,55 @@ CALL_TIMEOUT_S = 10.0
 NOT_OPERATOR: Final = "NOT_OPERATOR"  # the ErrorInfo reason of a caller refused as no operator's (CTL-001)
 
 
-def not_operator_status() -> grpc.Status:
-    """What a caller that is not the operator's is answered (CTL-001): ``PERMISSION_DENIED``, ErrorInfo
-    reason ``NOT_OPERATOR``; the same whatever its request held, checked before anything of it."""
+def not_operator_status(service: str = SERVICE, rule: str = "CTL-001") -> grpc.Status:
+    """What a caller that is not the operator's is answered (CTL-001, CTL-002): ``PERMISSION_DENIED``,
+    ErrorInfo reason ``NOT_OPERATOR``; the same whatever its request held, checked before anything of it."""
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=NOT_OPERATOR, domain=DOMAIN))
-    message = "only this peer's operator may use ConformanceControlService (CTL-001)"
+    message = f"only this server's operator may use {service.rpartition('.')[2]} ({rule})"
     status = status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=message, details=[info])
     return rpc_status.to_status(status)
+
+
+class OperatorOnly(grpc.ServerInterceptor):  # type: ignore[type-arg]  # generic only in the stubs
+    """Serves ``services`` (full gRPC service names) only to the operator's callers: any other call is
+    refused :func:`not_operator_status` (citing ``rule``) before its request is read or any handler runs.
+    ``operator`` judges a call (the CLI: a client certificate as A2A-026 judges it). The reference escrow
+    puts its EscrowService behind one when its test-only faucet is on (CTL-002)."""
+
+    def __init__(
+        self, services: Collection[str], operator: Callable[[grpc.ServicerContext], bool], rule: str
+    ) -> None:
+        self.services = frozenset(services)
+        self.operator = operator
+        self.rule = rule
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        service = details.method.lstrip("/").partition("/")[0]
+        if handler is None or service not in self.services:
+            return handler
+        operator, refused = self.operator, not_operator_status(service, self.rule)
+
+        def guard(behavior: Callable[[Any, grpc.ServicerContext], Any]) -> Callable[..., Any]:
+            def guarded(request: Any, context: grpc.ServicerContext) -> Any:
+                if not operator(context):
+                    context.abort_with_status(refused)
+                return behavior(request, context)
+
+            return guarded
+
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(guard(handler.unary_unary), **codec)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(guard(handler.unary_stream), **codec)
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(guard(handler.stream_unary), **codec)
+        return grpc.stream_stream_rpc_method_handler(guard(handler.stream_stream), **codec)
 
 
 class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # type: ignore[misc]  # generated
@@ -65,7 +110,7 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # ty
         self, request: control_pb2.InitiateRequest, context: grpc.ServicerContext
     ) -> control_pb2.InitiateResponse:
         if self.operator is not None and not self.operator(context):
-            context.abort_with_status(not_operator_status())
+            context.abort_with_status(not_operator_status(SERVICE, "CTL-001"))
         if not request.counterparty_url or not request.counterparty or not request.HasField("proposal"):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "counterparty_url, counterparty and proposal are required"
