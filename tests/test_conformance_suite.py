@@ -479,7 +479,8 @@ def test_the_control_services_callers_file_needs_client_certificates(
 ) -> None:
     """``--a2a-callers`` and ``--own-did-operator`` judge the control service's callers too: taken with
     ``--conformance-control`` (without ``--a2a``), refused with a one-line message where no client
-    certificate can be judged."""
+    certificate can be judged; and behind mutual TLS one of them must name the operator's certificate,
+    else the service would answer nobody."""
     who = provision(tmp_path, "callers")
     callers = tmp_path / "callers"
     callers.write_text(f"{'0' * 64} operator\n")
@@ -495,6 +496,21 @@ def test_the_control_services_callers_file_needs_client_certificates(
     ):
         assert main(["serve", *who.files(), "--port", "0", "--own-did-operator", *extra]) == 2
         assert message in capsys.readouterr().err
+    # behind mutual TLS, with no certificate named the operator's, the service would answer nobody
+    from pki import Pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    Pki(pki)
+    party = tmp_path / "party-callers"
+    party.write_text(f"{'0' * 64} {generate_keypair().did}\n")
+    tls = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+    tls += ["--tls-client-ca", str(pki / "ca.pem"), "--conformance-control"]
+    for extra in ([], ["--a2a-callers", str(party)]):
+        assert main(["serve", *who.files(), "--port", "0", *tls, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "answers only the operator's client certificates, and none is named" in err, err
+        assert "Traceback" not in err
 
 
 def _initiate_status(target: str, cert: Path, key: Path, ca: Path) -> tuple[grpc.StatusCode, str]:
@@ -534,16 +550,22 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
     issues that one too -- unless the operator opted in (``--own-did-operator``): then it is served."""
     from pki import Pki
 
+    from a2a_coop.a2a.callers import der_of, fingerprint
+
     pki = tmp_path / "pki"
     pki.mkdir()
     authority = Pki(pki)
     ca = pki / "ca.pem"
     tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
     tls_serve += ["--tls-client-ca", str(ca)]
+    callers = tmp_path / "callers"
+    callers.write_text(f"{fingerprint(der_of((pki / 'client.pem').read_bytes())).hex()} operator\n")
     mallory_did = generate_keypair().did
+    nobody_pem, nobody_key, _ = authority.issue("nobody")
     refused = (grpc.StatusCode.PERMISSION_DENIED, "NOT_OPERATOR")
     served = (grpc.StatusCode.INVALID_ARGUMENT, "")  # an empty request, judged
-    for server, who in _serving(tmp_path, "ctl", ["serve", *tls_serve, "--conformance-control"]):
+    command = ["serve", *tls_serve, "--a2a-callers", str(callers), "--conformance-control"]
+    for server, who in _serving(tmp_path, "ctl", command):
         mallory_pem, mallory_key, _ = authority.issue("mallory", mallory_did)
         own_pem, own_key, _ = authority.issue("own", who.key.did)
         dial = ["--tls-ca", ca, "--tls-cert", mallory_pem, "--tls-key", mallory_key]
@@ -555,9 +577,11 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
         assert "FAIL       ini.reject" in run.stdout and "NOT_OPERATOR" in run.stdout, run.stdout
         assert run.returncode == 1, run.stdout + run.stderr
         assert _initiate_status(server.target, mallory_pem, mallory_key, ca) == refused
-        assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == refused
+        assert _initiate_status(server.target, nobody_pem, nobody_key, ca) == refused
         # the peer's own did:key, named by the CA (before: served), without the operator's opt-in
         assert _initiate_status(server.target, own_pem, own_key, ca) == refused
+        # the certificate the operator listed is served
+        assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == served
     command = ["serve", *tls_serve, "--conformance-control", "--own-did-operator"]
     for server, who in _serving(tmp_path, "opted", command):
         own_pem, own_key, _ = authority.issue("opted", who.key.did)

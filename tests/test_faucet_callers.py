@@ -147,7 +147,9 @@ def test_the_faucets_callers_options_need_the_faucet_and_client_certificates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``--callers`` and ``--own-did-operator`` judge the faucet's callers: each refused with a one-line
-    message without ``--conformance-faucet``, or without ``--tls-client-ca`` to judge certificates by."""
+    message without ``--conformance-faucet``, or without ``--tls-client-ca`` to judge certificates by; and
+    behind mutual TLS one of them must name the operator's certificate, else the escrow would serve
+    nobody."""
     who = provision(tmp_path, "escrow")
     callers = tmp_path / "callers.txt"
     callers.write_text(f"{'0' * 64} operator\n")
@@ -159,6 +161,10 @@ def test_the_faucets_callers_options_need_the_faucet_and_client_certificates(
         (
             ["--conformance-faucet", "10", "--own-did-operator"],
             "--own-did-operator judges client certificates",
+        ),
+        (
+            ["--conformance-faucet", "10", *_tls(pki)],
+            "none is named: list one as 'operator' in --callers FILE",
         ),
     ):
         assert main(["escrow", "serve", *who.files(), "--port", "0", *extra]) == 2

@@ -727,12 +727,14 @@ def read_callers_file(
 
 
 def operator_judge(
-    listed: dict[bytes, str], did: str, *, own_did_operator: bool, what: str
+    listed: dict[bytes, str], did: str, *, own_did_operator: bool, what: str, option: str
 ) -> Callable[[grpc.ServicerContext], bool]:
     """Whether a gRPC call is the operator's, as A2A-026 judges an A2A caller (CTL-001, CTL-002): its
-    client certificate listed in ``listed`` (:func:`read_callers_file`) as ``operator``, or -- with
-    ``own_did_operator`` -- naming ``did`` in its subjectAltName; without a certificate, a caller on this
-    host. ``what``: the option that needs it, for the message when the a2a extra is missing."""
+    client certificate listed in ``listed`` (:func:`read_callers_file` of ``option``) as ``operator`` (or
+    as ``did``), or -- with ``own_did_operator`` -- naming ``did`` in its subjectAltName; without a
+    certificate, a caller on this host. ``what``: the option that needs it, for the messages. Behind
+    mutual TLS every caller presents a certificate, so with none the operator's a usage error: the
+    service would answer nobody."""
     try:
         from a2a_coop.a2a.callers import OPERATOR, Callers
         from a2a_coop.a2a.service import call_context
@@ -741,6 +743,11 @@ def operator_judge(
             f"{what} with --tls-client-ca judges client certificates as the A2A binding does: "
             "it needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout"
         ) from None
+    if not own_did_operator and not {OPERATOR, did} & set(listed.values()):
+        raise UsageError(
+            f"{what} with --tls-client-ca answers only the operator's client certificates, and none is "
+            f"named: list one as 'operator' in {option} FILE, or pass --own-did-operator"
+        )
     callers = Callers(listed=listed, agent=did, own_did_operator=own_did_operator)
     return lambda context: callers.identify(call_context(context)) == OPERATOR
 

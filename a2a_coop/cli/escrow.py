@@ -134,7 +134,9 @@ def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> 
     from a2a_coop.transport.server import ESCROW_SERVICE
 
     listed = read_callers_file(args.callers, tls, "--callers")
-    judge = operator_judge(listed, did, own_did_operator=args.own_did_operator, what="--conformance-faucet")
+    judge = operator_judge(
+        listed, did, own_did_operator=args.own_did_operator, what="--conformance-faucet", option="--callers"
+    )
     return [OperatorOnly([ESCROW_SERVICE], judge, "CTL-002")]
 
 

@@ -305,7 +305,11 @@ def _conformance_control(
     if args.a2a_callers is not None or (tls is not None and tls.trusted_ca is not None):
         listed = read_callers_file(args.a2a_callers, tls)
         operator = operator_judge(
-            listed, did, own_did_operator=args.own_did_operator, what="--conformance-control"
+            listed,
+            did,
+            own_did_operator=args.own_did_operator,
+            what="--conformance-control",
+            option="--a2a-callers",
         )
     log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
     return [control_service(node.peer, node.watch_exposed, operator)]
