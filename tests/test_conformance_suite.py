@@ -513,21 +513,21 @@ def test_the_control_services_callers_file_needs_client_certificates(
         assert "Traceback" not in err
 
 
-def _initiate_status(target: str, cert: Path, key: Path, ca: Path) -> tuple[grpc.StatusCode, str]:
-    """An empty Initiate over mutual TLS with ``cert``: its status code and ErrorInfo reason ("" none)."""
+def _initiate_status(
+    target: str, cert: Path, key: Path, ca: Path, request: bytes = b""
+) -> tuple[grpc.StatusCode, str]:
+    """An Initiate of ``request``'s bytes (by default an empty InitiateRequest) over mutual TLS with
+    ``cert``: its status code and ErrorInfo reason ("" none)."""
     from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
     from grpc_status import rpc_status
 
-    from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
     from a2a_coop.transport.client import open_channel
     from a2a_coop.transport.tls import TlsConfig
 
     tls = TlsConfig.from_files(certificate_chain=cert, private_key=key, trusted_ca=ca)
     with open_channel(target, tls) as channel:
         try:
-            control_pb2_grpc.ConformanceControlServiceStub(channel).Initiate(
-                control_pb2.InitiateRequest(), timeout=30
-            )
+            channel.unary_unary("/a2acoop.v1.ConformanceControlService/Initiate")(request, timeout=30)
         except grpc.RpcError as err:
             status = rpc_status.from_call(err)  # type: ignore[arg-type]  # a Call too
             reason = ""
@@ -536,7 +536,7 @@ def _initiate_status(target: str, cert: Path, key: Path, ca: Path) -> tuple[grpc
                 if detail.Unpack(info):
                     reason = info.reason
             return err.code(), reason  # type: ignore[attr-defined]  # a Call too
-    raise AssertionError("an empty Initiate is never answered OK")
+    raise AssertionError("these Initiates are never answered OK")
 
 
 @pytest.mark.req("CTL-001", "A2A-026")
@@ -582,6 +582,12 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
         assert _initiate_status(server.target, own_pem, own_key, ca) == refused
         # the certificate the operator listed is served
         assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == served
+        # judged before the request is parsed: bytes that are no protobuf are refused her, and only
+        # the operator is told they are not valid (before, both were answered INTERNAL)
+        garbage = b"\xff\xff\xff"
+        assert _initiate_status(server.target, mallory_pem, mallory_key, ca, garbage) == refused
+        bad = _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca, garbage)
+        assert bad == (grpc.StatusCode.INVALID_ARGUMENT, "")
     command = ["serve", *tls_serve, "--conformance-control", "--own-did-operator"]
     for server, who in _serving(tmp_path, "opted", command):
         own_pem, own_key, _ = authority.issue("opted", who.key.did)

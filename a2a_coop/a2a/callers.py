@@ -150,7 +150,7 @@ class Callers:
             if who is not None:  # the operator's own listing
                 return OPERATOR if who == self.agent else who
             who = did_of_certificate(der)  # the CA's naming
-            if who and who == self.agent:
+            if who and who == self.agent:  # A2A-026 (a): the operator's only if it opted in
                 return OPERATOR if self.own_did_operator else STRANGER
             return who
         return OPERATOR if local_caller(context) else STRANGER

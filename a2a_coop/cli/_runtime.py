@@ -726,7 +726,7 @@ def read_callers_file(
         raise UsageError(f"{option} {exc}") from None
 
 
-def operator_judge(
+def _operator_judge(
     listed: dict[bytes, str], did: str, *, own_did_operator: bool, what: str, option: str
 ) -> Callable[[grpc.ServicerContext], bool]:
     """Whether a gRPC call is the operator's, as A2A-026 judges an A2A caller (CTL-001, CTL-002): its
@@ -750,6 +750,32 @@ def operator_judge(
         )
     callers = Callers(listed=listed, agent=did, own_did_operator=own_did_operator)
     return lambda context: callers.identify(call_context(context)) == OPERATOR
+
+
+def operator_only(
+    service: str,
+    rule: str,
+    *,
+    path: Path | None,
+    tls: TlsConfig | None,
+    did: str,
+    own_did_operator: bool,
+    what: str,
+    option: str,
+) -> list[Any]:
+    """The server interceptors that serve ``service`` only to the operator's callers (CTL-001, CTL-002:
+    :class:`~a2a_coop.runtime.control.OperatorOnly`, refusing anyone else ``NOT_OPERATOR`` before its
+    request is parsed), judged by :func:`_operator_judge` with the callers file at ``path`` (``option``).
+    None without a client CA: then no caller presents a certificate, and the service is served on
+    loopback alone (the callers checks before this), every caller on this host the operator's."""
+    if tls is None or tls.trusted_ca is None:
+        read_callers_file(path, tls, option)  # a callers file with no client CA is a usage error
+        return []
+    from a2a_coop.runtime.control import OperatorOnly
+
+    listed = read_callers_file(path, tls, option)
+    judge = _operator_judge(listed, did, own_did_operator=own_did_operator, what=what, option=option)
+    return [OperatorOnly([service], judge, rule)]
 
 
 def configure_logging() -> None:

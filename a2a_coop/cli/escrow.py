@@ -21,9 +21,8 @@ from a2a_coop.cli._runtime import (
     load_mandate,
     log,
     open_journal,
-    operator_judge,
+    operator_only,
     page_limits,
-    read_callers_file,
     resolve_did,
     runtime_command,
     serve_until_stopped,
@@ -128,16 +127,20 @@ def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> 
             raise UsageError(f"{option} judges the faucet's callers (CTL-002): it needs --conformance-faucet")
         if given and (tls is None or tls.trusted_ca is None):
             raise UsageError(f"{option} judges client certificates: it needs --tls-client-ca")
-    if not args.conformance_faucet or tls is None or tls.trusted_ca is None:
+    if not args.conformance_faucet:
         return []
-    from a2a_coop.runtime.control import OperatorOnly
     from a2a_coop.transport.server import ESCROW_SERVICE
 
-    listed = read_callers_file(args.callers, tls, "--callers")
-    judge = operator_judge(
-        listed, did, own_did_operator=args.own_did_operator, what="--conformance-faucet", option="--callers"
+    return operator_only(
+        ESCROW_SERVICE,
+        "CTL-002",
+        path=args.callers,
+        tls=tls,
+        did=did,
+        own_did_operator=args.own_did_operator,
+        what="--conformance-faucet",
+        option="--callers",
     )
-    return [OperatorOnly([ESCROW_SERVICE], judge, "CTL-002")]
 
 
 def _predecessor(args: argparse.Namespace, mandate: bytes, held: list[bytes]) -> list[bytes]:

@@ -43,7 +43,7 @@ from a2a_coop.cli._runtime import (
     log,
     open_journal,
     open_peer,
-    operator_judge,
+    operator_only,
     page_limits,
     peer_from_journal,
     read_callers_file,
@@ -271,12 +271,19 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         remember_run(journal, mandate, context)
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
-        extra = _conformance_control(node, args, tls, did=key.did)
+        extra, guards = _conformance_control(node, args, tls, did=key.did)
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
             serve_until_stopped(
-                LoggedPeer(node), None, args, tls, did=key.did, out=out, extra_servicers=extra
+                LoggedPeer(node),
+                None,
+                args,
+                tls,
+                did=key.did,
+                out=out,
+                extra_servicers=extra,
+                interceptors=guards,
             )
     return EXIT_OK
 
@@ -286,33 +293,34 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 def _conformance_control(
     node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str
-) -> list[Any]:
-    """The test-only ConformanceControlService when ``--conformance-control`` asks for it: it makes this
-    peer sign offers on request, so only on a loopback address or behind mutual TLS, and only for the
-    operator's callers (SPEC 18.2, CTL-001): a caller presenting a client certificate is judged by it as
-    an A2A caller is (A2A-026, ``--a2a-callers``); one without, on a loopback address, is the operator's."""
+) -> tuple[list[Any], list[Any]]:
+    """The test-only ConformanceControlService when ``--conformance-control`` asks for it, and the
+    interceptors guarding it: it makes this peer sign offers on request, so only on a loopback address
+    or behind mutual TLS, and only for the operator's callers (SPEC 18.2, CTL-001): a caller presenting a
+    client certificate is judged by it as an A2A caller is (A2A-026, ``--a2a-callers``,
+    ``--own-did-operator``); one without, on a loopback address, is the operator's."""
     if not getattr(args, "conformance_control", False):
-        return []
+        return [], []
     mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
     if args.host not in _LOOPBACK and not mutual:
         raise UsageError(
             f"--conformance-control makes this peer sign offers on request: serve it on a loopback --host, "
             f"or with --tls-client-ca (mutual TLS), not on {args.host}"
         )
-    from a2a_coop.runtime.control import control_service
+    from a2a_coop.runtime.control import SERVICE, control_service
 
-    operator = None  # no client CA: no caller has a certificate, and every one is on this host
-    if args.a2a_callers is not None or (tls is not None and tls.trusted_ca is not None):
-        listed = read_callers_file(args.a2a_callers, tls)
-        operator = operator_judge(
-            listed,
-            did,
-            own_did_operator=args.own_did_operator,
-            what="--conformance-control",
-            option="--a2a-callers",
-        )
+    guards = operator_only(
+        SERVICE,
+        "CTL-001",
+        path=args.a2a_callers,
+        tls=tls,
+        did=did,
+        own_did_operator=args.own_did_operator,
+        what="--conformance-control",
+        option="--a2a-callers",
+    )
     log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
-    return [control_service(node.peer, node.watch_exposed, operator)]
+    return [control_service(node.peer, node.watch_exposed)], guards
 
 
 def _serve_a2a_until_stopped(
