@@ -766,8 +766,9 @@ def operator_only(
     """The server interceptors that serve ``service`` only to the operator's callers (CTL-001, CTL-002:
     :class:`~a2a_coop.runtime.control.OperatorOnly`, refusing anyone else ``NOT_OPERATOR`` before its
     request is parsed), judged by :func:`_operator_judge` with the callers file at ``path`` (``option``).
-    None without a client CA: then no caller presents a certificate, and the service is served on
-    loopback alone (the callers checks before this), every caller on this host the operator's."""
+    None are needed without a client CA: no caller then presents a certificate, the service is served on
+    loopback alone (the caller of this refuses it elsewhere), and every caller on this host is the
+    operator's."""
     if tls is None or tls.trusted_ca is None:
         read_callers_file(path, tls, option)  # a callers file with no client CA is a usage error
         return []
