@@ -477,8 +477,10 @@ def test_runs_over_mutual_tls(tmp_path: Path) -> None:
 def test_the_control_services_callers_file_needs_client_certificates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--a2a-callers`` judges the control service's callers too: taken with ``--conformance-control``
-    (without ``--a2a``), refused with a one-line message where no client certificate can be judged."""
+    """``--a2a-callers`` and ``--own-did-operator`` judge the control service's callers too: taken with
+    ``--conformance-control`` (without ``--a2a``), refused with a one-line message where no client
+    certificate can be judged; and behind mutual TLS one of them must name the operator's certificate,
+    else the service would answer nobody."""
     who = provision(tmp_path, "callers")
     callers = tmp_path / "callers"
     callers.write_text(f"{'0' * 64} operator\n")
@@ -488,23 +490,44 @@ def test_the_control_services_callers_file_needs_client_certificates(
     ):
         assert main(["serve", *who.files(), "--port", "0", "--a2a-callers", str(callers), *extra]) == 2
         assert message in capsys.readouterr().err
+    for extra, message in (
+        (["--conformance-control"], "--own-did-operator judges client certificates"),
+        ([], "--own-did-operator needs --a2a or --conformance-control"),
+    ):
+        assert main(["serve", *who.files(), "--port", "0", "--own-did-operator", *extra]) == 2
+        assert message in capsys.readouterr().err
+    # behind mutual TLS, with no certificate named the operator's, the service would answer nobody
+    from pki import Pki
+
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    Pki(pki)
+    party = tmp_path / "party-callers"
+    party.write_text(f"{'0' * 64} {generate_keypair().did}\n")
+    tls = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
+    tls += ["--tls-client-ca", str(pki / "ca.pem"), "--conformance-control"]
+    for extra in ([], ["--a2a-callers", str(party)]):
+        assert main(["serve", *who.files(), "--port", "0", *tls, *extra]) == 2
+        err = capsys.readouterr().err
+        assert "answers only the operator's client certificates, and none is named" in err, err
+        assert "Traceback" not in err
 
 
-def _initiate_status(target: str, cert: Path, key: Path, ca: Path) -> tuple[grpc.StatusCode, str]:
-    """An empty Initiate over mutual TLS with ``cert``: its status code and ErrorInfo reason ("" none)."""
+def _initiate_status(
+    target: str, cert: Path, key: Path, ca: Path, request: bytes = b""
+) -> tuple[grpc.StatusCode, str]:
+    """An Initiate of ``request``'s bytes (by default an empty InitiateRequest) over mutual TLS with
+    ``cert``: its status code and ErrorInfo reason ("" none)."""
     from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
     from grpc_status import rpc_status
 
-    from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
     from a2a_coop.transport.client import open_channel
     from a2a_coop.transport.tls import TlsConfig
 
     tls = TlsConfig.from_files(certificate_chain=cert, private_key=key, trusted_ca=ca)
     with open_channel(target, tls) as channel:
         try:
-            control_pb2_grpc.ConformanceControlServiceStub(channel).Initiate(
-                control_pb2.InitiateRequest(), timeout=30
-            )
+            channel.unary_unary("/a2acoop.v1.ConformanceControlService/Initiate")(request, timeout=30)
         except grpc.RpcError as err:
             status = rpc_status.from_call(err)  # type: ignore[arg-type]  # a Call too
             reason = ""
@@ -513,7 +536,7 @@ def _initiate_status(target: str, cert: Path, key: Path, ca: Path) -> tuple[grpc
                 if detail.Unpack(info):
                     reason = info.reason
             return err.code(), reason  # type: ignore[attr-defined]  # a Call too
-    raise AssertionError("an empty Initiate is never answered OK")
+    raise AssertionError("these Initiates are never answered OK")
 
 
 @pytest.mark.req("CTL-001", "A2A-026")
@@ -522,9 +545,12 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
     Mallory, one of them, holds a certificate naming her did:key. Before, every caller behind mutual TLS
     was the operator's, so Mallory ran the conformance suite's initiator cases with her certificate and
     the peer signed offers on her request. Now the control service judges a certificate as A2A-026 does:
-    hers names a party, not the operator, and is refused NOT_OPERATOR; so is a certificate naming nobody.
-    The operator's callers still pass: a certificate naming the peer's own did:key."""
+    hers names a party, not the operator, and is refused NOT_OPERATOR; so is a certificate naming nobody,
+    and one naming the peer's own did:key -- a CA that names counterparties by the did:key they ask for
+    issues that one too -- unless the operator opted in (``--own-did-operator``): then it is served."""
     from pki import Pki
+
+    from a2a_coop.a2a.callers import der_of, fingerprint
 
     pki = tmp_path / "pki"
     pki.mkdir()
@@ -532,10 +558,16 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
     ca = pki / "ca.pem"
     tls_serve = ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
     tls_serve += ["--tls-client-ca", str(ca)]
+    callers = tmp_path / "callers"
+    callers.write_text(f"{fingerprint(der_of((pki / 'client.pem').read_bytes())).hex()} operator\n")
     mallory_did = generate_keypair().did
-    for server, who in _serving(tmp_path, "ctl", ["serve", *tls_serve, "--conformance-control"]):
+    nobody_pem, nobody_key, _ = authority.issue("nobody")
+    refused = (grpc.StatusCode.PERMISSION_DENIED, "NOT_OPERATOR")
+    served = (grpc.StatusCode.INVALID_ARGUMENT, "")  # an empty request, judged
+    command = ["serve", *tls_serve, "--a2a-callers", str(callers), "--conformance-control"]
+    for server, who in _serving(tmp_path, "ctl", command):
         mallory_pem, mallory_key, _ = authority.issue("mallory", mallory_did)
-        own_pem, own_key, _ = authority.issue("operator", who.key.did)
+        own_pem, own_key, _ = authority.issue("own", who.key.did)
         dial = ["--tls-ca", ca, "--tls-cert", mallory_pem, "--tls-key", mallory_key]
         cases = ["--case=env.signature-flipped", "--case=ini.reject"]
         run = conformance("--target", server.target, *dial, *cases)
@@ -544,12 +576,23 @@ def test_a_counterpartys_certificate_cannot_drive_the_control_service(tmp_path: 
         # ... but the initiator case she ran to drive the control service (before: PASS) is refused
         assert "FAIL       ini.reject" in run.stdout and "NOT_OPERATOR" in run.stdout, run.stdout
         assert run.returncode == 1, run.stdout + run.stderr
-        refused = (grpc.StatusCode.PERMISSION_DENIED, "NOT_OPERATOR")
         assert _initiate_status(server.target, mallory_pem, mallory_key, ca) == refused
+        assert _initiate_status(server.target, nobody_pem, nobody_key, ca) == refused
+        # the peer's own did:key, named by the CA (before: served), without the operator's opt-in
+        assert _initiate_status(server.target, own_pem, own_key, ca) == refused
+        # the certificate the operator listed is served
+        assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == served
+        # judged before the request is parsed: bytes that are no protobuf are refused her, and only
+        # the operator is told they are not valid (before, both were answered INTERNAL)
+        garbage = b"\xff\xff\xff"
+        assert _initiate_status(server.target, mallory_pem, mallory_key, ca, garbage) == refused
+        bad = _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca, garbage)
+        assert bad == (grpc.StatusCode.INVALID_ARGUMENT, "")
+    command = ["serve", *tls_serve, "--conformance-control", "--own-did-operator"]
+    for server, who in _serving(tmp_path, "opted", command):
+        own_pem, own_key, _ = authority.issue("opted", who.key.did)
+        assert _initiate_status(server.target, own_pem, own_key, ca) == served
         assert _initiate_status(server.target, pki / "client.pem", pki / "client.key", ca) == refused
-        # the operator's certificate (naming the peer's own did:key) is served: its empty request is judged
-        served = _initiate_status(server.target, own_pem, own_key, ca)
-        assert served == (grpc.StatusCode.INVALID_ARGUMENT, "")
 
 
 @pytest.mark.req("CHN-005")

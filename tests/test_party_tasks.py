@@ -56,7 +56,7 @@ class Holder:
 
 class World:
     """Carol's node, her CA's certificates (Alice's, Bob's and Mallory's naming their did:keys, one naming
-    nobody, and her operator's), and Alice and Bob as trading peers."""
+    nobody, one naming Carol's own did:key, and her operator's), and Alice and Bob as trading peers."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.clock = FixedClock()
@@ -71,6 +71,7 @@ class World:
             "bob": Holder("bob", *self.pki.issue("bob", self.bob.agent.did)),
             "mallory": Holder("mallory", *self.pki.issue("mallory", self.mallory.agent.did)),
             "nobody": Holder("nobody", *self.pki.issue("nobody")),
+            "carol": Holder("carol", *self.pki.issue("carol", carol.agent.did)),
             "ops": Holder("ops", *self.pki.issue("ops")),
         }
         self.callers = {fingerprint(self.holders["ops"].der): OPERATOR}
@@ -270,6 +271,34 @@ def test_only_the_operators_certificate_makes_the_agent_withdraw(world: World) -
     assert w.node.peer.negotiation(offer.header.negotiation_id).state is State.WITHDRAWN
 
 
+@pytest.mark.req("A2A-026", "A2A-022", "A2A-025")
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_a_certificate_naming_the_agents_own_did_is_no_operator_unless_the_operator_says_so(
+    world: World, binding: str
+) -> None:
+    """The attack: Carol's CA certifies counterparties by the did:key they ask for (that is how it names
+    parties, A2A-026 (b)), so Mallory asked it for a certificate naming Carol's own did:key. Before, that
+    certificate was the operator's: under private Tasks it read every Task of Carol's and made her withdraw
+    her offer to Alice. Expect it judged a stranger's -- TASK_NOT_FOUND for GetTask and CancelTask, as for
+    an unknown Task, Carol's offer still open -- unless Carol's operator opted in (``own_did_operator``,
+    ``serve --own-did-operator``): then it withdraws, as the operator's listed certificate does."""
+    w = world
+    offer = w.node.peer.propose(w.alice.agent.did, w.alice.proposal())
+    task_id = offer.header.negotiation_id.hex()
+    with w.serve(private_tasks=True, callers=w.callers) as srv:
+        forged = Client(srv, w, "carol", binding)
+        assert Client(srv, w, "ops", binding).get_task(task_id)[0] == ""  # the Task is there
+        assert forged.get_task(task_id)[0] == "TASK_NOT_FOUND"
+        assert forged.cancel(task_id)[0] == "TASK_NOT_FOUND"
+        assert w.node.peer.negotiation(offer.header.negotiation_id).state is State.PROPOSED
+    with w.serve(private_tasks=True, callers=w.callers, own_did_operator=True) as srv:
+        mine = Client(srv, w, "carol", binding)
+        assert mine.get_task(task_id)[0] == ""
+        reason, task = mine.cancel(task_id)
+        assert reason == "" and task["status"]["state"] == "TASK_STATE_CANCELED"
+    assert w.node.peer.negotiation(offer.header.negotiation_id).state is State.WITHDRAWN
+
+
 @pytest.mark.req("A2A-027", "A2A-024", "A2A-020", "A2A-017")
 @pytest.mark.parametrize("binding", BINDINGS)
 def test_a_relayer_that_delivers_a_partys_offer_first_binds_no_context(world: World, binding: str) -> None:
@@ -314,9 +343,10 @@ def test_a_relayer_that_delivers_a_partys_offer_first_binds_no_context(world: Wo
 @pytest.mark.req("A2A-026")
 def test_who_a_certificate_is() -> None:
     """Callers.identify: a certificate listed in the callers file is what it says (its listing wins over
-    its subjectAltName); else the one did:key its subjectAltName names; a certificate naming the agent's
-    own did:key is the operator's; several did:keys, or an invalid one, name nobody; without a
-    certificate, loopback is the operator's and any other address a stranger."""
+    its subjectAltName; listed as the agent's own did:key, the operator's); else the one did:key its
+    subjectAltName names -- the agent's own did:key a stranger's, unless ``own_did_operator``, then the
+    operator's; several did:keys, or an invalid one, name nobody; without a certificate, loopback is the
+    operator's and any other address a stranger."""
     import tempfile
 
     from a2a.server.context import ServerCallContext
@@ -331,21 +361,25 @@ def test_who_a_certificate_is() -> None:
             "alice": pki.issue("a", alice)[2],
             "listed": pki.issue("l", alice)[2],
             "agent": pki.issue("g", agent)[2],
+            "ops": pki.issue("o")[2],
             "two": pki.issue("t", alice, bob)[2],
             "bad": pki.issue("x", "did:key:zNotAKey")[2],
             "none": pki.issue("n")[2],
         }
-    callers = Callers({fingerprint(certs["listed"]): bob}, agent)
+    callers = Callers({fingerprint(certs["listed"]): bob, fingerprint(certs["ops"]): agent}, agent)
+    trusting = Callers(callers.listed, agent, own_did_operator=True)
 
-    def who(der: bytes | None, address: str = "203.0.113.9") -> str:
+    def who(der: bytes | None, address: str = "203.0.113.9", judge: Callers = callers) -> str:
         state: dict[str, Any] = {CALLER_STATE_KEY: address}
         if der is not None:
             state[CLIENT_CERT_STATE_KEY] = der
-        return callers.identify(ServerCallContext(state=state))
+        return judge.identify(ServerCallContext(state=state))
 
     assert who(certs["alice"]) == alice
     assert who(certs["listed"]) == bob
-    assert who(certs["agent"]) == OPERATOR
+    # the CA named the agent's own did:key: a stranger, unless the operator opted in (A2A-026 (a))
+    assert who(certs["agent"]) == "" and who(certs["agent"], judge=trusting) == OPERATOR
+    assert who(certs["ops"]) == OPERATOR  # the operator listed it as the agent's did:key: its own choice
     assert who(certs["two"]) == who(certs["bad"]) == who(certs["none"]) == ""
     assert who(certs["none"], "127.0.0.1") == ""  # a certificate, not the address, says who
     assert who(None, "127.0.0.1") == OPERATOR and who(None) == ""

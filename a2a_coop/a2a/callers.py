@@ -10,7 +10,11 @@ A caller is judged by what its transport shows, never by what its request says:
 * A caller without one is the operator's when it is on the agent's host (:func:`local_caller`: a
   loopback address or a Unix socket), else a stranger.
 
-A certificate naming the agent's own did:key is the operator's, as one listed ``operator`` is.
+A certificate listed ``operator`` (or listed as the agent's own did:key) is the operator's: the operator
+chose it. One whose subjectAltName names the agent's own did:key is the operator's only when the operator
+says so (``serve --own-did-operator``, A2A-026 (a)): the CA chose that name, and a CA that certifies
+counterparties so that they can trade may certify one with any did:key it asks for; without the opt-in
+such a certificate is a stranger's -- the agent never calls itself.
 
 The callers file, one certificate a line (``#`` starts a comment)::
 
@@ -131,17 +135,22 @@ def read_callers(path: str | Path) -> dict[bytes, str]:
 @dataclass(frozen=True)
 class Callers:
     """Identifies A2A callers (A2A-026). ``listed``: certificate fingerprint -> ``operator`` or a did:key
-    (:func:`read_callers`); ``agent``: the agent's own did:key (a certificate naming it is the operator's)."""
+    (:func:`read_callers`); ``agent``: the agent's own did:key; ``own_did_operator``: whether a certificate
+    whose subjectAltName names ``agent`` is the operator's (else a stranger's, A2A-026 (a))."""
 
     listed: Mapping[bytes, str] = field(default_factory=dict)
     agent: str = ""
+    own_did_operator: bool = False
 
     def identify(self, context: ServerCallContext) -> str:
         """:data:`OPERATOR`, a party's did:key, or :data:`STRANGER` ("")."""
         der = context.state.get(CLIENT_CERT_STATE_KEY)
         if der:
             who = self.listed.get(fingerprint(der))
-            if who is None:
-                who = did_of_certificate(der)
-            return OPERATOR if who and who == self.agent else who
+            if who is not None:  # the operator's own listing
+                return OPERATOR if who == self.agent else who
+            who = did_of_certificate(der)  # the CA's naming
+            if who and who == self.agent:  # A2A-026 (a): the operator's only if it opted in
+                return OPERATOR if self.own_did_operator else STRANGER
+            return who
         return OPERATOR if local_caller(context) else STRANGER

@@ -332,6 +332,7 @@ def serve_a2a(
     private_tasks: bool = False,
     callers: Mapping[bytes, str] | None = None,
     identify: Callable[[ServerCallContext], str] | None = None,
+    own_did_operator: bool = False,
 ) -> A2AServer:
     """Serve ``node`` over CooperationService and A2A's three bindings: gRPC (A2AService, on the gRPC
     server with CooperationService, at ``host:port``), JSON-RPC 2.0 and HTTP+JSON (on uvicorn at
@@ -345,8 +346,10 @@ def serve_a2a(
     Who calls (A2A-026, :class:`~a2a_coop.a2a.callers.Callers`): a caller presenting a client
     certificate (``tls.trusted_ca`` set) is who ``callers`` (certificate SHA-256 fingerprint ->
     ``"operator"`` or a did:key; ``serve --a2a-callers``) lists it as, else the party whose did:key its
-    subjectAltName names, else a stranger; one presenting none is the operator's on this host (loopback),
-    else a stranger. ``identify``, instead: who a call is (``"operator"``, a did:key, or ""); or
+    subjectAltName names, else a stranger (one naming the agent's own did:key: the operator's with
+    ``own_did_operator``, ``serve --own-did-operator``, else a stranger's); one presenting none is the
+    operator's on this host (loopback), else a stranger. ``identify``, instead: who a call is
+    (``"operator"``, a did:key, or ""); or
     ``operator``: whether a call is the operator's (every other caller a stranger). The operator's
     callers alone make ``CancelTask`` withdraw an offer (A2A-022).
     ``private_tasks``: serve a Task to the operator's callers and its parties' only (A2A-025;
@@ -372,7 +375,7 @@ def serve_a2a(
         )
 
     if identify is None and operator is None:
-        identify = Callers(dict(callers or {}), node.peer.did).identify
+        identify = Callers(dict(callers or {}), node.peer.did, own_did_operator).identify
     handler = CoopRequestHandler(
         node,
         card,

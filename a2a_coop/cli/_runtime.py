@@ -689,6 +689,8 @@ def listen(
     args: argparse.Namespace,
     tls: TlsConfig | None,
     extra_servicers: Sequence[Any] = (),
+    *,
+    interceptors: Sequence[Any] = (),
 ) -> Any:
     try:
         return serve(
@@ -698,9 +700,83 @@ def listen(
             port=args.port,
             tls=tls,
             extra_servicers=extra_servicers,
+            interceptors=interceptors,
         )
     except RuntimeError as exc:
         raise listen_failure(args.host, [args.port], exc) from None
+
+
+def read_callers_file(
+    path: Path | None, tls: TlsConfig | None, option: str = "--a2a-callers"
+) -> dict[bytes, str]:
+    """The callers file ``option FILE`` names, read (A2A-026): certificate fingerprint -> ``operator`` or a
+    did:key; {} without one. Usage errors: no client CA to judge certificates with, an unreadable or
+    malformed file."""
+    if path is None:
+        return {}
+    if tls is None or tls.trusted_ca is None:
+        raise UsageError(f"{option} names client certificates: it needs --tls-client-ca")
+    from a2a_coop.a2a.callers import read_callers
+
+    try:
+        return read_callers(path)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{option} {exc}") from None
+
+
+def _operator_judge(
+    listed: dict[bytes, str], did: str, *, own_did_operator: bool, what: str, option: str
+) -> Callable[[grpc.ServicerContext], bool]:
+    """Whether a gRPC call is the operator's, as A2A-026 judges an A2A caller (CTL-001, CTL-002): its
+    client certificate listed in ``listed`` (:func:`read_callers_file` of ``option``) as ``operator`` (or
+    as ``did``), or -- with ``own_did_operator`` -- naming ``did`` in its subjectAltName; without a
+    certificate, a caller on this host. ``what``: the option that needs it, for the messages. Behind
+    mutual TLS every caller presents a certificate, so with none the operator's a usage error: the
+    service would answer nobody."""
+    try:
+        from a2a_coop.a2a.callers import OPERATOR, Callers
+        from a2a_coop.a2a.service import call_context
+    except ImportError:
+        raise UsageError(
+            f"{what} with --tls-client-ca judges client certificates as the A2A binding does: "
+            "it needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout"
+        ) from None
+    if not own_did_operator and not {OPERATOR, did} & set(listed.values()):
+        raise UsageError(
+            f"{what} with --tls-client-ca answers only the operator's client certificates, and none is "
+            f"named: list one as 'operator' in {option} FILE, or pass --own-did-operator"
+        )
+    callers = Callers(listed=listed, agent=did, own_did_operator=own_did_operator)
+    return lambda context: callers.identify(call_context(context)) == OPERATOR
+
+
+def operator_only(
+    service: str,
+    rule: str,
+    *,
+    path: Path | None,
+    tls: TlsConfig | None,
+    did: str,
+    own_did_operator: bool,
+    what: str,
+    option: str,
+) -> list[Any]:
+    """The server interceptors that serve ``service`` only to the operator's callers (CTL-001, CTL-002:
+    :class:`~a2a_coop.runtime.control.OperatorOnly`, refusing anyone else ``NOT_OPERATOR`` before its
+    request is parsed), judged by :func:`_operator_judge` with the callers file at ``path`` (``option``).
+    None are needed without a client CA: no caller then presents a certificate, the service is served on
+    loopback alone (the caller of this refuses it elsewhere), and every caller on this host is the
+    operator's."""
+    if tls is None or tls.trusted_ca is None:
+        read_callers_file(path, tls, option)  # a callers file with no client CA is a usage error
+        return []
+    from a2a_coop.runtime.control import OperatorOnly
+
+    listed = read_callers_file(path, tls, option)
+    judge = _operator_judge(listed, did, own_did_operator=own_did_operator, what=what, option=option)
+    return [OperatorOnly([service], judge, rule)]
 
 
 def configure_logging() -> None:
@@ -824,11 +900,12 @@ def serve_until_stopped(
     did: str,
     out: TextIO,
     extra_servicers: Sequence[Any] = (),
+    interceptors: Sequence[Any] = (),
 ) -> None:
     """Listen, announce ``listening on HOST:PORT as DID`` (the line scripts wait for), serve until
     SIGINT/SIGTERM, then stop with a one-second grace."""
     with stop_on_signals() as stop:
-        server = listen(peer, escrow, args, tls, extra_servicers)
+        server = listen(peer, escrow, args, tls, extra_servicers, interceptors=interceptors)
         try:
             out.write(f"listening on {server.target} as {did}\n")
             out.flush()

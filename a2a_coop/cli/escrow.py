@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
 from a2a_coop.cli._inputs import load
@@ -21,6 +21,7 @@ from a2a_coop.cli._runtime import (
     load_mandate,
     log,
     open_journal,
+    operator_only,
     page_limits,
     resolve_did,
     runtime_command,
@@ -41,7 +42,7 @@ from a2a_coop.runtime.node import (
 from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent
 from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
-from a2a_coop.transport import EscrowClient
+from a2a_coop.transport import EscrowClient, TlsConfig
 
 
 @runtime_command
@@ -54,6 +55,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
             f"--tls-client-ca (mutual TLS), not on {args.host}"
         )
     key = load_key(args.key)
+    interceptors = _faucet_guard(args, tls, key.did)
     mandate = load_mandate(args.mandate, key)
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     claim_chain(args.key, key, args.journal)
@@ -104,10 +106,41 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
             )
         remember_run(node.journal, mandate, [])
         node.start_ticking(args.tick_ms / 1000)
-        serve_until_stopped(None, LoggedEscrow(node), args, tls, did=key.did, out=out)
+        serve_until_stopped(
+            None, LoggedEscrow(node), args, tls, did=key.did, out=out, interceptors=interceptors
+        )
     finally:
         node.close()
     return EXIT_OK
+
+
+def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> list[Any]:
+    """With ``--conformance-faucet`` behind a client CA, what puts EscrowService behind the escrow's
+    operator (CTL-002): every call of anyone else is refused ``NOT_OPERATOR`` before its request is
+    read. Without a client CA no caller has a certificate and every one is on this host (the faucet is
+    refused elsewhere): none is needed. ``did``: the escrow's own did:key (``--own-did-operator``)."""
+    for option, given in (
+        ("--callers", args.callers is not None),
+        ("--own-did-operator", args.own_did_operator),
+    ):
+        if given and not args.conformance_faucet:
+            raise UsageError(f"{option} judges the faucet's callers (CTL-002): it needs --conformance-faucet")
+        if given and (tls is None or tls.trusted_ca is None):
+            raise UsageError(f"{option} judges client certificates: it needs --tls-client-ca")
+    if not args.conformance_faucet:
+        return []
+    from a2a_coop.transport.server import ESCROW_SERVICE
+
+    return operator_only(
+        ESCROW_SERVICE,
+        "CTL-002",
+        path=args.callers,
+        tls=tls,
+        did=did,
+        own_did_operator=args.own_did_operator,
+        what="--conformance-faucet",
+        option="--callers",
+    )
 
 
 def _predecessor(args: argparse.Namespace, mandate: bytes, held: list[bytes]) -> list[bytes]:

@@ -339,6 +339,14 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "A2A-026) or drive the ConformanceControlService (CTL-001)",
     )
     p.add_argument(
+        "--own-did-operator",
+        action="store_true",
+        help="with --a2a or --conformance-control, and --tls-client-ca: also take a client certificate "
+        "whose subjectAltName names this agent's own did:key as the operator's (A2A-026 (a)); without "
+        "it such a certificate is a stranger's. Only if your client CA certifies that did:key to nobody "
+        "but you: a CA that certifies counterparties by the name they ask for would make one your operator",
+    )
+    p.add_argument(
         "--card-port",
         type=port_number,
         default=0,
@@ -383,7 +391,7 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "makes this peer initiate trades (a2a-coop conformance --role initiator); refused unless --host is "
         "loopback or --tls-client-ca requires client certificates (off by default); it answers only the "
         "operator: a caller on this host without a certificate, or one whose certificate --a2a-callers lists "
-        "as operator or names this peer's did:key (CTL-001)",
+        "as operator or, with --own-did-operator, names this peer's did:key (CTL-001)",
     )
     p.add_argument(
         "--max-rate",
@@ -612,8 +620,26 @@ def _add_runtime_parsers(sub: Any) -> None:
         default=0,
         metavar="AMOUNT",
         help="TEST ONLY: credit AMOUNT to every agent whose Mandate this escrow sees for the first "
-        "time, so the conformance suite's bonded escrow cases can run (anyone can mint funds: never on "
-        "an escrow that holds real value)",
+        "time, so the conformance suite's bonded escrow cases can run (its operator mints funds: never "
+        "on an escrow that holds real value). The escrow then serves only its operator (CTL-002): a "
+        "caller on this host without a client certificate or, with --tls-client-ca, one whose "
+        "certificate --callers lists as operator (or names this escrow's did:key, with "
+        "--own-did-operator); anyone else is refused PERMISSION_DENIED, NOT_OPERATOR",
+    )
+    e.add_argument(
+        "--callers",
+        type=Path,
+        metavar="FILE",
+        help="with --conformance-faucet and --tls-client-ca: who holds each client certificate, as "
+        "serve --a2a-callers reads it (a SHA-256 fingerprint, then 'operator' or a did:key, one a line); "
+        "only the certificates listed as operator are served (CTL-002)",
+    )
+    e.add_argument(
+        "--own-did-operator",
+        action="store_true",
+        help="with --conformance-faucet and --tls-client-ca: also serve a client certificate whose "
+        "subjectAltName names this escrow's own did:key as the operator's (A2A-026 (a)); only if your "
+        "client CA certifies that did:key to nobody but you",
     )
     _add_stranger_quota(
         e,

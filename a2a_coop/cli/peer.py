@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +43,10 @@ from a2a_coop.cli._runtime import (
     log,
     open_journal,
     open_peer,
+    operator_only,
     page_limits,
     peer_from_journal,
+    read_callers_file,
     resolve_did,
     runtime_command,
     say_stopped,
@@ -209,13 +211,16 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         "--a2a-private-tasks": args.a2a_private_tasks,
         # the callers file judges the control service's callers too (CTL-001), served without --a2a
         "--a2a-callers": args.a2a_callers and not getattr(args, "conformance_control", False),
+        "--own-did-operator": args.own_did_operator and not getattr(args, "conformance_control", False),
     }
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
-        if given[0] == "--a2a-callers":
-            raise UsageError("--a2a-callers needs --a2a or --conformance-control (it judges their callers)")
+        if given[0] in ("--a2a-callers", "--own-did-operator"):
+            raise UsageError(f"{given[0]} needs --a2a or --conformance-control (it judges their callers)")
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
     if args.a2a and getattr(args, "conformance_control", False):
         raise UsageError("--conformance-control is not available with --a2a")
+    if args.own_did_operator and (tls is None or tls.trusted_ca is None):
+        raise UsageError("--own-did-operator judges client certificates: it needs --tls-client-ca")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
     context = [load_envelope(p, "context envelope") for p in args.context]
@@ -266,12 +271,19 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         remember_run(journal, mandate, context)
         if owed := node.witness_owed():  # what a crash may have kept from the escrow
             log.info("resubmitting %d unfinished contracts and our deliveries to the escrow", owed)
-        extra = _conformance_control(node, args, tls, did=key.did)
+        extra, guards = _conformance_control(node, args, tls, did=key.did)
         if args.a2a:
             _serve_a2a_until_stopped(node, args, tls, did=key.did, out=out)
         else:
             serve_until_stopped(
-                LoggedPeer(node), None, args, tls, did=key.did, out=out, extra_servicers=extra
+                LoggedPeer(node),
+                None,
+                args,
+                tls,
+                did=key.did,
+                out=out,
+                extra_servicers=extra,
+                interceptors=guards,
             )
     return EXIT_OK
 
@@ -281,41 +293,34 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 def _conformance_control(
     node: PeerNode, args: argparse.Namespace, tls: TlsConfig | None, *, did: str
-) -> list[Any]:
-    """The test-only ConformanceControlService when ``--conformance-control`` asks for it: it makes this
-    peer sign offers on request, so only on a loopback address or behind mutual TLS, and only for the
-    operator's callers (SPEC 18.2, CTL-001): a caller presenting a client certificate is judged by it as
-    an A2A caller is (A2A-026, ``--a2a-callers``); one without, on a loopback address, is the operator's."""
+) -> tuple[list[Any], list[Any]]:
+    """The test-only ConformanceControlService when ``--conformance-control`` asks for it, and the
+    interceptors guarding it: it makes this peer sign offers on request, so only on a loopback address
+    or behind mutual TLS, and only for the operator's callers (SPEC 18.2, CTL-001): a caller presenting a
+    client certificate is judged by it as an A2A caller is (A2A-026, ``--a2a-callers``,
+    ``--own-did-operator``); one without, on a loopback address, is the operator's."""
     if not getattr(args, "conformance_control", False):
-        return []
+        return [], []
     mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
     if args.host not in _LOOPBACK and not mutual:
         raise UsageError(
             f"--conformance-control makes this peer sign offers on request: serve it on a loopback --host, "
             f"or with --tls-client-ca (mutual TLS), not on {args.host}"
         )
-    from a2a_coop.runtime.control import control_service
+    from a2a_coop.runtime.control import SERVICE, control_service
 
-    operator = None  # no client CA: no caller has a certificate, and every one is on this host
-    if args.a2a_callers is not None or (tls is not None and tls.trusted_ca is not None):
-        operator = _operator_judge(args.a2a_callers, tls, did)
+    guards = operator_only(
+        SERVICE,
+        "CTL-001",
+        path=args.a2a_callers,
+        tls=tls,
+        did=did,
+        own_did_operator=args.own_did_operator,
+        what="--conformance-control",
+        option="--a2a-callers",
+    )
     log.warning("ConformanceControlService is on: callers can make this peer initiate trades (testing only)")
-    return [control_service(node.peer, node.watch_exposed, operator)]
-
-
-def _operator_judge(path: Path | None, tls: TlsConfig | None, did: str) -> Callable[[Any], bool]:
-    """Whether a gRPC call is the operator's, as A2A-026 judges an A2A caller (CTL-001): the callers file
-    at ``path`` (certificate fingerprint -> ``operator`` or a did:key), else a certificate naming ``did``."""
-    try:
-        from a2a_coop.a2a.callers import OPERATOR, Callers
-        from a2a_coop.a2a.service import call_context
-    except ImportError:
-        raise UsageError(
-            "--conformance-control with --tls-client-ca judges client certificates as the A2A binding does: "
-            "it needs the a2a extra: pip install -e '.[a2a]' in the a2a-coop checkout"
-        ) from None
-    callers = Callers(listed=_a2a_callers(path, tls), agent=did)
-    return lambda context: callers.identify(call_context(context)) == OPERATOR
+    return [control_service(node.peer, node.watch_exposed)], guards
 
 
 def _serve_a2a_until_stopped(
@@ -336,7 +341,7 @@ def _serve_a2a_until_stopped(
         )
     if args.public_grpc is not None:
         _host_port(args.public_grpc)
-    callers = _a2a_callers(args.a2a_callers, tls)
+    callers = read_callers_file(args.a2a_callers, tls)
     logged = LoggedPeer(node)
     with stop_on_signals() as stop:
         try:
@@ -352,6 +357,7 @@ def _serve_a2a_until_stopped(
                 cooperation=logged,
                 private_tasks=args.a2a_private_tasks,
                 callers=callers,
+                own_did_operator=args.own_did_operator,
             )
         except (RuntimeError, OSError) as exc:
             raise listen_failure(args.host, [p for p in (args.port, args.card_port) if p], exc) from None
@@ -363,22 +369,6 @@ def _serve_a2a_until_stopped(
         finally:
             server.stop()
             say_stopped(out)
-
-
-def _a2a_callers(path: Path | None, tls: TlsConfig | None) -> dict[bytes, str]:
-    """``--a2a-callers FILE`` read (A2A-026): certificate fingerprint -> ``operator`` or a did:key."""
-    if path is None:
-        return {}
-    if tls is None or tls.trusted_ca is None:
-        raise UsageError("--a2a-callers names client certificates: it needs --tls-client-ca")
-    from a2a_coop.a2a.callers import read_callers
-
-    try:
-        return read_callers(path)
-    except OSError as exc:
-        raise UsageError(f"--a2a-callers {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--a2a-callers {exc}") from None
 
 
 def _public_url(url: str | None, tls: TlsConfig | None) -> str | None:

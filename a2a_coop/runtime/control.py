@@ -3,20 +3,25 @@ peer to initiate a negotiation, so the peer can be tested in the initiator role.
 
 It makes the peer sign an Offer on request, so ``a2a-coop serve`` adds it only behind the explicit
 ``--conformance-control`` flag, and only on a loopback address or behind mutual TLS (CTL-001), and
-answers only its operator's callers: ``operator`` judges each call (the CLI judges a client certificate
-as A2A-026 does); any other caller is refused ``PERMISSION_DENIED``, ErrorInfo reason ``NOT_OPERATOR``.
+answers only its operator's callers: the CLI serves it behind an :class:`OperatorOnly`, which judges a
+client certificate as A2A-026 does and refuses any other caller ``PERMISSION_DENIED``, ErrorInfo reason
+``NOT_OPERATOR``, before its request is parsed.
 The Offer goes through the same policy guard as any other (MND-011); the counterparty's answers
 through the same verifier: a refusal of either fails the call with that rejection (RPC-005).
+
+``a2a-coop escrow serve --conformance-faucet`` (test-only: it mints funds) puts its EscrowService behind
+one too (CTL-002).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Final
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import DecodeError
 from google.rpc import code_pb2, error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
 
@@ -37,35 +42,66 @@ CALL_TIMEOUT_S = 10.0
 NOT_OPERATOR: Final = "NOT_OPERATOR"  # the ErrorInfo reason of a caller refused as no operator's (CTL-001)
 
 
-def not_operator_status() -> grpc.Status:
-    """What a caller that is not the operator's is answered (CTL-001): ``PERMISSION_DENIED``, ErrorInfo
-    reason ``NOT_OPERATOR``; the same whatever its request held, checked before anything of it."""
+def not_operator_status(service: str = SERVICE, rule: str = "CTL-001") -> grpc.Status:
+    """What a caller that is not the operator's is answered (CTL-001, CTL-002): ``PERMISSION_DENIED``,
+    ErrorInfo reason ``NOT_OPERATOR``; the same whatever its request held, checked before anything of it."""
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=NOT_OPERATOR, domain=DOMAIN))
-    message = "only this peer's operator may use ConformanceControlService (CTL-001)"
+    message = f"only this server's operator may use {service.rpartition('.')[2]} ({rule})"
     status = status_pb2.Status(code=code_pb2.PERMISSION_DENIED, message=message, details=[info])
     return rpc_status.to_status(status)
+
+
+class OperatorOnly(grpc.ServerInterceptor):  # type: ignore[type-arg]  # generic only in the stubs
+    """Serves ``services`` (full gRPC service names) only to the operator's callers: any other call is
+    refused :func:`not_operator_status` (citing ``rule``) before its request is parsed or any handler
+    runs. ``operator`` judges a call (the CLI: a client certificate as A2A-026 judges it). The reference
+    peer puts its ConformanceControlService behind one (CTL-001), the reference escrow its EscrowService
+    when its test-only faucet is on (CTL-002). Their methods are all unary; a streaming one is refused
+    ``TypeError`` here rather than served unguarded."""
+
+    def __init__(
+        self, services: Collection[str], operator: Callable[[grpc.ServicerContext], bool], rule: str
+    ) -> None:
+        self.services = frozenset(services)
+        self.operator = operator
+        self.rule = rule
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        service = details.method.lstrip("/").partition("/")[0]
+        if handler is None or service not in self.services:
+            return handler
+        if handler.unary_unary is None:
+            raise TypeError(f"OperatorOnly guards unary methods only, not {details.method}")
+        operator, refused = self.operator, not_operator_status(service, self.rule)
+        behavior, parse = handler.unary_unary, handler.request_deserializer
+
+        def guarded(request: bytes, context: grpc.ServicerContext) -> Any:
+            if not operator(context):  # judged before the request is parsed (CTL-001, CTL-002)
+                context.abort_with_status(refused)
+            if parse is None:  # the servicer parses the bytes itself (EscrowService)
+                return behavior(request, context)
+            try:
+                message = parse(request)
+            except DecodeError:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not valid protobuf")
+            return behavior(message, context)
+
+        # the request reaches ``guarded`` as bytes: parsed only once the caller is judged
+        return grpc.unary_unary_rpc_method_handler(guarded, response_serializer=handler.response_serializer)
 
 
 class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # type: ignore[misc]  # generated
     """Serves Initiate for one peer."""
 
-    def __init__(
-        self,
-        peer: Peer,
-        after: Callable[[bytes], object] | None = None,
-        operator: Callable[[grpc.ServicerContext], bool] | None = None,
-    ) -> None:
+    def __init__(self, peer: Peer, after: Callable[[bytes], object] | None = None) -> None:
         self.peer = peer
         self.after = after  # told each negotiation initiated, however it went (a node's watch_exposed)
-        # whether a call is the operator's (CTL-001); None: every caller is (served on loopback alone)
-        self.operator = operator
 
     def Initiate(  # the gRPC method's name
         self, request: control_pb2.InitiateRequest, context: grpc.ServicerContext
     ) -> control_pb2.InitiateResponse:
-        if self.operator is not None and not self.operator(context):
-            context.abort_with_status(not_operator_status())
         if not request.counterparty_url or not request.counterparty or not request.HasField("proposal"):
             context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT, "counterparty_url, counterparty and proposal are required"
@@ -106,17 +142,13 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # ty
         )
 
 
-def control_service(
-    peer: Peer,
-    after: Callable[[bytes], object] | None = None,
-    operator: Callable[[grpc.ServicerContext], bool] | None = None,
-) -> Any:
+def control_service(peer: Peer, after: Callable[[bytes], object] | None = None) -> Any:
     """An ``extra_servicers`` entry for :func:`a2a_coop.transport.serve` adding ConformanceControlService;
-    ``after`` is told the id of each negotiation it initiated; ``operator`` says whether a call is the
-    operator's (CTL-001: any other is refused ``NOT_OPERATOR``)."""
+    ``after`` is told the id of each negotiation it initiated. Behind mutual TLS serve it with an
+    :class:`OperatorOnly` for :data:`SERVICE` among the server's interceptors (CTL-001)."""
 
     def add(server: grpc.Server) -> Sequence[str]:
-        servicer = ControlServicer(peer, after, operator)
+        servicer = ControlServicer(peer, after)
         control_pb2_grpc.add_ConformanceControlServiceServicer_to_server(servicer, server)
         return [SERVICE]
 

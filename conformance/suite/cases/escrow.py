@@ -24,6 +24,7 @@ from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, Party, Signer, service
 from conformance.suite import escrow as esc_target
+from conformance.suite.cases.initiator import private_route
 from conformance.suite.context import Context
 from conformance.suite.flows import with_signature
 from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, Runner, case
@@ -60,6 +61,29 @@ def empty_submit(ctx: Context) -> Outcome:
         reply.envelopes == [esc.mandate], "an empty Submit must be answered with the Mandate alone (ESC-002)"
     )
     return Outcome.passed(f"the escrow is {esc.did[:24]}…")
+
+
+@_escrow_case(
+    "ctl.faucet-not-exposed",
+    "An escrow that credits funds on sight is served only on loopback or behind mutual TLS",
+    "CTL-002",
+)
+def faucet_not_exposed(ctx: Context) -> Outcome:
+    """Show the escrow the Mandate of a key of the suite's, made for this run: if the escrow credits it
+    (a test faucet: no payment rail paid it in), the suite must have reached it on a loopback address or
+    with a client certificate (mutual TLS); served in plaintext on any other address, anyone who reaches
+    it mints funds. Whom else it serves behind mutual TLS -- only its operator's certificates (CTL-002) --
+    the suite cannot see: it holds one certificate (tests/test_faucet_callers.py calls the reference
+    escrow with others)."""
+    probe = ctx.party("probe")
+    esc_target.take(ctx, [], context=probe.setup, note="a Mandate of a key made for this run")
+    available, locked = esc_target.balance(ctx, probe.did)
+    if not available and not locked:
+        return Outcome.passed("the escrow credits nothing on sight")
+    address = ctx.session.target
+    route = private_route(ctx, address)
+    ctx.must(route is not None, f"an escrow that credits funds on sight is served on {address} (CTL-002)")
+    return Outcome.passed(f"it credited the suite's key {available}: served {route}")
 
 
 @_escrow_case(

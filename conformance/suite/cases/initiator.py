@@ -211,11 +211,20 @@ def control_not_exposed(ctx: Context) -> Outcome:
     )
     if not served:
         return Outcome.passed("ConformanceControlService is not served")
-    host = (ctx.session.control or ctx.session.target).rpartition(":")[0].strip("[]")
-    loopback = host in ("localhost", "::1") or host.startswith("127.")
-    tls = ctx.session.tls
-    mutual = tls is not None and tls.certificate_chain is not None
+    address = ctx.session.control or ctx.session.target
+    route = private_route(ctx, address)
     ctx.must(
-        loopback or mutual, f"ConformanceControlService is served on {host} without mutual TLS (CTL-001)"
+        route is not None, f"ConformanceControlService is served on {address} without mutual TLS (CTL-001)"
     )
-    return Outcome.passed("served on loopback" if loopback else "served behind mutual TLS")
+    return Outcome.passed(f"served {route}")
+
+
+def private_route(ctx: Context, address: str) -> str | None:
+    """How the suite reached ``address`` privately -- "on loopback", or "behind mutual TLS" (it presented
+    a client certificate) -- or None: in plaintext, or TLS without a client certificate, elsewhere. A
+    test-only service that acts on request must be served only so (CTL-001, CTL-002)."""
+    host = address.rpartition(":")[0].strip("[]")
+    if host in ("localhost", "::1") or host.startswith("127."):
+        return "on loopback"
+    tls = ctx.session.tls
+    return "behind mutual TLS" if tls is not None and tls.certificate_chain is not None else None
