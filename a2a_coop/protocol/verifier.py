@@ -423,7 +423,7 @@ class Verifier:
                     requirement="TIM-008",
                 )
             self._check_not_dated_back(vs, live_at)
-        own_revocation = self._out_of_chain(vs)
+        own_revocation = vs.body == "key_revocation" and self._out_of_chain(vs)
         try:
             self.replay.check(vs, vs.digest)
         except NonceReused as reused:
@@ -1610,7 +1610,7 @@ class Verifier:
         view = self.chains.get(issuer)
         if view is None:
             view = self.chains[issuer] = checked_view if checked_view is not None else self._chain(issuer)
-        if self._out_of_chain(vs):
+        if body == "key_revocation" and self._out_of_chain(vs):
             self.replay.add_digest(vs.digest)  # KEY-013: in no chain, holding no nonce
             self._note_own_revocation_fork(view, vs)
         else:
