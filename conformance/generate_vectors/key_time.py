@@ -1536,13 +1536,14 @@ def principal_key_reach() -> Group:
 
 
 def forked_own_revocation(
-    escrow: Party | None = None, *, same_nonce: bool = False
+    escrow: Party | None = None, *, same_nonce: bool = False, late: bool = False, prev: bytes | None = None
 ) -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
     """Alice's binding and three Offers (seqs 1-3); a thief holding her key signs, at seq 2 -- after her
     first Offer, which it links to -- the key's own revocation back to 1 ms, dated between her first two
     Offers (CHN-005 holds against both neighbours): a fork of her chain (KEY-012). ``escrow``: the Offers
     name it (its Stamps witness them, KEY-009); ``same_nonce``: the revocation carries her second Offer's
-    nonce (KEY-013)."""
+    nonce (KEY-013); ``late``: it is dated after her third Offer (time runs backwards along her chain,
+    CHN-005); ``prev``: its prev, other than her first Offer's digest (its link to her chain broken)."""
     clock = escrow.clock if escrow is not None else FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
@@ -1555,9 +1556,12 @@ def forked_own_revocation(
     clock.advance(1_000)
     third = alice.offer(bob, alice.proposal(**terms))
     nonce = second.header.nonce if same_nonce else b"thief-nonce-0001"
-    thief = ChainSigner(alice.agent.key, clock=lambda: forked_at, nonce=lambda: nonce, head=(2, first.digest))
+    if late:
+        forked_at = clock.now_ms + 500
+    link = first.digest if prev is None else prev
+    thief = ChainSigner(alice.agent.key, clock=lambda: forked_at, nonce=lambda: nonce, head=(2, link))
     fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
-    assert fork.seq == second.seq and fork.prev == second.prev
+    assert fork.seq == second.seq
     return alice, bob, [binding, first, second, third], fork
 
 
