@@ -13,15 +13,18 @@ happen -- the revocation is taken -- and then shown to disown nothing it must no
 from __future__ import annotations
 
 from itertools import permutations
+from pathlib import Path
 
 import pytest
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
-from a2a_coop.protocol.forks import fork_proof_from, verify_fork_proof
+from a2a_coop.protocol.forks import ForkProof, fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.key_time import forked_own_revocation, mandate_for
 
@@ -364,52 +367,204 @@ def test_a_key_under_its_own_mandate_is_revoked_as_any_of_its_statements_not_by_
 # --- a thief's own revocation signed into a seq the key used: a fork (KEY-012, KEY-011 Left open) --------
 
 
-@pytest.mark.req("KEY-012", "ATT-011", "ATT-013", "KEY-011")
+def _proofs(v: Verifier, refused: list[CoopError]) -> set[str]:
+    """The keys the fork proofs ``v`` holds convict: those its refusals carried (ATT-011 keeps them) and
+    those it found between two statements it took (KEY-013)."""
+    proofs = [fork_proof_from(e) for e in refused]
+    found = [ForkProof(*pair) for pair in v.own_revocation_forks.values()]
+    return {verify_fork_proof(p) for p in (*proofs, *found) if p is not None}
+
+
+def _fed(v: Verifier, envelopes: list[bytes]) -> list[CoopError]:
+    """Feed ``v`` each envelope in order; the refusals."""
+    refused = []
+    for env in envelopes:
+        try:
+            v.accept(env)
+        except CoopError as e:
+            refused.append(e)
+    return refused
+
+
+def _counted(v: Verifier, statements: list[VerifiedStatement]) -> frozenset[bytes]:
+    """The digests of ``statements`` that count in ``v``: held, and -- but for a KeyRevocation, which counts
+    once held (a key's own is at a seq it reaches itself) -- not disowned (KEY-009)."""
+    return frozenset(
+        vs.digest
+        for vs in statements
+        if vs.digest in v.statements and (vs.body == "key_revocation" or not v.disowned(vs))
+    )
+
+
+_KINDS = (
+    {"me": "bob"},
+    {"evidence_view": False},
+    {},
+)  # a live receiver (Bob), an escrow taking evidence, a view
+
+
+def _verifier(kind: dict[str, object], bob: Party) -> Verifier:
+    return Verifier(**{k: bob.did if v == "bob" else v for k, v in kind.items()})  # type: ignore[arg-type]
+
+
+@pytest.mark.req("KEY-012", "KEY-013", "ATT-011", "ATT-013", "KEY-011")
 def test_every_view_that_holds_both_halves_of_a_forked_own_revocation_holds_the_forks_proof() -> None:
     """Every order of Alice's second and third Offers and the thief's revocation forked into the second's
-    seq: each verifier -- a live receiver, an escrow taking evidence, a view -- refuses one half of the fork
-    with a proof of it (ATT-011 keeps it, ATT-013 makes the key and its principal faulty), whichever it heard
-    first. Before KEY-012 one that heard the revocation first refused both Offers KEY_REVOKED, with the
-    revocation alone as evidence: no proof, and the thief chose, by whom it showed the revocation to first,
-    where Alice's principal stayed unblemished while her history was refused."""
+    seq: each verifier -- a live receiver, an escrow taking evidence, a view -- takes the revocation and
+    holds a proof of the fork (ATT-011 keeps it, ATT-013 makes the key and its principal faulty), whichever
+    it heard first: carried by its refusal of an Offer forking the revocation held (KEY-012), or found
+    between the Offers and the revocation it took though it forked them (KEY-013). Before KEY-012 one that
+    heard the revocation first refused both Offers KEY_REVOKED, with the revocation alone as evidence: no
+    proof, and the thief chose, by whom it showed the revocation to first, where Alice's principal stayed
+    unblemished while her history was refused; before KEY-013 one that heard the Offers first refused the
+    revocation, and Alice's key stayed unrevoked there."""
     alice, bob, (binding, first, second, third), fork = forked_own_revocation()
     for order in permutations([second, fork, third]):
-        for kw in ({"me": bob.did}, {"evidence_view": False}, {}):
-            v = Verifier(**kw)  # type: ignore[arg-type]
-            for env in (*alice.setup, *bob.setup, binding.envelope, first.envelope):
-                v.accept(env)
-            proofs = []
-            for vs in order:
-                try:
-                    v.accept(vs.envelope)
-                except CoopError as e:
-                    proof = fork_proof_from(e)
-                    assert proof is not None, (e.code, [x.body for x in order], kw)
-                    proofs.append(verify_fork_proof(proof))
-            assert proofs and set(proofs) == {alice.did}, ([x.body for x in order], kw)
-            if order[0] is fork:  # the attack ran: the forked revocation was taken, and reaches both Offers
-                assert fork.digest in v.statements and v.revokes(second) and v.revokes(third)
+        for kind in _KINDS:
+            v = _verifier(kind, bob)
+            _fed(v, [*alice.setup, *bob.setup, binding.envelope, first.envelope])
+            refused = _fed(v, [vs.envelope for vs in order])
+            assert all(fork_proof_from(e) is not None for e in refused), ([e.code for e in refused], kind)
+            assert _proofs(v, refused) == {alice.did}, ([x.body for x in order], kind)
+            # the attack ran: the forked revocation was taken, and reaches both Offers
+            assert fork.digest in v.statements and v.revokes(second) and v.revokes(third)
+            assert v.revoked[alice.did] == fork.issued_at_ms
 
 
-@pytest.mark.xfail(
-    strict=True, reason="KEY-011 Left open: views holding both halves of a fork keep the half heard first"
-)
-@pytest.mark.req("KEY-011", "KEY-012")
-def test_views_that_hold_both_halves_of_a_forked_own_revocation_take_the_same_statements_in_every_order() -> (
+@pytest.mark.req("KEY-013", "ATT-011", "ATT-013")
+def test_a_peers_verifier_keeps_the_proof_of_a_fork_it_took_both_halves_of() -> None:
+    """A peer's verifier (the runtime's, which keeps the fork proofs its refusals carry, ATT-011) hears
+    Alice's second and third Offers, then the thief's revocation forked into the second's seq: it takes the
+    revocation (KEY-013) -- no refusal carries the proof -- and keeps the proof all the same, so its
+    reputation view holds Alice's key faulty (ATT-013) as one that heard the revocation first does."""
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation()
+    v = EvidenceVerifier()
+    assert not _fed(
+        v, [*alice.setup, *bob.setup, *(vs.envelope for vs in (binding, first, second, third, fork))]
+    )
+    assert fork.digest in v.statements and verify_fork_proof(v.forks[alice.did]) == alice.did
+
+
+@pytest.mark.req("KEY-013", "KEY-011", "KEY-012", "KEY-009")
+def test_views_holding_both_halves_of_a_forked_own_revocation_count_the_same_statements_in_every_order() -> (
     None
 ):
-    """What stays order-bound: a view that heard the thief's forked revocation first holds it and refuses
-    Alice's second and third Offers (forks of it); one that heard the Offers first holds them and refuses the
-    revocation. Both hold the proof (KEY-012), and so weigh Alice's principal alike (ATT-013), but the
-    statements they take differ: a verifier does not un-take what it took (KEY-011, Left open)."""
+    """Every order of Alice's second, third and fourth Offers and the thief's revocation forked into the
+    second's seq: each kind of verifier counts the same statements (held, and not disowned), revokes her
+    key from the same time and holds the fork's proof, whichever it heard first -- the revocation counts
+    from its place in her chain (KEY-011 (a)), none of her Offers from that seq on does (no escrow
+    witnessed them), and her first Offer, below the fork, stands. Before KEY-013 a view that heard the
+    revocation first refused her Offers (forks of it), one that heard them first refused the revocation and
+    took her fourth Offer: the thief chose, by whom it showed the revocation to first, where her key was
+    revoked (KEY-011, Left open, a strict xfail)."""
     alice, bob, (binding, first, second, third), fork = forked_own_revocation()
-    seen = set()
+    alice.clock.advance(1_000)
+    fourth = alice.offer(bob)
+    heard = [first, second, fork, third, fourth]
+    for kind in _KINDS:
+        seen = set()
+        for order in permutations([second, fork, third, fourth]):
+            v = _verifier(kind, bob)
+            _fed(v, [*alice.setup, *bob.setup, binding.envelope, first.envelope])
+            refused = _fed(v, [vs.envelope for vs in order])
+            seen.add((_counted(v, heard), v.revoked.get(alice.did), frozenset(_proofs(v, refused))))
+        assert seen == {
+            (frozenset({first.digest, fork.digest}), fork.issued_at_ms, frozenset({alice.did}))
+        }, kind
+
+
+@pytest.mark.req("KEY-013", "KEY-011", "CHN-003", "CHN-005")
+@pytest.mark.parametrize("fork_kind", ["late", "prev"])
+def test_a_forked_own_revocation_reaches_what_its_place_says_in_every_order(fork_kind: str) -> None:
+    """Two more forks of Alice's chain by the thief's revocation at her second Offer's seq, each heard in
+    every order with her first three Offers: dated after her third Offer (time running backwards along her
+    chain, CHN-005), it reaches none of them (KEY-011 (a): each was signed before it) and every view counts
+    all four; with a prev linking to nothing she signed (her first Offer, below it, does not link up to it,
+    CHN-003), it reaches her second and third as the fork linked to her first does. Either way each kind of
+    verifier counts the same statements, revokes her key from the same time and holds the fork's proof,
+    whichever it heard first -- before KEY-013 one that heard her Offers first refused the revocation
+    CHAIN_BROKEN and kept her key unrevoked."""
+    kw = {"late": {"late": True}, "prev": {"prev": b"\x01" * 32}}[fork_kind]
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation(**kw)  # type: ignore[arg-type]
+    counted = [first, second, fork, third] if fork_kind == "late" else [first, fork]
+    for kind in _KINDS:
+        seen = set()
+        for order in permutations([first, second, fork, third]):
+            v = _verifier(kind, bob)
+            _fed(v, [*alice.setup, *bob.setup, binding.envelope])
+            refused = _fed(v, [vs.envelope for vs in order])
+            assert fork.digest in v.statements, (kind, [x.body for x in order])
+            seen.add((_counted(v, [first, second, fork, third]), frozenset(_proofs(v, refused))))
+        assert seen == {(frozenset(vs.digest for vs in counted), frozenset({alice.did}))}, kind
+
+
+@pytest.mark.req("KEY-013", "KEY-009", "KEY-012")
+@pytest.mark.parametrize("revocation_stamped_first", [False, True])
+def test_a_view_counts_what_the_escrow_witnessed_before_a_forked_own_revocation_in_every_order(
+    revocation_stamped_first: bool,
+) -> None:
+    """Alice's Offers name an escrow, which stamps her second and third before it stamps the thief's forked
+    revocation: a view counts both Offers and the revocation in every order (KEY-009) -- one that heard the
+    revocation first takes her Offers, witnessed before it, where KEY-012 refused them as forks of it
+    (EQUIVOCATION, CHAIN_BROKEN), and holds the fork's proof all the same. The thief erases nothing the
+    escrow witnessed first; stamped the other way round -- the revocation first -- neither Offer counts, in
+    any order: the escrow's order decides, never the revocation's times or whom it was shown to first."""
+    clock = FixedClock()
+    escrow = Party("escrow", clock)
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation(escrow)
+    offers = escrow.sign("stamp", commitment_pb2.Stamp(statements=[second.digest, third.digest]))
+    clock.advance(1)
+    revocation = escrow.sign("stamp", commitment_pb2.Stamp(statements=[fork.digest]))
+    if revocation_stamped_first:
+        revocation = escrow.sign("stamp", commitment_pb2.Stamp(statements=[fork.digest]))
+        clock.advance(1)
+        offers = escrow.sign("stamp", commitment_pb2.Stamp(statements=[second.digest, third.digest]))
+    setup = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, first.envelope]
+    counted = {fork.digest} if revocation_stamped_first else {second.digest, third.digest, fork.digest}
     for order in permutations([second, fork, third]):
-        v, _ = _taken(
-            [*alice.setup, *bob.setup, binding.envelope, first.envelope, *(vs.envelope for vs in order)]
-        )
-        seen.add(frozenset(vs.digest for vs in (second, fork, third) if vs.digest in v.statements))
-    assert len(seen) == 1
+        v = Verifier()
+        refused = _fed(v, [*setup, offers.envelope, revocation.envelope, *(vs.envelope for vs in order)])
+        assert _counted(v, [second, fork, third]) == counted, ([x.body for x in order], refused)
+        assert _proofs(v, refused) == {alice.did}
+        if order[0] is fork and not revocation_stamped_first:  # KEY-012 refused these before KEY-013
+            assert not refused and second.digest in v.statements and third.digest in v.statements
+
+
+@pytest.mark.req("KEY-013", "RPL-001")
+def test_a_forked_own_revocation_carrying_the_nonce_of_the_statement_it_forks_is_taken_in_every_order(
+    tmp_path: Path,
+) -> None:
+    """The thief's forked revocation carries the nonce of Alice's second Offer, the one it forks: before
+    KEY-013 a verifier that heard the Offer first refused the revocation NONCE_REUSED -- no fork proof, and
+    the key unrevoked there. Now it is taken in every order, holding no nonce, and every kind of verifier
+    counts the same statements; a verifier reading nonces from its archive (a peer's journal) too."""
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation(same_nonce=True)
+    assert fork.header.nonce == second.header.nonce
+    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
+    for kind in _KINDS:
+        seen = set()
+        for order in permutations([second, fork, third]):
+            v = _verifier(kind, bob)
+            _fed(v, setup)
+            refused = _fed(v, [vs.envelope for vs in order])
+            assert "NONCE_REUSED" not in {e.code for e in refused}, kind
+            seen.add((_counted(v, [first, second, fork, third]), frozenset(_proofs(v, refused))))
+        assert seen == {(frozenset({first.digest, fork.digest}), frozenset({alice.did}))}, kind
+    # dated after her Offers, the revocation reaches neither: step 22 passes her second, and only the nonce,
+    # which a verifier with an archive reads there, could refuse it
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation(same_nonce=True, late=True)
+    journal = Journal.open(tmp_path / "journal.db", durability="normal")
+    v = Verifier()
+    v.use_archive(journal)
+    held = [verify_statement(env) for env in [*alice.setup, *bob.setup, binding.envelope, first.envelope]]
+    held.append(verify_statement(fork.envelope))
+    for vs in held:
+        v.accept_statement(vs)
+    journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+    assert journal.by_nonce(alice.did, fork.header.nonce) == fork.digest  # the archive holds its nonce
+    v.accept(second.envelope)  # before KEY-013: NONCE_REUSED
+    assert not v.revokes(second) and alice.did in v.own_revocation_forks
+    journal.close()
 
 
 @pytest.mark.req("KEY-011", "KEY-004", "KEY-007")

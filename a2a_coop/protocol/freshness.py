@@ -108,6 +108,11 @@ class ReplayCache:
         self._digests.add(digest)
         self._nonces[(header.issuer, header.nonce)] = digest
 
+    def add_digest(self, digest: bytes) -> None:
+        """Record an accepted statement by its digest alone (RPL-002), holding no nonce: a key's own
+        KeyRevocation (KEY-013), which a thief may sign with any nonce the key used."""
+        self._digests.add(digest)
+
     def forget(self, header: HeaderFields, digest: bytes) -> None:
         """Drop one entry from memory (only with an archive that holds the statement)."""
         self._digests.discard(digest)

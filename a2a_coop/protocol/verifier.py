@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
@@ -80,6 +80,23 @@ class _Revocation(NamedTuple):
     seq: int
     digest: bytes
     envelope: bytes
+    prev: bytes = b""  # its header.prev: a statement of the key at the seq below that is not it forks it
+
+
+def _fork_of(r: _Revocation, vs: VerifiedStatement) -> tuple[bytes, bytes] | None:
+    """KEY-013: ``r``, a KeyRevocation of a key by the key itself, and ``vs``, another statement of that key,
+    as the fork proof they are when no one chain holds both (ATT-012): one seq (CHN-004), a link that does
+    not hold (CHN-003), or time running backwards along the seqs (CHN-005) -- the lower seq first, ``r``
+    first at one seq; None when they fit one chain."""
+    if vs.digest == r.digest:
+        return None
+    if vs.seq == r.seq:
+        return r.envelope, vs.envelope
+    if vs.seq > r.seq and ((vs.seq == r.seq + 1 and vs.prev != r.digest) or vs.issued_at_ms < r.issued_at_ms):
+        return r.envelope, vs.envelope
+    if vs.seq < r.seq and ((vs.seq == r.seq - 1 and r.prev != vs.digest) or vs.issued_at_ms > r.issued_at_ms):
+        return vs.envelope, r.envelope
+    return None
 
 
 def _earliest_of(r: _Revocation, key: str) -> int:
@@ -182,6 +199,10 @@ class Verifier:
         # (:meth:`_reach`).
         self.revocations_of: dict[str, list[_Revocation]] = {}
         self._revocation_digests: set[bytes] = set()
+        # key -> the first fork proof found between a KeyRevocation of the key by itself and another
+        # statement of the key, both taken (KEY-013): such a revocation joins no chain, and is taken though
+        # it forks the key's chain, so no refusal carries the proof (ATT-011 keeps it, ATT-013 reads it).
+        self.own_revocation_forks: dict[str, tuple[bytes, bytes]] = {}
         # key -> the issuers of the KeyRevocations of it held, each with how many: a runtime's newcomer
         # quota takes the first of each revoker uncounted (RPC-016 (c)), not only the first of all, which
         # the key's thief could sign itself, effective years ahead, to have its principal's counted; and
@@ -402,20 +423,28 @@ class Verifier:
                     requirement="TIM-008",
                 )
             self._check_not_dated_back(vs, live_at)
+        own_revocation = vs.body == "key_revocation" and self._out_of_chain(vs)
         try:
             self.replay.check(vs, vs.digest)
         except NonceReused as reused:
-            # The statement that holds the nonce, when still in memory: evidence for a party to show an
-            # escrow that bonded the other one (ESC-015).
-            held = None if alone else self.statements.get(self.replay.holder(vs) or b"")
-            if held is not None:
-                raise NonceReused(
-                    requirement=reused.requirement, evidence=(held.envelope, vs.envelope)
-                ) from None
-            if not alone:
-                raise
+            # KEY-013: a key's own revocation neither takes a nonce nor is refused for one
+            if not (own_revocation or self._own_revocation_holds_nonce(vs)):
+                # The statement that holds the nonce, when still in memory: evidence for a party to show an
+                # escrow that bonded the other one (ESC-015).
+                held = None if alone else self.statements.get(self.replay.holder(vs) or b"")
+                if held is not None:
+                    raise NonceReused(
+                        requirement=reused.requirement, evidence=(held.envelope, vs.envelope)
+                    ) from None
+                if not alone:
+                    raise
         view = self._chain(issuer)
-        if not alone:
+        if own_revocation and not alone:
+            with suppress(
+                Equivocation, ChainBroken
+            ):  # KEY-013: it forks the chain it joins not (kept at commit)
+                view.check(vs)
+        elif not alone:
             view.check(vs)
         nid = vs.negotiation_id
         neg_event = self.negotiations.check(vs) if nid else None
@@ -1035,9 +1064,9 @@ class Verifier:
             if effective is not None and issued_at_ms >= effective
             else None
         )
-        if hit is not None and vs is not None:
-            self._check_own_revocation_fork(key, vs)
         if hit is not None and not self._kept_as_evidence(vs, key) and not self._weighed_when_named(vs):
+            if vs is not None:
+                self._check_own_revocation_fork(key, vs)  # KEY-012; one kept as evidence is taken (KEY-013)
             effective, digest = hit
             raise KeyRevoked(
                 f"revoked from {utc_text(effective)} (effective_ms={effective})",
@@ -1092,6 +1121,44 @@ class Verifier:
                     requirement="CHN-003",
                     evidence=(r.envelope, vs.envelope),
                 )
+
+    def _note_own_revocation_fork(self, view: ChainView, vs: VerifiedStatement) -> None:
+        """KEY-013: keep the fork proof ``vs`` -- a KeyRevocation of its issuer by itself, being taken --
+        makes with the statements of its issuer's chain held, or with another of its own revocations."""
+        try:
+            view.check(vs)
+        except (Equivocation, ChainBroken) as e:
+            if len(e.evidence) == 2:
+                self._note_fork(vs.issuer, (e.evidence[0], e.evidence[1]))
+                return
+        for r in self.revocations_of.get(vs.issuer, ()):
+            fork = _fork_of(r, vs) if r.issuer == vs.issuer else None
+            if fork is not None:
+                self._note_fork(vs.issuer, fork)
+                return
+
+    def _note_fork(self, key: str, proof: tuple[bytes, bytes]) -> None:
+        """KEY-013: ``proof``, two statements of ``key`` both taken that no one chain holds, one a
+        KeyRevocation of ``key`` by itself: kept, the first one per key (ATT-011, ATT-013)."""
+        self.own_revocation_forks.setdefault(key, proof)
+
+    def _out_of_chain(self, vs: VerifiedStatement) -> bool:
+        """KEY-013: whether ``vs`` is a KeyRevocation of its issuer by itself, read by a sparse view: it joins
+        no chain and holds no nonce. A complete log (CHN-002) has its issuer's one order, and holds it as
+        any statement."""
+        return (
+            vs.body == "key_revocation"
+            and not self.complete_chains
+            and vs.statement.key_revocation.key == vs.issuer
+        )
+
+    def _own_revocation_holds_nonce(self, vs: VerifiedStatement) -> bool:
+        """KEY-013: whether the statement held with ``vs``'s (issuer, nonce) is a KeyRevocation of that issuer
+        by itself (read from an archive: memory keeps no nonce of one)."""
+        holder = None if self.complete_chains else self.replay.holder(vs)
+        return holder is not None and any(
+            r.digest == holder and r.issuer == vs.issuer for r in self.revocations_of.get(vs.issuer, ())
+        )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
         """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), an Offer,
@@ -1548,14 +1615,24 @@ class Verifier:
         against ``checked_view``, the issuer's chain view (held, or new and empty: kept now)."""
         self._checked = None
         issuer = vs.issuer
+        body = vs.body
         self.statements[vs.digest] = vs
         self.accepted += 1
-        self.replay.add(vs, vs.digest)  # its header fields, as vs keeps them read
         view = self.chains.get(issuer)
         if view is None:
             view = self.chains[issuer] = checked_view if checked_view is not None else self._chain(issuer)
-        view.add(vs)
-        body = vs.body
+        if body == "key_revocation" and self._out_of_chain(vs):
+            self.replay.add_digest(vs.digest)  # KEY-013: in no chain, holding no nonce
+            self._note_own_revocation_fork(view, vs)
+        else:
+            self.replay.add(vs, vs.digest)  # its header fields, as vs keeps them read
+            view.add(vs)
+            if issuer in self.revoked:
+                for own in self.revocations_of.get(issuer, ()):
+                    fork = _fork_of(own, vs) if own.issuer == issuer else None
+                    if fork is not None:
+                        self._note_fork(issuer, fork)
+                        break
         mandate = vs.mandate_digest
         if mandate:
             record = self.mandates.get(mandate)
@@ -1569,7 +1646,9 @@ class Verifier:
                 self._refresh_handovers()
         elif body == "key_revocation":
             r = vs.statement.key_revocation
-            signed = _Revocation(issuer, r.effective_ms, vs.issued_at_ms, vs.seq, vs.digest, vs.envelope)
+            signed = _Revocation(
+                issuer, r.effective_ms, vs.issued_at_ms, vs.seq, vs.digest, vs.envelope, vs.prev
+            )
             self.revocations_of.setdefault(r.key, []).append(signed)
             earliest = _earliest_of(signed, r.key)  # KEY-011
             if r.key not in self.revoked or earliest < self.revoked[r.key]:

@@ -96,6 +96,12 @@ class EvidenceVerifier(Verifier):
         super().record(vs)
         self._index_evidence(vs)
 
+    def _note_fork(self, key: str, proof: tuple[bytes, bytes]) -> None:
+        """KEY-013: a fork proof found between two statements taken (a key's own revocation forking its
+        chain), kept as one a refusal carries is (ATT-011)."""
+        super()._note_fork(key, proof)
+        self.take_fork_proof(ForkProof(*proof))
+
     def take_fork_proof(self, proof: ForkProof) -> str | None:
         """Keep ``proof`` if it verifies (ATT-012) and, against a key outside our dealings, while fewer
         than ``max_foreign_forks`` proofs count against the bound (ATT-018); returns the issuer it

@@ -328,7 +328,9 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "STATE",
         "A statement of a key K at the seq of a KeyRevocation of K by K held (another digest), or at the "
         "next seq with a prev other than that revocation's digest: refused EQUIVOCATION or CHAIN_BROKEN "
-        "(KEY-012), before KEY-004 would refuse it KEY_REVOKED.",
+        "(KEY-012), before KEY-004 would refuse it KEY_REVOKED, unless a view takes it as witnessed before "
+        "the revocation (KEY-009); and a statement of K the revocation reaches though it was heard after "
+        "the statements it forks (KEY-013: it joins no chain): refused KEY_REVOKED.",
         "Refused KEY_REVOKED with the revocation alone, a thief's revocation forked into a seq the key used "
         "left the views that heard it first no proof of the fork: they held the key's principals "
         "blameless (ATT-013) while the views that heard the key's statement first held them faulty.",

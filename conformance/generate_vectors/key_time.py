@@ -1593,25 +1593,33 @@ def principal_key_reach() -> Group:
 # --- KEY-012: a key's own revocation forked into a seq it used --------------------------------------------
 
 
-def forked_own_revocation() -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
+def forked_own_revocation(
+    escrow: Party | None = None, *, same_nonce: bool = False, late: bool = False, prev: bytes | None = None
+) -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
     """Alice's binding and three Offers (seqs 1-3); a thief holding her key signs, at seq 2 -- after her
     first Offer, which it links to -- the key's own revocation back to 1 ms, dated between her first two
-    Offers (CHN-005 holds against both neighbours): a fork of her chain (KEY-012)."""
-    clock = FixedClock()
+    Offers (CHN-005 holds against both neighbours): a fork of her chain (KEY-012). ``escrow``: the Offers
+    name it (its Stamps witness them, KEY-009); ``same_nonce``: the revocation carries her second Offer's
+    nonce (KEY-013); ``late``: it is dated after her third Offer (time runs backwards along her chain,
+    CHN-005); ``prev``: its prev, other than her first Offer's digest (its link to her chain broken)."""
+    clock = escrow.clock if escrow is not None else FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
     clock.advance(1_000)
-    first = alice.offer(bob)
+    terms = {} if escrow is None else {"escrow": escrow.did}
+    first = alice.offer(bob, alice.proposal(**terms))
     forked_at = clock.now_ms + 500
     clock.advance(1_000)
-    second = alice.offer(bob)
+    second = alice.offer(bob, alice.proposal(**terms))
     clock.advance(1_000)
-    third = alice.offer(bob)
-    thief = ChainSigner(
-        alice.agent.key, clock=lambda: forked_at, nonce=lambda: b"thief-nonce-0001", head=(2, first.digest)
-    )
+    third = alice.offer(bob, alice.proposal(**terms))
+    nonce = second.header.nonce if same_nonce else b"thief-nonce-0001"
+    if late:
+        forked_at = clock.now_ms + 500
+    link = first.digest if prev is None else prev
+    thief = ChainSigner(alice.agent.key, clock=lambda: forked_at, nonce=lambda: nonce, head=(2, link))
     fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
-    assert fork.seq == second.seq and fork.prev == second.prev
+    assert fork.seq == second.seq
     return alice, bob, [binding, first, second, third], fork
 
 
@@ -1640,5 +1648,52 @@ def own_revocation_fork() -> Group:
         "CHAIN_BROKEN",
         "OwnRevocationFork",
         twin=[*setup, second.envelope, third.envelope],
+    )
+    # KEY-013: the revocation heard after the Offers it forks is taken all the same, and counts from its place
+    alice.clock.advance(1_000)
+    fourth = alice.offer(bob)
+    g.add(
+        "her second and third Offers heard first, then the thief's revocation forked into the second's seq: "
+        "taken -- a key's own revocation joins no chain of a sparse view (KEY-013), not refused EQUIVOCATION",
+        ["KEY-013", "KEY-004"],
+        [*setup, second.envelope, third.envelope, fork.envelope],
+    )
+    g.add(
+        "the same, then her fourth Offer, linked to her third: refused KEY_REVOKED -- the revocation heard "
+        "after the statements it forks reaches her chain from its place, as one heard before them does",
+        ["KEY-013", "KEY-011", "KEY-004"],
+        [*setup, second.envelope, third.envelope, fork.envelope, fourth.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationFork",
+        "RevokedKey",
+        twin=[*setup, second.envelope, third.envelope, fourth.envelope],
+    )
+    copied, _, (_, _, c_second, _), c_fork = forked_own_revocation(same_nonce=True)
+    g.add(
+        "a thief's revocation forked into the seq of Alice's second Offer, carrying that Offer's nonce, "
+        "heard after it: taken -- a key's own revocation holds no nonce and is refused for none (KEY-013)",
+        ["KEY-013", "RPL-001"],
+        [*copied.setup, *bob.setup, c_second.envelope, c_fork.envelope],
+    )
+    clock = FixedClock()
+    escrow = Party("escrow", clock)
+    alice, bob, (binding, first, second, third), fork = forked_own_revocation(escrow)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[second.digest, third.digest]))
+    witnessed = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, first.envelope, stamp.envelope]
+    g.add(
+        "Alice's Offers name an escrow, which stamped her second and third (and not the revocation); the "
+        "thief's forked revocation heard first: a view takes both Offers, witnessed before it (KEY-009), "
+        "not refused EQUIVOCATION or CHAIN_BROKEN (KEY-013)",
+        ["KEY-013", "KEY-009", "KEY-012"],
+        [*witnessed, fork.envelope, second.envelope, third.envelope],
+    )
+    g.add(
+        "the same Offers unstamped, the revocation heard first: her second refused EQUIVOCATION (KEY-012) -- "
+        "witnessed by no escrow, a fork of the revocation",
+        ["KEY-013", "KEY-012", "CHN-004"],
+        [*witnessed[:-1], fork.envelope, second.envelope],
+        "EQUIVOCATION",
+        "OwnRevocationFork",
+        twin=[*witnessed, fork.envelope, second.envelope],
     )
     return g

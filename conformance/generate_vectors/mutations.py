@@ -185,8 +185,23 @@ class Prefix:
         return self.statements[i].header.issuer
 
     def held(self, issuer: str, upto: int) -> dict[int, int]:
-        """seq -> index of the issuer's statements among envelopes[:upto]."""
-        return {s.header.seq: i for i, s in enumerate(self.statements[:upto]) if s.header.issuer == issuer}
+        """seq -> index of the issuer's statements among envelopes[:upto] in its chain: in a sparse view,
+        not its KeyRevocations of itself (KEY-013: they join no chain)."""
+        return {
+            s.header.seq: i
+            for i, s in enumerate(self.statements[:upto])
+            if s.header.issuer == issuer and not self.out_of_chain(i)
+        }
+
+    def out_of_chain(self, i: int) -> bool:
+        """KEY-013: whether statement ``i`` is a KeyRevocation of its issuer by itself read by a sparse
+        view -- in no chain, holding no nonce, taken though it forks its issuer's chain or reuses a nonce."""
+        s = self.statements[i]
+        return (
+            self.mode == "sparse"
+            and s.WhichOneof("body") == "key_revocation"
+            and s.key_revocation.key == s.header.issuer
+        )
 
 
 def _open(data: bytes) -> tuple[Statement, bytes]:
@@ -561,7 +576,7 @@ class _Builder:
                 ["NEG-013"],
             )
         held = p.held(h.issuer, t)
-        if h.seq and h.seq - 1 in held:
+        if h.seq and h.seq - 1 in held and not p.out_of_chain(t):
             flipped_prev = bytes([h.prev[-1] ^ 1])
 
             def set_prev(s: Statement) -> None:
@@ -755,10 +770,10 @@ class _Builder:
         h = p.statements[t].header
         earlier = [
             s.header.nonce
-            for s in p.statements[:t]
-            if s.header.issuer == h.issuer and s.header.nonce != h.nonce
+            for i, s in enumerate(p.statements[:t])
+            if s.header.issuer == h.issuer and s.header.nonce != h.nonce and not p.out_of_chain(i)
         ]
-        if earlier:
+        if earlier and not p.out_of_chain(t):
             nonce = earlier[_choice(p, "nonce", len(earlier))]
 
             def reuse(s: Statement) -> None:
@@ -996,7 +1011,7 @@ class _Builder:
         t = p.last
         stmt = p.statements[t]
         h = stmt.header
-        if stmt.WhichOneof("body") == "checkpoint":
+        if stmt.WhichOneof("body") == "checkpoint" or p.out_of_chain(t):
             return
         donors = [(s.header.seq, s.header.prev) for s in p.statements[:t] if s.header.issuer != h.issuer]
         donors = [d for d in dict.fromkeys(donors) if d != (h.seq, h.prev)]
@@ -1051,7 +1066,7 @@ def _chain_verdict(  # noqa: PLR0917 - the candidate statement's chain fields
     held = {
         s.header.seq: (p.digests[i], s.header.prev, s.header.issued_at_ms)
         for i, s in enumerate(p.statements[:t])
-        if s.header.issuer == issuer
+        if s.header.issuer == issuer and not p.out_of_chain(i)
     }
     if seq in held and held[seq][0] != digest:
         return "EQUIVOCATION", "CHN-004"

@@ -1056,6 +1056,37 @@ export class Verifier {
     }
   }
 
+  // 27. chain: CHN-004, CHN-003, CHN-005, CHN-002, CHN-007 against the issuer's chain held
+  checkChain(rec, chain) {
+    const { h, body, bodyName, dhex } = rec;
+    const held = chain.get(h.seq);
+    if (held && held.digest !== dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}`);
+    const below = chain.get(h.seq - 1n);
+    if (below && below.digest !== hex(h.prev)) fail("CHAIN_BROKEN", "CHN-003", "prev does not link");
+    const above = chain.get(h.seq + 1n);
+    if (above && above.prev !== dhex) fail("CHAIN_BROKEN", "CHN-003", "next does not link");
+    let lo = null, hi = null;
+    for (const [s, v] of chain) {
+      if (s < h.seq && (lo === null || s > lo.s)) lo = { s, ...v };
+      if (s > h.seq && (hi === null || s < hi.s)) hi = { s, ...v };
+    }
+    if (lo && h.issued_at_ms < lo.t) fail("CHAIN_BROKEN", "CHN-005", "issued before its predecessor");
+    if (hi && h.issued_at_ms > hi.t) fail("CHAIN_BROKEN", "CHN-005", "issued after its successor");
+    if (this.mode === "complete" && chain.size > 0) {
+      const last = [...chain.keys()].reduce((a, b) => (b > a ? b : a));
+      if (h.seq !== last + 1n) fail("CHAIN_GAP", "CHN-002", `expected seq ${last + 1n}, got ${h.seq}`);
+    }
+    if (bodyName === "checkpoint" && h.seq > 0n) {
+      const ds = [];
+      for (let s = 0n; s < h.seq; s++) {
+        const c = chain.get(s);
+        if (!c) break;
+        ds.push(Buffer.from(c.digest, "hex"));
+      }
+      if (BigInt(ds.length) === h.seq && !merkleRoot(ds).equals(body.log_root)) fail("LOG_ROOT_MISMATCH", "CHN-007", "log_root");
+    }
+  }
+
   accept(envBytes) {
     const r = verifyStateless(envBytes);
     const { h, body, bodyName } = r;
@@ -1063,13 +1094,16 @@ export class Verifier {
     const dhex = rec.dhex;
     // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
     const revs = this.revokedAt(h.issuer, h.issued_at_ms, this.authorityOf(h), h.seq, { t: h.issued_at_ms, seq: h.seq }); // KEY-011
-    // KEY-012: a fork of the key's own revocation in its chain is refused as the fork, before KEY-004
-    for (const r of revs.length ? this.revocations.get(h.issuer) : []) {
-      if (r.issuer !== h.issuer) continue;
-      if (h.seq === r.seq && rec.dhex !== r.dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}: the key's own revocation`);
-      if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's own revocation`);
+    if (revs.length && !this.keptAsEvidence(rec, revs)) {
+      // KEY-012: a fork of the key's own revocation in its chain is refused as the fork, before KEY-004 --
+      // unless a view of evidence takes it, witnessed before the revocation (KEY-009, KEY-013)
+      for (const r of this.revocations.get(h.issuer)) {
+        if (r.issuer !== h.issuer) continue;
+        if (h.seq === r.seq && rec.dhex !== r.dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}: the key's own revocation`);
+        if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's own revocation`);
+      }
+      fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     }
-    if (revs.length && !this.keptAsEvidence(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     const rots = this.rotatedBelow(h.issuer, h.seq);
     if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
     // 23. mandate binding
@@ -1097,38 +1131,16 @@ export class Verifier {
       if (h.not_before_ms !== 0n && now + SKEW_MS < h.not_before_ms) fail("NOT_YET_VALID", "TIM-002", "");
       if (now > h.expires_at_ms + SKEW_MS) fail("EXPIRED", "TIM-001", "");
     }
+    // KEY-013: in a sparse view the key's own revocation joins no chain and holds no nonce -- checked against
+    // neither, it is taken though it forks the key's chain (the fork is the key's, ATT-013)
+    const ownRev = this.mode !== "complete" && bodyName === "key_revocation" && body.key === h.issuer;
     // 26. replay
     if (this.byDigest.has(dhex)) fail("REPLAYED", "RPL-002", "digest already accepted");
     const nk = `${h.issuer}\0${hex(h.nonce)}`;
-    if (this.nonces.has(nk)) fail("NONCE_REUSED", "RPL-001", "nonce reused");
+    if (this.nonces.has(nk) && !ownRev) fail("NONCE_REUSED", "RPL-001", "nonce reused");
     // 27. chain
     const chain = this.chains.get(h.issuer) ?? new Map();
-    const held = chain.get(h.seq);
-    if (held && held.digest !== dhex) fail("EQUIVOCATION", "CHN-004", `seq ${h.seq}`);
-    const below = chain.get(h.seq - 1n);
-    if (below && below.digest !== hex(h.prev)) fail("CHAIN_BROKEN", "CHN-003", "prev does not link");
-    const above = chain.get(h.seq + 1n);
-    if (above && above.prev !== dhex) fail("CHAIN_BROKEN", "CHN-003", "next does not link");
-    let lo = null, hi = null;
-    for (const [s, v] of chain) {
-      if (s < h.seq && (lo === null || s > lo.s)) lo = { s, ...v };
-      if (s > h.seq && (hi === null || s < hi.s)) hi = { s, ...v };
-    }
-    if (lo && h.issued_at_ms < lo.t) fail("CHAIN_BROKEN", "CHN-005", "issued before its predecessor");
-    if (hi && h.issued_at_ms > hi.t) fail("CHAIN_BROKEN", "CHN-005", "issued after its successor");
-    if (this.mode === "complete" && chain.size > 0) {
-      const last = [...chain.keys()].reduce((a, b) => (b > a ? b : a));
-      if (h.seq !== last + 1n) fail("CHAIN_GAP", "CHN-002", `expected seq ${last + 1n}, got ${h.seq}`);
-    }
-    if (bodyName === "checkpoint" && h.seq > 0n) {
-      const ds = [];
-      for (let s = 0n; s < h.seq; s++) {
-        const c = chain.get(s);
-        if (!c) break;
-        ds.push(Buffer.from(c.digest, "hex"));
-      }
-      if (BigInt(ds.length) === h.seq && !merkleRoot(ds).equals(body.log_root)) fail("LOG_ROOT_MISMATCH", "CHN-007", "log_root");
-    }
+    if (!ownRev) this.checkChain(rec, chain);
     // 28. negotiation: returns a function that applies the transition once every check passed
     const apply = NEGOTIATION_BODIES.has(bodyName) ? this.checkNegotiation(rec) : null;
     // 29. exposure (MND-009, MND-010)
@@ -1164,8 +1176,10 @@ export class Verifier {
     }
     // accepted: record (SPEC 11.3)
     this.byDigest.set(dhex, rec);
-    this.nonces.set(nk, dhex);
-    chain.set(h.seq, { digest: dhex, prev: hex(h.prev), t: h.issued_at_ms });
+    if (!ownRev) {
+      this.nonces.set(nk, dhex);
+      chain.set(h.seq, { digest: dhex, prev: hex(h.prev), t: h.issued_at_ms });
+    }
     this.chains.set(h.issuer, chain);
     if (rec.principal) {
       const bk = `${h.issuer}\0${rec.principal}`;

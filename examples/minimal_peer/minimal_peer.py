@@ -392,10 +392,13 @@ class MinimalPeer:
             self._check_time(vs)
         if vs.digest in self.held:
             raise Refused("REPLAYED", "already received", "RPL-002")
+        # KEY-013: the key's own revocation joins no chain and holds no nonce, so neither refuses it
+        own = vs.body == "key_revocation" and vs.stmt.key_revocation.key == h.issuer
         seen = self.nonces.get((h.issuer, h.nonce))
-        if seen is not None and seen != vs.digest:
+        if seen is not None and seen != vs.digest and not own:
             raise Refused("NONCE_REUSED", "nonce used before", "RPL-001")
-        self._check_chain(vs)
+        if not own:
+            self._check_chain(vs)
         if h.negotiation_id:
             self._check_negotiation(vs)
         if vs.body == "key_revocation" and vs.stmt.key_revocation.key != h.issuer:
@@ -519,8 +522,9 @@ class MinimalPeer:
     def record(self, vs: Verified) -> None:
         h = vs.header
         self.held[vs.digest] = vs
-        self.nonces[(h.issuer, h.nonce)] = vs.digest
-        self.chains.setdefault(h.issuer, {})[h.seq] = Link(vs.digest, h.prev, h.issued_at_ms)
+        if not (vs.body == "key_revocation" and vs.stmt.key_revocation.key == h.issuer):  # KEY-013
+            self.nonces[(h.issuer, h.nonce)] = vs.digest
+            self.chains.setdefault(h.issuer, {})[h.seq] = Link(vs.digest, h.prev, h.issued_at_ms)
         if vs.body == "mandate":
             self.mandates[vs.digest] = vs.stmt.mandate
         elif vs.body == "key_revocation":

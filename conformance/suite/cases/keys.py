@@ -312,6 +312,41 @@ def own_revocation_fork_refused_as_a_fork(ctx: Context) -> Outcome:
 
 
 @case(
+    "key.forked-own-revocation-taken",
+    "A key's own KeyRevocation forked into a seq the key used, heard after the statement it forks, is taken; "
+    "the key's next statement is refused KEY_REVOKED",
+    "KEY-013",
+    "KEY-004",
+)
+def forked_own_revocation_taken(ctx: Context) -> Outcome:
+    """Alice's key signs three public Checkpoints, at seqs 0 to 2, and the target takes them; a thief holding
+    the key signs, at seq 1 (linked to the first) and dated between the first two, the key's own revocation
+    back to 1 ms. The target must take it (KEY-013: it joins no chain, so it forks none) and then refuse
+    Alice's fourth Checkpoint, at seq 3, KEY_REVOKED -- as one that heard the revocation first does. A
+    target that refuses the revocation EQUIVOCATION keeps the key unrevoked while another holds it revoked:
+    the thief chooses, by whom it shows the revocation to first, where the key stops counting."""
+    alice = ctx.party()
+    at = ctx.clock.now_ms
+    chain = [alice.agent.sign("checkpoint", identity_pb2.Checkpoint(), issued_at_ms=at)]
+    for i in (1, 2, 3):
+        root = identity_pb2.Checkpoint(log_root=merkle_root([vs.digest for vs in chain]))
+        chain.append(alice.agent.sign("checkpoint", root, issued_at_ms=at + 1 + i))
+    first, second, third, fourth = chain
+    thief = ChainSigner(
+        alice.agent.key, clock=lambda: at + 1, nonce=lambda: b"thief-nonce-0002", head=(1, first.digest)
+    )
+    fork = thief.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    for vs in (first, second, third):
+        ctx.send(vs, note=f"the key's public Checkpoint at seq {vs.seq}")
+    ctx.send(fork, note="the key's own revocation back to 1 ms, signed at seq 1 by a thief holding it")
+    return Outcome.passed(
+        refuses(ctx, fourth.envelope, "KEY_REVOKED", what="the key's statement after its forked revocation")
+    )
+
+
+@case(
     "key.revocation-with-binding",
     "A principal's KeyRevocation sent with the key's binding Checkpoint as context is taken; "
     "the key's later statements are refused KEY_REVOKED",
