@@ -31,7 +31,7 @@ COVERED = {
     "rules": 165,
     "mutations": 1866,
     "canaries": 66,
-    "keytime": 92,
+    "keytime": 93,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,

@@ -1046,6 +1046,8 @@ class Verifier:
                 effective_ms=effective,
             )
         rotated = self.rotated.get(key)
+        if rotated is not None and seq > rotated and vs is not None:
+            self._check_rotation_fork(key, vs)
         if (
             rotated is not None
             and seq > rotated
@@ -1080,6 +1082,25 @@ class Verifier:
                     f"prev at seq {vs.seq} does not match the key's own revocation at seq {r.seq} (KEY-012)",
                     requirement="CHN-003",
                     evidence=(r.envelope, vs.envelope),
+                )
+
+    def _check_rotation_fork(self, key: str, vs: VerifiedStatement) -> None:
+        """KEY-012 (a): ``vs``, a statement of ``key`` above a KeyRotation of ``key`` held (which KEY-005
+        refuses), at the rotation's next seq not linking to it, is refused as the fork it is --
+        `CHAIN_BROKEN` (CHN-003) -- with the two envelopes as its proof, before KEY-005 would refuse it
+        `KEY_REVOKED` with the rotation alone: else a view that heard a thief's rotation signed into a seq the
+        key had used refused the key's next statement with no proof of the fork, while a view that heard that
+        statement first refused the rotation with one (tests/test_attack21_rotation_fork.py). At the
+        rotation's own seq KEY-005 refuses nothing, and the chain check finds the fork."""
+        for seq, digest in self.rotations_of.get(key, ()):
+            if vs.seq == seq + 1 and vs.prev != digest:
+                rotation = self.statements.get(digest)
+                if rotation is None:
+                    continue  # forgotten: KEY-005 refuses it with the rotation the verifier kept
+                raise ChainBroken(
+                    f"prev at seq {vs.seq} does not match the key's rotation at seq {seq} (KEY-012)",
+                    requirement="CHN-003",
+                    evidence=(rotation.envelope, vs.envelope),
                 )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:

@@ -60,6 +60,7 @@ def groups() -> list[Group]:
         own_revocation_reach(),
         principal_key_reach(),
         own_revocation_fork(),
+        rotation_fork(),
     ]
 
 
@@ -1581,6 +1582,45 @@ def own_revocation_fork() -> Group:
         [*setup, fork.envelope, third.envelope],
         "CHAIN_BROKEN",
         "OwnRevocationFork",
+        twin=[*setup, second.envelope, third.envelope],
+    )
+    return g
+
+
+def forked_rotation() -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
+    """:func:`forked_own_revocation`'s Alice, and the thief's KeyRotation of her key (to a key of its own) in
+    place of its revocation: at seq 2, linked to her first Offer, dated between her first two: a fork of her
+    chain (KEY-012, KEY-005)."""
+    alice, bob, signed, fork = forked_own_revocation()
+    first = signed[1]
+    thief = ChainSigner(
+        alice.agent.key,
+        clock=lambda: fork.issued_at_ms,
+        nonce=lambda: b"thief-nonce-0002",
+        head=(2, first.digest),
+    )
+    rotation = thief.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("thief-new", alice.clock).did)
+    )
+    assert rotation.seq == signed[2].seq and rotation.prev == signed[2].prev
+    return alice, bob, signed, rotation
+
+
+def rotation_fork() -> Group:
+    """KEY-012 for a KeyRotation: a statement of K at the next seq after a KeyRotation of K held, not linking
+    to it -- which KEY-005 would refuse KEY_REVOKED with the rotation alone -- is refused as the fork it is
+    (CHAIN_BROKEN), its proof the two envelopes."""
+    g = Group("RotationFork", "sparse")
+    alice, bob, (binding, first, second, third), rotation = forked_rotation()
+    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
+    g.add(
+        "a thief holding Alice's key signs a KeyRotation of it at the seq of her second Offer (linked to her "
+        "first), heard first; her third Offer, at the next seq, linked to her second: refused CHAIN_BROKEN, "
+        "the two its proof -- not KEY_REVOKED (KEY-005)",
+        ["KEY-012", "KEY-005", "CHN-003"],
+        [*setup, rotation.envelope, third.envelope],
+        "CHAIN_BROKEN",
+        "RotationFork",
         twin=[*setup, second.envelope, third.envelope],
     )
     return g

@@ -1069,6 +1069,10 @@ export class Verifier {
     }
     if (revs.length && !this.keptAsEvidence(rec, revs)) fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     const rots = this.rotatedBelow(h.issuer, h.seq);
+    // KEY-012 for a KeyRotation: the next seq after one, not linking to it, is the fork it is, before KEY-005
+    for (const r of rots) {
+      if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's rotation`);
+    }
     if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
     // 23. mandate binding
     let mandate = null;
