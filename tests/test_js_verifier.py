@@ -35,7 +35,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 25,
+    "ratings": 31,
 }
 
 
@@ -144,6 +144,10 @@ READINGS = {
     "a revocation disowns what the escrow witnessed before it": (
         "return !v.witnessedBefore(rec, [...revs, ...rots]);",
         "return true;",
+    ),
+    "a statement its escrow took holding the revocation not disowned (KEY-010 (c), F33)": (
+        "  if (v.stampOrderedRevocation(rec)) return true;",
+        "",
     ),
     "a Mandate read without the statements naming it (KEY-009 (a))": (
         "if (naming.length) return !naming.some((s) => v.witnessedBefore(rec, [...revs, ...rots], s));",
