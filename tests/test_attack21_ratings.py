@@ -18,13 +18,15 @@ import base64
 import json
 import shutil
 import subprocess
+from itertools import permutations
 from pathlib import Path
 
 import pytest
 
+from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle
-from conformance.generate_vectors.ratings import _revoked_principal_keys
+from conformance.generate_vectors.ratings import _revoked_principal_keys, restamped_in_one_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = shutil.which("node")
@@ -86,3 +88,31 @@ def test_a_principal_keys_revocation_back_over_an_escrowed_breach_weighs_the_sam
     )
     assert json.loads(run.stdout)["disagreements"] == [], run.stdout[-2000:]
     assert run.returncode == 0, run.stderr
+
+
+@pytest.mark.req("KEY-009", "ATT-020")
+def test_two_stamps_of_the_accept_in_one_millisecond_weigh_the_same_in_every_order() -> None:
+    """Attack: in one millisecond the escrow stamps Bob's Mandate and Accept (seq n), his principal's
+    revocation of his key back to 1 ms (n + 1), and the Accept again (n + 2) -- a faulty escrow's re-Stamp,
+    or one colluding with Bob. Who chose the values: the escrow its Stamps' seqs and times; whoever shows a
+    view the bundle, the order it hears them in. KEY-009 orders two Stamps in one millisecond by the
+    escrow's seq: the Accept's earliest Stamp is seq n, before the revocation's, and Alice's rating of Bob's
+    escrowed breach keeps its stake. The reference kept, of two Stamps of a statement in one millisecond,
+    the first it heard: a view shown the re-Stamp first disowned the Accept and weighed the breach 0, one
+    shown the Stamps in order 100 (the JavaScript view, which takes the least by (time, seq, place), 100 in
+    every order) -- Bob, gossiping the re-Stamp first, chose where his breach disappeared."""
+    d, bundle, stamps, attestation = restamped_in_one_ms()
+    assert len({s.issued_at_ms for s in stamps}) == 1 and [s.seq for s in stamps] == sorted(
+        s.seq for s in stamps
+    )
+    weights = set()
+    for order in permutations(stamps):
+        view = Verifier(complete_chains=False, evidence_view=True)
+        for data in [*bundle, *(s.envelope for s in order), attestation.envelope]:
+            view.accept(data, None)  # every envelope taken: the attack happened
+        accept = view.statements[d.accept.digest]
+        assert all(s.digest in view.statements for s in stamps)
+        weights.add(
+            (view.disowned(accept), rate(view, view.statements[attestation.digest], {d.escrow.did}).stake)
+        )
+    assert weights == {(False, 100)}, weights

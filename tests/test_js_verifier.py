@@ -31,11 +31,11 @@ COVERED = {
     "rules": 165,
     "mutations": 1866,
     "canaries": 66,
-    "keytime": 93,
+    "keytime": 94,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 31,
+    "ratings": 33,
 }
 
 

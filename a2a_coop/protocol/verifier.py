@@ -1007,6 +1007,11 @@ class Verifier:
                 return False
         return True
 
+    def _stamp_seq(self, stamp: bytes) -> int | None:
+        """The seq of the Stamp ``stamp`` (a digest) when it is held, else None."""
+        held = self.statements.get(stamp)
+        return None if held is None else held.seq
+
     def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
         """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
         place in it), or (time,) when that Stamp is not at hand; None when unstamped."""
@@ -1612,7 +1617,10 @@ class Verifier:
             self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
-                self.witness.record_stamp(issuer, digest, vs.issued_at_ms, vs.digest)
+                # of two Stamps in one ms, the lower seq is the earliest, whichever came first (KEY-009)
+                self.witness.record_stamp(
+                    issuer, digest, vs.issued_at_ms, vs.digest, seq=vs.seq, seq_of=self._stamp_seq
+                )
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
                     self.disowning += 1

@@ -61,6 +61,7 @@ def groups() -> list[Group]:
         principal_key_reach(),
         own_revocation_fork(),
         rotation_fork(),
+        stamps_in_one_millisecond(),
     ]
 
 
@@ -1622,5 +1623,33 @@ def rotation_fork() -> Group:
         "CHAIN_BROKEN",
         "RotationFork",
         twin=[*setup, second.envelope, third.envelope],
+    )
+    return g
+
+
+def stamps_in_one_millisecond() -> Group:
+    """KEY-009's order of two Stamps in one millisecond: the earlier seq of the escrow's chain is the
+    earliest Stamp, whichever a view heard first (tests/test_attack21_ratings.py)."""
+    g = Group("StampsInOneMillisecond", "sparse")
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    binding = bob.sign("checkpoint", identity_pb2.Checkpoint())  # binds Bob's key to his principal
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    clock.advance(1_000)
+    back = bob.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=bob.did, effective_ms=1))
+    at = clock.now_ms
+    first, of_back, again = (
+        escrow.sign("stamp", commitment_pb2.Stamp(statements=[d]), issued_at_ms=at)
+        for d in (accept.digest, back.digest, accept.digest)
+    )
+    setup = [*escrow.setup, *alice.setup, *bob.setup, binding.envelope, offer.envelope, back.envelope]
+    g.add(
+        "Bob's principal revokes his key back to 1 ms; in one millisecond the escrow stamps his Accept (seq "
+        "n), the revocation (n + 1) and the Accept again (n + 2), heard last first: the Accept's earliest "
+        "Stamp is seq n, before the revocation's (KEY-009), and a view takes it -- taken",
+        ["KEY-009", "KEY-004"],
+        [*setup, again.envelope, of_back.envelope, first.envelope, accept.envelope],
     )
     return g

@@ -415,6 +415,7 @@ def cases() -> list[Case]:
     )
     out += _rotated_below_mandate()
     out += _revoked_principal_keys()
+    out += _restamped_in_one_ms()
     return out
 
 
@@ -648,6 +649,47 @@ def _revoked_principal_keys() -> list[Case]:
                 bundle,
                 [d.escrow.did],
                 [(stake, 0.0)],
+            )
+        )
+    return out
+
+
+def restamped_in_one_ms() -> tuple[Deal, list[bytes], list[VerifiedStatement], VerifiedStatement]:
+    """Bob's breach escrowed (:func:`_breached`); his principal revokes his key back to 1 ms, and in one
+    millisecond the escrow stamps Bob's Mandate and Accept (seq n), the revocation (n + 1) and the Accept
+    again (n + 2). Returns the deal, the evidence with the revocation, the three Stamps in the escrow's
+    order, and the attestation."""
+    d = Deal()
+    bundle, attestation = _breached(d)
+    d.clock.advance(1_000)
+    revocation = d.bob.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.bob.did, effective_ms=1, reason="x")
+    )
+    at = d.clock.now_ms
+    stamps = [
+        stamp(d.escrow, d.bob.mandate_vs, d.accept, at=at),
+        stamp(d.escrow, revocation, at=at),
+        stamp(d.escrow, d.accept, at=at),
+    ]
+    return d, [*bundle, revocation.envelope], stamps, attestation
+
+
+def _restamped_in_one_ms() -> list[Case]:
+    """KEY-009's order of two Stamps in one millisecond (tests/test_attack21_ratings.py): the earlier seq
+    of the escrow's chain is the earliest, whichever a view heard first."""
+    out = []
+    for label, order in (("in the escrow's order", (0, 1, 2)), ("the re-Stamp heard first", (2, 1, 0))):
+        d, bundle, stamps, attestation = restamped_in_one_ms()
+        out.append(
+            Case(
+                "Bob's breach escrowed; his principal revokes his key back to 1 ms; in one millisecond the "
+                "escrow stamps his Mandate and Accept, then the revocation, then the Accept again, heard "
+                f"{label}: the earliest Stamp of the Accept is the lower seq, before the revocation's "
+                "(KEY-009): stake 100",
+                ["ATT-020", "KEY-009"],
+                [*bundle, *(stamps[i].envelope for i in order), attestation.envelope],
+                [d.escrow.did],
+                [(100, 0.0)],
             )
         )
     return out
