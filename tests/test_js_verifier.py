@@ -37,11 +37,11 @@ COVERED = {
     "rules": 165,
     "mutations": 1865,
     "canaries": 66,
-    "keytime": 101,
+    "keytime": 103,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 27,
+    "ratings": 35,
 }
 
 
@@ -196,6 +196,10 @@ READINGS = {
     "a revocation disowns what the escrow witnessed before it": (
         "return !v.witnessedBefore(rec, [...revs, ...rots]);",
         "return true;",
+    ),
+    "a statement its escrow took holding the revocation not disowned (KEY-010 (c), F33)": (
+        "  if (v.stampOrderedRevocation(rec)) return true;",
+        "",
     ),
     "a Mandate read without the statements naming it (KEY-009 (a))": (
         "if (naming.length) return !naming.some((s) => v.witnessedBefore(rec, [...revs, ...rots], s));",

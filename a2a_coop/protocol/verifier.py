@@ -1036,6 +1036,11 @@ class Verifier:
                 return False
         return True
 
+    def _stamp_seq(self, stamp: bytes) -> int | None:
+        """The seq of the Stamp ``stamp`` (a digest) when it is held, else None."""
+        held = self.statements.get(stamp)
+        return None if held is None else held.seq
+
     def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
         """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
         place in it), or (time,) when that Stamp is not at hand; None when unstamped."""
@@ -1075,6 +1080,8 @@ class Verifier:
                 effective_ms=effective,
             )
         rotated = self.rotated.get(key)
+        if rotated is not None and seq > rotated and vs is not None:
+            self._check_rotation_fork(key, vs)
         if (
             rotated is not None
             and seq > rotated
@@ -1159,6 +1166,25 @@ class Verifier:
         return holder is not None and any(
             r.digest == holder and r.issuer == vs.issuer for r in self.revocations_of.get(vs.issuer, ())
         )
+
+    def _check_rotation_fork(self, key: str, vs: VerifiedStatement) -> None:
+        """KEY-012 (a): ``vs``, a statement of ``key`` above a KeyRotation of ``key`` held (which KEY-005
+        refuses), at the rotation's next seq not linking to it, is refused as the fork it is --
+        `CHAIN_BROKEN` (CHN-003) -- with the two envelopes as its proof, before KEY-005 would refuse it
+        `KEY_REVOKED` with the rotation alone: else a view that heard a thief's rotation signed into a seq the
+        key had used refused the key's next statement with no proof of the fork, while a view that heard that
+        statement first refused the rotation with one (tests/test_attack21_rotation_fork.py). At the
+        rotation's own seq KEY-005 refuses nothing, and the chain check finds the fork."""
+        for seq, digest in self.rotations_of.get(key, ()):
+            if vs.seq == seq + 1 and vs.prev != digest:
+                rotation = self.statements.get(digest)
+                if rotation is None:
+                    continue  # forgotten: KEY-005 refuses it with the rotation the verifier kept
+                raise ChainBroken(
+                    f"prev at seq {vs.seq} does not match the key's rotation at seq {seq} (KEY-012)",
+                    requirement="CHN-003",
+                    evidence=(rotation.envelope, vs.envelope),
+                )
 
     def _check_revoked_at_stamp(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
         """KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp (WIT-005), an Offer,
@@ -1681,7 +1707,10 @@ class Verifier:
             self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
-                self.witness.record_stamp(issuer, digest, vs.issued_at_ms, vs.digest)
+                # of two Stamps in one ms, the lower seq is the earliest, whichever came first (KEY-009)
+                self.witness.record_stamp(
+                    issuer, digest, vs.issued_at_ms, vs.digest, seq=vs.seq, seq_of=self._stamp_seq
+                )
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
                     self.disowning += 1

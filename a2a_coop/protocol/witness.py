@@ -144,7 +144,20 @@ class WitnessIndex:
                 found = (at, new)
         return own if found is None else self._stamp_of.get((found[1], digest))
 
-    def record_stamp(self, escrow: str, digest: bytes, at_ms: int, stamp: bytes = b"") -> None:
+    def record_stamp(
+        self,
+        escrow: str,
+        digest: bytes,
+        at_ms: int,
+        stamp: bytes = b"",
+        *,
+        seq: int | None = None,
+        seq_of: Callable[[bytes], int | None] | None = None,
+    ) -> None:
+        """Record ``escrow``'s Stamp ``stamp`` (its digest) of ``digest``, issued at ``at_ms``; of two in one
+        millisecond the earlier in the escrow's chain is its earliest (KEY-009's order) whichever is heard
+        first, when ``seq`` (the new Stamp's) and ``seq_of`` (a held Stamp's seq, None when forgotten) are
+        given -- else, or the held one forgotten, the first heard is kept."""
         key = (escrow, digest)
         earlier = self._stamped.get(key)
         if earlier is None or at_ms < earlier:
@@ -155,7 +168,11 @@ class WitnessIndex:
                 self._later_stamp(key, earlier)
         elif at_ms == earlier and stamp:
             # The escrow records its stamp time when it accepts evidence and signs the Stamp after.
-            self._stamp_of.setdefault(key, stamp)
+            held = self._stamp_of.setdefault(key, stamp)
+            if held != stamp and seq is not None and seq_of is not None:
+                held_seq = seq_of(held)
+                if held_seq is not None and seq < held_seq:  # KEY-009: an earlier seq of the escrow's chain
+                    self._stamp_of[key] = stamp
         elif at_ms > earlier:
             self._later_stamp(key, at_ms)
 

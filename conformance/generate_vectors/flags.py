@@ -335,6 +335,21 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "left the views that heard it first no proof of the fork: they held the key's principals "
         "blameless (ATT-013) while the views that heard the key's statement first held them faulty.",
     ),
+    "RotationFork": (
+        "STATE",
+        "A statement of a key K at the next seq after a KeyRotation of K held, with a prev other than that "
+        "rotation's digest: refused CHAIN_BROKEN (KEY-012), before KEY-005 would refuse it KEY_REVOKED.",
+        "Refused KEY_REVOKED with the rotation alone, a thief's rotation forked into a seq the key used left "
+        "the views that heard it first no proof of the fork: they held the key's principals blameless "
+        "(ATT-013) while the views that heard the key's statement first held them faulty.",
+    ),
+    "StampsInOneMillisecond": (
+        "STATE",
+        "Two Stamps by one escrow in one millisecond: the lower seq is the earlier (KEY-009's order), "
+        "whichever the verifier heard first.",
+        "Keeping the first Stamp heard of a statement in a millisecond, a view shown the escrow's later "
+        "re-Stamp first disowned a statement the escrow stamped before a revocation.",
+    ),
     "PrincipalKeyReach": (
         "STATE",
         "A statement under a Mandate issued by a key P, which a held KeyRevocation of P reaches (MND-012, "

@@ -60,6 +60,8 @@ def groups() -> list[Group]:
         own_revocation_reach(),
         principal_key_reach(),
         own_revocation_fork(),
+        rotation_fork(),
+        stamps_in_one_millisecond(),
     ]
 
 
@@ -1695,5 +1697,72 @@ def own_revocation_fork() -> Group:
         "EQUIVOCATION",
         "OwnRevocationFork",
         twin=[*witnessed, fork.envelope, second.envelope],
+    )
+    return g
+
+
+def forked_rotation() -> tuple[Party, Party, list[VerifiedStatement], VerifiedStatement]:
+    """:func:`forked_own_revocation`'s Alice, and the thief's KeyRotation of her key (to a key of its own) in
+    place of its revocation: at seq 2, linked to her first Offer, dated between her first two: a fork of her
+    chain (KEY-012, KEY-005)."""
+    alice, bob, signed, fork = forked_own_revocation()
+    first = signed[1]
+    thief = ChainSigner(
+        alice.agent.key,
+        clock=lambda: fork.issued_at_ms,
+        nonce=lambda: b"thief-nonce-0002",
+        head=(2, first.digest),
+    )
+    rotation = thief.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("thief-new", alice.clock).did)
+    )
+    assert rotation.seq == signed[2].seq and rotation.prev == signed[2].prev
+    return alice, bob, signed, rotation
+
+
+def rotation_fork() -> Group:
+    """KEY-012 for a KeyRotation: a statement of K at the next seq after a KeyRotation of K held, not linking
+    to it -- which KEY-005 would refuse KEY_REVOKED with the rotation alone -- is refused as the fork it is
+    (CHAIN_BROKEN), its proof the two envelopes."""
+    g = Group("RotationFork", "sparse")
+    alice, bob, (binding, first, second, third), rotation = forked_rotation()
+    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
+    g.add(
+        "a thief holding Alice's key signs a KeyRotation of it at the seq of her second Offer (linked to her "
+        "first), heard first; her third Offer, at the next seq, linked to her second: refused CHAIN_BROKEN, "
+        "the two its proof -- not KEY_REVOKED (KEY-005)",
+        ["KEY-012", "KEY-005", "CHN-003"],
+        [*setup, rotation.envelope, third.envelope],
+        "CHAIN_BROKEN",
+        "RotationFork",
+        twin=[*setup, second.envelope, third.envelope],
+    )
+    return g
+
+
+def stamps_in_one_millisecond() -> Group:
+    """KEY-009's order of two Stamps in one millisecond: the earlier seq of the escrow's chain is the
+    earliest Stamp, whichever a view heard first (tests/test_attack21_ratings.py)."""
+    g = Group("StampsInOneMillisecond", "sparse")
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    binding = bob.sign("checkpoint", identity_pb2.Checkpoint())  # binds Bob's key to his principal
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    clock.advance(1_000)
+    back = bob.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=bob.did, effective_ms=1))
+    at = clock.now_ms
+    first, of_back, again = (
+        escrow.sign("stamp", commitment_pb2.Stamp(statements=[d]), issued_at_ms=at)
+        for d in (accept.digest, back.digest, accept.digest)
+    )
+    setup = [*escrow.setup, *alice.setup, *bob.setup, binding.envelope, offer.envelope, back.envelope]
+    g.add(
+        "Bob's principal revokes his key back to 1 ms; in one millisecond the escrow stamps his Accept (seq "
+        "n), the revocation (n + 1) and the Accept again (n + 2), heard last first: the Accept's earliest "
+        "Stamp is seq n, before the revocation's (KEY-009), and a view takes it -- taken",
+        ["KEY-009", "KEY-004"],
+        [*setup, again.envelope, of_back.envelope, first.envelope, accept.envelope],
     )
     return g

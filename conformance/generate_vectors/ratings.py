@@ -25,10 +25,11 @@ from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
 from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle, run_reputation_vectors
-from a2a_coop.testing import DAY_MS, FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
 
 FILE: Final = "ratings.json"
@@ -413,6 +414,8 @@ def cases() -> list[Case]:
         )
     )
     out += _rotated_below_mandate()
+    out += _revoked_principal_keys()
+    out += _restamped_in_one_ms()
     return out
 
 
@@ -564,3 +567,160 @@ def ratings_file() -> dict[str, Any]:
             }
         ],
     }
+
+
+class PrincipalKeyAbove(Deal):
+    """Deal, but Bob's principal key P is bound first to a root key Q (P's seq 0, a Checkpoint under Q's
+    Mandate for P) and signs Bob's Mandate after it (``own=False``); or Bob's key is its own principal, its
+    Mandate signed by itself (``own=True``, MND-021, MND-025)."""
+
+    def __init__(self, own: bool = False) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        caps = identity_pb2.Mandate()
+        caps.CopyFrom(self.bob.mandate_vs.statement.mandate)
+        pre: list[bytes] = []
+        if own:
+            self.bob.principal = self.bob.agent
+        else:
+            self.root = Signer("bob-root", clock)
+            principal = Signer("bob-principal-bound", clock)
+            for_principal = identity_pb2.Mandate()
+            for_principal.CopyFrom(caps)
+            for_principal.agent = principal.did
+            above = self.root.sign("mandate", for_principal, ttl_ms=365 * DAY_MS)
+            self.p_binding = principal.sign("checkpoint", identity_pb2.Checkpoint(), mandate=above.digest)
+            self.bob.principal = principal
+            pre = [above.envelope, self.p_binding.envelope]
+        self.bob.mandate_vs = self.bob.principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
+        self.bob.setup = [self.bob.mandate_vs.envelope]
+        clock.advance(1_000)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [*pre, *ctx(self.alice, self.bob, self.escrow), self.offer.envelope, self.accept.envelope]
+        self.bond = BOND
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
+
+
+def _breached(d: Deal) -> tuple[list[bytes], VerifiedStatement]:
+    """Bob never delivers: Alice's claim is stamped and upheld, Bob's bond forfeited, hers released; Alice
+    attests Bob BREACHED. The contract's evidence up to the release, and the attestation."""
+    delivered = d.deliver(d.alice)
+    d.clock.now_ms = d.deadline + 1
+    claim = d.claim(d.alice)
+    witness = stamp(d.escrow, claim)
+    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
+    ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
+    d.clock.advance(1_000)
+    release = d.escrow_says("release", d.alice)
+    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
+    evidence = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
+    return [*evidence, release.envelope], attestation
+
+
+def _revoked_principal_keys() -> list[Case]:
+    """KEY-011 (c), MND-025 and KEY-010 (c) in a rating (tests/test_attack21_ratings.py): Bob breaches, the
+    escrow upholds Alice's claim and forfeits his bond; then his principal key is revoked back to 1 ms --
+    by the root key it was bound to first, by a principal T a thief bound it to after, or (his key its own
+    principal) by his key itself. The escrow's Stamp of Bob's Mandate and Accept comes after the breach
+    (it is the order of the escrow's Stamps that is read): before it stamped the revocation, or after."""
+    out = []
+    for who, stamped_first, stake in (
+        ("the root key it was bound to first", False, 100),
+        ("the root key it was bound to first", True, 0),
+        ("a principal T a thief holding it bound it to after", True, 0),
+        ("a principal T a thief holding it bound it to after", False, 100),
+        ("his key itself, its own principal (MND-025)", True, 0),
+        ("his key itself, its own principal (MND-025)", False, 100),
+    ):
+        d = PrincipalKeyAbove(own=who.startswith("his key"))
+        bundle, attestation = _breached(d)
+        thefts: list[bytes] = []
+        if who.startswith("the root"):
+            revoker: Signer = d.root
+        elif who.startswith("a principal T"):
+            thief = Party("thief", d.clock)
+            caps = identity_pb2.Mandate()
+            caps.CopyFrom(d.bob.mandate_vs.statement.mandate)
+            caps.agent = d.bob.principal.did
+            t_mandate = thief.principal.sign("mandate", caps, ttl_ms=365 * DAY_MS)
+            held = [d.p_binding.digest, d.bob.mandate_vs.digest]
+            t_binding = d.bob.principal.sign(
+                "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(held)), mandate=t_mandate.digest
+            )
+            thefts = [t_mandate.envelope, t_binding.envelope]
+            revoker = thief.principal
+        else:
+            revoker = d.bob.agent
+        d.clock.advance(1_000)
+        revocation = revoker.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=d.bob.principal.did, effective_ms=1, reason="x")
+        )
+        if stamped_first:
+            bundle += [*thefts, revocation.envelope, stamp(d.escrow, revocation).envelope]
+            d.clock.advance(1)
+            bundle += [stamp(d.escrow, d.bob.mandate_vs, d.accept).envelope, attestation.envelope]
+            label = (
+                "the escrow stamped the revocation before it stamped Bob's Mandate and Accept, which the "
+                "revocation reaches by that Stamp's time (KEY-010 (c): it took them holding it)"
+            )
+        else:
+            bundle += [stamp(d.escrow, d.bob.mandate_vs, d.accept).envelope, attestation.envelope]
+            bundle += [*thefts, revocation.envelope]
+            label = "the escrow never stamped the revocation"
+        out.append(
+            Case(
+                f"Bob's breach escrowed; his principal key revoked back to 1 ms by {who}; {label}: stake "
+                f"{stake}",
+                ["ATT-020", "KEY-009", "KEY-010", "KEY-011", "MND-025"],
+                bundle,
+                [d.escrow.did],
+                [(stake, 0.0)],
+            )
+        )
+    return out
+
+
+def restamped_in_one_ms() -> tuple[Deal, list[bytes], list[VerifiedStatement], VerifiedStatement]:
+    """Bob's breach escrowed (:func:`_breached`); his principal revokes his key back to 1 ms, and in one
+    millisecond the escrow stamps Bob's Mandate and Accept (seq n), the revocation (n + 1) and the Accept
+    again (n + 2). Returns the deal, the evidence with the revocation, the three Stamps in the escrow's
+    order, and the attestation."""
+    d = Deal()
+    bundle, attestation = _breached(d)
+    d.clock.advance(1_000)
+    revocation = d.bob.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=d.bob.did, effective_ms=1, reason="x")
+    )
+    at = d.clock.now_ms
+    stamps = [
+        stamp(d.escrow, d.bob.mandate_vs, d.accept, at=at),
+        stamp(d.escrow, revocation, at=at),
+        stamp(d.escrow, d.accept, at=at),
+    ]
+    return d, [*bundle, revocation.envelope], stamps, attestation
+
+
+def _restamped_in_one_ms() -> list[Case]:
+    """KEY-009's order of two Stamps in one millisecond (tests/test_attack21_ratings.py): the earlier seq
+    of the escrow's chain is the earliest, whichever a view heard first."""
+    out = []
+    for label, order in (("in the escrow's order", (0, 1, 2)), ("the re-Stamp heard first", (2, 1, 0))):
+        d, bundle, stamps, attestation = restamped_in_one_ms()
+        out.append(
+            Case(
+                "Bob's breach escrowed; his principal revokes his key back to 1 ms; in one millisecond the "
+                "escrow stamps his Mandate and Accept, then the revocation, then the Accept again, heard "
+                f"{label}: the earliest Stamp of the Accept is the lower seq, before the revocation's "
+                "(KEY-009): stake 100",
+                ["ATT-020", "KEY-009"],
+                [*bundle, *(stamps[i].envelope for i in order), attestation.envelope],
+                [d.escrow.did],
+                [(100, 0.0)],
+            )
+        )
+    return out

@@ -1037,23 +1037,29 @@ export class Verifier {
   // earliest Stamp of it (KEY-009's order), and that Stamp is at or after the revocation's effective_ms: the
   // escrow took it holding the revocation. A revocation stamped after it refuses nothing.
   checkStampOrdered(rec) {
-    if (!STAMP_TIMED.has(rec.bodyName)) return;
+    const r = this.stampOrderedRevocation(rec);
+    if (r) fail("KEY_REVOKED", "KEY-010", `stamped at ${r.stampedAt}, after its escrow stamped a revocation effective from ${r.eff}`);
+  }
+  // the held revocation KEY-010 (c) refuses `rec` for in the escrow's order (with its Stamp's time), or null
+  stampOrderedRevocation(rec) {
+    if (!STAMP_TIMED.has(rec.bodyName)) return null;
     const e = this.witnessingEscrow(rec);
-    if (!e) return;
+    if (!e) return null;
     const first = (d) => {
       const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t));
       return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
     };
     const s = first(rec.dhex);
-    if (!s) return;
+    if (!s) return null;
     const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
     for (const [key, authority] of this.revokers(rec)) {
       if (!key) continue;
       for (const r of this.revokedAt(key, s.t, authority, null, authority === null ? rec.mandateAt : own)) {
         const sr = first(r.dhex);
-        if (sr && cmpStamp(sr, s) < 0) fail("KEY_REVOKED", "KEY-010", `stamped at ${s.t}, after its escrow stamped a revocation effective from ${r.eff}`);
+        if (sr && cmpStamp(sr, s) < 0) return { eff: r.eff, stampedAt: s.t };
       }
     }
+    return null;
   }
 
   // 27. chain: CHN-004, CHN-003, CHN-005, CHN-002, CHN-007 against the issuer's chain held
@@ -1105,6 +1111,10 @@ export class Verifier {
       fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     }
     const rots = this.rotatedBelow(h.issuer, h.seq);
+    // KEY-012 for a KeyRotation: the next seq after one, not linking to it, is the fork it is, before KEY-005
+    for (const r of rots) {
+      if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's rotation`);
+    }
     if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
     // 23. mandate binding
     let mandate = null;
@@ -1969,7 +1979,8 @@ export function aggregateView({ ratings, seeds, faulty, nowMs }) {
 // taken, each attestation that counts (ATT-002: the lowest seq of its issuer on its contract) reduced to
 // (rater, subject, stake, score, settled) for a view trusting `trusted` escrows. ATT-020: a statement of
 // the evidence disowned by a held KeyRevocation or KeyRotation (KEY-009) makes the stake 0 -- KEY-009's
-// definition as written; KEY-010 (c)'s order of Stamps is not applied here (no vector needs it).
+// definition as written, and KEY-010 (c)'s order of Stamps (F33: one its escrow stamped after stamping a
+// revocation that reaches it by the Stamp's time is disowned too).
 const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, PARTIAL, BREACHED, REVOKED
 
 // KEY-009: a statement a held revocation (of its issuer, or of its Mandate's principal, effective at or
@@ -1980,6 +1991,7 @@ function disowned(v, rec, via = []) {
   const at = { t: rec.h.issued_at_ms, seq: rec.h.seq };
   const revs = v.revokers(rec).flatMap(([k, a]) => v.revokedAt(k, rec.h.issued_at_ms, a, a === null ? null : rec.h.seq, a === null ? rec.mandateAt : at));
   const rots = v.rotatedBelow(rec.h.issuer, rec.h.seq);
+  if (v.stampOrderedRevocation(rec)) return true; // KEY-010 (c): the escrow took it holding the revocation
   if (!revs.length && !rots.length) return false;
   const naming = rec.bodyName === "mandate" ? via.filter((s) => s.dhex !== rec.dhex && hex(s.h.mandate ?? Buffer.alloc(0)) === rec.dhex) : [];
   if (naming.length) return !naming.some((s) => v.witnessedBefore(rec, [...revs, ...rots], s));

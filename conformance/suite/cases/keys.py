@@ -347,6 +347,42 @@ def forked_own_revocation_taken(ctx: Context) -> Outcome:
 
 
 @case(
+    "key.rotation-fork-refused-as-a-fork",
+    "A key's statement at the next seq after its KeyRotation held, linked elsewhere, is refused "
+    "CHAIN_BROKEN, with the fork's proof, not KEY_REVOKED",
+    "KEY-012",
+    "CHN-003",
+)
+def rotation_fork_refused_as_a_fork(ctx: Context) -> Outcome:
+    """Alice's key signs three public Checkpoints, at seqs 0 to 2; a thief holding it signs, at seq 1 (linked
+    to the first) and dated between the first two, a KeyRotation of the key to a key of its own. The target
+    takes the first Checkpoint and the rotation; then Alice's third Checkpoint, at the rotation's next seq
+    and linked to her second, must be refused CHAIN_BROKEN (KEY-012 (a)), the two envelopes its proof -- a
+    target that refuses it KEY_REVOKED (KEY-005), with the rotation alone, keeps no proof of the fork, while
+    one that heard the Checkpoint first holds one."""
+    alice = ctx.party()
+    at = ctx.clock.now_ms
+    first = alice.agent.sign("checkpoint", identity_pb2.Checkpoint(), issued_at_ms=at)
+    second = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([first.digest])), issued_at_ms=at + 2
+    )
+    third = alice.agent.sign(
+        "checkpoint",
+        identity_pb2.Checkpoint(log_root=merkle_root([first.digest, second.digest])),
+        issued_at_ms=at + 3,
+    )
+    thief = ChainSigner(
+        alice.agent.key, clock=lambda: at + 1, nonce=lambda: b"thief-nonce-0002", head=(1, first.digest)
+    )
+    fork = thief.sign("key_rotation", identity_pb2.KeyRotation(new_key=ctx.party("thief").did))
+    ctx.send(first, note="the key's first public Checkpoint")
+    ctx.send(fork, note="a KeyRotation of the key, signed at seq 1 by a thief holding it")
+    return Outcome.passed(
+        refuses(ctx, third.envelope, "CHAIN_BROKEN", what="a statement at its key's rotation's next seq")
+    )
+
+
+@case(
     "key.revocation-with-binding",
     "A principal's KeyRevocation sent with the key's binding Checkpoint as context is taken; "
     "the key's later statements are refused KEY_REVOKED",
