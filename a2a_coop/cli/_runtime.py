@@ -727,14 +727,14 @@ def read_callers_file(
 
 
 def _operator_judge(
-    listed: dict[bytes, str], did: str, *, own_did_operator: bool, what: str, option: str
+    listed: dict[bytes, str], did: str, *, own_did_operator: bool, what: str, option: str, serves: str
 ) -> Callable[[grpc.ServicerContext], bool]:
     """Whether a gRPC call is the operator's, as A2A-026 judges an A2A caller (CTL-001, CTL-002): its
     client certificate listed in ``listed`` (:func:`read_callers_file` of ``option``) as ``operator`` (or
     as ``did``), or -- with ``own_did_operator`` -- naming ``did`` in its subjectAltName; without a
-    certificate, a caller on this host. ``what``: the option that needs it, for the messages. Behind
-    mutual TLS every caller presents a certificate, so with none the operator's a usage error: the
-    service would answer nobody."""
+    certificate, a caller on this host. ``what``: the option that needs it, and ``serves`` what it does
+    for the operator alone ("answers", "pays"), for the messages. Behind mutual TLS every caller presents
+    a certificate, so with none the operator's a usage error: it would serve nobody."""
     try:
         from a2a_coop.a2a.callers import OPERATOR, Callers
         from a2a_coop.a2a.service import call_context
@@ -745,11 +745,34 @@ def _operator_judge(
         ) from None
     if not own_did_operator and not {OPERATOR, did} & set(listed.values()):
         raise UsageError(
-            f"{what} with --tls-client-ca answers only the operator's client certificates, and none is "
+            f"{what} with --tls-client-ca {serves} only the operator's client certificates, and none is "
             f"named: list one as 'operator' in {option} FILE, or pass --own-did-operator"
         )
     callers = Callers(listed=listed, agent=did, own_did_operator=own_did_operator)
     return lambda context: callers.identify(call_context(context)) == OPERATOR
+
+
+def operator_judge(
+    *,
+    path: Path | None,
+    tls: TlsConfig | None,
+    did: str,
+    own_did_operator: bool,
+    what: str,
+    option: str,
+    serves: str = "answers",
+) -> Callable[[grpc.ServicerContext], bool] | None:
+    """Whether a gRPC call is the operator's (:func:`_operator_judge`, with the callers file at ``path``,
+    ``option``), or None without a client CA: no caller then presents a certificate, the service is served
+    on loopback alone (the caller of this refuses it elsewhere), and every caller on this host is the
+    operator's."""
+    if tls is None or tls.trusted_ca is None:
+        read_callers_file(path, tls, option)  # a callers file with no client CA is a usage error
+        return None
+    listed = read_callers_file(path, tls, option)
+    return _operator_judge(
+        listed, did, own_did_operator=own_did_operator, what=what, option=option, serves=serves
+    )
 
 
 def operator_only(
@@ -763,19 +786,16 @@ def operator_only(
     what: str,
     option: str,
 ) -> list[Any]:
-    """The server interceptors that serve ``service`` only to the operator's callers (CTL-001, CTL-002:
+    """The server interceptors that serve ``service`` only to the operator's callers (CTL-001:
     :class:`~a2a_coop.runtime.control.OperatorOnly`, refusing anyone else ``NOT_OPERATOR`` before its
-    request is parsed), judged by :func:`_operator_judge` with the callers file at ``path`` (``option``).
-    None are needed without a client CA: no caller then presents a certificate, the service is served on
-    loopback alone (the caller of this refuses it elsewhere), and every caller on this host is the
-    operator's."""
-    if tls is None or tls.trusted_ca is None:
-        read_callers_file(path, tls, option)  # a callers file with no client CA is a usage error
+    request is parsed), judged by :func:`operator_judge`; none without a client CA."""
+    judge = operator_judge(
+        path=path, tls=tls, did=did, own_did_operator=own_did_operator, what=what, option=option
+    )
+    if judge is None:
         return []
     from a2a_coop.runtime.control import OperatorOnly
 
-    listed = read_callers_file(path, tls, option)
-    judge = _operator_judge(listed, did, own_did_operator=own_did_operator, what=what, option=option)
     return [OperatorOnly([service], judge, rule)]
 
 

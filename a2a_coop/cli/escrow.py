@@ -21,7 +21,7 @@ from a2a_coop.cli._runtime import (
     load_mandate,
     log,
     open_journal,
-    operator_only,
+    operator_judge,
     page_limits,
     resolve_did,
     runtime_command,
@@ -115,10 +115,12 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> list[Any]:
-    """With ``--conformance-faucet`` behind a client CA, what puts EscrowService behind the escrow's
-    operator (CTL-002): every call of anyone else is refused ``NOT_OPERATOR`` before its request is
-    read. Without a client CA no caller has a certificate and every one is on this host (the faucet is
-    refused elsewhere): none is needed. ``did``: the escrow's own did:key (``--own-did-operator``)."""
+    """With ``--conformance-faucet`` behind a client CA, what pays the faucet on the escrow's operator's
+    Submits alone (CTL-002): each Submit's caller is judged from its client certificate before anything
+    is deposited, and anyone else's Submit is served as by an escrow without a faucet (EscrowService
+    stays every caller's). Without a client CA no caller has a certificate and every one is on this
+    host (the faucet is refused elsewhere): none is needed. ``did``: the escrow's own did:key
+    (``--own-did-operator``)."""
     for option, given in (
         ("--callers", args.callers is not None),
         ("--own-did-operator", args.own_did_operator),
@@ -129,18 +131,21 @@ def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> 
             raise UsageError(f"{option} judges client certificates: it needs --tls-client-ca")
     if not args.conformance_faucet:
         return []
-    from a2a_coop.transport.server import ESCROW_SERVICE
-
-    return operator_only(
-        ESCROW_SERVICE,
-        "CTL-002",
+    judge = operator_judge(
         path=args.callers,
         tls=tls,
         did=did,
         own_did_operator=args.own_did_operator,
         what="--conformance-faucet",
         option="--callers",
+        serves="pays",
     )
+    if judge is None:
+        return []
+    from a2a_coop.runtime.control import OperatorsFaucet
+    from a2a_coop.transport.server import ESCROW_SERVICE
+
+    return [OperatorsFaucet(f"/{ESCROW_SERVICE}/Submit", judge)]
 
 
 def _predecessor(args: argparse.Namespace, mandate: bytes, held: list[bytes]) -> list[bytes]:

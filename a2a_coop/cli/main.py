@@ -619,12 +619,13 @@ def _add_runtime_parsers(sub: Any) -> None:
         type=positive,
         default=0,
         metavar="AMOUNT",
-        help="TEST ONLY: credit AMOUNT to every agent whose Mandate this escrow sees for the first "
-        "time, so the conformance suite's bonded escrow cases can run (its operator mints funds: never "
-        "on an escrow that holds real value). The escrow then serves only its operator (CTL-002): a "
-        "caller on this host without a client certificate or, with --tls-client-ca, one whose "
-        "certificate --callers lists as operator (or names this escrow's did:key, with "
-        "--own-did-operator); anyone else is refused PERMISSION_DENIED, NOT_OPERATOR",
+        help="TEST ONLY: credit AMOUNT, on a Submit of the escrow's operator, to the agent of every "
+        "Mandate in it that holds nothing here yet (one never credited here, or whose Mandate the escrow "
+        "sees for the first time), so the conformance suite's bonded escrow cases can run (its operator "
+        "mints funds: never on an escrow that holds real value). The operator (CTL-002): a caller on "
+        "this host without a client certificate or, with --tls-client-ca, one whose certificate "
+        "--callers lists as operator (or names this escrow's did:key, with --own-did-operator); anyone "
+        "else's Submit is served as without the faucet, crediting nothing",
     )
     e.add_argument(
         "--callers",
@@ -632,12 +633,12 @@ def _add_runtime_parsers(sub: Any) -> None:
         metavar="FILE",
         help="with --conformance-faucet and --tls-client-ca: who holds each client certificate, as "
         "serve --a2a-callers reads it (a SHA-256 fingerprint, then 'operator' or a did:key, one a line); "
-        "only the certificates listed as operator are served (CTL-002)",
+        "only the Submits of certificates listed as operator pay the faucet (CTL-002)",
     )
     e.add_argument(
         "--own-did-operator",
         action="store_true",
-        help="with --conformance-faucet and --tls-client-ca: also serve a client certificate whose "
+        help="with --conformance-faucet and --tls-client-ca: also take a client certificate whose "
         "subjectAltName names this escrow's own did:key as the operator's (A2A-026 (a)); only if your "
         "client CA certifies that did:key to nobody but you",
     )

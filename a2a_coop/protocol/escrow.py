@@ -1478,8 +1478,12 @@ class Escrow:
     def deals_with(self, key: str) -> bool:
         """ESC-017: whether ``key`` is in our dealings: ourselves, a key our ledger ever credited (a
         Deposit: funds, which keys cannot mint), a party of a contract naming us or a principal of one."""
+        return key == self.did or key in self._dealings or self.ever_credited(key)
+
+    def ever_credited(self, party: str) -> bool:
+        """Whether our ledger ever moved funds of ``party`` (a Deposit first: keys cannot mint funds)."""
         book = self._book
-        return key == self.did or key in self._dealings or key in book.available or key in book.locked
+        return party in book.available or party in book.locked
 
     def _needed(self, verified: Sequence[VerifiedStatement | bytes]) -> frozenset[bytes]:
         """ESC-017: the statements of no negotiation in a Submit that a statement of a negotiation in it,

@@ -9,8 +9,9 @@ client certificate as A2A-026 does and refuses any other caller ``PERMISSION_DEN
 The Offer goes through the same policy guard as any other (MND-011); the counterparty's answers
 through the same verifier: a refusal of either fails the call with that rejection (RPC-005).
 
-``a2a-coop escrow serve --conformance-faucet`` (test-only: it mints funds) puts its EscrowService behind
-one too (CTL-002).
+``a2a-coop escrow serve --conformance-faucet`` (test-only: it mints funds) serves its EscrowService to
+every caller, as any escrow does, and pays its faucet on its operator's Submits alone: an
+:class:`OperatorsFaucet` judges each Submit's caller the same way (CTL-002).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from grpc_status import rpc_status
 from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.alarm import KeyForked
+from a2a_coop.runtime.node import faucet_shut
 from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer, drive
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustRefused
@@ -56,9 +58,8 @@ class OperatorOnly(grpc.ServerInterceptor):  # type: ignore[type-arg]  # generic
     """Serves ``services`` (full gRPC service names) only to the operator's callers: any other call is
     refused :func:`not_operator_status` (citing ``rule``) before its request is parsed or any handler
     runs. ``operator`` judges a call (the CLI: a client certificate as A2A-026 judges it). The reference
-    peer puts its ConformanceControlService behind one (CTL-001), the reference escrow its EscrowService
-    when its test-only faucet is on (CTL-002). Their methods are all unary; a streaming one is refused
-    ``TypeError`` here rather than served unguarded."""
+    peer puts its ConformanceControlService behind one (CTL-001). Its methods are all unary; a streaming
+    one is refused ``TypeError`` here rather than served unguarded."""
 
     def __init__(
         self, services: Collection[str], operator: Callable[[grpc.ServicerContext], bool], rule: str
@@ -90,6 +91,39 @@ class OperatorOnly(grpc.ServerInterceptor):  # type: ignore[type-arg]  # generic
 
         # the request reaches ``guarded`` as bytes: parsed only once the caller is judged
         return grpc.unary_unary_rpc_method_handler(guarded, response_serializer=handler.response_serializer)
+
+
+class OperatorsFaucet(grpc.ServerInterceptor):  # type: ignore[type-arg]  # generic only in the stubs
+    """Pays an escrow's test faucet on its operator's Submits alone (CTL-002): ``operator`` judges each
+    call of ``method`` (a full gRPC method name: EscrowService's Submit) once, from its gRPC context,
+    before its request is parsed and anything is deposited (the CLI: a client certificate as A2A-026
+    judges it); a call that is not the operator's is served as any other, within
+    :func:`~a2a_coop.runtime.node.faucet_shut`: the faucet deposits nothing for it, and its answer is the
+    one an escrow without a faucet gives. Every other call passes untouched: none pays the faucet."""
+
+    def __init__(self, method: str, operator: Callable[[grpc.ServicerContext], bool]) -> None:
+        self.method = method
+        self.operator = operator
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or details.method != self.method:
+            return handler
+        if handler.unary_unary is None:
+            raise TypeError(f"OperatorsFaucet judges a unary method only, not {details.method}")
+        operator, behavior = self.operator, handler.unary_unary
+
+        def served(request: Any, context: grpc.ServicerContext) -> Any:
+            if operator(context):  # judged once, before anything is deposited (CTL-002)
+                return behavior(request, context)
+            with faucet_shut():
+                return behavior(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            served,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # type: ignore[misc]  # generated

@@ -27,7 +27,9 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Final
 
@@ -973,6 +975,24 @@ class PeerNode:
 
 # --- a serving escrow ----------------------------------------------------------------------
 
+# Set within faucet_shut(): an EscrowNode's test faucet credits nothing (CTL-002).
+_FAUCET_SHUT: ContextVar[bool] = ContextVar("a2a_coop.faucet_shut", default=False)
+
+
+@contextmanager
+def faucet_shut() -> Iterator[None]:
+    """Within it (in this thread), no :class:`EscrowNode`'s test faucet credits anything; a Submit is
+    otherwise served exactly as by an escrow without a faucet. The reference escrow serves the Submit of
+    a caller that is not its operator's within one (CTL-002:
+    :class:`~a2a_coop.runtime.control.OperatorsFaucet`, judged once per call from its gRPC context)."""
+    token = _FAUCET_SHUT.set(True)
+    try:
+        yield
+    finally:
+        _FAUCET_SHUT.reset(token)
+
+
+FAUCET_REFERENCE: Final = "conformance faucet"  # the reference of the test faucet's Deposits
 SUBMIT_ANSWER_PREFIX = "submit-answer/"
 # The Accepts whose issuer forked its chain against them (ESC-015): no claim of that issuer under that
 # contract is taken, also after a restart (the fork's other statement may never be shown again).
@@ -1379,7 +1399,8 @@ class EscrowNode:
         locked = True
         try:
             self._forget_durable()
-            if key is not None and all(map(self.escrow.took, digests)):
+            due = self._faucet_due(envelopes)  # test-only: the agents the faucet pays (none in production)
+            if not due and key is not None and all(map(self.escrow.took, digests)):
                 # Only a Submit of statements all taken (held, or a binding shown) can repeat one answered
                 # before.
                 earlier = self._answered(key)
@@ -1396,7 +1417,10 @@ class EscrowNode:
             ticket = None
             forks = len(self.escrow.forked_accepts)
             try:
-                self._pour(envelopes)  # test-only; its Deposits are ledger entries, not part of the answer
+                for agent in due:  # signed before the evidence is taken: its contract is bonded at once
+                    self.escrow.deposit(
+                        agent, self.faucet, self.escrow.currency, FAUCET_REFERENCE, self.clock()
+                    )
                 signed = self.escrow.submit(envelopes, self.clock(), prechecked=prechecked)
                 if key is not None and signed:
                     # Written with what was signed now, in one transaction; when nothing new was signed
@@ -1436,23 +1460,28 @@ class EscrowNode:
             if locked:
                 self.lock.release()
 
-    def _pour(self, envelopes: Sequence[bytes]) -> None:
-        """The test-only faucet (``faucet`` > 0, ``escrow serve --conformance-faucet``): a Deposit of
-        ``faucet`` for the agent of every Mandate in ``envelopes`` that holds nothing here yet, signed
-        before the evidence is taken so that the contract it comes with is bonded at once."""
-        if not self.faucet:
-            return
+    def _faucet_due(self, envelopes: Sequence[bytes]) -> list[str]:
+        """The agents the test-only faucet (``faucet`` > 0, ``escrow serve --conformance-faucet``) pays
+        ``faucet`` for this Submit, each once: the agent of every Mandate in ``envelopes`` that holds
+        nothing here yet -- its Mandate seen for the first time, or one the ledger never credited (its
+        Mandate came first in a Submit the faucet did not pay) --; its Deposits are ledger entries, not
+        part of the answer, and a Submit that pays is no repeat (ESC-007). None within
+        :func:`faucet_shut` (CTL-002: the Submit of a caller that is not the escrow's operator's)."""
+        if not self.faucet or _FAUCET_SHUT.get():
+            return []
+        due: dict[str, None] = {}
         for env in envelopes:
             try:
                 vs = verify_statement(env)
             except CoopError:
                 continue  # the Submit itself reports it
-            if vs.body != "mandate" or vs.digest in self.escrow.verifier.statements:
+            if vs.body != "mandate":
                 continue
             agent = vs.statement.mandate.agent
-            if self.escrow.balance(agent) == (0, 0):
-                currency = self.escrow.currency
-                self.escrow.deposit(agent, self.faucet, currency, "conformance faucet", self.clock())
+            seen = vs.digest in self.escrow.verifier.statements
+            if not self.escrow.ever_credited(agent) or (not seen and self.escrow.balance(agent) == (0, 0)):
+                due[agent] = None
+        return list(due)
 
     def _stage(self, meta: dict[str, Any] | None) -> Ticket | None:
         """:meth:`_persist`, staged for the journal's group commit (None if there is nothing to write)."""

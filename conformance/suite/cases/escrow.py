@@ -72,9 +72,9 @@ def faucet_not_exposed(ctx: Context) -> Outcome:
     """Show the escrow the Mandate of a key of the suite's, made for this run: if the escrow credits it
     (a test faucet: no payment rail paid it in), the suite must have reached it on a loopback address or
     with a client certificate (mutual TLS); served in plaintext on any other address, anyone who reaches
-    it mints funds. Whom else it serves behind mutual TLS -- only its operator's certificates (CTL-002) --
-    the suite cannot see: it holds one certificate (tests/test_faucet_callers.py calls the reference
-    escrow with others)."""
+    it mints funds. Whose Submits it pays behind mutual TLS -- only its operator's certificates'
+    (CTL-002) -- the suite cannot see: it holds one certificate (tests/test_faucet_callers.py calls the
+    reference escrow with others)."""
     probe = ctx.party("probe")
     esc_target.take(ctx, [], context=probe.setup, note="a Mandate of a key made for this run")
     available, locked = esc_target.balance(ctx, probe.did)
