@@ -1,8 +1,9 @@
-"""Work a request leaves that its answer need not wait for runs once the answer is on its way (RELIABILITY.md,
-"Under load: ... (twenty-first session, helper perftrade21)"): a served escrow forgets the contracts a
-Submit settled when that Submit's RPC ends, not when the next Submit takes its lock -- in a sequential
-trade that was on the path of every first Submit. Memory only: the journal holds them (durable before the
-answer left) and answers for them once forgotten."""
+"""Work a request leaves that its answer need not wait for runs once the answer is on its way
+(RELIABILITY.md, "Under load: what a trade does between durable and answered (twenty-first session,
+helper perftrade21)"): a served escrow forgets the contracts a Submit settled when that Submit's RPC ends,
+not when the next Submit takes its lock -- in a sequential trade that was on the path of every first
+Submit. Memory only: the journal holds them (durable before the answer left) and answers for them once
+forgotten."""
 
 from __future__ import annotations
 
@@ -21,11 +22,16 @@ from a2a_coop.transport import EscrowClient, serve
 FUNDS = 10**9
 
 
-def _world(tmp_path: Path) -> tuple[FixedClock, Party, Party, Party, EscrowNode]:
+def _world(tmp_path: Path, **kw: int) -> tuple[FixedClock, Party, Party, Party, EscrowNode]:
     clock = FixedClock()
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     escrow = EscrowNode(
-        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+        e.agent.key,
+        e.mandate_vs.envelope,
+        tmp_path / "e.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+        **kw,  # type: ignore[arg-type]
     )
     for party in (alice, bob):
         escrow.deposit(party.did, FUNDS)
@@ -98,3 +104,20 @@ def test_after_reply_never_waits_for_the_lock(tmp_path: Path) -> None:
     finally:
         node.close()
         escrow.close()
+
+
+def test_after_reply_once_closed_touches_nothing(tmp_path: Path) -> None:
+    """An RPC that ends as its escrow closes (gRPC calls back after the answer left): ``after_reply`` finds
+    the node closed -- its journal with it, where a forgotten contract's records are read -- and leaves
+    memory as it is, raising nothing. (No snapshots: one at close would forget them first.)"""
+    clock, alice, bob, e, escrow = _world(tmp_path, snapshot_every=0)
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
+    a = served_peer(alice, clock, context=[e.mandate_vs.envelope])
+    try:
+        neg = run_trade(a, node, bob.did, bonded_proposal(alice, e.did), escrow=escrow)
+        assert neg.id in escrow.escrow.verifier.negotiations.by_id and escrow._forgettable
+    finally:
+        node.close()
+        escrow.close()
+    escrow.after_reply()
+    assert neg.id in escrow.escrow.verifier.negotiations.by_id

@@ -1366,7 +1366,8 @@ class EscrowNode:
         if not self._forgettable or not self.lock.acquire(blocking=False):
             return
         try:
-            self._forget_durable()
+            if not self._stop.is_set():  # closed meanwhile: its journal with it
+                self._forget_durable()
         finally:
             self.lock.release()
 
