@@ -85,6 +85,59 @@ def test_recorded_statement_comes_back_byte_for_byte(journal: Journal, alice: Pa
     assert journal.by_digest(b"\0" * 32) is None
 
 
+def test_a_digest_found_absent_is_not_asked_again_until_the_next_transaction(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer remembers the digests :meth:`Journal.by_digest` found no statement of until its next
+    transaction (one query, not one per ask); a statement committed after is found, also one asked about
+    in between. A reader (``lock=False``: another process writes) asks SQLite every time."""
+    queries: list[tuple[Path, str]] = []
+    real = Journal._read
+
+    def counting(self: Journal, sql: str, args: tuple[object, ...], **kw: bool) -> object:
+        queries.append((self.path, sql))
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(Journal, "_read", counting)
+    offer, later = alice.offer(bob), alice.offer(bob)
+    with Journal.open(tmp_path / "peer.db") as writer:
+        for _ in range(3):
+            assert writer.by_digest(offer.digest) is None
+        assert len(queries) == 1  # asked once, remembered twice
+        writer.record_outgoing(offer, at_ms=1)  # a transaction: what was absent may be there now
+        assert writer.by_digest(offer.digest) == offer.envelope
+        assert writer.by_digest(later.digest) is None
+        assert len(queries) == 3
+        with Journal.open(tmp_path / "peer.db", lock=False) as reader:
+            for _ in range(2):
+                assert reader.by_digest(later.digest) is None
+            writer.record_outgoing(later, at_ms=2)  # another connection's write: the reader sees it
+            assert reader.by_digest(later.digest) == later.envelope
+            assert writer.by_digest(later.digest) == later.envelope
+        assert len(queries) == 7
+
+
+def test_a_query_a_commit_overtakes_leaves_no_absence_behind(
+    tmp_path: Path, alice: Party, bob: Party, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that found nothing while the writer committed the statement (another thread) must not be
+    remembered as absent past that commit: the count of transactions is read before the query."""
+    offer = alice.offer(bob)
+    with Journal.open(tmp_path / "peer.db") as writer:
+        real = Journal._read
+
+        def overtaken(self: Journal, sql: str, args: tuple[object, ...], **kw: bool) -> object:
+            row = real(self, sql, args, **kw)  # absent, as read ...
+            if not self._transactions:
+                self.record_outgoing(offer, at_ms=1)  # ... and committed before the reader goes on
+            return row
+
+        monkeypatch.setattr(Journal, "_read", overtaken)
+        assert writer.by_digest(offer.digest) is None  # what the query saw
+        monkeypatch.setattr(Journal, "_read", real)
+        assert writer.by_digest(offer.digest) == offer.envelope
+
+
 def test_unknown_issuer_has_an_empty_head(journal: Journal, alice: Party) -> None:
     assert journal.chain_head(alice.did) == (0, b"")
 

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers import make_peer
+from peers import bonded_proposal, make_peer, peer_node, served_peer
 from test_bounded_memory import Pair
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import negotiation
+from a2a_coop.protocol.negotiation import State
 from a2a_coop.runtime import trade
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import FixedClock, Party
 
@@ -104,3 +106,43 @@ def test_a_durable_request_asks_for_no_snapshot_until_one_may_be_due(
         assert pair.bob._cadence.at > 0  # a snapshot was journaled
     finally:
         pair.close()
+
+
+def test_an_escrow_asks_its_journal_once_about_each_new_statement_of_a_submit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An escrow that forgets settled contracts asks its journal whether it holds each statement of a
+    Submit it does not hold in memory -- its precheck, ``took``, the Submit's own checks: up to four
+    times each, 24 queries a bonded trade for 8 new statements. "None" stays true until the next
+    transaction; now each is one query: no digest is asked of SQLite twice between two transactions."""
+    clock = FixedClock()
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = EscrowNode(
+        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+    )
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
+    asked: list[tuple[int, bytes]] = []
+    real = Journal._read
+
+    def counting(self: Journal, sql: str, args: tuple[Any, ...], **kw: Any) -> Any:
+        if self is escrow.journal and sql.startswith("SELECT envelope FROM statements WHERE digest"):
+            asked.append((self._transactions, args[0]))
+        return real(self, sql, args, **kw)
+
+    monkeypatch.setattr(Journal, "_read", counting)
+    try:
+        for party in (alice, bob):
+            escrow.deposit(party.did, 10**9)
+        a = served_peer(alice, clock, context=[e.mandate_vs.envelope])
+        ids = []
+        for _ in range(5):
+            neg = trade.run_trade(a, node, bob.did, bonded_proposal(alice, e.did), escrow=escrow)
+            assert a.negotiation(neg.id).state is State.FULFILLED
+            ids.append(neg.id)
+            clock.advance(10_000)
+        assert ids[0] not in escrow.escrow.verifier.negotiations.by_id  # settled and forgotten: archived
+        assert len(asked) >= 5 * 8  # every new statement of every Submit was asked about
+        assert len(set(asked)) == len(asked), len(asked) - len(set(asked))
+    finally:
+        node.close()
+        escrow.close()

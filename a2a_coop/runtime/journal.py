@@ -346,6 +346,8 @@ META_FILTER_KEY: Final = "journal/filter-key"
 META_FILTER: Final = "journal/filter"
 _FILTER_FORMAT: Final = 1
 _HOLDS_SCAN_AFTER: Final = _HOLDS_SCAN + " WHERE s.id > ?"
+# Digests :meth:`Journal.by_digest` remembers as absent between two transactions, at most.
+_ABSENT_MAX: Final = 256
 
 
 class _Holds:
@@ -522,6 +524,12 @@ class Journal:
         # fsync'd, so a reader never waits for the disk (opened on first use).
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
+        # Transactions run so far, and the digests :meth:`by_digest` found no statement of since the
+        # count was last what it is (the writer only): statements are only ever inserted, by this
+        # connection, so "none" stays true until the next transaction. An escrow asks it of each new
+        # statement of a Submit up to four times (its precheck, took, the Submit's own checks): one query.
+        self._transactions = 0
+        self._absent: tuple[int, set[bytes]] = (0, set())
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -761,6 +769,7 @@ class Journal:
             finally:
                 self._new_ids.clear()
                 self._new_heads.clear()
+                self._transactions += 1  # after the COMMIT: what a read found absent before may be there
 
     def _issuer_id(self, cur: sqlite3.Cursor, did: str) -> int | None:
         """The interned id of ``did``, or None if the journal has never seen it."""
@@ -1175,9 +1184,22 @@ class Journal:
         return None if row is None else int(row[0])
 
     def by_digest(self, digest: bytes) -> bytes | None:
-        """The envelope of a journaled statement (either direction), or None."""
+        """The envelope of a journaled statement (either direction), or None. A digest found absent is
+        not asked of SQLite again until the next transaction (the writer only: see ``_absent``)."""
+        transactions = self._transactions  # read before the query: a commit during it makes "none" stale
+        absent = self._absent
+        if absent[0] == transactions and digest in absent[1]:
+            return None
         row = self._read("SELECT envelope FROM statements WHERE digest = ?", (digest,))
-        return None if row is None else row[0]
+        if row is not None:
+            envelope: bytes = row[0]
+            return envelope
+        if self._holds is not None:  # one writer (ours): nothing else inserts
+            if absent[0] != transactions:
+                absent = self._absent = (transactions, set())
+            if len(absent[1]) < _ABSENT_MAX:
+                absent[1].add(digest)
+        return None
 
     def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
         """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""

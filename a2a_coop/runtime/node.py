@@ -1377,6 +1377,20 @@ class EscrowNode:
                     self.escrow.forget_contract(nid, now)
         self._forgettable = keep
 
+    def after_reply(self) -> None:
+        """What a Submit leaves that its answer need not wait for, once the answer is on its way (the gRPC
+        server calls this when a Submit's RPC ends): forget the contracts settled by writes now durable --
+        memory only, the journal answers for them from then on. Until now this ran when the next Submit
+        took the lock, before its own checks: in a sequential trade, on the path of every first Submit.
+        Never waits: if a Submit holds the lock, it is left to the next one (at its start, as before)."""
+        if not self._forgettable or not self.lock.acquire(blocking=False):
+            return
+        try:
+            if not self._stop.is_set():  # closed meanwhile: its journal with it
+                self._forget_durable()
+        finally:
+            self.lock.release()
+
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
             try:

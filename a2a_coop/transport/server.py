@@ -428,6 +428,10 @@ def _exchange(handler: CooperationHandler, envelope: bytes, context: Sequence[by
 
 
 def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]:
+    # What a Submit leaves to do that its answer need not wait for (EscrowNode.after_reply): run once the
+    # answer is sent -- grpc calls an RPC's callbacks when it ends -- while the caller reads it.
+    after_reply: Callable[[], None] | None = getattr(handler, "after_reply", None)
+
     def submit(data: bytes, context: grpc.ServicerContext) -> service_pb2.SubmitResponse:
         req = _parse(service_pb2.SubmitRequest, data, context)
 
@@ -435,7 +439,10 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
             _check_sizes(req.envelopes)
             return handler.submit(list(req.envelopes))
 
-        return service_pb2.SubmitResponse(envelopes=_invoke(context, "Submit", call))
+        answer = service_pb2.SubmitResponse(envelopes=_invoke(context, "Submit", call))
+        if after_reply is not None:
+            context.add_callback(after_reply)
+        return answer
 
     def get_ledger(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLedgerResponse:
         req = _parse(service_pb2.GetLedgerRequest, data, context)
