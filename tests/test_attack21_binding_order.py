@@ -19,25 +19,16 @@ the thief's Offer, after the Mandate, and keeps both: the same five statements s
 from __future__ import annotations
 
 import pytest
+from test_escrow_handover import _revoke, _rule_and_settle, _story, _successor
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.key_time import mandate_for
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "KEY-011 (b)/(c) read K's earliest binding *held*: a binding heard after a revocation that "
-        "reaches it is refused KEY_REVOKED and binds nothing (KEY-007), so a view that heard P's "
-        "revocation before K's binding dates the binding later and keeps the thief's Mandate and its "
-        "agent's Offer, which a view that heard the binding first disowns (fix proposed in the redteam21 "
-        "report: a statement refused only KEY_REVOKED binds K as one refused for its chain does)"
-    ),
-)
 @pytest.mark.req("KEY-011", "KEY-007", "KEY-004", "MND-012")
 def test_a_principals_revocation_reaches_the_thiefs_mandate_whatever_order_the_binding_is_heard_in() -> None:
     clock = FixedClock()
@@ -80,3 +71,66 @@ def test_a_principals_revocation_reaches_the_thiefs_mandate_whatever_order_the_b
     assert {(kind, *rest) for kind, *rest in verdicts} == {
         (kind, True, True, True, True) for kind in ((), ("evidence_view",), ("me",))
     }, sorted(verdicts)
+
+
+@pytest.mark.req("KEY-007", "ESC-022", "KEY-011")
+def test_a_thiefs_binding_refused_key_revoked_binds_the_key_to_its_principal_and_stops_no_hand_over() -> None:
+    # The escrow key K1's principal P revokes it back before the theft; the thief then signs, with K1, a
+    # Stamp under a Mandate its own principal T minted for K1: refused KEY_REVOKED, it binds K1 to T
+    # (KEY-007) -- and a revocation reaches it, so K1 is bound, unrevoked, to P alone: P's hand-over counts.
+    s = _story()
+    _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
+    thief_principal = Signer("thief-principal", s.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
+    t_mandate = thief_principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    s.take(t_mandate)
+    binding = s.escrow.agent.sign(
+        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
+    )
+    with pytest.raises(CoopError) as e:
+        s.take(binding)
+    assert e.value.code == "KEY_REVOKED"
+    # The attack happened: K1 is bound to the thief's principal by the refused statement, at its time.
+    assert thief_principal.did in s.verifier.bound[s.escrow.did]
+    assert s.verifier.bound_at[(s.escrow.did, thief_principal.did)] == (binding.issued_at_ms, binding.seq)
+    assert binding.digest not in s.verifier.statements  # and held nowhere
+    succ = _successor(s, "escrow2", s.escrow.principal)
+    _successor(s, "escrow3", thief_principal)
+    assert s.verifier.successors(s.escrow.did) == ((succ.did,), s.clock.now_ms - 10)
+    # T may now revoke K1 (KEY-004), back to 1 ms: it reaches none of K1's ledger under P's Mandate (P was
+    # bound first, KEY-011 (b)), and moves the hand-over nowhere.
+    _revoke(s, thief_principal, 1)
+    assert not any(s.verifier.disowned(vs) for vs in (s.offer, s.accept))
+    assert s.verifier.successors(s.escrow.did) == ((succ.did,), s.clock.now_ms - 10)
+    s.take(*_rule_and_settle(s, succ))
+    assert s.state() == "BREACHED"
+
+
+@pytest.mark.req("KEY-007")
+def test_a_statement_refused_key_revoked_and_for_something_else_binds_nothing() -> None:
+    # Refused KEY_REVOKED, the thief's statement under T's Mandate is refused with no revocation held too
+    # (the Mandate expired before it): it binds K1 to nobody, and T may not revoke K1 (KEY-004).
+    s = _story()
+    thief_principal = Signer("thief-principal", s.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(s.escrow.mandate_vs.statement.mandate)
+    m.valid_until_ms = s.clock.now_ms + 1_000
+    t_mandate = thief_principal.sign("mandate", m)
+    s.take(t_mandate)
+    s.clock.advance(2_000)
+    binding = s.escrow.agent.sign(
+        "stamp", commitment_pb2.Stamp(statements=[s.offer.digest]), mandate=t_mandate.digest
+    )
+    with pytest.raises(CoopError) as e:
+        s.verifier.check(binding)  # no revocation held: refused all the same
+    other = e.value.code
+    assert other != "KEY_REVOKED"
+    _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
+    with pytest.raises(CoopError) as e:
+        s.take(binding)
+    assert e.value.code == "KEY_REVOKED"  # the attack: refused for the revocation first (step 22)
+    assert thief_principal.did not in s.verifier.bound.get(s.escrow.did, ()), other
+    with pytest.raises(CoopError) as e:
+        _revoke(s, thief_principal, 1)
+    assert e.value.code == "REVOCATION_UNAUTHORIZED"
