@@ -18,6 +18,13 @@ the thief's Offer, after the Mandate, and keeps both: the same five statements s
 
 from __future__ import annotations
 
+import base64
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import NamedTuple
+
 import pytest
 from test_escrow_handover import _revoke, _rule_and_settle, _story, _successor
 
@@ -29,8 +36,17 @@ from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.key_time import mandate_for
 
 
-@pytest.mark.req("KEY-011", "KEY-007", "KEY-004", "MND-012")
-def test_a_principals_revocation_reaches_the_thiefs_mandate_whatever_order_the_binding_is_heard_in() -> None:
+class Theft(NamedTuple):
+    alice: Party
+    bob: Party
+    binding: VerifiedStatement  # K's first statement, under P's Mandate
+    minted: VerifiedStatement  # the thief's Mandate, signed with K, for its agent X
+    x_offer: VerifiedStatement
+    k_offer: VerifiedStatement  # the thief's Offer with K, under P's Mandate
+    back: VerifiedStatement  # P's revocation of K back to 1 ms
+
+
+def _theft() -> Theft:
     clock = FixedClock()
     alice, bob, x = Party("alice", clock), Party("bob", clock), Party("x", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint())  # K's first statement, under P's Mandate
@@ -45,6 +61,12 @@ def test_a_principals_revocation_reaches_the_thiefs_mandate_whatever_order_the_b
     back = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="stolen")
     )
+    return Theft(alice, bob, binding, minted, x_offer, k_offer, back)
+
+
+@pytest.mark.req("KEY-011", "KEY-007", "KEY-004", "MND-012")
+def test_a_principals_revocation_reaches_the_thiefs_mandate_whatever_order_the_binding_is_heard_in() -> None:
+    alice, bob, binding, minted, x_offer, k_offer, back = _theft()
     thefts = [minted, x_offer, k_offer, back]
     verdicts = set()
     for order in ([binding, *thefts], [*thefts, binding]):
@@ -134,3 +156,57 @@ def test_a_statement_refused_key_revoked_and_for_something_else_binds_nothing() 
     with pytest.raises(CoopError) as e:
         _revoke(s, thief_principal, 1)
     assert e.value.code == "REVOCATION_UNAUTHORIZED"
+
+
+_JS = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const [orders, key, principal, minted, xOffer] = JSON.parse(process.argv[1]);
+const out = orders.map((envelopes) => {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  const codes = envelopes.map((e) => {
+    try {
+      v.accept(Buffer.from(e, "base64"));
+      return "";
+    } catch (err) {
+      return err.code;
+    }
+  });
+  const b = v.bindingAt.get(`${key}\\0${principal}`);
+  const m = v.byDigest.get(minted), o = v.byDigest.get(xOffer);
+  const at = { t: m.h.issued_at_ms, seq: m.h.seq };
+  return [
+    codes.filter((c) => c !== "").join(","),
+    [Number(b.t), Number(b.seq)],
+    v.revokedAt(key, m.h.issued_at_ms, v.authorityOf(m.h), m.h.seq, at).length > 0, // KEY-011 (b)
+    v.revokedAt(key, o.h.issued_at_ms, null, null, o.mandateAt).length > 0, // KEY-011 (c), MND-012
+  ];
+});
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+@pytest.mark.req("KEY-007", "KEY-011")
+def test_the_js_verifier_reads_the_same_binding_whatever_order_it_is_heard_in() -> None:
+    """F35: the second implementation dated K's binding by the order it heard it in, as the reference did."""
+    t = _theft()
+    setup = [*t.alice.setup, *t.bob.setup]
+    thefts = [t.minted, t.x_offer, t.k_offer, t.back]
+    orders = [
+        [base64.b64encode(e).decode() for e in [*setup, *(vs.envelope for vs in order)]]
+        for order in ([t.binding, *thefts], [*thefts, t.binding])
+    ]
+    arg = [orders, t.alice.did, t.alice.principal.did, t.minted.digest.hex(), t.x_offer.digest.hex()]
+    run = subprocess.run(
+        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    first, last = json.loads(run.stdout)
+    assert first[0] == "" and last[0] == "KEY_REVOKED"  # the attack: the binding heard last is refused
+    binding = [t.binding.issued_at_ms, t.binding.seq]
+    assert first == ["", binding, True, True]
+    assert last == ["KEY_REVOKED", binding, True, True]
