@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from peers import make_peer
 from test_escrow_handover import _revoke, _rule_and_settle, _story, _successor
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.journal import Journal
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.key_time import mandate_for
 
@@ -210,3 +213,38 @@ def test_the_js_verifier_reads_the_same_binding_whatever_order_it_is_heard_in() 
     binding = [t.binding.issued_at_ms, t.binding.seq]
     assert first == ["", binding, True, True]
     assert last == ["KEY_REVOKED", binding, True, True]
+
+
+@pytest.mark.req("KEY-007", "KEY-004")
+def test_a_peer_keeps_a_binding_refused_key_revoked_across_a_restart(tmp_path: Path) -> None:
+    # The thief revokes Alice's key K itself, then binds K to its own principal T by a Checkpoint under T's
+    # Mandate: refused KEY_REVOKED, it binds K to T (KEY-007 (a)), so T's revocation of K is authorised
+    # (KEY-004) and Bob's peer takes and journals it. Restarted, the peer replays that revocation: the binding
+    # is kept beside the journal, or the replay would refuse it REVOCATION_UNAUTHORIZED and the peer not open.
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    thief_principal = Signer("thief-principal", clock)
+    b = make_peer(bob, clock, journal=Journal.open(tmp_path / "b.db"))
+    for env in alice.setup:
+        b._hold(env)
+    t_mandate = mandate_for(thief_principal, alice.did, alice)
+    clock.advance(1_000)
+    own = alice.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    clock.advance(1_000)
+    binding = alice.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([own.digest])), mandate=t_mandate.digest
+    )
+    clock.advance(1_000)
+    back = thief_principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    b._hold(t_mandate.envelope)
+    b._hold(own.envelope)
+    with pytest.raises(CoopError) as e:
+        b._hold(binding.envelope)
+    assert e.value.code == "KEY_REVOKED"  # the attack: refused, and binding all the same
+    assert thief_principal.did in b.verifier.bound[alice.did]
+    b._hold(back.envelope)
+    assert back.digest in b.verifier.statements
+    b.journal.close()  # type: ignore[union-attr]
+    again = make_peer(bob, clock, journal=Journal.open(tmp_path / "b.db"))
+    assert back.digest in again.verifier.statements
+    assert again.verifier.bound_at[(alice.did, thief_principal.did)] == (binding.issued_at_ms, binding.seq)
