@@ -1108,6 +1108,7 @@ export class Verifier {
   }
 
   bindPastRevocation(envBytes) {
+    if (!this.evidenceView) return; // an escrow taking evidence, and its audit, bind nothing so (KEY-007, Left open)
     const { h } = verifyStateless(envBytes);
     const m = h.mandate.length ? this.byDigest.get(hex(h.mandate)) : null;
     if (!m || m.bodyName !== "mandate" || m.body.agent !== h.issuer) return;
