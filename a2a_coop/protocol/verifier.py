@@ -289,10 +289,51 @@ class Verifier:
         received_ms: int | None = None,
     ) -> VerifiedStatement:
         """:meth:`accept` for a statement already through :func:`verify_statement` (no second
-        signature check when a caller needed the decoded statement first)."""
-        self.check(vs, now_ms, ours=ours, received_ms=received_ms)
+        signature check when a caller needed the decoded statement first). A statement refused only
+        ``KEY_REVOKED`` (KEY-004) binds its key all the same (KEY-007: :meth:`_bind_past_revocation`)."""
+        try:
+            self.check(vs, now_ms, ours=ours, received_ms=received_ms)
+        except KeyRevoked as refusal:
+            if refusal.requirement == "KEY-004":
+                self._bind_past_revocation(vs, now_ms, ours=ours, received_ms=received_ms)
+            raise
         self._commit_checked(vs)
         return vs
+
+    def _bind_past_revocation(
+        self, vs: VerifiedStatement, now_ms: int | None, *, ours: bool, received_ms: int | None
+    ) -> bool:
+        """KEY-007: ``vs``, a statement of a key K just refused ``KEY_REVOKED`` (KEY-004: a held
+        revocation of K reaches it), binds K to the principal of the Mandate it cites when that Mandate is
+        held naming K as agent and ``vs`` passes every check with K's revocations set aside: recorded as
+        K's binding (its issued_at_ms and seq), nothing else of it (it joins no chain, replay memory or
+        negotiation). A view that heard ``vs`` before the revocation holds it, disowned, and binds K by it:
+        refused, it binds K the same, so KEY-011 (b) and (c) read the same binding whatever order a view
+        heard the revocation and the binding in (tests/test_attack21_binding_order.py). Its time and seq
+        are K's holder's; a revocation reaches it, so it never makes K bound, unrevoked, to a second
+        principal (ESC-022: :meth:`successors`). Returns whether it bound K (no later binding held)."""
+        key = vs.issuer
+        record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
+        if record is None or record.agent != key or key not in self.revoked:
+            return False
+        held = self.bound_at.get((key, record.principal))
+        if held is not None and held <= (vs.issued_at_ms, vs.seq):
+            return False  # bound no later already: nothing to learn from it
+        revoked, of = self.revoked.pop(key), self.revocations_of.pop(key, None)
+        envelope = self.revocations.pop(key, None)
+        try:
+            self.check(vs, now_ms, ours=ours, received_ms=received_ms)
+        except CoopError:
+            return False  # refused for something else too: it binds nothing
+        finally:
+            self._checked = None
+            self.revoked[key] = revoked
+            if of is not None:
+                self.revocations_of[key] = of
+            if envelope is not None:
+                self.revocations[key] = envelope
+        self._note_bound(key, record.principal, vs.issued_at_ms, vs.seq)
+        return True
 
     def accept_as_witness(self, vs: VerifiedStatement, escrow: str, stamped_ms: int) -> VerifiedStatement:
         """Accept evidence the escrow ``escrow`` -- the caller -- is stamping at ``stamped_ms``.

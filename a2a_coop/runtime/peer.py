@@ -242,6 +242,16 @@ class PeerVerifier(EvidenceVerifier):
         super().__init__(me=me)
         self._acks: dict[tuple[str, bytes], bytes] = {}  # (acknowledger, statement) -> earliest Ack
         self._attestations_of: dict[bytes, list[bytes]] = {}  # contract -> attestations held in memory
+        # Told of each statement refused KEY_REVOKED that bound its key (KEY-007 (a)), to keep the binding.
+        self.on_bound: Callable[[VerifiedStatement], None] | None = None
+
+    def _bind_past_revocation(
+        self, vs: VerifiedStatement, now_ms: int | None, *, ours: bool, received_ms: int | None
+    ) -> bool:
+        bound = super()._bind_past_revocation(vs, now_ms, ours=ours, received_ms=received_ms)
+        if bound and self.on_bound is not None:
+            self.on_bound(vs)
+        return bound
 
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """As the Verifier's, also dropping the Acks of its statements and the attestations of its
@@ -3353,7 +3363,7 @@ class Peer:
                     setup=self._snapshot_setup(journal, self.context[0], self.context[1:]),
                     last=last,
                     live={"archive": journal},
-                    dropped=(verifier.on_fork, verifier.deals_with),
+                    dropped=(verifier.on_fork, verifier.deals_with, verifier.on_bound),
                 )
             except Exception:  # something it holds cannot be pickled: restarts replay more, that is all
                 log.warning("peer: no snapshot of its memory could be made", exc_info=True)
@@ -3378,6 +3388,7 @@ class Peer:
             for _, (binding, mandate) in self.journal.meta_under(META_BINDINGS + "/"):
                 verifier.bind(verify_statement(binding), verify_statement(mandate))  # KEY-007, KEY-008
         verifier.on_fork = self._fork_seen
+        verifier.on_bound = self._keep_binding
         verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
         if own is not None and self.fork_alarm is None and self.alarm_on_own_fork:
@@ -3402,11 +3413,17 @@ class Peer:
         the binding, with its Mandate, across restarts (the journal's replay takes the revocation again
         only if the key is bound to its issuer). Kept before the revocation is journaled: a crash between
         leaves a binding that the key's own signature justifies, and nothing it authorises."""
-        principal = self.verifier.bind(binding)
+        self.verifier.bind(binding)
+        self._keep_binding(binding)
+
+    def _keep_binding(self, binding: VerifiedStatement) -> None:
+        """KEY-007: keep ``binding``, a statement binding its key that no chain holds (shown with a
+        revocation, or refused only ``KEY_REVOKED``), with its Mandate, across restarts: restored before
+        the journal is replayed, as what it authorised (a KeyRevocation by its principal) was taken."""
         if self.journal is not None:
             mandate = self.verifier.statements[binding.mandate_digest]
             self.journal.put_meta(
-                f"{META_BINDINGS}/{binding.issuer}/{principal}", [binding.envelope, mandate.envelope]
+                f"{META_BINDINGS}/{binding.issuer}/{mandate.issuer}", [binding.envelope, mandate.envelope]
             )
 
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:

@@ -1093,7 +1093,44 @@ export class Verifier {
     }
   }
 
+  // KEY-007 (finding F35): a statement of a key K under a held Mandate naming K, refused only KEY_REVOKED
+  // (KEY-004: a held revocation of K reaches it), binds K to that Mandate's principal all the same -- at its
+  // issued_at_ms and seq, nothing else of it kept -- when it passes every check with K's revocations set
+  // aside; a view that heard it before the revocation holds it (disowned) and is bound by it, so KEY-011
+  // (b)/(c) read the same binding whatever order the revocation and the binding were heard in.
   accept(envBytes) {
+    try {
+      return this.acceptChecked(envBytes, false);
+    } catch (e) {
+      if (e instanceof Reject && e.code === "KEY_REVOKED" && e.requirement === "KEY-004") this.bindPastRevocation(envBytes);
+      throw e;
+    }
+  }
+
+  bindPastRevocation(envBytes) {
+    if (!this.evidenceView) return; // an escrow taking evidence, and its audit, bind nothing so (KEY-007, Left open)
+    const { h } = verifyStateless(envBytes);
+    const m = h.mandate.length ? this.byDigest.get(hex(h.mandate)) : null;
+    if (!m || m.bodyName !== "mandate" || m.body.agent !== h.issuer) return;
+    const bk = `${h.issuer}\0${m.h.issuer}`;
+    const b = this.bindingAt.get(bk);
+    if (b && (b.t < h.issued_at_ms || (b.t === h.issued_at_ms && b.seq <= h.seq))) return; // bound no later already
+    const revs = this.revocations.get(h.issuer);
+    this.revocations.delete(h.issuer);
+    try {
+      this.acceptChecked(envBytes, true);
+    } catch (e) {
+      if (e instanceof Reject) return; // refused for something else too: it binds nothing
+      throw e;
+    } finally {
+      if (revs) this.revocations.set(h.issuer, revs);
+    }
+    this.bindings.add(bk);
+    this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
+  }
+
+  // `dry`: every check, nothing recorded (bindPastRevocation)
+  acceptChecked(envBytes, dry) {
     const r = verifyStateless(envBytes);
     const { h, body, bodyName } = r;
     const rec = { ...r, dhex: hex(r.digest) };
@@ -1184,6 +1221,7 @@ export class Verifier {
       if (!(h.issuer === body.key || this.bindings.has(`${body.key}\0${h.issuer}`)))
         fail("REVOCATION_UNAUTHORIZED", "KEY-004", "revoker is neither the key nor its principal");
     }
+    if (dry) return rec;
     // accepted: record (SPEC 11.3)
     this.byDigest.set(dhex, rec);
     if (!ownRev) {
