@@ -18,6 +18,7 @@ is cached; signing and verifying go through libsodium.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
@@ -184,7 +185,8 @@ class Keypair:
         signed = _ffi_new("unsigned char[]", n + SIGNATURE_BYTES)
         if _crypto_sign(signed, _NULL, message, n, self._secret):  # pragma: no cover - never fails
             raise RuntimeError("libsodium could not sign")
-        return _ffi_buffer(signed, SIGNATURE_BYTES)[:]
+        signature: bytes = _ffi_buffer(signed, SIGNATURE_BYTES)[:]
+        return signature
 
 
 # libsodium through PyNaCl's cffi module, called directly on the per-statement path: PyNaCl's Python
@@ -193,9 +195,9 @@ class Keypair:
 _NULL: Final = _ffi.NULL
 _ffi_new: Final = _ffi.new
 _ffi_buffer: Final = _ffi.buffer
-_crypto_sign = _sodium.crypto_sign
+_crypto_sign: Final[Callable[[object, object, bytes, int, bytes], int]] = _sodium.crypto_sign
 # Looked up on each verify (tests count the signature checks by replacing it).
-_crypto_sign_open = _sodium.crypto_sign_open
+_crypto_sign_open: Callable[[object, object, bytes, int, bytes], int] = _sodium.crypto_sign_open
 
 
 def ed25519_verify(signature: bytes, message: bytes, public_key: bytes) -> bool:
