@@ -564,14 +564,14 @@ class Recorder(RpcObserver):
                 self._side().commits.append(_journaled_bytes([vs for item in items for vs in item[:2] if vs]))
             return stage_batch(journal, items, **kwargs)
 
-        setattr(identity, "_crypto_sign", counting_sign)  # noqa: B010 (a Final name, replaced while counted)
+        identity._crypto_sign = counting_sign
         identity._crypto_sign_open = counting_open
         Journal._write = counting_write  # type: ignore[method-assign,assignment]
         Journal.stage_batch = counting_stage_batch  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
-            setattr(identity, "_crypto_sign", sign)  # noqa: B010
+            identity._crypto_sign = sign
             identity._crypto_sign_open = sign_open
             Journal._write = write  # type: ignore[method-assign]
             Journal.stage_batch = stage_batch  # type: ignore[method-assign]
