@@ -124,6 +124,7 @@ import nacl.bindings
 import trio
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop.protocol import identity
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, pae
 from a2a_coop.protocol.identity import Keypair, did_from_public_key, public_key_from_did
 from a2a_coop.protocol.negotiation import State
@@ -524,10 +525,12 @@ class Recorder(RpcObserver):
 
     @contextmanager
     def installed(self) -> Iterator[None]:
-        """Wrap libsodium's sign and verify and the journal's commit (restored on exit)."""
-        sign, sign_open, write = nacl.bindings.crypto_sign, nacl.bindings.crypto_sign_open, Journal._write
+        """Wrap libsodium's sign and verify, as the package calls them (:mod:`a2a_coop.protocol.identity`'s
+        ``_crypto_sign`` and ``_crypto_sign_open``, libsodium's functions through PyNaCl's cffi module), and
+        the journal's commit (restored on exit)."""
+        sign, sign_open, write = identity._crypto_sign, identity._crypto_sign_open, Journal._write
 
-        def counting_sign(message: bytes, sk: bytes) -> bytes:
+        def counting_sign(out: object, out_len: object, message: bytes, n: int, sk: bytes) -> int:
             payload = statement_payload(message)
             with self.lock:
                 side = self._side()
@@ -535,9 +538,9 @@ class Recorder(RpcObserver):
                 if payload is not None:
                     side.signed.append(payload)
                 self.sign_sizes.append(len(message))
-            return sign(message, sk)
+            return sign(out, out_len, message, n, sk)
 
-        def counting_open(signed: bytes, pk: bytes) -> bytes:
+        def counting_open(out: object, out_len: object, signed: bytes, n: int, pk: bytes) -> int:
             envelope = statement_envelope(signed, pk)
             with self.lock:
                 side = self._side()
@@ -546,7 +549,7 @@ class Recorder(RpcObserver):
                     side.checked.append(envelope)
                 self.verify_sizes.append(len(signed) - SIGNATURE_BYTES)
                 self.signatures.add(signed[:SIGNATURE_BYTES])
-            return sign_open(signed, pk)
+            return sign_open(out, out_len, signed, n, pk)
 
         stage_batch = Journal.stage_batch
 
@@ -561,14 +564,15 @@ class Recorder(RpcObserver):
                 self._side().commits.append(_journaled_bytes([vs for item in items for vs in item[:2] if vs]))
             return stage_batch(journal, items, **kwargs)
 
-        nacl.bindings.crypto_sign = counting_sign
-        nacl.bindings.crypto_sign_open = counting_open
+        identity._crypto_sign = counting_sign
+        identity._crypto_sign_open = counting_open
         Journal._write = counting_write  # type: ignore[method-assign,assignment]
         Journal.stage_batch = counting_stage_batch  # type: ignore[method-assign,assignment]
         try:
             yield
         finally:
-            nacl.bindings.crypto_sign, nacl.bindings.crypto_sign_open = sign, sign_open
+            identity._crypto_sign = sign
+            identity._crypto_sign_open = sign_open
             Journal._write = write  # type: ignore[method-assign]
             Journal.stage_batch = stage_batch  # type: ignore[method-assign]
 

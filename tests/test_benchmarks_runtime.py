@@ -268,3 +268,27 @@ def test_bridge_benchmark_measures_the_trio_crossing_beside_plain_grpcio(
     assert result["crossing_vs_sync_seq"] == result["detail"]["crossing_vs_sync_seq"]["median"] > 0
     assert result["crossing_vs_sync_conc32"] == result["detail"]["crossing_vs_sync_conc32"]["median"] > 0
     assert any("crossing" in line for line in table)
+
+
+def test_the_trade_recorder_counts_the_signs_and_checks_the_package_makes() -> None:
+    """The trade benchmark's floor repeats the signs and signature checks its recorder counted in a trade;
+    the recorder wraps libsodium's functions where the package calls them (a2a_coop.protocol.identity).
+    Expect a statement signed and one verified to count one sign with its payload and one check with its
+    envelope, byte for byte, and the functions restored afterwards."""
+    from a2a_coop.protocol import identity
+    from a2a_coop.protocol.envelope import decode_envelope
+    from a2a_coop.protocol.statements import verify_statement
+    from a2a_coop.testing import FixedClock, Party
+    from benchmarks import trade as bench
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    before = identity._crypto_sign, identity._crypto_sign_open
+    recorder = bench.Recorder()
+    with recorder.installed():
+        offer = alice.offer(bob)
+        verify_statement(offer.envelope)
+    assert (recorder.client.signs, recorder.client.verifies) == (1, 1)
+    assert recorder.client.signed == [decode_envelope(offer.envelope).payload]
+    assert recorder.client.checked == [offer.envelope]
+    assert (identity._crypto_sign, identity._crypto_sign_open) == before

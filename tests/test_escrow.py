@@ -314,16 +314,16 @@ def test_the_escrow_checks_each_evidence_signature_once_and_its_own_never_yet_ea
     signature checks (the evidence's), none of the escrow's own statements (it built and signed them
     itself, as a peer does not re-verify its own), and each of the three verifying from its envelope to
     the very statement the escrow holds."""
-    import nacl.bindings
+    from a2a_coop.protocol import identity
 
     checked: list[bytes] = []
-    sign_open = nacl.bindings.crypto_sign_open
+    sign_open = identity._crypto_sign_open
 
-    def counting(signed: bytes, public_key: bytes) -> bytes:
+    def counting(m: object, mlen: object, signed: bytes, n: int, public_key: bytes) -> int:
         checked.append(signed[:64])
-        return sign_open(signed, public_key)
+        return sign_open(m, mlen, signed, n, public_key)
 
-    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting)
+    monkeypatch.setattr(identity, "_crypto_sign_open", counting)
     before = story.desk.ledger_size
     story.bonded()
     monkeypatch.undo()

@@ -454,21 +454,21 @@ def test_a_submits_signatures_are_checked_outside_the_escrow_lock(
     does not hold them up. Here the lock is held by another thread while a Submit of a new contract
     arrives. Expect every signature of its evidence checked while the lock is still held, and once it
     is released, the Submit taken and answered as ever (Stamp, both locks)."""
-    import nacl.bindings
+    from a2a_coop.protocol import identity
 
     clock = FixedClock()
     node, evidence = _escrow_and_unseen_contract(tmp_path, clock)
     checked: list[bool] = []  # whether the escrow's lock was held by someone at each check
     all_checked = threading.Event()
-    sign_open = nacl.bindings.crypto_sign_open
+    sign_open = identity._crypto_sign_open
 
-    def counting(signed: bytes, public_key: bytes) -> bytes:
+    def counting(m: object, mlen: object, signed: bytes, n: int, public_key: bytes) -> int:
         checked.append(node.lock.locked())
         if len(checked) == len(evidence):
             all_checked.set()
-        return sign_open(signed, public_key)
+        return sign_open(m, mlen, signed, n, public_key)
 
-    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting)
+    monkeypatch.setattr(identity, "_crypto_sign_open", counting)
     answers: list[list[bytes]] = []
     worker = threading.Thread(target=lambda: answers.append(node.submit(evidence)), daemon=True)
     try:
@@ -498,26 +498,25 @@ def test_a_served_submit_parses_each_envelope_once_and_verifies_no_held_statemen
     submitted again with one statement more (so not a repeat: it is taken, and stamped alone), one parse
     per envelope and that statement's signature checked alone -- a statement the escrow holds is not
     verified again -- and the answer: the earlier one (ESC-008), then the Stamp of the new statement."""
-    import nacl.bindings
-
     import a2a_coop.protocol.envelope as envelope_module
+    from a2a_coop.protocol import identity
 
     clock = FixedClock()
     node, evidence = _escrow_and_unseen_contract(tmp_path, clock)
     parsed: list[bytes] = []
     checks: list[bytes] = []
-    parse, sign_open = envelope_module._parse_envelope, nacl.bindings.crypto_sign_open
+    parse, sign_open = envelope_module._parse_envelope, identity._crypto_sign_open
 
     def counting_parse(data: bytes) -> object:
         parsed.append(data)
         return parse(data)
 
-    def counting_open(signed: bytes, public_key: bytes) -> bytes:
+    def counting_open(m: object, mlen: object, signed: bytes, n: int, public_key: bytes) -> int:
         checks.append(signed)
-        return sign_open(signed, public_key)
+        return sign_open(m, mlen, signed, n, public_key)
 
     monkeypatch.setattr(envelope_module, "_parse_envelope", counting_parse)
-    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counting_open)
+    monkeypatch.setattr(identity, "_crypto_sign_open", counting_open)
     try:
         first = node.submit(evidence)
         assert sorted(parsed) == sorted(evidence) and len(checks) == len(evidence)

@@ -225,3 +225,15 @@ def test_point_decoding_inverts_by_euclid_as_fermat_does() -> None:
     for y in ys:
         for sign in (0, 1):
             assert _recover_x(y, sign) == rfc8032(y, sign)
+
+
+def test_a_signature_of_the_wrong_length_verifies_no_message_however_the_bytes_fall() -> None:
+    """libsodium's crypto_sign_open reads ``signature || message`` as 64 bytes of signature and the rest: a
+    63-byte signature whose message starts with the signature's missing byte is a valid signature of the
+    message's tail. ed25519_verify must refuse it as a signature of the whole message."""
+    key = Keypair.from_seed(bytes(range(32)))
+    tail = b"a statement the signer did sign"
+    signature = key.sign(tail)
+    assert ed25519_verify(signature, tail, key.public_key)  # the real signature, of the tail
+    assert not ed25519_verify(signature[:63], signature[63:] + tail, key.public_key)
+    assert not ed25519_verify(signature + b"\x00", tail, key.public_key)

@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import nacl.bindings
 import pytest
 from peers import escrow_node, make_peer, peer_node, witnessed_node
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
-from a2a_coop.protocol import errors, merkle
+from a2a_coop.protocol import errors, identity, merkle
 from a2a_coop.protocol.envelope import ParsedEnvelope
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
@@ -512,13 +511,13 @@ def test_signatures_are_checked_outside_the_peer_lock_and_once_under_limits(
     limited = PeerNode(node.peer, node.journal, limits=PeerLimits(rate_per_s=100, in_flight=4))
     second = pa.propose(node.peer.did, alice.proposal())
     opens: list[bytes] = []
-    sign_open = nacl.bindings.crypto_sign_open
+    sign_open = identity._crypto_sign_open
 
-    def counted(signed: bytes, public_key: bytes) -> bytes:
+    def counted(m: object, mlen: object, signed: bytes, n: int, public_key: bytes) -> int:
         opens.append(signed)
-        return sign_open(signed, public_key)
+        return sign_open(m, mlen, signed, n, public_key)
 
-    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", counted)
+    monkeypatch.setattr(identity, "_crypto_sign_open", counted)
     limited.exchange(second.envelope, pa.send_context())  # its context is held already: no check
     assert len(opens) == 1
 

@@ -13,8 +13,10 @@ from peers import bonded_proposal, make_peer, peer_node, served_peer
 from test_bounded_memory import Pair
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol import negotiation
+from a2a_coop.protocol import mandate, negotiation
+from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime import trade
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
@@ -146,3 +148,46 @@ def test_an_escrow_asks_its_journal_once_about_each_new_statement_of_a_submit(
     finally:
         node.close()
         escrow.close()
+
+
+def test_a_statement_is_signed_and_verified_without_pynacls_python_wrappers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``Keypair.sign`` and ``ed25519_verify`` call libsodium through PyNaCl's cffi module, not through
+    ``nacl.bindings``' Python wrappers (two buffers and a copy of the message a call, RELIABILITY.md,
+    twenty-first session). Expect a trade's statements signed and verified with those wrappers made to
+    fail, and a forged signature still refused."""
+    import nacl.bindings
+
+    def unused(*args: Any) -> Any:
+        raise AssertionError("a PyNaCl wrapper was called on the per-statement path")
+
+    monkeypatch.setattr(nacl.bindings, "crypto_sign", unused)
+    monkeypatch.setattr(nacl.bindings, "crypto_sign_open", unused)
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    assert verify_statement(offer.envelope).digest == offer.digest
+    forged = bytearray(offer.envelope)
+    forged[-1] ^= 1  # the signature's last byte
+    with pytest.raises(CoopError):
+        verify_statement(bytes(forged))
+
+
+def test_an_exposure_entry_of_a_new_key_removes_nothing_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``_Expiring.add`` looks for nothing to remove when its key is new (most are: an offer's digest, a
+    contract's id), and still replaces the entry of a key it holds: counted, and summed."""
+    removed: list[bytes] = []
+    real = mandate._Expiring.remove
+
+    def counting(self: mandate._Expiring, key: bytes) -> None:
+        removed.append(key)
+        real(self, key)
+
+    monkeypatch.setattr(mandate._Expiring, "remove", counting)
+    sweep = mandate._Expiring()
+    for i in range(10):
+        sweep.add(b"%d" % i, 5, 100 + i, (0,))
+    assert removed == [] and sweep.total(0) == 50 and sweep.bucket(0, 0) == 50
+    sweep.add(b"3", 7, 200, (0,))  # held: replaced, counted once
+    assert removed == [b"3"] and sweep.total(0) == 52 and sweep.total(150) == 7

@@ -87,9 +87,43 @@ def sign_payload_with_digest(
     return _signed_envelope(payload, key, payload_type, message), hashlib.sha256(message).digest()
 
 
+def _length(n: int) -> bytes:
+    """``n`` as a protobuf varint (a length-delimited field's length)."""
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+# Envelope field 2 (payload_type) of a statement's envelope, as its deterministic encoding writes it.
+_STATEMENT_TYPE_FIELD = b"\x12%b%b" % (
+    _length(len(STATEMENT_PAYLOAD_TYPE.encode())),
+    STATEMENT_PAYLOAD_TYPE.encode(),
+)
+
+
 def _signed_envelope(payload: bytes, key: Keypair, payload_type: str, message: bytes) -> bytes:
+    sig = key.sign(message)
+    if payload and payload_type is STATEMENT_PAYLOAD_TYPE:
+        # A statement's (hot path): the deterministic encoding written out -- fields in number order
+        # (payload 1, payload_type 2, signatures 3: keyid 1, sig 2), each a tag, a varint length and the
+        # bytes; none is empty (a did:key, a 64-byte signature), so none is left out. The same bytes as
+        # upb's (tests/test_envelope.py), without building the message there (0.6 us of CPU a statement).
+        keyid = key.did.encode()
+        signature = b"\x0a%b%b\x12%b%b" % (_length(len(keyid)), keyid, _length(len(sig)), sig)
+        return b"\x0a%b%b%b\x1a%b%b" % (
+            _length(len(payload)),
+            payload,
+            _STATEMENT_TYPE_FIELD,
+            _length(len(signature)),
+            signature,
+        )
     env = Envelope(payload=payload, payload_type=payload_type)
-    env.signatures.add(keyid=key.did, sig=key.sign(message))
+    env.signatures.add(keyid=key.did, sig=sig)
     return env.SerializeToString(deterministic=True)
 
 

@@ -315,7 +315,8 @@ class _Expiring:
         self._serial = 0
 
     def add(self, key: bytes, value: int, until: int, buckets: tuple[int, ...] = ()) -> None:
-        self.remove(key)
+        if key in self.items:  # most keys are new: no call to find nothing
+            self.remove(key)
         self._serial += 1
         entry = _Entry(value, until, buckets, self._serial)
         self.items[key] = entry

@@ -336,7 +336,8 @@ class Contract:
         t = proposal.terms
         self.escrow = t.escrow
         self.exclusive_key = proposal.exclusive_key
-        gives, wants = self._gives, self._wants = tuple(proposal.gives), tuple(proposal.wants)
+        # A slice of a upb repeated field is a list made in C; iterating one makes each item in Python.
+        gives, wants = self._gives, self._wants = tuple(proposal.gives[:]), tuple(proposal.wants[:])
         self._owed = frozenset(
             [(proposer, i) for i in range(len(gives))] + [(acceptor, i) for i in range(len(wants))]
         )
