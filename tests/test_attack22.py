@@ -244,20 +244,26 @@ def _stamped_after_its_revocation(body: str) -> tuple[Any, VerifiedStatement, Ve
 
 @pytest.mark.req("KEY-010", "KEY-009", "ATT-020")
 @pytest.mark.parametrize("body", ["revoke", "accept", "receipt"])
-def test_a_view_refuses_what_its_escrow_took_after_stamping_the_revocation(body: str) -> None:
+def test_a_view_disowns_what_its_escrow_took_after_stamping_the_revocation(body: str) -> None:
     """Attack: a faulty escrow (or one of before KEY-010) stamped Alice's principal's revocation of her
     stolen key, then took the thief's statement dated before the revocation's effective_ms -- a Revoke
     forfeiting her bond, an Accept of an accomplice's bonded offer, a Receipt of a worthless Delivery.
     Every view of evidence took it (KEY-010 (c) applied nothing there): only the escrow's audit named the
     fault, and the thief's contract weighed in reputation. Defence: a view holding both Stamps applies
-    KEY-010 in the escrow's own order -- refused KEY_REVOKED; and disowned (KEY-009) for a view that took
-    it before it learnt of the revocation, whatever the order it heard them in."""
+    KEY-010 in the escrow's own order -- it holds the statement (KEY-009 (c)) and disowns it (KEY-009), as
+    does a view that took it before it learnt of the revocation, whatever the order it heard them in. An
+    escrow taking evidence refuses it KEY_REVOKED (KEY-010)."""
     race, of_revocation, of_thief = _stamped_after_its_revocation(body)
     view = Verifier()
     for env in [*race.context, race.revocation.envelope, of_revocation.envelope, of_thief.envelope]:
         view.accept(env)
+    view.accept(race.thief.envelope)
+    assert view.disowned(view.statements[race.thief.digest])
+    taking = Verifier(evidence_view=False)
+    for env in [*race.context, race.revocation.envelope, of_revocation.envelope, of_thief.envelope]:
+        taking.accept(env)
     with pytest.raises(CoopError) as refused:
-        view.accept(race.thief.envelope)
+        taking.accept(race.thief.envelope)
     assert (refused.value.code, refused.value.requirement) == ("KEY_REVOKED", "KEY-010")
     # Heard in the other order: taken, then disowned once the revocation and its earlier Stamp come.
     late = Verifier()

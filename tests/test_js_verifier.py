@@ -35,7 +35,7 @@ COVERED = {
     "chains": 231,
     "wire": 77,
     "rules": 165,
-    "mutations": 1865,
+    "mutations": 1869,
     "canaries": 66,
     "keytime": 103,
     "equivocation-proof": 1,

@@ -208,8 +208,8 @@ def test_a_mandate_heard_after_its_principals_revocation_weighs_as_one_heard_bef
         held = v.statements.get(attestation.digest)
         kept = all(vs.digest in v.statements for vs in (d.bob.mandate_vs, d.accept))
         outcomes.add((kept, None if held is None else rate(v, held, {d.escrow.did}).stake))
-        # Bob's later statements, which the escrow never stamped, are refused or held and disowned by the
-        # order of their arrival: KEY-009's Left open (the strict xfail below).
+        # Bob's later statements, which the escrow never stamped, are held and disowned in every order
+        # (KEY-009 (c), the test below).
         assert not [r for r in refused if r.split()[0] in ("mandate", "accept", "attestation")], (i, refused)
     assert outcomes == {(True, BOND)}, outcomes
     # The attack's premise: the revocation reaches the Mandate, which a live receiver refuses after it.
@@ -221,20 +221,17 @@ def test_a_mandate_heard_after_its_principals_revocation_weighs_as_one_heard_bef
     assert (refused_live.value.code, refused_live.value.requirement) == ("KEY_REVOKED", "KEY-004")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="KEY-009 Left open: a rotated key's statement heard before its escrow's Stamp of it is refused",
-)
 @pytest.mark.req("KEY-009", "KEY-005", "ATT-020")
 def test_a_rotated_keys_statement_heard_before_its_stamp_weighs_as_one_heard_after() -> None:
-    """Left open (KEY-009): the same order problem for a statement with a witnessing escrow of its own.
+    """KEY-009 (c): the same order problem for a statement with a witnessing escrow of its own.
     Mallory's key accepts Bob's bonded offer at seq 3, the escrow stamps the Accept, upholds Bob's claim
     and forfeits her bond; her key then rotates itself back into a gap at seq 1 (tests/test_attack20.py).
-    A view that holds the escrow's Stamp before the Accept takes it (witnessed before the rotation) and
-    weighs Bob's rating 100; one that hears the rotation, then the Accept, then the Stamp refuses the Accept
-    (`KEY_REVOKED`, KEY-005) and with it the contract: Bob's rating is not rated at all. Unlike a Mandate's,
-    this statement's witness can come first, and `conformance/vectors/chains.json` (WitnessedBeforeRevocation)
-    pins an auditor refusing a statement whose Stamp it holds only after it; closing it is SPEC's choice."""
+    A view that held the escrow's Stamp before the Accept took it (witnessed before the rotation) and
+    weighed Bob's rating 100; one that heard the rotation, then the Accept, then the Stamp refused the Accept
+    (`KEY_REVOKED`, KEY-005) and with it the contract: Bob's rating was not rated at all. Now a view holds a
+    statement with a witnessing escrow whatever the Stamps held when it comes, and weighs it by those held
+    (`disowned`): every place of the Stamp and of the rotation holds every statement, ends the contract in
+    one state and rates Bob's breach 100, Bob's stake."""
     clock = FixedClock()
     bob, mallory, escrow, log, rotation = _rotated_back_after_a_breach(clock)
     accept = next(vs for vs in log if vs.body == "accept")
@@ -247,5 +244,9 @@ def test_a_rotated_keys_statement_heard_before_its_stamp_weighs_as_one_heard_aft
         with_stamp = [*evidence[:i], witness.envelope, *evidence[i:]]
         for j in range(len(with_stamp) + 1):
             heard = _observe([*with_stamp[:j], rotation.envelope, *with_stamp[j:]])
-            seen.add(tuple(_ratings(heard, escrow.did)))
-    assert seen == {((bob.principal.did, mallory.principal.did, BOND, 0.0),)}, seen
+            neg = heard.negotiations.get(accept.negotiation_id)
+            held = sum(vs.digest in heard.statements for vs in log)
+            seen.add((tuple(_ratings(heard, escrow.did)), None if neg is None else neg.state, held))
+    assert len(seen) == 1, seen
+    ((ratings, _state, held),) = seen
+    assert ratings == ((bob.principal.did, mallory.principal.did, BOND, 0.0),) and held == len(log)

@@ -155,9 +155,10 @@ class Verifier:
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
-        evidence_view: take, as a view of evidence, a revoked key's statement its escrow stamped before
-            any revocation covering it (KEY-009); default: when ``me`` is None (an auditor, an observer,
-            a reputation system). An escrow taking evidence passes False: it trades on what it takes.
+        evidence_view: hold, as a view of evidence, a statement of a revoked or rotated-out key that an
+            escrow may witness (or a Mandate), weighed by :meth:`disowned` (KEY-009 (c)); default: when
+            ``me`` is None (an auditor, an observer, a reputation system). An escrow taking evidence
+            passes False: it trades on what it takes.
 
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).
@@ -451,8 +452,6 @@ class Verifier:
             and (vs.body in _TAKES_EFFECT_AT_STAMP or (me is None and vs.body in _BINDS_AT_STAMP))
         ):
             self._check_revoked_at_stamp(vs, record)
-        elif self.revoked and self.evidence_view and vs.body in _STAMP_TIMED:
-            self._check_stamped_after_revocation(vs, record)
         if now_ms is not None:
             check_time_window(vs, now_ms, self.skew_ms)
         live_at = now_ms if now_ms is not None else received_ms
@@ -1004,14 +1003,21 @@ class Verifier:
         record = self.mandates.get(held.mandate_digest) if held.mandate_digest else None
         return held.issuer in self.revoked or (record is not None and record.principal in self.revoked)
 
-    def _kept_as_evidence(
-        self, vs: VerifiedStatement | None, key: str, record: _MandateRecord | None = None
-    ) -> bool:
-        """KEY-009: a view of evidence (``evidence_view``: an auditor, an observer, section 11.4) takes
-        ``vs``, which a held revocation of ``key`` would refuse, when ``vs``'s escrow stamped it before it
-        stamped any revocation of ``key`` covering it. A live receiver and an escrow taking evidence
-        refuse it (KEY-004): they trade with no key its principal revoked."""
-        return vs is not None and self.evidence_view and self._stamped_first(vs, key, record)
+    def _kept_as_evidence(self, vs: VerifiedStatement | None) -> bool:
+        """KEY-009 (c): a view of evidence (``evidence_view``: an auditor, an observer, a reputation system,
+        section 11.4) holds ``vs``, which a held KeyRevocation or KeyRotation would reject (KEY-004, KEY-005,
+        MND-012, KEY-010 (c)), when it has a witnessing escrow -- whose Stamp of it may come after it -- or is
+        a Mandate (its witness a statement naming it, KEY-009 (a)), as it holds one it took before them, and
+        derives whether it counts (:meth:`disowned`, from the Stamps held). Refused, it was weighed by the
+        order alone: a view that held its Stamp first counted the contract, one that heard it first kept
+        nothing (tests/test_mandate_order.py). A statement no escrow witnesses is refused: disowned in every
+        view that holds it. A live receiver and an escrow taking evidence refuse it (KEY-004, KEY-005,
+        KEY-010): they trade with no key its principal revoked or rotated out."""
+        return (
+            vs is not None
+            and self.evidence_view
+            and (vs.body == "mandate" or bool(self.witnessing_escrow(vs)))
+        )
 
     def _stamped_first(
         self,
@@ -1110,7 +1116,7 @@ class Verifier:
             if effective is not None and issued_at_ms >= effective
             else None
         )
-        if hit is not None and not self._kept_as_evidence(vs, key) and not self._weighed_when_named(vs):
+        if hit is not None and not self._kept_as_evidence(vs):
             if vs is not None:
                 self._check_own_revocation_fork(key, vs)  # KEY-012; one kept as evidence is taken (KEY-013)
             effective, digest = hit
@@ -1123,28 +1129,13 @@ class Verifier:
         rotated = self.rotated.get(key)
         if rotated is not None and seq > rotated and vs is not None:
             self._check_rotation_fork(key, vs)
-        if (
-            rotated is not None
-            and seq > rotated
-            and not (vs is not None and self.evidence_view and self._stamped_before_rotation(vs))
-            and not self._weighed_when_named(vs)
-        ):
+        if rotated is not None and seq > rotated and not self._kept_as_evidence(vs):
             rotation = self.rotations.get(key)
             raise KeyRevoked(
                 "key was rotated out; its chain has ended",
                 requirement="KEY-005",
                 evidence=() if rotation is None else (rotation,),
             )
-
-    def _weighed_when_named(self, vs: VerifiedStatement | None) -> bool:
-        """KEY-009 (a): a view of evidence holds a Mandate a held KeyRevocation or KeyRotation of its
-        issuer would reject, and derives whether it counts (:meth:`disowned`, read with the statements
-        naming it) -- as it does for one it took before the revocation or rotation. Its witness is a
-        statement naming it, which no verifier takes before the Mandate (MND-002): refused, it could never
-        be shown witnessed, and a view that heard the rotation first dropped the contract under it where
-        one that heard it last kept it (tests/test_mandate_order.py). A live receiver and an escrow taking
-        evidence refuse it (KEY-004, KEY-005): they trade with no key rotated out or revoked."""
-        return vs is not None and self.evidence_view and vs.body == "mandate"
 
     def _check_own_revocation_fork(self, key: str, vs: VerifiedStatement) -> None:
         """KEY-012: ``vs``, a statement of ``key`` that a held revocation reaches, at the seq of a
@@ -1260,25 +1251,6 @@ class Verifier:
                     evidence=self._revocation(key),
                 )
 
-    def _check_stamped_after_revocation(self, vs: VerifiedStatement, record: _MandateRecord | None) -> None:
-        """KEY-010 (c) in a view of evidence, in the escrow's own order: refuse one of the six whose
-        witnessing escrow stamped a held KeyRevocation of its issuer or of its Mandate's principal before
-        it stamped the statement, at or after that revocation's effective_ms (:meth:`_stamped_after`): the
-        escrow took it holding the revocation, which KEY-010 has an escrow refuse. A faulty escrow that
-        took a thief's statement so -- a Revoke, an Accept of an accomplice's offer, a Receipt -- had every
-        view of evidence take it, a contract the thief formed weighing in reputation (tests/test_attack22.py).
-        A revocation the escrow stamped after the statement counts for nothing here, whatever its
-        effective_ms, which its revoker chose: it cannot erase what the escrow took first."""
-        found = self._stamped_after(vs, record)
-        if found is not None:
-            key, effective, at = found
-            raise KeyRevoked(
-                f"its escrow stamped it at {at}, after it had stamped a revocation of {key:.40} effective "
-                f"from {effective}",
-                requirement="KEY-010",
-                evidence=self._revocation(key),
-            )
-
     def _stamped_after(
         self, vs: VerifiedStatement, record: _MandateRecord | None
     ) -> tuple[str, int, int] | None:
@@ -1321,11 +1293,7 @@ class Verifier:
             if record.principal != vs.issuer and record.principal in self.revoked
             else None
         )
-        if (
-            effective is not None
-            and vs.issued_at_ms >= effective
-            and not self._kept_as_evidence(vs, record.principal, record)
-        ):
+        if effective is not None and vs.issued_at_ms >= effective and not self._kept_as_evidence(vs):
             raise KeyRevoked(
                 f"the mandate's principal key was revoked from {utc_text(effective)} "
                 f"(effective_ms={effective})",

@@ -283,13 +283,12 @@ def witnessed_before_revocation() -> Group:
         "WitnessedBeforeRevocation",
     )
     g.add(
-        "the same, holding only the escrow's Stamp that names the revocation before the Offer",
+        "the same, holding only the escrow's Stamp that names the revocation before the Offer: held "
+        "(KEY-009 (c)) and disowned",
         ["KEY-009", "KEY-004"],
         [*setup, both.envelope, offer.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        twin=[*setup, stamped.envelope, offer.envelope],
     )
     clock.advance(1_000)
     offer_first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, disown.digest]))
@@ -302,14 +301,12 @@ def witnessed_before_revocation() -> Group:
         "WitnessedBeforeRevocation",
     )
     g.add(
-        "the same, the Offer's Stamp held only after the Offer: nothing witnessed it when it came",
+        "the same, the Offer's Stamp held only after the Offer: held (KEY-009 (c)) -- witnessed before the "
+        "revocation once the Stamp comes, as in the other order",
         ["KEY-009", "KEY-004"],
         [*setup, offer.envelope, stamped.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        failed_index=len(setup),
-        twin=[*setup, stamped.envelope, offer.envelope],
     )
     clock, alice, bob = world()
     _bound(alice)
@@ -325,14 +322,13 @@ def witnessed_before_revocation() -> Group:
     offer_stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest]))
     setup = [*alice.setup, *escrow.setup, disown.envelope]
     g.add(
-        "the escrow stamped the revocation a second before the Offer: refused; without that Stamp (a "
-        "revocation the escrow never stamped proves nothing came after it) the Offer is taken",
+        "the escrow stamped the revocation a second before the Offer: held (KEY-009 (c)) and disowned -- "
+        "the escrow's order; "
+        "without that Stamp (a revocation the escrow never stamped proves nothing came after it), counted",
         ["KEY-009", "KEY-004"],
         [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        twin=[*setup, offer_stamp.envelope, offer.envelope],
     )
     _witnessed_accept_and_counter(g)
     _witnessed_under_a_revoked_principal(g)
@@ -359,13 +355,12 @@ def _witnessed_accept_and_counter(g: Group) -> None:
     setup = [*alice.setup, *bob.setup, *escrow.setup, disown.envelope]
     g.add(
         "Alice's principal revoked her key back to its Accept of Bob's offer; the offer's escrow stamped the "
-        "Accept, and the revocation a second earlier: refused; without the revocation's Stamp, taken",
+        "Accept, and the revocation a second earlier: held (KEY-009 (c)) and disowned; without the "
+        "revocation's Stamp, counted",
         ["KEY-009", "KEY-004"],
         [*setup, revocation_stamp.envelope, contract_stamp.envelope, offer.envelope, accept.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        twin=[*setup, contract_stamp.envelope, offer.envelope, accept.envelope],
     )
     clock, alice, bob = world()
     _bound(alice)
@@ -390,13 +385,12 @@ def _witnessed_accept_and_counter(g: Group) -> None:
         "WitnessedBeforeRevocation",
     )
     g.add(
-        "the same Counter stamped only by the escrow of the offer it answers: not its witness, refused",
+        "the same Counter stamped only by the escrow of the offer it answers (not its witness): held "
+        "(KEY-009 (c)) and disowned",
         ["KEY-009", "KEY-004"],
         [*setup, by_first.envelope, counter.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        twin=[*setup, by_second.envelope, counter.envelope],
     )
 
 
@@ -426,13 +420,11 @@ def _witnessed_under_a_revoked_principal(g: Group) -> None:
     )
     g.add(
         "Alice's principal revoked its own key before her Offer (MND-012); the Offer's escrow stamped "
-        "the revocation first: refused; without that Stamp, taken",
+        "the revocation first: held (KEY-009 (c)) and disowned; without that Stamp, counted",
         ["KEY-009", "MND-012"],
         [*setup, revocation_stamp.envelope, offer_stamp.envelope, offer.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        twin=[*setup, offer_stamp.envelope, offer.envelope],
     )
     clock, alice, bob = world()
     _bound(alice)
@@ -452,13 +444,12 @@ def _witnessed_under_a_revoked_principal(g: Group) -> None:
     setup = [*alice.setup, *escrow.setup, later.envelope, back.envelope]
     g.add(
         "Alice's key holds two revocations, the first held effective after her Offer (it covers nothing "
-        "of it), the second back over it and stamped before the Offer: refused by the second",
+        "of it), the second back over it and stamped before the Offer: held (KEY-009 (c)) and disowned by "
+        "the second",
         ["KEY-009", "KEY-004"],
         [*setup, back_stamp.envelope, offer_stamp.envelope, offer.envelope],
-        "KEY_REVOKED",
+        None,
         "WitnessedBeforeRevocation",
-        "RevokedKey",
-        twin=[*setup, offer_stamp.envelope, offer.envelope],
     )
 
 

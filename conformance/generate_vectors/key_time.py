@@ -445,42 +445,38 @@ def rotation_in_a_view() -> Group:
          r.accept.envelope],
     )  # fmt: skip
     g.add(
-        "the same Accept, the escrow's Stamp of the contract never held: nothing witnessed it, refused",
+        "the same Accept, the escrow's Stamp of the contract never held: nothing witnessed it, held "
+        "(KEY-009 (c)) and disowned",
         ["KEY-005", "KEY-009"],
         [*r.setup, r.rotation.envelope, r.offer.envelope, r.accept.envelope],
-        "KEY_REVOKED",
+        None,
         "RotationWitnessed",
-        "RevokedKey",
-        twin=[*r.setup, r.rotation.envelope, contract.envelope, r.offer.envelope, r.accept.envelope],
     )
     r = _rotated()
     rotation_first = r.stamp(r.rotation)
     contract = r.stamp(r.offer, r.accept)
     g.add(
-        "the escrow stamped the rotation a second before it stamped the contract: refused (the escrow knew "
-        "the chain had ended); without the rotation's Stamp, taken",
+        "the escrow stamped the rotation a second before it stamped the contract: held (KEY-009 (c)) and "
+        "disowned (the escrow "
+        "knew the chain had ended); without the rotation's Stamp, counted",
         ["KEY-005", "KEY-009"],
         [*r.setup, r.rotation.envelope, rotation_first.envelope, contract.envelope, r.offer.envelope,
          r.accept.envelope],
-        "KEY_REVOKED",
+        None,
         "RotationWitnessed",
-        "RevokedKey",
-        twin=[*r.setup, r.rotation.envelope, contract.envelope, r.offer.envelope, r.accept.envelope],
     )  # fmt: skip
     r = _rotated()
     rotation_named_first = r.stamp(r.rotation, r.offer, r.accept)
     r2 = _rotated()
     accept_named_first = r2.stamp(r2.offer, r2.accept, r2.rotation)
     g.add(
-        "one Stamp names the rotation before the Offer and the Accept: refused (an earlier place in one "
-        "Stamp is earlier)",
+        "one Stamp names the rotation before the Offer and the Accept: held (KEY-009 (c)) and disowned (an "
+        "earlier place in "
+        "one Stamp is earlier)",
         ["KEY-005", "KEY-009"],
         [*r.setup, r.rotation.envelope, rotation_named_first.envelope, r.offer.envelope, r.accept.envelope],
-        "KEY_REVOKED",
+        None,
         "RotationWitnessed",
-        "RevokedKey",
-        twin=[*r2.setup, r2.rotation.envelope, accept_named_first.envelope, r2.offer.envelope,
-              r2.accept.envelope],
     )  # fmt: skip
     g.add(
         "one Stamp names the Offer and the Accept before the rotation: taken",
@@ -511,15 +507,12 @@ def _same_millisecond(g: Group) -> None:
     (r, stamps), (r2, stamps2) = cases
     g.add(
         "the escrow stamped the rotation and then the contract in the same millisecond (the rotation's "
-        "Stamp at the lower seq of its chain): refused",
+        "Stamp at the lower seq of its chain): held (KEY-009 (c)) and disowned",
         ["KEY-005", "KEY-009"],
         [*r.setup, r.rotation.envelope, *(st.envelope for st in reversed(stamps)), r.offer.envelope,
          r.accept.envelope],
-        "KEY_REVOKED",
+        None,
         "RotationWitnessed",
-        "RevokedKey",
-        twin=[*r2.setup, r2.rotation.envelope, *(st.envelope for st in stamps2), r2.offer.envelope,
-              r2.accept.envelope],
     )  # fmt: skip
     g.add(
         "the same millisecond, the contract's Stamp at the lower seq: taken",
@@ -591,14 +584,14 @@ def _a_rotation_below_a_stamped_one(g: Group) -> None:
     tail = [r.contract.envelope, r.offer.envelope, r.accept.envelope]
     g.add(
         "Mallory's key rotated at seq 3 and the escrow stamped the rotation; its Accept at seq 4, which the "
-        "escrow (at fault) stamped after, is refused -- and still refused once the key signs a second "
-        "rotation back at seq 1 that the escrow never stamped: each rotation below the Accept is asked",
+        "escrow (at fault) stamped after, is held (KEY-009 (c)) and disowned -- and still disowned once the "
+        "key signs a "
+        "second rotation back at seq 1 that the escrow never stamped: each rotation below the Accept is "
+        "asked",
         ["KEY-005", "KEY-009"],
         [*setup, r.low.envelope, r.high_stamp.envelope, *tail],
-        "KEY_REVOKED",
+        None,
         "RotationWitnessed",
-        "RevokedKey",
-        twin=[*setup, r.low.envelope, *tail],
     )
 
 
@@ -948,15 +941,12 @@ def stamp_ordered_in_a_view() -> Group:
         g.add(
             f"the thief's {what}, dated before the revocation's effective_ms; the escrow stamped the "
             "revocation 1 s after its effective_ms, then the thief's statement 4 s later (a faulty escrow: "
-            "KEY-010 has it refuse): a view holding both Stamps refuses it, the escrow's own order deciding",
+            "KEY-010 has it refuse): a view holding both Stamps holds it, disowned, the escrow's own "
+            "order deciding (KEY-009 (c))",
             ["KEY-010", "KEY-009"],
             [*envelopes, race.thief.envelope],
-            "KEY_REVOKED",
+            None,
             "StampOrderedRevocation",
-            "RevokedKey",
-            failed_index=len(envelopes),
-            twin=[*twin.context, twin.revocation.envelope, twin_revocation.envelope, twin_thief.envelope,
-                  twin.thief.envelope],
         )  # fmt: skip
         g.add(
             f"the same {body}, stamped 4 s after the revocation's effective_ms but before the escrow stamped "
@@ -1690,13 +1680,13 @@ def own_revocation_fork() -> Group:
         [*witnessed, fork.envelope, second.envelope, third.envelope],
     )
     g.add(
-        "the same Offers unstamped, the revocation heard first: her second refused EQUIVOCATION (KEY-012) -- "
-        "witnessed by no escrow, a fork of the revocation",
+        "the same Offers unstamped, the revocation heard first: her second held (KEY-009 (c): its escrow may "
+        "yet stamp it) and disowned, not refused EQUIVOCATION (KEY-012) -- its fork with the revocation kept "
+        "as a proof (KEY-013)",
         ["KEY-013", "KEY-012", "CHN-004"],
         [*witnessed[:-1], fork.envelope, second.envelope],
-        "EQUIVOCATION",
+        None,
         "OwnRevocationFork",
-        twin=[*witnessed, fork.envelope, second.envelope],
     )
     return g
 

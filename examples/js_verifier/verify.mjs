@@ -1001,11 +1001,12 @@ export class Verifier {
   rotatedBelow(key, seq) {
     return (this.rotations.get(key) ?? []).filter((r) => r.seq < seq);
   }
-  // KEY-009: only a view of evidence takes a statement witnessed before the revocations or rotations that would reject it.
-  // KEY-009 (a): a Mandate's witness is a statement naming it, which needs it held (MND-002): a view of evidence
-  // holds a Mandate they would reject and weighs it when it rates (disowned), whatever the order (F31).
-  keptAsEvidence(rec, ends) {
-    return this.evidenceView && (rec.bodyName === "mandate" || this.witnessedBefore(rec, ends));
+  // KEY-009 (c): a view of evidence holds a statement the revocations or rotations held would reject when it has
+  // a witnessing escrow -- whose Stamp of it may come after it -- or is a Mandate (its witness a statement naming
+  // it, (a)), and weighs it when it rates (disowned), whatever the order it heard them in (F31, F34). A
+  // statement no escrow can witness is refused, disowned in every view that holds it.
+  keptAsEvidence(rec) {
+    return this.evidenceView && (rec.bodyName === "mandate" || !!this.witnessingEscrow(rec));
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
@@ -1032,15 +1033,10 @@ export class Verifier {
     }
   }
 
-  // KEY-010 (c), in a view of evidence, in the escrow's own order: refuse one of the six when its witnessing
-  // escrow's Stamp of a revocation held of its issuer or of its Mandate's principal is before that escrow's
-  // earliest Stamp of it (KEY-009's order), and that Stamp is at or after the revocation's effective_ms: the
-  // escrow took it holding the revocation. A revocation stamped after it refuses nothing.
-  checkStampOrdered(rec) {
-    const r = this.stampOrderedRevocation(rec);
-    if (r) fail("KEY_REVOKED", "KEY-010", `stamped at ${r.stampedAt}, after its escrow stamped a revocation effective from ${r.eff}`);
-  }
-  // the held revocation KEY-010 (c) refuses `rec` for in the escrow's order (with its Stamp's time), or null
+  // KEY-010 (c), in the escrow's own order: the held revocation (with its Stamp's time) whose witnessing
+  // escrow's Stamp is before that escrow's earliest Stamp of `rec` (KEY-009's order), that Stamp at or after the
+  // revocation's effective_ms -- the escrow took `rec` holding it -- or null. A view of evidence holds `rec` and
+  // weighs it disowned (KEY-009 (c), F34); a revocation stamped after it disowns nothing.
   stampOrderedRevocation(rec) {
     if (!STAMP_TIMED.has(rec.bodyName)) return null;
     const e = this.witnessingEscrow(rec);
@@ -1137,7 +1133,7 @@ export class Verifier {
     const dhex = rec.dhex;
     // 22. issuer key: KEY-004 (unless witnessed before its revocation, KEY-009), then KEY-005
     const revs = this.revokedAt(h.issuer, h.issued_at_ms, this.authorityOf(h), h.seq, { t: h.issued_at_ms, seq: h.seq }); // KEY-011
-    if (revs.length && !this.keptAsEvidence(rec, revs)) {
+    if (revs.length && !this.keptAsEvidence(rec)) {
       // KEY-012: a fork of the key's own revocation in its chain is refused as the fork, before KEY-004 --
       // unless a view of evidence takes it, witnessed before the revocation (KEY-009, KEY-013)
       for (const r of this.revocations.get(h.issuer)) {
@@ -1152,7 +1148,7 @@ export class Verifier {
     for (const r of rots) {
       if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's rotation`);
     }
-    if (rots.length && !this.keptAsEvidence(rec, rots)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
+    if (rots.length && !this.keptAsEvidence(rec)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
     // 23. mandate binding
     let mandate = null;
     if (h.mandate.length) {
@@ -1163,14 +1159,14 @@ export class Verifier {
       rec.mandateAt = { t: m.h.issued_at_ms, seq: m.h.seq }; // its place in the principal's chain (KEY-011 (c))
       // MND-012 (KEY-011 (c)); not under the issuer's own Mandate, which KEY-004 read above (MND-025)
       const prevs = m.h.issuer === h.issuer ? [] : this.revokedAt(m.h.issuer, h.issued_at_ms, null, null, rec.mandateAt);
-      if (prevs.length && !this.keptAsEvidence(rec, prevs)) fail("KEY_REVOKED", "MND-012", "principal revoked");
+      if (prevs.length && !this.keptAsEvidence(rec)) fail("KEY_REVOKED", "MND-012", "principal revoked");
       if (mandate.agent !== h.issuer) fail("MANDATE_VIOLATION", "MND-002", "mandate's agent is not the issuer");
     }
     // 24. mandate content
     if (mandate) this.checkMandateContent(mandate, h, body, bodyName);
     // KEY-010, at an escrow and its audit: the time compared is the escrow's Stamp, not the signer's
+    // (a view of evidence holds one KEY-010 (c) names, disowned: KEY-009 (c))
     if (!this.evidenceView) this.checkRevokedAtStamp(rec);
-    else this.checkStampOrdered(rec);
     // 25. freshness
     if (this.now !== null) {
       const now = this.now;
