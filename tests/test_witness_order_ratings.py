@@ -1,13 +1,13 @@
-"""KEY-009 (c) pinned by weight: `conformance/vectors/ratings.json` 36 to 43.
+"""KEY-009 (c) pinned by weight: `conformance/vectors/ratings.json` 36 to 45.
 
 A view of evidence holds a statement a held revocation or rotation would reject when it has a witnessing
-escrow, and :meth:`Verifier.disowned` decides from that escrow's Stamps whether it counts. The auditor
-vectors of chains.json and keytime.json that pinned a refusal now pin a take, which says nothing of the
-witness order. These rating bundles do: each situation (a principal's revocation of Bob's key, KEY-004; his
-key's rotation back below his Accept, KEY-005; KEY-010 (c)'s escrow-ordered revocation; a thief's own
-revocation forked into his Accept's seq, KEY-013) is a pair that differs only in the order the escrow
-stamped Bob's Accept and the revocation or rotation, and Bob's escrowed breach weighs 100 in one and 0 in
-the other. Here the reference's order of Stamps (``_before``) is read backwards: every weight moves, so an
+escrow, and :meth:`Verifier.disowned` decides from that escrow's Stamps whether it counts. The auditor vectors
+of chains.json and keytime.json that pinned a refusal now pin a take, which says nothing of the witness order.
+These rating bundles do: each situation (a principal's revocation of Bob's key, KEY-004; his key's rotation
+back below his Accept, KEY-005; KEY-010 (c)'s escrow-ordered revocation; a thief's own revocation forked into
+his Accept's seq, KEY-013; his principal's key revoked, MND-012) is a pair that differs only in the order the
+escrow stamped Bob's Accept and the revocation or rotation, and Bob's escrowed breach weighs 100 in one and 0
+in the other. Here the reference's order of Stamps (``_before``) is read backwards: every weight moves, so an
 implementation with the witness order wrong fails them (tests/test_js_verifier.py does the same to the
 JavaScript verifier).
 """
@@ -23,7 +23,7 @@ from a2a_coop.protocol import verifier as verifier_module
 from a2a_coop.reputation_vectors import RatingVector, parse_reputation_file, rate_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
-WITNESS_ORDER = range(36, 44)  # even tcId: the escrow stamped Bob's Accept first (stake 100); odd: 0
+WITNESS_ORDER = range(36, 46)  # even tcId: the escrow stamped Bob's Accept first (stake 100); odd: 0
 
 
 def _vectors() -> list[RatingVector]:
@@ -48,7 +48,7 @@ def _stakes(vs: list[RatingVector]) -> list[int]:
 def test_each_pair_weighs_the_breach_by_the_escrows_order_alone() -> None:
     vs = _vectors()
     expected = [v.expected[0]["stake"] for v in vs]
-    assert expected == [100, 0] * 4
+    assert expected == [100, 0] * 5
     assert _stakes(vs) == expected
     for counted, disowned in zip(vs[::2], vs[1::2], strict=True):  # the same statements, Stamps aside
         assert len(counted.envelopes) == len(disowned.envelopes)
@@ -60,4 +60,4 @@ def test_reading_the_witness_order_backwards_moves_every_weight(monkeypatch: pyt
     vs = _vectors()
     before = verifier_module._before
     monkeypatch.setattr(verifier_module, "_before", lambda first, then: before(then, first))
-    assert _stakes(vs) == [0, 100] * 4  # the attack on the check happened: each stake flipped
+    assert _stakes(vs) == [0, 100] * 5  # the attack on the check happened: each stake flipped

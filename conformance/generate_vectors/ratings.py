@@ -14,7 +14,7 @@ ATT-020 is here for KeyRevocations of a party's key by its principal (a statemen
 or witnessed before the revocation by the escrow's Stamp), and for a Stamp by another key than the
 escrow's, disowned by its own principal, that is no part of the evidence (ATT-020 (a)); for KeyRotations
 below a Mandate (KEY-009 (a), (b)), a revoked principal key (KEY-011 (c)) and KEY-010 (c)'s order of Stamps;
-and, last, for KEY-009 (c)'s witness order: pairs differing only in the escrow's order of two Stamps (36-43).
+and, last, for KEY-009 (c)'s witness order: pairs differing only in the escrow's order of two Stamps (36-45).
 Not yet for a revoked escrow key.
 """
 
@@ -750,8 +750,7 @@ class _AcceptAt(Deal):
             pre = [self.binding.envelope]
             clock.advance(1_000)
         self.accept = self.bob.accept(self.offer)
-        self.head = [*ctx(self.alice, self.bob, self.escrow), *pre]
-        self.base = [*self.head, self.offer.envelope, self.accept.envelope]
+        self.base = [*ctx(self.alice, self.bob, self.escrow), *pre, self.offer.envelope, self.accept.envelope]
         self.bond = BOND
         self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
         clock.advance(1_000)
@@ -791,39 +790,50 @@ def _held_by_key_009_c() -> list[Case]:
     Bob's escrowed breach weighing 100 when it stamped his Accept first and 0 when it stamped the
     revocation or rotation first (tests/test_js_verifier.py reads the pairs with the order flipped)."""
     out = []
-    for situation, label, first in (
-        ("revoked", "his principal's revocation of his key from the Accept's time (KEY-004)", False),
-        ("rotated", "his key's rotation back into a gap of its chain below the Accept (KEY-005)", False),
+    for situation, label, first, requirement in (
+        ("revoked", "his principal's revocation of his key from the Accept's time", False, "KEY-004"),
+        ("rotated", "his key's rotation back into a gap of its chain below the Accept", False, "KEY-005"),
         (
             "stamp-ordered",
-            "his principal's revocation of his key from 1 ms after the Accept (KEY-010 (c))",
+            "his principal's revocation of his key from 1 ms after the Accept",
             True,
+            "KEY-010",
         ),
-        ("fork", "a thief's revocation of his key by itself, forked into the Accept's seq (KEY-013)", False),
+        ("fork", "a thief's revocation of his key by itself, forked into the Accept's seq", False, "KEY-013"),
+        ("principal", "the revocation of his principal's key back to 1 ms by its root key", False, "MND-012"),
     ):
         for accept_first in (True, False):
-            d = _AcceptAt("gap" if situation == "rotated" else "binding")
-            bundle, attestation = _breached(d)
-            disowner = _disowner(d, situation)
-            named = [d.accept, disowner] if accept_first else [disowner, d.accept]
+            d: Deal
+            if situation == "principal":
+                d = PrincipalKeyAbove()
+                bundle, attestation = _breached(d)
+                d.clock.advance(1_000)
+                msg = identity_pb2.KeyRevocation(key=d.bob.principal.did, effective_ms=1, reason="x")
+                disowner = d.root.sign("key_revocation", msg)
+                witnessed = [d.bob.mandate_vs, d.accept]  # the Mandate too (KEY-009 (a))
+            else:
+                d = _AcceptAt("gap" if situation == "rotated" else "binding")
+                bundle, attestation = _breached(d)
+                disowner, witnessed = _disowner(d, situation), [d.accept]
             stamps = []
-            for vs in named:
-                stamps.append(stamp(d.escrow, vs).envelope)
+            for named in [witnessed, [disowner]] if accept_first else [[disowner], witnessed]:
+                stamps.append(stamp(d.escrow, *named).envelope)
                 d.clock.advance(1)
-            tail = bundle[len(d.head) :]
+            head = d.base[:-2]  # up to the Offer and the Accept
+            tail = bundle[len(head) :]
             where = "before the contract" if first else "after the attestation's evidence"
             if first:
-                envelopes = [*d.head, disowner.envelope, *stamps, *tail, attestation.envelope]
+                envelopes = [*head, disowner.envelope, *stamps, *tail, attestation.envelope]
             else:
-                envelopes = [*d.head, disowner.envelope, *tail, *stamps, attestation.envelope]
+                envelopes = [*head, disowner.envelope, *tail, *stamps, attestation.envelope]
             stake = 100 if accept_first else 0
             order = "his Accept, then the other" if accept_first else "the other first, then his Accept"
             out.append(
                 Case(
-                    f"Bob's breach escrowed; {label} heard before his Accept, which a view of evidence holds "
-                    f"(KEY-009 (c)); the escrow stamped {order} (both Stamps heard {where}): "
-                    f"{'counted' if accept_first else 'disowned'}, stake {stake}",
-                    ["ATT-020", "KEY-009", "KEY-010" if first else "KEY-004"],
+                    f"Bob's breach escrowed; {label} ({requirement}) heard before his Accept, which a view "
+                    f"of evidence holds (KEY-009 (c)); the escrow stamped {order} (both Stamps heard "
+                    f"{where}): {'counted' if accept_first else 'disowned'}, stake {stake}",
+                    ["ATT-020", "KEY-009", requirement],
                     envelopes,
                     [d.escrow.did],
                     [(stake, 0.0)],
