@@ -41,7 +41,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 35,
+    "ratings": 45,
 }
 
 
@@ -262,6 +262,70 @@ def test_the_reputation_vectors_tell_every_other_reading_apart(reading: str, tmp
     )
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     assert json.loads(run.stdout)["disagreements"], reading
+
+
+# KEY-009 (c): ratings.json 36 to 45 are pairs differing only in the escrow's order of its Stamps of Bob's
+# Accept and of the revocation or rotation that would reject it (tests/test_witness_order_ratings.py). A
+# reading of the witness order written into a copy of the verifier, and the tcIds it must disagree with:
+# all of them when the order is read backwards, the disowned half when a held statement counts whatever the
+# Stamps, and those heard before a Stamp when the Stamps held on arrival decide (F34's refusal).
+WITNESS_READINGS = {
+    "the witness order read backwards": (
+        [
+            (
+                "if (sr && !(cmpStamp(s, sr) < 0)) return false;",
+                "if (sr && cmpStamp(s, sr) < 0) return false;",
+            ),
+            ("if (sr && cmpStamp(sr, s) < 0) return { eff", "if (sr && cmpStamp(s, sr) < 0) return { eff"),
+        ],
+        range(36, 46),
+    ),
+    "a statement held by KEY-009 (c) counted whatever the Stamps": (
+        [
+            ("return !v.witnessedBefore(rec, [...revs, ...rots]);", "return false;"),
+            ("return !naming.some((s) => v.witnessedBefore(rec, [...revs, ...rots], s));", "return false;"),
+            ("  if (v.stampOrderedRevocation(rec)) return true;", ""),
+        ],
+        range(37, 46, 2),
+    ),
+    "the Stamps held when the statement came decide (as before F34)": (
+        [
+            (
+                'rec.bodyName === "mandate" || !!this.witnessingEscrow(rec)',
+                'rec.bodyName === "mandate" || this.witnessedBefore(rec, '
+                "[...(this.revocations.get(rec.h.issuer) ?? []), "
+                "...this.rotatedBelow(rec.h.issuer, rec.h.seq)])",
+            ),
+        ],
+        (36, 37, 38, 39, 42, 43, 44, 45),  # 40 and 41 hear both Stamps before the Accept
+    ),
+}
+
+
+@pytest.mark.req("KEY-009", "ATT-020", "KEY-010")
+@pytest.mark.parametrize("reading", sorted(WITNESS_READINGS))
+def test_the_rating_vectors_pin_the_witness_order(reading: str, tmp_path: Path) -> None:
+    """The auditor vectors KEY-009 (c) turned from refused to valid no longer tell the witness order; these
+    rating vectors do: each reading, written into a copy of the JS verifier, disagrees with exactly the
+    vectors of 36 to 45 it names (the unedited verifier agrees with all)."""
+    edits, tc_ids = WITNESS_READINGS[reading]
+    source = VERIFIER.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert source.count(old) == 1, f"the verifier no longer has {old!r}"
+        source = source.replace(old, new)
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(source, encoding="utf-8")
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / "ratings.json")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    got = {int(d["id"].split("-")[1]) for d in json.loads(run.stdout)["disagreements"]}
+    assert got & set(range(36, 46)) == set(tc_ids), reading  # earlier vectors may disagree too
 
 
 @pytest.mark.req("ATT-003")

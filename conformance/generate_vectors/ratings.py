@@ -12,8 +12,10 @@ and each case also states the stake and score it is about, so generation fails i
 
 ATT-020 is here for KeyRevocations of a party's key by its principal (a statement of the bundle disowned,
 or witnessed before the revocation by the escrow's Stamp), and for a Stamp by another key than the
-escrow's, disowned by its own principal, that is no part of the evidence (ATT-020 (a)); not yet for
-KeyRotations, a revoked escrow or principal key, or KEY-010 (c)'s order of Stamps.
+escrow's, disowned by its own principal, that is no part of the evidence (ATT-020 (a)); for KeyRotations
+below a Mandate (KEY-009 (a), (b)), a revoked principal key (KEY-011 (c)) and KEY-010 (c)'s order of Stamps;
+and, last, for KEY-009 (c)'s witness order: pairs differing only in the escrow's order of two Stamps (36-45).
+Not yet for a revoked escrow key.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
-from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -416,6 +418,7 @@ def cases() -> list[Case]:
     out += _rotated_below_mandate()
     out += _revoked_principal_keys()
     out += _restamped_in_one_ms()
+    out += _held_by_key_009_c()
     return out
 
 
@@ -723,4 +726,117 @@ def _restamped_in_one_ms() -> list[Case]:
                 [(100, 0.0)],
             )
         )
+    return out
+
+
+class _AcceptAt(Deal):
+    """Deal, but Bob's key signs its Accept at seq 3 of its chain, seq 0 to 2 held by no view (``gap``), or
+    at seq 1, after a Checkpoint under his Mandate at seq 0 (``binding``, then in ``base``)."""
+
+    def __init__(self, chain: str) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        self.offer = self.alice.offer(self.bob, proposal)
+        clock.advance(1_000)
+        pre: list[bytes] = []
+        if chain == "gap":
+            self.bob.agent.writer = ChainWriter(
+                self.bob.agent.key, next_seq=3, prev=hashlib.sha256(b"2").digest()
+            )
+        else:
+            self.binding = self.bob.sign("checkpoint", identity_pb2.Checkpoint())
+            pre = [self.binding.envelope]
+            clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        self.base = [*ctx(self.alice, self.bob, self.escrow), *pre, self.offer.envelope, self.accept.envelope]
+        self.bond = BOND
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
+
+
+def _disowner(d: _AcceptAt, situation: str) -> VerifiedStatement:
+    """After Bob's escrowed breach, the statement that would reject his Accept in ``situation``."""
+    d.clock.advance(1_000)
+    at = d.accept.header.issued_at_ms
+    if situation == "revoked":  # KEY-004: his principal revokes his key from the Accept's time
+        msg = identity_pb2.KeyRevocation(key=d.bob.did, effective_ms=at, reason="stolen")
+        return d.bob.principal.sign("key_revocation", msg)
+    if situation == "stamp-ordered":  # KEY-010 (c): from 1 ms after the Accept, which KEY-004 does not reach
+        msg = identity_pb2.KeyRevocation(key=d.bob.did, effective_ms=at + 1, reason="stolen")
+        return d.bob.principal.sign("key_revocation", msg)
+    if situation == "rotated":  # KEY-005: his key rotates back into the gap below its Accept (seq 1)
+        d.bob.agent.writer = ChainWriter(d.bob.agent.key, next_seq=1, prev=hashlib.sha256(b"0").digest())
+        rotation = identity_pb2.KeyRotation(new_key=Party("bob-2", d.clock).did)
+        return d.bob.sign("key_rotation", rotation, mandate=b"", issued_at_ms=at - 500)
+    # KEY-013: a thief signs the key's own revocation at the Accept's seq, linked to his Checkpoint, dated
+    # between the two (a fork of his chain, KEY-012)
+    thief = ChainSigner(
+        d.bob.agent.key, clock=lambda: at - 500, nonce=lambda: b"thief-nonce-0001", head=(1, d.binding.digest)
+    )
+    fork = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=d.bob.did, effective_ms=1))
+    assert fork.seq == d.accept.seq
+    return fork
+
+
+def _held_by_key_009_c() -> list[Case]:
+    """KEY-009 (c): a view of evidence holds a statement a revocation or rotation held would reject when it
+    has a witnessing escrow -- here Bob's Accept, heard after the revocation or rotation that would reject it
+    -- and counts it only if that escrow stamped it first (disowned). The auditor vectors of
+    ``chains.json`` (WitnessedBeforeRevocation) and ``keytime.json`` (RotationWitnessed,
+    StampOrderedRevocationView, OwnRevocationFork) that pinned a refusal now pin a take, which does not
+    show which; here each situation is a pair that differs only in the escrow's order of its two Stamps,
+    Bob's escrowed breach weighing 100 when it stamped his Accept first and 0 when it stamped the
+    revocation or rotation first (tests/test_js_verifier.py reads the pairs with the order flipped)."""
+    out = []
+    for situation, label, first, requirement in (
+        ("revoked", "his principal's revocation of his key from the Accept's time", False, "KEY-004"),
+        ("rotated", "his key's rotation back into a gap of its chain below the Accept", False, "KEY-005"),
+        (
+            "stamp-ordered",
+            "his principal's revocation of his key from 1 ms after the Accept",
+            True,
+            "KEY-010",
+        ),
+        ("fork", "a thief's revocation of his key by itself, forked into the Accept's seq", False, "KEY-013"),
+        ("principal", "the revocation of his principal's key back to 1 ms by its root key", False, "MND-012"),
+    ):
+        for accept_first in (True, False):
+            d: Deal
+            if situation == "principal":
+                d = PrincipalKeyAbove()
+                bundle, attestation = _breached(d)
+                d.clock.advance(1_000)
+                msg = identity_pb2.KeyRevocation(key=d.bob.principal.did, effective_ms=1, reason="x")
+                disowner = d.root.sign("key_revocation", msg)
+                witnessed = [d.bob.mandate_vs, d.accept]  # the Mandate too (KEY-009 (a))
+            else:
+                d = _AcceptAt("gap" if situation == "rotated" else "binding")
+                bundle, attestation = _breached(d)
+                disowner, witnessed = _disowner(d, situation), [d.accept]
+            stamps = []
+            for named in [witnessed, [disowner]] if accept_first else [[disowner], witnessed]:
+                stamps.append(stamp(d.escrow, *named).envelope)
+                d.clock.advance(1)
+            head = d.base[:-2]  # up to the Offer and the Accept
+            tail = bundle[len(head) :]
+            where = "before the contract" if first else "after the attestation's evidence"
+            if first:
+                envelopes = [*head, disowner.envelope, *stamps, *tail, attestation.envelope]
+            else:
+                envelopes = [*head, disowner.envelope, *tail, *stamps, attestation.envelope]
+            stake = 100 if accept_first else 0
+            order = "his Accept, then the other" if accept_first else "the other first, then his Accept"
+            out.append(
+                Case(
+                    f"Bob's breach escrowed; {label} ({requirement}) heard before his Accept, which a view "
+                    f"of evidence holds (KEY-009 (c)); the escrow stamped {order} (both Stamps heard "
+                    f"{where}): {'counted' if accept_first else 'disowned'}, stake {stake}",
+                    ["ATT-020", "KEY-009", requirement],
+                    envelopes,
+                    [d.escrow.did],
+                    [(stake, 0.0)],
+                )
+            )
     return out
