@@ -8,7 +8,7 @@ from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
@@ -109,3 +109,14 @@ def peer_node(party: Party, clock: FixedClock, journal: Any, **kw: Any) -> PeerN
     return PeerNode.open(
         party.agent.key, party.mandate_vs.envelope, journal, clock=lambda: clock.now_ms, **kw
     )
+
+
+def stamped_by_served_escrow(escrow: EscrowNode, digest: bytes) -> bool:
+    """Whether the served escrow's ledger holds a Stamp of ``digest``: read from the ledger, which answers
+    from the journal once a settled contract left memory (a served escrow forgets it when the Submit that
+    settled it is answered, `EscrowNode.after_reply`), where its memory's witness index no longer would."""
+    for envelope in escrow.escrow.ledger():
+        vs = verify_statement(envelope)
+        if vs.body == "stamp" and digest in vs.statement.stamp.statements:
+            return True
+    return False

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 from cli_run import run_cli
-from peers import make_peer
+from peers import make_peer, stamped_by_served_escrow
 from test_attack9 import CountersAndKeepsTheStamps
 from test_escrow_relay import _SharedEscrow, _wait_for
 from test_hidden_accept import Market
@@ -35,17 +35,6 @@ from a2a_coop.transport import EscrowClient, TransportError, serve
 FUNDS, BOND = 1_000, 100
 UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
 DISMISS = commitment_pb2.RULING_DECISION_DISMISS
-
-
-def _stamped_by_served_escrow(escrow: EscrowNode, digest: bytes) -> bool:
-    """Whether the served escrow's ledger holds a Stamp of ``digest``: read from the ledger, which answers
-    from the journal once a settled contract left memory (a served escrow forgets it when the Submit that
-    settled it is answered, `EscrowNode.after_reply`), where its memory's witness index no longer would."""
-    for envelope in escrow.escrow.ledger():
-        vs = verify_statement(envelope)
-        if vs.body == "stamp" and digest in vs.statement.stamp.statements:
-            return True
-    return False
 
 
 def _rulings(escrow: LocalEscrow | EscrowNode) -> list[int]:
@@ -249,7 +238,7 @@ def test_offer_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
             ours = [verify_statement(env) for _, _, env in journal.statements()]
         delivered = [vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did]
         assert delivered, f"the contract bound Bob's bond and he never delivered: {code} {out} {err}"
-        assert _stamped_by_served_escrow(escrow, delivered[0].digest)
+        assert stamped_by_served_escrow(escrow, delivered[0].digest)
         assert "ACCEPTED" not in out and code == 0, (code, out, err)
         waiting = [line for line in err.splitlines() if "asking the escrow again until" in line]
         assert len(waiting) == 1 and "bonding cutoff" in waiting[0] and "a2a-coop resume" in waiting[0]
@@ -477,7 +466,7 @@ def test_resume_asks_for_the_counterpartys_lock_until_the_bonding_cutoff(
             ours = [verify_statement(env) for _, _, env in journal.statements()]
         delivered = [vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did]
         assert delivered, f"the contract bound Bob's bond and he never delivered: {code} {out} {err}"
-        assert _stamped_by_served_escrow(escrow, delivered[0].digest)
+        assert stamped_by_served_escrow(escrow, delivered[0].digest)
         assert "ACCEPTED" not in out, (code, out, err)
     finally:
         node.close()

@@ -15,21 +15,16 @@ only after stamping a revocation that reached them by that Stamp's time -- where
 from __future__ import annotations
 
 import base64
-import json
-import shutil
-import subprocess
 from itertools import permutations
 from pathlib import Path
 
 import pytest
+from js_ratings import assert_js_rates_alike
 
 from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle
+from a2a_coop.reputation_vectors import RatingVector, rate_bundle
 from conformance.generate_vectors.ratings import _revoked_principal_keys, restamped_in_one_ms
-
-ROOT = Path(__file__).resolve().parents[1]
-NODE = shutil.which("node")
 
 
 @pytest.mark.req("KEY-011", "MND-025", "KEY-010", "KEY-009", "ATT-020")
@@ -67,27 +62,7 @@ def test_a_principal_keys_revocation_back_over_an_escrowed_breach_weighs_the_sam
             }
         )
     assert sorted(stake for c in cases for stake, _ in c.attests) == [0, 0, 0, 100, 100, 100]
-    if NODE is None:
-        pytest.skip("node is not on PATH: the second implementation is not run")
-    doc = {
-        "schema": RATING_SCHEMA,
-        "algorithm": "a2a-coop/v1 rating of an attestation: SPEC 10.2 over an evidence bundle",
-        "generatorVersion": "1",
-        "numberOfTests": len(vectors),
-        "header": [],
-        "ratingGroups": [{"type": "Rating", "tests": vectors}],
-    }
-    path = tmp_path / "attack21-ratings.json"
-    path.write_text(json.dumps(doc), encoding="utf-8")
-    run = subprocess.run(
-        [NODE, str(ROOT / "examples" / "js_verifier" / "verify.mjs"), "--json", str(path)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert json.loads(run.stdout)["disagreements"] == [], run.stdout[-2000:]
-    assert run.returncode == 0, run.stderr
+    assert_js_rates_alike(tmp_path, vectors, "attack21-ratings")
 
 
 @pytest.mark.req("KEY-009", "ATT-020")

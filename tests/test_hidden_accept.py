@@ -20,7 +20,7 @@ from typing import Any
 import grpc
 import pytest
 from cli_run import run_cli
-from peers import make_peer
+from peers import make_peer, stamped_by_served_escrow
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, control_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
@@ -178,17 +178,6 @@ class HidesAcceptThenFails:
         if vs.body == "offer" and self.accept is None:
             self.accept = self.m.hide_accept(vs)
         raise self.failure
-
-
-def _stamped_by_served_escrow(escrow: EscrowNode, digest: bytes) -> bool:
-    """Whether the served escrow's ledger holds a Stamp of ``digest``: read from the ledger, which answers
-    from the journal once a settled contract left memory (a served escrow forgets it when the Submit that
-    settled it is answered, `EscrowNode.after_reply`), where its memory's witness index no longer would."""
-    for envelope in escrow.escrow.ledger():
-        vs = verify_statement(envelope)
-        if vs.body == "stamp" and digest in vs.statement.stamp.statements:
-            return True
-    return False
 
 
 @pytest.mark.req("ESC-012", "ESC-002")
@@ -449,7 +438,7 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
         with Journal.open(bob.journal_path) as journal:
             ours = [verify_statement(env) for _, _, env in journal.statements()]
         delivery = next(vs for vs in ours if vs.body == "delivery" and vs.issuer == bob.key.did)
-        assert _stamped_by_served_escrow(escrow, delivery.digest)
+        assert stamped_by_served_escrow(escrow, delivery.digest)
     finally:
         node.close()
         escrow.close()
