@@ -429,15 +429,7 @@ def breached_then_rotated(
     Alice attests Bob BREACHED; then Bob's principal signs a KeyRotation at seq 1 of its chain, dated
     between its seq 0 and Bob's Mandate (seq 3). The contract's evidence up to the release, the
     attestation, the rotation (neither of the last two in the evidence)."""
-    delivered = d.deliver(d.alice)
-    d.clock.now_ms = d.deadline + 1
-    claim = d.claim(d.alice)
-    witness = stamp(d.escrow, claim)
-    d.clock.now_ms = witness.header.issued_at_ms + DEFAULT_RESPONSE_WINDOW_MS
-    ruled, forfeit = d.sign(d.ruling(claim, UPHOLD)), d.sign(d.forfeit(d.bob, claim))
-    d.clock.advance(1_000)
-    release = d.escrow_says("release", d.alice)
-    attestation = d.alice.attest(d.offer, d.accept, d.bob.did, reputation_pb2.OUTCOME_BREACHED)
+    evidence, attestation = _breached(d)
     principal = d.bob.principal
     principal.writer = ChainWriter(principal.key, next_seq=1, prev=d.first.digest)
     rotation = principal.sign(
@@ -445,8 +437,7 @@ def breached_then_rotated(
         identity_pb2.KeyRotation(new_key=Party("bob-principal-2", d.clock).did),
         issued_at_ms=d.first.header.issued_at_ms + 500,
     )
-    evidence = [*d.base, *d.locks, delivered.envelope, claim.envelope, witness.envelope, ruled, forfeit]
-    return [*evidence, release.envelope], attestation, rotation
+    return evidence, attestation, rotation
 
 
 def _rotated_below_mandate() -> list[Case]:
