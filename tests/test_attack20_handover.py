@@ -58,14 +58,7 @@ def _view(desk: Desk, *transcripts: list[bytes]) -> tuple[str, frozenset[str], f
 def test_a_sibling_successors_lapse_erases_the_breach_the_other_upheld() -> None:
     d = Desk()
     claim = d.claim()
-    rev, k2, e2 = d.take_over()
-    k3 = d.successor("escrow3")
-    e3 = Escrow(
-        _LedgerSigner(k3.agent),
-        k3.mandate_vs.digest,
-        setup=k3.setup,
-        predecessor=[*d.old.transcript(), rev.envelope],
-    )
+    k2, e2, k3, e3 = _siblings(d)
     # Alice shows her claim to K2 alone; K2 upholds it.
     assert [vs.body for vs in e2.submit([claim.envelope], d.clock.now_ms)] == ["stamp"]
     d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
