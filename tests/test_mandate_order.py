@@ -73,11 +73,8 @@ def _interleavings(base: Sequence[bytes], after: bytes, extra: Sequence[bytes]) 
     yield from insert(list(base), extra, 0)
 
 
-def _weigh(
-    order: list[bytes], verified: dict[bytes, VerifiedStatement], d: GapInPrincipalsChain, att: bytes
-) -> tuple[tuple[str, ...], frozenset[bytes], bool | None, int | None]:
-    """A view of evidence fed ``order``: (the refusals, the held digests, the Mandate disowned read with the
-    Accept naming it, the attestation's stake -- None when the view did not take it)."""
+def _fed(order: list[bytes], verified: dict[bytes, VerifiedStatement]) -> tuple[Verifier, list[str]]:
+    """A view of evidence fed ``order``, and what it refused ("body CODE requirement" each)."""
     v = Verifier(complete_chains=False, evidence_view=True)
     refused = []
     for env in order:
@@ -85,6 +82,15 @@ def _weigh(
             v.accept_statement(verified[env])
         except CoopError as e:
             refused.append(f"{verified[env].body} {e.code} {e.requirement}")
+    return v, refused
+
+
+def _weigh(
+    order: list[bytes], verified: dict[bytes, VerifiedStatement], d: GapInPrincipalsChain, att: bytes
+) -> tuple[tuple[str, ...], frozenset[bytes], bool | None, int | None]:
+    """A view of evidence fed ``order``: (the refusals, the held digests, the Mandate disowned read with the
+    Accept naming it, the attestation's stake -- None when the view did not take it)."""
+    v, refused = _fed(order, verified)
     mandate, accept = v.statements.get(d.bob.mandate_vs.digest), v.statements.get(d.accept.digest)
     disowned = None if mandate is None or accept is None else v.disowned(mandate, [accept])
     held = v.statements.get(att)
@@ -198,13 +204,7 @@ def test_a_mandate_heard_after_its_principals_revocation_weighs_as_one_heard_bef
     outcomes = set()
     for i in range(len(d.lead), len(base) + 1):
         order = [*base[:i], revocation.envelope, *base[i:]]
-        v = Verifier(complete_chains=False, evidence_view=True)
-        refused = []
-        for env in order:
-            try:
-                v.accept_statement(verified[env])
-            except CoopError as e:
-                refused.append(f"{verified[env].body} {e.code} {e.requirement}")
+        v, refused = _fed(order, verified)
         held = v.statements.get(attestation.digest)
         kept = all(vs.digest in v.statements for vs in (d.bob.mandate_vs, d.accept))
         outcomes.add((kept, None if held is None else rate(v, held, {d.escrow.did}).stake))
