@@ -1037,7 +1037,10 @@ def _taken_over_rows(journal: Journal, held: Any) -> tuple[int, int] | None:
 # of a key refused only for its chain or nonce (a thief's fork) that a principal's KeyRevocation was taken
 # beside. In no chain, it is not among the journal's statements (their seq and nonce indexes serve the
 # chain and replay checks); given back to the escrow before the journal is replayed, so that the
-# revocation it authorised is taken again, and placed before that revocation in the transcript.
+# revocation it authorised is taken again, and placed before that revocation in the transcript. And, one
+# key each (+ "/" + its digest in hex), the statements of no negotiation refused KEY_REVOKED alone that
+# bound their key (KEY-007 (a)), each with what came right before it (ShownBinding.after): the replay binds
+# the key again there, and the transcript places it there.
 META_SHOWN_BINDINGS = "escrow/shown-bindings"
 
 
@@ -1516,7 +1519,10 @@ class EscrowNode:
         for vs in taken:
             shown = self.escrow.shown_binding(vs.digest)
             if shown is not None:
-                meta = {**(meta or {}), f"{META_SHOWN_BINDINGS}/{shown.key}/{shown.principal}": list(shown)}
+                name = f"{META_SHOWN_BINDINGS}/{shown.key}/{shown.principal}"
+                if not shown.revocation:  # refused KEY_REVOKED (KEY-007 (a)): each kept, each binds earlier
+                    name += f"/{vs.digest.hex()}"
+                meta = {**(meta or {}), name: list(shown)}
             elif vs.issuer == self.escrow.did:
                 items.append((None, [vs], False))
             else:
