@@ -15,7 +15,11 @@ exported from the journal.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -315,3 +319,85 @@ def test_a_submitter_plants_no_binding_at_an_escrow_but_one_the_key_signed(tmp_p
         assert s.back.digest in e.escrow.verifier.statements
     finally:
         e.close()
+
+
+@pytest.mark.req("AUD-003", "AUD-001", "KEY-007")
+def test_the_audit_reads_a_binding_refused_key_revoked_only_where_the_escrow_took_it() -> None:
+    """What an auditor handed the transcript checks: the binding is stamped, refused only KEY_REVOKED, and
+    binds its key earlier than anything held where it stands. Left out, the Stamp names a statement the
+    transcript does not hold (EVIDENCE_MISSING) and the revocation it authorised is refused
+    (REVOCATION_UNAUTHORIZED); moved before X's statement, which the escrow took before it came, it is
+    unstamped there (UNSTAMPED_EVIDENCE) and X's statement refused (KEY_REVOKED, MND-012)."""
+    s = _Authorised()
+    escrow = Escrow(s.party.agent, s.party.mandate_vs.digest, setup=s.party.setup)
+    escrow.submit(s.alice.setup, s.clock.now_ms)
+    for vs in (s.own, s.binding, s.back):
+        escrow.submit([vs.envelope], s.clock.now_ms)
+    transcript = escrow.transcript()
+    assert audit_ledger(transcript, escrow=s.party.did).ok
+    left_out = [env for env in transcript if env != s.binding.envelope]
+    codes = {f.code for f in audit_ledger(left_out, escrow=s.party.did).findings}
+    assert codes == {"EVIDENCE_MISSING", "REVOCATION_UNAUTHORIZED"}, codes
+    r = _Reach()
+    escrow = Escrow(r.party.agent, r.party.mandate_vs.digest, setup=r.party.setup)
+    escrow.submit([*r.alice.setup, r.minted.envelope, r.thief.envelope], r.clock.now_ms)
+    for vs in (r.back, r.x_said, r.binding):  # X's statement taken: K bound to P later than its Mandate
+        escrow.submit([vs.envelope], r.clock.now_ms)
+    transcript = escrow.transcript()
+    assert audit_ledger(transcript, escrow=r.party.did).ok
+    moved = [env for env in transcript if env != r.binding.envelope]
+    moved.insert(moved.index(r.x_said.envelope), r.binding.envelope)
+    findings = audit_ledger(moved, escrow=r.party.did).findings
+    assert {(f.code, f.digests) for f in findings} == {
+        ("UNSTAMPED_EVIDENCE", (r.binding.digest,)),  # before the Stamp naming it
+        ("KEY_REVOKED", (r.x_said.digest,)),
+    }, findings
+
+
+_JS = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const [transcript, key, principal] = JSON.parse(process.argv[1]);
+const out = ["escrow", "auditor"].map((role) => {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role });
+  const codes = transcript.map((e) => {
+    try {
+      v.accept(Buffer.from(e, "base64"));
+      return "";
+    } catch (err) {
+      return err.code;
+    }
+  });
+  const b = v.bindingAt.get(`${key}\\0${principal}`);
+  return [codes, b ? [Number(b.t), Number(b.seq)] : null];
+});
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+@pytest.mark.req("KEY-007", "AUD-003")
+def test_the_js_verifier_reads_the_escrows_transcript_binding_as_the_escrow_did() -> None:
+    """F36: read as an escrow's audit (role escrow), the second implementation bound nothing by a statement
+    refused KEY_REVOKED, and so refused, REVOCATION_UNAUTHORIZED, the revocation the escrow took beside the
+    binding it stamped (KEY-007 (a)); now it binds by one of no negotiation, as the escrow and its audit do,
+    and reads the transcript as a view of evidence (role auditor) does."""
+    s = _Authorised()
+    escrow = Escrow(s.party.agent, s.party.mandate_vs.digest, setup=s.party.setup)
+    escrow.submit(s.alice.setup, s.clock.now_ms)
+    for vs in (s.own, s.binding, s.back):
+        escrow.submit([vs.envelope], s.clock.now_ms)
+    transcript = escrow.transcript()
+    assert audit_ledger(transcript, escrow=s.party.did).ok
+    arg = [[base64.b64encode(e).decode() for e in transcript], s.alice.did, s.alice.principal.did]
+    run = subprocess.run(
+        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    binding = [s.binding.issued_at_ms, s.binding.seq]
+    expected = ["KEY_REVOKED" if e == s.binding.envelope else "" for e in transcript]
+    assert "KEY_REVOKED" in expected  # the attack: the binding is in the transcript, refused so
+    assert json.loads(run.stdout) == [[expected, binding], [expected, binding]]

@@ -152,6 +152,24 @@ class ShownBinding(NamedTuple):
     after: bytes = b""
 
 
+class EscrowVerifier(Verifier):
+    """The verifier of an escrow taking evidence (ESC-001) and of its audit (AUD-003): not a view of evidence
+    (it trades on what it takes: a revoked key's statement is refused here, stamped or not, KEY-009), and a
+    statement refused only ``KEY_REVOKED`` binds its key (KEY-007 (a)) only when it is of no negotiation --
+    the escrow stamps that one and keeps it, shown, not held; one of a negotiation it refuses is never
+    stamped (a Stamp would date, for anyone shown it, an Offer or Accept the escrow refused)."""
+
+    def __init__(self) -> None:
+        super().__init__(evidence_view=False)
+
+    def _bind_past_revocation(
+        self, vs: VerifiedStatement, now_ms: int | None, *, ours: bool, received_ms: int | None
+    ) -> bool:
+        if vs.negotiation_id:
+            return False
+        return super()._bind_past_revocation(vs, now_ms, ours=ours, received_ms=received_ms)
+
+
 class Prechecked(NamedTuple):
     """A Submit's envelopes through the checks that need no state (:meth:`Escrow.precheck`)."""
 
@@ -393,7 +411,7 @@ class Escrow:
         self.currency = currency
         self.max_open_contracts = max_open_contracts
         # It trades on what it takes: a revoked key's statement is refused here, stamped or not (KEY-009).
-        self.verifier = Verifier(evidence_view=False)
+        self.verifier: Verifier = EscrowVerifier()
         self._archive = archive
         # The ledger entries held in memory, by seq (with an archive, those of forgotten contracts are
         # read back from it), how many there are, and the digest of the last.

@@ -61,6 +61,7 @@ from a2a_coop.protocol.errors import (
     utc_text,
 )
 from a2a_coop.protocol.escrow import (
+    EscrowVerifier,
     due_action,
     next_evidence,
     open_bonds_of,
@@ -190,8 +191,9 @@ class _Replay:
         self.statements = statements
         self.report = report
         self.findings = report.findings
-        # The escrow's own rules: it refuses a revoked key's statement, stamped or not (KEY-009).
-        self.verifier = Verifier(evidence_view=False)
+        # The escrow's own rules: it refuses a revoked key's statement, stamped or not (KEY-009), and binds
+        # a key by a refusal KEY_REVOKED only as the escrow does (KEY-007 (a)).
+        self.verifier: Verifier = EscrowVerifier()
         self.views = {key: ChainView(key, complete=True) for key in self.keys}
         self.book = Book()
         self.digest_of = {vs.envelope: vs.digest for vs in statements}
