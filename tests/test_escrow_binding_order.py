@@ -32,7 +32,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.testing import FixedClock, Party, Signer
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.key_time import mandate_for
 
 
@@ -352,6 +352,56 @@ def test_the_audit_reads_a_binding_refused_key_revoked_only_where_the_escrow_too
         ("UNSTAMPED_EVIDENCE", (r.binding.digest,)),  # before the Stamp naming it
         ("KEY_REVOKED", (r.x_said.digest,)),
     }, findings
+
+
+@pytest.mark.req("KEY-007", "ESC-023", "AUD-006")
+def test_a_successor_takes_over_a_transcript_holding_a_binding_refused_key_revoked(tmp_path: Path) -> None:
+    """The escrow K1 stamped a binding refused KEY_REVOKED and took the revocation it authorised; its
+    principal then revokes K1 and hands its ledger to K2 (ESC-022). K2 takes K1's transcript over: the
+    binding binds the key there too (refused KEY_REVOKED, as at K1) and is kept, shown, not held -- held as
+    a statement, K2 refused it and could not start (KEY_REVOKED); and, in no chain, it is no journal row,
+    so K2's journal keeps the transcript taken over whole in its record. K2 restarts from its journal, and
+    its transcript audits clean (AUD-006)."""
+    s = _Authorised()
+    old = _node(s.party, s.clock, tmp_path / "old.db")
+    try:
+        old.submit(s.alice.setup)
+        for vs in (s.own, s.binding, s.back):
+            old.submit([vs.envelope])
+        assert old.escrow.shown_binding(s.binding.digest) is not None  # the setting: K1 kept it so
+        transcript = old.escrow.transcript()
+    finally:
+        old.close()
+    s.clock.advance(1_000)
+    rev = s.party.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=s.party.did, effective_ms=s.clock.now_ms)
+    )
+    s.clock.advance(1_000)
+    succ = Party("escrow2", s.clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(s.party.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = succ.did, s.party.did
+    succ.mandate_vs = s.party.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    key, principal = s.alice.did, s.alice.principal.did
+    for restart in (False, True):
+        new = EscrowNode(
+            succ.agent.key,
+            succ.mandate_vs.envelope,
+            tmp_path / "new.db",
+            clock=lambda: s.clock.now_ms,
+            durability="normal",
+            predecessor=() if restart else [*transcript, rev.envelope],
+        )
+        try:
+            assert s.back.digest in new.escrow.verifier.statements
+            assert s.binding.digest not in new.escrow.verifier.statements
+            assert new.escrow.verifier.bound_at[(key, principal)] == (s.binding.issued_at_ms, s.binding.seq)
+            taken = new.escrow.transcript()
+            assert s.binding.envelope in taken
+            report = audit_ledger(taken, escrow=succ.did)
+            assert report.ok, report.findings
+        finally:
+            new.close()
 
 
 _JS = """

@@ -707,7 +707,15 @@ class Escrow:
                     requirement="ESC-023",
                 )
             self._taken_over_seq += 1
-        self.verifier.accept_statement(vs)
+        try:
+            self.verifier.accept_statement(vs)
+        except KeyRevoked:
+            # a binding the old key stamped refused KEY_REVOKED alone (KEY-007 (a)): it binds its key here
+            # too (the verifier bound it so), and is kept as the old key kept it, shown, not held
+            if vs.issuer == old or vs.header.negotiation_id or not self.verifier.bound_by(vs):
+                raise
+            self._keep_shown(vs)
+            return True
         if vs.issuer == old:
             self._book.apply(vs)
             if vs.body == "deposit":
