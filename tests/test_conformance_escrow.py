@@ -317,6 +317,25 @@ def test_an_escrow_that_does_not_show_a_forked_binding_misses_a_should(
     assert levels == {"esc.revocation-with-forked-binding": "NON-STRICT"}
 
 
+@pytest.mark.req("KEY-007")
+def test_an_escrow_that_binds_nothing_by_a_refusal_key_revoked_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before KEY-007 (a) reached it: a key's Checkpoint under its principal's Mandate refused
+    KEY_REVOKED (the key revoked itself first) bound nothing, the Submit stopped there, and the principal's
+    revocation it authorised was refused: FAIL (a MUST); the reference passes, its ledger audits clean."""
+    code, levels = _run_cases(
+        escrow_node, tmp_path / "ok", "esc.binding-refused-key-revoked", "esc.ledger-audits-clean"
+    )
+    assert (code, levels) == (
+        0,
+        {"esc.binding-refused-key-revoked": "PASS", "esc.ledger-audits-clean": "PASS"},
+    )
+    monkeypatch.setattr(escrow_node.escrow.verifier, "binds_past_revocation", lambda *a, **kw: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.binding-refused-key-revoked")
+    assert (code, levels) == (1, {"esc.binding-refused-key-revoked": "FAIL"})
+
+
 @pytest.mark.req("ESC-019")
 def test_an_escrow_that_bonds_contracts_past_a_mandate_fails(
     escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -29,12 +29,15 @@ from a2a_coop.cli._runtime import (
     server_tls,
     write_transcript,
 )
+from a2a_coop.protocol.envelope import decode_envelope, statement_digest
+from a2a_coop.protocol.escrow import ShownBinding
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal, journal_kind
 from a2a_coop.runtime.node import (
     META_ESCROW_MANDATES,
     META_ESCROW_PREDECESSOR,
+    META_SHOWN_BINDINGS,
     EscrowNode,
     remember_run,
     taken_over_of,
@@ -242,8 +245,34 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
         raise UsageError(f"the mandate given is not that of the escrow whose journal {journal.path} is")
     taken_over, rows = taken_over_of(journal)  # a successor's (ESC-023 (c)), first
     first, last = rows if rows is not None else (0, -1)
-    rest = (env for at, _, env in journal.statements() if env != mandate and not first <= at <= last)
-    return [*taken_over, mandate, *rest]
+    rest = [env for at, _, env in journal.statements() if env != mandate and not first <= at <= last]
+    return [*taken_over, mandate, *_with_shown(journal, rest)]
+
+
+def _with_shown(journal: Journal, rows: list[bytes]) -> list[bytes]:
+    """``rows`` with the bindings shown, not held, kept beside the journal (KEY-007; META_SHOWN_BINDINGS)
+    in place, as the escrow's transcript has them: each before the revocation it authorised (ESC-018), or
+    right after what came before it (refused KEY_REVOKED alone, KEY-007 (a))."""
+    shown = [ShownBinding(*value) for _, value in journal.meta_under(META_SHOWN_BINDINGS + "/")]
+    if not shown:
+        return rows
+    before = {b.revocation: b.binding for b in shown if b.revocation}
+    after: dict[bytes, list[bytes]] = {}
+    for b in shown:
+        if not b.revocation:
+            after.setdefault(b.after, []).append(b.binding)
+    out: list[bytes] = []
+
+    def place(env: bytes, digest: bytes) -> None:
+        if digest in before:
+            out.append(before[digest])
+        out.append(env)
+        for binding in after.get(digest, ()):
+            place(binding, statement_digest(decode_envelope(binding).payload))
+
+    for env in rows:
+        place(env, statement_digest(decode_envelope(env).payload))
+    return out
 
 
 @runtime_command

@@ -73,6 +73,7 @@ from a2a_coop.protocol.errors import (
     Equivocation,
     IllegalTransition,
     IssuedInFuture,
+    KeyRevoked,
     LimitExceeded,
     LogRootMismatch,
     MandateViolation,
@@ -135,13 +136,38 @@ class ShownBinding(NamedTuple):
     nonce that a KeyRevocation of ``key`` by ``principal`` -- the statement after it in the Submit,
     ``revocation`` its digest -- was taken beside. ``binding`` and ``mandate`` (the Mandate it cites) are
     envelopes. The escrow keeps one per key and principal (once bound, the key needs no other), outside
-    the statements its archive's seq and nonce indexes serve: it is in no chain."""
+    the statements its archive's seq and nonce indexes serve: it is in no chain.
+
+    Or (``revocation`` empty) a statement of ``key`` of no negotiation refused ``KEY_REVOKED`` alone that
+    binds ``key`` to ``principal`` earlier than any statement held (KEY-007 (a)); ``after``: the digest
+    of what comes right before it in the escrow's order -- the Stamp naming it, or the evidence that
+    Stamp names before it --, where a restart binds the key again and the transcript places it. One per
+    such statement: each binds earlier than the last."""
 
     key: str
     principal: str
     binding: bytes
     mandate: bytes
     revocation: bytes
+    after: bytes = b""
+
+
+class EscrowVerifier(Verifier):
+    """The verifier of an escrow taking evidence (ESC-001) and of its audit (AUD-003): not a view of evidence
+    (it trades on what it takes: a revoked key's statement is refused here, stamped or not, KEY-009), and a
+    statement refused only ``KEY_REVOKED`` binds its key (KEY-007 (a)) only when it is of no negotiation --
+    the escrow stamps that one and keeps it, shown, not held; one of a negotiation it refuses is never
+    stamped (a Stamp would date, for anyone shown it, an Offer or Accept the escrow refused)."""
+
+    def __init__(self) -> None:
+        super().__init__(evidence_view=False)
+
+    def _bind_past_revocation(
+        self, vs: VerifiedStatement, now_ms: int | None, *, ours: bool, received_ms: int | None
+    ) -> bool:
+        if vs.negotiation_id:
+            return False
+        return super()._bind_past_revocation(vs, now_ms, ours=ours, received_ms=received_ms)
 
 
 class Prechecked(NamedTuple):
@@ -385,7 +411,7 @@ class Escrow:
         self.currency = currency
         self.max_open_contracts = max_open_contracts
         # It trades on what it takes: a revoked key's statement is refused here, stamped or not (KEY-009).
-        self.verifier = Verifier(evidence_view=False)
+        self.verifier: Verifier = EscrowVerifier()
         self._archive = archive
         # The ledger entries held in memory, by seq (with an archive, those of forgotten contracts are
         # read back from it), how many there are, and the digest of the last.
@@ -443,6 +469,12 @@ class Escrow:
         # statements do not hold it: it is in no chain).
         self._shown: dict[bytes, ShownBinding] = {}
         self._shown_before: dict[bytes, bytes] = {}
+        # KEY-007 (a): the bindings refused KEY_REVOKED, by what comes right before them (ShownBinding.after):
+        # the envelope of each -> theirs, for the transcript (with an archive); the digest of each -> the
+        # bindings a restart binds again once it replayed it; and those taken in a Submit not stamped yet.
+        self._shown_after: dict[bytes, list[bytes]] = {}
+        self._bind_after: dict[bytes, list[ShownBinding]] = {}
+        self._unanchored: list[bytes] = []
         self._setup = frozenset(setup)
         # ESC-022, ESC-023: the escrow key we succeed ("" for none), the part of its transcript we took
         # over (up to its revocation's effective_ms) and the revocations of it: our answers and our
@@ -484,9 +516,7 @@ class Escrow:
         if shown and archive is None:
             raise ValueError("shown bindings are restored beside an archive; a setup transcript holds them")
         for binding in shown:
-            bound = verify_statement(binding.binding)
-            self.verifier.bind(bound, verify_statement(binding.mandate))
-            self._shown[bound.digest] = binding
+            self._restore_shown(binding)
         if archive is not None:
             self._replay(archive, archive.statements(), now_ms)
         if self._revocations_due:
@@ -549,6 +579,8 @@ class Escrow:
                     self._revocations_due = []
             else:
                 self._restore(vs, data)
+            if self._bind_after:
+                self._bind_again(vs.digest)
             replaying.upto = max(replaying.upto, position)
             nid = vs.header.negotiation_id
             if not nid:
@@ -563,8 +595,36 @@ class Escrow:
         self._drop_rewitnessed()
         self.verifier.use_archive(archive)
         self.verifier.negotiations.restore = self._bring_back
+        if self._bind_after:
+            raise ValueError("the journal holds not what a binding kept beside it came after (KEY-007)")
+        placed: dict[bytes, list[bytes]] = {}
         for binding in self._shown.values():
-            self._shown_before[self._envelope_of(binding.revocation)] = binding.binding
+            if binding.revocation:
+                self._shown_before[self._envelope_of(binding.revocation)] = binding.binding
+            elif binding.after:
+                placed.setdefault(self._envelope_of(binding.after), []).append(binding.binding)
+        self._shown_after = placed
+
+    def _restore_shown(self, binding: ShownBinding) -> None:
+        """Restore a binding shown, not held, kept beside the archive: an ESC-018 one at once (before the
+        archive is replayed, as the revocation it authorised follows it); one refused ``KEY_REVOKED``
+        (KEY-007 (a)) once the replay holds what came right before it (:meth:`_bind_again`), so that
+        what the escrow took between binds nothing earlier than it did."""
+        if binding.revocation:
+            bound = verify_statement(binding.binding)
+            self.verifier.bind(bound, verify_statement(binding.mandate))
+            self._shown[bound.digest] = binding
+        else:
+            self._bind_after.setdefault(binding.after, []).append(binding)
+
+    def _bind_again(self, digest: bytes) -> None:
+        """A restart's replay holds ``digest``: bind the keys of the bindings refused ``KEY_REVOKED`` that
+        came right after it (KEY-007 (a)), and of those that came right after them."""
+        for binding in self._bind_after.pop(digest, ()):
+            bound = verify_statement(binding.binding)
+            self.verifier.bind(bound, verify_statement(binding.mandate))
+            self._shown[bound.digest] = binding
+            self._bind_again(bound.digest)
 
     def _reschedule(self) -> None:
         """After a restart: nothing unsaved; the open set, timers and funding index rebuilt."""
@@ -589,10 +649,8 @@ class Escrow:
         self._archive = archive
         self.verifier.use_archive(archive)
         for binding in shown:
-            bound = verify_statement(binding.binding)
-            if bound.digest not in self._shown:
-                self.verifier.bind(bound, verify_statement(binding.mandate))
-                self._shown[bound.digest] = binding
+            if verify_statement(binding.binding).digest not in self._shown:
+                self._restore_shown(binding)
         self._replay(archive, archive.statements(since_rowid=after), now_ms, after=after)
         self._reschedule()
 
@@ -649,7 +707,15 @@ class Escrow:
                     requirement="ESC-023",
                 )
             self._taken_over_seq += 1
-        self.verifier.accept_statement(vs)
+        try:
+            self.verifier.accept_statement(vs)
+        except KeyRevoked:
+            # a binding the old key stamped refused KEY_REVOKED alone (KEY-007 (a)): it binds its key here
+            # too (the verifier bound it so), and is kept as the old key kept it, shown, not held
+            if vs.issuer == old or vs.header.negotiation_id or not self.verifier.bound_by(vs):
+                raise
+            self._keep_shown(vs)
+            return True
         if vs.issuer == old:
             self._book.apply(vs)
             if vs.body == "deposit":
@@ -775,6 +841,13 @@ class Escrow:
         for i, vs in enumerate(verified):
             try:
                 self._restore(vs, vs.envelope)
+            except KeyRevoked:
+                # KEY-007 (a): refused KEY_REVOKED alone, it bound its key earlier than anything held (the
+                # verifier bound it so, Verifier.accept_statement), as when the escrow took it
+                if vs.issuer == self.did or vs.header.negotiation_id or not self.verifier.bound_by(vs):
+                    raise
+                self._keep_shown(vs)
+                self._transcript.append(vs.envelope)
             except _AGAINST_OTHERS:
                 following = next_evidence(verified, i, self.did)
                 if vs.issuer == self.did or following is None:
@@ -933,6 +1006,7 @@ class Escrow:
         if self._archive is None:
             return [*taken_over, *self._transcript]
         setup, before, rows = self._setup, self._shown_before, self._taken_over_rows
+        after = self._shown_after
         out = [*taken_over, *self._transcript]
         for position, _, env in self._archive.statements():
             if env in setup or (rows is not None and rows[0] <= position <= rows[1]):
@@ -941,7 +1015,14 @@ class Escrow:
             if shown is not None:  # a binding shown beside this revocation (KEY-007): not in the archive
                 out.append(shown)
             out.append(env)
+            if after and env in after:  # bindings refused KEY_REVOKED that came right after it (KEY-007 (a))
+                self._place_after(env, out)
         return out
+
+    def _place_after(self, env: bytes, out: list[bytes]) -> None:
+        for binding in self._shown_after.get(env, ()):
+            out.append(binding)
+            self._place_after(binding, out)
 
     @property
     def at_rest(self) -> bool:
@@ -1046,6 +1127,8 @@ class Escrow:
                     vs: VerifiedStatement | bytes = item
                 elif item.digest in self.verifier.statements:
                     vs = item.digest  # an earlier envelope of this Submit carried it (RPL-002)
+                elif (kept := self._shown.get(item.digest)) is not None and not kept.revocation:
+                    continue  # a binding refused KEY_REVOKED taken before (KEY-007 (a)): passed over
                 elif (offer := self._superseded_by(item, cut_off)) is not None:
                     # Not taken (stamping it would make it an answer we took, ESC-014): answered as the
                     # accepted offer is, with its Accept and what we signed about the contract (ESC-012).
@@ -1054,8 +1137,16 @@ class Escrow:
                     self._note_fork(item)
                     continue
                 else:
+                    counted = self._newcomer(item, needed, packages)
                     try:
-                        vs = self._receive(item, now_ms, counted=self._newcomer(item, needed, packages))
+                        vs = self._receive(item, now_ms, counted=counted)
+                    except KeyRevoked as revoked:
+                        if item.header.negotiation_id or revoked.requirement != "KEY-004":
+                            raise
+                        # KEY-007 (a): refused only KEY_REVOKED, it may bind its key all the same -- then
+                        # stamped and kept, shown, not held (raises ``revoked`` if it binds nothing)
+                        accepted.append(self._receive(item, now_ms, counted=counted, refused=revoked))
+                        continue
                     except _AGAINST_OTHERS as fork:
                         if not isinstance(fork, LogRootMismatch):
                             self._note_fork(item, fork)
@@ -1376,8 +1467,12 @@ class Escrow:
         now_ms: int,
         *,
         counted: list[str] | _Dealing | _Revoking | None = None,
+        refused: KeyRevoked | None = None,
     ) -> VerifiedStatement:
-        """Accept one verified evidence statement as its witness. ``counted``: the keys it counts for
+        """Accept one verified evidence statement as its witness. ``refused``: ``vs``, of no negotiation,
+        was refused so (KEY-004): taken as a binding shown, not held, if it binds its key earlier than
+        anything held (KEY-007 (a), :meth:`_keep_shown`), counted as any statement; else ``refused`` is
+        raised. ``counted``: the keys it counts for
         under the newcomer quota (with the revocation it is of, which the revocations' reserve takes
         when the quota has no room), or the key in our dealings it counts for (ESC-017,
         :meth:`_newcomer`); None: not counted. A statement of a key whose revocation passed its checks
@@ -1442,7 +1537,10 @@ class Escrow:
             if isinstance(refusal, RateLimited):
                 self._mark_refused(vs, counted, now_ms)
             raise refusal
-        self.verifier.accept_as_witness(vs, self.did, now_ms)
+        if refused is None:
+            self.verifier.accept_as_witness(vs, self.did, now_ms)
+        elif self.verifier.binds_past_revocation(vs) is None:
+            raise refused
         if isinstance(counted, _Dealing):
             if dealings is not None:
                 dealings.charge(counted.key, now_ms)
@@ -1454,6 +1552,10 @@ class Escrow:
         if self._archive is None:
             self._transcript.append(vs.envelope)
         self._unsaved.append(vs)
+        if refused is not None:  # in no chain, replay memory or negotiation: it binds its key, no more
+            self._keep_shown(vs)
+            self._unanchored.append(vs.digest)
+            return vs
         self._take(vs)
         if dealings is not None and vs.header.negotiation_id:
             self._earn(vs, dealings, now_ms)
@@ -1855,15 +1957,15 @@ class Escrow:
         self._unsaved.insert(marks[1], vs)
         return [vs, taken]
 
-    def _keep_shown(self, vs: VerifiedStatement, revocation: VerifiedStatement) -> None:
+    def _keep_shown(self, vs: VerifiedStatement, revocation: VerifiedStatement | None = None) -> None:
         """Bind ``vs``'s key to the principal of the Mandate it cites (a binding shown, not held, beside
-        ``revocation``, which that principal issued), and keep it, once per key and principal."""
+        ``revocation``, which that principal issued; None: refused ``KEY_REVOKED`` alone, KEY-007 (a)),
+        and keep it, once per key and principal (one refused so, each: it binds earlier)."""
         principal = self.verifier.bind(vs)
         if vs.digest not in self._shown:
             mandate = self._envelope_of(vs.mandate_digest)
-            self._shown[vs.digest] = ShownBinding(
-                vs.issuer, principal, vs.envelope, mandate, revocation.digest
-            )
+            beside = revocation.digest if revocation is not None else b""
+            self._shown[vs.digest] = ShownBinding(vs.issuer, principal, vs.envelope, mandate, beside)
 
     def took(self, digest: bytes) -> bool:
         """Whether the escrow took the statement ``digest``: holds it, or showed it as a binding."""
@@ -1995,6 +2097,8 @@ class Escrow:
             )
         ]
         n = len(stamps)
+        if self._unanchored:
+            self._anchor(accepted, stamps)
         if not n:
             return
         # _sign appended each Stamp last: move each before the first statement of its chunk.
@@ -2006,6 +2110,19 @@ class Escrow:
             if keep_transcript:
                 self._transcript.insert(mark + k * MAX_STAMP_DIGESTS, stamps[k].envelope)
             self._unsaved.insert(unsaved_mark + k * MAX_STAMP_DIGESTS, stamps[k])
+
+    def _anchor(self, accepted: Sequence[VerifiedStatement], stamps: Sequence[VerifiedStatement]) -> None:
+        """KEY-007 (a): note, for each binding refused ``KEY_REVOKED`` taken in this Submit, what comes
+        right before it in the escrow's order -- the Stamp naming it, or the evidence that Stamp names
+        before it (:attr:`ShownBinding.after`)."""
+        for i, vs in enumerate(accepted):
+            if vs.digest not in self._unanchored:
+                continue
+            before = stamps[i // MAX_STAMP_DIGESTS] if i % MAX_STAMP_DIGESTS == 0 else accepted[i - 1]
+            self._shown[vs.digest] = self._shown[vs.digest]._replace(after=before.digest)
+            if self._archive is not None:
+                self._shown_after.setdefault(before.envelope, []).append(vs.envelope)
+        self._unanchored.clear()
 
     # -- rules --------------------------------------------------------------------
 

@@ -55,11 +55,13 @@ from a2a_coop.protocol.errors import (
     ChainGap,
     CoopError,
     Equivocation,
+    KeyRevoked,
     NonceReused,
     UnknownNegotiation,
     utc_text,
 )
 from a2a_coop.protocol.escrow import (
+    EscrowVerifier,
     due_action,
     next_evidence,
     open_bonds_of,
@@ -189,8 +191,9 @@ class _Replay:
         self.statements = statements
         self.report = report
         self.findings = report.findings
-        # The escrow's own rules: it refuses a revoked key's statement, stamped or not (KEY-009).
-        self.verifier = Verifier(evidence_view=False)
+        # The escrow's own rules: it refuses a revoked key's statement, stamped or not (KEY-009), and binds
+        # a key by a refusal KEY_REVOKED only as the escrow does (KEY-007 (a)).
+        self.verifier: Verifier = EscrowVerifier()
         self.views = {key: ChainView(key, complete=True) for key in self.keys}
         self.book = Book()
         self.digest_of = {vs.envelope: vs.digest for vs in statements}
@@ -474,6 +477,8 @@ class _Replay:
         except CoopError as exc:
             if not own and isinstance(exc, NonceReused) and self._shown(vs, at):
                 return False
+            if not own and isinstance(exc, KeyRevoked) and self._bound_past_revocation(vs, exc):
+                return False
             code = exc.code
             if vs.body == "forfeit" and exc.requirement in ("CMT-002", "CMT-003"):
                 code = "FORFEIT_WITHOUT_CAUSE"
@@ -491,6 +496,15 @@ class _Replay:
             return False
         self.verifier.bind(vs)
         return True
+
+    def _bound_past_revocation(self, vs: VerifiedStatement, refusal: KeyRevoked) -> bool:
+        """KEY-007 (a) as the escrow took it (ESC-001): ``vs``, evidence of no negotiation refused
+        ``KEY_REVOKED`` alone (KEY-004), bound its key to its Mandate's principal earlier than anything
+        the replay held (the verifier bound it so as it refused it): a binding the escrow stamped rightly
+        and kept, shown, not held. No finding. One that binds nothing new, or of a negotiation, is a
+        statement the escrow should have refused: the finding ``KEY_REVOKED``."""
+        own_word = refusal.requirement == "KEY-004" and not vs.header.negotiation_id
+        return own_word and self.verifier.bound_by(vs)
 
     # -- at the end -----------------------------------------------------------------
 

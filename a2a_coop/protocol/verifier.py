@@ -313,19 +313,38 @@ class Verifier:
         heard the revocation and the binding in (tests/test_attack21_binding_order.py). Its time and seq
         are K's holder's; a revocation reaches it, so it never makes K bound, unrevoked, to a second
         principal (ESC-022: :meth:`successors`). Returns whether it bound K (no later binding held)."""
+        principal = self.binds_past_revocation(vs, now_ms, ours=ours, received_ms=received_ms)
+        if principal is None:
+            return False
+        self._note_bound(vs.issuer, principal, vs.issued_at_ms, vs.seq)
+        return True
+
+    def binds_past_revocation(
+        self,
+        vs: VerifiedStatement,
+        now_ms: int | None = None,
+        *,
+        ours: bool = False,
+        received_ms: int | None = None,
+    ) -> str | None:
+        """KEY-007 (a), changing nothing: the principal ``vs`` -- a statement of a revoked key K, refused
+        ``KEY_REVOKED`` -- would bind K to (:meth:`_bind_past_revocation`), or None: its Mandate is not
+        held naming K, K is bound to that principal no later already, or it is refused for something else
+        too with K's revocations set aside (an escrow taking evidence asks first: it stamps the binding
+        and keeps it in its transcript, :meth:`a2a_coop.protocol.escrow.Escrow.submit`)."""
         key = vs.issuer
         record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
         if record is None or record.agent != key or key not in self.revoked:
-            return False
+            return None
         held = self.bound_at.get((key, record.principal))
         if held is not None and held <= (vs.issued_at_ms, vs.seq):
-            return False  # bound no later already: nothing to learn from it
+            return None  # bound no later already: nothing to learn from it
         revoked, of = self.revoked.pop(key), self.revocations_of.pop(key, None)
         envelope = self.revocations.pop(key, None)
         try:
             self.check(vs, now_ms, ours=ours, received_ms=received_ms)
         except CoopError:
-            return False  # refused for something else too: it binds nothing
+            return None  # refused for something else too: it binds nothing
         finally:
             self._checked = None
             self.revoked[key] = revoked
@@ -333,8 +352,17 @@ class Verifier:
                 self.revocations_of[key] = of
             if envelope is not None:
                 self.revocations[key] = envelope
-        self._note_bound(key, record.principal, vs.issued_at_ms, vs.seq)
-        return True
+        return record.principal
+
+    def bound_by(self, vs: VerifiedStatement) -> bool:
+        """KEY-007: whether ``vs`` is the earliest statement held binding its issuer to the principal of
+        the Mandate it cites (its issued_at_ms and seq are that binding's)."""
+        record = self.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
+        return (
+            record is not None
+            and record.agent == vs.issuer
+            and self.bound_at.get((vs.issuer, record.principal)) == (vs.issued_at_ms, vs.seq)
+        )
 
     def accept_as_witness(self, vs: VerifiedStatement, escrow: str, stamped_ms: int) -> VerifiedStatement:
         """Accept evidence the escrow ``escrow`` -- the caller -- is stamping at ``stamped_ms``.

@@ -1037,7 +1037,10 @@ def _taken_over_rows(journal: Journal, held: Any) -> tuple[int, int] | None:
 # of a key refused only for its chain or nonce (a thief's fork) that a principal's KeyRevocation was taken
 # beside. In no chain, it is not among the journal's statements (their seq and nonce indexes serve the
 # chain and replay checks); given back to the escrow before the journal is replayed, so that the
-# revocation it authorised is taken again, and placed before that revocation in the transcript.
+# revocation it authorised is taken again, and placed before that revocation in the transcript. And, one
+# key each (+ "/" + its digest in hex), the statements of no negotiation refused KEY_REVOKED alone that
+# bound their key (KEY-007 (a)), each with what came right before it (ShownBinding.after): the replay binds
+# the key again there, and the transcript places it there.
 META_SHOWN_BINDINGS = "escrow/shown-bindings"
 
 
@@ -1244,9 +1247,12 @@ class EscrowNode:
         revocations = escrow.revocations_taken_over
         transcript = escrow.taken_over[: len(escrow.taken_over) - len(revocations)]
         held = escrow.verifier.statements
-        taken = [held[statement_digest(decode_envelope(env).payload)] for env in transcript]
+        found = [held.get(statement_digest(decode_envelope(env).payload)) for env in transcript]
+        taken = [vs for vs in found if vs is not None]
         digests = [vs.digest for vs in taken]
-        apart = bool(taken) and len(set(digests)) == len(digests)
+        # A binding the old key kept, shown, not held (KEY-007) is in no chain: not a journal row, so the
+        # transcript is kept whole in the record.
+        apart = bool(taken) and len(set(digests)) == len(digests) and len(taken) == len(found)
         if apart and journal.last_position() is not None:
             apart = not any(journal.position_of(d) is not None for d in digests)
         if not apart:
@@ -1516,7 +1522,10 @@ class EscrowNode:
         for vs in taken:
             shown = self.escrow.shown_binding(vs.digest)
             if shown is not None:
-                meta = {**(meta or {}), f"{META_SHOWN_BINDINGS}/{shown.key}/{shown.principal}": list(shown)}
+                name = f"{META_SHOWN_BINDINGS}/{shown.key}/{shown.principal}"
+                if not shown.revocation:  # refused KEY_REVOKED (KEY-007 (a)): each kept, each binds earlier
+                    name += f"/{vs.digest.hex()}"
+                meta = {**(meta or {}), name: list(shown)}
             elif vs.issuer == self.escrow.did:
                 items.append((None, [vs], False))
             else:

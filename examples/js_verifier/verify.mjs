@@ -1104,8 +1104,10 @@ export class Verifier {
   }
 
   bindPastRevocation(envBytes) {
-    if (!this.evidenceView) return; // an escrow taking evidence, and its audit, bind nothing so (KEY-007, Left open)
     const { h } = verifyStateless(envBytes);
+    // an escrow taking evidence, and its audit, bind so by a statement of no negotiation alone: it stamps
+    // that one and keeps it, shown, not held; one of a negotiation it refuses is never stamped (KEY-007 (a))
+    if (!this.evidenceView && h.negotiation_id.length) return;
     const m = h.mandate.length ? this.byDigest.get(hex(h.mandate)) : null;
     if (!m || m.bodyName !== "mandate" || m.body.agent !== h.issuer) return;
     const bk = `${h.issuer}\0${m.h.issuer}`;

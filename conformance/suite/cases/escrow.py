@@ -953,6 +953,66 @@ def revocation_with_forked_binding(ctx: Context) -> Outcome:
 
 
 @_escrow_case(
+    "esc.binding-refused-key-revoked",
+    "A key's binding Checkpoint refused KEY_REVOKED (the key revoked itself first) still binds it: "
+    "stamped, served in the transcript, and its principal's revocation, which it authorises, taken",
+    "KEY-007",
+    "KEY-004",
+    "ESC-001",
+    "ESC-006",
+)
+def binding_refused_key_revoked(ctx: Context) -> Outcome:
+    """A thief of Alice's key K revokes K itself (back to 1 ms): taken. Alice's principal P submits
+    [Mandate, K's Checkpoint under it, signed after that revocation]: the Checkpoint is refused KEY_REVOKED
+    (KEY-004) and binds K to P all the same (KEY-007 (a)) -- the escrow must stamp it (the Submit goes on,
+    ESC-001) and serve it in its transcript (ESC-006), so that its restart and its audit read the binding.
+    P's revocation of K, which only that binding authorises, must then be taken. An escrow that refuses
+    the Checkpoint, or then P's revocation (REVOCATION_UNAUTHORIZED), fails KEY-007."""
+    alice = ctx.party("alice")
+    own = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    taken = esc_target.submit(ctx, [own.envelope], note="the key's own revocation (its thief's)")
+    ctx.must(taken.ok, "the escrow refused a key's own revocation (KEY-004: its issuer is the key)")
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([own.digest])))
+    reply = esc_target.submit(
+        ctx,
+        [*alice.setup, binding.envelope],
+        note="the principal's Mandate and the key's Checkpoint under it",
+    )
+    if reply.error is not None:
+        why = reply.error.reason or reply.error.status.name
+        raise CaseFailed(
+            f"refused the key's Checkpoint under its principal's Mandate ({why}): a statement refused only "
+            "KEY_REVOKED binds its key all the same, and an escrow stamps it (KEY-007 (a))"
+        )
+    stamps = [vs for vs in map(verify_statement, reply.envelopes[1:]) if vs.body == "stamp"]
+    ctx.must(_stamp_names(stamps, [binding.digest]), "the escrow did not stamp the binding (KEY-007 (a))")
+    stamp = next(s for s in stamps if binding.digest in s.statement.stamp.statements)
+    page = esc_target.read(
+        ctx,
+        "GetTranscript",
+        service_pb2.GetTranscriptRequest(from_seq=stamp.header.seq, limit=1),
+        note="the Stamp naming the binding",
+    )
+    ctx.must(
+        page.ok and binding.envelope in page.envelopes,
+        "the transcript does not serve the binding the escrow's Stamp names (ESC-006, KEY-007 (a))",
+    )
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    back = esc_target.submit(ctx, [revocation.envelope], note="the principal's revocation of the key")
+    if back.error is not None:
+        why = back.error.reason or back.error.status.name
+        raise CaseFailed(
+            f"refused the principal's revocation ({why}): the key's Checkpoint refused KEY_REVOKED bound it "
+            "to that principal (KEY-007 (a)), which may revoke it (KEY-004)"
+        )
+    return Outcome.passed("stamped the binding refused KEY_REVOKED and took the revocation it authorises")
+
+
+@_escrow_case(
     "esc.answer-taken-closes-offer",
     "Once the escrow took a Reject of an offer, it takes no Accept of it and locks nothing",
     "ESC-014",
