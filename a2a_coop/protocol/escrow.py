@@ -2558,6 +2558,8 @@ def due_action(
     open_bonds = open_bonds_of(c)
     if state is State.BREACHED:
         return _after_breach(c, open_bonds) or _forfeit_held(c, bonds)
+    if state is State.REVOKED:
+        return _after_revoke(c, open_bonds, now_ms) or _forfeit_held(c, bonds, revoked=True)
     if not open_bonds:
         return None
     first = open_bonds[0]
@@ -2565,26 +2567,30 @@ def due_action(
         return "release", commitment_pb2.Release(contract=c.id, party=first, amount=c.locked[first])
     if state is State.EXPIRED:  # CMT-004
         return "refund", commitment_pb2.Refund(contract=c.id, party=first, amount=c.locked[first])
-    if state is State.REVOKED:
-        return _after_revoke(c, open_bonds, now_ms)
     return None
 
 
-def _forfeit_held(c: Contract, bonds: Mapping[tuple[bytes, str], Bond] | None) -> tuple[str, Any] | None:
-    """CMT-002, ESC-022 (d): a Forfeit of a bond our own ledger holds locked, with a claim upheld against
-    it, that the view holds settled by another key of the escrow's Release or Refund (a sibling successor
-    that never held the claim lapsed the contract and refunded it): the Forfeit prevails (NEG-012), and
-    without it the accused keeps in our ledger the bond the claimant won."""
+def _forfeit_held(
+    c: Contract, bonds: Mapping[tuple[bytes, str], Bond] | None, *, revoked: bool = False
+) -> tuple[str, Any] | None:
+    """CMT-002, CMT-003, ESC-022 (d): a Forfeit of a bond our own ledger holds locked, with a claim upheld
+    against it -- or, ``revoked`` (REVOKED), its owner's effective Revoke under forfeit_bond terms --, that
+    the view holds settled by another key of the escrow's Release or Refund (a sibling successor that never
+    held the claim or the Revoke lapsed the contract and refunded it): the Forfeit prevails (NEG-012), and
+    without it the accused (or the revoker) keeps in our ledger the bond the other party won."""
     if bonds is None:
         return None
+    forfeits = revoked and c.proposal.terms.revocation.forfeit_bond
     for p in c.parties:
         bond = bonds.get((c.id, p))
         if bond is None or bond.settled_by is not None or p not in c.settled or p in c.forfeited:
             continue
-        upheld = [d for d, (who, _) in c.claims.items() if who == p and c.rulings.get(d) == _UPHOLD]
-        if upheld:
+        causes = [d for d, (who, _) in c.claims.items() if who == p and c.rulings.get(d) == _UPHOLD]
+        if forfeits:
+            causes += [d for d, revoker in c.revokes.items() if revoker == p]
+        if causes:
             return "forfeit", commitment_pb2.Forfeit(
-                contract=c.id, party=p, amount=bond.amount, beneficiary=c.other(p), cause=upheld[0]
+                contract=c.id, party=p, amount=bond.amount, beneficiary=c.other(p), cause=causes[0]
             )
     return None
 
