@@ -121,7 +121,9 @@ def test_a_successor_shown_its_siblings_lapse_still_forfeits_the_bond_its_ledger
     assert [vs.body for vs in signed] == ["ruling", "forfeit"]
     assert signed[1].statement.forfeit.party == d.bob.did
     assert e2.balance(d.bob.did) == (900, 0)  # Bob's bond, won by Alice in K2's ledger
-    assert e2.balance(d.alice.did) == (1_000, 100)  # hers K3 refunded: a second settlement is refused
+    # Hers K3 refunded: settled in K2's ledger too, credited to no one there (ESC-023 (f); a second
+    # settlement is refused, BODY_INVALID) -- before, locked there for good.
+    assert e2.balance(d.alice.did) == (1_000, 0)
     report = audit_ledger(e2.transcript(), escrow=k2.did)
     assert report.ok, report.findings
     # Its audit (AUD-004) reports the Forfeit missing from a ledger that ends at the Ruling.
@@ -223,7 +225,9 @@ def test_a_successor_shown_its_siblings_refund_with_the_revoke_still_forfeits_th
         (d.bob.did, revoke.digest)
     ]
     assert e2.balance(d.bob.did) == (900, 0)  # Bob's bond, won by Alice in K2's ledger
-    assert e2.balance(d.alice.did) == (1_000, 100)  # hers K3 refunded: a second settlement is refused
+    # Hers K3 refunded: settled in K2's ledger too, credited to no one there (ESC-023 (f); a second
+    # settlement is refused, BODY_INVALID) -- before, locked there for good.
+    assert e2.balance(d.alice.did) == (1_000, 0)
     report = audit_ledger(e2.transcript(), escrow=k2.did)
     assert report.ok, report.findings
     cut = e2.transcript().index(forfeits[0].envelope)
@@ -234,3 +238,54 @@ def test_a_successor_shown_its_siblings_refund_with_the_revoke_still_forfeits_th
         _view(d, e3.transcript(), e2.transcript()),
     }
     assert both == {("REVOKED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+# --- a bond one successor settled, in the other's ledger (ESC-023 (f)) ----------------------------------
+
+
+@pytest.mark.req("ESC-023", "ESC-022", "AUD-006")
+def test_a_bond_its_sibling_refunded_leaves_a_successors_ledger_paid_once() -> None:
+    # K3 lapses the contract and refunds both bonds; a party shows K2 K3's lapse and Refunds. K2 holds the
+    # contract EXPIRED, both bonds settled, and can sign no Refund of its own (a second settlement,
+    # BODY_INVALID): before, both bonds stayed locked in K2's ledger for good, its audit's balances with
+    # them. Now K2's ledger takes K3's Refunds as settling them there too, credited to no one -- Alice and
+    # Bob were paid once, in K3's ledger -- and K2's audit replays the same.
+    d = Desk()
+    k2, e2, k3, e3 = _siblings(d)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = e3.tick(d.clock.now_ms)
+    assert [vs.body for vs in lapse] == ["ruling", "refund", "refund"]
+    signed = e2.submit([k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)], d.clock.now_ms)
+    assert [vs.body for vs in signed if vs.body != "stamp"] == []  # no second Refund
+    assert [vs.body for vs in e2.tick(d.clock.now_ms + 1)] == []
+    for p in (d.alice, d.bob):
+        assert e3.balance(p.did) == (1_000, 0)  # paid back in K3's ledger
+        assert e2.balance(p.did) == (900, 0)  # settled in K2's, credited to no one: paid once
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances == {p.did: (900, 0) for p in (d.alice, d.bob)}
+
+
+@pytest.mark.req("ESC-023", "ESC-022", "CMT-002")
+def test_a_siblings_early_release_shown_settles_nothing_before_the_contract_ends() -> None:
+    # A lying submitter: K3, at fault, releases Bob's bond while the contract is BONDED, and Bob shows the
+    # Release to K2 before Alice's claim. K2 takes it (money statements keep the state) but its ledger keeps
+    # Bob's bond locked -- its own rules settle nothing before the contract ends -- so when it upholds
+    # Alice's claim it forfeits that bond to her (CMT-002; the Forfeit prevails, NEG-012): Bob gained
+    # nothing by showing it early. Booked at once, the bond would have left K2's ledger and Alice won nothing.
+    d = Desk()
+    k2, e2, k3, _ = _siblings(d)
+    nid = d.offer.header.negotiation_id
+    release = commitment_pb2.Release(contract=d.accept.digest, party=d.bob.did, amount=100)
+    early = k3.sign("release", release, negotiation_id=nid)
+    e2.submit([k3.mandate_vs.envelope, early.envelope], d.clock.now_ms)
+    assert e2.verifier.negotiations.get(nid).contract.settled == {d.bob.did}  # the attack: taken
+    assert e2.balance(d.bob.did) == (900, 100)  # still locked in K2's ledger
+    claim = d.claim()
+    assert [vs.body for vs in e2.submit([claim.envelope], d.clock.now_ms)] == ["stamp"]
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    assert [vs.body for vs in e2.tick(d.clock.now_ms)] == ["ruling", "release", "forfeit"]
+    assert e2.balance(d.bob.did) == (900, 0) and e2.balance(d.alice.did) == (1_100, 0)
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances[d.bob.did] == (900, 0) and report.balances[d.alice.did] == (1_100, 0)
