@@ -19,6 +19,8 @@ rules and forfeits the bond its own ledger holds (CMT-002).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_escrow_handover import Desk
 
@@ -29,6 +31,7 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import Party, _LedgerSigner
 
 CLAIM_WINDOW_MS = 86_400_000
@@ -289,3 +292,43 @@ def test_a_siblings_early_release_shown_settles_nothing_before_the_contract_ends
     report = audit_ledger(e2.transcript(), escrow=k2.did)
     assert report.ok, report.findings
     assert report.balances[d.bob.did] == (900, 0) and report.balances[d.alice.did] == (1_100, 0)
+
+
+@pytest.mark.req("ESC-023", "AUD-006")
+@pytest.mark.parametrize("forget", [False, True], ids=["holding", "forgetting"])
+def test_a_successor_restarted_books_its_siblings_refunds_as_before(tmp_path: Path, forget: bool) -> None:
+    # The booking is no statement of K2's: a restart replaying K2's journal books the same again, and the
+    # contract, settled, leaves memory (or not) with nothing locked.
+    d = Desk()
+    rev, k2, _ = d.take_over()
+    k3 = d.successor("escrow3")
+    taken_over = [*d.old.transcript(), rev.envelope]
+    e3 = Escrow(_LedgerSigner(k3.agent), k3.mandate_vs.digest, setup=k3.setup, predecessor=taken_over)
+
+    def node(predecessor: list[bytes]) -> EscrowNode:
+        return EscrowNode(
+            k2.agent.key,
+            k2.mandate_vs.envelope,
+            tmp_path / "k2.db",
+            clock=lambda: d.clock.now_ms,
+            durability="normal",
+            forget=forget,
+            snapshot_every=0,
+            predecessor=predecessor,
+        )
+
+    n2 = node(taken_over)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = e3.tick(d.clock.now_ms)
+    n2.submit([k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)])
+    parties = (d.alice.did, d.bob.did)
+    assert [n2.escrow.balance(p) for p in parties] == [(900, 0), (900, 0)]
+    n2.close()
+    n2 = node([])  # as `escrow serve` without --succeeds
+    try:
+        assert [n2.escrow.balance(p) for p in parties] == [(900, 0), (900, 0)]
+        report = audit_ledger(n2.escrow.transcript(), escrow=k2.did)
+        assert report.ok, report.findings
+        assert report.balances == dict.fromkeys(parties, (900, 0))
+    finally:
+        n2.close()
