@@ -19,16 +19,19 @@ rules and forfeits the bond its own ledger holds (CMT-002).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_escrow_handover import Desk
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import Party, _LedgerSigner
 
 CLAIM_WINDOW_MS = 86_400_000
@@ -121,7 +124,9 @@ def test_a_successor_shown_its_siblings_lapse_still_forfeits_the_bond_its_ledger
     assert [vs.body for vs in signed] == ["ruling", "forfeit"]
     assert signed[1].statement.forfeit.party == d.bob.did
     assert e2.balance(d.bob.did) == (900, 0)  # Bob's bond, won by Alice in K2's ledger
-    assert e2.balance(d.alice.did) == (1_000, 100)  # hers K3 refunded: a second settlement is refused
+    # Hers K3 refunded: settled in K2's ledger too, credited to no one there (ESC-023 (f); a second
+    # settlement is refused, BODY_INVALID) -- before, locked there for good.
+    assert e2.balance(d.alice.did) == (1_000, 0)
     report = audit_ledger(e2.transcript(), escrow=k2.did)
     assert report.ok, report.findings
     # Its audit (AUD-004) reports the Forfeit missing from a ledger that ends at the Ruling.
@@ -152,3 +157,178 @@ def test_a_successor_shown_its_siblings_stamp_of_a_claim_rules_on_it_and_lapses_
         assert audit_ledger(e.transcript(), escrow=k.did).ok
     both = {_view(d, e2.transcript(), e3.transcript()), _view(d, e3.transcript(), e2.transcript())}
     assert both == {("BREACHED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+# --- a Revoke one successor stamped beside the other's lapse (section 8.9: a Revoke over a LAPSE) ------
+
+_EXIT_FORFEITS = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+
+
+def _bobs_revoke(d: Desk) -> VerifiedStatement:
+    """Bob leaves the contract under its revocation terms (his bond forfeited to Alice, CMT-003)."""
+    revoke = commitment_pb2.Revoke(contract=d.accept.digest, reason="leaving")
+    return d.bob.sign("revoke", revoke, audience=d.alice.did, negotiation_id=d.offer.header.negotiation_id)
+
+
+@pytest.mark.req("ESC-022", "NEG-015", "CMT-003", "CMT-006")
+def test_a_sibling_successors_lapse_erases_the_revoke_the_other_stamped() -> None:
+    # Bob revokes before anything falls due and shows his Revoke to K2 alone: K2 stamps it, forfeits his
+    # bond to Alice (CMT-003) and releases hers (nothing of hers was owed before the stamp). K3, never shown
+    # the Revoke, lapses the contract when the claim window ends, refunding both bonds. Each audit is clean.
+    # With a LAPSE above a Revoke (section 8.9 before), every view ended EXPIRED while Bob's bond stayed
+    # forfeited for his Revoke (the Forfeit over the Refund, NEG-012): the contract's state said nobody
+    # left it, its money that Bob did. Now a stamped Revoke is row 2, above the LAPSE: REVOKED in both orders.
+    d = Desk(_EXIT_FORFEITS)
+    k2, e2, k3, e3 = _siblings(d)
+    revoke = _bobs_revoke(d)
+    signed = e2.submit([revoke.envelope], d.clock.now_ms)
+    assert [vs.body for vs in signed] == ["stamp", "forfeit", "release"]
+    assert (
+        signed[1].statement.forfeit.party == d.bob.did and signed[1].statement.forfeit.cause == revoke.digest
+    )
+    assert _view(d, e2.transcript()) == (
+        "REVOKED",
+        frozenset({"bob"}),
+        frozenset({"alice", "bob"}),
+    )  # K2 alone
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    assert [vs.body for vs in e3.tick(d.clock.now_ms)] == ["ruling", "refund", "refund"]
+    # The attack happened: each audit clean, K3 alone holds the contract EXPIRED, both bonds refunded.
+    assert audit_ledger(e2.transcript(), escrow=k2.did).ok
+    assert audit_ledger(e3.transcript(), escrow=k3.did).ok
+    assert _view(d, e3.transcript()) == ("EXPIRED", frozenset(), frozenset({"alice", "bob"}))
+    both = {
+        _view(d, e2.transcript(), e3.transcript()),
+        _view(d, e3.transcript(), e2.transcript()),
+    }
+    assert both == {("REVOKED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+@pytest.mark.req("ESC-022", "CMT-003", "NEG-012")
+def test_a_successor_shown_its_siblings_refund_with_the_revoke_still_forfeits_the_revokers_bond() -> None:
+    # K3 lapsed the contract and refunded both bonds; Bob shows K2, which had not lapsed it yet, his Revoke
+    # and then K3's lapse and Refunds in one Submit. K2 stamps the Revoke (the contract BONDED in its view),
+    # the lapse yields to it (REVOKED), and K3's Refunds hold both bonds settled there: before, K2 signed
+    # nothing more -- Bob's bond stayed locked in K2's ledger for good and Alice won nothing under the
+    # terms she signed. Now K2 forfeits the bond its own ledger holds (CMT-003; the Forfeit prevails over
+    # the Refund, NEG-012), and its audit reports the Forfeit missing otherwise.
+    d = Desk(_EXIT_FORFEITS)
+    k2, e2, k3, e3 = _siblings(d)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = e3.tick(d.clock.now_ms)
+    assert [vs.body for vs in lapse] == ["ruling", "refund", "refund"]
+    revoke = _bobs_revoke(d)
+    signed = e2.submit(
+        [revoke.envelope, k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)], d.clock.now_ms
+    )
+    nid = d.offer.header.negotiation_id
+    assert e2.verifier.negotiations.get(nid).state is State.REVOKED  # the Revoke stamped, the lapse taken
+    forfeits = [vs for vs in signed if vs.body == "forfeit"]
+    assert [(vs.statement.forfeit.party, vs.statement.forfeit.cause) for vs in forfeits] == [
+        (d.bob.did, revoke.digest)
+    ]
+    assert e2.balance(d.bob.did) == (900, 0)  # Bob's bond, won by Alice in K2's ledger
+    # Hers K3 refunded: settled in K2's ledger too, credited to no one there (ESC-023 (f); a second
+    # settlement is refused, BODY_INVALID) -- before, locked there for good.
+    assert e2.balance(d.alice.did) == (1_000, 0)
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    cut = e2.transcript().index(forfeits[0].envelope)
+    missing = audit_ledger(e2.transcript()[:cut] + e2.transcript()[cut + 1 :], escrow=k2.did)
+    assert ("ACTION_MISSING", "forfeit") in [(f.code, f.message.split(" ")[0]) for f in missing.findings]
+    both = {
+        _view(d, e2.transcript(), e3.transcript()),
+        _view(d, e3.transcript(), e2.transcript()),
+    }
+    assert both == {("REVOKED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+# --- a bond one successor settled, in the other's ledger (ESC-023 (f)) ----------------------------------
+
+
+@pytest.mark.req("ESC-023", "ESC-022", "AUD-006")
+def test_a_bond_its_sibling_refunded_leaves_a_successors_ledger_paid_once() -> None:
+    # K3 lapses the contract and refunds both bonds; a party shows K2 K3's lapse and Refunds. K2 holds the
+    # contract EXPIRED, both bonds settled, and can sign no Refund of its own (a second settlement,
+    # BODY_INVALID): before, both bonds stayed locked in K2's ledger for good, its audit's balances with
+    # them. Now K2's ledger takes K3's Refunds as settling them there too, credited to no one -- Alice and
+    # Bob were paid once, in K3's ledger -- and K2's audit replays the same.
+    d = Desk()
+    k2, e2, k3, e3 = _siblings(d)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = e3.tick(d.clock.now_ms)
+    assert [vs.body for vs in lapse] == ["ruling", "refund", "refund"]
+    signed = e2.submit([k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)], d.clock.now_ms)
+    assert [vs.body for vs in signed if vs.body != "stamp"] == []  # no second Refund
+    assert [vs.body for vs in e2.tick(d.clock.now_ms + 1)] == []
+    for p in (d.alice, d.bob):
+        assert e3.balance(p.did) == (1_000, 0)  # paid back in K3's ledger
+        assert e2.balance(p.did) == (900, 0)  # settled in K2's, credited to no one: paid once
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances == {p.did: (900, 0) for p in (d.alice, d.bob)}
+
+
+@pytest.mark.req("ESC-023", "ESC-022", "CMT-002")
+def test_a_siblings_early_release_shown_settles_nothing_before_the_contract_ends() -> None:
+    # A lying submitter: K3, at fault, releases Bob's bond while the contract is BONDED, and Bob shows the
+    # Release to K2 before Alice's claim. K2 takes it (money statements keep the state) but its ledger keeps
+    # Bob's bond locked -- its own rules settle nothing before the contract ends -- so when it upholds
+    # Alice's claim it forfeits that bond to her (CMT-002; the Forfeit prevails, NEG-012): Bob gained
+    # nothing by showing it early. Booked at once, the bond would have left K2's ledger and Alice won nothing.
+    d = Desk()
+    k2, e2, k3, _ = _siblings(d)
+    nid = d.offer.header.negotiation_id
+    release = commitment_pb2.Release(contract=d.accept.digest, party=d.bob.did, amount=100)
+    early = k3.sign("release", release, negotiation_id=nid)
+    e2.submit([k3.mandate_vs.envelope, early.envelope], d.clock.now_ms)
+    assert e2.verifier.negotiations.get(nid).contract.settled == {d.bob.did}  # the attack: taken
+    assert e2.balance(d.bob.did) == (900, 100)  # still locked in K2's ledger
+    claim = d.claim()
+    assert [vs.body for vs in e2.submit([claim.envelope], d.clock.now_ms)] == ["stamp"]
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    assert [vs.body for vs in e2.tick(d.clock.now_ms)] == ["ruling", "release", "forfeit"]
+    assert e2.balance(d.bob.did) == (900, 0) and e2.balance(d.alice.did) == (1_100, 0)
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances[d.bob.did] == (900, 0) and report.balances[d.alice.did] == (1_100, 0)
+
+
+@pytest.mark.req("ESC-023", "AUD-006")
+@pytest.mark.parametrize("forget", [False, True], ids=["holding", "forgetting"])
+def test_a_successor_restarted_books_its_siblings_refunds_as_before(tmp_path: Path, forget: bool) -> None:
+    # The booking is no statement of K2's: a restart replaying K2's journal books the same again, and the
+    # contract, settled, leaves memory (or not) with nothing locked.
+    d = Desk()
+    rev, k2, _ = d.take_over()
+    k3 = d.successor("escrow3")
+    taken_over = [*d.old.transcript(), rev.envelope]
+    e3 = Escrow(_LedgerSigner(k3.agent), k3.mandate_vs.digest, setup=k3.setup, predecessor=taken_over)
+
+    def node(predecessor: list[bytes]) -> EscrowNode:
+        return EscrowNode(
+            k2.agent.key,
+            k2.mandate_vs.envelope,
+            tmp_path / "k2.db",
+            clock=lambda: d.clock.now_ms,
+            durability="normal",
+            forget=forget,
+            snapshot_every=0,
+            predecessor=predecessor,
+        )
+
+    n2 = node(taken_over)
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = e3.tick(d.clock.now_ms)
+    n2.submit([k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)])
+    parties = (d.alice.did, d.bob.did)
+    assert [n2.escrow.balance(p) for p in parties] == [(900, 0), (900, 0)]
+    n2.close()
+    n2 = node([])  # as `escrow serve` without --succeeds
+    try:
+        assert [n2.escrow.balance(p) for p in parties] == [(900, 0), (900, 0)]
+        report = audit_ledger(n2.escrow.transcript(), escrow=k2.did)
+        assert report.ok, report.findings
+        assert report.balances == dict.fromkeys(parties, (900, 0))
+    finally:
+        n2.close()

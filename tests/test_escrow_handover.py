@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
@@ -52,10 +52,11 @@ class Story:
         return self.verifier.negotiations.get(self.nid).state.name
 
 
-def _story() -> Story:
+def _story(revocation: trade_pb2.Revocation | None = None) -> Story:
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocation)
+    offer = alice.offer(bob, proposal)
     clock.advance(1_000)
     accept = bob.accept(offer)
     s = Story(clock, alice, bob, escrow, Verifier(), offer, accept)
@@ -339,13 +340,15 @@ def test_a_hand_over_naming_its_own_agent_is_body_invalid() -> None:
 class Desk:
     """Alice and Bob bonded at the reference escrow K1, Bob never delivering."""
 
-    def __init__(self) -> None:
+    def __init__(self, revocation: trade_pb2.Revocation | None = None) -> None:
         self.clock = clock = FixedClock()
         self.alice, self.bob, self.esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
         self.old = Escrow(_LedgerSigner(self.esc.agent), self.esc.mandate_vs.digest, setup=self.esc.setup)
         for p in (self.alice, self.bob):
             self.old.deposit(p.did, 1_000, "credit", "funding", clock.now_ms)
-        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.esc.did)
+        proposal = self.alice.proposal(
+            issuer_bond=BOND, audience_bond=BOND, escrow=self.esc.did, revocation=revocation
+        )
         self.offer = self.alice.offer(self.bob, proposal)
         clock.advance(1_000)
         self.accept = self.bob.accept(self.offer)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 from test_escrow_handover import BOND, Desk, Story, _revoke, _story, _successor
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
@@ -56,7 +56,7 @@ class World:
         return neg.state.name, frozenset(neg.contract.forfeited), frozenset(neg.contract.settled)
 
 
-def _world() -> World:
+def _world(revocation: trade_pb2.Revocation | None = None) -> World:
     taken: list[VerifiedStatement] = []
     real = Story.take
 
@@ -66,7 +66,7 @@ def _world() -> World:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Story, "take", take)
-        s = _story()
+        s = _story(revocation)
         _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
         base = list(taken)
         k2 = _successor(s, "escrow2", s.escrow.principal)
@@ -225,6 +225,73 @@ def test_a_sibling_successors_lapse_ends_in_the_breach_in_every_order() -> None:
     alone, refused = w.view([w.handovers[1], *k3s])
     assert refused == []
     assert _named(w, w.outcome(alone)) == ("EXPIRED", frozenset(), frozenset({"alice", "bob"}))
+
+
+def _revoking(w: World, by: Party) -> list[VerifiedStatement]:
+    """Bob revokes (under forfeit_bond terms); ``by`` stamps the Revoke, forfeits Bob's bond to Alice
+    (CMT-003) and, once Alice's obligations the Revoke left owed are past their claim window, releases hers
+    (the clock moves there)."""
+    revoke = w.s.bob.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=w.s.accept.digest, reason="leaving"),
+        audience=w.s.alice.did,
+        negotiation_id=w.s.nid,
+    )
+    stamp = by.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
+    forfeit = commitment_pb2.Forfeit(
+        contract=w.s.accept.digest,
+        party=w.s.bob.did,
+        amount=BOND,
+        beneficiary=w.s.alice.did,
+        cause=revoke.digest,
+    )
+    forfeited = by.sign("forfeit", forfeit, audience=w.s.bob.did, negotiation_id=w.s.nid)
+    c = w.s.verifier.negotiations.get(w.s.nid).contract
+    assert c is not None
+    w.s.clock.now_ms = max(w.s.clock.now_ms, c.last_deadline_ms + CLAIM_WINDOW_MS + 1)
+    return [revoke, stamp, forfeited, _release(w, by, w.s.alice)]
+
+
+@pytest.mark.req("ESC-022", "NEG-015", "NEG-012", "CMT-003", "CMT-006")
+def test_a_sibling_successors_lapse_ends_in_the_revoke_in_every_order() -> None:
+    # K2 stamps Bob's Revoke, forfeits his bond to Alice (forfeit_bond terms) and later releases hers; K3,
+    # never shown the Revoke, lapses the contract after the claim window and refunds both bonds. As one
+    # escrow at fault that signed them all: the stamped Revoke over the LAPSE (section 8.9, row 2 over
+    # row 3), the Forfeit over the Refund (NEG-012) -- in each of the 35 interleavings, the hand-overs first,
+    # and with K3's hand-over heard after K2's statements. Before, every order ended EXPIRED, Bob's bond
+    # forfeited for his Revoke all the same.
+    w = _world(trade_pb2.Revocation(allowed=True, forfeit_bond=True))
+    k2s = _revoking(w, w.k2)
+    k3s = _lapsing(w, w.k3)
+    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
+    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
+    assert len(orders) == 36
+    outcomes = set()
+    for order in orders:
+        v, refused = w.view(order)  # type: ignore[arg-type]
+        # Only a second settlement of a bond already settled is refused (NEG-012): whichever came second.
+        assert set(refused) <= {"BODY_INVALID"}, refused
+        outcomes.add(_named(w, w.outcome(v)))
+    assert outcomes == {("REVOKED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+    # Each alone: K2's statements end the contract REVOKED, K3's EXPIRED (the lapse taken, not refused).
+    alone = {_named(w, w.outcome(w.view([h, *ks])[0])) for h, ks in zip(w.handovers, (k2s, k3s), strict=True)}
+    assert alone == {
+        ("REVOKED", frozenset({"bob"}), frozenset({"alice", "bob"})),
+        ("EXPIRED", frozenset(), frozenset({"alice", "bob"})),
+    }
+
+
+@pytest.mark.req("NEG-015", "CMT-006")
+def test_one_key_that_stamps_a_revoke_and_lapses_the_contract_ends_revoked_in_either_order() -> None:
+    # One escrow at fault signs both (section 8.9): its stamped Revoke is row 2, its LAPSE row 3 -- REVOKED,
+    # whether a sparse view holds the LAPSE after the Stamp or before it. Before, EXPIRED.
+    w = _world(trade_pb2.Revocation(allowed=True))
+    revoke, stamp, _, _ = _revoking(w, w.k2)
+    lapse = _lapsing(w, w.k2)[0]
+    for order in ([revoke, stamp, lapse], [revoke, lapse, stamp], [lapse, stamp, revoke]):
+        v, refused = w.view([w.handovers[0], *order])
+        assert refused == []
+        assert _named(w, w.outcome(v)) == ("REVOKED", frozenset(), frozenset())
 
 
 @pytest.mark.req("ESC-022")

@@ -37,7 +37,7 @@ COVERED = {
     "rules": 165,
     "mutations": 1869,
     "canaries": 66,
-    "keytime": 103,
+    "keytime": 107,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
@@ -126,6 +126,40 @@ def test_both_verifiers_end_attack20s_contract_breached_in_both_orders() -> None
             v.accept(vs.envelope)
         assert any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)  # the lapse
         assert [n.state for n in v.negotiations.by_id.values() if n.contract is not None] == [State.BREACHED]
+
+
+@pytest.mark.req("NEG-015", "ESC-022", "CMT-003")
+def test_both_verifiers_end_a_revoke_beside_a_siblings_lapse_revoked_in_both_orders() -> None:
+    """As above, for the valid "a Revoke over a LAPSE" vectors of keytime.json (EscrowHandOver): K2 stamped
+    Bob's Revoke and forfeited his bond; K3 lapsed the contract, heard after K2's statements or before them:
+    REVOKED in both (section 8.9: the stamped Revoke over the LAPSE). Before, EXPIRED."""
+    doc = json.loads((ROOT / "conformance" / "vectors" / "keytime.json").read_text())
+    tests = [
+        t
+        for g in doc["testGroups"]
+        for t in g["tests"]
+        if "a Revoke over a LAPSE" in t["comment"] and t["result"] == "valid"
+    ]
+    assert len(tests) == 2
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, "--input-type=module", "-e", _FINAL_STATES, json.dumps(tests)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert json.loads(run.stdout) == [["REVOKED"], ["REVOKED"]]
+    lapse = commitment_pb2.RULING_DECISION_LAPSE
+    for t in tests:
+        v = Verifier()
+        held = [verify_statement(base64.b64decode(e)) for e in t["envelopes"]]
+        for vs in held:
+            v.accept(vs.envelope)
+        assert any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)  # the lapse
+        assert any(vs.body == "revoke" for vs in held)
+        assert [n.state for n in v.negotiations.by_id.values() if n.contract is not None] == [State.REVOKED]
 
 
 def test_the_js_verifier_passes_as_an_offline_adapter() -> None:

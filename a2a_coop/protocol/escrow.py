@@ -2127,7 +2127,16 @@ class Escrow:
     # -- rules --------------------------------------------------------------------
 
     def _take(self, vs: VerifiedStatement) -> None:
-        """Book a statement the verifier just accepted."""
+        """Book a statement the verifier just accepted, then what another key of the escrow settled of the
+        contract it names that our ledger takes as settled now (ESC-023 (f))."""
+        self._book_one(vs)
+        nid = vs.header.negotiation_id
+        if nid and self.succeeds:  # only a successor's ledger has a sibling (ESC-022 (d))
+            neg = self.verifier.negotiations.by_id.get(nid)
+            if neg is not None:
+                book_settled_elsewhere(neg, self._book, self.verifier.statements)
+
+    def _book_one(self, vs: VerifiedStatement) -> None:
         if vs.issuer == self.did:
             self._ledger[self._ledger_size] = vs
             self._ledger_size += 1
@@ -2675,6 +2684,8 @@ def due_action(
     open_bonds = open_bonds_of(c)
     if state is State.BREACHED:
         return _after_breach(c, open_bonds) or _forfeit_held(c, bonds)
+    if state is State.REVOKED:
+        return _after_revoke(c, open_bonds, now_ms) or _forfeit_held(c, bonds, revoked=True)
     if not open_bonds:
         return None
     first = open_bonds[0]
@@ -2682,27 +2693,72 @@ def due_action(
         return "release", commitment_pb2.Release(contract=c.id, party=first, amount=c.locked[first])
     if state is State.EXPIRED:  # CMT-004
         return "refund", commitment_pb2.Refund(contract=c.id, party=first, amount=c.locked[first])
-    if state is State.REVOKED:
-        return _after_revoke(c, open_bonds, now_ms)
     return None
 
 
-def _forfeit_held(c: Contract, bonds: Mapping[tuple[bytes, str], Bond] | None) -> tuple[str, Any] | None:
-    """CMT-002, ESC-022 (d): a Forfeit of a bond our own ledger holds locked, with a claim upheld against
-    it, that the view holds settled by another key of the escrow's Release or Refund (a sibling successor
-    that never held the claim lapsed the contract and refunded it): the Forfeit prevails (NEG-012), and
-    without it the accused keeps in our ledger the bond the claimant won."""
+def _forfeit_held(
+    c: Contract, bonds: Mapping[tuple[bytes, str], Bond] | None, *, revoked: bool = False
+) -> tuple[str, Any] | None:
+    """CMT-002, CMT-003, ESC-022 (d): a Forfeit of a bond our own ledger holds locked, with a claim upheld
+    against it -- or, ``revoked`` (REVOKED), its owner's effective Revoke under forfeit_bond terms --, that
+    the view holds settled by another key of the escrow's Release or Refund (a sibling successor that never
+    held the claim or the Revoke lapsed the contract and refunded it): the Forfeit prevails (NEG-012), and
+    without it the accused (or the revoker) keeps in our ledger the bond the other party won."""
     if bonds is None:
         return None
+    state = State.REVOKED if revoked else State.BREACHED
     for p in c.parties:
         bond = bonds.get((c.id, p))
         if bond is None or bond.settled_by is not None or p not in c.settled or p in c.forfeited:
             continue
-        upheld = [d for d, (who, _) in c.claims.items() if who == p and c.rulings.get(d) == _UPHOLD]
-        if upheld:
+        cause = _forfeit_cause(c, state, p)
+        if cause is not None:
             return "forfeit", commitment_pb2.Forfeit(
-                contract=c.id, party=p, amount=bond.amount, beneficiary=c.other(p), cause=upheld[0]
+                contract=c.id, party=p, amount=bond.amount, beneficiary=c.other(p), cause=cause
             )
+    return None
+
+
+_SETTLING: Final = frozenset({State.FULFILLED, State.BREACHED, State.REVOKED, State.EXPIRED})
+_SETTLEMENT_BODIES: Final = frozenset({"release", "forfeit", "refund"})
+_SETTLEMENT_EVENTS: Final = frozenset({Event.RELEASE, Event.FORFEIT, Event.REFUND})
+
+
+def book_settled_elsewhere(neg: Negotiation, book: Book, held: Mapping[bytes, VerifiedStatement]) -> None:
+    """ESC-023 (f): each bond of ``neg``'s contract ``book`` holds locked that the view holds settled by
+    another key of the escrow (a sibling successor, ESC-022 (d): our own settlement would be booked), once
+    our rules would settle it the same way -- the contract ended, no claim pending, and no Forfeit of ours
+    due for it (:func:`_forfeit_held` signs that one: it prevails) -- is booked settled by that statement,
+    credited to no one here (:meth:`Book.settle_elsewhere`). The escrow and its audit (AUD-006) call this
+    after each statement they take, so both books agree."""
+    c = neg.contract
+    if c is None or not c.settled or neg.state not in _SETTLING or c.pending_claims:
+        return
+    for party in c.settled:
+        bond = book.bonds.get((c.id, party))
+        if bond is None or bond.settled_by is not None:
+            continue
+        if party not in c.forfeited and _forfeit_cause(c, neg.state, party) is not None:
+            continue  # released or refunded there, forfeited here (NEG-012)
+        for _, event, _, digest in neg.history:
+            vs = held.get(digest) if event in _SETTLEMENT_EVENTS else None
+            if vs is None or vs.body not in _SETTLEMENT_BODIES or vs.body_message.party != party:
+                continue
+            if party not in c.forfeited or vs.body == "forfeit":  # the Forfeit prevails (NEG-012)
+                book.settle_elsewhere(c.id, party, digest)
+                break
+
+
+def _forfeit_cause(c: Contract, state: State, party: str) -> bytes | None:
+    """What makes our Forfeit of ``party``'s bond due (CMT-002, CMT-003): a claim upheld against it, or in
+    REVOKED its own effective Revoke under forfeit_bond terms; else None."""
+    for d, (who, _) in c.claims.items():
+        if who == party and c.rulings.get(d) == _UPHOLD:
+            return d
+    if state is State.REVOKED and c.proposal.terms.revocation.forfeit_bond:
+        for d, revoker in c.revokes.items():
+            if revoker == party:
+                return d
     return None
 
 

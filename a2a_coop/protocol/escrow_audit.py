@@ -62,6 +62,7 @@ from a2a_coop.protocol.errors import (
 )
 from a2a_coop.protocol.escrow import (
     EscrowVerifier,
+    book_settled_elsewhere,
     due_action,
     next_evidence,
     open_bonds_of,
@@ -217,6 +218,10 @@ class _Replay:
                 self._own(vs)
             else:
                 self._evidence(vs, i)
+            if self.predecessor and vs.header.negotiation_id:  # ESC-023 (f): as the successor books it
+                neg = self.verifier.negotiations.by_id.get(vs.header.negotiation_id)
+                if neg is not None:
+                    book_settled_elsewhere(neg, self.book, self.verifier.statements)
         self._disowned_taken_over()
         self._undone()
         self.report.balances = self.book.parties()

@@ -131,6 +131,15 @@ class Book:
                 out.append(Finding("NEGATIVE_BALANCE", f"{body} leaves {p:.40} below zero", (d,)))
         return out
 
+    def settle_elsewhere(self, contract: bytes, party: str, by: bytes) -> None:
+        """ESC-023 (f): the bond ``party`` locked for ``contract``, which another key speaking for the escrow
+        settled by the statement ``by`` (a sibling successor's Release, Refund or Forfeit, ESC-022 (d)), is
+        settled here too: its amount leaves the locked balance and is credited to no one in this ledger --
+        the other key's ledger paid it, once. A later settlement of it here is a ``DOUBLE_SETTLEMENT``."""
+        bond = self.bonds[(contract, party)]
+        bond.settled_by = by
+        self._move(self.locked, party, -bond.amount)
+
     @staticmethod
     def _move(balances: dict[str, int], party: str, amount: int) -> None:
         balances[party] = balances.get(party, 0) + amount

@@ -18,7 +18,7 @@ After the contract forms, arrival order must not matter (SPEC 8.9): the same
 set of statements gives every verifier the same state. So the table is built
 from one precedence over the contract's facts --
 
-    lapse ruling > upheld claim > effective Revoke > pending claim
+    upheld claim > effective Revoke > lapse ruling > pending claim
     > every obligation receipted > a Delivery > every bond locked > formed
 
 -- and every row leads to the state that precedence gives, whatever arrived
@@ -234,10 +234,11 @@ TRANSITIONS: Final[dict[State, dict[Event, State]]] = {
             S.REVOKED, *_RECORDED, E.BREACH_CLAIM, E.REVOKE, E.DISMISS, E.DISMISS_PENDING, E.DISMISS_COMPLETE
         ),
         E.UPHOLD: S.BREACHED,
-        E.LAPSE: S.EXPIRED,
+        E.LAPSE: S.REVOKED,  # a lapse signed beside a stamped Revoke yields to it (section 8.9)
     },
     S.EXPIRED: {
-        **_stay(S.EXPIRED, *_RECORDED, E.BREACH_CLAIM, E.REVOKE),
+        **_stay(S.EXPIRED, *_RECORDED, E.BREACH_CLAIM),
+        E.REVOKE: S.REVOKED,  # stamped by a key of the escrow that had not lapsed the contract (section 8.9)
         E.UPHOLD: S.BREACHED,  # of a claim stamped within its window: a lapse beside it yields (section 8.9)
         **_stay(S.EXPIRED, E.DISMISS, E.DISMISS_PENDING, E.DISMISS_COMPLETE, E.LAPSE),
     },
@@ -258,8 +259,8 @@ _WITNESSED_ACCEPT, _SUPERSEDED, _REJECT, _WITHDRAW = E.WITNESSED_ACCEPT, E.SUPER
 # The precedence of SPEC 8.9, highest first, for the states a contract can be in.
 PRECEDENCE: Final = (
     S.BREACHED,
-    S.EXPIRED,
     S.REVOKED,
+    S.EXPIRED,
     S.DISPUTED,
     S.FULFILLED,
     S.PERFORMING,

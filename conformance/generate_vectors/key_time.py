@@ -1172,6 +1172,56 @@ def _lapsing(
     return out
 
 
+def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
+    """Alice's bonded trade with Bob at escrow key K1 under revocation terms forfeiting the revoker's bond;
+    K1's principal revokes it and appoints K2 and K3. Bob revokes and shows his Revoke to K2 alone: K2 stamps
+    it, forfeits Bob's bond to Alice (CMT-003) and releases hers. K3, never shown the Revoke, lapses the
+    contract after its claim window and refunds Bob's bond then Alice's. The lapse and Refunds come after
+    K2's statements, or before them (``lapse_first``: K2's statements, dated earlier, held after)."""
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    exit_terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did, revocation=exit_terms)
+    offer = alice.offer(bob, proposal)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    out: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
+    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    out += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
+        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.advance(1_000)
+    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms - 10)
+    out.append(esc.principal.sign("key_revocation", rev).envelope)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2, k3 = Party("escrow2", clock), Party("escrow3", clock)
+    for succ in (k2, k3):
+        m.agent, m.succeeds = succ.did, esc.did
+        succ.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        out.append(succ.mandate_vs.envelope)
+    revoke = bob.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="leaving"),
+        audience=alice.did,
+        negotiation_id=nid,
+    )
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=revoke.digest
+    )
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    k2s = [
+        revoke.envelope,
+        k2.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest])).envelope,
+        k2.sign("forfeit", forfeit, negotiation_id=nid).envelope,
+        k2.sign("release", release, negotiation_id=nid).envelope,
+    ]
+    k3s = _lapsing(k3, clock, offer, accept, [bob, alice])
+    return out + (k3s + k2s if lapse_first else k2s + k3s)
+
+
 def escrow_hand_over_in_a_view() -> Group:
     """ESC-022: the successor of a revoked escrow key, appointed by the key's principal, stamps, rules,
     forfeits and releases the old key's contract; nobody else's appointee does, nor the successor before
@@ -1296,6 +1346,41 @@ def escrow_hand_over_in_a_view() -> Group:
         "EXPIRED to BREACHED, section 8.9) and its Forfeit of Bob's bond (taken and prevails over K3's "
         "Refund, NEG-012) -- taken",
         ["ESC-022", "NEG-015", "NEG-012"],
+        first[:-1],
+    )
+    g.add(
+        "the same, then K2's Release of Alice's bond, which K3 refunded -- a second settlement, refused",
+        ["ESC-022", "NEG-012"],
+        first,
+        "BODY_INVALID",
+        "EscrowHandOver",
+        twin=first[:-1],
+    )
+    last = _revoked_hand_over(lapse_first=False)
+    g.add(
+        "two successors at odds (a Revoke over a LAPSE): Bob revoked under terms forfeiting his bond; K2 "
+        "stamped his Revoke, forfeited his bond to Alice and released hers; K3, never shown the Revoke, "
+        "lapses the contract after the claim window -- taken, and the stamped Revoke stands over it "
+        "(section 8.9: REVOKED, as one escrow at fault that signed both, ESC-022 (d))",
+        ["ESC-022", "NEG-015", "CMT-006"],
+        last[:-2],
+    )
+    g.add(
+        "the same, K3 then refunds Bob's bond, which K2 forfeited for his Revoke -- a second settlement of a "
+        "settled bond, refused: the bond stays forfeited",
+        ["ESC-022", "NEG-012"],
+        last[:-1],
+        "BODY_INVALID",
+        "EscrowHandOver",
+        twin=last[:-2],
+    )
+    first = _revoked_hand_over(lapse_first=True)
+    g.add(
+        "a Revoke over a LAPSE, the other order: K3's lapse and its Refunds of both bonds are held first; "
+        "then Bob's Revoke, K2's Stamp of it (taken after the lapse: the contract moves from EXPIRED to "
+        "REVOKED, section 8.9) and K2's Forfeit of Bob's bond (taken and prevails over K3's Refund, "
+        "NEG-012) -- taken",
+        ["ESC-022", "NEG-015", "NEG-012", "CMT-003"],
         first[:-1],
     )
     g.add(
