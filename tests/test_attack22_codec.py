@@ -176,7 +176,7 @@ def test_ed25519_verify_agrees_with_pynacl_on_whatever_an_attacker_sends(
     assert ours == _pynacl_verify(signature, msg, public_key) == _openssl_verify(signature, msg, public_key)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(n=st.one_of(st.integers(0, 1 << 14), st.integers(0, (1 << 64) - 1)))
 @example(n=0)
 @example(n=127)
@@ -280,7 +280,7 @@ def _edited_envelopes(draw: st.DrawFn) -> bytes:
     return honest[:at] + insert + honest[at + cut :]
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=700, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=_edited_envelopes())
 def test_upbs_canonical_check_and_the_decoding_profile_agree_on_every_edited_envelope(data: bytes) -> None:
     """verify_envelope takes an envelope upb parses and re-encodes to the same bytes (its fast path) and
