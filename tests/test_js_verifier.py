@@ -41,7 +41,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 45,
+    "ratings": 47,
 }
 
 
@@ -253,8 +253,12 @@ READINGS = {
     ),
     "stake though a bond was never locked": (" && c.allLocked()", ""),
     "every key's Stamp of the evidence read as evidence (ATT-020 (a))": (
-        "const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.actsFor(s.escrow, e, s.t)) : [];",
+        "const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.stampActsFor(s.escrow, e, s.t)) : [];",
         "const l = v.stamps.get(r.dhex) ?? []; if (l.length) return l.map((s) => v.byDigest.get(s.dhex));",
+    ),
+    "a revoked escrow key's own Stamps after its hand-over read as the escrow's (ESC-022 (e), F38)": (
+        "    return s === null || t < s.from;",
+        "    return true;",
     ),
     "raters and subjects as agent keys": (
         "raterRec.principal, subject = subjectRec.principal",

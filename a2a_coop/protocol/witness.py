@@ -88,6 +88,8 @@ class WitnessIndex:
         succ = self._successors.get(escrow) if self._successors else None
         if succ is None:
             return own
+        if own is not None and own >= succ[1]:
+            own = None  # from the hand-over on its successors speak for the escrow, not the revoked key
         after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
         for new in succ[0]:
             theirs = read(new, digest, after)
@@ -126,23 +128,29 @@ class WitnessIndex:
         return self._acked.get((by, digest))
 
     def stamp_of(self, escrow: str, digest: bytes) -> bytes | None:
-        """The digest of the earliest Stamp by ``escrow`` that names ``digest``, if held -- or, when it
-        holds none, of its successors' from the hand-over's time on, the earliest (ESC-022)."""
-        own = self._stamp_of.get((escrow, digest))
-        succ = self._successors.get(escrow) if own is None and self._successors else None
+        """The digest of the earliest Stamp held naming ``digest`` by ``escrow`` before a hand-over of it,
+        or by a successor from the hand-over's time on (ESC-022; of two successors' in one millisecond, the
+        one first by did), or None: the earliest, whoever signed it (ATT-020 (a)), and none the old key
+        signed from the hand-over's time on (ESC-022 (e)) -- its successors speak for the escrow then, and
+        a thief holding the revoked key signs Stamps naming any digest, at any time."""
+        key = (escrow, digest)
+        own = self._stamp_of.get(key)
+        succ = self._successors.get(escrow) if self._successors else None
         if succ is None:
             return own
-        found: tuple[int, str] | None = None
+        own_at = self._stamped.get(key)
+        # from the hand-over on its successors speak for the escrow, not the revoked key (its thief's)
+        found = None if own is None or own_at is None or own_at >= succ[1] else (own_at, escrow)
         for new in succ[0]:
             at = self._stamped.get((new, digest))
             if (
                 at is not None
                 and at >= succ[1]
                 and (new, digest) in self._stamp_of
-                and (found is None or (at, new) < found)
+                and (found is None or (at, new) < found)  # the old key's are all earlier
             ):
                 found = (at, new)
-        return own if found is None else self._stamp_of.get((found[1], digest))
+        return None if found is None else self._stamp_of.get((found[1], digest))
 
     def record_stamp(
         self,

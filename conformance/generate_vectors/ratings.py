@@ -25,7 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2
 from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_of
@@ -419,6 +419,7 @@ def cases() -> list[Case]:
     out += _revoked_principal_keys()
     out += _restamped_in_one_ms()
     out += _held_by_key_009_c()
+    out += _thief_restamps_after_hand_over()
     return out
 
 
@@ -830,4 +831,96 @@ def _held_by_key_009_c() -> list[Case]:
                     [(stake, 0.0)],
                 )
             )
+    return out
+
+
+@dataclass
+class HandedOverBreach:
+    """:func:`thief_restamps_after_hand_over`'s evidence: the bundle up to K2's Release, the revocation of K1
+    in it (``revocation`` its index), the thief's Stamp by K1, and Alice's attestation."""
+
+    escrow: Party
+    successor: Party
+    bundle: list[bytes]
+    revocation: int
+    thief_stamp: VerifiedStatement
+    attestation: VerifiedStatement
+
+
+def thief_restamps_after_hand_over(*, before_successor: bool) -> HandedOverBreach:
+    """Bob breaches a bonded contract at escrow key K1; Alice claims; K1's principal revokes K1 (stolen)
+    from 10 ms before the claim and hands its contracts to K2 (ESC-022), which stamps the claim, upholds it,
+    forfeits Bob's bond to Alice and releases hers; Alice attests Bob BREACHED. The thief holding K1 signs a
+    Stamp by K1 naming the claim and the Accept -- dated after K2's Stamp of the claim, or
+    (``before_successor``) between the revocation's effective_ms and K2's Stamp."""
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    out = [*esc.setup, *alice.setup, *bob.setup]
+    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    out += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
+        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    out.append(claim.envelope)
+    revocation = esc.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms - 10, reason="stolen"),
+    )
+    thief = commitment_pb2.Stamp(statements=[claim.digest, accept.digest])
+    thief_stamp = esc.sign("stamp", thief) if before_successor else None
+    clock.advance(5)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2 = Party("escrow2", clock)
+    m.agent, m.succeeds = k2.did, esc.did
+    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    at = len(out)
+    out += [revocation.envelope, k2.mandate_vs.envelope]
+    out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
+    ruling = commitment_pb2.Ruling(contract=accept.digest, claim=claim.digest, decision=UPHOLD)
+    out.append(k2.sign("ruling", ruling, negotiation_id=nid).envelope)
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
+    )
+    out.append(k2.sign("forfeit", forfeit, negotiation_id=nid).envelope)
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    out.append(k2.sign("release", release, negotiation_id=nid).envelope)
+    clock.advance(1_000)
+    attestation = alice.attest(offer, accept, bob.did, reputation_pb2.OUTCOME_BREACHED)
+    if thief_stamp is None:
+        thief_stamp = esc.sign("stamp", thief)
+    return HandedOverBreach(esc, k2, out, at, thief_stamp, attestation)
+
+
+def _thief_restamps_after_hand_over() -> list[Case]:
+    """ATT-020 (a), ESC-022: a thief's Stamp by a revoked escrow key, heard before its revocation, is not the
+    escrow's Stamp of the claim or the Accept (tests/test_attack22_thief_stamp.py)."""
+    out = []
+    for before, when in ((False, "after K2's Stamp of the claim"), (True, "before K2's Stamp of the claim")):
+        h = thief_restamps_after_hand_over(before_successor=before)
+        bundle = [*h.bundle[: h.revocation], h.thief_stamp.envelope, *h.bundle[h.revocation :]]
+        out.append(
+            Case(
+                "Bob breaches at escrow key K1; its principal revokes K1 (stolen) and hands the contract to "
+                "K2, which stamps Alice's claim, upholds it and forfeits Bob's bond; the thief holding K1 "
+                f"stamps the claim and the Accept {when}, heard before K1's revocation: from the hand-over "
+                "on K2 speaks for the escrow, not K1 (ESC-022), and Alice's rating counts (stake 100)",
+                ["ATT-020", "ESC-022", "KEY-009"],
+                [*bundle, h.attestation.envelope],
+                [h.escrow.did],
+                [(100, 0.0)],
+            )
+        )
     return out

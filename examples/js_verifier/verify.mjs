@@ -898,7 +898,7 @@ export class Verifier {
     const e = this.witnessingEscrow(via ?? rec);
     if (!e) return false;
     const first = (d) => {
-      const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t));
+      const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t));
       if (!l.length) return null;
       return l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     };
@@ -949,6 +949,14 @@ export class Verifier {
     if (issuer === escrow) return true;
     const s = this.successors(escrow);
     return s !== null && s.agents.has(issuer) && t >= s.from;
+  }
+  // ESC-022 for Stamps: whether a Stamp by `issuer` at `t` is escrow `escrow`'s -- its own before a hand-over
+  // of it honoured, a successor's from the hand-over's time on, and never the revoked key's own from then on
+  // (its thief's: any digest, any time) (finding F38).
+  stampActsFor(issuer, escrow, t) {
+    if (issuer !== escrow) return this.actsFor(issuer, escrow, t);
+    const s = this.successors(escrow);
+    return s === null || t < s.from;
   }
   // KEY-011: from when (t), and from which seq of the key's chain (floor), revocation `r` of `key` reaches a
   // statement of `key` made under the Mandate of principal `authority` ("" for none), issued at `at` =
@@ -1024,7 +1032,7 @@ export class Verifier {
   checkRevokedAtStamp(rec) {
     if (!STAMP_TIMED.has(rec.bodyName)) return;
     const e = this.witnessingEscrow(rec);
-    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t)) : [];
+    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t)) : [];
     if (!l.length) return;
     const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
     const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
@@ -1042,7 +1050,7 @@ export class Verifier {
     const e = this.witnessingEscrow(rec);
     if (!e) return null;
     const first = (d) => {
-      const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, e, s.t));
+      const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t));
       return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
     };
     const s = first(rec.dhex);
@@ -1289,7 +1297,7 @@ export class Verifier {
     // cut at the earliest effective_ms of a held KeyRevocation of its key or of that Mandate's principal --
     // must end after the last ruling time: last deadline + claim window + response window (3600000 when 0)
     // + the clock tolerance (30000).
-    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => this.actsFor(x.escrow, p.terms.escrow, x.t));
+    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => this.stampActsFor(x.escrow, p.terms.escrow, x.t));
     if (stamps.length === 0) return;
     const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));
     const em = first.mandate.length ? this.byDigest.get(hex(first.mandate)) : null;
@@ -1317,10 +1325,10 @@ export class Verifier {
       if (s && (s.bodyName === "breach_claim" || s.bodyName === "revoke")) {
         const n = this.negotiations.get(hex(s.h.negotiation_id));
         const c = n?.contract;
-        if (c && c.digest === hex(s.body.contract) && this.actsFor(rec.h.issuer, c.escrow, rec.h.issued_at_ms)) this.makeEffective(n, c, s, rec.h.issued_at_ms);
+        if (c && c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, c.escrow, rec.h.issued_at_ms)) this.makeEffective(n, c, s, rec.h.issued_at_ms);
         // one of a displaced contract, held in its shadow (SPEC 4.5, MND-023), moves that contract alone
         for (const x of n?.displaced ?? [])
-          if (x.shadow && x.c.digest === hex(s.body.contract) && this.actsFor(rec.h.issuer, x.c.escrow, rec.h.issued_at_ms)) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
+          if (x.shadow && x.c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, x.c.escrow, rec.h.issued_at_ms)) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
       }
     });
   }
@@ -1345,7 +1353,7 @@ export class Verifier {
     n.state = to;
   }
   firstStamp(d, escrow) {
-    const l = (this.stamps.get(d) ?? []).filter((s) => this.actsFor(s.escrow, escrow, s.t));
+    const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, escrow, s.t));
     return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
   }
 
@@ -1600,7 +1608,7 @@ export class Verifier {
     };
   }
   effectiveFromHeldStamps(n, c, rec) {
-    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => this.actsFor(s.escrow, c.escrow, s.t) && this.stampCounts(c, rec, s.t));
+    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => this.stampActsFor(s.escrow, c.escrow, s.t) && this.stampCounts(c, rec, s.t));
     if (!l.length) return;
     const first = l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     this.makeEffective(n, c, rec, first.t);
@@ -2055,7 +2063,7 @@ function ratingEvidence(v, c, att) {
   // can sign a Stamp naming any statement, and its own principal can revoke it back over that Stamp.
   const stampsOf = (r) => {
     const e = v.witnessingEscrow(r);
-    const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.actsFor(s.escrow, e, s.t)) : [];
+    const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.stampActsFor(s.escrow, e, s.t)) : [];
     return l.length ? [v.byDigest.get(l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)).dhex)] : [];
   };
   const stamped = [...line, c.acceptRec, ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke")].flatMap(stampsOf);

@@ -1,0 +1,111 @@
+"""Red team, twenty-second session: an UPHOLD over a LAPSE (section 8.9), signed by a revoked escrow key's
+thief after its hand-over (ESC-022).
+
+Alice and Bob are bonded at escrow key K1; Bob never delivers, Alice signs a claim but shows it to no
+escrow. K1 is stolen: its principal revokes it from a millisecond on and hands its contracts to K2. The
+thief runs the stolen K1 escrow as if nothing happened: it stamps Alice's claim, upholds it a response
+window later, forfeits Bob's bond to Alice and releases hers -- every statement dated after K1's revocation
+took effect. K2, never shown the claim, lapses the contract at the claim window's end and refunds both
+bonds (CMT-006): the honest outcome.
+
+Who chose what: the thief the times and order of K1's statements, the principal the revocation's
+effective_ms, a relay the order a view hears them in. Section 8.9 now puts a Ruling UPHOLD above a LAPSE,
+and NEG-012 a Forfeit above a Refund. A view that hears the thief's statements before K1's revocation takes
+them (nothing was revoked yet), and then K2's LAPSE and Refunds yield to them: BREACHED, Bob's bond
+forfeited. A view that hears the revocation first refuses the thief's Stamp (`KEY_REVOKED`), so the claim
+never takes effect and the UPHOLD is refused (`STALE_REFERENCE`): EXPIRED, both bonds refunded. The same
+statements, two contract states and two settlements -- views of evidence and escrows taking evidence alike.
+Before section 8.9's change both ended EXPIRED (a LAPSE was the highest fact). The thief's statements are
+disowned (KEY-009), so no rating weighs them; what differs is the contract's state and its settlement.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from itertools import permutations
+
+import pytest
+from test_escrow_handover import Desk
+
+from a2a_coop.protocol.errors import CoopError, Replayed
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.verifier import Verifier
+
+
+def _played() -> tuple[Desk, list[bytes], bytes, list[bytes], list[bytes], list[bytes]]:
+    """The desk, what every view holds first, Alice's claim, the thief's K1 statements, K1's revocation
+    with K2's hand-over, and K2's lapse and Refunds."""
+    d = Desk()
+    claim = d.claim()
+    rev, k2, e2 = d.take_over()
+    d.clock.advance(10)
+    honest = len(d.old.transcript())
+    assert [vs.body for vs in d.old.submit([claim.envelope], d.clock.now_ms)] == ["stamp"]
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    assert [vs.body for vs in d.old.tick(d.clock.now_ms)] == ["ruling", "forfeit", "release"]
+    thief = [e for e in d.old.transcript()[honest:] if verify_statement(e).issuer == d.esc.did]
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    lapse = [vs.envelope for vs in e2.tick(d.clock.now_ms)]
+    assert [verify_statement(e).body for e in lapse] == ["ruling", "refund", "refund"]
+    base = [*d.esc.setup, *d.alice.setup, *d.bob.setup, *d.old.transcript()[:honest]]
+    return d, base, claim.envelope, thief, [rev.envelope, k2.mandate_vs.envelope], lapse
+
+
+def _ends(d: Desk, envelopes: list[bytes], **kw: object) -> tuple[str, frozenset[str]]:
+    v = Verifier(**kw)  # type: ignore[arg-type]
+    for env in envelopes:
+        with suppress(CoopError):  # refused: KEY_REVOKED, STALE_REFERENCE, BODY_INVALID, REPLAYED
+            v.accept(env)
+    c = v.negotiations.get(d.offer.header.negotiation_id)
+    assert c.contract is not None
+    names = {d.alice.did: "alice", d.bob.did: "bob"}
+    return c.state.name, frozenset(names[p] for p in c.contract.forfeited)
+
+
+def test_the_thiefs_statements_are_k1s_dated_after_its_revocation() -> None:
+    """The attack happened: the thief's Stamp, Ruling UPHOLD, Forfeit of Bob's bond and Release are signed
+    by K1 after its revocation's effective_ms, and a view that hears them first takes them all."""
+    d, base, claim, thief, handover, lapse = _played()
+    effective = verify_statement(handover[0]).statement.key_revocation.effective_ms
+    signed = [verify_statement(e) for e in thief]
+    assert [vs.body for vs in signed] == ["stamp", "ruling", "forfeit", "release"]
+    assert all(vs.issuer == d.esc.did and vs.issued_at_ms >= effective for vs in signed)
+    v = Verifier()
+    for env in base:
+        with suppress(Replayed):  # the escrow's Mandate, in its setup and its transcript
+            v.accept(env)
+    for env in [claim, *thief]:
+        v.accept(env)
+    assert all(vs.digest in v.statements for vs in signed)
+    assert _ends(d, [*base, claim, *thief, *handover, *lapse]) == ("BREACHED", frozenset({"bob"}))
+    assert _ends(d, [*base, claim, *handover, *lapse, *thief]) == ("EXPIRED", frozenset())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "section 8.9 (an UPHOLD over a LAPSE) and NEG-012 (a Forfeit over a Refund) rank a revoked escrow "
+        "key's Ruling and Forfeit dated after its hand-over above its successor's LAPSE and Refunds in a "
+        "view that took them before the revocation: BREACHED and Bob's bond forfeited there, EXPIRED and "
+        "refunded where the revocation came first. Proposed: from the hand-over's time on, the old key's "
+        "statements about its contracts are not the escrow's (ESC-022 (e) for every escrow statement, not "
+        "Stamps alone): a LAPSE or Refund by a successor prevails over an UPHOLD or Forfeit the old key "
+        "signed at or after that time, and such a statement heard after the hand-over is refused "
+        "WRONG_PARTY -- in both verifiers"
+    ),
+)
+@pytest.mark.parametrize("role", [{}, {"evidence_view": False}])
+def test_a_thiefs_uphold_after_the_hand_over_ends_the_contract_as_its_successors_lapse_in_every_order(
+    role: dict[str, object],
+) -> None:
+    """Every order of the thief's statements, K1's revocation with K2's hand-over, and K2's lapse (each
+    block in its own order: the thief's Stamp before its Ruling, the revocation before K2's statements):
+    every view ends as K2 ended the contract -- EXPIRED, no bond forfeited."""
+    d, base, claim, thief, handover, lapse = _played()
+    seen = set()
+    for first, second, third in permutations([thief, handover, lapse]):
+        if first is lapse or (second is lapse and third is handover):
+            continue  # K2's statements need its hand-over first
+        seen.add(_ends(d, [*base, claim, *first, *second, *third], **role))
+    assert seen == {("EXPIRED", frozenset())}
