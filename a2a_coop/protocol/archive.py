@@ -11,9 +11,12 @@ What the verifier reads from the archive, and when:
 * a statement by digest (an attestation's contract, a reference): :class:`HeldStatements` looks in
   memory first and, on a miss, decodes and verifies the archived envelope again;
 * replay memory (RPL-001, RPL-002): a digest or an (issuer, nonce) not in memory is looked up, so a
-  replay of a forgotten statement is still REPLAYED and a reused nonce still NONCE_REUSED;
+  replay of a forgotten statement is still REPLAYED and a reused nonce still NONCE_REUSED -- past the
+  issuer's own KeyRevocations, which hold no nonce (KEY-013);
 * chain links (CHN-003..CHN-005): a :class:`~a2a_coop.protocol.chain.ChainView` keeps the recent
-  links of each issuer and looks older seqs up, so equivocation at a forgotten seq is still caught;
+  links of each issuer and looks older seqs up, so equivocation at a forgotten seq is still caught --
+  passing over the issuer's own KeyRevocations, which the archive holds but which join no chain of a
+  sparse view (KEY-013);
 * a negotiation: a statement naming a forgotten negotiation brings it back, rebuilt from its
   statements in the order they were accepted;
 * what a forgotten negotiation still counts for in an exposure (SPEC 4.5), where the archive is also an
@@ -27,7 +30,7 @@ journal's commit that holds its last statement (write-ahead).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Literal, Protocol, runtime_checkable
 
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -43,12 +46,17 @@ class Archive(Protocol):
         """The envelope of the statement with ``digest``, or None."""
         ...
 
-    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
-        """The digest of ``issuer``'s statement whose header carries ``nonce``, or None."""
+    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
+        """The digest of ``issuer``'s statement whose header carries ``nonce``, or None; ``skip``: digests
+        to pass over (a key's own KeyRevocations, which hold no nonce, KEY-013)."""
         ...
 
-    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
-        """The envelope of ``issuer``'s statement at ``seq`` (or the nearest below or above), or None."""
+    def at_seq(
+        self, issuer: str, seq: int, *, nearest: Nearest = "at", skip: Collection[bytes] = ()
+    ) -> bytes | None:
+        """The envelope of ``issuer``'s statement at ``seq`` (or the nearest below or above), or None;
+        ``skip``: the digests of statements to pass over (a key's own KeyRevocations, which join no chain
+        of a sparse view, KEY-013)."""
         ...
 
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:

@@ -95,6 +95,13 @@ class _Link(NamedTuple):
 _new_link: Callable[[type[_Link], tuple[bytes, bytes, int, bytes]], _Link] = tuple.__new__
 
 
+def joins_no_chain(vs: VerifiedStatement) -> bool:
+    """KEY-013: whether ``vs`` is a KeyRevocation of its issuer by itself, which joins no chain of a sparse
+    view (nor its replay memory): the last statement an honest key signs, read from its own seq and time
+    (KEY-011 (a)), taken though it forks the chain. A complete log (CHN-002) holds it as any statement."""
+    return vs.body == "key_revocation" and vs.statement.key_revocation.key == vs.issuer
+
+
 @dataclass(frozen=True)
 class EquivocationProof:
     """Two envelopes by one issuer that cannot both belong to one chain."""
@@ -116,6 +123,9 @@ class ChainView:
     archive: Archive | None = field(default=None, repr=False, compare=False)
     window: int = 256
     floor: int = 0
+    # KEY-013: the digests of the issuer's own KeyRevocations taken beside this (sparse) chain, not into it:
+    # the archive holds them, and never answers one as a link (None: none; a set only once there is one).
+    outside: set[bytes] | None = field(default=None, repr=False, compare=False)
     # The keys of ``links`` in ascending order, for the nearest held neighbours of a seq (CHN-005).
     _seqs: list[int] = field(init=False, repr=False, compare=False)
     # The longest gapless prefix held, seqs 0..p-1 (CHN-007), and the MTH state over its first
@@ -219,14 +229,33 @@ class ChainView:
             link = self._archived(seq, "at")
         return link
 
+    def leave_out(self, digest: bytes) -> None:
+        """KEY-013: the issuer's own KeyRevocation ``digest`` was taken beside this sparse chain, not added to
+        it; the archive, which holds it, is asked past it."""
+        if self.outside is None:
+            self.outside = set()
+        self.outside.add(digest)
+
     def _archived(self, seq: int, nearest: Nearest) -> _Link | None:
-        envelope = (
-            self.archive.at_seq(self.issuer, seq, nearest=nearest) if self.archive is not None else None
-        )
-        if envelope is None:
+        """The link at ``seq`` (or the nearest below or above) in the archive: of the statements it holds,
+        those that join the issuer's chain. A sparse view passes over the issuer's own KeyRevocations
+        (KEY-013), as memory holds none: those :meth:`leave_out` named, and any other the archive answers
+        (one it holds that this view was not told of yet: a replay of the archive reads ahead of it)."""
+        archive = self.archive
+        if archive is None:
             return None
-        vs = verify_statement(envelope)
-        return _Link(vs.digest, vs.prev, vs.issued_at_ms, envelope)
+        skip = self.outside
+        while True:
+            if skip:
+                envelope = archive.at_seq(self.issuer, seq, nearest=nearest, skip=skip)
+            else:
+                envelope = archive.at_seq(self.issuer, seq, nearest=nearest)
+            if envelope is None:
+                return None
+            vs = verify_statement(envelope)
+            if self.complete or not joins_no_chain(vs):
+                return _Link(vs.digest, vs.prev, vs.issued_at_ms, envelope)
+            skip = {*(skip or ()), vs.digest}
 
     def _digests_below(self, seq: int) -> list[bytes]:
         """The digests at seqs 0..seq-1, every one held (in memory or the archive)."""

@@ -59,7 +59,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -278,11 +278,13 @@ class _UpTo:
     def by_digest(self, digest: bytes) -> bytes | None:
         return self.archive.by_digest(digest)
 
-    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
-        return self.archive.by_nonce(issuer, nonce)
+    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
+        return self.archive.by_nonce(issuer, nonce, skip=skip)
 
-    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
-        return self.archive.at_seq(issuer, seq, nearest=nearest)
+    def at_seq(
+        self, issuer: str, seq: int, *, nearest: Nearest = "at", skip: Collection[bytes] = ()
+    ) -> bytes | None:
+        return self.archive.at_seq(issuer, seq, nearest=nearest, skip=skip)
 
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         return self.archive.negotiation(negotiation_id, upto=self.upto)

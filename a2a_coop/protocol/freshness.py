@@ -75,6 +75,9 @@ class ReplayCache:
         self.archive: Archive | None = None
         self._digests: set[bytes] = set()
         self._nonces: dict[tuple[str, bytes], bytes] = {}
+        # KEY-013: per issuer, its own KeyRevocations taken (holding no nonce): the archive holds their
+        # nonces, and is asked past them.
+        self._outside: dict[str, set[bytes]] = {}
 
     def __len__(self) -> int:
         return len(self._digests)
@@ -89,29 +92,39 @@ class ReplayCache:
         archive = self.archive
         if seen is None and archive is not None:
             # One read answers both: a statement with this digest has this issuer and nonce.
-            seen = archive.by_nonce(issuer, nonce)
+            seen = self._archived(archive, issuer, nonce)
             if seen == digest:
                 raise Replayed(requirement="RPL-002")
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 
-    def holder(self, header: HeaderFields) -> bytes | None:
+    def _archived(self, archive: Archive, issuer: str, nonce: bytes) -> bytes | None:
+        """The digest of ``issuer``'s statement holding ``nonce`` in ``archive``, past the issuer's own
+        KeyRevocations (KEY-013: they hold no nonce)."""
+        skip = self._outside.get(issuer)
+        return archive.by_nonce(issuer, nonce, skip=skip) if skip else archive.by_nonce(issuer, nonce)
+
+    def holder(self, header: HeaderFields, *, held: bool = False) -> bytes | None:
         """The digest of the statement remembered with ``header``'s (issuer, nonce), in memory or in the
-        archive."""
+        archive: the one that holds the nonce (RPL-001), or with ``held`` any statement the archive holds
+        with it (a key's own KeyRevocation too, KEY-013: whether a statement was taken)."""
         issuer, nonce = header.issuer, header.nonce
         seen = self._nonces.get((issuer, nonce))
-        if seen is None and self.archive is not None:
-            seen = self.archive.by_nonce(issuer, nonce)
+        archive = self.archive
+        if seen is None and archive is not None:
+            seen = archive.by_nonce(issuer, nonce) if held else self._archived(archive, issuer, nonce)
         return seen
 
     def add(self, header: HeaderFields, digest: bytes) -> None:
         self._digests.add(digest)
         self._nonces[(header.issuer, header.nonce)] = digest
 
-    def add_digest(self, digest: bytes) -> None:
+    def add_digest(self, header: HeaderFields, digest: bytes) -> None:
         """Record an accepted statement by its digest alone (RPL-002), holding no nonce: a key's own
-        KeyRevocation (KEY-013), which a thief may sign with any nonce the key used."""
+        KeyRevocation (KEY-013), which a thief may sign with any nonce the key used; the archive, which
+        holds its nonce, is asked past it."""
         self._digests.add(digest)
+        self._outside.setdefault(header.issuer, set()).add(digest)
 
     def forget(self, header: HeaderFields, digest: bytes) -> None:
         """Drop one entry from memory (only with an archive that holds the statement)."""

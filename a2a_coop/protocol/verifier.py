@@ -22,7 +22,7 @@ from typing import Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements
-from a2a_coop.protocol.chain import ChainView
+from a2a_coop.protocol.chain import ChainView, joins_no_chain
 from a2a_coop.protocol.claims import check_opening
 from a2a_coop.protocol.errors import (
     AttestationInadmissible,
@@ -495,8 +495,9 @@ class Verifier:
         try:
             self.replay.check(vs, vs.digest)
         except NonceReused as reused:
-            # KEY-013: a key's own revocation neither takes a nonce nor is refused for one
-            if not (own_revocation or self._own_revocation_holds_nonce(vs)):
+            # KEY-013: a key's own revocation neither takes a nonce nor is refused for one (nor is the
+            # archive's copy of one a holder: ReplayCache passes over them)
+            if not own_revocation:
                 # The statement that holds the nonce, when still in memory: evidence for a party to show an
                 # escrow that bonded the other one (ESC-015).
                 held = None if alone else self.statements.get(self.replay.holder(vs) or b"")
@@ -1213,19 +1214,7 @@ class Verifier:
         """KEY-013: whether ``vs`` is a KeyRevocation of its issuer by itself, read by a sparse view: it joins
         no chain and holds no nonce. A complete log (CHN-002) has its issuer's one order, and holds it as
         any statement."""
-        return (
-            vs.body == "key_revocation"
-            and not self.complete_chains
-            and vs.statement.key_revocation.key == vs.issuer
-        )
-
-    def _own_revocation_holds_nonce(self, vs: VerifiedStatement) -> bool:
-        """KEY-013: whether the statement held with ``vs``'s (issuer, nonce) is a KeyRevocation of that issuer
-        by itself (read from an archive: memory keeps no nonce of one)."""
-        holder = None if self.complete_chains else self.replay.holder(vs)
-        return holder is not None and any(
-            r.digest == holder and r.issuer == vs.issuer for r in self.revocations_of.get(vs.issuer, ())
-        )
+        return not self.complete_chains and joins_no_chain(vs)
 
     def _check_rotation_fork(self, key: str, vs: VerifiedStatement) -> None:
         """KEY-012 (a): ``vs``, a statement of ``key`` above a KeyRotation of ``key`` held (which KEY-005
@@ -1685,7 +1674,8 @@ class Verifier:
         if view is None:
             view = self.chains[issuer] = checked_view if checked_view is not None else self._chain(issuer)
         if body == "key_revocation" and self._out_of_chain(vs):
-            self.replay.add_digest(vs.digest)  # KEY-013: in no chain, holding no nonce
+            self.replay.add_digest(vs, vs.digest)  # KEY-013: in no chain, holding no nonce
+            view.leave_out(vs.digest)  # nor read back from the archive as a link of it
             self._note_own_revocation_fork(view, vs)
         else:
             self.replay.add(vs, vs.digest)  # its header fields, as vs keeps them read

@@ -110,7 +110,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -1201,21 +1201,38 @@ class Journal:
                 absent[1].add(digest)
         return None
 
-    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
-        """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None."""
+    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
+        """The digest of a journaled statement by ``issuer`` with header nonce ``nonce``, or None; ``skip``:
+        digests passed over (a key's own KeyRevocations, which hold no nonce, KEY-013)."""
         if not self._maybe_held((issuer, nonce)):
             return None
         iid = self._committed_issuer_id(issuer)
         if iid is None:
             return None
-        row = self._read("SELECT digest FROM statements WHERE issuer = ? AND nonce = ? LIMIT 1", (iid, nonce))
-        return None if row is None else row[0]
+        if not skip:
+            row = self._read(
+                "SELECT digest FROM statements WHERE issuer = ? AND nonce = ? LIMIT 1", (iid, nonce)
+            )
+            return None if row is None else row[0]
+        rows = self._read(
+            "SELECT digest FROM statements WHERE issuer = ? AND nonce = ? ORDER BY id LIMIT ?",
+            (iid, nonce, len(skip) + 1),
+            many=True,
+        )
+        return next((digest for (digest,) in rows if digest not in skip), None)
 
     def at_seq(
-        self, issuer: str, seq: int, *, nearest: Literal["at", "below", "above"] = "at"
+        self,
+        issuer: str,
+        seq: int,
+        *,
+        nearest: Literal["at", "below", "above"] = "at",
+        skip: Collection[bytes] = (),
     ) -> bytes | None:
         """The envelope of ``issuer``'s journaled statement (either direction) at ``seq``, or with
-        ``nearest`` the nearest one below or above it; None if there is none."""
+        ``nearest`` the nearest one below or above it; None if there is none. ``skip``: digests of
+        statements passed over (a key's own KeyRevocations, which join no chain of a sparse view, KEY-013):
+        of the first ``len(skip) + 1`` rows in order, the first not among them."""
         if not 0 <= seq <= _MAX_SQLITE_INT:
             return None
         where, order = {"at": ("seq = ?", ""), "below": ("seq < ?", "DESC"), "above": ("seq > ?", "")}[
@@ -1224,11 +1241,19 @@ class Journal:
         iid = self._committed_issuer_id(issuer)
         if iid is None:
             return None
-        row = self._read(
-            f"SELECT envelope FROM statements WHERE issuer = ? AND {where} ORDER BY seq {order} LIMIT 1",
-            (iid, seq),
+        if not skip:
+            row = self._read(
+                f"SELECT envelope FROM statements WHERE issuer = ? AND {where} ORDER BY seq {order} LIMIT 1",
+                (iid, seq),
+            )
+            return None if row is None else row[0]
+        rows = self._read(
+            f"SELECT digest, envelope FROM statements WHERE issuer = ? AND {where} "
+            f"ORDER BY seq {order}, id LIMIT ?",
+            (iid, seq, len(skip) + 1),
+            many=True,
         )
-        return None if row is None else row[0]
+        return next((envelope for digest, envelope in rows if digest not in skip), None)
 
     def recorded_before(self, issuer: str, digest: bytes, *, within: int = 257) -> bytes | None:
         """The envelope of ``issuer``'s statement recorded last before the statement ``digest``, at most

@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple, Protocol, cast
 
@@ -1111,7 +1111,7 @@ class Peer:
     def holds(self, request: VerifiedStatement) -> bool:
         """Whether we took ``request`` already (in memory, or in the journal once forgotten): sent again,
         it is answered as the first time or refused ``REPLAYED``, and moves nothing (RPC-003)."""
-        return self.verifier.replay.holder(request) == request.digest
+        return self.verifier.replay.holder(request, held=True) == request.digest
 
     def counts_for_issuer(self, request: VerifiedStatement) -> bool:
         """RPC-018: whether a server's limits on ``request``'s issuer (RPC-012) count it while it is
@@ -3457,11 +3457,13 @@ class _ReplayArchive:
     def by_digest(self, digest: bytes) -> bytes | None:
         return self.journal.by_digest(digest)
 
-    def by_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
-        return self.journal.by_nonce(issuer, nonce)
+    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
+        return self.journal.by_nonce(issuer, nonce, skip=skip)
 
-    def at_seq(self, issuer: str, seq: int, *, nearest: Nearest = "at") -> bytes | None:
-        return self.journal.at_seq(issuer, seq, nearest=nearest)
+    def at_seq(
+        self, issuer: str, seq: int, *, nearest: Nearest = "at", skip: Collection[bytes] = ()
+    ) -> bytes | None:
+        return self.journal.at_seq(issuer, seq, nearest=nearest, skip=skip)
 
     def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
         return self.journal.negotiation(negotiation_id, upto=self.upto)
