@@ -364,7 +364,7 @@ def test_the_rating_vectors_pin_the_witness_order(reading: str, tmp_path: Path) 
 
 @pytest.mark.req("KEY-009", "KEY-004", "KEY-005")
 def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(tmp_path: Path) -> None:
-    """KEY-009 (c) (F36): a view of evidence holds every statement of a negotiation a revocation or rotation
+    """KEY-009 (c) (F38): a view of evidence holds every statement of a negotiation a revocation or rotation
     would reject, a witnessing escrow or none. The reading before -- one no escrow can witness refused --
     written into a copy of the JS verifier disagrees with exactly the auditor vectors that pin the take (the
     revocation or rotation heard first; keytime.json's UnwitnessedHeld with the revocation heard last agrees

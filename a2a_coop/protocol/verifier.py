@@ -160,10 +160,10 @@ class Verifier:
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
-        evidence_view: hold, as a view of evidence, a statement of a revoked or rotated-out key that an
-            escrow may witness (or a Mandate), weighed by :meth:`disowned` (KEY-009 (c)); default: when
-            ``me`` is None (an auditor, an observer, a reputation system). An escrow taking evidence
-            passes False: it trades on what it takes.
+        evidence_view: hold, as a view of evidence, a statement of a negotiation of a revoked or rotated-out
+            key, whether an escrow may witness it or not (or a Mandate), weighed by :meth:`disowned`
+            (KEY-009 (c)); default: when ``me`` is None (an auditor, an observer, a reputation system). An
+            escrow taking evidence passes False: it trades on what it takes.
 
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).

@@ -1004,7 +1004,7 @@ export class Verifier {
   // KEY-009 (c): a view of evidence holds a statement the revocations or rotations held would reject when it is a
   // statement of a negotiation -- with a witnessing escrow, whose Stamp of it may come after it, or with none --
   // or a Mandate (its witness a statement naming it, (a)), and weighs it when it rates (disowned), whatever the
-  // order it heard them in (F31, F34, F36). One of no negotiation is refused.
+  // order it heard them in (F31, F34, F38). One of no negotiation is refused.
   keptAsEvidence(rec) {
     return this.evidenceView && (rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));
   }
