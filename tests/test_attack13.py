@@ -841,9 +841,12 @@ def test_a_principals_revocation_heard_before_its_keys_statements_still_counts()
     later = [offer.envelope, accept.envelope, theft.envelope]
     statement_first = _observe([*base, binding.envelope, offer.envelope, revocation.envelope, *later[1:]])
     revocation_first = _observe([*base, binding.envelope, revocation.envelope, *later])
-    assert theft.digest not in statement_first.statements
-    assert theft.digest not in revocation_first.statements
+    # a view of evidence holds the thief's Delivery (a statement of a negotiation, KEY-009 (c)), disowned
+    # in either order
+    assert statement_first.disowned(statement_first.statements[theft.digest])
+    assert revocation_first.disowned(revocation_first.statements[theft.digest])
     assert offer.digest in revocation_first.statements  # dated before effective_ms: still Alice's
+    assert not revocation_first.disowned(offer)
 
     bare = Verifier()
     for env in base:
@@ -852,10 +855,14 @@ def test_a_principals_revocation_heard_before_its_keys_statements_still_counts()
         bare.accept(revocation.envelope)
     bare.accept(binding.envelope)
     bare.accept(revocation.envelope)  # sent again with its binding: taken
-    for env in later[:2]:
+    for env in later:
         bare.accept(env)
+    assert bare.disowned(theft)  # held, as a view of evidence holds it (KEY-009 (c)): disowned
+    escrow = Verifier(evidence_view=False)  # an escrow taking evidence refuses it
+    for env in [*base, binding.envelope, revocation.envelope, *later[:2]]:
+        escrow.accept(env)
     with pytest.raises(KeyRevoked):
-        bare.accept(theft.envelope)
+        escrow.accept(theft.envelope)
 
 
 @pytest.mark.req("KEY-008", "RPC-015")

@@ -36,8 +36,8 @@ COVERED = {
     "wire": 77,
     "rules": 165,
     "mutations": 1869,
-    "canaries": 66,
-    "keytime": 107,
+    "canaries": 64,
+    "keytime": 128,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
@@ -329,7 +329,7 @@ WITNESS_READINGS = {
     "the Stamps held when the statement came decide (as before F34)": (
         [
             (
-                'rec.bodyName === "mandate" || !!this.witnessingEscrow(rec)',
+                'rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName)',
                 'rec.bodyName === "mandate" || this.witnessedBefore(rec, '
                 "[...(this.revocations.get(rec.h.issuer) ?? []), "
                 "...this.rotatedBelow(rec.h.issuer, rec.h.seq)])",
@@ -364,6 +364,32 @@ def test_the_rating_vectors_pin_the_witness_order(reading: str, tmp_path: Path) 
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     got = {int(d["id"].split("-")[1]) for d in json.loads(run.stdout)["disagreements"]}
     assert got & set(range(36, 46)) == set(tc_ids), reading  # earlier vectors may disagree too
+
+
+@pytest.mark.req("KEY-009", "KEY-004", "KEY-005")
+def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(tmp_path: Path) -> None:
+    """KEY-009 (c) (F39): a view of evidence holds every statement of a negotiation a revocation or rotation
+    would reject, a witnessing escrow or none. The reading before -- one no escrow can witness refused --
+    written into a copy of the JS verifier disagrees with exactly the auditor vectors that pin the take (the
+    revocation or rotation heard first; keytime.json's UnwitnessedHeld with the revocation heard last agrees
+    either way), and with none of the escrow's replays of them (RefusedAtTheEscrow)."""
+    source = VERIFIER.read_text(encoding="utf-8")
+    now = 'rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName)'
+    assert source.count(now) == 1
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(
+        source.replace(now, 'rec.bodyName === "mandate" || !!this.witnessingEscrow(rec)'), "utf-8"
+    )
+    files = [str(ROOT / "conformance" / "vectors" / f) for f in ("chains.json", "keytime.json")]
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(copy), "--json", *files], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    chains = {f"chains-{i}" for i in (16, 18, 20, 22)}
+    keytime = {f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112)}
+    assert got == chains | keytime
 
 
 @pytest.mark.req("ATT-003")

@@ -931,17 +931,24 @@ def test_mandate_of_a_revoked_principal_authorizes_nothing_after_the_revocation(
     clock: FixedClock, alice: Party, bob: Party, auditor: Verifier
 ) -> None:
     """Alice's principal revokes its own key effective at T + 1 s; an offer by Alice's agent issued at
-    T passes, one issued at T + 1 s is KEY_REVOKED (MND-012)."""
+    T passes, one issued at T + 1 s is KEY_REVOKED (MND-012) at an escrow taking evidence, and held,
+    disowned, by a view of evidence (KEY-009 (c))."""
     t = clock.now_ms
     revocation = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=t + 1000)
     )
-    auditor.accept(revocation.envelope)
-    auditor.accept(alice.offer(bob, issued_at_ms=t).envelope)
-    late = alice.offer(bob, issued_at_ms=t + 1000)
+    escrow = Verifier(evidence_view=False)
+    for env in (*alice.setup, *bob.setup):
+        escrow.accept(env)
+    on_time, late = alice.offer(bob, issued_at_ms=t), alice.offer(bob, issued_at_ms=t + 1000)
+    for v in (auditor, escrow):
+        v.accept(revocation.envelope)
+        v.accept(on_time.envelope)
     with pytest.raises(KeyRevoked) as err:
-        auditor.accept(late.envelope)
+        escrow.accept(late.envelope)
     assert err.value.requirement == "MND-012"
+    auditor.accept(late.envelope)
+    assert auditor.disowned(late) and not auditor.disowned(on_time)
 
 
 @pytest.mark.req("MND-014", "MND-010", "BDY-015")

@@ -32,8 +32,10 @@ from a2a_coop.protocol.verifier import Verifier, verify_transcript
 from a2a_coop.testing import DAY_MS, FixedClock, Party, full_trade
 
 
-def _verifier(*parties: Party, me: Party | None = None, complete: bool = False) -> Verifier:
-    v = Verifier(me=me.did if me else None, complete_chains=complete)
+def _verifier(
+    *parties: Party, me: Party | None = None, complete: bool = False, evidence_view: bool | None = None
+) -> Verifier:
+    v = Verifier(me=me.did if me else None, complete_chains=complete, evidence_view=evidence_view)
     for p in parties:
         for env in p.setup:
             v.accept(env)
@@ -95,9 +97,10 @@ def test_key_revoked_by_itself_signs_nothing_from_the_effective_time(
     clock: FixedClock, alice: Party, bob: Party
 ) -> None:
     """Alice's agent revokes its own key effective at T + 1 s; an offer issued at T + 1 s - 1 passes,
-    one issued at T + 1 s is KEY_REVOKED."""
+    one issued at T + 1 s is KEY_REVOKED (an escrow taking evidence; a view of evidence holds it, disowned,
+    KEY-009 (c))."""
     t = clock.now_ms
-    v = _verifier(alice, bob)
+    v = _verifier(alice, bob, evidence_view=False)
     v.accept(_revocation(alice, alice.did, t + 1000).envelope)
     v.accept(alice.offer(bob, issued_at_ms=t + 999).envelope)
     with pytest.raises(KeyRevoked) as err:
@@ -114,13 +117,20 @@ def test_principal_may_revoke_the_agent_key_it_delegated_to(
     clock: FixedClock, alice: Party, bob: Party
 ) -> None:
     """Alice's agent signs under her principal's mandate (so the key is bound to it, KEY-007), then the
-    principal revokes the agent key; expect later statements by the agent KEY_REVOKED."""
-    v = _verifier(alice, bob)
-    v.accept(alice.offer(bob).envelope)
+    principal revokes the agent key; expect later statements by the agent KEY_REVOKED at an escrow taking
+    evidence, and held, disowned, in a view of evidence (KEY-009 (c))."""
+    escrow, view = _verifier(alice, bob, evidence_view=False), _verifier(alice, bob)
+    first = alice.offer(bob)
     clock.advance(1)
-    v.accept(_revocation(alice, alice.did, clock.now_ms, by_principal=True).envelope)
+    revocation = _revocation(alice, alice.did, clock.now_ms, by_principal=True)
+    later = alice.offer(bob)
+    for v in (escrow, view):
+        v.accept(first.envelope)
+        v.accept(revocation.envelope)
     with pytest.raises(KeyRevoked):
-        v.accept(alice.offer(bob).envelope)
+        escrow.accept(later.envelope)
+    view.accept(later.envelope)
+    assert view.disowned(later) and not view.disowned(first)
 
 
 @pytest.mark.req("KEY-004", "ERR-003")
@@ -140,7 +150,7 @@ def test_stranger_cannot_revoke_someone_elses_key(clock: FixedClock, alice: Part
 def test_rotated_key_ends_its_chain(clock: FixedClock, alice: Party, bob: Party) -> None:
     """Alice's agent rotates to a new key at seq 1; a statement of the old key at seq 2 is KEY_REVOKED,
     even one issued earlier in time."""
-    v = _verifier(alice, bob)
+    v = _verifier(alice, bob, evidence_view=False)
     v.accept(alice.offer(bob).envelope)  # seq 0
     new_key = Party("alice-2", clock).did
     v.accept(alice.sign("key_rotation", identity_pb2.KeyRotation(new_key=new_key)).envelope)  # seq 1
@@ -268,8 +278,9 @@ def test_wrong_audience_is_reported_before_a_revoked_key(clock: FixedClock, alic
 def test_revoked_key_is_reported_before_an_unknown_mandate(
     clock: FixedClock, alice: Party, bob: Party
 ) -> None:
-    """Step 22 (revoked) and step 23 (mandate unknown) both fail; expect KEY_REVOKED."""
-    v = Verifier()
+    """Step 22 (revoked) and step 23 (mandate unknown) both fail; expect KEY_REVOKED (at an escrow: a view
+    of evidence holds a statement of a negotiation a revocation would reject, KEY-009 (c))."""
+    v = Verifier(evidence_view=False)
     revocation = alice.agent.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms)
     )
@@ -283,8 +294,9 @@ def test_revoked_principal_is_reported_before_a_mandate_bound_to_another_agent(
     clock: FixedClock, alice: Party, bob: Party
 ) -> None:
     """Bob cites Alice's mandate (bound to Alice's key) after Alice's principal revoked its own key;
-    within step 23 the principal check comes before the binding: expect KEY_REVOKED (MND-012)."""
-    v = _verifier(alice, bob)
+    within step 23 the principal check comes before the binding: expect KEY_REVOKED (MND-012) at an escrow
+    taking evidence (a view of evidence holds what MND-012 would reject, KEY-009 (c))."""
+    v = _verifier(alice, bob, evidence_view=False)
     revocation = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.principal.did, effective_ms=clock.now_ms)
     )

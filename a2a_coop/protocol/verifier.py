@@ -57,7 +57,12 @@ from a2a_coop.protocol.negotiation import (
     cited,
     proposal_of,
 )
-from a2a_coop.protocol.statements import PRINCIPAL_BODIES, VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import (
+    NEGOTIATION_BODIES,
+    PRINCIPAL_BODIES,
+    VerifiedStatement,
+    verify_statement,
+)
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 
 # The negotiation events that commit value (MND-009, MND-010), and a state read per commit: read once,
@@ -155,10 +160,10 @@ class Verifier:
         complete_chains: verify each issuer's statements as a complete log
             segment (gaps are CHAIN_GAP, CHN-002) rather than a sparse view.
         skew_ms: clock skew allowance for freshness (TIM-004).
-        evidence_view: hold, as a view of evidence, a statement of a revoked or rotated-out key that an
-            escrow may witness (or a Mandate), weighed by :meth:`disowned` (KEY-009 (c)); default: when
-            ``me`` is None (an auditor, an observer, a reputation system). An escrow taking evidence
-            passes False: it trades on what it takes.
+        evidence_view: hold, as a view of evidence, a statement of a negotiation of a revoked or rotated-out
+            key, whether an escrow may witness it or not (or a Mandate), weighed by :meth:`disowned`
+            (KEY-009 (c)); default: when ``me`` is None (an auditor, an observer, a reputation system). An
+            escrow taking evidence passes False: it trades on what it takes.
 
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).
@@ -1035,17 +1040,17 @@ class Verifier:
     def _kept_as_evidence(self, vs: VerifiedStatement | None) -> bool:
         """KEY-009 (c): a view of evidence (``evidence_view``: an auditor, an observer, a reputation system,
         section 11.4) holds ``vs``, which a held KeyRevocation or KeyRotation would reject (KEY-004, KEY-005,
-        MND-012, KEY-010 (c)), when it has a witnessing escrow -- whose Stamp of it may come after it -- or is
-        a Mandate (its witness a statement naming it, KEY-009 (a)), as it holds one it took before them, and
-        derives whether it counts (:meth:`disowned`, from the Stamps held). Refused, it was weighed by the
-        order alone: a view that held its Stamp first counted the contract, one that heard it first kept
-        nothing (tests/test_mandate_order.py). A statement no escrow witnesses is refused: disowned in every
-        view that holds it. A live receiver and an escrow taking evidence refuse it (KEY-004, KEY-005,
-        KEY-010): they trade with no key its principal revoked or rotated out."""
+        MND-012, KEY-010 (c), KEY-012), when it is a statement of a negotiation -- with a witnessing escrow,
+        whose Stamp of it may come after it, or with none -- or a Mandate (its witness a statement naming it,
+        KEY-009 (a)), as it holds one it took before them, and derives whether it counts (:meth:`disowned`,
+        from the Stamps held). Refused, it was weighed by the order alone: a view that held its Stamp first
+        counted the contract, one that heard it first kept nothing (tests/test_mandate_order.py); and one no
+        escrow can witness -- disowned in every view -- moved its negotiation, and let the counterparty's
+        answers in, only in a view that heard it before the revocation (tests/test_unwitnessed_order.py).
+        A live receiver and an escrow taking evidence refuse it (KEY-004, KEY-005, KEY-010): they trade with
+        no key its principal revoked or rotated out."""
         return (
-            vs is not None
-            and self.evidence_view
-            and (vs.body == "mandate" or bool(self.witnessing_escrow(vs)))
+            vs is not None and self.evidence_view and (vs.body == "mandate" or vs.body in NEGOTIATION_BODIES)
         )
 
     def _stamped_first(

@@ -60,6 +60,7 @@ class Case:
     failed_index: int | None = None
     twin: Twin | None = None
     no_twin: str = ""
+    at_the_escrow: Sequence[str] = ()  # a valid case an escrow taking evidence refuses: (error, *flags)
 
 
 @dataclass
@@ -83,14 +84,29 @@ class Group:
         failed_index: int | None = None,
         twin: Twin | Sequence[bytes] | None = None,
         no_twin: str = "",
+        at_the_escrow: Sequence[str] = (),
     ) -> None:
-        """Add a case. ``twin`` is a :class:`Twin`, or its envelopes (run at the case's ``now_ms``)."""
+        """Add a case. ``twin`` is a :class:`Twin`, or its envelopes (run at the case's ``now_ms``).
+        ``at_the_escrow``: (error, *flags) of a valid case -- a view of evidence holding, by KEY-009 (c), a
+        statement a revocation or rotation would reject -- that an escrow taking evidence refuses, its
+        revoking statement the one before last (keytime.json's group ``RefusedAtTheEscrow`` replays it)."""
         if error is None and not flags:
             flags = ("Valid",)
         if twin is not None and not isinstance(twin, Twin):
             twin = Twin(list(twin), now_ms)
         self.cases.append(
-            Case(comment, requirements, envelopes, error, flags, now_ms, failed_index, twin, no_twin)
+            Case(
+                comment,
+                requirements,
+                envelopes,
+                error,
+                flags,
+                now_ms,
+                failed_index,
+                twin,
+                no_twin,
+                at_the_escrow,
+            )
         )
 
 

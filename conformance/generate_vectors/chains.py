@@ -175,13 +175,12 @@ def key_lifecycle() -> Group:
     rev = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t))
     at_effective = alice.offer(bob)
     before = alice.offer(bob, issued_at_ms=t - 1)
-    g.add(
-        "the principal revokes its (bound) agent's key; the agent then signs at effective_ms",
-        ["KEY-004", "KEY-007"],
+    g.add(  # KEY-009 (c): an auditor holds it, disowned in every order; an escrow refuses it (keytime.json)
+        "the principal revokes its (bound) agent's key; the agent then signs at effective_ms: held by a view "
+        "of evidence, disowned (a statement of a negotiation, KEY-009 (c))",
+        ["KEY-004", "KEY-007", "KEY-009"],
         [*alice.setup, bind.envelope, rev.envelope, at_effective.envelope],
-        "KEY_REVOKED",
-        "RevokedKey",
-        twin=[*alice.setup, bind.envelope, rev.envelope, before.envelope],
+        at_the_escrow=("KEY_REVOKED", "RevokedKey"),
     )
     g.add(
         "a statement issued 1 ms before effective_ms stays valid",
@@ -195,12 +194,10 @@ def key_lifecycle() -> Group:
     clock.advance(1_000)
     offer = alice.offer(bob)
     g.add(
-        "the agent revokes its own key, then signs again",
-        ["KEY-004"],
+        "the agent revokes its own key, then signs again: held by a view of evidence, disowned (KEY-009 (c))",
+        ["KEY-004", "KEY-009"],
         [*alice.setup, self_rev.envelope, offer.envelope],
-        "KEY_REVOKED",
-        "RevokedKey",
-        twin=[*alice.setup, offer.envelope],
+        at_the_escrow=("KEY_REVOKED", "RevokedKey"),
     )
     clock, alice, bob = world()
     revocation = identity_pb2.KeyRevocation(key=alice.did, effective_ms=1)
@@ -219,12 +216,11 @@ def key_lifecycle() -> Group:
     clock.advance(1_000)
     offer = alice.offer(bob)
     g.add(
-        "the agent rotates its key, then the old key signs seq + 1",
-        ["KEY-005"],
+        "the agent rotates its key, then the old key signs seq + 1: held by a view of evidence, disowned "
+        "(KEY-009 (c))",
+        ["KEY-005", "KEY-009"],
         [*alice.setup, rot.envelope, offer.envelope],
-        "KEY_REVOKED",
-        "RevokedKey",
-        twin=[*alice.setup, offer.envelope],
+        at_the_escrow=("KEY_REVOKED", "RevokedKey"),
     )
     g.add(
         "a key rotation alone (the last statement of the old key)", ["KEY-005"], [*alice.setup, rot.envelope]
@@ -237,12 +233,11 @@ def key_lifecycle() -> Group:
     at_effective = alice.offer(bob)
     before = alice.offer(bob, issued_at_ms=t - 1)
     g.add(
-        "the principal's own key is revoked; its mandate authorizes nothing issued from then",
-        ["MND-012", "KEY-004"],
+        "the principal's own key is revoked; its mandate authorizes nothing issued from then: held by a "
+        "view of evidence, disowned (KEY-009 (c))",
+        ["MND-012", "KEY-004", "KEY-009"],
         [*alice.setup, prev.envelope, at_effective.envelope],
-        "KEY_REVOKED",
-        "RevokedKey",
-        twin=[*alice.setup, prev.envelope, before.envelope],
+        at_the_escrow=("KEY_REVOKED", "RevokedKey"),
     )
     return g
 

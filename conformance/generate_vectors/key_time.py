@@ -29,13 +29,16 @@ by hand, its Stamps in its own chain's order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from conformance.generate_vectors import chains
 from conformance.generate_vectors._common import Group, draft, seal
 
 __all__ = ["FILE", "groups"]
@@ -47,7 +50,7 @@ BOND = 100
 
 def groups() -> list[Group]:
     """The test groups of keytime.json, in file order (tcIds follow it)."""
-    return [
+    built = [
         stamp_timed_at_the_escrow(),
         stamp_timed_in_a_view(),
         rotation_in_a_view(),
@@ -62,7 +65,15 @@ def groups() -> list[Group]:
         own_revocation_fork(),
         rotation_fork(),
         stamps_in_one_millisecond(),
+        unwitnessed_in_a_view(),
     ]
+    return [*built, refused_at_the_escrow([chains.key_lifecycle(), *built])]
+
+
+# The end of a comment of a case a view of evidence holds that an escrow refuses (``at_the_escrow``).
+_HELD: Final = (
+    " (KEY-009 (c): a view of evidence holds it, disowned; an escrow refuses it, RefusedAtTheEscrow)"
+)
 
 
 # --- KEY-010: a thief's statement dated before the revocation, stamped after it -----------------------
@@ -611,13 +622,11 @@ def _two_rotations(g: Group) -> None:
     setup = [*mallory.setup, *carol.setup, first.envelope]
     g.add(
         "Mallory's key holds a rotation at seq 3, then one signed at seq 1 (both dated in chain order): "
-        "the lower ends the chain, so her Offer at seq 2 (of no escrow: unwitnessed) is refused",
-        ["KEY-005"],
+        "the lower ends the chain, so her Offer at seq 2 (of no escrow: unwitnessed) is disowned"
+        f"{_HELD}",
+        ["KEY-005", "KEY-009"],
         [*setup, high.envelope, low.envelope, between.envelope],
-        "KEY_REVOKED",
-        "RotationWitnessed",
-        "RevokedKey",
-        twin=[*setup, high.envelope, between.envelope],
+        at_the_escrow=("KEY_REVOKED", "RotationWitnessed", "RevokedKey"),
     )
     g.add(
         "the rotation at seq 1 held first: the one at seq 3 is past the chain's end, refused",
@@ -1429,27 +1438,21 @@ def own_revocation_reach() -> Group:
         [*setup, own.envelope, offer.envelope],
     )
     g.add(
-        "the same key's next Offer, after the revocation in its chain, in the same millisecond: refused -- "
-        "a key's own revocation takes effect from its issued_at_ms",
-        ["KEY-011", "KEY-004"],
+        "the same key's next Offer, after the revocation in its chain, in the same millisecond: disowned -- "
+        f"a key's own revocation takes effect from its issued_at_ms{_HELD}",
+        ["KEY-011", "KEY-004", "KEY-009"],
         [*setup, own.envelope, offer.envelope, after.envelope],
-        "KEY_REVOKED",
-        "OwnRevocationReach",
-        "Boundary",
-        twin=[*setup, offer.envelope, after.envelope],
+        at_the_escrow=("KEY_REVOKED", "OwnRevocationReach", "Boundary"),
     )
     clock.advance(1_000)
     back = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
     g.add(
         "Alice's principal revokes her key back to 1 ms (its binding held): her earlier Offer, under its "
-        "Mandate, is refused -- a principal's revocation reaches back over the key's statements under its "
-        "Mandates; the key's own revocation of the same effective_ms does not",
-        ["KEY-011", "KEY-004"],
+        "Mandate, is disowned -- a principal's revocation reaches back over the key's statements under its "
+        f"Mandates; the key's own revocation of the same effective_ms does not{_HELD}",
+        ["KEY-011", "KEY-004", "KEY-009"],
         [*setup, back.envelope, offer.envelope],
-        "KEY_REVOKED",
-        "OwnRevocationReach",
-        "RevokedKey",
-        twin=[*setup, own.envelope, offer.envelope],
+        at_the_escrow=("KEY_REVOKED", "OwnRevocationReach", "RevokedKey"),
     )
     # A thief holding Alice's key binds it to its own principal T (a Checkpoint under T's Mandate for the key,
     # after her Offer in her chain) and has T revoke the key back to 1 ms.
@@ -1580,13 +1583,10 @@ def principal_key_reach() -> Group:
     )
     g.add(
         "the same: the Offer of the thief's agent X, under the Mandate P signed after it was bound to T, "
-        "dated before T's revocation was issued -- refused",
-        ["KEY-011", "MND-012"],
+        f"dated before T's revocation was issued -- disowned{_HELD}",
+        ["KEY-011", "MND-012", "KEY-009"],
         [*thefts, t_back.envelope, x_offer.envelope],
-        "KEY_REVOKED",
-        "PrincipalKeyReach",
-        "RevokedKey",
-        twin=[*thefts, x_offer.envelope],
+        at_the_escrow=("KEY_REVOKED", "PrincipalKeyReach", "RevokedKey"),
     )
     g.add(
         "P revokes itself back to the theft: X's Offer, signed before the revocation was issued, is taken "
@@ -1596,13 +1596,10 @@ def principal_key_reach() -> Group:
     )
     g.add(
         "the root key P was bound to first revokes P back to the theft: X's Offer, under a Mandate P signed "
-        "after it was bound to the root, is refused",
-        ["KEY-011", "MND-012"],
+        f"after it was bound to the root, is disowned{_HELD}",
+        ["KEY-011", "MND-012", "KEY-009"],
         [*thefts, by_root.envelope, x_offer.envelope],
-        "KEY_REVOKED",
-        "PrincipalKeyReach",
-        "RevokedKey",
-        twin=[*thefts, own.envelope, x_offer.envelope],
+        at_the_escrow=("KEY_REVOKED", "PrincipalKeyReach", "RevokedKey"),
     )
     g.add(
         "the root revokes P back to the theft: Alice's Offer, signed before it, is taken",
@@ -1627,13 +1624,11 @@ def principal_key_reach() -> Group:
         [*k_setup, k_own.envelope, k_offer.envelope],
     )
     g.add(
-        "the same key's next Offer under its own Mandate, after the revocation in its chain: refused",
-        ["MND-025", "KEY-004"],
+        "the same key's next Offer under its own Mandate, after the revocation in its chain: "
+        f"disowned{_HELD}",
+        ["MND-025", "KEY-004", "KEY-009"],
         [*k_setup, k_own.envelope, k_offer.envelope, k_after.envelope],
-        "KEY_REVOKED",
-        "PrincipalKeyReach",
-        "Boundary",
-        twin=[*k_setup, k_offer.envelope, k_after.envelope],
+        at_the_escrow=("KEY_REVOKED", "PrincipalKeyReach", "Boundary"),
     )
     # KEY-011 (b): a principal's revocation reaches back over the key's own word (under no Mandate) only from
     # the key's binding to it
@@ -1709,22 +1704,18 @@ def own_revocation_fork() -> Group:
     setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
     g.add(
         "a thief holding Alice's key signs its own revocation at the seq of her second Offer (linked to her "
-        "first), heard first; her second Offer, at that seq: refused EQUIVOCATION, the two its proof -- not "
-        "KEY_REVOKED",
-        ["KEY-012", "CHN-004"],
+        "first), heard first; her second Offer, at that seq: held, the two kept as the fork's proof "
+        f"(KEY-013) -- an escrow refuses it EQUIVOCATION, the two its proof, not KEY_REVOKED{_HELD}",
+        ["KEY-012", "CHN-004", "KEY-009"],
         [*setup, fork.envelope, second.envelope],
-        "EQUIVOCATION",
-        "OwnRevocationFork",
-        twin=[*setup, second.envelope],
+        at_the_escrow=("EQUIVOCATION", "OwnRevocationFork"),
     )
     g.add(
-        "the same revocation heard first; her third Offer, at the next seq, linked to her second: refused "
-        "CHAIN_BROKEN, the two its proof -- not KEY_REVOKED",
-        ["KEY-012", "CHN-003"],
+        "the same revocation heard first; her third Offer, at the next seq, linked to her second: held, the "
+        f"two kept as the fork's proof -- an escrow refuses it CHAIN_BROKEN, not KEY_REVOKED{_HELD}",
+        ["KEY-012", "CHN-003", "KEY-009"],
         [*setup, fork.envelope, third.envelope],
-        "CHAIN_BROKEN",
-        "OwnRevocationFork",
-        twin=[*setup, second.envelope, third.envelope],
+        at_the_escrow=("CHAIN_BROKEN", "OwnRevocationFork"),
     )
     # KEY-013: the revocation heard after the Offers it forks is taken all the same, and counts from its place
     alice.clock.advance(1_000)
@@ -1736,14 +1727,11 @@ def own_revocation_fork() -> Group:
         [*setup, second.envelope, third.envelope, fork.envelope],
     )
     g.add(
-        "the same, then her fourth Offer, linked to her third: refused KEY_REVOKED -- the revocation heard "
-        "after the statements it forks reaches her chain from its place, as one heard before them does",
-        ["KEY-013", "KEY-011", "KEY-004"],
+        "the same, then her fourth Offer, linked to her third: disowned -- the revocation heard after the "
+        f"statements it forks reaches her chain from its place, as one heard before them does{_HELD}",
+        ["KEY-013", "KEY-011", "KEY-004", "KEY-009"],
         [*setup, second.envelope, third.envelope, fork.envelope, fourth.envelope],
-        "KEY_REVOKED",
-        "OwnRevocationFork",
-        "RevokedKey",
-        twin=[*setup, second.envelope, third.envelope, fourth.envelope],
+        at_the_escrow=("KEY_REVOKED", "OwnRevocationFork", "RevokedKey"),
     )
     copied, _, (_, _, c_second, _), c_fork = forked_own_revocation(same_nonce=True)
     g.add(
@@ -1840,4 +1828,103 @@ def stamps_in_one_millisecond() -> Group:
         ["KEY-009", "KEY-004"],
         [*setup, again.envelope, of_back.envelope, first.envelope, accept.envelope],
     )
+    return g
+
+
+# --- KEY-009 (c): a statement no escrow can witness, held in every order ------------------------------------
+
+
+def unwitnessed_in_a_view() -> Group:
+    """KEY-009 (c): a view of evidence holds a statement of a negotiation a revocation or rotation would
+    reject though no escrow can witness it (an Offer or Counter naming none, a statement of a negotiation
+    without one), disowned, whichever it heard first -- and so the negotiation moves the same in every order:
+    Bob's Accept of it and what follows are held whether the revocation came before them or after. Before, a
+    view that heard the revocation first refused the statement (`KEY_REVOKED`) and then Bob's Accept (no such
+    offer), where one that heard it last held them all: the order chose whether Bob's negotiation moved."""
+    g = Group("UnwitnessedHeld", "sparse")
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="stolen"),
+    )
+    offer = alice.offer(bob)  # naming no escrow: none can witness it
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    clock.advance(1_000)
+    delivery = bob.deliver(accept, alice)
+    setup = [*alice.setup, *bob.setup, binding.envelope]
+    trade = [offer.envelope, accept.envelope, delivery.envelope]
+    g.add(
+        "Alice's principal revokes her key from her Offer's time, heard first; then her Offer naming no "
+        f"escrow{_HELD}",
+        ["KEY-004", "KEY-009"],
+        [*setup, revocation.envelope, offer.envelope],
+        at_the_escrow=("KEY_REVOKED", "RevokedKey"),
+    )
+    g.add(
+        "the same revocation heard first, then her Offer naming no escrow, Bob's Accept of it and his "
+        "Delivery: every one held -- the negotiation moves as in a view that heard the revocation last",
+        ["KEY-009", "KEY-004", "NEG-001"],
+        [*setup, revocation.envelope, *trade],
+    )
+    g.add(
+        "the same statements, the revocation heard last: every one held (her Offer disowned in both orders)",
+        ["KEY-009", "KEY-004", "NEG-001"],
+        [*setup, *trade, revocation.envelope],
+    )
+    # KEY-005: a Counter naming no escrow in a negotiation whose Offer names one, above the key's rotation
+    escrow = Party("escrow", clock)
+    opening = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    rotation = alice.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("alice-2", clock).did), mandate=b""
+    )
+    counter = alice.counter(opening, alice.proposal())  # naming no escrow, at the seq after the rotation
+    clock.advance(1_000)
+    agreed = bob.accept(counter)
+    g.add(
+        "Bob's Offer names an escrow; Alice's key rotates, then counters naming no escrow (above the "
+        f"rotation){_HELD}",
+        ["KEY-005", "KEY-009"],
+        [*setup, opening.envelope, rotation.envelope, counter.envelope],
+        at_the_escrow=("KEY_REVOKED", "RevokedKey"),
+    )
+    g.add(
+        "the rotation heard first, then her Counter naming no escrow and Bob's Accept of it: both held",
+        ["KEY-009", "KEY-005", "NEG-001"],
+        [*setup, opening.envelope, rotation.envelope, counter.envelope, agreed.envelope],
+    )
+    g.add(
+        "the same, the rotation heard last: both held (her Counter disowned in both orders)",
+        ["KEY-009", "KEY-005", "NEG-001"],
+        [*setup, opening.envelope, counter.envelope, agreed.envelope, rotation.envelope],
+    )
+    return g
+
+
+def refused_at_the_escrow(sources: Sequence[Group]) -> Group:
+    """KEY-004, KEY-005, MND-012, KEY-012 at an escrow taking evidence (and its audit): every case of
+    ``sources`` a view of evidence holds by KEY-009 (c) that an escrow refuses (``at_the_escrow``), replayed
+    by an escrow -- the last statement refused as before, its twin the same without the last revocation or
+    rotation before it, which rejects it."""
+    g = Group("RefusedAtTheEscrow", "sparse", role="escrow")
+    for case in (c for src in sources for c in src.cases if c.at_the_escrow):
+        error, *flags = case.at_the_escrow
+        envelopes = list(case.envelopes)
+        ending = max(
+            i
+            for i, e in enumerate(envelopes[:-1])
+            if verify_statement(e).body in ("key_revocation", "key_rotation")
+        )
+        g.add(
+            f"at an escrow taking evidence, refused {error}: {case.comment.removesuffix(_HELD)}",
+            [r for r in case.requirements if r != "KEY-009"],
+            envelopes,
+            error,
+            *flags,
+            twin=[*envelopes[:ending], *envelopes[ending + 1 :]],
+        )
     return g

@@ -1009,12 +1009,12 @@ export class Verifier {
   rotatedBelow(key, seq) {
     return (this.rotations.get(key) ?? []).filter((r) => r.seq < seq);
   }
-  // KEY-009 (c): a view of evidence holds a statement the revocations or rotations held would reject when it has
-  // a witnessing escrow -- whose Stamp of it may come after it -- or is a Mandate (its witness a statement naming
-  // it, (a)), and weighs it when it rates (disowned), whatever the order it heard them in (F31, F34). A
-  // statement no escrow can witness is refused, disowned in every view that holds it.
+  // KEY-009 (c): a view of evidence holds a statement the revocations or rotations held would reject when it is a
+  // statement of a negotiation -- with a witnessing escrow, whose Stamp of it may come after it, or with none --
+  // or a Mandate (its witness a statement naming it, (a)), and weighs it when it rates (disowned), whatever the
+  // order it heard them in (F31, F34, F39). One of no negotiation is refused.
   keptAsEvidence(rec) {
-    return this.evidenceView && (rec.bodyName === "mandate" || !!this.witnessingEscrow(rec));
+    return this.evidenceView && (rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
