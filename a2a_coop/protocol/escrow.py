@@ -2478,7 +2478,7 @@ class Escrow:
         archive = self.verifier.archive
         if accept is not None or self._archive is None or archive is None:
             return accept
-        digest = archive.by_nonce(issuer, nonce)
+        digest = self.verifier.replay.archived(archive, issuer, nonce)  # past its own revocations (KEY-013)
         if digest is None or not self._forgotten(digest):
             return None
         vs = self.verifier.statements.get(digest)
