@@ -661,8 +661,9 @@ def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(
     ("kind", "refused"),
     [("same-seq", "EQUIVOCATION"), ("same-nonce", "NONCE_REUSED"), ("prev-broken", "CHAIN_BROKEN")],
 )
+@pytest.mark.parametrize("snapshot_every", [0, 1])
 def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
-    tmp_path: Path, kind: str, refused: str
+    tmp_path: Path, kind: str, refused: str, snapshot_every: int
 ) -> None:
     """The escrow K1 took Alice's principal's revocation beside the binding the thief forked (ESC-018:
     shown, not held, stamped right before the revocation). K1's principal then revokes K1 and hands its
@@ -670,8 +671,9 @@ def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
     for its chain or nonce again, against the thief's fork K1 took first -- K2 must bind the key by it
     beside the revocation after it and keep it, shown, not held, as K1 did, or the revocation is refused
     REVOCATION_UNAUTHORIZED and K2 cannot start. Its journal keeps the transcript taken over (the binding
-    is no journal row); restarted from it, K2 holds the same; the thief's later statement under Alice's
-    Mandate is refused KEY_REVOKED at K2; and K2's transcript audits clean (AUD-006)."""
+    is no journal row); restarted from it (the whole journal replayed, or from its snapshot), K2 holds the
+    same; the thief's later statement under Alice's Mandate is refused KEY_REVOKED at K2; and K2's
+    transcript audits clean (AUD-006)."""
     clock = FixedClock()
     alice, party = Party("alice", clock), Party("escrow", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
@@ -713,9 +715,11 @@ def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
             tmp_path / "new.db",
             clock=lambda: clock.now_ms,
             durability="normal",
+            snapshot_every=snapshot_every,
             predecessor=() if restart else [*transcript, handover.envelope],
         )
         try:
+            assert (new.resumed_from is not None) == (restart and snapshot_every > 0)
             held = new.escrow.verifier.statements
             assert revocation.digest in held and fork.digest in held
             assert binding.digest not in held  # shown, not held: in no chain
@@ -725,6 +729,10 @@ def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
             assert new.escrow.verifier.revoked[alice.did] == revocation.statement.key_revocation.effective_ms
             with pytest.raises(KeyRevoked):
                 new.submit([theft.envelope])
+            if not restart:
+                new.deposit(
+                    alice.did, 100
+                )  # a statement of its own journaled: a snapshot at close follows it
             taken = new.escrow.transcript()
             assert taken.index(binding.envelope) + 1 == taken.index(revocation.envelope)
             report = audit_ledger(taken, escrow=succ.did)
