@@ -656,6 +656,91 @@ def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(
     assert audit_ledger(restored.transcript(), escrow=party.did).ok
 
 
+@pytest.mark.req("ESC-018", "KEY-007", "ESC-022", "ESC-023", "AUD-006")
+@pytest.mark.parametrize(
+    ("kind", "refused"),
+    [("same-seq", "EQUIVOCATION"), ("same-nonce", "NONCE_REUSED"), ("prev-broken", "CHAIN_BROKEN")],
+)
+@pytest.mark.parametrize("snapshot_every", [0, 1])
+def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
+    tmp_path: Path, kind: str, refused: str, snapshot_every: int
+) -> None:
+    """The escrow K1 took Alice's principal's revocation beside the binding the thief forked (ESC-018:
+    shown, not held, stamped right before the revocation). K1's principal then revokes K1 and hands its
+    ledger to K2 (ESC-022), which takes K1's transcript over whole (ESC-023): there the binding is refused
+    for its chain or nonce again, against the thief's fork K1 took first -- K2 must bind the key by it
+    beside the revocation after it and keep it, shown, not held, as K1 did, or the revocation is refused
+    REVOCATION_UNAUTHORIZED and K2 cannot start. Its journal keeps the transcript taken over (the binding
+    is no journal row); restarted from it (the whole journal replayed, or from its snapshot), K2 holds the
+    same; the thief's later statement under Alice's Mandate is refused KEY_REVOKED at K2; and K2's
+    transcript audits clean (AUD-006)."""
+    clock = FixedClock()
+    alice, party = Party("alice", clock), Party("escrow", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    _, own = _own_principal(alice.agent, clock)
+    thief, fork = _fork(kind, alice, clock, own)
+    later = identity_pb2.Checkpoint(log_root=merkle_root([fork.digest]))
+    theft = thief.sign("checkpoint", later, mandate=alice.mandate_vs.digest)
+    old = EscrowNode(
+        party.agent.key,
+        party.mandate_vs.envelope,
+        tmp_path / "old.db",
+        clock=lambda: clock.now_ms,
+        durability="normal",
+    )
+    try:
+        old.submit([own.envelope, fork.envelope])
+        revocation = _revocation(alice.principal, alice.did, clock.now_ms - 500)
+        old.submit([*alice.setup, binding.envelope, revocation.envelope])
+        shown = old.escrow.shown_binding(binding.digest)
+        assert shown is not None and shown.revocation == revocation.digest  # the setting: K1 showed it
+        transcript = old.escrow.transcript()
+    finally:
+        old.close()
+    clock.advance(1_000)
+    handover = party.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=party.did, effective_ms=clock.now_ms)
+    )
+    clock.advance(1_000)
+    succ = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(party.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = succ.did, party.did
+    succ.mandate_vs = party.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    for restart in (False, True):
+        new = EscrowNode(
+            succ.agent.key,
+            succ.mandate_vs.envelope,
+            tmp_path / "new.db",
+            clock=lambda: clock.now_ms,
+            durability="normal",
+            snapshot_every=snapshot_every,
+            predecessor=() if restart else [*transcript, handover.envelope],
+        )
+        try:
+            assert (new.resumed_from is not None) == (restart and snapshot_every > 0)
+            held = new.escrow.verifier.statements
+            assert revocation.digest in held and fork.digest in held
+            assert binding.digest not in held  # shown, not held: in no chain
+            kept = new.escrow.shown_binding(binding.digest)
+            assert kept is not None and kept.revocation == revocation.digest  # kept as K1 kept it
+            assert alice.principal.did in new.escrow.verifier.bound[alice.did]
+            assert new.escrow.verifier.revoked[alice.did] == revocation.statement.key_revocation.effective_ms
+            with pytest.raises(KeyRevoked):
+                new.submit([theft.envelope])
+            if not restart:
+                new.deposit(
+                    alice.did, 100
+                )  # a statement of its own journaled: a snapshot at close follows it
+            taken = new.escrow.transcript()
+            assert taken.index(binding.envelope) + 1 == taken.index(revocation.envelope)
+            report = audit_ledger(taken, escrow=succ.did)
+            assert report.ok, report.findings
+        finally:
+            new.close()
+
+
 @pytest.mark.req("ESC-018", "KEY-007", "KEY-004", "ESC-001")
 def test_an_escrow_shows_a_forked_binding_only_with_a_revocation_it_takes() -> None:
     """The shown-binding path at an escrow, as a stranger would use it: after the thief's fork, the

@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol import mandate
-from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate
+from a2a_coop.protocol.statements import VerifiedStatement, new_statement, sign_candidate, verify_statement
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.snapshot import META_ESCROW_SNAPSHOT
 from a2a_coop.testing import DAY_MS, FixedClock, Party, derive, service
@@ -279,6 +279,57 @@ def test_a_nonce_reused_against_a_forgotten_accept_is_a_fork(
     else:
         assert outcome[:3] == ("refused", "WrongParty", "ESC-011")
     assert accept.digest in twins.forgetting.escrow.forked_accepts
+
+
+@pytest.mark.req("ESC-015", "KEY-013", "RPL-001", "ESC-001")
+@pytest.mark.parametrize("carrier", ["ack", "superseded-reject"])
+def test_a_nonce_reused_against_a_forgotten_accept_is_a_fork_past_an_own_revocation_holding_it(
+    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock, carrier: str
+) -> None:
+    """Bob's bonded trade with Alice is shown to the escrow two days late, once its claim window closed
+    (offline evidence, ESC-001; the offer open that long: WIT-004), and ruled on at once -- after a thief
+    holding Bob's key had it sign the key's revocation, dated after it all (it reaches none of it: KEY-011
+    (a)), with the nonce of Bob's Accept, which every twin took first (KEY-013: an own revocation holds no
+    nonce). The forgetting twin forgets the contract; its journal then holds two statements of Bob's with
+    that nonce, the revocation first. Bob reuses the nonce: the twin holding everything finds the Accept in
+    memory and records the fork (ESC-015); the forgetting twins must find it in the journal past the
+    revocation -- before, they asked it for the nonce's first statement, got the revocation, and recorded
+    nothing for a statement they took (a refused one names the Accept in its NONCE_REUSED evidence)."""
+    alice, bob, escrow = parties
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did)
+    offer = alice.offer(bob, proposal, ttl_ms=3 * DAY_MS)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    # Past the last deadline and its claim window: the revocation, so dated, cuts no Mandate the contract
+    # needed (ESC-019).
+    clock.advance(2 * DAY_MS + HOUR_MS)
+    late, nonce = clock.now_ms + 20_000, accept.header.nonce  # within the skew of now
+    thief = ChainSigner(bob.agent.key, clock=lambda: late, nonce=lambda: nonce, head=(40, b"\x02" * 32))
+    revocation = thief.sign("key_revocation", identity_pb2.KeyRevocation(key=bob.did, effective_ms=1))
+    assert twins.submit(revocation)[0] == "answered"
+    taken = twins.submit(offer, accept)
+    settled = ["bond_lock", "bond_lock", "ruling", "refund", "refund"]  # its claim window closed: at once
+    assert [verify_statement(env).body for env in taken[1]][2:] == settled
+    twins.tick()  # the journal holds it all durably: the forgetting twin forgets
+    assert twins.forgetting.escrow.forgotten == 1 and not twins.held(accept)
+    journal = twins.forgetting.journal
+    assert journal.by_nonce(bob.did, nonce) == revocation.digest  # the journal's first with the nonce
+    if carrier == "ack":
+        reused = bob.sign("ack", commitment_pb2.Ack(statement=offer.digest), audience=alice.did, nonce=nonce)
+    else:
+        reused = bob.reject(offer, "no", nonce=nonce)
+    assert reused.issued_at_ms < late and reused.seq < revocation.seq  # the revocation reaches it not
+    first = twins.submit(reused)
+    if carrier == "ack":
+        assert first[:3] == ("refused", "NonceReused", "RPL-001")
+        assert accept.envelope in first[3]
+    else:
+        assert first[0] == "answered"
+    assert accept.digest in twins.holding.escrow.forked_accepts
+    assert accept.digest in twins.forgetting.escrow.forked_accepts  # Twins.each: in every twin alike
+    twins.restart()
+    assert accept.digest in twins.forgetting.escrow.forked_accepts  # rebuilt from the journal alike
+    assert twins.submit(reused)[0] == first[0]
 
 
 @pytest.mark.req("ESC-006")

@@ -666,10 +666,10 @@ class Escrow:
         verified = [verify_statement(data) for data in envelopes]
         revocations = self._revocations_of(verified)
         revoking = {vs.digest for vs in revocations}
-        for vs in verified:
+        for i, vs in enumerate(verified):
             if vs.digest in revoking:
                 continue
-            if not self._take_over(vs):
+            if not self._take_over(vs, next_evidence(verified, i, self.succeeds)):
                 break  # the old key's statements from here on are disowned (KEY-004), and what they took
             self._predecessor.append(vs.envelope)
         self._hold_revocations(revocations)
@@ -689,9 +689,10 @@ class Escrow:
         self._revoking = revocations
         return revocations
 
-    def _take_over(self, vs: VerifiedStatement) -> bool:
+    def _take_over(self, vs: VerifiedStatement, following: VerifiedStatement | None = None) -> bool:
         """Hold one statement of the key we succeed's transcript, in order; False, holding nothing, for
-        the first statement of that key its revocations reach (disowned, KEY-004, KEY-011)."""
+        the first statement of that key its revocations reach (disowned, KEY-004, KEY-011). ``following``:
+        the transcript's next evidence (past the old key's Stamps), for a binding it showed (ESC-018)."""
         old = self.succeeds
         if vs.body == "mandate":
             self._reach_mandates[vs.digest] = vs.issuer
@@ -717,6 +718,14 @@ class Escrow:
             if vs.issuer == old or vs.header.negotiation_id or not self.verifier.bound_by(vs):
                 raise
             self._keep_shown(vs)
+            return True
+        except _AGAINST_OTHERS:
+            # a binding the old key showed beside the KeyRevocation after it, refused for its chain or
+            # nonce alone (ESC-018, KEY-007): it binds its key here too, for that revocation, and is kept
+            # as the old key kept it, shown, not held
+            if vs.issuer == old or following is None or self.verifier.shows_binding(vs, following) is None:
+                raise
+            self._keep_shown(vs, following)
             return True
         if vs.issuer == old:
             self._book.apply(vs)
@@ -2478,7 +2487,7 @@ class Escrow:
         archive = self.verifier.archive
         if accept is not None or self._archive is None or archive is None:
             return accept
-        digest = archive.by_nonce(issuer, nonce)
+        digest = self.verifier.replay.archived(archive, issuer, nonce)  # past its own revocations (KEY-013)
         if digest is None or not self._forgotten(digest):
             return None
         vs = self.verifier.statements.get(digest)

@@ -92,15 +92,16 @@ class ReplayCache:
         archive = self.archive
         if seen is None and archive is not None:
             # One read answers both: a statement with this digest has this issuer and nonce.
-            seen = self._archived(archive, issuer, nonce)
+            seen = self.archived(archive, issuer, nonce)
             if seen == digest:
                 raise Replayed(requirement="RPL-002")
         if seen is not None and seen != digest:
             raise NonceReused(requirement="RPL-001")
 
-    def _archived(self, archive: Archive, issuer: str, nonce: bytes) -> bytes | None:
+    def archived(self, archive: Archive, issuer: str, nonce: bytes) -> bytes | None:
         """The digest of ``issuer``'s statement holding ``nonce`` in ``archive``, past the issuer's own
-        KeyRevocations (KEY-013: they hold no nonce)."""
+        KeyRevocations taken (KEY-013: they hold no nonce); an escrow asks it for a forgotten Accept's
+        nonce too (ESC-015)."""
         skip = self._outside.get(issuer)
         return archive.by_nonce(issuer, nonce, skip=skip) if skip else archive.by_nonce(issuer, nonce)
 
@@ -112,7 +113,7 @@ class ReplayCache:
         seen = self._nonces.get((issuer, nonce))
         archive = self.archive
         if seen is None and archive is not None:
-            seen = archive.by_nonce(issuer, nonce) if held else self._archived(archive, issuer, nonce)
+            seen = archive.by_nonce(issuer, nonce) if held else self.archived(archive, issuer, nonce)
         return seen
 
     def add(self, header: HeaderFields, digest: bytes) -> None:
