@@ -17,6 +17,11 @@ never takes effect and the UPHOLD is refused (`STALE_REFERENCE`): EXPIRED, both 
 statements, two contract states and two settlements -- views of evidence and escrows taking evidence alike.
 Before section 8.9's change both ended EXPIRED (a LAPSE was the highest fact). The thief's statements are
 disowned (KEY-009), so no rating weighs them; what differs is the contract's state and its settlement.
+
+Now (ESC-022 (e) for every escrow statement): from the hand-over's time on K1's own statements about its
+contracts are not the escrow's. Heard after the hand-over they are refused (`WRONG_PARTY`, or
+`KEY_REVOKED` where a view refuses a revoked key's statements first); held from before it, K2's LAPSE
+prevails over K1's UPHOLD and K2's Refunds replace K1's Forfeit and Release: EXPIRED in every order.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ def _ends(d: Desk, envelopes: list[bytes], **kw: object) -> tuple[str, frozenset
 def test_the_thiefs_statements_are_k1s_dated_after_its_revocation() -> None:
     """The attack happened: the thief's Stamp, Ruling UPHOLD, Forfeit of Bob's bond and Release are signed
     by K1 after its revocation's effective_ms, and a view that hears them first takes them all."""
-    d, base, claim, thief, handover, lapse = _played()
+    d, base, claim, thief, handover, _ = _played()
     effective = verify_statement(handover[0]).statement.key_revocation.effective_ms
     signed = [verify_statement(e) for e in thief]
     assert [vs.body for vs in signed] == ["stamp", "ruling", "forfeit", "release"]
@@ -78,23 +83,49 @@ def test_the_thiefs_statements_are_k1s_dated_after_its_revocation() -> None:
     for env in [claim, *thief]:
         v.accept(env)
     assert all(vs.digest in v.statements for vs in signed)
-    assert _ends(d, [*base, claim, *thief, *handover, *lapse]) == ("BREACHED", frozenset({"bob"}))
-    assert _ends(d, [*base, claim, *handover, *lapse, *thief]) == ("EXPIRED", frozenset())
+    # taken, they moved the contract: BREACHED, Bob's bond forfeited -- until K2 speaks (ESC-022 (e))
+    assert _ends(d, [*base, claim, *thief]) == ("BREACHED", frozenset({"bob"}))
+    assert _ends(d, [*base, claim, *thief, *handover]) == ("BREACHED", frozenset({"bob"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "section 8.9 (an UPHOLD over a LAPSE) and NEG-012 (a Forfeit over a Refund) rank a revoked escrow "
-        "key's Ruling and Forfeit dated after its hand-over above its successor's LAPSE and Refunds in a "
-        "view that took them before the revocation: BREACHED and Bob's bond forfeited there, EXPIRED and "
-        "refunded where the revocation came first. Proposed: from the hand-over's time on, the old key's "
-        "statements about its contracts are not the escrow's (ESC-022 (e) for every escrow statement, not "
-        "Stamps alone): a LAPSE or Refund by a successor prevails over an UPHOLD or Forfeit the old key "
-        "signed at or after that time, and such a statement heard after the hand-over is refused "
-        "WRONG_PARTY -- in both verifiers"
-    ),
-)
+def test_heard_after_the_hand_over_the_thiefs_statements_are_not_the_escrows() -> None:
+    """ESC-022 (e): K1's Ruling, Forfeit and Release dated from the hand-over on, heard after it, are
+    refused WRONG_PARTY by a view of evidence (its Stamp KEY_REVOKED, KEY-009) and KEY_REVOKED by a
+    live receiver's view -- each refused, none counted."""
+    _, base, claim, thief, handover, lapse = _played()
+    for role, codes in (
+        ({}, ["KEY_REVOKED", "WRONG_PARTY", "WRONG_PARTY", "WRONG_PARTY"]),
+        ({"evidence_view": False}, ["KEY_REVOKED"] * 4),
+    ):
+        v = Verifier(**role)  # type: ignore[arg-type]
+        for env in [*base, claim, *handover, *lapse]:
+            with suppress(Replayed):
+                v.accept(env)
+        got = []
+        for env in thief:
+            with pytest.raises(CoopError) as e:
+                v.accept(env)
+            got.append(e.value.code)
+        assert got == codes, role
+
+
+def test_a_successors_refunds_replace_the_thiefs_forfeit_and_release() -> None:
+    """K2's Refunds of both bonds, heard after K1's thief's Forfeit of Bob's bond and Release of Alice's,
+    are taken and replace them (ESC-022 (e)): Bob's bond is no longer forfeited, both booked K2's."""
+    d, base, claim, thief, handover, lapse = _played()
+    v = Verifier()
+    for env in [*base, claim, *thief, *handover]:
+        with suppress(Replayed):
+            v.accept(env)
+    c = v.negotiations.get(d.offer.header.negotiation_id).contract
+    assert c is not None and c.forfeited == {d.bob.did}
+    for env in lapse:
+        v.accept(env)  # the LAPSE and both Refunds: none refused
+    assert c.forfeited == frozenset() and c.settled == {d.alice.did, d.bob.did}
+    k2 = verify_statement(lapse[0]).issuer
+    assert c.settled_by is not None and {p[1] for p in c.settled_by.values()} == {k2}
+
+
 @pytest.mark.parametrize("role", [{}, {"evidence_view": False}])
 def test_a_thiefs_uphold_after_the_hand_over_ends_the_contract_as_its_successors_lapse_in_every_order(
     role: dict[str, object],
