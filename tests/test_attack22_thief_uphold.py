@@ -140,3 +140,30 @@ def test_a_thiefs_uphold_after_the_hand_over_ends_the_contract_as_its_successors
             continue  # K2's statements need its hand-over first
         seen.add(_ends(d, [*base, claim, *first, *second, *third], **role))
     assert seen == {("EXPIRED", frozenset())}
+
+
+@pytest.mark.parametrize("k3_first", [False, True])
+def test_two_sibling_successors_stamps_in_one_millisecond_are_ordered_by_did(k3_first: bool) -> None:
+    """ESC-022 (e): K2 and K3, both successors of K1, stamp Alice's claim in one millisecond -- K2's Stamp at
+    seq 1 (its chain a Stamp longer), K3's at seq 0, K2's did first in byte order. The escrow's earliest
+    Stamp of the claim is K2's, by did, whichever is heard first: two chains' seqs order nothing between
+    them (the second implementation took K3's, by seq, F41). Then K2, revoked from before its Stamp of the
+    claim, disowns it, and Alice's rating of Bob's breach weighs nothing (`ratings.json` 48, both
+    implementations)."""
+    from conformance.generate_vectors.ratings import sibling_stamps_in_one_ms
+
+    out, esc, k2, k3 = sibling_stamps_in_one_ms()
+    held = [verify_statement(e) for e in out]
+    stamps = [i for i, vs in enumerate(held) if vs.body == "stamp" and vs.issuer in (k2.did, k3.did)]
+    by2, by3 = (held[i] for i in stamps[1:])  # K2's Stamp of the Accept first, then each one's of the claim
+    assert by2.issuer == k2.did and by3.issuer == k3.did and k2.did < k3.did
+    assert by2.issued_at_ms == by3.issued_at_ms and by2.seq > by3.seq  # the attack: a tie seq would break
+    claim = next(vs for vs in held if vs.body == "breach_claim")
+    order = list(out)
+    if k3_first:
+        order[stamps[1]], order[stamps[2]] = order[stamps[2]], order[stamps[1]]
+    v = Verifier()
+    for env in order:
+        with suppress(Replayed):
+            v.accept(env)
+    assert v.witness.stamp_of(esc.did, claim.digest) == by2.digest

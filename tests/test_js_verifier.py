@@ -41,7 +41,7 @@ COVERED = {
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 47,
+    "ratings": 48,
 }
 
 

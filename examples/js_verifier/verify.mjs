@@ -688,7 +688,14 @@ function merkleRoot(ds) {
 }
 
 // Stamps of one escrow, earliest first: issued_at_ms, then the escrow's seq, then the place in the Stamp.
-const cmpStamp = (a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.seq !== b.seq ? (a.seq < b.seq ? -1 : 1) : a.pos - b.pos);
+// Stamps in order: by time; in one millisecond, two keys' (sibling successors', ESC-022 (e)) by the signer's did
+// in byte order -- two chains' seqs order nothing between them (finding F41) --, one key's by seq, then place.
+const cmpStamp = (a, b) =>
+  a.t !== b.t
+    ? a.t < b.t ? -1 : 1
+    : a.escrow !== undefined && b.escrow !== undefined && a.escrow !== b.escrow
+      ? a.escrow < b.escrow ? -1 : 1
+      : a.seq !== b.seq ? (a.seq < b.seq ? -1 : 1) : a.pos - b.pos;
 
 function offerValue(o, side) {
   const items = side === "issuer" ? o.gives : o.wants;
