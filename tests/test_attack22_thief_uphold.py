@@ -17,6 +17,11 @@ never takes effect and the UPHOLD is refused (`STALE_REFERENCE`): EXPIRED, both 
 statements, two contract states and two settlements -- views of evidence and escrows taking evidence alike.
 Before section 8.9's change both ended EXPIRED (a LAPSE was the highest fact). The thief's statements are
 disowned (KEY-009), so no rating weighs them; what differs is the contract's state and its settlement.
+
+Now (ESC-022 (e) for every escrow statement): from the hand-over's time on K1's own statements about its
+contracts are not the escrow's. Heard after the hand-over they are refused (`WRONG_PARTY`, or
+`KEY_REVOKED` where a view refuses a revoked key's statements first); held from before it, K2's LAPSE
+prevails over K1's UPHOLD and K2's Refunds replace K1's Forfeit and Release: EXPIRED in every order.
 """
 
 from __future__ import annotations
@@ -66,7 +71,7 @@ def _ends(d: Desk, envelopes: list[bytes], **kw: object) -> tuple[str, frozenset
 def test_the_thiefs_statements_are_k1s_dated_after_its_revocation() -> None:
     """The attack happened: the thief's Stamp, Ruling UPHOLD, Forfeit of Bob's bond and Release are signed
     by K1 after its revocation's effective_ms, and a view that hears them first takes them all."""
-    d, base, claim, thief, handover, lapse = _played()
+    d, base, claim, thief, handover, _ = _played()
     effective = verify_statement(handover[0]).statement.key_revocation.effective_ms
     signed = [verify_statement(e) for e in thief]
     assert [vs.body for vs in signed] == ["stamp", "ruling", "forfeit", "release"]
@@ -78,23 +83,49 @@ def test_the_thiefs_statements_are_k1s_dated_after_its_revocation() -> None:
     for env in [claim, *thief]:
         v.accept(env)
     assert all(vs.digest in v.statements for vs in signed)
-    assert _ends(d, [*base, claim, *thief, *handover, *lapse]) == ("BREACHED", frozenset({"bob"}))
-    assert _ends(d, [*base, claim, *handover, *lapse, *thief]) == ("EXPIRED", frozenset())
+    # taken, they moved the contract: BREACHED, Bob's bond forfeited -- until K2 speaks (ESC-022 (e))
+    assert _ends(d, [*base, claim, *thief]) == ("BREACHED", frozenset({"bob"}))
+    assert _ends(d, [*base, claim, *thief, *handover]) == ("BREACHED", frozenset({"bob"}))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "section 8.9 (an UPHOLD over a LAPSE) and NEG-012 (a Forfeit over a Refund) rank a revoked escrow "
-        "key's Ruling and Forfeit dated after its hand-over above its successor's LAPSE and Refunds in a "
-        "view that took them before the revocation: BREACHED and Bob's bond forfeited there, EXPIRED and "
-        "refunded where the revocation came first. Proposed: from the hand-over's time on, the old key's "
-        "statements about its contracts are not the escrow's (ESC-022 (e) for every escrow statement, not "
-        "Stamps alone): a LAPSE or Refund by a successor prevails over an UPHOLD or Forfeit the old key "
-        "signed at or after that time, and such a statement heard after the hand-over is refused "
-        "WRONG_PARTY -- in both verifiers"
-    ),
-)
+def test_heard_after_the_hand_over_the_thiefs_statements_are_not_the_escrows() -> None:
+    """ESC-022 (e): K1's Ruling, Forfeit and Release dated from the hand-over on, heard after it, are
+    refused WRONG_PARTY by a view of evidence (its Stamp KEY_REVOKED, KEY-009) and KEY_REVOKED by a
+    live receiver's view -- each refused, none counted."""
+    _, base, claim, thief, handover, lapse = _played()
+    for role, codes in (
+        ({}, ["KEY_REVOKED", "WRONG_PARTY", "WRONG_PARTY", "WRONG_PARTY"]),
+        ({"evidence_view": False}, ["KEY_REVOKED"] * 4),
+    ):
+        v = Verifier(**role)  # type: ignore[arg-type]
+        for env in [*base, claim, *handover, *lapse]:
+            with suppress(Replayed):
+                v.accept(env)
+        got = []
+        for env in thief:
+            with pytest.raises(CoopError) as e:
+                v.accept(env)
+            got.append(e.value.code)
+        assert got == codes, role
+
+
+def test_a_successors_refunds_replace_the_thiefs_forfeit_and_release() -> None:
+    """K2's Refunds of both bonds, heard after K1's thief's Forfeit of Bob's bond and Release of Alice's,
+    are taken and replace them (ESC-022 (e)): Bob's bond is no longer forfeited, both booked K2's."""
+    d, base, claim, thief, handover, lapse = _played()
+    v = Verifier()
+    for env in [*base, claim, *thief, *handover]:
+        with suppress(Replayed):
+            v.accept(env)
+    c = v.negotiations.get(d.offer.header.negotiation_id).contract
+    assert c is not None and c.forfeited == {d.bob.did}
+    for env in lapse:
+        v.accept(env)  # the LAPSE and both Refunds: none refused
+    assert c.forfeited == frozenset() and c.settled == {d.alice.did, d.bob.did}
+    k2 = verify_statement(lapse[0]).issuer
+    assert c.settled_by is not None and {p[1] for p in c.settled_by.values()} == {k2}
+
+
 @pytest.mark.parametrize("role", [{}, {"evidence_view": False}])
 def test_a_thiefs_uphold_after_the_hand_over_ends_the_contract_as_its_successors_lapse_in_every_order(
     role: dict[str, object],
@@ -109,3 +140,30 @@ def test_a_thiefs_uphold_after_the_hand_over_ends_the_contract_as_its_successors
             continue  # K2's statements need its hand-over first
         seen.add(_ends(d, [*base, claim, *first, *second, *third], **role))
     assert seen == {("EXPIRED", frozenset())}
+
+
+@pytest.mark.parametrize("k3_first", [False, True])
+def test_two_sibling_successors_stamps_in_one_millisecond_are_ordered_by_did(k3_first: bool) -> None:
+    """ESC-022 (e): K2 and K3, both successors of K1, stamp Alice's claim in one millisecond -- K2's Stamp at
+    seq 1 (its chain a Stamp longer), K3's at seq 0, K2's did first in byte order. The escrow's earliest
+    Stamp of the claim is K2's, by did, whichever is heard first: two chains' seqs order nothing between
+    them (the second implementation took K3's, by seq, F41). Then K2, revoked from before its Stamp of the
+    claim, disowns it, and Alice's rating of Bob's breach weighs nothing (`ratings.json` 48, both
+    implementations)."""
+    from conformance.generate_vectors.ratings import sibling_stamps_in_one_ms
+
+    out, esc, k2, k3 = sibling_stamps_in_one_ms()
+    held = [verify_statement(e) for e in out]
+    stamps = [i for i, vs in enumerate(held) if vs.body == "stamp" and vs.issuer in (k2.did, k3.did)]
+    by2, by3 = (held[i] for i in stamps[1:])  # K2's Stamp of the Accept first, then each one's of the claim
+    assert by2.issuer == k2.did and by3.issuer == k3.did and k2.did < k3.did
+    assert by2.issued_at_ms == by3.issued_at_ms and by2.seq > by3.seq  # the attack: a tie seq would break
+    claim = next(vs for vs in held if vs.body == "breach_claim")
+    order = list(out)
+    if k3_first:
+        order[stamps[1]], order[stamps[2]] = order[stamps[2]], order[stamps[1]]
+    v = Verifier()
+    for env in order:
+        with suppress(Replayed):
+            v.accept(env)
+    assert v.witness.stamp_of(esc.did, claim.digest) == by2.digest

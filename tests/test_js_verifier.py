@@ -37,11 +37,11 @@ COVERED = {
     "rules": 165,
     "mutations": 1869,
     "canaries": 64,
-    "keytime": 128,
+    "keytime": 130,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 47,
+    "ratings": 48,
 }
 
 
@@ -160,6 +160,54 @@ def test_both_verifiers_end_a_revoke_beside_a_siblings_lapse_revoked_in_both_ord
         assert any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)  # the lapse
         assert any(vs.body == "revoke" for vs in held)
         assert [n.state for n in v.negotiations.by_id.values() if n.contract is not None] == [State.REVOKED]
+
+
+_FINAL_SETTLEMENTS = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const tests = JSON.parse(process.argv[1]);
+const out = tests.map((t) => {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  for (const e of t.envelopes) v.accept(Buffer.from(e, "base64"));
+  return [...v.negotiations.values()].filter((n) => n.contract).map((n) => [
+    n.state,
+    [...n.contract.settled.entries()].map(([p, b]) => b).sort(),
+  ]);
+});
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.req("ESC-022", "NEG-012", "NEG-015")
+def test_both_verifiers_end_a_thiefs_uphold_after_the_hand_over_expired_with_both_bonds_refunded() -> None:
+    """The valid attack22 vector of keytime.json (EscrowHandOver): K1's thief upheld Alice's claim,
+    forfeited Bob's bond and released hers after K1's revocation took effect, heard first; K2 then lapsed
+    the contract and refunded both bonds. ESC-022 (e): EXPIRED, both bonds refunded, none forfeited, in
+    both verifiers (finding F40). Before, BREACHED and Bob's bond forfeited, K2's Refunds refused."""
+    doc = json.loads((ROOT / "conformance" / "vectors" / "keytime.json").read_text())
+    tests = [
+        t
+        for g in doc["testGroups"]
+        for t in g["tests"]
+        if "attack22" in t["comment"] and t["result"] == "valid"
+    ]
+    assert len(tests) == 1
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, "--input-type=module", "-e", _FINAL_SETTLEMENTS, json.dumps(tests)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert json.loads(run.stdout) == [[["EXPIRED", ["refund", "refund"]]]]
+    v = Verifier()
+    held = [verify_statement(base64.b64decode(e)) for e in tests[0]["envelopes"]]
+    for vs in held:
+        v.accept(vs.envelope)
+    assert [vs.body for vs in held].count("forfeit") == 1  # the thief's, taken first
+    (c,) = [n for n in v.negotiations.by_id.values() if n.contract is not None]
+    assert c.state is State.EXPIRED and c.contract is not None and c.contract.forfeited == frozenset()
 
 
 def test_the_js_verifier_passes_as_an_offline_adapter() -> None:

@@ -1084,7 +1084,7 @@ class Verifier:
 
     def _witnessed_at(
         self, vs: VerifiedStatement, via: VerifiedStatement | None
-    ) -> tuple[str, tuple[int, int, int] | tuple[int] | None]:
+    ) -> tuple[str, _StampPlace | None]:
         """The escrow that witnesses ``vs`` for KEY-009 and where it first stamped it: its own
         (:meth:`witnessing_escrow`); for a Mandate read ``via`` a statement naming it, that statement's
         witnessing escrow, at its earliest Stamp of the Mandate or of that statement (it took the Mandate
@@ -1122,9 +1122,10 @@ class Verifier:
         held = self.statements.get(stamp)
         return None if held is None else held.seq
 
-    def _stamp_place(self, escrow: str, digest: bytes) -> tuple[int, int, int] | tuple[int] | None:
-        """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's seq, the digest's
-        place in it), or (time,) when that Stamp is not at hand; None when unstamped."""
+    def _stamp_place(self, escrow: str, digest: bytes) -> _StampPlace | None:
+        """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's signer -- the escrow
+        key or a successor of it, ESC-022 --, the Stamp's seq, the digest's place in it), or (time,) when
+        that Stamp is not at hand; None when unstamped."""
         at = self.witness.recorded_stamp_time(escrow, digest)
         if at is None:
             return None
@@ -1132,7 +1133,7 @@ class Verifier:
         stamp = self.statements.get(stamp_digest) if stamp_digest else None
         if stamp is None or stamp.issued_at_ms != at:  # one the escrow itself recorded, or memory forgot
             return (at,)
-        return (at, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
+        return (at, stamp.issuer, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
@@ -2010,13 +2011,19 @@ _BINDS_AT_STAMP: Final = frozenset({"offer", "counter", "accept", "receipt"})
 _STAMP_TIMED: Final = _TAKES_EFFECT_AT_STAMP | _BINDS_AT_STAMP
 
 
-def _before(first: tuple[int, ...], then: tuple[int, ...]) -> bool:
+_StampPlace = tuple[int, str, int, int] | tuple[int]  # Verifier._stamp_place
+
+
+def _before(first: _StampPlace, then: _StampPlace) -> bool:
     """Whether the stamp place ``first`` is provably before ``then`` (:meth:`Verifier._stamp_place`):
-    an earlier time, or in the same ms an earlier Stamp of the escrow's chain, or an earlier place in
-    one Stamp; a tie that the Stamps held cannot order is not before."""
+    an earlier time, or in the same ms a Stamp by a key whose did comes first in byte order (two sibling
+    successors', ESC-022 (e): two chains' seqs order nothing between them), or an earlier Stamp of one
+    key's chain, or an earlier place in one Stamp; a tie that the Stamps held cannot order is not before."""
     if first[0] != then[0]:
         return first[0] < then[0]
-    return len(first) == len(then) == 3 and first[1:] < then[1:]
+    if len(first) != 4 or len(then) != 4:
+        return False
+    return first[1:] < then[1:]
 
 
 @dataclass

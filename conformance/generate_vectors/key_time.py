@@ -67,7 +67,11 @@ def groups() -> list[Group]:
         stamps_in_one_millisecond(),
         unwitnessed_in_a_view(),
     ]
-    return [*built, refused_at_the_escrow([chains.key_lifecycle(), *built])]
+    return [
+        *built,
+        refused_at_the_escrow([chains.key_lifecycle(), *built]),
+        escrow_hand_over_thief_in_a_view(),  # last, so that no earlier tcId moved
+    ]
 
 
 # The end of a comment of a case a view of evidence holds that an escrow refuses (``at_the_escrow``).
@@ -1231,6 +1235,61 @@ def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
     return out + (k3s + k2s if lapse_first else k2s + k3s)
 
 
+def _thief_after_hand_over() -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
+    """tests/test_attack22_thief_uphold.py as vectors: Alice's bonded trade with Bob at escrow key K1; Bob
+    never delivers and Alice claims, showing her claim to no escrow. K1's thief stamps the claim, upholds it
+    a response window later, forfeits Bob's bond to Alice and releases hers; K1's principal revokes K1 from
+    the claim's time (before every statement of the thief's) and hands its contracts to K2, which, never
+    shown the claim, lapses the contract after the claim window and refunds Bob's bond then Alice's.
+    Returns what every view holds first (the trade, the bonds, the claim), the thief's four statements,
+    the revocation with K2's hand-over, and K2's lapse and Refunds."""
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    base: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
+    base.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    base += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
+        base.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    base.append(claim.envelope)
+    theft = clock.now_ms
+    clock.advance(10)
+    thief = [esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope]
+    clock.advance(3_600_001)
+    uphold = commitment_pb2.Ruling(
+        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+    )
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
+    )
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    thief += [
+        esc.sign("ruling", uphold, negotiation_id=nid).envelope,
+        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
+        esc.sign("release", release, negotiation_id=nid).envelope,
+    ]
+    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
+    handover = [esc.principal.sign("key_revocation", rev).envelope]
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2 = Party("escrow2", clock)
+    m.agent, m.succeeds = k2.did, esc.did
+    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    handover.append(k2.mandate_vs.envelope)
+    return base, thief, handover, _lapsing(k2, clock, offer, accept, [bob, alice])
+
+
 def escrow_hand_over_in_a_view() -> Group:
     """ESC-022: the successor of a revoked escrow key, appointed by the key's principal, stamps, rules,
     forfeits and releases the old key's contract; nobody else's appointee does, nor the successor before
@@ -1410,6 +1469,34 @@ def escrow_hand_over_in_a_view() -> Group:
             "EscrowHandOver",
             twin=valid[: at + 1],
         )
+    return g
+
+
+def escrow_hand_over_thief_in_a_view() -> Group:
+    """ESC-022 (e): from the hand-over's time on the revoked escrow key's own statements about its contracts
+    are not the escrow's -- held from before the hand-over, its successor's LAPSE and Refunds prevail over
+    them; heard after it, they are refused."""
+    g = Group("EscrowHandOver", "sparse")
+    base, thief, handover, lapse = _thief_after_hand_over()
+    g.add(
+        "a thief's UPHOLD after the hand-over (attack22): K1's thief stamped Alice's claim, upheld it, "
+        "forfeited Bob's bond and released hers, all dated after K1's revocation took effect, and is heard "
+        "first; then K1's revocation, K2's hand-over, and K2's lapse and Refunds of both bonds -- taken: the "
+        "thief's statements are not the escrow's from the hand-over on (ESC-022 (e)), K2's LAPSE ends the "
+        "contract EXPIRED and its Refunds replace the thief's Forfeit and Release",
+        ["ESC-022", "NEG-012", "NEG-015"],
+        [*base, *thief, *handover, *lapse],
+    )
+    g.add(
+        "the same trade, K1's revocation and K2's hand-over heard first; then the thief's Release of Alice's "
+        "bond by K1, dated after K1's revocation took effect: not the escrow's from the hand-over on "
+        "(ESC-022 (e)) -- refused",
+        ["ESC-022", "NEG-008"],
+        [*base, *handover, thief[3]],
+        "WRONG_PARTY",
+        "EscrowHandOver",
+        twin=[*base, *handover],
+    )
     return g
 
 

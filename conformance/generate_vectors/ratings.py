@@ -420,6 +420,7 @@ def cases() -> list[Case]:
     out += _restamped_in_one_ms()
     out += _held_by_key_009_c()
     out += _thief_restamps_after_hand_over()
+    out += _sibling_stamps_in_one_ms()
     return out
 
 
@@ -924,3 +925,87 @@ def _thief_restamps_after_hand_over() -> list[Case]:
             )
         )
     return out
+
+
+def sibling_stamps_in_one_ms() -> tuple[list[bytes], Party, Party, Party]:
+    """Bob breaches a bonded contract at escrow key K1; Alice claims; K1's principal P revokes K1 and hands
+    its contracts to two successors, K2 and K3 (ESC-022 (d)). K2 first stamps Bob's Accept (a Stamp under
+    P's Mandate: K2 bound to P, and its chain one statement longer), then K2 and K3 each stamp Alice's claim
+    in one millisecond -- K2's at seq 1, K3's at seq 0, K2's did before K3's in byte order; K3 upholds the
+    claim, forfeits Bob's bond to Alice and releases hers, and Alice attests Bob BREACHED. Then P revokes K2
+    from a millisecond before its Stamp of the claim (and after its Stamp of the Accept). Returns the bundle
+    and K1, K2, K3."""
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    out = [*esc.setup, *alice.setup, *bob.setup]
+    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    out += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
+        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    out.append(claim.envelope)
+    out.append(
+        esc.principal.sign(
+            "key_revocation",
+            identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms - 10, reason="stolen"),
+        ).envelope
+    )
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2, k3 = Party("escrow2", clock), Party("escrow3", clock)
+    assert k2.did < k3.did
+    for succ in (k2, k3):
+        m.agent, m.succeeds = succ.did, esc.did
+        succ.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        out.append(succ.mandate_vs.envelope)
+    clock.advance(5)
+    out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest])).envelope)
+    clock.advance(5)
+    tie = clock.now_ms
+    out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
+    out.append(k3.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 1)
+    ruling = commitment_pb2.Ruling(contract=accept.digest, claim=claim.digest, decision=UPHOLD)
+    out.append(k3.sign("ruling", ruling, negotiation_id=nid).envelope)
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
+    )
+    out.append(k3.sign("forfeit", forfeit, negotiation_id=nid).envelope)
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    out.append(k3.sign("release", release, negotiation_id=nid).envelope)
+    clock.advance(1_000)
+    out.append(alice.attest(offer, accept, bob.did, reputation_pb2.OUTCOME_BREACHED).envelope)
+    revoke_k2 = identity_pb2.KeyRevocation(key=k2.did, effective_ms=tie - 1, reason="stolen")
+    out.append(esc.principal.sign("key_revocation", revoke_k2).envelope)
+    return out, esc, k2, k3
+
+
+def _sibling_stamps_in_one_ms() -> list[Case]:
+    """ESC-022 (e): of two sibling successors' Stamps of one statement in one millisecond, the escrow's
+    earliest is the one whose signer's did comes first in byte order -- not the lower seq, which counts
+    two different chains (tests/test_attack22_thief_uphold.py)."""
+    out, esc, _, _ = sibling_stamps_in_one_ms()
+    return [
+        Case(
+            "K1 revoked and handed to two successors; K2 (its did first in byte order, its chain one "
+            "Stamp longer) and K3 stamp Alice's claim in one millisecond, K3 upholds it; then K1's principal "
+            "revokes K2 from before its Stamp of the claim: the escrow's earliest Stamp of the claim is K2's "
+            "(the did decides between two keys' Stamps in one millisecond, not their seqs), disowned, and "
+            "Alice's rating of Bob's breach weighs nothing (stake 0)",
+            ["ATT-020", "ESC-022", "KEY-009"],
+            out,
+            [esc.did],
+            [(0, 0.0)],
+        )
+    ]

@@ -688,7 +688,14 @@ function merkleRoot(ds) {
 }
 
 // Stamps of one escrow, earliest first: issued_at_ms, then the escrow's seq, then the place in the Stamp.
-const cmpStamp = (a, b) => (a.t !== b.t ? (a.t < b.t ? -1 : 1) : a.seq !== b.seq ? (a.seq < b.seq ? -1 : 1) : a.pos - b.pos);
+// Stamps in order: by time; in one millisecond, two keys' (sibling successors', ESC-022 (e)) by the signer's did
+// in byte order -- two chains' seqs order nothing between them (finding F41) --, one key's by seq, then place.
+const cmpStamp = (a, b) =>
+  a.t !== b.t
+    ? a.t < b.t ? -1 : 1
+    : a.escrow !== undefined && b.escrow !== undefined && a.escrow !== b.escrow
+      ? a.escrow < b.escrow ? -1 : 1
+      : a.seq !== b.seq ? (a.seq < b.seq ? -1 : 1) : a.pos - b.pos;
 
 function offerValue(o, side) {
   const items = side === "issuer" ? o.gives : o.wants;
@@ -944,11 +951,20 @@ export class Verifier {
     const from = revs.map((r) => this.reachOf(r, old, principals[0]).t).reduce((a, b) => (b < a ? b : a));
     return agents.size ? { agents, from } : null;
   }
-  // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own, or a successor's from then on.
+  // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own before a hand-over of it
+  // honoured, a successor's from the hand-over's time on -- never the revoked key's own from then on (its
+  // thief's, ESC-022 (e); finding F40).
   actsFor(issuer, escrow, t) {
-    if (issuer === escrow) return true;
     const s = this.successors(escrow);
+    if (issuer === escrow) return s === null || t < s.from;
     return s !== null && s.agents.has(issuer) && t >= s.from;
+  }
+  // ESC-022 (e): whether `rec`, held for contract `c`, is the revoked escrow key's own from a hand-over of it
+  // honoured now on -- taken before the hand-over was held, and not the escrow's (finding F40).
+  stolen(c, rec) {
+    if (!rec || rec.h.issuer !== c.escrow) return false;
+    const s = this.successors(c.escrow);
+    return s !== null && rec.h.issued_at_ms >= s.from;
   }
   // ESC-022 for Stamps: whether a Stamp by `issuer` at `t` is escrow `escrow`'s -- its own before a hand-over
   // of it honoured, a successor's from the hand-over's time on, and never the revoked key's own from then on
@@ -1516,8 +1532,17 @@ export class Verifier {
           const due = t > c.lastDeadline() + CLAIM_WINDOW || (c.bondRequired() && t > c.cutoff);
           if (!due) illegal("CMT-006", "LAPSE not due");
           const to = table("LAPSE");
+          // ESC-022 (e): a successor's LAPSE beside UPHOLDs only the revoked key signed from its hand-over
+          // on (and no effective Revoke) ends the contract EXPIRED, as where those were refused (F40)
+          const stolen = h.issuer !== c.escrow && c.endings.length > 0 && c.endings.every((r) => this.stolen(c, r));
+          const revoked = [...c.revokes.values()].some((r) => r.effectiveAt !== null);
           return () => {
             c.lapsed = true;
+            if (stolen && !revoked && to === "BREACHED") {
+              c.endings = [rec];
+              this.setState(n, "EXPIRED");
+              return;
+            }
             c.endings.push(rec);
             this.setState(n, to);
           };
@@ -1554,7 +1579,9 @@ export class Verifier {
       const lock = c.locked.get(body.party);
       const settled = c.settled.get(body.party);
       const forfeitOverSettled = bodyName === "forfeit" && settled && settled !== "forfeit";
-      if (!lock || (settled && !forfeitOverSettled) || body.amount !== lock.amount) fail("BODY_INVALID", "NEG-012", "not a locked, unsettled bond in full");
+      // ESC-022 (e): a successor's settlement replaces the revoked key's own from its hand-over on (F40)
+      const overStolen = settled && h.issuer !== c.escrow && this.stolen(c, c.settlement.get(body.party));
+      if (!lock || (settled && !forfeitOverSettled && !overStolen) || body.amount !== lock.amount) fail("BODY_INVALID", "NEG-012", "not a locked, unsettled bond in full");
       if (bodyName === "forfeit") {
         if (body.beneficiary !== c.other(body.party)) fail("BODY_INVALID", "NEG-008", "beneficiary not the other party");
         const cause = hex(body.cause);
@@ -1568,7 +1595,7 @@ export class Verifier {
       const to = table(bodyName.toUpperCase());
       return () => {
         c.settled.set(body.party, bodyName);
-        if (bodyName === "forfeit" || !c.settlement.has(body.party)) c.settlement.set(body.party, rec);
+        if (bodyName === "forfeit" || !c.settlement.has(body.party) || overStolen) c.settlement.set(body.party, rec);
         this.setState(n, to);
       };
     }
