@@ -14,12 +14,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.negotiation import State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,38 +95,56 @@ console.log(JSON.stringify(out));
 """
 
 
-@pytest.mark.req("NEG-015", "ESC-022")
-def test_both_verifiers_end_attack20s_contract_breached_in_both_orders() -> None:
-    """A vector says valid or invalid only, and no statement's fate tells BREACHED from EXPIRED: the state
-    the valid attack20 vectors of keytime.json (EscrowHandOver) end in is read here, from each verifier.
-    K2 upheld the claim and forfeited Bob's bond; K3 lapsed the contract, heard after K2's statements or
-    before K2's Ruling: BREACHED in both (section 8.9: the UPHOLD over the LAPSE). Before, EXPIRED."""
+def _valid_handover_vectors(marker: str, count: int) -> list[dict[str, Any]]:
+    """The valid vectors of keytime.json whose comment holds ``marker`` (there are ``count``)."""
     doc = json.loads((ROOT / "conformance" / "vectors" / "keytime.json").read_text())
     tests = [
-        t
-        for g in doc["testGroups"]
-        for t in g["tests"]
-        if "attack20" in t["comment"] and t["result"] == "valid"
+        t for g in doc["testGroups"] for t in g["tests"] if marker in t["comment"] and t["result"] == "valid"
     ]
-    assert len(tests) == 2
+    assert len(tests) == count
+    return tests
+
+
+def _js_reads(script: str, tests: list[dict[str, Any]]) -> Any:
+    """What the JavaScript ``script`` prints (one JSON value) for ``tests``."""
     assert NODE is not None
     run = subprocess.run(
-        [NODE, "--input-type=module", "-e", _FINAL_STATES, json.dumps(tests)],
+        [NODE, "--input-type=module", "-e", script, json.dumps(tests)],
         check=True,
         capture_output=True,
         text=True,
         timeout=60,
         cwd=ROOT,
     )
-    assert json.loads(run.stdout) == [["BREACHED"], ["BREACHED"]]
+    return json.loads(run.stdout)
+
+
+def _reference_reads(test: dict[str, Any]) -> tuple[list[VerifiedStatement], list[Negotiation]]:
+    """A vector's statements, taken in order by a view of the reference; its negotiations with a contract."""
+    v = Verifier()
+    held = [verify_statement(base64.b64decode(e)) for e in test["envelopes"]]
+    for vs in held:
+        v.accept(vs.envelope)
+    return held, [n for n in v.negotiations.by_id.values() if n.contract is not None]
+
+
+def _lapsed(held: list[VerifiedStatement]) -> bool:
     lapse = commitment_pb2.RULING_DECISION_LAPSE
+    return any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)
+
+
+@pytest.mark.req("NEG-015", "ESC-022")
+def test_both_verifiers_end_attack20s_contract_breached_in_both_orders() -> None:
+    """A vector says valid or invalid only, and no statement's fate tells BREACHED from EXPIRED: the state
+    the valid attack20 vectors of keytime.json (EscrowHandOver) end in is read here, from each verifier.
+    K2 upheld the claim and forfeited Bob's bond; K3 lapsed the contract, heard after K2's statements or
+    before K2's Ruling: BREACHED in both (section 8.9: the UPHOLD over the LAPSE). Before, EXPIRED."""
+    tests = _valid_handover_vectors("attack20", 2)
+    assert _js_reads(_FINAL_STATES, tests) == [["BREACHED"], ["BREACHED"]]
     for t in tests:
-        v = Verifier()
-        held = [verify_statement(base64.b64decode(e)) for e in t["envelopes"]]
-        for vs in held:
-            v.accept(vs.envelope)
-        assert any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)  # the lapse
-        assert [n.state for n in v.negotiations.by_id.values() if n.contract is not None] == [State.BREACHED]
+        held, contracts = _reference_reads(t)
+        assert _lapsed(held)
+        assert [n.state for n in contracts] == [State.BREACHED]
 
 
 @pytest.mark.req("NEG-015", "ESC-022", "CMT-003")
@@ -133,33 +152,13 @@ def test_both_verifiers_end_a_revoke_beside_a_siblings_lapse_revoked_in_both_ord
     """As above, for the valid "a Revoke over a LAPSE" vectors of keytime.json (EscrowHandOver): K2 stamped
     Bob's Revoke and forfeited his bond; K3 lapsed the contract, heard after K2's statements or before them:
     REVOKED in both (section 8.9: the stamped Revoke over the LAPSE). Before, EXPIRED."""
-    doc = json.loads((ROOT / "conformance" / "vectors" / "keytime.json").read_text())
-    tests = [
-        t
-        for g in doc["testGroups"]
-        for t in g["tests"]
-        if "a Revoke over a LAPSE" in t["comment"] and t["result"] == "valid"
-    ]
-    assert len(tests) == 2
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, "--input-type=module", "-e", _FINAL_STATES, json.dumps(tests)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert json.loads(run.stdout) == [["REVOKED"], ["REVOKED"]]
-    lapse = commitment_pb2.RULING_DECISION_LAPSE
+    tests = _valid_handover_vectors("a Revoke over a LAPSE", 2)
+    assert _js_reads(_FINAL_STATES, tests) == [["REVOKED"], ["REVOKED"]]
     for t in tests:
-        v = Verifier()
-        held = [verify_statement(base64.b64decode(e)) for e in t["envelopes"]]
-        for vs in held:
-            v.accept(vs.envelope)
-        assert any(vs.body == "ruling" and vs.statement.ruling.decision == lapse for vs in held)  # the lapse
+        held, contracts = _reference_reads(t)
+        assert _lapsed(held)
         assert any(vs.body == "revoke" for vs in held)
-        assert [n.state for n in v.negotiations.by_id.values() if n.contract is not None] == [State.REVOKED]
+        assert [n.state for n in contracts] == [State.REVOKED]
 
 
 _FINAL_SETTLEMENTS = """
@@ -183,30 +182,10 @@ def test_both_verifiers_end_a_thiefs_uphold_after_the_hand_over_expired_with_bot
     forfeited Bob's bond and released hers after K1's revocation took effect, heard first; K2 then lapsed
     the contract and refunded both bonds. ESC-022 (e): EXPIRED, both bonds refunded, none forfeited, in
     both verifiers (finding F40). Before, BREACHED and Bob's bond forfeited, K2's Refunds refused."""
-    doc = json.loads((ROOT / "conformance" / "vectors" / "keytime.json").read_text())
-    tests = [
-        t
-        for g in doc["testGroups"]
-        for t in g["tests"]
-        if "attack22" in t["comment"] and t["result"] == "valid"
-    ]
-    assert len(tests) == 1
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, "--input-type=module", "-e", _FINAL_SETTLEMENTS, json.dumps(tests)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    assert json.loads(run.stdout) == [[["EXPIRED", ["refund", "refund"]]]]
-    v = Verifier()
-    held = [verify_statement(base64.b64decode(e)) for e in tests[0]["envelopes"]]
-    for vs in held:
-        v.accept(vs.envelope)
+    tests = _valid_handover_vectors("attack22", 1)
+    assert _js_reads(_FINAL_SETTLEMENTS, tests) == [[["EXPIRED", ["refund", "refund"]]]]
+    held, (c,) = _reference_reads(tests[0])
     assert [vs.body for vs in held].count("forfeit") == 1  # the thief's, taken first
-    (c,) = [n for n in v.negotiations.by_id.values() if n.contract is not None]
     assert c.state is State.EXPIRED and c.contract is not None and c.contract.forfeited == frozenset()
 
 
