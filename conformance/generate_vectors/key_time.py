@@ -40,6 +40,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors import chains
 from conformance.generate_vectors._common import Group, draft, seal
+from conformance.generate_vectors.negotiation import claimed_breach
 
 __all__ = ["FILE", "groups"]
 
@@ -1087,27 +1088,8 @@ def _hand_over(
     under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1).
     ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011). Returns
     the envelopes, ending with K2's Ruling, Forfeit and Release, and the Ruling's index."""
-    clock = FixedClock()
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    esc = Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
-    clock.advance(1_000)
-    accept = bob.accept(offer)
+    clock, alice, bob, esc, offer, accept, claim, out = claimed_breach(BOND)
     nid = offer.header.negotiation_id
-    out: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
-    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
-    out += [offer.envelope, accept.envelope]
-    for p in (alice, bob):
-        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
-        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
-    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
-    claim = alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
-        audience=bob.did,
-        negotiation_id=nid,
-    )
-    out.append(claim.envelope)
     m = identity_pb2.Mandate()
     m.CopyFrom(esc.mandate_vs.statement.mandate)
     appointer_key = {"principal": esc.principal, "stranger": Party("stranger", clock).principal}.get(
@@ -1243,26 +1225,8 @@ def _thief_after_hand_over() -> tuple[list[bytes], list[bytes], list[bytes], lis
     shown the claim, lapses the contract after the claim window and refunds Bob's bond then Alice's.
     Returns what every view holds first (the trade, the bonds, the claim), the thief's four statements,
     the revocation with K2's hand-over, and K2's lapse and Refunds."""
-    clock = FixedClock()
-    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
-    clock.advance(1_000)
-    accept = bob.accept(offer)
+    clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND)
     nid = offer.header.negotiation_id
-    base: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
-    base.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
-    base += [offer.envelope, accept.envelope]
-    for p in (alice, bob):
-        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
-        base.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
-    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
-    claim = alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
-        audience=bob.did,
-        negotiation_id=nid,
-    )
-    base.append(claim.envelope)
     theft = clock.now_ms
     clock.advance(10)
     thief = [esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope]

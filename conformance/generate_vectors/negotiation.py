@@ -12,7 +12,7 @@ superseded (SPEC 8.9; NEG-017).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
@@ -667,6 +667,47 @@ def commitment() -> Group:
         twin=[*base, *bob.setup, opened],
     )
     return g
+
+
+class ClaimedBreach(NamedTuple):
+    """A bonded contract breached at escrow key ``esc`` and claimed, as :func:`claimed_breach` builds it."""
+
+    clock: FixedClock
+    alice: Party
+    bob: Party
+    esc: Party
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    claim: VerifiedStatement
+    envelopes: list[bytes]
+
+
+def claimed_breach(bond: int) -> ClaimedBreach:
+    """Alice offers Bob a trade bonded ``bond`` each at escrow ``esc``; Bob accepts; the escrow stamps both
+    and locks both bonds; a second after the deadline Alice claims Bob's item 0 never arrived. The
+    envelopes: the three parties' setup, the Stamp, the Offer, the Accept, the two BondLocks, the claim --
+    the start of the hand-over stories of keytime.json and ratings.json (their bytes depend on this order)."""
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=bond, audience_bond=bond, escrow=esc.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    out = [*esc.setup, *alice.setup, *bob.setup]
+    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    out += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=bond)
+        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
+    claim = alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    out.append(claim.envelope)
+    return ClaimedBreach(clock, alice, bob, esc, offer, accept, claim, out)
 
 
 # --- SPEC 0.2: arbitration, causal time, one final state ------------------------------------------

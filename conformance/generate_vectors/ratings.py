@@ -32,7 +32,7 @@ from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, proposal_o
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle, run_reputation_vectors
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
-from conformance.generate_vectors.negotiation import UPHOLD, Deal, ctx, stamp
+from conformance.generate_vectors.negotiation import UPHOLD, Deal, claimed_breach, ctx, stamp
 
 FILE: Final = "ratings.json"
 FULFILLED: Final = reputation_pb2.OUTCOME_FULFILLED
@@ -854,26 +854,8 @@ def thief_restamps_after_hand_over(*, before_successor: bool) -> HandedOverBreac
     forfeits Bob's bond to Alice and releases hers; Alice attests Bob BREACHED. The thief holding K1 signs a
     Stamp by K1 naming the claim and the Accept -- dated after K2's Stamp of the claim, or
     (``before_successor``) between the revocation's effective_ms and K2's Stamp."""
-    clock = FixedClock()
-    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
-    clock.advance(1_000)
-    accept = bob.accept(offer)
+    clock, alice, bob, esc, offer, accept, claim, out = claimed_breach(BOND)
     nid = offer.header.negotiation_id
-    out = [*esc.setup, *alice.setup, *bob.setup]
-    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
-    out += [offer.envelope, accept.envelope]
-    for p in (alice, bob):
-        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
-        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
-    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
-    claim = alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
-        audience=bob.did,
-        negotiation_id=nid,
-    )
-    out.append(claim.envelope)
     revocation = esc.principal.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms - 10, reason="stolen"),
@@ -935,26 +917,8 @@ def sibling_stamps_in_one_ms() -> tuple[list[bytes], Party, Party, Party]:
     claim, forfeits Bob's bond to Alice and releases hers, and Alice attests Bob BREACHED. Then P revokes K2
     from a millisecond before its Stamp of the claim (and after its Stamp of the Accept). Returns the bundle
     and K1, K2, K3."""
-    clock = FixedClock()
-    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
-    clock.advance(1_000)
-    accept = bob.accept(offer)
+    clock, alice, bob, esc, offer, accept, claim, out = claimed_breach(BOND)
     nid = offer.header.negotiation_id
-    out = [*esc.setup, *alice.setup, *bob.setup]
-    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
-    out += [offer.envelope, accept.envelope]
-    for p in (alice, bob):
-        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
-        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
-    clock.now_ms = offer.statement.offer.gives[0].deadline_ms + 1_000
-    claim = alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never arrived"),
-        audience=bob.did,
-        negotiation_id=nid,
-    )
-    out.append(claim.envelope)
     out.append(
         esc.principal.sign(
             "key_revocation",
