@@ -201,6 +201,21 @@ def _lapsing(w: World, by: Party) -> list[VerifiedStatement]:
     return [lapse, *refunds]
 
 
+def _sibling_outcomes(w: World, k2s: Sequence[object], k3s: Sequence[object]) -> set[tuple[str, ...]]:
+    """The outcomes of every interleaving of K2's statements ``k2s`` and K3's ``k3s`` after both
+    hand-overs, and of K2's then K3's with K3's hand-over heard after K2's statements (36 orders); only a
+    second settlement of a bond already settled may be refused (NEG-012: whichever came second)."""
+    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
+    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
+    assert len(orders) == 36
+    outcomes = set()
+    for order in orders:
+        v, refused = w.view(order)  # type: ignore[arg-type]
+        assert set(refused) <= {"BODY_INVALID"}, refused
+        outcomes.add(_named(w, w.outcome(v)))
+    return outcomes
+
+
 @pytest.mark.req("ESC-022", "NEG-015", "NEG-012", "CMT-006")
 def test_a_sibling_successors_lapse_ends_in_the_breach_in_every_order() -> None:
     # attack20: K2 stamps Alice's claim within its window, upholds it, forfeits Bob's bond to her and
@@ -211,15 +226,7 @@ def test_a_sibling_successors_lapse_ends_in_the_breach_in_every_order() -> None:
     w = _world()
     k2s = _upholding(w, w.k2)
     k3s = _lapsing(w, w.k3)
-    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
-    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
-    assert len(orders) == 36
-    outcomes = set()
-    for order in orders:
-        v, refused = w.view(order)  # type: ignore[arg-type]
-        # Only a second settlement of a bond already settled is refused (NEG-012): whichever came second.
-        assert set(refused) <= {"BODY_INVALID"}, refused
-        outcomes.add(_named(w, w.outcome(v)))
+    outcomes = _sibling_outcomes(w, k2s, k3s)
     assert outcomes == {_SETTLED_BY_K2}
     # The lapse was taken, not refused: K3's statements alone end the contract EXPIRED, both refunded.
     alone, refused = w.view([w.handovers[1], *k3s])
@@ -263,15 +270,7 @@ def test_a_sibling_successors_lapse_ends_in_the_revoke_in_every_order() -> None:
     w = _world(trade_pb2.Revocation(allowed=True, forfeit_bond=True))
     k2s = _revoking(w, w.k2)
     k3s = _lapsing(w, w.k3)
-    orders = [[*w.handovers, *merged] for merged in _interleavings(k2s, k3s)]
-    orders.append([w.handovers[0], *k2s, w.handovers[1], *k3s])
-    assert len(orders) == 36
-    outcomes = set()
-    for order in orders:
-        v, refused = w.view(order)  # type: ignore[arg-type]
-        # Only a second settlement of a bond already settled is refused (NEG-012): whichever came second.
-        assert set(refused) <= {"BODY_INVALID"}, refused
-        outcomes.add(_named(w, w.outcome(v)))
+    outcomes = _sibling_outcomes(w, k2s, k3s)
     assert outcomes == {("REVOKED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
     # Each alone: K2's statements end the contract REVOKED, K3's EXPIRED (the lapse taken, not refused).
     alone = {_named(w, w.outcome(w.view([h, *ks])[0])) for h, ks in zip(w.handovers, (k2s, k3s), strict=True)}
