@@ -1,0 +1,107 @@
+"""redteam23: two successors of one escrow key (ESC-022 (d)) -- a revoker and a colluding successor.
+
+K1's principal named two successors, K2 and K3, each continuing K1's ledger (ESC-023). Section 8.9 now ranks
+an effective Revoke (row 2) above a LAPSE (row 3), and ESC-023 (f) books a bond one successor settled as
+settled in the other's ledger, credited to no one, once the contract ended there with no claim pending.
+
+- A revoker: Bob, who never delivered, has Alice's claim stamped at K3 pending; he revokes and has K2 (never
+  shown the claim) stamp his Revoke, then shows K2's Stamp to K3 before it rules, to dodge the breach with a
+  Revoke that outranks a claim not yet ruled on (row 2 over row 4).
+- A colluding successor: K3 lapses the contract just after Bob's missed deadline -- a LAPSE every verifier
+  takes (CMT-006: a bonded contract after its bonding cutoff; whether it was due is the audit's) -- and
+  refunds both bonds; Bob shows the lapse to K2 before Alice claims.
+
+Each test asserts that the attack happened (the statements signed and taken), then what the protocol did.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_attack20_handover import CLAIM_WINDOW_MS, _bobs_revoke, _siblings, _view
+from test_escrow_handover import Desk
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow_audit import audit_ledger
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+
+
+@pytest.mark.req("ESC-022", "CMT-005", "NEG-015")
+@pytest.mark.parametrize("forfeit_bond", [False, True], ids=["release", "forfeit-bond"])
+def test_a_revoke_one_successor_stamped_dodges_no_claim_pending_at_the_other(forfeit_bond: bool) -> None:
+    d = Desk(trade_pb2.Revocation(allowed=True, forfeit_bond=forfeit_bond))
+    claim = d.claim()  # past Bob's deadline: he delivered nothing
+    k2, e2, k3, e3 = _siblings(d)
+    nid = d.offer.header.negotiation_id
+    assert [vs.body for vs in e3.submit([claim.envelope], d.clock.now_ms)] == ["stamp"]
+    revoke = _bobs_revoke(d)
+    stamped = e2.submit([revoke.envelope], d.clock.now_ms)
+    # The attack happened: K2, never shown the claim, stamped Bob's Revoke (and under forfeit_bond terms
+    # forfeited his bond for it, CMT-003): REVOKED in K2's view, a fact above a claim not yet ruled on.
+    assert [vs.body for vs in stamped] == (["stamp", "forfeit"] if forfeit_bond else ["stamp"])
+    assert e2.verifier.negotiations.get(nid).state is State.REVOKED
+    # Bob shows K3 the Revoke with K2's Stamp of it before K3 rules: K3, the claim pending (DISPUTED), takes
+    # no Revoke (CMT-005 (a)) -- the Submit is refused, nothing of it taken.
+    with pytest.raises(CoopError) as refused:
+        e3.submit([k2.mandate_vs.envelope, *(vs.envelope for vs in stamped), revoke.envelope], d.clock.now_ms)
+    assert refused.value.code in ("ILLEGAL_TRANSITION", "BODY_INVALID")
+    assert e3.verifier.negotiations.get(nid).state is State.DISPUTED
+    # K3 rules on the claim and forfeits Bob's bond to Alice; the breach (row 1) outranks the Revoke in
+    # every view, in both orders of the two transcripts.
+    d.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    assert [vs.body for vs in e3.tick(d.clock.now_ms)] == ["ruling", "forfeit", "release"]
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    e2.tick(d.clock.now_ms)  # K2 settles what its own rules owe (the cost of two successors, ESC-022 (d))
+    assert e3.balance(d.bob.did) == (900, 0) and e3.balance(d.alice.did) == (1_100, 0)
+    for k, e in ((k2, e2), (k3, e3)):
+        report = audit_ledger(e.transcript(), escrow=k.did)
+        assert report.ok, report.findings
+    both = {_view(d, e2.transcript(), e3.transcript()), _view(d, e3.transcript(), e2.transcript())}
+    assert both == {("BREACHED", frozenset({"bob"}), frozenset({"alice", "bob"}))}
+
+
+@pytest.mark.req("ESC-023", "CMT-006", "AUD-004")
+def test_a_colluding_successors_early_lapse_is_booked_by_its_sibling_and_its_own_audit_shows_it() -> None:
+    d = Desk()
+    k2, e2, k3, e3 = _siblings(d)
+    nid = d.offer.header.negotiation_id
+    d.clock.now_ms = d.deadline + 1_000  # Bob missed his deadline; Alice's claim window is open
+    # K3, colluding with Bob, lapses the contract at once and refunds both bonds -- a LAPSE every verifier
+    # takes (CMT-006: bonded terms, after the bonding cutoff; whether it was due is the audit's).
+    contract = d.accept.digest
+    lapse = k3.sign(
+        "ruling",
+        commitment_pb2.Ruling(contract=contract, decision=commitment_pb2.RULING_DECISION_LAPSE),
+        negotiation_id=nid,
+    )
+    refunds = [
+        k3.sign(
+            "refund", commitment_pb2.Refund(contract=contract, party=p.did, amount=100), negotiation_id=nid
+        )
+        for p in (d.bob, d.alice)
+    ]
+    shown = e2.submit(
+        [k3.mandate_vs.envelope, lapse.envelope, *(vs.envelope for vs in refunds)], d.clock.now_ms
+    )
+    # The attack happened: K2 took the lapse (EXPIRED in its view) and booked both bonds settled by K3's
+    # Refunds, credited to no one (ESC-023 (f)); Alice's claim, within its window, is refused there.
+    assert [vs.body for vs in shown] == ["stamp"]
+    assert e2.verifier.negotiations.get(nid).state is State.EXPIRED
+    assert e2.balance(d.bob.did) == (900, 0) and e2.balance(d.alice.did) == (900, 0)
+    claim = d.claim()
+    assert d.clock.now_ms < d.deadline + CLAIM_WINDOW_MS
+    with pytest.raises(CoopError) as refused:
+        e2.submit([claim.envelope], d.clock.now_ms)
+    assert (refused.value.code, refused.value.requirement) == ("ILLEGAL_TRANSITION", "CMT-005")
+    # What the protocol did: Bob's bond was paid once (back to him, in K3's ledger) and K2's audit is clean --
+    # K2 did as its rules say. The fault is K3's, and K3's own transcript proves it (AUD-004: a lapse before
+    # the last deadline plus the claim window), which the principal answers for (section 16.13), as for one
+    # escrow that lapses early.
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances == {d.alice.did: (900, 0), d.bob.did: (900, 0)}
+    k3_transcript = [*e3.transcript(), lapse.envelope, *(vs.envelope for vs in refunds)]
+    faulty = audit_ledger(k3_transcript, escrow=k3.did)
+    assert [(f.code, f.message) for f in faulty.findings] == [
+        ("RULING_WRONG", "a lapse before the last deadline plus the claim window")
+    ]
