@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import pytest
 from test_unwitnessed_order import _before_nowit22, _every_order, _outcome
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
@@ -28,6 +28,13 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 
 _CARE = 1_000  # Bob's max_outstanding: one of his 600 offers at a time
+_SLOT = b"bobs-one-slot"  # the exclusive_key of Bob's two offers (NEG-009): one live contract at a time
+# What each view refuses of Bob's trade with Carol, by the cap the thief's contract fills (and before KEY-009
+# (c), where the revocation came first, the thief's Accept instead)
+_REFUSED = {
+    "max_outstanding": ("offer MANDATE_VIOLATION MND-010", "accept UNKNOWN_NEGOTIATION NEG-002"),
+    "exclusive_key": ("accept EXCLUSIVE_CONFLICT NEG-009",),
+}
 
 
 def _stolen(clock: FixedClock) -> tuple[Party, VerifiedStatement, VerifiedStatement]:
@@ -43,30 +50,38 @@ def _stolen(clock: FixedClock) -> tuple[Party, VerifiedStatement, VerifiedStatem
     return alice, binding, revocation
 
 
-def _sixty(party: Party, clock: FixedClock) -> object:
-    return party.proposal(gives=[service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)])
+def _sixty(party: Party, clock: FixedClock, cap: str) -> trade_pb2.Offer:
+    key = _SLOT if cap == "exclusive_key" else b""
+    gives = [service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)]
+    return party.proposal(gives=gives, exclusive_key=key)
 
 
-def _exposure_story() -> tuple[
+def _exposure_story(
+    cap: str,
+) -> tuple[
     list[bytes],
     list[VerifiedStatement],
     list[tuple[VerifiedStatement, VerifiedStatement]],
     dict[str, VerifiedStatement],
     Party,
 ]:
-    """Bob (max_outstanding 1,000) offers Alice 600 naming no escrow, for a minute. Her principal revokes her
-    key (stolen); the thief accepts Bob's offer with it, dated after the revocation's effective_ms. Bob's
-    offer expires unanswered in Bob's view (his peer refuses the thief's Accept, KEY_REVOKED); Bob offers
-    Carol 600, which Carol accepts."""
+    """Bob offers Alice 600 naming no escrow, for a minute -- with max_outstanding 1,000 (``cap``
+    "max_outstanding"), or under an exclusive_key ("exclusive_key"). Her principal revokes her key (stolen);
+    the thief accepts Bob's offer with it, dated after the revocation's effective_ms. Bob's offer expires
+    unanswered in Bob's view (his peer refuses the thief's Accept, KEY_REVOKED); Bob offers Carol 600 (under
+    the same exclusive_key), which Carol accepts."""
     clock = FixedClock()
-    bob, carol = Party("bob", clock, {"max_outstanding": _CARE}), Party("carol", clock)
+    caps = {"max_outstanding": _CARE} if cap == "max_outstanding" else {}
+    bob, carol = Party("bob", clock, caps), Party("carol", clock)
     alice, binding, revocation = _stolen(clock)
-    to_alice = bob.offer(alice, _sixty(bob, clock), ttl_ms=60_000)  # type: ignore[arg-type]
+    to_alice = bob.offer(alice, _sixty(bob, clock, cap), ttl_ms=60_000)
     clock.advance(2_000)
     assert clock.now_ms > revocation.statement.key_revocation.effective_ms
     thief_accept = alice.accept(to_alice)  # the thief, with the stolen key
-    clock.advance(120_000)  # Bob's offer to Alice has expired
-    to_carol = bob.offer(carol, _sixty(bob, clock))  # type: ignore[arg-type]
+    # Bob's offer to Alice has expired; under an exclusive_key, a month on (an unperformed contract naming no
+    # escrow, which nobody lapses, holds the key for good)
+    clock.advance(120_000 if cap == "max_outstanding" else 30 * DAY_MS)
+    to_carol = bob.offer(carol, _sixty(bob, clock, cap))
     clock.advance(1_000)
     carol_accept = carol.accept(to_carol)
     items = [to_alice, revocation, thief_accept, to_carol, carol_accept]
@@ -96,24 +111,32 @@ def _bobs_guard_signs_to_carol(
     assert guard.negotiations.get(named["to_carol"].negotiation_id).contract is not None
 
 
-@pytest.mark.req("KEY-009", "MND-010", "KEY-004")
+_CAPS = pytest.mark.parametrize("cap", ["max_outstanding", "exclusive_key"])
+
+
+@pytest.mark.req("KEY-009", "MND-010", "NEG-009", "KEY-004")
+@_CAPS
 @pytest.mark.xfail(
     strict=True,
     reason=(
         "redteam23: KEY-009 (c) holds the thief's Accept of Bob's offer naming no escrow in every "
-        "view, and the contract it forms counts toward Bob's max_outstanding (MND-010, section 4.5) "
-        "until its last deadline plus the claim window: Bob's honest offer to Carol is refused "
-        "MND-010 and Carol's Accept UNKNOWN_NEGOTIATION in every view of evidence, in every order -- "
-        "Bob's trade with Carol, and any rating of it, erased by a thief of someone else's key; "
-        "before KEY-009 (c) a view that heard the revocation first held it. Fix proposed: a contract "
-        "whose Accept (or offer) a view holds disowned counts toward the other party's caps only as "
-        "the offer it accepts did (live until its expires_at_ms), booked so by "
-        "ExposureBook.contract_formed when disowned then (a revocation heard after the check stays "
-        "order-bound, as before KEY-009 (c))"
+        "view, and the contract it forms counts toward Bob's caps -- his max_outstanding until its "
+        "last deadline plus the claim window (MND-010, section 4.5), his exclusive_key while it is "
+        "live (NEG-009; with no escrow to lapse it, for good): Bob's honest offer to Carol is refused "
+        "MND-010 (and Carol's Accept UNKNOWN_NEGOTIATION), or Carol's Accept EXCLUSIVE_CONFLICT, in "
+        "every view of evidence, in every order -- Bob's trade with Carol, and any rating of it, "
+        "erased by a thief of someone else's key, while Bob's own guard (a live receiver that heard "
+        "the revocation, KEY-004) took it; before KEY-009 (c) a view that heard the revocation first "
+        "held it too. Fix proposed: a contract whose Accept (or offer) a view holds disowned counts "
+        "toward the other party's caps only as the offer it accepts did (live until its "
+        "expires_at_ms) and holds no exclusive_key of that party's, booked so when disowned then "
+        "(Verifier._contract_formed, Negotiations.exclusive_holder), and un-booked by a revocation "
+        "taken later (ExposureBook.contract_displaced at the Accept's place); a refusal made before "
+        "the revocation came stays order-bound, as before KEY-009 (c)"
     ),
 )
-def test_a_thiefs_accept_of_an_offer_naming_no_escrow_erases_the_offerers_next_trade() -> None:
-    setup, items, after, named, bob = _exposure_story()
+def test_a_thiefs_accept_of_an_offer_naming_no_escrow_erases_the_offerers_next_trade(cap: str) -> None:
+    setup, items, after, named, bob = _exposure_story(cap)
     _bobs_guard_signs_to_carol(setup, named, bob, items[1])
     seen = _every_order(setup, items, after)
     # The attack happened: the thief's Accept is held, disowned, and forms Bob's contract with Alice's key in
@@ -128,24 +151,21 @@ def test_a_thiefs_accept_of_an_offer_naming_no_escrow_erases_the_offerers_next_t
     assert states.get(named["to_carol"].negotiation_id), "Bob's contract with Carol erased"
 
 
-@pytest.mark.req("KEY-009", "MND-010", "KEY-004")
+@pytest.mark.req("KEY-009", "MND-010", "NEG-009", "KEY-004")
+@_CAPS
 def test_before_key_009_c_a_view_that_heard_the_revocation_first_held_bobs_next_trade(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, cap: str
 ) -> None:
-    """The same orders read as before KEY-009 (c) (a statement no escrow can witness refused): the views that
-    heard the revocation before the thief's Accept refused the Accept and held Bob's trade with Carol; only
-    those that took the Accept first refused Bob's offer to Carol. The test above is what (c) changed."""
-    setup, items, after, _, _ = _exposure_story()
+    """What the strict xfail above observes, pinned, and the same orders read as before KEY-009 (c) (a
+    statement no escrow can witness refused): now every view refuses Bob's trade with Carol; before, the
+    views that heard the revocation before the thief's Accept refused the Accept and held Bob's trade, only
+    those that took the Accept first refused it. KEY-009 (c) made the refusal every view's."""
+    setup, items, after, _, _ = _exposure_story(cap)
     now = _every_order(setup, items, after)
-    assert {outcome[0] for outcome in now} == {
-        ("offer MANDATE_VIOLATION MND-010", "accept UNKNOWN_NEGOTIATION NEG-002")
-    }
+    assert {outcome[0] for outcome in now} == {_REFUSED[cap]}
     _before_nowit22(monkeypatch)
     before = _every_order(setup, items, after)
-    assert {outcome[0] for outcome in before} == {
-        ("accept KEY_REVOKED KEY-004",),
-        ("offer MANDATE_VIOLATION MND-010", "accept UNKNOWN_NEGOTIATION NEG-002"),
-    }
+    assert {outcome[0] for outcome in before} == {("accept KEY_REVOKED KEY-004",), _REFUSED[cap]}
 
 
 Story = tuple[
