@@ -10,6 +10,9 @@ settled in the other's ledger, credited to no one, once the contract ended there
 - A colluding successor: K3 lapses the contract just after Bob's missed deadline -- a LAPSE every verifier
   takes (CMT-006: a bonded contract after its bonding cutoff; whether it was due is the audit's) -- and
   refunds both bonds; Bob shows the lapse to K2 before Alice claims.
+- A bond paid zero times: Alice funds K2 alone after the hand-over and K2 locks her bond; K3, never shown her
+  Deposit, lapses the contract at the bonding cutoff and refunds Bob's; shown that, K2 must not keep her bond
+  locked for good.
 
 Each test asserts that the attack happened (the statements signed and taken), then what the protocol did.
 """
@@ -18,12 +21,14 @@ from __future__ import annotations
 
 import pytest
 from test_attack20_handover import CLAIM_WINDOW_MS, _bobs_revoke, _siblings, _view
-from test_escrow_handover import Desk
+from test_escrow_handover import BOND, Desk
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.testing import FixedClock, Party, _LedgerSigner
 
 
 @pytest.mark.req("ESC-022", "CMT-005", "NEG-015")
@@ -105,3 +110,57 @@ def test_a_colluding_successors_early_lapse_is_booked_by_its_sibling_and_its_own
     assert [(f.code, f.message) for f in faulty.findings] == [
         ("RULING_WRONG", "a lapse before the last deadline plus the claim window")
     ]
+
+
+class _UnfundedAtK1(Desk):
+    """As :class:`Desk`, but Alice has no funds at K1: K1 stamps Bob's Accept and locks Bob's bond alone."""
+
+    def __init__(self) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob, self.esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        self.old = Escrow(_LedgerSigner(self.esc.agent), self.esc.mandate_vs.digest, setup=self.esc.setup)
+        self.old.deposit(self.bob.did, 1_000, "credit", "funding", clock.now_ms)
+        proposal = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.esc.did)
+        self.offer = self.alice.offer(self.bob, proposal, ttl_ms=3_600_000)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        parties = [self.alice.mandate_vs.envelope, self.bob.mandate_vs.envelope]
+        signed = self.old.submit([*parties, self.offer.envelope, self.accept.envelope], clock.now_ms)
+        assert [vs.body for vs in signed] == ["stamp", "bond_lock"]
+        self.deadline = self.offer.statement.offer.gives[0].deadline_ms
+
+
+@pytest.mark.req("ESC-023", "ESC-010", "CMT-006", "AUD-006")
+def test_a_bond_one_successor_locked_alone_is_refunded_by_it_when_the_other_lapses_at_the_cutoff() -> None:
+    # Zero times? Alice funds K2 (the successor she knows of) after the hand-over, and K2 locks her bond; K3,
+    # never shown her Deposit, lapses the contract at the bonding cutoff (her bond unlocked in its ledger,
+    # ESC-010) and refunds Bob's. Bob shows K2 the lapse: K2 holds the contract EXPIRED with Alice's bond
+    # settled by nobody -- it must not stay locked in K2's ledger for good (K3 never held it).
+    d = _UnfundedAtK1()
+    rev, k2, e2 = d.take_over()
+    k3 = d.successor("escrow3")
+    e3 = Escrow(
+        _LedgerSigner(k3.agent),
+        k3.mandate_vs.digest,
+        setup=k3.setup,
+        predecessor=[*d.old.transcript(), rev.envelope],
+    )
+    e2.deposit(d.alice.did, 1_000, "credit", "funding", d.clock.now_ms)
+    assert e2.balance(d.alice.did) == (900, 100)  # locked by K2 alone
+    d.clock.now_ms = d.offer.header.expires_at_ms + 30_000 + 60_001  # past the bonding cutoff
+    lapse = e3.tick(d.clock.now_ms)
+    # The attack happened: K3 lapsed the contract and refunded the one bond it held; K2 took the lapse.
+    assert [vs.body for vs in lapse] == ["ruling", "refund"]
+    assert lapse[1].statement.refund.party == d.bob.did
+    signed = e2.submit([k3.mandate_vs.envelope, *(vs.envelope for vs in lapse)], d.clock.now_ms)
+    assert e2.verifier.negotiations.get(d.offer.header.negotiation_id).state is State.EXPIRED
+    # What the protocol did: K2 refunds Alice's bond itself (nobody else settled it) and books Bob's as K3's
+    # Refund settled it (ESC-023 (f)): each bond paid once, nothing locked for good, K2's audit agreeing.
+    assert [(vs.body, vs.statement.refund.party) for vs in signed if vs.body == "refund"] == [
+        ("refund", d.alice.did)
+    ]
+    assert e2.balance(d.alice.did) == (1_000, 0) and e2.balance(d.bob.did) == (900, 0)
+    assert e3.balance(d.bob.did) == (1_000, 0)
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
+    assert report.balances == {d.alice.did: (1_000, 0), d.bob.did: (900, 0)}
