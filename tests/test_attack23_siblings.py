@@ -13,6 +13,8 @@ settled in the other's ledger, credited to no one, once the contract ended there
 - A bond paid zero times: Alice funds K2 alone after the hand-over and K2 locks her bond; K3, never shown her
   Deposit, lapses the contract at the bonding cutoff and refunds Bob's; shown that, K2 must not keep her bond
   locked for good.
+- A forged or a backdated sibling: a Refund of Bob's bond by a key naming K1 in `succeeds` under another
+  principal's Mandate, or by K3 dated before the hand-over, shown to K2 to have the bond leave its ledger.
 
 Each test asserts that the attack happened (the statements signed and taken), then what the protocol did.
 """
@@ -28,7 +30,8 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.testing import FixedClock, Party, _LedgerSigner
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.testing import FixedClock, Party, Signer, _LedgerSigner
 
 
 @pytest.mark.req("ESC-022", "CMT-005", "NEG-015")
@@ -164,3 +167,42 @@ def test_a_bond_one_successor_locked_alone_is_refunded_by_it_when_the_other_laps
     report = audit_ledger(e2.transcript(), escrow=k2.did)
     assert report.ok, report.findings
     assert report.balances == {d.alice.did: (1_000, 0), d.bob.did: (900, 0)}
+
+
+@pytest.mark.req("ESC-023", "ESC-022", "NEG-008")
+def test_a_forged_or_backdated_siblings_settlement_books_nothing() -> None:
+    # A lying submitter shows K2 a Refund of Bob's bond to have it leave K2's ledger: one signed by a key
+    # whose Mandate names K1 in `succeeds` but comes from Mallory's principal (not K1's), and one by K3 dated
+    # before the hand-over's effective_ms. Each is refused WRONG_PARTY (ESC-022), nothing of it taken or
+    # booked: Bob's bond stays locked in K2's ledger, and K2 settles it itself (here: its lapse's Refund).
+    d = Desk()
+    k2, e2, k3, _ = _siblings(d)
+    nid, contract = d.offer.header.negotiation_id, d.accept.digest
+    effective = next(
+        vs.statement.key_revocation.effective_ms
+        for vs in map(verify_statement, e2.transcript())
+        if vs.body == "key_revocation"
+    )
+    then = d.clock.now_ms
+    d.clock.now_ms = effective - 1
+    backdated = k3.sign(
+        "refund", commitment_pb2.Refund(contract=contract, party=d.bob.did, amount=100), negotiation_id=nid
+    )
+    d.clock.now_ms = then
+    fake = d.successor("fake", appointer=Signer("mallory-principal", d.clock))
+    forged = fake.sign(
+        "refund", commitment_pb2.Refund(contract=contract, party=d.bob.did, amount=100), negotiation_id=nid
+    )
+    for successor, refund in ((fake, forged), (k3, backdated)):
+        # The attack happened: a Refund of Bob's bond, by a key naming K1 in its Mandate's `succeeds`, shown.
+        assert successor.mandate_vs.statement.mandate.succeeds == d.esc.did
+        with pytest.raises(CoopError) as refused:
+            e2.submit([successor.mandate_vs.envelope, refund.envelope], d.clock.now_ms)
+        assert (refused.value.code, refused.value.requirement) == ("WRONG_PARTY", "NEG-008")
+        assert refund.digest not in e2.verifier.statements
+        assert e2.balance(d.bob.did) == (900, 100)  # still locked: nothing booked
+    d.clock.now_ms = d.deadline + CLAIM_WINDOW_MS + 1
+    assert [vs.body for vs in e2.tick(d.clock.now_ms)] == ["ruling", "refund", "refund"]
+    assert e2.balance(d.bob.did) == (1_000, 0)
+    report = audit_ledger(e2.transcript(), escrow=k2.did)
+    assert report.ok, report.findings
