@@ -15,11 +15,17 @@ they are an equivocation proof (ATT-012), and now kept as one.
 from __future__ import annotations
 
 import pytest
+from peers import make_peer
 
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.trust import DAY_MS
+from a2a_coop.runtime import evidence as evidence_module
+from a2a_coop.runtime import gossip
+from a2a_coop.runtime import peer as peer_module
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.testing import FixedClock, Party
 
@@ -88,3 +94,48 @@ def test_a_nonce_reused_at_another_seq_is_no_fork_proof() -> None:
     assert x.did not in view.forks
     with pytest.raises((CoopError, ValueError)):
         verify_fork_proof(ForkProof(*refused.value.evidence))
+
+
+def _same_nonce_at_seq_0(x: Party, first: VerifiedStatement, at: int) -> VerifiedStatement:
+    """A second Checkpoint of ``x``'s key at seq 0, issued at ``at``, with ``first``'s nonce."""
+    nonce = first.header.nonce
+    again = ChainSigner(x.agent.key, clock=lambda: at, nonce=lambda: nonce, ttl_ms=DAY_MS)
+    return again.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=x.mandate_vs.digest)
+
+
+def _before(error: CoopError) -> ForkProof | None:
+    """fork_proof_from before: a chain check's refusal only."""
+    return fork_proof_from(error) if error.code in ("EQUIVOCATION", "CHAIN_BROKEN") else None
+
+
+@pytest.mark.req("ATT-011", "ATT-013", "ATT-019")
+def test_a_peer_keeps_the_proof_of_a_swapped_checkpoint_forking_with_the_same_nonce(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Through a real Peer's swap intake (ATT-019: Checkpoints and their Mandates): X gossips a Checkpoint at
+    seq 0, then another at seq 0 with the first one's nonce. The peer refuses the second NONCE_REUSED and now
+    keeps the fork proof -- X faulty in its reputation, the proof passed on in its next swap; read as before,
+    it kept nothing."""
+    for keep in (True, False):
+        clock = FixedClock()
+        me, x = Party("me", clock), Party("x", clock)
+        peer = make_peer(me, clock)
+        if not keep:
+            monkeypatch.setattr(peer_module, "fork_proof_from", _before)
+            monkeypatch.setattr(evidence_module, "fork_proof_from", _before)
+        first = x.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), ttl_ms=DAY_MS)
+        clock.advance(1)
+        second = _same_nonce_at_seq_0(x, first, clock.now_ms)
+        assert (second.seq, second.header.nonce) == (first.seq, first.header.nonce)
+        assert second.digest != first.digest
+        peer.gossip([x.mandate_vs.envelope, first.envelope], [])
+        assert first.digest in peer.verifier.statements
+        peer.gossip([second.envelope], [])  # the attack: the fork's second half, its nonce the first's
+        assert second.digest not in peer.verifier.statements
+        if keep:
+            assert x.did in peer.verifier.forks and peer.reputation.score(x.did).faulty
+            _, passed_on = gossip.outgoing(peer)
+            assert [verify_fork_proof(p) for p in passed_on] == [x.did]
+        else:
+            assert x.did not in peer.verifier.forks and not peer.reputation.score(x.did).faulty
+        monkeypatch.undo()
