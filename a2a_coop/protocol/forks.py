@@ -18,7 +18,9 @@ guard refuses to sign what its own chain view rejects, and it persists each seq
 before sending (SPEC 16.6).
 
 A verifier's chain view reports both kinds with the two envelopes as evidence
-(EQUIVOCATION, CHAIN_BROKEN); :func:`fork_proof_from` keeps them, and
+(EQUIVOCATION, CHAIN_BROKEN) -- and its replay memory, which checks first (RPL-001,
+ERR-002), a statement at a used seq carrying that statement's nonce (NONCE_REUSED,
+the nonce's holder then the statement); :func:`fork_proof_from` keeps them, and
 :func:`verify_fork_proof` checks a proof received from anyone. A view holding a
 proof zeroes the issuer's trust (ATT-013).
 """
@@ -62,9 +64,12 @@ def verify_fork_proof(proof: ForkProof) -> str:
 
 
 def fork_proof_from(error: CoopError) -> ForkProof | None:
-    """The fork proof a chain error carries (EQUIVOCATION, or CHAIN_BROKEN under CHN-003 or CHN-005),
-    or None when it carries none."""
-    if error.code not in ("EQUIVOCATION", "CHAIN_BROKEN") or len(error.evidence) != 2:
+    """The fork proof a chain error carries (EQUIVOCATION, or CHAIN_BROKEN under CHN-003 or CHN-005), or a
+    replay error whose two envelopes are one (NONCE_REUSED: a second statement at the nonce holder's seq,
+    refused for the nonce before the chain check could refuse it as the fork, ATT-011), or None when it
+    carries none. Else a forker reusing the nonce of the statement it forks left no proof anywhere
+    (tests/test_attack23_nonce_fork.py)."""
+    if error.code not in ("EQUIVOCATION", "CHAIN_BROKEN", "NONCE_REUSED") or len(error.evidence) != 2:
         return None
     proof = ForkProof(*error.evidence)
     try:

@@ -1,0 +1,250 @@
+"""redteam23: a thief's statements of a negotiation after the theft, now held by every view (KEY-009 (c)).
+
+Alice's key K is stolen; her principal revokes it from the theft (effective_ms before every statement the
+thief signs). Since the twenty-second session a view of evidence holds every statement of a negotiation a
+revocation would reject, disowned, whether or not an escrow can witness it, and its negotiation moves in
+every view. KEY-009 (c)'s Why says a thief gains no statement held "that it could not have had held before by
+naming an escrow in it". That reads the thief as a proposer: as an *acceptor* the thief answers an offer
+someone else signed -- Bob's, naming no escrow -- and the escrow field is Bob's, not the thief's. Each test
+below signs the thief's statements with the stolen key after the revocation's effective_ms, feeds every
+order of them (itertools.permutations, each statement after what it names) through the real verifier, and
+asserts first that the attack happened (the thief's statements held and disowned), then what the protocol
+did. A test marked ``xfail(strict=True)`` is a hole this version still has; its reason says what happens
+and the fix proposed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+from test_unwitnessed_order import _before_nowit22, _every_order, _outcome
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+
+_CARE = 1_000  # Bob's max_outstanding: one of his 600 offers at a time
+_SLOT = b"bobs-one-slot"  # the exclusive_key of Bob's two offers (NEG-009): one live contract at a time
+# What each view refuses of Bob's trade with Carol, by the cap the thief's contract fills (and before KEY-009
+# (c), where the revocation came first, the thief's Accept instead)
+_REFUSED = {
+    "max_outstanding": ("offer MANDATE_VIOLATION MND-010", "accept UNKNOWN_NEGOTIATION NEG-002"),
+    "exclusive_key": ("accept EXCLUSIVE_CONFLICT NEG-009",),
+}
+
+
+def _stolen(clock: FixedClock) -> tuple[Party, VerifiedStatement, VerifiedStatement]:
+    """Alice's key, bound to her principal by a Checkpoint, and her principal's revocation of it (stolen),
+    effective a second later: everything the thief signs with the key from then on is disowned (KEY-004)."""
+    alice = Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + 1_000, reason="stolen"),
+    )
+    return alice, binding, revocation
+
+
+def _sixty(party: Party, clock: FixedClock, cap: str) -> trade_pb2.Offer:
+    key = _SLOT if cap == "exclusive_key" else b""
+    gives = [service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)]
+    return party.proposal(gives=gives, exclusive_key=key)
+
+
+def _exposure_story(
+    cap: str,
+) -> tuple[
+    list[bytes],
+    list[VerifiedStatement],
+    list[tuple[VerifiedStatement, VerifiedStatement]],
+    dict[str, VerifiedStatement],
+    Party,
+]:
+    """Bob offers Alice 600 naming no escrow, for a minute -- with max_outstanding 1,000 (``cap``
+    "max_outstanding"), or under an exclusive_key ("exclusive_key"). Her principal revokes her key (stolen);
+    the thief accepts Bob's offer with it, dated after the revocation's effective_ms. Bob's offer expires
+    unanswered in Bob's view (his peer refuses the thief's Accept, KEY_REVOKED); Bob offers Carol 600 (under
+    the same exclusive_key), which Carol accepts."""
+    clock = FixedClock()
+    caps = {"max_outstanding": _CARE} if cap == "max_outstanding" else {}
+    bob, carol = Party("bob", clock, caps), Party("carol", clock)
+    alice, binding, revocation = _stolen(clock)
+    to_alice = bob.offer(alice, _sixty(bob, clock, cap), ttl_ms=60_000)
+    clock.advance(2_000)
+    assert clock.now_ms > revocation.statement.key_revocation.effective_ms
+    thief_accept = alice.accept(to_alice)  # the thief, with the stolen key
+    # Bob's offer to Alice has expired; under an exclusive_key, a month on (an unperformed contract naming no
+    # escrow, which nobody lapses, holds the key for good)
+    clock.advance(120_000 if cap == "max_outstanding" else 30 * DAY_MS)
+    to_carol = bob.offer(carol, _sixty(bob, clock, cap))
+    clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    items = [to_alice, revocation, thief_accept, to_carol, carol_accept]
+    # the thief's Accept reaches every view before Bob's offer to Carol (it is gossiped at once)
+    after = [(thief_accept, to_alice), (carol_accept, to_carol), (to_carol, thief_accept)]
+    setup = [*alice.setup, *bob.setup, *carol.setup, binding.envelope]
+    named = {"to_alice": to_alice, "thief": thief_accept, "to_carol": to_carol, "carol": carol_accept}
+    return setup, items, after, named, bob
+
+
+def _bobs_guard_signs_to_carol(
+    setup: Sequence[bytes], named: dict[str, VerifiedStatement], bob: Party, revocation: VerifiedStatement
+) -> None:
+    """Bob is honest: his own peer (a live receiver, his policy guard) heard the revocation, refused the
+    thief's Accept (KEY-004) and, his offer to Alice expired, counted nothing when he signed the offer to
+    Carol; it takes Carol's Accept."""
+    guard = Verifier(me=bob.did)
+    for env in setup:
+        guard.accept(env)
+    guard.accept(named["to_alice"].envelope, ours=True)
+    guard.accept(revocation.envelope)
+    with pytest.raises(CoopError) as refused:
+        guard.accept(named["thief"].envelope)
+    assert refused.value.code == "KEY_REVOKED"
+    guard.accept(named["to_carol"].envelope, ours=True)
+    guard.accept(named["carol"].envelope)
+    assert guard.negotiations.get(named["to_carol"].negotiation_id).contract is not None
+
+
+_CAPS = pytest.mark.parametrize("cap", ["max_outstanding", "exclusive_key"])
+
+
+@pytest.mark.req("KEY-009", "MND-010", "NEG-009", "KEY-004")
+@_CAPS
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "redteam23: KEY-009 (c) holds the thief's Accept of Bob's offer naming no escrow in every "
+        "view, and the contract it forms counts toward Bob's caps -- his max_outstanding until its "
+        "last deadline plus the claim window (MND-010, section 4.5), his exclusive_key while it is "
+        "live (NEG-009; with no escrow to lapse it, for good): Bob's honest offer to Carol is refused "
+        "MND-010 (and Carol's Accept UNKNOWN_NEGOTIATION), or Carol's Accept EXCLUSIVE_CONFLICT, in "
+        "every view of evidence, in every order -- Bob's trade with Carol, and any rating of it, "
+        "erased by a thief of someone else's key, while Bob's own guard (a live receiver that heard "
+        "the revocation, KEY-004) took it; before KEY-009 (c) a view that heard the revocation first "
+        "held it too. Fix proposed: a contract whose Accept (or offer) a view holds disowned counts "
+        "toward the other party's caps only as the offer it accepts did (live until its "
+        "expires_at_ms) and holds no exclusive_key of that party's, booked so when disowned then "
+        "(Verifier._contract_formed, Negotiations.exclusive_holder), and un-booked by a revocation "
+        "taken later (ExposureBook.contract_displaced at the Accept's place); a refusal made before "
+        "the revocation came stays order-bound, as before KEY-009 (c)"
+    ),
+)
+def test_a_thiefs_accept_of_an_offer_naming_no_escrow_erases_the_offerers_next_trade(cap: str) -> None:
+    setup, items, after, named, bob = _exposure_story(cap)
+    _bobs_guard_signs_to_carol(setup, named, bob, items[1])
+    seen = _every_order(setup, items, after)
+    # The attack happened: the thief's Accept is held, disowned, and forms Bob's contract with Alice's key in
+    # every view (one outcome for all 12 orders).
+    assert len(seen) == 1, seen
+    ((refused, held, negotiations, disowned, _),) = seen
+    assert named["thief"].digest in held and disowned == {named["thief"].digest}
+    states = {nid: contract for nid, _, contract in negotiations}
+    assert states[named["to_alice"].negotiation_id]
+    # What should follow: Bob's honest trade with Carol is held in every view, as his own guard holds it.
+    assert refused == (), refused
+    assert states.get(named["to_carol"].negotiation_id), "Bob's contract with Carol erased"
+
+
+@pytest.mark.req("KEY-009", "MND-010", "NEG-009", "KEY-004")
+@_CAPS
+def test_before_key_009_c_a_view_that_heard_the_revocation_first_held_bobs_next_trade(
+    monkeypatch: pytest.MonkeyPatch, cap: str
+) -> None:
+    """What the strict xfail above observes, pinned, and the same orders read as before KEY-009 (c) (a
+    statement no escrow can witness refused): now every view refuses Bob's trade with Carol; before, the
+    views that heard the revocation before the thief's Accept refused the Accept and held Bob's trade, only
+    those that took the Accept first refused it. KEY-009 (c) made the refusal every view's."""
+    setup, items, after, _, _ = _exposure_story(cap)
+    now = _every_order(setup, items, after)
+    assert {outcome[0] for outcome in now} == {_REFUSED[cap]}
+    _before_nowit22(monkeypatch)
+    before = _every_order(setup, items, after)
+    assert {outcome[0] for outcome in before} == {("accept KEY_REVOKED KEY-004",), _REFUSED[cap]}
+
+
+Story = tuple[
+    list[bytes],
+    list[VerifiedStatement],
+    list[tuple[VerifiedStatement, VerifiedStatement]],
+    dict[str, VerifiedStatement],
+]
+
+
+def _second_answer_story() -> Story:
+    """Bob offers Alice a trade naming no escrow; Alice, honest, counters it before the theft. The thief,
+    after the revocation's effective_ms, signs with her key an Accept of Bob's offer (the next link of her
+    chain): a second answer to it."""
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    alice, binding, revocation = _stolen(clock)
+    opening = bob.offer(alice)
+    counter = alice.counter(opening, alice.proposal())  # honest, before the revocation's effective_ms
+    assert counter.issued_at_ms < revocation.statement.key_revocation.effective_ms
+    clock.advance(2_000)
+    thief_accept = alice.accept(opening)
+    items = [opening, counter, revocation, thief_accept]
+    after = [(counter, opening), (thief_accept, opening)]
+    setup = [*alice.setup, *bob.setup, binding.envelope]
+    return setup, items, after, {"opening": opening, "counter": counter, "thief": thief_accept}
+
+
+@pytest.mark.req("KEY-009", "NEG-005", "NEG-001")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "redteam23: two answers of one key to one offer naming no escrow are taken in the order heard"
+        " (no escrow orders them, NEG-017): the thief's disowned Accept of Bob's offer, heard before "
+        "Alice's honest Counter (dated before the revocation's effective_ms), forms a contract and "
+        "her Counter is refused ILLEGAL_TRANSITION; heard after it, the Accept is refused "
+        "STALE_REFERENCE and the negotiation is COUNTERED -- two states for the same statements. "
+        "KEY-009 (c) widened it to views that heard the revocation first (they refused the Accept "
+        "KEY_REVOKED). Fix proposed: between answers of one key to one offer none of which its escrow"
+        " witnessed, the one lower in the key's chain prevails and the other is superseded (NEG-017 "
+        "(c)'s tie rule, by seq then issued_at_ms then digest) -- which needs a negotiation cut back "
+        "to the offer when the lower answer comes late, as NEG-017 does for a witnessed Accept"
+    ),
+)
+def test_a_thiefs_second_answer_takes_bobs_negotiation_from_alices_counter_by_the_order() -> None:
+    setup, items, after, named = _second_answer_story()
+    seen = _every_order(setup, items, after)
+    # The attack happened: the thief's Accept is signed by Alice's key after the revocation took effect, and
+    # some view holds it and forms the contract.
+    thief = named["thief"].digest
+    assert any(thief in outcome[1] and thief in outcome[3] for outcome in seen)
+    # What should follow: one state in every order, the honest Counter's.
+    assert len(seen) == 1, {o[0]: o[2] for o in seen}
+
+
+@pytest.mark.req("KEY-009", "NEG-005", "NEG-001")
+def test_the_thiefs_second_answer_splits_the_views_by_which_answer_came_first() -> None:
+    """What the strict xfail above observes, pinned: the two outcomes are the Counter's (the Accept refused
+    STALE_REFERENCE) and the Accept's (the Counter refused ILLEGAL_TRANSITION), and which one a view reaches
+    depends only on which answer it heard first -- the revocation's place changes nothing (KEY-009 (c))."""
+    setup, items, _, named = _second_answer_story()
+    opening, counter, revocation, thief = items
+    outcomes = {}
+    for order in (
+        [opening, counter, revocation, thief],
+        [opening, revocation, counter, thief],
+        [opening, thief, revocation, counter],
+        [opening, revocation, thief, counter],
+    ):
+        refused, _, negotiations, _, _ = _outcome(setup, order)
+        ((_, state, contract),) = negotiations
+        key = (order.index(counter) < order.index(thief), order.index(revocation))
+        outcomes[key] = (refused, state, contract)
+    assert {k: v for k, v in outcomes.items() if k[0]} == {
+        (True, 2): (("accept STALE_REFERENCE NEG-005",), "COUNTERED", False),
+        (True, 1): (("accept STALE_REFERENCE NEG-005",), "COUNTERED", False),
+    }
+    assert {k: v for k, v in outcomes.items() if not k[0]} == {
+        (False, 2): (("counter ILLEGAL_TRANSITION NEG-001",), "ACCEPTED", True),
+        (False, 1): (("counter ILLEGAL_TRANSITION NEG-001",), "ACCEPTED", True),
+    }
+    assert named["thief"].issued_at_ms > revocation.statement.key_revocation.effective_ms
