@@ -336,6 +336,21 @@ def test_an_escrow_that_binds_nothing_by_a_refusal_key_revoked_fails(
     assert (code, levels) == (1, {"esc.binding-refused-key-revoked": "FAIL"})
 
 
+@pytest.mark.req("KEY-007")
+def test_an_escrow_that_binds_nothing_by_a_refused_accept_fails(
+    escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The escrow of before KEY-007 (a) reached statements of a negotiation: a key's Accept under its
+    principal's Mandate refused KEY_REVOKED (the key revoked itself first) bound nothing, and the principal's
+    revocation it authorised was refused: FAIL (a MUST); the reference passes, its ledger audits clean."""
+    case = "esc.negotiation-binding-refused-key-revoked"
+    code, levels = _run_cases(escrow_node, tmp_path / "ok", case, "esc.ledger-audits-clean")
+    assert (code, levels) == (0, {case: "PASS", "esc.ledger-audits-clean": "PASS"})
+    monkeypatch.setattr(escrow_node.escrow.verifier, "binds_past_revocation", lambda *a, **kw: None)
+    code, levels = _run_cases(escrow_node, tmp_path / "r", case)
+    assert (code, levels) == (1, {case: "FAIL"})
+
+
 @pytest.mark.req("ESC-019")
 def test_an_escrow_that_bonds_contracts_past_a_mandate_fails(
     escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -246,10 +246,11 @@ def test_a_submitter_plants_no_binding_at_an_escrow_but_one_the_key_signed(tmp_p
     """What a lying submitter gets from the escrow's binding refused KEY_REVOKED: the statement is the key's
     own signature, and binds only where a verifier that heard it before the revocation would have held it.
     Refused and kept nowhere -- not stamped, the ledger unchanged -- are: one refused for another fault too
-    (its Mandate expired: its principal may not revoke the key), one of a negotiation (a Stamp would date an
-    Offer the escrow refused), one binding no earlier than a binding held, and one over the key's newcomer
-    quota (ESC-017: each such binding is stamped into every auditor's download, so it is counted as any
-    statement); the same binding shown again is passed over, nothing signed."""
+    (its Mandate expired: its principal may not revoke the key), one binding no earlier than a binding held,
+    and one over the key's newcomer quota (ESC-017: each such binding is stamped into every auditor's
+    download, so it is counted as any statement); the same binding shown again is passed over, nothing
+    signed. One of a negotiation is refused and never stamped (a Stamp would date an Offer the escrow
+    refused), but binds its key all the same (tests/test_escrow_negotiation_binding.py)."""
     s = _Authorised()
     alice, party, clock = s.alice, s.party, s.clock
     thief_principal = Signer("thief-principal", clock)
@@ -276,9 +277,11 @@ def test_a_submitter_plants_no_binding_at_an_escrow_but_one_the_key_signed(tmp_p
     try:
         e.submit([*alice.setup, short.envelope, s.own.envelope])
         size = e.escrow.ledger_size
-        for vs in (expired, offer):
-            assert _submit(e, vs) == "KEY_REVOKED"  # the attack: each refused so (KEY-004) first
-            assert e.escrow.shown_binding(vs.digest) is None and e.escrow.ledger_size == size
+        assert _submit(e, expired) == "KEY_REVOKED"  # the attack: refused so (KEY-004) first
+        assert e.escrow.shown_binding(expired.digest) is None and e.escrow.ledger_size == size
+        # One of a negotiation is refused too, nothing signed (no Stamp dates the Offer), and binds K to P.
+        assert _submit(e, offer) == "KEY_REVOKED"
+        assert e.escrow.shown_binding(offer.digest) is not None and e.escrow.ledger_size == size
         assert thief_principal.did not in e.escrow.verifier.bound.get(alice.did, ())
         revoke = thief_principal.sign(
             "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1)

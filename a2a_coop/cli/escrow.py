@@ -246,16 +246,17 @@ def escrow_transcript(journal: Journal, mandate: bytes | None = None) -> list[by
     taken_over, rows = taken_over_of(journal)  # a successor's (ESC-023 (c)), first
     first, last = rows if rows is not None else (0, -1)
     rest = [env for at, _, env in journal.statements() if env != mandate and not first <= at <= last]
-    return [*taken_over, mandate, *_with_shown(journal, rest)]
+    return _with_shown(journal, rest, [*taken_over, mandate])
 
 
-def _with_shown(journal: Journal, rows: list[bytes]) -> list[bytes]:
-    """``rows`` with the bindings shown, not held, kept beside the journal (KEY-007; META_SHOWN_BINDINGS)
-    in place, as the escrow's transcript has them: each before the revocation it authorised (ESC-018), or
-    right after what came before it (refused KEY_REVOKED alone, KEY-007 (a))."""
+def _with_shown(journal: Journal, rows: list[bytes], prefix: list[bytes]) -> list[bytes]:
+    """``prefix`` then ``rows``, with the bindings shown, not held, kept beside the journal (KEY-007;
+    META_SHOWN_BINDINGS) in place, as the escrow's transcript has them: each before the revocation it
+    authorised (ESC-018, among ``rows``), or right after what came before it (refused KEY_REVOKED alone,
+    KEY-007 (a): one of a negotiation, unstamped, may come right after the ``prefix``)."""
     shown = [ShownBinding(*value) for _, value in journal.meta_under(META_SHOWN_BINDINGS + "/")]
     if not shown:
-        return rows
+        return [*prefix, *rows]
     before = {b.revocation: b.binding for b in shown if b.revocation}
     after: dict[bytes, list[bytes]] = {}
     for b in shown:
@@ -270,6 +271,10 @@ def _with_shown(journal: Journal, rows: list[bytes]) -> list[bytes]:
         for binding in after.get(digest, ()):
             place(binding, statement_digest(decode_envelope(binding).payload))
 
+    for env in prefix:
+        out.append(env)
+        for binding in after.get(statement_digest(decode_envelope(env).payload), ()):
+            place(binding, statement_digest(decode_envelope(binding).payload))
     for env in rows:
         place(env, statement_digest(decode_envelope(env).payload))
     return out

@@ -59,7 +59,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -138,11 +138,12 @@ class ShownBinding(NamedTuple):
     envelopes. The escrow keeps one per key and principal (once bound, the key needs no other), outside
     the statements its archive's seq and nonce indexes serve: it is in no chain.
 
-    Or (``revocation`` empty) a statement of ``key`` of no negotiation refused ``KEY_REVOKED`` alone that
-    binds ``key`` to ``principal`` earlier than any statement held (KEY-007 (a)); ``after``: the digest
-    of what comes right before it in the escrow's order -- the Stamp naming it, or the evidence that
-    Stamp names before it --, where a restart binds the key again and the transcript places it. One per
-    such statement: each binds earlier than the last."""
+    Or (``revocation`` empty) a statement of ``key`` refused ``KEY_REVOKED`` alone that binds ``key`` to
+    ``principal`` earlier than any statement held (KEY-007 (a)); ``after``: the digest of what comes right
+    before it in the escrow's order -- the Stamp naming it, or the evidence that Stamp names before it; for
+    one of a negotiation, which the escrow refuses and never stamps, whatever came last before it --, where
+    a restart binds the key again and the transcript places it. One per such statement: each binds
+    earlier than the last."""
 
     key: str
     principal: str
@@ -154,20 +155,13 @@ class ShownBinding(NamedTuple):
 
 class EscrowVerifier(Verifier):
     """The verifier of an escrow taking evidence (ESC-001) and of its audit (AUD-003): not a view of evidence
-    (it trades on what it takes: a revoked key's statement is refused here, stamped or not, KEY-009), and a
-    statement refused only ``KEY_REVOKED`` binds its key (KEY-007 (a)) only when it is of no negotiation --
-    the escrow stamps that one and keeps it, shown, not held; one of a negotiation it refuses is never
-    stamped (a Stamp would date, for anyone shown it, an Offer or Accept the escrow refused)."""
+    (it trades on what it takes: a revoked key's statement is refused here, stamped or not, KEY-009). A
+    statement refused only ``KEY_REVOKED`` binds its key all the same (KEY-007 (a)): the escrow stamps one of
+    no negotiation and keeps it, shown, not held; one of a negotiation it refuses (a Stamp would date, for
+    anyone shown it, an Offer or Accept the escrow refused) and keeps, unstamped, where it came."""
 
     def __init__(self) -> None:
         super().__init__(evidence_view=False)
-
-    def _bind_past_revocation(
-        self, vs: VerifiedStatement, now_ms: int | None, *, ours: bool, received_ms: int | None
-    ) -> bool:
-        if vs.negotiation_id:
-            return False
-        return super()._bind_past_revocation(vs, now_ms, ours=ours, received_ms=received_ms)
 
 
 class Prechecked(NamedTuple):
@@ -477,6 +471,11 @@ class Escrow:
         self._shown_after: dict[bytes, list[bytes]] = {}
         self._bind_after: dict[bytes, list[ShownBinding]] = {}
         self._unanchored: list[bytes] = []
+        # KEY-007 (a), of a negotiation: refused and never stamped, each such binding by the envelope of what
+        # came right before it (GetTranscript places it there, after that envelope's ledger entry, ESC-006);
+        # and, with an archive, the envelope the journal recorded last (what a binding kept next comes after).
+        self._unstamped_after: dict[bytes, list[bytes]] = {}
+        self._last_recorded = b""
         self._setup = frozenset(setup)
         # ESC-022, ESC-023: the escrow key we succeed ("" for none), the part of its transcript we took
         # over (up to its revocation's effective_ms) and the revocations of it: our answers and our
@@ -519,6 +518,7 @@ class Escrow:
             raise ValueError("shown bindings are restored beside an archive; a setup transcript holds them")
         for binding in shown:
             self._restore_shown(binding)
+        self._bind_anchored(lambda d: d not in self.verifier.statements)  # after setup, or taken over
         if archive is not None:
             self._replay(archive, archive.statements(), now_ms)
         if self._revocations_due:
@@ -564,6 +564,7 @@ class Escrow:
                 (row for row in rows if not first <= row[0] <= last),
             )
         for position, _, data in rows:
+            self._last_recorded = data
             if data in self._setup:
                 continue
             vs = verify_statement(data)
@@ -600,12 +601,18 @@ class Escrow:
         if self._bind_after:
             raise ValueError("the journal holds not what a binding kept beside it came after (KEY-007)")
         placed: dict[bytes, list[bytes]] = {}
+        unstamped: dict[bytes, list[bytes]] = {}
         for binding in self._shown.values():
             if binding.revocation:
                 self._shown_before[self._envelope_of(binding.revocation)] = binding.binding
             elif binding.after:
-                placed.setdefault(self._envelope_of(binding.after), []).append(binding.binding)
+                anchor = self._envelope_of(binding.after)
+                if binding.binding not in self._setup:  # the setup transcript holds it in place
+                    placed.setdefault(anchor, []).append(binding.binding)
+                if decode_statement(decode_envelope(binding.binding).payload).header.negotiation_id:
+                    unstamped.setdefault(anchor, []).append(binding.binding)
         self._shown_after = placed
+        self._unstamped_after = unstamped
 
     def _restore_shown(self, binding: ShownBinding) -> None:
         """Restore a binding shown, not held, kept beside the archive: an ESC-018 one at once (before the
@@ -618,6 +625,20 @@ class Escrow:
             self._shown[bound.digest] = binding
         else:
             self._bind_after.setdefault(binding.after, []).append(binding)
+
+    def _bind_anchored(self, later: Callable[[bytes], bool]) -> None:
+        """Before a replay: bind the keys of the bindings refused ``KEY_REVOKED`` restored (KEY-007 (a)) that
+        came right after what is held already -- not among what the replay holds next (``later``) nor
+        another such binding --, and of those that came right after them: one of a negotiation comes after
+        whatever came last, a statement of the escrow's setup, of what it took over, or one before a
+        snapshot."""
+        if not self._bind_after:
+            return
+        waiting = [b.binding for bs in self._bind_after.values() for b in bs]
+        pending = {statement_digest(decode_envelope(env).payload) for env in waiting}
+        for anchor in list(self._bind_after):
+            if anchor in self._bind_after and anchor not in pending and not later(anchor):
+                self._bind_again(anchor)
 
     def _bind_again(self, digest: bytes) -> None:
         """A restart's replay holds ``digest``: bind the keys of the bindings refused ``KEY_REVOKED`` that
@@ -653,6 +674,10 @@ class Escrow:
         for binding in shown:
             if verify_statement(binding.binding).digest not in self._shown:
                 self._restore_shown(binding)
+        if self._bind_after:  # KEY-007 (a): one of a negotiation may come right after what the snapshot holds
+            rows = archive.statements(since_rowid=after)
+            since = {statement_digest(decode_envelope(env).payload) for _, _, env in rows}
+            self._bind_anchored(since.__contains__)
         self._replay(archive, archive.statements(since_rowid=after), now_ms, after=after)
         self._reschedule()
 
@@ -713,9 +738,10 @@ class Escrow:
         try:
             self.verifier.accept_statement(vs)
         except KeyRevoked:
-            # a binding the old key stamped refused KEY_REVOKED alone (KEY-007 (a)): it binds its key here
-            # too (the verifier bound it so), and is kept as the old key kept it, shown, not held
-            if vs.issuer == old or vs.header.negotiation_id or not self.verifier.bound_by(vs):
+            # a binding the old key kept refused KEY_REVOKED alone (KEY-007 (a): stamped, or of a negotiation,
+            # unstamped): it binds its key here too (the verifier bound it so), and is kept as the old key
+            # kept it, shown, not held
+            if vs.issuer == old or not self.verifier.bound_by(vs):
                 raise
             self._keep_shown(vs)
             return True
@@ -855,9 +881,11 @@ class Escrow:
             except KeyRevoked:
                 # KEY-007 (a): refused KEY_REVOKED alone, it bound its key earlier than anything held (the
                 # verifier bound it so, Verifier.accept_statement), as when the escrow took it
-                if vs.issuer == self.did or vs.header.negotiation_id or not self.verifier.bound_by(vs):
+                if vs.issuer == self.did or not self.verifier.bound_by(vs):
                     raise
                 self._keep_shown(vs)
+                if vs.header.negotiation_id and self._transcript:  # unstamped: after what came before it
+                    self._keep_after(vs, self._transcript[-1], placed=False)
                 self._transcript.append(vs.envelope)
             except _AGAINST_OTHERS:
                 following = next_evidence(verified, i, self.did)
@@ -988,7 +1016,7 @@ class Escrow:
         that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
         """
         out = (
-            [*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes]
+            self._with_unstamped([*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes])
             if from_seq == 0
             else []
         )
@@ -997,6 +1025,7 @@ class Escrow:
             unit = [vs.envelope]
             if vs.body == "stamp":
                 unit += [self._envelope_of(d) for d in vs.statement.stamp.statements]
+            unit = self._with_unstamped(unit)
             grown = size + sum(map(len, unit))
             if max_bytes is not None and seq > from_seq and grown > max_bytes:
                 break
@@ -1018,7 +1047,11 @@ class Escrow:
             return [*taken_over, *self._transcript]
         setup, before, rows = self._setup, self._shown_before, self._taken_over_rows
         after = self._shown_after
-        out = [*taken_over, *self._transcript]
+        out: list[bytes] = []
+        for env in (*taken_over, *self._transcript):
+            out.append(env)
+            if after and env in after:  # one of a negotiation kept right after setup, or what was taken over
+                self._place_after(env, out)
         for position, _, env in self._archive.statements():
             if env in setup or (rows is not None and rows[0] <= position <= rows[1]):
                 continue
@@ -1034,6 +1067,50 @@ class Escrow:
         for binding in self._shown_after.get(env, ()):
             out.append(binding)
             self._place_after(binding, out)
+
+    def _with_unstamped(self, envelopes: list[bytes]) -> list[bytes]:
+        """``envelopes`` (a GetTranscript page's unit, ESC-006) with the bindings of a negotiation refused
+        ``KEY_REVOKED`` (KEY-007 (a)) that came right after one of them, in place: no Stamp names them."""
+        if not self._unstamped_after:
+            return envelopes
+        out: list[bytes] = []
+
+        def place(env: bytes) -> None:
+            out.append(env)
+            for binding in self._unstamped_after.get(env, ()):
+                place(binding)
+
+        for env in envelopes:
+            place(env)
+        return out
+
+    def _last_in_order(self) -> bytes:
+        """The envelope of what comes last in the escrow's order now -- its transcript's last --, b"" for
+        nothing (KEY-007 (a): a binding of a negotiation refused and kept now comes right after it)."""
+        if self._archive is None:
+            last = self._transcript[-1] if self._transcript else b""
+        elif self._unsaved:
+            return self._unsaved[-1].envelope
+        else:
+            last = self._last_recorded or (self._transcript[-1] if self._transcript else b"")
+        if not last:
+            taken_over = self.taken_over
+            last = taken_over[-1] if taken_over else b""
+        while self._archive is not None and (placed := self._shown_after.get(last)):
+            last = placed[-1]
+        return last
+
+    def _keep_after(self, vs: VerifiedStatement, before: bytes, *, placed: bool = True) -> None:
+        """Note that ``vs``, a binding of a negotiation refused ``KEY_REVOKED`` kept (KEY-007 (a)), came right
+        after the envelope ``before``: a restart binds its key there again, the transcript places it there
+        (``placed``: not in the setup transcript, which holds it in place)."""
+        if not before:
+            return  # nothing came before it: no revocation was held, so no binding kept (unreachable)
+        digest = statement_digest(decode_envelope(before).payload)
+        self._shown[vs.digest] = self._shown[vs.digest]._replace(after=digest)
+        self._unstamped_after.setdefault(before, []).append(vs.envelope)
+        if self._archive is not None and placed:
+            self._shown_after.setdefault(before, []).append(vs.envelope)
 
     @property
     def at_rest(self) -> bool:
@@ -1051,6 +1128,8 @@ class Escrow:
         journal must make durable before any answer leaves the process -- a binding shown among them
         (:meth:`shown_binding`) apart from the archive's statements."""
         out, self._unsaved = self._unsaved, []
+        if out:
+            self._last_recorded = out[-1].envelope
         return out
 
     # -- driving ------------------------------------------------------------------
@@ -1138,7 +1217,11 @@ class Escrow:
                     vs: VerifiedStatement | bytes = item
                 elif item.digest in self.verifier.statements:
                     vs = item.digest  # an earlier envelope of this Submit carried it (RPL-002)
-                elif (kept := self._shown.get(item.digest)) is not None and not kept.revocation:
+                elif (
+                    (kept := self._shown.get(item.digest)) is not None
+                    and not kept.revocation
+                    and not item.header.negotiation_id  # one of a negotiation is refused again, as first
+                ):
                     continue  # a binding refused KEY_REVOKED taken before (KEY-007 (a)): passed over
                 elif (offer := self._superseded_by(item, cut_off)) is not None:
                     # Not taken (stamping it would make it an answer we took, ESC-014): answered as the
@@ -1152,7 +1235,20 @@ class Escrow:
                     try:
                         vs = self._receive(item, now_ms, counted=counted)
                     except KeyRevoked as revoked:
-                        if item.header.negotiation_id or revoked.requirement != "KEY-004":
+                        if revoked.requirement != "KEY-004":
+                            raise
+                        if item.header.negotiation_id:
+                            # KEY-007 (a): refused -- a live party's refusal, KEY-004 and KEY-009: it moves
+                            # no negotiation here and is never stamped -- it may bind its key all the same:
+                            # then kept, shown, not held, after what came last (raises ``revoked`` anyway)
+                            last = accepted[-1].envelope if accepted else b""
+                            if self.verifier.binds_past_revocation(item) is None:
+                                raise
+                            if not last:
+                                last = self._last_in_order()
+                            counted = self._newcomer(item, needed, packages, kept=True)
+                            self._receive(item, now_ms, counted=counted, refused=revoked)
+                            self._keep_after(item, last)
                             raise
                         # KEY-007 (a): refused only KEY_REVOKED, it may bind its key all the same -- then
                         # stamped and kept, shown, not held (raises ``revoked`` if it binds nothing)
@@ -1499,7 +1595,9 @@ class Escrow:
                 f"(head {self._ledger_size - 1}); restore a saved ledger through setup",
                 requirement="CHN-002",
             )
-        if vs.body == "accept":
+        if refused is not None:
+            pass  # refused: it recognises no contract and moves none (KEY-007 (a) reads section 11 alone)
+        elif vs.body == "accept":
             self._check_recognition(vs, now_ms)
             self._check_claimable(vs, now_ms)
         elif vs.body in ARBITRATED_BODIES:
@@ -1565,7 +1663,8 @@ class Escrow:
         self._unsaved.append(vs)
         if refused is not None:  # in no chain, replay memory or negotiation: it binds its key, no more
             self._keep_shown(vs)
-            self._unanchored.append(vs.digest)
+            if not vs.header.negotiation_id:  # stamped: after its Stamp, or what that Stamp names before it
+                self._unanchored.append(vs.digest)
             return vs
         self._take(vs)
         if dealings is not None and vs.header.negotiation_id:
@@ -1709,6 +1808,8 @@ class Escrow:
         vs: VerifiedStatement,
         needed: frozenset[bytes],
         packages: Mapping[bytes, _Package] | None = None,
+        *,
+        kept: bool = False,
     ) -> list[str] | _Dealing | _Revoking | None:
         """ESC-017: how a statement counts -- for the key it counts for (a KeyRevocation for the key it
         revokes, unless its issuer is in our dealings and that key is not; any other -- a Mandate too,
@@ -1721,10 +1822,13 @@ class Escrow:
         ended it -- which a flood must never keep out; or what a trade here needs (:meth:`_dealing`).
         A statement of a revocation's package in the Submit (``packages``, :meth:`_revocation_packages`)
         that the quota counts is a :class:`_Revoking`: the revocations' reserve takes it when the quota
-        has no room."""
-        if (self.quota is None and self.dealings is None) or vs.digest in needed:
+        has no room. ``kept``: ``vs`` is a statement of a negotiation refused ``KEY_REVOKED`` that the escrow
+        keeps as a binding (KEY-007 (a)): it moves no negotiation, so ESC-011 admits nothing of it, and it
+        counts as a statement of no negotiation does -- a thief holding the key signs them at will, each
+        binding a little earlier than the last, each kept into every auditor's download."""
+        if (self.quota is None and self.dealings is None) or (vs.digest in needed and not kept):
             return None
-        if vs.header.negotiation_id and not self._bargaining(vs):
+        if vs.header.negotiation_id and not kept and not self._bargaining(vs):
             return None
         issuer, body = vs.issuer, vs.body
         v = self.verifier

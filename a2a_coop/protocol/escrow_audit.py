@@ -418,6 +418,8 @@ class _Replay:
         )
         taken = any(self.verifier.witness.stamp_time(key, vs.digest) is not None for key in self.keys)
         if not own_mandate and not handover and not taken:
+            if vs.header.negotiation_id and self._kept_refused(vs):
+                return  # no answer taken, no negotiation moved: a binding the escrow kept, no finding
             self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
         if vs.body in _ANSWERS and self._names_us(cited(vs)):
             # ESC-014: one answer to an offer naming us, our order deciding which (not to another
@@ -498,6 +500,25 @@ class _Replay:
         was at the escrow, and the revocation is taken next. No finding: the escrow stamped it rightly."""
         following = None if at is None else next_evidence(self.statements, at, self.escrow)
         if following is None or self.verifier.shows_binding(vs, following) is None:
+            return False
+        self.verifier.bind(vs)
+        return True
+
+    def _kept_refused(self, vs: VerifiedStatement) -> bool:
+        """KEY-007 (a) as the escrow took it (ESC-001): ``vs``, unstamped evidence of a negotiation, is one
+        the escrow refused ``KEY_REVOKED`` alone (KEY-004) -- a live party's refusal: never stamped, it
+        moves no negotiation -- that binds its key to its Mandate's principal earlier than anything the
+        replay holds here: the key is bound so, as at the escrow, and nothing else of it is recorded. One
+        taken, refused for anything else too, or binding nothing new is not (UNSTAMPED_EVIDENCE, and its
+        refusal)."""
+        try:
+            self.verifier.check(vs)
+        except KeyRevoked as refusal:
+            if refusal.requirement != "KEY-004" or self.verifier.binds_past_revocation(vs) is None:
+                return False
+        except CoopError:
+            return False
+        else:
             return False
         self.verifier.bind(vs)
         return True

@@ -1043,6 +1043,10 @@ def _taken_over_rows(journal: Journal, held: Any) -> tuple[int, int] | None:
 # the key again there, and the transcript places it there.
 META_SHOWN_BINDINGS = "escrow/shown-bindings"
 
+# The test faucet (CTL-002): one key (+ "/" + its digest in hex) per Mandate whose agent it paid, written in
+# the commit that holds the Deposit, so that a restart pays no Mandate twice and forgets none it paid.
+META_FAUCET_PAID = "escrow/faucet-paid"
+
 
 def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[bytes], **kw: Any) -> Peer:
     """A Peer on ``journal`` that trusts the escrows of ``context`` (MND-015) and also holds, without
@@ -1114,6 +1118,8 @@ class EscrowNode:
         self.clock = clock
         self._predecessor = list(predecessor)
         self.faucet = faucet
+        # The Mandates (digests) whose agent the test faucet paid (META_FAUCET_PAID), read from the journal.
+        self._faucet_paid: set[bytes] = set()
         self.forget = forget
         self.snapshot_every = snapshot_every
         self.stranger_quota = StrangerQuota() if stranger_quota is None else stranger_quota
@@ -1150,6 +1156,9 @@ class EscrowNode:
         self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
         shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
+        if self.faucet:  # CTL-002: the Mandates the test faucet paid for, never paid again
+            paid = self.journal.meta_under(META_FAUCET_PAID + "/")
+            self._faucet_paid = {bytes.fromhex(name.rsplit("/", 1)[1]) for name, _ in paid}
         # The journal is the escrow's archive: it restarts from it -- from its last snapshot on, when it
         # has one this escrow can use (a2a_coop.runtime.snapshot), else from its first statement -- and a
         # contract over for good leaves memory once the journal holds it durably (_forget_durable), read
@@ -1419,7 +1428,9 @@ class EscrowNode:
         locked = True
         try:
             self._forget_durable()
-            due = self._faucet_due(envelopes)  # test-only: the agents the faucet pays (none in production)
+            due = self._faucet_due(
+                envelopes
+            )  # test-only: who the faucet pays, for which Mandates (none in production)
             if not due and key is not None and all(map(self.escrow.took, digests)):
                 # Only a Submit of statements all taken (held, or a binding shown) can repeat one answered
                 # before.
@@ -1436,11 +1447,16 @@ class EscrowNode:
             meta: dict[str, Any] | None = None
             ticket = None
             forks = len(self.escrow.forked_accepts)
+            paid: list[bytes] = []  # the Mandates whose agent the faucet paid now (META_FAUCET_PAID)
             try:
-                for agent in due:  # signed before the evidence is taken: its contract is bonded at once
+                for (
+                    agent,
+                    mandates,
+                ) in due.items():  # signed before the evidence: its contract is bonded at once
                     self.escrow.deposit(
                         agent, self.faucet, self.escrow.currency, FAUCET_REFERENCE, self.clock()
                     )
+                    paid += mandates
                 signed = self.escrow.submit(envelopes, self.clock(), prechecked=prechecked)
                 if key is not None and signed:
                     # Written with what was signed now, in one transaction; when nothing new was signed
@@ -1454,6 +1470,9 @@ class EscrowNode:
                 # signed, so a durable answer never queues behind the next Submit's checks.
                 if len(self.escrow.forked_accepts) != forks:  # also when the Submit is refused (ESC-015)
                     meta = {**(meta or {}), META_FORKED_ACCEPTS: sorted(self.escrow.forked_accepts)}
+                if paid:  # in the commit that holds the Deposits (CTL-002: paid once, restart or not)
+                    self._faucet_paid.update(paid)
+                    meta = {**(meta or {}), **{f"{META_FAUCET_PAID}/{d.hex()}": True for d in paid}}
                 counted = self.strangers.meta(self.clock()) if self.strangers is not None else {}
                 if self.dealings is not None:  # past periods' rows pruned only in a write made anyway
                     counted.update(self.dealings.meta(prune=bool(meta or counted or self.escrow.unsaved)))
@@ -1480,28 +1499,30 @@ class EscrowNode:
             if locked:
                 self.lock.release()
 
-    def _faucet_due(self, envelopes: Sequence[bytes]) -> list[str]:
+    def _faucet_due(self, envelopes: Sequence[bytes]) -> dict[str, list[bytes]]:
         """The agents the test-only faucet (``faucet`` > 0, ``escrow serve --conformance-faucet``) pays
-        ``faucet`` for this Submit, each once: the agent of every Mandate in ``envelopes`` that holds
-        nothing here yet -- its Mandate seen for the first time, or one the ledger never credited (its
-        Mandate came first in a Submit the faucet did not pay) --; its Deposits are ledger entries, not
-        part of the answer, and a Submit that pays is no repeat (ESC-007). None within
-        :func:`faucet_shut` (CTL-002: the Submit of a caller that is not the escrow's operator's)."""
+        ``faucet`` for this Submit, each once, with the Mandates (digests) it pays them for: the agent of
+        every Mandate in ``envelopes`` that holds nothing here yet -- one the ledger never credited, or
+        one holding nothing again whose Mandate the faucet never paid for (a Mandate re-granted: a refill)
+        --; its Deposits are ledger entries, not part of the answer, and a Submit that pays is no repeat
+        (ESC-007). None within :func:`faucet_shut` (CTL-002: the Submit of a caller that is not the
+        escrow's operator's). Which Mandates it paid for is journaled (META_FAUCET_PAID), not read from
+        what the escrow holds: a stranger who submitted the re-granted Mandate first, paid nothing,
+        had the operator's refill pay nothing either (the Mandate was held)."""
         if not self.faucet or _FAUCET_SHUT.get():
-            return []
-        due: dict[str, None] = {}
+            return {}
+        due: dict[str, list[bytes]] = {}
         for env in envelopes:
             try:
                 vs = verify_statement(env)
             except CoopError:
                 continue  # the Submit itself reports it
-            if vs.body != "mandate":
+            if vs.body != "mandate" or vs.digest in self._faucet_paid:
                 continue
             agent = vs.statement.mandate.agent
-            seen = vs.digest in self.escrow.verifier.statements
-            if not self.escrow.ever_credited(agent) or (not seen and self.escrow.balance(agent) == (0, 0)):
-                due[agent] = None
-        return list(due)
+            if agent in due or not self.escrow.ever_credited(agent) or self.escrow.balance(agent) == (0, 0):
+                due.setdefault(agent, []).append(vs.digest)
+        return due
 
     def _stage(self, meta: dict[str, Any] | None) -> Ticket | None:
         """:meth:`_persist`, staged for the journal's group commit (None if there is nothing to write)."""

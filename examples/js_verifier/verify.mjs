@@ -1129,9 +1129,9 @@ export class Verifier {
 
   bindPastRevocation(envBytes) {
     const { h } = verifyStateless(envBytes);
-    // an escrow taking evidence, and its audit, bind so by a statement of no negotiation alone: it stamps
-    // that one and keeps it, shown, not held; one of a negotiation it refuses is never stamped (KEY-007 (a))
-    if (!this.evidenceView && h.negotiation_id.length) return;
+    // an escrow taking evidence, and its audit, bind so too (KEY-007 (a)): it stamps one of no negotiation
+    // and keeps it, shown, not held; one of a negotiation it refuses, never stamped, and keeps where it came
+    // (F42: the escrow role bound by none of a negotiation, and read its transcript otherwise)
     const m = h.mandate.length ? this.byDigest.get(hex(h.mandate)) : null;
     if (!m || m.bodyName !== "mandate" || m.body.agent !== h.issuer) return;
     const bk = `${h.issuer}\0${m.h.issuer}`;

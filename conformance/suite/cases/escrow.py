@@ -26,7 +26,7 @@ from a2a_coop.testing import DAY_MS, Party, Signer, service
 from conformance.suite import escrow as esc_target
 from conformance.suite.cases.initiator import private_route
 from conformance.suite.context import Context
-from conformance.suite.flows import with_signature
+from conformance.suite.flows import fair_proposal, with_signature
 from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, Runner, case
 
 _UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
@@ -1010,6 +1010,61 @@ def binding_refused_key_revoked(ctx: Context) -> Outcome:
             "to that principal (KEY-007 (a)), which may revoke it (KEY-004)"
         )
     return Outcome.passed("stamped the binding refused KEY_REVOKED and took the revocation it authorises")
+
+
+@_escrow_case(
+    "esc.negotiation-binding-refused-key-revoked",
+    "A key's Accept refused KEY_REVOKED (the key revoked itself first) moves nothing and signs nothing, "
+    "yet binds the key: its principal's revocation, which only it authorises, is taken",
+    "KEY-007",
+    "KEY-004",
+    "ESC-001",
+)
+def negotiation_binding_refused_key_revoked(ctx: Context) -> Outcome:
+    """Bob offers Alice a trade naming the escrow: taken. A thief of Alice's key K revokes K itself (back
+    to 1 ms): taken. Alice's principal P's Mandate and K's Accept under it, signed after that revocation --
+    K's first statement under P's Mandate -- are submitted: the escrow must refuse the Accept KEY_REVOKED
+    (KEY-004: a live party takes no revoked key's Accept, so it stamps and locks nothing) and bind K to P by
+    it all the same (KEY-007 (a)), so that P's revocation of K, which only that Accept authorises, is taken.
+    An escrow that refuses P's revocation (REVOCATION_UNAUTHORIZED) fails KEY-007: a view that heard the
+    Accept first would have taken it."""
+    alice, bob = ctx.party("alice"), ctx.party("bob")
+    esc = esc_target.escrow_of(ctx)
+    p = fair_proposal(bob)
+    p.terms.escrow = esc.did
+    offer = bob.offer(alice, p)
+    opened = esc_target.submit(ctx, [*bob.setup, offer.envelope], note="an Offer to Alice naming the escrow")
+    ctx.must(opened.ok, "the escrow refused an Offer naming it")
+    own = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    taken = esc_target.submit(ctx, [own.envelope], note="the key's own revocation (its thief's)")
+    ctx.must(taken.ok, "the escrow refused a key's own revocation (KEY-004: its issuer is the key)")
+    head = esc_target.ledger(ctx)[-1].header.seq
+    accept = alice.accept(offer)
+    reply = esc_target.submit(
+        ctx, [*alice.setup, accept.envelope], note="the principal's Mandate and the key's Accept under it"
+    )
+    ctx.expect_rejection(reply, "KEY_REVOKED", what="an Accept by a key revoked before it")
+    signed = [vs for vs in esc_target.ledger(ctx) if vs.header.seq > head]
+    ctx.must(
+        not any(vs.body == "stamp" and accept.digest in vs.statement.stamp.statements for vs in signed),
+        "the escrow stamped an Accept it refused (KEY-004, KEY-007 (a))",
+    )
+    ctx.must(
+        not any(vs.body == "bond_lock" for vs in signed), "the escrow locked bonds for an Accept it refused"
+    )
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
+    )
+    back = esc_target.submit(ctx, [revocation.envelope], note="the principal's revocation of the key")
+    if back.error is not None:
+        why = back.error.reason or back.error.status.name
+        raise CaseFailed(
+            f"refused the principal's revocation ({why}): the key's Accept refused KEY_REVOKED bound it to "
+            "that principal (KEY-007 (a)), which may revoke it (KEY-004)"
+        )
+    return Outcome.passed("refused the Accept, signed nothing for it, and took the revocation it authorises")
 
 
 @_escrow_case(
