@@ -54,6 +54,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     Negotiations,
     State,
+    arbitrated,
     cited,
     proposal_of,
 )
@@ -168,6 +169,11 @@ class Verifier:
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).
     """
+
+    # old escrow key -> the hand-over's time, where it came to be honoured or earlier while a statement was
+    # committed: its contracts are rebuilt once that statement is in (ESC-022 (e)). A class default: a
+    # verifier pickled before it existed (a node's snapshot) reads None.
+    _handed_over_due: dict[str, int] | None = None
 
     def __init__(
         self,
@@ -799,7 +805,86 @@ class Verifier:
             succ = self.successors(old)
             if succ is not None:
                 honoured[old] = succ
-        self.witness.set_successors(honoured)
+        was = self.witness.set_successors(honoured)
+        for old, (_, cut) in honoured.items():
+            before = was.get(old)
+            if before is None or cut < before[1]:
+                # More of the revoked key's own statements are its thief's now (ESC-022 (e)): the contracts
+                # naming it are rebuilt from the statements that count, once the statement being
+                # committed is in (:meth:`_rebuild_handed_over`).
+                if self._handed_over_due is None:
+                    self._handed_over_due = {}
+                self._handed_over_due[old] = cut
+
+    def _rebuild_handed_over(self) -> None:
+        """ESC-022 (e): the contracts naming an escrow key whose hand-over this verifier came to honour (or
+        whose hand-over's time came earlier) are what the statements held that count make them -- the
+        revoked key's own statements about them from the hand-over's time on (its Stamps, Rulings,
+        Forfeits, Releases, Refunds, BondLocks) count for nothing, whether they came before the hand-over
+        or after. Each contract that held one, or a claim or Revoke such a Stamp made effective, is rebuilt
+        from its negotiation's statements held, in the order they came, as in a view that heard the
+        hand-over first (which refused them): its state, its bonds, its claims' and Revokes' effectiveness
+        (WIT-005), the exclusive_key it holds (NEG-009) and the exposure it counts in (MND-010) follow."""
+        due, self._handed_over_due = self._handed_over_due or {}, None
+        for old, cut in due.items():
+            for nid, neg in list(self.negotiations.by_id.items()):
+                c = neg.contract
+                if c is not None and c.escrow == old and self._holds_stolen(neg, old, cut):
+                    self._rebuild_negotiation(nid, neg)
+
+    def _holds_stolen(self, neg: Negotiation, old: str, cut: int) -> bool:
+        """Whether ``neg``'s contract, naming escrow key ``old``, moved by a statement of ``old`` itself
+        from ``cut`` on, or holds a claim or Revoke effective from a Stamp that no longer counts."""
+        for held in (neg, *(neg.displaced or {}).values()):
+            c = held.contract
+            if c is None or c.escrow != old:
+                continue
+            for *_, digest in held.history:
+                vs = self.statements.get(digest) if digest else None
+                if vs is not None and vs.issuer == old and vs.issued_at_ms >= cut:
+                    return True
+            for digest, at in c.stamped_ms.items():
+                if self.witness.stamp_time(old, digest) != at:
+                    return True
+        return False
+
+    def _rebuild_negotiation(self, nid: bytes, neg: Negotiation) -> None:
+        """``neg`` again, from its statements held, in the order they came (ESC-022 (e)): one refused now
+        -- the revoked escrow key's own from its hand-over on, `WRONG_PARTY` -- moves nothing, and stays
+        held as evidence, counted nowhere."""
+        held = [vs for vs in self.statements.values() if vs.negotiation_id == nid]
+        fresh: Negotiation | None = None
+        for vs in held:
+            if fresh is None:
+                if vs.digest != neg.first.digest:
+                    continue
+                fresh = Negotiation(vs, self.witness.stamp_time, self.witness.recorded_stamp_time)
+                continue
+            branch = fresh.branch
+            with suppress(CoopError):
+                fresh.apply(vs)
+            if branch is not None and fresh.branch is not branch and not self._counted_on_the_line(vs):
+                fresh.branch = branch  # as :meth:`_restore`: held first it was refused (MND-022, MND-024)
+                if fresh.displaced:
+                    fresh.displaced.pop(vs.digest, None)
+        if fresh is None:
+            return
+        negotiations = self.negotiations
+        old = neg.contract
+        if old is not None:
+            negotiations._unhold(old, nid, forget=True)
+        negotiations.by_id[nid] = fresh
+        for each in (fresh, *(fresh.displaced or {}).values()):
+            if each.contract is not None:
+                for digest in arbitrated(each.contract):
+                    negotiations._arbitrated[digest] = nid
+        negotiations._index_exclusive(fresh)
+        c = fresh.contract
+        if c is not None and old is not None and c.id == old.id:
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_reopened(party_vs.mandate_digest, c.id, c.last_deadline_ms)
+            self._track_activation(fresh)  # dated by the ending the statements that count give, if any
+        self.disowning += 1  # a rating kept on the contract's settlement is read again (runtime.reputation)
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -1774,6 +1859,8 @@ class Verifier:
                         neg.displaced.pop(vs.digest, None)  # and it formed no contract
                 else:
                     self._track_cut_off(vs, neg, branch)
+        if self._handed_over_due:
+            self._rebuild_handed_over()
 
     def _bound_until(self, vs: VerifiedStatement) -> int | None:
         """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a
