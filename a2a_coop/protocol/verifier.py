@@ -826,11 +826,22 @@ class Verifier:
         hand-over first (which refused them): its state, its bonds, its claims' and Revokes' effectiveness
         (WIT-005), the exclusive_key it holds (NEG-009) and the exposure it counts in (MND-010) follow."""
         due, self._handed_over_due = self._handed_over_due or {}, None
-        for old, cut in due.items():
-            for nid, neg in list(self.negotiations.by_id.items()):
-                c = neg.contract
-                if c is not None and c.escrow == old and self._holds_stolen(neg, old, cut):
-                    self._rebuild_negotiation(nid, neg)
+        touched = {
+            nid: neg
+            for nid, neg in self.negotiations.by_id.items()
+            if (c := neg.contract) is not None
+            and c.escrow in due
+            and self._holds_stolen(neg, c.escrow, due[c.escrow])
+        }
+        if not touched:
+            return
+        held: dict[bytes, list[VerifiedStatement]] = {nid: [] for nid in touched}
+        for vs in self.statements.values():  # one pass, in the order they came
+            of = held.get(vs.negotiation_id) if vs.negotiation_id else None
+            if of is not None:
+                of.append(vs)
+        for nid, neg in touched.items():
+            self._rebuild_negotiation(nid, neg, held[nid])
 
     def _holds_stolen(self, neg: Negotiation, old: str, cut: int) -> bool:
         """Whether ``neg``'s contract, naming escrow key ``old``, moved by a statement of ``old`` itself
@@ -848,11 +859,10 @@ class Verifier:
                     return True
         return False
 
-    def _rebuild_negotiation(self, nid: bytes, neg: Negotiation) -> None:
-        """``neg`` again, from its statements held, in the order they came (ESC-022 (e)): one refused now
-        -- the revoked escrow key's own from its hand-over on, `WRONG_PARTY` -- moves nothing, and stays
-        held as evidence, counted nowhere."""
-        held = [vs for vs in self.statements.values() if vs.negotiation_id == nid]
+    def _rebuild_negotiation(self, nid: bytes, neg: Negotiation, held: list[VerifiedStatement]) -> None:
+        """``neg`` again, from its statements ``held``, in the order they came (ESC-022 (e)): one refused
+        now -- the revoked escrow key's own from its hand-over on, `WRONG_PARTY` -- moves nothing, and
+        stays held as evidence, counted nowhere."""
         fresh: Negotiation | None = None
         for vs in held:
             if fresh is None:
