@@ -24,16 +24,23 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from peers import make_peer
 from test_escrow_handover import BOND, Story, _story, _successor
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import Party
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer, drive
+from a2a_coop.runtime.strategy import WithholdingStrategy
+from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, _LedgerSigner
 
 _ROLES = [{}, {"evidence_view": False}]  # a view of evidence; a live receiver's (or an escrow's) view
 
@@ -302,3 +309,103 @@ def test_a_contract_the_thief_ended_counts_again_once_the_hand_over_is_held() ->
         assert neg.contract_finished_ms is None and not neg.contract_finished
         seen.add(outstanding(v))
     assert len(seen) == 1 and seen.pop() > 0  # counted again, as where the hand-over came first
+
+
+class _K2:
+    """The successor K2 in this process, answering as the gRPC service does (ESC-002, ESC-023 (c))."""
+
+    def __init__(self, escrow: Escrow, mandate: bytes, clock: FixedClock) -> None:
+        self.escrow, self.mandate, self.clock = escrow, mandate, clock
+        self.did = escrow.did
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        return self.escrow.with_mandates(
+            self.mandate, [vs.envelope for vs in self.escrow.submit(envelopes, self.clock.now_ms)]
+        )
+
+    def tick(self) -> list[bytes]:
+        return self.escrow.with_mandates(
+            self.mandate, [vs.envelope for vs in self.escrow.tick(self.clock.now_ms)]
+        )
+
+
+@pytest.mark.req("ESC-022", "ESC-023")
+def test_a_peer_that_took_the_thiefs_forfeit_holds_the_contract_live_once_it_hears_the_hand_over(
+    tmp_path: Path,
+) -> None:
+    """A live receiver: Alice's and Bob's peers, bonded at K1; Alice delivers, Bob never does, Alice claims.
+    K1 is stolen and its thief runs K1's escrow on: it stamps the claim, upholds it, forfeits Bob's bond to
+    Alice and releases hers, and both peers take all that live (nothing was revoked yet) -- BREACHED, Bob's
+    bond forfeited. Then K1's principal revokes K1 from the theft and hands its contracts to K2, whose
+    answer's context (its Mandate, the revocation) both peers take: the thief's statements count for
+    nothing now, the contract is live again in both (PERFORMING, no bond settled), as in a peer that heard
+    the hand-over first -- and Bob's peer, restarted from its journal, holds the same. K2, never shown the
+    claim, lapses the contract and refunds both bonds: both peers take it (not refused as a second
+    settlement), EXPIRED. What a peer signed on the thief's state stays signed (an Attestation, ATT-015):
+    it is weighed by the settlement each reader derives, as any attestation is."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    k1 = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    pa = make_peer(alice, clock, context=[k1.mandate])
+    journal = Journal.open(tmp_path / "bob.db")
+    pb = make_peer(bob, clock, context=[k1.mandate], strategy=WithholdingStrategy(every=1), journal=journal)
+    offer = pa.propose(bob.did, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k1.did))
+    drive(pa, pb.exchange, offer)
+    nid = offer.header.negotiation_id
+    neg = pa.negotiation(nid)
+    relay_escrow_answers(pa, pb, k1.submit(contract_evidence(pa, neg)))
+    live = pb.negotiation(nid).state
+    assert live is State.PERFORMING  # Alice delivered; Bob owes his item
+    honest = k1.escrow.transcript()  # K1's ledger up to the theft
+    c = neg.contract
+    assert c is not None
+    clock.now_ms = c.last_deadline_ms + 1_000
+    claim = claim_breach(pa, neg, 0, "never arrived")
+    pb.exchange(claim.envelope)
+    theft = clock.now_ms
+    clock.advance(10)
+    # K1's thief runs K1's escrow on: Alice's claim stamped, upheld, Bob's bond forfeited, Alice's released
+    relay_escrow_answers(pa, pb, k1.submit([claim.envelope]))
+    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 30_000)
+    relay_escrow_answers(pa, pb, [k1.mandate, *k1.tick()])
+    for peer in (pa, pb):
+        n = peer.negotiation(nid)
+        assert n.state is State.BREACHED and n.contract is not None and n.contract.forfeited == {bob.did}
+    # K1's principal revokes K1 from the theft and hands its contracts to K2
+    p = k1.party.principal
+    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=theft))
+    k2_party = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = k2_party.did, k1.did
+    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    k2 = _K2(
+        Escrow(
+            _LedgerSigner(k2_party.agent),
+            handover.digest,
+            setup=[handover.envelope],
+            predecessor=[*honest, rev.envelope],
+        ),
+        handover.envelope,
+        clock,
+    )
+    clock.advance(1)
+    for peer in (pa, pb):
+        peer.hold([handover.envelope, rev.envelope], answer_of="")  # K2's answer's context (ESC-023 (c))
+
+    def holds(peer: Peer, state: State, settled: set[str]) -> bool:
+        n = peer.negotiation(nid)
+        assert n.contract is not None
+        return (n.state, n.contract.forfeited, n.contract.settled) == (state, frozenset(), settled)
+
+    assert holds(pa, live, set()) and holds(pb, live, set())
+    journal.close()
+    with Journal.open(tmp_path / "bob.db") as again:
+        pb = make_peer(bob, clock, context=[k1.mandate], strategy=WithholdingStrategy(every=1), journal=again)
+        assert holds(pb, live, set())  # restarted from its journal: the same
+        # K2 lapses the contract at the claim window's end and refunds both bonds: taken by both
+        clock.now_ms = c.last_deadline_ms + CLAIM_WINDOW_MS + 1
+        relay_escrow_answers(pa, pb, k2.tick())
+        assert holds(pa, State.EXPIRED, {alice.did, bob.did}) and holds(
+            pb, State.EXPIRED, {alice.did, bob.did}
+        )

@@ -955,7 +955,10 @@ class Verifier:
                 neg = Negotiation(vs, self.witness.stamp_time)
                 continue
             branch = neg.branch
-            neg.apply(vs)
+            # Refused now only if it no longer counts: a revoked escrow key's own from a hand-over honoured
+            # since (ESC-022 (e)), as in :meth:`_rebuild_negotiation`.
+            with suppress(CoopError):
+                neg.apply(vs)
             if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
                 # Taken superseded, it continued the cut-off line only had it been held first, and held
                 # first it was refused (MND-022): its line's open end comes back where it was (MND-024).

@@ -1570,8 +1570,8 @@ def _thief_heard_first(g: Group) -> None:
     nothing once it holds the hand-over -- the three orders a view's state hung on before (finding F42)."""
     base, thief, handover, _ = _thief_after_hand_over()
     g.add(
-        "attack22, before the successor speaks: K1's thief's Stamp of Alice's claim, UPHOLD, Forfeit of Bob's "
-        "bond and Release of Alice's, dated after K1's revocation took effect, heard first; then K1's "
+        "attack22, before the successor speaks: K1's thief's Stamp of Alice's claim, UPHOLD, Forfeit of "
+        "Bob's bond and Release of Alice's, dated after K1's revocation took effect, heard first; then K1's "
         "revocation and K2's hand-over -- taken: once the hand-over is held the thief's statements count for "
         "nothing (ESC-022 (e)), the contract BONDED, the claim not effective, no bond settled, as where the "
         "hand-over came first",
@@ -1589,10 +1589,10 @@ def _thief_heard_first(g: Group) -> None:
     )
     base, thief, handover, lapse = _thief_stamps_a_revoke()
     g.add(
-        "attack22, a Revoke: K1's thief stamps Bob's Revoke, forfeits his bond and releases Alice's, all dated "
-        "after K1's revocation took effect, heard first; then K1's revocation, K2's hand-over, K2's lapse "
-        "and Refunds of both bonds -- taken: no Stamp that counts made the Revoke effective (ESC-022 (e), "
-        "WIT-005), so K2's LAPSE ends the contract EXPIRED, both bonds refunded",
+        "attack22, a Revoke: K1's thief stamps Bob's Revoke, forfeits his bond and releases Alice's, all "
+        "dated after K1's revocation took effect, heard first; then K1's revocation, K2's hand-over, K2's "
+        "lapse and Refunds of both bonds -- taken: no Stamp that counts made the Revoke effective "
+        "(ESC-022 (e), WIT-005), so K2's LAPSE ends the contract EXPIRED, both bonds refunded",
         ["ESC-022", "NEG-015", "WIT-005", "CMT-003"],
         [*base, *thief, *handover, *lapse],
     )
