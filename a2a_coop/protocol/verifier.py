@@ -845,7 +845,8 @@ class Verifier:
 
     def _holds_stolen(self, neg: Negotiation, old: str, cut: int) -> bool:
         """Whether ``neg``'s contract, naming escrow key ``old``, moved by a statement of ``old`` itself
-        from ``cut`` on, or holds a claim or Revoke effective from a Stamp that no longer counts."""
+        from ``cut`` on, or holds a claim or Revoke effective whose earliest Stamp by ``old`` is from then on
+        (one that no longer counts: it may have made it effective)."""
         for held in (neg, *(neg.displaced or {}).values()):
             c = held.contract
             if c is None or c.escrow != old:
@@ -854,8 +855,9 @@ class Verifier:
                 vs = self.statements.get(digest) if digest else None
                 if vs is not None and vs.issuer == old and vs.issued_at_ms >= cut:
                     return True
-            for digest, at in c.stamped_ms.items():
-                if self.witness.stamp_time(old, digest) != at:
+            for digest in c.stamped_ms:  # effective: its earliest Stamp may be the thief's
+                own = self.witness.own_stamp_time(old, digest)
+                if own is not None and own >= cut:
                     return True
         return False
 

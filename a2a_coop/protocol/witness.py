@@ -70,6 +70,10 @@ class WitnessIndex:
             return succ is None or at_ms < succ[1]
         return succ is not None and issuer in succ[0] and at_ms >= succ[1]
 
+    def own_stamp_time(self, escrow: str, digest: bytes) -> int | None:
+        """When the key ``escrow`` itself first stamped ``digest``, whatever hand-over of it is honoured."""
+        return self._stamped.get((escrow, digest))
+
     def succeeded_by(self, issuer: str, at_ms: int) -> list[str]:
         """The old escrow keys ``issuer`` acts for at ``at_ms`` (ESC-022)."""
         return [old for old, (new, from_ms) in self._successors.items() if issuer in new and at_ms >= from_ms]
