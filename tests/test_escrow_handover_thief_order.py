@@ -30,10 +30,11 @@ import pytest
 from peers import make_peer
 from test_escrow_handover import BOND, Story, _story, _successor
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.reputation import attestation_due, rate
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.journal import Journal
@@ -409,3 +410,30 @@ def test_a_peer_that_took_the_thiefs_forfeit_holds_the_contract_live_once_it_hea
         assert holds(pa, State.EXPIRED, {alice.did, bob.did}) and holds(
             pb, State.EXPIRED, {alice.did, bob.did}
         )
+
+
+@pytest.mark.req("ESC-022", "ATT-005", "ATT-006")
+def test_alices_rating_of_bob_weighs_the_same_in_every_order() -> None:
+    """What the contract's settlement makes of a rating follows it (ATT-005, ATT-006): Alice attests Bob's
+    breach as the thief's Forfeit showed it (what her peer signs, ATT-015, in a view that heard the thief
+    first); K2 then lapses the contract and refunds both bonds. Every order of the thief's statements, the
+    hand-over and K2's lapse weighs her attestation alike -- Bob's bond refunded, not forfeited: the
+    settlement the statements that count give. Before, the orders that took the thief's Forfeit first
+    rated it on the Forfeit (score 0), the others on K2's Refund."""
+    w = _world()
+    thief = _thief_upholds(w)
+    lapse = _k2_lapses(w)
+    first, _ = w.view(thief)
+    neg = first.negotiations.get(w.s.nid)
+    msg = attestation_due(first, neg, w.s.alice.did)
+    assert msg is not None and msg.outcome == reputation_pb2.OUTCOME_BREACHED
+    attestation = w.s.alice.sign("attestation", msg)
+    seen = set()
+    for order in _orders(w, thief, lapse):
+        v, refused = w.view([*order, attestation])
+        assert set(refused) <= {w.thief.did}
+        r = rate(v, v.statements[attestation.digest], [w.s.escrow.did])
+        seen.add((r.score, r.stake, r.settled_ms))
+    assert len(seen) == 1
+    score, stake, settled_ms = seen.pop()
+    assert score > 0.0 and stake > 0 and settled_ms == lapse[1].issued_at_ms  # K2's Refund of Bob's bond
