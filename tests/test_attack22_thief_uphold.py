@@ -83,9 +83,11 @@ def test_the_thiefs_statements_are_k1s_dated_after_its_revocation() -> None:
     for env in [claim, *thief]:
         v.accept(env)
     assert all(vs.digest in v.statements for vs in signed)
-    # taken, they moved the contract: BREACHED, Bob's bond forfeited -- until K2 speaks (ESC-022 (e))
+    # taken, they moved the contract: BREACHED, Bob's bond forfeited -- until the view holds the hand-over,
+    # from which they count for nothing (ESC-022 (e)): bonded, the claim not effective, as heard after it
     assert _ends(d, [*base, claim, *thief]) == ("BREACHED", frozenset({"bob"}))
-    assert _ends(d, [*base, claim, *thief, *handover]) == ("BREACHED", frozenset({"bob"}))
+    assert _ends(d, [*base, claim, *thief, *handover]) == ("BONDED", frozenset())
+    assert _ends(d, [*base, claim, *handover, *thief]) == ("BONDED", frozenset())
 
 
 def test_heard_after_the_hand_over_the_thiefs_statements_are_not_the_escrows() -> None:
@@ -110,20 +112,23 @@ def test_heard_after_the_hand_over_the_thiefs_statements_are_not_the_escrows() -
 
 
 def test_a_successors_refunds_replace_the_thiefs_forfeit_and_release() -> None:
-    """K2's Refunds of both bonds, heard after K1's thief's Forfeit of Bob's bond and Release of Alice's,
-    are taken and replace them (ESC-022 (e)): Bob's bond is no longer forfeited, both booked K2's."""
+    """K1's thief's Forfeit of Bob's bond and Release of Alice's, taken before the hand-over, count for
+    nothing once the view holds it (ESC-022 (e)): both bonds locked again; K2's Refunds of both, heard
+    after, are taken -- Bob's bond never forfeited."""
     d, base, claim, thief, handover, lapse = _played()
     v = Verifier()
-    for env in [*base, claim, *thief, *handover]:
+    for env in [*base, claim, *thief]:
         with suppress(Replayed):
             v.accept(env)
     c = v.negotiations.get(d.offer.header.negotiation_id).contract
-    assert c is not None and c.forfeited == {d.bob.did}
+    assert c is not None and c.forfeited == {d.bob.did} and c.settled == {d.alice.did, d.bob.did}
+    for env in handover:
+        v.accept(env)
+    c = v.negotiations.get(d.offer.header.negotiation_id).contract
+    assert c is not None and c.forfeited == frozenset() and c.settled == set()
     for env in lapse:
         v.accept(env)  # the LAPSE and both Refunds: none refused
     assert c.forfeited == frozenset() and c.settled == {d.alice.did, d.bob.did}
-    k2 = verify_statement(lapse[0]).issuer
-    assert c.settled_by is not None and {p[1] for p in c.settled_by.values()} == {k2}
 
 
 @pytest.mark.parametrize("role", [{}, {"evidence_view": False}])

@@ -38,7 +38,7 @@ COVERED = {
     "rules": 165,
     "mutations": 1869,
     "canaries": 64,
-    "keytime": 130,
+    "keytime": 133,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
@@ -182,11 +182,35 @@ def test_both_verifiers_end_a_thiefs_uphold_after_the_hand_over_expired_with_bot
     forfeited Bob's bond and released hers after K1's revocation took effect, heard first; K2 then lapsed
     the contract and refunded both bonds. ESC-022 (e): EXPIRED, both bonds refunded, none forfeited, in
     both verifiers (finding F40). Before, BREACHED and Bob's bond forfeited, K2's Refunds refused."""
-    tests = _valid_handover_vectors("attack22", 1)
+    tests = _valid_handover_vectors("(attack22)", 1)
     assert _js_reads(_FINAL_SETTLEMENTS, tests) == [[["EXPIRED", ["refund", "refund"]]]]
     held, (c,) = _reference_reads(tests[0])
     assert [vs.body for vs in held].count("forfeit") == 1  # the thief's, taken first
     assert c.state is State.EXPIRED and c.contract is not None and c.contract.forfeited == frozenset()
+
+
+@pytest.mark.req("ESC-022", "NEG-015", "WIT-005")
+def test_both_verifiers_count_nothing_of_a_thief_heard_before_the_hand_over() -> None:
+    """The three valid "attack22," vectors of keytime.json (EscrowHandOver): K1's thief's statements, dated
+    after K1's revocation took effect, heard before the revocation and K2's hand-over. ESC-022 (e): once the
+    hand-over is held they count for nothing, in both verifiers (finding F43) -- before K2 speaks the
+    contract is BONDED, no bond settled (was BREACHED, Bob's bond forfeited); K2's DISMISS of the claim the
+    thief upheld is its ruling, PERFORMING (was refused BODY_INVALID, ruled before); a Revoke only the thief
+    stamped takes no effect and K2's LAPSE ends the contract EXPIRED, both bonds refunded (was REVOKED)."""
+    tests = _valid_handover_vectors("attack22,", 3)
+    assert _js_reads(_FINAL_SETTLEMENTS, tests) == [
+        [["BONDED", []]],
+        [["PERFORMING", []]],
+        [["EXPIRED", ["refund", "refund"]]],
+    ]
+    ends = []
+    for t in tests:
+        held, (n,) = _reference_reads(t)
+        c = n.contract
+        assert c is not None and c.forfeited == frozenset()
+        assert sum(vs.body in ("forfeit", "release") for vs in held) == 2  # the thief's, held all the same
+        ends.append((n.state, len(c.settled), len(c.revokes)))
+    assert ends == [(State.BONDED, 0, 0), (State.PERFORMING, 0, 0), (State.EXPIRED, 2, 0)]
 
 
 def test_the_js_verifier_passes_as_an_offline_adapter() -> None:

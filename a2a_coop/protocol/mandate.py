@@ -770,6 +770,20 @@ class Exposure:
         if until < entry.until:
             self._contracts.add(contract, entry.value, until, entry.buckets)
 
+    def contract_reopened(self, contract: bytes, counts_until: int | None) -> None:
+        """The statements that ended the contract no longer count (a revoked escrow key's own from its
+        hand-over on, ESC-022 (e)): it counts again as one not finished, until ``counts_until`` (as
+        :meth:`contract_formed`), as in a view that never took them; :meth:`contract_ended` then dates the
+        ending the statements that count give, if any. One not held here (forgotten) is left as it is."""
+        entry = self._contracts.items.get(contract)
+        if entry is None:
+            return
+        row = self.finished_contracts.pop(contract, None)
+        if row is not None:
+            self.open_contracts[contract] = row
+        until = _NEVER_ENDS if counts_until is None else _place(counts_until, None)
+        self._contracts.add(contract, entry.value, self._from_start(1, contract, until), entry.buckets)
+
     def contract_forgotten(self, contract: bytes) -> None:
         """Its negotiation, finished, is forgotten: the contract still counts exactly as it did (from its
         Accept, until its ending, in its period: SPEC 4.5), kept in a compact form (``_frozen``) until a
@@ -978,6 +992,13 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.contract_ended(contract, at)
+
+    def contract_reopened(self, mandate_digest: bytes, contract: bytes, last_deadline_ms: int) -> None:
+        """See :meth:`Exposure.contract_reopened`: counted again until ``last_deadline_ms`` plus the claim
+        window (MND-010), as :meth:`contract_formed` counts it."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_reopened(contract, last_deadline_ms + CLAIM_WINDOW_MS)
 
     def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
         """See :meth:`Exposure.contract_forgotten`."""

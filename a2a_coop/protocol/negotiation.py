@@ -315,9 +315,6 @@ class Contract:
     # Effective claims not ruled on yet, kept as they change so no ruling rescans every claim.
     pending_claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)
     lapsed: bool = False
-    # party -> the place of the settlement of its bond held (the one booked), kept once a bond is settled:
-    # a successor's Release or Refund replaces one the revoked key signed from its hand-over on (ESC-022 (e)).
-    settled_by: dict[str, Place] | None = None
 
     # Read once from the signed statements, which never change: the checks ask for these often.
     proposer: str = field(init=False)  # signed the accepted Offer/Counter
@@ -537,7 +534,7 @@ def _latest(places: list[Place], party: str) -> tuple[int, int]:
     return at, seq
 
 
-def _arbitrated(c: Contract) -> list[bytes]:
+def arbitrated(c: Contract) -> list[bytes]:
     """The BreachClaims and Revokes of ``c`` held, pending or effective."""
     return [*c.pending, *c.stamped_ms]
 
@@ -720,29 +717,11 @@ class Negotiation:
         self._record(vs, event)
         if event is not None:
             self._move(event, vs.digest)
-            if event is E.LAPSE and self.state is S.BREACHED:
-                self._lapse_over_stolen(vs)
         if event is _ACCEPT and self.contract is not None:
             # Should its escrow witness it (now or later), another answer to its offer is superseded
             # (NEG-018), and counts as it would have, held first (SPEC 4.5).
             self.branch = self.contract.offer
         return self.state
-
-    def _lapse_over_stolen(self, lapse: VerifiedStatement) -> None:
-        """A successor's LAPSE held beside Ruling UPHOLDs the revoked escrow key signed from its hand-over
-        on, and none else: those are not the escrow's (ESC-022 (e)), so the contract ends EXPIRED, as in a
-        view that refused them, heard after the hand-over (section 8.9 ranks the escrow's statements)."""
-        c = self.contract
-        if c is None or lapse.issuer == c.escrow:
-            return
-        stolen = [d for d, place in c.ending_by.items() if d != lapse.digest and self._stolen(c, place)]
-        if not stolen or len(stolen) + 1 < len(c.ending_by):
-            return  # another ending stands (an UPHOLD of the escrow's, a Revoke): section 8.9 ranks it
-        for digest in stolen:
-            del c.ending_by[digest]
-        c.finished_memo.clear()
-        self.history.append((self.state, E.LAPSE, S.EXPIRED, lapse.digest))
-        self.state = S.EXPIRED
 
     def activate(self, digest: bytes) -> State | None:
         """A Stamp by the escrow of the held BreachClaim or Revoke ``digest`` arrived (it is in the stamp
@@ -1122,21 +1101,6 @@ class Negotiation:
             return vs.issuer == c.escrow
         return bool(acts_for(vs.issuer, c.escrow, vs.issued_at_ms))
 
-    def _stolen(self, c: Contract, place: Place) -> bool:
-        """Whether a statement of ``c`` at ``place`` is the revoked escrow key's own from a hand-over of it
-        honoured now on -- not the escrow's (ESC-022 (e)): a view took it before it held the hand-over."""
-        if place[1] != c.escrow:
-            return False
-        handed = getattr(getattr(self._stamps, "__self__", None), "handed_over_ms", None)
-        at = handed(c.escrow) if handed is not None else None
-        return at is not None and place[0] >= at
-
-    def _replaces_stolen(self, vs: VerifiedStatement, c: Contract, party: str) -> bool:
-        """Whether ``vs``, a successor's settlement of ``party``'s bond, replaces the settlement held of it
-        that the revoked key signed from its hand-over on (ESC-022 (e))."""
-        held = c.settled_by.get(party) if c.settled_by is not None else None
-        return vs.issuer != c.escrow and held is not None and self._stolen(c, held)
-
     def _classify_escrow(self, vs: VerifiedStatement, c: Contract) -> Event:
         body = vs.body
         if not self._acts_for_escrow(vs, c):
@@ -1166,11 +1130,7 @@ class Negotiation:
         if (
             msg.party not in c.locked
             or msg.amount != c.locked[msg.party]
-            or (
-                msg.party in c.settled
-                and (body != "forfeit" or msg.party in c.forfeited)
-                and not self._replaces_stolen(vs, c, msg.party)
-            )
+            or (msg.party in c.settled and (body != "forfeit" or msg.party in c.forfeited))
         ):
             raise BodyInvalid(f"{body} must settle a locked bond once, in full", requirement="NEG-012")
         if body == "forfeit":
@@ -1258,11 +1218,6 @@ class Negotiation:
                 c.settled.add(msg.party)
                 if body == "forfeit":
                     c.forfeited = c.forfeited | {msg.party}
-                elif msg.party in c.forfeited:  # replacing the revoked key's own Forfeit (ESC-022 (e))
-                    c.forfeited = c.forfeited - {msg.party}
-                if c.settled_by is None:
-                    c.settled_by = {}
-                c.settled_by[msg.party] = (vs.issued_at_ms, vs.issuer, vs.seq)
             elif body == "delivery":
                 c.deliveries[vs.digest] = (vs.issuer, msg.item_index)
                 key, at = (vs.issuer, msg.item_index), vs.issued_at_ms
@@ -1353,10 +1308,10 @@ class Negotiations:
         c = neg.contract if neg is not None else None
         if c is not None:
             self._unhold(c, negotiation_id, forget=True)
-            for digest in _arbitrated(c):
+            for digest in arbitrated(c):
                 self._arbitrated.pop(digest, None)
         for shadow in (neg.displaced or {}).values() if neg is not None else ():
-            for digest in _arbitrated(shadow.contract) if shadow.contract is not None else ():
+            for digest in arbitrated(shadow.contract) if shadow.contract is not None else ():
                 self._arbitrated.pop(digest, None)
         return neg
 
@@ -1370,7 +1325,7 @@ class Negotiations:
         self.by_id[negotiation_id] = neg
         for held in (neg, *(neg.displaced or {}).values()):
             c = held.contract
-            for digest in _arbitrated(c) if c is not None else ():
+            for digest in arbitrated(c) if c is not None else ():
                 self._arbitrated[digest] = negotiation_id
         self._index_exclusive(neg)
         return True

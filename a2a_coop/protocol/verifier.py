@@ -54,6 +54,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     Negotiations,
     State,
+    arbitrated,
     cited,
     proposal_of,
 )
@@ -168,6 +169,11 @@ class Verifier:
     Raises:
         ValueError: skew_ms is outside 0..300000 (TIM-004).
     """
+
+    # old escrow key -> the hand-over's time, where it came to be honoured or earlier while a statement was
+    # committed: its contracts are rebuilt once that statement is in (ESC-022 (e)). A class default: a
+    # verifier pickled before it existed (a node's snapshot) reads None.
+    _handed_over_due: dict[str, int] | None = None
 
     def __init__(
         self,
@@ -799,7 +805,98 @@ class Verifier:
             succ = self.successors(old)
             if succ is not None:
                 honoured[old] = succ
-        self.witness.set_successors(honoured)
+        was = self.witness.set_successors(honoured)
+        for old, (_, cut) in honoured.items():
+            before = was.get(old)
+            if before is None or cut < before[1]:
+                # More of the revoked key's own statements are its thief's now (ESC-022 (e)): the contracts
+                # naming it are rebuilt from the statements that count, once the statement being
+                # committed is in (:meth:`_rebuild_handed_over`).
+                if self._handed_over_due is None:
+                    self._handed_over_due = {}
+                self._handed_over_due[old] = cut
+
+    def _rebuild_handed_over(self) -> None:
+        """ESC-022 (e): the contracts naming an escrow key whose hand-over this verifier came to honour (or
+        whose hand-over's time came earlier) are what the statements held that count make them -- the
+        revoked key's own statements about them from the hand-over's time on (its Stamps, Rulings,
+        Forfeits, Releases, Refunds, BondLocks) count for nothing, whether they came before the hand-over
+        or after. Each contract that held one, or a claim or Revoke such a Stamp made effective, is rebuilt
+        from its negotiation's statements held, in the order they came, as in a view that heard the
+        hand-over first (which refused them): its state, its bonds, its claims' and Revokes' effectiveness
+        (WIT-005), the exclusive_key it holds (NEG-009) and the exposure it counts in (MND-010) follow."""
+        due, self._handed_over_due = self._handed_over_due or {}, None
+        touched = {
+            nid: neg
+            for nid, neg in self.negotiations.by_id.items()
+            if (c := neg.contract) is not None
+            and c.escrow in due
+            and self._holds_stolen(neg, c.escrow, due[c.escrow])
+        }
+        if not touched:
+            return
+        held: dict[bytes, list[VerifiedStatement]] = {nid: [] for nid in touched}
+        for vs in self.statements.values():  # one pass, in the order they came
+            of = held.get(vs.negotiation_id) if vs.negotiation_id else None
+            if of is not None:
+                of.append(vs)
+        for nid, neg in touched.items():
+            self._rebuild_negotiation(nid, neg, held[nid])
+
+    def _holds_stolen(self, neg: Negotiation, old: str, cut: int) -> bool:
+        """Whether ``neg``'s contract, naming escrow key ``old``, moved by a statement of ``old`` itself
+        from ``cut`` on, or holds a claim or Revoke effective whose earliest Stamp by ``old`` is from then on
+        (one that no longer counts: it may have made it effective)."""
+        for held in (neg, *(neg.displaced or {}).values()):
+            c = held.contract
+            if c is None or c.escrow != old:
+                continue
+            for *_, digest in held.history:
+                vs = self.statements.get(digest) if digest else None
+                if vs is not None and vs.issuer == old and vs.issued_at_ms >= cut:
+                    return True
+            for digest in c.stamped_ms:  # effective: its earliest Stamp may be the thief's
+                own = self.witness.own_stamp_time(old, digest)
+                if own is not None and own >= cut:
+                    return True
+        return False
+
+    def _rebuild_negotiation(self, nid: bytes, neg: Negotiation, held: list[VerifiedStatement]) -> None:
+        """``neg`` again, from its statements ``held``, in the order they came (ESC-022 (e)): one refused
+        now -- the revoked escrow key's own from its hand-over on, `WRONG_PARTY` -- moves nothing, and
+        stays held as evidence, counted nowhere."""
+        fresh: Negotiation | None = None
+        for vs in held:
+            if fresh is None:
+                if vs.digest != neg.first.digest:
+                    continue
+                fresh = Negotiation(vs, self.witness.stamp_time, self.witness.recorded_stamp_time)
+                continue
+            branch = fresh.branch
+            with suppress(CoopError):
+                fresh.apply(vs)
+            if branch is not None and fresh.branch is not branch and not self._counted_on_the_line(vs):
+                fresh.branch = branch  # as :meth:`_restore`: held first it was refused (MND-022, MND-024)
+                if fresh.displaced:
+                    fresh.displaced.pop(vs.digest, None)
+        if fresh is None:
+            return
+        negotiations = self.negotiations
+        old = neg.contract
+        if old is not None:
+            negotiations._unhold(old, nid, forget=True)
+        negotiations.by_id[nid] = fresh
+        for each in (fresh, *(fresh.displaced or {}).values()):
+            if each.contract is not None:
+                for digest in arbitrated(each.contract):
+                    negotiations._arbitrated[digest] = nid
+        negotiations._index_exclusive(fresh)
+        c = fresh.contract
+        if c is not None and old is not None and c.id == old.id:
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_reopened(party_vs.mandate_digest, c.id, c.last_deadline_ms)
+            self._track_activation(fresh)  # dated by the ending the statements that count give, if any
+        self.disowning += 1  # a rating kept on the contract's settlement is read again (runtime.reputation)
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -860,7 +957,10 @@ class Verifier:
                 neg = Negotiation(vs, self.witness.stamp_time)
                 continue
             branch = neg.branch
-            neg.apply(vs)
+            # Refused now only if it no longer counts: a revoked escrow key's own from a hand-over honoured
+            # since (ESC-022 (e)), as in :meth:`_rebuild_negotiation`.
+            with suppress(CoopError):
+                neg.apply(vs)
             if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
                 # Taken superseded, it continued the cut-off line only had it been held first, and held
                 # first it was refused (MND-022): its line's open end comes back where it was (MND-024).
@@ -1774,6 +1874,8 @@ class Verifier:
                         neg.displaced.pop(vs.digest, None)  # and it formed no contract
                 else:
                     self._track_cut_off(vs, neg, branch)
+        if self._handed_over_due:
+            self._rebuild_handed_over()
 
     def _bound_until(self, vs: VerifiedStatement) -> int | None:
         """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a

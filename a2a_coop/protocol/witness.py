@@ -54,9 +54,13 @@ class WitnessIndex:
     # (set_successors); a class default, replaced whole, never mutated.
     _successors: dict[str, tuple[tuple[str, ...], int]] = {}
 
-    def set_successors(self, successors: dict[str, tuple[tuple[str, ...], int]]) -> None:
-        """The hand-overs honoured now (ESC-022): old escrow key -> (successor keys, from_ms)."""
-        self._successors = dict(successors)
+    def set_successors(
+        self, successors: dict[str, tuple[tuple[str, ...], int]]
+    ) -> dict[str, tuple[tuple[str, ...], int]]:
+        """The hand-overs honoured now (ESC-022): old escrow key -> (successor keys, from_ms). Returns
+        those honoured before."""
+        was, self._successors = self._successors, dict(successors)
+        return was
 
     def acts_for(self, issuer: str, escrow: str, at_ms: int) -> bool:
         """Whether a statement by ``issuer`` issued at ``at_ms`` is the escrow ``escrow``'s: its own before
@@ -66,11 +70,9 @@ class WitnessIndex:
             return succ is None or at_ms < succ[1]
         return succ is not None and issuer in succ[0] and at_ms >= succ[1]
 
-    def handed_over_ms(self, escrow: str) -> int | None:
-        """From when a hand-over of ``escrow`` honoured now has its successors speak for it (ESC-022), or
-        None: from then on the old key's own statements about its contracts are not the escrow's (e)."""
-        succ = self._successors.get(escrow) if self._successors else None
-        return None if succ is None else succ[1]
+    def own_stamp_time(self, escrow: str, digest: bytes) -> int | None:
+        """When the key ``escrow`` itself first stamped ``digest``, whatever hand-over of it is honoured."""
+        return self._stamped.get((escrow, digest))
 
     def succeeded_by(self, issuer: str, at_ms: int) -> list[str]:
         """The old escrow keys ``issuer`` acts for at ``at_ms`` (ESC-022)."""

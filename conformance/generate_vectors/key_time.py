@@ -1461,7 +1461,141 @@ def escrow_hand_over_thief_in_a_view() -> Group:
         "EscrowHandOver",
         twin=[*base, *handover],
     )
+    _thief_heard_first(g)  # after the group's earlier cases, so that no earlier tcId moved
     return g
+
+
+def _thief_then_dismissal() -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
+    """:func:`_thief_after_hand_over`'s story again, but K2 is shown Alice's claim: it stamps it after the
+    thief's UPHOLD and dismisses it a response window later, on a Delivery of Bob's it found. Returns what
+    every view holds first, the thief's four statements, the revocation with K2's hand-over, and K2's Stamp
+    and DISMISS."""
+    clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    theft = clock.now_ms
+    clock.advance(10)
+    thief = [esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope]
+    clock.advance(3_600_001)
+    uphold = commitment_pb2.Ruling(
+        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+    )
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
+    )
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    thief += [
+        esc.sign("ruling", uphold, negotiation_id=nid).envelope,
+        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
+        esc.sign("release", release, negotiation_id=nid).envelope,
+    ]
+    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
+    handover = [esc.principal.sign("key_revocation", rev).envelope]
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2 = Party("escrow2", clock)
+    m.agent, m.succeeds = k2.did, esc.did
+    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    handover.append(k2.mandate_vs.envelope)
+    delivery = bob.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=accept.digest, item_index=0),
+        audience=alice.did,
+        negotiation_id=nid,
+    )
+    k2s = [k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope]
+    clock.advance(3_600_001)
+    dismiss = commitment_pb2.Ruling(
+        contract=accept.digest,
+        claim=claim.digest,
+        decision=commitment_pb2.RULING_DECISION_DISMISS,
+        evidence=delivery.digest,
+    )
+    k2s.append(k2.sign("ruling", dismiss, negotiation_id=nid).envelope)
+    return base, thief, handover, k2s
+
+
+def _thief_stamps_a_revoke() -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
+    """Alice's bonded trade with Bob at escrow key K1 under revocation terms forfeiting the revoker's bond;
+    Bob revokes. K1's thief stamps the Revoke, forfeits Bob's bond to Alice for it (CMT-003) and releases
+    hers; K1's principal revokes K1 from before every statement of the thief's and hands its contracts to
+    K2, which, never shown the Revoke, lapses the contract after the claim window and refunds Bob's bond
+    then Alice's. Returns what every view holds first (the trade, the bonds, the Revoke), the thief's three
+    statements, the revocation with K2's hand-over, and K2's lapse and Refunds."""
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    exit_terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did, revocation=exit_terms)
+    offer = alice.offer(bob, proposal)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    nid = offer.header.negotiation_id
+    base: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
+    base.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    base += [offer.envelope, accept.envelope]
+    for p in (alice, bob):
+        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
+        base.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock.advance(1_000)
+    revoke = bob.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="leaving"),
+        audience=alice.did,
+        negotiation_id=nid,
+    )
+    base.append(revoke.envelope)
+    theft = clock.now_ms
+    clock.advance(10)
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=revoke.digest
+    )
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    thief = [
+        esc.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest])).envelope,
+        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
+        esc.sign("release", release, negotiation_id=nid).envelope,
+    ]
+    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
+    handover = [esc.principal.sign("key_revocation", rev).envelope]
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2 = Party("escrow2", clock)
+    m.agent, m.succeeds = k2.did, esc.did
+    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    handover.append(k2.mandate_vs.envelope)
+    return base, thief, handover, _lapsing(k2, clock, offer, accept, [bob, alice])
+
+
+def _thief_heard_first(g: Group) -> None:
+    """ESC-022 (e) in a view that heard the thief's statements before the hand-over: they count for
+    nothing once it holds the hand-over -- the three orders a view's state hung on before (finding F43)."""
+    base, thief, handover, _ = _thief_after_hand_over()
+    g.add(
+        "attack22, before the successor speaks: K1's thief's Stamp of Alice's claim, UPHOLD, Forfeit of "
+        "Bob's bond and Release of Alice's, dated after K1's revocation took effect, heard first; then K1's "
+        "revocation and K2's hand-over -- taken: once the hand-over is held the thief's statements count for "
+        "nothing (ESC-022 (e)), the contract BONDED, the claim not effective, no bond settled, as where the "
+        "hand-over came first",
+        ["ESC-022", "NEG-015", "WIT-005"],
+        [*base, *thief, *handover],
+    )
+    base, thief, handover, k2s = _thief_then_dismissal()
+    g.add(
+        "attack22, the successor dismisses: the thief's four statements heard first, then K1's revocation, "
+        "K2's hand-over, K2's Stamp of Alice's claim and its DISMISS a response window later -- taken: the "
+        "claim the thief upheld was not ruled on by the escrow (ESC-022 (e)), so K2's DISMISS is its ruling "
+        "(PERFORMING), not a second one",
+        ["ESC-022", "NEG-015", "CMT-002"],
+        [*base, *thief, *handover, *k2s],
+    )
+    base, thief, handover, lapse = _thief_stamps_a_revoke()
+    g.add(
+        "attack22, a Revoke: K1's thief stamps Bob's Revoke, forfeits his bond and releases Alice's, all "
+        "dated after K1's revocation took effect, heard first; then K1's revocation, K2's hand-over, K2's "
+        "lapse and Refunds of both bonds -- taken: no Stamp that counts made the Revoke effective "
+        "(ESC-022 (e), WIT-005), so K2's LAPSE ends the contract EXPIRED, both bonds refunded",
+        ["ESC-022", "NEG-015", "WIT-005", "CMT-003"],
+        [*base, *thief, *handover, *lapse],
+    )
 
 
 # --- KEY-011: how far back a revocation reaches ------------------------------------------------------

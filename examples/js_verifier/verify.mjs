@@ -896,6 +896,8 @@ export class Verifier {
     this.attested = new Map(); // issuer \0 contract -> seq
     this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
+    this.handedFrom = new Map(); // old escrow key -> the hand-over's time its contracts were last rebuilt at (ESC-022 (e))
+    this.rebuilding = false;
   }
 
   // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped. `via`:
@@ -959,12 +961,40 @@ export class Verifier {
     if (issuer === escrow) return s === null || t < s.from;
     return s !== null && s.agents.has(issuer) && t >= s.from;
   }
-  // ESC-022 (e): whether `rec`, held for contract `c`, is the revoked escrow key's own from a hand-over of it
-  // honoured now on -- taken before the hand-over was held, and not the escrow's (finding F40).
-  stolen(c, rec) {
-    if (!rec || rec.h.issuer !== c.escrow) return false;
-    const s = this.successors(c.escrow);
-    return s !== null && rec.h.issued_at_ms >= s.from;
+  // ESC-022 (e): once a hand-over of an escrow key is honoured -- or its time comes earlier -- every contract
+  // naming that key is what the statements held that count make it: rebuilt from its negotiation's
+  // statements, in the order they came, the revoked key's own from the hand-over's time on refused
+  // (WRONG_PARTY) and its Stamps from then on witnessing nothing -- as in a view that heard the hand-over
+  // first. Before, the order decided: a view that took the thief's Stamp, UPHOLD and Forfeit before the
+  // revocation kept them until a successor spoke (finding F43).
+  rebuildHandedOver() {
+    for (const old of this.handovers.keys()) {
+      const s = this.successors(old);
+      const was = this.handedFrom.get(old);
+      if (!s || (was !== undefined && s.from >= was)) continue;
+      this.handedFrom.set(old, s.from);
+      for (const [id, n] of [...this.negotiations]) {
+        if (n.contract?.escrow !== old) continue;
+        const held = [...this.byDigest.values()].filter((r) => NEGOTIATION_BODIES.has(r.bodyName) && hex(r.h.negotiation_id) === id);
+        const first = n.line[0];
+        const fresh = new Negotiation(first);
+        this.negotiations.set(id, fresh);
+        this.rebuilding = true;
+        try {
+          for (const r of held) {
+            if (r === first) continue;
+            try {
+              const apply = this.checkNegotiation(r);
+              if (apply) apply();
+            } catch (e) {
+              if (!(e instanceof Reject)) throw e;
+            }
+          }
+        } finally {
+          this.rebuilding = false;
+        }
+      }
+    }
   }
   // ESC-022 for Stamps: whether a Stamp by `issuer` at `t` is escrow `escrow`'s -- its own before a hand-over
   // of it honoured, a successor's from the hand-over's time on, and never the revoked key's own from then on
@@ -1271,6 +1301,7 @@ export class Verifier {
     if (attKey) this.attested.set(attKey, h.seq);
     if (apply) apply();
     if (bodyName === "stamp") this.recordStamp(rec);
+    if (this.handovers.size) this.rebuildHandedOver();
     // ESC-019, at an escrow and its audit (SPEC 17: a group of role escrow), once the Accept passed section 11
     if (!this.evidenceView && bodyName === "accept") this.checkClaimWindow(rec);
     return rec;
@@ -1532,17 +1563,8 @@ export class Verifier {
           const due = t > c.lastDeadline() + CLAIM_WINDOW || (c.bondRequired() && t > c.cutoff);
           if (!due) illegal("CMT-006", "LAPSE not due");
           const to = table("LAPSE");
-          // ESC-022 (e): a successor's LAPSE beside UPHOLDs only the revoked key signed from its hand-over
-          // on (and no effective Revoke) ends the contract EXPIRED, as where those were refused (F40)
-          const stolen = h.issuer !== c.escrow && c.endings.length > 0 && c.endings.every((r) => this.stolen(c, r));
-          const revoked = [...c.revokes.values()].some((r) => r.effectiveAt !== null);
           return () => {
             c.lapsed = true;
-            if (stolen && !revoked && to === "BREACHED") {
-              c.endings = [rec];
-              this.setState(n, "EXPIRED");
-              return;
-            }
             c.endings.push(rec);
             this.setState(n, to);
           };
@@ -1579,9 +1601,7 @@ export class Verifier {
       const lock = c.locked.get(body.party);
       const settled = c.settled.get(body.party);
       const forfeitOverSettled = bodyName === "forfeit" && settled && settled !== "forfeit";
-      // ESC-022 (e): a successor's settlement replaces the revoked key's own from its hand-over on (F40)
-      const overStolen = settled && h.issuer !== c.escrow && this.stolen(c, c.settlement.get(body.party));
-      if (!lock || (settled && !forfeitOverSettled && !overStolen) || body.amount !== lock.amount) fail("BODY_INVALID", "NEG-012", "not a locked, unsettled bond in full");
+      if (!lock || (settled && !forfeitOverSettled) || body.amount !== lock.amount) fail("BODY_INVALID", "NEG-012", "not a locked, unsettled bond in full");
       if (bodyName === "forfeit") {
         if (body.beneficiary !== c.other(body.party)) fail("BODY_INVALID", "NEG-008", "beneficiary not the other party");
         const cause = hex(body.cause);
@@ -1595,7 +1615,7 @@ export class Verifier {
       const to = table(bodyName.toUpperCase());
       return () => {
         c.settled.set(body.party, bodyName);
-        if (bodyName === "forfeit" || !c.settlement.has(body.party) || overStolen) c.settlement.set(body.party, rec);
+        if (bodyName === "forfeit" || !c.settlement.has(body.party)) c.settlement.set(body.party, rec);
         this.setState(n, to);
       };
     }
@@ -1732,6 +1752,7 @@ export class Verifier {
   }
 
   pushOffer(rec) {
+    if (this.rebuilding) return; // counted when it first came (rebuildHandedOver)
     const k = hex(rec.h.mandate);
     const l = this.offersByMandate.get(k) ?? [];
     l.push(rec);
