@@ -1011,7 +1011,7 @@ def test_the_filters_kept_hashes_are_the_hashes_it_would_compute(
 ) -> None:
     """A filter keeps the hashes of the last keys it hashed (:meth:`_Holds._hash`: a statement's key is
     asked about, then added): the kept hash of every key is the one computed afresh, past the bound of
-    what it keeps (here 1 to 8 keys, 256 in use), and a filter built through its kept hashes sets the
+    what it keeps (here 1 to 8 keys, 32 in use), and a filter built through its kept hashes sets the
     same bits, counts the same keys and answers every lookup as one that computes every hash afresh."""
     hash_key = os.urandom(16)
     cached, fresh = journal_module._Holds(0, hash_key), journal_module._Holds(0, hash_key)
@@ -1044,4 +1044,4 @@ def test_rows_read_back_from_the_file_set_the_bits_rows_written_set_and_keep_no_
         written.add_row(*row)
         scanned.add_row(*row, scanned=True)
     assert written._bits == scanned._bits and written.keys == scanned.keys
-    assert scanned._hashed == {} and len(written._hashed) == 40 + 20
+    assert scanned._hashed == {} and len(written._hashed) == min(40 + 20, journal_module._HOLDS_HASHED_MAX)

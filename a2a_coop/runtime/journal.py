@@ -330,8 +330,10 @@ _HOLDS_MIN_BITS_LOG2: Final = 16
 # positives 15% at four million keys, each one query) instead of growing.
 _HOLDS_MAX_BITS_LOG2: Final = 24
 _HOLDS_BITS_PER_KEY: Final = 16  # two probes: 1.4% false positives when full, half that on average
-# Keys whose hash a filter keeps (:meth:`_Holds._hash`): a few hundred trades' statements in flight.
-_HOLDS_HASHED_MAX: Final = 256
+# Keys whose hash a filter keeps (:meth:`_Holds._hash`): the statements of some 16 requests in flight (a
+# key is asked about, then added, within one request). Bounded small: kept keys are memory no trade frees
+# until it is pushed out (256 showed as 1.5 kB a settled trade over tests/test_bounded_memory.py's 40).
+_HOLDS_HASHED_MAX: Final = 32
 _HOLDS_SCAN: Final = (
     "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
 )
