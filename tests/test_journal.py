@@ -20,6 +20,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.chain import ChainWriter
@@ -451,9 +453,9 @@ def rows_filtered(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     added: list[int] = [0]
     add_row = journal_module._Holds.add_row
 
-    def counting_add_row(holds: object, issuer: str, nonce: bytes, nid: bytes) -> None:
+    def counting_add_row(holds: object, issuer: str, nonce: bytes, nid: bytes, **kw: bool) -> None:
         added[0] += 1
-        add_row(holds, issuer, nonce, nid)  # type: ignore[arg-type]
+        add_row(holds, issuer, nonce, nid, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(journal_module._Holds, "add_row", counting_add_row)
     return added
@@ -989,3 +991,57 @@ def test_close_waits_for_a_transaction_another_thread_has_under_way(tmp_path: Pa
         journal.put_meta("after", 1)
     with Journal.open(tmp_path / "j.db") as reopened:
         assert reopened.get_meta("late") is True
+
+
+_KEYS = st.one_of(
+    st.tuples(
+        st.sampled_from(["did:key:a", "did:key:b", "did:key:\u00e9"]), st.binary(min_size=16, max_size=16)
+    ),
+    st.binary(min_size=16, max_size=16),  # a negotiation id
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_KEYS, st.booleans(), st.booleans()), max_size=60),
+    kept=st.integers(min_value=1, max_value=8),
+)
+def test_the_filters_kept_hashes_are_the_hashes_it_would_compute(
+    rows: list[tuple[object, bool, bool]], kept: int
+) -> None:
+    """A filter keeps the hashes of the last keys it hashed (:meth:`_Holds._hash`: a statement's key is
+    asked about, then added): the kept hash of every key is the one computed afresh, past the bound of
+    what it keeps (here 1 to 8 keys, 32 in use), and a filter built through its kept hashes sets the
+    same bits, counts the same keys and answers every lookup as one that computes every hash afresh."""
+    hash_key = os.urandom(16)
+    cached, fresh = journal_module._Holds(0, hash_key), journal_module._Holds(0, hash_key)
+    real = journal_module._HOLDS_HASHED_MAX
+    setattr(journal_module, "_HOLDS_HASHED_MAX", kept)  # noqa: B010 (a Final, bound for this example)
+    try:
+        for key, ask, add in rows:
+            if ask:
+                assert cached.may_hold(key) == fresh.may_hold(key)
+            if add:
+                cached.add(key)
+                fresh._set(fresh._hash_of(key))
+            assert cached._hash(key) == fresh._hash_of(key)
+            assert len(cached._hashed) <= kept
+        assert cached._bits == fresh._bits and cached.keys == fresh.keys
+        for key, _, _ in rows:
+            assert cached.may_hold(key) == fresh.may_hold(key)
+    finally:
+        setattr(journal_module, "_HOLDS_HASHED_MAX", real)  # noqa: B010
+
+
+def test_rows_read_back_from_the_file_set_the_bits_rows_written_set_and_keep_no_hash(tmp_path: Path) -> None:
+    """A row's keys set the same bits whether the row is written (its hashes kept: it was just asked
+    about) or scanned from the file at open or as the filter grows (``scanned``: none kept, so an open
+    of a long journal fills no memo)."""
+    hash_key = os.urandom(16)
+    written, scanned = journal_module._Holds(0, hash_key), journal_module._Holds(0, hash_key)
+    rows = [(f"did:key:{i % 3}", os.urandom(16), os.urandom(16) if i % 2 else b"") for i in range(40)]
+    for row in rows:
+        written.add_row(*row)
+        scanned.add_row(*row, scanned=True)
+    assert written._bits == scanned._bits and written.keys == scanned.keys
+    assert scanned._hashed == {} and len(written._hashed) == min(40 + 20, journal_module._HOLDS_HASHED_MAX)

@@ -330,6 +330,10 @@ _HOLDS_MIN_BITS_LOG2: Final = 16
 # positives 15% at four million keys, each one query) instead of growing.
 _HOLDS_MAX_BITS_LOG2: Final = 24
 _HOLDS_BITS_PER_KEY: Final = 16  # two probes: 1.4% false positives when full, half that on average
+# Keys whose hash a filter keeps (:meth:`_Holds._hash`): the statements of some 16 requests in flight (a
+# key is asked about, then added, within one request). Bounded small: kept keys are memory no trade frees
+# until it is pushed out (256 showed as 1.5 kB a settled trade over tests/test_bounded_memory.py's 40).
+_HOLDS_HASHED_MAX: Final = 32
 _HOLDS_SCAN: Final = (
     "SELECT i.did, s.nonce, s.negotiation_id FROM statements s JOIN issuers i ON i.id = s.issuer"
 )
@@ -361,7 +365,7 @@ class _Holds:
     racing an insert sees the row's bits either set (a query follows) or not yet set, when the row is
     not committed either."""
 
-    __slots__ = ("_bits", "_capacity", "_hash_key", "_last_negotiation", "_log2", "_mask", "keys")
+    __slots__ = ("_bits", "_capacity", "_hash_key", "_hashed", "_last_negotiation", "_log2", "_mask", "keys")
 
     def __init__(self, expected_keys: int, hash_key: bytes, *, log2: int | None = None) -> None:
         if log2 is None:
@@ -369,6 +373,11 @@ class _Holds:
             log2 = min(log2, _HOLDS_MAX_BITS_LOG2)
         self._log2 = log2
         self._hash_key = hash_key
+        # The last keys hashed, with their hash (a pure function of the key under ``hash_key``, which
+        # never changes): a statement's (issuer, nonce) is asked (:meth:`may_hold`, one to three times
+        # as its replay checks run) and then added, so without it each key was hashed two to four times
+        # (tests/test_journal.py counts).
+        self._hashed: dict[object, int] = {}
         self._mask = (1 << log2) - 1
         self._bits = bytearray(1 << (log2 - 3))
         # Keys it takes before it doubles; at its largest size it never does, and fills instead.
@@ -403,6 +412,16 @@ class _Holds:
         return holds
 
     def _hash(self, key: object) -> int:
+        hashed = self._hashed
+        h = hashed.get(key)
+        if h is None:
+            h = self._hash_of(key)
+            if len(hashed) >= _HOLDS_HASHED_MAX:
+                del hashed[next(iter(hashed))]  # the oldest: at most a few trades' keys are kept
+            hashed[key] = h
+        return h
+
+    def _hash_of(self, key: object) -> int:
         if isinstance(key, tuple):  # (issuer, nonce)
             data = key[0].encode() + b"\0" + key[1]
         else:  # a negotiation id
@@ -410,7 +429,9 @@ class _Holds:
         return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=self._hash_key).digest(), "little")
 
     def add(self, key: object) -> None:
-        h = self._hash(key)
+        self._set(self._hash(key))
+
+    def _set(self, h: int) -> None:
         bits, mask = self._bits, self._mask
         a, b = h & mask, (h >> 32) & mask
         bit_a, bit_b = 1 << (a & 7), 1 << (b & 7)
@@ -425,10 +446,13 @@ class _Holds:
         a, b = h & mask, (h >> 32) & mask
         return bool(bits[a >> 3] & (1 << (a & 7)) and bits[b >> 3] & (1 << (b & 7)))
 
-    def add_row(self, issuer: str, nonce: bytes, negotiation_id: bytes) -> None:
-        self.add((issuer, nonce))
+    def add_row(self, issuer: str, nonce: bytes, negotiation_id: bytes, *, scanned: bool = False) -> None:
+        """Add a row's keys; ``scanned``: a row read back from the file (at open, or as a filter grows),
+        whose keys nobody asked about: hashed without keeping them (:meth:`_hash`)."""
+        hash_of = self._hash_of if scanned else self._hash
+        self._set(hash_of((issuer, nonce)))
         if negotiation_id and negotiation_id != self._last_negotiation:
-            self.add(negotiation_id)
+            self._set(hash_of(negotiation_id))
             self._last_negotiation = negotiation_id
 
     @classmethod
@@ -447,7 +471,7 @@ class _Holds:
         if holds is None:
             after, holds = 0, cls(keys, hash_key)
         for issuer, nonce, negotiation_id in cur.execute(_HOLDS_SCAN_AFTER, (after,)):
-            holds.add_row(issuer, nonce, negotiation_id)
+            holds.add_row(issuer, nonce, negotiation_id, scanned=True)
         return holds
 
 
@@ -469,7 +493,7 @@ class _Growth:
         rows = cur.execute(_HOLDS_GROW_SCAN, (self.after, self.upto, _HOLDS_GROW_ROWS)).fetchall()
         add_row = self.holds.add_row
         for _, issuer, nonce, negotiation_id in rows:
-            add_row(issuer, nonce, negotiation_id)
+            add_row(issuer, nonce, negotiation_id, scanned=True)
         if rows:
             self.after = rows[-1][0]
         return len(rows) < _HOLDS_GROW_ROWS or self.after >= self.upto
