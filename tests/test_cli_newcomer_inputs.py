@@ -1,0 +1,111 @@
+"""Bad inputs a new user makes, found by following README.md from a fresh clone (newcomer23), and
+what each must answer: one line on stderr with the SPEC's code where one applies, a non-zero exit,
+no traceback, nothing committed lost.
+
+- A mandate that ended (or starts days from now): `serve`, `agent run` and `escrow serve` listened as
+  if all was well, and then refused every statement of their own (MND-003).
+- A peer that goes away right after a trade ended: `offer` said the trade "stopped in FULFILLED" and
+  to carry it on with `resume` (exit 3), which then answered "nothing to resume".
+
+Commands run as processes of their own (``cli_process``); servers, where needed, in process on
+loopback ports the OS picks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from cli_run import cli_process, one_line_error
+
+from a2a_coop.cli._runtime import refuse_mandate_out_of_time
+from a2a_coop.cli.demo import Identity, provision
+from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.runtime.peer import wall_clock_ms
+from a2a_coop.transport import serve
+
+DAY_MS = 86_400_000
+SERVERS = [["serve"], ["agent", "run", "--strategy", "honest"], ["escrow", "serve"]]
+
+
+@pytest.mark.parametrize("command", SERVERS, ids=lambda c: " ".join(c[:2]))
+def test_a_server_under_a_mandate_that_ended_is_refused_at_start(tmp_path: Path, command: list[str]) -> None:
+    """Signed 40 days ago for 30 days. Expect exit 1, MANDATE_VIOLATION [MND-003] with when it ended,
+    and no journal created (it listened before, for ever: the timeout fails this test then)."""
+    old = provision(tmp_path, "old", now_ms=wall_clock_ms() - 40 * DAY_MS)
+    done = cli_process(*command, *old.files(), "--port", "0", timeout_s=30)
+    assert done.returncode == 1, done.stderr
+    one_line_error(done.stderr, "MANDATE_VIOLATION [MND-003]", f"the mandate in {old.mandate_path} ended at")
+    assert not old.journal_path.exists()
+
+
+def test_a_server_under_a_mandate_valid_only_days_from_now_is_refused_at_start(tmp_path: Path) -> None:
+    later = provision(tmp_path, "later", now_ms=wall_clock_ms() + 2 * DAY_MS)
+    done = cli_process("serve", *later.files(), "--port", "0", timeout_s=30)
+    assert done.returncode == 1, done.stderr
+    one_line_error(done.stderr, "MANDATE_VIOLATION [MND-003]", "is valid from", "is this machine's clock right?")
+
+
+def test_a_mandate_is_refused_only_when_nothing_could_be_signed_under_it(tmp_path: Path) -> None:
+    """The edges: valid until its valid_until_ms (exclusive, MND-003); one signed on a clock up to the
+    default skew (30 s) ahead is still taken."""
+    now = wall_clock_ms()
+    who = provision(tmp_path, "edge", now_ms=now)
+    m = verify_statement(who.mandate).statement.mandate
+    refuse_mandate_out_of_time(who.mandate_path, who.mandate, m.valid_until_ms - 1)
+    refuse_mandate_out_of_time(who.mandate_path, who.mandate, m.valid_from_ms - 30_000)
+    with pytest.raises(MandateViolation, match="ended at"):
+        refuse_mandate_out_of_time(who.mandate_path, who.mandate, m.valid_until_ms)
+    with pytest.raises(MandateViolation, match="is valid from"):
+        refuse_mandate_out_of_time(who.mandate_path, who.mandate, m.valid_from_ms - 30_001)
+
+
+class _GoneAfterTheEnd(PeerNode):
+    """bob, who fails every Exchange relaying an escrow's Release: the trade is over for alice (both
+    bonds released), and only that courtesy fails -- as when bob's process dies at that moment."""
+
+    def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        if any(verify_statement(env).body == "release" for env in [*context, envelope]):
+            raise RuntimeError("bob went away")
+        return super().exchange(envelope, context)
+
+
+@pytest.fixture
+def bob_gone_after_the_end(tmp_path: Path) -> Iterator[tuple[Identity, str, str]]:
+    """alice's files, and the addresses of bob (as above) and of an escrow that funded both."""
+    alice, bob, esc = (provision(tmp_path, n) for n in ("alice", "bob", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db")
+    for who in (alice, bob):
+        escrow.deposit(who.did, 1000)
+    peer = _GoneAfterTheEnd.open(bob.key, bob.mandate, tmp_path / "bob.db", context=[esc.mandate])
+    try:
+        with serve(peer, None) as peer_server, serve(None, escrow) as escrow_server:
+            yield alice, peer_server.target, escrow_server.target
+    finally:
+        peer.close()
+        escrow.close()
+
+
+@pytest.mark.parametrize(("count", "code"), [(1, 0), (2, 2)])
+def test_a_trade_that_ended_before_the_other_side_failed_is_not_sent_to_resume(
+    bob_gone_after_the_end: tuple[Identity, str, str], count: int, code: int
+) -> None:
+    """Expect the trade's line FULFILLED, one line saying it ended and what failed after it, and exit 0
+    when it was the last offer, 2 (a network error) when the run stops with offers not sent; never
+    "stopped in FULFILLED" with a `resume` that has nothing to carry on."""
+    alice, peer, escrow = bob_gone_after_the_end
+    items = ["--give", "code-review:50", "--want", "copy-editing:45", "--bond", "10"]
+    done = cli_process("offer", *alice.files(), "--to", peer, "--escrow", escrow, *items, "--count", str(count))
+    assert done.returncode == code, done.stderr
+    assert done.stdout.split()[2] == "FULFILLED", done.stdout
+    not_sent = ["the run stops here, 1 more offer(s) not sent"] if count == 2 else []
+    line = one_line_error(done.stderr, "ended FULFILLED, and then the other side failed", *not_sent)
+    assert "resume" not in line
+    if count == 1:
+        assert "more offer" not in line
+    again = cli_process("resume", *alice.files(), "--to", peer, "--escrow", escrow)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to resume" in again.stdout
