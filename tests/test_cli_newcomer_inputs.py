@@ -13,6 +13,10 @@ loopback ports the OS picks.
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -20,7 +24,7 @@ import pytest
 from cli_run import cli_process, one_line_error
 
 from a2a_coop.cli._runtime import refuse_mandate_out_of_time
-from a2a_coop.cli.demo import Identity, provision
+from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
 from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.node import EscrowNode, PeerNode
@@ -46,7 +50,9 @@ def test_a_server_under_a_mandate_valid_only_days_from_now_is_refused_at_start(t
     later = provision(tmp_path, "later", now_ms=wall_clock_ms() + 2 * DAY_MS)
     done = cli_process("serve", *later.files(), "--port", "0", timeout_s=30)
     assert done.returncode == 1, done.stderr
-    one_line_error(done.stderr, "MANDATE_VIOLATION [MND-003]", "is valid from", "is this machine's clock right?")
+    one_line_error(
+        done.stderr, "MANDATE_VIOLATION [MND-003]", "is valid from", "is this machine's clock right?"
+    )
 
 
 def test_a_mandate_is_refused_only_when_nothing_could_be_signed_under_it(tmp_path: Path) -> None:
@@ -98,7 +104,9 @@ def test_a_trade_that_ended_before_the_other_side_failed_is_not_sent_to_resume(
     "stopped in FULFILLED" with a `resume` that has nothing to carry on."""
     alice, peer, escrow = bob_gone_after_the_end
     items = ["--give", "code-review:50", "--want", "copy-editing:45", "--bond", "10"]
-    done = cli_process("offer", *alice.files(), "--to", peer, "--escrow", escrow, *items, "--count", str(count))
+    done = cli_process(
+        "offer", *alice.files(), "--to", peer, "--escrow", escrow, *items, "--count", str(count)
+    )
     assert done.returncode == code, done.stderr
     assert done.stdout.split()[2] == "FULFILLED", done.stdout
     not_sent = ["the run stops here, 1 more offer(s) not sent"] if count == 2 else []
@@ -109,3 +117,89 @@ def test_a_trade_that_ended_before_the_other_side_failed_is_not_sent_to_resume(
     again = cli_process("resume", *alice.files(), "--to", peer, "--escrow", escrow)
     assert again.returncode == 0, again.stderr
     assert "nothing to resume" in again.stdout
+
+
+def _as_a_user(argv: list[str]) -> list[str]:
+    """``argv`` run without root's power to read and write anything (the tests may run as root, which
+    no file mode stops): as it is for another user, under capsh without the DAC capabilities for root."""
+    if os.geteuid() != 0:
+        return argv
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        pytest.skip("running as root without capsh: no file mode can stop this process")
+    return [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", shlex.join(argv)]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["offer", "--to", "127.0.0.1:9", "--give", "a:1", "--want", "b:1"],
+        ["serve", "--port", "0"],
+        ["escrow", "fund", "{did}=5"],
+        ["status"],
+        ["mandate-journal"],
+        ["export-out"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_a_path_under_a_directory_this_user_may_not_enter_is_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """A journal, a principal's journal or an --out file under a directory with mode 000: Path.exists()
+    raises PermissionError there instead of answering False, and each of these printed a traceback.
+    Expect exit 2 and one line naming the path."""
+    alice = provision(tmp_path, "alice")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    target = locked / "x.db"
+    files = ["--key", str(alice.key_path), "--mandate", str(alice.mandate_path), "--journal", str(target)]
+    if command == ["mandate-journal"]:
+        argv = ["mandate", "--principal", str(tmp_path / "alice-principal.key"), "--agent", alice.did]
+        argv += ["--out", str(tmp_path / "m.json"), "--journal", str(target)]
+    elif command == ["export-out"]:
+        target = locked / "e.json"
+        argv = ["export", "--key", str(alice.key_path), "--journal", str(tmp_path / "alice-principal.db")]
+        argv += ["--negotiation", "00", "--out", str(target)]
+    else:
+        argv = (
+            [*command[:2], *files, *command[2:]]
+            if command[0] == "escrow"
+            else [command[0], *files, *command[1:]]
+        )
+        argv = [a.replace("{did}", alice.did) for a in argv]
+    try:
+        done = subprocess.run(
+            _as_a_user(cli_command(*argv)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env(),
+            check=False,
+        )
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2, done.stderr
+    one_line_error(done.stderr, str(target))
+    assert "Permission denied" in done.stderr
+
+
+def test_an_offline_report_dir_under_a_directory_this_user_may_not_enter_is_named(tmp_path: Path) -> None:
+    """`conformance --vectors --report-dir` there said only "a2a-coop: Permission denied"."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0)
+    argv = ["conformance", "--vectors", "--adapter", "true", "--report-dir", str(locked / "r")]
+    try:
+        done = subprocess.run(
+            _as_a_user(cli_command(*argv)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=child_env(),
+            check=False,
+        )
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2, done.stderr
+    one_line_error(done.stderr, f"cannot write reports to {locked / 'r'}: Permission denied")
