@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -203,3 +204,34 @@ def test_an_offline_report_dir_under_a_directory_this_user_may_not_enter_is_name
         locked.chmod(0o700)
     assert done.returncode == 2, done.stderr
     one_line_error(done.stderr, f"cannot write reports to {locked / 'r'}: Permission denied")
+
+
+@pytest.mark.parametrize("kind", ["text", "garbled", "foreign"])
+def test_a_journal_that_is_not_one_is_named_once_and_left_as_it_was(tmp_path: Path, kind: str) -> None:
+    """`serve --journal` on a text file, a journal garbled on disk, another program's SQLite database,
+    where the key's chain lives elsewhere (its KEY.chain): said `journal X: X: ...`, the path twice.
+    Expect exit 2, one line naming the path once, the file byte for byte as it was."""
+    alice = provision(tmp_path, "alice", chain_homes=True)
+    bad = tmp_path / f"{kind}.db"
+    if kind == "text":
+        bad.write_text("not a journal\n")
+    else:
+        with sqlite3.connect(bad) as db:
+            db.execute("CREATE TABLE statements (x)" if kind == "foreign" else "CREATE TABLE t (x)")
+            db.executemany(
+                "INSERT INTO statements VALUES (?)" if kind == "foreign" else "INSERT INTO t VALUES (?)",
+                [(i,) for i in range(500)],
+            )
+        if kind == "garbled":
+            data = bytearray(bad.read_bytes())
+            for i in range(100, len(data), 97):
+                data[i] ^= 0x5A
+            bad.write_bytes(bytes(data))
+    before = bad.read_bytes()
+    done = cli_process(
+        "serve", "--key", alice.key_path, "--mandate", alice.mandate_path, "--journal", bad, "--port", "0"
+    )
+    assert done.returncode == 2, done.stderr
+    line = one_line_error(done.stderr, str(bad))
+    assert line.count(str(bad)) == 1, line
+    assert bad.read_bytes() == before

@@ -303,8 +303,11 @@ def _signed_in(journal_path: Path, did: str) -> bool:
     try:
         with Journal.open(journal_path, lock=False) as journal:
             return journal.chain_head(did) != (0, b"")
-    except JournalError as exc:
-        raise UsageError(f"journal {journal_path}: {exc}") from None
+    except JournalError as exc:  # most name the path already: say it once, as open_journal does
+        text = str(exc)
+        raise UsageError(
+            f"journal {text}" if text.startswith(str(journal_path)) else f"journal {journal_path}: {text}"
+        ) from None
 
 
 def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path, str]]) -> None:
