@@ -855,10 +855,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "conformance.offline"
         adapter_argv = shlex.split(args.adapter)
         if not (args.timeout > 0 and math.isfinite(args.timeout)):
             raise OfflineUsageError("--timeout must be a positive number of seconds")
-        if args.report_dir is not None and args.report_dir.exists() and not args.report_dir.is_dir():
-            raise OfflineUsageError(f"--report-dir {args.report_dir} is a file, not a directory")
         if args.report_dir is not None:  # before the run, as the live suite: not after every vector ran
-            try:
+            try:  # exists() too: under a directory this user may not search it raises, as mkdir does
+                if args.report_dir.exists() and not args.report_dir.is_dir():
+                    raise OfflineUsageError(f"--report-dir {args.report_dir} is a file, not a directory")
                 args.report_dir.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OfflineUsageError(

@@ -111,7 +111,7 @@ def _escrow_mandate(escrow: Party, t0: int, until_ms: int) -> VerifiedStatement:
 
 @pytest.mark.req("ESC-021", "ESC-020", "MND-003")
 def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_rule_on(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ESC-020 reads the escrow's Mandate when it takes an Accept; its operator may restart it under
     another. Attack (the operator's neglect, or its principal's choice): the escrow bonds Mallory's trade
@@ -136,6 +136,9 @@ def test_an_escrow_restarted_under_a_shorter_mandate_keeps_no_bond_it_could_not_
     write_key_file(key, e.agent.key)
     write_envelope_file(short_file, short.envelope)
     argv = ["escrow", "serve", "--key", key, "--mandate", short_file, "--journal", path, "--port", "0"]
+    # Restarted at t0, while the short Mandate is valid: by the wall clock it ended long ago, and
+    # `escrow serve` refuses a Mandate that has ended before anything else (MND-003).
+    monkeypatch.setattr("a2a_coop.cli.escrow.wall_clock_ms", lambda: t0)
     code, _, err = run_cli(capsys, *argv)  # `escrow serve` says so in one line
     assert code == 1
     one_line_error(err, "MANDATE_VIOLATION [ESC-021]", accept.digest.hex()[:16])

@@ -36,11 +36,13 @@ from a2a_coop.cli._common import (
     SQLITE_HEADER,
     Invalid,
     UsageError,
+    iso,
     short,
 )
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
-from a2a_coop.protocol.errors import CoopError, MandateUnknown
+from a2a_coop.protocol.errors import CoopError, MandateUnknown, MandateViolation
 from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
 from a2a_coop.protocol.statements import decode_statement, verify_statement
 from a2a_coop.runtime.alarm import META_KEY_FORKED, REMEDY, KeyForked
@@ -158,6 +160,27 @@ def load_mandate(path: Path, key: Keypair) -> bytes:
             f"--key): {whose}"
         )
     return data
+
+
+def refuse_mandate_out_of_time(path: Path, mandate: bytes, now_ms: int) -> None:
+    """MND-003 at a server's start (`serve`, `agent run`, `escrow serve`): refused (MandateViolation,
+    exit 1) when nothing could be signed under the mandate now -- it has ended, or starts later than
+    the default clock skew from now. Served anyway, such a peer listened and then refused every
+    statement of its own; a Mandate signed on a clock a few seconds ahead is still taken."""
+    m = verify_statement(mandate).statement.mandate
+    if now_ms >= m.valid_until_ms:
+        raise MandateViolation(
+            f"the mandate in {path} ended at {iso(m.valid_until_ms)}: nothing can be signed under it -- "
+            "its principal signs a new one for this key (`a2a-coop mandate ... --force`, README "
+            '"Renewing a mandate") and the journal goes on with it',
+            requirement="MND-003",
+        )
+    if m.valid_from_ms > now_ms + DEFAULT_SKEW_MS:
+        raise MandateViolation(
+            f"the mandate in {path} is valid from {iso(m.valid_from_ms)} only: nothing can be signed under "
+            "it before then (is this machine's clock right?)",
+            requirement="MND-003",
+        )
 
 
 def resolve_did(text: str) -> str:
@@ -280,8 +303,11 @@ def _signed_in(journal_path: Path, did: str) -> bool:
     try:
         with Journal.open(journal_path, lock=False) as journal:
             return journal.chain_head(did) != (0, b"")
-    except JournalError as exc:
-        raise UsageError(f"journal {journal_path}: {exc}") from None
+    except JournalError as exc:  # most name the path already: say it once, as open_journal does
+        text = str(exc)
+        raise UsageError(
+            f"journal {text}" if text.startswith(str(journal_path)) else f"journal {journal_path}: {text}"
+        ) from None
 
 
 def _undo_chain_homes(written: Sequence[tuple[Path, str | None, Path, str]]) -> None:

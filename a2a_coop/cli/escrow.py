@@ -23,6 +23,7 @@ from a2a_coop.cli._runtime import (
     open_journal,
     operator_judge,
     page_limits,
+    refuse_mandate_out_of_time,
     resolve_did,
     runtime_command,
     serve_until_stopped,
@@ -42,7 +43,7 @@ from a2a_coop.runtime.node import (
     remember_run,
     taken_over_of,
 )
-from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent
+from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent, wall_clock_ms
 from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient, TlsConfig
@@ -60,6 +61,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
     key = load_key(args.key)
     interceptors = _faucet_guard(args, tls, key.did)
     mandate = load_mandate(args.mandate, key)
+    refuse_mandate_out_of_time(args.mandate, mandate, wall_clock_ms())  # before a journal is touched
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
     claim_chain(args.key, key, args.journal)
     with open_journal(args.journal) as journal:  # usage checks first: a missing directory, a journal in use

@@ -1127,4 +1127,11 @@ def _run(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:  # Ctrl-C in a command with no handling of its own (conformance, sim, ...)
         print("a2a-coop: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except PermissionError as exc:
+        # A path under a directory this user may not search or write (a journal, --out, a key's chain):
+        # Path.exists() raises there rather than answer False, past the checks that expect a missing
+        # file, and printed a traceback. One line, naming the path, as any other I/O error (exit 2).
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"a2a-coop: cannot access {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     return code

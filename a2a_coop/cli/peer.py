@@ -25,6 +25,7 @@ from a2a_coop.cli._common import (
     EXIT_INVALID,
     EXIT_OK,
     EXIT_UNFINISHED,
+    EXIT_USAGE,
     Invalid,
     UsageError,
     iso,
@@ -47,6 +48,7 @@ from a2a_coop.cli._runtime import (
     page_limits,
     peer_from_journal,
     read_callers_file,
+    refuse_mandate_out_of_time,
     resolve_did,
     runtime_command,
     say_stopped,
@@ -223,6 +225,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError("--own-did-operator judges client certificates: it needs --tls-client-ca")
     key = load_key(args.key)
     mandate = load_mandate(args.mandate, key)
+    refuse_mandate_out_of_time(args.mandate, mandate, wall_clock_ms())  # before a journal is touched
     context = [load_envelope(p, "context envelope") for p in args.context]
     # `agent run` hands over a reference agent it built (a2a_coop.cli.agents); serve builds its own.
     strategy = getattr(args, "strategy_object", None) or build_strategy(args.strategy)
@@ -485,7 +488,8 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     # be accepted at the escrow alone until its bonding cutoff, as below (ESC-013).
                     print(f"a2a-coop: offer {i + 1} refused by the other side: {exc}", file=sys.stderr)
             except (CoopError, TransportError) as exc:
-                return tally.stopped(i, neg, started, exc)
+                waiting = len(unanswered) + len(unlocked)
+                return tally.stopped(i, neg, started, exc, unsent=args.count - i - 1, waiting=waiting)
             check_at = hidden_accept_check_ms(peer, neg)
             if check_at is not None and escrow_client is not None:
                 unanswered.append((i, neg, started, check_at))
@@ -503,16 +507,18 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 bonded = await_locks(peer, client, escrow_client, [neg for _, neg, _ in unlocked])
             except (CoopError, TransportError) as exc:
                 i, neg, started = unlocked[0]
-                return tally.stopped(i, peer.negotiation(neg.id), started, exc)
+                waiting = len(unlocked) - 1 + len(unanswered)
+                return tally.stopped(i, peer.negotiation(neg.id), started, exc, waiting=waiting)
             for (i, _, started), neg in zip(unlocked, bonded, strict=True):
                 tally.finished(i, neg, started, peer, escrow_client)
         if unanswered and escrow_client is not None:
             _wait_for_cutoff(peer, [neg for _, neg, _, _ in unanswered], max(at for *_, at in unanswered))
-            for i, waited, started, _ in unanswered:
+            for k, (i, waited, started, _) in enumerate(unanswered):
                 try:
                     neg = carry_after_cutoff(peer, client, escrow_client, waited)
                 except (CoopError, TransportError) as exc:
-                    return tally.stopped(i, peer.negotiation(waited.id), started, exc)
+                    left = len(unanswered) - k - 1
+                    return tally.stopped(i, peer.negotiation(waited.id), started, exc, waiting=left)
                 if neg.contract is None:
                     tally.expired(i, neg, started)
                 else:
@@ -571,19 +577,51 @@ class _Tally:
         self.out.write(f"{i + 1}/{self.count}  {neg.id.hex()[:12]}  {state:<10}  {took:.2f}s\n")
         self.out.flush()
 
-    def stopped(self, i: int, neg: Negotiation, started: float, exc: CoopError | TransportError) -> int:
+    def stopped(
+        self,
+        i: int,
+        neg: Negotiation,
+        started: float,
+        exc: CoopError | TransportError,
+        *,
+        unsent: int = 0,
+        waiting: int = 0,
+    ) -> int:
         """A trade that a refusal or the transport stopped; the exit code (the offer itself refused:
-        raised, as nothing was agreed and nothing is left to carry on)."""
+        raised, as nothing was agreed and nothing is left to carry on). ``unsent``: the offers of
+        --count this run will not send now; ``waiting``: the earlier trades it leaves to `resume`."""
         if isinstance(exc, CoopError) and neg.contract is None:
             raise exc
         # Whatever stopped it, the trade is journaled as far as it went: say where, and how on.
         self._line(i, neg, neg.state.value, started)
-        where = unfinished(neg) or neg.state.value
+        where = unfinished(neg)
+        if where:
+            print(
+                f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) stopped in {where}: {exc}; "
+                + _resume_hint(neg),
+                file=sys.stderr,
+            )
+            return EXIT_UNFINISHED
+        # Over (a final state, no bond locked): what failed came after it -- relaying the escrow's
+        # last answers, which the counterparty also has from the escrow -- and `resume` has nothing of
+        # it to carry on. Once said "stopped in FULFILLED ... carry it on with a2a-coop resume", exit
+        # 3, and `resume` then answered "nothing to resume".
+        not_sent = f"; the run stops here, {unsent} more offer(s) not sent" if unsent else ""
         print(
-            f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) stopped in {where}: {exc}; " + _resume_hint(neg),
+            f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) ended {neg.state.value}, and then the other "
+            f"side failed: {exc}{not_sent}",
             file=sys.stderr,
         )
-        return EXIT_UNFINISHED
+        if waiting or self.not_done:  # held trades are counted there until finished
+            print(
+                "a2a-coop: earlier trades are not finished: `a2a-coop resume` with the same options carries "
+                "them on",
+                file=sys.stderr,
+            )
+            return EXIT_UNFINISHED
+        if unsent:
+            return EXIT_INVALID if isinstance(exc, CoopError) else EXIT_USAGE
+        return EXIT_INVALID if self.rejected or self.unanswered else EXIT_OK
 
     def expired(self, i: int, neg: Negotiation, started: float) -> None:
         self._line(i, neg, "EXPIRED", started)

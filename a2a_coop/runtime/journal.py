@@ -596,6 +596,8 @@ class Journal:
                 _unlock(path, lock_fd)
             raise JournalError(f"cannot open {path}: {exc}") from exc
         try:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            _refuse_foreign(conn, path)  # before WAL: switching a foreign file's journal mode changes it
             _configure(conn, durability)
             _ensure_schema(conn, path)
         except BaseException as exc:
@@ -1484,6 +1486,19 @@ def _configure(conn: sqlite3.Connection, durability: Durability) -> None:
         raise JournalError(f"SQLite refused WAL mode (journal_mode is {mode!r})")
     conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
     conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse another program's SQLite database before anything is written to it: :func:`_configure`
+    switches a file to WAL, which persists in the file (its header) and left another program's
+    database changed by a mistyped ``--journal``. :func:`_ensure_schema` checks the same again, in its
+    transaction (a file created meanwhile by another process)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    if app_id == 0 and version == 0 and conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]:
+        raise JournalCorrupt(f"{path} is an SQLite database but not an a2a-coop journal")
+    if app_id not in (0, APPLICATION_ID):
+        raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
