@@ -1052,17 +1052,18 @@ class Verifier:
         return held.issuer in self.revoked or (record is not None and record.principal in self.revoked)
 
     def _kept_as_evidence(self, vs: VerifiedStatement | None) -> bool:
-        """KEY-009 (c): a view of evidence (``evidence_view``: an auditor, an observer, a reputation system,
-        section 11.4) holds ``vs``, which a held KeyRevocation or KeyRotation would reject (KEY-004, KEY-005,
-        MND-012, KEY-010 (c), KEY-012), when it is a statement of a negotiation -- with a witnessing escrow,
-        whose Stamp of it may come after it, or with none -- or a Mandate (its witness a statement naming it,
-        KEY-009 (a)), as it holds one it took before them, and derives whether it counts (:meth:`disowned`,
-        from the Stamps held). Refused, it was weighed by the order alone: a view that held its Stamp first
-        counted the contract, one that heard it first kept nothing (tests/test_mandate_order.py); and one no
-        escrow can witness -- disowned in every view -- moved its negotiation, and let the counterparty's
-        answers in, only in a view that heard it before the revocation (tests/test_unwitnessed_order.py).
-        A live receiver and an escrow taking evidence refuse it (KEY-004, KEY-005, KEY-010): they trade with
-        no key its principal revoked or rotated out."""
+        """KEY-009 (b), (c), (d): a view of evidence (``evidence_view``: an auditor, an observer, a reputation
+        system, section 11.4) holds ``vs``, which a held KeyRevocation or KeyRotation would reject (KEY-004,
+        KEY-005, MND-012, KEY-010 (c), KEY-012), whatever it is -- a statement of a negotiation, with a
+        witnessing escrow or none, a Mandate (its witness a statement naming it, KEY-009 (a)), or one of no
+        negotiation -- as it holds one it took before them, and derives what counts from the statements
+        held (:meth:`disowned`; a disowned Stamp witnesses nothing, :meth:`_reweigh_stamps`). Refused, it
+        was weighed by the order alone: a view that held its Stamp first counted the contract, one that
+        heard it first kept nothing (tests/test_mandate_order.py); one no escrow can witness moved its
+        negotiation only in a view that heard it before the revocation (tests/test_unwitnessed_order.py);
+        and a revoked escrow key's Stamp witnessed, a revocation by a revoked key revoked, only there
+        (tests/test_no_negotiation_order.py). A live receiver and an escrow taking evidence refuse it
+        (KEY-004, KEY-005, KEY-010): they trade with no key its principal revoked or rotated out."""
         return vs is not None and self.evidence_view
 
     def _stamped_first(
@@ -2158,11 +2159,6 @@ _STAMP_TIMED: Final = _TAKES_EFFECT_AT_STAMP | _BINDS_AT_STAMP
 
 
 _StampPlace = tuple[int, str, int, int] | tuple[int]  # Verifier._stamp_place
-
-
-def _place_in(stamp: VerifiedStatement, digest: bytes) -> tuple[int, str, int, int]:
-    """The place of ``digest`` in the held Stamp ``stamp`` (:meth:`Verifier._stamp_place`)."""
-    return (stamp.issued_at_ms, stamp.issuer, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
 
 
 def _before(first: _StampPlace, then: _StampPlace) -> bool:
