@@ -433,7 +433,7 @@ def test_the_js_verifier_reads_the_escrows_transcript_binding_as_the_escrow_did(
     """F36: read as an escrow's audit (role escrow), the second implementation bound nothing by a statement
     refused KEY_REVOKED, and so refused, REVOCATION_UNAUTHORIZED, the revocation the escrow took beside the
     binding it stamped (KEY-007 (a)); now it binds by one of no negotiation, as the escrow and its audit do,
-    and reads the transcript as a view of evidence (role auditor) does."""
+    and a view of evidence (role auditor) holds it (KEY-009 (d)) and is bound by it the same."""
     s = _Authorised()
     escrow = Escrow(s.party.agent, s.party.mandate_vs.digest, setup=s.party.setup)
     escrow.submit(s.alice.setup, s.clock.now_ms)
@@ -453,4 +453,5 @@ def test_the_js_verifier_reads_the_escrows_transcript_binding_as_the_escrow_did(
     binding = [s.binding.issued_at_ms, s.binding.seq]
     expected = ["KEY_REVOKED" if e == s.binding.envelope else "" for e in transcript]
     assert "KEY_REVOKED" in expected  # the attack: the binding is in the transcript, refused so
-    assert json.loads(run.stdout) == [[expected, binding], [expected, binding]]
+    # a view of evidence holds it, disowned, and is bound by it the same (KEY-009 (d), F44)
+    assert json.loads(run.stdout) == [[expected, binding], [[""] * len(transcript), binding]]

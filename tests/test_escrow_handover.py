@@ -152,11 +152,12 @@ def _rule_and_settle(s: Story, by: Party) -> list[VerifiedStatement]:
 def test_without_a_hand_over_a_revoked_escrows_contract_is_frozen() -> None:
     s = _story()
     _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
-    # K1 can sign nothing more about it...
+    # K1 can sign nothing more about it: a view of evidence holds its Stamp, disowned, witnessing nothing
+    # (KEY-009 (d)) -- the claim stays unstamped, as in a view that refused the Stamp
     stamp = s.escrow.sign("stamp", commitment_pb2.Stamp(statements=[s.claim.digest]))  # type: ignore[union-attr]
-    with pytest.raises(CoopError) as e:
-        s.take(stamp)
-    assert e.value.code == "KEY_REVOKED"
+    s.take(stamp)
+    assert s.verifier.disowned(stamp) and s.verifier.unwitnessing(stamp)
+    assert s.verifier.witness.stamp_time(s.escrow.did, s.claim.digest) is None  # type: ignore[union-attr]
     # ... and another key, under a Mandate of P that names no key it succeeds, is not the escrow.
     other = _successor(s, "escrow2", s.escrow.principal, succeeds="")
     ruling, *_ = _rule_and_settle(s, other)

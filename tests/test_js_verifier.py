@@ -35,14 +35,14 @@ COVERED = {
     "statements": 211,
     "chains": 231,
     "wire": 77,
-    "rules": 165,
+    "rules": 166,
     "mutations": 1869,
     "canaries": 64,
-    "keytime": 133,
+    "keytime": 143,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
-    "ratings": 48,
+    "ratings": 50,
 }
 
 
@@ -303,14 +303,11 @@ READINGS = {
         "...[...c.locked.values()].map((l) => l.rec)];",
     ),
     "stake though a bond was never locked": (" && c.allLocked()", ""),
-    "every key's Stamp of the evidence read as evidence (ATT-020 (a))": (
-        "const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.stampActsFor(s.escrow, e, s.t)) : [];",
-        "const l = v.stamps.get(r.dhex) ?? []; if (l.length) return l.map((s) => v.byDigest.get(s.dhex));",
-    ),
-    "a revoked escrow key's own Stamps after its hand-over read as the escrow's (ESC-022 (e), F38)": (
-        "    return s === null || t < s.from;",
-        "    return true;",
-    ),
+    # Not here since KEY-009 (d) (F44): every key's Stamp of the evidence read as evidence (ATT-020 (a)),
+    # and a revoked escrow key's own Stamps after its hand-over read as the escrow's (F38). A view of
+    # evidence now keeps every disowned Stamp out of its stamp lists -- the stranger's of ratings.json 34
+    # and the thief's of 46 and 47 among them -- so no bundle tells those readings from the rule: what they
+    # would add is never there. KEY-009 (d)'s own readings are pinned below (NO_NEGOTIATION_READINGS).
     "raters and subjects as agent keys": (
         "raterRec.principal, subject = subjectRec.principal",
         "raterRec.h.issuer, subject = subjectRec.h.issuer",
@@ -380,10 +377,12 @@ WITNESS_READINGS = {
     "the Stamps held when the statement came decide (as before F34)": (
         [
             (
-                'rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName)',
-                'rec.bodyName === "mandate" || this.witnessedBefore(rec, '
+                "  keptAsEvidence(rec) {\n    return this.evidenceView;",
+                "  keptAsEvidence(rec) {\n    return this.evidenceView && "
+                '(rec.bodyName === "mandate" || !NEGOTIATION_BODIES.has(rec.bodyName) || '
+                "this.witnessedBefore(rec, "
                 "[...(this.revocations.get(rec.h.issuer) ?? []), "
-                "...this.rotatedBelow(rec.h.issuer, rec.h.seq)])",
+                "...this.rotatedBelow(rec.h.issuer, rec.h.seq)]));",
             ),
         ],
         (36, 37, 38, 39, 42, 43, 44, 45),  # 40 and 41 hear both Stamps before the Accept
@@ -425,12 +424,14 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     revocation or rotation heard first; keytime.json's UnwitnessedHeld with the revocation heard last agrees
     either way), and with none of the escrow's replays of them (RefusedAtTheEscrow)."""
     source = VERIFIER.read_text(encoding="utf-8")
-    now = 'rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName)'
+    now = "  keptAsEvidence(rec) {\n    return this.evidenceView;"
     assert source.count(now) == 1
     copy = tmp_path / "verify.mjs"
-    copy.write_text(
-        source.replace(now, 'rec.bodyName === "mandate" || !!this.witnessingEscrow(rec)'), "utf-8"
+    before = (
+        '  keptAsEvidence(rec) {\n    return this.evidenceView && (rec.bodyName === "mandate" || '
+        "!NEGOTIATION_BODIES.has(rec.bodyName) || !!this.witnessingEscrow(rec));"
     )
+    copy.write_text(source.replace(now, before), "utf-8")
     files = [str(ROOT / "conformance" / "vectors" / f) for f in ("chains.json", "keytime.json")]
     assert NODE is not None
     run = subprocess.run(
@@ -439,7 +440,8 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
     chains = {f"chains-{i}" for i in (16, 18, 20, 22)}
-    keytime = {f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112)}
+    # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView)
+    keytime = {f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141)}
     assert got == chains | keytime
 
 
@@ -481,3 +483,51 @@ def test_the_js_exact_sum_is_math_fsum() -> None:
     got = [float(x) for x in json.loads(run.stdout)]  # JSON writes an integral double without .0
     assert got == [math.fsum(xs) for xs in lists]
     assert any(sum(xs) != math.fsum(xs) for xs in lists)  # a naive sum differs: the lists test something
+
+
+# KEY-009 (d) (F44): each reading before, written into a copy of the verifier, and what it disagrees with.
+NO_NEGOTIATION_READINGS = {
+    "a statement of no negotiation refused heard after the revocation (before F44)": (
+        "  keptAsEvidence(rec) {\n    return this.evidenceView;",
+        "  keptAsEvidence(rec) {\n    return this.evidenceView && "
+        '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
+        {"rules-55", "ratings-49"} | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143)},
+    ),
+    "a Stamp held witnessing whatever its signer's revocations": (
+        "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
+        "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return false &&",
+        {"keytime-139"},
+    ),
+    "a Stamp taken before the revocation that disowns it witnessing still (no reweigh)": (
+        "    if (!this.evidenceView || this.rebuilding) return;",
+        "    if (true) return;",
+        {"keytime-140", "ratings-48"},
+    ),
+}
+
+
+@pytest.mark.req("KEY-009", "KEY-004", "KEY-005", "WIT-005", "ATT-020")
+@pytest.mark.parametrize("reading", sorted(NO_NEGOTIATION_READINGS))
+def test_the_js_verifier_holds_every_statement_of_no_negotiation_and_no_disowned_stamp_witnesses(
+    reading: str, tmp_path: Path
+) -> None:
+    """KEY-009 (d) (F44): a view of evidence holds a Stamp, KeyRevocation, KeyRotation, Checkpoint ... a
+    revocation or rotation would reject, whichever came first, and a disowned Stamp witnesses nothing -- one
+    taken before the revocation is taken out and what the view took derived again. Each reading before,
+    written into a copy of the JS verifier, disagrees with exactly the vectors named."""
+    old, new, expected = NO_NEGOTIATION_READINGS[reading]
+    source = VERIFIER.read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"the verifier no longer has {old!r}"
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(source.replace(old, new), encoding="utf-8")
+    files = [
+        str(ROOT / "conformance" / "vectors" / f)
+        for f in ("rules.json", "keytime.json", "ratings.json", "chains.json", "canaries.json")
+    ]
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(copy), "--json", *files], check=False, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    assert got == expected, reading

@@ -188,7 +188,9 @@ def test_a_groups_role_decides_which_verifier_runs_it() -> None:
     ordered = [c for c in views if "Stamp of the revocation held too" in c]
     assert len(ordered) == 1 and disowned[ordered[0]], disowned
     assert not [c for c, d in disowned.items() if d and c not in ordered], disowned
-    assert all(v.role == "auditor" for v in VECTORS if v.source != "keytime")
+    # outside keytime.json: KEY-004 at an escrow (rules.json KeyRulesAtTheEscrow, its canary), KEY-009 (d)
+    assert {v.source for v in VECTORS if v.role == "escrow"} == {"keytime", "rules", "canaries"}
+    assert [v.tc_id for v in VECTORS if v.role == "escrow" and v.source == "rules"] == [166]
 
 
 @pytest.mark.req("ESC-019", "AUD-003")

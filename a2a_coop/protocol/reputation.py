@@ -290,12 +290,13 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
     # The escrow's Stamps of the contract's statements, before them: a verifier that holds a revocation
     # of a party's key takes one of its statements stamped before the revocation was (KEY-009).
     # Each one's witnessing escrow (Verifier.witnessing_escrow): an offer's own, the Accept's the contract's.
-    stamp_of = verifier.witness.stamp_of
+    # KEY-009 (d): the earliest that witnesses -- in a view of evidence, one no held revocation or
+    # rotation of the escrow's key disowns (Verifier.counting_stamp).
     stamps = []
     for vs, escrow_did in (*((p, proposal_of(p).terms.escrow) for p in bargaining), (c.accept, c.escrow)):
-        stamp = stamp_of(escrow_did, vs.digest) if escrow_did else None
-        if stamp is not None and stamp in held:
-            stamps.append(held[stamp])
+        stamp = verifier.counting_stamp(escrow_did, vs.digest) if escrow_did else None
+        if stamp is not None:
+            stamps.append(stamp)
     statements = [*stamps, *bargaining, c.accept, *escrow, attestation]
     mandates = [held[vs.header.mandate] for vs in statements if vs.header.mandate in held]
     return list({vs.digest: vs for vs in (*mandates, *statements)}.values())
@@ -306,7 +307,10 @@ def _forfeit_cause(verifier: Verifier, neg: Negotiation, cause: bytes) -> list[V
     Revoke effective, the claim or Revoke, and for a claim the Ruling that upheld it."""
     held = verifier.statements
     assert neg.contract is not None
-    stamp = verifier.witness.stamp_of(neg.contract.escrow, cause)
+    # the earliest Stamp that witnesses it (KEY-009 (d)), else the one that moved the contract: a claim
+    # made effective by a disowned Stamp alone rests on it (ATT-020 weighs it 0)
+    counting = verifier.counting_stamp(neg.contract.escrow, cause)
+    stamp = counting.digest if counting is not None else verifier.witness.stamp_of(neg.contract.escrow, cause)
     out = [held[d] for d in (stamp, cause) if d is not None and d in held]
     for _, event, _, digest in neg.history:
         if event is Event.UPHOLD and held[digest].statement.ruling.claim == cause:

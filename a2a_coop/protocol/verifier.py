@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -59,7 +60,6 @@ from a2a_coop.protocol.negotiation import (
     proposal_of,
 )
 from a2a_coop.protocol.statements import (
-    NEGOTIATION_BODIES,
     PRINCIPAL_BODIES,
     VerifiedStatement,
     verify_statement,
@@ -174,6 +174,11 @@ class Verifier:
     # committed: its contracts are rebuilt once that statement is in (ESC-022 (e)). A class default: a
     # verifier pickled before it existed (a node's snapshot) reads None.
     _handed_over_due: dict[str, int] | None = None
+    # KEY-009 (d): the digests of the Stamps a view of evidence holds as disowned, recorded in no witness
+    # index (:meth:`_reweigh_stamps`); and the keys whose Stamps are to be reweighed once the statement
+    # being recorded is. Class defaults, replaced on first use: a verifier pickled before reads none.
+    _unwitnessing: AbstractSet[bytes] = frozenset()
+    _to_reweigh: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -328,6 +333,8 @@ class Verifier:
         if principal is None:
             return False
         self._note_bound(vs.issuer, principal, vs.issued_at_ms, vs.seq)
+        if self._to_reweigh:
+            self._flush_reweigh()
         return True
 
     def binds_past_revocation(
@@ -653,6 +660,8 @@ class Verifier:
                 raise ValueError("the binding cites no Mandate held naming its issuer as agent")
             principal = record.principal
         self._note_bound(issuer, principal, vs.issued_at_ms, vs.seq)
+        if self._to_reweigh:
+            self._flush_reweigh()
         return principal
 
     def _note_bound(self, key: str, principal: str, at_ms: int, seq: int) -> None:
@@ -667,6 +676,10 @@ class Verifier:
             self.bound_at[(key, principal)] = (at_ms, seq)
             if key in self.handovers:
                 self._refresh_handovers()
+            if self.evidence_view and (key in self.revoked or principal in self.revoked):
+                # KEY-011's reach reads bindings: a Stamp of ``key`` (or under its Mandates) may be
+                # disowned now, or no longer (KEY-009 (d))
+                self._to_reweigh = (*self._to_reweigh, key)
 
     # -- how far back a revocation reaches (KEY-011) -------------------------------------
 
@@ -1138,20 +1151,19 @@ class Verifier:
         return held.issuer in self.revoked or (record is not None and record.principal in self.revoked)
 
     def _kept_as_evidence(self, vs: VerifiedStatement | None) -> bool:
-        """KEY-009 (c): a view of evidence (``evidence_view``: an auditor, an observer, a reputation system,
-        section 11.4) holds ``vs``, which a held KeyRevocation or KeyRotation would reject (KEY-004, KEY-005,
-        MND-012, KEY-010 (c), KEY-012), when it is a statement of a negotiation -- with a witnessing escrow,
-        whose Stamp of it may come after it, or with none -- or a Mandate (its witness a statement naming it,
-        KEY-009 (a)), as it holds one it took before them, and derives whether it counts (:meth:`disowned`,
-        from the Stamps held). Refused, it was weighed by the order alone: a view that held its Stamp first
-        counted the contract, one that heard it first kept nothing (tests/test_mandate_order.py); and one no
-        escrow can witness -- disowned in every view -- moved its negotiation, and let the counterparty's
-        answers in, only in a view that heard it before the revocation (tests/test_unwitnessed_order.py).
-        A live receiver and an escrow taking evidence refuse it (KEY-004, KEY-005, KEY-010): they trade with
-        no key its principal revoked or rotated out."""
-        return (
-            vs is not None and self.evidence_view and (vs.body == "mandate" or vs.body in NEGOTIATION_BODIES)
-        )
+        """KEY-009 (b), (c), (d): a view of evidence (``evidence_view``: an auditor, an observer, a reputation
+        system, section 11.4) holds ``vs``, which a held KeyRevocation or KeyRotation would reject (KEY-004,
+        KEY-005, MND-012, KEY-010 (c), KEY-012), whatever it is -- a statement of a negotiation, with a
+        witnessing escrow or none, a Mandate (its witness a statement naming it, KEY-009 (a)), or one of no
+        negotiation -- as it holds one it took before them, and derives what counts from the statements
+        held (:meth:`disowned`; a disowned Stamp witnesses nothing, :meth:`_reweigh_stamps`). Refused, it
+        was weighed by the order alone: a view that held its Stamp first counted the contract, one that
+        heard it first kept nothing (tests/test_mandate_order.py); one no escrow can witness moved its
+        negotiation only in a view that heard it before the revocation (tests/test_unwitnessed_order.py);
+        and a revoked escrow key's Stamp witnessed, a revocation by a revoked key revoked, only there
+        (tests/test_no_negotiation_order.py). A live receiver and an escrow taking evidence refuse it
+        (KEY-004, KEY-005, KEY-010): they trade with no key its principal revoked or rotated out."""
+        return vs is not None and self.evidence_view
 
     def _stamped_first(
         self,
@@ -1223,9 +1235,10 @@ class Verifier:
         return None if held is None else held.seq
 
     def _stamp_place(self, escrow: str, digest: bytes) -> _StampPlace | None:
-        """Where ``escrow`` first stamped ``digest`` (a Stamp held): (time, the Stamp's signer -- the escrow
-        key or a successor of it, ESC-022 --, the Stamp's seq, the digest's place in it), or (time,) when
-        that Stamp is not at hand; None when unstamped."""
+        """Where ``escrow`` first stamped ``digest`` (a Stamp held that witnesses: in a view of evidence none
+        disowned, KEY-009 (d), :meth:`_reweigh_stamps`): (time, the Stamp's signer -- the escrow key or a
+        successor of it, ESC-022 --, the Stamp's seq, the digest's place in it), or (time,) when that Stamp
+        is not at hand; None when unstamped."""
         at = self.witness.recorded_stamp_time(escrow, digest)
         if at is None:
             return None
@@ -1234,6 +1247,122 @@ class Verifier:
         if stamp is None or stamp.issued_at_ms != at:  # one the escrow itself recorded, or memory forgot
             return (at,)
         return (at, stamp.issuer, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
+
+    def counting_stamp(self, escrow: str, digest: bytes) -> VerifiedStatement | None:
+        """The earliest Stamp held naming ``digest`` by ``escrow`` (or a successor acting for it, ESC-022)
+        that witnesses (in a view of evidence, none disowned: KEY-009 (d)); None when none is held (or
+        memory forgot it)."""
+        stamp_digest = self.witness.stamp_of(escrow, digest)
+        return self.statements.get(stamp_digest) if stamp_digest else None
+
+    def unwitnessing(self, stamp: VerifiedStatement) -> bool:
+        """KEY-009 (d): whether ``stamp``, a Stamp held by this view of evidence, is disowned and so
+        witnesses nothing -- no statement it names is stamped by it (WIT-001, WIT-002, WIT-005, KEY-009's
+        **witnessed before**, ATT-020 (a))."""
+        return stamp.digest in self._unwitnessing
+
+    def _stamp_disowned(self, vs: VerifiedStatement) -> bool:
+        """KEY-009 (d): whether a view of evidence holds the Stamp ``vs`` as witnessing nothing -- a held
+        KeyRevocation or KeyRotation of its signer, or of its Mandate's principal, would reject it. A Stamp
+        has no witnessing escrow, so this reads revocations, rotations and bindings only, never a Stamp:
+        no cycle (a Stamp of a revocation never decides whether a Stamp is disowned)."""
+        return self.evidence_view and bool(self.revoked or self.rotated) and self._disowned_by(vs, None)
+
+    def _reweigh_stamps(self, key: str) -> None:
+        """KEY-009 (d) in a view of evidence: what ``key``'s revocations, rotations or bindings just changed
+        -- whether each Stamp held signed by ``key``, or under a Mandate ``key`` issued, is disowned -- is
+        carried into the witness index, whatever order the view heard them in: a Stamp now disowned is
+        taken out (the earliest of the others that witness takes its place) and one no longer disowned put
+        in; the negotiations of what they name are derived again from the statements held, as a view that
+        heard the revocation first derived them (:meth:`_rederive`). Only Stamps in memory are read."""
+        changed: list[VerifiedStatement] = []
+        for held in list(dict.values(self.statements)):
+            if held.body != "stamp":
+                continue
+            if held.issuer != key:
+                record = self.mandates.get(held.mandate_digest) if held.mandate_digest else None
+                if record is None or record.principal != key:
+                    continue
+            if self._stamp_disowned(held) != (held.digest in self._unwitnessing):
+                changed.append(held)
+        if not changed:
+            return
+        named: set[tuple[str, bytes]] = set()
+        unwitnessing = set(self._unwitnessing)
+        for stamp in changed:
+            if stamp.digest in unwitnessing:
+                unwitnessing.discard(stamp.digest)
+            else:
+                unwitnessing.add(stamp.digest)
+            named.update((stamp.issuer, d) for d in stamp.statement.stamp.statements)
+        self._unwitnessing = unwitnessing
+        by_issuer: dict[str, set[bytes]] = {}
+        for issuer, d in named:
+            by_issuer.setdefault(issuer, set()).add(d)
+        for issuer, digests in by_issuer.items():
+            self.witness.forget_stamps(issuer, digests)
+        for held in list(dict.values(self.statements)):  # the Stamps that witness, again (KEY-009's order)
+            if held.body != "stamp" or held.issuer not in by_issuer or held.digest in self._unwitnessing:
+                continue
+            for d in held.statement.stamp.statements:
+                if d in by_issuer[held.issuer]:
+                    self.witness.record_stamp(
+                        held.issuer, d, held.issued_at_ms, held.digest, seq=held.seq, seq_of=self._stamp_seq
+                    )
+        self.disowning += 1
+        self._rederive({d for _, d in named})
+
+    def _rederive(self, digests: set[bytes]) -> None:
+        """Derive again, from the statements held in the order they were taken, the negotiations of the
+        statements ``digests`` names whose Stamps that witness just changed (:meth:`_reweigh_stamps`), as
+        :meth:`_restore` derives a forgotten one from the archive."""
+        nids = set()
+        for d in digests:
+            vs = dict.get(self.statements, d)
+            if vs is not None and vs.negotiation_id and vs.negotiation_id in self.negotiations.by_id:
+                nids.add(vs.negotiation_id)
+        if not nids:
+            return
+        self._checked = None
+        for nid in nids:
+            neg = self.negotiations.by_id[nid]
+            members = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
+            c = neg.contract
+            if c is not None:
+                members.update(c.deliveries, c.pending, c.claims)
+            for shadow in (neg.displaced or {}).values():
+                members.update(d for *_, d in shadow.history if d)
+                sc = shadow.contract
+                if sc is not None:
+                    members.update(sc.deliveries, sc.pending, sc.claims)
+            ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+            restore = self.negotiations.restore
+            self.negotiations.forget(nid)
+            self.negotiations.restore = lambda _nid, held=ordered: self._derive(held)
+            try:  # brought back into memory and indexed, as a forgotten one is
+                derived = self.negotiations._held(nid)
+            finally:
+                self.negotiations.restore = restore
+            if derived:
+                self._track_activation(self.negotiations.by_id[nid])
+
+    def _derive(self, statements: Sequence[VerifiedStatement]) -> Negotiation | None:
+        """A negotiation derived from ``statements``, its own, in the order taken (:meth:`_restore`)."""
+        neg: Negotiation | None = None
+        for vs in statements:
+            if neg is None:
+                neg = Negotiation(vs, self.witness.stamp_time, self.witness.recorded_stamp_time)
+                continue
+            branch = neg.branch
+            try:
+                neg.apply(vs)
+            except CoopError:
+                continue  # taken, it moved nothing there (ERR-003)
+            if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
+                neg.branch = branch
+                if neg.displaced:
+                    neg.displaced.pop(vs.digest, None)
+        return neg
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
@@ -1819,6 +1948,8 @@ class Verifier:
             revokers[issuer] = revokers.get(issuer, 0) + 1
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
+            if self.evidence_view:
+                self._to_reweigh = (*self._to_reweigh, r.key)
         elif body == "key_rotation":
             if issuer not in self.rotated or vs.seq < self.rotated[issuer]:  # the lowest seq ends the chain
                 self.rotated[issuer] = vs.seq
@@ -1826,6 +1957,8 @@ class Verifier:
             self.rotations_of.setdefault(issuer, []).append((vs.seq, vs.digest))
             self._revocation_digests.add(vs.digest)
             self.disowning += 1
+            if self.evidence_view:
+                self._to_reweigh = (*self._to_reweigh, issuer)
         elif body == "attestation":
             key = (issuer, vs.statement.attestation.accept)
             held = self._attested.get(key)
@@ -1838,6 +1971,10 @@ class Verifier:
             self.forfeited_contracts.append(vs.statement.forfeit.contract)
         elif body == "receipt":
             self.witness.record_ack(issuer, vs.statement.receipt.delivery, vs.issued_at_ms)
+        elif body == "stamp" and self._stamp_disowned(vs):
+            # KEY-009 (d): held, it witnesses nothing -- recorded in no witness index, it moves nothing
+            self._unwitnessing = {*self._unwitnessing, vs.digest}
+            self.disowning += 1
         elif body == "stamp":
             for digest in vs.statement.stamp.statements:
                 # of two Stamps in one ms, the lower seq is the earliest, whichever came first (KEY-009)
@@ -1876,6 +2013,15 @@ class Verifier:
                     self._track_cut_off(vs, neg, branch)
         if self._handed_over_due:
             self._rebuild_handed_over()
+        if self._to_reweigh:
+            self._flush_reweigh()
+
+    def _flush_reweigh(self) -> None:
+        """KEY-009 (d): reweigh the Stamps of each key whose revocations, rotations or bindings changed
+        (:meth:`_reweigh_stamps`), once the statement that changed them is recorded whole."""
+        keys, self._to_reweigh = self._to_reweigh, ()
+        for key in dict.fromkeys(keys):
+            self._reweigh_stamps(key)
 
     def _bound_until(self, vs: VerifiedStatement) -> int | None:
         """Our guard's: how long our Offer or Counter ``vs`` counts (MND-009, MND-010) when it carries a

@@ -63,7 +63,10 @@ def canaries_file(
         cases = {tc_id: case for tc_id, _, case in numbered(groups)}
         pool += [(v, cases[v.tc_id], name) for v in parse_vector_file(doc, name) if v.result == "invalid"]
     pool.sort(key=lambda item: (len(item[0].envelopes), sum(map(len, item[0].envelopes))))
-    by_mode: dict[str, tuple[Group, list[dict[str, Any]]]] = {}
+    # by (mode, role): a lazy verifier is run in the role of the vector that catches it -- KEY-004 is caught
+    # at an escrow taking evidence alone since a view of evidence holds every statement it would refuse
+    # (KEY-009 (c), (d)); a group of role escrow comes after those of the auditor, so no earlier tcId moves
+    by_mode: dict[tuple[str, str], tuple[Group, list[dict[str, Any]]]] = {}
     used: set[str] = set()
     uncaught = []
     for check in lazy.CHECKS:
@@ -86,7 +89,7 @@ def canaries_file(
             results = [run_vector(v).actual for v, _, _ in chosen]
         for (v, case, name), result in zip(chosen, results, strict=True):
             used.add(v.name)
-            group, members = by_mode.setdefault(v.mode, (Group("Canary", v.mode), []))
+            group, members = by_mode.setdefault((v.mode, v.role), (Group("Canary", v.mode, role=v.role), []))
             canary = copy.copy(case)
             canary.comment = (
                 f"a verifier skipping {lazy.CHECKS[check][0]} says {result} ({v.name}): {case.comment}"
@@ -105,7 +108,7 @@ def canaries_file(
                 members.append({"skippedCheck": check, "lazyResult": "", "source": f"{name}-{v.tc_id}-twin"})
     if uncaught:
         raise SystemExit(f"canaries: no vector catches a verifier that skips: {', '.join(uncaught)}")
-    order = [m for m in ("sparse", "complete") if m in by_mode]
+    order = [(m, r) for r in ("auditor", "escrow") for m in ("sparse", "complete") if (m, r) in by_mode]
     groups = [by_mode[m][0] for m in order]
     doc = document(groups)
     tests = [t for g in doc["testGroups"] for t in g["tests"]]

@@ -71,13 +71,19 @@ def groups() -> list[Group]:
     return [
         *built,
         refused_at_the_escrow([chains.key_lifecycle(), *built]),
-        escrow_hand_over_thief_in_a_view(),  # last, so that no earlier tcId moved
+        escrow_hand_over_thief_in_a_view(),  # after the others, so that no earlier tcId moved
+        refused_at_the_escrow(built, held=_HELD_D, name="NoNegotiationAtTheEscrow"),  # KEY-009 (d)
+        disowned_stamps_in_a_view(),
     ]
 
 
 # The end of a comment of a case a view of evidence holds that an escrow refuses (``at_the_escrow``).
 _HELD: Final = (
     " (KEY-009 (c): a view of evidence holds it, disowned; an escrow refuses it, RefusedAtTheEscrow)"
+)
+# ... a statement of no negotiation such a view refused before KEY-009 (d) (NoNegotiationAtTheEscrow)
+_HELD_D: Final = (
+    " (KEY-009 (d): a view of evidence holds it, disowned; an escrow refuses it, NoNegotiationAtTheEscrow)"
 )
 
 
@@ -634,13 +640,10 @@ def _two_rotations(g: Group) -> None:
         at_the_escrow=("KEY_REVOKED", "RotationWitnessed", "RevokedKey"),
     )
     g.add(
-        "the rotation at seq 1 held first: the one at seq 3 is past the chain's end, refused",
-        ["KEY-005"],
+        f"the rotation at seq 1 held first: the one at seq 3 is past the chain's end{_HELD_D}",
+        ["KEY-005", "KEY-009"],
         [*setup, low.envelope, high.envelope],
-        "KEY_REVOKED",
-        "RotationWitnessed",
-        "RevokedKey",
-        twin=[*setup, high.envelope],
+        at_the_escrow=("KEY_REVOKED", "RotationWitnessed", "RevokedKey"),
     )
 
 
@@ -1667,25 +1670,19 @@ def own_revocation_reach() -> Group:
         [*thieves, offer.envelope],
     )
     g.add(
-        "the thief's next statement under T's Mandate, dated before T's revocation was issued: refused -- "
-        "T's revocation reaches back over what was signed under T's Mandates",
-        ["KEY-011", "KEY-004"],
+        "the thief's next statement under T's Mandate, dated before T's revocation was issued: disowned -- "
+        f"T's revocation reaches back over what was signed under T's Mandates{_HELD_D}",
+        ["KEY-011", "KEY-004", "KEY-009"],
         [*thieves, t_other.envelope],
-        "KEY_REVOKED",
-        "OwnRevocationReach",
-        "RevokedKey",
-        twin=[*setup, t_mandate.envelope, t_binding.envelope, t_other.envelope],
+        at_the_escrow=("KEY_REVOKED", "OwnRevocationReach", "RevokedKey"),
     )
     g.add(
         "Alice's principal revokes her key back to 1 ms; the thief's statement under T's Mandate (the key "
-        "bound to T after Alice's principal): refused -- a principal's revocation reaches back over the "
-        "key's statements under the Mandates of a principal the key bound itself to later",
-        ["KEY-011", "KEY-004"],
+        "bound to T after Alice's principal): disowned -- a principal's revocation reaches back over the "
+        f"key's statements under the Mandates of a principal the key bound itself to later{_HELD_D}",
+        ["KEY-011", "KEY-004", "KEY-009"],
         [*setup, t_mandate.envelope, back.envelope, t_binding.envelope],
-        "KEY_REVOKED",
-        "OwnRevocationReach",
-        "RevokedKey",
-        twin=[*setup, t_mandate.envelope, t_binding.envelope],
+        at_the_escrow=("KEY_REVOKED", "OwnRevocationReach", "RevokedKey"),
     )
     return g
 
@@ -1836,13 +1833,11 @@ def principal_key_reach() -> Group:
         [*d_setup, bare.envelope],
     )
     g.add(
-        "the same; the key's bare Checkpoint signed after its binding: refused -- reached back to 1 ms",
-        ["KEY-011", "KEY-004"],
+        "the same; the key's bare Checkpoint signed after its binding: disowned -- reached back to 1 ms"
+        f"{_HELD_D}",
+        ["KEY-011", "KEY-004", "KEY-009"],
         [*d_setup, bare.envelope, d_after.envelope],
-        "KEY_REVOKED",
-        "PrincipalKeyReach",
-        "RevokedKey",
-        twin=[dan.mandate_vs.envelope, d_binding.envelope, bare.envelope, d_after.envelope],
+        at_the_escrow=("KEY_REVOKED", "PrincipalKeyReach", "RevokedKey"),
     )
     return g
 
@@ -2090,13 +2085,18 @@ def unwitnessed_in_a_view() -> Group:
     return g
 
 
-def refused_at_the_escrow(sources: Sequence[Group]) -> Group:
+def refused_at_the_escrow(
+    sources: Sequence[Group], *, held: str = _HELD, name: str = "RefusedAtTheEscrow"
+) -> Group:
     """KEY-004, KEY-005, MND-012, KEY-012 at an escrow taking evidence (and its audit): every case of
-    ``sources`` a view of evidence holds by KEY-009 (c) that an escrow refuses (``at_the_escrow``), replayed
-    by an escrow -- the last statement refused as before, its twin the same without the last revocation or
-    rotation before it, which rejects it."""
-    g = Group("RefusedAtTheEscrow", "sparse", role="escrow")
+    ``sources`` a view of evidence holds by KEY-009 (c) -- or, ``held`` being ``_HELD_D``, a statement of no
+    negotiation it holds by KEY-009 (d) -- that an escrow refuses (``at_the_escrow``), replayed by an escrow
+    -- the last statement refused as before, its twin the same without the last revocation or rotation
+    before it, which rejects it."""
+    g = Group(name, "sparse", role="escrow")
     for case in (c for src in sources for c in src.cases if c.at_the_escrow):
+        if case.comment.endswith(_HELD_D) != (held == _HELD_D):
+            continue  # the other group's
         error, *flags = case.at_the_escrow
         envelopes = list(case.envelopes)
         ending = max(
@@ -2105,11 +2105,112 @@ def refused_at_the_escrow(sources: Sequence[Group]) -> Group:
             if verify_statement(e).body in ("key_revocation", "key_rotation")
         )
         g.add(
-            f"at an escrow taking evidence, refused {error}: {case.comment.removesuffix(_HELD)}",
+            f"at an escrow taking evidence, refused {error}: {case.comment.removesuffix(held)}",
             [r for r in case.requirements if r != "KEY-009"],
             envelopes,
             error,
             *flags,
             twin=[*envelopes[:ending], *envelopes[ending + 1 :]],
+        )
+    return g
+
+
+# --- KEY-009 (d): a statement of no negotiation held in every order; a disowned Stamp witnesses nothing --
+
+
+def disowned_stamps_in_a_view() -> Group:
+    """KEY-009 (d) in a view of evidence: a statement of no negotiation a held revocation or rotation would
+    reject is held whichever came first -- a Stamp by a revoked escrow key, a KeyRevocation signed by a
+    revoked key, two keys revoking each other -- and a disowned Stamp witnesses nothing (WIT-005): the claim
+    it alone stamped is not effective, and a Ruling of it is refused as of a claim not in force."""
+    g = Group("DisownedStampView", "sparse")
+    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    theft = clock.now_ms
+    clock.advance(10)
+    thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_001)
+    uphold = esc.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=nid,
+    )
+    stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    g.add(
+        "the escrow key's principal revokes it from its theft; the thief's Stamp of Alice's claim, heard "
+        "after: held, disowned, witnessing nothing (KEY-009 (d))",
+        ["KEY-009", "KEY-004"],
+        [*base, stolen.envelope, thief_stamp.envelope],
+    )
+    g.add(
+        "the same, then the thief's Ruling upholding the claim a response window later: refused -- the "
+        "claim is not in force, its one Stamp disowned (KEY-009 (d), WIT-005); without the revocation the "
+        "Stamp witnesses and the Ruling is taken",
+        ["KEY-009", "WIT-005", "CMT-002"],
+        [*base, stolen.envelope, thief_stamp.envelope, uphold.envelope],
+        "STALE_REFERENCE",
+        "StaleReference",
+        "Unwitnessed",
+        twin=[*base, thief_stamp.envelope, uphold.envelope],
+    )
+    g.add(
+        "the same with the thief's Stamp heard before the revocation: the view derives the contract again "
+        "without it, and the thief's Ruling is refused as in the order above (KEY-009 (d))",
+        ["KEY-009", "WIT-005", "CMT-002"],
+        [*base, thief_stamp.envelope, stolen.envelope, uphold.envelope],
+        "STALE_REFERENCE",
+        "StaleReference",
+        "Unwitnessed",
+        twin=[*base, thief_stamp.envelope, uphold.envelope],
+    )
+    # A principal key revoked by itself from a time; its (thief's) revocation of its agent's key signed after:
+    # held, and it revokes (a revocation only removes authority: counted whichever came first)
+    clock = FixedClock()
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    binding = carol.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    own = carol.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=carol.principal.did, effective_ms=clock.now_ms)
+    )
+    clock.advance(1_000)
+    of_agent = carol.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=carol.did, effective_ms=clock.now_ms - 500)
+    )
+    clock.advance(1_000)
+    offer2 = carol.offer(dave)
+    setup = [*carol.setup, *dave.setup, binding.envelope]
+    g.add(
+        "Carol's principal key revokes itself; its revocation of Carol's key, signed after and so disowned, "
+        "heard after: held, and it revokes -- her later Offer (of no escrow) is disowned (KEY-009 (d))",
+        ["KEY-009", "KEY-004", "MND-012"],
+        [*setup, own.envelope, of_agent.envelope, offer2.envelope],
+    )
+    # Two keys each bound to the other (each signed under a Mandate the other issued) revoke each other, each
+    # revocation signed after the other's effective_ms: each disowned, both held, both revoke, in either order
+    clock = FixedClock()
+    erin, fay = Signer("erin", clock), Signer("fay", clock)
+    caps = {"valid_from_ms": clock.now_ms - DAY_MS, "valid_until_ms": clock.now_ms + DAY_MS, "currency": "c"}
+    m_erin = erin.sign("mandate", identity_pb2.Mandate(agent=fay.did, **caps), ttl_ms=DAY_MS)
+    m_fay = fay.sign("mandate", identity_pb2.Mandate(agent=erin.did, **caps), ttl_ms=DAY_MS)
+    b_fay = fay.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([m_fay.digest])), mandate=m_erin.digest
+    )
+    b_erin = erin.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([m_erin.digest])), mandate=m_fay.digest
+    )
+    t = clock.now_ms
+    clock.advance(1_000)
+    r_fay = erin.sign("key_revocation", identity_pb2.KeyRevocation(key=fay.did, effective_ms=t))
+    r_erin = fay.sign("key_revocation", identity_pb2.KeyRevocation(key=erin.did, effective_ms=t))
+    cycle = [m_erin.envelope, m_fay.envelope, b_fay.envelope, b_erin.envelope]
+    for first, second in ((r_fay, r_erin), (r_erin, r_fay)):
+        g.add(
+            "two keys bound to each other revoke each other, each revocation signed after the other's "
+            "effective_ms (disowned by it): both held, in either order -- no fixpoint needed, a revocation "
+            "revokes whether disowned or not (KEY-009 (d))",
+            ["KEY-009", "KEY-004", "KEY-007"],
+            [*cycle, first.envelope, second.envelope],
         )
     return g

@@ -421,6 +421,7 @@ def cases() -> list[Case]:
     out += _held_by_key_009_c()
     out += _thief_restamps_after_hand_over()
     out += _sibling_stamps_in_one_ms()
+    out += _stamped_by_a_revoked_escrow_key()
     return out
 
 
@@ -964,12 +965,57 @@ def _sibling_stamps_in_one_ms() -> list[Case]:
         Case(
             "K1 revoked and handed to two successors; K2 (its did first in byte order, its chain one "
             "Stamp longer) and K3 stamp Alice's claim in one millisecond, K3 upholds it; then K1's principal "
-            "revokes K2 from before its Stamp of the claim: the escrow's earliest Stamp of the claim is K2's "
-            "(the did decides between two keys' Stamps in one millisecond, not their seqs), disowned, and "
-            "Alice's rating of Bob's breach weighs nothing (stake 0)",
+            "revokes K2 from before its Stamp of the claim: K2's Stamp, disowned, witnesses nothing "
+            "(KEY-009 (d)), so the escrow's earliest Stamp of the claim is K3's, which upheld it, and "
+            "Alice's rating of Bob's breach weighs 100 (before KEY-009 (d): K2's, and 0)",
             ["ATT-020", "ESC-022", "KEY-009"],
             out,
             [esc.did],
-            [(0, 0.0)],
+            [(100, 0.0)],
         )
     ]
+
+
+def _stamped_by_a_revoked_escrow_key() -> list[Case]:
+    """KEY-009 (d): a Stamp a held revocation of its signer would reject is held by a view of evidence in
+    every order and witnesses nothing. Bob's escrowed breach, his principal's revocation of his key from his
+    Accept's time; then the escrow's key is stolen -- its principal revokes it from then, after the Forfeit
+    and the Release -- and its thief stamps Bob's Accept, then the revocation, as if the escrow had taken the
+    Accept first (``_held_by_key_009_c``'s pair, stake 100 with the escrow's own Stamps). The thief's Stamps
+    witness nothing: Bob's Accept is not witnessed before his revocation, disowned, stake 0 -- whether the
+    view heard the escrow key's revocation before the Stamps (refused before, `KEY_REVOKED`: no bundle) or
+    after them (counted before: 100)."""
+    out = []
+    for heard_first in (True, False):
+        d = _AcceptAt("binding")
+        bundle, attestation = _breached(d)
+        disowner = _disowner(d, "revoked")
+        d.clock.advance(1_000)
+        msg = identity_pb2.KeyRevocation(key=d.escrow.did, effective_ms=d.clock.now_ms, reason="stolen")
+        stolen = d.escrow.principal.sign("key_revocation", msg)
+        d.clock.advance(1_000)
+        stamps = []
+        for named in ([d.accept], [disowner]):
+            stamps.append(stamp(d.escrow, *named).envelope)
+            d.clock.advance(1)
+        head = d.base[:-2]  # up to the Offer and the Accept
+        tail = bundle[len(head) :]
+        if heard_first:  # after the escrow's BondLocks, which bind its key to its principal (KEY-007)
+            envelopes = [*head, disowner.envelope, *tail, stolen.envelope, *stamps, attestation.envelope]
+        else:
+            envelopes = [*head, disowner.envelope, *tail, *stamps, stolen.envelope, attestation.envelope]
+        where = "before" if heard_first else "after"
+        out.append(
+            Case(
+                "Bob's breach escrowed; his principal's revocation of his key from the Accept's time "
+                "(KEY-004); "
+                "the escrow's key stolen after the Release, revoked by its principal from then (heard "
+                f"{where} the thief's Stamps), and its thief stamps Bob's Accept, then his revocation: the "
+                "thief's Stamps witness nothing (KEY-009 (d)), so his Accept is disowned, stake 0",
+                ["ATT-020", "KEY-009", "KEY-004"],
+                envelopes,
+                [d.escrow.did],
+                [(0, 0.0)],
+            )
+        )
+    return out

@@ -138,6 +138,7 @@ def groups() -> list[Group]:
         bookkeeping(),
         accumulation(),
         seq_zero(),
+        key_rules_at_the_escrow(),  # last, so that no earlier tcId moved
     ]
 
 
@@ -638,24 +639,13 @@ def key_rules() -> Group:
     """KEY-004 (the earliest effective revocation counts), KEY-005 against a replay, MND-002 for a
     principal body naming a mandate."""
     g = Group("KeyRules", "sparse")
-    clock = FixedClock()
-    lee = Signer("lee", clock)
-    t = clock.now_ms
-    first = lee.sign("key_revocation", identity_pb2.KeyRevocation(key=lee.did, effective_ms=t + 2 * HOUR_MS))
-    clock.advance(1)
-    second = lee.sign("key_revocation", identity_pb2.KeyRevocation(key=lee.did, effective_ms=t + DAY_MS))
-    revoked = [first.envelope, second.envelope]
-    root = merkle_root([first.digest, second.digest])
-    checkpoint = draft(lee, "checkpoint", identity_pb2.Checkpoint(log_root=root), issued_at_ms=t + HOUR_MS)
-    late, early = pair_by(lee.key, checkpoint, retimed(t + 3 * HOUR_MS))
-    g.add(
-        "a key revoked twice, from in 2 hours and from in a day: a statement 3 hours on is refused (the "
-        "earliest effective revocation counts)",
-        ["KEY-004"],
+    revoked, late, _, clock = _revoked_twice()
+    lee = Signer("lee", clock)  # the same key (by its name): the KeyRotation below names it
+    g.add(  # KEY-009 (d): refused before by a view that heard the revocations first; KeyRulesAtTheEscrow
+        "a key revoked twice, from in 2 hours and from in a day: a statement of no negotiation 3 hours on is "
+        "held by a view of evidence, disowned (KEY-009 (d)); an escrow refuses it (KeyRulesAtTheEscrow)",
+        ["KEY-004", "KEY-009"],
         [*revoked, late],
-        "KEY_REVOKED",
-        "RevokedKey",
-        twin=[*revoked, early],
     )
     mo = Signer("mo", clock)
     rotation = mo.sign("key_rotation", identity_pb2.KeyRotation(new_key=lee.did))
@@ -678,6 +668,38 @@ def key_rules() -> Group:
         "MANDATE_UNKNOWN",
         "UnknownMandate",
         twin=[*alice.setup, bound],
+    )
+    return g
+
+
+def _revoked_twice() -> tuple[list[bytes], bytes, bytes, FixedClock]:
+    """A key revoked by itself twice, from in 2 hours and from in a day, and its Checkpoint 3 hours on and
+    its twin an hour on: (the revocations, the late one, the early one, the clock they were signed by)."""
+    clock = FixedClock()
+    lee = Signer("lee", clock)
+    t = clock.now_ms
+    first = lee.sign("key_revocation", identity_pb2.KeyRevocation(key=lee.did, effective_ms=t + 2 * HOUR_MS))
+    clock.advance(1)
+    second = lee.sign("key_revocation", identity_pb2.KeyRevocation(key=lee.did, effective_ms=t + DAY_MS))
+    root = merkle_root([first.digest, second.digest])
+    checkpoint = draft(lee, "checkpoint", identity_pb2.Checkpoint(log_root=root), issued_at_ms=t + HOUR_MS)
+    late, early = pair_by(lee.key, checkpoint, retimed(t + 3 * HOUR_MS))
+    return [first.envelope, second.envelope], late, early, clock
+
+
+def key_rules_at_the_escrow() -> Group:
+    """KEY-004 at an escrow taking evidence (and its audit): the earliest effective revocation counts -- a
+    view of evidence holds the statement, disowned (KEY-009 (d), rules.json KeyRules)."""
+    g = Group("KeyRulesAtTheEscrow", "sparse", role="escrow")
+    revoked, late, early, _ = _revoked_twice()
+    g.add(
+        "at an escrow taking evidence: a key revoked twice, from in 2 hours and from in a day: a statement 3 "
+        "hours on is refused (the earliest effective revocation counts)",
+        ["KEY-004"],
+        [*revoked, late],
+        "KEY_REVOKED",
+        "RevokedKey",
+        twin=[*revoked, early],
     )
     return g
 

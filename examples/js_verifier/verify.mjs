@@ -879,6 +879,14 @@ class Contract {
 export class Verifier {
   constructor({ mode, nowMs, role = "auditor" }) {
     this.mode = mode;
+    this.role = role;
+    this.nowMs = nowMs;
+    // KEY-009 (d): the envelopes taken, in order, and the hex digests of the Stamps a view of evidence holds
+    // disowned -- witnessing nothing, recorded in no stamp list (finding F44); `rebuilding`: that set, fixed,
+    // while the view derives again what it took (reweigh)
+    this.taken = [];
+    this.unwitnessing = new Set();
+    this.rebuilding = null;
     // SPEC 17 (a group's role), 11.4: an auditor is a view of evidence (KEY-009's exception); an escrow
     // taking evidence, and its audit (AUD-003), refuses what KEY-004/KEY-005/MND-012 say and applies KEY-010.
     this.evidenceView = role !== "escrow";
@@ -897,7 +905,7 @@ export class Verifier {
     this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
     this.handedFrom = new Map(); // old escrow key -> the hand-over's time its contracts were last rebuilt at (ESC-022 (e))
-    this.rebuilding = false;
+    this.handOverRebuild = false; // while rebuildHandedOver replays a contract's statements
   }
 
   // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped. `via`:
@@ -979,7 +987,7 @@ export class Verifier {
         const first = n.line[0];
         const fresh = new Negotiation(first);
         this.negotiations.set(id, fresh);
-        this.rebuilding = true;
+        this.handOverRebuild = true;
         try {
           for (const r of held) {
             if (r === first) continue;
@@ -991,7 +999,7 @@ export class Verifier {
             }
           }
         } finally {
-          this.rebuilding = false;
+          this.handOverRebuild = false;
         }
       }
     }
@@ -1055,12 +1063,43 @@ export class Verifier {
   rotatedBelow(key, seq) {
     return (this.rotations.get(key) ?? []).filter((r) => r.seq < seq);
   }
-  // KEY-009 (c): a view of evidence holds a statement the revocations or rotations held would reject when it is a
-  // statement of a negotiation -- with a witnessing escrow, whose Stamp of it may come after it, or with none --
-  // or a Mandate (its witness a statement naming it, (a)), and weighs it when it rates (disowned), whatever the
-  // order it heard them in (F31, F34, F39). One of no negotiation is refused.
+  // KEY-009 (c), (d): a view of evidence holds a statement the revocations or rotations held would reject --
+  // one of a negotiation, with a witnessing escrow or none, a Mandate (its witness a statement naming it, (a)),
+  // and one of no negotiation (F44: a Stamp, a KeyRevocation, a KeyRotation, an Attestation, a Checkpoint, an
+  // Ack, a Deposit) -- and weighs it when it rates (disowned), whatever the order it heard them in (F31, F34,
+  // F39, F44).
   keptAsEvidence(rec) {
-    return this.evidenceView && (rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));
+    return this.evidenceView;
+  }
+  // KEY-009 (d): a Stamp a view of evidence holds disowned witnesses nothing. A Stamp has no witnessing escrow:
+  // whether it is disowned reads revocations, rotations and bindings, never a Stamp (no cycle).
+  stampDisowned(rec) {
+    if (this.rebuilding) return this.rebuilding.has(rec.dhex);
+    return this.evidenceView && (this.revocations.size > 0 || this.rotations.size > 0) && disowned(this, rec);
+  }
+  // KEY-009 (d): once a revocation, rotation or binding changed which Stamps held are disowned, derive again
+  // what the view took, in the order it took it, with those Stamps witnessing nothing -- as a view that heard
+  // the revocation first derived it (the Python reference re-derives the negotiations they name)
+  reweigh() {
+    if (!this.evidenceView || this.rebuilding) return;
+    for (let round = 0; round < 8; round++) {
+      const target = new Set(
+        [...this.byDigest.values()].filter((r) => r.bodyName === "stamp" && (this.revocations.size > 0 || this.rotations.size > 0) && disowned(this, r)).map((r) => r.dhex),
+      );
+      if (target.size === this.unwitnessing.size && [...target].every((d) => this.unwitnessing.has(d))) return;
+      const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
+      fresh.rebuilding = target;
+      for (const e of this.taken) {
+        try {
+          fresh.accept(e);
+        } catch (err) {
+          if (!(err instanceof Reject)) throw err;
+        }
+      }
+      fresh.rebuilding = null;
+      fresh.unwitnessing = target;
+      Object.assign(this, fresh);
+    }
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
@@ -1179,6 +1218,7 @@ export class Verifier {
     }
     this.bindings.add(bk);
     this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
+    this.reweigh();
   }
 
   // `dry`: every check, nothing recorded (bindPastRevocation)
@@ -1276,6 +1316,8 @@ export class Verifier {
     if (dry) return rec;
     // accepted: record (SPEC 11.3)
     this.byDigest.set(dhex, rec);
+    this.taken.push(envBytes);
+    let reweigh = bodyName === "key_revocation" || bodyName === "key_rotation";
     if (!ownRev) {
       this.nonces.set(nk, dhex);
       chain.set(h.seq, { digest: dhex, prev: hex(h.prev), t: h.issued_at_ms });
@@ -1285,7 +1327,10 @@ export class Verifier {
       const bk = `${h.issuer}\0${rec.principal}`;
       this.bindings.add(bk);
       const b = this.bindingAt.get(bk);
-      if (!b || h.issued_at_ms < b.t || (h.issued_at_ms === b.t && h.seq < b.seq)) this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
+      if (!b || h.issued_at_ms < b.t || (h.issued_at_ms === b.t && h.seq < b.seq)) {
+        this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
+        reweigh = true; // KEY-011's reach reads bindings (KEY-009 (d))
+      }
     }
     if (bodyName === "mandate" && body.succeeds !== "") {
       const l = this.handovers.get(body.succeeds) ?? [];
@@ -1300,10 +1345,14 @@ export class Verifier {
     if (bodyName === "key_rotation") this.rotations.set(h.issuer, [...(this.rotations.get(h.issuer) ?? []), { seq: h.seq, dhex }]);
     if (attKey) this.attested.set(attKey, h.seq);
     if (apply) apply();
-    if (bodyName === "stamp") this.recordStamp(rec);
+    if (bodyName === "stamp") {
+      if (this.stampDisowned(rec)) this.unwitnessing.add(dhex); // KEY-009 (d): held, witnessing nothing
+      else this.recordStamp(rec);
+    }
     if (this.handovers.size) this.rebuildHandedOver();
     // ESC-019, at an escrow and its audit (SPEC 17: a group of role escrow), once the Accept passed section 11
     if (!this.evidenceView && bodyName === "accept") this.checkClaimWindow(rec);
+    if (reweigh && (this.revocations.size > 0 || this.rotations.size > 0)) this.reweigh();
     return rec;
   }
 
@@ -1752,7 +1801,7 @@ export class Verifier {
   }
 
   pushOffer(rec) {
-    if (this.rebuilding) return; // counted when it first came (rebuildHandedOver)
+    if (this.handOverRebuild) return; // counted when it first came (rebuildHandedOver)
     const k = hex(rec.h.mandate);
     const l = this.offersByMandate.get(k) ?? [];
     l.push(rec);
