@@ -15,10 +15,11 @@ statement it is about to send (the policy guard, MND-011).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from itertools import dropwhile
 from typing import Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -878,20 +879,7 @@ class Verifier:
         """``neg`` again, from its statements ``held``, in the order they came (ESC-022 (e)): one refused
         now -- the revoked escrow key's own from its hand-over on, `WRONG_PARTY` -- moves nothing, and
         stays held as evidence, counted nowhere."""
-        fresh: Negotiation | None = None
-        for vs in held:
-            if fresh is None:
-                if vs.digest != neg.first.digest:
-                    continue
-                fresh = Negotiation(vs, self.witness.stamp_time, self.witness.recorded_stamp_time)
-                continue
-            branch = fresh.branch
-            with suppress(CoopError):
-                fresh.apply(vs)
-            if branch is not None and fresh.branch is not branch and not self._counted_on_the_line(vs):
-                fresh.branch = branch  # as :meth:`_restore`: held first it was refused (MND-022, MND-024)
-                if fresh.displaced:
-                    fresh.displaced.pop(vs.digest, None)
+        fresh = self._replay(dropwhile(lambda vs: vs.digest != neg.first.digest, held))
         if fresh is None:
             return
         negotiations = self.negotiations
@@ -963,20 +951,29 @@ class Verifier:
     def _restore(self, negotiation_id: bytes) -> Negotiation | None:
         """A forgotten negotiation, rebuilt from its statements in the archive (None if it has none)."""
         envelopes = self.archive.negotiation(negotiation_id) if self.archive is not None else []
+        return self._replay((verify_statement(envelope) for envelope in envelopes), recorded=False)
+
+    def _replay(self, statements: Iterable[VerifiedStatement], recorded: bool = True) -> Negotiation | None:
+        """The negotiation ``statements`` make, the first opening it, the others applied in the order given
+        (the order they were taken): one refused now moves nothing (ERR-003) and stays held as evidence --
+        a revoked escrow key's own from a hand-over honoured since (ESC-022 (e)), one only a Stamp disowned
+        since let in (KEY-009 (d)). Taken superseded, a Counter or Accept continued the cut-off line only had
+        it been held first, and held first it was refused (MND-022): the line's open end comes back where it
+        was (MND-024). ``recorded``: read the Stamps recorded apart from one being given now (WIT-003), as a
+        negotiation taken live does; an archived one is read with every Stamp held."""
         neg: Negotiation | None = None
-        for envelope in envelopes:
-            vs = verify_statement(envelope)
+        for vs in statements:
             if neg is None:
-                neg = Negotiation(vs, self.witness.stamp_time)
+                neg = Negotiation(
+                    vs, self.witness.stamp_time, self.witness.recorded_stamp_time if recorded else None
+                )
                 continue
             branch = neg.branch
-            # Refused now only if it no longer counts: a revoked escrow key's own from a hand-over honoured
-            # since (ESC-022 (e)), as in :meth:`_rebuild_negotiation`.
-            with suppress(CoopError):
+            try:
                 neg.apply(vs)
+            except CoopError:
+                continue
             if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
-                # Taken superseded, it continued the cut-off line only had it been held first, and held
-                # first it was refused (MND-022): its line's open end comes back where it was (MND-024).
                 neg.branch = branch
                 if neg.displaced:
                     neg.displaced.pop(vs.digest, None)
@@ -1338,31 +1335,13 @@ class Verifier:
             ordered = [vs for d, vs in dict.items(self.statements) if d in members]
             restore = self.negotiations.restore
             self.negotiations.forget(nid)
-            self.negotiations.restore = lambda _nid, held=ordered: self._derive(held)
+            self.negotiations.restore = lambda _nid, held=ordered: self._replay(held)
             try:  # brought back into memory and indexed, as a forgotten one is
                 derived = self.negotiations._held(nid)
             finally:
                 self.negotiations.restore = restore
             if derived:
                 self._track_activation(self.negotiations.by_id[nid])
-
-    def _derive(self, statements: Sequence[VerifiedStatement]) -> Negotiation | None:
-        """A negotiation derived from ``statements``, its own, in the order taken (:meth:`_restore`)."""
-        neg: Negotiation | None = None
-        for vs in statements:
-            if neg is None:
-                neg = Negotiation(vs, self.witness.stamp_time, self.witness.recorded_stamp_time)
-                continue
-            branch = neg.branch
-            try:
-                neg.apply(vs)
-            except CoopError:
-                continue  # taken, it moved nothing there (ERR-003)
-            if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
-                neg.branch = branch
-                if neg.displaced:
-                    neg.displaced.pop(vs.digest, None)
-        return neg
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
