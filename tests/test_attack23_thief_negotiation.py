@@ -296,3 +296,59 @@ def test_the_thiefs_second_answer_splits_the_views_by_which_answer_came_first() 
         (False, 1): (("counter ILLEGAL_TRANSITION NEG-001",), "ACCEPTED", True),
     }
     assert named["thief"].issued_at_ms > revocation.statement.key_revocation.effective_ms
+
+
+@pytest.mark.req("KEY-009", "KEY-005", "MND-010")
+def test_an_accept_above_the_keys_rotation_binds_the_offerer_to_nothing_in_every_order() -> None:
+    """The same by KEY-005: Alice's key rotates (its chain ends there) and, above the rotation, accepts Bob's
+    offer naming no escrow (Bob's max_outstanding 1,000, the offer 600): the Accept is disowned, and the
+    contract binds Bob to nothing -- booked so when the rotation came first, un-booked when it came after the
+    Accept -- so Bob's next offer of 600, to Carol, is taken in every order with the rotation before it."""
+    clock = FixedClock()
+    bob, carol, alice = (
+        Party("bob", clock, {"max_outstanding": _CARE}),
+        Party("carol", clock),
+        Party("alice", clock),
+    )
+    to_alice = bob.offer(alice, _sixty(bob, clock, "max_outstanding"), ttl_ms=60_000)
+    clock.advance(1_000)
+    rotation = alice.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("alice-2", clock).did), mandate=b""
+    )
+    above = alice.accept(to_alice)  # at the seq after the rotation
+    clock.advance(120_000)
+    to_carol = bob.offer(carol, _sixty(bob, clock, "max_outstanding"))
+    clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    items = [to_alice, rotation, above, to_carol, carol_accept]
+    after = [(above, to_alice), (carol_accept, to_carol), (to_carol, above)]
+    setup = [*alice.setup, *bob.setup, *carol.setup]
+    seen: dict[Outcome, set[bool]] = {}
+    for order in _orders(items, after):
+        if order.index(rotation) < order.index(to_carol):
+            seen.setdefault(_outcome(setup, order), set()).add(order.index(rotation) < order.index(above))
+    assert len(seen) == 1, seen
+    ((refused, held, negotiations, disowned, _), places), *_ = seen.items()
+    assert places == {True, False}  # the rotation before the Accept, and after it
+    assert disowned == {above.digest} and above.digest in held  # the attack happened
+    states = {nid: contract for nid, _, contract in negotiations}
+    assert refused == () and states[to_alice.negotiation_id] and states[to_carol.negotiation_id]
+
+
+@pytest.mark.req("KEY-009", "MND-010")
+def test_a_view_keeps_no_index_of_a_forgotten_contract_naming_no_escrow() -> None:
+    """The view's index of contracts whose Accept no escrow can witness, kept for a revocation that may come
+    later (``Verifier._bare_accepts``), drops one whose negotiation it forgets: a long-lived view holds
+    nothing per forgotten trade for it. A revocation taken after the forgetting finds nothing to un-book."""
+    setup, items, _, named, _ = _exposure_story("max_outstanding")
+    v = Verifier(complete_chains=False)
+    for env in setup:
+        v.accept(env)
+    for vs in (named["to_alice"], named["thief"]):
+        v.accept_statement(vs)
+    assert v._bare_accepts  # indexed by the Accept's issuer and its Mandate's principal
+    assert all(named["thief"].digest in held for held in v._bare_accepts.values())
+    v.forget_negotiation(named["to_alice"].negotiation_id)
+    assert v._bare_accepts == {}
+    v.accept_statement(items[1])  # the revocation
+    assert v._bare_accepts == {}

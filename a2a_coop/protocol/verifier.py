@@ -842,6 +842,8 @@ class Verifier:
         c = neg.contract
         if c is not None:
             digests.update(c.deliveries, c.pending, c.claims)
+        if c is not None and self._bare_accepts:
+            self._unindex_bare_accept(c.accept)  # forgotten finished: its booking stays as it is
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
         for d in digests if self._exposed_answers else ():
             self._exposed_answers.pop(d, None)  # its offer counts until asked_escrow or its bound
@@ -2023,7 +2025,8 @@ class Verifier:
             neg = self.negotiations.by_id.get(nid)
             c = neg.contract if neg is not None else None
             if neg is None or c is None or c.accept.digest != digest:
-                continue  # forgotten (a view of evidence forgets nothing) or displaced: looked at no more
+                del held[digest]  # displaced by a witnessed Accept (NEG-019): it binds as that rule says
+                continue
             if not self.disowned(c.accept):
                 continue
             del held[digest]
@@ -2032,6 +2035,15 @@ class Verifier:
             self.exposure.contract_displaced(offer.mandate_digest, c.id, _place(c.accept, offer))
         if not held:
             del self._bare_accepts[key]
+
+    def _unindex_bare_accept(self, accept: VerifiedStatement) -> None:
+        """``accept``'s contract is forgotten (:meth:`forget_negotiation`): a revocation or rotation that
+        comes later looks no more at it (:meth:`_unbook_disowned_accepts`)."""
+        record = self.mandates.get(accept.mandate_digest) if accept.mandate_digest else None
+        for key in {accept.issuer, *((record.principal,) if record is not None else ())}:
+            held = self._bare_accepts.get(key)
+            if held is not None and held.pop(accept.digest, None) is not None and not held:
+                del self._bare_accepts[key]
 
     def _contract_formed(self, c: Contract, accept: VerifiedStatement, *, offerer: bool = True) -> None:
         """``c``, formed by ``accept``, counts for both parties from that Accept's place on (SPEC 4.5), in
