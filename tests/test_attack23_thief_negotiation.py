@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
-from test_unwitnessed_order import _before_nowit22, _every_order, _outcome
+from test_unwitnessed_order import Outcome, _before_nowit22, _every_order, _orders, _outcome
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -31,6 +31,9 @@ _CARE = 1_000  # Bob's max_outstanding: one of his 600 offers at a time
 _SLOT = b"bobs-one-slot"  # the exclusive_key of Bob's two offers (NEG-009): one live contract at a time
 # What each view refuses of Bob's trade with Carol, by the cap the thief's contract fills (and before KEY-009
 # (c), where the revocation came first, the thief's Accept instead)
+# The statement of Bob's trade with Carol each cap refuses: a view that heard the revocation before it refuses
+# nothing, one that heard it after refuses it on what it held then
+_CHECKED = {"max_outstanding": "to_carol", "exclusive_key": "carol"}
 _REFUSED = {
     "max_outstanding": ("offer MANDATE_VIOLATION MND-010", "accept UNKNOWN_NEGOTIATION NEG-002"),
     "exclusive_key": ("accept EXCLUSIVE_CONFLICT NEG-009",),
@@ -114,41 +117,79 @@ def _bobs_guard_signs_to_carol(
 _CAPS = pytest.mark.parametrize("cap", ["max_outstanding", "exclusive_key"])
 
 
+def _retried(
+    setup: Sequence[bytes], order: Sequence[VerifiedStatement]
+) -> tuple[tuple[str, ...], tuple[str, ...], Outcome]:
+    """A view of evidence fed ``order``, then each statement it refused fed once more (a relay passing it on
+    again): what it refused the first time, what the second, and where it ends."""
+    first = _outcome(setup, order)[0]
+    v = Verifier(complete_chains=False)
+    for env in setup:
+        v.accept(env)
+    refused: list[VerifiedStatement] = []
+    for vs in order:
+        try:
+            v.accept_statement(vs)
+        except CoopError:
+            refused.append(vs)
+    again = []
+    for vs in refused:
+        try:
+            v.accept_statement(vs)
+        except CoopError as e:
+            again.append(f"{vs.body} {e.code} {e.requirement}")
+    held = [vs for vs in v.statements.values() if vs.body != "mandate"]
+    end: Outcome = (
+        (),
+        frozenset(vs.digest for vs in held),
+        tuple(sorted((nid, n.state.name, n.contract is not None) for nid, n in v.negotiations.by_id.items())),
+        frozenset(vs.digest for vs in held if v.disowned(vs)),
+        frozenset(v.own_revocation_forks),
+    )
+    return first, tuple(again), end
+
+
 @pytest.mark.req("KEY-009", "MND-010", "NEG-009", "KEY-004")
 @_CAPS
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "redteam23: KEY-009 (c) holds the thief's Accept of Bob's offer naming no escrow in every "
-        "view, and the contract it forms counts toward Bob's caps -- his max_outstanding until its "
-        "last deadline plus the claim window (MND-010, section 4.5), his exclusive_key while it is "
-        "live (NEG-009; with no escrow to lapse it, for good): Bob's honest offer to Carol is refused "
-        "MND-010 (and Carol's Accept UNKNOWN_NEGOTIATION), or Carol's Accept EXCLUSIVE_CONFLICT, in "
-        "every view of evidence, in every order -- Bob's trade with Carol, and any rating of it, "
-        "erased by a thief of someone else's key, while Bob's own guard (a live receiver that heard "
-        "the revocation, KEY-004) took it; before KEY-009 (c) a view that heard the revocation first "
-        "held it too. Fix proposed: a contract whose Accept (or offer) a view holds disowned counts "
-        "toward the other party's caps only as the offer it accepts did (live until its "
-        "expires_at_ms) and holds no exclusive_key of that party's, booked so when disowned then "
-        "(Verifier._contract_formed, Negotiations.exclusive_holder), and un-booked by a revocation "
-        "taken later (ExposureBook.contract_displaced at the Accept's place); a refusal made before "
-        "the revocation came stays order-bound, as before KEY-009 (c)"
-    ),
-)
-def test_a_thiefs_accept_of_an_offer_naming_no_escrow_erases_the_offerers_next_trade(cap: str) -> None:
+def test_a_thiefs_accept_of_an_offer_naming_no_escrow_does_not_erase_the_offerers_next_trade(
+    cap: str,
+) -> None:
+    """Fixed (KEY-009 (c), its contract binding the offerer to nothing): the thief's disowned Accept of Bob's
+    offer naming no escrow forms a contract that counts nowhere toward Bob's caps and holds none of his
+    exclusive_keys. Every view that heard the revocation before Bob's offer to Carol (under an exclusive_key,
+    before Carol's Accept, which NEG-009 checks) takes Bob's trade with Carol, as his own guard does, in every
+    order (the Accept before or after the revocation); one that heard it only after refused that statement on
+    what it held then (order-bound, as any refusal before a revocation comes), and, the revocation heard,
+    takes it when it comes again: every order ends holding the same statements."""
     setup, items, after, named, bob = _exposure_story(cap)
-    _bobs_guard_signs_to_carol(setup, named, bob, items[1])
-    seen = _every_order(setup, items, after)
+    revocation = items[1]
+    _bobs_guard_signs_to_carol(setup, named, bob, revocation)
+    revoked_first: dict[Outcome, int] = {}
+    ends: set[Outcome] = set()
+    late = 0
+    for order in _orders(items, after):
+        first, again, end = _retried(setup, order)
+        ends.add(end)
+        assert again == (), again
+        if order.index(revocation) < order.index(named[_CHECKED[cap]]):
+            # booked so when the Accept came disowned (1), un-booked when the revocation came after it (2)
+            place = 1 if order.index(revocation) < order.index(named["thief"]) else 2
+            revoked_first[_outcome(setup, order)] = revoked_first.get(_outcome(setup, order), 0) | place
+            assert first == (), first
+        else:
+            late += 1
+            assert first == _REFUSED[cap], first  # order-bound: what it held then filled Bob's caps
+    assert list(revoked_first.values()) == [3] and late, (revoked_first, late)  # the revocation at each place
+    ((refused, held, negotiations, disowned, _),) = revoked_first
     # The attack happened: the thief's Accept is held, disowned, and forms Bob's contract with Alice's key in
-    # every view (one outcome for all 12 orders).
-    assert len(seen) == 1, seen
-    ((refused, held, negotiations, disowned, _),) = seen
+    # every view.
     assert named["thief"].digest in held and disowned == {named["thief"].digest}
     states = {nid: contract for nid, _, contract in negotiations}
     assert states[named["to_alice"].negotiation_id]
-    # What should follow: Bob's honest trade with Carol is held in every view, as his own guard holds it.
+    # What follows: Bob's honest trade with Carol is held in every view, as his own guard holds it.
     assert refused == (), refused
     assert states.get(named["to_carol"].negotiation_id), "Bob's contract with Carol erased"
+    assert ends == {next(iter(revoked_first))}, "every order ends holding the same statements"
 
 
 @pytest.mark.req("KEY-009", "MND-010", "NEG-009", "KEY-004")
@@ -156,13 +197,20 @@ def test_a_thiefs_accept_of_an_offer_naming_no_escrow_erases_the_offerers_next_t
 def test_before_key_009_c_a_view_that_heard_the_revocation_first_held_bobs_next_trade(
     monkeypatch: pytest.MonkeyPatch, cap: str
 ) -> None:
-    """What the strict xfail above observes, pinned, and the same orders read as before KEY-009 (c) (a
-    statement no escrow can witness refused): now every view refuses Bob's trade with Carol; before, the
-    views that heard the revocation before the thief's Accept refused the Accept and held Bob's trade, only
-    those that took the Accept first refused it. KEY-009 (c) made the refusal every view's."""
-    setup, items, after, _, _ = _exposure_story(cap)
-    now = _every_order(setup, items, after)
-    assert {outcome[0] for outcome in now} == {_REFUSED[cap]}
+    """The same orders read as the twenty-third session found them (a contract of a disowned Accept no
+    escrow can witness counted toward Bob's caps: every view refused Bob's trade with Carol), and as before
+    KEY-009 (c) (a statement no escrow can witness refused: the views that heard the revocation before the
+    thief's Accept refused the Accept and held Bob's trade, only those that took the Accept first refused it).
+    Now only a view that heard the revocation after the statement of Bob's trade with Carol that the cap
+    checks refuses it (on what it held then)."""
+    setup, items, after, named, _ = _exposure_story(cap)
+    revocation, checked = items[1], named[_CHECKED[cap]]
+    now = {_outcome(setup, o)[0]: o.index(revocation) < o.index(checked) for o in _orders(items, after)}
+    assert now == {(): True, _REFUSED[cap]: False}
+    monkeypatch.setattr(Verifier, "_binds_offerer_to_nothing", lambda self, c, neg: False)
+    monkeypatch.setattr(Verifier, "_unbook_disowned_accepts", lambda self, key: None)
+    found = _every_order(setup, items, after)
+    assert {outcome[0] for outcome in found} == {_REFUSED[cap]}
     _before_nowit22(monkeypatch)
     before = _every_order(setup, items, after)
     assert {outcome[0] for outcome in before} == {("accept KEY_REVOKED KEY-004",), _REFUSED[cap]}
@@ -248,3 +296,59 @@ def test_the_thiefs_second_answer_splits_the_views_by_which_answer_came_first() 
         (False, 1): (("counter ILLEGAL_TRANSITION NEG-001",), "ACCEPTED", True),
     }
     assert named["thief"].issued_at_ms > revocation.statement.key_revocation.effective_ms
+
+
+@pytest.mark.req("KEY-009", "KEY-005", "MND-010")
+def test_an_accept_above_the_keys_rotation_binds_the_offerer_to_nothing_in_every_order() -> None:
+    """The same by KEY-005: Alice's key rotates (its chain ends there) and, above the rotation, accepts Bob's
+    offer naming no escrow (Bob's max_outstanding 1,000, the offer 600): the Accept is disowned, and the
+    contract binds Bob to nothing -- booked so when the rotation came first, un-booked when it came after the
+    Accept -- so Bob's next offer of 600, to Carol, is taken in every order with the rotation before it."""
+    clock = FixedClock()
+    bob, carol, alice = (
+        Party("bob", clock, {"max_outstanding": _CARE}),
+        Party("carol", clock),
+        Party("alice", clock),
+    )
+    to_alice = bob.offer(alice, _sixty(bob, clock, "max_outstanding"), ttl_ms=60_000)
+    clock.advance(1_000)
+    rotation = alice.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("alice-2", clock).did), mandate=b""
+    )
+    above = alice.accept(to_alice)  # at the seq after the rotation
+    clock.advance(120_000)
+    to_carol = bob.offer(carol, _sixty(bob, clock, "max_outstanding"))
+    clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    items = [to_alice, rotation, above, to_carol, carol_accept]
+    after = [(above, to_alice), (carol_accept, to_carol), (to_carol, above)]
+    setup = [*alice.setup, *bob.setup, *carol.setup]
+    seen: dict[Outcome, set[bool]] = {}
+    for order in _orders(items, after):
+        if order.index(rotation) < order.index(to_carol):
+            seen.setdefault(_outcome(setup, order), set()).add(order.index(rotation) < order.index(above))
+    assert len(seen) == 1, seen
+    ((refused, held, negotiations, disowned, _), places), *_ = seen.items()
+    assert places == {True, False}  # the rotation before the Accept, and after it
+    assert disowned == {above.digest} and above.digest in held  # the attack happened
+    states = {nid: contract for nid, _, contract in negotiations}
+    assert refused == () and states[to_alice.negotiation_id] and states[to_carol.negotiation_id]
+
+
+@pytest.mark.req("KEY-009", "MND-010")
+def test_a_view_keeps_no_index_of_a_forgotten_contract_naming_no_escrow() -> None:
+    """The view's index of contracts whose Accept no escrow can witness, kept for a revocation that may come
+    later (``Verifier._bare_accepts``), drops one whose negotiation it forgets: a long-lived view holds
+    nothing per forgotten trade for it. A revocation taken after the forgetting finds nothing to un-book."""
+    setup, items, _, named, _ = _exposure_story("max_outstanding")
+    v = Verifier(complete_chains=False)
+    for env in setup:
+        v.accept(env)
+    for vs in (named["to_alice"], named["thief"]):
+        v.accept_statement(vs)
+    assert v._bare_accepts  # indexed by the Accept's issuer and its Mandate's principal
+    assert all(named["thief"].digest in held for held in v._bare_accepts.values())
+    v.forget_negotiation(named["to_alice"].negotiation_id)
+    assert v._bare_accepts == {}
+    v.accept_statement(items[1])  # the revocation
+    assert v._bare_accepts == {}

@@ -38,7 +38,7 @@ COVERED = {
     "rules": 166,
     "mutations": 1869,
     "canaries": 64,
-    "keytime": 143,
+    "keytime": 149,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
@@ -440,9 +440,36 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
     chains = {f"chains-{i}" for i in (16, 18, 20, 22)}
-    # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView)
-    keytime = {f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141)}
+    # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
+    # 144 and 147 (F45): the thief's Accept, the revocation heard first, is held there only by KEY-009 (c)
+    keytime = {
+        f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141, 144, 147)
+    }
     assert got == chains | keytime
+
+
+@pytest.mark.req("KEY-009", "MND-010", "NEG-009")
+def test_the_js_verifier_binds_the_offerer_to_nothing_by_a_thiefs_disowned_accept(tmp_path: Path) -> None:
+    """KEY-009 (c) also (F45): a contract whose Accept no escrow can witness and is disowned counts toward
+    none of the offerer's caps and holds none of its exclusive_keys. The reading before (such a contract
+    counted as any), written into a copy of the JS verifier, disagrees with exactly keytime.json's last
+    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148)."""
+    source = VERIFIER.read_text(encoding="utf-8")
+    now = "return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);"
+    assert source.count(now) == 1
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(source.replace(now, "return false;"), "utf-8")
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / "keytime.json")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148)}
 
 
 @pytest.mark.req("ATT-003")

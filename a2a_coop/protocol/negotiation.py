@@ -1282,6 +1282,9 @@ class Negotiations:
         self._latest_finish: dict[tuple[str, bytes], int] = {}
         # (issuer, key) -> {negotiation id: its contract's finish time} of finished contracts holding it.
         self._finished_holders: dict[tuple[str, bytes], dict[bytes, int]] = {}
+        # Negotiations whose contract holds no exclusive_key of its offerer (NEG-009 read with KEY-009 (c)):
+        # its Accept is disowned and no escrow can witness it (:meth:`unbind`).
+        self._unbinding: set[bytes] = set()
         # Held arbitrated statement (pending or effective) digest -> negotiation id: a Stamp of one makes
         # it effective, or, effective, may lower its stamp time (WIT-005).
         self._arbitrated: dict[bytes, bytes] = {}
@@ -1411,7 +1414,7 @@ class Negotiations:
         forms one beside another, and the key stays held until both are finished, whichever was indexed
         first. A finished one is kept, with its ending's time, until its negotiation is forgotten."""
         c = neg.contract
-        if c is None or not c.exclusive_key:
+        if c is None or not c.exclusive_key or neg.id in self._unbinding:
             return
         key = (c.proposer, c.exclusive_key)
         finished = neg.contract_finished_ms
@@ -1424,6 +1427,16 @@ class Negotiations:
         self._finished_holders.setdefault(key, {})[neg.id] = finished
         if finished > self._latest_finish.get(key, _NEVER):
             self._latest_finish[key] = finished
+
+    def unbind(self, neg: Negotiation) -> None:
+        """``neg``'s contract holds no exclusive_key of its offerer from now on, live or finished (NEG-009):
+        its Accept is disowned and no escrow can witness it (KEY-009 (c)) -- the offerer's own guard, a live
+        receiver, refused it (KEY-004), and no Stamp can ever make it count."""
+        c = neg.contract
+        if c is None or neg.id in self._unbinding:
+            return
+        self._unbinding.add(neg.id)
+        self._unhold(c, neg.id, forget=True)
 
     def _unhold(self, c: Contract, negotiation_id: bytes, *, forget: bool = False) -> None:
         key = (c.proposer, c.exclusive_key)

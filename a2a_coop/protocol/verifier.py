@@ -234,6 +234,12 @@ class Verifier:
         # old key -> (seq, digest) of every KeyRotation of it held: KEY-009 asks whether the escrow stamped
         # a statement before each rotation below it, not only before the lowest, which ends the chain.
         self.rotations_of: dict[str, list[tuple[int, bytes]]] = {}
+        # A view of evidence's (KEY-009 (c)): contracts held whose Accept no escrow can witness and that no
+        # revocation or rotation held disowns yet, by each key one of which could (the Accept's issuer, its
+        # Mandate's principal): {Accept digest: negotiation id}. A contract whose Accept is disowned binds
+        # its offerer to nothing -- no exposure, no exclusive_key (MND-010, NEG-009) -- from the revocation
+        # or rotation that disowns it, whichever the view heard first (:meth:`_unbook_disowned_accepts`).
+        self._bare_accepts: dict[str, dict[bytes, bytes]] = {}
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
@@ -934,6 +940,8 @@ class Verifier:
         c = neg.contract
         if c is not None:
             digests.update(c.deliveries, c.pending, c.claims)
+        if c is not None and self._bare_accepts:
+            self._unindex_bare_accept(c.accept)  # forgotten finished: its booking stays as it is
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
         for d in digests if self._exposed_answers else ():
             self._exposed_answers.pop(d, None)  # its offer counts until asked_escrow or its bound
@@ -1929,6 +1937,8 @@ class Verifier:
             self.disowning += 1
             if self.evidence_view:
                 self._to_reweigh = (*self._to_reweigh, r.key)
+            if r.key in self._bare_accepts:
+                self._unbook_disowned_accepts(r.key)
         elif body == "key_rotation":
             if issuer not in self.rotated or vs.seq < self.rotated[issuer]:  # the lowest seq ends the chain
                 self.rotated[issuer] = vs.seq
@@ -1938,6 +1948,8 @@ class Verifier:
             self.disowning += 1
             if self.evidence_view:
                 self._to_reweigh = (*self._to_reweigh, issuer)
+            if issuer in self._bare_accepts:
+                self._unbook_disowned_accepts(issuer)
         elif body == "attestation":
             key = (issuer, vs.statement.attestation.accept)
             held = self._attested.get(key)
@@ -2144,7 +2156,7 @@ class Verifier:
         if c is None:
             return
         if vs.body == "accept":
-            self._contract_formed(c, vs)
+            self._contract_formed(c, vs, offerer=not self._binds_offerer_to_nothing(c, neg))
         elif neg.contract_finished:
             # Dated: it counts still for a statement its ending is not before, whatever order its
             # statements and that one came in (SPEC 4.5).
@@ -2207,10 +2219,64 @@ class Verifier:
             vs.mandate_digest, vs.digest, value, vs.issued_at_ms, vs.expires_at_ms, until=until, seq=vs.seq
         )
 
-    def _contract_formed(self, c: Contract, accept: VerifiedStatement) -> None:
+    def _binds_offerer_to_nothing(self, c: Contract, neg: Negotiation) -> bool:
+        """KEY-009 (c) with MND-010 and NEG-009, in a view of evidence: whether ``c``, just formed in ``neg``,
+        binds its offerer to nothing -- its Accept has no witnessing escrow (the Offer or Counter it accepts
+        names none) and is disowned. Then ``neg`` holds none of the offerer's exclusive_keys (NEG-009) and
+        the caller books the contract for the acceptor alone (MND-010); the offer it accepts counted until
+        the Accept's place, as for any answer. Not disowned yet, it is indexed by the keys a revocation or
+        rotation of which could disown it, which un-book it when they come
+        (:meth:`_unbook_disowned_accepts`): every order of the same statements books the same."""
+        if not self.evidence_view or self.witnessing_escrow(c.accept):
+            return False
+        accept = c.accept
+        if (self.revoked or self.rotated) and self.disowned(accept):
+            self.negotiations.unbind(neg)
+            return True
+        record = self.mandates.get(accept.mandate_digest) if accept.mandate_digest else None
+        for key in {accept.issuer, *((record.principal,) if record is not None else ())}:
+            self._bare_accepts.setdefault(key, {})[accept.digest] = neg.id
+        return False
+
+    def _unbook_disowned_accepts(self, key: str) -> None:
+        """A KeyRevocation or KeyRotation of ``key`` was just taken: each contract held whose Accept, of
+        ``key`` or under a Mandate of ``key``'s, no escrow can witness and that is disowned now binds its
+        offerer to nothing from now on -- it counts toward the offerer's caps nowhere (as a contract a
+        witnessed Accept displaced counts for a statement that Accept is before, at the Accept's own place:
+        before it, it had not started) and holds none of the offerer's exclusive_keys -- as if the view
+        had held the revocation or rotation before the Accept (:meth:`_binds_offerer_to_nothing`)."""
+        held = self._bare_accepts.get(key)
+        if not held:
+            return
+        for digest, nid in list(held.items()):
+            neg = self.negotiations.by_id.get(nid)
+            c = neg.contract if neg is not None else None
+            if neg is None or c is None or c.accept.digest != digest:
+                del held[digest]  # displaced by a witnessed Accept (NEG-019): it binds as that rule says
+                continue
+            if not self.disowned(c.accept):
+                continue
+            del held[digest]
+            self.negotiations.unbind(neg)
+            offer = c.offer
+            self.exposure.contract_displaced(offer.mandate_digest, c.id, _place(c.accept, offer))
+        if not held:
+            del self._bare_accepts[key]
+
+    def _unindex_bare_accept(self, accept: VerifiedStatement) -> None:
+        """``accept``'s contract is forgotten (:meth:`forget_negotiation`): a revocation or rotation that
+        comes later looks no more at it (:meth:`_unbook_disowned_accepts`)."""
+        record = self.mandates.get(accept.mandate_digest) if accept.mandate_digest else None
+        for key in {accept.issuer, *((record.principal,) if record is not None else ())}:
+            held = self._bare_accepts.get(key)
+            if held is not None and held.pop(accept.digest, None) is not None and not held:
+                del self._bare_accepts[key]
+
+    def _contract_formed(self, c: Contract, accept: VerifiedStatement, *, offerer: bool = True) -> None:
         """``c``, formed by ``accept``, counts for both parties from that Accept's place on (SPEC 4.5), in
-        its period, until its last deadline + CLAIM_WINDOW_MS (MND-010) or its ending."""
-        for party_vs in (c.offer, c.accept):
+        its period, until its last deadline + CLAIM_WINDOW_MS (MND-010) or its ending; ``offerer`` False:
+        for the acceptor alone (:meth:`_binds_offerer_to_nothing`)."""
+        for party_vs in (c.offer, c.accept) if offerer else (c.accept,):
             self.exposure.contract_formed(
                 party_vs.mandate_digest,
                 c.id,

@@ -37,7 +37,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
 from conformance.generate_vectors import chains
 from conformance.generate_vectors._common import Group, draft, seal
 from conformance.generate_vectors.negotiation import claimed_breach
@@ -74,6 +74,7 @@ def groups() -> list[Group]:
         escrow_hand_over_thief_in_a_view(),  # after the others, so that no earlier tcId moved
         refused_at_the_escrow(built, held=_HELD_D, name="NoNegotiationAtTheEscrow"),  # KEY-009 (d)
         disowned_stamps_in_a_view(),
+        disowned_accept_binds_the_offerer_to_nothing(),  # KEY-009 (c): last, so that no earlier tcId moved
     ]
 
 
@@ -2082,6 +2083,82 @@ def unwitnessed_in_a_view() -> Group:
         ["KEY-009", "KEY-005", "NEG-001"],
         [*setup, opening.envelope, counter.envelope, agreed.envelope, rotation.envelope],
     )
+    return g
+
+
+def _sixty(bob: Party, slot: bytes) -> trade_pb2.Offer:
+    """Bob gives a code review worth 600, due in a day, under exclusive_key ``slot`` (b"": none)."""
+    item = service("code-review", value=600, deadline_ms=bob.clock.now_ms + DAY_MS)
+    return bob.proposal(gives=[item], exclusive_key=slot)
+
+
+def disowned_accept_binds_the_offerer_to_nothing() -> Group:
+    """KEY-009 (c) with MND-010 and NEG-009 (attack23): the thief of Alice's key, after her principal's
+    revocation took effect, accepts Bob's offer naming no escrow. The contract that disowned Accept forms
+    (held by KEY-009 (c)) binds Bob to nothing -- it counts toward none of his caps and holds none of his
+    exclusive_keys -- so Bob's next, honest trade with Carol is taken, whether the view heard the revocation
+    before the thief's Accept or after it; a view that heard it only after the statement of that trade the cap
+    checks refused that statement on what it held then (order-bound, as any refusal before a revocation
+    comes).
+    Before, every view refused Bob's trade with Carol, `MANDATE_VIOLATION` or `EXCLUSIVE_CONFLICT`."""
+    g = Group("UnwitnessedHeld", "sparse")
+    for cap in ("max_outstanding", "exclusive_key"):
+        clock = FixedClock()
+        bob = Party("bob", clock, {"max_outstanding": 1_000} if cap == "max_outstanding" else {})
+        carol, alice = Party("carol", clock), Party("alice", clock)
+        binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+        clock.advance(1_000)
+        revocation = alice.principal.sign(
+            "key_revocation",
+            identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + 1_000, reason="stolen"),
+        )
+        slot = b"bobs-one-slot" if cap == "exclusive_key" else b""
+        to_alice = bob.offer(alice, _sixty(bob, slot), ttl_ms=60_000)
+        clock.advance(2_000)
+        thief = alice.accept(to_alice)  # with the stolen key, after the revocation's effective_ms
+        clock.advance(120_000 if cap == "max_outstanding" else 30 * DAY_MS)
+        to_carol = bob.offer(carol, _sixty(bob, slot))
+        clock.advance(1_000)
+        carol_accept = carol.accept(to_carol)
+        setup = [*alice.setup, *bob.setup, *carol.setup, binding.envelope]
+        theft = [to_alice.envelope, thief.envelope]
+        trade = [to_carol.envelope, carol_accept.envelope]
+        what = (
+            "Bob (max_outstanding 1,000) offers Alice 600 naming no escrow"
+            if cap == "max_outstanding"
+            else "Bob offers Alice a trade naming no escrow under an exclusive_key"
+        )
+        rule = "MND-010" if cap == "max_outstanding" else "NEG-009"
+        g.add(
+            f"{what}; her principal revokes her key (stolen), heard first; the thief accepts Bob's offer "
+            "with it; Bob offers Carol the same and Carol accepts: every one held -- the thief's disowned "
+            f"Accept, no escrow able to witness it, binds Bob to nothing ({rule})",
+            ["KEY-009", rule],
+            [*setup, revocation.envelope, *theft, *trade],
+        )
+        g.add(
+            "the same statements, the revocation heard after the thief's Accept and before Bob's trade with "
+            "Carol: every one held (the contract un-booked for Bob when the revocation came)",
+            ["KEY-009", rule],
+            [*setup, *theft, revocation.envelope, *trade],
+        )
+        if cap == "max_outstanding":
+            late = [*setup, *theft, to_carol.envelope, revocation.envelope, carol_accept.envelope]
+            failed, error = len(setup) + 2, "MANDATE_VIOLATION"
+        else:
+            late = [*setup, *theft, *trade, revocation.envelope]
+            failed, error = len(setup) + 3, "EXCLUSIVE_CONFLICT"
+        g.add(
+            "the same, the revocation heard only after the statement of Bob's trade with Carol the cap "
+            f"checks: refused on what the view held then ({rule}: the thief's Accept not disowned yet), "
+            "order-bound as any refusal before a revocation comes",
+            [rule, "KEY-009"],
+            late,
+            error,
+            "Exposure" if cap == "max_outstanding" else "ContractRule",
+            failed_index=failed,
+            twin=[*setup, *theft, revocation.envelope, *trade],
+        )
     return g
 
 

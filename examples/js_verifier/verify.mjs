@@ -1532,7 +1532,7 @@ export class Verifier {
         if (key.length && !w) {
           for (const m of this.negotiations.values()) {
             const c = m.contract;
-            if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key))
+            if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c))
               fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
           }
         }
@@ -1762,7 +1762,7 @@ export class Verifier {
         const key = proposalOf(tip).exclusive_key;
         for (const o of key.length ? this.negotiations.values() : []) {
           const c = o.contract;
-          if (o !== n && c && contractLiveFor(o, rec) && c.proposer === tip.h.issuer && c.proposal.exclusive_key.equals(key)) return true;
+          if (o !== n && c && contractLiveFor(o, rec) && c.proposer === tip.h.issuer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c)) return true;
         }
       }
       this.checkExposure(rec, m.body);
@@ -1798,6 +1798,14 @@ export class Verifier {
     c.witness = w;
     n.contract = c;
     n.state = "ACCEPTED";
+  }
+
+  // KEY-009 (c) with MND-010 and NEG-009, a view of evidence: a contract whose Accept no escrow can witness (the
+  // statement it accepts names none) and that a revocation or rotation held disowns binds its offerer to
+  // nothing -- it counts toward none of the offerer's caps and holds none of its exclusive_keys -- whichever
+  // the view heard first, the Accept or what disowns it (tests/test_attack23_thief_negotiation.py).
+  bindsOffererToNothing(c) {
+    return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);
   }
 
   pushOffer(rec) {
@@ -1838,7 +1846,7 @@ export class Verifier {
       for (const { c, by } of held) {
         if (!c || !isBefore(c.acceptRec, rec) || (by && isBefore(by, rec))) continue;
         let value = null;
-        if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex) value = offerValue(c.proposal, "issuer");
+        if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex && !this.bindsOffererToNothing(c)) value = offerValue(c.proposal, "issuer");
         if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
         if (value === null) continue;
         const open = contractLiveFor({ contract: c }, rec) && c.lastDeadline() + CLAIM_WINDOW >= t;
