@@ -21,11 +21,15 @@ reason says what happens and the fix proposed.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import subprocess
 
 import pytest
 from test_escrow_handover import Desk
 from test_escrow_handover_thief_order import World, _world
+from test_js_verifier import NODE, ROOT
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainSigner
@@ -144,3 +148,53 @@ def test_the_successor_escrow_takes_over_the_locks_the_views_no_longer_count() -
     assert new.handover_ms == first - 1  # the thief's time, before K1's whole ledger
     assert new.open_contracts == 1
     assert new.balance(d.alice.did) == d.old.balance(d.alice.did) == (900, 100)  # her bond locked
+
+
+_JS_READ = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const tests = JSON.parse(process.argv[1]);
+const out = tests.map((envelopes) => {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  for (const e of envelopes) v.accept(Buffer.from(e, "base64"));
+  return [...v.negotiations.values()].filter((n) => n.contract).map((n) => [n.state, n.contract.locked.size]);
+});
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.req("ESC-022", "KEY-011")
+@pytest.mark.skipif(NODE is None, reason="node not installed")
+def test_every_order_and_the_js_verifier_read_the_backdated_own_revocation_alike() -> None:
+    """Pinned: the split is no order's -- the backdated own revocation heard first, amid or last, a view of
+    evidence and a live receiver's alike end ACCEPTED with no bond locked, and so does the second
+    implementation (its rebuild, F43) -- BONDED, both bonds locked, without it."""
+    w = _world()
+    own = _backdated(w)
+    handed = [w.revocation, w.k2.mandate_vs]
+    orders = [[own, *w.base, *handed], [*w.base, own, *handed], [*w.base, handed[0], own, handed[1]]]
+    for role in _ROLES:
+        for order in orders:
+            v = Verifier(**role)  # type: ignore[arg-type]
+            for vs in order:
+                v.accept(vs.envelope)
+            assert _contract(w, v) == ("ACCEPTED", frozenset())
+    bundles = [[*w.base, *handed], *orders]
+    run = subprocess.run(
+        [
+            NODE or "node",
+            "--input-type=module",
+            "-e",
+            _JS_READ,
+            json.dumps([[_b64(vs) for vs in b] for b in bundles]),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert json.loads(run.stdout) == [[["BONDED", 2]], *[[["ACCEPTED", 0]]] * len(orders)]
+
+
+def _b64(vs: VerifiedStatement) -> str:
+    return base64.b64encode(vs.envelope).decode()
