@@ -15,8 +15,9 @@ before K1's first statement, it moves the hand-over's time before K1's whole led
 Alice and Bob's Accept and its two BondLocks -- K1's honest work, before the theft -- count for nothing,
 and their contract falls from BONDED to ACCEPTED with no bond locked, in every view that honours the
 hand-over (a view of evidence and a live receiver's alike), while K2, the successor, took those locks over
-(ESC-023) and rules on them. A test marked ``xfail(strict=True)`` is a hole this version still has; its
-reason says what happens and the fix proposed.
+(ESC-023) and rules on them. Closed (selfrev23): ESC-022 (e) counts for nothing exactly the statements of
+K1 a revocation of K1 held reaches (KEY-011, its seq floor kept: ``WitnessIndex.own_counts``, JS
+``ownReached``, F46); K2's statements still count from the hand-over's time (ESC-022 (b)).
 """
 
 from __future__ import annotations
@@ -83,38 +84,11 @@ def _attacked(w: World, role: dict[str, object]) -> Verifier:
 
 @pytest.mark.req("ESC-022", "KEY-011", "KEY-004")
 @pytest.mark.parametrize("role", _ROLES)
-def test_a_thiefs_backdated_own_revocation_unlocks_the_bonds_its_escrow_locked(
-    role: dict[str, object],
-) -> None:
-    """Pinned, what the strict xfail below observes: the contract falls to ACCEPTED, no bond locked."""
-    w = _world()
-    v = _attacked(w, role)
-    assert _contract(w, v) == ("ACCEPTED", frozenset())
-
-
-@pytest.mark.req("ESC-022", "KEY-011", "KEY-004")
-@pytest.mark.parametrize("role", _ROLES)
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "redteam23b: ESC-022 (e) counts for nothing K1's own statements -- its Stamps as witnesses too -- "
-        "from the hand-over's time, the earliest reach time of a revocation of K1 held with the seq floor "
-        "set aside (Verifier._cut, KEY-011 (d)); K1's own revocation's reach time is its issued_at_ms, the "
-        "thief's choice, so the thief signs one at a seq above every statement of K1 (KEY-004 disowns none "
-        "of them) dated before K1's first statement, and the escrow's Stamp of the Accept and both "
-        "BondLocks, K1's honest work before the theft, no longer count: BONDED falls to ACCEPTED with no "
-        "bond locked in every view that honours the hand-over, while K2 took the locks over (ESC-023) -- "
-        "the attack KEY-011 closed for KEY-004, reopened through the hand-over. Fix proposed: ESC-022 (e) "
-        "reads, for a statement of K itself (a Stamp too), whether a revocation of K held reaches it "
-        "(KEY-011 with its seq floor, Verifier._reaching), not its time against the hand-over's time; the "
-        "hand-over's time stays the successors' (b) and the witness order's; in both verifiers "
-        "(WitnessIndex.own_stamp_time / stamp_time with the Stamp's seq; JS stampActsFor, actsFor) with a "
-        "keytime.json EscrowHandOver vector"
-    ),
-)
 def test_a_thiefs_backdated_own_revocation_leaves_the_escrows_locks_standing(role: dict[str, object]) -> None:
-    """What should follow: K1's Stamp of the Accept and its BondLocks, at seqs below the thief's own
-    revocation (which reaches none of them), still count -- BONDED, both bonds locked, as K2 holds them."""
+    """K1's Stamp of the Accept and its BondLocks, at seqs below the thief's own revocation (which reaches
+    none of them, KEY-011), still count (ESC-022 (e) reads the reach, not the hand-over's time) -- BONDED,
+    both bonds locked, as K2 holds them. Before (redteam23b), the contract fell to ACCEPTED, no bond
+    locked."""
     w = _world()
     v = _attacked(w, role)
     assert _contract(w, v) == ("BONDED", frozenset({"alice", "bob"}))
@@ -165,9 +139,9 @@ console.log(JSON.stringify(out));
 @pytest.mark.req("ESC-022", "KEY-011")
 @pytest.mark.skipif(NODE is None, reason="node not installed")
 def test_every_order_and_the_js_verifier_read_the_backdated_own_revocation_alike() -> None:
-    """Pinned: the split is no order's -- the backdated own revocation heard first, amid or last, a view of
-    evidence and a live receiver's alike end ACCEPTED with no bond locked, and so does the second
-    implementation (its rebuild, F43) -- BONDED, both bonds locked, without it."""
+    """The backdated own revocation heard first, amid or last, a view of evidence and a live receiver's
+    alike end BONDED, both bonds locked -- as without it --, and so does the second implementation (F46;
+    before, both ended ACCEPTED with no bond locked)."""
     w = _world()
     own = _backdated(w)
     handed = [w.revocation, w.k2.mandate_vs]
@@ -177,7 +151,7 @@ def test_every_order_and_the_js_verifier_read_the_backdated_own_revocation_alike
             v = Verifier(**role)  # type: ignore[arg-type]
             for vs in order:
                 v.accept(vs.envelope)
-            assert _contract(w, v) == ("ACCEPTED", frozenset())
+            assert _contract(w, v) == ("BONDED", frozenset({"alice", "bob"}))
     bundles = [[*w.base, *handed], *orders]
     run = subprocess.run(
         [
@@ -193,7 +167,7 @@ def test_every_order_and_the_js_verifier_read_the_backdated_own_revocation_alike
         timeout=60,
         cwd=ROOT,
     )
-    assert json.loads(run.stdout) == [[["BONDED", 2]], *[[["ACCEPTED", 0]]] * len(orders)]
+    assert json.loads(run.stdout) == [[["BONDED", 2]]] * len(bundles)
 
 
 def _b64(vs: VerifiedStatement) -> str:

@@ -1099,7 +1099,7 @@ class Negotiation:
         acts_for = getattr(getattr(self._stamps, "__self__", None), "acts_for", None)
         if acts_for is None:
             return vs.issuer == c.escrow
-        return bool(acts_for(vs.issuer, c.escrow, vs.issued_at_ms))
+        return bool(acts_for(vs.issuer, c.escrow, vs.issued_at_ms, vs.seq))
 
     def _classify_escrow(self, vs: VerifiedStatement, c: Contract) -> Event:
         body = vs.body

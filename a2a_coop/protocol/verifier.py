@@ -243,6 +243,7 @@ class Verifier:
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
+        self.witness.seq_of = self._stamp_seq
         self.negotiations = Negotiations(self.witness.stamp_time, self.witness.recorded_stamp_time)
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
@@ -803,11 +804,7 @@ class Verifier:
         if not held or old not in self.revoked:
             return None
         # bound by a statement under its Mandate that no revocation of ``old`` held reaches (KEY-004, KEY-011)
-        principals = {
-            p
-            for p in self.bound.get(old, ())
-            if (at := self.bound_at.get((old, p))) is not None and self._reaching(old, *at, p) is None
-        }
+        principals = self._principals_of(old)
         if len(principals) != 1:
             return None
         (principal,) = principals
@@ -819,16 +816,35 @@ class Verifier:
         cut = self._cut(old, principal)  # from when its statements under P's Mandates are disowned (KEY-011)
         return None if cut is None else (named, cut)
 
+    def _own_reach(self, old: str) -> tuple[tuple[int, int], ...]:
+        """ESC-022 (e) with KEY-011: the reaches (from when, from which seq) of the revocations of ``old``
+        held over its own statements under its principal's Mandates -- the key's own revocation's from its
+        issued_at_ms and its seq, however early its effective_ms (the thief's choice)."""
+        principal = next(iter(self._principals_of(old)), "")
+        return tuple(sorted({self._reach(r, old, principal) for r in self.revocations_of.get(old, ())}))
+
+    def _principals_of(self, old: str) -> set[str]:
+        """The principals ``old`` is bound to by a statement under its Mandate that no revocation of ``old``
+        held reaches (KEY-004, KEY-011)."""
+        return {
+            p
+            for p in self.bound.get(old, ())
+            if (at := self.bound_at.get((old, p))) is not None and self._reaching(old, *at, p) is None
+        }
+
     def _refresh_handovers(self) -> None:
         honoured = {}
+        reaches = {}
         for old in self.handovers:
             succ = self.successors(old)
             if succ is not None:
                 honoured[old] = succ
-        was = self.witness.set_successors(honoured)
+                reaches[old] = self._own_reach(old)
+        was_reach = self.witness._own_reach
+        was = self.witness.set_successors(honoured, reaches)
         for old, (_, cut) in honoured.items():
             before = was.get(old)
-            if before is None or cut < before[1]:
+            if before is None or cut < before[1] or reaches[old] != was_reach.get(old):
                 # More of the revoked key's own statements are its thief's now (ESC-022 (e)): the contracts
                 # naming it are rebuilt from the statements that count, once the statement being
                 # committed is in (:meth:`_rebuild_handed_over`).
@@ -873,11 +889,14 @@ class Verifier:
                 continue
             for *_, digest in held.history:
                 vs = self.statements.get(digest) if digest else None
-                if vs is not None and vs.issuer == old and vs.issued_at_ms >= cut:
+                if (
+                    vs is not None
+                    and vs.issuer == old
+                    and not self.witness.own_counts(old, vs.issued_at_ms, vs.seq)
+                ):
                     return True
             for digest in c.stamped_ms:  # effective: its earliest Stamp may be the thief's
-                own = self.witness.own_stamp_time(old, digest)
-                if own is not None and own >= cut:
+                if not self.witness.own_stamp_counts(old, digest):
                     return True
         return False
 

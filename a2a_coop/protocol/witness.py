@@ -47,32 +47,72 @@ class WitnessIndex:
         self._later: dict[tuple[str, bytes], list[int]] = {}
         self._acked: dict[tuple[str, bytes], int] = {}  # (acknowledger, digest) -> earliest time
         self._provisional: tuple[str, bytes, int] | None = None
+        # a held Stamp's seq, by its digest (None when not held): ESC-022 (e) reads whether a revocation of
+        # the escrow key reaches its earliest Stamp of a statement (KEY-011's seq floor). Set by the verifier.
+        self.seq_of: Callable[[bytes], int | None] | None = None
 
     # old escrow key -> (its successors, from_ms): the hand-overs the verifier honours (ESC-022), whose
     # Stamps issued at or after from_ms count as the old key's -- every successor the key's principal
     # named, so that what counts only grows with the statements held. Set by the verifier
     # (set_successors); a class default, replaced whole, never mutated.
     _successors: dict[str, tuple[tuple[str, ...], int]] = {}
+    # old escrow key -> the reaches (from when, from which seq) of the revocations of it held over its own
+    # statements under its principal's Mandates (KEY-011): ESC-022 (e) counts for nothing exactly the
+    # statements of the old key one of them reaches. A class default, replaced whole, never mutated.
+    _own_reach: dict[str, tuple[tuple[int, int], ...]] = {}
 
     def set_successors(
-        self, successors: dict[str, tuple[tuple[str, ...], int]]
+        self,
+        successors: dict[str, tuple[tuple[str, ...], int]],
+        own_reach: dict[str, tuple[tuple[int, int], ...]] | None = None,
     ) -> dict[str, tuple[tuple[str, ...], int]]:
-        """The hand-overs honoured now (ESC-022): old escrow key -> (successor keys, from_ms). Returns
-        those honoured before."""
+        """The hand-overs honoured now (ESC-022): old escrow key -> (successor keys, from_ms), and the
+        reaches of the old key's revocations over its own statements (``own_reach``). Returns those
+        honoured before."""
         was, self._successors = self._successors, dict(successors)
+        self._own_reach = dict(own_reach or {})
         return was
 
-    def acts_for(self, issuer: str, escrow: str, at_ms: int) -> bool:
-        """Whether a statement by ``issuer`` issued at ``at_ms`` is the escrow ``escrow``'s: its own before
-        a hand-over of it honoured, or a successor's from the hand-over's time on (ESC-022, (e))."""
+    def own_counts(self, escrow: str, at_ms: int, seq: int | None) -> bool:
+        """ESC-022 (e): whether the escrow key ``escrow``'s own statement issued at ``at_ms``, at ``seq``,
+        still counts as the escrow's -- no hand-over of it honoured, or no revocation of it held reaches
+        it (KEY-011, with its seq floor: the key's own revocation reaches nothing its chain orders before
+        it, however early it is dated). With ``seq`` unknown, whether it is issued before the hand-over's
+        time."""
         succ = self._successors.get(escrow) if self._successors else None
-        if issuer == escrow:  # the revoked key's own from the hand-over on: its thief's (ESC-022 (e))
-            return succ is None or at_ms < succ[1]
+        if succ is None:
+            return True
+        reaches = self._own_reach.get(escrow)
+        if reaches is None or seq is None:
+            return at_ms < succ[1]
+        return not any(at_ms >= when and seq >= floor for when, floor in reaches)
+
+    def _own_stamp_counts(self, escrow: str, digest: bytes, at_ms: int) -> bool:
+        """:meth:`own_counts` for ``escrow``'s own Stamp of ``digest`` at ``at_ms``: its seq read when it is
+        the earliest Stamp held (a later one's is not kept: its time decides, against the hand-over's)."""
+        seq = None
+        if self.seq_of is not None and self._stamped.get((escrow, digest)) == at_ms:
+            stamp = self._stamp_of.get((escrow, digest))
+            seq = None if stamp is None else self.seq_of(stamp)
+        return self.own_counts(escrow, at_ms, seq)
+
+    def acts_for(self, issuer: str, escrow: str, at_ms: int, seq: int | None = None) -> bool:
+        """Whether a statement by ``issuer`` issued at ``at_ms`` (at ``seq``) is the escrow ``escrow``'s:
+        its own before a hand-over of it honoured or that no revocation of it reaches, or a successor's
+        from the hand-over's time on (ESC-022, (e))."""
+        if issuer == escrow:  # the revoked key's own a revocation reaches: its thief's (ESC-022 (e))
+            return self.own_counts(escrow, at_ms, seq)
+        succ = self._successors.get(escrow) if self._successors else None
         return succ is not None and issuer in succ[0] and at_ms >= succ[1]
 
     def own_stamp_time(self, escrow: str, digest: bytes) -> int | None:
         """When the key ``escrow`` itself first stamped ``digest``, whatever hand-over of it is honoured."""
         return self._stamped.get((escrow, digest))
+
+    def own_stamp_counts(self, escrow: str, digest: bytes) -> bool:
+        """Whether ``escrow``'s own earliest Stamp of ``digest``, if any, still counts (ESC-022 (e))."""
+        at = self._stamped.get((escrow, digest))
+        return at is None or self._own_stamp_counts(escrow, digest, at)
 
     def succeeded_by(self, issuer: str, at_ms: int) -> list[str]:
         """The old escrow keys ``issuer`` acts for at ``at_ms`` (ESC-022)."""
@@ -96,8 +136,8 @@ class WitnessIndex:
         succ = self._successors.get(escrow) if self._successors else None
         if succ is None:
             return own
-        if own is not None and own >= succ[1]:
-            own = None  # from the hand-over on its successors speak for the escrow, not the revoked key
+        if own is not None and not self._own_stamp_counts(escrow, digest, own):
+            own = None  # reached by a revocation of it: its successors speak for the escrow, not its thief
         after = succ[1] - 1 if after_ms is None else max(after_ms, succ[1] - 1)
         for new in succ[0]:
             theirs = read(new, digest, after)
@@ -148,7 +188,11 @@ class WitnessIndex:
             return own
         own_at = self._stamped.get(key)
         # from the hand-over on its successors speak for the escrow, not the revoked key (its thief's)
-        found = None if own is None or own_at is None or own_at >= succ[1] else (own_at, escrow)
+        found = (
+            None
+            if own is None or own_at is None or not self._own_stamp_counts(escrow, digest, own_at)
+            else (own_at, escrow)
+        )
         for new in succ[0]:
             at = self._stamped.get((new, digest))
             if (

@@ -37,7 +37,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 from conformance.generate_vectors import chains
 from conformance.generate_vectors._common import Group, draft, seal
 from conformance.generate_vectors.negotiation import claimed_breach
@@ -74,7 +74,8 @@ def groups() -> list[Group]:
         escrow_hand_over_thief_in_a_view(),  # after the others, so that no earlier tcId moved
         refused_at_the_escrow(built, held=_HELD_D, name="NoNegotiationAtTheEscrow"),  # KEY-009 (d)
         disowned_stamps_in_a_view(),
-        disowned_accept_binds_the_offerer_to_nothing(),  # KEY-009 (c): last, so that no earlier tcId moved
+        disowned_accept_binds_the_offerer_to_nothing(),  # KEY-009 (c)
+        backdated_own_revocation_after_hand_over(),  # ESC-022 (e): last, so that no earlier tcId moved
     ]
 
 
@@ -2290,4 +2291,41 @@ def disowned_stamps_in_a_view() -> Group:
             ["KEY-009", "KEY-004", "KEY-007"],
             [*cycle, first.envelope, second.envelope],
         )
+    return g
+
+
+def backdated_own_revocation_after_hand_over() -> Group:
+    """ESC-022 (e) with KEY-011 (redteam23b, finding 2): K1's thief signs K1's own revocation at a seq above
+    every statement of K1, dated a millisecond before K1's first statement -- it reaches none of them, so
+    K1's Stamp of the trade and its BondLocks keep counting, though the hand-over's time (from which K2
+    speaks) is now before them all."""
+    g = Group("EscrowHandOver", "sparse")
+    envelopes, at = _hand_over()
+    k1 = [verify_statement(e) for e in envelopes]
+    key_did = next(vs.statement.key_revocation.key for vs in k1 if vs.body == "key_revocation")
+    first = min(vs.issued_at_ms for vs in k1 if vs.issuer == key_did)
+    key = Party("escrow", FixedClock()).agent.key
+    signer = ChainSigner(
+        key,
+        clock=lambda: first - 1,
+        nonce=lambda: derive("nonce/escrow/backdated-own-revocation", 16),
+        head=(1_000_000, b"\x01" * 32),
+    )
+    assert signer.did == key_did
+    own = signer.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=key_did, effective_ms=1), issued_at_ms=first - 1
+    ).envelope
+    g.add(
+        "K1's principal revoked K1 and appointed K2; then K1's thief revokes K1 itself at a seq above every "
+        "statement of K1, dated a millisecond before K1's first: it reaches none of them (KEY-011), so K1's "
+        "Stamp of the trade and both BondLocks still count though K2 now speaks from that time -- K2 stamps "
+        "Alice's claim, upholds it, forfeits Bob's bond and releases Alice's: taken",
+        ["ESC-022", "KEY-011", "KEY-004"],
+        [*envelopes[: at - 1], own, *envelopes[at - 1 :]],
+    )
+    g.add(
+        "the same, K1's backdated own revocation heard first, before any statement of K1: taken",
+        ["ESC-022", "KEY-011", "KEY-004"],
+        [own, *envelopes],
+    )
     return g

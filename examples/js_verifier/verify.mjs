@@ -904,7 +904,7 @@ export class Verifier {
     this.attested = new Map(); // issuer \0 contract -> seq
     this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
-    this.handedFrom = new Map(); // old escrow key -> the hand-over's time its contracts were last rebuilt at (ESC-022 (e))
+    this.handedFrom = new Map(); // old escrow key -> the revocations' reaches its contracts were last rebuilt at (ESC-022 (e))
     this.handOverRebuild = false; // while rebuildHandedOver replays a contract's statements
   }
 
@@ -915,7 +915,7 @@ export class Verifier {
     const e = this.witnessingEscrow(via ?? rec);
     if (!e) return false;
     const first = (d) => {
-      const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t));
+      const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t, s.seq));
       if (!l.length) return null;
       return l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     };
@@ -958,15 +958,23 @@ export class Verifier {
     if (principals.length !== 1 || principals[0] === old) return null;
     const agents = new Set(held.filter((x) => x.issuer === principals[0]).map((x) => x.agent));
     // from the earliest time a revocation reaches `old`'s statements under that principal's Mandates
-    const from = revs.map((r) => this.reachOf(r, old, principals[0]).t).reduce((a, b) => (b < a ? b : a));
-    return agents.size ? { agents, from } : null;
+    const reaches = revs.map((r) => this.reachOf(r, old, principals[0]));
+    const from = reaches.map((x) => x.t).reduce((a, b) => (b < a ? b : a));
+    return agents.size ? { agents, from, reaches } : null;
+  }
+  // ESC-022 (e) with KEY-011: whether a revocation of `escrow` held reaches its own statement at `t`, `seq`
+  // (with the seq floor: the key's own revocation reaches nothing its chain orders before it, however early
+  // it is dated -- finding F46); `seq` unknown (null): whether it is dated from the hand-over's time on.
+  ownReached(s, t, seq) {
+    if (seq === null || seq === undefined) return t >= s.from;
+    return s.reaches.some((x) => t >= x.t && BigInt(seq) >= x.floor);
   }
   // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own before a hand-over of it
   // honoured, a successor's from the hand-over's time on -- never the revoked key's own from then on (its
   // thief's, ESC-022 (e); finding F40).
-  actsFor(issuer, escrow, t) {
+  actsFor(issuer, escrow, t, seq = null) {
     const s = this.successors(escrow);
-    if (issuer === escrow) return s === null || t < s.from;
+    if (issuer === escrow) return s === null || !this.ownReached(s, t, seq);
     return s !== null && s.agents.has(issuer) && t >= s.from;
   }
   // ESC-022 (e): once a hand-over of an escrow key is honoured -- or its time comes earlier -- every contract
@@ -979,8 +987,9 @@ export class Verifier {
     for (const old of this.handovers.keys()) {
       const s = this.successors(old);
       const was = this.handedFrom.get(old);
-      if (!s || (was !== undefined && s.from >= was)) continue;
-      this.handedFrom.set(old, s.from);
+      const now = s ? s.reaches.map((x) => `${x.t}/${x.floor}`).sort().join(",") : null;
+      if (!s || was === now) continue; // rebuilt again when a revocation's reach is new (F46)
+      this.handedFrom.set(old, now);
       for (const [id, n] of [...this.negotiations]) {
         if (n.contract?.escrow !== old) continue;
         const held = [...this.byDigest.values()].filter((r) => NEGOTIATION_BODIES.has(r.bodyName) && hex(r.h.negotiation_id) === id);
@@ -1007,10 +1016,10 @@ export class Verifier {
   // ESC-022 for Stamps: whether a Stamp by `issuer` at `t` is escrow `escrow`'s -- its own before a hand-over
   // of it honoured, a successor's from the hand-over's time on, and never the revoked key's own from then on
   // (its thief's: any digest, any time) (finding F38).
-  stampActsFor(issuer, escrow, t) {
+  stampActsFor(issuer, escrow, t, seq = null) {
     if (issuer !== escrow) return this.actsFor(issuer, escrow, t);
     const s = this.successors(escrow);
-    return s === null || t < s.from;
+    return s === null || !this.ownReached(s, t, seq);
   }
   // KEY-011: from when (t), and from which seq of the key's chain (floor), revocation `r` of `key` reaches a
   // statement of `key` made under the Mandate of principal `authority` ("" for none), issued at `at` =
@@ -1117,7 +1126,7 @@ export class Verifier {
   checkRevokedAtStamp(rec) {
     if (!STAMP_TIMED.has(rec.bodyName)) return;
     const e = this.witnessingEscrow(rec);
-    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t)) : [];
+    const l = e ? (this.stamps.get(rec.dhex) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t, s.seq)) : [];
     if (!l.length) return;
     const t = l.reduce((a, b) => (b.t < a.t ? b : a)).t;
     const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
@@ -1135,7 +1144,7 @@ export class Verifier {
     const e = this.witnessingEscrow(rec);
     if (!e) return null;
     const first = (d) => {
-      const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t));
+      const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t, s.seq));
       return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
     };
     const s = first(rec.dhex);
@@ -1393,7 +1402,7 @@ export class Verifier {
     // cut at the earliest effective_ms of a held KeyRevocation of its key or of that Mandate's principal --
     // must end after the last ruling time: last deadline + claim window + response window (3600000 when 0)
     // + the clock tolerance (30000).
-    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => this.stampActsFor(x.escrow, p.terms.escrow, x.t));
+    const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => this.stampActsFor(x.escrow, p.terms.escrow, x.t, x.seq));
     if (stamps.length === 0) return;
     const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));
     const em = first.mandate.length ? this.byDigest.get(hex(first.mandate)) : null;
@@ -1421,10 +1430,10 @@ export class Verifier {
       if (s && (s.bodyName === "breach_claim" || s.bodyName === "revoke")) {
         const n = this.negotiations.get(hex(s.h.negotiation_id));
         const c = n?.contract;
-        if (c && c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, c.escrow, rec.h.issued_at_ms)) this.makeEffective(n, c, s, rec.h.issued_at_ms);
+        if (c && c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, c.escrow, rec.h.issued_at_ms, rec.h.seq)) this.makeEffective(n, c, s, rec.h.issued_at_ms);
         // one of a displaced contract, held in its shadow (SPEC 4.5, MND-023), moves that contract alone
         for (const x of n?.displaced ?? [])
-          if (x.shadow && x.c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, x.c.escrow, rec.h.issued_at_ms)) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
+          if (x.shadow && x.c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, x.c.escrow, rec.h.issued_at_ms, rec.h.seq)) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
       }
     });
   }
@@ -1449,7 +1458,7 @@ export class Verifier {
     n.state = to;
   }
   firstStamp(d, escrow) {
-    const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, escrow, s.t));
+    const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, escrow, s.t, s.seq));
     return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
   }
 
@@ -1604,7 +1613,7 @@ export class Verifier {
     }
     if (hex(body.contract) !== c.digest) fail("STALE_REFERENCE", "NEG-005", "not the contract");
     if (ESCROW_BODIES.has(bodyName)) {
-      if (!this.actsFor(h.issuer, c.escrow, h.issued_at_ms)) fail("WRONG_PARTY", "NEG-008", "not the contract's escrow");
+      if (!this.actsFor(h.issuer, c.escrow, h.issued_at_ms, h.seq)) fail("WRONG_PARTY", "NEG-008", "not the contract's escrow");
       if (bodyName === "ruling") {
         const dec = body.decision;
         if (dec === 3n) {
@@ -1704,7 +1713,7 @@ export class Verifier {
     };
   }
   effectiveFromHeldStamps(n, c, rec) {
-    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => this.stampActsFor(s.escrow, c.escrow, s.t) && this.stampCounts(c, rec, s.t));
+    const l = (this.stamps.get(rec.dhex) ?? []).filter((s) => this.stampActsFor(s.escrow, c.escrow, s.t, s.seq) && this.stampCounts(c, rec, s.t));
     if (!l.length) return;
     const first = l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));
     this.makeEffective(n, c, rec, first.t);
@@ -2168,7 +2177,7 @@ function ratingEvidence(v, c, att) {
   // can sign a Stamp naming any statement, and its own principal can revoke it back over that Stamp.
   const stampsOf = (r) => {
     const e = v.witnessingEscrow(r);
-    const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.stampActsFor(s.escrow, e, s.t)) : [];
+    const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.stampActsFor(s.escrow, e, s.t, s.seq)) : [];
     return l.length ? [v.byDigest.get(l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)).dhex)] : [];
   };
   const stamped = [...line, c.acceptRec, ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke")].flatMap(stampsOf);
