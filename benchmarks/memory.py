@@ -42,7 +42,7 @@ has two parties (:class:`a2a_coop.testing.Party`, plain signers on a fixed clock
 trade) settle bonded trades through it *in-process*, as the gRPC service would call it: each trade is
 two Submits -- the Offer and its Accept (Stamp, two BondLocks), then both Deliveries and both Receipts
 (Stamp, two Releases) -- and a tick. The child reads its RSS after each checkpoint
-(``--escrow-settled 10000,100000`` by default; ``--quick``: 200,1000).
+(``--escrow-settled 10000,100000`` by default; ``--quick``: 100,400).
 
 And the restart after a long life (``restart_s_after_10k_settled``, ``restart_s_after_100k_settled``, and the
 escrow's ``escrow_restart_s_after_...``): at each checkpoint the settling child copies the journal (Bob's, the
@@ -85,7 +85,7 @@ SETTLED_POINTS: Final = (10_000, 100_000)
 QUICK_SETTLED_POINTS: Final = (20, 60)
 SETTLED_RATIO_TARGET: Final = 1.2
 ESCROW_SETTLED_POINTS: Final = (10_000, 100_000)
-QUICK_ESCROW_SETTLED_POINTS: Final = (200, 1_000)
+QUICK_ESCROW_SETTLED_POINTS: Final = (100, 400)
 ESCROW_BOND: Final = 100
 OFFER_TTL_MS: Final = 3_600_000
 ROOT: Final = Path(__file__).resolve().parent.parent

@@ -218,14 +218,14 @@ def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
     assert result["settled_forgotten_negotiations"] == {"alice": 60, "bob": 60}
     assert result["settled_held_statements"] == {"alice": 2, "bob": 2}  # the two mandates
     # An escrow over a long life: RSS read at both points, every bonded trade settled (no contract open).
-    assert result["escrow_settled_points"] == [200, 1000]
-    assert result["escrow_rss_after_200_settled_mb"] > 0 and result["escrow_rss_after_1k_settled_mb"] > 0
+    assert result["escrow_settled_points"] == [100, 400]
+    assert result["escrow_rss_after_100_settled_mb"] > 0 and result["escrow_rss_after_400_settled_mb"] > 0
     assert isinstance(result["escrow_settled_bytes_per_trade"], int)
     # two Deposits and the Stamp of the two Mandates; per trade a Stamp, two locks, a Stamp, two releases
-    assert result["escrow_settled_ledger_size"] == 3 + 1000 * 6
+    assert result["escrow_settled_ledger_size"] == 3 + 400 * 6
     assert result["escrow_settled_held_negotiations"] == 0  # each forgotten once over for good
-    assert result["escrow_settled_forgotten_contracts"] == 1000
-    assert any("escrow_settled_1k_vs_200" in line for line in table)
+    assert result["escrow_settled_forgotten_contracts"] == 400
+    assert any("escrow_settled_400_vs_100" in line for line in table)
 
 
 def test_trade_benchmark_profiles_every_thread_of_a_process_when_asked(
