@@ -20,7 +20,9 @@ import itertools
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -375,6 +377,16 @@ def test_a_successor_takes_over_a_transcript_holding_a_binding_refused_key_revok
         transcript = old.escrow.transcript()
     finally:
         old.close()
+    _taken_over(s, transcript, tmp_path / "new.db")
+
+
+def _taken_over(
+    s: Any, transcript: list[bytes], db: Path, check: Callable[[EscrowNode], None] | None = None
+) -> None:
+    """K1's principal revokes K1 and hands its ledger to K2 (ESC-022); K2 takes ``transcript`` over, and then
+    restarts from its journal. Both times: K1's binding ``s.binding``, refused KEY_REVOKED, binds the key at
+    K2 too and is kept, shown, not held, beside the statement it authorised (``s.back``), K2's transcript
+    audits clean (AUD-006), and ``check`` holds of K2."""
     s.clock.advance(1_000)
     rev = s.party.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=s.party.did, effective_ms=s.clock.now_ms)
@@ -390,7 +402,7 @@ def test_a_successor_takes_over_a_transcript_holding_a_binding_refused_key_revok
         new = EscrowNode(
             succ.agent.key,
             succ.mandate_vs.envelope,
-            tmp_path / "new.db",
+            db,
             clock=lambda: s.clock.now_ms,
             durability="normal",
             predecessor=() if restart else [*transcript, rev.envelope],
@@ -403,6 +415,8 @@ def test_a_successor_takes_over_a_transcript_holding_a_binding_refused_key_revok
             assert s.binding.envelope in taken
             report = audit_ledger(taken, escrow=succ.did)
             assert report.ok, report.findings
+            if check is not None:
+                check(new)
         finally:
             new.close()
 

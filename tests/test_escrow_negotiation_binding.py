@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_escrow_binding_order import _JS, _answers, _audited, _fed, _node, _submit
+from test_escrow_binding_order import _JS, _answers, _audited, _fed, _node, _submit, _taken_over
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -351,37 +351,12 @@ def test_a_successor_takes_over_a_transcript_holding_an_accept_kept_as_a_binding
         transcript = old.escrow.transcript()
     finally:
         old.close()
-    s.clock.advance(1_000)
-    rev = s.party.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=s.party.did, effective_ms=s.clock.now_ms)
-    )
-    s.clock.advance(1_000)
-    succ = Party("escrow2", s.clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(s.party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = succ.did, s.party.did
-    succ.mandate_vs = s.party.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    key, principal = s.alice.did, s.alice.principal.did
-    for restart in (False, True):
-        new = EscrowNode(
-            succ.agent.key,
-            succ.mandate_vs.envelope,
-            tmp_path / "new.db",
-            clock=lambda: s.clock.now_ms,
-            durability="normal",
-            predecessor=() if restart else [*transcript, rev.envelope],
-        )
-        try:
-            assert s.back.digest in new.escrow.verifier.statements
-            assert s.binding.digest not in new.escrow.verifier.statements
-            assert new.escrow.verifier.negotiations.get(s.offer.header.negotiation_id).contract is None
-            assert new.escrow.verifier.bound_at[(key, principal)] == (s.binding.issued_at_ms, s.binding.seq)
-            taken = new.escrow.transcript()
-            assert s.binding.envelope in taken
-            report = audit_ledger(taken, escrow=succ.did)
-            assert report.ok, report.findings
-        finally:
-            new.close()
+    nid = s.offer.header.negotiation_id
+
+    def moved_nothing(new: EscrowNode) -> None:
+        assert new.escrow.verifier.negotiations.get(nid).contract is None
+
+    _taken_over(s, transcript, tmp_path / "new.db", moved_nothing)
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
