@@ -11,6 +11,8 @@ second successor, a successor ruling before the revocation is effective.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -50,6 +52,21 @@ class Story:
 
     def state(self) -> str:
         return self.verifier.negotiations.get(self.nid).state.name
+
+
+@contextmanager
+def taking() -> Iterator[list[VerifiedStatement]]:
+    """Every statement a Story takes while inside, in the order taken: what an auditor is shown."""
+    taken: list[VerifiedStatement] = []
+    real = Story.take
+
+    def take(self: Story, *statements: VerifiedStatement) -> None:
+        taken.extend(statements)
+        real(self, *statements)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Story, "take", take)
+        yield taken
 
 
 def _story(revocation: trade_pb2.Revocation | None = None) -> Story:

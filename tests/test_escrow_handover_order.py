@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
-from test_escrow_handover import BOND, Desk, Story, _revoke, _story, _successor
+from test_escrow_handover import BOND, Desk, Story, _revoke, _story, _successor, taking
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -57,15 +57,7 @@ class World:
 
 
 def _world(revocation: trade_pb2.Revocation | None = None) -> World:
-    taken: list[VerifiedStatement] = []
-    real = Story.take
-
-    def take(self: Story, *statements: VerifiedStatement) -> None:
-        taken.extend(statements)
-        real(self, *statements)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Story, "take", take)
+    with taking() as taken:
         s = _story(revocation)
         _revoke(s, s.escrow.principal, s.clock.now_ms - 10)
         base = list(taken)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 from peers import make_peer
-from test_escrow_handover import BOND, Story, _story, _successor
+from test_escrow_handover import BOND, Story, _story, _successor, taking
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -90,15 +90,7 @@ class World:
 
 
 def _world(revocation: trade_pb2.Revocation | None = None) -> World:
-    taken: list[VerifiedStatement] = []
-    real = Story.take
-
-    def take(self: Story, *statements: VerifiedStatement) -> None:
-        taken.extend(statements)
-        real(self, *statements)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(Story, "take", take)
+    with taking() as taken:
         s = _story(revocation)
     base = list(taken)
     rev = s.escrow.principal.sign(
