@@ -34,11 +34,14 @@ from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.strangers import StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 from conformance.generate_vectors.key_time import mandate_for
 
 
-def _node(party: Party, clock: FixedClock, path: Path, snapshot_every: int = 0) -> EscrowNode:
+def _node(
+    party: Party, clock: FixedClock, path: Path, snapshot_every: int = 0, quota: StrangerQuota | None = None
+) -> EscrowNode:
     return EscrowNode(
         party.agent.key,
         party.mandate_vs.envelope,
@@ -46,6 +49,7 @@ def _node(party: Party, clock: FixedClock, path: Path, snapshot_every: int = 0) 
         clock=lambda: clock.now_ms,
         durability="normal",
         snapshot_every=snapshot_every,
+        stranger_quota=quota,
     )
 
 
@@ -300,18 +304,9 @@ def test_a_submitter_plants_no_binding_at_an_escrow_but_one_the_key_signed(tmp_p
     finally:
         e.close()
     # Over the key's newcomer quota (ESC-017): refused, binding nothing -- until the next period.
-    from a2a_coop.runtime.strangers import StrangerQuota
-
     quota = StrangerQuota(per_period=0, per_key=1, period_ms=60_000)
     s = _Authorised()
-    e = EscrowNode(
-        s.party.agent.key,
-        s.party.mandate_vs.envelope,
-        tmp_path / "q.db",
-        clock=lambda: s.clock.now_ms,
-        durability="normal",
-        stranger_quota=quota,
-    )
+    e = _node(s.party, s.clock, tmp_path / "q.db", quota=quota)
     try:
         e.submit([*s.alice.setup, s.own.envelope])  # K's own revocation: K's count for the period
         assert _submit(e, s.binding) == "KEY_REVOKED"

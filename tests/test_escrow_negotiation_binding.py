@@ -313,14 +313,7 @@ def test_a_submitter_plants_no_negotiation_binding_but_one_the_key_signed(tmp_pa
         e.close()
     quota = StrangerQuota(per_period=0, per_key=1, period_ms=60_000)
     s = _Authorised()
-    e = EscrowNode(
-        s.party.agent.key,
-        s.party.mandate_vs.envelope,
-        tmp_path / "q.db",
-        clock=lambda: s.clock.now_ms,
-        durability="normal",
-        stranger_quota=quota,
-    )
+    e = _node(s.party, s.clock, tmp_path / "q.db", quota=quota)
     try:
         e.submit([*s.setup, s.own.envelope])  # K's own revocation: K's count for the period
         assert _submit(e, s.binding) == "KEY_REVOKED"
