@@ -1222,14 +1222,26 @@ def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
     return out + (k3s + k2s if lapse_first else k2s + k3s)
 
 
-def _thief_after_hand_over() -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
-    """tests/test_attack22_thief_uphold.py as vectors: Alice's bonded trade with Bob at escrow key K1; Bob
-    never delivers and Alice claims, showing her claim to no escrow. K1's thief stamps the claim, upholds it
-    a response window later, forfeits Bob's bond to Alice and releases hers; K1's principal revokes K1 from
-    the claim's time (before every statement of the thief's) and hands its contracts to K2, which, never
-    shown the claim, lapses the contract after the claim window and refunds Bob's bond then Alice's.
-    Returns what every view holds first (the trade, the bonds, the claim), the thief's four statements,
-    the revocation with K2's hand-over, and K2's lapse and Refunds."""
+@dataclass
+class _ThiefStory:
+    """A bonded trade between Alice and Bob at escrow key K1 (``esc``), Bob's breach claimed by Alice and
+    shown to no escrow; K1's thief stamps the claim, upholds it a response window later, forfeits Bob's
+    bond to Alice and releases hers; K1's principal revokes K1 from the claim's time and hands its contracts
+    to K2."""
+
+    clock: FixedClock
+    alice: Party
+    bob: Party
+    offer: VerifiedStatement
+    accept: VerifiedStatement
+    claim: VerifiedStatement
+    base: list[bytes]  # what every view holds first: the trade, the bonds, the claim
+    thief: list[bytes]  # the thief's Stamp, UPHOLD, Forfeit and Release
+    handover: list[bytes]  # the revocation of K1 and K2's Mandate succeeding it
+    k2: Party
+
+
+def _thief_story() -> _ThiefStory:
     clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND)
     nid = offer.header.negotiation_id
     theft = clock.now_ms
@@ -1256,7 +1268,19 @@ def _thief_after_hand_over() -> tuple[list[bytes], list[bytes], list[bytes], lis
     m.agent, m.succeeds = k2.did, esc.did
     k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
     handover.append(k2.mandate_vs.envelope)
-    return base, thief, handover, _lapsing(k2, clock, offer, accept, [bob, alice])
+    return _ThiefStory(clock, alice, bob, offer, accept, claim, base, thief, handover, k2)
+
+
+def _thief_after_hand_over() -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
+    """tests/test_attack22_thief_uphold.py as vectors: Alice's bonded trade with Bob at escrow key K1; Bob
+    never delivers and Alice claims, showing her claim to no escrow. K1's thief stamps the claim, upholds it
+    a response window later, forfeits Bob's bond to Alice and releases hers; K1's principal revokes K1 from
+    the claim's time (before every statement of the thief's) and hands its contracts to K2, which, never
+    shown the claim, lapses the contract after the claim window and refunds Bob's bond then Alice's.
+    Returns what every view holds first (the trade, the bonds, the claim), the thief's four statements,
+    the revocation with K2's hand-over, and K2's lapse and Refunds."""
+    t = _thief_story()
+    return t.base, t.thief, t.handover, _lapsing(t.k2, t.clock, t.offer, t.accept, [t.bob, t.alice])
 
 
 def escrow_hand_over_in_a_view() -> Group:
@@ -1475,32 +1499,9 @@ def _thief_then_dismissal() -> tuple[list[bytes], list[bytes], list[bytes], list
     thief's UPHOLD and dismisses it a response window later, on a Delivery of Bob's it found. Returns what
     every view holds first, the thief's four statements, the revocation with K2's hand-over, and K2's Stamp
     and DISMISS."""
-    clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND)
-    nid = offer.header.negotiation_id
-    theft = clock.now_ms
-    clock.advance(10)
-    thief = [esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope]
-    clock.advance(3_600_001)
-    uphold = commitment_pb2.Ruling(
-        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-    )
-    forfeit = commitment_pb2.Forfeit(
-        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
-    )
-    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
-    thief += [
-        esc.sign("ruling", uphold, negotiation_id=nid).envelope,
-        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
-        esc.sign("release", release, negotiation_id=nid).envelope,
-    ]
-    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
-    handover = [esc.principal.sign("key_revocation", rev).envelope]
-    m = identity_pb2.Mandate()
-    m.CopyFrom(esc.mandate_vs.statement.mandate)
-    k2 = Party("escrow2", clock)
-    m.agent, m.succeeds = k2.did, esc.did
-    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    handover.append(k2.mandate_vs.envelope)
+    t = _thief_story()
+    clock, alice, bob, accept, claim, k2 = t.clock, t.alice, t.bob, t.accept, t.claim, t.k2
+    nid = t.offer.header.negotiation_id
     delivery = bob.sign(
         "delivery",
         commitment_pb2.Delivery(contract=accept.digest, item_index=0),
@@ -1516,7 +1517,7 @@ def _thief_then_dismissal() -> tuple[list[bytes], list[bytes], list[bytes], list
         evidence=delivery.digest,
     )
     k2s.append(k2.sign("ruling", dismiss, negotiation_id=nid).envelope)
-    return base, thief, handover, k2s
+    return t.base, t.thief, t.handover, k2s
 
 
 def _thief_stamps_a_revoke() -> tuple[list[bytes], list[bytes], list[bytes], list[bytes]]:
