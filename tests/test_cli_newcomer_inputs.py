@@ -131,6 +131,18 @@ def _as_a_user(argv: list[str]) -> list[str]:
     return [capsh, "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", shlex.join(argv)]
 
 
+def _run_as_a_user(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``a2a-coop ARGV`` run as the unprivileged user, its output captured."""
+    return subprocess.run(
+        _as_a_user(cli_command(*argv)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=child_env(),
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -170,14 +182,7 @@ def test_a_path_under_a_directory_this_user_may_not_enter_is_one_line(
         )
         argv = [a.replace("{did}", alice.did) for a in argv]
     try:
-        done = subprocess.run(
-            _as_a_user(cli_command(*argv)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=child_env(),
-            check=False,
-        )
+        done = _run_as_a_user(argv)
     finally:
         locked.chmod(0o700)
     assert done.returncode == 2, done.stderr
@@ -192,14 +197,7 @@ def test_an_offline_report_dir_under_a_directory_this_user_may_not_enter_is_name
     locked.chmod(0)
     argv = ["conformance", "--vectors", "--adapter", "true", "--report-dir", str(locked / "r")]
     try:
-        done = subprocess.run(
-            _as_a_user(cli_command(*argv)),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=child_env(),
-            check=False,
-        )
+        done = _run_as_a_user(argv)
     finally:
         locked.chmod(0o700)
     assert done.returncode == 2, done.stderr
