@@ -28,8 +28,12 @@ back from the archive, or held by a verifier pickled before the index, is rebuil
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -315,3 +319,74 @@ def test_a_verifier_pickled_before_the_index_rebuilds_as_one_taken_now(
     # once, in its first rebuild: a pass over the statements and the negotiations held to build the index,
     # one over the negotiations to find those naming K1; then the contract's statements alone
     assert fresh < reads.read <= fresh + len(old.statements) + 2 * len(old.negotiations.by_id)
+
+
+_JS_READS = """
+import { Verifier } from %s;
+import { readFileSync } from 'node:fs';
+const runs = JSON.parse(readFileSync(0, 'utf8'));
+let active = false, read = 0, replayed = 0;
+const values = Map.prototype.values;
+Map.prototype.values = function () {
+  if (active) read += this.size; // a pass over a map reads every entry
+  return values.call(this);
+};
+const rebuild = Verifier.prototype.rebuildHandedOver, check = Verifier.prototype.checkNegotiation;
+Verifier.prototype.rebuildHandedOver = function () {
+  active = true;
+  try { return rebuild.call(this); } finally { active = false; }
+};
+Verifier.prototype.checkNegotiation = function (r) {
+  if (active) replayed += 1;
+  return check.call(this, r);
+};
+const out = [];
+for (const run of runs) {
+  const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+  const take = (e) => { try { v.accept(Buffer.from(e, 'base64')); } catch (err) { out.push(String(err)); } };
+  run.setup.forEach(take);
+  read = replayed = 0;
+  run.pairs.forEach(take);
+  const c = v.negotiations.get(run.nid).contract;
+  out.push({ read, replayed, effective: c.pendingClaims(null).length, held: v.byDigest.size });
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.mark.req("ESC-022")
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_the_js_verifiers_rebuild_reads_no_more_with_bystanders_held() -> None:
+    """The second implementation (finding F47): ``rebuildHandedOver`` replays each contract naming K1 from
+    the records of its negotiation held (``heldByNegotiation``), not from a pass over every record held for
+    each: the thief's 12 pairs read the same with 200 bystanders' statements held as with none, the
+    contract replayed all the same and the claim not effective at the end. Before, each rebuild of the
+    contract read every record held: 200 more for each."""
+    w = _world()
+    pairs = _thiefs_pairs(w, _PAIRS)
+    runs = [
+        {
+            "setup": [_b64(vs) for vs in [*w.base, w.revocation, w.k2.mandate_vs, *_padding(w, padding)]],
+            "pairs": [_b64(vs) for vs in pairs],
+            "nid": w.s.nid.hex(),
+        }
+        for padding in (0, 200)
+    ]
+    verifier = Path(__file__).resolve().parent.parent / "examples" / "js_verifier" / "verify.mjs"
+    run = subprocess.run(
+        [str(shutil.which("node")), "--input-type=module", "-e", _JS_READS % json.dumps(verifier.as_uri())],
+        input=json.dumps(runs),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    bare, padded = json.loads(run.stdout)
+    assert padded["held"] >= bare["held"] + 200  # the bystanders held, every statement taken ...
+    assert bare["replayed"] > 0 and padded["replayed"] == bare["replayed"]  # ... the contract replayed ...
+    assert bare["effective"] == padded["effective"] == 0  # ... the thief's Stamps making no claim effective
+    assert padded["read"] == bare["read"], (bare, padded)  # ... and no bystander read by a rebuild
+
+
+def _b64(vs: VerifiedStatement) -> str:
+    return base64.b64encode(vs.envelope).decode()
