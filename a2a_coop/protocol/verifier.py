@@ -73,6 +73,9 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS, WitnessIndex
 # further behind than that drops whatever it kept on a Release or Refund.
 FORFEITS_KEPT = 1024
 _VALUE_EVENTS = (Event.OFFER, Event.COUNTER, Event.ACCEPT, Event.WITNESSED_ACCEPT)
+# First in a negotiation's list of statements held (Verifier._held_by_negotiation) when it came back from the
+# archive: its statements before those listed are read there (ESC-022 (e)).
+_ARCHIVED: Final = b""
 _ACCEPTED = State.ACCEPTED
 _OFFER, _COUNTER = Event.OFFER, Event.COUNTER
 _DELIVERY, _RECEIPT, _RECEIPT_COMPLETE = Event.DELIVERY, Event.RECEIPT, Event.RECEIPT_COMPLETE
@@ -180,6 +183,16 @@ class Verifier:
     # being recorded is. Class defaults, replaced on first use: a verifier pickled before reads none.
     _unwitnessing: AbstractSet[bytes] = frozenset()
     _to_reweigh: tuple[str, ...] = ()
+    # ESC-022 (e): negotiation id -> the digests of the statements held that name it, in the order they came,
+    # for each negotiation in memory -- what a rebuild of its contract reads, not every statement held
+    # (:meth:`_held_of`). One that came back from the archive starts with _ARCHIVED: the statements it held
+    # before it was forgotten are read there. It leaves memory with its negotiation
+    # (:meth:`forget_negotiation`).
+    # And escrow key -> the negotiations held whose contract names it, or did, in the order they came: the
+    # contracts a rebuild of its hand-over looks at, kept from its first rebuild on (pruned as they go).
+    # Class defaults: a verifier pickled before (a node's snapshot) reads None, and builds them from memory.
+    _held_by_negotiation: dict[bytes, list[bytes]] | None = None
+    _naming_escrow: dict[str, dict[bytes, None]] | None = None
 
     def __init__(
         self,
@@ -196,6 +209,7 @@ class Verifier:
         self.complete_chains = complete_chains
         self.skew_ms = skew_ms
         self.statements = HeldStatements()
+        self._held_by_negotiation = {}
         self.archive: Archive | None = None
         self.accepted = 0  # statements accepted or recorded, ever (memory may hold fewer)
         # Forfeits accepted, ever, and the contracts of the last FORFEITS_KEPT: a Forfeit may override a
@@ -860,24 +874,86 @@ class Verifier:
         or after. Each contract that held one, or a claim or Revoke such a Stamp made effective, is rebuilt
         from its negotiation's statements held, in the order they came, as in a view that heard the
         hand-over first (which refused them): its state, its bonds, its claims' and Revokes' effectiveness
-        (WIT-005), the exclusive_key it holds (NEG-009) and the exposure it counts in (MND-010) follow."""
+        (WIT-005), the exclusive_key it holds (NEG-009) and the exposure it counts in (MND-010) follow.
+
+        What it reads: the contracts naming the key (:attr:`_naming_escrow`, one pass over the negotiations
+        held when the hand-over is first honoured) and each touched one's own statements
+        (:meth:`_held_of`) -- never every statement held: the key's thief moves the hand-over's time
+        earlier at will with the key's own revocations (KEY-011), and each move costs the touched contracts'
+        replays, as many statements of theirs would, not a pass over everything the verifier holds."""
         due, self._handed_over_due = self._handed_over_due or {}, None
-        touched = {
-            nid: neg
-            for nid, neg in self.negotiations.by_id.items()
-            if (c := neg.contract) is not None
-            and c.escrow in due
-            and self._holds_stolen(neg, c.escrow, due[c.escrow])
-        }
-        if not touched:
-            return
-        held: dict[bytes, list[VerifiedStatement]] = {nid: [] for nid in touched}
-        for vs in self.statements.values():  # one pass, in the order they came
-            of = held.get(vs.negotiation_id) if vs.negotiation_id else None
-            if of is not None:
-                of.append(vs)
+        naming = self._naming_escrow
+        if naming is None:
+            naming = self._naming_escrow = {}
+        by_id = self.negotiations.by_id
+        touched: dict[bytes, Negotiation] = {}
+        for old, cut in due.items():
+            nids = naming.get(old)
+            if nids is None:  # honoured now: the one pass over the negotiations held
+                nids = naming[old] = {
+                    nid: None
+                    for nid, neg in by_id.items()
+                    if (c := neg.contract) is not None and c.escrow == old
+                }
+            for nid in list(nids):
+                neg = by_id.get(nid)
+                if neg is None:  # forgotten, or only read back from the archive
+                    del nids[nid]
+                elif (
+                    (c := neg.contract) is not None and c.escrow == old and self._holds_stolen(neg, old, cut)
+                ):
+                    touched[nid] = neg
         for nid, neg in touched.items():
-            self._rebuild_negotiation(nid, neg, held[nid])
+            self._rebuild_negotiation(nid, neg, self._held_of(nid))
+            self._note_naming(nid, by_id[nid])
+
+    def _index_held(self, nid: bytes, digest: bytes, neg: Negotiation) -> None:
+        """Note the statement ``digest`` just held, of negotiation ``nid`` (now ``neg``), in
+        :attr:`_held_by_negotiation` (and ``neg`` by its contract's escrow, :attr:`_naming_escrow`)."""
+        index = self._held_by_negotiation
+        if index is None:  # pickled before it existed: built once, from memory (``digest`` is in it)
+            self._held_by_negotiation = self._index_from_memory()
+        else:
+            held = index.get(nid)
+            if held is None:  # opened by it, or back from the archive
+                held = index[nid] = [] if neg.first.digest == digest else [_ARCHIVED]
+            held.append(digest)
+        if self._naming_escrow:
+            self._note_naming(nid, neg)
+
+    def _note_naming(self, nid: bytes, neg: Negotiation) -> None:
+        c = neg.contract
+        nids = None if c is None or self._naming_escrow is None else self._naming_escrow.get(c.escrow)
+        if nids is not None:
+            nids[nid] = None
+
+    def _index_from_memory(self) -> dict[bytes, list[bytes]]:
+        """:attr:`_held_by_negotiation` of a verifier pickled before it existed: one pass over memory."""
+        index: dict[bytes, list[bytes]] = {}
+        for vs in self.statements.values():
+            if vs.negotiation_id:
+                index.setdefault(vs.negotiation_id, []).append(vs.digest)
+        out = {}
+        for nid, neg in self.negotiations.by_id.items():
+            held = index.get(nid, [])
+            out[nid] = held if held and held[0] == neg.first.digest else [_ARCHIVED, *held]
+        return out
+
+    def _held_of(self, nid: bytes) -> list[VerifiedStatement]:
+        """The statements held of negotiation ``nid``, in the order they came: those it held before it was
+        forgotten read back from the archive (in the order it accepted them), then those listed since."""
+        index = self._held_by_negotiation
+        if index is None:
+            index = self._held_by_negotiation = self._index_from_memory()
+        digests = index.get(nid) or [_ARCHIVED]  # none: back from the archive, nothing taken since
+        out: list[VerifiedStatement] = []
+        if digests[0] == _ARCHIVED:
+            archive = self.archive
+            out = [verify_statement(e) for e in archive.negotiation(nid)] if archive is not None else []
+            seen = {vs.digest for vs in out}
+            digests = [d for d in digests[1:] if d not in seen]
+        out += [vs for d in digests if (vs := self.statements.get(d)) is not None]
+        return out
 
     def _holds_stolen(self, neg: Negotiation, old: str, cut: int) -> bool:
         """Whether ``neg``'s contract, naming escrow key ``old``, moved by a statement of ``old`` itself
@@ -962,6 +1038,10 @@ class Verifier:
         if c is not None and self._bare_accepts:
             self._unindex_bare_accept(c.accept)  # forgotten finished: its booking stays as it is
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
+        if self._held_by_negotiation is not None:
+            self._held_by_negotiation.pop(negotiation_id, None)  # the archive keeps them, in that order
+        for nids in (self._naming_escrow or {}).values():
+            nids.pop(negotiation_id, None)
         for d in digests if self._exposed_answers else ():
             self._exposed_answers.pop(d, None)  # its offer counts until asked_escrow or its bound
         self.witness.forget(digests, neg.parties)
@@ -978,7 +1058,10 @@ class Verifier:
     def _restore(self, negotiation_id: bytes) -> Negotiation | None:
         """A forgotten negotiation, rebuilt from its statements in the archive (None if it has none)."""
         envelopes = self.archive.negotiation(negotiation_id) if self.archive is not None else []
-        return self._replay((verify_statement(envelope) for envelope in envelopes), recorded=False)
+        neg = self._replay((verify_statement(envelope) for envelope in envelopes), recorded=False)
+        if neg is not None and self._naming_escrow:
+            self._note_naming(negotiation_id, neg)  # kept, its contract may be rebuilt (ESC-022 (e))
+        return neg
 
     def _replay(self, statements: Iterable[VerifiedStatement], recorded: bool = True) -> Negotiation | None:
         """The negotiation ``statements`` make, the first opening it, the others applied in the order given
@@ -2013,6 +2096,7 @@ class Verifier:
             branch = neg.branch if neg is not None else None
             refused = branch is not None and self._refused_held_first(vs, branch)
             neg = self.negotiations.apply(vs, checked=checked, event=event)
+            self._index_held(nid, vs.digest, neg)
             self._track_exposure(vs, neg, before)
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
                 if refused:

@@ -906,6 +906,9 @@ export class Verifier {
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
     this.handedFrom = new Map(); // old escrow key -> the revocations' reaches its contracts were last rebuilt at (ESC-022 (e))
     this.handOverRebuild = false; // while rebuildHandedOver replays a contract's statements
+    // hex negotiation id -> the records of it held, in the order they came: what rebuildHandedOver replays,
+    // not a pass over every record held for each contract it rebuilds (ESC-022 (e); finding F47)
+    this.heldByNegotiation = new Map();
   }
 
   // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped. `via`:
@@ -992,7 +995,7 @@ export class Verifier {
       this.handedFrom.set(old, now);
       for (const [id, n] of [...this.negotiations]) {
         if (n.contract?.escrow !== old) continue;
-        const held = [...this.byDigest.values()].filter((r) => NEGOTIATION_BODIES.has(r.bodyName) && hex(r.h.negotiation_id) === id);
+        const held = [...(this.heldByNegotiation.get(id) ?? [])];
         const first = n.line[0];
         const fresh = new Negotiation(first);
         this.negotiations.set(id, fresh);
@@ -1326,6 +1329,12 @@ export class Verifier {
     // accepted: record (SPEC 11.3)
     this.byDigest.set(dhex, rec);
     this.taken.push(envBytes);
+    if (NEGOTIATION_BODIES.has(bodyName)) {
+      const id = hex(h.negotiation_id);
+      const of = this.heldByNegotiation.get(id);
+      if (of) of.push(rec);
+      else this.heldByNegotiation.set(id, [rec]);
+    }
     let reweigh = bodyName === "key_revocation" || bodyName === "key_rotation";
     if (!ownRev) {
       this.nonces.set(nk, dhex);
