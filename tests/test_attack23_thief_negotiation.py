@@ -16,6 +16,7 @@ and the fix proposed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from test_unwitnessed_order import Outcome, _before_nowit22, _every_order, _orders, _outcome
@@ -535,3 +536,42 @@ def test_the_answer_that_gives_way_counts_as_if_the_lower_one_had_come_first(low
     books = {_books(setup, [opening, *o], mandates, places) for o in orders}
     assert len(orders) == 3 and len(books) == 1, books
     assert any(out != (0, 0) for out in next(iter(books)))  # and it counts something: what prevails
+
+
+@pytest.mark.req("NEG-021", "MND-024")
+def test_a_view_that_forgot_the_thiefs_contract_reads_it_back_and_gives_it_way(tmp_path: Path) -> None:
+    """A long-lived view with a journal took the thief's Accept and Bob's Delivery under it, and forgot the
+    negotiation (its journal keeps it). Alice's Counter, lower in her chain, then brings it back from the
+    journal and takes its place, as in a view that never forgot: COUNTERED, the Accept and the Delivery
+    superseded, and Bob's Accept of the Counter the contract."""
+    from a2a_coop.runtime.journal import Journal
+
+    (setup, _, _, named), _ = _bobs_answers_story()
+    ends = []
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = Verifier(complete_chains=False)
+        v.use_archive(journal)
+        for env in setup:
+            v.accept(env)
+        held = [named["opening"], named["thief"], named["delivery"]]
+        for vs in held:
+            v.accept_statement(vs)
+        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        nid = named["opening"].negotiation_id
+        if forget:
+            assert v.forget_negotiation(nid) and nid not in v.negotiations.by_id
+        for vs in (named["counter"], named["bob_accept"]):
+            v.accept_statement(vs)
+            journal.record_batch([(vs, [], False)], at_ms=0)
+        neg = v.negotiations.get(nid)
+        assert neg.contract is not None
+        ends.append(
+            (
+                neg.state.name,
+                neg.contract.id,
+                {named["thief"].digest, named["delivery"].digest} <= neg.superseded,
+            )
+        )
+        journal.close()
+    assert ends == [("ACCEPTED", named["bob_accept"].digest, True)] * 2
