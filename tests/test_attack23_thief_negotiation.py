@@ -16,6 +16,7 @@ and the fix proposed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from test_unwitnessed_order import Outcome, _before_nowit22, _every_order, _orders, _outcome
@@ -242,56 +243,185 @@ def _second_answer_story() -> Story:
     return setup, items, after, {"opening": opening, "counter": counter, "thief": thief_accept}
 
 
-@pytest.mark.req("KEY-009", "NEG-005", "NEG-001")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "redteam23: two answers of one key to one offer naming no escrow are taken in the order heard"
-        " (no escrow orders them, NEG-017): the thief's disowned Accept of Bob's offer, heard before "
-        "Alice's honest Counter (dated before the revocation's effective_ms), forms a contract and "
-        "her Counter is refused ILLEGAL_TRANSITION; heard after it, the Accept is refused "
-        "STALE_REFERENCE and the negotiation is COUNTERED -- two states for the same statements. "
-        "KEY-009 (c) widened it to views that heard the revocation first (they refused the Accept "
-        "KEY_REVOKED). Fix proposed: between answers of one key to one offer none of which its escrow"
-        " witnessed, the one lower in the key's chain prevails and the other is superseded (NEG-017 "
-        "(c)'s tie rule, by seq then issued_at_ms then digest) -- which needs a negotiation cut back "
-        "to the offer when the lower answer comes late, as NEG-017 does for a witnessed Accept"
-    ),
-)
+@pytest.mark.req("NEG-021", "KEY-009", "NEG-005", "NEG-001", "NEG-018")
 def test_a_thiefs_second_answer_takes_bobs_negotiation_from_alices_counter_by_the_order() -> None:
+    """Fixed (NEG-021): of two answers of Alice's key to Bob's offer naming no escrow -- her honest Counter,
+    dated before the revocation's effective_ms, and the thief's disowned Accept, the next link of her chain
+    -- the one lower in her chain, the Counter, prevails in every order, and the Accept is held superseded
+    (NEG-018): nothing refused, the negotiation COUNTERED, no contract. Before, the answer heard first won
+    (the other refused ILLEGAL_TRANSITION or STALE_REFERENCE)."""
     setup, items, after, named = _second_answer_story()
     seen = _every_order(setup, items, after)
     # The attack happened: the thief's Accept is signed by Alice's key after the revocation took effect, and
-    # some view holds it and forms the contract.
+    # is held, disowned, in every view.
     thief = named["thief"].digest
-    assert any(thief in outcome[1] and thief in outcome[3] for outcome in seen)
-    # What should follow: one state in every order, the honest Counter's.
+    assert all(thief in outcome[1] and thief in outcome[3] for outcome in seen)
+    # What follows: one state in every order, the honest Counter's.
     assert len(seen) == 1, {o[0]: o[2] for o in seen}
+    ((refused, _, negotiations, _, _),) = seen
+    assert refused == () and negotiations == ((named["opening"].negotiation_id, "COUNTERED", False),)
+    assert named["counter"].seq < named["thief"].seq  # lower in the key's chain: the Counter's place
 
 
-@pytest.mark.req("KEY-009", "NEG-005", "NEG-001")
-def test_the_thiefs_second_answer_splits_the_views_by_which_answer_came_first() -> None:
-    """What the strict xfail above observes, pinned: the two outcomes are the Counter's (the Accept refused
-    STALE_REFERENCE) and the Accept's (the Counter refused ILLEGAL_TRANSITION), and which one a view reaches
-    depends only on which answer it heard first -- the revocation's place changes nothing (KEY-009 (c))."""
+def _bobs_answers_story() -> tuple[Story, dict[str, VerifiedStatement]]:
+    clock = FixedClock()
+    bob = Party("bob", clock)
+    alice, binding, revocation = _stolen(clock)
+    opening = bob.offer(alice)
+    counter = alice.counter(opening, alice.proposal())
+    clock.advance(2_000)
+    thief_accept = alice.accept(opening)
+    clock.advance(1_000)
+    delivery = bob.deliver(thief_accept, alice)  # Bob performs under the thief's contract
+    clock.advance(1_000)
+    bob_accept = bob.accept(counter)  # and, shown Alice's Counter, accepts it
+    items = [opening, counter, revocation, thief_accept, delivery, bob_accept]
+    after = [(counter, opening), (thief_accept, opening), (delivery, thief_accept), (bob_accept, counter)]
+    setup = [*alice.setup, *bob.setup, binding.envelope]
+    named = {
+        "opening": opening,
+        "counter": counter,
+        "thief": thief_accept,
+        "delivery": delivery,
+        "bob_accept": bob_accept,
+        "revocation": revocation,
+    }
+    return (setup, items, after, named), named
+
+
+def _one_end_after_bobs_answers(story: Story, orders: Sequence[Sequence[VerifiedStatement]]) -> None:
+    setup, _, _, named = story
+    seen: dict[Outcome, int] = {}
+    for order in orders:
+        outcome = _outcome(setup, order)
+        seen[outcome] = seen.get(outcome, 0) + 1
+    assert len(seen) == 1, {o[0]: o[2] for o in seen}
+    ((refused, held, negotiations, disowned, _),) = seen
+    assert refused == ()
+    # Bob's Delivery under the contract that gave way is held (superseded, NEG-018): not lost, and no
+    # breach (the terms name no escrow: no claim can come, CMT-005); his Accept of the Counter is the contract
+    assert named["delivery"].digest in held and named["thief"].digest in disowned
+    assert negotiations == ((named["opening"].negotiation_id, "ACCEPTED", True),)
+
+
+@pytest.mark.req("NEG-021", "NEG-018", "KEY-009")
+def test_bobs_delivery_under_the_thiefs_contract_gives_way_with_it_in_every_order() -> None:
+    """Bob, whose own peer had not heard the revocation, took the thief's Accept and delivered under its
+    contract; then he accepted Alice's Counter. In every order (36, each statement after what it names) the
+    Counter's line prevails: Bob's Delivery is held, superseded -- not lost, and no breach -- and the
+    contract is Bob's Accept of the Counter."""
+    story, named = _bobs_answers_story()
+    orders = list(_orders(story[1], story[2]))
+    thief, counter, delivery = named["thief"], named["counter"], named["delivery"]
+    assert len(orders) == 36
+    assert any(o.index(delivery) < o.index(counter) for o in orders)  # Bob performed before the Counter came
+    _one_end_after_bobs_answers(story, orders)
+    assert thief.issued_at_ms > named["revocation"].statement.key_revocation.effective_ms  # the attack
+
+
+@pytest.mark.req("NEG-021", "KEY-004")
+def test_bobs_own_peer_agrees_whichever_answer_it_heard_first() -> None:
+    """A live receiver: Bob's peer (his policy guard). One that had not heard the revocation took the thief's
+    Accept and Bob's Delivery under it; Alice's Counter, lower in her chain, then takes the negotiation back
+    (the contract gives way, the Delivery superseded), and Bob accepts the Counter. One that heard the Counter
+    first holds the thief's Accept superseded. One that heard the revocation first refuses the thief's
+    Accept (KEY-004, order-bound as any revocation) and its Delivery was never signed. All three end with
+    Bob's Accept of the Counter, and refuse nothing of Alice's."""
+    (setup, _, _, named), _ = _bobs_answers_story()
+    ends = []
+    for first in ("thief", "counter", "revocation"):
+        guard = Verifier(me=named["opening"].issuer)
+        for env in setup:
+            guard.accept(env)
+        guard.accept(named["opening"].envelope, ours=True)
+        if first == "revocation":
+            guard.accept(named["revocation"].envelope)
+            with pytest.raises(CoopError) as refused:
+                guard.accept(named["thief"].envelope)
+            assert refused.value.code == "KEY_REVOKED"
+            guard.accept(named["counter"].envelope)
+        elif first == "thief":
+            guard.accept(named["thief"].envelope)
+            guard.accept(named["delivery"].envelope, ours=True)
+            neg = guard.negotiations.get(named["opening"].negotiation_id)
+            assert neg.contract is not None and neg.contract.accept.digest == named["thief"].digest
+            guard.accept(named["counter"].envelope)
+            assert named["thief"].digest in neg.superseded and named["delivery"].digest in neg.superseded
+        else:
+            guard.accept(named["counter"].envelope)
+            guard.accept(named["thief"].envelope)
+        guard.accept(named["bob_accept"].envelope, ours=True)
+        neg = guard.negotiations.get(named["opening"].negotiation_id)
+        assert neg.contract is not None
+        ends.append((neg.state.name, neg.contract.accept.digest))
+    assert ends == [("ACCEPTED", named["bob_accept"].digest)] * 3
+
+
+@pytest.mark.req("NEG-021", "NEG-005", "NEG-006")
+@pytest.mark.parametrize("lower", ["counter", "accept"])
+def test_two_honest_answers_of_one_key_are_ordered_by_its_chain(lower: str) -> None:
+    """No thief: Alice herself answers Bob's offer naming no escrow twice, a Counter and an Accept. Whichever
+    she signed lower in her chain prevails in both orders, the other held superseded."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    opening = bob.offer(alice)
+    clock.advance(1_000)
+    if lower == "counter":
+        first = alice.counter(opening, alice.proposal())
+        clock.advance(1_000)
+        second = alice.accept(opening)
+    else:
+        first = alice.accept(opening)
+        clock.advance(1_000)
+        second = alice.counter(opening, alice.proposal())
+    assert first.seq < second.seq
+    setup = [*alice.setup, *bob.setup]
+    ends = {_outcome(setup, order) for order in ([opening, first, second], [opening, second, first])}
+    assert len(ends) == 1, ends
+    ((refused, _, negotiations, _, _),) = ends
+    state = "COUNTERED" if lower == "counter" else "ACCEPTED"
+    assert refused == () and negotiations == ((opening.negotiation_id, state, lower == "accept"),)
+
+
+@pytest.mark.req("NEG-021", "NEG-005", "NEG-001")
+def test_before_neg_021_the_thiefs_second_answer_split_the_views_by_which_answer_came_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the twenty-third session observed, pinned with NEG-021 taken out: the two outcomes were the
+    Counter's (the Accept refused STALE_REFERENCE) and the Accept's (the Counter refused ILLEGAL_TRANSITION),
+    and which one a view reached depended only on which answer it heard first -- the revocation's place
+    changed nothing (KEY-009 (c)). Now: one outcome, the Counter's, nothing refused."""
+    from a2a_coop.protocol.negotiation import Negotiation
+
     setup, items, _, named = _second_answer_story()
     opening, counter, revocation, thief = items
-    outcomes = {}
-    for order in (
+    orders = (
         [opening, counter, revocation, thief],
         [opening, revocation, counter, thief],
         [opening, thief, revocation, counter],
         [opening, revocation, thief, counter],
-    ):
-        refused, _, negotiations, _, _ = _outcome(setup, order)
-        ((_, state, contract),) = negotiations
-        key = (order.index(counter) < order.index(thief), order.index(revocation))
-        outcomes[key] = (refused, state, contract)
-    assert {k: v for k, v in outcomes.items() if k[0]} == {
+    )
+
+    def outcomes() -> dict[tuple[bool, int], tuple[tuple[str, ...], str, bool]]:
+        out = {}
+        for order in orders:
+            refused, _, negotiations, _, _ = _outcome(setup, order)
+            ((_, state, contract),) = negotiations
+            out[(order.index(counter) < order.index(thief), order.index(revocation))] = (
+                refused,
+                state,
+                contract,
+            )
+        return out
+
+    assert set(outcomes().values()) == {((), "COUNTERED", False)}
+    monkeypatch.setattr(Negotiation, "_lower_than_answer", lambda self, vs, ref: None)
+    before = outcomes()
+    assert {k: v for k, v in before.items() if k[0]} == {
         (True, 2): (("accept STALE_REFERENCE NEG-005",), "COUNTERED", False),
         (True, 1): (("accept STALE_REFERENCE NEG-005",), "COUNTERED", False),
     }
-    assert {k: v for k, v in outcomes.items() if not k[0]} == {
+    assert {k: v for k, v in before.items() if not k[0]} == {
         (False, 2): (("counter ILLEGAL_TRANSITION NEG-001",), "ACCEPTED", True),
         (False, 1): (("counter ILLEGAL_TRANSITION NEG-001",), "ACCEPTED", True),
     }
@@ -352,3 +482,96 @@ def test_a_view_keeps_no_index_of_a_forgotten_contract_naming_no_escrow() -> Non
     assert v._bare_accepts == {}
     v.accept_statement(items[1])  # the revocation
     assert v._bare_accepts == {}
+
+
+def _books(
+    setup: Sequence[bytes],
+    order: Sequence[VerifiedStatement],
+    mandates: Sequence[bytes],
+    places: Sequence[int],
+) -> tuple[tuple[int, int], ...]:
+    """What a view fed ``order`` counts (MND-010, MND-009) under each Mandate of ``mandates`` for a
+    statement at each of ``places`` (each ms, before and after all of it)."""
+    v = Verifier(complete_chains=False)
+    for env in setup:
+        v.accept(env)
+    for vs in order:
+        v.accept_statement(vs)
+    out = []
+    for m in mandates:
+        exp = v.exposure.exposure(m)
+        for t in places:
+            for seq in (0, None):
+                out.append((exp.outstanding(t, seq=seq), exp.committed(exp.period_of(t), t, seq=seq)))
+    return tuple(out)
+
+
+@pytest.mark.req("NEG-021", "MND-010", "MND-009")
+@pytest.mark.parametrize("lower", ["counter", "accept"])
+def test_the_answer_that_gives_way_counts_as_if_the_lower_one_had_come_first(lower: str) -> None:
+    """NEG-021 with section 4.5: Alice answers Bob's offer naming no escrow twice (a Counter and an Accept),
+    Bob then accepting her Counter. Whichever answer a view took first, it counts the same for a statement
+    at every place, under both Mandates: the answer that gives way, the offers and contract after it, count
+    as in the view that took the lower answer first (where they were taken superseded)."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    opening = bob.offer(alice)
+    clock.advance(1_000)
+    if lower == "counter":
+        first = alice.counter(opening, alice.proposal())
+        clock.advance(1_000)
+        second = alice.accept(opening)
+        counter = first
+    else:
+        first = alice.accept(opening)
+        clock.advance(1_000)
+        second = alice.counter(opening, alice.proposal())
+        counter = second
+    clock.advance(1_000)
+    bobs = bob.accept(counter)
+    setup = [*alice.setup, *bob.setup]
+    mandates = [alice.mandate_vs.digest, bob.mandate_vs.digest]
+    places = sorted({vs.issued_at_ms + d for vs in (opening, first, second, bobs) for d in (-1, 0, 1)})
+    orders = list(_orders([first, second, bobs], [(bobs, counter)]))
+    books = {_books(setup, [opening, *o], mandates, places) for o in orders}
+    assert len(orders) == 3 and len(books) == 1, books
+    assert any(out != (0, 0) for out in next(iter(books)))  # and it counts something: what prevails
+
+
+@pytest.mark.req("NEG-021", "MND-024")
+def test_a_view_that_forgot_the_thiefs_contract_reads_it_back_and_gives_it_way(tmp_path: Path) -> None:
+    """A long-lived view with a journal took the thief's Accept and Bob's Delivery under it, and forgot the
+    negotiation (its journal keeps it). Alice's Counter, lower in her chain, then brings it back from the
+    journal and takes its place, as in a view that never forgot: COUNTERED, the Accept and the Delivery
+    superseded, and Bob's Accept of the Counter the contract."""
+    from a2a_coop.runtime.journal import Journal
+
+    (setup, _, _, named), _ = _bobs_answers_story()
+    ends = []
+    for forget in (False, True):
+        journal = Journal.open(tmp_path / f"{forget}.db", durability="normal")
+        v = Verifier(complete_chains=False)
+        v.use_archive(journal)
+        for env in setup:
+            v.accept(env)
+        held = [named["opening"], named["thief"], named["delivery"]]
+        for vs in held:
+            v.accept_statement(vs)
+        journal.record_batch([(vs, [], False) for vs in held], at_ms=0)
+        nid = named["opening"].negotiation_id
+        if forget:
+            assert v.forget_negotiation(nid) and nid not in v.negotiations.by_id
+        for vs in (named["counter"], named["bob_accept"]):
+            v.accept_statement(vs)
+            journal.record_batch([(vs, [], False)], at_ms=0)
+        neg = v.negotiations.get(nid)
+        assert neg.contract is not None
+        ends.append(
+            (
+                neg.state.name,
+                neg.contract.id,
+                {named["thief"].digest, named["delivery"].digest} <= neg.superseded,
+            )
+        )
+        journal.close()
+    assert ends == [("ACCEPTED", named["bob_accept"].digest, True)] * 2

@@ -33,10 +33,10 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 231,
+    "chains": 236,
     "wire": 77,
     "rules": 166,
-    "mutations": 1869,
+    "mutations": 1871,
     "canaries": 64,
     "keytime": 151,
     "equivocation-proof": 1,
@@ -439,7 +439,8 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     )
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
-    chains = {f"chains-{i}" for i in (16, 18, 20, 22)}
+    # 232 and 233 (F48, LowerAnswer): the thief's Accept heard after the revocation, held only by KEY-009 (c)
+    chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233)}
     # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
     # 144 and 147 (F45): the thief's Accept, the revocation heard first, is held there only by KEY-009 (c)
     keytime = {
@@ -558,3 +559,28 @@ def test_the_js_verifier_holds_every_statement_of_no_negotiation_and_no_disowned
     assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
     got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
     assert got == expected, reading
+
+
+@pytest.mark.req("NEG-021")
+def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Path) -> None:
+    """NEG-021 (F48): of two answers of one key to one offer naming no escrow, the lower in its chain
+    prevails, whichever came first. The reading before -- the answer heard first prevails, the other refused
+    -- written into a copy of the JS verifier disagrees with exactly the vectors that pin the rule:
+    chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
+    offer naming an escrow, agrees either way)."""
+    source = VERIFIER.read_text(encoding="utf-8")
+    now = "  lowerThanAnswer(n, O, rec) {\n"
+    assert source.count(now) == 1
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(source.replace(now, now + "    return null;\n"), "utf-8")
+    assert NODE is not None
+    run = subprocess.run(
+        [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / "chains.json")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    got = {int(d["id"].split("-")[1]) for d in json.loads(run.stdout)["disagreements"]}
+    assert got == {24, 30, 232, 233, 234, 235}

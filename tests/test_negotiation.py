@@ -204,14 +204,37 @@ def test_second_offer_in_an_open_negotiation_is_an_illegal_transition(
 @pytest.mark.req("NEG-001")
 @pytest.mark.parametrize("end", ["reject", "withdraw"])
 def test_nothing_follows_a_rejected_or_withdrawn_offer(
-    auditor: Verifier, alice: Party, bob: Party, end: str
+    auditor: Verifier, alice: Party, bob: Party, escrow: Party, end: str
 ) -> None:
-    """After Bob rejects (or Alice withdraws), Bob tries to accept; expect ILLEGAL_TRANSITION."""
-    offer = alice.offer(bob)
+    """After Bob rejects (or Alice withdraws), Bob tries to accept; expect ILLEGAL_TRANSITION -- of an offer
+    naming an escrow after his own Reject (without one NEG-021 takes his Accept, higher in his chain,
+    superseded: below)."""
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did) if end == "reject" else None)
     closing = bob.reject(offer) if end == "reject" else alice.withdraw(offer)
     _run(auditor, offer, closing)
     assert _state(auditor, offer) is (State.REJECTED if end == "reject" else State.WITHDRAWN)
     _refused(auditor, bob.accept(offer), IllegalTransition)
+
+
+@pytest.mark.req("NEG-021", "NEG-018")
+def test_an_accept_above_the_acceptors_own_reject_is_taken_superseded(
+    auditor: Verifier, alice: Party, bob: Party
+) -> None:
+    """Of an offer naming no escrow, Bob's Accept after his own Reject is his second answer to it, higher in
+    his chain: taken with no event (NEG-021, NEG-018), the negotiation still REJECTED; and shown before the
+    Reject, the Reject takes its place."""
+    offer = alice.offer(bob)
+    reject = bob.reject(offer)
+    accept = bob.accept(offer)
+    _run(auditor, offer, reject, accept)
+    neg = auditor.negotiations.get(offer.header.negotiation_id)
+    assert neg.state is State.REJECTED and neg.contract is None and accept.digest in neg.superseded
+    other = Verifier()
+    for env in (*alice.setup, *bob.setup):
+        other.accept(env)
+    _run(other, offer, accept, reject)
+    neg = other.negotiations.get(offer.header.negotiation_id)
+    assert neg.state is State.REJECTED and neg.contract is None and accept.digest in neg.superseded
 
 
 @pytest.mark.req("NEG-001")
@@ -346,7 +369,11 @@ def test_after_a_counter_the_roles_flip(auditor: Verifier, alice: Party, bob: Pa
         negotiation_id=offer.header.negotiation_id,
     )
     _refused(auditor, stale, StaleReference, "NEG-005")
-    _refused(auditor, bob.accept(offer), StaleReference, "NEG-005")
+    # Bob's own Accept of the offer he countered: his second answer to it, higher in his chain (NEG-021)
+    late = bob.accept(offer)
+    auditor.accept(late.envelope)
+    neg = auditor.negotiations.get(offer.header.negotiation_id)
+    assert neg.state is State.COUNTERED and late.digest in neg.superseded
     accept = alice.accept(counter)
     auditor.accept(accept.envelope)
     c = auditor.negotiations.get(offer.header.negotiation_id).contract
@@ -377,11 +404,18 @@ def test_commitment_statements_must_reference_this_contract(
 
 
 @pytest.mark.req("NEG-006")
-def test_acceptance_is_exclusive(auditor: Verifier, alice: Party, bob: Party) -> None:
-    """Bob accepts twice (two different Accept statements); expect ILLEGAL_TRANSITION under NEG-006."""
-    offer = alice.offer(bob)
+def test_acceptance_is_exclusive(auditor: Verifier, alice: Party, bob: Party, escrow: Party) -> None:
+    """Bob accepts twice (two different Accept statements) an offer naming an escrow that witnessed neither;
+    expect ILLEGAL_TRANSITION under NEG-006. Of one naming no escrow the second is taken superseded
+    (NEG-021): the first, lower in Bob's chain, is the contract."""
+    offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
     _run(auditor, offer, bob.accept(offer))
     _refused(auditor, bob.accept(offer), IllegalTransition, "NEG-006")
+    bare = alice.offer(bob)
+    first, second = bob.accept(bare), bob.accept(bare)
+    _run(auditor, bare, first, second)
+    neg = auditor.negotiations.get(bare.header.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == first.digest and second.digest in neg.superseded
 
 
 @pytest.mark.req("NEG-007")

@@ -799,6 +799,11 @@ def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -
             continue  # refused for a protocol reason outside the mandate (stale reference, wrong party, ...)
         if vs.body in ("offer", "counter", "accept"):
             assert ledger.value(vs) <= MAX_PER_DEAL
+        neg = v.negotiations.get(vs.header.negotiation_id)
+        if vs.digest in neg.superseded:
+            # a second answer of one key to one offer, higher in its chain (every statement here is sent as
+            # it is signed): taken with no event, it offers and binds nothing (NEG-021, NEG-018)
+            continue
         if vs.body in ("offer", "counter"):
             sent.append(vs)
         ledger.record(vs, names)

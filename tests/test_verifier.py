@@ -392,7 +392,9 @@ def _rejections(alice: Party, bob: Party) -> dict[str, Callable[[Verifier], Veri
         return alice.offer(bob, proposal)
 
     def second_accept(v: Verifier) -> VerifiedStatement:  # step 28
-        return bob.accept(v.negotiations.get(next(iter(v.negotiations.by_id))).outstanding)
+        # after the offer expired: a second answer within its life would be taken superseded (NEG-021)
+        offer = v.negotiations.get(next(iter(v.negotiations.by_id))).outstanding
+        return bob.accept(offer, issued_at_ms=offer.expires_at_ms + 1)
 
     def fork(v: Verifier) -> VerifiedStatement:  # step 27
         last = max(v.chains[alice.did].links)

@@ -270,6 +270,14 @@ PRECEDENCE: Final = (
 
 
 Place = tuple[int, str, int]  # a statement's (issued_at_ms, issuer, seq)
+# The answers NEG-021 orders by their issuer's chain.
+_ANSWER_BODIES: Final = frozenset({"counter", "accept", "reject"})
+
+
+def _chain_place(vs: VerifiedStatement) -> tuple[int, int, bytes]:
+    """``vs``'s place in its issuer's chain, for NEG-021 (NEG-017 (c)'s tie rule): its seq, then its
+    issued_at_ms, then its digest as unsigned bytes."""
+    return vs.seq, vs.issued_at_ms, vs.digest
 
 
 @dataclass
@@ -596,6 +604,10 @@ class Negotiation:
     # its ending is dated as it would have been, held first (SPEC 4.5, MND-023). None: none. A class
     # default: a negotiation pickled before it existed reads None.
     displaced: dict[bytes, Negotiation] | None = None
+    # The Reject that closed the line, kept for NEG-021 (a lower answer of its issuer to the same offer
+    # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
+    # before it existed reads None.
+    rejected_by: VerifiedStatement | None = None
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -678,8 +690,13 @@ class Negotiation:
         when = vs.issued_at_ms
         state = self._state_at(when)
         event = self._classify(vs, state)
-        if event is not None and event is not _WITNESSED_ACCEPT and event is not _SUPERSEDED:
-            self._check_row(vs, state, event)  # those two are outside the table (NEG-017, NEG-018)
+        if (
+            event is not None
+            and event is not _WITNESSED_ACCEPT  # those two are outside the table (NEG-017, NEG-018)
+            and event is not _SUPERSEDED
+            and not self._cuts_back(vs, event)  # NEG-021: checked against the offer it answers instead
+        ):
+            self._check_row(vs, state, event)
         return event
 
     def _check_row(self, vs: VerifiedStatement, state: State, event: Event) -> None:
@@ -712,6 +729,8 @@ class Negotiation:
         if event is _WITNESSED_ACCEPT:
             self._adopt(vs)
             return self.state
+        if self._cuts_back(vs, event):
+            self._cut_back(vs)
         if self.state in BARGAINING_STATES and self._state_at(vs.issued_at_ms) is _EXPIRED:
             self._move(_EXPIRE, b"")
         self._record(vs, event)
@@ -798,6 +817,9 @@ class Negotiation:
                     return _WITNESSED_ACCEPT
                 if self._answers_superseded(vs, ref):
                     return _SUPERSEDED
+                lower = self._lower_than_answer(vs, ref)
+                if lower is not None:
+                    return _TRADE_EVENTS[body] if lower else _SUPERSEDED  # NEG-021
             if bargaining:
                 outstanding = self.outstanding
                 if ref != outstanding.digest:
@@ -813,6 +835,8 @@ class Negotiation:
             return _TRADE_EVENTS[body]
         c = self.contract
         if c is None:
+            if self.superseded and cited(vs) in self.superseded:
+                return _SUPERSEDED  # of a contract a lower answer took the place of (NEG-021, NEG-018)
             raise IllegalTransition(f"{body} before a contract exists", requirement="NEG-001")
         if body == "receipt":
             return self._classify_receipt(vs, c)
@@ -1054,6 +1078,75 @@ class Negotiation:
             return None
         return shadow
 
+    # -- two answers of one key to one offer naming no escrow (NEG-021) ------------------
+
+    def _answer_of(self, i: int) -> VerifiedStatement | None:
+        """The answer held to ``self.offers[i]``: the next Counter of the line, or the Accept or Reject that
+        closed it after that offer (a Withdraw is its issuer's, not its audience's); None if none."""
+        offers = self.offers
+        if i + 1 < len(offers):
+            return offers[i + 1]
+        c = self.contract
+        if c is not None:
+            return c.accept if c.offer.digest == offers[i].digest else None
+        rejected = self.rejected_by
+        return rejected if rejected is not None and rejected.digest == self.closed_by else None
+
+    def _lower_than_answer(self, vs: VerifiedStatement, ref: bytes) -> bool | None:
+        """NEG-021: ``vs``, a Counter, Accept or Reject of the offer ``ref`` of the line -- one naming no
+        escrow, by its audience, issued no earlier than it and no later than its expires_at_ms -- where the
+        line holds another answer to that offer by the same key: True when ``vs`` is lower in that key's
+        chain (by seq, then issued_at_ms, then digest) and takes its place, False when it is higher and is
+        superseded (NEG-018); None when the rule does not apply (the table decides)."""
+        if vs.body not in _ANSWER_BODIES:
+            return None
+        offers = self.offers
+        i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
+        if i < 0:
+            return None
+        offer = offers[i]
+        if vs.issuer != offer.audience or not offer.issued_at_ms <= vs.issued_at_ms <= offer.expires_at_ms:
+            return None
+        if proposal_of(offer).terms.escrow:
+            return None  # its escrow orders the answers it takes (ESC-014, NEG-017)
+        answer = self._answer_of(i)
+        if answer is None or answer.issuer != vs.issuer or answer.digest == vs.digest:
+            return None
+        return _chain_place(vs) < _chain_place(answer)
+
+    def _cuts_back(self, vs: VerifiedStatement, event: Event | None) -> bool:
+        """Whether ``event``, classified for ``vs``, is NEG-021's: an answer lower in its issuer's chain than
+        the answer held to the offer it answers, which is not the outstanding one (or the line is closed)."""
+        if event is not _COUNTER and event is not _ACCEPT and event is not _REJECT:
+            return False
+        ref = cited(vs)
+        if self.state in BARGAINING_STATES and ref == self.outstanding.digest:
+            return False
+        return bool(self._lower_than_answer(vs, ref))
+
+    def _cut_back(self, vs: VerifiedStatement) -> None:
+        """NEG-021: the line is cut back to the offer ``vs`` answers, which is outstanding again (in the
+        state it left the negotiation in); the answer it held, the offers after it and any contract formed
+        from them are superseded (NEG-018), a contract kept displaced for its statements (SPEC 4.5)."""
+        ref = cited(vs)
+        i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
+        cut = [o.digest for o in self.offers[i + 1 :]]
+        if self.closed_by:
+            cut.append(self.closed_by)
+        old = self.contract
+        if old is not None:
+            self._keep_displaced(old, self.outstanding)
+            cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
+        self._supersede(cut)
+        self.offers = self.offers[: i + 1]  # a new list: the verifier reads the line cut off from the old one
+        self.outstanding = self.offers[i]
+        self.closed_by = b""
+        self.contract = None
+        self.branch = None
+        if self.rejected_by is not None:
+            self.rejected_by = None
+        self.state = S.PROPOSED if i == 0 else S.COUNTERED
+
     def _supersede(self, digests: Iterable[bytes]) -> None:
         if self.superseded is _NONE_SUPERSEDED:
             self.superseded = set()
@@ -1207,6 +1300,8 @@ class Negotiation:
             self.closed_by = vs.digest
         elif event is _REJECT or event is _WITHDRAW:
             self.closed_by = vs.digest
+            if event is _REJECT:
+                self.rejected_by = vs  # NEG-021 reads its place in its issuer's chain
         elif self.contract is not None and body not in _TRADE_EVENTS:
             c = self.contract
             c.finished_memo.clear()
@@ -1364,6 +1459,7 @@ class Negotiations:
             event = neg.check(vs)
             if event is _ACCEPT and not self._witnessed_before(neg, vs):
                 self._check_exclusive(neg, vs)
+        held = neg.contract
         neg.apply_checked(vs, event)
         c = neg.contract
         if c is not None and (vs.digest in c.pending or vs.digest in c.stamped_ms):
@@ -1372,6 +1468,11 @@ class Negotiations:
             self._arbitrated[vs.digest] = nid  # a displaced contract's claim or revoke
         if event is _WITNESSED_ACCEPT and neg.replaced is not None:
             self._drop_displaced(neg, neg.replaced)
+        elif held is not None and neg.contract is not held:
+            self._drop_displaced(
+                neg, held
+            )  # a lower answer of its acceptor took its Accept's place (NEG-021)
+            self._unbinding.discard(neg.id)  # a contract formed next is read afresh (KEY-009 (c))
         self._index_exclusive(neg)
         return neg
 
@@ -1485,11 +1586,14 @@ class Negotiations:
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
     def _check_exclusive(self, neg: Negotiation, accept: VerifiedStatement) -> None:
-        proposal = proposal_of(neg.outstanding)
+        ref = accept.statement.accept.offer
+        # the offer it accepts: the outstanding one, or an earlier one of the line (NEG-021)
+        offer = next((o for o in neg.offers if o.digest == ref), neg.outstanding)
+        proposal = proposal_of(offer)
         if not proposal.exclusive_key:
             return
-        if self.exclusive_holder(neg.outstanding.issuer, proposal.exclusive_key, neg.id, accept) is not None:
+        if self.exclusive_holder(offer.issuer, proposal.exclusive_key, neg.id, accept) is not None:
             raise ExclusiveConflict(
-                f"{neg.outstanding.issuer:.40} already committed this exclusive_key in another contract",
+                f"{offer.issuer:.40} already committed this exclusive_key in another contract",
                 requirement="NEG-009",
             )

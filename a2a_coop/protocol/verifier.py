@@ -2094,10 +2094,13 @@ class Verifier:
             neg = self.negotiations.by_id.get(nid)
             before = (neg.state, neg.outstanding, neg.contract) if neg is not None else None
             branch = neg.branch if neg is not None else None
+            line = neg.offers if neg is not None else None
             refused = branch is not None and self._refused_held_first(vs, branch)
             neg = self.negotiations.apply(vs, checked=checked, event=event)
             self._index_held(nid, vs.digest, neg)
             self._track_exposure(vs, neg, before)
+            if line is not None and neg.offers is not line:
+                self._track_lower_answer(vs, neg, line[len(neg.offers) :])
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
                 if refused:
                     neg.branch = branch  # held first it was refused: the line's open end stays where it was
@@ -2266,6 +2269,21 @@ class Verifier:
             for party_vs in (c.offer, c.accept):
                 if (ended := c.finished_at(party_vs.issuer)) is not None:
                     book.contract_ended(party_vs.mandate_digest, c.id, ended)
+
+    def _track_lower_answer(
+        self, vs: VerifiedStatement, neg: Negotiation, cut: list[VerifiedStatement]
+    ) -> None:
+        """NEG-021: ``vs``, an answer lower in its issuer's chain than the answer held to the offer it cites,
+        cut the line back to that offer (:meth:`Negotiation._cut_back`), ``cut`` the offers after it: the
+        offer counts until ``vs``'s place and each offer cut off until ``vs``'s place too -- nowhere, as
+        each is above ``vs`` in its issuer's chain or answers what is -- as in a view that held ``vs``
+        first, where they were taken superseded; the contract cut off counts until it (:meth:`_track_exposure`
+        dates it, as for one a witnessed Accept displaced)."""
+        book = self.exposure
+        offer = next(o for o in neg.offers if o.digest == cited(vs))
+        book.offer_answered(offer.mandate_digest, offer.digest, _place(vs, offer))
+        for later in cut:
+            book.offer_answered(later.mandate_digest, later.digest, _place(vs, later))
 
     def _refused_held_first(self, vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
         """Whether ``vs``, a Counter or Accept answering ``tip`` (the open end of a line a witnessed Accept

@@ -169,6 +169,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_accept(),
         chains.witnessed_before_revocation(),
         exposure_order.exposure_order(),
+        negotiation.lower_answer(),
     ]
     return groups, proof
 

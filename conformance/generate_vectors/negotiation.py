@@ -93,12 +93,10 @@ def negotiation() -> Group:
     g.add("offer then accept: a contract", ["NEG-002", "NEG-011"], [*base, accept.envelope])
     again = seal(bob.agent.key, answer(bob, "accept", trade_pb2.Accept(offer=offer.digest), offer))
     g.add(
-        "Bob accepts the same offer a second time",
-        ["NEG-006"],
+        "Bob accepts the same offer (naming no escrow) a second time: the second, higher in his chain, is "
+        "taken superseded (NEG-021; ILLEGAL_TRANSITION before)",
+        ["NEG-006", "NEG-021"],
         [*base, accept.envelope, again],
-        "ILLEGAL_TRANSITION",
-        "IllegalTransition",
-        no_twin="the defect is a second Accept: without the first it is the valid case before",
     )
     clock, alice, bob = world()
     offer = alice.offer(bob)
@@ -167,12 +165,10 @@ def negotiation() -> Group:
     rej = bob.reject(offer, "too expensive")
     after_rej = bob.accept(offer)
     g.add(
-        "Bob rejects, then accepts",
-        ["NEG-001"],
+        "Bob rejects, then accepts (the offer naming no escrow): his Accept, higher in his chain, is taken "
+        "superseded (NEG-021; ILLEGAL_TRANSITION before)",
+        ["NEG-001", "NEG-021"],
         [*base, rej.envelope, after_rej.envelope],
-        "ILLEGAL_TRANSITION",
-        "IllegalTransition",
-        twin=[*base, after_rej.envelope],
     )
     carol = Party("carol", clock)
     g.add(
@@ -2026,5 +2022,93 @@ def witnessed_accept() -> Group:
         refunded(),
         None,
         "WitnessedAccept",
+    )
+    return g
+
+
+def lower_answer() -> Group:
+    """NEG-021: of two answers of one key to one offer naming no escrow, the one lower in the key's chain
+    prevails and the other is superseded, whichever a verifier took first -- a thief's disowned Accept of
+    Bob's offer and Alice's honest Counter before the theft (tests/test_attack23_thief_negotiation.py), and
+    one key's two honest answers. Appended to chains.json."""
+    from a2a_coop._proto.a2acoop.v1 import identity_pb2
+    from a2a_coop.protocol.merkle import root as merkle_root
+
+    g = Group("LowerAnswer", "sparse")
+    clock, alice, bob = world()
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + 1_000, reason="stolen"),
+    )
+    opening = bob.offer(alice)
+    counter = alice.counter(opening, alice.proposal())
+    clock.advance(2_000)
+    thief = alice.accept(opening)  # with the stolen key, after the revocation's effective_ms
+    clock.advance(1_000)
+    bad_index = bob.deliver(thief, alice, item_index=99)  # out of range: refused under a live contract
+    clock.advance(1_000)
+    bobs = bob.accept(counter)
+    base = [*ctx(alice, bob), binding.envelope, opening.envelope]
+    g.add(
+        "the thief's Accept heard before Alice's Counter, lower in her chain: the Counter takes its place, "
+        "and Bob accepts it",
+        ["NEG-021", "KEY-009"],
+        [*base, revocation.envelope, thief.envelope, counter.envelope, bobs.envelope],
+    )
+    g.add(
+        "Alice's Counter heard before the thief's Accept (taken superseded), then Bob's Accept of the "
+        "Counter",
+        ["NEG-021", "NEG-018", "KEY-009"],
+        [*base, counter.envelope, revocation.envelope, thief.envelope, bobs.envelope],
+    )
+    g.add(
+        "Bob's Delivery under the thief's contract, after Alice's Counter took its place: superseded, taken "
+        "(its item_index out of range is not read)",
+        ["NEG-021", "NEG-018"],
+        [*base, thief.envelope, counter.envelope, bad_index.envelope, bobs.envelope],
+    )
+    clock, alice, bob = world()
+    opening = bob.offer(alice)
+    clock.advance(1_000)
+    accept = alice.accept(opening)  # lower in her chain
+    clock.advance(1_000)
+    higher = alice.counter(opening, alice.proposal())
+    clock.advance(1_000)
+    good = alice.deliver(accept, bob)
+    bad = seal(
+        alice.agent.key,
+        party_draft(
+            alice,
+            "delivery",
+            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
+            accept,
+            bob,
+        ),
+    )
+    base = [*ctx(alice, bob), opening.envelope]
+    g.add(
+        "Alice's Counter, then her Accept of the same offer lower in her chain: the Accept's contract is the "
+        "negotiation's, and a Delivery under it is read as one (item_index out of range)",
+        ["NEG-021", "NEG-008"],
+        [*base, higher.envelope, accept.envelope, good.envelope, bad],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*base, higher.envelope, accept.envelope, good.envelope],
+    )
+    clock, alice, bob = world()
+    escrow = Party("escrow-agent", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    first = alice.accept(offer)
+    second = alice.accept(offer)
+    g.add(
+        "Alice accepts an offer naming an escrow twice, neither stamped: the second is refused (NEG-006; "
+        "NEG-021 leaves its escrow's order to decide)",
+        ["NEG-006", "NEG-021"],
+        [*ctx(alice, bob), *escrow.setup, offer.envelope, first.envelope, second.envelope],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        no_twin="the defect is a second Accept: without the first it is valid",
     )
     return g

@@ -1529,6 +1529,11 @@ export class Verifier {
           };
         }
         if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec, n);
+        // NEG-021 (finding F47): of two answers of one key to one offer naming no escrow, the one lower in
+        // the key's chain prevails, whichever came first; the other is superseded
+        const lower = this.lowerThanAnswer(n, O, rec);
+        if (lower === false) return this.supersede(rec, n);
+        if (lower === true) return this.takeLowerAnswer(n, O, rec);
       }
       if (inForce === "PROPOSED" || inForce === "COUNTERED") {
         if (!body.offer.equals(n.outstanding.digest)) fail("STALE_REFERENCE", "NEG-005", "not the outstanding offer");
@@ -1816,6 +1821,69 @@ export class Verifier {
     c.witness = w;
     n.contract = c;
     n.state = "ACCEPTED";
+  }
+
+  // NEG-021: whether rec, a Counter, Accept or Reject of the offer O of the line (naming no escrow, by its
+  // audience, issued within O's life), is lower (true) or higher (false) in its issuer's chain -- by seq, then
+  // issued_at_ms, then digest -- than the answer held to O by the same key; null when the rule does not apply.
+  lowerThanAnswer(n, O, rec) {
+    const { h, bodyName } = rec;
+    if (!O || (bodyName !== "counter" && bodyName !== "accept" && bodyName !== "reject")) return null;
+    const t = h.issued_at_ms;
+    if (h.issuer !== O.h.audience || !(O.h.issued_at_ms <= t && t <= O.h.expires_at_ms) || escrowOf(O)) return null;
+    const i = n.line.indexOf(O);
+    const a = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
+    if (!a || a.h.issuer !== h.issuer || a.dhex === rec.dhex) return null;
+    if (h.seq !== a.h.seq) return h.seq < a.h.seq;
+    if (t !== a.h.issued_at_ms) return t < a.h.issued_at_ms;
+    return Buffer.compare(rec.digest, a.digest) < 0;
+  }
+  // NEG-021: rec takes the place of the higher answer to O: the line is cut back to O (what followed it
+  // superseded, a contract displaced, dated by rec -- SPEC 4.5), then rec is O's answer, as the table says.
+  takeLowerAnswer(n, O, rec) {
+    const { h, bodyName } = rec;
+    const i = n.line.indexOf(O);
+    const to = TABLE.get(`${i === 0 ? "PROPOSED" : "COUNTERED"} ${bodyName.toUpperCase()}`);
+    let contract = null;
+    if (bodyName === "accept") {
+      contract = new Contract(O, rec);
+      const key = contract.proposal.exclusive_key;
+      for (const m of key.length ? this.negotiations.values() : []) {
+        const c = m.contract;
+        if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c))
+          fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
+      }
+    }
+    return () => {
+      for (const later of n.line.slice(i + 1)) {
+        later.cutBy = rec;
+        later.cutAnswer = rec;
+        this.superseded.add(later.dhex);
+      }
+      if (n.closer) this.superseded.add(n.closer.dhex);
+      if (n.contract) {
+        (n.displaced ??= []).push({ c: n.contract, by: rec, shadow: shadowOf(n, n.contract) });
+        this.superseded.add(n.contract.digest);
+        for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
+      }
+      n.line = n.line.slice(0, i + 1);
+      n.closer = null;
+      n.contract = null;
+      n.branch = null;
+      this.setState(n, to);
+      if (bodyName === "counter") {
+        n.outstanding = rec;
+        n.line.push(rec);
+      } else {
+        n.outstanding = O;
+        n.closer = rec;
+      }
+      if (contract) {
+        n.contract = contract;
+        n.branch = O;
+      }
+      if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
+    };
   }
 
   // KEY-009 (c) with MND-010 and NEG-009, a view of evidence: a contract whose Accept no escrow can witness (the

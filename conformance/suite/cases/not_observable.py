@@ -74,6 +74,15 @@ not_observable(
     "MND-024",
 )
 not_observable(
+    "neg.lower-answer-precedence",
+    "Of two answers of one key to one offer naming no escrow, the one lower in its chain prevails",
+    "the suite plays the acceptor: a target offering it a trade would see two answers the suite signed, but "
+    "what the target's verifier makes of them shows only in what it signs next, and the rule's point is the "
+    "order a third party hears them in; the vectors (chains.json 24, 30 and LowerAnswer) pin it, and "
+    "tests/test_attack23_thief_negotiation.py the reference peer (a live receiver) in each order",
+    "NEG-021",
+)
+not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
     "A guard signs no offer of an exclusive_key an escrow may still bind elsewhere",
     "the rule bites only where an offer of the key names an escrow: "
