@@ -770,14 +770,20 @@ class Exposure:
         if until < entry.until:
             self._contracts.add(contract, entry.value, until, entry.buckets)
 
-    def contract_reopened(self, contract: bytes, counts_until: int | None) -> None:
+    def contract_reopened(
+        self, contract: bytes, counts_until: int | None, *, formed_ms: int | None = None
+    ) -> None:
         """The statements that ended the contract no longer count (a revoked escrow key's own from its
         hand-over on, ESC-022 (e)): it counts again as one not finished, until ``counts_until`` (as
         :meth:`contract_formed`), as in a view that never took them; :meth:`contract_ended` then dates the
-        ending the statements that count give, if any. One not held here (forgotten) is left as it is."""
+        ending the statements that count give, if any. One forgotten (its compact record, :meth:`_freeze`)
+        comes back into the sweeps first, looked for among the records that count past ``formed_ms`` (its
+        Accept's time: every place it counts at is after it); without ``formed_ms`` it is left as it is."""
         entry = self._contracts.items.get(contract)
         if entry is None:
-            return
+            if formed_ms is None or not self._thaw(1, contract, formed_ms * _SPAN, sooner=False):
+                return
+            entry = self._contracts.items[contract]
         row = self.finished_contracts.pop(contract, None)
         if row is not None:
             self.open_contracts[contract] = row
@@ -993,12 +999,14 @@ class ExposureBook:
         if exp is not None:
             exp.contract_ended(contract, at)
 
-    def contract_reopened(self, mandate_digest: bytes, contract: bytes, last_deadline_ms: int) -> None:
+    def contract_reopened(
+        self, mandate_digest: bytes, contract: bytes, last_deadline_ms: int, *, formed_ms: int | None = None
+    ) -> None:
         """See :meth:`Exposure.contract_reopened`: counted again until ``last_deadline_ms`` plus the claim
-        window (MND-010), as :meth:`contract_formed` counts it."""
+        window (MND-010), as :meth:`contract_formed` counts it; ``formed_ms``: one forgotten comes back."""
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
-            exp.contract_reopened(contract, last_deadline_ms + CLAIM_WINDOW_MS)
+            exp.contract_reopened(contract, last_deadline_ms + CLAIM_WINDOW_MS, formed_ms=formed_ms)
 
     def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
         """See :meth:`Exposure.contract_forgotten`."""

@@ -920,9 +920,89 @@ class Verifier:
         c = fresh.contract
         if c is not None and old is not None and c.id == old.id:
             for party_vs in (c.offer, c.accept):
-                self.exposure.contract_reopened(party_vs.mandate_digest, c.id, c.last_deadline_ms)
+                self.exposure.contract_reopened(
+                    party_vs.mandate_digest, c.id, c.last_deadline_ms, formed_ms=c.accept.issued_at_ms
+                )  # one read back from the archive may still count from its compact record
             self._track_activation(fresh)  # dated by the ending the statements that count give, if any
         self.disowning += 1  # a rating kept on the contract's settlement is read again (runtime.reputation)
+
+    def _reopen_forgotten_handed_over(self) -> None:
+        """ESC-022 (e) for what this verifier forgot (bounded memory, section 4.5): a contract naming an
+        escrow key whose hand-over it came to honour (or whose hand-over's time came earlier), ended by that
+        key's own statements that count no more, and forgotten since, counts in its parties' exposure as in a
+        verifier that holds it -- as :meth:`_rebuild_negotiation` counts a held one. Its negotiation read back
+        from the archive is the one the statements that count make (:meth:`_restore` refuses the key's own
+        statements from the hand-over on); still finished, it is forgotten again, dated by the ending those
+        statements give; live again, it is held in memory, as a verifier that never forgot it holds it. One
+        read back into memory before (a statement naming it came) is derived again from the archive too: its
+        statements are there, not in memory, where :meth:`_rebuild_handed_over` reads.
+
+        Which were touched is read from the archive: the revoked key's statements that count no more are the
+        top of its chain (each revocation reaches from a time and a seq on, and a chain's times do not
+        decrease, CHN-005), read down from its highest seq to the first that counts -- the thief's, which is
+        what a rebuild costs already -- and their negotiations (a Stamp's: those of what it names)."""
+        archive, due = self.archive, self._handed_over_due
+        if archive is None or not due:
+            return
+        negotiations = self.negotiations
+        for old in due:
+            for nid in self._forgotten_by(archive, old):
+                held = negotiations.forget(nid) is not None  # read back from the archive whole
+                neg = negotiations.find(nid)
+                c = neg.contract if neg is not None else None
+                if neg is not None and c is not None and c.escrow == old:
+                    self._count_again(neg)
+                    self.disowning += 1  # a rating kept on the contract's settlement is read again
+                    if neg.contract_finished and not held:
+                        for party_vs in (c.offer, c.accept):
+                            self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
+                        continue
+                if neg is not None:
+                    self._hold_again(nid, neg)  # live again, or held before: in memory, indexed
+
+    def _hold_again(self, nid: bytes, neg: Negotiation) -> None:
+        """``neg``, just derived, into memory and indexed, as a forgotten one read back is."""
+        restore = self.negotiations.restore
+        self.negotiations.restore = lambda _nid: neg
+        try:
+            self.negotiations._held(nid)
+        finally:
+            self.negotiations.restore = restore
+
+    def _count_again(self, neg: Negotiation) -> None:
+        """``neg``'s contract, derived again, counts in its parties' exposure as the statements that count
+        now make it: open again until its last deadline plus the claim window (a compact record of a
+        forgotten one read back first), then ended where they end it, if they do (section 4.5, MND-010)."""
+        c = neg.contract
+        if c is not None:
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_reopened(
+                    party_vs.mandate_digest, c.id, c.last_deadline_ms, formed_ms=c.accept.issued_at_ms
+                )
+        self._track_activation(neg)  # dated by the ending the statements that count give, if any
+
+    def _forgotten_by(self, archive: Archive, old: str) -> list[bytes]:
+        """The negotiations a statement of escrow key ``old`` counting no more (ESC-022 (e)) names that are
+        not in memory, or were read back into it (their first statement not in memory) -- read down
+        ``old``'s chain in ``archive`` from its top to the first that counts."""
+        found: dict[bytes, None] = {}
+        by_id = self.negotiations.by_id
+        seq = 1 << 62
+        while (envelope := archive.at_seq(old, seq, nearest="below")) is not None:
+            vs = verify_statement(envelope)
+            seq = vs.seq
+            if self.witness.own_counts(old, vs.issued_at_ms, vs.seq):
+                break
+            if vs.body == "stamp":
+                named = [self.statements.get(d) for d in vs.statement.stamp.statements]
+                nids = [n.negotiation_id for n in named if n is not None]
+            else:
+                nids = [vs.negotiation_id]
+            for nid in nids:
+                neg = by_id.get(nid) if nid else None
+                if nid and (neg is None or not dict.__contains__(self.statements, neg.first.digest)):
+                    found[nid] = None
+        return list(found)
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -1368,7 +1448,7 @@ class Verifier:
             finally:
                 self.negotiations.restore = restore
             if derived:
-                self._track_activation(self.negotiations.by_id[nid])
+                self._count_again(self.negotiations.by_id[nid])  # a contract live again counts again
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
@@ -2022,6 +2102,7 @@ class Verifier:
                 else:
                     self._track_cut_off(vs, neg, branch)
         if self._handed_over_due:
+            self._reopen_forgotten_handed_over()
             self._rebuild_handed_over()
         if self._to_reweigh:
             self._flush_reweigh()
