@@ -790,6 +790,37 @@ class Exposure:
         until = _NEVER_ENDS if counts_until is None else _place(counts_until, None)
         self._contracts.add(contract, entry.value, self._from_start(1, contract, until), entry.buckets)
 
+    def contract_withdrawn(self, contract: bytes) -> None:
+        """The Accept that formed the contract moves nothing any more (NEG-009 read again, the verifier's
+        ``_settle_exclusive``): it counts nowhere -- not toward outstanding, not in its period -- as in a
+        view that refused that Accept. One not held here (forgotten) is left as it is."""
+        entry = self._contracts.items.get(contract)
+        if entry is None or contract in self._displaced.items:
+            return
+        self._contracts.remove(contract)
+        self._unstarted[1].remove(contract)
+        self.open_contracts.pop(contract, None)
+        self.finished_contracts.pop(contract, None)
+        (period,) = entry.buckets
+        left = self._formed.get(period, 0) - entry.value
+        if left > 0:
+            self._formed[period] = left
+        else:
+            self._formed.pop(period, None)
+
+    def offer_unanswered(self, digest: bytes) -> None:
+        """The answer that ended the offer moves nothing any more (:meth:`contract_withdrawn`): it counts
+        again as a live offer, until its expires_at, as in a view that never took that answer."""
+        row = self.answered_offers.pop(digest, None)
+        entry = self._answered.items.get(digest)
+        if row is None or entry is None:
+            return
+        self._answered.remove(digest)
+        value, issued, expires = row
+        self.live_offers[digest] = row
+        self._offers.add(digest, value, expires, entry.buckets)
+        del issued
+
     def contract_forgotten(self, contract: bytes) -> None:
         """Its negotiation, finished, is forgotten: the contract still counts exactly as it did (from its
         Accept, until its ending, in its period: SPEC 4.5), kept in a compact form (``_frozen``) until a
@@ -1007,6 +1038,18 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.contract_reopened(contract, last_deadline_ms + CLAIM_WINDOW_MS, formed_ms=formed_ms)
+
+    def contract_withdrawn(self, mandate_digest: bytes, contract: bytes) -> None:
+        """See :meth:`Exposure.contract_withdrawn`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_withdrawn(contract)
+
+    def offer_unanswered(self, mandate_digest: bytes, offer_digest: bytes) -> None:
+        """See :meth:`Exposure.offer_unanswered`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_unanswered(offer_digest)
 
     def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
         """See :meth:`Exposure.contract_forgotten`."""

@@ -240,6 +240,10 @@ class Verifier:
         # its offerer to nothing -- no exposure, no exclusive_key (MND-010, NEG-009) -- from the revocation
         # or rotation that disowns it, whichever the view heard first (:meth:`_unbook_disowned_accepts`).
         self._bare_accepts: dict[str, dict[bytes, bytes]] = {}
+        # NEG-009 read again where a contract holding an exclusive_key came alive (ESC-022 (e), KEY-009 (d)):
+        # an unwitnessed Accept held while that contract looked finished, which moves nothing now -> its
+        # negotiation (:meth:`_settle_exclusive`); a Stamp of it by its escrow lets it in again.
+        self._held_off: dict[bytes, bytes] = {}
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
@@ -1004,6 +1008,116 @@ class Verifier:
                     found[nid] = None
         return list(found)
 
+    def _naming(self, due: dict[str, int]) -> list[bytes]:
+        """The negotiations held whose contract names one of the escrow keys ``due`` and holds an
+        exclusive_key (:meth:`_settle_exclusive` reads them once their rebuild is done)."""
+        return [
+            nid
+            for nid, neg in self.negotiations.by_id.items()
+            if (c := neg.contract) is not None and c.exclusive_key and c.escrow in due
+        ]
+
+    def _settle_exclusive(self, nids: Iterable[bytes]) -> None:
+        """NEG-009 read again where the contracts of ``nids`` were just derived again -- live again, or
+        ending later, once statements that ended them count no more (a revoked escrow key's own from its
+        hand-over on, ESC-022 (e); a disowned Stamp's, KEY-009 (d)): an Accept held of another negotiation
+        under the same proposer's exclusive_key, formed after such a contract's Accept and at a place that
+        contract is not finished before, that no Stamp of its escrow witnesses (NEG-019), was taken only
+        while the contract looked finished -- a view that heard what ends it count no more first refused it
+        (``EXCLUSIVE_CONFLICT``). It is held, moving nothing: its negotiation is derived again without it,
+        as in that view (:meth:`_hold_off`); every order of the same statements ends with one holder."""
+        negotiations = self.negotiations
+        for nid in nids:
+            neg = negotiations.by_id.get(nid)
+            c = neg.contract if neg is not None else None
+            if c is None or not c.exclusive_key:
+                continue
+            index = (c.proposer, c.exclusive_key)
+            others = [*negotiations._exclusive.get(index, ()), *negotiations._finished_holders.get(index, {})]
+            for other in others:
+                n2 = negotiations.by_id.get(other) if other != nid else None
+                c2 = n2.contract if n2 is not None else None
+                if n2 is None or c2 is None or c2.proposer != c.proposer:
+                    continue
+                a2 = c2.accept
+                finished = c.finished_at(a2.issuer)
+                place = (a2.issued_at_ms, a2.seq)
+                if (
+                    _place(c.accept, a2) < place
+                    and (finished is None or place <= finished)
+                    and not self._witnessed_accept(a2, n2)
+                ):
+                    self._hold_off(other, n2, a2)
+
+    def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
+        """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding
+        cutoff (NEG-009 is then no ground to refuse it)."""
+        offer = neg.contract.offer if neg.contract is not None and neg.contract.accept is accept else None
+        offer = offer or self.statements.get(accept.statement.accept.offer)
+        escrow = proposal_of(offer).terms.escrow if offer is not None else ""
+        at = self.witness.stamp_time(escrow, accept.digest) if escrow else None
+        return offer is not None and at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
+
+    def _hold_off(self, nid: bytes, neg: Negotiation, accept: VerifiedStatement) -> None:
+        """``accept`` moves nothing in ``neg`` from now on (NEG-009, :meth:`_settle_exclusive`): the
+        negotiation derived again from its statements held without it (what rested on it refused there and
+        held, moving nothing), its contract counted nowhere and its offer live again in the exposure, as in
+        a view that refused it."""
+        c = neg.contract
+        assert c is not None
+        self._held_off[accept.digest] = nid
+        members = self._members(neg)
+        ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+        self._derive_again(nid, ordered)
+        for party_vs in (c.offer, c.accept):
+            self.exposure.contract_withdrawn(party_vs.mandate_digest, c.id)
+        self.exposure.offer_unanswered(c.offer.mandate_digest, c.offer.digest)
+        self.disowning += 1
+
+    def _let_in_again(self, digest: bytes) -> None:
+        """A Stamp of an Accept held off (:meth:`_hold_off`) came: witnessed (NEG-019), it moves its
+        negotiation again -- derived again with it, as a view that heard the Stamp first takes it."""
+        nid = self._held_off[digest]
+        neg = self.negotiations.by_id.get(nid)
+        accept = self.statements.get(digest)
+        if neg is None or accept is None or not self._witnessed_accept(accept, neg):
+            return
+        del self._held_off[digest]
+        members = {*self._members(neg), digest}
+        ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+        c_before = neg.contract
+        self._derive_again(nid, ordered)
+        fresh = self.negotiations.by_id.get(nid)
+        c = fresh.contract if fresh is not None else None
+        if fresh is not None and c is not None and c_before is None:
+            offer = c.offer
+            self.exposure.offer_accepted(
+                offer.mandate_digest, offer.digest, _place(c.accept, offer), c.accept.issued_at_ms
+            )
+            self._contract_formed(c, c.accept)
+            self._track_activation(fresh)
+        self.disowning += 1
+
+    def _members(self, neg: Negotiation) -> set[bytes]:
+        """The digests of the statements ``neg`` holds (as :meth:`_rederive` reads them), with every Accept
+        held off in it."""
+        members = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
+        c = neg.contract
+        if c is not None:
+            members.update(c.deliveries, c.pending, c.claims)
+        members.update(d for d, of in self._held_off.items() if of == neg.id)
+        return members
+
+    def _derive_again(self, nid: bytes, ordered: list[VerifiedStatement]) -> None:
+        """``nid``'s negotiation, derived again from ``ordered`` (:meth:`_replay`), into memory, indexed."""
+        restore = self.negotiations.restore
+        self.negotiations.forget(nid)
+        self.negotiations.restore = lambda _nid: self._replay(ordered)
+        try:
+            self.negotiations._held(nid)
+        finally:
+            self.negotiations.restore = restore
+
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
     def use_archive(self, archive: Archive, *, replay: bool = True) -> None:
@@ -1075,6 +1189,8 @@ class Verifier:
                     vs, self.witness.stamp_time, self.witness.recorded_stamp_time if recorded else None
                 )
                 continue
+            if self._held_off and vs.digest in self._held_off and not self._witnessed_accept(vs, neg):
+                continue  # NEG-009: held off by a contract holding its exclusive_key (_settle_exclusive)
             branch = neg.branch
             try:
                 neg.apply(vs)
@@ -1449,6 +1565,7 @@ class Verifier:
                 self.negotiations.restore = restore
             if derived:
                 self._count_again(self.negotiations.by_id[nid])  # a contract live again counts again
+        self._settle_exclusive(nids)
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
@@ -2071,6 +2188,8 @@ class Verifier:
                 self.witness.record_stamp(
                     issuer, digest, vs.issued_at_ms, vs.digest, seq=vs.seq, seq_of=self._stamp_seq
                 )
+                if self._held_off and digest in self._held_off:
+                    self._let_in_again(digest)  # NEG-019: witnessed, NEG-009 is no ground to hold it off
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
                     self.disowning += 1
@@ -2102,8 +2221,10 @@ class Verifier:
                 else:
                     self._track_cut_off(vs, neg, branch)
         if self._handed_over_due:
+            due = self._handed_over_due
             self._reopen_forgotten_handed_over()
             self._rebuild_handed_over()
+            self._settle_exclusive(self._naming(due))
         if self._to_reweigh:
             self._flush_reweigh()
 
