@@ -38,7 +38,7 @@ COVERED = {
     "rules": 166,
     "mutations": 1869,
     "canaries": 64,
-    "keytime": 151,
+    "keytime": 153,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
