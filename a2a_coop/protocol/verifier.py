@@ -1009,13 +1009,18 @@ class Verifier:
         return list(found)
 
     def _naming(self, due: dict[str, int]) -> list[bytes]:
-        """The negotiations held whose contract names one of the escrow keys ``due`` and holds an
-        exclusive_key (:meth:`_settle_exclusive` reads them once their rebuild is done)."""
-        return [
-            nid
-            for nid, neg in self.negotiations.by_id.items()
-            if (c := neg.contract) is not None and c.exclusive_key and c.escrow in due
-        ]
+        """The negotiations held whose contract holds an exclusive_key (NEG-009's index, live or finished)
+        and names one of the escrow keys ``due`` (:meth:`_settle_exclusive` reads them once their rebuild is
+        done): read from that index, not from every negotiation held -- the thief moves the hand-over's time
+        at will (KEY-011), and each move costs what the contracts under an exclusive_key number."""
+        negotiations = self.negotiations
+        out: dict[bytes, None] = {}
+        for holders in (*negotiations._exclusive.values(), *negotiations._finished_holders.values()):
+            for nid in holders:
+                neg = negotiations.by_id.get(nid)
+                if neg is not None and (c := neg.contract) is not None and c.escrow in due:
+                    out[nid] = None
+        return list(out)
 
     def _settle_exclusive(self, nids: Iterable[bytes]) -> None:
         """NEG-009 read again where the contracts of ``nids`` were just derived again -- live again, or
