@@ -38,7 +38,7 @@ COVERED = {
     "rules": 166,
     "mutations": 1871,
     "canaries": 64,
-    "keytime": 151,
+    "keytime": 153,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "reputation": 35,
@@ -529,7 +529,9 @@ NO_NEGOTIATION_READINGS = {
     "a Stamp taken before the revocation that disowns it witnessing still (no reweigh)": (
         "    if (!this.evidenceView || this.rebuilding) return;",
         "    if (true) return;",
-        {"keytime-140", "ratings-48"},
+        # keytime-152 too: Carol's Accept taken on the thief's ending moves nothing once the Stamp that made
+        # the claim effective is disowned -- the JS verifier derives it in that reweigh (ESC-022 (f))
+        {"keytime-140", "ratings-48", "keytime-152"},
     ),
 }
 

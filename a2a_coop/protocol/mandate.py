@@ -770,19 +770,56 @@ class Exposure:
         if until < entry.until:
             self._contracts.add(contract, entry.value, until, entry.buckets)
 
-    def contract_reopened(self, contract: bytes, counts_until: int | None) -> None:
+    def contract_reopened(
+        self, contract: bytes, counts_until: int | None, *, formed_ms: int | None = None
+    ) -> None:
         """The statements that ended the contract no longer count (a revoked escrow key's own from its
         hand-over on, ESC-022 (e)): it counts again as one not finished, until ``counts_until`` (as
         :meth:`contract_formed`), as in a view that never took them; :meth:`contract_ended` then dates the
-        ending the statements that count give, if any. One not held here (forgotten) is left as it is."""
+        ending the statements that count give, if any. One forgotten (its compact record, :meth:`_freeze`)
+        comes back into the sweeps first, looked for among the records that count past ``formed_ms`` (its
+        Accept's time: every place it counts at is after it); without ``formed_ms`` it is left as it is."""
         entry = self._contracts.items.get(contract)
         if entry is None:
-            return
+            if formed_ms is None or not self._thaw(1, contract, formed_ms * _SPAN, sooner=False):
+                return
+            entry = self._contracts.items[contract]
         row = self.finished_contracts.pop(contract, None)
         if row is not None:
             self.open_contracts[contract] = row
         until = _NEVER_ENDS if counts_until is None else _place(counts_until, None)
         self._contracts.add(contract, entry.value, self._from_start(1, contract, until), entry.buckets)
+
+    def contract_withdrawn(self, contract: bytes) -> None:
+        """The Accept that formed the contract moves nothing any more (NEG-009 read again, the verifier's
+        ``_settle_exclusive``): it counts nowhere -- not toward outstanding, not in its period -- as in a
+        view that refused that Accept. One not held here (forgotten) is left as it is."""
+        entry = self._contracts.items.get(contract)
+        if entry is None or contract in self._displaced.items:
+            return
+        self._contracts.remove(contract)
+        self._unstarted[1].remove(contract)
+        self.open_contracts.pop(contract, None)
+        self.finished_contracts.pop(contract, None)
+        (period,) = entry.buckets
+        left = self._formed.get(period, 0) - entry.value
+        if left > 0:
+            self._formed[period] = left
+        else:
+            self._formed.pop(period, None)
+
+    def offer_unanswered(self, digest: bytes) -> None:
+        """The answer that ended the offer moves nothing any more (:meth:`contract_withdrawn`): it counts
+        again as a live offer, until its expires_at, as in a view that never took that answer."""
+        row = self.answered_offers.pop(digest, None)
+        entry = self._answered.items.get(digest)
+        if row is None or entry is None:
+            return
+        self._answered.remove(digest)
+        value, issued, expires = row
+        self.live_offers[digest] = row
+        self._offers.add(digest, value, expires, entry.buckets)
+        del issued
 
     def contract_forgotten(self, contract: bytes) -> None:
         """Its negotiation, finished, is forgotten: the contract still counts exactly as it did (from its
@@ -993,12 +1030,26 @@ class ExposureBook:
         if exp is not None:
             exp.contract_ended(contract, at)
 
-    def contract_reopened(self, mandate_digest: bytes, contract: bytes, last_deadline_ms: int) -> None:
+    def contract_reopened(
+        self, mandate_digest: bytes, contract: bytes, last_deadline_ms: int, *, formed_ms: int | None = None
+    ) -> None:
         """See :meth:`Exposure.contract_reopened`: counted again until ``last_deadline_ms`` plus the claim
-        window (MND-010), as :meth:`contract_formed` counts it."""
+        window (MND-010), as :meth:`contract_formed` counts it; ``formed_ms``: one forgotten comes back."""
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
-            exp.contract_reopened(contract, last_deadline_ms + CLAIM_WINDOW_MS)
+            exp.contract_reopened(contract, last_deadline_ms + CLAIM_WINDOW_MS, formed_ms=formed_ms)
+
+    def contract_withdrawn(self, mandate_digest: bytes, contract: bytes) -> None:
+        """See :meth:`Exposure.contract_withdrawn`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_withdrawn(contract)
+
+    def offer_unanswered(self, mandate_digest: bytes, offer_digest: bytes) -> None:
+        """See :meth:`Exposure.offer_unanswered`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_unanswered(offer_digest)
 
     def contract_forgotten(self, mandate_digest: bytes, contract: bytes) -> None:
         """See :meth:`Exposure.contract_forgotten`."""

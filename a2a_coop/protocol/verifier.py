@@ -254,6 +254,10 @@ class Verifier:
         # its offerer to nothing -- no exposure, no exclusive_key (MND-010, NEG-009) -- from the revocation
         # or rotation that disowns it, whichever the view heard first (:meth:`_unbook_disowned_accepts`).
         self._bare_accepts: dict[str, dict[bytes, bytes]] = {}
+        # NEG-009 read again where a contract holding an exclusive_key came alive (ESC-022 (e), KEY-009 (d)):
+        # an unwitnessed Accept held while that contract looked finished, which moves nothing now -> its
+        # negotiation (:meth:`_settle_exclusive`); a Stamp of it by its escrow lets it in again.
+        self._held_off: dict[bytes, bytes] = {}
         self.chains: dict[str, ChainView] = {}
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
@@ -996,9 +1000,204 @@ class Verifier:
         c = fresh.contract
         if c is not None and old is not None and c.id == old.id:
             for party_vs in (c.offer, c.accept):
-                self.exposure.contract_reopened(party_vs.mandate_digest, c.id, c.last_deadline_ms)
+                self.exposure.contract_reopened(
+                    party_vs.mandate_digest, c.id, c.last_deadline_ms, formed_ms=c.accept.issued_at_ms
+                )  # one read back from the archive may still count from its compact record
             self._track_activation(fresh)  # dated by the ending the statements that count give, if any
         self.disowning += 1  # a rating kept on the contract's settlement is read again (runtime.reputation)
+
+    def _reopen_forgotten_handed_over(self) -> None:
+        """ESC-022 (e) for what this verifier forgot (bounded memory, section 4.5): a contract naming an
+        escrow key whose hand-over it came to honour (or whose hand-over's time came earlier), ended by that
+        key's own statements that count no more, and forgotten since, counts in its parties' exposure as in a
+        verifier that holds it -- as :meth:`_rebuild_negotiation` counts a held one. Its negotiation read back
+        from the archive is the one the statements that count make (:meth:`_restore` refuses the key's own
+        statements from the hand-over on); still finished, it is forgotten again, dated by the ending those
+        statements give; live again, it is held in memory, as a verifier that never forgot it holds it. One
+        read back into memory before (a statement naming it came) is derived again from the archive too: its
+        statements are there, not in memory, where :meth:`_rebuild_handed_over` reads.
+
+        Which were touched is read from the archive: the revoked key's statements that count no more are the
+        top of its chain (each revocation reaches from a time and a seq on, and a chain's times do not
+        decrease, CHN-005), read down from its highest seq to the first that counts -- the thief's, which is
+        what a rebuild costs already -- and their negotiations (a Stamp's: those of what it names)."""
+        archive, due = self.archive, self._handed_over_due
+        if archive is None or not due:
+            return
+        negotiations = self.negotiations
+        for old in due:
+            for nid in self._forgotten_by(archive, old):
+                held = negotiations.forget(nid) is not None  # read back from the archive whole
+                neg = negotiations.find(nid)
+                c = neg.contract if neg is not None else None
+                if neg is not None and c is not None and c.escrow == old:
+                    self._count_again(neg)
+                    self.disowning += 1  # a rating kept on the contract's settlement is read again
+                    if neg.contract_finished and not held:
+                        for party_vs in (c.offer, c.accept):
+                            self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
+                        continue
+                if neg is not None:
+                    self._hold_again(nid, neg)  # live again, or held before: in memory, indexed
+
+    def _hold_again(self, nid: bytes, neg: Negotiation) -> None:
+        """``neg``, just derived, into memory and indexed, as a forgotten one read back is."""
+        restore = self.negotiations.restore
+        self.negotiations.restore = lambda _nid: neg
+        try:
+            self.negotiations._held(nid)
+        finally:
+            self.negotiations.restore = restore
+
+    def _count_again(self, neg: Negotiation) -> None:
+        """``neg``'s contract, derived again, counts in its parties' exposure as the statements that count
+        now make it: open again until its last deadline plus the claim window (a compact record of a
+        forgotten one read back first), then ended where they end it, if they do (section 4.5, MND-010)."""
+        c = neg.contract
+        if c is not None:
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_reopened(
+                    party_vs.mandate_digest, c.id, c.last_deadline_ms, formed_ms=c.accept.issued_at_ms
+                )
+        self._track_activation(neg)  # dated by the ending the statements that count give, if any
+
+    def _forgotten_by(self, archive: Archive, old: str) -> list[bytes]:
+        """The negotiations a statement of escrow key ``old`` counting no more (ESC-022 (e)) names that are
+        not in memory, or were read back into it (their first statement not in memory) -- read down
+        ``old``'s chain in ``archive`` from its top to the first that counts."""
+        found: dict[bytes, None] = {}
+        by_id = self.negotiations.by_id
+        seq = 1 << 62
+        while (envelope := archive.at_seq(old, seq, nearest="below")) is not None:
+            vs = verify_statement(envelope)
+            seq = vs.seq
+            if self.witness.own_counts(old, vs.issued_at_ms, vs.seq):
+                break
+            if vs.body == "stamp":
+                named = [self.statements.get(d) for d in vs.statement.stamp.statements]
+                nids = [n.negotiation_id for n in named if n is not None]
+            else:
+                nids = [vs.negotiation_id]
+            for nid in nids:
+                neg = by_id.get(nid) if nid else None
+                if nid and (neg is None or not dict.__contains__(self.statements, neg.first.digest)):
+                    found[nid] = None
+        return list(found)
+
+    def _naming(self, due: dict[str, int]) -> list[bytes]:
+        """The negotiations held whose contract holds an exclusive_key (NEG-009's index, live or finished)
+        and names one of the escrow keys ``due`` (:meth:`_settle_exclusive` reads them once their rebuild is
+        done): read from that index, not from every negotiation held -- the thief moves the hand-over's time
+        at will (KEY-011), and each move costs what the contracts under an exclusive_key number."""
+        negotiations = self.negotiations
+        out: dict[bytes, None] = {}
+        for holders in (*negotiations._exclusive.values(), *negotiations._finished_holders.values()):
+            for nid in holders:
+                neg = negotiations.by_id.get(nid)
+                if neg is not None and (c := neg.contract) is not None and c.escrow in due:
+                    out[nid] = None
+        return list(out)
+
+    def _settle_exclusive(self, nids: Iterable[bytes]) -> None:
+        """NEG-009 read again where the contracts of ``nids`` were just derived again -- live again, or
+        ending later, once statements that ended them count no more (a revoked escrow key's own from its
+        hand-over on, ESC-022 (e); a disowned Stamp's, KEY-009 (d)): an Accept held of another negotiation
+        under the same proposer's exclusive_key, formed after such a contract's Accept and at a place that
+        contract is not finished before, that no Stamp of its escrow witnesses (NEG-019), was taken only
+        while the contract looked finished -- a view that heard what ends it count no more first refused it
+        (``EXCLUSIVE_CONFLICT``). It is held, moving nothing: its negotiation is derived again without it,
+        as in that view (:meth:`_hold_off`); every order of the same statements ends with one holder."""
+        negotiations = self.negotiations
+        for nid in nids:
+            neg = negotiations.by_id.get(nid)
+            c = neg.contract if neg is not None else None
+            if c is None or not c.exclusive_key:
+                continue
+            index = (c.proposer, c.exclusive_key)
+            others = [*negotiations._exclusive.get(index, ()), *negotiations._finished_holders.get(index, {})]
+            for other in others:
+                n2 = negotiations.by_id.get(other) if other != nid else None
+                c2 = n2.contract if n2 is not None else None
+                if n2 is None or c2 is None or c2.proposer != c.proposer:
+                    continue
+                a2 = c2.accept
+                finished = c.finished_at(a2.issuer)
+                place = (a2.issued_at_ms, a2.seq)
+                if (
+                    _place(c.accept, a2) < place
+                    and (finished is None or place <= finished)
+                    and not self._witnessed_accept(a2, n2)
+                ):
+                    self._hold_off(other, n2, a2)
+
+    def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
+        """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding
+        cutoff (NEG-009 is then no ground to refuse it)."""
+        offer = neg.contract.offer if neg.contract is not None and neg.contract.accept is accept else None
+        offer = offer or self.statements.get(accept.statement.accept.offer)
+        escrow = proposal_of(offer).terms.escrow if offer is not None else ""
+        at = self.witness.stamp_time(escrow, accept.digest) if escrow else None
+        return offer is not None and at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
+
+    def _hold_off(self, nid: bytes, neg: Negotiation, accept: VerifiedStatement) -> None:
+        """``accept`` moves nothing in ``neg`` from now on (NEG-009, :meth:`_settle_exclusive`): the
+        negotiation derived again from its statements held without it (what rested on it refused there and
+        held, moving nothing), its contract counted nowhere and its offer live again in the exposure, as in
+        a view that refused it."""
+        c = neg.contract
+        assert c is not None
+        self._held_off[accept.digest] = nid
+        members = self._members(neg)
+        ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+        self._derive_again(nid, ordered)
+        for party_vs in (c.offer, c.accept):
+            self.exposure.contract_withdrawn(party_vs.mandate_digest, c.id)
+        self.exposure.offer_unanswered(c.offer.mandate_digest, c.offer.digest)
+        self.disowning += 1
+
+    def _let_in_again(self, digest: bytes) -> None:
+        """A Stamp of an Accept held off (:meth:`_hold_off`) came: witnessed (NEG-019), it moves its
+        negotiation again -- derived again with it, as a view that heard the Stamp first takes it."""
+        nid = self._held_off[digest]
+        neg = self.negotiations.by_id.get(nid)
+        accept = self.statements.get(digest)
+        if neg is None or accept is None or not self._witnessed_accept(accept, neg):
+            return
+        del self._held_off[digest]
+        members = {*self._members(neg), digest}
+        ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+        c_before = neg.contract
+        self._derive_again(nid, ordered)
+        fresh = self.negotiations.by_id.get(nid)
+        c = fresh.contract if fresh is not None else None
+        if fresh is not None and c is not None and c_before is None:
+            offer = c.offer
+            self.exposure.offer_accepted(
+                offer.mandate_digest, offer.digest, _place(c.accept, offer), c.accept.issued_at_ms
+            )
+            self._contract_formed(c, c.accept)
+            self._track_activation(fresh)
+        self.disowning += 1
+
+    def _members(self, neg: Negotiation) -> set[bytes]:
+        """The digests of the statements ``neg`` holds (as :meth:`_rederive` reads them), with every Accept
+        held off in it."""
+        members = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
+        c = neg.contract
+        if c is not None:
+            members.update(c.deliveries, c.pending, c.claims)
+        members.update(d for d, of in self._held_off.items() if of == neg.id)
+        return members
+
+    def _derive_again(self, nid: bytes, ordered: list[VerifiedStatement]) -> None:
+        """``nid``'s negotiation, derived again from ``ordered`` (:meth:`_replay`), into memory, indexed."""
+        restore = self.negotiations.restore
+        self.negotiations.forget(nid)
+        self.negotiations.restore = lambda _nid: self._replay(ordered)
+        try:
+            self.negotiations._held(nid)
+        finally:
+            self.negotiations.restore = restore
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -1078,6 +1277,8 @@ class Verifier:
                     vs, self.witness.stamp_time, self.witness.recorded_stamp_time if recorded else None
                 )
                 continue
+            if self._held_off and vs.digest in self._held_off and not self._witnessed_accept(vs, neg):
+                continue  # NEG-009: held off by a contract holding its exclusive_key (_settle_exclusive)
             branch = neg.branch
             try:
                 neg.apply(vs)
@@ -1451,7 +1652,8 @@ class Verifier:
             finally:
                 self.negotiations.restore = restore
             if derived:
-                self._track_activation(self.negotiations.by_id[nid])
+                self._count_again(self.negotiations.by_id[nid])  # a contract live again counts again
+        self._settle_exclusive(nids)
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
@@ -2074,6 +2276,8 @@ class Verifier:
                 self.witness.record_stamp(
                     issuer, digest, vs.issued_at_ms, vs.digest, seq=vs.seq, seq_of=self._stamp_seq
                 )
+                if self._held_off and digest in self._held_off:
+                    self._let_in_again(digest)  # NEG-019: witnessed, NEG-009 is no ground to hold it off
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
                     self.disowning += 1
@@ -2109,7 +2313,10 @@ class Verifier:
                 else:
                     self._track_cut_off(vs, neg, branch)
         if self._handed_over_due:
+            due = self._handed_over_due
+            self._reopen_forgotten_handed_over()
             self._rebuild_handed_over()
+            self._settle_exclusive(self._naming(due))
         if self._to_reweigh:
             self._flush_reweigh()
 

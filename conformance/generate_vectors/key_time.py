@@ -76,6 +76,7 @@ def groups() -> list[Group]:
         disowned_stamps_in_a_view(),
         disowned_accept_binds_the_offerer_to_nothing(),  # KEY-009 (c)
         backdated_own_revocation_after_hand_over(),  # ESC-022 (e): last, so that no earlier tcId moved
+        exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
     ]
 
 
@@ -1241,8 +1242,8 @@ class _ThiefStory:
     k2: Party
 
 
-def _thief_story() -> _ThiefStory:
-    clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND)
+def _thief_story(exclusive_key: bytes = b"") -> _ThiefStory:
+    clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND, exclusive_key)
     nid = offer.header.negotiation_id
     theft = clock.now_ms
     clock.advance(10)
@@ -2328,5 +2329,54 @@ def backdated_own_revocation_after_hand_over() -> Group:
         "the same, K1's backdated own revocation heard first, before any statement of K1: taken",
         ["ESC-022", "KEY-011", "KEY-004"],
         [own, *envelopes],
+    )
+    return g
+
+
+def exclusive_key_after_hand_over() -> Group:
+    """ESC-022 (e) with NEG-009 (tests/test_handover_exclusive_order.py): Alice's trade with Bob holds her
+    exclusive_key X at escrow key K1; K1's thief ends it (its Stamp of Alice's claim, UPHOLD, Forfeit,
+    Release, dated after K1's revocation took effect); Alice then offers Carol the same X naming no escrow,
+    and Carol accepts. Heard before the hand-over, Carol's Accept found X free; once the hand-over is held
+    the thief's ending counts for nothing, Alice's trade with Bob holds X again, and Carol's Accept moves
+    nothing -- as in a view that heard the hand-over first and refused it."""
+    g = Group("EscrowHandOver", "sparse")
+    x = b"the-one-and-only"
+    t = _thief_story(x)
+    carol = Party("carol", t.clock)
+    o2 = t.alice.offer(carol, t.alice.proposal(exclusive_key=x))
+    t.clock.advance(1_000)
+    a2 = carol.accept(o2)
+    t.clock.advance(1_000)
+    delivery = t.alice.sign(
+        "delivery",
+        commitment_pb2.Delivery(contract=a2.digest, item_index=0),
+        audience=carol.did,
+        negotiation_id=o2.header.negotiation_id,
+    )
+    base = [*t.base, *carol.setup]
+    heard_first = [*base, *t.thief, o2.envelope, a2.envelope, *t.handover]
+    g.add(
+        "ESC-022 (e) with NEG-009: K1's thief ended Alice's trade with Bob (under her exclusive_key X) "
+        "after K1's revocation took effect, and is heard first; Alice then offers Carol the same X naming "
+        "no escrow and Carol accepts -- X looked free -- then K1's revocation and K2's hand-over; then "
+        "Alice's Delivery to Carol under that Accept -- refused: once the hand-over is held the thief's "
+        "ending counts for nothing, Alice's trade with Bob holds X at Carol's Accept, and the Accept moves "
+        "nothing, as in a view that heard the hand-over first (before, Carol's contract stood beside "
+        "Bob's, both live under X)",
+        ["ESC-022", "NEG-009", "NEG-001"],
+        [*heard_first, delivery.envelope],
+        "ILLEGAL_TRANSITION",  # Carol's negotiation PROPOSED: no contract to deliver under
+        "EscrowHandOver",
+        twin=heard_first,
+    )
+    g.add(
+        "the same, K1's revocation and K2's hand-over heard first, then Alice's offer to Carol and Carol's "
+        "Accept -- refused: Alice's trade with Bob, which the thief's statements do not end, holds X",
+        ["ESC-022", "NEG-009"],
+        [*base, *t.handover, o2.envelope, a2.envelope],
+        "EXCLUSIVE_CONFLICT",
+        "EscrowHandOver",
+        twin=[*base, *t.handover, o2.envelope],
     )
     return g

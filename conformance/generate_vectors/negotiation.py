@@ -678,14 +678,18 @@ class ClaimedBreach(NamedTuple):
     envelopes: list[bytes]
 
 
-def claimed_breach(bond: int) -> ClaimedBreach:
+def claimed_breach(bond: int, exclusive_key: bytes = b"") -> ClaimedBreach:
     """Alice offers Bob a trade bonded ``bond`` each at escrow ``esc``; Bob accepts; the escrow stamps both
     and locks both bonds; a second after the deadline Alice claims Bob's item 0 never arrived. The
     envelopes: the three parties' setup, the Stamp, the Offer, the Accept, the two BondLocks, the claim --
-    the start of the hand-over stories of keytime.json and ratings.json (their bytes depend on this order)."""
+    the start of the hand-over stories of keytime.json and ratings.json (their bytes depend on this order).
+    ``exclusive_key``: Alice's offer's (none by default)."""
     clock = FixedClock()
     alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = alice.offer(bob, alice.proposal(issuer_bond=bond, audience_bond=bond, escrow=esc.did))
+    proposal = alice.proposal(
+        issuer_bond=bond, audience_bond=bond, escrow=esc.did, exclusive_key=exclusive_key
+    )
+    offer = alice.offer(bob, proposal)
     clock.advance(1_000)
     accept = bob.accept(offer)
     nid = offer.header.negotiation_id
