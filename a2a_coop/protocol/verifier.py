@@ -1048,6 +1048,8 @@ class Verifier:
             self.negotiations._held(nid)
         finally:
             self.negotiations.restore = restore
+        if self._naming_escrow:
+            self._note_naming(nid, neg)
 
     def _count_again(self, neg: Negotiation) -> None:
         """``neg``'s contract, derived again, counts in its parties' exposure as the statements that count
@@ -1148,7 +1150,7 @@ class Verifier:
         assert c is not None
         self._held_off[accept.digest] = nid
         members = self._members(neg)
-        ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+        ordered = [vs for vs in self._held_of(nid) if vs.digest in members]
         self._derive_again(nid, ordered)
         for party_vs in (c.offer, c.accept):
             self.exposure.contract_withdrawn(party_vs.mandate_digest, c.id)
@@ -1165,7 +1167,7 @@ class Verifier:
             return
         del self._held_off[digest]
         members = {*self._members(neg), digest}
-        ordered = [vs for d, vs in dict.items(self.statements) if d in members]
+        ordered = [vs for vs in self._held_of(nid) if vs.digest in members]
         c_before = neg.contract
         self._derive_again(nid, ordered)
         fresh = self.negotiations.by_id.get(nid)
