@@ -13,10 +13,11 @@ from peers import bonded_proposal, make_peer, peer_node, served_peer
 from test_bounded_memory import Pair
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol import mandate, negotiation
+from a2a_coop.protocol import mandate, negotiation, statements
+from a2a_coop.protocol.envelope import decode_envelope, sign_payload, statement_digest
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import trade
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode
@@ -242,3 +243,174 @@ def test_a_journals_filter_hashes_each_key_of_a_trade_once(
     # Once each, but for the odd key asked about again past the last 32 a filter keeps (2 of 250 here;
     # 576 hashes of the same 248 keys without them).
     assert len(hashed) <= 1.05 * len(set(hashed)), (len(hashed), len(set(hashed)))
+
+
+class _CountingHeader:
+    """A statement's header that records the name of each field read from it."""
+
+    def __init__(self, header: Any, reads: list[str]) -> None:
+        self._header, self._reads = header, reads
+
+    def __getattr__(self, name: str) -> Any:
+        self._reads.append(name)
+        return getattr(self._header, name)
+
+
+class _CountingStatement:
+    """A statement whose header reads are recorded (:class:`_CountingHeader`); the rest as the real one."""
+
+    def __init__(self, statement: Any, reads: list[str]) -> None:
+        self._statement, self._reads = statement, reads
+
+    @property
+    def header(self) -> _CountingHeader:
+        return _CountingHeader(self._statement.header, self._reads)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._statement, name)
+
+
+def _header_counted(vs: VerifiedStatement, reads: list[str]) -> VerifiedStatement:
+    """``vs`` with the same kept reads, its statement's header reads recorded into ``reads``."""
+    counted = statements._new_verified_statement(
+        VerifiedStatement, (vs.envelope, vs.digest, _CountingStatement(vs.statement, reads), vs.body)
+    )
+    counted.__dict__ = {k: v for k, v in vs.__dict__.items() if k != "header"}
+    return counted
+
+
+def test_a_journal_row_is_written_from_the_statements_kept_reads(tmp_path: Path) -> None:
+    """A row journaled for a statement took its issuer, seq, nonce and negotiation id from the message's
+    header again -- seven or eight upb reads a row, each a new object, a new DID string hashed again at
+    each lookup -- where the VerifiedStatement keeps them, read once by the header rules (45 rows a bonded
+    trade over the three journals). Expect no header read for a statement received, only ``prev`` (not
+    kept) for one of ours, and every row as its envelope's header says."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    ours = [alice.offer(bob)]
+    for _ in range(2):
+        clock.advance(1_000)
+        ours.append(alice.offer(bob))
+    received = verify_statement(bob.offer(alice).envelope)
+    with Journal.open(tmp_path / "j.db", durability="normal") as journal:
+        reads: list[str] = []
+        journal.record_incoming(_header_counted(received, reads), [], at_ms=clock.now_ms, answered=False)
+        assert reads == []
+        for vs in ours:
+            journal.record_outgoing(_header_counted(verify_statement(vs.envelope), reads), at_ms=clock.now_ms)
+        assert reads == ["prev", "prev"], reads  # the first of ours extends no head: nothing to compare
+        rows = journal._conn.execute(
+            "SELECT i.did, s.seq, s.negotiation_id, s.nonce, s.body, s.envelope FROM statements s "
+            "JOIN issuers i ON i.id = s.issuer ORDER BY s.id"
+        ).fetchall()
+    assert len(rows) == 4
+    for did, seq, nid, nonce, body, envelope in rows:
+        h = verify_statement(envelope).statement.header
+        assert (did, seq, nid, nonce) == (h.issuer, h.seq, h.negotiation_id, h.nonce)
+        assert body == verify_statement(envelope).body
+
+
+def test_a_relay_decodes_the_escrows_mandate_and_each_new_statement_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relaying an escrow's answer (``trade.relay_escrow_answers``) decoded the escrow's Mandate twice
+    (its agent, then in ``_relay``) and each new statement's envelope twice (its digest, then its
+    issuer): 9 envelope decodes of 12 by the initiator's trade code a bonded trade were again. Expect, in
+    each relay over five bonded trades, no envelope decoded twice by the trade code, and the trades
+    fulfilled."""
+    clock = FixedClock()
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = EscrowNode(
+        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+    )
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
+    relays: list[list[bytes]] = []
+    real_decode, real_relay = trade.decode_envelope, trade.relay_escrow_answers
+
+    def counting_decode(data: bytes, *args: Any, **kw: Any) -> Any:
+        if relays:
+            relays[-1].append(data)
+        return real_decode(data, *args, **kw)
+
+    def relay(*args: Any, **kw: Any) -> Any:
+        relays.append([])
+        return real_relay(*args, **kw)
+
+    monkeypatch.setattr(trade, "decode_envelope", counting_decode)
+    monkeypatch.setattr(trade, "relay_escrow_answers", relay)
+    try:
+        for party in (alice, bob):
+            escrow.deposit(party.did, 10**9)
+        a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
+        for _ in range(5):
+            neg = trade.run_trade(a, node, bob.did, bonded_proposal(alice, e.did), escrow=escrow)
+            assert a.negotiation(neg.id).state is State.FULFILLED
+            clock.advance(10_000)
+    finally:
+        node.close()
+        escrow.close()
+    assert len(relays) == 10  # two relays a trade: the locks, the settlement
+    assert e.mandate_vs.envelope in relays[0] and sum(map(len, relays)) >= 10 * 3
+    for decoded in relays:
+        assert len(decoded) == len(set(decoded)), [decoded.count(d) for d in decoded]
+
+
+def test_the_news_of_an_escrows_answer_are_those_of_their_definition(
+    tmp_path: Path,
+) -> None:
+    """``trade._news`` (each envelope decoded once, its payload kept for ``_issuer_of``) against its
+    definition (each digest from the envelope decoded, the issuer from it decoded again), on every
+    escrow answer of a bonded trade, as held before the trade and after it, with malformed envelopes and
+    payloads among them: the same news, issuers and relayed statements, and the same refusal."""
+    clock = FixedClock()
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = EscrowNode(
+        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+    )
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
+    try:
+        for party in (alice, bob):
+            escrow.deposit(party.did, 10**9)
+        a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
+        before = make_peer(Party("carol", clock), clock, context=[e.mandate_vs.envelope])
+        neg = trade.run_trade(a, node, bob.did, bonded_proposal(alice, e.did), escrow=escrow)
+        assert a.negotiation(neg.id).state is State.FULFILLED
+        answers = [vs.envelope for vs in a.verifier.statements.values() if vs.issuer == e.did]
+    finally:
+        node.close()
+        escrow.close()
+    assert len(answers) >= 4
+    malformed = [b"\x00garbage", answers[0][:-3], sign_payload(b"\xff\xff", e.agent.key)]
+    granted = e.mandate_vs.statement.mandate
+
+    def by_definition(peer: Peer, envelopes: list[bytes]) -> list[tuple[bytes, bytes]]:
+        held = peer.verifier.statements
+        return [
+            (env, d)
+            for env in envelopes
+            if not dict.__contains__(held, d := statement_digest(decode_envelope(env).payload))
+        ]
+
+    def outcome(f: Any, *args: Any) -> Any:
+        try:
+            return f(*args)
+        except CoopError as refused:
+            return type(refused), refused.code
+
+    rng = random.Random(24)
+    for peer in (a, before):
+        for k in range(40):
+            envelopes = rng.sample(answers, rng.randrange(1, len(answers) + 1))
+            if k % 4 == 3:
+                envelopes.insert(rng.randrange(len(envelopes) + 1), rng.choice(malformed))
+            news = outcome(trade._news, peer, envelopes)
+            pairs = outcome(by_definition, peer, envelopes)
+            if isinstance(pairs, tuple):  # refused: the same refusal
+                assert news == pairs
+                continue
+            assert [(n.envelope, n.digest) for n in news] == pairs
+            issuers = [outcome(trade._issuer_of, n) for n in news]
+            assert issuers == [outcome(trade._issuer, p[0]) for p in pairs]
+            if peer is a:  # relayed statements: read from those held
+                relayed = outcome(trade._relayed, peer, granted, news)
+                assert relayed == outcome(trade._relayed, peer, granted, pairs)

@@ -818,22 +818,22 @@ class Journal:
         """Store one of our statements if it extends its issuer's head; a no-op if already stored."""
         if not vs.envelope:
             raise ValueError("refusing an unsigned candidate: journal the signed statement")
-        h = vs.statement.header
-        seq = h.seq
-        iid = self._ids.get(h.issuer) or self._intern(cur, h.issuer)
+        # The header's fields as the statement keeps them read (VerifiedStatement: read once when it was
+        # checked, the issuer interned), not read from the message again: each upb read makes a new object,
+        # and a new DID string is hashed again at each lookup. Only prev is not kept.
+        issuer, seq, nonce, nid = vs.issuer, vs.seq, vs.nonce, vs.negotiation_id
+        iid = self._ids.get(issuer) or self._intern(cur, issuer)
         head = self._new_heads.get(iid) or self._heads.get(iid)
-        if head is None or seq != head[0] + 1 or h.prev != head[1]:
+        if head is None or seq != head[0] + 1 or vs.prev != head[1]:
             head = _read_head(cur, iid)  # a cold cache, a resend, or a refusal: ask the file
-            if head is not None and (seq != head[0] + 1 or h.prev != head[1]):
+            if head is not None and (seq != head[0] + 1 or vs.prev != head[1]):
                 _not_next(cur, vs, iid, head)
                 return
         # The first statement of ours this journal sees may start above 0 (a key with history
         # elsewhere): the journal can only guard the seqs it has been told about.
-        self._hold(cur, h.issuer, h.nonce, h.negotiation_id)
+        self._hold(cur, issuer, nonce, nid)
         try:
-            cur.execute(
-                _INSERT, (vs.digest, OUT, iid, seq, h.negotiation_id, vs.body, at_ms, vs.envelope, h.nonce)
-            )
+            cur.execute(_INSERT, (vs.digest, OUT, iid, seq, nid, vs.body, at_ms, vs.envelope, nonce))
         except sqlite3.IntegrityError:  # the digest is stored already, or the seq is (another writer)
             if cur.execute(_DIRECTION, (vs.digest,)).fetchone() == (IN,):
                 raise JournalConflict(
@@ -914,22 +914,12 @@ class Journal:
         request -> replies map."""
         if not vs.envelope:
             raise ValueError("refusing a statement without its envelope")
-        h = vs.statement.header
-        self._hold(cur, h.issuer, h.nonce, h.negotiation_id)
+        issuer, nonce, nid = vs.issuer, vs.nonce, vs.negotiation_id  # as kept (see _put_outgoing)
+        self._hold(cur, issuer, nonce, nid)
         try:
             cur.execute(
                 _INSERT,
-                (
-                    vs.digest,
-                    IN,
-                    self._intern(cur, h.issuer),
-                    h.seq,
-                    h.negotiation_id,
-                    vs.body,
-                    at_ms,
-                    vs.envelope,
-                    h.nonce,
-                ),
+                (vs.digest, IN, self._intern(cur, issuer), vs.seq, nid, vs.body, at_ms, vs.envelope, nonce),
             )
         except sqlite3.IntegrityError:  # stored before: a retried request, or one of our own statements
             if cur.execute(_DIRECTION, (vs.digest,)).fetchone() != (IN,):

@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Concatenate, Final, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
@@ -618,10 +618,11 @@ def relay_escrow_answers(
     peer.hold_escrow_mandate(mandate)
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
     news = _news(peer, statements)
-    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified; decoded once
+    escrow_did = granted.agent
     ours = _take_escrow_news(peer, news, escrow_did)
     _witness_first(escrow, ours)
-    more = _relay(peer, counterparty, mandate, news, escrow)
+    more = _relay(peer, counterparty, mandate, news, escrow, granted=granted)
     _witness_first(escrow, more)
     for vs in [*ours, *more]:
         _drive(peer, counterparty, vs, escrow, escrow_did)
@@ -651,20 +652,40 @@ def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) 
         log.warning("our %d deliveries not given to the escrow yet: %s", len(deliveries), exc)
 
 
-def _news(peer: Peer, statements: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
-    """``(envelope, digest)`` of the statements not in memory. In memory only: what only the journal
-    still holds is refused REPLAYED where it goes, where asking the journal about every new statement
-    would cost a read each."""
+class _New(NamedTuple):
+    """One of an escrow's statements not in memory (:func:`_news`): its envelope, its digest, and the
+    payload it carries, decoded from the envelope once (:func:`_take_escrow_news` reads its issuer)."""
+
+    envelope: bytes
+    digest: bytes
+    payload: bytes
+
+
+def _news(peer: Peer, statements: Sequence[bytes]) -> list[_New]:
+    """``(envelope, digest, payload)`` of the statements not in memory. In memory only: what only the
+    journal still holds is refused REPLAYED where it goes, where asking the journal about every new
+    statement would cost a read each. Each envelope is decoded once here: its issuer is read from the
+    payload kept (:func:`_take_escrow_news`), not from the envelope decoded again."""
     held = peer.verifier.statements
-    return [
-        (env, d)
-        for env in statements
-        if not dict.__contains__(held, d := statement_digest(decode_envelope(env).payload))
-    ]
+    news = []
+    for env in statements:
+        payload = decode_envelope(env).payload
+        d = statement_digest(payload)
+        if not dict.__contains__(held, d):
+            news.append(_New(env, d, payload))
+    return news
+
+
+def _issuer_of(new: tuple[bytes, ...]) -> str:
+    """The issuer of an escrow's statement from :func:`_news` (its payload decoded once there), or of an
+    ``(envelope, digest)`` pair (its envelope decoded here)."""
+    if len(new) > 2:
+        return decode_statement(new[2]).header.issuer
+    return _issuer(new[0])
 
 
 def _take_escrow_news(
-    peer: Peer, news: Sequence[tuple[bytes, bytes]], escrow_did: str, escrow: Submitter | None = None
+    peer: Peer, news: Sequence[tuple[bytes, ...]], escrow_did: str, escrow: Submitter | None = None
 ) -> list[VerifiedStatement]:
     """Take an escrow's answer; return what it makes us send. An Accept it reveals (ESC-012), and what
     that Accept cites, come after the Stamp that witnessed it: taken as context -- its own expiry says
@@ -675,9 +696,9 @@ def _take_escrow_news(
     otherwise at the same seq (CHN-004), or broke its chain there (CHN-003) -- is shown back to
     ``escrow`` with the statement it forks with (ESC-015): the escrow then takes no claim of that issuer
     under the contract, which we cannot perform. The refusal is raised all the same."""
-    split = max((i + 1 for i, (env, _) in enumerate(news) if _issuer(env) != escrow_did), default=0)
+    split = max((i + 1 for i, new in enumerate(news) if _issuer_of(new) != escrow_did), default=0)
     try:
-        peer.hold([env for env, _ in news[:split]], answer_of=escrow_did)
+        peer.hold([new[0] for new in news[:split]], answer_of=escrow_did)
     except (Equivocation, ChainBroken, NonceReused, KeyRevoked) as refused:
         if escrow is not None and refused.evidence:
             # A fork, or another statement with the Accept's nonce: refused there too or taken, it keeps
@@ -687,19 +708,22 @@ def _take_escrow_news(
             with contextlib.suppress(CoopError, TransportError):
                 escrow.submit(list(refused.evidence))
         raise
-    return peer.on_replies([env for env, _ in news[split:]])
+    return peer.on_replies([new[0] for new in news[split:]])
 
 
 def _relay(
     peer: Peer,
     counterparty: CooperationClient,
     mandate: bytes,
-    news: Sequence[tuple[bytes, bytes]],
+    news: Sequence[tuple[bytes, ...]],
     escrow: Submitter | None = None,
+    *,
+    granted: identity_pb2.Mandate | None = None,
 ) -> list[VerifiedStatement]:
-    """Pass an escrow's new statements (``(envelope, digest)``, in its order) on to the counterparty;
-    return what its answers make us send (taken as :func:`_take_answers` does, ``escrow`` the client of
-    the escrow whose statements they are, if at hand).
+    """Pass an escrow's new statements (``(envelope, digest)`` first, in its order: :func:`_news`) on to
+    the counterparty; return what its answers make us send (taken as :func:`_take_answers` does,
+    ``escrow`` the client of the escrow whose statements they are, if at hand). ``granted``: the
+    escrow's Mandate ``mandate`` carries, when the caller decoded it already (not decoded again).
 
     Only what a trade needs of them goes on (:func:`_relayed`): statements of a negotiation, the
     escrow's Stamps, and the Mandates those cite -- not whatever else the answer carried (strangers'
@@ -713,18 +737,19 @@ def _relay(
     otherwise, and when the counterparty refuses a batch REPLAYED (one of them is held only in its
     journal), where a REPLAYED refusal of one is fine: it holds that one.
     """
-    granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified; decoded once
-    news = _relayed(peer, granted, news)
-    if not news:
+    if granted is None:
+        granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified; decoded once
+    relayed = _relayed(peer, granted, news)
+    if not relayed:
         return []
     escrow_did = granted.agent
     held = peer.verifier.statements
-    envelopes = [env for env, _ in news]
+    envelopes = [env for env, _ in relayed]
     # About one negotiation (a Stamp names none of its own): the counterparty's reactions to escrow
     # statements depend on that negotiation's state only, so it answers the batch as it would the last.
-    negotiations = {held[d].header.negotiation_id if d in held else None for _, d in news} - {b""}
+    negotiations = {held[d].header.negotiation_id if d in held else None for _, d in relayed} - {b""}
     one_negotiation = len(negotiations) <= 1 and None not in negotiations
-    if len(news) > 1 and one_negotiation:
+    if len(relayed) > 1 and one_negotiation:
         ours: list[VerifiedStatement] = []
         for batch in _batches(mandate, envelopes):
             try:
@@ -732,11 +757,11 @@ def _relay(
             except CoopError as exc:
                 if exc.code != "REPLAYED":
                     raise
-                ours += _relay_each(peer, counterparty, mandate, batch, escrow)
+                ours += _relay_each(peer, counterparty, mandate, batch, escrow, escrow_did=escrow_did)
                 continue
             ours += _take_answers(peer, replies, escrow, escrow_did)
         return ours
-    return _relay_each(peer, counterparty, mandate, envelopes, escrow)
+    return _relay_each(peer, counterparty, mandate, envelopes, escrow, escrow_did=escrow_did)
 
 
 def _relay_each(
@@ -745,9 +770,13 @@ def _relay_each(
     mandate: bytes,
     envelopes: Sequence[bytes],
     escrow: Submitter | None = None,
+    *,
+    escrow_did: str | None = None,
 ) -> list[VerifiedStatement]:
-    """One Exchange per envelope, a REPLAYED refusal skipped (the counterparty holds that one)."""
-    escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
+    """One Exchange per envelope, a REPLAYED refusal skipped (the counterparty holds that one).
+    ``escrow_did``: the agent of the escrow's Mandate ``mandate``, when the caller read it already."""
+    if escrow_did is None:
+        escrow_did = decode_statement(decode_envelope(mandate).payload).mandate.agent  # held: verified
     ours: list[VerifiedStatement] = []
     for env in envelopes:
         try:
@@ -781,7 +810,7 @@ def _statement_of(envelope: bytes) -> statement_pb2.Statement:
 
 
 def _relayed(
-    peer: Peer, granted: identity_pb2.Mandate, news: Sequence[tuple[bytes, bytes]]
+    peer: Peer, granted: identity_pb2.Mandate, news: Sequence[tuple[bytes, ...]]
 ) -> list[tuple[bytes, bytes]]:
     """What of an escrow's new statements the counterparty's trade needs: the statements of a
     negotiation (its contract's locks, rulings, the Accept the escrow reveals), the escrow's Stamps
@@ -792,7 +821,7 @@ def _relayed(
     held = peer.verifier.statements
     decoded = [
         (env, d, vs.statement if (vs := dict.get(held, d)) is not None else _statement_of(env))
-        for env, d in news
+        for env, d, *_ in news
     ]
     needed = {
         d
