@@ -6,10 +6,14 @@ same test builds byte-identical envelopes on every run.
 
 from __future__ import annotations
 
+import compileall
 import copy
 import os
+import re
+import sys
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +34,61 @@ if os.environ.get("PYTHONDONTWRITEBYTECODE") and "PYTHONPYCACHEPREFIX" not in os
     os.environ["PYTHONPYCACHEPREFIX"] = os.path.join(
         tempfile.gettempdir(), f"a2a-coop-tests-pycache-{os.getuid()}"
     )
+
+
+# The workers each import every test module, rewriting its asserts, and every library module: on a fresh
+# checkout (no bytecode cached) each of the four did all of it again, about 14 CPU seconds apiece of the
+# 20 a cold worker spends before its first test. The controller (no worker of its own) does it once,
+# before it starts them, writing where they will look (pytest's rewritten-module files, Python's
+# bytecode; the prefix above if set), and they find it done. What is current already is only checked.
+# Nothing is done when the workers would not write bytecode themselves, or run without workers.
+_PACKAGES = ("a2a_coop", "benchmarks", "conformance", "reliability", "reference_agents", "tools", "examples")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", None):
+        return
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") or config.getoption("assertmode") != "rewrite":
+        return
+    root = Path(__file__).resolve().parent.parent
+    saved = sys.pycache_prefix
+    sys.pycache_prefix = os.environ.get("PYTHONPYCACHEPREFIX") or None  # as the workers will have it
+    try:
+        for name in _PACKAGES:
+            compileall.compile_dir(root / name, quiet=2)
+        compileall.compile_dir(
+            root / "tests", maxlevels=0, quiet=2, rx=re.compile(r"[/\\](test_[^/\\]*|conftest)\.py$")
+        )
+        _rewrite_test_modules(config, root / "tests")
+    finally:
+        sys.pycache_prefix = saved
+
+
+def _rewrite_test_modules(config: pytest.Config, tests: Path) -> None:
+    """Each test module rewritten as a worker's import would, and written where it reads it (pytest's own
+    AssertionRewritingHook.exec_module, without the exec). A pytest without these helpers: left to the
+    workers."""
+    try:
+        from _pytest.assertion.rewrite import (
+            PYC_TAIL,
+            _read_pyc,
+            _rewrite_test,
+            _write_pyc,
+            assertstate_key,
+            get_cache_dir,
+            try_makedirs,
+        )
+    except ImportError:
+        return
+    state = config.stash[assertstate_key]
+    for fn in sorted(tests.glob("test_*.py")):
+        cache_dir = get_cache_dir(fn)
+        if not try_makedirs(cache_dir):
+            return
+        pyc = cache_dir / (fn.name[:-3] + PYC_TAIL)
+        if _read_pyc(fn, pyc, state.trace) is None:
+            source_stat, co = _rewrite_test(fn, config)
+            _write_pyc(state, co, source_stat, pyc)
 
 
 @pytest.fixture

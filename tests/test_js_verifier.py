@@ -47,9 +47,12 @@ COVERED = {
 
 
 def _node(*args: str) -> subprocess.CompletedProcess[str]:
+    """The JS verifier run on ``args``. Its timeout catches a hang, not slowness: a read of every vector
+    file takes about 5 CPU seconds, and on a machine shared by several suites it passed 60 s of wall
+    time (the run was killed and the test failed in three of this session's four full runs)."""
     assert NODE is not None
     return subprocess.run(
-        [NODE, str(VERIFIER), *args], check=False, capture_output=True, text=True, timeout=60, cwd=ROOT
+        [NODE, str(VERIFIER), *args], check=False, capture_output=True, text=True, timeout=300, cwd=ROOT
     )
 
 
@@ -335,19 +338,29 @@ READINGS = {
 def test_the_reputation_vectors_tell_every_other_reading_apart(reading: str, tmp_path: Path) -> None:
     """Each other reading of SPEC 10.2 or 10.3, written into a copy of the JS verifier, disagrees with at
     least one vector of ratings.json or reputation.json (the unedited verifier agrees with all: the edit is
-    what it fails on)."""
+    what it fails on). reputation.json is read first, and ratings.json only if it told the reading apart
+    from none: the first takes a tenth of the second's time (no signature to check) and tells SPEC 10.3's
+    readings apart, ratings.json SPEC 10.2's."""
     old, new = READINGS[reading]
     source = VERIFIER.read_text(encoding="utf-8")
     assert source.count(old) == 1, f"the verifier no longer has {old!r}"
     copy = tmp_path / "verify.mjs"
     copy.write_text(source.replace(old, new), encoding="utf-8")
-    vectors = [str(ROOT / "conformance" / "vectors" / f) for f in ("ratings.json", "reputation.json")]
     assert NODE is not None
-    run = subprocess.run(
-        [NODE, str(copy), "--json", *vectors], check=False, capture_output=True, text=True, timeout=60
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    assert json.loads(run.stdout)["disagreements"], reading
+    for name in ("reputation.json", "ratings.json"):
+        run = subprocess.run(
+            [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / name)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode in (0, 1), run.stdout[-1000:] + run.stderr[-1000:]
+        if json.loads(run.stdout)["disagreements"]:
+            assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+            break
+    else:
+        raise AssertionError(f"no vector of reputation.json or ratings.json tells {reading!r} apart")
 
 
 # KEY-009 (c): ratings.json 36 to 45 are pairs differing only in the escrow's order of its Stamps of Bob's

@@ -1068,11 +1068,11 @@ def _recount_dated(
             c[3], c[4] = min(c[3], here), min(c[4], here)
         elif kind == "forget" and key in contracts:
             exp.contract_forgotten(key)
-            if key not in exp._displaced.items:
-                contracts[b"forgotten" + key] = contracts.pop(key)  # counts on, out of reach
+            if key not in exp._displaced.items:  # counts on, out of reach (a reused key: each apart)
+                contracts[_unused(contracts, b"forgotten" + key)] = contracts.pop(key)
         elif kind == "forget_answer" and key in offers and key not in exp.live_offers:
             exp.answer_forgotten(key)
-            offers[b"forgotten" + key] = offers.pop(key)
+            offers[_unused(offers, b"forgotten" + key)] = offers.pop(key)
         asked = [(qt, qseq)]
         if not reuse:  # also where each forgotten offer or contract starts and stops counting
             for fk, row in [*offers.items(), *contracts.items()]:
@@ -1086,6 +1086,14 @@ def _recount_dated(
 
 
 _NEVER = 1 << 140
+
+
+def _unused(rows: dict[bytes, list[int]], name: bytes) -> bytes:
+    """``name``, or with primes after it until no row has it: a key reused (no archive) and forgotten
+    twice leaves two forgotten rows, both counting on."""
+    while name in rows:
+        name += b"'"
+    return name
 
 
 def _assert_dated_recount(
