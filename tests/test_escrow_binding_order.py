@@ -22,7 +22,6 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -93,28 +92,36 @@ def _answers(e: EscrowNode, statements: list[VerifiedStatement]) -> list[list[by
     return [_submit(e, vs) for vs in statements]
 
 
-class _Authorised:
-    """A thief holding Alice's key K revokes it itself (``own``, back to 1 ms); K's Checkpoint under her
-    principal P's Mandate signed after it (``binding``) is refused KEY_REVOKED by ``own`` -- and binds K to
-    P (KEY-007 (a)), so P's revocation of K (``back``), which only that binding authorises (KEY-004), is
-    taken."""
+def _checkpoint(s: _Authorised) -> VerifiedStatement:
+    """K's Checkpoint of its own revocation under P's Mandate: a binding of no negotiation."""
+    return s.alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([s.own.digest])))
 
-    def __init__(self) -> None:
+
+class _Authorised:
+    """A thief holding Alice's key K revokes it itself (``own``, back to 1 ms); K's first statement under
+    her principal P's Mandate, signed after it (``binding``, made by ``bind``: a Checkpoint by default; an
+    Accept of Bob's Offer naming the escrow, ``offer``, in tests/test_escrow_negotiation_binding.py), is
+    refused KEY_REVOKED by ``own`` -- and binds K to P (KEY-007 (a)), so P's revocation of K (``back``),
+    which only that binding authorises (KEY-004), is taken. ``setup``: both parties' setups and the
+    Offer."""
+
+    def __init__(self, bind: Callable[[_Authorised], VerifiedStatement] = _checkpoint) -> None:
         self.clock = clock = FixedClock()
-        self.alice, self.party = Party("alice", clock), Party("escrow", clock)
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.party = Party("escrow", clock)
+        self.offer = self.bob.offer(self.alice, self.bob.proposal(escrow=self.party.did))
         clock.advance(1_000)
         self.own = self.alice.agent.sign(
             "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1)
         )
         clock.advance(1_000)
-        self.binding = self.alice.sign(
-            "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([self.own.digest]))
-        )
+        self.binding = bind(self)
         clock.advance(1_000)
         self.back = self.alice.principal.sign(
             "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1, reason="stolen")
         )
         clock.advance(1_000)
+        self.setup = [*self.alice.setup, *self.bob.setup, self.offer.envelope]
 
 
 @pytest.mark.req("KEY-007", "KEY-004", "ESC-001", "ESC-007", "AUD-003", "WIT-001")
@@ -376,7 +383,7 @@ def test_a_successor_takes_over_a_transcript_holding_a_binding_refused_key_revok
 
 
 def _taken_over(
-    s: Any, transcript: list[bytes], db: Path, check: Callable[[EscrowNode], None] | None = None
+    s: _Authorised, transcript: list[bytes], db: Path, check: Callable[[EscrowNode], None] | None = None
 ) -> None:
     """K1's principal revokes K1 and hands its ledger to K2 (ESC-022); K2 takes ``transcript`` over, and then
     restarts from its journal. Both times: K1's binding ``s.binding``, refused KEY_REVOKED, binds the key at
