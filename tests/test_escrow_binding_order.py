@@ -180,20 +180,27 @@ def test_an_escrow_takes_the_revocation_a_binding_refused_key_revoked_authorises
     assert seen == {True, False}  # held in some orders, shown in the others
 
 
-class _Reach:
-    """Attack 21's theft at an escrow: Alice's key K binds itself to her principal P by a Checkpoint, its
-    first statement (``binding``); a thief holding K mints, with K, a Mandate for its own agent X
-    (``minted``), X signs under it (``x_said``), the thief signs a Checkpoint with K under P's Mandate
-    (``thief``: K bound to P there too, later), and P revokes K back to 1 ms (``back``). Heard before X's
-    statement, the binding dates K's binding to P before the minted Mandate, and P's revocation reaches
-    it (KEY-011 (c)): X's statement is refused. Heard after P's revocation, the binding was refused
-    KEY_REVOKED and bound nothing at an escrow: X's statement was taken -- the order of two statements
-    P showed decided."""
+def _first_checkpoint(s: _Reach) -> VerifiedStatement:
+    """K's first statement, a Checkpoint under P's Mandate: a binding of no negotiation."""
+    return s.alice.sign("checkpoint", identity_pb2.Checkpoint())
 
-    def __init__(self) -> None:
+
+class _Reach:
+    """Attack 21's theft at an escrow: Alice's key K binds itself to her principal P by its first statement
+    (``binding``, made by ``bind``: a Checkpoint by default; an Offer to Bob naming the escrow in
+    tests/test_escrow_negotiation_binding.py); a thief holding K mints, with K, a Mandate for its own agent
+    X (``minted``), X signs under it (``x_said``), the thief signs a Checkpoint with K under P's Mandate
+    (``thief``: K bound to P there too, later), and P revokes K back to 1 ms (``back``); ``setup``: Alice's,
+    the minted Mandate and the thief's Checkpoint. Heard before X's statement, the binding dates K's binding
+    to P before the minted Mandate, and P's revocation reaches it (KEY-011 (c)): X's statement is refused.
+    Heard after P's revocation, the binding was refused KEY_REVOKED and bound nothing at an escrow: X's
+    statement was taken -- the order of two statements P showed decided."""
+
+    def __init__(self, bind: Callable[[_Reach], VerifiedStatement] = _first_checkpoint) -> None:
         self.clock = clock = FixedClock()
-        self.alice, self.party, x = Party("alice", clock), Party("escrow", clock), Party("x", clock)
-        self.binding = self.alice.sign("checkpoint", identity_pb2.Checkpoint())
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.party, x = Party("escrow", clock), Party("x", clock)
+        self.binding = bind(self)
         clock.advance(60_000)  # the theft
         self.minted = mandate_for(self.alice.agent, x.did, self.alice)
         clock.advance(1_000)
@@ -208,6 +215,7 @@ class _Reach:
             "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1, reason="stolen")
         )
         clock.advance(1_000)
+        self.setup = [*self.alice.setup, self.minted.envelope, self.thief.envelope]
 
 
 @pytest.mark.req("KEY-007", "KEY-011", "MND-012", "ESC-001", "ESC-007", "AUD-003")
@@ -222,7 +230,7 @@ def test_an_escrow_reads_a_binding_heard_after_the_revocation_as_one_heard_befor
         path = tmp_path / f"{snapshot_every}-{n}.db"
         e = _node(party, s.clock, path, snapshot_every)
         try:
-            e.submit([*alice.setup, s.minted.envelope, s.thief.envelope])  # K bound to P, by the thief's
+            e.submit(s.setup)  # K bound to P, by the thief's
             first, _ = _fed(e, order)
             at = {vs.digest: i for i, vs in enumerate(order)}
             if at[back.digest] < at[binding.digest]:
@@ -347,7 +355,7 @@ def test_the_audit_reads_a_binding_refused_key_revoked_only_where_the_escrow_too
     assert codes == {"EVIDENCE_MISSING", "REVOCATION_UNAUTHORIZED"}, codes
     r = _Reach()
     escrow = Escrow(r.party.agent, r.party.mandate_vs.digest, setup=r.party.setup)
-    escrow.submit([*r.alice.setup, r.minted.envelope, r.thief.envelope], r.clock.now_ms)
+    escrow.submit(r.setup, r.clock.now_ms)
     for vs in (r.back, r.x_said, r.binding):  # X's statement taken: K bound to P later than its Mandate
         escrow.submit([vs.envelope], r.clock.now_ms)
     transcript = escrow.transcript()
