@@ -245,14 +245,13 @@ def test_a_thiefs_escrowed_breach_counts_against_the_principal_that_bound_the_ke
         assert _ratings(heard, escrow.did) == expected, at
 
 
-@pytest.mark.req("KEY-009", "ATT-020")
-def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothing_in_any_order() -> None:
-    """An escrow at fault stamps Mallory's revocation first and her Accept after it (an honest one
-    refuses the Accept then, KEY-004, and locks nothing): nothing it did after it knew of the
-    revocation is hers, so every view weighs the attestation 0 -- the one that heard the revocation
-    first refuses her Accept, the one that heard it last takes it and weighs it nothing -- and a
-    second revocation stamped earlier, with an effective_ms after the Accept, changes nothing of that
-    either way: only a revocation that covers the statement is asked about."""
+def _breach_after_a_stamped_revocation() -> tuple[
+    FixedClock, Party, Party, Party, VerifiedStatement, VerifiedStatement, list[VerifiedStatement]
+]:
+    """Bob's bonded Offer to Mallory at the escrow and her Accept; her principal revokes her key back to
+    the Accept (``disown``), and an escrow at fault stamps the revocation first, then the Offer and Accept
+    (``first``); Mallory's breach then settles (``log``, :func:`_settled_breach`). Returns ``(clock, bob,
+    mallory, escrow, disown, first, log)``."""
     clock = FixedClock()
     bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
     _bound(mallory)
@@ -264,10 +263,21 @@ def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothi
         "key_revocation",
         identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
     )
-    first = escrow.sign(
-        "stamp", commitment_pb2.Stamp(statements=[disown.digest, offer.digest, accept.digest])
-    )
+    named = [disown.digest, offer.digest, accept.digest]
+    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=named))
     log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
+    return clock, bob, mallory, escrow, disown, first, log
+
+
+@pytest.mark.req("KEY-009", "ATT-020")
+def test_a_contract_stamped_after_the_escrow_stamped_its_revocation_weighs_nothing_in_any_order() -> None:
+    """An escrow at fault stamps Mallory's revocation first and her Accept after it (an honest one
+    refuses the Accept then, KEY-004, and locks nothing): nothing it did after it knew of the
+    revocation is hers, so every view weighs the attestation 0 -- the one that heard the revocation
+    first refuses her Accept, the one that heard it last takes it and weighs it nothing -- and a
+    second revocation stamped earlier, with an effective_ms after the Accept, changes nothing of that
+    either way: only a revocation that covers the statement is asked about."""
+    _, bob, mallory, escrow, disown, first, log = _breach_after_a_stamped_revocation()
     evidence = [*bob.setup, *mallory.setup, *escrow.setup, first.envelope, *(vs.envelope for vs in log)]
     for at in range(len(bob.setup) + len(mallory.setup), len(evidence) + 1):  # after its binding (KEY-008)
         heard = _observe([*evidence[:at], disown.envelope, *evidence[at:]])
@@ -315,20 +325,7 @@ def test_a_peers_view_drops_a_kept_rating_a_later_revocation_disowns() -> None:
     so it kept the rating, runtime/reputation.py). Then come a Stamp by the escrow naming Mallory's
     revocation before her Accept, and the revocation: the Accept is disowned (ATT-020), as a view that
     heard them first finds, and the kept rating must go to stake 0 too."""
-    clock = FixedClock()
-    bob, mallory, escrow = Party("bob", clock), Party("mallory", clock), Party("escrow", clock)
-    _bound(mallory)
-    offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
-    clock.advance(1_000)
-    accept = mallory.accept(offer)
-    clock.advance(1_000)
-    disown = mallory.principal.sign(
-        "key_revocation",
-        identity_pb2.KeyRevocation(key=mallory.did, effective_ms=accept.issued_at_ms, reason="lost"),
-    )
-    named = [disown.digest, offer.digest, accept.digest]
-    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=named))
-    log = _settled_breach(bob, mallory, escrow, clock, offer=offer, accept=accept)
+    clock, bob, mallory, escrow, disown, first, log = _breach_after_a_stamped_revocation()
     v = EvidenceVerifier()
     for e in [*bob.setup, *mallory.setup, *escrow.setup, *(vs.envelope for vs in log)]:
         v.accept(e)

@@ -22,7 +22,6 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -93,28 +92,36 @@ def _answers(e: EscrowNode, statements: list[VerifiedStatement]) -> list[list[by
     return [_submit(e, vs) for vs in statements]
 
 
-class _Authorised:
-    """A thief holding Alice's key K revokes it itself (``own``, back to 1 ms); K's Checkpoint under her
-    principal P's Mandate signed after it (``binding``) is refused KEY_REVOKED by ``own`` -- and binds K to
-    P (KEY-007 (a)), so P's revocation of K (``back``), which only that binding authorises (KEY-004), is
-    taken."""
+def _checkpoint(s: _Authorised) -> VerifiedStatement:
+    """K's Checkpoint of its own revocation under P's Mandate: a binding of no negotiation."""
+    return s.alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([s.own.digest])))
 
-    def __init__(self) -> None:
+
+class _Authorised:
+    """A thief holding Alice's key K revokes it itself (``own``, back to 1 ms); K's first statement under
+    her principal P's Mandate, signed after it (``binding``, made by ``bind``: a Checkpoint by default; an
+    Accept of Bob's Offer naming the escrow, ``offer``, in tests/test_escrow_negotiation_binding.py), is
+    refused KEY_REVOKED by ``own`` -- and binds K to P (KEY-007 (a)), so P's revocation of K (``back``),
+    which only that binding authorises (KEY-004), is taken. ``setup``: both parties' setups and the
+    Offer."""
+
+    def __init__(self, bind: Callable[[_Authorised], VerifiedStatement] = _checkpoint) -> None:
         self.clock = clock = FixedClock()
-        self.alice, self.party = Party("alice", clock), Party("escrow", clock)
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.party = Party("escrow", clock)
+        self.offer = self.bob.offer(self.alice, self.bob.proposal(escrow=self.party.did))
         clock.advance(1_000)
         self.own = self.alice.agent.sign(
             "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1)
         )
         clock.advance(1_000)
-        self.binding = self.alice.sign(
-            "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([self.own.digest]))
-        )
+        self.binding = bind(self)
         clock.advance(1_000)
         self.back = self.alice.principal.sign(
             "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1, reason="stolen")
         )
         clock.advance(1_000)
+        self.setup = [*self.alice.setup, *self.bob.setup, self.offer.envelope]
 
 
 @pytest.mark.req("KEY-007", "KEY-004", "ESC-001", "ESC-007", "AUD-003", "WIT-001")
@@ -173,20 +180,27 @@ def test_an_escrow_takes_the_revocation_a_binding_refused_key_revoked_authorises
     assert seen == {True, False}  # held in some orders, shown in the others
 
 
-class _Reach:
-    """Attack 21's theft at an escrow: Alice's key K binds itself to her principal P by a Checkpoint, its
-    first statement (``binding``); a thief holding K mints, with K, a Mandate for its own agent X
-    (``minted``), X signs under it (``x_said``), the thief signs a Checkpoint with K under P's Mandate
-    (``thief``: K bound to P there too, later), and P revokes K back to 1 ms (``back``). Heard before X's
-    statement, the binding dates K's binding to P before the minted Mandate, and P's revocation reaches
-    it (KEY-011 (c)): X's statement is refused. Heard after P's revocation, the binding was refused
-    KEY_REVOKED and bound nothing at an escrow: X's statement was taken -- the order of two statements
-    P showed decided."""
+def _first_checkpoint(s: _Reach) -> VerifiedStatement:
+    """K's first statement, a Checkpoint under P's Mandate: a binding of no negotiation."""
+    return s.alice.sign("checkpoint", identity_pb2.Checkpoint())
 
-    def __init__(self) -> None:
+
+class _Reach:
+    """Attack 21's theft at an escrow: Alice's key K binds itself to her principal P by its first statement
+    (``binding``, made by ``bind``: a Checkpoint by default; an Offer to Bob naming the escrow in
+    tests/test_escrow_negotiation_binding.py); a thief holding K mints, with K, a Mandate for its own agent
+    X (``minted``), X signs under it (``x_said``), the thief signs a Checkpoint with K under P's Mandate
+    (``thief``: K bound to P there too, later), and P revokes K back to 1 ms (``back``); ``setup``: Alice's,
+    the minted Mandate and the thief's Checkpoint. Heard before X's statement, the binding dates K's binding
+    to P before the minted Mandate, and P's revocation reaches it (KEY-011 (c)): X's statement is refused.
+    Heard after P's revocation, the binding was refused KEY_REVOKED and bound nothing at an escrow: X's
+    statement was taken -- the order of two statements P showed decided."""
+
+    def __init__(self, bind: Callable[[_Reach], VerifiedStatement] = _first_checkpoint) -> None:
         self.clock = clock = FixedClock()
-        self.alice, self.party, x = Party("alice", clock), Party("escrow", clock), Party("x", clock)
-        self.binding = self.alice.sign("checkpoint", identity_pb2.Checkpoint())
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.party, x = Party("escrow", clock), Party("x", clock)
+        self.binding = bind(self)
         clock.advance(60_000)  # the theft
         self.minted = mandate_for(self.alice.agent, x.did, self.alice)
         clock.advance(1_000)
@@ -201,6 +215,7 @@ class _Reach:
             "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1, reason="stolen")
         )
         clock.advance(1_000)
+        self.setup = [*self.alice.setup, self.minted.envelope, self.thief.envelope]
 
 
 @pytest.mark.req("KEY-007", "KEY-011", "MND-012", "ESC-001", "ESC-007", "AUD-003")
@@ -215,7 +230,7 @@ def test_an_escrow_reads_a_binding_heard_after_the_revocation_as_one_heard_befor
         path = tmp_path / f"{snapshot_every}-{n}.db"
         e = _node(party, s.clock, path, snapshot_every)
         try:
-            e.submit([*alice.setup, s.minted.envelope, s.thief.envelope])  # K bound to P, by the thief's
+            e.submit(s.setup)  # K bound to P, by the thief's
             first, _ = _fed(e, order)
             at = {vs.digest: i for i, vs in enumerate(order)}
             if at[back.digest] < at[binding.digest]:
@@ -340,7 +355,7 @@ def test_the_audit_reads_a_binding_refused_key_revoked_only_where_the_escrow_too
     assert codes == {"EVIDENCE_MISSING", "REVOCATION_UNAUTHORIZED"}, codes
     r = _Reach()
     escrow = Escrow(r.party.agent, r.party.mandate_vs.digest, setup=r.party.setup)
-    escrow.submit([*r.alice.setup, r.minted.envelope, r.thief.envelope], r.clock.now_ms)
+    escrow.submit(r.setup, r.clock.now_ms)
     for vs in (r.back, r.x_said, r.binding):  # X's statement taken: K bound to P later than its Mandate
         escrow.submit([vs.envelope], r.clock.now_ms)
     transcript = escrow.transcript()
@@ -376,7 +391,7 @@ def test_a_successor_takes_over_a_transcript_holding_a_binding_refused_key_revok
 
 
 def _taken_over(
-    s: Any, transcript: list[bytes], db: Path, check: Callable[[EscrowNode], None] | None = None
+    s: _Authorised, transcript: list[bytes], db: Path, check: Callable[[EscrowNode], None] | None = None
 ) -> None:
     """K1's principal revokes K1 and hands its ledger to K2 (ESC-022); K2 takes ``transcript`` over, and then
     restarts from its journal. Both times: K1's binding ``s.binding``, refused KEY_REVOKED, binds the key at

@@ -24,18 +24,26 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_escrow_binding_order import _JS, _answers, _audited, _fed, _node, _submit, _taken_over
+from test_escrow_binding_order import (
+    _JS,
+    _answers,
+    _audited,
+    _Authorised,
+    _fed,
+    _node,
+    _Reach,
+    _submit,
+    _taken_over,
+)
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.strangers import StrangerQuota
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
-from conformance.generate_vectors.key_time import mandate_for
+from a2a_coop.testing import DAY_MS, Signer
 
 
 def _stamped(e: EscrowNode, digest: bytes) -> bool:
@@ -47,35 +55,9 @@ def _stamped(e: EscrowNode, digest: bytes) -> bool:
     return False
 
 
-class _Reach:
-    """Attack 21's theft at an escrow, K's first statement an Offer: Alice's key K offers Bob a trade naming
-    the escrow under her principal P's Mandate (``binding``: K bound to P there); a thief holding K mints,
-    with K, a Mandate for its own agent X (``minted``), X signs under it (``x_said``), the thief signs a
-    Checkpoint with K under P's Mandate (``thief``: K bound to P there too, later), and P revokes K back to
-    1 ms (``back``). Heard before X's statement, the Offer dates K's binding to P before the minted Mandate,
-    and P's revocation reaches it (KEY-011 (c)): X's statement is refused. Heard after P's revocation, the
-    Offer was refused KEY_REVOKED and bound nothing at the escrow: X's statement was taken."""
-
-    def __init__(self) -> None:
-        self.clock = clock = FixedClock()
-        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
-        self.party, x = Party("escrow", clock), Party("x", clock)
-        self.binding = self.alice.offer(self.bob, self.alice.proposal(escrow=self.party.did))
-        clock.advance(60_000)  # the theft
-        self.minted = mandate_for(self.alice.agent, x.did, self.alice)
-        clock.advance(1_000)
-        self.x_said = x.agent.sign("checkpoint", identity_pb2.Checkpoint(), mandate=self.minted.digest)
-        clock.advance(1_000)
-        self.thief = self.alice.sign(
-            "checkpoint",
-            identity_pb2.Checkpoint(log_root=merkle_root([self.binding.digest, self.minted.digest])),
-        )
-        clock.advance(3_600_000)
-        self.back = self.alice.principal.sign(
-            "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1, reason="stolen")
-        )
-        clock.advance(1_000)
-        self.setup = [*self.alice.setup, self.minted.envelope, self.thief.envelope]
+def _offer(s: _Reach) -> VerifiedStatement:
+    """K's first statement, an Offer to Bob naming the escrow: a binding of a negotiation."""
+    return s.alice.offer(s.bob, s.alice.proposal(escrow=s.party.did))
 
 
 @pytest.mark.req("KEY-007", "KEY-011", "MND-012", "ESC-001", "ESC-007", "AUD-003", "ESC-006")
@@ -83,7 +65,7 @@ class _Reach:
 def test_an_escrow_reads_an_offer_heard_after_the_revocation_as_one_heard_before_in_every_order(
     tmp_path: Path, snapshot_every: int
 ) -> None:
-    s = _Reach()
+    s = _Reach(_offer)
     alice, party, binding, back, x_said = s.alice, s.party, s.binding, s.back, s.x_said
     key, principal = alice.did, alice.principal.did
     held_in = set()
@@ -135,29 +117,9 @@ def test_an_escrow_reads_an_offer_heard_after_the_revocation_as_one_heard_before
     assert held_in == {True, False}  # taken in some orders, refused and kept in the others
 
 
-class _Authorised:
-    """A thief holding Alice's key K revokes it itself (``own``, back to 1 ms); K's first statement under
-    her principal P's Mandate is an Accept of Bob's Offer naming the escrow, signed after it (``binding``):
-    refused KEY_REVOKED by ``own`` -- and it binds K to P (KEY-007 (a)), so P's revocation of K (``back``),
-    which only that binding authorises (KEY-004), is taken."""
-
-    def __init__(self) -> None:
-        self.clock = clock = FixedClock()
-        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
-        self.party = Party("escrow", clock)
-        self.offer = self.bob.offer(self.alice, self.bob.proposal(escrow=self.party.did))
-        clock.advance(1_000)
-        self.own = self.alice.agent.sign(
-            "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1)
-        )
-        clock.advance(1_000)
-        self.binding = self.alice.accept(self.offer)
-        clock.advance(1_000)
-        self.back = self.alice.principal.sign(
-            "key_revocation", identity_pb2.KeyRevocation(key=self.alice.did, effective_ms=1, reason="stolen")
-        )
-        clock.advance(1_000)
-        self.setup = [*self.alice.setup, *self.bob.setup, self.offer.envelope]
+def _accept(s: _Authorised) -> VerifiedStatement:
+    """K's Accept of Bob's Offer naming the escrow: a binding of a negotiation."""
+    return s.alice.accept(s.offer)
 
 
 @pytest.mark.req("KEY-007", "KEY-004", "ESC-001", "ESC-007", "AUD-003", "ESC-014")
@@ -165,7 +127,7 @@ class _Authorised:
 def test_an_escrow_takes_the_revocation_an_accept_refused_key_revoked_authorises_in_every_order(
     tmp_path: Path, snapshot_every: int
 ) -> None:
-    s = _Authorised()
+    s = _Authorised(_accept)
     alice, party, binding, back = s.alice, s.party, s.binding, s.back
     key, principal = alice.did, alice.principal.did
     nid = s.offer.header.negotiation_id
@@ -215,7 +177,7 @@ def test_a_refused_accept_kept_as_a_binding_moves_no_negotiation_at_the_escrow(t
     """The escrow keeps the thief's Accept only as a binding: no contract, no bond locked, no answer taken
     (ESC-014) -- Bob's Withdraw of the Offer is taken after it, where a taken Accept would have made it an
     illegal transition -- and its audit finds no second answer and nothing unstamped."""
-    s = _Authorised()
+    s = _Authorised(_accept)
     proposal = s.bob.bonded_proposal(s.party.did, s.clock.now_ms + DAY_MS, bond=100)
     offer = s.bob.offer(s.alice, proposal)
     accept = s.alice.accept(offer)  # K's, signed after K's own revocation: a thief's
@@ -245,7 +207,7 @@ def test_the_audit_reads_an_offer_refused_key_revoked_only_where_the_escrow_kept
     after it, is one the escrow should have taken (the audit refuses nothing then: no finding is possible
     from an absence, but the binding is gone); moved before X's statement where the escrow took that one,
     X's statement is refused (KEY_REVOKED, MND-012); a stamp-less copy of a taken statement is a finding."""
-    r = _Reach()
+    r = _Reach(_offer)
     escrow = Escrow(r.party.agent, r.party.mandate_vs.digest, setup=r.party.setup)
     escrow.submit(r.setup, r.clock.now_ms)
     for vs in (r.back, r.x_said, r.binding):  # X's statement taken: K bound to P later than its Mandate
@@ -261,7 +223,7 @@ def test_the_audit_reads_an_offer_refused_key_revoked_only_where_the_escrow_kept
     findings = audit_ledger(moved, escrow=r.party.did).findings
     assert {(f.code, f.digests) for f in findings} == {("KEY_REVOKED", (r.x_said.digest,))}, findings
     # An unstamped statement of a negotiation the escrow could take is no binding it kept: a finding.
-    r2 = _Reach()
+    r2 = _Reach(_offer)
     escrow = Escrow(r2.party.agent, r2.party.mandate_vs.digest, setup=r2.party.setup)
     escrow.submit(r2.setup, r2.clock.now_ms)
     planted = [*escrow.transcript(), r2.binding.envelope]
@@ -277,7 +239,7 @@ def test_a_submitter_plants_no_negotiation_binding_but_one_the_key_signed(tmp_pa
     Offer binding no earlier than a binding held, and one over the key's newcomer quota (ESC-017: each kept
     binding is in every auditor's download, so it is counted as any statement). Each kept is refused
     (KEY_REVOKED) and signs nothing."""
-    s = _Authorised()
+    s = _Authorised(_accept)
     alice, party, clock = s.alice, s.party, s.clock
     thief_principal = Signer("thief-principal", clock)
     m = identity_pb2.Mandate()
@@ -312,7 +274,7 @@ def test_a_submitter_plants_no_negotiation_binding_but_one_the_key_signed(tmp_pa
     finally:
         e.close()
     quota = StrangerQuota(per_period=0, per_key=1, period_ms=60_000)
-    s = _Authorised()
+    s = _Authorised(_accept)
     e = _node(s.party, s.clock, tmp_path / "q.db", quota=quota)
     try:
         e.submit([*s.setup, s.own.envelope])  # K's own revocation: K's count for the period
@@ -334,7 +296,7 @@ def test_a_successor_takes_over_a_transcript_holding_an_accept_kept_as_a_binding
     hands its ledger to K2 (ESC-022). K2 takes K1's transcript over: the Accept binds the key there too and
     is kept, shown, not held -- it moves no negotiation there either; K2 restarts from its journal, and its
     transcript audits clean (AUD-006)."""
-    s = _Authorised()
+    s = _Authorised(_accept)
     old = _node(s.party, s.clock, tmp_path / "old.db")
     try:
         old.submit(s.setup)
@@ -359,7 +321,7 @@ def test_the_js_verifier_reads_the_escrows_transcript_negotiation_binding_as_the
     of a negotiation refused KEY_REVOKED, and so refused, REVOCATION_UNAUTHORIZED, the revocation the escrow
     took after the Accept it kept as a binding (KEY-007 (a)); now it binds by it, as the escrow and its
     audit do, as a view of evidence (role auditor) binds by it holding it, disowned (KEY-009 (c))."""
-    s = _Authorised()
+    s = _Authorised(_accept)
     escrow = Escrow(s.party.agent, s.party.mandate_vs.digest, setup=s.party.setup)
     escrow.submit(s.setup, s.clock.now_ms)
     for vs in (s.own, s.binding, s.back):
@@ -391,7 +353,7 @@ def test_a_binding_kept_right_after_what_a_snapshot_holds_binds_again_on_resumin
     from that snapshot, the escrow binds K there before replaying the journal's rows since -- waiting for
     its anchor among those rows, it never met it and could not start -- and X's statement, shown after,
     is refused as before the restart."""
-    s = _Reach()
+    s = _Reach(_offer)
     path = tmp_path / "e.db"
     e = _node(s.party, s.clock, path, snapshot_every=1)
     try:

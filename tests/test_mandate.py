@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -1011,6 +1011,26 @@ class _ForgottenRows:
 @pytest.mark.parametrize("kept", [None, 0, 2])
 @settings(max_examples=300, deadline=None, database=None)
 @given(ops=dated_ops)
+# A key forgotten, used again and forgotten again (no archive): both records count on. The recount kept
+# only the second (found once in about 20,000 examples; seen as a rare flake of the [None] case).
+@example(
+    ops=[
+        ("contract", 4, 0, 0, 0, 1, (0, None)),
+        ("forget", 4, 0, 0, 0, 0, (0, None)),
+        ("contract", 4, 0, 0, 0, 0, (0, None)),
+        ("forget", 4, 0, 0, 0, 0, (0, None)),
+    ]
+)
+@example(
+    ops=[
+        ("offer", 2, 0, 0, 10, 5, (0, None)),
+        ("answer", 2, 5, 0, 0, 0, (0, None)),
+        ("forget_answer", 2, 0, 0, 0, 0, (0, None)),
+        ("offer", 2, 0, 1, 10, 0, (0, None)),
+        ("answer", 2, 5, 0, 0, 0, (0, None)),
+        ("forget_answer", 2, 0, 0, 0, 0, (1, None)),
+    ]
+)
 def test_dated_exposure_matches_a_recount_at_every_place(
     ops: list[tuple[str, int, int, int, int, int, tuple[int, int | None]]], kept: int | None
 ) -> None:
@@ -1022,7 +1042,8 @@ def test_dated_exposure_matches_a_recount_at_every_place(
     witnessed Accept that displaced it. ``kept``: with an archive, the exposure keeps that many to twice as
     many forgotten records in memory and reads the others back from it (None: no archive, all kept); a
     forgotten key is then not used again (a digest names one offer or contract, and once forgotten it is
-    not formed or offered again)."""
+    not formed or offered again). Without an archive a forgotten key may be used again: each of its
+    forgotten records counts on."""
     exp = Exposure(period_origin_ms=0, period_ms=SMALL_PERIOD)
     saved = mandate.FORGOTTEN_KEPT
     if kept is not None:
@@ -1038,10 +1059,13 @@ def _recount_dated(
 ) -> None:
     offers: dict[bytes, list[int]] = {}  # key -> [start, value, issued, expires, answered_until]
     contracts: dict[bytes, list[int]] = {}  # key -> [start, value, period, until, displaced_until]
+    # A forgotten one counts on under a name of its own (b"forgotten", the op's index, its key): with
+    # ``reuse`` a key forgotten may be used and forgotten again, and each of its records counts.
+    gone: set[bytes] = set()  # the keys forgotten
     never = 1 << 140
-    for kind, n, at, seq, span, value, (qt, qseq) in ops:
+    for i, (kind, n, at, seq, span, value, (qt, qseq)) in enumerate(ops):
         key = bytes([n])
-        if not reuse and (b"forgotten" + key in offers or b"forgotten" + key in contracts):
+        if not reuse and key in gone:
             continue
         here = at * _SPAN + seq + 1
         if kind == "offer" and key not in offers and seq >= 0:
@@ -1068,11 +1092,13 @@ def _recount_dated(
             c[3], c[4] = min(c[3], here), min(c[4], here)
         elif kind == "forget" and key in contracts:
             exp.contract_forgotten(key)
-            if key not in exp._displaced.items:  # counts on, out of reach (a reused key: each apart)
-                contracts[_unused(contracts, b"forgotten" + key)] = contracts.pop(key)
+            if key not in exp._displaced.items:
+                contracts[b"forgotten%d:" % i + key] = contracts.pop(key)  # counts on, out of reach
+                gone.add(key)
         elif kind == "forget_answer" and key in offers and key not in exp.live_offers:
             exp.answer_forgotten(key)
-            offers[_unused(offers, b"forgotten" + key)] = offers.pop(key)
+            offers[b"forgotten%d:" % i + key] = offers.pop(key)
+            gone.add(key)
         asked = [(qt, qseq)]
         if not reuse:  # also where each forgotten offer or contract starts and stops counting
             for fk, row in [*offers.items(), *contracts.items()]:
@@ -1086,14 +1112,6 @@ def _recount_dated(
 
 
 _NEVER = 1 << 140
-
-
-def _unused(rows: dict[bytes, list[int]], name: bytes) -> bytes:
-    """``name``, or with primes after it until no row has it: a key reused (no archive) and forgotten
-    twice leaves two forgotten rows, both counting on."""
-    while name in rows:
-        name += b"'"
-    return name
 
 
 def _assert_dated_recount(

@@ -321,16 +321,17 @@ def test_revoke_key_sends_the_revocation_with_its_binding_to_an_escrow_whose_quo
     assert escrow.escrow.verifier.revoked[k.did] == revocation.statement.key_revocation.effective_ms
 
 
-def test_a_held_keys_revocation_with_its_principals_renewals_is_taken_over_a_full_quota() -> None:
-    """The thief's Checkpoint of K under its own principal's Mandate was taken while the quota had room
-    (K is held, bound to the thief's principal only); strangers then filled the quota. K's principal
-    revokes K with its two Mandates for K and K's binding (`revoke-key` sends every Mandate it holds): the
-    revocation is uncounted (RPC-016 (c), the first of its revoker), the binding shown (it forks the
-    thief's), and the renewal, which nothing taken cites, counts (RPC-016 (b)) -- from the reserve, the
-    quota being full. Without the reserve there, the revocation was refused RATE_LIMITED."""
+def _thief_held_key_over_a_full_quota(
+    revocations: int,
+) -> tuple[FixedClock, Peer, Signer, Signer, VerifiedStatement, VerifiedStatement]:
+    """Bob's peer, 6 unsolicited statements a period and ``revocations`` in reserve. K's principal
+    (``boss``) gave K a Mandate (``first``), and K bound itself to it by a Checkpoint (``binding``), neither
+    shown Bob; the thief's Checkpoint of K under its own principal's Mandate was taken while the quota had
+    room (K held, bound to the thief's principal only); strangers then filled the quota (4 of the 4
+    unsolicited: a fifth is refused RATE_LIMITED). Returns ``(clock, b, boss, k, first, binding)``."""
     clock = FixedClock()
     bob, boss = Party("bob", clock), Signer("k-principal", clock)
-    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=6, revocations=3))
+    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=6, revocations=revocations))
     k, first = fresh_key(0, clock, boss)
     binding = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=first.digest)
     thief, own = fresh_key(0, clock, Signer("thief-principal", clock))  # K again, signing anew
@@ -342,6 +343,17 @@ def test_a_held_keys_revocation_with_its_principals_renewals_is_taken_over_a_ful
     b.exchange(fresh_key(2, clock)[1].envelope)  # 4 of the 4 unsolicited
     with pytest.raises(RateLimited):
         b.exchange(fresh_key(3, clock)[1].envelope)
+    return clock, b, boss, k, first, binding
+
+
+def test_a_held_keys_revocation_with_its_principals_renewals_is_taken_over_a_full_quota() -> None:
+    """The thief's Checkpoint of K under its own principal's Mandate was taken while the quota had room
+    (K is held, bound to the thief's principal only); strangers then filled the quota. K's principal
+    revokes K with its two Mandates for K and K's binding (`revoke-key` sends every Mandate it holds): the
+    revocation is uncounted (RPC-016 (c), the first of its revoker), the binding shown (it forks the
+    thief's), and the renewal, which nothing taken cites, counts (RPC-016 (b)) -- from the reserve, the
+    quota being full. Without the reserve there, the revocation was refused RATE_LIMITED."""
+    clock, b, boss, k, first, binding = _thief_held_key_over_a_full_quota(revocations=3)
     renewal = fresh_key(0, clock, boss)[1]
     clock.advance(1_000)
     msg = identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms - 500, reason="stolen")
@@ -358,20 +370,7 @@ def test_the_mandate_a_revocations_binding_cites_is_not_counted() -> None:
     whether the binding is taken or, as here, only shown. With the quota full and no reserve, K's
     principal's revocation with [its Mandate for K, K's binding] as context is taken: counted, that
     Mandate would have had it refused RATE_LIMITED."""
-    clock = FixedClock()
-    bob, boss = Party("bob", clock), Signer("k-principal", clock)
-    b = make_peer(bob, clock, stranger_quota=StrangerQuota(per_period=6, revocations=0))
-    k, first = fresh_key(0, clock, boss)
-    binding = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=first.digest)
-    thief, own = fresh_key(0, clock, Signer("thief-principal", clock))  # K again, signing anew
-    b.exchange(
-        thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=b""), mandate=own.digest).envelope,
-        [own.envelope],
-    )
-    b.exchange(fresh_key(1, clock)[1].envelope)
-    b.exchange(fresh_key(2, clock)[1].envelope)
-    with pytest.raises(RateLimited):
-        b.exchange(fresh_key(3, clock)[1].envelope)
+    clock, b, boss, k, first, binding = _thief_held_key_over_a_full_quota(revocations=0)
     clock.advance(1_000)
     msg = identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms - 500, reason="stolen")
     b.exchange(boss.sign("key_revocation", msg).envelope, [first.envelope, binding.envelope])

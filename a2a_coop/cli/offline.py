@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso, short
 from a2a_coop.cli._inputs import PROOF_SCHEMA, Inputs, Item, envelope_item, load, read_bytes, read_json
@@ -111,49 +111,53 @@ def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
     out.write(f"invalid: {error['code']}{req} {error['detail']} ({where})\n")
 
 
-def _vector_report(path: str, outcomes: list[VectorOutcome]) -> dict[str, Any]:
+_Outcome = TypeVar("_Outcome", VectorOutcome, ReputationOutcome)
+
+
+def _file_report(
+    path: str, outcomes: list[_Outcome], failure: Callable[[_Outcome], dict[str, Any]]
+) -> dict[str, Any]:
+    """A vector file's report: its totals, and each vector that failed -- its id, name and comment, then
+    ``failure``'s fields (what it expected, what came, the requirement, a detail)."""
     return {
         "file": path,
         "total": len(outcomes),
         "passed": sum(o.passed for o in outcomes),
         "failures": [
-            {
-                "tcId": o.vector.tc_id,
-                "name": o.vector.name,
-                "comment": o.vector.comment,
-                "expected": o.vector.expected,
-                "actual": o.actual,
-                "requirement": o.requirement,
-                "detail": o.detail,
-            }
+            {"tcId": o.vector.tc_id, "name": o.vector.name, "comment": o.vector.comment, **failure(o)}
             for o in outcomes
             if not o.passed
         ],
     }
+
+
+def _vector_report(path: str, outcomes: list[VectorOutcome]) -> dict[str, Any]:
+    return _file_report(
+        path,
+        outcomes,
+        lambda o: {
+            "expected": o.vector.expected,
+            "actual": o.actual,
+            "requirement": o.requirement,
+            "detail": o.detail,
+        },
+    )
 
 
 def _reputation_report(path: str, outcomes: list[ReputationOutcome]) -> dict[str, Any]:
     """A reputation vector file's report, in the shape of :func:`_vector_report`'s."""
-    return {
-        "file": path,
-        "total": len(outcomes),
-        "passed": sum(o.passed for o in outcomes),
-        "failures": [
-            {
-                "tcId": o.vector.tc_id,
-                "name": o.vector.name,
-                "comment": o.vector.comment,
-                "expected": "the ratings the vector states"
-                if isinstance(o.vector, RatingVector)
-                else "the view the vector states (ATT-021's tolerance)",
-                "actual": "; ".join(o.differences),
-                "requirement": o.vector.requirements[0] if o.vector.requirements else "",
-                "detail": "",
-            }
-            for o in outcomes
-            if not o.passed
-        ],
-    }
+    return _file_report(
+        path,
+        outcomes,
+        lambda o: {
+            "expected": "the ratings the vector states"
+            if isinstance(o.vector, RatingVector)
+            else "the view the vector states (ATT-021's tolerance)",
+            "actual": "; ".join(o.differences),
+            "requirement": o.vector.requirements[0] if o.vector.requirements else "",
+            "detail": "",
+        },
+    )
 
 
 def _proof_report(path: str, doc: Any) -> dict[str, Any]:
