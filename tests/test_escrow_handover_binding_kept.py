@@ -26,8 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_escrow_binding_order import _audited, _node, _submit
-from test_escrow_negotiation_binding import _Authorised
+from test_escrow_binding_order import _audited, _Authorised, _node, _submit
+from test_escrow_negotiation_binding import _accept
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError
@@ -152,7 +152,7 @@ def test_a_successor_keeps_a_binding_placed_right_after_the_evidence_it_took_ove
     """``own_at`` k1: the thief's own revocation of Alice's key is K1's evidence too, so the Accept is the
     first thing K2 is shown, kept right after the transcript it took over (and the revocation of K1 beside
     it); k2: K2 stamps that revocation first, and the Accept is kept right after K2's own Stamp."""
-    s = _Authorised()
+    s = _Authorised(_accept)
     old = _node(s.party, s.clock, tmp_path / "old.db")
     try:
         old.submit(s.setup)  # Bob's Offer naming K1, stamped: K1's evidence
