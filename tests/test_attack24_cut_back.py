@@ -52,6 +52,7 @@ def _revealed(
     return neg, accepts, cut
 
 
+@pytest.mark.req("NEG-021", "NEG-018")
 def test_each_lower_answer_revealed_cuts_back_once_and_supersedes_each_statement_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -44,6 +44,7 @@ def _states(outcome: tuple) -> tuple[tuple[str, ...], tuple[tuple[str, bool], ..
     return refused, tuple((state, formed) for _, state, formed in negotiations)
 
 
+@pytest.mark.req("NEG-021", "NEG-009")
 def test_which_contract_holds_bobs_slot_is_the_order_a_view_heard_them_in() -> None:
     """Pinned, as it stands: two outcomes. A view that heard Alice's Accept before Carol's holds Alice's
     contract with the slot and refuses Carol's Accept (`EXCLUSIVE_CONFLICT`); one that heard Carol's first

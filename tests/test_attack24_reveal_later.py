@@ -48,6 +48,7 @@ def _bodies(envelopes: list[bytes]) -> list[str]:
     return [verify_statement(e).body for e in envelopes]
 
 
+@pytest.mark.req("NEG-021", "NEG-018", "NEG-022")
 def test_the_reveal_later_acceptor_keeps_bobs_delivery_and_owes_nothing_in_every_view() -> None:
     """Alice signs a Reject of Bob's offer (seq 0) and keeps it; signs an Accept (seq 1, its prev the
     Reject's digest) and sends it; Bob's peer delivers. She reveals the Reject: lower in her chain, it is the
@@ -103,6 +104,7 @@ def _deliveries(peer: Peer, bob: Party) -> int:
     )
 
 
+@pytest.mark.req("NEG-022", "NEG-021")
 @pytest.mark.parametrize("guard", ["NEG-022", "before"])
 def test_each_lower_answer_revealed_got_bob_to_deliver_again_before_neg_022(
     guard: str, monkeypatch: pytest.MonkeyPatch
@@ -138,6 +140,7 @@ def test_each_lower_answer_revealed_got_bob_to_deliver_again_before_neg_022(
     assert "answered one offer of ours twice" in reject.statement.reject.reason
 
 
+@pytest.mark.req("NEG-022", "NEG-021")
 @pytest.mark.parametrize("kept", ["accept", "reject"])
 def test_bobs_contract_of_a_counter_gives_way_to_a_lower_answer_to_his_offer(
     kept: str, monkeypatch: pytest.MonkeyPatch
