@@ -62,6 +62,7 @@ from a2a_coop.protocol.negotiation import (
     Event,
     Negotiation,
     State,
+    cited,
     proposal_of,
 )
 from a2a_coop.protocol.reputation import attestation_due
@@ -721,6 +722,7 @@ class Peer:
         # Negotiations whose counterparty's outstanding offer our guard held our answer to
         # (EscrowNotShown), until :meth:`answer_held`; found again by a journal replay.
         self._held_answers: set[bytes] = set()
+        self._answered_twice_logged: set[bytes] = set()  # NEG-022, logged once each
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
         # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
@@ -2655,6 +2657,9 @@ class Peer:
             or self._unreached(proposal_of(offer), ours=False)
             or self._refused(offer.issuer)
         )
+        twice = self._answered_twice(neg)
+        if twice is not None:
+            untrusted = twice  # NEG-022: what it answers next, it can answer again below it
         decision = Reject(untrusted) if untrusted else self.strategy.respond(view)
         if isinstance(decision, Counter) and (untrusted := self._unsignable_terms(decision.proposal)):
             decision = Reject(untrusted)
@@ -2956,6 +2961,8 @@ class Peer:
             return None
         if not self.trusts_escrow(c.escrow):
             return None  # formed while we trusted it (an older configuration): its locks prove nothing now
+        if self._answered_twice(neg) is not None:
+            return None  # NEG-022: the counterparty's key answered an offer of ours twice
         if neg.exposed_offer(self.did) is not None:
             # A bonded offer of ours earlier in the line, whose answer its escrow has not taken: an
             # Accept of it that escrow witnessed would displace this contract (NEG-017) -- our Delivery
@@ -2963,6 +2970,40 @@ class Peer:
             # answer (the runtime shows it, ESC-013) or reveals that Accept.
             return None
         return c, owed
+
+    def _answered_twice(self, neg: Negotiation) -> str | None:
+        """NEG-022: why we sign nothing more in ``neg`` -- the counterparty's key signed two answers
+        (Counter, Accept, Reject) to one offer of ours naming no escrow, one of them taken superseded
+        (NEG-021: the lower one revealed late cut the line back) -- or None. Such a key can hold back
+        an answer lower still and cut again whatever we perform next; an honest one never signs two."""
+        superseded = neg.superseded
+        if not superseded:
+            return None  # the common case: nothing superseded, nothing to read
+        held, me = self.verifier.statements, self.did
+        answers: dict[bytes, int] = {}
+        c = neg.contract
+        found = [held.get(d) for d in superseded]
+        found += [*neg.offers, neg.rejected_by, None if c is None else c.accept]
+        for vs in found:
+            if vs is None or vs.issuer == me or vs.body not in ("counter", "accept", "reject"):
+                continue
+            ref = cited(vs)
+            offer = held.get(ref)
+            if offer is None or offer.issuer != me or proposal_of(offer).terms.escrow:
+                continue
+            answers[ref] = answers.get(ref, 0) + 1
+            if answers[ref] > 1:
+                if neg.id not in self._answered_twice_logged and not self._replaying:
+                    self._answered_twice_logged.add(neg.id)
+                    log.warning(
+                        "signing nothing more in negotiation %s: the counterparty's key signed two answers "
+                        "to one offer of ours naming no escrow (NEG-021, NEG-022)",
+                        neg.id.hex()[:12],
+                    )
+                return (
+                    "the counterparty's key answered one offer of ours twice (NEG-021): nothing more signed"
+                )
+        return None
 
     def _unreceipted(self, neg: Negotiation) -> list[VerifiedStatement]:
         """The counterparty's Deliveries under ``neg``'s contract that we hold and whose item we have not
