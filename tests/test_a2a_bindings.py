@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-import subprocess
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,12 +29,11 @@ from a2a.client import ClientConfig, ClientFactory
 from a2a.types import a2a_pb2
 
 from a2a_coop import a2a
+from a2a_coop.cli import main
 from a2a_coop.cli.demo import (
     Identity,
     ServerProcess,
     _read_line,
-    child_env,
-    cli_command,
     provision,
     start_server,
     stop_process,
@@ -199,21 +197,25 @@ def test_ipv6_listeners_and_a_public_url(tmp_path: Path) -> None:
     ],
 )
 def test_serve_a2a_refuses_what_the_card_could_not_advertise(
-    tmp_path: Path, argv: list[str], message: str
+    tmp_path: Path,
+    argv: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Each refused before anything listens: exit 2, the last line of stderr says why (after argparse's
+    usage), no traceback. Run in this process (``serve --a2a`` runs as a process in the tests above);
+    a refusal that came too late would reach serve_a2a, which fails the test instead of serving."""
+
+    def reached(*args: object, **kwargs: object) -> object:
+        raise AssertionError("serve_a2a reached: the refusal came too late")
+
+    monkeypatch.setattr(a2a, "serve_a2a", reached)
     identity = provision(tmp_path, "bob")
-    result = subprocess.run(
-        cli_command("serve", *identity.files(), "--a2a", *argv),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=child_env(),
-        stdin=subprocess.DEVNULL,
-    )
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr
-    assert message in result.stderr.strip().splitlines()[-1]  # one line says why (after argparse's usage)
+    assert main(["serve", *map(str, identity.files()), "--a2a", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert message in err.strip().splitlines()[-1]  # one line says why (after argparse's usage)
 
 
 @pytest.mark.req("A2A-015")

@@ -397,14 +397,27 @@ def test_serve_escrow_options_are_checked_before_serving(
     ],
 )
 def test_serve_options_that_configure_another_are_refused_without_it(
-    bob: Identity, option: list[str], needs: str
+    bob: Identity,
+    option: list[str],
+    needs: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`serve --burst 5` without --max-rate served with no limit at all, and `--card-port` or
     `--public-url` without --a2a served no A2A binding, each option silently ignored (their help says
-    "with --max-rate", "with --a2a"): refused in one line, exit 2, before serving."""
-    served = cli_process("serve", *bob.files(), "--port", "0", *option, timeout_s=20)
-    assert served.returncode == 2 and served.stdout == "", served.stdout + served.stderr
-    one_line_error(served.stderr, needs)
+    "with --max-rate", "with --a2a"): refused in one line, exit 2, before serving. Run in this process
+    (serve's refusals run as processes in test_missing_key_file_as_a_process and
+    tests/test_cli_newcomer_inputs.py): a refusal that came too late would reach the serving loop,
+    which fails the test instead of serving."""
+    import a2a_coop.cli.peer
+
+    def reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("serve_until_stopped reached: the refusal came too late")
+
+    monkeypatch.setattr(a2a_coop.cli.peer, "serve_until_stopped", reached)
+    code, out, err = run_cli(capsys, "serve", *bob.files(), "--port", "0", *option)
+    assert code == 2 and out == "", out + err
+    one_line_error(err, needs)
     assert not bob.journal_path.exists()
 
 

@@ -431,20 +431,22 @@ def test_conformance_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest
 
 
 @pytest.mark.req("CTL-001")
-def test_the_control_service_is_refused_off_loopback_without_mutual_tls(tmp_path: Path) -> None:
+def test_the_control_service_is_refused_off_loopback_without_mutual_tls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exit 2, one line, before anything listens. Run in this process (``serve --conformance-control``
+    runs as a process in the tests here): a refusal that came too late would reach the serving loop,
+    which fails the test instead of serving on 0.0.0.0."""
+    import a2a_coop.cli.peer
+
+    def reached(*args: object, **kwargs: object) -> None:
+        raise AssertionError("serve_until_stopped reached: the refusal came too late")
+
+    monkeypatch.setattr(a2a_coop.cli.peer, "serve_until_stopped", reached)
     who = provision(tmp_path, "exposed")
-    run = subprocess.run(
-        cli_command("serve", *who.files(), "--host", "0.0.0.0", "--conformance-control"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=child_env(),
-        check=False,
-    )
-    assert run.returncode == 2
-    assert (
-        "--conformance-control" in run.stderr and "loopback" in run.stderr and "Traceback" not in run.stderr
-    )
+    assert main(["serve", *map(str, who.files()), "--host", "0.0.0.0", "--conformance-control"]) == 2
+    err = capsys.readouterr().err
+    assert "--conformance-control" in err and "loopback" in err and "Traceback" not in err
 
 
 @pytest.mark.req("CTL-001")

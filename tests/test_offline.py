@@ -248,11 +248,16 @@ def test_a_directory_of_vectors_runs_every_vector_file_in_it() -> None:
         (["--timeout", "nan"], "--timeout must be a positive number of seconds"),
     ],
 )
-def test_cli_usage_errors_exit_2_with_one_line(args: list[str], message: str) -> None:
-    result = _cli("--adapter", f"{sys.executable} -m conformance.adapter", *args)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert message in result.stderr
+def test_cli_usage_errors_exit_2_with_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run in this process, from the checkout as ``_cli`` runs (the command runs as a process in the
+    tests above and below): each refused before the adapter starts."""
+    monkeypatch.chdir(ROOT)
+    assert offline.main(["--adapter", f"{sys.executable} -m conformance.adapter", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [err.strip()]
+    assert message in err and err.startswith("conformance.offline: ")
 
 
 def test_cli_adapter_crash_exits_2_with_one_line(tmp_path: Path) -> None:
@@ -412,7 +417,10 @@ def test_report_dir_writes_junit_and_html_with_expected_failures_as_the_live_sui
         )
 
 
-def test_an_expected_failures_file_naming_no_vector_is_a_usage_error(tmp_path: Path) -> None:
+def test_an_expected_failures_file_naming_no_vector_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In this process (the test above runs --expected-failures as a process)."""
     listing = tmp_path / "expected.txt"
     listing.write_text("canaries-1\nstatements-99999\n")
     argv = [
@@ -426,9 +434,10 @@ def test_an_expected_failures_file_naming_no_vector_is_a_usage_error(tmp_path: P
         (["--expected-failures", str(tmp_path / "nope.txt")], "cannot read"),
         (["--report-dir", str(listing)], "is a file, not a directory"),
     ):
-        result = _cli(*argv, *extra)
-        assert result.returncode == 2 and message in result.stderr, result.stderr
-        assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+        assert offline.main([*argv, *extra]) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+        assert err.strip().splitlines() == [err.strip()]
 
 
 def test_a2a_coop_conformance_vectors_takes_expected_failures_and_strict(

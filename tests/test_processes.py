@@ -141,6 +141,16 @@ def cli(*argv: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def cli_here(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    """``a2a-coop ARGV`` run in this process (``main``), its exit code and output as :func:`cli` gives
+    them: for a refusal whose command runs as a process elsewhere in this file (a process of its own
+    would spend most of its time importing the package)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in argv])
+    return subprocess.CompletedProcess([*map(str, argv)], code, out.getvalue(), err.getvalue())
+
+
 def status(who: Identity, escrow: ServerProcess | None = None) -> dict[str, Any]:
     """``a2a-coop status --json`` on ``who``'s journal (the server may be running). It runs in this
     process, a reader beside the server's process as a user's would be: a process of its own would
@@ -483,9 +493,12 @@ def cli_offer(net: Network, *extra: str) -> tuple[str, str]:
     return short_id, state
 
 
-def cli_act(net: Network, command: str, short_id: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """`a2a-coop claim`, `revoke` or `resume` by alice on negotiation ``short_id``."""
-    return cli(
+def cli_act(
+    net: Network, command: str, short_id: str, *extra: str, here: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """`a2a-coop claim`, `revoke` or `resume` by alice on negotiation ``short_id``; ``here``: in this
+    process (for a refusal: each command runs as a process in this file too)."""
+    return (cli_here if here else cli)(
         *[command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target],
         *["--escrow", net.escrow_server.target, *extra],
     )
@@ -513,7 +526,7 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
     pending, state = cli_offer(net)
     assert state == "PERFORMING"  # both bonds locked, alice delivered, bob did not
-    early = cli_act(net, "claim", pending, "--reason", "too soon")
+    early = cli_act(net, "claim", pending, "--reason", "too soon", here=True)
     assert_refused(early, "ILLEGAL_TRANSITION")
     assert " is due at 20" in early.stderr and "after it" in early.stderr  # when it may be (newuser16)
     assert status(net.alice)["negotiations"] == {"PERFORMING": 1}
@@ -561,7 +574,7 @@ def test_a_fulfilled_trade_has_nothing_to_claim(procs: Processes, tmp_path: Path
     net = start_network(procs, tmp_path)
     fulfilled, state = cli_offer(net)
     assert state == "FULFILLED"
-    result = cli_act(net, "claim", fulfilled)
+    result = cli_act(net, "claim", fulfilled, here=True)
     assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
     assert result.stderr == f"a2a-coop: negotiation {fulfilled} is FULFILLED: nothing to claim\n"
 
@@ -585,7 +598,7 @@ def test_claim_revoke_and_resume_settle_only_with_the_escrow_the_contract_names(
     alice_seq, bob_seen = status(net.alice)["seq"], status(net.bob)["negotiations"]
     for command in ("claim", "revoke", "resume"):
         argv = [command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target]
-        result = cli(*argv, "--escrow", other.target)
+        result = cli_here(*argv, "--escrow", other.target)  # each runs as a process elsewhere here
         assert result.returncode == 2, (command, result.stderr)
         one_line_error(result.stderr, stranger.did, net.escrow.did, short_id, "escrow its contract names")
     assert status(net.alice)["seq"] == alice_seq
@@ -740,7 +753,7 @@ def test_revoke_command_follows_the_revocation_terms(
     net = start_network(procs, tmp_path, bob_strategy="withhold-every-Nth:1")
     fixed, state = cli_offer(net)
     assert state == "PERFORMING"
-    assert_refused(cli_act(net, "revoke", fixed), "REVOCATION_NOT_ALLOWED")
+    assert_refused(cli_act(net, "revoke", fixed, here=True), "REVOCATION_NOT_ALLOWED")
 
     # --no-wait-hold: end the run while her Delivery is held back (his bond, 100, is less than her item,
     # 500), to revoke meanwhile; by default `offer` would wait the hold out (most of the hour here).
@@ -1162,7 +1175,7 @@ def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
     trade += ["--escrow", escrow_server.target, "--give", "code-review:500", "--want", "copy-editing:450"]
     trade += ["--bond", str(BOND)]
 
-    refused = cli(*trade, *trusted)
+    refused = cli_here(*trade, *trusted)  # `offer` over TLS as a process: `result` below
     assert refused.returncode == 2  # a network error, as the CLI reports it
     assert len(refused.stderr.splitlines()) == 1, refused.stderr
     assert refused.stderr.startswith("a2a-coop: ") and "Traceback" not in refused.stderr
@@ -1186,7 +1199,7 @@ def test_mutual_tls_between_processes(procs: Processes, tmp_path: Path) -> None:
     )
     assert fetched.returncode == 0, fetched.stderr
     assert _bodies(ledger).count("release") == 2
-    plaintext = cli(*argv, "--escrow", escrow_server.target)  # plaintext stays the default: refused
+    plaintext = cli_here(*argv, "--escrow", escrow_server.target)  # plaintext stays the default: refused
     assert plaintext.returncode != 0 and len(plaintext.stderr.splitlines()) == 1, plaintext.stderr
 
 
