@@ -1173,12 +1173,12 @@ def _lapsing(
     return out
 
 
-def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
-    """Alice's bonded trade with Bob at escrow key K1 under revocation terms forfeiting the revoker's bond;
-    K1's principal revokes it and appoints K2 and K3. Bob revokes and shows his Revoke to K2 alone: K2 stamps
-    it, forfeits Bob's bond to Alice (CMT-003) and releases hers. K3, never shown the Revoke, lapses the
-    contract after its claim window and refunds Bob's bond then Alice's. The lapse and Refunds come after
-    K2's statements, or before them (``lapse_first``: K2's statements, dated earlier, held after)."""
+def _revocable_bonded_trade() -> tuple[
+    FixedClock, Party, Party, Party, VerifiedStatement, VerifiedStatement, bytes, list[bytes]
+]:
+    """Alice's bonded trade with Bob at escrow key K1 (``esc``) under revocation terms forfeiting the
+    revoker's bond, its Offer and Accept stamped and both bonds locked: the clock, the three parties, the
+    Offer, the Accept, the negotiation id and what every view holds first."""
     clock = FixedClock()
     alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     exit_terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
@@ -1187,12 +1187,22 @@ def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
     clock.advance(1_000)
     accept = bob.accept(offer)
     nid = offer.header.negotiation_id
-    out: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
-    out.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
-    out += [offer.envelope, accept.envelope]
+    base: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
+    base.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
+    base += [offer.envelope, accept.envelope]
     for p in (alice, bob):
         lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
-        out.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+        base.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    return clock, alice, bob, esc, offer, accept, nid, base
+
+
+def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
+    """Alice's bonded trade with Bob at escrow key K1 under revocation terms forfeiting the revoker's bond;
+    K1's principal revokes it and appoints K2 and K3. Bob revokes and shows his Revoke to K2 alone: K2 stamps
+    it, forfeits Bob's bond to Alice (CMT-003) and releases hers. K3, never shown the Revoke, lapses the
+    contract after its claim window and refunds Bob's bond then Alice's. The lapse and Refunds come after
+    K2's statements, or before them (``lapse_first``: K2's statements, dated earlier, held after)."""
+    clock, alice, bob, esc, offer, accept, nid, out = _revocable_bonded_trade()
     clock.advance(1_000)
     rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms - 10)
     out.append(esc.principal.sign("key_revocation", rev).envelope)
@@ -1528,20 +1538,7 @@ def _thief_stamps_a_revoke() -> tuple[list[bytes], list[bytes], list[bytes], lis
     K2, which, never shown the Revoke, lapses the contract after the claim window and refunds Bob's bond
     then Alice's. Returns what every view holds first (the trade, the bonds, the Revoke), the thief's three
     statements, the revocation with K2's hand-over, and K2's lapse and Refunds."""
-    clock = FixedClock()
-    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    exit_terms = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
-    proposal = alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did, revocation=exit_terms)
-    offer = alice.offer(bob, proposal)
-    clock.advance(1_000)
-    accept = bob.accept(offer)
-    nid = offer.header.negotiation_id
-    base: list[bytes] = [*esc.setup, *alice.setup, *bob.setup]
-    base.append(esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest])).envelope)
-    base += [offer.envelope, accept.envelope]
-    for p in (alice, bob):
-        lock = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND)
-        base.append(esc.sign("bond_lock", lock, negotiation_id=nid).envelope)
+    clock, alice, bob, esc, offer, accept, nid, base = _revocable_bonded_trade()
     clock.advance(1_000)
     revoke = bob.sign(
         "revoke",
