@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from peers import fresh_key, line_moved_to, make_peer
+from test_escrow_handover_binding_kept import _successor
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.cli.keys import _submit_to_escrow
@@ -698,16 +699,7 @@ def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
         transcript = old.escrow.transcript()
     finally:
         old.close()
-    clock.advance(1_000)
-    handover = party.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=party.did, effective_ms=clock.now_ms)
-    )
-    clock.advance(1_000)
-    succ = Party("escrow2", clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = succ.did, party.did
-    succ.mandate_vs = party.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    succ, handover = _successor(party, clock)
     for restart in (False, True):
         new = EscrowNode(
             succ.agent.key,
@@ -716,7 +708,7 @@ def test_a_successor_takes_over_a_transcript_holding_a_shown_binding(
             clock=lambda: clock.now_ms,
             durability="normal",
             snapshot_every=snapshot_every,
-            predecessor=() if restart else [*transcript, handover.envelope],
+            predecessor=() if restart else [*transcript, handover],
         )
         try:
             assert (new.resumed_from is not None) == (restart and snapshot_every > 0)
