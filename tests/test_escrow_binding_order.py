@@ -22,6 +22,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -451,6 +452,21 @@ console.log(JSON.stringify(out));
 """
 
 
+def _js_reads(transcript: list[bytes], s: _Authorised) -> Any:
+    """What the second implementation reads of ``transcript`` (:data:`_JS`): each statement's refusal code
+    and Alice's key's binding, as the escrow's audit and as a view of evidence."""
+    arg = [[base64.b64encode(e).decode() for e in transcript], s.alice.did, s.alice.principal.did]
+    run = subprocess.run(
+        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return json.loads(run.stdout)
+
+
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
 @pytest.mark.req("KEY-007", "AUD-003")
 def test_the_js_verifier_reads_the_escrows_transcript_binding_as_the_escrow_did() -> None:
@@ -465,17 +481,9 @@ def test_the_js_verifier_reads_the_escrows_transcript_binding_as_the_escrow_did(
         escrow.submit([vs.envelope], s.clock.now_ms)
     transcript = escrow.transcript()
     assert audit_ledger(transcript, escrow=s.party.did).ok
-    arg = [[base64.b64encode(e).decode() for e in transcript], s.alice.did, s.alice.principal.did]
-    run = subprocess.run(
-        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    read = _js_reads(transcript, s)
     binding = [s.binding.issued_at_ms, s.binding.seq]
     expected = ["KEY_REVOKED" if e == s.binding.envelope else "" for e in transcript]
     assert "KEY_REVOKED" in expected  # the attack: the binding is in the transcript, refused so
     # a view of evidence holds it, disowned, and is bound by it the same (KEY-009 (d), F44)
-    assert json.loads(run.stdout) == [[expected, binding], [[""] * len(transcript), binding]]
+    assert read == [[expected, binding], [[""] * len(transcript), binding]]

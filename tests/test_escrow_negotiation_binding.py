@@ -16,20 +16,17 @@ without a snapshot) and audited.
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from test_escrow_binding_order import (
-    _JS,
     _answers,
     _audited,
     _Authorised,
     _fed,
+    _js_reads,
     _node,
     _Reach,
     _submit,
@@ -331,20 +328,12 @@ def test_the_js_verifier_reads_the_escrows_transcript_negotiation_binding_as_the
             assert vs is s.binding and refused.code == "KEY_REVOKED"  # refused, kept
     transcript = escrow.transcript()
     assert audit_ledger(transcript, escrow=s.party.did).ok
-    arg = [[base64.b64encode(e).decode() for e in transcript], s.alice.did, s.alice.principal.did]
-    run = subprocess.run(
-        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
+    read = _js_reads(transcript, s)
     binding = [s.binding.issued_at_ms, s.binding.seq]
     expected = ["KEY_REVOKED" if e == s.binding.envelope else "" for e in transcript]
     assert "KEY_REVOKED" in expected  # the attack: the Accept is in the transcript, refused so
     held = [""] * len(transcript)  # a view of evidence holds it, disowned (KEY-009 (c)), and binds by it
-    assert json.loads(run.stdout) == [[expected, binding], [held, binding]]
+    assert read == [[expected, binding], [held, binding]]
 
 
 @pytest.mark.req("KEY-007", "ESC-001", "ESC-007")
