@@ -357,23 +357,30 @@ def test_bobs_own_peer_agrees_whichever_answer_it_heard_first() -> None:
     assert ends == [("ACCEPTED", named["bob_accept"].digest)] * 3
 
 
+def _two_answers(
+    lower: str,
+) -> tuple[FixedClock, Party, Party, VerifiedStatement, VerifiedStatement, VerifiedStatement]:
+    """Bob's offer naming no escrow, answered twice by Alice herself: a Counter and an Accept, ``lower``
+    (``"counter"`` or ``"accept"``) the one she signed first, lower in her chain."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    opening = bob.offer(alice)
+    clock.advance(1_000)
+    answers = [lambda: alice.counter(opening, alice.proposal()), lambda: alice.accept(opening)]
+    if lower != "counter":
+        answers.reverse()
+    first = answers[0]()
+    clock.advance(1_000)
+    second = answers[1]()
+    return clock, alice, bob, opening, first, second
+
+
 @pytest.mark.req("NEG-021", "NEG-005", "NEG-006")
 @pytest.mark.parametrize("lower", ["counter", "accept"])
 def test_two_honest_answers_of_one_key_are_ordered_by_its_chain(lower: str) -> None:
     """No thief: Alice herself answers Bob's offer naming no escrow twice, a Counter and an Accept. Whichever
     she signed lower in her chain prevails in both orders, the other held superseded."""
-    clock = FixedClock()
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    opening = bob.offer(alice)
-    clock.advance(1_000)
-    if lower == "counter":
-        first = alice.counter(opening, alice.proposal())
-        clock.advance(1_000)
-        second = alice.accept(opening)
-    else:
-        first = alice.accept(opening)
-        clock.advance(1_000)
-        second = alice.counter(opening, alice.proposal())
+    _, alice, bob, opening, first, second = _two_answers(lower)
     assert first.seq < second.seq
     setup = [*alice.setup, *bob.setup]
     ends = {_outcome(setup, order) for order in ([opening, first, second], [opening, second, first])}
@@ -513,20 +520,8 @@ def test_the_answer_that_gives_way_counts_as_if_the_lower_one_had_come_first(low
     Bob then accepting her Counter. Whichever answer a view took first, it counts the same for a statement
     at every place, under both Mandates: the answer that gives way, the offers and contract after it, count
     as in the view that took the lower answer first (where they were taken superseded)."""
-    clock = FixedClock()
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    opening = bob.offer(alice)
-    clock.advance(1_000)
-    if lower == "counter":
-        first = alice.counter(opening, alice.proposal())
-        clock.advance(1_000)
-        second = alice.accept(opening)
-        counter = first
-    else:
-        first = alice.accept(opening)
-        clock.advance(1_000)
-        second = alice.counter(opening, alice.proposal())
-        counter = second
+    clock, alice, bob, opening, first, second = _two_answers(lower)
+    counter = first if lower == "counter" else second
     clock.advance(1_000)
     bobs = bob.accept(counter)
     setup = [*alice.setup, *bob.setup]
