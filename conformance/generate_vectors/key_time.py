@@ -1252,6 +1252,35 @@ class _ThiefStory:
     k2: Party
 
 
+def _handed_over(esc: Party, clock: FixedClock, theft: int) -> tuple[list[bytes], Party]:
+    """Escrow key K1's principal revokes it from ``theft`` on and hands its contracts to K2 (ESC-022): the
+    revocation and K2's Mandate succeeding K1, and K2."""
+    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
+    handover = [esc.principal.sign("key_revocation", rev).envelope]
+    m = identity_pb2.Mandate()
+    m.CopyFrom(esc.mandate_vs.statement.mandate)
+    k2 = Party("escrow2", clock)
+    m.agent, m.succeeds = k2.did, esc.did
+    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    handover.append(k2.mandate_vs.envelope)
+    return handover, k2
+
+
+def _bob_forfeits_to_alice(
+    esc: Party, accept: VerifiedStatement, bob: Party, alice: Party, cause: bytes
+) -> list[bytes]:
+    """``esc`` forfeits Bob's bond to Alice for ``cause`` and releases hers."""
+    nid = accept.header.negotiation_id
+    forfeit = commitment_pb2.Forfeit(
+        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=cause
+    )
+    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
+    return [
+        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
+        esc.sign("release", release, negotiation_id=nid).envelope,
+    ]
+
+
 def _thief_story(exclusive_key: bytes = b"") -> _ThiefStory:
     clock, alice, bob, esc, offer, accept, claim, base = claimed_breach(BOND, exclusive_key)
     nid = offer.header.negotiation_id
@@ -1262,23 +1291,9 @@ def _thief_story(exclusive_key: bytes = b"") -> _ThiefStory:
     uphold = commitment_pb2.Ruling(
         contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
     )
-    forfeit = commitment_pb2.Forfeit(
-        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
-    )
-    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
-    thief += [
-        esc.sign("ruling", uphold, negotiation_id=nid).envelope,
-        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
-        esc.sign("release", release, negotiation_id=nid).envelope,
-    ]
-    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
-    handover = [esc.principal.sign("key_revocation", rev).envelope]
-    m = identity_pb2.Mandate()
-    m.CopyFrom(esc.mandate_vs.statement.mandate)
-    k2 = Party("escrow2", clock)
-    m.agent, m.succeeds = k2.did, esc.did
-    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    handover.append(k2.mandate_vs.envelope)
+    thief.append(esc.sign("ruling", uphold, negotiation_id=nid).envelope)
+    thief += _bob_forfeits_to_alice(esc, accept, bob, alice, claim.digest)
+    handover, k2 = _handed_over(esc, clock, theft)
     return _ThiefStory(clock, alice, bob, offer, accept, claim, base, thief, handover, k2)
 
 
@@ -1549,23 +1564,9 @@ def _thief_stamps_a_revoke() -> tuple[list[bytes], list[bytes], list[bytes], lis
     base.append(revoke.envelope)
     theft = clock.now_ms
     clock.advance(10)
-    forfeit = commitment_pb2.Forfeit(
-        contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=revoke.digest
-    )
-    release = commitment_pb2.Release(contract=accept.digest, party=alice.did, amount=BOND)
-    thief = [
-        esc.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest])).envelope,
-        esc.sign("forfeit", forfeit, negotiation_id=nid).envelope,
-        esc.sign("release", release, negotiation_id=nid).envelope,
-    ]
-    rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft)
-    handover = [esc.principal.sign("key_revocation", rev).envelope]
-    m = identity_pb2.Mandate()
-    m.CopyFrom(esc.mandate_vs.statement.mandate)
-    k2 = Party("escrow2", clock)
-    m.agent, m.succeeds = k2.did, esc.did
-    k2.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    handover.append(k2.mandate_vs.envelope)
+    thief = [esc.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest])).envelope]
+    thief += _bob_forfeits_to_alice(esc, accept, bob, alice, revoke.digest)
+    handover, k2 = _handed_over(esc, clock, theft)
     return base, thief, handover, _lapsing(k2, clock, offer, accept, [bob, alice])
 
 
