@@ -56,6 +56,24 @@ def _node(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _edited_disagreements(tmp_path: Path, edits: list[tuple[str, str]], *files: str) -> set[str]:
+    """The vectors of ``files`` (names in conformance/vectors) a copy of the JS verifier with ``edits``
+    (each ``old`` found once, replaced by ``new``) disagrees with, as "file-id" -- the run must fail."""
+    source = VERIFIER.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert source.count(old) == 1, f"the verifier no longer has {old!r}"
+        source = source.replace(old, new)
+    copy = tmp_path / "verify.mjs"
+    copy.write_text(source, encoding="utf-8")
+    assert NODE is not None
+    paths = [str(ROOT / "conformance" / "vectors" / f) for f in files]
+    run = subprocess.run(
+        [NODE, str(copy), "--json", *paths], check=False, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
+    return {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+
+
 def test_the_js_verifier_agrees_with_every_vector_it_decides() -> None:
     run = _node("--json", *VECTORS)
     report = json.loads(run.stdout)
@@ -410,22 +428,7 @@ def test_the_rating_vectors_pin_the_witness_order(reading: str, tmp_path: Path) 
     rating vectors do: each reading, written into a copy of the JS verifier, disagrees with exactly the
     vectors of 36 to 45 it names (the unedited verifier agrees with all)."""
     edits, tc_ids = WITNESS_READINGS[reading]
-    source = VERIFIER.read_text(encoding="utf-8")
-    for old, new in edits:
-        assert source.count(old) == 1, f"the verifier no longer has {old!r}"
-        source = source.replace(old, new)
-    copy = tmp_path / "verify.mjs"
-    copy.write_text(source, encoding="utf-8")
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / "ratings.json")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    got = {int(d["id"].split("-")[1]) for d in json.loads(run.stdout)["disagreements"]}
+    got = {int(i.split("-")[1]) for i in _edited_disagreements(tmp_path, list(edits), "ratings.json")}
     assert got & set(range(36, 46)) == set(tc_ids), reading  # earlier vectors may disagree too
 
 
@@ -436,22 +439,12 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     written into a copy of the JS verifier disagrees with exactly the auditor vectors that pin the take (the
     revocation or rotation heard first; keytime.json's UnwitnessedHeld with the revocation heard last agrees
     either way), and with none of the escrow's replays of them (RefusedAtTheEscrow)."""
-    source = VERIFIER.read_text(encoding="utf-8")
     now = "  keptAsEvidence(rec) {\n    return this.evidenceView;"
-    assert source.count(now) == 1
-    copy = tmp_path / "verify.mjs"
     before = (
         '  keptAsEvidence(rec) {\n    return this.evidenceView && (rec.bodyName === "mandate" || '
         "!NEGOTIATION_BODIES.has(rec.bodyName) || !!this.witnessingEscrow(rec));"
     )
-    copy.write_text(source.replace(now, before), "utf-8")
-    files = [str(ROOT / "conformance" / "vectors" / f) for f in ("chains.json", "keytime.json")]
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, str(copy), "--json", *files], check=False, capture_output=True, text=True, timeout=60
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    got = _edited_disagreements(tmp_path, [(now, before)], "chains.json", "keytime.json")
     # 232 and 233 (F48, LowerAnswer): the thief's Accept heard after the revocation, held only by KEY-009 (c)
     chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233)}
     # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
@@ -468,21 +461,8 @@ def test_the_js_verifier_binds_the_offerer_to_nothing_by_a_thiefs_disowned_accep
     none of the offerer's caps and holds none of its exclusive_keys. The reading before (such a contract
     counted as any), written into a copy of the JS verifier, disagrees with exactly keytime.json's last
     group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148)."""
-    source = VERIFIER.read_text(encoding="utf-8")
     now = "return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);"
-    assert source.count(now) == 1
-    copy = tmp_path / "verify.mjs"
-    copy.write_text(source.replace(now, "return false;"), "utf-8")
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / "keytime.json")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    got = _edited_disagreements(tmp_path, [(now, "return false;")], "keytime.json")
     assert got == {f"keytime-{i}" for i in (144, 145, 147, 148)}
 
 
@@ -559,20 +539,8 @@ def test_the_js_verifier_holds_every_statement_of_no_negotiation_and_no_disowned
     taken before the revocation is taken out and what the view took derived again. Each reading before,
     written into a copy of the JS verifier, disagrees with exactly the vectors named."""
     old, new, expected = NO_NEGOTIATION_READINGS[reading]
-    source = VERIFIER.read_text(encoding="utf-8")
-    assert source.count(old) == 1, f"the verifier no longer has {old!r}"
-    copy = tmp_path / "verify.mjs"
-    copy.write_text(source.replace(old, new), encoding="utf-8")
-    files = [
-        str(ROOT / "conformance" / "vectors" / f)
-        for f in ("rules.json", "keytime.json", "ratings.json")  # where every vector it names is
-    ]
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, str(copy), "--json", *files], check=False, capture_output=True, text=True, timeout=120
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    got = {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    # the files where every vector it names is
+    got = _edited_disagreements(tmp_path, [(old, new)], "rules.json", "keytime.json", "ratings.json")
     assert got == expected, reading
 
 
@@ -583,19 +551,6 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     -- written into a copy of the JS verifier disagrees with exactly the vectors that pin the rule:
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
     offer naming an escrow, agrees either way)."""
-    source = VERIFIER.read_text(encoding="utf-8")
     now = "  lowerThanAnswer(n, O, rec) {\n"
-    assert source.count(now) == 1
-    copy = tmp_path / "verify.mjs"
-    copy.write_text(source.replace(now, now + "    return null;\n"), "utf-8")
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, str(copy), "--json", str(ROOT / "conformance" / "vectors" / "chains.json")],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    got = {int(d["id"].split("-")[1]) for d in json.loads(run.stdout)["disagreements"]}
-    assert got == {24, 30, 232, 233, 234, 235}
+    got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
+    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235)}
