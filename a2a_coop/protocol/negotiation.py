@@ -1075,7 +1075,10 @@ class Negotiation:
         if not self.displaced or vs.body in _TRADE_EVENTS:
             return None
         ref = cited(vs)
-        for shadow in self.displaced.values():
+        named = self.displaced.get(ref)  # by its Accept's digest: one lookup, however many were displaced
+        if named is not None:
+            return named
+        for shadow in self.displaced.values():  # a Receipt names a Delivery
             c = shadow.contract
             if c is not None and (ref == c.accept.digest or ref in c.deliveries):
                 return shadow
