@@ -215,3 +215,43 @@ def test_a_view_that_forgot_the_negotiation_keeps_as_little_when_it_reads_it_bac
         journal.close()
     assert ends[0] == ends[1]
     assert ends[0][:3] == (State.ACCEPTED, accepts[0].digest, 2 * (k - 1))
+
+
+@pytest.mark.req("NEG-021", "NEG-018")
+def test_a_view_read_back_from_a_nodes_snapshot_cuts_back_as_one_never_pickled() -> None:
+    """A node's snapshot pickles its verifier whole (``a2a_coop.runtime.snapshot``): a negotiation that had
+    superseded nothing held the shared empty set, which comes back as a copy of its own. The lower Accept
+    revealed after the read-back cuts the line back there as in a view never pickled -- before, the first
+    statement such a negotiation superseded raised AssertionError (``Negotiation._supersede``)."""
+    import io
+
+    from a2a_coop.runtime import snapshot
+
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
+    clock.advance(1)
+    low = alice.accept(offer)
+    clock.advance(1)
+    high = alice.accept(offer)
+    ends = []
+    for pickled in (False, True):
+        view = Verifier()
+        for env in [*alice.setup, *bob.setup, offer.envelope]:
+            view.accept(env)
+        view.accept_statement(high)
+        if pickled:
+            buffer = io.BytesIO()
+            snapshot._Pickler(buffer, {}, ()).dump(view)  # as a node's snapshot pickles it
+            view = snapshot._Unpickler(io.BytesIO(buffer.getvalue()), {}).load()
+            held = view.negotiations.get(offer.negotiation_id)
+            assert not held.superseded and held.contract is not None  # the higher Accept's contract
+        view.accept_statement(low)
+        neg = view.negotiations.get(offer.negotiation_id)
+        assert neg.contract is not None
+        kept, _ = _kept(neg)
+        ends.append(
+            (neg.state, neg.contract.accept.digest, set(neg.superseded), sorted(neg.displaced or {}), kept)
+        )
+    assert ends[0] == ends[1]
+    assert ends[0][:3] == (State.ACCEPTED, low.digest, {high.digest})

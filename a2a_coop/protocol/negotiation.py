@@ -1176,10 +1176,13 @@ class Negotiation:
         self.state = S.PROPOSED if i == 0 else S.COUNTERED
 
     def _supersede(self, digests: Iterable[bytes]) -> None:
-        if self.superseded is _NONE_SUPERSEDED:
-            self.superseded = set()
-        assert isinstance(self.superseded, set)
-        self.superseded.update(digests)
+        superseded = self.superseded
+        if not isinstance(superseded, set):
+            # The shared empty one -- or an empty frozenset of its own: a node's snapshot pickles the
+            # shared one as a value, and a negotiation read back from it holds a copy (was an
+            # AssertionError on the first statement it supersedes).
+            superseded = self.superseded = set(superseded)
+        superseded.update(digests)
 
     def _effective_ms(self, vs: VerifiedStatement, c: Contract) -> int | None:
         """The effective time of the held BreachClaim or Revoke ``vs`` (WIT-005): the earliest Stamp of it
