@@ -1036,21 +1036,49 @@ class Negotiation:
 
     def _keep_displaced(self, contract: Contract, outstanding: VerifiedStatement) -> None:
         """Keep ``contract``, displaced, as this negotiation would stand with it (ACCEPTED, or the state it
-        reached): a copy sharing its statements, which the contract's later statements move."""
+        reached): a copy sharing its statements, which the contract's later statements move.
+
+        The copy keeps what those statements can meet, and no more (redteam24: a key that reveals k lower
+        answers one at a time displaces k - 1 contracts, NEG-021): its contract, its state, and its
+        contract's own moves -- from the one that formed it, when this negotiation's contract is the one
+        displaced; none for one formed on the cut-off line, whose Accept moved nothing here. Not the line,
+        but its contract's offer, nor what was superseded before it: only statements naming its own
+        contract or Deliveries reach it (:meth:`displaced_of`), a contract statement, checked against its
+        contract alone, and the moves before its contract's stay in this negotiation's history, which
+        every reader of a displaced contract's moves reads beside them. So what the copies keep is linear
+        in the statements held, not in the contracts displaced before each."""
         shadow = copy.copy(self)
-        shadow.offers, shadow.history = list(self.offers), list(self.history)
-        shadow.superseded = set(self.superseded)
+        shadow.offers = [contract.offer]
+        shadow.superseded = _NONE_SUPERSEDED
         shadow.displaced, shadow.branch, shadow.replaced = None, None, None
-        if shadow.contract is not contract:
+        if shadow.contract is contract:
+            shadow.history = self._moves_of(contract)
+        else:
+            shadow.history = []
             shadow.contract, shadow.outstanding, shadow.state = contract, outstanding, _ACCEPTED
-        self.displaced = {**(self.displaced or {}), contract.accept.digest: shadow}
+        if self.displaced is None:
+            self.displaced = {}
+        self.displaced[contract.accept.digest] = shadow
+
+    def _moves_of(self, contract: Contract) -> list[tuple[State, Event, State, bytes]]:
+        """The moves of :attr:`history` from the one that formed ``contract``, this negotiation's contract,
+        on: read back from the end, over that contract's own moves alone."""
+        history = self.history
+        formed = contract.accept.digest
+        for i in range(len(history) - 1, -1, -1):
+            if history[i][3] == formed:
+                return history[i:]
+        return []
 
     def displaced_of(self, vs: VerifiedStatement) -> Negotiation | None:
         """The displaced contract's negotiation (:attr:`displaced`) that contract statement ``vs`` names."""
         if not self.displaced or vs.body in _TRADE_EVENTS:
             return None
         ref = cited(vs)
-        for shadow in self.displaced.values():
+        named = self.displaced.get(ref)  # by its Accept's digest: one lookup, however many were displaced
+        if named is not None:
+            return named
+        for shadow in self.displaced.values():  # a Receipt names a Delivery
             c = shadow.contract
             if c is not None and (ref == c.accept.digest or ref in c.deliveries):
                 return shadow
@@ -1148,10 +1176,13 @@ class Negotiation:
         self.state = S.PROPOSED if i == 0 else S.COUNTERED
 
     def _supersede(self, digests: Iterable[bytes]) -> None:
-        if self.superseded is _NONE_SUPERSEDED:
-            self.superseded = set()
-        assert isinstance(self.superseded, set)
-        self.superseded.update(digests)
+        superseded = self.superseded
+        if not isinstance(superseded, set):
+            # The shared empty one -- or an empty frozenset of its own: a node's snapshot pickles the
+            # shared one as a value, and a negotiation read back from it holds a copy (was an
+            # AssertionError on the first statement it supersedes).
+            superseded = self.superseded = set(superseded)
+        superseded.update(digests)
 
     def _effective_ms(self, vs: VerifiedStatement, c: Contract) -> int | None:
         """The effective time of the held BreachClaim or Revoke ``vs`` (WIT-005): the earliest Stamp of it
