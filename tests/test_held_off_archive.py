@@ -1,0 +1,210 @@
+"""ESC-022 (f) for a bounded-memory verifier (section 4.5, MND-024): an Accept held off -- taken while a
+thief's ending made the contract holding the same exclusive_key look finished, moving nothing once that
+contract is live again -- weighs in a verifier that forgot its negotiation exactly as in one that holds
+everything in memory, and leaves no mark in memory once forgotten.
+
+Alice's trade with Bob (C1) holds her exclusive_key X at escrow K1; K1's thief ends it after K1's revocation
+took effect; Alice offers Carol the same X naming escrow E3, Carol accepts (A2), and E3 stamps both. A view
+that heard the revocation and the hand-over to K2 before E3's Stamp held A2 off (``Verifier._hold_off``)
+until the Stamp let it in again (NEG-019, ``Verifier._let_in_again``). Before, a bounded verifier that forgot
+Carol's negotiation meanwhile ignored the Stamp -- it looked the negotiation up in memory only -- and kept
+Carol's contract out of the exclusive_key's holders and out of Carol's outstanding value (450 where the
+unbounded view counted it), and the held-off mark stayed in memory for good, naming a negotiation no longer
+there (and A2 with it: it was not among the statements its negotiation dropped). Now the mark leaves memory
+with its negotiation, for the archive (``Verifier._archive_held_off``), and is read back from there.
+
+Who chose what: the thief the times and gossip order of K1's statements; Alice, Carol and E3 the times of
+O2, A2 and the Stamp; the peer when it forgets a negotiation (its memory, which no one can make it lie
+about) -- which decides nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from test_escrow_handover_thief_order import _k2_lapses, _thief_upholds
+from test_handover_archive_exposure import _counted, _story
+from test_handover_archive_exposure import _fed as _fed_c1
+from test_handover_exclusive_order import _carols, _exclusive_world, _orders, _outcome
+
+from a2a_coop.protocol import mandate
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.testing import Party
+
+_SAMPLE = 10  # orders in the default run; every one (2,520) under -m slow
+
+
+def _world() -> tuple[object, list[VerifiedStatement], list[VerifiedStatement]]:
+    w, carol = _exclusive_world()
+    thief = _thief_upholds(w)
+    e3 = Party("escrow3", w.s.clock)
+    w.base += [verify_statement(e) for e in e3.setup]
+    w.carol = carol  # type: ignore[attr-defined]
+    return w, thief, _carols(w, carol, e3)
+
+
+class _Fed:
+    """A view that took the base, then ``order``, each refused statement passed on once more. With
+    ``journal``, a bounded one: each statement taken is journaled, and Carol's negotiation is forgotten
+    whenever an Accept of it is held off (``forget_at``: or only just before that statement)."""
+
+    def __init__(
+        self,
+        w: object,
+        order: Sequence[VerifiedStatement],
+        carols: list[VerifiedStatement],
+        journal: Journal | None = None,
+        forget_at: VerifiedStatement | None = None,
+    ) -> None:
+        self.v = v = Verifier()
+        if journal is not None:
+            v.use_archive(journal)
+        nid = carols[0].negotiation_id
+        self.forgot = 0  # times Carol's negotiation was forgotten with its Accept held off
+        self.marks_after_forget: list[int] = []
+        refused = []
+        for vs in [*w.base, *order]:  # type: ignore[attr-defined]
+            if journal is not None and vs is forget_at and nid in v.negotiations.by_id:
+                self._forget(v, nid)
+            try:
+                v.accept(vs.envelope)
+            except CoopError:
+                refused.append(vs)
+                continue
+            if journal is not None:
+                journal.record_batch([(vs, [], False)], at_ms=0)
+                if forget_at is None and nid in v._held_off.values():
+                    self._forget(v, nid)
+        for vs in refused:
+            try:
+                v.accept(vs.envelope)
+            except CoopError:
+                continue
+            if journal is not None:
+                journal.record_batch([(vs, [], False)], at_ms=0)
+
+    def _forget(self, v: Verifier, nid: bytes) -> None:
+        held_off = nid in v._held_off.values()
+        v.forget_negotiation(nid)
+        if held_off:
+            self.forgot += 1
+            self.marks_after_forget.append(len(v._held_off))
+
+
+def _compare(tmp_path: Path, w: object, carols: list[VerifiedStatement], orders: list[list[VerifiedStatement]]) -> int:
+    """Every order to an unbounded and a bounded view: the same contract states, holders of X and outstanding
+    values; no held-off mark left in memory by a forgotten negotiation. Returns how many orders had the
+    bounded view forget Carol's negotiation with A2 held off (the path the gap was on)."""
+    forgotten = 0
+    for n, order in enumerate(orders):
+        whole = _outcome(w, carols, _Fed(w, order, carols).v)  # type: ignore[arg-type]
+        journal = Journal.open(tmp_path / f"{n}.db", durability="normal")
+        try:
+            bounded = _Fed(w, order, carols, journal)
+            assert _outcome(w, carols, bounded.v) == whole, n  # type: ignore[arg-type]
+        finally:
+            journal.close()
+        assert all(marks == 0 for marks in bounded.marks_after_forget)
+        forgotten += bounded.forgot > 0
+    return forgotten
+
+
+@pytest.mark.req("ESC-022", "NEG-019", "MND-024")
+def test_a_forgotten_held_off_accept_is_let_in_by_its_escrows_stamp_as_a_held_one(tmp_path: Path) -> None:
+    """The gap's own order: the thief's ending, O2 and A2 taken on it, K1's revocation and the hand-over (A2
+    held off), Carol's negotiation forgotten, then E3's Stamp. Before: the bounded view kept A2 held off and
+    Carol's contract counted nowhere (Carol's outstanding value 0 against 450). Now both views end with
+    Carol's contract formed beside C1, both holding X, and the same outstanding values; the forgotten
+    negotiation leaves no mark (nor A2) in memory."""
+    w, thief, carols = _world()
+    o2, a2, stamp = carols
+    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, stamp]  # type: ignore[attr-defined]
+    whole = _Fed(w, order, carols)
+    assert _outcome(w, carols, whole.v)[1:4] == ("ACCEPTED", True, {"c1", "c2"})  # type: ignore[arg-type]
+    journal = Journal.open(tmp_path / "j.db", durability="normal")
+    try:
+        bounded = _Fed(w, order, carols, journal, forget_at=stamp)
+        assert bounded.forgot == 1 and bounded.marks_after_forget == [0]  # forgotten held off, no mark kept
+        assert _outcome(w, carols, bounded.v) == _outcome(w, carols, whole.v)  # type: ignore[arg-type]
+        assert not bounded.v._held_off
+    finally:
+        journal.close()
+
+
+@pytest.mark.req("ESC-022", "NEG-019", "MND-024")
+def test_a_held_off_accept_read_back_from_the_archive_stays_held_off_until_its_stamp(tmp_path: Path) -> None:
+    """Carol's negotiation forgotten with A2 held off, then read back into memory by a statement naming it
+    (Alice's Delivery under A2, refused as in the view holding it: A2 moves nothing), then E3's Stamp: A2
+    held off in between -- the Delivery refused alike, no contract read back --, let in by the Stamp, and
+    Alice's Delivery taken then, in both views alike. The held-off mark is read back from the archive (none
+    in memory meanwhile)."""
+    w, thief, carols = _world()
+    o2, a2, stamp = carols
+    delivery = w.s.alice.deliver(a2, w.carol)  # type: ignore[attr-defined]
+    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, delivery, stamp, delivery]  # type: ignore[attr-defined]
+    views = []
+    journal = Journal.open(tmp_path / "j.db", durability="normal")
+    try:
+        for bounded in (False, True):
+            v = Verifier()
+            if bounded:
+                v.use_archive(journal)
+            codes = []
+            for i, vs in enumerate([*w.base, *order]):  # type: ignore[attr-defined]
+                if bounded and vs is delivery and i == len(w.base) + 5:  # type: ignore[attr-defined]
+                    assert o2.negotiation_id in v._held_off.values()
+                    v.forget_negotiation(o2.negotiation_id)
+                    assert not v._held_off and a2.digest not in dict.keys(v.statements)
+                try:
+                    v.accept(vs.envelope)
+                    codes.append("")
+                    if bounded:
+                        journal.record_batch([(vs, [], False)], at_ms=0)
+                except CoopError as e:
+                    codes.append(e.code)
+                if bounded and vs is delivery and codes[-1]:
+                    assert o2.negotiation_id in v.negotiations.by_id  # read back into memory, A2 held off
+                    assert v.negotiations.by_id[o2.negotiation_id].contract is None
+            views.append((codes[-3:], _outcome(w, carols, v)))  # type: ignore[arg-type]
+    finally:
+        journal.close()
+    assert views[0] == views[1], views
+    codes, outcome = views[0]
+    assert codes[0] == "ILLEGAL_TRANSITION" and codes[1:] == ["", ""]
+    assert outcome[1:4] == ("PERFORMING", True, {"c1", "c2"})
+
+
+def _pick(orders: list[list[VerifiedStatement]], request: pytest.FixtureRequest) -> list[list[VerifiedStatement]]:
+    if request.node.get_closest_marker("slow") is not None:
+        return orders
+    return random.Random(25).sample(orders, _SAMPLE)
+
+
+@pytest.mark.req("ESC-022", "NEG-019", "MND-024")
+def test_bounded_and_unbounded_views_weigh_a_held_off_accept_alike_in_every_order(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Every merge of the thief's four statements, K1's revocation and the hand-over (either first), and O2,
+    A2 and E3's Stamp (2,520 orders; sampled, every one under -m slow): a bounded view forgetting Carol's
+    negotiation whenever A2 is held off ends as the unbounded one -- C1's and Carol's states, the holders
+    of X and both outstanding values -- and keeps no mark of it in memory."""
+    w, thief, carols = _world()
+    orders = _orders(w, thief, carols)  # type: ignore[arg-type]
+    assert len(orders) == 2520
+    assert _compare(tmp_path, w, carols, _pick(orders, request)) >= 1
+
+
+@pytest.mark.slow
+@pytest.mark.req("ESC-022", "NEG-019", "MND-024")
+def test_bounded_and_unbounded_views_weigh_a_held_off_accept_alike_in_every_order_slow(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """:func:`test_bounded_and_unbounded_views_weigh_a_held_off_accept_alike_in_every_order`, every order."""
+    w, thief, carols = _world()
+    assert _compare(tmp_path, w, carols, _pick(_orders(w, thief, carols), request)) >= 100  # type: ignore[arg-type]
