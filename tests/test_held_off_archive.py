@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from test_escrow_handover_thief_order import _k2_lapses, _thief_upholds
-from test_handover_archive_exposure import _counted, _story
+from test_escrow_handover_thief_order import World, _k2_lapses, _thief_upholds
+from test_escrow_handover_thief_order import _orders as _thief_orders
 from test_handover_archive_exposure import _fed as _fed_c1
+from test_handover_archive_exposure import _story
 from test_handover_exclusive_order import _carols, _exclusive_world, _orders, _outcome
 
 from a2a_coop.protocol import mandate
@@ -40,13 +41,13 @@ from a2a_coop.testing import Party
 _SAMPLE = 10  # orders in the default run; every one (2,520) under -m slow
 
 
-def _world() -> tuple[object, list[VerifiedStatement], list[VerifiedStatement]]:
+def _world() -> tuple[World, Party, list[VerifiedStatement], list[VerifiedStatement]]:
+    """The story: the world, Carol, the thief's four statements, and O2, A2 and E3's Stamp of both."""
     w, carol = _exclusive_world()
     thief = _thief_upholds(w)
     e3 = Party("escrow3", w.s.clock)
     w.base += [verify_statement(e) for e in e3.setup]
-    w.carol = carol  # type: ignore[attr-defined]
-    return w, thief, _carols(w, carol, e3)
+    return w, carol, thief, _carols(w, carol, e3)
 
 
 class _Fed:
@@ -56,7 +57,7 @@ class _Fed:
 
     def __init__(
         self,
-        w: object,
+        w: World,
         order: Sequence[VerifiedStatement],
         carols: list[VerifiedStatement],
         journal: Journal | None = None,
@@ -69,7 +70,7 @@ class _Fed:
         self.forgot = 0  # times Carol's negotiation was forgotten with its Accept held off
         self.marks_after_forget: list[int] = []
         refused = []
-        for vs in [*w.base, *order]:  # type: ignore[attr-defined]
+        for vs in [*w.base, *order]:
             if journal is not None and vs is forget_at and nid in v.negotiations.by_id:
                 self._forget(v, nid)
             try:
@@ -97,17 +98,19 @@ class _Fed:
             self.marks_after_forget.append(len(v._held_off))
 
 
-def _compare(tmp_path: Path, w: object, carols: list[VerifiedStatement], orders: list[list[VerifiedStatement]]) -> int:
+def _compare(
+    tmp_path: Path, w: World, carols: list[VerifiedStatement], orders: list[list[VerifiedStatement]]
+) -> int:
     """Every order to an unbounded and a bounded view: the same contract states, holders of X and outstanding
     values; no held-off mark left in memory by a forgotten negotiation. Returns how many orders had the
     bounded view forget Carol's negotiation with A2 held off (the path the gap was on)."""
     forgotten = 0
     for n, order in enumerate(orders):
-        whole = _outcome(w, carols, _Fed(w, order, carols).v)  # type: ignore[arg-type]
+        whole = _outcome(w, carols, _Fed(w, order, carols).v)
         journal = Journal.open(tmp_path / f"{n}.db", durability="normal")
         try:
             bounded = _Fed(w, order, carols, journal)
-            assert _outcome(w, carols, bounded.v) == whole, n  # type: ignore[arg-type]
+            assert _outcome(w, carols, bounded.v) == whole, n
         finally:
             journal.close()
         assert all(marks == 0 for marks in bounded.marks_after_forget)
@@ -122,16 +125,16 @@ def test_a_forgotten_held_off_accept_is_let_in_by_its_escrows_stamp_as_a_held_on
     Carol's contract counted nowhere (Carol's outstanding value 0 against 450). Now both views end with
     Carol's contract formed beside C1, both holding X, and the same outstanding values; the forgotten
     negotiation leaves no mark (nor A2) in memory."""
-    w, thief, carols = _world()
+    w, _carol, thief, carols = _world()
     o2, a2, stamp = carols
-    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, stamp]  # type: ignore[attr-defined]
+    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, stamp]
     whole = _Fed(w, order, carols)
-    assert _outcome(w, carols, whole.v)[1:4] == ("ACCEPTED", True, {"c1", "c2"})  # type: ignore[arg-type]
+    assert _outcome(w, carols, whole.v)[1:4] == ("ACCEPTED", True, {"c1", "c2"})
     journal = Journal.open(tmp_path / "j.db", durability="normal")
     try:
         bounded = _Fed(w, order, carols, journal, forget_at=stamp)
         assert bounded.forgot == 1 and bounded.marks_after_forget == [0]  # forgotten held off, no mark kept
-        assert _outcome(w, carols, bounded.v) == _outcome(w, carols, whole.v)  # type: ignore[arg-type]
+        assert _outcome(w, carols, bounded.v) == _outcome(w, carols, whole.v)
         assert not bounded.v._held_off
     finally:
         journal.close()
@@ -144,10 +147,10 @@ def test_a_held_off_accept_read_back_from_the_archive_stays_held_off_until_its_s
     held off in between -- the Delivery refused alike, no contract read back --, let in by the Stamp, and
     Alice's Delivery taken then, in both views alike. The held-off mark is read back from the archive (none
     in memory meanwhile)."""
-    w, thief, carols = _world()
+    w, carol, thief, carols = _world()
     o2, a2, stamp = carols
-    delivery = w.s.alice.deliver(a2, w.carol)  # type: ignore[attr-defined]
-    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, delivery, stamp, delivery]  # type: ignore[attr-defined]
+    delivery = w.s.alice.deliver(a2, carol)
+    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, delivery, stamp, delivery]
     views = []
     journal = Journal.open(tmp_path / "j.db", durability="normal")
     try:
@@ -155,9 +158,11 @@ def test_a_held_off_accept_read_back_from_the_archive_stays_held_off_until_its_s
             v = Verifier()
             if bounded:
                 v.use_archive(journal)
-            codes = []
-            for i, vs in enumerate([*w.base, *order]):  # type: ignore[attr-defined]
-                if bounded and vs is delivery and i == len(w.base) + 5:  # type: ignore[attr-defined]
+            codes: list[str] = []
+            first = True  # the first showing of the Delivery: Carol's negotiation forgotten just before it
+            for vs in [*w.base, *order]:
+                if bounded and vs is delivery and first:
+                    first = False
                     assert o2.negotiation_id in v._held_off.values()
                     v.forget_negotiation(o2.negotiation_id)
                     assert not v._held_off and a2.digest not in dict.keys(v.statements)
@@ -171,7 +176,8 @@ def test_a_held_off_accept_read_back_from_the_archive_stays_held_off_until_its_s
                 if bounded and vs is delivery and codes[-1]:
                     assert o2.negotiation_id in v.negotiations.by_id  # read back into memory, A2 held off
                     assert v.negotiations.by_id[o2.negotiation_id].contract is None
-            views.append((codes[-3:], _outcome(w, carols, v)))  # type: ignore[arg-type]
+                    assert not v._held_off  # its mark read from the archive, not brought into memory
+            views.append((codes[-3:], _outcome(w, carols, v)))
     finally:
         journal.close()
     assert views[0] == views[1], views
@@ -180,7 +186,9 @@ def test_a_held_off_accept_read_back_from_the_archive_stays_held_off_until_its_s
     assert outcome[1:4] == ("PERFORMING", True, {"c1", "c2"})
 
 
-def _pick(orders: list[list[VerifiedStatement]], request: pytest.FixtureRequest) -> list[list[VerifiedStatement]]:
+def _pick(
+    orders: list[list[VerifiedStatement]], request: pytest.FixtureRequest
+) -> list[list[VerifiedStatement]]:
     if request.node.get_closest_marker("slow") is not None:
         return orders
     return random.Random(25).sample(orders, _SAMPLE)
@@ -194,8 +202,8 @@ def test_bounded_and_unbounded_views_weigh_a_held_off_accept_alike_in_every_orde
     A2 and E3's Stamp (2,520 orders; sampled, every one under -m slow): a bounded view forgetting Carol's
     negotiation whenever A2 is held off ends as the unbounded one -- C1's and Carol's states, the holders
     of X and both outstanding values -- and keeps no mark of it in memory."""
-    w, thief, carols = _world()
-    orders = _orders(w, thief, carols)  # type: ignore[arg-type]
+    w, _carol, thief, carols = _world()
+    orders = _orders(w, thief, carols)
     assert len(orders) == 2520
     assert _compare(tmp_path, w, carols, _pick(orders, request)) >= 1
 
@@ -206,5 +214,71 @@ def test_bounded_and_unbounded_views_weigh_a_held_off_accept_alike_in_every_orde
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """:func:`test_bounded_and_unbounded_views_weigh_a_held_off_accept_alike_in_every_order`, every order."""
-    w, thief, carols = _world()
-    assert _compare(tmp_path, w, carols, _pick(_orders(w, thief, carols), request)) >= 100  # type: ignore[arg-type]
+    w, _carol, thief, carols = _world()
+    assert _compare(tmp_path, w, carols, _pick(_orders(w, thief, carols), request)) >= 100
+
+
+# -- tidy24's question: a contract forgotten, then counted again -- is it charged twice? ---------------------
+
+
+def _charged(v: Verifier, mandates: Sequence[bytes], times: Sequence[int]) -> tuple[int, ...]:
+    """What each Mandate's exposure counts at each time: MND-010's outstanding value, and MND-009's committed
+    value of the period holding that time (contracts formed in it, with offers live then)."""
+    out: list[int] = []
+    for digest in mandates:
+        exp = v.exposure.exposure(digest)
+        for t in times:
+            out += [exp.outstanding(t), exp.committed(exp.period_of(t), t)]
+    return tuple(out)
+
+
+def _scratch(w: World, statements: Sequence[VerifiedStatement]) -> Verifier:
+    """A view counting from scratch: the hand-over heard first, then every other statement (the thief's
+    refused, WRONG_PARTY), as a verifier that never took the thief's ending counts them."""
+    first = [w.revocation, w.k2.mandate_vs]
+    return _fed_c1(w, [*first, *(vs for vs in statements if vs not in first)], None)
+
+
+@pytest.mark.req("ESC-022", "MND-009", "MND-010", "MND-024")
+@pytest.mark.parametrize("kept", [mandate.FORGOTTEN_KEPT, 0], ids=["in-memory-record", "journaled-record"])
+def test_a_forgotten_contract_counted_again_is_charged_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    """C1 ended by the thief (finished: the bounded view forgets it, its compact record among its Mandates'
+    forgotten records -- in memory, or with ``kept`` 0 written to the journal), counted again once the
+    hand-over is held (read back: ``Exposure.contract_reopened`` takes the record back into the sweeps),
+    then lapsed by K2 and forgotten a second time: in every sampled order the bounded view's outstanding and
+    committed values for Alice and Bob, at the thief's ending, K2's lapse and after, are the unbounded
+    view's and those of a view counting from scratch (the hand-over first) -- the record is counted once,
+    never beside the contract it came back as. The answer to tidy24's question: no double charge."""
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", kept)
+    w, thief, times = _story()
+    lapse = _k2_lapses(w)
+    # before the thief's ending (where a record kept beside the contract it came back as would count too), at
+    # it, at K2's lapse and after
+    times = [w.s.accept.issued_at_ms + 1, thief[0].issued_at_ms, *times]
+    times += [lapse[0].issued_at_ms + 1, lapse[-1].issued_at_ms + 1]
+    mandates = [w.s.offer.mandate_digest, w.s.accept.mandate_digest]
+    orders = _thief_orders(w, thief, lapse)
+    attack = [*thief, w.revocation, w.k2.mandate_vs, *lapse]  # forgotten, counted again, forgotten again
+    assert attack in orders
+    counted_again = attack[: len(thief) + 2]  # before K2's lapse: the record read back, C1 live again
+    twice = 0
+    for n, order in enumerate([counted_again, attack, *random.Random(25).sample(orders, 5)]):
+        scratch = _charged(_scratch(w, order), mandates, times)
+        assert all(value > 0 for value in scratch[:8])  # C1 counts until the thief's ending, as it must
+        whole = _charged(_fed_c1(w, order, None), mandates, times)
+        journal = Journal.open(tmp_path / f"{n}.db", durability="normal")
+        try:
+            bounded_v = _fed_c1(w, order, journal)
+            bounded = _charged(bounded_v, mandates, times)
+            forgot: int = bounded_v.forgot  # type: ignore[attr-defined]
+            twice += forgot >= 2
+            if order is counted_again:
+                assert forgot and w.s.nid in bounded_v.negotiations.by_id
+            if kept == 0 and forgot:
+                assert bounded_v.exposure.exposure(mandates[0])._archived > 0  # the record is journaled
+        finally:
+            journal.close()
+        assert bounded == whole == scratch, (n, bounded, whole, scratch)
+    assert twice >= 1  # the attack's order forgot C1 twice, counting it again in between

@@ -1168,20 +1168,18 @@ class Verifier:
 
     def _let_in_again(self, digest: bytes) -> None:
         """A Stamp of an Accept held off (:meth:`_hold_off`) came: witnessed (NEG-019), it moves its
-        negotiation again -- derived again with it, as a view that heard the Stamp first takes it."""
+        negotiation again -- derived again with it, as a view that heard the Stamp first takes it. Its
+        negotiation forgotten (bounded memory, section 4.5), it is read back from the archive into memory and
+        let in as in a verifier that holds it (MND-024): read back with this Stamp held, its Accept forms
+        the contract already, which no count holds yet -- it was held off until this Stamp."""
         nid = self._held_off_of(digest)
-        assert nid is not None
-        self._held_off[digest] = nid  # back in memory with its negotiation, if it was archived
         accept = self.statements.get(digest)
-        # In memory, or read back from the archive (bounded memory, section 4.5): forgotten, it is let in as
-        # a verifier holding it lets it in (MND-024). Read back, its Accept already forms the contract (the
-        # Stamp is held now), which no count holds yet: it was held off until this Stamp.
-        neg = self.negotiations.by_id.get(nid) or (
-            self.negotiations.by_id[nid] if self.negotiations._held(nid) else None
-        )
-        if neg is None or accept is None or not self._witnessed_accept(accept, neg):
+        neg = self.negotiations.find(nid) if nid is not None else None  # in memory, or read back
+        if nid is None or neg is None or accept is None or not self._witnessed_accept(accept, neg):
             return
-        del self._held_off[digest]
+        if nid not in self.negotiations.by_id:
+            self._hold_again(nid, neg)
+        self._held_off.pop(digest, None)
         if self._held_off_archived:
             self._archive_held_off_rows([(digest, b"")])  # let in: no longer held off, read back or not
         members = {*self._members(neg), digest}
@@ -1230,11 +1228,12 @@ class Verifier:
         archive (an :class:`ExposureArchive`), whence :meth:`_held_off_of` reads them: a verifier that
         forgets keeps no mark of what it forgot in memory, and reads its negotiation back held off as before
         (MND-024). Kept in memory when the archive cannot take them (none, or one that only reads). Returns
-        the Accepts marked: they leave memory with the negotiation's other statements."""
+        the Accepts whose marks it took: they leave memory with the negotiation's other statements."""
         marks = [d for d, of in self._held_off.items() if of == nid]
-        if marks and self._archive_held_off_rows([(d, nid) for d in marks]):
-            for d in marks:
-                del self._held_off[d]
+        if not marks or not self._archive_held_off_rows([(d, nid) for d in marks]):
+            return []
+        for d in marks:
+            del self._held_off[d]
         return marks
 
     def _archive_held_off_rows(self, rows: list[tuple[bytes, bytes]]) -> bool:
