@@ -31,6 +31,7 @@ from test_handover_archive_exposure import _fed as _fed_c1
 from test_handover_archive_exposure import _story
 from test_handover_exclusive_order import _carols, _exclusive_world, _orders, _outcome
 
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol import mandate
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -47,7 +48,12 @@ def _world() -> tuple[World, Party, list[VerifiedStatement], list[VerifiedStatem
     thief = _thief_upholds(w)
     e3 = Party("escrow3", w.s.clock)
     w.base += [verify_statement(e) for e in e3.setup]
-    return w, carol, thief, _carols(w, carol, e3)
+    carols = _carols(w, carol, e3)
+    _E3[id(w)] = e3
+    return w, carol, thief, carols
+
+
+_E3: dict[int, Party] = {}  # each world's E3, for a second Stamp
 
 
 class _Fed:
@@ -282,3 +288,49 @@ def test_a_forgotten_contract_counted_again_is_charged_once(
             journal.close()
         assert bounded == whole == scratch, (n, bounded, whole, scratch)
     assert twice >= 1  # the attack's order forgot C1 twice, counting it again in between
+
+
+@pytest.mark.req("ESC-022", "NEG-019", "MND-024", "MND-009", "MND-010")
+def test_a_second_stamp_of_an_accept_let_in_after_its_negotiation_was_forgotten_counts_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    """A2 held off and forgotten, let in by E3's Stamp (read back into memory), Carol's contract performed
+    (both Deliveries receipted: FULFILLED) and forgotten again, finished -- its record among the forgotten
+    ones --, then a second Stamp of A2 by E3 (an escrow at fault stamping twice, WIT-006). The let-in is
+    marked in the archive too (under its own key, beside the hold-off it ends), so the second Stamp reads
+    no hold-off: Carol's contract counts once, Alice's and Carol's outstanding and committed values as in
+    the unbounded view. Without that mark, the negotiation read back (its Accept witnessed now) formed the
+    contract again beside its forgotten record -- counted twice."""
+    w, carol, thief, carols = _world()
+    o2, a2, stamp = carols
+    alice = w.s.alice
+    d1, d2 = alice.deliver(a2, carol), carol.deliver(a2, alice)
+    performed = [d1, d2, carol.receipt(d1), alice.receipt(d2)]
+    again = _E3[id(w)].sign("stamp", commitment_pb2.Stamp(statements=[a2.digest, o2.digest]))
+    order = [*thief, o2, a2, w.revocation, w.k2.mandate_vs, stamp, *performed, again]
+    mandates = [o2.mandate_digest, a2.mandate_digest]
+    times = [a2.issued_at_ms + 1, performed[-1].issued_at_ms, again.issued_at_ms + 1]
+    whole = _Fed(w, order, carols).v
+    assert whole.negotiations.get(o2.negotiation_id).state.name == "FULFILLED"
+    journal = Journal.open(tmp_path / "j.db", durability="normal")
+    nid = o2.negotiation_id
+    try:
+        v = Verifier()
+        v.use_archive(journal)
+        for vs in [*w.base, *order]:
+            if vs is stamp:
+                assert nid in v._held_off.values()
+                v.forget_negotiation(nid)  # held off: its mark to the archive
+            if vs is again:
+                assert v.negotiations.by_id[nid].contract_finished
+                v.forget_negotiation(nid)  # finished: its record among the forgotten ones
+                assert v._held_off_archived and not v._held_off
+            try:
+                v.accept(vs.envelope)
+            except CoopError:
+                continue
+            journal.record_batch([(vs, [], False)], at_ms=0)
+        assert _charged(v, mandates, times) == _charged(whole, mandates, times)
+        assert v.negotiations.get(nid).state.name == "FULFILLED"
+    finally:
+        journal.close()

@@ -151,6 +151,7 @@ def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
 # The archive's book (ExposureArchive) of the marks of Accepts held off (ESC-022 (f)) whose negotiation was
 # forgotten: no exposure's book (those are named by a Mandate's 32-byte digest).
 _HELD_OFF_BOOK: Final = b"held-off"
+_LET_IN: Final = b"let-in/"  # before an Accept's digest (32 bytes): its key once a Stamp let it in
 
 
 def _place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int]:
@@ -1174,17 +1175,19 @@ class Verifier:
         the contract already, which no count holds yet -- it was held off until this Stamp."""
         nid = self._held_off_of(digest)
         accept = self.statements.get(digest)
+        held = nid is not None and nid in self.negotiations.by_id
         neg = self.negotiations.find(nid) if nid is not None else None  # in memory, or read back
         if nid is None or neg is None or accept is None or not self._witnessed_accept(accept, neg):
             return
-        if nid not in self.negotiations.by_id:
+        if not held:
             self._hold_again(nid, neg)
         self._held_off.pop(digest, None)
-        if self._held_off_archived:
-            self._archive_held_off_rows([(digest, b"")])  # let in: no longer held off, read back or not
+        if self._held_off_archived and not self._archive_held_off_rows([(_LET_IN + digest, nid)]):
+            self._held_off[digest] = b""  # let in: kept in memory where the archive cannot take the mark
         members = {*self._members(neg), digest}
         ordered = [vs for vs in self._held_of(nid) if vs.digest in members]
-        c_before = neg.contract if neg.contract is None or neg.contract.accept.digest != digest else None
+        c = neg.contract  # read back with this Stamp held: the contract its Accept forms, counted nowhere yet
+        c_before = c if held or c is None or c.accept.digest != digest else None
         self._derive_again(nid, ordered)
         fresh = self.negotiations.by_id.get(nid)
         c = fresh.contract if fresh is not None else None
@@ -1211,17 +1214,17 @@ class Verifier:
         """The negotiation of the Accept ``digest`` if it is held off (:meth:`_hold_off`): its mark in memory,
         or -- its negotiation forgotten since (bounded memory, section 4.5) -- in the archive, where
         :meth:`forget_negotiation` wrote it. Only statements not in memory can have one there: a held-off
-        Accept whose negotiation is in memory is marked in memory."""
+        Accept whose negotiation is in memory is marked in memory. One let in since is marked so apart
+        (:meth:`_let_in_again`), under its own key: a peer restarting from a snapshot drops the rows written
+        after it (``drop_forgotten``), and so drops that mark alone, never the hold-off before it."""
         nid = self._held_off.get(digest)
         if nid is not None or not self._held_off_archived or dict.__contains__(self.statements, digest):
-            return nid
+            return nid or None  # empty: let in, its mark kept in memory (the archive did not take it)
         archive = self.archive
         if not isinstance(archive, ExposureArchive):
             return None
-        for key, record in archive.forgotten_since(_HELD_OFF_BOOK, digest):
-            if key == digest:
-                return record or None  # empty: let in since
-        return None
+        rows = dict(archive.forgotten_since(_HELD_OFF_BOOK, digest))
+        return None if _LET_IN + digest in rows else rows.get(digest)
 
     def _archive_held_off(self, nid: bytes) -> list[bytes]:
         """The marks of :attr:`_held_off` of negotiation ``nid``, being forgotten, leave memory for the
@@ -1237,14 +1240,15 @@ class Verifier:
         return marks
 
     def _archive_held_off_rows(self, rows: list[tuple[bytes, bytes]]) -> bool:
-        """Write ``(Accept digest, negotiation id)`` marks (an empty id: let in) to the archive's book of
-        held-off Accepts, durably; whether it took them. A mark is derived from the statements the archive
-        holds (the hold-off a replay of them makes again), so one lost before it is written is rebuilt."""
+        """Write ``(key, negotiation id)`` marks -- an Accept's digest, or :data:`_LET_IN` and its digest
+        once let in -- to the archive's book of held-off Accepts, durably; whether it took them. A mark is
+        derived from the statements the archive holds (the hold-off or Stamp a replay of them makes again),
+        so one lost before it is written is rebuilt."""
         archive = self.archive
         if not isinstance(archive, ExposureArchive):
             return False
         try:
-            archive.keep_forgotten([(_HELD_OFF_BOOK, d, d, nid) for d, nid in rows])
+            archive.keep_forgotten([(_HELD_OFF_BOOK, k, k.removeprefix(_LET_IN), nid) for k, nid in rows])
         except Exception:  # a local fault of the archive (one that only reads): kept in memory, as before
             return False
         self._held_off_archived = True
