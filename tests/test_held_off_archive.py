@@ -16,6 +16,10 @@ with its negotiation, for the archive (``Verifier._archive_held_off``), and is r
 Who chose what: the thief the times and gossip order of K1's statements; Alice, Carol and E3 the times of
 O2, A2 and the Stamp; the peer when it forgets a negotiation (its memory, which no one can make it lie
 about) -- which decides nothing.
+
+Also here: a contract forgotten and counted again once the hand-over is held is charged once (tidy24's
+question, answered no), and SPEC ESC-022 (e)'s decided residual -- an offer within MND-010 only because the
+thief's ending freed value stays taken -- pinned.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import pytest
 from test_escrow_handover_thief_order import World, _k2_lapses, _thief_upholds
 from test_escrow_handover_thief_order import _orders as _thief_orders
+from test_escrow_handover_thief_order import _world as _thief_world
 from test_handover_archive_exposure import _fed as _fed_c1
 from test_handover_archive_exposure import _story
 from test_handover_exclusive_order import _carols, _exclusive_world, _orders, _outcome
@@ -334,3 +339,48 @@ def test_a_second_stamp_of_an_accept_let_in_after_its_negotiation_was_forgotten_
         assert v.negotiations.get(nid).state.name == "FULFILLED"
     finally:
         journal.close()
+
+
+# -- SPEC ESC-022 (e)'s Left open, decided: an offer within MND-010 only by the thief's ending stays taken
+
+
+@pytest.mark.req("ESC-022", "MND-010")
+def test_an_offer_within_the_cap_only_by_the_thiefs_ending_stays_taken_as_decided() -> None:
+    """The residual SPEC ESC-022 (e) leaves by decision, pinned: Alice's max_outstanding is 1,099; C1 counts
+    600 toward it until the thief's ending freed it; Alice then offers Carol 500. A view that took the
+    thief's ending before the offer took the offer (within the cap: 500), and once the hand-over is held
+    counts 1,100 -- over the cap, the offer not held off (unlike an Accept under ESC-022 (f)); a view that
+    heard the hand-over first refused it MANDATE_VIOLATION and counts 600. Should SPEC decide otherwise,
+    this test fails and says where."""
+    real = Party.__post_init__
+
+    def post(self: Party) -> None:
+        if self.name == "alice":
+            self.mandate_caps = {**self.mandate_caps, "max_outstanding": 1_099}
+        real(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Party, "__post_init__", post)
+        w = _thief_world()
+        carol = Party("carol", w.s.clock)
+    w.base += [verify_statement(e) for e in carol.setup]
+    thief = _thief_upholds(w)
+    o3 = w.s.alice.offer(carol, w.s.alice.proposal())
+    seen = {}
+    for name, order in [
+        ("thief first", [*thief, o3, w.revocation, w.k2.mandate_vs]),
+        ("hand-over first", [w.revocation, w.k2.mandate_vs, *thief, o3]),
+    ]:
+        v = Verifier()
+        for vs in w.base:
+            v.accept(vs.envelope)
+        code = ""
+        for vs in order:
+            try:
+                v.accept(vs.envelope)
+            except CoopError as e:
+                code = e.code if vs is o3 else code
+        exp = v.exposure.exposure(w.s.offer.mandate_digest)
+        assert v.negotiations.get(w.s.nid).state.name == "BONDED"  # C1 live again in both
+        seen[name] = (code, exp.outstanding(o3.issued_at_ms + 1))
+    assert seen == {"thief first": ("", 1_100), "hand-over first": ("MANDATE_VIOLATION", 600)}
