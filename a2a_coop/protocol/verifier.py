@@ -148,6 +148,12 @@ def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
     return last + CLAIM_WINDOW_MS + window + CLOCK_TOLERANCE_MS
 
 
+# The archive's book (ExposureArchive) of the marks of Accepts held off (ESC-022 (f)) whose negotiation was
+# forgotten: no exposure's book (those are named by a Mandate's 32-byte digest).
+_HELD_OFF_BOOK: Final = b"held-off"
+_LET_IN: Final = b"let-in/"  # before an Accept's digest (32 bytes): its key once a Stamp let it in
+
+
 def _place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int]:
     """Where ``at`` stands for what ``party_vs``'s issuer counts (SPEC 4.5): its time, and its seq when
     that issuer signed it (a place in the issuer's own chain), else -1 (another key, the same ms)."""
@@ -193,6 +199,10 @@ class Verifier:
     # Class defaults: a verifier pickled before (a node's snapshot) reads None, and builds them from memory.
     _held_by_negotiation: dict[bytes, list[bytes]] | None = None
     _naming_escrow: dict[str, dict[bytes, None]] | None = None
+    # ESC-022 (f) in bounded memory: whether a mark of :attr:`_held_off` left memory with its negotiation,
+    # written to the archive (:meth:`_archive_held_off`, read back by :meth:`_held_off_of`). A class default:
+    # a verifier pickled before reads False.
+    _held_off_archived: bool = False
 
     def __init__(
         self,
@@ -1159,16 +1169,25 @@ class Verifier:
 
     def _let_in_again(self, digest: bytes) -> None:
         """A Stamp of an Accept held off (:meth:`_hold_off`) came: witnessed (NEG-019), it moves its
-        negotiation again -- derived again with it, as a view that heard the Stamp first takes it."""
-        nid = self._held_off[digest]
-        neg = self.negotiations.by_id.get(nid)
+        negotiation again -- derived again with it, as a view that heard the Stamp first takes it. Its
+        negotiation forgotten (bounded memory, section 4.5), it is read back from the archive into memory and
+        let in as in a verifier that holds it (MND-024): read back with this Stamp held, its Accept forms
+        the contract already, which no count holds yet -- it was held off until this Stamp."""
+        nid = self._held_off_of(digest)
         accept = self.statements.get(digest)
-        if neg is None or accept is None or not self._witnessed_accept(accept, neg):
+        held = nid is not None and nid in self.negotiations.by_id
+        neg = self.negotiations.find(nid) if nid is not None else None  # in memory, or read back
+        if nid is None or neg is None or accept is None or not self._witnessed_accept(accept, neg):
             return
-        del self._held_off[digest]
+        if not held:
+            self._hold_again(nid, neg)
+        self._held_off.pop(digest, None)
+        if self._held_off_archived and not self._archive_held_off_rows([(_LET_IN + digest, nid)]):
+            self._held_off[digest] = b""  # let in: kept in memory where the archive cannot take the mark
         members = {*self._members(neg), digest}
         ordered = [vs for vs in self._held_of(nid) if vs.digest in members]
-        c_before = neg.contract
+        c = neg.contract  # read back with this Stamp held: the contract its Accept forms, counted nowhere yet
+        c_before = c if held or c is None or c.accept.digest != digest else None
         self._derive_again(nid, ordered)
         fresh = self.negotiations.by_id.get(nid)
         c = fresh.contract if fresh is not None else None
@@ -1190,6 +1209,50 @@ class Verifier:
             members.update(c.deliveries, c.pending, c.claims)
         members.update(d for d, of in self._held_off.items() if of == neg.id)
         return members
+
+    def _held_off_of(self, digest: bytes) -> bytes | None:
+        """The negotiation of the Accept ``digest`` if it is held off (:meth:`_hold_off`): its mark in memory,
+        or -- its negotiation forgotten since (bounded memory, section 4.5) -- in the archive, where
+        :meth:`forget_negotiation` wrote it. Only statements not in memory can have one there: a held-off
+        Accept whose negotiation is in memory is marked in memory. One let in since is marked so apart
+        (:meth:`_let_in_again`), under its own key: a peer restarting from a snapshot drops the rows written
+        after it (``drop_forgotten``), and so drops that mark alone, never the hold-off before it."""
+        nid = self._held_off.get(digest)
+        if nid is not None or not self._held_off_archived or dict.__contains__(self.statements, digest):
+            return nid or None  # empty: let in, its mark kept in memory (the archive did not take it)
+        archive = self.archive
+        if not isinstance(archive, ExposureArchive):
+            return None
+        rows = dict(archive.forgotten_since(_HELD_OFF_BOOK, digest))
+        return None if _LET_IN + digest in rows else rows.get(digest)
+
+    def _archive_held_off(self, nid: bytes) -> list[bytes]:
+        """The marks of :attr:`_held_off` of negotiation ``nid``, being forgotten, leave memory for the
+        archive (an :class:`ExposureArchive`), whence :meth:`_held_off_of` reads them: a verifier that
+        forgets keeps no mark of what it forgot in memory, and reads its negotiation back held off as before
+        (MND-024). Kept in memory when the archive cannot take them (none, or one that only reads). Returns
+        the Accepts whose marks it took: they leave memory with the negotiation's other statements."""
+        marks = [d for d, of in self._held_off.items() if of == nid]
+        if not marks or not self._archive_held_off_rows([(d, nid) for d in marks]):
+            return []
+        for d in marks:
+            del self._held_off[d]
+        return marks
+
+    def _archive_held_off_rows(self, rows: list[tuple[bytes, bytes]]) -> bool:
+        """Write ``(key, negotiation id)`` marks -- an Accept's digest, or :data:`_LET_IN` and its digest
+        once let in -- to the archive's book of held-off Accepts, durably; whether it took them. A mark is
+        derived from the statements the archive holds (the hold-off or Stamp a replay of them makes again),
+        so one lost before it is written is rebuilt."""
+        archive = self.archive
+        if not isinstance(archive, ExposureArchive):
+            return False
+        try:
+            archive.keep_forgotten([(_HELD_OFF_BOOK, k, k.removeprefix(_LET_IN), nid) for k, nid in rows])
+        except Exception:  # a local fault of the archive (one that only reads): kept in memory, as before
+            return False
+        self._held_off_archived = True
+        return True
 
     def _derive_again(self, nid: bytes, ordered: list[VerifiedStatement]) -> None:
         """``nid``'s negotiation, derived again from ``ordered`` (:meth:`_replay`), into memory, indexed."""
@@ -1220,6 +1283,7 @@ class Verifier:
         """Drop a negotiation and its statements from memory (the archive keeps them); returns the
         statements dropped. A later statement naming it brings it back from the archive."""
         self._checked = None
+        held_off = self._archive_held_off(negotiation_id) if self._held_off else []
         neg = self.negotiations.forget(negotiation_id)
         if neg is None:
             return []
@@ -1232,7 +1296,7 @@ class Verifier:
                 self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
         for offer in neg.offers:  # an answered offer, kept for statements before its answer
             self.exposure.answer_forgotten(offer.mandate_digest, offer.digest)
-        digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
+        digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded, *held_off}
         c = neg.contract
         if c is not None:
             digests.update(c.deliveries, c.pending, c.claims)
@@ -1279,7 +1343,12 @@ class Verifier:
                     vs, self.witness.stamp_time, self.witness.recorded_stamp_time if recorded else None
                 )
                 continue
-            if self._held_off and vs.digest in self._held_off and not self._witnessed_accept(vs, neg):
+            if (
+                (self._held_off or self._held_off_archived)
+                and vs.body == "accept"
+                and self._held_off_of(vs.digest) is not None
+                and not self._witnessed_accept(vs, neg)
+            ):
                 continue  # NEG-009: held off by a contract holding its exclusive_key (_settle_exclusive)
             branch = neg.branch
             try:
@@ -2278,7 +2347,7 @@ class Verifier:
                 self.witness.record_stamp(
                     issuer, digest, vs.issued_at_ms, vs.digest, seq=vs.seq, seq_of=self._stamp_seq
                 )
-                if self._held_off and digest in self._held_off:
+                if (self._held_off or self._held_off_archived) and self._held_off_of(digest) is not None:
                     self._let_in_again(digest)  # NEG-019: witnessed, NEG-009 is no ground to hold it off
                 if digest in self._revocation_digests:
                     # A statement this escrow stamped after the revocation may be disowned now.
