@@ -13,12 +13,15 @@ untouched. Every test below signs with real keys through the reference runtime (
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import pytest
 from peers import make_peer
 from test_attack24_reveal_later import _bobs_offer, _bodies, _lower_answers, _mirror
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.negotiation import State
@@ -217,3 +220,27 @@ def test_a_second_answer_refused_under_an_escrow_still_leaves_the_proof(first: s
     assert second.digest not in v.statements
     assert verify_fork_proof(v.forks[alice.did]) == alice.did
     assert {v.forks[alice.did].first, v.forks[alice.did].second} == {answer.envelope, second.envelope}
+
+
+@pytest.mark.req("ATT-022", "ATT-012")
+def test_a2a_coop_verify_checks_the_shipped_answer_proof(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`a2a-coop verify` takes the shipped answer proof (exit 0, "answered one statement twice") and refuses
+    one whose second envelope answers another statement (exit 1): the proof is the two answers' `offer`
+    fields, which the key signed."""
+    from cli_run import run_cli
+
+    shipped = Path(__file__).parent.parent / "conformance" / "vectors" / "equivocation-proof-answer.json"
+    code, out, _ = run_cli(capsys, "verify", str(shipped))
+    assert code == 0 and "answered one statement twice, at seq 0 and 1" in out
+    doc = json.loads(shipped.read_text())
+    _, alice, bob, _, offer = _bobs_offer()
+    alice.reject(offer)
+    other = bob.offer(alice, bob.proposal())
+    doc["issuer"], doc["first"] = alice.did, envelope_to_json(alice.accept(offer).envelope)
+    doc["second"] = envelope_to_json(alice.accept(other).envelope)
+    fake = tmp_path / "fake.json"
+    fake.write_text(json.dumps(doc))
+    code, out, _ = run_cli(capsys, "verify", str(fake))
+    assert code == 1 and "invalid equivocation proof" in out
