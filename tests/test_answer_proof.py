@@ -244,3 +244,36 @@ def test_a2a_coop_verify_checks_the_shipped_answer_proof(
     fake.write_text(json.dumps(doc))
     code, out, _ = run_cli(capsys, "verify", str(fake))
     assert code == 1 and "invalid equivocation proof" in out
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+@pytest.mark.parametrize("first", ["reject", "accept"])
+def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(first: str, tmp_path: Path) -> None:
+    """ATT-013: a peer keeps every fork proof across restarts -- an answer proof too. Bob's journaled peer
+    takes Alice's two answers (her Reject first: the negotiation ends and her Accept comes after it; or
+    her Accept first, performed, then the Reject revealed), restarts on its journal, and still holds the
+    proof and scores her faulty."""
+    from a2a_coop.runtime.journal import Journal
+
+    clock, alice, bob, _, offer = _bobs_offer()
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(bob, clock, journal=journal)
+    offer = peer.propose(alice.did, bob.proposal())
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    if first == "reject":
+        peer.on_replies([*alice.setup, kept.envelope])
+        peer.exchange(accept.envelope, [])
+    else:
+        assert [vs.body for vs in peer.on_replies([*alice.setup, accept.envelope])] == ["delivery"]
+        peer.exchange(kept.envelope, [])
+    assert alice.did in peer.verifier.forks
+    journal.close()
+    journal = Journal.open(tmp_path / "bob.db")
+    restarted = make_peer(bob, clock, journal=journal)
+    proof = restarted.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
+    assert restarted.reputation.score(alice.did).faulty
+    journal.close()

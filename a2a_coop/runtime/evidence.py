@@ -34,7 +34,7 @@ funds of its own -- unlike a contract without bonds, which costs a Sybil one Off
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from a2a_coop.protocol.errors import CoopError
@@ -115,12 +115,18 @@ class EvidenceVerifier(Verifier):
         if neg is None or not (refused or neg.superseded):
             return
         held = self.statements
-        for digest in (*neg.superseded, *(step[3] for step in neg.history)):
-            other = dict.get(held, digest)
-            if other is not None and other.issuer == vs.issuer and answers_one_statement(other, vs):
-                lo, hi = (other, vs) if (other.seq, other.digest) < (vs.seq, vs.digest) else (vs, other)
-                self._keep(vs.issuer, ForkProof(lo.envelope, hi.envelope))
-                return
+        digests = (*neg.superseded, *(step[3] for step in neg.history))
+        in_memory = [dict.get(held, d) for d in digests]
+        other = _answer_beside(vs, in_memory)
+        if other is None and held.archive is not None:
+            # A negotiation read back from the archive: a Reject taken, the negotiation finished and
+            # forgotten, then the key's Accept of the same offer -- the Reject only the archive holds.
+            other = _answer_beside(
+                vs, (held.get(d) for d, m in zip(digests, in_memory, strict=True) if m is None)
+            )
+        if other is not None:
+            lo, hi = (other, vs) if (other.seq, other.digest) < (vs.seq, vs.digest) else (vs, other)
+            self._keep(vs.issuer, ForkProof(lo.envelope, hi.envelope))
 
     def record(self, vs: VerifiedStatement) -> None:
         super().record(vs)
@@ -214,6 +220,16 @@ class EvidenceVerifier(Verifier):
                 # The one it replaces leaves memory once in the archive (a new head each trade).
                 if held is not None and self.archive is not None and self.archive.by_digest(held):
                     self.forget_statement(held)
+
+
+def _answer_beside(
+    vs: VerifiedStatement, held: Iterable[VerifiedStatement | None]
+) -> VerifiedStatement | None:
+    """The first of ``held`` that is another answer of ``vs``'s key to the statement ``vs`` answers."""
+    for other in held:
+        if other is not None and other.issuer == vs.issuer and answers_one_statement(other, vs):
+            return other
+    return None
 
 
 def _convicted(proof: ForkProof) -> str | None:
