@@ -248,15 +248,19 @@ def test_a2a_coop_verify_checks_the_shipped_answer_proof(
 
 @pytest.mark.req("ATT-022", "ATT-013")
 @pytest.mark.parametrize("first", ["reject", "accept"])
-def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(first: str, tmp_path: Path) -> None:
+def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(
+    first: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """ATT-013: a peer keeps every fork proof across restarts -- an answer proof too. Bob's journaled peer
     takes Alice's two answers (her Reject first: the negotiation ends and her Accept comes after it; or
     her Accept first, performed, then the Reject revealed), restarts on its journal, and still holds the
-    proof and scores her faulty."""
+    proof and scores her faulty; `a2a-coop reputation ALICE` on that journal prints her FAULTY and why."""
     from a2a_coop.runtime.journal import Journal
+    from a2a_coop.runtime.peer import META_MANDATE
 
     clock, alice, bob, _, offer = _bobs_offer()
     journal = Journal.open(tmp_path / "bob.db")
+    journal.put_meta(META_MANDATE, bob.mandate_vs.envelope)  # what `a2a-coop serve` records
     peer = make_peer(bob, clock, journal=journal)
     offer = peer.propose(alice.did, bob.proposal())
     clock.advance(1_000)
@@ -277,3 +281,19 @@ def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(first: str, tm
     assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
     assert restarted.reputation.score(alice.did).faulty
     journal.close()
+    if first == "accept":  # and what `a2a-coop reputation` reads from that journal
+        from a2a_coop.cli.main import main
+        from a2a_coop.runtime.keyfile import write_key_file
+
+        write_key_file(tmp_path / "bob.key", bob.agent.key)
+        argv = [
+            "reputation",
+            alice.did,
+            "--journal",
+            str(tmp_path / "bob.db"),
+            "--key",
+            str(tmp_path / "bob.key"),
+        ]
+        assert main(argv) == 0
+        text = capsys.readouterr().out
+        assert "FAULTY" in text and "two answers of its key to one statement, ATT-022" in text
