@@ -297,3 +297,39 @@ def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(
         assert main(argv) == 0
         text = capsys.readouterr().out
         assert "FAULTY" in text and "two answers of its key to one statement, ATT-022" in text
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+def test_keeping_the_answer_proof_reads_each_held_answer_at_most_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Work, not seconds: Alice's 40 Accepts of one offer of Bob's, revealed highest first to a view of
+    evidence (the cut-back attack of tests/test_attack24_cut_back.py). The second convicts her key; a view
+    that holds a proof against a key reads nothing more for it, so the pairs compared stay below the
+    negotiation's length once, however many answers the key signs."""
+    from a2a_coop.runtime import evidence
+    from a2a_coop.testing import FixedClock
+
+    compared: list[int] = []
+    real = evidence.answers_one_statement
+
+    def counted(a: VerifiedStatement, b: VerifiedStatement) -> bool:
+        compared.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(evidence, "answers_one_statement", counted)
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
+    accepts = []
+    for _ in range(40):
+        clock.advance(1)
+        accepts.append(alice.accept(offer))
+    view = EvidenceVerifier()
+    for env in [*alice.setup, *bob.setup, offer.envelope]:
+        view.accept(env)
+    for accept in reversed(accepts):
+        view.accept_statement(accept)
+    assert set(view.forks) == {alice.did}  # the attack happened, and was caught at its second answer
+    assert {view.forks[alice.did].first, view.forks[alice.did].second} == {a.envelope for a in accepts[-2:]}
+    assert 0 < len(compared) <= 4

@@ -111,6 +111,8 @@ class EvidenceVerifier(Verifier):
         NEG-017, NEG-018), so a negotiation superseding nothing holds no pair and costs no scan; refused
         (an answer to an offer naming an escrow that took another, ESC-014), the first is in its
         history."""
+        if vs.issuer in self.forks:
+            return  # convicted already: one proof per key (ATT-013), no scan per further answer
         neg = self.negotiations.by_id.get(vs.negotiation_id)
         if neg is None or not (refused or neg.superseded):
             return
