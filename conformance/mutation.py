@@ -129,16 +129,16 @@ def proof_failure(path: Path) -> str:
 
     The README's condition is symmetric in the two envelopes, so the proof must hold in either order.
     """
-    from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
     from a2a_coop.protocol.envelope import envelope_from_json
     from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 
     forget_caches()
     doc = json.loads(path.read_text("utf-8"))
     for a, b in (("first", "second"), ("second", "first")):
         try:
-            proof = EquivocationProof(envelope_from_json(doc[a]), envelope_from_json(doc[b]))
-            issuer = verify_equivocation_proof(proof)
+            proof = ForkProof(envelope_from_json(doc[a]), envelope_from_json(doc[b]))
+            issuer = verify_fork_proof(proof)  # an equivocation proof, or two answers to one statement
         except (CoopError, ValueError) as exc:
             return f"{path.name} ({a} first): {exc}"
         if issuer != doc["issuer"]:

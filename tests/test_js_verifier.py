@@ -41,6 +41,7 @@ COVERED = {
     "keytime": 153,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
+    "equivocation-proof-answer": 1,
     "reputation": 35,
     "ratings": 50,
 }
@@ -554,3 +555,20 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
     assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235)}
+
+
+@pytest.mark.req("ATT-022", "ATT-012")
+def test_the_js_verifier_takes_two_answers_of_one_key_to_one_statement_as_a_proof(tmp_path: Path) -> None:
+    """ATT-022 (F49): two answers (Counter, Accept, Reject) of one key naming one statement are a fork proof
+    at any seqs. The reading before -- a proof only at one seq or across a broken link -- written into a copy
+    of the JS verifier disagrees with equivocation-proof-answer.json, the answer proof; the verifier as it
+    is agrees with it and with the two fork proofs."""
+    clause = (
+        "  if (ANSWER_BODIES.has(a.bodyName) && ANSWER_BODIES.has(b.bodyName)"
+        " && a.body.offer.equals(b.body.offer)) return null;\n"
+    )
+    got = _edited_disagreements(tmp_path, [(clause, "")], "equivocation-proof-answer.json")
+    assert got == {"equivocation-proof"}  # the id is the file's stem, equivocation-proof-answer
+    files = ("equivocation-proof-answer.json", "equivocation-proof.json", "equivocation-proof-prev.json")
+    run = _node("--json", *(str(ROOT / "conformance" / "vectors" / f) for f in files))
+    assert run.returncode == 0 and json.loads(run.stdout)["total"]["agree"] == 3

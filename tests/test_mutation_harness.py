@@ -44,6 +44,7 @@ def test_every_group_of_every_vector_file_is_collected() -> None:
     assert {p.name for p in mutation.proof_files()} == {
         "equivocation-proof.json",
         "equivocation-proof-prev.json",
+        "equivocation-proof-answer.json",
     }
 
 
@@ -77,10 +78,17 @@ def test_a_decoder_that_ignores_non_canonical_encodings_fails(monkeypatch: pytes
 
 
 def test_a_broken_proof_check_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from a2a_coop.protocol import chain
+    from a2a_coop.protocol import forks
 
-    monkeypatch.setattr(chain, "verify_equivocation_proof", lambda proof: "did:key:zNobody")
+    # the check every proof file runs (ATT-012: a fork, or two answers to one statement, ATT-022)
+    monkeypatch.setattr(forks, "verify_fork_proof", lambda proof: "did:key:zNobody")
     assert all(mutation.proof_failure(p) for p in mutation.proof_files())
+    monkeypatch.undo()
+    # a broken answer check (ATT-022): the answer proof's file notices it, the two fork proofs hold
+    monkeypatch.setattr(forks, "answers_one_statement", lambda a, b: False)
+    assert {p.name for p in mutation.proof_files() if mutation.proof_failure(p)} == {
+        "equivocation-proof-answer.json"
+    }
 
 
 def _function(where: str) -> Any:
@@ -190,4 +198,4 @@ def test_the_pytest_arguments_mutmut_adds_run_the_units() -> None:
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", unit, *args["pytest_add_cli_args"]]
     done = subprocess.run(cmd, cwd=mutation.ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout  # one unit per proof file

@@ -161,17 +161,19 @@ def _reputation_report(path: str, outcomes: list[ReputationOutcome]) -> dict[str
 
 
 def _proof_report(path: str, doc: Any) -> dict[str, Any]:
-    from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+    from a2a_coop.protocol.forks import ForkProof, answers_one_statement, verify_fork_proof
 
     try:
         first, second = envelope_from_json(doc["first"]), envelope_from_json(doc["second"])
-        issuer = verify_equivocation_proof(EquivocationProof(first, second))
+        issuer = verify_fork_proof(ForkProof(first, second))  # ATT-012: a fork, or two answers (ATT-022)
     except (KeyError, TypeError) as exc:
         return {"file": path, "valid": False, "detail": f"proof needs 'first' and 'second' envelopes ({exc})"}
     except (CoopError, ValueError) as exc:
         return {"file": path, "valid": False, "detail": str(exc)}
-    seqs = sorted(verify_statement(e).header.seq for e in (first, second))
-    return {"file": path, "valid": True, "issuer": issuer, "seqs": seqs}
+    a, b = verify_statement(first), verify_statement(second)
+    seqs = sorted(vs.header.seq for vs in (a, b))
+    answers = answers_one_statement(a, b)
+    return {"file": path, "valid": True, "issuer": issuer, "seqs": seqs, "answers": answers}
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
@@ -215,7 +217,8 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     for p in proofs:
         if p["valid"]:
             seqs = " and ".join(str(s) for s in p["seqs"])
-            out.write(f"{p['file']}: valid equivocation proof: {p['issuer']} signed conflicting seq {seqs}\n")
+            what = "answered one statement twice, at seq" if p["answers"] else "signed conflicting seq"
+            out.write(f"{p['file']}: valid equivocation proof: {p['issuer']} {what} {seqs}\n")
         else:
             out.write(f"{p['file']}: invalid equivocation proof: {p['detail']}\n")
     if transcript is not None:

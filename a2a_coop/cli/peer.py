@@ -1236,7 +1236,10 @@ def cmd_reputation(args: argparse.Namespace, out: TextIO) -> int:
     who = subject if report["principal"] == subject else f"{subject} (principal {report['principal']})"
     out.write(f"{who}\n")
     if report["faulty"]:
-        out.write("FAULTY: a fork proof against it is held; it is trusted by no one (ATT-013)\n")
+        out.write(
+            "FAULTY: a fork proof against it is held (a fork of its key's chain, or two answers of its key to"
+            " one statement, ATT-022); it is trusted by no one (ATT-013)\n"
+        )
     out.write(
         f"score {report['score']:.3f}  uncertainty {report['uncertainty']:.3f}  trust {report['trust']:.4f}"
         f"  evidence {report['evidence']} attestation(s) with stake\n"

@@ -8,35 +8,45 @@ forever, when they are
   prev is not the first's digest: an equivocation proof (SPEC 6.8, CHN-004,
   CHN-003); or
 * at seqs m < n with the statement at m issued later than the one at n: a time
-  inversion (CHN-005).
+  inversion (CHN-005); or
+* two different answers -- Counter, Accept or Reject -- to one statement (their
+  ``offer`` fields equal): an **answer proof** (ATT-022). Not a fork of the chain,
+  but the same kind of evidence: an honest key answers a statement once (NEG-005:
+  after its answer the statement is no longer the outstanding offer in its own
+  view), and NEG-021 lets the key that signs two keep one back and reveal it after
+  the other party performed (tests/test_attack25_answer_proof.py).
 
 The second kind closes the gap a forker would use against the first: a key that
 keeps two branches alive at far-apart seqs never signs twice at one position, but
 as soon as both branches are in use at once, some statement of the higher
-branch is older than one of the lower. An honest issuer produces neither: its
-guard refuses to sign what its own chain view rejects, and it persists each seq
-before sending (SPEC 16.6).
+branch is older than one of the lower. An honest issuer produces none of the three: its
+guard refuses to sign what its own chain view rejects, it persists each seq
+before sending (SPEC 16.6), and it answers each statement once.
 
 A verifier's chain view reports both kinds with the two envelopes as evidence
 (EQUIVOCATION, CHAIN_BROKEN) -- and its replay memory, which checks first (RPL-001,
 ERR-002), a statement at a used seq carrying that statement's nonce (NONCE_REUSED,
 the nonce's holder then the statement); :func:`fork_proof_from` keeps them, and
-:func:`verify_fork_proof` checks a proof received from anyone. A view holding a
+:func:`verify_fork_proof` checks a proof received from anyone. A view that takes
+or refuses a second answer of a key to one statement keeps the two as an answer
+proof (:class:`~a2a_coop.runtime.evidence.EvidenceVerifier`). A view holding a
 proof zeroes the issuer's trust (ATT-013).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 
 
 @dataclass(frozen=True)
 class ForkProof:
-    """Two envelopes by one issuer that no chain kept by CHN-001 and CHN-005 holds."""
+    """Two envelopes by one issuer that no chain kept by CHN-001 and CHN-005 holds, or two answers of one
+    issuer to one statement (ATT-022)."""
 
     first: bytes
     second: bytes
@@ -60,7 +70,26 @@ def verify_fork_proof(proof: ForkProof) -> str:
         inverted = lo.header.seq < hi.header.seq and lo.header.issued_at_ms > hi.header.issued_at_ms
         if a.issuer == b.issuer and inverted:
             return a.issuer  # time runs backwards along the chain (CHN-005)
+        if a.issuer == b.issuer and answers_one_statement(a, b):
+            return a.issuer  # two answers to one statement (ATT-022)
         raise not_equivocation
+
+
+ANSWERS: Final = frozenset({"counter", "accept", "reject"})
+
+
+def answered(vs: VerifiedStatement) -> bytes:
+    """The statement ``vs`` answers -- its ``offer`` field -- when it is a Counter, Accept or Reject;
+    else empty."""
+    return getattr(vs.statement, vs.body).offer if vs.body in ANSWERS else b""
+
+
+def answers_one_statement(a: VerifiedStatement, b: VerifiedStatement) -> bool:
+    """ATT-022: whether ``a`` and ``b`` are two different answers (Counter, Accept, Reject) to one
+    statement. Their issuer is the caller's to compare; the statement answered need not be held: an
+    honest key answers any statement once, whatever its terms or escrow."""
+    ref = answered(a)
+    return bool(ref) and ref == answered(b) and a.digest != b.digest
 
 
 def fork_proof_from(error: CoopError) -> ForkProof | None:

@@ -9,7 +9,9 @@ plus the indexes it keeps as statements are accepted:
   which is what a peer passes on when it gossips (ATT-011), the last received first;
 * the fork proofs it has seen: a refused statement whose chain error carries two
   conflicting envelopes (ATT-012). The refusal itself changes nothing (ERR-003): the
-  proof is kept here, outside the verification state, as SPEC 6.8 asks;
+  proof is kept here, outside the verification state, as SPEC 6.8 asks; and two
+  answers of one key to one statement, the second taken superseded or refused
+  (an answer proof, ATT-022: the reveal-later acceptor of NEG-021 convicts itself);
 * the bond value escrows locked for each key in contracts of ours (:attr:`bonded_with`).
 
 Fork proofs cost two signatures against a fresh key of one's own, so those against keys outside our
@@ -32,11 +34,17 @@ funds of its own -- unlike a contract without bonds, which costs a Sybil one Off
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ForkProof, fork_proof_from, verify_fork_proof
+from a2a_coop.protocol.forks import (
+    ANSWERS,
+    ForkProof,
+    answers_one_statement,
+    fork_proof_from,
+    verify_fork_proof,
+)
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
@@ -86,11 +94,41 @@ class EvidenceVerifier(Verifier):
             proof = fork_proof_from(err)
             if proof is not None:
                 self._keep(vs.issuer, proof)  # bounded like a gossiped proof: two statements cost as much
+            elif vs.body in ANSWERS:
+                self._keep_answer_proof(vs, refused=True)  # a second answer refused (one naming an escrow)
             raise
         self._index_evidence(vs)
         if vs.body == "bond_lock":
             self._credit_bond(vs)
+        elif vs.body in ANSWERS:
+            self._keep_answer_proof(vs)
         return vs
+
+    def _keep_answer_proof(self, vs: VerifiedStatement, *, refused: bool = False) -> None:
+        """ATT-022: keep ``vs`` and another answer of its key to the statement it answers, held in its
+        negotiation, as an answer proof -- bounded as a fork proof (ATT-018). Read only from the
+        negotiation: taken, a second answer is superseded there or cuts the first back (NEG-021,
+        NEG-017, NEG-018), so a negotiation superseding nothing holds no pair and costs no scan; refused
+        (an answer to an offer naming an escrow that took another, ESC-014), the first is in its
+        history."""
+        if vs.issuer in self.forks:
+            return  # convicted already: one proof per key (ATT-013), no scan per further answer
+        neg = self.negotiations.by_id.get(vs.negotiation_id)
+        if neg is None or not (refused or neg.superseded):
+            return
+        held = self.statements
+        digests = (*neg.superseded, *(step[3] for step in neg.history))
+        in_memory = [dict.get(held, d) for d in digests]
+        other = _answer_beside(vs, in_memory)
+        if other is None and held.archive is not None:
+            # A negotiation read back from the archive: a Reject taken, the negotiation finished and
+            # forgotten, then the key's Accept of the same offer -- the Reject only the archive holds.
+            other = _answer_beside(
+                vs, (held.get(d) for d, m in zip(digests, in_memory, strict=True) if m is None)
+            )
+        if other is not None:
+            lo, hi = (other, vs) if (other.seq, other.digest) < (vs.seq, vs.digest) else (vs, other)
+            self._keep(vs.issuer, ForkProof(lo.envelope, hi.envelope))
 
     def record(self, vs: VerifiedStatement) -> None:
         super().record(vs)
@@ -184,6 +222,16 @@ class EvidenceVerifier(Verifier):
                 # The one it replaces leaves memory once in the archive (a new head each trade).
                 if held is not None and self.archive is not None and self.archive.by_digest(held):
                     self.forget_statement(held)
+
+
+def _answer_beside(
+    vs: VerifiedStatement, held: Iterable[VerifiedStatement | None]
+) -> VerifiedStatement | None:
+    """The first of ``held`` that is another answer of ``vs``'s key to the statement ``vs`` answers."""
+    for other in held:
+        if other is not None and other.issuer == vs.issuer and answers_one_statement(other, vs):
+            return other
+    return None
 
 
 def _convicted(proof: ForkProof) -> str | None:

@@ -247,11 +247,15 @@ def render() -> dict[str, str]:
 
 def rules_files(groups: list[Group] | None = None) -> dict[str, dict[str, Any]]:
     """rules.json (the checks mutation testing found unpinned, :mod:`.rules`) and its extra
-    equivocation proof, self-checked."""
+    equivocation proofs (a broken link, two answers to one statement), self-checked."""
     groups = rules.groups() if groups is None else groups
     doc = document(groups)
     self_check("rules", doc, groups)
-    return {"rules.json": doc, "equivocation-proof-prev.json": rules.prev_proof()}
+    return {
+        "rules.json": doc,
+        "equivocation-proof-prev.json": rules.prev_proof(),
+        "equivocation-proof-answer.json": rules.answer_proof(),
+    }
 
 
 def _print_twinless() -> None:

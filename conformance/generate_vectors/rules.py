@@ -52,6 +52,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.envelope import envelope_to_json, pae
+from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.identity import GROUP_ORDER, public_key_from_did
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS
@@ -119,6 +120,28 @@ def prev_proof() -> dict[str, Any]:
         "at seq 0 (CHN-003): no single chain holds both. The statement with the higher seq comes first.",
         "requirements": ["CHN-003", "CHN-004"],
         "issuer": verify_equivocation_proof(proof),
+        "first": envelope_to_json(proof.first),
+        "second": envelope_to_json(proof.second),
+    }
+
+
+def answer_proof() -> dict[str, Any]:
+    """equivocation-proof-answer.json: two answers of one key to one statement (ATT-022), two linked links
+    of its chain -- no fork of it, and still a proof no honest key signs."""
+    _, alice, bob = world()
+    offer = bob.offer(alice)
+    reject = alice.reject(offer, "kept back")
+    accept = alice.accept(offer)
+    proof = ForkProof(reject.envelope, accept.envelope)
+    assert accept.header.prev == reject.digest  # linked: no equivocation proof
+    return {
+        "schema": "a2a-coop-equivocation-proof/1",
+        "comment": "Alice's agent signed a Reject of Bob's Offer at seq 0 and an Accept of the same Offer at "
+        "seq 1, linked to it (ATT-022): no fork of her chain, but two answers to one statement, which no "
+        "honest key signs. Checked offline with no other context: both envelopes verify, one issuer, "
+        "different digests, each a Counter, Accept or Reject whose offer field names the same statement.",
+        "requirements": ["ATT-022", "ATT-012"],
+        "issuer": verify_fork_proof(proof),
         "first": envelope_to_json(proof.first),
         "second": envelope_to_json(proof.second),
     }

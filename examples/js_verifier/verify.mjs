@@ -2086,8 +2086,11 @@ export function checkEquivocationProof(doc) {
   if (a.h.seq === b.h.seq) return null;
   const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
   if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return null;
-  return "neither one seq nor a broken link";
+  // ATT-022: two answers (Counter, Accept, Reject) of one key to one statement, at any seqs (finding F49)
+  if (ANSWER_BODIES.has(a.bodyName) && ANSWER_BODIES.has(b.bodyName) && a.body.offer.equals(b.body.offer)) return null;
+  return "neither one seq, a broken link nor two answers to one statement";
 }
+const ANSWER_BODIES = new Set(["counter", "accept", "reject"]);
 
 // ---------------------------------------------------------------------------------------------
 // Reputation aggregation (SPEC 10.3: ATT-003, ATT-008..ATT-010, ATT-016's vouched stake, ATT-021), for

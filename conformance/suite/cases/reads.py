@@ -148,6 +148,70 @@ def gossip_fork_proof(ctx: Context) -> Outcome:
 
 
 @case(
+    "read.gossip-answer-proof",
+    "Gossip takes two answers of one key to one statement as a fork proof; answers to two statements not",
+    "ATT-022",
+    "ATT-012",
+)
+def gossip_answer_proof(ctx: Context) -> Outcome:
+    """Dave signs a Reject and then an Accept of one Offer of Erin's (two links of his chain, no fork of
+    it), and an Accept of another Offer of hers: the first two are an answer proof against Dave (ATT-022),
+    checked offline with no other context; his Reject and his Accept of the other Offer prove nothing.
+    The suite gossips both pairs: the target MUST NOT pass on the second, SHOULD the first (ATT-011)."""
+    from a2a_coop._proto.a2acoop.v1 import trade_pb2
+    from a2a_coop.protocol.forks import ForkProof
+
+    dave, erin = ctx.party("dave"), ctx.party("erin")
+    offers = [
+        forge(erin, "offer", fair_proposal(erin, value=v), audience=dave.did, advance=True) for v in (31, 32)
+    ]
+    digests = [verify_statement(env).digest for env in offers]
+    nid = verify_statement(offers[0]).header.negotiation_id
+    reject = forge(
+        dave,
+        "reject",
+        trade_pb2.Reject(offer=digests[0]),
+        audience=erin.did,
+        negotiation_id=nid,
+        advance=True,
+    )
+    accept = forge(
+        dave,
+        "accept",
+        trade_pb2.Accept(offer=digests[0]),
+        audience=erin.did,
+        negotiation_id=nid,
+        advance=True,
+    )
+    elsewhere = forge(dave, "accept", trade_pb2.Accept(offer=digests[1]), audience=erin.did, advance=True)
+    proofs = [ForkProof(reject, accept), ForkProof(reject, elsewhere)]
+    req = service_pb2.GossipRequest(
+        proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs]
+    )
+    reply = ctx.call("Gossip", req, note="an answer proof against dave, and two answers to two statements")
+    if reply.error is not None:
+        return (
+            Outcome.passed(f"the swap was refused as a whole ({reply.error.reason}); nothing invalid taken")
+            if reply.error.reason
+            else _fail(reply.error.status.name)
+        )
+    back = {(bytes(p.first), bytes(p.second)) for p in reply.message.proofs}
+    ctx.must(
+        (reject, elsewhere) not in back and (elsewhere, reject) not in back,
+        "the target passed on two answers to two statements as a fork proof (ATT-012, ATT-022)",
+    )
+    if not any(reject in pair and accept in pair for pair in back):
+        if back:
+            return Outcome.info(
+                f"the target passed on {len(back)} other fork proofs, not ours (a bounded list)"
+            )
+        raise CaseFailed(
+            "the target did not pass on an answer proof it was given (ATT-022, ATT-011)", Level.NON_STRICT
+        )
+    return Outcome.passed("kept and passed on the answer proof, not the two answers to two statements")
+
+
+@case(
     "read.gossip-moves-no-trade",
     "A Gossip swap moves no trade: a Delivery it carries is ignored, and answered when sent as a request",
     "ATT-019",

@@ -1,0 +1,335 @@
+"""equivocate25: two answers of one key to one statement are an answer proof (ATT-022), counted as a fork
+proof is (ATT-012, ATT-013).
+
+NEG-021 takes, of two answers of one key to one offer naming no escrow, the lower in the key's chain and
+holds the other "as evidence against it" (NEG-018) -- but before ATT-022 no reputation rule read them.
+Red team 24's reveal-later acceptor (tests/test_attack24_reveal_later.py) showed the cost: Alice keeps a
+Reject of Bob's offer, sends an Accept one link above it, Bob's peer delivers, she reveals the Reject --
+Bob's Delivery superseded, the contract displaced, Bob's peer stopped by NEG-022 -- and Alice's reputation
+untouched. Every test below signs with real keys through the reference runtime (Bob's
+:class:`~a2a_coop.runtime.peer.Peer`), asserts that the attack happened, then what the views hold.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+from peers import make_peer
+from test_attack24_reveal_later import _bobs_offer, _bodies, _lower_answers, _mirror
+
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.reputation import ratings
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.testing import Party
+
+
+def _reveal_later() -> tuple[Party, Party, object, VerifiedStatement, list[VerifiedStatement]]:
+    """The reveal-later story: Alice's kept Reject (seq 0), her Accept (seq 1) that Bob's peer performs
+    under, and her reveal of the Reject. Returns (alice, bob, Bob's peer, Bob's offer, [Reject, Accept,
+    Bob's Delivery])."""
+    clock, alice, bob, peer, offer = _bobs_offer()
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    sent = peer.on_replies([*alice.setup, accept.envelope])
+    assert [vs.body for vs in sent] == ["delivery"]  # the attack happened: Bob performed under the Accept
+    clock.advance(1_000)
+    peer.exchange(kept.envelope, [])  # revealed
+    neg = peer.negotiation(offer.negotiation_id)
+    assert neg.state is State.REJECTED and {accept.digest, sent[0].digest} <= set(neg.superseded)
+    return alice, bob, peer, offer, [kept, accept, sent[0]]
+
+
+@pytest.mark.req("ATT-022", "ATT-013", "NEG-021")
+@pytest.mark.parametrize("rule", ["ATT-022", "before"])
+def test_the_reveal_later_acceptor_convicts_its_own_principal_in_bobs_view(
+    rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before ATT-022 Bob's view held both of Alice's answers and scored her as it scored a stranger (the
+    prior, 0.5): the reveal cost her nothing. Now the two answers are an answer proof in Bob's peer: Alice's
+    key and her principal are faulty there (trust, score 0), the proof kept as his fork proofs are."""
+    if rule == "before":
+        monkeypatch.setattr(EvidenceVerifier, "_keep_answer_proof", lambda self, vs, refused=False: None)
+    alice, bob, peer, _, (kept, accept, _) = _reveal_later()
+    score = peer.reputation.score(alice.did)
+    if rule == "before":
+        assert alice.did not in peer.verifier.forks and not score.faulty and score.score == 0.5
+        return
+    proof = peer.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
+    assert verify_fork_proof(proof) == alice.did  # offline, with no other context (ATT-012)
+    assert score.faulty and score.score == 0.0 and score.trust == 0.0
+    assert alice.principal.did in peer.reputation.faulty()
+    assert bob.did not in peer.verifier.forks  # Bob's own key signed no second answer (ATT-017: no alarm)
+
+
+@pytest.mark.req("ATT-022", "ATT-011", "ATT-013")
+def test_the_answer_proof_travels_by_gossip_to_a_third_peer() -> None:
+    """Bob's peer passes the answer proof on in a swap (ATT-011) as a fork proof; Carol's peer, which never
+    traded with Alice, takes it (ATT-012) and holds Alice's principal faulty too (ATT-013)."""
+    alice, bob, peer, _, _ = _reveal_later()
+    carol = Party("carol", bob.clock)
+    carols = make_peer(carol, bob.clock)
+    _, proofs = peer.gossip([], [])
+    assert peer.verifier.forks[alice.did] in proofs
+    carols.gossip([], proofs)
+    assert alice.did in carols.verifier.forks
+    assert carols.reputation.score(alice.did).faulty
+
+
+@pytest.mark.req("ATT-022", "NEG-021")
+def test_every_view_of_the_two_answers_holds_the_proof_whichever_came_first() -> None:
+    """A view of evidence (no peer) fed the story's statements in every order holds the answer proof
+    against Alice, whether it took her Reject first (her Accept then taken superseded) or her Accept first
+    (cut back by the Reject, NEG-021)."""
+    alice, bob, _, offer, items = _reveal_later()
+    setup = [*alice.setup, *bob.setup, offer.envelope]
+    kept, accept, delivery = items
+    orders = 0
+    for order in itertools.permutations(items):
+        if order.index(delivery) < order.index(accept):
+            continue  # Bob's Delivery names the Accept's contract
+        orders += 1
+        v = EvidenceVerifier()
+        for env in setup:
+            v.accept(env)
+        for vs in order:
+            v.accept_statement(vs)
+        assert set(v.forks) == {alice.did}, [vs.body for vs in order]
+        assert {v.forks[alice.did].first, v.forks[alice.did].second} == {kept.envelope, accept.envelope}
+    assert orders == 3
+
+
+@pytest.mark.req("ATT-022", "NEG-022")
+def test_bobs_own_answers_under_neg_022_never_convict_his_key() -> None:
+    """The honest side of NEG-022: Alice keeps three Counters below her Accept and reveals them one at a
+    time; Bob's peer answers each revealed Counter with a Reject -- each an answer to another statement,
+    so no pair of his is an answer proof -- while every pair of hers is. His key is never convicted, hers
+    is."""
+    clock, alice, bob, peer, offer = _bobs_offer()
+    counters = _lower_answers(alice, clock, offer, 3)
+    accept = alice.accept(offer)
+    assert _bodies([e.envelope for e in peer.on_replies([*alice.setup, accept.envelope])]) == ["delivery"]
+    for counter in reversed(counters):
+        clock.advance(1_000)
+        assert _bodies(peer.exchange(counter.envelope, [])) == ["reject"]
+    bobs = [vs for vs in peer.verifier.statements.values() if vs.issuer == bob.did]
+    assert sum(vs.body == "reject" for vs in bobs) == 3
+    for a, b in itertools.combinations(bobs, 2):
+        with pytest.raises((CoopError, ValueError)):
+            verify_fork_proof(ForkProof(a.envelope, b.envelope))
+    assert set(peer.verifier.forks) == {alice.did}
+    assert not peer.reputation.score(bob.did).faulty
+
+
+@pytest.mark.req("ATT-022")
+def test_an_honest_bargain_answers_each_statement_once_and_convicts_nobody() -> None:
+    """Alice counters Bob's offer; Bob's peer accepts her Counter (an answer to another statement than
+    her Counter answered) and delivers: no answer proof anywhere, and no pair of either key's statements
+    is one."""
+    _, alice, _, peer, offer = _bobs_offer()
+    counter = alice.counter(offer, _mirror(offer))
+    sent = peer.on_replies([*alice.setup, counter.envelope])
+    assert [vs.body for vs in sent] == ["accept", "delivery"]
+    assert not peer.verifier.forks
+    signed = [counter, *sent]
+    for a, b in itertools.combinations(signed, 2):
+        with pytest.raises((CoopError, ValueError)):
+            verify_fork_proof(ForkProof(a.envelope, b.envelope))
+
+
+@pytest.mark.req("ATT-022", "ATT-012")
+def test_an_answer_proof_needs_one_key_two_answers_and_one_statement() -> None:
+    """What is no answer proof: one answer twice, answers of two keys to one offer, two answers of one key
+    to two statements, a Withdraw of the offer beside an answer to it (a Withdraw is no answer). Each is
+    refused offline; the real pair verifies in either order."""
+    clock, alice, bob, _, offer = _bobs_offer()
+    carol = Party("carol", clock)
+    reject = alice.reject(offer)
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    other_offer = bob.offer(alice, bob.proposal())
+    clock.advance(1_000)
+    elsewhere = alice.accept(other_offer)
+    by_carol = carol.accept(offer)
+    clock.advance(1_000)
+    withdraw = alice.withdraw(offer)  # her key, citing the offer her Reject answers: but no answer
+    for first, second in [(reject, accept), (accept, reject)]:
+        assert verify_fork_proof(ForkProof(first.envelope, second.envelope)) == alice.did
+    for first, second in [(reject, reject), (reject, by_carol), (accept, elsewhere), (withdraw, reject)]:
+        with pytest.raises(ValueError):
+            verify_fork_proof(ForkProof(first.envelope, second.envelope))
+
+
+@pytest.mark.req("ATT-022", "ATT-001")
+def test_bobs_attestation_of_the_displaced_contract_is_held_and_weighs_nothing() -> None:
+    """Bob may attest the contract Alice's reveal displaced: both signed it (ATT-001 holds, his view takes
+    the attestation), but it is no longer the negotiation's contract and rates nobody -- under no escrow
+    it had no stake (ATT-004) anyway. What counts against Alice is the answer proof, which zeroes her
+    principal outright."""
+    alice, bob, peer, offer, (kept, accept, delivery) = _reveal_later()
+    msg = reputation_pb2.Attestation(
+        subject=alice.did, offer=offer.digest, accept=accept.digest, outcome=reputation_pb2.OUTCOME_BREACHED
+    )
+    att = peer.sign("attestation", msg)  # Bob's peer signs it: its guard takes it (ATT-001)
+    v = EvidenceVerifier()
+    for env in [*alice.setup, *bob.setup]:
+        v.accept(env)
+    for vs in [offer, accept, att]:
+        v.accept_statement(vs)
+    assert att.digest in v.attestations  # admissible: the contract was co-signed
+    assert ratings(v, [att], trusted_escrows=()) != []  # before the reveal: rated (stake 0, no escrow)
+    for vs in [delivery, kept]:  # then the reveal
+        v.accept_statement(vs)
+    assert ratings(v, [att], trusted_escrows=()) == []  # displaced: it rates nobody
+    assert alice.did in v.forks
+
+
+@pytest.mark.req("ATT-022", "NEG-005")
+@pytest.mark.parametrize("first", ["reject", "counter"])
+def test_a_second_answer_refused_under_an_escrow_still_leaves_the_proof(first: str) -> None:
+    """Under terms naming an escrow NEG-021 does not apply: a second answer the offer's escrow did not
+    witness is refused (ILLEGAL_TRANSITION after a Reject, STALE_REFERENCE after a Counter) -- and its
+    refusal keeps the pair as an answer proof, as a chain check's refusal keeps a fork proof (ATT-011):
+    an honest key answers a statement once, whatever its terms."""
+    from a2a_coop.testing import FixedClock
+
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(issuer_bond=10, audience_bond=10, escrow=escrow.did))
+    clock.advance(1_000)
+    answer = alice.reject(offer) if first == "reject" else alice.counter(offer, _mirror(offer))
+    clock.advance(1_000)
+    second = alice.accept(offer)
+    v = EvidenceVerifier()
+    for env in [*alice.setup, *bob.setup]:
+        v.accept(env)
+    v.accept_statement(offer)
+    v.accept_statement(answer)
+    with pytest.raises(CoopError) as refused:
+        v.accept_statement(second)
+    assert refused.value.code in ("STALE_REFERENCE", "ILLEGAL_TRANSITION")  # ended, or countered
+    assert second.digest not in v.statements
+    assert verify_fork_proof(v.forks[alice.did]) == alice.did
+    assert {v.forks[alice.did].first, v.forks[alice.did].second} == {answer.envelope, second.envelope}
+
+
+@pytest.mark.req("ATT-022", "ATT-012")
+def test_a2a_coop_verify_checks_the_shipped_answer_proof(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`a2a-coop verify` takes the shipped answer proof (exit 0, "answered one statement twice") and refuses
+    one whose second envelope answers another statement (exit 1): the proof is the two answers' `offer`
+    fields, which the key signed."""
+    from cli_run import run_cli
+
+    shipped = Path(__file__).parent.parent / "conformance" / "vectors" / "equivocation-proof-answer.json"
+    code, out, _ = run_cli(capsys, "verify", str(shipped))
+    assert code == 0 and "answered one statement twice, at seq 0 and 1" in out
+    doc = json.loads(shipped.read_text())
+    _, alice, bob, _, offer = _bobs_offer()
+    alice.reject(offer)
+    other = bob.offer(alice, bob.proposal())
+    doc["issuer"], doc["first"] = alice.did, envelope_to_json(alice.accept(offer).envelope)
+    doc["second"] = envelope_to_json(alice.accept(other).envelope)
+    fake = tmp_path / "fake.json"
+    fake.write_text(json.dumps(doc))
+    code, out, _ = run_cli(capsys, "verify", str(fake))
+    assert code == 1 and "invalid equivocation proof" in out
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+@pytest.mark.parametrize("first", ["reject", "accept"])
+def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(
+    first: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ATT-013: a peer keeps every fork proof across restarts -- an answer proof too. Bob's journaled peer
+    takes Alice's two answers (her Reject first: the negotiation ends and her Accept comes after it; or
+    her Accept first, performed, then the Reject revealed), restarts on its journal, and still holds the
+    proof and scores her faulty; `a2a-coop reputation ALICE` on that journal prints her FAULTY and why."""
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.runtime.peer import META_MANDATE
+
+    clock, alice, bob, _, offer = _bobs_offer()
+    journal = Journal.open(tmp_path / "bob.db")
+    journal.put_meta(META_MANDATE, bob.mandate_vs.envelope)  # what `a2a-coop serve` records
+    peer = make_peer(bob, clock, journal=journal)
+    offer = peer.propose(alice.did, bob.proposal())
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    if first == "reject":
+        peer.on_replies([*alice.setup, kept.envelope])
+        peer.exchange(accept.envelope, [])
+    else:
+        assert [vs.body for vs in peer.on_replies([*alice.setup, accept.envelope])] == ["delivery"]
+        peer.exchange(kept.envelope, [])
+    assert alice.did in peer.verifier.forks
+    journal.close()
+    journal = Journal.open(tmp_path / "bob.db")
+    restarted = make_peer(bob, clock, journal=journal)
+    proof = restarted.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
+    assert restarted.reputation.score(alice.did).faulty
+    journal.close()
+    if first == "accept":  # and what `a2a-coop reputation` reads from that journal
+        from a2a_coop.cli.main import main
+        from a2a_coop.runtime.keyfile import write_key_file
+
+        write_key_file(tmp_path / "bob.key", bob.agent.key)
+        argv = [
+            "reputation",
+            alice.did,
+            "--journal",
+            str(tmp_path / "bob.db"),
+            "--key",
+            str(tmp_path / "bob.key"),
+        ]
+        assert main(argv) == 0
+        text = capsys.readouterr().out
+        assert "FAULTY" in text and "two answers of its key to one statement, ATT-022" in text
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+def test_keeping_the_answer_proof_reads_each_held_answer_at_most_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Work, not seconds: Alice's 40 Accepts of one offer of Bob's, revealed highest first to a view of
+    evidence (the cut-back attack of tests/test_attack24_cut_back.py). The second convicts her key; a view
+    that holds a proof against a key reads nothing more for it, so the pairs compared stay below the
+    negotiation's length once, however many answers the key signs."""
+    from a2a_coop.runtime import evidence
+    from a2a_coop.testing import FixedClock
+
+    compared: list[int] = []
+    real = evidence.answers_one_statement
+
+    def counted(a: VerifiedStatement, b: VerifiedStatement) -> bool:
+        compared.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(evidence, "answers_one_statement", counted)
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
+    accepts = []
+    for _ in range(40):
+        clock.advance(1)
+        accepts.append(alice.accept(offer))
+    view = EvidenceVerifier()
+    for env in [*alice.setup, *bob.setup, offer.envelope]:
+        view.accept(env)
+    for accept in reversed(accepts):
+        view.accept_statement(accept)
+    assert set(view.forks) == {alice.did}  # the attack happened, and was caught at its second answer
+    assert {view.forks[alice.did].first, view.forks[alice.did].second} == {a.envelope for a in accepts[-2:]}
+    assert 0 < len(compared) <= 4
