@@ -291,7 +291,7 @@ def test_the_memory_per_settled_trade_catches_a_statement_kept_a_trade(
     pair: Pair, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The measure above can fail: with Bob's verifier made to keep each forgotten negotiation's Offer
-    in a list of its own, the same 40 trades exceed the cap (by about 1.1 kB a trade)."""
+    in a list of its own, the same 40 trades exceed the cap (about 3.7 kB a trade, 1.4 kB more)."""
     verifier = pair.bob.verifier
     monkeypatch.setattr(verifier, "kept_offers", [], raising=False)
     forget = verifier.forget_negotiation
