@@ -86,6 +86,47 @@ class ExposureArchive(Protocol):
         ...
 
 
+class Replaying:
+    """An archive while memory is rebuilt from it (a peer's journal, an escrow's): a forgotten negotiation
+    comes back with the statements replayed so far only (``upto``, the position of the last one replayed,
+    which the replay moves on), not the later ones. ``after``: where the replay started (what memory held
+    before it)."""
+
+    def __init__(self, archive: Archive, after: int = 0) -> None:
+        self.archive = archive
+        self.upto = after
+        self.after = after
+
+    def by_digest(self, digest: bytes) -> bytes | None:
+        return self.archive.by_digest(digest)
+
+    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
+        return self.archive.by_nonce(issuer, nonce, skip=skip)
+
+    def at_seq(
+        self, issuer: str, seq: int, *, nearest: Nearest = "at", skip: Collection[bytes] = ()
+    ) -> bytes | None:
+        return self.archive.at_seq(issuer, seq, nearest=nearest, skip=skip)
+
+    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
+        return self.archive.negotiation(negotiation_id, upto=self.upto)
+
+
+class ReplayingExposure(Replaying):
+    """A :class:`Replaying` over an archive that keeps exposures' forgotten records too."""
+
+    archive: ExposureArchive  # type: ignore[assignment]
+
+    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
+        self.archive.keep_forgotten(records)
+
+    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+        return self.archive.forgotten_since(book, latest)
+
+    def drop_forgotten(self, after: int) -> None:
+        self.archive.drop_forgotten(after)
+
+
 class HeldStatements(dict[bytes, VerifiedStatement]):
     """The verifier's statements by digest: those in memory, and with an archive, those it forgot.
 

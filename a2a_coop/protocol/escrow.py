@@ -59,11 +59,11 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements, Nearest
+from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements, Replaying, ReplayingExposure
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
 from a2a_coop.protocol.errors import (
@@ -259,44 +259,6 @@ class EscrowArchive(Archive, Protocol):
         evidence the escrow took, the Stamp that named it: each Stamp is recorded right before what it
         names), or None."""
         ...
-
-
-class _UpTo:
-    """An escrow archive while memory is rebuilt from it: a forgotten negotiation comes back with the
-    statements replayed so far only (``upto``, a position), not the later ones."""
-
-    def __init__(self, archive: Archive) -> None:
-        self.archive = archive
-        self.upto = 0
-
-    def by_digest(self, digest: bytes) -> bytes | None:
-        return self.archive.by_digest(digest)
-
-    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
-        return self.archive.by_nonce(issuer, nonce, skip=skip)
-
-    def at_seq(
-        self, issuer: str, seq: int, *, nearest: Nearest = "at", skip: Collection[bytes] = ()
-    ) -> bytes | None:
-        return self.archive.at_seq(issuer, seq, nearest=nearest, skip=skip)
-
-    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
-        return self.archive.negotiation(negotiation_id, upto=self.upto)
-
-
-class _UpToExposure(_UpTo):
-    """An :class:`_UpTo` over an archive that keeps exposures' forgotten records too."""
-
-    archive: ExposureArchive  # type: ignore[assignment]
-
-    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
-        self.archive.keep_forgotten(records)
-
-    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
-        return self.archive.forgotten_since(book, latest)
-
-    def drop_forgotten(self, after: int) -> None:
-        self.archive.drop_forgotten(after)
 
 
 class EscrowSigner(Protocol):
@@ -548,12 +510,12 @@ class Escrow:
         """Hold ``rows`` of ``archive`` (its statements, in order, after the position ``after``), as they
         were taken, forgetting what is over for good as it goes (by ``now_ms``; None: by the time of the
         statement replayed)."""
-        replaying: _UpTo = _UpTo(archive)
+        replaying = Replaying(archive)
         if isinstance(archive, ExposureArchive):
             # Exposures' forgotten records written after what memory holds (``after``) are dropped and
             # written again as the replay forgets (they are derived from the statements).
             archive.drop_forgotten(after)
-            replaying = _UpToExposure(archive)
+            replaying = ReplayingExposure(archive)
         self.verifier.use_archive(replaying, replay=False)  # every statement is in it: no replay reads
         self.verifier.negotiations.restore = self._bring_back
         taken = self._taken_over_rows

@@ -26,12 +26,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from functools import partial
 from typing import Any, Final, NamedTuple, Protocol, cast
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, statement_pb2, trade_pb2
-from a2a_coop.protocol.archive import Archive, Nearest
+from a2a_coop.protocol.archive import Archive, Replaying, ReplayingExposure
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import (
@@ -3193,7 +3193,7 @@ class Peer:
         """Rebuild memory from the journal: every statement after the position ``after`` (0: all; else
         memory holds those up to it, from a snapshot), in journal order, offline (TIM-005), forgetting
         what is finished for good as it goes (bounded memory at start too)."""
-        archive: _ReplayArchive | None = None
+        archive: Replaying | None = None
         if isinstance(journal, Journal):
             # Exposures' forgotten records written after ``after`` concern what memory does not hold yet:
             # dropped, and written again as the replay forgets it (a crash between a negotiation being
@@ -3486,45 +3486,19 @@ def _about(vs: VerifiedStatement) -> bytes | None:
     return None
 
 
-class _ReplayArchive:
-    """The journal as an archive while memory is rebuilt from it: a forgotten negotiation comes back
-    with the statements replayed so far only (``upto``, a journal rowid), not the later ones."""
-
-    def __init__(self, journal: Archive, upto: int = 0) -> None:
-        self.journal = journal
-        self.upto = upto
-        self.after = upto  # where the replay started (what memory held before it)
-
-    def by_digest(self, digest: bytes) -> bytes | None:
-        return self.journal.by_digest(digest)
-
-    def by_nonce(self, issuer: str, nonce: bytes, *, skip: Collection[bytes] = ()) -> bytes | None:
-        return self.journal.by_nonce(issuer, nonce, skip=skip)
-
-    def at_seq(
-        self, issuer: str, seq: int, *, nearest: Nearest = "at", skip: Collection[bytes] = ()
-    ) -> bytes | None:
-        return self.journal.at_seq(issuer, seq, nearest=nearest, skip=skip)
-
-    def negotiation(self, negotiation_id: bytes, *, upto: int | None = None) -> list[bytes]:
-        return self.journal.negotiation(negotiation_id, upto=self.upto)
+# The journal as an archive while memory is rebuilt from it (upto: a journal rowid).
+_ReplayArchive = Replaying
 
 
-class _ReplayExposureArchive(_ReplayArchive):
-    """A :class:`_ReplayArchive` over a journal that keeps exposures' forgotten records too (what it
-    holds was written by this replay, or before the snapshot it resumed from: see Peer._replay)."""
+class _ReplayExposureArchive(ReplayingExposure):
+    """A :class:`Replaying` over a journal that keeps exposures' forgotten records too (what it holds was
+    written by this replay, or before the snapshot it resumed from: see Peer._replay)."""
 
-    journal: Journal
-
-    def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
-        self.journal.keep_forgotten(records)
+    archive: Journal
 
     def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
         # A reader's (lock=False) journal keeps the rows its writer wrote after what memory holds: not those.
-        return self.journal.forgotten_since(book, latest, upto=None if self.journal.writer else self.after)
-
-    def drop_forgotten(self, after: int) -> None:
-        self.journal.drop_forgotten(after)
+        return self.archive.forgotten_since(book, latest, upto=None if self.archive.writer else self.after)
 
 
 def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import trade_pb2
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, Envelope, pae
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.statements import (
@@ -154,6 +154,14 @@ def agent_draft(party: Party, body: str, msg: Any, **kw: Any) -> Statement:
     """:func:`draft` for a party's agent, citing its mandate."""
     kw.setdefault("mandate", party.mandate_vs.digest)
     return draft(party.agent, body, msg, **kw)
+
+
+def attestation_draft(by: Party, of: Party, offer: Any, accept: Any, **fields: Any) -> Statement:
+    """An unsigned Attestation by ``by``'s agent of ``of`` for the contract of ``offer`` and ``accept``
+    (verified statements), FULFILLED unless ``fields`` say otherwise."""
+    fields.setdefault("outcome", reputation_pb2.OUTCOME_FULFILLED)
+    msg = reputation_pb2.Attestation(subject=of.did, offer=offer.digest, accept=accept.digest, **fields)
+    return agent_draft(by, "attestation", msg)
 
 
 def seal(key: Keypair, stmt: Statement | bytes, payload_type: str = STATEMENT_PAYLOAD_TYPE) -> bytes:

@@ -48,7 +48,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.envelope import envelope_to_json, pae
@@ -61,6 +61,7 @@ from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 from conformance.generate_vectors._common import (
     Group,
     agent_draft,
+    attestation_draft,
     chain_sign,
     draft,
     draft_offer,
@@ -308,17 +309,7 @@ def body_fields() -> Group:
     # Attestations (BDY-011, BDY-004).
     accept = bob.accept(offer)
     contract = [*with_offer, accept.envelope]
-    att = agent_draft(
-        alice,
-        "attestation",
-        reputation_pb2.Attestation(
-            subject=bob.did,
-            offer=offer.digest,
-            accept=accept.digest,
-            outcome=reputation_pb2.OUTCOME_FULFILLED,
-            evidence=[derive("rules/evidence")],
-        ),
-    )
+    att = attestation_draft(alice, bob, offer, accept, evidence=[derive("rules/evidence")])
     for comment, req, edit in [
         ("Attestation.subject is not a did:key", "BDY-011", _set("attestation.subject", NOT_A_DID)),
         ("Attestation.outcome unspecified", "BDY-011", _set("attestation.outcome", 0)),
@@ -822,16 +813,7 @@ def attestations() -> Group:
     accept = bob.accept(offer)
     other = alice.offer(bob)
     contract = [*ctx(alice, bob), offer.envelope, accept.envelope]
-    att = agent_draft(
-        alice,
-        "attestation",
-        reputation_pb2.Attestation(
-            subject=bob.did,
-            offer=offer.digest,
-            accept=accept.digest,
-            outcome=reputation_pb2.OUTCOME_FULFILLED,
-        ),
-    )
+    att = attestation_draft(alice, bob, offer, accept)
     g.add(
         "an attestation citing the held offer and an Accept the verifier does not hold",
         ["ATT-001"],
@@ -2059,14 +2041,7 @@ def bookkeeping() -> Group:
     contract = [*ctx(alice, bob), offer.envelope, accept.envelope]
 
     def rated(rating: int) -> bytes:
-        msg = reputation_pb2.Attestation(
-            subject=bob.did,
-            offer=offer.digest,
-            accept=accept.digest,
-            outcome=reputation_pb2.OUTCOME_FULFILLED,
-            rating=rating,
-        )
-        return seal(alice.agent.key, agent_draft(alice, "attestation", msg))
+        return seal(alice.agent.key, attestation_draft(alice, bob, offer, accept, rating=rating))
 
     g.add("an Attestation rating of 100 (the most BDY-009 allows)", ["BDY-009"], [*contract, rated(100)])
     g.add(

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.bodies import MAX_INT
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.envelope import STATEMENT_PAYLOAD_TYPE, pae
@@ -24,6 +24,7 @@ from conformance.generate_vectors import wire
 from conformance.generate_vectors._common import (
     Group,
     agent_draft,
+    attestation_draft,
     chain_sign,
     draft,
     draft_offer,
@@ -484,16 +485,7 @@ def bodies() -> Group:
         "BodyRule",
         twin=[seal(fresh.key, genesis)],
     )
-    att = agent_draft(
-        alice,
-        "attestation",
-        reputation_pb2.Attestation(
-            subject=bob.did,
-            offer=offer.digest,
-            accept=accept.digest,
-            outcome=reputation_pb2.OUTCOME_FULFILLED,
-        ),
-    )
+    att = attestation_draft(alice, bob, offer, accept)
     g.add(
         "Attestation with an audience (attestations are public)",
         ["BDY-011"],

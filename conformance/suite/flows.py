@@ -12,10 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from a2a_coop._proto.a2acoop.v1 import statement_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import sign_payload
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, encode_statement, new_statement
-from a2a_coop.testing import DAY_MS, DEFAULT_TTL_MS, Party, service
+from a2a_coop.testing import DAY_MS, DEFAULT_TTL_MS, Party, Signer, service
 from conformance.suite.context import Context
 from conformance.suite.model import CaseFailed
 
@@ -118,6 +119,33 @@ def form_contract(ctx: Context, *, name: str = "alice") -> Contract:
             f"the target did not accept a fair offer (answered {bodies}); needs a contract", Level.INFO
         )
     return Contract(opened, accept, [a for a in opened.answers if a.body == "delivery"])
+
+
+@dataclass
+class ForkedBinding:
+    """A party's key's binding Checkpoint (KEY-007), not sent yet, and a thief holding the same key that
+    signed its own Checkpoint at the binding's seq under its own principal's Mandate for the key: the
+    binding's only fault is then against another statement of the key (EQUIVOCATION)."""
+
+    binding: VerifiedStatement
+    thief: Signer  # the same key, its own chain and nonces
+    own: VerifiedStatement  # the thief's principal's Mandate for the key
+    fork: VerifiedStatement  # the thief's Checkpoint at the binding's seq, under ``own``
+
+
+def forked_binding(ctx: Context, party: Party) -> ForkedBinding:
+    """:class:`ForkedBinding` for ``party``'s key (the thief's Mandate valid from a minute ago for a day)."""
+    binding = party.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    thief = Signer(party.name, ctx.clock)
+    thief._nonce_counter = 1_000
+    boss = Signer(f"{party.name}/thief-principal", ctx.clock)
+    now = ctx.clock.now_ms
+    caps = identity_pb2.Mandate(
+        agent=party.did, valid_from_ms=now - 60_000, valid_until_ms=now + DAY_MS, currency="credit"
+    )
+    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
+    fork = thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=own.digest)
+    return ForkedBinding(binding, thief, own, fork)
 
 
 def forge(

@@ -22,11 +22,11 @@ from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, Party, Signer, service
+from a2a_coop.testing import DAY_MS, Party, service
 from conformance.suite import escrow as esc_target
 from conformance.suite.cases.initiator import private_route
 from conformance.suite.context import Context
-from conformance.suite.flows import fair_proposal, with_signature
+from conformance.suite.flows import fair_proposal, forked_binding, with_signature
 from conformance.suite.model import Capability, CaseFailed, Level, Outcome, Role, Runner, case
 
 _UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
@@ -885,16 +885,9 @@ def revocation_with_forked_binding(ctx: Context) -> Outcome:
     transcript (ESC-006). The thief's next statement under Alice's Mandate must then be refused
     KEY_REVOKED. An escrow that refuses the Submit (EQUIVOCATION) misses ESC-018's SHOULD."""
     alice = ctx.party("alice")
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    thief = Signer(alice.name, ctx.clock)  # the same key, its own chain and nonces
-    thief._nonce_counter = 1_000
-    boss = Signer(f"{alice.name}/thief-principal", ctx.clock)
     now = ctx.clock.now_ms
-    caps = identity_pb2.Mandate(
-        agent=alice.did, valid_from_ms=now - _MIN, valid_until_ms=now + DAY_MS, currency="credit"
-    )
-    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
-    fork = thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=own.digest)
+    forked = forked_binding(ctx, alice)
+    binding, thief, own, fork = forked.binding, forked.thief, forked.own, forked.fork
     shown = esc_target.submit(
         ctx, [own.envelope, fork.envelope], note="the thief's Checkpoint, its own Mandate"
     )

@@ -7,9 +7,16 @@ from a2a_coop.protocol.chain import ChainSigner
 from a2a_coop.protocol.identity import did_from_public_key
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
-from a2a_coop.testing import DAY_MS, Party, Signer
+from a2a_coop.testing import DAY_MS, Party
 from conformance.suite.context import Context
-from conformance.suite.flows import fair_proposal, open_negotiation, refuses, target, with_signature
+from conformance.suite.flows import (
+    fair_proposal,
+    forked_binding,
+    open_negotiation,
+    refuses,
+    target,
+    with_signature,
+)
 from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 # y = p = 2^255 - 19: not a canonical encoding (y must be below p).
@@ -432,16 +439,8 @@ def revocation_with_forked_binding(ctx: Context) -> Outcome:
     binding, EQUIVOCATION) misses KEY-008's SHOULD; one that then takes the thief's Offer lets one forked
     statement keep a principal's revocation out."""
     alice = ctx.party()
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    thief = Signer(alice.name, ctx.clock)  # the same key, its own chain and nonces
-    thief._nonce_counter = 1_000
-    boss = Signer(f"{alice.name}/thief-principal", ctx.clock)
-    now = ctx.clock.now_ms
-    caps = identity_pb2.Mandate(
-        agent=alice.did, valid_from_ms=now - 60_000, valid_until_ms=now + DAY_MS, currency="credit"
-    )
-    own = boss.sign("mandate", caps, ttl_ms=DAY_MS)
-    fork = thief.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=own.digest)
+    forked = forked_binding(ctx, alice)
+    binding, thief, own, fork = forked.binding, forked.thief, forked.own, forked.fork
     shown = ctx.exchange(fork.envelope, [own.envelope], note="the thief's Checkpoint under its own Mandate")
     if shown.error is not None:
         raise CaseFailed(
