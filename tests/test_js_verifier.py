@@ -550,10 +550,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     prevails, whichever came first. The reading before -- the answer heard first prevails, the other refused
     -- written into a copy of the JS verifier disagrees with exactly the vectors that pin the rule:
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
-    offer naming an escrow, agrees either way)."""
+    offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
+    answers of one key as NEG-021 orders them (NEG-023)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235)}
+    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240)}
 
 
 @pytest.mark.req("NEG-023")
@@ -563,6 +564,6 @@ def test_the_js_verifier_binds_no_offerer_by_an_accept_its_key_answered_again(tm
     first. The reading before -- such a contract binds its offerer as any -- written into a copy of the JS
     verifier disagrees with exactly the vectors that pin the rule: AnswerBindsNothing's 237, 238 and 240 (239
     and 241, one answer, agree either way)."""
-    old = "    return c.answeredTwice === true || ("
-    got = _edited_disagreements(tmp_path, [(old, "    return (")], "chains.json")
+    old = "    if (c.answeredTwice) return true;\n"
+    got = _edited_disagreements(tmp_path, [(old, "")], "chains.json")
     assert got == {f"chains-{i}" for i in (237, 238, 240)}

@@ -1466,7 +1466,7 @@ class Negotiations:
             return _OFFER
         neg = self.by_id[nid]
         event = neg.check(vs)
-        if event is _ACCEPT and not self._witnessed_before(neg, vs) and not neg.accepts_again(vs, event):
+        if event is _ACCEPT and not self._witnessed_before(neg, vs):
             self._check_exclusive(neg, vs)
         return event
 
@@ -1487,7 +1487,7 @@ class Negotiations:
         neg = self.by_id[nid]
         if not checked:
             event = neg.check(vs)
-            if event is _ACCEPT and not self._witnessed_before(neg, vs) and not neg.accepts_again(vs, event):
+            if event is _ACCEPT and not self._witnessed_before(neg, vs):
                 self._check_exclusive(neg, vs)
         held = neg.contract
         neg.apply_checked(vs, event)
@@ -1618,6 +1618,8 @@ class Negotiations:
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
     def _check_exclusive(self, neg: Negotiation, accept: VerifiedStatement) -> None:
+        if neg.accepts_again(accept, _ACCEPT):
+            return  # NEG-023: its contract binds its offerer to nothing: NEG-009 is no ground to refuse it
         ref = accept.statement.accept.offer
         # the offer it accepts: the outstanding one, or an earlier one of the line (NEG-021)
         offer = next((o for o in neg.offers if o.digest == ref), neg.outstanding)

@@ -1857,9 +1857,15 @@ export class Verifier {
     let contract = null;
     if (bodyName === "accept") {
       // NEG-023 (finding F49): the answer it displaces is held beside it, so its contract binds the offerer to
-      // nothing -- no cap, no exclusive_key -- and NEG-009 is no ground to refuse it
+      // nothing -- no cap, no exclusive_key -- and NEG-009 is no ground to refuse it (bindsOffererToNothing)
       contract = new Contract(O, rec);
       contract.answeredTwice = true;
+      const key = contract.proposal.exclusive_key;
+      for (const m of key.length && !this.bindsOffererToNothing(contract) ? this.negotiations.values() : []) {
+        const c = m.contract;
+        if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c))
+          fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
+      }
     }
     return () => {
       for (const later of n.line.slice(i + 1)) {
@@ -1900,7 +1906,8 @@ export class Verifier {
   // NEG-023 (finding F49): so does one whose acceptor's key signed another answer to the same offer naming no
   // escrow, held beside it (c.answeredTwice), in every verifier (tests/test_attack24_exclusive_reveal.py).
   bindsOffererToNothing(c) {
-    return c.answeredTwice === true || (this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec));
+    if (c.answeredTwice) return true;
+    return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);
   }
 
   pushOffer(rec) {
