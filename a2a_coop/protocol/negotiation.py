@@ -325,8 +325,10 @@ class Contract:
     lapsed: bool = False
     # NEG-023: its acceptor's key signed another answer to the offer it accepts (naming no escrow) that the
     # negotiation holds beside it -- it binds its offerer to nothing (no cap, no exclusive_key). Set by
-    # :meth:`Negotiation.apply_checked` as the second answer comes, so a replay sets it again.
-    answered_twice: bool = False
+    # :meth:`Negotiation.apply_checked` as the second answer comes, so a replay sets it again. A class
+    # default, not a field: a contract holds it only once it is set (no byte per trade otherwise), and one
+    # pickled before it existed reads False.
+    answered_twice = False
 
     # Read once from the signed statements, which never change: the checks ask for these often.
     proposer: str = field(init=False)  # signed the accepted Offer/Counter
