@@ -559,7 +559,7 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
 
 @pytest.mark.req("NEG-023")
 def test_the_js_verifier_binds_no_offerer_by_an_accept_its_key_answered_again(tmp_path: Path) -> None:
-    """NEG-023 (F49): a contract formed by an Accept whose key signed another answer to the same offer naming
+    """NEG-023 (F50): a contract formed by an Accept whose key signed another answer to the same offer naming
     no escrow, both held, binds its offerer to nothing (no exclusive_key held, no cap counted), whichever came
     first. The reading before -- such a contract binds its offerer as any -- written into a copy of the JS
     verifier disagrees with exactly the vectors that pin the rule: AnswerBindsNothing's 237, 238 and 240 (239

@@ -1534,7 +1534,7 @@ export class Verifier {
         // the key's chain prevails, whichever came first; the other is superseded
         const lower = this.lowerThanAnswer(n, O, rec);
         if (lower === false) {
-          // NEG-023 (finding F49): the contract its key's lower Accept formed binds its offerer to nothing now
+          // NEG-023 (finding F50): the contract its key's lower Accept formed binds its offerer to nothing now
           const c = n.contract;
           const commit = this.supersede(rec, n);
           if (!c || c.offerRec !== O || c.acceptRec.h.issuer !== h.issuer) return commit;
@@ -1856,7 +1856,7 @@ export class Verifier {
     const to = TABLE.get(`${i === 0 ? "PROPOSED" : "COUNTERED"} ${bodyName.toUpperCase()}`);
     let contract = null;
     if (bodyName === "accept") {
-      // NEG-023 (finding F49): the answer it displaces is held beside it, so its contract binds the offerer to
+      // NEG-023 (finding F50): the answer it displaces is held beside it, so its contract binds the offerer to
       // nothing -- no cap, no exclusive_key -- and NEG-009 is no ground to refuse it (bindsOffererToNothing)
       contract = new Contract(O, rec);
       contract.answeredTwice = true;
@@ -1903,7 +1903,7 @@ export class Verifier {
   // statement it accepts names none) and that a revocation or rotation held disowns binds its offerer to
   // nothing -- it counts toward none of the offerer's caps and holds none of its exclusive_keys -- whichever
   // the view heard first, the Accept or what disowns it (tests/test_attack23_thief_negotiation.py).
-  // NEG-023 (finding F49): so does one whose acceptor's key signed another answer to the same offer naming no
+  // NEG-023 (finding F50): so does one whose acceptor's key signed another answer to the same offer naming no
   // escrow, held beside it (c.answeredTwice), in every verifier (tests/test_attack24_exclusive_reveal.py).
   bindsOffererToNothing(c) {
     if (c.answeredTwice) return true;
