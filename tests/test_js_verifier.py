@@ -33,10 +33,10 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 236,
+    "chains": 241,
     "wire": 77,
     "rules": 166,
-    "mutations": 1871,
+    "mutations": 1873,
     "canaries": 64,
     "keytime": 153,
     "equivocation-proof": 1,
@@ -551,10 +551,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     prevails, whichever came first. The reading before -- the answer heard first prevails, the other refused
     -- written into a copy of the JS verifier disagrees with exactly the vectors that pin the rule:
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
-    offer naming an escrow, agrees either way)."""
+    offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
+    answers of one key as NEG-021 orders them (NEG-023)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235)}
+    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240)}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -572,3 +573,15 @@ def test_the_js_verifier_takes_two_answers_of_one_key_to_one_statement_as_a_proo
     files = ("equivocation-proof-answer.json", "equivocation-proof.json", "equivocation-proof-prev.json")
     run = _node("--json", *(str(ROOT / "conformance" / "vectors" / f) for f in files))
     assert run.returncode == 0 and json.loads(run.stdout)["total"]["agree"] == 3
+
+
+@pytest.mark.req("NEG-023")
+def test_the_js_verifier_binds_no_offerer_by_an_accept_its_key_answered_again(tmp_path: Path) -> None:
+    """NEG-023 (F50): a contract formed by an Accept whose key signed another answer to the same offer naming
+    no escrow, both held, binds its offerer to nothing (no exclusive_key held, no cap counted), whichever came
+    first. The reading before -- such a contract binds its offerer as any -- written into a copy of the JS
+    verifier disagrees with exactly the vectors that pin the rule: AnswerBindsNothing's 237, 238 and 240 (239
+    and 241, one answer, agree either way)."""
+    old = "    if (c.answeredTwice) return true;\n"
+    got = _edited_disagreements(tmp_path, [(old, "")], "chains.json")
+    assert got == {f"chains-{i}" for i in (237, 238, 240)}

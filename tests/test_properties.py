@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import verifier_state
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
@@ -651,6 +651,8 @@ class Ledger:
     live: set[bytes] = field(default_factory=set)
     outstanding_offer: dict[bytes, bytes] = field(default_factory=dict)  # negotiation -> digest
     contracts: list[tuple[str, int, int]] = field(default_factory=list)  # (party, value, formed_at)
+    # offer digest -> (its acceptor, the offerer's entry of ``contracts``), for NEG-023
+    accepted: dict[bytes, tuple[str, tuple[str, int, int]]] = field(default_factory=dict)
 
     def outstanding(self, agent: str, t: int) -> int:
         offers = sum(
@@ -702,9 +704,20 @@ class Ledger:
         elif vs.body == "accept":
             offer = self.offers[vs.statement.accept.offer]
             self.live.discard(vs.statement.accept.offer)
-            self.contracts += [(offer["issuer"], offer["give"], t), (names[vs.issuer], offer["want"], t)]
+            offerer = (offer["issuer"], offer["give"], t)
+            self.contracts += [offerer, (names[vs.issuer], offer["want"], t)]
+            self.accepted[vs.statement.accept.offer] = (names[vs.issuer], offerer)
         else:  # reject, withdraw
             self.live.discard(self.outstanding_offer[nid])
+
+    def answered_again(self, vs: Any, names: dict[str, str]) -> None:
+        """``vs``, an answer taken superseded, answers an offer its issuer accepted before (NEG-021 (b)): the
+        contract binds its offerer to nothing from then on -- not at all, in any period (NEG-023)."""
+        if vs.body not in ("counter", "accept", "reject"):
+            return
+        held = self.accepted.get(getattr(vs.statement, vs.body).offer)
+        if held is not None and held[0] == names[vs.issuer] and held[1] in self.contracts:
+            self.contracts.remove(held[1])
 
 
 mandate_steps = st.lists(
@@ -802,7 +815,9 @@ def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -
         neg = v.negotiations.get(vs.header.negotiation_id)
         if vs.digest in neg.superseded:
             # a second answer of one key to one offer, higher in its chain (every statement here is sent as
-            # it is signed): taken with no event, it offers and binds nothing (NEG-021, NEG-018)
+            # it is signed): taken with no event, it offers and binds nothing (NEG-021, NEG-018), and the
+            # contract its key's Accept formed binds the offerer to nothing (NEG-023)
+            ledger.answered_again(vs, names)
             continue
         if vs.body in ("offer", "counter"):
             sent.append(vs)
@@ -811,9 +826,23 @@ def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -
         assert ledger.committed(who, t) <= BUDGET
 
 
-@pytest.mark.req("MND-004", "MND-009", "MND-010", "MND-011")
+@pytest.mark.req("MND-004", "MND-009", "MND-010", "MND-011", "NEG-023")
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mandate_steps)
+# NEG-023: ann accepts ben's 682 offer and accepts it again above (taken superseded): the contract binds ben
+# to nothing, so his next offer, 639, fits his period budget
+@example(
+    [
+        ("offer", 1, 0, 140, 0, 0, 0, 0),
+        ("offer", 1, 1, 682, 0, 0, 0, 0),
+        ("accept", 0, 0, 0, 0, 0, 0, 1),
+        ("offer", 0, 0, 0, 140, 0, 0, 0),
+        ("accept", 0, 0, 0, 0, 0, 0, 1),
+        ("accept", 0, 0, 0, 0, 0, 0, 1),
+        ("accept", 0, 0, 0, 0, 1, 0, 0),
+        ("offer", 1, 0, 639, 0, 0, 0, 0),
+    ]
+)
 def test_no_accepted_statement_breaks_the_mandate_caps(
     events: list[tuple[str, int, int, int, int, int, int, int]],
 ) -> None:

@@ -323,6 +323,12 @@ class Contract:
     # Effective claims not ruled on yet, kept as they change so no ruling rescans every claim.
     pending_claims: dict[bytes, tuple[str, int]] = field(default_factory=dict)
     lapsed: bool = False
+    # NEG-023: its acceptor's key signed another answer to the offer it accepts (naming no escrow) that the
+    # negotiation holds beside it -- it binds its offerer to nothing (no cap, no exclusive_key). Set by
+    # :meth:`Negotiation.apply_checked` as the second answer comes, so a replay sets it again. A class
+    # default, not a field: a contract holds it only once it is set (no byte per trade otherwise), and one
+    # pickled before it existed reads False.
+    answered_twice = False
 
     # Read once from the signed statements, which never change: the checks ask for these often.
     proposer: str = field(init=False)  # signed the accepted Offer/Counter
@@ -719,6 +725,7 @@ class Negotiation:
         since (classifying a statement is the costliest part of applying it: do it once)."""
         if event is _SUPERSEDED:
             self._supersede([vs.digest])  # what answers it, or cites it, is superseded in turn
+            self._second_answer(vs)
             if self.continues_branch(vs):
                 tip, self.branch = self.branch, vs if vs.body == "counter" else None
                 if vs.body == "accept" and tip is not None:
@@ -729,13 +736,16 @@ class Negotiation:
         if event is _WITNESSED_ACCEPT:
             self._adopt(vs)
             return self.state
-        if self._cuts_back(vs, event):
+        lower = self._cuts_back(vs, event)
+        if lower:
             self._cut_back(vs)
         if self.state in BARGAINING_STATES and self._state_at(vs.issued_at_ms) is _EXPIRED:
             self._move(_EXPIRE, b"")
         self._record(vs, event)
         if event is not None:
             self._move(event, vs.digest)
+        if lower and event is _ACCEPT and self.contract is not None:
+            self.contract.answered_twice = True  # NEG-023: the answer it displaced is held beside it
         if event is _ACCEPT and self.contract is not None:
             # Should its escrow witness it (now or later), another answer to its offer is superseded
             # (NEG-018), and counts as it would have, held first (SPEC 4.5).
@@ -1142,6 +1152,28 @@ class Negotiation:
             return None
         return _chain_place(vs) < _chain_place(answer)
 
+    def _second_answer(self, vs: VerifiedStatement) -> None:
+        """NEG-023: ``vs``, taken superseded, is an answer higher in its issuer's chain than the Accept of
+        the same key to the same offer naming no escrow that formed the contract (NEG-021 (b)): from now
+        on that contract binds its offerer to nothing."""
+        c = self.contract
+        if (
+            c is not None
+            and not c.answered_twice
+            and vs.body in _ANSWER_BODIES
+            and vs.issuer == c.acceptor
+            and vs.digest != c.accept.digest
+            and not c.escrow
+            and cited(vs) == c.offer.digest
+        ):
+            c.answered_twice = True
+
+    def accepts_again(self, vs: VerifiedStatement, event: Event | None) -> bool:
+        """NEG-023: whether ``vs``, classified ``event``, is an Accept lower in its key's chain than that
+        key's answer held to the same offer naming no escrow (NEG-021 (a)): its contract binds its offerer
+        to nothing, so NEG-009 is no ground to refuse it."""
+        return event is _ACCEPT and self._cuts_back(vs, event)
+
     def _cuts_back(self, vs: VerifiedStatement, event: Event | None) -> bool:
         """Whether ``event``, classified for ``vs``, is NEG-021's: an answer lower in its issuer's chain than
         the answer held to the offer it answers, which is not the outstanding one (or the line is closed)."""
@@ -1504,6 +1536,8 @@ class Negotiations:
                 neg, held
             )  # a lower answer of its acceptor took its Accept's place (NEG-021)
             self._unbinding.discard(neg.id)  # a contract formed next is read afresh (KEY-009 (c))
+        if c is not None and c.answered_twice and c.exclusive_key:
+            self._unhold(c, nid, forget=True)  # NEG-023: it holds no exclusive_key of its offerer
         self._index_exclusive(neg)
         return neg
 
@@ -1546,7 +1580,7 @@ class Negotiations:
         forms one beside another, and the key stays held until both are finished, whichever was indexed
         first. A finished one is kept, with its ending's time, until its negotiation is forgotten."""
         c = neg.contract
-        if c is None or not c.exclusive_key or neg.id in self._unbinding:
+        if c is None or not c.exclusive_key or neg.id in self._unbinding or c.answered_twice:
             return
         key = (c.proposer, c.exclusive_key)
         finished = neg.contract_finished_ms
@@ -1617,6 +1651,8 @@ class Negotiations:
         return at is not None and at <= offer.expires_at_ms + BOND_GRACE_MS
 
     def _check_exclusive(self, neg: Negotiation, accept: VerifiedStatement) -> None:
+        if neg.accepts_again(accept, _ACCEPT):
+            return  # NEG-023: its contract binds its offerer to nothing: NEG-009 is no ground to refuse it
         ref = accept.statement.accept.offer
         # the offer it accepts: the outstanding one, or an earlier one of the line (NEG-021)
         offer = next((o for o in neg.offers if o.digest == ref), neg.outstanding)

@@ -1067,7 +1067,7 @@ class Verifier:
         forgotten one read back first), then ended where they end it, if they do (section 4.5, MND-010)."""
         c = neg.contract
         if c is not None:
-            for party_vs in (c.offer, c.accept):
+            for party_vs in (c.offer, c.accept)[c.answered_twice :]:  # NEG-023: the acceptor's alone
                 self.exposure.contract_reopened(
                     party_vs.mandate_digest, c.id, c.last_deadline_ms, formed_ms=c.accept.issued_at_ms
                 )
@@ -2488,6 +2488,12 @@ class Verifier:
                 offer = c.offer
                 at = (vs.issued_at_ms, vs.seq if vs.issuer == offer.issuer else -1)
                 book.offer_answered(offer.mandate_digest, offer.digest, at)
+            if c is not None and c.answered_twice and vs.issuer == c.acceptor and cited(vs) == c.offer.digest:
+                # NEG-023: its acceptor's key answered the offer again: the contract binds its offerer to
+                # nothing from now on -- nowhere, as one a witnessed Accept displaced at its own Accept's
+                # place (before it, it had not started), as if the view had held both answers first.
+                offer = c.offer
+                book.contract_displaced(offer.mandate_digest, c.id, _place(c.accept, offer))
             shadow = neg.displaced_of(vs)
             if shadow is not None and shadow.contract_finished:
                 # A displaced contract's statement ends it as it would have, held before the witnessed
@@ -2540,7 +2546,9 @@ class Verifier:
         if c is None:
             return
         if vs.body == "accept":
-            self._contract_formed(c, vs, offerer=not self._binds_offerer_to_nothing(c, neg))
+            # NEG-023 (a lower Accept, the answer it displaced held), KEY-009 (c): for the acceptor alone
+            offerer = not c.answered_twice and not self._binds_offerer_to_nothing(c, neg)
+            self._contract_formed(c, vs, offerer=offerer)
         elif neg.contract_finished:
             # Dated: it counts still for a statement its ending is not before, whatever order its
             # statements and that one came in (SPEC 4.5).

@@ -170,6 +170,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         chains.witnessed_before_revocation(),
         exposure_order.exposure_order(),
         negotiation.lower_answer(),
+        negotiation.answered_twice(),
     ]
     return groups, proof
 

@@ -2116,3 +2116,78 @@ def lower_answer() -> Group:
         no_twin="the defect is a second Accept: without the first it is valid",
     )
     return g
+
+
+def answered_twice() -> Group:
+    """NEG-023: a contract formed by an Accept whose key signed another answer to the same offer naming no
+    escrow, both held, binds its offerer to nothing -- no exclusive_key held, no cap counted -- whichever
+    came first (tests/test_attack24_exclusive_reveal.py): Alice keeps an Accept of Bob's offer and sends a
+    Reject, the next link of her chain; Bob offers Carol the same and Carol accepts; Alice reveals her
+    Accept. Before, a view that held Alice's Accept first refused Carol's (EXCLUSIVE_CONFLICT) or Bob's
+    offer to Carol (MANDATE_VIOLATION), and one that held Carol's first refused Alice's. Appended to
+    chains.json."""
+    g = Group("AnswerBindsNothing", "sparse")
+
+    def story(cap: str) -> tuple[list[bytes], dict[str, VerifiedStatement]]:
+        caps = {"max_outstanding": 1_000} if cap == "max_outstanding" else {}
+        clock, alice, bob = world(bob=caps)
+        carol = Party("carol", clock)
+        key = b"bobs-one-slot" if cap == "exclusive_key" else b""
+
+        def six_hundred() -> trade_pb2.Offer:
+            gives = [service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)]
+            return bob.proposal(gives=gives, exclusive_key=key)
+
+        to_alice = bob.offer(alice, six_hundred())
+        clock.advance(1_000)
+        kept = alice.accept(to_alice)
+        clock.advance(1_000)
+        reject = alice.reject(to_alice, "no")
+        clock.advance(1_000)
+        to_carol = bob.offer(carol, six_hundred())
+        clock.advance(1_000)
+        carol_accept = carol.accept(to_carol)
+        named = {"kept": kept, "reject": reject, "to_carol": to_carol, "carol": carol_accept}
+        return [*ctx(alice, bob, carol), to_alice.envelope], named
+
+    base, s = story("exclusive_key")
+    g.add(
+        "Alice's Accept of Bob's offer (an exclusive_key, no escrow), then her Reject of it above in her "
+        "chain, then Bob's offer of the same key to Carol and Carol's Accept: Alice's contract holds no key "
+        "of Bob's (it was EXCLUSIVE_CONFLICT on Carol's Accept)",
+        ["NEG-023", "NEG-021", "NEG-009"],
+        [*base, *(s[k].envelope for k in ("kept", "reject", "to_carol", "carol"))],
+    )
+    g.add(
+        "the same, Alice's Accept revealed last, lower than her Reject: taken as the offer's answer, NEG-009 "
+        "no ground to refuse it (it was EXCLUSIVE_CONFLICT on Alice's Accept)",
+        ["NEG-023", "NEG-021", "NEG-009"],
+        [*base, *(s[k].envelope for k in ("reject", "to_carol", "carol", "kept"))],
+    )
+    g.add(
+        "Alice's Accept alone (one answer): her contract holds Bob's key, and Carol's Accept of his offer "
+        "with the same key is refused",
+        ["NEG-009", "NEG-023"],
+        [*base, *(s[k].envelope for k in ("kept", "to_carol", "carol"))],
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        twin=[*base, *(s[k].envelope for k in ("kept", "to_carol"))],
+    )
+    base, s = story("max_outstanding")
+    g.add(
+        "Bob's max_outstanding 1,000: Alice's Accept of his offer of 600 (no escrow), her Reject of it "
+        "above, then Bob's offer of 600 to Carol: Alice's contract counts nowhere toward Bob's cap (it was "
+        "MANDATE_VIOLATION on the offer to Carol)",
+        ["NEG-023", "NEG-021", "MND-010"],
+        [*base, *(s[k].envelope for k in ("kept", "reject", "to_carol", "carol"))],
+    )
+    g.add(
+        "Alice's Accept alone: her contract counts toward Bob's max_outstanding, and his offer of 600 to "
+        "Carol is over it",
+        ["MND-010", "NEG-023"],
+        [*base, *(s[k].envelope for k in ("kept", "to_carol"))],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, *(s[k].envelope for k in ("kept",))],
+    )
+    return g

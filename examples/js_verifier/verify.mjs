@@ -826,6 +826,7 @@ class Contract {
     this.offerRec = offerRec;
     this.acceptRec = acceptRec;
     this.digest = acceptRec.dhex;
+    this.answeredTwice = false; // NEG-023: its acceptor's key answered the offer again, held beside it
     this.proposal = proposalOf(offerRec);
     this.terms = this.proposal.terms;
     this.escrow = this.terms.escrow;
@@ -1532,7 +1533,16 @@ export class Verifier {
         // NEG-021 (finding F47): of two answers of one key to one offer naming no escrow, the one lower in
         // the key's chain prevails, whichever came first; the other is superseded
         const lower = this.lowerThanAnswer(n, O, rec);
-        if (lower === false) return this.supersede(rec, n);
+        if (lower === false) {
+          // NEG-023 (finding F50): the contract its key's lower Accept formed binds its offerer to nothing now
+          const c = n.contract;
+          const commit = this.supersede(rec, n);
+          if (!c || c.offerRec !== O || c.acceptRec.h.issuer !== h.issuer) return commit;
+          return () => {
+            commit();
+            c.answeredTwice = true;
+          };
+        }
         if (lower === true) return this.takeLowerAnswer(n, O, rec);
       }
       if (inForce === "PROPOSED" || inForce === "COUNTERED") {
@@ -1846,9 +1856,12 @@ export class Verifier {
     const to = TABLE.get(`${i === 0 ? "PROPOSED" : "COUNTERED"} ${bodyName.toUpperCase()}`);
     let contract = null;
     if (bodyName === "accept") {
+      // NEG-023 (finding F50): the answer it displaces is held beside it, so its contract binds the offerer to
+      // nothing -- no cap, no exclusive_key -- and NEG-009 is no ground to refuse it (bindsOffererToNothing)
       contract = new Contract(O, rec);
+      contract.answeredTwice = true;
       const key = contract.proposal.exclusive_key;
-      for (const m of key.length ? this.negotiations.values() : []) {
+      for (const m of key.length && !this.bindsOffererToNothing(contract) ? this.negotiations.values() : []) {
         const c = m.contract;
         if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c))
           fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
@@ -1890,7 +1903,10 @@ export class Verifier {
   // statement it accepts names none) and that a revocation or rotation held disowns binds its offerer to
   // nothing -- it counts toward none of the offerer's caps and holds none of its exclusive_keys -- whichever
   // the view heard first, the Accept or what disowns it (tests/test_attack23_thief_negotiation.py).
+  // NEG-023 (finding F50): so does one whose acceptor's key signed another answer to the same offer naming no
+  // escrow, held beside it (c.answeredTwice), in every verifier (tests/test_attack24_exclusive_reveal.py).
   bindsOffererToNothing(c) {
+    if (c.answeredTwice) return true;
     return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);
   }
 

@@ -79,8 +79,12 @@ not_observable(
     "the suite plays the acceptor: a target offering it a trade would see two answers the suite signed, but "
     "what the target's verifier makes of them shows only in what it signs next, and the rule's point is the "
     "order a third party hears them in; the vectors (chains.json 24, 30 and LowerAnswer) pin it, and "
-    "tests/test_attack23_thief_negotiation.py the reference peer (a live receiver) in each order",
+    "tests/test_attack23_thief_negotiation.py the reference peer (a live receiver) in each order; that "
+    "such a contract binds its offerer to nothing shows only in the offerer's later trades as a third party "
+    "reads them: the vectors (chains.json AnswerBindsNothing) pin it, "
+    "tests/test_attack24_exclusive_reveal.py every order",
     "NEG-021",
+    "NEG-023",
 )
 not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
