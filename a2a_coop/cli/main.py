@@ -272,6 +272,19 @@ def _add_counterparty(p: argparse.ArgumentParser) -> None:
     _add_page_limits(p, "the escrow's ledger")
 
 
+def _add_test_clock(p: argparse.ArgumentParser, who: str, callers: str) -> None:
+    p.add_argument(
+        "--test-clock",
+        action="store_true",
+        help=f"TEST ONLY: run this {who} on a test clock -- the wall clock plus an offset that only "
+        "grows -- and serve TestClockService, whose AdvanceClock moves it forward (never back), so a "
+        "test need not wait out a deadline plus the 30 s clock tolerance (CTL-003). Every statement it "
+        "signs is dated by that clock: move every process of a test by the same amount. Refused unless "
+        "--host is loopback or --tls-client-ca requires client certificates; it answers only the "
+        f"operator (a caller on this host without a certificate, or one {callers} lists as operator)",
+    )
+
+
 def _add_serve_options(p: argparse.ArgumentParser) -> None:
     """What ``serve`` and ``agent run`` share: identity, listening, escrow, trust, A2A."""
     _add_identity(p)
@@ -393,6 +406,7 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "operator: a caller on this host without a certificate, or one whose certificate --a2a-callers lists "
         "as operator or, with --own-did-operator, names this peer's did:key (CTL-001)",
     )
+    _add_test_clock(p, "peer", "--a2a-callers")
     p.add_argument(
         "--max-rate",
         type=non_negative,
@@ -642,6 +656,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "subjectAltName names this escrow's own did:key as the operator's (A2A-026 (a)); only if your "
         "client CA certifies that did:key to nobody but you",
     )
+    _add_test_clock(e, "escrow", "--callers")
     _add_stranger_quota(
         e,
         "take at most N statements of no negotiation an hour (Mandates, Checkpoints, key statements, "
