@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -71,6 +71,7 @@ from a2a_coop.runtime.node import KeySigner, remember_run
 from a2a_coop.runtime.peer import Peer, drive, wall_clock_ms
 from a2a_coop.runtime.strategy import Counter as CounterReply
 from a2a_coop.runtime.strategy import HonestStrategy, OfferView, Reply, Strategy, WithholdingStrategy
+from a2a_coop.runtime.testclock import TestClock, advance_clock
 from a2a_coop.runtime.trade import (
     claim_breach,
     contract_evidence,
@@ -92,6 +93,9 @@ UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
 START_TIMEOUT_S = 20.0
 CLI_TIMEOUT_S = 60.0
 RPC_TIMEOUT_S = 10.0
+# What is left of the clock tolerance after a deadline when a test moves its clocks forward for a claim it
+# then waits on with `claim --wait` (CTL-003): more than that command takes to start on a loaded machine.
+CLAIM_WAIT_LEFT_MS = 6_000
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -174,11 +178,29 @@ def balance(who: Identity, escrow: ServerProcess) -> tuple[int, int]:
 
 @dataclass
 class Network:
+    """Alice, bob and the escrow; bob and the escrow serve on test clocks (``--test-clock``, CTL-003), and
+    ``clock`` is the one of alice's in-process peer (:class:`Initiator`)."""
+
     alice: Identity
     bob: Identity
     escrow: Identity
     bob_server: ServerProcess
     escrow_server: ServerProcess
+    clock: TestClock = field(default_factory=TestClock)
+    offset_ms: int = 0  # how far every clock of the story was moved: alice's commands run that far ahead
+
+    def advance(self, by_ms: int, escrows: Sequence[ServerProcess] | None = None) -> None:
+        """Move every clock of the story ``by_ms`` forward together (CTL-003): the escrow's (or those of
+        ``escrows``), bob's, alice's in-process one, and her later commands' (``--test-clock-offset``):
+        a clock left behind would find the others' statements dated in its future (TIM-003)."""
+        for server in [*(escrows if escrows is not None else [self.escrow_server]), self.bob_server]:
+            advance_clock(server.target, by_ms)
+        self.clock.advance(by_ms)
+        self.offset_ms += by_ms
+
+    def ahead(self) -> list[str]:
+        """The CLI's option running a command of alice's on the story's clock."""
+        return ["--test-clock-offset", f"{self.offset_ms}ms"] if self.offset_ms else []
 
 
 def start_network(
@@ -203,12 +225,12 @@ def start_network(
             "--fund",
             f"{bob.did}={funds}",
         ],
-        *["--tick-ms", "100"],
+        *["--tick-ms", "100", "--test-clock"],
     )
     bob_server = procs.start(
         "bob",
         *["serve", *bob.files(), "--strategy", bob_strategy, "--context", str(escrow.mandate_path)],
-        *bob_options,
+        *["--test-clock", *bob_options],
     )
     return Network(
         alice,
@@ -235,6 +257,7 @@ class Initiator:
             journal=self.journal,
             context=[self.escrow_mandate],
             strategy=strategy,
+            clock=net.clock,
         )
 
     def trade(self, *, deadline_ms: int, revocation: trade_pb2.Revocation | None = None) -> Negotiation:
@@ -422,6 +445,9 @@ def test_breach_is_claimed_and_the_escrow_forfeits_the_bond(procs: Processes, tm
         claim = claim_breach(alice.peer, neg, 0, "copy-editing never arrived")
         alice.tell_bob(claim)
         settle_with_escrow(alice.peer, alice.client, alice.escrow, neg)
+        # The ruling is due once the clock tolerance after the deadline has passed (CMT-002): every
+        # clock of the story moved past it (CTL-003) rather than 30 s waited on the wall clock.
+        net.advance(CLOCK_TOLERANCE_MS)
         alice.await_escrow(neg, State.BREACHED)
         held = alice.peer.verifier.statements.values()
         forfeit = next(vs.statement.forfeit for vs in held if vs.body == "forfeit")
@@ -481,7 +507,8 @@ def test_revocation_forfeits_the_revokers_bond(procs: Processes, tmp_path: Path)
 def cli_offer(net: Network, *extra: str) -> tuple[str, str]:
     """`a2a-coop offer` of one bonded trade from alice to bob; its short negotiation id and state."""
     result = cli(
-        *["offer", *net.alice.files(), "--to", net.bob_server.target, "--escrow", net.escrow_server.target],
+        *[*net.ahead(), "offer", *net.alice.files(), "--to", net.bob_server.target],
+        *["--escrow", net.escrow_server.target],
         *["--give", "code-review:500", "--want", "copy-editing:450", "--bond", str(BOND)],
         *["--response-window", f"{RESPONSE_WINDOW_MS}ms", *extra],
     )
@@ -499,7 +526,8 @@ def cli_act(
     """`a2a-coop claim`, `revoke` or `resume` by alice on negotiation ``short_id``; ``here``: in this
     process (for a refusal: each command runs as a process in this file too)."""
     return (cli_here if here else cli)(
-        *[command, *net.alice.files(), "--negotiation", short_id, "--to", net.bob_server.target],
+        *[*net.ahead(), command, *net.alice.files(), "--negotiation", short_id],
+        *["--to", net.bob_server.target],
         *["--escrow", net.escrow_server.target, *extra],
     )
 
@@ -538,6 +566,10 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     first = cli_act(net, "claim", short_id, "--item", "0", "--reason", "copy-editing never arrived")
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("breach claim ") and " filed\n" in first.stdout
+    # The ruling is due once the clock tolerance after the deadline has passed (CMT-002): every clock of
+    # the story moved to a few seconds before it (CTL-003) rather than 30 s waited on the wall clock, so
+    # that `claim --wait` still waits, and says so, before the escrow rules.
+    net.advance(CLOCK_TOLERANCE_MS - CLAIM_WAIT_LEFT_MS)
     again = cli_act(net, "claim", short_id, "--wait", "50s")
     assert again.returncode == 0, again.stderr
     assert "sent again" in again.stdout and f"negotiation {short_id}  BREACHED" in again.stdout

@@ -91,7 +91,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
         stranger_quota=quota,
         predecessor=predecessor,
         **every,
-        **({} if clock is None else {"clock": clock}),
+        clock=clock or wall_clock_ms,
     )
     try:
         if args.conformance_faucet:

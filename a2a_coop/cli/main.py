@@ -22,6 +22,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -933,6 +934,15 @@ def build_parser() -> argparse.ArgumentParser:
         "'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--test-clock-offset",
+        type=parse_duration,
+        default=0,
+        metavar="DURATION",
+        help="TEST ONLY: run the command's clock DURATION ahead of this machine's (never behind): the "
+        "offset a test moved its --test-clock servers by, so that what the command signs and judges agrees "
+        "with them (CTL-003; e.g. a2a-coop --test-clock-offset 31s claim ...)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -1123,6 +1133,16 @@ def _quiet_closed_pipes() -> None:
             os.close(devnull)
 
 
+def _test_clock_offset(offset_ms: int) -> AbstractContextManager[None]:
+    """``--test-clock-offset`` (CTL-003): the command runs that far ahead of this machine's clock; the
+    runtime is imported only then (a command's start stays light)."""
+    if not offset_ms:
+        return nullcontext()
+    from a2a_coop.runtime.peer import test_clock_offset
+
+    return test_clock_offset(offset_ms)
+
+
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
@@ -1135,7 +1155,8 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)  # bare `a2a-coop`: the help, but no command ran (a usage error)
         return EXIT_USAGE
     try:
-        code: int = args.func(args, sys.stdout)
+        with _test_clock_offset(args.test_clock_offset):
+            code: int = args.func(args, sys.stdout)
     except UsageError as exc:
         print(f"a2a-coop: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -66,7 +66,7 @@ class TestClock:
                 passed, a journal's times never go back), or above :data:`MAX_ADVANCE_MS`; nothing moves.
         """
         if by_ms <= 0:
-            raise ValueError(f"a test clock only moves forward (CTL-003): by_ms must be positive, not {by_ms}")
+            raise ValueError(f"a test clock only moves forward (CTL-003): by_ms must be above 0, not {by_ms}")
         if by_ms > MAX_ADVANCE_MS:
             raise ValueError(f"a test clock moves at most {MAX_ADVANCE_MS} ms at once, not {by_ms}")
         with self._lock:
