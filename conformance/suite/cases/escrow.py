@@ -494,7 +494,8 @@ def ruling_dismiss(ctx: Context) -> Outcome:
     it is timely (WIT-003), so the escrow must not have ruled yet, and must then DISMISS the claim with
     the Delivery as its evidence, dated after the deadline plus the tolerance (CMT-002). An escrow
     that rules once the claim's stamp plus the window has passed upholds it: the offerer's choice of
-    window would take a bond delivered in time. The case waits out the tolerance (about 30 s)."""
+    window would take a bond delivered in time. The case waits out the tolerance (about 30 s; with
+    ``--test-clock`` it moves the target's clock past it instead, CTL-003)."""
     now = ctx.clock.now_ms
     deadline = now - 1_000
     d = esc_target.deal(ctx, deadline_ms=deadline, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000)
@@ -503,6 +504,7 @@ def ruling_dismiss(ctx: Context) -> Outcome:
     esc_target.take(ctx, [c], note="Alice's claim, a second after the deadline")
     time.sleep(0.5)  # past the window: an escrow ruling at stamp + window has ruled by now
     esc_target.take(ctx, [delivery], note="Bob's Delivery, dated before the deadline, late by 1.5 s")
+    ctx.skip_ahead(CLOCK_TOLERANCE_MS)  # --test-clock: past the deadline + the tolerance now, not in 30 s
     ruling = esc_target.wait_for(
         ctx,
         lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
@@ -1197,7 +1199,7 @@ def forfeit_after_uphold(ctx: Context) -> Outcome:
     must UPHOLD, Forfeit Bob's bond to Alice with the claim as cause, and Release Alice's bond. The
     bonds are locked before the deadline (a claim on an item due before that is refused, CMT-009), so
     the case waits for the deadline to pass on the escrow's clock, and the ruling for the clock
-    tolerance after it (CMT-002: about 30 s)."""
+    tolerance after it (CMT-002: about 30 s; with ``--test-clock`` the target's clock is moved past it)."""
     deadline = ctx.clock.now_ms + CLAIMABLE_AFTER_MS
     d = esc_target.deal(ctx, bond=BOND, deadline_ms=deadline)
     ok = esc_target.deliver(d, d.alice)
@@ -1205,6 +1207,7 @@ def forfeit_after_uphold(ctx: Context) -> Outcome:
     time.sleep(max(0, deadline - ctx.clock.now_ms) / 1000 + 0.05)
     c = esc_target.claim(d, d.alice)
     esc_target.take(ctx, [c], note="Alice's claim")
+    ctx.skip_ahead(CLOCK_TOLERANCE_MS)  # --test-clock: past the deadline + the tolerance now, not in 30 s
     forfeit = esc_target.wait_for(
         ctx,
         lambda vs: vs.body == "forfeit" and vs.header.negotiation_id == d.nid,
