@@ -122,9 +122,10 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
     p.add_argument(
         "--test-clock",
         action="store_true",
-        help="TEST ONLY: the target runs on a test clock whose TestClockService answers this suite as its "
-        "operator (reference: escrow serve --test-clock, CTL-003): the cases that wait out the 30 s clock "
-        "tolerance for a ruling move the target's clock and the suite's forward instead",
+        help="TEST ONLY: the target (and the --escrow, if given) runs on a test clock whose "
+        "TestClockService answers this suite as its operator (reference: serve, agent run or escrow serve "
+        "--test-clock, CTL-003): the cases that wait out the 30 s clock tolerance for a ruling move every "
+        "clock of the run -- the target's, the escrow's, the suite's -- forward together instead",
     )
     p.add_argument(
         "--timeout", type=float, default=10.0, metavar="S", help="deadline of each call (default 10 s)"

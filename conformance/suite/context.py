@@ -296,22 +296,28 @@ class Session:
         return self._has_control
 
     def advance_target_clock(self, by_ms: int) -> None:
-        """Move the target's test clock ``by_ms`` forward (TestClockService, CTL-003), and with it the
-        clock of every case that starts afterwards.
+        """Move the test clocks of the target and of the ``escrow`` it trusts, if one was given, ``by_ms``
+        forward (TestClockService, CTL-003), and with them the clock of every case that starts
+        afterwards: every clock of the run moves together (none finds another's statements dated in its
+        future, TIM-003).
 
         Raises:
-            CaseFailed: the target refused or did not answer (it serves no test clock to the suite).
+            CaseFailed: one of them refused or did not answer (it serves no test clock to the suite).
         """
         from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
 
-        stub = control_pb2_grpc.TestClockServiceStub(self.channel)
-        try:
-            stub.AdvanceClock(control_pb2.AdvanceClockRequest(by_ms=by_ms), timeout=self.timeout_s)
-        except grpc.RpcError as err:
-            raise CaseFailed(
-                f"--test-clock: the target did not move its clock ({_status(err)}): start it with one "
-                "that answers the suite as its operator (reference: escrow serve --test-clock)"
-            ) from None
+        endpoints = [("the target", self.channel)]
+        if self.escrow_channel is not None:
+            endpoints.append(("the escrow", self.escrow_channel))
+        for who, channel in endpoints:
+            stub = control_pb2_grpc.TestClockServiceStub(channel)
+            try:
+                stub.AdvanceClock(control_pb2.AdvanceClockRequest(by_ms=by_ms), timeout=self.timeout_s)
+            except grpc.RpcError as err:
+                raise CaseFailed(
+                    f"--test-clock: {who} did not move its clock ({_status(err)}): start it with one that "
+                    "answers the suite as its operator (reference: serve or escrow serve --test-clock)"
+                ) from None
         self.clock_offset_ms += by_ms
 
     def connect(self) -> str:
