@@ -15,6 +15,7 @@ from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listen
 from a2a_coop.protocol import escrow as escrow_rules
 from a2a_coop.protocol.negotiation import Contract, Negotiation
 from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.testclock import TestClock, test_clock_service
 from a2a_coop.transport import serve
 from conformance.suite.model import Role
 from conformance.suite.runner import load_cases
@@ -42,17 +43,22 @@ def _levels(report_dir: Path) -> dict[str, str]:
 
 
 def _run_cases(escrow_node: EscrowNode, report_dir: Path, *cases: str) -> tuple[int, dict[str, str]]:
-    """Serve ``escrow_node`` and run the suite's ``cases`` against it: the exit code and each case's level."""
-    with serve(None, escrow_node) as server:
+    """Serve ``escrow_node`` and run the suite's ``cases`` against it: the exit code and each case's level.
+    The node runs on a test clock (:func:`escrow_node`), served to the suite, which moves it past the
+    clock tolerance where a case would wait it out (``--test-clock``, CTL-003)."""
+    assert isinstance(escrow_node.clock, TestClock)
+    with serve(None, escrow_node, extra_servicers=[test_clock_service(escrow_node.clock)]) as server:
         args = [a for case in cases for a in ("--case", case)]
-        code = main(["conformance", "--target", server.target, *args, "--report-dir", str(report_dir)])
+        code = main(
+            ["conformance", "--target", server.target, *args, "--report-dir", str(report_dir), "--test-clock"]
+        )
     return code, _levels(report_dir)
 
 
 @pytest.fixture
 def escrow_node(tmp_path: Path) -> Iterator[EscrowNode]:
     who = provision(tmp_path, "escrow")
-    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db", faucet=1_000)
+    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db", faucet=1_000, clock=TestClock())
     node.start_ticking(0.05)
     try:
         yield node
