@@ -819,7 +819,10 @@ def test_offer_waits_out_what_revocable_terms_hold_back(
     delivers and finishes in the same run: one line, FULFILLED, exit 0, both bonds back. It used to end
     the run BONDED (exit 3) asking for `resume` before the deadline unless given --wait-hold: a user who
     forgot breached. --no-wait-hold is the explicit way to end the run instead (tested above, to revoke
-    meanwhile). (About 35 s of the suite's time.)"""
+    meanwhile). (About 35 s of the suite's time: the one process test left on the wall clock -- the
+    command's own wait on its own clock is its subject, and a hold of up to 30 s is waited out silently
+    within the trade (MAX_HINTED_WAIT_MS), so only a longer one shows this line; the other process
+    tests that wait out the clock tolerance move test clocks instead, CTL-003.)"""
     capsys.readouterr()
     offer = ["offer", "--key", "k", "--mandate", "m", "--journal", "j", "--to", "x:1"]
     for flag in ("--wait-hold", "--no-wait-hold"):

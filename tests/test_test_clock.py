@@ -9,6 +9,7 @@ ruling past a deadline plus the 30 s clock tolerance comes in seconds, not half 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -140,3 +141,43 @@ def test_the_test_clock_off_loopback_or_with_a2a_is_refused_in_one_line(
     code, _, err = run_cli(capsys, *argv, *who.files())
     assert code == 2, err
     one_line_error(err, says)
+
+
+@pytest.mark.req("CTL-003")
+def test_the_suite_checks_an_escrows_test_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ctl.escrow-test-clock-closed``: it passes an escrow that serves no test clock and one whose test
+    clock refuses a move backwards (on loopback), and fails one whose clock takes it: the case can fail."""
+    from a2a_coop.cli import main
+    from a2a_coop.runtime.node import EscrowNode
+    from a2a_coop.runtime.testclock import test_clock_service
+    from a2a_coop.transport import serve
+
+    case = "ctl.escrow-test-clock-closed"
+    who = provision(tmp_path, "escrow")
+    clock = TestClock()
+    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db", clock=clock)
+    levels = {}
+    try:
+        for label, extra in (("none", []), ("forward", [test_clock_service(clock)])):
+            with serve(None, node, extra_servicers=extra) as server:
+                report = tmp_path / label
+                code = main(
+                    ["conformance", "--target", server.target, "--case", case, "--report-dir", str(report)]
+                )
+            levels[label] = (code, json.loads((report / "report.json").read_text())["cases"][0]["level"])
+
+        def backwards(self: TestClock, by_ms: int) -> int:  # a test clock that moves back
+            self._offset += by_ms
+            return self()
+
+        clock.advance(MINUTE_MS)  # room to move back without a negative offset
+        monkeypatch.setattr(TestClock, "advance", backwards)
+        with serve(None, node, extra_servicers=[test_clock_service(clock)]) as server:
+            report = tmp_path / "backwards"
+            code = main(
+                ["conformance", "--target", server.target, "--case", case, "--report-dir", str(report)]
+            )
+        levels["backwards"] = (code, json.loads((report / "report.json").read_text())["cases"][0]["level"])
+    finally:
+        node.close()
+    assert levels == {"none": (0, "PASS"), "forward": (0, "PASS"), "backwards": (1, "FAIL")}

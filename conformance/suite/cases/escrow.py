@@ -86,6 +86,62 @@ def faucet_not_exposed(ctx: Context) -> Outcome:
     return Outcome.passed(f"it credited the suite's key {available}: served {route}")
 
 
+def test_clock_closed(ctx: Context) -> Outcome:
+    """Ask the target's TestClockService (SPEC 18.6) to move its clock back a millisecond. Where it is not
+    served (UNIMPLEMENTED), nothing to check. Where it is, the move must be refused -- a test clock only
+    moves forward (INVALID_ARGUMENT), or the suite is not its operator (PERMISSION_DENIED) -- and the suite
+    must have reached it on a loopback address or with a client certificate (mutual TLS): served in
+    plaintext on any other address, anyone who reaches it moves the clock the target's rulings and
+    deadlines are judged by (CTL-003). Whose calls it takes behind mutual TLS -- only its operator's
+    certificates' -- the suite cannot see: it holds one certificate (tests/test_test_clock.py calls the
+    reference with others)."""
+    from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+
+    stub = control_pb2_grpc.TestClockServiceStub(ctx.session.channel)
+    try:
+        stub.AdvanceClock(control_pb2.AdvanceClockRequest(by_ms=-1), timeout=ctx.session.timeout_s)
+        code = grpc.StatusCode.OK
+    except grpc.RpcError as err:
+        code = err.code()
+    ctx.record(
+        "TestClockService/AdvanceClock",
+        {"by_ms": -1, "note": "a move backwards: refused where served, UNIMPLEMENTED elsewhere"},
+        {"status": code.name},
+    )
+    if code is grpc.StatusCode.UNIMPLEMENTED:
+        return Outcome.passed("TestClockService is not served")
+    ctx.must(
+        code is not grpc.StatusCode.OK,
+        "the test clock took a move backwards: it must only move forward, refusing a move of 0 ms or less "
+        "(CTL-003)",
+    )
+    address = ctx.session.target
+    route = private_route(ctx, address)
+    ctx.must(route is not None, f"TestClockService is served on {address} without mutual TLS (CTL-003)")
+    return Outcome.passed(f"served {route}; a move backwards refused ({code.name})")
+
+
+test_clock_closed.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+@_escrow_case(
+    "ctl.escrow-test-clock-closed",
+    "An escrow's test clock is served only on loopback or behind mutual TLS, and never moves back",
+    "CTL-003",
+)
+def escrow_test_clock_closed(ctx: Context) -> Outcome:
+    return test_clock_closed(ctx)
+
+
+@case(
+    "ctl.test-clock-closed",
+    "A peer's test clock is served only on loopback or behind mutual TLS, and never moves back",
+    "CTL-003",
+)
+def peer_test_clock_closed(ctx: Context) -> Outcome:
+    return test_clock_closed(ctx)
+
+
 @_escrow_case(
     "esc.stamp-evidence",
     "Every piece of evidence is named in a Stamp, with an empty audience, before the escrow acts",
