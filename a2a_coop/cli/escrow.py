@@ -144,8 +144,8 @@ def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> 
     ):
         if given and not args.conformance_faucet and not args.test_clock:
             raise UsageError(
-                f"{option} judges the callers of the faucet (CTL-002) or the test clock (CTL-003): it "
-                "needs --conformance-faucet or --test-clock"
+                f"{option} judges the faucet's callers (CTL-002) or the test clock's (CTL-003): it needs "
+                "--conformance-faucet or --test-clock"
             )
         if given and (tls is None or tls.trusted_ca is None):
             raise UsageError(f"{option} judges client certificates: it needs --tls-client-ca")

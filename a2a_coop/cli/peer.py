@@ -219,7 +219,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
         if given[0] in ("--a2a-callers", "--own-did-operator"):
             raise UsageError(
-                f"{given[0]} needs --a2a, --conformance-control or --test-clock (it judges their callers)"
+                f"{given[0]} needs --a2a or --conformance-control (it judges their callers), or --test-clock"
             )
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
     if args.a2a and getattr(args, "conformance_control", False):

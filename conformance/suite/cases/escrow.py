@@ -130,6 +130,8 @@ test_clock_closed.__test__ = False  # type: ignore[attr-defined]  # not a pytest
     "CTL-003",
 )
 def escrow_test_clock_closed(ctx: Context) -> Outcome:
+    """Ask the escrow's TestClockService to move its clock back a millisecond: where it is served, the
+    move must be refused and the service reached on loopback or behind mutual TLS (CTL-003)."""
     return test_clock_closed(ctx)
 
 
@@ -139,6 +141,8 @@ def escrow_test_clock_closed(ctx: Context) -> Outcome:
     "CTL-003",
 )
 def peer_test_clock_closed(ctx: Context) -> Outcome:
+    """Ask the peer's TestClockService to move its clock back a millisecond: where it is served, the
+    move must be refused and the service reached on loopback or behind mutual TLS (CTL-003)."""
     return test_clock_closed(ctx)
 
 
