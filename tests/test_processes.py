@@ -93,9 +93,6 @@ UPHOLD = commitment_pb2.RULING_DECISION_UPHOLD
 START_TIMEOUT_S = 20.0
 CLI_TIMEOUT_S = 60.0
 RPC_TIMEOUT_S = 10.0
-# What is left of the clock tolerance after a deadline when a test moves its clocks forward for a claim it
-# then waits on with `claim --wait` (CTL-003): more than that command takes to start on a loaded machine.
-CLAIM_WAIT_LEFT_MS = 6_000
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -566,11 +563,26 @@ def test_claim_command_after_a_withheld_deadline(procs: Processes, tmp_path: Pat
     first = cli_act(net, "claim", short_id, "--item", "0", "--reason", "copy-editing never arrived")
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("breach claim ") and " filed\n" in first.stdout
-    # The ruling is due once the clock tolerance after the deadline has passed (CMT-002): every clock of
-    # the story moved to a few seconds before it (CTL-003) rather than 30 s waited on the wall clock, so
-    # that `claim --wait` still waits, and says so, before the escrow rules.
-    net.advance(CLOCK_TOLERANCE_MS - CLAIM_WAIT_LEFT_MS)
-    again = cli_act(net, "claim", short_id, "--wait", "50s")
+    # The ruling is due once the clock tolerance after the deadline has passed (CMT-002): rather than wait
+    # 30 s on the wall clock, `claim --wait` starts on the story's clock as it will be once moved past it
+    # (--test-clock-offset), says what it waits for, and only then does every other clock of the story
+    # move there (CTL-003): the escrow rules, and the command relays its forfeit.
+    argv = [str(a) for a in ["claim", *net.alice.files(), "--negotiation", short_id]]
+    argv += ["--to", net.bob_server.target, "--escrow", net.escrow_server.target, "--wait", "50s"]
+    argv = ["--test-clock-offset", f"{CLOCK_TOLERANCE_MS}ms", *argv]
+    waiting = subprocess.Popen(
+        cli_command(*argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
+    )
+    try:
+        assert waiting.stderr is not None
+        said = waiting.stderr.readline()  # its first progress line: it waits for the escrow
+        net.advance(CLOCK_TOLERANCE_MS)
+        out, err = waiting.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
+    again = subprocess.CompletedProcess(argv, waiting.returncode, out, said + err)
     assert again.returncode == 0, again.stderr
     assert "sent again" in again.stdout and f"negotiation {short_id}  BREACHED" in again.stdout
     progress = again.stderr.splitlines()
