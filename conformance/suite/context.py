@@ -440,7 +440,8 @@ class Context:
     def __init__(self, session: Session, case: Case) -> None:
         self.session = session
         self.case = case
-        self.clock = LiveClock(session.clock_offset_ms)
+        # Where the run's test clock stands (a session-like object without one: the wall clock).
+        self.clock = LiveClock(getattr(session, "clock_offset_ms", 0))
         self.transcript: list[Exchange] = []
         self.shadow = Verifier()  # the reference verifier, as an auditor, over the whole conversation
         self._parties: dict[str, Party] = {}
@@ -709,7 +710,7 @@ class Context:
         """With ``--test-clock`` (CTL-003), move the target's clock and ours ``by_ms`` forward together
         (ours stays within the skew of the target's, TIM-003) and say True; otherwise False: the case
         waits on the wall clock, as against any target."""
-        if not self.session.test_clock:
+        if not getattr(self.session, "test_clock", False):
             return False
         self.session.advance_target_clock(by_ms)
         self.clock.advance(by_ms)
