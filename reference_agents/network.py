@@ -24,20 +24,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import a2a_coop
 from a2a_coop.protocol.identity import Keypair
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS, Negotiation, State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.keyfile import generate_keypair, write_key_file
 from a2a_coop.runtime.node import sign_mandate, write_envelope_file
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import opening
+from a2a_coop.runtime.testclock import TestClock, advance_clock
 from a2a_coop.runtime.trade import (
     claim_breach,
     fetch_ledger,
@@ -171,9 +172,17 @@ def _params(kind: str, ids: dict[str, tuple[Identity, Identity]]) -> dict[str, A
 
 
 def round_robin(
-    directory: Path, types: Sequence[str] = tuple(AGENTS), *, pairs: Iterable[tuple[str, str]] | None = None
+    directory: Path,
+    types: Sequence[str] = tuple(AGENTS),
+    *,
+    pairs: Iterable[tuple[str, str]] | None = None,
+    test_clock: bool = False,
 ) -> RoundRobin:
     """Serve every type in ``types`` as its own process and trade every ordered pair (or ``pairs``).
+    ``test_clock``: every process serves on a test clock (``--test-clock``, CTL-003), and once the
+    withheld items are claimed every clock of the run -- the escrow's, each served agent's and the
+    initiators' -- moves past the clock tolerance together, rather than the rulings being waited for
+    on the wall clock (about 30 s).
 
     Raises:
         NetworkError: a process did not start, or the escrow did not rule in time.
@@ -190,12 +199,13 @@ def round_robin(
     clients: dict[str, CooperationClient] = {}
     try:
         funding = [f"--fund={i.did}={FUNDS}" for pair in ids.values() for i in pair]
-        escrow_argv = ["escrow", "serve", *escrow_id.files, *funding, "--tick-ms", str(TICK_MS)]
+        on_clock = ["--test-clock"] if test_clock else []
+        escrow_argv = ["escrow", "serve", *escrow_id.files, *funding, "--tick-ms", str(TICK_MS), *on_clock]
         servers.append(start("escrow", escrow_argv, directory / "escrow.log"))
         for t in types:
             params = [f"--param={k}={','.join(sorted(v))}" for k, v in _params(t, ids).items()]
             argv = ["agent", "run", "--strategy", t, *params, *ids[t][0].files]
-            argv += ["--context", str(escrow_id.mandate_path)]
+            argv += ["--context", str(escrow_id.mandate_path), *on_clock]
             servers.append(start(t, argv, directory / f"{t}.log"))
         for s in servers:  # many processes start at once: give each its time on a loaded machine
             wait_listening(s, START_TIMEOUT_S)
@@ -203,6 +213,13 @@ def round_robin(
         for t, s in zip(types, served, strict=True):
             clients[t] = CooperationClient(s.target)
             result.served[t], result.pids[t] = s.did, s.popen.pid
+        clock = TestClock()  # the initiators' (the wall clock unless moved: test_clock)
+
+        def advance(by_ms: int) -> None:
+            for s in servers:
+                advance_clock(s.target, by_ms)
+            clock.advance(by_ms)
+
         with EscrowClient(escrow_server.target) as escrow:
             initiators = {
                 t: Peer(
@@ -210,6 +227,7 @@ def round_robin(
                     ids[t][1].mandate,
                     strategy=build(t, **_params(t, ids)),
                     context=[escrow_id.mandate],
+                    clock=clock,
                 )
                 for t in types
             }
@@ -227,6 +245,7 @@ def round_robin(
                 escrow=escrow,
                 escrow_mandate=escrow_id.mandate,
                 result=result,
+                advance=advance if test_clock else None,
             )
     finally:
         for c in clients.values():
@@ -263,8 +282,10 @@ def _claim_withheld(
     escrow: EscrowClient,
     escrow_mandate: bytes,
     result: RoundRobin,
+    advance: Callable[[int], None] | None = None,
 ) -> None:
-    """Claim every item a served peer withheld, once its deadline has passed; await the rulings."""
+    """Claim every item a served peer withheld, once its deadline has passed; await the rulings
+    (``advance``: move every clock of the run past the clock tolerance first, CTL-003)."""
     if not open_trades:
         return
     latest = max(n.contract.proposal.gives[0].deadline_ms for _, _, n in open_trades if n.contract)
@@ -280,6 +301,8 @@ def _claim_withheld(
             peer.on_replies(clients[b].exchange(claim.envelope, peer.send_context()))
             settle_with_escrow(peer, clients[b], escrow, neg)
             claimed.append((a, b, neg))
+    if claimed and advance is not None:
+        advance(CLOCK_TOLERANCE_MS)  # the rulings fall due at the deadline + the tolerance (CMT-002)
     give_up = time.monotonic() + DECISION_TIMEOUT_S
     while any(neg.state is not State.BREACHED for _, _, neg in claimed):
         if time.monotonic() > give_up:

@@ -92,10 +92,10 @@ DEFAULT_WITH_ESCROW = ("honest", "reneger")
 
 
 @contextmanager
-def _escrow(tmp_path: Path) -> Iterator[str]:
+def _escrow(tmp_path: Path, test_clock: Sequence[str] = ()) -> Iterator[str]:
     """A reference escrow as its own process, funding every party it sees (the test-only faucet)."""
     who = provision(tmp_path, "escrow")
-    argv = ["escrow", "serve", *who.files(), "--conformance-faucet", "1000", "--tick-ms", "100"]
+    argv = ["escrow", "serve", *who.files(), "--conformance-faucet", "1000", "--tick-ms", "100", *test_clock]
     server = wait_listening(start_server("escrow", argv, tmp_path / "escrow.log"))
     try:
         yield server.target
@@ -104,7 +104,9 @@ def _escrow(tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _serving(agent: str, tmp_path: Path, escrow: str | None = None) -> Iterator[str]:
+def _serving(
+    agent: str, tmp_path: Path, escrow: str | None = None, test_clock: Sequence[str] = ()
+) -> Iterator[str]:
     """``agent`` as a gRPC peer: its own process (``a2a-coop agent run``) or, for the unsafe agents,
     which no a2a_coop module may import (lint-imports), a real gRPC server in this process around a
     PeerNode wrapped in its misbehaviour (:data:`reference_agents.unsafe.NODE_WRAPPERS`)."""
@@ -120,7 +122,7 @@ def _serving(agent: str, tmp_path: Path, escrow: str | None = None) -> Iterator[
     argv = ["agent", "run", "--strategy", agent, *EXPECTED[agent].params, *who.files()]
     if escrow is not None:
         argv += ["--escrow", escrow]
-    process = wait_listening(start_server(agent, argv, tmp_path / f"{agent}.log"))
+    process = wait_listening(start_server(agent, [*argv, *test_clock], tmp_path / f"{agent}.log"))
     try:
         yield process.target
     finally:
@@ -128,14 +130,20 @@ def _serving(agent: str, tmp_path: Path, escrow: str | None = None) -> Iterator[
 
 
 def _run_against(
-    agent: str, tmp_path: Path, *, escrow: str | None = None, scenarios: Sequence[str] = SCENARIOS
+    agent: str,
+    tmp_path: Path,
+    *,
+    escrow: str | None = None,
+    scenarios: Sequence[str] = SCENARIOS,
+    test_clock: Sequence[str] = (),
 ) -> tuple[int, dict[str, Any], str]:
     """Run the mis.* scenarios against ``agent`` (``a2a-coop conformance`` as its own process); with
-    ``escrow``, the agent trusts it and the suite bonds its contracts under it."""
+    ``escrow``, the agent trusts it and the suite bonds its contracts under it; ``test_clock``
+    (``--test-clock``): the agent, the escrow and the suite on test clocks, moved together (CTL-003)."""
     report = tmp_path / "report"
-    with _serving(agent, tmp_path, escrow) as target:
+    with _serving(agent, tmp_path, escrow, test_clock) as target:
         cases = [f"--case={c}" for c in scenarios]
-        extra = ["--escrow", escrow] if escrow is not None else []
+        extra = [*(["--escrow", escrow] if escrow is not None else []), *test_clock]
         run = subprocess.run(
             cli_command(
                 "conformance", "--target", target, "--seed", SEED, "--report-dir", str(report), *extra, *cases
@@ -153,8 +161,14 @@ def _run_against(
 def _check(agent: str, tmp_path: Path, *, with_escrow: bool = False) -> None:
     if with_escrow:
         want = EXPECTED_WITH_ESCROW[agent]
-        with _escrow(tmp_path) as escrow:
-            code, doc, output = _run_against(agent, tmp_path, escrow=escrow, scenarios=[ESCROW_SCENARIO])
+        # The rulings fall due at the deadlines + the 30 s clock tolerance (CMT-002): every clock of the
+        # run on a test clock, moved past it by the suite (CTL-003) -- but an agent served in this process
+        # around a PeerNode (NODE_WRAPPERS), which runs on the wall clock, waits the tolerance out.
+        clock = () if agent in NODE_WRAPPERS else ("--test-clock",)
+        with _escrow(tmp_path, clock) as escrow:
+            code, doc, output = _run_against(
+                agent, tmp_path, escrow=escrow, scenarios=[ESCROW_SCENARIO], test_clock=clock
+            )
     else:
         want = EXPECTED[agent]
         code, doc, output = _run_against(agent, tmp_path)

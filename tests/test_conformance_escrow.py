@@ -5,7 +5,7 @@ SPEC 9 fails the case that checks it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from a2a_coop.cli.demo import provision, start_server, stop_process, wait_listen
 from a2a_coop.protocol import escrow as escrow_rules
 from a2a_coop.protocol.negotiation import Contract, Negotiation
 from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.testclock import TestClock, test_clock_service
 from a2a_coop.transport import serve
 from conformance.suite.model import Role
 from conformance.suite.runner import load_cases
@@ -42,17 +43,22 @@ def _levels(report_dir: Path) -> dict[str, str]:
 
 
 def _run_cases(escrow_node: EscrowNode, report_dir: Path, *cases: str) -> tuple[int, dict[str, str]]:
-    """Serve ``escrow_node`` and run the suite's ``cases`` against it: the exit code and each case's level."""
-    with serve(None, escrow_node) as server:
+    """Serve ``escrow_node`` and run the suite's ``cases`` against it: the exit code and each case's level.
+    The node runs on a test clock (:func:`escrow_node`), served to the suite, which moves it past the
+    clock tolerance where a case would wait it out (``--test-clock``, CTL-003)."""
+    assert isinstance(escrow_node.clock, TestClock)
+    with serve(None, escrow_node, extra_servicers=[test_clock_service(escrow_node.clock)]) as server:
         args = [a for case in cases for a in ("--case", case)]
-        code = main(["conformance", "--target", server.target, *args, "--report-dir", str(report_dir)])
+        code = main(
+            ["conformance", "--target", server.target, *args, "--report-dir", str(report_dir), "--test-clock"]
+        )
     return code, _levels(report_dir)
 
 
 @pytest.fixture
 def escrow_node(tmp_path: Path) -> Iterator[EscrowNode]:
     who = provision(tmp_path, "escrow")
-    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db", faucet=1_000)
+    node = EscrowNode(who.key, who.mandate, tmp_path / "escrow.db", faucet=1_000, clock=TestClock())
     node.start_ticking(0.05)
     try:
         yield node
@@ -60,35 +66,49 @@ def escrow_node(tmp_path: Path) -> Iterator[EscrowNode]:
         node.close()
 
 
-# The cases that wait out the clock tolerance for a ruling (CMT-002), each ~30 s: run beside the rest,
-# each group against its own escrow process, so that the waits overlap under pytest-xdist.
+# The cases that wait out the clock tolerance for a ruling (CMT-002), each ~30 s on the wall clock: run
+# with the escrow on a test clock (CTL-003), which the suite moves past the tolerance instead.
 WAITING = ("esc.ruling-dismiss", "esc.forfeit-after-uphold")
-GROUPS = [[c] for c in WAITING] + [[c for c in ESCROW_CASES if c not in WAITING]]
 
 
-def test_the_groups_cover_every_escrow_case() -> None:
-    assert sorted(c for group in GROUPS for c in group) == ESCROW_CASES
+def test_the_waiting_cases_are_escrow_cases() -> None:
     assert set(WAITING) <= set(ESCROW_CASES)
 
 
-@pytest.mark.parametrize("cases", GROUPS, ids=["ruling-dismiss", "forfeit-after-uphold", "the-rest"])
-def test_the_reference_escrow_process_passes_every_escrow_case(tmp_path: Path, cases: list[str]) -> None:
+def _passes(tmp_path: Path, cases: Sequence[str], *, test_clock: bool) -> None:
+    """The reference escrow as a process (on a test clock, moved by the suite, if ``test_clock``)
+    passes every one of ``cases``."""
     who = provision(tmp_path, "escrow")
+    clock = ["--test-clock"] if test_clock else []
     server = start_server(
         "escrow",
-        ["escrow", "serve", *who.files(), "--conformance-faucet", "1000", "--tick-ms", "50"],
+        ["escrow", "serve", *who.files(), "--conformance-faucet", "1000", "--tick-ms", "50", *clock],
         tmp_path / "e.log",
     )
     try:
         target = wait_listening(server).target
         selected = [a for case in cases for a in ("--case", case)]
         report = ["--report-dir", str(tmp_path / "r")]
-        assert main(["conformance", "--target", target, "--role", "escrow", *selected, *report]) == 0
+        assert main(["conformance", "--target", target, "--role", "escrow", *selected, *report, *clock]) == 0
     finally:
         stop_process(server.popen)
     levels = _levels(tmp_path / "r")
     assert sorted(levels) == sorted(cases)
     assert set(levels.values()) == {"PASS"}, levels
+
+
+@pytest.mark.req("CTL-003")
+def test_the_reference_escrow_process_passes_every_escrow_case(tmp_path: Path) -> None:
+    """Every escrow case, in one run against one escrow process on a test clock: the two that wait out
+    the clock tolerance move its clock (and the suite's, and so every later case's) past it."""
+    _passes(tmp_path, ESCROW_CASES, test_clock=True)
+
+
+@pytest.mark.slow
+def test_the_waiting_cases_pass_on_the_wall_clock(tmp_path: Path) -> None:
+    """The two waiting cases as any target runs them, without a test clock: each waits ~30 s of wall
+    clock for the ruling (slow: the default run moves a test clock instead)."""
+    _passes(tmp_path, WAITING, test_clock=False)
 
 
 def test_bonded_cases_skip_when_the_escrow_funds_nobody(tmp_path: Path) -> None:

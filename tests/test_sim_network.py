@@ -18,8 +18,9 @@ def test_three_agents_as_processes_trade_with_each_other(tmp_path: Path) -> None
     """honest, reciprocal and reneger, each its own process: every ordered pair trades over gRPC.
     Expect the cooperative pairs fulfilled; the served reneger's withheld item claimed by its
     initiating counterparty and upheld by the escrow process (BREACHED); the reneger, initiating,
-    withholds from the served peers (its trade stays PERFORMING: a served peer does not claim)."""
-    rr = round_robin(tmp_path, ("honest", "reciprocal", "reneger"))
+    withholds from the served peers (its trade stays PERFORMING: a served peer does not claim). Every
+    process on a test clock, moved past the clock tolerance once the claims are in (CTL-003)."""
+    rr = round_robin(tmp_path, ("honest", "reciprocal", "reneger"), test_clock=True)
     assert len(set(rr.pids.values())) == 3 and len(rr.outcomes) == 6
     assert rr.outcomes[("honest", "reciprocal")] is State.FULFILLED
     assert rr.outcomes[("reciprocal", "honest")] is State.FULFILLED

@@ -825,6 +825,50 @@ def operator_only(
     return [OperatorOnly([service], judge, rule)]
 
 
+_LOOPBACK_HOSTS: Final = ("127.0.0.1", "::1", "localhost")
+
+
+def test_clock(
+    args: argparse.Namespace,
+    tls: TlsConfig | None,
+    *,
+    did: str,
+    path: Path | None,
+    own_did_operator: bool,
+    option: str,
+) -> tuple[Callable[[], int] | None, list[Any], list[Any]]:
+    """``--test-clock`` (CTL-003): the node's clock, the TestClockService to serve and the interceptors
+    guarding it -- or (None, [], []) without the flag: the wall clock, nothing more served. Refused
+    (one line) unless served on a loopback ``--host`` or behind mutual TLS; behind it, answered only to
+    the operator's callers, judged as CTL-001 judges them (the callers file at ``path``, ``option``)."""
+    if not getattr(args, "test_clock", False):
+        return None, [], []
+    mutual = tls is not None and tls.trusted_ca is not None and tls.require_client_auth
+    if args.host not in _LOOPBACK_HOSTS and not mutual:
+        raise UsageError(
+            "--test-clock lets its caller move this process's clock forward: serve it on a loopback "
+            f"--host, or with --tls-client-ca (mutual TLS), not on {args.host}"
+        )
+    from a2a_coop.runtime.testclock import SERVICE, TestClock, test_clock_service
+
+    guards = operator_only(
+        SERVICE,
+        "CTL-003",
+        path=path,
+        tls=tls,
+        did=did,
+        own_did_operator=own_did_operator,
+        what="--test-clock",
+        option=option,
+    )
+    clock = TestClock()
+    log.warning("TEST ONLY: --test-clock is on: this process's operator can move its clock forward")
+    return clock, [test_clock_service(clock)], guards
+
+
+test_clock.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
 def configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"

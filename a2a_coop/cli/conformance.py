@@ -120,6 +120,14 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         "the escrow's rulings (a breach becomes a hard proof); without it a withheld delivery is INFO",
     )
     p.add_argument(
+        "--test-clock",
+        action="store_true",
+        help="TEST ONLY: the target (and the --escrow, if given) runs on a test clock whose "
+        "TestClockService answers this suite as its operator (reference: serve, agent run or escrow serve "
+        "--test-clock, CTL-003): the cases that wait out the 30 s clock tolerance for a ruling move every "
+        "clock of the run -- the target's, the escrow's, the suite's -- forward together instead",
+    )
+    p.add_argument(
         "--timeout", type=float, default=10.0, metavar="S", help="deadline of each call (default 10 s)"
     )
     p.add_argument(
@@ -353,6 +361,7 @@ def _run_one(
         control=args.control or None,
         escrow=args.escrow,
         timeout_s=args.timeout,
+        test_clock=args.test_clock,
     )
     try:
         try:

@@ -28,6 +28,7 @@ from a2a_coop.cli._runtime import (
     runtime_command,
     serve_until_stopped,
     server_tls,
+    test_clock,
     write_transcript,
 )
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
@@ -60,6 +61,9 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
         )
     key = load_key(args.key)
     interceptors = _faucet_guard(args, tls, key.did)
+    clock, clock_service, clock_guards = test_clock(
+        args, tls, did=key.did, path=args.callers, own_did_operator=args.own_did_operator, option="--callers"
+    )
     mandate = load_mandate(args.mandate, key)
     refuse_mandate_out_of_time(args.mandate, mandate, wall_clock_ms())  # before a journal is touched
     funding = [(resolve_did(did), amount) for did, amount in args.fund]  # all checked before any deposit
@@ -87,6 +91,7 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
         stranger_quota=quota,
         predecessor=predecessor,
         **every,
+        clock=clock or wall_clock_ms,
     )
     try:
         if args.conformance_faucet:
@@ -112,7 +117,14 @@ def cmd_escrow_serve(args: argparse.Namespace, out: TextIO) -> int:
         remember_run(node.journal, mandate, [])
         node.start_ticking(args.tick_ms / 1000)
         serve_until_stopped(
-            None, LoggedEscrow(node), args, tls, did=key.did, out=out, interceptors=interceptors
+            None,
+            LoggedEscrow(node),
+            args,
+            tls,
+            did=key.did,
+            out=out,
+            extra_servicers=clock_service,
+            interceptors=[*interceptors, *clock_guards],
         )
     finally:
         node.close()
@@ -130,8 +142,11 @@ def _faucet_guard(args: argparse.Namespace, tls: TlsConfig | None, did: str) -> 
         ("--callers", args.callers is not None),
         ("--own-did-operator", args.own_did_operator),
     ):
-        if given and not args.conformance_faucet:
-            raise UsageError(f"{option} judges the faucet's callers (CTL-002): it needs --conformance-faucet")
+        if given and not args.conformance_faucet and not args.test_clock:
+            raise UsageError(
+                f"{option} judges the faucet's callers (CTL-002) or the test clock's (CTL-003): it needs "
+                "--conformance-faucet or --test-clock"
+            )
         if given and (tls is None or tls.trusted_ca is None):
             raise UsageError(f"{option} judges client certificates: it needs --tls-client-ca")
     if not args.conformance_faucet:

@@ -22,6 +22,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
@@ -272,6 +273,19 @@ def _add_counterparty(p: argparse.ArgumentParser) -> None:
     _add_page_limits(p, "the escrow's ledger")
 
 
+def _add_test_clock(p: argparse.ArgumentParser, who: str, callers: str) -> None:
+    p.add_argument(
+        "--test-clock",
+        action="store_true",
+        help=f"TEST ONLY: run this {who} on a test clock -- the wall clock plus an offset that only "
+        "grows -- and serve TestClockService, whose AdvanceClock moves it forward (never back), so a "
+        "test need not wait out a deadline plus the 30 s clock tolerance (CTL-003). Every statement it "
+        "signs is dated by that clock: move every process of a test by the same amount. Refused unless "
+        "--host is loopback or --tls-client-ca requires client certificates; it answers only the "
+        f"operator (a caller on this host without a certificate, or one {callers} lists as operator)",
+    )
+
+
 def _add_serve_options(p: argparse.ArgumentParser) -> None:
     """What ``serve`` and ``agent run`` share: identity, listening, escrow, trust, A2A."""
     _add_identity(p)
@@ -393,6 +407,7 @@ def _add_serve_options(p: argparse.ArgumentParser) -> None:
         "operator: a caller on this host without a certificate, or one whose certificate --a2a-callers lists "
         "as operator or, with --own-did-operator, names this peer's did:key (CTL-001)",
     )
+    _add_test_clock(p, "peer", "--a2a-callers")
     p.add_argument(
         "--max-rate",
         type=non_negative,
@@ -642,6 +657,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "subjectAltName names this escrow's own did:key as the operator's (A2A-026 (a)); only if your "
         "client CA certifies that did:key to nobody but you",
     )
+    _add_test_clock(e, "escrow", "--callers")
     _add_stranger_quota(
         e,
         "take at most N statements of no negotiation an hour (Mandates, Checkpoints, key statements, "
@@ -918,6 +934,15 @@ def build_parser() -> argparse.ArgumentParser:
         "'a2a-coop COMMAND --help' describes a command.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--test-clock-offset",
+        type=parse_duration,
+        default=0,
+        metavar="DURATION",
+        help="TEST ONLY: run the command's clock DURATION ahead of this machine's (never behind): the "
+        "offset a test moved its --test-clock servers by, so that what the command signs and judges agrees "
+        "with them (CTL-003; e.g. a2a-coop --test-clock-offset 31s claim ...)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -1108,6 +1133,16 @@ def _quiet_closed_pipes() -> None:
             os.close(devnull)
 
 
+def _test_clock_offset(offset_ms: int) -> AbstractContextManager[None]:
+    """``--test-clock-offset`` (CTL-003): the command runs that far ahead of this machine's clock; the
+    runtime is imported only then (a command's start stays light)."""
+    if not offset_ms:
+        return nullcontext()
+    from a2a_coop.runtime.peer import test_clock_offset
+
+    return test_clock_offset(offset_ms)
+
+
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
@@ -1120,7 +1155,8 @@ def _run(argv: Sequence[str] | None) -> int:
         parser.print_help(sys.stderr)  # bare `a2a-coop`: the help, but no command ran (a usage error)
         return EXIT_USAGE
     try:
-        code: int = args.func(args, sys.stdout)
+        with _test_clock_offset(args.test_clock_offset):
+            code: int = args.func(args, sys.stdout)
     except UsageError as exc:
         print(f"a2a-coop: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -55,6 +55,7 @@ from a2a_coop.cli._runtime import (
     serve_until_stopped,
     server_tls,
     stop_on_signals,
+    test_clock,
     wait,
     write_transcript,
 )
@@ -212,15 +213,19 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         "--public-grpc": args.public_grpc,
         "--a2a-private-tasks": args.a2a_private_tasks,
         # the callers file judges the control service's callers too (CTL-001), served without --a2a
-        "--a2a-callers": args.a2a_callers and not getattr(args, "conformance_control", False),
-        "--own-did-operator": args.own_did_operator and not getattr(args, "conformance_control", False),
+        "--a2a-callers": args.a2a_callers and not _operator_served(args),
+        "--own-did-operator": args.own_did_operator and not _operator_served(args),
     }
     if not args.a2a and (given := [option for option, value in a2a_only.items() if value]):
         if given[0] in ("--a2a-callers", "--own-did-operator"):
-            raise UsageError(f"{given[0]} needs --a2a or --conformance-control (it judges their callers)")
+            raise UsageError(
+                f"{given[0]} needs --a2a or --conformance-control (it judges their callers), or --test-clock"
+            )
         raise UsageError(f"{given[0]} needs --a2a (it configures the A2A binding, served only with it)")
     if args.a2a and getattr(args, "conformance_control", False):
         raise UsageError("--conformance-control is not available with --a2a")
+    if args.a2a and getattr(args, "test_clock", False):
+        raise UsageError("--test-clock is not available with --a2a")
     if args.own_did_operator and (tls is None or tls.trusted_ca is None):
         raise UsageError("--own-did-operator judges client certificates: it needs --tls-client-ca")
     key = load_key(args.key)
@@ -249,6 +254,14 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
             witness = EscrowWitness(escrow, vs.statement.mandate.agent, lock_wait_s=wait_ms / 1000)
         limits = PeerLimits(rate_per_s=args.max_rate, burst=args.burst, in_flight=args.max_in_flight)
         configure_logging()  # before the peer: what its start says about its snapshot is logged
+        clock, clock_service, clock_guards = test_clock(
+            args,
+            tls,
+            did=key.did,
+            path=args.a2a_callers,
+            own_did_operator=args.own_did_operator,
+            option="--a2a-callers",
+        )
         node = PeerNode(
             open_peer(
                 key,
@@ -265,6 +278,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 ),
                 newcomer_offers=NewcomerOffers(per_period=args.newcomer_offers),
                 **({} if args.snapshot_every is None else {"snapshot_every": args.snapshot_every}),
+                clock=clock or wall_clock_ms,
             ),
             journal,
             witness=witness,
@@ -285,13 +299,20 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                 tls,
                 did=key.did,
                 out=out,
-                extra_servicers=extra,
-                interceptors=guards,
+                extra_servicers=[*extra, *clock_service],
+                interceptors=[*guards, *clock_guards],
             )
     return EXIT_OK
 
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _operator_served(args: argparse.Namespace) -> bool:
+    """Whether this peer serves a test-only service to its operator alone, served without --a2a: the
+    ConformanceControlService (CTL-001) or the TestClockService (CTL-003), whose callers the callers file
+    judges."""
+    return bool(getattr(args, "conformance_control", False) or getattr(args, "test_clock", False))
 
 
 def _conformance_control(

@@ -26,7 +26,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Final, NamedTuple, Protocol, cast
 
@@ -411,8 +412,38 @@ def refuse_agent_as_principal(journal: Journal, did: str) -> None:
         )
 
 
+# How far ahead of this machine's clock this process's clock runs, in ms: 0 but in a test that moved the
+# test clocks of its processes and starts a command on the same offset (``a2a-coop --test-clock-offset``,
+# CTL-003; :func:`test_clock_offset`). Only ever set by the process's own operator, never negative.
+_test_offset_ms = 0
+
+
 def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
+    """Unix ms by this machine's clock (plus the test clock offset :func:`test_clock_offset` set: 0
+    outside tests)."""
+    return time.time_ns() // 1_000_000 + _test_offset_ms
+
+
+@contextmanager
+def test_clock_offset(offset_ms: int) -> Iterator[None]:
+    """Run this process ``offset_ms`` ahead of the machine's clock within the block (``a2a-coop
+    --test-clock-offset``, CTL-003): a command a test starts after it moved its served processes' test
+    clocks by ``offset_ms`` signs and judges on the same time as they do.
+
+    Raises:
+        ValueError: ``offset_ms`` is negative (a test clock never goes back).
+    """
+    global _test_offset_ms  # noqa: PLW0603  # the process's one clock: a test-only setting
+    if offset_ms < 0:
+        raise ValueError(f"a test clock only moves forward (CTL-003): offset {offset_ms} ms is negative")
+    before, _test_offset_ms = _test_offset_ms, offset_ms
+    try:
+        yield
+    finally:
+        _test_offset_ms = before
+
+
+test_clock_offset.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 class _Dealing(NamedTuple):

@@ -80,10 +80,12 @@ class EndpointError(ConnectionError):
 
 
 class LiveClock(FixedClock):
-    """The wall clock, shifted by whatever a case advanced it: a :class:`FixedClock` that moves."""
+    """The wall clock, shifted by whatever a case advanced it: a :class:`FixedClock` that moves.
+    ``offset_ms``: where it starts ahead of the wall clock (how far the run moved the target's test
+    clock, :meth:`Session.advance_target_clock`)."""
 
-    def __init__(self) -> None:  # no dataclass __init__: now_ms is computed
-        self._offset_ms = 0
+    def __init__(self, offset_ms: int = 0) -> None:  # no dataclass __init__: now_ms is computed
+        self._offset_ms = offset_ms
 
     @property
     def now_ms(self) -> int:
@@ -218,6 +220,9 @@ class Session:
             pointing at it) and that funds the suite's parties: the bonded ``mis.*`` scenarios name it
             in their contracts, so a withheld delivery can be claimed and ruled on (SPEC 18.3).
         timeout_s: deadline of every call (RPC-009).
+        test_clock: the target serves TestClockService to the suite (its operator, CTL-003): cases that
+            wait out the clock tolerance move the target's clock and the suite's instead
+            (:meth:`Context.skip_ahead`).
     """
 
     def __init__(
@@ -230,8 +235,11 @@ class Session:
         control: str | None = None,
         escrow: str | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
+        test_clock: bool = False,
     ) -> None:
         self.target = target
+        self.test_clock = test_clock
+        self.clock_offset_ms = 0  # how far the run moved the target's test clock (and so every case's)
         self.tls = tls
         self.seed = seed
         self.a2a_url = a2a_url
@@ -286,6 +294,31 @@ class Session:
                     raise EndpointError("control endpoint", self.control or "", _status(err)) from None
                 self._has_control = err.code() is not grpc.StatusCode.UNIMPLEMENTED
         return self._has_control
+
+    def advance_target_clock(self, by_ms: int) -> None:
+        """Move the test clocks of the target and of the ``escrow`` it trusts, if one was given, ``by_ms``
+        forward (TestClockService, CTL-003), and with them the clock of every case that starts
+        afterwards: every clock of the run moves together (none finds another's statements dated in its
+        future, TIM-003).
+
+        Raises:
+            CaseFailed: one of them refused or did not answer (it serves no test clock to the suite).
+        """
+        from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+
+        endpoints = [("the target", self.channel)]
+        if self.escrow_channel is not None:
+            endpoints.append(("the escrow", self.escrow_channel))
+        for who, channel in endpoints:
+            stub = control_pb2_grpc.TestClockServiceStub(channel)
+            try:
+                stub.AdvanceClock(control_pb2.AdvanceClockRequest(by_ms=by_ms), timeout=self.timeout_s)
+            except grpc.RpcError as err:
+                raise CaseFailed(
+                    f"--test-clock: {who} did not move its clock ({_status(err)}): start it with one that "
+                    "answers the suite as its operator (reference: serve or escrow serve --test-clock)"
+                ) from None
+        self.clock_offset_ms += by_ms
 
     def connect(self) -> str:
         """Learn the target's did:key from a Checkpoint (its signature authenticates it).
@@ -407,7 +440,8 @@ class Context:
     def __init__(self, session: Session, case: Case) -> None:
         self.session = session
         self.case = case
-        self.clock = LiveClock()
+        # Where the run's test clock stands (a session-like object without one: the wall clock).
+        self.clock = LiveClock(getattr(session, "clock_offset_ms", 0))
         self.transcript: list[Exchange] = []
         self.shadow = Verifier()  # the reference verifier, as an auditor, over the whole conversation
         self._parties: dict[str, Party] = {}
@@ -671,6 +705,16 @@ class Context:
             self.shadow.accept(vs.envelope)
         except CoopError as exc:  # the suite built it; a bug here is the suite's own
             raise RuntimeError(f"the suite's own {vs.body} does not verify: {exc}") from exc
+
+    def skip_ahead(self, by_ms: int) -> bool:
+        """With ``--test-clock`` (CTL-003), move the target's clock and ours ``by_ms`` forward together
+        (ours stays within the skew of the target's, TIM-003) and say True; otherwise False: the case
+        waits on the wall clock, as against any target."""
+        if not getattr(self.session, "test_clock", False):
+            return False
+        self.session.advance_target_clock(by_ms)
+        self.clock.advance(by_ms)
+        return True
 
     def must(self, condition: bool, reason: str, level: Level = Level.FAIL) -> None:
         """End the case with ``level`` (FAIL by default) and ``reason`` unless ``condition`` holds."""

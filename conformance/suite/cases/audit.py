@@ -425,6 +425,7 @@ def _claim_withheld(
         stamps = escrow.take(ctx, [claim], note="our breach claim", esc=esc)
         claims.append(claim)
         _relay(ctx, esc, [claim, *stamps])
+    ctx.skip_ahead(CLOCK_TOLERANCE_MS)  # --test-clock: past the deadlines + the tolerance now, not in 30 s
     upheld = 0
     for claim in claims:
         ruling = escrow.wait_for(

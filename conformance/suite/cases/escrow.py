@@ -86,6 +86,66 @@ def faucet_not_exposed(ctx: Context) -> Outcome:
     return Outcome.passed(f"it credited the suite's key {available}: served {route}")
 
 
+def test_clock_closed(ctx: Context) -> Outcome:
+    """Ask the target's TestClockService (SPEC 18.6) to move its clock back a millisecond. Where it is not
+    served (UNIMPLEMENTED), nothing to check. Where it is, the move must be refused -- a test clock only
+    moves forward (INVALID_ARGUMENT), or the suite is not its operator (PERMISSION_DENIED) -- and the suite
+    must have reached it on a loopback address or with a client certificate (mutual TLS): served in
+    plaintext on any other address, anyone who reaches it moves the clock the target's rulings and
+    deadlines are judged by (CTL-003). Whose calls it takes behind mutual TLS -- only its operator's
+    certificates' -- the suite cannot see: it holds one certificate (tests/test_test_clock.py calls the
+    reference with others)."""
+    from a2a_coop._proto.a2acoop.v1 import control_pb2, control_pb2_grpc
+
+    stub = control_pb2_grpc.TestClockServiceStub(ctx.session.channel)
+    try:
+        stub.AdvanceClock(control_pb2.AdvanceClockRequest(by_ms=-1), timeout=ctx.session.timeout_s)
+        code = grpc.StatusCode.OK
+    except grpc.RpcError as err:
+        code = err.code()
+    ctx.record(
+        "TestClockService/AdvanceClock",
+        {"by_ms": -1, "note": "a move backwards: refused where served, UNIMPLEMENTED elsewhere"},
+        {"status": code.name},
+    )
+    if code is grpc.StatusCode.UNIMPLEMENTED:
+        return Outcome.passed("TestClockService is not served")
+    ctx.must(
+        code is not grpc.StatusCode.OK,
+        "the test clock took a move backwards: it must only move forward, refusing a move of 0 ms or less "
+        "(CTL-003)",
+    )
+    address = ctx.session.target
+    route = private_route(ctx, address)
+    ctx.must(route is not None, f"TestClockService is served on {address} without mutual TLS (CTL-003)")
+    return Outcome.passed(f"served {route}; a move backwards refused ({code.name})")
+
+
+test_clock_closed.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+@_escrow_case(
+    "ctl.escrow-test-clock-closed",
+    "An escrow's test clock is served only on loopback or behind mutual TLS, and never moves back",
+    "CTL-003",
+)
+def escrow_test_clock_closed(ctx: Context) -> Outcome:
+    """Ask the escrow's TestClockService to move its clock back a millisecond: where it is served, the
+    move must be refused and the service reached on loopback or behind mutual TLS (CTL-003)."""
+    return test_clock_closed(ctx)
+
+
+@case(
+    "ctl.test-clock-closed",
+    "A peer's test clock is served only on loopback or behind mutual TLS, and never moves back",
+    "CTL-003",
+)
+def peer_test_clock_closed(ctx: Context) -> Outcome:
+    """Ask the peer's TestClockService to move its clock back a millisecond: where it is served, the
+    move must be refused and the service reached on loopback or behind mutual TLS (CTL-003)."""
+    return test_clock_closed(ctx)
+
+
 @_escrow_case(
     "esc.stamp-evidence",
     "Every piece of evidence is named in a Stamp, with an empty audience, before the escrow acts",
@@ -494,7 +554,8 @@ def ruling_dismiss(ctx: Context) -> Outcome:
     it is timely (WIT-003), so the escrow must not have ruled yet, and must then DISMISS the claim with
     the Delivery as its evidence, dated after the deadline plus the tolerance (CMT-002). An escrow
     that rules once the claim's stamp plus the window has passed upholds it: the offerer's choice of
-    window would take a bond delivered in time. The case waits out the tolerance (about 30 s)."""
+    window would take a bond delivered in time. The case waits out the tolerance (about 30 s; with
+    ``--test-clock`` it moves the target's clock past it instead, CTL-003)."""
     now = ctx.clock.now_ms
     deadline = now - 1_000
     d = esc_target.deal(ctx, deadline_ms=deadline, offer_at_ms=now - 5_000, accept_at_ms=now - 4_000)
@@ -503,6 +564,7 @@ def ruling_dismiss(ctx: Context) -> Outcome:
     esc_target.take(ctx, [c], note="Alice's claim, a second after the deadline")
     time.sleep(0.5)  # past the window: an escrow ruling at stamp + window has ruled by now
     esc_target.take(ctx, [delivery], note="Bob's Delivery, dated before the deadline, late by 1.5 s")
+    ctx.skip_ahead(CLOCK_TOLERANCE_MS)  # --test-clock: past the deadline + the tolerance now, not in 30 s
     ruling = esc_target.wait_for(
         ctx,
         lambda vs: vs.body == "ruling" and vs.statement.ruling.claim == c.digest,
@@ -1190,7 +1252,7 @@ def forfeit_after_uphold(ctx: Context) -> Outcome:
     must UPHOLD, Forfeit Bob's bond to Alice with the claim as cause, and Release Alice's bond. The
     bonds are locked before the deadline (a claim on an item due before that is refused, CMT-009), so
     the case waits for the deadline to pass on the escrow's clock, and the ruling for the clock
-    tolerance after it (CMT-002: about 30 s)."""
+    tolerance after it (CMT-002: about 30 s; with ``--test-clock`` the target's clock is moved past it)."""
     deadline = ctx.clock.now_ms + CLAIMABLE_AFTER_MS
     d = esc_target.deal(ctx, bond=BOND, deadline_ms=deadline)
     ok = esc_target.deliver(d, d.alice)
@@ -1198,6 +1260,7 @@ def forfeit_after_uphold(ctx: Context) -> Outcome:
     time.sleep(max(0, deadline - ctx.clock.now_ms) / 1000 + 0.05)
     c = esc_target.claim(d, d.alice)
     esc_target.take(ctx, [c], note="Alice's claim")
+    ctx.skip_ahead(CLOCK_TOLERANCE_MS)  # --test-clock: past the deadline + the tolerance now, not in 30 s
     forfeit = esc_target.wait_for(
         ctx,
         lambda vs: vs.body == "forfeit" and vs.header.negotiation_id == d.nid,

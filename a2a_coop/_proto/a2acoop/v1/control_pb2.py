@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from a2a_coop._proto.a2acoop.v1 import trade_pb2 as a2acoop_dot_v1_dot_trade__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x32\x61\x63oop/v1/control.proto\x12\na2acoop.v1\x1a\x16\x61\x32\x61\x63oop/v1/trade.proto\"\x87\x01\n\x0fInitiateRequest\x12\x18\n\x10\x63ounterparty_url\x18\x01 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x03(\x0c\x12#\n\x08proposal\x18\x04 \x01(\x0b\x32\x11.a2acoop.v1.Offer\x12\x0e\n\x06ttl_ms\x18\x05 \x01(\x04\"=\n\x10InitiateResponse\x12\x16\n\x0enegotiation_id\x18\x01 \x01(\x0c\x12\x11\n\tenvelopes\x18\x02 \x03(\x0c\x32\x62\n\x19\x43onformanceControlService\x12\x45\n\x08Initiate\x12\x1b.a2acoop.v1.InitiateRequest\x1a\x1c.a2acoop.v1.InitiateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x32\x61\x63oop/v1/control.proto\x12\na2acoop.v1\x1a\x16\x61\x32\x61\x63oop/v1/trade.proto\"\x87\x01\n\x0fInitiateRequest\x12\x18\n\x10\x63ounterparty_url\x18\x01 \x01(\t\x12\x14\n\x0c\x63ounterparty\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontext\x18\x03 \x03(\x0c\x12#\n\x08proposal\x18\x04 \x01(\x0b\x32\x11.a2acoop.v1.Offer\x12\x0e\n\x06ttl_ms\x18\x05 \x01(\x04\"=\n\x10InitiateResponse\x12\x16\n\x0enegotiation_id\x18\x01 \x01(\x0c\x12\x11\n\tenvelopes\x18\x02 \x03(\x0c\"$\n\x13\x41\x64vanceClockRequest\x12\r\n\x05\x62y_ms\x18\x01 \x01(\x03\"9\n\x14\x41\x64vanceClockResponse\x12\x0e\n\x06now_ms\x18\x01 \x01(\x04\x12\x11\n\toffset_ms\x18\x02 \x01(\x04\x32\x62\n\x19\x43onformanceControlService\x12\x45\n\x08Initiate\x12\x1b.a2acoop.v1.InitiateRequest\x1a\x1c.a2acoop.v1.InitiateResponse2e\n\x10TestClockService\x12Q\n\x0c\x41\x64vanceClock\x12\x1f.a2acoop.v1.AdvanceClockRequest\x1a .a2acoop.v1.AdvanceClockResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INITIATEREQUEST']._serialized_end=200
   _globals['_INITIATERESPONSE']._serialized_start=202
   _globals['_INITIATERESPONSE']._serialized_end=263
-  _globals['_CONFORMANCECONTROLSERVICE']._serialized_start=265
-  _globals['_CONFORMANCECONTROLSERVICE']._serialized_end=363
+  _globals['_ADVANCECLOCKREQUEST']._serialized_start=265
+  _globals['_ADVANCECLOCKREQUEST']._serialized_end=301
+  _globals['_ADVANCECLOCKRESPONSE']._serialized_start=303
+  _globals['_ADVANCECLOCKRESPONSE']._serialized_end=360
+  _globals['_CONFORMANCECONTROLSERVICE']._serialized_start=362
+  _globals['_CONFORMANCECONTROLSERVICE']._serialized_end=460
+  _globals['_TESTCLOCKSERVICE']._serialized_start=462
+  _globals['_TESTCLOCKSERVICE']._serialized_end=563
 # @@protoc_insertion_point(module_scope)

@@ -28,3 +28,17 @@ class InitiateResponse(_message.Message):
     negotiation_id: bytes
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
     def __init__(self, negotiation_id: _Optional[bytes] = ..., envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class AdvanceClockRequest(_message.Message):
+    __slots__ = ("by_ms",)
+    BY_MS_FIELD_NUMBER: _ClassVar[int]
+    by_ms: int
+    def __init__(self, by_ms: _Optional[int] = ...) -> None: ...
+
+class AdvanceClockResponse(_message.Message):
+    __slots__ = ("now_ms", "offset_ms")
+    NOW_MS_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_MS_FIELD_NUMBER: _ClassVar[int]
+    now_ms: int
+    offset_ms: int
+    def __init__(self, now_ms: _Optional[int] = ..., offset_ms: _Optional[int] = ...) -> None: ...

@@ -106,3 +106,87 @@ class ConformanceControlService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class TestClockServiceStub:
+    """TestClockService moves a process's test clock forward (test-only, see above; CTL-003). The
+    process's clock is the wall clock plus an offset that only grows: a deadline passed stays
+    passed, and the times its journal records and its statements carry never go back.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.AdvanceClock = channel.unary_unary(
+                '/a2acoop.v1.TestClockService/AdvanceClock',
+                request_serializer=a2acoop_dot_v1_dot_control__pb2.AdvanceClockRequest.SerializeToString,
+                response_deserializer=a2acoop_dot_v1_dot_control__pb2.AdvanceClockResponse.FromString,
+                _registered_method=True)
+
+
+class TestClockServiceServicer:
+    """TestClockService moves a process's test clock forward (test-only, see above; CTL-003). The
+    process's clock is the wall clock plus an offset that only grows: a deadline passed stays
+    passed, and the times its journal records and its statements carry never go back.
+    """
+
+    def AdvanceClock(self, request, context):
+        """Add `by_ms` to the process's clock offset. A `by_ms` of 0 or less (backwards, or nowhere) is
+        refused INVALID_ARGUMENT, one above the process's cap too; nothing moves then. Every statement
+        the process signs afterwards is dated by the advanced clock.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_TestClockServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'AdvanceClock': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdvanceClock,
+                    request_deserializer=a2acoop_dot_v1_dot_control__pb2.AdvanceClockRequest.FromString,
+                    response_serializer=a2acoop_dot_v1_dot_control__pb2.AdvanceClockResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'a2acoop.v1.TestClockService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('a2acoop.v1.TestClockService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class TestClockService:
+    """TestClockService moves a process's test clock forward (test-only, see above; CTL-003). The
+    process's clock is the wall clock plus an offset that only grows: a deadline passed stays
+    passed, and the times its journal records and its statements carry never go back.
+    """
+
+    @staticmethod
+    def AdvanceClock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/a2acoop.v1.TestClockService/AdvanceClock',
+            a2acoop_dot_v1_dot_control__pb2.AdvanceClockRequest.SerializeToString,
+            a2acoop_dot_v1_dot_control__pb2.AdvanceClockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
