@@ -171,3 +171,33 @@ def test_bobs_peer_restarted_between_reveals_still_signs_nothing_more_to_a_key_t
     assert b.peer.negotiation(nid).state is State.REJECTED
     assert _state(b.peer, nid)[2] >= {accept.digest, *(c.digest for c in counters[1:])}
     b.close()
+
+
+@pytest.mark.req("NEG-022", "NEG-021")
+@pytest.mark.parametrize("how", RESTARTS)
+def test_bobs_peer_restarted_around_the_reveal_still_performs_nothing_under_the_lower_accept(
+    tmp_path: Path, how: str
+) -> None:
+    """Alice keeps an Accept of Bob's offer (seq 0) and sends a Counter above it; Bob's peer accepts the
+    Counter and delivers; his peer restarts; Alice reveals the Accept -- lower, it binds Bob under his own
+    offer (ACCEPTED) -- and his peer restarts again. NEG-022 holds his performance there in the peer that
+    never restarted; the restarted one derives the same decision from the two answers its journal holds:
+    nothing due signed after it (``perform_deferred``), nothing on asking (``perform``): one Delivery."""
+    clock, alice, b, offer = _offer(tmp_path, how)
+    lower = alice.accept(offer)
+    clock.advance(1_000)
+    counter = alice.counter(offer, _mirror(offer))
+    assert counter.header.prev == lower.digest
+    sent = b.peer.on_replies([*alice.setup, counter.envelope])
+    assert [vs.body for vs in sent] == ["accept", "delivery"]  # the attack happened: Bob performed
+    b.restart()
+    clock.advance(1_000)
+    assert _bodies(b.peer.exchange(lower.envelope, [])) == ["ack"]
+    b.restart()
+    nid = offer.negotiation_id
+    state, accept, superseded = _state(b.peer, nid)
+    assert (state, accept) == ("ACCEPTED", lower.digest) and counter.digest in superseded
+    clock.advance(10_000)
+    assert b.peer.perform_deferred() == [] and b.peer.perform(nid) == []
+    assert len(b.journaled("delivery")) == 1
+    b.close()
