@@ -108,6 +108,9 @@ def test_an_escrow_refunds_the_bonds_of_a_contract_a_lower_answer_cut_back_and_r
         nid = s.offer.negotiation_id
         assert e.escrow.verifier.negotiations.get(nid).state is State.PERFORMING
         assert e.escrow.balance(alice) == e.escrow.balance(bob) == (FUNDS - BOND, BOND)
+        e.close()  # restarted right before the reveal too
+        e = s.node(path, 1 if restart == "snapshot" else 0)
+        assert e.escrow.verifier.negotiations.get(nid).state is State.PERFORMING
         first = e.submit([s.kept.envelope])  # before: AssertionError here, and at every start after
         assert _bodies(first) == ["stamp", "refund", "refund"]
         refunds = [verify_statement(env).statement.refund for env in first[2:]]
