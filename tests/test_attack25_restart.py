@@ -15,7 +15,8 @@ something there (every path through ``Negotiation._supersede``, a lower answer r
 failed an assertion half-way through the verifier's commit: the statement held, its negotiation not moved,
 every later copy of it refused ``REPLAYED`` -- Bob's peer stayed PERFORMING under the contract every other
 view held given way, and a start from the same snapshot failed the same way, until one replayed the whole
-journal.
+journal. (cutback25 met and fixed the same in ``Negotiation._supersede``, through a verifier pickled alone;
+these tests take it through the runtime's restarts.)
 """
 
 from __future__ import annotations
