@@ -2229,6 +2229,8 @@ class Escrow:
                 signed.append(vs.header.seq)
             return
         body = vs.body
+        if body in ("accept", "counter", "reject") and vs.header.negotiation_id in self._contracts:
+            self._drop_cut_back(vs.header.negotiation_id)
         if body in ("offer", "counter"):
             if self._is_us(proposal_of(vs).terms.escrow):
                 self._named.add(vs.header.negotiation_id)
@@ -2260,6 +2262,24 @@ class Escrow:
             if not c.bonds_required:  # CMT-008 counts only these
                 for p in c.parties:
                     self._open_by_party[p] += 1
+
+    def _drop_cut_back(self, nid: bytes) -> None:
+        """NEG-021 at an escrow: an answer just taken, lower in its key's chain than the answer held to an
+        offer naming no escrow earlier in the line, cut the line back past the contract we held (a party's
+        Counter naming us, say, and our witnessed Accept of it). That contract counts as one a witnessed
+        Accept displaced (NEG-021 (a)): ESC-016 -- what we locked for it is refunded at once, and nothing
+        else is signed about it. Before, it stayed among our open contracts with no contract in its
+        negotiation: the Submit failed an assertion half-way, and so did every start of a journal holding
+        the answer (tests/test_attack25_escrow_cut_back.py)."""
+        neg = self.verifier.negotiations.get(nid)
+        c = neg.contract
+        if c is not None and self._is_us(c.escrow):
+            return  # ours still (the answer was higher, superseded; or the table's)
+        for shadow in (neg.displaced or {}).values():
+            old = shadow.contract
+            if old is not None and self._accept_of.get(old.offer.digest) == old.accept.digest:
+                self._drop_displaced(self._contracts[nid], old)
+                return
 
     def _drop_displaced(self, neg: Negotiation, old: Contract) -> None:
         """The contract ``old`` we held in ``neg`` was displaced by a witnessed Accept of an offer naming

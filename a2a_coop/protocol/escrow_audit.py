@@ -86,6 +86,7 @@ from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
 _CONTRACT_BODIES = LEDGER_BODIES - {"deposit", "stamp"}
 _ANSWERS = frozenset({"counter", "accept", "reject", "withdraw"})  # what answers an offer
+_CUTTING = frozenset({"counter", "accept", "reject"})  # what can cut a line back (NEG-021)
 
 
 @dataclass
@@ -300,12 +301,12 @@ class _Replay:
     def _judge(self, vs: VerifiedStatement, neg: Negotiation) -> None:
         """Was this decision one the rules gave, at its time, on the evidence stamped before it?"""
         c = neg.contract
-        assert c is not None
-        at = vs.header.issued_at_ms
         msg = vs.body_message
-        if msg.contract in self.displaced and msg.contract != c.id:
-            self._judge_displaced(vs)
-        elif vs.body == "ruling" and msg.decision == commitment_pb2.RULING_DECISION_LAPSE:
+        if c is None or (msg.contract in self.displaced and msg.contract != c.id):
+            self._judge_displaced(vs)  # displaced, or cut back (NEG-021): no contract of ours there now
+            return
+        at = vs.header.issued_at_ms
+        if vs.body == "ruling" and msg.decision == commitment_pb2.RULING_DECISION_LAPSE:
             if c.pending_claims:  # CMT-006: a claim pending is ruled on, never lapsed over
                 self._find("RULING_WRONG", "a lapse while a stamped claim awaits its ruling", vs)
             elif (
@@ -344,6 +345,19 @@ class _Replay:
             self._find("REFUND_NOT_DUE", f"refund while the contract is {neg.state.value}, not lapsed", vs)
         elif vs.body == "release" and not self._release_due(neg, msg.party, at):
             self._find("RELEASE_NOT_DUE", f"release while the contract is {neg.state.value}", vs)
+
+    def _cut_back(self, neg: Negotiation) -> None:
+        """NEG-021: the answer just replayed, lower in its key's chain than the answer held to an offer
+        naming no escrow earlier in the line, cut the line back past the escrow's contract there: it counts
+        as one a witnessed Accept displaced (NEG-021 (a)), its locked bonds refunded at once and nothing
+        else due (ESC-016), as the escrow does (``Escrow._drop_cut_back``)."""
+        c = neg.contract
+        if c is not None and c.escrow in self.keys:
+            return
+        for shadow in (neg.displaced or {}).values():
+            old = shadow.contract
+            if old is not None and old.escrow in self.keys and old.id not in self.displaced:
+                self.displaced[old.id] = old
 
     def _judge_displaced(self, vs: VerifiedStatement) -> None:
         """ESC-016: after the Accept that displaced a contract of the escrow's is replayed (its Stamp, and
@@ -432,7 +446,10 @@ class _Replay:
                     vs,
                     first,
                 )
-        if self._accept(vs, own=False, at=i) and vs.body == "accept":
+        taken = self._accept(vs, own=False, at=i)
+        if taken and vs.body in _CUTTING and vs.header.negotiation_id in self.contracts:
+            self._cut_back(self.contracts[vs.header.negotiation_id])
+        if taken and vs.body == "accept":
             neg = self.verifier.negotiations.get(vs.header.negotiation_id)
             c = neg.contract
             old = neg.replaced
@@ -562,14 +579,14 @@ class _Replay:
                 self.findings.append(
                     Finding(
                         "ACTION_MISSING",
-                        f"refund was due for a contract a witnessed Accept displaced ({len(locked)} bonds "
-                        "still locked)",
+                        "refund was due for a contract a witnessed Accept displaced, or a lower answer cut "
+                        f"back ({len(locked)} bonds still locked)",
                         (cid,),
                     )
                 )
         for neg in self.contracts.values():
-            if neg.contract is not None and neg.contract.escrow not in self.keys:
-                continue  # displaced by another escrow's witnessed Accept: nothing of ours is due for it
+            if neg.contract is None or neg.contract.escrow not in self.keys:
+                continue  # displaced (another escrow's witnessed Accept, a cut-back): nothing else is due
             action = due_action(
                 neg, self.last_ms, self.verifier, self.book.available, _currency(neg), bonds=self.book.bonds
             )
