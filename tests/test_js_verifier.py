@@ -552,10 +552,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     -- written into a copy of the JS verifier disagrees with exactly the vectors that pin the rule:
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
-    answers of one key as NEG-021 orders them (NEG-023)."""
+    answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
+    read Alice's Counter naming an escrow as the higher of her two answers."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240)}
+    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245)}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
