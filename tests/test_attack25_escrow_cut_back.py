@@ -1,4 +1,4 @@
-"""redteam25: a lower answer revealed late cuts back a contract an escrow witnessed (NEG-021 at an escrow).
+"""redteam25: a lower answer revealed late cut back a contract an escrow witnessed (NEG-021 at an escrow).
 
 NEG-021 orders two answers of one key to one offer naming no escrow by that key's chain, whatever comes
 after in the line -- a Counter naming an escrow E among them, and the contract E witnessed when Bob
@@ -15,6 +15,13 @@ same assertion (``escrow_audit._currency``). Now the contract counts as one a wi
 as NEG-021 (a) says: E refunds both bonds at once and signs nothing else about it (ESC-016), across a
 restart too, and its audit finds that due.
 
+Closed since (witness25, NEG-021 (d)): a lower answer no longer cuts back past an Accept its escrow
+witnessed -- it is taken superseded, as a higher one; a view that cut back before the Stamp came derives the
+line again when it comes, and a Counter naming an escrow taken superseded as the higher answer takes the line
+back when an Accept of it is witnessed: every order of the statements ends with the contract E witnessed.
+E keeps the contract and both bonds locked. ESC-016 (d)'s refund stays for a contract a lower answer does cut
+back at an escrow (one whose Stamp did not witness it): shown here with the witness reading of before.
+
 Each test asserts first that the attack happened (Alice's answers signed as two links of her chain, E's
 Stamp of Bob's Accept and both BondLocks, Bob's Delivery stamped) and then what E, a restart of E, its
 audit and a view of evidence derive.
@@ -22,14 +29,16 @@ audit and a view of evidence derive.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import State, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
@@ -88,9 +97,17 @@ def _audited(e: EscrowNode, escrow: str) -> list[bytes]:
     return transcript
 
 
-@pytest.mark.req("NEG-021", "ESC-016", "ESC-007", "AUD-004", "AUD-005")
+def _before_witness25(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reading before NEG-021 (d): a lower answer cut back past any contract, witnessed or not -- kept
+    to show ESC-016 (d)'s refund, which an escrow still owes a contract a lower answer does cut back."""
+    monkeypatch.setattr(Negotiation, "_passes_witnessed", lambda self: False)
+    monkeypatch.setattr(Negotiation, "higher", None)
+    monkeypatch.setattr(Negotiation, "_keep_higher", lambda self, vs: None)
+
+
+@pytest.mark.req("NEG-021", "ESC-014", "ESC-007", "AUD-004")
 @pytest.mark.parametrize("restart", ["replay", "snapshot"])
-def test_an_escrow_refunds_the_bonds_of_a_contract_a_lower_answer_cut_back_and_restarts(
+def test_an_escrow_keeps_the_contract_it_witnessed_and_its_bonds_when_a_lower_answer_comes_and_restarts(
     tmp_path: Path, restart: str
 ) -> None:
     s = _CutBack()
@@ -107,11 +124,50 @@ def test_an_escrow_refunds_the_bonds_of_a_contract_a_lower_answer_cut_back_and_r
         assert _bodies(e.submit([delivery.envelope])) == ["stamp"]  # the attack happened: Bob performed
         nid = s.offer.negotiation_id
         assert e.escrow.verifier.negotiations.get(nid).state is State.PERFORMING
-        assert e.escrow.balance(alice) == e.escrow.balance(bob) == (FUNDS - BOND, BOND)
         e.close()  # restarted right before the reveal too
         e = s.node(path, 1 if restart == "snapshot" else 0)
-        assert e.escrow.verifier.negotiations.get(nid).state is State.PERFORMING
-        first = e.submit([s.kept.envelope])  # before: AssertionError here, and at every start after
+        first = e.submit([s.kept.envelope])  # the attack happened: E took Alice's kept Reject ...
+        assert _bodies(first) == ["stamp"]  # ... and signed nothing else: no Refund (was both, ESC-016 (d))
+        neg = e.escrow.verifier.negotiations.get(nid)
+        assert neg.state is State.PERFORMING and neg.contract is not None
+        assert neg.contract.accept.digest == s.accept.digest and s.kept.digest in neg.superseded
+        assert e.escrow.balance(alice) == e.escrow.balance(bob) == (FUNDS - BOND, BOND)
+        transcript = _audited(e, s.party.did)
+        assert e.submit([s.kept.envelope]) == first  # ESC-007, signing nothing
+    finally:
+        e.close()
+    restarted = s.node(path, 1 if restart == "snapshot" else 0)
+    try:
+        assert restarted.escrow.transcript() == transcript
+        neg = restarted.escrow.verifier.negotiations.get(nid)
+        assert neg.state is State.PERFORMING and neg.contract is not None
+        assert restarted.escrow.balance(alice) == restarted.escrow.balance(bob) == (FUNDS - BOND, BOND)
+        assert restarted.submit([s.kept.envelope]) == first
+    finally:
+        restarted.close()
+
+
+@pytest.mark.req("NEG-021", "ESC-016", "ESC-007", "AUD-004", "AUD-005")
+def test_an_escrow_refunds_the_bonds_of_a_contract_a_lower_answer_cut_back_and_restarts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ESC-016 (d), under the reading before NEG-021 (d) (a lower answer cutting back past a witnessed
+    contract): the escrow refunds both bonds at once, signs nothing else, and restarts to the same."""
+    _before_witness25(monkeypatch)
+    s = _CutBack()
+    path = tmp_path / "replay.db"
+    e = s.node(path, 0)
+    alice, bob = s.alice.did, s.bob.did
+    try:
+        e.deposit(alice, FUNDS)
+        e.deposit(bob, FUNDS)
+        line = [*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope]
+        assert _bodies(e.submit(line)) == ["stamp", "bond_lock", "bond_lock"]
+        delivery = s.bob.deliver(s.accept, s.alice)
+        s.clock.advance(1_000)
+        assert _bodies(e.submit([delivery.envelope])) == ["stamp"]
+        nid = s.offer.negotiation_id
+        first = e.submit([s.kept.envelope])
         assert _bodies(first) == ["stamp", "refund", "refund"]
         refunds = [verify_statement(env).statement.refund for env in first[2:]]
         assert sorted((r.party, r.amount) for r in refunds) == sorted([(alice, BOND), (bob, BOND)])
@@ -121,63 +177,27 @@ def test_an_escrow_refunds_the_bonds_of_a_contract_a_lower_answer_cut_back_and_r
         assert e.escrow.balance(alice) == e.escrow.balance(bob) == (FUNDS, 0)
         transcript = _audited(e, s.party.did)
         assert e.submit([s.kept.envelope]) == first  # ESC-007, signing nothing
-        assert e.escrow.transcript() == transcript
     finally:
         e.close()
-    restarted = s.node(path, 1 if restart == "snapshot" else 0)
+    restarted = s.node(path, 0)
     try:
         assert restarted.escrow.transcript() == transcript
-        assert restarted.escrow.verifier.negotiations.get(nid).state is State.REJECTED
         assert restarted.escrow.balance(alice) == restarted.escrow.balance(bob) == (FUNDS, 0)
         assert restarted.submit([s.kept.envelope]) == first  # nothing refunded twice (ESC-016 (b))
         s.clock.advance(3 * 86_400_000)
-        assert restarted.tick() == []  # nothing else signed about the contract, ever
-        assert _audited(restarted, s.party.did) == transcript
+        assert restarted.tick() == []
     finally:
         restarted.close()
-
-
-@pytest.mark.req("NEG-021", "ESC-016", "AUD-004")
-def test_a_view_of_the_escrows_transcript_and_its_audit_agree_with_the_escrow() -> None:
-    """A view of evidence holding the escrow's transcript -- in ledger order, or with the kept Reject right
-    after Bob's offer -- ends where the escrow did: the line cut back to Bob's offer, REJECTED, no contract;
-    and the audit of that transcript, which replays the escrow's decisions, finds nothing to report."""
-    s = _CutBack()
-    e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
-    assert _bodies(e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])) == [
-        "stamp",
-        "bond_lock",
-        "bond_lock",
-    ]
-    delivery = s.bob.deliver(s.accept, s.alice)
-    s.clock.advance(1_000)
-    e.submit([delivery.envelope])
-    assert _bodies(e.submit([s.kept.envelope])) == ["stamp", "refund", "refund"]
-    transcript = e.escrow.transcript()
-    report = audit_ledger(transcript, escrow=s.party.did)
-    assert report.ok, report.findings
-    rest = [env for env in transcript if env != s.kept.envelope]
-    at = rest.index(s.offer.envelope) + 1
-    kept_first = [*rest[:at], s.kept.envelope, *rest[at:]]  # before Alice's Counter, in a view
-    for order in (transcript, kept_first):
-        v = Verifier()
-        held: list[VerifiedStatement] = []
-        for env in order:
-            held.append(verify_statement(env))
-            v.accept(env)
-        neg = v.negotiations.get(s.offer.negotiation_id)
-        assert neg.state is State.REJECTED and neg.contract is None
-        assert {s.accept.digest, delivery.digest} <= set(neg.superseded)
-        assert s.kept.digest in {vs.digest for vs in held}
 
 
 @pytest.mark.req("AUD-005", "ESC-016", "NEG-021")
 def test_the_audit_reports_an_escrow_that_keeps_the_bonds_of_a_contract_cut_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The audit's side: an escrow that drops the contract a lower answer cut back without refunding its
-    bonds (the reference's new step, replaced here by a drop alone) leaves both locked, and the audit of its
-    transcript reports ``ACTION_MISSING`` -- the refund was due once it took the Reject."""
+    """The audit's side of ESC-016 (d), under the reading before NEG-021 (d): an escrow that drops the
+    contract a lower answer cut back without refunding its bonds leaves both locked, and the audit of its
+    transcript reports ``ACTION_MISSING``."""
+    _before_witness25(monkeypatch)
     monkeypatch.setattr(Escrow, "_drop_cut_back", lambda self, nid: self._contracts.pop(nid, None) and None)
     s = _CutBack()
     e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
@@ -189,32 +209,83 @@ def test_the_audit_reports_an_escrow_that_keeps_the_bonds_of_a_contract_cut_back
     assert "refund was due" in report.findings[0].message
 
 
-@pytest.mark.req("NEG-021", "NEG-017", "ESC-014")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "redteam25: NEG-021 cuts a line back past a contract its escrow witnessed -- Alice's kept Reject "
-        "of Bob's offer naming no escrow, revealed after Bob accepted her Counter naming escrow E, E "
-        "stamped the Accept, locked both bonds and Bob delivered: the contract gives way at E and in "
-        "every view, both bonds refunded (ESC-016 (d)), Bob's Delivery given for nothing, Alice bound to "
-        "nothing. NEG-022's advice (an offerer that must be sure names an escrow) does not reach a "
-        "contract whose escrow a Counter named. Proposed fix: NEG-021 (c) MUST NOT cut back past an "
-        "Accept the escrow its accepted offer names witnessed (its Stamp held): the lower answer is then "
-        "taken superseded (NEG-018), as a higher one; a view that cut back before the Stamp came derives "
-        "the line again when it comes (as for NEG-017's witnessed Accept); the escrow, which stamps the "
-        "Accept as it takes it, never cuts back; the audit replays the same."
-    ),
-)
-def test_a_lower_answer_leaves_a_contract_its_escrow_witnessed_standing() -> None:
+def _orders() -> Iterator[str]:
+    """Every order of Bob's offer O, Alice's kept Reject R, her Counter C, Bob's Accept A, E's Stamp S of
+    it and the rest T (both BondLocks, Bob's Delivery) in which what a statement cites comes before it (a
+    Stamp may come first)."""
+    for order in itertools.permutations("ORCAST"):
+        at = order.index
+        if at("O") < at("R") and at("O") < at("C") < at("A") < at("T"):
+            yield "".join(order)
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "NEG-018", "ESC-014")
+def test_a_lower_answer_leaves_a_contract_its_escrow_witnessed_standing_in_every_order() -> None:
+    """NEG-021 (d): a view of evidence holding E's transcript and Alice's kept Reject ends in one state in
+    every order -- the contract E witnessed, PERFORMING, the kept Reject superseded -- whether the Reject
+    came after the Stamp (superseded at once), before it (cut back, then derived again when the Stamp came)
+    or before Alice's Counter (the Counter superseded as the higher answer, then taking the line back when
+    the Accept's Stamp came); and the audit of E's transcript finds nothing to report."""
     s = _CutBack()
     e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
-    e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])
+    out = e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])
+    assert _bodies(out) == ["stamp", "bond_lock", "bond_lock"]
     delivery = s.bob.deliver(s.accept, s.alice)
     s.clock.advance(1_000)
     e.submit([delivery.envelope])
-    answer = _bodies(e.submit([s.kept.envelope]))
-    assert answer[0] == "stamp"  # the attack happened: E took Alice's kept Reject
-    neg = e.escrow.verifier.negotiations.get(s.offer.negotiation_id)
-    assert neg.state is State.PERFORMING and neg.contract is not None
+    assert _bodies(e.submit([s.kept.envelope])) == ["stamp"]  # the attack happened: E took the kept Reject
+    report = audit_ledger(e.escrow.transcript(), escrow=s.party.did)
+    assert report.ok, report.findings
+    items = {
+        "O": [s.offer.envelope],
+        "R": [s.kept.envelope],
+        "C": [s.counter.envelope],
+        "A": [s.accept.envelope],
+        "S": [out[1]],
+        "T": [out[2], out[3], delivery.envelope],
+    }
+    nid = s.offer.negotiation_id
+    ends: dict[tuple[object, ...], list[str]] = {}
+    for order in _orders():
+        v = Verifier()
+        for env in [*s.setup, out[0], *(env for k in order for env in items[k])]:
+            v.accept(env)  # nothing refused, in any order
+        neg = v.negotiations.get(nid)
+        end = (
+            neg.state,
+            neg.contract.accept.digest if neg.contract is not None else None,
+            s.kept.digest in neg.superseded,
+            delivery.digest in neg.superseded,
+        )
+        ends.setdefault(end, []).append(order)
+    assert len(ends) == 1, ends
+    assert next(iter(ends)) == (State.PERFORMING, s.accept.digest, True, False)
+    assert sum(len(v) for v in ends.values()) == 24  # every order ran, the Reject first and last among them
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "ESC-014")
+def test_an_escrow_that_took_the_lower_answer_first_witnesses_the_accept_of_the_higher_counter() -> None:
+    """The other order at E: Alice's kept Reject reaches E before her Counter (first in one Submit: E takes
+    nothing of a negotiation before a statement naming it, ESC-011). E takes the Reject as Bob's offer's
+    answer and the Counter superseded (the higher answer); Bob's Accept of the Counter, which E stamps, is
+    witnessed and takes the line back (NEG-021 (d), NEG-017): the contract forms and both bonds lock, as when
+    the Reject came last -- and a view of E's transcript ends the same. Before NEG-021 (d), E stamped the
+    Accept all the same and held it superseded, bonding nothing."""
+    s = _CutBack()
+    e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
+    line = [*s.setup, s.offer.envelope, s.kept.envelope, s.counter.envelope, s.accept.envelope]
+    out = e.submit(line)
+    assert _bodies(out) == ["stamp", "bond_lock", "bond_lock"]
+    stamped = set(verify_statement(out[1]).statement.stamp.statements)
+    assert {s.kept.digest, s.counter.digest, s.accept.digest} <= stamped  # the Reject taken first, then both
+    nid = s.offer.negotiation_id
+    neg = e.escrow.verifier.negotiations.get(nid)
+    assert neg.state is State.BONDED and neg.contract is not None
     assert neg.contract.accept.digest == s.accept.digest and s.kept.digest in neg.superseded
-    assert answer == ["stamp"]  # no Refund: the bonds stay locked for the contract E witnessed
+    assert e.escrow.balance(s.alice.did) == (FUNDS - BOND, BOND)
+    v = Verifier()
+    for env in e.escrow.transcript():
+        v.accept(env)
+    view = v.negotiations.get(nid)
+    assert view.state is State.BONDED and view.contract is not None
+    assert view.contract.accept.digest == s.accept.digest and s.kept.digest in view.superseded

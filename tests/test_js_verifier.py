@@ -33,10 +33,10 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 241,
+    "chains": 245,
     "wire": 77,
     "rules": 166,
-    "mutations": 1873,
+    "mutations": 1875,
     "canaries": 64,
     "keytime": 153,
     "equivocation-proof": 1,
@@ -552,10 +552,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     -- written into a copy of the JS verifier disagrees with exactly the vectors that pin the rule:
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
-    answers of one key as NEG-021 orders them (NEG-023)."""
+    answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
+    read Alice's Counter naming an escrow as the higher of her two answers."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240)}
+    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245)}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -585,3 +586,23 @@ def test_the_js_verifier_binds_no_offerer_by_an_accept_its_key_answered_again(tm
     old = "    if (c.answeredTwice) return true;\n"
     got = _edited_disagreements(tmp_path, [(old, "")], "chains.json")
     assert got == {f"chains-{i}" for i in (237, 238, 240)}
+
+
+@pytest.mark.req("NEG-021", "NEG-017")
+def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_path: Path) -> None:
+    """NEG-021 (d) (F51): a lower answer does not cut back past a contract its escrow witnessed, whichever
+    came first. Each of the three parts of the reading, undone in a copy of the JS verifier, disagrees with
+    exactly the vectors that need it (WitnessedCounter, chains.json 242-245): the lower answer after the
+    Stamp (242, and 243 derived again), before it -- derived again when the Stamp comes (243, 244) -- and
+    before the Counter (244); 245 (no Stamp, cut back) agrees either way."""
+    first = "        const lower = raw === true && wc ? false : raw;\n"
+    again = "        this.witnessCutOff(rec);\n"
+    higher = '        if (raw === false && bodyName === "counter" && escrowOf(rec)) {\n'
+    assert _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json") == {
+        "chains-242",
+        "chains-243",  # derived again with the Stamp held, the Reject comes after it
+    }
+    got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
+    assert got == {"chains-243", "chains-244"}  # in both, Bob's Accept came before E's Stamp of it
+    off = higher.replace("if (", "if (false && ")
+    assert _edited_disagreements(tmp_path, [(higher, off)], "chains.json") == {"chains-244"}

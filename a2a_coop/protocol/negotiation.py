@@ -614,6 +614,11 @@ class Negotiation:
     # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
     # before it existed reads None.
     rejected_by: VerifiedStatement | None = None
+    # NEG-021 (d): each Counter naming an escrow taken superseded as the higher of two answers of its key to
+    # an offer of the line naming no escrow, by its digest -- an Accept of it that escrow witnesses takes
+    # precedence (NEG-017), the lower answer superseded, as in a view that held the Accept's Stamp before
+    # the lower answer. None: none. A class default: a negotiation pickled before it existed reads None.
+    higher: dict[bytes, VerifiedStatement] | None = None
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -726,6 +731,7 @@ class Negotiation:
         if event is _SUPERSEDED:
             self._supersede([vs.digest])  # what answers it, or cites it, is superseded in turn
             self._second_answer(vs)
+            self._keep_higher(vs)
             if self.continues_branch(vs):
                 tip, self.branch = self.branch, vs if vs.body == "counter" else None
                 if vs.body == "accept" and tip is not None:
@@ -991,9 +997,10 @@ class Negotiation:
         that offer or one before it, nor (two witnessed Accepts of one offer) was stamped first."""
         offers = self.offers
         i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
-        if i < 0:
+        higher = self.higher.get(ref) if i < 0 and self.higher else None
+        if i < 0 and higher is None:
             return False
-        offer = offers[i]
+        offer = offers[i] if higher is None else higher
         if accept.issuer != offer.audience or not (
             offer.issued_at_ms <= accept.issued_at_ms <= offer.expires_at_ms
         ):
@@ -1010,6 +1017,8 @@ class Negotiation:
             return False
         if not self.witnessed(c.accept, c.offer):
             return True  # an Accept no escrow witnessed gives way
+        if higher is not None:
+            return False  # a witnessed contract holds the line (NEG-021 (d)): the higher Counter stays off
         # Both witnessed: the earlier offer's wins (the contract's is the line's last) ...
         if i < len(offers) - 1:
             return True
@@ -1024,9 +1033,20 @@ class Negotiation:
         the cut-off branch held -- later offers, the answer the escrow never took, a contract and its
         statements -- is superseded."""
         ref = accept.statement.accept.offer
+        higher = self.higher.pop(ref, None) if self.higher else None
+        cut = []
+        if higher is not None:
+            # NEG-021 (d): the Counter taken superseded as the higher answer is the line's again, in place
+            # of the lower answer and what followed it (cut below, with any contract formed from them).
+            j = next(k for k, o in enumerate(self.offers) if o.digest == cited(higher))
+            cut = [o.digest for o in self.offers[j + 1 :]]
+            self.offers = [*self.offers[: j + 1], higher]
+            superseded = self.superseded
+            assert isinstance(superseded, set), "the Counter was taken superseded"
+            superseded.difference_update((higher.digest, accept.digest))
         i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
         offer = self.offers[i]
-        cut = [o.digest for o in self.offers[i + 1 :]]
+        cut += [o.digest for o in self.offers[i + 1 :]]
         if self.closed_by:
             cut.append(self.closed_by)
         old = self.replaced = self.contract
@@ -1150,7 +1170,30 @@ class Negotiation:
         answer = self._answer_of(i)
         if answer is None or answer.issuer != vs.issuer or answer.digest == vs.digest:
             return None
-        return _chain_place(vs) < _chain_place(answer)
+        if _chain_place(vs) > _chain_place(answer):
+            return False
+        return not self._passes_witnessed()
+
+    def _passes_witnessed(self) -> bool:
+        """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept held
+        by the bonding cutoff, WIT-004), which no lower answer cuts back past: that answer is taken
+        superseded, as a higher one."""
+        c = self.contract
+        return c is not None and self.witnessed(c.accept, c.offer)
+
+    def _keep_higher(self, vs: VerifiedStatement) -> None:
+        """NEG-021 (d): keep ``vs``, taken superseded, if it is a Counter naming an escrow, the higher of two
+        answers of its key to an offer of the line naming no escrow (:attr:`higher`)."""
+        if vs.body != "counter" or not proposal_of(vs).terms.escrow:
+            return
+        ref = cited(vs)
+        i = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
+        answer = self._answer_of(i) if i >= 0 else None
+        higher = answer is not None and _chain_place(answer) < _chain_place(vs)
+        if higher and self._lower_than_answer(vs, ref) is False:
+            if self.higher is None:
+                self.higher = {}
+            self.higher[vs.digest] = vs
 
     def _second_answer(self, vs: VerifiedStatement) -> None:
         """NEG-023: ``vs``, taken superseded, is an answer higher in its issuer's chain than the Accept of
@@ -1198,6 +1241,11 @@ class Negotiation:
             self._keep_displaced(old, self.outstanding)
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
         self._supersede(cut)
+        held = self.offers[i + 1] if i + 1 < len(self.offers) else None
+        if held is not None and held.issuer == vs.issuer and proposal_of(held).terms.escrow:
+            if self.higher is None:  # NEG-021 (d): the higher answer cut off, kept as if taken superseded
+                self.higher = {}
+            self.higher[held.digest] = held
         self.offers = self.offers[: i + 1]  # a new list: the verifier reads the line cut off from the old one
         self.outstanding = self.offers[i]
         self.closed_by = b""

@@ -1142,6 +1142,18 @@ class Verifier:
                 ):
                     self._hold_off(other, n2, a2)
 
+    def _witness_cut_off(self, digest: bytes) -> None:
+        """NEG-021 (d): a Stamp of ``digest``, an Accept held superseded in its negotiation (in memory) -- cut
+        back by a lower answer before this Stamp came, or answering a Counter taken superseded as a higher
+        answer -- derives that negotiation again with the Stamp held, as a view that held the Stamp first:
+        a contract its escrow witnessed gives way to no lower answer."""
+        held = dict.get(self.statements, digest)
+        if held is None or held.body != "accept" or not held.negotiation_id:
+            return
+        neg = self.negotiations.by_id.get(held.negotiation_id)
+        if neg is not None and digest in neg.superseded and self._witnessed_accept(held, neg):
+            self._rederive({digest})
+
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding
         cutoff (NEG-009 is then no ground to refuse it)."""
@@ -2364,6 +2376,7 @@ class Verifier:
                     neg = self.negotiations.activate(escrow, digest)
                     if neg is not None:
                         self._track_activation(neg)
+                self._witness_cut_off(digest)
         nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)

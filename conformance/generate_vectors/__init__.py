@@ -171,6 +171,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         exposure_order.exposure_order(),
         negotiation.lower_answer(),
         negotiation.answered_twice(),
+        negotiation.witnessed_counter(),
     ]
     return groups, proof
 

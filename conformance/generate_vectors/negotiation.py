@@ -2191,3 +2191,71 @@ def answered_twice() -> Group:
         twin=[*base, *(s[k].envelope for k in ("kept",))],
     )
     return g
+
+
+def witnessed_counter() -> Group:
+    """NEG-021 (d): a lower answer does not cut back past a contract its escrow witnessed. Alice keeps a
+    Reject of Bob's offer naming no escrow, then counters it naming escrow E with both bonds (the next link
+    of her chain); Bob accepts, E stamps the Accept and locks both bonds; the kept Reject comes before the
+    Stamp, after it, or before the Counter -- the witnessed contract stands in every order, which a Delivery
+    under it with an item_index out of range shows (BODY_INVALID: read as the contract's; taken superseded,
+    unread, were the contract cut back). tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
+    g = Group("WitnessedCounter", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    locks = []
+    for p in (alice, bob):
+        msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100)
+        locks.append(
+            chain_sign(escrow.agent, escrow_draft(escrow, "bond_lock", msg, accept, audience=p.did)).envelope
+        )
+    clock.advance(1_000)
+    bad = seal(
+        bob.agent.key,
+        party_draft(
+            bob,
+            "delivery",
+            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
+            accept,
+            alice,
+        ),
+    )
+    base = [*ctx(alice, bob, escrow), offer.envelope]
+    line = [counter.envelope, accept.envelope]
+    for comment, order in (
+        ("after E's Stamp of Bob's Accept and both BondLocks", [*line, witness, *locks, kept.envelope]),
+        (
+            "before E's Stamp (the line cut back, then derived again when it came)",
+            [*line, kept.envelope, witness, *locks],
+        ),
+        (
+            "before Alice's Counter (the Counter superseded, then the line's again)",
+            [kept.envelope, *line, witness, *locks],
+        ),
+    ):
+        g.add(
+            "Alice's kept Reject of Bob's offer naming no escrow, lower in her chain than her Counter naming "
+            f"E, "
+            f"{comment}: the contract E witnessed stands, and Bob's Delivery under it is read as one "
+            "(item_index out of range)",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base, *order, bad],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    g.add(
+        "the same with no Stamp of Bob's Accept: the kept Reject cuts the line back (NEG-021 (a)) and Bob's "
+        "Delivery, naming a contract superseded, is taken unread",
+        ["NEG-021", "NEG-018"],
+        [*base, *line, kept.envelope, bad],
+    )
+    return g

@@ -1114,6 +1114,34 @@ export class Verifier {
       Object.assign(this, fresh);
     }
   }
+  // NEG-021 (d) (finding F51): a Stamp witnessing an Accept held superseded -- cut back by a lower answer before
+  // the Stamp came, or answering a Counter taken superseded as the higher answer -- derives again what the
+  // view took, in the order it took it, with that Stamp held from the start: as a view that held it first
+  witnessCutOff(stamp) {
+    if (this.rederiving) return;
+    const hit = stamp.body.statements.some((d) => {
+      const a = this.byDigest.get(hex(d));
+      const offer = a && a.bodyName === "accept" && this.superseded.has(a.dhex) ? this.byDigest.get(hex(a.body.offer)) : null;
+      return offer && this.witnessOf(a, offer);
+    });
+    if (!hit) return;
+    const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
+    const unwitnessing = this.unwitnessing;
+    fresh.rebuilding = unwitnessing.size ? new Set(unwitnessing) : null;
+    fresh.rederiving = true;
+    fresh.recordStamp(stamp);
+    for (const e of this.taken) {
+      try {
+        fresh.accept(e);
+      } catch (err) {
+        if (!(err instanceof Reject)) throw err;
+      }
+    }
+    fresh.rebuilding = null;
+    fresh.rederiving = false;
+    fresh.unwitnessing = unwitnessing;
+    Object.assign(this, fresh);
+  }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
   // refuses one whose earliest Stamp held by its
@@ -1366,7 +1394,10 @@ export class Verifier {
     if (apply) apply();
     if (bodyName === "stamp") {
       if (this.stampDisowned(rec)) this.unwitnessing.add(dhex); // KEY-009 (d): held, witnessing nothing
-      else this.recordStamp(rec);
+      else {
+        this.recordStamp(rec);
+        this.witnessCutOff(rec);
+      }
     }
     if (this.handovers.size) this.rebuildHandedOver();
     // ESC-019, at an escrow and its audit (SPEC 17: a group of role escrow), once the Accept passed section 11
@@ -1433,6 +1464,7 @@ export class Verifier {
     rec.body.statements.forEach((d, pos) => {
       const k = hex(d);
       const l = this.stamps.get(k) ?? [];
+      if (l.some((x) => x.dhex === rec.dhex && x.pos === pos)) return; // recorded ahead (witnessCutOff)
       l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos, mandate: rec.h.mandate, dhex: rec.dhex });
       this.stamps.set(k, l);
       // an arbitrated statement held without effect takes effect now (WIT-005)
@@ -1505,20 +1537,25 @@ export class Verifier {
         const cw = n.contract ? this.witnessOf(n.contract.acceptRec, n.contract.offerRec) : null;
         const wc = cw ? n.contract : null;
         const O = n.line.find((o) => o.dhex === ref);
+        // NEG-021 (d) (finding F51): or a Counter naming an escrow taken superseded as the higher of its key's
+        // two answers to an offer of the line naming no escrow (n.higher)
+        const H = !O && bodyName === "accept" ? n.higher?.get(ref) : undefined;
+        const W = O ?? H;
         // NEG-017's conditions: an Accept of an offer O of the line, by O's audience, issued between O and
         // its expiry, witnessed by O's escrow; one that fails them is checked as any other (finding F8)
         const w =
-          bodyName === "accept" && O && h.issuer === O.h.audience && O.h.issued_at_ms <= t && t <= O.h.expires_at_ms
-            ? this.witnessOf(rec, O)
+          bodyName === "accept" && W && h.issuer === W.h.audience && W.h.issued_at_ms <= t && t <= W.h.expires_at_ms
+            ? this.witnessOf(rec, W)
             : null;
         let takes = w !== null && (!wc || wc.acceptRec.dhex !== rec.dhex);
+        if (takes && H && wc) takes = false; // a witnessed contract holds the line: the higher Counter stays off
         if (takes && wc && wc.offerRec === O) {
           // two Accepts of one offer, both witnessed: the earlier Stamp (issued_at_ms), then the smaller digest
           takes = w.t < cw.t || (w.t === cw.t && Buffer.compare(rec.digest, wc.acceptRec.digest) < 0);
         }
         if (takes) {
           rec.witnessedAccept = true;
-          return () => this.displace(n, O, rec, w);
+          return () => this.displace(n, W, rec, w, H);
         }
         // NEG-018: an answer to a superseded offer, or to the offer of a witnessed contract
         if (wc && ref === wc.offerRec.dhex && bodyName !== "accept") {
@@ -1532,7 +1569,16 @@ export class Verifier {
         if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec, n);
         // NEG-021 (finding F47): of two answers of one key to one offer naming no escrow, the one lower in
         // the key's chain prevails, whichever came first; the other is superseded
-        const lower = this.lowerThanAnswer(n, O, rec);
+        const raw = this.lowerThanAnswer(n, O, rec);
+        // NEG-021 (d) (finding F51): no cut-back past a contract its escrow witnessed -- superseded instead
+        const lower = raw === true && wc ? false : raw;
+        if (raw === false && bodyName === "counter" && escrowOf(rec)) {
+          const commit = this.supersede(rec, n);
+          return () => {
+            commit();
+            (n.higher ??= new Map()).set(rec.dhex, rec);
+          };
+        }
         if (lower === false) {
           // NEG-023 (finding F50): the contract its key's lower Accept formed binds its offerer to nothing now
           const c = n.contract;
@@ -1807,8 +1853,22 @@ export class Verifier {
   }
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
-  displace(n, O, acceptRec, w) {
+  displace(n, O, acceptRec, w, H = undefined) {
     n.branch = n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;
+    if (H) {
+      // NEG-021 (d) (finding F51): the higher Counter is the line's again, in place of the lower answer and
+      // what followed it (cut below with the closer and any contract)
+      const j = n.line.findIndex((o) => o.dhex === hex(H.body.offer));
+      for (const later of n.line.slice(j + 1)) {
+        later.cutBy = acceptRec;
+        this.superseded.add(later.dhex);
+      }
+      n.line = [...n.line.slice(0, j + 1), H];
+      n.higher.delete(H.dhex);
+      this.superseded.delete(H.dhex);
+      this.superseded.delete(acceptRec.dhex);
+      H.superseded = false;
+    }
     const i = n.line.indexOf(O);
     const answerOf = (j) => (j + 1 < n.line.length ? n.line[j + 1] : n.closer);
     if (answerOf(i)) (O.earlyAnswers ??= []).push(answerOf(i));
@@ -1879,6 +1939,8 @@ export class Verifier {
         this.superseded.add(n.contract.digest);
         for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
       }
+      const held = n.line[i + 1];
+      if (held && held.h.issuer === h.issuer && escrowOf(held)) (n.higher ??= new Map()).set(held.dhex, held); // NEG-021 (d)
       n.line = n.line.slice(0, i + 1);
       n.closer = null;
       n.contract = null;
