@@ -171,6 +171,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         exposure_order.exposure_order(),
         negotiation.lower_answer(),
         negotiation.answered_twice(),
+        chains.chain_time_below(),
     ]
     return groups, proof
 
@@ -256,6 +257,7 @@ def rules_files(groups: list[Group] | None = None) -> dict[str, dict[str, Any]]:
         "rules.json": doc,
         "equivocation-proof-prev.json": rules.prev_proof(),
         "equivocation-proof-answer.json": rules.answer_proof(),
+        rules.NON_PROOFS_FILE: rules.non_proofs(),
     }
 
 

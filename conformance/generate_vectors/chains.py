@@ -656,3 +656,42 @@ def key_authority() -> Group:
         [*alice.setup, offer.envelope, rev.envelope],
     )
     return g
+
+
+def chain_time_below() -> Group:
+    """CHN-005 against the held statement below, across a gap, for a lower seq received after a higher
+    one (the mutation run over chain, session 25): every earlier vector gave an issuer's statements in
+    seq order, so an implementation that checked a late statement against its neighbour above alone
+    passed them all."""
+    g = Group("ChainTimeBelow", "sparse")
+
+    def late_one(offset_ms: int) -> list[bytes]:
+        """Alice's seq 0 and seq 3 held; then seq 1, linked to seq 0, issued ``offset_ms`` after seq 0."""
+        clock, alice, bob = world()
+        zero = alice.offer(bob)
+        t0 = zero.header.issued_at_ms
+        clock.advance(3_000)
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=3, prev=derive("alice seq 2"))
+        three = alice.offer(bob)
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=1, prev=zero.digest)
+        one = edited(draft_offer(alice, bob), retimed(t0 + offset_ms))
+        return [*alice.setup, zero.envelope, three.envelope, seal(alice.agent.key, one)]
+
+    g.add(
+        "seq 0 and seq 3 held, then seq 1 (linked to seq 0) dated 1 ms before seq 0: its time is checked "
+        "against the held statement below it across the gap, not only against seq 3 above",
+        ["CHN-005", "CHN-006"],
+        late_one(-1),
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        "Boundary",
+        twin=late_one(0),
+    )
+    g.add(
+        "the same seq 1 dated at seq 0's millisecond fits the gap",
+        ["CHN-005", "CHN-006"],
+        late_one(0),
+        None,
+        "Boundary",
+    )
+    return g
