@@ -171,7 +171,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         exposure_order.exposure_order(),
         negotiation.lower_answer(),
         negotiation.answered_twice(),
-        chains.chain_time_below(),
+        chains.lower_seq_late(),
     ]
     return groups, proof
 

@@ -658,12 +658,13 @@ def key_authority() -> Group:
     return g
 
 
-def chain_time_below() -> Group:
-    """CHN-005 against the held statement below, across a gap, for a lower seq received after a higher
-    one (the mutation run over chain, session 25): every earlier vector gave an issuer's statements in
-    seq order, so an implementation that checked a late statement against its neighbour above alone
-    passed them all."""
-    g = Group("ChainTimeBelow", "sparse")
+def lower_seq_late() -> Group:
+    """A lower seq received after a higher one (the mutation run over chain, session 25): CHN-005 against
+    the held statement below, across a gap, and CHN-003 against the link held above. Every earlier
+    vector but SeqZero gave an issuer's statements in seq order, so an implementation that checked a
+    late statement against its neighbour above alone (CHN-005), or against none above (CHN-003, seq >
+    0), passed them all."""
+    g = Group("LowerSeqLate", "sparse")
 
     def late_one(offset_ms: int) -> list[bytes]:
         """Alice's seq 0 and seq 3 held; then seq 1, linked to seq 0, issued ``offset_ms`` after seq 0."""
@@ -693,5 +694,33 @@ def chain_time_below() -> Group:
         late_one(0),
         None,
         "Boundary",
+    )
+
+    def under_two(linked: bool) -> list[bytes]:
+        """Alice's seq 0 and seq 2 held; then seq 1, linked to seq 0, named by seq 2's prev iff ``linked``."""
+        clock, alice, bob = world()
+        zero = alice.offer(bob)
+        clock.advance(1_000)
+        one = alice.offer(bob)
+        clock.advance(1_000)
+        prev = one.digest if linked else derive("alice's other seq 1")
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=2, prev=prev)
+        two = alice.offer(bob)
+        return [*alice.setup, zero.envelope, two.envelope, one.envelope]
+
+    g.add(
+        "seq 0 and seq 2 held, then seq 1 linked to seq 0 but not the statement seq 2's prev names: "
+        "CHN-003 is checked against the link held above a lower seq received late, not only below",
+        ["CHN-003", "CHN-004"],
+        under_two(False),
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        twin=under_two(True),
+    )
+    g.add(
+        "the same with seq 2 linked to seq 1: seq 1 fills the gap",
+        ["CHN-003"],
+        under_two(True),
+        None,
     )
     return g
