@@ -245,3 +245,120 @@ def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str, 
         failed_index=failed,
         role=role,
     )
+
+
+# --- pairs that are no proof ---------------------------------------------------------------------
+
+NON_PROOF_SCHEMA: Final = "a2a-coop-equivocation-non-proofs/1"
+
+
+@dataclass(frozen=True)
+class NonProof:
+    """One test of an equivocation-non-proofs file: two envelopes that each verify and together prove
+    nothing -- no equivocation (CHN-003, CHN-004), fork (ATT-012) or answer proof (ATT-022).
+
+    Attributes:
+        source: a short name of the file it came from.
+        tc_id: the test's id, unique within its file.
+        comment: why the pair is no proof.
+        requirements: SPEC requirement IDs the test exercises.
+        first, second: the two envelopes (protobuf bytes; the file holds their DSSE JSON).
+    """
+
+    source: str
+    tc_id: int
+    comment: str
+    requirements: tuple[str, ...]
+    first: bytes
+    second: bytes
+
+    @property
+    def name(self) -> str:
+        """A stable test id: ``<source>-<tcId>-<first requirement>``."""
+        return f"{self.source}-{self.tc_id}-{self.requirements[0] if self.requirements else 'none'}"
+
+    @property
+    def expected(self) -> str:
+        return "not a proof"
+
+
+@dataclass(frozen=True)
+class NonProofOutcome:
+    """What checking a :class:`NonProof` as a fork proof produced, in both orders of its envelopes.
+
+    Attributes:
+        vector: the test that ran.
+        actual: ``"not a proof"`` when both orders were refused as no proof; else what came instead (a
+            proof by some issuer, or an envelope that did not verify).
+        requirement: the requirement a failure names (the test's first).
+        detail: the refusal's reason, or what held.
+    """
+
+    vector: NonProof
+    actual: str
+    requirement: str = ""
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.actual == self.vector.expected
+
+
+def parse_non_proofs(doc: Any, source: str = "non-proofs") -> list[NonProof]:
+    """The tests of a decoded a2a-coop-equivocation-non-proofs/1 file, in file order.
+
+    Raises:
+        VectorFormatError: the document is not such a file.
+    """
+    from a2a_coop.protocol.envelope import envelope_from_json
+
+    if not isinstance(doc, Mapping) or doc.get("schema") != NON_PROOF_SCHEMA:
+        raise VectorFormatError(f"not a {NON_PROOF_SCHEMA} file")
+    tests = doc.get("tests")
+    if not isinstance(tests, list):
+        raise VectorFormatError("a non-proofs file needs a tests list")
+    out: list[NonProof] = []
+    for t, test in enumerate(tests):
+        where = f"tests[{t}]"
+        if not isinstance(test, Mapping):
+            raise VectorFormatError(f"{where}: a test is a JSON object")
+        tc_id = test.get("tcId")
+        if not isinstance(tc_id, int) or isinstance(tc_id, bool):
+            raise VectorFormatError(f"{where}: tcId must be an integer")
+        try:
+            first, second = envelope_from_json(test["first"]), envelope_from_json(test["second"])
+        except KeyError as exc:
+            raise VectorFormatError(f"{where}: missing {exc}") from None
+        except CoopError as exc:
+            raise VectorFormatError(f"{where}: not a DSSE JSON envelope: {exc.detail}") from None
+        requirements = tuple(str(r) for r in test.get("requirements", ()))
+        out.append(NonProof(source, tc_id, str(test.get("comment", "")), requirements, first, second))
+    if len({v.tc_id for v in out}) != len(out):
+        raise VectorFormatError("tcId values must be unique within a file")
+    return out
+
+
+def run_non_proof(vector: NonProof) -> NonProofOutcome:
+    """Check the pair as a fork proof (:func:`~a2a_coop.protocol.forks.verify_fork_proof`: an
+    equivocation, time running backwards along a chain, or two answers to one statement), in both
+    orders: it passes when each order is refused as no proof (ValueError). An envelope that does not
+    verify fails it -- the file's envelopes are valid, so the refusal must come from the pair."""
+    from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
+
+    requirement = vector.requirements[0] if vector.requirements else ""
+    reasons = []
+    for a, b, order in ((vector.first, vector.second, "first"), (vector.second, vector.first, "second")):
+        try:
+            issuer = verify_fork_proof(ForkProof(a, b))
+        except ValueError as exc:
+            reasons.append(str(exc))
+            continue
+        except CoopError as exc:
+            return NonProofOutcome(vector, f"{exc.code} ({order} first)", requirement, exc.detail)
+        return NonProofOutcome(vector, f"a proof by {issuer} ({order} first)", requirement)
+    return NonProofOutcome(vector, vector.expected, requirement, "; ".join(dict.fromkeys(reasons)))
+
+
+def run_non_proofs(vectors: Sequence[NonProof]) -> list[NonProofOutcome]:
+    """:func:`run_non_proof` for each test, in order."""
+    return [run_non_proof(v) for v in vectors]

@@ -18,7 +18,8 @@ test per vector group, feeding every vector of every file of ``conformance/vecto
 :class:`~a2a_coop.protocol.verifier.Verifier` exactly as the vector README says
 (:func:`a2a_coop.vectors.run_vector`); one test decoding every ``wire`` member alone (README,
 "Wire-level vectors"), once by the library's decoders and once by the decoding profile's scanner without
-the library's fast path; and the check of the equivocation proofs. Nothing else runs: not tests/, not
+the library's fast path; the check of the equivocation proofs; and the refusal of every pair that is no
+proof (equivocation-non-proofs.json). Nothing else runs: not tests/, not
 the generator's one-rule check. The default ``python -m pytest`` never collects it
 (pyproject's testpaths is tests/, and the file name is no test_*.py).
 
@@ -57,7 +58,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from a2a_coop.vectors import Vector, parse_vector_file, run_vector
+from a2a_coop.vectors import (
+    NON_PROOF_SCHEMA,
+    NonProof,
+    Vector,
+    parse_non_proofs,
+    parse_vector_file,
+    run_non_proof,
+    run_vector,
+)
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 VECTOR_DIR: Final = Path(__file__).resolve().parent / "vectors"
@@ -100,6 +109,30 @@ def vector_groups() -> list[tuple[str, list[Vector]]]:
 def proof_files() -> list[Path]:
     """The equivocation proofs of conformance/vectors/."""
     return [p for p, doc in _documents() if doc.get("schema") == PROOF_SCHEMA]
+
+
+def non_proofs() -> list[NonProof]:
+    """Every pair of the equivocation-non-proofs files of conformance/vectors/ (README, "Pairs that are no
+    proof"), in file order."""
+    return [
+        v
+        for p, doc in _documents()
+        if doc.get("schema") == NON_PROOF_SCHEMA
+        for v in parse_non_proofs(doc, p.stem)
+    ]
+
+
+def non_proof_failures(vectors: Sequence[NonProof], *, first: bool = False) -> list[str]:
+    """One line per pair the library does not refuse as no proof, in both orders (see :func:`failures`)."""
+    forget_caches()
+    out = []
+    for v in vectors:
+        o = run_non_proof(v)
+        if not o.passed:
+            out.append(f"{v.name}: expected {v.expected}, got {o.actual} {o.detail}".rstrip())
+            if first:
+                break
+    return out
 
 
 def forget_caches() -> None:
@@ -240,6 +273,11 @@ else:
     def test_wire_decoding() -> None:
         """Every ``wire`` member decodes alone as its file says, by the library and by the scanner."""
         wrong = wire_failures(_WIRE, first=True)
+        assert not wrong, "\n".join(wrong)
+
+    def test_non_proofs() -> None:
+        """Every pair that is no proof is refused as none."""
+        wrong = non_proof_failures(non_proofs(), first=True)
         assert not wrong, "\n".join(wrong)
 
     @pytest.mark.parametrize("path", proof_files(), ids=lambda p: p.stem)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from a2a_coop.protocol import bodies, decoding
+from a2a_coop.protocol import bodies, chain, decoding
 from a2a_coop.protocol.chain import ChainView
 from conformance import mutation
 
@@ -46,6 +47,10 @@ def test_every_group_of_every_vector_file_is_collected() -> None:
         "equivocation-proof-prev.json",
         "equivocation-proof-answer.json",
     }
+    assert [v.name for v in mutation.non_proofs()] == [
+        f"equivocation-non-proofs-{i}-{r}"
+        for i, r in enumerate(["CHN-003", "CHN-003", "CHN-004", "ATT-022", "CHN-004"], start=1)
+    ]
 
 
 def test_the_unmutated_core_passes_every_unit() -> None:
@@ -55,6 +60,7 @@ def test_the_unmutated_core_passes_every_unit() -> None:
     assert not mutation.wire_failures(mutation.wire_tests())
     for path in mutation.proof_files():
         assert mutation.proof_failure(path) == ""
+    assert not mutation.non_proof_failures(mutation.non_proofs())
 
 
 def test_a_rule_left_out_fails_its_group(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,6 +95,47 @@ def test_a_broken_proof_check_is_noticed(monkeypatch: pytest.MonkeyPatch) -> Non
     assert {p.name for p in mutation.proof_files() if mutation.proof_failure(p)} == {
         "equivocation-proof-answer.json"
     }
+
+
+@pytest.mark.parametrize(
+    ("edit", "taken"),
+    [
+        # the session-25 survivor: the link compared for any two seqs, not consecutive ones only
+        (
+            ("if hi.header.seq == lo.header.seq + 1 and", "if hi.header.seq == lo.header.seq + 1 or"),
+            {1, 2, 4},
+        ),
+        (("if a.issuer != b.issuer:", "if False:"), {3}),
+        (("if a.digest == b.digest:", "if False:"), {5}),
+    ],
+)
+def test_a_proof_check_that_refuses_too_little_is_noticed(
+    monkeypatch: pytest.MonkeyPatch, edit: tuple[str, str], taken: set[int]
+) -> None:
+    """equivocation-non-proofs.json: a verify_equivocation_proof that takes a pair it must refuse fails
+    exactly the pairs that show it (every proof file holds under each of these mutants)."""
+    source = inspect.getsource(chain.verify_equivocation_proof)
+    assert edit[0] in source
+    scope: dict[str, Any] = {}
+    exec(compile(textwrap.dedent(source.replace(*edit)), chain.__file__, "exec"), vars(chain) | {}, scope)
+    monkeypatch.setattr(chain, "verify_equivocation_proof", scope["verify_equivocation_proof"])
+    from a2a_coop.protocol import forks
+
+    monkeypatch.setattr(forks, "verify_equivocation_proof", scope["verify_equivocation_proof"])
+    failing = {v.tc_id for v in mutation.non_proofs() if mutation.non_proof_failures([v])}
+    assert failing == taken
+    assert all(mutation.proof_failure(p) == "" for p in mutation.proof_files())
+
+
+def test_an_answer_check_that_takes_any_two_answers_is_noticed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ATT-022 needs one statement answered twice: two answers of one key to two statements are no
+    proof (equivocation-non-proofs.json, test 4)."""
+    from a2a_coop.protocol import forks
+
+    monkeypatch.setattr(
+        forks, "answers_one_statement", lambda a, b: bool(forks.answered(a) and forks.answered(b))
+    )
+    assert {v.tc_id for v in mutation.non_proofs() if mutation.non_proof_failures([v])} == {4}
 
 
 def _function(where: str) -> Any:

@@ -30,7 +30,14 @@ from a2a_coop.reputation_vectors import (
     parse_reputation_file,
 )
 from a2a_coop.runtime.keyfile import KEY_FILE_TYPE
-from a2a_coop.vectors import Vector, VectorFormatError, parse_vector_file
+from a2a_coop.vectors import (
+    NON_PROOF_SCHEMA,
+    NonProof,
+    Vector,
+    VectorFormatError,
+    parse_non_proofs,
+    parse_vector_file,
+)
 
 PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"
 ReputationVectors = list[ReputationVector] | list[RatingVector]
@@ -56,6 +63,7 @@ class Inputs:
         default_factory=list
     )
     proofs: list[tuple[str, Any]] = field(default_factory=list)
+    non_proof_files: list[tuple[str, list[NonProof]]] = field(default_factory=list)
     now_ms: set[int] = field(default_factory=set)
     complete: bool = False
 
@@ -128,6 +136,11 @@ def load(paths: Sequence[str]) -> Inputs:
                 raise UsageError(f"{path}: {exc}") from None
         elif isinstance(doc, dict) and doc.get("schema") == PROOF_SCHEMA:
             out.proofs.append((path, doc))
+        elif isinstance(doc, dict) and doc.get("schema") == NON_PROOF_SCHEMA:
+            try:
+                out.non_proof_files.append((path, parse_non_proofs(doc, Path(path).stem)))
+            except VectorFormatError as exc:
+                raise UsageError(f"{path}: {exc}") from None
         elif isinstance(doc, list) or (isinstance(doc, dict) and "envelopes" in doc):
             load_transcript(path, doc, out)
         elif isinstance(doc, dict) and "payloadType" in doc:

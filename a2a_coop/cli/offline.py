@@ -25,7 +25,15 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
 from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
 from a2a_coop.reputation_vectors import RatingVector, ReputationOutcome, run_reputation_vectors
-from a2a_coop.vectors import VectorFormatError, VectorOutcome, parse_vector_file, run_vectors
+from a2a_coop.vectors import (
+    NON_PROOF_SCHEMA,
+    NonProofOutcome,
+    VectorFormatError,
+    VectorOutcome,
+    parse_vector_file,
+    run_non_proofs,
+    run_vectors,
+)
 
 
 def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
@@ -111,7 +119,7 @@ def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
     out.write(f"invalid: {error['code']}{req} {error['detail']} ({where})\n")
 
 
-_Outcome = TypeVar("_Outcome", VectorOutcome, ReputationOutcome)
+_Outcome = TypeVar("_Outcome", VectorOutcome, ReputationOutcome, NonProofOutcome)
 
 
 def _file_report(
@@ -160,6 +168,20 @@ def _reputation_report(path: str, outcomes: list[ReputationOutcome]) -> dict[str
     )
 
 
+def _non_proof_report(path: str, outcomes: list[NonProofOutcome]) -> dict[str, Any]:
+    """An equivocation-non-proofs file's report, in the shape of :func:`_vector_report`'s."""
+    return _file_report(
+        path,
+        outcomes,
+        lambda o: {
+            "expected": o.vector.expected,
+            "actual": o.actual,
+            "requirement": o.requirement,
+            "detail": o.detail,
+        },
+    )
+
+
 def _proof_report(path: str, doc: Any) -> dict[str, Any]:
     from a2a_coop.protocol.forks import ForkProof, answers_one_statement, verify_fork_proof
 
@@ -178,10 +200,11 @@ def _proof_report(path: str, doc: Any) -> dict[str, Any]:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
-    if (inputs.vector_files or inputs.reputation_files) and not args.vectors:
+    stating = [*inputs.vector_files, *inputs.reputation_files, *inputs.non_proof_files]
+    if stating and not args.vectors:
         # A vector file states the result each of its vectors expects, and whoever wrote it chose that:
         # run as evidence, a forged transcript wrapped as a vector expecting its own refusal would pass.
-        path = (inputs.vector_files or inputs.reputation_files)[0][0]
+        path = stating[0][0]
         raise UsageError(
             f"{path} is a test vector file, which states its own expected results: run it with "
             "`a2a-coop verify --vectors`; evidence (what `export` writes) verifies without it"
@@ -189,6 +212,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
     vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
     vectors += [_reputation_report(path, run_reputation_vectors(vs)) for path, vs in inputs.reputation_files]
+    vectors += [_non_proof_report(path, run_non_proofs(vs)) for path, vs in inputs.non_proof_files]
     proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]
     transcript = None
     if inputs.items or not (vectors or proofs):
@@ -335,6 +359,11 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"== {v.name}: {v.comment} (expected {v.expected}, {v.mode} chains)\n")
                 for i, data in enumerate(v.envelopes):
                     _inspect_envelope(data, f"envelope {i} of tcId {v.tc_id}", out)
+        elif isinstance(doc, dict) and doc.get("schema") == NON_PROOF_SCHEMA:
+            for np in load([path]).non_proof_files[0][1]:
+                out.write(f"== {np.name}: {np.comment} (expected {np.expected})\n")
+                for key, data in (("first", np.first), ("second", np.second)):
+                    results.append(_inspect_envelope(data, f"{key} envelope of tcId {np.tc_id}", out))
         elif isinstance(doc, dict) and doc.get("schema") == PROOF_SCHEMA:
             for key in ("first", "second"):
                 item = envelope_item(path, 0, doc.get(key))

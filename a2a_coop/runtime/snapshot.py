@@ -51,6 +51,7 @@ from google.protobuf import descriptor_pool, message, message_factory
 import a2a_coop
 import a2a_coop.protocol
 from a2a_coop.protocol.identity import Keypair
+from a2a_coop.protocol.negotiation import _NONE_SUPERSEDED
 from a2a_coop.runtime.journal import Journal
 
 # Journal meta: [format, position, digest at position, fingerprint, setup digests, mac, pickle].
@@ -63,6 +64,11 @@ FORMAT: Final = 1
 EVERY_ROWS: Final = 6_000
 ROWS_PER_SNAPSHOT_BYTE: Final = 1 / 200
 _NONE: Final = "none"
+# Objects the protocol shares by identity, by name: pickled as that name and read back as the object
+# itself. Pickled as a value, the empty superseded set every negotiation shares (NEG-018) came back as a
+# copy -- one per snapshot read, shared by the negotiations it held (pickle's memo), but not the object
+# the code compares with and that negotiations made after the restart hold.
+_SHARED: Final[Mapping[str, object]] = {"shared/none-superseded": _NONE_SUPERSEDED}
 log = logging.getLogger(__name__)
 
 
@@ -97,7 +103,7 @@ class _Pickler(pickle.Pickler):
 
     def __init__(self, file: io.BytesIO, live: Mapping[str, object], dropped: Sequence[object]) -> None:
         super().__init__(file, protocol=5)
-        self._live = {id(obj): name for name, obj in live.items()}
+        self._live = {id(obj): name for name, obj in {**live, **_SHARED}.items()}
         for obj in dropped:
             if obj is not None:
                 self._live[id(obj)] = _NONE
@@ -114,7 +120,7 @@ class _Pickler(pickle.Pickler):
 class _Unpickler(pickle.Unpickler):
     def __init__(self, file: io.BytesIO, live: Mapping[str, object]) -> None:
         super().__init__(file)
-        self._live = {**live, _NONE: None}
+        self._live = {**live, **_SHARED, _NONE: None}
 
     def persistent_load(self, pid: Any) -> Any:
         return self._live[pid]

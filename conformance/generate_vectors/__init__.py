@@ -172,6 +172,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.lower_answer(),
         negotiation.answered_twice(),
         negotiation.witnessed_counter(),
+        chains.lower_seq_late(),
     ]
     return groups, proof
 
@@ -257,6 +258,7 @@ def rules_files(groups: list[Group] | None = None) -> dict[str, dict[str, Any]]:
         "rules.json": doc,
         "equivocation-proof-prev.json": rules.prev_proof(),
         "equivocation-proof-answer.json": rules.answer_proof(),
+        rules.NON_PROOFS_FILE: rules.non_proofs(),
     }
 
 

@@ -656,3 +656,71 @@ def key_authority() -> Group:
         [*alice.setup, offer.envelope, rev.envelope],
     )
     return g
+
+
+def lower_seq_late() -> Group:
+    """A lower seq received after a higher one (the mutation run over chain, session 25): CHN-005 against
+    the held statement below, across a gap, and CHN-003 against the link held above. Every earlier
+    vector but SeqZero gave an issuer's statements in seq order, so an implementation that checked a
+    late statement against its neighbour above alone (CHN-005), or against none above (CHN-003, seq >
+    0), passed them all."""
+    g = Group("LowerSeqLate", "sparse")
+
+    def late_one(offset_ms: int) -> list[bytes]:
+        """Alice's seq 0 and seq 3 held; then seq 1, linked to seq 0, issued ``offset_ms`` after seq 0."""
+        clock, alice, bob = world()
+        zero = alice.offer(bob)
+        t0 = zero.header.issued_at_ms
+        clock.advance(3_000)
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=3, prev=derive("alice seq 2"))
+        three = alice.offer(bob)
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=1, prev=zero.digest)
+        one = edited(draft_offer(alice, bob), retimed(t0 + offset_ms))
+        return [*alice.setup, zero.envelope, three.envelope, seal(alice.agent.key, one)]
+
+    g.add(
+        "seq 0 and seq 3 held, then seq 1 (linked to seq 0) dated 1 ms before seq 0: its time is checked "
+        "against the held statement below it across the gap, not only against seq 3 above",
+        ["CHN-005", "CHN-006"],
+        late_one(-1),
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        "Boundary",
+        twin=late_one(0),
+    )
+    g.add(
+        "the same seq 1 dated at seq 0's millisecond fits the gap",
+        ["CHN-005", "CHN-006"],
+        late_one(0),
+        None,
+        "Boundary",
+    )
+
+    def under_two(linked: bool) -> list[bytes]:
+        """Alice's seq 0 and seq 2 held; then seq 1, linked to seq 0, named by seq 2's prev iff ``linked``."""
+        clock, alice, bob = world()
+        zero = alice.offer(bob)
+        clock.advance(1_000)
+        one = alice.offer(bob)
+        clock.advance(1_000)
+        prev = one.digest if linked else derive("alice's other seq 1")
+        alice.agent.writer = ChainWriter(alice.agent.key, next_seq=2, prev=prev)
+        two = alice.offer(bob)
+        return [*alice.setup, zero.envelope, two.envelope, one.envelope]
+
+    g.add(
+        "seq 0 and seq 2 held, then seq 1 linked to seq 0 but not the statement seq 2's prev names: "
+        "CHN-003 is checked against the link held above a lower seq received late, not only below",
+        ["CHN-003", "CHN-004"],
+        under_two(False),
+        "CHAIN_BROKEN",
+        "ChainBroken",
+        twin=under_two(True),
+    )
+    g.add(
+        "the same with seq 2 linked to seq 1: seq 1 fills the gap",
+        ["CHN-003"],
+        under_two(True),
+        None,
+    )
+    return g

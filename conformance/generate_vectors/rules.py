@@ -48,6 +48,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final
 
+from a2a_coop import vectors
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.claims import commit
@@ -2208,3 +2209,77 @@ def seq_zero() -> Group:
         "Boundary",
     )
     return g
+
+
+NON_PROOFS_FILE: Final = "equivocation-non-proofs.json"
+
+
+def non_proofs() -> dict[str, Any]:
+    """equivocation-non-proofs.json: pairs of valid envelopes that are no equivocation proof, fork proof
+    or answer proof (the mutation run over chain, session 25): every proof file is positive, so an
+    offline checker missing a refusal -- the issuer compared, the link compared only for consecutive
+    seqs, the answered statement compared -- passed every file."""
+    _, alice, bob = world()
+    zero = alice.offer(bob)
+    one = alice.offer(bob)
+    two = alice.offer(bob)
+    bobs = bob.offer(alice)
+    assert one.header.prev == zero.digest and zero.seq == bobs.seq == 0
+    _, alice2, bob2 = world()
+    offers = [bob2.offer(alice2), bob2.offer(alice2)]
+    reject = alice2.reject(offers[0], "kept back")
+    accept = alice2.accept(offers[1])
+    cases = [
+        (
+            "two statements of Alice's agent at consecutive seqs 0 and 1, the second linked to the first "
+            "(its prev is the first's digest): one chain holds both",
+            ["CHN-003", "CHN-004"],
+            zero,
+            one,
+        ),
+        (
+            "two statements of Alice's agent at seqs 0 and 2: the prev of seq 2 names seq 1, not seq 0, "
+            "which proves nothing (only consecutive seqs must link)",
+            ["CHN-003", "CHN-004"],
+            zero,
+            two,
+        ),
+        (
+            "Alice's agent's and Bob's agent's statements at one seq (0): two keys, two chains",
+            ["CHN-004", "ATT-012"],
+            zero,
+            bobs,
+        ),
+        (
+            "Alice's agent's Reject of Bob's first Offer and her Accept of his second: two answers of one "
+            "key, to two statements (ATT-022 needs the same one)",
+            ["ATT-022", "ATT-012"],
+            reject,
+            accept,
+        ),
+        ("one envelope twice: the statements are the same", ["CHN-004", "ATT-012"], zero, zero),
+    ]
+    tests = []
+    for tc_id, (comment, requirements, a, b) in enumerate(cases, start=1):
+        for first, second in ((a, b), (b, a)):
+            try:
+                verify_fork_proof(ForkProof(first.envelope, second.envelope))
+            except ValueError:
+                continue
+            raise AssertionError(f"non-proof {tc_id} holds as a proof")
+        tests.append(
+            {
+                "tcId": tc_id,
+                "comment": comment,
+                "requirements": requirements,
+                "first": envelope_to_json(a.envelope),
+                "second": envelope_to_json(b.envelope),
+            }
+        )
+    return {
+        "schema": vectors.NON_PROOF_SCHEMA,
+        "comment": "Pairs of envelopes that each verify but are no equivocation proof (CHN-003, CHN-004), "
+        "fork proof (ATT-012) or answer proof (ATT-022): a checker MUST refuse each, in either order. "
+        "Each test has the members of an a2a-coop-equivocation-proof/1 document but issuer.",
+        "tests": tests,
+    }

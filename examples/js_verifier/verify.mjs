@@ -2157,9 +2157,18 @@ function envelopeFromJson(j) {
   return Buffer.concat([fld(1, b64(j.payload)), fld(2, Buffer.from(j.payloadType, "utf8")), Buffer.concat([varint((3 << 3) | 2), varint(sig.length), sig])]);
 }
 export function checkEquivocationProof(doc) {
-  const a = verifyStateless(envelopeFromJson(doc.first));
-  const b = verifyStateless(envelopeFromJson(doc.second));
-  if (a.h.issuer !== b.h.issuer || a.h.issuer !== doc.issuer) return "issuers differ";
+  const why = whyNoProof(doc.first, doc.second);
+  if (why !== null) return why;
+  return verifyStateless(envelopeFromJson(doc.first)).h.issuer === doc.issuer ? null : "issuers differ";
+}
+
+// Why two DSSE JSON envelopes are no equivocation proof (CHN-003, CHN-004) or answer proof (ATT-022), or
+// null when they are one; a Reject when an envelope does not verify. Also read by equivocation-non-proofs.json,
+// whose pairs must each be refused.
+export function whyNoProof(first, second) {
+  const a = verifyStateless(envelopeFromJson(first));
+  const b = verifyStateless(envelopeFromJson(second));
+  if (a.h.issuer !== b.h.issuer) return "issuers differ";
   if (a.digest.equals(b.digest)) return "same statement";
   if (a.h.seq === b.h.seq) return null;
   const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
@@ -2167,6 +2176,22 @@ export function checkEquivocationProof(doc) {
   // ATT-022: two answers (Counter, Accept, Reject) of one key to one statement, at any seqs (finding F49)
   if (ANSWER_BODIES.has(a.bodyName) && ANSWER_BODIES.has(b.bodyName) && a.body.offer.equals(b.body.offer)) return null;
   return "neither one seq, a broken link nor two answers to one statement";
+}
+
+// conformance/vectors/equivocation-non-proofs.json: a test agrees when the pair is refused as no proof in
+// both orders (an envelope that does not verify is a disagreement: the file's envelopes are valid).
+function checkNonProof(t) {
+  for (const [x, y] of [[t.first, t.second], [t.second, t.first]]) {
+    let why;
+    try {
+      why = whyNoProof(x, y);
+    } catch (e) {
+      if (!(e instanceof Reject)) throw e;
+      return `an envelope does not verify: ${e.message}`;
+    }
+    if (why === null) return "taken as a proof";
+  }
+  return null;
 }
 const ANSWER_BODIES = new Set(["counter", "accept", "reject"]);
 
@@ -2570,6 +2595,22 @@ function main(argv) {
       if (why !== null) report.disagreements.push({ id: stem, expected: "proof holds", got: why });
       report.files[stem] = f;
       for (const k of ["vectors", "agree", "decided", "uncovered", "disagree"]) report.total[k] += f[k];
+      continue;
+    }
+    if (doc.schema === "a2a-coop-equivocation-non-proofs/1") {
+      const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
+      const k = (f.byKind.NonProof = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 });
+      for (const t of doc.tests) {
+        const why = checkNonProof(t);
+        for (const o of [f, k, report.total]) {
+          o.vectors++;
+          o.decided++;
+          o[why === null ? "agree" : "disagree"]++;
+        }
+        if (why !== null)
+          report.disagreements.push({ id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`, group: "NonProof", comment: t.comment, expected: "not a proof", got: why });
+      }
+      report.files[stem] = f;
       continue;
     }
     if (doc.schema === "a2a-coop-reputation-vectors/1" || doc.schema === "a2a-coop-rating-vectors/1") {
