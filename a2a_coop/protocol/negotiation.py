@@ -1258,9 +1258,8 @@ class Negotiation:
     def _supersede(self, digests: Iterable[bytes]) -> None:
         superseded = self.superseded
         if not isinstance(superseded, set):
-            # The shared empty one -- or an empty frozenset of its own: a node's snapshot pickles the
-            # shared one as a value, and a negotiation read back from it holds a copy (was an
-            # AssertionError on the first statement it supersedes).
+            # The shared empty one -- or an empty frozenset of its own, read back from a pickle that did
+            # not go through the node's snapshot (which restores the shared one by name).
             superseded = self.superseded = set(superseded)
         superseded.update(digests)
 
