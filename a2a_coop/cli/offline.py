@@ -120,6 +120,7 @@ def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
 
 
 _Outcome = TypeVar("_Outcome", VectorOutcome, ReputationOutcome, NonProofOutcome)
+_Checked = TypeVar("_Checked", VectorOutcome, NonProofOutcome)
 
 
 def _file_report(
@@ -139,7 +140,8 @@ def _file_report(
     }
 
 
-def _vector_report(path: str, outcomes: list[VectorOutcome]) -> dict[str, Any]:
+def _vector_report(path: str, outcomes: list[_Checked]) -> dict[str, Any]:
+    """A statement vector file's report, or an equivocation-non-proofs file's: the same fields."""
     return _file_report(
         path,
         outcomes,
@@ -164,20 +166,6 @@ def _reputation_report(path: str, outcomes: list[ReputationOutcome]) -> dict[str
             "actual": "; ".join(o.differences),
             "requirement": o.vector.requirements[0] if o.vector.requirements else "",
             "detail": "",
-        },
-    )
-
-
-def _non_proof_report(path: str, outcomes: list[NonProofOutcome]) -> dict[str, Any]:
-    """An equivocation-non-proofs file's report, in the shape of :func:`_vector_report`'s."""
-    return _file_report(
-        path,
-        outcomes,
-        lambda o: {
-            "expected": o.vector.expected,
-            "actual": o.actual,
-            "requirement": o.requirement,
-            "detail": o.detail,
         },
     )
 
@@ -212,7 +200,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
     vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
     vectors += [_reputation_report(path, run_reputation_vectors(vs)) for path, vs in inputs.reputation_files]
-    vectors += [_non_proof_report(path, run_non_proofs(vs)) for path, vs in inputs.non_proof_files]
+    vectors += [_vector_report(path, run_non_proofs(vs)) for path, vs in inputs.non_proof_files]
     proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]
     transcript = None
     if inputs.items or not (vectors or proofs):
