@@ -1102,16 +1102,20 @@ export class Verifier {
       if (target.size === this.unwitnessing.size && [...target].every((d) => this.unwitnessing.has(d))) return;
       const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
       fresh.rebuilding = target;
-      for (const e of this.taken) {
-        try {
-          fresh.accept(e);
-        } catch (err) {
-          if (!(err instanceof Reject)) throw err;
-        }
-      }
+      this.takeAgainInto(fresh);
       fresh.rebuilding = null;
       fresh.unwitnessing = target;
       Object.assign(this, fresh);
+    }
+  }
+  // What this view took, in the order it took it, fed to a fresh view (what it refuses, it refuses)
+  takeAgainInto(fresh) {
+    for (const e of this.taken) {
+      try {
+        fresh.accept(e);
+      } catch (err) {
+        if (!(err instanceof Reject)) throw err;
+      }
     }
   }
   // NEG-021 (d) (finding F51): a Stamp witnessing an Accept held superseded -- cut back by a lower answer before
@@ -1130,13 +1134,7 @@ export class Verifier {
     fresh.rebuilding = unwitnessing.size ? new Set(unwitnessing) : null;
     fresh.rederiving = true;
     fresh.recordStamp(stamp);
-    for (const e of this.taken) {
-      try {
-        fresh.accept(e);
-      } catch (err) {
-        if (!(err instanceof Reject)) throw err;
-      }
-    }
+    this.takeAgainInto(fresh);
     fresh.rebuilding = null;
     fresh.rederiving = false;
     fresh.unwitnessing = unwitnessing;
