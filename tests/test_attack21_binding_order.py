@@ -21,11 +21,11 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from js_run import js_module
 from peers import make_peer
 from test_escrow_handover import _revoke, _rule_and_settle, _story, _successor
 
@@ -201,15 +201,7 @@ def test_the_js_verifier_reads_the_same_binding_whatever_order_it_is_heard_in() 
         for order in ([t.binding, *thefts], [*thefts, t.binding])
     ]
     arg = [orders, t.alice.did, t.alice.principal.did, t.minted.digest.hex(), t.x_offer.digest.hex()]
-    run = subprocess.run(
-        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    first, last = json.loads(run.stdout)
+    first, last = js_module(_JS, json.dumps(arg))
     binding = [t.binding.issued_at_ms, t.binding.seq]
     # the binding heard last is held too by a view of evidence, disowned (KEY-009 (d), F44)
     assert first == ["", binding, True, True]

@@ -33,12 +33,12 @@ import io
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from js_run import js_module
 from test_escrow_handover_thief_order import World, _world
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
@@ -374,15 +374,7 @@ def test_the_js_verifiers_rebuild_reads_no_more_with_bystanders_held() -> None:
         for padding in (0, 40)
     ]
     verifier = Path(__file__).resolve().parent.parent / "examples" / "js_verifier" / "verify.mjs"
-    run = subprocess.run(
-        [str(shutil.which("node")), "--input-type=module", "-e", _JS_READS % json.dumps(verifier.as_uri())],
-        input=json.dumps(runs),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    bare, padded = json.loads(run.stdout)
+    bare, padded = js_module(_JS_READS % json.dumps(verifier.as_uri()), stdin=json.dumps(runs), timeout=120)
     assert padded["held"] >= bare["held"] + 40  # the bystanders held, every statement taken ...
     assert bare["replayed"] > 0 and padded["replayed"] == bare["replayed"]  # ... the contract replayed ...
     assert bare["effective"] == padded["effective"] == 0  # ... the thief's Stamps making no claim effective

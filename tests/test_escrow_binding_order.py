@@ -19,12 +19,12 @@ import base64
 import itertools
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from js_run import js_module
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli.escrow import escrow_transcript
@@ -456,15 +456,7 @@ def _js_reads(transcript: list[bytes], s: _Authorised) -> Any:
     """What the second implementation reads of ``transcript`` (:data:`_JS`): each statement's refusal code
     and Alice's key's binding, as the escrow's audit and as a view of evidence."""
     arg = [[base64.b64encode(e).decode() for e in transcript], s.alice.did, s.alice.principal.did]
-    run = subprocess.run(
-        [str(shutil.which("node")), "--input-type=module", "-e", _JS, json.dumps(arg)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    return json.loads(run.stdout)
+    return js_module(_JS, json.dumps(arg))
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")

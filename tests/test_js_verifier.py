@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from js_run import js_module
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.negotiation import Negotiation, State
@@ -130,16 +131,7 @@ def _valid_handover_vectors(marker: str, count: int) -> list[dict[str, Any]]:
 
 def _js_reads(script: str, tests: list[dict[str, Any]]) -> Any:
     """What the JavaScript ``script`` prints (one JSON value) for ``tests``."""
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, "--input-type=module", "-e", script, json.dumps(tests)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=ROOT,
-    )
-    return json.loads(run.stdout)
+    return js_module(script, json.dumps(tests))
 
 
 def _reference_reads(test: dict[str, Any]) -> tuple[list[VerifiedStatement], list[Negotiation]]:
@@ -494,16 +486,9 @@ def test_the_js_exact_sum_is_math_fsum() -> None:
         "const lists = JSON.parse(readFileSync(0, 'utf8'));\n"
         "console.log(JSON.stringify(lists.map((xs) => exactSum(xs))));\n"
     )
-    assert NODE is not None
-    run = subprocess.run(
-        [NODE, "--input-type=module", "-e", script],
-        input=json.dumps(lists),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    got = [float(x) for x in json.loads(run.stdout)]  # JSON writes an integral double without .0
+    got = [
+        float(x) for x in js_module(script, stdin=json.dumps(lists))
+    ]  # JSON writes an integral double without .0
     assert got == [math.fsum(xs) for xs in lists]
     assert any(sum(xs) != math.fsum(xs) for xs in lists)  # a naive sum differs: the lists test something
 
