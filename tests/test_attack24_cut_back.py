@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from a2a_coop.protocol import mandate
 from a2a_coop.protocol.negotiation import Event, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
@@ -255,3 +256,66 @@ def test_a_view_read_back_from_a_nodes_snapshot_cuts_back_as_one_never_pickled()
         )
     assert ends[0] == ends[1]
     assert ends[0][:3] == (State.ACCEPTED, low.digest, {high.digest})
+
+
+@pytest.mark.req("NEG-021", "MND-023", "MND-009", "MND-010")
+def test_a_view_that_forgets_each_cut_back_negotiation_keeps_none_of_its_records_and_counts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """escrowmem26: Bob offers Alice terms naming no escrow; she keeps a Reject of it back, counters, Bob
+    accepts, and her kept Reject cuts the line back (REJECTED). A view with a journal forgets each such
+    negotiation, but its exposures kept the displaced contract and the cut-off Counter (kept outside the
+    negotiation's line, they were never handed to the forgotten records): 7 records a round in the two
+    mandates' exposures, for good. Now after 4 rounds and after 8 it keeps the same, and counts outstanding
+    and committed value at every place of every statement as a view that forgets nothing."""
+    from a2a_coop.runtime.journal import Journal
+
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 1)
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal = Journal.open(tmp_path / "view.db", durability="normal")
+    forgetting, holding = Verifier(complete_chains=False), Verifier(complete_chains=False)
+    forgetting.use_archive(journal)
+    for view in (forgetting, holding):
+        for env in [*alice.setup, *bob.setup]:
+            view.accept(env)
+    sent: list[VerifiedStatement] = []
+
+    def records(view: Verifier) -> int:
+        exposures = view.exposure.by_mandate.values()
+        assert all(len(exp._frozen) <= 2 for exp in exposures)  # the older ones are in the journal
+        return sum(
+            len(sweep.items) + len(exp.answered_offers) + len(exp.finished_contracts)
+            for exp in exposures
+            for sweep in (exp._answered, exp._contracts, exp._displaced)
+        )
+
+    kept = []
+    for n in (4, 8):
+        while len(sent) < 4 * n:
+            offer = bob.offer(alice, bob.proposal())
+            clock.advance(1_000)
+            reject = alice.reject(offer, "kept back")
+            clock.advance(1_000)
+            counter = alice.counter(offer, alice.proposal())
+            clock.advance(1_000)
+            accept = bob.accept(counter)
+            clock.advance(1_000)
+            for vs in (offer, counter, accept, reject):
+                for view in (forgetting, holding):
+                    view.accept_statement(vs)
+                journal.record_batch([(vs, [], False)], at_ms=0)
+            neg = holding.negotiations.get(offer.negotiation_id)
+            assert neg.state is State.REJECTED and len(neg.displaced or {}) == 1  # the attack happened
+            assert forgetting.forget_negotiation(offer.negotiation_id)
+            sent += [offer, counter, accept, reject]
+        kept.append(records(forgetting))
+    assert kept[0] == kept[1], kept
+    places = {(vs.issued_at_ms + dt, seq) for vs in sent for dt in (-1, 0, 1) for seq in (vs.seq, None)}
+    for digest, held in holding.exposure.by_mandate.items():
+        exp = forgetting.exposure.by_mandate[digest]
+        for t, seq in sorted(places, key=lambda place: (place[0], place[1] is None, place[1] or 0)):
+            assert exp.outstanding(t, seq=seq) == held.outstanding(t, seq=seq), (t, seq)
+            period = exp.period_of(t)
+            assert exp.committed(period, t, seq=seq) == held.committed(period, t, seq=seq), (t, seq)
+    journal.close()
