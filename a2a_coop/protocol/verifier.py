@@ -1377,8 +1377,7 @@ class Verifier:
                 continue
             if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
                 neg.branch = branch
-                if neg.displaced:
-                    neg.displaced.pop(vs.digest, None)
+                neg.drop_displaced(vs.digest)
         return neg
 
     def _counted_on_the_line(self, vs: VerifiedStatement) -> bool:
@@ -2400,8 +2399,7 @@ class Verifier:
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
                 if refused:
                     neg.branch = branch  # held first it was refused: the line's open end stays where it was
-                    if neg.displaced:
-                        neg.displaced.pop(vs.digest, None)  # and it formed no contract
+                    neg.drop_displaced(vs.digest)  # and it formed no contract
                 else:
                     self._track_cut_off(vs, neg, branch)
         if self._handed_over_due:
