@@ -1307,7 +1307,12 @@ class Verifier:
         # leaves with it: kept, a key revealing lower answers one at a time grew every view by a contract
         # and an offer a cut-back, for good.
         ended = [c] if c is not None and neg.contract_finished else []
-        ended += [shadow.contract for shadow in (neg.displaced or {}).values() if shadow.contract is not None]
+        live = c.id if c is not None else None  # a contract formed again since is not displaced
+        ended += [
+            s.contract
+            for s in (neg.displaced or {}).values()
+            if s.contract is not None and s.contract.id != live
+        ]
         for contract in ended:
             for party_vs in (contract.offer, contract.accept):
                 self.exposure.contract_forgotten(party_vs.mandate_digest, contract.id)
