@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from a2a_coop.protocol import mandate
 from a2a_coop.protocol.negotiation import Event, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
@@ -255,3 +256,169 @@ def test_a_view_read_back_from_a_nodes_snapshot_cuts_back_as_one_never_pickled()
         )
     assert ends[0] == ends[1]
     assert ends[0][:3] == (State.ACCEPTED, low.digest, {high.digest})
+
+
+@pytest.mark.req("NEG-021", "MND-023", "MND-009", "MND-010")
+def test_a_view_that_forgets_each_cut_back_negotiation_keeps_none_of_its_records_and_counts_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """escrowmem26: Bob offers Alice terms naming no escrow; she keeps a Reject of it back, counters, Bob
+    accepts, and her kept Reject cuts the line back (REJECTED). A view with a journal forgets each such
+    negotiation, but its exposures kept the displaced contract and the cut-off Counter (kept outside the
+    negotiation's line, they were never handed to the forgotten records): 7 records a round in the two
+    mandates' exposures, for good. Now after 4 rounds and after 8 it keeps the same, and counts outstanding
+    and committed value at every place of every statement as a view that forgets nothing."""
+    from a2a_coop.runtime.journal import Journal
+
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 1)
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal = Journal.open(tmp_path / "view.db", durability="normal")
+    forgetting, holding = Verifier(complete_chains=False), Verifier(complete_chains=False)
+    forgetting.use_archive(journal)
+    for view in (forgetting, holding):
+        for env in [*alice.setup, *bob.setup]:
+            view.accept(env)
+    sent: list[VerifiedStatement] = []
+
+    def records(view: Verifier) -> int:
+        exposures = view.exposure.by_mandate.values()
+        assert all(len(exp._frozen) <= 2 for exp in exposures)  # the older ones are in the journal
+        return sum(
+            len(sweep.items) + len(exp.answered_offers) + len(exp.finished_contracts)
+            for exp in exposures
+            for sweep in (exp._answered, exp._contracts, exp._displaced)
+        )
+
+    kept = []
+    for n in (4, 8):
+        while len(sent) < 4 * n:
+            offer = bob.offer(alice, bob.proposal())
+            clock.advance(1_000)
+            reject = alice.reject(offer, "kept back")
+            clock.advance(1_000)
+            counter = alice.counter(offer, alice.proposal())
+            clock.advance(1_000)
+            accept = bob.accept(counter)
+            clock.advance(1_000)
+            for vs in (offer, counter, accept, reject):
+                for view in (forgetting, holding):
+                    view.accept_statement(vs)
+                journal.record_batch([(vs, [], False)], at_ms=0)
+            neg = holding.negotiations.get(offer.negotiation_id)
+            assert neg.state is State.REJECTED and len(neg.displaced or {}) == 1  # the attack happened
+            assert forgetting.forget_negotiation(offer.negotiation_id)
+            sent += [offer, counter, accept, reject]
+        kept.append(records(forgetting))
+    assert kept[0] == kept[1], kept
+    places = {(vs.issued_at_ms + dt, seq) for vs in sent for dt in (-1, 0, 1) for seq in (vs.seq, None)}
+    for digest, held in holding.exposure.by_mandate.items():
+        exp = forgetting.exposure.by_mandate[digest]
+        for t, seq in sorted(places, key=lambda place: (place[0], place[1] is None, place[1] or 0)):
+            assert exp.outstanding(t, seq=seq) == held.outstanding(t, seq=seq), (t, seq)
+            period = exp.period_of(t)
+            assert exp.committed(period, t, seq=seq) == held.committed(period, t, seq=seq), (t, seq)
+    journal.close()
+
+
+class _Scans(dict):  # type: ignore[type-arg]
+    """A negotiation's :attr:`~Negotiation.displaced`, counting the passes over it."""
+
+    scans = 0
+
+    def values(self):  # type: ignore[no-untyped-def]
+        self.scans += 1
+        return super().values()
+
+    def items(self):  # type: ignore[no-untyped-def]
+        self.scans += 1
+        return super().items()
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        self.scans += 1
+        return super().__iter__()
+
+
+def _recount(neg: Negotiation) -> dict[bytes, bytes]:
+    """The displaced contracts' index (:attr:`Negotiation._displaced_by`) recounted from the contracts."""
+    return {
+        digest: key
+        for key, shadow in dict.items(neg.displaced or {})
+        if shadow.contract is not None
+        for digest in (*shadow.contract.deliveries, *shadow.contract.pending, *shadow.contract.stamped_ms)
+    }
+
+
+@pytest.mark.req("NEG-021", "NEG-018", "MND-023")
+@pytest.mark.parametrize("restart", ["never", "snapshot", "journal"])
+def test_a_receipt_finds_its_displaced_contract_without_a_pass_over_the_others(
+    tmp_path: Path, restart: str
+) -> None:
+    """escrowmem26: Alice's k = 200 Accepts of Bob's offer revealed highest first, Bob delivering under each
+    contract before the next displaces it; then Alice receipts each Delivery. A Receipt names a Delivery,
+    not a contract: finding the displaced contract it moves (``Negotiation.displaced_of``), and asking
+    whether a statement is a displaced contract's claim (``displaced_holding``), each passed over every
+    contract displaced -- three passes of k - 1 a Receipt (300 for the first 100). Now each is one lookup
+    in an index of what the displaced contracts hold (one pass builds it), kept in step as they move, equal
+    to a recount -- in a view pickled as a node's snapshot and read back half-way (``restart``
+    "snapshot"), and in one that forgot the negotiation half-way and read it back from its journal
+    ("journal")."""
+    import io
+
+    from a2a_coop.runtime import snapshot
+    from a2a_coop.runtime.journal import Journal
+
+    k = 200
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
+    accepts = []
+    for _ in range(k):
+        clock.advance(1)
+        accepts.append(alice.accept(offer))
+    journal = Journal.open(tmp_path / "view.db", durability="normal") if restart == "journal" else None
+    view = Verifier(complete_chains=False)
+    if journal is not None:
+        view.use_archive(journal)
+
+    def take(vs: VerifiedStatement) -> None:
+        view.accept_statement(vs)
+        if journal is not None:
+            journal.record_batch([(vs, [], False)], at_ms=0)
+
+    for env in [*alice.setup, *bob.setup]:
+        view.accept(env)
+    take(offer)
+    deliveries = {}
+    for accept in reversed(accepts):
+        take(accept)
+        clock.advance(1)
+        deliveries[accept.digest] = bob.deliver(accept, alice)
+        take(deliveries[accept.digest])
+    nid = offer.negotiation_id
+    receipts = []
+    for i, accept in enumerate(accepts[1:]):
+        if i == k // 2 and restart == "snapshot":
+            buffer = io.BytesIO()
+            snapshot._Pickler(buffer, {}, ()).dump(view)  # as a node's snapshot pickles it
+            view = snapshot._Unpickler(io.BytesIO(buffer.getvalue()), {}).load()
+        elif i == k // 2 and restart == "journal":
+            assert view.forget_negotiation(nid)  # the next Receipt reads it back from the journal
+        if i in (0, k // 2 + 1):
+            neg = view.negotiations.get(nid)
+            assert len(neg.displaced or {}) == k - 1  # the attack happened
+            neg.displaced = _Scans(neg.displaced or {})
+        clock.advance(1)
+        receipts.append(alice.receipt(deliveries[accept.digest]))
+        take(receipts[-1])
+        if i in (k // 2 - 1, k - 2):
+            scans = neg.displaced.scans  # type: ignore[union-attr]
+            assert scans <= 1, scans  # the index built once, if it was not yet; before, 2 passes a Receipt
+    neg = view.negotiations.get(nid)
+    for accept, receipt in zip(accepts[1:], receipts, strict=True):
+        shadow = (neg.displaced or {})[accept.digest]
+        assert shadow.contract is not None and shadow.contract.receipted == {(bob.did, 0)}  # moved it
+        assert neg.displaced_of(receipt) is shadow
+    assert neg._displaced_by == _recount(neg)
+    if journal is not None:
+        journal.close()

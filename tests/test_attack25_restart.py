@@ -25,6 +25,7 @@ import itertools
 from pathlib import Path
 
 import pytest
+from test_attack24_cut_back import _recount
 from test_attack24_reveal_later import _bodies, _mirror
 
 from a2a_coop.protocol.negotiation import State
@@ -93,6 +94,15 @@ def _offer(tmp_path: Path, how: str) -> tuple[FixedClock, Party, _Bob, VerifiedS
     return clock, alice, b, offer
 
 
+def _displaced_index(peer: Peer, nid: bytes) -> dict[bytes, bytes]:
+    """The index of what the displaced contracts hold (``Negotiation._displaced_by``), built if it was not,
+    checked against a recount of them (escrowmem26)."""
+    neg = peer.negotiation(nid)
+    index = neg._displaced_index()
+    assert index == _recount(neg)
+    return index
+
+
 def _state(peer: Peer, nid: bytes) -> tuple[str, bytes | None, frozenset[bytes]]:
     neg = peer.negotiation(nid)
     return (
@@ -127,8 +137,10 @@ def test_a_lower_answer_revealed_after_bobs_restart_cuts_the_line_as_if_he_never
     assert _bodies(b.peer.exchange(kept.envelope, [])) == ["ack"]
     assert _state(b.peer, nid) == ("REJECTED", None, frozenset({accept.digest, delivery.digest}))
     assert kept.digest in {verify_statement(env).digest for _, _, env in b.peer.journal.statements()}  # type: ignore[union-attr]
+    assert _displaced_index(b.peer, nid) == {delivery.digest: accept.digest}  # Bob's Delivery finds it
     b.restart()  # and again, once the Reject is journaled
     assert _state(b.peer, nid) == ("REJECTED", None, frozenset({accept.digest, delivery.digest}))
+    assert _displaced_index(b.peer, nid) == {delivery.digest: accept.digest}
     b.close()
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_attack25_escrow_cut_back import _before_witness25
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol import mandate
@@ -603,3 +604,78 @@ def test_an_escrows_forgotten_exposure_records_go_to_its_journal_and_count_the_s
     for name in TWINS:
         assert counts(twins.nodes[name]) == expected
     assert rows(twins.forgetting) > 0
+
+
+def _kept_for(node: EscrowNode) -> dict[str, int]:
+    """What the escrow keeps in memory per contract: negotiations, Accepts by offer and by nonce (ESC-012,
+    ESC-015), bond records, and its exposures' records outside the forgotten ones (``_frozen``, bounded by
+    FORGOTTEN_KEPT: the older ones are in the journal)."""
+    e = node.escrow
+    exposures = e.verifier.exposure.by_mandate.values()
+    assert all(len(exp._frozen) <= 2 * mandate.FORGOTTEN_KEPT for exp in exposures)
+    return {
+        "negotiations": len(e.verifier.negotiations.by_id),
+        "accepts": len(e._accept_of) + len(e._accept_nonces),
+        "bonds": len(e._book.bonds),
+        "exposure": sum(
+            len(sweep.items) + len(exp.answered_offers) + len(exp.finished_contracts)
+            for exp in exposures
+            for sweep in (exp._answered, exp._contracts, exp._displaced)
+        ),
+    }
+
+
+@pytest.mark.req("ESC-016", "NEG-021", "ESC-012", "ESC-007")
+def test_contracts_a_lower_answer_cut_back_leave_the_escrows_memory_and_are_answered_as_held(
+    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ESC-016 (d), NEG-021 read as before (d): Bob offers Alice terms naming no escrow; she keeps a Reject
+    of it back, counters naming the escrow with both bonds, Bob accepts, the escrow locks both bonds, and
+    her kept Reject cuts the line back -- the escrow refunds both. The negotiation left memory once no
+    Accept could be recognised, but each cut-back left its Accept by offer and by nonce, both bond records
+    and, in the escrow's verifier, the displaced contract and the cut-off Counter in its exposures: grown by
+    them for good, a pair of keys paying two signatures a round. Now after 4 cut-backs and after 8 the
+    forgetting twin keeps the same, and it answers each line's Counter, Accept and Reject again, and after a
+    restart, as the twin that holds everything does (ESC-012's Accept and signed news included). NEG-021 is
+    read as before (d), under which ESC-016 (d)'s refund is owed (test_attack25_escrow_cut_back)."""
+    _before_witness25(monkeypatch)
+    monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 1)
+    alice, bob, escrow = parties
+    lines: list[tuple[VerifiedStatement, ...]] = []
+
+    def cut_back() -> tuple[VerifiedStatement, ...]:
+        offer = bob.offer(alice, bob.proposal())
+        clock.advance(1_000)
+        kept = alice.reject(offer, "kept back")
+        clock.advance(1_000)
+        counter = alice.counter(
+            offer, alice.proposal(escrow=escrow.did, issuer_bond=BOND, audience_bond=BOND)
+        )
+        clock.advance(1_000)
+        accept = bob.accept(counter)
+        clock.advance(1_000)
+        locked = twins.submit(offer, counter, accept)
+        assert [verify_statement(env).body for env in locked[1]][-3:] == ["stamp", "bond_lock", "bond_lock"]
+        refunded = twins.submit(kept)  # the attack happened: the line cut back, both bonds refunded
+        assert [verify_statement(env).body for env in refunded[1]][-3:] == ["stamp", "refund", "refund"]
+        return counter, accept, kept
+
+    kept: list[dict[str, int]] = []
+    for n in (4, 8):
+        while len(lines) < n:
+            lines.append(cut_back())
+        clock.advance(DAY_MS)  # past every offer's cutoff plus the tolerance: no Accept is recognised
+        twins.tick()
+        twins.tick()
+        kept.append(_kept_for(twins.forgetting))
+    assert kept[0] == kept[1], kept
+    assert kept[1]["negotiations"] == kept[1]["accepts"] == kept[1]["bonds"] == 0
+    assert twins.forgetting.escrow.forgotten >= 8
+
+    def probes() -> list[Any]:
+        return [twins.submit(vs) for line in lines for vs in line]
+
+    first = probes()
+    assert all(outcome[0] == "answered" for outcome in first)
+    twins.restart()
+    assert probes() == first

@@ -954,6 +954,46 @@ def test_a_displaced_contracts_revoke_held_only_after_the_witnessed_accept_ends_
     assert _verdict(v, nxt) == "valid"
 
 
+@pytest.mark.req("MND-024", "MND-009", "MND-010")
+@pytest.mark.parametrize("archived", [False, True])
+def test_a_forgotten_displaced_contract_counts_and_moves_as_a_held_one(
+    monkeypatch: pytest.MonkeyPatch, archived: bool
+) -> None:
+    """escrowmem26, exposure level: a contract displaced (NEG-017, NEG-021) stayed in the sweeps when its
+    negotiation was forgotten -- its period's share dated by the displacement had no forgotten record. Now it
+    leaves them with a record of that share beside the contract's; it counts, toward outstanding and in its
+    period, as in an exposure that forgot nothing, before and after an earlier displacement and ending read
+    back late, and forgotten again. ``archived``: the records were in the archive (FORGOTTEN_KEPT 0)."""
+    if archived:
+        monkeypatch.setattr(mandate, "FORGOTTEN_KEPT", 0)
+    held, forgot = Exposure(period_ms=5_000), Exposure(period_ms=5_000)
+    if archived:
+        forgot.archive, forgot.name = _RowsArchive(), b"m"  # type: ignore[assignment]
+    for exp in (held, forgot):
+        exp.contract_formed(b"d", 500, 1_000, counts_until=10_000, start=(1_000, -1))
+        exp.contract_formed(b"e", 200, 1_500, counts_until=10_000, start=(1_500, -1))
+        exp.contract_displaced(b"d", (4_000, -1))
+    places = [(t, seq) for t in range(0, 11_000, 250) for seq in (-1, 0, None)]
+
+    def same() -> None:
+        for t, seq in places:
+            assert forgot.outstanding(t, seq=seq) == held.outstanding(t, seq=seq), (t, seq)
+            for period in (0, 1):
+                assert forgot.committed(period, t, seq=seq) == held.committed(period, t, seq=seq), (t, seq)
+
+    forgot.contract_forgotten(b"d")
+    assert b"d" not in forgot._contracts.items and b"d" not in forgot._displaced.items  # left the sweeps
+    assert held.committed(0, 3_000) == 700 and held.committed(0, 5_000) == 200  # d's share until 4,000
+    same()
+    for exp in (held, forgot):
+        exp.contract_displaced(b"d", (2_500, -1))  # an earlier displacement, read back late
+        exp.contract_ended(b"d", (2_000, -1))  # and an earlier ending
+    assert b"d" in forgot._displaced.items  # read back with its share, moved as a held one
+    same()
+    forgot.contract_forgotten(b"d")
+    same()
+
+
 @pytest.mark.req("MND-024")
 @pytest.mark.req("MND-022")
 @pytest.mark.req("MND-010")

@@ -1091,10 +1091,9 @@ def _recount_dated(
             c = contracts[key]
             c[3], c[4] = min(c[3], here), min(c[4], here)
         elif kind == "forget" and key in contracts:
-            exp.contract_forgotten(key)
-            if key not in exp._displaced.items:
-                contracts[b"forgotten%d:" % i + key] = contracts.pop(key)  # counts on, out of reach
-                gone.add(key)
+            exp.contract_forgotten(key)  # displaced or not: its period's share is dated too
+            contracts[b"forgotten%d:" % i + key] = contracts.pop(key)  # counts on, out of reach
+            gone.add(key)
         elif kind == "forget_answer" and key in offers and key not in exp.live_offers:
             exp.answer_forgotten(key)
             offers[b"forgotten%d:" % i + key] = offers.pop(key)
@@ -1103,7 +1102,7 @@ def _recount_dated(
         if not reuse:  # also where each forgotten offer or contract starts and stops counting
             for fk, row in [*offers.items(), *contracts.items()]:
                 if fk.startswith(b"forgotten"):
-                    for edge in (row[0], row[3] if fk in contracts else row[4]):
+                    for edge in (row[0], row[3], row[4]) if fk in contracts else (row[0], row[4]):
                         for th in (edge - 1, edge, edge + 1):
                             if 0 < th < _NEVER:
                                 asked.append((th // _SPAN, th % _SPAN - 1))

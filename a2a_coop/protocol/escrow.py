@@ -2409,6 +2409,8 @@ class Escrow:
         old = self.succeeds
         if c is not None and c.escrow == old != "" and self._taken_over_rows is None:
             return False  # the old key's contract, its statements in no archive of ours yet (ESC-023)
+        if any(nid == negotiation_id for nid, _ in self._displaced.values()):
+            return False  # a contract displaced there awaits its Refunds (ESC-016)
         if c is None or not self._is_us(c.escrow):
             # An offer naming us shown under ESC-013, answered or not, or a line that went on to a contract
             # naming another escrow (a Counter naming it accepted, or an Accept it witnessed displacing
@@ -2416,8 +2418,6 @@ class Escrow:
             # recognise no Accept of our offer after the answer we took (ESC-014) -- none is, once past
             # its cutoff. Kept for good, fresh keys showing us such lines would grow our memory for free.
             if negotiation_id not in self._named and not self._named_in_archive(negotiation_id):
-                return False
-            if neg.replaced is not None and neg.replaced.id in self._displaced:
                 return False
             until: int | None = _recognisable_until(neg)
         elif not _settled(neg):
@@ -2430,10 +2430,12 @@ class Escrow:
                 heapq.heappush(self._linger, (until, negotiation_id))
             return False
         self._linger_due.pop(negotiation_id, None)
-        for ended in (c, neg.replaced):  # settled, or refunded (ESC-016): its bonds move no balance any more
-            if ended is not None and self._is_us(ended.escrow):
-                for p in ended.parties:
-                    self._book.bonds.pop((ended.id, p), None)
+        # Settled, or displaced -- by a witnessed Accept or a lower answer (NEG-017, NEG-021) -- and refunded
+        # (ESC-016): its bonds move no balance any more, and what answers a Submit about it is read back.
+        formed = [ended for ended in _formed_here(neg) if self._is_us(ended.escrow)]
+        for ended in formed:
+            for p in ended.parties:
+                self._book.bonds.pop((ended.id, p), None)
         verifier = self.verifier
         held, witness = verifier.statements, verifier.witness
         dropped = verifier.forget_negotiation(negotiation_id)
@@ -2464,10 +2466,10 @@ class Escrow:
         for by, digest in self._rewitnessed.pop(negotiation_id, ()):  # read back for it
             witness.forget_stamps(by, [digest])
         self._named.discard(negotiation_id)
-        if c is not None:
-            accept = c.accept
-            if self._accept_of.get(c.offer.digest) == accept.digest:
-                del self._accept_of[c.offer.digest]
+        for ended in formed:
+            accept = ended.accept
+            if self._accept_of.get(ended.offer.digest) == accept.digest:
+                del self._accept_of[ended.offer.digest]
             if self._accept_nonces.get((accept.issuer, accept.header.nonce)) == accept.digest:
                 del self._accept_nonces[(accept.issuer, accept.header.nonce)]
         self.forgotten += 1
@@ -2561,10 +2563,10 @@ class Escrow:
         if offer.body not in ("offer", "counter") or not self._forgotten(offer.digest):
             return b""
         neg = self.verifier.negotiations.find(offer.header.negotiation_id)
-        c = neg.contract if neg is not None else None
-        if c is None or not self._is_us(c.escrow) or c.offer.digest != offer.digest:
-            return b""
-        return c.accept.digest
+        for c in _formed_here(neg) if neg is not None else ():  # the latest first, as _accept_of kept it
+            if self._is_us(c.escrow) and c.offer.digest == offer.digest:
+                return c.accept.digest
+        return b""
 
     def _accept_with_nonce(self, issuer: str, nonce: bytes) -> bytes | None:
         """The digest of ``issuer``'s Accept of a contract we bond carrying ``nonce`` (ESC-015),
@@ -2714,6 +2716,20 @@ def _settled(neg: Negotiation) -> bool:
     c = neg.contract
     assert c is not None
     return neg.state in TERMINAL_STATES and not open_bonds_of(c) and not c.pending_claims
+
+
+def _formed_here(neg: Negotiation) -> list[Contract]:
+    """The contracts that were ``neg``'s contract, the latest first: its contract, then those a witnessed
+    Accept or a lower answer displaced (NEG-017, NEG-021), each kept with its own moves from the Accept
+    that formed it (:meth:`Negotiation._keep_displaced`) -- not one formed on a cut-off line, whose Accept
+    was taken superseded and formed nothing here."""
+    shadows = reversed(list((neg.displaced or {}).values()))
+    displaced = [
+        s.contract
+        for s in shadows
+        if s.contract is not None and s.history[:1] and s.history[0][3] == s.contract.accept.digest
+    ]
+    return [neg.contract, *displaced] if neg.contract is not None else displaced
 
 
 def _recognisable_until(neg: Negotiation) -> int:

@@ -264,19 +264,35 @@ def _record_from(record: bytes) -> tuple[int, int, tuple[int, ...]]:
     return latest, packed, buckets
 
 
+# The key prefix of a forgotten displaced contract's period share (:meth:`Exposure._freeze_share`), beside
+# b"0" (an answered offer) and b"1" (a contract).
+_SHARE: Final = b"2"
+
+
 def _counted(
-    latest: int, packed: int, buckets: tuple[int, ...], place: int, *, dated_starts: bool, period: int | None
+    latest: int,
+    packed: int,
+    buckets: tuple[int, ...],
+    key: bytes,
+    place: int,
+    *,
+    dated_starts: bool,
+    period: int | None,
 ) -> int:
-    """What a forgotten record counts at ``place`` toward outstanding (``period`` None) or in ``period``:
-    what its entries did in the sweeps -- an offer (kind 0) in total and in its periods while its until is
-    not below ``place``, a contract (1) in total so (its period's share is in ``_formed``), both minus their
-    value, with ``dated_starts``, while not started (start - 1 not below ``place``)."""
-    kind = packed & 1
+    """What a forgotten record ``key`` counts at ``place`` toward outstanding (``period`` None) or in
+    ``period``: what its entries did in the sweeps -- an offer (kind 0) in total and in its periods while its
+    until is not below ``place``, a contract (1) in total so (its period's share is in ``_formed``), both
+    minus their value, with ``dated_starts``, while not started (start - 1 not below ``place``); a displaced
+    contract's period share (:data:`_SHARE`) in its period alone while its until is not below ``place``, as
+    ``_displaced`` counted it (its contract's record subtracts it before its start)."""
     other = (packed >> 2 & _PLACE_MASK) + _NO_START
     value = packed >> (_PLACE_BITS + 2)
-    until, start = (other, latest) if packed & 2 else (latest, other)
     if period is not None and period not in buckets:
         return 0
+    if key[:1] == _SHARE:
+        return value if period is not None and other >= place else 0
+    kind = packed & 1
+    until, start = (other, latest) if packed & 2 else (latest, other)
     counted = value if until >= place and (period is None or not kind) else 0
     if dated_starts and start >= place:
         counted -= value
@@ -438,10 +454,12 @@ class Exposure:
         # above to keep memory small: ``(latest, packed, buckets, key)`` sorted, ``latest`` the larger of
         # ``until`` (as in ``_answered`` or ``_contracts``) and ``start - 1`` (as in ``_unstarted``;
         # _NO_START if none), ``packed`` the value, the other of the two, which it is, and the kind
-        # (:meth:`_freeze`), ``key`` the kind and the digest. At a threshold above ``latest`` such an offer
-        # adds nothing, and such a contract nothing to outstanding and its whole value to its period (in
-        # ``_formed``), as they would held; a query at or below it adds what they count there
-        # (:meth:`_forgotten`), from the tail of this list and, below ``_archived``, from the archive.
+        # (:meth:`_freeze`), ``key`` the kind and the digest -- or :data:`_SHARE` and the digest of a
+        # displaced contract, for its period's share (:meth:`_freeze_share`). At a threshold above
+        # ``latest`` such an offer adds nothing, and such a contract nothing to outstanding and its whole
+        # value to its period (in ``_formed``), as they would held; a query at or below it adds what they
+        # count there (:meth:`_forgotten`), from the tail of this list and, below ``_archived``, from the
+        # archive.
         self._frozen: list[tuple[int, int, tuple[int, ...], bytes]] = []
         # Where records older than the latest FORGOTTEN_KEPT go (set by its ExposureBook: a verifier's
         # archive, when it is an ExposureArchive); None: every one stays in memory (a view never forgets).
@@ -598,10 +616,12 @@ class Exposure:
         if self.answered_offers.pop(digest, None) is not None:
             self._freeze(0, self._answered, digest)
 
-    def _freeze(self, kind: int, sweep: _Expiring, key: bytes) -> None:
+    def _freeze(self, kind: int, sweep: _Expiring, key: bytes) -> int | None:
+        """``key``'s entry of ``sweep`` (kind 0: ``_answered``, 1: ``_contracts``) and its start as one
+        record (see ``_frozen``); returns the record's latest, None if it held none."""
         entry = sweep.items.get(key)
         if entry is None:
-            return
+            return None
         unstarted = self._unstarted[kind].items.get(key)
         start = _NO_START if unstarted is None else unstarted.until
         sweep.remove(key)
@@ -610,9 +630,41 @@ class Exposure:
         # Packed in one int beside the sort key: a forgotten trade's records stay small.
         other = until if until < start else start
         packed = (value << _PLACE_BITS | (other - _NO_START)) << 2 | (until < start) << 1 | kind
-        insort(self._frozen, (max(until, start), packed, buckets, b"%d" % kind + key))
+        latest = max(until, start)
+        self._keep_frozen(latest, packed, buckets, b"%d" % kind + key)
+        return latest
+
+    def _freeze_share(self, contract: bytes, contract_latest: int) -> None:
+        """A displaced contract's period share (``_displaced``, :meth:`contract_displaced`), frozen with its
+        contract's record (latest ``contract_latest``): its until packed as an offer's, its latest no
+        earlier than its contract's, so that :meth:`_thaw` finds it wherever it finds the contract."""
+        entry = self._displaced.items.get(contract)
+        if entry is None:
+            return
+        self._displaced.remove(contract)
+        packed = (entry.value << _PLACE_BITS | (entry.until - _NO_START)) << 2
+        self._keep_frozen(max(entry.until, contract_latest), packed, entry.buckets, _SHARE + contract)
+
+    def _keep_frozen(self, latest: int, packed: int, buckets: tuple[int, ...], key: bytes) -> None:
+        insort(self._frozen, (latest, packed, buckets, key))
         if self.archive is not None and len(self._frozen) > max(2 * FORGOTTEN_KEPT, self._retry_at):
             self._archive_older()
+
+    def _find_frozen(self, key: bytes, since: int) -> tuple[int, int, tuple[int, ...], int] | None:
+        """The forgotten record ``key`` whose latest is not below ``since``: ``(latest, packed, buckets,
+        at)``, ``at`` its index in ``_frozen`` (-1: read from the archive), or None."""
+        frozen = self._frozen
+        i = len(frozen)
+        while i and frozen[i - 1][0] >= since:
+            i -= 1
+            if frozen[i][3] == key:
+                return (*frozen[i][:3], i)
+        if self.archive is not None and self._archived >= since:
+            rows = self.archive.forgotten_since(self.name, _latest_bytes(since))
+            record = next((r for k, r in rows if k == key), None)
+            if record is not None:
+                return (*_record_from(record), -1)
+        return None
 
     def _thaw(self, kind: int, digest: bytes, since: int, *, sooner: bool = True) -> bool:
         """A forgotten record (:meth:`_freeze`) that counts past ``since`` -- an offer (kind 0) answered, or a
@@ -622,29 +674,25 @@ class Exposure:
         whose latest is not below ``since`` and, below ``_archived``, in the archive (a row there that the
         sweeps hold again is not counted from it, :meth:`_forgotten`). ``sooner``: only one that counts past
         ``since`` (an answer or an ending no sooner moves nothing, and the record stays); a displacement
-        moves its period's share too. False: there is none, or it stays."""
-        key = b"%d" % kind + digest
-        frozen, found, at = self._frozen, None, -1
-        i = len(frozen)
-        while i and frozen[i - 1][0] >= since:
-            i -= 1
-            if frozen[i][3] == key:
-                found, at = frozen[i][:3], i
-                break
-        if found is None and self.archive is not None and self._archived >= since:
-            rows = self.archive.forgotten_since(self.name, _latest_bytes(since))
-            record = next((r for k, r in rows if k == key), None)
-            found = None if record is None else _record_from(record)
+        moves its period's share too. A displaced contract's period share comes back with it. False: there
+        is none, or it stays."""
+        found = self._find_frozen(b"%d" % kind + digest, since)
         if found is None:
             return False
-        latest, packed, buckets = found
+        latest, packed, buckets, at = found
         other = (packed >> 2 & _PLACE_MASK) + _NO_START
         value = packed >> (_PLACE_BITS + 2)
         until, start = (other, latest) if packed & 2 else (latest, other)
         if sooner and until <= since:
             return False  # it moves nothing: stays as it is, forgotten
         if at >= 0:
-            del frozen[at]
+            del self._frozen[at]
+        share = self._find_frozen(_SHARE + digest, latest) if kind else None
+        if share is not None:
+            if share[3] >= 0:
+                del self._frozen[share[3]]
+            share_until = (share[1] >> 2 & _PLACE_MASK) + _NO_START
+            self._displaced.add(digest, share[1] >> (_PLACE_BITS + 2), share_until, share[2])
         if start > _NO_START:
             self._unstarted[kind].add(digest, value, start, buckets)
             self._last_unstarted = max(self._last_unstarted, start)
@@ -684,8 +732,8 @@ class Exposure:
         i = len(frozen)
         while i and frozen[i - 1][0] >= place:
             i -= 1
-            latest, packed, buckets, _ = frozen[i]
-            total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
+            latest, packed, buckets, key = frozen[i]
+            total += _counted(latest, packed, buckets, key, place, dated_starts=dated_starts, period=period)
         if self._archived >= place:
             assert self.archive is not None, "records were archived: the archive must be attached"
             held = {key for *_, key in frozen}
@@ -693,7 +741,9 @@ class Exposure:
                 if key in held or self._holds(key):
                     continue
                 latest, packed, buckets = _record_from(record)
-                total += _counted(latest, packed, buckets, place, dated_starts=dated_starts, period=period)
+                total += _counted(
+                    latest, packed, buckets, key, place, dated_starts=dated_starts, period=period
+                )
         return total
 
     def holds(self, digest: bytes) -> bool:
@@ -707,6 +757,8 @@ class Exposure:
         digest = key[1:]
         if key[:1] == b"1":
             return digest in self._contracts.items
+        if key[:1] == _SHARE:
+            return digest in self._displaced.items
         return digest in self._answered.items or digest in self._offers.items
 
     def offer_accepted(self, digest: bytes, at: tuple[int, int], accepted_ms: int) -> None:
@@ -824,11 +876,13 @@ class Exposure:
     def contract_forgotten(self, contract: bytes) -> None:
         """Its negotiation, finished, is forgotten: the contract still counts exactly as it did (from its
         Accept, until its ending, in its period: SPEC 4.5), kept in a compact form (``_frozen``) until a
-        statement before its ending or its Accept is checked."""
+        statement before its ending or its Accept is checked. One displaced (:meth:`contract_displaced`)
+        keeps its period's share, dated by the displacement, as a record of its own beside it."""
         self.finished_contracts.pop(contract, None)
         self.open_contracts.pop(contract, None)
-        if contract not in self._displaced.items:  # displaced: its period's share is dated too; it stays
-            self._freeze(1, self._contracts, contract)
+        latest = self._freeze(1, self._contracts, contract)
+        if latest is not None:
+            self._freeze_share(contract, latest)
 
     def contract_displaced(self, contract: bytes, at: tuple[int, int]) -> None:
         """A witnessed Accept at ``at`` (as in :meth:`contract_ended`) displaced ``contract`` (NEG-019): for

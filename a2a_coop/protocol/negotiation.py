@@ -548,6 +548,12 @@ def _latest(places: list[Place], party: str) -> tuple[int, int]:
     return at, seq
 
 
+def _held_by_contract(c: Contract) -> list[bytes]:
+    """The Deliveries, BreachClaims and Revokes ``c`` holds: what a statement naming one of them reaches
+    through it (:attr:`Negotiation._displaced_by`)."""
+    return [*c.deliveries, *c.pending, *c.stamped_ms]
+
+
 def arbitrated(c: Contract) -> list[bytes]:
     """The BreachClaims and Revokes of ``c`` held, pending or effective."""
     return [*c.pending, *c.stamped_ms]
@@ -610,6 +616,15 @@ class Negotiation:
     # its ending is dated as it would have been, held first (SPEC 4.5, MND-023). None: none. A class
     # default: a negotiation pickled before it existed reads None.
     displaced: dict[bytes, Negotiation] | None = None
+    # Each Delivery, BreachClaim and Revoke a displaced contract holds -> that contract's key in
+    # :attr:`displaced` (its Accept's digest): :meth:`displaced_of` finds a Receipt's contract, and
+    # :meth:`displaced_holding` a claim's, in one lookup however many were displaced (a key revealing k
+    # lower answers displaces k - 1). Kept in step with what the displaced contracts hold
+    # (:meth:`_keep_displaced`, :meth:`apply_to_displaced`, :meth:`drop_displaced`); each lookup checks the
+    # contract it names, so an entry answers only for a statement that contract holds. None: not built
+    # (none displaced, or a negotiation pickled before it existed: built from :attr:`displaced` when first
+    # asked). A class default.
+    _displaced_by: dict[bytes, bytes] | None = None
     # The Reject that closed the line, kept for NEG-021 (a lower answer of its issuer to the same offer
     # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
     # before it existed reads None.
@@ -1081,6 +1096,7 @@ class Negotiation:
         shadow.offers = [contract.offer]
         shadow.superseded = _NONE_SUPERSEDED
         shadow.displaced, shadow.branch, shadow.replaced = None, None, None
+        shadow.__dict__.pop("_displaced_by", None)  # the class default: it displaced nothing
         if shadow.contract is contract:
             shadow.history = self._moves_of(contract)
         else:
@@ -1088,7 +1104,10 @@ class Negotiation:
             shadow.contract, shadow.outstanding, shadow.state = contract, outstanding, _ACCEPTED
         if self.displaced is None:
             self.displaced = {}
-        self.displaced[contract.accept.digest] = shadow
+        key = contract.accept.digest
+        self.displaced[key] = shadow
+        if self._displaced_by is not None:  # else built when first asked
+            self._displaced_by.update(dict.fromkeys(_held_by_contract(contract), key))
 
     def _moves_of(self, contract: Contract) -> list[tuple[State, Event, State, bytes]]:
         """The moves of :attr:`history` from the one that formed ``contract``, this negotiation's contract,
@@ -1102,26 +1121,26 @@ class Negotiation:
 
     def displaced_of(self, vs: VerifiedStatement) -> Negotiation | None:
         """The displaced contract's negotiation (:attr:`displaced`) that contract statement ``vs`` names."""
-        if not self.displaced or vs.body in _TRADE_EVENTS:
+        displaced = self.displaced
+        if not displaced or vs.body in _TRADE_EVENTS:
             return None
         ref = cited(vs)
-        named = self.displaced.get(ref)  # by its Accept's digest: one lookup, however many were displaced
+        named = displaced.get(ref)  # by its Accept's digest: one lookup, however many were displaced
         if named is not None:
             return named
-        for shadow in self.displaced.values():  # a Receipt names a Delivery
-            c = shadow.contract
-            if c is not None and (ref == c.accept.digest or ref in c.deliveries):
-                return shadow
-        return None
+        shadow = displaced.get(self._displaced_index().get(ref, b""))  # a Receipt names a Delivery
+        c = shadow.contract if shadow is not None else None
+        return shadow if c is not None and ref in c.deliveries else None
 
     def displaced_holding(self, digest: bytes) -> Negotiation | None:
         """The displaced contract's negotiation (:attr:`displaced`) holding the BreachClaim or Revoke
         ``digest``, pending or effective, or None."""
-        for shadow in (self.displaced or {}).values():
-            c = shadow.contract
-            if c is not None and (digest in c.pending or digest in c.stamped_ms):
-                return shadow
-        return None
+        displaced = self.displaced
+        if not displaced:
+            return None
+        shadow = displaced.get(self._displaced_index().get(digest, b""))
+        c = shadow.contract if shadow is not None else None
+        return shadow if c is not None and (digest in c.pending or digest in c.stamped_ms) else None
 
     def apply_to_displaced(self, vs: VerifiedStatement) -> Negotiation | None:
         """``vs``, taken superseded, applied to the displaced contract it names as it would have been, held
@@ -1134,7 +1153,31 @@ class Negotiation:
             shadow.apply(vs)
         except CoopError:
             return None
+        c, index = shadow.contract, self._displaced_by
+        if index is not None and c is not None and vs.digest in _held_by_contract(c):
+            index[vs.digest] = c.accept.digest  # else built when first asked
         return shadow
+
+    def drop_displaced(self, key: bytes) -> None:
+        """Keep the contract displaced under ``key`` (:attr:`displaced`) no more: its Accept formed
+        nothing."""
+        shadow = self.displaced.pop(key, None) if self.displaced else None
+        index = self._displaced_by
+        if shadow is None or shadow.contract is None or index is None:
+            return
+        for digest in _held_by_contract(shadow.contract):
+            if index.get(digest) == key:
+                del index[digest]
+
+    def _displaced_index(self) -> dict[bytes, bytes]:
+        """:attr:`_displaced_by`, built from :attr:`displaced` if it is not yet."""
+        index = self._displaced_by
+        if index is None:
+            index = self._displaced_by = {}
+            for key, shadow in (self.displaced or {}).items():
+                if shadow.contract is not None:
+                    index.update(dict.fromkeys(_held_by_contract(shadow.contract), key))
+        return index
 
     # -- two answers of one key to one offer naming no escrow (NEG-021) ------------------
 

@@ -1300,14 +1300,22 @@ class Verifier:
         if neg is None:
             return []
         c = neg.contract
-        if c is not None and neg.contract_finished:
-            # It stays in the exposure, dated as it was (SPEC 4.5: a forgotten contract counts exactly as a
-            # held one, from its Accept until its ending, and in its period from its Accept). One not
-            # finished stays as it is, open, for the statements that may still end it.
-            for party_vs in (c.offer, c.accept):
-                self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
-        for offer in neg.offers:  # an answered offer, kept for statements before its answer
-            self.exposure.answer_forgotten(offer.mandate_digest, offer.digest)
+        # It stays in the exposure, dated as it was (SPEC 4.5: a forgotten contract counts exactly as a
+        # held one, from its Accept until its ending, and in its period from its Accept). One not finished
+        # stays as it is, open, for the statements that may still end it. Each contract a witnessed Accept
+        # or a lower answer displaced (NEG-017, NEG-021) is dated ended by that displacement already, and
+        # leaves with it: kept, a key revealing lower answers one at a time grew every view by a contract
+        # and an offer a cut-back, for good.
+        ended = [c] if c is not None and neg.contract_finished else []
+        live = c.id if c is not None else None  # a contract formed again since is not displaced
+        ended += [
+            s.contract
+            for s in (neg.displaced or {}).values()
+            if s.contract is not None and s.contract.id != live
+        ]
+        for contract in ended:
+            for party_vs in (contract.offer, contract.accept):
+                self.exposure.contract_forgotten(party_vs.mandate_digest, contract.id)
         digests = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded, *held_off}
         c = neg.contract
         if c is not None:
@@ -1315,6 +1323,11 @@ class Verifier:
         if c is not None and self._bare_accepts:
             self._unindex_bare_accept(c.accept)  # forgotten finished: its booking stays as it is
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
+        # An answered offer, kept for statements before its answer: those of the line and those a
+        # witnessed Accept or a lower answer cut off it (superseded, NEG-018).
+        offers = {o.digest: o for o in (*neg.offers, *(vs for vs in dropped if vs.body in _OFFERS))}
+        for offer in offers.values():
+            self.exposure.answer_forgotten(offer.mandate_digest, offer.digest)
         if self._held_by_negotiation is not None:
             self._held_by_negotiation.pop(negotiation_id, None)  # the archive keeps them, in that order
         for nids in (self._naming_escrow or {}).values():
@@ -1369,8 +1382,7 @@ class Verifier:
                 continue
             if branch is not None and neg.branch is not branch and not self._counted_on_the_line(vs):
                 neg.branch = branch
-                if neg.displaced:
-                    neg.displaced.pop(vs.digest, None)
+                neg.drop_displaced(vs.digest)
         return neg
 
     def _counted_on_the_line(self, vs: VerifiedStatement) -> bool:
@@ -2392,8 +2404,7 @@ class Verifier:
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
                 if refused:
                     neg.branch = branch  # held first it was refused: the line's open end stays where it was
-                    if neg.displaced:
-                        neg.displaced.pop(vs.digest, None)  # and it formed no contract
+                    neg.drop_displaced(vs.digest)  # and it formed no contract
                 else:
                     self._track_cut_off(vs, neg, branch)
         if self._handed_over_due:
@@ -2710,6 +2721,7 @@ class Verifier:
 
 # The answers that end an offer without forming a contract; each frees it from its own date (SPEC 4.5).
 _ANSWERS: Final = frozenset({"counter", "reject", "withdraw"})
+_OFFERS: Final = frozenset({"offer", "counter"})
 # The statements whose effect starts at their escrow's Stamp, not at their issued_at_ms (WIT-005, KEY-010).
 _TAKES_EFFECT_AT_STAMP: Final = frozenset({"breach_claim", "revoke"})
 # The statements that bind their issuer's bond when the escrow takes them (WIT-004), and the Receipt,
