@@ -337,8 +337,8 @@ def test_audit_command_reports_and_writes_the_proof(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``a2a-coop audit``: the reveal-later transcript is a hard proof (exit 1, text and JSON), its proof
-    written with --proofs is one ``a2a-coop verify`` checks (exit 0); an honest trade's transcript is
-    clean (exit 0)."""
+    written with --proofs is one ``a2a-coop verify`` checks (exit 0), and ``verify`` of the transcript
+    names it; an honest trade's transcript is clean (exit 0)."""
     alice, bob, _, offer, (kept, accept, delivery) = _reveal_later()
     evidence = [alice.mandate_vs, bob.mandate_vs, offer, kept, accept, delivery]
     path = tmp_path / "evidence.json"
@@ -355,6 +355,9 @@ def test_audit_command_reports_and_writes_the_proof(
     code, out, _ = run_cli(capsys, "audit", path, "--json")
     [f] = json.loads(out)["findings"]
     assert code == 1 and f["proof"]["issuer"] == alice.did and f["requirement"] == "ATT-022"
+    code, out, _ = run_cli(capsys, "verify", path, "--json")  # valid, and the view holds the proof
+    [p] = json.loads(out)["transcript"]["fork_proofs"]
+    assert code == 0 and p == {"issuer": alice.did, "digests": [kept.digest.hex(), accept.digest.hex()]}
     honest_alice, honest_bob, log = full_trade(FixedClock())
     honest = tmp_path / "honest.json"
     envelopes = [*honest_alice.setup, *honest_bob.setup, *(vs.envelope for vs in log)]

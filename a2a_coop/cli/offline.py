@@ -70,10 +70,12 @@ def _statement_json(item: Item, vs: VerifiedStatement) -> dict[str, Any]:
 
 
 def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> dict[str, Any]:
-    """Verify every envelope, in order, with one Verifier; stop at the first failure."""
-    from a2a_coop.protocol.verifier import Verifier
+    """Verify every envelope, in order, with one view of evidence; stop at the first failure. The fork and
+    answer proofs it holds then (ATT-012, ATT-022: a refused fork too) are reported, each key they convict
+    (ATT-013) by its proof's two digests."""
+    from a2a_coop.runtime.evidence import EvidenceVerifier
 
-    verifier = Verifier(complete_chains=complete)
+    verifier = EvidenceVerifier(complete_chains=complete)
     statements: list[dict[str, Any]] = []
     error: dict[str, Any] | None = None
     for item in inputs.items:
@@ -105,12 +107,19 @@ def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> di
         "now_ms": now_ms,
         "statements": statements,
         "error": error,
+        "fork_proofs": [
+            {"issuer": issuer, "digests": [verify_statement(e).digest.hex() for e in (p.first, p.second)]}
+            for issuer, p in verifier.forks.items()
+        ],
     }
 
 
 def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
     for s in report["statements"]:
         out.write(f"{s['seq']:>4} {short(s['issuer'])} {s['body']:<14} {s['digest'][:16]}\n")
+    for p in report["fork_proofs"]:
+        pair = " and ".join(d[:16] for d in p["digests"])
+        out.write(f"fork proof against {p['issuer']}: {pair} (ATT-012; see `a2a-coop audit`)\n")
     error = report["error"]
     if error is None:
         now_ms = report["now_ms"]
