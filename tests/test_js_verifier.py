@@ -705,3 +705,29 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "counter-and-accept": "ATT-022",
     }
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
+
+
+_REDERIVE_WORK = """
+import { Verifier, WORK } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const again = Verifier.prototype.takeAgainInto;
+let rederived = 0;
+Verifier.prototype.takeAgainInto = function (fresh) {
+  rederived++;
+  return again.call(this, fresh);
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+for (const e of envelopes) v.accept(e);
+console.log(JSON.stringify({ rederived, stateless: WORK.stateless }));
+"""
+
+
+def test_the_js_verifiers_rederive_checks_no_envelope_twice() -> None:
+    """chains.json 243's valid twin (WitnessedCounter): Alice's kept Reject cuts the line back, then E's
+    Stamp of Bob's Accept comes and the JS view derives again what it took (``witnessCutOff``, NEG-021 (d)).
+    The re-derive feeds the very envelopes taken to a fresh view: their steps 1-20, a pure function of their
+    bytes, run once each (two thirds of a re-derive's time before: ``python -m benchmarks js_rederive``)."""
+    doc = json.loads((ROOT / "conformance" / "vectors" / "chains.json").read_text())
+    [test] = [t for g in doc["testGroups"] for t in g["tests"] if t["tcId"] == 243]
+    twin = test["envelopes"][:-1]  # without Bob's bad Delivery: every envelope taken
+    assert js_module(_REDERIVE_WORK, json.dumps(twin)) == {"rederived": 1, "stateless": len(twin)}

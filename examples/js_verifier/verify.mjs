@@ -465,7 +465,9 @@ const PRINCIPAL_BODIES = new Set(["mandate", "key_rotation", "key_revocation", "
 const BODY_TYPE = Object.fromEntries(MSG.Statement.fields.filter((f) => f.oneof).map((f) => [f.name, f.type]));
 
 // Steps 1-20 of SPEC 11.1. Returns {st, body, bodyName, digest, env}.
+export const WORK = { stateless: 0 }; // steps 1-20 run, counted (a re-derive must not run them again)
 export function verifyStateless(envBytes) {
+  WORK.stateless++;
   // 1. size
   if (envBytes.length > MAX_ENVELOPE) fail("ENVELOPE_TOO_LARGE", "ENV-008", `${envBytes.length} bytes`);
   // 2. envelope
@@ -528,6 +530,19 @@ export function verifyStateless(envBytes) {
   // 20. body rules
   checkBody(bodyName, body, h);
   return { env, st, h, body, bodyName, digest, payloadType: env.payload_type };
+}
+
+// Steps 1-20 of an envelope taken, kept with its bytes (a pure function of them): a re-derive -- reweigh,
+// witnessCutOff -- feeds a fresh view the very envelopes the view took, and checking their signatures and
+// keys again was two thirds of its time. A record is a copy ({...r}) per view; nothing mutates r.
+const STATELESS = new WeakMap();
+function statelessOf(envBytes) {
+  let r = STATELESS.get(envBytes);
+  if (r === undefined) {
+    r = verifyStateless(envBytes);
+    STATELESS.set(envBytes, r);
+  }
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1343,7 +1358,7 @@ export class Verifier {
 
   // `dry`: every check, nothing recorded (bindPastRevocation)
   acceptChecked(envBytes, dry) {
-    const r = verifyStateless(envBytes);
+    const r = statelessOf(envBytes);
     const { h, body, bodyName } = r;
     const rec = { ...r, dhex: hex(r.digest) };
     const dhex = rec.dhex;
