@@ -2189,7 +2189,7 @@ export const LAYERS = [
   "step 28: the state machine of SPEC 8 (8.4 table, 8.7 time, 8.8 order, 8.9 witnessed Accept: NEG-001..NEG-019, CMT-002/005/006/009/010/011, WIT-005)",
   "step 29: exposure of SPEC 4.5 (MND-009, MND-010)",
   "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
-  "equivocation proofs (6.8) from DSSE JSON (5.5)",
+  "equivocation and answer proofs (6.8, ATT-012, ATT-022) from DSSE JSON (5.5), and those a transcript shows (its Verifier's forks, faulty(): ATT-013)",
   "reputation aggregation of SPEC 10.3 (ATT-003, ATT-008..ATT-010, ATT-016's vouched stake) within ATT-021's tolerance: reputation.json",
   "ratings of SPEC 10.2 (ATT-002, ATT-004..ATT-007, ATT-020 by KEY-009's definition) from evidence bundles: ratings.json",
 ];
