@@ -53,37 +53,36 @@ def test_honest_transcripts_draw_no_finding() -> None:
     assert audit.audit([alice.mandate_vs, bob.mandate_vs, *log, *bonded]) == []
 
 
+def unguarded_offer(
+    writer: ChainWriter, party: Party, audience: Party, nonce: str, *, issued_at_ms: int | None = None
+) -> VerifiedStatement:
+    """An Offer of ``party``'s to ``audience`` signed at ``writer``'s place in its chain, not its own
+    writer's: a second statement at a used seq, a broken link or time running back, as ``writer`` says."""
+    at = party.clock.now_ms if issued_at_ms is None else issued_at_ms
+    stmt = new_statement(
+        "offer",
+        party.proposal(),
+        issued_at_ms=at,
+        ttl_ms=60_000,
+        audience=audience.did,
+        mandate=party.mandate_vs.digest,
+    )
+    return writer.sign(stmt, nonce=derive(nonce, 16))
+
+
 def test_two_statements_at_one_seq_and_a_broken_link_are_equivocation() -> None:
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     first = alice.offer(bob)
     # A second statement at seq 0: the writer forgets what it signed.
-    fork = ChainWriter(alice.agent.key).sign(
-        new_statement(
-            "offer",
-            alice.proposal(),
-            issued_at_ms=clock.now_ms,
-            ttl_ms=60_000,
-            audience=bob.did,
-            mandate=alice.mandate_vs.digest,
-        ),
-        nonce=derive("fork", 16),
-    )
+    fork = unguarded_offer(ChainWriter(alice.agent.key), alice, bob, "fork")
     [f] = _hard([first, fork])
     assert (f.kind, f.subject, f.requirement) == ("equivocation", alice.did, "CHN-004")
     assert {vs.digest for vs in f.evidence} == {first.digest, fork.digest}
     # seq 1 whose prev is not the held seq 0.
     second = alice.offer(bob)
-    broken = ChainWriter(alice.agent.key, next_seq=1, prev=derive("elsewhere")).sign(
-        new_statement(
-            "offer",
-            alice.proposal(),
-            issued_at_ms=clock.now_ms,
-            ttl_ms=60_000,
-            audience=bob.did,
-            mandate=alice.mandate_vs.digest,
-        ),
-        nonce=derive("broken", 16),
+    broken = unguarded_offer(
+        ChainWriter(alice.agent.key, next_seq=1, prev=derive("elsewhere")), alice, bob, "broken"
     )
     [g] = _hard([first, broken])
     assert g.requirement == "CHN-003" and g.subject == alice.did

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
+from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.chain import ChainWriter
@@ -27,10 +28,10 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.negotiation import Negotiation, State
 from a2a_coop.protocol.reputation import principals_of
-from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.testing import FixedClock, Party, derive, full_trade
+from a2a_coop.testing import FixedClock, Party, full_trade
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -612,30 +613,10 @@ def _transcripts() -> dict[str, list[bytes]]:
     clock = FixedClock()
     carol, dave = Party("carol", clock), Party("dave", clock)
     first = carol.offer(dave)
-    fork = ChainWriter(carol.agent.key).sign(
-        new_statement(
-            "offer",
-            carol.proposal(),
-            issued_at_ms=clock.now_ms,
-            ttl_ms=60_000,
-            audience=dave.did,
-            mandate=carol.mandate_vs.digest,
-        ),
-        nonce=derive("fork", 16),
-    )
+    fork = unguarded_offer(ChainWriter(carol.agent.key), carol, dave, "fork")
     writer = ChainWriter(dave.agent.key)  # Dave's seq 0 issued after his seq 1, linked: time runs back
     later, earlier = (
-        writer.sign(
-            new_statement(
-                "offer",
-                dave.proposal(),
-                issued_at_ms=clock.now_ms + dt,
-                ttl_ms=60_000,
-                audience=carol.did,
-                mandate=dave.mandate_vs.digest,
-            ),
-            nonce=derive(f"inverted {dt}", 16),
-        )
+        unguarded_offer(writer, dave, carol, f"inverted {dt}", issued_at_ms=clock.now_ms + dt)
         for dt in (5_000, 0)
     )
     o = dave.offer(carol)
