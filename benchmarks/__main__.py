@@ -59,6 +59,11 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "the live conformance suite against a reference peer process (full_run_s, slowest_case_s, cases, "
         "mutant_kill_rate)",
     ),
+    "js_rederive": (
+        "benchmarks.js_rederive",
+        "the JS verifier over N trades whose escrow's late Stamp takes back a cut-back contract "
+        "(NEG-021 (d), witnessCutOff): seconds, ms per trade (--verifier: an older copy, before/after)",
+    ),
     "population": (
         "benchmarks.population",
         "hosted Axelrod strategies trading: model mode vs axelrod.Match, crypto mode vs raw Ed25519, "

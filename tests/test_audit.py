@@ -8,16 +8,23 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_answer_proof import _reveal_later
+from test_attack24_reveal_later import _bobs_offer, _mirror
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.protocol import audit
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.claims import commit
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
+from a2a_coop.protocol.forks import PROOF_SCHEMA, ForkProof, verify_fork_proof
 from a2a_coop.protocol.statements import VerifiedStatement, new_statement, verify_statement
+from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, bonded_trade, derive, full_trade, service
 from conformance import audit_eval
 
@@ -46,41 +53,71 @@ def test_honest_transcripts_draw_no_finding() -> None:
     assert audit.audit([alice.mandate_vs, bob.mandate_vs, *log, *bonded]) == []
 
 
+def unguarded_offer(
+    writer: ChainWriter, party: Party, audience: Party, nonce: str, *, issued_at_ms: int | None = None
+) -> VerifiedStatement:
+    """An Offer of ``party``'s to ``audience`` signed at ``writer``'s place in its chain, not its own
+    writer's: a second statement at a used seq, a broken link or time running back, as ``writer`` says."""
+    at = party.clock.now_ms if issued_at_ms is None else issued_at_ms
+    stmt = new_statement(
+        "offer",
+        party.proposal(),
+        issued_at_ms=at,
+        ttl_ms=60_000,
+        audience=audience.did,
+        mandate=party.mandate_vs.digest,
+    )
+    return writer.sign(stmt, nonce=derive(nonce, 16))
+
+
 def test_two_statements_at_one_seq_and_a_broken_link_are_equivocation() -> None:
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     first = alice.offer(bob)
     # A second statement at seq 0: the writer forgets what it signed.
-    fork = ChainWriter(alice.agent.key).sign(
-        new_statement(
-            "offer",
-            alice.proposal(),
-            issued_at_ms=clock.now_ms,
-            ttl_ms=60_000,
-            audience=bob.did,
-            mandate=alice.mandate_vs.digest,
-        ),
-        nonce=derive("fork", 16),
-    )
+    fork = unguarded_offer(ChainWriter(alice.agent.key), alice, bob, "fork")
     [f] = _hard([first, fork])
     assert (f.kind, f.subject, f.requirement) == ("equivocation", alice.did, "CHN-004")
     assert {vs.digest for vs in f.evidence} == {first.digest, fork.digest}
     # seq 1 whose prev is not the held seq 0.
     second = alice.offer(bob)
-    broken = ChainWriter(alice.agent.key, next_seq=1, prev=derive("elsewhere")).sign(
-        new_statement(
-            "offer",
-            alice.proposal(),
-            issued_at_ms=clock.now_ms,
-            ttl_ms=60_000,
-            audience=bob.did,
-            mandate=alice.mandate_vs.digest,
-        ),
-        nonce=derive("broken", 16),
+    broken = unguarded_offer(
+        ChainWriter(alice.agent.key, next_seq=1, prev=derive("elsewhere")), alice, bob, "broken"
     )
     [g] = _hard([first, broken])
     assert g.requirement == "CHN-003" and g.subject == alice.did
     assert _hard([first, second]) == []
+
+
+@pytest.mark.req("ATT-022", "ATT-012")
+def test_two_answers_to_one_statement_are_equivocation_with_the_proof_gossip_carries() -> None:
+    """The reveal-later acceptor's Reject and Accept of Bob's offer, linked in her chain (no fork of it), are
+    an answer proof (ATT-022): the audit names her with the pair, and its proof is the ForkProof a peer
+    keeps and gossips -- another view takes it as a proof against her key -- and the file ``verify`` reads."""
+    alice, _, _, offer, (kept, accept, delivery) = _reveal_later()
+    [f] = _hard([alice.mandate_vs, offer, kept, accept, delivery])
+    assert (f.kind, f.subject, f.requirement) == ("equivocation", alice.did, "ATT-022")
+    assert [vs.digest for vs in f.evidence] == [kept.digest, accept.digest]
+    assert f.proof == ForkProof(kept.envelope, accept.envelope)
+    assert EvidenceVerifier().take_fork_proof(f.proof) == alice.did  # ATT-012: checked with no other context
+    doc = json.loads(json.dumps(f.to_json()["proof"]))
+    assert (doc["schema"], doc["issuer"]) == (PROOF_SCHEMA, alice.did)
+    assert verify_fork_proof(ForkProof(envelope_from_json(doc["first"]), envelope_from_json(doc["second"])))
+    assert _hard([alice.mandate_vs, offer, accept, delivery]) == []  # one answer alone proves nothing
+
+
+def test_an_honest_bargain_draws_no_answer_proof() -> None:
+    """Alice counters Bob's offer and Bob's peer accepts her Counter and delivers: each key answered each
+    statement once (ATT-022 (a)), so nothing is found; nor is a Reject and an Accept of two offers."""
+    _, alice, bob, peer, offer = _bobs_offer()
+    counter = alice.counter(offer, _mirror(offer))
+    sent = peer.on_replies([*alice.setup, counter.envelope])
+    assert [vs.body for vs in sent] == ["accept", "delivery"]
+    assert audit.audit([alice.mandate_vs, bob.mandate_vs, offer, counter, *sent]) == []
+    clock = FixedClock()
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    first, second = dave.offer(carol), dave.offer(carol)
+    assert _hard([first, second, carol.reject(first), carol.accept(second)]) == []
 
 
 def _negotiate(claim: trade_pb2.Claim, counter_value: int) -> tuple[Party, list[VerifiedStatement]]:
@@ -169,7 +206,8 @@ def test_commitments_above_the_mandate_are_over_commitment() -> None:
     # A Delivery under another contract of that negotiation is not one under the offer: A counters
     # the first offer before the second is signed (the subject's guard frees it), the subject takes
     # the Counter later and delivers under that contract, and A also signs an Accept of the offer
-    # for the auditor. No proof: the offer's contract is one the subject never held.
+    # for the auditor. No proof against the subject: the offer's contract is one it never held. A's two
+    # answers to the offer are one against A (ATT-022).
     o5 = over.offer(a, _even(over, 800))
     c5 = a.counter(o5, _even(a, 800))
     clock.advance(1000)
@@ -177,7 +215,8 @@ def test_commitments_above_the_mandate_are_over_commitment() -> None:
     clock.advance(1000)
     took = over.accept(c5)
     second = a.accept(o5)
-    assert _hard([over.mandate_vs, o5, c5, o6, took, over.deliver(took, a), second, b.accept(o6)]) == []
+    [h] = _hard([over.mandate_vs, o5, c5, o6, took, over.deliver(took, a), second, b.accept(o6)])
+    assert (h.subject, h.requirement, h.digests) == (a.did, "ATT-022", [c5.digest, second.digest])
     # Unanswered, or answered before the second was signed: not provably outstanding together.
     assert _hard([over.mandate_vs, o1, o2]) == []
     o3 = over.offer(a, _even(over, 800))
@@ -277,6 +316,53 @@ def test_each_adversary_is_flagged_with_its_finding(
     # Soft findings stay below 1; every finding serialises with its evidence.
     assert all(0 < f.confidence < 1 for f in findings if not f.hard)
     assert all(f.to_json()["evidence"] for f in findings)
+
+
+def test_the_equivocators_forks_are_proofs_anyone_checks(
+    market: tuple[audit_eval.Market, list[audit.Finding], dict[str, dict[str, float]]],
+) -> None:
+    """The reference equivocator (reference_agents.unsafe) signs second statements at used seqs: each
+    equivocation the audit reports carries a proof another view takes against that key alone (ATT-012)."""
+    m, findings, _ = market
+    names = {x.peer.did: n for n, x in m.members.items()}
+    proven = [f for f in findings if f.kind == "equivocation"]
+    assert {names[f.subject] for f in proven} == {"equivocator"}
+    for f in proven:
+        assert f.proof is not None and EvidenceVerifier().take_fork_proof(f.proof) == f.subject
+    assert all(f.proof is None for f in findings if f.kind != "equivocation")
+
+
+def test_audit_command_reports_and_writes_the_proof(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``a2a-coop audit``: the reveal-later transcript is a hard proof (exit 1, text and JSON), its proof
+    written with --proofs is one ``a2a-coop verify`` checks (exit 0), and ``verify`` of the transcript
+    names it; an honest trade's transcript is clean (exit 0)."""
+    alice, bob, _, offer, (kept, accept, delivery) = _reveal_later()
+    evidence = [alice.mandate_vs, bob.mandate_vs, offer, kept, accept, delivery]
+    path = tmp_path / "evidence.json"
+    path.write_text(json.dumps({"envelopes": [envelope_to_json(vs.envelope) for vs in evidence]}))
+    code, out, _ = run_cli(capsys, "audit", path, "--proofs", tmp_path / "proofs")
+    assert code == 1 and f"equivocation (proof) [ATT-022] {alice.did}" in out
+    [written] = (tmp_path / "proofs").iterdir()
+    assert str(written) in out
+    assert run_cli(capsys, "verify", written)[0] == 0
+    code, out, err = run_cli(capsys, "audit", path, "--proofs", tmp_path / "proofs")
+    assert code == 2 and "refusing to overwrite" in err
+    code, out, _ = run_cli(capsys, "audit", path, "--json", "--subject", bob.did)
+    assert code == 0 and json.loads(out)["findings"] == []
+    code, out, _ = run_cli(capsys, "audit", path, "--json")
+    [f] = json.loads(out)["findings"]
+    assert code == 1 and f["proof"]["issuer"] == alice.did and f["requirement"] == "ATT-022"
+    code, out, _ = run_cli(capsys, "verify", path, "--json")  # valid, and the view holds the proof
+    [p] = json.loads(out)["transcript"]["fork_proofs"]
+    assert code == 0 and p == {"issuer": alice.did, "digests": [kept.digest.hex(), accept.digest.hex()]}
+    honest_alice, honest_bob, log = full_trade(FixedClock())
+    honest = tmp_path / "honest.json"
+    envelopes = [*honest_alice.setup, *honest_bob.setup, *(vs.envelope for vs in log)]
+    honest.write_text(json.dumps({"envelopes": [envelope_to_json(e) for e in envelopes]}))
+    code, out, _ = run_cli(capsys, "audit", honest)
+    assert code == 0 and out.endswith(": 0 hard proofs, 0 screen findings\n")
 
 
 def test_screens_rank_the_adversary_they_target_first(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -150,6 +151,18 @@ def test_reputation_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.
     for key in ("s_10k", "s_100k", "s_1m", "baseline_s_10k", "baseline_s_100k", "baseline_s_1m"):
         assert isinstance(summary[key], float) and summary[key] > 0, key
     assert summary["ratio_1m_vs_100k"] > 0 and "QUICK" in "\n".join(out[:-1])
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_js_rederive_benchmark_takes_every_statement_and_ends_with_a_json_summary(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Two trades whose late Stamp takes a cut-back contract back (NEG-021 (d)): the JS view takes every
+    statement (the story is one a conforming view takes), and the summary says how long it took."""
+    assert main(["js_rederive", "--trades", "2"]) == 0
+    summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
+    assert (summary["trades"], summary["statements"], summary["refused"]) == (2, 13, 0)
+    assert summary["seconds"] > 0
 
 
 POPULATION_FIGURES = ("model_vs_axelrod_match", "crypto_vs_floor", "s_1000x100", "moran_vs_axelrod")

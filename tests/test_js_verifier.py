@@ -18,11 +18,20 @@ from typing import Any
 
 import pytest
 from js_run import js_module
+from test_answer_proof import _reveal_later
+from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.reputation import principals_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.testing import FixedClock, Party, full_trade
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -553,7 +562,7 @@ def test_the_js_verifier_takes_two_answers_of_one_key_to_one_statement_as_a_proo
     is agrees with it and with the two fork proofs."""
     clause = (
         "  if (ANSWER_BODIES.has(a.bodyName) && ANSWER_BODIES.has(b.bodyName)"
-        " && a.body.offer.equals(b.body.offer)) return null;\n"
+        ' && a.body.offer.equals(b.body.offer)) return "ATT-022";\n'
     )
     got = _edited_disagreements(tmp_path, [(clause, "")], "equivocation-proof-answer.json")
     assert got == {"equivocation-proof"}  # the id is the file's stem, equivocation-proof-answer
@@ -592,3 +601,114 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     assert got == {"chains-243", "chains-244"}  # in both, Bob's Accept came before E's Stamp of it
     off = higher.replace("if (", "if (false && ")
     assert _edited_disagreements(tmp_path, [(higher, off)], "chains.json") == {"chains-244"}
+
+
+def _transcripts() -> dict[str, list[bytes]]:
+    """Transcripts as ``a2a-coop export`` would hold them: the reveal-later acceptor's two answers in both
+    orders (an answer proof, ATT-022), a second statement at a used seq (refused, a fork: CHN-004), a seq
+    issued before the one below it (refused, a time inversion: CHN-005), Carol's Counter beside her Accept
+    of the same offer, and an honest trade (no proof)."""
+    alice, bob, _, offer, (kept, accept, delivery) = _reveal_later()
+    setup = [alice.mandate_vs.envelope, bob.mandate_vs.envelope, offer.envelope]
+    clock = FixedClock()
+    carol, dave = Party("carol", clock), Party("dave", clock)
+    first = carol.offer(dave)
+    fork = unguarded_offer(ChainWriter(carol.agent.key), carol, dave, "fork")
+    writer = ChainWriter(dave.agent.key)  # Dave's seq 0 issued after his seq 1, linked: time runs back
+    later, earlier = (
+        unguarded_offer(writer, dave, carol, f"inverted {dt}", issued_at_ms=clock.now_ms + dt)
+        for dt in (5_000, 0)
+    )
+    o = dave.offer(carol)
+    countered = carol.counter(o, carol.proposal())
+    honest_alice, honest_bob, log = full_trade(FixedClock())
+    return {
+        "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
+        "accept-first": [*setup, accept.envelope, delivery.envelope, kept.envelope],
+        "fork": [carol.mandate_vs.envelope, dave.mandate_vs.envelope, first.envelope, fork.envelope],
+        "inversion": [carol.mandate_vs.envelope, dave.mandate_vs.envelope, later.envelope, earlier.envelope],
+        "counter-and-accept": [
+            carol.mandate_vs.envelope,
+            dave.mandate_vs.envelope,
+            o.envelope,
+            countered.envelope,
+            carol.accept(o).envelope,
+        ],
+        "honest": [*honest_alice.setup, *honest_bob.setup, *(vs.envelope for vs in log)],
+    }
+
+
+def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[str]]:
+    """The reference view of evidence's reading of a transcript (stopping at the first refusal, as ``verify``
+    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013)."""
+    v = EvidenceVerifier()
+    for e in envelopes:
+        try:
+            v.accept(e)
+        except CoopError:
+            break
+    proofs = {k: [verify_statement(x).digest.hex() for x in (p.first, p.second)] for k, p in v.forks.items()}
+    return proofs, sorted({k for key in v.forks for k in {key, *principals_of(v, key)}})
+
+
+@pytest.mark.req("ATT-022", "ATT-012", "ATT-013")
+def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> None:
+    """F57: the JS verifier, reading a transcript, holds the fork and answer proofs it shows -- from a
+    refusal (the fork) or from two answers taken, in either order -- and counts each key and its principals
+    faulty, as the reference's view of evidence does; each proof it writes is one ``verify_fork_proof``
+    accepts. An honest trade shows none. (Statement vectors state a verdict only -- valid, or the first
+    refusal -- and the offline adapter reports no more, SPEC 17.1: this reads the verifiers directly.)"""
+    transcripts = _transcripts()
+    paths = []
+    for name, envelopes in transcripts.items():
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps({"envelopes": [envelope_to_json(e) for e in envelopes]}))
+    run = _node("--json", *map(str, paths))
+    assert run.returncode == 1, run.stderr  # the fork's transcript is refused at its second statement
+    js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
+    refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
+    assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3)}
+    kinds = {}
+    for name, envelopes in transcripts.items():
+        want, faulty = _python_proofs(envelopes)
+        got = {}
+        for doc in js[name]["proofs"]:
+            proof = ForkProof(envelope_from_json(doc["first"]), envelope_from_json(doc["second"]))
+            assert verify_fork_proof(proof) == doc["issuer"]  # ATT-012, with nothing else
+            got[doc["issuer"]] = [verify_statement(e).digest.hex() for e in (proof.first, proof.second)]
+            kinds[name] = doc["requirements"][0]
+        assert (got, js[name]["faulty"]) == (want, faulty), name
+    assert kinds == {
+        "reveal-later": "ATT-022",
+        "accept-first": "ATT-022",
+        "fork": "CHN-004",
+        "inversion": "CHN-005",
+        "counter-and-accept": "ATT-022",
+    }
+    assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
+
+
+_REDERIVE_WORK = """
+import { Verifier, WORK } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const again = Verifier.prototype.takeAgainInto;
+let rederived = 0;
+Verifier.prototype.takeAgainInto = function (fresh) {
+  rederived++;
+  return again.call(this, fresh);
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+for (const e of envelopes) v.accept(e);
+console.log(JSON.stringify({ rederived, stateless: WORK.stateless }));
+"""
+
+
+def test_the_js_verifiers_rederive_checks_no_envelope_twice() -> None:
+    """chains.json 243's valid twin (WitnessedCounter): Alice's kept Reject cuts the line back, then E's
+    Stamp of Bob's Accept comes and the JS view derives again what it took (``witnessCutOff``, NEG-021 (d)).
+    The re-derive feeds the very envelopes taken to a fresh view: their steps 1-20, a pure function of their
+    bytes, run once each (two thirds of a re-derive's time before: ``python -m benchmarks js_rederive``)."""
+    doc = json.loads((ROOT / "conformance" / "vectors" / "chains.json").read_text())
+    [test] = [t for g in doc["testGroups"] for t in g["tests"] if t["tcId"] == 243]
+    twin = test["envelopes"][:-1]  # without Bob's bad Delivery: every envelope taken
+    assert js_module(_REDERIVE_WORK, json.dumps(twin)) == {"rederived": 1, "stateless": len(twin)}

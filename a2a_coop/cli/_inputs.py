@@ -22,6 +22,7 @@ from typing import Any, Final
 from a2a_coop.cli._common import SQLITE_HEADER, UsageError
 from a2a_coop.protocol.envelope import envelope_from_json, strict_json_loads
 from a2a_coop.protocol.errors import CoopError, MalformedEnvelope
+from a2a_coop.protocol.forks import PROOF_SCHEMA
 from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
 from a2a_coop.reputation_vectors import (
     RatingVector,
@@ -39,7 +40,6 @@ from a2a_coop.vectors import (
     parse_vector_file,
 )
 
-PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"
 ReputationVectors = list[ReputationVector] | list[RatingVector]
 _NEITHER: Final = "is neither an envelope, a transcript, a vector file nor a proof"
 

@@ -990,6 +990,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_offline("cmd_verify"))
 
     p = sub.add_parser(
+        "audit",
+        help="read a counterparty's signed statements for misrepresentation (exit 1 on a hard proof)",
+        description="Run the misrepresentation audit (SPEC 19) over envelopes and transcripts: hard proofs "
+        "-- a fork of a key's chain or two answers of it to one statement (equivocation), an Accept below "
+        "a signed floor, commitments above its mandate, a breach its escrow upheld -- then soft screens. "
+        "Exit 1 when a hard proof is found, 0 otherwise.",
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="binary or DSSE JSON envelopes, JSON transcripts")
+    p.add_argument("--subject", metavar="DID", help="audit only this key (a did:key or its key file)")
+    p.add_argument(
+        "--proofs",
+        type=Path,
+        metavar="DIR",
+        help="write each equivocation's fork or answer proof to DIR/<did>.proof.json (ATT-012, ATT-022): "
+        "the file `a2a-coop verify` checks, the two envelopes gossip passes on",
+    )
+    p.add_argument("--no-screens", action="store_true", help="hard proofs only, no soft screens")
+    p.add_argument("--json", action="store_true", help="print one JSON report")
+    p.set_defaults(func=_offline("cmd_audit"))
+
+    p = sub.add_parser(
         "inspect",
         help="dump envelopes in human-readable form (valid or not)",
         description="Dump every envelope, valid or not; exit 1 if one fails its stateless checks "

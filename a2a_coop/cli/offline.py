@@ -1,4 +1,4 @@
-"""The offline commands: ``keygen``, ``verify`` and ``inspect``.
+"""The offline commands: ``keygen``, ``verify``, ``inspect`` and ``audit``.
 
 They read files and draw keys from the OS, never the network: this module
 imports no transport (grpc, trio), so ``verify`` starts fast. ``verify``
@@ -6,7 +6,8 @@ checks every envelope of every non-vector file, in order, as one transcript
 with one :class:`~a2a_coop.protocol.verifier.Verifier`; without ``--at`` that
 is offline evidence checking, with no freshness (TIM-005). Vector files run
 each vector and compare it with its expected result (a reputation vector file's views with the
-figures it states, ATT-021); proofs are checked alone.
+figures it states, ATT-021); proofs are checked alone. ``audit`` runs SPEC 19's detectors
+(:mod:`a2a_coop.protocol.audit`) over the envelopes given.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso, short
-from a2a_coop.cli._inputs import PROOF_SCHEMA, Inputs, Item, envelope_item, load, read_bytes, read_json
+from a2a_coop.cli._inputs import Inputs, Item, envelope_item, load, read_bytes, read_json
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, statement_digest
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import PROOF_SCHEMA
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
 from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
 from a2a_coop.reputation_vectors import RatingVector, ReputationOutcome, run_reputation_vectors
@@ -34,6 +36,9 @@ from a2a_coop.vectors import (
     run_non_proofs,
     run_vectors,
 )
+
+if TYPE_CHECKING:
+    from a2a_coop.protocol.audit import Finding
 
 
 def cmd_keygen(args: argparse.Namespace, out: TextIO) -> int:
@@ -65,10 +70,12 @@ def _statement_json(item: Item, vs: VerifiedStatement) -> dict[str, Any]:
 
 
 def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> dict[str, Any]:
-    """Verify every envelope, in order, with one Verifier; stop at the first failure."""
-    from a2a_coop.protocol.verifier import Verifier
+    """Verify every envelope, in order, with one view of evidence; stop at the first failure. The fork and
+    answer proofs it holds then (ATT-012, ATT-022: a refused fork too) are reported, each key they convict
+    (ATT-013) by its proof's two digests."""
+    from a2a_coop.runtime.evidence import EvidenceVerifier
 
-    verifier = Verifier(complete_chains=complete)
+    verifier = EvidenceVerifier(complete_chains=complete)
     statements: list[dict[str, Any]] = []
     error: dict[str, Any] | None = None
     for item in inputs.items:
@@ -100,12 +107,19 @@ def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> di
         "now_ms": now_ms,
         "statements": statements,
         "error": error,
+        "fork_proofs": [
+            {"issuer": issuer, "digests": [verify_statement(e).digest.hex() for e in (p.first, p.second)]}
+            for issuer, p in verifier.forks.items()
+        ],
     }
 
 
 def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
     for s in report["statements"]:
         out.write(f"{s['seq']:>4} {short(s['issuer'])} {s['body']:<14} {s['digest'][:16]}\n")
+    for p in report["fork_proofs"]:
+        pair = " and ".join(d[:16] for d in p["digests"])
+        out.write(f"fork proof against {p['issuer']}: {pair} (ATT-012; see `a2a-coop audit`)\n")
     error = report["error"]
     if error is None:
         now_ms = report["now_ms"]
@@ -370,3 +384,72 @@ def _inspect_item(item: Item, label: str, out: TextIO) -> bool:
         out.write(f"{label}\n  not an envelope: {item.error}\n")
         return False
     return _inspect_envelope(item.data, label, out)
+
+
+def cmd_audit(args: argparse.Namespace, out: TextIO) -> int:
+    """SPEC 19 over the evidence given: every finding, hard proofs first; exit 1 when one is a hard proof.
+    An ``equivocation``'s two statements are a fork or answer proof (ATT-012, ATT-022), written with
+    ``--proofs DIR`` as the file ``verify`` checks and gossip carries."""
+    from a2a_coop.protocol.audit import audit
+
+    inputs = load(args.files)
+    if inputs.vector_files or inputs.reputation_files or inputs.proofs or inputs.non_proof_files:
+        raise UsageError("audit reads evidence -- envelopes and transcripts -- not vector or proof files")
+    held = [item.data for item in inputs.items if item.error is None]  # a broken one proves nothing
+    if not held:
+        raise UsageError(f"{', '.join(dict.fromkeys(inputs.files))} holds no envelope to audit")
+    subject = None
+    if args.subject is not None:
+        from a2a_coop.cli._runtime import resolve_did
+
+        subject = resolve_did(args.subject)
+    findings = audit(held, subject=subject, screens=not args.no_screens)
+    written = _write_proofs(args.proofs, findings) if args.proofs is not None else {}
+    hard = [f for f in findings if f.hard]
+    if args.json:
+        report = {
+            "result": "proven" if hard else "clean",
+            "statements": len(held),
+            "findings": [{**f.to_json(), "proof_file": written.get(id(f))} for f in findings],
+        }
+        out.write(json.dumps(report, indent=2) + "\n")
+        return EXIT_INVALID if hard else EXIT_OK
+    for f in findings:
+        what = "proof" if f.hard else f"screen {f.confidence:.2f}"
+        req = f" [{f.requirement}]" if f.requirement else ""
+        out.write(f"{f.kind} ({what}){req} {f.subject}: {f.explanation}\n")
+        for vs in f.evidence:
+            out.write(f"  {vs.header.seq:>4} {short(vs.issuer)} {vs.body:<14} {vs.digest.hex()[:16]}\n")
+        if id(f) in written:
+            out.write(f"  proof written to {written[id(f)]} (check it: a2a-coop verify {written[id(f)]})\n")
+    screens = _count(len(findings) - len(hard), "screen finding")
+    out.write(f"{len(held)} statements: {_count(len(hard), 'hard proof')}, {screens}\n")
+    return EXIT_INVALID if hard else EXIT_OK
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _write_proofs(directory: Path, findings: Sequence[Finding]) -> dict[int, str]:
+    """Write each finding's fork or answer proof to ``directory`` (made if missing), one file per subject,
+    never over an existing file; returns each written finding's path, by ``id``."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot make {directory}: {exc.strerror or exc}") from None
+    written = {}
+    for f in findings:
+        proof = f.proof
+        if proof is None:
+            continue
+        path = directory / f"{f.subject.removeprefix('did:key:')}.proof.json"
+        try:
+            with path.open("x", encoding="utf-8") as fh:
+                fh.write(json.dumps(proof.to_json(f.subject), indent=1) + "\n")
+        except FileExistsError:
+            raise UsageError(f"{path} exists; refusing to overwrite a proof file") from None
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written[id(f)] = str(path)
+    return written

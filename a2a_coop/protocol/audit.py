@@ -15,7 +15,9 @@ misrepresentation:
   statement can hide a proof, never make one).
 
   - ``equivocation``: two statements at one seq, a broken prev link or time running backwards
-    along the chain (the fork proofs of :mod:`a2a_coop.protocol.forks`, SPEC 6.8, 10.5);
+    along the chain, or two answers to one statement (the fork and answer proofs of
+    :mod:`a2a_coop.protocol.forks`, SPEC 6.8, 10.5, ATT-022), exported as the proof file gossip's
+    two envelopes make (:attr:`Finding.proof`);
   - ``broken-reservation``: a signed floor (a RESERVATION_VALUE claim, in the open or revealed)
     and then, in the same negotiation, an Accept below it;
   - ``bluff``: a HOLDING claim above what an attester (the escrow, for the currency) says the
@@ -59,7 +61,7 @@ from typing import Any, Final, NamedTuple
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
+from a2a_coop.protocol.forks import ForkProof, answered, answers_one_statement, verify_fork_proof
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -102,8 +104,19 @@ class Finding:
     def digests(self) -> list[bytes]:
         return [vs.digest for vs in self.evidence]
 
+    @property
+    def proof(self) -> ForkProof | None:
+        """An ``equivocation``'s two statements as a fork proof (ATT-012; an answer proof, ATT-022):
+        what a peer keeps, journals and gossips (ATT-011), checked offline by anyone; else None."""
+        if self.kind != "equivocation":
+            return None
+        first, second = self.evidence
+        return ForkProof(first.envelope, second.envelope)
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: digests in hex, envelopes in standard base64 (what to keep as proof)."""
+        """A JSON-ready dict: digests in hex, envelopes in standard base64 (what to keep as proof); an
+        ``equivocation``'s ``proof`` is the fork-proof file ``a2a-coop verify`` checks (None for others)."""
+        proof = self.proof
         return {
             "kind": self.kind,
             "subject": self.subject,
@@ -121,6 +134,7 @@ class Finding:
                 }
                 for vs in self.evidence
             ],
+            "proof": proof.to_json(self.subject) if proof is not None else None,
         }
 
 
@@ -247,7 +261,8 @@ def _subjects(ev: Evidence, subject: str | None) -> list[str]:
 
 
 def equivocations(ev: Evidence, subject: str | None = None) -> list[Finding]:
-    """Fork proofs among the held statements: one finding per forked issuer (its first proof)."""
+    """Fork proofs among the held statements: one finding per forked issuer (its first proof) -- a fork of
+    its chain, else two answers of its to one statement (an answer proof, ATT-022)."""
     out = []
     for issuer in _subjects(ev, subject):
         chain = [vs for vs in ev.by_issuer.get(issuer, []) if vs.envelope]
@@ -260,10 +275,32 @@ def equivocations(ev: Evidence, subject: str | None = None) -> list[Finding]:
                 why, req = f"seq {b.header.seq} does not link to the held seq {a.header.seq}", "CHN-003"
             else:
                 why, req = f"seq {a.header.seq} issued after seq {b.header.seq}", "CHN-005"
-            out.append(
-                Finding("equivocation", issuer, 1.0, f"its chain forked: {why} (a fork proof)", (a, b), req)
+            why = f"its chain forked: {why} (a fork proof)"
+        elif (proof := _first_answer_pair(ev, chain)) is not None:
+            a, b = proof
+            why, req = (
+                f"it answered statement {answered(a).hex()[:16]} twice: its {a.body.capitalize()} at seq "
+                f"{a.header.seq} and its {b.body.capitalize()} at seq {b.header.seq} (an answer proof)",
+                "ATT-022",
             )
+        else:
+            continue
+        out.append(Finding("equivocation", issuer, 1.0, why, (a, b), req))
     return out
+
+
+def _first_answer_pair(
+    ev: Evidence, chain: Sequence[VerifiedStatement]
+) -> tuple[VerifiedStatement, VerifiedStatement] | None:
+    """The first two answers (Counter, Accept, Reject) in ``chain`` (one issuer, sorted by seq) to one
+    statement: an answer proof (ATT-022), which :func:`verify_fork_proof` accepts. An honest key answers
+    a statement once (ATT-022 (a)), so this never fires on what honest keys signed."""
+    for vs in chain:
+        for other in ev.answers.get(answered(vs), ()) if answered(vs) else ():
+            if other.issuer == vs.issuer and other.envelope and answers_one_statement(vs, other):
+                lower = (vs.header.seq, vs.digest) < (other.header.seq, other.digest)
+                return (vs, other) if lower else (other, vs)
+    return None
 
 
 def _first_fork(chain: Sequence[VerifiedStatement]) -> tuple[VerifiedStatement, VerifiedStatement] | None:

@@ -36,11 +36,14 @@ proof zeroes the issuer's trust (ATT-013).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
+from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+
+PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"  # a proof's file: what `a2a-coop verify` checks
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,17 @@ class ForkProof:
 
     first: bytes
     second: bytes
+
+    def to_json(self, issuer: str) -> dict[str, Any]:
+        """The proof as a file (conformance/vectors/README.md: ``first`` and ``second`` in DSSE JSON), the
+        form ``a2a-coop verify`` checks and the vectors' proofs take; gossip and the journal carry the same
+        two envelopes in binary."""
+        return {
+            "schema": PROOF_SCHEMA,
+            "issuer": issuer,
+            "first": envelope_to_json(self.first),
+            "second": envelope_to_json(self.second),
+        }
 
 
 def verify_fork_proof(proof: ForkProof) -> str:

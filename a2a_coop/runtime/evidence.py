@@ -57,11 +57,11 @@ class EvidenceVerifier(Verifier):
     """A Verifier that also indexes attestations, Checkpoints and fork proofs.
 
     Args:
-        me: as for Verifier.
+        me, complete_chains: as for Verifier.
     """
 
-    def __init__(self, *, me: str | None = None) -> None:
-        super().__init__(me=me)
+    def __init__(self, *, me: str | None = None, complete_chains: bool = False) -> None:
+        super().__init__(me=me, complete_chains=complete_chains)
         self.attestations: list[bytes] = []  # digests, in the order accepted
         self.attestations_about: dict[str, list[bytes]] = {}  # subject key -> digests, in order
         # issuer -> its highest-seq Checkpoint held, in the order we received them (the last received last)

@@ -7,6 +7,7 @@
 //   node examples/js_verifier/verify.mjs conformance/vectors/*.json          # summary
 //   node examples/js_verifier/verify.mjs --json conformance/vectors/*.json   # machine-readable
 //   node examples/js_verifier/verify.mjs --verbose FILE                      # every disagreement
+//   node examples/js_verifier/verify.mjs [--json] evidence.json               # a transcript: verdict, proofs
 //
 // What it implements is the list LAYERS below; see README.md next to this file.
 
@@ -464,7 +465,9 @@ const PRINCIPAL_BODIES = new Set(["mandate", "key_rotation", "key_revocation", "
 const BODY_TYPE = Object.fromEntries(MSG.Statement.fields.filter((f) => f.oneof).map((f) => [f.name, f.type]));
 
 // Steps 1-20 of SPEC 11.1. Returns {st, body, bodyName, digest, env}.
+export const WORK = { stateless: 0 }; // steps 1-20 run, counted (a re-derive must not run them again)
 export function verifyStateless(envBytes) {
+  WORK.stateless++;
   // 1. size
   if (envBytes.length > MAX_ENVELOPE) fail("ENVELOPE_TOO_LARGE", "ENV-008", `${envBytes.length} bytes`);
   // 2. envelope
@@ -527,6 +530,19 @@ export function verifyStateless(envBytes) {
   // 20. body rules
   checkBody(bodyName, body, h);
   return { env, st, h, body, bodyName, digest, payloadType: env.payload_type };
+}
+
+// Steps 1-20 of an envelope taken, kept with its bytes (a pure function of them): a re-derive -- reweigh,
+// witnessCutOff -- feeds a fresh view the very envelopes the view took, and checking their signatures and
+// keys again was two thirds of its time. A record is a copy ({...r}) per view; nothing mutates r.
+const STATELESS = new WeakMap();
+function statelessOf(envBytes) {
+  let r = STATELESS.get(envBytes);
+  if (r === undefined) {
+    r = verifyStateless(envBytes);
+    STATELESS.set(envBytes, r);
+  }
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -910,6 +926,12 @@ export class Verifier {
     // hex negotiation id -> the records of it held, in the order they came: what rebuildHandedOver replays,
     // not a pass over every record held for each contract it rebuilds (ESC-022 (e); finding F47)
     this.heldByNegotiation = new Map();
+    // ATT-012, ATT-013, ATT-022 (finding F57): issuer -> the first fork or answer proof held against it,
+    // {first, second, kind} -- from a refusal carrying a conflict (a fork) or two answers of one key to one
+    // statement, taken or refused -- kept across every re-derive (shared with the fresh view: no view
+    // un-takes a proof), and the first answer taken of each key to each statement
+    this.forks = new Map();
+    this.answersHeld = new Map(); // issuer \0 hex statement answered -> its first answer taken
   }
 
   // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped. `via`:
@@ -1110,6 +1132,7 @@ export class Verifier {
   }
   // What this view took, in the order it took it, fed to a fresh view (what it refuses, it refuses)
   takeAgainInto(fresh) {
+    fresh.forks = this.forks; // a proof held stays held (ATT-013), those from refusals too
     for (const e of this.taken) {
       try {
         fresh.accept(e);
@@ -1227,12 +1250,85 @@ export class Verifier {
   // aside; a view that heard it before the revocation holds it (disowned) and is bound by it, so KEY-011
   // (b)/(c) read the same binding whatever order the revocation and the binding were heard in.
   accept(envBytes) {
+    let rec;
     try {
-      return this.acceptChecked(envBytes, false);
+      rec = this.acceptChecked(envBytes, false);
     } catch (e) {
       if (e instanceof Reject && e.code === "KEY_REVOKED" && e.requirement === "KEY-004") this.bindPastRevocation(envBytes);
+      if (e instanceof Reject) this.keepProofOfRefused(envBytes, e);
       throw e;
     }
+    this.keepProofOfTaken(rec);
+    return rec;
+  }
+
+  // ATT-012, ATT-022 (finding F57): a proof against the issuer of `b`, from the held record `a`, kept when it
+  // is the first against that issuer; whether the issuer is convicted now
+  keepProof(a, b) {
+    const issuer = b.h.issuer;
+    if (this.forks.has(issuer)) return true;
+    const kind = a && a !== b ? proofKind(a, b) : null;
+    if (!kind) return false;
+    const lower = a.h.seq < b.h.seq || (a.h.seq === b.h.seq && a.dhex < b.dhex);
+    const [lo, hi] = lower ? [a, b] : [b, a];
+    this.forks.set(issuer, { first: lo.env, second: hi.env, kind });
+    return true;
+  }
+  // A refusal for the chain or the nonce (EQUIVOCATION, CHAIN_BROKEN, NONCE_REUSED: ATT-011) is a proof with
+  // the held statement it conflicts with -- at its seq, beside it, the nearest below or above (CHN-005), the
+  // nonce's holder, the key's own revocation (KEY-012); a refused answer with the key's answer held to the
+  // same statement (ATT-022 (b))
+  keepProofOfRefused(envBytes, e) {
+    let r;
+    try {
+      r = verifyStateless(envBytes);
+    } catch (x) {
+      if (x instanceof Reject) return; // steps 1-20 fail: no proof (ATT-012)
+      throw x;
+    }
+    const { h } = r;
+    if (this.forks.has(h.issuer)) return;
+    const rec = { ...r, dhex: hex(r.digest), env: envBytes };
+    const held = [];
+    if (e.code === "EQUIVOCATION" || e.code === "CHAIN_BROKEN" || e.code === "NONCE_REUSED") {
+      const chain = this.chains.get(h.issuer) ?? new Map();
+      let lo = null, hi = null;
+      for (const [s, v] of chain) {
+        if (s >= h.seq - 1n && s <= h.seq + 1n) held.push(v.digest);
+        if (s < h.seq && (lo === null || s > lo.s)) lo = { s, d: v.digest };
+        if (s > h.seq && (hi === null || s < hi.s)) hi = { s, d: v.digest };
+      }
+      held.push(lo?.d, hi?.d, this.nonces.get(`${h.issuer}\0${hex(h.nonce)}`));
+      for (const x of this.revocations.get(h.issuer) ?? []) if (x.issuer === h.issuer) held.push(x.dhex);
+    }
+    if (ANSWER_BODIES.has(r.bodyName)) held.push(this.answersHeld.get(`${h.issuer}\0${hex(r.body.offer)}`)?.dhex);
+    for (const d of held) if (d && this.keepProof(this.byDigest.get(d), rec)) return;
+  }
+  // A statement taken: a second answer of its key to one statement (NEG-021 holds it superseded, or it cuts the
+  // first back: ATT-022 (b)); in a sparse view, a fork of the key's own revocation, which joins no chain
+  // (KEY-013)
+  keepProofOfTaken(rec) {
+    const { h, bodyName, body } = rec;
+    if (ANSWER_BODIES.has(bodyName)) {
+      const k = `${h.issuer}\0${hex(body.offer)}`;
+      const first = this.answersHeld.get(k);
+      if (!first) this.answersHeld.set(k, rec);
+      else this.keepProof(first, rec);
+    }
+    const own = (this.revocations.get(h.issuer) ?? []).filter((x) => x.issuer === h.issuer && x.dhex !== rec.dhex);
+    for (const x of own) this.keepProof(this.byDigest.get(x.dhex), rec);
+    if (bodyName === "key_revocation" && body.key === h.issuer) {
+      for (const [s, v] of this.chains.get(h.issuer) ?? []) if (s >= h.seq - 1n && s <= h.seq + 1n) this.keepProof(this.byDigest.get(v.digest), rec);
+    }
+  }
+  // ATT-013: every key a proof held convicts, and every principal it is bound to
+  faulty() {
+    const out = new Set(this.forks.keys());
+    for (const k of this.bindings) {
+      const [key, principal] = k.split("\0");
+      if (this.forks.has(key)) out.add(principal);
+    }
+    return [...out].sort();
   }
 
   bindPastRevocation(envBytes) {
@@ -1262,7 +1358,7 @@ export class Verifier {
 
   // `dry`: every check, nothing recorded (bindPastRevocation)
   acceptChecked(envBytes, dry) {
-    const r = verifyStateless(envBytes);
+    const r = statelessOf(envBytes);
     const { h, body, bodyName } = r;
     const rec = { ...r, dhex: hex(r.digest) };
     const dhex = rec.dhex;
@@ -1354,6 +1450,7 @@ export class Verifier {
     }
     if (dry) return rec;
     // accepted: record (SPEC 11.3)
+    rec.env = envBytes;
     this.byDigest.set(dhex, rec);
     this.taken.push(envBytes);
     if (NEGOTIATION_BODIES.has(bodyName)) {
@@ -2092,7 +2189,7 @@ export const LAYERS = [
   "step 28: the state machine of SPEC 8 (8.4 table, 8.7 time, 8.8 order, 8.9 witnessed Accept: NEG-001..NEG-019, CMT-002/005/006/009/010/011, WIT-005)",
   "step 29: exposure of SPEC 4.5 (MND-009, MND-010)",
   "steps 30-31: BDY-007 reveal, ATT-001, ATT-002; KEY-004/KEY-007 revocation authority",
-  "equivocation proofs (6.8) from DSSE JSON (5.5)",
+  "equivocation and answer proofs (6.8, ATT-012, ATT-022) from DSSE JSON (5.5), and those a transcript shows (its Verifier's forks, faulty(): ATT-013)",
   "reputation aggregation of SPEC 10.3 (ATT-003, ATT-008..ATT-010, ATT-016's vouched stake) within ATT-021's tolerance: reputation.json",
   "ratings of SPEC 10.2 (ATT-002, ATT-004..ATT-007, ATT-020 by KEY-009's definition) from evidence bundles: ratings.json",
 ];
@@ -2154,6 +2251,36 @@ function envelopeFromJson(j) {
   const sig = Buffer.concat([fld(1, Buffer.from(j.signatures[0].keyid, "utf8")), fld(2, b64(j.signatures[0].sig))]);
   return Buffer.concat([fld(1, b64(j.payload)), fld(2, Buffer.from(j.payloadType, "utf8")), Buffer.concat([varint((3 << 3) | 2), varint(sig.length), sig])]);
 }
+// The DSSE JSON form (SPEC 5.5) of envelope bytes that pass steps 1-20, for a proof written out
+function envelopeToJson(envBytes) {
+  const { env } = verifyStateless(envBytes);
+  const b64 = (b) => Buffer.from(b).toString("base64");
+  return { payload: b64(env.payload), payloadType: env.payload_type, signatures: env.signatures.map((x) => ({ keyid: x.keyid, sig: b64(x.sig) })) };
+}
+
+// A transcript (what `a2a-coop export` writes: {"envelopes": [...], "now_ms"?, "mode"?}, or a bare list of DSSE
+// JSON envelopes or base64 strings) verified by one fresh view of evidence, stopping at the first refusal as
+// `a2a-coop verify` does: its verdict, and the fork and answer proofs it holds (ATT-012, ATT-022) -- each in
+// the equivocation-proof file's form -- with the keys and principals they convict (ATT-013)
+export function verifyTranscript(doc) {
+  const list = Array.isArray(doc) ? doc : doc.envelopes;
+  const v = new Verifier({ mode: doc.mode ?? "sparse", nowMs: doc.now_ms ?? null });
+  let got = { result: "valid" };
+  for (let i = 0; i < list.length; i++) {
+    try {
+      v.accept(typeof list[i] === "string" ? Buffer.from(list[i], "base64") : envelopeFromJson(list[i]));
+    } catch (e) {
+      if (!(e instanceof Reject)) throw e;
+      got = { result: "invalid", error: e.code, failedIndex: i, requirement: e.requirement, detail: e.detail };
+      break;
+    }
+  }
+  const proofs = [...v.forks].map(([issuer, p]) => ({
+    schema: "a2a-coop-equivocation-proof/1", requirements: [p.kind, "ATT-012"], issuer, first: envelopeToJson(p.first), second: envelopeToJson(p.second),
+  }));
+  return { ...got, statements: v.taken.length, proofs, faulty: v.faulty() };
+}
+
 export function checkEquivocationProof(doc) {
   const why = whyNoProof(doc.first, doc.second);
   if (why !== null) return why;
@@ -2168,12 +2295,20 @@ export function whyNoProof(first, second) {
   const b = verifyStateless(envelopeFromJson(second));
   if (a.h.issuer !== b.h.issuer) return "issuers differ";
   if (a.digest.equals(b.digest)) return "same statement";
-  if (a.h.seq === b.h.seq) return null;
+  return proofKind(a, b) ? null : "neither one seq, a broken link, time running backwards nor two answers to one statement";
+}
+
+// ATT-012: the rule two statements of one issuer (verifyStateless's results) break, or null: one seq (CHN-004),
+// a broken link at n, n + 1 (CHN-003), time running backwards along the chain (CHN-005, finding F58), or two
+// answers (Counter, Accept, Reject) to one statement at any seqs (ATT-022, finding F49)
+function proofKind(a, b) {
+  if (a.h.issuer !== b.h.issuer || a.digest.equals(b.digest)) return null;
+  if (a.h.seq === b.h.seq) return "CHN-004";
   const [lo, hi] = a.h.seq < b.h.seq ? [a, b] : [b, a];
-  if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return null;
-  // ATT-022: two answers (Counter, Accept, Reject) of one key to one statement, at any seqs (finding F49)
-  if (ANSWER_BODIES.has(a.bodyName) && ANSWER_BODIES.has(b.bodyName) && a.body.offer.equals(b.body.offer)) return null;
-  return "neither one seq, a broken link nor two answers to one statement";
+  if (hi.h.seq === lo.h.seq + 1n && !hi.h.prev.equals(lo.digest)) return "CHN-003";
+  if (lo.h.issued_at_ms > hi.h.issued_at_ms) return "CHN-005";
+  if (ANSWER_BODIES.has(a.bodyName) && ANSWER_BODIES.has(b.bodyName) && a.body.offer.equals(b.body.offer)) return "ATT-022";
+  return null;
 }
 
 // conformance/vectors/equivocation-non-proofs.json: a test agrees when the pair is refused as no proof in
@@ -2570,10 +2705,11 @@ function main(argv) {
   const verbose = argv.includes("--verbose");
   const files = argv.filter((a) => !a.startsWith("--"));
   if (!files.length) {
-    process.stderr.write("usage: node verify.mjs [--json] [--verbose] conformance/vectors/*.json\n");
+    process.stderr.write("usage: node verify.mjs [--json] [--verbose] conformance/vectors/*.json | TRANSCRIPT.json\n");
     return 2;
   }
   const report = { layers: LAYERS, files: {}, total: { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 }, disagreements: [] };
+  let invalid = 0; // transcripts refused (a vector file's verdicts are compared with its own instead)
   for (const file of files) {
     // now_ms can exceed 2^53 - 1 (an edge past a statement's expires_at_ms = 2^53 - 1 plus the skew), which
     // JSON.parse would round: read it as a string, exactly (finding F1 of README.md).
@@ -2630,6 +2766,12 @@ function main(argv) {
       report.files[stem] = f;
       continue;
     }
+    if (Array.isArray(doc) || (doc.envelopes && !doc.testGroups)) {
+      const t = verifyTranscript(doc);
+      (report.transcripts ??= []).push({ file, ...t });
+      if (t.result !== "valid") invalid++;
+      continue;
+    }
     const f = { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0, byKind: {} };
     for (const g of doc.testGroups) {
       for (const t of g.tests) {
@@ -2659,6 +2801,12 @@ function main(argv) {
   } else {
     const line = (name, o) =>
       `${name.padEnd(34)} ${String(o.agree).padStart(5)} agree / ${String(o.vectors).padStart(5)}  (decided ${o.decided}, uncovered ${o.uncovered}, disagree ${o.disagree})`;
+    for (const t of report.transcripts ?? []) {
+      const why = t.result === "valid" ? "" : ` ${t.error} [${t.requirement}] ${t.detail} at envelope ${t.failedIndex}`;
+      console.log(`${t.file}: ${t.result}${why} (${t.statements} statements taken)`);
+      for (const p of t.proofs) console.log(`  proof [${p.requirements[0]}] against ${p.issuer} (ATT-012; faulty with its principals, ATT-013)`);
+    }
+    if (report.transcripts && !Object.keys(report.files).length) return invalid ? 1 : 0;
     for (const [name, f] of Object.entries(report.files)) {
       console.log(line(name, f));
       if (verbose) for (const [k, o] of Object.entries(f.byKind)) console.log(line(`  ${k}`, o));
@@ -2668,7 +2816,7 @@ function main(argv) {
     for (const d of show) console.log(`DISAGREE ${d.id} [${d.group ?? ""}] expected ${d.expected}, got ${d.got}  -- ${d.comment ?? ""}`);
     if (show.length < report.disagreements.length) console.log(`... ${report.disagreements.length - show.length} more (--verbose)`);
   }
-  return report.disagreements.length ? 1 : 0;
+  return report.disagreements.length || invalid ? 1 : 0;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) Promise.resolve(main(process.argv.slice(2))).then((code) => process.exit(code));

@@ -1,0 +1,97 @@
+"""The JS verifier's late-Stamp re-derive (NEG-021 (d)) over a long transcript: ``python -m benchmarks
+js_rederive``.
+
+Each of ``--trades`` trades is chains.json 243's story (WitnessedCounter): Bob offers Alice a trade naming no
+escrow, Alice keeps a Reject of it, counters it naming escrow E, Bob accepts her Counter, the kept Reject
+comes -- cutting the line back past Bob's Accept (NEG-021 (a)) -- and then E's Stamp of the Accept, which
+takes it back (NEG-021 (d): ``witnessCutOff``). One transcript, every trade after the one before, fed to one
+view of ``examples/js_verifier/verify.mjs`` (or ``--verifier PATH``: an older copy, for a before/after);
+reported: the seconds, the statements, and each late Stamp's cost. The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+from a2a_coop.testing import FixedClock, Party
+from conformance.generate_vectors.negotiation import stamp
+
+ROOT: Final = Path(__file__).resolve().parent.parent
+VERIFIER: Final = ROOT / "examples" / "js_verifier" / "verify.mjs"
+CAPS: Final = {"max_per_deal": 10**9, "budget_per_period": 10**12, "max_outstanding": 10**12}
+# Feeds the transcript to one view and times it (argv: the transcript's path, then the verifier module's --
+# not first, where the module would take itself for the command run and read its arguments).
+_RUN: Final = """
+import { readFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+const { Verifier } = await import(pathToFileURL(process.argv[2]).href);
+const envelopes = JSON.parse(readFileSync(process.argv[1], "utf8")).map((e) => Buffer.from(e, "base64"));
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const start = performance.now();
+let refused = 0;
+for (const e of envelopes) {
+  try { v.accept(e); } catch (x) { refused++; }
+}
+console.log(JSON.stringify({ seconds: (performance.now() - start) / 1000, refused }));
+"""
+
+
+def transcript(trades: int) -> list[bytes]:
+    """Mandates, then ``trades`` times: offer, Counter, Accept, the kept Reject, the escrow's Stamp."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock, CAPS), Party("bob", clock, CAPS), Party("escrow", clock)
+    out = [p.mandate_vs.envelope for p in (alice, bob, escrow)]
+    for _ in range(trades):
+        offer = bob.offer(alice)
+        clock.advance(1_000)
+        kept = alice.reject(offer, "kept back")
+        clock.advance(1_000)
+        counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+        clock.advance(1_000)
+        accept = bob.accept(counter)
+        witness = stamp(escrow, accept)
+        clock.advance(1_000)
+        out += [offer.envelope, counter.envelope, accept.envelope, kept.envelope, witness.envelope]
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    about = "the JS verifier's late-Stamp re-derive (NEG-021 (d)) over a long transcript"
+    parser = argparse.ArgumentParser(prog="python -m benchmarks js_rederive", description=about)
+    parser.add_argument("--trades", type=int, default=100, help="(the replay is O(trades^2): 100 take ~20 s)")
+    parser.add_argument("--verifier", type=Path, default=VERIFIER, help="the verify.mjs to time")
+    args = parser.parse_args(argv)
+    node = shutil.which("node")
+    if node is None:
+        print("node is not on PATH", file=sys.stderr)
+        return 2
+    envelopes = transcript(args.trades)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "transcript.json"
+        path.write_text(json.dumps([base64.b64encode(e).decode() for e in envelopes]))
+        run = subprocess.run(
+            [node, "--input-type=module", "-e", _RUN, str(path), str(args.verifier.resolve())],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+    result = json.loads(run.stdout)
+    report = {
+        "trades": args.trades,
+        "statements": len(envelopes),
+        "refused": result["refused"],
+        "seconds": round(result["seconds"], 3),
+        "ms_per_trade": round(1000 * result["seconds"] / args.trades, 3),
+    }
+    print(f"{args.verifier}: {report['statements']} statements, {report['seconds']} s")
+    print(json.dumps(report))
+    return 0 if result["refused"] == 0 else 1
