@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 252,
+    "chains": 258,
     "wire": 77,
     "rules": 166,
     "mutations": 1877,
@@ -539,11 +539,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
-    read Alice's Counter naming an escrow as the higher of her two answers, and WitnessedBranch's 250-252 (the
-    same, one Counter further down)."""
+    read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
+    same, one Counter further down) and WitnessedCounted's 253-258 (what that contract counts)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, 250, 251, 252)
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 259))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -584,7 +584,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     Stamp (242, and 243 derived again), before it -- derived again when the Stamp comes (243, 244) -- and
     before the Counter (244); 245 (no Stamp, cut back) agrees either way. WitnessedBranch (250-252, F60: the
     witnessed contract one Counter further down) needs the first part where the Accept was held before the
-    lower answer (251), the second in all three, and the higher answer kept where it came first (250)."""
+    lower answer (251), the second in all three, and the higher answer kept where it came first (250); and
+    WitnessedCounted (253-258, what that contract counts), the orders each part reads."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
     higher = '        if (raw === false && bodyName === "counter") {\n'
@@ -592,12 +593,14 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
         "chains-242",
         "chains-243",  # derived again with the Stamp held, the Reject comes after it
         "chains-251",  # likewise, one Counter further down (F60)
+        *(f"chains-{i}" for i in (254, 255, 257, 258)),  # WitnessedCounted: the Reject after the Accept
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
     # in each, the Accept came before E's Stamp of it
-    assert got == {"chains-243", "chains-244", "chains-250", "chains-251", "chains-252"}
+    assert got == {f"chains-{i}" for i in (243, 244, 250, 251, 252, 253, 254, 256, 257)}
     off = higher.replace("if (", "if (false && ")
-    assert _edited_disagreements(tmp_path, [(higher, off)], "chains.json") == {"chains-244", "chains-250"}
+    got = _edited_disagreements(tmp_path, [(higher, off)], "chains.json")
+    assert got == {f"chains-{i}" for i in (244, 250, 253, 256)}  # the Reject before the Counter
 
 
 @pytest.mark.req("NEG-021", "NEG-017")

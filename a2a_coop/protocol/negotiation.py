@@ -1181,9 +1181,9 @@ class Negotiation:
         return not self._passes_witnessed()
 
     def _passes_witnessed(self) -> bool:
-        """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept held
-        by the bonding cutoff, WIT-004), which no lower answer cuts back past: that answer is taken
-        superseded, as a higher one."""
+        """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept,
+        issued by the bonding cutoff, held: WIT-004), which no lower answer cuts back past: that answer is
+        taken superseded, as a higher one."""
         c = self.contract
         return c is not None and self.witnessed(c.accept, c.offer)
 

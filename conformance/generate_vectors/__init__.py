@@ -174,6 +174,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_counter(),
         chains.lower_seq_late(),
         negotiation.witnessed_branch(),
+        negotiation.witnessed_counted(),
     ]
     return groups, proof
 

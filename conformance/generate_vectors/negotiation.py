@@ -2327,3 +2327,46 @@ def witnessed_branch() -> Group:
             twin=[*base, *order],
         )
     return g
+
+
+def witnessed_counted() -> Group:
+    """NEG-021 (d) and section 4.5: the contract a lower answer leaves standing counts for its parties in
+    every order. Alice keeps a Reject of Bob's offer naming no escrow, counters it naming escrow E with
+    both bonds; Bob accepts, E stamps the Accept; Alice then offers Bob again, over her cap only if the
+    witnessed contract counts. The reference derived the negotiation again when E's Stamp came after the
+    Reject and booked nothing for the contract (the Reject before the Counter) or left it out of its period
+    (the Reject between the Accept and the Stamp): Alice's offer was taken there. The JS verifier, which
+    derives its view again from what it took, read them so already. tests/test_attack25_escrow_cut_back.py.
+    Appended to chains.json."""
+    g = Group("WitnessedCounted", "sparse")
+    for cap, name in (("max_outstanding", "MND-010"), ("budget_per_period", "MND-009")):
+        clock, alice, bob = world(alice={cap: 1_000})
+        escrow = Party("escrow", clock)
+        offer = bob.offer(alice)
+        clock.advance(1_000)
+        kept = alice.reject(offer, "kept back")
+        clock.advance(1_000)
+        counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+        clock.advance(1_000)
+        accept = bob.accept(counter)
+        witness = stamp(escrow, accept).envelope
+        clock.advance(1_000)
+        again = alice.offer(bob)
+        base = [*ctx(alice, bob, escrow), offer.envelope]
+        line = [counter.envelope, accept.envelope]
+        for comment, order in (
+            ("before Alice's Counter", [kept.envelope, *line, witness]),
+            ("between Bob's Accept and E's Stamp of it", [*line, kept.envelope, witness]),
+            ("after E's Stamp", [*line, witness, kept.envelope]),
+        ):
+            g.add(
+                f"Alice's {cap} 1,000: her kept Reject of Bob's offer naming no escrow, lower in her chain "
+                f"than her Counter naming E (600), {comment}; E witnessed Bob's Accept of the Counter: the "
+                f"contract counts for Alice ({name}), and her next offer of 600 is over the cap",
+                [name, "NEG-021", "NEG-019"],
+                [*base, *order, again.envelope],
+                "MANDATE_VIOLATION",
+                "Exposure",
+                twin=[*base, *order],
+            )
+    return g
