@@ -43,10 +43,10 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 249,
+    "chains": 258,
     "wire": 77,
     "rules": 166,
-    "mutations": 1875,
+    "mutations": 1877,
     "canaries": 64,
     "keytime": 153,
     "equivocation-proof": 1,
@@ -548,10 +548,12 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
-    read Alice's Counter naming an escrow as the higher of her two answers."""
+    read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
+    same, one Counter further down) and WitnessedCounted's 253-258 (what that contract counts)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245)}
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 259))
+    assert got == {f"chains-{i}" for i in expected}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -589,18 +591,25 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     came first. Each of the three parts of the reading, undone in a copy of the JS verifier, disagrees with
     exactly the vectors that need it (WitnessedCounter, chains.json 242-245): the lower answer after the
     Stamp (242, and 243 derived again), before it -- derived again when the Stamp comes (243, 244) -- and
-    before the Counter (244); 245 (no Stamp, cut back) agrees either way."""
+    before the Counter (244); 245 (no Stamp, cut back) agrees either way. WitnessedBranch (250-252, F60: the
+    witnessed contract one Counter further down) needs the first part where the Accept was held before the
+    lower answer (251), the second in all three, and the higher answer kept where it came first (250); and
+    WitnessedCounted (253-258, what that contract counts), the orders each part reads."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
-    higher = '        if (raw === false && bodyName === "counter" && escrowOf(rec)) {\n'
+    higher = '        if (raw === false && bodyName === "counter") {\n'
     assert _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json") == {
         "chains-242",
         "chains-243",  # derived again with the Stamp held, the Reject comes after it
+        "chains-251",  # likewise, one Counter further down (F60)
+        *(f"chains-{i}" for i in (254, 255, 257, 258)),  # WitnessedCounted: the Reject after the Accept
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    assert got == {"chains-243", "chains-244"}  # in both, Bob's Accept came before E's Stamp of it
+    # in each, the Accept came before E's Stamp of it
+    assert got == {f"chains-{i}" for i in (243, 244, 250, 251, 252, 253, 254, 256, 257)}
     off = higher.replace("if (", "if (false && ")
-    assert _edited_disagreements(tmp_path, [(higher, off)], "chains.json") == {"chains-244"}
+    got = _edited_disagreements(tmp_path, [(higher, off)], "chains.json")
+    assert got == {f"chains-{i}" for i in (244, 250, 253, 256)}  # the Reject before the Counter
 
 
 def _transcripts() -> dict[str, list[bytes]]:
@@ -712,3 +721,19 @@ def test_the_js_verifiers_rederive_checks_no_envelope_twice() -> None:
     [test] = [t for g in doc["testGroups"] for t in g["tests"] if t["tcId"] == 243]
     twin = test["envelopes"][:-1]  # without Bob's bad Delivery: every envelope taken
     assert js_module(_REDERIVE_WORK, json.dumps(twin)) == {"rederived": 1, "stateless": len(twin)}
+
+
+@pytest.mark.req("NEG-021", "NEG-017")
+def test_the_js_verifier_takes_back_a_witnessed_contract_down_the_cut_off_branch(tmp_path: Path) -> None:
+    """NEG-021 (d) (F60): the witnessed contract one Counter below the higher answer, which names no escrow.
+    Each of the two parts of the reading, undone in a copy of the JS verifier, disagrees with exactly the
+    vector that needs it (WitnessedBranch, chains.json 250-252): a superseded Counter answering one of the
+    branch joins it (250, the lower answer before the higher Counter), and every Counter the lower answer cuts
+    off is kept (252, the lower answer between Bob's Counter and Alice's Accept); 251 (the Accept held before
+    the lower answer, derived again when the Stamp comes, F51) agrees either way."""
+    joins = "        if (parent && h.issuer === parent.h.audience"
+    kept = "      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1))"
+    off = joins.replace("if (", "if (false && ")
+    assert _edited_disagreements(tmp_path, [(joins, off)], "chains.json") == {"chains-250"}
+    cut = kept.replace("for (const o of n.line.slice(i + 1))", "for (const o of n.line.slice(i + 1, i + 2))")
+    assert _edited_disagreements(tmp_path, [(kept, cut)], "chains.json") == {"chains-252"}

@@ -860,6 +860,18 @@ class Exposure:
         else:
             self._formed.pop(period, None)
 
+    def contract_undisplaced(self, contract: bytes) -> None:
+        """The lower answer that displaced ``contract`` (NEG-021 (a), :meth:`contract_displaced`) moves
+        nothing any more -- its escrow witnessed the contract (NEG-021 (d)): it counts in the period it was
+        formed in again, as one never displaced; :meth:`contract_reopened` counts it toward outstanding
+        again."""
+        held = self._displaced.items.get(contract)
+        if held is None:
+            return
+        self._displaced.remove(contract)
+        (period,) = held.buckets
+        self._formed[period] = self._formed.get(period, 0) + held.value
+
     def offer_unanswered(self, digest: bytes) -> None:
         """The answer that ended the offer moves nothing any more (:meth:`contract_withdrawn`): it counts
         again as a live offer, until its expires_at, as in a view that never took that answer."""
@@ -1098,6 +1110,12 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.contract_withdrawn(contract)
+
+    def contract_undisplaced(self, mandate_digest: bytes, contract: bytes) -> None:
+        """See :meth:`Exposure.contract_undisplaced`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.contract_undisplaced(contract)
 
     def offer_unanswered(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         """See :meth:`Exposure.offer_unanswered`."""

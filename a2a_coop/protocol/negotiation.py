@@ -629,9 +629,11 @@ class Negotiation:
     # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
     # before it existed reads None.
     rejected_by: VerifiedStatement | None = None
-    # NEG-021 (d): each Counter naming an escrow taken superseded as the higher of two answers of its key to
-    # an offer of the line naming no escrow, by its digest -- an Accept of it that escrow witnesses takes
-    # precedence (NEG-017), the lower answer superseded, as in a view that held the Accept's Stamp before
+    # NEG-021 (d): the branch each lower answer cut off, by digest -- the Counter taken superseded as the
+    # higher of two answers of its key to an offer of the line naming no escrow (or cut off by the lower
+    # one), and each Counter taken superseded that answers one of them in turn as the table would have taken
+    # it. An Accept its escrow witnesses of one naming an escrow takes precedence (NEG-017): the branch up to
+    # it is the line's again, the lower answer superseded, as in a view that held the Accept's Stamp before
     # the lower answer. None: none. A class default: a negotiation pickled before it existed reads None.
     higher: dict[bytes, VerifiedStatement] | None = None
 
@@ -1012,10 +1014,10 @@ class Negotiation:
         that offer or one before it, nor (two witnessed Accepts of one offer) was stamped first."""
         offers = self.offers
         i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
-        higher = self.higher.get(ref) if i < 0 and self.higher else None
-        if i < 0 and higher is None:
+        higher = self._higher_branch(ref) if i < 0 else None
+        if i < 0 and not higher:
             return False
-        offer = offers[i] if higher is None else higher
+        offer = offers[i] if not higher else higher[-1]
         if accept.issuer != offer.audience or not (
             offer.issued_at_ms <= accept.issued_at_ms <= offer.expires_at_ms
         ):
@@ -1048,17 +1050,21 @@ class Negotiation:
         the cut-off branch held -- later offers, the answer the escrow never took, a contract and its
         statements -- is superseded."""
         ref = accept.statement.accept.offer
-        higher = self.higher.pop(ref, None) if self.higher else None
+        higher = self._higher_branch(ref) if self.higher else []
         cut = []
-        if higher is not None:
-            # NEG-021 (d): the Counter taken superseded as the higher answer is the line's again, in place
-            # of the lower answer and what followed it (cut below, with any contract formed from them).
-            j = next(k for k, o in enumerate(self.offers) if o.digest == cited(higher))
+        if higher:
+            # NEG-021 (d): the branch the lower answer cut off, from the higher answer to the Counter
+            # accepted, is the line's again, in place of the lower answer and what followed it (cut below,
+            # with any contract formed from them).
+            assert self.higher is not None
+            j = next(k for k, o in enumerate(self.offers) if o.digest == cited(higher[0]))
             cut = [o.digest for o in self.offers[j + 1 :]]
-            self.offers = [*self.offers[: j + 1], higher]
+            self.offers = [*self.offers[: j + 1], *higher]
+            for counter in higher:
+                del self.higher[counter.digest]
             superseded = self.superseded
-            assert isinstance(superseded, set), "the Counter was taken superseded"
-            superseded.difference_update((higher.digest, accept.digest))
+            assert isinstance(superseded, set), "the Counters were taken superseded"
+            superseded.difference_update((*(o.digest for o in higher), accept.digest))
         i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
         offer = self.offers[i]
         cut += [o.digest for o in self.offers[i + 1 :]]
@@ -1218,25 +1224,49 @@ class Negotiation:
         return not self._passes_witnessed()
 
     def _passes_witnessed(self) -> bool:
-        """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept held
-        by the bonding cutoff, WIT-004), which no lower answer cuts back past: that answer is taken
-        superseded, as a higher one."""
+        """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept,
+        issued by the bonding cutoff, held: WIT-004), which no lower answer cuts back past: that answer is
+        taken superseded, as a higher one."""
         c = self.contract
         return c is not None and self.witnessed(c.accept, c.offer)
 
     def _keep_higher(self, vs: VerifiedStatement) -> None:
-        """NEG-021 (d): keep ``vs``, taken superseded, if it is a Counter naming an escrow, the higher of two
-        answers of its key to an offer of the line naming no escrow (:attr:`higher`)."""
-        if vs.body != "counter" or not proposal_of(vs).terms.escrow:
+        """NEG-021 (d): keep ``vs``, taken superseded, if it is a Counter of a branch a lower answer cut off
+        (:attr:`higher`): the higher of two answers of its key to an offer of the line naming no escrow, or
+        one answering a Counter kept so by that Counter's audience within its life (NEG-004, NEG-014,
+        NEG-007), as the table would have taken it. Whatever its terms: a Counter after it may name an
+        escrow."""
+        if vs.body != "counter":
             return
         ref = cited(vs)
-        i = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
-        answer = self._answer_of(i) if i >= 0 else None
-        higher = answer is not None and _chain_place(answer) < _chain_place(vs)
-        if higher and self._lower_than_answer(vs, ref) is False:
+        parent = self.higher.get(ref) if self.higher else None
+        if parent is not None:
+            in_life = parent.issued_at_ms <= vs.issued_at_ms <= parent.expires_at_ms
+            kept = vs.issuer == parent.audience and in_life
+        else:
+            i = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
+            answer = self._answer_of(i) if i >= 0 else None
+            higher = answer is not None and _chain_place(answer) < _chain_place(vs)
+            kept = higher and self._lower_than_answer(vs, ref) is False
+        if kept:
             if self.higher is None:
                 self.higher = {}
             self.higher[vs.digest] = vs
+
+    def _higher_branch(self, ref: bytes) -> list[VerifiedStatement]:
+        """NEG-021 (d): the Counters of :attr:`higher` from the higher answer to an offer of the line down to
+        the Counter ``ref``, in the line's order; empty when ``ref`` is none of them or its branch no longer
+        starts at an offer of the line."""
+        kept = self.higher
+        branch: list[VerifiedStatement] = []
+        at = kept.get(ref) if kept else None
+        while at is not None and kept is not None:
+            branch.append(at)
+            parent = cited(at)
+            if any(o.digest == parent for o in self.offers):
+                return branch[::-1]
+            at = kept.get(parent)
+        return []
 
     def _second_answer(self, vs: VerifiedStatement) -> None:
         """NEG-023: ``vs``, taken superseded, is an answer higher in its issuer's chain than the Accept of
@@ -1285,10 +1315,10 @@ class Negotiation:
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
         self._supersede(cut)
         held = self.offers[i + 1] if i + 1 < len(self.offers) else None
-        if held is not None and held.issuer == vs.issuer and proposal_of(held).terms.escrow:
-            if self.higher is None:  # NEG-021 (d): the higher answer cut off, kept as if taken superseded
-                self.higher = {}
-            self.higher[held.digest] = held
+        if held is not None and held.issuer == vs.issuer:
+            if self.higher is None:  # NEG-021 (d): the branch cut off from the higher answer on, kept as if
+                self.higher = {}  # taken superseded
+            self.higher.update((o.digest, o) for o in self.offers[i + 1 :])
         self.offers = self.offers[: i + 1]  # a new list: the verifier reads the line cut off from the old one
         self.outstanding = self.offers[i]
         self.closed_by = b""

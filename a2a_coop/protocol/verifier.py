@@ -1153,6 +1153,29 @@ class Verifier:
         neg = self.negotiations.by_id.get(held.negotiation_id)
         if neg is not None and digest in neg.superseded and self._witnessed_accept(held, neg):
             self._rederive({digest})
+            self._count_witnessed(held)
+
+    def _count_witnessed(self, accept: VerifiedStatement) -> None:
+        """NEG-021 (d): the contract of ``accept``, derived again as the negotiation's
+        (:meth:`_witness_cut_off`), counts for both parties from its Accept's place, in its period, as in a
+        view that held the Stamp first (SPEC 4.5): booked now if it never was (the Accept was taken
+        superseded), its displacement by the lower answer undone if it was cut back."""
+        neg = self.negotiations.by_id.get(accept.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if neg is None or c is None or c.accept.digest != accept.digest:
+            return
+        booked = self.exposure.by_mandate.get(c.accept.mandate_digest)
+        if booked is None or not booked.holds(c.id):
+            offer = c.offer
+            self.exposure.offer_accepted(
+                offer.mandate_digest, offer.digest, _place(accept, offer), accept.issued_at_ms
+            )
+            self._contract_formed(c, accept)
+            self._track_activation(neg)
+            return
+        for party_vs in (c.offer, c.accept):
+            self.exposure.contract_undisplaced(party_vs.mandate_digest, c.id)
+        self._count_again(neg)
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding

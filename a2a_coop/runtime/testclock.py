@@ -1,4 +1,4 @@
-"""A test clock (SPEC.md section 18.2, CTL-003): a process's clock that a test moves forward.
+"""A test clock (SPEC.md section 18.6, CTL-003): a process's clock that a test moves forward.
 
 A bonded trade's ruling comes only once the escrow's clock has passed an item's deadline plus the
 30 s clock tolerance (WIT-003, CMT-002): a test that waits for one on the wall clock waits half a

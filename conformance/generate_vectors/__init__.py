@@ -173,6 +173,8 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.answered_twice(),
         negotiation.witnessed_counter(),
         chains.lower_seq_late(),
+        negotiation.witnessed_branch(),
+        negotiation.witnessed_counted(),
     ]
     return groups, proof
 

@@ -2259,3 +2259,114 @@ def witnessed_counter() -> Group:
         [*base, *line, kept.envelope, bad],
     )
     return g
+
+
+def witnessed_branch() -> Group:
+    """NEG-021 (d) past the higher answer: the witnessed contract one Counter further down the branch the
+    lower answer cuts off. Alice keeps a Reject of Bob's offer naming no escrow, counters it naming none (the
+    next link of her chain); Bob counters her Counter naming escrow E with both bonds, Alice accepts, E stamps
+    the Accept and locks both bonds. The kept Reject before Alice's Counter once held every Counter after it
+    and the witnessed Accept superseded (REJECTED; the other orders held the contract), as did the kept Reject
+    between Bob's Counter and Alice's Accept: now the cut-off branch down to Bob's Counter is the line's
+    again, and a Delivery under the contract with an item_index out of range is read as one (BODY_INVALID).
+    tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
+    g = Group("WitnessedBranch", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal())
+    clock.advance(1_000)
+    bonded = bob.counter(counter, bob.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = alice.accept(bonded)
+    witness = stamp(escrow, accept).envelope
+    locks = []
+    for p in (alice, bob):
+        msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100)
+        locks.append(
+            chain_sign(escrow.agent, escrow_draft(escrow, "bond_lock", msg, accept, audience=p.did)).envelope
+        )
+    clock.advance(1_000)
+    bad = seal(
+        bob.agent.key,
+        party_draft(
+            bob,
+            "delivery",
+            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
+            accept,
+            alice,
+        ),
+    )
+    base = [*ctx(alice, bob, escrow), offer.envelope]
+    line = [counter.envelope, bonded.envelope, accept.envelope]
+    for comment, order in (
+        (
+            "before Alice's Counter (the branch after it superseded, then the line's again)",
+            [kept.envelope, *line, witness, *locks],
+        ),
+        (
+            "before E's Stamp (the line cut back, then derived again when it came)",
+            [*line, kept.envelope, witness, *locks],
+        ),
+        (
+            "before Alice's Accept (the branch cut off, then the line's again when the Stamp came)",
+            [*line[:2], kept.envelope, line[2], witness, *locks],
+        ),
+    ):
+        g.add(
+            "Alice's kept Reject of Bob's offer naming no escrow, lower in her chain than her Counter naming "
+            f"none, which Bob countered naming E and Alice accepted, {comment}: the contract E witnessed "
+            "stands, and Bob's Delivery under it is read as one (item_index out of range)",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base, *order, bad],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    return g
+
+
+def witnessed_counted() -> Group:
+    """NEG-021 (d) and section 4.5: the contract a lower answer leaves standing counts for its parties in
+    every order. Alice keeps a Reject of Bob's offer naming no escrow, counters it naming escrow E with
+    both bonds; Bob accepts, E stamps the Accept; Alice then offers Bob again, over her cap only if the
+    witnessed contract counts. The reference derived the negotiation again when E's Stamp came after the
+    Reject and booked nothing for the contract (the Reject before the Counter) or left it out of its period
+    (the Reject between the Accept and the Stamp): Alice's offer was taken there. The JS verifier, which
+    derives its view again from what it took, read them so already. tests/test_attack25_escrow_cut_back.py.
+    Appended to chains.json."""
+    g = Group("WitnessedCounted", "sparse")
+    for cap, name in (("max_outstanding", "MND-010"), ("budget_per_period", "MND-009")):
+        clock, alice, bob = world(alice={cap: 1_000})
+        escrow = Party("escrow", clock)
+        offer = bob.offer(alice)
+        clock.advance(1_000)
+        kept = alice.reject(offer, "kept back")
+        clock.advance(1_000)
+        counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+        clock.advance(1_000)
+        accept = bob.accept(counter)
+        witness = stamp(escrow, accept).envelope
+        clock.advance(1_000)
+        again = alice.offer(bob)
+        base = [*ctx(alice, bob, escrow), offer.envelope]
+        line = [counter.envelope, accept.envelope]
+        for comment, order in (
+            ("before Alice's Counter", [kept.envelope, *line, witness]),
+            ("between Bob's Accept and E's Stamp of it", [*line, kept.envelope, witness]),
+            ("after E's Stamp", [*line, witness, kept.envelope]),
+        ):
+            g.add(
+                f"Alice's {cap} 1,000: her kept Reject of Bob's offer naming no escrow, lower in her chain "
+                f"than her Counter naming E (600), {comment}; E witnessed Bob's Accept of the Counter: the "
+                f"contract counts for Alice ({name}), and her next offer of 600 is over the cap",
+                [name, "NEG-021", "NEG-019"],
+                [*base, *order, again.envelope],
+                "MANDATE_VIOLATION",
+                "Exposure",
+                twin=[*base, *order],
+            )
+    return g

@@ -803,6 +803,17 @@ const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
 const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "accept", "receipt"]);
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
+// NEG-021 (d) (finding F60): the Counters n.higher keeps from the higher answer to an offer of the line down to
+// the Counter ref, in the line's order; undefined when ref is none of them or its branch leaves the line.
+function higherBranch(n, ref) {
+  const branch = [];
+  for (let at = n.higher?.get(ref); at; at = n.higher.get(hex(at.body.offer))) {
+    branch.push(at);
+    const parent = hex(at.body.offer);
+    if (n.line.some((o) => o.dhex === parent)) return branch.reverse();
+  }
+  return undefined;
+}
 
 // SPEC 4.5, MND-023: a displaced contract's negotiation as it would stand had the witnessed Accept not come
 // (its state: the one it reached, or ACCEPTED for an Accept taken superseded on the cut-off line)
@@ -1632,10 +1643,11 @@ export class Verifier {
         const cw = n.contract ? this.witnessOf(n.contract.acceptRec, n.contract.offerRec) : null;
         const wc = cw ? n.contract : null;
         const O = n.line.find((o) => o.dhex === ref);
-        // NEG-021 (d) (finding F51): or a Counter naming an escrow taken superseded as the higher of its key's
-        // two answers to an offer of the line naming no escrow (n.higher)
-        const H = !O && bodyName === "accept" ? n.higher?.get(ref) : undefined;
-        const W = O ?? H;
+        // NEG-021 (d) (finding F51): or a Counter of the branch a lower answer cut off -- the higher of its
+        // key's two answers to an offer of the line naming no escrow, or one answering such a Counter in turn
+        // (finding F60) -- kept in n.higher; H is that branch down to the Counter accepted
+        const H = !O && bodyName === "accept" ? higherBranch(n, ref) : undefined;
+        const W = O ?? H?.at(-1);
         // NEG-017's conditions: an Accept of an offer O of the line, by O's audience, issued between O and
         // its expiry, witnessed by O's escrow; one that fails them is checked as any other (finding F8)
         const w =
@@ -1661,13 +1673,23 @@ export class Verifier {
             (wc.offerRec.earlyAnswers ??= []).push(rec);
           };
         }
+        const parent = bodyName === "counter" ? n.higher?.get(ref) : undefined;
+        if (parent && h.issuer === parent.h.audience && parent.h.issued_at_ms <= t && t <= parent.h.expires_at_ms) {
+          // NEG-021 (d) (finding F60): a Counter answering one of the cut-off branch as the table would have
+          // taken it joins the branch: an Accept of it its escrow witnesses takes the line back to it
+          const commit = this.supersede(rec, n);
+          return () => {
+            commit();
+            n.higher.set(rec.dhex, rec);
+          };
+        }
         if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec, n);
         // NEG-021 (finding F47): of two answers of one key to one offer naming no escrow, the one lower in
         // the key's chain prevails, whichever came first; the other is superseded
         const raw = this.lowerThanAnswer(n, O, rec);
         // NEG-021 (d) (finding F51): no cut-back past a contract its escrow witnessed -- superseded instead
         const lower = raw === true && wc ? false : raw;
-        if (raw === false && bodyName === "counter" && escrowOf(rec)) {
+        if (raw === false && bodyName === "counter") {
           const commit = this.supersede(rec, n);
           return () => {
             commit();
@@ -1951,18 +1973,20 @@ export class Verifier {
   displace(n, O, acceptRec, w, H = undefined) {
     n.branch = n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;
     if (H) {
-      // NEG-021 (d) (finding F51): the higher Counter is the line's again, in place of the lower answer and
-      // what followed it (cut below with the closer and any contract)
-      const j = n.line.findIndex((o) => o.dhex === hex(H.body.offer));
+      // NEG-021 (d) (findings F51, F60): the cut-off branch down to the Counter accepted is the line's again,
+      // in place of the lower answer and what followed it (cut below with the closer and any contract)
+      const j = n.line.findIndex((o) => o.dhex === hex(H[0].body.offer));
       for (const later of n.line.slice(j + 1)) {
         later.cutBy = acceptRec;
         this.superseded.add(later.dhex);
       }
-      n.line = [...n.line.slice(0, j + 1), H];
-      n.higher.delete(H.dhex);
-      this.superseded.delete(H.dhex);
+      n.line = [...n.line.slice(0, j + 1), ...H];
+      for (const counter of H) {
+        n.higher.delete(counter.dhex);
+        this.superseded.delete(counter.dhex);
+        counter.superseded = false;
+      }
       this.superseded.delete(acceptRec.dhex);
-      H.superseded = false;
     }
     const i = n.line.indexOf(O);
     const answerOf = (j) => (j + 1 < n.line.length ? n.line[j + 1] : n.closer);
@@ -2035,7 +2059,7 @@ export class Verifier {
         for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
       }
       const held = n.line[i + 1];
-      if (held && held.h.issuer === h.issuer && escrowOf(held)) (n.higher ??= new Map()).set(held.dhex, held); // NEG-021 (d)
+      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1)) (n.higher ??= new Map()).set(o.dhex, o); // NEG-021 (d), F60
       n.line = n.line.slice(0, i + 1);
       n.closer = null;
       n.contract = null;
