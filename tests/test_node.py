@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
-from peers import escrow_node, make_peer, peer_node, witnessed_node
+from peers import bonded_proposal, escrow_node, make_peer, peer_node, witnessed_node
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol import errors, identity, merkle
@@ -267,6 +267,69 @@ def test_a_submit_of_one_envelope_is_logged_in_the_singular(
         node.close()
     assert "submit of 1 envelope -> " in caplog.text and "submit of 2 envelopes -> " in caplog.text
     assert "1 envelopes" not in caplog.text
+
+
+def test_a_served_nodes_log_lines_check_no_signature(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``a2a-coop escrow serve`` named what a Submit signed by verifying each answer again (eight signature
+    checks a bonded trade, RELIABILITY.md, twenty-sixth session), with its line not logged too. Expect a
+    bonded trade through the CLI's logged handlers to check no signature beyond the nodes' own, and, at
+    INFO, their lines to name the answers' bodies; at WARNING, no line and still no check."""
+    from a2a_coop.cli._runtime import LoggedEscrow, LoggedPeer
+    from a2a_coop.protocol import envelope as envelope_module
+    from a2a_coop.runtime import trade
+
+    clock = FixedClock()
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = escrow_node(e, clock, tmp_path / "escrow.db")
+    node = peer_node(bob, clock, tmp_path / "bob.db", context=[e.mandate_vs.envelope])
+    counts = {"checks": 0, "handlers": 0, "nodes": 0}
+    real_verify = envelope_module.ed25519_verify
+
+    def counting_verify(*args: Any) -> Any:
+        counts["checks"] += 1
+        return real_verify(*args)
+
+    def counted(call: Callable[..., Any], into: str) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            before = counts["checks"]
+            try:
+                return call(*args)
+            finally:
+                counts[into] += counts["checks"] - before
+
+        return run
+
+    try:
+        for party in (alice, bob):
+            escrow.deposit(party.did, 10**9)
+        a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
+        peer, submitter = LoggedPeer(node), LoggedEscrow(escrow)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(envelope_module, "ed25519_verify", counting_verify)
+            mp.setattr(node, "exchange", counted(node.exchange, "nodes"))
+            mp.setattr(escrow, "submit", counted(escrow.submit, "nodes"))
+            mp.setattr(peer, "exchange", counted(peer.exchange, "handlers"))
+            mp.setattr(submitter, "submit", counted(submitter.submit, "handlers"))
+            for level in ("INFO", "WARNING"):
+                counts.update(handlers=0, nodes=0)
+                caplog.clear()
+                with caplog.at_level(level, logger="a2a_coop.serve"):
+                    neg = trade.run_trade(a, peer, bob.did, bonded_proposal(alice, e.did), escrow=submitter)
+                assert a.negotiation(neg.id).state is State.FULFILLED
+                assert counts["nodes"] >= 10  # what Bob and the escrow took, each checked once
+                assert counts["handlers"] == counts["nodes"], counts
+                lines = [r.getMessage() for r in caplog.records if r.name == "a2a_coop.serve"]
+                if level == "INFO":
+                    assert "submit of 4 envelopes -> stamp, bond_lock, bond_lock" in lines, lines
+                    assert any(line.endswith(" -> mandate, accept") for line in lines), lines
+                else:
+                    assert lines == []
+                clock.advance(10_000)
+    finally:
+        node.close()
+        escrow.close()
 
 
 class Flaky:

@@ -5,6 +5,7 @@ statement or every relay although what it computed was already at hand."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,77 @@ def test_a_statement_is_signed_and_verified_without_pynacls_python_wrappers(
     forged[-1] ^= 1  # the signature's last byte
     with pytest.raises(CoopError):
         verify_statement(bytes(forged))
+
+
+def test_a_journal_binds_bytes_through_sqlites_adapter_table(tmp_path: Path) -> None:
+    """sqlite3 sends every bytes parameter (a digest, an envelope, a nonce: some 200 a bonded trade over
+    the three journals) through its adaptation protocol, which looks up ``PrepareProtocol.__adapt__`` and
+    formats an AttributeError to drop it (RELIABILITY.md, twenty-sixth session: 1.4 % of a trade's
+    instructions). Expect an adapter for exact bytes in sqlite3's table once the journal is imported,
+    binding a value as itself, and a statement's bytes journaled and read back unchanged."""
+    adapter = sqlite3.adapters.get((bytes, sqlite3.PrepareProtocol))
+    assert adapter is not None
+    blob = bytes(range(256))
+    assert adapter(blob) is blob
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    with Journal.open(tmp_path / "j.db") as journal:
+        journal.record_outgoing(offer, at_ms=clock.now_ms)
+        assert journal.by_digest(offer.digest) == offer.envelope
+        assert journal.log_range(alice.did, 0, 1) == [offer.envelope]
+
+
+def test_a_served_peer_reads_what_a_request_claims_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PeerNode served as ``a2a-coop serve --escrow`` runs it (per-issuer limits and an escrow witness)
+    parsed what each request claims to be (its envelope, then its statement: ``limits.claimed``) for the
+    limiter, again for the witness's held answers and a third time for its watch. Expect, over a bonded
+    trade, one such read of each request (the context's Accepts are read apart), and the trade fulfilled."""
+    from a2a_coop.runtime import node as node_module
+    from a2a_coop.runtime.node import EscrowWitness, PeerNode
+    from a2a_coop.transport.limits import PeerLimits
+
+    clock = FixedClock()
+    alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = EscrowNode(
+        e.agent.key, e.mandate_vs.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms, durability="normal"
+    )
+    node = PeerNode.open(
+        bob.agent.key,
+        bob.mandate_vs.envelope,
+        tmp_path / "bob.db",
+        context=[e.mandate_vs.envelope],
+        clock=lambda: clock.now_ms,
+        witness=EscrowWitness(escrow, e.did),
+        limits=PeerLimits(rate_per_s=1000.0, burst=1000),
+    )
+    requests: list[bytes] = []
+    read: list[bytes] = []
+    real_claimed, real_exchange = node_module.claimed, node.exchange
+
+    def counting(envelope: bytes) -> Any:
+        read.append(envelope)
+        return real_claimed(envelope)
+
+    def exchange(envelope: bytes, context: Any) -> list[bytes]:
+        requests.append(envelope)
+        return real_exchange(envelope, context)
+
+    monkeypatch.setattr(node_module, "claimed", counting)
+    monkeypatch.setattr(node, "exchange", exchange)
+    try:
+        for party in (alice, bob):
+            escrow.deposit(party.did, 10**9)
+        a = make_peer(alice, clock, context=[e.mandate_vs.envelope])
+        neg = trade.run_trade(a, node, bob.did, bonded_proposal(alice, e.did), escrow=escrow)
+        assert a.negotiation(neg.id).state is State.FULFILLED
+    finally:
+        node.close()
+        escrow.close()
+    assert len(requests) >= 5
+    assert [envelope for envelope in read if envelope in requests] == requests
 
 
 def test_an_exposure_entry_of_a_new_key_removes_nothing_first(monkeypatch: pytest.MonkeyPatch) -> None:

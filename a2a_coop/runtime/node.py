@@ -106,7 +106,7 @@ from a2a_coop.runtime.trade import (
     offer_to_show,
     unfinished,
 )
-from a2a_coop.transport.limits import IssuerLimiter, PeerLimits, claimed
+from a2a_coop.transport.limits import Claimed, IssuerLimiter, PeerLimits, claimed
 
 DAY_MS = 86_400_000
 DEFAULT_PAGE_ENTRIES = 1024  # GetAttestations bundles per page when the caller names no limit
@@ -533,10 +533,12 @@ class PeerNode:
         return cls(peer, journal, witness=witness, limits=limits)
 
     def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+        # What the request claims to be (never trusted: for limits and the witness's watch only), read
+        # once: a pure function of its bytes, which the limiter and the witness each parsed again.
+        said = claimed(envelope) if self.limiter is not None or self.witness is not None else None
         if self.limiter is None:
             answers = self.peer.exchange(envelope, context)
         else:
-            said = claimed(envelope)
             if said is not None:
                 self.limiter.check(said.issuer)  # over its limit: refused before any signature check
             # A signed issuer: nobody spends another's quota by forging. Nor by sending what the issuer
@@ -559,12 +561,11 @@ class PeerNode:
                 if counted:
                     self.limiter.release(request.issuer, taken=taken)
         if self.witness is not None:
-            answers = [*answers, *self._answer_held(envelope)]
+            answers = [*answers, *self._answer_held(said)]
             for evidence, until in self._to_witness(answers, self.witness.did):
                 self.witness.submit(evidence, until_ms=until)
             self._watch_context_accepts(context)
             self._watch_deferred()
-            said = claimed(envelope)
             if said is not None and said.negotiation_id:
                 self.watch_exposed(said.negotiation_id)
                 answers = self._with_unsent(said.negotiation_id, said.issuer, answers)
@@ -596,16 +597,16 @@ class PeerNode:
             theirs = [env for audience, env in waiting if audience == issuer and env not in answers]
         return [*theirs, *answers] if theirs else answers  # signed before the answers: the chain's order
 
-    def _answer_held(self, envelope: bytes) -> list[bytes]:
+    def _answer_held(self, said: Claimed | None) -> list[bytes]:
         """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of
         ours earlier in the line, which our guard held back until that offer's escrow took the Counter
         (:class:`~a2a_coop.runtime.peer.EscrowNotShown`). When that escrow is the witness's, it is shown
         the line now, before we answer (:func:`~a2a_coop.runtime.trade.ask_escrow_alone`), and our answer
         follows in this exchange -- or, if it reveals an Accept of our offer, which takes precedence
         (NEG-017), our Deliveries under that contract do. Otherwise (another escrow, or it cannot be
-        reached) the answer stays held: an Ack only, and nothing signed that another escrow could bond."""
+        reached) the answer stays held: an Ack only, and nothing signed that another escrow could bond.
+        ``said``: what the request claims to be (:func:`~a2a_coop.transport.limits.claimed`)."""
         assert self.witness is not None
-        said = claimed(envelope)
         if said is None or not said.negotiation_id or not self.peer.holds_answer(said.negotiation_id):
             return []
         nid = said.negotiation_id
