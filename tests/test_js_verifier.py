@@ -36,7 +36,7 @@ COVERED = {
     "statements": 211,
     "chains": 249,
     "wire": 77,
-    "rules": 166,
+    "rules": 169,
     "mutations": 1875,
     "canaries": 64,
     "keytime": 153,
