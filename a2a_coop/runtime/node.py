@@ -185,6 +185,26 @@ class KeySigner(ChainSigner):
         super().__init__(key, clock=clock, nonce=nonce, head=head)
 
 
+class ChainClock:
+    """An escrow's clock: Unix ms by ``clock``, never before the head of its chain (``floor_ms``, the time
+    of its last journaled statement) nor before a time it returned. The escrow dates what it signs by
+    it and checks it against its own chain first (CHN-005): a clock that read earlier than the head --
+    a wall clock stepped back, or a restart without the test clock's offset the chain was dated by
+    (CTL-003) -- had that check refuse the escrow's own Stamp half-way through a Submit whose evidence
+    it had taken (tests/test_attack26_escrow_clock_back.py). Its deadlines are judged by the time its
+    chain already committed to, as its Stamps say. Thread-safe (Submits and the ticker read it)."""
+
+    def __init__(self, clock: Callable[[], int], floor_ms: int = 0) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = floor_ms
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._last = max(self._last, self._clock())
+            return self._last
+
+
 def sign_mandate(
     principal: Keypair, journal: Journal, agent: str, *, now_ms: int, days: int = 30, **caps: Any
 ) -> VerifiedStatement:
@@ -1130,6 +1150,19 @@ class EscrowNode:
             self.journal.close()  # a node that never started holds no lock on its journal
             raise
 
+    def _chain_clock(self, clock: Callable[[], int], head: bytes) -> ChainClock:
+        """``clock`` floored at the time of our chain's head statement ``head`` (:class:`ChainClock`)."""
+        envelope = self.journal.by_digest(head) if head else None
+        floor = verify_statement(envelope).issued_at_ms if envelope is not None else 0
+        ahead = floor - clock()
+        if ahead > CLOCK_TOLERANCE_MS:  # an operator reads why the escrow's times run ahead of the machine's
+            log.warning(
+                "escrow: our chain's last statement is dated %d s ahead of this clock (stepped back, or a "
+                "test clock's offset left out): dating and judging by it until the clock catches up",
+                ahead // 1000,
+            )
+        return ChainClock(clock, floor)
+
     def _start(self, key: Keypair, mandate: bytes, clock: Callable[[], int], forget: bool) -> None:
         """Replay the journal's ledger into a new :class:`Escrow` (the rest of ``__init__``)."""
         check_journal_kind(self.journal, "escrow")  # a peer's: replaying it as an escrow's fails, marked
@@ -1153,7 +1186,9 @@ class EscrowNode:
         first_handover = bool(self._predecessor) and not held
         if held:  # its transcript in the journal's rows, the revocations here; or all of it here
             self._predecessor = list(held["revocations"]) if rows is not None else list(held)
-        self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
+        head = self.journal.chain_head(key.did)
+        clock = self.clock = self._chain_clock(clock, head[1])
+        self.signer = KeySigner(key, head=head, clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
         shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
         if self.faucet:  # CTL-002: the Mandates the test faucet paid for, never paid again
