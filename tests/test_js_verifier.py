@@ -34,10 +34,10 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 249,
+    "chains": 253,
     "wire": 77,
     "rules": 166,
-    "mutations": 1875,
+    "mutations": 1877,
     "canaries": 64,
     "keytime": 153,
     "equivocation-proof": 1,
@@ -542,7 +542,10 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     read Alice's Counter naming an escrow as the higher of her two answers."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245)}
+    nested = (250, 251, 252, 253)  # NestedCutBack (F52): Alice's two answers at two places
+    assert got == {
+        f"chains-{i}" for i in (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *nested)
+    }
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -584,11 +587,32 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
     higher = '        if (raw === false && bodyName === "counter" && escrowOf(rec)) {\n'
+    # NestedCutBack (F52, 250-253) needs each part too, in the orders that reach it
     assert _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json") == {
         "chains-242",
         "chains-243",  # derived again with the Stamp held, the Reject comes after it
+        "chains-250",
+        "chains-253",
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    assert got == {"chains-243", "chains-244"}  # in both, Bob's Accept came before E's Stamp of it
+    # in each, Bob's Accept came before E's Stamp of it
+    assert got == {"chains-243", "chains-244", "chains-251", "chains-252", "chains-253"}
     off = higher.replace("if (", "if (false && ")
-    assert _edited_disagreements(tmp_path, [(higher, off)], "chains.json") == {"chains-244"}
+    assert _edited_disagreements(tmp_path, [(higher, off)], "chains.json") == {"chains-244", "chains-251"}
+
+
+@pytest.mark.req("NEG-021", "NEG-017")
+def test_the_js_verifier_takes_the_line_back_through_offers_a_second_lower_answer_cut_off(
+    tmp_path: Path,
+) -> None:
+    """NEG-021 (d) (F52): a Counter naming an escrow that answers, through offers off the line, the higher of
+    two answers of one key is kept, and a witnessed Accept of it takes the line back through them. Each part
+    undone in a copy of the JS verifier disagrees with the NestedCutBack vectors (chains.json 250-253) that
+    need it: the Counter answering an offer already superseded (252), and the Counters a cut-back passes
+    beyond the higher answer (253)."""
+    kept = '        if (this.superseded.has(ref) && bodyName === "counter" && escrowOf(rec)) {\n'
+    off = kept.replace("if (", "if (false && ")
+    assert _edited_disagreements(tmp_path, [(kept, off)], "chains.json") == {"chains-252"}
+    passed = '        if (o.bodyName === "counter" && escrowOf(o)) (n.higher ??= new Map()).set(o.dhex, o);\n'
+    only_held = passed.replace("if (", "if (o === held && ")
+    assert _edited_disagreements(tmp_path, [(passed, only_held)], "chains.json") == {"chains-253"}

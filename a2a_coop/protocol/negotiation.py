@@ -619,6 +619,11 @@ class Negotiation:
     # precedence (NEG-017), the lower answer superseded, as in a view that held the Accept's Stamp before
     # the lower answer. None: none. A class default: a negotiation pickled before it existed reads None.
     higher: dict[bytes, VerifiedStatement] | None = None
+    # NEG-021 (d): the Counters and offers off the line -- taken superseded, or cut off by a lower answer --
+    # by digest: a Counter naming an escrow may answer one of them (the line left at an earlier offer by a
+    # lower answer there), and an Accept of it its escrow witnesses takes the line back through them, as in
+    # a view that held the Stamp before the lower answer (:meth:`_path_to`). None: none. A class default.
+    cut_offers: dict[bytes, VerifiedStatement] | None = None
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -990,6 +995,22 @@ class Negotiation:
             return False
         return (vs.issuer == tip.issuer) == (vs.body == "withdraw")
 
+    def _path_to(self, counter: VerifiedStatement) -> tuple[int, list[VerifiedStatement]] | None:
+        """Where ``counter`` (kept in :attr:`higher`) joins the line: the index of the line's offer it
+        answers, or answers through offers cut off since (:attr:`cut_offers`, returned in line order);
+        None when it joins nowhere."""
+        restored: list[VerifiedStatement] = []
+        ref = cited(counter)
+        while True:
+            j = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
+            if j >= 0:
+                return j, restored[::-1]
+            off = self.cut_offers.get(ref) if self.cut_offers else None
+            if off is None or off in restored:
+                return None
+            restored.append(off)
+            ref = cited(off)
+
     def _takes_precedence(self, accept: VerifiedStatement, ref: bytes) -> bool:
         """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside
         another Accept), its issuer being that offer's audience, issued between the offer and its
@@ -998,7 +1019,7 @@ class Negotiation:
         offers = self.offers
         i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
         higher = self.higher.get(ref) if i < 0 and self.higher else None
-        if i < 0 and higher is None:
+        if i < 0 and (higher is None or self._path_to(higher) is None):
             return False
         offer = offers[i] if higher is None else higher
         if accept.issuer != offer.audience or not (
@@ -1037,13 +1058,16 @@ class Negotiation:
         cut = []
         if higher is not None:
             # NEG-021 (d): the Counter taken superseded as the higher answer is the line's again, in place
-            # of the lower answer and what followed it (cut below, with any contract formed from them).
-            j = next(k for k, o in enumerate(self.offers) if o.digest == cited(higher))
+            # of the lower answer and what followed it (cut below, with any contract formed from them) --
+            # with the offers it answers in turn that a lower answer to an earlier offer cut off.
+            path = self._path_to(higher)
+            assert path is not None, "checked by _takes_precedence"
+            j, restored = path
             cut = [o.digest for o in self.offers[j + 1 :]]
-            self.offers = [*self.offers[: j + 1], higher]
+            self.offers = [*self.offers[: j + 1], *restored, higher]
             superseded = self.superseded
             assert isinstance(superseded, set), "the Counter was taken superseded"
-            superseded.difference_update((higher.digest, accept.digest))
+            superseded.difference_update((*(o.digest for o in restored), higher.digest, accept.digest))
         i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
         offer = self.offers[i]
         cut += [o.digest for o in self.offers[i + 1 :]]
@@ -1181,16 +1205,30 @@ class Negotiation:
         c = self.contract
         return c is not None and self.witnessed(c.accept, c.offer)
 
+    def _keep_off_line(self, offers: Iterable[VerifiedStatement]) -> None:
+        """NEG-021 (d): keep ``offers`` -- cut off the line, or Counters taken superseded -- in
+        :attr:`cut_offers`."""
+        kept = self.cut_offers if self.cut_offers is not None else {}
+        kept.update((o.digest, o) for o in offers if o.body in ("offer", "counter"))
+        if kept:
+            self.cut_offers = kept
+
     def _keep_higher(self, vs: VerifiedStatement) -> None:
         """NEG-021 (d): keep ``vs``, taken superseded, if it is a Counter naming an escrow, the higher of two
-        answers of its key to an offer of the line naming no escrow (:attr:`higher`)."""
+        answers of its key to an offer of the line naming no escrow (:attr:`higher`) -- or answering, through
+        offers off the line (:meth:`_path_to`), the higher of two answers of one key to such an offer."""
+        self._keep_off_line([vs])
         if vs.body != "counter" or not proposal_of(vs).terms.escrow:
             return
-        ref = cited(vs)
-        i = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
-        answer = self._answer_of(i) if i >= 0 else None
-        higher = answer is not None and _chain_place(answer) < _chain_place(vs)
-        if higher and self._lower_than_answer(vs, ref) is False:
+        path = self._path_to(vs)
+        if path is None:
+            return
+        j, restored = path
+        first = restored[0] if restored else vs  # the answer to the line's offer j it continues
+        ref = self.offers[j].digest
+        answer = self._answer_of(j)
+        higher = answer is not None and _chain_place(answer) < _chain_place(first)
+        if higher and self._lower_than_answer(first, ref) is False:
             if self.higher is None:
                 self.higher = {}
             self.higher[vs.digest] = vs
@@ -1242,10 +1280,15 @@ class Negotiation:
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
         self._supersede(cut)
         held = self.offers[i + 1] if i + 1 < len(self.offers) else None
-        if held is not None and held.issuer == vs.issuer and proposal_of(held).terms.escrow:
-            if self.higher is None:  # NEG-021 (d): the higher answer cut off, kept as if taken superseded
-                self.higher = {}
-            self.higher[held.digest] = held
+        if held is not None and held.issuer == vs.issuer:
+            # NEG-021 (d): the higher answer cut off, and each Counter naming an escrow after it, kept as if
+            # taken superseded: an Accept of one its escrow witnesses takes the line back to it.
+            for o in self.offers[i + 1 :]:
+                if o.body == "counter" and proposal_of(o).terms.escrow:
+                    if self.higher is None:
+                        self.higher = {}
+                    self.higher[o.digest] = o
+        self._keep_off_line(self.offers[i + 1 :])
         self.offers = self.offers[: i + 1]  # a new list: the verifier reads the line cut off from the old one
         self.outstanding = self.offers[i]
         self.closed_by = b""

@@ -1136,6 +1136,7 @@ class EscrowNode:
         predecessor: Sequence[bytes] = (),
     ) -> None:
         self.clock = clock
+        self.now: Callable[[], int] = clock  # floored at our chain's head once started (ChainClock)
         self._predecessor = list(predecessor)
         self.faucet = faucet
         # The Mandates (digests) whose agent the test faucet paid (META_FAUCET_PAID), read from the journal.
@@ -1187,7 +1188,7 @@ class EscrowNode:
         if held:  # its transcript in the journal's rows, the revocations here; or all of it here
             self._predecessor = list(held["revocations"]) if rows is not None else list(held)
         head = self.journal.chain_head(key.did)
-        clock = self.clock = self._chain_clock(clock, head[1])
+        clock = self.now = self._chain_clock(clock, head[1])  # self.clock stays the clock given
         self.signer = KeySigner(key, head=head, clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
         shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
@@ -1304,11 +1305,11 @@ class EscrowNode:
             return
         record = {"first": digests[0], "last": digests[-1], "revocations": revocations}
         journal.record_batch(
-            [(vs, [], False) for vs in taken], at_ms=self.clock(), meta={META_ESCROW_PREDECESSOR: record}
+            [(vs, [], False) for vs in taken], at_ms=self.now(), meta={META_ESCROW_PREDECESSOR: record}
         )
         rows = _taken_over_rows(journal, record)
         assert rows is not None and rows[1] - rows[0] + 1 == len(taken)
-        escrow.predecessor_archived(rows, self.clock())
+        escrow.predecessor_archived(rows, self.now())
 
     def _resume(self, now_ms: int, shown: list[ShownBinding]) -> Escrow | None:
         """The escrow from the journal's snapshot and the statements after it, or None: no snapshot, or
@@ -1388,7 +1389,7 @@ class EscrowNode:
             snapshot.META_ESCROW_SNAPSHOT: value,
             **self.journal.filter_meta(),
         }  # the next open scans less
-        self.journal.record_batch([], at_ms=self.clock(), meta=meta)
+        self.journal.record_batch([], at_ms=self.now(), meta=meta)
         cadence.written(last[0], escrow.verifier.accepted, value)
 
     def _persist(self, meta: dict[str, Any] | None = None) -> None:
@@ -1398,7 +1399,7 @@ class EscrowNode:
         if taken:
             items, meta = self._journaled(taken, meta)
             try:
-                self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
+                self.journal.record_batch(items, at_ms=self.now(), meta=meta)
             except BaseException:
                 self._diverged = True
                 raise
@@ -1418,7 +1419,7 @@ class EscrowNode:
         if not self._forgettable:
             return
         keep: list[tuple[list[bytes], Ticket | None]] = []
-        now = self.clock()
+        now = self.now()
         for settled, ticket in self._forgettable:
             if ticket is not None and not ticket.done:
                 keep.append((settled, ticket))
@@ -1444,7 +1445,7 @@ class EscrowNode:
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
             try:
-                return self.escrow.deposit(party, amount, self.escrow.currency, reference, self.clock())
+                return self.escrow.deposit(party, amount, self.escrow.currency, reference, self.now())
             finally:
                 self._persist()
 
@@ -1489,10 +1490,10 @@ class EscrowNode:
                     mandates,
                 ) in due.items():  # signed before the evidence: its contract is bonded at once
                     self.escrow.deposit(
-                        agent, self.faucet, self.escrow.currency, FAUCET_REFERENCE, self.clock()
+                        agent, self.faucet, self.escrow.currency, FAUCET_REFERENCE, self.now()
                     )
                     paid += mandates
-                signed = self.escrow.submit(envelopes, self.clock(), prechecked=prechecked)
+                signed = self.escrow.submit(envelopes, self.now(), prechecked=prechecked)
                 if key is not None and signed:
                     # Written with what was signed now, in one transaction; when nothing new was signed
                     # nothing is written, and the answer (earlier Stamps, WIT-006) comes out the same again.
@@ -1508,14 +1509,14 @@ class EscrowNode:
                 if paid:  # in the commit that holds the Deposits (CTL-002: paid once, restart or not)
                     self._faucet_paid.update(paid)
                     meta = {**(meta or {}), **{f"{META_FAUCET_PAID}/{d.hex()}": True for d in paid}}
-                counted = self.strangers.meta(self.clock()) if self.strangers is not None else {}
+                counted = self.strangers.meta(self.now()) if self.strangers is not None else {}
                 if self.dealings is not None:  # past periods' rows pruned only in a write made anyway
                     counted.update(self.dealings.meta(prune=bool(meta or counted or self.escrow.unsaved)))
                 if counted:  # in the commit that holds what it counted (ESC-017)
                     meta = {**(meta or {}), **counted}
                 ticket = self._stage(meta)
                 if ticket is None and meta is not None:  # nothing taken: the record alone
-                    ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)
+                    ticket = self.journal.stage_batch([], at_ms=self.now(), meta=meta)
                 if ticket is not None:
                     self._last_ticket = ticket
                 # What this Submit settled (or brought back from the journal, settled) is forgotten once
@@ -1565,7 +1566,7 @@ class EscrowNode:
         if not taken:
             return None
         items, meta = self._journaled(taken, meta)
-        return self.journal.stage_batch(items, at_ms=self.clock(), meta=meta)
+        return self.journal.stage_batch(items, at_ms=self.now(), meta=meta)
 
     def _journaled(
         self, taken: Sequence[VerifiedStatement], meta: dict[str, Any] | None
@@ -1627,7 +1628,7 @@ class EscrowNode:
     def tick(self) -> list[VerifiedStatement]:
         with self.lock:
             try:
-                ticked = self.escrow.tick(self.clock())
+                ticked = self.escrow.tick(self.now())
             finally:
                 self._persist()
             self._snapshot()  # after a tick that went through only
@@ -1655,7 +1656,7 @@ class EscrowNode:
         with self.lock:
             try:
                 if self.strangers is not None and self.strangers.pending.dirty:  # ESC-017's marks, kept
-                    self.journal.put_meta(META_REVOCATION_MARKS, self.strangers.pending.dump(self.clock()))
+                    self.journal.put_meta(META_REVOCATION_MARKS, self.strangers.pending.dump(self.now()))
                 self._snapshot(force=True)  # the next start replays nothing
             except JournalError:  # a failed journal: the next start replays from the last snapshot
                 log.warning("escrow: no snapshot at close", exc_info=True)

@@ -2259,3 +2259,66 @@ def witnessed_counter() -> Group:
         [*base, *line, kept.envelope, bad],
     )
     return g
+
+
+def nested_cut_back() -> Group:
+    """NEG-021 (d), red team 26: Alice answers Bob's line twice at two places -- a kept Reject of his Offer
+    below her Counter of it, then a kept Reject of his Counter below her Counter of it naming escrow E with
+    both bonds -- and Bob accepts that Counter, E stamping the Accept. The kept Reject of the Offer cuts the
+    line back past the offer her Counter naming E answers; E's Stamp takes the line back through it (the
+    contract E witnessed stands) in every order, which a Delivery under it with an item_index out of range
+    shows (BODY_INVALID). Before: StopIteration in the reference (the offer looked for on the line), and the
+    line reduced to the Counter alone in the JS verifier (F52). tests/test_attack26_nested_cut_back.py.
+    Appended to chains.json."""
+    g = Group("NestedCutBack", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept0 = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    k1 = alice.counter(offer, alice.proposal())
+    clock.advance(1_000)
+    b1 = bob.counter(k1, bob.proposal())
+    clock.advance(1_000)
+    kept1 = alice.reject(b1, "kept back too")
+    clock.advance(1_000)
+    counter = alice.counter(b1, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    bad = seal(
+        bob.agent.key,
+        party_draft(
+            bob,
+            "delivery",
+            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
+            accept,
+            alice,
+        ),
+    )
+    base = [*ctx(alice, bob, escrow), offer.envelope]
+    o, r0, c1, cb, r1, c2, a = (vs.envelope for vs in (offer, kept0, k1, b1, kept1, counter, accept))
+    for comment, order in (
+        ("the kept Rejects after E's Stamp", [c1, cb, c2, a, witness, r1, r0]),
+        (
+            "the Reject of Bob's Counter before hers, the Reject of his Offer before the Accept",
+            [c1, cb, r1, c2, r0, a, witness],
+        ),
+        ("the Reject of Bob's Offer first, before her Counter of it", [r0, c1, cb, r1, c2, a, witness]),
+        (
+            "the Reject of Bob's Offer after her Counter naming E, before Bob's Accept",
+            [c1, cb, c2, r0, a, witness, r1],
+        ),
+    ):
+        g.add(
+            f"Alice's two kept Rejects, {comment}: the contract E witnessed stands, and Bob's Delivery "
+            "under it is read as one (item_index out of range)",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base[:-1], o, *order, bad],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base[:-1], o, *order],
+        )
+    return g

@@ -1537,7 +1537,8 @@ export class Verifier {
         const O = n.line.find((o) => o.dhex === ref);
         // NEG-021 (d) (finding F51): or a Counter naming an escrow taken superseded as the higher of its key's
         // two answers to an offer of the line naming no escrow (n.higher)
-        const H = !O && bodyName === "accept" ? n.higher?.get(ref) : undefined;
+        const H0 = !O && bodyName === "accept" ? n.higher?.get(ref) : undefined;
+        const H = H0 && this.pathTo(n, H0) ? H0 : undefined;
         const W = O ?? H;
         // NEG-017's conditions: an Accept of an offer O of the line, by O's audience, issued between O and
         // its expiry, witnessed by O's escrow; one that fails them is checked as any other (finding F8)
@@ -1562,6 +1563,18 @@ export class Verifier {
           return () => {
             commit();
             (wc.offerRec.earlyAnswers ??= []).push(rec);
+          };
+        }
+        if (this.superseded.has(ref) && bodyName === "counter" && escrowOf(rec)) {
+          // NEG-021 (d) (finding F52): answering, through offers off the line, the higher of two answers of one
+          // key to an offer of the line naming no escrow: kept, as the higher answer itself is
+          const path = this.pathTo(n, rec);
+          const F = path && (path.restored[0] ?? rec);
+          const commit = this.supersede(rec, n);
+          if (!path || this.lowerThanAnswer(n, n.line[path.j], F) !== false) return commit;
+          return () => {
+            commit();
+            (n.higher ??= new Map()).set(rec.dhex, rec);
           };
         }
         if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec, n);
@@ -1799,8 +1812,24 @@ export class Verifier {
     rec.superseded = true;
     return () => {
       this.superseded.add(rec.dhex);
+      if (n && rec.bodyName === "counter") (n.offLine ??= new Map()).set(rec.dhex, rec); // pathTo (F52)
       if (n) this.continueBranch(n, rec);
     };
+  }
+  // NEG-021 (d) (finding F52): where a Counter kept in n.higher joins the line -- the index of the line's
+  // offer it answers, or answers through offers off the line (n.offLine: cut off by a lower answer, or
+  // Counters taken superseded), those in line order -- or null when it joins nowhere
+  pathTo(n, rec) {
+    const restored = [];
+    let ref = hex(rec.body.offer);
+    for (;;) {
+      const j = n.line.findIndex((o) => o.dhex === ref);
+      if (j >= 0) return { j, restored: restored.reverse() };
+      const off = n.offLine?.get(ref);
+      if (!off || restored.includes(off)) return null;
+      restored.push(off);
+      ref = hex(off.body.offer);
+    }
   }
   // SPEC 4.5: taken superseded, a statement answering the open end of the line a witnessed Accept cut off
   // (n.branch: the offer it left outstanding, then each Counter taken so) counts as it would have, held
@@ -1856,12 +1885,19 @@ export class Verifier {
     if (H) {
       // NEG-021 (d) (finding F51): the higher Counter is the line's again, in place of the lower answer and
       // what followed it (cut below with the closer and any contract)
-      const j = n.line.findIndex((o) => o.dhex === hex(H.body.offer));
+      // with the offers it answers in turn that a lower answer to an earlier offer cut off (finding F52)
+      const { j, restored } = this.pathTo(n, H);
       for (const later of n.line.slice(j + 1)) {
         later.cutBy = acceptRec;
         this.superseded.add(later.dhex);
       }
-      n.line = [...n.line.slice(0, j + 1), H];
+      for (const o of restored) {
+        this.superseded.delete(o.dhex);
+        o.superseded = false;
+        delete o.cutBy;
+        delete o.cutAnswer;
+      }
+      n.line = [...n.line.slice(0, j + 1), ...restored, H];
       n.higher.delete(H.dhex);
       this.superseded.delete(H.dhex);
       this.superseded.delete(acceptRec.dhex);
@@ -1938,7 +1974,11 @@ export class Verifier {
         for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
       }
       const held = n.line[i + 1];
-      if (held && held.h.issuer === h.issuer && escrowOf(held)) (n.higher ??= new Map()).set(held.dhex, held); // NEG-021 (d)
+      for (const o of held && held.h.issuer === h.issuer ? n.line.slice(i + 1) : []) {
+        // NEG-021 (d): the higher answer cut off, and each Counter naming an escrow after it (finding F52)
+        if (o.bodyName === "counter" && escrowOf(o)) (n.higher ??= new Map()).set(o.dhex, o);
+      }
+      for (const o of n.line.slice(i + 1)) (n.offLine ??= new Map()).set(o.dhex, o); // pathTo (F52)
       n.line = n.line.slice(0, i + 1);
       n.closer = null;
       n.contract = null;
