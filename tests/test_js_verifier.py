@@ -45,7 +45,7 @@ COVERED = {
     "statements": 211,
     "chains": 266,
     "wire": 77,
-    "rules": 166,
+    "rules": 169,
     "mutations": 1877,
     "canaries": 64,
     "keytime": 153,

@@ -38,6 +38,9 @@ would refuse:
                    and the accepting side; every item's category, offered or wanted (MND-006)
     SeqZero        CHN-005 for a seq 0 received after the issuer's seq 1: its time is compared with the
                    statement above it, as for any other seq
+    ClaimBoundaries  what the twenty-sixth session's run found: a claim at the boundaries of CMT-009 (a
+                   bond locked at the very deadline of the item claimed on counts, one locked 1 ms later
+                   does not) and CMT-011 (an Accept dated at the very deadline leaves the item claimable)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -74,7 +77,7 @@ from conformance.generate_vectors._common import (
     world,
 )
 from conformance.generate_vectors.keys import IDENTITY
-from conformance.generate_vectors.negotiation import Deal, answer, ctx, escrow_draft, pair
+from conformance.generate_vectors.negotiation import Deal, accepted_at, answer, ctx, escrow_draft, pair
 
 MAX_INT: Final = 2**53 - 1
 HOUR_MS: Final = 3_600_000
@@ -163,7 +166,8 @@ def groups() -> list[Group]:
         bookkeeping(),
         accumulation(),
         seq_zero(),
-        key_rules_at_the_escrow(),  # last, so that no earlier tcId moved
+        key_rules_at_the_escrow(),  # after the others, so that no earlier tcId moved
+        claim_boundaries(),
     ]
 
 
@@ -2205,6 +2209,53 @@ def seq_zero() -> Group:
         "seq 1 received, then seq 0, issued at the same millisecond as seq 1",
         ["CHN-005"],
         late_first(0),
+        None,
+        "Boundary",
+    )
+    return g
+
+
+# --- ClaimBoundaries ---------------------------------------------------------------------------------
+
+
+def claim_boundaries() -> Group:
+    """A BreachClaim at the boundaries of CMT-009 and CMT-011, each inclusive: a bond locked by a BondLock
+    issued *at* the claimed item's deadline_ms counts, and an Accept issued *at* it leaves the item
+    claimable. The other vectors lock every bond long before any deadline, or never, and refuse only an
+    Accept dated after the deadline: a verifier that took either boundary as exclusive failed none."""
+    g = Group("ClaimBoundaries", "sparse")
+    t = FixedClock().now_ms
+    due = t + 5_000  # before the bonding cutoff (the offer's expires_at_ms + 30 s): a lock after it counts
+    d = Deal(
+        locked=False,
+        gives=[service("code-review", value=100, deadline_ms=due)],
+        wants=[service("copy-editing", value=100, deadline_ms=due)],
+    )
+    alice_lock = d.escrow_says("bond_lock", d.alice).envelope
+    late, at_deadline = pair(d.escrow, edited(d.money("bond_lock", d.bob), retimed(due)), retimed(due + 1))
+    d.clock.now_ms = due + 1_000
+    claim = d.claim(d.alice).envelope  # on Bob's item 0, due at ``due``
+    g.add(
+        "the escrow locks Bob's bond 1 ms after the item Alice claims on fell due: the claim is refused",
+        ["CMT-009"],
+        [*d.base, alice_lock, late, claim],
+        "ILLEGAL_TRANSITION",
+        "IllegalTransition",
+        "Boundary",
+        twin=[*d.base, alice_lock, at_deadline, claim],
+    )
+    g.add(
+        "the escrow locks Bob's bond at the very deadline of the item Alice claims on: the claim is held",
+        ["CMT-009"],
+        [*d.base, alice_lock, at_deadline, claim],
+        None,
+        "Boundary",
+    )
+    g.add(
+        "Bob's Accept is dated at the very deadline of his item (ahead of the clock, within the skew), "
+        "both bonds locked at once: Alice's claim on it after the deadline is held",
+        ["CMT-011"],
+        accepted_at(0),
         None,
         "Boundary",
     )
