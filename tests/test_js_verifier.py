@@ -43,7 +43,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 258,
+    "chains": 266,
     "wire": 77,
     "rules": 169,
     "mutations": 1877,
@@ -549,10 +549,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
-    same, one Counter further down) and WitnessedCounted's 253-258 (what that contract counts)."""
+    same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
+    259-262 and NestedBranch's 263-266 (Alice's two answers at two places)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 259))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 267))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -594,7 +595,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     before the Counter (244); 245 (no Stamp, cut back) agrees either way. WitnessedBranch (250-252, F60: the
     witnessed contract one Counter further down) needs the first part where the Accept was held before the
     lower answer (251), the second in all three, and the higher answer kept where it came first (250); and
-    WitnessedCounted (253-258, what that contract counts), the orders each part reads."""
+    WitnessedCounted (253-258, what that contract counts), NestedCutBack (259-262, F52) and NestedBranch
+    (263-266), the orders each part reads."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
     higher = '        if (raw === false && bodyName === "counter") {\n'
@@ -603,13 +605,17 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
         "chains-243",  # derived again with the Stamp held, the Reject comes after it
         "chains-251",  # likewise, one Counter further down (F60)
         *(f"chains-{i}" for i in (254, 255, 257, 258)),  # WitnessedCounted: the Reject after the Accept
+        *(
+            f"chains-{i}" for i in (259, 262, 265, 266)
+        ),  # a kept Reject after the Stamp, or before it, derived again
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
     # in each, the Accept came before E's Stamp of it
-    assert got == {f"chains-{i}" for i in (243, 244, 250, 251, 252, 253, 254, 256, 257)}
+    assert got == {f"chains-{i}" for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266))}
     off = higher.replace("if (", "if (false && ")
     got = _edited_disagreements(tmp_path, [(higher, off)], "chains.json")
-    assert got == {f"chains-{i}" for i in (244, 250, 253, 256)}  # the Reject before the Counter
+    # the Reject before the Counter (in NestedBranch, the one below the higher answer)
+    assert got == {f"chains-{i}" for i in (244, 250, 253, 256, 260, 261, 263, 264)}
 
 
 def _transcripts() -> dict[str, list[bytes]]:
@@ -725,15 +731,21 @@ def test_the_js_verifiers_rederive_checks_no_envelope_twice() -> None:
 
 @pytest.mark.req("NEG-021", "NEG-017")
 def test_the_js_verifier_takes_back_a_witnessed_contract_down_the_cut_off_branch(tmp_path: Path) -> None:
-    """NEG-021 (d) (F60): the witnessed contract one Counter below the higher answer, which names no escrow.
-    Each of the two parts of the reading, undone in a copy of the JS verifier, disagrees with exactly the
-    vector that needs it (WitnessedBranch, chains.json 250-252): a superseded Counter answering one of the
-    branch joins it (250, the lower answer before the higher Counter), and every Counter the lower answer cuts
-    off is kept (252, the lower answer between Bob's Counter and Alice's Accept); 251 (the Accept held before
-    the lower answer, derived again when the Stamp comes, F51) agrees either way."""
+    """NEG-021 (d) (F60, F52): the witnessed contract one Counter below the higher answer, which names no
+    escrow (F60), and the offer the higher answer answers cut off by a second lower answer, to an earlier
+    offer (F52). Each of the two parts of the reading, undone in a copy of the JS verifier, disagrees with
+    exactly the vectors that need it: a superseded Counter answering one of the branch joins it
+    (WitnessedBranch 250, the lower answer before the higher Counter; NestedCutBack 261 and NestedBranch
+    263-265, a Counter answering an offer a lower answer had cut off), and every offer a cut-back takes off is
+    kept, not the answer held alone (252, the lower answer between Bob's Counter and Alice's Accept; 260, 262
+    and 264, where the offer the higher answer answers is one the second cut-back took off after the answer
+    held: the line back up through it, F52); 251 (the Accept held before the lower answer, derived again when
+    the Stamp comes, F51) agrees either way."""
     joins = "        if (parent && h.issuer === parent.h.audience"
     kept = "      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1))"
     off = joins.replace("if (", "if (false && ")
-    assert _edited_disagreements(tmp_path, [(joins, off)], "chains.json") == {"chains-250"}
+    got = _edited_disagreements(tmp_path, [(joins, off)], "chains.json")
+    assert got == {f"chains-{i}" for i in (250, 261, 263, 264, 265)}
     cut = kept.replace("for (const o of n.line.slice(i + 1))", "for (const o of n.line.slice(i + 1, i + 2))")
-    assert _edited_disagreements(tmp_path, [(kept, cut)], "chains.json") == {"chains-252"}
+    got = _edited_disagreements(tmp_path, [(kept, cut)], "chains.json")
+    assert got == {f"chains-{i}" for i in (252, 260, 262, 264)}

@@ -1255,8 +1255,9 @@ class Negotiation:
 
     def _higher_branch(self, ref: bytes) -> list[VerifiedStatement]:
         """NEG-021 (d): the Counters of :attr:`higher` from the higher answer to an offer of the line down to
-        the Counter ``ref``, in the line's order; empty when ``ref`` is none of them or its branch no longer
-        starts at an offer of the line."""
+        the Counter ``ref``, in the line's order -- up through the offers a later lower answer to an earlier
+        offer cut off above that higher answer, which :meth:`_cut_back` keeps there too; empty when ``ref``
+        is none of them or its branch no longer starts at an offer of the line."""
         kept = self.higher
         branch: list[VerifiedStatement] = []
         at = kept.get(ref) if kept else None
@@ -1316,8 +1317,11 @@ class Negotiation:
         self._supersede(cut)
         held = self.offers[i + 1] if i + 1 < len(self.offers) else None
         if held is not None and held.issuer == vs.issuer:
-            if self.higher is None:  # NEG-021 (d): the branch cut off from the higher answer on, kept as if
-                self.higher = {}  # taken superseded
+            # NEG-021 (d): the branch cut off from the higher answer on, kept as if taken superseded -- with
+            # any higher answer's offer it holds, so that a branch kept below that offer still reaches the
+            # line (redteam26: a second lower answer, to an earlier offer).
+            if self.higher is None:
+                self.higher = {}
             self.higher.update((o.digest, o) for o in self.offers[i + 1 :])
         self.offers = self.offers[: i + 1]  # a new list: the verifier reads the line cut off from the old one
         self.outstanding = self.offers[i]

@@ -2059,7 +2059,9 @@ export class Verifier {
         for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
       }
       const held = n.line[i + 1];
-      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1)) (n.higher ??= new Map()).set(o.dhex, o); // NEG-021 (d), F60
+      // NEG-021 (d) (findings F52, F60): the branch cut off from the higher answer on, with any offer a kept
+      // branch answers (a second lower answer, to an earlier offer), so that higherBranch reaches the line
+      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1)) (n.higher ??= new Map()).set(o.dhex, o);
       n.line = n.line.slice(0, i + 1);
       n.closer = null;
       n.contract = null;
