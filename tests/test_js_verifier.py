@@ -550,10 +550,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
-    same, one Counter further down) and WitnessedCounted's 253-258 (what that contract counts)."""
+    same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts) and
+    WitnessedLate's 259-261 (what a late Stamp un-takes)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 259))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 262))
     assert got == {f"chains-{i}" for i in expected}
 
 
