@@ -35,13 +35,15 @@ from pathlib import Path
 
 import pytest
 
+from a2a_coop.protocol.audit import audit
+from a2a_coop.protocol.errors import MandateViolation
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, service
 
 BOND = 100
 FUNDS = 1_000
@@ -51,9 +53,10 @@ class _CutBack:
     """Bob's offer naming no escrow (``offer``), Alice's kept Reject of it (``kept``, seq 0), her Counter
     naming the escrow with both bonds (``counter``, seq 1) and Bob's Accept of it (``accept``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bob_caps: dict[str, int] | None = None) -> None:
         self.clock = clock = FixedClock()
-        self.alice, self.bob, self.party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock, dict(bob_caps or {}))
+        self.party = Party("escrow", clock)
         self.offer = self.bob.offer(self.alice, self.bob.proposal())
         assert not proposal_of(self.offer).terms.escrow
         clock.advance(1_000)
@@ -457,3 +460,45 @@ def test_what_the_line_a_lower_answer_leaves_standing_counts_is_one_in_every_ord
     s, out, items = _witnessed_counter_story()
     ends = _exposure_ends(s, out, items, _orders())
     assert len(ends) == 1, {k: v[:2] for k, v in ends.items()}
+
+
+@pytest.mark.req("NEG-021", "MND-010", "NEG-019")
+def test_a_late_stamp_un_takes_nothing_the_view_took_while_it_held_the_cut_back() -> None:
+    """NEG-021 (d), the lead's reading (rederive26): Bob's max_outstanding is 600; Alice's kept Reject cuts
+    back his Accept of her Counter naming E (550 his side) in a view with no Stamp yet, and his offer of 500
+    to Carol, which fits his cap without that contract, is taken; then E's Stamp comes. The view derives
+    Alice and Bob's negotiation again -- the witnessed contract stands and counts for Bob from then on -- and
+    un-takes nothing: Carol's Accept of the offer after the Stamp is taken, Bob's next offer over his cap
+    counting the witnessed contract is refused. A view that held the Stamp when the offer to Carol came
+    refuses it (order-bound, as NEG-023 (a)'s refusals); the audit's over-commitment detector proves Bob
+    over his cap once he delivers under the witnessed contract (`chains.json` WitnessedLate; the JS
+    verifier, which derived its whole view again, dropped the offer to Carol: F61)."""
+    s = _CutBack(bob_caps={"max_outstanding": 600})
+    carol = Party("carol", s.clock)
+    e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
+    out = e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])
+    to_carol = s.bob.offer(carol)
+    s.clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    delivery = s.bob.deliver(s.accept, s.alice)
+    s.clock.advance(1_000)
+    items = [service("code-review", value=50, deadline_ms=s.clock.now_ms + DAY_MS)]
+    small = s.bob.offer(carol, s.bob.proposal(gives=items))
+    base = [*s.setup, *carol.setup, out[0], s.offer.envelope, s.counter.envelope, s.accept.envelope]
+    late = [s.kept.envelope, to_carol.envelope, *out[1:], carol_accept.envelope]
+    v = Verifier()
+    for env in [*base, *late]:
+        v.accept(env)
+    cut = v.negotiations.find(s.offer.header.negotiation_id)
+    assert cut is not None and cut.contract is not None and cut.contract.accept.digest == s.accept.digest
+    trade = v.negotiations.find(to_carol.header.negotiation_id)
+    assert trade is not None and trade.state is State.ACCEPTED
+    with pytest.raises(MandateViolation):
+        v.accept(small.envelope)  # 550 + 500 + 50 > 600; it fits without the witnessed contract
+    first = Verifier()
+    for env in [*base, s.kept.envelope, *out[1:]]:
+        first.accept(env)
+    with pytest.raises(MandateViolation):
+        first.accept(to_carol.envelope)
+    found = audit([*base, *late, delivery.envelope], subject=s.bob.did, screens=False)
+    assert [(f.kind, f.requirement) for f in found] == [("over-commitment", "MND-010")], found

@@ -32,6 +32,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.testing import FixedClock, Party, full_trade
+from benchmarks.js_rederive import transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 266,
+    "chains": 269,
     "wire": 77,
     "rules": 169,
     "mutations": 1877,
@@ -550,10 +551,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
     same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
-    259-262 and NestedBranch's 263-266 (Alice's two answers at two places)."""
+    259-262 and NestedBranch's 263-266 (Alice's two answers at two places) and WitnessedLate's 267-269 (what a
+    late Stamp un-takes)."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 267))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 270))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -595,8 +597,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     before the Counter (244); 245 (no Stamp, cut back) agrees either way. WitnessedBranch (250-252, F60: the
     witnessed contract one Counter further down) needs the first part where the Accept was held before the
     lower answer (251), the second in all three, and the higher answer kept where it came first (250); and
-    WitnessedCounted (253-258, what that contract counts), NestedCutBack (259-262, F52) and NestedBranch
-    (263-266), the orders each part reads."""
+    WitnessedCounted (253-258, what that contract counts), NestedCutBack (259-262, F52), NestedBranch
+    (263-266) and WitnessedLate (267-269, F61), the orders each part reads."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
     higher = '        if (raw === false && bodyName === "counter") {\n'
@@ -608,10 +610,12 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
         *(
             f"chains-{i}" for i in (259, 262, 265, 266)
         ),  # a kept Reject after the Stamp, or before it, derived again
+        "chains-268",  # WitnessedLate: the contract cut back again, Bob's small offer under his cap
+        "chains-269",  # likewise, and his offer to Carol
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    # in each, the Accept came before E's Stamp of it
-    assert got == {f"chains-{i}" for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266))}
+    # in each, the Accept came before E's Stamp of it (WitnessedLate: the contract cut back counts nowhere)
+    assert got == {f"chains-{i}" for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269)}
     off = higher.replace("if (", "if (false && ")
     got = _edited_disagreements(tmp_path, [(higher, off)], "chains.json")
     # the Reject before the Counter (in NestedBranch, the one below the higher answer)
@@ -706,27 +710,56 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
 _REDERIVE_WORK = """
 import { Verifier, WORK } from "./examples/js_verifier/verify.mjs";
 const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
-const again = Verifier.prototype.takeAgainInto;
-let rederived = 0;
-Verifier.prototype.takeAgainInto = function (fresh) {
+const P = Verifier.prototype, derive = P.deriveAgain, check = P.checkNegotiation;
+let rederived = 0, deriving = false, applied = 0;
+P.deriveAgain = function (id) {
   rederived++;
-  return again.call(this, fresh);
+  deriving = true;
+  try { return derive.call(this, id); } finally { deriving = false; }
+};
+P.checkNegotiation = function (rec) {
+  if (deriving) applied++;
+  return check.call(this, rec);
 };
 const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
 for (const e of envelopes) v.accept(e);
-console.log(JSON.stringify({ rederived, stateless: WORK.stateless }));
+console.log(JSON.stringify({ rederived, applied, stateless: WORK.stateless }));
 """
 
 
-def test_the_js_verifiers_rederive_checks_no_envelope_twice() -> None:
-    """chains.json 243's valid twin (WitnessedCounter): Alice's kept Reject cuts the line back, then E's
-    Stamp of Bob's Accept comes and the JS view derives again what it took (``witnessCutOff``, NEG-021 (d)).
-    The re-derive feeds the very envelopes taken to a fresh view: their steps 1-20, a pure function of their
-    bytes, run once each (two thirds of a re-derive's time before: ``python -m benchmarks js_rederive``)."""
-    doc = json.loads((ROOT / "conformance" / "vectors" / "chains.json").read_text())
-    [test] = [t for g in doc["testGroups"] for t in g["tests"] if t["tcId"] == 243]
-    twin = test["envelopes"][:-1]  # without Bob's bad Delivery: every envelope taken
-    assert js_module(_REDERIVE_WORK, json.dumps(twin)) == {"rederived": 1, "stateless": len(twin)}
+@pytest.mark.parametrize("trades", [1, 8])
+def test_the_js_verifiers_late_stamp_derives_its_negotiation_alone_again(trades: int) -> None:
+    """``python -m benchmarks js_rederive``'s transcript: each trade's kept Reject cuts the line back, then
+    E's Stamp of Bob's Accept comes and the JS view derives again that trade's negotiation alone
+    (``witnessCutOff``, NEG-021 (d)): the Counter, the Accept and the Reject applied again, three statements
+    per late Stamp whatever came before it, and no envelope's steps 1-20 run twice. Before (F59, F61) it fed
+    everything the view took to a fresh view per late Stamp -- O(trades^2) statements."""
+    envelopes = transcript(trades)
+    got = js_module(_REDERIVE_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]))
+    assert got == {"rederived": trades, "applied": 3 * trades, "stateless": len(envelopes)}
+
+
+@pytest.mark.req("NEG-021", "MND-010")
+def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path) -> None:
+    """NEG-021 (d) (F61): a late Stamp derives again the negotiation it witnesses; what the view took while it
+    held the cut-back stays taken. The JS verifier derived its whole view again per late Stamp, as one that
+    held the Stamp first: it refused Bob's offer to Carol, which the witnessed contract puts over his cap, and
+    dropped it -- so Carol's Accept of it after the Stamp came was UNKNOWN_NEGOTIATION (WitnessedLate,
+    chains.json 267, 268); 269 (the Stamp held before the offer: refused) agrees either way. That reading,
+    put back in a copy, disagrees with exactly those two."""
+    now = "    for (const id of ids) this.deriveAgain(id);\n"
+    whole = """    if (!ids.size || this.rederiving) return;
+    const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
+    fresh.rebuilding = this.unwitnessing.size ? new Set(this.unwitnessing) : null;
+    fresh.rederiving = true;
+    fresh.recordStamp(stamp);
+    this.takeAgainInto(fresh);
+    fresh.rebuilding = null;
+    fresh.rederiving = false;
+    fresh.unwitnessing = this.unwitnessing;
+    Object.assign(this, fresh);
+"""
+    assert _edited_disagreements(tmp_path, [(now, whole)], "chains.json") == {"chains-267", "chains-268"}
 
 
 @pytest.mark.req("NEG-021", "NEG-017")

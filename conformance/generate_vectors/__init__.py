@@ -177,6 +177,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_counted(),
         negotiation.nested_cut_back(),
         negotiation.nested_branch(),
+        negotiation.witnessed_late(),
     ]
     return groups, proof
 

@@ -2501,3 +2501,63 @@ def nested_branch() -> Group:
             twin=[*base, *order],
         )
     return g
+
+
+def witnessed_late() -> Group:
+    """NEG-021 (d): a late Stamp derives again the negotiation it witnesses, and un-takes nothing the view
+    took while it held the cut-back. Bob's max_outstanding is 600: Alice keeps a Reject of Bob's offer
+    naming no escrow, counters it naming escrow E (Bob's side 550 with his bond), Bob accepts; the kept
+    Reject cuts the contract back in a view with no Stamp yet, and Bob offers Carol 500, which fits his cap
+    without that contract. E's Stamp of the Accept comes next: the contract stands and counts for Bob from
+    its Accept, but the offer to Carol stays taken -- Carol's Accept of it after the Stamp is taken -- and a
+    later offer of Bob's over his cap counting the witnessed contract is refused. A view that held the
+    Stamp when the offer to Carol came refuses it (order-bound). The JS verifier, which derived its whole
+    view again per late Stamp, dropped the offer to Carol (finding F61).
+    tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
+    g = Group("WitnessedLate", "sparse")
+    clock, alice, bob = world(bob={"max_outstanding": 600})
+    carol = Party("carol", clock)
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    to_carol = bob.offer(carol)
+    clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    clock.advance(1_000)
+    deadline = clock.now_ms + DAY_MS
+    small = bob.offer(carol, bob.proposal(gives=[service("code-review", value=50, deadline_ms=deadline)]))
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope, counter.envelope, accept.envelope]
+    late = [kept.envelope, to_carol.envelope, witness, carol_accept.envelope]
+    g.add(
+        "Bob's max_outstanding 600: Alice's kept Reject of his offer naming no escrow cuts back his Accept "
+        "of her Counter naming E (550 his side) before E's Stamp of it came; his offer of 500 to Carol, "
+        "taken then, stays taken when the Stamp comes -- Carol's Accept of it after the Stamp is taken",
+        ["NEG-021", "NEG-019", "MND-010"],
+        [*base, *late],
+    )
+    g.add(
+        "the same, then Bob's offer of 50 to Carol: over his cap with the witnessed contract counting (550 + "
+        "500 + 50 > 600), it is refused (it fits without that contract)",
+        ["MND-010", "NEG-021", "NEG-019"],
+        [*base, *late, small.envelope],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, *late],
+    )
+    g.add(
+        "the same statements, E's Stamp held before Bob's offer to Carol: the witnessed contract counts "
+        "for Bob and the offer to Carol is over his cap (order-bound, as NEG-023 (a)'s refusals)",
+        ["MND-010", "NEG-021", "NEG-019"],
+        [*base, kept.envelope, witness, to_carol.envelope],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, kept.envelope, witness],
+    )
+    return g

@@ -532,9 +532,9 @@ export function verifyStateless(envBytes) {
   return { env, st, h, body, bodyName, digest, payloadType: env.payload_type };
 }
 
-// Steps 1-20 of an envelope taken, kept with its bytes (a pure function of them): a re-derive -- reweigh,
-// witnessCutOff -- feeds a fresh view the very envelopes the view took, and checking their signatures and
-// keys again was two thirds of its time. A record is a copy ({...r}) per view; nothing mutates r.
+// Steps 1-20 of an envelope taken, kept with its bytes (a pure function of them): reweigh feeds a fresh view
+// the very envelopes the view took, and checking their signatures and keys again was two thirds of its time.
+// A record is a copy ({...r}) per view; nothing mutates r.
 const STATELESS = new WeakMap();
 function statelessOf(envBytes) {
   let r = STATELESS.get(envBytes);
@@ -933,8 +933,7 @@ export class Verifier {
     this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
     this.handedFrom = new Map(); // old escrow key -> the revocations' reaches its contracts were last rebuilt at (ESC-022 (e))
-    this.handOverRebuild = false; // while rebuildHandedOver replays a contract's statements
-    // hex negotiation id -> the records of it held, in the order they came: what rebuildHandedOver replays,
+    // hex negotiation id -> the records of it held, in the order they came: what deriveAgain replays --
     // not a pass over every record held for each contract it rebuilds (ESC-022 (e); finding F47)
     this.heldByNegotiation = new Map();
     // ATT-012, ATT-013, ATT-022 (finding F57): issuer -> the first fork or answer proof held against it,
@@ -1027,27 +1026,7 @@ export class Verifier {
       const now = s ? s.reaches.map((x) => `${x.t}/${x.floor}`).sort().join(",") : null;
       if (!s || was === now) continue; // rebuilt again when a revocation's reach is new (F46)
       this.handedFrom.set(old, now);
-      for (const [id, n] of [...this.negotiations]) {
-        if (n.contract?.escrow !== old) continue;
-        const held = [...(this.heldByNegotiation.get(id) ?? [])];
-        const first = n.line[0];
-        const fresh = new Negotiation(first);
-        this.negotiations.set(id, fresh);
-        this.handOverRebuild = true;
-        try {
-          for (const r of held) {
-            if (r === first) continue;
-            try {
-              const apply = this.checkNegotiation(r);
-              if (apply) apply();
-            } catch (e) {
-              if (!(e instanceof Reject)) throw e;
-            }
-          }
-        } finally {
-          this.handOverRebuild = false;
-        }
-      }
+      for (const [id, n] of [...this.negotiations]) if (n.contract?.escrow === old) this.deriveAgain(id);
     }
   }
   // ESC-022 for Stamps: whether a Stamp by `issuer` at `t` is escrow `escrow`'s -- its own before a hand-over
@@ -1152,27 +1131,45 @@ export class Verifier {
       }
     }
   }
-  // NEG-021 (d) (finding F51): a Stamp witnessing an Accept held superseded -- cut back by a lower answer before
-  // the Stamp came, or answering a Counter taken superseded as the higher answer -- derives again what the
-  // view took, in the order it took it, with that Stamp held from the start: as a view that held it first
+  // NEG-021 (d) (findings F51, F61): a Stamp witnessing an Accept held superseded -- cut back by a lower answer
+  // before the Stamp came, or answering a Counter taken superseded as the higher answer -- derives again that
+  // Accept's negotiation alone, with the Stamp held, as a view that held it first: the witnessed contract stands,
+  // and counts for its parties from its Accept (exposure reads the negotiations as they stand). What the view
+  // took while it held the cut-back stays taken -- no view un-takes -- as the Python reference reads it: the whole
+  // view derived again per late Stamp (F61) was quadratic, and refused and dropped a later offer of another
+  // negotiation that the witnessed contract would have put over its issuer's cap.
   witnessCutOff(stamp) {
-    if (this.rederiving) return;
-    const hit = stamp.body.statements.some((d) => {
+    const ids = new Set();
+    for (const d of stamp.body.statements) {
       const a = this.byDigest.get(hex(d));
       const offer = a && a.bodyName === "accept" && this.superseded.has(a.dhex) ? this.byDigest.get(hex(a.body.offer)) : null;
-      return offer && this.witnessOf(a, offer);
-    });
-    if (!hit) return;
-    const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
-    const unwitnessing = this.unwitnessing;
-    fresh.rebuilding = unwitnessing.size ? new Set(unwitnessing) : null;
-    fresh.rederiving = true;
-    fresh.recordStamp(stamp);
-    this.takeAgainInto(fresh);
-    fresh.rebuilding = null;
-    fresh.rederiving = false;
-    fresh.unwitnessing = unwitnessing;
-    Object.assign(this, fresh);
+      if (offer && this.witnessOf(a, offer)) ids.add(hex(a.h.negotiation_id));
+    }
+    for (const id of ids) this.deriveAgain(id);
+  }
+  // The negotiation `id` derived again from its statements held, in the order taken, from its opening Offer: what
+  // the state machine refuses now moves nothing and stays held (ERR-003). Each record's marks of the derivation
+  // before -- superseded, cut off, answered early -- are dropped, and its offers counted again as they are taken.
+  deriveAgain(id) {
+    const [first, ...rest] = this.heldByNegotiation.get(id);
+    const mine = new Set([first, ...rest]);
+    for (const r of mine) {
+      this.superseded.delete(r.dhex);
+      for (const k of ["superseded", "witnessedAccept", "cutBy", "cutAnswer", "earlyAnswers"]) delete r[k];
+      const k = hex(r.h.mandate);
+      const l = this.offersByMandate.get(k);
+      if (l) this.offersByMandate.set(k, l.filter((o) => !mine.has(o)));
+    }
+    this.negotiations.set(id, new Negotiation(first));
+    this.pushOffer(first);
+    for (const r of rest) {
+      try {
+        const apply = this.checkNegotiation(r);
+        if (apply) apply();
+      } catch (e) {
+        if (!(e instanceof Reject)) throw e;
+      }
+    }
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
@@ -1570,7 +1567,6 @@ export class Verifier {
     rec.body.statements.forEach((d, pos) => {
       const k = hex(d);
       const l = this.stamps.get(k) ?? [];
-      if (l.some((x) => x.dhex === rec.dhex && x.pos === pos)) return; // recorded ahead (witnessCutOff)
       l.push({ escrow: rec.h.issuer, t: rec.h.issued_at_ms, seq: rec.h.seq, pos, mandate: rec.h.mandate, dhex: rec.dhex });
       this.stamps.set(k, l);
       // an arbitrated statement held without effect takes effect now (WIT-005)
@@ -2094,7 +2090,6 @@ export class Verifier {
   }
 
   pushOffer(rec) {
-    if (this.handOverRebuild) return; // counted when it first came (rebuildHandedOver)
     const k = hex(rec.h.mandate);
     const l = this.offersByMandate.get(k) ?? [];
     l.push(rec);
