@@ -173,6 +173,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.answered_twice(),
         negotiation.witnessed_counter(),
         chains.lower_seq_late(),
+        negotiation.two_witnessed(),
     ]
     return groups, proof
 
