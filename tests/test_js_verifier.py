@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 255,
+    "chains": 256,
     "wire": 77,
     "rules": 166,
     "mutations": 1875,
@@ -539,10 +539,10 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     chains.json 24 and 30 (a second answer, taken superseded) and LowerAnswer's 232-235 (236, NEG-006 for an
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)) and
-    TwoWitnessed's 250-255 (NEG-021 (d), (e)), which read Alice's two answers as NEG-021 orders them."""
+    TwoWitnessed's 250-256 (NEG-021 (d), (e)), which read Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    pinned = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, 250, 251, 252, 253, 254, 255)
+    pinned = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 257))
     assert got == {f"chains-{i}" for i in pinned}
 
 
@@ -551,19 +551,23 @@ def test_the_js_verifier_lets_the_lower_answers_witnessed_branch_prevail(tmp_pat
     """NEG-021 (e) (F55): of two contracts each witnessed by its escrow, in the branches of Alice's two
     answers to Bob's offer naming no escrow, the lower answer's binds, whichever came first; and a branch
     held off the line is taken back by a witnessed Accept at any depth. Each part undone in a copy of the
-    JS verifier disagrees with exactly the vectors that need it (TwoWitnessed, chains.json 250-255): the
-    witnessed contract held first keeping the line (251, 253: the higher contract first), and only a
-    witnessed Accept of the held-off Counter itself taking it back (254: the contract two Counters below
-    Alice's higher answer, her Reject first). 250 and 252 (the lower contract held first, or taking the line
-    back after the higher) and 255 (the Reject last) agree either way."""
+    JS verifier disagrees with exactly the vectors that need it (TwoWitnessed, chains.json 250-256): the
+    witnessed contract held first keeping the line (251, 252, 254: the higher contract held before the lower
+    Accept's Stamp); only a witnessed Accept of the held-off Counter itself taking it back (255: the contract
+    two Counters below Alice's higher answer, her Reject first); and a Stamp deriving the line again with it
+    alone recorded ahead, not every Stamp held (253: both Accepts before both Stamps -- the contract whose
+    Stamp came last bound). 250 (the lower contract first) and 256 (the Reject last) agree either way."""
     keeps = "  return !wc || chainLower(root, held);\n"
-    assert _edited_disagreements(tmp_path, [(keeps, "  return !wc;\n")], "chains.json") == {
-        "chains-251",
-        "chains-253",
-    }
+    got = _edited_disagreements(tmp_path, [(keeps, "  return !wc;\n")], "chains.json")
+    assert got == {"chains-251", "chains-252", "chains-254"}
     deep = "    node = off.get(parent);\n  }\n  return null;"
     got = _edited_disagreements(tmp_path, [(deep, "    node = null;\n  }\n  return null;")], "chains.json")
-    assert got == {"chains-254"}
+    assert got == {"chains-255"}
+    ahead = (
+        '    for (const r of this.byDigest.values()) if (r.bodyName === "stamp" && !unwitnessing.has(r.dhex))'
+        " fresh.recordStamp(r);\n"
+    )
+    assert _edited_disagreements(tmp_path, [(ahead, "")], "chains.json") == {"chains-253"}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -601,8 +605,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     came first. Each of the three parts of the reading, undone in a copy of the JS verifier, disagrees with
     exactly the vectors that need it (WitnessedCounter, chains.json 242-245): the lower answer after the
     Stamp (242, and 243 derived again), before it -- derived again when the Stamp comes (243, 244) -- and
-    before the Counter (244); 245 (no Stamp, cut back) agrees either way. TwoWitnessed (250-255, F55) reads
-    them too: 255, its Reject last, needs the first part; those with an Accept before its Stamp, the second;
+    before the Counter (244); 245 (no Stamp, cut back) agrees either way. TwoWitnessed (250-256, F55) reads
+    them too: 256, its Reject last, needs the first part; those with an Accept before its Stamp, the second;
     those whose witnessed branch was held off the line, the third (the Counters held off, kept since F55)."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
@@ -613,9 +617,9 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     assert _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json") == {
         "chains-242",
         "chains-243",  # derived again with the Stamp held, the Reject comes after it
-        "chains-255",
+        "chains-256",
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    assert got == {f"chains-{i}" for i in (243, 244, 251, 253, 254)}  # an Accept came before its Stamp
+    assert got == {f"chains-{i}" for i in (243, 244, 251, 254, 255)}  # an Accept came before its Stamp
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
-    assert got == {f"chains-{i}" for i in (244, 251, 253, 254)}
+    assert got == {f"chains-{i}" for i in (244, 251, 254, 255)}

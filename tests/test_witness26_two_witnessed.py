@@ -26,20 +26,30 @@ Accepts stamped and bonded by their escrows) and then what the views, the escrow
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+import json
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.escrow_audit import audit_ledger
-from a2a_coop.protocol.negotiation import Negotiation, State
+from a2a_coop.protocol.negotiation import Negotiation, State, cited
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.node import EscrowNode
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, derive
+from conformance.generate_vectors._common import Group, seal
+from conformance.generate_vectors.negotiation import party_draft
+from conformance.generate_vectors.output import document
 
 BOND = 100
 FUNDS = 1_000
+NODE = shutil.which("node")
+VERIFIER = Path(__file__).resolve().parents[1] / "examples" / "js_verifier" / "verify.mjs"
 
 
 def _bodies(answer: list[bytes]) -> list[str]:
@@ -89,15 +99,14 @@ def _orders(items: str, cites: dict[str, str]) -> Iterator[str]:
             yield "".join(order)
 
 
-def _ends(
-    setup: list[bytes], items: dict[str, list[bytes]], cites: dict[str, str], nid: bytes
-) -> dict[tuple[object, ...], list[str]]:
+def _ends(story: _Story) -> dict[tuple[object, ...], list[str]]:
     """The end state of a view of evidence -- state, contract, what is superseded, and which keys it holds
-    answer proofs against -- for each order of ``items``, nothing refused in any."""
+    answer proofs against -- for each order of the story's statements, nothing refused in any."""
     ends: dict[tuple[object, ...], list[str]] = {}
-    for order in _orders("".join(items), cites):
+    nid = story.binds.negotiation_id
+    for order in _orders("".join(story.items), story.cites):
         v = EvidenceVerifier()
-        for env in [*setup, *(env for k in order for env in items[k])]:
+        for env in [*story.setup, *(env for k in order for env in story.items[k])]:
             v.accept(env)  # nothing refused, in any order
         neg = v.negotiations.get(nid)
         end = (
@@ -110,13 +119,26 @@ def _ends(
     return ends
 
 
-@pytest.mark.req("NEG-021", "NEG-017", "NEG-018", "ATT-022")
-def test_of_two_witnessed_contracts_the_lower_answers_binds_in_every_order() -> None:
-    """NEG-021 (e): Alice's two Counters, each accepted by Bob and stamped by the escrow it names: every
-    order of the statements and Stamps ends with the lower Counter's contract, the higher Counter and its
-    contract superseded -- and Alice's key convicted by her two answers (ATT-022), Bob's not: his Accepts
-    answer two statements. Before, the first contract a view held bound (132 orders one way, 120 the
-    other)."""
+class _Story(NamedTuple):
+    """A view's statements: ``setup`` first, then ``items`` (one letter each) in any order in which what
+    a statement cites (``cites``) comes first; the Accept whose contract must bind in every order
+    (``binds``), and Bob's Delivery under it with an item_index out of range (``bad``: read as the
+    contract's, BODY_INVALID -- taken unread, were that contract superseded)."""
+
+    setup: list[bytes]
+    items: dict[str, list[bytes]]
+    cites: dict[str, str]
+    binds: VerifiedStatement
+    bad: bytes
+
+
+def _bad_delivery(party: Party, accept: VerifiedStatement, to: Party) -> bytes:
+    msg = commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x"))
+    return seal(party.agent.key, party_draft(party, "delivery", msg, accept, to))
+
+
+def _siblings() -> _Story:
+    """Alice's two Counters of Bob's offer naming E1 (lower) and E2, each accepted by Bob and stamped."""
     s = _TwoCounters()
     e1 = LocalEscrow(s.e1, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
     e2 = LocalEscrow(s.e2, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
@@ -133,20 +155,13 @@ def test_of_two_witnessed_contracts_the_lower_answers_binds_in_every_order() -> 
         "t": [high[1]],
     }
     cites = {"L": "O", "H": "O", "a": "L", "b": "H"}
-    ends = _ends([*s.setup, low[0], high[0]], items, cites, s.offer.negotiation_id)
-    assert len(ends) == 1, {k[:2]: v[:3] for k, v in ends.items()}
-    state, contract, superseded, convicted = next(iter(ends))
-    assert (state, contract) == (State.ACCEPTED, s.a_low.digest)
-    assert {s.high.digest, s.a_high.digest} <= superseded and s.low.digest not in superseded
-    assert convicted == {s.alice.did}
-    assert sum(len(v) for v in ends.values()) == 252
+    bad = _bad_delivery(s.bob, s.a_low, s.alice)
+    return _Story([*s.setup, low[0], high[0]], items, cites, s.a_low, bad)
 
 
-@pytest.mark.req("NEG-021", "NEG-017")
-def test_the_lower_answers_branch_prevails_with_its_contract_two_counters_below_it() -> None:
-    """NEG-021 (e) at depth: Alice's lower Counter names no escrow, Bob counters it naming E1 and Alice
-    accepts, E1 stamping; her higher Counter names E2, Bob accepts it, E2 stamping. Every order ends with
-    E1's contract. Before, the first contract a view held bound (245 orders one way, 315 the other)."""
+def _depths() -> _Story:
+    """Alice's lower Counter names no escrow, Bob counters it naming E1 and Alice accepts, E1 stamping;
+    her higher Counter names E2, Bob accepts it, E2 stamping."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     e1, e2 = Party("escrow-one", clock), Party("escrow-two", clock)
@@ -177,21 +192,12 @@ def test_the_lower_answers_branch_prevails_with_its_contract_two_counters_below_
         "t": [s2[1]],
     }
     cites = {"L": "O", "P": "L", "H": "O", "a": "P", "b": "H"}
-    ends = _ends([*setup, s1[0], s2[0]], items, cites, offer.negotiation_id)
-    assert len(ends) == 1, {k[:2]: v[:3] for k, v in ends.items()}
-    state, contract, superseded, _ = next(iter(ends))
-    assert (state, contract) == (State.ACCEPTED, a_low.digest)
-    assert {high.digest, a_high.digest} <= superseded
-    assert sum(len(v) for v in ends.values()) == 560
+    return _Story([*setup, s1[0], s2[0]], items, cites, a_low, _bad_delivery(bob, a_low, alice))
 
 
-@pytest.mark.req("NEG-021", "NEG-017", "NEG-018")
-def test_a_contract_witnessed_two_counters_below_the_higher_answer_stands_in_every_order() -> None:
-    """NEG-021 (d) below the answer: Alice's kept Reject of Bob's offer naming no escrow (seq 0), her
-    Counter naming none (seq 1), Bob's Counter of it naming E, Alice's Accept of that, E's Stamp. The
-    contract E witnessed stands in every order, the Reject superseded. Before, it gave way whenever the
-    Reject came before the Accept (18 of the 24 orders REJECTED): (d) took back only a contract accepting
-    the higher answer itself."""
+def _deep() -> _Story:
+    """Alice's kept Reject of Bob's offer naming no escrow (seq 0), her Counter naming none (seq 1), Bob's
+    Counter of it naming E, Alice's Accept of that, E's Stamp."""
     clock = FixedClock()
     alice, bob, e = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     offer = bob.offer(alice, bob.proposal())
@@ -218,11 +224,78 @@ def test_a_contract_witnessed_two_counters_below_the_higher_answer_stands_in_eve
         "s": [out[1]],
     }
     cites = {"R": "O", "C": "O", "P": "C", "a": "P"}
-    ends = _ends([*setup, out[0]], items, cites, offer.negotiation_id)
+    return _Story([*setup, out[0]], items, cites, accept, _bad_delivery(bob, accept, alice))
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "NEG-018", "ATT-022")
+def test_of_two_witnessed_contracts_the_lower_answers_binds_in_every_order() -> None:
+    """NEG-021 (e): Alice's two Counters, each accepted by Bob and stamped by the escrow it names: every
+    order of the statements and Stamps ends with the lower Counter's contract, the higher Counter and its
+    contract superseded -- and Alice's key convicted by her two answers (ATT-022), Bob's not: his Accepts
+    answer two statements. Before, the first contract a view held bound (132 orders one way, 120 the
+    other)."""
+    story = _siblings()
+    high, a_high = (verify_statement(story.items[k][0]) for k in "Hb")
+    ends = _ends(story)
+    assert len(ends) == 1, {k[:2]: v[:3] for k, v in ends.items()}
+    state, contract, superseded, convicted = next(iter(ends))
+    assert (state, contract) == (State.ACCEPTED, story.binds.digest)
+    assert {high.digest, a_high.digest} <= superseded and cited(story.binds) not in superseded
+    assert convicted == {high.issuer}  # Alice's key alone
+    assert sum(len(v) for v in ends.values()) == 252
+
+
+@pytest.mark.req("NEG-021", "NEG-017")
+def test_the_lower_answers_branch_prevails_with_its_contract_two_counters_below_it() -> None:
+    """NEG-021 (e) at depth (:func:`_depths`): every order ends with E1's contract, two Counters below
+    Alice's lower answer. Before, the first contract a view held bound (245 orders one way, 315 the
+    other)."""
+    story = _depths()
+    high, a_high = (verify_statement(story.items[k][0]) for k in "Hb")
+    ends = _ends(story)
     assert len(ends) == 1, {k[:2]: v[:3] for k, v in ends.items()}
     state, contract, superseded, _ = next(iter(ends))
-    assert (state, contract) == (State.ACCEPTED, accept.digest) and kept.digest in superseded
+    assert (state, contract) == (State.ACCEPTED, story.binds.digest)
+    assert {high.digest, a_high.digest} <= superseded
+    assert sum(len(v) for v in ends.values()) == 560
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "NEG-018")
+def test_a_contract_witnessed_two_counters_below_the_higher_answer_stands_in_every_order() -> None:
+    """NEG-021 (d) below the answer (:func:`_deep`): the contract E witnessed stands in every order, the
+    kept Reject superseded. Before, it gave way whenever the Reject came before the Accept (18 of the 24
+    orders REJECTED): (d) took back only a contract accepting the higher answer itself."""
+    story = _deep()
+    ends = _ends(story)
+    assert len(ends) == 1, {k[:2]: v[:3] for k, v in ends.items()}
+    state, contract, superseded, _ = next(iter(ends))
+    assert (state, contract) == (State.ACCEPTED, story.binds.digest)
+    assert verify_statement(story.items["R"][0]).digest in superseded
     assert sum(len(v) for v in ends.values()) == 24
+
+
+@pytest.mark.req("NEG-021", "NEG-017")
+@pytest.mark.parametrize("build", [_siblings, _depths, _deep], ids=["siblings", "depths", "deep"])
+def test_the_js_verifier_ends_alike_in_every_order(build: Callable[[], _Story], tmp_path: Path) -> None:
+    """The second implementation (F55), every order of each story: Bob's Delivery under the contract that
+    binds, item_index out of range, is refused `BODY_INVALID` -- read as that contract's -- in each, and
+    taken (unread) without it. Run as a vector file of one case per order, each with its twin."""
+    if NODE is None:
+        pytest.skip("node is not on PATH")
+    story = build()
+    g = Group("EveryOrder", "sparse")
+    orders = list(_orders("".join(story.items), story.cites))
+    for order in orders:
+        envelopes = [*story.setup, *(env for k in order for env in story.items[k])]
+        g.add(order, ["NEG-021"], [*envelopes, story.bad], "BODY_INVALID", "ContractRule", twin=envelopes)
+    path = tmp_path / "orders.json"
+    path.write_text(json.dumps(document([g])), encoding="utf-8")
+    run = subprocess.run(
+        [NODE, str(VERIFIER), "--json", str(path)], check=False, capture_output=True, text=True, timeout=300
+    )
+    report = json.loads(run.stdout)
+    assert report["disagreements"] == [], report["disagreements"][:3]
+    assert report["total"]["agree"] == len(orders) and run.returncode == 0
 
 
 @pytest.mark.req("NEG-021", "ESC-016", "ESC-014", "AUD-004", "ESC-007")

@@ -2299,6 +2299,10 @@ def two_witnessed() -> Group:
             "the lower Counter first, then the higher contract, then the lower Accept and its Stamp",
             [low.envelope, *higher, a_low.envelope, s_low],
         ),
+        (
+            "both Accepts before both Stamps, the lower's Stamp first (derived again at each Stamp)",
+            [low.envelope, high.envelope, a_low.envelope, a_high.envelope, s_low, s_high],
+        ),
     ):
         g.add(
             "Alice's two Counters of Bob's offer naming no escrow, naming E1 (lower in her chain) and E2, "

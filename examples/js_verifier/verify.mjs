@@ -1168,6 +1168,10 @@ export class Verifier {
     const unwitnessing = this.unwitnessing;
     fresh.rebuilding = unwitnessing.size ? new Set(unwitnessing) : null;
     fresh.rederiving = true;
+    // every Stamp held that witnesses, recorded ahead -- as the reference re-derives with its witness index
+    // whole: with this one alone, two Accepts taken before both their Stamps ended with the contract whose
+    // Stamp came last (NEG-021 (e), finding F55)
+    for (const r of this.byDigest.values()) if (r.bodyName === "stamp" && !unwitnessing.has(r.dhex)) fresh.recordStamp(r);
     fresh.recordStamp(stamp);
     this.takeAgainInto(fresh);
     fresh.rebuilding = null;
