@@ -175,6 +175,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         chains.lower_seq_late(),
         negotiation.witnessed_branch(),
         negotiation.witnessed_counted(),
+        negotiation.two_witnessed(),
     ]
     return groups, proof
 
