@@ -43,7 +43,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 265,
+    "chains": 273,
     "wire": 77,
     "rules": 169,
     "mutations": 1877,
@@ -549,11 +549,12 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     offer naming an escrow, agrees either way) -- and AnswerBindsNothing's 237, 238 and 240, which read two
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
-    same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts) and
-    TwoWitnessed's 259-265 (NEG-021 (d), (e)), which read Alice's two answers as NEG-021 orders them."""
+    same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
+    259-262 and NestedBranch's 263-266 (Alice's two answers at two places) and TwoWitnessed's 267-273
+    (NEG-021 (d), (e)), which read Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 266))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 274))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -562,25 +563,26 @@ def test_the_js_verifier_lets_the_lower_answers_witnessed_branch_prevail(tmp_pat
     """NEG-021 (e) (F55): of two contracts each witnessed by its escrow, in the branches of Alice's two
     answers to Bob's offer naming no escrow, the lower answer's binds, whichever came first; and a branch
     held off the line is taken back by a witnessed Accept at any depth. Each part undone in a copy of the
-    JS verifier disagrees with exactly the vectors that need it (TwoWitnessed, chains.json 259-265): the
-    witnessed contract held first keeping the line (260, 261, 263: the higher contract held before the lower
-    Accept's Stamp); only a witnessed Accept of the held-off Counter itself taking it back (264: the contract
+    JS verifier disagrees with exactly the vectors that need it (TwoWitnessed, chains.json 267-273): the
+    witnessed contract held first keeping the line (268, 269, 271: the higher contract held before the lower
+    Accept's Stamp); only a witnessed Accept of the held-off Counter itself taking it back (272: the contract
     two Counters below Alice's higher answer, her Reject first -- and WitnessedBranch's 250 and 252, F60's
-    contract one Counter below it, where the Accept came after the cut); and a Stamp deriving the line again
-    with it alone recorded ahead, not every Stamp held (262: both Accepts before both Stamps -- the contract
-    whose Stamp came last bound). 259 (the lower contract first) and 265 (the Reject last) agree either
-    way."""
+    contract one Counter below it, where the Accept came after the cut, and NestedCutBack's and
+    NestedBranch's 260-265, F52's branch climbing through offers a second lower answer cut off); and a Stamp
+    deriving the line again with it alone recorded ahead, not every Stamp held (270: both Accepts before both
+    Stamps -- the contract whose Stamp came last bound). 267 (the lower contract first) and 273 (the Reject
+    last) agree either way."""
     keeps = "  return !wc || chainLower(root, held);\n"
     got = _edited_disagreements(tmp_path, [(keeps, "  return !wc;\n")], "chains.json")
-    assert got == {"chains-260", "chains-261", "chains-263"}
+    assert got == {"chains-268", "chains-269", "chains-271"}
     deep = "    node = off.get(parent);\n  }\n  return null;"
     got = _edited_disagreements(tmp_path, [(deep, "    node = null;\n  }\n  return null;")], "chains.json")
-    assert got == {"chains-250", "chains-252", "chains-264"}
+    assert got == {f"chains-{i}" for i in (250, 252, *range(260, 266), 272)}
     ahead = (
         '    for (const r of this.byDigest.values()) if (r.bodyName === "stamp" && !unwitnessing.has(r.dhex))'
         " fresh.recordStamp(r);\n"
     )
-    assert _edited_disagreements(tmp_path, [(ahead, "")], "chains.json") == {"chains-262"}
+    assert _edited_disagreements(tmp_path, [(ahead, "")], "chains.json") == {"chains-270"}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -622,9 +624,9 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     cut back) agrees either way. WitnessedBranch (250-252, F60: the witnessed contract one Counter further
     down) needs the first part where the Accept was held before the lower answer (251), the second in all
     three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
-    contract counts) and TwoWitnessed (259-265, F55) the orders each part reads: 265, its Reject last, the
-    first; those with an Accept before its Stamp, the second; those whose witnessed branch was held off the
-    line, the third."""
+    contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266) and TwoWitnessed (267-273, F55)
+    the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
+    second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
     keep = (
@@ -632,12 +634,14 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
         " // NEG-021 (d), (e)\n"
     )
     got = _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (242, 243, 251, 254, 255, 257, 258, 265)}
+    assert got == {f"chains-{i}" for i in (242, 243, 251, 254, 255, 257, 258, 259, 262, 265, 266, 273)}
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
     # in each, an Accept came before its escrow's Stamp of it
-    assert got == {f"chains-{i}" for i in (243, 244, 250, 251, 252, 253, 254, 256, 257, 260, 263, 264)}
+    assert got == {
+        f"chains-{i}" for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 271, 272)
+    }
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
-    assert got == {f"chains-{i}" for i in (244, 250, 253, 256, 260, 263, 264)}
+    assert got == {f"chains-{i}" for i in (244, 250, 253, 256, *range(260, 266), 268, 271, 272)}
 
 
 def _transcripts() -> dict[str, list[bytes]]:
@@ -753,14 +757,17 @@ def test_the_js_verifiers_rederive_checks_no_envelope_twice() -> None:
 
 @pytest.mark.req("NEG-021", "NEG-017")
 def test_the_js_verifier_takes_back_a_witnessed_contract_down_the_cut_off_branch(tmp_path: Path) -> None:
-    """NEG-021 (d) (F60): the witnessed contract one Counter below the higher answer, which names no escrow.
-    Every Counter the lower answer cuts off is kept (``n.offLine``, F55's one mechanism since the merge):
-    keeping the first alone disagrees with exactly the vector that needs the rest (WitnessedBranch,
-    chains.json 252, the lower answer between Bob's Counter and Alice's Accept); a Counter taken superseded
-    is kept too (250, the lower answer before the higher Counter: ``test_the_js_verifier_cuts_back_past_no_
-    contract_its_escrow_witnessed``'s third part). Each Counter below the first answers the one before it as
-    the table would have taken it (``tests/test_witness26_two_witnessed.py::test_a_branch_counter_the_table_
-    would_have_refused_takes_no_line_back``: no vector pins it)."""
+    """NEG-021 (d) (F60, F52): the witnessed contract one Counter below the higher answer, which names no
+    escrow (F60), and the offer the higher answer answers cut off by a second lower answer, to an earlier
+    offer (F52). Every Counter a cut-back takes off is kept (``n.offLine``, F55's one mechanism since the
+    merge): keeping the first alone disagrees with exactly the vectors that need the rest (WitnessedBranch
+    252, the lower answer between Bob's Counter and Alice's Accept; 260, 262 and 264, where the offer the
+    higher answer answers is one the second cut-back took off: the line back up through it). A Counter
+    taken superseded is kept too (250, 261, 263-265: ``test_the_js_verifier_cuts_back_past_no_contract_its_
+    escrow_witnessed``'s third part). Each Counter below the first answers the one before it as the table
+    would have taken it (``tests/test_witness26_two_witnessed.py::test_a_branch_counter_the_table_would_
+    have_refused_takes_no_line_back``: no vector pins it)."""
     kept = "      for (const later of n.line.slice(i + 1)) (n.offLine ??= new Map()).set(later.dhex, later);"
     cut = kept.replace("n.line.slice(i + 1)", "n.line.slice(i + 1, i + 2)")
-    assert _edited_disagreements(tmp_path, [(kept, cut)], "chains.json") == {"chains-252"}
+    got = _edited_disagreements(tmp_path, [(kept, cut)], "chains.json")
+    assert got == {f"chains-{i}" for i in (252, 260, 262, 264)}

@@ -715,8 +715,12 @@ class Ledger:
         contract binds its offerer to nothing from then on -- not at all, in any period (NEG-023)."""
         if vs.body not in ("counter", "accept", "reject"):
             return
-        held = self.accepted.get(getattr(vs.statement, vs.body).offer)
-        if held is not None and held[0] == names[vs.issuer] and held[1] in self.contracts:
+        offer = getattr(vs.statement, vs.body).offer
+        held = self.accepted.get(offer)
+        if held is not None and held[0] == names[vs.issuer]:
+            # once: a third answer unbinds nothing more. (An equal entry may be another contract -- the same
+            # parties, value and millisecond -- which removing by value would unbind instead.)
+            del self.accepted[offer]
             self.contracts.remove(held[1])
 
 
@@ -841,6 +845,20 @@ def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -
         ("accept", 0, 0, 0, 0, 0, 0, 1),
         ("accept", 0, 0, 0, 0, 1, 0, 0),
         ("offer", 1, 0, 639, 0, 0, 0, 0),
+    ]
+)
+# the model's own slip (heavy run, seed 3): ann answers cat's first offer twice more after accepting it; cat's
+# second 801 contract, formed in the same millisecond, is an equal tuple the third answer must not unbind --
+# cat's 800 offer after it is over his 1,600 budget (801 + 800) and refused
+@example(
+    [
+        ("offer", 2, 0, 801, 0, 0, 0, 0),
+        ("accept", 0, 0, 0, 0, 0, 0, 1),
+        ("counter", 0, 0, 0, 0, 0, 0, 0),
+        ("offer", 2, 0, 801, 0, 0, 0, 0),
+        ("accept", 0, 0, 0, 0, 1, 0, 1),
+        ("counter", 0, 0, 0, 0, 0, 0, 0),
+        ("offer", 2, 0, 800, 0, 0, 0, 0),
     ]
 )
 def test_no_accepted_statement_breaks_the_mandate_caps(

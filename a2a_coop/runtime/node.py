@@ -185,6 +185,26 @@ class KeySigner(ChainSigner):
         super().__init__(key, clock=clock, nonce=nonce, head=head)
 
 
+class ChainClock:
+    """An escrow's clock: Unix ms by ``clock``, never before the head of its chain (``floor_ms``, the time
+    of its last journaled statement) nor before a time it returned. The escrow dates what it signs by
+    it and checks it against its own chain first (CHN-005): a clock that read earlier than the head --
+    a wall clock stepped back, or a restart without the test clock's offset the chain was dated by
+    (CTL-003) -- had that check refuse the escrow's own Stamp half-way through a Submit whose evidence
+    it had taken (tests/test_attack26_escrow_clock_back.py). Its deadlines are judged by the time its
+    chain already committed to, as its Stamps say. Thread-safe (Submits and the ticker read it)."""
+
+    def __init__(self, clock: Callable[[], int], floor_ms: int = 0) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last = floor_ms
+
+    def __call__(self) -> int:
+        with self._lock:
+            self._last = max(self._last, self._clock())
+            return self._last
+
+
 def sign_mandate(
     principal: Keypair, journal: Journal, agent: str, *, now_ms: int, days: int = 30, **caps: Any
 ) -> VerifiedStatement:
@@ -1117,6 +1137,7 @@ class EscrowNode:
         predecessor: Sequence[bytes] = (),
     ) -> None:
         self.clock = clock
+        self.now: Callable[[], int] = clock  # floored at our chain's head once started (ChainClock)
         self._predecessor = list(predecessor)
         self.faucet = faucet
         # The Mandates (digests) whose agent the test faucet paid (META_FAUCET_PAID), read from the journal.
@@ -1130,6 +1151,19 @@ class EscrowNode:
         except BaseException:
             self.journal.close()  # a node that never started holds no lock on its journal
             raise
+
+    def _chain_clock(self, clock: Callable[[], int], head: bytes) -> ChainClock:
+        """``clock`` floored at the time of our chain's head statement ``head`` (:class:`ChainClock`)."""
+        envelope = self.journal.by_digest(head) if head else None
+        floor = verify_statement(envelope).issued_at_ms if envelope is not None else 0
+        ahead = floor - clock()
+        if ahead > CLOCK_TOLERANCE_MS:  # an operator reads why the escrow's times run ahead of the machine's
+            log.warning(
+                "escrow: our chain's last statement is dated %d s ahead of this clock (stepped back, or a "
+                "test clock's offset left out): dating and judging by it until the clock catches up",
+                ahead // 1000,
+            )
+        return ChainClock(clock, floor)
 
     def _start(self, key: Keypair, mandate: bytes, clock: Callable[[], int], forget: bool) -> None:
         """Replay the journal's ledger into a new :class:`Escrow` (the rest of ``__init__``)."""
@@ -1154,7 +1188,9 @@ class EscrowNode:
         first_handover = bool(self._predecessor) and not held
         if held:  # its transcript in the journal's rows, the revocations here; or all of it here
             self._predecessor = list(held["revocations"]) if rows is not None else list(held)
-        self.signer = KeySigner(key, head=self.journal.chain_head(key.did), clock=clock)
+        head = self.journal.chain_head(key.did)
+        clock = self.now = self._chain_clock(clock, head[1])  # self.clock stays the clock given
+        self.signer = KeySigner(key, head=head, clock=clock)
         self._key, self._setup = key, [*earlier, mandate]
         shown = [ShownBinding(*value) for _, value in self.journal.meta_under(META_SHOWN_BINDINGS + "/")]
         if self.faucet:  # CTL-002: the Mandates the test faucet paid for, never paid again
@@ -1270,11 +1306,11 @@ class EscrowNode:
             return
         record = {"first": digests[0], "last": digests[-1], "revocations": revocations}
         journal.record_batch(
-            [(vs, [], False) for vs in taken], at_ms=self.clock(), meta={META_ESCROW_PREDECESSOR: record}
+            [(vs, [], False) for vs in taken], at_ms=self.now(), meta={META_ESCROW_PREDECESSOR: record}
         )
         rows = _taken_over_rows(journal, record)
         assert rows is not None and rows[1] - rows[0] + 1 == len(taken)
-        escrow.predecessor_archived(rows, self.clock())
+        escrow.predecessor_archived(rows, self.now())
 
     def _resume(self, now_ms: int, shown: list[ShownBinding]) -> Escrow | None:
         """The escrow from the journal's snapshot and the statements after it, or None: no snapshot, or
@@ -1354,7 +1390,7 @@ class EscrowNode:
             snapshot.META_ESCROW_SNAPSHOT: value,
             **self.journal.filter_meta(),
         }  # the next open scans less
-        self.journal.record_batch([], at_ms=self.clock(), meta=meta)
+        self.journal.record_batch([], at_ms=self.now(), meta=meta)
         cadence.written(last[0], escrow.verifier.accepted, value)
 
     def _persist(self, meta: dict[str, Any] | None = None) -> None:
@@ -1364,7 +1400,7 @@ class EscrowNode:
         if taken:
             items, meta = self._journaled(taken, meta)
             try:
-                self.journal.record_batch(items, at_ms=self.clock(), meta=meta)
+                self.journal.record_batch(items, at_ms=self.now(), meta=meta)
             except BaseException:
                 self._diverged = True
                 raise
@@ -1384,7 +1420,7 @@ class EscrowNode:
         if not self._forgettable:
             return
         keep: list[tuple[list[bytes], Ticket | None]] = []
-        now = self.clock()
+        now = self.now()
         for settled, ticket in self._forgettable:
             if ticket is not None and not ticket.done:
                 keep.append((settled, ticket))
@@ -1410,7 +1446,7 @@ class EscrowNode:
     def deposit(self, party: str, amount: int, reference: str = "demo funding") -> VerifiedStatement:
         with self.lock:
             try:
-                return self.escrow.deposit(party, amount, self.escrow.currency, reference, self.clock())
+                return self.escrow.deposit(party, amount, self.escrow.currency, reference, self.now())
             finally:
                 self._persist()
 
@@ -1455,10 +1491,10 @@ class EscrowNode:
                     mandates,
                 ) in due.items():  # signed before the evidence: its contract is bonded at once
                     self.escrow.deposit(
-                        agent, self.faucet, self.escrow.currency, FAUCET_REFERENCE, self.clock()
+                        agent, self.faucet, self.escrow.currency, FAUCET_REFERENCE, self.now()
                     )
                     paid += mandates
-                signed = self.escrow.submit(envelopes, self.clock(), prechecked=prechecked)
+                signed = self.escrow.submit(envelopes, self.now(), prechecked=prechecked)
                 if key is not None and signed:
                     # Written with what was signed now, in one transaction; when nothing new was signed
                     # nothing is written, and the answer (earlier Stamps, WIT-006) comes out the same again.
@@ -1474,14 +1510,14 @@ class EscrowNode:
                 if paid:  # in the commit that holds the Deposits (CTL-002: paid once, restart or not)
                     self._faucet_paid.update(paid)
                     meta = {**(meta or {}), **{f"{META_FAUCET_PAID}/{d.hex()}": True for d in paid}}
-                counted = self.strangers.meta(self.clock()) if self.strangers is not None else {}
+                counted = self.strangers.meta(self.now()) if self.strangers is not None else {}
                 if self.dealings is not None:  # past periods' rows pruned only in a write made anyway
                     counted.update(self.dealings.meta(prune=bool(meta or counted or self.escrow.unsaved)))
                 if counted:  # in the commit that holds what it counted (ESC-017)
                     meta = {**(meta or {}), **counted}
                 ticket = self._stage(meta)
                 if ticket is None and meta is not None:  # nothing taken: the record alone
-                    ticket = self.journal.stage_batch([], at_ms=self.clock(), meta=meta)
+                    ticket = self.journal.stage_batch([], at_ms=self.now(), meta=meta)
                 if ticket is not None:
                     self._last_ticket = ticket
                 # What this Submit settled (or brought back from the journal, settled) is forgotten once
@@ -1531,7 +1567,7 @@ class EscrowNode:
         if not taken:
             return None
         items, meta = self._journaled(taken, meta)
-        return self.journal.stage_batch(items, at_ms=self.clock(), meta=meta)
+        return self.journal.stage_batch(items, at_ms=self.now(), meta=meta)
 
     def _journaled(
         self, taken: Sequence[VerifiedStatement], meta: dict[str, Any] | None
@@ -1593,7 +1629,7 @@ class EscrowNode:
     def tick(self) -> list[VerifiedStatement]:
         with self.lock:
             try:
-                ticked = self.escrow.tick(self.clock())
+                ticked = self.escrow.tick(self.now())
             finally:
                 self._persist()
             self._snapshot()  # after a tick that went through only
@@ -1621,7 +1657,7 @@ class EscrowNode:
         with self.lock:
             try:
                 if self.strangers is not None and self.strangers.pending.dirty:  # ESC-017's marks, kept
-                    self.journal.put_meta(META_REVOCATION_MARKS, self.strangers.pending.dump(self.clock()))
+                    self.journal.put_meta(META_REVOCATION_MARKS, self.strangers.pending.dump(self.now()))
                 self._snapshot(force=True)  # the next start replays nothing
             except JournalError:  # a failed journal: the next start replays from the last snapshot
                 log.warning("escrow: no snapshot at close", exc_info=True)

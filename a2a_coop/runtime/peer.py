@@ -2992,8 +2992,11 @@ class Peer:
             return None
         if not self.trusts_escrow(c.escrow):
             return None  # formed while we trusted it (an older configuration): its locks prove nothing now
-        if self._answered_twice(neg) is not None:
-            return None  # NEG-022: the counterparty's key answered an offer of ours twice
+        if self._answered_twice(neg) is not None and not neg.witnessed(c.accept, c.offer):
+            # NEG-022: the counterparty's key answered an offer of ours twice. Not under a contract its
+            # escrow witnessed (NEG-022 (a)): no lower answer cuts it back (NEG-021 (d)), and its claim
+            # would take our bond for what we held back.
+            return None
         if neg.exposed_offer(self.did) is not None:
             # A bonded offer of ours earlier in the line, whose answer its escrow has not taken: an
             # Accept of it that escrow witnessed would displace this contract (NEG-017) -- our Delivery

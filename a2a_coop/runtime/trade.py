@@ -34,6 +34,7 @@ from a2a_coop.protocol.negotiation import (
     CLAIM_WINDOW_MS,
     Negotiation,
     State,
+    cited,
     proposal_of,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
@@ -421,15 +422,45 @@ def carry_trade(
         # Read again: ended (REJECTED, WITHDRAWN), the negotiation was forgotten once journaled, and a
         # contract the escrow revealed formed in the copy brought back from the journal.
         neg = peer.negotiation(neg.id)
+    dialled = proposal_of(offer).terms.escrow
+    cut = _accept_cut_back(peer, neg) if neg.contract is None and escrow is not None else []
+    if cut and (not dialled or proposal_of(cut[-2]).terms.escrow == dialled):
+        # Our Accept, cut back in our view by a lower answer its counterparty revealed before we held the
+        # escrow's Stamp: the counterparty can show it to the escrow alone, which then witnesses it and
+        # locks our bond -- a contract that stands in every view holding that Stamp (NEG-021 (d)), and
+        # whose claim takes our bond if we never perform. Shown it, the escrow answers with its Stamp and
+        # locks (or the refusal of an Accept it never recognised), and our view takes the contract back.
+        assert escrow is not None
+        answers = escrow.submit([vs.envelope for vs in cut])
+        relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
+        neg = peer.negotiation(neg.id)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
-    dialled = proposal_of(offer).terms.escrow
     if dialled and c.escrow != dialled:
         return neg  # a Counter's contract under another escrow: not the one ``escrow`` reaches
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return _perform_and_settle(peer, counterparty, escrow, neg)
+
+
+def _accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
+    """Our Accept in ``neg`` of an offer naming an escrow, held superseded -- a lower answer of the
+    counterparty's key cut the line back past it (NEG-021) before we held that escrow's Stamp of it --
+    after the bargaining it accepts and the Mandates they cite: what the escrow needs to witness it; or []."""
+    held = peer.verifier.statements
+    for digest in sorted(neg.superseded):
+        vs = held.get(digest)
+        if vs is None or vs.issuer != peer.did or vs.body != "accept":
+            continue
+        offer = held.get(cited(vs))
+        if offer is None or not proposal_of(offer).terms.escrow:
+            continue
+        line = [offer]
+        while line[0].body == "counter" and (answered := held.get(cited(line[0]))) is not None:
+            line.insert(0, answered)  # back to the opening Offer, through what each Counter answers
+        return _with_mandates(peer, [*line, vs])
+    return []
 
 
 def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escrow_did: str) -> None:

@@ -175,6 +175,8 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         chains.lower_seq_late(),
         negotiation.witnessed_branch(),
         negotiation.witnessed_counted(),
+        negotiation.nested_cut_back(),
+        negotiation.nested_branch(),
         negotiation.two_witnessed(),
     ]
     return groups, proof

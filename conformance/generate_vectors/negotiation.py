@@ -2372,6 +2372,137 @@ def witnessed_counted() -> Group:
     return g
 
 
+def nested_cut_back() -> Group:
+    """NEG-021 (d), red team 26: Alice answers Bob's line twice at two places -- a kept Reject of his Offer
+    below her Counter of it, then a kept Reject of his Counter below her Counter of it naming escrow E with
+    both bonds -- and Bob accepts that Counter, E stamping the Accept. The kept Reject of the Offer cuts the
+    line back past the offer her Counter naming E answers; E's Stamp takes the line back through it (the
+    contract E witnessed stands) in every order, which a Delivery under it with an item_index out of range
+    shows (BODY_INVALID). Before: StopIteration in the reference (the offer looked for on the line), and the
+    line reduced to the Counter alone in the JS verifier (F52). tests/test_attack26_nested_cut_back.py.
+    Appended to chains.json."""
+    g = Group("NestedCutBack", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept0 = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    k1 = alice.counter(offer, alice.proposal())
+    clock.advance(1_000)
+    b1 = bob.counter(k1, bob.proposal())
+    clock.advance(1_000)
+    kept1 = alice.reject(b1, "kept back too")
+    clock.advance(1_000)
+    counter = alice.counter(b1, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    bad = seal(
+        bob.agent.key,
+        party_draft(
+            bob,
+            "delivery",
+            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
+            accept,
+            alice,
+        ),
+    )
+    base = [*ctx(alice, bob, escrow), offer.envelope]
+    o, r0, c1, cb, r1, c2, a = (vs.envelope for vs in (offer, kept0, k1, b1, kept1, counter, accept))
+    for comment, order in (
+        ("the kept Rejects after E's Stamp", [c1, cb, c2, a, witness, r1, r0]),
+        (
+            "the Reject of Bob's Counter before hers, the Reject of his Offer before the Accept",
+            [c1, cb, r1, c2, r0, a, witness],
+        ),
+        ("the Reject of Bob's Offer first, before her Counter of it", [r0, c1, cb, r1, c2, a, witness]),
+        (
+            "the Reject of Bob's Offer after her Counter naming E, before Bob's Accept",
+            [c1, cb, c2, r0, a, witness, r1],
+        ),
+    ):
+        g.add(
+            f"Alice's two kept Rejects, {comment}: the contract E witnessed stands, and Bob's Delivery "
+            "under it is read as one (item_index out of range)",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base[:-1], o, *order, bad],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base[:-1], o, *order],
+        )
+    return g
+
+
+def nested_branch() -> Group:
+    """NEG-021 (d), both of its readings at once (mergered26): the witnessed contract one Counter further down
+    the branch a lower answer cut off (WitnessedBranch), and the offer that branch's higher answer answers
+    cut off in turn by a second lower answer, to an earlier offer (NestedCutBack). Alice keeps a Reject of
+    Bob's Offer below her Counter K1 of it, and a Reject of his Counter B1 (of K1) below her Counter C of B1
+    naming no escrow; Bob counters C naming escrow E with both bonds (D), Alice accepts D, E stamps the
+    Accept. In every order the line is taken back to the Offer through K1 and B1, then down C to D: the
+    contract E witnessed stands, which a Delivery under it with an item_index out of range shows
+    (BODY_INVALID). tests/test_attack26_nested_cut_back.py. Appended to chains.json."""
+    g = Group("NestedBranch", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept0 = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    k1 = alice.counter(offer, alice.proposal())
+    clock.advance(1_000)
+    b1 = bob.counter(k1, bob.proposal())
+    clock.advance(1_000)
+    kept1 = alice.reject(b1, "kept back too")
+    clock.advance(1_000)
+    c2 = alice.counter(b1, alice.proposal())
+    clock.advance(1_000)
+    bonded = bob.counter(c2, bob.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = alice.accept(bonded)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    bad = seal(
+        bob.agent.key,
+        party_draft(
+            bob,
+            "delivery",
+            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
+            accept,
+            alice,
+        ),
+    )
+    base = [*ctx(alice, bob, escrow), offer.envelope]
+    r0, c1, cb, r1, c, d, a = (vs.envelope for vs in (kept0, k1, b1, kept1, c2, bonded, accept))
+    for comment, order in (
+        ("both first, each before the Counter above it", [r0, c1, cb, r1, c, d, a, witness]),
+        (
+            "the Reject of Bob's Counter before Alice's Counter of it, the Reject of his Offer before his "
+            "Counter naming E",
+            [c1, cb, r1, c, r0, d, a, witness],
+        ),
+        (
+            "the Reject of Bob's Counter after Alice's Counter of it, the Reject of his Offer between her "
+            "Accept and E's Stamp",
+            [c1, cb, c, r1, d, a, r0, witness],
+        ),
+        ("both after E's Stamp", [c1, cb, c, d, a, witness, r1, r0]),
+    ):
+        g.add(
+            f"Alice's two kept Rejects, {comment}: the line is taken back through the offers the first cut "
+            "off and down the branch the second cut off, the contract E witnessed stands, and Bob's Delivery "
+            "under it is read as one (item_index out of range)",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base, *order, bad],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    return g
+
+
 def two_witnessed() -> Group:
     """NEG-021 (d), (e): witnessed contracts in two branches of the line, parted at two answers of one key to
     an offer naming no escrow. Alice counters Bob's offer naming no escrow twice -- naming escrow E1 (lower in
