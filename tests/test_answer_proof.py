@@ -333,3 +333,41 @@ def test_keeping_the_answer_proof_reads_each_held_answer_at_most_once(
     assert set(view.forks) == {alice.did}  # the attack happened, and was caught at its second answer
     assert {view.forks[alice.did].first, view.forks[alice.did].second} == {a.envelope for a in accepts[-2:]}
     assert 0 < len(compared) <= 4
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+def test_a_journaled_peer_keeps_the_proof_of_a_late_answer_after_forgetting_its_negotiation(
+    tmp_path: Path,
+) -> None:
+    """ATT-022 (b) in bounded memory: Bob's journaled peer takes Alice's Reject of his offer naming an escrow
+    and forgets the negotiation (ended for good, the journal keeps it). Alice's Accept of the same offer,
+    signed before the offer expired and revealed after, is refused `EXPIRED` (section 11 step 25) before
+    step 28 would read the negotiation back -- and the pair is kept all the same, read back from the
+    journal, across a restart too. Before, it was kept only by a peer that had not forgotten: Alice's
+    choice of when to reveal, against Bob's memory, decided her conviction there."""
+    from a2a_coop.protocol.errors import Expired
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.testing import FixedClock
+
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    journal = Journal.open(tmp_path / "bob.db")
+    peer = make_peer(bob, clock, journal=journal, context=[escrow.mandate_vs.envelope])
+    offer = peer.propose(alice.did, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    kept = alice.reject(offer, "no")
+    clock.advance(1_000)
+    late = alice.accept(offer)
+    assert peer.on_replies([*alice.setup, kept.envelope]) == []
+    assert offer.negotiation_id not in peer.verifier.negotiations.by_id and peer.forgotten == 1  # forgotten
+    clock.advance(late.expires_at_ms - clock.now_ms + 600_000)
+    with pytest.raises(Expired):
+        peer.exchange(late.envelope, [])  # the attack happened: refused before its negotiation was read
+    proof = peer.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {kept.envelope, late.envelope}
+    assert peer.reputation.score(alice.did).faulty
+    journal.close()
+    journal = Journal.open(tmp_path / "bob.db")
+    restarted = make_peer(bob, clock, journal=journal, context=[escrow.mandate_vs.envelope])
+    assert alice.did in restarted.verifier.forks
+    journal.close()

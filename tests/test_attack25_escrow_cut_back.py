@@ -104,8 +104,7 @@ def _before_witness25(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reading before NEG-021 (d): a lower answer cut back past any contract, witnessed or not -- kept
     to show ESC-016 (d)'s refund, which an escrow still owes a contract a lower answer does cut back."""
     monkeypatch.setattr(Negotiation, "_passes_witnessed", lambda self: False)
-    monkeypatch.setattr(Negotiation, "higher", None)
-    monkeypatch.setattr(Negotiation, "_keep_higher", lambda self, vs: None)
+    monkeypatch.setattr(Negotiation, "_keep_off_line", lambda self, held: None)
 
 
 @pytest.mark.req("NEG-021", "ESC-014", "ESC-007", "AUD-004")

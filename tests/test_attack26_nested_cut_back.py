@@ -1,7 +1,7 @@
 """redteam26: a witnessed Accept of a Counter whose offer a second lower answer cut off crashed verifiers.
 
-NEG-021 (d) keeps a Counter naming an escrow, taken superseded as the higher of two answers of one key
-(``Negotiation.higher``), so that an Accept of it its escrow witnesses takes the line back to it. That
+NEG-021 (d) kept a Counter naming an escrow, taken superseded as the higher of two answers of one key
+(``Negotiation.higher`` then), so that an Accept of it its escrow witnesses takes the line back to it. That
 Counter answers an offer of the line; a lower answer of the same key to an EARLIER offer of the line cuts
 that offer off too. Alice, answering the line twice at two places:
 
@@ -17,10 +17,12 @@ derives the negotiation again and met the same). Who chose: Alice, by the places
 own chain and the order she shows them in; what she gained: Bob's contract unwitnessed, or a view of it
 that stops.
 
-Now the offers a cut-back passes are kept with the branch it cut off (``Negotiation.higher``, spec26's whole
-branch), and a Counter kept as the higher answer is put back with the offers it answers in turn
-(``_higher_branch`` walks up through them to the line), in every order: E witnesses Bob's Accept, and every
-view holding E's Stamp ends with the contract E witnessed, as one that held the Stamp first.
+Now the offers a cut-back passes are kept with the branch it cut off (spec26's whole branch, as mergered26
+merged them), and a Counter kept as the higher answer is put back with the offers it answers in turn, in
+every order: E witnesses Bob's Accept, and every view holding E's Stamp ends with the contract E witnessed,
+as one that held the Stamp first. Since mergewit26 the one mechanism is witness26's: every Counter held off
+the line -- taken superseded, or cut off -- is kept (``Negotiation.off_line``), and ``_off_line_path``
+climbs from the Counter accepted up through them to the line.
 """
 
 from __future__ import annotations

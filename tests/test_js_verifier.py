@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 269,
+    "chains": 276,
     "wire": 77,
     "rules": 169,
     "mutations": 1877,
@@ -551,12 +551,36 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     answers of one key as NEG-021 orders them (NEG-023), and WitnessedCounter's 242-245 (NEG-021 (d)), which
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
     same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
-    259-262 and NestedBranch's 263-266 (Alice's two answers at two places) and WitnessedLate's 267-269 (what a
-    late Stamp un-takes)."""
+    259-262 and NestedBranch's 263-266 (Alice's two answers at two places), WitnessedLate's 267-269 (what a
+    late Stamp un-takes) and TwoWitnessed's 270-276 (NEG-021 (d), (e)), which read Alice's two answers as
+    NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 270))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 277))
     assert got == {f"chains-{i}" for i in expected}
+
+
+@pytest.mark.req("NEG-021", "NEG-017")
+def test_the_js_verifier_lets_the_lower_answers_witnessed_branch_prevail(tmp_path: Path) -> None:
+    """NEG-021 (e) (F55): of two contracts each witnessed by its escrow, in the branches of Alice's two
+    answers to Bob's offer naming no escrow, the lower answer's binds, whichever came first; and a branch
+    held off the line is taken back by a witnessed Accept at any depth. Each part undone in a copy of the
+    JS verifier disagrees with exactly the vectors that need it (TwoWitnessed, chains.json 270-276): the
+    witnessed contract held first keeping the line (271, 272, 274: the higher contract held before the lower
+    Accept's Stamp); only a witnessed Accept of the held-off Counter itself taking it back (275: the contract
+    two Counters below Alice's higher answer, her Reject first -- and WitnessedBranch's 250 and 252, F60's
+    contract one Counter below it, where the Accept came after the cut, and NestedCutBack's and
+    NestedBranch's 260-265, F52's branch climbing through offers a second lower answer cut off). A Stamp
+    deriving the line again with it alone recorded ahead, not every Stamp held, bound the contract whose
+    Stamp came last where both Accepts came before both Stamps (273); since F61 a late Stamp derives its
+    negotiation again in place, the view's witness index whole, so no Stamp is recorded ahead and 273 reads
+    right by construction. 270 (the lower contract first) and 276 (the Reject last) agree either way."""
+    keeps = "  return !wc || chainLower(root, held);\n"
+    got = _edited_disagreements(tmp_path, [(keeps, "  return !wc;\n")], "chains.json")
+    assert got == {"chains-271", "chains-272", "chains-274"}
+    deep = "    node = off.get(parent);\n  }\n  return null;"
+    got = _edited_disagreements(tmp_path, [(deep, "    node = null;\n  }\n  return null;")], "chains.json")
+    assert got == {f"chains-{i}" for i in (250, 252, *range(260, 266), 275)}
 
 
 @pytest.mark.req("ATT-022", "ATT-012")
@@ -594,32 +618,32 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     came first. Each of the three parts of the reading, undone in a copy of the JS verifier, disagrees with
     exactly the vectors that need it (WitnessedCounter, chains.json 242-245): the lower answer after the
     Stamp (242, and 243 derived again), before it -- derived again when the Stamp comes (243, 244) -- and
-    before the Counter (244); 245 (no Stamp, cut back) agrees either way. WitnessedBranch (250-252, F60: the
-    witnessed contract one Counter further down) needs the first part where the Accept was held before the
-    lower answer (251), the second in all three, and the higher answer kept where it came first (250); and
-    WitnessedCounted (253-258, what that contract counts), NestedCutBack (259-262, F52), NestedBranch
-    (263-266) and WitnessedLate (267-269, F61), the orders each part reads."""
+    before the Counter (244: the Counter held off the line kept as it is taken superseded); 245 (no Stamp,
+    cut back) agrees either way. WitnessedBranch (250-252, F60: the witnessed contract one Counter further
+    down) needs the first part where the Accept was held before the lower answer (251), the second in all
+    three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
+    contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61) and
+    TwoWitnessed (270-276, F55)
+    the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
+    second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
     again = "        this.witnessCutOff(rec);\n"
-    higher = '        if (raw === false && bodyName === "counter") {\n'
-    assert _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json") == {
-        "chains-242",
-        "chains-243",  # derived again with the Stamp held, the Reject comes after it
-        "chains-251",  # likewise, one Counter further down (F60)
-        *(f"chains-{i}" for i in (254, 255, 257, 258)),  # WitnessedCounted: the Reject after the Accept
-        *(
-            f"chains-{i}" for i in (259, 262, 265, 266)
-        ),  # a kept Reject after the Stamp, or before it, derived again
-        "chains-268",  # WitnessedLate: the contract cut back again, Bob's small offer under his cap
-        "chains-269",  # likewise, and his offer to Carol
+    keep = (
+        '      if (n && rec.bodyName === "counter") (n.offLine ??= new Map()).set(rec.dhex, rec);'
+        " // NEG-021 (d), (e)\n"
+    )
+    got = _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json")
+    assert got == {
+        f"chains-{i}" for i in (242, 243, 251, 254, 255, 257, 258, 259, 262, 265, 266, 268, 269, 276)
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    # in each, the Accept came before E's Stamp of it (WitnessedLate: the contract cut back counts nowhere)
-    assert got == {f"chains-{i}" for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269)}
-    off = higher.replace("if (", "if (false && ")
-    got = _edited_disagreements(tmp_path, [(higher, off)], "chains.json")
-    # the Reject before the Counter (in NestedBranch, the one below the higher answer)
-    assert got == {f"chains-{i}" for i in (244, 250, 253, 256, 260, 261, 263, 264)}
+    # in each, an Accept came before its escrow's Stamp of it
+    assert got == {
+        f"chains-{i}"
+        for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
+    }
+    got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
+    assert got == {f"chains-{i}" for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275)}
 
 
 def _transcripts() -> dict[str, list[bytes]]:
@@ -746,7 +770,8 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     held the Stamp first: it refused Bob's offer to Carol, which the witnessed contract puts over his cap, and
     dropped it -- so Carol's Accept of it after the Stamp came was UNKNOWN_NEGOTIATION (WitnessedLate,
     chains.json 267, 268); 269 (the Stamp held before the offer: refused) agrees either way. That reading,
-    put back in a copy, disagrees with exactly those two."""
+    put back in a copy, disagrees with exactly those two -- and with TwoWitnessed's 273 (both Accepts before
+    both Stamps), which the whole replay read right only once it recorded every Stamp held ahead (F55)."""
     now = "    for (const id of ids) this.deriveAgain(id);\n"
     whole = """    if (!ids.size || this.rederiving) return;
     const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
@@ -759,26 +784,23 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     fresh.unwitnessing = this.unwitnessing;
     Object.assign(this, fresh);
 """
-    assert _edited_disagreements(tmp_path, [(now, whole)], "chains.json") == {"chains-267", "chains-268"}
+    got = _edited_disagreements(tmp_path, [(now, whole)], "chains.json")
+    assert got == {"chains-267", "chains-268", "chains-273"}
 
 
 @pytest.mark.req("NEG-021", "NEG-017")
 def test_the_js_verifier_takes_back_a_witnessed_contract_down_the_cut_off_branch(tmp_path: Path) -> None:
     """NEG-021 (d) (F60, F52): the witnessed contract one Counter below the higher answer, which names no
     escrow (F60), and the offer the higher answer answers cut off by a second lower answer, to an earlier
-    offer (F52). Each of the two parts of the reading, undone in a copy of the JS verifier, disagrees with
-    exactly the vectors that need it: a superseded Counter answering one of the branch joins it
-    (WitnessedBranch 250, the lower answer before the higher Counter; NestedCutBack 261 and NestedBranch
-    263-265, a Counter answering an offer a lower answer had cut off), and every offer a cut-back takes off is
-    kept, not the answer held alone (252, the lower answer between Bob's Counter and Alice's Accept; 260, 262
-    and 264, where the offer the higher answer answers is one the second cut-back took off after the answer
-    held: the line back up through it, F52); 251 (the Accept held before the lower answer, derived again when
-    the Stamp comes, F51) agrees either way."""
-    joins = "        if (parent && h.issuer === parent.h.audience"
-    kept = "      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1))"
-    off = joins.replace("if (", "if (false && ")
-    got = _edited_disagreements(tmp_path, [(joins, off)], "chains.json")
-    assert got == {f"chains-{i}" for i in (250, 261, 263, 264, 265)}
-    cut = kept.replace("for (const o of n.line.slice(i + 1))", "for (const o of n.line.slice(i + 1, i + 2))")
+    offer (F52). Every Counter a cut-back takes off is kept (``n.offLine``, F55's one mechanism since the
+    merge): keeping the first alone disagrees with exactly the vectors that need the rest (WitnessedBranch
+    252, the lower answer between Bob's Counter and Alice's Accept; 260, 262 and 264, where the offer the
+    higher answer answers is one the second cut-back took off: the line back up through it). A Counter
+    taken superseded is kept too (250, 261, 263-265: ``test_the_js_verifier_cuts_back_past_no_contract_its_
+    escrow_witnessed``'s third part). Each Counter below the first answers the one before it as the table
+    would have taken it (``tests/test_witness26_two_witnessed.py::test_a_branch_counter_the_table_would_
+    have_refused_takes_no_line_back``: no vector pins it)."""
+    kept = "      for (const later of n.line.slice(i + 1)) (n.offLine ??= new Map()).set(later.dhex, later);"
+    cut = kept.replace("n.line.slice(i + 1)", "n.line.slice(i + 1, i + 2)")
     got = _edited_disagreements(tmp_path, [(kept, cut)], "chains.json")
     assert got == {f"chains-{i}" for i in (252, 260, 262, 264)}

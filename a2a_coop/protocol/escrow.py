@@ -1334,7 +1334,10 @@ class Escrow:
         for digest in digests:
             vs = held[digest]
             accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
-            if accept is None:
+            offer = held.get(accept.statement.accept.offer) if accept is not None else None
+            if accept is None or offer is None or not self._is_us(proposal_of(offer).terms.escrow):
+                # Not a contract naming us: another escrow's, which may have displaced ours (NEG-017,
+                # NEG-021 (e)) -- what we signed in this negotiation is about ours, no news of that one.
                 continue
             seqs.update(self._signed_about_contract(accept.header.negotiation_id))
             stamp = self._stamp_of(accept.digest)

@@ -554,6 +554,13 @@ def _held_by_contract(c: Contract) -> list[bytes]:
     return [*c.deliveries, *c.pending, *c.stamped_ms]
 
 
+def _answers_in_life(offer: VerifiedStatement, answer: VerifiedStatement) -> bool:
+    """Whether ``answer`` answers ``offer`` as the table would take it: by its audience, within its life
+    (NEG-004, NEG-014, NEG-007)."""
+    in_life = offer.issued_at_ms <= answer.issued_at_ms <= offer.expires_at_ms
+    return answer.issuer == offer.audience and in_life
+
+
 def arbitrated(c: Contract) -> list[bytes]:
     """The BreachClaims and Revokes of ``c`` held, pending or effective."""
     return [*c.pending, *c.stamped_ms]
@@ -629,13 +636,11 @@ class Negotiation:
     # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
     # before it existed reads None.
     rejected_by: VerifiedStatement | None = None
-    # NEG-021 (d): the branch each lower answer cut off, by digest -- the Counter taken superseded as the
-    # higher of two answers of its key to an offer of the line naming no escrow (or cut off by the lower
-    # one), and each Counter taken superseded that answers one of them in turn as the table would have taken
-    # it. An Accept its escrow witnesses of one naming an escrow takes precedence (NEG-017): the branch up to
-    # it is the line's again, the lower answer superseded, as in a view that held the Accept's Stamp before
-    # the lower answer. None: none. A class default: a negotiation pickled before it existed reads None.
-    higher: dict[bytes, VerifiedStatement] | None = None
+    # NEG-021 (d), (e): each Counter held off the line -- taken superseded, or cut off by a lower answer or a
+    # witnessed Accept --, by its digest: the branches a witnessed Accept of one of them may take the line
+    # back to (:meth:`_off_line_path`), whatever order its statements, the lower answer and the Stamps came
+    # in. None: none. A class default: a negotiation pickled before it existed reads None.
+    off_line: dict[bytes, VerifiedStatement] | None = None
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -748,7 +753,7 @@ class Negotiation:
         if event is _SUPERSEDED:
             self._supersede([vs.digest])  # what answers it, or cites it, is superseded in turn
             self._second_answer(vs)
-            self._keep_higher(vs)
+            self._keep_off_line([vs])
             if self.continues_branch(vs):
                 tip, self.branch = self.branch, vs if vs.body == "counter" else None
                 if vs.body == "accept" and tip is not None:
@@ -982,7 +987,10 @@ class Negotiation:
         stamp of ``vs`` itself: an escrow asks before it takes (and so stamps) a statement."""
         ref = cited(vs)
         if vs.body in _TRADE_EVENTS:
-            return self._answers_superseded(vs, ref)
+            # An Accept another escrow witnessed of a branch held off the line takes it back (NEG-021 (e))
+            return self._answers_superseded(vs, ref) and not (
+                vs.body == "accept" and self._takes_precedence(vs, ref)
+            )
         return ref in self.superseded
 
     def _answers_superseded(self, vs: VerifiedStatement, ref: bytes) -> bool:
@@ -1011,13 +1019,15 @@ class Negotiation:
         """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside
         another Accept), its issuer being that offer's audience, issued between the offer and its
         expiry; the offer's escrow witnessed it in time; and no contract witnessed by its escrow answers
-        that offer or one before it, nor (two witnessed Accepts of one offer) was stamped first."""
+        that offer or one before it, nor (two witnessed Accepts of one offer) was stamped first. Or it
+        accepts a Counter held off the line whose branch prevails there (:meth:`_branch_prevails`, NEG-021
+        (d), (e))."""
         offers = self.offers
         i = next((k for k, o in enumerate(offers) if o.digest == ref), -1)
-        higher = self._higher_branch(ref) if i < 0 else None
-        if i < 0 and not higher:
+        found = self._off_line_path(ref) if i < 0 else None
+        if i < 0 and found is None:
             return False
-        offer = offers[i] if not higher else higher[-1]
+        offer = offers[i] if found is None else found[1][-1]
         if accept.issuer != offer.audience or not (
             offer.issued_at_ms <= accept.issued_at_ms <= offer.expires_at_ms
         ):
@@ -1027,6 +1037,8 @@ class Negotiation:
         # A verifier does not ask whether the escrow that stamped the Accept stamped another answer too:
         # an honest one never does (ESC-014), and for one that did, the order in which its Stamps reached
         # the verifier would decide (NEG-015). The audit reports that escrow (ANSWER_TAKEN_TWICE).
+        if found is not None:
+            return self._branch_prevails(*found)  # NEG-021 (d), (e)
         c = self.contract
         if c is None:
             return True
@@ -1034,8 +1046,6 @@ class Negotiation:
             return False
         if not self.witnessed(c.accept, c.offer):
             return True  # an Accept no escrow witnessed gives way
-        if higher is not None:
-            return False  # a witnessed contract holds the line (NEG-021 (d)): the higher Counter stays off
         # Both witnessed: the earlier offer's wins (the contract's is the line's last) ...
         if i < len(offers) - 1:
             return True
@@ -1050,21 +1060,22 @@ class Negotiation:
         the cut-off branch held -- later offers, the answer the escrow never took, a contract and its
         statements -- is superseded."""
         ref = accept.statement.accept.offer
-        higher = self._higher_branch(ref) if self.higher else []
+        found = self._off_line_path(ref) if all(o.digest != ref for o in self.offers) else None
         cut = []
-        if higher:
-            # NEG-021 (d): the branch the lower answer cut off, from the higher answer to the Counter
-            # accepted, is the line's again, in place of the lower answer and what followed it (cut below,
-            # with any contract formed from them).
-            assert self.higher is not None
-            j = next(k for k, o in enumerate(self.offers) if o.digest == cited(higher[0]))
+        if found is not None:
+            # NEG-021 (d), (e): the branch held off the line is the line's again, from the offer of the line
+            # it answers, in place of the answer held to that offer and what followed it (cut below, with
+            # any contract formed from them).
+            j, path = found
+            self._keep_off_line(self.offers[j + 1 :])
             cut = [o.digest for o in self.offers[j + 1 :]]
-            self.offers = [*self.offers[: j + 1], *higher]
-            for counter in higher:
-                del self.higher[counter.digest]
-            superseded = self.superseded
-            assert isinstance(superseded, set), "the Counters were taken superseded"
-            superseded.difference_update((*(o.digest for o in higher), accept.digest))
+            self.offers = [*self.offers[: j + 1], *path]
+            off_line, superseded = self.off_line, self.superseded
+            assert off_line is not None and isinstance(superseded, set), "the branch was taken superseded"
+            for o in path:
+                del off_line[o.digest]
+                superseded.discard(o.digest)
+            superseded.discard(accept.digest)
         i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
         offer = self.offers[i]
         cut += [o.digest for o in self.offers[i + 1 :]]
@@ -1101,7 +1112,7 @@ class Negotiation:
         shadow = copy.copy(self)
         shadow.offers = [contract.offer]
         shadow.superseded = _NONE_SUPERSEDED
-        shadow.displaced, shadow.branch, shadow.replaced = None, None, None
+        shadow.displaced, shadow.branch, shadow.replaced, shadow.off_line = None, None, None, None
         shadow.__dict__.pop("_displaced_by", None)  # the class default: it displaced nothing
         if shadow.contract is contract:
             shadow.history = self._moves_of(contract)
@@ -1230,44 +1241,56 @@ class Negotiation:
         c = self.contract
         return c is not None and self.witnessed(c.accept, c.offer)
 
-    def _keep_higher(self, vs: VerifiedStatement) -> None:
-        """NEG-021 (d): keep ``vs``, taken superseded, if it is a Counter of a branch a lower answer cut off
-        (:attr:`higher`): the higher of two answers of its key to an offer of the line naming no escrow, or
-        one answering a Counter kept so by that Counter's audience within its life (NEG-004, NEG-014,
-        NEG-007), as the table would have taken it. Whatever its terms: a Counter after it may name an
-        escrow."""
-        if vs.body != "counter":
-            return
-        ref = cited(vs)
-        parent = self.higher.get(ref) if self.higher else None
-        if parent is not None:
-            in_life = parent.issued_at_ms <= vs.issued_at_ms <= parent.expires_at_ms
-            kept = vs.issuer == parent.audience and in_life
-        else:
-            i = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
-            answer = self._answer_of(i) if i >= 0 else None
-            higher = answer is not None and _chain_place(answer) < _chain_place(vs)
-            kept = higher and self._lower_than_answer(vs, ref) is False
-        if kept:
-            if self.higher is None:
-                self.higher = {}
-            self.higher[vs.digest] = vs
+    def _keep_off_line(self, held: Iterable[VerifiedStatement]) -> None:
+        """NEG-021 (d), (e): keep each Counter of ``held``, taken superseded or cut off the line, in
+        :attr:`off_line`: a witnessed Accept of it, or of a Counter answering it in turn, may take the line
+        back. Linear in the Counters held, as :attr:`superseded` is."""
+        for vs in held:
+            if vs.body == "counter":
+                if self.off_line is None:
+                    self.off_line = {}
+                self.off_line[vs.digest] = vs
 
-    def _higher_branch(self, ref: bytes) -> list[VerifiedStatement]:
-        """NEG-021 (d): the Counters of :attr:`higher` from the higher answer to an offer of the line down to
-        the Counter ``ref``, in the line's order -- up through the offers a later lower answer to an earlier
-        offer cut off above that higher answer, which :meth:`_cut_back` keeps there too; empty when ``ref``
-        is none of them or its branch no longer starts at an offer of the line."""
-        kept = self.higher
-        branch: list[VerifiedStatement] = []
-        at = kept.get(ref) if kept else None
-        while at is not None and kept is not None:
-            branch.append(at)
-            parent = cited(at)
-            if any(o.digest == parent for o in self.offers):
-                return branch[::-1]
-            at = kept.get(parent)
-        return []
+    def _off_line_path(self, ref: bytes) -> tuple[int, list[VerifiedStatement]] | None:
+        """The branch held off the line that the offer ``ref`` ends: the index of the offer of the line it
+        answers, and its Counters (:attr:`off_line`) from that offer's answer down to ``ref``; None when
+        ``ref`` is held off no branch leading back to the line."""
+        off = self.off_line
+        node = off.get(ref) if off else None
+        if node is None or off is None:
+            return None
+        at = {o.digest: k for k, o in enumerate(self.offers)}
+        path = [node]
+        while len(path) <= len(off):  # a Counter cites an earlier statement: no cycle, but bound it anyway
+            parent = cited(node)
+            j = at.get(parent)
+            if j is not None:
+                path.reverse()
+                return j, path
+            node = off.get(parent)
+            if node is None:
+                return None
+            path.append(node)
+        return None
+
+    def _branch_prevails(self, j: int, path: list[VerifiedStatement]) -> bool:
+        """NEG-021 (d), (e): whether a witnessed Accept of ``path[-1]``, in the branch held off the line that
+        ``path[0]`` opens as an answer to ``self.offers[j]``, takes the line back. Only where that offer names
+        no escrow and ``path[0]`` and the answer held to it are two answers of one key to it, by its
+        audience within its life (NEG-021's pair; an offer naming an escrow is that escrow's to order,
+        NEG-017): then the witnessed branch prevails over one holding no witnessed contract (d), and of two
+        branches each holding one, the lower answer's (e). Each Counter after ``path[0]`` answers the one
+        before it as the table would have taken it, by its audience within its life (NEG-004, NEG-014,
+        NEG-007): taken superseded, it was never checked against them."""
+        fork, root = self.offers[j], path[0]
+        if proposal_of(fork).terms.escrow or not all(map(_answers_in_life, (fork, *path), path)):
+            return False
+        held = self._answer_of(j)
+        if held is None or held.issuer != root.issuer:
+            return False
+        c = self.contract
+        witnessed = c is not None and self.witnessed(c.accept, c.offer)
+        return not witnessed or _chain_place(root) < _chain_place(held)
 
     def _second_answer(self, vs: VerifiedStatement) -> None:
         """NEG-023: ``vs``, taken superseded, is an answer higher in its issuer's chain than the Accept of
@@ -1315,14 +1338,7 @@ class Negotiation:
             self._keep_displaced(old, self.outstanding)
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
         self._supersede(cut)
-        held = self.offers[i + 1] if i + 1 < len(self.offers) else None
-        if held is not None and held.issuer == vs.issuer:
-            # NEG-021 (d): the branch cut off from the higher answer on, kept as if taken superseded -- with
-            # any higher answer's offer it holds, so that a branch kept below that offer still reaches the
-            # line (redteam26: a second lower answer, to an earlier offer).
-            if self.higher is None:
-                self.higher = {}
-            self.higher.update((o.digest, o) for o in self.offers[i + 1 :])
+        self._keep_off_line(self.offers[i + 1 :])  # NEG-021 (d): a witnessed Accept may take them back
         self.offers = self.offers[: i + 1]  # a new list: the verifier reads the line cut off from the old one
         self.outstanding = self.offers[i]
         self.closed_by = b""

@@ -1142,16 +1142,24 @@ class Verifier:
                 ):
                     self._hold_off(other, n2, a2)
 
-    def _witness_cut_off(self, digest: bytes) -> None:
-        """NEG-021 (d): a Stamp of ``digest``, an Accept held superseded in its negotiation (in memory) -- cut
-        back by a lower answer before this Stamp came, or answering a Counter taken superseded as a higher
-        answer -- derives that negotiation again with the Stamp held, as a view that held the Stamp first:
-        a contract its escrow witnessed gives way to no lower answer."""
+    def _witness_cut_off(self, digest: bytes, acting: tuple[str, ...]) -> None:
+        """NEG-021 (d), (e): a Stamp by ``acting`` (its issuer, and the escrows it succeeds) of ``digest``, an
+        Accept held superseded in its negotiation (in memory) -- cut back by a lower answer before this Stamp
+        came, or in a branch held off the line (:attr:`Negotiation.off_line`) -- derives that negotiation
+        again with the Stamp held, as a view that held the Stamp first: a contract its escrow witnessed gives
+        way to no lower answer, and of two so witnessed, the lower answer's prevails. Read once every digest
+        the Stamp names is recorded (the Stamp an escrow gives a Submit names the Stamp of another escrow
+        that witnessed the displaced contract and, after it, the Accept that displaces it), and only for
+        the escrow that witnesses the Accept: another escrow's Stamp of it is evidence, witnessing nothing."""
         held = dict.get(self.statements, digest)
         if held is None or held.body != "accept" or not held.negotiation_id:
             return
         neg = self.negotiations.by_id.get(held.negotiation_id)
-        if neg is not None and digest in neg.superseded and self._witnessed_accept(held, neg):
+        if neg is None or digest not in neg.superseded:
+            return
+        offer = self.statements.get(held.statement.accept.offer)
+        witnessing = proposal_of(offer).terms.escrow if offer is not None else ""
+        if witnessing in acting and self._witnessed_accept(held, neg):
             self._rederive({digest})
             self._count_witnessed(held)
 
@@ -1238,7 +1246,7 @@ class Verifier:
     def _members(self, neg: Negotiation) -> set[bytes]:
         """The digests of the statements ``neg`` holds (as :meth:`_rederive` reads them), with every Accept
         held off in it."""
-        members = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
+        members = {*(o.digest for o in neg.offers), *(d for *_, d in neg.history if d), *neg.superseded}
         c = neg.contract
         if c is not None:
             members.update(c.deliveries, c.pending, c.claims)
@@ -1752,7 +1760,7 @@ class Verifier:
         self._checked = None
         for nid in nids:
             neg = self.negotiations.by_id[nid]
-            members = {neg.first.digest, *(d for *_, d in neg.history if d), *neg.superseded}
+            members = {*(o.digest for o in neg.offers), *(d for *_, d in neg.history if d), *neg.superseded}
             c = neg.contract
             if c is not None:
                 members.update(c.deliveries, c.pending, c.claims)
@@ -2389,6 +2397,7 @@ class Verifier:
             self._unwitnessing = {*self._unwitnessing, vs.digest}
             self.disowning += 1
         elif body == "stamp":
+            acting = (issuer, *self.witness.succeeded_by(issuer, vs.issued_at_ms))
             for digest in vs.statement.stamp.statements:
                 # of two Stamps in one ms, the lower seq is the earliest, whichever came first (KEY-009)
                 self.witness.record_stamp(
@@ -2407,11 +2416,12 @@ class Verifier:
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
                     self.exposure.offer_dead(exposed[1], exposed[2])
-                for escrow in (issuer, *self.witness.succeeded_by(issuer, vs.issued_at_ms)):
+                for escrow in acting:
                     neg = self.negotiations.activate(escrow, digest)
                     if neg is not None:
                         self._track_activation(neg)
-                self._witness_cut_off(digest)
+            for digest in vs.statement.stamp.statements:  # once every digest it names is recorded
+                self._witness_cut_off(digest, acting)
         nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)

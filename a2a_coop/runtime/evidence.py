@@ -114,6 +114,11 @@ class EvidenceVerifier(Verifier):
         if vs.issuer in self.forks:
             return  # convicted already: one proof per key (ATT-013), no scan per further answer
         neg = self.negotiations.by_id.get(vs.negotiation_id)
+        if neg is None and refused and self._answers_an_offer_to_it(vs):
+            # Refused before its negotiation was read back (EXPIRED, step 25, comes before step 28), which
+            # we forgot (bounded memory): read back now, not kept, as a view that never forgot holds it --
+            # else a key revealing its second answer late, after we forgot, went unconvicted here.
+            neg = self.negotiations.find(vs.negotiation_id)
         if neg is None or not (refused or neg.superseded):
             return
         held = self.statements
@@ -129,6 +134,16 @@ class EvidenceVerifier(Verifier):
         if other is not None:
             lo, hi = (other, vs) if (other.seq, other.digest) < (vs.seq, vs.digest) else (vs, other)
             self._keep(vs.issuer, ForkProof(lo.envelope, hi.envelope))
+
+    def _answers_an_offer_to_it(self, vs: VerifiedStatement) -> bool:
+        """Whether the statement ``vs`` answers is held (in memory or the archive: one lookup) and is an
+        Offer or Counter addressed to ``vs``'s issuer: only then may its negotiation hold another answer
+        of that key, so only then is a forgotten negotiation read back for a refused answer -- a stranger's
+        refused answers cost no replay of ours."""
+        answered = self.statements.get(getattr(vs.statement, vs.body).offer)
+        if answered is None or answered.body not in ("offer", "counter"):
+            return False
+        return answered.audience == vs.issuer
 
     def record(self, vs: VerifiedStatement) -> None:
         super().record(vs)

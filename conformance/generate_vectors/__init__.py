@@ -178,6 +178,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.nested_cut_back(),
         negotiation.nested_branch(),
         negotiation.witnessed_late(),
+        negotiation.two_witnessed(),
     ]
     return groups, proof
 

@@ -2561,3 +2561,91 @@ def witnessed_late() -> Group:
         twin=[*base, kept.envelope, witness],
     )
     return g
+
+
+def two_witnessed() -> Group:
+    """NEG-021 (d), (e): witnessed contracts in two branches of the line, parted at two answers of one key to
+    an offer naming no escrow. Alice counters Bob's offer naming no escrow twice -- naming escrow E1 (lower in
+    her chain), then escrow E2 --, Bob accepts both and each escrow stamps the Accept of the Counter naming
+    it: the lower answer's contract binds whichever came first (the other superseded, unread), which a
+    Delivery under it with an item_index out of range shows (BODY_INVALID). And one witnessed contract two
+    Counters below the higher answer -- Alice's kept Reject lower, her Counter naming no escrow, Bob's
+    Counter of it naming E, Alice's Accept E stamped -- stands whether the Reject came first or last (it was
+    REJECTED where the Reject came first). tests/test_witness26_two_witnessed.py. Appended to chains.json."""
+    g = Group("TwoWitnessed", "sparse")
+    clock, alice, bob = world()
+    e1, e2 = Party("escrow-one", clock), Party("escrow-two", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    low = alice.counter(offer, alice.proposal(escrow=e1.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    high = alice.counter(offer, alice.proposal(escrow=e2.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    a_low = bob.accept(low)
+    clock.advance(1_000)
+    a_high = bob.accept(high)
+    s_low, s_high = stamp(e1, a_low).envelope, stamp(e2, a_high).envelope
+    clock.advance(1_000)
+
+    def bad_delivery(party: Party, accept: VerifiedStatement, to: Party) -> bytes:
+        msg = commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x"))
+        return seal(party.agent.key, party_draft(party, "delivery", msg, accept, to))
+
+    base = [*ctx(alice, bob, e1, e2), offer.envelope]
+    lower = [low.envelope, a_low.envelope, s_low]
+    higher = [high.envelope, a_high.envelope, s_high]
+    for comment, order in (
+        ("the lower contract first", [*lower, *higher]),
+        ("the higher contract first", [*higher, *lower]),
+        (
+            "the lower Counter first, then the higher contract, then the lower Accept and its Stamp",
+            [low.envelope, *higher, a_low.envelope, s_low],
+        ),
+        (
+            "both Accepts before both Stamps, the lower's Stamp first (derived again at each Stamp)",
+            [low.envelope, high.envelope, a_low.envelope, a_high.envelope, s_low, s_high],
+        ),
+    ):
+        g.add(
+            "Alice's two Counters of Bob's offer naming no escrow, naming E1 (lower in her chain) and E2, "
+            f"each accepted by Bob and stamped by its escrow, {comment}: the lower answer's contract binds "
+            "(NEG-021 (e)), and Bob's Delivery under it is read as one (item_index out of range)",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base, *order, bad_delivery(bob, a_low, alice)],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    g.add(
+        "the same, the higher contract first: Bob's Delivery under the higher contract, superseded, is "
+        "taken unread",
+        ["NEG-021", "NEG-018"],
+        [*base, *higher, *lower, bad_delivery(bob, a_high, alice)],
+    )
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal())
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = alice.accept(bobs)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    base = [*ctx(alice, bob, escrow), offer.envelope]
+    line = [counter.envelope, bobs.envelope, accept.envelope, witness]
+    for comment, order in (("first", [kept.envelope, *line]), ("last", [*line, kept.envelope])):
+        g.add(
+            "Alice's kept Reject of Bob's offer naming no escrow, lower in her chain than her Counter naming "
+            f"none, which Bob countered naming E, Alice accepting and E stamping, the Reject {comment}: the "
+            "contract E witnessed stands (NEG-021 (d)), and Bob's Delivery under it is read as one",
+            ["NEG-021", "NEG-017", "NEG-008"],
+            [*base, *order, bad_delivery(bob, accept, alice)],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    return g

@@ -803,16 +803,42 @@ const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
 const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "accept", "receipt"]);
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
-// NEG-021 (d) (finding F60): the Counters n.higher keeps from the higher answer to an offer of the line down to
-// the Counter ref, in the line's order; undefined when ref is none of them or its branch leaves the line.
-function higherBranch(n, ref) {
-  const branch = [];
-  for (let at = n.higher?.get(ref); at; at = n.higher.get(hex(at.body.offer))) {
-    branch.push(at);
-    const parent = hex(at.body.offer);
-    if (n.line.some((o) => o.dhex === parent)) return branch.reverse();
+// NEG-021: whether a is lower than b in their issuer's chain -- by seq, then issued_at_ms, then digest
+function chainLower(a, b) {
+  if (a.h.seq !== b.h.seq) return a.h.seq < b.h.seq;
+  if (a.h.issued_at_ms !== b.h.issued_at_ms) return a.h.issued_at_ms < b.h.issued_at_ms;
+  return Buffer.compare(a.digest, b.digest) < 0;
+}
+// NEG-021 (d), (e) (finding F55): the branch held off the line (n.offLine: each Counter taken superseded or cut
+// off) that the offer ref ends -- its Counters from the answer to an offer of the line down to ref -- or null
+function offLinePath(n, ref) {
+  const off = n.offLine;
+  let node = off?.get(ref);
+  const path = [];
+  while (node && path.length <= off.size) {
+    path.unshift(node);
+    const parent = hex(node.body.offer);
+    if (n.line.some((o) => o.dhex === parent)) return path;
+    node = off.get(parent);
   }
-  return undefined;
+  return null;
+}
+// NEG-021 (d), (e) (finding F55): whether a witnessed Accept of path's last Counter takes the line back -- only
+// where path[0] and the answer held to the offer of the line it answers (naming no escrow) are two answers of
+// one key, by its audience within its life: over a line holding no witnessed contract (d), and over one holding
+// one when path[0] is the lower (e); each Counter after path[0] answering the one before it as the table would
+// have taken it, by its audience within its life (finding F60). wc: the line's contract, if its escrow witnessed it
+function branchPrevails(n, path, wc) {
+  const inLife = (o, a) => a.h.issuer === o.h.audience && o.h.issued_at_ms <= a.h.issued_at_ms && a.h.issued_at_ms <= o.h.expires_at_ms;
+  if (!path.every((c, k) => k === 0 || inLife(path[k - 1], c))) return false;
+  const root = path[0];
+  const j = n.line.findIndex((o) => o.dhex === hex(root.body.offer));
+  const fork = n.line[j];
+  const t = root.h.issued_at_ms;
+  if (escrowOf(fork) || root.h.issuer !== fork.h.audience || !(fork.h.issued_at_ms <= t && t <= fork.h.expires_at_ms)) return false;
+  const held = j + 1 < n.line.length ? n.line[j + 1] : n.closer;
+  if (!held || held.h.issuer !== root.h.issuer) return false;
+  return !wc || chainLower(root, held);
 }
 
 // SPEC 4.5, MND-023: a displaced contract's negotiation as it would stand had the witnessed Accept not come
@@ -822,6 +848,7 @@ function shadowOf(n, c, state = n.state) {
   shadow.contract = c;
   shadow.state = state;
   shadow.displaced = undefined;
+  shadow.offLine = undefined;
   return shadow;
 }
 
@@ -1639,11 +1666,11 @@ export class Verifier {
         const cw = n.contract ? this.witnessOf(n.contract.acceptRec, n.contract.offerRec) : null;
         const wc = cw ? n.contract : null;
         const O = n.line.find((o) => o.dhex === ref);
-        // NEG-021 (d) (finding F51): or a Counter of the branch a lower answer cut off -- the higher of its
-        // key's two answers to an offer of the line naming no escrow, or one answering such a Counter in turn
-        // (finding F60) -- kept in n.higher; H is that branch down to the Counter accepted
-        const H = !O && bodyName === "accept" ? higherBranch(n, ref) : undefined;
-        const W = O ?? H?.at(-1);
+        // NEG-021 (d), (e) (findings F51, F55): or a Counter held off the line (n.offLine), in a branch that
+        // parts from it at an offer of the line naming no escrow
+        const path = !O && bodyName === "accept" ? offLinePath(n, ref) : null;
+        const H = path ? path.at(-1) : undefined;
+        const W = O ?? H;
         // NEG-017's conditions: an Accept of an offer O of the line, by O's audience, issued between O and
         // its expiry, witnessed by O's escrow; one that fails them is checked as any other (finding F8)
         const w =
@@ -1651,14 +1678,14 @@ export class Verifier {
             ? this.witnessOf(rec, W)
             : null;
         let takes = w !== null && (!wc || wc.acceptRec.dhex !== rec.dhex);
-        if (takes && H && wc) takes = false; // a witnessed contract holds the line: the higher Counter stays off
+        if (takes && path) takes = branchPrevails(n, path, wc);
         if (takes && wc && wc.offerRec === O) {
           // two Accepts of one offer, both witnessed: the earlier Stamp (issued_at_ms), then the smaller digest
           takes = w.t < cw.t || (w.t === cw.t && Buffer.compare(rec.digest, wc.acceptRec.digest) < 0);
         }
         if (takes) {
           rec.witnessedAccept = true;
-          return () => this.displace(n, W, rec, w, H);
+          return () => this.displace(n, W, rec, w, path);
         }
         // NEG-018: an answer to a superseded offer, or to the offer of a witnessed contract
         if (wc && ref === wc.offerRec.dhex && bodyName !== "accept") {
@@ -1669,29 +1696,12 @@ export class Verifier {
             (wc.offerRec.earlyAnswers ??= []).push(rec);
           };
         }
-        const parent = bodyName === "counter" ? n.higher?.get(ref) : undefined;
-        if (parent && h.issuer === parent.h.audience && parent.h.issued_at_ms <= t && t <= parent.h.expires_at_ms) {
-          // NEG-021 (d) (finding F60): a Counter answering one of the cut-off branch as the table would have
-          // taken it joins the branch: an Accept of it its escrow witnesses takes the line back to it
-          const commit = this.supersede(rec, n);
-          return () => {
-            commit();
-            n.higher.set(rec.dhex, rec);
-          };
-        }
         if (this.superseded.has(ref) || (wc && ref === wc.offerRec.dhex)) return this.supersede(rec, n);
         // NEG-021 (finding F47): of two answers of one key to one offer naming no escrow, the one lower in
         // the key's chain prevails, whichever came first; the other is superseded
         const raw = this.lowerThanAnswer(n, O, rec);
         // NEG-021 (d) (finding F51): no cut-back past a contract its escrow witnessed -- superseded instead
         const lower = raw === true && wc ? false : raw;
-        if (raw === false && bodyName === "counter") {
-          const commit = this.supersede(rec, n);
-          return () => {
-            commit();
-            (n.higher ??= new Map()).set(rec.dhex, rec);
-          };
-        }
         if (lower === false) {
           // NEG-023 (finding F50): the contract its key's lower Accept formed binds its offerer to nothing now
           const c = n.contract;
@@ -1914,6 +1924,7 @@ export class Verifier {
     rec.superseded = true;
     return () => {
       this.superseded.add(rec.dhex);
+      if (n && rec.bodyName === "counter") (n.offLine ??= new Map()).set(rec.dhex, rec); // NEG-021 (d), (e)
       if (n) this.continueBranch(n, rec);
     };
   }
@@ -1966,21 +1977,23 @@ export class Verifier {
   }
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
-  displace(n, O, acceptRec, w, H = undefined) {
+  displace(n, O, acceptRec, w, path = null) {
     n.branch = n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;
-    if (H) {
-      // NEG-021 (d) (findings F51, F60): the cut-off branch down to the Counter accepted is the line's again,
-      // in place of the lower answer and what followed it (cut below with the closer and any contract)
-      const j = n.line.findIndex((o) => o.dhex === hex(H[0].body.offer));
+    if (path) {
+      // NEG-021 (d), (e) (findings F51, F55): the branch held off the line is the line's again, from the offer
+      // of the line it answers, in place of the answer held to it and what followed it (cut below with the
+      // closer and any contract)
+      const j = n.line.findIndex((o) => o.dhex === hex(path[0].body.offer));
       for (const later of n.line.slice(j + 1)) {
         later.cutBy = acceptRec;
         this.superseded.add(later.dhex);
+        (n.offLine ??= new Map()).set(later.dhex, later);
       }
-      n.line = [...n.line.slice(0, j + 1), ...H];
-      for (const counter of H) {
-        n.higher.delete(counter.dhex);
-        this.superseded.delete(counter.dhex);
-        counter.superseded = false;
+      n.line = [...n.line.slice(0, j + 1), ...path];
+      for (const o of path) {
+        n.offLine.delete(o.dhex);
+        this.superseded.delete(o.dhex);
+        o.superseded = false;
       }
       this.superseded.delete(acceptRec.dhex);
     }
@@ -2019,9 +2032,7 @@ export class Verifier {
     const i = n.line.indexOf(O);
     const a = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
     if (!a || a.h.issuer !== h.issuer || a.dhex === rec.dhex) return null;
-    if (h.seq !== a.h.seq) return h.seq < a.h.seq;
-    if (t !== a.h.issued_at_ms) return t < a.h.issued_at_ms;
-    return Buffer.compare(rec.digest, a.digest) < 0;
+    return chainLower(rec, a);
   }
   // NEG-021: rec takes the place of the higher answer to O: the line is cut back to O (what followed it
   // superseded, a contract displaced, dated by rec -- SPEC 4.5), then rec is O's answer, as the table says.
@@ -2054,10 +2065,7 @@ export class Verifier {
         this.superseded.add(n.contract.digest);
         for (const d of n.contract.deliveries.keys()) this.superseded.add(d);
       }
-      const held = n.line[i + 1];
-      // NEG-021 (d) (findings F52, F60): the branch cut off from the higher answer on, with any offer a kept
-      // branch answers (a second lower answer, to an earlier offer), so that higherBranch reaches the line
-      if (held && held.h.issuer === h.issuer) for (const o of n.line.slice(i + 1)) (n.higher ??= new Map()).set(o.dhex, o);
+      for (const later of n.line.slice(i + 1)) (n.offLine ??= new Map()).set(later.dhex, later); // NEG-021 (d)
       n.line = n.line.slice(0, i + 1);
       n.closer = null;
       n.contract = null;
