@@ -77,6 +77,30 @@ def party_draft(
     return agent_draft(party, body, msg, audience=to.did, negotiation_id=accept.header.negotiation_id, **kw)
 
 
+def bad_delivery(party: Party, accept: VerifiedStatement, to: Party) -> bytes:
+    """A Delivery under ``accept``'s contract with an item_index out of range: BODY_INVALID where it is read
+    as the contract's, taken unread (superseded) where the contract gave way -- which contract stands."""
+    msg = commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x"))
+    return seal(party.agent.key, party_draft(party, "delivery", msg, accept, to))
+
+
+def bond_locks(escrow: Party, accept: VerifiedStatement, *parties: Party) -> list[bytes]:
+    """The escrow's BondLock of 100 for each party of the contract ``accept`` formed."""
+    return [
+        chain_sign(
+            escrow.agent,
+            escrow_draft(
+                escrow,
+                "bond_lock",
+                commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100),
+                accept,
+                audience=p.did,
+            ),
+        ).envelope
+        for p in parties
+    ]
+
+
 def pair(key_of: Party, good: Statement, edit: Callable[[Statement], Any]) -> tuple[bytes, bytes]:
     """(defective, twin): ``good`` with one edit, and ``good`` itself, both signed by ``key_of``'s agent
     at the same chain position (nothing advances)."""
@@ -2081,16 +2105,7 @@ def lower_answer() -> Group:
     higher = alice.counter(opening, alice.proposal())
     clock.advance(1_000)
     good = alice.deliver(accept, bob)
-    bad = seal(
-        alice.agent.key,
-        party_draft(
-            alice,
-            "delivery",
-            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
-            accept,
-            bob,
-        ),
-    )
+    bad = bad_delivery(alice, accept, bob)
     base = [*ctx(alice, bob), opening.envelope]
     g.add(
         "Alice's Counter, then her Accept of the same offer lower in her chain: the Accept's contract is the "
@@ -2211,23 +2226,9 @@ def witnessed_counter() -> Group:
     clock.advance(1_000)
     accept = bob.accept(counter)
     witness = stamp(escrow, accept).envelope
-    locks = []
-    for p in (alice, bob):
-        msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100)
-        locks.append(
-            chain_sign(escrow.agent, escrow_draft(escrow, "bond_lock", msg, accept, audience=p.did)).envelope
-        )
+    locks = bond_locks(escrow, accept, alice, bob)
     clock.advance(1_000)
-    bad = seal(
-        bob.agent.key,
-        party_draft(
-            bob,
-            "delivery",
-            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
-            accept,
-            alice,
-        ),
-    )
+    bad = bad_delivery(bob, accept, alice)
     base = [*ctx(alice, bob, escrow), offer.envelope]
     line = [counter.envelope, accept.envelope]
     for comment, order in (
@@ -2283,23 +2284,9 @@ def witnessed_branch() -> Group:
     clock.advance(1_000)
     accept = alice.accept(bonded)
     witness = stamp(escrow, accept).envelope
-    locks = []
-    for p in (alice, bob):
-        msg = commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=100)
-        locks.append(
-            chain_sign(escrow.agent, escrow_draft(escrow, "bond_lock", msg, accept, audience=p.did)).envelope
-        )
+    locks = bond_locks(escrow, accept, alice, bob)
     clock.advance(1_000)
-    bad = seal(
-        bob.agent.key,
-        party_draft(
-            bob,
-            "delivery",
-            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
-            accept,
-            alice,
-        ),
-    )
+    bad = bad_delivery(bob, accept, alice)
     base = [*ctx(alice, bob, escrow), offer.envelope]
     line = [counter.envelope, bonded.envelope, accept.envelope]
     for comment, order in (
@@ -2399,16 +2386,7 @@ def nested_cut_back() -> Group:
     accept = bob.accept(counter)
     witness = stamp(escrow, accept).envelope
     clock.advance(1_000)
-    bad = seal(
-        bob.agent.key,
-        party_draft(
-            bob,
-            "delivery",
-            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
-            accept,
-            alice,
-        ),
-    )
+    bad = bad_delivery(bob, accept, alice)
     base = [*ctx(alice, bob, escrow), offer.envelope]
     o, r0, c1, cb, r1, c2, a = (vs.envelope for vs in (offer, kept0, k1, b1, kept1, counter, accept))
     for comment, order in (
@@ -2464,16 +2442,7 @@ def nested_branch() -> Group:
     accept = alice.accept(bonded)
     witness = stamp(escrow, accept).envelope
     clock.advance(1_000)
-    bad = seal(
-        bob.agent.key,
-        party_draft(
-            bob,
-            "delivery",
-            commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x")),
-            accept,
-            alice,
-        ),
-    )
+    bad = bad_delivery(bob, accept, alice)
     base = [*ctx(alice, bob, escrow), offer.envelope]
     r0, c1, cb, r1, c, d, a = (vs.envelope for vs in (kept0, k1, b1, kept1, c2, bonded, accept))
     for comment, order in (
@@ -2586,10 +2555,6 @@ def two_witnessed() -> Group:
     a_high = bob.accept(high)
     s_low, s_high = stamp(e1, a_low).envelope, stamp(e2, a_high).envelope
     clock.advance(1_000)
-
-    def bad_delivery(party: Party, accept: VerifiedStatement, to: Party) -> bytes:
-        msg = commitment_pb2.Delivery(contract=accept.digest, item_index=99, artifact_digest=derive("x"))
-        return seal(party.agent.key, party_draft(party, "delivery", msg, accept, to))
 
     base = [*ctx(alice, bob, e1, e2), offer.envelope]
     lower = [low.envelope, a_low.envelope, s_low]
