@@ -44,6 +44,18 @@ FUNDS = 1_000
 
 class _Nested:
     def __init__(self) -> None:
+        clock, alice, bob = self._answered_twice()
+        terms = alice.proposal(escrow=self.party.did, issuer_bond=BOND, audience_bond=BOND)
+        self.C = alice.counter(self.B1, terms)
+        clock.advance(1_000)
+        self.A = bob.accept(self.C)
+        clock.advance(1_000)
+        assert [vs.seq for vs in (self.L0, self.K1, self.L1, self.C)] == [0, 1, 2, 3]
+        self.setup = [*alice.setup, *bob.setup]
+
+    def _answered_twice(self) -> tuple[FixedClock, Party, Party]:
+        """Bob's Offer O; Alice's kept Reject L0 of it and her Counter K1; Bob's Counter B1; her kept Reject
+        L1 of B1 -- the line both stories share."""
         self.clock = clock = FixedClock()
         self.alice, self.bob, self.party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
         alice, bob = self.alice, self.bob
@@ -57,13 +69,7 @@ class _Nested:
         clock.advance(1_000)
         self.L1 = alice.reject(self.B1, "kept back too")
         clock.advance(1_000)
-        terms = alice.proposal(escrow=self.party.did, issuer_bond=BOND, audience_bond=BOND)
-        self.C = alice.counter(self.B1, terms)
-        clock.advance(1_000)
-        self.A = bob.accept(self.C)
-        clock.advance(1_000)
-        assert [vs.seq for vs in (self.L0, self.K1, self.L1, self.C)] == [0, 1, 2, 3]
-        self.setup = [*alice.setup, *bob.setup]
+        return clock, alice, bob
 
     def escrow(self) -> LocalEscrow:
         """A fresh escrow (its own chain from seq 0, the same key)."""
@@ -135,7 +141,7 @@ def _ends(
     return ends
 
 
-class _NestedBranch:
+class _NestedBranch(_Nested):
     """mergered26: both extensions of NEG-021 (d) at once -- the offer the branch's higher answer answers cut
     off by a second lower answer above it (redteam26), and the Accept witnessed one Counter further down
     that branch (spec26). As :class:`_Nested`, but Alice's Counter C of B1 names no escrow, and Bob counters
@@ -143,19 +149,7 @@ class _NestedBranch:
     O, K1, B1 (through the offers L0 cut off), then C and D (the branch L1 cut off)."""
 
     def __init__(self) -> None:
-        self.clock = clock = FixedClock()
-        self.alice, self.bob, self.party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-        alice, bob = self.alice, self.bob
-        self.O = bob.offer(alice, bob.proposal())
-        clock.advance(1_000)
-        self.L0 = alice.reject(self.O, "kept back")
-        clock.advance(1_000)
-        self.K1 = alice.counter(self.O, alice.proposal())
-        clock.advance(1_000)
-        self.B1 = bob.counter(self.K1, bob.proposal())
-        clock.advance(1_000)
-        self.L1 = alice.reject(self.B1, "kept back too")
-        clock.advance(1_000)
+        clock, alice, bob = self._answered_twice()
         self.C = alice.counter(self.B1, alice.proposal())
         clock.advance(1_000)
         self.D = bob.counter(
@@ -166,9 +160,6 @@ class _NestedBranch:
         clock.advance(1_000)
         assert [vs.seq for vs in (self.L0, self.K1, self.L1, self.C, self.A)] == [0, 1, 2, 3, 4]
         self.setup = [*alice.setup, *bob.setup]
-
-    def escrow(self) -> LocalEscrow:
-        return LocalEscrow(Party("escrow", self.clock), funds={self.alice.did: FUNDS, self.bob.did: FUNDS})
 
 
 @pytest.mark.req("NEG-021", "NEG-017", "ESC-014")
