@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from escrow_pages import audited
 
 from a2a_coop.protocol.audit import audit
 from a2a_coop.protocol.errors import MandateViolation
@@ -85,21 +86,6 @@ def _bodies(answer: list[bytes]) -> list[str]:
     return [verify_statement(env).body for env in answer[1:]]  # after the escrow's Mandate
 
 
-def _audited(e: EscrowNode, escrow: str) -> list[bytes]:
-    """The escrow's transcript, found sound by its audit whole and two entries a page, its balances the
-    escrow's own."""
-    transcript = e.escrow.transcript()
-    paged: list[bytes] = []
-    seq = 0
-    while seq < e.escrow.ledger_size:
-        page, _, seq = e.get_transcript(seq, 2, 1 << 20)
-        paged += page
-    for envelopes in (transcript, paged):
-        report = audit_ledger(envelopes, escrow=escrow)
-        assert report.ok, report.findings
-    return transcript
-
-
 def _before_witness25(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reading before NEG-021 (d): a lower answer cut back past any contract, witnessed or not -- kept
     to show ESC-016 (d)'s refund, which an escrow still owes a contract a lower answer does cut back."""
@@ -134,7 +120,7 @@ def test_an_escrow_keeps_the_contract_it_witnessed_and_its_bonds_when_a_lower_an
         assert neg.state is State.PERFORMING and neg.contract is not None
         assert neg.contract.accept.digest == s.accept.digest and s.kept.digest in neg.superseded
         assert e.escrow.balance(alice) == e.escrow.balance(bob) == (FUNDS - BOND, BOND)
-        transcript = _audited(e, s.party.did)
+        transcript = audited(e, s.party.did)
         assert e.submit([s.kept.envelope]) == first  # ESC-007, signing nothing
     finally:
         e.close()
@@ -177,7 +163,7 @@ def test_an_escrow_refunds_the_bonds_of_a_contract_a_lower_answer_cut_back_and_r
         assert neg.state is State.REJECTED and neg.contract is None
         assert {s.accept.digest, delivery.digest} <= set(neg.superseded)
         assert e.escrow.balance(alice) == e.escrow.balance(bob) == (FUNDS, 0)
-        transcript = _audited(e, s.party.did)
+        transcript = audited(e, s.party.did)
         assert e.submit([s.kept.envelope]) == first  # ESC-007, signing nothing
     finally:
         e.close()

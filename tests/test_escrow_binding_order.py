@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from escrow_pages import pages
 from js_run import js_module
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
@@ -61,16 +62,6 @@ def _submit(e: EscrowNode, vs: VerifiedStatement) -> list[bytes] | str:
         return refused.code
 
 
-def _pages(e: EscrowNode) -> list[bytes]:
-    """The escrow's whole transcript as GetTranscript serves it, two ledger entries a page (ESC-006)."""
-    out: list[bytes] = []
-    seq = 0
-    while seq < e.escrow.ledger_size:
-        page, _, seq = e.get_transcript(seq, 2, 1 << 20)
-        out += page
-    return out
-
-
 def _fed(e: EscrowNode, order: tuple[VerifiedStatement, ...]) -> tuple[list[list[bytes] | str], list[str]]:
     """Each statement of ``order`` submitted alone, then each refused one once more, as its submitter would
     (revoke-key sends a revocation again once its binding is in): the first answers, and the second ones."""
@@ -83,7 +74,7 @@ def _audited(e: EscrowNode, escrow: str) -> list[bytes]:
     """The escrow's transcript, found sound by its audit whole, paged and exported from its journal."""
     transcript = e.escrow.transcript()
     assert escrow_transcript(e.journal, e.mandate) == transcript  # `a2a-coop escrow export --journal`
-    for envelopes in (transcript, _pages(e)):
+    for envelopes in (transcript, pages(e)):
         report = audit_ledger(envelopes, escrow=escrow)
         assert report.ok, report.findings
     return transcript

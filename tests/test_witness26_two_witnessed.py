@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from escrow_pages import audited
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import Negotiation, State, cited
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -340,7 +340,7 @@ def test_the_higher_contracts_escrow_refunds_and_the_lower_ones_bonds_and_both_r
             assert neg.contract is not None and neg.contract.accept.digest == contract.digest
         assert e1.escrow.balance(alice) == e1.escrow.balance(bob) == (FUNDS - BOND, BOND)
         assert e2.escrow.balance(alice) == e2.escrow.balance(bob) == (FUNDS, 0)
-        transcripts = [_audited(node, party.did) for node, party in ((e1, s.e1), (e2, s.e2))]
+        transcripts = [audited(node, party.did) for node, party in ((e1, s.e1), (e2, s.e2))]
         assert e2.submit(refund) == first  # ESC-007, signing nothing
     finally:
         e1.close()
@@ -354,20 +354,6 @@ def test_the_higher_contracts_escrow_refunds_and_the_lower_ones_bonds_and_both_r
     finally:
         e1.close()
         e2.close()
-
-
-def _audited(e: EscrowNode, escrow: str) -> list[bytes]:
-    """The escrow's transcript, found sound by its audit whole and two entries a page."""
-    transcript = e.escrow.transcript()
-    paged: list[bytes] = []
-    seq = 0
-    while seq < e.escrow.ledger_size:
-        page, _, seq = e.get_transcript(seq, 2, 1 << 20)
-        paged += page
-    for envelopes in (transcript, paged):
-        report = audit_ledger(envelopes, escrow=escrow)
-        assert report.ok, report.findings
-    return transcript
 
 
 @pytest.mark.req("ESC-014", "NEG-021")
