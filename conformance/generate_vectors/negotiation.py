@@ -2208,6 +2208,20 @@ def answered_twice() -> Group:
     return g
 
 
+def kept_back(
+    **caps: dict[str, Any],
+) -> tuple[FixedClock, Party, Party, Party, VerifiedStatement, VerifiedStatement]:
+    """The opening of NEG-021 (d)'s stories: Bob's offer to Alice naming no escrow and her Reject of it, kept
+    back (the next link of her chain answers it again); escrow E to name. ``caps``: :func:`world`'s."""
+    clock, alice, bob = world(**caps)
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    return clock, alice, bob, escrow, offer, kept
+
+
 def witnessed_counter() -> Group:
     """NEG-021 (d): a lower answer does not cut back past a contract its escrow witnessed. Alice keeps a
     Reject of Bob's offer naming no escrow, then counters it naming escrow E with both bonds (the next link
@@ -2216,12 +2230,7 @@ def witnessed_counter() -> Group:
     under it with an item_index out of range shows (BODY_INVALID: read as the contract's; taken superseded,
     unread, were the contract cut back). tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
     g = Group("WitnessedCounter", "sparse")
-    clock, alice, bob = world()
-    escrow = Party("escrow", clock)
-    offer = bob.offer(alice)
-    clock.advance(1_000)
-    kept = alice.reject(offer, "kept back")
-    clock.advance(1_000)
+    clock, alice, bob, escrow, offer, kept = kept_back()
     counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
     clock.advance(1_000)
     accept = bob.accept(counter)
@@ -2272,12 +2281,7 @@ def witnessed_branch() -> Group:
     again, and a Delivery under the contract with an item_index out of range is read as one (BODY_INVALID).
     tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
     g = Group("WitnessedBranch", "sparse")
-    clock, alice, bob = world()
-    escrow = Party("escrow", clock)
-    offer = bob.offer(alice)
-    clock.advance(1_000)
-    kept = alice.reject(offer, "kept back")
-    clock.advance(1_000)
+    clock, alice, bob, escrow, offer, kept = kept_back()
     counter = alice.counter(offer, alice.proposal())
     clock.advance(1_000)
     bonded = bob.counter(counter, bob.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
@@ -2327,12 +2331,7 @@ def witnessed_counted() -> Group:
     Appended to chains.json."""
     g = Group("WitnessedCounted", "sparse")
     for cap, name in (("max_outstanding", "MND-010"), ("budget_per_period", "MND-009")):
-        clock, alice, bob = world(alice={cap: 1_000})
-        escrow = Party("escrow", clock)
-        offer = bob.offer(alice)
-        clock.advance(1_000)
-        kept = alice.reject(offer, "kept back")
-        clock.advance(1_000)
+        clock, alice, bob, escrow, offer, kept = kept_back(alice={cap: 1_000})
         counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
         clock.advance(1_000)
         accept = bob.accept(counter)
@@ -2369,12 +2368,7 @@ def nested_cut_back() -> Group:
     line reduced to the Counter alone in the JS verifier (F52). tests/test_attack26_nested_cut_back.py.
     Appended to chains.json."""
     g = Group("NestedCutBack", "sparse")
-    clock, alice, bob = world()
-    escrow = Party("escrow", clock)
-    offer = bob.offer(alice)
-    clock.advance(1_000)
-    kept0 = alice.reject(offer, "kept back")
-    clock.advance(1_000)
+    clock, alice, bob, escrow, offer, kept0 = kept_back()
     k1 = alice.counter(offer, alice.proposal())
     clock.advance(1_000)
     b1 = bob.counter(k1, bob.proposal())
@@ -2423,12 +2417,7 @@ def nested_branch() -> Group:
     contract E witnessed stands, which a Delivery under it with an item_index out of range shows
     (BODY_INVALID). tests/test_attack26_nested_cut_back.py. Appended to chains.json."""
     g = Group("NestedBranch", "sparse")
-    clock, alice, bob = world()
-    escrow = Party("escrow", clock)
-    offer = bob.offer(alice)
-    clock.advance(1_000)
-    kept0 = alice.reject(offer, "kept back")
-    clock.advance(1_000)
+    clock, alice, bob, escrow, offer, kept0 = kept_back()
     k1 = alice.counter(offer, alice.proposal())
     clock.advance(1_000)
     b1 = bob.counter(k1, bob.proposal())
@@ -2587,12 +2576,7 @@ def two_witnessed() -> Group:
         ["NEG-021", "NEG-018"],
         [*base, *higher, *lower, bad_delivery(bob, a_high, alice)],
     )
-    clock, alice, bob = world()
-    escrow = Party("escrow", clock)
-    offer = bob.offer(alice)
-    clock.advance(1_000)
-    kept = alice.reject(offer, "kept back")
-    clock.advance(1_000)
+    clock, alice, bob, escrow, offer, kept = kept_back()
     counter = alice.counter(offer, alice.proposal())
     clock.advance(1_000)
     bobs = bob.counter(counter, bob.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
