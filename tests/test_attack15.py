@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from escrow_pages import pages
 from peers import fresh_key, line_moved_to, make_peer
 from test_escrow_handover_binding_kept import _successor
 
@@ -578,16 +579,6 @@ def test_revoke_key_shows_the_forked_binding_with_the_revocation_whatever_else_i
         assert revocation.digest in escrow.escrow.verifier.statements
 
 
-def _pages(escrow: EscrowNode) -> list[bytes]:
-    """An escrow's whole transcript as GetTranscript serves it, two ledger entries a page (ESC-006)."""
-    out: list[bytes] = []
-    seq = 0
-    while seq < escrow.escrow.ledger_size:
-        page, _, seq = escrow.get_transcript(seq, 2, 1 << 20)
-        out += page
-    return out
-
-
 @pytest.mark.req("ESC-018", "KEY-007", "KEY-008", "ESC-001", "ESC-006", "ESC-007", "AUD-003", "WIT-001")
 def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(tmp_path: Path) -> None:
     """The escrow took Alice's principal's revocation beside the binding the thief forked (shown, not
@@ -630,7 +621,7 @@ def test_a_shown_binding_at_an_escrow_survives_its_restart_and_passes_its_audit(
         assert e.journal.at_seq(alice.did, 0) == fork.envelope
         report = audit_ledger(transcript, escrow=party.did)
         assert report.ok, report.findings
-        paged = _pages(e)
+        paged = pages(e)
         assert binding.envelope in paged and audit_ledger(paged, escrow=party.did).ok
     finally:
         e.close()
