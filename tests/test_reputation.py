@@ -408,6 +408,9 @@ def test_peers_over_grpc_attest_each_other_when_the_escrow_settles_and_serve_the
         assert len(page) == 1 and token
         bundles = client.get_attestations(alice.did)
         assert len(bundles) == 3
+        # A token Bob would give, though he gave "1": the rest of the read (ATT-014: one he would never give
+        # is refused; a token names a page any caller may read).
+        assert client.get_attestations_page(alice.did, page_token="2") == (bundles[2:], "")
         for token in ("not-ours", "\u00b3"):  # "\u00b3" found by the 1M fuzz: isdigit() but not int()
             with pytest.raises(RequestInvalid) as bad:
                 client.get_attestations_page(alice.did, page_token=token)
