@@ -692,3 +692,21 @@ def test_a_journal_of_the_other_kind_is_refused_by_the_library_and_left_as_it_wa
         Peer(bob.agent.key, bob.mandate_vs.envelope, journal=journal)
     assert {path: _journal_state(path) for path in before} == before
     assert isinstance(refused.value, JournalError)  # a local fault of the journal, as the others
+
+
+@pytest.mark.req("RPC-003", "RPL-002")
+def test_a_statement_held_only_as_context_is_refused_replayed_when_sent_as_a_request(
+    alice: Party, bob: Party, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Alice's Offer reaches Bob's journaled peer with her Mandate as its context; then she sends the
+    Mandate itself, and the Offer again. Expect the Mandate refused REPLAYED -- held, never answered as a
+    request: RPC-003 repeats only an answer given (RPL-002) -- and the Offer answered as the first time."""
+    node = peer_node(bob, clock, tmp_path / "bob.db")
+    try:
+        offer = alice.offer(bob)
+        first = node.exchange(offer.envelope, alice.setup)
+        with pytest.raises(errors.Replayed):
+            node.exchange(alice.mandate_vs.envelope, [])
+        assert node.exchange(offer.envelope, alice.setup) == first
+    finally:
+        node.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -106,6 +107,35 @@ def test_local_trust_and_score_formulas() -> None:
     assert view.score("T").trust == 0 and view.score("S").trust > 0
     assert view.score("S").score == pytest.approx(2 / 3) and view.score("T").score == pytest.approx(0.5)
     assert view.score("nobody") == view.score("nobody") and view.score("nobody").uncertainty == 1.0
+
+
+class _Held:
+    """What :meth:`Reputation.score` reads of a verifier: KEY-007's bindings and the Mandates held."""
+
+    def __init__(self, bound: dict[str, set[str]], mandates: list[tuple[str, str]]) -> None:
+        self.bound = bound
+        self.mandates = {
+            i.to_bytes(4, "big"): SimpleNamespace(principal=p, mandate=identity_pb2.Mandate(agent=a))
+            for i, (p, a) in enumerate(mandates)
+        }
+
+
+@pytest.mark.req("ATT-007")
+def test_a_key_of_two_principals_of_one_score_is_scored_by_numbers_never_by_their_names() -> None:
+    """Seed R fulfils one contract with principal "P-rich" at stake 1000 and one with "Q-poor" at stake
+    10: both score (1 + 1)/(1 + 1 + 1) alike, but vouch 1000 and 10 (ATT-016). A key bound to both is
+    scored as the worst: expect Q-poor's record (vouched 10), though "P-rich" sorts first -- ordered by
+    name, the key's holder, who grinds did:keys for free, chose which record a tie showed. A key that
+    signed nothing, with a Mandate of each, is scored as the best: expect P-rich's, whatever the names."""
+    view = aggregate(_table([("R", "P-rich", 1000, 1.0, NOW), ("R", "Q-poor", 10, 1.0, NOW)]), ["R"], NOW)
+    rich, poor = view.score("P-rich"), view.score("Q-poor")
+    assert rich.score == poor.score and rich.vouched_stake > poor.vouched_stake > 0
+    for first, second in (("P-rich", "Q-poor"), ("Q-poor", "P-rich")):
+        held = _Held({"K": {first, second}}, [(first, "N"), (second, "N")])
+        rep = Reputation(lambda held=held: held, seeds=["R"], escrows=(), clock=lambda: NOW)  # type: ignore[arg-type,misc]
+        rep.view = lambda: view  # type: ignore[method-assign]
+        assert rep.score("K").principal == "Q-poor"  # bound to both: the worst
+        assert rep.score("N").principal == "P-rich"  # signed nothing: the best holding a Mandate for it
 
 
 @pytest.mark.req("ATT-010")
@@ -378,6 +408,9 @@ def test_peers_over_grpc_attest_each_other_when_the_escrow_settles_and_serve_the
         assert len(page) == 1 and token
         bundles = client.get_attestations(alice.did)
         assert len(bundles) == 3
+        # A token Bob would give, though he gave "1": the rest of the read (ATT-014: one he would never give
+        # is refused; a token names a page any caller may read).
+        assert client.get_attestations_page(alice.did, page_token="2") == (bundles[2:], "")
         for token in ("not-ours", "\u00b3"):  # "\u00b3" found by the 1M fuzz: isdigit() but not int()
             with pytest.raises(RequestInvalid) as bad:
                 client.get_attestations_page(alice.did, page_token=token)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import grpc
 import pytest
@@ -32,6 +32,7 @@ from a2a_coop.protocol import errors
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import CoopError, Origin
 from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.identity import did_from_public_key
 from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport import (
     CooperationClient,
@@ -41,9 +42,15 @@ from a2a_coop.transport import (
     TransportError,
     serve,
 )
-from a2a_coop.transport.errors import DOMAIN, STATUS_DETAILS_KEY, from_rpc_error, status_for
+from a2a_coop.transport.errors import (
+    DOMAIN,
+    ENVELOPE_TYPE_URL,
+    STATUS_DETAILS_KEY,
+    from_rpc_error,
+    status_for,
+)
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES
-from a2a_coop.transport.server import COOPERATION_SERVICE, ESCROW_SERVICE
+from a2a_coop.transport.server import COOPERATION_SERVICE, ESCROW_SERVICE, _invoke
 from a2a_coop.transport.trio_bridge import (
     TrioCooperationClient,
     TrioEscrowClient,
@@ -193,6 +200,7 @@ def test_exchange_is_answered_identically_when_retried(client: CooperationClient
     assert client.exchange(b"statement") == client.exchange(b"statement") == [b"statement"]
 
 
+@pytest.mark.req("RPC-002")
 def test_negotiate_stream_answers_each_statement_in_order(
     client: CooperationClient, peer: ScriptedPeer
 ) -> None:
@@ -201,7 +209,10 @@ def test_negotiate_stream_answers_each_statement_in_order(
     assert [e for e, _ in peer.calls] == [b"offer", b"counter", b"accept"]
 
 
+@pytest.mark.req("RPC-002")
 def test_negotiate_stream_ends_at_the_first_rejection(client: CooperationClient, peer: ScriptedPeer) -> None:
+    """RPC-002 (a): the second request is refused; expect the stream to end with its error and the
+    third never read."""
     answers = client.negotiate([(b"offer", []), (b"reject:ILLEGAL_TRANSITION", []), (b"never", [])])
     assert next(answers) == [b"offer"]
     with pytest.raises(errors.IllegalTransition):
@@ -210,26 +221,43 @@ def test_negotiate_stream_ends_at_the_first_rejection(client: CooperationClient,
 
 
 SUBJECT = Party("carol", FixedClock()).agent.did
+# did:keys that KEY-002 and KEY-003, not KEY-001, refuse: y = p (unreduced), and the identity point.
+BAD_KEYS: Final = (
+    (did_from_public_key(bytes.fromhex("ed" + "ff" * 30 + "7f")), errors.KeyNonCanonical, "KEY-002"),
+    (did_from_public_key(bytes.fromhex("01" + "00" * 31)), errors.KeySmallOrder, "KEY-003"),
+)
 
 
+@pytest.mark.req("ATT-014")
 def test_get_attestations_about_what_is_not_a_did_is_invalid_argument(client: CooperationClient) -> None:
-    """GetAttestations("not-a-did") is refused (KEY_INVALID, INVALID_ARGUMENT), not an empty OK; an
-    empty subject asks for every attestation held (ATT-014) and is answered."""
+    """GetAttestations("not-a-did") is refused (KEY_INVALID, INVALID_ARGUMENT), not an empty OK, and a
+    did:key of a non-canonical or small-order key with that key's code (section 13.5: KEY-001 to
+    KEY-003, in section 3.2's order); an empty subject asks for every attestation held (ATT-014) and is
+    answered."""
     for subject in ("not-a-did", "did:key:z6Mkexample"):
         with pytest.raises(errors.KeyInvalid):
             client.get_attestations(subject)
+    for subject, refused, requirement in BAD_KEYS:
+        with pytest.raises(refused) as info:
+            client.get_attestations(subject)
+        assert (info.value.grpc_status, info.value.requirement) == ("INVALID_ARGUMENT", requirement)
     assert client.get_attestations("")[0] == [b"mandate", b"offer", b"accept", b""]
 
 
 def test_get_balance_of_what_is_not_a_did_key_is_key_invalid(server: RunningServer) -> None:
     """GetBalance("alice") once answered zeros, as for a party with no funds. Expect KEY_INVALID
     (INVALID_ARGUMENT) with its ErrorInfo for an empty party, a name and a did:key that is no Ed25519
-    key, and a valid did:key answered."""
+    key; KEY_NONCANONICAL and KEY_SMALL_ORDER for a did:key of such a key (section 13.5); and a valid
+    did:key answered."""
     with EscrowClient(server.target, timeout_s=5) as escrow:
         for party in ("", "alice", "did:key:z6Mkexample", SUBJECT + " "):
             with pytest.raises(errors.KeyInvalid) as info:
                 escrow.get_balance(party)
             assert (info.value.grpc_status, info.value.requirement) == ("INVALID_ARGUMENT", "KEY-001")
+        for party, refused, requirement in BAD_KEYS:
+            with pytest.raises(refused) as bad:
+                escrow.get_balance(party)
+            assert (bad.value.grpc_status, bad.value.requirement) == ("INVALID_ARGUMENT", requirement)
         assert escrow.get_balance(SUBJECT)[:2] == (900, 100)
 
 
@@ -498,6 +526,25 @@ def test_deadline_exceeded_surfaces_as_transport_error(server: RunningServer, pe
     with CooperationClient(server.target, timeout_s=0.2) as impatient, pytest.raises(TransportError) as info:
         impatient.exchange(b"slow")
     assert info.value.code is grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class _Expired:
+    """A gRPC context whose deadline has passed."""
+
+    def time_remaining(self) -> float:
+        return 0.0
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise TransportError(code, details)
+
+
+@pytest.mark.req("RPC-009")
+def test_a_call_whose_deadline_passed_before_it_is_handled_is_not_handled() -> None:
+    """RPC-009: expect DEADLINE_EXCEEDED and the handler never called (nothing recorded)."""
+    called: list[int] = []
+    with pytest.raises(TransportError) as info:
+        _invoke(cast(grpc.ServicerContext, _Expired()), "Exchange", lambda: called.append(1))
+    assert info.value.code is grpc.StatusCode.DEADLINE_EXCEEDED and called == []
 
 
 def test_serve_refuses_a_port_in_use(server: RunningServer, peer: ScriptedPeer) -> None:
@@ -838,6 +885,20 @@ def test_an_owed_deadline_refusal_carries_its_retry_hint_on_the_wire() -> None:
     assert details[0].Unpack(info) and details[1].Unpack(retry)
     assert (info.reason, info.metadata["retry_after_ms"]) == ("ISSUED_IN_FUTURE", "20001")
     assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (20, 1_000_000)
+
+
+@pytest.mark.req("RPC-006", "RPC-012")
+def test_a_retry_hint_stays_beside_the_evidence_a_refusal_carries() -> None:
+    """A refusal with a retry hint and an envelope it rests on: expect ErrorInfo, then RetryInfo, then
+    the envelope (RPC-005 (a): a client picks envelopes by type URL) -- the envelopes once replaced
+    every detail after the ErrorInfo, RetryInfo included, which RPC-012 (b) requires."""
+    status = status_for(errors.RateLimited("busy", retry_after_ms=1_500, evidence=(b"envelope",)))
+    details = status_pb2.Status.FromString(dict(status.trailing_metadata)[STATUS_DETAILS_KEY]).details
+    info, retry = error_details_pb2.ErrorInfo(), error_details_pb2.RetryInfo()
+    assert details[0].Unpack(info) and details[1].Unpack(retry)
+    assert info.metadata["evidence"] == "1"
+    assert (retry.retry_delay.seconds, retry.retry_delay.nanos) == (1, 500_000_000)
+    assert [(d.type_url, d.value) for d in details[2:]] == [(ENVELOPE_TYPE_URL, b"envelope")]
 
 
 class SizedEscrow(ScriptedEscrow):

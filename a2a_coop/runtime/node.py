@@ -954,7 +954,7 @@ class PeerNode:
             The bundles, and the token of the next page ("" after the last).
 
         Raises:
-            RequestInvalid: ``page_token`` is not one this peer gave (RPC-011).
+            RequestInvalid: ``page_token`` is not one this peer would give (RPC-011).
         """
         with self.peer.lock:
             v = self.peer.verifier
@@ -1083,7 +1083,7 @@ def _replay(key: Keypair, mandate: bytes, journal: Journal, context: Sequence[by
 
 
 def _unknown_page_token(page_token: str) -> RequestInvalid:
-    """RPC-011: a GetAttestations page token this peer did not give (ATT-014) is the caller's fault."""
+    """RPC-011: a GetAttestations page token this peer would never give (ATT-014) is the caller's fault."""
     return RequestInvalid(
         f"unknown page token {page_token!r:.40}", requirement="RPC-011", origin=Origin.REMOTE
     )

@@ -256,16 +256,18 @@ class Reputation:
         """The view of ``did``: a principal, or an agent key scored as the principal(s) it answers to
         (ATT-007):
 
-        * a key that signed under Mandates (bound, KEY-007) scores as the worst of their principals:
-          it cannot shed a bad principal by also using a good one;
+        * a key that signed under Mandates (bound, KEY-007), or issued one (a principal, itself among
+          them), scores as the worst of their principals: it cannot shed a bad principal by also
+          using a good one;
         * a key that has signed nothing yet scores as the best principal holding a Mandate for it
           that the view holds: a principal vouches for a newcomer by delegating to it, and a Mandate
           a stranger mints naming the key cannot lower it (it binds nothing, KEY-007) -- nor raise
           it, since only the principal's own key signs its Mandates;
         * otherwise as itself (unknown: the prior, 0.5, uncertainty 1).
 
-        A convicted key (ATT-013) scores as faulty whatever its principals. The returned Score names
-        the principal it was taken from.
+        Worst and best are by :func:`standing` (ATT-007), never by the principals' names. A convicted
+        key (ATT-013) scores as faulty whatever its principals. The returned Score names the principal
+        it was taken from.
         """
         view = self.view()
         v = self.evidence()
@@ -273,8 +275,17 @@ class Reputation:
             return view.score(did)
         bound = principals_of(v, did)
         if bound:
-            return min((view.score(p) for p in sorted(bound)), key=lambda s: (not s.faulty, s.score))
+            return min((view.score(p) for p in bound), key=standing)
         vouching = {r.principal for r in v.mandates.values() if r.mandate.agent == did}
         if vouching:
-            return max((view.score(p) for p in sorted(vouching)), key=lambda s: (not s.faulty, s.score))
+            return max((view.score(p) for p in vouching), key=standing)
         return view.score(did)
+
+
+def standing(s: Score) -> tuple[bool, float, float, float, float]:
+    """ATT-007's order of one key's principals, worst first: faulty, then by score, vouched stake and
+    trust, the least first, then by uncertainty, the most first. Principals equal in all five report
+    the same numbers, so which one a key is scored as changes nothing -- and a did:key's spelling, which
+    its holder grinds for free, decides nothing: ordered by name, a key bound to two principals of one
+    score reported whichever record sorted first (the greater vouched stake, ATT-016 (b))."""
+    return (not s.faulty, s.score, s.vouched_stake, s.trust, -s.uncertainty)

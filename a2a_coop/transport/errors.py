@@ -113,7 +113,8 @@ def status_for(err: CoopError) -> grpc.Status:
         details.append(retry)
     status = status_pb2.Status(code=code.value[0], message=str(err)[: 2 * MAX_DETAIL_CHARS], details=details)
     evidence = [any_pb2.Any(type_url=ENVELOPE_TYPE_URL, value=e) for e in err.evidence]
-    with_evidence = status_pb2.Status(code=status.code, message=status.message, details=[info, *evidence])
+    # The envelopes go after the ErrorInfo and any RetryInfo (RPC-012 (b) holds with evidence too).
+    with_evidence = status_pb2.Status(code=status.code, message=status.message, details=[*details, *evidence])
     if evidence and with_evidence.ByteSize() <= EVIDENCE_BUDGET_BYTES:
         status = with_evidence
     return rpc_status.to_status(status)
