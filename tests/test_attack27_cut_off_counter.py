@@ -26,15 +26,20 @@ bond; what it costs her: the answer proof against her key (ATT-022).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
 from a2a_coop.runtime.trade import (
     ask_escrow_about_offer,
@@ -61,19 +66,27 @@ class _SureOfferer(HonestStrategy):
     def respond(self, offer: OfferView) -> Reply:
         if offer.proposal.terms.escrow:
             return super().respond(offer)
-        theirs = offer.proposal
+        return Counter(self.mirror(offer.proposal))
+
+    def mirror(self, theirs: trade_pb2.Offer) -> trade_pb2.Offer:
+        """``theirs`` (as its issuer wrote it) from our side, under our escrow with both bonds."""
         ours = trade_pb2.Offer(gives=theirs.wants, wants=theirs.gives)
         ours.terms.CopyFrom(theirs.terms)
         ours.terms.escrow, ours.terms.issuer_bond, ours.terms.audience_bond = self.escrow, BOND, BOND
-        return Counter(ours)
+        return ours
 
 
 class _Alice:
-    """Alice's side of Bob's trade: her Counter naming no escrow in answer to his Offer, and her kept
-    Reject of his Offer in answer to his bonded Counter."""
+    """Alice's side of Bob's trade: her Counter naming no escrow in answer to his Offer, and ``answer``'s
+    answer to his bonded Counter."""
 
-    def __init__(self, alice: Party, counter: VerifiedStatement, kept: VerifiedStatement):
-        self.alice, self.counter, self.kept = alice, counter, kept
+    def __init__(
+        self,
+        alice: Party,
+        counter: VerifiedStatement,
+        answer: Callable[[VerifiedStatement], VerifiedStatement],
+    ) -> None:
+        self.alice, self.counter, self.answer = alice, counter, answer
         self.got: list[VerifiedStatement] = []
 
     def exchange(self, envelope: bytes, context: object = ()) -> list[bytes]:
@@ -82,7 +95,7 @@ class _Alice:
         if vs.body == "offer":
             return [*self.alice.setup, self.counter.envelope]
         if vs.body == "counter":
-            return [self.kept.envelope]
+            return [self.answer(vs).envelope]
         return []
 
 
@@ -98,17 +111,47 @@ def _bodies(envelopes: list[bytes]) -> list[str]:
     return [verify_statement(env).body for env in envelopes]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "redteam27: the runtime asks the escrow only about bonded offers of ours on the line "
-        "(Negotiation.exposed_offers, unanswered_bonded_offer): a bonded Counter of ours a kept lower "
-        "answer cut off the line (off_line) is never shown to its escrow, at once or after its bonding "
-        "cutoff, and an Accept of it the escrow witnessed behind our back stands (NEG-021 (d))"
-    ),
-)
-@pytest.mark.req("NEG-024", "NEG-021", "ESC-012")
-def test_a_kept_reject_revealed_to_bobs_bonded_counter_does_not_take_his_bond(tmp_path: Path) -> None:
+@dataclass
+class _Trade:
+    """Bob's trade with Alice as far as ``carry_trade`` took it: his Offer, her kept Reject of it and her
+    Counter (the next link of her chain), his bonded Counter naming the escrow, and his peer."""
+
+    clock: FixedClock
+    alice: Party
+    bob: Party
+    escrow: LocalEscrow
+    journal: Journal
+    peer: Peer
+    them: _Alice
+    offer: VerifiedStatement
+    kept: VerifiedStatement
+    counter: VerifiedStatement
+    ours: VerifiedStatement
+
+    def alice_claims(self, accept: VerifiedStatement) -> list[str]:
+        """Alice delivers her own item under ``accept``'s contract, the deadline passes, and she claims
+        Bob's: the escrow's ledger (bodies) once the response window has passed."""
+        self.escrow.submit([self.alice.deliver(accept, self.bob).envelope])
+        self.clock.now_ms = proposal_of(self.ours).gives[0].deadline_ms + 31_000
+        claim = self.alice.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
+            audience=self.bob.did,
+            negotiation_id=self.offer.negotiation_id,
+        )
+        self.escrow.submit([claim.envelope])
+        self.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
+        self.escrow.tick()
+        return _bodies(self.escrow.escrow.ledger())
+
+
+Answer = Callable[[Party, VerifiedStatement, VerifiedStatement], VerifiedStatement]
+
+
+def _bobs_bonded_counter(tmp_path: Path, answer: Answer) -> _Trade:
+    """Bob offers Alice a trade naming no escrow; she keeps a Reject of it and counters it naming none;
+    his runtime counters naming escrow E with both bonds, and she answers that Counter with
+    ``answer(alice, kept, his_counter)``."""
     clock = FixedClock()
     alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     escrow = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS})
@@ -122,51 +165,140 @@ def test_a_kept_reject_revealed_to_bobs_bonded_counter_does_not_take_his_bond(tm
     counter = alice.counter(offer, _mirror(offer))
     clock.advance(1_000)
     assert (kept.seq, counter.seq) == (0, 1) and counter.header.prev == kept.digest
-    them = _Alice(alice, counter, kept)
+    them = _Alice(alice, counter, lambda ours: answer(alice, kept, ours))
 
     carry_trade(peer, them, offer, escrow=escrow)  # type: ignore[arg-type]  # Alice's side, in process
 
     bobs = [vs for vs in them.got if vs.body == "counter"]
-    assert len(bobs) == 1 and proposal_of(bobs[0]).terms.escrow == party.did  # the attack happened
-    ours = bobs[0]
-    assert proposal_of(ours).terms.issuer_bond == BOND
+    assert len(bobs) == 1 and proposal_of(bobs[0]).terms.escrow == party.did
+    assert proposal_of(bobs[0]).terms.issuer_bond == BOND
+    return _Trade(clock, alice, bob, escrow, journal, peer, them, offer, kept, counter, bobs[0])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "redteam27: the runtime asks the escrow only about bonded offers of ours on the line "
+        "(Negotiation.exposed_offers, unanswered_bonded_offer): a bonded Counter of ours a kept lower "
+        "answer cut off the line (off_line) is never shown to its escrow, at once or after its bonding "
+        "cutoff, and an Accept of it the escrow witnessed behind our back stands (NEG-021 (d))"
+    ),
+)
+@pytest.mark.req("NEG-024", "NEG-021", "ESC-012", "ESC-013")
+def test_a_kept_reject_revealed_to_bobs_bonded_counter_does_not_take_his_bond(tmp_path: Path) -> None:
+    t = _bobs_bonded_counter(
+        tmp_path, lambda alice, kept, ours: kept
+    )  # his Counter answered by the kept Reject
     # Alice accepts Bob's cut-off Counter and shows E alone the line to it.
-    clock.advance(1_000)
-    accept = alice.accept(ours)
-    line = [offer.envelope, counter.envelope, ours.envelope, accept.envelope]
-    escrow.submit([*alice.setup, *bob.setup, *line])
-    assert escrow.escrow.balance(bob.did)[1] == BOND  # Bob's bond locked at E
+    t.clock.advance(1_000)
+    accept = t.alice.accept(t.ours)
+    line = [t.offer.envelope, t.counter.envelope, t.ours.envelope, accept.envelope]
+    t.escrow.submit([*t.alice.setup, *t.bob.setup, *line])
+    assert t.escrow.escrow.balance(t.bob.did)[1] == BOND  # Bob's bond locked at E
     # What `a2a-coop offer` does next: a bonded offer of ours whose answer the escrow has not taken is
     # asked about again after its bonding cutoff (ESC-013), and what the escrow reveals is performed; and
     # what `a2a-coop resume` and a served node's sweep pick up (an exposed offer, in memory or forgotten).
-    neg = peer.negotiation(offer.negotiation_id)
-    assert neg.state is State.REJECTED and ours.digest in neg.superseded  # cut off in Bob's view
-    check_at = hidden_accept_check_ms(peer, neg)
-    resumable = bonded_offer_to_show(peer, neg) is not None or any(
-        n.id == neg.id for n in forgotten_to_show(peer, journal.statements(), clock.now_ms)
+    neg = t.peer.negotiation(t.offer.negotiation_id)
+    assert neg.state is State.REJECTED and t.ours.digest in neg.superseded  # cut off in Bob's view
+    check_at = hidden_accept_check_ms(t.peer, neg)
+    resumable = bonded_offer_to_show(t.peer, neg) is not None or any(
+        n.id == neg.id for n in forgotten_to_show(t.peer, t.journal.statements(), t.clock.now_ms)
     )
     if check_at is not None:
-        clock.now_ms = check_at
-        carry_after_cutoff(peer, them, escrow, neg)  # type: ignore[arg-type]
+        t.clock.now_ms = check_at
+        carry_after_cutoff(t.peer, t.them, t.escrow, neg)  # type: ignore[arg-type]
     elif resumable:
-        ask_escrow_about_offer(peer, them, escrow, neg)  # type: ignore[arg-type]
-    # Alice delivers her own item, the deadline passes, and she claims Bob's.
-    escrow.submit([alice.deliver(accept, bob).envelope])
-    deadline = proposal_of(ours).gives[0].deadline_ms
-    clock.now_ms = deadline + 31_000
-    claim = alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
-        audience=bob.did,
-        negotiation_id=offer.negotiation_id,
-    )
-    escrow.submit([claim.envelope])
-    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-    escrow.tick()
+        ask_escrow_about_offer(t.peer, t.them, t.escrow, neg)  # type: ignore[arg-type]
 
-    ledger = _bodies(escrow.escrow.ledger())
-    assert "forfeit" not in ledger, "Bob's bond was forfeited to Alice"
-    neg = peer.negotiation(offer.negotiation_id)
+    assert "forfeit" not in t.alice_claims(accept), "Bob's bond was forfeited to Alice"
+    neg = t.peer.negotiation(t.offer.negotiation_id)
     assert neg.contract is not None and neg.contract.accept.digest == accept.digest
-    assert neg.state is not State.REJECTED
-    assert any(by == bob.did for by, _ in neg.contract.delivered)  # Bob performed, on time, at E too
+    assert any(by == t.bob.did for by, _ in neg.contract.delivered)  # Bob performed, on time, at E too
+
+
+@pytest.mark.req("ESC-014", "NEG-021")
+def test_an_escrow_takes_no_accept_of_a_counter_whose_answer_it_took_once_a_lower_answer_cut_it_off(
+    tmp_path: Path,
+) -> None:
+    """Alice rejects Bob's bonded Counter; his runtime shows the escrow her Reject (ESC-013), the escrow
+    stamps it, and his trade ends there. Then Alice shows the escrow her kept Reject of Bob's Offer --
+    lower in her chain, it cuts the line back past his Counter (NEG-021 (a)) -- and her Accept of his
+    Counter: the escrow, which had closed that Counter by her Reject (ESC-014), witnessed the Accept as a
+    branch taking the line back (NEG-021 (d)), locked Bob's bond, and its claim took it. Its own audit
+    found it `ANSWER_TAKEN_TWICE`. Alice chose, after the fact, which of her two answers binds."""
+    t = _bobs_bonded_counter(tmp_path, lambda alice, kept, ours: alice.reject(ours, "no"))
+    neg = t.peer.negotiation(t.offer.negotiation_id)
+    assert neg.state is State.REJECTED and neg.contract is None
+    assert hidden_accept_check_ms(t.peer, neg) is None and bonded_offer_to_show(t.peer, neg) is None
+    reject = verify_statement(t.escrow.escrow.transcript()[-1])  # the escrow took her Reject (ESC-013)
+    assert reject.body == "reject" and reject.statement.reject.offer == t.ours.digest
+
+    t.clock.advance(1_000)
+    t.escrow.submit([t.kept.envelope])  # the kept Reject of Bob's Offer: the line cut back to it
+    accept = t.alice.accept(t.ours)
+    with pytest.raises(CoopError) as refused:
+        t.escrow.submit([accept.envelope])
+    assert refused.value.code == "ILLEGAL_TRANSITION" and refused.value.requirement == "ESC-014"
+    assert t.escrow.escrow.balance(t.bob.did) == (FUNDS, 0)  # nothing locked
+    assert "bond_lock" not in _bodies(t.escrow.escrow.ledger())
+    assert audit_ledger(t.escrow.escrow.transcript(), escrow=t.escrow.did).findings == []
+
+
+def _closed_counter(kind: str) -> tuple[LocalEscrow, dict[str, list[bytes]], Party]:
+    """Bob's Offer naming no escrow, Alice's kept Reject of it and her Counter naming none, Bob's bonded
+    Counter naming escrow E closed by ``kind`` (his Withdraw, her Reject, her Counter), and Alice's Accept
+    of his Counter: the escrow and the three Submits -- Bob's line with its close, the kept Reject, the
+    Accept."""
+    clock = FixedClock()
+    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    escrow = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS})
+    offer = bob.offer(alice, bob.proposal())
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, _mirror(offer))
+    clock.advance(1_000)
+    ours = bob.counter(counter, _SureOfferer(party.did).mirror(proposal_of(counter)))
+    clock.advance(1_000)
+    if kind == "withdraw":
+        close = bob.withdraw(ours, "changed my mind")
+    elif kind == "reject":
+        close = alice.reject(ours, "no")
+    else:
+        close = alice.counter(ours, _mirror(ours))
+    clock.advance(1_000)
+    accept = alice.accept(ours)
+    line = [offer.envelope, counter.envelope, ours.envelope, close.envelope]
+    return (
+        escrow,
+        {
+            "line": [*alice.setup, *bob.setup, *line],
+            "kept": [kept.envelope],
+            "line_kept": [*alice.setup, *bob.setup, *line, kept.envelope],  # the kept Reject with the line
+            "accept": [accept.envelope],
+        },
+        bob,
+    )
+
+
+@pytest.mark.parametrize("kind", ["withdraw", "reject", "counter"])
+@pytest.mark.parametrize(
+    "order", [("line", "kept", "accept"), ("line", "accept", "kept"), ("line_kept", "accept")]
+)
+@pytest.mark.req("ESC-014", "NEG-021")
+def test_an_escrow_bonds_no_accept_of_a_counter_it_closed_in_any_order(
+    kind: str, order: tuple[str, ...]
+) -> None:
+    """Each close of Bob's bonded Counter the escrow took, and each order of the Submits in which the line
+    comes before the Accept (the kept Reject after it, with it, or after the Accept): no Accept of that
+    Counter is witnessed, nothing is locked, and the escrow's audit finds nothing. Before, an escrow
+    shown the kept Reject before the Accept witnessed it and locked Bob's bond (6 of the 9), its audit
+    `ANSWER_TAKEN_TWICE`."""
+    escrow, submits, bob = _closed_counter(kind)
+    for name in order:
+        try:
+            escrow.submit(submits[name])
+        except CoopError as refused:
+            assert name == "accept", refused  # the table, or ESC-014 off the line
+    assert escrow.escrow.balance(bob.did) == (FUNDS, 0)
+    assert audit_ledger(escrow.escrow.transcript(), escrow=escrow.did).findings == []
