@@ -22,6 +22,16 @@ bonded Counter of OURS naming an escrow, which the counterparty can still accept
 Who chose the values: Alice signed both answers and chose to reveal the lower one in answer to Bob's
 bonded Counter, and chose to show E alone her Accept of it; E did nothing wrong. What she gains: Bob's
 bond; what it costs her: the answer proof against her key (ATT-022).
+
+And where Bob's Counter was answered and the escrow took that answer (Alice's Reject his runtime showed it,
+ESC-013), the escrow itself reopened it: shown the kept Reject after it, it read the Counter as one of the
+branch held off the line that nobody answered, witnessed Alice's Accept of it, and locked Bob's bond --
+its own audit `ANSWER_TAKEN_TWICE`.
+
+Now Bob's runtime withdraws a bonded Counter of his that a lower answer cut off before anything answered
+it, at its escrow at once (NEG-024 (a)), and an escrow takes no Accept of an offer naming it, on the line
+or off it, once it took another answer to it (ESC-014): Alice's Accept is refused, or -- shown to the
+escrow before she revealed the kept Reject -- revealed to Bob, who performs.
 """
 
 from __future__ import annotations
@@ -42,11 +52,8 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
 from a2a_coop.runtime.trade import (
-    ask_escrow_about_offer,
     bonded_offer_to_show,
-    carry_after_cutoff,
     carry_trade,
-    forgotten_to_show,
     hidden_accept_check_ms,
 )
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
@@ -145,13 +152,25 @@ class _Trade:
         return _bodies(self.escrow.escrow.ledger())
 
 
-Answer = Callable[[Party, VerifiedStatement, VerifiedStatement], VerifiedStatement]
+@dataclass
+class _Stage:
+    """What Alice holds when Bob's bonded Counter reaches her."""
+
+    alice: Party
+    bob: Party
+    escrow: LocalEscrow
+    offer: VerifiedStatement
+    kept: VerifiedStatement
+    counter: VerifiedStatement
+
+
+Answer = Callable[[_Stage, VerifiedStatement], VerifiedStatement]
 
 
 def _bobs_bonded_counter(tmp_path: Path, answer: Answer) -> _Trade:
     """Bob offers Alice a trade naming no escrow; she keeps a Reject of it and counters it naming none;
     his runtime counters naming escrow E with both bonds, and she answers that Counter with
-    ``answer(alice, kept, his_counter)``."""
+    ``answer(stage, his_counter)``."""
     clock = FixedClock()
     alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     escrow = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS})
@@ -165,7 +184,8 @@ def _bobs_bonded_counter(tmp_path: Path, answer: Answer) -> _Trade:
     counter = alice.counter(offer, _mirror(offer))
     clock.advance(1_000)
     assert (kept.seq, counter.seq) == (0, 1) and counter.header.prev == kept.digest
-    them = _Alice(alice, counter, lambda ours: answer(alice, kept, ours))
+    stage = _Stage(alice, bob, escrow, offer, kept, counter)
+    them = _Alice(alice, counter, lambda ours: answer(stage, ours))
 
     carry_trade(peer, them, offer, escrow=escrow)  # type: ignore[arg-type]  # Alice's side, in process
 
@@ -175,45 +195,49 @@ def _bobs_bonded_counter(tmp_path: Path, answer: Answer) -> _Trade:
     return _Trade(clock, alice, bob, escrow, journal, peer, them, offer, kept, counter, bobs[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "redteam27: the runtime asks the escrow only about bonded offers of ours on the line "
-        "(Negotiation.exposed_offers, unanswered_bonded_offer): a bonded Counter of ours a kept lower "
-        "answer cut off the line (off_line) is never shown to its escrow, at once or after its bonding "
-        "cutoff, and an Accept of it the escrow witnessed behind our back stands (NEG-021 (d))"
-    ),
-)
-@pytest.mark.req("NEG-024", "NEG-021", "ESC-012", "ESC-013")
+@pytest.mark.req("NEG-024", "NEG-021", "ESC-012", "ESC-014")
 def test_a_kept_reject_revealed_to_bobs_bonded_counter_does_not_take_his_bond(tmp_path: Path) -> None:
-    t = _bobs_bonded_counter(
-        tmp_path, lambda alice, kept, ours: kept
-    )  # his Counter answered by the kept Reject
-    # Alice accepts Bob's cut-off Counter and shows E alone the line to it.
-    t.clock.advance(1_000)
-    accept = t.alice.accept(t.ours)
-    line = [t.offer.envelope, t.counter.envelope, t.ours.envelope, accept.envelope]
-    t.escrow.submit([*t.alice.setup, *t.bob.setup, *line])
-    assert t.escrow.escrow.balance(t.bob.did)[1] == BOND  # Bob's bond locked at E
-    # What `a2a-coop offer` does next: a bonded offer of ours whose answer the escrow has not taken is
-    # asked about again after its bonding cutoff (ESC-013), and what the escrow reveals is performed; and
-    # what `a2a-coop resume` and a served node's sweep pick up (an exposed offer, in memory or forgotten).
+    """Alice answers Bob's bonded Counter with her kept Reject of his Offer, then accepts his Counter at E
+    alone. Before: his runtime, its view REJECTED, showed E nothing (it asks only about offers of its own
+    on the line, at once and after their bonding cutoff), E witnessed her Accept (NEG-021 (d)) and her
+    claim took his bond. Now his runtime withdraws the cut-off Counter at E at once: E refuses her
+    Accept (ESC-014) and locks nothing."""
+    t = _bobs_bonded_counter(tmp_path, lambda stage, ours: stage.kept)  # his Counter answered by it
     neg = t.peer.negotiation(t.offer.negotiation_id)
     assert neg.state is State.REJECTED and t.ours.digest in neg.superseded  # cut off in Bob's view
-    check_at = hidden_accept_check_ms(t.peer, neg)
-    resumable = bonded_offer_to_show(t.peer, neg) is not None or any(
-        n.id == neg.id for n in forgotten_to_show(t.peer, t.journal.statements(), t.clock.now_ms)
-    )
-    if check_at is not None:
-        t.clock.now_ms = check_at
-        carry_after_cutoff(t.peer, t.them, t.escrow, neg)  # type: ignore[arg-type]
-    elif resumable:
-        ask_escrow_about_offer(t.peer, t.them, t.escrow, neg)  # type: ignore[arg-type]
+    withdrawn = verify_statement(t.escrow.escrow.transcript()[-1])
+    assert withdrawn.body == "withdraw" and withdrawn.statement.withdraw.offer == t.ours.digest
+    # Alice accepts Bob's cut-off Counter and shows E alone the line to it, and her kept Reject.
+    t.clock.advance(1_000)
+    accept = t.alice.accept(t.ours)
+    line = [t.offer.envelope, t.counter.envelope, t.ours.envelope]
+    for shown in ([*t.alice.setup, *line, accept.envelope], [t.kept.envelope, accept.envelope]):
+        with pytest.raises(CoopError):
+            t.escrow.submit(shown)
+    assert t.escrow.escrow.balance(t.bob.did) == (FUNDS, 0)  # nothing locked at E
+    assert audit_ledger(t.escrow.escrow.transcript(), escrow=t.escrow.did).findings == []
 
-    assert "forfeit" not in t.alice_claims(accept), "Bob's bond was forfeited to Alice"
+
+@pytest.mark.req("NEG-024", "NEG-021", "ESC-012")
+def test_bob_performs_the_accept_of_his_cut_off_counter_the_escrow_witnessed_first(tmp_path: Path) -> None:
+    """Alice accepts Bob's bonded Counter at E alone first, then answers it to Bob with her kept Reject of
+    his Offer. Bob's Withdraw of the cut-off Counter, shown E after the line to it, has E answer with the
+    Accept it witnessed, its Stamp and locks (ESC-012): Bob's view takes that contract back (NEG-021 (d)),
+    he delivers on time, and Alice's claim finds nothing to take."""
+    accepted: list[VerifiedStatement] = []
+
+    def accept_at_the_escrow_then_reveal(stage: _Stage, ours: VerifiedStatement) -> VerifiedStatement:
+        accepted.append(stage.alice.accept(ours))
+        line = [stage.offer.envelope, stage.counter.envelope, ours.envelope, accepted[0].envelope]
+        stage.escrow.submit([*stage.alice.setup, *stage.bob.setup, *line])
+        return stage.kept
+
+    t = _bobs_bonded_counter(tmp_path, accept_at_the_escrow_then_reveal)
+    (accept,) = accepted
     neg = t.peer.negotiation(t.offer.negotiation_id)
-    assert neg.contract is not None and neg.contract.accept.digest == accept.digest
-    assert any(by == t.bob.did for by, _ in neg.contract.delivered)  # Bob performed, on time, at E too
+    assert neg.contract is not None and neg.contract.accept.digest == accept.digest  # NEG-021 (d)
+    assert any(by == t.bob.did for by, _ in neg.contract.delivered)  # Bob performed, at E too
+    assert "forfeit" not in t.alice_claims(accept)
 
 
 @pytest.mark.req("ESC-014", "NEG-021")
@@ -226,7 +250,7 @@ def test_an_escrow_takes_no_accept_of_a_counter_whose_answer_it_took_once_a_lowe
     Counter: the escrow, which had closed that Counter by her Reject (ESC-014), witnessed the Accept as a
     branch taking the line back (NEG-021 (d)), locked Bob's bond, and its claim took it. Its own audit
     found it `ANSWER_TAKEN_TWICE`. Alice chose, after the fact, which of her two answers binds."""
-    t = _bobs_bonded_counter(tmp_path, lambda alice, kept, ours: alice.reject(ours, "no"))
+    t = _bobs_bonded_counter(tmp_path, lambda stage, ours: stage.alice.reject(ours, "no"))
     neg = t.peer.negotiation(t.offer.negotiation_id)
     assert neg.state is State.REJECTED and neg.contract is None
     assert hidden_accept_check_ms(t.peer, neg) is None and bonded_offer_to_show(t.peer, neg) is None
