@@ -1564,6 +1564,7 @@ class Escrow:
             pass  # refused: it recognises no contract and moves none (KEY-007 (a) reads section 11 alone)
         elif vs.body == "accept":
             self._check_recognition(vs, now_ms)
+            self._check_answer_taken(vs)
             self._check_claimable(vs, now_ms)
         elif vs.body in ARBITRATED_BODIES:
             self._check_arbitrable(vs, now_ms)
@@ -2082,6 +2083,38 @@ class Escrow:
                 raise LimitExceeded(
                     f"{party:.40} already has {self.max_open_contracts} open contracts without a bond here",
                     requirement="CMT-008",
+                )
+
+    def _check_answer_taken(self, accept: VerifiedStatement) -> None:
+        """ESC-014: no Accept of an offer naming us held off the line (NEG-021 (d)'s branch: a lower answer
+        cut it off, or it was taken superseded) once we took another answer to that offer -- a Counter, a
+        Reject or Withdraw of it, or another Accept. On the line the table refuses it (the offer closed);
+        off it, the branch read it as an offer nobody answered, and a lower answer of the acceptor's key
+        revealed after its Reject we stamped had us witness its Accept of the same offer: the acceptor
+        chose after the fact which of its answers binds, the offerer's bond locked behind its back
+        (tests/test_attack27_cut_off_counter.py). Only the Counters a branch holds are read, each time
+        an Accept of one comes: a pass over the negotiation's superseded statements."""
+        ref = accept.statement.accept.offer
+        neg = self.verifier.negotiations.find(accept.header.negotiation_id)
+        offer = self.verifier.statements.get(ref)
+        if neg is None or neg.off_line is None or ref not in neg.off_line or offer is None:
+            return
+        if not self._is_us(proposal_of(offer).terms.escrow):
+            return  # another escrow's offer: its order decides (NEG-017)
+        held, witness = self.verifier.statements, self.verifier.witness
+        keys = [key for key in (self.did, self.succeeds) if key]
+        for digest in neg.superseded:
+            other = held.get(digest)
+            if (
+                other is not None
+                and other.digest != accept.digest
+                and other.body in ("counter", "accept", "reject", "withdraw")
+                and cited(other) == ref
+                and any(witness.stamp_time(key, digest) is not None for key in keys)
+            ):
+                raise IllegalTransition(
+                    f"an accept of an offer naming this escrow, which took its {other.body} first",
+                    requirement="ESC-014",
                 )
 
     def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:

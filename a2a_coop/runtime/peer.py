@@ -2886,6 +2886,42 @@ class Peer:
             if until is not None and self.journal is not None:
                 self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until])
 
+    def withdraw_cut_off(self, negotiation_id: bytes) -> tuple[VerifiedStatement, VerifiedStatement] | None:
+        """Our bonded Counter naming an escrow in ``negotiation_id`` that a lower answer of the counterparty's
+        key cut off the line (NEG-021 (a)) and that no statement we hold answers, with our Withdraw of it,
+        signed and journaled now: shown to that escrow, it closes the Counter there (ESC-014), or the
+        escrow answers with an Accept of it it witnessed first, which stands (ESC-012, NEG-021 (d)). Or
+        None. Without it the counterparty accepts the Counter at the escrow alone, which locks our bond
+        while our view holds the negotiation ended (tests/test_attack27_cut_off_counter.py)."""
+        with self.lock:
+            counter = self._cut_off_counter(negotiation_id)
+        if counter is None:
+            return None
+        withdraw = self.sign(
+            "withdraw",
+            trade_pb2.Withdraw(offer=counter.digest, reason="cut off the line by a lower answer"),
+            audience=counter.header.audience,
+            negotiation_id=negotiation_id,
+            refs=[counter.digest],
+        )
+        return counter, withdraw
+
+    def _cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
+        """:meth:`withdraw_cut_off`'s Counter, or None."""
+        neg = self.verifier.negotiations.find(negotiation_id)
+        if neg is None or not neg.off_line:
+            return None
+        held = self.verifier.statements
+        answered = {cited(vs) for d in neg.superseded if (vs := held.get(d)) is not None}
+        answered |= {cited(vs) for vs in neg.offers}
+        for counter in neg.off_line.values():
+            terms = proposal_of(counter).terms
+            if counter.issuer != self.did or not terms.escrow or counter.digest in answered:
+                continue
+            if terms.issuer_bond or terms.audience_bond:
+                return counter
+        return None
+
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """Our strategy's answer to the counterparty's outstanding offer in ``negotiation_id`` that the
         guard held back (:class:`EscrowNotShown`), now that the earlier offer's escrow took the line --

@@ -434,6 +434,19 @@ def carry_trade(
         answers = escrow.submit([vs.envelope for vs in cut])
         relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
         neg = peer.negotiation(neg.id)
+    closing = peer.withdraw_cut_off(neg.id) if escrow is not None else None
+    if closing is not None and (not dialled or proposal_of(closing[0]).terms.escrow == dialled):
+        # Our bonded Counter, cut off the line by a lower answer before anyone answered it: the counterparty
+        # can still accept it at its escrow alone, which witnesses that Accept (NEG-021 (d)) and locks our
+        # bond while our view holds no contract. Shown our Withdraw after the line to it, the escrow closes
+        # it (ESC-014), or answers with the Accept it took first, with its Stamp and locks (ESC-012).
+        assert escrow is not None
+        counter, withdraw = closing
+        answers = escrow.submit(
+            [vs.envelope for vs in _with_mandates(peer, [*_path_to(peer, counter), withdraw])]
+        )
+        relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
+        neg = peer.negotiation(neg.id)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
@@ -456,11 +469,18 @@ def _accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
         offer = held.get(cited(vs))
         if offer is None or not proposal_of(offer).terms.escrow:
             continue
-        line = [offer]
-        while line[0].body == "counter" and (answered := held.get(cited(line[0]))) is not None:
-            line.insert(0, answered)  # back to the opening Offer, through what each Counter answers
-        return _with_mandates(peer, [*line, vs])
+        return _with_mandates(peer, [*_path_to(peer, offer), vs])
     return []
+
+
+def _path_to(peer: Peer, offer: VerifiedStatement) -> list[VerifiedStatement]:
+    """The bargaining from the opening Offer down to ``offer``, through what each Counter answers: the
+    line to it, whether or not it is still on the negotiation's line."""
+    held = peer.verifier.statements
+    line = [offer]
+    while line[0].body == "counter" and (answered := held.get(cited(line[0]))) is not None:
+        line.insert(0, answered)
+    return line
 
 
 def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escrow_did: str) -> None:
