@@ -1024,22 +1024,16 @@ def resume_trade(
         check_at = hidden_accept_check_ms(peer, neg)
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
+            # Our Accept, cut back by a lower answer the counterparty gave to it -- in step 1, or before
+            # the run stopped -- goes to the escrow as carry_trade sends it (NEG-024): else the
+            # counterparty alone shows it there, and its claim takes our bond.
+            show_accept_cut_back(peer, counterparty, escrow, peer.negotiation(neg.id), escrow_did)
         except (CoopError, TransportError) as exc:
             if _contract_id(peer, neg.id) is None:
                 raise  # the escrow's refusal: nothing learnt
             refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
         finally:
             neg = peer.negotiation(neg.id)  # a forgotten one is brought back by what the escrow revealed
-        # Our Accept, cut back by a lower answer the counterparty gave to it -- in step 1, or before the
-        # run stopped -- goes to the escrow as carry_trade sends it (NEG-024): else the counterparty
-        # alone shows it there, and its claim takes our bond.
-        try:
-            neg = show_accept_cut_back(peer, counterparty, escrow, neg, escrow_did)
-        except (CoopError, TransportError) as exc:
-            neg = peer.negotiation(neg.id)
-            if neg.contract is None:
-                raise  # the escrow's refusal: nothing learnt
-            refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
         if neg.contract is None and check_at is not None and check_at <= peer.clock():
             return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)
