@@ -83,6 +83,7 @@ from a2a_coop.runtime.reputation import TrustPolicy
 from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy, Strategy, WithholdingStrategy
 from a2a_coop.runtime.trade import (
+    accept_cut_back,
     await_locks,
     awaits_their_lock,
     bonded_offer_to_show,
@@ -894,10 +895,14 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             negs = [
                 n
                 for n in peer.verifier.negotiations.by_id.values()
-                if (n.initiator == peer.did and unfinished(n)) or bonded_offer_to_show(peer, n) is not None
+                if (n.initiator == peer.did and unfinished(n))
+                or bonded_offer_to_show(peer, n) is not None
+                or accept_cut_back(peer, n)
             ]
             # Ended and dropped from memory, with our bonded offer's answer not shown to its escrow (a
             # run stopped before it could ask): an Accept there may still bind us (NEG-017, ESC-013).
+            # Or with our Accept cut back before we held its escrow's Stamp: the counterparty can show
+            # it there alone (NEG-024).
             negs += forgotten_to_show(peer, journal.statements(), peer.clock())
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = (
@@ -918,13 +923,17 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
         succeeded: set[str] = set()
         for neg in negs:
-            # A contract's escrow; else the one our unanswered bonded offer names, asked about it (ESC-013).
+            # A contract's escrow; else the one our unanswered bonded offer names, asked about it
+            # (ESC-013); else the one the offer our Accept cut back accepts names, shown it (NEG-024).
             shown = bonded_offer_to_show(peer, neg)
+            cut = accept_cut_back(peer, neg) if neg.contract is None and shown is None else []
             wanted = (
                 neg.contract.escrow
                 if neg.contract is not None
                 else proposal_of(shown).terms.escrow
                 if shown is not None
+                else proposal_of(cut[-2]).terms.escrow
+                if cut
                 else ""
             )
             if wanted and not (serving and serves_for(peer, serving, wanted)):  # its successor too (ESC-022)

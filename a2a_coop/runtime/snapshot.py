@@ -22,8 +22,10 @@ What is trusted, and how:
 * it names the position and the digest of the last statement it covers: a journal that does not hold
   that statement there (restored from an older copy, truncated) has it ignored;
 * it names a fingerprint of the code whose objects it holds (the release, the sources of
-  ``a2a_coop.protocol``, of ``a2a_coop.runtime`` for a peer, and of this module): a node of another
-  build replays the whole journal instead of guessing at an older object layout;
+  ``a2a_coop.protocol``, of ``a2a_coop.runtime`` for a peer, and of this module), read when that code
+  was loaded (not from files a checkout may have replaced since): a node of another build replays the
+  whole journal instead of guessing at an older object layout -- a renamed or added field read back as
+  its class default would be half a state;
 * it names what the node held before its journal (its setup: an escrow's Mandates; a peer's Mandate,
   context and earlier Mandates): a run under another setup replays the whole journal;
 * the node checks what it can after the replay of the rest (an escrow: the ledger's size must be the
@@ -42,7 +44,6 @@ import io
 import logging
 import pickle
 from collections.abc import Mapping, Sequence
-from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -72,18 +73,30 @@ _SHARED: Final[Mapping[str, object]] = {"shared/none-superseded": _NONE_SUPERSED
 log = logging.getLogger(__name__)
 
 
-@cache
-def fingerprint(kind: str) -> str:
-    """SHA-256 over the release and the sources of the modules whose objects a snapshot of ``kind``
-    ("escrow": a2a_coop.protocol; "peer": also a2a_coop.runtime) holds, and of this module (by name)."""
+def _fingerprint(kind: str) -> str:
+    """SHA-256 over the release and the code of the modules whose objects a snapshot of ``kind``
+    ("escrow": a2a_coop.protocol; "peer": also a2a_coop.runtime) holds, and of this module (by name):
+    their sources, or their compiled files in an install that ships only those."""
     h = hashlib.sha256(a2a_coop.__version__.encode() + b"\0" + kind.encode() + b"\0")
-    root = Path(a2a_coop.protocol.__file__).parent
-    paths = [*sorted(root.glob("*.py"))]
+    dirs = [Path(a2a_coop.protocol.__file__).parent]
     if kind != "escrow":
-        paths += sorted(Path(__file__).parent.glob("*.py"))
+        dirs.append(Path(__file__).parent)
+    paths = [path for d in dirs for pattern in ("*.py", "*.pyc") for path in sorted(d.glob(pattern))]
     for path in dict.fromkeys([*paths, Path(__file__)]):
         h.update(path.parent.name.encode() + b"/" + path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
+
+
+# Read once, as the code is loaded -- not when the first snapshot is written, maybe days later, when a
+# checkout may have replaced the files under the running node: the snapshot would then name the build on
+# disk and hold the objects of the one that ran (a Negotiation pickled with its held-off Counters under a
+# name the new code never reads), and the new build would load it half (every dev build is X.Y.Z.dev0).
+_FINGERPRINTS: Final[Mapping[str, str]] = {kind: _fingerprint(kind) for kind in ("escrow", "peer")}
+
+
+def fingerprint(kind: str) -> str:
+    """The fingerprint of the code this process runs, for a snapshot of ``kind`` ("escrow" or "peer")."""
+    return _FINGERPRINTS[kind]
 
 
 def _mac_key(key: Keypair, kind: str) -> bytes:

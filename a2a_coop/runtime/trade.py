@@ -156,31 +156,50 @@ def forgotten_to_show(
     """The negotiations the peer's memory dropped once they ended (REJECTED, WITHDRAWN) in which our
     bonded offer still waits for its escrow to take its answer (:func:`bonded_offer_to_show`): the
     escrow may hold an Accept of it that takes precedence (NEG-017), and a claim under that contract can
-    still come (a deadline of the offer's items plus the claim window is ahead of ``now_ms``).
-    ``journaled``: the journal's rows (``Journal.statements``, the envelope last), read once. A
-    negotiation whose answer the escrow took is asked about again (its Stamp went with the memory): the
-    escrow answers with its Stamp, signing nothing."""
+    still come (a deadline of the offer's items plus the claim window is ahead of ``now_ms``). Also
+    those that ended with our Accept cut back before we held its escrow's Stamp (:func:`accept_cut_back`,
+    NEG-024), while a claim under its contract can still come: the counterparty may show it to the
+    escrow alone. ``journaled``: the journal's rows (``Journal.statements``, the envelope last), read
+    once. A negotiation whose answer the escrow took is asked about again (its Stamp went with the
+    memory): the escrow answers with its Stamp, signing nothing."""
     me, held = peer.did, peer.verifier.negotiations.by_id
     ids: dict[bytes, None] = {}
+    accepted: dict[bytes, None] = {}
     for _, _, envelope in journaled:
         stmt = decode_statement(decode_envelope(envelope).payload)
         body = stmt.WhichOneof("body")
+        if body == "accept" and stmt.header.issuer == me and stmt.header.negotiation_id not in held:
+            accepted[stmt.header.negotiation_id] = None  # the offer it accepts is read below, if cut back
+            continue
         if body not in ("offer", "counter") or stmt.header.issuer != me:
             continue
         proposal = stmt.offer if body == "offer" else stmt.counter.proposal
         terms = proposal.terms
         if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
             continue
-        last = max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
         nid = stmt.header.negotiation_id
-        if nid not in held and last + CLAIM_WINDOW_MS >= now_ms:
+        if nid not in held and _last_deadline(proposal) + CLAIM_WINDOW_MS >= now_ms:
             ids[nid] = None
     out = []
-    for nid in ids:
+    for nid in {**ids, **accepted}:
         neg = peer.verifier.negotiations.find(nid)
-        if neg is not None and bonded_offer_to_show(peer, neg) is not None:
+        if neg is None:
+            continue
+        offer_shown = nid in ids and bonded_offer_to_show(peer, neg) is not None
+        if offer_shown or (nid in accepted and _claimable_cut_back(peer, neg, now_ms)):
             out.append(neg)
     return out
+
+
+def _claimable_cut_back(peer: Peer, neg: Negotiation, now_ms: int) -> bool:
+    """Whether ``neg`` holds our Accept cut back (:func:`accept_cut_back`) under which a claim can still
+    come: a deadline of the accepted offer's items plus the claim window is ahead of ``now_ms``."""
+    cut = accept_cut_back(peer, neg)
+    return bool(cut) and _last_deadline(proposal_of(cut[-2])) + CLAIM_WINDOW_MS >= now_ms
+
+
+def _last_deadline(proposal: trade_pb2.Offer) -> int:
+    return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -423,30 +442,9 @@ def carry_trade(
         # contract the escrow revealed formed in the copy brought back from the journal.
         neg = peer.negotiation(neg.id)
     dialled = proposal_of(offer).terms.escrow
-    cut = _accept_cut_back(peer, neg) if neg.contract is None and escrow is not None else []
-    if cut and (not dialled or proposal_of(cut[-2]).terms.escrow == dialled):
-        # Our Accept, cut back in our view by a lower answer its counterparty revealed before we held the
-        # escrow's Stamp: the counterparty can show it to the escrow alone, which then witnesses it and
-        # locks our bond -- a contract that stands in every view holding that Stamp (NEG-021 (d)), and
-        # whose claim takes our bond if we never perform. Shown it, the escrow answers with its Stamp and
-        # locks (or the refusal of an Accept it never recognised), and our view takes the contract back.
-        assert escrow is not None
-        answers = escrow.submit([vs.envelope for vs in cut])
-        relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
-        neg = peer.negotiation(neg.id)
-    closing = peer.withdraw_cut_off(neg.id) if escrow is not None else None
-    if closing is not None and (not dialled or proposal_of(closing[0]).terms.escrow == dialled):
-        # Our bonded Counter, cut off the line by a lower answer before anyone answered it: the counterparty
-        # can still accept it at its escrow alone, which witnesses that Accept (NEG-021 (d)) and locks our
-        # bond while our view holds no contract. Shown our Withdraw after the line to it, the escrow closes
-        # it (ESC-014), or answers with the Accept it took first, with its Stamp and locks (ESC-012).
-        assert escrow is not None
-        counter, withdraw = closing
-        answers = escrow.submit(
-            [vs.envelope for vs in _with_mandates(peer, [*_path_to(peer, counter), withdraw])]
-        )
-        relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
-        neg = peer.negotiation(neg.id)
+    if escrow is not None:
+        neg = show_accept_cut_back(peer, counterparty, escrow, neg, dialled)
+        neg = withdraw_counter_cut_off(peer, counterparty, escrow, neg, dialled)
     c = neg.contract
     if c is None or not c.escrow or escrow is None:
         return neg
@@ -457,7 +455,64 @@ def carry_trade(
     return _perform_and_settle(peer, counterparty, escrow, neg)
 
 
-def _accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
+def show_accept_cut_back(
+    peer: Peer, counterparty: CooperationClient, escrow: Submitter, neg: Negotiation, dialled: str
+) -> Negotiation:
+    """NEG-024: our Accept in ``neg``, cut back in our view by a lower answer its counterparty revealed
+    before we held the escrow's Stamp (:func:`accept_cut_back`), shown to ``escrow`` -- the one the
+    accepted offer names; ``dialled``: the escrow ``escrow`` reaches, "" when the caller checked it.
+    The counterparty can show that Accept to the escrow alone, which then witnesses it and locks our
+    bond -- a contract that stands in every view holding that Stamp (NEG-021 (d)), and whose claim takes
+    our bond if we never perform. Shown it, the escrow answers with its Stamp and locks (or refuses an
+    Accept it never recognised), which are relayed, and our view takes the contract back. ``neg`` read
+    again (a forgotten one is brought back with the contract); as it was when there is nothing to show,
+    or when the escrow refuses the Accept as not witnessed before its offer's bonding cutoff (WIT-004):
+    nobody showed it there in time, and nothing binds us under it. :func:`carry_trade` and
+    :func:`resume_trade` (a run stopped after we signed the Accept) both call it.
+
+    Raises:
+        CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
+    """
+    cut = accept_cut_back(peer, neg) if neg.contract is None else []
+    if not cut or (dialled and proposal_of(cut[-2]).terms.escrow != dialled):
+        return neg
+    try:
+        answers = escrow.submit([vs.envelope for vs in cut])
+    except CoopError as refused:
+        if refused.code != "UNWITNESSED":
+            raise
+        log.info("our Accept cut back in %s binds nothing: %s", neg.id.hex()[:12], refused)
+        return neg
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
+    return peer.negotiation(neg.id)
+
+
+def withdraw_counter_cut_off(
+    peer: Peer, counterparty: CooperationClient, escrow: Submitter, neg: Negotiation, dialled: str
+) -> Negotiation:
+    """NEG-024 (a): our bonded Counter in ``neg``, cut off the line by a lower answer before anyone
+    answered it (:meth:`Peer.withdraw_cut_off` signs our Withdraw of it), shown to ``escrow`` -- the one
+    the Counter names; ``dialled`` as for :func:`show_accept_cut_back`. The counterparty can still
+    accept it at its escrow alone, which witnesses that Accept (NEG-021 (d)) and locks our bond while
+    our view holds no contract. Shown our Withdraw after the line to it, the escrow closes it (ESC-014),
+    or answers with the Accept it took first, with its Stamp and locks (ESC-012), which are relayed.
+    ``neg`` read again; as it was when there is nothing to withdraw.
+
+    Raises:
+        CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
+    """
+    closing = peer.withdraw_cut_off(neg.id)
+    if closing is None or (dialled and proposal_of(closing[0]).terms.escrow != dialled):
+        return neg
+    counter, withdraw = closing
+    answers = escrow.submit(
+        [vs.envelope for vs in _with_mandates(peer, [*_path_to(peer, counter), withdraw])]
+    )
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
+    return peer.negotiation(neg.id)
+
+
+def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
     """Our Accept in ``neg`` of an offer naming an escrow, held superseded -- a lower answer of the
     counterparty's key cut the line back past it (NEG-021) before we held that escrow's Stamp of it --
     after the bargaining it accepts and the Mandates they cite: what the escrow needs to witness it; or []."""
@@ -946,7 +1001,9 @@ def resume_trade(
        resume would meet the same refusal and leave them locked for good. Our bonded offer still
        unanswered is shown to the escrow first (:func:`ask_escrow_about_offer`, ESC-012): a contract it
        was accepted into behind our back is learnt there and performed -- also when the counterparty
-       refused step 1 or could not be reached.
+       refused step 1 or could not be reached. So is our Accept a lower answer of the counterparty's cut
+       back before we held the escrow's Stamp (:func:`show_accept_cut_back`, NEG-024), answered so in
+       step 1 or before the run stopped: the contract the escrow witnesses is performed.
 
     Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
     nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
@@ -1000,6 +1057,10 @@ def resume_trade(
         check_at = hidden_accept_check_ms(peer, neg)
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
+            # Our Accept, cut back by a lower answer the counterparty gave to it -- in step 1, or before
+            # the run stopped -- goes to the escrow as carry_trade sends it (NEG-024): else the
+            # counterparty alone shows it there, and its claim takes our bond.
+            show_accept_cut_back(peer, counterparty, escrow, peer.negotiation(neg.id), escrow_did)
         except (CoopError, TransportError) as exc:
             if _contract_id(peer, neg.id) is None:
                 raise  # the escrow's refusal: nothing learnt
