@@ -1270,7 +1270,7 @@ class Escrow:
             vs = held.get(digest)
             if vs is None:
                 continue
-            accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
+            accept = self._contract_accept(vs)
             about = self._predecessor_statements_about(accept.header.negotiation_id) if accept else []
             if accept is None or not about:
                 continue
@@ -1333,7 +1333,7 @@ class Escrow:
         submitted = set(digests)
         for digest in digests:
             vs = held[digest]
-            accept = vs if vs.body == "accept" else held.get(self._accept_of_offer(vs))
+            accept = self._contract_accept(vs)
             offer = held.get(accept.statement.accept.offer) if accept is not None else None
             if accept is None or offer is None or not self._is_us(proposal_of(offer).terms.escrow):
                 # Not a contract naming us: another escrow's, which may have displaced ours (NEG-017,
@@ -2589,6 +2589,15 @@ class Escrow:
             for env in archive.negotiation(negotiation_id)
         )
         return [header.seq for header in headers if header.issuer == self.did]  # verified when taken
+
+    def _contract_accept(self, vs: VerifiedStatement) -> VerifiedStatement | None:
+        """``vs`` if it is an Accept; else the held Accept of the Offer or Counter ``vs`` that formed a
+        contract naming us (:meth:`_accept_of_offer`), or None. No digest, no lookup: the empty one,
+        looked up, asked the journal (a query a Submit) for what no statement is named."""
+        if vs.body == "accept":
+            return vs
+        accept = self._accept_of_offer(vs)
+        return self.verifier.statements.get(accept) if accept else None
 
     def _accept_of_offer(self, offer: VerifiedStatement) -> bytes:
         """The digest of the Accept of the held Offer or Counter ``offer`` that formed a contract naming

@@ -203,6 +203,11 @@ class Verifier:
     # written to the archive (:meth:`_archive_held_off`, read back by :meth:`_held_off_of`). A class default:
     # a verifier pickled before reads False.
     _held_off_archived: bool = False
+    # (principal, agent) -> the digests of the Mandates held from that principal for that agent: where a
+    # renewal is looked for (:meth:`claimable_until`, :meth:`renewals_of`), instead of every Mandate held
+    # -- an escrow holds its counterparties' by the thousand. A class default: a verifier pickled before
+    # it existed (a node's snapshot) reads None, and builds it from memory (:meth:`_mandates_from`).
+    _mandates_by_grant: dict[tuple[str, str], dict[bytes, None]] | None = None
 
     def __init__(
         self,
@@ -227,7 +232,8 @@ class Verifier:
         # settled on one of those is stale once one of its contract comes (runtime.reputation).
         self.forfeits = 0
         self.forfeited_contracts: deque[bytes] = deque(maxlen=FORFEITS_KEPT)
-        self.mandates: dict[bytes, _MandateRecord] = {}
+        self.mandates: dict[bytes, _MandateRecord] = {}  # written by _hold_mandate and _drop_mandate only
+        self._mandates_by_grant = {}
         # key -> the earliest time a KeyRevocation held of it takes effect from (KEY-011: its effective_ms,
         # or for the key's own revocation no earlier than its issued_at_ms): nothing of the key issued
         # before it is reached, and statements under its Mandates (when it is a principal) from then on.
@@ -448,8 +454,7 @@ class Verifier:
         stamps = []
         for vs in statements:
             if vs.body == "mandate" and vs.digest not in self.mandates:
-                m = vs.statement.mandate
-                self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent, vs.seq)
+                self._hold_mandate(vs)
                 added.append(vs.digest)
             elif vs.body == "stamp":
                 stamps += [(vs.issuer, digest, vs.issued_at_ms) for digest in vs.statement.stamp.statements]
@@ -473,7 +478,7 @@ class Verifier:
                 if not principals:
                     del self.bound[bound[0]]
             for digest in added:
-                del self.mandates[digest]
+                self._drop_mandate(digest)
             self._checked = None  # checked beside records that are gone: never committed as checked
 
     def record(self, vs: VerifiedStatement) -> None:
@@ -1995,6 +2000,34 @@ class Verifier:
                 requirement="MND-019",
             )
 
+    def _hold_mandate(self, vs: VerifiedStatement) -> _MandateRecord:
+        """Hold the Mandate ``vs``, in :attr:`mandates` and by its grant."""
+        m = vs.statement.mandate
+        record = self.mandates[vs.digest] = _MandateRecord(vs.issuer, m, vs.issued_at_ms, m.agent, vs.seq)
+        if self._mandates_by_grant is not None:
+            self._mandates_by_grant.setdefault((vs.issuer, m.agent), {})[vs.digest] = None
+        return record
+
+    def _drop_mandate(self, digest: bytes) -> None:
+        record = self.mandates.pop(digest)
+        index = self._mandates_by_grant
+        if index is not None:
+            grant = (record.principal, record.agent)
+            held = index[grant]
+            del held[digest]
+            if not held:
+                del index[grant]
+
+    def _mandates_from(self, principal: str, agent: str) -> list[tuple[bytes, _MandateRecord]]:
+        """The Mandates held from ``principal`` for ``agent`` (digest, record), in the order they came."""
+        index = self._mandates_by_grant
+        if index is None:  # pickled before it existed: built once, from memory
+            index = self._mandates_by_grant = {}
+            for d, r in self.mandates.items():
+                index.setdefault((r.principal, r.agent), {})[d] = None
+        mandates = self.mandates
+        return [(d, mandates[d]) for d in index.get((principal, agent), ())]
+
     def claimable_until(self, record: _MandateRecord, counterparty: str, needed: int | None = None) -> int:
         """MND-019, ESC-019: until when the agent of ``record`` can still sign the statements of a contract
         with ``counterparty`` (its Delivery, Receipt, BreachClaim): the Mandate's valid_until_ms, extended
@@ -2010,10 +2043,8 @@ class Verifier:
         if needed is None or needed >= end:
             renewals = sorted(
                 (r.mandate.valid_from_ms, r.mandate.valid_until_ms)
-                for r in self.mandates.values()
-                if r.principal == principal
-                and r.agent == agent
-                and (not r.mandate.allowed_counterparties or counterparty in r.mandate.allowed_counterparties)
+                for _, r in self._mandates_from(principal, agent)
+                if not r.mandate.allowed_counterparties or counterparty in r.mandate.allowed_counterparties
             )
             for start, until in renewals:  # the stretch of validity joined up with the one we sign under
                 if start <= end < until:
@@ -2034,8 +2065,8 @@ class Verifier:
         end, out = record.mandate.valid_until_ms, []
         for start, until, d in sorted(
             (r.mandate.valid_from_ms, r.mandate.valid_until_ms, d)
-            for d, r in self.mandates.items()
-            if r.principal == record.principal and r.agent == record.agent and d != digest
+            for d, r in self._mandates_from(record.principal, record.agent)
+            if d != digest
         ):
             if start <= end < until:
                 end = until
@@ -2344,8 +2375,7 @@ class Verifier:
             if record is not None and record.agent == issuer:  # KEY-007: the key accepts
                 self._note_bound(issuer, record.principal, vs.issued_at_ms, vs.seq)
         if body == "mandate":
-            m = vs.statement.mandate
-            self.mandates[vs.digest] = _MandateRecord(issuer, m, vs.issued_at_ms, m.agent, vs.seq)
+            m = self._hold_mandate(vs).mandate
             if m.succeeds:
                 self.handovers.setdefault(m.succeeds, {})[vs.digest] = (m.agent, issuer)
                 self._refresh_handovers()

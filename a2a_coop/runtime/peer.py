@@ -1487,8 +1487,11 @@ class Peer:
         """Envelopes a counterparty needs before our statements (our mandates, escrow mandates)."""
         return [*self._older_mandates, *self.context]
 
-    def on_replies(self, envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
+    def on_replies(
+        self, envelopes: Sequence[bytes], *, parsed: Sequence[ParsedEnvelope] | None = None
+    ) -> list[VerifiedStatement]:
         """Take a counterparty's answers to something we sent; return what we must send next.
+        ``parsed``: each of ``envelopes`` as :func:`parse_envelope` parsed it, if the caller did.
 
         Under the newcomer quota (RPC-016), what is no answer's own (:meth:`_answer_carries`) counts as a
         swap we started does, and is skipped, never refused, over it.
@@ -1500,7 +1503,10 @@ class Peer:
         # other negotiations are taken meanwhile. What we hold in memory needs no second check (its
         # payload bytes were verified before); held here but not by the time we take the lock, or the
         # other way round, it is refused Replayed below or skipped, as it would be under the lock.
-        verified = [self._verify_unless_held(env) for env in envelopes]
+        if parsed is None:
+            verified = [self._verify_unless_held(env) for env in envelopes]
+        else:
+            verified = [self._verify_unless_held(env, p) for env, p in zip(envelopes, parsed, strict=True)]
         with self.lock:
             out: list[VerifiedStatement] = []
             records: list[_Record] = []
@@ -1612,20 +1618,22 @@ class Peer:
                 if taken:  # with what it counted (RPC-016)
                     self._record_context(taken, now)
 
-    def hold_escrow_mandate(self, envelope: bytes) -> None:
+    def hold_escrow_mandate(self, envelope: bytes) -> VerifiedStatement | None:
         """Take the envelope an escrow's answer starts with (ESC-002: its Mandate). Held as given context
         when it is a Mandate of an escrow we trust by the principal that granted the one we were given
         (that escrow's renewal, which its statements may cite); anything else is counted as an answer's
         other statements (RPC-016: skipped over the quota, never refused). Held as given whatever it was,
         whoever answered at the escrow's address put a fresh principal's Mandate first in each answer,
-        one row for good per Submit we sent (tests/test_holes21.py)."""
+        one row for good per Submit we sent (tests/test_holes21.py). Returns the statement held in memory
+        for ``envelope`` once it is remembered as context, else None."""
         vs = self._verify_unless_held(envelope)
-        if vs is None:
-            return
-        if vs.body == "mandate" and (vs.statement.mandate.agent, vs.issuer) in self._escrow_grants:
-            self.hold([envelope])
-        else:
-            self.hold([envelope], answer_of="")
+        if vs is not None:
+            if vs.body == "mandate" and (vs.statement.mandate.agent, vs.issuer) in self._escrow_grants:
+                self.hold([envelope])
+            else:
+                self.hold([envelope], answer_of="")
+        digest = self._context_digests.get(envelope)
+        return None if digest is None else dict.get(self.verifier.statements, digest)
 
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None:
         """Take a swap's Checkpoints and the Mandates they name (:func:`gossip.take` kept only those,
@@ -2602,7 +2610,9 @@ class Peer:
             self._context_digests.clear()
         self._context_digests[envelope] = digest
 
-    def _verify_unless_held(self, envelope: bytes) -> VerifiedStatement | None:
+    def _verify_unless_held(
+        self, envelope: bytes, parsed: ParsedEnvelope | None = None
+    ) -> VerifiedStatement | None:
         """The statement ``envelope`` carries, verified; None if we already hold it in memory: then it
         needs no second signature check. Its digest covers the payload type and the payload, not the
         signature, so a held digest means these exact payload bytes were verified and accepted before.
@@ -2611,11 +2621,12 @@ class Peer:
         signature we verified, as for a Replayed refusal. A malformed envelope raises as
         :meth:`accept` would (the same first checks, ENV-004/008/009). A statement only the archive
         holds takes the full path, which refuses it as Replayed: no journal read for every new
-        statement."""
+        statement. ``parsed``: ``envelope`` as :func:`parse_envelope` parsed it, if the caller did."""
         digest = self._context_digests.get(envelope)
         if digest is not None and dict.__contains__(self.verifier.statements, digest):
             return None  # context we took, sent again: the mandate that opens each answer to an Offer
-        parsed = parse_envelope(envelope)
+        if parsed is None:
+            parsed = parse_envelope(envelope)
         held = dict.get(self.verifier.statements, parsed.digest)
         if held is not None:
             if held.body == "mandate":  # it will come again, with each answer to an Offer of ours

@@ -17,7 +17,13 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, statement_pb2, trade_pb2
-from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, decode_envelope, statement_digest
+from a2a_coop.protocol.envelope import (
+    MAX_ENVELOPE_BYTES,
+    ParsedEnvelope,
+    decode_envelope,
+    parse_envelope,
+    statement_digest,
+)
 from a2a_coop.protocol.errors import (
     ChainBroken,
     CoopError,
@@ -721,10 +727,12 @@ def relay_escrow_answers(
         MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
     """
     mandate, statements = split_escrow_answer(answers)
-    peer.hold_escrow_mandate(mandate)
+    held = peer.hold_escrow_mandate(mandate)
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
     news = _news(peer, statements)
-    granted = decode_statement(decode_envelope(mandate).payload).mandate  # held: verified; decoded once
+    # The escrow's Mandate as held (verified, decoded when taken), else decoded here, once.
+    stated = held.statement if held is not None else decode_statement(decode_envelope(mandate).payload)
+    granted = stated.mandate
     escrow_did = granted.agent
     ours = _take_escrow_news(peer, news, escrow_did)
     _witness_first(escrow, ours)
@@ -760,38 +768,35 @@ def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) 
 
 class _New(NamedTuple):
     """One of an escrow's statements not in memory (:func:`_news`): its envelope, its digest, and the
-    payload it carries, decoded from the envelope once (:func:`_take_escrow_news` reads its issuer)."""
+    envelope parsed once (:func:`_take_escrow_news` reads its issuer, and the peer verifies it, from it)."""
 
     envelope: bytes
     digest: bytes
-    payload: bytes
+    parsed: ParsedEnvelope
 
 
 def _news(peer: Peer, statements: Sequence[bytes]) -> list[_New]:
-    """``(envelope, digest, payload)`` of the statements not in memory. In memory only: what only the
+    """``(envelope, digest, parsed)`` of the statements not in memory. In memory only: what only the
     journal still holds is refused REPLAYED where it goes, where asking the journal about every new
-    statement would cost a read each. Each envelope is decoded once here: its issuer is read from the
-    payload kept (:func:`_take_escrow_news`), not from the envelope decoded again."""
+    statement would cost a read each. Each envelope is parsed and hashed once here: its issuer is read
+    from the payload kept (:func:`_take_escrow_news`), and the peer checks its signature on what was
+    parsed (:meth:`Peer.on_replies`), neither decoding it again."""
     held = peer.verifier.statements
     news = []
     for env in statements:
-        payload = decode_envelope(env).payload
-        d = statement_digest(payload)
-        if not dict.__contains__(held, d):
-            news.append(_New(env, d, payload))
+        parsed = parse_envelope(env)
+        if not dict.__contains__(held, parsed.digest):
+            news.append(_New(env, parsed.digest, parsed))
     return news
 
 
-def _issuer_of(new: tuple[bytes, ...]) -> str:
-    """The issuer of an escrow's statement from :func:`_news` (its payload decoded once there), or of an
-    ``(envelope, digest)`` pair (its envelope decoded here)."""
-    if len(new) > 2:
-        return decode_statement(new[2]).header.issuer
-    return _issuer(new[0])
+def _issuer_of(new: _New) -> str:
+    """The issuer of an escrow's statement from :func:`_news` (its envelope parsed there)."""
+    return decode_statement(new.parsed.envelope.payload).header.issuer
 
 
 def _take_escrow_news(
-    peer: Peer, news: Sequence[tuple[bytes, ...]], escrow_did: str, escrow: Submitter | None = None
+    peer: Peer, news: Sequence[_New], escrow_did: str, escrow: Submitter | None = None
 ) -> list[VerifiedStatement]:
     """Take an escrow's answer; return what it makes us send. An Accept it reveals (ESC-012), and what
     that Accept cites, come after the Stamp that witnessed it: taken as context -- its own expiry says
@@ -814,14 +819,15 @@ def _take_escrow_news(
             with contextlib.suppress(CoopError, TransportError):
                 escrow.submit(list(refused.evidence))
         raise
-    return peer.on_replies([new[0] for new in news[split:]])
+    answers = news[split:]
+    return peer.on_replies([new.envelope for new in answers], parsed=[new.parsed for new in answers])
 
 
 def _relay(
     peer: Peer,
     counterparty: CooperationClient,
     mandate: bytes,
-    news: Sequence[tuple[bytes, ...]],
+    news: Sequence[_New | tuple[bytes, bytes]],
     escrow: Submitter | None = None,
     *,
     granted: identity_pb2.Mandate | None = None,
@@ -916,7 +922,7 @@ def _statement_of(envelope: bytes) -> statement_pb2.Statement:
 
 
 def _relayed(
-    peer: Peer, granted: identity_pb2.Mandate, news: Sequence[tuple[bytes, ...]]
+    peer: Peer, granted: identity_pb2.Mandate, news: Sequence[_New | tuple[bytes, bytes]]
 ) -> list[tuple[bytes, bytes]]:
     """What of an escrow's new statements the counterparty's trade needs: the statements of a
     negotiation (its contract's locks, rulings, the Accept the escrow reveals), the escrow's Stamps
