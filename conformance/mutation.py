@@ -35,8 +35,11 @@ figures. Exit status: 0 when the score reaches ``--target`` (0.95), 1 when it do
 run could not be made (mutmut missing or failing, or ``--time-limit`` reached).
 
 Runtime: 8 to 20 minutes for every module on two cores (``--max-children 2``, 3,300 mutants); a
-module alone takes one to five. Everything mutmut writes goes to ``mutants/`` (git-ignored), removed
-before every run (mutmut would reuse an earlier run's results) and afterwards unless ``--keep``.
+module alone takes one to five on a quiet machine, and hours on a loaded one with one worker. Everything
+mutmut writes goes to ``mutants/`` (git-ignored), removed before every run (mutmut would reuse an earlier
+run's results) and afterwards unless ``--keep`` -- or unless mutants were left untested (``--time-limit``
+reached, or ``--mutant``): ``--resume`` then tests only what is left, against the vectors as they are
+now, and ``--resume --mutant NAME`` tests those mutants again (after a vector was added for them).
 """
 
 from __future__ import annotations
@@ -446,9 +449,9 @@ def _mutmut() -> str:
     return found
 
 
-def run_mutmut(modules: Sequence[str], max_children: int, time_limit: float, log: Path) -> bool:
-    """``mutmut run`` for the mutants of ``modules``, in ROOT; False when the time limit stopped it."""
-    names = [f"{PACKAGE}.{m}.*" for m in modules]
+def run_mutmut(names: Sequence[str], max_children: int, time_limit: float, log: Path) -> bool:
+    """``mutmut run`` for the mutants ``names`` (mutmut's names or globs), in ROOT; False when the time
+    limit stopped it. A named mutant is tested even if ``mutants/`` holds a result for it."""
     cmd = [_mutmut(), "run", "--max-children", str(max_children), *names]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -485,6 +488,24 @@ def _plain(text: str) -> str:
     return re.sub(r"[\u2800-\u28ff][^\n\u2800-\u28ff]*(?=[\u2800-\u28ff])", "", text)
 
 
+def untested(modules: Sequence[str]) -> list[str]:
+    """The names of the mutants of ``modules`` that ``mutants/`` holds no result for (what is left of a
+    run the time limit stopped): mutmut's names, each tested once more when named (:func:`run_mutmut`)."""
+    from mutmut.mutation.data import SourceFileMutationData
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        out = []
+        for module in modules:
+            data = SourceFileMutationData(path=Path(PACKAGE.replace(".", "/")) / f"{module}.py")
+            data.load()
+            out += [name for name, code in data.exit_code_by_key.items() if code is None]
+        return out
+    finally:
+        os.chdir(cwd)
+
+
 def read_mutants(modules: Sequence[str]) -> list[Mutant]:
     """Every mutant of ``modules`` with its status, and the diff of each one no vector detected."""
     from mutmut.mutation.data import SourceFileMutationData
@@ -508,6 +529,11 @@ def read_mutants(modules: Sequence[str]) -> list[Mutant]:
     finally:
         os.chdir(cwd)
     return out
+
+
+def _mutant_module(name: str) -> str:
+    """``mandate`` from ``a2a_coop.protocol.mandate.xǁExposureǁoffer_live__mutmut_3`` (or a glob)."""
+    return name.removeprefix(PACKAGE + ".").partition(".")[0]
 
 
 def _function(name: str) -> str:
@@ -639,27 +665,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="keep mutants/ afterwards (mutmut show, browse); the next run starts afresh",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the mutants/ an earlier run left (stopped by --time-limit, or --keep): test only "
+        "the mutants without a result, or those --mutant names, against the vectors as they are now",
+    )
+    parser.add_argument(
+        "--mutant",
+        action="append",
+        metavar="NAME",
+        help="test only this mutant (mutmut's name as the report prints it, or a glob; repeatable)",
+    )
     parser.add_argument("--draft", type=Path, help="write TOML entries for the unargued survivors here")
     args = parser.parse_args(argv)
-    modules = args.module or all_modules
+    modules = args.module or sorted({_mutant_module(n) for n in args.mutant or ()}) or all_modules
+    if unknown := [n for n in args.mutant or () if _mutant_module(n) not in modules]:
+        parser.error(f"--mutant {unknown[0]}: not a mutant of {', '.join(modules)}")
     work = ROOT / "mutants"
-    shutil.rmtree(work, ignore_errors=True)  # fresh figures: mutmut would reuse an earlier run's results
+    if args.resume and not (work / "mutmut-stats.json").exists():
+        parser.error("--resume: no earlier run in mutants/ to go on with")
+    if not args.resume:
+        shutil.rmtree(work, ignore_errors=True)  # fresh figures: mutmut would reuse an earlier run's results
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "mutmut.log"
-        complete = run_mutmut(modules, args.max_children, args.time_limit, log)
+        names = args.mutant or (untested(modules) if args.resume else [f"{PACKAGE}.{m}.*" for m in modules])
+        finished = not names or run_mutmut(names, args.max_children, args.time_limit, log)
         mutants = read_mutants(modules)
     seconds = time.monotonic() - start
+    complete = finished and all(m.status != NOT_CHECKED for m in mutants)
     register = Register.load()
     tallies, gaps = classify(mutants, register)
     stale = register.stale(mutants, modules)
     if args.draft:
         args.draft.write_text("\n".join(draft_entries(gaps)), encoding="utf-8")
-    if not args.keep:
+    if not args.keep and complete:
         shutil.rmtree(work, ignore_errors=True)
     result = report(tallies, gaps, stale, seconds, complete)
+    if not finished:
+        print(f"\nstopped after --time-limit {args.time_limit:g} s", file=sys.stderr)
     if not complete:
-        print(f"\nstopped after --time-limit {args.time_limit:g} s: the figures are partial", file=sys.stderr)
+        print("the figures are partial: --resume tests the mutants left (mutants/ is kept)", file=sys.stderr)
     print(json.dumps(result, separators=(",", ":")))
     if not complete:
         return 2

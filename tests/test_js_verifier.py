@@ -46,10 +46,10 @@ COVERED = {
     "statements": 211,
     "chains": 276,
     "wire": 77,
-    "rules": 169,
+    "rules": 181,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 153,
+    "keytime": 159,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -520,8 +520,9 @@ NO_NEGOTIATION_READINGS = {
         "    if (!this.evidenceView || this.rebuilding) return;",
         "    if (true) return;",
         # keytime-152 too: Carol's Accept taken on the thief's ending moves nothing once the Stamp that made
-        # the claim effective is disowned -- the JS verifier derives it in that reweigh (ESC-022 (f))
-        {"keytime-140", "ratings-48", "keytime-152"},
+        # the claim effective is disowned -- the JS verifier derives it in that reweigh (ESC-022 (f)); and
+        # keytime-154 and 156 (HeldOffExposure): Carol's contract, not withdrawn there, still counts for her
+        {"keytime-140", "ratings-48", "keytime-152", "keytime-154", "keytime-156"},
     ),
 }
 

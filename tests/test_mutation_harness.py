@@ -246,3 +246,36 @@ def test_the_pytest_arguments_mutmut_adds_run_the_units() -> None:
     done = subprocess.run(cmd, cwd=mutation.ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout  # one unit per proof file
+
+
+def test_resume_tests_only_what_an_earlier_run_left(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--resume keeps mutants/ and names to mutmut only the mutants without a result; a run that leaves
+    some untested keeps mutants/ for the next --resume, and a complete one removes it; --mutant names
+    its own (its module from the name), and --resume without an earlier run is a usage error."""
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        mutation.main(["--module", "mandate", "--resume"])
+    assert stop.value.code == 2
+    with pytest.raises(SystemExit):
+        mutation.main(["--module", "chain", "--mutant", "a2a_coop.protocol.mandate.x_f__mutmut_1"])
+    (tmp_path / "mutants").mkdir()
+    (tmp_path / "mutants" / "mutmut-stats.json").write_text("{}")
+    left = ["a2a_coop.protocol.mandate.x_side_value__mutmut_2"]
+    asked: list[list[str]] = []
+    monkeypatch.setattr(mutation, "untested", lambda modules: left if modules == ["mandate"] else [])
+    monkeypatch.setattr(mutation, "run_mutmut", lambda names, *_: asked.append(list(names)) or True)
+    status = {"x_side_value__mutmut_1": mutation.KILLED, "x_side_value__mutmut_2": mutation.NOT_CHECKED}
+
+    def read(modules: list[str]) -> list[mutation.Mutant]:
+        prefix = f"{mutation.PACKAGE}.{modules[0]}."
+        return [mutation.Mutant(prefix + k, modules[0], "side_value", s) for k, s in status.items()]
+
+    monkeypatch.setattr(mutation, "read_mutants", read)
+    assert mutation.main(["--module", "mandate", "--resume"]) == 2  # one still untested: partial
+    assert asked == [left] and (tmp_path / "mutants").is_dir()
+    assert '"complete":false' in capsys.readouterr().out
+    status["x_side_value__mutmut_2"] = mutation.KILLED
+    assert mutation.main(["--resume", "--mutant", left[0]]) == 0
+    assert asked[-1] == left and not (tmp_path / "mutants").exists()

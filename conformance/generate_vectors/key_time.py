@@ -77,6 +77,7 @@ def groups() -> list[Group]:
         disowned_accept_binds_the_offerer_to_nothing(),  # KEY-009 (c)
         backdated_own_revocation_after_hand_over(),  # ESC-022 (e): last, so that no earlier tcId moved
         exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
+        held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
     ]
 
 
@@ -2376,5 +2377,85 @@ def exclusive_key_after_hand_over() -> Group:
         "EXCLUSIVE_CONFLICT",
         "EscrowHandOver",
         twin=[*base, *t.handover, o2.envelope],
+    )
+    return g
+
+
+def held_off_exposure() -> Group:
+    """ESC-022 (e) with NEG-009 and MND-010 (SPEC 4.5): the Accept :func:`exclusive_key_after_hand_over` holds
+    off once the hand-over is held moves nothing in the exposure either -- Carol's contract counts nowhere,
+    not for her, and Alice's offer to Carol is live again until its expires_at -- as in a view that heard
+    the hand-over first and refused the Accept (EXCLUSIVE_CONFLICT). Each at its cap: Carol's max_outstanding
+    or budget_per_period (4,500) holds her next offer only without the contract (its 450 beside it is
+    refused), and Alice's max_outstanding (50,000) refuses one unit more than her open exposure, the offer
+    to Carol among it, leaves room for."""
+    g = Group("HeldOffExposure", "sparse")
+    x = b"the-one-and-only"
+
+    def story(
+        alice_offers: int, cap: str = "max_outstanding"
+    ) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        """What every view holds first, the thief's statements, o2 and Carol's Accept of it, then the
+        hand-over -- and Carol's offer to Dave of 4,500, then Alice's to Dave worth ``alice_offers`` in all
+        (as many as max_per_deal 10,000 takes), both due a day later; Carol's ``cap`` is 4,500."""
+        t = _thief_story(x)
+        carol = Party("carol", t.clock, {cap: 4_500})
+        dave = Party("dave", t.clock)
+        o2 = t.alice.offer(carol, t.alice.proposal(exclusive_key=x))
+        t.clock.advance(1_000)
+        a2 = carol.accept(o2)
+        t.clock.advance(1_000)
+        due = t.clock.now_ms + DAY_MS
+
+        def giving(party: Party, value: int) -> bytes:
+            gives = [service("translation", value=value, deadline_ms=due)]
+            wants = [service("code-review", value=1, deadline_ms=due)]
+            return party.offer(dave, party.proposal(gives=gives, wants=wants)).envelope
+
+        heard = [*t.base, *carol.setup, *dave.setup, *t.thief, o2.envelope, a2.envelope]
+        later = [giving(carol, 4_500)]
+        while alice_offers > 0:
+            later.append(giving(t.alice, min(alice_offers, 10_000)))
+            alice_offers -= 10_000
+        return heard, t.handover, later
+
+    for cap, req in (("max_outstanding", "MND-010"), ("budget_per_period", "MND-009")):
+        heard, handover, (carol_offer, *_) = story(0, cap)
+        g.add(
+            f"ESC-022 (e) with NEG-009 and {req}: Carol accepted Alice's offer under X (Carol's side 450) "
+            "before the hand-over was held, and the hand-over holds her Accept off; then Carol offers Dave "
+            f"4,500 under her {cap} 4,500 -- taken: the contract held off counts nowhere, as in a view that "
+            "refused the Accept",
+            ["ESC-022", "NEG-009", req],
+            [*heard, *handover, carol_offer],
+        )
+        g.add(
+            f"the same without the hand-over: Carol's contract (450) stands beside her offer of 4,500 under "
+            f"her {cap} 4,500 -- refused",
+            [req],
+            [*heard, carol_offer],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*heard, *handover, carol_offer],
+        )
+    fits = 48_900  # Alice's max_outstanding 50,000 less her offer to Carol (500) and her trade with Bob
+    heard, handover, (_, *alice_fits) = story(fits)
+    g.add(
+        "ESC-022 (e) with NEG-009 and MND-010: the same hand-over holds Carol's Accept off, so Alice's offer "
+        "to Carol (500) is live again until its expires_at; before it, Alice offers Dave 48,900 in five "
+        "offers, exactly what her max_outstanding 50,000 leaves -- taken",
+        ["ESC-022", "NEG-009", "MND-010"],
+        [*heard, *handover, *alice_fits],
+    )
+    heard, handover, (_, *alice_over) = story(fits + 1)
+    g.add(
+        "the same, Alice's offers to Dave worth 48,901 -- refused: her offer to Carol counts again, as in a "
+        "view that refused Carol's Accept",
+        ["ESC-022", "NEG-009", "MND-010"],
+        [*heard, *handover, *alice_over],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=[*heard, *handover, *alice_fits],
     )
     return g

@@ -41,6 +41,14 @@ would refuse:
     ClaimBoundaries  what the twenty-sixth session's run found: a claim at the boundaries of CMT-009 (a
                    bond locked at the very deadline of the item claimed on counts, one locked 1 ms later
                    does not) and CMT-011 (an Accept dated at the very deadline leaves the item claimable)
+    SideAtTheCap   what the twenty-seventh session's run of mandate found: an Accept commits the
+                   acceptor's side of the offer, the sum of the items it wants, against MND-010 and MND-009
+                   at the cap that holds it exactly (the others only ever charged an offer at a cap), and an
+                   offer its own side with its issuer's bond, the audience's bond not (every bonded offer
+                   before had equal bonds)
+    StartInOneMs   SPEC 4.5's dated starts within one millisecond: an offer signed in the same ms as the
+                   agent's statement before it, one seq higher, does not count for that statement -- nor
+                   when its counterparty rejected it in that same ms (its answer is then before its start)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -168,6 +176,8 @@ def groups() -> list[Group]:
         seq_zero(),
         key_rules_at_the_escrow(),  # after the others, so that no earlier tcId moved
         claim_boundaries(),
+        side_at_the_cap(),
+        start_in_one_ms(),
     ]
 
 
@@ -2258,6 +2268,160 @@ def claim_boundaries() -> Group:
         accepted_at(0),
         None,
         "Boundary",
+    )
+    return g
+
+
+def side_at_the_cap() -> Group:
+    """MND-010 and MND-009 for an Accept at the cap: Bob accepts Alice's offer wanting two items of his (300
+    and 150), which commits him 450 -- held under Bob's max_outstanding or budget_per_period 450, refused at
+    449. Every other cap vector filled the cap with offers, so a verifier that miscounted the acceptor's side
+    (an item left out, a sum not starting at zero) failed none. Then an offer's own side with unequal bonds:
+    Alice gives 500 bonding 100, Bob bonds nothing -- 600 at stake for her, held under max_outstanding 600,
+    refused at 599 (a verifier that took the audience's bond for hers passed every equal-bonded vector)."""
+    g = Group("SideAtTheCap", "sparse")
+
+    def accepted(cap: str, limit: int) -> list[bytes]:
+        clock, alice, bob = world(bob={cap: limit})
+        due = clock.now_ms + DAY_MS
+        wants = [
+            service("copy-editing", value=300, deadline_ms=due),
+            service("proofreading", value=150, deadline_ms=due),
+        ]
+        offer = alice.offer(bob, alice.proposal(wants=wants))
+        return [*ctx(alice, bob), offer.envelope, bob.accept(offer).envelope]
+
+    for cap, req in (("max_outstanding", "MND-010"), ("budget_per_period", "MND-009")):
+        g.add(
+            f"Bob accepts wanting 300 + 150 of him under his {cap} 450: held",
+            [req],
+            accepted(cap, 450),
+            None,
+            "Boundary",
+        )
+        g.add(
+            f"the same under his {cap} 449: refused",
+            [req],
+            accepted(cap, 449),
+            "MANDATE_VIOLATION",
+            "Exposure",
+            "Boundary",
+            twin=accepted(cap, 450),
+        )
+
+    def bonded(limit: int) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": limit})
+        esc = Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(issuer_bond=100, escrow=esc.did))
+        return [*ctx(alice, bob, esc), offer.envelope]
+
+    g.add(
+        "Alice offers 500 bonding 100 (Bob's bond 0) under her max_outstanding 600: held",
+        ["MND-010"],
+        bonded(600),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same under her max_outstanding 599: refused (her bond is at stake, Bob's is not hers)",
+        ["MND-010"],
+        bonded(599),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=bonded(600),
+    )
+    return g
+
+
+def start_in_one_ms() -> Group:
+    """SPEC 4.5 (MND-010, MND-009): an offer counts for a statement only if it started before it, by
+    ``(issued_at_ms, seq)``. Alice signs two offers of 500 in one millisecond, seqs 0 and 1, under
+    max_outstanding 500: held in the other order, the second does not count for the first (it started after
+    it, one seq higher); in chain order the first counts for the second. The dated-start vectors before all
+    had their statements in different milliseconds, so a verifier that put a statement's place one seq too
+    late passed them. Then an offer answered in the millisecond it started: Alice's offer to Carol (400), a
+    second later her offer to Carol of 600 (seq 1) and to Bob of 500 (seq 2) in one ms, which Bob rejects in
+    that ms; held in the order 400, 500, Bob's Reject, 600, the 500 counts nowhere for the 600 (it started
+    after it), so 400 + 600 is refused under max_outstanding 999 and held under 1,000 -- a verifier that dated
+    the answered offer by its answer alone (which here is before its start) took 500 off for it. Last, the
+    two offers of 500 under budget_per_period 500 (MND-009 dates starts alike)."""
+    g = Group("StartInOneMs", "sparse")
+
+    def two_offers(limit: int, *, reverse: bool, cap: str = "max_outstanding") -> list[bytes]:
+        _, alice, bob = world(alice={cap: limit})
+        first, second = alice.offer(bob), alice.offer(bob)  # the clock does not move: one millisecond
+        assert first.issued_at_ms == second.issued_at_ms and second.seq == first.seq + 1
+        offers = [second, first] if reverse else [first, second]
+        return [*ctx(alice, bob), *(o.envelope for o in offers)]
+
+    g.add(
+        "Alice's two offers of 500 in one ms, the second (seq 1) held first: it started after the first "
+        "(seq 0), so the first fits max_outstanding 500 -- held",
+        ["MND-010"],
+        two_offers(500, reverse=True),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same in chain order: the first counts for the second -- refused",
+        ["MND-010"],
+        two_offers(500, reverse=False),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=two_offers(1_000, reverse=False),
+    )
+
+    def answered_in_its_ms(limit: int) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": limit})
+        carol = Party("carol", clock)
+        due = clock.now_ms + DAY_MS
+
+        def giving(to: Party, value: int) -> VerifiedStatement:
+            return alice.offer(
+                to, alice.proposal(gives=[service("translation", value=value, deadline_ms=due)])
+            )
+
+        first = giving(carol, 400)
+        clock.advance(1_000)
+        before, started = giving(carol, 600), giving(bob, 500)  # seqs 1 and 2, one ms
+        rejected = bob.reject(started)
+        held = [first, started, rejected, before]
+        return [*ctx(alice, bob, carol), *(vs.envelope for vs in held)]
+
+    g.add(
+        "Alice's 400, then in one ms her 600 (seq 1) and 500 (seq 2), the 500 rejected by Bob in that ms; "
+        "held 400, 500, Reject, 600 under max_outstanding 999: the 500 started after the 600 -- refused "
+        "(400 + 600)",
+        ["MND-010"],
+        answered_in_its_ms(999),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=answered_in_its_ms(1_000),
+    )
+    g.add(
+        "the same under max_outstanding 1,000 -- held",
+        ["MND-010"],
+        answered_in_its_ms(1_000),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the two offers of 500 in one ms, the second held first, under budget_per_period 500: held (MND-009 "
+        "dates starts as MND-010 does)",
+        ["MND-009"],
+        two_offers(500, reverse=True, cap="budget_per_period"),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same in chain order under budget_per_period 500 -- refused",
+        ["MND-009"],
+        two_offers(500, reverse=False, cap="budget_per_period"),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=two_offers(1_000, reverse=False, cap="budget_per_period"),
     )
     return g
 
