@@ -1058,6 +1058,35 @@ function shadowOf(n, c, state = n.state) {
   return shadow;
 }
 
+// One key's statements held, seq (bigint) -> {digest, prev, t}, and their seqs in order: CHN-005's nearest
+// neighbours held (a sparse view's chain has gaps) and CHN-002's last seq by a binary search, not a pass
+class Chain extends Map {
+  constructor() {
+    super();
+    this.seqs = [];
+  }
+  set(seq, v) {
+    if (!this.has(seq)) this.seqs.splice(this.rank(seq), 0, seq);
+    return super.set(seq, v);
+  }
+  // how many seqs held are below seq
+  rank(seq) {
+    let a = 0, b = this.seqs.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (this.seqs[m] < seq) a = m + 1;
+      else b = m;
+    }
+    return a;
+  }
+  // the nearest seq held below seq (side -1) or above it (1), as {s, digest, prev, t}, or null
+  nearest(seq, side) {
+    const i = this.rank(seq) + (side < 0 ? -1 : this.has(seq) ? 1 : 0);
+    const s = this.seqs[i];
+    return s === undefined ? null : { s, ...this.get(s) };
+  }
+}
+
 class Negotiation {
   constructor(offerRec) {
     this.id = hex(offerRec.h.negotiation_id);
@@ -1154,7 +1183,7 @@ export class Verifier {
     this.now = nowMs === null || nowMs === undefined ? null : BigInt(nowMs);
     this.byDigest = new Map(); // hex digest -> accepted record
     this.nonces = new Map(); // issuer \0 hex nonce -> hex digest
-    this.chains = new Map(); // issuer -> Map(seq bigint -> {digest, prev, t})
+    this.chains = new Map(); // issuer -> Chain
     this.revocations = new Map(); // key -> [{eff, dhex}]
     this.rotations = new Map(); // key -> [{seq, dhex}] of every KeyRotation held (KEY-005, KEY-009)
     this.bindings = new Set(); // key \0 principal
@@ -1469,15 +1498,11 @@ export class Verifier {
     if (below && below.digest !== hex(h.prev)) fail("CHAIN_BROKEN", "CHN-003", "prev does not link");
     const above = chain.get(h.seq + 1n);
     if (above && above.prev !== dhex) fail("CHAIN_BROKEN", "CHN-003", "next does not link");
-    let lo = null, hi = null;
-    for (const [s, v] of chain) {
-      if (s < h.seq && (lo === null || s > lo.s)) lo = { s, ...v };
-      if (s > h.seq && (hi === null || s < hi.s)) hi = { s, ...v };
-    }
+    const lo = chain.nearest(h.seq, -1), hi = chain.nearest(h.seq, 1);
     if (lo && h.issued_at_ms < lo.t) fail("CHAIN_BROKEN", "CHN-005", "issued before its predecessor");
     if (hi && h.issued_at_ms > hi.t) fail("CHAIN_BROKEN", "CHN-005", "issued after its successor");
     if (this.mode === "complete" && chain.size > 0) {
-      const last = [...chain.keys()].reduce((a, b) => (b > a ? b : a));
+      const last = chain.seqs.at(-1);
       if (h.seq !== last + 1n) fail("CHAIN_GAP", "CHN-002", `expected seq ${last + 1n}, got ${h.seq}`);
     }
     if (bodyName === "checkpoint" && h.seq > 0n) {
@@ -1663,7 +1688,7 @@ export class Verifier {
     const nk = `${h.issuer}\0${hex(h.nonce)}`;
     if (this.nonces.has(nk) && !ownRev) fail("NONCE_REUSED", "RPL-001", "nonce reused");
     // 27. chain
-    const chain = this.chains.get(h.issuer) ?? new Map();
+    const chain = this.chains.get(h.issuer) ?? new Chain();
     if (!ownRev) this.checkChain(rec, chain);
     // 28. negotiation: returns a function that applies the transition once every check passed
     const apply = NEGOTIATION_BODIES.has(bodyName) ? this.checkNegotiation(rec) : null;
