@@ -795,6 +795,212 @@ function contractLiveFor(n, rec) {
   const t = rec.h.issued_at_ms;
   return !(f[0] < t || (f[0] === t && f[1] < rec.h.seq));
 }
+
+// Step 29's sums, bounded per statement. Each offer and contract of SPEC 4.5 counts for the statements of a span
+// of time -- an offer from its issue to its answer or expiry, a contract from its Accept to its ending,
+// displacement or claim window's end -- and, in the ms where the span starts or ends, by the order of the two
+// statements in it (isBefore). So a sum is a prefix sum over the spans' ends plus the few records whose span
+// starts or ends in the statement's own ms, each asked -- not a pass over every record held (O(N) a statement,
+// O(N^2) over a view's life).
+//
+// SumTree: values keyed (key, id), summed over keys <= a key in O(log n): a treap, each node holding its
+// subtree's sum; priorities from a fixed xorshift, so every run builds the same shape.
+class SumTree {
+  constructor() {
+    this.root = null;
+    this.seed = 0x2545f491;
+  }
+  add(key, id, value) {
+    this.seed ^= this.seed << 13;
+    this.seed ^= this.seed >>> 17;
+    this.seed ^= this.seed << 5;
+    const node = { key, id, value, sum: value, pri: this.seed, l: null, r: null };
+    const [a, b] = treapSplit(this.root, key, id);
+    this.root = treapMerge(treapMerge(a, node), b);
+  }
+  remove(key, id) {
+    const [a, b] = treapSplit(this.root, key, id);
+    this.root = treapMerge(a, treapSplit(b, key, id + 1)[1]);
+  }
+  upTo(key) {
+    let s = 0n;
+    for (let x = this.root; x; ) {
+      if (x.key <= key) {
+        s += (x.l ? x.l.sum : 0n) + x.value;
+        x = x.r;
+      } else x = x.l;
+    }
+    return s;
+  }
+}
+const treapSum = (x) => {
+  x.sum = (x.l ? x.l.sum : 0n) + x.value + (x.r ? x.r.sum : 0n);
+  return x;
+};
+// [the nodes before (key, id), the rest]
+function treapSplit(x, key, id) {
+  if (!x) return [null, null];
+  if (x.key < key || (x.key === key && x.id < id)) {
+    const [a, b] = treapSplit(x.r, key, id);
+    x.r = a;
+    return [treapSum(x), b];
+  }
+  const [a, b] = treapSplit(x.l, key, id);
+  x.l = b;
+  return [a, treapSum(x)];
+}
+function treapMerge(a, b) {
+  if (!a || !b) return a ?? b;
+  if (a.pri > b.pri) {
+    a.r = treapMerge(a.r, b);
+    return treapSum(a);
+  }
+  b.l = treapMerge(a, b.l);
+  return treapSum(b);
+}
+// Spans: entries {id, lo, hi, value, counts}, each counting for a statement at t when lo < t < hi (hi null: no
+// end), for none outside [lo, hi], and at t = lo or t = hi as counts(rec) says. sum(rec): the tree's sum at t
+// (+value keyed 2lo + 1, -value keyed 2hi: counted when lo < t, hi <= t) plus the entries at t, each asked.
+export const EXPOSURE = { audit: false, audits: 0 }; // audit: ExposureSums.audit at every check (tests)
+const spanEnds = (e) => (e.hi === null || e.hi === e.lo ? [e.lo] : [e.lo, e.hi]);
+class Spans {
+  constructor() {
+    this.tree = new SumTree();
+    this.at = new Map(); // issued_at_ms -> the entries starting or ending then
+  }
+  add(e) {
+    if (e.hi === null || e.lo < e.hi) {
+      this.tree.add(2n * e.lo + 1n, e.id, e.value);
+      if (e.hi !== null) this.tree.add(2n * e.hi, e.id, -e.value);
+    }
+    for (const t of spanEnds(e)) {
+      const s = this.at.get(t);
+      if (s) s.add(e);
+      else this.at.set(t, new Set([e]));
+    }
+  }
+  remove(e) {
+    if (e.hi === null || e.lo < e.hi) {
+      this.tree.remove(2n * e.lo + 1n, e.id);
+      if (e.hi !== null) this.tree.remove(2n * e.hi, e.id);
+    }
+    for (const t of spanEnds(e)) {
+      const s = this.at.get(t);
+      s.delete(e);
+      if (!s.size) this.at.delete(t);
+    }
+  }
+  sum(rec) {
+    let s = this.tree.upTo(2n * rec.h.issued_at_ms);
+    for (const e of this.at.get(rec.h.issued_at_ms) ?? []) if (e.counts(rec)) s += e.value;
+    return s;
+  }
+  // the same sum, every entry asked (ExposureSums.audit)
+  asked(rec) {
+    let s = 0n;
+    for (const e of new Set([...this.at.values()].flatMap((x) => [...x]))) if (e.counts(rec)) s += e.value;
+    return s;
+  }
+}
+const floorDiv = (a, b) => (a >= 0n || a % b === 0n ? a / b : a / b - 1n);
+// Per Mandate: its agent's offers and open contracts (toward outstanding, and every offer counted charges the
+// period of the statement's t), the contracts formed in each period, and the offers living into each period
+// from an earlier one (charged to a later period a statement charges).
+class MandateSums {
+  constructor(m) {
+    this.m = m;
+    this.offers = new Spans();
+    this.contracts = new Spans();
+    this.formed = new Map(); // period -> Spans
+    this.later = new Map(); // period -> Spans
+  }
+  // SPEC 4.5: period k is [valid_from_ms + k·period_ms, valid_from_ms + (k+1)·period_ms); period_ms 0 makes
+  // the validity one period -- null for a time outside it
+  periodOf(x) {
+    const { period_ms: P, valid_from_ms: from, valid_until_ms: until } = this.m;
+    if (P !== 0n) return floorDiv(x - from, P);
+    return from <= x && x < until ? 0n : null;
+  }
+  // where entry e of `kind` counts: [spans] (each created when first needed)
+  placesOf(kind, e) {
+    const of = (map, k) => map.get(k) ?? map.set(k, new Spans()).get(k);
+    if (kind === "open") return [this.contracts];
+    if (kind === "formed") {
+      const k = this.periodOf(e.lo);
+      return k === null ? [] : [of(this.formed, k)];
+    }
+    const out = [this.offers];
+    if (this.m.period_ms !== 0n) for (let k = this.periodOf(e.lo) + 1n; k <= this.periodOf(e.expires); k++) out.push(of(this.later, k));
+    return out;
+  }
+  sumIn(map, k, rec, how) {
+    const s = map.get(k);
+    return s ? s[how](rec) : 0n;
+  }
+}
+// The sums of every Mandate, kept by negotiation: what a negotiation's records add is counted again only when
+// it moved (touch: a statement of it applied or re-derived, a Stamp putting its Revoke in effect) -- and, for a
+// contract a held revocation could make bind its offerer to nothing (bindsOffererToNothing), when a revocation,
+// rotation or binding came (keysMoved).
+class ExposureSums {
+  constructor() {
+    this.byMandate = new Map(); // mandate hex -> MandateSums
+    this.added = new Map(); // negotiation id -> [[spans, entry]] it added
+    this.moved = new Set(); // negotiation ids to count again
+    this.disownable = new Set(); // negotiation ids with a contract of an offer naming no escrow
+    this.serial = 0;
+  }
+  touch(id) {
+    this.moved.add(id);
+  }
+  keysMoved() {
+    for (const id of this.disownable) this.moved.add(id);
+  }
+  of(v, mhex) {
+    this.countMoved(v);
+    return this.mandate(v, mhex);
+  }
+  countMoved(v) {
+    for (const id of this.moved) this.countAgain(v, id);
+    this.moved.clear();
+  }
+  mandate(v, mhex) {
+    let x = this.byMandate.get(mhex);
+    if (!x) this.byMandate.set(mhex, (x = new MandateSums(v.byDigest.get(mhex).body)));
+    return x;
+  }
+  countAgain(v, id) {
+    for (const [spans, e] of this.added.get(id) ?? []) spans.remove(e);
+    const added = [];
+    const { entries, disownable } = v.exposureSpans(id);
+    for (const { kind, mhex, ...e } of entries) {
+      if (e.value === 0n) continue; // adds nothing to any sum (and a zero offer may live over many periods)
+      e.id = this.serial++;
+      for (const spans of this.mandate(v, mhex).placesOf(kind, e)) {
+        spans.add(e);
+        added.push([spans, e]);
+      }
+    }
+    this.added.set(id, added);
+    if (disownable) this.disownable.add(id);
+    else this.disownable.delete(id);
+  }
+  // EXPOSURE.audit: what this view's sums give for rec, compared with every negotiation counted afresh and with
+  // every span asked -- an edit that moves a record without touch() shows here (tests/test_js_verifier.py)
+  audit(v, rec, got) {
+    EXPOSURE.audits++;
+    const fresh = new ExposureSums();
+    for (const id of v.negotiations.keys()) fresh.touch(id);
+    const mhex = hex(rec.h.mandate);
+    const x = fresh.of(v, mhex);
+    for (const how of ["sum", "asked"]) {
+      const want = [x.offers[how](rec) + x.contracts[how](rec)];
+      for (const [k, live] of got.periods) want.push(x.sumIn(x.formed, k, rec, how) + (live === "now" ? x.offers[how](rec) : x.sumIn(x.later, k, rec, how)));
+      const have = [got.outstanding, ...got.periods.map(([, , c]) => c)];
+      if (want.join() !== have.join()) throw new Error(`exposure sums of ${rec.dhex} (${how}): ${have} kept, ${want} counted afresh`);
+    }
+  }
+}
 const TRADE = new Set(["offer", "counter", "accept", "reject", "withdraw"]);
 const ESCROW_BODIES = new Set(["bond_lock", "release", "forfeit", "refund", "ruling"]);
 const PARTY_BODIES = new Set(["delivery", "breach_claim", "revoke"]);
@@ -850,6 +1056,35 @@ function shadowOf(n, c, state = n.state) {
   shadow.displaced = undefined;
   shadow.offLine = undefined;
   return shadow;
+}
+
+// One key's statements held, seq (bigint) -> {digest, prev, t}, and their seqs in order: CHN-005's nearest
+// neighbours held (a sparse view's chain has gaps) and CHN-002's last seq by a binary search, not a pass
+class Chain extends Map {
+  constructor() {
+    super();
+    this.seqs = [];
+  }
+  set(seq, v) {
+    if (!this.has(seq)) this.seqs.splice(this.rank(seq), 0, seq);
+    return super.set(seq, v);
+  }
+  // how many seqs held are below seq
+  rank(seq) {
+    let a = 0, b = this.seqs.length;
+    while (a < b) {
+      const m = (a + b) >> 1;
+      if (this.seqs[m] < seq) a = m + 1;
+      else b = m;
+    }
+    return a;
+  }
+  // the nearest seq held below seq (side -1) or above it (1), as {s, digest, prev, t}, or null
+  nearest(seq, side) {
+    const i = this.rank(seq) + (side < 0 ? -1 : this.has(seq) ? 1 : 0);
+    const s = this.seqs[i];
+    return s === undefined ? null : { s, ...this.get(s) };
+  }
 }
 
 class Negotiation {
@@ -948,7 +1183,7 @@ export class Verifier {
     this.now = nowMs === null || nowMs === undefined ? null : BigInt(nowMs);
     this.byDigest = new Map(); // hex digest -> accepted record
     this.nonces = new Map(); // issuer \0 hex nonce -> hex digest
-    this.chains = new Map(); // issuer -> Map(seq bigint -> {digest, prev, t})
+    this.chains = new Map(); // issuer -> Chain
     this.revocations = new Map(); // key -> [{eff, dhex}]
     this.rotations = new Map(); // key -> [{seq, dhex}] of every KeyRotation held (KEY-005, KEY-009)
     this.bindings = new Set(); // key \0 principal
@@ -957,7 +1192,8 @@ export class Verifier {
     this.negotiations = new Map(); // hex id -> Negotiation
     this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
     this.attested = new Map(); // issuer \0 contract -> seq
-    this.offersByMandate = new Map(); // mandate hex -> [offer records of its agent]
+    this.offersByNegotiation = new Map(); // hex id -> [its offer records: the opening Offer, each Counter counted]
+    this.exposureSums = new ExposureSums(); // step 29's sums (SPEC 4.5)
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
     this.handedFrom = new Map(); // old escrow key -> the revocations' reaches its contracts were last rebuilt at (ESC-022 (e))
     // hex negotiation id -> the records of it held, in the order they came: what deriveAgain replays --
@@ -1179,24 +1415,29 @@ export class Verifier {
   // before -- superseded, cut off, answered early -- are dropped, and its offers counted again as they are taken.
   deriveAgain(id) {
     const [first, ...rest] = this.heldByNegotiation.get(id);
-    const mine = new Set([first, ...rest]);
-    for (const r of mine) {
+    this.exposureSums.touch(id);
+    for (const r of [first, ...rest]) {
       this.superseded.delete(r.dhex);
       for (const k of ["superseded", "witnessedAccept", "cutBy", "cutAnswer", "earlyAnswers"]) delete r[k];
-      const k = hex(r.h.mandate);
-      const l = this.offersByMandate.get(k);
-      if (l) this.offersByMandate.set(k, l.filter((o) => !mine.has(o)));
     }
+    this.offersByNegotiation.delete(id);
     this.negotiations.set(id, new Negotiation(first));
     this.pushOffer(first);
     for (const r of rest) {
       try {
         const apply = this.checkNegotiation(r);
-        if (apply) apply();
+        if (apply) this.applyTo(id, apply);
       } catch (e) {
         if (!(e instanceof Reject)) throw e;
       }
     }
+  }
+  // A transition applied to negotiation `id`: its exposure counted again at the next check -- and at one the
+  // transition itself makes (continueBranch's refusedHeldFirst), from where it stands then
+  applyTo(id, apply) {
+    this.exposureSums.touch(id);
+    apply();
+    this.exposureSums.touch(id);
   }
   // KEY-010: a BreachClaim or Revoke takes effect at its escrow's Stamp, an Offer, Counter or Accept binds a
   // bond when the escrow takes it, a Receipt discharges an obligation then: an escrow (and its audit)
@@ -1257,15 +1498,11 @@ export class Verifier {
     if (below && below.digest !== hex(h.prev)) fail("CHAIN_BROKEN", "CHN-003", "prev does not link");
     const above = chain.get(h.seq + 1n);
     if (above && above.prev !== dhex) fail("CHAIN_BROKEN", "CHN-003", "next does not link");
-    let lo = null, hi = null;
-    for (const [s, v] of chain) {
-      if (s < h.seq && (lo === null || s > lo.s)) lo = { s, ...v };
-      if (s > h.seq && (hi === null || s < hi.s)) hi = { s, ...v };
-    }
+    const lo = chain.nearest(h.seq, -1), hi = chain.nearest(h.seq, 1);
     if (lo && h.issued_at_ms < lo.t) fail("CHAIN_BROKEN", "CHN-005", "issued before its predecessor");
     if (hi && h.issued_at_ms > hi.t) fail("CHAIN_BROKEN", "CHN-005", "issued after its successor");
     if (this.mode === "complete" && chain.size > 0) {
-      const last = [...chain.keys()].reduce((a, b) => (b > a ? b : a));
+      const last = chain.seqs.at(-1);
       if (h.seq !== last + 1n) fail("CHAIN_GAP", "CHN-002", `expected seq ${last + 1n}, got ${h.seq}`);
     }
     if (bodyName === "checkpoint" && h.seq > 0n) {
@@ -1378,6 +1615,7 @@ export class Verifier {
     if (b && (b.t < h.issued_at_ms || (b.t === h.issued_at_ms && b.seq <= h.seq))) return; // bound no later already
     const revs = this.revocations.get(h.issuer);
     this.revocations.delete(h.issuer);
+    this.exposureSums.keysMoved();
     try {
       this.acceptChecked(envBytes, true);
     } catch (e) {
@@ -1385,9 +1623,11 @@ export class Verifier {
       throw e;
     } finally {
       if (revs) this.revocations.set(h.issuer, revs);
+      this.exposureSums.keysMoved();
     }
     this.bindings.add(bk);
     this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
+    this.exposureSums.keysMoved();
     this.reweigh();
   }
 
@@ -1448,7 +1688,7 @@ export class Verifier {
     const nk = `${h.issuer}\0${hex(h.nonce)}`;
     if (this.nonces.has(nk) && !ownRev) fail("NONCE_REUSED", "RPL-001", "nonce reused");
     // 27. chain
-    const chain = this.chains.get(h.issuer) ?? new Map();
+    const chain = this.chains.get(h.issuer) ?? new Chain();
     if (!ownRev) this.checkChain(rec, chain);
     // 28. negotiation: returns a function that applies the transition once every check passed
     const apply = NEGOTIATION_BODIES.has(bodyName) ? this.checkNegotiation(rec) : null;
@@ -1520,8 +1760,10 @@ export class Verifier {
       this.revocations.set(body.key, l);
     }
     if (bodyName === "key_rotation") this.rotations.set(h.issuer, [...(this.rotations.get(h.issuer) ?? []), { seq: h.seq, dhex }]);
+    // bindsOffererToNothing reads revocations, rotations and bindings (none held: it reads nothing of them)
+    if (reweigh && (this.revocations.size > 0 || this.rotations.size > 0)) this.exposureSums.keysMoved();
     if (attKey) this.attested.set(attKey, h.seq);
-    if (apply) apply();
+    if (apply) this.applyTo(hex(h.negotiation_id), apply);
     if (bodyName === "stamp") {
       if (this.stampDisowned(rec)) this.unwitnessing.add(dhex); // KEY-009 (d): held, witnessing nothing
       else {
@@ -1605,6 +1847,7 @@ export class Verifier {
         // one of a displaced contract, held in its shadow (SPEC 4.5, MND-023), moves that contract alone
         for (const x of n?.displaced ?? [])
           if (x.shadow && x.c.digest === hex(s.body.contract) && this.stampActsFor(rec.h.issuer, x.c.escrow, rec.h.issued_at_ms, rec.h.seq)) this.makeEffective(x.shadow, x.c, s, rec.h.issued_at_ms);
+        this.exposureSums.touch(hex(s.h.negotiation_id)); // a Revoke in effect ends its contract (finishedAt)
       }
     });
   }
@@ -2098,20 +2341,25 @@ export class Verifier {
   }
 
   pushOffer(rec) {
-    const k = hex(rec.h.mandate);
-    const l = this.offersByMandate.get(k) ?? [];
-    l.push(rec);
-    this.offersByMandate.set(k, l);
+    const id = hex(rec.h.negotiation_id);
+    const l = this.offersByNegotiation.get(id);
+    if (l) l.push(rec);
+    else this.offersByNegotiation.set(id, [rec]);
   }
 
-  // SPEC 4.5: the agent's live offers and contracts under one mandate, at t. Each counts only for a
-  // statement it started before (isBefore): an offer from itself, a contract from its Accept.
-  exposure(mhex, agent, rec) {
-    const t = rec.h.issued_at_ms;
-    const offers = [];
-    for (const o of this.offersByMandate.get(mhex) ?? []) {
-      const n = this.negotiations.get(hex(o.h.negotiation_id));
-      if (o.h.expires_at_ms < t || !isBefore(o, rec)) continue;
+  // SPEC 4.5: what negotiation `id` adds to its parties' exposures, each entry under one Mandate, as a span
+  // (ExposureSums): an offer from itself -- it counts only for a statement it is before (isBefore) -- to its
+  // answer or expiry; its contract, and each a witnessed Accept displaced, from its Accept to its ending, its
+  // displacement or its claim window's end (kind "open": toward outstanding), and, in the period it was formed
+  // in, to its displacement ("formed"). `counts(rec)`: whether it counts for the statement rec. `disownable`:
+  // a contract of an offer naming no escrow, whose offerer a revocation held may bind to nothing.
+  exposureSpans(id) {
+    const entries = [];
+    let disownable = false;
+    const n = this.negotiations.get(id);
+    if (!n) return { entries, disownable };
+    for (const o of this.offersByNegotiation.get(id) ?? []) {
+      if (!o.h.mandate.length) continue;
       // Its answer: the next offer of the line (a Counter) or the statement that closed it; an offer a
       // witnessed Accept cut off the line counts nowhere (NEG-017). The answer is dated: it frees the offer
       // only for a statement it is before. An Accept is dated too: the contract starts at it, and for a
@@ -2119,29 +2367,37 @@ export class Verifier {
       // A witnessed Accept is dated too (NEG-019): an offer it cut off the line counts until that Accept or
       // its own answer, the offer it accepts until its first answer held.
       const i = n.line.indexOf(o);
-      let answer;
-      if (i >= 0) answer = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
-      else if (o.cutBy && !isBefore(o.cutBy, rec)) answer = o.cutAnswer;
+      let ends;
+      if (i >= 0) ends = [i + 1 < n.line.length ? n.line[i + 1] : n.closer];
+      else if (o.cutBy) ends = [o.cutBy, o.cutAnswer];
       else continue;
-      if (answer && isBefore(answer, rec)) continue;
-      if ((o.earlyAnswers ?? []).some((a) => isBefore(a, rec))) continue;
-      offers.push({ rec: o, value: offerValue(proposalOf(o), "issuer") });
+      ends = [...ends, ...(o.earlyAnswers ?? [])].filter(Boolean);
+      const expires = o.h.expires_at_ms;
+      const hi = ends.reduce((a, x) => (x.h.issued_at_ms < a ? x.h.issued_at_ms : a), expires + 1n);
+      const counts = (rec) => isBefore(o, rec) && expires >= rec.h.issued_at_ms && !ends.some((x) => isBefore(x, rec));
+      entries.push({ kind: "offer", mhex: hex(o.h.mandate), lo: o.h.issued_at_ms, hi, expires, value: offerValue(proposalOf(o), "issuer"), counts });
     }
-    const contracts = [];
-    for (const n of this.negotiations.values()) {
-      // the contract, and those a witnessed Accept displaced, each for a statement that Accept is not before
-      const held = [{ c: n.contract, by: null }, ...(n.displaced ?? [])];
-      for (const { c, by } of held) {
-        if (!c || !isBefore(c.acceptRec, rec) || (by && isBefore(by, rec))) continue;
-        let value = null;
-        if (c.proposer === agent && hex(c.offerRec.h.mandate) === mhex && !this.bindsOffererToNothing(c)) value = offerValue(c.proposal, "issuer");
-        if (c.acceptor === agent && hex(c.acceptRec.h.mandate) === mhex) value = offerValue(c.proposal, "audience");
-        if (value === null) continue;
-        const open = contractLiveFor({ contract: c }, rec) && c.lastDeadline() + CLAIM_WINDOW >= t;
-        contracts.push({ n, c, value, open, formed: c.acceptRec.h.issued_at_ms });
+    // the contract, and those a witnessed Accept displaced, each for a statement that Accept is not before
+    for (const { c, by } of [{ c: n.contract, by: null }, ...(n.displaced ?? [])]) {
+      if (!c) continue;
+      const byMandate = new Map(); // a contract under one Mandate on both sides counts as its acceptor's
+      const offerer = hex(c.offerRec.h.mandate), acceptor = hex(c.acceptRec.h.mandate);
+      if (offerer && !escrowOf(c.offerRec)) disownable = true;
+      if (offerer && !this.bindsOffererToNothing(c)) byMandate.set(offerer, offerValue(c.proposal, "issuer"));
+      if (acceptor) byMandate.set(acceptor, offerValue(c.proposal, "audience"));
+      const started = (rec) => isBefore(c.acceptRec, rec) && !(by && isBefore(by, rec));
+      const last = c.lastDeadline() + CLAIM_WINDOW;
+      const open = (rec) => started(rec) && contractLiveFor({ contract: c }, rec) && last >= rec.h.issued_at_ms;
+      const lo = c.acceptRec.h.issued_at_ms;
+      const f = finishedAt({ contract: c }, c.proposer);
+      let hi = by ? by.h.issued_at_ms : null;
+      for (const x of [last + 1n, f?.[0]]) if (x !== undefined && (hi === null || x < hi)) hi = x;
+      for (const [mhex, value] of byMandate) {
+        entries.push({ kind: "open", mhex, lo, hi, value, counts: open });
+        entries.push({ kind: "formed", mhex, lo, hi: by ? by.h.issued_at_ms : null, value, counts: started });
       }
     }
-    return { offers, contracts };
+    return { entries, disownable };
   }
 
   checkExposure(rec, m) {
@@ -2152,23 +2408,32 @@ export class Verifier {
       const o = this.byDigest.get(hex(body.offer));
       v = offerValue(proposalOf(o), "audience");
     } else v = offerValue(bodyName === "offer" ? body : body.proposal, "issuer");
-    const { offers, contracts } = this.exposure(hex(h.mandate), h.issuer, rec);
-    const sum = (xs) => xs.reduce((a, x) => a + x.value, 0n);
-    const outstanding = sum(offers) + sum(contracts.filter((x) => x.open));
-    if (outstanding + v > m.max_outstanding) fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
-    // budget periods the statement charges
+    const x = this.exposureSums.of(this, hex(h.mandate));
+    const offers = x.offers.sum(rec);
+    const outstanding = offers + x.contracts.sum(rec);
+    const periods = [];
+    const audit = () => EXPOSURE.audit && this.exposureSums.audit(this, rec, { outstanding, periods });
+    if (outstanding + v > m.max_outstanding) {
+      audit();
+      fail("MANDATE_VIOLATION", "MND-010", `outstanding ${outstanding} + ${v} > ${m.max_outstanding}`);
+    }
+    // budget periods the statement charges: the first, t's, holds every offer counted (issued at or before t,
+    // expiring at or after it); a later one, those of them living into it from before it (MandateSums.later)
     const P = m.period_ms;
     const periodOf = (x) => (P === 0n ? 0n : (x - m.valid_from_ms) / P);
-    const bounds = (k) => (P === 0n ? [m.valid_from_ms, m.valid_until_ms] : [m.valid_from_ms + k * P, m.valid_from_ms + (k + 1n) * P]);
     const ks = [];
     if (bodyName === "accept") ks.push(periodOf(t));
     else for (let k = periodOf(t); k <= periodOf(h.expires_at_ms); k++) ks.push(k);
     for (const k of ks) {
-      const [a, b] = bounds(k);
-      const overlaps = (o) => o.rec.h.issued_at_ms < b && o.rec.h.expires_at_ms >= a;
-      const committed = sum(contracts.filter((x) => x.formed >= a && x.formed < b)) + sum(offers.filter(overlaps));
-      if (committed + v > m.budget_per_period) fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
+      const now = P === 0n || m.valid_from_ms + k * P <= t;
+      const committed = x.sumIn(x.formed, k, rec, "sum") + (now ? offers : x.sumIn(x.later, k, rec, "sum"));
+      periods.push([k, now ? "now" : "later", committed]);
+      if (committed + v > m.budget_per_period) {
+        audit();
+        fail("MANDATE_VIOLATION", "MND-009", `period ${k}: ${committed} + ${v} > ${m.budget_per_period}`);
+      }
     }
+    audit();
   }
 
   checkMandateContent(m, h, body, bodyName) {
