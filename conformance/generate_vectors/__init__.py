@@ -179,6 +179,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.nested_branch(),
         negotiation.witnessed_late(),
         negotiation.two_witnessed(),
+        negotiation.line_counted(),
     ]
     return groups, proof
 
