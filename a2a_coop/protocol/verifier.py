@@ -1206,13 +1206,15 @@ class Verifier:
             if at is not None:
                 fork = min(fork, at)
                 passed.add(vs.digest)
-        grew = bool(passed)
-        while grew:  # what answers a passed answer, in turn: bounded by the statements held
-            grew = False
-            for vs in held:
-                if vs.digest not in passed and cited(vs) in passed:
-                    passed.add(vs.digest)
-                    grew = True
+        answering: dict[bytes, list[bytes]] = {}
+        for vs in held:
+            answering.setdefault(cited(vs), []).append(vs.digest)
+        todo = list(passed)
+        while todo:  # what answers a passed answer, in turn: one pass over the statements held
+            for digest in answering.get(todo.pop(), ()):
+                if digest not in passed:
+                    passed.add(digest)
+                    todo.append(digest)
         for vs in held:
             if vs.digest not in passed:
                 continue
