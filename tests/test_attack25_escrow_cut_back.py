@@ -37,7 +37,7 @@ import pytest
 from escrow_pages import audited
 
 from a2a_coop.protocol.audit import audit
-from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.errors import ExclusiveConflict, MandateViolation
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
@@ -544,3 +544,44 @@ def test_a_late_stamp_un_takes_nothing_the_view_took_while_it_held_the_cut_back(
         first.accept(to_carol.envelope)
     found = audit([*base, *late, delivery.envelope], subject=s.bob.did, screens=False)
     assert [(f.kind, f.requirement) for f in found] == [("over-commitment", "MND-010")], found
+
+
+@pytest.mark.req("NEG-021", "NEG-009")
+def test_a_late_stamp_un_takes_no_accept_under_the_key_the_witnessed_contract_holds() -> None:
+    """NEG-021 (d) with NEG-009 (reading27): Alice's kept Reject cuts back Bob's Accept of her Counter naming
+    E with exclusive_key K in a view with no Stamp yet; Alice offers Dave K and Dave accepts, the key free
+    then; then E's Stamp comes. The reference derived the negotiation again and read NEG-009 over it as for
+    a contract live again (ESC-022 (e), KEY-009 (d)): Dave's Accept held off, his negotiation back to
+    PROPOSED and Alice's Delivery under it refused -- an un-take NEG-021 (d) forbids, where the JS verifier
+    kept it (`chains.json` WitnessedLateKey, F63). Now Dave's contract stays; a new Accept under K after the
+    Stamp is refused (the witnessed contract holds K), and a view that held the Stamp first refuses Dave's
+    Accept (order-bound)."""
+    s = _CutBack()
+    dave = Party("dave", s.clock)
+    key = b"slot-1"
+    terms = s.alice.proposal(escrow=s.party.did, issuer_bond=BOND, audience_bond=BOND, exclusive_key=key)
+    s.counter = s.alice.counter(s.offer, terms)  # the next link after the kept Reject, naming K
+    s.accept = s.bob.accept(s.counter)
+    e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
+    out = e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])
+    assert _bodies(out) == ["stamp", "bond_lock", "bond_lock"]  # E witnessed and bonded Alice's contract
+    s.clock.advance(1_000)
+    to_dave = s.alice.offer(dave, s.alice.proposal(exclusive_key=key))
+    s.clock.advance(1_000)
+    dave_accept = dave.accept(to_dave)
+    s.clock.advance(1_000)
+    delivery = s.alice.deliver(dave_accept, dave)
+    base = [*s.setup, *dave.setup, out[0], s.offer.envelope, s.counter.envelope, s.accept.envelope]
+    v = Verifier()
+    for env in [*base, s.kept.envelope, to_dave.envelope, dave_accept.envelope, out[1]]:
+        v.accept(env)
+    cut = v.negotiations.get(s.offer.negotiation_id)
+    assert cut.contract is not None and cut.contract.accept.digest == s.accept.digest  # the attack happened
+    trade = v.negotiations.get(to_dave.negotiation_id)
+    assert trade.state is State.ACCEPTED and trade.contract is not None  # was PROPOSED: held off
+    v.accept(delivery.envelope)  # was ILLEGAL_TRANSITION: no contract
+    first = Verifier()
+    for env in [*base, s.kept.envelope, out[1], to_dave.envelope]:
+        first.accept(env)
+    with pytest.raises(ExclusiveConflict):
+        first.accept(dave_accept.envelope)

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 290,
+    "chains": 293,
     "wire": 77,
     "rules": 169,
     "mutations": 1877,
@@ -552,11 +552,12 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
     same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
     259-262 and NestedBranch's 263-266 (Alice's two answers at two places), WitnessedLate's 267-269 (what a
-    late Stamp un-takes), TwoWitnessed's 270-276 (NEG-021 (d), (e)) and LineCounted's 277-290 (what the line
-    before a witnessed contract counts), which read Alice's two answers as NEG-021 orders them."""
+    late Stamp un-takes), TwoWitnessed's 270-276 (NEG-021 (d), (e)), LineCounted's 277-290 (what the line
+    before a witnessed contract counts) and WitnessedLateKey's 291-293 (what a late Stamp un-takes under an
+    exclusive_key), which read Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 291))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 294))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -633,13 +634,14 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
         " // NEG-021 (d), (e)\n"
     )
     got = _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json")
-    kept_late = (278, 279, 281, 282, 285, 286, 289, 290)  # LineCounted: the kept answer after the Accept
+    kept_late = (278, 279, 281, 282, 285, 286, 289, 290, 293)  # LineCounted, WitnessedLateKey: the kept
+    # answer after the Accept
     assert got == {
         f"chains-{i}"
         for i in (242, 243, 251, 254, 255, 257, 258, 259, 262, 265, 266, 268, 269, 276, *kept_late)
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    stamp_late = (277, 278, 280, 281, 284, 285, 287, 288, 289)  # LineCounted
+    stamp_late = (277, 278, 280, 281, 284, 285, 287, 288, 289, 293)  # LineCounted, WitnessedLateKey
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
     assert got == {f"chains-{i}" for i in (*before, *stamp_late)}
@@ -775,7 +777,9 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     dropped it -- so Carol's Accept of it after the Stamp came was UNKNOWN_NEGOTIATION (WitnessedLate,
     chains.json 267, 268); 269 (the Stamp held before the offer: refused) agrees either way. That reading,
     put back in a copy, disagrees with exactly those two -- and with TwoWitnessed's 273 (both Accepts before
-    both Stamps), which the whole replay read right only once it recorded every Stamp held ahead (F55)."""
+    both Stamps), which the whole replay read right only once it recorded every Stamp held ahead (F55), and
+    with WitnessedLateKey's 291 (an Accept under the exclusive_key the witnessed contract holds, taken while
+    the view held the cut-back: the whole replay refused it, F63)."""
     now = "    for (const id of ids) this.deriveAgain(id);\n"
     whole = """    if (!ids.size || this.rederiving) return;
     const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
@@ -789,7 +793,7 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     Object.assign(this, fresh);
 """
     got = _edited_disagreements(tmp_path, [(now, whole)], "chains.json")
-    assert got == {"chains-267", "chains-268", "chains-273"}
+    assert got == {"chains-267", "chains-268", "chains-273", "chains-291"}  # 291: Dave's Accept under K (F63)
 
 
 @pytest.mark.req("NEG-021", "MND-010")

@@ -1160,7 +1160,7 @@ class Verifier:
         offer = self.statements.get(held.statement.accept.offer)
         witnessing = proposal_of(offer).terms.escrow if offer is not None else ""
         if witnessing in acting and self._witnessed_accept(held, neg):
-            self._rederive({digest})
+            self._rederive({digest}, settle=False)  # un-takes nothing taken meanwhile (NEG-021 (d))
             self._count_witnessed(held)
 
     def _count_witnessed(self, accept: VerifiedStatement) -> None:
@@ -1796,7 +1796,7 @@ class Verifier:
         self.disowning += 1
         self._rederive({d for _, d in named})
 
-    def _rederive(self, digests: set[bytes]) -> None:
+    def _rederive(self, digests: set[bytes], *, settle: bool = True) -> None:
         """Derive again, from the statements held in the order they were taken, the negotiations of the
         statements ``digests`` names whose Stamps that witness just changed (:meth:`_reweigh_stamps`), as
         :meth:`_restore` derives a forgotten one from the archive."""
@@ -1829,7 +1829,8 @@ class Verifier:
                 self.negotiations.restore = restore
             if derived:
                 self._count_again(self.negotiations.by_id[nid])  # a contract live again counts again
-        self._settle_exclusive(nids)
+        if settle:  # NEG-009 read again for contracts live again (ESC-022 (e), KEY-009 (d)), not a late Stamp
+            self._settle_exclusive(nids)
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract

@@ -180,6 +180,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_late(),
         negotiation.two_witnessed(),
         negotiation.line_counted(),
+        negotiation.witnessed_late_key(),
     ]
     return groups, proof
 

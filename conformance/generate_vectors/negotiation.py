@@ -2734,3 +2734,63 @@ def line_counted() -> Group:
             [*base, *order, alices.envelope],
         )
     return g
+
+
+def witnessed_late_key() -> Group:
+    """NEG-021 (d), NEG-009 (reading27): a late Stamp un-takes no Accept of another negotiation under an
+    exclusive_key the witnessed contract holds. Alice's kept Reject of Bob's offer naming no escrow cuts back
+    Bob's Accept of her Counter naming E with exclusive_key K in a view with no Stamp yet; Alice offers Dave K
+    and Dave accepts, the key free then; E's Stamp comes. The reference read NEG-009 again over the
+    negotiation derived and held Dave's Accept off -- his contract gone, Alice's Delivery under it refused --
+    where NEG-021 (d) keeps what the view took meanwhile, as the JS verifier does (finding F63). A view that
+    held the Stamp first refuses Dave's Accept (order-bound), and after the Stamp a new Accept under K is
+    refused in both orders. tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
+    g = Group("WitnessedLateKey", "sparse")
+    clock, alice, bob = world()
+    dave, escrow = Party("dave", clock), Party("escrow", clock)
+    key = b"slot-1"
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    terms = alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100, exclusive_key=key)
+    counter = alice.counter(offer, terms)
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    to_dave = alice.offer(dave, alice.proposal(exclusive_key=key))
+    clock.advance(1_000)
+    dave_accept = dave.accept(to_dave)
+    clock.advance(1_000)
+    delivery = alice.deliver(dave_accept, dave)
+    again = alice.offer(dave, alice.proposal(exclusive_key=key))
+    clock.advance(1_000)
+    again_accept = dave.accept(again)
+    base = [*ctx(alice, bob, dave, escrow), offer.envelope, counter.envelope, accept.envelope]
+    late = [kept.envelope, to_dave.envelope, dave_accept.envelope, witness]
+    g.add(
+        "Alice's kept Reject cuts back Bob's Accept of her Counter naming E with exclusive_key K before E's "
+        "Stamp of it; Dave's Accept of her offer of K, taken then, stays taken when the Stamp comes: her "
+        "Delivery to Dave under it is taken",
+        ["NEG-021", "NEG-009"],
+        [*base, *late, delivery.envelope],
+    )
+    g.add(
+        "the same, then Alice's next offer of K to Dave and his Accept of it: the witnessed contract holds K",
+        ["NEG-009", "NEG-021"],
+        [*base, *late, again.envelope, again_accept.envelope],
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        twin=[*base, *late, again.envelope],
+    )
+    g.add(
+        "the same statements, E's Stamp held before Dave's Accept: the witnessed contract holds K and Dave's "
+        "Accept is refused (order-bound, as NEG-021 (d) says)",
+        ["NEG-009", "NEG-021"],
+        [*base, kept.envelope, witness, to_dave.envelope, dave_accept.envelope],
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        twin=[*base, kept.envelope, witness, to_dave.envelope],
+    )
+    return g
