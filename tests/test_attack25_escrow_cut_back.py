@@ -37,7 +37,7 @@ import pytest
 from escrow_pages import audited
 
 from a2a_coop.protocol.audit import audit
-from a2a_coop.protocol.errors import MandateViolation
+from a2a_coop.protocol.errors import ExclusiveConflict, MandateViolation
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
@@ -54,14 +54,19 @@ class _CutBack:
     """Bob's offer naming no escrow (``offer``), Alice's kept Reject of it (``kept``, seq 0), her Counter
     naming the escrow with both bonds (``counter``, seq 1) and Bob's Accept of it (``accept``)."""
 
-    def __init__(self, bob_caps: dict[str, int] | None = None) -> None:
+    def __init__(self, bob_caps: dict[str, int] | None = None, kept: str = "reject") -> None:
         self.clock = clock = FixedClock()
         self.alice, self.bob = Party("alice", clock), Party("bob", clock, dict(bob_caps or {}))
         self.party = Party("escrow", clock)
         self.offer = self.bob.offer(self.alice, self.bob.proposal())
         assert not proposal_of(self.offer).terms.escrow
         clock.advance(1_000)
-        self.kept = self.alice.reject(self.offer, "kept back")
+        if kept == "counter":  # a kept Counter naming no escrow, or a kept Accept, in the Reject's place
+            self.kept = self.alice.counter(self.offer, self.alice.proposal())
+        elif kept == "accept":
+            self.kept = self.alice.accept(self.offer)
+        else:
+            self.kept = self.alice.reject(self.offer, "kept back")
         clock.advance(1_000)
         terms = self.alice.proposal(escrow=self.party.did, issuer_bond=BOND, audience_bond=BOND)
         self.counter = self.alice.counter(self.offer, terms)
@@ -387,8 +392,8 @@ def _exposure_ends(
     return ends
 
 
-def _witnessed_counter_story() -> tuple[_CutBack, list[bytes], dict[str, list[bytes]]]:
-    s = _CutBack()
+def _witnessed_counter_story(kept: str = "reject") -> tuple[_CutBack, list[bytes], dict[str, list[bytes]]]:
+    s = _CutBack(kept=kept)
     e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
     out = e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])
     items = {
@@ -428,23 +433,75 @@ def test_the_witnessed_contract_a_lower_answer_leaves_standing_counts_for_its_pa
     assert after_accept["ORCAST"] == after_accept["OCARST"] == after_accept["OCASRT"], after_accept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spec26: what the line before a witnessed contract counts depends on when the lower answer came",
-)
 @pytest.mark.req("NEG-021", "MND-009", "MND-010", "NEG-019")
-def test_what_the_line_a_lower_answer_leaves_standing_counts_is_one_in_every_order() -> None:
-    """spec26 (open, a question for the SPEC as much as the code): before the witnessed contract forms, what
-    the line counts depends on the order. A view that took the kept Reject last (superseded, moving nothing,
-    NEG-021 (d)) counts Bob's offer until Alice's Counter answered it (+2 s) and her Counter, live, until
-    Bob's Accept (+3 s); one that took the Reject first counts Bob's offer until the Reject (+1 s) and Alice's
-    Counter nowhere before the Accept, as NEG-019 dates an answer a witnessed Accept displaced -- four
-    outcomes in the 24 orders. Section 4.5 asks one count for the statements held, whatever their order; the
-    SPEC says neither which (the Reject as an answer held first until the witnessed Accept's place, as the
-    `branch` reading of SPEC 4.5 does for NEG-017, or moving nothing at all, as (d)'s "as a higher one")."""
-    s, out, items = _witnessed_counter_story()
+@pytest.mark.parametrize("kept", ["reject", "counter", "accept"])
+def test_what_the_line_a_lower_answer_leaves_standing_counts_is_one_in_every_order(kept: str) -> None:
+    """spec26, settled (reading27, NEG-021 (d)): before the witnessed contract forms, what the line counts
+    was the order's. A view that took the kept Reject last (superseded, moving nothing) counted Bob's offer
+    until Alice's Counter answered it (+2 s) and her Counter, live, until Bob's Accept (+3 s); one that took
+    the Reject first (15 of the 24 orders) counted Bob's offer until the Reject (+1 s) and Alice's Counter
+    nowhere before the Accept, as NEG-019 dates an answer a witnessed Accept displaced. Now the lower answer
+    the witnessed contract passes moves nothing in any order (`Verifier._count_line_as_witnessed_first`):
+    the Reject-last count in all 24 -- what Bob's guard acted on when he accepted, and nothing Alice's
+    reveal can move. The same where the kept answer is a Counter naming no escrow or an Accept: before,
+    4 and 3 outcomes, her kept Counter (500) counted in some orders until it expired and her kept Accept's
+    contract (450) in others; now it counts nowhere, as held last."""
+    s, out, items = _witnessed_counter_story(kept)
     ends = _exposure_ends(s, out, items, _orders())
     assert len(ends) == 1, {k: v[:2] for k, v in ends.items()}
+    (alice_out, alice_period, bob_out, bob_period), orders = next(iter(ends.items()))
+    assert len(orders) == 24
+    # at +0.5 s, +1.5 s (the Reject's moment: it frees nothing), +2.5 s (Alice's Counter live), +3.5 s, +5 s
+    assert alice_out == alice_period == (0, 0, 600, 600, 600)
+    assert bob_out == bob_period == (500, 500, 0, 550, 550)
+
+
+@pytest.mark.req("NEG-021", "MND-009", "MND-010", "NEG-018")
+def test_what_answers_a_lower_answer_the_witnessed_contract_passed_counts_nowhere_in_every_order() -> None:
+    """reading27: Alice's kept answer is a Counter naming no escrow (K, +1 s) that Bob counters in turn (B,
+    500, +1.5 s) before her higher Counter naming E (+2 s) and his Accept of it, which E witnesses. A view
+    that held the witnessed contract first took K and B superseded, moving nothing; one that held K first
+    counted B live -- until it expired, or as the witnessed Accept's cut-off line (SPEC 4.5) until it --
+    and K until the Stamp, five outcomes in the 36 orders. Now the lower answer and what answers it count
+    nowhere, Bob's offer until Alice's higher Counter, in every order (NEG-021 (d))."""
+    clock = FixedClock()
+    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal())
+    clock.advance(1_000)
+    kept = alice.counter(offer, alice.proposal())
+    clock.advance(500)
+    again = bob.counter(kept, bob.proposal())
+    clock.advance(500)
+    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    assert kept.seq < counter.seq and not proposal_of(kept).terms.escrow
+    setup = [*alice.setup, *bob.setup]
+    e = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS})
+    out = e.submit([*setup, offer.envelope, counter.envelope, accept.envelope])
+    assert _bodies(out) == ["stamp", "bond_lock", "bond_lock"]  # the attack happened: E witnessed, bonded
+    items = {"O": offer, "K": kept, "B": again, "C": counter, "A": accept}
+    t0 = offer.issued_at_ms
+    ends: dict[tuple[tuple[int, ...], ...], list[str]] = {}
+    for order in itertools.permutations("OKBCAS"):
+        at = order.index
+        if not (at("O") < at("K") < at("B") and at("O") < at("C") < at("A")):
+            continue
+        v = Verifier()
+        for env in [*setup, out[0], *(out[1] if k == "S" else items[k].envelope for k in order)]:
+            v.accept(env)
+        counts = []
+        for who in (alice, bob):
+            ex = v.exposure.exposure(who.mandate_vs.digest)
+            times = [t0 + dt for dt in (500, 1_200, 1_700, 2_500, 3_500)]
+            counts.append(tuple(ex.outstanding(t) for t in times))
+            counts.append(tuple(ex.committed(ex.period_of(t0), t) for t in times))
+        ends.setdefault(tuple(counts), []).append("".join(order))
+    assert len(ends) == 1, {k: v[:2] for k, v in ends.items()}
+    assert sum(map(len, ends.values())) == 36
+    alice_out, _, bob_out, _ = next(iter(ends))
+    assert alice_out == (0, 0, 0, 600, 600)  # her kept Counter nowhere, her higher one from +2 s
+    assert bob_out == (500, 500, 500, 0, 550)  # his offer until her higher Counter, his Counter of K nowhere
 
 
 @pytest.mark.req("NEG-021", "MND-010", "NEG-019")
@@ -487,3 +544,44 @@ def test_a_late_stamp_un_takes_nothing_the_view_took_while_it_held_the_cut_back(
         first.accept(to_carol.envelope)
     found = audit([*base, *late, delivery.envelope], subject=s.bob.did, screens=False)
     assert [(f.kind, f.requirement) for f in found] == [("over-commitment", "MND-010")], found
+
+
+@pytest.mark.req("NEG-021", "NEG-009")
+def test_a_late_stamp_un_takes_no_accept_under_the_key_the_witnessed_contract_holds() -> None:
+    """NEG-021 (d) with NEG-009 (reading27): Alice's kept Reject cuts back Bob's Accept of her Counter naming
+    E with exclusive_key K in a view with no Stamp yet; Alice offers Dave K and Dave accepts, the key free
+    then; then E's Stamp comes. The reference derived the negotiation again and read NEG-009 over it as for
+    a contract live again (ESC-022 (e), KEY-009 (d)): Dave's Accept held off, his negotiation back to
+    PROPOSED and Alice's Delivery under it refused -- an un-take NEG-021 (d) forbids, where the JS verifier
+    kept it (`chains.json` WitnessedLateKey, F63). Now Dave's contract stays; a new Accept under K after the
+    Stamp is refused (the witnessed contract holds K), and a view that held the Stamp first refuses Dave's
+    Accept (order-bound)."""
+    s = _CutBack()
+    dave = Party("dave", s.clock)
+    key = b"slot-1"
+    terms = s.alice.proposal(escrow=s.party.did, issuer_bond=BOND, audience_bond=BOND, exclusive_key=key)
+    s.counter = s.alice.counter(s.offer, terms)  # the next link after the kept Reject, naming K
+    s.accept = s.bob.accept(s.counter)
+    e = LocalEscrow(s.party, funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
+    out = e.submit([*s.setup, s.offer.envelope, s.counter.envelope, s.accept.envelope])
+    assert _bodies(out) == ["stamp", "bond_lock", "bond_lock"]  # E witnessed and bonded Alice's contract
+    s.clock.advance(1_000)
+    to_dave = s.alice.offer(dave, s.alice.proposal(exclusive_key=key))
+    s.clock.advance(1_000)
+    dave_accept = dave.accept(to_dave)
+    s.clock.advance(1_000)
+    delivery = s.alice.deliver(dave_accept, dave)
+    base = [*s.setup, *dave.setup, out[0], s.offer.envelope, s.counter.envelope, s.accept.envelope]
+    v = Verifier()
+    for env in [*base, s.kept.envelope, to_dave.envelope, dave_accept.envelope, out[1]]:
+        v.accept(env)
+    cut = v.negotiations.get(s.offer.negotiation_id)
+    assert cut.contract is not None and cut.contract.accept.digest == s.accept.digest  # the attack happened
+    trade = v.negotiations.get(to_dave.negotiation_id)
+    assert trade.state is State.ACCEPTED and trade.contract is not None  # was PROPOSED: held off
+    v.accept(delivery.envelope)  # was ILLEGAL_TRANSITION: no contract
+    first = Verifier()
+    for env in [*base, s.kept.envelope, out[1], to_dave.envelope]:
+        first.accept(env)
+    with pytest.raises(ExclusiveConflict):
+        first.accept(dave_accept.envelope)

@@ -44,7 +44,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 276,
+    "chains": 293,
     "wire": 77,
     "rules": 181,
     "mutations": 1877,
@@ -553,11 +553,12 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     read Alice's Counter naming an escrow as the higher of her two answers, WitnessedBranch's 250-252 (the
     same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
     259-262 and NestedBranch's 263-266 (Alice's two answers at two places), WitnessedLate's 267-269 (what a
-    late Stamp un-takes) and TwoWitnessed's 270-276 (NEG-021 (d), (e)), which read Alice's two answers as
-    NEG-021 orders them."""
+    late Stamp un-takes), TwoWitnessed's 270-276 (NEG-021 (d), (e)), LineCounted's 277-290 (what the line
+    before a witnessed contract counts) and WitnessedLateKey's 291-293 (what a late Stamp un-takes under an
+    exclusive_key), which read Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 277))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 294))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -623,8 +624,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     cut back) agrees either way. WitnessedBranch (250-252, F60: the witnessed contract one Counter further
     down) needs the first part where the Accept was held before the lower answer (251), the second in all
     three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
-    contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61) and
-    TwoWitnessed (270-276, F55)
+    contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61),
+    TwoWitnessed (270-276, F55) and LineCounted (277-290, F62)
     the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
     second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
@@ -634,17 +635,22 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
         " // NEG-021 (d), (e)\n"
     )
     got = _edited_disagreements(tmp_path, [(first, "        const lower = raw;\n")], "chains.json")
-    assert got == {
-        f"chains-{i}" for i in (242, 243, 251, 254, 255, 257, 258, 259, 262, 265, 266, 268, 269, 276)
-    }
-    got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
-    # in each, an Accept came before its escrow's Stamp of it
+    kept_late = (278, 279, 281, 282, 285, 286, 289, 290, 293)  # LineCounted, WitnessedLateKey: the kept
+    # answer after the Accept
     assert got == {
         f"chains-{i}"
-        for i in (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
+        for i in (242, 243, 251, 254, 255, 257, 258, 259, 262, 265, 266, 268, 269, 276, *kept_late)
     }
+    got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
+    stamp_late = (277, 278, 280, 281, 284, 285, 287, 288, 289, 293)  # LineCounted, WitnessedLateKey
+    # in each, an Accept came before its escrow's Stamp of it
+    before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
+    assert got == {f"chains-{i}" for i in (*before, *stamp_late)}
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
-    assert got == {f"chains-{i}" for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275)}
+    kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
+    assert got == {
+        f"chains-{i}" for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275, *kept_first)
+    }
 
 
 def _transcripts() -> dict[str, list[bytes]]:
@@ -914,7 +920,9 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     dropped it -- so Carol's Accept of it after the Stamp came was UNKNOWN_NEGOTIATION (WitnessedLate,
     chains.json 267, 268); 269 (the Stamp held before the offer: refused) agrees either way. That reading,
     put back in a copy, disagrees with exactly those two -- and with TwoWitnessed's 273 (both Accepts before
-    both Stamps), which the whole replay read right only once it recorded every Stamp held ahead (F55)."""
+    both Stamps), which the whole replay read right only once it recorded every Stamp held ahead (F55), and
+    with WitnessedLateKey's 291 (an Accept under the exclusive_key the witnessed contract holds, taken while
+    the view held the cut-back: the whole replay refused it, F63)."""
     now = "    for (const id of ids) this.deriveAgain(id);\n"
     whole = """    if (!ids.size || this.rederiving) return;
     const fresh = new Verifier({ mode: this.mode, nowMs: this.nowMs, role: this.role });
@@ -928,7 +936,42 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     Object.assign(this, fresh);
 """
     got = _edited_disagreements(tmp_path, [(now, whole)], "chains.json")
-    assert got == {"chains-267", "chains-268", "chains-273"}
+    assert got == {"chains-267", "chains-268", "chains-273", "chains-291"}  # 291: Dave's Accept under K (F63)
+
+
+@pytest.mark.req("NEG-021", "MND-010")
+def test_the_js_verifier_counts_the_line_a_lower_answer_leaves_as_held_after_the_contract(
+    tmp_path: Path,
+) -> None:
+    """NEG-021 (d) (F62, reading27): the lower answer a witnessed contract passes moves nothing in any order.
+    The JS verifier, taking a branch back where the kept Reject came first, never counted Alice's Counter
+    (taken superseded, it was not among her offers) and freed it at the Reject's place (the closer of the
+    line it left, pushed to its early answers): her offer over her cap counting it was taken (LineCounted,
+    chains.json 280), and counted the line it left -- a kept Counter and Bob's Counter of it, a kept
+    Accept's contract -- where it came first (284, 287, 288). Each part undone in a copy disagrees with
+    exactly the vectors that need it: the Counter counted (280), the closer kept out of its answers (280),
+    the offers of the line it leaves counted nowhere (284, 287), no open end of it kept (287: Bob's Counter
+    of the kept one after the Stamp), and a contract of it displaced at its own Accept (288)."""
+    push = "        if (o.h.mandate.length && !held.includes(o)) this.pushOffer(o);\n"
+    closer = "    if (answerOf(i) && !path) (O.earlyAnswers ??= []).push(answerOf(i));\n"
+    nowhere = "        if (passed) later.cutAnswer = later; // answered at its own place: nowhere\n"
+    open_end = "    n.branch = !path && "
+    open_end += '(n.state === "PROPOSED" || n.state === "COUNTERED") ? n.outstanding : null;\n'
+    assert _edited_disagreements(tmp_path, [(push, "")], "chains.json") == {"chains-280"}
+    got = _edited_disagreements(
+        tmp_path,
+        [(closer, "    if (answerOf(i)) (O.earlyAnswers ??= []).push(answerOf(i));\n")],
+        "chains.json",
+    )
+    assert got == {"chains-280"}
+    assert _edited_disagreements(tmp_path, [(nowhere, "")], "chains.json") == {"chains-284", "chains-287"}
+    got = _edited_disagreements(tmp_path, [(open_end, open_end.replace("!path && ", ""))], "chains.json")
+    assert got == {"chains-287"}
+    by = "    const by = passed && n.contract ? n.contract.acceptRec : acceptRec;"
+    by += " // passed: displaced at its own Accept\n"
+    assert _edited_disagreements(tmp_path, [(by, "    const by = acceptRec;\n")], "chains.json") == {
+        "chains-288"
+    }
 
 
 @pytest.mark.req("NEG-021", "NEG-017")

@@ -609,6 +609,17 @@ class Exposure:
                 return
         self._answered.add(digest, entry.value, self._from_start(0, digest, until), entry.buckets)
 
+    def offer_reanswered(self, digest: bytes, at: tuple[int, int]) -> None:
+        """The answer that ended the offer moves nothing any more and another at ``at`` does (NEG-021 (d):
+        a lower answer the line's witnessed contract passed): it counts until ``at`` -- later or sooner than
+        before -- as :meth:`offer_answered` dates it. A live one is answered at ``at``."""
+        entry = self._answered.items.get(digest)
+        if entry is None:
+            self.offer_answered(digest, at)
+            return
+        until = self._from_start(0, digest, at[0] * _SPAN + at[1] + 1)
+        self._answered.add(digest, entry.value, until, entry.buckets)
+
     def answer_forgotten(self, digest: bytes) -> None:
         """Its negotiation is forgotten: an answered offer still counts exactly as it did (from its place
         until its answer: SPEC 4.5), kept in a compact form (``_frozen``) until a statement before its
@@ -1063,6 +1074,12 @@ class ExposureBook:
         exp = self.by_mandate.get(mandate_digest)
         if exp is not None:
             exp.offer_accepted(offer_digest, at, accepted_ms)
+
+    def offer_reanswered(self, mandate_digest: bytes, offer_digest: bytes, at: tuple[int, int]) -> None:
+        """See :meth:`Exposure.offer_reanswered`."""
+        exp = self.by_mandate.get(mandate_digest)
+        if exp is not None:
+            exp.offer_reanswered(offer_digest, at)
 
     def answer_forgotten(self, mandate_digest: bytes, offer_digest: bytes) -> None:
         exp = self.by_mandate.get(mandate_digest)

@@ -1084,7 +1084,10 @@ class Negotiation:
         old = self.replaced = self.contract
         if old is not None:
             self._keep_displaced(old, self.outstanding)
-        self.branch = self.outstanding if self.state in BARGAINING_STATES else None
+        # A branch taken back passes the line it leaves -- a lower answer's (NEG-021 (d): moving nothing, as
+        # held after the witnessed contract) or another witnessed contract's (e) --: no open end to continue.
+        bargaining = found is None and self.state in BARGAINING_STATES
+        self.branch = self.outstanding if bargaining else None
         if old is not None:
             cut += [old.accept.digest, *old.deliveries, *old.pending, *old.claims]
         self._supersede(cut)
@@ -1240,6 +1243,23 @@ class Negotiation:
         taken superseded, as a higher one."""
         c = self.contract
         return c is not None and self.witnessed(c.accept, c.offer)
+
+    def passed_lower_answer(self, vs: VerifiedStatement) -> int | None:
+        """NEG-021 (d): where ``vs``, taken superseded, is an answer lower in its issuer's chain than the
+        line's answer to an offer of the line naming no escrow -- the pair's lower answer, which the line's
+        witnessed contract passed -- that offer's index in :attr:`offers`; else None. It moves nothing, as
+        held after that contract (SPEC 4.5)."""
+        c = self.contract
+        if c is None or vs.body not in _ANSWER_BODIES or vs.digest not in self.superseded:
+            return None
+        ref = cited(vs)
+        i = next((k for k, o in enumerate(self.offers) if o.digest == ref), -1)
+        if i < 0 or proposal_of(self.offers[i]).terms.escrow or not self.witnessed(c.accept, c.offer):
+            return None
+        answer = self.offers[i + 1] if i + 1 < len(self.offers) else c.accept
+        if answer.issuer != vs.issuer or not _answers_in_life(self.offers[i], vs):
+            return None
+        return i if _chain_place(vs) < _chain_place(answer) else None
 
     def _keep_off_line(self, held: Iterable[VerifiedStatement]) -> None:
         """NEG-021 (d), (e): keep each Counter of ``held``, taken superseded or cut off the line, in

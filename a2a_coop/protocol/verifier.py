@@ -1165,7 +1165,7 @@ class Verifier:
         offer = self.statements.get(held.statement.accept.offer)
         witnessing = proposal_of(offer).terms.escrow if offer is not None else ""
         if witnessing in acting and self._witnessed_accept(held, neg):
-            self._rederive({digest})
+            self._rederive({digest}, settle=False)  # un-takes nothing taken meanwhile (NEG-021 (d))
             self._count_witnessed(held)
 
     def _count_witnessed(self, accept: VerifiedStatement) -> None:
@@ -1185,10 +1185,60 @@ class Verifier:
             )
             self._contract_formed(c, accept)
             self._track_activation(neg)
+        else:
+            for party_vs in (c.offer, c.accept):
+                self.exposure.contract_undisplaced(party_vs.mandate_digest, c.id)
+            self._count_again(neg)
+        self._count_line_as_witnessed_first(neg)
+
+    def _count_line_as_witnessed_first(self, neg: Negotiation) -> None:
+        """NEG-021 (d): the line before ``neg``'s witnessed contract counts as in a view that held that
+        contract before the lower answer it passed -- that answer taken superseded, moving nothing (section
+        4.5) -- whatever order they came in: the offer it answered counts until the line's answer to it, each
+        Counter of the line after it from its own place until the next answer (the Accept for the last); the
+        lower answer and what answers it in turn count nowhere -- a Counter, a contract of an Accept --, as
+        statements answering a superseded offer. Called when a witnessed Accept took the line back past a
+        lower answer held first (the branch, or a cut-back undone by a late Stamp)."""
+        c = neg.contract
+        if c is None or not neg.superseded:
             return
-        for party_vs in (c.offer, c.accept):
-            self.exposure.contract_undisplaced(party_vs.mandate_digest, c.id)
-        self._count_again(neg)
+        book, offers = self.exposure, neg.offers
+        fork = len(offers)
+        held = [vs for d in neg.superseded if (vs := self.statements.get(d)) is not None]
+        passed: set[bytes] = set()
+        for vs in held:
+            at = neg.passed_lower_answer(vs)
+            if at is not None:
+                fork = min(fork, at)
+                passed.add(vs.digest)
+        answering: dict[bytes, list[bytes]] = {}
+        for vs in held:
+            answering.setdefault(cited(vs), []).append(vs.digest)
+        todo = list(passed)
+        while todo:  # what answers a passed answer, in turn: one pass over the statements held
+            for digest in answering.get(todo.pop(), ()):
+                if digest not in passed:
+                    passed.add(digest)
+                    todo.append(digest)
+        for vs in held:
+            if vs.digest not in passed:
+                continue
+            if vs.body == "counter":
+                book.offer_dead(vs.mandate_digest, vs.digest)
+            elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
+                for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
+                    book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
+        answers = [*offers[1:], c.accept]
+        for k in range(fork, len(offers)):
+            offer = offers[k]
+            exp = book.by_mandate.get(offer.mandate_digest)
+            if exp is None or not exp.holds(offer.digest):
+                if k == fork:
+                    continue
+                self._offer_live(offer)  # taken superseded, never counted: from its own place
+            if offer.issuer == self.me and self._bound_until(offer) is not None:
+                continue  # our guard's own, bonded: counted until its escrow took the answer (section 4.5)
+            book.offer_reanswered(offer.mandate_digest, offer.digest, _place(answers[k], offer))
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding
@@ -1751,7 +1801,7 @@ class Verifier:
         self.disowning += 1
         self._rederive({d for _, d in named})
 
-    def _rederive(self, digests: set[bytes]) -> None:
+    def _rederive(self, digests: set[bytes], *, settle: bool = True) -> None:
         """Derive again, from the statements held in the order they were taken, the negotiations of the
         statements ``digests`` names whose Stamps that witness just changed (:meth:`_reweigh_stamps`), as
         :meth:`_restore` derives a forgotten one from the archive."""
@@ -1784,7 +1834,8 @@ class Verifier:
                 self.negotiations.restore = restore
             if derived:
                 self._count_again(self.negotiations.by_id[nid])  # a contract live again counts again
-        self._settle_exclusive(nids)
+        if settle:  # NEG-009 read again for contracts live again (ESC-022 (e), KEY-009 (d)), not a late Stamp
+            self._settle_exclusive(nids)
 
     def witnessing_escrow(self, vs: VerifiedStatement) -> str:
         """The escrow whose Stamp witnesses ``vs`` for KEY-009: an Offer's or Counter's own (a contract
@@ -2464,6 +2515,9 @@ class Verifier:
             self._track_exposure(vs, neg, before)
             if line is not None and neg.offers is not line:
                 self._track_lower_answer(vs, neg, line[len(neg.offers) :])
+                c = neg.contract
+                if c is not None and c.accept.digest == vs.digest:
+                    self._count_line_as_witnessed_first(neg)  # a witnessed Accept took a branch back
             if branch is not None and neg.branch is not branch and vs.digest in neg.superseded:
                 if refused:
                     neg.branch = branch  # held first it was refused: the line's open end stays where it was

@@ -179,6 +179,8 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.nested_branch(),
         negotiation.witnessed_late(),
         negotiation.two_witnessed(),
+        negotiation.line_counted(),
+        negotiation.witnessed_late_key(),
     ]
     return groups, proof
 

@@ -2598,3 +2598,199 @@ def two_witnessed() -> Group:
             twin=[*base, *order],
         )
     return g
+
+
+def line_counted() -> Group:
+    """NEG-021 (d), reading27: what the line before a witnessed contract counts is one in every order -- the
+    lower answer the witnessed contract passes moves nothing. Bob's offer naming no escrow (500), Alice's
+    kept Reject of it (+1 s), her Counter naming E with both bonds (600, +2 s), Bob's Accept (+3 s), E's
+    Stamp. Bob's offer counts until Alice's Counter, her Counter from its place until Bob's Accept: Bob's
+    offer of 500 to Carol at +1.5 s is over his max_outstanding 900, Alice's offer of 500 to Carol at +2.5 s
+    over her 1,000 (one of 400 fits), whether the Reject came before Alice's Counter, between the Accept and
+    the Stamp, or after the Stamp. Before, a view that took the Reject before the Stamp counted Bob's offer
+    until the Reject and Alice's Counter nowhere before the Accept, and took both offers. And where Alice's
+    kept answer is a Counter naming no escrow that Bob counters in turn, both count nowhere in every order
+    (before: both counted where they came first, Bob's as the witnessed Accept's cut-off line where it came
+    after the Stamp), and so does a kept Accept's contract.
+    tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
+    g = Group("LineCounted", "sparse")
+    clock, alice, bob = world(alice={"max_outstanding": 1_000}, bob={"max_outstanding": 900})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(500)
+    bobs = bob.offer(carol)  # +1.5 s: Bob's offer to Alice still counts (her Counter is to come)
+    clock.advance(500)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(500)
+    alices = alice.offer(carol)  # +2.5 s: her Counter counts, live
+    deadline = clock.now_ms + DAY_MS
+    fits = alice.offer(carol, alice.proposal(gives=[service("code-review", value=400, deadline_ms=deadline)]))
+    clock.advance(500)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line = [counter.envelope, accept.envelope]
+    orders = (
+        ("before Alice's Counter", [kept.envelope, *line, witness]),
+        ("between Bob's Accept and E's Stamp of it", [*line, kept.envelope, witness]),
+        ("after E's Stamp", [*line, witness, kept.envelope]),
+    )
+    for comment, order in orders:
+        g.add(
+            f"Bob's max_outstanding 900: Alice's kept Reject of his offer naming no escrow (500) {comment}, "
+            "lower in her chain than her Counter naming E, whose Accept E witnessed: his offer counts until "
+            "her Counter, and his offer of 500 to Carol between the Reject and the Counter is over his cap",
+            ["MND-010", "NEG-021"],
+            [*base, *order, bobs.envelope],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*base, *order],
+        )
+    for comment, order in orders:
+        g.add(
+            f"Alice's max_outstanding 1,000: her kept Reject of Bob's offer naming no escrow {comment}; her "
+            "Counter naming E (600), whose Accept E witnessed, counts from its place until that Accept, and "
+            "her offer of 500 to Carol between them is over her cap",
+            ["MND-010", "NEG-021"],
+            [*base, *order, alices.envelope],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*base, *order],
+        )
+    g.add(
+        "the same, the Reject before Alice's Counter, her offer to Carol of 400 instead: it fits (600 + 400)",
+        ["MND-010", "NEG-021"],
+        [*base, *orders[0][1], fits.envelope],
+    )
+    # Alice's kept answer a Counter naming no escrow (500), Bob's Counter of it (500): both count nowhere
+    clock, alice, bob = world(alice={"max_outstanding": 1_000}, bob={"max_outstanding": 1_000})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.counter(offer, alice.proposal())
+    clock.advance(200)
+    deadline = clock.now_ms + DAY_MS
+    alices = alice.offer(
+        carol, alice.proposal(gives=[service("code-review", value=600, deadline_ms=deadline)])
+    )
+    clock.advance(300)
+    again = bob.counter(kept, bob.proposal())
+    clock.advance(200)
+    bobs = bob.offer(carol)
+    clock.advance(300)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line = [counter.envelope, accept.envelope]
+    kept_line = [kept.envelope, again.envelope]
+    for comment, order in (
+        ("first", [*kept_line, *line, witness]),
+        ("between Bob's Accept and E's Stamp of it", [*line, *kept_line, witness]),
+        ("after E's Stamp", [*line, witness, *kept_line]),
+        ("Alice's first, Bob's after E's Stamp", [kept.envelope, *line, witness, again.envelope]),
+    ):
+        g.add(
+            "max_outstanding 1,000 each: Alice's kept Counter of Bob's offer naming no escrow (500) and "
+            "Bob's "
+            f"Counter of it (500), {comment}, lower in her chain than her Counter naming E, whose Accept E "
+            "witnessed: both count nowhere, and Alice's offer of 600 to Carol after her kept Counter, and "
+            "Bob's of 500 after his (his first offer counting until her higher Counter), both fit",
+            ["MND-010", "NEG-021", "NEG-018"],
+            [*base, *order, alices.envelope, bobs.envelope],
+        )
+    # Alice's kept answer an Accept (her side 450 of its contract): that contract counts nowhere
+    clock, alice, bob = world(alice={"max_outstanding": 1_000})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.accept(offer)
+    clock.advance(500)
+    deadline = clock.now_ms + DAY_MS
+    alices = alice.offer(
+        carol, alice.proposal(gives=[service("code-review", value=600, deadline_ms=deadline)])
+    )
+    clock.advance(500)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line = [counter.envelope, accept.envelope]
+    for comment, order in (
+        ("first", [kept.envelope, *line, witness]),
+        ("between Bob's Accept and E's Stamp of it", [*line, kept.envelope, witness]),
+        ("after E's Stamp", [*line, witness, kept.envelope]),
+    ):
+        g.add(
+            f"Alice's max_outstanding 1,000: her kept Accept of Bob's offer naming no escrow, {comment}, "
+            "lower "
+            "in her chain than her Counter naming E, whose Accept E witnessed: its contract (450 her side) "
+            "counts nowhere, and her offer of 600 to Carol after the kept Accept fits",
+            ["MND-010", "NEG-021", "NEG-023"],
+            [*base, *order, alices.envelope],
+        )
+    return g
+
+
+def witnessed_late_key() -> Group:
+    """NEG-021 (d), NEG-009 (reading27): a late Stamp un-takes no Accept of another negotiation under an
+    exclusive_key the witnessed contract holds. Alice's kept Reject of Bob's offer naming no escrow cuts back
+    Bob's Accept of her Counter naming E with exclusive_key K in a view with no Stamp yet; Alice offers Dave K
+    and Dave accepts, the key free then; E's Stamp comes. The reference read NEG-009 again over the
+    negotiation derived and held Dave's Accept off -- his contract gone, Alice's Delivery under it refused --
+    where NEG-021 (d) keeps what the view took meanwhile, as the JS verifier does (finding F63). A view that
+    held the Stamp first refuses Dave's Accept (order-bound), and after the Stamp a new Accept under K is
+    refused in both orders. tests/test_attack25_escrow_cut_back.py. Appended to chains.json."""
+    g = Group("WitnessedLateKey", "sparse")
+    clock, alice, bob = world()
+    dave, escrow = Party("dave", clock), Party("escrow", clock)
+    key = b"slot-1"
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    terms = alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100, exclusive_key=key)
+    counter = alice.counter(offer, terms)
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    clock.advance(1_000)
+    to_dave = alice.offer(dave, alice.proposal(exclusive_key=key))
+    clock.advance(1_000)
+    dave_accept = dave.accept(to_dave)
+    clock.advance(1_000)
+    delivery = alice.deliver(dave_accept, dave)
+    again = alice.offer(dave, alice.proposal(exclusive_key=key))
+    clock.advance(1_000)
+    again_accept = dave.accept(again)
+    base = [*ctx(alice, bob, dave, escrow), offer.envelope, counter.envelope, accept.envelope]
+    late = [kept.envelope, to_dave.envelope, dave_accept.envelope, witness]
+    g.add(
+        "Alice's kept Reject cuts back Bob's Accept of her Counter naming E with exclusive_key K before E's "
+        "Stamp of it; Dave's Accept of her offer of K, taken then, stays taken when the Stamp comes: her "
+        "Delivery to Dave under it is taken",
+        ["NEG-021", "NEG-009"],
+        [*base, *late, delivery.envelope],
+    )
+    g.add(
+        "the same, then Alice's next offer of K to Dave and his Accept of it: the witnessed contract holds K",
+        ["NEG-009", "NEG-021"],
+        [*base, *late, again.envelope, again_accept.envelope],
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        twin=[*base, *late, again.envelope],
+    )
+    g.add(
+        "the same statements, E's Stamp held before Dave's Accept: the witnessed contract holds K and Dave's "
+        "Accept is refused (order-bound, as NEG-021 (d) says)",
+        ["NEG-009", "NEG-021"],
+        [*base, kept.envelope, witness, to_dave.envelope, dave_accept.envelope],
+        "EXCLUSIVE_CONFLICT",
+        "ContractRule",
+        twin=[*base, kept.envelope, witness, to_dave.envelope],
+    )
+    return g

@@ -2221,7 +2221,12 @@ export class Verifier {
   // NEG-017: cut the line back to O; the witnessed Accept's contract replaces whatever followed O.
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
   displace(n, O, acceptRec, w, path = null) {
-    n.branch = n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;
+    // a branch taken back passes the line it leaves -- a lower answer's (NEG-021 (d)) or another witnessed
+    // contract's (e) --: no open end to continue (finding F62)
+    n.branch = !path && (n.state === "PROPOSED" || n.state === "COUNTERED") ? n.outstanding : null;
+    // NEG-021 (d) (finding F62): the lower answer the witnessed contract passes, with what followed it, moves
+    // nothing, as held after that contract -- each offer of it counts nowhere, a contract of it nowhere
+    const passed = path !== null && !(n.contract && this.witnessOf(n.contract.acceptRec, n.contract.offerRec));
     if (path) {
       // NEG-021 (d), (e) (findings F51, F55): the branch held off the line is the line's again, from the offer
       // of the line it answers, in place of the answer held to it and what followed it (cut below with the
@@ -2229,6 +2234,7 @@ export class Verifier {
       const j = n.line.findIndex((o) => o.dhex === hex(path[0].body.offer));
       for (const later of n.line.slice(j + 1)) {
         later.cutBy = acceptRec;
+        if (passed) later.cutAnswer = later; // answered at its own place: nowhere
         this.superseded.add(later.dhex);
         (n.offLine ??= new Map()).set(later.dhex, later);
       }
@@ -2237,17 +2243,23 @@ export class Verifier {
         n.offLine.delete(o.dhex);
         this.superseded.delete(o.dhex);
         o.superseded = false;
+        // on the line again (finding F62): a Counter taken superseded, never counted, counts from its place
+        // until its answer on the line, as held after the witnessed contract
+        const held = this.offersByNegotiation.get(hex(o.h.negotiation_id)) ?? [];
+        if (o.h.mandate.length && !held.includes(o)) this.pushOffer(o);
       }
       this.superseded.delete(acceptRec.dhex);
     }
     const i = n.line.indexOf(O);
     const answerOf = (j) => (j + 1 < n.line.length ? n.line[j + 1] : n.closer);
-    if (answerOf(i)) (O.earlyAnswers ??= []).push(answerOf(i));
+    // (a branch taken back: the closer answered the line it left, not O -- finding F62)
+    if (answerOf(i) && !path) (O.earlyAnswers ??= []).push(answerOf(i));
     n.line.slice(i + 1).forEach((later, k) => {
       later.cutBy = acceptRec;
       later.cutAnswer = answerOf(i + 1 + k);
     });
-    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by: acceptRec, shadow: shadowOf(n, n.contract) });
+    const by = passed && n.contract ? n.contract.acceptRec : acceptRec; // passed: displaced at its own Accept
+    if (n.contract) (n.displaced ??= []).push({ c: n.contract, by, shadow: shadowOf(n, n.contract) });
     for (const later of n.line.slice(i + 1)) this.superseded.add(later.dhex);
     if (n.closer) this.superseded.add(n.closer.dhex);
     if (n.contract) {
