@@ -105,6 +105,7 @@ from a2a_coop.runtime.trade import (
     hidden_accept_check_ms,
     offer_to_show,
     unfinished,
+    withdraw_cut_off_alone,
 )
 from a2a_coop.transport.limits import Claimed, IssuerLimiter, PeerLimits, claimed
 
@@ -704,7 +705,10 @@ class PeerNode:
         with self.peer.lock:
             # Ended (a Reject, our Withdraw), it was forgotten once journaled: read back from the journal.
             neg = self.peer.verifier.negotiations.find(negotiation_id)
-            offer = None if neg is None else offer_to_show(self.peer, neg)  # unbonded too (NEG-017)
+            # Unbonded too (NEG-017); or our bonded Counter a lower answer cut off the line, withdrawn at its
+            # escrow at once (NEG-024 (a)).
+            offer = None if neg is None else offer_to_show(self.peer, neg)
+            offer = offer or self.peer.cut_off_counter(negotiation_id)
             if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
                 return
             now = self.peer.clock()
@@ -754,7 +758,10 @@ class PeerNode:
             return False
         asked_at = self.peer.clock()
         try:
-            ours = ask_escrow_alone(self.peer, self.witness.escrow, neg)
+            asked = ask_escrow_alone(self.peer, self.witness.escrow, neg)
+            # Our bonded Counter a lower answer cut off the line, withdrawn there (NEG-024 (a)).
+            withdrawn = withdraw_cut_off_alone(self.peer, self.witness.escrow, neg, self.witness.did)
+            ours = None if asked is None and withdrawn is None else [*(asked or []), *(withdrawn or [])]
         except Exception as exc:  # best effort, as the witness's submissions: asked again below
             (log.warning if attempt < MAX_LOCK_FETCHES else log.debug)(
                 "escrow witness: asking about our bonded offer failed (attempt %d): %s", attempt + 1, exc
@@ -764,7 +771,7 @@ class PeerNode:
             # deadline plus the claim window (SPEC 4.5). Giving up sooner would hold them that long
             # after an escrow that was down for some minutes came back.
             with self.peer.lock:
-                offer = offer_to_show(self.peer, neg)
+                offer = offer_to_show(self.peer, neg) or self.peer.cut_off_counter(neg.id)
                 held = offer is not None and _hold_ends_ms(offer) >= self.peer.clock()
             if held:
                 again = functools.partial(self.ask_about_offer, negotiation_id, attempt + 1)
