@@ -382,3 +382,61 @@ def test_a_resumed_responder_shows_the_escrow_its_accept_a_kept_counter_cut_back
     w.escrow.tick()
     assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
     peer.journal.close()
+
+
+@pytest.mark.req("NEG-024", "NEG-021")
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_served_node_shows_the_escrow_its_accept_a_kept_reject_cut_back(
+    tmp_path: Path, restart: bool
+) -> None:
+    """NEG-024 itself on a served node. Alice offers served Bob a trade naming no escrow; he counters naming
+    none (C1); she keeps a Reject of C1 and sends a Counter of it naming E with both bonds (C2); his node
+    accepts C2; she sends the kept Reject: lower in her chain, it cuts the line back past his Accept
+    before any Stamp of it reached the node. She shows E his Accept alone, E locks both bonds, and her
+    claim takes his bond unless the node shows E the Accept itself and performs the contract E witnessed
+    (NEG-021 (d)) -- at once, or (``restart``: served with no witness before) once served with one again."""
+    w = _World(FixedClock())
+    path = tmp_path / "bob.db"
+    node = _node(w, path, witness=not restart)
+    try:
+        offer = _opening(w)
+        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
+        w.clock.advance(1_000)
+        kept = w.alice.reject(c1, "kept back")
+        w.clock.advance(1_000)
+        named = _mirror(c1)
+        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
+        c2 = w.alice.counter(c1, named)
+        w.clock.advance(1_000)
+        answered = [verify_statement(env) for env in node.exchange(c2.envelope, ())]
+        (accept,) = [vs for vs in answered if vs.body == "accept"]
+        node.exchange(kept.envelope, ())
+        if restart:  # cut back in Bob's view (with a witness, it may have shown E the Accept by now)
+            neg = node.peer.negotiation(offer.negotiation_id)
+            assert neg.contract is None and accept.digest in neg.superseded
+            node.close()
+            node = _node(w, path, witness=True)
+            node.witness_owed()
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(offer.negotiation_id)
+        node.witness.flush()  # his Delivery, if any, given to E (WIT-007)
+    finally:
+        node.close()
+    line = [offer.envelope, c1.envelope, c2.envelope, accept.envelope]
+    w.escrow.submit([*w.alice.setup, *w.bob.setup, *line])  # Alice shows it too: the same Stamp and locks
+    w.escrow.submit([w.alice.deliver(accept, w.bob).envelope])
+    w.clock.now_ms = proposal_of(c2).wants[0].deadline_ms + 31_000
+    claim = w.alice.sign(
+        "breach_claim",
+        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
+        audience=w.bob.did,
+        negotiation_id=offer.negotiation_id,
+    )
+    with contextlib.suppress(CoopError):
+        w.escrow.submit([claim.envelope])
+    w.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
+    w.escrow.tick()
+    assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+    assert neg.contract is not None and neg.contract.accept.digest == accept.digest  # NEG-021 (d)
+    assert any(by == w.bob.did for by, _ in neg.contract.delivered)  # Bob performed, at E too

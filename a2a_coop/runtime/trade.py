@@ -482,23 +482,53 @@ def show_accept_cut_back(
     again (a forgotten one is brought back with the contract); as it was when there is nothing to show,
     or when the escrow refuses the Accept as not witnessed before its offer's bonding cutoff (WIT-004):
     nobody showed it there in time, and nothing binds us under it. :func:`carry_trade` and
-    :func:`resume_trade` (a run stopped after we signed the Accept) both call it.
+    :func:`resume_trade` (a run stopped after we signed the Accept) both call it; a served node
+    :func:`show_accept_cut_back_alone`.
 
     Raises:
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
     """
-    cut = accept_cut_back(peer, neg) if neg.contract is None else []
-    if not cut or (dialled and proposal_of(cut[-2]).terms.escrow != dialled):
+    shown = _show_accept_cut_back(peer, escrow, neg, dialled)
+    if shown is None:
         return neg
+    relay_escrow_answers(peer, counterparty, shown[0], escrow=escrow)
+    return peer.negotiation(neg.id)
+
+
+def show_accept_cut_back_alone(
+    peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
+) -> list[VerifiedStatement] | None:
+    """:func:`show_accept_cut_back` for a peer with no channel to its counterparty (a served node): the
+    escrow's answer taken as :func:`ask_escrow_alone` takes it, returning what it makes us sign (our
+    Deliveries under the contract it witnessed, for the caller to give it, WIT-007); None when there was
+    nothing to show, or the escrow refused the Accept as not witnessed in time.
+
+    Raises:
+        MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
+        CoopError, TransportError: from the escrow.
+    """
+    shown = _show_accept_cut_back(peer, escrow, neg, dialled)
+    return None if shown is None else _take_alone(peer, escrow, neg.id, *shown)
+
+
+def _show_accept_cut_back(
+    peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
+) -> tuple[list[bytes], str] | None:
+    """Submit our Accept cut back in ``neg`` (:func:`accept_cut_back`), after the bargaining it accepts, to
+    ``escrow`` when it is the one the accepted offer names (``dialled``, "" when the caller checked); its
+    answer and that escrow, or None when there is nothing to show there or the escrow refused the Accept
+    as not witnessed before its offer's bonding cutoff (WIT-004)."""
+    cut = accept_cut_back(peer, neg) if neg.contract is None else []
+    named = proposal_of(cut[-2]).terms.escrow if cut else ""
+    if not cut or (dialled and named != dialled):
+        return None
     try:
-        answers = escrow.submit([vs.envelope for vs in cut])
+        return escrow.submit([vs.envelope for vs in cut]), named
     except CoopError as refused:
         if refused.code != "UNWITNESSED":
             raise
         log.info("our Accept cut back in %s binds nothing: %s", neg.id.hex()[:12], refused)
-        return neg
-    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
-    return peer.negotiation(neg.id)
+        return None
 
 
 def withdraw_counter_cut_off(
