@@ -71,23 +71,33 @@ class _World:
         accept = self.alice.accept(counter)
         bob_mandate = bob.mandate if isinstance(bob, Identity) else bob.setup[0]
         shown = [*self.alice.setup, bob_mandate, *(vs.envelope for vs in line), accept.envelope]
-        with contextlib.suppress(CoopError):  # refused (ESC-014): nothing locked, nothing to claim
+        try:
             self.escrow.submit(shown)
-            self.escrow.submit([self.alice.deliver(accept, bob).envelope])  # type: ignore[arg-type]
-            self.clock.now_ms = proposal_of(counter).gives[0].deadline_ms + 31_000
-            claim = self.alice.sign(
-                "breach_claim",
-                commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
-                audience=bob.did,
-                negotiation_id=counter.negotiation_id,
-            )
-            self.escrow.submit([claim.envelope])
-            self.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-            self.escrow.tick()
+        except CoopError:
+            pass  # refused (ESC-014): nothing locked, nothing to claim
+        else:
+            self.alice_claims(accept, bob, proposal_of(counter).gives[0].deadline_ms)
         ledger = _bodies(self.escrow.escrow.ledger())
         assert "forfeit" not in ledger, "Bob's bond was forfeited to Alice"
         assert sum(self.escrow.escrow.balance(bob.did)) == FUNDS
         return ledger
+
+    def alice_claims(self, accept: VerifiedStatement, bob: Party | Identity, deadline_ms: int) -> None:
+        """Alice delivers her own item under ``accept``'s contract, claims Bob's after ``deadline_ms``, and E
+        rules once the response window is over; Bob's bond must still be his."""
+        self.escrow.submit([self.alice.deliver(accept, bob).envelope])  # type: ignore[arg-type]
+        self.clock.now_ms = deadline_ms + 31_000
+        claim = self.alice.sign(
+            "breach_claim",
+            commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
+            audience=bob.did,
+            negotiation_id=accept.negotiation_id,
+        )
+        with contextlib.suppress(CoopError):  # refused outright: as good as dismissed
+            self.escrow.submit([claim.envelope])
+        self.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
+        self.escrow.tick()
+        assert "forfeit" not in _bodies(self.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
 
 
 class _Stopped:
@@ -368,19 +378,7 @@ def test_a_resumed_responder_shows_the_escrow_its_accept_a_kept_counter_cut_back
     assert any(by == w.bob.did for by, _ in neg.contract.delivered)  # Bob performed, at E too
     line = [offer.envelope, c1.envelope, c2.envelope, accept.envelope]
     w.escrow.submit([*w.alice.setup, *w.bob.setup, *line])  # a repeat: the same Stamp and locks
-    w.escrow.submit([w.alice.deliver(accept, w.bob).envelope])
-    w.clock.now_ms = proposal_of(c2).wants[0].deadline_ms + 31_000
-    claim = w.alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
-        audience=w.bob.did,
-        negotiation_id=offer.negotiation_id,
-    )
-    with contextlib.suppress(CoopError):
-        w.escrow.submit([claim.envelope])
-    w.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-    w.escrow.tick()
-    assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+    w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
     peer.journal.close()
 
 
@@ -425,18 +423,6 @@ def test_a_served_node_shows_the_escrow_its_accept_a_kept_reject_cut_back(
         node.close()
     line = [offer.envelope, c1.envelope, c2.envelope, accept.envelope]
     w.escrow.submit([*w.alice.setup, *w.bob.setup, *line])  # Alice shows it too: the same Stamp and locks
-    w.escrow.submit([w.alice.deliver(accept, w.bob).envelope])
-    w.clock.now_ms = proposal_of(c2).wants[0].deadline_ms + 31_000
-    claim = w.alice.sign(
-        "breach_claim",
-        commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="never delivered"),
-        audience=w.bob.did,
-        negotiation_id=offer.negotiation_id,
-    )
-    with contextlib.suppress(CoopError):
-        w.escrow.submit([claim.envelope])
-    w.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-    w.escrow.tick()
-    assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+    w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
     assert neg.contract is not None and neg.contract.accept.digest == accept.digest  # NEG-021 (d)
     assert any(by == w.bob.did for by, _ in neg.contract.delivered)  # Bob performed, at E too
