@@ -898,11 +898,13 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if (n.initiator == peer.did and unfinished(n))
                 or bonded_offer_to_show(peer, n) is not None
                 or accept_cut_back(peer, n)
+                or peer.cut_off_counter(n.id) is not None
             ]
             # Ended and dropped from memory, with our bonded offer's answer not shown to its escrow (a
             # run stopped before it could ask): an Accept there may still bind us (NEG-017, ESC-013).
             # Or with our Accept cut back before we held its escrow's Stamp: the counterparty can show
-            # it there alone (NEG-024).
+            # it there alone (NEG-024). Or with our bonded Counter a lower answer cut off the line, not
+            # withdrawn at its escrow yet (NEG-024 (a)).
             negs += forgotten_to_show(peer, journal.statements(), peer.clock())
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = (
@@ -924,9 +926,12 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         succeeded: set[str] = set()
         for neg in negs:
             # A contract's escrow; else the one our unanswered bonded offer names, asked about it
-            # (ESC-013); else the one the offer our Accept cut back accepts names, shown it (NEG-024).
+            # (ESC-013); else the one the offer our Accept cut back accepts names, shown it (NEG-024); else
+            # the one our cut-off bonded Counter names, shown our Withdraw of it (NEG-024 (a)).
             shown = bonded_offer_to_show(peer, neg)
             cut = accept_cut_back(peer, neg) if neg.contract is None and shown is None else []
+            alone = neg.contract is None and shown is None and not cut
+            cut_off = peer.cut_off_counter(neg.id) if alone else None
             wanted = (
                 neg.contract.escrow
                 if neg.contract is not None
@@ -934,6 +939,8 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if shown is not None
                 else proposal_of(cut[-2]).terms.escrow
                 if cut
+                else proposal_of(cut_off).terms.escrow
+                if cut_off is not None
                 else ""
             )
             if wanted and not (serving and serves_for(peer, serving, wanted)):  # its successor too (ESC-022)

@@ -58,6 +58,7 @@ from a2a_coop.protocol.negotiation import (
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     Contract,
+    Negotiation,
     State,
     proposal_of,
 )
@@ -98,13 +99,16 @@ from a2a_coop.runtime.strangers import (
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import (
     Submitter,
+    accept_cut_back,
     ask_escrow_alone,
     bonded_offer_to_show,
     contract_evidence,
     forgotten_to_show,
     hidden_accept_check_ms,
     offer_to_show,
+    show_accept_cut_back_alone,
     unfinished,
+    withdraw_cut_off_alone,
 )
 from a2a_coop.transport.limits import Claimed, IssuerLimiter, PeerLimits, claimed
 
@@ -704,7 +708,7 @@ class PeerNode:
         with self.peer.lock:
             # Ended (a Reject, our Withdraw), it was forgotten once journaled: read back from the journal.
             neg = self.peer.verifier.negotiations.find(negotiation_id)
-            offer = None if neg is None else offer_to_show(self.peer, neg)  # unbonded too (NEG-017)
+            offer = None if neg is None else self._to_show(neg)
             if neg is None or offer is None or proposal_of(offer).terms.escrow != self.witness.did:
                 return
             now = self.peer.clock()
@@ -724,6 +728,14 @@ class PeerNode:
         # Not bounded by the witness's queue: one per negotiation of ours, which the open caps bound
         # (RPC-012) while the offer is outstanding; an answered one runs at once.
         self.witness.watch((at - now) / 1000, lambda: self.ask_about_offer(negotiation_id), bounded=False)
+
+    def _to_show(self, neg: Negotiation) -> VerifiedStatement | None:
+        """What of ``neg`` the escrow it names must be shown, by the offer it names it in: our offer whose
+        answer it has not taken (:func:`~a2a_coop.runtime.trade.offer_to_show`, unbonded too, NEG-017);
+        else the offer our Accept a lower answer cut back accepts (NEG-024); else our bonded Counter a
+        lower answer cut off the line, to withdraw there (NEG-024 (a))."""
+        cut = accept_cut_back(self.peer, neg) if neg.contract is None else []
+        return offer_to_show(self.peer, neg) or (cut[-2] if cut else self.peer.cut_off_counter(neg.id))
 
     def show_escrow_now(self, negotiation_id: bytes) -> bool:
         """:meth:`watch_exposed` for an answered offer, at once and on the caller's thread: the escrow our
@@ -754,7 +766,15 @@ class PeerNode:
             return False
         asked_at = self.peer.clock()
         try:
-            ours = ask_escrow_alone(self.peer, self.witness.escrow, neg)
+            escrow, did = self.witness.escrow, self.witness.did
+            asked = [ask_escrow_alone(self.peer, escrow, neg)]
+            # Read again for each: what the escrow answered may have formed the contract (a forgotten
+            # negotiation comes back as a copy). Our Accept a lower answer cut back (NEG-024), and our
+            # bonded Counter it cut off the line (NEG-024 (a)), as carry_trade shows them.
+            for show in (show_accept_cut_back_alone, withdraw_cut_off_alone):
+                now_held = self.peer.verifier.negotiations.find(negotiation_id) or neg
+                asked.append(show(self.peer, escrow, now_held, did))
+            ours = None if all(a is None for a in asked) else [vs for a in asked for vs in a or ()]
         except Exception as exc:  # best effort, as the witness's submissions: asked again below
             (log.warning if attempt < MAX_LOCK_FETCHES else log.debug)(
                 "escrow witness: asking about our bonded offer failed (attempt %d): %s", attempt + 1, exc
@@ -764,7 +784,7 @@ class PeerNode:
             # deadline plus the claim window (SPEC 4.5). Giving up sooner would hold them that long
             # after an escrow that was down for some minutes came back.
             with self.peer.lock:
-                offer = offer_to_show(self.peer, neg)
+                offer = self._to_show(neg)
                 held = offer is not None and _hold_ends_ms(offer) >= self.peer.clock()
             if held:
                 again = functools.partial(self.ask_about_offer, negotiation_id, attempt + 1)

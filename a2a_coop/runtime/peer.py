@@ -2900,37 +2900,62 @@ class Peer:
     def withdraw_cut_off(self, negotiation_id: bytes) -> tuple[VerifiedStatement, VerifiedStatement] | None:
         """Our bonded Counter naming an escrow in ``negotiation_id`` that a lower answer of the counterparty's
         key cut off the line (NEG-021 (a)) and that no statement we hold answers, with our Withdraw of it,
-        signed and journaled now: shown to that escrow, it closes the Counter there (ESC-014), or the
-        escrow answers with an Accept of it it witnessed first, which stands (ESC-012, NEG-021 (d)). Or
-        None. Without it the counterparty accepts the Counter at the escrow alone, which locks our bond
-        while our view holds the negotiation ended (tests/test_attack27_cut_off_counter.py)."""
+        signed and journaled now -- or the Withdraw of it we signed before, while we hold no Stamp of it by
+        that escrow (a run stopped before the escrow took it: ``a2a-coop resume``, a served node's restart;
+        the escrow answers a repeat as the first time, ESC-007). Shown to that escrow, it closes the Counter
+        there (ESC-014), or the escrow answers with an Accept of it it witnessed first, which stands
+        (ESC-012, NEG-021 (d)). Or None. Without it the counterparty accepts the Counter at the escrow
+        alone, which locks our bond while our view holds the negotiation ended
+        (tests/test_attack27_cut_off_counter.py, tests/test_cutoff27_withdraw_everywhere.py)."""
         with self.lock:
-            counter = self._cut_off_counter(negotiation_id)
-        if counter is None:
+            found = self._cut_off_counter(negotiation_id)
+        if found is None:
             return None
-        withdraw = self.sign(
-            "withdraw",
-            trade_pb2.Withdraw(offer=counter.digest, reason="cut off the line by a lower answer"),
-            audience=counter.header.audience,
-            negotiation_id=negotiation_id,
-            refs=[counter.digest],
-        )
+        counter, withdraw = found
+        if withdraw is None:
+            withdraw = self.sign(
+                "withdraw",
+                trade_pb2.Withdraw(offer=counter.digest, reason="cut off the line by a lower answer"),
+                audience=counter.header.audience,
+                negotiation_id=negotiation_id,
+                refs=[counter.digest],
+            )
         return counter, withdraw
 
-    def _cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
-        """:meth:`withdraw_cut_off`'s Counter, or None."""
+    def cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
+        """:meth:`withdraw_cut_off`'s Counter, nothing signed: whether there is one to withdraw."""
+        with self.lock:
+            found = self._cut_off_counter(negotiation_id)
+        return None if found is None else found[0]
+
+    def _cut_off_counter(
+        self, negotiation_id: bytes
+    ) -> tuple[VerifiedStatement, VerifiedStatement | None] | None:
+        """:meth:`withdraw_cut_off`'s Counter and our Withdraw of it not stamped yet, if any; or None."""
         neg = self.verifier.negotiations.find(negotiation_id)
         if neg is None or not neg.off_line:
             return None
         held = self.verifier.statements
-        answered = {cited(vs) for d in neg.superseded if (vs := held.get(d)) is not None}
-        answered |= {cited(vs) for vs in neg.offers}
+        answers: dict[bytes, list[VerifiedStatement]] = {}
+        for vs in (*(held.get(d) for d in neg.superseded), *neg.offers):
+            if vs is not None:
+                answers.setdefault(cited(vs), []).append(vs)
         for counter in neg.off_line.values():
             terms = proposal_of(counter).terms
-            if counter.issuer != self.did or not terms.escrow or counter.digest in answered:
+            bonded = terms.issuer_bond or terms.audience_bond
+            if counter.issuer != self.did or not terms.escrow or not bonded:
                 continue
-            if terms.issuer_bond or terms.audience_bond:
-                return counter
+            got = answers.get(counter.digest, [])
+            if not got:
+                return counter, None
+            ours = got[0] if len(got) == 1 else None  # only our Withdraw answers it
+            if (
+                ours is not None
+                and ours.issuer == self.did
+                and ours.body == "withdraw"
+                and self.verifier.witness.stamp_time(terms.escrow, ours.digest) is None
+            ):
+                return counter, ours
         return None
 
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:

@@ -165,9 +165,11 @@ def forgotten_to_show(
     still come (a deadline of the offer's items plus the claim window is ahead of ``now_ms``). Also
     those that ended with our Accept cut back before we held its escrow's Stamp (:func:`accept_cut_back`,
     NEG-024), while a claim under its contract can still come: the counterparty may show it to the
-    escrow alone. ``journaled``: the journal's rows (``Journal.statements``, the envelope last), read
-    once. A negotiation whose answer the escrow took is asked about again (its Stamp went with the
-    memory): the escrow answers with its Stamp, signing nothing."""
+    escrow alone. And those holding our bonded Counter a lower answer cut off the line, not withdrawn at
+    its escrow yet (:meth:`Peer.withdraw_cut_off`, NEG-024 (a)). ``journaled``: the journal's rows
+    (``Journal.statements``, the envelope last), read once. A negotiation whose answer the escrow took
+    is asked about again (its Stamp went with the memory): the escrow answers with its Stamp, signing
+    nothing."""
     me, held = peer.did, peer.verifier.negotiations.by_id
     ids: dict[bytes, None] = {}
     accepted: dict[bytes, None] = {}
@@ -191,7 +193,9 @@ def forgotten_to_show(
         neg = peer.verifier.negotiations.find(nid)
         if neg is None:
             continue
-        offer_shown = nid in ids and bonded_offer_to_show(peer, neg) is not None
+        offer_shown = nid in ids and (
+            bonded_offer_to_show(peer, neg) is not None or peer.cut_off_counter(nid) is not None
+        )
         if offer_shown or (nid in accepted and _claimable_cut_back(peer, neg, now_ms)):
             out.append(neg)
     return out
@@ -371,12 +375,22 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
         return None
     sent = peer.clock()
     answer, whole = _submit_line(peer, escrow, _line(peer, neg))
+    ours = _take_alone(peer, escrow, neg.id, answer, proposal_of(offer).terms.escrow)
+    if whole:
+        _asked(peer, neg.id, answer[0], proposal_of(offer).terms.escrow, sent)
+    return ours
+
+
+def _take_alone(
+    peer: Peer, escrow: Submitter, negotiation_id: bytes, answer: Sequence[bytes], escrow_did: str
+) -> list[VerifiedStatement]:
+    """The answer of ``escrow`` (the escrow ``escrow_did`` our offer names) about ``negotiation_id``, taken
+    with no counterparty to relay it to: what it makes us sign, and what the contract it revealed or let
+    stand makes due (our Deliveries)."""
     mandate, statements = split_escrow_answer(answer)
     peer.hold_escrow_mandate(mandate)
-    ours = _take_escrow_news(peer, _news(peer, statements), proposal_of(offer).terms.escrow, escrow)
-    if whole:
-        _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow, sent)
-    return [*ours, *peer.perform(neg.id)] if _contract_id(peer, neg.id) is not None else ours
+    ours = _take_escrow_news(peer, _news(peer, statements), escrow_did, escrow)
+    return [*ours, *peer.perform(negotiation_id)] if _contract_id(peer, negotiation_id) is not None else ours
 
 
 def _contract_id(peer: Peer, negotiation_id: bytes) -> bytes | None:
@@ -474,23 +488,53 @@ def show_accept_cut_back(
     again (a forgotten one is brought back with the contract); as it was when there is nothing to show,
     or when the escrow refuses the Accept as not witnessed before its offer's bonding cutoff (WIT-004):
     nobody showed it there in time, and nothing binds us under it. :func:`carry_trade` and
-    :func:`resume_trade` (a run stopped after we signed the Accept) both call it.
+    :func:`resume_trade` (a run stopped after we signed the Accept) both call it; a served node
+    :func:`show_accept_cut_back_alone`.
 
     Raises:
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
     """
-    cut = accept_cut_back(peer, neg) if neg.contract is None else []
-    if not cut or (dialled and proposal_of(cut[-2]).terms.escrow != dialled):
+    shown = _show_accept_cut_back(peer, escrow, neg, dialled)
+    if shown is None:
         return neg
+    relay_escrow_answers(peer, counterparty, shown[0], escrow=escrow)
+    return peer.negotiation(neg.id)
+
+
+def show_accept_cut_back_alone(
+    peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
+) -> list[VerifiedStatement] | None:
+    """:func:`show_accept_cut_back` for a peer with no channel to its counterparty (a served node): the
+    escrow's answer taken as :func:`ask_escrow_alone` takes it, returning what it makes us sign (our
+    Deliveries under the contract it witnessed, for the caller to give it, WIT-007); None when there was
+    nothing to show, or the escrow refused the Accept as not witnessed in time.
+
+    Raises:
+        MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
+        CoopError, TransportError: from the escrow.
+    """
+    shown = _show_accept_cut_back(peer, escrow, neg, dialled)
+    return None if shown is None else _take_alone(peer, escrow, neg.id, *shown)
+
+
+def _show_accept_cut_back(
+    peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
+) -> tuple[list[bytes], str] | None:
+    """Submit our Accept cut back in ``neg`` (:func:`accept_cut_back`), after the bargaining it accepts, to
+    ``escrow`` when it is the one the accepted offer names (``dialled``, "" when the caller checked); its
+    answer and that escrow, or None when there is nothing to show there or the escrow refused the Accept
+    as not witnessed before its offer's bonding cutoff (WIT-004)."""
+    cut = accept_cut_back(peer, neg) if neg.contract is None else []
+    named = proposal_of(cut[-2]).terms.escrow if cut else ""
+    if not cut or (dialled and named != dialled):
+        return None
     try:
-        answers = escrow.submit([vs.envelope for vs in cut])
+        return escrow.submit([vs.envelope for vs in cut]), named
     except CoopError as refused:
         if refused.code != "UNWITNESSED":
             raise
         log.info("our Accept cut back in %s binds nothing: %s", neg.id.hex()[:12], refused)
-        return neg
-    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
-    return peer.negotiation(neg.id)
+        return None
 
 
 def withdraw_counter_cut_off(
@@ -502,20 +546,49 @@ def withdraw_counter_cut_off(
     accept it at its escrow alone, which witnesses that Accept (NEG-021 (d)) and locks our bond while
     our view holds no contract. Shown our Withdraw after the line to it, the escrow closes it (ESC-014),
     or answers with the Accept it took first, with its Stamp and locks (ESC-012), which are relayed.
-    ``neg`` read again; as it was when there is nothing to withdraw.
+    ``neg`` read again; as it was when there is nothing to withdraw. :func:`carry_trade` and
+    :func:`resume_trade` call it; a served node, with no channel to its counterparty,
+    :func:`withdraw_cut_off_alone`.
 
     Raises:
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
     """
+    shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
+    if shown is None:
+        return neg
+    relay_escrow_answers(peer, counterparty, shown[0], escrow=escrow)
+    return peer.negotiation(neg.id)
+
+
+def withdraw_cut_off_alone(
+    peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
+) -> list[VerifiedStatement] | None:
+    """:func:`withdraw_counter_cut_off` for a peer with no channel to its counterparty (a served node):
+    the escrow's answer taken as :func:`ask_escrow_alone` takes it, returning what it makes us sign (our
+    Deliveries under an Accept it witnessed first, for the caller to give it, WIT-007); None when there
+    was nothing to withdraw.
+
+    Raises:
+        MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
+        CoopError, TransportError: from the escrow.
+    """
+    shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
+    return None if shown is None else _take_alone(peer, escrow, neg.id, *shown)
+
+
+def _show_withdraw_cut_off(
+    peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
+) -> tuple[list[bytes], str] | None:
+    """Submit our Withdraw of our cut-off bonded Counter in ``neg`` (:meth:`Peer.withdraw_cut_off`), after
+    the Mandates and the line to it, to ``escrow`` when it is the one the Counter names (``dialled``, ""
+    when the caller checked); its answer and the escrow the Counter names, or None when there is nothing
+    to withdraw there."""
     closing = peer.withdraw_cut_off(neg.id)
     if closing is None or (dialled and proposal_of(closing[0]).terms.escrow != dialled):
-        return neg
+        return None
     counter, withdraw = closing
-    answers = escrow.submit(
-        [vs.envelope for vs in _with_mandates(peer, [*_path_to(peer, counter), withdraw])]
-    )
-    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
-    return peer.negotiation(neg.id)
+    line = _with_mandates(peer, [*_path_to(peer, counter), withdraw])
+    return escrow.submit([vs.envelope for vs in line]), proposal_of(counter).terms.escrow
 
 
 def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -1067,6 +1140,10 @@ def resume_trade(
             # the run stopped -- goes to the escrow as carry_trade sends it (NEG-024): else the
             # counterparty alone shows it there, and its claim takes our bond.
             show_accept_cut_back(peer, counterparty, escrow, peer.negotiation(neg.id), escrow_did)
+            # Our bonded Counter the lower answer cut off the line -- in step 1, or before the run stopped,
+            # with or without our Withdraw of it signed -- is withdrawn there as carry_trade does
+            # (NEG-024 (a)): else the counterparty accepts it there alone, and its claim takes our bond.
+            withdraw_counter_cut_off(peer, counterparty, escrow, peer.negotiation(neg.id), escrow_did)
         except (CoopError, TransportError) as exc:
             if _contract_id(peer, neg.id) is None:
                 raise  # the escrow's refusal: nothing learnt
