@@ -494,11 +494,7 @@ def show_accept_cut_back(
     Raises:
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
     """
-    shown = _show_accept_cut_back(peer, escrow, neg, dialled)
-    if shown is None:
-        return neg
-    relay_escrow_answers(peer, counterparty, shown[0], escrow=escrow)
-    return peer.negotiation(neg.id)
+    return _relay_shown(peer, counterparty, escrow, neg, _show_accept_cut_back(peer, escrow, neg, dialled))
 
 
 def show_accept_cut_back_alone(
@@ -553,7 +549,18 @@ def withdraw_counter_cut_off(
     Raises:
         CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
     """
-    shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
+    return _relay_shown(peer, counterparty, escrow, neg, _show_withdraw_cut_off(peer, escrow, neg, dialled))
+
+
+def _relay_shown(
+    peer: Peer,
+    counterparty: CooperationClient,
+    escrow: Submitter,
+    neg: Negotiation,
+    shown: tuple[list[bytes], str] | None,
+) -> Negotiation:
+    """The escrow's answer to what we showed it (None: nothing shown) relayed to the counterparty, and
+    ``neg`` read again; ``neg`` as it was when nothing was shown."""
     if shown is None:
         return neg
     relay_escrow_answers(peer, counterparty, shown[0], escrow=escrow)
