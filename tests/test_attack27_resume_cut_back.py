@@ -25,14 +25,14 @@ time, Alice's claim is dismissed.
 from __future__ import annotations
 
 import itertools
-import subprocess
 from pathlib import Path
 
 import pytest
+from cli_run import cli_process
 from test_attack26_cut_back_accept import BOND, FUNDS, _Alice, _bodies, _mirror_naming
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
-from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
+from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
@@ -202,14 +202,7 @@ def test_a2a_coop_resume_shows_the_escrow_its_cut_back_accept(tmp_path: Path, cr
         story = _Stopped(w, peer, crash)
     alice = _ServedAlice(story, w.alice)
     with serve(alice, None) as to, serve(None, w.escrow) as via:
-        resumed = subprocess.run(
-            cli_command("resume", *bob.files(), "--to", to.target, "--escrow", via.target),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=child_env(),
-            check=False,
-        )
+        resumed = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     assert "Traceback" not in resumed.stderr, resumed.stderr
     short_id = story.offer.negotiation_id.hex()[:12]
     # Alice never delivers: Bob's contract waits in PERFORMING, his bond locked (exit 3, said why).

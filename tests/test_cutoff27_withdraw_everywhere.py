@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import subprocess
 from pathlib import Path
 
 import pytest
+from cli_run import cli_process
 from test_attack27_cut_off_counter import _Alice, _bodies, _mirror, _SureOfferer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
-from a2a_coop.cli.demo import Identity, child_env, cli_command, provision
+from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -234,14 +234,7 @@ def test_a2a_coop_resume_withdraws_the_cut_off_bonded_counter(tmp_path: Path, cr
         story = _Stopped(w, peer, crash)
     alice = _ServedAlice(story, w.alice)
     with serve(alice, None) as to, serve(None, w.escrow) as via:
-        resumed = subprocess.run(
-            cli_command("resume", *bob.files(), "--to", to.target, "--escrow", via.target),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=child_env(),
-            check=False,
-        )
+        resumed = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     assert "Traceback" not in resumed.stderr, resumed.stderr
     short_id = story.offer.negotiation_id.hex()[:12]
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
