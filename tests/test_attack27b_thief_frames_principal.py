@@ -14,7 +14,7 @@ signatures of a key its principal had already disowned. The same view that refus
 
 Not fixed here: any rule that spares a principal whose revocation reaches the proof lets a dishonest
 principal escape its own key's fork (the reveal-later acceptor of ATT-022) by revoking the key back over it,
-which the lead weighs against ATT-022's sanction (see the report and the xfail reasons).
+which is to be weighed against ATT-022's sanction (SPEC ATT-013, Left open).
 """
 
 from __future__ import annotations
