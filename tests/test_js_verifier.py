@@ -27,7 +27,7 @@ from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.negotiation import Negotiation, State
-from a2a_coop.protocol.reputation import principals_of
+from a2a_coop.protocol.reputation import faulty_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -698,7 +698,7 @@ def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[s
         except CoopError:
             break
     proofs = {k: [verify_statement(x).digest.hex() for x in (p.first, p.second)] for k, p in v.forks.items()}
-    return proofs, sorted({k for key in v.forks for k in {key, *principals_of(v, key)}})
+    return proofs, sorted(faulty_of(v, v.forks))
 
 
 @pytest.mark.req("ATT-022", "ATT-012", "ATT-013")
