@@ -93,7 +93,8 @@ def _the_theft(*, by_the_key: bool = False) -> tuple[FixedClock, Party, Peer, di
     clock.advance(60_000)
     thief = alice.reject(offer, "the thief's")
     again = alice.reject(offer, "the thief's, again")
-    signed = {"binding": binding, "offer": offer, "counter": counter, "revocation": revocation}
+    signed = {"bobs_mandate": bob.mandate_vs, "binding": binding, "offer": offer, "counter": counter}
+    signed["revocation"] = revocation
     return clock, alice, bobs, {**signed, "thief": thief, "again": again}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
+from test_attack27b_thief_frames_principal import _the_theft
 from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -672,7 +673,18 @@ def _transcripts() -> dict[str, list[bytes]]:
     o = dave.offer(carol)
     countered = carol.counter(o, carol.proposal())
     honest_alice, honest_bob, log = full_trade(FixedClock())
+    thefts = {}
+    for name, by_the_key in (("thief-after-revocation", False), ("thief-after-own-revocation", True)):
+        _, victim, _, t = _the_theft(by_the_key=by_the_key)  # ATT-013 (b): P spared by its own revocation
+        thefts[name] = [
+            *victim.setup,
+            *(
+                t[k].envelope
+                for k in ("bobs_mandate", "binding", "offer", "counter", "revocation", "thief", "again")
+            ),
+        ]
     return {
+        **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
         "accept-first": [*setup, accept.envelope, delivery.envelope, kept.envelope],
         "fork": [carol.mandate_vs.envelope, dave.mandate_vs.envelope, first.envelope, fork.envelope],
@@ -729,6 +741,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
             kinds[name] = doc["requirements"][0]
         assert (got, js[name]["faulty"]) == (want, faulty), name
     assert kinds == {
+        "thief-after-revocation": "ATT-022",
+        "thief-after-own-revocation": "ATT-022",
         "reveal-later": "ATT-022",
         "accept-first": "ATT-022",
         "fork": "CHN-004",
@@ -736,6 +750,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "counter-and-accept": "ATT-022",
     }
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
+    # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not
+    assert [len(js[n]["faulty"]) for n in ("thief-after-revocation", "thief-after-own-revocation")] == [1, 2]
 
 
 _REDERIVE_WORK = """
