@@ -17,6 +17,8 @@ a revocation of K that P issued (KEY-011's reach, KEY-009: one K's escrow witnes
 not disowned, and still convicts). A dishonest principal revoking K back over its own pair buys what KEY-004's
 revocation already buys; K's own revocation (KEY-013) spares nobody; and the faulty set is a function of the
 statements held, so a revocation heard after the proof un-convicts P (SPEC ATT-013, Why (b)).
+Left open: a view keeps one proof per key, so a pair P's revocation disowns, heard first, hides a pair its
+escrow witnessed (strict xfail below; SPEC ATT-013, Left open).
 """
 
 from __future__ import annotations
@@ -154,10 +156,11 @@ def _view(clock: FixedClock, envelopes: list[bytes], proof: ForkProof | None = N
     return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=(), clock=lambda: clock.now_ms)
 
 
-def _revoked_over(stamped: bool) -> tuple[Party, Reputation]:
+def _revoked_over(stamped: bool, *, after: bool = False) -> tuple[Party, Reputation]:
     """Alice's key K counters Bob's offer twice (an answer proof, ATT-022), both Counters naming escrow E;
     E stamps the pair (when ``stamped``), then her principal P revokes K back over both and E stamps the
-    revocation. The view takes the proof last."""
+    revocation. The view takes the proof last -- or, ``after``, first a second pair K signs after the
+    revocation (two Rejects of the offer, disowned by it) and then the proof."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
@@ -175,7 +178,13 @@ def _revoked_over(stamped: bool) -> tuple[Party, Reputation]:
     held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope]
     held += [pair.envelope] if stamped else []
     proof = ForkProof(one.envelope, two.envelope)
-    return alice, _view(clock, [*held, revocation.envelope, stamp.envelope], proof)
+    view = _view(clock, [*held, revocation.envelope, stamp.envelope])
+    if after:
+        clock.advance(1_000)
+        late = ForkProof(alice.reject(offer, "late").envelope, alice.reject(offer, "again").envelope)
+        assert view.evidence().take_fork_proof(late) == alice.did
+    assert view.evidence().take_fork_proof(proof) == alice.did
+    return alice, view
 
 
 @pytest.mark.req("ATT-013", "KEY-009")
@@ -215,3 +224,23 @@ def test_the_keys_own_revocation_does_not_spare_its_principal() -> None:
     view = _view(clock, [*alice.setup, s["binding"].envelope, s["revocation"].envelope], proof)
     assert view.evidence().revokes(s["thief"])  # K's own revocation reaches the thief's answers ...
     assert {alice.did, alice.principal.did} <= view.faulty()  # ... and P stays convicted
+
+
+@pytest.mark.req("ATT-013", "ATT-018")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a view keeps one fork proof per key (the first: EvidenceVerifier.forks), so which proof against K "
+        "it "
+        "holds -- one P's revocation disowns, or one an escrow witnessed before it -- is the order it heard "
+        "them in, and ATT-013 (b) reads only that one (SPEC ATT-013, Left open)"
+    ),
+)
+def test_a_disowned_pair_heard_first_does_not_hide_a_witnessed_one() -> None:
+    """P forks K with a pair its escrow witnesses, revokes K back over it, then signs a second pair with K
+    after the revocation: a view that hears the disowned pair first keeps it alone and spares P, while one
+    that hears the witnessed pair first convicts P."""
+    alice, witnessed_first = _revoked_over(stamped=True)
+    _, disowned_first = _revoked_over(stamped=True, after=True)
+    assert alice.principal.did in witnessed_first.faulty()
+    assert disowned_first.faulty() == witnessed_first.faulty()
