@@ -156,11 +156,10 @@ def _view(clock: FixedClock, envelopes: list[bytes], proof: ForkProof | None = N
     return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=(), clock=lambda: clock.now_ms)
 
 
-def _revoked_over(stamped: bool, *, after: bool = False) -> tuple[Party, Reputation]:
+def _escrowed_pair(stamped: bool) -> tuple[FixedClock, Party, VerifiedStatement, list[bytes], ForkProof]:
     """Alice's key K counters Bob's offer twice (an answer proof, ATT-022), both Counters naming escrow E;
     E stamps the pair (when ``stamped``), then her principal P revokes K back over both and E stamps the
-    revocation. The view takes the proof last -- or, ``after``, first a second pair K signs after the
-    revocation (two Rejects of the offer, disowned by it) and then the proof."""
+    revocation. Returns (clock, Alice, Bob's offer, what a view holds but the pair, the pair as a proof)."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
@@ -177,8 +176,20 @@ def _revoked_over(stamped: bool, *, after: bool = False) -> tuple[Party, Reputat
     stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
     held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope]
     held += [pair.envelope] if stamped else []
-    proof = ForkProof(one.envelope, two.envelope)
-    view = _view(clock, [*held, revocation.envelope, stamp.envelope])
+    return (
+        clock,
+        alice,
+        offer,
+        [*held, revocation.envelope, stamp.envelope],
+        ForkProof(one.envelope, two.envelope),
+    )
+
+
+def _revoked_over(stamped: bool, *, after: bool = False) -> tuple[Party, Reputation]:
+    """A view of :func:`_escrowed_pair` that takes the proof last -- or, ``after``, first a second pair K
+    signs after the revocation (two Rejects of the offer, disowned by it) and then the proof."""
+    clock, alice, offer, held, proof = _escrowed_pair(stamped)
+    view = _view(clock, held)
     if after:
         clock.advance(1_000)
         late = ForkProof(alice.reject(offer, "late").envelope, alice.reject(offer, "again").envelope)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
-from test_attack27b_thief_frames_principal import _the_theft
+from test_attack27b_thief_frames_principal import _escrowed_pair, _the_theft
 from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -683,6 +683,9 @@ def _transcripts() -> dict[str, list[bytes]]:
                 for k in ("bobs_mandate", "binding", "offer", "counter", "revocation", "thief", "again")
             ),
         ]
+    for name, stamped in (("escrowed-pair-witnessed", True), ("escrowed-pair-unwitnessed", False)):
+        *_, held, pair = _escrowed_pair(stamped)  # the second Counter refused: the pair kept (ATT-022 (b))
+        thefts[name] = [*held, pair.first, pair.second]
     return {
         **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
@@ -729,7 +732,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     assert run.returncode == 1, run.stderr  # the fork's transcript is refused at its second statement
     js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
     refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
-    assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3)}
+    pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
+    assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3), **pairs}
     kinds = {}
     for name, envelopes in transcripts.items():
         want, faulty = _python_proofs(envelopes)
@@ -741,6 +745,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
             kinds[name] = doc["requirements"][0]
         assert (got, js[name]["faulty"]) == (want, faulty), name
     assert kinds == {
+        "escrowed-pair-witnessed": "ATT-022",
+        "escrowed-pair-unwitnessed": "ATT-022",
         "thief-after-revocation": "ATT-022",
         "thief-after-own-revocation": "ATT-022",
         "reveal-later": "ATT-022",
@@ -751,7 +757,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     }
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
     # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not
-    assert [len(js[n]["faulty"]) for n in ("thief-after-revocation", "thief-after-own-revocation")] == [1, 2]
+    spared = ("thief-after-revocation", "thief-after-own-revocation", "escrowed-pair-unwitnessed")
+    assert [len(js[n]["faulty"]) for n in (*spared, "escrowed-pair-witnessed")] == [1, 2, 1, 2]
 
 
 _REDERIVE_WORK = """
