@@ -12,9 +12,13 @@ issues a Mandate to a new key") -- are faulty for good in every view the proof r
 signatures of a key its principal had already disowned. The same view that refuses the thief's answer
 `KEY_REVOKED` convicts P on it.
 
-Not fixed here: any rule that spares a principal whose revocation reaches the proof lets a dishonest
-principal escape its own key's fork (the reveal-later acceptor of ATT-022) by revoking the key back over it,
-which is to be weighed against ATT-022's sanction (SPEC ATT-013, Left open).
+Fixed by ATT-013 (b): a proof convicts K always, and P only when neither of its statements is disowned by
+a revocation of K that P issued (KEY-011's reach, KEY-009: one K's escrow witnessed before the revocation is
+not disowned, and still convicts). A dishonest principal revoking K back over its own pair buys what KEY-004's
+revocation already buys; K's own revocation (KEY-013) spares nobody; and the faulty set is a function of the
+statements held, so a revocation heard after the proof un-convicts P (SPEC ATT-013, Why (b)).
+Left open: a view keeps one proof per key, so a pair P's revocation disowns, heard first, hides a pair its
+escrow witnessed (strict xfail below; SPEC ATT-013, Left open).
 """
 
 from __future__ import annotations
@@ -22,19 +26,21 @@ from __future__ import annotations
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.peer import Peer
-from a2a_coop.runtime.reputation import TrustPolicy
+from a2a_coop.runtime.reputation import Reputation, TrustPolicy
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
 
 
 class Framed(Exception):
-    """What the xfail waits for: an honest principal (or its new key) held faulty on a thief's statements.
-    Anything else that breaks -- the attack's preconditions -- fails the test outright."""
+    """An honest principal (or its new key) held faulty on a thief's statements (what these tests were
+    strict xfails for until ATT-013 (b)). Anything else that breaks -- the attack's preconditions -- fails
+    the test too."""
 
 
 def _framed_if(condition: bool, why: str) -> None:
@@ -62,13 +68,13 @@ def _new_key(alice: Party) -> tuple[Signer, VerifiedStatement, VerifiedStatement
     return k2, mandate, binding
 
 
-def _the_theft() -> tuple[FixedClock, Party, Peer, dict[str, VerifiedStatement]]:
+def _the_theft(*, by_the_key: bool = False) -> tuple[FixedClock, Party, Peer, dict[str, VerifiedStatement]]:
     """Alice's key K binds itself to her principal P (a public Checkpoint). Bob's peer offers Alice a trade;
     K answers it honestly with a Counter, which Bob's peer takes.
     Then K leaks: her principal P revokes it from that moment (a minute before the thief signs anything),
     and Bob's peer takes the revocation. The thief, holding K, signs a Reject of the same offer a minute
     later -- dated after the revocation's effective_ms, under P's Mandate -- and two Rejects of it for a
-    proof it can gossip on its own."""
+    proof it can gossip on its own. ``by_the_key``: K revokes itself (KEY-013) instead of P."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     bobs = make_peer(bob, clock)
@@ -79,28 +85,22 @@ def _the_theft() -> tuple[FixedClock, Party, Peer, dict[str, VerifiedStatement]]
     bobs.on_replies([*alice.setup, binding.envelope, counter.envelope])
     clock.advance(1_000)
     leaked = identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="leaked")
-    revocation = alice.principal.sign("key_revocation", leaked)
+    revocation = (
+        alice.sign("key_revocation", leaked, mandate=b"")
+        if by_the_key
+        else alice.principal.sign("key_revocation", leaked)
+    )
     bobs.hold([revocation.envelope])
     assert bobs.verifier.revoked.get(alice.did) == revocation.statement.key_revocation.effective_ms
     clock.advance(60_000)
     thief = alice.reject(offer, "the thief's")
     again = alice.reject(offer, "the thief's, again")
-    signed = {"binding": binding, "offer": offer, "counter": counter, "revocation": revocation}
+    signed = {"bobs_mandate": bob.mandate_vs, "binding": binding, "offer": offer, "counter": counter}
+    signed["revocation"] = revocation
     return clock, alice, bobs, {**signed, "thief": thief, "again": again}
 
 
 @pytest.mark.req("ATT-013", "ATT-022", "KEY-004", "KEY-011")
-@pytest.mark.xfail(
-    strict=True,
-    raises=Framed,
-    reason=(
-        "ATT-013 convicts every principal a forked key is bound to, whatever revocation of the key by "
-        "that principal disowns the proof's statements; the peer keeps a refused (KEY_REVOKED) answer as an "
-        "answer proof with K's honest one (ATT-022 (b): _keep_answer_proof keeps a pair on any refusal). "
-        "Fix needs a SPEC decision: spare a principal whose held revocation reaches a proof's "
-        "statement (KEY-011 reach), at the cost of letting a forking principal escape by revoking back"
-    ),
-)
 def test_a_thiefs_answer_refused_key_revoked_does_not_convict_the_principal_that_revoked_the_key() -> None:
     """Bob's peer refuses the thief's Reject `KEY_REVOKED` -- it holds P's revocation, which reaches it -- and
     keeps it, with K's honest Counter, as an answer proof against K: P faulty in Bob's view, and the new key
@@ -119,15 +119,6 @@ def test_a_thiefs_answer_refused_key_revoked_does_not_convict_the_principal_that
 
 
 @pytest.mark.req("ATT-013", "ATT-022", "ATT-011", "KEY-011")
-@pytest.mark.xfail(
-    strict=True,
-    raises=Framed,
-    reason=(
-        "ATT-013 convicts every principal a forked key is bound to; ATT-012 checks a gossiped proof with no "
-        "context, so two answers a thief signs with a key its principal revoked before them convict the "
-        "principal, its other agent keys and the new key it issues, in every view the proof reaches"
-    ),
-)
 def test_a_thiefs_gossiped_answer_proof_after_the_revocation_does_not_convict_the_principal() -> None:
     """The thief signs two Rejects of Bob's offer with K, both dated a minute after P's revocation, and swaps
     them as a fork proof with Carol's peer, which holds P's revocation and the new key's binding. Carol's
@@ -153,3 +144,114 @@ def test_a_thiefs_gossiped_answer_proof_after_the_revocation_does_not_convict_th
     bodies = [b for b in (verify_statement(e).body for e in answer) if b in ("accept", "counter", "reject")]
     _framed_if(bodies == ["reject"], "Carol's peer refuses P's new key: no way out")
     assert bodies, "Carol's peer answered the new key's offer"
+
+
+def _view(clock: FixedClock, envelopes: list[bytes], proof: ForkProof | None = None) -> Reputation:
+    """A view of evidence (an observer's, SPEC 11.4) holding ``envelopes`` in that order, then ``proof``."""
+    v = EvidenceVerifier()
+    for e in envelopes:
+        v.accept(e)
+    if proof is not None:
+        assert v.take_fork_proof(proof) is not None
+    return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=(), clock=lambda: clock.now_ms)
+
+
+def _escrowed_pair(stamped: bool) -> tuple[FixedClock, Party, VerifiedStatement, list[bytes], ForkProof]:
+    """Alice's key K counters Bob's offer twice (an answer proof, ATT-022), both Counters naming escrow E;
+    E stamps the pair (when ``stamped``), then her principal P revokes K back over both and E stamps the
+    revocation. Returns (clock, Alice, Bob's offer, what a view holds but the pair, the pair as a proof)."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    one = alice.counter(offer, alice.proposal(escrow=escrow.did))
+    two = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=10))
+    clock.advance(1_000)
+    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
+    clock.advance(1_000)
+    back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=one.issued_at_ms - 1, reason="over it")
+    revocation = alice.principal.sign("key_revocation", back)
+    clock.advance(1_000)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope]
+    held += [pair.envelope] if stamped else []
+    return (
+        clock,
+        alice,
+        offer,
+        [*held, revocation.envelope, stamp.envelope],
+        ForkProof(one.envelope, two.envelope),
+    )
+
+
+def _revoked_over(stamped: bool, *, after: bool = False) -> tuple[Party, Reputation]:
+    """A view of :func:`_escrowed_pair` that takes the proof last -- or, ``after``, first a second pair K
+    signs after the revocation (two Rejects of the offer, disowned by it) and then the proof."""
+    clock, alice, offer, held, proof = _escrowed_pair(stamped)
+    view = _view(clock, held)
+    if after:
+        clock.advance(1_000)
+        late = ForkProof(alice.reject(offer, "late").envelope, alice.reject(offer, "again").envelope)
+        assert view.evidence().take_fork_proof(late) == alice.did
+    assert view.evidence().take_fork_proof(proof) == alice.did
+    return alice, view
+
+
+@pytest.mark.req("ATT-013", "KEY-009")
+def test_a_pair_its_escrow_witnessed_before_the_revocation_still_convicts_the_principal() -> None:
+    """ATT-013 (b): a principal that revokes its key back over the key's two answers escapes the conviction
+    only for a pair no escrow witnessed first -- what KEY-004's revocation disowns anyway. Stamped by the
+    escrow the Counters name before it stamped the revocation, the pair is K's and P's word (KEY-009) and
+    convicts P."""
+    alice, witnessed = _revoked_over(stamped=True)
+    assert {alice.did, alice.principal.did} <= witnessed.faulty()
+    alice, unwitnessed = _revoked_over(stamped=False)
+    assert alice.did in unwitnessed.faulty()  # the key always
+    assert alice.principal.did not in unwitnessed.faulty()  # disowned by P's revocation: P spared
+
+
+@pytest.mark.req("ATT-013", "KEY-011")
+def test_the_principals_revocation_heard_after_the_proof_unconvicts_it_in_every_order() -> None:
+    """ATT-013 (b) reads the statements and revocations held, not the order they came in: a view that holds
+    the thief's proof before P's revocation holds P faulty until the revocation comes, then not -- the same
+    faulty set as a view that heard the revocation first."""
+    clock, alice, _, s = _the_theft()
+    proof = ForkProof(s["thief"].envelope, s["again"].envelope)
+    held = [*alice.setup, s["binding"].envelope]
+    first = _view(clock, [*held, s["revocation"].envelope], proof)
+    later = _view(clock, held, proof)
+    assert alice.principal.did in later.view().faulty  # no revocation held yet: P convicted
+    later.evidence().accept(s["revocation"].envelope)
+    assert later.view().faulty == first.view().faulty == {alice.did}
+
+
+@pytest.mark.req("ATT-013", "KEY-013")
+def test_the_keys_own_revocation_does_not_spare_its_principal() -> None:
+    """ATT-013 (b) spares a principal for its own revocation only: K's revocation of itself (KEY-013) --
+    which whoever holds K signs, its thief too -- reaching the thief's two answers leaves P convicted."""
+    clock, alice, _, s = _the_theft(by_the_key=True)
+    proof = ForkProof(s["thief"].envelope, s["again"].envelope)
+    view = _view(clock, [*alice.setup, s["binding"].envelope, s["revocation"].envelope], proof)
+    assert view.evidence().revokes(s["thief"])  # K's own revocation reaches the thief's answers ...
+    assert {alice.did, alice.principal.did} <= view.faulty()  # ... and P stays convicted
+
+
+@pytest.mark.req("ATT-013", "ATT-018")
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "a view keeps one fork proof per key (the first: EvidenceVerifier.forks), so which proof against K "
+        "it "
+        "holds -- one P's revocation disowns, or one an escrow witnessed before it -- is the order it heard "
+        "them in, and ATT-013 (b) reads only that one (SPEC ATT-013, Left open)"
+    ),
+)
+def test_a_disowned_pair_heard_first_does_not_hide_a_witnessed_one() -> None:
+    """P forks K with a pair its escrow witnesses, revokes K back over it, then signs a second pair with K
+    after the revocation: a view that hears the disowned pair first keeps it alone and spares P, while one
+    that hears the witnessed pair first convicts P."""
+    alice, witnessed_first = _revoked_over(stamped=True)
+    _, disowned_first = _revoked_over(stamped=True, after=True)
+    assert alice.principal.did in witnessed_first.faulty()
+    assert disowned_first.faulty() == witnessed_first.faulty()

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
+from test_attack27b_thief_frames_principal import _escrowed_pair, _the_theft
 from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -27,7 +28,7 @@ from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.negotiation import Negotiation, State
-from a2a_coop.protocol.reputation import principals_of
+from a2a_coop.protocol.reputation import faulty_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -672,7 +673,21 @@ def _transcripts() -> dict[str, list[bytes]]:
     o = dave.offer(carol)
     countered = carol.counter(o, carol.proposal())
     honest_alice, honest_bob, log = full_trade(FixedClock())
+    thefts = {}
+    for name, by_the_key in (("thief-after-revocation", False), ("thief-after-own-revocation", True)):
+        _, victim, _, t = _the_theft(by_the_key=by_the_key)  # ATT-013 (b): P spared by its own revocation
+        thefts[name] = [
+            *victim.setup,
+            *(
+                t[k].envelope
+                for k in ("bobs_mandate", "binding", "offer", "counter", "revocation", "thief", "again")
+            ),
+        ]
+    for name, stamped in (("escrowed-pair-witnessed", True), ("escrowed-pair-unwitnessed", False)):
+        *_, held, pair = _escrowed_pair(stamped)  # the second Counter refused: the pair kept (ATT-022 (b))
+        thefts[name] = [*held, pair.first, pair.second]
     return {
+        **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
         "accept-first": [*setup, accept.envelope, delivery.envelope, kept.envelope],
         "fork": [carol.mandate_vs.envelope, dave.mandate_vs.envelope, first.envelope, fork.envelope],
@@ -698,7 +713,7 @@ def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[s
         except CoopError:
             break
     proofs = {k: [verify_statement(x).digest.hex() for x in (p.first, p.second)] for k, p in v.forks.items()}
-    return proofs, sorted({k for key in v.forks for k in {key, *principals_of(v, key)}})
+    return proofs, sorted(faulty_of(v, v.forks))
 
 
 @pytest.mark.req("ATT-022", "ATT-012", "ATT-013")
@@ -717,7 +732,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     assert run.returncode == 1, run.stderr  # the fork's transcript is refused at its second statement
     js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
     refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
-    assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3)}
+    pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
+    assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3), **pairs}
     kinds = {}
     for name, envelopes in transcripts.items():
         want, faulty = _python_proofs(envelopes)
@@ -729,6 +745,10 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
             kinds[name] = doc["requirements"][0]
         assert (got, js[name]["faulty"]) == (want, faulty), name
     assert kinds == {
+        "escrowed-pair-witnessed": "ATT-022",
+        "escrowed-pair-unwitnessed": "ATT-022",
+        "thief-after-revocation": "ATT-022",
+        "thief-after-own-revocation": "ATT-022",
         "reveal-later": "ATT-022",
         "accept-first": "ATT-022",
         "fork": "CHN-004",
@@ -736,6 +756,9 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "counter-and-accept": "ATT-022",
     }
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
+    # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not
+    spared = ("thief-after-revocation", "thief-after-own-revocation", "escrowed-pair-unwitnessed")
+    assert [len(js[n]["faulty"]) for n in (*spared, "escrowed-pair-witnessed")] == [1, 2, 1, 2]
 
 
 _REDERIVE_WORK = """

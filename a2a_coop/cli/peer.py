@@ -1275,7 +1275,8 @@ def cmd_reputation(args: argparse.Namespace, out: TextIO) -> int:
     if report["faulty"]:
         out.write(
             "FAULTY: a fork proof against it is held (a fork of its key's chain, or two answers of its key to"
-            " one statement, ATT-022); it is trusted by no one (ATT-013)\n"
+            " one statement, ATT-022), not disowned by a revocation of that key by this principal; it is"
+            " trusted by no one (ATT-013)\n"
         )
     out.write(
         f"score {report['score']:.3f}  uncertainty {report['uncertainty']:.3f}  trust {report['trust']:.4f}"

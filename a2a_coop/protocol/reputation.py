@@ -40,14 +40,15 @@ outcome a party attests once its contract is settled (ATT-015).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2
 from a2a_coop.protocol.escrow import revoke_until
+from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.negotiation import Contract, Event, Negotiation, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 
 # ATT-005: how much of one "good" an outcome is; the rest counts as "bad".
@@ -248,6 +249,28 @@ def principals_of(verifier: Verifier, key: str) -> set[str]:
     if any(record.principal == key for record in verifier.mandates.values()):
         out.add(key)
     return out
+
+
+def convicted(verifier: Verifier, key: str, proof: ForkProof) -> set[str]:
+    """ATT-013: what a fork or answer proof held against ``key`` convicts in ``verifier``'s view -- the key
+    always, and each principal it answers to (:func:`principals_of`) unless a KeyRevocation of the key that
+    principal issued, held, disowns one of the proof's two statements (ATT-013 (b): reaches it, KEY-011,
+    and its escrow did not witness it first, KEY-009). A function of the statements held, whatever order
+    they came in: a revocation heard after the proof spares the principal from then on."""
+    principals = principals_of(verifier, key)
+    revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} & (principals - {key})
+    if revokers:  # only then read the proof's statements (two signature checks)
+        statements = [verify_statement(e) for e in (proof.first, proof.second)]
+        principals -= {p for p in revokers if any(verifier.revoked_by(vs, p) for vs in statements)}
+    return principals | {key}
+
+
+def faulty_of(verifier: Verifier, forks: Mapping[str, ForkProof]) -> frozenset[str]:
+    """Every key and principal the fork proofs ``forks`` (issuer -> proof) convict (:func:`convicted`)."""
+    out: set[str] = set()
+    for key, proof in forks.items():
+        out |= convicted(verifier, key, proof)
+    return frozenset(out)
 
 
 # --- the evidence a rating rests on ----------------------------------------------------------------

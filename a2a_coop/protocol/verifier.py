@@ -819,6 +819,26 @@ class Verifier:
             and self._reaching(vs.issuer, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
         )
 
+    def revoked_by(self, vs: VerifiedStatement, revoker: str) -> bool:
+        """ATT-013 (b): whether a KeyRevocation held of ``vs``'s issuer that ``revoker`` issued reaches
+        ``vs`` (KEY-004, KEY-011) and ``vs`` is not witnessed before it (KEY-009: its witnessing escrow
+        stamped ``vs`` before it stamped that revocation, or stamped the revocation in no Stamp held) --
+        the statement is disowned by that revocation. ``vs`` need not be held (a fork proof's)."""
+        key = vs.issuer
+        mine = [r for r in self.revocations_of.get(key, ()) if r.issuer == revoker]
+        if not mine:
+            return False
+        authority = self._authority(vs)
+        escrow, first = self._witnessed_at(vs, None)
+        for r in mine:
+            when, floor = self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))
+            if vs.issued_at_ms < when or vs.seq < floor:
+                continue  # it does not reach vs
+            place = self._stamp_place(escrow, r.digest) if first is not None else None
+            if first is None or (place is not None and not _before(first, place)):
+                return True
+        return False
+
     # -- an escrow's hand-over (ESC-022) -------------------------------------------------
 
     def successors(self, old: str) -> tuple[tuple[str, ...], int] | None:

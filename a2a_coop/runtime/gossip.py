@@ -19,7 +19,8 @@ The receiver takes each Checkpoint as offline evidence into its own verifier. On
 from a branch of a forked chain it does not hold meets the statements it does
 hold: the chain check refuses it with the two envelopes, and the receiver keeps
 them as a proof (:class:`~a2a_coop.runtime.evidence.EvidenceVerifier`), which it
-gossips on; every view holding it gives the key's principal no trust (ATT-013).
+gossips on; every view holding it gives the key no trust, nor its principal unless that principal's
+revocation of the key disowns one of the proof's statements (ATT-013 (b)).
 Nothing here is a request to sign anything but our own head Checkpoint.
 """
 

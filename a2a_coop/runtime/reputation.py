@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import trade_pb2
-from a2a_coop.protocol.reputation import Rating, principals_of, rate
+from a2a_coop.protocol.reputation import Rating, faulty_of, principals_of, rate
 from a2a_coop.protocol.trust import RatingTable, Score, TrustParams, TrustView, aggregate
 from a2a_coop.runtime.evidence import EvidenceVerifier
 
@@ -235,12 +235,10 @@ class Reputation:
 
     def faulty(self) -> frozenset[str]:
         """Principals (and keys) a held fork proof convicts (ATT-013): the forked key and every
-        principal it is bound to."""
+        principal it is bound to but one whose revocation of the key disowns a statement of the proof
+        (ATT-013 (b))."""
         v = self.evidence()
-        out: set[str] = set()
-        for key in v.forks:
-            out |= principals_of(v, key) | {key}
-        return frozenset(out)
+        return faulty_of(v, v.forks)
 
     def view(self) -> TrustView:
         """The current view; recomputed when evidence changed or an hour has passed."""

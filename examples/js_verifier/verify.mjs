@@ -1593,14 +1593,32 @@ export class Verifier {
       for (const [s, v] of this.chains.get(h.issuer) ?? []) if (s >= h.seq - 1n && s <= h.seq + 1n) this.keepProof(this.byDigest.get(v.digest), rec);
     }
   }
-  // ATT-013: every key a proof held convicts, and every principal it is bound to
+  // ATT-013: every key a proof held convicts, and every principal it is bound to but one whose own revocation
+  // of the key disowns a statement of the proof (ATT-013 (b), finding F71)
   faulty() {
     const out = new Set(this.forks.keys());
     for (const k of this.bindings) {
       const [key, principal] = k.split("\0");
-      if (this.forks.has(key)) out.add(principal);
+      if (this.forks.has(key) && !this.sparedBy(key, principal)) out.add(principal);
     }
     return [...out].sort();
+  }
+  // ATT-013 (b): whether a revocation of `key` held that `principal` issued reaches a statement of the proof
+  // against `key` (KEY-011) that its witnessing escrow did not stamp before it (KEY-009). Neither `key`'s own
+  // revocation (KEY-013) nor another principal's spares `principal`; a statement of the proof need not be held.
+  sparedBy(key, principal) {
+    const mine = (this.revocations.get(key) ?? []).filter((r) => r.issuer === principal && principal !== key);
+    if (!mine.length) return false;
+    const { first, second } = this.forks.get(key);
+    return [first, second].some((env) => {
+      const r = verifyStateless(env);
+      const rec = this.byDigest.get(hex(r.digest)) ?? { ...r, dhex: hex(r.digest), env, principal: this.authorityOf(r.h) };
+      const at = { t: rec.h.issued_at_ms, seq: rec.h.seq };
+      return mine.some((x) => {
+        const reach = this.reachOf(x, key, rec.principal ?? "", at);
+        return reach.t <= at.t && at.seq >= reach.floor && !this.witnessedBefore(rec, [x]);
+      });
+    });
   }
 
   bindPastRevocation(envBytes) {
