@@ -238,19 +238,11 @@ def test_the_keys_own_revocation_does_not_spare_its_principal() -> None:
 
 
 @pytest.mark.req("ATT-013", "ATT-018")
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a view keeps one fork proof per key (the first: EvidenceVerifier.forks), so which proof against K "
-        "it "
-        "holds -- one P's revocation disowns, or one an escrow witnessed before it -- is the order it heard "
-        "them in, and ATT-013 (b) reads only that one (SPEC ATT-013, Left open)"
-    ),
-)
 def test_a_disowned_pair_heard_first_does_not_hide_a_witnessed_one() -> None:
     """P forks K with a pair its escrow witnesses, revokes K back over it, then signs a second pair with K
-    after the revocation: a view that hears the disowned pair first keeps it alone and spares P, while one
-    that hears the witnessed pair first convicts P."""
+    after the revocation: a view that heard the disowned pair first kept it alone and spared P, while one
+    that heard the witnessed pair first convicted P. Now each keeps the proof dated earliest (the last any
+    revocation spares), and both convict P."""
     alice, witnessed_first = _revoked_over(stamped=True)
     _, disowned_first = _revoked_over(stamped=True, after=True)
     assert alice.principal.did in witnessed_first.faulty()

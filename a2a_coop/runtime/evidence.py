@@ -45,7 +45,7 @@ from a2a_coop.protocol.forks import (
     fork_proof_from,
     verify_fork_proof,
 )
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 
 # Fork proofs kept at most against keys outside our dealings (ATT-018): anyone makes one against a
@@ -167,7 +167,7 @@ class EvidenceVerifier(Verifier):
         bound; ``spared`` as it was then (its key in our dealings): else it counts toward the bound.
         Returns the issuer it convicts, or None if it does not verify."""
         issuer = _convicted(proof)
-        if issuer is None or issuer in self.forks:
+        if issuer is None or self._kept_instead(issuer, proof):
             return issuer
         if spared or issuer == self.me:
             self.spared.add(issuer)
@@ -194,7 +194,7 @@ class EvidenceVerifier(Verifier):
 
     def _keep(self, issuer: str, proof: ForkProof) -> bool:
         """Keep ``proof`` against ``issuer`` unless the bound of ATT-018 refuses it; whether it is held."""
-        if issuer in self.forks:
+        if self._kept_instead(issuer, proof):
             return True
         if issuer != self.me and self.foreign_forks < self.max_foreign_forks:
             self.foreign_forks += 1  # counts for good, even against a key in our dealings: never dropped
@@ -203,6 +203,17 @@ class EvidenceVerifier(Verifier):
         else:
             return False
         self._held(issuer, proof)
+        return True
+
+    def _kept_instead(self, issuer: str, proof: ForkProof) -> bool:
+        """Whether a proof against ``issuer`` is held already -- one per key (ATT-018) -- replaced by
+        ``proof`` when ``proof`` ranks first (:func:`_proof_rank`): which one a view keeps is then no
+        choice of the order it heard them in (ATT-013 (b) reads that one proof)."""
+        held = self.forks.get(issuer)
+        if held is None:
+            return False
+        if _proof_rank(proof) < _proof_rank(held):
+            self._held(issuer, proof)
         return True
 
     def _held(self, issuer: str, proof: ForkProof) -> None:
@@ -247,6 +258,17 @@ def _answer_beside(
         if other is not None and other.issuer == vs.issuer and answers_one_statement(other, vs):
             return other
     return None
+
+
+def _proof_rank(proof: ForkProof) -> tuple[int, bytes, bytes]:
+    """Of two proofs against one key, the one kept ranks first: its later statement dated earliest, then
+    by digests. A revocation of the key spares its principal on a proof only if it reaches a statement of
+    it (ATT-013 (b), KEY-011 (a): dated at or after its effective_ms), so the earliest-dated proof is the
+    last any revocation spares -- a later pair its holder signs after revoking the key back over a
+    witnessed one hides nothing."""
+    first, second = verify_statement(proof.first), verify_statement(proof.second)
+    low, high = sorted((first.digest, second.digest))
+    return max(first.issued_at_ms, second.issued_at_ms), low, high
 
 
 def _convicted(proof: ForkProof) -> str | None:
