@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from a2a_coop.protocol.envelope import parse_envelope
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import (
     ANSWERS,
@@ -45,7 +46,7 @@ from a2a_coop.protocol.forks import (
     fork_proof_from,
     verify_fork_proof,
 )
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 from a2a_coop.protocol.verifier import Verifier
 
 # Fork proofs kept at most against keys outside our dealings (ATT-018): anyone makes one against a
@@ -266,9 +267,11 @@ def _proof_rank(proof: ForkProof) -> tuple[int, bytes, bytes]:
     it (ATT-013 (b), KEY-011 (a): dated at or after its effective_ms), so the earliest-dated proof is the
     last any revocation spares -- a later pair its holder signs after revoking the key back over a
     witnessed one hides nothing."""
-    first, second = verify_statement(proof.first), verify_statement(proof.second)
+    # Both halves were checked when the proof was taken (ATT-012): parsed here, no signature checked again.
+    first, second = parse_envelope(proof.first), parse_envelope(proof.second)
+    dated = max(decode_statement(p.envelope.payload).header.issued_at_ms for p in (first, second))
     low, high = sorted((first.digest, second.digest))
-    return max(first.issued_at_ms, second.issued_at_ms), low, high
+    return dated, low, high
 
 
 def _convicted(proof: ForkProof) -> str | None:
