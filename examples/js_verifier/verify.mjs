@@ -1805,15 +1805,15 @@ export class Verifier {
     return rec;
   }
 
+  // The Mandates held that `principal` issued for `agent` (its own included), in the order they came
+  mandatesFrom(principal, agent) {
+    return [...(this.mandatesByGrant.get(`${principal}\0${agent}`)?.values() ?? [])];
+  }
   // ESC-019: the Accept of an Offer or Counter naming an escrow whose last deadline (either side) plus the
   // claim window is at or after, for either party, the end of its Mandates' validity held: the named
   // Mandate's valid_until_ms, extended by held Mandates of the same principal for the party's key that
   // allow the other party and whose [valid_from_ms, valid_until_ms) contains the end so far, then cut at
   // the earliest effective_ms of a held KeyRevocation of the key or of that principal.
-  // The Mandates held that `principal` issued for `agent` (its own included), in the order they came
-  mandatesFrom(principal, agent) {
-    return [...(this.mandatesByGrant.get(`${principal}\0${agent}`)?.values() ?? [])];
-  }
   checkClaimWindow(acc) {
     const o = this.byDigest.get(hex(acc.body.offer));
     const p = o ? proposalOf(o) : null;
