@@ -856,6 +856,48 @@ def test_the_js_verifiers_chain_check_finds_the_nearest_seqs_without_a_pass(trad
     assert got == {"read": 0}
 
 
+_CLAIM_WINDOW_WORK = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const P = Verifier.prototype, check = P.checkClaimWindow, from = P.mandatesFrom;
+let accepts = 0, scanned = 0, mandatesRead = 0, inside = false;
+P.checkClaimWindow = function (acc) {
+  accepts++;
+  inside = true;
+  try { return check.call(this, acc); } finally { inside = false; }
+};
+P.mandatesFrom = function (principal, agent) {
+  const got = from.call(this, principal, agent);
+  mandatesRead += got.length;
+  return got;
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "escrow" });
+// every record read from the view's whole store by a pass over it, while an Accept's claim window is checked
+const held = v.byDigest, pass = held.values;
+held.values = function* () {
+  for (const x of pass.call(this)) {
+    if (inside) scanned++;
+    yield x;
+  }
+};
+for (const e of envelopes) v.accept(e);
+console.log(JSON.stringify({ accepts, scanned, mandatesRead }));
+"""
+
+
+@pytest.mark.parametrize("trades", [4, 16])
+def test_the_js_verifiers_claim_window_reads_only_the_partys_grant(trades: int) -> None:
+    """ESC-019 at an escrow (role escrow), over ``python -m benchmarks js_rederive``'s transcript: each
+    Accept names escrow E with deadlines, so each party's validity is extended by "held Mandates of the same
+    principal for the party's key". ``mandatesByGrant`` keeps them by (principal, agent), as the Python
+    reference does (``Verifier.claimable_until``): an Accept reads Alice's Mandate and Bob's, one each.
+    Before (F73), ``checkClaimWindow`` read every record held, once per party: 5k + 1 at the k-th Accept,
+    1,392 reads at 16 trades."""
+    envelopes = transcript(trades)
+    got = js_module(_CLAIM_WINDOW_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]))
+    assert got == {"accepts": trades, "scanned": 0, "mandatesRead": 2 * trades}
+
+
 # The vector files (argv), then the verifier's path (first, the module would take itself for the command
 # run): every vector with EXPOSURE.audit on, the sums counted after every statement -- so a record a
 # statement moved without touch() is stale at the next check. Prints the vectors where the audit threw.

@@ -1182,6 +1182,9 @@ export class Verifier {
     this.evidenceView = role !== "escrow";
     this.now = nowMs === null || nowMs === undefined ? null : BigInt(nowMs);
     this.byDigest = new Map(); // hex digest -> accepted record
+    // principal \0 agent -> hex digest -> the Mandates held from that principal for that agent: where ESC-019
+    // looks for renewals ("held Mandates of the same principal for the party's key"), not every record held
+    this.mandatesByGrant = new Map();
     this.nonces = new Map(); // issuer \0 hex nonce -> hex digest
     this.chains = new Map(); // issuer -> Chain
     this.revocations = new Map(); // key -> [{eff, dhex}]
@@ -1767,6 +1770,12 @@ export class Verifier {
         reweigh = true; // KEY-011's reach reads bindings (KEY-009 (d))
       }
     }
+    if (bodyName === "mandate") {
+      const gk = `${h.issuer}\0${body.agent}`;
+      const held = this.mandatesByGrant.get(gk);
+      if (held) held.set(dhex, rec);
+      else this.mandatesByGrant.set(gk, new Map([[dhex, rec]]));
+    }
     if (bodyName === "mandate" && body.succeeds !== "") {
       const l = this.handovers.get(body.succeeds) ?? [];
       l.push({ agent: body.agent, issuer: h.issuer });
@@ -1796,6 +1805,10 @@ export class Verifier {
     return rec;
   }
 
+  // The Mandates held that `principal` issued for `agent` (its own included), in the order they came
+  mandatesFrom(principal, agent) {
+    return [...(this.mandatesByGrant.get(`${principal}\0${agent}`)?.values() ?? [])];
+  }
   // ESC-019: the Accept of an Offer or Counter naming an escrow whose last deadline (either side) plus the
   // claim window is at or after, for either party, the end of its Mandates' validity held: the named
   // Mandate's valid_until_ms, extended by held Mandates of the same principal for the party's key that
@@ -1814,8 +1827,7 @@ export class Verifier {
       const key = rec.h.issuer;
       const principal = m.h.issuer;
       let end = m.body.valid_until_ms;
-      const renewals = [...this.byDigest.values()]
-        .filter((x) => x.bodyName === "mandate" && x.h.issuer === principal && x.body.agent === key)
+      const renewals = this.mandatesFrom(principal, key)
         .filter((x) => x.body.allowed_counterparties.length === 0 || x.body.allowed_counterparties.includes(other))
         .map((x) => [x.body.valid_from_ms, x.body.valid_until_ms])
         .sort((a, b) => (a[0] !== b[0] ? (a[0] < b[0] ? -1 : 1) : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
