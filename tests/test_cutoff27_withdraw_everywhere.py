@@ -22,6 +22,8 @@ signed before and never stamped is shown again rather than signed twice, and E r
 
 Also pinned here (resume27's untested path): the resumed run of a responder, Bob, whose Accept a kept lower
 *Counter* of Alice's cut back (his node then rejected it, NEG-022: ended, forgotten) shows E that Accept.
+And (resumecli27) `a2a-coop resume` asks for the escrow a cut-off bonded Counter names when a kept Counter,
+not a Reject, cut it off and the negotiation is still live in memory: a one-line error without it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import itertools
 from pathlib import Path
 
 import pytest
-from cli_run import cli_process
+from cli_run import cli_process, one_line_error
 from test_attack27_cut_off_counter import _Alice, _bodies, _mirror, _SureOfferer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
@@ -102,12 +104,16 @@ class _World:
 
 class _Stopped:
     """Bob's run (``bob``, his peer on his journal, countering under E with both bonds) offering to Alice,
-    who keeps a Reject of his Offer and counters it naming no escrow; stopped at ``crash``."""
+    who keeps a Reject of his Offer and counters it naming no escrow; stopped at ``crash`` -- or, at
+    ``"held"``, she kept a Counter instead and his run stopped with it taken, its answer never signed."""
 
     def __init__(self, w: _World, bob: Peer, crash: str) -> None:
         self.offer = bob.propose(w.alice.did, w.bob.proposal())
         w.clock.advance(1_000)
-        self.kept = w.alice.reject(self.offer, "kept back")
+        if crash == "held":
+            self.kept = w.alice.counter(self.offer, _mirror(self.offer))
+        else:
+            self.kept = w.alice.reject(self.offer, "kept back")
         w.clock.advance(1_000)
         self.counter = w.alice.counter(self.offer, _mirror(self.offer))
         w.clock.advance(1_000)
@@ -122,6 +128,8 @@ class _Stopped:
             assert bob.negotiation(self.offer.negotiation_id).state is State.REJECTED
         if crash == "signed":
             assert bob.withdraw_cut_off(self.offer.negotiation_id) is not None  # signed, journaled, not shown
+        if crash == "held":  # taken without the NEG-022 Reject that would end it (and have it forgotten)
+            bob.hold([self.kept.envelope])
         self.alice.got.clear()
         w.clock.advance(1_000)
 
@@ -239,6 +247,48 @@ def test_a2a_coop_resume_withdraws_the_cut_off_bonded_counter(tmp_path: Path, cr
     short_id = story.offer.negotiation_id.hex()[:12]
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
     assert (resumed.returncode, resumed.stdout) == (0, f"{short_id}  REJECTED\n"), resumed.stderr
+
+
+@pytest.mark.req("NEG-024", "ESC-014", "MND-015")
+@pytest.mark.parametrize("given", [True, False])
+def test_a2a_coop_resume_withdraws_a_counter_a_kept_counter_cut_off(tmp_path: Path, given: bool) -> None:
+    """cmd_resume's escrow for a negotiation still in memory (not forgotten) with no contract and our
+    bonded Counter cut off by a kept *Counter* of Alice's (``_Stopped`` at "held"): her kept Counter cut
+    the line back to itself, the negotiation COUNTERED, nothing of Bob's on the line bonded -- E is named
+    by the cut-off Counter alone. Given E (``given``), `a2a-coop resume` shows it his Withdraw and her
+    Accept of the Counter at E is refused; not given, a one-line usage error (exit 2) before anything is
+    sent -- without it, the run resumed with no escrow and left the Counter open at E for her."""
+    bob = provision(tmp_path, "bob")
+    w = _World(FixedClock(wall_clock_ms()), bob.did)
+    with Journal.open(bob.journal_path) as journal:
+        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
+        peer = Peer(
+            bob.key,
+            bob.mandate,
+            journal=journal,
+            context=[w.escrow.mandate],
+            clock=lambda: w.clock.now_ms,
+            strategy=_SureOfferer(w.party.did),
+        )
+        story = _Stopped(w, peer, "held")
+        neg = peer.negotiation(story.offer.negotiation_id)
+        assert (neg.state, neg.contract, peer.cut_off_counter(neg.id)) == (State.COUNTERED, None, story.ours)
+    alice, shown = _ServedAlice(story, w.alice), w.escrow.escrow.transcript()
+    with serve(alice, None) as to, serve(None, w.escrow) as via:
+        escrow = ("--escrow", via.target) if given else ()
+        resumed = cli_process("resume", *bob.files(), "--to", to.target, *escrow)
+    short_id = story.offer.negotiation_id.hex()[:12]
+    if not given:
+        assert resumed.returncode == 2, resumed.stderr
+        one_line_error(resumed.stderr, short_id, w.party.did, "--escrow")
+        assert (w.escrow.escrow.transcript(), alice.got) == (shown, [])
+        return
+    assert "Traceback" not in resumed.stderr, resumed.stderr
+    assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
+    withdrawn = [verify_statement(env) for env in w.escrow.escrow.transcript()]
+    assert [vs.statement.withdraw.offer for vs in withdrawn if vs.body == "withdraw"] == [story.ours.digest]
+    # Her kept Counter still waits for Bob's answer: resume signs none (EXIT_UNFINISHED).
+    assert (resumed.returncode, resumed.stdout) == (3, f"{short_id}  COUNTERED\n"), resumed.stderr
 
 
 class _Responder:
