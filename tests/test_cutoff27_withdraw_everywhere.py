@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -221,14 +222,11 @@ class _ServedAlice(_Alice):
         return self.head
 
 
-@pytest.mark.req("NEG-024", "NEG-021", "ESC-014")
-@pytest.mark.parametrize("crash", ["answered", "signed"])
-def test_a2a_coop_resume_withdraws_the_cut_off_bonded_counter(tmp_path: Path, crash: str) -> None:
-    """The same through `a2a-coop resume` (a process of its own, on wall time) against Alice and E served
-    here: before, it said "nothing to resume" and Alice's Accept at E took Bob's bond; now it shows E his
-    Withdraw, ends REJECTED (exit 0), and E refuses her Accept."""
-    bob = provision(tmp_path, "bob")
-    w = _World(FixedClock(wall_clock_ms()), bob.did)
+def _stopped_on_disk(
+    bob: Identity, w: _World, crash: str, *, check: Callable[[Peer, _Stopped], None] | None = None
+) -> _Stopped:
+    """Bob's run stopped at ``crash`` on his provisioned journal, as `offer --escrow E` left it for
+    `a2a-coop resume`; ``check`` reads his peer before the journal closes."""
     with Journal.open(bob.journal_path) as journal:
         remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
         peer = Peer(
@@ -240,6 +238,20 @@ def test_a2a_coop_resume_withdraws_the_cut_off_bonded_counter(tmp_path: Path, cr
             strategy=_SureOfferer(w.party.did),
         )
         story = _Stopped(w, peer, crash)
+        if check is not None:
+            check(peer, story)
+    return story
+
+
+@pytest.mark.req("NEG-024", "NEG-021", "ESC-014")
+@pytest.mark.parametrize("crash", ["answered", "signed"])
+def test_a2a_coop_resume_withdraws_the_cut_off_bonded_counter(tmp_path: Path, crash: str) -> None:
+    """The same through `a2a-coop resume` (a process of its own, on wall time) against Alice and E served
+    here: before, it said "nothing to resume" and Alice's Accept at E took Bob's bond; now it shows E his
+    Withdraw, ends REJECTED (exit 0), and E refuses her Accept."""
+    bob = provision(tmp_path, "bob")
+    w = _World(FixedClock(wall_clock_ms()), bob.did)
+    story = _stopped_on_disk(bob, w, crash)
     alice = _ServedAlice(story, w.alice)
     with serve(alice, None) as to, serve(None, w.escrow) as via:
         resumed = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
@@ -260,19 +272,12 @@ def test_a2a_coop_resume_withdraws_a_counter_a_kept_counter_cut_off(tmp_path: Pa
     sent -- without it, the run resumed with no escrow and left the Counter open at E for her."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
-        peer = Peer(
-            bob.key,
-            bob.mandate,
-            journal=journal,
-            context=[w.escrow.mandate],
-            clock=lambda: w.clock.now_ms,
-            strategy=_SureOfferer(w.party.did),
-        )
-        story = _Stopped(w, peer, "held")
+
+    def held_live(peer: Peer, story: _Stopped) -> None:
         neg = peer.negotiation(story.offer.negotiation_id)
         assert (neg.state, neg.contract, peer.cut_off_counter(neg.id)) == (State.COUNTERED, None, story.ours)
+
+    story = _stopped_on_disk(bob, w, "held", check=held_live)
     alice, shown = _ServedAlice(story, w.alice), w.escrow.escrow.transcript()
     with serve(alice, None) as to, serve(None, w.escrow) as via:
         escrow = ("--escrow", via.target) if given else ()
