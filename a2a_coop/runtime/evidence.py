@@ -62,7 +62,7 @@ class EvidenceVerifier(Verifier):
         self.attestations_about: dict[str, list[bytes]] = {}  # subject key -> digests, in order
         # issuer -> its highest-seq Checkpoint held, in the order we received them (the last received last)
         self.checkpoints: dict[str, bytes] = {}
-        self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
+        self.forks: dict[str, ForkProof] = {}  # issuer -> the first-ranked proof against it (ATT-013 (c))
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
         self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
         # Issuers whose proofs are kept beyond the bound: our own key, and keys in our dealings whose
