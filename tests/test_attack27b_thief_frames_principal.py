@@ -23,6 +23,8 @@ escrow witnessed (strict xfail below; SPEC ATT-013, Left open).
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from peers import make_peer
 
@@ -247,3 +249,92 @@ def test_a_disowned_pair_heard_first_does_not_hide_a_witnessed_one() -> None:
     _, disowned_first = _revoked_over(stamped=True, after=True)
     assert alice.principal.did in witnessed_first.faulty()
     assert disowned_first.faulty() == witnessed_first.faulty()
+
+
+def _answers_around_a_revocation() -> tuple[
+    Party, Party, list[bytes], dict[str, VerifiedStatement], ForkProof
+]:
+    """K answers Bob's offer (naming no escrow) with a Reject and then an Accept, both before its principal P
+    revokes it; after the revocation K signs a third answer, a Counter of the same offer, and two Rejects of
+    another offer of Bob's -- a proof anyone can gossip. Returns (Alice, Bob, what a view holds first, K's
+    three answers, the gossiped proof). The pair dated earliest, the Reject and the Accept, is no
+    revocation's to disown: the proof ATT-013 (c) keeps, which convicts P."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    offer = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
+    elsewhere = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
+    clock.advance(1_000)
+    answers = {"reject": alice.reject(offer, "kept back")}
+    clock.advance(1_000)
+    answers["accept"] = alice.accept(offer)
+    clock.advance(1_000)
+    leaked = identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="leaked")
+    revocation = alice.principal.sign("key_revocation", leaked)
+    clock.advance(1_000)
+    answers["counter"] = alice.counter(offer, alice.proposal())
+    gossiped = ForkProof(alice.reject(elsewhere, "x").envelope, alice.reject(elsewhere, "y").envelope)
+    held = [*alice.setup, *bob.setup, binding.envelope, offer.envelope, revocation.envelope]
+    return alice, bob, held, answers, gossiped
+
+
+def _held_in_order(held: list[bytes], order: tuple[VerifiedStatement | ForkProof, ...]) -> EvidenceVerifier:
+    """A view of evidence holding ``held``, then each of ``order``: a statement taken, or a proof gossiped."""
+    v = EvidenceVerifier()
+    for e in held:
+        v.accept(e)
+    for item in order:
+        if isinstance(item, ForkProof):
+            assert v.take_fork_proof(item) is not None
+        else:
+            v.accept_statement(item)
+    return v
+
+
+def _faulty_in(v: EvidenceVerifier, alice: Party) -> frozenset[str]:
+    """What the proofs ``v`` holds convict (ATT-013)."""
+    return Reputation(lambda: v, seeds=(), escrows=(), clock=lambda: alice.clock.now_ms).faulty()
+
+
+@pytest.mark.req("ATT-013", "ATT-022")
+def test_a_pair_found_after_a_gossiped_proof_is_ranked_against_it() -> None:
+    """ATT-013 (c) and (b): two views of the same statements and the same gossiped proof. One takes K's Reject
+    and Accept of Bob's offer first -- the pair found in its own negotiation -- and then the thief's gossiped
+    proof, dated after P's revocation: it keeps the pair, which ranks first, and convicts P. The other takes
+    the gossiped proof first, then the pair: it kept the proof held first, never comparing the pair with it
+    (a convicted key's answers were not looked at again), and spared P -- the order of arrival, which whoever
+    gossips chooses, decided P's conviction."""
+    alice, _, held, a, gossiped = _answers_around_a_revocation()
+    found_first = _held_in_order(held, (a["reject"], a["accept"], gossiped))
+    gossiped_first = _held_in_order(held, (gossiped, a["reject"], a["accept"]))
+    pair = {a["reject"].envelope, a["accept"].envelope}
+    assert {found_first.forks[alice.did].first, found_first.forks[alice.did].second} == pair
+    found = _faulty_in(found_first, alice)
+    assert alice.principal.did in found  # the pair no revocation disowns convicts P
+    kept = gossiped_first.forks[alice.did]
+    _framed_if(
+        {kept.first, kept.second} != pair, "the proof heard first stays, the pair found after it unread"
+    )
+    assert _faulty_in(gossiped_first, alice) == found
+
+
+@pytest.mark.req("ATT-013", "ATT-022", "NEG-021")
+def test_every_order_of_three_answers_and_a_gossiped_proof_keeps_one_proof() -> None:
+    """ATT-013 (c) in every order: K's three answers to one offer (two before P's revocation, one after) and
+    a gossiped proof dated after it, taken in each of the 24 orders, leave one and the same proof -- the pair
+    dated earliest -- and one faulty set, K and P. Before, a view that took the Counter first and then the
+    Accept (NEG-021 cuts the line back) kept the Counter's pair, which P's revocation disowns, and spared P;
+    one that took the Reject and Accept first kept theirs and convicted P."""
+    alice, _, held, a, gossiped = _answers_around_a_revocation()
+    pair = {a["reject"].envelope, a["accept"].envelope}
+    kept: dict[tuple[str, ...], frozenset[bytes]] = {}
+    faulty: set[frozenset[str]] = set()
+    for order in itertools.permutations((*a.values(), gossiped)):
+        v = _held_in_order(held, order)
+        names = tuple("gossiped" if isinstance(i, ForkProof) else i.body for i in order)
+        kept[names] = frozenset((v.forks[alice.did].first, v.forks[alice.did].second))
+        faulty.add(_faulty_in(v, alice))
+    assert len(kept) == 24
+    other = sorted(k for k, p in kept.items() if p != pair)
+    _framed_if(other != [], f"{len(other)} orders keep another proof than the pair dated earliest: {other}")
+    assert faulty == {frozenset({alice.did, alice.principal.did})}

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
-from test_attack27b_thief_frames_principal import _escrowed_pair, _the_theft
+from test_attack27b_thief_frames_principal import _answers_around_a_revocation, _escrowed_pair, _the_theft
 from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -686,6 +686,19 @@ def _transcripts() -> dict[str, list[bytes]]:
     for name, stamped in (("escrowed-pair-witnessed", True), ("escrowed-pair-unwitnessed", False)):
         *_, held, pair = _escrowed_pair(stamped)  # the second Counter refused: the pair kept (ATT-022 (b))
         thefts[name] = [*held, pair.first, pair.second]
+    # ATT-013 (c), F76: the proof kept is the best ranked of those a view holds, in any order. K's Counter
+    # after P's revocation, then its Accept and Reject before it (NEG-021 cuts the line back twice): the
+    # Reject and Accept, dated earliest, convict P. Then its Accept and Counter, with a fork of its first
+    # statement dated before the revocation refused last: the fork, dated earlier than the pair, convicts P.
+    victim, bob, held, answers, _ = _answers_around_a_revocation()
+    thefts["three-answers-counter-first"] = [
+        *held,
+        *(answers[k].envelope for k in ("counter", "accept", "reject")),
+    ]
+    early = victim.clock.now_ms - 3_500  # after K's first statement (its binding), before the revocation
+    refork = unguarded_offer(ChainWriter(victim.agent.key), victim, bob, "fork", issued_at_ms=early)
+    thefts["answers-then-an-earlier-fork"] = [*held, answers["accept"].envelope, answers["counter"].envelope]
+    thefts["answers-then-an-earlier-fork"].append(refork.envelope)
     return {
         **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
@@ -712,7 +725,10 @@ def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[s
             v.accept(e)
         except CoopError:
             break
-    proofs = {k: [verify_statement(x).digest.hex() for x in (p.first, p.second)] for k, p in v.forks.items()}
+    # a proof is its two envelopes, in either order (ATT-012)
+    proofs = {
+        k: sorted(verify_statement(x).digest.hex() for x in (p.first, p.second)) for k, p in v.forks.items()
+    }
     return proofs, sorted(faulty_of(v, v.forks))
 
 
@@ -733,7 +749,13 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
     refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
     pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
-    assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3), **pairs}
+    late = ("EQUIVOCATION", len(transcripts["answers-then-an-earlier-fork"]) - 1)
+    assert refused == {
+        "fork": ("EQUIVOCATION", 3),
+        "inversion": ("CHAIN_BROKEN", 3),
+        **pairs,
+        "answers-then-an-earlier-fork": late,
+    }
     kinds = {}
     for name, envelopes in transcripts.items():
         want, faulty = _python_proofs(envelopes)
@@ -741,7 +763,7 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         for doc in js[name]["proofs"]:
             proof = ForkProof(envelope_from_json(doc["first"]), envelope_from_json(doc["second"]))
             assert verify_fork_proof(proof) == doc["issuer"]  # ATT-012, with nothing else
-            got[doc["issuer"]] = [verify_statement(e).digest.hex() for e in (proof.first, proof.second)]
+            got[doc["issuer"]] = sorted(verify_statement(e).digest.hex() for e in (proof.first, proof.second))
             kinds[name] = doc["requirements"][0]
         assert (got, js[name]["faulty"]) == (want, faulty), name
     assert kinds == {
@@ -754,11 +776,17 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "fork": "CHN-004",
         "inversion": "CHN-005",
         "counter-and-accept": "ATT-022",
+        "three-answers-counter-first": "ATT-022",
+        "answers-then-an-earlier-fork": "CHN-004",
     }
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
     # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not
     spared = ("thief-after-revocation", "thief-after-own-revocation", "escrowed-pair-unwitnessed")
     assert [len(js[n]["faulty"]) for n in (*spared, "escrowed-pair-witnessed")] == [1, 2, 1, 2]
+    # ATT-013 (c), F76: the proof ranked first, dated before P's revocation, convicts P whatever came first
+    assert [
+        len(js[n]["faulty"]) for n in ("three-answers-counter-first", "answers-then-an-earlier-fork")
+    ] == [2, 2]
 
 
 _REDERIVE_WORK = """

@@ -34,18 +34,13 @@ funds of its own -- unlike a contract without bonds, which costs a Sybil one Off
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final
 
 from a2a_coop.protocol.envelope import parse_envelope
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import (
-    ANSWERS,
-    ForkProof,
-    answers_one_statement,
-    fork_proof_from,
-    verify_fork_proof,
-)
+from a2a_coop.protocol.forks import ANSWERS, ForkProof, answered, fork_proof_from, verify_fork_proof
+from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 from a2a_coop.protocol.verifier import Verifier
 
@@ -67,7 +62,7 @@ class EvidenceVerifier(Verifier):
         self.attestations_about: dict[str, list[bytes]] = {}  # subject key -> digests, in order
         # issuer -> its highest-seq Checkpoint held, in the order we received them (the last received last)
         self.checkpoints: dict[str, bytes] = {}
-        self.forks: dict[str, ForkProof] = {}  # issuer -> the first fork proof against it
+        self.forks: dict[str, ForkProof] = {}  # issuer -> the first-ranked proof against it (ATT-013 (c))
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
         self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
         # Issuers whose proofs are kept beyond the bound: our own key, and keys in our dealings whose
@@ -80,6 +75,9 @@ class EvidenceVerifier(Verifier):
         self.bonded_with: dict[str, int] = {}
         # Whether a key is in our dealings (ATT-018; a Peer says which); none but ``me`` by default.
         self.deals_with: Callable[[str], bool] = _nobody
+        # negotiation id -> (key, statement answered) -> the answers seen (ATT-013 (c)), for a negotiation
+        # that may hold an answer proof (one it took superseded, or an answer refused), while it is in memory.
+        self._answers: dict[bytes, dict[tuple[str, bytes], _Answers]] = {}
 
     def accept_statement(
         self,
@@ -106,35 +104,70 @@ class EvidenceVerifier(Verifier):
         return vs
 
     def _keep_answer_proof(self, vs: VerifiedStatement, *, refused: bool = False) -> None:
-        """ATT-022: keep ``vs`` and another answer of its key to the statement it answers, held in its
-        negotiation, as an answer proof -- bounded as a fork proof (ATT-018). Read only from the
-        negotiation: taken, a second answer is superseded there or cuts the first back (NEG-021,
-        NEG-017, NEG-018), so a negotiation superseding nothing holds no pair and costs no scan; refused
-        (an answer to an offer naming an escrow that took another, ESC-014), the first is in its
-        history."""
-        if vs.issuer in self.forks:
-            return  # convicted already: one proof per key (ATT-013), no scan per further answer
-        neg = self.negotiations.by_id.get(vs.negotiation_id)
-        if neg is None and refused and self._answers_an_offer_to_it(vs):
-            # Refused before its negotiation was read back (EXPIRED, step 25, comes before step 28), which
-            # we forgot (bounded memory): read back now, not kept, as a view that never forgot holds it --
-            # else a key revealing its second answer late, after we forgot, went unconvicted here.
-            neg = self.negotiations.find(vs.negotiation_id)
-        if neg is None or not (refused or neg.superseded):
-            return
+        """ATT-022, ATT-013 (c): keep the best answer proof against ``vs``'s key among its answers to the
+        statement ``vs`` answers -- bounded as a fork proof (ATT-018), ranked against the one held.
+
+        Read from the negotiation: taken, a second answer is superseded there or cuts the first back (NEG-021,
+        NEG-017, NEG-018), so a negotiation superseding nothing holds no pair and costs nothing; refused (an
+        answer to an offer naming an escrow that took another, ESC-014), the first is in its history. The
+        first time a negotiation may hold a pair its answers are read once into :class:`_Answers` (one per
+        key and statement answered); from then on each answer, taken or refused, is weighed against that
+        entry alone -- O(1), so a convicted key's further answers are ranked too, and red team 24's cut-back
+        stays linear."""
+        nid = vs.negotiation_id
+        index = self._answers.get(nid)
+        if index is None:
+            neg = self.negotiations.by_id.get(nid)
+            kept = neg is not None  # a negotiation read back from the archive is weighed, not indexed
+            if neg is None and refused and self._answers_an_offer_to_it(vs):
+                # Refused before its negotiation was read back (EXPIRED, step 25, comes before step 28), which
+                # we forgot (bounded memory): read back now, not kept, as a view that never forgot holds it --
+                # else a key revealing its second answer late, after we forgot, went unconvicted here.
+                neg = self.negotiations.find(nid)
+            if neg is None or not (refused or neg.superseded):
+                return
+            index = self._index_answers(neg)
+            if kept:
+                self._answers[nid] = index
+        key = (vs.issuer, answered(vs))
+        entry = index.get(key)
+        if entry is None:
+            # A refused answer counts as one seen only from the statement's audience: only it can sign
+            # another answer this negotiation takes, so a stranger's refusals cost no memory.
+            if not refused or not self._answers_an_offer_to_it(vs):
+                return
+            index[key] = entry = _Answers(vs)
+        best = entry.best
+        if entry.add(vs) and entry.best is not best:
+            self._keep(vs.issuer, entry.proof())
+
+    def _index_answers(self, neg: Negotiation) -> dict[tuple[str, bytes], _Answers]:
+        """Every answer ``neg`` holds (taken superseded, cut back, or on its line), read once, by key and
+        statement answered -- a pair among them kept as :meth:`_keep_answer_proof` keeps one."""
         held = self.statements
-        digests = (*neg.superseded, *(step[3] for step in neg.history))
-        in_memory = [dict.get(held, d) for d in digests]
-        other = _answer_beside(vs, in_memory)
-        if other is None and held.archive is not None:
-            # A negotiation read back from the archive: a Reject taken, the negotiation finished and
-            # forgotten, then the key's Accept of the same offer -- the Reject only the archive holds.
-            other = _answer_beside(
-                vs, (held.get(d) for d, m in zip(digests, in_memory, strict=True) if m is None)
-            )
-        if other is not None:
-            lo, hi = (other, vs) if (other.seq, other.digest) < (vs.seq, vs.digest) else (vs, other)
-            self._keep(vs.issuer, ForkProof(lo.envelope, hi.envelope))
+        index: dict[tuple[str, bytes], _Answers] = {}
+        for d in (*neg.superseded, *(step[3] for step in neg.history)):
+            vs = dict.get(held, d)
+            if vs is None and held.archive is not None:
+                # A negotiation read back from the archive: a Reject taken, the negotiation finished and
+                # forgotten, then the key's Accept of the same offer -- the Reject only the archive holds.
+                vs = held.get(d)
+            if vs is None or vs.body not in ANSWERS:
+                continue
+            key = (vs.issuer, answered(vs))
+            entry = index.get(key)
+            if entry is None:
+                index[key] = _Answers(vs)
+            else:
+                entry.add(vs)
+        for (issuer, _), entry in index.items():
+            if entry.best is not None:
+                self._keep(issuer, entry.proof())
+        return index
+
+    def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
+        self._answers.pop(negotiation_id, None)  # read again from the negotiation when it comes back
+        return super().forget_negotiation(negotiation_id)
 
     def _answers_an_offer_to_it(self, vs: VerifiedStatement) -> bool:
         """Whether the statement ``vs`` answers is held (in memory or the archive: one lookup) and is an
@@ -251,14 +284,42 @@ class EvidenceVerifier(Verifier):
                     self.forget_statement(held)
 
 
-def _answer_beside(
-    vs: VerifiedStatement, held: Iterable[VerifiedStatement | None]
-) -> VerifiedStatement | None:
-    """The first of ``held`` that is another answer of ``vs``'s key to the statement ``vs`` answers."""
-    for other in held:
-        if other is not None and other.issuer == vs.issuer and answers_one_statement(other, vs):
-            return other
-    return None
+class _Answers:
+    """The answers of one key to one statement seen, as much as ATT-013 (c)'s rank needs: the earliest (by
+    issued_at_ms, then digest) and the best pair (:func:`_pair_rank`). A new answer N is paired with those
+    alone, yet the best pair of all seen is kept in any order: were the best pair dated later than N, at
+    most one answer seen is dated no later than N -- the earliest, if any -- and where none is, the earliest
+    is N's best partner; dated as N, every answer seen dated up to N but one is at that date, so the best
+    pair holds the lowest digest among them, N's best partner."""
+
+    __slots__ = ("best", "earliest")
+
+    def __init__(self, first: VerifiedStatement) -> None:
+        self.earliest = first
+        self.best: tuple[VerifiedStatement, VerifiedStatement] | None = None
+
+    def add(self, vs: VerifiedStatement) -> bool:
+        """Weigh ``vs``; whether it is new (not the earliest, nor in the best pair)."""
+        best, earliest = self.best, self.earliest
+        if vs.digest == earliest.digest or (
+            best is not None and vs.digest in (best[0].digest, best[1].digest)
+        ):
+            return False
+        pairs = [(vs, earliest)]
+        if best is not None:
+            pairs += [best, (vs, min(best, key=lambda a: a.digest))]
+        self.best = min(
+            pairs, key=lambda p: _pair_rank(p[0].issued_at_ms, p[0].digest, p[1].issued_at_ms, p[1].digest)
+        )
+        if (vs.issued_at_ms, vs.digest) < (earliest.issued_at_ms, earliest.digest):
+            self.earliest = vs
+        return True
+
+    def proof(self) -> ForkProof:
+        """The best pair as a proof, its lower seq first."""
+        assert self.best is not None
+        lo, hi = sorted(self.best, key=lambda a: (a.seq, a.digest))
+        return ForkProof(lo.envelope, hi.envelope)
 
 
 def _proof_rank(proof: ForkProof) -> tuple[int, bytes, bytes]:
@@ -269,9 +330,15 @@ def _proof_rank(proof: ForkProof) -> tuple[int, bytes, bytes]:
     witnessed one hides nothing."""
     # Both halves were checked when the proof was taken (ATT-012): parsed here, no signature checked again.
     first, second = parse_envelope(proof.first), parse_envelope(proof.second)
-    dated = max(decode_statement(p.envelope.payload).header.issued_at_ms for p in (first, second))
-    low, high = sorted((first.digest, second.digest))
-    return dated, low, high
+    dated = (decode_statement(p.envelope.payload).header.issued_at_ms for p in (first, second))
+    return _pair_rank(next(dated), first.digest, next(dated), second.digest)
+
+
+def _pair_rank(dated_a: int, digest_a: bytes, dated_b: int, digest_b: bytes) -> tuple[int, bytes, bytes]:
+    """ATT-013 (c)'s rank of a pair (first first): its later statement's issued_at_ms, then its digests
+    sorted, compared bytewise."""
+    low, high = sorted((digest_a, digest_b))
+    return max(dated_a, dated_b), low, high
 
 
 def _convicted(proof: ForkProof) -> str | None:

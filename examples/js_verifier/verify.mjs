@@ -1202,12 +1202,14 @@ export class Verifier {
     // hex negotiation id -> the records of it held, in the order they came: what deriveAgain replays --
     // not a pass over every record held for each contract it rebuilds (ESC-022 (e); finding F47)
     this.heldByNegotiation = new Map();
-    // ATT-012, ATT-013, ATT-022 (finding F57): issuer -> the first fork or answer proof held against it,
-    // {first, second, kind} -- from a refusal carrying a conflict (a fork) or two answers of one key to one
-    // statement, taken or refused -- kept across every re-derive (shared with the fresh view: no view
-    // un-takes a proof), and the first answer taken of each key to each statement
+    // ATT-012, ATT-013, ATT-022 (finding F57): issuer -> the fork or answer proof held against it, {first,
+    // second, kind, rank} -- from a refusal carrying a conflict (a fork) or two answers of one key to one
+    // statement, taken or refused; of two, the one ranked first (ATT-013 (c), finding F76) -- kept across
+    // every re-derive (shared with the fresh view: no view un-takes a proof)
     this.forks = new Map();
-    this.answersHeld = new Map(); // issuer \0 hex statement answered -> its first answer taken
+    // hex negotiation id \0 issuer \0 hex statement answered -> the answers of that key to it seen, taken or
+    // refused from the statement's audience: the earliest and the best pair (ATT-013 (c), finding F76)
+    this.answersSeen = new Map();
   }
 
   // KEY-009: S's witnessing escrow stamped S before it stamped every revocation in `revs` it stamped. `via`:
@@ -1537,22 +1539,22 @@ export class Verifier {
     return rec;
   }
 
-  // ATT-012, ATT-022 (finding F57): a proof against the issuer of `b`, from the held record `a`, kept when it
-  // is the first against that issuer; whether the issuer is convicted now
+  // ATT-012, ATT-022 (finding F57): whether the held record `a` and `b` are a proof against `b`'s issuer; kept
+  // when none is held against it or it ranks before the one held (ATT-013 (c), finding F76: whichever came
+  // first, the view reads (b) on one proof, the one ranked first)
   keepProof(a, b) {
-    const issuer = b.h.issuer;
-    if (this.forks.has(issuer)) return true;
     const kind = a && a !== b ? proofKind(a, b) : null;
     if (!kind) return false;
     const lower = a.h.seq < b.h.seq || (a.h.seq === b.h.seq && a.dhex < b.dhex);
     const [lo, hi] = lower ? [a, b] : [b, a];
-    this.forks.set(issuer, { first: lo.env, second: hi.env, kind });
+    const held = this.forks.get(b.h.issuer), rank = pairRank(lo, hi);
+    if (!held || rankBefore(rank, held.rank)) this.forks.set(b.h.issuer, { first: lo.env, second: hi.env, kind, rank });
     return true;
   }
   // A refusal for the chain or the nonce (EQUIVOCATION, CHAIN_BROKEN, NONCE_REUSED: ATT-011) is a proof with
   // the held statement it conflicts with -- at its seq, beside it, the nearest below or above (CHN-005), the
-  // nonce's holder, the key's own revocation (KEY-012); a refused answer with the key's answer held to the
-  // same statement (ATT-022 (b))
+  // nonce's holder, the key's own revocation (KEY-012); a refused answer is weighed with the key's answers
+  // to the same statement seen in its negotiation (ATT-022 (b), ATT-013 (c))
   keepProofOfRefused(envBytes, e) {
     let r;
     try {
@@ -1562,7 +1564,6 @@ export class Verifier {
       throw x;
     }
     const { h } = r;
-    if (this.forks.has(h.issuer)) return;
     const rec = { ...r, dhex: hex(r.digest), env: envBytes };
     const held = [];
     if (e.code === "EQUIVOCATION" || e.code === "CHAIN_BROKEN" || e.code === "NONCE_REUSED") {
@@ -1576,25 +1577,47 @@ export class Verifier {
       held.push(lo?.d, hi?.d, this.nonces.get(`${h.issuer}\0${hex(h.nonce)}`));
       for (const x of this.revocations.get(h.issuer) ?? []) if (x.issuer === h.issuer) held.push(x.dhex);
     }
-    if (ANSWER_BODIES.has(r.bodyName)) held.push(this.answersHeld.get(`${h.issuer}\0${hex(r.body.offer)}`)?.dhex);
     for (const d of held) if (d && this.keepProof(this.byDigest.get(d), rec)) return;
+    if (ANSWER_BODIES.has(r.bodyName)) this.weighAnswer(rec, true);
   }
-  // A statement taken: a second answer of its key to one statement (NEG-021 holds it superseded, or it cuts the
-  // first back: ATT-022 (b)); in a sparse view, a fork of the key's own revocation, which joins no chain
-  // (KEY-013)
+  // A statement taken: an answer, weighed with its key's other answers to the statement it answers (NEG-021
+  // holds a second superseded, or it cuts the first back: ATT-022 (b)); in a sparse view, a fork of the key's
+  // own revocation, which joins no chain (KEY-013)
   keepProofOfTaken(rec) {
     const { h, bodyName, body } = rec;
-    if (ANSWER_BODIES.has(bodyName)) {
-      const k = `${h.issuer}\0${hex(body.offer)}`;
-      const first = this.answersHeld.get(k);
-      if (!first) this.answersHeld.set(k, rec);
-      else this.keepProof(first, rec);
-    }
+    if (ANSWER_BODIES.has(bodyName)) this.weighAnswer(rec, false);
     const own = (this.revocations.get(h.issuer) ?? []).filter((x) => x.issuer === h.issuer && x.dhex !== rec.dhex);
     for (const x of own) this.keepProof(this.byDigest.get(x.dhex), rec);
     if (bodyName === "key_revocation" && body.key === h.issuer) {
       for (const [s, v] of this.chains.get(h.issuer) ?? []) if (s >= h.seq - 1n && s <= h.seq + 1n) this.keepProof(this.byDigest.get(v.digest), rec);
     }
+  }
+  // ATT-013 (c), ATT-022 (b) (finding F76): the answer `rec` beside its key's answers to the same statement in
+  // the same negotiation, of which the view keeps the earliest (issued_at_ms, then digest) and the best pair
+  // (pairRank): paired with those two alone -- the earliest, and the best pair's lower digest -- the best
+  // pair of all seen stays the best in any order, one step per answer. A refused answer counts from the
+  // statement's audience alone, in a negotiation held (a stranger's refusals cost no memory).
+  weighAnswer(rec, refused) {
+    const { h, body } = rec;
+    const nid = hex(h.negotiation_id);
+    const k = `${nid}\0${h.issuer}\0${hex(body.offer)}`;
+    let seen = this.answersSeen.get(k);
+    if (!seen) {
+      const answered = this.byDigest.get(hex(body.offer));
+      const audience = answered && (answered.bodyName === "offer" || answered.bodyName === "counter") && answered.h.audience === h.issuer;
+      if (refused && !(audience && this.negotiations.has(nid))) return;
+      this.answersSeen.set(k, { earliest: rec, best: null });
+      return;
+    }
+    const { earliest, best } = seen;
+    if (rec.dhex === earliest.dhex || (best && (rec.dhex === best[0].dhex || rec.dhex === best[1].dhex))) return;
+    const pairs = [[rec, earliest]];
+    if (best) pairs.push(best, [rec, best[0].dhex < best[1].dhex ? best[0] : best[1]]);
+    const top = pairs.reduce((x, y) => (rankBefore(pairRank(...y), pairRank(...x)) ? y : x));
+    if (rec.h.issued_at_ms < earliest.h.issued_at_ms || (rec.h.issued_at_ms === earliest.h.issued_at_ms && rec.dhex < earliest.dhex)) seen.earliest = rec;
+    if (top === best) return;
+    seen.best = top;
+    this.keepProof(top[0], top[1]);
   }
   // ATT-013: every key a proof held convicts, and every principal it is bound to but one whose own revocation
   // of the key disowns a statement of the proof (ATT-013 (b), finding F71)
@@ -2637,6 +2660,17 @@ export function whyNoProof(first, second) {
 // ATT-012: the rule two statements of one issuer (verifyStateless's results) break, or null: one seq (CHN-004),
 // a broken link at n, n + 1 (CHN-003), time running backwards along the chain (CHN-005, finding F58), or two
 // answers (Counter, Accept, Reject) to one statement at any seqs (ATT-022, finding F49)
+// ATT-013 (c) (finding F76): a proof's rank -- its later statement's issued_at_ms, then its two digests
+// sorted (lowercase hex of equal length: bytewise) -- the first kept of two against one key
+function pairRank(a, b) {
+  const t = a.h.issued_at_ms > b.h.issued_at_ms ? a.h.issued_at_ms : b.h.issued_at_ms;
+  return a.dhex < b.dhex ? [t, a.dhex, b.dhex] : [t, b.dhex, a.dhex];
+}
+function rankBefore(x, y) {
+  if (x[0] !== y[0]) return x[0] < y[0];
+  return x[1] !== y[1] ? x[1] < y[1] : x[2] < y[2];
+}
+
 function proofKind(a, b) {
   if (a.h.issuer !== b.h.issuer || a.digest.equals(b.digest)) return null;
   if (a.h.seq === b.h.seq) return "CHN-004";
