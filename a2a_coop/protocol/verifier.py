@@ -1977,8 +1977,11 @@ class Verifier:
         the principal could have claimed (tests/test_attack21.py)."""
         escrow = self.witnessing_escrow(vs)
         at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
-        if at is None or at <= vs.issued_at_ms:
-            return  # unstamped (no effect yet), or KEY-004 / MND-012 on its own time covered it already
+        if at is None:
+            return  # unstamped: no effect yet
+        # No shortcut for a Stamp at or before the statement's own time: KEY-004 reads the key's own
+        # revocation by seq too (KEY-011 (a)), this rule by the Stamp's time alone (KEY-011 (d)), so a
+        # statement below that revocation in its chain, stamped at or after its reach, is refused here
         authority = record.principal if record else ""
         for key, requirement in ((vs.issuer, "KEY-010"), (authority, "KEY-010")):
             if not key or key not in self.revoked:

@@ -78,6 +78,7 @@ def groups() -> list[Group]:
         backdated_own_revocation_after_hand_over(),  # ESC-022 (e): last, so that no earlier tcId moved
         exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
+        own_revocation_at_the_stamp(),  # KEY-010 with KEY-011 (d): after the others, no tcId moved
     ]
 
 
@@ -2457,5 +2458,84 @@ def held_off_exposure() -> Group:
         "Exposure",
         "Boundary",
         twin=[*heard, *handover, *alice_fits],
+    )
+    return g
+
+
+def _retired_with_a_revoke(revoked_after_ms: int, stamped_after_ms: int) -> list[bytes]:
+    """Bob's bonded, revocable offer (forfeit_bond), Alice's Accept, their Stamp and BondLocks; then Alice's
+    key signs a Revoke of the contract and, ``revoked_after_ms`` later, its own revocation (effective from
+    its issued_at_ms), the next link of its chain; the escrow's Stamp of the Revoke, ``stamped_after_ms``
+    after the Revoke's own time, and the Revoke -- the revocation first, as the escrow took them."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    offer = bob.offer(
+        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    nid = offer.header.negotiation_id
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=nid,
+        ).envelope
+        for p in (bob, alice)
+    ]
+    clock.advance(1_000)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    at = clock.now_ms + revoked_after_ms
+    own = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=at), issued_at_ms=at
+    )
+    stamped = escrow.sign(
+        "stamp",
+        commitment_pb2.Stamp(statements=[revoke.digest]),
+        issued_at_ms=clock.now_ms + stamped_after_ms,
+    )
+    context = [*alice.setup, *bob.setup, *escrow.setup, stamp.envelope, offer.envelope, accept.envelope]
+    return [*context, *locks, own.envelope, stamped.envelope, revoke.envelope]
+
+
+def own_revocation_at_the_stamp() -> Group:
+    """KEY-010 with KEY-011 (d): an escrow (and its audit) compares its Stamp of a statement with the reach
+    time of a revocation of the statement's key, seq aside -- also for a statement below the key's own
+    revocation in its chain, which KEY-004 does not reach (KEY-011 (a)), and whatever the statement's own
+    time: the reference skipped the comparison for a Stamp no later than the statement's issued_at_ms."""
+    g = Group("OwnRevocationAtTheStamp", "sparse", role="escrow")
+    g.add(
+        "Alice's key signs a Revoke (forfeit_bond terms) and, in the same millisecond, its own revocation, "
+        "the next link of its chain; the escrow takes the revocation, then stamps the Revoke in that "
+        "millisecond: refused -- KEY-004 reaches nothing below the key's own revocation, but KEY-010 times "
+        "the Revoke by its Stamp, at the revocation's reach time (KEY-011 (d): seq aside)",
+        ["KEY-010", "KEY-011", "KEY-004"],
+        _retired_with_a_revoke(0, 0),
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        "Boundary",
+        twin=_retired_with_a_revoke(1, 0),
+    )
+    g.add(
+        "the same, the key's own revocation a millisecond after the Revoke: the Stamp, in the Revoke's "
+        "millisecond, is before the revocation's reach -- it stands",
+        ["KEY-010", "KEY-011"],
+        _retired_with_a_revoke(1, 0),
+    )
+    g.add(
+        "the same revocation in the Revoke's millisecond, the Stamp a millisecond after it: refused",
+        ["KEY-010", "KEY-011", "KEY-004"],
+        _retired_with_a_revoke(0, 1),
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        twin=_retired_with_a_revoke(1, 0),
     )
     return g
