@@ -1884,7 +1884,14 @@ class Verifier:
                 effective_ms=effective,
             )
         rotated = self.rotated.get(key)
-        if rotated is not None and seq > rotated and vs is not None:
+        # KEY-012 (a); not for the key's own revocation a view holds (KEY-009 (d)): it joins no chain
+        # (KEY-013), its fork with the rotation kept as a proof at commit
+        if (
+            rotated is not None
+            and seq > rotated
+            and vs is not None
+            and not (self._kept_as_evidence(vs) and self._out_of_chain(vs))
+        ):
             self._check_rotation_fork(key, vs)
         if rotated is not None and seq > rotated and not self._kept_as_evidence(vs):
             rotation = self.rotations.get(key)

@@ -79,6 +79,7 @@ def groups() -> list[Group]:
         exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
         own_revocation_at_the_stamp(),  # KEY-010 with KEY-011 (d): after the others, no tcId moved
+        *own_revocation_above_a_forked_rotation(),  # KEY-012 (a) with KEY-009 (d), KEY-013: last
     ]
 
 
@@ -2539,3 +2540,54 @@ def own_revocation_at_the_stamp() -> Group:
         twin=_retired_with_a_revoke(1, 0),
     )
     return g
+
+
+def retired_above_a_forked_rotation() -> tuple[list[bytes], VerifiedStatement, VerifiedStatement]:
+    """:func:`forked_rotation`'s thief's KeyRotation of Alice's key at seq 2 (linked to her first Offer, a
+    fork of her chain), and Alice retiring her key: its own revocation at seq 3, linked to her second
+    Offer, not to the rotation. Returns what comes first (the parties' setup, her binding and first
+    Offer), the rotation and the revocation."""
+    alice, bob, (binding, first, second, third), rotation = forked_rotation()
+    own = ChainSigner(
+        alice.agent.key,
+        clock=lambda: third.issued_at_ms,
+        nonce=lambda: b"alice-retires-01",
+        head=(3, second.digest),
+    ).sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    assert own.seq == rotation.seq + 1 and own.prev != rotation.digest
+    return [*alice.setup, *bob.setup, binding.envelope, first.envelope], rotation, own
+
+
+def own_revocation_above_a_forked_rotation() -> list[Group]:
+    """KEY-012 (a) with KEY-009 (d) and KEY-013: a key's own revocation at the next seq after a KeyRotation of
+    the key held, not linking to it, is held by a view of evidence whichever it heard first -- it joins no
+    chain, and the fork it makes is kept as a proof -- where both verifiers refused it CHAIN_BROKEN when the
+    rotation came first and took it when it came last (F84). An escrow refuses it (KEY-005), as KEY-012 (a)
+    says: CHAIN_BROKEN."""
+    g = Group("OwnRevocationAboveRotation", "sparse")
+    setup, rotation, own = retired_above_a_forked_rotation()
+    g.add(
+        "a thief holding Alice's key signs a KeyRotation of it at the seq of her second Offer (a fork); "
+        "Alice then retires the key, its own revocation at the next seq linked to her second Offer: heard "
+        "after the rotation, held -- a view holds a statement of no negotiation a rotation would reject "
+        "(KEY-009 (d)), and a key's own revocation joins no chain (KEY-013), its fork with the rotation kept "
+        "as a proof",
+        ["KEY-012", "KEY-009", "KEY-013", "KEY-005"],
+        [*setup, rotation.envelope, own.envelope],
+    )
+    g.add(
+        "the same two heard the other way round: both held, as before",
+        ["KEY-012", "KEY-009", "KEY-013"],
+        [*setup, own.envelope, rotation.envelope],
+    )
+    escrow = Group("OwnRevocationAboveRotation", "sparse", role="escrow")
+    escrow.add(
+        "an escrow taking evidence: the revocation after the rotation is refused CHAIN_BROKEN, the fork's "
+        "proof the two envelopes, before KEY-005 would refuse it KEY_REVOKED (KEY-012 (a))",
+        ["KEY-012", "KEY-005", "CHN-003"],
+        [*setup, rotation.envelope, own.envelope],
+        "CHAIN_BROKEN",
+        "RotationFork",
+        twin=[*setup, own.envelope, rotation.envelope],
+    )
+    return [g, escrow]
