@@ -262,6 +262,40 @@ def test_a_revoke_the_escrow_stamped_before_the_revocation_still_counts() -> Non
     assert audit_ledger(escrow.escrow.transcript()).ok
 
 
+@pytest.mark.req("KEY-010", "KEY-011", "KEY-004")
+@pytest.mark.parametrize("stamped_after_ms", [0, 1])
+def test_a_statement_below_the_keys_own_revocation_is_timed_by_the_stamp_alone(stamped_after_ms: int) -> None:
+    """Alice's key signs a Revoke of her contract and, in the same millisecond, its own revocation, the next
+    link of its chain; the escrow takes the revocation, then the Revoke, stamping it in that millisecond or
+    the next. KEY-004 reaches none of the key's statements below its own revocation (KEY-011 (a)), but
+    KEY-010 compares the escrow's Stamp with the revocation's reach time, seq aside (KEY-011 (d)): refused
+    either way, no bond forfeited. The reference took the Revoke stamped in the revocation's own millisecond
+    (it skipped KEY-010 for a Stamp no later than the statement's own time, taking KEY-004 to have covered
+    it) and refused the one stamped a millisecond later -- and the second implementation, reading the rule as
+    written, refused both, so an audit by it failed the reference escrow's transcript."""
+    clock = FixedClock()
+    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    clock.advance(1_000)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
+        audience=bob.did,
+        negotiation_id=offer.header.negotiation_id,
+    )
+    own = alice.agent.sign(
+        "key_revocation",
+        identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="retired"),
+    )
+    assert own.seq == revoke.seq + 1 and own.issued_at_ms == revoke.issued_at_ms
+    escrow.submit([own.envelope])
+    clock.advance(stamped_after_ms)
+    with pytest.raises(KeyRevoked) as err:
+        escrow.submit([revoke.envelope])
+    assert err.value.requirement == "KEY-010"
+    assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, BOND)  # still locked, nothing forfeited
+    assert audit_ledger(escrow.escrow.transcript()).ok
+
+
 # --- 3: a deadline inside the execution window, past the Mandate's validity ---------------------------------
 
 

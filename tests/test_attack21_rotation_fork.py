@@ -15,10 +15,10 @@ from itertools import permutations
 import pytest
 
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import fork_proof_from, verify_fork_proof
+from a2a_coop.protocol.forks import ForkProof, fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
-from conformance.generate_vectors.key_time import forked_rotation
+from conformance.generate_vectors.key_time import forked_rotation, retired_above_a_forked_rotation
 
 _KINDS = ({"me": "bob"}, {"evidence_view": False}, {})  # a live receiver (Bob), an escrow, a view
 
@@ -66,3 +66,29 @@ def test_a_rotation_forked_into_a_used_seq_is_proven_a_fork_in_every_order() -> 
         for order in permutations((second, rotation, third)):
             _, out = _heard(order, kw)
             assert any(proof for _, proof in out), ([vs.body for vs in order], kw, out)
+
+
+@pytest.mark.req("KEY-012", "KEY-009", "KEY-013", "KEY-005")
+def test_a_view_holds_the_keys_own_revocation_above_a_forked_rotation_in_either_order() -> None:
+    """The thief's rotation above, and Alice retiring her key: its own revocation at seq 3, linked to her
+    second Offer, not to the rotation. A view of evidence holds a statement of no negotiation a rotation
+    would reject (KEY-009 (d)), and a key's own revocation joins no chain (KEY-013); but KEY-012 (a) refused
+    it CHAIN_BROKEN when the rotation came first, while one that heard the revocation first took both: the
+    key revoked, and the fork's proof held, only in that order -- in the second implementation too (F84).
+    Now the view holds both, revokes the key and keeps the proof whichever it heard first. An escrow,
+    which refuses what is above a rotation (KEY-005), still refuses it CHAIN_BROKEN first (KEY-012 (a))."""
+    setup, rotation, own = retired_above_a_forked_rotation()
+    for order in ((rotation, own), (own, rotation)):
+        v = Verifier()
+        for env in (*setup, *(vs.envelope for vs in order)):
+            v.accept(env)
+        assert own.issuer in v.revoked and v.rotated.get(own.issuer) == rotation.seq
+        first, second = v.own_revocation_forks[own.issuer]
+        assert verify_fork_proof(ForkProof(first, second)) == own.issuer
+        assert {first, second} == {rotation.envelope, own.envelope}
+    escrow = Verifier(evidence_view=False)
+    for env in (*setup, rotation.envelope):
+        escrow.accept(env)
+    with pytest.raises(CoopError) as refused:
+        escrow.accept(own.envelope)
+    assert refused.value.code == "CHAIN_BROKEN" and fork_proof_from(refused.value) is not None

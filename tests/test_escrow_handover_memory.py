@@ -226,7 +226,8 @@ def test_a_settled_taken_over_contract_leaves_memory_and_is_answered_as_one_held
         "release",
     ]
     assert answer[-after].statement.stamp.statements[-1] == t.accept.digest
-    assert first[4][:3] == ("refused", "IllegalTransition", "CMT-005")
+    # ILLEGAL_TRANSITION from the transition table (step 28) before the escrow's own CMT-005 (ERR-002)
+    assert first[4][:3] == ("refused", "IllegalTransition", "CMT-002")
     assert first[5][:3] == ("refused", "IllegalTransition", "NEG-010")
     assert _held(twins.forgetting) == held  # brought back to answer, forgotten again
     report = audit_ledger(first[7][1], escrow=h.k2.did)

@@ -444,7 +444,8 @@ def test_an_offer_shown_and_rejected_leaves_once_no_accept_can_be_recognised(
         return [twins.submit(offer, reject), twins.submit(offer), twins.submit(late_accept), twins.tick()]
 
     first = probes()
-    assert first[2][:3] == ("refused", "Unwitnessed", "WIT-004")
+    # the offer closed by the Reject (step 28) before the escrow's own WIT-004 (ERR-002)
+    assert first[2][:3] == ("refused", "IllegalTransition", "NEG-001")
     twins.restart()
     assert nid not in twins.forgetting.escrow.verifier.negotiations.by_id
     assert nid in twins.holding.escrow.verifier.negotiations.by_id

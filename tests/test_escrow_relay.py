@@ -732,7 +732,7 @@ def test_an_initiator_that_funds_its_bond_just_before_the_responders_deadline_ca
     )
     with pytest.raises(IllegalTransition) as refused:
         escrow.submit([claim.envelope])
-    assert refused.value.requirement == "CMT-005"
+    assert refused.value.requirement == "CMT-009"  # step 28's, before the escrow's own CMT-005 (ERR-002)
     clock.advance(DAY_MS + 3_600_000)
     escrow.tick()
     ledger = [verify_statement(e) for e in escrow.escrow.ledger()]

@@ -50,7 +50,7 @@ COVERED = {
     "rules": 181,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 159,
+    "keytime": 165,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -510,7 +510,8 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView;",
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
-        {"rules-55", "ratings-49"} | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143)},
+        # keytime-163 too (OwnRevocationAboveRotation, F84): the key's own revocation above a forked rotation
+        {"rules-55", "ratings-49"} | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 163)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",

@@ -1560,14 +1560,18 @@ class Escrow:
                 f"(head {self._ledger_size - 1}); restore a saved ledger through setup",
                 requirement="CHN-002",
             )
-        if refused is not None:
-            pass  # refused: it recognises no contract and moves none (KEY-007 (a) reads section 11 alone)
-        elif vs.body == "accept":
-            self._check_recognition(vs, now_ms)
-            self._check_answer_taken(vs)
-            self._check_claimable(vs, now_ms)
-        elif vs.body in ARBITRATED_BODIES:
-            self._check_arbitrable(vs, now_ms)
+        try:
+            if refused is not None:
+                pass  # refused: it recognises no contract and moves none (KEY-007 (a) reads section 11 alone)
+            elif vs.body == "accept":
+                self._check_recognition(vs, now_ms)
+                self._check_answer_taken(vs)
+                self._check_claimable(vs, now_ms)
+            elif vs.body in ARBITRATED_BODIES:
+                self._check_arbitrable(vs, now_ms)
+        except CoopError:
+            self._own_defect_first(vs, now_ms)
+            raise
         quota, dealings = self.quota, self.dealings
         reserved = False
         refusal: CoopError | None = self._refuse_marked(vs, counted, now_ms)
@@ -1604,11 +1608,7 @@ class Escrow:
                 quota.refusal(counted, now_ms, solicited=True) if quota is not None and counted else None
             )
         if refusal is not None:  # its own defect first (ERR-002), if it has one: a fork keeps its code
-            self.verifier.witness.set_provisional(self.did, vs.digest, now_ms)
-            try:
-                self.verifier.check(vs)
-            finally:
-                self.verifier.witness.clear_provisional()
+            self._own_defect_first(vs, now_ms)
             if isinstance(refusal, RateLimited):
                 self._mark_refused(vs, counted, now_ms)
             raise refusal
@@ -2138,13 +2138,20 @@ class Escrow:
         refusal = self.verifier.contract_outlives(offer, accept) or self.verifier.escrow_outlived(
             offer, self.mandate_digest
         )
-        if refusal is not None:  # its own defect first (ERR-002): a revoked key's Accept is KEY_REVOKED
-            self.verifier.witness.set_provisional(self.did, accept.digest, now_ms)
-            try:
-                self.verifier.check(accept)
-            finally:
-                self.verifier.witness.clear_provisional()
+        if refusal is not None:
             raise refusal
+
+    def _own_defect_first(self, vs: VerifiedStatement, now_ms: int) -> None:
+        """ERR-002 (SPEC 11.4): before ``vs`` is refused under one of our own rules of section 9 -- WIT-004,
+        CMT-008, ESC-014, ESC-019, ESC-020, NEG-010, ESC-015, CMT-005 (a), CMT-013 (a), the newcomer quota
+        (ESC-017) -- raise the code of the first step of section 11 it fails (21-31, with the Stamp we
+        would give it now), if any: a revoked key's late Accept is KEY_REVOKED, not UNWITNESSED, as at
+        every other verifier, and a fork keeps its code."""
+        self.verifier.witness.set_provisional(self.did, vs.digest, now_ms)
+        try:
+            self.verifier.check(vs)
+        finally:
+            self.verifier.witness.clear_provisional()
 
     def _check_arbitrable(self, vs: VerifiedStatement, now_ms: int) -> None:
         """The escrow takes (stamps) a claim or a revoke only while the contract can still be

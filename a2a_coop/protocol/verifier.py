@@ -1884,7 +1884,14 @@ class Verifier:
                 effective_ms=effective,
             )
         rotated = self.rotated.get(key)
-        if rotated is not None and seq > rotated and vs is not None:
+        # KEY-012 (a); not for the key's own revocation a view holds (KEY-009 (d)): it joins no chain
+        # (KEY-013), its fork with the rotation kept as a proof at commit
+        if (
+            rotated is not None
+            and seq > rotated
+            and vs is not None
+            and not (self._kept_as_evidence(vs) and self._out_of_chain(vs))
+        ):
             self._check_rotation_fork(key, vs)
         if rotated is not None and seq > rotated and not self._kept_as_evidence(vs):
             rotation = self.rotations.get(key)
@@ -1977,8 +1984,11 @@ class Verifier:
         the principal could have claimed (tests/test_attack21.py)."""
         escrow = self.witnessing_escrow(vs)
         at = self.witness.stamp_time(escrow, vs.digest) if escrow else None
-        if at is None or at <= vs.issued_at_ms:
-            return  # unstamped (no effect yet), or KEY-004 / MND-012 on its own time covered it already
+        if at is None:
+            return  # unstamped: no effect yet
+        # No shortcut for a Stamp at or before the statement's own time: KEY-004 reads the key's own
+        # revocation by seq too (KEY-011 (a)), this rule by the Stamp's time alone (KEY-011 (d)), so a
+        # statement below that revocation in its chain, stamped at or after its reach, is refused here
         authority = record.principal if record else ""
         for key, requirement in ((vs.issuer, "KEY-010"), (authority, "KEY-010")):
             if not key or key not in self.revoked:

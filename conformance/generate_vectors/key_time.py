@@ -78,6 +78,8 @@ def groups() -> list[Group]:
         backdated_own_revocation_after_hand_over(),  # ESC-022 (e): last, so that no earlier tcId moved
         exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
+        own_revocation_at_the_stamp(),  # KEY-010 with KEY-011 (d): after the others, no tcId moved
+        *own_revocation_above_a_forked_rotation(),  # KEY-012 (a) with KEY-009 (d), KEY-013: last
     ]
 
 
@@ -2459,3 +2461,133 @@ def held_off_exposure() -> Group:
         twin=[*heard, *handover, *alice_fits],
     )
     return g
+
+
+def _retired_with_a_revoke(revoked_after_ms: int, stamped_after_ms: int) -> list[bytes]:
+    """Bob's bonded, revocable offer (forfeit_bond), Alice's Accept, their Stamp and BondLocks; then Alice's
+    key signs a Revoke of the contract and, ``revoked_after_ms`` later, its own revocation (effective from
+    its issued_at_ms), the next link of its chain; the escrow's Stamp of the Revoke, ``stamped_after_ms``
+    after the Revoke's own time, and the Revoke -- the revocation first, as the escrow took them."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    offer = bob.offer(
+        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    nid = offer.header.negotiation_id
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=nid,
+        ).envelope
+        for p in (bob, alice)
+    ]
+    clock.advance(1_000)
+    revoke = alice.sign(
+        "revoke",
+        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
+        audience=bob.did,
+        negotiation_id=nid,
+    )
+    at = clock.now_ms + revoked_after_ms
+    own = alice.agent.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=at), issued_at_ms=at
+    )
+    stamped = escrow.sign(
+        "stamp",
+        commitment_pb2.Stamp(statements=[revoke.digest]),
+        issued_at_ms=clock.now_ms + stamped_after_ms,
+    )
+    context = [*alice.setup, *bob.setup, *escrow.setup, stamp.envelope, offer.envelope, accept.envelope]
+    return [*context, *locks, own.envelope, stamped.envelope, revoke.envelope]
+
+
+def own_revocation_at_the_stamp() -> Group:
+    """KEY-010 with KEY-011 (d): an escrow (and its audit) compares its Stamp of a statement with the reach
+    time of a revocation of the statement's key, seq aside -- also for a statement below the key's own
+    revocation in its chain, which KEY-004 does not reach (KEY-011 (a)), and whatever the statement's own
+    time: the reference skipped the comparison for a Stamp no later than the statement's issued_at_ms."""
+    g = Group("OwnRevocationAtTheStamp", "sparse", role="escrow")
+    g.add(
+        "Alice's key signs a Revoke (forfeit_bond terms) and, in the same millisecond, its own revocation, "
+        "the next link of its chain; the escrow takes the revocation, then stamps the Revoke in that "
+        "millisecond: refused -- KEY-004 reaches nothing below the key's own revocation, but KEY-010 times "
+        "the Revoke by its Stamp, at the revocation's reach time (KEY-011 (d): seq aside)",
+        ["KEY-010", "KEY-011", "KEY-004"],
+        _retired_with_a_revoke(0, 0),
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        "Boundary",
+        twin=_retired_with_a_revoke(1, 0),
+    )
+    g.add(
+        "the same, the key's own revocation a millisecond after the Revoke: the Stamp, in the Revoke's "
+        "millisecond, is before the revocation's reach -- it stands",
+        ["KEY-010", "KEY-011"],
+        _retired_with_a_revoke(1, 0),
+    )
+    g.add(
+        "the same revocation in the Revoke's millisecond, the Stamp a millisecond after it: refused",
+        ["KEY-010", "KEY-011", "KEY-004"],
+        _retired_with_a_revoke(0, 1),
+        "KEY_REVOKED",
+        "StampTimedRevocation",
+        twin=_retired_with_a_revoke(1, 0),
+    )
+    return g
+
+
+def retired_above_a_forked_rotation() -> tuple[list[bytes], VerifiedStatement, VerifiedStatement]:
+    """:func:`forked_rotation`'s thief's KeyRotation of Alice's key at seq 2 (linked to her first Offer, a
+    fork of her chain), and Alice retiring her key: its own revocation at seq 3, linked to her second
+    Offer, not to the rotation. Returns what comes first (the parties' setup, her binding and first
+    Offer), the rotation and the revocation."""
+    alice, bob, (binding, first, second, third), rotation = forked_rotation()
+    own = ChainSigner(
+        alice.agent.key,
+        clock=lambda: third.issued_at_ms,
+        nonce=lambda: b"alice-retires-01",
+        head=(3, second.digest),
+    ).sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    assert own.seq == rotation.seq + 1 and own.prev != rotation.digest
+    return [*alice.setup, *bob.setup, binding.envelope, first.envelope], rotation, own
+
+
+def own_revocation_above_a_forked_rotation() -> list[Group]:
+    """KEY-012 (a) with KEY-009 (d) and KEY-013: a key's own revocation at the next seq after a KeyRotation of
+    the key held, not linking to it, is held by a view of evidence whichever it heard first -- it joins no
+    chain, and the fork it makes is kept as a proof -- where both verifiers refused it CHAIN_BROKEN when the
+    rotation came first and took it when it came last (F84). An escrow refuses it (KEY-005), as KEY-012 (a)
+    says: CHAIN_BROKEN."""
+    g = Group("OwnRevocationAboveRotation", "sparse")
+    setup, rotation, own = retired_above_a_forked_rotation()
+    g.add(
+        "a thief holding Alice's key signs a KeyRotation of it at the seq of her second Offer (a fork); "
+        "Alice then retires the key, its own revocation at the next seq linked to her second Offer: heard "
+        "after the rotation, held -- a view holds a statement of no negotiation a rotation would reject "
+        "(KEY-009 (d)), and a key's own revocation joins no chain (KEY-013), its fork with the rotation kept "
+        "as a proof",
+        ["KEY-012", "KEY-009", "KEY-013", "KEY-005"],
+        [*setup, rotation.envelope, own.envelope],
+    )
+    g.add(
+        "the same two heard the other way round: both held, as before",
+        ["KEY-012", "KEY-009", "KEY-013"],
+        [*setup, own.envelope, rotation.envelope],
+    )
+    escrow = Group("OwnRevocationAboveRotation", "sparse", role="escrow")
+    escrow.add(
+        "an escrow taking evidence: the revocation after the rotation is refused CHAIN_BROKEN, the fork's "
+        "proof the two envelopes, before KEY-005 would refuse it KEY_REVOKED (KEY-012 (a))",
+        ["KEY-012", "KEY-005", "CHN-003"],
+        [*setup, rotation.envelope, own.envelope],
+        "CHAIN_BROKEN",
+        "RotationFork",
+        twin=[*setup, own.envelope, rotation.envelope],
+    )
+    return [g, escrow]

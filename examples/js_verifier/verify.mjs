@@ -1694,8 +1694,10 @@ export class Verifier {
       fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     }
     const rots = this.rotatedBelow(h.issuer, h.seq);
-    // KEY-012 for a KeyRotation: the next seq after one, not linking to it, is the fork it is, before KEY-005
-    for (const r of rots) {
+    // KEY-012 for a KeyRotation: the next seq after one, not linking to it, is the fork it is, before KEY-005 --
+    // but not the key's own revocation a view of evidence holds (KEY-009 (d)): it joins no chain (KEY-013, F84)
+    const ownRevHeld = this.mode !== "complete" && bodyName === "key_revocation" && body.key === h.issuer && this.keptAsEvidence(rec);
+    for (const r of ownRevHeld ? [] : rots) {
       if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's rotation`);
     }
     if (rots.length && !this.keptAsEvidence(rec)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
