@@ -20,6 +20,7 @@ import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
 from test_attack27b_thief_frames_principal import _escrowed_pair, _the_theft
+from test_attack28_prebinding_frame import answer_before_binding
 from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -686,6 +687,9 @@ def _transcripts() -> dict[str, list[bytes]]:
     for name, stamped in (("escrowed-pair-witnessed", True), ("escrowed-pair-unwitnessed", False)):
         *_, held, pair = _escrowed_pair(stamped)  # the second Counter refused: the pair kept (ATT-022 (b))
         thefts[name] = [*held, pair.first, pair.second]
+    for effective in ("reject", "counter"):  # F82: a thief's answer dated before K's binding to P
+        _, _, held, reject, _ = answer_before_binding(effective)
+        thefts[f"thief-before-binding-{effective}"] = [*held, reject.envelope]
     return {
         **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
@@ -733,6 +737,7 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
     refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
     pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
+    pairs |= {n: ("EQUIVOCATION", len(transcripts[n]) - 1) for n in transcripts if "before-binding" in n}
     assert refused == {"fork": ("EQUIVOCATION", 3), "inversion": ("CHAIN_BROKEN", 3), **pairs}
     kinds = {}
     for name, envelopes in transcripts.items():
@@ -747,6 +752,8 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     assert kinds == {
         "escrowed-pair-witnessed": "ATT-022",
         "escrowed-pair-unwitnessed": "ATT-022",
+        "thief-before-binding-reject": "CHN-004",
+        "thief-before-binding-counter": "CHN-004",
         "thief-after-revocation": "ATT-022",
         "thief-after-own-revocation": "ATT-022",
         "reveal-later": "ATT-022",
@@ -759,6 +766,9 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not
     spared = ("thief-after-revocation", "thief-after-own-revocation", "escrowed-pair-unwitnessed")
     assert [len(js[n]["faulty"]) for n in (*spared, "escrowed-pair-witnessed")] == [1, 2, 1, 2]
+    # F82: her principal's revocation reaching back over the thief's answer dated before K's binding to it
+    # spares it; one reaching only the witnessed Counter does not
+    assert [len(js[f"thief-before-binding-{e}"]["faulty"]) for e in ("reject", "counter")] == [1, 2]
 
 
 _REDERIVE_WORK = """
