@@ -2900,27 +2900,29 @@ class Peer:
     def withdraw_cut_off(self, negotiation_id: bytes) -> tuple[VerifiedStatement, VerifiedStatement] | None:
         """Our bonded Counter naming an escrow in ``negotiation_id`` that a lower answer of the counterparty's
         key cut off the line (NEG-021 (a)) and that no statement we hold answers, with our Withdraw of it,
-        signed and journaled now -- or the Withdraw of it we signed before, while we hold no Stamp of it by
-        that escrow (a run stopped before the escrow took it: ``a2a-coop resume``, a served node's restart;
-        the escrow answers a repeat as the first time, ESC-007). Shown to that escrow, it closes the Counter
-        there (ESC-014), or the escrow answers with an Accept of it it witnessed first, which stands
-        (ESC-012, NEG-021 (d)). Or None. Without it the counterparty accepts the Counter at the escrow
-        alone, which locks our bond while our view holds the negotiation ended
-        (tests/test_attack27_cut_off_counter.py, tests/test_cutoff27_withdraw_everywhere.py)."""
+        signed and journaled now -- or, while that escrow stamped no answer to it we hold, the first such
+        answer: the Withdraw of it we signed before (a run stopped before the escrow took it: ``a2a-coop
+        resume``, a served node's restart; the escrow answers a repeat as the first time, ESC-007), or the
+        counterparty's answer (its Counter, Reject or Accept of it, ESC-013 off the line). Shown to that
+        escrow, it closes the Counter there (ESC-014), or the escrow answers with an Accept of it it
+        witnessed first, which stands (ESC-012, NEG-021 (d)). Or None. Without it the counterparty accepts
+        the Counter at the escrow alone, which locks our bond while our view holds the negotiation ended
+        (tests/test_attack27_cut_off_counter.py, tests/test_cutoff27_withdraw_everywhere.py,
+        tests/test_attack28_cut_off_answered_counter.py)."""
         with self.lock:
             found = self._cut_off_counter(negotiation_id)
         if found is None:
             return None
-        counter, withdraw = found
-        if withdraw is None:
-            withdraw = self.sign(
+        counter, answer = found
+        if answer is None:
+            answer = self.sign(
                 "withdraw",
                 trade_pb2.Withdraw(offer=counter.digest, reason="cut off the line by a lower answer"),
                 audience=counter.header.audience,
                 negotiation_id=negotiation_id,
                 refs=[counter.digest],
             )
-        return counter, withdraw
+        return counter, answer
 
     def cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
         """:meth:`withdraw_cut_off`'s Counter, nothing signed: whether there is one to withdraw."""
@@ -2931,7 +2933,8 @@ class Peer:
     def _cut_off_counter(
         self, negotiation_id: bytes
     ) -> tuple[VerifiedStatement, VerifiedStatement | None] | None:
-        """:meth:`withdraw_cut_off`'s Counter and our Withdraw of it not stamped yet, if any; or None."""
+        """:meth:`withdraw_cut_off`'s Counter and the answer to it held that its escrow has not stamped (our
+        Withdraw, or the counterparty's answer), if any; or None."""
         neg = self.verifier.negotiations.find(negotiation_id)
         if neg is None or not neg.off_line:
             return None
@@ -2940,6 +2943,7 @@ class Peer:
         for vs in (*(held.get(d) for d in neg.superseded), *neg.offers):
             if vs is not None:
                 answers.setdefault(cited(vs), []).append(vs)
+        stamped = self.verifier.witness.stamp_time
         for counter in neg.off_line.values():
             terms = proposal_of(counter).terms
             bonded = terms.issuer_bond or terms.audience_bond
@@ -2948,14 +2952,11 @@ class Peer:
             got = answers.get(counter.digest, [])
             if not got:
                 return counter, None
-            ours = got[0] if len(got) == 1 else None  # only our Withdraw answers it
-            if (
-                ours is not None
-                and ours.issuer == self.did
-                and ours.body == "withdraw"
-                and self.verifier.witness.stamp_time(terms.escrow, ours.digest) is None
-            ):
-                return counter, ours
+            # Answered -- by the counterparty (chosen by it: a Counter before its lower answer, red team 28)
+            # or by our Withdraw --, and the escrow took none of it: shown, as ESC-013 shows an answer on
+            # the line, or the counterparty's Accept of the Counter at the escrow alone still binds us.
+            if all(stamped(terms.escrow, vs.digest) is None for vs in got):
+                return counter, got[0]
         return None
 
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
