@@ -12,14 +12,15 @@ her Accept and locks both bonds (NEG-021 (d) keeps it in every view holding E's 
 Bob never delivers, and her claim after the deadline forfeits his bond to her. Her cost: an answer proof
 against a throwaway key (C3 and the Accept, ATT-022).
 
-Fixed (NEG-024 (a)): Bob's runtime shows the escrow a cut-off bonded Counter of his whose answer it holds and
-that escrow has not stamped, after the line to it, with that answer -- ESC-013's showing, off the line: E
-takes C3 as the Counter's answer and refuses Alice's Accept after it (ESC-014), or answers with the Accept it
-witnessed first and its locks, and Bob performs.
+Fixed (NEG-024 (a)): Bob's runtime withdraws a cut-off bonded Counter of his at its escrow, answered or not,
+while the escrow stamped no answer to it that he holds -- his own Withdraw, not her answer, which the escrow
+could refuse where his view took it superseded (NEG-018): E refuses her Accept after it (ESC-014), or answers
+with the Accept it witnessed first and its locks, and Bob performs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -48,18 +49,27 @@ class _Answered:
     """Alice's side: Bob's bonded Counter answered with her poor Counter of it and, in the same reply, her
     kept Reject of his Offer."""
 
-    def __init__(self) -> None:
+    def __init__(self, reply: Callable[[_Stage, VerifiedStatement], list[bytes]]) -> None:
+        self.reply = reply
         self.c3: VerifiedStatement | None = None
 
     def answer(self, stage: _Stage, ours: VerifiedStatement) -> list[bytes]:
-        self.c3 = stage.alice.counter(ours, _poor(stage, ours))
-        return [self.c3.envelope, stage.kept.envelope]
+        out = self.reply(stage, ours)
+        self.c3 = next(vs for vs in map(verify_statement, out) if vs.body == "counter")
+        return out
 
 
-def _answered_then_cut_off(tmp_path: Path) -> tuple[_Trade, VerifiedStatement]:
+def _poor_then_kept(stage: _Stage, ours: VerifiedStatement) -> list[bytes]:
+    """Alice's poor Counter of Bob's bonded Counter, then her kept Reject of his Offer."""
+    return [stage.alice.counter(ours, _poor(stage, ours)).envelope, stage.kept.envelope]
+
+
+def _answered_then_cut_off(
+    tmp_path: Path, reply: Callable[[_Stage, VerifiedStatement], list[bytes]] = _poor_then_kept
+) -> tuple[_Trade, VerifiedStatement]:
     """Bob's trade through ``carry_trade``, Alice answering his bonded Counter with her poor Counter and,
     in the same reply, her kept Reject of his Offer. Returns the trade and her Counter."""
-    side = _Answered()
+    side = _Answered(reply)
     stages: list[_Stage] = []
     original = _Alice.exchange
 
@@ -88,8 +98,8 @@ def test_a_kept_reject_after_alices_counter_of_bobs_bonded_counter_does_not_take
 ) -> None:
     """Alice answers Bob's bonded Counter with a poor Counter of it and her kept Reject of his Offer, then
     accepts his cut-off Counter at E alone. Before: E never saw her Counter, witnessed her Accept and locked
-    Bob's bond, and her claim forfeited it. Now his runtime shows E the cut-off Counter with her Counter of
-    it: E takes that answer and refuses her Accept after it, locking nothing."""
+    Bob's bond, and her claim forfeited it. Now his runtime withdraws the cut-off Counter at E, answered or
+    not: E refuses her Accept after it (ESC-014), locking nothing."""
     t, c3 = _answered_then_cut_off(tmp_path)
     neg = t.peer.negotiation(t.offer.negotiation_id)
     assert neg.state is State.REJECTED and neg.contract is None
@@ -105,4 +115,5 @@ def test_a_kept_reject_after_alices_counter_of_bobs_bonded_counter_does_not_take
     assert t.escrow.escrow.balance(t.bob.did) == (FUNDS, 0)  # nothing locked at E
     assert "bond_lock" not in [verify_statement(e).body for e in t.escrow.escrow.ledger()]
     assert audit_ledger(t.escrow.escrow.transcript(), escrow=t.escrow.did).findings == []
-    assert any(verify_statement(e).digest == c3.digest for e in t.escrow.escrow.transcript())  # shown to E
+    shown = [verify_statement(e) for e in t.escrow.escrow.transcript()]
+    assert [vs.body for vs in shown if vs.body == "withdraw" and vs.statement.withdraw.offer == t.ours.digest]

@@ -2899,30 +2899,29 @@ class Peer:
 
     def withdraw_cut_off(self, negotiation_id: bytes) -> tuple[VerifiedStatement, VerifiedStatement] | None:
         """Our bonded Counter naming an escrow in ``negotiation_id`` that a lower answer of the counterparty's
-        key cut off the line (NEG-021 (a)) and that no statement we hold answers, with our Withdraw of it,
-        signed and journaled now -- or, while that escrow stamped no answer to it we hold, the first such
-        answer: the Withdraw of it we signed before (a run stopped before the escrow took it: ``a2a-coop
-        resume``, a served node's restart; the escrow answers a repeat as the first time, ESC-007), or the
-        counterparty's answer (its Counter, Reject or Accept of it, ESC-013 off the line). Shown to that
-        escrow, it closes the Counter there (ESC-014), or the escrow answers with an Accept of it it
-        witnessed first, which stands (ESC-012, NEG-021 (d)). Or None. Without it the counterparty accepts
-        the Counter at the escrow alone, which locks our bond while our view holds the negotiation ended
-        (tests/test_attack27_cut_off_counter.py, tests/test_cutoff27_withdraw_everywhere.py,
-        tests/test_attack28_cut_off_answered_counter.py)."""
+        key cut off the line (NEG-021 (a)), while that escrow stamped no answer to it we hold, with our
+        Withdraw of it: the one we signed before (a run stopped before the escrow took it: ``a2a-coop
+        resume``, a served node's restart; the escrow answers a repeat as the first time, ESC-007), or one
+        signed and journaled now -- also when the counterparty answered the Counter (its Counter, Reject
+        or Accept of it the escrow never saw). Shown to that escrow, it closes the Counter there (ESC-014),
+        or the escrow answers with an Accept of it it witnessed first, which stands (ESC-012, NEG-021 (d)).
+        Or None. Without it the counterparty accepts the Counter at the escrow alone, which locks our bond
+        while our view holds the negotiation ended (tests/test_attack27_cut_off_counter.py,
+        tests/test_cutoff27_withdraw_everywhere.py, tests/test_attack28_cut_off_answered_counter.py)."""
         with self.lock:
             found = self._cut_off_counter(negotiation_id)
         if found is None:
             return None
-        counter, answer = found
-        if answer is None:
-            answer = self.sign(
+        counter, withdraw = found
+        if withdraw is None:
+            withdraw = self.sign(
                 "withdraw",
                 trade_pb2.Withdraw(offer=counter.digest, reason="cut off the line by a lower answer"),
                 audience=counter.header.audience,
                 negotiation_id=negotiation_id,
                 refs=[counter.digest],
             )
-        return counter, answer
+        return counter, withdraw
 
     def cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
         """:meth:`withdraw_cut_off`'s Counter, nothing signed: whether there is one to withdraw."""
@@ -2933,8 +2932,7 @@ class Peer:
     def _cut_off_counter(
         self, negotiation_id: bytes
     ) -> tuple[VerifiedStatement, VerifiedStatement | None] | None:
-        """:meth:`withdraw_cut_off`'s Counter and the answer to it held that its escrow has not stamped (our
-        Withdraw, or the counterparty's answer), if any; or None."""
+        """:meth:`withdraw_cut_off`'s Counter and our Withdraw of it not stamped yet, if any; or None."""
         neg = self.verifier.negotiations.find(negotiation_id)
         if neg is None or not neg.off_line:
             return None
@@ -2950,13 +2948,14 @@ class Peer:
             if counter.issuer != self.did or not terms.escrow or not bonded:
                 continue
             got = answers.get(counter.digest, [])
-            if not got:
-                return counter, None
-            # Answered -- by the counterparty (chosen by it: a Counter before its lower answer, red team 28)
-            # or by our Withdraw --, and the escrow took none of it: shown, as ESC-013 shows an answer on
-            # the line, or the counterparty's Accept of the Counter at the escrow alone still binds us.
+            # Unanswered, or answered -- by the counterparty (its choice: a Counter before its lower
+            # answer, red team 28) or by our Withdraw -- with no answer taken by the escrow: withdrawn (our
+            # Withdraw signed before, or a new one), or the counterparty's Accept of it at the escrow alone
+            # still binds us. Ours, not its answer, which the escrow may refuse where our view took it
+            # superseded (NEG-018).
             if all(stamped(terms.escrow, vs.digest) is None for vs in got):
-                return counter, got[0]
+                mine = (vs for vs in got if vs.issuer == self.did and vs.body == "withdraw")
+                return counter, next(mine, None)
         return None
 
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:
