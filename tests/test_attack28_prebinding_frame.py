@@ -20,11 +20,14 @@ first); a statement its escrow witnessed before the revocation still convicts.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from peers import make_peer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner
+from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -117,7 +120,7 @@ def _view(held: list[bytes], proof: ForkProof, clock: FixedClock) -> Reputation:
 
 
 def answer_before_binding(
-    effective: str = "reject",
+    effective: str = "reject", *, with_binding: bool = False
 ) -> tuple[FixedClock, Party, list[bytes], VerifiedStatement, ForkProof]:
     """K binds itself to P (a Checkpoint, seq 0), then counters Bob's offer naming escrow E honestly (seq 1),
     which E stamps. The thief, holding K, has its own principal T mint a Mandate for K (a Reject needs one,
@@ -151,13 +154,15 @@ def answer_before_binding(
         mandate=thiefs_mandate.digest,
     )
     clock.advance(1_000)
-    when = {"reject": reject, "counter": counter}[effective].issued_at_ms
+    when = {"reject": reject, "counter": counter, "binding": binding}[effective].issued_at_ms
     revocation = alice.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=when)
     )
-    # K's Checkpoint is left out (a sparse view, CHN-006): the Counter binds K to P there, and the Reject is
-    # only an equivocation of it, not also a time inversion against the Checkpoint (one proof to keep)
-    held = [*alice.setup, *bob.setup, *escrow.setup, thiefs_mandate.envelope, offer.envelope]
+    # K's Checkpoint is left out (a sparse view, CHN-006) unless ``with_binding``: the Counter binds K to P
+    # there, and the Reject is only an equivocation of it, not also a time inversion against the Checkpoint
+    held = [*alice.setup, *bob.setup, *escrow.setup, thiefs_mandate.envelope]
+    held += [binding.envelope] if with_binding else []
+    held += [offer.envelope]
     held += [counter.envelope, stamp.envelope, revocation.envelope]
     return clock, alice, held, reject, ForkProof(counter.envelope, reject.envelope)
 
@@ -178,3 +183,30 @@ def test_a_thiefs_answer_dated_before_the_binding_beside_a_witnessed_one_spares_
     spared = _view(held, proof, clock).faulty()
     assert alice.did in spared
     assert alice.principal.did not in spared, "P framed by an answer dated before the binding"
+
+
+@pytest.mark.req("ATT-013", "ATT-012", "CHN-004", "CHN-005")
+def test_the_principal_is_faulty_or_not_whatever_order_the_thiefs_answer_came_in() -> None:
+    """The thief's Reject at the Counter's seq, dated before K's Checkpoint at seq 0: a view holding all
+    three holds one equivocation (with the Counter) and one time inversion (with the Checkpoint). P revokes
+    K back to the Checkpoint: the Checkpoint is disowned, the Counter (E stamped it first) is not, the Reject
+    (before effective_ms) is not reached. Heard Counter first, then Reject, the view kept the refusal's
+    equivocation proof and convicted P; heard Reject first, it kept the time inversion and spared P -- the
+    same statements held (ATT-013 (b): a function of what is held). Now a refusal for the seq or link offers
+    the time-inversion pair too, and (c) keeps the one dated earliest in both orders."""
+    clock, alice, held, reject, _ = answer_before_binding("binding", with_binding=True)
+    counter_at = next(i for i, e in enumerate(held) if verify_statement(e).body == "counter")
+
+    def faulty(order: list[bytes]) -> frozenset[str]:
+        v = EvidenceVerifier()
+        for e in order:
+            with contextlib.suppress(CoopError):  # the Reject refused, its proof kept (ATT-011)
+                v.accept(e)
+        assert alice.did in v.forks
+        return Reputation(
+            lambda: v, seeds=("did:key:the-viewer",), escrows=(), clock=lambda: clock.now_ms
+        ).faulty()
+
+    counter_first = faulty([*held, reject.envelope])
+    reject_first = faulty([*held[:counter_at], reject.envelope, *held[counter_at:]])
+    assert counter_first == reject_first == {alice.did}  # P dated its revocation back over the Checkpoint

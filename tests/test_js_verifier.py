@@ -690,6 +690,9 @@ def _transcripts() -> dict[str, list[bytes]]:
     for effective in ("reject", "counter"):  # F82: a thief's answer dated before K's binding to P
         _, _, held, reject, _ = answer_before_binding(effective)
         thefts[f"thief-before-binding-{effective}"] = [*held, reject.envelope]
+    # the thief's Reject also runs time back against K's Checkpoint held (ATT-013 (c) keeps that pair)
+    _, _, held, reject, _ = answer_before_binding("binding", with_binding=True)
+    thefts["thief-before-binding-checkpoint"] = [*held, reject.envelope]
     return {
         **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
@@ -754,6 +757,7 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "escrowed-pair-unwitnessed": "ATT-022",
         "thief-before-binding-reject": "CHN-004",
         "thief-before-binding-counter": "CHN-004",
+        "thief-before-binding-checkpoint": "CHN-005",
         "thief-after-revocation": "ATT-022",
         "thief-after-own-revocation": "ATT-022",
         "reveal-later": "ATT-022",
@@ -768,7 +772,11 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     assert [len(js[n]["faulty"]) for n in (*spared, "escrowed-pair-witnessed")] == [1, 2, 1, 2]
     # F82: her principal's revocation reaching back over the thief's answer dated before K's binding to it
     # spares it; one reaching only the witnessed Counter does not
-    assert [len(js[f"thief-before-binding-{e}"]["faulty"]) for e in ("reject", "counter")] == [1, 2]
+    assert [len(js[f"thief-before-binding-{e}"]["faulty"]) for e in ("reject", "counter", "checkpoint")] == [
+        1,
+        2,
+        1,
+    ]
 
 
 _REDERIVE_WORK = """
