@@ -65,10 +65,14 @@ def _poor_then_kept(stage: _Stage, ours: VerifiedStatement) -> list[bytes]:
 
 
 def _answered_then_cut_off(
-    tmp_path: Path, reply: Callable[[_Stage, VerifiedStatement], list[bytes]] = _poor_then_kept
+    tmp_path: Path,
+    reply: Callable[[_Stage, VerifiedStatement], list[bytes]] = _poor_then_kept,
+    *,
+    raises: type[Exception] | None = None,
 ) -> tuple[_Trade, VerifiedStatement]:
-    """Bob's trade through ``carry_trade``, Alice answering his bonded Counter with her poor Counter and,
-    in the same reply, her kept Reject of his Offer. Returns the trade and her Counter."""
+    """Bob's trade through ``carry_trade`` (raising ``raises``, if given), Alice answering his bonded Counter
+    with her poor Counter and, in the same reply, her kept Reject of his Offer. Returns the trade and her
+    Counter."""
     side = _Answered(reply)
     stages: list[_Stage] = []
     original = _Alice.exchange
@@ -85,7 +89,7 @@ def _answered_then_cut_off(
 
     _Alice.exchange = exchange  # type: ignore[method-assign]
     try:
-        t = _bobs_bonded_counter(tmp_path, unused, on_stage=stages.append)
+        t = _bobs_bonded_counter(tmp_path, unused, on_stage=stages.append, raises=raises)
     finally:
         _Alice.exchange = original  # type: ignore[method-assign]
     assert side.c3 is not None
@@ -117,3 +121,31 @@ def test_a_kept_reject_after_alices_counter_of_bobs_bonded_counter_does_not_take
     assert audit_ledger(t.escrow.escrow.transcript(), escrow=t.escrow.did).findings == []
     shown = [verify_statement(e) for e in t.escrow.escrow.transcript()]
     assert [vs.body for vs in shown if vs.body == "withdraw" and vs.statement.withdraw.offer == t.ours.digest]
+
+
+@pytest.mark.req("NEG-024", "NEG-021", "ESC-014")
+def test_a_refusal_after_the_kept_reject_does_not_keep_bobs_cut_off_counter_open(tmp_path: Path) -> None:
+    """Alice's reply to Bob's bonded Counter cuts it off (her poor Counter, then her kept Reject), and her
+    peer refuses what Bob sends next (his Reject of her poor Counter): ``carry_trade`` raised from the
+    exchange before it withdrew anything, and Alice accepted his cut-off Counter at E alone. Now the
+    Withdraw goes to E on that path too, and her Accept is refused."""
+    original = _Alice.exchange
+
+    def refusing(self: _Alice, envelope: bytes, context: object = ()) -> list[bytes]:
+        if verify_statement(envelope).body == "reject":
+            raise CoopError("not now")  # any refusal ends Bob's drive with an error
+        return original(self, envelope, context)
+
+    _Alice.exchange = refusing  # type: ignore[method-assign]
+    try:
+        t, _ = _answered_then_cut_off(tmp_path, raises=CoopError)
+    finally:
+        _Alice.exchange = original  # type: ignore[method-assign]
+    assert t.peer.negotiation(t.offer.negotiation_id).state is State.REJECTED
+    t.clock.advance(1_000)
+    accept = t.alice.accept(t.ours)
+    line = [t.offer.envelope, t.counter.envelope, t.ours.envelope, accept.envelope]
+    with pytest.raises(CoopError):  # before: taken, E witnessing it and locking Bob's bond
+        t.escrow.submit([*t.alice.setup, *t.bob.setup, *line])
+    assert t.escrow.escrow.balance(t.bob.did) == (FUNDS, 0)
+    assert audit_ledger(t.escrow.escrow.transcript(), escrow=t.escrow.did).findings == []
