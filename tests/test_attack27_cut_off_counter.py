@@ -167,10 +167,17 @@ class _Stage:
 Answer = Callable[[_Stage, VerifiedStatement], VerifiedStatement]
 
 
-def _bobs_bonded_counter(tmp_path: Path, answer: Answer) -> _Trade:
+def _bobs_bonded_counter(
+    tmp_path: Path,
+    answer: Answer,
+    *,
+    on_stage: Callable[[_Stage], None] | None = None,
+    raises: type[Exception] | None = None,
+) -> _Trade:
     """Bob offers Alice a trade naming no escrow; she keeps a Reject of it and counters it naming none;
     his runtime counters naming escrow E with both bonds, and she answers that Counter with
-    ``answer(stage, his_counter)``."""
+    ``answer(stage, his_counter)``. ``on_stage``: given the stage before Bob's runtime runs; ``raises``:
+    what ``carry_trade`` must raise."""
     clock = FixedClock()
     alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     escrow = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS})
@@ -185,9 +192,15 @@ def _bobs_bonded_counter(tmp_path: Path, answer: Answer) -> _Trade:
     clock.advance(1_000)
     assert (kept.seq, counter.seq) == (0, 1) and counter.header.prev == kept.digest
     stage = _Stage(alice, bob, escrow, offer, kept, counter)
+    if on_stage is not None:
+        on_stage(stage)
     them = _Alice(alice, counter, lambda ours: answer(stage, ours))
 
-    carry_trade(peer, them, offer, escrow=escrow)  # type: ignore[arg-type]  # Alice's side, in process
+    if raises is None:
+        carry_trade(peer, them, offer, escrow=escrow)  # type: ignore[arg-type]  # Alice's side, in process
+    else:
+        with pytest.raises(raises):
+            carry_trade(peer, them, offer, escrow=escrow)  # type: ignore[arg-type]
 
     bobs = [vs for vs in them.got if vs.body == "counter"]
     assert len(bobs) == 1 and proposal_of(bobs[0]).terms.escrow == party.did

@@ -20,6 +20,7 @@ import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
 from test_attack27b_thief_frames_principal import _answers_around_a_revocation, _escrowed_pair, _the_theft
+from test_attack28_prebinding_frame import answer_before_binding
 from test_audit import unguarded_offer
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
@@ -700,6 +701,12 @@ def _transcripts() -> dict[str, list[bytes]]:
     refork = unguarded_offer(ChainWriter(victim.agent.key), victim, bob, "fork", issued_at_ms=early)
     thefts["answers-then-an-earlier-fork"] = [*held, answers["accept"].envelope, answers["counter"].envelope]
     thefts["answers-then-an-earlier-fork"].append(refork.envelope)
+    for effective in ("reject", "counter"):  # F82: a thief's answer dated before K's binding to P
+        _, _, held, reject, _ = answer_before_binding(effective)
+        thefts[f"thief-before-binding-{effective}"] = [*held, reject.envelope]
+    # the thief's Reject also runs time back against K's Checkpoint held (ATT-013 (c) keeps that pair)
+    _, _, held, reject, _ = answer_before_binding("binding", with_binding=True)
+    thefts["thief-before-binding-checkpoint"] = [*held, reject.envelope]
     return {
         **thefts,
         "reveal-later": [*setup, kept.envelope, accept.envelope, delivery.envelope],
@@ -750,6 +757,7 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
     refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
     pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
+    pairs |= {n: ("EQUIVOCATION", len(transcripts[n]) - 1) for n in transcripts if "before-binding" in n}
     late = ("EQUIVOCATION", len(transcripts["answers-then-an-earlier-fork"]) - 1)
     assert refused == {
         "fork": ("EQUIVOCATION", 3),
@@ -770,6 +778,9 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     assert kinds == {
         "escrowed-pair-witnessed": "ATT-022",
         "escrowed-pair-unwitnessed": "ATT-022",
+        "thief-before-binding-reject": "CHN-004",
+        "thief-before-binding-counter": "CHN-004",
+        "thief-before-binding-checkpoint": "CHN-005",
         "thief-after-revocation": "ATT-022",
         "thief-after-own-revocation": "ATT-022",
         "reveal-later": "ATT-022",
@@ -788,6 +799,13 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     assert [
         len(js[n]["faulty"]) for n in ("three-answers-counter-first", "answers-then-an-earlier-fork")
     ] == [2, 2]
+    # F82: her principal's revocation reaching back over the thief's answer dated before K's binding to it
+    # spares it; one reaching only the witnessed Counter does not
+    assert [len(js[f"thief-before-binding-{e}"]["faulty"]) for e in ("reject", "counter", "checkpoint")] == [
+        1,
+        2,
+        1,
+    ]
 
 
 _REDERIVE_WORK = """

@@ -189,17 +189,25 @@ class ChainView:
 
     def _check_time(self, vs: VerifiedStatement) -> None:
         """CHN-005 against the nearest held statements below and above ``vs``, at any distance."""
+        inverted = self.time_inversion(vs)
+        if inverted is not None:
+            raise inverted
+
+    def time_inversion(self, vs: VerifiedStatement) -> ChainBroken | None:
+        """CHN-005's refusal of ``vs`` (its evidence a time-inversion pair), or None -- whatever else
+        :meth:`check` finds first: a statement refused for its seq or link may also run time back against
+        a neighbour, a second proof a view ranks against the first (ATT-013 (c))."""
         seq, at = vs.seq, vs.issued_at_ms
         head = self.head
         if head is not None and seq > head:  # the common case: the chain grows at its head
             top = self.links[head]  # held: trimming only drops the lowest seqs
             if at < top.issued_at_ms:
-                raise ChainBroken(
+                return ChainBroken(
                     f"issued at {at}, before the issuer's held seq below {seq} ({top.issued_at_ms})",
                     requirement="CHN-005",
                     evidence=(top.envelope, vs.envelope),
                 )
-            return
+            return None
         seqs = self._seqs
         i = bisect_left(seqs, seq)
         # A statement held at this very seq is this one (CHN-004 passed): compare with the others.
@@ -211,17 +219,18 @@ class ChainView:
         elif below is None and self.floor:
             below = self._archived(seq, "below")
         if below is not None and at < below.issued_at_ms:
-            raise ChainBroken(
+            return ChainBroken(
                 f"issued at {at}, before the issuer's held seq below {seq} ({below.issued_at_ms})",
                 requirement="CHN-005",
                 evidence=(below.envelope, vs.envelope),
             )
         if above is not None and at > above.issued_at_ms:
-            raise ChainBroken(
+            return ChainBroken(
                 f"issued at {at}, after the issuer's held seq above {seq} ({above.issued_at_ms})",
                 requirement="CHN-005",
                 evidence=(vs.envelope, above.envelope),
             )
+        return None
 
     def _link(self, seq: int) -> _Link | None:
         link = self.links.get(seq)

@@ -821,17 +821,24 @@ class Verifier:
 
     def revoked_by(self, vs: VerifiedStatement, revoker: str) -> bool:
         """ATT-013 (b): whether a KeyRevocation held of ``vs``'s issuer that ``revoker`` issued reaches
-        ``vs`` (KEY-004, KEY-011) and ``vs`` is not witnessed before it (KEY-009: its witnessing escrow
-        stamped ``vs`` before it stamped that revocation, or stamped the revocation in no Stamp held) --
-        the statement is disowned by that revocation. ``vs`` need not be held (a fork proof's)."""
+        ``vs`` and ``vs`` is not witnessed before it (KEY-009: its witnessing escrow stamped ``vs`` before
+        it stamped that revocation, or stamped the revocation in no Stamp held) -- the statement is
+        disowned by that revocation, for sparing ``revoker``. ``vs`` need not be held (a fork proof's).
+        A principal's revocation reaches here back to its effective_ms whatever Mandate ``vs`` names
+        (KEY-011's authority reading aside): that reading keeps a revocation from disowning what another
+        principal answers for, and sparing the revoker disowns nothing -- read by it, a thief dating its
+        statements before the key's binding to the principal, under no Mandate or its own principal's,
+        put them out of every revocation's reach and convicted the principal for good
+        (tests/test_attack28_prebinding_frame.py). The key's own revocation reads KEY-011 (a)."""
         key = vs.issuer
         mine = [r for r in self.revocations_of.get(key, ()) if r.issuer == revoker]
         if not mine:
             return False
-        authority = self._authority(vs)
         escrow, first = self._witnessed_at(vs, None)
         for r in mine:
-            when, floor = self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))
+            when, floor = (
+                self._reach(r, key, "", (vs.issued_at_ms, vs.seq)) if r.issuer == key else (r.effective_ms, 0)
+            )
             if vs.issued_at_ms < when or vs.seq < floor:
                 continue  # it does not reach vs
             place = self._stamp_place(escrow, r.digest) if first is not None else None

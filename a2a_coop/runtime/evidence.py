@@ -93,6 +93,8 @@ class EvidenceVerifier(Verifier):
             proof = fork_proof_from(err)
             if proof is not None:
                 self._keep(vs.issuer, proof)  # bounded like a gossiped proof: two statements cost as much
+                if err.requirement in ("CHN-004", "CHN-003"):
+                    self._keep_time_inversion(vs)
             elif vs.body in ANSWERS:
                 self._keep_answer_proof(vs, refused=True)  # a second answer refused (one naming an escrow)
             raise
@@ -102,6 +104,19 @@ class EvidenceVerifier(Verifier):
         elif vs.body in ANSWERS:
             self._keep_answer_proof(vs)
         return vs
+
+    def _keep_time_inversion(self, vs: VerifiedStatement) -> None:
+        """``vs``, refused for its seq or link (CHN-004, CHN-003), may also run time back against a held
+        neighbour (CHN-005): that pair too, ranked against the refusal's (ATT-013 (c)). Else the proof kept
+        was the order's choice: heard after the statement at its seq, the thief's answer dated before the
+        key's binding was an equivocation with a witnessed Counter that P's revocation dated at the binding
+        did not spare; heard before it, a time inversion with the binding that it did
+        (tests/test_attack28_prebinding_frame.py)."""
+        view = self.chains.get(vs.issuer)
+        inverted = view.time_inversion(vs) if view is not None else None
+        proof = fork_proof_from(inverted) if inverted is not None else None
+        if proof is not None:
+            self._keep(vs.issuer, proof)
 
     def _keep_answer_proof(self, vs: VerifiedStatement, *, refused: bool = False) -> None:
         """ATT-022, ATT-013 (c): keep the best answer proof against ``vs``'s key among its answers to the

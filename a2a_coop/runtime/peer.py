@@ -2899,14 +2899,15 @@ class Peer:
 
     def withdraw_cut_off(self, negotiation_id: bytes) -> tuple[VerifiedStatement, VerifiedStatement] | None:
         """Our bonded Counter naming an escrow in ``negotiation_id`` that a lower answer of the counterparty's
-        key cut off the line (NEG-021 (a)) and that no statement we hold answers, with our Withdraw of it,
-        signed and journaled now -- or the Withdraw of it we signed before, while we hold no Stamp of it by
-        that escrow (a run stopped before the escrow took it: ``a2a-coop resume``, a served node's restart;
-        the escrow answers a repeat as the first time, ESC-007). Shown to that escrow, it closes the Counter
-        there (ESC-014), or the escrow answers with an Accept of it it witnessed first, which stands
-        (ESC-012, NEG-021 (d)). Or None. Without it the counterparty accepts the Counter at the escrow
-        alone, which locks our bond while our view holds the negotiation ended
-        (tests/test_attack27_cut_off_counter.py, tests/test_cutoff27_withdraw_everywhere.py)."""
+        key cut off the line (NEG-021 (a)), while that escrow stamped no answer to it we hold, with our
+        Withdraw of it: the one we signed before (a run stopped before the escrow took it: ``a2a-coop
+        resume``, a served node's restart; the escrow answers a repeat as the first time, ESC-007), or one
+        signed and journaled now -- also when the counterparty answered the Counter (its Counter, Reject
+        or Accept of it the escrow never saw). Shown to that escrow, it closes the Counter there (ESC-014),
+        or the escrow answers with an Accept of it it witnessed first, which stands (ESC-012, NEG-021 (d)).
+        Or None. Without it the counterparty accepts the Counter at the escrow alone, which locks our bond
+        while our view holds the negotiation ended (tests/test_attack27_cut_off_counter.py,
+        tests/test_cutoff27_withdraw_everywhere.py, tests/test_attack28_cut_off_answered_counter.py)."""
         with self.lock:
             found = self._cut_off_counter(negotiation_id)
         if found is None:
@@ -2940,22 +2941,21 @@ class Peer:
         for vs in (*(held.get(d) for d in neg.superseded), *neg.offers):
             if vs is not None:
                 answers.setdefault(cited(vs), []).append(vs)
+        stamped = self.verifier.witness.stamp_time
         for counter in neg.off_line.values():
             terms = proposal_of(counter).terms
             bonded = terms.issuer_bond or terms.audience_bond
             if counter.issuer != self.did or not terms.escrow or not bonded:
                 continue
             got = answers.get(counter.digest, [])
-            if not got:
-                return counter, None
-            ours = got[0] if len(got) == 1 else None  # only our Withdraw answers it
-            if (
-                ours is not None
-                and ours.issuer == self.did
-                and ours.body == "withdraw"
-                and self.verifier.witness.stamp_time(terms.escrow, ours.digest) is None
-            ):
-                return counter, ours
+            # Unanswered, or answered -- by the counterparty (its choice: a Counter before its lower
+            # answer, red team 28) or by our Withdraw -- with no answer taken by the escrow: withdrawn (our
+            # Withdraw signed before, or a new one), or the counterparty's Accept of it at the escrow alone
+            # still binds us. Ours, not its answer, which the escrow may refuse where our view took it
+            # superseded (NEG-018).
+            if all(stamped(terms.escrow, vs.digest) is None for vs in got):
+                mine = (vs for vs in got if vs.issuer == self.did and vs.body == "withdraw")
+                return counter, next(mine, None)
         return None
 
     def answer_held(self, negotiation_id: bytes) -> list[VerifiedStatement]:

@@ -451,6 +451,10 @@ def carry_trade(
             # (WIT-007), or the counterparty's claim after the deadline would find none there.
             _deliveries_to_escrow(peer, escrow, neg, proposal_of(offer).terms.escrow)
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
+            # A lower answer taken before the failure cut back our Accept or cut off our bonded Counter:
+            # the counterparty, which chose to fail the exchange after it, could accept it at the escrow
+            # alone (NEG-024; tests/test_attack28_cut_off_answered_counter.py).
+            _show_cut_back(peer, counterparty, escrow, neg.id, proposal_of(offer).terms.escrow)
         raise
     if escrow is not None:
         # No answer that settles a bonded offer (an Ack only, a lost answer, or an answer the escrow never
@@ -473,6 +477,19 @@ def carry_trade(
     answers = escrow.submit(contract_evidence(peer, neg))
     relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
     return _perform_and_settle(peer, counterparty, escrow, neg)
+
+
+def _show_cut_back(
+    peer: Peer, counterparty: CooperationClient, escrow: Submitter, negotiation_id: bytes, dialled: str
+) -> None:
+    """:func:`show_accept_cut_back` and :func:`withdraw_counter_cut_off` on a run that failed, each whatever
+    became of the other: best effort, the run's own error is the one raised (a relay to the counterparty
+    that failed the run may fail again, after the escrow took what we showed it)."""
+    for show in (show_accept_cut_back, withdraw_counter_cut_off):
+        try:
+            show(peer, counterparty, escrow, peer.negotiation(negotiation_id), dialled)
+        except (CoopError, TransportError) as exc:
+            log.warning("%s in %s: %s", show.__name__, negotiation_id.hex()[:12], exc)
 
 
 def show_accept_cut_back(

@@ -1630,20 +1630,19 @@ export class Verifier {
     return [...out].sort();
   }
   // ATT-013 (b): whether a revocation of `key` held that `principal` issued reaches a statement of the proof
-  // against `key` (KEY-011) that its witnessing escrow did not stamp before it (KEY-009). Neither `key`'s own
+  // against `key` that its witnessing escrow did not stamp before it (KEY-009). Neither `key`'s own
   // revocation (KEY-013) nor another principal's spares `principal`; a statement of the proof need not be held.
+  // The principal's revocation reaches back to its effective_ms here whatever Mandate the statement names
+  // (KEY-011's authority reading aside, finding F82): read by it, a thief's statement dated before the key's
+  // binding to the principal, under no Mandate or its own principal's, was out of every revocation's reach.
   sparedBy(key, principal) {
     const mine = (this.revocations.get(key) ?? []).filter((r) => r.issuer === principal && principal !== key);
     if (!mine.length) return false;
     const { first, second } = this.forks.get(key);
     return [first, second].some((env) => {
       const r = verifyStateless(env);
-      const rec = this.byDigest.get(hex(r.digest)) ?? { ...r, dhex: hex(r.digest), env, principal: this.authorityOf(r.h) };
-      const at = { t: rec.h.issued_at_ms, seq: rec.h.seq };
-      return mine.some((x) => {
-        const reach = this.reachOf(x, key, rec.principal ?? "", at);
-        return reach.t <= at.t && at.seq >= reach.floor && !this.witnessedBefore(rec, [x]);
-      });
+      const rec = this.byDigest.get(hex(r.digest)) ?? { ...r, dhex: hex(r.digest), env };
+      return mine.some((x) => x.eff <= rec.h.issued_at_ms && !this.witnessedBefore(rec, [x]));
     });
   }
 
