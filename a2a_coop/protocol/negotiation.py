@@ -1021,14 +1021,19 @@ class Negotiation:
         tip = self.branch
         return tip is not None and _continues(tip, vs)
 
-    def cut_off_line(self, held: Iterable[VerifiedStatement]) -> list[VerifiedStatement]:
+    def cut_off_line(
+        self,
+        held: Iterable[VerifiedStatement],
+        refused: Callable[[VerifiedStatement, VerifiedStatement], bool],
+    ) -> list[VerifiedStatement]:
         """SPEC 4.5, NEG-021 (d): the line the witnessed contract's Accept cut off, as a view that held that
         Accept before the lower answer it passed holds it -- of ``held`` (statements taken superseded, the
         lower answer and what answers it left out), the answer to the contract's offer the table would have
         taken (:func:`_continues`; of two, the lower in its issuer's chain), then the answer to that one, and
-        so on, to an Accept, Reject or Withdraw or the last Counter. Its open end becomes :attr:`branch` (the
-        contract's offer when nothing answered it, None once an answer closed it), and the contract of an
-        Accept on it is kept displaced (:attr:`displaced`), as in that view."""
+        so on, to an Accept, Reject or Withdraw or the last Counter -- or to one that view would have refused
+        (``refused(answer, offer)``: on its issuer's caps, MND-022), which counts nowhere. Its open end
+        becomes :attr:`branch` (the contract's offer when nothing answered it, None once an answer closed
+        it), and the contract of an Accept on it is kept displaced (:attr:`displaced`), as in that view."""
         c = self.contract
         assert c is not None, "a line is cut off by a witnessed Accept, whose contract the negotiation holds"
         answering: dict[bytes, list[VerifiedStatement]] = {}
@@ -1042,6 +1047,8 @@ class Negotiation:
             if not found:
                 break
             answer = min(found, key=_chain_place)
+            if refused(answer, tip):
+                break
             line.append(answer)
             if answer.body == "accept" and answer.digest not in (self.displaced or {}):
                 self._keep_displaced(Contract(tip, answer, proposal_of(tip)), tip)

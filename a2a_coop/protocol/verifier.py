@@ -1217,9 +1217,9 @@ class Verifier:
         4.5) -- whatever order they came in: the offer it answered counts until the line's answer to it, each
         Counter of the line after it from its own place until the next answer (for the last, the first answer
         held of those the Accept displaced, or the Accept: :meth:`_count_cut_off_line` counts what it cut
-        off); the lower answer and what answers it in turn count nowhere -- a Counter, a contract of an Accept
-        --, as statements answering a superseded offer. Called when a witnessed Accept took the line back past a
-        lower answer held first (the branch, or a cut-back undone by a late Stamp)."""
+        off); the lower answer and what answers it in turn count nowhere -- a Counter, a contract of an
+        Accept --, as statements answering a superseded offer. Called when a witnessed Accept took the line
+        back past a lower answer held first (the branch, or a cut-back undone by a late Stamp)."""
         c = neg.contract
         if c is None or not neg.superseded:
             return
@@ -1249,7 +1249,7 @@ class Verifier:
             elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
                 for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
                     book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
-        cut_off = neg.cut_off_line(vs for vs in held if vs.digest not in passed)
+        cut_off = neg.cut_off_line((vs for vs in held if vs.digest not in passed), self._refused_held_first)
         answers = [*offers[1:], c.accept]
         for k in range(fork, len(offers)):
             offer = offers[k]

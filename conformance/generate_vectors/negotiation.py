@@ -2794,3 +2794,76 @@ def witnessed_late_key() -> Group:
         twin=[*base, kept.envelope, witness, to_dave.envelope],
     )
     return g
+
+
+def witnessed_beside() -> Group:
+    """NEG-021 (d) with NEG-017 (reading28): a witnessed Accept of a Counter beside an accepted Counter of it.
+    Bob's offer naming no escrow (500), Alice's kept Reject of it (+1 s), her Counter naming E with both bonds
+    (600, +2 s), Bob's Counter of it (500, +3 s), Alice's Accept of his (+4 s: a contract naming no escrow,
+    450 hers, 500 his), Bob's Accept of her Counter (+5 s), which E witnesses. The line E's Accept cut off
+    counts as section 4.5 dates it, whether the Reject came first, last, or first with Bob's Counter after
+    E's Stamp: Alice's Counter until Bob's Counter, his Counter until her Accept, that contract until the
+    witnessed Accept. Probes at +3.5 s and +4.5 s: Bob's offer of 500 to Carol over his max_outstanding 900
+    at both (his Counter, then the contract of it, counting 500), Alice's of 500 within her 1,000 at +3.5 s
+    (her Counter answered). Before, a view that held the Reject before the witnessed Accept took the line
+    back counted her Counter until Bob's Accept and his Counter and the contract nowhere, and one that held
+    his Counter after E's Stamp counted neither Counter between them.
+    tests/test_reading28_witnessed_beside_accepted.py. Appended to chains.json."""
+    g = Group("WitnessedBeside", "sparse")
+    clock, alice, bob = world(alice={"max_outstanding": 1_000}, bob={"max_outstanding": 900})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(500)
+    bob_early, alice_early = bob.offer(carol), alice.offer(carol)  # +3.5 s: Bob's Counter live
+    clock.advance(500)
+    took = alice.accept(bobs)
+    clock.advance(500)
+    bob_late = bob.offer(carol)  # +4.5 s: the contract of Bob's Counter counts
+    clock.advance(500)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line = [counter.envelope, bobs.envelope, took.envelope]
+    orders = (
+        ("first", [kept.envelope, *line, accept.envelope, witness]),
+        (
+            "first, Bob's Counter and Alice's Accept of it after E's Stamp",
+            [kept.envelope, counter.envelope, accept.envelope, witness, bobs.envelope, took.envelope],
+        ),
+        ("last", [*line, witness, accept.envelope, kept.envelope]),
+    )
+    for comment, order in orders:
+        g.add(
+            f"Bob's max_outstanding 900: Alice's kept Reject of his offer naming no escrow {comment}; his "
+            "Counter of her Counter naming E (500) counts from its place until her Accept of it, though E "
+            "witnessed his Accept of her Counter, and his offer of 500 to Carol between them is over his cap",
+            ["MND-010", "NEG-021", "NEG-017"],
+            [*base, *order, bob_early.envelope],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*base, *order],
+        )
+        g.add(
+            f"the same, the Reject {comment}: the contract of Alice's Accept of Bob's Counter (500 his side) "
+            "counts from that Accept until E's witnessed Accept, and his offer of 500 to Carol between them "
+            "is over his cap",
+            ["MND-010", "NEG-021", "NEG-019"],
+            [*base, *order, bob_late.envelope],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*base, *order],
+        )
+        g.add(
+            f"Alice's max_outstanding 1,000: the Reject {comment}; her Counter naming E (600) counts until "
+            "Bob's Counter answered it, not until his witnessed Accept, and her offer of 500 to Carol after "
+            "his Counter fits",
+            ["MND-010", "NEG-021", "NEG-017"],
+            [*base, *order, alice_early.envelope],
+        )
+    return g
