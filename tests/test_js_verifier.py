@@ -45,7 +45,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 302,
+    "chains": 304,
     "wire": 77,
     "rules": 181,
     "mutations": 1877,
@@ -556,11 +556,11 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     259-262 and NestedBranch's 263-266 (Alice's two answers at two places), WitnessedLate's 267-269 (what a
     late Stamp un-takes), TwoWitnessed's 270-276 (NEG-021 (d), (e)), LineCounted's 277-290 (what the line
     before a witnessed contract counts), WitnessedLateKey's 291-293 (what a late Stamp un-takes under an
-    exclusive_key) and WitnessedBeside's 294-302 (a witnessed Accept beside an accepted Counter), which read
+    exclusive_key) and WitnessedBeside's 294-304 (a witnessed Accept beside an accepted Counter), which read
     Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 303))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 305))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -627,7 +627,7 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     down) needs the first part where the Accept was held before the lower answer (251), the second in all
     three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
     contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61),
-    TwoWitnessed (270-276, F55), LineCounted (277-290, F62) and WitnessedBeside (294-302, F74)
+    TwoWitnessed (270-276, F55), LineCounted (277-290, F62) and WitnessedBeside (294-304, F74)
     the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
     second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
@@ -1055,10 +1055,12 @@ def test_the_js_verifier_counts_what_a_witnessed_accept_beside_an_accepted_count
     it and her Accept of his, and Bob's Accept of her Counter witnessed by E. Taking the branch back past the
     Reject, the JS verifier counted her Counter until the witnessed Accept and Bob's Counter and the contract
     of it nowhere (the Reject first), or, Bob's Counter after E's Stamp, neither Counter between them
-    (WitnessedBeside, chains.json 294-298; 299-302 agree either way). ``countCutOffLine`` counts the line that
+    (WitnessedBeside, chains.json 294-298; 299-304 agree either way). ``countCutOffLine`` counts the line that
     Accept cut off as a view that held it before the Reject: undone, it disagrees with 294-298; its open end
     not kept, with 297 and 298 (Bob's Counter after the Stamp); Alice's Counter not answered by Bob's, with
-    296 (her offer to Carol after his Counter, which fits)."""
+    296 (her offer to Carol after his Counter, which fits) and 303; the statements held of the contract of
+    Alice's Accept not applied to it when it is kept displaced, with 303 (delivered and receipted before the
+    witnessed Accept, the Reject first: it ends at the last Receipt, MND-023)."""
     call = "    if (path) this.countCutOffLine(n, acceptRec);\n"
     assert _edited_disagreements(tmp_path, [(call, "")], "chains.json") == {
         f"chains-{i}" for i in range(294, 299)
@@ -1067,7 +1069,9 @@ def test_the_js_verifier_counts_what_a_witnessed_accept_beside_an_accepted_count
     assert got == {"chains-297", "chains-298"}
     late = '      if (rec.bodyName === "accept") {\n        const kept'
     early = "      (tip.earlyAnswers ??= []).push(rec);\n" + late
-    assert _edited_disagreements(tmp_path, [(early, late)], "chains.json") == {"chains-296"}
+    assert _edited_disagreements(tmp_path, [(early, late)], "chains.json") == {"chains-296", "chains-303"}
+    replay = "              this.checkContract(shadow, r)?.();\n"
+    assert _edited_disagreements(tmp_path, [(replay, "")], "chains.json") == {"chains-303"}
 
 
 @pytest.mark.req("NEG-021", "NEG-017")

@@ -198,3 +198,78 @@ def test_an_escrow_that_took_bobs_accept_before_his_counter_keeps_its_contract_i
     assert list(ends) == [
         (State.BONDED, "A", True, 4, (("X", "ILLEGAL_TRANSITION"),), (FUNDS - BOND, BOND))
     ], ends
+
+
+@pytest.mark.req("NEG-021", "MND-023", "MND-010")
+def test_the_contract_the_witnessed_accept_displaced_ends_where_its_receipts_end_it_in_every_order() -> None:
+    """The contract of Alice's Accept of Bob's Counter, delivered and receipted by both (+4.1 s to +4.4 s)
+    before Bob's Accept of her Counter (+5 s), ends at the last Receipt in every order of the 192 (MND-023):
+    where the kept Reject came first, that contract, cut off with the line before anything formed it, is kept
+    displaced only when the witnessed Accept takes the line back, and the statements held of it are applied
+    to it then (`Negotiation.cut_off_line`). Before that, 37 orders counted it until the witnessed Accept."""
+    clock = FixedClock()
+    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal())
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(1_000)
+    took = alice.accept(bobs)
+    clock.advance(100)
+    given = [bob.deliver(took, alice)]
+    clock.advance(100)
+    given.append(alice.deliver(took, bob))
+    clock.advance(100)
+    performed = [*given, alice.receipt(given[0])]
+    clock.advance(100)
+    performed.append(bob.receipt(given[1]))
+    clock.advance(600)
+    accept = bob.accept(counter)
+    setup = [*alice.setup, *bob.setup]
+    out = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS}).submit(
+        [*setup, offer.envelope, counter.envelope, accept.envelope]
+    )
+    items = {
+        "O": [offer],
+        "R": [kept],
+        "C": [counter],
+        "B": [bobs],
+        "X": [took],
+        "P": performed,
+        "A": [accept],
+    }
+    t0 = offer.issued_at_ms
+    ends: dict[tuple[tuple[int, ...], ...], list[str]] = {}
+    for order in itertools.permutations("ORCBXPAS"):
+        at = order.index
+        if not (at("O") < at("R") and at("O") < at("C") < at("B") < at("X") < at("P") and at("C") < at("A")):
+            continue
+        v = Verifier()
+        for env in [*setup, out[0]]:
+            v.accept(env)
+        refused = []
+        for env in (
+            env for k in order for env in ([out[1]] if k == "S" else [vs.envelope for vs in items[k]])
+        ):
+            try:
+                v.accept(env)
+            except CoopError:
+                refused.append(env)
+        for env in refused:  # passed on again (an Accept of an answered offer before its Stamp)
+            v.accept(env)
+        counts = []
+        for who in (alice, bob):
+            ex = v.exposure.exposure(who.mandate_vs.digest)
+            probes = [t0 + dt for dt in (4_050, 4_350, 4_500, 4_900, 5_500)]
+            counts.append(tuple(ex.outstanding(t) for t in probes))
+            counts.append(tuple(ex.committed(ex.period_of(t0), t) for t in probes))
+        ends.setdefault(tuple(counts), []).append("".join(order))
+    assert sum(map(len, ends.values())) == 192
+    assert len(ends) == 1, {k: (len(v), v[:3]) for k, v in ends.items()}
+    alice_out, alice_period, bob_out, bob_period = next(iter(ends))
+    # the contract (450 hers, 500 his) from +4 s until the last Receipt (+4.4 s), in its period throughout
+    assert (alice_out, bob_out) == ((450, 450, 0, 0, 600), (500, 500, 0, 0, 550))
+    assert (alice_period, bob_period) == ((450, 450, 450, 450, 600), (500, 500, 500, 500, 550))

@@ -1052,9 +1052,21 @@ class Negotiation:
             line.append(answer)
             if answer.body == "accept" and answer.digest not in (self.displaced or {}):
                 self._keep_displaced(Contract(tip, answer, proposal_of(tip)), tip)
+                self._apply_held_to_displaced(answer, answering)
             tip = answer if answer.body == "counter" else None
         self.branch = tip
         return line
+
+    def _apply_held_to_displaced(
+        self, accept: VerifiedStatement, answering: dict[bytes, list[VerifiedStatement]]
+    ) -> None:
+        """The statements held (``answering``: by what each cites) of the contract ``accept`` formed, kept
+        displaced only now, applied to it as a view that held it first applied them (MND-023): its
+        contract statements, then the Receipts of its Deliveries, each in its issuer's time order."""
+        named = sorted(answering.get(accept.digest, ()), key=lambda vs: (vs.issued_at_ms, vs.seq))
+        receipts = [r for vs in named for r in answering.get(vs.digest, ()) if r.body == "receipt"]
+        for vs in [*named, *sorted(receipts, key=lambda vs: (vs.issued_at_ms, vs.seq))]:
+            self.apply_to_displaced(vs)
 
     def _takes_precedence(self, accept: VerifiedStatement, ref: bytes) -> bool:
         """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside

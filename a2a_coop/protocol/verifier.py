@@ -1264,15 +1264,18 @@ class Verifier:
             if k == len(offers) - 1 and cut_off:  # the contract's offer: until its first answer held
                 until = min(until, _place(cut_off[0], offer))
             book.offer_reanswered(offer.mandate_digest, offer.digest, until)
-        self._count_cut_off_line(c, cut_off)
+        self._count_cut_off_line(neg, cut_off)
 
-    def _count_cut_off_line(self, c: Contract, line: list[VerifiedStatement]) -> None:
-        """SPEC 4.5, NEG-017: ``line``, what the witnessed Accept of ``c`` cut off after its offer
-        (:meth:`Negotiation.cut_off_line`), counts as in a view that held that Accept before the lower answer
-        it passed: each Counter from its own place until its answer or the witnessed Accept, whichever is
-        first, and the contract of an Accept on it from that Accept's place, in its period, until the
-        witnessed Accept's place -- not until the lower answer's, which moves nothing (NEG-021 (d)), nor
-        nowhere, as statements answering an offer the lower answer had cut off."""
+    def _count_cut_off_line(self, neg: Negotiation, line: list[VerifiedStatement]) -> None:
+        """SPEC 4.5, NEG-017: ``line``, what the witnessed Accept of ``neg``'s contract cut off after its
+        offer (:meth:`Negotiation.cut_off_line`), counts as in a view that held that Accept before the lower
+        answer it passed: each Counter from its own place until its answer or the witnessed Accept,
+        whichever is first, and the contract of an Accept on it from that Accept's place, in its period,
+        until the witnessed Accept's place -- not until the lower answer's, which moves nothing (NEG-021
+        (d)), nor nowhere, as statements answering an offer the lower answer had cut off -- and ended where
+        its own statements end it (MND-023), as any displaced contract."""
+        c = neg.contract
+        assert c is not None, "a line is cut off by a witnessed Accept, whose contract the negotiation holds"
         book, witnessed = self.exposure, c.accept
         for i, vs in enumerate(line):
             if vs.body == "counter":
@@ -1306,6 +1309,7 @@ class Verifier:
                             start=_place(vs, party_vs),
                         )
                     book.contract_displaced(party_vs.mandate_digest, cut.id, _place(witnessed, party_vs))
+                self._track_activation(neg)  # reopened: dated again by the ending its statements give
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding

@@ -2335,7 +2335,20 @@ export class Verifier {
         if (kept) kept.by = acceptRec;
         else {
           const c = new Contract(tip, rec);
-          (n.displaced ??= []).push({ c, by: acceptRec, shadow: shadowOf(n, c, "ACCEPTED") });
+          const shadow = shadowOf(n, c, "ACCEPTED");
+          (n.displaced ??= []).push({ c, by: acceptRec, shadow });
+          // MND-023: the statements held of that contract, applied to it as a view that held it first did --
+          // its contract statements, then the Receipts of its Deliveries, each in its issuer's time order
+          const byTime = (a, b) => (a.h.issued_at_ms === b.h.issued_at_ms ? Number(a.h.seq - b.h.seq) : a.h.issued_at_ms < b.h.issued_at_ms ? -1 : 1);
+          const named = held.filter((r) => r.body?.contract && hex(r.body.contract) === rec.dhex).sort(byTime);
+          const receipts = held.filter((r) => r.bodyName === "receipt" && named.some((d) => d.dhex === hex(r.body.delivery))).sort(byTime);
+          for (const r of [...named, ...receipts]) {
+            try {
+              this.checkContract(shadow, r)?.();
+            } catch (e) {
+              if (!(e instanceof Reject)) throw e;
+            }
+          }
         }
       }
       if (rec.bodyName === "counter") {
