@@ -46,7 +46,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 293,
+    "chains": 304,
     "wire": 77,
     "rules": 181,
     "mutations": 1877,
@@ -557,11 +557,12 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     same, one Counter further down), WitnessedCounted's 253-258 (what that contract counts), NestedCutBack's
     259-262 and NestedBranch's 263-266 (Alice's two answers at two places), WitnessedLate's 267-269 (what a
     late Stamp un-takes), TwoWitnessed's 270-276 (NEG-021 (d), (e)), LineCounted's 277-290 (what the line
-    before a witnessed contract counts) and WitnessedLateKey's 291-293 (what a late Stamp un-takes under an
-    exclusive_key), which read Alice's two answers as NEG-021 orders them."""
+    before a witnessed contract counts), WitnessedLateKey's 291-293 (what a late Stamp un-takes under an
+    exclusive_key) and WitnessedBeside's 294-304 (a witnessed Accept beside an accepted Counter), which read
+    Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 294))
+    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 305))
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -628,7 +629,7 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     down) needs the first part where the Accept was held before the lower answer (251), the second in all
     three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
     contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61),
-    TwoWitnessed (270-276, F55) and LineCounted (277-290, F62)
+    TwoWitnessed (270-276, F55), LineCounted (277-290, F62) and WitnessedBeside (294-304, F74)
     the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
     second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
@@ -646,13 +647,15 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     }
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
     stamp_late = (277, 278, 280, 281, 284, 285, 287, 288, 289, 293)  # LineCounted, WitnessedLateKey
+    beside_first = (294, 295, 297, 298)  # WitnessedBeside: the kept Reject first, Bob's probes
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
-    assert got == {f"chains-{i}" for i in (*before, *stamp_late)}
+    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first)}
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
     kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
     assert got == {
-        f"chains-{i}" for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275, *kept_first)
+        f"chains-{i}"
+        for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275, *kept_first, *beside_first)
     }
 
 
@@ -1063,12 +1066,14 @@ def test_the_js_verifier_counts_the_line_a_lower_answer_leaves_as_held_after_the
     Accept's contract -- where it came first (284, 287, 288). Each part undone in a copy disagrees with
     exactly the vectors that need it: the Counter counted (280), the closer kept out of its answers (280),
     the offers of the line it leaves counted nowhere (284, 287), no open end of it kept (287: Bob's Counter
-    of the kept one after the Stamp), and a contract of it displaced at its own Accept (288)."""
+    of the kept one after the Stamp; and WitnessedBeside's 297, 298, whose open end is the witnessed
+    Accept's cut-off line, F74), and a contract of it displaced at its own Accept (288)."""
     push = "        if (o.h.mandate.length && !held.includes(o)) this.pushOffer(o);\n"
     closer = "    if (answerOf(i) && !path) (O.earlyAnswers ??= []).push(answerOf(i));\n"
     nowhere = "        if (passed) later.cutAnswer = later; // answered at its own place: nowhere\n"
-    open_end = "    n.branch = !path && "
-    open_end += '(n.state === "PROPOSED" || n.state === "COUNTERED") ? n.outstanding : null;\n'
+    open_end = "    if (!path) n.branch = "
+    open_end += 'n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;\n'
+    cut_off_end = "    n.branch = tip;\n"
     assert _edited_disagreements(tmp_path, [(push, "")], "chains.json") == {"chains-280"}
     got = _edited_disagreements(
         tmp_path,
@@ -1077,13 +1082,43 @@ def test_the_js_verifier_counts_the_line_a_lower_answer_leaves_as_held_after_the
     )
     assert got == {"chains-280"}
     assert _edited_disagreements(tmp_path, [(nowhere, "")], "chains.json") == {"chains-284", "chains-287"}
-    got = _edited_disagreements(tmp_path, [(open_end, open_end.replace("!path && ", ""))], "chains.json")
-    assert got == {"chains-287"}
+    # the line it leaves keeping its open end, not the witnessed contract's cut-off line (F74): 297, 298
+    got = _edited_disagreements(
+        tmp_path, [(open_end, open_end.replace("if (!path) ", "")), (cut_off_end, "")], "chains.json"
+    )
+    assert got == {"chains-287", "chains-297", "chains-298"}
     by = "    const by = passed && n.contract ? n.contract.acceptRec : acceptRec;"
     by += " // passed: displaced at its own Accept\n"
     assert _edited_disagreements(tmp_path, [(by, "    const by = acceptRec;\n")], "chains.json") == {
         "chains-288"
     }
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "MND-010")
+def test_the_js_verifier_counts_what_a_witnessed_accept_beside_an_accepted_counter_cut_off(
+    tmp_path: Path,
+) -> None:
+    """NEG-021 (d) with NEG-017 (F74, reading28): Alice's kept Reject, her Counter naming E, Bob's Counter of
+    it and her Accept of his, and Bob's Accept of her Counter witnessed by E. Taking the branch back past the
+    Reject, the JS verifier counted her Counter until the witnessed Accept and Bob's Counter and the contract
+    of it nowhere (the Reject first), or, Bob's Counter after E's Stamp, neither Counter between them
+    (WitnessedBeside, chains.json 294-298; 299-304 agree either way). ``countCutOffLine`` counts the line that
+    Accept cut off as a view that held it before the Reject: undone, it disagrees with 294-298; its open end
+    not kept, with 297 and 298 (Bob's Counter after the Stamp); Alice's Counter not answered by Bob's, with
+    296 (her offer to Carol after his Counter, which fits) and 303; the statements held of the contract of
+    Alice's Accept not applied to it when it is kept displaced, with 303 (delivered and receipted before the
+    witnessed Accept, the Reject first: it ends at the last Receipt, MND-023)."""
+    call = "    if (path) this.countCutOffLine(n, acceptRec);\n"
+    assert _edited_disagreements(tmp_path, [(call, "")], "chains.json") == {
+        f"chains-{i}" for i in range(294, 299)
+    }
+    got = _edited_disagreements(tmp_path, [("    n.branch = tip;\n", "")], "chains.json")
+    assert got == {"chains-297", "chains-298"}
+    late = '      if (rec.bodyName === "accept") {\n        const kept'
+    early = "      (tip.earlyAnswers ??= []).push(rec);\n" + late
+    assert _edited_disagreements(tmp_path, [(early, late)], "chains.json") == {"chains-296", "chains-303"}
+    replay = "              this.checkContract(shadow, r)?.();\n"
+    assert _edited_disagreements(tmp_path, [(replay, "")], "chains.json") == {"chains-303"}
 
 
 @pytest.mark.req("NEG-021", "NEG-017")

@@ -561,6 +561,18 @@ def _answers_in_life(offer: VerifiedStatement, answer: VerifiedStatement) -> boo
     return answer.issuer == offer.audience and in_life
 
 
+def _continues(tip: VerifiedStatement, vs: VerifiedStatement) -> bool:
+    """Whether ``vs``, a trade statement, answers the offer ``tip`` as the transition table would take it:
+    it cites ``tip``, is issued within its life (NEG-014, NEG-007), and is a Withdraw by its issuer or a
+    Counter, Reject or Accept by its audience (NEG-004). What its issuer's caps would say is not asked
+    (NEG-018)."""
+    if vs.body not in _TRADE_EVENTS or vs.body == "offer" or cited(vs) != tip.digest:
+        return False
+    if not tip.issued_at_ms <= vs.issued_at_ms <= tip.expires_at_ms:
+        return False
+    return (vs.issuer == tip.issuer) == (vs.body == "withdraw")
+
+
 def arbitrated(c: Contract) -> list[bytes]:
     """The BreachClaims and Revokes of ``c`` held, pending or effective."""
     return [*c.pending, *c.stamped_ms]
@@ -1005,15 +1017,56 @@ class Negotiation:
 
     def continues_branch(self, vs: VerifiedStatement) -> bool:
         """Whether ``vs``, a trade statement taken superseded, answers :attr:`branch` as the transition
-        table would have taken it had the witnessed Accept not come (SPEC 4.5): it cites that offer, is
-        issued within its life (NEG-014, NEG-007), and is a Withdraw by its issuer or a Counter, Reject or
-        Accept by its audience (NEG-004). What its issuer's caps would have said is not asked (NEG-018)."""
+        table would have taken it had the witnessed Accept not come (:func:`_continues`, SPEC 4.5)."""
         tip = self.branch
-        if tip is None or vs.body not in _TRADE_EVENTS or vs.body == "offer" or cited(vs) != tip.digest:
-            return False
-        if not tip.issued_at_ms <= vs.issued_at_ms <= tip.expires_at_ms:
-            return False
-        return (vs.issuer == tip.issuer) == (vs.body == "withdraw")
+        return tip is not None and _continues(tip, vs)
+
+    def cut_off_line(
+        self,
+        held: Iterable[VerifiedStatement],
+        refused: Callable[[VerifiedStatement, VerifiedStatement], bool],
+    ) -> list[VerifiedStatement]:
+        """SPEC 4.5, NEG-021 (d): the line the witnessed contract's Accept cut off, as a view that held that
+        Accept before the lower answer it passed holds it -- of ``held`` (statements taken superseded, the
+        lower answer and what answers it left out), the answer to the contract's offer the table would have
+        taken (:func:`_continues`; of two, the lower in its issuer's chain), then the answer to that one, and
+        so on, to an Accept, Reject or Withdraw or the last Counter -- or to one that view would have refused
+        (``refused(answer, offer)``: on its issuer's caps, MND-022), which counts nowhere. Its open end
+        becomes :attr:`branch` (the contract's offer when nothing answered it, None once an answer closed
+        it), and the contract of an Accept on it is kept displaced (:attr:`displaced`), as in that view."""
+        c = self.contract
+        assert c is not None, "a line is cut off by a witnessed Accept, whose contract the negotiation holds"
+        answering: dict[bytes, list[VerifiedStatement]] = {}
+        for vs in held:
+            if vs.digest != c.accept.digest:
+                answering.setdefault(cited(vs), []).append(vs)
+        line: list[VerifiedStatement] = []
+        tip: VerifiedStatement | None = c.offer
+        while tip is not None and len(line) < len(answering):
+            found = [vs for vs in answering.get(tip.digest, ()) if _continues(tip, vs)]
+            if not found:
+                break
+            answer = min(found, key=_chain_place)
+            if refused(answer, tip):
+                break
+            line.append(answer)
+            if answer.body == "accept" and answer.digest not in (self.displaced or {}):
+                self._keep_displaced(Contract(tip, answer, proposal_of(tip)), tip)
+                self._apply_held_to_displaced(answer, answering)
+            tip = answer if answer.body == "counter" else None
+        self.branch = tip
+        return line
+
+    def _apply_held_to_displaced(
+        self, accept: VerifiedStatement, answering: dict[bytes, list[VerifiedStatement]]
+    ) -> None:
+        """The statements held (``answering``: by what each cites) of the contract ``accept`` formed, kept
+        displaced only now, applied to it as a view that held it first applied them (MND-023): its
+        contract statements, then the Receipts of its Deliveries, each in its issuer's time order."""
+        named = sorted(answering.get(accept.digest, ()), key=lambda vs: (vs.issued_at_ms, vs.seq))
+        receipts = [r for vs in named for r in answering.get(vs.digest, ()) if r.body == "receipt"]
+        for vs in [*named, *sorted(receipts, key=lambda vs: (vs.issued_at_ms, vs.seq))]:
+            self.apply_to_displaced(vs)
 
     def _takes_precedence(self, accept: VerifiedStatement, ref: bytes) -> bool:
         """NEG-017: ``accept`` accepts an earlier offer of this negotiation (or the last one, beside

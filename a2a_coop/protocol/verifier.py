@@ -1222,10 +1222,11 @@ class Verifier:
         """NEG-021 (d): the line before ``neg``'s witnessed contract counts as in a view that held that
         contract before the lower answer it passed -- that answer taken superseded, moving nothing (section
         4.5) -- whatever order they came in: the offer it answered counts until the line's answer to it, each
-        Counter of the line after it from its own place until the next answer (the Accept for the last); the
-        lower answer and what answers it in turn count nowhere -- a Counter, a contract of an Accept --, as
-        statements answering a superseded offer. Called when a witnessed Accept took the line back past a
-        lower answer held first (the branch, or a cut-back undone by a late Stamp)."""
+        Counter of the line after it from its own place until the next answer (for the last, the first answer
+        held of those the Accept displaced, or the Accept: :meth:`_count_cut_off_line` counts what it cut
+        off); the lower answer and what answers it in turn count nowhere -- a Counter, a contract of an
+        Accept --, as statements answering a superseded offer. Called when a witnessed Accept took the line
+        back past a lower answer held first (the branch, or a cut-back undone by a late Stamp)."""
         c = neg.contract
         if c is None or not neg.superseded:
             return
@@ -1255,6 +1256,7 @@ class Verifier:
             elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
                 for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
                     book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
+        cut_off = neg.cut_off_line((vs for vs in held if vs.digest not in passed), self._refused_held_first)
         answers = [*offers[1:], c.accept]
         for k in range(fork, len(offers)):
             offer = offers[k]
@@ -1265,7 +1267,56 @@ class Verifier:
                 self._offer_live(offer)  # taken superseded, never counted: from its own place
             if offer.issuer == self.me and self._bound_until(offer) is not None:
                 continue  # our guard's own, bonded: counted until its escrow took the answer (section 4.5)
-            book.offer_reanswered(offer.mandate_digest, offer.digest, _place(answers[k], offer))
+            until = _place(answers[k], offer)
+            if k == len(offers) - 1 and cut_off:  # the contract's offer: until its first answer held
+                until = min(until, _place(cut_off[0], offer))
+            book.offer_reanswered(offer.mandate_digest, offer.digest, until)
+        self._count_cut_off_line(neg, cut_off)
+
+    def _count_cut_off_line(self, neg: Negotiation, line: list[VerifiedStatement]) -> None:
+        """SPEC 4.5, NEG-017: ``line``, what the witnessed Accept of ``neg``'s contract cut off after its
+        offer (:meth:`Negotiation.cut_off_line`), counts as in a view that held that Accept before the lower
+        answer it passed: each Counter from its own place until its answer or the witnessed Accept,
+        whichever is first, and the contract of an Accept on it from that Accept's place, in its period,
+        until the witnessed Accept's place -- not until the lower answer's, which moves nothing (NEG-021
+        (d)), nor nowhere, as statements answering an offer the lower answer had cut off -- and ended where
+        its own statements end it (MND-023), as any displaced contract."""
+        c = neg.contract
+        assert c is not None, "a line is cut off by a witnessed Accept, whose contract the negotiation holds"
+        book, witnessed = self.exposure, c.accept
+        for i, vs in enumerate(line):
+            if vs.body == "counter":
+                exp = book.by_mandate.get(vs.mandate_digest)
+                if exp is None or not exp.holds(vs.digest):
+                    self._offer_live(vs)  # taken superseded, never counted: from its own place
+                if vs.issuer == self.me and self._bound_until(vs) is not None:
+                    continue  # our guard's own, bonded: counted until its escrow took the answer
+                at = _place(witnessed, vs)
+                if i + 1 < len(line):
+                    at = min(at, _place(line[i + 1], vs))
+                book.offer_reanswered(vs.mandate_digest, vs.digest, at)
+            elif vs.body == "accept":
+                accepted = line[i - 1] if i else c.offer
+                cut = Contract(accepted, vs, proposal_of(accepted))
+                for party_vs in (cut.offer, cut.accept):
+                    exp = book.by_mandate.get(party_vs.mandate_digest)
+                    if exp is not None and exp.holds(cut.id):
+                        book.contract_undisplaced(party_vs.mandate_digest, cut.id)
+                        book.contract_reopened(
+                            party_vs.mandate_digest, cut.id, cut.last_deadline_ms, formed_ms=vs.issued_at_ms
+                        )
+                    else:  # taken superseded, never booked
+                        book.contract_formed(
+                            party_vs.mandate_digest,
+                            cut.id,
+                            cut.value_given(party_vs.issuer),
+                            vs.issued_at_ms,
+                            from_offer=accepted.digest,
+                            last_deadline_ms=cut.last_deadline_ms,
+                            start=_place(vs, party_vs),
+                        )
+                    book.contract_displaced(party_vs.mandate_digest, cut.id, _place(witnessed, party_vs))
+                self._track_activation(neg)  # reopened: dated again by the ending its statements give
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding

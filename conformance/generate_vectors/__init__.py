@@ -181,6 +181,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.two_witnessed(),
         negotiation.line_counted(),
         negotiation.witnessed_late_key(),
+        negotiation.witnessed_beside(),
     ]
     return groups, proof
 

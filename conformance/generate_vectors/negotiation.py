@@ -2794,3 +2794,116 @@ def witnessed_late_key() -> Group:
         twin=[*base, kept.envelope, witness, to_dave.envelope],
     )
     return g
+
+
+def witnessed_beside() -> Group:
+    """NEG-021 (d) with NEG-017 (reading28): a witnessed Accept of a Counter beside an accepted Counter of it.
+    Bob's offer naming no escrow (500), Alice's kept Reject of it (+1 s), her Counter naming E with both bonds
+    (600, +2 s), Bob's Counter of it (500, +3 s), Alice's Accept of his (+4 s: a contract naming no escrow,
+    450 hers, 500 his), Bob's Accept of her Counter (+5 s), which E witnesses. The line E's Accept cut off
+    counts as section 4.5 dates it, whether the Reject came first, last, or first with Bob's Counter after
+    E's Stamp: Alice's Counter until Bob's Counter, his Counter until her Accept, that contract until the
+    witnessed Accept. Probes at +3.5 s and +4.5 s: Bob's offer of 500 to Carol over his max_outstanding 900
+    at both (his Counter, then the contract of it, counting 500), Alice's of 500 within her 1,000 at +3.5 s
+    (her Counter answered). Before, a view that held the Reject before the witnessed Accept took the line
+    back counted her Counter until Bob's Accept and his Counter and the contract nowhere, and one that held
+    his Counter after E's Stamp counted neither Counter between them. And that contract, delivered and
+    receipted by both before Bob's Accept, ends at its last Receipt whether the Reject came first or last
+    (MND-023): his offer of 500 to Carol after it fits.
+    tests/test_reading28_witnessed_beside_accepted.py. Appended to chains.json."""
+    g = Group("WitnessedBeside", "sparse")
+    clock, alice, bob = world(alice={"max_outstanding": 1_000}, bob={"max_outstanding": 900})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(500)
+    bob_early, alice_early = bob.offer(carol), alice.offer(carol)  # +3.5 s: Bob's Counter live
+    clock.advance(500)
+    took = alice.accept(bobs)
+    clock.advance(500)
+    bob_late = bob.offer(carol)  # +4.5 s: the contract of Bob's Counter counts
+    clock.advance(500)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line = [counter.envelope, bobs.envelope, took.envelope]
+    orders = (
+        ("first", [kept.envelope, *line, accept.envelope, witness]),
+        (
+            "first, Bob's Counter and Alice's Accept of it after E's Stamp",
+            [kept.envelope, counter.envelope, accept.envelope, witness, bobs.envelope, took.envelope],
+        ),
+        ("last", [*line, witness, accept.envelope, kept.envelope]),
+    )
+    for comment, order in orders:
+        g.add(
+            f"Bob's max_outstanding 900: Alice's kept Reject of his offer naming no escrow {comment}; his "
+            "Counter of her Counter naming E (500) counts from its place until her Accept of it, though E "
+            "witnessed his Accept of her Counter, and his offer of 500 to Carol between them is over his cap",
+            ["MND-010", "NEG-021", "NEG-017"],
+            [*base, *order, bob_early.envelope],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*base, *order],
+        )
+        g.add(
+            f"the same, the Reject {comment}: the contract of Alice's Accept of Bob's Counter (500 his side) "
+            "counts from that Accept until E's witnessed Accept, and his offer of 500 to Carol between them "
+            "is over his cap",
+            ["MND-010", "NEG-021", "NEG-019"],
+            [*base, *order, bob_late.envelope],
+            "MANDATE_VIOLATION",
+            "Exposure",
+            twin=[*base, *order],
+        )
+        g.add(
+            f"Alice's max_outstanding 1,000: the Reject {comment}; her Counter naming E (600) counts until "
+            "Bob's Counter answered it, not until his witnessed Accept, and her offer of 500 to Carol after "
+            "his Counter fits",
+            ["MND-010", "NEG-021", "NEG-017"],
+            [*base, *order, alice_early.envelope],
+        )
+    # the contract of Alice's Accept of Bob's Counter performed and receipted by both (+4.1 s to +4.4 s)
+    clock, alice, bob = world(bob={"max_outstanding": 900})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(1_000)
+    took = alice.accept(bobs)
+    performed = []
+    for step in range(4):
+        clock.advance(100)
+        if step < 2:
+            performed.append((bob, alice)[step].deliver(took, (alice, bob)[step]))
+        else:
+            performed.append((alice, bob)[step - 2].receipt(performed[step - 2]))
+    clock.advance(100)
+    bob_late = bob.offer(carol)  # +4.5 s: the contract of Bob's Counter ended at +4.4 s
+    clock.advance(500)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line = [counter.envelope, bobs.envelope, took.envelope, *(vs.envelope for vs in performed)]
+    for comment, order in (
+        ("first", [kept.envelope, *line, accept.envelope, witness]),
+        ("last", [*line, witness, accept.envelope, kept.envelope]),
+    ):
+        g.add(
+            f"Bob's max_outstanding 900: the same line, Alice's kept Reject {comment}, and the contract of "
+            "her Accept of Bob's Counter delivered and receipted by both before his Accept of her Counter, "
+            "which E witnessed: that contract ended at the last Receipt (MND-023), and his offer of 500 to "
+            "Carol after it fits",
+            ["MND-010", "NEG-021", "MND-023"],
+            [*base, *order, bob_late.envelope],
+        )
+    return g

@@ -1010,6 +1010,14 @@ const STAMP_TIMED = new Set(["breach_claim", "revoke", "offer", "counter", "acce
 const proposalOf = (rec) => (rec.bodyName === "offer" ? rec.body : rec.bodyName === "counter" ? rec.body.proposal : null);
 const escrowOf = (rec) => proposalOf(rec)?.terms?.escrow ?? "";
 // NEG-021: whether a is lower than b in their issuer's chain -- by seq, then issued_at_ms, then digest
+// SPEC 4.5: whether rec answers the offer tip as the transition table would take it -- citing it, within its life
+// (NEG-014, NEG-007), a Withdraw by its issuer or a Counter, Reject or Accept by its audience (NEG-004)
+function answersAsTable(tip, rec) {
+  const t = rec.h.issued_at_ms;
+  if (rec.bodyName === "offer" || !rec.body || !rec.body.offer || hex(rec.body.offer) !== tip.dhex) return false;
+  if (!(tip.h.issued_at_ms <= t && t <= tip.h.expires_at_ms)) return false;
+  return (rec.h.issuer === tip.h.issuer) === (rec.bodyName === "withdraw");
+}
 function chainLower(a, b) {
   if (a.h.seq !== b.h.seq) return a.h.seq < b.h.seq;
   if (a.h.issued_at_ms !== b.h.issued_at_ms) return a.h.issued_at_ms < b.h.issued_at_ms;
@@ -2230,10 +2238,7 @@ export class Verifier {
   // before that Accept: the answered offer until it, a Counter or an Accept's contract until that Accept.
   continueBranch(n, rec) {
     const tip = n.branch;
-    const t = rec.h.issued_at_ms;
-    if (!tip || rec.bodyName === "offer" || hex(rec.body.offer) !== tip.dhex) return;
-    if (!(tip.h.issued_at_ms <= t && t <= tip.h.expires_at_ms)) return;
-    if ((rec.h.issuer === tip.h.issuer) !== (rec.bodyName === "withdraw")) return;
+    if (!tip || !answersAsTable(tip, rec)) return;
     // held first it would have been refused on its issuer's caps or NEG-009: not held, it counts nowhere
     if (this.refusedHeldFirst(rec, tip, n)) return;
     (tip.earlyAnswers ??= []).push(rec);
@@ -2276,8 +2281,9 @@ export class Verifier {
   // SPEC 4.5, NEG-019: dated -- what it displaces counts as it did for a statement the Accept is not before.
   displace(n, O, acceptRec, w, path = null) {
     // a branch taken back passes the line it leaves -- a lower answer's (NEG-021 (d)) or another witnessed
-    // contract's (e) --: no open end to continue (finding F62)
-    n.branch = !path && (n.state === "PROPOSED" || n.state === "COUNTERED") ? n.outstanding : null;
+    // contract's (e) --: no open end of it to continue (finding F62); the open end is the line the witnessed
+    // Accept cut off after its offer (countCutOffLine, below: finding F74)
+    if (!path) n.branch = n.state === "PROPOSED" || n.state === "COUNTERED" ? n.outstanding : null;
     // NEG-021 (d) (finding F62): the lower answer the witnessed contract passes, with what followed it, moves
     // nothing, as held after that contract -- each offer of it counts nowhere, a contract of it nowhere
     const passed = path !== null && !(n.contract && this.witnessOf(n.contract.acceptRec, n.contract.offerRec));
@@ -2328,6 +2334,56 @@ export class Verifier {
     c.witness = w;
     n.contract = c;
     n.state = "ACCEPTED";
+    if (path) this.countCutOffLine(n, acceptRec);
+  }
+  // SPEC 4.5, NEG-021 (d) (finding F74): a branch taken back past a lower answer leaves the line its witnessed
+  // Accept cut off after the offer it accepts counted as in a view that held that Accept before the lower
+  // answer: the answer held to that offer as the table would have taken it (of two, the lower in its issuer's
+  // chain), then the answer to that one, and so on -- the offer until its first answer, each Counter until its
+  // answer or the witnessed Accept, an Accept's contract until the witnessed Accept -- not nowhere, as
+  // statements answering an offer the lower answer had cut off, nor until the lower answer. Its open end is the
+  // branch (SPEC 4.5); one a verifier meeting it first would have refused (MND-022) counts nowhere.
+  countCutOffLine(n, acceptRec) {
+    const id = hex(acceptRec.h.negotiation_id);
+    const held = (this.heldByNegotiation.get(id) ?? []).filter((r) => r !== acceptRec && this.superseded.has(r.dhex));
+    const counted = this.offersByNegotiation.get(id) ?? [];
+    let tip = n.contract.offerRec;
+    for (let k = 0; tip && k < held.length; k++) {
+      const found = held.filter((r) => answersAsTable(tip, r));
+      if (!found.length) break;
+      const rec = found.reduce((a, b) => (chainLower(b, a) ? b : a));
+      if (this.refusedHeldFirst(rec, tip, n)) break;
+      (tip.earlyAnswers ??= []).push(rec);
+      if (rec.bodyName === "accept") {
+        const kept = (n.displaced ?? []).find((x) => x.c.acceptRec === rec);
+        if (kept) kept.by = acceptRec;
+        else {
+          const c = new Contract(tip, rec);
+          const shadow = shadowOf(n, c, "ACCEPTED");
+          (n.displaced ??= []).push({ c, by: acceptRec, shadow });
+          // MND-023: the statements held of that contract, applied to it as a view that held it first did --
+          // its contract statements, then the Receipts of its Deliveries, each in its issuer's time order
+          const byTime = (a, b) => (a.h.issued_at_ms === b.h.issued_at_ms ? Number(a.h.seq - b.h.seq) : a.h.issued_at_ms < b.h.issued_at_ms ? -1 : 1);
+          const named = held.filter((r) => r.body?.contract && hex(r.body.contract) === rec.dhex).sort(byTime);
+          const receipts = held.filter((r) => r.bodyName === "receipt" && named.some((d) => d.dhex === hex(r.body.delivery))).sort(byTime);
+          for (const r of [...named, ...receipts]) {
+            try {
+              this.checkContract(shadow, r)?.();
+            } catch (e) {
+              if (!(e instanceof Reject)) throw e;
+            }
+          }
+        }
+      }
+      if (rec.bodyName === "counter") {
+        rec.cutBy = acceptRec;
+        rec.cutAnswer = null;
+        if (rec.h.mandate.length && !counted.includes(rec)) this.pushOffer(rec);
+      }
+      tip = rec.bodyName === "counter" ? rec : null;
+      this.exposureSums.touch(id); // moved: the next answer's refusedHeldFirst counts from here
+    }
+    n.branch = tip;
   }
 
   // NEG-021: whether rec, a Counter, Accept or Reject of the offer O of the line (naming no escrow, by its

@@ -1,0 +1,275 @@
+"""reading28: a witnessed Accept of a Counter beside an Accepted Counter of it (NEG-021 (d) with NEG-017).
+
+Bob offers Alice a trade naming no escrow (O, +0 s, 500 his side). Alice keeps a Reject of it (R, +1 s, seq 0)
+and sends a Counter naming escrow E with both bonds (C, +2 s, seq 1, 600 her side). Bob counters her Counter
+(B, +3 s, 500 his side) and Alice accepts his Counter (X, +4 s: a contract naming no escrow, 450 her side);
+Bob then accepts her Counter too (A, +5 s) and E, which never saw B, witnesses A and locks both bonds.
+
+E's witnessed Accept takes precedence (NEG-017): the line is cut back to C, and B and X's contract are
+displaced, dated at A's place (section 4.5) -- C counts until its first answer (B), B from its place until X,
+X's contract from X until A. The kept Reject, lower in Alice's chain than C, moves nothing (NEG-021 (d)).
+
+Found here (reading27's residue): a view that held the Reject before the witnessed Accept took the line back
+counted as if B and X had never come -- C until A, B and X's contract nowhere, "dated by the Reject" --, and
+one that held the Reject first and B after the Stamp counted neither C nor B between B and A: three counts
+across the orders, Alice's Reject choosing which. Now the line E's Accept cut off counts, in every order, as
+a view that held the witnessed contract before the Reject counts it (`Verifier._count_cut_off_line`).
+
+The orders in which Bob's Accept comes before E's Stamp and after his own Counter are refused by the table
+(an Accept of an answered offer its escrow has not yet witnessed, NEG-017 (a), as with no Reject at all):
+order-bound, as any refusal a Stamp held first would have spared. Passed on again, the Accept is taken, and
+every order ends alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import State, proposal_of
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
+
+BOND = 100
+FUNDS = 1_000
+
+
+class _Beside:
+    """The story of the module docstring: ``offer``, ``kept``, ``counter``, ``bobs`` (Bob's Counter of
+    Alice's), ``took`` (Alice's Accept of it) and ``accept`` (Bob's Accept of Alice's Counter), one second
+    apart; ``out``: E's answer to a Submit of the line it saw (its Mandate, the Stamp, both BondLocks)."""
+
+    def __init__(self, *, witnessed: bool = True) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob, self.party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        self.offer = self.bob.offer(self.alice, self.bob.proposal())
+        clock.advance(1_000)
+        self.kept = self.alice.reject(self.offer, "kept back")
+        clock.advance(1_000)
+        terms = self.alice.proposal(escrow=self.party.did, issuer_bond=BOND, audience_bond=BOND)
+        self.counter = self.alice.counter(self.offer, terms)
+        clock.advance(1_000)
+        self.bobs = self.bob.counter(self.counter, self.bob.proposal())
+        clock.advance(1_000)
+        self.took = self.alice.accept(self.bobs)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.counter)
+        clock.advance(1_000)
+        assert (self.kept.seq, self.counter.seq) == (0, 1) and not proposal_of(self.offer).terms.escrow
+        self.setup = [*self.alice.setup, *self.bob.setup]
+        self.escrow = LocalEscrow(self.party, funds={self.alice.did: FUNDS, self.bob.did: FUNDS})
+        if not witnessed:
+            return
+        self.out = self.escrow.submit(
+            [*self.setup, self.offer.envelope, self.counter.envelope, self.accept.envelope]
+        )
+        bodies = [verify_statement(env).body for env in self.out[1:]]
+        assert bodies == ["stamp", "bond_lock", "bond_lock"]  # the story happened: E witnessed, bonded
+        self.items: dict[str, list[bytes]] = {
+            "O": [self.offer.envelope],
+            "R": [self.kept.envelope],
+            "C": [self.counter.envelope],
+            "B": [self.bobs.envelope],
+            "X": [self.took.envelope],
+            "A": [self.accept.envelope],
+            "S": [self.out[1]],
+            "T": self.out[2:],
+        }
+
+
+def _orders() -> Iterator[str]:
+    """Every order of the story's statements (``_Beside.items``) in which what a statement cites comes first
+    (a Stamp may come first; the BondLocks name Bob's Accept)."""
+    for order in itertools.permutations("ORCBXAST"):
+        at = order.index
+        if at("O") < at("R") and at("O") < at("C") < at("B") < at("X") and at("C") < at("A") < at("T"):
+            yield "".join(order)
+
+
+_PROBES = (500, 1_500, 2_500, 3_500, 4_500, 5_500, 7_000)  # ms after Bob's offer
+
+
+def _end(s: _Beside, order: str) -> tuple[object, ...]:
+    """What a view of evidence holds once every statement of ``order`` came, each one it refused passed on
+    again after them all: state, contract, the story's statements superseded, what it refused the second
+    time, and Alice's and Bob's outstanding and committed value at each probe."""
+    v = Verifier()
+    for env in [*s.setup, s.out[0]]:
+        v.accept(env)
+    refused = []
+    for env in (env for k in order for env in s.items[k]):
+        try:
+            v.accept(env)
+        except CoopError:
+            refused.append(env)
+    again = []
+    for env in refused:  # order-bound refusals: passed on again, checked against what the view holds now
+        try:
+            v.accept(env)
+        except CoopError as e:
+            again.append(e.code)
+    neg = v.negotiations.get(s.offer.negotiation_id)
+    names = {vs.digest: k for k, vs in _statements(s).items()}
+    counts = []
+    t0 = s.offer.issued_at_ms
+    for who in (s.alice, s.bob):
+        ex = v.exposure.exposure(who.mandate_vs.digest)
+        counts.append(tuple(ex.outstanding(t0 + dt) for dt in _PROBES))
+        counts.append(tuple(ex.committed(ex.period_of(t0), t0 + dt) for dt in _PROBES))
+    return (
+        neg.state,
+        names.get(neg.contract.accept.digest) if neg.contract is not None else None,
+        "".join(sorted(names[d] for d in neg.superseded if d in names)),
+        tuple(again),
+        tuple(counts),
+    )
+
+
+def _statements(s: _Beside) -> dict[str, VerifiedStatement]:
+    return {"O": s.offer, "R": s.kept, "C": s.counter, "B": s.bobs, "X": s.took, "A": s.accept}
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "NEG-019", "MND-009", "MND-010")
+def test_a_witnessed_accept_beside_an_accepted_counter_ends_alike_in_every_order() -> None:
+    """Every one of the 288 orders ends with the contract E witnessed, BONDED, the kept Reject, Bob's Counter
+    and Alice's Accept of it superseded -- and one count: Alice's Counter until Bob's Counter answered it
+    (+3 s), Bob's Counter from its place until Alice's Accept (+4 s), that contract (450 hers, 500 his)
+    until E's witnessed Accept (+5 s), then the witnessed contract (600 hers, 550 his), as a view that held
+    the witnessed contract before the Reject counts it (NEG-021 (d), section 4.5). Before, three counts: the
+    Reject held before the witnessed Accept took the line back left Bob's Counter and Alice's contract of it
+    nowhere and her Counter counting until Bob's Accept (136 orders), and where Bob's Counter came after E's
+    Stamp, neither of the two Counters counted between them (32); 120 counted as now."""
+    s = _Beside()
+    ends: dict[tuple[object, ...], list[str]] = {}
+    for order in _orders():
+        ends.setdefault(_end(s, order), []).append(order)
+    assert sum(map(len, ends.values())) == 288
+    assert len(ends) == 1, {k[4]: (len(v), v[:3]) for k, v in ends.items()}
+    state, contract, superseded, again, counts = next(iter(ends))
+    assert (state, contract, superseded, again) == (State.BONDED, "A", "BRX", ())
+    alice_out, alice_period, bob_out, bob_period = counts
+    # at +0.5 s, +1.5 s (the Reject frees nothing), +2.5 s (her Counter), +3.5 s (his Counter), +4.5 s
+    # (the contract of his Counter), +5.5 s and +7 s (the witnessed contract)
+    assert alice_out == alice_period == (0, 0, 600, 0, 450, 600, 600)
+    assert bob_out == bob_period == (500, 500, 0, 500, 500, 550, 550)
+
+
+@pytest.mark.req("NEG-021", "NEG-017", "ESC-014")
+def test_an_escrow_that_took_bobs_accept_before_his_counter_keeps_its_contract_in_every_order() -> None:
+    """E itself, shown the story with Bob's Accept before his Counter -- its own order of Bob's two answers
+    to Alice's Counter (ESC-014, NEG-021 (c)) -- the kept Reject anywhere: everything up to Alice's Counter
+    in one Submit (E takes nothing of a negotiation before a statement naming it, ESC-011), each statement
+    after it alone. E stamps Bob's Accept and locks both bonds; Bob's Counter it answers with that Stamp and
+    the contract (its answer taken, ESC-013), and Alice's Accept of that Counter it refuses (it holds no such
+    Counter); the kept Reject it takes superseded, or first, as Bob's offer's answer, the Accept taking the
+    line back (NEG-021 (d)) -- BONDED, the same contract, in every order."""
+    ends: dict[tuple[object, ...], list[str]] = {}
+    for order in itertools.permutations("ORCBXA"):
+        at = order.index
+        if not (at("O") < at("R") and at("O") < at("C") < at("A") < at("B") < at("X")):
+            continue
+        s = _Beside(witnessed=False)
+        statements = _statements(s)
+        names = {vs.digest: k for k, vs in statements.items()}
+        first = order.index("C") + 1
+        bodies, refused = [], []
+        for i, part in enumerate([order[:first], *order[first:]]):
+            envs = [*(s.setup if i == 0 else ()), *(statements[k].envelope for k in part)]
+            try:
+                bodies += [verify_statement(env).body for env in s.escrow.submit(envs)]
+            except CoopError as e:
+                refused.append((part, e.code))
+        neg = s.escrow.escrow.verifier.negotiations.get(s.offer.negotiation_id)
+        end = (
+            neg.state,
+            names.get(neg.contract.accept.digest) if neg.contract is not None else None,
+            s.kept.digest in neg.superseded,
+            bodies.count("bond_lock"),
+            tuple(refused),
+            s.escrow.escrow.balance(s.alice.did),
+        )
+        ends.setdefault(end, []).append("".join(order))
+    assert sum(map(len, ends.values())) == 5
+    # both locks given at the Accept, and again in the answer to Bob's Counter (the contract revealed)
+    assert list(ends) == [
+        (State.BONDED, "A", True, 4, (("X", "ILLEGAL_TRANSITION"),), (FUNDS - BOND, BOND))
+    ], ends
+
+
+@pytest.mark.req("NEG-021", "MND-023", "MND-010")
+def test_the_contract_the_witnessed_accept_displaced_ends_where_its_receipts_end_it_in_every_order() -> None:
+    """The contract of Alice's Accept of Bob's Counter, delivered and receipted by both (+4.1 s to +4.4 s)
+    before Bob's Accept of her Counter (+5 s), ends at the last Receipt in every order of the 192 (MND-023):
+    where the kept Reject came first, that contract, cut off with the line before anything formed it, is kept
+    displaced only when the witnessed Accept takes the line back, and the statements held of it are applied
+    to it then (`Negotiation.cut_off_line`). Before that, 37 orders counted it until the witnessed Accept."""
+    clock = FixedClock()
+    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal())
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(1_000)
+    took = alice.accept(bobs)
+    clock.advance(100)
+    given = [bob.deliver(took, alice)]
+    clock.advance(100)
+    given.append(alice.deliver(took, bob))
+    clock.advance(100)
+    performed = [*given, alice.receipt(given[0])]
+    clock.advance(100)
+    performed.append(bob.receipt(given[1]))
+    clock.advance(600)
+    accept = bob.accept(counter)
+    setup = [*alice.setup, *bob.setup]
+    out = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS}).submit(
+        [*setup, offer.envelope, counter.envelope, accept.envelope]
+    )
+    items = {
+        "O": [offer],
+        "R": [kept],
+        "C": [counter],
+        "B": [bobs],
+        "X": [took],
+        "P": performed,
+        "A": [accept],
+    }
+    t0 = offer.issued_at_ms
+    ends: dict[tuple[tuple[int, ...], ...], list[str]] = {}
+    for order in itertools.permutations("ORCBXPAS"):
+        at = order.index
+        if not (at("O") < at("R") and at("O") < at("C") < at("B") < at("X") < at("P") and at("C") < at("A")):
+            continue
+        v = Verifier()
+        for env in [*setup, out[0]]:
+            v.accept(env)
+        refused = []
+        for env in (
+            env for k in order for env in ([out[1]] if k == "S" else [vs.envelope for vs in items[k]])
+        ):
+            try:
+                v.accept(env)
+            except CoopError:
+                refused.append(env)
+        for env in refused:  # passed on again (an Accept of an answered offer before its Stamp)
+            v.accept(env)
+        counts = []
+        for who in (alice, bob):
+            ex = v.exposure.exposure(who.mandate_vs.digest)
+            probes = [t0 + dt for dt in (4_050, 4_350, 4_500, 4_900, 5_500)]
+            counts.append(tuple(ex.outstanding(t) for t in probes))
+            counts.append(tuple(ex.committed(ex.period_of(t0), t) for t in probes))
+        ends.setdefault(tuple(counts), []).append("".join(order))
+    assert sum(map(len, ends.values())) == 192
+    assert len(ends) == 1, {k: (len(v), v[:3]) for k, v in ends.items()}
+    alice_out, alice_period, bob_out, bob_period = next(iter(ends))
+    # the contract (450 hers, 500 his) from +4 s until the last Receipt (+4.4 s), in its period throughout
+    assert (alice_out, bob_out) == ((450, 450, 0, 0, 600), (500, 500, 0, 0, 550))
+    assert (alice_period, bob_period) == ((450, 450, 450, 450, 600), (500, 500, 500, 500, 550))
