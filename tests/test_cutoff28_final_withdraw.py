@@ -24,6 +24,7 @@ reaches (``_Gate``), never by waiting out a time.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,17 +32,21 @@ from typing import Any
 import grpc
 import pytest
 from cli_run import cli_process
-from test_attack27_cut_off_counter import _bodies
+from test_attack27_cut_off_counter import _bodies, _mirror
 from test_cutoff27_withdraw_everywhere import (
     _bonded_past_a_kept_answer,
     _node,
     _ServedAlice,
     _stopped_on_disk,
+    _SureOfferer,
     _World,
 )
+from test_hidden_accept import _within
 
+from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.cli.demo import provision
-from a2a_coop.protocol.errors import RateLimited
+from a2a_coop.protocol.errors import CoopError, RateLimited
+from a2a_coop.protocol.negotiation import State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock, LocalEscrow
@@ -167,3 +172,57 @@ def test_a_served_node_records_a_final_refusal_and_retries_a_transient_one(
     assert gate.withdraws == 1 if final else 2
     assert _withdrawn(w) == ([] if final else [c3.digest])
     assert "bond_lock" not in w.alice_takes_the_bond([offer, c1, c2, c3], c3, w.bob)
+
+
+@pytest.mark.req("WIT-007", "ESC-012", "NEG-024")
+def test_a_served_node_gives_e_its_deliveries_when_a_later_submit_of_the_job_fails(tmp_path: Path) -> None:
+    """Served Bob's one job asks E twice: about his bonded Counter C4 on the line (E reveals Alice's Accept of
+    it, shown to E alone, with its locks: Bob delivers) and the Withdraw of C3, his bonded Counter her kept
+    Counter K cut off. E is out of reach for the second Submit. Before, Bob's Delivery, signed and journaled,
+    went to nobody: the retry signed nothing new, and Alice's claim after the deadline took his bond unless
+    the node restarted. Now it goes to E at once, and the Withdraw is asked again at the node's doubling
+    delays -- answered there without being taken (E holds Alice's contract of C4), it is asked no more
+    (before, the node asked again at once, without end). K reaches Bob held, not exchanged: NEG-022 would
+    have his node reject it (as in test_cutoff27's "held" run)."""
+    w = _World(FixedClock())
+    gate = _Gate(w.escrow, failing=1, error=TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down"))
+    node = _node(w, tmp_path / "bob.db", witness=True, via=gate, lock_wait_s=0.005)
+    try:
+        offer, c1, kept, c2, c3 = _bonded_past_a_kept_answer(
+            w, node, lambda c1: w.alice.counter(c1, _mirror(c1))
+        )
+        nid = offer.negotiation_id
+        node.peer.hold([kept.envelope])
+        assert node.peer.cut_off_counter(nid) == c3
+        mine = _SureOfferer(w.party.did).mirror(proposal_of(kept))
+        c4 = node.peer.sign(
+            "counter",
+            trade_pb2.Counter(offer=kept.digest, proposal=mine),
+            audience=w.alice.did,
+            negotiation_id=nid,
+            refs=[kept.digest],
+        )
+        w.clock.advance(1_000)
+        accept = w.alice.accept(c4)  # shown to E alone
+        line = [offer.envelope, c1.envelope, kept.envelope, c4.envelope, accept.envelope]
+        assert _bodies(w.escrow.submit([*w.alice.setup, *w.bob.setup, *line]))[-2:] == ["bond_lock"] * 2
+
+        assert not node.ask_about_offer(nid)  # E revealed the contract; the Withdraw's Submit failed
+        neg = node.peer.negotiation(nid)
+        assert neg.state is State.PERFORMING and neg.contract is not None
+        (delivery,) = [vs for vs in node.peer.verifier.statements.values() if vs.body == "delivery"]
+        witness = w.escrow.escrow.verifier.witness
+        _within(10, lambda: witness.stamp_time(w.party.did, delivery.digest) is not None)
+        _within(10, lambda: node.peer.cut_off_counter(nid) is None)  # asked again, without a restart
+        assert node.witness is not None
+        node.witness.flush()
+        assert gate.withdraws == 2, "the Withdraw E answered without taking it was asked again"
+        assert "answered without taking it" in node.peer.withdraw_final_why(nid)
+    finally:
+        node.close()
+    w.alice_claims(accept, w.bob, proposal_of(c4).gives[0].deadline_ms)  # dismissed: E holds his Delivery
+    locks = _bodies(w.escrow.escrow.ledger()).count("bond_lock")
+    to_c3 = [offer.envelope, c1.envelope, c2.envelope, c3.envelope, w.alice.accept(c3).envelope]
+    with contextlib.suppress(CoopError):  # nor does her Accept of C3 bind at E (ESC-014): refused, or
+        w.escrow.submit([*w.alice.setup, *w.bob.setup, *to_c3])  # answered with her contract of C4
+    assert _bodies(w.escrow.escrow.ledger()).count("bond_lock") == locks
