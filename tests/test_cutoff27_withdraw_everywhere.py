@@ -46,7 +46,7 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowWitness, PeerNode, remember_run
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Accept, Counter, OfferView, Reply
-from a2a_coop.runtime.trade import accept_cut_back, forgotten_to_show, resume_trade
+from a2a_coop.runtime.trade import Submitter, accept_cut_back, forgotten_to_show, resume_trade
 from a2a_coop.testing import FixedClock, LocalEscrow, Party, derive
 from a2a_coop.transport import serve
 
@@ -328,9 +328,12 @@ def _opening(w: _World) -> VerifiedStatement:
     return w.alice.offer(w.bob, theirs)
 
 
-def _node(w: _World, path: Path, *, witness: bool) -> PeerNode:
+def _node(
+    w: _World, path: Path, *, witness: bool, via: Submitter | None = None, lock_wait_s: float = 2.0
+) -> PeerNode:
     """Bob served on his journal at ``path`` (`a2a-coop serve`, in process) with the :class:`_Responder`
-    strategy, with an escrow witness at E (`--escrow`) or none."""
+    strategy, with an escrow witness at E (`--escrow`; reaching it through ``via`` if given, asking again
+    after ``lock_wait_s`` at doubling waits) or none."""
     return PeerNode.open(
         w.bob.agent.key,
         w.bob.mandate_vs.envelope,
@@ -338,8 +341,26 @@ def _node(w: _World, path: Path, *, witness: bool) -> PeerNode:
         context=[w.escrow.mandate],
         clock=lambda: w.clock.now_ms,
         strategy=_Responder(w.party.did),
-        witness=EscrowWitness(w.escrow, w.escrow.did) if witness else None,
+        witness=EscrowWitness(via or w.escrow, w.escrow.did, lock_wait_s=lock_wait_s) if witness else None,
     )
+
+
+def _bonded_past_a_kept_answer(
+    w: _World, node: PeerNode, keep: Callable[[VerifiedStatement], VerifiedStatement]
+) -> tuple[VerifiedStatement, ...]:
+    """Alice's offer to served Bob naming no escrow, his Counter of it naming none (C1), her answer to C1
+    ``keep`` signs and she keeps (not sent), her Counter of C1 naming none (C2, the next link of her chain)
+    and the node's Counter of C2 under E with both bonds (C3): (offer, C1, kept, C2, C3)."""
+    offer = _opening(w)
+    (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
+    w.clock.advance(1_000)
+    kept = keep(c1)
+    w.clock.advance(1_000)
+    c2 = w.alice.counter(c1, _mirror(c1))
+    w.clock.advance(1_000)
+    (c3,) = _counters(node.exchange(c2.envelope, ()))
+    assert proposal_of(c3).terms.escrow == w.party.did and proposal_of(c3).terms.issuer_bond == BOND
+    return offer, c1, kept, c2, c3
 
 
 @pytest.mark.req("NEG-024", "NEG-021", "ESC-014")
@@ -355,15 +376,7 @@ def test_a_served_node_withdraws_its_cut_off_bonded_counter(tmp_path: Path, rest
     path = tmp_path / "bob.db"
     node = _node(w, path, witness=not restart)
     try:
-        offer = _opening(w)
-        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
-        w.clock.advance(1_000)
-        kept = w.alice.reject(c1, "kept back")
-        w.clock.advance(1_000)
-        c2 = w.alice.counter(c1, _mirror(c1))
-        w.clock.advance(1_000)
-        (c3,) = _counters(node.exchange(c2.envelope, ()))
-        assert proposal_of(c3).terms.escrow == w.party.did and proposal_of(c3).terms.issuer_bond == BOND
+        offer, c1, kept, c2, c3 = _bonded_past_a_kept_answer(w, node, lambda c1: w.alice.reject(c1, "kept"))
         node.exchange(kept.envelope, ())
         assert node.peer.negotiation(offer.negotiation_id).state is State.REJECTED
         if restart:

@@ -499,6 +499,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             try:
                 try:
                     neg = carry_trade(peer, client, sent, escrow=escrow_client)
+                    _say_withdraw_final(peer, neg)
                 except CoopError as exc:
                     if (
                         neg.contract is not None
@@ -955,7 +956,13 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             except (CoopError, TransportError) as exc:
                 neg = peer.negotiation(asked.id)  # read again: a forgotten one comes back with a contract
                 out.write(f"{short_id}  {neg.state.value}\n")
-                why = unfinished(neg)
+                _say_withdraw_final(peer, neg)
+                # Our cut-off Counter's Withdraw not taken (the escrow unreachable, or a refusal that may pass
+                # later): the escrow may still take an Accept of it, so the run is not done (NEG-024 (a)).
+                pending = peer.cut_off_counter(neg.id) is not None
+                why = unfinished(neg) or (
+                    "our Withdraw of a cut-off Counter not taken yet" if pending else ""
+                )
                 if why:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
@@ -979,6 +986,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             at = hidden_accept_check_ms(peer, neg)
             lapsed = escrow is not None and at is not None and at <= peer.clock()
             out.write(f"{short_id}  {'EXPIRED' if lapsed else neg.state.value}\n")
+            _say_withdraw_final(peer, neg)
             why = unfinished(neg)
             if lapsed:
                 print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
@@ -988,6 +996,18 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if (held := _held_under_revocable_terms(peer, neg)) is not None:  # as `offer` says it
                     print(f"a2a-coop: {short_id} {held}", file=sys.stderr)
     return EXIT_UNFINISHED if not_done else EXIT_OK
+
+
+def _say_withdraw_final(peer: Peer, neg: Negotiation) -> None:
+    """Say so when the escrow answered our Withdraw of a cut-off Counter in ``neg`` for good (NEG-024 (a),
+    :meth:`Peer.withdraw_final`): recorded, it is not shown again."""
+    why = peer.withdraw_final_why(neg.id)
+    if why:
+        print(
+            f"a2a-coop: {neg.id.hex()[:12]} our Withdraw of our cut-off Counter: the escrow {why}"
+            " (recorded: not asked again)",
+            file=sys.stderr,
+        )
 
 
 @runtime_command

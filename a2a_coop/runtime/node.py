@@ -757,7 +757,9 @@ class PeerNode:
         (:func:`~a2a_coop.runtime.trade.ask_escrow_alone`), take its answer, and give it our Deliveries
         that follow (WIT-007) -- under the contract it revealed, or under a contract formed later in the
         line once it took the answer. An escrow that could not be reached is asked again, at doubling
-        delays. Returns whether it asked."""
+        delays; what an earlier Submit of the job made us sign goes to it first (a Submit answered, the
+        next one failing, once left our Deliveries with nobody until a restart). Returns whether it
+        asked."""
         assert self.witness is not None
         with self.peer.lock:
             self._exposed_watches.pop(negotiation_id, None)
@@ -765,17 +767,18 @@ class PeerNode:
         if neg is None:
             return False
         asked_at = self.peer.clock()
+        asked: list[list[VerifiedStatement] | None] = []
         try:
             escrow, did = self.witness.escrow, self.witness.did
-            asked = [ask_escrow_alone(self.peer, escrow, neg)]
+            asked.append(ask_escrow_alone(self.peer, escrow, neg))
             # Read again for each: what the escrow answered may have formed the contract (a forgotten
             # negotiation comes back as a copy). Our Accept a lower answer cut back (NEG-024), and our
             # bonded Counter it cut off the line (NEG-024 (a)), as carry_trade shows them.
             for show in (show_accept_cut_back_alone, withdraw_cut_off_alone):
                 now_held = self.peer.verifier.negotiations.find(negotiation_id) or neg
                 asked.append(show(self.peer, escrow, now_held, did))
-            ours = None if all(a is None for a in asked) else [vs for a in asked for vs in a or ()]
         except Exception as exc:  # best effort, as the witness's submissions: asked again below
+            self._give_witness([vs for a in asked for vs in a or ()])
             (log.warning if attempt < MAX_LOCK_FETCHES else log.debug)(
                 "escrow witness: asking about our bonded offer failed (attempt %d): %s", attempt + 1, exc
             )
@@ -791,16 +794,22 @@ class PeerNode:
                 delay_s = min(self.witness.lock_wait_s * 2 ** min(attempt, 32), ESCROW_ASK_CAP_S)
                 self.witness.watch(delay_s, again, bounded=False)
             return False
-        if ours is None:
+        if all(a is None for a in asked):
             return False
         unanswered = hidden_accept_check_ms(self.peer, neg)
         if unanswered is not None and unanswered <= asked_at:
             self._asked_past_cutoff.add(negotiation_id)
+        self._give_witness([vs for a in asked for vs in a or ()])
+        self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
+        return True
+
+    def _give_witness(self, ours: Sequence[VerifiedStatement]) -> None:
+        """Our Deliveries among ``ours`` (what an escrow's answer made us sign), after their contracts'
+        evidence, to the witness's escrow (WIT-007); then watch for what TIM-009 held back."""
+        assert self.witness is not None
         for owed, until in self._to_witness([vs.envelope for vs in ours], self.witness.did):
             self.witness.submit(owed, until_ms=until)
         self._watch_deferred()
-        self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
-        return True
 
     def witness_owed(self) -> int:
         """After a restart: give the witness again every unfinished contract naming its escrow, with the

@@ -185,6 +185,12 @@ META_BINDINGS = "a2a-coop/shown-bindings"
 # [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
 # restart would hold that offer's value and exclusive_key again. Dropped once that time has passed.
 META_ASKED = "a2a-coop/asked-escrow"
+# Journal meta: our Withdraws of a cut-off bonded Counter (NEG-024 (a)) that its escrow refused for good or
+# answered without taking (Peer.withdraw_final), one key per Counter (META_WITHDRAW_FINAL/<negotiation id
+# hex>/<Counter digest hex>), as [why, until when a claim under its contract could come]: the escrow answers
+# the same Submit the same way (ESC-007), so asking again on every resume and sweep gains nothing. Dropped
+# once that time has passed.
+META_WITHDRAW_FINAL = "a2a-coop/withdraw-final"
 # Journal meta: the Mandates our key was given, every one a run of the journal started with (envelopes, in
 # that order). Our statements cite them and are never journaled with them, so a replay holds these first:
 # a renewed mandate (a new Mandate for the same key, SPEC 4.7) leaves what we signed under the old one
@@ -754,6 +760,9 @@ class Peer:
         # (EscrowNotShown), until :meth:`answer_held`; found again by a journal replay.
         self._held_answers: set[bytes] = set()
         self._answered_twice_logged: set[bytes] = set()  # NEG-022, logged once each
+        # Our cut-off Counters whose Withdraw its escrow answered for good (withdraw_final): digest ->
+        # (negotiation id, why); read back from the journal's meta at start.
+        self._withdraws_final: dict[bytes, tuple[bytes, str]] = {}
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
         # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
@@ -2905,7 +2914,8 @@ class Peer:
         signed and journaled now -- also when the counterparty answered the Counter (its Counter, Reject
         or Accept of it the escrow never saw). Shown to that escrow, it closes the Counter there (ESC-014),
         or the escrow answers with an Accept of it it witnessed first, which stands (ESC-012, NEG-021 (d)).
-        Or None. Without it the counterparty accepts the Counter at the escrow alone, which locks our bond
+        Or None -- also once the escrow answered our Withdraw for good (:meth:`withdraw_final`). Without it
+        the counterparty accepts the Counter at the escrow alone, which locks our bond
         while our view holds the negotiation ended (tests/test_attack27_cut_off_counter.py,
         tests/test_cutoff27_withdraw_everywhere.py, tests/test_attack28_cut_off_answered_counter.py)."""
         with self.lock:
@@ -2922,6 +2932,28 @@ class Peer:
                 refs=[counter.digest],
             )
         return counter, withdraw
+
+    def withdraw_final(self, counter: VerifiedStatement, why: str, until_ms: int) -> None:
+        """Our Withdraw of our cut-off bonded ``counter`` (:meth:`withdraw_cut_off`) was refused for good by
+        the escrow it names, or answered without being taken (``why`` says which, with the code): recorded
+        in the journal until ``until_ms`` (when a claim under its contract could come no more), and
+        neither signed nor shown again -- the escrow answers the same Submit the same way (ESC-007), and a
+        run that asked on every `a2a-coop resume` and sweep met the same answer each time
+        (tests/test_cutoff28_final_withdraw.py). A refusal that may pass later (a limit, a time not
+        reached yet) or a failure to reach the escrow is not final: the caller asks again."""
+        with self.lock:
+            nid = counter.header.negotiation_id
+            self._withdraws_final[counter.digest] = (nid, why)
+            if self.journal is not None:
+                self.journal.put_meta(
+                    f"{META_WITHDRAW_FINAL}/{nid.hex()}/{counter.digest.hex()}", [why, until_ms]
+                )
+
+    def withdraw_final_why(self, negotiation_id: bytes) -> str:
+        """Why the escrow's answer to our Withdraw of a cut-off Counter in ``negotiation_id`` was final
+        (:meth:`withdraw_final`), or "" when none was."""
+        with self.lock:
+            return next((why for nid, why in self._withdraws_final.values() if nid == negotiation_id), "")
 
     def cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
         """:meth:`withdraw_cut_off`'s Counter, nothing signed: whether there is one to withdraw."""
@@ -2945,7 +2977,12 @@ class Peer:
         for counter in neg.off_line.values():
             terms = proposal_of(counter).terms
             bonded = terms.issuer_bond or terms.audience_bond
-            if counter.issuer != self.did or not terms.escrow or not bonded:
+            if (
+                counter.issuer != self.did
+                or not terms.escrow
+                or not bonded
+                or counter.digest in self._withdraws_final
+            ):
                 continue
             got = answers.get(counter.digest, [])
             # Unanswered, or answered -- by the counterparty (its choice: a Counter before its lower
@@ -3350,6 +3387,12 @@ class Peer:
                 journal.delete_meta(meta_key)
             else:
                 self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow)
+        for meta_key, (why, until) in journal.meta_under(META_WITHDRAW_FINAL + "/"):
+            _, nid, counter = meta_key.rsplit("/", 2)
+            if until < now:
+                journal.delete_meta(meta_key)
+            else:
+                self._withdraws_final[bytes.fromhex(counter)] = (bytes.fromhex(nid), why)
         self._open_with, self._open_total = {}, 0
         self._dormant_at, self._dormant_due, self._dormant = [], {}, set()
         self._dormant_sweep_at = DORMANT_HEAP_SLACK

@@ -563,10 +563,20 @@ def withdraw_counter_cut_off(
     :func:`resume_trade` call it; a served node, with no channel to its counterparty,
     :func:`withdraw_cut_off_alone`.
 
+    An answer that is final (:func:`_final_withdraw`: a refusal the same Submit meets again, or an answer
+    that does not take the Withdraw) is recorded (:meth:`Peer.withdraw_final`): the Counter is shown no
+    more, by this run or a later one.
+
     Raises:
-        CoopError, TransportError: from the escrow, or from the counterparty after the escrow answered.
+        CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS), or
+            from the counterparty after the escrow answered.
     """
-    return _relay_shown(peer, counterparty, escrow, neg, _show_withdraw_cut_off(peer, escrow, neg, dialled))
+    shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
+    if shown is None:
+        return neg
+    neg = _relay_shown(peer, counterparty, escrow, neg, shown[:2])
+    _final_withdraw(peer, shown[2], None)
+    return neg
 
 
 def _relay_shown(
@@ -594,25 +604,60 @@ def withdraw_cut_off_alone(
 
     Raises:
         MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
-        CoopError, TransportError: from the escrow.
+        CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS).
     """
     shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
-    return None if shown is None else _take_alone(peer, escrow, neg.id, *shown)
+    if shown is None:
+        return None
+    ours = _take_alone(peer, escrow, neg.id, *shown[:2])
+    _final_withdraw(peer, shown[2], None)
+    return ours
+
+
+# Refusals a Submit of the same envelopes may pass later: a limit of the escrow's (RPC-012 (b), with its
+# retry hint), or a time its clock has not reached yet (TIM-003, TIM-009). Any other code refuses the same
+# bytes again (section 12: a statement's checks depend on its bytes and the escrow's record, which
+# only grows); a failure with no code (TransportError: unreachable, INTERNAL, a code this version does
+# not know) is asked again too.
+RETRIED_REFUSALS: Final = frozenset({"RATE_LIMITED", "LIMIT_EXCEEDED", "ISSUED_IN_FUTURE", "NOT_YET_VALID"})
 
 
 def _show_withdraw_cut_off(
     peer: Peer, escrow: Submitter, neg: Negotiation, dialled: str
-) -> tuple[list[bytes], str] | None:
+) -> tuple[list[bytes], str, VerifiedStatement] | None:
     """Submit our Withdraw of our cut-off bonded Counter in ``neg`` (:meth:`Peer.withdraw_cut_off`), after
     the Mandates and the line to it, to ``escrow`` when it is the one the Counter names (``dialled``, ""
-    when the caller checked); its answer and the escrow the Counter names, or None when there is nothing
-    to withdraw there."""
+    when the caller checked); its answer, the escrow the Counter names and the Counter -- or None when
+    there is nothing to withdraw there, or the escrow refused it for good (recorded, not raised: see
+    :func:`_final_withdraw`)."""
     closing = peer.withdraw_cut_off(neg.id)
     if closing is None or (dialled and proposal_of(closing[0]).terms.escrow != dialled):
         return None
     counter, withdraw = closing
     line = _with_mandates(peer, [*_path_to(peer, counter), withdraw])
-    return escrow.submit([vs.envelope for vs in line]), proposal_of(counter).terms.escrow
+    try:
+        answer = escrow.submit([vs.envelope for vs in line])
+    except CoopError as refused:
+        if refused.code in RETRIED_REFUSALS:
+            raise
+        _final_withdraw(peer, counter, refused)
+        return None
+    return answer, proposal_of(counter).terms.escrow, counter
+
+
+def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError | None) -> None:
+    """Record our Withdraw of ``counter`` as answered for good (:meth:`Peer.withdraw_final`) when its
+    escrow refused it with a code not in RETRIED_REFUSALS (``refused``), or, its answer taken, the
+    Counter is still ours to withdraw -- no Stamp of the Withdraw came, nor an Accept putting the Counter
+    back on the line (ESC-014 answers a Withdraw it does not take with what it holds instead): the escrow
+    answers the same Submit the same way (ESC-007), and a node asked again at once, without end."""
+    if refused is None:
+        still = peer.cut_off_counter(counter.header.negotiation_id)
+        if still is None or still.digest != counter.digest:
+            return  # taken: its Stamp held, or the Counter back on the line under the Accept it revealed
+    why = f"refused for good: {refused}" if refused is not None else "answered without taking it"
+    log.warning("our Withdraw of our cut-off Counter %s: the escrow %s", counter.digest.hex()[:12], why)
+    peer.withdraw_final(counter, why, _last_deadline(proposal_of(counter)) + CLAIM_WINDOW_MS)
 
 
 def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
