@@ -141,12 +141,16 @@ class GapInPrincipalsChain(Deal):
 
 class CounteredAtAnotherEscrow(GapInPrincipalsChain):
     """GapInPrincipalsChain, but Bob counters Alice's Offer naming another escrow (his own choice), which
-    stamps his Counter at once; Alice counters back naming the first escrow, and Bob accepts that."""
+    stamps his Counter at once; Alice counters back naming the first escrow, and Bob accepts that. Keeps
+    Bob's Counter (``countered``) and that other escrow (``other``)."""
+
+    countered: VerifiedStatement
+    other: Party
 
     def _bargain(self) -> list[bytes]:
-        other = Party("escrow-2", self.clock)
+        self.other = other = Party("escrow-2", self.clock)
         proposal = self.bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=other.did)
-        countered = self.bob.counter(self.offer, proposal)
+        self.countered = countered = self.bob.counter(self.offer, proposal)
         witnessed = stamp(other, countered)
         self.clock.advance(1_000)
         back = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
