@@ -11,34 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.reputation import Reputation
-from conformance.generate_vectors.negotiation import stamp
-from conformance.generate_vectors.ratings import BOND, CounteredAtAnotherEscrow, _settled_trade
-
-
-def _story() -> tuple[list[bytes], list[bytes], bytes, str, str]:
-    """CounteredAtAnotherEscrow: Alice offers Bob under escrow E, Bob counters naming E2 (which stamps his
-    Counter), Alice counters back naming E and Bob accepts. E locks both bonds, both deliver, E releases
-    both, and Bob attests Alice FULFILLED. Then Alice's Accept of Bob's Counter -- within its life,
-    witnessed by E2 -- comes: NEG-017 cuts the line back to Bob's Counter, and the contract E settled is
-    displaced. Returns the settled story, the late statements, the attestation's digest, E, and Bob's
-    principal."""
-    d = CounteredAtAnotherEscrow()
-    d, settled = _settled_trade(d)
-    attestation = d.bob.attest(d.offer, d.accept, d.alice.did, reputation_pb2.OUTCOME_FULFILLED)
-    late = d.alice.accept(d.countered)
-    assert late.header.issued_at_ms <= d.countered.header.expires_at_ms  # within its life (NEG-017)
-    witnessed = stamp(d.other, late)
-    return (
-        [*settled, attestation.envelope],
-        [witnessed.envelope, late.envelope],
-        attestation.digest,
-        d.escrow.did,
-        d.bob.principal.did,
-    )
+from conformance.generate_vectors.ratings import BOND, displaced_after_settlement
 
 
 def _view(escrow: str, seed: str, proofs: int) -> tuple[EvidenceVerifier, Reputation]:
@@ -56,7 +32,14 @@ def test_a_contract_displaced_after_its_rating_was_kept_rates_nobody_in_either_o
     displaced contract, and the same score for Alice -- also in a view whose foreign-proof bound (ATT-018)
     kept no answer proof against Alice's key, where nothing else zeroes her. Before the fix the second
     view kept rating Alice FULFILLED at stake 100 from a contract no view holds as binding."""
-    settled, late, attestation, escrow, bob_principal = _story()
+    story = displaced_after_settlement()
+    settled, late, attestation, escrow, bob_principal = (
+        story.settled,
+        story.late,
+        story.attestation,
+        story.escrow,
+        story.rater,
+    )
     first, rep_first = _view(escrow, bob_principal, proofs)
     kept, rep_kept = _view(escrow, bob_principal, proofs)
     for env in [*settled, *late]:
