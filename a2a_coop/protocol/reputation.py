@@ -381,8 +381,9 @@ def _disowning(
         for principal in sorted(verifier.bound.get(key, ())):
             at = verifier.bound_at.get((key, principal))
             link = view.links.get(at[1]) if view is not None and at is not None else None
-            if link is not None:
-                binding.append(held[link.digest])
+            vs = held.get(link.digest) if link is not None else None
+            if vs is not None:  # else left out, as whatever the peer no longer holds
+                binding.append(vs)
         binding += [vs for d in verifier.handovers.get(key, {}) if (vs := held.get(d)) is not None]
         out += [vs for d in digests if (vs := held.get(d)) is not None]
     escrows = dict.fromkeys(e for vs in evidence if (e := verifier.witnessing_escrow(vs)))
