@@ -57,7 +57,7 @@ COVERED = {
     "equivocation-proof-answer": 1,
     "equivocation-non-proofs": 5,
     "reputation": 35,
-    "ratings": 50,
+    "ratings": 52,
 }
 
 

@@ -61,6 +61,7 @@ OUTCOME_SCORES: Final[dict[int, float]] = {
 }
 UNKNOWN_OUTCOME_SCORE: Final = 0.5  # an outcome a later version adds reads as neither good nor bad
 SETTLED_FLOOR: Final = 0.5  # ATT-005: released or refunded, the subject failed no claim
+_DISOWNING: Final = frozenset({"key_revocation", "key_rotation"})
 SETTLEMENT_EVENTS: Final = frozenset({Event.RELEASE, Event.FORFEIT, Event.REFUND})
 BOND_EVENTS: Final = frozenset({Event.BOND_LOCK, Event.BOND_COMPLETE})
 
@@ -198,7 +199,8 @@ def _disowns_evidence(verifier: Verifier, attestation: VerifiedStatement, c: Con
     with the evidence statements naming it whose witnessing escrow is the contract's: that escrow's Stamp
     of the Mandate, or of such a statement, before it stamped a rotation or revocation of the Mandate's
     principal witnesses the Mandate (tests/test_attack25.py)."""
-    evidence = attestation_evidence(verifier, attestation)
+    _, before, escrow = _rests_on(verifier, attestation)
+    evidence = _with_mandates(verifier, [*before, *escrow, attestation])
     via = [vs for vs in evidence if vs.mandate_digest and verifier.witnessing_escrow(vs) == c.escrow]
     return any(verifier.disowned(vs, via) for vs in evidence)
 
@@ -283,8 +285,40 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
     them by those, KEY-009), the negotiation up to the accepted offer, the Accept, the escrow's
     BondLocks (every party's: ATT-004 asks whether all were locked) and its settlement of the
     subject's bond -- with the Stamp, claim or Revoke and Ruling a Forfeit rests on --, then the
-    attestation. What the verifier does not hold is left out (the receiver then
+    attestation; then what may disown any of them (:func:`_disowning`: the revocations and rotations held
+    of the keys that signed them, ATT-020), save an escrow's hand-over, which comes before its
+    successor's statements. What the verifier does not hold is left out (the receiver then
     counts no stake).
+
+    Raises:
+        KeyError: ``verifier`` does not hold the attestation's contract.
+    """
+    c, before, escrow = _rests_on(verifier, attestation)
+    statements = [*before, *escrow, attestation]
+    # What may disown them comes after them (a live view takes them, then weighs them: ATT-020) -- but for
+    # a successor escrow's statements: its hand-over, the revocation of the contract's escrow key and the
+    # Mandate naming the successor, comes before them, or they are not the escrow's (ESC-022).
+    keys = _signers(verifier, statements)
+    handed = (
+        [] if all(vs.issuer == c.escrow for vs in escrow) else _disowning(verifier, statements, [c.escrow])
+    )
+    rest = _disowning(verifier, statements, [k for k in keys if not (handed and k == c.escrow)])
+    return _with_mandates(verifier, [*before, *handed, *escrow, attestation, *rest])
+
+
+def _with_mandates(verifier: Verifier, statements: list[VerifiedStatement]) -> list[VerifiedStatement]:
+    """``statements`` after the Mandates they name that ``verifier`` holds, each once."""
+    held = verifier.statements
+    mandates = [held[vs.header.mandate] for vs in statements if vs.header.mandate in held]
+    return list({vs.digest: vs for vs in (*mandates, *statements)}.values())
+
+
+def _rests_on(
+    verifier: Verifier, attestation: VerifiedStatement
+) -> tuple[Contract, list[VerifiedStatement], list[VerifiedStatement]]:
+    """ATT-020's list of what an attestation's rating rests on but its Mandates: the contract, the
+    statements up to its Accept (the escrows' Stamps of them first), and the escrow's BondLocks and
+    settlement of the subject's bond (with what a Forfeit rests on).
 
     Raises:
         KeyError: ``verifier`` does not hold the attestation's contract.
@@ -320,9 +354,52 @@ def attestation_evidence(verifier: Verifier, attestation: VerifiedStatement) -> 
         stamp = verifier.counting_stamp(escrow_did, vs.digest) if escrow_did else None
         if stamp is not None:
             stamps.append(stamp)
-    statements = [*stamps, *bargaining, c.accept, *escrow, attestation]
-    mandates = [held[vs.header.mandate] for vs in statements if vs.header.mandate in held]
-    return list({vs.digest: vs for vs in (*mandates, *statements)}.values())
+    return c, [*stamps, *bargaining, c.accept], escrow
+
+
+def _disowning(
+    verifier: Verifier, evidence: list[VerifiedStatement], keys: Iterable[str]
+) -> list[VerifiedStatement]:
+    """ATT-014, ATT-020: what ``verifier`` holds that may disown a statement of ``evidence`` signed by one of
+    ``keys`` (or under a Mandate one of them issued) -- the KeyRevocations and KeyRotations of those keys,
+    each key's earliest statement binding it to each of its principals (KEY-007: who may revoke it, and how
+    far back, KEY-011) and an escrow key's hand-overs (ESC-022) -- then the witnessing escrows' earliest
+    Stamps of each revocation and rotation (KEY-009 orders a statement and a revocation by those). Left out,
+    a revocation the holder weighs a rating 0 by is one a third party never heard of: it weighs the rating
+    in full (tests/test_served_bundle.py)."""
+    if not (verifier.revoked or verifier.rotated):
+        return []
+    held = verifier.statements
+    binding: list[VerifiedStatement] = []
+    out: list[VerifiedStatement] = []
+    for key in keys:
+        digests = [r.digest for r in verifier.revocations_of.get(key, ())]
+        digests += [d for _, d in verifier.rotations_of.get(key, ())]
+        if not digests:
+            continue
+        view = verifier.chains.get(key)
+        for principal in sorted(verifier.bound.get(key, ())):
+            at = verifier.bound_at.get((key, principal))
+            link = view.links.get(at[1]) if view is not None and at is not None else None
+            vs = held.get(link.digest) if link is not None else None
+            if vs is not None:  # else left out, as whatever the peer no longer holds
+                binding.append(vs)
+        binding += [vs for d in verifier.handovers.get(key, {}) if (vs := held.get(d)) is not None]
+        out += [vs for d in digests if (vs := held.get(d)) is not None]
+    escrows = dict.fromkeys(e for vs in evidence if (e := verifier.witnessing_escrow(vs)))
+    stamps = [s for e in escrows for vs in out if (s := verifier.counting_stamp(e, vs.digest)) is not None]
+    return [*binding, *out, *stamps]
+
+
+def _signers(verifier: Verifier, evidence: Iterable[VerifiedStatement]) -> dict[str, None]:
+    """The keys that signed ``evidence`` and the principals of the Mandates it names, in order."""
+    keys: dict[str, None] = {}
+    for vs in evidence:
+        keys[vs.issuer] = None
+        record = verifier.mandates.get(vs.mandate_digest) if vs.mandate_digest else None
+        if record is not None:
+            keys[record.principal] = None
+    return keys
 
 
 def _forfeit_cause(verifier: Verifier, neg: Negotiation, cause: bytes) -> list[VerifiedStatement]:

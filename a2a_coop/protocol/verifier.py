@@ -259,6 +259,10 @@ class Verifier:
         # KeyRevocations, and Stamps naming one, taken so far: what :meth:`disowned` says of a held
         # statement changes only with them, so a view that kept a rating checks it again when this moves.
         self.disowning = 0
+        # Times a negotiation's contract gave way to another or to none (NEG-017, NEG-021, a hold-off), or a
+        # negotiation was derived again: a rating kept on a contract's settlement may rest on a contract that
+        # binds no more (ATT-022 (c)), so a view that kept one reads it again when this moves.
+        self.contracts_moved = 0
         self.rotations: dict[str, bytes] = {}  # old key -> the envelope of its KeyRotation, likewise
         self.rotated: dict[str, int] = {}  # old key -> seq of its KeyRotation
         # old key -> (seq, digest) of every KeyRotation of it held: KEY-009 asks whether the escrow stamped
@@ -1047,6 +1051,7 @@ class Verifier:
                 )  # one read back from the archive may still count from its compact record
             self._track_activation(fresh)  # dated by the ending the statements that count give, if any
         self.disowning += 1  # a rating kept on the contract's settlement is read again (runtime.reputation)
+        self.contracts_moved += 1
 
     def _reopen_forgotten_handed_over(self) -> None:
         """ESC-022 (e) for what this verifier forgot (bounded memory, section 4.5): a contract naming an
@@ -1075,6 +1080,7 @@ class Verifier:
                 if neg is not None and c is not None and c.escrow == old:
                     self._count_again(neg)
                     self.disowning += 1  # a rating kept on the contract's settlement is read again
+                    self.contracts_moved += 1
                     if neg.contract_finished and not held:
                         for party_vs in (c.offer, c.accept):
                             self.exposure.contract_forgotten(party_vs.mandate_digest, c.id)
@@ -1439,6 +1445,7 @@ class Verifier:
             self.negotiations._held(nid)
         finally:
             self.negotiations.restore = restore
+        self.contracts_moved += 1
 
     # -- bounded memory (a2a_coop.protocol.archive) ----------------------------------
 
@@ -1910,6 +1917,7 @@ class Verifier:
                 derived = self.negotiations._held(nid)
             finally:
                 self.negotiations.restore = restore
+            self.contracts_moved += 1
             if derived:
                 self._count_again(self.negotiations.by_id[nid])  # a contract live again counts again
         if settle:  # NEG-009 read again for contracts live again (ESC-022 (e), KEY-009 (d)), not a late Stamp
@@ -2599,6 +2607,8 @@ class Verifier:
             line = neg.offers if neg is not None else None
             refused = branch is not None and self._refused_held_first(vs, branch)
             neg = self.negotiations.apply(vs, checked=checked, event=event)
+            if before is not None and before[2] is not None and neg.contract is not before[2]:
+                self.contracts_moved += 1  # cut back (NEG-021) or displaced (NEG-017): ATT-022 (c)
             self._index_held(nid, vs.digest, neg)
             self._track_exposure(vs, neg, before)
             if line is not None and neg.offers is not line:

@@ -47,7 +47,8 @@ MAX_PROOFS: Final = 32
 # ours with no reaction -- no Delivery, no lock watch, no TIM-009 entry -- at a time its sender chose
 # (ATT-019).
 GOSSIPED_BODIES: Final = frozenset({"checkpoint", "mandate"})
-# One swap fits one request of a server's default receive limit (65536 + 1024 bytes, RPC-008).
+# What one swap carries, and the most we take from one (ATT-023): it fits one request at the least
+# receive limit a server may keep (65536 + 1024 bytes, RPC-008), with room for the protobuf framing.
 BUDGET_BYTES: Final = 60_000
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
@@ -189,18 +190,30 @@ def take(
 
     Envelopes that do not verify are skipped one by one -- gossip is best effort, and a refused
     Checkpoint that forks a chain we hold is exactly what we keep as a proof -- and so are those of keys
-    outside our dealings over the newcomer quota (RPC-016). ``started_with``: the counterparty of a swap
+    outside our dealings over the newcomer quota (RPC-016). Taken in the order sent, proofs first, up to
+    :data:`MAX_PROOFS` proofs, 2 x (:data:`MAX_CHECKPOINTS` + 1) envelopes and :data:`BUDGET_BYTES` in
+    all (ATT-023): what comes after the first that would pass the bound is dropped unread. An honest
+    swap (:func:`outgoing`) never passes it; a flooder's larger one -- a swap's response, which our
+    client takes up to 4 MiB, or the request of a server that raised its receive limit -- buys no more
+    verification or memory than an honest one. ``started_with``: the counterparty of a swap
     we started (:func:`swap`); None for one we serve (:func:`answer`).
 
     Returns:
         The keys newly convicted of a fork.
     """
+    budget = BUDGET_BYTES  # ATT-023: no more than we would send -- an honest swap is taken whole
     with peer.lock:
         before = set(peer.verifier.forks)
         for proof in proofs[:MAX_PROOFS]:
+            budget -= len(proof.first) + len(proof.second)
+            if budget < 0:
+                break
             peer.verifier.take_fork_proof(proof)
         gossiped = []
-        for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)]:
+        for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)] if budget >= 0 else ():
+            budget -= len(env)
+            if budget < 0:
+                break
             said = claimed(env)
             if said is not None and said.body in GOSSIPED_BODIES:
                 gossiped.append(env)

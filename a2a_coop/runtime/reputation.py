@@ -181,6 +181,9 @@ class Reputation:
         # The verifier and its count of revocations and Stamps of them when the ratings were kept: a
         # revocation, or an escrow's Stamp of one, can disown a statement a kept rating rests on (KEY-009).
         self._disowning_seen: tuple[int, int] = (0, 0)
+        # The verifier and its count of contracts that gave way when the ratings were kept: an attestation of
+        # a contract displaced since rates nobody (ATT-022 (c)), whatever order the view heard them in.
+        self._moved_seen: tuple[int, int] = (0, 0)
         self._settled_contract: dict[bytes, bytes] = {}  # kept rating -> its attestation's contract
         self._key: tuple[int, ...] | None = None
         self._view: TrustView | None = None
@@ -199,6 +202,9 @@ class Reputation:
             if self._disowning_seen[0] != id(v) or v.revoked or v.rotated:
                 self._settled, self._settled_contract = {}, {}
             self._disowning_seen = (id(v), v.disowning)
+        if self._moved_seen != (id(v), v.contracts_moved):
+            self._settled, self._settled_contract = {}, {}
+            self._moved_seen = (id(v), v.contracts_moved)
         seen_v, seen = self._forfeits_seen
         if (seen_v, seen) != (id(v), v.forfeits):
             # A rating kept on a Release or Refund is stale once a Forfeit of its contract came: a Forfeit
@@ -227,7 +233,8 @@ class Reputation:
                     r = rate(v, v.statements[digest], escrows)
                 except KeyError:
                     continue
-                if r.stake:  # settled under a trusted escrow: only a Forfeit changes it later (NEG-012)
+                if r.stake:  # settled under a trusted escrow: only a Forfeit (NEG-012), a revocation or
+                    # rotation (ATT-020) or the contract giving way (ATT-022 (c)) changes it later
                     self._settled[digest] = r
                     self._settled_contract[digest] = v.statements[digest].statement.attestation.accept
             out.append(r)

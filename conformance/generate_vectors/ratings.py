@@ -15,6 +15,8 @@ or witnessed before the revocation by the escrow's Stamp), and for a Stamp by an
 escrow's, disowned by its own principal, that is no part of the evidence (ATT-020 (a)); for KeyRotations
 below a Mandate (KEY-009 (a), (b)), a revoked principal key (KEY-011 (c)) and KEY-010 (c)'s order of Stamps;
 and, last, for KEY-009 (c)'s witness order: pairs differing only in the escrow's order of two Stamps (36-45).
+Then ATT-022 (c) for a contract an escrow bonded and settled that a later witnessed Accept displaced
+(NEG-017), in two orders (51, 52).
 Not yet for a revoked escrow key.
 """
 
@@ -141,12 +143,16 @@ class GapInPrincipalsChain(Deal):
 
 class CounteredAtAnotherEscrow(GapInPrincipalsChain):
     """GapInPrincipalsChain, but Bob counters Alice's Offer naming another escrow (his own choice), which
-    stamps his Counter at once; Alice counters back naming the first escrow, and Bob accepts that."""
+    stamps his Counter at once; Alice counters back naming the first escrow, and Bob accepts that. Keeps
+    Bob's Counter (``countered``) and that other escrow (``other``)."""
+
+    countered: VerifiedStatement
+    other: Party
 
     def _bargain(self) -> list[bytes]:
-        other = Party("escrow-2", self.clock)
+        self.other = other = Party("escrow-2", self.clock)
         proposal = self.bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=other.did)
-        countered = self.bob.counter(self.offer, proposal)
+        self.countered = countered = self.bob.counter(self.offer, proposal)
         witnessed = stamp(other, countered)
         self.clock.advance(1_000)
         back = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
@@ -422,7 +428,62 @@ def cases() -> list[Case]:
     out += _thief_restamps_after_hand_over()
     out += _sibling_stamps_in_one_ms()
     out += _stamped_by_a_revoked_escrow_key()
+    out += _displaced_after_settlement()
     return out
+
+
+@dataclass
+class DisplacedAfterSettlement:
+    """What :func:`displaced_after_settlement` returns: the settled story (Bob's attestation last), the
+    statements that displace its contract (E2's Stamp, then Alice's Accept), the attestation's digest,
+    the escrow E and Bob's principal."""
+
+    settled: list[bytes]
+    late: list[bytes]
+    attestation: bytes
+    escrow: str
+    rater: str
+
+
+def displaced_after_settlement() -> DisplacedAfterSettlement:
+    """ATT-022 (c), NEG-017 (rating28): CounteredAtAnotherEscrow -- Alice offers Bob under escrow E, Bob
+    counters naming E2 (which stamps his Counter), Alice counters back naming E and Bob accepts; E locks both
+    bonds, both deliver, E releases both, and Bob attests Alice FULFILLED. Then Alice's Accept of Bob's
+    Counter, within its life and witnessed by E2, cuts the line back to that Counter: the contract E settled
+    is displaced, and Bob's attestation rates nobody."""
+    d = CounteredAtAnotherEscrow()
+    d, settled = _settled_trade(d)
+    attestation = d.bob.attest(d.offer, d.accept, d.alice.did, FULFILLED)
+    late = d.alice.accept(d.countered)
+    assert late.header.issued_at_ms <= d.countered.header.expires_at_ms  # within its life (NEG-017)
+    witnessed = stamp(d.other, late)
+    return DisplacedAfterSettlement(
+        [*settled, attestation.envelope],
+        [witnessed.envelope, late.envelope],
+        attestation.digest,
+        d.escrow.did,
+        d.bob.principal.did,
+    )
+
+
+def _displaced_after_settlement() -> list[Case]:
+    story = displaced_after_settlement()
+    *settled, attestation = story.settled
+    return [
+        Case(
+            "A contract E bonded and settled, which Bob attests FULFILLED, displaced by Alice's Accept of "
+            f"Bob's earlier Counter that E2 witnessed (NEG-017), {label}: the attestation rates nobody "
+            "(ATT-022 (c))",
+            ["ATT-022", "NEG-017"],
+            envelopes,
+            [story.escrow],
+            [],
+        )
+        for label, envelopes in (
+            ("the displacing Accept heard after the attestation", [*settled, attestation, *story.late]),
+            ("the displacing Accept heard before the attestation", [*settled, *story.late, attestation]),
+        )
+    ]
 
 
 def breached_then_rotated(

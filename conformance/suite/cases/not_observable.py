@@ -149,6 +149,17 @@ not_observable(
     "ATT-018",
 )
 not_observable(
+    "att.swap-byte-bound",
+    "A swap carries, and is taken up to, 60,000 bytes of envelopes",
+    "what a target takes from a swap leaves no answer that says so: a proof dropped past the bound and one "
+    "taken against a key of no dealings look alike from outside (the target neither refuses nor names "
+    "them), and a target's own swap reaches the bound only once it holds more than 60,000 bytes of fork "
+    "proofs, each against a key it then treats as faulty for good (ATT-013); "
+    "tests/test_gossip_bytes.py takes a reference peer's swap of four 40,000-byte proofs up to the bound "
+    "and an honest swap whole, within one request at RPC-008's least receive limit",
+    "ATT-023",
+)
+not_observable(
     "att.trust-policy",
     "A configured trust policy refuses or demands bonds through the guard",
     "depends on the target's operator configuration (a threshold and seeds) that the suite cannot set or "
