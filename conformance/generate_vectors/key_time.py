@@ -78,6 +78,7 @@ def groups() -> list[Group]:
         backdated_own_revocation_after_hand_over(),  # ESC-022 (e): last, so that no earlier tcId moved
         exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
+        held_off_stamped(),  # ... and its escrow's Stamp lets it in again (NEG-019): last, no tcId moved
     ]
 
 
@@ -2457,5 +2458,97 @@ def held_off_exposure() -> Group:
         "Exposure",
         "Boundary",
         twin=[*heard, *handover, *alice_fits],
+    )
+    return g
+
+
+def held_off_stamped() -> Group:
+    """NEG-019 after ESC-022 (e) and NEG-009: the Accept :func:`held_off_exposure` holds off once the
+    hand-over is held, here of an offer naming an escrow E: E's Stamp of it, heard after the hand-over,
+    lets it in again -- witnessed, NEG-009 is no ground to hold it off, so its contract stands and counts as
+    in a view that heard the Stamp first. Every earlier held-off Accept named no escrow, so a verifier that
+    kept an Accept held off whatever its escrow stamped afterwards (or let in one another escrow stamped)
+    passed them all (the verifier mutation run of the twenty-eighth session)."""
+    g = Group("HeldOffStamped", "sparse")
+    x = b"the-one-and-only"
+
+    def story(*, by: str = "escrow") -> tuple[list[bytes], list[bytes], bytes, bytes, bytes]:
+        """What every view holds first (with E's Mandate), then the hand-over; E's Stamp of Carol's Accept
+        (``by`` "stranger": a Stamp of it by another escrow); Carol's offer of 4,500 to Dave under her
+        max_outstanding 4,500; Alice's Delivery to Carol under Carol's Accept."""
+        t = _thief_story(x)
+        carol = Party("carol", t.clock, {"max_outstanding": 4_500})
+        dave = Party("dave", t.clock)
+        e, stranger = Party("carol-escrow", t.clock), Party("stranger-escrow", t.clock)
+        o2 = t.alice.offer(carol, t.alice.proposal(exclusive_key=x, escrow=e.did))
+        t.clock.advance(1_000)
+        a2 = carol.accept(o2)
+        t.clock.advance(1_000)
+        stamper = e if by == "escrow" else stranger
+        stamp = stamper.sign("stamp", commitment_pb2.Stamp(statements=[a2.digest])).envelope
+        due = t.clock.now_ms + DAY_MS
+        gives = [service("translation", value=4_500, deadline_ms=due)]
+        wants = [service("code-review", value=1, deadline_ms=due)]
+        offer = carol.offer(dave, carol.proposal(gives=gives, wants=wants)).envelope
+        delivery = t.alice.sign(
+            "delivery",
+            commitment_pb2.Delivery(contract=a2.digest, item_index=0),
+            audience=carol.did,
+            negotiation_id=o2.header.negotiation_id,
+        ).envelope
+        heard = [
+            *t.base,
+            *carol.setup,
+            *dave.setup,
+            *e.setup,
+            *stranger.setup,
+            *t.thief,
+            o2.envelope,
+            a2.envelope,
+        ]
+        return heard, t.handover, stamp, offer, delivery
+
+    heard, handover, stamp, offer, delivery = story()
+    let_in = [*heard, *handover, stamp, delivery]
+    g.add(
+        "ESC-022 (e), NEG-009, NEG-019: Carol accepted Alice's offer under X naming escrow E before the "
+        "hand-over was held, which holds her Accept off; then E's Stamp of the Accept -- let in again: "
+        "Alice's Delivery to Carol under it is taken, as in a view that heard the Stamp first",
+        ["NEG-019", "NEG-009", "ESC-022"],
+        let_in,
+    )
+    g.add(
+        "the same without E's Stamp: the Accept stays held off and moves nothing -- the Delivery is refused",
+        ["NEG-009", "ESC-022", "NEG-001"],
+        [*heard, *handover, delivery],
+        "ILLEGAL_TRANSITION",
+        "EscrowHandOver",
+        twin=let_in,
+    )
+    g.add(
+        "the same, E's Stamp heard before the hand-over: witnessed, the Accept is never held off -- the "
+        "Delivery is taken",
+        ["NEG-019", "NEG-009", "ESC-022"],
+        [*heard, stamp, *handover, delivery],
+    )
+    heard, handover, stamp, offer, delivery = story(by="stranger")
+    g.add(
+        "the same, the Accept stamped after the hand-over by an escrow the offer does not name: that Stamp "
+        "witnesses nothing, the Accept stays held off -- the Delivery is refused",
+        ["NEG-019", "NEG-009", "ESC-022", "NEG-001"],
+        [*heard, *handover, stamp, delivery],
+        "ILLEGAL_TRANSITION",
+        "EscrowHandOver",
+        twin=let_in,
+    )
+    heard, handover, stamp, offer, delivery = story()
+    g.add(
+        "E's Stamp after the hand-over lets the Accept in again, and its contract counts again: Carol's "
+        "contract (her side 450) beside her offer of 4,500 under her max_outstanding 4,500 -- refused",
+        ["NEG-019", "MND-010", "ESC-022"],
+        [*heard, *handover, stamp, offer],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*heard, *handover, offer],
     )
     return g
