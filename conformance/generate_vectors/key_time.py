@@ -79,6 +79,7 @@ def groups() -> list[Group]:
         exclusive_key_after_hand_over(),  # ESC-022 (e) with NEG-009: after the others, no tcId moved
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
         held_off_stamped(),  # ... and its escrow's Stamp lets it in again (NEG-019): last, no tcId moved
+        renewal_boundary_at_the_escrow(),  # ESC-019's renewals at their edges: last, no tcId moved
     ]
 
 
@@ -984,16 +985,29 @@ def stamp_ordered_in_a_view() -> Group:
 # --- ESC-019: a chain of renewals ---------------------------------------------------------------------------
 
 
-def _renewal_chain(spans: list[tuple[int, int]], *, reverse: bool = False) -> tuple[list[bytes], int]:
-    """Alice's Mandate valid a day (execution window a week) and her principal's renewals for her key
-    over ``spans`` (each (valid_from_ms, valid_until_ms) as offsets from now), held before Mallory's
-    bonded trade with her due on day 3 (its claim window to day 4) -- in that order, or the reverse.
-    Returns the envelopes and the Accept's index."""
+def _renewal_chain(
+    spans: list[tuple[int, int]],
+    *,
+    reverse: bool = False,
+    valid_until: int = DAY_MS,
+    allowing: str = "",
+) -> tuple[list[bytes], int]:
+    """Alice's Mandate valid a day (``valid_until`` from now; execution window a week) and her principal's
+    renewals for her key over ``spans`` (each (valid_from_ms, valid_until_ms) as offsets from now), held
+    before Mallory's bonded trade with her due on day 3 (its claim window to day 4) -- in that order, or the
+    reverse. ``allowing``: each renewal allows only "mallory" or "stranger" as counterparty. Returns the
+    envelopes and the Accept's index."""
     clock = FixedClock()
     t0 = clock.now_ms
-    alice = Party("alice", clock, {"valid_until_ms": t0 + DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS})
+    alice = Party(
+        "alice", clock, {"valid_until_ms": t0 + valid_until, "execution_window_end_ms": t0 + 7 * DAY_MS}
+    )
     mallory, escrow = Party("mallory", clock), Party("escrow", clock)
     fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+    if allowing:
+        fields["allowed_counterparties"] = [
+            mallory.did if allowing == "mallory" else Party(allowing, clock).did
+        ]
     renewals = []
     for start, until in spans:
         fields.update(valid_from_ms=t0 + start, valid_until_ms=t0 + until)
@@ -2550,5 +2564,52 @@ def held_off_stamped() -> Group:
         "MANDATE_VIOLATION",
         "Exposure",
         twin=[*heard, *handover, offer],
+    )
+    return g
+
+
+def renewal_boundary_at_the_escrow() -> Group:
+    """ESC-019's renewals at their edges (the verifier mutation run of the twenty-eighth session): a
+    Mandate valid exactly until the claim window's end is not enough (at or after), so the renewals are
+    read then too -- a verifier that read them only past that end refused the contract; and a renewal
+    restricted to counterparties extends the validity for a contract with one of them -- a verifier that
+    read every restricted renewal as not for this counterparty passed every earlier vector."""
+    g = Group("RenewalBoundaryAtTheEscrow", "sparse", role="escrow")
+    edge, at = _renewal_chain([(4 * DAY_MS, 5 * DAY_MS)], valid_until=4 * DAY_MS)
+    g.add(
+        "Alice's Mandate valid until day 4, exactly when the claim window of Mallory's trade ends, renewed "
+        "from day 4 to day 5: the renewal is read, the chain covers the window -- taken",
+        ["ESC-019", "MND-019"],
+        edge,
+    )
+    g.add(
+        "the same Mandate valid until day 4 without the renewal: its validity ends when the claim window "
+        "does -- refused",
+        ["ESC-019", "MND-003"],
+        _renewal_chain([], valid_until=4 * DAY_MS)[0],
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        "Boundary",
+        twin=edge,
+    )
+    mallorys, _ = _renewal_chain([(DAY_MS, 5 * DAY_MS)], allowing="mallory")
+    g.add(
+        "Alice's Mandate valid a day, renewed to day 5 for Mallory alone (allowed_counterparties): it "
+        "covers the claim window of her contract with Mallory -- taken",
+        ["ESC-019", "MND-019", "MND-005"],
+        mallorys,
+    )
+    strangers, at = _renewal_chain([(DAY_MS, 5 * DAY_MS)], allowing="stranger")
+    g.add(
+        "the same renewal for a stranger alone: not for Mallory, it does not extend the validity her "
+        "contract's claims need -- refused",
+        ["ESC-019", "MND-019", "MND-005"],
+        strangers,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=mallorys,
     )
     return g
