@@ -50,7 +50,7 @@ COVERED = {
     "rules": 181,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 168,
+    "keytime": 171,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,

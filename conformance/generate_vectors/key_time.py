@@ -80,6 +80,7 @@ def groups() -> list[Group]:
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
         held_off_stamped(),  # ... and its escrow's Stamp lets it in again (NEG-019): last, no tcId moved
         renewal_boundary_at_the_escrow(),  # ESC-019's renewals at their edges: last, no tcId moved
+        rotated_stamp_in_a_view(),  # KEY-009 (d) for a rotated-out escrow key's Stamp: last, no tcId moved
     ]
 
 
@@ -2611,5 +2612,58 @@ def renewal_boundary_at_the_escrow() -> Group:
         "MandateViolation",
         failed_index=at,
         twin=mallorys,
+    )
+    return g
+
+
+def rotated_stamp_in_a_view() -> Group:
+    """KEY-009 (d) with KEY-005 in a view of evidence: DisownedStampView's thief story with the escrow key
+    rotated out instead of revoked -- its KeyRotation ends its chain, and its Stamp of Alice's claim at a
+    higher seq is held, disowned, witnessing nothing (WIT-005), whichever came first. Every earlier disowned
+    Stamp was a revoked key's, so a verifier that read a rotation as no ground to disown a Stamp passed them
+    all (the verifier mutation run of the twenty-eighth session: ``_stamped_before_rotation`` never ran)."""
+    g = Group("RotatedStampView", "sparse")
+    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    rotation = esc.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("escrow-2", clock).did), mandate=b""
+    )
+    clock.advance(10)
+    stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_001)
+    uphold = esc.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=nid,
+    )
+    assert rotation.header.seq < stamp.header.seq < uphold.header.seq
+    g.add(
+        "the escrow key rotated itself out (KEY-005); its Stamp of Alice's claim at a higher seq, heard "
+        "after: held, disowned, witnessing nothing (KEY-009 (d))",
+        ["KEY-009", "KEY-005"],
+        [*base, rotation.envelope, stamp.envelope],
+    )
+    g.add(
+        "the same, then its Ruling upholding the claim a response window later: refused -- the claim is not "
+        "in force, its one Stamp disowned (KEY-009 (d), WIT-005); without the rotation the Stamp witnesses "
+        "and the Ruling is taken",
+        ["KEY-009", "KEY-005", "WIT-005", "CMT-002"],
+        [*base, rotation.envelope, stamp.envelope, uphold.envelope],
+        "STALE_REFERENCE",
+        "StaleReference",
+        "Unwitnessed",
+        twin=[*base, stamp.envelope, uphold.envelope],
+    )
+    g.add(
+        "the same with the Stamp heard before the rotation: the view derives the contract again without it, "
+        "and the Ruling is refused as in the order above (KEY-009 (d))",
+        ["KEY-009", "KEY-005", "WIT-005", "CMT-002"],
+        [*base, stamp.envelope, rotation.envelope, uphold.envelope],
+        "STALE_REFERENCE",
+        "StaleReference",
+        "Unwitnessed",
+        twin=[*base, stamp.envelope, uphold.envelope],
     )
     return g
