@@ -51,7 +51,7 @@ COVERED = {
     "rules": 181,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 165,
+    "keytime": 177,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -512,20 +512,32 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
         # keytime-163 too (OwnRevocationAboveRotation, F84): the key's own revocation above a forked rotation
-        {"rules-55", "ratings-49"} | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 163)},
+        {"rules-55", "ratings-49"}
+        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 163, 175, 176)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return false &&",
-        {"keytime-139"},
+        {"keytime-139", "keytime-176"},  # 176: a rotated-out key's Stamp (RotatedStampView)
     ),
     "a Stamp taken before the revocation that disowns it witnessing still (no reweigh)": (
         "    if (!this.evidenceView || this.rebuilding) return;",
         "    if (true) return;",
         # keytime-152 too: Carol's Accept taken on the thief's ending moves nothing once the Stamp that made
         # the claim effective is disowned -- the JS verifier derives it in that reweigh (ESC-022 (f)); and
-        # keytime-154 and 156 (HeldOffExposure): Carol's contract, not withdrawn there, still counts for her
-        {"keytime-140", "ratings-48", "keytime-152", "keytime-154", "keytime-156"},
+        # keytime-154 and 156 (HeldOffExposure): Carol's contract, not withdrawn there, still counts for her;
+        # keytime-167 and 169 (HeldOffStamped): her Accept, never held off, moves its negotiation; keytime-177
+        # (RotatedStampView): the Stamp heard before the rotation keeps witnessing
+        {
+            "keytime-140",
+            "ratings-48",
+            "keytime-152",
+            "keytime-154",
+            "keytime-156",
+            "keytime-167",
+            "keytime-169",
+        }
+        | {"keytime-177"},
     ),
 }
 
@@ -1137,3 +1149,17 @@ def test_the_js_verifier_takes_back_a_witnessed_contract_down_the_cut_off_branch
     cut = kept.replace("n.line.slice(i + 1)", "n.line.slice(i + 1, i + 2)")
     got = _edited_disagreements(tmp_path, [(kept, cut)], "chains.json")
     assert got == {f"chains-{i}" for i in (252, 260, 262, 264)}
+
+
+@pytest.mark.req("NEG-019", "NEG-009", "ESC-022")
+def test_the_js_verifier_lets_an_accept_held_off_in_again_at_its_escrows_stamp(tmp_path: Path) -> None:
+    """F80: an Accept a re-derive refuses NEG-009 (the hand-over made the thief's ending count for nothing)
+    is held off, and a Stamp of it by its offer's escrow lets it in again (NEG-019), in either order of the
+    Stamp and the hand-over. The verifier before dropped it for good: it disagrees with keytime.json's
+    HeldOffStamped 166, 168 and 170 and with nothing else there."""
+    dropped = [('        if (err.code === "EXCLUSIVE_CONFLICT") {', "        if (false) {")]
+    assert _edited_disagreements(tmp_path, dropped, "keytime.json") == {
+        "keytime-166",
+        "keytime-168",
+        "keytime-170",
+    }

@@ -80,6 +80,9 @@ def groups() -> list[Group]:
         held_off_exposure(),  # ... and what the Accept held off counts (MND-010): last, no tcId moved
         own_revocation_at_the_stamp(),  # KEY-010 with KEY-011 (d): after the others, no tcId moved
         *own_revocation_above_a_forked_rotation(),  # KEY-012 (a) with KEY-009 (d), KEY-013: last
+        held_off_stamped(),  # ... and its escrow's Stamp lets it in again (NEG-019): last, no tcId moved
+        renewal_boundary_at_the_escrow(),  # ESC-019's renewals at their edges: last, no tcId moved
+        rotated_stamp_in_a_view(),  # KEY-009 (d) for a rotated-out escrow key's Stamp: last, no tcId moved
     ]
 
 
@@ -985,16 +988,29 @@ def stamp_ordered_in_a_view() -> Group:
 # --- ESC-019: a chain of renewals ---------------------------------------------------------------------------
 
 
-def _renewal_chain(spans: list[tuple[int, int]], *, reverse: bool = False) -> tuple[list[bytes], int]:
-    """Alice's Mandate valid a day (execution window a week) and her principal's renewals for her key
-    over ``spans`` (each (valid_from_ms, valid_until_ms) as offsets from now), held before Mallory's
-    bonded trade with her due on day 3 (its claim window to day 4) -- in that order, or the reverse.
-    Returns the envelopes and the Accept's index."""
+def _renewal_chain(
+    spans: list[tuple[int, int]],
+    *,
+    reverse: bool = False,
+    valid_until: int = DAY_MS,
+    allowing: str = "",
+) -> tuple[list[bytes], int]:
+    """Alice's Mandate valid a day (``valid_until`` from now; execution window a week) and her principal's
+    renewals for her key over ``spans`` (each (valid_from_ms, valid_until_ms) as offsets from now), held
+    before Mallory's bonded trade with her due on day 3 (its claim window to day 4) -- in that order, or the
+    reverse. ``allowing``: each renewal allows only "mallory" or "stranger" as counterparty. Returns the
+    envelopes and the Accept's index."""
     clock = FixedClock()
     t0 = clock.now_ms
-    alice = Party("alice", clock, {"valid_until_ms": t0 + DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS})
+    alice = Party(
+        "alice", clock, {"valid_until_ms": t0 + valid_until, "execution_window_end_ms": t0 + 7 * DAY_MS}
+    )
     mallory, escrow = Party("mallory", clock), Party("escrow", clock)
     fields = {f.name: v for f, v in alice.mandate_vs.statement.mandate.ListFields()}
+    if allowing:
+        fields["allowed_counterparties"] = [
+            mallory.did if allowing == "mallory" else Party(allowing, clock).did
+        ]
     renewals = []
     for start, until in spans:
         fields.update(valid_from_ms=t0 + start, valid_until_ms=t0 + until)
@@ -2591,3 +2607,195 @@ def own_revocation_above_a_forked_rotation() -> list[Group]:
         twin=[*setup, own.envelope, rotation.envelope],
     )
     return [g, escrow]
+
+
+def held_off_stamped() -> Group:
+    """NEG-019 after ESC-022 (e) and NEG-009: the Accept :func:`held_off_exposure` holds off once the
+    hand-over is held, here of an offer naming an escrow E: E's Stamp of it, heard after the hand-over,
+    lets it in again -- witnessed, NEG-009 is no ground to hold it off, so its contract stands and counts as
+    in a view that heard the Stamp first. Every earlier held-off Accept named no escrow, so a verifier that
+    kept an Accept held off whatever its escrow stamped afterwards (or let in one another escrow stamped)
+    passed them all (the verifier mutation run of the twenty-eighth session)."""
+    g = Group("HeldOffStamped", "sparse")
+    x = b"the-one-and-only"
+
+    def story(*, by: str = "escrow") -> tuple[list[bytes], list[bytes], bytes, bytes, bytes]:
+        """What every view holds first (with E's Mandate), then the hand-over; E's Stamp of Carol's Accept
+        (``by`` "stranger": a Stamp of it by another escrow); Carol's offer of 4,500 to Dave under her
+        max_outstanding 4,500; Alice's Delivery to Carol under Carol's Accept."""
+        t = _thief_story(x)
+        carol = Party("carol", t.clock, {"max_outstanding": 4_500})
+        dave = Party("dave", t.clock)
+        e, stranger = Party("carol-escrow", t.clock), Party("stranger-escrow", t.clock)
+        o2 = t.alice.offer(carol, t.alice.proposal(exclusive_key=x, escrow=e.did))
+        t.clock.advance(1_000)
+        a2 = carol.accept(o2)
+        t.clock.advance(1_000)
+        stamper = e if by == "escrow" else stranger
+        stamp = stamper.sign("stamp", commitment_pb2.Stamp(statements=[a2.digest])).envelope
+        due = t.clock.now_ms + DAY_MS
+        gives = [service("translation", value=4_500, deadline_ms=due)]
+        wants = [service("code-review", value=1, deadline_ms=due)]
+        offer = carol.offer(dave, carol.proposal(gives=gives, wants=wants)).envelope
+        delivery = t.alice.sign(
+            "delivery",
+            commitment_pb2.Delivery(contract=a2.digest, item_index=0),
+            audience=carol.did,
+            negotiation_id=o2.header.negotiation_id,
+        ).envelope
+        heard = [
+            *t.base,
+            *carol.setup,
+            *dave.setup,
+            *e.setup,
+            *stranger.setup,
+            *t.thief,
+            o2.envelope,
+            a2.envelope,
+        ]
+        return heard, t.handover, stamp, offer, delivery
+
+    heard, handover, stamp, offer, delivery = story()
+    let_in = [*heard, *handover, stamp, delivery]
+    g.add(
+        "ESC-022 (e), NEG-009, NEG-019: Carol accepted Alice's offer under X naming escrow E before the "
+        "hand-over was held, which holds her Accept off; then E's Stamp of the Accept -- let in again: "
+        "Alice's Delivery to Carol under it is taken, as in a view that heard the Stamp first",
+        ["NEG-019", "NEG-009", "ESC-022"],
+        let_in,
+    )
+    g.add(
+        "the same without E's Stamp: the Accept stays held off and moves nothing -- the Delivery is refused",
+        ["NEG-009", "ESC-022", "NEG-001"],
+        [*heard, *handover, delivery],
+        "ILLEGAL_TRANSITION",
+        "EscrowHandOver",
+        twin=let_in,
+    )
+    g.add(
+        "the same, E's Stamp heard before the hand-over: witnessed, the Accept is never held off -- the "
+        "Delivery is taken",
+        ["NEG-019", "NEG-009", "ESC-022"],
+        [*heard, stamp, *handover, delivery],
+    )
+    heard, handover, stamp, offer, delivery = story(by="stranger")
+    g.add(
+        "the same, the Accept stamped after the hand-over by an escrow the offer does not name: that Stamp "
+        "witnesses nothing, the Accept stays held off -- the Delivery is refused",
+        ["NEG-019", "NEG-009", "ESC-022", "NEG-001"],
+        [*heard, *handover, stamp, delivery],
+        "ILLEGAL_TRANSITION",
+        "EscrowHandOver",
+        twin=let_in,
+    )
+    heard, handover, stamp, offer, delivery = story()
+    g.add(
+        "E's Stamp after the hand-over lets the Accept in again, and its contract counts again: Carol's "
+        "contract (her side 450) beside her offer of 4,500 under her max_outstanding 4,500 -- refused",
+        ["NEG-019", "MND-010", "ESC-022"],
+        [*heard, *handover, stamp, offer],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*heard, *handover, offer],
+    )
+    return g
+
+
+def renewal_boundary_at_the_escrow() -> Group:
+    """ESC-019's renewals at their edges (the verifier mutation run of the twenty-eighth session): a
+    Mandate valid exactly until the claim window's end is not enough (at or after), so the renewals are
+    read then too -- a verifier that read them only past that end refused the contract; and a renewal
+    restricted to counterparties extends the validity for a contract with one of them -- a verifier that
+    read every restricted renewal as not for this counterparty passed every earlier vector."""
+    g = Group("RenewalBoundaryAtTheEscrow", "sparse", role="escrow")
+    edge, at = _renewal_chain([(4 * DAY_MS, 5 * DAY_MS)], valid_until=4 * DAY_MS)
+    g.add(
+        "Alice's Mandate valid until day 4, exactly when the claim window of Mallory's trade ends, renewed "
+        "from day 4 to day 5: the renewal is read, the chain covers the window -- taken",
+        ["ESC-019", "MND-019"],
+        edge,
+    )
+    g.add(
+        "the same Mandate valid until day 4 without the renewal: its validity ends when the claim window "
+        "does -- refused",
+        ["ESC-019", "MND-003"],
+        _renewal_chain([], valid_until=4 * DAY_MS)[0],
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        "Boundary",
+        twin=edge,
+    )
+    mallorys, _ = _renewal_chain([(DAY_MS, 5 * DAY_MS)], allowing="mallory")
+    g.add(
+        "Alice's Mandate valid a day, renewed to day 5 for Mallory alone (allowed_counterparties): it "
+        "covers the claim window of her contract with Mallory -- taken",
+        ["ESC-019", "MND-019", "MND-005"],
+        mallorys,
+    )
+    strangers, at = _renewal_chain([(DAY_MS, 5 * DAY_MS)], allowing="stranger")
+    g.add(
+        "the same renewal for a stranger alone: not for Mallory, it does not extend the validity her "
+        "contract's claims need -- refused",
+        ["ESC-019", "MND-019", "MND-005"],
+        strangers,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=mallorys,
+    )
+    return g
+
+
+def rotated_stamp_in_a_view() -> Group:
+    """KEY-009 (d) with KEY-005 in a view of evidence: DisownedStampView's thief story with the escrow key
+    rotated out instead of revoked -- its KeyRotation ends its chain, and its Stamp of Alice's claim at a
+    higher seq is held, disowned, witnessing nothing (WIT-005), whichever came first. Every earlier disowned
+    Stamp was a revoked key's, so a verifier that read a rotation as no ground to disown a Stamp passed them
+    all (the verifier mutation run of the twenty-eighth session: ``_stamped_before_rotation`` never ran)."""
+    g = Group("RotatedStampView", "sparse")
+    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    rotation = esc.sign(
+        "key_rotation", identity_pb2.KeyRotation(new_key=Party("escrow-2", clock).did), mandate=b""
+    )
+    clock.advance(10)
+    stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_001)
+    uphold = esc.sign(
+        "ruling",
+        commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        ),
+        negotiation_id=nid,
+    )
+    assert rotation.header.seq < stamp.header.seq < uphold.header.seq
+    g.add(
+        "the escrow key rotated itself out (KEY-005); its Stamp of Alice's claim at a higher seq, heard "
+        "after: held, disowned, witnessing nothing (KEY-009 (d))",
+        ["KEY-009", "KEY-005"],
+        [*base, rotation.envelope, stamp.envelope],
+    )
+    g.add(
+        "the same, then its Ruling upholding the claim a response window later: refused -- the claim is not "
+        "in force, its one Stamp disowned (KEY-009 (d), WIT-005); without the rotation the Stamp witnesses "
+        "and the Ruling is taken",
+        ["KEY-009", "KEY-005", "WIT-005", "CMT-002"],
+        [*base, rotation.envelope, stamp.envelope, uphold.envelope],
+        "STALE_REFERENCE",
+        "StaleReference",
+        "Unwitnessed",
+        twin=[*base, stamp.envelope, uphold.envelope],
+    )
+    g.add(
+        "the same with the Stamp heard before the rotation: the view derives the contract again without it, "
+        "and the Ruling is refused as in the order above (KEY-009 (d))",
+        ["KEY-009", "KEY-005", "WIT-005", "CMT-002"],
+        [*base, stamp.envelope, rotation.envelope, uphold.envelope],
+        "STALE_REFERENCE",
+        "StaleReference",
+        "Unwitnessed",
+        twin=[*base, stamp.envelope, uphold.envelope],
+    )
+    return g

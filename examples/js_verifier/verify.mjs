@@ -1183,6 +1183,10 @@ export class Verifier {
     // disowned -- witnessing nothing, recorded in no stamp list (finding F44); `rebuilding`: that set, fixed,
     // while the view derives again what it took (reweigh)
     this.taken = [];
+    // NEG-009 after a re-derive (finding F80): hex digest -> envelope of each Accept held off -- taken, then
+    // refused EXCLUSIVE_CONFLICT where it stands once what ended the contract holding its key counts no more;
+    // kept in `taken`, moving nothing, until a Stamp of it by its offer's escrow lets it in again (NEG-019)
+    this.heldOff = new Map();
     this.unwitnessing = new Set();
     this.rebuilding = null;
     // SPEC 17 (a group's role), 11.4: an auditor is a view of evidence (KEY-009's exception); an escrow
@@ -1397,6 +1401,7 @@ export class Verifier {
     }
   }
   // What this view took, in the order it took it, fed to a fresh view (what it refuses, it refuses)
+  // -- but an Accept it refuses NEG-009 it holds off (finding F80)
   takeAgainInto(fresh) {
     fresh.forks = this.forks; // a proof held stays held (ATT-013), those from refusals too
     for (const e of this.taken) {
@@ -1404,7 +1409,28 @@ export class Verifier {
         fresh.accept(e);
       } catch (err) {
         if (!(err instanceof Reject)) throw err;
+        if (err.code === "EXCLUSIVE_CONFLICT") {
+          fresh.taken.push(e);
+          fresh.heldOff.set(hex(statelessOf(e).digest), e);
+        }
       }
+    }
+  }
+  // NEG-019 (finding F80): a Stamp naming an Accept held off lets it in again when it witnesses it -- by its
+  // offer's escrow, by the bonding cutoff --: the Accept is checked again now, NEG-009 no ground to refuse it,
+  // and moves its negotiation as in a view that heard the Stamp first. It stays at its place in `taken`.
+  letInAgain(stamp) {
+    for (const d of stamp.body.statements) {
+      const e = this.heldOff.get(hex(d));
+      if (!e) continue;
+      try {
+        this.acceptChecked(e, false);
+      } catch (err) {
+        if (err instanceof Reject) continue; // witnessed by no Stamp of its escrow: still held off
+        throw err;
+      }
+      this.heldOff.delete(hex(d));
+      this.taken.splice(this.taken.lastIndexOf(e), 1);
     }
   }
   // NEG-021 (d) (findings F51, F61): a Stamp witnessing an Accept held superseded -- cut back by a lower answer
@@ -1828,6 +1854,7 @@ export class Verifier {
       else {
         this.recordStamp(rec);
         this.witnessCutOff(rec);
+        if (this.heldOff.size) this.letInAgain(rec);
       }
     }
     if (this.handovers.size) this.rebuildHandedOver();
