@@ -76,7 +76,7 @@ class ShardError(RuntimeError):
 
 
 # A refusal as it travels between processes: code, detail, requirement, origin, evidence, and the
-# two numbers some codes carry (retry_after_ms, effective_ms).
+# two numbers some codes carry (retry_after_ms, reach_ms).
 Refusal = tuple[str, str, str, str, tuple[bytes, ...], int, int]
 
 
@@ -89,20 +89,20 @@ def refusal_fields(err: CoopError) -> Refusal:
         err.origin.value,
         tuple(err.evidence),
         getattr(err, "retry_after_ms", 0),
-        getattr(err, "effective_ms", 0),
+        getattr(err, "reach_ms", 0),
     )
 
 
 def refusal_from(fields: Refusal) -> CoopError:
     """The :class:`CoopError` of ``fields``' code (:func:`~a2a_coop.protocol.errors.by_code`), with its
     detail, requirement, origin, evidence and hint: what the responder raised, as its class."""
-    code, detail, requirement, origin, evidence, retry_after_ms, effective_ms = fields
+    code, detail, requirement, origin, evidence, retry_after_ms, reach_ms = fields
     cls = CoopError if code == CoopError.code else by_code(code)
     out = cls(detail, requirement=requirement, origin=Origin(origin), evidence=evidence)
     if hasattr(out, "retry_after_ms"):
         out.retry_after_ms = retry_after_ms
-    if hasattr(out, "effective_ms"):
-        out.effective_ms = effective_ms
+    if hasattr(out, "reach_ms"):
+        out.reach_ms = reach_ms
     return out
 
 

@@ -90,7 +90,7 @@ def test_an_agent_keys_backdated_self_revocation_disowns_none_of_its_earlier_sta
         return
     with pytest.raises(KeyRevoked) as e:
         v.accept(later.envelope)
-    assert e.value.requirement == "KEY-004" and e.value.effective_ms == own.issued_at_ms
+    assert e.value.requirement == "KEY-004" and e.value.reach_ms == own.issued_at_ms
 
 
 @pytest.mark.req("KEY-011", "KEY-004", "KEY-007")

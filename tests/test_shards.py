@@ -126,15 +126,15 @@ def test_a_refusal_crosses_processes_as_its_own_class_and_fields() -> None:
         err = cls("detail", requirement="X-001", origin=Origin.REMOTE, evidence=(b"a", b"b"))
         if hasattr(err, "retry_after_ms"):  # IssuedInFuture, RateLimited
             err.retry_after_ms = 250
-        if hasattr(err, "effective_ms"):  # KeyRevoked
-            err.effective_ms = 7
+        if hasattr(err, "reach_ms"):  # KeyRevoked
+            err.reach_ms = 7
         back = refusal_from(refusal_fields(err))
         assert type(back) is cls and str(back) == str(err)
         assert (back.origin, back.evidence, back.requirement) == (Origin.REMOTE, (b"a", b"b"), "X-001")
         assert getattr(back, "retry_after_ms", 0) == getattr(err, "retry_after_ms", 0)
-        assert getattr(back, "effective_ms", 0) == getattr(err, "effective_ms", 0)
+        assert getattr(back, "reach_ms", 0) == getattr(err, "reach_ms", 0)
     assert refusal_from(refusal_fields(IssuedInFuture(retry_after_ms=9))).retry_after_ms == 9  # type: ignore[attr-defined]
-    assert refusal_from(refusal_fields(KeyRevoked(effective_ms=3))).effective_ms == 3  # type: ignore[attr-defined]
+    assert refusal_from(refusal_fields(KeyRevoked(reach_ms=3))).reach_ms == 3  # type: ignore[attr-defined]
     plain = refusal_from(refusal_fields(CoopError("why")))
     assert type(plain) is CoopError and str(plain) == "INTERNAL: why"
 

@@ -449,24 +449,32 @@ def test_errors_without_a_known_code_become_transport_errors(
     assert (err.code, err.reason, err.details) == (grpc.StatusCode.ABORTED, reason, "from the peer")
 
 
-def test_key_revoked_carries_its_effective_time_for_machines_and_people() -> None:
-    """A KEY_REVOKED rejection carries the revocation's time in its ErrorInfo metadata (effective_ms,
-    decimal digits), which the client reads back; the detail shows it as a UTC time."""
+def test_key_revoked_carries_its_reach_time_for_machines_and_people() -> None:
+    """A KEY_REVOKED rejection carries the revocation's reach time (KEY-011) in its ErrorInfo metadata
+    as ``reach_ms`` and, for older clients, the same value under its old name ``effective_ms`` (RPC-005
+    (a)); the client reads it back, and reads an older server's ``effective_ms`` alone as the reach; the
+    detail shows it as a UTC time."""
     sent = errors.KeyRevoked(
-        "revoked from 2026-12-06 01:41:26.123 UTC (effective_ms=1796521286123)",
+        "revoked from 2026-12-06 01:41:26.123 UTC (reach_ms=1796521286123)",
         requirement="KEY-004",
-        effective_ms=1_796_521_286_123,
+        reach_ms=1_796_521_286_123,
     )
     status = status_for(sent)
     trailers = dict(status.trailing_metadata)
     info = error_details_pb2.ErrorInfo()
     assert status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]).details[0].Unpack(info)
-    assert info.metadata["effective_ms"] == "1796521286123"
+    assert info.metadata["reach_ms"] == info.metadata["effective_ms"] == "1796521286123"
     got = from_rpc_error(
         _FakeRpcError(status.code, status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]))
     )
     assert isinstance(got, errors.KeyRevoked)
-    assert (got.effective_ms, got.detail) == (1_796_521_286_123, sent.detail)
+    assert (got.reach_ms, got.detail) == (1_796_521_286_123, sent.detail)
+    # an older server's refusal: the reach under the old name alone
+    old = status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY])
+    del info.metadata["reach_ms"]
+    old.details[0].Pack(info)
+    got_old = from_rpc_error(_FakeRpcError(status.code, old))
+    assert isinstance(got_old, errors.KeyRevoked) and got_old.reach_ms == 1_796_521_286_123
 
 
 # --- limits and malformed input ------------------------------------------------------------

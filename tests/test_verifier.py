@@ -107,8 +107,8 @@ def test_key_revoked_by_itself_signs_nothing_from_the_effective_time(
         v.accept(alice.offer(bob, issued_at_ms=t + 1000).envelope)
     assert err.value.requirement == "KEY-004"
     # The time for people (UTC), the ms for machines: in the detail and as an attribute.
-    assert err.value.effective_ms == t + 1000
-    assert f"revoked from {utc_text(t + 1000)} (effective_ms={t + 1000})" in err.value.detail
+    assert err.value.reach_ms == t + 1000
+    assert f"revoked from {utc_text(t + 1000)} (reach_ms={t + 1000})" in err.value.detail
     assert utc_text(t + 1000).endswith(" UTC")
 
 
@@ -537,3 +537,31 @@ def test_recording_after_the_negotiation_moved_classifies_again(
     assert v.negotiations.get(offer.header.negotiation_id).expire_due(offer.header.expires_at_ms + 1)
     with pytest.raises(IllegalTransition):
         v.record(accept)
+
+
+@pytest.mark.req("RPC-006")
+def test_a_key_revoked_refusal_carries_the_same_revocation_whatever_order_they_were_held_in(
+    clock: FixedClock, alice: Party, bob: Party
+) -> None:
+    """RPC-006 (a): two revocations of Alice's key by her principal, reaching her Offer from one time,
+    held in either order: the refusal carries the one of lower digest, and its reach, in both (the first
+    held was the evidence before)."""
+    t = clock.now_ms
+    first = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t + 1000, reason="a")
+    )
+    second = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=t + 1000, reason="b")
+    )
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint())  # KEY-007: P may revoke her key
+    offer = alice.offer(bob, issued_at_ms=t + 1000)
+    carried = []
+    for order in ((first, second), (second, first)):
+        v = _verifier(alice, bob, evidence_view=False)
+        _accept_all(v, binding, *order)
+        with pytest.raises(KeyRevoked) as err:
+            v.accept(offer.envelope)
+        assert (err.value.requirement, err.value.reach_ms) == ("KEY-004", t + 1000)
+        carried.append(err.value.evidence)
+    lowest = min((first, second), key=lambda r: r.digest)
+    assert carried == [(lowest.envelope,), (lowest.envelope,)]

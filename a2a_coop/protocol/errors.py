@@ -207,17 +207,19 @@ class KeySmallOrder(IdentityError):
 class KeyRevoked(IdentityError):
     """Signing key was revoked before the statement was issued.
 
-    ``effective_ms``: the time the revocation held takes effect (Unix ms; 0 when unknown, as for a key
-    rotated out). The detail shows it as a UTC time for people, with the ms beside it; a server also
-    puts it in its ErrorInfo metadata as ``effective_ms`` (decimal digits), read back by the client."""
+    ``reach_ms``: the time from which the revocation in the evidence reaches the refused statement
+    (KEY-011's reach time, Unix ms; 0 when unknown, as for a key rotated out) -- not that revocation's own
+    effective_ms, which its envelope carries. The detail shows it as a UTC time for people, with the ms
+    beside it; a server also puts it in its ErrorInfo metadata as ``reach_ms`` (RPC-005 (a)), read back
+    by the client."""
 
     code = "KEY_REVOKED"
     grpc_status = "PERMISSION_DENIED"
     summary = "signing key was revoked before the statement was issued"
 
-    def __init__(self, detail: str = "", *, effective_ms: int = 0, **kwargs: Any) -> None:
+    def __init__(self, detail: str = "", *, reach_ms: int = 0, **kwargs: Any) -> None:
         super().__init__(detail, **kwargs)
-        self.effective_ms = effective_ms
+        self.reach_ms = reach_ms
 
 
 class RevocationUnauthorized(IdentityError):

@@ -238,9 +238,6 @@ class Verifier:
         # or for the key's own revocation no earlier than its issued_at_ms): nothing of the key issued
         # before it is reached, and statements under its Mandates (when it is a principal) from then on.
         self.revoked: dict[str, int] = {}
-        # key -> the envelope of the KeyRevocation that set its effective_ms: the evidence a KEY_REVOKED
-        # refusal carries, for a party to show an escrow that never saw it (ESC-013).
-        self.revocations: dict[str, bytes] = {}
         # key -> every KeyRevocation of it held, as signed: whether an escrow stamped a statement before it
         # stamped any revocation covering it (KEY-009) asks of each, not only of the one that set
         # effective_ms; and which of the key's statements each reaches, and from when, is KEY-011's
@@ -404,7 +401,6 @@ class Verifier:
         if held is not None and held <= (vs.issued_at_ms, vs.seq):
             return None  # bound no later already: nothing to learn from it
         revoked, of = self.revoked.pop(key), self.revocations_of.pop(key, None)
-        envelope = self.revocations.pop(key, None)
         try:
             self.check(vs, now_ms, ours=ours, received_ms=received_ms)
         except CoopError:
@@ -414,8 +410,6 @@ class Verifier:
             self.revoked[key] = revoked
             if of is not None:
                 self.revocations_of[key] = of
-            if envelope is not None:
-                self.revocations[key] = envelope
         return record.principal
 
     def bound_by(self, vs: VerifiedStatement) -> bool:
@@ -772,23 +766,30 @@ class Verifier:
     def _reaching(self, key: str, issued_at_ms: int, seq: int, authority: str) -> tuple[int, bytes] | None:
         """KEY-004 with KEY-011: (from when, digest) of the earliest-reaching held revocation of ``key``
         that reaches ``key``'s own statement issued at ``issued_at_ms``, at ``seq``, under ``authority``
-        (:meth:`_reach`); None if none does."""
+        (:meth:`_reach`), of those reaching it at one time the lowest digest (RPC-006 (a): the evidence a
+        refusal carries, whatever order they were heard in); None if none does."""
         hit = None
         for r in self.revocations_of.get(key, ()):
             when, floor = self._reach(r, key, authority, (issued_at_ms, seq))
-            if issued_at_ms >= when and seq >= floor and (hit is None or when < hit[0]):
+            if issued_at_ms >= when and seq >= floor and (hit is None or (when, r.digest) < hit):
                 hit = (when, r.digest)
         return hit
 
     def _cut(self, key: str, authority: str, at: tuple[int, int] | None = None) -> int | None:
         """KEY-011: the earliest time a held revocation of ``key`` reaches its statements under
         ``authority`` from (its seq floor aside: what is signed from now on is above every one held)."""
-        cut = None
-        for r in self.revocations_of.get(key, ()):
-            when = self._reach(r, key, authority, at)[0]
-            if cut is None or when < cut:
-                cut = when
-        return cut
+        hit = self._cut_by(key, authority, at)
+        return None if hit is None else hit[0]
+
+    def _cut_by(
+        self, key: str, authority: str, at: tuple[int, int] | None = None
+    ) -> tuple[int, bytes] | None:
+        """:meth:`_cut` and the digest of the revocation that sets it, of those setting it the lowest
+        (RPC-006 (a))."""
+        return min(
+            ((self._reach(r, key, authority, at)[0], r.digest) for r in self.revocations_of.get(key, ())),
+            default=None,
+        )
 
     def _mandate_reach(self, r: _Revocation, record: _MandateRecord | None) -> int:
         """KEY-011 (c), MND-012: from when ``r``, a KeyRevocation of the key that issued the Mandate of
@@ -808,12 +809,14 @@ class Verifier:
     def _principal_cut(self, record: _MandateRecord | None) -> int | None:
         """MND-012 with KEY-011 (c): the earliest time a held revocation of the key that issued the Mandate
         of ``record`` reaches statements under that Mandate from; None when none is held (or no Mandate)."""
-        cut = None
-        for r in self.revocations_of.get(record.principal, ()) if record is not None else ():
-            when = self._mandate_reach(r, record)
-            if cut is None or when < cut:
-                cut = when
-        return cut
+        hit = self._principal_cut_by(record)
+        return None if hit is None else hit[0]
+
+    def _principal_cut_by(self, record: _MandateRecord | None) -> tuple[int, bytes] | None:
+        """:meth:`_principal_cut` and the digest of the revocation that sets it, of those setting it the
+        lowest (RPC-006 (a))."""
+        held = self.revocations_of.get(record.principal, ()) if record is not None else ()
+        return min(((self._mandate_reach(r, record), r.digest) for r in held), default=None)
 
     def revokes(self, vs: VerifiedStatement) -> bool:
         """Whether a KeyRevocation held of ``vs``'s issuer reaches ``vs`` (KEY-004, KEY-011), whatever
@@ -1659,15 +1662,9 @@ class Verifier:
             return neg.contract.escrow
         return proposal_of(neg.outstanding).terms.escrow
 
-    def _revocation(self, key: str, digest: bytes | None = None) -> tuple[bytes, ...]:
-        """The KeyRevocation that set ``key``'s effective_ms -- or the one held of ``key`` with ``digest`` --
-        as evidence (empty if not held)."""
-        if digest is not None:
-            for r in self.revocations_of.get(key, ()):
-                if r.digest == digest:
-                    return (r.envelope,)
-        envelope = self.revocations.get(key)
-        return () if envelope is None else (envelope,)
+    def _revocation(self, key: str, digest: bytes) -> tuple[bytes, ...]:
+        """The KeyRevocation held of ``key`` with ``digest``, as a refusal's evidence (RPC-006 (a))."""
+        return tuple(r.envelope for r in self.revocations_of.get(key, ()) if r.digest == digest)
 
     def disowned(self, vs: VerifiedStatement, via: Sequence[VerifiedStatement] = ()) -> bool:
         """Whether ``vs`` is one a KeyRevocation held disowns (KEY-009): issued by a key, or under a
@@ -1942,12 +1939,12 @@ class Verifier:
         if hit is not None and not self._kept_as_evidence(vs):
             if vs is not None:
                 self._check_own_revocation_fork(key, vs)  # KEY-012; one kept as evidence is taken (KEY-013)
-            effective, digest = hit
+            reach, digest = hit
             raise KeyRevoked(
-                f"revoked from {utc_text(effective)} (effective_ms={effective})",
+                f"revoked from {utc_text(reach)} (reach_ms={reach})",
                 requirement="KEY-004",
                 evidence=self._revocation(key, digest),
-                effective_ms=effective,
+                reach_ms=reach,
             )
         rotated = self.rotated.get(key)
         # KEY-012 (a); not for the key's own revocation a view holds (KEY-009 (d)): it joins no chain
@@ -2060,16 +2057,17 @@ class Verifier:
             if not key or key not in self.revoked:
                 continue
             # KEY-011: from when a revocation reaches the key's statements under this authority
-            effective = (
-                self._cut(key, authority, (vs.issued_at_ms, vs.seq))
+            hit = (
+                self._cut_by(key, authority, (vs.issued_at_ms, vs.seq))
                 if key == vs.issuer
-                else self._principal_cut(record)
+                else self._principal_cut_by(record)
             )
-            if effective is not None and at >= effective:
+            if hit is not None and at >= hit[0]:
                 raise KeyRevoked(
-                    f"taken at its escrow's stamp ({at}), after its key was revoked from {effective}",
+                    f"taken at its escrow's stamp ({at}), after its key was revoked from {hit[0]}",
                     requirement=requirement,
-                    evidence=self._revocation(key),
+                    evidence=self._revocation(key, hit[1]),
+                    reach_ms=hit[0],
                 )
 
     def _stamped_after(
@@ -2109,18 +2107,18 @@ class Verifier:
             raise MandateUnknown("the verifier does not hold the referenced mandate", requirement="MND-002")
         # MND-012 with KEY-011 (c); not for a key's statement under its own Mandate, which KEY-004 with
         # KEY-011 (a) and (b) reads as any of its statements (MND-025)
-        effective = (
-            self._principal_cut(record)
+        hit = (
+            self._principal_cut_by(record)
             if record.principal != vs.issuer and record.principal in self.revoked
             else None
         )
-        if effective is not None and vs.issued_at_ms >= effective and not self._kept_as_evidence(vs):
+        if hit is not None and vs.issued_at_ms >= hit[0] and not self._kept_as_evidence(vs):
+            reach, digest = hit
             raise KeyRevoked(
-                f"the mandate's principal key was revoked from {utc_text(effective)} "
-                f"(effective_ms={effective})",
+                f"the mandate's principal key was revoked from {utc_text(reach)} (reach_ms={reach})",
                 requirement="MND-012",
-                evidence=self._revocation(record.principal),
-                effective_ms=effective,
+                evidence=self._revocation(record.principal, digest),
+                reach_ms=reach,
             )
         accepted = self._accepted_proposal(vs) if vs.body == "accept" else None
         check_against_mandate(vs, record.mandate, accepted)
@@ -2535,7 +2533,6 @@ class Verifier:
             earliest = _earliest_of(signed, r.key)  # KEY-011
             if r.key not in self.revoked or earliest < self.revoked[r.key]:
                 self.revoked[r.key] = earliest
-                self.revocations[r.key] = vs.envelope
             if r.key in self.handovers:
                 self._refresh_handovers()
             revokers = self.revokers.setdefault(r.key, {})

@@ -45,6 +45,10 @@ from a2a_coop.protocol.errors import CoopError, Origin, by_code
 DOMAIN: Final = "a2acoop.v1"
 ENVELOPE_TYPE_URL: Final = "type.googleapis.com/a2acoop.v1.Envelope"
 STATUS_DETAILS_KEY: Final = "grpc-status-details-bin"
+# RPC-005 (a): the ErrorInfo key a KEY_REVOKED refusal's reach time went by before it was `reach_ms`. It
+# misnamed it -- a revocation's effective_ms is another value, which its envelope carries --, and is sent
+# beside `reach_ms`, the same value, for clients that read only it.
+LEGACY_REACH_KEY: Final = "effective_ms"
 # Room left for the encoded google.rpc.Status when evidence is attached: under gRPC's default 8 KiB
 # metadata limit with space for the other trailers and base64 expansion on the wire.
 EVIDENCE_BUDGET_BYTES: Final = 4096
@@ -98,9 +102,11 @@ def status_for(err: CoopError) -> grpc.Status:
     retry_after_ms = getattr(err, "retry_after_ms", 0)
     if retry_after_ms:  # back-pressure (RPC-012): when to try again, in ErrorInfo and as RetryInfo
         metadata["retry_after_ms"] = str(retry_after_ms)
-    effective_ms = getattr(err, "effective_ms", 0)
-    if effective_ms:  # KEY_REVOKED: the revocation's time for machines (the detail shows it in UTC)
-        metadata["effective_ms"] = str(effective_ms)
+    reach_ms = getattr(err, "reach_ms", 0)
+    if reach_ms:  # KEY_REVOKED: the revocation's reach, for machines (the detail shows it in UTC)
+        metadata["reach_ms"] = str(reach_ms)
+        # the same value under the name older clients read it by (RPC-005 (a))
+        metadata[LEGACY_REACH_KEY] = str(reach_ms)
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=err.code, domain=DOMAIN, metadata=metadata))
     details = [info]
@@ -162,9 +168,10 @@ def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:
         retry_after = info.metadata.get("retry_after_ms", "")
         if retry_after.isdigit() and hasattr(out, "retry_after_ms"):
             out.retry_after_ms = int(retry_after)
-        effective = info.metadata.get("effective_ms", "")
-        if effective.isdigit() and hasattr(out, "effective_ms"):
-            out.effective_ms = int(effective)
+        # an older server sent the same reach under the old name alone (RPC-005 (a))
+        reach = info.metadata.get("reach_ms") or info.metadata.get(LEGACY_REACH_KEY, "")
+        if reach.isdigit() and hasattr(out, "reach_ms"):
+            out.reach_ms = int(reach)
         return out
     return TransportError(code, message)
 
