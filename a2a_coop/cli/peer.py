@@ -917,11 +917,20 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         if escrow is not None:
             serving = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow))
             serving_escrow = verify_statement(serving).statement.mandate.agent
-        other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
-        negs = [n for n in negs if n.other(peer.did) == other]
-        if not negs:
-            out.write(f"nothing to resume with {other}\n")
-            return EXIT_OK
+        try:
+            other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
+        except UsageError as unreachable:
+            # What we owe the escrow needs no counterparty, which may have stopped our run to keep it from
+            # there (NEG-024, (a); ESC-012): shown all the same, each trade then said as it stands.
+            negs = [n for n in negs if escrow is not None and _owes_the_escrow(peer, n)]
+            if not negs:
+                raise
+            print(f"a2a-coop: {unreachable}; showing the escrow what we owe it first", file=sys.stderr)
+        else:
+            negs = [n for n in negs if n.other(peer.did) == other]
+            if not negs:
+                out.write(f"nothing to resume with {other}\n")
+                return EXIT_OK
         # Each trade is settled with the escrow its contract names, and only that one is trusted (a
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
         succeeded: set[str] = set()
@@ -996,6 +1005,17 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if (held := _held_under_revocable_terms(peer, neg)) is not None:  # as `offer` says it
                     print(f"a2a-coop: {short_id} {held}", file=sys.stderr)
     return EXIT_UNFINISHED if not_done else EXIT_OK
+
+
+def _owes_the_escrow(peer: Peer, neg: Negotiation) -> bool:
+    """Whether ``neg`` holds something of ours its escrow must be shown whatever the counterparty does: our
+    bonded offer whose answer it has not taken (ESC-012), our Accept a lower answer cut back (NEG-024), our
+    bonded Counter it cut off the line (NEG-024 (a))."""
+    return (
+        bonded_offer_to_show(peer, neg) is not None
+        or (neg.contract is None and bool(accept_cut_back(peer, neg)))
+        or peer.cut_off_counter(neg.id) is not None
+    )
 
 
 def _say_withdraw_final(peer: Peer, neg: Negotiation) -> None:

@@ -45,7 +45,6 @@ from a2a_coop.protocol.errors import (
     CoopError,
     MalformedEnvelope,
     Origin,
-    RateLimited,
     RequestInvalid,
     WrongParty,
     utc_text,
@@ -98,6 +97,7 @@ from a2a_coop.runtime.strangers import (
 )
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import (
+    RETRIED_REFUSALS,
     Submitter,
     accept_cut_back,
     ask_escrow_alone,
@@ -297,8 +297,10 @@ class EscrowWitness:
 
     Best effort: the answer to the exchange has left already, so a failed or dropped submission is
     logged, never raised (the initiator's settle_with_escrow submits the Deliveries it holds too). A
-    submission the escrow did not take -- it was unreachable, or rate limited us -- is tried again at
-    doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused (a protocol error) is not.
+    submission the escrow did not take -- it was unreachable, or refused it with a code a later Submit may
+    pass (:data:`~a2a_coop.runtime.trade.RETRIED_REFUSALS`: a limit, or a time its clock has not reached)
+    -- is tried again at doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused otherwise is
+    not.
 
     Args:
         escrow: where to submit.
@@ -401,11 +403,13 @@ class EscrowWitness:
         try:
             self.escrow.submit(envelopes)
             return
-        except RateLimited as exc:
-            delay, failure = max(delay, exc.retry_after_ms / 1000), exc
         except CoopError as exc:
-            log.warning("escrow witness: the escrow refused %s: %s", envelope_count(len(envelopes)), exc)
-            return
+            if exc.code not in RETRIED_REFUSALS:  # the same bytes are refused again
+                log.warning("escrow witness: the escrow refused %s: %s", envelope_count(len(envelopes)), exc)
+                return
+            # A limit (RPC-012 (b)) or a time the escrow's clock has not reached (TIM-003, TIM-009): asked
+            # again, at its hint when it gives one later than our next try.
+            delay, failure = max(delay, getattr(exc, "retry_after_ms", 0) / 1000), exc
         except Exception as exc:  # transport failures: best effort, see the class docstring
             failure = exc
         n = envelope_count(len(envelopes))
