@@ -24,6 +24,7 @@ import contextlib
 
 import pytest
 from peers import make_peer
+from test_attack27b_thief_frames_principal import _new_key
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner
@@ -33,7 +34,7 @@ from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.runtime.reputation import Reputation, TrustPolicy
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
+from a2a_coop.testing import DAY_MS, FixedClock, Party, derive
 
 MINUTE_MS = 60_000
 
@@ -47,25 +48,6 @@ def _thief(alice: Party, *, seq: int, label: str, prev: bytes = b"") -> ChainSig
         nonce=lambda: derive(f"thief/{label}/{next(count)}", 16),
         head=(seq, prev),
     )
-
-
-def _new_key(alice: Party) -> tuple[ChainSigner, VerifiedStatement, VerifiedStatement]:
-    """SPEC 10.5's way out: a new agent key K2, a Mandate of the same principal, bound by a Checkpoint."""
-    clock = alice.clock
-    k2 = Signer("alice-new-key", clock)
-    caps = identity_pb2.Mandate(
-        agent=k2.did,
-        valid_from_ms=clock.now_ms,
-        valid_until_ms=clock.now_ms + 30 * DAY_MS,
-        currency="credit",
-        max_per_deal=10_000,
-        budget_per_period=100_000,
-        period_ms=30 * DAY_MS,
-        max_outstanding=50_000,
-    )
-    mandate = alice.principal.sign("mandate", caps, ttl_ms=30 * DAY_MS)
-    binding = k2.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=mandate.digest)
-    return k2, mandate, binding
 
 
 def _prebinding_pair(alice: Party, before_ms: int) -> ForkProof:

@@ -122,6 +122,30 @@ class _Race:
         )
 
 
+def _bonded_revocable(
+    clock: FixedClock, alice: Party, bob: Party, escrow: Party
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement, list[VerifiedStatement]]:
+    """Bob's bonded, revocable offer (forfeit_bond) to Alice naming ``escrow``, her Accept a second later,
+    the escrow's Stamp of both and its BondLocks of Bob's and Alice's bonds: (offer, accept, stamp, locks)."""
+    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
+    offer = bob.offer(
+        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
+    )
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    locks = [
+        escrow.sign(
+            "bond_lock",
+            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
+            audience=p.did,
+            negotiation_id=offer.header.negotiation_id,
+        )
+        for p in (bob, alice)
+    ]
+    return offer, accept, stamp, locks
+
+
 def _race(body: str, *, principal: bool = False) -> _Race:
     """The race of KEY-010 (tests/test_attack20.py), the thief signing ``body``: "revoke" (Alice's
     contract, under forfeit_bond terms), "breach_claim" (of Bob's item, past its deadline), "accept"
@@ -132,23 +156,8 @@ def _race(body: str, *, principal: bool = False) -> _Race:
     clock = FixedClock()
     alice, bob, carol = Party("alice", clock), Party("bob", clock), Party("carol", clock)
     escrow = Party("escrow", clock)
-    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
-    offer = bob.offer(
-        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
-    )
-    clock.advance(1_000)
-    accept = alice.accept(offer)
+    offer, accept, stamp, locks = _bonded_revocable(clock, alice, bob, escrow)
     nid = offer.header.negotiation_id
-    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
-    locks = [
-        escrow.sign(
-            "bond_lock",
-            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
-            audience=p.did,
-            negotiation_id=nid,
-        )
-        for p in (bob, alice)
-    ]
     clock.advance(1_000)
     delivery = alice.deliver(accept, bob)
     context = [*alice.setup, *bob.setup, *escrow.setup, stamp.envelope, offer.envelope, accept.envelope]
@@ -2486,23 +2495,9 @@ def _retired_with_a_revoke(revoked_after_ms: int, stamped_after_ms: int) -> list
     after the Revoke's own time, and the Revoke -- the revocation first, as the escrow took them."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    revocable = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
-    offer = bob.offer(
-        alice, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did, revocation=revocable)
-    )
-    clock.advance(1_000)
-    accept = alice.accept(offer)
+    offer, accept, stamp, bonded = _bonded_revocable(clock, alice, bob, escrow)
     nid = offer.header.negotiation_id
-    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
-    locks = [
-        escrow.sign(
-            "bond_lock",
-            commitment_pb2.BondLock(contract=accept.digest, party=p.did, amount=BOND),
-            audience=p.did,
-            negotiation_id=nid,
-        ).envelope
-        for p in (bob, alice)
-    ]
+    locks = [lock.envelope for lock in bonded]
     clock.advance(1_000)
     revoke = alice.sign(
         "revoke",
