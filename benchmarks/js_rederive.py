@@ -32,14 +32,15 @@ from conformance.generate_vectors.negotiation import stamp
 ROOT: Final = Path(__file__).resolve().parent.parent
 VERIFIER: Final = ROOT / "examples" / "js_verifier" / "verify.mjs"
 CAPS: Final = {"max_per_deal": 10**9, "budget_per_period": 10**12, "max_outstanding": 10**12}
-# Feeds the transcript to one view and times it (argv: the transcript's path, then the verifier module's --
-# not first, where the module would take itself for the command run and read its arguments).
+# Feeds the transcript to one view and times it (argv: the transcript's path, the view's role, then the
+# verifier module's -- not first, where the module would take itself for the command run and read its
+# arguments).
 _RUN: Final = """
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-const { Verifier } = await import(pathToFileURL(process.argv[2]).href);
+const { Verifier } = await import(pathToFileURL(process.argv[3]).href);
 const envelopes = JSON.parse(readFileSync(process.argv[1], "utf8")).map((e) => Buffer.from(e, "base64"));
-const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const v = new Verifier({ mode: "sparse", nowMs: null, role: process.argv[2] });
 const start = performance.now(), cpu = process.cpuUsage();
 let refused = 0;
 for (const e of envelopes) {
@@ -51,17 +52,20 @@ console.log(JSON.stringify({ seconds, cpu: (used.user + used.system) / 1e6, refu
 """
 
 
-def transcript(trades: int) -> list[bytes]:
-    """Mandates, then ``trades`` times: offer, Counter, Accept, the kept Reject, the escrow's Stamp."""
+def transcript(trades: int, *, exclusive_keys: bool = False) -> list[bytes]:
+    """Mandates, then ``trades`` times: offer, Counter, Accept, the kept Reject, the escrow's Stamp.
+    ``exclusive_keys``: each Counter names an exclusive_key of its own (NEG-009 asks of each Accept)."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock, CAPS), Party("bob", clock, CAPS), Party("escrow", clock)
     out = [p.mandate_vs.envelope for p in (alice, bob, escrow)]
-    for _ in range(trades):
+    for i in range(trades):
         offer = bob.offer(alice)
         clock.advance(1_000)
         kept = alice.reject(offer, "kept back")
         clock.advance(1_000)
-        counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+        key = f"trade-{i}".encode() if exclusive_keys else b""
+        terms = alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100, exclusive_key=key)
+        counter = alice.counter(offer, terms)
         clock.advance(1_000)
         accept = bob.accept(counter)
         witness = stamp(escrow, accept)
@@ -76,17 +80,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     cost = "(100 take ~0.5 s of CPU, 2,000 ~7 s: bounded checks a statement, the signature's the largest)"
     parser.add_argument("--trades", type=int, default=100, help=cost)
     parser.add_argument("--verifier", type=Path, default=VERIFIER, help="the verify.mjs to time")
+    role = "the view's role (escrow: ESC-019, ESC-020)"
+    parser.add_argument("--role", choices=("auditor", "escrow"), default="auditor", help=role)
+    each_key = "each Counter names an exclusive_key of its own (NEG-009)"
+    parser.add_argument("--exclusive-keys", action="store_true", help=each_key)
     args = parser.parse_args(argv)
     node = shutil.which("node")
     if node is None:
         print("node is not on PATH", file=sys.stderr)
         return 2
-    envelopes = transcript(args.trades)
+    envelopes = transcript(args.trades, exclusive_keys=args.exclusive_keys)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "transcript.json"
         path.write_text(json.dumps([base64.b64encode(e).decode() for e in envelopes]))
         run = subprocess.run(
-            [node, "--input-type=module", "-e", _RUN, str(path), str(args.verifier.resolve())],
+            [node, "--input-type=module", "-e", _RUN, str(path), args.role, str(args.verifier.resolve())],
             check=True,
             capture_output=True,
             text=True,
@@ -94,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = json.loads(run.stdout)
     report = {
         "trades": args.trades,
+        "role": args.role,
+        "exclusive_keys": args.exclusive_keys,
         "statements": len(envelopes),
         "refused": result["refused"],
         "seconds": round(result["seconds"], 3),

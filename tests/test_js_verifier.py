@@ -960,6 +960,47 @@ def test_the_js_verifiers_claim_window_reads_only_the_partys_grant(trades: int) 
     assert got == {"accepts": trades, "scanned": 0, "mandatesRead": 2 * trades}
 
 
+_EXCLUSIVE_KEY_WORK = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const P = Verifier.prototype, holders = P.holdersOf;
+let asked = 0, holdersRead = 0, refused = 0;
+P.holdersOf = function (offerer, key) {
+  const got = holders.call(this, offerer, key);
+  asked++;
+  holdersRead += got.length;
+  return got;
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: process.argv[2] });
+// every negotiation read from the view's whole store by a pass over it
+const held = v.negotiations, pass = held.values;
+let scanned = 0;
+held.values = function* () {
+  for (const x of pass.call(this)) {
+    scanned++;
+    yield x;
+  }
+};
+for (const e of envelopes) {
+  try { v.accept(e); } catch (x) { refused++; }
+}
+console.log(JSON.stringify({ asked, holdersRead, scanned, refused }));
+"""
+
+
+@pytest.mark.parametrize("role", ["auditor", "escrow"])
+@pytest.mark.parametrize("trades", [4, 16])
+def test_the_js_verifiers_exclusive_key_check_reads_only_the_keys_holders(trades: int, role: str) -> None:
+    """NEG-009 over ``python -m benchmarks js_rederive --exclusive-keys``'s transcript: each of Alice's
+    Counters names an exclusive_key of its own, so Bob's Accept of it asks whether Alice holds a live contract
+    with that key. ``exclusiveHolders`` keeps the negotiations a contract naming a key was formed in by
+    (offerer, key): an Accept reads those (none here: every key is new), whatever else the view holds.
+    Before, each Accept read every negotiation held: k at the k-th, 136 at 16 trades."""
+    envelopes = transcript(trades, exclusive_keys=True)
+    got = js_module(_EXCLUSIVE_KEY_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), role)
+    assert got == {"asked": trades, "holdersRead": 0, "scanned": 0, "refused": 0}
+
+
 # The vector files (argv), then the verifier's path (first, the module would take itself for the command
 # run): every vector with EXPOSURE.audit on, the sums counted after every statement -- so a record a
 # statement moved without touch() is stale at the next check. Prints the vectors where the audit threw.

@@ -1208,6 +1208,9 @@ export class Verifier {
     this.stamps = new Map(); // hex digest named -> [{escrow, t, seq, pos}]
     this.attested = new Map(); // issuer \0 contract -> seq
     this.offersByNegotiation = new Map(); // hex id -> [its offer records: the opening Offer, each Counter counted]
+    // offerer \0 hex exclusive_key -> the hex ids of the negotiations a contract naming that key was formed in:
+    // where NEG-009 looks for a live contract holding the key (holdersOf), not every negotiation held
+    this.exclusiveHolders = new Map();
     this.exposureSums = new ExposureSums(); // step 29's sums (SPEC 4.5)
     this.superseded = new Set(); // hex digests of superseded statements (NEG-017, NEG-018)
     this.handedFrom = new Map(); // old escrow key -> the revocations' reaches its contracts were last rebuilt at (ESC-022 (e))
@@ -2064,7 +2067,7 @@ export class Verifier {
         }
         const key = contract.proposal.exclusive_key;
         if (key.length && !w) {
-          for (const m of this.negotiations.values()) {
+          for (const m of this.holdersOf(contract.proposer, key)) {
             const c = m.contract;
             if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c))
               fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
@@ -2079,7 +2082,7 @@ export class Verifier {
           n.line.push(rec);
         } else n.closer = rec;
         if (contract) {
-          n.contract = contract;
+          this.holdContract(n, contract);
           n.branch = contract.offerRec; // should its escrow witness it, another answer to its offer is superseded
         }
         if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
@@ -2292,7 +2295,7 @@ export class Verifier {
       if (rec.bodyName === "accept") {
         if (this.witnessOf(rec, tip)) return false; // NEG-019
         const key = proposalOf(tip).exclusive_key;
-        for (const o of key.length ? this.negotiations.values() : []) {
+        for (const o of key.length ? this.holdersOf(tip.h.issuer, key) : []) {
           const c = o.contract;
           if (o !== n && c && contractLiveFor(o, rec) && c.proposer === tip.h.issuer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c)) return true;
         }
@@ -2359,7 +2362,7 @@ export class Verifier {
     const c = new Contract(O, acceptRec);
     c.witnessed = true;
     c.witness = w;
-    n.contract = c;
+    this.holdContract(n, c);
     n.state = "ACCEPTED";
     if (path) this.countCutOffLine(n, acceptRec);
   }
@@ -2439,7 +2442,7 @@ export class Verifier {
       contract = new Contract(O, rec);
       contract.answeredTwice = true;
       const key = contract.proposal.exclusive_key;
-      for (const m of key.length && !this.bindsOffererToNothing(contract) ? this.negotiations.values() : []) {
+      for (const m of key.length && !this.bindsOffererToNothing(contract) ? this.holdersOf(contract.proposer, key) : []) {
         const c = m.contract;
         if (m !== n && contractLiveFor(m, rec) && c.proposer === contract.proposer && c.proposal.exclusive_key.equals(key) && !this.bindsOffererToNothing(c))
           fail("EXCLUSIVE_CONFLICT", "NEG-009", "exclusive_key held by a live contract");
@@ -2471,11 +2474,29 @@ export class Verifier {
         n.closer = rec;
       }
       if (contract) {
-        n.contract = contract;
+        this.holdContract(n, contract);
         n.branch = O;
       }
       if (bodyName === "counter" && h.mandate.length) this.pushOffer(rec);
     };
+  }
+
+  // NEG-009: `c` is negotiation n's contract now -- indexed by its offerer and exclusive_key (holdersOf)
+  holdContract(n, c) {
+    n.contract = c;
+    const key = c.proposal.exclusive_key;
+    if (!key.length) return;
+    const k = `${c.proposer}\0${hex(key)}`;
+    const ids = this.exclusiveHolders.get(k);
+    if (ids) ids.add(n.id);
+    else this.exclusiveHolders.set(k, new Set([n.id]));
+  }
+  // NEG-009: the negotiations held in which `offerer` formed a contract naming exclusive_key `key` -- those whose
+  // contract holds it now among them (a contract displaced or cut back since stays listed: each caller asks the
+  // negotiation's contract itself), never one of another key
+  holdersOf(offerer, key) {
+    const ids = this.exclusiveHolders.get(`${offerer}\0${hex(key)}`);
+    return ids ? [...ids].map((id) => this.negotiations.get(id)).filter(Boolean) : [];
   }
 
   // KEY-009 (c) with MND-010 and NEG-009, a view of evidence: a contract whose Accept no escrow can witness (the
