@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_run import cli_process
@@ -38,6 +39,7 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import remember_run
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import forgotten_to_show, resume_trade
 from a2a_coop.testing import FixedClock, LocalEscrow, Party, derive
 from a2a_coop.transport import serve
@@ -99,8 +101,9 @@ class _Stopped:
         w.escrow.tick()
 
 
-def _open(w: _World, path: Path, start: int) -> Peer:
-    """Bob's peer on the journal at ``path`` (its ``start``-th start: nonces of its own)."""
+def _open(w: Any, path: Path, start: int, strategy: Strategy | None = None) -> Peer:
+    """Bob's peer on the journal at ``path`` (its ``start``-th start: nonces of its own), in a world ``w``
+    with ``bob``, ``escrow`` and ``clock`` (this module's or test_cutoff27_withdraw_everywhere's)."""
     nonces = itertools.count()
     return Peer(
         w.bob.agent.key,
@@ -109,6 +112,7 @@ def _open(w: _World, path: Path, start: int) -> Peer:
         context=[w.escrow.mandate],
         clock=lambda: w.clock.now_ms,
         nonce=lambda: derive(f"nonce/bob/{start}/{next(nonces)}", 16),
+        strategy=strategy,
     )
 
 

@@ -29,13 +29,13 @@ not a Reject, cut it off and the negotiation is still live in memory: a one-line
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cli_run import cli_process, one_line_error
 from test_attack27_cut_off_counter import _Alice, _bodies, _mirror, _SureOfferer
+from test_attack27_resume_cut_back import _open as open_bob
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.cli.demo import Identity, provision
@@ -140,17 +140,8 @@ class _Stopped:
 
 
 def _open(w: _World, path: Path, start: int) -> Peer:
-    """Bob's peer on the journal at ``path`` (its ``start``-th start: nonces of its own)."""
-    nonces = itertools.count()
-    return Peer(
-        w.bob.agent.key,
-        w.bob.mandate_vs.envelope,
-        journal=Journal.open(path, durability="normal"),
-        context=[w.escrow.mandate],
-        clock=lambda: w.clock.now_ms,
-        nonce=lambda: derive(f"nonce/bob/{start}/{next(nonces)}", 16),
-        strategy=_SureOfferer(w.party.did),
-    )
+    """Bob's peer on the journal at ``path`` (its ``start``-th start), sure of his offers."""
+    return open_bob(w, path, start, _SureOfferer(w.party.did))
 
 
 def _to_resume(peer: Peer, nid: bytes, now_ms: int) -> list:

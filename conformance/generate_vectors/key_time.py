@@ -122,6 +122,13 @@ class _Race:
         )
 
 
+def _upholding(accept: VerifiedStatement, claim: VerifiedStatement) -> commitment_pb2.Ruling:
+    """A Ruling upholding ``claim`` under the contract ``accept`` formed."""
+    return commitment_pb2.Ruling(
+        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+    )
+
+
 def _bonded_revocable(
     clock: FixedClock, alice: Party, bob: Party, escrow: Party
 ) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement, list[VerifiedStatement]]:
@@ -1163,10 +1170,7 @@ def _hand_over(
     if second == "lapse_first":
         out += _lapsing(successors[1], clock, offer, accept, [bob, alice])
     clock.advance(3_600_001)
-    ruling = commitment_pb2.Ruling(
-        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-    )
-    out.append(k2.sign("ruling", ruling, negotiation_id=nid).envelope)
+    out.append(k2.sign("ruling", _upholding(accept, claim), negotiation_id=nid).envelope)
     at = len(out) - 1
     forfeit = commitment_pb2.Forfeit(
         contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=claim.digest
@@ -1316,10 +1320,7 @@ def _thief_story(exclusive_key: bytes = b"") -> _ThiefStory:
     clock.advance(10)
     thief = [esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope]
     clock.advance(3_600_001)
-    uphold = commitment_pb2.Ruling(
-        contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-    )
-    thief.append(esc.sign("ruling", uphold, negotiation_id=nid).envelope)
+    thief.append(esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid).envelope)
     thief += _bob_forfeits_to_alice(esc, accept, bob, alice, claim.digest)
     handover, k2 = _handed_over(esc, clock, theft)
     return _ThiefStory(clock, alice, bob, offer, accept, claim, base, thief, handover, k2)
@@ -2236,13 +2237,7 @@ def disowned_stamps_in_a_view() -> Group:
     clock.advance(10)
     thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
     clock.advance(3_600_001)
-    uphold = esc.sign(
-        "ruling",
-        commitment_pb2.Ruling(
-            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-        ),
-        negotiation_id=nid,
-    )
+    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
     stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
     g.add(
         "the escrow key's principal revokes it from its theft; the thief's Stamp of Alice's claim, heard "
@@ -2758,13 +2753,7 @@ def rotated_stamp_in_a_view() -> Group:
     clock.advance(10)
     stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
     clock.advance(3_600_001)
-    uphold = esc.sign(
-        "ruling",
-        commitment_pb2.Ruling(
-            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
-        ),
-        negotiation_id=nid,
-    )
+    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
     assert rotation.header.seq < stamp.header.seq < uphold.header.seq
     g.add(
         "the escrow key rotated itself out (KEY-005); its Stamp of Alice's claim at a higher seq, heard "
