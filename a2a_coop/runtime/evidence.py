@@ -113,8 +113,11 @@ class EvidenceVerifier(Verifier):
                 self._keep(vs.issuer, proof)  # bounded like a gossiped proof: two statements cost as much
                 if err.requirement in ("CHN-004", "CHN-003"):
                     self._keep_time_inversion(vs)
-            elif vs.body in ANSWERS:
-                self._keep_answer_proof(vs, refused=True)  # a second answer refused (one naming an escrow)
+            if vs.body in ANSWERS:
+                # A second answer refused (one naming an escrow) -- or an answer refused for a fork of its
+                # chain, weighed as an answer too: else a thief's statement at its seq, heard first, left
+                # the fork kept where the answer pair, dated earlier, convicts (ATT-013 (c)).
+                self._keep_answer_proof(vs, refused=True)
             raise
         self._index_evidence(vs)
         if vs.body == "bond_lock":
