@@ -314,7 +314,7 @@ def test_keeping_the_answer_proof_reads_each_held_answer_at_most_once(
 
     read: list[int] = []
     ranked: list[int] = []
-    real_answered, real_rank = evidence.answered, evidence._pair_rank
+    real_answered, real_rank = evidence.answered, evidence.pair_rank
 
     def counted_answered(vs: VerifiedStatement) -> bytes:
         read.append(1)
@@ -325,7 +325,7 @@ def test_keeping_the_answer_proof_reads_each_held_answer_at_most_once(
         return real_rank(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(evidence, "answered", counted_answered)
-    monkeypatch.setattr(evidence, "_pair_rank", counted_rank)
+    monkeypatch.setattr(evidence, "pair_rank", counted_rank)
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     offer = bob.offer(alice, bob.proposal(), ttl_ms=600_000)
@@ -380,3 +380,83 @@ def test_a_journaled_peer_keeps_the_proof_of_a_late_answer_after_forgetting_its_
     restarted = make_peer(bob, clock, journal=journal, context=[escrow.mandate_vs.envelope])
     assert alice.did in restarted.verifier.forks
     journal.close()
+
+
+def _refused_after_a_withdraw(
+    tmp_path: Path, order: tuple[int, ...], *, forget: bool, late: bool, archive: str = "writer"
+) -> tuple[EvidenceVerifier, list[VerifiedStatement]]:
+    """A view of evidence with a journal takes Bob's offer naming an escrow and his Withdraw of it; Alice's
+    three answers to the offer (an Accept, a Reject, a Counter, a second apart, signed before the Withdraw)
+    come after, in ``order``, each refused -- the negotiation is over (ILLEGAL_TRANSITION), or, ``late``,
+    the offer expired (EXPIRED, section 11 step 25, before the negotiation is read). ``forget``: the view
+    forgets the negotiation before each (bounded memory, section 4.5). ``archive`` "reader": the view reads
+    a journal opened to read, which takes no rows. Returns (the view, Alice's answers)."""
+    from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.runtime.journal import Journal
+    from a2a_coop.testing import FixedClock
+
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    answers = []
+    for sign in (alice.accept, lambda o: alice.reject(o, "no"), lambda o: alice.counter(o, _mirror(o))):
+        clock.advance(1_000)
+        answers.append(sign(offer))
+    clock.advance(1_000)
+    withdraw = bob.withdraw(offer)
+    path = tmp_path / f"{order}-{forget}-{late}-{archive}.db"
+    journal = Journal.open(path, durability="normal")
+    reader = Journal.open(path, lock=False) if archive == "reader" else None
+    view = EvidenceVerifier()
+    view.use_archive(reader or journal)
+    for env in [*alice.setup, *bob.setup, *escrow.setup]:
+        view.accept(env)
+    for vs in (offer, withdraw):
+        view.accept_statement(vs, clock.now_ms)
+        journal.record_batch([(vs, [], False)], at_ms=0)
+    now = offer.expires_at_ms + 600_000 if late else clock.now_ms
+    for i in order:
+        if forget and offer.negotiation_id in view.negotiations.by_id:
+            view.forget_negotiation(offer.negotiation_id)  # read back by a refusal, or never forgotten
+            assert offer.negotiation_id not in view.negotiations.by_id
+        with pytest.raises(CoopError) as refused:
+            view.accept_statement(answers[i], now)
+        assert refused.value.code == ("EXPIRED" if late else "ILLEGAL_TRANSITION")  # the attack happened
+    for j in (journal, reader):
+        if j is not None:
+            j.close()
+    return view, answers
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+@pytest.mark.parametrize("late", [False, True], ids=["ended", "expired"])
+def test_two_refused_answers_across_a_forgetting_are_still_an_answer_proof(
+    tmp_path: Path, late: bool
+) -> None:
+    """ATT-013 (c) in bounded memory (proof29): a key's answers to one statement that a view refuses join no
+    negotiation (ERR-003), so a view that forgot the negotiation between two of them read it back without
+    the first -- and found no pair, where a view that had not forgotten kept the answer proof: Alice's two
+    refused answers to Bob's withdrawn offer convicted her there and not here, the peer's memory deciding.
+    Now the refused answers a forgotten negotiation's index held (its earliest and best pair, at most three
+    per key and statement) go to the archive with it and come back with it: in every order of her three
+    answers, each view keeps the same proof -- the pair dated earliest."""
+    for order in itertools.permutations(range(3)):
+        kept = []
+        for forget in (False, True):
+            view, answers = _refused_after_a_withdraw(tmp_path, order, forget=forget, late=late)
+            alice = answers[0].issuer
+            assert alice in view.forks, (order, forget)
+            proof = view.forks[alice]
+            kept.append({proof.first, proof.second})
+        assert kept[0] == kept[1] == {answers[0].envelope, answers[1].envelope}, order
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+def test_refused_answers_set_aside_stay_in_memory_when_the_archive_only_reads(tmp_path: Path) -> None:
+    """The refused answers of a forgotten negotiation are kept in memory, as the held-off marks are, when the
+    archive cannot take them (a journal opened to read): the pair is found all the same."""
+    for order in [(2, 1, 0), (0, 2, 1)]:
+        view, answers = _refused_after_a_withdraw(tmp_path, order, forget=True, late=False, archive="reader")
+        proof = view.forks[answers[0].issuer]
+        assert {proof.first, proof.second} == {answers[0].envelope, answers[1].envelope}
+        assert not view._refused_archived  # the archive took no row: memory held them

@@ -338,3 +338,88 @@ def test_every_order_of_three_answers_and_a_gossiped_proof_keeps_one_proof() -> 
     other = sorted(k for k, p in kept.items() if p != pair)
     _framed_if(other != [], f"{len(other)} orders keep another proof than the pair dated earliest: {other}")
     assert faulty == {frozenset({alice.did, alice.principal.did})}
+
+
+def _forked_at_the_accept() -> tuple[Party, list[bytes], dict[str, VerifiedStatement], VerifiedStatement]:
+    """:func:`_answers_around_a_revocation`'s K (its Reject and Accept of Bob's offer before P's revocation),
+    and the thief's Offer to Bob at the Accept's seq, dated after the revocation: a fork with the Accept that
+    P's revocation reaches. Returns (Alice, what a view holds first -- P's revocation last --, K's answers,
+    the thief's Offer)."""
+    from a2a_coop.protocol.chain import ChainSigner
+    from a2a_coop.testing import derive
+
+    alice, bob, held, a, _ = _answers_around_a_revocation()
+    alice.clock.advance(1_000)
+    count = iter(range(1, 100))
+    thief = ChainSigner(
+        alice.agent.key,
+        clock=lambda: alice.clock.now_ms,
+        nonce=lambda: derive(f"thief/fork/{next(count)}", 16),
+        head=(a["accept"].seq, a["reject"].digest),
+    )
+    fork = thief.sign(
+        "offer",
+        alice.proposal(),
+        audience=bob.did,
+        negotiation_id=b"",
+        mandate=alice.mandate_vs.digest,
+        ttl_ms=60_000,
+    )
+    assert (
+        fork.seq == a["accept"].seq and fork.issued_at_ms > a["counter"].issued_at_ms
+    )  # after P's revocation
+    return alice, held, a, fork
+
+
+@pytest.mark.req("ATT-013", "ATT-022")
+def test_an_answer_refused_for_a_fork_is_weighed_as_an_answer_too() -> None:
+    """ATT-013 (c) (proof29): a view that took the thief's Offer at K's Accept's seq before the Accept refused
+    the Accept `EQUIVOCATION` and kept the fork it carried -- never pairing the Accept with K's Reject of the
+    same offer, an answer it refuses from the offer's audience --, so once P's revocation came it spared P;
+    a view that took the Accept first kept the answer pair, dated earliest, and convicted P. The refused
+    answer is now weighed as an answer too: one proof, one faulty set, in either order."""
+    alice, held, a, fork = _forked_at_the_accept()
+    before, revocation = held[:-1], held[-1]
+    assert verify_statement(revocation).body == "key_revocation"
+    pair = {a["reject"].envelope, a["accept"].envelope}
+    for order in [(a["reject"], a["accept"], fork), (a["reject"], fork, a["accept"])]:
+        v = EvidenceVerifier()
+        for e in before:
+            v.accept(e)
+        refused = []
+        for vs in order:
+            try:
+                v.accept_statement(vs)
+            except CoopError as err:
+                refused.append((vs.body, err.code))
+        assert refused == [(order[-1].body, "EQUIVOCATION")]  # the second at the Accept's seq
+        v.accept(revocation)
+        kept = v.forks[alice.did]
+        _framed_if({kept.first, kept.second} != pair, f"kept the fork, {[vs.body for vs in order]}")
+        assert alice.principal.did in _faulty_in(v, alice)
+
+
+@pytest.mark.req("ATT-013", "ATT-022", "ATT-012")
+def test_the_audit_reports_the_proof_the_view_keeps() -> None:
+    """ATT-013 (c) in the audit (SPEC 19; proof29): K's Reject and Accept of Bob's offer, both before P's
+    revocation, are an answer proof no revocation disowns; after it, the thief forks K's chain at the
+    Accept's seq -- a fork proof P's revocation reaches. A view holding both keeps the answer proof (dated
+    earliest) and convicts P; `audit` reported the first in chain order, forks before answers -- the
+    thief's fork, on which a view holding it alone spares P. Now it reports the proof the rank picks, the
+    view's."""
+    from a2a_coop.protocol import audit
+
+    alice, held, a, fork = _forked_at_the_accept()
+    forked = ForkProof(a["accept"].envelope, fork.envelope)
+    view = _held_in_order(held, (a["reject"], a["accept"], forked))
+    pair = {a["reject"].envelope, a["accept"].envelope}
+    assert {view.forks[alice.did].first, view.forks[alice.did].second} == pair
+    assert alice.principal.did in _faulty_in(view, alice)
+    assert alice.principal.did not in _faulty_in(_held_in_order(held, (forked,)), alice)  # the fork alone
+    statements = [verify_statement(e) for e in held] + [a["reject"], a["accept"], fork]
+    [found] = audit.equivocations(audit.Evidence(statements), alice.did)
+    _framed_if(
+        found.requirement != "ATT-022",
+        f"the audit reports the fork first in chain order ({found.requirement})",
+    )
+    assert found.proof is not None and {found.proof.first, found.proof.second} == pair

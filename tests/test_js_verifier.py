@@ -19,7 +19,12 @@ from typing import Any
 import pytest
 from js_run import js_module
 from test_answer_proof import _reveal_later
-from test_attack27b_thief_frames_principal import _answers_around_a_revocation, _escrowed_pair, _the_theft
+from test_attack27b_thief_frames_principal import (
+    _answers_around_a_revocation,
+    _escrowed_pair,
+    _forked_at_the_accept,
+    _the_theft,
+)
 from test_attack28_prebinding_frame import answer_before_binding
 from test_audit import unguarded_offer
 
@@ -716,6 +721,13 @@ def _transcripts() -> dict[str, list[bytes]]:
     refork = unguarded_offer(ChainWriter(victim.agent.key), victim, bob, "fork", issued_at_ms=early)
     thefts["answers-then-an-earlier-fork"] = [*held, answers["accept"].envelope, answers["counter"].envelope]
     thefts["answers-then-an-earlier-fork"].append(refork.envelope)
+    # proof29: the thief's Offer at K's Accept's seq, heard before the Accept, which is refused EQUIVOCATION
+    # and weighed as an answer too: its pair with K's Reject, dated earlier than the fork, is kept
+    _, held, answers, thief = _forked_at_the_accept()
+    thefts["a-fork-then-a-refused-answer"] = [
+        *held[:-1],  # P's revocation, last, left out: the transcript stops at the refusal
+        *(vs.envelope for vs in (answers["reject"], thief, answers["accept"])),
+    ]
     for effective in ("reject", "counter"):  # F82: a thief's answer dated before K's binding to P
         _, _, held, reject, _ = answer_before_binding(effective)
         thefts[f"thief-before-binding-{effective}"] = [*held, reject.envelope]
@@ -774,11 +786,13 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
     pairs |= {n: ("EQUIVOCATION", len(transcripts[n]) - 1) for n in transcripts if "before-binding" in n}
     late = ("EQUIVOCATION", len(transcripts["answers-then-an-earlier-fork"]) - 1)
+    refused_answer = ("EQUIVOCATION", len(transcripts["a-fork-then-a-refused-answer"]) - 1)
     assert refused == {
         "fork": ("EQUIVOCATION", 3),
         "inversion": ("CHAIN_BROKEN", 3),
         **pairs,
         "answers-then-an-earlier-fork": late,
+        "a-fork-then-a-refused-answer": refused_answer,
     }
     kinds = {}
     for name, envelopes in transcripts.items():
@@ -805,6 +819,7 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "counter-and-accept": "ATT-022",
         "three-answers-counter-first": "ATT-022",
         "answers-then-an-earlier-fork": "CHN-004",
+        "a-fork-then-a-refused-answer": "ATT-022",
     }
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
     # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not

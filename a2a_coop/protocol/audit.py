@@ -61,7 +61,7 @@ from typing import Any, Final, NamedTuple
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.claims import commit
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ForkProof, answered, answers_one_statement, verify_fork_proof
+from a2a_coop.protocol.forks import ForkProof, answered, answers_one_statement, pair_rank, verify_fork_proof
 from a2a_coop.protocol.mandate import side_value
 from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -261,14 +261,33 @@ def _subjects(ev: Evidence, subject: str | None) -> list[str]:
 
 
 def equivocations(ev: Evidence, subject: str | None = None) -> list[Finding]:
-    """Fork proofs among the held statements: one finding per forked issuer (its first proof) -- a fork of
-    its chain, else two answers of its to one statement (an answer proof, ATT-022)."""
+    """Fork proofs among the held statements: one finding per forked issuer -- a fork of its chain, or two
+    answers of its to one statement (an answer proof, ATT-022) --, the proof ATT-013 (c)'s rank puts first
+    (its later statement dated earliest, then by digests: :func:`~a2a_coop.protocol.forks.pair_rank`), the
+    one a view holding them keeps. The first in chain order, forks before answers, could be one a
+    revocation spares the principal on, where a proof dated earlier convicts it
+    (tests/test_attack27b_thief_frames_principal.py::test_the_audit_reports_the_proof_the_view_keeps)."""
     out = []
     for issuer in _subjects(ev, subject):
         chain = [vs for vs in ev.by_issuer.get(issuer, []) if vs.envelope]
-        proof = _first_fork(chain)
-        if proof is not None:
-            a, b = proof
+        ranked = sorted(
+            [(pair, True) for pair in _fork_candidates(chain)]
+            + [(pair, False) for pair in _answer_pairs(ev, chain)],
+            key=lambda c: pair_rank(
+                c[0][0].issued_at_ms, c[0][0].digest, c[0][1].issued_at_ms, c[0][1].digest
+            ),
+        )
+        proof = next(((pair, fork) for pair, fork in ranked if _proves(pair)), None)
+        if proof is None:
+            continue
+        (a, b), fork = proof
+        if not fork:
+            why, req = (
+                f"it answered statement {answered(a).hex()[:16]} twice: its {a.body.capitalize()} at seq "
+                f"{a.header.seq} and its {b.body.capitalize()} at seq {b.header.seq} (an answer proof)",
+                "ATT-022",
+            )
+        else:
             if a.header.seq == b.header.seq:
                 why, req = f"two different statements at seq {a.header.seq}", "CHN-004"
             elif b.header.seq == a.header.seq + 1 and b.header.prev != a.digest:
@@ -276,35 +295,30 @@ def equivocations(ev: Evidence, subject: str | None = None) -> list[Finding]:
             else:
                 why, req = f"seq {a.header.seq} issued after seq {b.header.seq}", "CHN-005"
             why = f"its chain forked: {why} (a fork proof)"
-        elif (proof := _first_answer_pair(ev, chain)) is not None:
-            a, b = proof
-            why, req = (
-                f"it answered statement {answered(a).hex()[:16]} twice: its {a.body.capitalize()} at seq "
-                f"{a.header.seq} and its {b.body.capitalize()} at seq {b.header.seq} (an answer proof)",
-                "ATT-022",
-            )
-        else:
-            continue
         out.append(Finding("equivocation", issuer, 1.0, why, (a, b), req))
     return out
 
 
-def _first_answer_pair(
+def _answer_pairs(
     ev: Evidence, chain: Sequence[VerifiedStatement]
-) -> tuple[VerifiedStatement, VerifiedStatement] | None:
-    """The first two answers (Counter, Accept, Reject) in ``chain`` (one issuer, sorted by seq) to one
-    statement: an answer proof (ATT-022), which :func:`verify_fork_proof` accepts. An honest key answers
-    a statement once (ATT-022 (a)), so this never fires on what honest keys signed."""
+) -> list[tuple[VerifiedStatement, VerifiedStatement]]:
+    """Every two answers (Counter, Accept, Reject) in ``chain`` (one issuer, sorted by seq) to one statement,
+    the lower seq first: each an answer proof (ATT-022), which :func:`verify_fork_proof` accepts. An honest
+    key answers a statement once (ATT-022 (a)), so there are none among what honest keys signed."""
+    pairs = []
     for vs in chain:
         for other in ev.answers.get(answered(vs), ()) if answered(vs) else ():
-            if other.issuer == vs.issuer and other.envelope and answers_one_statement(vs, other):
-                lower = (vs.header.seq, vs.digest) < (other.header.seq, other.digest)
-                return (vs, other) if lower else (other, vs)
-    return None
+            lower = (vs.header.seq, vs.digest) < (other.header.seq, other.digest)
+            if lower and other.issuer == vs.issuer and other.envelope and answers_one_statement(vs, other):
+                pairs.append((vs, other))
+    return pairs
 
 
-def _first_fork(chain: Sequence[VerifiedStatement]) -> tuple[VerifiedStatement, VerifiedStatement] | None:
-    """The first pair in ``chain`` (one issuer, sorted by seq) that :func:`verify_fork_proof` accepts."""
+def _fork_candidates(
+    chain: Sequence[VerifiedStatement],
+) -> list[tuple[VerifiedStatement, VerifiedStatement]]:
+    """The pairs in ``chain`` (one issuer, sorted by seq) that may fork it: two at one seq, a link broken,
+    time running back against the latest-dated statement at a lower seq -- each to check (:func:`_proves`)."""
     candidates: list[tuple[VerifiedStatement, VerifiedStatement]] = []
     latest: VerifiedStatement | None = None  # the statement of greatest issued_at among lower seqs
     for i, vs in enumerate(chain):
@@ -321,13 +335,16 @@ def _first_fork(chain: Sequence[VerifiedStatement]) -> tuple[VerifiedStatement, 
             candidates.append((latest, vs))
         if latest is None or vs.header.issued_at_ms > latest.header.issued_at_ms:
             latest = vs
-    for a, b in candidates:
-        try:
-            verify_fork_proof(ForkProof(a.envelope, b.envelope))
-        except (CoopError, ValueError):
-            continue
-        return a, b
-    return None
+    return candidates
+
+
+def _proves(pair: tuple[VerifiedStatement, VerifiedStatement]) -> bool:
+    """Whether ``pair`` is a fork or answer proof :func:`verify_fork_proof` accepts (ATT-012)."""
+    try:
+        verify_fork_proof(ForkProof(pair[0].envelope, pair[1].envelope))
+    except (CoopError, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
-from a2a_coop.protocol.envelope import envelope_to_json
+from a2a_coop.protocol.envelope import envelope_to_json, parse_envelope
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
 
 PROOF_SCHEMA: Final = "a2a-coop-equivocation-proof/1"  # a proof's file: what `a2a-coop verify` checks
 
@@ -104,6 +104,25 @@ def answers_one_statement(a: VerifiedStatement, b: VerifiedStatement) -> bool:
     honest key answers any statement once, whatever its terms or escrow."""
     ref = answered(a)
     return bool(ref) and ref == answered(b) and a.digest != b.digest
+
+
+def proof_rank(proof: ForkProof) -> tuple[int, bytes, bytes]:
+    """ATT-013 (c): of two proofs against one key, the one kept ranks first -- its later statement dated
+    earliest, then by digests. A revocation of the key spares its principal on a proof only if it reaches a
+    statement of it (ATT-013 (b), KEY-011 (a): dated at or after its effective_ms), so the earliest-dated
+    proof is the last any revocation spares -- a later pair its holder signs after revoking the key back
+    over a witnessed one hides nothing. Both halves were checked when the proof was taken (ATT-012): parsed
+    here, no signature checked again."""
+    first, second = parse_envelope(proof.first), parse_envelope(proof.second)
+    dated = (decode_statement(p.envelope.payload).header.issued_at_ms for p in (first, second))
+    return pair_rank(next(dated), first.digest, next(dated), second.digest)
+
+
+def pair_rank(dated_a: int, digest_a: bytes, dated_b: int, digest_b: bytes) -> tuple[int, bytes, bytes]:
+    """ATT-013 (c)'s rank of a pair (first first): its later statement's issued_at_ms, then its digests
+    sorted, compared bytewise."""
+    low, high = sorted((digest_a, digest_b))
+    return max(dated_a, dated_b), low, high
 
 
 def fork_proof_from(error: CoopError) -> ForkProof | None:

@@ -34,19 +34,33 @@ funds of its own -- unlike a contract without bonds, which costs a Sybil one Off
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterable
 from typing import Final
 
-from a2a_coop.protocol.envelope import parse_envelope
+from a2a_coop.protocol.archive import ExposureArchive
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ANSWERS, ForkProof, answered, fork_proof_from, verify_fork_proof
+from a2a_coop.protocol.forks import (
+    ANSWERS,
+    ForkProof,
+    answered,
+    fork_proof_from,
+    pair_rank,
+    proof_rank,
+    verify_fork_proof,
+)
 from a2a_coop.protocol.negotiation import Negotiation
-from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 
 # Fork proofs kept at most against keys outside our dealings (ATT-018): anyone makes one against a
 # fresh key of its own for two signatures, so without a bound a flood of them would fill memory.
 MAX_FOREIGN_FORK_PROOFS: Final = 10_000
+
+# The archive's book of the answers a forgotten negotiation's index held that were refused (refusals join no
+# negotiation, ERR-003, so reading it back does not bring them): one row per key and statement answered,
+# keyed by the negotiation id, the statement's digest and the key, holding at most three envelopes.
+_REFUSED_BOOK: Final = b"refused-answers"
 
 
 class EvidenceVerifier(Verifier):
@@ -78,6 +92,10 @@ class EvidenceVerifier(Verifier):
         # negotiation id -> (key, statement answered) -> the answers seen (ATT-013 (c)), for a negotiation
         # that may hold an answer proof (one it took superseded, or an answer refused), while it is in memory.
         self._answers: dict[bytes, dict[tuple[str, bytes], _Answers]] = {}
+        # negotiation id -> (key, statement answered) -> the refused answers of its index set aside when it
+        # was forgotten, where the archive could not take them (:meth:`_set_aside`); else rows of its book.
+        self._refused_aside: dict[bytes, dict[tuple[str, bytes], list[bytes]]] = {}
+        self._refused_archived = False  # whether the archive's book may hold a row (else it is not read)
 
     def accept_statement(
         self,
@@ -95,8 +113,11 @@ class EvidenceVerifier(Verifier):
                 self._keep(vs.issuer, proof)  # bounded like a gossiped proof: two statements cost as much
                 if err.requirement in ("CHN-004", "CHN-003"):
                     self._keep_time_inversion(vs)
-            elif vs.body in ANSWERS:
-                self._keep_answer_proof(vs, refused=True)  # a second answer refused (one naming an escrow)
+            if vs.body in ANSWERS:
+                # A second answer refused (one naming an escrow) -- or an answer refused for a fork of its
+                # chain, weighed as an answer too: else a thief's statement at its seq, heard first, left
+                # the fork kept where the answer pair, dated earlier, convicts (ATT-013 (c)).
+                self._keep_answer_proof(vs, refused=True)
             raise
         self._index_evidence(vs)
         if vs.body == "bond_lock":
@@ -131,6 +152,7 @@ class EvidenceVerifier(Verifier):
         stays linear."""
         nid = vs.negotiation_id
         index = self._answers.get(nid)
+        kept = index is not None
         if index is None:
             neg = self.negotiations.by_id.get(nid)
             kept = neg is not None  # a negotiation read back from the archive is weighed, not indexed
@@ -144,6 +166,7 @@ class EvidenceVerifier(Verifier):
             index = self._index_answers(neg)
             if kept:
                 self._answers[nid] = index
+                self._refused_aside.pop(nid, None)  # in the index now: set aside again when forgotten
         key = (vs.issuer, answered(vs))
         entry = index.get(key)
         if entry is None:
@@ -151,10 +174,15 @@ class EvidenceVerifier(Verifier):
             # another answer this negotiation takes, so a stranger's refusals cost no memory.
             if not refused or not self._answers_an_offer_to_it(vs):
                 return
-            index[key] = entry = _Answers(vs)
-        best = entry.best
-        if entry.add(vs) and entry.best is not best:
-            self._keep(vs.issuer, entry.proof())
+            index[key] = entry = _Answers(vs, refused=True)
+        else:
+            best = entry.best
+            if not entry.add(vs, refused=refused):
+                return
+            if entry.best is not best:
+                self._keep(vs.issuer, entry.proof())
+        if refused and not kept:
+            self._set_aside(nid, [(key, entry)])  # the index read back is dropped: what it refused stays
 
     def _index_answers(self, neg: Negotiation) -> dict[tuple[str, bytes], _Answers]:
         """Every answer ``neg`` holds (taken superseded, cut back, or on its line), read once, by key and
@@ -175,14 +203,68 @@ class EvidenceVerifier(Verifier):
                 index[key] = _Answers(vs)
             else:
                 entry.add(vs)
+        for vs in self._refused_of(neg.id):  # the answers it refused before it was forgotten
+            key = (vs.issuer, answered(vs))
+            entry = index.get(key)
+            if entry is None:
+                index[key] = _Answers(vs, refused=True)
+            else:
+                entry.add(vs, refused=True)
         for (issuer, _), entry in index.items():
             if entry.best is not None:
                 self._keep(issuer, entry.proof())
         return index
 
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
-        self._answers.pop(negotiation_id, None)  # read again from the negotiation when it comes back
+        index = self._answers.pop(negotiation_id, None)  # read again from the negotiation when it comes back
+        if index is not None:
+            self._set_aside(negotiation_id, index.items())
         return super().forget_negotiation(negotiation_id)
+
+    def _set_aside(self, nid: bytes, entries: Iterable[tuple[tuple[str, bytes], _Answers]]) -> None:
+        """ATT-013 (c) across bounded memory: the refused answers among each entry's earliest and best pair
+        leave memory with negotiation ``nid`` for the archive's book (:data:`_REFUSED_BOOK`), whence
+        :meth:`_index_answers` reads them back with it -- else a key's two refused answers to one statement,
+        a forgetting between them, were never paired. At most three answers per key and statement answered
+        (an Offer or Counter held, addressed to that key), each row replacing the last. Kept in memory when
+        the archive cannot take them (none, or one that only reads)."""
+        rows = [(key, aside) for key, entry in entries if (aside := entry.set_aside())]
+        if not rows:
+            return
+        archive = self.archive
+        if isinstance(archive, ExposureArchive):
+            try:
+                archive.keep_forgotten(
+                    [
+                        (_REFUSED_BOOK, nid + statement + issuer.encode(), nid, _packed(aside))
+                        for (issuer, statement), aside in rows
+                    ]
+                )
+            except Exception:  # a local fault of the archive (one that only reads): kept in memory
+                pass
+            else:
+                self._refused_archived = True
+                return
+        held = self._refused_aside.setdefault(nid, {})
+        for key, aside in rows:
+            held[key] = aside
+
+    def _refused_of(self, nid: bytes) -> list[VerifiedStatement]:
+        """The refused answers :meth:`_set_aside` set aside for negotiation ``nid`` (none read from the
+        archive unless it was given one)."""
+        envelopes = [e for aside in self._refused_aside.get(nid, {}).values() for e in aside]
+        archive = self.archive
+        if self._refused_archived and isinstance(archive, ExposureArchive):
+            for key, record in archive.forgotten_since(_REFUSED_BOOK, nid):
+                if key.startswith(nid):
+                    envelopes += _unpacked(record)
+        out = []
+        for envelope in envelopes:
+            try:  # read back as a statement from the archive is: verified again
+                out.append(verify_statement(envelope))
+            except (CoopError, ValueError):
+                continue  # a damaged row proves nothing
+        return out
 
     def _answers_an_offer_to_it(self, vs: VerifiedStatement) -> bool:
         """Whether the statement ``vs`` answers is held (in memory or the archive: one lookup) and is an
@@ -256,12 +338,12 @@ class EvidenceVerifier(Verifier):
 
     def _kept_instead(self, issuer: str, proof: ForkProof) -> bool:
         """Whether a proof against ``issuer`` is held already -- one per key (ATT-018) -- replaced by
-        ``proof`` when ``proof`` ranks first (:func:`_proof_rank`): which one a view keeps is then no
-        choice of the order it heard them in (ATT-013 (b) reads that one proof)."""
+        ``proof`` when ``proof`` ranks first (:func:`~a2a_coop.protocol.forks.proof_rank`): which one a view
+        keeps is then no choice of the order it heard them in (ATT-013 (b) reads that one proof)."""
         held = self.forks.get(issuer)
         if held is None:
             return False
-        if _proof_rank(proof) < _proof_rank(held):
+        if proof_rank(proof) < proof_rank(held):
             self._held(issuer, proof)
         return True
 
@@ -301,20 +383,23 @@ class EvidenceVerifier(Verifier):
 
 class _Answers:
     """The answers of one key to one statement seen, as much as ATT-013 (c)'s rank needs: the earliest (by
-    issued_at_ms, then digest) and the best pair (:func:`_pair_rank`). A new answer N is paired with those
-    alone, yet the best pair of all seen is kept in any order: were the best pair dated later than N, at
-    most one answer seen is dated no later than N -- the earliest, if any -- and where none is, the earliest
-    is N's best partner; dated as N, every answer seen dated up to N but one is at that date, so the best
-    pair holds the lowest digest among them, N's best partner."""
+    issued_at_ms, then digest) and the best pair (:func:`~a2a_coop.protocol.forks.pair_rank`). A new answer
+    N is paired with those alone, yet the best pair of all seen is kept in any order: were the best pair
+    dated later than N, at most one answer seen is dated no later than N -- the earliest, if any -- and
+    where none is, the earliest is N's best partner; dated as N, every answer seen dated up to N but one is
+    at that date, so the best pair holds the lowest digest among them, N's best partner."""
 
-    __slots__ = ("best", "earliest")
+    __slots__ = ("best", "earliest", "refused")
 
-    def __init__(self, first: VerifiedStatement) -> None:
+    def __init__(self, first: VerifiedStatement, *, refused: bool = False) -> None:
         self.earliest = first
         self.best: tuple[VerifiedStatement, VerifiedStatement] | None = None
+        # the digests of those of them refused (no negotiation holds them): what a forgetting sets aside
+        self.refused: frozenset[bytes] = frozenset({first.digest}) if refused else frozenset()
 
-    def add(self, vs: VerifiedStatement) -> bool:
-        """Weigh ``vs``; whether it is new (not the earliest, nor in the best pair)."""
+    def add(self, vs: VerifiedStatement, *, refused: bool = False) -> bool:
+        """Weigh ``vs`` (``refused``: no negotiation holds it); whether it is new (not the earliest, nor in
+        the best pair)."""
         best, earliest = self.best, self.earliest
         if vs.digest == earliest.digest or (
             best is not None and vs.digest in (best[0].digest, best[1].digest)
@@ -324,11 +409,25 @@ class _Answers:
         if best is not None:
             pairs += [best, (vs, min(best, key=lambda a: a.digest))]
         self.best = min(
-            pairs, key=lambda p: _pair_rank(p[0].issued_at_ms, p[0].digest, p[1].issued_at_ms, p[1].digest)
+            pairs, key=lambda p: pair_rank(p[0].issued_at_ms, p[0].digest, p[1].issued_at_ms, p[1].digest)
         )
         if (vs.issued_at_ms, vs.digest) < (earliest.issued_at_ms, earliest.digest):
             self.earliest = vs
+        seen = self.refused | {vs.digest} if refused else self.refused
+        if seen:
+            self.refused = seen & {a.digest for a in self.held()}  # those that dropped out are not kept
         return True
+
+    def held(self) -> list[VerifiedStatement]:
+        """The earliest and the best pair, each once."""
+        held = {self.earliest.digest: self.earliest}
+        for a in self.best or ():
+            held.setdefault(a.digest, a)
+        return list(held.values())
+
+    def set_aside(self) -> list[bytes]:
+        """The envelopes of those held that were refused."""
+        return [a.envelope for a in self.held() if a.digest in self.refused]
 
     def proof(self) -> ForkProof:
         """The best pair as a proof, its lower seq first."""
@@ -337,23 +436,19 @@ class _Answers:
         return ForkProof(lo.envelope, hi.envelope)
 
 
-def _proof_rank(proof: ForkProof) -> tuple[int, bytes, bytes]:
-    """Of two proofs against one key, the one kept ranks first: its later statement dated earliest, then
-    by digests. A revocation of the key spares its principal on a proof only if it reaches a statement of
-    it (ATT-013 (b), KEY-011 (a): dated at or after its effective_ms), so the earliest-dated proof is the
-    last any revocation spares -- a later pair its holder signs after revoking the key back over a
-    witnessed one hides nothing."""
-    # Both halves were checked when the proof was taken (ATT-012): parsed here, no signature checked again.
-    first, second = parse_envelope(proof.first), parse_envelope(proof.second)
-    dated = (decode_statement(p.envelope.payload).header.issued_at_ms for p in (first, second))
-    return _pair_rank(next(dated), first.digest, next(dated), second.digest)
+def _packed(envelopes: list[bytes]) -> bytes:
+    """Envelopes as one record, each after its length (4 bytes, big-endian)."""
+    return b"".join(struct.pack(">I", len(e)) + e for e in envelopes)
 
 
-def _pair_rank(dated_a: int, digest_a: bytes, dated_b: int, digest_b: bytes) -> tuple[int, bytes, bytes]:
-    """ATT-013 (c)'s rank of a pair (first first): its later statement's issued_at_ms, then its digests
-    sorted, compared bytewise."""
-    low, high = sorted((digest_a, digest_b))
-    return max(dated_a, dated_b), low, high
+def _unpacked(record: bytes) -> list[bytes]:
+    """The envelopes :func:`_packed` joined."""
+    out, at = [], 0
+    while at + 4 <= len(record):
+        (size,) = struct.unpack_from(">I", record, at)
+        out.append(record[at + 4 : at + 4 + size])
+        at += 4 + size
+    return out
 
 
 def _convicted(proof: ForkProof) -> str | None:
