@@ -148,10 +148,13 @@ class EvidenceVerifier(Verifier):
         entry = index.get(key)
         if entry is None:
             # A refused answer counts as one seen only from the statement's audience: only it can sign
-            # another answer this negotiation takes, so a stranger's refusals cost no memory.
-            if not refused or not self._answers_an_offer_to_it(vs):
+            # another answer this negotiation takes, so a stranger's refusals cost no memory. A taken one
+            # always counts (the negotiation holds it): dropped, one refused stray answer sent before the
+            # key's first built the index without it, and its pair went unseen (red team 29).
+            if refused and not self._answers_an_offer_to_it(vs):
                 return
-            index[key] = entry = _Answers(vs)
+            index[key] = _Answers(vs)
+            return
         best = entry.best
         if entry.add(vs) and entry.best is not best:
             self._keep(vs.issuer, entry.proof())
