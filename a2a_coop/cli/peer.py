@@ -914,6 +914,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             else None
         )
         serving_escrow, serving = "", b""
+        out_of_reach: list[Negotiation] = []  # unfinished, not carried on: the counterparty did not answer
         if escrow is not None:
             serving = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow))
             serving_escrow = verify_statement(serving).statement.mandate.agent
@@ -921,10 +922,15 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
         except UsageError as unreachable:
             # What we owe the escrow needs no counterparty, which may have stopped our run to keep it from
-            # there (NEG-024, (a); ESC-012): shown all the same, each trade then said as it stands.
-            negs = [n for n in negs if escrow is not None and _owes_the_escrow(peer, n)]
-            if not negs:
+            # there (NEG-024, (a); ESC-012): shown all the same, each trade then said as it stands. The
+            # others are said and counted unfinished, not dropped: exit 0 over a contract we still owe a
+            # Delivery under told the operator all was done while the counterparty's claim took our bond.
+            owed = [n for n in negs if escrow is not None and _owes_the_escrow(peer, n)]
+            if not owed:
                 raise
+            owed_ids = {n.id for n in owed}
+            out_of_reach = [n for n in negs if n.id not in owed_ids and unfinished(n)]
+            negs = owed
             print(f"a2a-coop: {unreachable}; showing the escrow what we owe it first", file=sys.stderr)
         else:
             negs = [n for n in negs if n.other(peer.did) == other]
@@ -1004,6 +1010,13 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)
                 if (held := _held_under_revocable_terms(peer, neg)) is not None:  # as `offer` says it
                     print(f"a2a-coop: {short_id} {held}", file=sys.stderr)
+        for neg in out_of_reach:
+            out.write(f"{neg.id.hex()[:12]}  {neg.state.value}\n")
+            print(
+                f"a2a-coop: {neg.id.hex()[:12]} not carried on (the peer is out of reach): {unfinished(neg)}",
+                file=sys.stderr,
+            )
+        not_done += len(out_of_reach)
     return EXIT_UNFINISHED if not_done else EXIT_OK
 
 

@@ -171,10 +171,12 @@ class EvidenceVerifier(Verifier):
         entry = index.get(key)
         if entry is None:
             # A refused answer counts as one seen only from the statement's audience: only it can sign
-            # another answer this negotiation takes, so a stranger's refusals cost no memory.
-            if not refused or not self._answers_an_offer_to_it(vs):
+            # another answer this negotiation takes, so a stranger's refusals cost no memory. A taken one
+            # always counts (the negotiation holds it): dropped, one refused stray answer sent before the
+            # key's first built the index without it, and its pair went unseen (red team 29).
+            if refused and not self._answers_an_offer_to_it(vs):
                 return
-            index[key] = entry = _Answers(vs, refused=True)
+            index[key] = entry = _Answers(vs, refused=refused)
         else:
             best = entry.best
             if not entry.add(vs, refused=refused):

@@ -35,6 +35,7 @@ from typing import Any, Final, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -50,6 +51,9 @@ GOSSIPED_BODIES: Final = frozenset({"checkpoint", "mandate"})
 # What one swap carries, and the most we take from one (ATT-023): it fits one request at the least
 # receive limit a server may keep (65536 + 1024 bytes, RPC-008), with room for the protobuf framing.
 BUDGET_BYTES: Final = 60_000
+# Beyond it, a swap's response carries, last among its proofs, one proof that did not fit (ATT-023): the
+# forker sizes the statements of its own proof, up to ENV-008's bound each.
+MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
 # A peer opening trades swaps with each counterparty at most once per this (ATT-011): each swap costs
@@ -102,12 +106,15 @@ def head_checkpoint(peer: Peer) -> VerifiedStatement:
         return peer.sign("checkpoint", identity_pb2.Checkpoint(log_root=root), ttl_ms=CHECKPOINT_TTL_MS)
 
 
-def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkProof]]:
+def outgoing(peer: Peer, *, exclude: str = "", response: bool = False) -> tuple[list[bytes], list[ForkProof]]:
     """What ``peer`` gossips, within :data:`BUDGET_BYTES`: its head Checkpoint, its fork proofs (the one
     against ``exclude`` first, then those against keys in its dealings by what they bonded with it,
     then the rest, the last received first: :func:`_proofs_to_pass_on`), then the
     latest Checkpoints it holds of other keys (not of ``exclude``, who knows its own), the last
-    received first, each Checkpoint after its Mandate.
+    received first, each Checkpoint after its Mandate. A ``response`` (:func:`answer`) carries too, last
+    among its proofs and beyond those bytes, the first of them that did not fit (ATT-023): a forker that
+    padded its statements past one swap's bytes kept its proof from every other peer, for good (red team
+    29). A request stays within them, to fit the least receive limit a server may keep (RPC-008).
 
     Received, not issued: a Checkpoint's ``issued_at_ms`` is its issuer's claim, and gossip takes old
     and future-dated ones alike (a fork proof needs no freshness). Ranked by it, a handful of free
@@ -132,11 +139,15 @@ def outgoing(peer: Peer, *, exclude: str = "") -> tuple[list[bytes], list[ForkPr
             return True
 
         add(own)
-        proofs = []
+        proofs, unfit = [], None
         for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude, peer.dealing_rank), MAX_PROOFS):
             if len(proof.first) + len(proof.second) <= budget:
                 budget -= len(proof.first) + len(proof.second)
                 proofs.append(proof)
+            elif unfit is None:
+                unfit = proof
+        if response and unfit is not None and len(proofs) < MAX_PROOFS:
+            proofs.append(unfit)
         latest = (
             v.statements[d]
             for issuer, d in reversed(v.checkpoints.items())
@@ -204,10 +215,15 @@ def take(
     budget = BUDGET_BYTES  # ATT-023: no more than we would send -- an honest swap is taken whole
     with peer.lock:
         before = set(peer.verifier.forks)
-        for proof in proofs[:MAX_PROOFS]:
-            budget -= len(proof.first) + len(proof.second)
-            if budget < 0:
+        capped = proofs[:MAX_PROOFS]
+        for i, proof in enumerate(capped):
+            size = len(proof.first) + len(proof.second)
+            # The response to our swap may carry its last proof beyond the bytes (:func:`outgoing`).
+            beyond = started_with is not None and i == len(capped) - 1 and size <= MAX_PROOF_BYTES
+            if size > budget and not beyond:
+                budget = -1  # dropped unread, with all that follows
                 break
+            budget -= 0 if size > budget else size
             peer.verifier.take_fork_proof(proof)
         gossiped = []
         for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)] if budget >= 0 else ():
@@ -227,7 +243,7 @@ def answer(
 ) -> tuple[list[bytes], list[ForkProof]]:
     """The serving side of a swap: take the caller's gossip, then answer with ours."""
     take(peer, envelopes, proofs)
-    return outgoing(peer, exclude=_caller(envelopes))
+    return outgoing(peer, exclude=_caller(envelopes), response=True)
 
 
 def _caller(envelopes: Sequence[bytes]) -> str:
