@@ -56,7 +56,7 @@ COVERED = {
     "rules": 181,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 177,
+    "keytime": 179,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -516,9 +516,10 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView;",
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
-        # keytime-163 too (OwnRevocationAboveRotation, F84): the key's own revocation above a forked rotation
+        # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
+        # revocation above a rotation, whatever it keeps as evidence
         {"rules-55", "ratings-49"}
-        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 163, 175, 176)},
+        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",

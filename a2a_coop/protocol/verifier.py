@@ -1947,16 +1947,14 @@ class Verifier:
                 reach_ms=reach,
             )
         rotated = self.rotated.get(key)
-        # KEY-012 (a); not for the key's own revocation a view holds (KEY-009 (d)): it joins no chain
-        # (KEY-013), its fork with the rotation kept as a proof at commit
-        if (
-            rotated is not None
-            and seq > rotated
-            and vs is not None
-            and not (self._kept_as_evidence(vs) and self._out_of_chain(vs))
-        ):
-            self._check_rotation_fork(key, vs)
-        if rotated is not None and seq > rotated and not self._kept_as_evidence(vs):
+        # KEY-005 ends the key's chain, which the key's own revocation joins in no sparse view (KEY-013):
+        # every verifier takes it above a rotation, its fork with one kept as a proof at commit -- refused
+        # there, a live receiver or an escrow revoked the key only if it heard the revocation first
+        if rotated is None or seq <= rotated or (vs is not None and self._out_of_chain(vs)):
+            return
+        if vs is not None:
+            self._check_rotation_fork(key, vs)  # KEY-012 (a)
+        if not self._kept_as_evidence(vs):
             rotation = self.rotations.get(key)
             raise KeyRevoked(
                 "key was rotated out; its chain has ended",

@@ -83,6 +83,7 @@ def groups() -> list[Group]:
         held_off_stamped(),  # ... and its escrow's Stamp lets it in again (NEG-019): last, no tcId moved
         renewal_boundary_at_the_escrow(),  # ESC-019's renewals at their edges: last, no tcId moved
         rotated_stamp_in_a_view(),  # KEY-009 (d) for a rotated-out escrow key's Stamp: last, no tcId moved
+        own_revocation_after_rotation_at_the_escrow(),  # KEY-005 with KEY-013 at an escrow: last
     ]
 
 
@@ -2564,12 +2565,24 @@ def retired_above_a_forked_rotation() -> tuple[list[bytes], VerifiedStatement, V
     return [*alice.setup, *bob.setup, binding.envelope, first.envelope], rotation, own
 
 
+def retired_after_the_rotation() -> VerifiedStatement:
+    """:func:`retired_above_a_forked_rotation`'s revocation linked to the rotation instead (no fork): the
+    key's own revocation at the seq after it, as a key rotated out and then retired signs it."""
+    alice, _, _, rotation = forked_rotation()
+    return ChainSigner(
+        alice.agent.key,
+        clock=lambda: rotation.issued_at_ms + 2_000,
+        nonce=lambda: b"alice-retires-02",
+        head=(rotation.seq + 1, rotation.digest),
+    ).sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+
+
 def own_revocation_above_a_forked_rotation() -> list[Group]:
     """KEY-012 (a) with KEY-009 (d) and KEY-013: a key's own revocation at the next seq after a KeyRotation of
     the key held, not linking to it, is held by a view of evidence whichever it heard first -- it joins no
     chain, and the fork it makes is kept as a proof -- where both verifiers refused it CHAIN_BROKEN when the
-    rotation came first and took it when it came last (F84). An escrow refuses it (KEY-005), as KEY-012 (a)
-    says: CHAIN_BROKEN."""
+    rotation came first and took it when it came last (F84). An escrow takes it too (KEY-005 does not refuse
+    it, KEY-013): it refused it CHAIN_BROKEN there, so only in that order (F91)."""
     g = Group("OwnRevocationAboveRotation", "sparse")
     setup, rotation, own = retired_above_a_forked_rotation()
     g.add(
@@ -2588,13 +2601,11 @@ def own_revocation_above_a_forked_rotation() -> list[Group]:
     )
     escrow = Group("OwnRevocationAboveRotation", "sparse", role="escrow")
     escrow.add(
-        "an escrow taking evidence: the revocation after the rotation is refused CHAIN_BROKEN, the fork's "
-        "proof the two envelopes, before KEY-005 would refuse it KEY_REVOKED (KEY-012 (a))",
-        ["KEY-012", "KEY-005", "CHN-003"],
+        "an escrow taking evidence: the revocation after the rotation is taken too -- KEY-005 ends the key's "
+        "chain, which its own revocation joins in no sparse view (KEY-013), so KEY-012 (a) does not refuse "
+        "it CHAIN_BROKEN (it did, only in this order: F91)",
+        ["KEY-012", "KEY-005", "KEY-013"],
         [*setup, rotation.envelope, own.envelope],
-        "CHAIN_BROKEN",
-        "RotationFork",
-        twin=[*setup, own.envelope, rotation.envelope],
     )
     return [g, escrow]
 
@@ -2781,5 +2792,28 @@ def rotated_stamp_in_a_view() -> Group:
         "StaleReference",
         "Unwitnessed",
         twin=[*base, stamp.envelope, uphold.envelope],
+    )
+    return g
+
+
+def own_revocation_after_rotation_at_the_escrow() -> Group:
+    """KEY-005 with KEY-013 at an escrow taking evidence: a key's own revocation above a KeyRotation of the
+    key held is taken, whichever came first -- it joins no chain of a sparse view, so the chain's end does
+    not refuse it. Both verifiers' escrows refused it (CHAIN_BROKEN above a forked rotation, KEY_REVOKED
+    above one it links to) only when the rotation came first, the key unrevoked there (F91)."""
+    g = Group("OwnRevocationAfterRotationAtTheEscrow", "sparse", role="escrow")
+    setup, rotation, own = retired_above_a_forked_rotation()
+    g.add(
+        "OwnRevocationAboveRotation's forked rotation and Alice's own revocation above it, the revocation "
+        "first: both taken, as in the other order",
+        ["KEY-012", "KEY-005", "KEY-013"],
+        [*setup, own.envelope, rotation.envelope],
+    )
+    after = retired_after_the_rotation()
+    g.add(
+        "the key's own revocation linked to the rotation (no fork), after it: taken -- KEY-005 refused it "
+        "KEY_REVOKED, the key unrevoked only in this order",
+        ["KEY-005", "KEY-013", "KEY-004"],
+        [*setup, rotation.envelope, after.envelope],
     )
     return g

@@ -1729,11 +1729,12 @@ export class Verifier {
       }
       fail("KEY_REVOKED", "KEY-004", "issuer revoked");
     }
-    const rots = this.rotatedBelow(h.issuer, h.seq);
-    // KEY-012 for a KeyRotation: the next seq after one, not linking to it, is the fork it is, before KEY-005 --
-    // but not the key's own revocation a view of evidence holds (KEY-009 (d)): it joins no chain (KEY-013, F84)
-    const ownRevHeld = this.mode !== "complete" && bodyName === "key_revocation" && body.key === h.issuer && this.keptAsEvidence(rec);
-    for (const r of ownRevHeld ? [] : rots) {
+    // KEY-005 ends the key's chain, which the key's own revocation joins in no sparse view (KEY-013, ownRev): no
+    // verifier refuses it above a rotation -- a view of evidence (F84), a live receiver or an escrow (F91)
+    const ownRev = this.mode !== "complete" && bodyName === "key_revocation" && body.key === h.issuer;
+    const rots = ownRev ? [] : this.rotatedBelow(h.issuer, h.seq);
+    // KEY-012 for a KeyRotation: the next seq after one, not linking to it, is the fork it is, before KEY-005
+    for (const r of rots) {
       if (h.seq === r.seq + 1n && hex(h.prev) !== r.dhex) fail("CHAIN_BROKEN", "CHN-003", `prev at seq ${h.seq}: the key's rotation`);
     }
     if (rots.length && !this.keptAsEvidence(rec)) fail("KEY_REVOKED", "KEY-005", "issuer rotated out");
@@ -1762,9 +1763,8 @@ export class Verifier {
       if (h.not_before_ms !== 0n && now + SKEW_MS < h.not_before_ms) fail("NOT_YET_VALID", "TIM-002", "");
       if (now > h.expires_at_ms + SKEW_MS) fail("EXPIRED", "TIM-001", "");
     }
-    // KEY-013: in a sparse view the key's own revocation joins no chain and holds no nonce -- checked against
-    // neither, it is taken though it forks the key's chain (the fork is the key's, ATT-013)
-    const ownRev = this.mode !== "complete" && bodyName === "key_revocation" && body.key === h.issuer;
+    // KEY-013: in a sparse view the key's own revocation joins no chain and holds no nonce (ownRev, above) --
+    // checked against neither, it is taken though it forks the key's chain (the fork is the key's, ATT-013)
     // 26. replay
     if (this.byDigest.has(dhex)) fail("REPLAYED", "RPL-002", "digest already accepted");
     const nk = `${h.issuer}\0${hex(h.nonce)}`;
