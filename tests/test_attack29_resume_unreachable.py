@@ -12,7 +12,9 @@ Bob's Delivery under the second was never signed: an operator (or a loop running
 
 Who chose the values: Alice, whether she answers at `--to` (a closed port here). What she gained: Bob's
 bond, by making his run report a finished journal. Now a trade `resume` could not carry on for want of the
-counterparty is printed with its state and counted as not finished (exit 3).
+counterparty is printed with its state and counted as not finished (exit 3). (Since resume29 a contract the
+escrow serves is settled with it alone -- Bob's Delivery witnessed there; the trade it cannot carry on here is
+Bob's third, an unbonded Offer Alice never answered.)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def test_resume_with_the_counterparty_out_of_reach_does_not_exit_0_over_an_unfin
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     bonded: list[bytes] = []
+    unanswered: list[bytes] = []
 
     def a_second_trade(peer: Peer, _story: object) -> None:
         """Bob's bonded Offer of a second trade, accepted by Alice and bonded at E; Bob has not delivered."""
@@ -52,6 +55,9 @@ def test_resume_with_the_counterparty_out_of_reach_does_not_exit_0_over_an_unfin
         neg = peer.negotiation(offer.negotiation_id)
         assert neg.state is State.BONDED and not neg.contract.delivered  # type: ignore[union-attr]
         bonded.append(offer.negotiation_id)
+        # and an unbonded Offer, naming no escrow, that Alice never answered: only she can carry it on
+        plain = peer.propose(w.alice.did, w.bob.proposal())
+        unanswered.append(plain.negotiation_id)
 
     story = _stopped_on_disk(bob, w, "answered", check=a_second_trade)
     with serve(None, w.escrow) as via:
@@ -59,6 +65,8 @@ def test_resume_with_the_counterparty_out_of_reach_does_not_exit_0_over_an_unfin
     assert "Traceback" not in resumed.stderr, resumed.stderr
     assert _withdrawn(w) == [story.ours.digest], resumed.stderr  # what it owes E: still done first
     (nid,) = bonded
-    # Before: exit 0, and the BONDED trade neither printed nor counted.
-    assert f"{nid.hex()[:12]}  BONDED" in resumed.stdout, (resumed.stdout, resumed.stderr)
+    (plain,) = unanswered
+    # Before: exit 0, and the BONDED trade neither printed nor counted; now settled with E alone (resume29)
+    assert f"{nid.hex()[:12]}  PERFORMING" in resumed.stdout, (resumed.stdout, resumed.stderr)
+    assert f"{plain.hex()[:12]}  PROPOSED" in resumed.stdout, (resumed.stdout, resumed.stderr)
     assert resumed.returncode == 3, (resumed.returncode, resumed.stdout, resumed.stderr)

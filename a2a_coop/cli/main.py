@@ -838,8 +838,10 @@ def _add_runtime_parsers(sub: Any) -> None:
         "finish (or the one --negotiation names), send that peer again what we and the escrow signed "
         "(what it holds is answered as the first time, nothing is signed twice), sign and send what its "
         "answers make due, and settle with the escrow: submit the evidence it has not stamped and relay "
-        "its releases. Prints one line per trade: negotiation id and state. Exit 0 when all finished, 3 "
-        "when one still waits (the counterparty's deadline, funds or a ruling; the reason is printed).",
+        "its releases. With no peer answering at --to, still show the escrow what we owe it and settle with "
+        "it what it alone can of each unfinished contract it serves. Prints one line per trade: "
+        "negotiation id and state. Exit 0 when all finished, 3 when one still waits (the counterparty's "
+        "deadline, funds, a ruling or the escrow; the reason is printed).",
     )
     _add_identity(p, journal_must_exist=True)
     p.add_argument("--negotiation", metavar="HEX", help=f"{_NEGOTIATION_HELP}; default: every unfinished one")

@@ -922,16 +922,23 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
         except UsageError as unreachable:
             # What we owe the escrow needs no counterparty, which may have stopped our run to keep it from
-            # there (NEG-024, (a); ESC-012): shown all the same, each trade then said as it stands. The
-            # others are said and counted unfinished, not dropped: exit 0 over a contract we still owe a
-            # Delivery under told the operator all was done while the counterparty's claim took our bond.
-            owed = [n for n in negs if escrow is not None and _owes_the_escrow(peer, n)]
+            # there (NEG-024, (a); ESC-012): shown all the same. So does what the escrow alone settles of a
+            # contract it serves: our Deliveries and Receipts witnessed, its rulings taken (which
+            # counterparty --to is we cannot learn: every such trade of the journal). Each trade is then
+            # said as it stands. The others are said and counted unfinished, not dropped: exit 0 over a
+            # contract we still owe a Delivery under told the operator all was done while the
+            # counterparty's claim took our bond (red team 29).
+            owed = [
+                n
+                for n in negs
+                if escrow is not None and (_owes_the_escrow(peer, n) or _settled_there(peer, n, serving))
+            ]
             if not owed:
                 raise
             owed_ids = {n.id for n in owed}
             out_of_reach = [n for n in negs if n.id not in owed_ids and unfinished(n)]
             negs = owed
-            print(f"a2a-coop: {unreachable}; showing the escrow what we owe it first", file=sys.stderr)
+            print(f"a2a-coop: {unreachable}; settling with the escrow what it alone can", file=sys.stderr)
         else:
             negs = [n for n in negs if n.other(peer.did) == other]
             if not negs:
@@ -972,18 +979,15 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 neg = peer.negotiation(asked.id)  # read again: a forgotten one comes back with a contract
                 out.write(f"{short_id}  {neg.state.value}\n")
                 _say_withdraw_final(peer, neg)
-                # Our cut-off Counter's Withdraw not taken (the escrow unreachable, or a refusal that may pass
-                # later): the escrow may still take an Accept of it, so the run is not done (NEG-024 (a)).
-                pending = peer.cut_off_counter(neg.id) is not None
-                why = unfinished(neg) or (
-                    "our Withdraw of a cut-off Counter not taken yet" if pending else ""
-                )
+                why = unfinished(neg) or _still_owed(peer, neg)
                 if why:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
-                else:  # the escrow settled it all the same (a refusal of a statement dated back, TIM-006)
+                else:  # the escrow settled it all the same (a refusal of a statement dated back, TIM-006;
+                    # a counterparty out of reach)
+                    failed = "could not be reached" if isinstance(exc, TransportError) else "refused"
                     print(
-                        f"a2a-coop: {short_id} finished with the escrow; the peer refused: {exc}",
+                        f"a2a-coop: {short_id} finished with the escrow; the peer {failed}: {exc}",
                         file=sys.stderr,
                     )
                 continue
@@ -1029,6 +1033,25 @@ def _owes_the_escrow(peer: Peer, neg: Negotiation) -> bool:
         or (neg.contract is None and bool(accept_cut_back(peer, neg)))
         or peer.cut_off_counter(neg.id) is not None
     )
+
+
+def _settled_there(peer: Peer, neg: Negotiation, serving: bytes) -> bool:
+    """Whether ``neg`` is an unfinished contract the escrow whose Mandate is ``serving`` settles (its
+    escrow, or a successor, ESC-022): our evidence and its rulings need no counterparty."""
+    c = neg.contract
+    return c is not None and bool(unfinished(neg)) and serves_for(peer, serving, c.escrow)
+
+
+def _still_owed(peer: Peer, neg: Negotiation) -> str:
+    """What of ``neg`` its escrow has not taken after a run that failed, or "": our cut-off Counter's
+    Withdraw (the escrow out of reach, or a refusal that may pass later: it may still take an Accept of
+    the Counter, NEG-024 (a)), or the answer to our bonded offer (an Accept of the offer it holds still
+    binds, ESC-012). Either keeps the run unfinished, whatever became of the other steps."""
+    if peer.cut_off_counter(neg.id) is not None:
+        return "our Withdraw of a cut-off Counter not taken yet"
+    if bonded_offer_to_show(peer, neg) is not None:
+        return "the answer to our bonded offer not taken by its escrow yet"
+    return ""
 
 
 def _say_withdraw_final(peer: Peer, neg: Negotiation) -> None:

@@ -481,15 +481,19 @@ def carry_trade(
 
 def _show_cut_back(
     peer: Peer, counterparty: CooperationClient, escrow: Submitter, negotiation_id: bytes, dialled: str
-) -> None:
-    """:func:`show_accept_cut_back` and :func:`withdraw_counter_cut_off` on a run that failed, each whatever
-    became of the other: best effort, the run's own error is the one raised (a relay to the counterparty
-    that failed the run may fail again, after the escrow took what we showed it)."""
+) -> CoopError | TransportError | None:
+    """:func:`show_accept_cut_back` and :func:`withdraw_counter_cut_off`, each whatever became of the other
+    (each failure logged): the first failure, or None. A run that failed raises its own error (a relay to
+    the counterparty that failed the run may fail again, after the escrow took what we showed it);
+    :func:`resume_trade` the first of these."""
+    failed: CoopError | TransportError | None = None
     for show in (show_accept_cut_back, withdraw_counter_cut_off):
         try:
             show(peer, counterparty, escrow, peer.negotiation(negotiation_id), dialled)
         except (CoopError, TransportError) as exc:
             log.warning("%s in %s: %s", show.__name__, negotiation_id.hex()[:12], exc)
+            failed = failed or exc
+    return failed
 
 
 def show_accept_cut_back(
@@ -564,8 +568,8 @@ def withdraw_counter_cut_off(
     :func:`withdraw_cut_off_alone`.
 
     An answer that is final (:func:`_final_withdraw`: a refusal the same Submit meets again, or an answer
-    that does not take the Withdraw) is recorded (:meth:`Peer.withdraw_final`): the Counter is shown no
-    more, by this run or a later one.
+    that does not take the Withdraw) is recorded (:meth:`Peer.withdraw_final`), before the answer is relayed
+    to the counterparty: the Counter is shown no more, by this run or a later one, whatever the relay does.
 
     Raises:
         CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS), or
@@ -574,9 +578,13 @@ def withdraw_counter_cut_off(
     shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
     if shown is None:
         return neg
-    neg = _relay_shown(peer, counterparty, escrow, neg, shown[:2])
-    _final_withdraw(peer, shown[2], None)
-    return neg
+    answer, _, counter = shown
+    taken = _take_escrow_answer(peer, answer, escrow)
+    # Recorded before the relay, which may fail (the counterparty out of reach): a later run relays what
+    # the journal now holds (resume_trade's step 1) and asks the escrow the same Submit no more.
+    _final_withdraw(peer, counter, None)
+    _relay_taken(peer, counterparty, taken, escrow)
+    return peer.negotiation(neg.id)
 
 
 def _relay_shown(
@@ -868,20 +876,36 @@ def relay_escrow_answers(
     Raises:
         MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
     """
+    _relay_taken(peer, counterparty, _take_escrow_answer(peer, answers, escrow), escrow)
+
+
+def _take_escrow_answer(peer: Peer, answers: Sequence[bytes], escrow: Submitter | None) -> _Taken:
+    """The first half of :func:`relay_escrow_answers`: the escrow's answer taken into our view (journaled),
+    and the Deliveries it makes us sign given to ``escrow`` (WIT-007); nothing sent to the counterparty.
+
+    Raises:
+        MandateUnknown: the answer is empty (see :func:`split_escrow_answer`).
+    """
     mandate, statements = split_escrow_answer(answers)
     held = peer.hold_escrow_mandate(mandate)
     # What we held already (an earlier Stamp answered again) reached the counterparty when we got it.
     news = _news(peer, statements)
     # The escrow's Mandate as held (verified, decoded when taken), else decoded here, once.
     stated = held.statement if held is not None else decode_statement(decode_envelope(mandate).payload)
-    granted = stated.mandate
-    escrow_did = granted.agent
-    ours = _take_escrow_news(peer, news, escrow_did)
+    ours = _take_escrow_news(peer, news, stated.mandate.agent)
     _witness_first(escrow, ours)
-    more = _relay(peer, counterparty, mandate, news, escrow, granted=granted)
+    return _Taken(mandate, stated.mandate, news, ours)
+
+
+def _relay_taken(
+    peer: Peer, counterparty: CooperationClient, taken: _Taken, escrow: Submitter | None
+) -> None:
+    """The second half of :func:`relay_escrow_answers`: what ``taken`` holds passed on to the counterparty,
+    and what its answers make due performed."""
+    more = _relay(peer, counterparty, taken.mandate, taken.news, escrow, granted=taken.granted)
     _witness_first(escrow, more)
-    for vs in [*ours, *more]:
-        _drive(peer, counterparty, vs, escrow, escrow_did)
+    for vs in [*taken.ours, *more]:
+        _drive(peer, counterparty, vs, escrow, taken.granted.agent)
 
 
 def _drive(
@@ -915,6 +939,16 @@ class _New(NamedTuple):
     envelope: bytes
     digest: bytes
     parsed: ParsedEnvelope
+
+
+class _Taken(NamedTuple):
+    """An escrow's answer taken (:func:`_take_escrow_answer`), not relayed yet: its Mandate (``granted``,
+    decoded), its statements not in memory before, and what they made us sign."""
+
+    mandate: bytes
+    granted: identity_pb2.Mandate
+    news: list[_New]
+    ours: list[VerifiedStatement]
 
 
 def _news(peer: Peer, statements: Sequence[bytes]) -> list[_New]:
@@ -1203,22 +1237,25 @@ def resume_trade(
         # Our bonded offer still unanswered: accepted behind our back, with the escrow alone shown the
         # Accept? The escrow's record says (ESC-012); a contract it reveals is performed as any other.
         check_at = hidden_accept_check_ms(peer, neg)
+        failed: CoopError | TransportError | None = None
         try:
             ask_escrow_about_offer(peer, counterparty, escrow, neg)
-            # Our Accept, cut back by a lower answer the counterparty gave to it -- in step 1, or before
-            # the run stopped -- goes to the escrow as carry_trade sends it (NEG-024): else the
-            # counterparty alone shows it there, and its claim takes our bond.
-            show_accept_cut_back(peer, counterparty, escrow, peer.negotiation(neg.id), escrow_did)
-            # Our bonded Counter the lower answer cut off the line -- in step 1, or before the run stopped,
-            # with or without our Withdraw of it signed -- is withdrawn there as carry_trade does
-            # (NEG-024 (a)): else the counterparty accepts it there alone, and its claim takes our bond.
-            withdraw_counter_cut_off(peer, counterparty, escrow, peer.negotiation(neg.id), escrow_did)
         except (CoopError, TransportError) as exc:
+            log.warning("ask_escrow_about_offer in %s: %s", neg.id.hex()[:12], exc)
+            failed = exc
+        # Each step whatever became of the one before (a refusal for good, an escrow out of reach for
+        # one call): what one leaves owed, the next must not leave owed too. Our Accept, cut back by a
+        # lower answer the counterparty gave to it -- in step 1, or before the run stopped -- goes to the
+        # escrow as carry_trade sends it (NEG-024): else the counterparty alone shows it there, and its
+        # claim takes our bond. Our bonded Counter the lower answer cut off the line -- with or without
+        # our Withdraw of it signed -- is withdrawn there (NEG-024 (a)), for the same reason.
+        cut_back_failed = _show_cut_back(peer, counterparty, escrow, neg.id, escrow_did)
+        failed = failed or cut_back_failed
+        neg = peer.negotiation(neg.id)  # a forgotten one is brought back by what the escrow revealed
+        if failed is not None:
             if _contract_id(peer, neg.id) is None:
-                raise  # the escrow's refusal: nothing learnt
-            refused = refused or exc  # the counterparty's, once the escrow has our Deliveries
-        finally:
-            neg = peer.negotiation(neg.id)  # a forgotten one is brought back by what the escrow revealed
+                raise failed  # the escrow's refusal: nothing learnt
+            refused = refused or failed  # the counterparty's, once the escrow has our Deliveries
         if neg.contract is None and check_at is not None and check_at <= peer.clock():
             return neg  # past its bonding cutoff and not accepted there: it can bind nothing any more
     performed = peer.perform(neg.id)
