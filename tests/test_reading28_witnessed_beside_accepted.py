@@ -273,3 +273,43 @@ def test_the_contract_the_witnessed_accept_displaced_ends_where_its_receipts_end
     # the contract (450 hers, 500 his) from +4 s until the last Receipt (+4.4 s), in its period throughout
     assert (alice_out, bob_out) == ((450, 450, 0, 0, 600), (500, 500, 0, 0, 550))
     assert (alice_period, bob_period) == ((450, 450, 450, 450, 600), (500, 500, 500, 500, 550))
+
+
+def _roles(v: Verifier, s: _Beside) -> dict[bytes, str]:
+    """The contracts ``v``'s view of the story's negotiation holds, by Accept: the negotiation's contract, or
+    one it keeps displaced."""
+    neg = v.negotiations.by_id.get(s.offer.negotiation_id)
+    if neg is None:
+        return {}
+    roles = dict.fromkeys(neg.displaced or (), "displaced")
+    if neg.contract is not None:
+        roles[neg.contract.accept.digest] = "contract"
+    return roles
+
+
+@pytest.mark.req("ATT-022", "NEG-021", "NEG-017")
+def test_every_contract_the_cut_off_line_moves_is_told_to_the_ratings_in_every_order() -> None:
+    """A kept rating is read again when ``Verifier.contracts_moved`` moves (ATT-022 (c)). In every one of the
+    288 orders, each statement taken that moves a contract the view held -- the negotiation's becoming
+    displaced or gone, one displaced becoming the negotiation's -- moves it, among them X's contract, cut off
+    by E's Accept and kept displaced on its line (``Negotiation.cut_off_line``): a rating kept on a contract
+    displaced there is not kept past it. A contract formed (the negotiation's, or displaced from the start)
+    had no rating kept on it."""
+    s = _Beside()
+    moves = 0
+    for order in _orders():
+        v = Verifier()
+        for env in [*s.setup, s.out[0]]:
+            v.accept(env)
+        for env in (env for k in order for env in s.items[k]):
+            held, moved = _roles(v, s), v.contracts_moved
+            try:
+                v.accept(env)
+            except CoopError:
+                continue
+            now = _roles(v, s)
+            if any(now.get(d) != role for d, role in held.items()):
+                assert v.contracts_moved > moved, order
+                if env == s.accept.envelope and held.get(s.took.digest) == "contract":
+                    moves += 1  # X's contract, cut off by E's Accept: displaced on its line
+    assert moves == 10

@@ -35,7 +35,7 @@ proof zeroes the issuer's trust (ATT-013).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
@@ -53,6 +53,10 @@ class ForkProof:
 
     first: bytes
     second: bytes
+    # What travels with the proof in a swap (ATT-024): the KeyRevocations that spare a principal of its
+    # issuer on it, and their Stamps. No part of the proof -- two proofs of the same pair are one --, and
+    # not kept with it: the receiver takes them as statements, and reads ATT-013 (b) on what it holds.
+    revocations: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self, issuer: str) -> dict[str, Any]:
         """The proof as a file (conformance/vectors/README.md: ``first`` and ``second`` in DSSE JSON), the

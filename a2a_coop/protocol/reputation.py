@@ -267,6 +267,32 @@ def convicted(verifier: Verifier, key: str, proof: ForkProof) -> set[str]:
     return principals | {key}
 
 
+def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
+    """ATT-024: what a swap carries with ``proof`` against ``key`` so that its receiver spares whom
+    ``verifier`` spares (:func:`convicted`, ATT-013 (b)) -- per principal spared, the first KeyRevocation it
+    issued that disowns one of the proof's statements, then that statement's witnessing escrow's earliest
+    Stamp of it (the revocation witnessed before the statement, KEY-009); envelopes, each once."""
+    principals = principals_of(verifier, key) - {key}
+    revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} & principals
+    if not revokers:
+        return []
+    revocations: dict[bytes, None] = {}
+    stamps: dict[bytes, None] = {}
+    statements = [verify_statement(e) for e in (proof.first, proof.second)]
+    for p in sorted(revokers):
+        for vs in statements:
+            r = verifier.sparing_revocation(vs, p)
+            if r is None:
+                continue
+            revocations[r.envelope] = None
+            escrow = verifier.witnessing_escrow(vs)
+            stamp = verifier.counting_stamp(escrow, r.digest) if escrow else None
+            if stamp is not None:
+                stamps[stamp.envelope] = None
+            break
+    return [*revocations, *stamps]
+
+
 def faulty_of(verifier: Verifier, forks: Mapping[str, ForkProof]) -> frozenset[str]:
     """Every key and principal the fork proofs ``forks`` (issuer -> proof) convict (:func:`convicted`)."""
     out: set[str] = set()

@@ -837,10 +837,15 @@ class Verifier:
         statements before the key's binding to the principal, under no Mandate or its own principal's,
         put them out of every revocation's reach and convicted the principal for good
         (tests/test_attack28_prebinding_frame.py). The key's own revocation reads KEY-011 (a)."""
+        return self.sparing_revocation(vs, revoker) is not None
+
+    def sparing_revocation(self, vs: VerifiedStatement, revoker: str) -> VerifiedStatement | None:
+        """The first KeyRevocation held by which :meth:`revoked_by` holds ``vs`` disowned for ``revoker``,
+        or None: what a swap carries with a proof holding ``vs`` (ATT-024)."""
         key = vs.issuer
         mine = [r for r in self.revocations_of.get(key, ()) if r.issuer == revoker]
         if not mine:
-            return False
+            return None
         escrow, first = self._witnessed_at(vs, None)
         for r in mine:
             when, floor = (
@@ -850,8 +855,8 @@ class Verifier:
                 continue  # it does not reach vs
             place = self._stamp_place(escrow, r.digest) if first is not None else None
             if first is None or (place is not None and not _before(first, place)):
-                return True
-        return False
+                return self.statements.get(r.digest) or verify_statement(r.envelope)
+        return None
 
     # -- an escrow's hand-over (ESC-022) -------------------------------------------------
 

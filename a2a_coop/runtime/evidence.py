@@ -56,6 +56,10 @@ from a2a_coop.protocol.verifier import Verifier
 # Fork proofs kept at most against keys outside our dealings (ATT-018): anyone makes one against a
 # fresh key of its own for two signatures, so without a bound a flood of them would fill memory.
 MAX_FOREIGN_FORK_PROOFS: Final = 10_000
+# ... and their bytes at most (ATT-018 (e)): the count alone let 10,000 proofs of up to 2 x 65,536 bytes
+# in. 10,000 proofs of two 1,000-byte statements -- about twice what an Offer, Counter or Reject weighs
+# -- so honest proofs meet the count first.
+MAX_FOREIGN_FORK_BYTES: Final = 20_000_000
 
 # The archive's book of the answers a forgotten negotiation's index held that were refused (refusals join no
 # negotiation, ERR-003, so reading it back does not bring them): one row per key and statement answered,
@@ -79,6 +83,8 @@ class EvidenceVerifier(Verifier):
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first-ranked proof against it (ATT-013 (c))
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
         self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
+        self.max_foreign_fork_bytes = MAX_FOREIGN_FORK_BYTES
+        self.foreign_fork_bytes = 0  # their envelopes' bytes (ATT-018 (e))
         # Issuers whose proofs are kept beyond the bound: our own key, and keys in our dealings whose
         # proof came at the bound, for as long as they stay there (then count_against_bound).
         self.spared: set[str] = set()
@@ -305,7 +311,7 @@ class EvidenceVerifier(Verifier):
         if spared or issuer == self.me:
             self.spared.add(issuer)
         else:
-            self.foreign_forks += 1
+            self._count(proof)
         self._held(issuer, proof)
         return issuer
 
@@ -318,19 +324,34 @@ class EvidenceVerifier(Verifier):
         if key not in self.spared or key == self.me or self.deals_with(key):
             return key in self.forks
         self.spared.discard(key)
-        if self.foreign_forks >= self.max_foreign_forks:
+        if not self._room(self.forks[key]):
             del self.forks[key]
             self.forks_changed += 1
             return False
-        self.foreign_forks += 1
+        self._count(self.forks[key])
         return True
+
+    def _room(self, proof: ForkProof, *, freed: int = 0) -> bool:
+        """Whether ``proof`` may count against ATT-018's bound: fewer proofs count than its count, and its
+        bytes fit beside theirs (``freed``: the bytes of the one it would replace)."""
+        size = len(proof.first) + len(proof.second)
+        if freed:  # a replacement: the count stays; no larger than the held one, it always fits
+            return size <= freed or self.foreign_fork_bytes - freed + size <= self.max_foreign_fork_bytes
+        return (
+            self.foreign_forks < self.max_foreign_forks
+            and self.foreign_fork_bytes + size <= self.max_foreign_fork_bytes
+        )
+
+    def _count(self, proof: ForkProof) -> None:
+        self.foreign_forks += 1
+        self.foreign_fork_bytes += len(proof.first) + len(proof.second)
 
     def _keep(self, issuer: str, proof: ForkProof) -> bool:
         """Keep ``proof`` against ``issuer`` unless the bound of ATT-018 refuses it; whether it is held."""
         if self._kept_instead(issuer, proof):
             return True
-        if issuer != self.me and self.foreign_forks < self.max_foreign_forks:
-            self.foreign_forks += 1  # counts for good, even against a key in our dealings: never dropped
+        if issuer != self.me and self._room(proof):
+            self._count(proof)  # counts for good, even against a key in our dealings: never dropped
         elif issuer == self.me or self.deals_with(issuer):
             self.spared.add(issuer)  # ATT-018: ours and those against keys in our dealings are kept
         else:
@@ -346,6 +367,11 @@ class EvidenceVerifier(Verifier):
         if held is None:
             return False
         if proof_rank(proof) < proof_rank(held):
+            if issuer not in self.spared and issuer != self.me:  # it counts: its bytes change
+                freed = len(held.first) + len(held.second)
+                if not self._room(proof, freed=freed):
+                    return True  # ATT-018 (e): a larger one past the byte bound is refused, the held one kept
+                self.foreign_fork_bytes += len(proof.first) + len(proof.second) - freed
             self._held(issuer, proof)
         return True
 

@@ -13,7 +13,8 @@ two peers trade they swap (:func:`swap`, :func:`answer`):
   after the Mandate it names so that the receiver can verify it, and
 * the fork proofs they hold (up to :data:`MAX_PROOFS`): the counterparty's own first, then those
   against keys in their dealings (the most bonded with them first), then the rest, the last received
-  first.
+  first -- each with the revocations that spare a principal of its key on it here (ATT-024), which the
+  receiver takes as statements, so that it spares whom we spare.
 
 The receiver takes each Checkpoint as offline evidence into its own verifier. One
 from a branch of a forked chain it does not hold meets the statements it does
@@ -33,10 +34,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final, Protocol
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from google.protobuf.message import DecodeError
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, statement_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, parse_envelope
+from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.reputation import sparing
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.transport.limits import claimed
@@ -140,9 +145,13 @@ def outgoing(peer: Peer, *, exclude: str = "", response: bool = False) -> tuple[
 
         add(own)
         proofs, unfit = [], None
-        for proof in itertools.islice(_proofs_to_pass_on(v.forks, exclude, peer.dealing_rank), MAX_PROOFS):
-            if len(proof.first) + len(proof.second) <= budget:
-                budget -= len(proof.first) + len(proof.second)
+        for issuer in itertools.islice(_proofs_to_pass_on(v.forks, exclude, peer.dealing_rank), MAX_PROOFS):
+            held = v.forks[issuer]
+            # with what spares a principal of its key on it here (ATT-024): without it, a receiver never
+            # shown the revocation convicts whom we spare -- so a proof goes whole or not at all
+            proof = ForkProof(held.first, held.second, tuple(sparing(v, issuer, held)))
+            if swap_bytes(proof) <= budget:
+                budget -= swap_bytes(proof)
                 proofs.append(proof)
             elif unfit is None:
                 unfit = proof
@@ -159,13 +168,19 @@ def outgoing(peer: Peer, *, exclude: str = "", response: bool = False) -> tuple[
     return list(envelopes), proofs
 
 
+def swap_bytes(proof: ForkProof) -> int:
+    """What ``proof`` weighs against a swap's :data:`BUDGET_BYTES` (ATT-023): its two envelopes and those
+    travelling with it (ATT-024)."""
+    return len(proof.first) + len(proof.second) + sum(map(len, proof.revocations))
+
+
 def _proofs_to_pass_on(
     forks: dict[str, ForkProof], counterparty: str, dealing_rank: Callable[[str], tuple[int, int] | None]
-) -> Iterator[ForkProof]:
-    """The fork proofs we hold, in the order a swap passes them on: the one against the counterparty's
-    own key first (how a peer whose key is stolen learns it, ATT-017), then up to :data:`MAX_PROOFS`
-    against keys in our dealings (our counterparties, our contracts' escrows and principals) by their
-    ``dealing_rank``, then the rest, the last received first (so are ties of rank).
+) -> Iterator[str]:
+    """The keys of the fork proofs we hold, in the order a swap passes the proofs on: the one against the
+    counterparty's own key first (how a peer whose key is stolen learns it, ATT-017), then up to
+    :data:`MAX_PROOFS` against keys in our dealings (our counterparties, our contracts' escrows and
+    principals) by their ``dealing_rank``, then the rest, the last received first (so are ties of rank).
 
     Not the first received first: proofs cost nothing to make against fresh keys of one's own, so the
     first few anyone sent would hold every slot for good, and no later proof -- against a thief's
@@ -177,21 +192,19 @@ def _proofs_to_pass_on(
     counterparty's proof; ranked by the bond value escrows locked for each key with us, then by when
     it joined our contracts, it must lock more funds with us than that counterparty did to pass it.
     A proof against a key we already convict never moves up again."""
-    own = forks.get(counterparty) if counterparty else None
-    if own is not None:
-        yield own
+    if counterparty in forks:
+        yield counterparty
     ranked = []
     for received, issuer in enumerate(forks):
         rank = dealing_rank(issuer) if issuer != counterparty else None
         if rank is not None:
             ranked.append((rank, -received, issuer))
     ours = [issuer for _, _, issuer in heapq.nsmallest(MAX_PROOFS, ranked)]
-    for issuer in ours:
-        yield forks[issuer]
+    yield from ours
     mentioned = set(ours)
-    for issuer, proof in reversed(forks.items()):
+    for issuer in reversed(forks):
         if issuer != counterparty and issuer not in mentioned:
-            yield proof
+            yield issuer
 
 
 def take(
@@ -199,15 +212,16 @@ def take(
 ) -> list[str]:
     """Take a counterparty's gossip as evidence (no freshness: old Checkpoints still prove forks).
 
-    Envelopes that do not verify are skipped one by one -- gossip is best effort, and a refused
-    Checkpoint that forks a chain we hold is exactly what we keep as a proof -- and so are those of keys
-    outside our dealings over the newcomer quota (RPC-016). Taken in the order sent, proofs first, up to
-    :data:`MAX_PROOFS` proofs, 2 x (:data:`MAX_CHECKPOINTS` + 1) envelopes and :data:`BUDGET_BYTES` in
-    all (ATT-023): what comes after the first that would pass the bound is dropped unread. An honest
-    swap (:func:`outgoing`) never passes it; a flooder's larger one -- a swap's response, which our
-    client takes up to 4 MiB, or the request of a server that raised its receive limit -- buys no more
-    verification or memory than an honest one. ``started_with``: the counterparty of a swap
-    we started (:func:`swap`); None for one we serve (:func:`answer`).
+    With each proof we take, the KeyRevocations of its key and their Stamps travelling with it (ATT-024:
+    :func:`_revocations_of`), after the Checkpoints. Envelopes that do not verify are skipped one by one --
+    gossip is best effort, and a refused Checkpoint that forks a chain we hold is exactly what we keep as a
+    proof -- and so are those of keys outside our dealings over the newcomer quota (RPC-016). Taken in the
+    order sent, proofs first, up to :data:`MAX_PROOFS` proofs, 2 x (:data:`MAX_CHECKPOINTS` + 1) envelopes and
+    :data:`BUDGET_BYTES` in all (ATT-023): what comes after the first that would pass the bound is dropped
+    unread. An honest swap (:func:`outgoing`) never passes it; a flooder's larger one -- a swap's response,
+    which our client takes up to 4 MiB, or the request of a server that raised its receive limit -- buys no
+    more verification or memory than an honest one. ``started_with``: the counterparty of a swap we started
+    (:func:`swap`); None for one we serve (:func:`answer`).
 
     Returns:
         The keys newly convicted of a fork.
@@ -215,27 +229,61 @@ def take(
     budget = BUDGET_BYTES  # ATT-023: no more than we would send -- an honest swap is taken whole
     with peer.lock:
         before = set(peer.verifier.forks)
+        gossiped = []
         capped = proofs[:MAX_PROOFS]
         for i, proof in enumerate(capped):
-            size = len(proof.first) + len(proof.second)
-            # The response to our swap may carry its last proof beyond the bytes (:func:`outgoing`).
-            beyond = started_with is not None and i == len(capped) - 1 and size <= MAX_PROOF_BYTES
+            size = swap_bytes(proof)
+            # The response to our swap may carry its last proof beyond the bytes (:func:`outgoing`): its
+            # statements up to MAX_PROOF_BYTES, what travels with it (ATT-024) up to a swap's bytes again.
+            beyond = (
+                started_with is not None
+                and i == len(capped) - 1
+                and len(proof.first) + len(proof.second) <= MAX_PROOF_BYTES
+                and sum(map(len, proof.revocations)) <= BUDGET_BYTES
+            )
             if size > budget and not beyond:
                 budget = -1  # dropped unread, with all that follows
                 break
             budget -= 0 if size > budget else size
-            peer.verifier.take_fork_proof(proof)
-        gossiped = []
+            issuer = peer.verifier.take_fork_proof(ForkProof(proof.first, proof.second))
+            if issuer is not None:
+                gossiped += _revocations_of(issuer, proof.revocations)
+        checkpoints = []
         for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)] if budget >= 0 else ():
             budget -= len(env)
             if budget < 0:
                 break
             said = claimed(env)
             if said is not None and said.body in GOSSIPED_BODIES:
-                gossiped.append(env)
+                checkpoints.append(env)
             # else not gossip: an Accept or a BondLock taken here would move a trade unanswered
-        peer.take_gossip(gossiped, started_with=started_with)
+        # the Checkpoints first: one may bind a proof's key to the principal whose revocation spares it
+        peer.take_gossip([*checkpoints, *gossiped], started_with=started_with)
         return sorted(set(peer.verifier.forks) - before)
+
+
+def _revocations_of(key: str, carried: Sequence[bytes]) -> list[bytes]:
+    """What we take of a proof's ``carried`` envelopes (ATT-024, ATT-019): the KeyRevocations of its
+    ``key`` by another key (its own spares nobody, ATT-013 (b)), then the Stamps naming only those -- read
+    unsigned here, checked as any statement when taken. Nothing else: a Stamp of a negotiation statement,
+    or a revocation of another key, would move what the swap's sender chose, when it chose."""
+    revocations: list[bytes] = []
+    digests: set[bytes] = set()
+    stamps: list[tuple[bytes, statement_pb2.Statement]] = []
+    for env in carried:
+        try:
+            parsed = parse_envelope(env)
+            stmt = statement_pb2.Statement.FromString(parsed.envelope.payload)
+        except (CoopError, DecodeError, ValueError, RuntimeWarning):
+            continue
+        body = stmt.WhichOneof("body")
+        if body == "key_revocation" and stmt.key_revocation.key == key and stmt.header.issuer != key:
+            revocations.append(env)
+            digests.add(parsed.digest)
+        elif body == "stamp":
+            stamps.append((env, stmt))
+    named = [env for env, stmt in stamps if stmt.stamp.statements and set(stmt.stamp.statements) <= digests]
+    return [*revocations, *named]
 
 
 def answer(

@@ -36,6 +36,7 @@ from a2a_coop.transport.paging import (
     PageGuard,
     PageLimits,
 )
+from a2a_coop.transport.proofs import proof_message, proof_of
 from a2a_coop.transport.tls import TlsConfig
 
 T = TypeVar("T")
@@ -254,10 +255,10 @@ class CooperationClient(_Client):
         """Swap Checkpoints (each after its Mandate) and fork proofs with the peer (SPEC 10.5)."""
         req = service_pb2.GossipRequest(
             envelopes=envelopes,
-            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+            proofs=[proof_message(p) for p in proofs],
         )
         resp = self._unary(self.stub.Gossip, req)
-        return list(resp.envelopes), [ForkProof(p.first, p.second) for p in resp.proofs]
+        return list(resp.envelopes), [proof_of(p) for p in resp.proofs]
 
 
 # A SubmitRequest's bytes per envelope besides the envelope: its field tag and length prefix (at most 4).

@@ -49,6 +49,7 @@ from a2a_coop.transport.limits import (
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
 )
+from a2a_coop.transport.proofs import proof_message, proof_of
 from a2a_coop.transport.tls import TlsConfig
 
 COOPERATION_SERVICE: Final = service_pb2.DESCRIPTOR.services_by_name["CooperationService"].full_name
@@ -400,13 +401,14 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
         def call() -> tuple[list[bytes], list[ForkProof]]:
             if len(req.envelopes) > MAX_GOSSIP_ITEMS or len(req.proofs) > MAX_GOSSIP_ITEMS:
                 raise _too_much_gossip(len(req.envelopes), len(req.proofs))
-            _check_sizes([*req.envelopes, *(e for p in req.proofs for e in (p.first, p.second))])
-            return handler.gossip(list(req.envelopes), [ForkProof(p.first, p.second) for p in req.proofs])
+            carried = (e for p in req.proofs for e in (p.first, p.second, *p.revocations))
+            _check_sizes([*req.envelopes, *carried])
+            return handler.gossip(list(req.envelopes), [proof_of(p) for p in req.proofs])
 
         envelopes, proofs = _invoke(context, "Gossip", call)
         return service_pb2.GossipResponse(
             envelopes=envelopes,
-            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+            proofs=[proof_message(p) for p in proofs],
         )
 
     return _generic_handler(

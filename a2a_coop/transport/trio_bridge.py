@@ -37,6 +37,7 @@ from a2a_coop.transport.client import CooperationClient, EscrowClient, escrow_di
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.paging import DEFAULT_MAX_READ_BYTES, PageGuard, PageLimits
+from a2a_coop.transport.proofs import proof_message, proof_of
 
 T = TypeVar("T")
 
@@ -210,10 +211,10 @@ class TrioCooperationClient:
         """As :meth:`CooperationClient.gossip`."""
         req = service_pb2.GossipRequest(
             envelopes=envelopes,
-            proofs=[service_pb2.ForkProof(first=p.first, second=p.second) for p in proofs],
+            proofs=[proof_message(p) for p in proofs],
         )
         resp = await call_in_trio(self._stub.Gossip.future, req, timeout=self._timeout)
-        return list(resp.envelopes), [ForkProof(p.first, p.second) for p in resp.proofs]
+        return list(resp.envelopes), [proof_of(p) for p in resp.proofs]
 
 
 class TrioEscrowClient:

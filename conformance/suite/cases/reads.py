@@ -3,8 +3,9 @@ ATT-014)."""
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import service_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, service_pb2
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from conformance.suite.context import Context
@@ -234,6 +235,47 @@ def gossip_moves_no_trade(ctx: Context) -> Outcome:
     )
     bodies = ", ".join(a.body for a in answers)
     return Outcome.passed(f"ignored the gossiped Delivery; the request was answered ({bodies})")
+
+
+@case(
+    "read.gossip-proof-carries-revocation",
+    "A fork proof the target passes on in a swap carries the principal's KeyRevocation that spares the "
+    "principal on it",
+    "ATT-024",
+    "ATT-019",
+    "ATT-013",
+)
+def gossip_proof_carries_revocation(ctx: Context) -> Outcome:
+    """Alice's key binds itself to her principal (a public Checkpoint); her principal revokes the key as of a
+    second ago; a thief signs two Rejects of Bob's offer with the key -- an answer proof (ATT-022), both
+    disowned by the revocation, which spares the principal (ATT-013 (b)). One swap hands the target the
+    binding (after its Mandate) and the proof with the revocation beside it; a second swap reads what the
+    target passes on. A conformant target took the revocation with the proof and sends it with the proof:
+    else a peer that holds the proof only by the target's gossip convicts the principal the target spares."""
+    alice, bob = ctx.party("alice"), ctx.party("bob")
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    leaked = identity_pb2.KeyRevocation(key=alice.did, effective_ms=ctx.clock.now_ms - 1_000, reason="leaked")
+    revocation = alice.principal.sign("key_revocation", leaked)
+    offer = bob.offer(alice, bob.proposal())
+    first, second = alice.reject(offer, "the thief's"), alice.reject(offer, "the thief's, again")
+    proof = service_pb2.ForkProof(
+        first=first.envelope, second=second.envelope, revocations=[revocation.envelope]
+    )
+    given = service_pb2.GossipRequest(envelopes=[alice.mandate_vs.envelope, binding.envelope], proofs=[proof])
+    reply = ctx.call("Gossip", given, note="the key's binding, and the proof with the principal's revocation")
+    if reply.error is not None and not reply.error.reason:
+        return _fail(reply.error.status.name)
+    ctx.must(reply.error is None, "the target refused a swap of a valid proof and its binding")
+    read = ctx.call("Gossip", service_pb2.GossipRequest(), note="what the target passes on")
+    ctx.must(read.error is None, "the target refused an empty swap")
+    passed = [p for p in read.message.proofs if {p.first, p.second} == {first.envelope, second.envelope}]
+    ctx.must(bool(passed), "the target does not pass on the proof it was given (ATT-011)", Level.NON_STRICT)
+    ctx.must(
+        revocation.envelope in passed[0].revocations,
+        "the target passes the proof on without the principal's revocation that spares the principal on it "
+        "(ATT-024): a peer holding it only by gossip convicts that principal",
+    )
+    return Outcome.passed("the proof was passed on with the principal's revocation beside it")
 
 
 def _fail(status: str) -> Outcome:
