@@ -34,7 +34,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.testing import FixedClock, Party, full_trade
-from benchmarks.js_rederive import transcript
+from benchmarks.js_rederive import rated_transcript, transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -999,6 +999,91 @@ def test_the_js_verifiers_exclusive_key_check_reads_only_the_keys_holders(trades
     envelopes = transcript(trades, exclusive_keys=True)
     got = js_module(_EXCLUSIVE_KEY_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), role)
     assert got == {"asked": trades, "holdersRead": 0, "scanned": 0, "refused": 0}
+
+
+_HAND_OVER_WORK = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const P = Verifier.prototype, successors = P.successors;
+let asked = 0, honoured = 0, scanned = 0, refused = 0;
+// each binding read by a pass over every binding held (bindingAt) while successors asks of a hand-over
+const PASSES = [Symbol.iterator, "entries", "keys", "values", "forEach"];
+P.successors = function (old) {
+  if (!this.handovers.has(old)) return successors.call(this, old);
+  const held = this.bindingAt;
+  for (const name of PASSES) {
+    const pass = Map.prototype[name];
+    held[name] = function (...args) {
+      scanned += this.size;
+      return pass.apply(this, args);
+    };
+  }
+  try {
+    const got = successors.call(this, old);
+    asked++;
+    if (got) honoured++;
+    return got;
+  } finally {
+    for (const name of PASSES) delete held[name];
+  }
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: process.argv[2] });
+for (const e of envelopes) {
+  try { v.accept(e); } catch (x) { refused++; }
+}
+const everyTime = asked >= envelopes.length, always = honoured === asked;
+console.log(JSON.stringify({ everyTime, always, scanned, refused }));
+"""
+
+
+@pytest.mark.parametrize("role", ["auditor", "escrow"])
+@pytest.mark.parametrize("trades", [4, 16])
+def test_the_js_verifiers_hand_over_reads_only_the_old_keys_principals(trades: int, role: str) -> None:
+    """ESC-022 over ``python -m benchmarks js_rederive --hand-overs``'s transcript: the escrow key E, bound to
+    its principal, is revoked and handed over to E2, which stamps every Accept; each trade's offerer is a key
+    of its own, bound to a principal of its own. ``successors`` -- asked after every statement
+    (``rebuildHandedOver``) and at every Stamp check -- reads the principals E is bound to (``bound``, as the
+    Python reference's ``Verifier.bound``), not every binding held: before, each ask read them all (k + 3
+    bindings at the k-th trade)."""
+    envelopes = transcript(trades, hand_overs=True)
+    got = js_module(_HAND_OVER_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), role)
+    assert got == {"everyTime": True, "always": True, "scanned": 0, "refused": 0}
+
+
+_RATING_WORK = """
+import { Verifier, rateAttestation } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const attestations = [];
+for (const e of envelopes) {
+  const r = v.accept(e);
+  if (r.bodyName === "attestation") attestations.push(r);
+}
+// every negotiation read by a pass over the view's whole store while the attestations are rated
+const held = v.negotiations;
+let scanned = 0;
+for (const name of [Symbol.iterator, "entries", "keys", "values", "forEach"]) {
+  const pass = Map.prototype[name];
+  held[name] = function (...args) {
+    scanned += this.size;
+    return pass.apply(this, args);
+  };
+}
+const weighed = attestations.map((r) => rateAttestation(v, r, [process.argv[2]])).filter((r) => r?.stake > 0);
+console.log(JSON.stringify({ weighed: weighed.length, scanned }));
+"""
+
+
+@pytest.mark.parametrize("trades", [4, 16])
+def test_the_js_verifiers_rating_reads_only_the_rated_negotiation(trades: int) -> None:
+    """SPEC 10.2 over ``python -m benchmarks js_rederive --ratings``'s transcript: each trade is bonded,
+    settled and attested, and every Attestation weighs (ATT-004; ATT-020's evidence read). ``rateAttestation``
+    and ``ratingEvidence`` find the rated contract in the negotiation of the offer the Attestation names
+    (``ratedNegotiation``, as the Python reference's ``contract_of``), not by a pass over every negotiation
+    held: before, each read them all twice (2 x 16 x 16 = 512 reads at 16 trades)."""
+    envelopes, escrow = rated_transcript(trades)
+    got = js_module(_RATING_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), escrow)
+    assert got == {"weighed": trades, "scanned": 0}
 
 
 # The vector files (argv), then the verifier's path (first, the module would take itself for the command
