@@ -23,7 +23,7 @@ from test_attack27b_thief_frames_principal import _answers_around_a_revocation, 
 from test_attack28_prebinding_frame import answer_before_binding
 from test_audit import unguarded_offer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
@@ -33,7 +33,7 @@ from a2a_coop.protocol.reputation import faulty_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.testing import FixedClock, Party, full_trade
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, full_trade
 from benchmarks.js_rederive import rated_transcript, transcript
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1027,12 +1027,20 @@ P.successors = function (old) {
     for (const name of PASSES) delete held[name];
   }
 };
+// each time the view asks whether the Stamps it holds witness anything still (KEY-009 (d)): a pass over
+// every record held
+const reweigh = P.reweigh;
+let reweighs = 0;
+P.reweigh = function () {
+  reweighs++;
+  return reweigh.call(this);
+};
 const v = new Verifier({ mode: "sparse", nowMs: null, role: process.argv[2] });
 for (const e of envelopes) {
   try { v.accept(e); } catch (x) { refused++; }
 }
 const everyTime = asked >= envelopes.length, always = honoured === asked;
-console.log(JSON.stringify({ everyTime, always, scanned, refused }));
+console.log(JSON.stringify({ everyTime, always, scanned, reweighs, refused }));
 """
 
 
@@ -1044,10 +1052,66 @@ def test_the_js_verifiers_hand_over_reads_only_the_old_keys_principals(trades: i
     of its own, bound to a principal of its own. ``successors`` -- asked after every statement
     (``rebuildHandedOver``) and at every Stamp check -- reads the principals E is bound to (``bound``, as the
     Python reference's ``Verifier.bound``), not every binding held: before, each ask read them all (k + 3
-    bindings at the k-th trade)."""
+    bindings at the k-th trade). And an offerer's first binding asks nothing again of the Stamps held
+    (``reweigh``, KEY-009 (d)): only a revoked key's binding can move KEY-011's reach (as the reference's
+    ``Verifier._note_bound``) -- before, each did, a pass over every record held: E's revocation alone now."""
     envelopes = transcript(trades, hand_overs=True)
     got = js_module(_HAND_OVER_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), role)
-    assert got == {"everyTime": True, "always": True, "scanned": 0, "refused": 0}
+    assert got == {"everyTime": True, "always": True, "scanned": 0, "reweighs": 1, "refused": 0}
+
+
+def _binding_heard_late() -> tuple[list[bytes], VerifiedStatement]:
+    """Escrow key K's statements, under its principal P's Mandate at t0 and t3 and, between them, a Stamp S
+    at t2 under thief T's Mandate naming K; then P revokes K from t1 (t0 < t1 < t2). Heard in the order S,
+    K's statement at t3, the revocation, and last K's statement at t0: until then K was bound to T (by S)
+    before P, and P's revocation reached S only from its issued_at_ms (KEY-011 (b)); the t0 statement binds
+    K to P first, and the revocation reaches S back from t1. The envelopes, and S."""
+    clock = FixedClock()
+    alice, esc = Party("alice", clock), Party("escrow", clock)
+    caps = identity_pb2.Mandate()
+    caps.CopyFrom(esc.mandate_vs.statement.mandate)
+    t_mandate = Signer("thief-principal", clock).sign("mandate", caps, ttl_ms=365 * DAY_MS)
+    named = commitment_pb2.Stamp(statements=[alice.mandate_vs.digest])
+    first = esc.sign("stamp", named)
+    clock.advance(1_000)
+    effective = clock.now_ms
+    clock.advance(1_000)
+    thiefs = esc.agent.sign("stamp", named, mandate=t_mandate.digest)
+    clock.advance(1_000)
+    later = esc.sign("stamp", named)
+    clock.advance(1_000)
+    revocation = esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=effective)
+    )
+    held = [alice.mandate_vs, esc.mandate_vs, t_mandate, thiefs, later, revocation, first]
+    return [vs.envelope for vs in held], thiefs
+
+
+def test_a_revoked_keys_binding_heard_late_still_disowns_what_it_reaches() -> None:
+    """KEY-009 (d) with KEY-011 (b): a binding that moves a revocation's reach derives the view again. Only a
+    revoked key's binding can (reachOf reads the bindings of the key whose revocation it weighs, successors
+    those of a revoked escrow key), so the JS verifier asks again only then, as the reference's
+    ``Verifier._note_bound`` -- here K's binding to P, heard after P's revocation of K: the thief's Stamp S
+    is disowned then (witnessing nothing), in both verifiers. A view that never asked again at a binding kept
+    S witnessing."""
+    envelopes, thiefs = _binding_heard_late()
+    reference = Verifier()
+    for e in envelopes:
+        reference.accept(e)
+    assert reference.disowned(reference.statements[thiefs.digest])
+    script = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const seen = JSON.parse(process.argv[1]).map((e) => {
+  v.accept(Buffer.from(e, "base64"));
+  return v.unwitnessing.has(process.argv[2]);
+});
+console.log(JSON.stringify(seen));
+"""
+    got = js_module(
+        script, json.dumps([base64.b64encode(e).decode() for e in envelopes]), thiefs.digest.hex()
+    )
+    assert got == [False] * (len(envelopes) - 1) + [True]
 
 
 _RATING_WORK = """

@@ -1834,7 +1834,10 @@ export class Verifier {
       const b = this.bindingAt.get(bk);
       if (!b || h.issued_at_ms < b.t || (h.issued_at_ms === b.t && h.seq < b.seq)) {
         this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
-        reweigh = true; // KEY-011's reach reads bindings (KEY-009 (d))
+        // KEY-011's reach reads bindings (KEY-009 (d)) -- a revoked key's only: one no revocation held names,
+        // neither the key nor its principal, disowns nothing whatever it is bound to (as the Python
+        // reference's _note_bound); a revocation of it heard later derives again anyway
+        if (this.revocations.has(h.issuer) || this.revocations.has(rec.principal)) reweigh = true;
       }
     }
     if (bodyName === "mandate") {
