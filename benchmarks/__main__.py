@@ -62,7 +62,8 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
     "js_rederive": (
         "benchmarks.js_rederive",
         "the JS verifier over N trades whose escrow's late Stamp takes back a cut-back contract "
-        "(NEG-021 (d), witnessCutOff): seconds, ms per trade (--verifier: an older copy, before/after)",
+        "(NEG-021 (d), witnessCutOff): seconds, ms per trade (--verifier: an older copy, before/after; "
+        "--exclusive-keys, --hand-overs, --ratings: the shapes that exercise NEG-009, ESC-022, SPEC 10.2)",
     ),
     "population": (
         "benchmarks.population",

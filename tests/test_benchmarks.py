@@ -166,6 +166,20 @@ def test_js_rederive_benchmark_takes_every_statement_and_ends_with_a_json_summar
     assert summary["seconds"] > 0 and summary["cpu_seconds"] > 0
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_js_rederive_benchmark_hands_over_and_rates(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--hand-overs``: the escrow key's hand-over, then each trade by an offerer of its own (its Mandate
+    first) stamped by the successor -- every statement taken; ``--ratings``: bonded, settled, attested trades,
+    every Attestation weighing when rated, the rating timed apart."""
+    assert main(["js_rederive", "--trades", "2", "--hand-overs", "--role", "escrow"]) == 0
+    summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
+    assert (summary["hand_overs"], summary["statements"], summary["refused"]) == (True, 18, 0)
+    assert main(["js_rederive", "--trades", "2", "--ratings"]) == 0
+    summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
+    assert (summary["statements"], summary["refused"], summary["rated"]) == (25, 0, 2)
+    assert summary["rating_seconds"] >= 0 and summary["rating_cpu_seconds"] >= 0
+
+
 POPULATION_FIGURES = ("model_vs_axelrod_match", "crypto_vs_floor", "s_1000x100", "moran_vs_axelrod")
 
 

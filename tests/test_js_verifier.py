@@ -28,7 +28,7 @@ from test_attack27b_thief_frames_principal import (
 from test_attack28_prebinding_frame import answer_before_binding
 from test_audit import unguarded_offer
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
@@ -38,8 +38,8 @@ from a2a_coop.protocol.reputation import faulty_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.testing import FixedClock, Party, full_trade
-from benchmarks.js_rederive import transcript
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, full_trade
+from benchmarks.js_rederive import rated_transcript, transcript
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -1015,6 +1015,155 @@ def test_the_js_verifiers_exclusive_key_check_reads_only_the_keys_holders(trades
     envelopes = transcript(trades, exclusive_keys=True)
     got = js_module(_EXCLUSIVE_KEY_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), role)
     assert got == {"asked": trades, "holdersRead": 0, "scanned": 0, "refused": 0}
+
+
+_HAND_OVER_WORK = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const P = Verifier.prototype, successors = P.successors;
+let asked = 0, honoured = 0, scanned = 0, refused = 0;
+// each binding read by a pass over every binding held (bindingAt) while successors asks of a hand-over
+const PASSES = [Symbol.iterator, "entries", "keys", "values", "forEach"];
+P.successors = function (old) {
+  if (!this.handovers.has(old)) return successors.call(this, old);
+  const held = this.bindingAt;
+  for (const name of PASSES) {
+    const pass = Map.prototype[name];
+    held[name] = function (...args) {
+      scanned += this.size;
+      return pass.apply(this, args);
+    };
+  }
+  try {
+    const got = successors.call(this, old);
+    asked++;
+    if (got) honoured++;
+    return got;
+  } finally {
+    for (const name of PASSES) delete held[name];
+  }
+};
+// each time the view asks whether the Stamps it holds witness anything still (KEY-009 (d)): a pass over
+// every record held
+const reweigh = P.reweigh;
+let reweighs = 0;
+P.reweigh = function () {
+  reweighs++;
+  return reweigh.call(this);
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: process.argv[2] });
+for (const e of envelopes) {
+  try { v.accept(e); } catch (x) { refused++; }
+}
+const everyTime = asked >= envelopes.length, always = honoured === asked;
+console.log(JSON.stringify({ everyTime, always, scanned, reweighs, refused }));
+"""
+
+
+@pytest.mark.parametrize("role", ["auditor", "escrow"])
+@pytest.mark.parametrize("trades", [4, 16])
+def test_the_js_verifiers_hand_over_reads_only_the_old_keys_principals(trades: int, role: str) -> None:
+    """ESC-022 over ``python -m benchmarks js_rederive --hand-overs``'s transcript: the escrow key E, bound to
+    its principal, is revoked and handed over to E2, which stamps every Accept; each trade's offerer is a key
+    of its own, bound to a principal of its own. ``successors`` -- asked after every statement
+    (``rebuildHandedOver``) and at every Stamp check -- reads the principals E is bound to (``bound``, as the
+    Python reference's ``Verifier.bound``), not every binding held: before, each ask read them all (k + 3
+    bindings at the k-th trade). And an offerer's first binding asks nothing again of the Stamps held
+    (``reweigh``, KEY-009 (d)): only a revoked key's binding can move KEY-011's reach (as the reference's
+    ``Verifier._note_bound``) -- before, each did, a pass over every record held: E's revocation alone now."""
+    envelopes = transcript(trades, hand_overs=True)
+    got = js_module(_HAND_OVER_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), role)
+    assert got == {"everyTime": True, "always": True, "scanned": 0, "reweighs": 1, "refused": 0}
+
+
+def _binding_heard_late() -> tuple[list[bytes], VerifiedStatement]:
+    """Escrow key K's statements, under its principal P's Mandate at t0 and t3 and, between them, a Stamp S
+    at t2 under thief T's Mandate naming K; then P revokes K from t1 (t0 < t1 < t2). Heard in the order S,
+    K's statement at t3, the revocation, and last K's statement at t0: until then K was bound to T (by S)
+    before P, and P's revocation reached S only from its issued_at_ms (KEY-011 (b)); the t0 statement binds
+    K to P first, and the revocation reaches S back from t1. The envelopes, and S."""
+    clock = FixedClock()
+    alice, esc = Party("alice", clock), Party("escrow", clock)
+    caps = identity_pb2.Mandate()
+    caps.CopyFrom(esc.mandate_vs.statement.mandate)
+    t_mandate = Signer("thief-principal", clock).sign("mandate", caps, ttl_ms=365 * DAY_MS)
+    named = commitment_pb2.Stamp(statements=[alice.mandate_vs.digest])
+    first = esc.sign("stamp", named)
+    clock.advance(1_000)
+    effective = clock.now_ms
+    clock.advance(1_000)
+    thiefs = esc.agent.sign("stamp", named, mandate=t_mandate.digest)
+    clock.advance(1_000)
+    later = esc.sign("stamp", named)
+    clock.advance(1_000)
+    revocation = esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=effective)
+    )
+    held = [alice.mandate_vs, esc.mandate_vs, t_mandate, thiefs, later, revocation, first]
+    return [vs.envelope for vs in held], thiefs
+
+
+def test_a_revoked_keys_binding_heard_late_still_disowns_what_it_reaches() -> None:
+    """KEY-009 (d) with KEY-011 (b): a binding that moves a revocation's reach derives the view again. Only a
+    revoked key's binding can (reachOf reads the bindings of the key whose revocation it weighs, successors
+    those of a revoked escrow key), so the JS verifier asks again only then, as the reference's
+    ``Verifier._note_bound`` -- here K's binding to P, heard after P's revocation of K: the thief's Stamp S
+    is disowned then (witnessing nothing), in both verifiers. A view that never asked again at a binding kept
+    S witnessing."""
+    envelopes, thiefs = _binding_heard_late()
+    reference = Verifier()
+    for e in envelopes:
+        reference.accept(e)
+    assert reference.disowned(reference.statements[thiefs.digest])
+    script = """
+import { Verifier } from "./examples/js_verifier/verify.mjs";
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const seen = JSON.parse(process.argv[1]).map((e) => {
+  v.accept(Buffer.from(e, "base64"));
+  return v.unwitnessing.has(process.argv[2]);
+});
+console.log(JSON.stringify(seen));
+"""
+    got = js_module(
+        script, json.dumps([base64.b64encode(e).decode() for e in envelopes]), thiefs.digest.hex()
+    )
+    assert got == [False] * (len(envelopes) - 1) + [True]
+
+
+_RATING_WORK = """
+import { Verifier, rateAttestation } from "./examples/js_verifier/verify.mjs";
+const envelopes = JSON.parse(process.argv[1]).map((e) => Buffer.from(e, "base64"));
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const attestations = [];
+for (const e of envelopes) {
+  const r = v.accept(e);
+  if (r.bodyName === "attestation") attestations.push(r);
+}
+// every negotiation read by a pass over the view's whole store while the attestations are rated
+const held = v.negotiations;
+let scanned = 0;
+for (const name of [Symbol.iterator, "entries", "keys", "values", "forEach"]) {
+  const pass = Map.prototype[name];
+  held[name] = function (...args) {
+    scanned += this.size;
+    return pass.apply(this, args);
+  };
+}
+const weighed = attestations.map((r) => rateAttestation(v, r, [process.argv[2]])).filter((r) => r?.stake > 0);
+console.log(JSON.stringify({ weighed: weighed.length, scanned }));
+"""
+
+
+@pytest.mark.parametrize("trades", [4, 16])
+def test_the_js_verifiers_rating_reads_only_the_rated_negotiation(trades: int) -> None:
+    """SPEC 10.2 over ``python -m benchmarks js_rederive --ratings``'s transcript: each trade is bonded,
+    settled and attested, and every Attestation weighs (ATT-004; ATT-020's evidence read). ``rateAttestation``
+    and ``ratingEvidence`` find the rated contract in the negotiation of the offer the Attestation names
+    (``ratedNegotiation``, as the Python reference's ``contract_of``), not by a pass over every negotiation
+    held: before, each read them all twice (2 x 16 x 16 = 512 reads at 16 trades)."""
+    envelopes, escrow = rated_transcript(trades)
+    got = js_module(_RATING_WORK, json.dumps([base64.b64encode(e).decode() for e in envelopes]), escrow)
+    assert got == {"weighed": trades, "scanned": 0}
 
 
 # The vector files (argv), then the verifier's path (first, the module would take itself for the command

@@ -1201,7 +1201,9 @@ export class Verifier {
     this.chains = new Map(); // issuer -> Chain
     this.revocations = new Map(); // key -> [{eff, dhex}]
     this.rotations = new Map(); // key -> [{seq, dhex}] of every KeyRotation held (KEY-005, KEY-009)
-    this.bindings = new Set(); // key \0 principal
+    // key -> the principals it is bound to (KEY-007): where ESC-022's hand-over looks for the old key's
+    // principal (successors), not every binding held
+    this.bound = new Map();
     this.bindingAt = new Map(); // key \0 principal -> {t, seq} of the earliest statement binding them (ESC-022)
     this.handovers = new Map(); // old escrow key -> [{agent, issuer}] of the Mandates naming it in succeeds (ESC-022)
     this.negotiations = new Map(); // hex id -> Negotiation
@@ -1269,17 +1271,22 @@ export class Verifier {
     const revs = this.revocations.get(old) ?? [];
     if (!held || !revs.length) return null;
     // bound by a statement under the principal's Mandate that no revocation of `old` reaches (KEY-011)
-    const principals = [...this.bindingAt]
-      .filter(([k]) => k.startsWith(`${old}\0`))
-      .map(([k, b]) => [k.slice(old.length + 1), b])
-      .filter(([p, b]) => !this.revokedAt(old, b.t, p, b.seq, b).length)
-      .map(([p]) => p);
+    const principals = [...(this.bound.get(old) ?? [])].filter((p) => {
+      const b = this.bindingAt.get(`${old}\0${p}`);
+      return !this.revokedAt(old, b.t, p, b.seq, b).length;
+    });
     if (principals.length !== 1 || principals[0] === old) return null;
     const agents = new Set(held.filter((x) => x.issuer === principals[0]).map((x) => x.agent));
     // from the earliest time a revocation reaches `old`'s statements under that principal's Mandates
     const reaches = revs.map((r) => this.reachOf(r, old, principals[0]));
     const from = reaches.map((x) => x.t).reduce((a, b) => (b < a ? b : a));
     return agents.size ? { agents, from, reaches } : null;
+  }
+  // KEY-007: `key` is bound to `principal` (its earliest binding statement: bindingAt)
+  bind(key, principal) {
+    const held = this.bound.get(key);
+    if (held) held.add(principal);
+    else this.bound.set(key, new Set([principal]));
   }
   // ESC-022 (e) with KEY-011: whether a revocation of `escrow` held reaches its own statement at `t`, `seq`
   // (with the seq floor: the key's own revocation reaches nothing its chain orders before it, however early
@@ -1660,9 +1667,8 @@ export class Verifier {
   // of the key disowns a statement of the proof (ATT-013 (b), finding F71)
   faulty() {
     const out = new Set(this.forks.keys());
-    for (const k of this.bindings) {
-      const [key, principal] = k.split("\0");
-      if (this.forks.has(key) && !this.sparedBy(key, principal)) out.add(principal);
+    for (const [key, principals] of this.bound) {
+      for (const principal of this.forks.has(key) ? principals : []) if (!this.sparedBy(key, principal)) out.add(principal);
     }
     return [...out].sort();
   }
@@ -1705,7 +1711,7 @@ export class Verifier {
       if (revs) this.revocations.set(h.issuer, revs);
       this.exposureSums.keysMoved();
     }
-    this.bindings.add(bk);
+    this.bind(h.issuer, m.h.issuer);
     this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
     this.exposureSums.keysMoved();
     this.reweigh();
@@ -1802,7 +1808,7 @@ export class Verifier {
     }
     // KEY-004: revocation authority
     if (bodyName === "key_revocation") {
-      if (!(h.issuer === body.key || this.bindings.has(`${body.key}\0${h.issuer}`)))
+      if (!(h.issuer === body.key || this.bound.get(body.key)?.has(h.issuer)))
         fail("REVOCATION_UNAUTHORIZED", "KEY-004", "revoker is neither the key nor its principal");
     }
     if (dry) return rec;
@@ -1824,11 +1830,14 @@ export class Verifier {
     this.chains.set(h.issuer, chain);
     if (rec.principal) {
       const bk = `${h.issuer}\0${rec.principal}`;
-      this.bindings.add(bk);
+      this.bind(h.issuer, rec.principal);
       const b = this.bindingAt.get(bk);
       if (!b || h.issued_at_ms < b.t || (h.issued_at_ms === b.t && h.seq < b.seq)) {
         this.bindingAt.set(bk, { t: h.issued_at_ms, seq: h.seq });
-        reweigh = true; // KEY-011's reach reads bindings (KEY-009 (d))
+        // KEY-011's reach reads bindings (KEY-009 (d)) -- a revoked key's only: one no revocation held names,
+        // neither the key nor its principal, disowns nothing whatever it is bound to (as the Python
+        // reference's _note_bound); a revocation of it heard later derives again anyway
+        if (this.revocations.has(h.issuer) || this.revocations.has(rec.principal)) reweigh = true;
       }
     }
     if (bodyName === "mandate") {
@@ -2951,7 +2960,7 @@ function disowned(v, rec, via = []) {
 // to the accepted statement and the Accept, those statements, the BondLocks, the settlement of the subject's
 // bond (for a Forfeit its Stamp, claim or Revoke and Ruling), the attestation.
 function ratingEvidence(v, c, att) {
-  const n = [...v.negotiations.values()].find((x) => x.contract === c);
+  const n = ratedNegotiation(v, att);
   const line = n.line.slice(0, n.line.indexOf(c.offerRec) + 1);
   const own = [...line, c.acceptRec, ...[...c.locked.values()].map((l) => l.rec), att];
   const settlement = c.settlement.get(att.body.subject);
@@ -2985,10 +2994,19 @@ function disownsEvidence(v, c, att) {
   return evidence.some((r) => disowned(v, r, via));
 }
 
+// ATT-001: the negotiation whose contract attestation `att` rates -- that of the offer it names (held, as its
+// Accept is), its contract formed by that Accept now -- or null: read where the offer says, as the Python
+// reference does (contract_of), not by a pass over every negotiation held
+function ratedNegotiation(v, att) {
+  const o = v.byDigest.get(hex(att.body.offer));
+  const n = o ? v.negotiations.get(hex(o.h.negotiation_id)) : null;
+  return n?.contract?.digest === hex(att.body.accept) ? n : null;
+}
+
 export function rateAttestation(v, rec, trusted) {
   const { h, body } = rec;
   if (v.attested.get(`${h.issuer}\0${hex(body.accept)}`) !== h.seq) return null; // ATT-002: another counts
-  const c = [...v.negotiations.values()].map((n) => n.contract).find((x) => x && x.digest === hex(body.accept));
+  const c = ratedNegotiation(v, rec)?.contract;
   if (!c) return null;
   const [raterRec, subjectRec] = h.issuer === c.proposer ? [c.offerRec, c.acceptRec] : [c.acceptRec, c.offerRec];
   const rater = raterRec.principal, subject = subjectRec.principal; // ATT-007
