@@ -2631,6 +2631,37 @@ def places_in_one_ms() -> Group:
         "Boundary",
         twin=line_cut_off(1_000, below=True),
     )
+
+    def longer_line_cut_off() -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 1_000})
+        carol, dave, escrow = Party("carol", clock), Party("dave", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        bobs = [bob.offer(dave), bob.offer(dave)]  # his witnessed Accept at seq 3, above her next offer's 2
+        clock.advance(gap)
+        counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        hers = alice.counter(counter, alice.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        nxt = giving(alice, carol, 400)
+        assert nxt.seq < witnessed.seq and nxt.issued_at_ms == witnessed.issued_at_ms
+        clock.advance(gap)
+        answer = bob.counter(hers, bob.proposal(escrow=escrow.did))  # dated after the witnessed Accept
+        held = [offer, *bobs, counter, hers, answer]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        return [*ctx(alice, bob, carol, dave, escrow), *(vs.envelope for vs in held), *shown, nxt.envelope]
+
+    g.add(
+        "Alice's offer naming an escrow, Bob's Counter, Alice's Counter (she gives 500), Bob's Counter of it "
+        "dated a second after his Accept of her offer, which the escrow witnesses; in the ms of that Accept "
+        "(his seq 3) Alice offers Carol 400 at her seq 2, under max_outstanding 1,000: the Accept, another "
+        "key's statement of that ms, cut her Counter off before her offer, though his later answer held "
+        "dates it later -- the contract (500) and the offer fit -- held",
+        ["MND-010", "NEG-019"],
+        longer_line_cut_off(),
+        None,
+        "Boundary",
+    )
     return g
 
 
