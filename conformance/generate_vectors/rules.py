@@ -2662,6 +2662,45 @@ def places_in_one_ms() -> Group:
         None,
         "Boundary",
     )
+
+    def displaced_ended_in_its_ms(above: bool) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        first = bob.accept(offer)
+        clock.advance(gap)
+        da, db = alice.deliver(first, bob), bob.deliver(first, alice)
+        clock.advance(gap)
+        ra = alice.receipt(db)
+        clock.advance(gap)
+        if above:  # his last Receipt above his offer to Carol in his chain, in its ms
+            nxt, rb = bob.offer(carol), bob.receipt(da)
+        else:
+            rb, nxt = bob.receipt(da), bob.offer(carol)
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        performed = [
+            da,
+            db,
+            ra,
+            rb,
+        ]  # taken superseded (NEG-018), applied to the displaced contract (MND-023)
+        head = [*ctx(alice, bob, carol, escrow), offer.envelope, first.envelope]
+        return [*head, *shown, *(vs.envelope for vs in performed), nxt.envelope]
+
+    g.add(
+        "Bob's first contract with Alice (he gives 450), displaced by his witnessed Accept dated after his "
+        "offer of 500 to Carol, is finished by his own last Receipt in the ms of that offer but above it in "
+        "his chain, taken superseded after the witnessed Accept: not finished before the offer, the "
+        "displaced contract counts for it -- over max_outstanding 500",
+        ["MND-023", "NEG-019", "MND-010"],
+        displaced_ended_in_its_ms(above=True),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=displaced_ended_in_its_ms(above=False),
+    )
     return g
 
 
