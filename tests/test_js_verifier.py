@@ -53,7 +53,7 @@ COVERED = {
     "statements": 211,
     "chains": 304,
     "wire": 77,
-    "rules": 181,
+    "rules": 191,
     "mutations": 1877,
     "canaries": 64,
     "keytime": 179,

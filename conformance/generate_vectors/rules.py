@@ -49,6 +49,10 @@ would refuse:
     StartInOneMs   SPEC 4.5's dated starts within one millisecond: an offer signed in the same ms as the
                    agent's statement before it, one seq higher, does not count for that statement -- nor
                    when its counterparty rejected it in that same ms (its answer is then before its start)
+    PlacesInOneMs  what the twenty-ninth session's run of the exposure bookkeeping found: an answer, an
+                   Accept, a witnessed Accept's displacement and its cut of the line each end what counts
+                   at their own place -- another key's before every seq of its ms, the agent's own at its
+                   seq -- also when a later answer held dated the cut-off offer later
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -85,7 +89,7 @@ from conformance.generate_vectors._common import (
     world,
 )
 from conformance.generate_vectors.keys import IDENTITY
-from conformance.generate_vectors.negotiation import Deal, accepted_at, answer, ctx, escrow_draft, pair
+from conformance.generate_vectors.negotiation import Deal, accepted_at, answer, ctx, escrow_draft, pair, stamp
 
 MAX_INT: Final = 2**53 - 1
 HOUR_MS: Final = 3_600_000
@@ -178,6 +182,7 @@ def groups() -> list[Group]:
         claim_boundaries(),
         side_at_the_cap(),
         start_in_one_ms(),
+        places_in_one_ms(),
     ]
 
 
@@ -2422,6 +2427,279 @@ def start_in_one_ms() -> Group:
         "MANDATE_VIOLATION",
         "Exposure",
         twin=two_offers(1_000, reverse=False, cap="budget_per_period"),
+    )
+    return g
+
+
+def places_in_one_ms() -> Group:
+    """SPEC 4.5's places where an offer's answer, an Accept or a displacement ends what counts, within one
+    millisecond and across a witnessed Accept (MND-010, NEG-019, MND-022): an answer or an Accept dates
+    the offer's end at its own place -- its seq when the offer's agent signed it, else before every seq of
+    its ms -- and a witnessed Accept dates the end of the contract it displaces and of each offer it cuts
+    off the line likewise. The twenty-ninth session's run of the verifier's exposure bookkeeping
+    (Verifier._track_exposure) found each of these places unpinned: every dated end before was in
+    another ms than the statement checked, or by the agent itself, or already dated as early by an answer
+    held."""
+    g = Group("PlacesInOneMs", "sparse")
+    gap = 1_000
+
+    def giving(party: Party, to: Party, value: int) -> VerifiedStatement:
+        due = party.clock.now_ms + DAY_MS
+        return party.offer(to, party.proposal(gives=[service("code-review", value=value, deadline_ms=due)]))
+
+    def accepted_in_its_ms() -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 1_000})
+        carol, dave = Party("carol", clock), Party("dave", clock)
+        offer = alice.offer(bob)
+        bobs = [bob.offer(dave), bob.offer(dave)]  # his Accept at seq 2, above her next offer's seq 1
+        clock.advance(gap)
+        nxt = giving(alice, carol, 400)
+        accept = bob.accept(offer)
+        assert accept.seq > nxt.seq and accept.issued_at_ms == nxt.issued_at_ms
+        return [
+            *ctx(alice, bob, carol, dave),
+            offer.envelope,
+            *(b.envelope for b in bobs),
+            accept.envelope,
+            nxt.envelope,
+        ]
+
+    g.add(
+        "Bob accepts Alice's offer of 500 at his seq 2 in the ms of her offer of 400 to Carol (her seq 1), "
+        "under max_outstanding 1,000: his Accept, another key's statement of that ms, is before her offer, "
+        "so the contract counts for it and the accepted offer no more (500 + 400) -- held",
+        ["MND-010"],
+        accepted_in_its_ms(),
+        None,
+        "Boundary",
+    )
+
+    def rejected_in_its_ms() -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        carol, dave = Party("carol", clock), Party("dave", clock)
+        offer = alice.offer(bob)
+        bobs = [bob.offer(dave), bob.offer(dave)]
+        clock.advance(gap)
+        nxt = alice.offer(carol)
+        reject = bob.reject(offer, "no")
+        assert reject.seq > nxt.seq and reject.issued_at_ms == nxt.issued_at_ms
+        return [
+            *ctx(alice, bob, carol, dave),
+            offer.envelope,
+            *(b.envelope for b in bobs),
+            reject.envelope,
+            nxt.envelope,
+        ]
+
+    g.add(
+        "Bob rejects Alice's offer of 500 at his seq 2 in the ms of her next offer of 500 (her seq 1), "
+        "under max_outstanding 500: another key's answer of that ms is before her offer, whatever its seq "
+        "-- held",
+        ["MND-010"],
+        rejected_in_its_ms(),
+        None,
+        "Boundary",
+    )
+
+    def withdrawn_late(above: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        if above:
+            nxt, withdraw = alice.offer(carol), alice.withdraw(offer)
+        else:
+            withdraw, nxt = alice.withdraw(offer), alice.offer(carol)
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope, withdraw.envelope]
+        return [*ctx(alice, bob, carol, escrow), offer.envelope, *shown, nxt.envelope]
+
+    g.add(
+        "Alice withdraws her offer of 500 naming an escrow in the ms of her next offer of 500 but above it "
+        "in her chain; Bob's Accept of the first, witnessed and dated later, shown first and the Withdraw "
+        "after it (taken superseded, NEG-018, it still dates the offer's end at its own place): the first "
+        "offer still counts for the next, which exceeds max_outstanding 500",
+        ["MND-010", "NEG-019"],
+        withdrawn_late(above=True),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=withdrawn_late(above=False),
+    )
+
+    def counter_cut_off(countered: bool) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        dave, escrow = Party("dave", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        nxt = bob.offer(dave)
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        held = [offer, counter] if countered else [offer]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        return [*ctx(alice, bob, dave, escrow), *(vs.envelope for vs in held), *shown, nxt.envelope]
+
+    g.add(
+        "Bob counters Alice's offer naming an escrow (he gives 500), offers Dave 500, then signs an Accept "
+        "of her offer that the escrow witnesses, shown before his offer to Dave: the Accept cuts his "
+        "Counter off the line (NEG-017) at its own place, after his offer to Dave, for which the Counter "
+        "still counts -- over max_outstanding 500",
+        ["MND-010", "NEG-019"],
+        counter_cut_off(countered=True),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=counter_cut_off(countered=False),
+    )
+
+    def displaced_in_its_ms(checked: str, first: bool = True) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 1_000}, bob={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        accept = bob.accept(offer)
+        clock.advance(gap)
+        if checked == "bob":  # his offer to Carol below his witnessed Accept, in its ms
+            nxt = bob.offer(carol)
+            witnessed = bob.accept(offer)
+        else:  # her offer of 400 to Carol in the witnessed Accept's ms, at a seq below its own
+            witnessed = bob.accept(offer)
+            nxt = giving(alice, carol, 400)
+            assert nxt.seq <= witnessed.seq
+        held = [offer, accept] if first else [offer]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        return [*ctx(alice, bob, carol, escrow), *(vs.envelope for vs in held), *shown, nxt.envelope]
+
+    g.add(
+        "Bob accepts Alice's offer naming an escrow (he gives 450), then, a second later, offers Carol 500 "
+        "and signs a second Accept of her offer above it in his chain, which the escrow witnesses: the "
+        "first contract, displaced at the witnessed Accept's own place (NEG-019), still counts for his "
+        "offer -- over his max_outstanding 500",
+        ["MND-010", "NEG-019"],
+        displaced_in_its_ms("bob"),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=displaced_in_its_ms("bob", first=False),
+    )
+    g.add(
+        "the same witnessed Accept, and in its ms Alice's offer of 400 to Carol at a seq no higher than the "
+        "Accept's, under her max_outstanding 1,000: another key's witnessed Accept of that ms is before her "
+        "offer, so the contract it displaced counts no more and the witnessed one does (500 + 400) -- held",
+        ["MND-010", "NEG-019"],
+        displaced_in_its_ms("alice"),
+        None,
+        "Boundary",
+    )
+
+    def line_cut_off(cap: int, *, below: bool) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": cap})
+        dave, escrow = Party("dave", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        if below:
+            nxt, witnessed = bob.offer(dave), bob.accept(offer)
+        else:
+            witnessed, nxt = bob.accept(offer), bob.offer(dave)
+        clock.advance(gap)
+        answer = alice.counter(counter, alice.proposal(escrow=escrow.did))  # dated after the witnessed Accept
+        held = [offer, counter, answer]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        return [*ctx(alice, bob, dave, escrow), *(vs.envelope for vs in held), *shown, nxt.envelope]
+
+    g.add(
+        "Alice's offer naming an escrow, Bob's Counter (he gives 500), Alice's Counter of it dated a second "
+        "after Bob's Accept of her offer, which the escrow witnesses; in the ms of that Accept, above it, "
+        "Bob offers Dave 500, under max_outstanding 950: the Accept cuts his Counter off at its own place, "
+        "before his offer, though her later answer held dates it later -- the contract (450) and the offer "
+        "fit -- held",
+        ["MND-010", "NEG-019"],
+        line_cut_off(950, below=False),
+        None,
+        "Boundary",
+    )
+    g.add(
+        "the same with Bob's offer to Dave below the witnessed Accept in his chain: his Counter counts for "
+        "it (500 + 500, over max_outstanding 950) and the witnessed contract does not",
+        ["MND-010", "NEG-019"],
+        line_cut_off(950, below=True),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=line_cut_off(1_000, below=True),
+    )
+
+    def longer_line_cut_off() -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 1_000})
+        carol, dave, escrow = Party("carol", clock), Party("dave", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        bobs = [bob.offer(dave), bob.offer(dave)]  # his witnessed Accept at seq 3, above her next offer's 2
+        clock.advance(gap)
+        counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        hers = alice.counter(counter, alice.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        nxt = giving(alice, carol, 400)
+        assert nxt.seq < witnessed.seq and nxt.issued_at_ms == witnessed.issued_at_ms
+        clock.advance(gap)
+        answer = bob.counter(hers, bob.proposal(escrow=escrow.did))  # dated after the witnessed Accept
+        held = [offer, *bobs, counter, hers, answer]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        return [*ctx(alice, bob, carol, dave, escrow), *(vs.envelope for vs in held), *shown, nxt.envelope]
+
+    g.add(
+        "Alice's offer naming an escrow, Bob's Counter, Alice's Counter (she gives 500), Bob's Counter of it "
+        "dated a second after his Accept of her offer, which the escrow witnesses; in the ms of that Accept "
+        "(his seq 3) Alice offers Carol 400 at her seq 2, under max_outstanding 1,000: the Accept, another "
+        "key's statement of that ms, cut her Counter off before her offer, though his later answer held "
+        "dates it later -- the contract (500) and the offer fit -- held",
+        ["MND-010", "NEG-019"],
+        longer_line_cut_off(),
+        None,
+        "Boundary",
+    )
+
+    def displaced_ended_in_its_ms(above: bool) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        first = bob.accept(offer)
+        clock.advance(gap)
+        da, db = alice.deliver(first, bob), bob.deliver(first, alice)
+        clock.advance(gap)
+        ra = alice.receipt(db)
+        clock.advance(gap)
+        if above:  # his last Receipt above his offer to Carol in his chain, in its ms
+            nxt, rb = bob.offer(carol), bob.receipt(da)
+        else:
+            rb, nxt = bob.receipt(da), bob.offer(carol)
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope]
+        performed = [
+            da,
+            db,
+            ra,
+            rb,
+        ]  # taken superseded (NEG-018), applied to the displaced contract (MND-023)
+        head = [*ctx(alice, bob, carol, escrow), offer.envelope, first.envelope]
+        return [*head, *shown, *(vs.envelope for vs in performed), nxt.envelope]
+
+    g.add(
+        "Bob's first contract with Alice (he gives 450), displaced by his witnessed Accept dated after his "
+        "offer of 500 to Carol, is finished by his own last Receipt in the ms of that offer but above it in "
+        "his chain, taken superseded after the witnessed Accept: not finished before the offer, the "
+        "displaced contract counts for it -- over max_outstanding 500",
+        ["MND-023", "NEG-019", "MND-010"],
+        displaced_ended_in_its_ms(above=True),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        "Boundary",
+        twin=displaced_ended_in_its_ms(above=False),
     )
     return g
 
