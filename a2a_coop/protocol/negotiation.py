@@ -653,6 +653,10 @@ class Negotiation:
     # back to (:meth:`_off_line_path`), whatever order its statements, the lower answer and the Stamps came
     # in. None: none. A class default: a negotiation pickled before it existed reads None.
     off_line: dict[bytes, VerifiedStatement] | None = None
+    # NEG-025: whether an Accept of an answered offer naming an escrow, not witnessed yet, is held until its
+    # Stamp (a view, a live receiver) or checked as the table says (False: an escrow taking evidence, and
+    # its audit, ESC-014). A class default: set from :attr:`Negotiations.hold_unwitnessed` as one is made.
+    hold_unwitnessed: bool = True
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -1124,7 +1128,7 @@ class Negotiation:
         if not offer.issued_at_ms <= accept.issued_at_ms <= offer.expires_at_ms:
             return False
         escrow = proposal_of(offer).terms.escrow
-        if not escrow or self.witnessed(accept, offer):
+        if not escrow or not self.hold_unwitnessed or self.witnessed(accept, offer):
             return False  # witnessed: NEG-017 decides (an earlier witnessed contract prevails)
         # A Stamp of it after the bonding cutoff witnesses nothing: held all the same, as before it came
         return (
@@ -1663,6 +1667,9 @@ class Negotiations:
     its escrow's stamp is accepted.
     """
 
+    # NEG-025 (:attr:`Negotiation.hold_unwitnessed`): False in an escrow's verifier. A class default.
+    hold_unwitnessed: bool = True
+
     def __init__(self, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None) -> None:
         self.by_id: dict[bytes, Negotiation] = {}
         self._stamps = stamps
@@ -1751,6 +1758,7 @@ class Negotiations:
         if not self._held(nid):
             # Raises UnknownNegotiation unless vs is an opening Offer.
             neg = Negotiation(vs, self._stamps, self._recorded)
+            neg.hold_unwitnessed = self.hold_unwitnessed
             self.by_id[nid] = neg
             return neg
         neg = self.by_id[nid]

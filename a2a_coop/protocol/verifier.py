@@ -1607,6 +1607,7 @@ class Verifier:
                 neg = Negotiation(
                     vs, self.witness.stamp_time, self.witness.recorded_stamp_time if recorded else None
                 )
+                neg.hold_unwitnessed = self.negotiations.hold_unwitnessed
                 continue
             if (
                 (self._held_off or self._held_off_archived)
