@@ -565,7 +565,7 @@ def test_a_displaced_contract_leaves_the_escrows_memory_once_refunded_and_past_i
         d.e.close()
 
 
-@pytest.mark.req("NEG-017", "ESC-016")
+@pytest.mark.req("NEG-017", "ESC-016", "NEG-025")
 @pytest.mark.parametrize("whose_offer", ["mallory's own", "alice's, naming E"])
 def test_a_party_cannot_mint_an_escrow_to_displace_its_bonded_contract(whose_offer: str) -> None:
     """Could Mallory, bonded with honest Alice at E, mint an escrow key K, have it witness an Accept of an
@@ -575,8 +575,9 @@ def test_a_party_cannot_mint_an_escrow_to_displace_its_bonded_contract(whose_off
     Alice's, to her, naming K: Alice's choice. She tries the two lines she can make: (1) her own Offer
     naming K, which Alice countered at E, and an "Accept" of it signed by herself, its issuer; (2) Alice's
     Offer naming E, which Mallory countered naming K before Alice countered again at E, and Mallory's
-    Accept of Alice's Offer, which K (not E) stamps. E refuses both (ILLEGAL_TRANSITION, as does Alice's
-    verifier), and both bonds stay locked for the contract that binds."""
+    Accept of Alice's Offer, which K (not E) stamps. E refuses both (ILLEGAL_TRANSITION), and both bonds
+    stay locked for the contract that binds. Alice's verifier refuses the first (no answer: its issuer's) and
+    holds the second with no event (NEG-025: only E's Stamp could order it, and E took Mallory's Counter)."""
     clock = FixedClock()
     alice, mallory, k = Party("alice", clock), Party("mallory", clock), Party("k", clock)
     e = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, mallory.did: 1_000})
@@ -609,8 +610,14 @@ def test_a_party_cannot_mint_an_escrow_to_displace_its_bonded_contract(whose_off
         view.accept(env)
     for env in [e.mandate, *e.escrow.ledger(), *k.setup, stamp.envelope]:
         view.accept(env)
-    with pytest.raises(IllegalTransition):
+    if whose_offer == "mallory's own":
+        with pytest.raises(IllegalTransition):
+            view.accept(forged.envelope)
+    else:
         view.accept(forged.envelope)
+        neg = view.negotiations.get(nid)
+        assert neg.contract is not None and neg.contract.accept.digest == accept.digest
+        assert forged.digest in neg.superseded
 
 
 def _flipped(offer: VerifiedStatement, escrow: str) -> trade_pb2.Offer:

@@ -565,10 +565,11 @@ def test_every_order_reaches_the_witnessed_contract(answer: str) -> None:
     assert states == [State.BONDED, State.BONDED]
 
 
-@pytest.mark.req("NEG-017")
+@pytest.mark.req("NEG-017", "NEG-025")
 def test_an_accept_the_escrow_did_not_witness_in_time_gives_no_precedence() -> None:
-    """Stamped by another key, or by the escrow after the bonding cutoff, the Accept is what it was
-    before NEG-017 in a negotiation Mallory rejected: ILLEGAL_TRANSITION."""
+    """Stamped by another key, or by the escrow after the bonding cutoff, the Accept is not witnessed: in a
+    negotiation Mallory rejected it moves nothing. It was refused ILLEGAL_TRANSITION; since neg29 it is held
+    with no event until a Stamp by the escrow in time orders it (NEG-025) -- REJECTED, no contract."""
     m, context, accept, reject = _two_answers("reject")
     carol = Party("carol", m.clock)
     for stamper, at in ((carol, None), (m.escrow.party, "late")):
@@ -579,9 +580,9 @@ def test_an_accept_the_escrow_did_not_witness_in_time_gives_no_precedence() -> N
         when = offer_vs.header.expires_at_ms + 30_001 if at == "late" else None
         stamp = stamper.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]), issued_at_ms=when)
         v.accept(stamp.envelope)
-        with pytest.raises(CoopError) as refused:
-            v.accept(accept.envelope)
-        assert refused.value.code == "ILLEGAL_TRANSITION"
+        v.accept(accept.envelope)
+        neg = v.negotiations.by_id[accept.negotiation_id]
+        assert neg.state is State.REJECTED and neg.contract is None and accept.digest in neg.superseded
 
 
 @pytest.mark.req("NEG-017", "NEG-015", "ESC-014")

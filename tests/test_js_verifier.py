@@ -51,7 +51,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 304,
+    "chains": 311,
     "wire": 77,
     "rules": 191,
     "mutations": 1877,
@@ -647,7 +647,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     down) needs the first part where the Accept was held before the lower answer (251), the second in all
     three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
     contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61),
-    TwoWitnessed (270-276, F55), LineCounted (277-290, F62) and WitnessedBeside (294-304, F74)
+    TwoWitnessed (270-276, F55), LineCounted (277-290, F62), WitnessedBeside (294-304, F74) and
+    AnsweredAccept (305-311, F88: an Accept of an answered offer held until its Stamp, NEG-025) need
     the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
     second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
@@ -666,9 +667,10 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     got = _edited_disagreements(tmp_path, [(again, "")], "chains.json")
     stamp_late = (277, 278, 280, 281, 284, 285, 287, 288, 289, 293)  # LineCounted, WitnessedLateKey
     beside_first = (294, 295, 297, 298)  # WitnessedBeside: the kept Reject first, Bob's probes
+    answered = (305, 306, 307, 308, 310, 311)  # AnsweredAccept: held before its Stamp (NEG-025)
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
-    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first)}
+    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered)}
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
     kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
     assert got == {
@@ -1369,3 +1371,15 @@ def test_the_js_verifier_lets_an_accept_held_off_in_again_at_its_escrows_stamp(t
         "keytime-168",
         "keytime-170",
     }
+
+
+@pytest.mark.req("NEG-025", "NEG-017")
+def test_the_js_verifier_holds_an_accept_of_an_answered_offer_until_its_stamp(tmp_path: Path) -> None:
+    """NEG-025 (F88): an Accept of an answered offer naming an escrow, not witnessed yet, is held superseded
+    until its escrow's Stamp. The reading before -- refused by the table -- written into a copy of the JS
+    verifier disagrees with exactly the vectors that pin the hold: chains.json 166 and 168 (a Stamp after the
+    cutoff, or by another key, leaves it held), 236 (two Accepts, neither stamped) and AnsweredAccept's
+    305-311 (309: no Stamp, the contract of the first answer stands, the Accept held before its Delivery)."""
+    held = "t <= O.h.expires_at_ms && w === null)\n"
+    got = _edited_disagreements(tmp_path, [(held, "t <= O.h.expires_at_ms && false)\n")], "chains.json")
+    assert got == {f"chains-{i}" for i in (166, 168, 236, *range(305, 312))}

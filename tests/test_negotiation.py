@@ -201,19 +201,26 @@ def test_second_offer_in_an_open_negotiation_is_an_illegal_transition(
     assert all(Event.OFFER not in row for row in TRANSITIONS.values())
 
 
-@pytest.mark.req("NEG-001")
+@pytest.mark.req("NEG-001", "NEG-025")
 @pytest.mark.parametrize("end", ["reject", "withdraw"])
 def test_nothing_follows_a_rejected_or_withdrawn_offer(
     auditor: Verifier, alice: Party, bob: Party, escrow: Party, end: str
 ) -> None:
-    """After Bob rejects (or Alice withdraws), Bob tries to accept; expect ILLEGAL_TRANSITION -- of an offer
-    naming an escrow after his own Reject (without one NEG-021 takes his Accept, higher in his chain,
-    superseded: below)."""
+    """After Bob rejects (or Alice withdraws), Bob tries to accept; nothing follows. Of an offer naming an
+    escrow, after his own Reject, his Accept is held with no event until that escrow's Stamp orders the two
+    (NEG-025): still REJECTED (without an escrow NEG-021 takes it, higher in his chain, superseded: below);
+    after Alice's Withdraw of an offer naming none, ILLEGAL_TRANSITION."""
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did) if end == "reject" else None)
     closing = bob.reject(offer) if end == "reject" else alice.withdraw(offer)
     _run(auditor, offer, closing)
     assert _state(auditor, offer) is (State.REJECTED if end == "reject" else State.WITHDRAWN)
-    _refused(auditor, bob.accept(offer), IllegalTransition)
+    accept = bob.accept(offer)
+    if end == "withdraw":
+        _refused(auditor, accept, IllegalTransition)
+        return
+    _run(auditor, accept)
+    neg = auditor.negotiations.get(offer.header.negotiation_id)
+    assert neg.state is State.REJECTED and neg.contract is None and accept.digest in neg.superseded
 
 
 @pytest.mark.req("NEG-021", "NEG-018")
@@ -403,14 +410,18 @@ def test_commitment_statements_must_reference_this_contract(
 # --- NEG-006, NEG-007: acceptance ---------------------------------------------------------------
 
 
-@pytest.mark.req("NEG-006")
+@pytest.mark.req("NEG-006", "NEG-025")
 def test_acceptance_is_exclusive(auditor: Verifier, alice: Party, bob: Party, escrow: Party) -> None:
-    """Bob accepts twice (two different Accept statements) an offer naming an escrow that witnessed neither;
-    expect ILLEGAL_TRANSITION under NEG-006. Of one naming no escrow the second is taken superseded
-    (NEG-021): the first, lower in Bob's chain, is the contract."""
+    """Bob accepts twice (two different Accept statements) an offer naming an escrow that witnessed neither:
+    the second is held with no event until that escrow's Stamp orders the two (NEG-025, NEG-006), the first
+    the contract. Of one naming no escrow the second is taken superseded (NEG-021): the first, lower in
+    Bob's chain, is the contract."""
     offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
-    _run(auditor, offer, bob.accept(offer))
-    _refused(auditor, bob.accept(offer), IllegalTransition, "NEG-006")
+    first = bob.accept(offer)
+    second = bob.accept(offer)
+    _run(auditor, offer, first, second)
+    neg = auditor.negotiations.get(offer.header.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == first.digest and second.digest in neg.superseded
     bare = alice.offer(bob)
     first, second = bob.accept(bare), bob.accept(bare)
     _run(auditor, bare, first, second)

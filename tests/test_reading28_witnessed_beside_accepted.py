@@ -15,10 +15,11 @@ one that held the Reject first and B after the Stamp counted neither C nor B bet
 across the orders, Alice's Reject choosing which. Now the line E's Accept cut off counts, in every order, as
 a view that held the witnessed contract before the Reject counts it (`Verifier._count_cut_off_line`).
 
-The orders in which Bob's Accept comes before E's Stamp and after his own Counter are refused by the table
-(an Accept of an answered offer its escrow has not yet witnessed, NEG-017 (a), as with no Reject at all):
-order-bound, as any refusal a Stamp held first would have spared. Passed on again, the Accept is taken, and
-every order ends alike.
+The orders in which Bob's Accept comes before E's Stamp and after his own Counter were refused by the table
+(an Accept of an answered offer its escrow had not yet witnessed) and had to be passed on again; since
+neg29 the Accept is held until E's Stamp (NEG-025) and those orders end alike with nothing passed on again
+(tests/test_neg29_answered_accept.py). What is still refused and passed on again here are Bob's Counter and
+Alice's Accept of it where his Accept came first (answers to an accepted offer).
 """
 
 from __future__ import annotations

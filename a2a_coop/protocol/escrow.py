@@ -162,6 +162,7 @@ class EscrowVerifier(Verifier):
 
     def __init__(self) -> None:
         super().__init__(evidence_view=False)
+        self.negotiations.hold_unwitnessed = False  # ESC-014: an Accept it did not take is refused (NEG-025)
 
 
 class Prechecked(NamedTuple):

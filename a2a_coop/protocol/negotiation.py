@@ -274,7 +274,7 @@ Place = tuple[int, str, int]  # a statement's (issued_at_ms, issuer, seq)
 _ANSWER_BODIES: Final = frozenset({"counter", "accept", "reject"})
 
 
-def _chain_place(vs: VerifiedStatement) -> tuple[int, int, bytes]:
+def chain_place(vs: VerifiedStatement) -> tuple[int, int, bytes]:
     """``vs``'s place in its issuer's chain, for NEG-021 (NEG-017 (c)'s tie rule): its seq, then its
     issued_at_ms, then its digest as unsigned bytes."""
     return vs.seq, vs.issued_at_ms, vs.digest
@@ -653,6 +653,10 @@ class Negotiation:
     # back to (:meth:`_off_line_path`), whatever order its statements, the lower answer and the Stamps came
     # in. None: none. A class default: a negotiation pickled before it existed reads None.
     off_line: dict[bytes, VerifiedStatement] | None = None
+    # NEG-025: whether an Accept of an answered offer naming an escrow, not witnessed yet, is held until its
+    # Stamp (a view, a live receiver) or checked as the table says (False: an escrow taking evidence, and
+    # its audit, ESC-014). A class default: set from :attr:`Negotiations.hold_unwitnessed` as one is made.
+    hold_unwitnessed: bool = True
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -870,6 +874,8 @@ class Negotiation:
                 lower = self._lower_than_answer(vs, ref)
                 if lower is not None:
                     return _TRADE_EVENTS[body] if lower else _SUPERSEDED  # NEG-021
+                if body == "accept" and self._awaits_witness(vs, ref):
+                    return _SUPERSEDED  # NEG-025: held until its escrow's Stamp orders it
             if bargaining:
                 outstanding = self.outstanding
                 if ref != outstanding.digest:
@@ -1046,7 +1052,7 @@ class Negotiation:
             found = [vs for vs in answering.get(tip.digest, ()) if _continues(tip, vs)]
             if not found:
                 break
-            answer = min(found, key=_chain_place)
+            answer = min(found, key=chain_place)
             if refused(answer, tip):
                 break
             line.append(answer)
@@ -1107,6 +1113,27 @@ class Negotiation:
         escrow = c.escrow
         mine = (self._recorded(escrow, accept.digest) or 0, accept.digest)
         return mine < (self._recorded(escrow, c.accept.digest) or 0, c.accept.digest)
+
+    def _awaits_witness(self, accept: VerifiedStatement, ref: bytes) -> bool:
+        """NEG-025: ``accept`` accepts an offer of the line that was answered (or accepted) already, whose
+        terms name an escrow, meeting NEG-017's conditions (by the offer's audience, in its life) but not yet
+        witnessed (no Stamp of it by that escrow by the offer's bonding cutoff held). Its escrow's order of
+        the two answers, not the order a verifier heard them in, decides which binds (ESC-014), so it is
+        taken with no event and held
+        superseded until a Stamp of it comes (then NEG-017 takes it, the negotiation derived again) -- save
+        at that escrow itself, stamping it now: there it is checked as the table says (ESC-014)."""
+        offer = next((o for o in self.offers if o.digest == ref), None)
+        if offer is None or accept.issuer != offer.audience:
+            return False
+        if not offer.issued_at_ms <= accept.issued_at_ms <= offer.expires_at_ms:
+            return False
+        escrow = proposal_of(offer).terms.escrow
+        if not escrow or not self.hold_unwitnessed or self.witnessed(accept, offer):
+            return False  # witnessed: NEG-017 decides (an earlier witnessed contract prevails)
+        # A Stamp of it after the bonding cutoff witnesses nothing: held all the same, as before it came
+        return (
+            self._stamps(escrow, accept.digest) is None or self._recorded(escrow, accept.digest) is not None
+        )
 
     def _adopt(self, accept: VerifiedStatement) -> None:
         """Apply a witnessed Accept that takes precedence: the line is cut back to its offer, and what
@@ -1286,7 +1313,7 @@ class Negotiation:
         answer = self._answer_of(i)
         if answer is None or answer.issuer != vs.issuer or answer.digest == vs.digest:
             return None
-        if _chain_place(vs) > _chain_place(answer):
+        if chain_place(vs) > chain_place(answer):
             return False
         return not self._passes_witnessed()
 
@@ -1312,7 +1339,7 @@ class Negotiation:
         answer = self.offers[i + 1] if i + 1 < len(self.offers) else c.accept
         if answer.issuer != vs.issuer or not _answers_in_life(self.offers[i], vs):
             return None
-        return i if _chain_place(vs) < _chain_place(answer) else None
+        return i if chain_place(vs) < chain_place(answer) else None
 
     def _keep_off_line(self, held: Iterable[VerifiedStatement]) -> None:
         """NEG-021 (d), (e): keep each Counter of ``held``, taken superseded or cut off the line, in
@@ -1363,7 +1390,7 @@ class Negotiation:
             return False
         c = self.contract
         witnessed = c is not None and self.witnessed(c.accept, c.offer)
-        return not witnessed or _chain_place(root) < _chain_place(held)
+        return not witnessed or chain_place(root) < chain_place(held)
 
     def _second_answer(self, vs: VerifiedStatement) -> None:
         """NEG-023: ``vs``, taken superseded, is an answer higher in its issuer's chain than the Accept of
@@ -1640,6 +1667,9 @@ class Negotiations:
     its escrow's stamp is accepted.
     """
 
+    # NEG-025 (:attr:`Negotiation.hold_unwitnessed`): False in an escrow's verifier. A class default.
+    hold_unwitnessed: bool = True
+
     def __init__(self, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None) -> None:
         self.by_id: dict[bytes, Negotiation] = {}
         self._stamps = stamps
@@ -1728,6 +1758,7 @@ class Negotiations:
         if not self._held(nid):
             # Raises UnknownNegotiation unless vs is an opening Offer.
             neg = Negotiation(vs, self._stamps, self._recorded)
+            neg.hold_unwitnessed = self.hold_unwitnessed
             self.by_id[nid] = neg
             return neg
         neg = self.by_id[nid]

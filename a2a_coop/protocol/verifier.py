@@ -57,6 +57,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiations,
     State,
     arbitrated,
+    chain_place,
     cited,
     proposal_of,
 )
@@ -1312,7 +1313,10 @@ class Verifier:
             elif vs.body == "accept":
                 accepted = line[i - 1] if i else c.offer
                 cut = Contract(accepted, vs, proposal_of(accepted))
-                for party_vs in (cut.offer, cut.accept):
+                twice = self._answered_twice(neg, cut)
+                if twice:  # NEG-023: it binds its offerer to nothing -- nowhere, from its own Accept's place
+                    book.contract_displaced(accepted.mandate_digest, cut.id, _place(vs, accepted))
+                for party_vs in (cut.offer, cut.accept)[twice:]:
                     exp = book.by_mandate.get(party_vs.mandate_digest)
                     if exp is not None and exp.holds(cut.id):
                         book.contract_undisplaced(party_vs.mandate_digest, cut.id)
@@ -1331,6 +1335,68 @@ class Verifier:
                         )
                     book.contract_displaced(party_vs.mandate_digest, cut.id, _place(witnessed, party_vs))
                 self._track_activation(neg)  # reopened: dated again by the ending its statements give
+
+    def _answered_twice(self, neg: Negotiation, cut: Contract) -> bool:
+        """NEG-023 on a line a witnessed Accept cut off: whether ``cut``'s Accept, the lower of its key's
+        answers to an offer naming no escrow there, has another answer of that key to the same offer held
+        beside it (taken superseded) -- then ``cut`` binds its offerer to nothing, and the recount of the
+        line (:meth:`_count_cut_off_line`) books it for its acceptor alone, as a view holding the line and
+        both answers before the witnessed Accept counts it, whichever order they came in."""
+        offer, accept = cut.offer, cut.accept
+        if proposal_of(offer).terms.escrow:
+            return False
+        for digest in neg.superseded:
+            other = self.statements.get(digest)
+            if (
+                other is not None
+                and digest != accept.digest
+                and other.issuer == accept.issuer
+                and other.body in ("counter", "accept", "reject")
+                and cited(other) == offer.digest
+                and offer.issued_at_ms <= other.issued_at_ms <= offer.expires_at_ms
+            ):
+                return True
+        return False
+
+    def _unbook_answered_twice(self, vs: VerifiedStatement, neg: Negotiation) -> None:
+        """NEG-023 on a line a witnessed Accept cut off: ``vs``, taken superseded, answers the offer of a
+        contract kept displaced there (:attr:`Negotiation.displaced`) naming no escrow, by that contract's
+        acceptor and higher in its chain than its Accept: the contract binds its offerer to nothing from now
+        on -- nowhere, from its own Accept's place -- as :meth:`_count_cut_off_line` books it where ``vs``
+        came first."""
+        ref = cited(vs)
+        for shadow in (neg.displaced or {}).values():
+            cut = shadow.contract
+            if (
+                cut is not None
+                and cut.offer.digest == ref
+                and cut.accept.issuer == vs.issuer
+                and cut.accept.digest != vs.digest
+                and not cut.escrow
+                and chain_place(cut.accept) < chain_place(vs)
+                and cut.offer.issued_at_ms <= vs.issued_at_ms <= cut.offer.expires_at_ms
+            ):
+                self.exposure.contract_displaced(
+                    cut.offer.mandate_digest, cut.id, _place(cut.accept, cut.offer)
+                )
+
+    def _passes_answer_held(self, vs: VerifiedStatement, neg: Negotiation) -> bool:
+        """Whether ``vs``, taken superseded, is lower in its key's chain than another answer of that key to
+        the same offer held superseded (NEG-021 on a line a witnessed Accept cut off). A pass over the
+        negotiation's superseded statements, only for an answer to an offer held superseded."""
+        ref = cited(vs)
+        for digest in neg.superseded:
+            other = self.statements.get(digest)
+            if (
+                other is not None
+                and digest != vs.digest
+                and other.issuer == vs.issuer
+                and other.body in ("counter", "accept", "reject")
+                and cited(other) == ref
+                and chain_place(vs) < chain_place(other)
+            ):
+                return True
+        return False
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding
@@ -1546,6 +1612,7 @@ class Verifier:
                 neg = Negotiation(
                     vs, self.witness.stamp_time, self.witness.recorded_stamp_time if recorded else None
                 )
+                neg.hold_unwitnessed = self.negotiations.hold_unwitnessed
                 continue
             if (
                 (self._held_off or self._held_off_archived)
@@ -2733,6 +2800,17 @@ class Verifier:
                 # place (before it, it had not started), as if the view had held both answers first.
                 offer = c.offer
                 book.contract_displaced(offer.mandate_digest, c.id, _place(c.accept, offer))
+            if neg.displaced and vs.body in ("counter", "accept", "reject"):
+                self._unbook_answered_twice(vs, neg)
+            if (
+                c is not None
+                and vs.body in ("counter", "accept", "reject")
+                and cited(vs) in neg.superseded
+                and self._passes_answer_held(vs, neg)
+            ):
+                # NEG-021 on the cut-off line: the lower answer, come after the higher, is the offer's answer
+                # there -- the line counted again as in a view that held both before the witnessed Accept
+                self._count_line_as_witnessed_first(neg)
             shadow = neg.displaced_of(vs)
             if shadow is not None and shadow.contract_finished:
                 # A displaced contract's statement ends it as it would have, held before the witnessed

@@ -182,6 +182,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.line_counted(),
         negotiation.witnessed_late_key(),
         negotiation.witnessed_beside(),
+        negotiation.answered_accept(),
     ]
     return groups, proof
 

@@ -1808,25 +1808,27 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
     )
 
-    def stamped_at(after_cutoff: int, by: str = "escrow") -> list[bytes]:
+    def stamped_at(after_cutoff: int, by: str = "escrow", delivered: bool = False) -> list[bytes]:
         """Mallory's Reject, then a Stamp of her Accept ``after_cutoff`` ms after the bonding cutoff (by E,
-        or by Carol), then the Accept."""
+        or by Carol), then the Accept (and, ``delivered``, her Delivery under its contract with an item_index
+        out of range: :func:`bad_delivery`)."""
         b = Bargain()
         reject = b.other("Reject")
         stamper = b.carol if by == "carol" else b.escrow
         witness = b.stamp(b.accept, at=b.cutoff + after_cutoff, by=stamper)
-        return [*b.base, reject.envelope, witness, b.accept.envelope]
+        tail = [bad_delivery(b.mallory, b.accept, b.bob)] if delivered else []
+        return [*b.base, reject.envelope, witness, b.accept.envelope, *tail]
 
     g.add(
         "Mallory's Reject, then E's Stamp of her Accept 1 ms after the bonding cutoff (the offer's "
-        "expires_at_ms + 30000), then the Accept: not witnessed, refused in the REJECTED negotiation",
-        ["NEG-017", "NEG-001"],
-        stamped_at(1),
-        "ILLEGAL_TRANSITION",
+        "expires_at_ms + 30000), then the Accept: not witnessed, held with no event in the REJECTED "
+        "negotiation (NEG-025: a Stamp that late witnesses nothing), and her Delivery under its contract "
+        "superseded, taken unread (item_index out of range)",
+        ["NEG-017", "NEG-025", "NEG-018"],
+        stamped_at(1, delivered=True),
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
         "Boundary",
-        twin=stamped_at(0),
     )
     g.add(
         "Mallory's Reject, then E's Stamp of her Accept exactly at the bonding cutoff (the offer's "
@@ -1839,13 +1841,12 @@ def witnessed_accept() -> Group:
     )
     g.add(
         "Mallory's Reject, then Carol's Stamp of her Accept (Carol is not the offer's escrow), then the "
-        "Accept: not witnessed, refused in the REJECTED negotiation",
-        ["NEG-017", "NEG-001"],
-        stamped_at(-1, by="carol"),
-        "ILLEGAL_TRANSITION",
+        "Accept: not witnessed, held with no event in the REJECTED negotiation until E's Stamp orders it "
+        "(NEG-025), and her Delivery under its contract superseded, taken unread (item_index out of range)",
+        ["NEG-017", "NEG-025", "NEG-018"],
+        stamped_at(-1, by="carol", delivered=True),
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
-        twin=stamped_at(-1),
     )
 
     def accepted_at(after_expiry: int) -> list[bytes]:
@@ -2122,13 +2123,21 @@ def lower_answer() -> Group:
     first = alice.accept(offer)
     second = alice.accept(offer)
     g.add(
-        "Alice accepts an offer naming an escrow twice, neither stamped: the second is refused (NEG-006; "
-        "NEG-021 leaves its escrow's order to decide)",
-        ["NEG-006", "NEG-021"],
-        [*ctx(alice, bob), *escrow.setup, offer.envelope, first.envelope, second.envelope],
-        "ILLEGAL_TRANSITION",
-        "IllegalTransition",
-        no_twin="the defect is a second Accept: without the first it is valid",
+        "Alice accepts an offer naming an escrow twice, neither stamped: the second is held with no event "
+        "until its escrow's Stamp orders the two (NEG-025; NEG-021 leaves its escrow's order to decide), and "
+        "a Delivery under the first's contract is read as one (item_index out of range)",
+        ["NEG-025", "NEG-021", "NEG-008"],
+        [
+            *ctx(alice, bob),
+            *escrow.setup,
+            offer.envelope,
+            first.envelope,
+            second.envelope,
+            bad_delivery(alice, first, bob),
+        ],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*ctx(alice, bob), *escrow.setup, offer.envelope, first.envelope, second.envelope],
     )
     return g
 
@@ -2906,4 +2915,115 @@ def witnessed_beside() -> Group:
             ["MND-010", "NEG-021", "MND-023"],
             [*base, *order, bob_late.envelope],
         )
+    return g
+
+
+def answered_accept() -> Group:
+    """NEG-025 (neg29): an Accept of an offer naming an escrow that was answered already, not yet witnessed,
+    is held with no event until its escrow's Stamp orders the two answers. Bob offers Alice a trade naming no
+    escrow; Alice counters it naming E with both bonds (+1 s); Bob counters her Counter (+2 s) and Alice
+    accepts his (+3 s: a contract naming no escrow); Bob then accepts her Counter too (+4 s), E -- which never
+    saw his Counter -- witnessing that Accept and locking both bonds. Before, a view that held Bob's Counter
+    and then his Accept before E's Stamp refused the Accept (the offer answered) and ended with the contract
+    of Alice's Accept of his Counter, where every other order ended with the contract E bonds (3 of the 18
+    orders of the six statements); now every order ends with E's. A Delivery with an item_index out of range
+    (:func:`bad_delivery`) shows which contract stands: read as one (BODY_INVALID) under the negotiation's,
+    taken unread under a superseded one. Also two Accepts of one offer naming E, E stamping the second, and an
+    Accept of an offer its issuer withdrew, which E took first. tests/test_neg29_answered_accept.py. Appended
+    to chains.json."""
+    g = Group("AnsweredAccept", "sparse")
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(1_000)
+    took = alice.accept(bobs)
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    locks = bond_locks(escrow, accept, alice, bob)
+    clock.advance(1_000)
+    under_took = bad_delivery(alice, took, bob)
+    under_accept = bad_delivery(alice, accept, bob)
+    base = [*ctx(alice, bob, escrow), offer.envelope, counter.envelope, bobs.envelope]
+    for comment, order in (
+        ("after Alice's Accept of his Counter", [took.envelope, accept.envelope, witness]),
+        ("before Alice's Accept of his Counter", [accept.envelope, took.envelope, witness]),
+        (
+            "before E's Stamp, and Alice's Accept of his Counter after it",
+            [accept.envelope, witness, took.envelope],
+        ),
+    ):
+        g.add(
+            f"Bob's Accept of Alice's Counter naming E, after his Counter of it, {comment}: held with no "
+            f"event "
+            "until E's Stamp, which witnesses it (NEG-025, NEG-017); the contract of Alice's Accept of his "
+            "Counter "
+            "is superseded, and her Delivery under it taken unread (item_index out of range)",
+            ["NEG-025", "NEG-017", "NEG-018"],
+            [*base, *order, *locks, under_took],
+        )
+    g.add(
+        "Bob's Accept of Alice's Counter naming E after his Counter of it and her Accept of his, then E's "
+        "Stamp "
+        "and locks: the contract E witnessed is the negotiation's, and her Delivery under it is read as one "
+        "(item_index out of range)",
+        ["NEG-025", "NEG-017", "NEG-008"],
+        [*base, took.envelope, accept.envelope, witness, *locks, under_accept],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*base, took.envelope, accept.envelope, witness, *locks],
+    )
+    g.add(
+        "Bob's Accept of Alice's Counter naming E after his Counter of it and her Accept of his, and no "
+        "Stamp of "
+        "it: held with no event, the contract of her Accept of his Counter stays the negotiation's, and her "
+        "Delivery under it is read as one (item_index out of range)",
+        ["NEG-025", "NEG-008"],
+        [*base, took.envelope, accept.envelope, under_took],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*base, took.envelope, accept.envelope],
+    )
+    # two Accepts of one offer naming E, E stamping the second
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    first = alice.accept(offer)
+    clock.advance(1_000)
+    second = alice.accept(offer)
+    base = [*ctx(alice, bob, escrow), offer.envelope, first.envelope, second.envelope]
+    g.add(
+        "Alice accepts Bob's offer naming E twice, and E stamps the second only: held with no event until "
+        "that "
+        "Stamp, it then takes precedence (NEG-017), and her Delivery under the first's contract is taken "
+        "unread",
+        ["NEG-025", "NEG-017", "NEG-018"],
+        [*base, stamp(escrow, second).envelope, bad_delivery(alice, first, bob)],
+    )
+    # an Accept of an offer its issuer withdrew, which E took first
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    clock.advance(1_000)
+    withdraw = bob.withdraw(offer, "changed my mind")
+    base = [*ctx(alice, bob, escrow), offer.envelope, withdraw.envelope, accept.envelope]
+    g.add(
+        "Bob withdraws his offer naming E, then Alice's Accept of it (signed before the Withdraw) comes, "
+        "then E's "
+        "Stamp of it: held with no event, then witnessed, the Accept's contract is the negotiation's, and "
+        "her "
+        "Delivery under it is read as one (item_index out of range)",
+        ["NEG-025", "NEG-017", "NEG-008"],
+        [*base, stamp(escrow, accept).envelope, bad_delivery(alice, accept, bob)],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*base, stamp(escrow, accept).envelope],
+    )
     return g

@@ -2057,6 +2057,11 @@ export class Verifier {
           };
         }
         if (lower === true) return this.takeLowerAnswer(n, O, rec);
+        // NEG-025 (finding F88): an Accept of an answered offer of the line naming an escrow, meeting NEG-017's
+        // conditions but not witnessed yet, is held superseded until its escrow's Stamp orders the answers
+        // (witnessCutOff then derives the negotiation again, the Accept taking precedence)
+        if (bodyName === "accept" && O && escrowOf(O) && h.issuer === O.h.audience && O.h.issued_at_ms <= t && t <= O.h.expires_at_ms && w === null)
+          return this.supersede(rec, n);
       }
       if (inForce === "PROPOSED" || inForce === "COUNTERED") {
         if (!body.offer.equals(n.outstanding.digest)) fail("STALE_REFERENCE", "NEG-005", "not the outstanding offer");

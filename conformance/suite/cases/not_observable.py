@@ -87,6 +87,15 @@ not_observable(
     "NEG-023",
 )
 not_observable(
+    "neg.answered-accept-held",
+    "An Accept of an answered offer naming an escrow is held until that escrow's Stamp orders the answers",
+    "the rule bites only under terms naming an escrow, and its point is the order a third party hears the "
+    "answers and the Stamp in: "
+    + _ESCROW
+    + "; the vectors (chains.json AnsweredAccept) pin it, tests/test_neg29_answered_accept.py every order",
+    "NEG-025",
+)
+not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
     "A guard signs no offer of an exclusive_key an escrow may still bind elsewhere",
     "the rule bites only where an offer of the key names an escrow: "
