@@ -386,8 +386,9 @@ def _refused_after_a_withdraw(
     tmp_path: Path, order: tuple[int, ...], *, forget: bool, late: bool, archive: str = "writer"
 ) -> tuple[EvidenceVerifier, list[VerifiedStatement]]:
     """A view of evidence with a journal takes Bob's offer naming an escrow and his Withdraw of it; Alice's
-    three answers to the offer (an Accept, a Reject, a Counter, a second apart, signed before the Withdraw)
-    come after, in ``order``, each refused -- the negotiation is over (ILLEGAL_TRANSITION), or, ``late``,
+    three answers to the offer (two Rejects and a Counter, a second apart, signed before the Withdraw -- not
+    an Accept: within the offer's life one is held superseded, not refused, NEG-025) come after, in
+    ``order``, each refused -- the negotiation is over (ILLEGAL_TRANSITION), or, ``late``,
     the offer expired (EXPIRED, section 11 step 25, before the negotiation is read). ``forget``: the view
     forgets the negotiation before each (bounded memory, section 4.5). ``archive`` "reader": the view reads
     a journal opened to read, which takes no rows. Returns (the view, Alice's answers)."""
@@ -399,7 +400,11 @@ def _refused_after_a_withdraw(
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
     answers = []
-    for sign in (alice.accept, lambda o: alice.reject(o, "no"), lambda o: alice.counter(o, _mirror(o))):
+    for sign in (
+        lambda o: alice.reject(o, "never"),
+        lambda o: alice.reject(o, "no"),
+        lambda o: alice.counter(o, _mirror(o)),
+    ):
         clock.advance(1_000)
         answers.append(sign(offer))
     clock.advance(1_000)
