@@ -1345,18 +1345,26 @@ class Verifier:
         offer, accept = cut.offer, cut.accept
         if proposal_of(offer).terms.escrow:
             return False
+        return any(
+            offer.issued_at_ms <= other.issued_at_ms <= offer.expires_at_ms
+            for other in self._other_answers_held(neg, accept)
+        )
+
+    def _other_answers_held(self, neg: Negotiation, answer: VerifiedStatement) -> Iterator[VerifiedStatement]:
+        """The answers of ``answer``'s key to the statement it answers, but ``answer``, that ``neg`` holds
+        superseded (NEG-021, NEG-023 on a line a witnessed Accept cut off). A pass over the negotiation's
+        superseded statements."""
+        ref = cited(answer)
         for digest in neg.superseded:
             other = self.statements.get(digest)
             if (
                 other is not None
-                and digest != accept.digest
-                and other.issuer == accept.issuer
+                and digest != answer.digest
+                and other.issuer == answer.issuer
                 and other.body in ("counter", "accept", "reject")
-                and cited(other) == offer.digest
-                and offer.issued_at_ms <= other.issued_at_ms <= offer.expires_at_ms
+                and cited(other) == ref
             ):
-                return True
-        return False
+                yield other
 
     def _unbook_answered_twice(self, vs: VerifiedStatement, neg: Negotiation) -> None:
         """NEG-023 on a line a witnessed Accept cut off: ``vs``, taken superseded, answers the offer of a
@@ -1382,21 +1390,9 @@ class Verifier:
 
     def _passes_answer_held(self, vs: VerifiedStatement, neg: Negotiation) -> bool:
         """Whether ``vs``, taken superseded, is lower in its key's chain than another answer of that key to
-        the same offer held superseded (NEG-021 on a line a witnessed Accept cut off). A pass over the
-        negotiation's superseded statements, only for an answer to an offer held superseded."""
-        ref = cited(vs)
-        for digest in neg.superseded:
-            other = self.statements.get(digest)
-            if (
-                other is not None
-                and digest != vs.digest
-                and other.issuer == vs.issuer
-                and other.body in ("counter", "accept", "reject")
-                and cited(other) == ref
-                and chain_place(vs) < chain_place(other)
-            ):
-                return True
-        return False
+        the same offer held superseded (NEG-021 on a line a witnessed Accept cut off); only for an answer to
+        an offer held superseded."""
+        return any(chain_place(vs) < chain_place(other) for other in self._other_answers_held(neg, vs))
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
         """NEG-019: whether the escrow the offer ``accept`` accepts names holds a Stamp of it by the bonding
