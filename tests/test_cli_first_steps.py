@@ -376,3 +376,28 @@ def test_no_out_writes_over_a_journals_side_files(tmp_path: Path, suffix: str) -
         check_output(tmp_path / "other.db-wal")  # no journal beside it: written as asked
     with Journal.open(path) as journal:
         assert len(list(journal.statements())) == 3
+
+
+def test_a_did_file_given_as_the_mandate_says_it_is_the_public_identity(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--key alice.did is named for what it is; --mandate alice.did was read as a binary envelope and
+    refused `MALFORMED_ENVELOPE [ENV-004]: ... field 12 is a group`, exit 1 (invalid), as if the
+    mandate were forged. Expect the slip named, exit 2 (usage), as for --key."""
+    did_file = tmp_path / "alice.did"
+    did_file.write_text(alice.did + "\n")
+    code, _, err = run_cli(
+        capsys,
+        "offer",
+        *alice.files(),
+        "--mandate",
+        did_file,
+        "--to",
+        "127.0.0.1:1",
+        "--give",
+        "a:1",
+        "--want",
+        "b:1",
+    )
+    assert code == 2
+    one_line_error(err, f"{did_file} is a did:key", "not a mandate (a signed statement)")
