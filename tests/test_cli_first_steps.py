@@ -21,8 +21,10 @@ import pytest
 from cli_run import cli_process, one_line_error, run_cli
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.cli import build_parser
 from a2a_coop.cli._common import UsageError, address
 from a2a_coop.cli._runtime import check_output, load_key
+from a2a_coop.cli.conformance import _replay_base
 from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
@@ -376,3 +378,48 @@ def test_no_out_writes_over_a_journals_side_files(tmp_path: Path, suffix: str) -
         check_output(tmp_path / "other.db-wal")  # no journal beside it: written as asked
     with Journal.open(path) as journal:
         assert len(list(journal.statements())) == 3
+
+
+def test_a_did_file_given_as_the_mandate_says_it_is_the_public_identity(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--key alice.did is named for what it is; --mandate alice.did was read as a binary envelope and
+    refused `MALFORMED_ENVELOPE [ENV-004]: ... field 12 is a group`, exit 1 (invalid), as if the
+    mandate were forged. Expect the slip named, exit 2 (usage), as for --key."""
+    did_file = tmp_path / "alice.did"
+    did_file.write_text(alice.did + "\n")
+    code, _, err = run_cli(
+        capsys,
+        "offer",
+        *alice.files(),
+        "--mandate",
+        did_file,
+        "--to",
+        "127.0.0.1:1",
+        "--give",
+        "a:1",
+        "--want",
+        "b:1",
+    )
+    assert code == 2
+    one_line_error(err, f"{did_file} is a did:key", "not a mandate (a signed statement)")
+
+
+def test_a_replay_command_keeps_the_options_that_change_how_a_case_runs() -> None:
+    """A `--test-clock` run printed replay commands without `--test-clock`: replayed, the case waited
+    out the 30 s clock tolerance on the wall clock instead of moving the clocks (and `--timeout` was
+    dropped as well). Expect both carried over, and neither added to a run that did not give them."""
+    target = "127.0.0.1:7004"
+    given = [
+        "conformance",
+        "--target",
+        target,
+        "--escrow",
+        "127.0.0.1:7003",
+        "--test-clock",
+        "--timeout",
+        "20",
+    ]
+    assert _replay_base(build_parser().parse_args(given), target) == ["a2a-coop", *given]
+    plain = build_parser().parse_args(["conformance", "--target", target])
+    assert _replay_base(plain, target) == ["a2a-coop", "conformance", "--target", target]

@@ -150,8 +150,14 @@ def test_the_successor_node_takes_over_the_exported_journal_and_settles_the_clai
     finally:
         node.close()
     # `escrow export` of the successor's journal opens with what it took over: `escrow audit` replays it.
+    # It is the successor's transcript, and says so: it named the predecessor, whose Mandate comes first.
     out = tmp_path / "new.json"
-    assert run_cli_ok("escrow", "export", "--journal", journal, "--mandate", handover, "--out", out)
+    code, printed, err = run_cli(
+        capsys, "escrow", "export", "--journal", journal, "--mandate", handover, "--out", out
+    )
+    successor = verify_statement(mandate).statement.mandate.agent
+    assert code == 0 and f"of {successor} written" in printed, printed + err
+    assert json.loads(out.read_text())["escrow"] == successor
     code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", s.new_key_path)
     assert code == 0, printed + err
     code, printed, _ = run_cli(capsys, "escrow", "audit", out)  # two keys' ledgers: say which (AUD-001)

@@ -110,6 +110,10 @@ def load_key(path: Path) -> Keypair:
 
 def load_envelope(path: Path, what: str) -> bytes:
     data, doc = _read_json_file(path, what)
+    if doc is None and (not data.strip() or data.lstrip().startswith(b"did:key:")):
+        # Not a binary envelope either (one never starts with "d": field 12, a group end): a slip of the
+        # file, `--mandate alice.did`, not a statement that fails its checks.
+        raise UsageError(f"{path} is {_not_json(data)}, not a {what} (a signed statement)")
     if doc is not None:
         if _kind(doc) != "a signed statement":
             raise UsageError(f"{path} is {_kind(doc)}, not a {what} (a signed statement)")

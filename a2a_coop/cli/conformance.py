@@ -23,6 +23,8 @@ from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, address, utf8_text
 
+_DEFAULT_TIMEOUT_S = 10.0  # --timeout: the deadline of each call
+
 EPILOG = """\
 levels: PASS; FAIL (a MUST broken); NON-STRICT (a SHOULD not met); SKIP (an optional capability
 the target does not offer); INFO (an observation); NOT-TESTED (cannot be observed over the wire from
@@ -128,7 +130,11 @@ def add_parser(sub: Any, add_dial_tls: Any) -> None:
         "clock of the run -- the target's, the escrow's, the suite's -- forward together instead",
     )
     p.add_argument(
-        "--timeout", type=float, default=10.0, metavar="S", help="deadline of each call (default 10 s)"
+        "--timeout",
+        type=float,
+        default=_DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help=f"deadline of each call (default {_DEFAULT_TIMEOUT_S:g} s)",
     )
     p.add_argument(
         "--matrix",
@@ -331,11 +337,17 @@ def _slug(target: str) -> str:
 
 
 def _replay_base(args: argparse.Namespace, target: str) -> list[str]:
+    """The run's command line as a case's replay command starts it: every option that changes how a case
+    runs (a --test-clock run replayed without it would wait out the clock tolerance on the wall clock)."""
     base = ["a2a-coop", "conformance", "--target", target]
     for option in ("tls_ca", "tls_cert", "tls_key", "tls_server_name", "a2a_url", "control", "escrow"):
         value = getattr(args, option, None)
         if value is not None:
             base += [f"--{option.replace('_', '-')}", str(value)]
+    if args.test_clock:
+        base.append("--test-clock")
+    if args.timeout != _DEFAULT_TIMEOUT_S:
+        base += ["--timeout", f"{args.timeout:g}"]
     return base
 
 

@@ -46,7 +46,7 @@ from a2a_coop.runtime.node import (
 )
 from a2a_coop.runtime.peer import META_MANDATE, refuse_principal_as_agent, wall_clock_ms
 from a2a_coop.runtime.strangers import StrangerQuota
-from a2a_coop.runtime.trade import fetch_ledger, fetch_transcript
+from a2a_coop.runtime.trade import fetch_escrow_mandate, fetch_ledger, fetch_transcript
 from a2a_coop.transport import EscrowClient, TlsConfig
 
 
@@ -300,14 +300,17 @@ def _with_shown(journal: Journal, rows: list[bytes], prefix: list[bytes]) -> lis
 @runtime_command
 def cmd_escrow_export(args: argparse.Namespace, out: TextIO) -> int:
     check_output(args.out)
+    # The escrow's own Mandate names it: a successor's transcript opens with its predecessor's (ESC-023).
     if args.escrow is not None:
         with EscrowClient(args.escrow, tls=dial_tls(args), page_limits=page_limits(args)) as client:
             envelopes = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_transcript(client))
+            own = fetch_escrow_mandate(client)
     else:
         mandate = load_envelope(args.mandate, "mandate") if args.mandate is not None else None
         with open_journal(args.journal, must_exist=True, lock=False) as journal:  # it may be serving
             envelopes = escrow_transcript(journal, mandate)
-    did = verify_statement(envelopes[0]).statement.mandate.agent
+            own = mandate or journal.get_meta(META_MANDATE, kind=bytes)
+    did = _agent(own)
     write_transcript(args.out, envelopes, escrow=did)
     out.write(f"{len(envelopes)} statements (ledger and evidence) of {did} written to {args.out}\n")
     return EXIT_OK
