@@ -31,7 +31,7 @@ import httpx
 from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.client_factory import minimal_agent_card
 from a2a.server.context import ServerCallContext
-from a2a.types import a2a_pb2
+from a2a.types import a2a_pb2, a2a_pb2_grpc
 from a2a.utils import errors as a2a_errors
 from google.protobuf import json_format
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
@@ -43,7 +43,7 @@ from test_hidden_accept import FUNDS, _countered_and_hidden, _served_bob_who_cou
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.a2a.handler import CoopRequestHandler
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -1026,3 +1026,40 @@ def test_json_rpc_echoes_the_extension_and_types_a_refusal(
     assert ok.headers["A2A-Extensions"] == a2a.EXTENSION_URI
     task = ok.json()["result"]["task"]
     assert task["id"] == offer.header.negotiation_id.hex() and task["status"]["state"] == "TASK_STATE_WORKING"
+
+
+@pytest.mark.req("A2A-009", "RPC-012")
+def test_a_rate_limited_refusal_carries_its_retry_hint_on_every_binding(
+    node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """A statement the peer refuses RATE_LIMITED; expect the retry hint RPC-012 (b) names --
+    ``retry_after_ms`` in the ErrorInfo -- on JSON-RPC and HTTP+JSON as on A2A's gRPC binding: a client
+    of the HTTP bindings must learn, as a gRPC one does, when a retry may be taken."""
+
+    def refuse(envelope: bytes, context: Any) -> list[bytes]:
+        raise RateLimited("over 1 requests/s from this peer", retry_after_ms=1234, requirement="RPC-012")
+
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    msg = a2a.statement_message(offer.envelope, pa.send_context())
+    params = json_format.MessageToDict(a2a_pb2.SendMessageRequest(message=msg))
+    headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI}
+    with a2a.serve_a2a(node, name="bob", exchange=refuse) as srv:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": params}
+        rpc_error = httpx.post(srv.card_url + "/", json=body, headers=headers, timeout=10).json()["error"]
+        rest_error = httpx.post(
+            srv.card_url + "/a2a/rest/message:send", json=params, headers=headers, timeout=10
+        ).json()["error"]
+        with grpc.insecure_channel(srv.target) as ch, pytest.raises(grpc.RpcError) as info:
+            a2a_pb2_grpc.A2AServiceStub(ch).SendMessage(
+                a2a_pb2.SendMessageRequest(message=msg),
+                metadata=[("a2a-version", "1.0"), ("a2a-extensions", a2a.EXTENSION_URI)],
+                timeout=10,
+            )
+    for (info_json,) in (rpc_error["data"], rest_error["details"]):  # the one A2A ErrorInfo (A2A-009)
+        assert info_json["metadata"]["a2aCoopCode"] == "RATE_LIMITED"
+        assert info_json["metadata"]["retry_after_ms"] == "1234"
+    status = rpc_status.from_call(cast(grpc.Call, info.value))
+    assert status is not None
+    ours = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(ours) and ours.metadata["retry_after_ms"] == "1234"
