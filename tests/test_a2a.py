@@ -1063,3 +1063,25 @@ def test_a_rate_limited_refusal_carries_its_retry_hint_on_every_binding(
     assert status is not None
     ours = error_details_pb2.ErrorInfo()
     assert status.details[0].Unpack(ours) and ours.metadata["retry_after_ms"] == "1234"
+
+
+@pytest.mark.req("A2A-003", "A2A-019")
+def test_extension_support_required_has_its_codes_on_every_binding(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Signed Parts without activation; expect EXTENSION_SUPPORT_REQUIRED with the codes of A2A-019's
+    table -- JSON-RPC -32008, HTTP+JSON 400 with status FAILED_PRECONDITION, gRPC FAILED_PRECONDITION
+    -- and nothing recorded."""
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    msg = a2a.statement_message(offer.envelope, pa.send_context())
+    msg.ClearField("extensions")
+    request = a2a_pb2.SendMessageRequest(message=msg)
+    params = json_format.MessageToDict(request)
+    assert jsonrpc(server, "SendMessage", params)["error"]["code"] == -32008
+    resp = rest(server, "POST", "/message:send", params)
+    assert resp.status_code == 400 and resp.json()["error"]["status"] == "FAILED_PRECONDITION"
+    err = grpc_call(server, "SendMessage", request.SerializeToString())
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert _a2a_reason(err) == "EXTENSION_SUPPORT_REQUIRED"
+    assert node.peer.verifier.negotiations.by_id == {}
