@@ -43,7 +43,7 @@ from test_hidden_accept import FUNDS, _countered_and_hidden, _served_bob_who_cou
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.a2a.handler import CoopRequestHandler
-from a2a_coop.protocol.errors import CoopError, RateLimited
+from a2a_coop.protocol.errors import CoopError, Equivocation, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -743,7 +743,8 @@ def test_list_tasks_pages_one_contexts_tasks_newest_first(
     assert (
         jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageToken": "junk"})["error"]["code"] == -32602
     )
-    assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageSize": 101})["error"]["code"] == -32602
+    for bad in ({"pageSize": 101}, {"pageSize": 0}, {"historyLength": -1}):  # A2A-017: INVALID_PARAMS
+        assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", **bad})["error"]["code"] == -32602, bad
 
 
 class Countering(HonestStrategy):
@@ -1085,3 +1086,33 @@ def test_extension_support_required_has_its_codes_on_every_binding(
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert _a2a_reason(err) == "EXTENSION_SUPPORT_REQUIRED"
     assert node.peer.verifier.negotiations.by_id == {}
+
+
+@pytest.mark.req("A2A-009", "RPC-006")
+def test_a_refusal_on_a2a_grpc_keeps_section_13s_details_in_order_then_a2as_errorinfo(
+    node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """A statement refused EQUIVOCATION with its two envelopes as evidence, over A2A's gRPC binding;
+    expect the details as RPC-005 and RPC-006 order them -- our ErrorInfo, then the envelopes -- and
+    A2A's INVALID_PARAMS ErrorInfo last, where a client picking details by type finds each."""
+    fork = (b"first-of-the-fork", b"second-of-the-fork")
+
+    def refuse(envelope: bytes, context: Any) -> list[bytes]:
+        raise Equivocation("two statements at one seq", requirement="CHN-003", evidence=fork)
+
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    request = a2a_pb2.SendMessageRequest(message=a2a.statement_message(offer.envelope, pa.send_context()))
+    with a2a.serve_a2a(node, name="bob", exchange=refuse) as srv:
+        err = grpc_call(srv, "SendMessage", request.SerializeToString())
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT  # EQUIVOCATION's own status (section 12)
+    status = rpc_status.from_call(cast(grpc.Call, err))
+    assert status is not None
+    ours, *envelopes, theirs = status.details
+    info = error_details_pb2.ErrorInfo()
+    assert ours.Unpack(info) and (info.domain, info.reason) == ("a2acoop.v1", "EQUIVOCATION")
+    assert info.metadata["evidence"] == "2"
+    assert [(d.type_url, d.value) for d in envelopes] == [
+        ("type.googleapis.com/a2acoop.v1.Envelope", e) for e in fork
+    ]
+    assert theirs.Unpack(info) and (info.domain, info.reason) == ("a2a-protocol.org", "INVALID_PARAMS")
