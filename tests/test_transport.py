@@ -513,6 +513,26 @@ def test_envelope_over_the_limit_is_refused_even_when_the_request_limit_is_raise
     assert len(peer.calls) == 1
 
 
+@pytest.mark.req("RPC-005")
+def test_a_refusal_with_a_long_detail_still_arrives_typed(peer: ScriptedPeer) -> None:
+    """A refusal whose detail runs to 20,000 characters (a detail may quote what the caller sent);
+    expect the client to get the typed error with its code, the detail cut to 1,024 characters as
+    section 13.3 says: whole, the Status would pass the trailers' 8 KiB limit and reach the client as a
+    transport failure, no rejection at all."""
+
+    class Verbose(ScriptedPeer):
+        def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+            raise errors.MandateViolation("x" * 20_000, requirement="MND-011", origin=Origin.REMOTE)
+
+    with (
+        serve(Verbose(), None) as srv,
+        CooperationClient(srv.target, timeout_s=5) as c,
+        pytest.raises(errors.MandateViolation) as info,
+    ):
+        c.exchange(b"anything")
+    assert info.value.detail == "x" * 1024 and info.value.requirement == "MND-011"
+
+
 @pytest.mark.req("RPC-008")
 def test_a_full_page_is_read_whole_by_a_client_at_the_response_limit(peer: ScriptedPeer) -> None:
     """A GetLog page as full as the server sends -- MAX_PAGE_ENTRIES envelopes, MAX_PAGE_BYTES of them
