@@ -1116,3 +1116,27 @@ def test_a_refusal_on_a2a_grpc_keeps_section_13s_details_in_order_then_a2as_erro
         ("type.googleapis.com/a2acoop.v1.Envelope", e) for e in fork
     ]
     assert theirs.Unpack(info) and (info.domain, info.reason) == ("a2a-protocol.org", "INVALID_PARAMS")
+
+
+@pytest.mark.req("A2A-019", "RPC-005")
+def test_an_a2a_error_quoting_a_long_task_id_still_arrives_typed_over_grpc(server: a2a.A2AServer) -> None:
+    """GetTask, CancelTask and SubscribeToTask of a 20,000-character task id over A2A's gRPC binding;
+    expect TASK_NOT_FOUND (NOT_FOUND, its ErrorInfo) each time: the error's message quotes the id, the
+    caller's choice, and uncut it put the Status past the trailers' limit, so the client saw a transport
+    failure (RESOURCE_EXHAUSTED) where A2A-019 says TASK_NOT_FOUND."""
+    long_id = "a" * 20_000
+    requests = {
+        "GetTask": a2a_pb2.GetTaskRequest(id=long_id),
+        "CancelTask": a2a_pb2.CancelTaskRequest(id=long_id),
+    }
+    for method, request in requests.items():
+        err = grpc_call(server, method, request.SerializeToString())
+        assert err.code() == grpc.StatusCode.NOT_FOUND, method
+        assert _a2a_reason(err) == "TASK_NOT_FOUND", method
+    with grpc.insecure_channel(server.target) as ch, pytest.raises(grpc.RpcError) as info:
+        list(
+            a2a_pb2_grpc.A2AServiceStub(ch).SubscribeToTask(
+                a2a_pb2.SubscribeToTaskRequest(id=long_id), metadata=[("a2a-version", "1.0")], timeout=10
+            )
+        )
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND and _a2a_reason(info.value) == "TASK_NOT_FOUND"
