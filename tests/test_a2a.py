@@ -1140,3 +1140,59 @@ def test_an_a2a_error_quoting_a_long_task_id_still_arrives_typed_over_grpc(serve
             )
         )
     assert info.value.code() == grpc.StatusCode.NOT_FOUND and _a2a_reason(info.value) == "TASK_NOT_FOUND"
+
+
+class _ExpiredCall:
+    """A gRPC server context whose deadline has passed before the call is handled."""
+
+    def time_remaining(self) -> float:
+        return 0.0
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise grpc.RpcError(code, details)
+
+    def abort_with_status(self, status: grpc.Status) -> None:
+        raise grpc.RpcError(status.code, status.details)
+
+    def invocation_metadata(self) -> list[tuple[str, str]]:
+        return [("a2a-version", "1.0")]
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:5555"
+
+    def is_active(self) -> bool:
+        return True
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return True
+
+
+@pytest.mark.req("RPC-009", "A2A-015")
+@pytest.mark.parametrize("method", ["SendMessage", "SendStreamingMessage"])
+def test_an_a2a_grpc_call_whose_deadline_passed_is_not_handled(method: str) -> None:
+    """A2A's gRPC binding as CooperationService (RPC-009): a SendMessage whose deadline passed before a
+    worker took it is failed DEADLINE_EXCEEDED and never reaches the handler, which would sign answers
+    its caller has stopped waiting for."""
+    reached: list[str] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            reached.append(name)
+            raise AssertionError(f"the handler was reached: {name}")
+
+    loop = asyncio.new_event_loop()
+    try:
+        servicer = a2a.A2AServicer(cast(CoopRequestHandler, Recording()), loop)
+        request = a2a_pb2.SendMessageRequest(message=plain_message("hi")).SerializeToString()
+        call = (
+            servicer._streaming(method, a2a_pb2.SendMessageRequest)
+            if method == "SendStreamingMessage"
+            else (servicer._unary(method, a2a_pb2.SendMessageRequest))
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            result = call(request, cast(grpc.ServicerContext, _ExpiredCall()))
+            if method == "SendStreamingMessage":
+                list(result)
+    finally:
+        loop.close()
+    assert info.value.args[0] is grpc.StatusCode.DEADLINE_EXCEEDED and reached == []

@@ -183,6 +183,7 @@ class A2AServicer:
         method, wrap = _UNARY[name]
 
         def call(data: bytes, context: grpc.ServicerContext) -> Any:
+            _not_expired(context)
             try:
                 request = _parse(request_cls, data)
                 ctx = call_context(context)
@@ -211,6 +212,7 @@ class A2AServicer:
                 for f in pending:
                     f.cancel()
 
+            _not_expired(context)
             context.add_callback(cancel)
             try:
                 request = _parse(request_cls, data)
@@ -240,6 +242,13 @@ class A2AServicer:
                         asyncio.run_coroutine_threadsafe(stream.aclose(), self.loop).result(5)
 
         return call
+
+
+def _not_expired(context: grpc.ServicerContext) -> None:
+    """RPC-009 on A2A's gRPC binding as on CooperationService: a call whose deadline passed before a
+    worker took it is not begun (a SendMessage would sign answers its caller has stopped waiting for)."""
+    if context.time_remaining() <= 0:
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the call was handled")
 
 
 def _parse(cls: Any, data: bytes) -> Any:
