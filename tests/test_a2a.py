@@ -31,7 +31,7 @@ import httpx
 from a2a.client import ClientCallContext, ClientConfig, ClientFactory
 from a2a.client.client_factory import minimal_agent_card
 from a2a.server.context import ServerCallContext
-from a2a.types import a2a_pb2
+from a2a.types import a2a_pb2, a2a_pb2_grpc
 from a2a.utils import errors as a2a_errors
 from google.protobuf import json_format
 from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no py.typed
@@ -43,7 +43,7 @@ from test_hidden_accept import FUNDS, _countered_and_hidden, _served_bob_who_cou
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.a2a.handler import CoopRequestHandler
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, Equivocation, RateLimited
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -743,7 +743,8 @@ def test_list_tasks_pages_one_contexts_tasks_newest_first(
     assert (
         jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageToken": "junk"})["error"]["code"] == -32602
     )
-    assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", "pageSize": 101})["error"]["code"] == -32602
+    for bad in ({"pageSize": 101}, {"pageSize": 0}, {"historyLength": -1}):  # A2A-017: INVALID_PARAMS
+        assert jsonrpc(server, "ListTasks", {"contextId": "ctx-a", **bad})["error"]["code"] == -32602, bad
 
 
 class Countering(HonestStrategy):
@@ -1026,3 +1027,172 @@ def test_json_rpc_echoes_the_extension_and_types_a_refusal(
     assert ok.headers["A2A-Extensions"] == a2a.EXTENSION_URI
     task = ok.json()["result"]["task"]
     assert task["id"] == offer.header.negotiation_id.hex() and task["status"]["state"] == "TASK_STATE_WORKING"
+
+
+@pytest.mark.req("A2A-009", "RPC-012")
+def test_a_rate_limited_refusal_carries_its_retry_hint_on_every_binding(
+    node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """A statement the peer refuses RATE_LIMITED; expect the retry hint RPC-012 (b) names --
+    ``retry_after_ms`` in the ErrorInfo -- on JSON-RPC and HTTP+JSON as on A2A's gRPC binding: a client
+    of the HTTP bindings must learn, as a gRPC one does, when a retry may be taken."""
+
+    def refuse(envelope: bytes, context: Any) -> list[bytes]:
+        raise RateLimited("over 1 requests/s from this peer", retry_after_ms=1234, requirement="RPC-012")
+
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    msg = a2a.statement_message(offer.envelope, pa.send_context())
+    params = json_format.MessageToDict(a2a_pb2.SendMessageRequest(message=msg))
+    headers = {"A2A-Version": "1.0", "A2A-Extensions": a2a.EXTENSION_URI}
+    with a2a.serve_a2a(node, name="bob", exchange=refuse) as srv:
+        body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": params}
+        rpc_error = httpx.post(srv.card_url + "/", json=body, headers=headers, timeout=10).json()["error"]
+        rest_error = httpx.post(
+            srv.card_url + "/a2a/rest/message:send", json=params, headers=headers, timeout=10
+        ).json()["error"]
+        with grpc.insecure_channel(srv.target) as ch, pytest.raises(grpc.RpcError) as info:
+            a2a_pb2_grpc.A2AServiceStub(ch).SendMessage(
+                a2a_pb2.SendMessageRequest(message=msg),
+                metadata=[("a2a-version", "1.0"), ("a2a-extensions", a2a.EXTENSION_URI)],
+                timeout=10,
+            )
+    for (info_json,) in (rpc_error["data"], rest_error["details"]):  # the one A2A ErrorInfo (A2A-009)
+        assert info_json["metadata"]["a2aCoopCode"] == "RATE_LIMITED"
+        assert info_json["metadata"]["retry_after_ms"] == "1234"
+    status = rpc_status.from_call(cast(grpc.Call, info.value))
+    assert status is not None
+    ours = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(ours) and ours.metadata["retry_after_ms"] == "1234"
+
+
+@pytest.mark.req("A2A-003", "A2A-019")
+def test_extension_support_required_has_its_codes_on_every_binding(
+    server: a2a.A2AServer, alice: Party, clock: FixedClock, node: PeerNode
+) -> None:
+    """Signed Parts without activation; expect EXTENSION_SUPPORT_REQUIRED with the codes of A2A-019's
+    table -- JSON-RPC -32008, HTTP+JSON 400 with status FAILED_PRECONDITION, gRPC FAILED_PRECONDITION
+    -- and nothing recorded."""
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    msg = a2a.statement_message(offer.envelope, pa.send_context())
+    msg.ClearField("extensions")
+    request = a2a_pb2.SendMessageRequest(message=msg)
+    params = json_format.MessageToDict(request)
+    assert jsonrpc(server, "SendMessage", params)["error"]["code"] == -32008
+    resp = rest(server, "POST", "/message:send", params)
+    assert resp.status_code == 400 and resp.json()["error"]["status"] == "FAILED_PRECONDITION"
+    err = grpc_call(server, "SendMessage", request.SerializeToString())
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert _a2a_reason(err) == "EXTENSION_SUPPORT_REQUIRED"
+    assert node.peer.verifier.negotiations.by_id == {}
+
+
+@pytest.mark.req("A2A-009", "RPC-006")
+def test_a_refusal_on_a2a_grpc_keeps_section_13s_details_in_order_then_a2as_errorinfo(
+    node: PeerNode, alice: Party, clock: FixedClock
+) -> None:
+    """A statement refused EQUIVOCATION with its two envelopes as evidence, over A2A's gRPC binding;
+    expect the details as RPC-005 and RPC-006 order them -- our ErrorInfo, then the envelopes -- and
+    A2A's INVALID_PARAMS ErrorInfo last, where a client picking details by type finds each."""
+    fork = (b"first-of-the-fork", b"second-of-the-fork")
+
+    def refuse(envelope: bytes, context: Any) -> list[bytes]:
+        raise Equivocation("two statements at one seq", requirement="CHN-003", evidence=fork)
+
+    pa = make_peer(alice, clock)
+    offer = pa.propose(node.peer.did, alice.proposal())
+    request = a2a_pb2.SendMessageRequest(message=a2a.statement_message(offer.envelope, pa.send_context()))
+    with a2a.serve_a2a(node, name="bob", exchange=refuse) as srv:
+        err = grpc_call(srv, "SendMessage", request.SerializeToString())
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT  # EQUIVOCATION's own status (section 12)
+    status = rpc_status.from_call(cast(grpc.Call, err))
+    assert status is not None
+    ours, *envelopes, theirs = status.details
+    info = error_details_pb2.ErrorInfo()
+    assert ours.Unpack(info) and (info.domain, info.reason) == ("a2acoop.v1", "EQUIVOCATION")
+    assert info.metadata["evidence"] == "2"
+    assert [(d.type_url, d.value) for d in envelopes] == [
+        ("type.googleapis.com/a2acoop.v1.Envelope", e) for e in fork
+    ]
+    assert theirs.Unpack(info) and (info.domain, info.reason) == ("a2a-protocol.org", "INVALID_PARAMS")
+
+
+@pytest.mark.req("A2A-019", "RPC-005")
+def test_an_a2a_error_quoting_a_long_task_id_still_arrives_typed_over_grpc(server: a2a.A2AServer) -> None:
+    """GetTask, CancelTask and SubscribeToTask of a 20,000-character task id over A2A's gRPC binding;
+    expect TASK_NOT_FOUND (NOT_FOUND, its ErrorInfo) each time: the error's message quotes the id, the
+    caller's choice, and uncut it put the Status past the trailers' limit, so the client saw a transport
+    failure (RESOURCE_EXHAUSTED) where A2A-019 says TASK_NOT_FOUND."""
+    long_id = "a" * 20_000
+    requests = {
+        "GetTask": a2a_pb2.GetTaskRequest(id=long_id),
+        "CancelTask": a2a_pb2.CancelTaskRequest(id=long_id),
+    }
+    for method, request in requests.items():
+        err = grpc_call(server, method, request.SerializeToString())
+        assert err.code() == grpc.StatusCode.NOT_FOUND, method
+        assert _a2a_reason(err) == "TASK_NOT_FOUND", method
+    with grpc.insecure_channel(server.target) as ch, pytest.raises(grpc.RpcError) as info:
+        list(
+            a2a_pb2_grpc.A2AServiceStub(ch).SubscribeToTask(
+                a2a_pb2.SubscribeToTaskRequest(id=long_id), metadata=[("a2a-version", "1.0")], timeout=10
+            )
+        )
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND and _a2a_reason(info.value) == "TASK_NOT_FOUND"
+
+
+class _ExpiredCall:
+    """A gRPC server context whose deadline has passed before the call is handled."""
+
+    def time_remaining(self) -> float:
+        return 0.0
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise grpc.RpcError(code, details)
+
+    def abort_with_status(self, status: grpc.Status) -> None:
+        raise grpc.RpcError(status.code, status.details)
+
+    def invocation_metadata(self) -> list[tuple[str, str]]:
+        return [("a2a-version", "1.0")]
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:5555"
+
+    def is_active(self) -> bool:
+        return True
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return True
+
+
+@pytest.mark.req("RPC-009", "A2A-015")
+@pytest.mark.parametrize("method", ["SendMessage", "SendStreamingMessage"])
+def test_an_a2a_grpc_call_whose_deadline_passed_is_not_handled(method: str) -> None:
+    """A2A's gRPC binding as CooperationService (RPC-009): a SendMessage whose deadline passed before a
+    worker took it is failed DEADLINE_EXCEEDED and never reaches the handler, which would sign answers
+    its caller has stopped waiting for."""
+    reached: list[str] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            reached.append(name)
+            raise AssertionError(f"the handler was reached: {name}")
+
+    loop = asyncio.new_event_loop()
+    try:
+        servicer = a2a.A2AServicer(cast(CoopRequestHandler, Recording()), loop)
+        request = a2a_pb2.SendMessageRequest(message=plain_message("hi")).SerializeToString()
+        call = (
+            servicer._streaming(method, a2a_pb2.SendMessageRequest)
+            if method == "SendStreamingMessage"
+            else (servicer._unary(method, a2a_pb2.SendMessageRequest))
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            result = call(request, cast(grpc.ServicerContext, _ExpiredCall()))
+            if method == "SendStreamingMessage":
+                list(result)
+    finally:
+        loop.close()
+    assert info.value.args[0] is grpc.StatusCode.DEADLINE_EXCEEDED and reached == []

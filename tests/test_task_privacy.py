@@ -120,6 +120,9 @@ class _GrpcContext:
     def is_active(self) -> bool:
         return True
 
+    def time_remaining(self) -> float:  # the call's deadline is ahead (RPC-009)
+        return 10.0
+
 
 def _grpc_reason(status: grpc.Status) -> str:
     details = status_pb2.Status.FromString(dict(status.trailing_metadata)["grpc-status-details-bin"])

@@ -49,7 +49,7 @@ from a2a_coop.transport.errors import (
     from_rpc_error,
     status_for,
 )
-from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES
+from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_PAGE_ENTRIES, MAX_RESPONSE_BYTES
 from a2a_coop.transport.server import COOPERATION_SERVICE, ESCROW_SERVICE, _invoke
 from a2a_coop.transport.trio_bridge import (
     TrioCooperationClient,
@@ -511,6 +511,48 @@ def test_envelope_over_the_limit_is_refused_even_when_the_request_limit_is_raise
             c.exchange(envelope, context)
     assert info.value.requirement == "ENV-008"
     assert len(peer.calls) == 1
+
+
+@pytest.mark.req("RPC-005")
+def test_a_refusal_with_a_long_detail_still_arrives_typed(peer: ScriptedPeer) -> None:
+    """A refusal whose detail runs to 20,000 characters (a detail may quote what the caller sent);
+    expect the client to get the typed error with its code, the detail cut to 1,024 characters as
+    section 13.3 says: whole, the Status would pass the trailers' 8 KiB limit and reach the client as a
+    transport failure, no rejection at all."""
+
+    class Verbose(ScriptedPeer):
+        def exchange(self, envelope: bytes, context: Sequence[bytes]) -> list[bytes]:
+            raise errors.MandateViolation("x" * 20_000, requirement="MND-011", origin=Origin.REMOTE)
+
+    with (
+        serve(Verbose(), None) as srv,
+        CooperationClient(srv.target, timeout_s=5) as c,
+        pytest.raises(errors.MandateViolation) as info,
+    ):
+        c.exchange(b"anything")
+    assert info.value.detail == "x" * 1024 and info.value.requirement == "MND-011"
+
+
+@pytest.mark.req("RPC-008")
+def test_a_full_page_is_read_whole_by_a_client_at_the_response_limit(peer: ScriptedPeer) -> None:
+    """A GetLog page as full as the server sends -- MAX_PAGE_ENTRIES envelopes, MAX_PAGE_BYTES of them
+    -- is over gRPC's default receive limit of 4 MiB with its framing; expect the server to send it and
+    the client to read it whole, at the limit RPC-008 (a) names (4 MiB + 64 KiB), and a client left at
+    its library's default to fail on it (why the SPEC names the number)."""
+    envelope = b"x" * (MAX_PAGE_BYTES // MAX_PAGE_ENTRIES)
+
+    class FullPages(ScriptedPeer):
+        def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
+            return [envelope] * limit, 5000
+
+    assert MAX_RESPONSE_BYTES == 4 * 1024 * 1024 + 64 * 1024  # the number RPC-008 (a) gives
+    with serve(FullPages(), None) as srv:
+        with CooperationClient(srv.target, timeout_s=10) as c:
+            page, head = c.get_log(0, 0)
+        assert len(page) == MAX_PAGE_ENTRIES and sum(map(len, page)) == MAX_PAGE_BYTES and head == 5000
+        with grpc.insecure_channel(srv.target) as ch, pytest.raises(grpc.RpcError) as info:
+            service_pb2_grpc.CooperationServiceStub(ch).GetLog(service_pb2.GetLogRequest(), timeout=10)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 @pytest.mark.parametrize(

@@ -65,6 +65,7 @@ from a2a_coop.protocol.negotiation import BARGAINING_STATES, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer
+from a2a_coop.transport.errors import hints
 
 log = logging.getLogger("a2a_coop.a2a")
 
@@ -98,6 +99,7 @@ def coop_refusal(cause: CoopError) -> a2a_errors.InvalidParamsError:
     code; ``coop_cause`` keeps the error, which the gRPC binding sends as its section 13 status.
     (An InvalidParamsError itself, not a subclass: a2a-sdk maps errors by exact type.)"""
     data = {"a2aCoopCode": cause.code, "requirement": cause.requirement or "", "detail": cause.detail}
+    data |= hints(cause)  # the retry hint and a revocation's reach, as the gRPC binding's ErrorInfo carries
     error = a2a_errors.InvalidParamsError(str(cause), data=data)
     error.coop_cause = cause  # type: ignore[attr-defined]
     return error

@@ -51,7 +51,7 @@ from a2a_coop.a2a.http import (
 from a2a_coop.a2a.parts import EXTENSION_HEADERS
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.transport.errors import STATUS_DETAILS_KEY, status_for
+from a2a_coop.transport.errors import MAX_DETAIL_CHARS, STATUS_DETAILS_KEY, status_for
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 from a2a_coop.transport.server import RunningServer, serve
 from a2a_coop.transport.tls import TlsConfig
@@ -78,7 +78,9 @@ A2A_DOMAIN: Final = "a2a-protocol.org"
 def _a2a_info(error: a2a_errors.A2AError) -> any_pb2.Any:
     reason = a2a_errors.A2A_ERROR_REASONS.get(type(error), "INTERNAL_ERROR")
     info = any_pb2.Any()
-    metadata = {k: str(v) for k, v in (error.data or {}).items() if isinstance(v, str | int)}
+    metadata = {
+        k: str(v)[:MAX_DETAIL_CHARS] for k, v in (error.data or {}).items() if isinstance(v, str | int)
+    }
     info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=A2A_DOMAIN, metadata=metadata))
     return info
 
@@ -88,7 +90,10 @@ def a2a_status(error: a2a_errors.A2AError) -> grpc.Status:
     the status code plus an ErrorInfo in a2a-protocol.org."""
     reason = a2a_errors.A2A_ERROR_REASONS.get(type(error))
     code = grpc.StatusCode[GRPC_STATUS.get(reason or "", "INTERNAL")]
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=[_a2a_info(error)])
+    # The message may quote what the caller sent (a task id of any length): cut, as section 13's are
+    # (RPC-005 (b)), so that the Status fits the trailers and the error arrives typed.
+    message = error.message[: 2 * MAX_DETAIL_CHARS]
+    status = status_pb2.Status(code=code.value[0], message=message, details=[_a2a_info(error)])
     return rpc_status.to_status(status)
 
 
@@ -178,6 +183,7 @@ class A2AServicer:
         method, wrap = _UNARY[name]
 
         def call(data: bytes, context: grpc.ServicerContext) -> Any:
+            _not_expired(context)
             try:
                 request = _parse(request_cls, data)
                 ctx = call_context(context)
@@ -206,6 +212,7 @@ class A2AServicer:
                 for f in pending:
                     f.cancel()
 
+            _not_expired(context)
             context.add_callback(cancel)
             try:
                 request = _parse(request_cls, data)
@@ -235,6 +242,13 @@ class A2AServicer:
                         asyncio.run_coroutine_threadsafe(stream.aclose(), self.loop).result(5)
 
         return call
+
+
+def _not_expired(context: grpc.ServicerContext) -> None:
+    """RPC-009 on A2A's gRPC binding as on CooperationService: a call whose deadline passed before a
+    worker took it is not begun (a SendMessage would sign answers its caller has stopped waiting for)."""
+    if context.time_remaining() <= 0:
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed before the call was handled")
 
 
 def _parse(cls: Any, data: bytes) -> Any:

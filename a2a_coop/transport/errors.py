@@ -99,14 +99,10 @@ def status_for(err: CoopError) -> grpc.Status:
     metadata = {"detail": detail, "origin": origin.value, "evidence": str(len(err.evidence))}
     if err.requirement:
         metadata["requirement"] = err.requirement
+    metadata |= hints(err)
+    if "reach_ms" in metadata:  # the same value under the name older clients read it by (RPC-005 (a))
+        metadata[LEGACY_REACH_KEY] = metadata["reach_ms"]
     retry_after_ms = getattr(err, "retry_after_ms", 0)
-    if retry_after_ms:  # back-pressure (RPC-012): when to try again, in ErrorInfo and as RetryInfo
-        metadata["retry_after_ms"] = str(retry_after_ms)
-    reach_ms = getattr(err, "reach_ms", 0)
-    if reach_ms:  # KEY_REVOKED: the revocation's reach, for machines (the detail shows it in UTC)
-        metadata["reach_ms"] = str(reach_ms)
-        # the same value under the name older clients read it by (RPC-005 (a))
-        metadata[LEGACY_REACH_KEY] = str(reach_ms)
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason=err.code, domain=DOMAIN, metadata=metadata))
     details = [info]
@@ -124,6 +120,18 @@ def status_for(err: CoopError) -> grpc.Status:
     if evidence and with_evidence.ByteSize() <= EVIDENCE_BUDGET_BYTES:
         status = with_evidence
     return rpc_status.to_status(status)
+
+
+def hints(err: CoopError) -> dict[str, str]:
+    """The ErrorInfo metadata a refusal carries for machines beside its code, on every binding (RPC-005
+    (a), RPC-012 (b), A2A-009): ``retry_after_ms``, when a retry may be taken (back-pressure), and
+    ``reach_ms``, a KEY_REVOKED refusal's reach time (its detail shows it in UTC for people)."""
+    out = {}
+    for key in ("retry_after_ms", "reach_ms"):
+        value = getattr(err, key, 0)
+        if value:
+            out[key] = str(value)
+    return out
 
 
 def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:

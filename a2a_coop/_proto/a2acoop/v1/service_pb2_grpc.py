@@ -74,7 +74,10 @@ class CooperationServiceServicer:
     def Exchange(self, request, context):
         """Deliver one statement; get back the peer's signed answers (the reply the
         protocol calls for, or an Ack). Idempotent: sending the same envelope
-        again returns the same answers.
+        again returns the same answers and signs nothing (RPC-003), less what its
+        first context moved in other negotiations unless the repeat carries a
+        statement of them (RPC-020); one the peer holds only as context is
+        refused REPLAYED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,7 +99,8 @@ class CooperationServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetCheckpoint(self, request, context):
-        """The peer's latest signed Checkpoint.
+        """A Checkpoint of the peer's chain that is its head: the last one signed
+        while nothing followed it and still valid, else a new one (SPEC 13.5).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
