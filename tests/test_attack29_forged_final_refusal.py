@@ -10,9 +10,10 @@ Alice's Accept of the Counter at E locked Bob's bond, which her claim took. Befo
 `resume` showed the Withdraw again and E took it: a one-time interference now lasts. Who chose the value:
 whoever answered the Submit; the code is unchecked. What Alice gains: Bob's bond.
 
-Fix (not done here): hold a refusal final only when it proves itself -- E's signed statements closing the
-Counter (its Stamp of her Reject or Accept, ESC-014's answer) carried as evidence and verified -- and else
-keep showing the Withdraw on each `resume` (the node's sweep may back off), as for a refusal that may pass.
+Fix (final29, tests/test_final29_proven_final_refusal.py): hold a refusal final only when it proves itself --
+E's signed statements closing the Counter (its Stamp of her Reject or Accept, ESC-014's answer) carried as
+evidence and verified -- and else keep showing the Withdraw on each `resume` (the node's sweep backs off),
+as for a refusal that may pass.
 """
 
 from __future__ import annotations
@@ -32,11 +33,6 @@ from a2a_coop.transport import serve
 
 
 @pytest.mark.req("NEG-024", "ESC-014")
-@pytest.mark.xfail(
-    strict=True,
-    reason="Peer.withdraw_final takes an unsigned, evidence-free refusal code as final: one forged"
-    " ILLEGAL_TRANSITION keeps Bob's Withdraw from E for good and Alice's Accept there takes his bond",
-)
 def test_one_forged_refusal_does_not_keep_bobs_withdraw_from_the_escrow_for_good(tmp_path: Path) -> None:
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)

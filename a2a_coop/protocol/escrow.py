@@ -129,6 +129,8 @@ _CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "rev
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
 # (KEY-007): a KeyRevocation's binding refused for one of them alone is shown, not held (ESC-001).
 _AGAINST_OTHERS: Final = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
+# The answers to an offer: once we took one, we take no other (ESC-014, NEG-001).
+_ANSWERS: Final = frozenset({"counter", "accept", "reject", "withdraw"})
 
 
 class ShownBinding(NamedTuple):
@@ -1197,6 +1199,9 @@ class Escrow:
                     counted = self._newcomer(item, needed, packages)
                     try:
                         vs = self._receive(item, now_ms, counted=counted)
+                    except IllegalTransition as refusal:
+                        self._show_answer_taken(item, refusal)
+                        raise
                     except KeyRevoked as revoked:
                         if revoked.requirement != "KEY-004":
                             raise
@@ -2117,6 +2122,38 @@ class Escrow:
                     f"an accept of an offer naming this escrow, which took its {other.body} first",
                     requirement="ESC-014",
                 )
+
+    def _show_answer_taken(self, vs: VerifiedStatement, refusal: IllegalTransition) -> None:
+        """RPC-006 (b): ``vs``, an answer to an offer naming us (a Withdraw, Counter, Reject or Accept of it)
+        refused because we took another answer to that offer first, is refused with our Mandate, our Stamp
+        that first named the answer we took (the first in our order) and that answer as evidence: signed
+        statements closing the offer here, which its offerer checks before it takes the refusal as final
+        (NEG-024 (a)). A refusal alone is unsigned, and one forged by whoever answered for us once kept an
+        offerer's Withdraw from us for good (tests/test_attack29_forged_final_refusal.py)."""
+        held = self.verifier.statements
+        ref = cited(vs)
+        offer = held.get(ref) if vs.body in _ANSWERS and not refusal.evidence else None
+        neg = self.verifier.negotiations.find(vs.header.negotiation_id) if offer is not None else None
+        mandate = held.get(self.mandate_digest)
+        if (
+            offer is None
+            or neg is None
+            or mandate is None
+            or offer.body not in ("offer", "counter")
+            or not self._is_us(proposal_of(offer).terms.escrow)
+        ):
+            return
+        for digest in (*(step[3] for step in neg.history), *sorted(neg.superseded)):
+            taken = held.get(digest)
+            if taken is None or taken.body not in _ANSWERS or cited(taken) != ref or taken is vs:
+                continue
+            stamp_digest = self._stamp_of(digest)
+            stamp = held.get(stamp_digest) if stamp_digest is not None else None
+            if stamp is None and stamp_digest is not None:
+                stamp = self._archived_stamp(digest)
+            if stamp is not None:
+                refusal.evidence = (mandate.envelope, stamp.envelope, taken.envelope)
+                return
 
     def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:
         """ESC-019: no contract naming this escrow is recognised (stamped, bonded) when a party could sign

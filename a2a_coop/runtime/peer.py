@@ -2935,7 +2935,8 @@ class Peer:
 
     def withdraw_final(self, counter: VerifiedStatement, why: str, until_ms: int) -> None:
         """Our Withdraw of our cut-off bonded ``counter`` (:meth:`withdraw_cut_off`) was refused for good by
-        the escrow it names, or answered without being taken (``why`` says which, with the code): recorded
+        the escrow it names, or answered without being taken (``why`` says which, with the code), and we
+        hold that escrow's signed statements closing the Counter (:meth:`closed_at_escrow`): recorded
         in the journal until ``until_ms`` (when a claim under its contract could come no more), and
         neither signed nor shown again -- the escrow answers the same Submit the same way (ESC-007), and a
         run that asked on every `a2a-coop resume` and sweep met the same answer each time
@@ -2948,6 +2949,26 @@ class Peer:
                 self.journal.put_meta(
                     f"{META_WITHDRAW_FINAL}/{nid.hex()}/{counter.digest.hex()}", [why, until_ms]
                 )
+
+    def closed_at_escrow(self, counter: VerifiedStatement) -> bool:
+        """Whether we hold signed statements of the escrow our ``counter`` names closing it there, so that it
+        takes no Accept of it (ESC-014): its Stamp of an answer to it (the counterparty's Counter, Reject or
+        Accept, our Withdraw), or of the Accept of the negotiation's contract, which supersedes what the
+        line left off (NEG-018). What :meth:`withdraw_final` needs: a refusal is unsigned, anyone
+        answering for the escrow can forge it (tests/test_attack29_forged_final_refusal.py)."""
+        with self.lock:
+            neg = self.verifier.negotiations.find(counter.header.negotiation_id)
+            if neg is None:
+                return False
+            escrow, held = proposal_of(counter).terms.escrow, self.verifier.statements
+            stamped = self.verifier.witness.stamp_time
+            answers = (held.get(d) for d in (*neg.superseded, *(step[3] for step in neg.history)))
+            if any(
+                vs is not None and cited(vs) == counter.digest and stamped(escrow, vs.digest) is not None
+                for vs in answers
+            ):
+                return True
+            return neg.contract is not None and stamped(escrow, neg.contract.accept.digest) is not None
 
     def withdraw_final_why(self, negotiation_id: bytes) -> str:
         """Why the escrow's answer to our Withdraw of a cut-off Counter in ``negotiation_id`` was final

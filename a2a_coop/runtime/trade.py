@@ -33,6 +33,7 @@ from a2a_coop.protocol.errors import (
     MandateUnknown,
     NonceReused,
     Origin,
+    Unwitnessed,
 )
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
@@ -568,12 +569,14 @@ def withdraw_counter_cut_off(
     :func:`withdraw_cut_off_alone`.
 
     An answer that is final (:func:`_final_withdraw`: a refusal the same Submit meets again, or an answer
-    that does not take the Withdraw) is recorded (:meth:`Peer.withdraw_final`), before the answer is relayed
-    to the counterparty: the Counter is shown no more, by this run or a later one, whatever the relay does.
+    that does not take the Withdraw, each with the escrow's signed statements closing the Counter) is
+    recorded (:meth:`Peer.withdraw_final`), before the answer is relayed to the counterparty: the Counter is
+    shown no more, by this run or a later one, whatever the relay does.
 
     Raises:
-        CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS), or
-            from the counterparty after the escrow answered.
+        CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS, or one
+            or an answer nothing signed by the escrow proves final), or from the counterparty after the
+            escrow answered.
     """
     shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
     if shown is None:
@@ -612,7 +615,8 @@ def withdraw_cut_off_alone(
 
     Raises:
         MandateUnknown: the escrow's answer is empty (see :func:`split_escrow_answer`).
-        CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS).
+        CoopError, TransportError: from the escrow (a refusal that may pass later, RETRIED_REFUSALS, or one
+            or an answer nothing signed by the escrow proves final: the caller asks again later).
     """
     shown = _show_withdraw_cut_off(peer, escrow, neg, dialled)
     if shown is None:
@@ -636,21 +640,37 @@ def _show_withdraw_cut_off(
     """Submit our Withdraw of our cut-off bonded Counter in ``neg`` (:meth:`Peer.withdraw_cut_off`), after
     the Mandates and the line to it, to ``escrow`` when it is the one the Counter names (``dialled``, ""
     when the caller checked); its answer, the escrow the Counter names and the Counter -- or None when
-    there is nothing to withdraw there, or the escrow refused it for good (recorded, not raised: see
-    :func:`_final_withdraw`)."""
+    there is nothing to withdraw there, or the escrow refused it for good, its refusal's evidence proving
+    it (recorded, not raised: see :func:`_final_withdraw`)."""
     closing = peer.withdraw_cut_off(neg.id)
     if closing is None or (dialled and proposal_of(closing[0]).terms.escrow != dialled):
         return None
     counter, withdraw = closing
     line = _with_mandates(peer, [*_path_to(peer, counter), withdraw])
+    named = proposal_of(counter).terms.escrow
     try:
         answer = escrow.submit([vs.envelope for vs in line])
     except CoopError as refused:
         if refused.code in RETRIED_REFUSALS:
             raise
+        _take_refusal_evidence(peer, refused, named)
         _final_withdraw(peer, counter, refused)
         return None
-    return answer, proposal_of(counter).terms.escrow, counter
+    return answer, named, counter
+
+
+def _take_refusal_evidence(peer: Peer, refused: CoopError, escrow_did: str) -> None:
+    """Take the evidence an escrow's refusal of our Withdraw carries (RPC-006 (b): its Mandate, its Stamp
+    of the answer it took first, that answer), as its Submit answers are taken; evidence that does not
+    verify proves nothing, and is dropped (:func:`_final_withdraw` then finds no proof)."""
+    if not refused.evidence:
+        return
+    try:
+        mandate, statements = split_escrow_answer(refused.evidence)
+        peer.hold_escrow_mandate(mandate)
+        _take_escrow_news(peer, _news(peer, statements), escrow_did)
+    except CoopError as bad:
+        log.warning("the evidence of the escrow's refusal of our Withdraw proves nothing: %s", bad)
 
 
 def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError | None) -> None:
@@ -658,11 +678,28 @@ def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError |
     escrow refused it with a code not in RETRIED_REFUSALS (``refused``), or, its answer taken, the
     Counter is still ours to withdraw -- no Stamp of the Withdraw came, nor an Accept putting the Counter
     back on the line (ESC-014 answers a Withdraw it does not take with what it holds instead): the escrow
-    answers the same Submit the same way (ESC-007), and a node asked again at once, without end."""
+    answers the same Submit the same way (ESC-007), and a node asked again at once, without end. Final
+    only when we hold that escrow's signed statements closing the Counter (:meth:`Peer.closed_at_escrow`):
+    a refusal is unsigned, and anyone answering for the escrow once (a man in the middle, a proxy, a
+    wrong address) could otherwise keep our Withdraw from it for good.
+
+    Raises:
+        CoopError: ``refused``, or :class:`Unwitnessed` for an answer, when nothing proves the Counter
+            closed there: the Withdraw stays owed, asked again (a node at its doubling waits).
+    """
     if refused is None:
         still = peer.cut_off_counter(counter.header.negotiation_id)
         if still is None or still.digest != counter.digest:
             return  # taken: its Stamp held, or the Counter back on the line under the Accept it revealed
+    if not peer.closed_at_escrow(counter):
+        if refused is not None:
+            raise refused
+        raise Unwitnessed(
+            "the escrow's answer neither takes our Withdraw of our cut-off Counter nor carries its Stamp of"
+            " what closed the Counter there: asked again",
+            requirement="NEG-024",
+            origin=Origin.REMOTE,
+        )
     why = f"refused for good: {refused}" if refused is not None else "answered without taking it"
     log.warning("our Withdraw of our cut-off Counter %s: the escrow %s", counter.digest.hex()[:12], why)
     peer.withdraw_final(counter, why, _last_deadline(proposal_of(counter)) + CLAIM_WINDOW_MS)
