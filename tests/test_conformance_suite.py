@@ -674,11 +674,6 @@ LEFT_OPEN_CASES = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="14 contracts left PERFORMING: these cases form a contract with exchange (never noted to close), "
-    "by the target's Accept of our Counter, or then break the party's chain / revoke or rotate its key",
-)
 def test_the_cases_that_break_their_own_chain_leave_no_contract_open_in_the_target(tmp_path: Path) -> None:
     """A run of these cases left one contract PERFORMING in the target each (two or three for the
     ``mis.*`` ones), open for a day with part of its exposure cap, though the suite says it closes what
