@@ -523,7 +523,7 @@ def test_closing_a_cases_contract_receipts_only_its_deliveries_to_us() -> None:
     alice = ctx.party("alice")
     offer = alice.offer(mallory)
     accept = mallory.accept(offer)
-    ctx._note_formed(offer, [mallory.mandate_vs, accept])
+    ctx.note_formed(offer, [mallory.mandate_vs, accept])
     ctx.close_contracts()
     receipts = [vs for vs in target.sent if vs.body == "receipt"]
     assert [vs.body for vs in target.sent][:1] == ["delivery"]
@@ -552,7 +552,7 @@ def test_closing_a_cases_contract_signs_nothing_dated_years_ahead() -> None:
     alice = ctx.party("alice")
     offer = alice.offer(mallory)
     accept = mallory.accept(offer)
-    ctx._note_formed(offer, [mallory.mandate_vs, accept])
+    ctx.note_formed(offer, [mallory.mandate_vs, accept])
     ctx.close_contracts()
     assert target.sent and all(vs.header.issued_at_ms <= time.time() * 1000 + 60_000 for vs in target.sent)
 

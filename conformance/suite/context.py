@@ -29,7 +29,7 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 
-from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc
+from a2a_coop._proto.a2acoop.v1 import service_pb2, service_pb2_grpc, trade_pb2
 from a2a_coop.protocol.envelope import decode_envelope, statement_digest
 from a2a_coop.protocol.errors import CoopError, by_code
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -484,6 +484,10 @@ class Context:
             self.session.record_signed(reply.envelopes)
             assert reply.entry is not None
             reply.entry.response = {"envelopes": [describe(e) for e in reply.envelopes]}
+            # Whatever sent it (send, or a case's own exchange of an Offer with a defect the target may
+            # take), a contract the target formed is closed after the case.
+            with contextlib.suppress(CoopError):
+                self.note_formed(verify_statement(envelope), _verified(reply.envelopes))
         return reply
 
     def send(
@@ -507,13 +511,12 @@ class Context:
         for env in context:
             self.hold(env)
         self.sent(vs)
-        answers = self.verify_signed(reply.envelopes, what=f"its answer to our {vs.body}")
-        self._note_formed(vs, answers)
-        return answers
+        return self.verify_signed(reply.envelopes, what=f"its answer to our {vs.body}")
 
-    def _note_formed(self, offer: VerifiedStatement, answers: Sequence[VerifiedStatement]) -> None:
-        """Remember a contract without escrow the target formed by accepting ``offer``, one of ours."""
-        if offer.body != "offer" or offer.statement.offer.terms.escrow:
+    def note_formed(self, offer: VerifiedStatement, answers: Sequence[VerifiedStatement]) -> None:
+        """Remember a contract without escrow the target formed by accepting ``offer``, an Offer or a
+        Counter of ours (the initiator cases' target accepts our Counter in a call to the suite)."""
+        if offer.body not in ("offer", "counter") or _proposal(offer).terms.escrow:
             return
         party = next((p for p in self._parties.values() if p.did == offer.issuer), None)
         accepts = (a for a in answers if a.body == "accept" and a.issuer == self.target)
@@ -535,8 +538,10 @@ class Context:
             try:
                 for vs in answers:
                     self.follow(vs)
-                todo = [*answers]
-                for i in range(len(offer.statement.offer.gives)):
+                # And the Deliveries the target sent in calls of its own (initiator cases): the shadow holds
+                # them.
+                todo = [*answers, *self.shadow.statements.values()]
+                for i in range(len(_proposal(offer).gives)):
                     delivery = party.deliver(accept, cast(Party, _Counterparty(self.target)), i)
                     reply = self.exchange(delivery.envelope, note="closing the case's contract: our delivery")
                     if reply.ok:
@@ -720,3 +725,17 @@ class Context:
         """End the case with ``level`` (FAIL by default) and ``reason`` unless ``condition`` holds."""
         if not condition:
             raise CaseFailed(reason, level)
+
+
+def _proposal(vs: VerifiedStatement) -> trade_pb2.Offer:
+    """What an Offer or a Counter proposes, from its issuer's point of view."""
+    return vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
+
+
+def _verified(envelopes: Sequence[bytes]) -> list[VerifiedStatement]:
+    """The envelopes that verify, in order (the others are the audit's business, not closing's)."""
+    out = []
+    for env in envelopes:
+        with contextlib.suppress(CoopError):
+            out.append(verify_statement(env))
+    return out

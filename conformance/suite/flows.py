@@ -90,6 +90,15 @@ def open_negotiation(
     return Opened(party, offer, answers)
 
 
+def open_without_contract(ctx: Context, *, name: str = "alice") -> Opened:
+    """Open a negotiation with an Offer the target takes but an honest one rejects (:func:`unfair_proposal`),
+    for a case that then forks its party's chain or revokes or rotates its key: a contract formed here
+    could not be closed (the suite's closing Delivery refused EQUIVOCATION or KEY_REVOKED) and stayed
+    PERFORMING in the target for a day, holding part of its exposure cap."""
+    party = ctx.party(name)
+    return open_negotiation(ctx, name=name, proposal=unfair_proposal(party))
+
+
 @dataclass
 class Contract:
     """A contract formed by the target's Accept of the suite's Offer."""

@@ -85,6 +85,9 @@ class _Counterparty:
         self.ctx.session.record_signed([envelope])
         self.ctx.follow(vs)
         self.received.append(vs)
+        accepted = self.ctx.shadow.statements.get(vs.statement.accept.offer) if vs.body == "accept" else None
+        if accepted is not None and accepted.issuer == self.party.did:  # our Counter: a contract to close
+            self.ctx.note_formed(accepted, [vs])
         answers = list(self.answer(vs))
         if vs.body == "offer":
             answers = [self.party.mandate_vs.envelope, *answers]  # RPC-002: our Mandate first

@@ -10,7 +10,14 @@ from a2a_coop.protocol.chain import EquivocationProof, verify_equivocation_proof
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from conformance.suite.context import Context
-from conformance.suite.flows import fair_proposal, forge, open_negotiation, refuses, target
+from conformance.suite.flows import (
+    fair_proposal,
+    forge,
+    open_negotiation,
+    open_without_contract,
+    refuses,
+    target,
+)
 from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 
@@ -44,10 +51,11 @@ def broken_prev(ctx: Context) -> Outcome:
     "RPC-006",
 )
 def equivocation(ctx: Context) -> Outcome:
-    """Alice's seq 0 Offer is accepted; a different seq 0 statement (another Offer) follows. The
+    """Alice's seq 0 Offer is accepted (an unfair one: no contract, which her forked chain could not
+    close); a different seq 0 statement (another Offer) follows. The
     refusal must be EQUIVOCATION; the two envelopes SHOULD come back as evidence (RPC-006), and if
     they do they must form a valid equivocation proof."""
-    opened = open_negotiation(ctx)
+    opened = open_without_contract(ctx)
     alice = opened.party
     alice.agent.writer.next_seq, alice.agent.writer.prev = 0, b""
     bad = forge(alice, "offer", fair_proposal(alice, value=501), audience=ctx.target)

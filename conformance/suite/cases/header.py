@@ -275,6 +275,9 @@ def unknown_field_kept(ctx: Context) -> Outcome:
             f"{reply.error.reason or reply.error.status.name} (STM-016 allows it)"
         )
     digest = statement_digest(decode_envelope(bad).payload)
+    alice.agent.writer.prev = (
+        digest  # the target took these bytes at seq 0: the closing Delivery links to them
+    )
     for env in reply.envelopes:
         from a2a_coop.protocol.statements import verify_statement
 

@@ -13,8 +13,10 @@ from conformance.suite.flows import (
     fair_proposal,
     forked_binding,
     open_negotiation,
+    open_without_contract,
     refuses,
     target,
+    unfair_proposal,
     with_signature,
 )
 from conformance.suite.model import CaseFailed, Level, Outcome, case
@@ -152,7 +154,8 @@ def own_revocation_reaches_back_over_nothing(ctx: Context) -> Outcome:
     revocation, KEY_REVOKED. A target that refuses the first lets a thief holding a key (not its
     principal's) disown the key's whole history -- an escrow's ledger, every contract of an agent."""
     alice = ctx.party()
-    offer = alice.offer(target(ctx), fair_proposal(alice))
+    # Unfair: taken, but no contract, which the revoked key could not close (KEY_REVOKED).
+    offer = alice.offer(target(ctx), unfair_proposal(alice))
     revocation = alice.agent.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1, reason="test")
     )
@@ -191,7 +194,9 @@ def thiefs_principal_reaches_no_earlier_mandate(ctx: Context) -> Outcome:
     KEY_REVOKED lets the thief of a principal's key disown the whole history of every agent of that
     principal."""
     alice, thief = ctx.party(), ctx.party("thief")
-    offer = alice.offer(target(ctx), fair_proposal(alice))  # before the theft
+    # Before the theft; unfair: taken, but no contract, which Alice's principal's revoked key's Mandate
+    # could not close (the target refused the closing Delivery KEY_REVOKED, MND-012: its date is later).
+    offer = alice.offer(target(ctx), unfair_proposal(alice))
     ctx.clock.advance(5)  # the revocation is issued after it (it reaches forward from then: KEY-011 (c))
     stolen = alice.principal
     m = identity_pb2.Mandate()
@@ -249,7 +254,7 @@ def own_mandate_revoked_as_the_key(ctx: Context) -> Outcome:
     own_mandate = alice.agent.sign("mandate", m, ttl_ms=365 * DAY_MS)
     offer = alice.agent.sign(
         "offer",
-        fair_proposal(alice),
+        unfair_proposal(alice),  # taken, but no contract, which the revoked key could not close
         audience=target(ctx).did,
         negotiation_id=b"",
         mandate=own_mandate.digest,
@@ -473,9 +478,10 @@ def revocation_with_forked_binding(ctx: Context) -> Outcome:
     "KEY-005",
 )
 def rotated_out(ctx: Context) -> Outcome:
-    """Alice's Offer is accepted; she signs a KeyRotation to Carol's key (held by the target as context
+    """Alice's Offer is accepted (an unfair one: no contract, which her rotated-out key could not
+    close); she signs a KeyRotation to Carol's key (held by the target as context
     of her next statement); then an Offer at the next seq is KEY_REVOKED."""
-    opened = open_negotiation(ctx)
+    opened = open_without_contract(ctx)
     alice = opened.party
     carol = ctx.party("carol")
     rotation = alice.sign("key_rotation", identity_pb2.KeyRotation(new_key=carol.did), mandate=b"")

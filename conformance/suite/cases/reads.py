@@ -9,7 +9,14 @@ from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from conformance.suite.context import Context
-from conformance.suite.flows import fair_proposal, forge, form_contract, open_negotiation, target
+from conformance.suite.flows import (
+    fair_proposal,
+    forge,
+    form_contract,
+    open_negotiation,
+    open_without_contract,
+    target,
+)
 from conformance.suite.model import CaseFailed, Level, Outcome, case
 
 
@@ -115,7 +122,7 @@ def gossip_fork_proof(ctx: Context) -> Outcome:
     passes proofs on (SHOULD), the valid one and never the invalid one."""
     from a2a_coop.protocol.forks import ForkProof
 
-    opened = open_negotiation(ctx)
+    opened = open_without_contract(ctx)  # no contract: Alice's forked chain could not close it
     alice = opened.party
     alice.agent.writer.next_seq, alice.agent.writer.prev = 0, b""
     other = forge(alice, "offer", fair_proposal(alice, value=21), audience=ctx.target)
