@@ -51,7 +51,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 311,
+    "chains": 319,
     "wire": 77,
     "rules": 191,
     "mutations": 1877,
@@ -576,11 +576,28 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
     259-262 and NestedBranch's 263-266 (Alice's two answers at two places), WitnessedLate's 267-269 (what a
     late Stamp un-takes), TwoWitnessed's 270-276 (NEG-021 (d), (e)), LineCounted's 277-290 (what the line
     before a witnessed contract counts), WitnessedLateKey's 291-293 (what a late Stamp un-takes under an
-    exclusive_key) and WitnessedBeside's 294-304 (a witnessed Accept beside an accepted Counter), which read
-    Alice's two answers as NEG-021 orders them."""
+    exclusive_key), WitnessedBeside's 294-304 (a witnessed Accept beside an accepted Counter) and
+    CutOffAnsweredTwice's 312-319 (Alice's two answers to Bob's Counter on the line a witnessed Accept cut
+    off), which read Alice's two answers as NEG-021 orders them."""
     now = "  lowerThanAnswer(n, O, rec) {\n"
     got = _edited_disagreements(tmp_path, [(now, now + "    return null;\n")], "chains.json")
-    expected = (24, 30, 232, 233, 234, 235, 237, 238, 240, 242, 243, 244, 245, *range(250, 305))
+    expected = (
+        24,
+        30,
+        232,
+        233,
+        234,
+        235,
+        237,
+        238,
+        240,
+        242,
+        243,
+        244,
+        245,
+        *range(250, 305),
+        *range(312, 320),
+    )
     assert got == {f"chains-{i}" for i in expected}
 
 
@@ -630,10 +647,11 @@ def test_the_js_verifier_binds_no_offerer_by_an_accept_its_key_answered_again(tm
     no escrow, both held, binds its offerer to nothing (no exclusive_key held, no cap counted), whichever came
     first. The reading before -- such a contract binds its offerer as any -- written into a copy of the JS
     verifier disagrees with exactly the vectors that pin the rule: AnswerBindsNothing's 237, 238 and 240 (239
-    and 241, one answer, agree either way)."""
+    and 241, one answer, agree either way) and CutOffAnsweredTwice's 312-317 (the contract on the line a
+    witnessed Accept cut off, F89; 318 and 319 probe Bob's Counter and Alice's side)."""
     old = "    if (c.answeredTwice) return true;\n"
     got = _edited_disagreements(tmp_path, [(old, "")], "chains.json")
-    assert got == {f"chains-{i}" for i in (237, 238, 240)}
+    assert got == {f"chains-{i}" for i in (237, 238, 240, *range(312, 318))}
 
 
 @pytest.mark.req("NEG-021", "NEG-017")
@@ -648,7 +666,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     three, and the Counter kept where the lower answer came first (250); WitnessedCounted (253-258, what that
     contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61),
     TwoWitnessed (270-276, F55), LineCounted (277-290, F62), WitnessedBeside (294-304, F74) and
-    AnsweredAccept (305-311, F88: an Accept of an answered offer held until its Stamp, NEG-025) need
+    AnsweredAccept (305-311, F88: an Accept of an answered offer held until its Stamp, NEG-025) and
+    CutOffAnsweredTwice (318, 319, F89: Bob's Accept of Alice's Counter before its Stamp) need
     the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
     second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
@@ -668,14 +687,15 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     stamp_late = (277, 278, 280, 281, 284, 285, 287, 288, 289, 293)  # LineCounted, WitnessedLateKey
     beside_first = (294, 295, 297, 298)  # WitnessedBeside: the kept Reject first, Bob's probes
     answered = (305, 306, 307, 308, 310, 311)  # AnsweredAccept: held before its Stamp (NEG-025)
+    twice = (318, 319)  # CutOffAnsweredTwice: the witnessed Accept before its Stamp
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
-    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered)}
+    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice)}
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
     kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
     assert got == {
         f"chains-{i}"
-        for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275, *kept_first, *beside_first)
+        for i in (244, 250, 253, 256, 260, 261, 263, 264, 265, 271, 274, 275, *kept_first, *beside_first, 318)
     }
 
 
@@ -1327,16 +1347,19 @@ def test_the_js_verifier_counts_what_a_witnessed_accept_beside_an_accepted_count
     not kept, with 297 and 298 (Bob's Counter after the Stamp); Alice's Counter not answered by Bob's, with
     296 (her offer to Carol after his Counter, which fits) and 303; the statements held of the contract of
     Alice's Accept not applied to it when it is kept displaced, with 303 (delivered and receipted before the
-    witnessed Accept, the Reject first: it ends at the last Receipt, MND-023)."""
+    witnessed Accept, the Reject first: it ends at the last Receipt, MND-023). CutOffAnsweredTwice (F89)
+    reads it too: undone, 318 (Bob's Counter counted until Alice's Accept, her kept Reject first); Alice's
+    Accept not answering Bob's Counter there, 312, 313, 316 and 317."""
     call = "    if (path) this.countCutOffLine(n, acceptRec);\n"
     assert _edited_disagreements(tmp_path, [(call, "")], "chains.json") == {
-        f"chains-{i}" for i in range(294, 299)
+        f"chains-{i}" for i in (*range(294, 299), 318)
     }
     got = _edited_disagreements(tmp_path, [("    n.branch = tip;\n", "")], "chains.json")
     assert got == {"chains-297", "chains-298"}
-    late = '      if (rec.bodyName === "accept") {\n        const kept'
+    late = '      if (rec.bodyName === "accept") {\n        // NEG-023 (finding F89)'
     early = "      (tip.earlyAnswers ??= []).push(rec);\n" + late
-    assert _edited_disagreements(tmp_path, [(early, late)], "chains.json") == {"chains-296", "chains-303"}
+    got = _edited_disagreements(tmp_path, [(early, late)], "chains.json")
+    assert got == {f"chains-{i}" for i in (296, 303, 312, 313, 316, 317)}
     replay = "              this.checkContract(shadow, r)?.();\n"
     assert _edited_disagreements(tmp_path, [(replay, "")], "chains.json") == {"chains-303"}
 
@@ -1379,7 +1402,32 @@ def test_the_js_verifier_holds_an_accept_of_an_answered_offer_until_its_stamp(tm
     until its escrow's Stamp. The reading before -- refused by the table -- written into a copy of the JS
     verifier disagrees with exactly the vectors that pin the hold: chains.json 166 and 168 (a Stamp after the
     cutoff, or by another key, leaves it held), 236 (two Accepts, neither stamped) and AnsweredAccept's
-    305-311 (309: no Stamp, the contract of the first answer stands, the Accept held before its Delivery)."""
+    305-311 (309: no Stamp, the contract of the first answer stands, the Accept held before its Delivery) --
+    and CutOffAnsweredTwice's 314-317 and 319 (Bob's Accept of Alice's Counter after his Counter of it and
+    before E's Stamp)."""
     held = "t <= O.h.expires_at_ms && w === null)\n"
     got = _edited_disagreements(tmp_path, [(held, "t <= O.h.expires_at_ms && false)\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (166, 168, 236, *range(305, 312))}
+    assert got == {f"chains-{i}" for i in (166, 168, 236, *range(305, 312), *range(314, 318), 319)}
+
+
+@pytest.mark.req("NEG-023", "NEG-021", "NEG-017")
+def test_the_js_verifier_binds_no_offerer_by_a_cut_off_contract_its_acceptor_answered_twice(
+    tmp_path: Path,
+) -> None:
+    """NEG-023 (b) (F89): on the line a witnessed Accept cut off, the contract of Alice's Accept of Bob's
+    Counter, her key having answered that Counter twice, binds Bob to nothing and counts for her alone, from
+    her Accept until the witnessed one, in every order. Each of the three readings undone in a copy of the JS
+    verifier disagrees with exactly the CutOffAnsweredTwice vectors that need it (chains.json 312-319): the
+    recount of the cut-off line booking Bob's side where her second answer was held first (312, 313: her kept
+    Reject first; 316, 317: her Reject of his Counter before her Accept of it, both after the Stamp); her
+    Reject, come after the recount, not un-booking it (314, 315); her lower Accept, come after her Reject of
+    the same Counter, not made that Counter's answer there (316 and, Alice's own side, 319). 318 (Bob's
+    Counter live at +3.5 s) agrees either way."""
+    recount = "        const twice = this.answeredTwiceHeld(id, tip, rec);\n"
+    got = _edited_disagreements(tmp_path, [(recount, "        const twice = false;\n")], "chains.json")
+    assert got == {f"chains-{i}" for i in (312, 313, 316, 317)}
+    unbook = "      if (n?.displaced) this.unbookAnsweredTwice(n, rec);\n"
+    assert _edited_disagreements(tmp_path, [(unbook, "")], "chains.json") == {"chains-314", "chains-315"}
+    lower = "        this.recountPastHigherAnswer(n, rec);\n"
+    got = _edited_disagreements(tmp_path, [(lower, "        void 0;\n")], "chains.json")
+    assert got == {"chains-316", "chains-319"}

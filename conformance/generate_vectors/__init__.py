@@ -183,6 +183,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_late_key(),
         negotiation.witnessed_beside(),
         negotiation.answered_accept(),
+        negotiation.cut_off_answered_twice(),
     ]
     return groups, proof
 

@@ -3027,3 +3027,93 @@ def answered_accept() -> Group:
         twin=[*base, stamp(escrow, accept).envelope],
     )
     return g
+
+
+def cut_off_answered_twice() -> Group:
+    """NEG-023 (b) on the line a witnessed Accept cut off (neg29, F89): reading28's story with a second answer
+    of Alice's to Bob's Counter. Bob's offer naming no escrow, Alice's kept Reject of it (+1 s), her Counter
+    naming E with both bonds (+2 s), Bob's Counter of it (500 his, +3 s), her Accept of his Counter (X, +4 s:
+    450 hers, 500 his) and her Reject of it (Y, +4.2 s, higher in her chain), then Bob's Accept of her
+    Counter (+5 s), which E witnesses. X's contract binds Bob to nothing -- her key answered his Counter
+    twice -- and counts for Alice alone, from X until E's Accept, in every order: here the orders a verifier
+    that booked Bob's side of it on the cut-off line, or undid its displacement, counted 500 his at +4.1 s
+    and +4.5 s -- the Reject first; her two answers after E's witnessed Accept, her Accept first (the Reject
+    un-books it); and her Reject first (her lower Accept is then the Counter's answer there, not the Reject).
+    Bob's max_outstanding 1,050 (his Counter, 500, and E's contract, 550, held together in a view that met
+    his Accept before her Accept of his Counter); his offer of 600 to Carol.
+    tests/test_neg29_answered_accept.py. Appended to chains.json."""
+    g = Group("CutOffAnsweredTwice", "sparse")
+    clock, alice, bob = world(alice={"max_outstanding": 1_000}, bob={"max_outstanding": 1_050})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+
+    def to_carol(party: Party) -> VerifiedStatement:
+        gives = [service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)]
+        return party.offer(carol, party.proposal(gives=gives))
+
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(500)
+    bob_early = to_carol(bob)  # +3.5 s: Bob's Counter live
+    clock.advance(500)
+    took = alice.accept(bobs)
+    clock.advance(100)
+    bob_between = to_carol(bob)  # +4.1 s: X's contract formed, binding Bob to nothing
+    clock.advance(100)
+    again = alice.reject(bobs, "a second answer")
+    clock.advance(300)
+    bob_late, alice_late = to_carol(bob), to_carol(alice)  # +4.5 s
+    clock.advance(500)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, accept).envelope
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope]
+    line, witnessed = [counter.envelope, bobs.envelope], [accept.envelope, witness]
+    orders = (
+        (
+            "her kept Reject first, the rest as signed",
+            [kept.envelope, *line, took.envelope, again.envelope, *witnessed],
+        ),
+        (
+            "her two answers after E's witnessed Accept, her Accept first, the kept Reject last",
+            [*line, *witnessed, took.envelope, again.envelope, kept.envelope],
+        ),
+        (
+            "her two answers after E's witnessed Accept, her Reject first, the kept Reject last",
+            [*line, *witnessed, again.envelope, took.envelope, kept.envelope],
+        ),
+    )
+    for comment, order in orders:
+        for at, probe in (("+4.1 s", bob_between), ("+4.5 s", bob_late)):
+            g.add(
+                f"Bob's max_outstanding 1,050; {comment}: the contract of Alice's Accept of Bob's Counter "
+                "binds him to nothing (her key answered his Counter twice), and his offer of 600 to Carol at "
+                f"{at} fits",
+                ["NEG-023", "NEG-021", "NEG-017", "MND-010"],
+                [*base, *order, probe.envelope],
+            )
+    first = orders[0][1]
+    g.add(
+        "the same, her kept Reject first: Bob's Counter (500) counts from its place until her Accept of it, "
+        "and his offer of 600 to Carol at +3.5 s is over his cap",
+        ["MND-010", "NEG-021", "NEG-017"],
+        [*base, *first, bob_early.envelope],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, *first],
+    )
+    last = orders[2][1]
+    g.add(
+        "Alice's max_outstanding 1,000; her two answers after E's witnessed Accept, her Reject first: "
+        "the contract of her Accept of Bob's Counter counts for her (450) from it until E's Accept, and "
+        "her offer of 600 to Carol at +4.5 s is over her cap",
+        ["MND-010", "NEG-023", "NEG-021"],
+        [*base, *last, alice_late.envelope],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, *last],
+    )
+    return g

@@ -2275,7 +2275,56 @@ export class Verifier {
       this.superseded.add(rec.dhex);
       if (n && rec.bodyName === "counter") (n.offLine ??= new Map()).set(rec.dhex, rec); // NEG-021 (d), (e)
       if (n) this.continueBranch(n, rec);
+      if (n?.displaced) this.unbookAnsweredTwice(n, rec);
+      const c = n?.contract;
+      if (c && ANSWER_BODIES.has(rec.bodyName) && this.superseded.has(hex(rec.body.offer)) && this.witnessOf(c.acceptRec, c.offerRec))
+        this.recountPastHigherAnswer(n, rec);
     };
+  }
+  // NEG-021 on a line a witnessed Accept cut off (finding F89): rec, taken superseded, answers an offer held
+  // superseded and is lower in its key's chain than that key's other answer to it held superseded -- it is the
+  // offer's answer there, the higher one moving nothing (no end of the offer, no contract): the cut-off line is
+  // counted again as in a view that held both answers before the witnessed Accept (countCutOffLine)
+  recountPastHigherAnswer(n, rec) {
+    const ref = hex(rec.body.offer);
+    const higher = (this.heldByNegotiation.get(n.id) ?? []).filter(
+      (r) => r !== rec && this.superseded.has(r.dhex) && r.h.issuer === rec.h.issuer && ANSWER_BODIES.has(r.bodyName) && hex(r.body.offer) === ref && chainLower(rec, r),
+    );
+    if (!higher.length) return;
+    const offer = this.byDigest.get(ref);
+    if (offer?.earlyAnswers) offer.earlyAnswers = offer.earlyAnswers.filter((r) => !higher.includes(r));
+    if (n.displaced) n.displaced = n.displaced.filter((x) => !higher.includes(x.c.acceptRec));
+    this.countCutOffLine(n, n.contract.acceptRec);
+  }
+  // NEG-023 on a line a witnessed Accept cut off (finding F89): whether an answer of acceptRec's key to offerRec
+  // (naming no escrow), other than acceptRec and issued in offerRec's life, is held superseded in negotiation id
+  // -- then the contract of acceptRec binds its offerer to nothing there, whichever came first
+  answeredTwiceHeld(id, offerRec, acceptRec) {
+    if (escrowOf(offerRec)) return false;
+    const t0 = offerRec.h.issued_at_ms, t1 = offerRec.h.expires_at_ms;
+    return (this.heldByNegotiation.get(id) ?? []).some(
+      (r) =>
+        r !== acceptRec &&
+        this.superseded.has(r.dhex) &&
+        r.h.issuer === acceptRec.h.issuer &&
+        ANSWER_BODIES.has(r.bodyName) &&
+        hex(r.body.offer) === offerRec.dhex &&
+        t0 <= r.h.issued_at_ms &&
+        r.h.issued_at_ms <= t1,
+    );
+  }
+  // NEG-023 (finding F89): rec, taken superseded, answers the offer of a contract kept displaced (naming no
+  // escrow) by that contract's acceptor, higher in its chain than the contract's Accept and in the offer's
+  // life: that contract binds its offerer to nothing from now on, as the recount of the cut-off line
+  // (countCutOffLine) books it where rec came first
+  unbookAnsweredTwice(n, rec) {
+    if (!ANSWER_BODIES.has(rec.bodyName)) return;
+    const ref = hex(rec.body.offer), t = rec.h.issued_at_ms;
+    for (const { c } of n.displaced) {
+      const o = c.offerRec;
+      if (o.dhex !== ref || c.acceptRec === rec || c.acceptRec.h.issuer !== rec.h.issuer || escrowOf(o)) continue;
+      if (chainLower(c.acceptRec, rec) && o.h.issued_at_ms <= t && t <= o.h.expires_at_ms) c.answeredTwice = true;
+    }
   }
   // SPEC 4.5: taken superseded, a statement answering the open end of the line a witnessed Accept cut off
   // (n.branch: the offer it left outstanding, then each Counter taken so) counts as it would have, held
@@ -2399,10 +2448,15 @@ export class Verifier {
       if (this.refusedHeldFirst(rec, tip, n)) break;
       (tip.earlyAnswers ??= []).push(rec);
       if (rec.bodyName === "accept") {
+        // NEG-023 (finding F89): its key's other answer to tip held beside it binds tip's issuer to nothing
+        const twice = this.answeredTwiceHeld(id, tip, rec);
         const kept = (n.displaced ?? []).find((x) => x.c.acceptRec === rec);
-        if (kept) kept.by = acceptRec;
-        else {
+        if (kept) {
+          kept.by = acceptRec;
+          if (twice) kept.c.answeredTwice = true;
+        } else {
           const c = new Contract(tip, rec);
+          c.answeredTwice = twice;
           const shadow = shadowOf(n, c, "ACCEPTED");
           (n.displaced ??= []).push({ c, by: acceptRec, shadow });
           // MND-023: the statements held of that contract, applied to it as a view that held it first did --
