@@ -109,18 +109,24 @@ def test_a_port_in_use_is_named_as_such(alice: Identity, peer_and_escrow: tuple[
     one_line_error(result.stderr, f"cannot listen on 127.0.0.1:{taken}: {os.strerror(errno.EADDRINUSE)}")
 
 
-def test_a_did_file_given_as_the_key_says_it_is_the_public_identity(
-    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("option", "what_it_is_not"),
+    [("--key", "not an a2a-coop key file"), ("--mandate", "not a mandate (a signed statement)")],
+)
+def test_a_did_file_given_as_the_key_or_mandate_says_it_is_the_public_identity(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str], option: str, what_it_is_not: str
 ) -> None:
     """`keygen --out alice.key > alice.did` leaves two files; --key alice.did was called "a binary
-    file". Expect it named for what it is."""
+    file", and --mandate alice.did was read as a binary envelope and refused `MALFORMED_ENVELOPE
+    [ENV-004]: ... field 12 is a group`, exit 1 (invalid), as if the mandate were forged (newcomer29).
+    Expect the slip named for what it is, exit 2 (usage), for either option."""
     did_file = tmp_path / "alice.did"
     did_file.write_text(alice.did + "\n")
     code, _, err = run_cli(
         capsys,
         "offer",
         *alice.files(),
-        "--key",
+        option,
         did_file,
         "--to",
         "127.0.0.1:1",
@@ -130,7 +136,7 @@ def test_a_did_file_given_as_the_key_says_it_is_the_public_identity(
         "b:1",
     )
     assert code == 2
-    one_line_error(err, f"{did_file} is a did:key", "not an a2a-coop key file")
+    one_line_error(err, f"{did_file} is a did:key", what_it_is_not)
 
 
 def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
@@ -378,31 +384,6 @@ def test_no_out_writes_over_a_journals_side_files(tmp_path: Path, suffix: str) -
         check_output(tmp_path / "other.db-wal")  # no journal beside it: written as asked
     with Journal.open(path) as journal:
         assert len(list(journal.statements())) == 3
-
-
-def test_a_did_file_given_as_the_mandate_says_it_is_the_public_identity(
-    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """--key alice.did is named for what it is; --mandate alice.did was read as a binary envelope and
-    refused `MALFORMED_ENVELOPE [ENV-004]: ... field 12 is a group`, exit 1 (invalid), as if the
-    mandate were forged. Expect the slip named, exit 2 (usage), as for --key."""
-    did_file = tmp_path / "alice.did"
-    did_file.write_text(alice.did + "\n")
-    code, _, err = run_cli(
-        capsys,
-        "offer",
-        *alice.files(),
-        "--mandate",
-        did_file,
-        "--to",
-        "127.0.0.1:1",
-        "--give",
-        "a:1",
-        "--want",
-        "b:1",
-    )
-    assert code == 2
-    one_line_error(err, f"{did_file} is a did:key", "not a mandate (a signed statement)")
 
 
 def test_a_replay_command_keeps_the_options_that_change_how_a_case_runs() -> None:
