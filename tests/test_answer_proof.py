@@ -523,4 +523,5 @@ def test_two_refused_answers_across_a_restart_are_still_an_answer_proof(tmp_path
     proof = peer.verifier.forks[alice.did]
     assert {proof.first, proof.second} == {answers[0].envelope, answers[1].envelope}
     assert peer.reputation.score(alice.did).faulty
+    assert not peer.verifier._refused_aside  # the journal took them: no set-aside answer stays in memory
     journal.close()
