@@ -20,7 +20,7 @@ import pytest
 from peers import make_peer
 from test_attack24_reveal_later import _bobs_offer, _bodies, _lower_answers, _mirror
 
-from a2a_coop._proto.a2acoop.v1 import reputation_pb2
+from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
@@ -28,7 +28,9 @@ from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.reputation import ratings
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.evidence import EvidenceVerifier
-from a2a_coop.testing import Party
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.testing import FixedClock, Party
 
 
 def _reveal_later() -> tuple[Party, Party, object, VerifiedStatement, list[VerifiedStatement]]:
@@ -464,4 +466,62 @@ def test_refused_answers_set_aside_stay_in_memory_when_the_archive_only_reads(tm
         view, answers = _refused_after_a_withdraw(tmp_path, order, forget=True, late=False, archive="reader")
         proof = view.forks[answers[0].issuer]
         assert {proof.first, proof.second} == {answers[0].envelope, answers[1].envelope}
-        assert not view._refused_archived  # the archive took no row: memory held them
+        assert view._refused_aside  # the archive took no row: memory held them
+
+
+def _withdrawn(clock: FixedClock, journal: Journal) -> tuple[Party, Party, Peer, VerifiedStatement]:
+    """Bob's journaled peer offers Alice terms naming no escrow (her Mandate held: it asked for it) and,
+    a second later, withdraws the offer. Returns (alice, bob, Bob's peer, the offer)."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    peer = make_peer(bob, clock, journal=journal)
+    offer = peer.propose(alice.did, bob.proposal())
+    assert peer.on_replies(list(alice.setup)) == []  # her Mandate, held
+    clock.advance(1_000)
+    withdraw = trade_pb2.Withdraw(offer=offer.digest, reason="changed my mind")
+    peer.sign("withdraw", withdraw, audience=alice.did, negotiation_id=offer.negotiation_id)
+    return alice, bob, peer, offer
+
+
+def _answer(alice: Party, offer: VerifiedStatement, i: int) -> VerifiedStatement:
+    """Alice's ``i``-th answer to ``offer``: an Accept, a Reject, a Counter."""
+    if i == 0:
+        return alice.accept(offer)
+    return alice.reject(offer, "no") if i == 1 else alice.counter(offer, _mirror(offer))
+
+
+@pytest.mark.req("ATT-022", "ATT-013")
+@pytest.mark.parametrize("restart", ["same-run", "replayed", "from-snapshot"])
+def test_two_refused_answers_across_a_restart_are_still_an_answer_proof(tmp_path: Path, restart: str) -> None:
+    """ATT-013 (c) across a restart (proof30): Bob's peer refuses Alice's Counter, then her Accept, of his
+    withdrawn offer (ILLEGAL_TRANSITION), restarts from its journal, then refuses her Reject of it -- her
+    three answers dated a second apart, Accept first. Refusals join no negotiation (ERR-003) and the journal
+    held no refused statement, so the index of her answers the restarted peer rebuilt lacked the Accept and
+    the Counter -- and found no pair, where the peer that had not restarted kept the pair dated earliest
+    (Accept, Reject): Alice, waiting for Bob's restart to reveal her Reject, went free. Now each refused
+    answer that becomes one of the three is written to the journal's evidence book as it comes, and read
+    back with the negotiation; a start from a snapshot taken after the Counter, before the Accept, holds no
+    index of her answers (it held the Counter alone) but rebuilds it from that book."""
+    clock = FixedClock()
+    journal = Journal.open(tmp_path / "bob.db")
+    alice, bob, peer, offer = _withdrawn(clock, journal)
+    answers = []
+    for i in range(3):
+        clock.advance(1_000)
+        answers.append(_answer(alice, offer, i))
+    assert peer.forgotten == 0  # in memory when they are refused: the index alone held them
+    for i in (2, 0, 1):
+        if i == 0 and restart == "from-snapshot":
+            assert peer.save_snapshot()
+        if i == 1 and restart != "same-run":
+            journal.close()
+            journal = Journal.open(tmp_path / "bob.db")
+            peer = make_peer(bob, clock, journal=journal)
+            assert (peer.resumed_from is not None) is (restart == "from-snapshot")
+        with pytest.raises(CoopError) as refused:
+            peer.exchange(answers[i].envelope, [])
+        assert refused.value.code == "ILLEGAL_TRANSITION"  # the attack happened: each refused
+    proof = peer.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {answers[0].envelope, answers[1].envelope}
+    assert peer.reputation.score(alice.did).faulty
+    assert not peer.verifier._refused_aside  # the journal took them: no set-aside answer stays in memory
+    journal.close()

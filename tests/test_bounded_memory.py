@@ -471,3 +471,57 @@ def test_a_journal_opened_to_read_writes_and_drops_no_forgotten_records(
         assert journal._read(count, ())[0] == rows
     finally:
         reader.close()
+
+
+def test_forgotten_since_reads_one_range_of_the_index_its_edges_included(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal's forgotten rows (SPEC 4.5's exposure records, the held-off marks, the refused answers
+    set aside) are read as one range of the ``forgotten_latest`` index, never a scan of the table: rows of
+    one book from ``latest`` on (and, with ``until``, up to it), both edges included -- two records ending
+    in the same ms, the first and the last forgotten -- and no row of another book. A start drops the rows
+    derived from the statements (``drop_forgotten``), and keeps those of an evidence book."""
+    from a2a_coop.protocol.archive import EVIDENCE_BOOK
+    from a2a_coop.testing import FixedClock, Party
+
+    at = mandate._latest_bytes  # what an exposure files a record's latest ms under
+    t0 = _now()
+    rows = {b"first": t0, b"same-a": t0 + 5, b"same-b": t0 + 5, b"last": t0 + 9}
+    evidence = EVIDENCE_BOOK + b"refused-answers"
+    with Journal.open(tmp_path / "j.db", durability="normal") as journal:
+        journal.record_batch([(Party("alice", FixedClock()).mandate_vs, [], False)], at_ms=0)  # position 1
+        journal.keep_forgotten(
+            [(b"m", key, at(ms), key) for key, ms in rows.items()]
+            + [(b"m2", b"other", at(t0 + 5), b"other"), (b"", b"none", at(t0 + 5), b"none")]
+            + [(evidence, b"kept", at(t0 + 5), b"kept")]
+        )
+        queries: list[str] = []
+        read = journal._read
+
+        def traced(sql: str, args: tuple[object, ...], *, many: bool = False) -> object:
+            queries.append(sql)
+            return read(sql, args, many=many)
+
+        monkeypatch.setattr(journal, "_read", traced)
+
+        def keys(since: int, until: int | None = None, upto: int | None = None) -> set[bytes]:
+            found = journal.forgotten_since(
+                b"m", at(since), until=None if until is None else at(until), upto=upto
+            )
+            return {key for key, _ in found}
+
+        assert keys(t0) == keys(t0 - 1) == set(rows)  # the first forgotten, at its ms
+        assert keys(t0 + 1) == keys(t0 + 5) == {b"same-a", b"same-b", b"last"}  # both at the same ms
+        assert keys(t0 + 6) == keys(t0 + 9) == {b"last"}  # the last forgotten, at its ms
+        assert keys(t0 + 10) == set()
+        assert keys(t0, t0) == {b"first"} and keys(t0 + 9, t0 + 9) == {b"last"}
+        assert keys(t0 + 5, t0 + 5) == keys(t0 + 1, t0 + 8) == {b"same-a", b"same-b"}
+        assert keys(t0, t0 + 9) == keys(t0 - 1, t0 + 10) == set(rows)
+        assert keys(t0 + 6, t0 + 8) == keys(t0 + 10, t0 + 20) == set()
+        assert keys(t0, upto=1) == set(rows) and keys(t0, upto=0) == set()  # written at position 1: the edge
+        for sql in set(queries):  # each read is a search of the index, as on the journal itself
+            plan = [row[3] for row in read(f"EXPLAIN QUERY PLAN {sql}", (b"m",) * sql.count("?"), many=True)]
+            assert plan and all("USING INDEX forgotten_latest" in step for step in plan), (sql, plan)
+        journal.drop_forgotten(0)
+        assert journal.forgotten_since(b"m", b"") == [] == journal.forgotten_since(b"m2", b"")
+        assert journal.forgotten_since(evidence, b"") == [(b"kept", b"kept")]

@@ -22,7 +22,9 @@ What the verifier reads from the archive, and when:
 * what a forgotten negotiation still counts for in an exposure (SPEC 4.5), where the archive is also an
   :class:`ExposureArchive`: an exposure keeps the records of its latest forgotten contracts and answered
   offers in memory and writes older ones there (:class:`~a2a_coop.protocol.mandate.Exposure`), reading
-  them back only for a statement dated before one of them ends.
+  them back only for a statement dated before one of them ends; and, in a book named with
+  :data:`EVIDENCE_BOOK`, what only the archive's rows can hold -- statements it refused (ERR-003) that
+  are evidence still (a key's refused answers, ATT-013 (c)).
 
 Only what is already in the archive may be forgotten: the peer forgets a negotiation after the
 journal's commit that holds its last statement (write-ahead).
@@ -31,11 +33,16 @@ journal's commit that holds its last statement (write-ahead).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Literal, Protocol, runtime_checkable
+from typing import Final, Literal, Protocol, runtime_checkable
 
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 
 Nearest = Literal["at", "below", "above"]
+
+# The names of books whose rows no replay of the archive's statements writes again -- evidence of statements
+# the archive does not hold, refused (ERR-003) -- begin so: ``drop_forgotten`` leaves them, else a restart
+# lost them for good.
+EVIDENCE_BOOK: Final = b"evidence/"
 
 
 @runtime_checkable
@@ -69,20 +76,25 @@ class Archive(Protocol):
 class ExposureArchive(Protocol):
     """Where an exposure keeps the records of forgotten contracts and answered offers it no longer holds
     in memory (a2a_coop.runtime.journal.Journal implements it). A record is derived from statements the
-    archive holds: one lost before it was written is rebuilt when they are replayed."""
+    archive holds: one lost before it was written is rebuilt when they are replayed -- but for a book
+    named with :data:`EVIDENCE_BOOK`, whose rows are the only record of what they hold."""
 
     def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
         """Store ``(book, key, latest, record)`` rows durably before returning (each replaces any row of
         the same book and key); ``latest`` compares as bytes."""
         ...
 
-    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
-        """``(key, record)`` of every row of ``book`` whose ``latest`` is at least ``latest``."""
+    def forgotten_since(
+        self, book: bytes, latest: bytes, *, until: bytes | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        """``(key, record)`` of every row of ``book`` whose ``latest`` is at least ``latest`` (and at most
+        ``until``: ``until=latest`` reads the rows filed under one value alone), read by an index."""
         ...
 
     def drop_forgotten(self, after: int) -> None:
         """Delete the rows written once the archive held statements past the position ``after`` (0: all),
-        durably: memory restarting from what it held at ``after`` writes them again as it replays."""
+        durably: memory restarting from what it held at ``after`` writes them again as it replays. Rows of
+        a book named with :data:`EVIDENCE_BOOK` stay: no replay writes them again."""
         ...
 
 
@@ -120,8 +132,10 @@ class ReplayingExposure(Replaying):
     def keep_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> None:
         self.archive.keep_forgotten(records)
 
-    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
-        return self.archive.forgotten_since(book, latest)
+    def forgotten_since(
+        self, book: bytes, latest: bytes, *, until: bytes | None = None
+    ) -> list[tuple[bytes, bytes]]:
+        return self.archive.forgotten_since(book, latest, until=until)
 
     def drop_forgotten(self, after: int) -> None:
         self.archive.drop_forgotten(after)

@@ -1475,7 +1475,7 @@ class Verifier:
         archive = self.archive
         if not isinstance(archive, ExposureArchive):
             return None
-        rows = dict(archive.forgotten_since(_HELD_OFF_BOOK, digest))
+        rows = dict(archive.forgotten_since(_HELD_OFF_BOOK, digest, until=digest))  # its marks alone
         return None if _LET_IN + digest in rows else rows.get(digest)
 
     def _archive_held_off(self, nid: bytes) -> list[bytes]:

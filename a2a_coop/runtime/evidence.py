@@ -35,10 +35,10 @@ funds of its own -- unlike a contract without bonds, which costs a Sybil one Off
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final
 
-from a2a_coop.protocol.archive import ExposureArchive
+from a2a_coop.protocol.archive import EVIDENCE_BOOK, ExposureArchive
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import (
     ANSWERS,
@@ -61,10 +61,11 @@ MAX_FOREIGN_FORK_PROOFS: Final = 10_000
 # -- so honest proofs meet the count first.
 MAX_FOREIGN_FORK_BYTES: Final = 20_000_000
 
-# The archive's book of the answers a forgotten negotiation's index held that were refused (refusals join no
-# negotiation, ERR-003, so reading it back does not bring them): one row per key and statement answered,
-# keyed by the negotiation id, the statement's digest and the key, holding at most three envelopes.
-_REFUSED_BOOK: Final = b"refused-answers"
+# The archive's book of the refused answers a negotiation's index holds (refusals join no negotiation,
+# ERR-003, so neither reading it back nor a replay of the archive brings them): one row per key and statement
+# answered, keyed by the negotiation id, the statement's digest and the key, holding at most three envelopes
+# -- an evidence book, which a restart keeps (EVIDENCE_BOOK).
+_REFUSED_BOOK: Final = EVIDENCE_BOOK + b"refused-answers"
 
 
 class EvidenceVerifier(Verifier):
@@ -98,10 +99,17 @@ class EvidenceVerifier(Verifier):
         # negotiation id -> (key, statement answered) -> the answers seen (ATT-013 (c)), for a negotiation
         # that may hold an answer proof (one it took superseded, or an answer refused), while it is in memory.
         self._answers: dict[bytes, dict[tuple[str, bytes], _Answers]] = {}
-        # negotiation id -> (key, statement answered) -> the refused answers of its index set aside when it
-        # was forgotten, where the archive could not take them (:meth:`_set_aside`); else rows of its book.
+        # negotiation id -> (key, statement answered) -> the refused answers of its index set aside as they
+        # came, where the archive could not take them (:meth:`_set_aside`); else rows of its book.
         self._refused_aside: dict[bytes, dict[tuple[str, bytes], list[bytes]]] = {}
-        self._refused_archived = False  # whether the archive's book may hold a row (else it is not read)
+
+    def __getstate__(self) -> dict[str, object]:
+        """As a snapshot pickles it (a2a_coop.runtime.snapshot): without the index of answers, which the
+        next answer of each negotiation reads again from it and the archive's evidence book -- kept, it
+        lacked the refused answers set aside after the snapshot, and a start from it paired none of them."""
+        state = self.__dict__.copy()
+        state["_answers"] = {}
+        return state
 
     def accept_statement(
         self,
@@ -172,7 +180,6 @@ class EvidenceVerifier(Verifier):
             index = self._index_answers(neg)
             if kept:
                 self._answers[nid] = index
-                self._refused_aside.pop(nid, None)  # in the index now: set aside again when forgotten
         key = (vs.issuer, answered(vs))
         entry = index.get(key)
         if entry is None:
@@ -189,8 +196,10 @@ class EvidenceVerifier(Verifier):
                 return
             if entry.best is not best:
                 self._keep(vs.issuer, entry.proof())
-        if refused and not kept:
-            self._set_aside(nid, [(key, entry)])  # the index read back is dropped: what it refused stays
+        if refused and vs.digest in entry.refused:
+            # Set aside as it comes, not when the negotiation is forgotten: a restart rebuilds the index from
+            # the archive's statements, which hold no refusal -- nor does an index read back and dropped.
+            self._set_aside(nid, key, entry)
 
     def _index_answers(self, neg: Negotiation) -> dict[tuple[str, bytes], _Answers]:
         """Every answer ``neg`` holds (taken superseded, cut back, or on its line), read once, by key and
@@ -224,48 +233,41 @@ class EvidenceVerifier(Verifier):
         return index
 
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
-        index = self._answers.pop(negotiation_id, None)  # read again from the negotiation when it comes back
-        if index is not None:
-            self._set_aside(negotiation_id, index.items())
+        self._answers.pop(negotiation_id, None)  # its refused answers are set aside: read again with it
         return super().forget_negotiation(negotiation_id)
 
-    def _set_aside(self, nid: bytes, entries: Iterable[tuple[tuple[str, bytes], _Answers]]) -> None:
-        """ATT-013 (c) across bounded memory: the refused answers among each entry's earliest and best pair
-        leave memory with negotiation ``nid`` for the archive's book (:data:`_REFUSED_BOOK`), whence
-        :meth:`_index_answers` reads them back with it -- else a key's two refused answers to one statement,
-        a forgetting between them, were never paired. At most three answers per key and statement answered
-        (an Offer or Counter held, addressed to that key), each row replacing the last. Kept in memory when
-        the archive cannot take them (none, or one that only reads)."""
-        rows = [(key, aside) for key, entry in entries if (aside := entry.set_aside())]
-        if not rows:
-            return
+    def _set_aside(self, nid: bytes, key: tuple[str, bytes], entry: _Answers) -> None:
+        """ATT-013 (c) across bounded memory and restarts: the refused answers among ``entry``'s earliest and
+        best pair, of negotiation ``nid``, go to the archive's book (:data:`_REFUSED_BOOK`) when one comes,
+        whence :meth:`_index_answers` reads them back with the negotiation -- else a key's two refused
+        answers to one statement, a forgetting or a restart between them, were never paired. At most three
+        answers per key and statement answered (an Offer or Counter held, addressed to that key), each row
+        replacing the last. Kept in memory when the archive cannot take them (one that only reads); with
+        no archive nothing is forgotten, and the index holds them."""
         archive = self.archive
+        if archive is None:
+            return
+        aside = entry.set_aside()
         if isinstance(archive, ExposureArchive):
+            issuer, statement = key
             try:
                 archive.keep_forgotten(
-                    [
-                        (_REFUSED_BOOK, nid + statement + issuer.encode(), nid, _packed(aside))
-                        for (issuer, statement), aside in rows
-                    ]
+                    [(_REFUSED_BOOK, nid + statement + issuer.encode(), nid, _packed(aside))]
                 )
             except Exception:  # a local fault of the archive (one that only reads): kept in memory
                 pass
             else:
-                self._refused_archived = True
                 return
-        held = self._refused_aside.setdefault(nid, {})
-        for key, aside in rows:
-            held[key] = aside
+        self._refused_aside.setdefault(nid, {})[key] = aside
 
     def _refused_of(self, nid: bytes) -> list[VerifiedStatement]:
         """The refused answers :meth:`_set_aside` set aside for negotiation ``nid`` (none read from the
         archive unless it was given one)."""
         envelopes = [e for aside in self._refused_aside.get(nid, {}).values() for e in aside]
         archive = self.archive
-        if self._refused_archived and isinstance(archive, ExposureArchive):
-            for key, record in archive.forgotten_since(_REFUSED_BOOK, nid):
-                if key.startswith(nid):
-                    envelopes += _unpacked(record)
+        if isinstance(archive, ExposureArchive):
+            for _, record in archive.forgotten_since(_REFUSED_BOOK, nid, until=nid):  # its rows alone
+                envelopes += _unpacked(record)
         out = []
         for envelope in envelopes:
             try:  # read back as a statement from the archive is: verified again

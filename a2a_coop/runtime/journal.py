@@ -118,6 +118,7 @@ from typing import Any, Final, Literal
 
 import msgpack
 
+from a2a_coop.protocol.archive import EVIDENCE_BOOK
 from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 
@@ -1101,7 +1102,9 @@ class Journal:
     def drop_forgotten(self, after: int) -> None:
         """Delete the forgotten rows written at a position after ``after`` (0: all), durably: a peer
         starting from a snapshot of its memory at ``after`` (or from nothing) writes them again as it
-        replays the statements after it, and until then none may count.
+        replays the statements after it, and until then none may count. A book named with
+        :data:`~a2a_coop.protocol.archive.EVIDENCE_BOOK` keeps its rows: they hold statements refused, which
+        no replay reads again.
 
         A reader (``lock=False``) deletes nothing: the rows are another process's, which may be serving.
 
@@ -1109,17 +1112,22 @@ class Journal:
             JournalError: SQLite failed.
         """
         if self.writer:
-            self._write(lambda cur: cur.execute("DELETE FROM forgotten WHERE position > ?", (after,)))
+            sql = "DELETE FROM forgotten WHERE position > ? AND substr(book, 1, ?) != ?"
+            args = (after, len(EVIDENCE_BOOK), EVIDENCE_BOOK)
+            self._write(lambda cur: cur.execute(sql, args))
 
     # -- reads --------------------------------------------------------------------
 
     def forgotten_since(
-        self, book: bytes, latest: bytes, *, upto: int | None = None
+        self, book: bytes, latest: bytes, *, until: bytes | None = None, upto: int | None = None
     ) -> list[tuple[bytes, bytes]]:
         """ExposureArchive: ``(key, record)`` of the rows of ``book`` whose latest is at least ``latest``
-        (``upto``: only those written at a position up to it)."""
+        and at most ``until`` (None: any), a range of the ``forgotten_latest`` index (``upto``: only those
+        written at a position up to it)."""
         sql = "SELECT key, record FROM forgotten WHERE book = ? AND latest >= ?"
         args: tuple[Any, ...] = (book, latest)
+        if until is not None:
+            sql, args = sql + " AND latest <= ?", (*args, until)
         if upto is not None:
             sql, args = sql + " AND position <= ?", (*args, upto)
         rows: list[tuple[bytes, bytes]] = self._read(sql, args, many=True)

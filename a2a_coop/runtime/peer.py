@@ -3666,9 +3666,12 @@ class _ReplayExposureArchive(ReplayingExposure):
 
     archive: Journal
 
-    def forgotten_since(self, book: bytes, latest: bytes) -> list[tuple[bytes, bytes]]:
+    def forgotten_since(
+        self, book: bytes, latest: bytes, *, until: bytes | None = None
+    ) -> list[tuple[bytes, bytes]]:
         # A reader's (lock=False) journal keeps the rows its writer wrote after what memory holds: not those.
-        return self.archive.forgotten_since(book, latest, upto=None if self.archive.writer else self.after)
+        upto = None if self.archive.writer else self.after
+        return self.archive.forgotten_since(book, latest, until=until, upto=upto)
 
 
 def _copy(proposal: trade_pb2.Offer) -> trade_pb2.Offer:
