@@ -57,6 +57,9 @@ class ForkProof:
     # issuer on it, and their Stamps. No part of the proof -- two proofs of the same pair are one --, and
     # not kept with it: the receiver takes them as statements, and reads ATT-013 (b) on what it holds.
     revocations: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+    # And the witnessing escrows' earliest Stamps of its two statements, each after its Mandate (ATT-025):
+    # what ATT-013 (b) reads to tell a pair witnessed before the principal's revocation from a disowned one.
+    stamps: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self, issuer: str) -> dict[str, Any]:
         """The proof as a file (conformance/vectors/README.md: ``first`` and ``second`` in DSSE JSON), the

@@ -293,6 +293,21 @@ def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
     return [*revocations, *stamps]
 
 
+def witnesses(verifier: Verifier, proof: ForkProof) -> list[bytes]:
+    """ATT-025: what a swap carries with ``proof`` so that its receiver reads "witnessed first" (ATT-013 (b),
+    KEY-009) as ``verifier`` does -- for each of the proof's two statements, its witnessing escrow's earliest
+    Stamp held of it, after the Mandate that Stamp cites; envelopes, each once (one Stamp may name both)."""
+    out: dict[bytes, None] = {}
+    for vs in (verify_statement(e) for e in (proof.first, proof.second)):
+        escrow = verifier.witnessing_escrow(vs)
+        stamp = verifier.counting_stamp(escrow, vs.digest) if escrow else None
+        if stamp is None:
+            continue
+        mandate = verifier.statements.get(stamp.mandate_digest) if stamp.mandate_digest else None
+        out.update(dict.fromkeys(e.envelope for e in (mandate, stamp) if e is not None))
+    return list(out)
+
+
 def faulty_of(verifier: Verifier, forks: Mapping[str, ForkProof]) -> frozenset[str]:
     """Every key and principal the fork proofs ``forks`` (issuer -> proof) convict (:func:`convicted`)."""
     out: set[str] = set()

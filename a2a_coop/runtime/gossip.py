@@ -13,8 +13,9 @@ two peers trade they swap (:func:`swap`, :func:`answer`):
   after the Mandate it names so that the receiver can verify it, and
 * the fork proofs they hold (up to :data:`MAX_PROOFS`): the counterparty's own first, then those
   against keys in their dealings (the most bonded with them first), then the rest, the last received
-  first -- each with the revocations that spare a principal of its key on it here (ATT-024), which the
-  receiver takes as statements, so that it spares whom we spare.
+  first -- each with the revocations that spare a principal of its key on it here (ATT-024) and the
+  escrow's Stamps of its statements (ATT-025), which the receiver takes as statements, so that it spares
+  whom we spare and convicts whom we convict.
 
 The receiver takes each Checkpoint as offline evidence into its own verifier. One
 from a branch of a forked chain it does not hold meets the statements it does
@@ -41,8 +42,8 @@ from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, parse_envelope
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
-from a2a_coop.protocol.reputation import sparing
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.reputation import sparing, witnesses
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.transport.limits import claimed
 
@@ -59,6 +60,9 @@ BUDGET_BYTES: Final = 60_000
 # Beyond it, a swap's response carries, last among its proofs, one proof that did not fit (ATT-023): the
 # forker sizes the statements of its own proof, up to ENV-008's bound each.
 MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
+# The Stamps of a proof's two statements travel with it, each after its Mandate (ATT-025): at most two of
+# each; what a sender puts beyond them is dropped unread.
+MAX_WITNESS_ENVELOPES: Final = 4
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
 # A peer opening trades swaps with each counterparty at most once per this (ATT-011): each swap costs
@@ -147,9 +151,13 @@ def outgoing(peer: Peer, *, exclude: str = "", response: bool = False) -> tuple[
         proofs, unfit = [], None
         for issuer in itertools.islice(_proofs_to_pass_on(v.forks, exclude, peer.dealing_rank), MAX_PROOFS):
             held = v.forks[issuer]
-            # with what spares a principal of its key on it here (ATT-024): without it, a receiver never
-            # shown the revocation convicts whom we spare -- so a proof goes whole or not at all
-            proof = ForkProof(held.first, held.second, tuple(sparing(v, issuer, held)))
+            # with what spares a principal of its key on it here (ATT-024) and the Stamps that say whether
+            # its statements were witnessed first (ATT-025): without them, a receiver never shown the
+            # revocation convicts whom we spare, and one shown it by the principal spares whom we convict
+            # -- so a proof goes whole or not at all
+            proof = ForkProof(
+                held.first, held.second, tuple(sparing(v, issuer, held)), tuple(witnesses(v, held))
+            )
             if swap_bytes(proof) <= budget:
                 budget -= swap_bytes(proof)
                 proofs.append(proof)
@@ -170,8 +178,13 @@ def outgoing(peer: Peer, *, exclude: str = "", response: bool = False) -> tuple[
 
 def swap_bytes(proof: ForkProof) -> int:
     """What ``proof`` weighs against a swap's :data:`BUDGET_BYTES` (ATT-023): its two envelopes and those
-    travelling with it (ATT-024)."""
-    return len(proof.first) + len(proof.second) + sum(map(len, proof.revocations))
+    travelling with it (ATT-024, ATT-025)."""
+    return len(proof.first) + len(proof.second) + _carried_bytes(proof)
+
+
+def _carried_bytes(proof: ForkProof) -> int:
+    """The bytes of what travels with ``proof`` (ATT-024, ATT-025)."""
+    return sum(map(len, proof.revocations)) + sum(map(len, proof.stamps))
 
 
 def _proofs_to_pass_on(
@@ -239,7 +252,7 @@ def take(
                 started_with is not None
                 and i == len(capped) - 1
                 and len(proof.first) + len(proof.second) <= MAX_PROOF_BYTES
-                and sum(map(len, proof.revocations)) <= BUDGET_BYTES
+                and _carried_bytes(proof) <= BUDGET_BYTES
             )
             if size > budget and not beyond:
                 budget = -1  # dropped unread, with all that follows
@@ -247,7 +260,9 @@ def take(
             budget -= 0 if size > budget else size
             issuer = peer.verifier.take_fork_proof(ForkProof(proof.first, proof.second))
             if issuer is not None:
-                gossiped += _revocations_of(issuer, proof.revocations)
+                mandates, stamps = _witnesses_of(peer, proof)
+                # the escrow's Mandate first: the Stamp of a revocation (ATT-024) cites it too
+                gossiped += [*mandates, *_revocations_of(issuer, proof.revocations), *stamps]
         checkpoints = []
         for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)] if budget >= 0 else ():
             budget -= len(env)
@@ -284,6 +299,53 @@ def _revocations_of(key: str, carried: Sequence[bytes]) -> list[bytes]:
             stamps.append((env, stmt))
     named = [env for env, stmt in stamps if stmt.stamp.statements and set(stmt.stamp.statements) <= digests]
     return [*revocations, *named]
+
+
+def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes]]:
+    """What we take of a proof's ``stamps`` (ATT-025, ATT-019), its first :data:`MAX_WITNESS_ENVELOPES`
+    read: each Stamp naming one of the proof's two statements signed by that statement's witnessing
+    escrow as we read it (or a successor we honour, ESC-022) and naming no statement we hold of a
+    negotiation of ours, each after the Mandate it cites. Nothing else: a Stamp by another key witnesses
+    nothing there, and one of our own trade's statements would move it when the sender chose. Read
+    unsigned here, checked as any statement when taken -- a Stamp of a revoked escrow key as any.
+
+    Returns:
+        The Mandates, then the Stamps.
+    """
+    carried = proof.stamps[:MAX_WITNESS_ENVELOPES]
+    if not carried:
+        return [], []
+    v = peer.verifier
+    signers: dict[bytes, set[str]] = {}
+    for vs in (verify_statement(e) for e in (proof.first, proof.second)):
+        escrow = v.witnessing_escrow(vs)
+        if escrow:
+            handed = v.successors(escrow)
+            signers[vs.digest] = {escrow, *(handed[0] if handed else ())}
+    parsed: list[tuple[bytes, bytes, statement_pb2.Statement]] = []
+    for env in carried:
+        try:
+            p = parse_envelope(env)
+            parsed.append((env, p.digest, statement_pb2.Statement.FromString(p.envelope.payload)))
+        except (CoopError, DecodeError, ValueError, RuntimeWarning):
+            continue
+    stamps = [
+        (env, stmt)
+        for env, _, stmt in parsed
+        if stmt.WhichOneof("body") == "stamp"
+        and any(stmt.header.issuer in signers.get(d, ()) for d in stmt.stamp.statements)
+        and not any(_ours(peer, d) for d in stmt.stamp.statements)
+    ]
+    cited = {stmt.header.mandate for _, stmt in stamps}
+    mandates = [env for env, d, stmt in parsed if stmt.WhichOneof("body") == "mandate" and d in cited]
+    return mandates, [env for env, _ in stamps]
+
+
+def _ours(peer: Peer, digest: bytes) -> bool:
+    """Whether ``digest`` is a statement we hold of a negotiation we are party to (ATT-019)."""
+    held = dict.get(peer.verifier.statements, digest)
+    neg = peer.verifier.negotiations.by_id.get(held.negotiation_id) if held and held.negotiation_id else None
+    return neg is not None and peer.did in neg.parties
 
 
 def answer(

@@ -3,7 +3,7 @@ ATT-014)."""
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2, service_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import verify_statement
@@ -283,6 +283,46 @@ def gossip_proof_carries_revocation(ctx: Context) -> Outcome:
         "(ATT-024): a peer holding it only by gossip convicts that principal",
     )
     return Outcome.passed("the proof was passed on with the principal's revocation beside it")
+
+
+@case(
+    "read.gossip-proof-carries-stamps",
+    "A fork proof the target passes on in a swap carries the escrow's Stamp of its statements",
+    "ATT-025",
+    "ATT-019",
+    "ATT-013",
+)
+def gossip_proof_carries_stamps(ctx: Context) -> Outcome:
+    """Alice's key binds itself to her principal (a public Checkpoint) and counters Bob's offer twice under
+    escrow E -- an answer proof (ATT-022) --, and E stamps the two Counters. One swap hands the target the
+    binding (after its Mandate) and the proof with E's Stamp of the pair and E's Mandate beside it; a second
+    swap reads what the target passes on. A conformant target took the Stamp with the proof and sends it with
+    the proof: else a peer that holds the proof only by the target's gossip reads the pair unwitnessed and
+    spares Alice's principal on her revocation, where the target, and Bob, convict it (ATT-013 (b))."""
+    alice, bob, escrow = ctx.party("alice"), ctx.party("bob"), ctx.party("escrow")
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    one = alice.counter(offer, alice.proposal(escrow=escrow.did))
+    two = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=10))
+    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
+    proof = service_pb2.ForkProof(
+        first=one.envelope, second=two.envelope, stamps=[escrow.mandate_vs.envelope, pair.envelope]
+    )
+    given = service_pb2.GossipRequest(envelopes=[alice.mandate_vs.envelope, binding.envelope], proofs=[proof])
+    reply = ctx.call("Gossip", given, note="the key's binding, and the proof with the escrow's Stamp of it")
+    if reply.error is not None and not reply.error.reason:
+        return _fail(reply.error.status.name)
+    ctx.must(reply.error is None, "the target refused a swap of a valid proof and its binding")
+    read = ctx.call("Gossip", service_pb2.GossipRequest(), note="what the target passes on")
+    ctx.must(read.error is None, "the target refused an empty swap")
+    passed = [p for p in read.message.proofs if {p.first, p.second} == {one.envelope, two.envelope}]
+    ctx.must(bool(passed), "the target does not pass on the proof it was given (ATT-011)", Level.NON_STRICT)
+    ctx.must(
+        pair.envelope in passed[0].stamps,
+        "the target passes the proof on without the escrow's Stamp of its statements (ATT-025): a peer "
+        "holding it only by gossip reads a pair the escrow witnessed first as unwitnessed",
+    )
+    return Outcome.passed("the proof was passed on with the escrow's Stamp of its statements beside it")
 
 
 def _fail(status: str) -> Outcome:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x32\x61\x63oop/v1/service.proto\x12\na2acoop.v1\"4\n\x0f\x45xchangeRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\x12\x0f\n\x07\x63ontext\x18\x02 \x03(\x0c\"%\n\x10\x45xchangeResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"5\n\x10NegotiateRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\x12\x0f\n\x07\x63ontext\x18\x02 \x03(\x0c\"&\n\x11NegotiateResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"0\n\rGetLogRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"G\n\x0eGetLogResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x10\n\x08next_seq\x18\x03 \x01(\x04\"\x16\n\x14GetCheckpointRequest\")\n\x15GetCheckpointResponse\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"L\n\x16GetAttestationsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x17GetAttestationsResponse\x12+\n\x07\x62undles\x18\x01 \x03(\x0b\x32\x1a.a2acoop.v1.EvidenceBundle\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"I\n\rGossipRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12%\n\x06proofs\x18\x02 \x03(\x0b\x32\x15.a2acoop.v1.ForkProof\"J\n\x0eGossipResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12%\n\x06proofs\x18\x02 \x03(\x0b\x32\x15.a2acoop.v1.ForkProof\"?\n\tForkProof\x12\r\n\x05\x66irst\x18\x01 \x01(\x0c\x12\x0e\n\x06second\x18\x02 \x01(\x0c\x12\x13\n\x0brevocations\x18\x03 \x03(\x0c\"#\n\x0e\x45videnceBundle\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"\"\n\rSubmitRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"#\n\x0eSubmitResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"3\n\x10GetLedgerRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"8\n\x11GetLedgerResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\"7\n\x14GetTranscriptRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"N\n\x15GetTranscriptResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x10\n\x08next_seq\x18\x03 \x01(\x04\"\"\n\x11GetBalanceRequest\x12\r\n\x05party\x18\x01 \x01(\t\"\\\n\x12GetBalanceResponse\x12\x11\n\tavailable\x18\x01 \x01(\x04\x12\x0e\n\x06locked\x18\x02 \x01(\x04\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x11\n\tas_of_seq\x18\x04 \x01(\x04\x32\xdd\x03\n\x12\x43ooperationService\x12\x45\n\x08\x45xchange\x12\x1b.a2acoop.v1.ExchangeRequest\x1a\x1c.a2acoop.v1.ExchangeResponse\x12L\n\tNegotiate\x12\x1c.a2acoop.v1.NegotiateRequest\x1a\x1d.a2acoop.v1.NegotiateResponse(\x01\x30\x01\x12?\n\x06GetLog\x12\x19.a2acoop.v1.GetLogRequest\x1a\x1a.a2acoop.v1.GetLogResponse\x12T\n\rGetCheckpoint\x12 .a2acoop.v1.GetCheckpointRequest\x1a!.a2acoop.v1.GetCheckpointResponse\x12Z\n\x0fGetAttestations\x12\".a2acoop.v1.GetAttestationsRequest\x1a#.a2acoop.v1.GetAttestationsResponse\x12?\n\x06Gossip\x12\x19.a2acoop.v1.GossipRequest\x1a\x1a.a2acoop.v1.GossipResponse2\xbd\x02\n\rEscrowService\x12?\n\x06Submit\x12\x19.a2acoop.v1.SubmitRequest\x1a\x1a.a2acoop.v1.SubmitResponse\x12H\n\tGetLedger\x12\x1c.a2acoop.v1.GetLedgerRequest\x1a\x1d.a2acoop.v1.GetLedgerResponse\x12T\n\rGetTranscript\x12 .a2acoop.v1.GetTranscriptRequest\x1a!.a2acoop.v1.GetTranscriptResponse\x12K\n\nGetBalance\x12\x1d.a2acoop.v1.GetBalanceRequest\x1a\x1e.a2acoop.v1.GetBalanceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61\x32\x61\x63oop/v1/service.proto\x12\na2acoop.v1\"4\n\x0f\x45xchangeRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\x12\x0f\n\x07\x63ontext\x18\x02 \x03(\x0c\"%\n\x10\x45xchangeResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"5\n\x10NegotiateRequest\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\x12\x0f\n\x07\x63ontext\x18\x02 \x03(\x0c\"&\n\x11NegotiateResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"0\n\rGetLogRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"G\n\x0eGetLogResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x10\n\x08next_seq\x18\x03 \x01(\x04\"\x16\n\x14GetCheckpointRequest\")\n\x15GetCheckpointResponse\x12\x10\n\x08\x65nvelope\x18\x01 \x01(\x0c\"L\n\x16GetAttestationsRequest\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"_\n\x17GetAttestationsResponse\x12+\n\x07\x62undles\x18\x01 \x03(\x0b\x32\x1a.a2acoop.v1.EvidenceBundle\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"I\n\rGossipRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12%\n\x06proofs\x18\x02 \x03(\x0b\x32\x15.a2acoop.v1.ForkProof\"J\n\x0eGossipResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12%\n\x06proofs\x18\x02 \x03(\x0b\x32\x15.a2acoop.v1.ForkProof\"O\n\tForkProof\x12\r\n\x05\x66irst\x18\x01 \x01(\x0c\x12\x0e\n\x06second\x18\x02 \x01(\x0c\x12\x13\n\x0brevocations\x18\x03 \x03(\x0c\x12\x0e\n\x06stamps\x18\x04 \x03(\x0c\"#\n\x0e\x45videnceBundle\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"\"\n\rSubmitRequest\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"#\n\x0eSubmitResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"3\n\x10GetLedgerRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"8\n\x11GetLedgerResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\"7\n\x14GetTranscriptRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"N\n\x15GetTranscriptResponse\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\x12\x10\n\x08head_seq\x18\x02 \x01(\x04\x12\x10\n\x08next_seq\x18\x03 \x01(\x04\"\"\n\x11GetBalanceRequest\x12\r\n\x05party\x18\x01 \x01(\t\"\\\n\x12GetBalanceResponse\x12\x11\n\tavailable\x18\x01 \x01(\x04\x12\x0e\n\x06locked\x18\x02 \x01(\x04\x12\x10\n\x08\x63urrency\x18\x03 \x01(\t\x12\x11\n\tas_of_seq\x18\x04 \x01(\x04\x32\xdd\x03\n\x12\x43ooperationService\x12\x45\n\x08\x45xchange\x12\x1b.a2acoop.v1.ExchangeRequest\x1a\x1c.a2acoop.v1.ExchangeResponse\x12L\n\tNegotiate\x12\x1c.a2acoop.v1.NegotiateRequest\x1a\x1d.a2acoop.v1.NegotiateResponse(\x01\x30\x01\x12?\n\x06GetLog\x12\x19.a2acoop.v1.GetLogRequest\x1a\x1a.a2acoop.v1.GetLogResponse\x12T\n\rGetCheckpoint\x12 .a2acoop.v1.GetCheckpointRequest\x1a!.a2acoop.v1.GetCheckpointResponse\x12Z\n\x0fGetAttestations\x12\".a2acoop.v1.GetAttestationsRequest\x1a#.a2acoop.v1.GetAttestationsResponse\x12?\n\x06Gossip\x12\x19.a2acoop.v1.GossipRequest\x1a\x1a.a2acoop.v1.GossipResponse2\xbd\x02\n\rEscrowService\x12?\n\x06Submit\x12\x19.a2acoop.v1.SubmitRequest\x1a\x1a.a2acoop.v1.SubmitResponse\x12H\n\tGetLedger\x12\x1c.a2acoop.v1.GetLedgerRequest\x1a\x1d.a2acoop.v1.GetLedgerResponse\x12T\n\rGetTranscript\x12 .a2acoop.v1.GetTranscriptRequest\x1a!.a2acoop.v1.GetTranscriptResponse\x12K\n\nGetBalance\x12\x1d.a2acoop.v1.GetBalanceRequest\x1a\x1e.a2acoop.v1.GetBalanceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,27 +56,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GOSSIPRESPONSE']._serialized_start=668
   _globals['_GOSSIPRESPONSE']._serialized_end=742
   _globals['_FORKPROOF']._serialized_start=744
-  _globals['_FORKPROOF']._serialized_end=807
-  _globals['_EVIDENCEBUNDLE']._serialized_start=809
-  _globals['_EVIDENCEBUNDLE']._serialized_end=844
-  _globals['_SUBMITREQUEST']._serialized_start=846
-  _globals['_SUBMITREQUEST']._serialized_end=880
-  _globals['_SUBMITRESPONSE']._serialized_start=882
-  _globals['_SUBMITRESPONSE']._serialized_end=917
-  _globals['_GETLEDGERREQUEST']._serialized_start=919
-  _globals['_GETLEDGERREQUEST']._serialized_end=970
-  _globals['_GETLEDGERRESPONSE']._serialized_start=972
-  _globals['_GETLEDGERRESPONSE']._serialized_end=1028
-  _globals['_GETTRANSCRIPTREQUEST']._serialized_start=1030
-  _globals['_GETTRANSCRIPTREQUEST']._serialized_end=1085
-  _globals['_GETTRANSCRIPTRESPONSE']._serialized_start=1087
-  _globals['_GETTRANSCRIPTRESPONSE']._serialized_end=1165
-  _globals['_GETBALANCEREQUEST']._serialized_start=1167
-  _globals['_GETBALANCEREQUEST']._serialized_end=1201
-  _globals['_GETBALANCERESPONSE']._serialized_start=1203
-  _globals['_GETBALANCERESPONSE']._serialized_end=1295
-  _globals['_COOPERATIONSERVICE']._serialized_start=1298
-  _globals['_COOPERATIONSERVICE']._serialized_end=1775
-  _globals['_ESCROWSERVICE']._serialized_start=1778
-  _globals['_ESCROWSERVICE']._serialized_end=2095
+  _globals['_FORKPROOF']._serialized_end=823
+  _globals['_EVIDENCEBUNDLE']._serialized_start=825
+  _globals['_EVIDENCEBUNDLE']._serialized_end=860
+  _globals['_SUBMITREQUEST']._serialized_start=862
+  _globals['_SUBMITREQUEST']._serialized_end=896
+  _globals['_SUBMITRESPONSE']._serialized_start=898
+  _globals['_SUBMITRESPONSE']._serialized_end=933
+  _globals['_GETLEDGERREQUEST']._serialized_start=935
+  _globals['_GETLEDGERREQUEST']._serialized_end=986
+  _globals['_GETLEDGERRESPONSE']._serialized_start=988
+  _globals['_GETLEDGERRESPONSE']._serialized_end=1044
+  _globals['_GETTRANSCRIPTREQUEST']._serialized_start=1046
+  _globals['_GETTRANSCRIPTREQUEST']._serialized_end=1101
+  _globals['_GETTRANSCRIPTRESPONSE']._serialized_start=1103
+  _globals['_GETTRANSCRIPTRESPONSE']._serialized_end=1181
+  _globals['_GETBALANCEREQUEST']._serialized_start=1183
+  _globals['_GETBALANCEREQUEST']._serialized_end=1217
+  _globals['_GETBALANCERESPONSE']._serialized_start=1219
+  _globals['_GETBALANCERESPONSE']._serialized_end=1311
+  _globals['_COOPERATIONSERVICE']._serialized_start=1314
+  _globals['_COOPERATIONSERVICE']._serialized_end=1791
+  _globals['_ESCROWSERVICE']._serialized_start=1794
+  _globals['_ESCROWSERVICE']._serialized_end=2111
 # @@protoc_insertion_point(module_scope)

@@ -97,14 +97,16 @@ class GossipResponse(_message.Message):
     def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., proofs: _Optional[_Iterable[_Union[ForkProof, _Mapping]]] = ...) -> None: ...
 
 class ForkProof(_message.Message):
-    __slots__ = ("first", "second", "revocations")
+    __slots__ = ("first", "second", "revocations", "stamps")
     FIRST_FIELD_NUMBER: _ClassVar[int]
     SECOND_FIELD_NUMBER: _ClassVar[int]
     REVOCATIONS_FIELD_NUMBER: _ClassVar[int]
+    STAMPS_FIELD_NUMBER: _ClassVar[int]
     first: bytes
     second: bytes
     revocations: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, first: _Optional[bytes] = ..., second: _Optional[bytes] = ..., revocations: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    stamps: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, first: _Optional[bytes] = ..., second: _Optional[bytes] = ..., revocations: _Optional[_Iterable[bytes]] = ..., stamps: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class EvidenceBundle(_message.Message):
     __slots__ = ("envelopes",)
