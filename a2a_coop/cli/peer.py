@@ -94,6 +94,7 @@ from a2a_coop.runtime.trade import (
     fetch_escrow_mandate,
     forgotten_to_show,
     hidden_accept_check_ms,
+    last_witness_ms,
     negotiation_evidence,
     proposal,
     resume_trade,
@@ -1046,11 +1047,16 @@ def _still_owed(peer: Peer, neg: Negotiation) -> str:
     """What of ``neg`` its escrow has not taken after a run that failed, or "": our cut-off Counter's
     Withdraw (the escrow out of reach, or a refusal that may pass later: it may still take an Accept of
     the Counter, NEG-024 (a)), or the answer to our bonded offer (an Accept of the offer it holds still
-    binds, ESC-012). Either keeps the run unfinished, whatever became of the other steps."""
+    binds, ESC-012), or our Accept a lower answer cut back while its escrow may still witness it (the
+    counterparty can show it there alone, NEG-024). Each keeps the run unfinished, whatever became of the
+    other steps."""
     if peer.cut_off_counter(neg.id) is not None:
         return "our Withdraw of a cut-off Counter not taken yet"
     if bonded_offer_to_show(peer, neg) is not None:
         return "the answer to our bonded offer not taken by its escrow yet"
+    cut = accept_cut_back(peer, neg) if neg.contract is None else []
+    if cut and peer.clock() < last_witness_ms(cut[-2]):
+        return "our Accept cut back not shown to its escrow yet"
     return ""
 
 

@@ -54,7 +54,6 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
-    BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     Contract,
     Negotiation,
@@ -105,6 +104,7 @@ from a2a_coop.runtime.trade import (
     contract_evidence,
     forgotten_to_show,
     hidden_accept_check_ms,
+    last_witness_ms,
     offer_to_show,
     show_accept_cut_back_alone,
     unfinished,
@@ -717,7 +717,7 @@ class PeerNode:
                 return
             now = self.peer.clock()
             unanswered = neg.contract is None and neg.state in BARGAINING_STATES and offer is neg.outstanding
-            at = offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS if unanswered else now
+            at = last_witness_ms(offer) if unanswered else now
             if at <= now:
                 # At or past the check time: asked then by this process (the ask at the check time itself
                 # counts, else a clock standing still asks again and again), or its watch died with an
