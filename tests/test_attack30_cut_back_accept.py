@@ -15,13 +15,16 @@ left as it was, and its `resume` exited 0 ("REJECTED", finished) when that one S
 - failed for a reason a repeat passes (`RATE_LIMITED`, E out of reach for that call): "finished with the
   escrow; the peer refused" -- E's refusal named as the peer's -- because resume29's count of what a
   failed run still owes E (``_still_owed``) named the Withdraw and the bonded offer's answer, not the
-  cut-back Accept.
+  cut-back Accept; or
+- was answered with E's Mandate alone (public: anyone can replay it), an answer that takes nothing, and
+  the run, raising nothing, read the trade's state alone.
 
 Bob's operator, told all was done, ran nothing more; Alice showed E his Accept, E locked his bond, and her
 claim after the deadline took it. Who chose the values: whoever answered the Submit (the code); when E
 stops witnessing is the offer's bonding cutoff, which Bob's clock reads. What Alice gains: Bob's bond.
 Now `UNWITNESSED` ends the showing only once that cutoff (plus the clock tolerance) has passed by Bob's
-clock, and a run that failed before then still owes E the Accept: exit 3, and the next `resume` shows it.
+clock, and until then a run whose Accept E has not taken (no contract of it held) still owes E the
+Accept, whether it failed or not: exit 3, and the next `resume` shows it.
 """
 
 from __future__ import annotations
@@ -49,23 +52,26 @@ from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.testing import FixedClock, LocalEscrow
 from a2a_coop.transport import serve
 
-_FAILURES = {
+_FAILURES: dict[str, Exception | None] = {
     "a forged UNWITNESSED": Unwitnessed("not witnessed before its bonding cutoff", requirement="WIT-004"),
     "RATE_LIMITED": RateLimited("too many submits", requirement="RPC-012"),
+    "E's Mandate alone": None,  # an answer that takes nothing, from anyone holding E's public Mandate
 }
 
 
 class _Gate:
-    """E as `resume` reaches it: the first Submit carrying an Accept fails with ``error`` (E never sees it);
-    the rest goes to E."""
+    """E as `resume` reaches it: the first Submit carrying an Accept fails with ``error``, or is answered
+    with E's Mandate alone when None (E never sees it); the rest goes to E."""
 
-    def __init__(self, escrow: LocalEscrow, error: Exception) -> None:
+    def __init__(self, escrow: LocalEscrow, error: Exception | None) -> None:
         self.escrow, self.error, self.accepts = escrow, error, 0
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
         if "accept" in _bodies(list(envelopes)):
             self.accepts += 1
             if self.accepts == 1:
+                if self.error is None:
+                    return [self.escrow.mandate]
                 raise self.error
         return self.escrow.submit(envelopes)
 
@@ -79,7 +85,7 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
     tmp_path: Path, failure: str
 ) -> None:
     """The first `resume` meets ``failure`` on the Submit of Bob's cut-back Accept, a day before its offer's
-    bonding cutoff: it exits 3, the Accept not shown yet (before: exit 0, REJECTED); the next one shows E the
+    bonding cutoff: it exits 3, the Accept not taken yet (before: exit 0, REJECTED); the next one shows E the
     Accept, Bob delivers under the contract E witnessed, and Alice's claim takes nothing."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
@@ -94,7 +100,7 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
         assert (first.returncode, first.stdout) == (3, f"{short_id}  REJECTED\n"), first.stderr
-        assert "our Accept cut back not shown to its escrow yet" in first.stderr, first.stderr
+        assert "our Accept cut back not taken by its escrow yet" in first.stderr, first.stderr
         again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     # Alice never delivers: Bob's contract waits in PERFORMING, his Delivery given (exit 3, said why).
     assert (again.returncode, again.stdout) == (3, f"{short_id}  PERFORMING\n"), again.stderr
@@ -106,14 +112,16 @@ class _Forger:
     """E as served Bob's witness reaches it: the first ``times`` Submits carrying an Accept are refused
     ``UNWITNESSED`` by whoever answers for E (E never sees them); the rest goes to E."""
 
-    def __init__(self, escrow: LocalEscrow, times: int) -> None:
-        self.escrow, self.times, self.accepts = escrow, times, 0
+    def __init__(self, escrow: LocalEscrow, times: int, error: Exception | None) -> None:
+        self.escrow, self.times, self.error, self.accepts = escrow, times, error, 0
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
         if "accept" in _bodies(list(envelopes)):
             self.accepts += 1
             if self.accepts <= self.times:
-                raise _FAILURES["a forged UNWITNESSED"]
+                if self.error is None:
+                    return [self.escrow.mandate]
+                raise self.error
         return self.escrow.submit(envelopes)
 
     def __getattr__(self, name: str) -> Any:
@@ -121,13 +129,17 @@ class _Forger:
 
 
 @pytest.mark.req("NEG-024", "WIT-004")
-def test_a_served_node_asks_again_after_a_forged_unwitnessed_before_the_cutoff(tmp_path: Path) -> None:
+@pytest.mark.parametrize("failure", ["a forged UNWITNESSED", "E's Mandate alone"])
+def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
+    tmp_path: Path, failure: str
+) -> None:
     """cutoff27's served story (Alice's kept Reject cuts back served Bob's Accept of her bonded Counter C2):
-    the witness's Submits of his Accept meet a forged UNWITNESSED three times; the node asks again at its
-    doubling waits until E takes it -- before, the first forgery ended its asking (nothing of his Accept
-    reached E) -- and Bob delivers under the contract E witnessed; Alice's claim takes nothing."""
+    the witness's Submits of his Accept meet a forged UNWITNESSED (or E's Mandate alone) three times; the
+    node asks again at its doubling waits until E takes it -- before, the first forged UNWITNESSED ended its
+    asking (nothing of his Accept reached E) -- and Bob delivers under the contract E witnessed; Alice's
+    claim takes nothing."""
     w = _CutoffWorld(FixedClock())
-    forger = _Forger(w.escrow, 3)
+    forger = _Forger(w.escrow, 3, _FAILURES[failure])
     node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
     try:
         offer = _opening(w)

@@ -1007,7 +1007,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             lapsed = escrow is not None and at is not None and at <= peer.clock()
             out.write(f"{short_id}  {'EXPIRED' if lapsed else neg.state.value}\n")
             _say_withdraw_final(peer, neg)
-            why = unfinished(neg)
+            why = unfinished(neg) or _cut_back_owed(peer, neg)
             if lapsed:
                 print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
             elif why:
@@ -1054,9 +1054,16 @@ def _still_owed(peer: Peer, neg: Negotiation) -> str:
         return "our Withdraw of a cut-off Counter not taken yet"
     if bonded_offer_to_show(peer, neg) is not None:
         return "the answer to our bonded offer not taken by its escrow yet"
+    return _cut_back_owed(peer, neg)
+
+
+def _cut_back_owed(peer: Peer, neg: Negotiation) -> str:
+    """Why ``neg`` is not finished for our Accept a lower answer cut back (NEG-024) while its escrow may still
+    witness it -- we hold no contract of it, so the escrow has not taken it, whatever its answer said (one
+    that takes nothing is anyone's to give: the escrow's Mandate is public) -- or ""."""
     cut = accept_cut_back(peer, neg) if neg.contract is None else []
     if cut and peer.clock() < last_witness_ms(cut[-2]):
-        return "our Accept cut back not shown to its escrow yet"
+        return "our Accept cut back not taken by its escrow yet"
     return ""
 
 
