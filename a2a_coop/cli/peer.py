@@ -94,6 +94,7 @@ from a2a_coop.runtime.trade import (
     fetch_escrow_mandate,
     forgotten_to_show,
     hidden_accept_check_ms,
+    last_witness_ms,
     negotiation_evidence,
     proposal,
     resume_trade,
@@ -1006,7 +1007,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             lapsed = escrow is not None and at is not None and at <= peer.clock()
             out.write(f"{short_id}  {'EXPIRED' if lapsed else neg.state.value}\n")
             _say_withdraw_final(peer, neg)
-            why = unfinished(neg)
+            why = unfinished(neg) or _cut_back_owed(peer, neg)
             if lapsed:
                 print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
             elif why:
@@ -1046,11 +1047,23 @@ def _still_owed(peer: Peer, neg: Negotiation) -> str:
     """What of ``neg`` its escrow has not taken after a run that failed, or "": our cut-off Counter's
     Withdraw (the escrow out of reach, or a refusal that may pass later: it may still take an Accept of
     the Counter, NEG-024 (a)), or the answer to our bonded offer (an Accept of the offer it holds still
-    binds, ESC-012). Either keeps the run unfinished, whatever became of the other steps."""
+    binds, ESC-012), or our Accept a lower answer cut back while its escrow may still witness it (the
+    counterparty can show it there alone, NEG-024). Each keeps the run unfinished, whatever became of the
+    other steps."""
     if peer.cut_off_counter(neg.id) is not None:
         return "our Withdraw of a cut-off Counter not taken yet"
     if bonded_offer_to_show(peer, neg) is not None:
         return "the answer to our bonded offer not taken by its escrow yet"
+    return _cut_back_owed(peer, neg)
+
+
+def _cut_back_owed(peer: Peer, neg: Negotiation) -> str:
+    """Why ``neg`` is not finished for our Accept a lower answer cut back (NEG-024) while its escrow may still
+    witness it -- we hold no contract of it, so the escrow has not taken it, whatever its answer said (one
+    that takes nothing is anyone's to give: the escrow's Mandate is public) -- or ""."""
+    cut = accept_cut_back(peer, neg) if neg.contract is None else []
+    if cut and peer.clock() < last_witness_ms(cut[-2]):
+        return "our Accept cut back not taken by its escrow yet"
     return ""
 
 

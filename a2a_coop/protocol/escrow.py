@@ -79,6 +79,7 @@ from a2a_coop.protocol.errors import (
     MandateViolation,
     NonceReused,
     RateLimited,
+    StaleReference,
     Unwitnessed,
     WrongParty,
     utc_text,
@@ -1199,7 +1200,7 @@ class Escrow:
                     counted = self._newcomer(item, needed, packages)
                     try:
                         vs = self._receive(item, now_ms, counted=counted)
-                    except IllegalTransition as refusal:
+                    except (IllegalTransition, StaleReference) as refusal:
                         self._show_answer_taken(item, refusal)
                         raise
                     except KeyRevoked as revoked:
@@ -2123,9 +2124,10 @@ class Escrow:
                     requirement="ESC-014",
                 )
 
-    def _show_answer_taken(self, vs: VerifiedStatement, refusal: IllegalTransition) -> None:
+    def _show_answer_taken(self, vs: VerifiedStatement, refusal: IllegalTransition | StaleReference) -> None:
         """RPC-006 (b): ``vs``, an answer to an offer naming us (a Withdraw, Counter, Reject or Accept of it)
-        refused because we took another answer to that offer first, is refused with our Mandate, our Stamp
+        refused because we took another answer to that offer first -- ILLEGAL_TRANSITION, or STALE_REFERENCE
+        where that answer was a Counter still outstanding --, is refused with our Mandate, our Stamp
         that first named the answer we took (the first in our order) and that answer as evidence: signed
         statements closing the offer here, which its offerer checks before it takes the refusal as final
         (NEG-024 (a)). A refusal alone is unsigned, and one forged by whoever answered for us once kept an

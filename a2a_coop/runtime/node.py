@@ -54,7 +54,6 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
-    BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     Contract,
     Negotiation,
@@ -105,6 +104,7 @@ from a2a_coop.runtime.trade import (
     contract_evidence,
     forgotten_to_show,
     hidden_accept_check_ms,
+    last_witness_ms,
     offer_to_show,
     show_accept_cut_back_alone,
     unfinished,
@@ -300,7 +300,8 @@ class EscrowWitness:
     submission the escrow did not take -- it was unreachable, or refused it with a code a later Submit may
     pass (:data:`~a2a_coop.runtime.trade.RETRIED_REFUSALS`: a limit, or a time its clock has not reached)
     -- is tried again at doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused otherwise is
-    not.
+    not, unless it carries our Deliveries: a refusal is unsigned, so those are tried again, at most
+    :data:`ESCROW_ASK_CAP_S` apart, until they could be timely no more.
 
     Args:
         escrow: where to submit.
@@ -398,7 +399,7 @@ class EscrowWitness:
     def _submit(self, envelopes: list[bytes], attempt: int, until_ms: int | None = None) -> None:
         """Submit ``envelopes``; if the escrow did not take them, try again later (see the class
         docstring and :meth:`submit`), a refusal aside: the same evidence would be refused again."""
-        delay = self.retry_s * 2 ** (attempt - 1)
+        delay, cap = self.retry_s * 2 ** (attempt - 1), RETRY_CAP_S
         failure: Exception
         try:
             self.escrow.submit(envelopes)
@@ -406,17 +407,23 @@ class EscrowWitness:
         except CoopError as exc:
             if exc.code not in RETRIED_REFUSALS:  # the same bytes are refused again
                 log.warning("escrow witness: the escrow refused %s: %s", envelope_count(len(envelopes)), exc)
-                return
-            # A limit (RPC-012 (b)) or a time the escrow's clock has not reached (TIM-003, TIM-009): asked
-            # again, at its hint when it gives one later than our next try.
-            delay, failure = max(delay, getattr(exc, "retry_after_ms", 0) / 1000), exc
+                if until_ms is None or self.clock() >= until_ms:
+                    return
+                # Our Deliveries: a refusal is unsigned, and one forged by whoever answered for the escrow
+                # once kept them from it past their deadline, where the counterparty's claim took our bond
+                # (WIT-007; tests/test_attack30_witness_refused.py). Asked again until then, sparingly.
+                failure, cap = exc, ESCROW_ASK_CAP_S
+            else:
+                # A limit (RPC-012 (b)) or a time the escrow's clock has not reached (TIM-003, TIM-009):
+                # asked again, at its hint when it gives one later than our next try.
+                delay, failure = max(delay, getattr(exc, "retry_after_ms", 0) / 1000), exc
         except Exception as exc:  # transport failures: best effort, see the class docstring
             failure = exc
         n = envelope_count(len(envelopes))
         if attempt >= MAX_SUBMIT_ATTEMPTS and (until_ms is None or self.clock() >= until_ms):
             log.warning("escrow witness: submit of %s failed %d times, given up: %s", n, attempt, failure)
             return
-        delay = min(delay, RETRY_CAP_S)
+        delay = min(delay, cap)
         (log.warning if attempt < MAX_SUBMIT_ATTEMPTS else log.debug)(
             "escrow witness: submit of %s failed (attempt %d), again in %.1f s: %s",
             n,
@@ -717,7 +724,7 @@ class PeerNode:
                 return
             now = self.peer.clock()
             unanswered = neg.contract is None and neg.state in BARGAINING_STATES and offer is neg.outstanding
-            at = offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS if unanswered else now
+            at = last_witness_ms(offer) if unanswered else now
             if at <= now:
                 # At or past the check time: asked then by this process (the ask at the check time itself
                 # counts, else a clock standing still asks again and again), or its watch died with an

@@ -231,8 +231,13 @@ def hidden_accept_check_ms(peer: Peer, neg: Negotiation) -> int | None:
     bonds no contract of it (WIT-004, ESC-010) -- plus the clock tolerance, for an escrow's clock a little
     behind ours. None when there is nothing to ask about."""
     offer = unanswered_bonded_offer(peer, neg)
-    if offer is None:
-        return None
+    return None if offer is None else last_witness_ms(offer)
+
+
+def last_witness_ms(offer: VerifiedStatement) -> int:
+    """From when (by our clock) the escrow ``offer`` names witnesses no Accept of it any more: its bonding
+    cutoff -- expires_at_ms + 30 s (WIT-004, ESC-010) -- plus the clock tolerance, for an escrow's clock a
+    little behind ours."""
     return offer.header.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS
 
 
@@ -541,7 +546,10 @@ def _show_accept_cut_back(
     """Submit our Accept cut back in ``neg`` (:func:`accept_cut_back`), after the bargaining it accepts, to
     ``escrow`` when it is the one the accepted offer names (``dialled``, "" when the caller checked); its
     answer and that escrow, or None when there is nothing to show there or the escrow refused the Accept
-    as not witnessed before its offer's bonding cutoff (WIT-004)."""
+    as not witnessed before its offer's bonding cutoff (WIT-004) once that cutoff passed by our clock too.
+    Before it, that refusal is raised as any other: it is unsigned, and one forged by whoever answered
+    for the escrow once (a man in the middle, a proxy, a wrong address) ended our asking while the
+    counterparty could still show the escrow our Accept alone (tests/test_attack30_cut_back_accept.py)."""
     cut = accept_cut_back(peer, neg) if neg.contract is None else []
     named = proposal_of(cut[-2]).terms.escrow if cut else ""
     if not cut or (dialled and named != dialled):
@@ -549,7 +557,7 @@ def _show_accept_cut_back(
     try:
         return escrow.submit([vs.envelope for vs in cut]), named
     except CoopError as refused:
-        if refused.code != "UNWITNESSED":
+        if refused.code != "UNWITNESSED" or peer.clock() < last_witness_ms(cut[-2]):
             raise
         log.info("our Accept cut back in %s binds nothing: %s", neg.id.hex()[:12], refused)
         return None

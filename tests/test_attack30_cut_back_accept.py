@@ -1,0 +1,168 @@
+"""redteam30: one unsigned refusal, or one failed Submit, ended `resume`'s showing of Bob's cut-back Accept.
+
+The story of tests/test_attack27_resume_cut_back.py: Bob offers Alice a trade naming no escrow; Alice keeps
+a Reject of it and sends a Counter naming escrow E with both bonds; Bob accepts; her kept Reject cuts the
+line back in his view before he holds E's Stamp, and his run stops. `a2a-coop resume` shows E his Accept
+(NEG-024) -- else Alice shows it there alone, E locks his bond, he never delivers, and her claim takes it.
+
+final29 made the Withdraw of a cut-off Counter end only on E's signed word; the cut-back Accept's Submit was
+left as it was, and its `resume` exited 0 ("REJECTED", finished) when that one Submit:
+
+- met `UNWITNESSED` -- which the runtime read as E saying the Accept came past its offer's bonding cutoff
+  (WIT-004), so nothing binds Bob -- though that cutoff was a day off: a refusal is unsigned, and whoever
+  answered for E once (a man in the middle, a proxy, a wrong address) forged it, not even a line on
+  stderr; or
+- failed for a reason a repeat passes (`RATE_LIMITED`, E out of reach for that call): "finished with the
+  escrow; the peer refused" -- E's refusal named as the peer's -- because resume29's count of what a
+  failed run still owes E (``_still_owed``) named the Withdraw and the bonded offer's answer, not the
+  cut-back Accept; or
+- was answered with E's Mandate alone (public: anyone can replay it), an answer that takes nothing, and
+  the run, raising nothing, read the trade's state alone.
+
+Bob's operator, told all was done, ran nothing more; Alice showed E his Accept, E locked his bond, and her
+claim after the deadline took it. Who chose the values: whoever answered the Submit (the code); when E
+stops witnessing is the offer's bonding cutoff, which Bob's clock reads. What Alice gains: Bob's bond.
+Now `UNWITNESSED` ends the showing only once that cutoff (plus the clock tolerance) has passed by Bob's
+clock, and until then a run whose Accept E has not taken (no contract of it held) still owes E the
+Accept, whether it failed or not: exit 3, and the next `resume` shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_run import cli_process
+from test_attack26_cut_back_accept import _bodies
+from test_attack27_cut_off_counter import _mirror
+from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
+from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening
+from test_cutoff27_withdraw_everywhere import _World as _CutoffWorld
+from test_hidden_accept import _within
+
+from a2a_coop.cli.demo import provision
+from a2a_coop.protocol.errors import RateLimited, Unwitnessed
+from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime.journal import Journal
+from a2a_coop.runtime.node import remember_run
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.testing import FixedClock, LocalEscrow
+from a2a_coop.transport import serve
+
+_FAILURES: dict[str, Exception | None] = {
+    "a forged UNWITNESSED": Unwitnessed("not witnessed before its bonding cutoff", requirement="WIT-004"),
+    "RATE_LIMITED": RateLimited("too many submits", requirement="RPC-012"),
+    "E's Mandate alone": None,  # an answer that takes nothing, from anyone holding E's public Mandate
+}
+
+
+class _Gate:
+    """E as `resume` reaches it: the first Submit carrying an Accept fails with ``error``, or is answered
+    with E's Mandate alone when None (E never sees it); the rest goes to E."""
+
+    def __init__(self, escrow: LocalEscrow, error: Exception | None) -> None:
+        self.escrow, self.error, self.accepts = escrow, error, 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if "accept" in _bodies(list(envelopes)):
+            self.accepts += 1
+            if self.accepts == 1:
+                if self.error is None:
+                    return [self.escrow.mandate]
+                raise self.error
+        return self.escrow.submit(envelopes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.escrow, name)
+
+
+@pytest.mark.req("NEG-024", "WIT-004")
+@pytest.mark.parametrize("failure", list(_FAILURES))
+def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accept(
+    tmp_path: Path, failure: str
+) -> None:
+    """The first `resume` meets ``failure`` on the Submit of Bob's cut-back Accept, a day before its offer's
+    bonding cutoff: it exits 3, the Accept not taken yet (before: exit 0, REJECTED); the next one shows E the
+    Accept, Bob delivers under the contract E witnessed, and Alice's claim takes nothing."""
+    bob = provision(tmp_path, "bob")
+    w = _World(FixedClock(wall_clock_ms()), bob.did)
+    with Journal.open(bob.journal_path) as journal:
+        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
+        peer = Peer(
+            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
+        )
+        story = _Stopped(w, peer, "answered")
+    gate = _Gate(w.escrow, _FAILURES[failure])
+    short_id = story.offer.negotiation_id.hex()[:12]
+    with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
+        first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
+        assert (first.returncode, first.stdout) == (3, f"{short_id}  REJECTED\n"), first.stderr
+        assert "our Accept cut back not taken by its escrow yet" in first.stderr, first.stderr
+        again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
+    # Alice never delivers: Bob's contract waits in PERFORMING, his Delivery given (exit 3, said why).
+    assert (again.returncode, again.stdout) == (3, f"{short_id}  PERFORMING\n"), again.stderr
+    story.alice_claims(w, bob)
+    assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+
+
+class _Forger:
+    """E as served Bob's witness reaches it: the first ``times`` Submits carrying an Accept are refused
+    ``UNWITNESSED`` by whoever answers for E (E never sees them); the rest goes to E."""
+
+    def __init__(self, escrow: LocalEscrow, times: int, error: Exception | None) -> None:
+        self.escrow, self.times, self.error, self.accepts = escrow, times, error, 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if "accept" in _bodies(list(envelopes)):
+            self.accepts += 1
+            if self.accepts <= self.times:
+                if self.error is None:
+                    return [self.escrow.mandate]
+                raise self.error
+        return self.escrow.submit(envelopes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.escrow, name)
+
+
+@pytest.mark.req("NEG-024", "WIT-004")
+@pytest.mark.parametrize("failure", ["a forged UNWITNESSED", "E's Mandate alone"])
+def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
+    tmp_path: Path, failure: str
+) -> None:
+    """cutoff27's served story (Alice's kept Reject cuts back served Bob's Accept of her bonded Counter C2):
+    the witness's Submits of his Accept meet a forged UNWITNESSED (or E's Mandate alone) three times; the
+    node asks again at its doubling waits until E takes it -- before, the first forged UNWITNESSED ended its
+    asking (nothing of his Accept reached E) -- and Bob delivers under the contract E witnessed; Alice's
+    claim takes nothing."""
+    w = _CutoffWorld(FixedClock())
+    forger = _Forger(w.escrow, 3, _FAILURES[failure])
+    node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
+    try:
+        offer = _opening(w)
+        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
+        w.clock.advance(1_000)
+        kept = w.alice.reject(c1, "kept back")
+        w.clock.advance(1_000)
+        named = _mirror(c1)
+        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
+        c2 = w.alice.counter(c1, named)
+        w.clock.advance(1_000)
+        answered = map(verify_statement, node.exchange(c2.envelope, ()))
+        (accept,) = [vs for vs in answered if vs.body == "accept"]
+        node.exchange(kept.envelope, ())
+        stamped = w.escrow.escrow.verifier.witness.stamp_time
+        _within(10, lambda: stamped(w.party.did, accept.digest) is not None)
+        assert node.witness is not None
+        node.witness.flush()
+        neg = node.peer.negotiation(offer.negotiation_id)
+        node.witness.flush()  # his Delivery given to E (WIT-007)
+    finally:
+        node.close()
+    assert forger.accepts > 3
+    assert neg.contract is not None and neg.contract.accept.digest == accept.digest
+    assert any(by == w.bob.did for by, _ in neg.contract.delivered)
+    w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
