@@ -160,8 +160,15 @@ def test_the_successor_node_takes_over_the_exported_journal_and_settles_the_clai
     assert json.loads(out.read_text())["escrow"] == successor
     code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", s.new_key_path)
     assert code == 0, printed + err
-    code, printed, _ = run_cli(capsys, "escrow", "audit", out)  # two keys' ledgers: say which (AUD-001)
-    assert code == 1 and "ESCROW_AMBIGUOUS" in printed
+    # Two keys' ledgers, and which escrow is judged is the auditor's to say (AUD-001): a newcomer auditing
+    # the file as README does was told "name the escrow to audit", naming neither key nor option. The
+    # finding names both keys, and a line the escrow the file names and the option to pass it with.
+    code, printed, err = run_cli(capsys, "escrow", "audit", out)
+    assert code == 1 and "ESCROW_AMBIGUOUS" in printed and not err
+    assert s.escrow.did in printed and successor in printed
+    assert f"run again with --escrow-did {successor}" in printed, printed
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", successor)
+    assert code == 0 and "ledger ok" in printed, printed + err
 
 
 @pytest.mark.req("ESC-023")

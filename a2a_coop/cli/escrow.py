@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
@@ -341,6 +342,8 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
         digests = ", ".join(d.hex()[:16] for d in f.digests)
         out.write(f"FINDING {f.code}: {f.message}" + (f" ({digests})" if digests else "") + "\n")
     out.write("ledger ok: no findings\n" if report.ok else f"{len(report.findings)} findings\n")
+    if any(f.code == "ESCROW_AMBIGUOUS" for f in report.findings):
+        out.write(_which_escrow(inputs.named_escrows))
     if any(f.code == "CHAIN_GAP" and "the ledger starts at seq" in f.message for f in report.findings):
         # A trade's evidence (`export`) holds a few of the escrow's statements, not its ledger from seq 0:
         # every finding after that one is what the missing part would explain.
@@ -349,3 +352,17 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
             "audit; a trade's evidence (`a2a-coop export`) is checked with `a2a-coop verify`\n"
         )
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _which_escrow(named: Sequence[tuple[str, str]]) -> str:
+    """What to pass when the audit was told no escrow and several keys signed ledger statements (a
+    successor's transcript holds its predecessor's ledger too, AUD-006): the escrow the file names, as
+    ``escrow export`` writes it -- its author's word, so the auditor passes it, never the audit picking
+    it (AUD-001)."""
+    if len(named) == 1:
+        path, did = named[0]
+        return (
+            f"note: {path} names its escrow {did} (the field `escrow export` writes): to audit that escrow, "
+            f"run again with --escrow-did {did}\n"
+        )
+    return "note: pass --escrow-did DID (or the escrow's key file) to name the escrow to audit\n"

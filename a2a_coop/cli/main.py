@@ -740,7 +740,7 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.add_argument(
         "--escrow-did",
         help="the escrow audited, a did:key or its key file (default: the one key that issued ledger "
-        "entries; needed when several did)",
+        "entries; needed when several did, as in a successor's export, whose 'escrow' field names it)",
     )
     e.add_argument("--json", action="store_true", help="print one JSON report")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_audit"))
