@@ -984,9 +984,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--vectors",
         action="store_true",
-        help="also run test vector files (conformance/vectors/), exit 0 when each vector gives the result "
+        help="run test vector files (conformance/vectors/), exit 0 when each vector gives the result "
         "it expects: a vector file states its own expected results, so without this flag one is refused "
-        "-- evidence handed to you must not choose its own verdict",
+        "-- evidence handed to you must not choose its own verdict; with it, evidence is refused (verify "
+        "it without the flag)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))
