@@ -166,6 +166,19 @@ def test_a_did_file_given_where_a_did_is_asked_is_read_as_that_did(
     one_line_error(err, "did:key:z6Mktypo")
 
 
+@pytest.mark.parametrize("command", [["verify"], ["inspect"], ["escrow", "audit"]], ids=" ".join)
+def test_a_did_file_given_as_evidence_says_it_is_the_public_identity(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`a2a-coop verify alice.did` answered `alice.did: invalid JSON: Expecting value: line 1 column 1`,
+    as if a JSON file were damaged: it is named for what it is."""
+    did_file = tmp_path / "alice.did"
+    did_file.write_text(alice.did + "\n")
+    code, _, err = run_cli(capsys, *command, did_file)
+    assert code == 2
+    one_line_error(err, f"{did_file} is a did:key", "not evidence")
+
+
 def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

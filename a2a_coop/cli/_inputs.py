@@ -96,6 +96,10 @@ def read_json(path: str, data: bytes) -> Any | None:
         return None
     if not text.strip():
         raise UsageError(f"{path} is empty")
+    if text.startswith("did:key:"):  # `keygen > alice.did`: an identity, nothing signed to check
+        raise UsageError(
+            f"{path} is a did:key (the public identity a key file's owner gives out), not evidence"
+        )
     try:  # strict: a member name twice is refused, not resolved to one of its values (ENV-010)
         doc = strict_json_loads(text)
     except ValueError as exc:  # json.JSONDecodeError is one; so is "nested too deeply"
