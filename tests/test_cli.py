@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_run import run_cli
+from cli_run import one_line_error, run_cli
 
 from a2a_coop import __version__
 from a2a_coop.cli import build_parser, main
@@ -360,6 +360,27 @@ def test_verify_vector_file_with_a_wrong_expectation(
     assert "expected REPLAYED at" in out
     code, out, _ = run_cli(capsys, "verify", "--vectors", "--json", str(path))
     assert json.loads(out)["vectors"][0]["failures"][0]["tcId"] == 9999
+
+
+@pytest.mark.parametrize("with_a_vector_file", [False, True], ids=["alone", "beside-a-vector-file"])
+def test_verify_vectors_given_evidence_says_what_it_is_and_which_command_reads_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    trade: tuple[Party, Party, list[VerifiedStatement]],
+    with_a_vector_file: bool,
+) -> None:
+    """`verify --vectors evidence.json` (what `export` writes, not a vector file) verified the evidence and
+    exited 0, which read as "every vector as expected": it is now one line saying what the file is and
+    the command that verifies it, exit 2, whatever vector file is beside it."""
+    path = _transcript(tmp_path / "evidence.json", _all_envelopes(trade))
+    vectors = [str(ROOT / "conformance" / "vectors" / "canaries.json")] if with_a_vector_file else []
+    code, out, err = run_cli(capsys, "verify", "--vectors", *vectors, str(path))
+    assert (code, out) == (2, "")
+    one_line_error(
+        err, f"{path} is evidence (8 statements), not a test vector file", f"a2a-coop verify {path}`"
+    )
+    code, out, _ = run_cli(capsys, "verify", str(path))  # verified without --vectors, as the line says
+    assert code == 0 and "valid: 8 statements" in out
 
 
 @pytest.mark.req("CHN-004")

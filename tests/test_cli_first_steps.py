@@ -23,7 +23,7 @@ from cli_run import cli_process, one_line_error, run_cli
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli import build_parser
 from a2a_coop.cli._common import UsageError, address
-from a2a_coop.cli._runtime import check_output, load_key
+from a2a_coop.cli._runtime import check_output, load_key, write_transcript
 from a2a_coop.cli.conformance import _replay_base
 from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.runtime.journal import Journal
@@ -137,6 +137,46 @@ def test_a_did_file_given_as_the_key_or_mandate_says_it_is_the_public_identity(
     )
     assert code == 2
     one_line_error(err, f"{did_file} is a did:key", what_it_is_not)
+
+
+def test_a_did_file_given_where_a_did_is_asked_is_read_as_that_did(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--subject alice.did` (and `--escrow-did`, `reputation SUBJECT`, `revoke-key --agent`, which take "a
+    did:key or its key file") answered `alice.did is a did:key ..., not an a2a-coop key file`: it named
+    the file a did:key and refused it where a did:key is asked. The file is read as the did:key it
+    holds, as `$(cat alice.did)` passes it; garbage in such a file is refused as the did it claims."""
+    did_file = tmp_path / "alice.did"
+    did_file.write_text(alice.did + "\n")
+    clock = FixedClock()
+    offerer, bob = Party("offerer", clock), Party("bob", clock)
+    evidence = tmp_path / "evidence.json"
+    envelopes = [*offerer.setup, *bob.setup, offerer.offer(bob).envelope]
+    write_transcript(evidence, envelopes)
+    subject = tmp_path / "offerer.did"
+    subject.write_text(offerer.did + "\n")
+    for who in (subject, offerer.did):
+        code, out, err = run_cli(capsys, "audit", evidence, "--subject", who, "--json")
+        assert code == 0 and json.loads(out)["result"] == "clean", out + err
+    code, out, err = run_cli(capsys, "audit", evidence, "--subject", did_file)  # no statement of hers
+    assert code == 0 and not err, err
+    did_file.write_text("did:key:z6Mktypo\n")
+    code, _, err = run_cli(capsys, "audit", evidence, "--subject", did_file)
+    assert code == 2
+    one_line_error(err, "did:key:z6Mktypo")
+
+
+@pytest.mark.parametrize("command", [["verify"], ["inspect"], ["escrow", "audit"]], ids=" ".join)
+def test_a_did_file_given_as_evidence_says_it_is_the_public_identity(
+    tmp_path: Path, alice: Identity, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """`a2a-coop verify alice.did` answered `alice.did: invalid JSON: Expecting value: line 1 column 1`,
+    as if a JSON file were damaged: it is named for what it is."""
+    did_file = tmp_path / "alice.did"
+    did_file.write_text(alice.did + "\n")
+    code, _, err = run_cli(capsys, *command, did_file)
+    assert code == 2
+    one_line_error(err, f"{did_file} is a did:key", "not evidence")
 
 
 def test_a_journal_whose_escrow_mandate_is_unrecorded_says_how_to_give_it(

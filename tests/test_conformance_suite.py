@@ -689,6 +689,28 @@ def test_the_cases_that_break_their_own_chain_leave_no_contract_open_in_the_targ
         assert report["outstanding_value"] == 0, report["negotiations"]
 
 
+# The initiator cases that answer the target's Offer only with a defect it refuses: the Offer stayed
+# outstanding, PROPOSED in the target until it expired (three a run of the whole suite).
+UNANSWERED_OFFER_CASES = ("ini.accept-after-expiry", "ini.answer-bad-signature", "ini.withdraw-not-ours")
+
+
+@pytest.mark.req("NEG-001")
+def test_the_cases_that_leave_the_targets_offer_unanswered_reject_it_after(tmp_path: Path) -> None:
+    """A run of the whole suite against the reference peer closed every contract it opened but left the
+    target's own Offers of these cases PROPOSED until they expired: each case answers it with a Withdraw
+    that is not ours to sign, an Accept after its expiry or one with a bad signature, which the target
+    refuses, as the case checks. Once the case is over the suite now rejects it, as its offeree may."""
+    from tests.test_processes import status
+
+    for server, who in _serving(tmp_path, "bob", ["serve", "--conformance-control"]):
+        run = conformance("--target", server.target, *(f"--case={c}" for c in UNANSWERED_OFFER_CASES))
+        passed = f"{len(UNANSWERED_OFFER_CASES)} PASS"
+        assert run.returncode == 0 and passed in run.stdout, run.stdout + run.stderr
+        report = status(who)
+        assert [o["state"] for o in report["open"]] == [], report["open"]
+        assert report["negotiations"] == {"REJECTED": len(UNANSWERED_OFFER_CASES)}, report["negotiations"]
+
+
 def test_ctrl_c_mid_run_exits_130_in_one_line(tmp_path: Path) -> None:
     """Ctrl-C during a run ended it in a KeyboardInterrupt traceback (the process killed by SIGINT):
     the README promises exit 130 and one line from every command. The target stalls at its 4th

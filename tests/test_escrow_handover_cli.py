@@ -160,8 +160,47 @@ def test_the_successor_node_takes_over_the_exported_journal_and_settles_the_clai
     assert json.loads(out.read_text())["escrow"] == successor
     code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", s.new_key_path)
     assert code == 0, printed + err
-    code, printed, _ = run_cli(capsys, "escrow", "audit", out)  # two keys' ledgers: say which (AUD-001)
-    assert code == 1 and "ESCROW_AMBIGUOUS" in printed
+    # Two keys' ledgers, and which escrow is judged is the auditor's to say (AUD-001): a newcomer auditing
+    # the file as README does was told "name the escrow to audit", naming neither key nor option. The
+    # finding names both keys, and a line the escrow the file names and the option to pass it with.
+    code, printed, err = run_cli(capsys, "escrow", "audit", out)
+    assert code == 1 and "ESCROW_AMBIGUOUS" in printed and not err
+    assert s.escrow.did in printed and successor in printed
+    assert f"run again with --escrow-did {successor}" in printed, printed
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", successor)
+    assert code == 0 and "ledger ok" in printed, printed + err
+
+
+@pytest.mark.req("ESC-023", "AUD-001")
+def test_the_audit_of_a_successors_export_before_it_signed_anything_names_the_escrow_to_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's hand-over, then `escrow export` of the successor's journal and `escrow audit` of it: the
+    successor had signed no ledger statement yet, so the audit, told no escrow, judged the one key that
+    had -- the predecessor -- and found the hand-over unstamped (exit 1, two UNSTAMPED_EVIDENCE), with no
+    word that the file is another escrow's. It still judges that key (the file's `escrow` field is its
+    author's word, AUD-001), and a line names the escrow the file names and the option to pass."""
+    s = Scene(tmp_path)
+    old = s.export()
+    s.clock.now_ms = s.deadline + 1
+    revocation = s.revoke(s.clock.now_ms - 1)
+    handover = tmp_path / "escrow2.mandate.json"
+    principal = tmp_path / "escrow-principal.key"
+    argv = ["--agent", s.new_key_path, "--succeeds", s.escrow.did, "--days", "30", "--out", handover]
+    assert run_cli_ok("mandate", "--principal", principal, *argv)
+    mandate = load_envelope(handover, "mandate")
+    predecessor = [item.data for item in load([str(old), str(revocation)]).items]
+    journal = tmp_path / "escrow2.db"
+    EscrowNode(s.new_key, mandate, journal, clock=s.now, predecessor=predecessor).close()
+    out = tmp_path / "new.json"
+    assert run_cli_ok("escrow", "export", "--journal", journal, "--mandate", handover, "--out", out)
+    code, printed, err = run_cli(capsys, "escrow", "audit", out)
+    assert code == 1 and not err and f"escrow {s.escrow.did}:" in printed, printed + err
+    successor = s.new_key.did
+    assert f"names its escrow {successor}, not {s.escrow.did}" in printed, printed
+    assert f"run again with --escrow-did {successor}" in printed
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", successor)
+    assert f"escrow {successor}:" in printed and "note:" not in printed, printed + err
 
 
 @pytest.mark.req("ESC-023")

@@ -181,6 +181,54 @@ def test_binding_from_sends_the_keys_first_checkpoint_which_a_thiefs_later_state
     one_line_error(err, "a binding is a statement of")
 
 
+@pytest.mark.req("KEY-008")
+def test_binding_from_a_served_journal_that_only_made_offers_sends_its_first_checkpoint_unwarned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README's way for an agent that never served: serve its journal a moment and give --binding-from
+    its address. Alice only ever ran `offer` (her journal holds an Offer, a Delivery and a Receipt to
+    Carol, no Checkpoint): her peer signs its first Checkpoint when asked, which the command said was
+    "not the key's first Checkpoint ... a target holding a later statement of the key may refuse" -- it
+    is the first, sent unwarned, and Carol takes the revocation."""
+    alice, carol = provision(tmp_path, "alice"), provision(tmp_path, "carol")
+    carols = start_server("carol", ["serve", *carol.files()], tmp_path / "carol.log")
+    try:
+        carol_at = wait_listening(carols).target
+        trade = [
+            "offer",
+            *alice.files(),
+            "--to",
+            carol_at,
+            "--give",
+            "code-review:10",
+            "--want",
+            "copy-editing:9",
+        ]
+        code, stdout, err = run_cli(capsys, *trade)
+        assert code == 0 and "FULFILLED" in stdout, (stdout, err)
+        alices = start_server("alice", ["serve", *alice.files()], tmp_path / "alice.log")
+        try:
+            alice_at = wait_listening(alices).target
+            out = tmp_path / "revocation.json"
+            base = ["revoke-key", *_principal(alice), "--agent", alice.did, "--out", out]
+            code, stdout, err = run_cli(capsys, *base, "--binding-from", alice_at, "--send", carol_at)
+        finally:
+            stop_process(alices.popen)
+    finally:
+        stop_process(carols.popen)
+    assert code == 0, (stdout, err)
+    assert f"peer {carol_at}: taken" in stdout and "binding:" not in stdout, stdout
+    with Journal.open(tmp_path / "alice.db", lock=False) as journal:
+        [checkpoint] = [
+            vs
+            for vs in map(verify_statement, journal.log_range(alice.did, 0, 100))
+            if vs.body == "checkpoint"
+        ]
+    assert checkpoint.header.seq == 3  # after her Offer, Delivery and Receipt: her first all the same
+    with Journal.open(tmp_path / "carol.db", lock=False) as journal:
+        assert journal.by_digest(_revocation(out).digest) is not None
+
+
 def _thief(who: Identity, *, seq: int) -> ChainSigner:
     """Whoever copied ``who``'s agent key, signing from ``seq`` on (a seq ahead of the owner's chain)."""
     return ChainSigner(who.key, clock=wall_clock_ms, nonce=lambda: os.urandom(16), head=(seq, os.urandom(32)))

@@ -58,6 +58,9 @@ class Item:
 class Inputs:
     files: list[str] = field(default_factory=list)  # every path read, in order
     items: list[Item] = field(default_factory=list)
+    # (path, did): the escrow a transcript's ``escrow`` field names (``escrow export`` writes it). Its
+    # author's word, never what an audit judges unasked (AUD-001): a hint of what to pass.
+    named_escrows: list[tuple[str, str]] = field(default_factory=list)
     vector_files: list[tuple[str, list[Vector]]] = field(default_factory=list)
     reputation_files: list[tuple[str, list[ReputationVector] | list[RatingVector]]] = field(
         default_factory=list
@@ -93,6 +96,10 @@ def read_json(path: str, data: bytes) -> Any | None:
         return None
     if not text.strip():
         raise UsageError(f"{path} is empty")
+    if text.startswith("did:key:"):  # `keygen > alice.did`: an identity, nothing signed to check
+        raise UsageError(
+            f"{path} is a did:key (the public identity a key file's owner gives out), not evidence"
+        )
     try:  # strict: a member name twice is refused, not resolved to one of its values (ENV-010)
         doc = strict_json_loads(text)
     except ValueError as exc:  # json.JSONDecodeError is one; so is "nested too deeply"
@@ -168,4 +175,6 @@ def load_transcript(path: str, doc: Any, out: Inputs) -> None:
         if mode not in ("sparse", "complete"):
             raise UsageError(f"{path}: mode must be 'sparse' or 'complete'")
         out.complete |= mode == "complete"
+        if isinstance(doc.get("escrow"), str):
+            out.named_escrows.append((path, doc["escrow"]))
     out.items.extend(envelope_item(path, i, e) for i, e in enumerate(envelopes))

@@ -189,11 +189,14 @@ def refuse_mandate_out_of_time(path: Path, mandate: bytes, now_ms: int) -> None:
 
 
 def resolve_did(text: str) -> str:
-    """A did:key as given, or the did of a key file."""
+    """A did:key as given, the did of a key file, or the did:key a file holds (``keygen > alice.did``:
+    README's files, which ``$(cat alice.did)`` reads the same)."""
     if not text.startswith("did:"):
         path = Path(text)
         if path.exists():
-            return load_key(path).did
+            data, doc = _read_json_file(path, "key file")
+            held = _not_json(data) if doc is None else ""
+            return resolve_did(data.decode().strip()) if held.startswith("a did:key") else load_key(path).did
         raise UsageError(f"{text!r} is neither a did:key nor a key file")
     try:
         public_key_from_did(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
@@ -341,6 +342,9 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
         digests = ", ".join(d.hex()[:16] for d in f.digests)
         out.write(f"FINDING {f.code}: {f.message}" + (f" ({digests})" if digests else "") + "\n")
     out.write("ledger ok: no findings\n" if report.ok else f"{len(report.findings)} findings\n")
+    if args.escrow_did is None:
+        ambiguous = any(f.code == "ESCROW_AMBIGUOUS" for f in report.findings)
+        out.write(_which_escrow(report.escrow, inputs.named_escrows, ambiguous=ambiguous))
     if any(f.code == "CHAIN_GAP" and "the ledger starts at seq" in f.message for f in report.findings):
         # A trade's evidence (`export`) holds a few of the escrow's statements, not its ledger from seq 0:
         # every finding after that one is what the missing part would explain.
@@ -349,3 +353,22 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
             "audit; a trade's evidence (`a2a-coop export`) is checked with `a2a-coop verify`\n"
         )
     return EXIT_OK if report.ok else EXIT_INVALID
+
+
+def _which_escrow(audited: str | None, named: Sequence[tuple[str, str]], *, ambiguous: bool) -> str:
+    """What to pass when the audit, told no escrow, judged another escrow than the file names, or none
+    (several keys signed ledger statements, ``ESCROW_AMBIGUOUS``): a successor's export holds its
+    predecessor's ledger first, and its own statements after, if it signed any yet (AUD-006). The file's
+    ``escrow`` field (``escrow export`` writes it) is its author's word, so the auditor passes it; the
+    audit never picks it (AUD-001). Empty when there is nothing to say."""
+    files = {did for _, did in named}
+    if len(files) == 1 and audited not in files and (audited is not None or ambiguous):
+        path, did = named[0]
+        what = "" if audited is None else f", not {audited}, the one key that signed ledger statements"
+        return (
+            f"note: {path} names its escrow {did}{what} (the field `escrow export` writes): to audit it, "
+            f"run again with --escrow-did {did}\n"
+        )
+    if ambiguous:
+        return "note: pass --escrow-did DID (or the escrow's key file) to name the escrow to audit\n"
+    return ""

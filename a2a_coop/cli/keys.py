@@ -227,26 +227,31 @@ def _fetch_binding(
     (GetLog from seq 0), KEY-008's binding: a later one is refused where a statement of the key issued
     before it at a higher seq is held (CHN-005) -- a thief's, say -- or where a revocation of the key
     dated before it is held (KEY_REVOKED), and the revocation with it, while the first, signed before
-    either, is taken. When the peer gives none, its head Checkpoint (GetCheckpoint), said in one line."""
+    either, is taken. When the peer gives none, its head Checkpoint (GetCheckpoint): the key's first when
+    its whole log showed none before (a journal that only made offers, served for this, signs its first
+    on asking), else said in one line."""
     with CooperationClient(address, tls=tls) as client:
 
-        def first() -> tuple[bytes | None, str]:
+        def first() -> tuple[bytes | None, bool, str]:
             try:
-                return _first_checkpoint(client, key, mandates), ""
+                return *_first_checkpoint(client, key, mandates), ""
             except CoopError as exc:
-                return None, _one_line(exc)
+                return None, False, _one_line(exc)
             except TransportError as exc:  # nothing answering, or no peer there: said as such
                 if exc.code in _NOT_A_PEER:
                     raise
-                return None, _one_line(exc)
+                return None, False, _one_line(exc)
 
-        envelope, failed = first_contact("--binding-from", address, "peer", first)
+        envelope, whole, failed = first_contact("--binding-from", address, "peer", first)
         if envelope is not None:
             return f"the first Checkpoint in the log of the peer at {address}", envelope
         why = failed or (
             f"no Checkpoint of {short(key)} under this principal's Mandate in the part of its log it shows"
         )
         checkpoint = first_contact("--binding-from", address, "peer", client.get_checkpoint)
+        if whole and _is_binding_checkpoint(checkpoint, key, mandates):
+            # Signed after a log that held none of the key's: its first, nothing to warn of.
+            return f"the first Checkpoint of the peer at {address} (signed on asking)", checkpoint
         out.write(
             f"binding: the peer at {address} gave not the key's first Checkpoint ({why}): sending its "
             "latest, which a target holding a later statement of the key may refuse (KEY-008)\n"
@@ -261,18 +266,26 @@ _NOT_A_PEER: Final = frozenset(
 
 def _first_checkpoint(
     client: CooperationClient, key: str, mandates: Sequence[VerifiedStatement]
-) -> bytes | None:
+) -> tuple[bytes | None, bool]:
     """The first Checkpoint of ``key`` under one of ``mandates`` in the public log ``client`` reads, in
     its first :data:`BINDING_PAGES` pages, that a verifier holding only the Mandates takes
-    (:func:`_binding_refusal`: one it refuses is skipped); None if there is none there."""
-    digests = {m.digest for m in mandates}
+    (:func:`_binding_refusal`: one it refuses is skipped), or None if there is none there; and whether
+    the whole log was read (fewer pages than that: a Checkpoint of the key signed next is its first)."""
+    read = 0
     for page in itertools.islice(client.log_pages(0), BINDING_PAGES):  # no page past them asked
+        read += 1
         for envelope in page:
-            vs = verify_statement(envelope)
-            ours = vs.issuer == key and vs.body == "checkpoint" and vs.header.mandate in digests
-            if ours and _binding_refusal(vs, mandates) is None:
-                return envelope
-    return None
+            if _is_binding_checkpoint(envelope, key, mandates):
+                return envelope, True
+    return None, read < BINDING_PAGES
+
+
+def _is_binding_checkpoint(envelope: bytes, key: str, mandates: Sequence[VerifiedStatement]) -> bool:
+    """Whether ``envelope`` is a Checkpoint of ``key`` under one of ``mandates`` that a verifier holding
+    only the Mandates takes as the key's binding."""
+    vs = verify_statement(envelope)
+    ours = vs.issuer == key and vs.body == "checkpoint" and vs.header.mandate in {m.digest for m in mandates}
+    return ours and _binding_refusal(vs, mandates) is None
 
 
 def _binding_refusal(vs: VerifiedStatement, mandates: Sequence[VerifiedStatement]) -> str | None:

@@ -481,7 +481,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "is never reused.",
     )
     p.add_argument("--principal", type=Path, required=True, help="the principal's key file")
-    p.add_argument("--agent", required=True, help="the agent's did:key (or its key file)")
+    p.add_argument("--agent", required=True, help="the agent's did:key (or its key file, or its .did file)")
     _add_new_file_out(p, "the mandate (DSSE JSON)")
     p.add_argument(
         "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
@@ -532,7 +532,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         required=True,
         help="the principal's key file (or the agent's own, for a key revoking itself)",
     )
-    p.add_argument("--agent", required=True, help="the did:key to revoke (or its key file)")
+    p.add_argument("--agent", required=True, help="the did:key to revoke (or its key file, or its .did file)")
     p.add_argument(
         "--effective",
         type=parse_time,
@@ -688,7 +688,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         nargs="+",
         type=funding,
         metavar="DID=AMOUNT",
-        help="the party (a did:key or a key file) and the amount to credit it",
+        help="the party (a did:key, a key file or a .did file) and the amount to credit it",
     )
     e.add_argument("--key", type=Path, required=True, help="the escrow's key file")
     e.add_argument("--mandate", type=Path, required=True, help="its mandate")
@@ -739,8 +739,9 @@ def _add_runtime_parsers(sub: Any) -> None:
     e.add_argument("files", nargs="+", metavar="FILE")
     e.add_argument(
         "--escrow-did",
-        help="the escrow audited, a did:key or its key file (default: the one key that issued ledger "
-        "entries; needed when several did)",
+        help="the escrow audited, a did:key, its key file or its .did file (default: the one key that "
+        "issued ledger entries; needed when several did, as in a successor's export, whose 'escrow' field "
+        "names it)",
     )
     e.add_argument("--json", action="store_true", help="print one JSON report")
     e.set_defaults(func=_Command("escrow", "cmd_escrow_audit"))
@@ -881,7 +882,7 @@ def _add_runtime_parsers(sub: Any) -> None:
         "peer's reputation view (SPEC 10.3): score, uncertainty, trust, how many attestations with "
         "stake stand behind it, and each attestation about it with its rater, outcome and stake (0 "
         "with the reason when it weighs nothing). SUBJECT is a did:key (an agent, scored as its "
-        "principal, or a principal) or a key file.",
+        "principal, or a principal), a key file or a file holding a did:key (keygen > NAME.did).",
     )
     p.add_argument("subject", metavar="SUBJECT")
     _add_reader(p)
@@ -984,9 +985,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--vectors",
         action="store_true",
-        help="also run test vector files (conformance/vectors/), exit 0 when each vector gives the result "
+        help="run test vector files (conformance/vectors/), exit 0 when each vector gives the result "
         "it expects: a vector file states its own expected results, so without this flag one is refused "
-        "-- evidence handed to you must not choose its own verdict",
+        "-- evidence handed to you must not choose its own verdict; with it, evidence is refused (verify "
+        "it without the flag)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))
@@ -1000,7 +1002,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Exit 1 when a hard proof is found, 0 otherwise.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="binary or DSSE JSON envelopes, JSON transcripts")
-    p.add_argument("--subject", metavar="DID", help="audit only this key (a did:key or its key file)")
+    p.add_argument(
+        "--subject", metavar="DID", help="audit only this key (a did:key, its key file or its .did file)"
+    )
     p.add_argument(
         "--proofs",
         type=Path,

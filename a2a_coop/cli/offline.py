@@ -211,6 +211,15 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
             f"{path} is a test vector file, which states its own expected results: run it with "
             "`a2a-coop verify --vectors`; evidence (what `export` writes) verifies without it"
         )
+    if args.vectors and inputs.items:
+        # Evidence verified under --vectors exited 0 on a valid transcript, which read as "every vector as
+        # expected": the flag runs vector files and proofs, and evidence has its own verdict.
+        path = inputs.items[0].file
+        count = sum(item.file == path for item in inputs.items)
+        raise UsageError(
+            f"{path} is evidence ({count} statement{'s' if count != 1 else ''}), not a test vector file: "
+            f"`a2a-coop verify {path}` (without --vectors) verifies it"
+        )
     now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
     vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
     vectors += [_reputation_report(path, run_reputation_vectors(vs)) for path, vs in inputs.reputation_files]

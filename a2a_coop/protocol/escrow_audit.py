@@ -135,7 +135,8 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
             findings.append(
                 Finding(
                     "ESCROW_AMBIGUOUS",
-                    f"ledger statements by {len(issuers)} keys: name the escrow to audit",
+                    f"ledger statements by {len(issuers)} keys ({', '.join(issuers)}): "
+                    "name the escrow to audit",
                     (),
                 )
             )

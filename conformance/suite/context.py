@@ -448,6 +448,9 @@ class Context:
         # Contracts without escrow the target formed by accepting an Offer of ours (send): closed once
         # the case is over (close_contracts), so that a run leaves none of them open in the target.
         self._formed: list[tuple[Party, VerifiedStatement, VerifiedStatement, list[VerifiedStatement]]] = []
+        # Offers and Counters the target made a party of ours (the initiator cases): rejected once the case
+        # is over if still outstanding (reject_open_offers), so that a run leaves none PROPOSED in the target.
+        self._offered: list[tuple[Party, VerifiedStatement]] = []
         self.failure = ""  # set by the suite's own server when the target sends it something invalid
         if session.info.mandate:
             self.hold(session.info.mandate)
@@ -564,6 +567,33 @@ class Context:
                         self.follow(vs)
                         receipt = party.receipt(vs)
                         self.exchange(receipt.envelope, note="closing the case's contract: our receipt")
+            except (CoopError, ConnectionError, grpc.RpcError):  # closing is a courtesy, never a verdict
+                continue
+
+    def note_offered(self, party: Party, vs: VerifiedStatement) -> None:
+        """Remember an Offer or Counter of the target to ``party``, one of ours, to reject after the case."""
+        if vs.body in ("offer", "counter") and vs.issuer == self.target and vs.audience == party.did:
+            self._offered.append((party, vs))
+
+    def reject_open_offers(self) -> None:
+        """Reject each Offer or Counter the target made one of our parties that is still outstanding once
+        the case is over -- answered only with a defect the target refused (our Withdraw of it, an Accept
+        with a bad signature) -- as its offeree may (NEG-001). Unanswered, each stayed PROPOSED in the
+        target until it expired (three a run of the initiator cases). One expired already is left: no
+        answer to it is taken (NEG-007). What the target answers is not judged here."""
+        for party, offer in self._offered:
+            negotiation = self.shadow.negotiations.by_id.get(offer.negotiation_id)
+            if (
+                negotiation is None
+                or negotiation.is_terminal
+                or negotiation.outstanding.digest != offer.digest
+                or offer.header.expires_at_ms <= self.clock.now_ms
+            ):
+                continue
+            try:
+                reject = party.reject(offer, "the conformance case is over")
+                if self.exchange(reject.envelope, note="closing the case: our reject of its offer").ok:
+                    self.sent(reject)
             except (CoopError, ConnectionError, grpc.RpcError):  # closing is a courtesy, never a verdict
                 continue
 

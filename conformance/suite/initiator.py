@@ -88,6 +88,7 @@ class _Counterparty:
         accepted = self.ctx.shadow.statements.get(vs.statement.accept.offer) if vs.body == "accept" else None
         if accepted is not None and accepted.issuer == self.party.did:  # our Counter: a contract to close
             self.ctx.note_formed(accepted, [vs])
+        self.ctx.note_offered(self.party, vs)  # rejected after the case if the case left it outstanding
         answers = list(self.answer(vs))
         if vs.body == "offer":
             answers = [self.party.mandate_vs.envelope, *answers]  # RPC-002: our Mandate first

@@ -160,6 +160,7 @@ def run_case(session: Session, case: Case) -> tuple[Outcome, Context]:
             outcome = case.run(ctx)
         finally:
             ctx.close_contracts()
+            ctx.reject_open_offers()
     except CaseFailed as exc:
         outcome = Outcome(exc.level, exc.reason)
     except ConnectionError:
