@@ -270,6 +270,8 @@ PRECEDENCE: Final = (
 
 
 Place = tuple[int, str, int]  # a statement's (issued_at_ms, issuer, seq)
+# What answers an offer (NEG-001): an escrow that took one takes no other (ESC-014).
+OFFER_ANSWERS: Final = frozenset({"counter", "accept", "reject", "withdraw"})
 # The answers NEG-021 orders by their issuer's chain.
 _ANSWER_BODIES: Final = frozenset({"counter", "accept", "reject"})
 
