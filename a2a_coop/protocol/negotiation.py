@@ -597,6 +597,12 @@ def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
     return vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
 
 
+def claims_end_ms(proposal: trade_pb2.Offer) -> int:
+    """When a claim under a contract of ``proposal`` can come no more (SPEC 4.5): its last item deadline
+    plus the claim window -- what an offer of it exposes ends then, whatever its escrow took."""
+    return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
+
+
 _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
 _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE

@@ -43,6 +43,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     State,
     cited,
+    claims_end_ms,
     proposal_of,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
@@ -196,7 +197,7 @@ def forgotten_to_show(
         if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
             continue
         nid = stmt.header.negotiation_id
-        if nid not in held and _last_deadline(proposal) + CLAIM_WINDOW_MS >= now_ms:
+        if nid not in held and claims_end_ms(proposal) >= now_ms:
             ids[nid] = None
     out = []
     for nid in {**ids, **accepted}:
@@ -215,11 +216,7 @@ def _claimable_cut_back(peer: Peer, neg: Negotiation, now_ms: int) -> bool:
     """Whether ``neg`` holds our Accept cut back (:func:`accept_cut_back`) under which a claim can still
     come: a deadline of the accepted offer's items plus the claim window is ahead of ``now_ms``."""
     cut = accept_cut_back(peer, neg)
-    return bool(cut) and _last_deadline(proposal_of(cut[-2])) + CLAIM_WINDOW_MS >= now_ms
-
-
-def _last_deadline(proposal: trade_pb2.Offer) -> int:
-    return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+    return bool(cut) and claims_end_ms(proposal_of(cut[-2])) >= now_ms
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -699,20 +696,20 @@ def _fetch_refusal_evidence(refused: CoopError, escrow: Submitter, counter: Veri
     if seq is None or not isinstance(escrow, TranscriptReader):
         return []
     page, _, _ = escrow.get_transcript(seq, 1)
-    if not page:
-        return []
-    answers = []
-    for envelope in page[1:]:
+    stamps, answers = [], []
+    for envelope in page:  # at seq 0 the escrow's Mandates come first (ESC-006)
         try:
             vs = verify_statement(envelope)
         except CoopError:
             continue
-        if vs.body in OFFER_ANSWERS and cited(vs) == counter.digest:
+        if vs.body == "stamp" and vs.header.seq == seq:
+            stamps.append(envelope)
+        elif vs.body in OFFER_ANSWERS and cited(vs) == counter.digest:
             answers.append(envelope)
-    if not answers:
+    if not stamps or not answers:
         return []
     mandate, _ = split_escrow_answer(escrow.submit([]))
-    return [mandate, page[0], *answers]
+    return [mandate, stamps[0], *answers]
 
 
 def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError | None) -> None:
@@ -744,7 +741,7 @@ def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError |
         )
     why = f"refused for good: {refused}" if refused is not None else "answered without taking it"
     log.warning("our Withdraw of our cut-off Counter %s: the escrow %s", counter.digest.hex()[:12], why)
-    peer.withdraw_final(counter, why, _last_deadline(proposal_of(counter)) + CLAIM_WINDOW_MS)
+    peer.withdraw_final(counter, why, claims_end_ms(proposal_of(counter)))
 
 
 def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
