@@ -22,13 +22,20 @@ from typing import Any
 import pytest
 from cli_run import cli_process
 from test_attack27_cut_off_counter import _bodies
-from test_cutoff27_withdraw_everywhere import _ServedAlice, _stopped_on_disk, _World
+from test_cutoff27_withdraw_everywhere import (
+    _bonded_past_a_kept_answer,
+    _node,
+    _ServedAlice,
+    _stopped_on_disk,
+    _World,
+)
 from test_cutoff28_final_withdraw import _withdrawn
 from test_final29_proven_final_refusal import _Forger
+from test_hidden_accept import _within
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import IllegalTransition
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock, service
 from a2a_coop.transport import EscrowClient, serve
@@ -38,11 +45,12 @@ from a2a_coop.transport.errors import EVIDENCE_BUDGET_BYTES
 PADDING = 150
 
 
-def _rejected_in_a_large_stamp(w: _World, story: object, bob_mandate: bytes) -> bytes:
-    """Alice shows E the line to Bob's bonded Counter with PADDING Offers of hers naming E and her Reject
-    of the Counter, in one Submit: E takes the Reject first (ESC-014) under a Stamp naming them all.
+def _rejected_in_a_large_stamp(
+    w: _World, line: Sequence[VerifiedStatement], counter: VerifiedStatement, bob_mandate: bytes
+) -> bytes:
+    """Alice shows E the ``line`` to Bob's bonded ``counter`` with PADDING Offers of hers naming E and her
+    Reject of the Counter, in one Submit: E takes the Reject first (ESC-014) under a Stamp naming them all.
     Returns the Reject's envelope."""
-    line = [vs.envelope for vs in story.line]  # type: ignore[attr-defined]
     due = w.clock.now_ms + 86_400_000
     small = w.alice.proposal(  # worth little: a hundred and fifty stay under her Mandate's cap
         escrow=w.party.did,
@@ -50,9 +58,9 @@ def _rejected_in_a_large_stamp(w: _World, story: object, bob_mandate: bytes) -> 
         wants=[service("hint", value=1, deadline_ms=due)],
     )
     padding = [w.alice.offer(w.bob, small).envelope for _ in range(PADDING)]
-    reject = w.alice.reject(story.ours, "not at these terms")  # type: ignore[attr-defined]
-    answer = w.escrow.submit([*w.alice.setup, bob_mandate, *line, *padding, reject.envelope])
-    stamp = verify_statement(answer[-1])
+    reject = w.alice.reject(counter, "not at these terms")
+    shown = [*w.alice.setup, bob_mandate, *(vs.envelope for vs in line), *padding, reject.envelope]
+    stamp = verify_statement(w.escrow.submit(shown)[-1])
     assert stamp.body == "stamp" and reject.digest in stamp.statement.stamp.statements
     return reject.envelope
 
@@ -71,7 +79,7 @@ def test_a_refusal_whose_evidence_does_not_fit_names_the_stamp_bob_reads_from_th
     story = _stopped_on_disk(
         bob, w, "answered", check=lambda peer, s: signed.append(peer.withdraw_cut_off(s.offer.negotiation_id))
     )
-    reject = _rejected_in_a_large_stamp(w, story, bob.mandate)
+    reject = _rejected_in_a_large_stamp(w, story.line, story.ours, bob.mandate)
     shown = [*w.alice.setup, bob.mandate, *(vs.envelope for vs in story.line), signed[0][1].envelope]
     alice = _ServedAlice(story, w.alice)
     forger = _Forger(w.escrow, w.escrow.submit, times=0)  # E itself, its Withdraw Submits counted
@@ -124,3 +132,28 @@ def test_a_forged_refusal_naming_a_stamp_of_no_answer_proves_nothing(tmp_path: P
     assert (again.returncode, again.stdout) == (0, f"{short_id}  REJECTED\n"), again.stderr
     assert forger.withdraws == 2 and _withdrawn(w) == [story.ours.digest]
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
+
+
+@pytest.mark.req("NEG-024", "ESC-014", "RPC-006")
+def test_a_served_node_reads_the_stamp_its_escrows_refusal_names(tmp_path: Path) -> None:
+    """Served Bob's witness reaches E over gRPC; Alice's Reject of his bonded Counter C3 (test_cutoff27's
+    story) reached E first under a Stamp too large for a refusal. The node's Withdraw of C3 is refused bare
+    but for ``stamp_seq``: it reads the Stamp, records the Withdraw as answered for good after one Submit
+    -- where before it asked again at its doubling waits until the claim window ended."""
+    w = _World(FixedClock(wall_clock_ms()))
+    counted = _Forger(w.escrow, w.escrow.submit, times=0)  # E itself, its Withdraw Submits counted
+    with serve(None, counted) as via, EscrowClient(via.target) as client:  # type: ignore[arg-type]
+        node = _node(w, tmp_path / "bob.db", witness=True, via=client, lock_wait_s=0.005)
+        try:
+            offer, c1, kept, c2, c3 = _bonded_past_a_kept_answer(
+                w, node, lambda c1: w.alice.reject(c1, "kept")
+            )
+            _rejected_in_a_large_stamp(w, [offer, c1, c2, c3], c3, w.bob.mandate_vs.envelope)
+            node.exchange(kept.envelope, ())
+            _within(10, lambda: node.peer.withdraw_final_why(offer.negotiation_id) != "")
+            assert node.witness is not None
+            node.witness.flush()
+        finally:
+            node.close()
+    assert "ILLEGAL_TRANSITION" in node.peer.withdraw_final_why(offer.negotiation_id)
+    assert counted.withdraws == 1 and _withdrawn(w) == []
