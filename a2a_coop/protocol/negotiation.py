@@ -270,6 +270,8 @@ PRECEDENCE: Final = (
 
 
 Place = tuple[int, str, int]  # a statement's (issued_at_ms, issuer, seq)
+# What answers an offer (NEG-001): an escrow that took one takes no other (ESC-014).
+OFFER_ANSWERS: Final = frozenset({"counter", "accept", "reject", "withdraw"})
 # The answers NEG-021 orders by their issuer's chain.
 _ANSWER_BODIES: Final = frozenset({"counter", "accept", "reject"})
 
@@ -593,6 +595,12 @@ def cited(vs: VerifiedStatement) -> bytes:
 def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
     """The Offer carried by an Offer or Counter statement."""
     return vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
+
+
+def claims_end_ms(proposal: trade_pb2.Offer) -> int:
+    """When a claim under a contract of ``proposal`` can come no more (SPEC 4.5): its last item deadline
+    plus the claim window -- what an offer of it exposes ends then, whatever its escrow took."""
+    return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
 
 
 _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
