@@ -1254,24 +1254,18 @@ class Verifier:
             if at is not None:
                 fork = min(fork, at)
                 passed.add(vs.digest)
-        answering: dict[bytes, list[bytes]] = {}
-        for vs in held:
-            answering.setdefault(cited(vs), []).append(vs.digest)
-        todo = list(passed)
-        while todo:  # what answers a passed answer, in turn: one pass over the statements held
-            for digest in answering.get(todo.pop(), ()):
-                if digest not in passed:
-                    passed.add(digest)
-                    todo.append(digest)
-        for vs in held:
-            if vs.digest not in passed:
-                continue
-            if vs.body == "counter":
-                book.offer_dead(vs.mandate_digest, vs.digest)
-            elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
-                for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
-                    book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
-        cut_off = neg.cut_off_line((vs for vs in held if vs.digest not in passed), self._refused_held_first)
+        passed = self._count_nowhere(held, passed)
+        refused: set[bytes] = set()
+
+        def refused_held_first(vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
+            if self._refused_held_first(vs, tip):
+                refused.add(vs.digest)
+                return True
+            return False
+
+        cut_off = neg.cut_off_line((vs for vs in held if vs.digest not in passed), refused_held_first)
+        if refused:  # held first it would not have been held: booked as taken before the Stamp, now nowhere
+            self._count_nowhere(held, refused)
         answers = [*offers[1:], c.accept]
         for k in range(fork, len(offers)):
             offer = offers[k]
@@ -1287,6 +1281,31 @@ class Verifier:
                 until = min(until, _place(cut_off[0], offer))
             book.offer_reanswered(offer.mandate_digest, offer.digest, until)
         self._count_cut_off_line(neg, cut_off)
+
+    def _count_nowhere(self, held: list[VerifiedStatement], roots: set[bytes]) -> set[bytes]:
+        """``roots`` and what answers them in turn, of ``held`` (a negotiation's statements taken
+        superseded), count nowhere -- a Counter, a contract of an Accept (displaced at its own Accept) -- as
+        in a view that held the witnessed contract first (section 4.5: an answer it passed, or one it
+        refused, and what answers either). Returns them all."""
+        book = self.exposure
+        answering: dict[bytes, list[bytes]] = {}
+        for vs in held:
+            answering.setdefault(cited(vs), []).append(vs.digest)
+        nowhere, todo = set(roots), list(roots)
+        while todo:  # what answers one, in turn: one pass over the statements held
+            for digest in answering.get(todo.pop(), ()):
+                if digest not in nowhere:
+                    nowhere.add(digest)
+                    todo.append(digest)
+        for vs in held:
+            if vs.digest not in nowhere:
+                continue
+            if vs.body == "counter":
+                book.offer_dead(vs.mandate_digest, vs.digest)
+            elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
+                for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
+                    book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
+        return nowhere
 
     def _count_cut_off_line(self, neg: Negotiation, line: list[VerifiedStatement]) -> None:
         """SPEC 4.5, NEG-017: ``line``, what the witnessed Accept of ``neg``'s contract cut off after its
@@ -2354,9 +2373,16 @@ class Verifier:
         return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
 
     def _check_exposure(
-        self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None, now_ms: int | None = None
+        self,
+        vs: VerifiedStatement,
+        record: _MandateRecord,
+        event: Event | None,
+        now_ms: int | None = None,
+        *,
+        booked: bool = False,
     ) -> None:
-        """MND-009, MND-010 for statements that commit value.
+        """MND-009, MND-010 for statements that commit value (``booked``: ``vs`` is held already, and is
+        not counted against itself, :meth:`ExposureBook.check`).
 
         A statement of our own is being checked by our policy guard (MND-011): it counts our offers
         as live for ``skew_ms`` after they expire, since an Accept issued at expiry may reach us that
@@ -2386,7 +2412,13 @@ class Verifier:
         # only those that started before it (SPEC 4.5), so a sparse view agrees with a complete one.
         ours = self.me is not None and vs.issuer == self.me
         self.exposure.check(
-            vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace, dated_starts=not ours
+            vs,
+            record.mandate,
+            value,
+            self._held_in(vs, value),
+            grace_ms=grace,
+            dated_starts=not ours,
+            booked=booked,
         )
 
     def _check_exclusive_held(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
@@ -2901,7 +2933,9 @@ class Verifier:
                 nid = vs.negotiation_id
                 if key and self.negotiations.exclusive_holder(tip.issuer, key, nid, vs) is not None:
                     return True
-            self._check_exposure(vs, record, Event.COUNTER if vs.body == "counter" else Event.ACCEPT)
+            # taken live before the witnessed Accept, it is booked: that verifier did not hold it yet
+            event = Event.COUNTER if vs.body == "counter" else Event.ACCEPT
+            self._check_exposure(vs, record, event, booked=True)
         except MandateViolation:
             return True
         return False

@@ -3117,3 +3117,148 @@ def cut_off_answered_twice() -> Group:
         twin=[*base, *last],
     )
     return g
+
+
+def checked_story(
+    *, accept_first: bool
+) -> tuple[list[bytes], dict[str, bytes], dict[str, VerifiedStatement]]:
+    """:func:`checked_against_itself`'s story (``accept_first``: Bob's Accept of Alice's Counter dated before
+    his Counter of it): ``(context, statements by letter, probes by name)``, each probe an offer to Carol
+    (tests/test_js_verifier.py reads it in every order)."""
+    caps = {"alice": {"max_outstanding": 899}, "bob": {"max_outstanding": 999}}
+    clock, alice, bob = world(**caps)
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    probes: dict[str, VerifiedStatement] = {}
+
+    def to_carol(name: str, party: Party, value: int) -> None:
+        gives = [service("code-review", value=value, deadline_ms=clock.now_ms + DAY_MS)]
+        probes[name] = party.offer(carol, party.proposal(gives=gives))
+
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    if accept_first:
+        accept = bob.accept(counter)
+        clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(500)
+    for value in (400, 450):
+        to_carol(f"bob {value} +{clock.now_ms - offer.issued_at_ms}", bob, value)
+    clock.advance(500)
+    took = alice.accept(bobs)
+    clock.advance(500)
+    to_carol(f"alice 450 +{clock.now_ms - offer.issued_at_ms}", alice, 450)
+    if not accept_first:
+        clock.advance(500)
+        accept = bob.accept(counter)
+    clock.advance(1_500)
+    for who, values in ((alice, (250, 300)), (bob, (400, 450))):
+        for value in values:
+            to_carol(f"{who.name} {value} +{clock.now_ms - offer.issued_at_ms}", who, value)
+    items = {
+        "O": offer.envelope,
+        "C": counter.envelope,
+        "B": bobs.envelope,
+        "X": took.envelope,
+        "A": accept.envelope,
+        "S": stamp(escrow, accept).envelope,
+    }
+    return ctx(alice, bob, carol, escrow), items, probes
+
+
+def checked_against_itself() -> Group:
+    """SPEC 4.5, NEG-021 (d), NEG-025 (order30, f89's finding): a statement a view took before a witnessed
+    Accept's Stamp is checked again, when the Stamp comes, as a verifier meeting it first checked it -- not
+    against a book that already holds it. Bob's offer naming no escrow, Alice's Counter naming E with both
+    bonds (+1 s, 600 hers), Bob's Counter of it (+2 s, 500 his), her Accept of his Counter (+3 s: 450 hers,
+    500 his), Bob's Accept of her Counter (+4 s, E's contract: 600 hers, 550 his), E's Stamp of it. Alice's
+    max_outstanding 899, Bob's 999: checked against itself, Bob's Counter (500 + 500) or Alice's Accept (450
+    + 450) would have been refused held first, and the view kept her Accept's contract booked for good (1,050
+    each from +4 s) or, her Accept after the Stamp, for nobody. Then Bob's Accept dated before his Counter
+    (+2 s, +3 s, her Accept +4 s): held first his Counter is refused (550 + 500 > 999) and counts nowhere, in
+    every order -- before, a view that took it live kept it booked for good.
+    tests/test_order30_booked_checked_against_itself.py. Appended to chains.json."""
+    g = Group("CheckedAgainstItself", "sparse")
+
+    def add(
+        comment: str, story: tuple[list[bytes], dict[str, bytes]], order: str, probe: VerifiedStatement
+    ) -> None:
+        """``probe`` after the story in ``order``: refused if ``comment`` says it is over a cap."""
+        context, items = story
+        body = [*context, *(items[k] for k in order)]
+        if comment.endswith("over his cap") or comment.endswith("over her cap"):
+            flags = ("MANDATE_VIOLATION", "Exposure")
+            g.add(
+                comment,
+                ["MND-010", "MND-022", "NEG-021", "NEG-025"],
+                [*body, probe.envelope],
+                *flags,
+                twin=body,
+            )
+        else:
+            g.add(comment, ["MND-010", "MND-022", "NEG-021", "NEG-025"], [*body, probe.envelope])
+
+    context, items, probes = checked_story(accept_first=False)
+    told = (context, items)
+    line = "Alice's max_outstanding 899, Bob's 999; Bob's Counter, Alice's Accept of it, Bob's Accept"
+    for order, said in (("OCBXAS", f"{line}, E's Stamp"), ("OCBXSA", f"{line} after E's Stamp of it")):
+        add(
+            f"{said}: her Accept's contract counts from it until Bob's witnessed Accept, and Alice's offer "
+            "of 250 to Carol at +5.5 s fits (E's contract, 600)",
+            told,
+            order,
+            probes["alice 250 +5500"],
+        )
+        add(
+            f"{said}: Bob's offer of 400 to Carol at +5.5 s fits (E's contract, 550)",
+            told,
+            order,
+            probes["bob 400 +5500"],
+        )
+    add(
+        f"{line}, E's Stamp: Alice's offer of 300 to Carol at +5.5 s (E's contract, 600) is over her cap",
+        told,
+        "OCBXAS",
+        probes["alice 300 +5500"],
+    )
+    add(
+        f"{line}, E's Stamp: Bob's offer of 450 to Carol at +5.5 s (E's contract, 550) is over his cap",
+        told,
+        "OCBXAS",
+        probes["bob 450 +5500"],
+    )
+    add(
+        "Alice's max_outstanding 899; Bob's Counter, his Accept, E's Stamp, then Alice's Accept of his "
+        "Counter: its contract counts for her (450) from it until Bob's Accept, and her offer of 450 to "
+        "Carol at +3.5 s is over her cap",
+        told,
+        "OCBASX",
+        probes["alice 450 +3500"],
+    )
+    add(
+        "Bob's max_outstanding 999; Bob's Counter, his Accept of Alice's Counter, E's Stamp (f89's order): "
+        "his Counter counts until his witnessed Accept, and his offer of 400 to Carol at +5.5 s fits",
+        told,
+        "OCBAS",
+        probes["bob 400 +5500"],
+    )
+    context, items, probes = checked_story(accept_first=True)
+    told = (context, items)
+    line = "Bob's max_outstanding 999; his Accept of Alice's Counter dated before his Counter of it"
+    add(
+        f"{line}, which came first, then her Accept of it, his Accept, E's Stamp: held first his Counter "
+        "is refused (MND-010) and counts nowhere, and his offer of 400 to Carol at +3.5 s fits (E's "
+        "contract, 550)",
+        told,
+        "OCBXAS",
+        probes["bob 400 +3500"],
+    )
+    add(
+        f"{line}, which came first, then her Accept of it, his Accept, E's Stamp: his offer of 450 to Carol "
+        "at +3.5 s (E's contract, 550) is over his cap",
+        told,
+        "OCBXAS",
+        probes["bob 450 +3500"],
+    )
+    return g
