@@ -655,8 +655,9 @@ class Negotiation:
     off_line: dict[bytes, VerifiedStatement] | None = None
     # NEG-025: whether an Accept of an answered offer naming an escrow, not witnessed yet, is held until its
     # Stamp (a view, a live receiver) or checked as the table says (False: an escrow taking evidence, and
-    # its audit, ESC-014). A class default: set from :attr:`Negotiations.hold_unwitnessed` as one is made.
-    hold_unwitnessed: bool = True
+    # its audit, ESC-014). Set from :attr:`Negotiations.hold_unwitnessed` as one is made. A class default,
+    # the escrow's: one pickled before NEG-025 refuses such an Accept, as ESC-014 asks of an escrow.
+    hold_unwitnessed: bool = False
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -1667,10 +1668,18 @@ class Negotiations:
     its escrow's stamp is accepted.
     """
 
-    # NEG-025 (:attr:`Negotiation.hold_unwitnessed`): False in an escrow's verifier. A class default.
-    hold_unwitnessed: bool = True
+    # NEG-025 (:attr:`Negotiation.hold_unwitnessed`): False in an escrow's verifier. The class default is
+    # the escrow's, the refusing one: read by one pickled before NEG-025 (ESC-014).
+    hold_unwitnessed: bool = False
 
-    def __init__(self, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None) -> None:
+    def __init__(
+        self,
+        stamps: StampLookup = _no_stamps,
+        recorded: StampLookup | None = None,
+        *,
+        hold_unwitnessed: bool = True,
+    ) -> None:
+        self.hold_unwitnessed = hold_unwitnessed
         self.by_id: dict[bytes, Negotiation] = {}
         self._stamps = stamps
         # The stamps held before the statement being checked (not one an escrow is giving it now).

@@ -20,7 +20,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import dropwhile
-from typing import Final, NamedTuple
+from typing import ClassVar, Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements
@@ -209,6 +209,11 @@ class Verifier:
     # -- an escrow holds its counterparties' by the thousand. A class default: a verifier pickled before
     # it existed (a node's snapshot) reads None, and builds it from memory (:meth:`_mandates_from`).
     _mandates_by_grant: dict[tuple[str, str], dict[bytes, None]] | None = None
+    # NEG-025: whether this kind of verifier holds an Accept of an answered offer naming an escrow until its
+    # Stamp (:attr:`Negotiations.hold_unwitnessed`): a view and a live receiver do, an escrow does not. A
+    # verifier pickled before NEG-025 kept no setting: its negotiations read the class default, the escrow's
+    # (ESC-014) -- a node never loads such a snapshot (another build's fingerprint), a library user may.
+    holds_unwitnessed: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -280,7 +285,9 @@ class Verifier:
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
         self.witness.seq_of = self._stamp_seq
-        self.negotiations = Negotiations(self.witness.stamp_time, self.witness.recorded_stamp_time)
+        self.negotiations = Negotiations(
+            self.witness.stamp_time, self.witness.recorded_stamp_time, hold_unwitnessed=self.holds_unwitnessed
+        )
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
