@@ -51,7 +51,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 319,
+    "chains": 327,
     "wire": 77,
     "rules": 191,
     "mutations": 1877,
@@ -1431,3 +1431,20 @@ def test_the_js_verifier_binds_no_offerer_by_a_cut_off_contract_its_acceptor_ans
     lower = "        this.recountPastHigherAnswer(n, rec);\n"
     got = _edited_disagreements(tmp_path, [(lower, "        void 0;\n")], "chains.json")
     assert got == {"chains-316", "chains-319"}
+
+
+@pytest.mark.req("NEG-026", "ESC-014")
+def test_the_js_verifier_lets_the_answer_its_escrow_stamped_take_the_accepts_place(tmp_path: Path) -> None:
+    """NEG-026 (F98): a Counter or Reject of an offer naming an escrow, where the line's answer to that offer
+    is an Accept the escrow has not witnessed, takes the Accept's place once the escrow's Stamp of it is held,
+    and is held superseded until then. The reading before -- refused by the table -- written into a copy of
+    the JS verifier disagrees with exactly the vectors that pin it: chains.json 159 (a Reject after an
+    unwitnessed Accept, no Stamp: held) and StampedAnswer's 320-327 (324-326: Alice's offer to Carol fits her
+    cap only where Bob's Accept's contract counts nowhere); without the derivation again at the Stamp, with
+    the four that hold the answer before it (320, 322, 324, 327)."""
+    rule = "    if (escrowOf(O)) return this.takenByEscrow(n, O, rec);"
+    got = _edited_disagreements(tmp_path, [(rule, "    if (escrowOf(O)) return null;")], "chains.json")
+    assert got == {f"chains-{i}" for i in (159, *range(320, 328))}
+    again = "this.takenByEscrow(n, c.offerRec, a)) ids.add("
+    got = _edited_disagreements(tmp_path, [(again, "false) ids.add(")], "chains.json")
+    assert got == {"chains-320", "chains-322", "chains-324", "chains-327"}

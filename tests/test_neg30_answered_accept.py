@@ -11,14 +11,18 @@ seen him Reject, superseded, where every other escrow refuses it. Now the class 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_escrow_memory import BOND, Twins
 
-from a2a_coop.protocol.negotiation import Negotiation, Negotiations
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.negotiation import Negotiation, Negotiations, State
+from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 
 @pytest.fixture
@@ -73,3 +77,98 @@ def test_an_escrow_read_back_from_a_snapshot_before_neg25_still_refuses_the_acce
     assert "hold_unwitnessed" not in resumed.__dict__  # read back as pickled: the class default
     refused = twins.submit(late_accept)  # the same answer at every twin (Twins.each)
     assert refused[:3] == ("refused", "IllegalTransition", "NEG-001")
+
+
+class _Mirror:
+    """neg29's story mirrored: Bob offers Alice a trade naming no escrow (O, +0 s, 500 his); Alice counters
+    it naming escrow E with both bonds (C, +1 s, 600 hers); Bob answers her Counter (B, +2 s: a Counter of
+    500, or a Reject) and -- Counter -- Alice accepts his (X, +3 s: 450 hers, 500 his); Bob then accepts her
+    Counter too (A, +4 s). E was shown O, C and B: it stamped B (S), and refuses A (ESC-014)."""
+
+    def __init__(self, answer: str) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        alice, bob = self.alice, self.bob
+        self.offer = bob.offer(alice, bob.proposal())
+        clock.advance(1_000)
+        counter = alice.counter(
+            self.offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND)
+        )
+        clock.advance(1_000)
+        bobs = bob.counter(counter, bob.proposal()) if answer == "counter" else bob.reject(counter, "no")
+        clock.advance(1_000)
+        took = alice.accept(bobs) if answer == "counter" else None
+        clock.advance(1_000)
+        accept = bob.accept(counter)
+        self.setup = [*alice.setup, *bob.setup]
+        escrow = LocalEscrow(party, funds={alice.did: 1_000, bob.did: 1_000})
+        out = escrow.submit([*self.setup, self.offer.envelope, counter.envelope, bobs.envelope])
+        assert [verify_statement(env).body for env in out] == ["mandate", "stamp"]
+        with pytest.raises(CoopError):
+            escrow.submit([accept.envelope])  # ESC-014: E took Bob's other answer first
+        self.mandate = out[0]
+        held = {"O": self.offer, "C": counter, "B": bobs, "A": accept, **({"X": took} if took else {})}
+        self.items = {k: vs.envelope for k, vs in held.items()} | {"S": out[1]}
+        self.names = {vs.digest: k for k, vs in held.items()}
+
+    def orders(self) -> Iterator[str]:
+        """Every order in which what a statement cites comes first (a Stamp may come first)."""
+        for order in itertools.permutations(self.items):
+            at = order.index
+            line = at("O") < at("C") < at("B") and ("X" not in order or at("B") < at("X"))
+            if line and at("C") < at("A"):
+                yield "".join(order)
+
+    def end(self, order: str) -> tuple[object, ...]:
+        """State, contract, the story's statements superseded, those refused, and Alice's and Bob's
+        outstanding value at +0.5 s, +1.5 s, ... +4.5 s and +6 s."""
+        v = Verifier()
+        for env in [*self.setup, self.mandate]:
+            v.accept(env)
+        refused = ""
+        for k in order:
+            try:
+                v.accept(self.items[k])
+            except CoopError:
+                refused += k
+        neg = v.negotiations.get(self.offer.negotiation_id)
+        t0 = self.offer.issued_at_ms
+        counts = tuple(
+            tuple(v.exposure.exposure(who.mandate_vs.digest).outstanding(t0 + dt) for dt in _PROBES)
+            for who in (self.alice, self.bob)
+        )
+        contract = self.names.get(neg.contract.accept.digest) if neg.contract is not None else None
+        superseded = "".join(sorted(self.names[d] for d in neg.superseded if d in self.names))
+        return neg.state, contract, superseded, refused, counts
+
+
+_PROBES = (500, 1_500, 2_500, 3_500, 4_500, 6_000)  # ms after Bob's offer
+
+
+@pytest.mark.req("NEG-026", "NEG-025", "ESC-014")
+@pytest.mark.parametrize(
+    ("answer", "orders", "expected"),
+    [
+        (
+            "counter",
+            18,
+            (State.ACCEPTED, "X", "A", "", ((0, 600, 0, 450, 450, 450), (500, 0, 500, 500, 500, 500))),
+        ),
+        ("reject", 10, (State.REJECTED, None, "A", "", ((0, 600, 0, 0, 0, 0), (500, 0, 0, 0, 0, 0)))),
+    ],
+)
+def test_the_answer_its_escrow_stamped_takes_the_accepts_place_in_every_order(
+    answer: str, orders: int, expected: tuple[object, ...]
+) -> None:
+    """The mirror of neg29's case: E stamped Bob's Counter (or Reject) of Alice's Counter, not his Accept of
+    it. Every order of the statements and E's Stamp ends with the line E took -- the contract of Alice's
+    Accept of Bob's Counter (or none, REJECTED) --, Bob's Accept held superseded and counted nowhere, nothing
+    refused. Before, the 6 of the 18 orders (5 of 10) that held Bob's Accept before his other answer kept the
+    Accept's contract, which E never witnesses (600 Alice's, 550 Bob's from +4 s), and refused the answer E
+    took and what followed it: the order a view heard the two answers in decided, not E's."""
+    story = _Mirror(answer)
+    ends: dict[tuple[object, ...], list[str]] = {}
+    for order in story.orders():
+        ends.setdefault(story.end(order), []).append(order)
+    assert sum(map(len, ends.values())) == orders
+    assert list(ends) == [expected], {k: (len(v), v[:3]) for k, v in ends.items()}

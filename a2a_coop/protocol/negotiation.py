@@ -1310,13 +1310,27 @@ class Negotiation:
         if vs.issuer != offer.audience or not offer.issued_at_ms <= vs.issued_at_ms <= offer.expires_at_ms:
             return None
         if proposal_of(offer).terms.escrow:
-            return None  # its escrow orders the answers it takes (ESC-014, NEG-017)
+            return self._taken_by_escrow(vs, offer)  # its escrow orders the answers it takes (ESC-014)
         answer = self._answer_of(i)
         if answer is None or answer.issuer != vs.issuer or answer.digest == vs.digest:
             return None
         if chain_place(vs) > chain_place(answer):
             return False
         return not self._passes_witnessed()
+
+    def _taken_by_escrow(self, vs: VerifiedStatement, offer: VerifiedStatement) -> bool | None:
+        """NEG-026: ``vs``, a Counter or Reject of ``offer`` (naming an escrow E; by its audience in its
+        life), where the line's answer to ``offer`` is an Accept E has not witnessed (the contract's): True
+        when E stamped ``vs`` -- E took it, and so never takes that Accept (ESC-014) --, which takes the
+        Accept's place (the line cut back to ``offer``, as for NEG-021's lower answer); False when E has not
+        yet, held superseded until it does (NEG-025's mirror: the negotiation is then derived again, the Stamp
+        held); None when the rule does not apply (the table decides; and at an escrow itself, ESC-014)."""
+        c = self.contract
+        if vs.body == "accept" or not self.hold_unwitnessed or c is None or c.offer.digest != offer.digest:
+            return None
+        if self.witnessed(c.accept, offer):
+            return None  # NEG-017: E took the Accept; what answers its offer beside it is superseded
+        return self._recorded(proposal_of(offer).terms.escrow, vs.digest) is not None
 
     def _passes_witnessed(self) -> bool:
         """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept,

@@ -1217,6 +1217,66 @@ class Verifier:
             self._rederive({digest}, settle=False)  # un-takes nothing taken meanwhile (NEG-021 (d))
             self._count_witnessed(held)
 
+    def _escrow_took_answer(self, digest: bytes, acting: tuple[str, ...]) -> None:
+        """NEG-026: a Stamp by ``acting`` (its issuer, and the escrows it succeeds) of ``digest``, a Counter
+        or Reject held superseded beside the contract of an Accept of the same offer that offer's escrow has
+        not witnessed (:meth:`Negotiation._taken_by_escrow`): that escrow took the answer, and never takes the
+        Accept (ESC-014). The negotiation is derived again with the Stamp held -- the answer takes the
+        Accept's place, as where the Stamp came first -- and counted so (:meth:`_count_taken_by_escrow`)."""
+        held = dict.get(self.statements, digest)
+        if held is None or held.body not in ("counter", "reject") or not held.negotiation_id:
+            return
+        neg = self.negotiations.by_id.get(held.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if neg is None or c is None or digest not in neg.superseded or cited(held) != c.offer.digest:
+            return
+        if proposal_of(c.offer).terms.escrow not in acting or neg.witnessed(c.accept, c.offer):
+            return
+        self._rederive({digest}, settle=False)
+        derived = self.negotiations.by_id.get(held.negotiation_id)
+        if derived is not None and derived.contract is not c and digest not in derived.superseded:
+            self._count_taken_by_escrow(derived, held, c)
+
+    def _count_taken_by_escrow(self, neg: Negotiation, answer: VerifiedStatement, old: Contract) -> None:
+        """NEG-026: ``answer``, the Counter or Reject its offer's escrow took, took the place of ``old``'s
+        Accept in ``neg`` (derived again): count the line as in a view that held the Stamp first -- ``old``
+        nowhere (displaced at ``answer``'s place, before its Accept), the offer until ``answer``, each Counter
+        after it from its place until its answer (live if none), and the contract the line holds now from its
+        Accept's place -- whatever the statements taken superseded counted before."""
+        book = self.exposure
+        for party_vs in (old.offer, old.accept):
+            book.contract_displaced(party_vs.mandate_digest, old.id, _place(answer, party_vs))
+        offers = neg.offers
+        k = next((i for i, o in enumerate(offers) if o.digest == old.offer.digest), None)
+        if k is None:
+            return
+        c = neg.contract
+        closing = c.accept if c is not None else self.statements.get(neg.closed_by) if neg.closed_by else None
+        answers = [*offers[k + 1 :], closing]
+        for offer, nxt in zip(offers[k:], answers, strict=True):
+            if offer is not old.offer:
+                exp = book.by_mandate.get(offer.mandate_digest)
+                if exp is None or not exp.holds(offer.digest):
+                    self._offer_live(offer)
+            if nxt is None:
+                book.offer_unanswered(offer.mandate_digest, offer.digest)
+            else:
+                book.offer_reanswered(offer.mandate_digest, offer.digest, _place(nxt, offer))
+        if c is None:
+            return
+        booked = book.by_mandate.get(c.accept.mandate_digest)
+        if booked is None or not booked.holds(c.id):
+            offer, accept = c.offer, c.accept
+            book.offer_accepted(
+                offer.mandate_digest, offer.digest, _place(accept, offer), accept.issued_at_ms
+            )
+            self._contract_formed(c, c.accept)
+        else:
+            for party_vs in (c.offer, c.accept):
+                book.contract_undisplaced(party_vs.mandate_digest, c.id)
+            self._count_again(neg)
+        self._track_activation(neg)
+
     def _count_witnessed(self, accept: VerifiedStatement) -> None:
         """NEG-021 (d): the contract of ``accept``, derived again as the negotiation's
         (:meth:`_witness_cut_off`), counts for both parties from its Accept's place, in its period, as in a
@@ -2669,6 +2729,7 @@ class Verifier:
                         self._track_activation(neg)
             for digest in vs.statement.stamp.statements:  # once every digest it names is recorded
                 self._witness_cut_off(digest, acting)
+                self._escrow_took_answer(digest, acting)
         nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)

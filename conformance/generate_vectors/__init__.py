@@ -184,6 +184,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_beside(),
         negotiation.answered_accept(),
         negotiation.cut_off_answered_twice(),
+        negotiation.stamped_answer(),
     ]
     return groups, proof
 
