@@ -597,6 +597,8 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
         245,
         *range(250, 305),
         *range(312, 320),
+        159,  # NEG-026: a Reject after an unwitnessed Accept held (StampedAnswer too)
+        *range(320, 328),
     )
     assert got == {f"chains-{i}" for i in expected}
 
@@ -688,9 +690,10 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     beside_first = (294, 295, 297, 298)  # WitnessedBeside: the kept Reject first, Bob's probes
     answered = (305, 306, 307, 308, 310, 311)  # AnsweredAccept: held before its Stamp (NEG-025)
     twice = (318, 319)  # CutOffAnsweredTwice: the witnessed Accept before its Stamp
+    stamped = (320, 322, 324, 327)  # StampedAnswer: the answer E took held before its Stamp (NEG-026)
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
-    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice)}
+    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice, *stamped)}
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
     kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
     assert got == {
