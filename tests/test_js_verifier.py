@@ -51,7 +51,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 329,
+    "chains": 337,
     "wire": 77,
     "rules": 191,
     "mutations": 1877,
@@ -597,6 +597,8 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
         245,
         *range(250, 305),
         *range(312, 320),
+        159,  # NEG-026: a Reject after an unwitnessed Accept held (StampedAnswer too)
+        *range(330, 338),
     )
     assert got == {f"chains-{i}" for i in expected}
 
@@ -690,9 +692,12 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     answered = (305, 306, 307, 308, 310, 311)  # AnsweredAccept: held before its Stamp (NEG-025)
     twice = (318, 319)  # CutOffAnsweredTwice: the witnessed Accept before its Stamp
     checked = (324, 325, 329)  # CheckedAgainstItself: the Accept before its Stamp, probes over a cap
+    stamped = (330, 332, 334, 337)  # StampedAnswer: the answer E took held before its Stamp (NEG-026)
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
-    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice, *checked)}
+    assert got == {
+        f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice, *checked, *stamped)
+    }
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
     kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
     assert got == {
@@ -1502,3 +1507,20 @@ def test_both_verifiers_check_no_statement_against_itself_in_every_order(tmp_pat
     path.write_text(json.dumps(doc), encoding="utf-8")
     report = json.loads(_node("--json", str(path)).stdout)
     assert report["total"]["agree"] == 392, report["disagreements"][:3]
+
+
+@pytest.mark.req("NEG-026", "ESC-014")
+def test_the_js_verifier_lets_the_answer_its_escrow_stamped_take_the_accepts_place(tmp_path: Path) -> None:
+    """NEG-026 (F98): a Counter or Reject of an offer naming an escrow, where the line's answer to that offer
+    is an Accept the escrow has not witnessed, takes the Accept's place once the escrow's Stamp of it is held,
+    and is held superseded until then. The reading before -- refused by the table -- written into a copy of
+    the JS verifier disagrees with exactly the vectors that pin it: chains.json 159 (a Reject after an
+    unwitnessed Accept, no Stamp: held) and StampedAnswer's 330-337 (334-336: Alice's offer to Carol fits her
+    cap only where Bob's Accept's contract counts nowhere); without the derivation again at the Stamp, with
+    the four that hold the answer before it (330, 332, 334, 337)."""
+    rule = "    if (escrowOf(O)) return this.takenByEscrow(n, O, rec);"
+    got = _edited_disagreements(tmp_path, [(rule, "    if (escrowOf(O)) return null;")], "chains.json")
+    assert got == {f"chains-{i}" for i in (159, *range(330, 338))}
+    again = "this.takenByEscrow(n, c.offerRec, a)) ids.add("
+    got = _edited_disagreements(tmp_path, [(again, "false) ids.add(")], "chains.json")
+    assert got == {"chains-330", "chains-332", "chains-334", "chains-337"}

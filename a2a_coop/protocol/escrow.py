@@ -162,9 +162,10 @@ class EscrowVerifier(Verifier):
     no negotiation and keeps it, shown, not held; one of a negotiation it refuses (a Stamp would date, for
     anyone shown it, an Offer or Accept the escrow refused) and keeps, unstamped, where it came."""
 
+    holds_unwitnessed = False  # ESC-014: an Accept it did not take is refused (NEG-025)
+
     def __init__(self) -> None:
         super().__init__(evidence_view=False)
-        self.negotiations.hold_unwitnessed = False  # ESC-014: an Accept it did not take is refused (NEG-025)
 
 
 class Prechecked(NamedTuple):

@@ -185,6 +185,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.answered_accept(),
         negotiation.cut_off_answered_twice(),
         negotiation.checked_against_itself(),
+        negotiation.stamped_answer(),
     ]
     return groups, proof
 

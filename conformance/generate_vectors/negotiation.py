@@ -1672,7 +1672,9 @@ def witnessed_accept() -> Group:
     # SPEC 8.9: a contract is witnessed by a Stamp held now, whenever it came. Mallory's Accept arrives
     # unstamped and forms the contract as any Accept; E's Stamp of it follows. Her Reject of the same
     # offer is then an answer to the offer of a witnessed contract: superseded (NEG-018), taken with no
-    # event. Without the Stamp it is a Reject in ACCEPTED, ILLEGAL_TRANSITION.
+    # event. Without the Stamp it is held, with no event, until E orders the two answers (NEG-026; it was a
+    # Reject in ACCEPTED, ILLEGAL_TRANSITION, before neg30: refused where it came after the Accept, taken
+    # where it came first).
     def stamped_after(stamped: bool) -> list[bytes]:
         b = Bargain()
         reject = b.other("Reject")
@@ -1689,13 +1691,12 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
     )
     g.add(
-        "the same without E's Stamp: a Reject in ACCEPTED",
-        ["NEG-018", "NEG-001"],
+        "the same without E's Stamp: the Reject is held with no event until E orders the two answers "
+        "(NEG-026)",
+        ["NEG-026", "NEG-018"],
         stamped_after(stamped=False),
-        "ILLEGAL_TRANSITION",
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
-        twin=stamped_after(stamped=True),
     )
 
     # NEG-017's issuer and time are conditions, not checks (SPEC 8.9): an Accept of an earlier offer of the
@@ -3025,6 +3026,106 @@ def answered_accept() -> Group:
         "BODY_INVALID",
         "ContractRule",
         twin=[*base, stamp(escrow, accept).envelope],
+    )
+    return g
+
+
+def stamped_answer() -> Group:
+    """NEG-026 (neg30, F98): NEG-025's mirror. Bob offers Alice a trade naming no escrow; Alice counters it
+    naming E with both bonds (+1 s); Bob counters her Counter (+2 s) and Alice accepts his (+3 s: a contract
+    naming no escrow); Bob also accepts her Counter (+4 s). E was shown his Counter, not his Accept: it
+    stamped the Counter and refuses the Accept (ESC-014). Before, a view that held Bob's Accept before his
+    Counter kept the Accept's contract, which E never witnesses, and refused his Counter and Alice's Accept of
+    it (6 of the 18 orders); now the Counter E stamped takes the Accept's place -- held superseded until the
+    Stamp comes, then the negotiation derived again. Also a Reject E stamped in place of the Counter. A
+    Delivery with an item_index out of range (:func:`bad_delivery`) shows which contract stands.
+    tests/test_neg30_answered_accept.py. Appended to chains.json."""
+    g = Group("StampedAnswer", "sparse")
+    clock, alice, bob = world(alice={"max_outstanding": 1_000})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(1_000)
+    took = alice.accept(bobs)
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, offer, counter, bobs).envelope
+    clock.advance(1_000)
+    under_took = bad_delivery(alice, took, bob)
+    under_accept = bad_delivery(alice, accept, bob)
+    gives = [service("code-review", value=500, deadline_ms=clock.now_ms + DAY_MS)]
+    alice_late = alice.offer(carol, alice.proposal(gives=gives)).envelope  # +5 s
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope, counter.envelope, accept.envelope]
+    for comment, order in (
+        ("before E's Stamp of it", [bobs.envelope, took.envelope, witness]),
+        ("after E's Stamp of it", [witness, bobs.envelope, took.envelope]),
+    ):
+        g.add(
+            f"Bob's Accept of Alice's Counter naming E, then his Counter of it {comment}, and Alice's "
+            "Accept of his Counter: E took the Counter (NEG-026), the contract of her Accept is the "
+            "negotiation's, and her Delivery under it is read as one (item_index out of range)",
+            ["NEG-026", "ESC-014", "NEG-008"],
+            [*base, *order, under_took],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    g.add(
+        "Bob's Accept of Alice's Counter naming E, his Counter of it, Alice's Accept of his Counter and E's "
+        "Stamp of his Counter: his Accept is superseded (NEG-026), and her Delivery under its contract taken "
+        "unread",
+        ["NEG-026", "NEG-018"],
+        [*base, bobs.envelope, took.envelope, witness, under_accept],
+    )
+    g.add(
+        "Bob's Accept of Alice's Counter naming E, his Counter of it and Alice's Accept of his Counter, and "
+        "no Stamp: his Counter is held until E orders the two answers, the Accept's contract stays the "
+        "negotiation's, and her Delivery under it is read as one (item_index out of range)",
+        ["NEG-026", "NEG-008"],
+        [*base, bobs.envelope, took.envelope, under_accept],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*base, bobs.envelope, took.envelope],
+    )
+    for comment, order in (
+        ("before E's Stamp of it", [bobs.envelope, took.envelope, witness]),
+        ("after E's Stamp of it", [witness, bobs.envelope, took.envelope]),
+    ):
+        g.add(
+            f"Alice's max_outstanding 1,000; Bob's Accept of Alice's Counter naming E, his Counter of it "
+            f"{comment}, and her Accept of his Counter: her contract counts 450 and Bob's Accept's nowhere, "
+            "and her offer of 500 to Carol at +5 s fits",
+            ["NEG-026", "MND-010"],
+            [*base, *order, alice_late],
+        )
+    g.add(
+        "the same with no Stamp: the contract of Bob's Accept counts 600 hers, and her offer of 500 to Carol "
+        "at +5 s is over her cap",
+        ["NEG-026", "MND-010"],
+        [*base, bobs.envelope, took.envelope, alice_late],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, bobs.envelope, took.envelope],
+    )
+    # Bob's Reject of Alice's Counter, which E stamped, after his Accept of it
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    reject = bob.reject(counter, "no")
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    base = [*ctx(alice, bob, escrow), offer.envelope, counter.envelope, accept.envelope, reject.envelope]
+    g.add(
+        "Bob's Accept of Alice's Counter naming E, then his Reject of it, which E stamped: the line is "
+        "REJECTED, his Accept superseded (NEG-026), and her Delivery under its contract taken unread",
+        ["NEG-026", "NEG-018"],
+        [*base, stamp(escrow, offer, counter, reject).envelope, bad_delivery(alice, accept, bob)],
     )
     return g
 
