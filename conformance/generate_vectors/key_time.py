@@ -85,6 +85,7 @@ def groups() -> list[Group]:
         rotated_stamp_in_a_view(),  # KEY-009 (d) for a rotated-out escrow key's Stamp: last, no tcId moved
         own_revocation_after_rotation_at_the_escrow(),  # KEY-005 with KEY-013 at an escrow: last
         disowned_under_the_principal(),  # KEY-009 (c) with MND-012: last, no tcId moved
+        disowned_stamp_beside_a_witnessing_one(),  # KEY-009 (d): last, no tcId moved
     ]
 
 
@@ -2903,4 +2904,37 @@ def disowned_under_the_principal() -> Group:
         failed_index=len(rotated) - 2,  # Bob's offer to Carol
         twin=story("rotation", cap=1_200),
     )
+    return g
+
+
+def disowned_stamp_beside_a_witnessing_one() -> Group:
+    """KEY-009 (d): of two Stamps of one claim by the escrow key, the later one disowned by a revocation from
+    its theft, the earlier still witnesses -- the claim stays in force from it, and the escrow's Ruling of it
+    a response window later is taken, whichever order the view heard the Stamps and the revocation in. The
+    thirtieth session's run (Verifier._reweigh_stamps) found the witness index rebuilt from the Stamps that
+    still witness unpinned: every disowned Stamp before was the only Stamp of what it named."""
+    g = Group("DisownedStampBeside", "sparse")
+    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(10)
+    theft = clock.now_ms
+    clock.advance(10)
+    thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_001)
+    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
+    stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    for order, heard in (
+        ("the revocation heard last", [honest, thief_stamp, stolen]),
+        ("the revocation heard between the Stamps", [honest, stolen, thief_stamp]),
+        ("the revocation heard first", [stolen, honest, thief_stamp]),
+    ):
+        g.add(
+            "the escrow stamps Alice's claim, its key is stolen and revoked by its principal from the theft, "
+            f"the thief stamps the claim again ({order}), then the escrow key's Ruling upholding the claim a "
+            "response window later: taken -- the thief's Stamp is disowned (KEY-009 (d)), the escrow's first "
+            "Stamp still puts the claim in force",
+            ["KEY-009", "WIT-005", "CMT-002"],
+            [*base, *(vs.envelope for vs in heard), uphold.envelope],
+        )
     return g
