@@ -521,9 +521,10 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
         # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
-        # revocation above a rotation, whatever it keeps as evidence
+        # revocation above a rotation, whatever it keeps as evidence; 186 and 187 (DisownedStampBeside): the
+        # thief's Stamp heard after the revocation
         {"rules-55", "ratings-49"}
-        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176)},
+        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
