@@ -53,10 +53,10 @@ COVERED = {
     "statements": 211,
     "chains": 337,
     "wire": 77,
-    "rules": 191,
+    "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 179,
+    "keytime": 187,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -460,8 +460,11 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233)}
     # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
     # 144 and 147 (F45): the thief's Accept, the revocation heard first, is held there only by KEY-009 (c)
+    # 180, 182, 183 (DisownedUnderThePrincipal): the Accept under a revoked principal's Mandate, or at the
+    # very effective_ms of a revocation, the revocation heard first
     keytime = {
-        f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141, 144, 147)
+        f"keytime-{i}"
+        for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141, 144, 147, 180, 182, 183)
     }
     assert got == chains | keytime
 
@@ -471,10 +474,11 @@ def test_the_js_verifier_binds_the_offerer_to_nothing_by_a_thiefs_disowned_accep
     """KEY-009 (c) also (F45): a contract whose Accept no escrow can witness and is disowned counts toward
     none of the offerer's caps and holds none of its exclusive_keys. The reading before (such a contract
     counted as any), written into a copy of the JS verifier, disagrees with exactly keytime.json's last
-    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148)."""
+    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148), and
+    DisownedUnderThePrincipal's (180-183: through the principal's Mandate, or at the very effective_ms)."""
     now = "return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);"
     got = _edited_disagreements(tmp_path, [(now, "return false;")], "keytime.json")
-    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148)}
+    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148, 180, 181, 182, 183)}
 
 
 @pytest.mark.req("ATT-003")
@@ -517,9 +521,10 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
         # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
-        # revocation above a rotation, whatever it keeps as evidence
+        # revocation above a rotation, whatever it keeps as evidence; 186 and 187 (DisownedStampBeside): the
+        # thief's Stamp heard after the revocation
         {"rules-55", "ratings-49"}
-        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176)},
+        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
@@ -1247,7 +1252,7 @@ _APPLY_TOUCH = "    apply();\n    this.exposureSums.touch(id);\n"
         # a Stamp taken after the Revoke it puts in effect: the contract ends then (finishedAt)
         ((_STAMP_TOUCH, ""), ("chains", "rules"), {"chains-231", "rules-87"}),
         # a revocation heard after the thief's Accept: it binds Bob to nothing from then (KEY-009 (c))
-        ((_KEYS_TOUCH, ""), ("keytime",), {"keytime-145"}),
+        ((_KEYS_TOUCH, ""), ("keytime",), {"keytime-145", "keytime-181"}),
         # a transition: a witnessed Accept held after the statements it displaces (ExposureOrder)
         # ... and Alice's Accept of Bob's Counter after the Stamp of his Accept (CheckedAgainstItself)
         (

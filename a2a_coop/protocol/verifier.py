@@ -2990,14 +2990,13 @@ class Verifier:
             c = neg.contract
             accepted = c is not None and vs.digest == c.accept.digest and c.offer.digest == old.digest
             if moved and not accepted and not self._still_exposed(old, vs, neg):
-                if (vs.body in _ANSWERS and cited(vs) == old.digest) or old.digest in neg.superseded:
-                    # Dated: it counts still for a statement its answer is not before, whatever order
-                    # the two came in (SPEC 4.5); the guard's grace is for its expiry alone. An offer a
-                    # witnessed Accept cut off the line (NEG-017) is answered by that Accept.
-                    at = (vs.issued_at_ms, vs.seq if vs.issuer == old.issuer else -1)
-                    book.offer_answered(old.mandate_digest, old.digest, at)
-                else:
-                    book.offer_dead(old.mandate_digest, old.digest)
+                # What moves a bargaining negotiation past its outstanding offer, taken with effect, is an
+                # answer citing it (a Counter, Reject or Withdraw), its Accept (accepted, above), or a lower
+                # answer or witnessed Accept that cuts it off the line (superseded, NEG-017): dated, it
+                # counts still for a statement that answer is not before, whatever order the two came in
+                # (SPEC 4.5); the guard's grace is for its expiry alone.
+                at = (vs.issued_at_ms, vs.seq if vs.issuer == old.issuer else -1)
+                book.offer_answered(old.mandate_digest, old.digest, at)
         if vs.body == "accept" and neg.contract is not None and vs.digest == neg.contract.accept.digest:
             # A witnessed Accept of an offer of ours kept live above (or any Accept): its value moves, in
             # the periods other than the Accept's from the Accept's date (SPEC 4.5).
