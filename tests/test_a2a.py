@@ -18,6 +18,7 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -38,10 +39,13 @@ from google.rpc import error_details_pb2  # type: ignore[import-untyped]  # no p
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from peers import make_peer
+from starlette.applications import Starlette
 from test_hidden_accept import FUNDS, _countered_and_hidden, _served_bob_who_counters
+from test_mandate_renewal import _renew
 
 from a2a_coop import a2a
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2, trade_pb2
+from a2a_coop.a2a import http as a2a_http
 from a2a_coop.a2a.handler import CoopRequestHandler
 from a2a_coop.protocol.errors import CoopError, Equivocation, RateLimited
 from a2a_coop.protocol.negotiation import State
@@ -49,7 +53,7 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.strategy import Counter, HonestStrategy, OfferView, Reply
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import DAY_MS, FixedClock, Party
 from a2a_coop.transport import CooperationClient
 
 T = TypeVar("T")
@@ -141,6 +145,70 @@ def test_card_over_http_declares_the_extension(server: a2a.A2AServer, node: Peer
     assert set(params["mediaTypes"]) == set(a2a.MEDIA_TYPES)
     assert params["cooperationService"]["url"] == server.target
     assert params["cooperationService"]["service"] == "a2acoop.v1.CooperationService"
+
+
+def at(ms: int) -> str:
+    """``ms`` as an HTTP date (Last-Modified's form)."""
+    return formatdate(ms / 1000, usegmt=True)
+
+
+def _card_dates(server: a2a.A2AServer) -> tuple[dict[str, Any], str, str]:
+    with urllib.request.urlopen(server.card_url + a2a.AGENT_CARD_PATH, timeout=5) as resp:
+        return json.loads(resp.read()), resp.headers["ETag"], resp.headers["Last-Modified"]
+
+
+@pytest.mark.req("A2A-021")
+def test_the_cards_last_modified_moves_with_the_card_by_the_agents_clock(
+    bob: Party, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Bob's principal renews his Mandate a day on (SPEC 4.7) and Bob serves again: the card names the
+    new Mandate. Last-Modified was the machine's time at start, whatever the agent's clock (a test clock,
+    CTL-003) said -- a card naming a Mandate issued after the date it claimed. Expect it, by Bob's clock,
+    at each start, moved with the card, and kept while the card is the same however the clock moves."""
+    db = tmp_path / "bob.db"
+    first = PeerNode.open(bob.agent.key, bob.mandate_vs.envelope, db, clock=lambda: clock.now_ms)
+    try:
+        with a2a.serve_a2a(first, name="bob") as server:
+            _, etag, modified = _card_dates(server)
+            assert modified == at(clock.now_ms)
+    finally:
+        first.close()
+    clock.advance(DAY_MS)
+    renewed = _renew(bob, clock)
+    second = PeerNode.open(bob.agent.key, renewed.envelope, db, clock=lambda: clock.now_ms)
+    try:
+        with a2a.serve_a2a(second, name="bob") as server:
+            raw, renewed_etag, renewed_modified = _card_dates(server)
+            assert raw["capabilities"]["extensions"][0]["params"]["mandate"] == renewed.digest.hex()
+            assert renewed_etag != etag and renewed_modified == at(clock.now_ms)
+            clock.advance(60_000)
+            assert _card_dates(server)[1:] == (renewed_etag, renewed_modified)
+    finally:
+        second.close()
+
+
+def test_a_card_changed_while_served_is_dated_when_first_served_changed(clock: FixedClock) -> None:
+    """A card that changes while served (its name here) gets a new ETag and, from then, a Last-Modified
+    by the agent's clock of the first time it was served changed."""
+    name = ["bob"]
+    app = Starlette(
+        routes=a2a_http.card_routes(lambda: a2a_pb2.AgentCard(name=name[0]), clock=lambda: clock.now_ms)
+    )
+    started = clock.now_ms
+
+    async def headers() -> httpx.Headers:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bob") as client:
+            return (await client.get(a2a.AGENT_CARD_PATH)).headers
+
+    clock.advance(5_000)
+    first = run(headers)
+    assert first["Last-Modified"] == at(started)
+    name[0] = "bob, renamed"
+    clock.advance(DAY_MS)
+    second = run(headers)
+    assert second["ETag"] != first["ETag"] and second["Last-Modified"] == at(clock.now_ms)
+    clock.advance(DAY_MS)
+    assert run(headers)["Last-Modified"] == second["Last-Modified"]
 
 
 @pytest.mark.req("A2A-001", "A2A-013")

@@ -26,7 +26,6 @@ import socket
 import ssl
 import tempfile
 import threading
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from email.utils import formatdate
 from typing import Any, Final
@@ -47,6 +46,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from a2a_coop.a2a.callers import CALLER_STATE_KEY, CLIENT_CERT_STATE_KEY, der_of
 from a2a_coop.a2a.card import AGENT_CARD_PATH, card_json
 from a2a_coop.a2a.handler import CoopRequestHandler
+from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 from a2a_coop.transport.tls import TlsConfig
 
@@ -191,21 +191,32 @@ def _wrap(routes: Sequence[BaseRoute], *, rest: bool) -> list[BaseRoute]:
 
 
 def card_routes(
-    get_card: Callable[[], a2a_pb2.AgentCard], *, max_age_s: int = CARD_MAX_AGE_S
+    get_card: Callable[[], a2a_pb2.AgentCard],
+    *,
+    max_age_s: int = CARD_MAX_AGE_S,
+    clock: Callable[[], int] = wall_clock_ms,
 ) -> list[BaseRoute]:
-    """The AgentCard at :data:`AGENT_CARD_PATH`: GET, HEAD, OPTIONS (CORS), with caching headers."""
-    started = formatdate(time.time(), usegmt=True)
+    """The AgentCard at :data:`AGENT_CARD_PATH`: GET, HEAD, OPTIONS (CORS), with caching headers.
+
+    ``Last-Modified`` is when, by ``clock`` (the agent's: its test clock's under CTL-003), the card
+    last changed (A2A-021): the start for the card served first, else the first time a card with a new
+    ETag was served -- a card of a renewed Mandate never says it is older than the Mandate."""
+    served = {"etag": "", "since": formatdate(clock() / 1000, usegmt=True)}
 
     async def card(request: Request) -> Response:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=CORS_HEADERS)
         body = card_json(get_card())
         etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+        if etag != served["etag"]:
+            if served["etag"]:
+                served["since"] = formatdate(clock() / 1000, usegmt=True)
+            served["etag"] = etag
         headers = {
             **CORS_HEADERS,
             "ETag": etag,
             "Cache-Control": f"public, max-age={max_age_s}",
-            "Last-Modified": started,
+            "Last-Modified": served["since"],
             "Vary": "Origin",
         }
         match = request.headers.get("if-none-match", "")
@@ -308,9 +319,11 @@ def http_app(
     get_card: Callable[[], a2a_pb2.AgentCard],
     *,
     max_body_bytes: int = MAX_BODY_BYTES,
+    clock: Callable[[], int] = wall_clock_ms,
 ) -> Starlette:
-    """The ASGI app of one peer: the card, JSON-RPC at ``/`` and HTTP+JSON under ``/a2a/rest``, reading
-    no request body larger than ``max_body_bytes`` (A2A-023: :class:`BodyLimit`)."""
+    """The ASGI app of one peer: the card (dated by ``clock``, the agent's, in Unix ms), JSON-RPC at
+    ``/`` and HTTP+JSON under ``/a2a/rest``, reading no request body larger than ``max_body_bytes``
+    (A2A-023: :class:`BodyLimit`)."""
     builder = _ContextBuilder()
     jsonrpc = _wrap(create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, context_builder=builder), rest=False)
     rest = _wrap(create_rest_routes(handler, path_prefix=REST_PATH, context_builder=builder), rest=True)
@@ -322,7 +335,7 @@ def http_app(
         Route(JSONRPC_PATH, endpoint=preflight, methods=["OPTIONS"]),
         Route(REST_PATH + "/{path:path}", endpoint=preflight, methods=["OPTIONS"]),
     ]
-    app = Starlette(routes=[*card_routes(get_card), *cors, *jsonrpc, *rest])
+    app = Starlette(routes=[*card_routes(get_card, clock=clock), *cors, *jsonrpc, *rest])
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
 

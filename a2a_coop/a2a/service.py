@@ -399,7 +399,9 @@ def serve_a2a(
         operator=operator,
         private_tasks=private_tasks,
     )
-    app = http_app(handler, card, max_body_bytes=BODY_PER_MESSAGE_BYTES * max_message_bytes)  # A2A-023
+    app = http_app(
+        handler, card, max_body_bytes=BODY_PER_MESSAGE_BYTES * max_message_bytes, clock=node.peer.clock
+    )  # A2A-023
     http = HttpServer(app, host, http_port, tls=tls)
     events.loop = http.loop
     try:

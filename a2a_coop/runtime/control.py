@@ -34,7 +34,7 @@ from a2a_coop.runtime.peer import DEFAULT_OFFER_TTL_MS, Peer, drive
 from a2a_coop.runtime.perform_time import TooLittleTimeToPerform
 from a2a_coop.runtime.reputation import TrustRefused
 from a2a_coop.transport import CooperationClient, TransportError
-from a2a_coop.transport.errors import DOMAIN, status_for
+from a2a_coop.transport.errors import DOMAIN, shown, status_for
 
 logger = logging.getLogger(__name__)
 
@@ -147,17 +147,19 @@ class ControlServicer(control_pb2_grpc.ConformanceControlServiceServicer):  # ty
         except CoopError as err:
             context.abort_with_status(status_for(err))
         except TransportError as err:
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"counterparty: {err}")
+            context.abort(grpc.StatusCode.UNAVAILABLE, shown(f"counterparty: {err}"))
         except (ValueError, TrustRefused, KeyForked, TooLittleTimeToPerform) as err:
             # Terms naming an escrow this peer does not trust (MND-015), a counterparty its trust policy
             # refuses (ATT-016), a fork proof against its own key (ATT-017), or bonded terms that leave
             # it too little time after the bonding cutoff (SPEC 9.4): its guard declines.
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(err))
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, shown(str(err)))
         raise AssertionError("unreachable")  # abort raises
 
     def _initiate(self, request: control_pb2.InitiateRequest) -> control_pb2.InitiateResponse:
         logger.info(
-            "conformance control: initiating with %s at %s", request.counterparty, request.counterparty_url
+            "conformance control: initiating with %.120r at %.120r",
+            request.counterparty,
+            request.counterparty_url,
         )
         self.peer.hold(list(request.context))
         with CooperationClient(request.counterparty_url, timeout_s=CALL_TIMEOUT_S) as client:

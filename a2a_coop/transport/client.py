@@ -27,8 +27,14 @@ from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import decode_statement
-from a2a_coop.transport.errors import from_rpc_error
-from a2a_coop.transport.limits import DEFAULT_TIMEOUT_S, FRAMING_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from a2a_coop.transport.errors import TransportError, from_rpc_error
+from a2a_coop.transport.limits import (
+    DEFAULT_TIMEOUT_S,
+    FRAMING_BYTES,
+    MAX_ANSWER_PARTS,
+    MAX_REQUEST_BYTES,
+    MAX_RESPONSE_BYTES,
+)
 from a2a_coop.transport.paging import (
     DEFAULT_ATTESTATION_PAGES,
     DEFAULT_MAX_PAGES,
@@ -90,6 +96,17 @@ class _Client:
         except grpc.RpcError as err:
             raise from_rpc_error(err) from err
 
+    def _whole(self, method: Any, request: Any, response: Any) -> list[bytes]:
+        """The whole answer ``response`` starts: the rest read by the same request from where each part
+        ends (RPC-021, :func:`rest_from`)."""
+        answer, parts = list(response.envelopes), 1
+        while start := rest_from(answer, response, parts):
+            request.answer_from = start
+            response = self._unary(method, request)
+            answer += response.envelopes
+            parts += 1
+        return answer
+
     def close(self) -> None:
         """Close the channel; calls in flight fail with CANCELLED."""
         self.channel.close()
@@ -141,15 +158,24 @@ class CooperationClient(_Client):
             context: envelopes the peer may lack to verify it, dependencies first.
         """
         req = service_pb2.ExchangeRequest(envelope=envelope, context=context)
-        return list(self._unary(self.stub.Exchange, req).envelopes)
+        return self._whole(self.stub.Exchange, req, self._unary(self.stub.Exchange, req))
 
     def negotiate(self, statements: Iterable[tuple[bytes, Sequence[bytes]]]) -> Iterator[list[bytes]]:
         """Send ``(envelope, context)`` pairs on one Negotiate stream; yield the answers to each,
         in order. The stream's deadline is ``timeout_s``; the first rejection ends it."""
-        requests = (service_pb2.NegotiateRequest(envelope=e, context=c) for e, c in statements)
+        sent_pairs: list[tuple[bytes, Sequence[bytes]]] = []
+
+        def requests_of() -> Iterator[service_pb2.NegotiateRequest]:
+            for e, c in statements:
+                sent_pairs.append((e, c))
+                yield service_pb2.NegotiateRequest(envelope=e, context=c)
+
+        requests = requests_of()
         try:
-            for response in self.stub.Negotiate(requests, timeout=self.timeout_s):
-                yield list(response.envelopes)
+            for i, response in enumerate(self.stub.Negotiate(requests, timeout=self.timeout_s)):
+                # The rest of a cut answer (RPC-021) is read by repeats of the request: Exchange calls.
+                again = service_pb2.ExchangeRequest(envelope=sent_pairs[i][0], context=sent_pairs[i][1])
+                yield self._whole(self.stub.Exchange, again, response)
         except grpc.RpcError as err:
             raise from_rpc_error(err) from err
 
@@ -271,6 +297,20 @@ def escrow_did_of(answer: Sequence[bytes]) -> str:
     return decode_statement(decode_envelope(answer[0]).payload).mandate.agent if answer else ""
 
 
+def rest_from(answer: Sequence[bytes], response: Any, parts: int) -> int:
+    """Where the rest of a cut Exchange or Submit answer starts (RPC-021): 0 once ``response``, the
+    ``parts``-th part read into ``answer``, ends it. A server that says there is more without sending
+    any, or more than :data:`MAX_ANSWER_PARTS` parts, fails the call (TransportError): it cannot hold
+    its client for ever."""
+    if not response.next_answer:
+        return 0
+    if response.next_answer != len(answer) or not response.envelopes:
+        raise TransportError(grpc.StatusCode.INTERNAL, f"an answer cut at {response.next_answer}")
+    if parts >= MAX_ANSWER_PARTS:
+        raise TransportError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"an answer of over {parts} parts")
+    return int(response.next_answer)
+
+
 def submit_batches(envelopes: Sequence[bytes], escrow: str = "") -> list[Sequence[bytes]]:
     """``envelopes`` in one batch when they fit one request at the least receive limit (RPC-008), else
     in consecutive batches that each do (one envelope alone always does, ENV-008) -- except that a
@@ -369,8 +409,10 @@ class EscrowClient(_Client):
         if len(batches) > 1:  # split: keep each negotiation's statements with what names the escrow
             batches = submit_batches(envelopes, self._escrow_did())
         for batch in batches:
-            resp = self._unary(self.stub.Submit, service_pb2.SubmitRequest(envelopes=batch))
-            answer += list(resp.envelopes)[1 if answer else 0 :]
+            req = service_pb2.SubmitRequest(envelopes=batch)
+            answer += self._whole(self.stub.Submit, req, self._unary(self.stub.Submit, req))[
+                1 if answer else 0 :
+            ]
         return answer
 
     def _escrow_did(self) -> str:

@@ -87,6 +87,14 @@ class TransportError(Exception):
         return f"{self.code.name}{reason}: {self.details}"
 
 
+def shown(text: str, limit: int = 2 * MAX_DETAIL_CHARS) -> str:
+    """``text`` fit for a status message that may quote what a caller sent: cut to ``limit`` characters
+    (RPC-005 (b): the trailer must fit) and its control characters escaped as ``repr`` escapes them, so
+    a terminal or a log line showing it runs none of them."""
+    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return escaped[:limit]
+
+
 def status_for(err: CoopError) -> grpc.Status:
     """The gRPC status a server aborts with for ``err``.
 

@@ -31,6 +31,9 @@ MAX_PAGE_ENTRIES: Final = 1024
 MAX_FROM_SEQ: Final = 2**53 - 1
 # Largest response a client accepts.
 MAX_RESPONSE_BYTES: Final = MAX_PAGE_BYTES + 64 * 1024
+# An Exchange or Submit answer goes a page a response (RPC-021); a client reads at most this many parts
+# of one (64 MiB of envelopes), so a server saying "more" for ever cannot hold it.
+MAX_ANSWER_PARTS: Final = 16
 # Deadline of every unary client call unless the client is told otherwise.
 DEFAULT_TIMEOUT_S: Final = 10.0
 # The retry hint of a refusal for requests in hand: about one request's time at a loaded peer.

@@ -303,6 +303,16 @@ def _page(envelopes: Sequence[bytes]) -> list[bytes]:
     return out
 
 
+def _answer_part(answer: Sequence[bytes], start: int) -> tuple[list[bytes], int]:
+    """The part of an Exchange or Submit answer one response carries from index ``start``: at most a
+    page (RPC-008 (a)), and the index of the first envelope it leaves out, 0 when none (RPC-021). The
+    answer is recorded before it leaves (RPC-004): one past the send limit failed after the fact, and its
+    repeat, answered the same (RPC-003, ESC-007), failed again for good."""
+    part = _page(answer[start:])
+    end = start + len(part)
+    return part, end if end < len(answer) else 0
+
+
 def _log_next_seq(from_seq: int, limit: int, head: int, page: Sequence[bytes], read: Sequence[bytes]) -> int:
     """GetLog's ``next_seq``: a handler reads ``limit`` seqs of its chain from ``from_seq`` and returns
     the statements among them the caller may see, so the page covers those seqs (up to the head); one cut
@@ -357,7 +367,8 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
     def exchange(data: bytes, context: grpc.ServicerContext) -> service_pb2.ExchangeResponse:
         req = _parse(service_pb2.ExchangeRequest, data, context)
         replies = _invoke(context, "Exchange", partial(_exchange, handler, req.envelope, req.context))
-        return service_pb2.ExchangeResponse(envelopes=replies)
+        part, next_answer = _answer_part(replies, req.answer_from)
+        return service_pb2.ExchangeResponse(envelopes=part, next_answer=next_answer)
 
     def negotiate(
         requests: Iterator[bytes], context: grpc.ServicerContext
@@ -366,7 +377,8 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
         for data in requests:
             req = _parse(service_pb2.NegotiateRequest, data, context)
             replies = _invoke(context, "Negotiate", partial(_exchange, handler, req.envelope, req.context))
-            yield service_pb2.NegotiateResponse(envelopes=replies)
+            part, next_answer = _answer_part(replies, req.answer_from)
+            yield service_pb2.NegotiateResponse(envelopes=part, next_answer=next_answer)
 
     def get_log(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLogResponse:
         req = _parse(service_pb2.GetLogRequest, data, context)
@@ -441,7 +453,8 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
             _check_sizes(req.envelopes)
             return handler.submit(list(req.envelopes))
 
-        answer = service_pb2.SubmitResponse(envelopes=_invoke(context, "Submit", call))
+        part, next_answer = _answer_part(_invoke(context, "Submit", call), req.answer_from)
+        answer = service_pb2.SubmitResponse(envelopes=part, next_answer=next_answer)
         if after_reply is not None:
             context.add_callback(after_reply)
         return answer

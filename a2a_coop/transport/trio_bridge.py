@@ -33,7 +33,13 @@ import trio
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
 from a2a_coop.protocol.forks import ForkProof
-from a2a_coop.transport.client import CooperationClient, EscrowClient, escrow_did_of, submit_batches
+from a2a_coop.transport.client import (
+    CooperationClient,
+    EscrowClient,
+    escrow_did_of,
+    rest_from,
+    submit_batches,
+)
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
 from a2a_coop.transport.paging import DEFAULT_MAX_READ_BYTES, PageGuard, PageLimits
@@ -171,7 +177,13 @@ class TrioCooperationClient:
         """As :meth:`CooperationClient.exchange` (idempotent: safe to retry)."""
         req = service_pb2.ExchangeRequest(envelope=envelope, context=context)
         resp = await call_in_trio(self._stub.Exchange.future, req, timeout=self._timeout)
-        return list(resp.envelopes)
+        answer, parts = list(resp.envelopes), 1
+        while start := rest_from(answer, resp, parts):  # a cut answer (RPC-021)
+            req.answer_from = start
+            resp = await call_in_trio(self._stub.Exchange.future, req, timeout=self._timeout)
+            answer += resp.envelopes
+            parts += 1
+        return answer
 
     async def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         """As :meth:`CooperationClient.get_log`."""
@@ -239,11 +251,18 @@ class TrioEscrowClient:
         answer: list[bytes] = []
         for batch in batches:
             resp = await self._submit(batch, cancellable)
-            answer += list(resp.envelopes)[1 if answer else 0 :]  # the escrow's Mandate once
+            whole, parts = list(resp.envelopes), 1
+            while start := rest_from(whole, resp, parts):  # a cut answer (RPC-021)
+                resp = await self._submit(batch, cancellable, answer_from=start)
+                whole += resp.envelopes
+                parts += 1
+            answer += whole[1 if answer else 0 :]  # the escrow's Mandate once
         return answer
 
-    async def _submit(self, envelopes: Sequence[bytes], cancellable: bool) -> service_pb2.SubmitResponse:
-        req = service_pb2.SubmitRequest(envelopes=envelopes)
+    async def _submit(
+        self, envelopes: Sequence[bytes], cancellable: bool, answer_from: int = 0
+    ) -> service_pb2.SubmitResponse:
+        req = service_pb2.SubmitRequest(envelopes=envelopes, answer_from=answer_from)
         return await call_in_trio(
             self._stub.Submit.future, req, timeout=self._timeout, cancellable=cancellable
         )

@@ -7,32 +7,40 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ExchangeRequest(_message.Message):
-    __slots__ = ("envelope", "context")
+    __slots__ = ("envelope", "context", "answer_from")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FROM_FIELD_NUMBER: _ClassVar[int]
     envelope: bytes
     context: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, envelope: _Optional[bytes] = ..., context: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    answer_from: int
+    def __init__(self, envelope: _Optional[bytes] = ..., context: _Optional[_Iterable[bytes]] = ..., answer_from: _Optional[int] = ...) -> None: ...
 
 class ExchangeResponse(_message.Message):
-    __slots__ = ("envelopes",)
+    __slots__ = ("envelopes", "next_answer")
     ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ANSWER_FIELD_NUMBER: _ClassVar[int]
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    next_answer: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., next_answer: _Optional[int] = ...) -> None: ...
 
 class NegotiateRequest(_message.Message):
-    __slots__ = ("envelope", "context")
+    __slots__ = ("envelope", "context", "answer_from")
     ENVELOPE_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FROM_FIELD_NUMBER: _ClassVar[int]
     envelope: bytes
     context: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, envelope: _Optional[bytes] = ..., context: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    answer_from: int
+    def __init__(self, envelope: _Optional[bytes] = ..., context: _Optional[_Iterable[bytes]] = ..., answer_from: _Optional[int] = ...) -> None: ...
 
 class NegotiateResponse(_message.Message):
-    __slots__ = ("envelopes",)
+    __slots__ = ("envelopes", "next_answer")
     ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ANSWER_FIELD_NUMBER: _ClassVar[int]
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    next_answer: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., next_answer: _Optional[int] = ...) -> None: ...
 
 class GetLogRequest(_message.Message):
     __slots__ = ("from_seq", "limit")
@@ -115,16 +123,20 @@ class EvidenceBundle(_message.Message):
     def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("envelopes",)
+    __slots__ = ("envelopes", "answer_from")
     ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    ANSWER_FROM_FIELD_NUMBER: _ClassVar[int]
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    answer_from: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., answer_from: _Optional[int] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ("envelopes",)
+    __slots__ = ("envelopes", "next_answer")
     ENVELOPES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ANSWER_FIELD_NUMBER: _ClassVar[int]
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    next_answer: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., next_answer: _Optional[int] = ...) -> None: ...
 
 class GetLedgerRequest(_message.Message):
     __slots__ = ("from_seq", "limit")
