@@ -11,22 +11,30 @@ red team 30's replay of E's Mandate alone is tests/test_attack30_mandate_alone_p
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from cli_run import run_cli
 from test_hidden_accept import (
+    FUNDS,
     CountersWithItsBond,
     Market,
+    _HidesItsAccept,
     _within,
     bobs_offer_at_a_served_escrow,
 )
 
+from a2a_coop.cli.demo import provision
+from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.node import EscrowNode, EscrowWitness
+from a2a_coop.runtime import peer as peer_module
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.trade import ask_escrow_alone, hidden_accept_check_ms
 from a2a_coop.testing import LocalEscrow, Party
+from a2a_coop.transport import serve
 
 
 def _checkpoints(answer: Sequence[bytes]) -> list[VerifiedStatement]:
@@ -40,7 +48,7 @@ def test_the_escrow_names_the_offer_past_its_cutoff_in_one_checkpoint_journaled_
     """The escrow process: Bob's bonded Offer submitted before its cutoff is answered with no Checkpoint;
     the same Submit past the cutoff (a repeat, ESC-007) with E's Checkpoint naming it, dated past the
     cutoff, with the right log_root (E's own verifier checks it, CHN-007); a third Submit, and one after a
-    restart, give that same Checkpoint again, signing nothing."""
+    restart, give that same Checkpoint again, signing nothing. The escrow's audit passes its transcript."""
     m = Market()
     escrow_party = Party("escrow", m.clock)
 
@@ -66,6 +74,8 @@ def test_the_escrow_names_the_offer_past_its_cutoff_in_one_checkpoint_journaled_
     node = open_escrow()
     try:
         assert node.submit(submitted) == past and node.escrow.ledger_size == size + 1
+        report = audit_ledger(node.escrow.transcript(), escrow=node.escrow.did)
+        assert report.ok, report.findings
     finally:
         node.close()
 
@@ -156,3 +166,58 @@ def test_an_answer_without_the_escrows_word_on_this_offer_frees_nothing(forgery:
     assert via.forgeries == 1 and not m.b.asked_at_escrow(offer.negotiation_id)
     ask_escrow_alone(m.b, via, m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
     assert m.b.asked_at_escrow(offer.negotiation_id)
+
+
+class _ReplaysAfterTheWait:
+    """The escrow as Bob's CLI reaches it: once ``armed``, the next Submit is answered with E's Mandate
+    alone by whoever answers for E (E never sees it); everything else goes to E."""
+
+    def __init__(self, escrow: EscrowNode) -> None:
+        self.escrow, self.armed, self.replayed = escrow, False, 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.escrow, name)
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if self.armed:
+            self.armed, self.replayed = False, self.replayed + 1
+            return [self.escrow.mandate]
+        return self.escrow.submit(envelopes)
+
+
+@pytest.mark.req("ESC-013")
+def test_offer_exits_3_on_an_answer_past_the_cutoff_without_the_escrows_word_and_resume_asks_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`a2a-coop offer` to a server that answers nothing: past the cutoff its ask meets E's Mandate alone --
+    not EXPIRED (exit 1) as before, but unfinished (exit 3, saying `resume` asks again); `a2a-coop resume`
+    then reaches E, whose Checkpoint names the offer: EXPIRED, finished (exit 0)."""
+    bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
+    escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
+    node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
+    mallorys = _HidesItsAccept(node, escrow)
+    via = _ReplaysAfterTheWait(escrow)
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        if seconds < 60:
+            return real_sleep(seconds)
+        via.armed = True  # the ask past the cutoff meets the replay
+        offset = peer_module._test_offset_ms + int(seconds * 1000) + 1000  # and a second on
+        monkeypatch.setattr(peer_module, "_test_offset_ms", offset)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    try:
+        with serve(None, via) as escrow_server, serve(mallorys, None) as mallory_server:  # type: ignore[arg-type]
+            argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]
+            code, out, err = run_cli(
+                capsys, "offer", *argv, "--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"
+            )
+            assert via.replayed == 1 and code == 3 and "EXPIRED" not in out, (code, out, err)
+            assert "ESC-013 (i)" in err and "a2a-coop resume" in err, err
+            code, out, err = run_cli(capsys, "resume", *argv)
+        assert via.replayed == 1 and code == 0 and "EXPIRED" in out, (code, out, err)
+        assert "expired unanswered" in err, err
+    finally:
+        node.close()
+        escrow.close()

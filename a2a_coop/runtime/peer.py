@@ -2896,15 +2896,20 @@ class Peer:
                 )
         return ""
 
-    def asked_escrow(self, negotiation_id: bytes, escrow: str, *, sent_at: int | None = None) -> None:
+    def asked_escrow(
+        self, negotiation_id: bytes, escrow: str, *, sent_at: int | None = None, past_cutoff: bool = False
+    ) -> None:
         """Our runtime took the answer of ``escrow`` to a Submit of the line of our offers naming it in
         ``negotiation_id``, sent at ``sent_at`` (now if None): what it did not reveal past an offer's
         bonding cutoff binds us no more (NEG-020, section 4.5, :meth:`Verifier.asked_escrow`). By the
         time the Submit was sent, not the answer's arrival: the escrow may have taken it, and stamped an
-        Accept after it, before the cutoff however late its answer reaches us."""
+        Accept after it, before the cutoff however late its answer reaches us. The caller takes the
+        answer so only on the escrow's Checkpoint naming each offer it frees past its cutoff (ESC-013
+        (i)); ``past_cutoff``: there was one (:meth:`asked_at_escrow`)."""
         with self.lock:
             now = self.clock() if sent_at is None else min(sent_at, self.clock())
-            self._asked_at_escrow.add(negotiation_id)
+            if past_cutoff:
+                self._asked_at_escrow.add(negotiation_id)
             until = self.verifier.asked_escrow(negotiation_id, now, escrow)
             if until is not None and self.journal is not None:
                 self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until])

@@ -388,7 +388,7 @@ def _asked(
         ]
         vouched = vouched_offers(answer[1:], escrow_did)
         if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in freed_by_cutoff):
-            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at)
+            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff))
 
 
 def _bonding_cutoff(offer: VerifiedStatement) -> int:
