@@ -169,18 +169,18 @@ def test_an_answer_without_the_escrows_word_on_this_offer_frees_nothing(forgery:
 
 
 class _ReplaysAfterTheWait:
-    """The escrow as Bob's CLI reaches it: once ``armed``, the next Submit is answered with E's Mandate
-    alone by whoever answers for E (E never sees it); everything else goes to E."""
+    """The escrow as Bob's CLI reaches it: while ``replaying``, every Submit is answered with E's Mandate
+    alone by whoever answers for E (E never sees it); else it goes to E."""
 
     def __init__(self, escrow: EscrowNode) -> None:
-        self.escrow, self.armed, self.replayed = escrow, False, 0
+        self.escrow, self.replaying, self.replayed = escrow, False, 0
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.escrow, name)
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if self.armed:
-            self.armed, self.replayed = False, self.replayed + 1
+        if self.replaying:
+            self.replayed += 1
             return [self.escrow.mandate]
         return self.escrow.submit(envelopes)
 
@@ -190,8 +190,9 @@ def test_offer_exits_3_on_an_answer_past_the_cutoff_without_the_escrows_word_and
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`a2a-coop offer` to a server that answers nothing: past the cutoff its ask meets E's Mandate alone --
-    not EXPIRED (exit 1) as before, but unfinished (exit 3, saying `resume` asks again); `a2a-coop resume`
-    then reaches E, whose Checkpoint names the offer: EXPIRED, finished (exit 0)."""
+    not EXPIRED (exit 1) as before, but unfinished (exit 3, saying `resume` asks again); a `resume` meeting
+    the same replay exits 3 too; the next reaches E, whose Checkpoint names the offer: EXPIRED, finished
+    (exit 0)."""
     bob, mallory, esc = (provision(tmp_path, name) for name in ("bob", "mallory", "escrow"))
     escrow = EscrowNode(esc.key, esc.mandate, tmp_path / "escrow.db", faucet=FUNDS)
     node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
@@ -202,7 +203,7 @@ def test_offer_exits_3_on_an_answer_past_the_cutoff_without_the_escrows_word_and
     def sleep(seconds: float) -> None:
         if seconds < 60:
             return real_sleep(seconds)
-        via.armed = True  # the ask past the cutoff meets the replay
+        via.replaying = True  # the ask past the cutoff meets the replay
         offset = peer_module._test_offset_ms + int(seconds * 1000) + 1000  # and a second on
         monkeypatch.setattr(peer_module, "_test_offset_ms", offset)
 
@@ -213,10 +214,14 @@ def test_offer_exits_3_on_an_answer_past_the_cutoff_without_the_escrows_word_and
             code, out, err = run_cli(
                 capsys, "offer", *argv, "--give", "code-review:20", "--want", "copy-editing:20", "--bond", "5"
             )
-            assert via.replayed == 1 and code == 3 and "EXPIRED" not in out, (code, out, err)
+            assert via.replayed and code == 3 and "EXPIRED" not in out, (code, out, err)
             assert "ESC-013 (i)" in err and "a2a-coop resume" in err, err
             code, out, err = run_cli(capsys, "resume", *argv)
-        assert via.replayed == 1 and code == 0 and "EXPIRED" in out, (code, out, err)
+            assert code == 3 and "EXPIRED" not in out, (code, out, err)
+            assert "did not finish" in err and "ESC-013 (i)" in err, err
+            via.replaying = False
+            code, out, err = run_cli(capsys, "resume", *argv)
+        assert code == 0 and "EXPIRED" in out, (code, out, err)
         assert "expired unanswered" in err, err
     finally:
         node.close()
