@@ -395,8 +395,11 @@ class LocalEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self.escrow.ledger(from_seq, limit or None), max(self.escrow.ledger_size - 1, 0)
 
-    def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]:
-        envelopes, next_seq = self.escrow.transcript_page(from_seq, limit or 1024)
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int | None = None
+    ) -> tuple[list[bytes], int, int]:
+        """As a client reads it (``max_bytes`` left out) or a served escrow's handler answers it."""
+        envelopes, next_seq = self.escrow.transcript_page(from_seq, limit or 1024, max_bytes)
         return envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:

@@ -30,7 +30,12 @@ leave out the pytest plugins no unit uses and assertion rewriting, which every m
 would otherwise set up again. Neither changes which mutants are killed.
 
 The score is killed / (mutants - equivalent), where killed includes mutants that made a vector run
-past its time limit (an endless loop is noticed). The last line printed is one JSON object with the
+past its time limit (an endless loop is noticed). That limit is mutmut's, in wall-clock seconds: (the
+covering units' measured time + ``timeout_constant``) x ``timeout_multiplier`` (pyproject). The constant
+pays for each mutant's own pytest session (collecting the vectors), so that only a loop reaches it: with
+mutmut's 1 s, a survivor on a loaded machine was cut off and counted a kill (the twenty-ninth session's 108
+``_commit`` "timeouts" each passed every vector, run alone); changing it makes mutmut test every mutant
+that timed out again. The last line printed is one JSON object with the
 figures. Exit status: 0 when the score reaches ``--target`` (0.95), 1 when it does not, 2 when the
 run could not be made (mutmut missing or failing, or ``--time-limit`` reached).
 

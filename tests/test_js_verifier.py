@@ -51,12 +51,12 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 319,
+    "chains": 337,
     "wire": 77,
-    "rules": 191,
+    "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 179,
+    "keytime": 187,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -460,8 +460,11 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233)}
     # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
     # 144 and 147 (F45): the thief's Accept, the revocation heard first, is held there only by KEY-009 (c)
+    # 180, 182, 183 (DisownedUnderThePrincipal): the Accept under a revoked principal's Mandate, or at the
+    # very effective_ms of a revocation, the revocation heard first
     keytime = {
-        f"keytime-{i}" for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141, 144, 147)
+        f"keytime-{i}"
+        for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141, 144, 147, 180, 182, 183)
     }
     assert got == chains | keytime
 
@@ -471,10 +474,11 @@ def test_the_js_verifier_binds_the_offerer_to_nothing_by_a_thiefs_disowned_accep
     """KEY-009 (c) also (F45): a contract whose Accept no escrow can witness and is disowned counts toward
     none of the offerer's caps and holds none of its exclusive_keys. The reading before (such a contract
     counted as any), written into a copy of the JS verifier, disagrees with exactly keytime.json's last
-    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148)."""
+    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148), and
+    DisownedUnderThePrincipal's (180-183: through the principal's Mandate, or at the very effective_ms)."""
     now = "return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);"
     got = _edited_disagreements(tmp_path, [(now, "return false;")], "keytime.json")
-    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148)}
+    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148, 180, 181, 182, 183)}
 
 
 @pytest.mark.req("ATT-003")
@@ -517,9 +521,10 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
         # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
-        # revocation above a rotation, whatever it keeps as evidence
+        # revocation above a rotation, whatever it keeps as evidence; 186 and 187 (DisownedStampBeside): the
+        # thief's Stamp heard after the revocation
         {"rules-55", "ratings-49"}
-        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176)},
+        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
@@ -597,6 +602,8 @@ def test_the_js_verifier_orders_two_answers_of_one_key_by_its_chain(tmp_path: Pa
         245,
         *range(250, 305),
         *range(312, 320),
+        159,  # NEG-026: a Reject after an unwitnessed Accept held (StampedAnswer too)
+        *range(330, 338),
     )
     assert got == {f"chains-{i}" for i in expected}
 
@@ -667,7 +674,8 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     contract counts), NestedCutBack (259-262, F52), NestedBranch (263-266), WitnessedLate (267-269, F61),
     TwoWitnessed (270-276, F55), LineCounted (277-290, F62), WitnessedBeside (294-304, F74) and
     AnsweredAccept (305-311, F88: an Accept of an answered offer held until its Stamp, NEG-025) and
-    CutOffAnsweredTwice (318, 319, F89: Bob's Accept of Alice's Counter before its Stamp) need
+    CutOffAnsweredTwice (318, 319, F89: Bob's Accept of Alice's Counter before its Stamp) and
+    CheckedAgainstItself (324, 325, 329: the same, the probes over a cap; order30) need
     the orders each part reads: a kept Reject after the Stamp, the first; an Accept before its Stamp, the
     second; a witnessed branch held off the line, the third."""
     first = "        const lower = raw === true && wc ? false : raw;\n"
@@ -688,9 +696,13 @@ def test_the_js_verifier_cuts_back_past_no_contract_its_escrow_witnessed(tmp_pat
     beside_first = (294, 295, 297, 298)  # WitnessedBeside: the kept Reject first, Bob's probes
     answered = (305, 306, 307, 308, 310, 311)  # AnsweredAccept: held before its Stamp (NEG-025)
     twice = (318, 319)  # CutOffAnsweredTwice: the witnessed Accept before its Stamp
+    checked = (324, 325, 329)  # CheckedAgainstItself: the Accept before its Stamp, probes over a cap
+    stamped = (330, 332, 334, 337)  # StampedAnswer: the answer E took held before its Stamp (NEG-026)
     # in each, an Accept came before its escrow's Stamp of it
     before = (243, 244, *range(250, 255), 256, 257, *range(260, 266), 268, 269, 271, 274, 275)
-    assert got == {f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice)}
+    assert got == {
+        f"chains-{i}" for i in (*before, *stamp_late, *beside_first, *answered, *twice, *checked, *stamped)
+    }
     got = _edited_disagreements(tmp_path, [(keep, "")], "chains.json")
     kept_first = (277, 280, 284, 287, 288)  # LineCounted: the kept answer before Alice's Counter
     assert got == {
@@ -1240,9 +1252,14 @@ _APPLY_TOUCH = "    apply();\n    this.exposureSums.touch(id);\n"
         # a Stamp taken after the Revoke it puts in effect: the contract ends then (finishedAt)
         ((_STAMP_TOUCH, ""), ("chains", "rules"), {"chains-231", "rules-87"}),
         # a revocation heard after the thief's Accept: it binds Bob to nothing from then (KEY-009 (c))
-        ((_KEYS_TOUCH, ""), ("keytime",), {"keytime-145"}),
+        ((_KEYS_TOUCH, ""), ("keytime",), {"keytime-145", "keytime-181"}),
         # a transition: a witnessed Accept held after the statements it displaces (ExposureOrder)
-        ((_APPLY_TOUCH, "    apply();\n"), ("chains",), {"chains-218", "chains-221", "chains-224"}),
+        # ... and Alice's Accept of Bob's Counter after the Stamp of his Accept (CheckedAgainstItself)
+        (
+            (_APPLY_TOUCH, "    apply();\n"),
+            ("chains",),
+            {"chains-218", "chains-221", "chains-224", "chains-326"},
+        ),
     ],
 )
 def test_the_js_verifiers_exposure_sums_are_those_counted_afresh_at_every_check(
@@ -1403,11 +1420,12 @@ def test_the_js_verifier_holds_an_accept_of_an_answered_offer_until_its_stamp(tm
     verifier disagrees with exactly the vectors that pin the hold: chains.json 166 and 168 (a Stamp after the
     cutoff, or by another key, leaves it held), 236 (two Accepts, neither stamped) and AnsweredAccept's
     305-311 (309: no Stamp, the contract of the first answer stands, the Accept held before its Delivery) --
-    and CutOffAnsweredTwice's 314-317 and 319 (Bob's Accept of Alice's Counter after his Counter of it and
-    before E's Stamp)."""
+    and CutOffAnsweredTwice's 314-317 and 319 and CheckedAgainstItself's 320, 321 and 324-329 (Bob's Accept
+    of Alice's Counter after his Counter of it and before E's Stamp)."""
     held = "t <= O.h.expires_at_ms && w === null)\n"
     got = _edited_disagreements(tmp_path, [(held, "t <= O.h.expires_at_ms && false)\n")], "chains.json")
-    assert got == {f"chains-{i}" for i in (166, 168, 236, *range(305, 312), *range(314, 318), 319)}
+    checked = (320, 321, *range(324, 330))  # CheckedAgainstItself: Bob's Accept after his Counter, held
+    assert got == {f"chains-{i}" for i in (166, 168, 236, *range(305, 312), *range(314, 318), 319, *checked)}
 
 
 @pytest.mark.req("NEG-023", "NEG-021", "NEG-017")
@@ -1431,3 +1449,83 @@ def test_the_js_verifier_binds_no_offerer_by_a_cut_off_contract_its_acceptor_ans
     lower = "        this.recountPastHigherAnswer(n, rec);\n"
     got = _edited_disagreements(tmp_path, [(lower, "        void 0;\n")], "chains.json")
     assert got == {"chains-316", "chains-319"}
+
+
+@pytest.mark.req("MND-022", "NEG-021", "NEG-025", "MND-010")
+def test_both_verifiers_check_no_statement_against_itself_in_every_order(tmp_path: Path) -> None:
+    """MND-022 (order30): CheckedAgainstItself's two stories (chains.json 320-329) in each of their 56
+    orders -- the six statements and, without Alice's Accept, f89's five; what the table refuses (an answer
+    to an offer Bob's unwitnessed Accept accepted) passed on again last -- each with each probe offer to
+    Carol. The reference gives each probe one verdict in every order of one set of statements (before
+    order30, 17 of the 392 differed: a statement taken before the Stamp checked against itself), and the JS
+    verifier, which derives the view again, agrees with all 392."""
+    from itertools import permutations
+
+    from conformance.generate_vectors.negotiation import checked_story
+
+    tests: list[dict[str, Any]] = []
+    verdicts: dict[tuple[bool, str, str], set[str]] = {}
+    for accept_first in (False, True):
+        context, items, probes = checked_story(accept_first=accept_first)
+        for letters in ("OCBXAS", "OCBAS"):
+            for order in permutations(letters):
+                at = order.index
+                if not (at("O") < at("C") < at("B") and at("C") < at("A")):
+                    continue
+                if "X" in order and at("X") < at("B"):
+                    continue
+                v = Verifier()
+                for env in context:
+                    v.accept(env)
+                refused = []
+                for k in order:
+                    try:
+                        v.accept(items[k])
+                    except CoopError:
+                        refused.append(k)
+                for k in refused:
+                    v.accept(items[k])
+                fed = [*context, *(items[k] for k in order if k not in refused), *(items[k] for k in refused)]
+                for name, probe in probes.items():
+                    try:
+                        v.check(probe)
+                        error = None
+                    except CoopError as refusal:
+                        error = refusal.code
+                    verdicts.setdefault((accept_first, letters, name), set()).add(error or "valid")
+                    test: dict[str, Any] = {
+                        "tcId": len(tests) + 1,
+                        "comment": f"{''.join(order)} {name}",
+                        "flags": ["Valid" if error is None else "Exposure"],
+                        "requirements": ["MND-022"],
+                        "now_ms": None,
+                        "envelopes": [base64.b64encode(env).decode() for env in [*fed, probe.envelope]],
+                        "result": "valid" if error is None else "invalid",
+                    }
+                    if error is not None:
+                        test.update(error=error, failedIndex=len(fed))
+                    tests.append(test)
+    assert len(tests) == 392 and all(len(v) == 1 for v in verdicts.values()), verdicts
+    doc = {"schema": "a2a-coop-vectors/1", "numberOfTests": len(tests), "header": [], "notes": {}}
+    doc["testGroups"] = [{"type": "CheckedAgainstItselfEveryOrder", "mode": "sparse", "tests": tests}]
+    path = tmp_path / "every-order.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    report = json.loads(_node("--json", str(path)).stdout)
+    assert report["total"]["agree"] == 392, report["disagreements"][:3]
+
+
+@pytest.mark.req("NEG-026", "ESC-014")
+def test_the_js_verifier_lets_the_answer_its_escrow_stamped_take_the_accepts_place(tmp_path: Path) -> None:
+    """NEG-026 (F98): a Counter or Reject of an offer naming an escrow, where the line's answer to that offer
+    is an Accept the escrow has not witnessed, takes the Accept's place once the escrow's Stamp of it is held,
+    and is held superseded until then. The reading before -- refused by the table -- written into a copy of
+    the JS verifier disagrees with exactly the vectors that pin it: chains.json 159 (a Reject after an
+    unwitnessed Accept, no Stamp: held) and StampedAnswer's 330-337 (334-336: Alice's offer to Carol fits her
+    cap only where Bob's Accept's contract counts nowhere); without the derivation again at the Stamp, with
+    the four that hold the answer before it (330, 332, 334, 337)."""
+    rule = "    if (escrowOf(O)) return this.takenByEscrow(n, O, rec);"
+    got = _edited_disagreements(tmp_path, [(rule, "    if (escrowOf(O)) return null;")], "chains.json")
+    assert got == {f"chains-{i}" for i in (159, *range(330, 338))}
+    again = "this.takenByEscrow(n, c.offerRec, a)) ids.add("
+    got = _edited_disagreements(tmp_path, [(again, "false) ids.add(")], "chains.json")
+    assert got == {"chains-330", "chains-332", "chains-334", "chains-337"}

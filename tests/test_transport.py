@@ -477,6 +477,20 @@ def test_key_revoked_carries_its_reach_time_for_machines_and_people() -> None:
     assert isinstance(got_old, errors.KeyRevoked) and got_old.reach_ms == 1_796_521_286_123
 
 
+@pytest.mark.req("RPC-006")
+@pytest.mark.parametrize("cls", [errors.IllegalTransition, errors.StaleReference])
+def test_an_escrow_refusal_names_its_stamps_ledger_seq_whichever_code_it_carries(cls: type) -> None:
+    """RPC-006 (b): both codes an escrow refuses an answer to an offer it closed with (ILLEGAL_TRANSITION,
+    and STALE_REFERENCE since red team 30) carry ``stamp_seq`` when the evidence does not fit, and the
+    client reads it back (final30 gave it to ILLEGAL_TRANSITION alone: a STALE_REFERENCE lost it)."""
+    status = status_for(cls("closed here", stamp_seq=41))
+    trailers = dict(status.trailing_metadata)
+    got = from_rpc_error(
+        _FakeRpcError(status.code, status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]))
+    )
+    assert isinstance(got, cls) and got.stamp_seq == 41
+
+
 # --- limits and malformed input ------------------------------------------------------------
 
 

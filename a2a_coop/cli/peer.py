@@ -62,7 +62,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError, IllegalTransition
-from a2a_coop.protocol.negotiation import Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import Negotiation, State, claims_end_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import (
@@ -904,12 +904,13 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
     with ExitStack() as stack:
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
         peer = open_peer(key, mandate, journal)  # earlier runs' escrows held, none trusted: see below
+        negotiations = peer.verifier.negotiations.by_id
         if args.negotiation:
             negs = [find_negotiation(peer, args.negotiation)]
         else:
             negs = [
                 n
-                for n in peer.verifier.negotiations.by_id.values()
+                for n in negotiations.values()
                 if (n.initiator == peer.did and unfinished(n))
                 or bonded_offer_to_show(peer, n) is not None
                 or accept_cut_back(peer, n)
@@ -921,6 +922,12 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # it there alone (NEG-024). Or with our bonded Counter a lower answer cut off the line, not
             # withdrawn at its escrow yet (NEG-024 (a)).
             negs += forgotten_to_show(peer, journal.statements(), peer.clock())
+        # A cut-off Counter whose claims ended is owed to its escrow no more (NEG-024 (a)): said, not asked
+        # (of the trades in memory: an ended one read back from the journal for this alone costs a read).
+        for n in [find_negotiation(peer, args.negotiation)] if args.negotiation else negotiations.values():
+            report = cut_off_report(peer, n)
+            if report is not None and report["state"] == "lapsed":
+                print(f"a2a-coop: {n.id.hex()[:12]} {cut_off_text(report)}", file=sys.stderr)
         client = stack.enter_context(CooperationClient(args.to, tls=tls))
         escrow = (
             stack.enter_context(EscrowClient(args.escrow, tls=tls, page_limits=page_limits(args)))
@@ -1211,6 +1218,46 @@ def _obligations(neg: Negotiation, party: str, now_ms: int) -> list[dict[str, An
     ]
 
 
+def cut_off_report(peer: Peer, neg: Negotiation) -> dict[str, str] | None:
+    """Where our bonded Counter a lower answer cut off the line in ``neg`` stands at the escrow it names
+    (NEG-024 (a)), or None when there is none: ``owed`` (our Withdraw not taken there yet: `a2a-coop
+    resume` shows it), ``closed`` (the escrow's signed word that it takes no Accept of it, recorded:
+    :meth:`Peer.withdraw_final`) or ``lapsed`` (no claim under it can come any more, SPEC 4.5: nothing to
+    do there, whatever the escrow took)."""
+    why = peer.withdraw_final_why(neg.id)
+    if why:
+        return {"state": "closed", "why": why}
+    for state, counter in (
+        ("owed", peer.cut_off_counter(neg.id)),
+        ("lapsed", peer.lapsed_cut_off_counter(neg.id)),
+    ):
+        if counter is not None:
+            terms = proposal_of(counter)
+            return {
+                "state": state,
+                "counter": counter.digest.hex(),
+                "escrow": terms.terms.escrow,
+                "claims_end": iso(claims_end_ms(terms)),
+            }
+    return None
+
+
+def cut_off_text(report: dict[str, str]) -> str:
+    """:func:`cut_off_report` for people."""
+    if report["state"] == "closed":
+        return f"our cut-off Counter is closed at its escrow: it {report['why']}"
+    counter = report["counter"][:12]
+    if report["state"] == "owed":
+        return (
+            f"our Withdraw of our cut-off Counter {counter} is owed to its escrow {report['escrow']:.40}"
+            f" (`a2a-coop resume --escrow` shows it) until claims under it end at {report['claims_end']}"
+        )
+    return (
+        f"our cut-off Counter {counter}: no claim under it can come since {report['claims_end']},"
+        " nothing more to do at its escrow"
+    )
+
+
 def status_report(peer: Peer) -> dict[str, Any]:
     """What ``a2a-coop status --json`` prints: negotiations (counts; the open ones with their
     obligations, the closed ones with their outcome), exposure, and the alarm a fork proof against
@@ -1220,8 +1267,11 @@ def status_report(peer: Peer) -> dict[str, Any]:
     open_negs: list[dict[str, Any]] = []
     closed: list[dict[str, Any]] = []
     for neg in peer.verifier.negotiations.by_id.values():
+        cut_off = cut_off_report(peer, neg)
         if neg.is_terminal:
             closed.append({"id": neg.id.hex(), "state": neg.state.value, "counterparty": neg.other(peer.did)})
+            if cut_off is not None:
+                closed[-1]["cut_off_counter"] = cut_off
             continue
         open_negs.append(
             {
@@ -1233,6 +1283,8 @@ def status_report(peer: Peer) -> dict[str, Any]:
                 "bonds": dict(neg.contract.locked) if neg.contract is not None else {},
             }
         )
+        if cut_off is not None:
+            open_negs[-1]["cut_off_counter"] = cut_off
         offer = neg.outstanding if neg.contract is None else None
         if offer is not None:  # an offer nobody answered stays PROPOSED (a peer applies no EXPIRE itself)
             open_negs[-1]["offer_expires"] = iso(offer.expires_at_ms)
@@ -1292,6 +1344,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             for it in items:
                 late = "  OVERDUE" if it["overdue"] else ""
                 out.write(f"    {label:<9} {it['category']} ({it['value']}) by {it['deadline']}{late}\n")
+        if "cut_off_counter" in neg:
+            out.write(f"    {cut_off_text(neg['cut_off_counter'])}\n")
     out.write(f"exposure: {report['outstanding_value']} outstanding (cap {report['max_outstanding']})\n")
     b = report["balance"]
     if b is not None:

@@ -396,7 +396,19 @@ class UnknownNegotiation(StateError):
     summary = "no such negotiation"
 
 
-class IllegalTransition(StateError):
+class _NamesItsStamp(StateError):
+    """A refusal an escrow may give of an answer to an offer it closed (RPC-006 (b)).
+
+    ``stamp_seq``: the ledger seq of its Stamp that first named the answer it took, or None: what a client
+    fetches that Stamp by (``GetTranscript``) when the evidence did not fit the refusal. A server puts it in
+    its ErrorInfo metadata as ``stamp_seq``, read back by the client; unsigned, it only says where to look."""
+
+    def __init__(self, detail: str = "", *, stamp_seq: int | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.stamp_seq = stamp_seq
+
+
+class IllegalTransition(_NamesItsStamp):
     """Statement not allowed in the negotiation's current state."""
 
     code = "ILLEGAL_TRANSITION"
@@ -412,7 +424,7 @@ class WrongParty(StateError):
     summary = "issuer is not the party allowed to make this statement"
 
 
-class StaleReference(StateError):
+class StaleReference(_NamesItsStamp):
     """Statement refers to an offer or contract that is not the current one."""
 
     code = "STALE_REFERENCE"

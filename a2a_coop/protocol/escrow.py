@@ -90,6 +90,7 @@ from a2a_coop.protocol.negotiation import (
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
     ESCROW_BODIES,
+    OFFER_ANSWERS,
     TERMINAL_STATES,
     Contract,
     Event,
@@ -131,8 +132,6 @@ _CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "rev
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
 # (KEY-007): a KeyRevocation's binding refused for one of them alone is shown, not held (ESC-001).
 _AGAINST_OTHERS: Final = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
-# The answers to an offer: once we took one, we take no other (ESC-014, NEG-001).
-_ANSWERS: Final = frozenset({"counter", "accept", "reject", "withdraw"})
 
 
 class ShownBinding(NamedTuple):
@@ -164,9 +163,10 @@ class EscrowVerifier(Verifier):
     no negotiation and keeps it, shown, not held; one of a negotiation it refuses (a Stamp would date, for
     anyone shown it, an Offer or Accept the escrow refused) and keeps, unstamped, where it came."""
 
+    holds_unwitnessed = False  # ESC-014: an Accept it did not take is refused (NEG-025)
+
     def __init__(self) -> None:
         super().__init__(evidence_view=False)
-        self.negotiations.hold_unwitnessed = False  # ESC-014: an Accept it did not take is refused (NEG-025)
 
 
 class Prechecked(NamedTuple):
@@ -2176,10 +2176,12 @@ class Escrow:
         that first named the answer we took (the first in our order) and that answer as evidence: signed
         statements closing the offer here, which its offerer checks before it takes the refusal as final
         (NEG-024 (a)). A refusal alone is unsigned, and one forged by whoever answered for us once kept an
-        offerer's Withdraw from us for good (tests/test_attack29_forged_final_refusal.py)."""
+        offerer's Withdraw from us for good (tests/test_attack29_forged_final_refusal.py). The refusal names
+        that Stamp's ledger seq too (``stamp_seq``): a Stamp naming many statements takes the evidence past
+        the trailer's budget (RPC-006), and the client then reads it with GetTranscript."""
         held = self.verifier.statements
         ref = cited(vs)
-        offer = held.get(ref) if vs.body in _ANSWERS and not refusal.evidence else None
+        offer = held.get(ref) if vs.body in OFFER_ANSWERS and not refusal.evidence else None
         neg = self.verifier.negotiations.find(vs.header.negotiation_id) if offer is not None else None
         mandate = held.get(self.mandate_digest)
         if (
@@ -2192,7 +2194,7 @@ class Escrow:
             return
         for digest in (*(step[3] for step in neg.history), *sorted(neg.superseded)):
             taken = held.get(digest)
-            if taken is None or taken.body not in _ANSWERS or cited(taken) != ref or taken is vs:
+            if taken is None or taken.body not in OFFER_ANSWERS or cited(taken) != ref or taken is vs:
                 continue
             stamp_digest = self._stamp_of(digest)
             stamp = held.get(stamp_digest) if stamp_digest is not None else None
@@ -2200,6 +2202,7 @@ class Escrow:
                 stamp = self._archived_stamp(digest)
             if stamp is not None:
                 refusal.evidence = (mandate.envelope, stamp.envelope, taken.envelope)
+                refusal.stamp_seq = stamp.header.seq  # past the trailer's budget, where to fetch it
                 return
 
     def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:

@@ -73,6 +73,7 @@ from a2a_coop.protocol.escrow import (
 from a2a_coop.protocol.ledger import LEDGER_BODIES, MONEY_BODIES, Book, Finding
 from a2a_coop.protocol.negotiation import (
     CLAIM_WINDOW_MS,
+    OFFER_ANSWERS,
     TERMINAL_STATES,
     Contract,
     Negotiation,
@@ -85,7 +86,6 @@ from a2a_coop.protocol.verifier import Verifier, last_ruling_ms
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 
 _CONTRACT_BODIES = LEDGER_BODIES - {"deposit", "stamp"}
-_ANSWERS = frozenset({"counter", "accept", "reject", "withdraw"})  # what answers an offer
 _CUTTING = frozenset({"counter", "accept", "reject"})  # what can cut a line back (NEG-021)
 
 
@@ -436,7 +436,7 @@ class _Replay:
             if vs.header.negotiation_id and self._kept_refused(vs):
                 return  # no answer taken, no negotiation moved: a binding the escrow kept, no finding
             self._find("UNSTAMPED_EVIDENCE", f"{vs.body} is not named by a stamp before it", vs)
-        if vs.body in _ANSWERS and self._names_us(cited(vs)):
+        if vs.body in OFFER_ANSWERS and self._names_us(cited(vs)):
             # ESC-014: one answer to an offer naming us, our order deciding which (not to another
             # escrow's offer: its escrow's order decides there, NEG-017, and we follow it)
             first = self.answers.setdefault(cited(vs), vs.digest)

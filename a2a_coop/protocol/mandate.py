@@ -70,7 +70,8 @@ Theory of operation of the exposure book. Time is always ``t``, the
 from __future__ import annotations
 
 from bisect import insort
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from heapq import heapify, heappop, heappush
 from typing import Final
@@ -757,6 +758,27 @@ class Exposure:
                 )
         return total
 
+    @contextmanager
+    def uncounted(self, key: bytes) -> Iterator[None]:
+        """For the time of a check, the offer or contract ``key`` out of every sum (toward outstanding, in
+        its periods, before its start), then back exactly as it was: a statement held and booked, checked
+        again as a verifier meeting it first checked it, is not counted against itself."""
+        sweeps = (self._offers, self._answered, self._contracts, self._displaced, *self._unstarted)
+        held = [(sweep, sweep.items[key]) for sweep in sweeps if key in sweep.items]
+        formed = self._contracts.items.get(key) if key not in self._displaced.items else None
+        for sweep, _ in held:
+            sweep.remove(key)
+        if formed is not None:  # its period's share (a displaced one's is in _displaced)
+            (period,) = formed.buckets
+            self._formed[period] -= formed.value
+        try:
+            yield
+        finally:
+            for sweep, entry in held:
+                sweep.add(key, entry.value, entry.until, entry.buckets)
+            if formed is not None:
+                self._formed[period] += formed.value
+
     def holds(self, digest: bytes) -> bool:
         """Whether an offer or contract ``digest`` counts here from the sweeps (live, answered or a contract
         not forgotten)."""
@@ -983,6 +1005,7 @@ class ExposureBook:
         *,
         grace_ms: int = 0,
         dated_starts: bool = True,
+        booked: bool = False,
     ) -> None:
         """Would committing ``value`` more at ``vs``'s issue time break the caps?
 
@@ -1003,6 +1026,9 @@ class ExposureBook:
             dated_starts: count only the offers and contracts that started before ``vs`` (SPEC 4.5:
                 one dated after it, held first, does not change its verdict). A policy guard passes
                 False: every one it holds binds its agent, whatever its date says.
+            booked: ``vs`` is held and booked already (its offer, or its contract, under its digest),
+                checked again as a verifier meeting it first checked it (NEG-021 (d)): not counted
+                against itself.
 
         Raises:
             MandateViolation: MND-010, MND-009, or MND-013 (normally refused at step 24 already).
@@ -1014,6 +1040,12 @@ class ExposureBook:
             exp = self._blank(periods)
         elif (exp.period_origin_ms, exp.period_ms) != periods and (exp.live_offers or exp._formed):
             raise ValueError("exposure was recorded with other budget periods (give mandate_of)")
+        if booked:  # out of the sums for this check, then back as it was; this book's check, not a subclass's
+            with exp.uncounted(vs.digest):
+                ExposureBook.check(
+                    self, vs, mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts
+                )
+            return
         t = vs.issued_at_ms
         freed, freed_periods = 0, range(0)
         if replaces in exp.live_offers and not (dated_starts and exp.started_after(replaces, t, vs.seq)):

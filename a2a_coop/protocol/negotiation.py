@@ -270,6 +270,8 @@ PRECEDENCE: Final = (
 
 
 Place = tuple[int, str, int]  # a statement's (issued_at_ms, issuer, seq)
+# What answers an offer (NEG-001): an escrow that took one takes no other (ESC-014).
+OFFER_ANSWERS: Final = frozenset({"counter", "accept", "reject", "withdraw"})
 # The answers NEG-021 orders by their issuer's chain.
 _ANSWER_BODIES: Final = frozenset({"counter", "accept", "reject"})
 
@@ -595,6 +597,12 @@ def proposal_of(vs: VerifiedStatement) -> trade_pb2.Offer:
     return vs.statement.offer if vs.body == "offer" else vs.statement.counter.proposal
 
 
+def claims_end_ms(proposal: trade_pb2.Offer) -> int:
+    """When a claim under a contract of ``proposal`` can come no more (SPEC 4.5): its last item deadline
+    plus the claim window -- what an offer of it exposes ends then, whatever its escrow took."""
+    return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
+
+
 _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
 _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE
@@ -655,8 +663,9 @@ class Negotiation:
     off_line: dict[bytes, VerifiedStatement] | None = None
     # NEG-025: whether an Accept of an answered offer naming an escrow, not witnessed yet, is held until its
     # Stamp (a view, a live receiver) or checked as the table says (False: an escrow taking evidence, and
-    # its audit, ESC-014). A class default: set from :attr:`Negotiations.hold_unwitnessed` as one is made.
-    hold_unwitnessed: bool = True
+    # its audit, ESC-014). Set from :attr:`Negotiations.hold_unwitnessed` as one is made. A class default,
+    # the escrow's: one pickled before NEG-025 refuses such an Accept, as ESC-014 asks of an escrow.
+    hold_unwitnessed: bool = False
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -1309,13 +1318,27 @@ class Negotiation:
         if vs.issuer != offer.audience or not offer.issued_at_ms <= vs.issued_at_ms <= offer.expires_at_ms:
             return None
         if proposal_of(offer).terms.escrow:
-            return None  # its escrow orders the answers it takes (ESC-014, NEG-017)
+            return self._taken_by_escrow(vs, offer)  # its escrow orders the answers it takes (ESC-014)
         answer = self._answer_of(i)
         if answer is None or answer.issuer != vs.issuer or answer.digest == vs.digest:
             return None
         if chain_place(vs) > chain_place(answer):
             return False
         return not self._passes_witnessed()
+
+    def _taken_by_escrow(self, vs: VerifiedStatement, offer: VerifiedStatement) -> bool | None:
+        """NEG-026: ``vs``, a Counter or Reject of ``offer`` (naming an escrow E; by its audience in its
+        life), where the line's answer to ``offer`` is an Accept E has not witnessed (the contract's): True
+        when E stamped ``vs`` -- E took it, and so never takes that Accept (ESC-014) --, which takes the
+        Accept's place (the line cut back to ``offer``, as for NEG-021's lower answer); False when E has not
+        yet, held superseded until it does (NEG-025's mirror: the negotiation is then derived again, the Stamp
+        held); None when the rule does not apply (the table decides; and at an escrow itself, ESC-014)."""
+        c = self.contract
+        if vs.body == "accept" or not self.hold_unwitnessed or c is None or c.offer.digest != offer.digest:
+            return None
+        if self.witnessed(c.accept, offer):
+            return None  # NEG-017: E took the Accept; what answers its offer beside it is superseded
+        return self._recorded(proposal_of(offer).terms.escrow, vs.digest) is not None
 
     def _passes_witnessed(self) -> bool:
         """NEG-021 (d): whether the line holds a contract its escrow witnessed (its Stamp of the Accept,
@@ -1667,10 +1690,18 @@ class Negotiations:
     its escrow's stamp is accepted.
     """
 
-    # NEG-025 (:attr:`Negotiation.hold_unwitnessed`): False in an escrow's verifier. A class default.
-    hold_unwitnessed: bool = True
+    # NEG-025 (:attr:`Negotiation.hold_unwitnessed`): False in an escrow's verifier. The class default is
+    # the escrow's, the refusing one: read by one pickled before NEG-025 (ESC-014).
+    hold_unwitnessed: bool = False
 
-    def __init__(self, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None) -> None:
+    def __init__(
+        self,
+        stamps: StampLookup = _no_stamps,
+        recorded: StampLookup | None = None,
+        *,
+        hold_unwitnessed: bool = True,
+    ) -> None:
+        self.hold_unwitnessed = hold_unwitnessed
         self.by_id: dict[bytes, Negotiation] = {}
         self._stamps = stamps
         # The stamps held before the statement being checked (not one an escrow is giving it now).

@@ -20,7 +20,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import dropwhile
-from typing import Final, NamedTuple
+from typing import ClassVar, Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements
@@ -155,6 +155,22 @@ _HELD_OFF_BOOK: Final = b"held-off"
 _LET_IN: Final = b"let-in/"  # before an Accept's digest (32 bytes): its key once a Stamp let it in
 
 
+def _add_answer(
+    index: dict[tuple[str, bytes], tuple[list[VerifiedStatement], list[VerifiedStatement]]],
+    vs: VerifiedStatement,
+) -> None:
+    """Add ``vs``, a Counter, Accept or Reject, to an index of answers by key and statement answered
+    (:attr:`Verifier._answers_by_key`): last of the key's answers to it, first if highest in its chain."""
+    entry = index.get((vs.issuer, cited(vs)))
+    if entry is None:
+        index[(vs.issuer, cited(vs))] = ([vs], [vs])
+        return
+    top, every = entry
+    every.append(vs)
+    if chain_place(vs) > chain_place(top[0]):
+        top[0] = vs
+
+
 def _place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int]:
     """Where ``at`` stands for what ``party_vs``'s issuer counts (SPEC 4.5): its time, and its seq when
     that issuer signed it (a place in the issuer's own chain), else -1 (another key, the same ms)."""
@@ -209,6 +225,20 @@ class Verifier:
     # -- an escrow holds its counterparties' by the thousand. A class default: a verifier pickled before
     # it existed (a node's snapshot) reads None, and builds it from memory (:meth:`_mandates_from`).
     _mandates_by_grant: dict[tuple[str, str], dict[bytes, None]] | None = None
+    # NEG-021 on a line a witnessed Accept cut off: (issuer, the statement it answers) -> ([the one highest in
+    # the key's chain], every one in the order taken) of that key's Counters, Accepts and Rejects of that
+    # statement held (:meth:`_other_answers_held`, :meth:`_passes_answer_held`): a key flooding answers to one
+    # offer costs a lookup per answer, not a pass over its negotiation's superseded statements per answer
+    # (neg30: 5,000 Rejects of one Counter visited 12.5 million). They leave with their negotiation. A class
+    # default: a verifier pickled before it existed reads None and builds it from memory once.
+    _answers_by_key: (
+        dict[tuple[str, bytes], tuple[list[VerifiedStatement], list[VerifiedStatement]]] | None
+    ) = None
+    # NEG-025: whether this kind of verifier holds an Accept of an answered offer naming an escrow until its
+    # Stamp (:attr:`Negotiations.hold_unwitnessed`): a view and a live receiver do, an escrow does not. A
+    # verifier pickled before NEG-025 kept no setting: its negotiations read the class default, the escrow's
+    # (ESC-014) -- a node never loads such a snapshot (another build's fingerprint), a library user may.
+    holds_unwitnessed: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -280,7 +310,9 @@ class Verifier:
         self.replay = ReplayCache()
         self.witness = WitnessIndex()
         self.witness.seq_of = self._stamp_seq
-        self.negotiations = Negotiations(self.witness.stamp_time, self.witness.recorded_stamp_time)
+        self.negotiations = Negotiations(
+            self.witness.stamp_time, self.witness.recorded_stamp_time, hold_unwitnessed=self.holds_unwitnessed
+        )
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
@@ -1210,6 +1242,66 @@ class Verifier:
             self._rederive({digest}, settle=False)  # un-takes nothing taken meanwhile (NEG-021 (d))
             self._count_witnessed(held)
 
+    def _escrow_took_answer(self, digest: bytes, acting: tuple[str, ...]) -> None:
+        """NEG-026: a Stamp by ``acting`` (its issuer, and the escrows it succeeds) of ``digest``, a Counter
+        or Reject held superseded beside the contract of an Accept of the same offer that offer's escrow has
+        not witnessed (:meth:`Negotiation._taken_by_escrow`): that escrow took the answer, and never takes the
+        Accept (ESC-014). The negotiation is derived again with the Stamp held -- the answer takes the
+        Accept's place, as where the Stamp came first -- and counted so (:meth:`_count_taken_by_escrow`)."""
+        held = dict.get(self.statements, digest)
+        if held is None or held.body not in ("counter", "reject") or not held.negotiation_id:
+            return
+        neg = self.negotiations.by_id.get(held.negotiation_id)
+        c = neg.contract if neg is not None else None
+        if neg is None or c is None or digest not in neg.superseded or cited(held) != c.offer.digest:
+            return
+        if proposal_of(c.offer).terms.escrow not in acting or neg.witnessed(c.accept, c.offer):
+            return
+        self._rederive({digest}, settle=False)
+        derived = self.negotiations.by_id.get(held.negotiation_id)
+        if derived is not None and derived.contract is not c and digest not in derived.superseded:
+            self._count_taken_by_escrow(derived, held, c)
+
+    def _count_taken_by_escrow(self, neg: Negotiation, answer: VerifiedStatement, old: Contract) -> None:
+        """NEG-026: ``answer``, the Counter or Reject its offer's escrow took, took the place of ``old``'s
+        Accept in ``neg`` (derived again): count the line as in a view that held the Stamp first -- ``old``
+        nowhere (displaced at ``answer``'s place, before its Accept), the offer until ``answer``, each Counter
+        after it from its place until its answer (live if none), and the contract the line holds now from its
+        Accept's place -- whatever the statements taken superseded counted before."""
+        book = self.exposure
+        for party_vs in (old.offer, old.accept):
+            book.contract_displaced(party_vs.mandate_digest, old.id, _place(answer, party_vs))
+        offers = neg.offers
+        k = next((i for i, o in enumerate(offers) if o.digest == old.offer.digest), None)
+        if k is None:
+            return
+        c = neg.contract
+        closing = c.accept if c is not None else self.statements.get(neg.closed_by) if neg.closed_by else None
+        answers = [*offers[k + 1 :], closing]
+        for offer, nxt in zip(offers[k:], answers, strict=True):
+            if offer is not old.offer:
+                exp = book.by_mandate.get(offer.mandate_digest)
+                if exp is None or not exp.holds(offer.digest):
+                    self._offer_live(offer)
+            if nxt is None:
+                book.offer_unanswered(offer.mandate_digest, offer.digest)
+            else:
+                book.offer_reanswered(offer.mandate_digest, offer.digest, _place(nxt, offer))
+        if c is None:
+            return
+        booked = book.by_mandate.get(c.accept.mandate_digest)
+        if booked is None or not booked.holds(c.id):
+            offer, accept = c.offer, c.accept
+            book.offer_accepted(
+                offer.mandate_digest, offer.digest, _place(accept, offer), accept.issued_at_ms
+            )
+            self._contract_formed(c, c.accept)
+        else:
+            for party_vs in (c.offer, c.accept):
+                book.contract_undisplaced(party_vs.mandate_digest, c.id)
+            self._count_again(neg)
+        self._track_activation(neg)
+
     def _count_witnessed(self, accept: VerifiedStatement) -> None:
         """NEG-021 (d): the contract of ``accept``, derived again as the negotiation's
         (:meth:`_witness_cut_off`), counts for both parties from its Accept's place, in its period, as in a
@@ -1254,24 +1346,18 @@ class Verifier:
             if at is not None:
                 fork = min(fork, at)
                 passed.add(vs.digest)
-        answering: dict[bytes, list[bytes]] = {}
-        for vs in held:
-            answering.setdefault(cited(vs), []).append(vs.digest)
-        todo = list(passed)
-        while todo:  # what answers a passed answer, in turn: one pass over the statements held
-            for digest in answering.get(todo.pop(), ()):
-                if digest not in passed:
-                    passed.add(digest)
-                    todo.append(digest)
-        for vs in held:
-            if vs.digest not in passed:
-                continue
-            if vs.body == "counter":
-                book.offer_dead(vs.mandate_digest, vs.digest)
-            elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
-                for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
-                    book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
-        cut_off = neg.cut_off_line((vs for vs in held if vs.digest not in passed), self._refused_held_first)
+        passed = self._count_nowhere(held, passed)
+        refused: set[bytes] = set()
+
+        def refused_held_first(vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
+            if self._refused_held_first(vs, tip):
+                refused.add(vs.digest)
+                return True
+            return False
+
+        cut_off = neg.cut_off_line((vs for vs in held if vs.digest not in passed), refused_held_first)
+        if refused:  # held first it would not have been held: booked as taken before the Stamp, now nowhere
+            self._count_nowhere(held, refused)
         answers = [*offers[1:], c.accept]
         for k in range(fork, len(offers)):
             offer = offers[k]
@@ -1287,6 +1373,31 @@ class Verifier:
                 until = min(until, _place(cut_off[0], offer))
             book.offer_reanswered(offer.mandate_digest, offer.digest, until)
         self._count_cut_off_line(neg, cut_off)
+
+    def _count_nowhere(self, held: list[VerifiedStatement], roots: set[bytes]) -> set[bytes]:
+        """``roots`` and what answers them in turn, of ``held`` (a negotiation's statements taken
+        superseded), count nowhere -- a Counter, a contract of an Accept (displaced at its own Accept) -- as
+        in a view that held the witnessed contract first (section 4.5: an answer it passed, or one it
+        refused, and what answers either). Returns them all."""
+        book = self.exposure
+        answering: dict[bytes, list[bytes]] = {}
+        for vs in held:
+            answering.setdefault(cited(vs), []).append(vs.digest)
+        nowhere, todo = set(roots), list(roots)
+        while todo:  # what answers one, in turn: one pass over the statements held
+            for digest in answering.get(todo.pop(), ()):
+                if digest not in nowhere:
+                    nowhere.add(digest)
+                    todo.append(digest)
+        for vs in held:
+            if vs.digest not in nowhere:
+                continue
+            if vs.body == "counter":
+                book.offer_dead(vs.mandate_digest, vs.digest)
+            elif vs.body == "accept" and (accepted := self.statements.get(cited(vs))) is not None:
+                for party_vs in (accepted, vs):  # its contract: displaced at its own Accept, nowhere
+                    book.contract_displaced(party_vs.mandate_digest, vs.digest, _place(vs, party_vs))
+        return nowhere
 
     def _count_cut_off_line(self, neg: Negotiation, line: list[VerifiedStatement]) -> None:
         """SPEC 4.5, NEG-017: ``line``, what the witnessed Accept of ``neg``'s contract cut off after its
@@ -1350,20 +1461,43 @@ class Verifier:
             for other in self._other_answers_held(neg, accept)
         )
 
+    def _answers_held(
+        self,
+    ) -> dict[tuple[str, bytes], tuple[list[VerifiedStatement], list[VerifiedStatement]]]:
+        """:attr:`_answers_by_key`, built from memory once if pickled before it existed."""
+        index = self._answers_by_key
+        if index is None:
+            index = self._answers_by_key = {}
+            for vs in dict.values(self.statements):
+                if vs.negotiation_id and vs.body in ("counter", "accept", "reject"):
+                    _add_answer(index, vs)
+        return index
+
+    def _note_answer(self, vs: VerifiedStatement) -> None:
+        """Note ``vs``, just held, in :attr:`_answers_by_key` if it is a Counter, Accept or Reject."""
+        if vs.body in ("counter", "accept", "reject"):
+            if self._answers_by_key is None:
+                self._answers_held()  # built from memory, ``vs`` in it
+            else:
+                _add_answer(self._answers_by_key, vs)
+
+    def _forget_answers(self, dropped: Iterable[VerifiedStatement]) -> None:
+        """The answers of a negotiation being forgotten leave :attr:`_answers_by_key` with it: every answer to
+        one statement is of that statement's negotiation."""
+        index = self._answers_by_key
+        if index:
+            for vs in dropped:
+                if vs.body in ("counter", "accept", "reject"):
+                    index.pop((vs.issuer, cited(vs)), None)
+
     def _other_answers_held(self, neg: Negotiation, answer: VerifiedStatement) -> Iterator[VerifiedStatement]:
         """The answers of ``answer``'s key to the statement it answers, but ``answer``, that ``neg`` holds
-        superseded (NEG-021, NEG-023 on a line a witnessed Accept cut off). A pass over the negotiation's
-        superseded statements."""
-        ref = cited(answer)
-        for digest in neg.superseded:
-            other = self.statements.get(digest)
-            if (
-                other is not None
-                and digest != answer.digest
-                and other.issuer == answer.issuer
-                and other.body in ("counter", "accept", "reject")
-                and cited(other) == ref
-            ):
+        superseded (NEG-021, NEG-023 on a line a witnessed Accept cut off), in the order taken: read from
+        :attr:`_answers_by_key`, that key's answers to that statement alone."""
+        entry = self._answers_held().get((answer.issuer, cited(answer)))
+        superseded = neg.superseded
+        for other in entry[1] if entry is not None else ():
+            if other.digest != answer.digest and other.digest in superseded:
                 yield other
 
     def _unbook_answered_twice(self, vs: VerifiedStatement, neg: Negotiation) -> None:
@@ -1391,7 +1525,17 @@ class Verifier:
     def _passes_answer_held(self, vs: VerifiedStatement, neg: Negotiation) -> bool:
         """Whether ``vs``, taken superseded, is lower in its key's chain than another answer of that key to
         the same offer held superseded (NEG-021 on a line a witnessed Accept cut off); only for an answer to
-        an offer held superseded."""
+        an offer held superseded. One lookup: the key's answer highest in its chain, held superseded, is
+        higher (or is ``vs``, and none is); a pass over the key's answers only where that one is not held
+        superseded (the line's own)."""
+        entry = self._answers_held().get((vs.issuer, cited(vs)))
+        if entry is None:
+            return False
+        top = entry[0][0]
+        if top.digest == vs.digest:
+            return False
+        if top.digest in neg.superseded:
+            return chain_place(vs) < chain_place(top)
         return any(chain_place(vs) < chain_place(other) for other in self._other_answers_held(neg, vs))
 
     def _witnessed_accept(self, accept: VerifiedStatement, neg: Negotiation) -> bool:
@@ -1564,6 +1708,7 @@ class Verifier:
         if c is not None and self._bare_accepts:
             self._unindex_bare_accept(c.accept)  # forgotten finished: its booking stays as it is
         dropped = [vs for d in digests if (vs := self.forget_statement(d)) is not None]
+        self._forget_answers(dropped)
         # An answered offer, kept for statements before its answer: those of the line and those a
         # witnessed Accept or a lower answer cut off it (superseded, NEG-018).
         offers = {o.digest: o for o in (*neg.offers, *(vs for vs in dropped if vs.body in _OFFERS))}
@@ -2354,9 +2499,16 @@ class Verifier:
         return proposal_of(offer) if offer is not None and offer.body in ("offer", "counter") else None
 
     def _check_exposure(
-        self, vs: VerifiedStatement, record: _MandateRecord, event: Event | None, now_ms: int | None = None
+        self,
+        vs: VerifiedStatement,
+        record: _MandateRecord,
+        event: Event | None,
+        now_ms: int | None = None,
+        *,
+        booked: bool = False,
     ) -> None:
-        """MND-009, MND-010 for statements that commit value.
+        """MND-009, MND-010 for statements that commit value (``booked``: ``vs`` is held already, and is
+        not counted against itself, :meth:`ExposureBook.check`).
 
         A statement of our own is being checked by our policy guard (MND-011): it counts our offers
         as live for ``skew_ms`` after they expire, since an Accept issued at expiry may reach us that
@@ -2386,7 +2538,13 @@ class Verifier:
         # only those that started before it (SPEC 4.5), so a sparse view agrees with a complete one.
         ours = self.me is not None and vs.issuer == self.me
         self.exposure.check(
-            vs, record.mandate, value, self._held_in(vs, value), grace_ms=grace, dated_starts=not ours
+            vs,
+            record.mandate,
+            value,
+            self._held_in(vs, value),
+            grace_ms=grace,
+            dated_starts=not ours,
+            booked=booked,
         )
 
     def _check_exclusive_held(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
@@ -2662,6 +2820,7 @@ class Verifier:
                         self._track_activation(neg)
             for digest in vs.statement.stamp.statements:  # once every digest it names is recorded
                 self._witness_cut_off(digest, acting)
+                self._escrow_took_answer(digest, acting)
         nid = vs.negotiation_id
         if nid:
             neg = self.negotiations.by_id.get(nid)
@@ -2673,6 +2832,7 @@ class Verifier:
             if before is not None and before[2] is not None and neg.contract is not before[2]:
                 self.contracts_moved += 1  # cut back (NEG-021) or displaced (NEG-017): ATT-022 (c)
             self._index_held(nid, vs.digest, neg)
+            self._note_answer(vs)
             self._track_exposure(vs, neg, before)
             if line is not None and neg.offers is not line:
                 self._track_lower_answer(vs, neg, line[len(neg.offers) :])
@@ -2830,14 +2990,13 @@ class Verifier:
             c = neg.contract
             accepted = c is not None and vs.digest == c.accept.digest and c.offer.digest == old.digest
             if moved and not accepted and not self._still_exposed(old, vs, neg):
-                if (vs.body in _ANSWERS and cited(vs) == old.digest) or old.digest in neg.superseded:
-                    # Dated: it counts still for a statement its answer is not before, whatever order
-                    # the two came in (SPEC 4.5); the guard's grace is for its expiry alone. An offer a
-                    # witnessed Accept cut off the line (NEG-017) is answered by that Accept.
-                    at = (vs.issued_at_ms, vs.seq if vs.issuer == old.issuer else -1)
-                    book.offer_answered(old.mandate_digest, old.digest, at)
-                else:
-                    book.offer_dead(old.mandate_digest, old.digest)
+                # What moves a bargaining negotiation past its outstanding offer, taken with effect, is an
+                # answer citing it (a Counter, Reject or Withdraw), its Accept (accepted, above), or a lower
+                # answer or witnessed Accept that cuts it off the line (superseded, NEG-017): dated, it
+                # counts still for a statement that answer is not before, whatever order the two came in
+                # (SPEC 4.5); the guard's grace is for its expiry alone.
+                at = (vs.issued_at_ms, vs.seq if vs.issuer == old.issuer else -1)
+                book.offer_answered(old.mandate_digest, old.digest, at)
         if vs.body == "accept" and neg.contract is not None and vs.digest == neg.contract.accept.digest:
             # A witnessed Accept of an offer of ours kept live above (or any Accept): its value moves, in
             # the periods other than the Accept's from the Accept's date (SPEC 4.5).
@@ -2901,7 +3060,9 @@ class Verifier:
                 nid = vs.negotiation_id
                 if key and self.negotiations.exclusive_holder(tip.issuer, key, nid, vs) is not None:
                     return True
-            self._check_exposure(vs, record, Event.COUNTER if vs.body == "counter" else Event.ACCEPT)
+            # taken live before the witnessed Accept, it is booked: that verifier did not hold it yet
+            event = Event.COUNTER if vs.body == "counter" else Event.ACCEPT
+            self._check_exposure(vs, record, event, booked=True)
         except MandateViolation:
             return True
         return False

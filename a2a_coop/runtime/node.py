@@ -54,10 +54,10 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.identity import Keypair
 from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
-    CLAIM_WINDOW_MS,
     Contract,
     Negotiation,
     State,
+    claims_end_ms,
     proposal_of,
 )
 from a2a_coop.protocol.reputation import attestation_evidence
@@ -282,8 +282,7 @@ def _witness_until(c: Contract) -> int:
 def _hold_ends_ms(offer: VerifiedStatement) -> int:
     """When a bonded offer's value and exclusive_key stop being held whether or not its escrow was asked
     (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window."""
-    terms = proposal_of(offer)
-    return max((i.deadline_ms for i in (*terms.gives, *terms.wants)), default=0) + CLAIM_WINDOW_MS
+    return claims_end_ms(proposal_of(offer))
 
 
 class EscrowWitness:

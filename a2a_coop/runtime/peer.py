@@ -64,6 +64,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     State,
     cited,
+    claims_end_ms,
     proposal_of,
 )
 from a2a_coop.protocol.reputation import attestation_due
@@ -2997,13 +2998,24 @@ class Peer:
             found = self._cut_off_counter(negotiation_id)
         return None if found is None else found[0]
 
+    def lapsed_cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
+        """Our bonded Counter in ``negotiation_id`` that :meth:`withdraw_cut_off` would withdraw but for its
+        claims having ended (:func:`claims_end_ms` passed): no claim under a contract of it can come any
+        more (SPEC 4.5), so no Accept of it at its escrow takes our bond, and nothing is owed there -- what
+        `a2a-coop status` and `resume` say instead of a Withdraw still owed; None when there is none."""
+        with self.lock:
+            found = self._cut_off_counter(negotiation_id, lapsed=True)
+        return None if found is None else found[0]
+
     def _cut_off_counter(
-        self, negotiation_id: bytes
+        self, negotiation_id: bytes, *, lapsed: bool = False
     ) -> tuple[VerifiedStatement, VerifiedStatement | None] | None:
-        """:meth:`withdraw_cut_off`'s Counter and our Withdraw of it not stamped yet, if any; or None."""
+        """:meth:`withdraw_cut_off`'s Counter and our Withdraw of it not stamped yet, if any, while claims
+        under it can come (``lapsed``: once they cannot); or None."""
         neg = self.verifier.negotiations.find(negotiation_id)
         if neg is None or not neg.off_line:
             return None
+        now = self.clock()
         held = self.verifier.statements
         answers: dict[bytes, list[VerifiedStatement]] = {}
         for vs in (*(held.get(d) for d in neg.superseded), *neg.offers):
@@ -3018,6 +3030,7 @@ class Peer:
                 or not terms.escrow
                 or not bonded
                 or counter.digest in self._withdraws_final
+                or (claims_end_ms(proposal_of(counter)) < now) != lapsed
             ):
                 continue
             got = answers.get(counter.digest, [])

@@ -57,11 +57,14 @@ class RenewedExposureBook(ExposureBook):
         *,
         grace_ms: int = 0,
         dated_starts: bool = True,
+        booked: bool = False,
     ) -> None:
-        super().check(vs, mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts)
+        super().check(
+            vs, mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts, booked=booked
+        )
         if self._joins(vs.mandate_digest):
             self.together.check(
-                vs, self.mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts
+                vs, self.mandate, value, replaces, grace_ms=grace_ms, dated_starts=dated_starts, booked=booked
             )
 
     def offer_live(

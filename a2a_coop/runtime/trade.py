@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, Final, NamedTuple, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, statement_pb2, trade_pb2
 from a2a_coop.protocol.envelope import (
@@ -39,9 +39,11 @@ from a2a_coop.protocol.negotiation import (
     BARGAINING_STATES,
     BOND_GRACE_MS,
     CLAIM_WINDOW_MS,
+    OFFER_ANSWERS,
     Negotiation,
     State,
     cited,
+    claims_end_ms,
     proposal_of,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
@@ -64,6 +66,14 @@ class Submitter(Protocol):
     tests."""
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]: ...
+
+
+@runtime_checkable
+class TranscriptReader(Protocol):
+    """An escrow whose transcript we can read by ledger seq (ESC-006: an EscrowClient, LocalEscrow in
+    tests): where the Stamp an escrow's refusal names is fetched when it did not fit the refusal."""
+
+    def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]: ...
 
 
 def _keeps_fork_proofs(run: Callable[Concatenate[Peer, P], R]) -> Callable[Concatenate[Peer, P], R]:
@@ -187,7 +197,7 @@ def forgotten_to_show(
         if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
             continue
         nid = stmt.header.negotiation_id
-        if nid not in held and _last_deadline(proposal) + CLAIM_WINDOW_MS >= now_ms:
+        if nid not in held and claims_end_ms(proposal) >= now_ms:
             ids[nid] = None
     out = []
     for nid in {**ids, **accepted}:
@@ -206,11 +216,7 @@ def _claimable_cut_back(peer: Peer, neg: Negotiation, now_ms: int) -> bool:
     """Whether ``neg`` holds our Accept cut back (:func:`accept_cut_back`) under which a claim can still
     come: a deadline of the accepted offer's items plus the claim window is ahead of ``now_ms``."""
     cut = accept_cut_back(peer, neg)
-    return bool(cut) and _last_deadline(proposal_of(cut[-2])) + CLAIM_WINDOW_MS >= now_ms
-
-
-def _last_deadline(proposal: trade_pb2.Offer) -> int:
-    return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0)
+    return bool(cut) and claims_end_ms(proposal_of(cut[-2])) >= now_ms
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -711,24 +717,57 @@ def _show_withdraw_cut_off(
     except CoopError as refused:
         if refused.code in RETRIED_REFUSALS:
             raise
-        _take_refusal_evidence(peer, refused, named)
+        _take_refusal_evidence(peer, refused, named, escrow, counter)
         _final_withdraw(peer, counter, refused)
         return None
     return answer, named, counter
 
 
-def _take_refusal_evidence(peer: Peer, refused: CoopError, escrow_did: str) -> None:
+def _take_refusal_evidence(
+    peer: Peer, refused: CoopError, escrow_did: str, escrow: Submitter, counter: VerifiedStatement
+) -> None:
     """Take the evidence an escrow's refusal of our Withdraw carries (RPC-006 (b): its Mandate, its Stamp
-    of the answer it took first, that answer), as its Submit answers are taken; evidence that does not
-    verify proves nothing, and is dropped (:func:`_final_withdraw` then finds no proof)."""
-    if not refused.evidence:
-        return
+    of the answer it took first, that answer), as its Submit answers are taken -- or, left out of a
+    refusal it did not fit (a Stamp naming many statements), read from the escrow's transcript at the
+    Stamp's ledger seq the refusal names (:func:`_fetch_refusal_evidence`). Evidence that does not verify
+    proves nothing, and is dropped (:func:`_final_withdraw` then finds no proof)."""
     try:
-        mandate, statements = split_escrow_answer(refused.evidence)
+        evidence = list(refused.evidence) or _fetch_refusal_evidence(refused, escrow, counter)
+        if not evidence:
+            return
+        mandate, statements = split_escrow_answer(evidence)
         peer.hold_escrow_mandate(mandate)
         _take_escrow_news(peer, _news(peer, statements), escrow_did)
-    except CoopError as bad:
+    except (CoopError, TransportError) as bad:
         log.warning("the evidence of the escrow's refusal of our Withdraw proves nothing: %s", bad)
+
+
+def _fetch_refusal_evidence(refused: CoopError, escrow: Submitter, counter: VerifiedStatement) -> list[bytes]:
+    """RPC-006 (b)'s evidence of ``refused`` that did not fit it: the escrow's Mandate (ESC-002, its answer
+    to an empty Submit), the Stamp at the ledger seq the refusal names (``stamp_seq``) and the answers to
+    our ``counter`` that Stamp names, from the escrow's transcript (ESC-006: a Stamp comes whole, with
+    what it names) -- the rest of the entry left out, other trades' statements; [] when the refusal names
+    no Stamp or the escrow serves no transcript. The seq is unsigned, whoever answered chose it: it says
+    only where to look, and what is read there proves the Counter closed only if the escrow's key signed
+    a Stamp of an answer to it (:meth:`Peer.closed_at_escrow`)."""
+    seq = getattr(refused, "stamp_seq", None)
+    if seq is None or not isinstance(escrow, TranscriptReader):
+        return []
+    page, _, _ = escrow.get_transcript(seq, 1)
+    stamps, answers = [], []
+    for envelope in page:  # at seq 0 the escrow's Mandates come first (ESC-006)
+        try:
+            vs = verify_statement(envelope)
+        except CoopError:
+            continue
+        if vs.body == "stamp" and vs.header.seq == seq:
+            stamps.append(envelope)
+        elif vs.body in OFFER_ANSWERS and cited(vs) == counter.digest:
+            answers.append(envelope)
+    if not stamps or not answers:
+        return []
+    mandate, _ = split_escrow_answer(escrow.submit([]))
+    return [mandate, stamps[0], *answers]
 
 
 def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError | None) -> None:
@@ -760,7 +799,7 @@ def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError |
         )
     why = f"refused for good: {refused}" if refused is not None else "answered without taking it"
     log.warning("our Withdraw of our cut-off Counter %s: the escrow %s", counter.digest.hex()[:12], why)
-    peer.withdraw_final(counter, why, _last_deadline(proposal_of(counter)) + CLAIM_WINDOW_MS)
+    peer.withdraw_final(counter, why, claims_end_ms(proposal_of(counter)))
 
 
 def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:

@@ -17,7 +17,9 @@ bytes: never decoded and re-encoded, so the signatures still verify, and a
 reflection-aware tool (grpcurl) can still print them. They are attached only
 while the whole status stays under :data:`EVIDENCE_BUDGET_BYTES`, because
 trailers share the peer's metadata limit (8 KiB by default in gRPC); past it the
-error still arrives, with its ``evidence`` count, and no envelopes.
+error still arrives, with its ``evidence`` count, and no envelopes -- an escrow's
+refusal of an answer to an offer it closed names where its Stamp is read instead
+(``stamp_seq``, RPC-006 (b)).
 
 The client reverses this: an ``RpcError`` carrying our ``ErrorInfo`` becomes
 the same :class:`~a2a_coop.protocol.errors.CoopError` subclass, with ``origin`` seen from
@@ -124,13 +126,18 @@ def status_for(err: CoopError) -> grpc.Status:
 
 def hints(err: CoopError) -> dict[str, str]:
     """The ErrorInfo metadata a refusal carries for machines beside its code, on every binding (RPC-005
-    (a), RPC-012 (b), A2A-009): ``retry_after_ms``, when a retry may be taken (back-pressure), and
-    ``reach_ms``, a KEY_REVOKED refusal's reach time (its detail shows it in UTC for people)."""
+    (a), RPC-012 (b), A2A-009): ``retry_after_ms``, when a retry may be taken (back-pressure),
+    ``reach_ms``, a KEY_REVOKED refusal's reach time (its detail shows it in UTC for people), and
+    ``stamp_seq``, the ledger seq of the Stamp an escrow's refusal of an answer to an offer it closed rests
+    on (RPC-006 (b): 0 is a seq, None is none)."""
     out = {}
     for key in ("retry_after_ms", "reach_ms"):
         value = getattr(err, key, 0)
         if value:
             out[key] = str(value)
+    stamp_seq = getattr(err, "stamp_seq", None)
+    if stamp_seq is not None:
+        out["stamp_seq"] = str(stamp_seq)
     return out
 
 
@@ -180,6 +187,9 @@ def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:
         reach = info.metadata.get("reach_ms") or info.metadata.get(LEGACY_REACH_KEY, "")
         if reach.isdigit() and hasattr(out, "reach_ms"):
             out.reach_ms = int(reach)
+        stamp_seq = info.metadata.get("stamp_seq", "")
+        if stamp_seq.isdigit() and hasattr(out, "stamp_seq"):
+            out.stamp_seq = int(stamp_seq)
         return out
     return TransportError(code, message)
 

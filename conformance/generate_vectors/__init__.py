@@ -184,6 +184,8 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.witnessed_beside(),
         negotiation.answered_accept(),
         negotiation.cut_off_answered_twice(),
+        negotiation.checked_against_itself(),
+        negotiation.stamped_answer(),
     ]
     return groups, proof
 

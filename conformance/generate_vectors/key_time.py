@@ -84,6 +84,8 @@ def groups() -> list[Group]:
         renewal_boundary_at_the_escrow(),  # ESC-019's renewals at their edges: last, no tcId moved
         rotated_stamp_in_a_view(),  # KEY-009 (d) for a rotated-out escrow key's Stamp: last, no tcId moved
         own_revocation_after_rotation_at_the_escrow(),  # KEY-005 with KEY-013 at an escrow: last
+        disowned_under_the_principal(),  # KEY-009 (c) with MND-012: last, no tcId moved
+        disowned_stamp_beside_a_witnessing_one(),  # KEY-009 (d): last, no tcId moved
     ]
 
 
@@ -2816,4 +2818,123 @@ def own_revocation_after_rotation_at_the_escrow() -> Group:
         ["KEY-005", "KEY-013", "KEY-004"],
         [*setup, rotation.envelope, after.envelope],
     )
+    return g
+
+
+def disowned_under_the_principal() -> Group:
+    """KEY-009 (c) read through the Mandate (MND-012), and at its edges: an Accept of Alice's key under her
+    principal's Mandate, dated at or after the effective_ms of a KeyRevocation of the principal's own key,
+    no escrow able to witness it, is disowned as one reached by a revocation of her key is -- the contract
+    binds Bob, the offerer, to nothing (MND-010), whichever of the revocation and the Accept the view heard
+    first; one dated at the very effective_ms is reached (of her key's revocation too); and a KeyRotation
+    of her key above the Accept, no revocation held, disowns nothing. The thirtieth session's run of the
+    verifier (Verifier._disowned_by) found each unpinned: every disowned Accept before was reached by a
+    revocation of its own key, dated past its effective_ms."""
+    g = Group("DisownedUnderThePrincipal", "sparse")
+
+    def story(
+        revoked: str, *, at_effective: bool = False, first: bool = True, cap: int = 1_000
+    ) -> list[bytes]:
+        clock = FixedClock()
+        bob = Party("bob", clock, {"max_outstanding": cap})
+        carol, alice = Party("carol", clock), Party("alice", clock)
+        binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+        clock.advance(1_000)
+        to_alice = bob.offer(alice, _sixty(bob, b""), ttl_ms=60_000)
+        effective = clock.now_ms + (2_000 if at_effective else 1_000)
+        if revoked == "rotation":  # her key rotated out above the Accept: no revocation held
+            clock.advance(2_000)
+            thief = alice.accept(to_alice)
+            ending = alice.sign(
+                "key_rotation", identity_pb2.KeyRotation(new_key=Party("alice-2", clock).did), mandate=b""
+            )
+        else:
+            key = alice.principal.did if revoked == "principal" else alice.did
+            ending = alice.principal.sign(
+                "key_revocation", identity_pb2.KeyRevocation(key=key, effective_ms=effective, reason="stolen")
+            )
+            clock.advance(2_000)
+            thief = alice.accept(to_alice)  # with the stolen key, at or after the revocation's effective_ms
+            assert thief.issued_at_ms == effective if at_effective else thief.issued_at_ms > effective
+        clock.advance(120_000)
+        to_carol = bob.offer(carol, _sixty(bob, b""))
+        clock.advance(1_000)
+        carol_accept = carol.accept(to_carol)
+        setup = [*alice.setup, *bob.setup, *carol.setup, binding.envelope]
+        theft = [to_alice.envelope, thief.envelope]
+        heard = [ending.envelope, *theft] if first else [*theft, ending.envelope]
+        return [*setup, *heard, to_carol.envelope, carol_accept.envelope]
+
+    g.add(
+        "Bob (max_outstanding 1,000) offers Alice 600 naming no escrow; her principal revokes its own key "
+        "(the Mandate's, MND-012), heard first; her key accepts Bob's offer after the revocation's "
+        "effective_ms; Bob offers Carol 600 and Carol accepts: every one held -- the Accept under the "
+        "revoked principal's Mandate is disowned, no escrow able to witness it, and binds Bob to nothing "
+        "(KEY-009 (c), MND-010)",
+        ["KEY-009", "MND-012", "MND-010"],
+        story("principal"),
+    )
+    g.add(
+        "the same, the principal's revocation heard after the Accept and before Bob's trade with Carol: "
+        "every one held (the contract un-booked for Bob when the revocation came)",
+        ["KEY-009", "MND-012", "MND-010"],
+        story("principal", first=False),
+    )
+    g.add(
+        "the principal's revocation of its own key effective at the very ms of the Accept: it reaches the "
+        "Accept (at or after effective_ms, MND-012) -- every one held",
+        ["KEY-009", "MND-012", "MND-010"],
+        story("principal", at_effective=True),
+    )
+    g.add(
+        "her principal's revocation of her key effective at the very ms of the Accept: it reaches the "
+        "Accept (KEY-004) -- every one held",
+        ["KEY-009", "KEY-004", "MND-010"],
+        story("agent", at_effective=True),
+    )
+    rotated = story("rotation")
+    g.add(
+        "her key, rotated out (KEY-005) in a KeyRotation above its Accept in her chain, no revocation held: "
+        "the Accept is not disowned and binds Bob, whose offer to Carol then exceeds max_outstanding 1,000 "
+        "(600 + 600)",
+        ["KEY-005", "KEY-009", "MND-010"],
+        rotated,
+        "MANDATE_VIOLATION",
+        "Exposure",
+        failed_index=len(rotated) - 2,  # Bob's offer to Carol
+        twin=story("rotation", cap=1_200),
+    )
+    return g
+
+
+def disowned_stamp_beside_a_witnessing_one() -> Group:
+    """KEY-009 (d): of two Stamps of one claim by the escrow key, the later one disowned by a revocation from
+    its theft, the earlier still witnesses -- the claim stays in force from it, and the escrow's Ruling of it
+    a response window later is taken, whichever order the view heard the Stamps and the revocation in. The
+    thirtieth session's run (Verifier._reweigh_stamps) found the witness index rebuilt from the Stamps that
+    still witness unpinned: every disowned Stamp before was the only Stamp of what it named."""
+    g = Group("DisownedStampBeside", "sparse")
+    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(10)
+    theft = clock.now_ms
+    clock.advance(10)
+    thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_001)
+    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
+    stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    for order, heard in (
+        ("the revocation heard last", [honest, thief_stamp, stolen]),
+        ("the revocation heard between the Stamps", [honest, stolen, thief_stamp]),
+        ("the revocation heard first", [stolen, honest, thief_stamp]),
+    ):
+        g.add(
+            "the escrow stamps Alice's claim, its key is stolen and revoked by its principal from the theft, "
+            f"the thief stamps the claim again ({order}), then the escrow key's Ruling upholding the claim a "
+            "response window later: taken -- the thief's Stamp is disowned (KEY-009 (d)), the escrow's first "
+            "Stamp still puts the claim in force",
+            ["KEY-009", "WIT-005", "CMT-002"],
+            [*base, *(vs.envelope for vs in heard), uphold.envelope],
+        )
     return g

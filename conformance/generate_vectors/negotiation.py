@@ -1672,7 +1672,9 @@ def witnessed_accept() -> Group:
     # SPEC 8.9: a contract is witnessed by a Stamp held now, whenever it came. Mallory's Accept arrives
     # unstamped and forms the contract as any Accept; E's Stamp of it follows. Her Reject of the same
     # offer is then an answer to the offer of a witnessed contract: superseded (NEG-018), taken with no
-    # event. Without the Stamp it is a Reject in ACCEPTED, ILLEGAL_TRANSITION.
+    # event. Without the Stamp it is held, with no event, until E orders the two answers (NEG-026; it was a
+    # Reject in ACCEPTED, ILLEGAL_TRANSITION, before neg30: refused where it came after the Accept, taken
+    # where it came first).
     def stamped_after(stamped: bool) -> list[bytes]:
         b = Bargain()
         reject = b.other("Reject")
@@ -1689,13 +1691,12 @@ def witnessed_accept() -> Group:
         "WitnessedAccept",
     )
     g.add(
-        "the same without E's Stamp: a Reject in ACCEPTED",
-        ["NEG-018", "NEG-001"],
+        "the same without E's Stamp: the Reject is held with no event until E orders the two answers "
+        "(NEG-026)",
+        ["NEG-026", "NEG-018"],
         stamped_after(stamped=False),
-        "ILLEGAL_TRANSITION",
+        None,
         "WitnessedAccept",
-        "IllegalTransition",
-        twin=stamped_after(stamped=True),
     )
 
     # NEG-017's issuer and time are conditions, not checks (SPEC 8.9): an Accept of an earlier offer of the
@@ -3029,6 +3030,106 @@ def answered_accept() -> Group:
     return g
 
 
+def stamped_answer() -> Group:
+    """NEG-026 (neg30, F98): NEG-025's mirror. Bob offers Alice a trade naming no escrow; Alice counters it
+    naming E with both bonds (+1 s); Bob counters her Counter (+2 s) and Alice accepts his (+3 s: a contract
+    naming no escrow); Bob also accepts her Counter (+4 s). E was shown his Counter, not his Accept: it
+    stamped the Counter and refuses the Accept (ESC-014). Before, a view that held Bob's Accept before his
+    Counter kept the Accept's contract, which E never witnesses, and refused his Counter and Alice's Accept of
+    it (6 of the 18 orders); now the Counter E stamped takes the Accept's place -- held superseded until the
+    Stamp comes, then the negotiation derived again. Also a Reject E stamped in place of the Counter. A
+    Delivery with an item_index out of range (:func:`bad_delivery`) shows which contract stands.
+    tests/test_neg30_answered_accept.py. Appended to chains.json."""
+    g = Group("StampedAnswer", "sparse")
+    clock, alice, bob = world(alice={"max_outstanding": 1_000})
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(1_000)
+    took = alice.accept(bobs)
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    witness = stamp(escrow, offer, counter, bobs).envelope
+    clock.advance(1_000)
+    under_took = bad_delivery(alice, took, bob)
+    under_accept = bad_delivery(alice, accept, bob)
+    gives = [service("code-review", value=500, deadline_ms=clock.now_ms + DAY_MS)]
+    alice_late = alice.offer(carol, alice.proposal(gives=gives)).envelope  # +5 s
+    base = [*ctx(alice, bob, carol, escrow), offer.envelope, counter.envelope, accept.envelope]
+    for comment, order in (
+        ("before E's Stamp of it", [bobs.envelope, took.envelope, witness]),
+        ("after E's Stamp of it", [witness, bobs.envelope, took.envelope]),
+    ):
+        g.add(
+            f"Bob's Accept of Alice's Counter naming E, then his Counter of it {comment}, and Alice's "
+            "Accept of his Counter: E took the Counter (NEG-026), the contract of her Accept is the "
+            "negotiation's, and her Delivery under it is read as one (item_index out of range)",
+            ["NEG-026", "ESC-014", "NEG-008"],
+            [*base, *order, under_took],
+            "BODY_INVALID",
+            "ContractRule",
+            twin=[*base, *order],
+        )
+    g.add(
+        "Bob's Accept of Alice's Counter naming E, his Counter of it, Alice's Accept of his Counter and E's "
+        "Stamp of his Counter: his Accept is superseded (NEG-026), and her Delivery under its contract taken "
+        "unread",
+        ["NEG-026", "NEG-018"],
+        [*base, bobs.envelope, took.envelope, witness, under_accept],
+    )
+    g.add(
+        "Bob's Accept of Alice's Counter naming E, his Counter of it and Alice's Accept of his Counter, and "
+        "no Stamp: his Counter is held until E orders the two answers, the Accept's contract stays the "
+        "negotiation's, and her Delivery under it is read as one (item_index out of range)",
+        ["NEG-026", "NEG-008"],
+        [*base, bobs.envelope, took.envelope, under_accept],
+        "BODY_INVALID",
+        "ContractRule",
+        twin=[*base, bobs.envelope, took.envelope],
+    )
+    for comment, order in (
+        ("before E's Stamp of it", [bobs.envelope, took.envelope, witness]),
+        ("after E's Stamp of it", [witness, bobs.envelope, took.envelope]),
+    ):
+        g.add(
+            f"Alice's max_outstanding 1,000; Bob's Accept of Alice's Counter naming E, his Counter of it "
+            f"{comment}, and her Accept of his Counter: her contract counts 450 and Bob's Accept's nowhere, "
+            "and her offer of 500 to Carol at +5 s fits",
+            ["NEG-026", "MND-010"],
+            [*base, *order, alice_late],
+        )
+    g.add(
+        "the same with no Stamp: the contract of Bob's Accept counts 600 hers, and her offer of 500 to Carol "
+        "at +5 s is over her cap",
+        ["NEG-026", "MND-010"],
+        [*base, bobs.envelope, took.envelope, alice_late],
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=[*base, bobs.envelope, took.envelope],
+    )
+    # Bob's Reject of Alice's Counter, which E stamped, after his Accept of it
+    clock, alice, bob = world()
+    escrow = Party("escrow", clock)
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    reject = bob.reject(counter, "no")
+    clock.advance(1_000)
+    accept = bob.accept(counter)
+    base = [*ctx(alice, bob, escrow), offer.envelope, counter.envelope, accept.envelope, reject.envelope]
+    g.add(
+        "Bob's Accept of Alice's Counter naming E, then his Reject of it, which E stamped: the line is "
+        "REJECTED, his Accept superseded (NEG-026), and her Delivery under its contract taken unread",
+        ["NEG-026", "NEG-018"],
+        [*base, stamp(escrow, offer, counter, reject).envelope, bad_delivery(alice, accept, bob)],
+    )
+    return g
+
+
 def cut_off_answered_twice() -> Group:
     """NEG-023 (b) on the line a witnessed Accept cut off (neg29, F89): reading28's story with a second answer
     of Alice's to Bob's Counter. Bob's offer naming no escrow, Alice's kept Reject of it (+1 s), her Counter
@@ -3115,5 +3216,150 @@ def cut_off_answered_twice() -> Group:
         "MANDATE_VIOLATION",
         "Exposure",
         twin=[*base, *last],
+    )
+    return g
+
+
+def checked_story(
+    *, accept_first: bool
+) -> tuple[list[bytes], dict[str, bytes], dict[str, VerifiedStatement]]:
+    """:func:`checked_against_itself`'s story (``accept_first``: Bob's Accept of Alice's Counter dated before
+    his Counter of it): ``(context, statements by letter, probes by name)``, each probe an offer to Carol
+    (tests/test_js_verifier.py reads it in every order)."""
+    caps = {"alice": {"max_outstanding": 899}, "bob": {"max_outstanding": 999}}
+    clock, alice, bob = world(**caps)
+    carol, escrow = Party("carol", clock), Party("escrow", clock)
+    probes: dict[str, VerifiedStatement] = {}
+
+    def to_carol(name: str, party: Party, value: int) -> None:
+        gives = [service("code-review", value=value, deadline_ms=clock.now_ms + DAY_MS)]
+        probes[name] = party.offer(carol, party.proposal(gives=gives))
+
+    offer = bob.offer(alice)
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+    clock.advance(1_000)
+    if accept_first:
+        accept = bob.accept(counter)
+        clock.advance(1_000)
+    bobs = bob.counter(counter, bob.proposal())
+    clock.advance(500)
+    for value in (400, 450):
+        to_carol(f"bob {value} +{clock.now_ms - offer.issued_at_ms}", bob, value)
+    clock.advance(500)
+    took = alice.accept(bobs)
+    clock.advance(500)
+    to_carol(f"alice 450 +{clock.now_ms - offer.issued_at_ms}", alice, 450)
+    if not accept_first:
+        clock.advance(500)
+        accept = bob.accept(counter)
+    clock.advance(1_500)
+    for who, values in ((alice, (250, 300)), (bob, (400, 450))):
+        for value in values:
+            to_carol(f"{who.name} {value} +{clock.now_ms - offer.issued_at_ms}", who, value)
+    items = {
+        "O": offer.envelope,
+        "C": counter.envelope,
+        "B": bobs.envelope,
+        "X": took.envelope,
+        "A": accept.envelope,
+        "S": stamp(escrow, accept).envelope,
+    }
+    return ctx(alice, bob, carol, escrow), items, probes
+
+
+def checked_against_itself() -> Group:
+    """SPEC 4.5, NEG-021 (d), NEG-025 (order30, f89's finding): a statement a view took before a witnessed
+    Accept's Stamp is checked again, when the Stamp comes, as a verifier meeting it first checked it -- not
+    against a book that already holds it. Bob's offer naming no escrow, Alice's Counter naming E with both
+    bonds (+1 s, 600 hers), Bob's Counter of it (+2 s, 500 his), her Accept of his Counter (+3 s: 450 hers,
+    500 his), Bob's Accept of her Counter (+4 s, E's contract: 600 hers, 550 his), E's Stamp of it. Alice's
+    max_outstanding 899, Bob's 999: checked against itself, Bob's Counter (500 + 500) or Alice's Accept (450
+    + 450) would have been refused held first, and the view kept her Accept's contract booked for good (1,050
+    each from +4 s) or, her Accept after the Stamp, for nobody. Then Bob's Accept dated before his Counter
+    (+2 s, +3 s, her Accept +4 s): held first his Counter is refused (550 + 500 > 999) and counts nowhere, in
+    every order -- before, a view that took it live kept it booked for good.
+    tests/test_order30_booked_checked_against_itself.py. Appended to chains.json."""
+    g = Group("CheckedAgainstItself", "sparse")
+
+    def add(
+        comment: str, story: tuple[list[bytes], dict[str, bytes]], order: str, probe: VerifiedStatement
+    ) -> None:
+        """``probe`` after the story in ``order``: refused if ``comment`` says it is over a cap."""
+        context, items = story
+        body = [*context, *(items[k] for k in order)]
+        if comment.endswith("over his cap") or comment.endswith("over her cap"):
+            flags = ("MANDATE_VIOLATION", "Exposure")
+            g.add(
+                comment,
+                ["MND-010", "MND-022", "NEG-021", "NEG-025"],
+                [*body, probe.envelope],
+                *flags,
+                twin=body,
+            )
+        else:
+            g.add(comment, ["MND-010", "MND-022", "NEG-021", "NEG-025"], [*body, probe.envelope])
+
+    context, items, probes = checked_story(accept_first=False)
+    told = (context, items)
+    line = "Alice's max_outstanding 899, Bob's 999; Bob's Counter, Alice's Accept of it, Bob's Accept"
+    for order, said in (("OCBXAS", f"{line}, E's Stamp"), ("OCBXSA", f"{line} after E's Stamp of it")):
+        add(
+            f"{said}: her Accept's contract counts from it until Bob's witnessed Accept, and Alice's offer "
+            "of 250 to Carol at +5.5 s fits (E's contract, 600)",
+            told,
+            order,
+            probes["alice 250 +5500"],
+        )
+        add(
+            f"{said}: Bob's offer of 400 to Carol at +5.5 s fits (E's contract, 550)",
+            told,
+            order,
+            probes["bob 400 +5500"],
+        )
+    add(
+        f"{line}, E's Stamp: Alice's offer of 300 to Carol at +5.5 s (E's contract, 600) is over her cap",
+        told,
+        "OCBXAS",
+        probes["alice 300 +5500"],
+    )
+    add(
+        f"{line}, E's Stamp: Bob's offer of 450 to Carol at +5.5 s (E's contract, 550) is over his cap",
+        told,
+        "OCBXAS",
+        probes["bob 450 +5500"],
+    )
+    add(
+        "Alice's max_outstanding 899; Bob's Counter, his Accept, E's Stamp, then Alice's Accept of his "
+        "Counter: its contract counts for her (450) from it until Bob's Accept, and her offer of 450 to "
+        "Carol at +3.5 s is over her cap",
+        told,
+        "OCBASX",
+        probes["alice 450 +3500"],
+    )
+    add(
+        "Bob's max_outstanding 999; Bob's Counter, his Accept of Alice's Counter, E's Stamp (f89's order): "
+        "his Counter counts until his witnessed Accept, and his offer of 400 to Carol at +5.5 s fits",
+        told,
+        "OCBAS",
+        probes["bob 400 +5500"],
+    )
+    context, items, probes = checked_story(accept_first=True)
+    told = (context, items)
+    line = "Bob's max_outstanding 999; his Accept of Alice's Counter dated before his Counter of it"
+    add(
+        f"{line}, which came first, then her Accept of it, his Accept, E's Stamp: held first his Counter "
+        "is refused (MND-010) and counts nowhere, and his offer of 400 to Carol at +3.5 s fits (E's "
+        "contract, 550)",
+        told,
+        "OCBXAS",
+        probes["bob 400 +3500"],
+    )
+    add(
+        f"{line}, which came first, then her Accept of it, his Accept, E's Stamp: his offer of 450 to Carol "
+        "at +3.5 s (E's contract, 550) is over his cap",
+        told,
+        "OCBXAS",
+        probes["bob 450 +3500"],
     )
     return g

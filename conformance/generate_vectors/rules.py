@@ -53,6 +53,9 @@ would refuse:
                    Accept, a witnessed Accept's displacement and its cut of the line each end what counts
                    at their own place -- another key's before every seq of its ms, the agent's own at its
                    seq -- also when a later answer held dated the cut-off offer later
+    AnsweredPastTheLine  what the thirtieth session's run found: an answer to the witnessed contract's offer
+                   taken superseded after the line had gone on past that offer (a Withdraw of it after a
+                   Counter of it) dates the offer's end at its own place all the same (SPEC 4.5)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -183,6 +186,7 @@ def groups() -> list[Group]:
         side_at_the_cap(),
         start_in_one_ms(),
         places_in_one_ms(),
+        answered_past_the_line(),
     ]
 
 
@@ -2700,6 +2704,84 @@ def places_in_one_ms() -> Group:
         "Exposure",
         "Boundary",
         twin=displaced_ended_in_its_ms(above=False),
+    )
+    return g
+
+
+def answered_past_the_line() -> Group:
+    """SPEC 4.5: an answer to the witnessed contract's offer that a verifier takes only after the witnessed
+    Accept (superseded, NEG-018) dates that offer's end at its own place -- also one a verifier meeting it
+    before that Accept would have refused because the line had gone on past the offer (Alice's Withdraw of
+    her offer after Bob's Counter of it, NEG-004): the view that took it holds it, and its date is the one
+    a verifier that met it before the Counter dates the offer's end by. The thirtieth session's run of the
+    verifier's exposure bookkeeping (Verifier._track_exposure) found that dating unpinned: every superseded
+    answer before answered the line's open end, which the cut-off line dates as well."""
+    g = Group("AnsweredPastTheLine", "sparse")
+    gap = 1_000
+
+    def withdrawn_past_the_line(withdrawn_first: bool) -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        if withdrawn_first:
+            withdraw, nxt = alice.withdraw(offer), alice.offer(carol)
+        else:
+            nxt, withdraw = alice.offer(carol), alice.withdraw(offer)
+        clock.advance(gap)
+        counter = bob.counter(offer, bob.proposal(escrow=escrow.did))  # dated after both of hers
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        line = [offer, counter]  # the line went on past her offer before the witnessed Accept came
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope, withdraw.envelope]
+        return [*ctx(alice, bob, carol, escrow), *(vs.envelope for vs in line), *shown, nxt.envelope]
+
+    g.add(
+        "Alice's offer of 500 naming an escrow, her Withdraw of it, then her offer of 500 to Carol; Bob's "
+        "Counter of the first offer, dated after both, taken before his Accept of it, which the escrow "
+        "witnesses; the Withdraw shown after the Accept (superseded, NEG-018), then her offer to Carol, "
+        "under max_outstanding 500: the Withdraw dates the first offer's end before her next offer, though "
+        "the line had gone on past it -- held",
+        ["MND-010", "NEG-019"],
+        withdrawn_past_the_line(withdrawn_first=True),
+        None,
+    )
+    g.add(
+        "the same with her offer to Carol below the Withdraw in her chain: the first offer counts for it "
+        "(500 + 500, over max_outstanding 500)",
+        ["MND-010", "NEG-019"],
+        withdrawn_past_the_line(withdrawn_first=False),
+        "MANDATE_VIOLATION",
+        "Exposure",
+        twin=withdrawn_past_the_line(withdrawn_first=True),
+    )
+
+    def rejected_past_the_line() -> list[bytes]:
+        clock, alice, bob = world(alice={"max_outstanding": 500})
+        carol, dave, escrow = Party("carol", clock), Party("dave", clock), Party("escrow", clock)
+        offer = alice.offer(bob, alice.proposal(escrow=escrow.did))
+        bobs = [bob.offer(dave), bob.offer(dave)]  # his Reject at seq 2, above her next offer's seq 1
+        clock.advance(gap)
+        nxt, reject = alice.offer(carol), bob.reject(offer, "no")
+        assert reject.seq > nxt.seq and reject.issued_at_ms == nxt.issued_at_ms
+        clock.advance(gap)
+        counter = bob.counter(offer, bob.proposal(escrow=escrow.did))
+        clock.advance(gap)
+        witnessed = bob.accept(offer)
+        line = [offer, *bobs, counter]
+        shown = [stamp(escrow, witnessed).envelope, witnessed.envelope, reject.envelope]
+        return [*ctx(alice, bob, carol, dave, escrow), *(vs.envelope for vs in line), *shown, nxt.envelope]
+
+    g.add(
+        "Bob rejects Alice's offer of 500 naming an escrow at his seq 2 in the ms of her offer of 500 to "
+        "Carol (her seq 1), then counters it and signs an Accept of it the escrow witnesses; the Counter "
+        "taken before the Accept, the Reject after it (superseded), then her offer, under max_outstanding "
+        "500: another key's answer of that ms is before her offer, whatever its seq, though the line had "
+        "gone on past the offer -- held",
+        ["MND-010", "NEG-019"],
+        rejected_past_the_line(),
+        None,
+        "Boundary",
     )
     return g
 

@@ -1456,6 +1456,11 @@ export class Verifier {
       const a = this.byDigest.get(hex(d));
       const offer = a && a.bodyName === "accept" && this.superseded.has(a.dhex) ? this.byDigest.get(hex(a.body.offer)) : null;
       if (offer && this.witnessOf(a, offer)) ids.add(hex(a.h.negotiation_id));
+      // NEG-026 (finding F98): or a Counter or Reject held superseded beside the contract of an Accept of the
+      // same offer its escrow has not witnessed: that escrow took it, and it takes the Accept's place
+      const n = a && (a.bodyName === "counter" || a.bodyName === "reject") && this.superseded.has(a.dhex) ? this.negotiations.get(hex(a.h.negotiation_id)) : null;
+      const c = n?.contract;
+      if (c && c.offerRec.dhex === hex(a.body.offer) && this.takenByEscrow(n, c.offerRec, a)) ids.add(hex(a.h.negotiation_id));
     }
     for (const id of ids) this.deriveAgain(id);
   }
@@ -2050,7 +2055,7 @@ export class Verifier {
           // NEG-023 (finding F50): the contract its key's lower Accept formed binds its offerer to nothing now
           const c = n.contract;
           const commit = this.supersede(rec, n);
-          if (!c || c.offerRec !== O || c.acceptRec.h.issuer !== h.issuer) return commit;
+          if (!c || c.offerRec !== O || c.acceptRec.h.issuer !== h.issuer || escrowOf(O)) return commit;
           return () => {
             commit();
             c.answeredTwice = true;
@@ -2491,11 +2496,21 @@ export class Verifier {
     const { h, bodyName } = rec;
     if (!O || (bodyName !== "counter" && bodyName !== "accept" && bodyName !== "reject")) return null;
     const t = h.issued_at_ms;
-    if (h.issuer !== O.h.audience || !(O.h.issued_at_ms <= t && t <= O.h.expires_at_ms) || escrowOf(O)) return null;
+    if (h.issuer !== O.h.audience || !(O.h.issued_at_ms <= t && t <= O.h.expires_at_ms)) return null;
+    if (escrowOf(O)) return this.takenByEscrow(n, O, rec); // its escrow orders the answers it takes (ESC-014)
     const i = n.line.indexOf(O);
     const a = i + 1 < n.line.length ? n.line[i + 1] : n.closer;
     if (!a || a.h.issuer !== h.issuer || a.dhex === rec.dhex) return null;
     return chainLower(rec, a);
+  }
+  // NEG-026 (finding F98): rec, a Counter or Reject of O (naming escrow E), where the line's answer to O is the
+  // contract's Accept, which E has not witnessed: true when E stamped rec -- E took it and never takes that
+  // Accept -- and rec takes the Accept's place (cut back, as NEG-021's lower answer); false, held superseded until
+  // E's Stamp of it comes (witnessCutOff then derives the negotiation again); null when the rule does not apply
+  takenByEscrow(n, O, rec) {
+    const c = n.contract;
+    if (rec.bodyName === "accept" || !c || c.offerRec !== O || this.witnessOf(c.acceptRec, O)) return null;
+    return this.firstStamp(rec.dhex, escrowOf(O)) !== null;
   }
   // NEG-021: rec takes the place of the higher answer to O: the line is cut back to O (what followed it
   // superseded, a contract displaced, dated by rec -- SPEC 4.5), then rec is O's answer, as the table says.

@@ -96,6 +96,15 @@ not_observable(
     "NEG-025",
 )
 not_observable(
+    "neg.stamped-answer-takes-the-accepts-place",
+    "The answer an escrow stamped takes the place of an Accept of the same offer it did not witness",
+    "the rule bites only under terms naming an escrow, and its point is the order a third party hears the "
+    "answers and the Stamp in: "
+    + _ESCROW
+    + "; the vectors (chains.json StampedAnswer) pin it, tests/test_neg30_answered_accept.py every order",
+    "NEG-026",
+)
+not_observable(
     "neg.exclusive-key-held-by-escrow-offer",
     "A guard signs no offer of an exclusive_key an escrow may still bind elsewhere",
     "the rule bites only where an offer of the key names an escrow: "
