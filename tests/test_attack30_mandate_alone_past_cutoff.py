@@ -48,11 +48,6 @@ class _ReplaysTheMandate:
         return self.escrow.submit(envelopes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redteam30: an answer past the cutoff revealing no Accept is taken as E's word though nothing in "
-    "it is signed after the cutoff; needs a dated signed statement in E's answer (see the module docstring)",
-)
 @pytest.mark.req("ESC-012", "ESC-013")
 def test_a_replayed_mandate_past_the_cutoff_does_not_free_a_bonded_counter_accepted_at_the_escrow(
     tmp_path: Path,

@@ -30,6 +30,7 @@ from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, p
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime import node as node_module
+from a2a_coop.runtime import peer as peer_module
 from a2a_coop.runtime import trade as trade_module
 from a2a_coop.runtime.control import ControlServicer
 from a2a_coop.runtime.journal import Journal
@@ -419,6 +420,10 @@ def test_offer_waits_past_the_cutoff_and_performs_the_contract_the_escrow_reveal
         waits.append(seconds)
         if hides:
             mallorys.show_the_escrow()  # while Bob waits for the cutoff
+        # Then the wait is over, by every clock here (Bob's and the escrow's): the escrow signs its word
+        # past the cutoff (ESC-013 (i)) only when its clock is there.
+        offset = peer_module._test_offset_ms + int(seconds * 1000) + 1000  # and a second on
+        monkeypatch.setattr(peer_module, "_test_offset_ms", offset)
 
     monkeypatch.setattr(time, "sleep", sleep)
     try:
@@ -1104,7 +1109,16 @@ def test_offer_with_a_count_waits_for_the_cutoff_once(
     node = PeerNode.open(mallory.key, mallory.mandate, tmp_path / "mallory.db", context=[escrow.mandate])
     mallorys = _HidesItsAccept(node, escrow)
     real_sleep, waits = time.sleep, []
-    monkeypatch.setattr(time, "sleep", lambda s: real_sleep(s) if s < 60 else waits.append(s))
+
+    def sleep(seconds: float) -> None:
+        if seconds < 60:
+            return real_sleep(seconds)
+        waits.append(seconds)
+        # The wait is over by every clock here: the escrow signs its word past the cutoff (ESC-013 (i)).
+        offset = peer_module._test_offset_ms + int(seconds * 1000) + 1000  # and a second on
+        monkeypatch.setattr(peer_module, "_test_offset_ms", offset)
+
+    monkeypatch.setattr(time, "sleep", sleep)
     try:
         with serve(None, escrow) as escrow_server, serve(mallorys, None) as mallory_server:  # type: ignore[arg-type]
             argv = [*bob.files(), "--to", mallory_server.target, "--escrow", escrow_server.target]

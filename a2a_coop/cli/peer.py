@@ -543,7 +543,9 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                 except (CoopError, TransportError) as exc:
                     left = len(unanswered) - k - 1
                     return tally.stopped(i, peer.negotiation(waited.id), started, exc, waiting=left)
-                if neg.contract is None:
+                if neg.contract is None and not peer.asked_at_escrow(neg.id):
+                    tally.unvouched(i, neg, started)
+                elif neg.contract is None:
                     tally.expired(i, neg, started)
                 else:
                     tally.finished(i, neg, started, peer, escrow_client)
@@ -646,6 +648,17 @@ class _Tally:
         if unsent:
             return EXIT_INVALID if isinstance(exc, CoopError) else EXIT_USAGE
         return EXIT_INVALID if self.rejected or self.unanswered else EXIT_OK
+
+    def unvouched(self, i: int, neg: Negotiation, started: float) -> None:
+        """Asked past the cutoff, and the answer carried no Checkpoint of the escrow's naming the offer
+        (ESC-013 (i)): whoever answered may not be the escrow, so the offer may still bind us there."""
+        self._line(i, neg, neg.state.value, started)
+        self.not_done += 1
+        print(
+            f"a2a-coop: offer {i + 1}: its escrow's answer past the bonding cutoff carried no Checkpoint of"
+            " it naming the offer (ESC-013 (i)): `a2a-coop resume` asks it again",
+            file=sys.stderr,
+        )
 
     def expired(self, i: int, neg: Negotiation, started: float) -> None:
         self._line(i, neg, "EXPIRED", started)
@@ -1009,12 +1022,16 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {unfinished(neg)}: {exc}", file=sys.stderr)
                     continue
-            # Its escrow asked past the bonding cutoff, and no contract there: none can form any more.
+            # Its escrow asked past the bonding cutoff, and no contract there: none can form any more --
+            # on its signed word dated past the cutoff (ESC-013 (i)), else asked again on the next run.
             at = hidden_accept_check_ms(peer, neg)
-            lapsed = escrow is not None and at is not None and at <= peer.clock()
+            past = escrow is not None and at is not None and at <= peer.clock()
+            lapsed = past and peer.asked_at_escrow(neg.id)
             out.write(f"{short_id}  {'EXPIRED' if lapsed else neg.state.value}\n")
             _say_withdraw_final(peer, neg)
             why = unfinished(neg) or _cut_back_owed(peer, neg)
+            if past and not lapsed:
+                why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
             if lapsed:
                 print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
             elif why:

@@ -62,7 +62,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, Protocol
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements, Replaying, ReplayingExposure
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
@@ -100,6 +100,7 @@ from a2a_coop.protocol.negotiation import (
     proposal_of,
 )
 from a2a_coop.protocol.statements import (
+    MAX_REFS,
     VerifiedStatement,
     decode_statement,
     verify_statement,
@@ -290,6 +291,7 @@ class EscrowSigner(Protocol):
         negotiation_id: bytes = ...,
         mandate: bytes = ...,
         issued_at_ms: int | None = ...,
+        refs: Sequence[bytes] = ...,
     ) -> VerifiedStatement: ...
 
     def sign_candidate(self, cand: VerifiedStatement) -> VerifiedStatement: ...
@@ -406,6 +408,9 @@ class Escrow:
         # Digest of an accepted Offer or Counter naming us -> its Accept's (ESC-012): the offerer that was
         # never sent the Accept learns of its contract by submitting its offer.
         self._accept_of: dict[bytes, bytes] = {}
+        # Digest of an Offer or Counter naming us -> the ledger seq of our Checkpoint that first named it
+        # past its bonding cutoff, holding no Accept of it (ESC-013 (i)): given again, never signed twice.
+        self._vouched: dict[bytes, int] = {}
         # (issuer, nonce) -> the Accept of a contract we bond that carries it: another statement with that
         # nonce makes the offerer's verifier refuse the Accept (RPL-001), a fork for ESC-015.
         self._accept_nonces: dict[tuple[str, bytes], bytes] = {}
@@ -1260,11 +1265,48 @@ class Escrow:
                         self._note_if_settled(item.header.negotiation_id)
                 self._drop_rewitnessed()  # a refusal reads nothing more; what follows brings back its own
         seqs, shown = self._contract_news(held_digests)
+        seqs |= self._vouch([*held_digests, *(vs.digest for vs in accepted)], now_ms)
         prior = self._predecessor_news(held_digests) if self.succeeds else []
         self._drop_rewitnessed()  # after the reads that may bring a forgotten negotiation back
         # What this Submit made us sign (an Accept of a held Offer taken now, its locks) comes once, after.
         earlier.update(seq for seq in seqs if seq < before)
         return prior + self._in_ledger_order(earlier, shown) + self._entries(before, self._ledger_size)
+
+    def _vouch(self, digests: Sequence[bytes], now_ms: int) -> set[int]:
+        """ESC-013 (i): the ledger seqs of our Checkpoints naming each held Offer or Counter among
+        ``digests`` that names us, whose bonding cutoff (expires_at_ms + 30 s, WIT-004) our clock is past,
+        and of which we hold no Accept -- our dated word that none binds it here, nor ever will: signed
+        now (one Checkpoint, up to 64 offers in its refs) for those we never named so, given again for
+        the others. Nothing else in an answer that reveals nothing is signed after the cutoff, so whoever
+        answered for us (a man in the middle, a proxy) could replay our public Mandate alone, and the
+        offerer took its offer as free while an Accept we hold binds it
+        (tests/test_attack30_mandate_alone_past_cutoff.py)."""
+        held = self.verifier.statements
+        seqs: set[int] = set()
+        due: list[bytes] = []
+        for digest in dict.fromkeys(digests):
+            vs = held.get(digest)
+            if vs is None or vs.body not in ("offer", "counter"):
+                continue
+            if not self._is_us(proposal_of(vs).terms.escrow):
+                continue
+            if now_ms <= vs.header.expires_at_ms + BOND_GRACE_MS or self._accept_of_offer(vs):
+                continue  # an Accept can still come (WIT-004), or one binds it (ESC-012 answers with it)
+            seq = self._vouched.get(digest)
+            if seq is None:
+                due.append(digest)
+            else:
+                seqs.add(seq)
+        view = self.verifier.chains.get(self.did)
+        for i in range(0, len(due), MAX_REFS):
+            count, root = view.prefix_root() if view is not None else (0, b"")
+            if count != self._ledger_size:
+                break  # our chain is not all in memory: no log_root to sign (CHN-007), and no word
+            vs = self._sign(
+                "checkpoint", identity_pb2.Checkpoint(log_root=root), b"", now_ms, refs=due[i : i + MAX_REFS]
+            )
+            seqs.add(vs.header.seq)
+        return seqs
 
     def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
         """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
@@ -1304,12 +1346,14 @@ class Escrow:
             if decode_statement(decode_envelope(env).payload).header.issuer == self.succeeds
         ]
 
-    def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes]) -> list[bytes]:
-        """The answer to a repeated Submit (ESC-007), signing nothing: ``first``, the digests of what
-        we answered the first time, in that order, followed by the news since of the held statements
-        among the ``submitted`` digests (:meth:`_contract_news`: what we signed about the contract of an
-        Accept among them, ESC-008, or of an Offer or Counter among them that was accepted, with its
-        Accept, ESC-012), in ledger order.
+    def answer_again(self, first: Sequence[bytes], submitted: Sequence[bytes], now_ms: int) -> list[bytes]:
+        """The answer to a repeated Submit (ESC-007), signing nothing but ESC-013 (i)'s Checkpoint:
+        ``first``, the digests of what we answered the first time, in that order, followed by the news
+        since of the held statements among the ``submitted`` digests (:meth:`_contract_news`: what we
+        signed about the contract of an Accept among them, ESC-008, or of an Offer or Counter among them
+        that was accepted, with its Accept, ESC-012) and our Checkpoint naming an Offer or Counter among
+        them past its bonding cutoff that no Accept of binds (:meth:`_vouch`: signed now, the first
+        time), in ledger order.
 
         Raises:
             KeyError: a digest of ``first`` is not a statement we hold.
@@ -1317,6 +1361,7 @@ class Escrow:
         held = self.verifier.statements
         answered = [held[d] for d in first]
         seqs, shown = self._contract_news(d for d in submitted if d in held)
+        seqs |= self._vouch([d for d in submitted if d in held], now_ms)
         seen = {vs.digest for vs in answered}
         since = [vs for vs in self._in_ledger_order(seqs, shown) if vs.digest not in seen]
         self._drop_rewitnessed()
@@ -2307,6 +2352,9 @@ class Escrow:
             self._book.apply(vs)
             if vs.body == "deposit":
                 self._deposited.add(vs.statement.deposit.party)
+            elif vs.body == "checkpoint":  # ESC-013 (i): our word that no Accept binds these offers
+                for named in vs.header.refs:
+                    self._vouched.setdefault(named, vs.header.seq)
             nid = vs.header.negotiation_id
             if nid:
                 signed = self._signed_about.get(nid)
@@ -2712,7 +2760,14 @@ class Escrow:
     # -- signing ------------------------------------------------------------------
 
     def _sign(
-        self, body: str, message: Any, negotiation_id: bytes, now_ms: int, *, audience: str = ""
+        self,
+        body: str,
+        message: Any,
+        negotiation_id: bytes,
+        now_ms: int,
+        *,
+        audience: str = "",
+        refs: Sequence[bytes] = (),
     ) -> VerifiedStatement:
         """Check the statement unsigned, in context, then sign it, record it and book it.
 
@@ -2727,6 +2782,7 @@ class Escrow:
             negotiation_id=negotiation_id,
             mandate=self.mandate_digest,
             issued_at_ms=now_ms,
+            refs=refs,
         )
         seq, prev = self._ledger_size, self._head
         if (cand.issuer, cand.header.seq, cand.header.prev) != (self.did, seq, prev):

@@ -792,26 +792,39 @@ class PeerNode:
             (log.warning if attempt < MAX_LOCK_FETCHES else log.debug)(
                 "escrow witness: asking about our bonded offer failed (attempt %d): %s", attempt + 1, exc
             )
-            # Asked again for as long as what the answer would free stays held: the offer's value and
-            # exclusive_key are held until the escrow, asked, has answered, or else until its last
-            # deadline plus the claim window (SPEC 4.5). Giving up sooner would hold them that long
-            # after an escrow that was down for some minutes came back.
-            with self.peer.lock:
-                offer = self._to_show(neg)
-                held = offer is not None and _hold_ends_ms(offer) >= self.peer.clock()
-            if held:
-                again = functools.partial(self.ask_about_offer, negotiation_id, attempt + 1)
-                delay_s = min(self.witness.lock_wait_s * 2 ** min(attempt, 32), ESCROW_ASK_CAP_S)
-                self.witness.watch(delay_s, again, bounded=False)
+            self._ask_again(negotiation_id, neg, attempt)
             return False
         if all(a is None for a in asked):
             return False
-        unanswered = hidden_accept_check_ms(self.peer, neg)
-        if unanswered is not None and unanswered <= asked_at:
-            self._asked_past_cutoff.add(negotiation_id)
         self._give_witness([vs for a in asked for vs in a or ()])
+        now_held = self.peer.verifier.negotiations.find(negotiation_id) or neg
+        unanswered = hidden_accept_check_ms(self.peer, now_held)
+        if unanswered is not None and unanswered <= asked_at:
+            if not self.peer.asked_at_escrow(negotiation_id):
+                # No signed word of the escrow's dated past the cutoff in its answer (ESC-013 (i)): whoever
+                # answered for it may have replayed its public Mandate alone. Asked again, at doubling
+                # waits, capped, while the hold lasts (an old escrow never sends it: until then).
+                log.debug("escrow witness: the escrow's answer names not our offer past its cutoff")
+                self._ask_again(negotiation_id, neg, attempt)
+                return True
+            self._asked_past_cutoff.add(negotiation_id)
         self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
         return True
+
+    def _ask_again(self, negotiation_id: bytes, neg: Negotiation, attempt: int) -> None:
+        """:meth:`ask_about_offer` again after ``attempt`` failed or went unanswered, at doubling delays,
+        capped, for as long as what the answer would free stays held: the offer's value and exclusive_key
+        are held until the escrow, asked, has answered, or else until its last deadline plus the claim
+        window (SPEC 4.5). Giving up sooner would hold them that long after an escrow that was down for
+        some minutes came back."""
+        assert self.witness is not None
+        with self.peer.lock:
+            offer = self._to_show(neg)
+            held = offer is not None and _hold_ends_ms(offer) >= self.peer.clock()
+        if held:
+            again = functools.partial(self.ask_about_offer, negotiation_id, attempt + 1)
+            delay_s = min(self.witness.lock_wait_s * 2 ** min(attempt, 32), ESCROW_ASK_CAP_S)
+            self.witness.watch(delay_s, again, bounded=False)
 
     def _give_witness(self, ours: Sequence[VerifiedStatement]) -> None:
         """Our Deliveries among ``ours`` (what an escrow's answer made us sign), after their contracts'
@@ -1513,8 +1526,12 @@ class EscrowNode:
                 earlier = self._answered(key)
                 if earlier is not None:  # and what was signed about its contract since (ESC-008)
                     again = self.escrow.with_mandates(
-                        self.mandate, self.escrow.answer_again(earlier, digests)
+                        self.mandate, self.escrow.answer_again(earlier, digests, self.now())
                     )
+                    # ESC-013 (i)'s Checkpoint, signed now the first time: journaled before it leaves.
+                    signed_now = self._stage(None)
+                    if signed_now is not None:
+                        self._last_ticket = signed_now
                     pending = self._last_ticket
                     locked = False
                     self.lock.release()

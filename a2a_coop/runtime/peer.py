@@ -764,6 +764,8 @@ class Peer:
         # Our cut-off Counters whose Withdraw its escrow answered for good (withdraw_final): digest ->
         # (negotiation id, why); read back from the journal's meta at start.
         self._withdraws_final: dict[bytes, tuple[bytes, str]] = {}
+        # Negotiations whose escrow we asked past our offers' cutoff, on its signed word (asked_escrow).
+        self._asked_at_escrow: set[bytes] = set()
         # Set once a fork proof convicts our own key (ATT-017, a2a_coop.runtime.alarm); while set, the
         # guard signs no new commitment. Only a misbehaving implementation (reference_agents.unsafe)
         # turns alarm_on_own_fork off, to act as one without ATT-017: no alarm, and it signs on.
@@ -2895,17 +2897,30 @@ class Peer:
                 )
         return ""
 
-    def asked_escrow(self, negotiation_id: bytes, escrow: str, *, sent_at: int | None = None) -> None:
+    def asked_escrow(
+        self, negotiation_id: bytes, escrow: str, *, sent_at: int | None = None, past_cutoff: bool = False
+    ) -> None:
         """Our runtime took the answer of ``escrow`` to a Submit of the line of our offers naming it in
         ``negotiation_id``, sent at ``sent_at`` (now if None): what it did not reveal past an offer's
         bonding cutoff binds us no more (NEG-020, section 4.5, :meth:`Verifier.asked_escrow`). By the
         time the Submit was sent, not the answer's arrival: the escrow may have taken it, and stamped an
-        Accept after it, before the cutoff however late its answer reaches us."""
+        Accept after it, before the cutoff however late its answer reaches us. The caller takes the
+        answer so only on the escrow's Checkpoint naming each offer it frees past its cutoff (ESC-013
+        (i)); ``past_cutoff``: there was one (:meth:`asked_at_escrow`)."""
         with self.lock:
             now = self.clock() if sent_at is None else min(sent_at, self.clock())
+            if past_cutoff:
+                self._asked_at_escrow.add(negotiation_id)
             until = self.verifier.asked_escrow(negotiation_id, now, escrow)
             if until is not None and self.journal is not None:
                 self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until])
+
+    def asked_at_escrow(self, negotiation_id: bytes) -> bool:
+        """Whether :meth:`asked_escrow` recorded the escrow's answer about ``negotiation_id`` -- taken only
+        on the escrow's signed word dated past the cutoff (ESC-013 (i)) -- in this run, or in an earlier
+        one while what it freed would still be held."""
+        with self.lock:
+            return negotiation_id in self._asked_at_escrow
 
     def withdraw_cut_off(self, negotiation_id: bytes) -> tuple[VerifiedStatement, VerifiedStatement] | None:
         """Our bonded Counter naming an escrow in ``negotiation_id`` that a lower answer of the counterparty's
@@ -3420,6 +3435,7 @@ class Peer:
             if until < now:
                 journal.delete_meta(meta_key)
             else:
+                self._asked_at_escrow.add(bytes.fromhex(nid))
                 self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow)
         for meta_key, (why, until) in journal.meta_under(META_WITHDRAW_FINAL + "/"):
             _, nid, counter = meta_key.rsplit("/", 2)

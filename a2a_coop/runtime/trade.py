@@ -269,7 +269,7 @@ def ask_escrow_about_offer(
         return False
     before = _contract_id(peer, neg.id)
     sent = peer.clock()
-    answer, whole = _submit_line(peer, escrow, _line(peer, neg))
+    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg))
     mandate, statements = split_escrow_answer(answer)
     if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
@@ -277,7 +277,7 @@ def ask_escrow_about_offer(
     news = _news(peer, statements)
     ours = _take_escrow_news(peer, news, proposal_of(offer).terms.escrow, escrow)
     if whole:
-        _asked(peer, neg.id, mandate, proposal_of(offer).terms.escrow, sent)
+        _asked(peer, neg.id, answer, proposal_of(offer).terms.escrow, sent, shown=shown)
     if _contract_id(peer, neg.id) == before:
         # Nothing revealed: the escrow took the answers (its Stamps), so a contract formed after them
         # binds, and what we held back under it (Peer's gate, NEG-017) is due now.
@@ -310,22 +310,23 @@ def ask_escrow_about_offer(
 
 def _submit_line(
     peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement]
-) -> tuple[list[bytes], bool]:
-    """Submit ``line`` (:func:`_line`) to ``escrow``; returns its answer, and whether that answer covers
-    every offer of ours in the line. When the escrow refuses a statement of the line -- one of the
-    counterparty's that forks its chain against what it showed the escrow, say -- it took those before it
-    (ESC-001): we ask again with the line up to our last offer before it, which the escrow then holds and
-    answers with any Accept of it it witnessed (ESC-012). Else a counterparty could keep the escrow from
-    ever answering us, and our offer's value and exclusive_key held (section 4.5, NEG-020) until its last
-    deadline + the claim window, for the price of one fork. That answer covers the whole line (frees its
-    offers past the cutoff, :func:`_asked`) only when no offer of ours comes after the prefix.
+) -> tuple[list[bytes], bool, Sequence[VerifiedStatement]]:
+    """Submit ``line`` (:func:`_line`) to ``escrow``; returns its answer, whether that answer covers
+    every offer of ours in the line, and what of the line was submitted for it. When the escrow
+    refuses a statement of the line -- one of the counterparty's that forks its chain against what it
+    showed the escrow, say -- it took those before it (ESC-001): we ask again with the line up to our
+    last offer before it, which the escrow then holds and answers with any Accept of it it witnessed
+    (ESC-012). Else a counterparty could keep the escrow from ever answering us, and our offer's value
+    and exclusive_key held (section 4.5, NEG-020) until its last deadline + the claim window, for the
+    price of one fork. That answer covers the whole line (frees its offers past the cutoff,
+    :func:`_asked`) only when no offer of ours comes after the prefix.
 
     Raises:
         CoopError: the escrow refused every prefix (the first refusal); TransportError as its submit.
     """
     envelopes = [vs.envelope for vs in line]
     try:
-        return escrow.submit(envelopes), True
+        return escrow.submit(envelopes), True, line
     except TransportError:
         raise
     except CoopError as refused:
@@ -339,7 +340,7 @@ def _submit_line(
                 # Our offers after a statement the escrow holds a fork of follow it in the line, which the
                 # escrow never takes: no Accept of them can bind us there.
                 later = [i for i in ours if i > end]
-                return answer, all(forked is not None and end < forked < i for i in later)
+                return answer, all(forked is not None and end < forked < i for i in later), line[: end + 1]
         raise refused from None
 
 
@@ -360,14 +361,63 @@ def _forked_at(peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError
     return next((i for i, vs in enumerate(line) if vs.digest == shown.digest), None)
 
 
-def _asked(peer: Peer, negotiation_id: bytes, mandate: bytes, escrow_did: str, sent_at: int) -> None:
-    """The escrow our offer names answered our Submit of its line (its Mandate first, ESC-002), sent at
-    ``sent_at`` by our clock: past the offer's bonding cutoff then, nothing it did not reveal binds us
-    (:meth:`Peer.asked_escrow`). Not when the answer came from another key's escrow (a misdialled one
+def _asked(
+    peer: Peer,
+    negotiation_id: bytes,
+    answer: Sequence[bytes],
+    escrow_did: str,
+    sent_at: int,
+    *,
+    shown: Sequence[VerifiedStatement],
+) -> None:
+    """The escrow our offer names answered our Submit of its line, ``shown`` (its Mandate first,
+    ESC-002), sent at ``sent_at`` by our clock: past the offer's bonding cutoff then, nothing it did not
+    reveal binds us (:meth:`Peer.asked_escrow`) -- taken so only on the escrow's signed word, dated past
+    each cutoff, naming every offer of ours in ``shown`` that the cutoff alone would free
+    (:func:`vouched_offers`, ESC-013 (i)): anyone answering for it could replay its public Mandate
+    alone. (Our offers past a statement the escrow refused as a fork, :func:`_submit_line`, it never
+    takes, and cannot name.) Not when the answer came from another key's escrow (a misdialled one
     knows nothing of ours)."""
     with contextlib.suppress(CoopError):
-        if verify_statement(mandate).statement.mandate.agent == escrow_did:
-            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at)
+        if not answer or verify_statement(answer[0]).statement.mandate.agent != escrow_did:
+            return
+        neg = peer.verifier.negotiations.find(negotiation_id)
+        if neg is None:
+            return  # nothing to tell which offers its word must name
+        submitted = {vs.digest for vs in shown}
+        freed_by_cutoff = [
+            o
+            for o in neg.exposed_offers(peer.did, bonded=False)
+            if o.digest in submitted
+            and proposal_of(o).terms.escrow == escrow_did
+            and last_witness_ms(o) <= sent_at
+        ]
+        vouched = vouched_offers(answer[1:], escrow_did)
+        if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in freed_by_cutoff):
+            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff))
+
+
+def _bonding_cutoff(offer: VerifiedStatement) -> int:
+    """The last time (by the escrow's clock) its Stamp of an Accept of ``offer`` can bear (WIT-004)."""
+    return offer.header.expires_at_ms + BOND_GRACE_MS
+
+
+def vouched_offers(statements: Sequence[bytes], escrow_did: str) -> dict[bytes, int]:
+    """ESC-013 (i): the offers that the Checkpoints of ``escrow_did`` among an escrow's answer
+    ``statements`` name, each with the time (the escrow's clock) of the latest naming it: the escrow's
+    signed word that it held no Accept of the offer then. Verified here, whoever relayed them: the key is
+    the one the offer names, chosen by us when we signed it."""
+    out: dict[bytes, int] = {}
+    for env in statements:
+        try:
+            vs = verify_statement(env)
+        except CoopError:
+            continue
+        if vs.issuer != escrow_did or vs.body != "checkpoint":
+            continue
+        for named in vs.header.refs:
+            out[named] = max(out.get(named, 0), vs.header.issued_at_ms)
+    return out
 
 
 def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[VerifiedStatement] | None:
@@ -386,10 +436,10 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     if offer is None:
         return None
     sent = peer.clock()
-    answer, whole = _submit_line(peer, escrow, _line(peer, neg))
+    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg))
     ours = _take_alone(peer, escrow, neg.id, answer, proposal_of(offer).terms.escrow)
     if whole:
-        _asked(peer, neg.id, answer[0], proposal_of(offer).terms.escrow, sent)
+        _asked(peer, neg.id, answer, proposal_of(offer).terms.escrow, sent, shown=shown)
     return ours
 
 
