@@ -61,7 +61,7 @@ def test_a_withdraw_whose_claims_ended_is_owed_no_more(tmp_path: Path, crash: st
     )
     assert forger.withdraws == 1, "E was asked again after the Counter's claims ended"
     assert "not taken yet" not in after.stderr, after.stderr
-    if crash == "held":  # in memory: said (still COUNTERED with Alice: her expired Counter, another matter)
+    if crash == "held":  # in memory: said (and EXPIRED: Alice's kept Counter lapsed, cutback30)
         assert f"{short_id} our cut-off Counter {counter}: no claim under it can come since" in after.stderr
     else:
         assert (after.returncode, after.stdout) == (0, f"nothing to resume with {w.alice.did}\n"), (

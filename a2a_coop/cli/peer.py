@@ -86,6 +86,7 @@ from a2a_coop.runtime.trade import (
     accept_cut_back,
     await_locks,
     awaits_their_lock,
+    bargaining_lapsed,
     bonded_offer_to_show,
     carry_after_cutoff,
     carry_trade,
@@ -1027,13 +1028,22 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             at = hidden_accept_check_ms(peer, neg)
             past = escrow is not None and at is not None and at <= peer.clock()
             lapsed = past and peer.asked_at_escrow(neg.id)
-            out.write(f"{short_id}  {'EXPIRED' if lapsed else neg.state.value}\n")
-            _say_withdraw_final(peer, neg)
-            why = unfinished(neg) or _cut_back_owed(peer, neg)
+            # Or the counterparty's offer, or ours naming no escrow, lapsed unanswered: nothing either side
+            # signs can move it (NEG-007) -- unless our Accept cut back is still owed to an escrow.
+            cut_back = _cut_back_owed(peer, neg)
+            why = unfinished(neg) or cut_back
             if past and not lapsed:
                 why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
+            expired = at is None and not cut_back and bargaining_lapsed(peer, neg)
+            out.write(f"{short_id}  {'EXPIRED' if lapsed or expired else neg.state.value}\n")
+            _say_withdraw_final(peer, neg)
             if lapsed:
                 print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
+            elif expired:
+                body = neg.outstanding.body
+                print(
+                    f"a2a-coop: {short_id} expired: the outstanding {body} lapsed unanswered", file=sys.stderr
+                )
             elif why:
                 not_done += 1
                 print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)

@@ -2966,12 +2966,15 @@ class Peer:
                     f"{META_WITHDRAW_FINAL}/{nid.hex()}/{counter.digest.hex()}", [why, until_ms]
                 )
 
-    def closed_at_escrow(self, counter: VerifiedStatement) -> bool:
+    def closed_at_escrow(self, counter: VerifiedStatement, besides: bytes = b"") -> bool:
         """Whether we hold signed statements of the escrow our ``counter`` names closing it there, so that it
         takes no Accept of it (ESC-014): its Stamp of an answer to it (the counterparty's Counter, Reject or
-        Accept, our Withdraw), or of the Accept of the negotiation's contract, which supersedes what the
-        line left off (NEG-018). What :meth:`withdraw_final` needs: a refusal is unsigned, anyone
-        answering for the escrow can forge it (tests/test_attack29_forged_final_refusal.py)."""
+        Accept, our Withdraw) other than ``besides``, or of the Accept of the negotiation's contract, which
+        supersedes what the line left off (NEG-018). What :meth:`withdraw_final` needs: a refusal is
+        unsigned, anyone answering for the escrow can forge it (tests/test_attack29_forged_final_refusal.py).
+        Also what ends the showing of our Accept a lower answer cut back (``counter`` the offer it
+        accepts, ``besides`` the Accept, NEG-024): the escrow took another answer to that offer first and
+        takes no Accept of it, ours included (tests/test_cutback30_final_refusal.py)."""
         with self.lock:
             neg = self.verifier.negotiations.find(counter.header.negotiation_id)
             if neg is None:
@@ -2980,7 +2983,10 @@ class Peer:
             stamped = self.verifier.witness.stamp_time
             answers = (held.get(d) for d in (*neg.superseded, *(step[3] for step in neg.history)))
             if any(
-                vs is not None and cited(vs) == counter.digest and stamped(escrow, vs.digest) is not None
+                vs is not None
+                and vs.digest != besides
+                and cited(vs) == counter.digest
+                and stamped(escrow, vs.digest) is not None
                 for vs in answers
             ):
                 return True

@@ -240,6 +240,26 @@ def hidden_accept_check_ms(peer: Peer, neg: Negotiation) -> int | None:
     return None if offer is None else last_witness_ms(offer)
 
 
+def bargaining_lapsed(peer: Peer, neg: Negotiation) -> bool:
+    """Whether ``neg``, still bargaining in our view (a peer applies no EXPIRE of its own), can move no more
+    by our clock: its outstanding offer lapsed past the skew we allow (an answer after it is refused,
+    NEG-007), and no escrow can witness an Accept of it any more -- it names none, or its bonding cutoff
+    passed (:func:`last_witness_ms`). An unanswered offer of ours naming an escrow is asked about there
+    instead (:func:`hidden_accept_check_ms`, ESC-013): the counterparty may have accepted it at the
+    escrow alone. What `a2a-coop resume` says EXPIRED and finished, where it once counted the trade
+    unfinished for ever (tests/test_cutback30_final_refusal.py)."""
+    offer = neg.outstanding
+    escrow = proposal_of(offer).terms.escrow
+    if (
+        neg.contract is not None
+        or neg.state not in BARGAINING_STATES
+        or (escrow and offer.issuer == peer.did)
+    ):
+        return False
+    until = last_witness_ms(offer) if escrow else offer.header.expires_at_ms + peer.verifier.skew_ms
+    return until < peer.clock()
+
+
 def last_witness_ms(offer: VerifiedStatement) -> int:
     """From when (by our clock) the escrow ``offer`` names witnesses no Accept of it any more: its bonding
     cutoff -- expires_at_ms + 30 s (WIT-004, ESC-010) -- plus the clock tolerance, for an escrow's clock a
@@ -613,6 +633,11 @@ def _show_accept_cut_back(
     try:
         return escrow.submit([vs.envelope for vs in cut]), named
     except CoopError as refused:
+        if refused.code not in RETRIED_REFUSALS:
+            _take_refusal_evidence(peer, refused, named, escrow, cut[-2])
+            if peer.closed_at_escrow(cut[-2], besides=cut[-1].digest):  # read by accept_cut_back from now on
+                log.info("our Accept cut back in %s: the escrow took another answer first", neg.id.hex()[:12])
+                return None
         if refused.code != "UNWITNESSED" or peer.clock() < last_witness_ms(cut[-2]):
             raise
         log.info("our Accept cut back in %s binds nothing: %s", neg.id.hex()[:12], refused)
@@ -726,11 +751,12 @@ def _show_withdraw_cut_off(
 def _take_refusal_evidence(
     peer: Peer, refused: CoopError, escrow_did: str, escrow: Submitter, counter: VerifiedStatement
 ) -> None:
-    """Take the evidence an escrow's refusal of our Withdraw carries (RPC-006 (b): its Mandate, its Stamp
-    of the answer it took first, that answer), as its Submit answers are taken -- or, left out of a
-    refusal it did not fit (a Stamp naming many statements), read from the escrow's transcript at the
-    Stamp's ledger seq the refusal names (:func:`_fetch_refusal_evidence`). Evidence that does not verify
-    proves nothing, and is dropped (:func:`_final_withdraw` then finds no proof)."""
+    """Take the evidence an escrow's refusal of our answer to ``counter`` carries (our Withdraw of it, or our
+    Accept of it a lower answer cut back; RPC-006 (b): its Mandate, its Stamp of the answer it took first,
+    that answer), as its Submit answers are taken -- or, left out of a refusal it did not fit (a Stamp
+    naming many statements), read from the escrow's transcript at the Stamp's ledger seq the refusal
+    names (:func:`_fetch_refusal_evidence`). Evidence that does not verify proves nothing, and is dropped
+    (:meth:`Peer.closed_at_escrow` then finds no proof)."""
     try:
         evidence = list(refused.evidence) or _fetch_refusal_evidence(refused, escrow, counter)
         if not evidence:
@@ -739,7 +765,7 @@ def _take_refusal_evidence(
         peer.hold_escrow_mandate(mandate)
         _take_escrow_news(peer, _news(peer, statements), escrow_did)
     except (CoopError, TransportError) as bad:
-        log.warning("the evidence of the escrow's refusal of our Withdraw proves nothing: %s", bad)
+        log.warning("the evidence of the escrow's refusal (%s) proves nothing: %s", refused.code, bad)
 
 
 def _fetch_refusal_evidence(refused: CoopError, escrow: Submitter, counter: VerifiedStatement) -> list[bytes]:
@@ -805,7 +831,9 @@ def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError |
 def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
     """Our Accept in ``neg`` of an offer naming an escrow, held superseded -- a lower answer of the
     counterparty's key cut the line back past it (NEG-021) before we held that escrow's Stamp of it --
-    after the bargaining it accepts and the Mandates they cite: what the escrow needs to witness it; or []."""
+    after the bargaining it accepts and the Mandates they cite: what the escrow needs to witness it; or [],
+    also once we hold that escrow's signed statements closing the offer to it (:meth:`Peer.closed_at_escrow`:
+    the evidence of its refusal, RPC-006 (b)), where it takes the Accept no more."""
     held = peer.verifier.statements
     for digest in sorted(neg.superseded):
         vs = held.get(digest)
@@ -814,6 +842,8 @@ def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
         offer = held.get(cited(vs))
         if offer is None or not proposal_of(offer).terms.escrow:
             continue
+        if peer.closed_at_escrow(offer, besides=vs.digest):
+            continue  # the escrow's signed word that it took another answer first: it takes ours no more
         return _with_mandates(peer, [*_path_to(peer, offer), vs])
     return []
 
