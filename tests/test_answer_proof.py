@@ -525,3 +525,116 @@ def test_two_refused_answers_across_a_restart_are_still_an_answer_proof(tmp_path
     assert peer.reputation.score(alice.did).faulty
     assert not peer.verifier._refused_aside  # the journal took them: no set-aside answer stays in memory
     journal.close()
+
+
+def _dated_back_reject(
+    clock: FixedClock, journal: Journal
+) -> tuple[Party, Party, Peer, VerifiedStatement, VerifiedStatement]:
+    """Bob's journaled peer offers Alice terms naming no escrow; she signs a Reject of it and sends it more
+    than the skew later, so his peer refuses it `ISSUED_IN_PAST` (TIM-006). Returns (alice, bob, Bob's peer,
+    the offer, the Reject)."""
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    peer = make_peer(bob, clock, journal=journal)
+    offer = peer.propose(alice.did, bob.proposal())
+    assert peer.on_replies(list(alice.setup)) == []  # her Mandate, held
+    clock.advance(1_000)
+    kept = alice.reject(offer, "kept back")
+    clock.advance(peer.verifier.skew_ms + 1_000)
+    with pytest.raises(CoopError) as refused:
+        peer.exchange(kept.envelope, [])
+    assert refused.value.code == "ISSUED_IN_PAST"  # dated back: the signer's choice of issued_at_ms
+    return alice, bob, peer, offer, kept
+
+
+@pytest.mark.req("ATT-022", "ATT-013", "TIM-006")
+@pytest.mark.parametrize("restart", ["same-run", "forgotten", "replayed", "from-snapshot"])
+def test_a_refused_answer_and_a_taken_one_across_a_restart_are_an_answer_proof(
+    tmp_path: Path, restart: str
+) -> None:
+    """ATT-013 (c) (pair30): Alice's Reject of Bob's offer, sent more than the skew after she dated it, is
+    refused `ISSUED_IN_PAST` -- and weighed as an answer all the same (a refusal TIM-006 makes is one the
+    view refuses from the statement's audience). Her Accept of the same offer, a fresh one, is taken, the
+    negotiation superseding nothing (the Reject joined none). A peer that kept the negotiation in memory
+    paired the two; one that forgot it or restarted between them (replaying its journal, or from a snapshot)
+    did not: its index of her answers was rebuilt only at a refusal or a superseded answer, so the Accept
+    never met the Reject its journal's evidence book held -- Alice, timing her Accept after Bob's restart,
+    went free there. Now a negotiation's first taken answer since its index was dropped reads that book."""
+    clock = FixedClock()
+    journal = Journal.open(tmp_path / "bob.db")
+    alice, bob, peer, offer, kept = _dated_back_reject(clock, journal)
+    if restart == "from-snapshot":
+        assert peer.save_snapshot()
+    if restart == "forgotten":
+        peer.verifier.forget_negotiation(offer.negotiation_id)  # bounded memory: read back by the Accept
+    elif restart != "same-run":
+        journal.close()
+        journal = Journal.open(tmp_path / "bob.db")
+        peer = make_peer(bob, clock, journal=journal)
+        assert (peer.resumed_from is not None) is (restart == "from-snapshot")
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    peer.on_replies([accept.envelope])
+    neg = peer.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and not neg.superseded  # the Accept taken, superseding nothing
+    proof = peer.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
+    assert peer.reputation.score(alice.did).faulty
+    journal.close()
+
+
+@pytest.mark.req("ATT-013")
+def test_the_refused_answers_of_a_negotiation_brought_back_are_looked_for_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The price of the look above: one read of the evidence book per negotiation brought back, at its first
+    taken answer, not one per answer -- an honest bargain of six Counters after a restart reads it once."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    journal = Journal.open(tmp_path / "view.db")
+    view = EvidenceVerifier()
+    view.use_archive(journal)
+    for env in [*alice.setup, *bob.setup]:
+        view.accept(env)
+    reads: list[bytes] = []
+    looked = EvidenceVerifier._refused_of
+    monkeypatch.setattr(
+        EvidenceVerifier, "_refused_of", lambda self, nid: reads.append(nid) or looked(self, nid)
+    )
+    line = [bob.offer(alice, bob.proposal())]
+    for i in range(6):
+        clock.advance(1_000)
+        party = (alice, bob)[i % 2]
+        line.append(party.counter(line[-1], _mirror(line[-1])))
+    for vs in line:
+        view.accept_statement(vs, clock.now_ms)
+        journal.record_batch([(vs, [], False)], at_ms=0)
+    assert reads == [line[0].negotiation_id]  # the first answer looked; the five after it did not
+    view.forget_negotiation(line[0].negotiation_id)
+    clock.advance(1_000)
+    view.accept_statement(alice.accept(line[-1]), clock.now_ms)  # read back: looked for again, once
+    assert reads == [line[0].negotiation_id] * 2
+    assert not view.forks
+    journal.close()
+
+
+@pytest.mark.req("ATT-022", "ATT-013", "TIM-006")
+def test_the_reveal_later_acceptors_reject_revealed_after_the_skew_still_convicts() -> None:
+    """Red team 24's reveal-later acceptor waiting out the skew (pair30): Alice's kept Reject, revealed to
+    Bob's peer more than 30 s after she dated it, is refused `ISSUED_IN_PAST` (TIM-006) -- it supersedes
+    nothing there, Bob's contract stands -- and is weighed as an answer all the same (ATT-013 (c)): her
+    Reject and her Accept convict her, as when she revealed it within the skew. The issued_at_ms is
+    hers: were a refusal for it no answer, dating the Reject back would be her way out."""
+    clock, alice, _, peer, offer = _bobs_offer()
+    kept = alice.reject(offer, "kept back")
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    assert [vs.body for vs in peer.on_replies([*alice.setup, accept.envelope])] == ["delivery"]
+    clock.advance(peer.verifier.skew_ms + 1_000)
+    with pytest.raises(CoopError) as refused:
+        peer.exchange(kept.envelope, [])  # revealed
+    assert refused.value.code == "ISSUED_IN_PAST"
+    neg = peer.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.accept.digest == accept.digest  # Bob's contract stands
+    proof = peer.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
+    assert peer.reputation.score(alice.did).faulty

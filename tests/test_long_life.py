@@ -464,6 +464,7 @@ _LIVE = {
     "journal", "archive", "clock", "nonce", "lock", "strategy", "reputation", "on_fork", "deals_with",
     "_checked", "resumed_from", "_cadence", "_last_ticket", "forgotten", "_context_digests", "restore",
     "_secret",  # a hash key, random at every start
+    "_aside_read",  # the negotiations whose set-aside refused answers were looked for: a cache of reads
 }  # fmt: skip
 
 

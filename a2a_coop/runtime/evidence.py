@@ -102,6 +102,9 @@ class EvidenceVerifier(Verifier):
         # negotiation id -> (key, statement answered) -> the refused answers of its index set aside as they
         # came, where the archive could not take them (:meth:`_set_aside`); else rows of its book.
         self._refused_aside: dict[bytes, dict[tuple[str, bytes], list[bytes]]] = {}
+        # The negotiations in memory whose set-aside refused answers a taken answer looked for already, none
+        # found: one read per negotiation brought back (a forgetting, a start), not one per answer.
+        self._aside_read: set[bytes] = set()
 
     def __getstate__(self) -> dict[str, object]:
         """As a snapshot pickles it (a2a_coop.runtime.snapshot): without the index of answers, which the
@@ -109,6 +112,7 @@ class EvidenceVerifier(Verifier):
         lacked the refused answers set aside after the snapshot, and a start from it paired none of them."""
         state = self.__dict__.copy()
         state["_answers"] = {}
+        state["_aside_read"] = set()  # no index: the rows are looked for again
         return state
 
     def accept_statement(
@@ -158,8 +162,10 @@ class EvidenceVerifier(Verifier):
         statement ``vs`` answers -- bounded as a fork proof (ATT-018), ranked against the one held.
 
         Read from the negotiation: taken, a second answer is superseded there or cuts the first back (NEG-021,
-        NEG-017, NEG-018), so a negotiation superseding nothing holds no pair and costs nothing; refused (an
-        answer to an offer naming an escrow that took another, ESC-014), the first is in its history. The
+        NEG-017, NEG-018), so a negotiation superseding nothing holds no pair but with an answer it refused,
+        which, its index dropped (a forgetting, a restart), only the archive's book holds -- looked for at
+        its first taken answer since, one read per negotiation; refused (an answer to an offer naming an
+        escrow that took another, ESC-014; one dated back, TIM-006), the first is in its history. The
         first time a negotiation may hold a pair its answers are read once into :class:`_Answers` (one per
         key and statement answered); from then on each answer, taken or refused, is weighed against that
         entry alone -- O(1), so a convicted key's further answers are ranked too, and red team 24's cut-back
@@ -175,9 +181,20 @@ class EvidenceVerifier(Verifier):
                 # we forgot (bounded memory): read back now, not kept, as a view that never forgot holds it --
                 # else a key revealing its second answer late, after we forgot, went unconvicted here.
                 neg = self.negotiations.find(nid)
-            if neg is None or not (refused or neg.superseded):
+            if neg is None:
                 return
-            index = self._index_answers(neg)
+            aside = None
+            if not (refused or neg.superseded):
+                # A taken answer of a negotiation superseding nothing pairs only with an answer refused before
+                # the index was dropped (a forgetting, a restart): looked for once, else a key's refused
+                # answer and its taken one went unpaired here where a view that kept the index paired them.
+                if not kept or nid in self._aside_read:
+                    return
+                self._aside_read.add(nid)
+                aside = self._refused_of(nid)
+                if not aside:
+                    return
+            index = self._index_answers(neg, aside)
             if kept:
                 self._answers[nid] = index
         key = (vs.issuer, answered(vs))
@@ -201,9 +218,12 @@ class EvidenceVerifier(Verifier):
             # the archive's statements, which hold no refusal -- nor does an index read back and dropped.
             self._set_aside(nid, key, entry)
 
-    def _index_answers(self, neg: Negotiation) -> dict[tuple[str, bytes], _Answers]:
+    def _index_answers(
+        self, neg: Negotiation, aside: list[VerifiedStatement] | None = None
+    ) -> dict[tuple[str, bytes], _Answers]:
         """Every answer ``neg`` holds (taken superseded, cut back, or on its line), read once, by key and
-        statement answered -- a pair among them kept as :meth:`_keep_answer_proof` keeps one."""
+        statement answered, with those it refused set aside (``aside``, if read already) -- a pair among them
+        kept as :meth:`_keep_answer_proof` keeps one."""
         held = self.statements
         index: dict[tuple[str, bytes], _Answers] = {}
         for d in (*neg.superseded, *(step[3] for step in neg.history)):
@@ -220,7 +240,7 @@ class EvidenceVerifier(Verifier):
                 index[key] = _Answers(vs)
             else:
                 entry.add(vs)
-        for vs in self._refused_of(neg.id):  # the answers it refused before it was forgotten
+        for vs in self._refused_of(neg.id) if aside is None else aside:  # refused before it was forgotten
             key = (vs.issuer, answered(vs))
             entry = index.get(key)
             if entry is None:
@@ -234,6 +254,7 @@ class EvidenceVerifier(Verifier):
 
     def forget_negotiation(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         self._answers.pop(negotiation_id, None)  # its refused answers are set aside: read again with it
+        self._aside_read.discard(negotiation_id)
         return super().forget_negotiation(negotiation_id)
 
     def _set_aside(self, nid: bytes, key: tuple[str, bytes], entry: _Answers) -> None:
