@@ -269,16 +269,9 @@ def gossip_proof_carries_revocation(ctx: Context) -> Outcome:
         first=first.envelope, second=second.envelope, revocations=[revocation.envelope]
     )
     given = service_pb2.GossipRequest(envelopes=[alice.mandate_vs.envelope, binding.envelope], proofs=[proof])
-    reply = ctx.call("Gossip", given, note="the key's binding, and the proof with the principal's revocation")
-    if reply.error is not None and not reply.error.reason:
-        return _fail(reply.error.status.name)
-    ctx.must(reply.error is None, "the target refused a swap of a valid proof and its binding")
-    read = ctx.call("Gossip", service_pb2.GossipRequest(), note="what the target passes on")
-    ctx.must(read.error is None, "the target refused an empty swap")
-    passed = [p for p in read.message.proofs if {p.first, p.second} == {first.envelope, second.envelope}]
-    ctx.must(bool(passed), "the target does not pass on the proof it was given (ATT-011)", Level.NON_STRICT)
+    passed = _passed_on(ctx, given, proof, "the key's binding, and the proof with the principal's revocation")
     ctx.must(
-        revocation.envelope in passed[0].revocations,
+        revocation.envelope in passed.revocations,
         "the target passes the proof on without the principal's revocation that spares the principal on it "
         "(ATT-024): a peer holding it only by gossip convicts that principal",
     )
@@ -309,20 +302,29 @@ def gossip_proof_carries_stamps(ctx: Context) -> Outcome:
         first=one.envelope, second=two.envelope, stamps=[escrow.mandate_vs.envelope, pair.envelope]
     )
     given = service_pb2.GossipRequest(envelopes=[alice.mandate_vs.envelope, binding.envelope], proofs=[proof])
-    reply = ctx.call("Gossip", given, note="the key's binding, and the proof with the escrow's Stamp of it")
-    if reply.error is not None and not reply.error.reason:
-        return _fail(reply.error.status.name)
-    ctx.must(reply.error is None, "the target refused a swap of a valid proof and its binding")
-    read = ctx.call("Gossip", service_pb2.GossipRequest(), note="what the target passes on")
-    ctx.must(read.error is None, "the target refused an empty swap")
-    passed = [p for p in read.message.proofs if {p.first, p.second} == {one.envelope, two.envelope}]
-    ctx.must(bool(passed), "the target does not pass on the proof it was given (ATT-011)", Level.NON_STRICT)
+    passed = _passed_on(ctx, given, proof, "the key's binding, and the proof with the escrow's Stamp of it")
     ctx.must(
-        pair.envelope in passed[0].stamps,
+        pair.envelope in passed.stamps,
         "the target passes the proof on without the escrow's Stamp of its statements (ATT-025): a peer "
         "holding it only by gossip reads a pair the escrow witnessed first as unwitnessed",
     )
     return Outcome.passed("the proof was passed on with the escrow's Stamp of its statements beside it")
+
+
+def _passed_on(
+    ctx: Context, given: service_pb2.GossipRequest, proof: service_pb2.ForkProof, note: str
+) -> service_pb2.ForkProof:
+    """Hand the target ``given`` in one swap, read what it passes on in a second: the proof of the same pair
+    as ``proof`` it sends (ATT-011), for the caller to check what travels with it."""
+    reply = ctx.call("Gossip", given, note=note)
+    if reply.error is not None and not reply.error.reason:
+        _fail(reply.error.status.name)
+    ctx.must(reply.error is None, "the target refused a swap of a valid proof and its binding")
+    read = ctx.call("Gossip", service_pb2.GossipRequest(), note="what the target passes on")
+    ctx.must(read.error is None, "the target refused an empty swap")
+    passed = [p for p in read.message.proofs if {p.first, p.second} == {proof.first, proof.second}]
+    ctx.must(bool(passed), "the target does not pass on the proof it was given (ATT-011)", Level.NON_STRICT)
+    return passed[0]
 
 
 def _fail(status: str) -> Outcome:
