@@ -95,23 +95,12 @@ def test_a_pair_stamped_after_the_revocation_travels_and_still_spares_the_princi
     holding nothing of E takes, from one swap, E's Mandate, the revocation, E's Stamp of it and E's Stamp of
     the pair -- and spares P as the holder does: the Stamps travel together, so the receiver orders them as
     E did (the Mandate first, else the Stamp of the revocation would be refused and the pair's convict)."""
-    clock = FixedClock()
-    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock, alice, escrow, _, held, proof = _unwitnessed()
+    # E's Stamp of the revocation, then (a second later) its Stamp of the pair
+    first = next(verify_statement(e) for e in held if verify_statement(e).body == "stamp")
     clock.advance(1_000)
-    one = alice.counter(offer, alice.proposal(escrow=escrow.did))
-    two = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=10))
-    clock.advance(1_000)
-    back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=one.issued_at_ms - 1, reason="over it")
-    revocation = alice.principal.sign("key_revocation", back)
-    clock.advance(1_000)
-    first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-    clock.advance(1_000)
-    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
-    proof = ForkProof(one.envelope, two.envelope)
-    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, revocation.envelope]
-    holder = _holder(clock, [*held, first.envelope, pair.envelope], proof)
+    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=_pair_digests(proof)))
+    holder = _holder(clock, [*held, pair.envelope], proof)
     assert alice.principal.did not in holder.reputation.faulty()
     carols = make_peer(Party("carol", clock), clock)
     gossip.swap(carols, holder, holder.did)
