@@ -397,9 +397,12 @@ def _asked(
     (:func:`vouched_offers`, ESC-013 (i)): anyone answering for it could replay its public Mandate
     alone. (Our offers past a statement the escrow refused as a fork, :func:`_submit_line`, it never
     takes, and cannot name.) Not when the answer came from another key's escrow (a misdialled one
-    knows nothing of ours)."""
+    knows nothing of ours) -- the escrow's, or a successor's our view honours the hand-over to
+    (ESC-022, ESC-023)."""
     with contextlib.suppress(CoopError):
-        if not answer or verify_statement(answer[0]).statement.mandate.agent != escrow_did:
+        agent = verify_statement(answer[0]).statement.mandate.agent if answer else ""
+        successors = peer.verifier.successors(escrow_did)
+        if agent != escrow_did and (successors is None or agent not in successors[0]):
             return
         neg = peer.verifier.negotiations.find(negotiation_id)
         if neg is None:
@@ -412,7 +415,7 @@ def _asked(
             and proposal_of(o).terms.escrow == escrow_did
             and last_witness_ms(o) <= sent_at
         ]
-        vouched = vouched_offers(answer[1:], escrow_did)
+        vouched = vouched_offers(peer, answer[1:], escrow_did)
         if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in freed_by_cutoff):
             peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff))
 
@@ -422,19 +425,30 @@ def _bonding_cutoff(offer: VerifiedStatement) -> int:
     return offer.header.expires_at_ms + BOND_GRACE_MS
 
 
-def vouched_offers(statements: Sequence[bytes], escrow_did: str) -> dict[bytes, int]:
-    """ESC-013 (i): the offers that the Checkpoints of ``escrow_did`` among an escrow's answer
-    ``statements`` name, each with the time (the escrow's clock) of the latest naming it: the escrow's
-    signed word that it held no Accept of the offer then. Verified here, whoever relayed them: the key is
-    the one the offer names, chosen by us when we signed it."""
+def vouched_offers(peer: Peer, statements: Sequence[bytes], escrow_did: str) -> dict[bytes, int]:
+    """ESC-013 (i): the offers that the Checkpoints among an escrow's answer ``statements`` by whoever
+    speaks for the escrow key ``escrow_did`` name, each with the time (the escrow's clock) of the latest
+    naming it: the escrow's signed word that it held no Accept of the offer then. Verified here, whoever
+    relayed them. The key is the one the offer names, chosen by us when we signed it, while no
+    revocation of it our view holds reaches the Checkpoint (ESC-022 (e): from then on its thief's), or
+    a successor's (ESC-023) whose hand-over our view honours, dated from the hand-over's time on --
+    never any other key's: the successor took the key's ledger over up to that time and witnesses every
+    Accept after it, so its word is the escrow's (:meth:`WitnessIndex.acts_for`). Each taken by our view
+    first (its Mandate, a hand-over too, checked as any statement's, MND-003; KEY-004)."""
+    witness = peer.verifier.witness
+    held = peer.verifier.statements
     out: dict[bytes, int] = {}
     for env in statements:
         try:
             vs = verify_statement(env)
         except CoopError:
             continue
-        if vs.issuer != escrow_did or vs.body != "checkpoint":
+        if vs.body != "checkpoint" or not witness.acts_for(
+            vs.issuer, escrow_did, vs.header.issued_at_ms, vs.header.seq
+        ):
             continue
+        if not dict.__contains__(held, vs.digest):
+            continue  # not taken by our view in context (its Mandate, its chain, KEY-004)
         for named in vs.header.refs:
             out[named] = max(out.get(named, 0), vs.header.issued_at_ms)
     return out

@@ -1,0 +1,159 @@
+"""asked31: ESC-013 (i)'s Checkpoint by whoever speaks for the escrow, bounded, and what frees an offer.
+
+An offer's escrow E, its key revoked and its contracts handed to a successor N (ESC-022, ESC-023), is
+answered for by N: N's Checkpoint naming Bob's offer past its bonding cutoff frees it exactly when Bob's
+view honours the hand-over and the Checkpoint is dated from the hand-over's time on (the earliest
+effective_ms of a revocation of E, ESC-022 (b)) -- a key with no hand-over, or a hand-over whose time
+comes after the Checkpoint, frees nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+import pytest
+from test_hidden_accept import Market
+
+from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop.protocol.errors import KeyRevoked
+from a2a_coop.protocol.escrow import Escrow
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.trade import ask_escrow_alone
+from a2a_coop.testing import DAY_MS, Party, Signer, _LedgerSigner
+
+
+class _Successor:
+    """E's principal revokes E (effective at ``effective_ms``) and hands its contracts to N, which takes
+    E's transcript over; ``submit`` answers as N's service does (its Mandate, E's revocation, what it
+    signed)."""
+
+    def __init__(self, m: Market, effective_ms: int, *, appointer: Signer | None = None) -> None:
+        self.market = m
+        esc = m.escrow.party
+        self.revocation = esc.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=effective_ms)
+        )
+        self.party = Party("escrow2", m.clock)
+        mandate = identity_pb2.Mandate()
+        mandate.CopyFrom(esc.mandate_vs.statement.mandate)
+        mandate.agent, mandate.succeeds = self.party.did, esc.did
+        self.handover = (appointer or esc.principal).sign("mandate", mandate, ttl_ms=365 * DAY_MS)
+        self.submits = 0
+
+    def start(self) -> Escrow:
+        self.escrow = Escrow(
+            _LedgerSigner(self.party.agent),
+            self.handover.digest,
+            setup=[self.handover.envelope],
+            predecessor=[*self.market.escrow.escrow.transcript(), self.revocation.envelope],
+        )
+        return self.escrow
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        self.submits += 1
+        signed = self.escrow.submit(envelopes, self.market.clock.now_ms)
+        return self.escrow.with_mandates(self.handover.envelope, [vs.envelope for vs in signed])
+
+
+def _bobs_unanswered_offer(m: Market) -> VerifiedStatement:
+    offer = m.b.propose(m.mallory.did, m.proposal())
+    m.escrow.submit([*m.b.send_context(), offer.envelope])
+    return offer
+
+
+def _past_cutoff(offer: VerifiedStatement) -> int:
+    return offer.header.expires_at_ms + BOND_GRACE_MS
+
+
+@pytest.mark.req("ESC-013", "ESC-022", "ESC-023")
+@pytest.mark.parametrize("handed_over", ["before the cutoff", "after the cutoff"])
+def test_the_successors_checkpoint_frees_the_offer_it_speaks_for(handed_over: str) -> None:
+    """E revoked before Bob's offer's cutoff (N then witnesses whatever Accept comes) or after it (N took
+    E's ledger over up to then): N's Checkpoint naming the offer, past the cutoff, frees it."""
+    m = Market()
+    offer = _bobs_unanswered_offer(m)
+    cutoff = _past_cutoff(offer)
+    effective = m.clock.now_ms + 1 if handed_over == "before the cutoff" else cutoff + 1_000
+    n = _Successor(m, effective)
+    m.clock.now_ms = max(effective, cutoff + 60_001)
+    n.start()
+    ask_escrow_alone(m.b, n, m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
+    checkpoints = [vs for vs in map(verify_statement, n.escrow.ledger()) if vs.body == "checkpoint"]
+    assert [list(vs.header.refs) for vs in checkpoints] == [[offer.digest]]
+    assert m.b.asked_at_escrow(offer.negotiation_id)
+
+
+class _Answers:
+    """Whoever answers Bob's Submit with ``answer`` (the escrow never sees it)."""
+
+    def __init__(self, answer: Sequence[bytes]) -> None:
+        self.answer = list(answer)
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        return list(self.answer)
+
+
+def _checkpoint(signer: Signer, mandate: bytes, offer: VerifiedStatement) -> VerifiedStatement:
+    """``signer``'s Checkpoint naming ``offer`` (its log_root any 32 bytes past seq 0: no view holds the
+    whole chain to check it against, CHN-007)."""
+    root = bytes(32) if signer.writer.next_seq else b""
+    return signer.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=root), mandate=mandate, refs=[offer.digest]
+    )
+
+
+@pytest.mark.req("ESC-013", "ESC-022")
+@pytest.mark.parametrize("who", ["a stranger under E's Mandate", "a stranger's appointee", "E's thief"])
+def test_a_checkpoint_by_a_key_that_does_not_speak_for_the_escrow_frees_nothing(who: str) -> None:
+    """Past the cutoff, the answer carries a Checkpoint naming Bob's offer signed by a key that does not
+    speak for E: a stranger (E's public Mandate replayed before it), one a stranger's principal
+    "handed" E to, or E's own key after its principal revoked it (its thief, ESC-022 (e)); none frees the
+    offer, and E's successor's own answer then does."""
+    m = Market()
+    offer = _bobs_unanswered_offer(m)
+    cutoff = _past_cutoff(offer)
+    stranger = Party("stranger", m.clock)
+    n = _Successor(
+        m, cutoff + 1_000, appointer=stranger.principal if who == "a stranger's appointee" else None
+    )
+    m.clock.now_ms = cutoff + 60_001
+    n.start()
+    if who == "a stranger under E's Mandate":
+        its = _checkpoint(stranger.agent, stranger.mandate_vs.digest, offer)
+        answer = [m.escrow.mandate, *stranger.setup, its.envelope]
+    elif who == "a stranger's appointee":
+        answer = n.escrow.with_mandates(
+            n.handover.envelope, [_checkpoint(n.party.agent, n.handover.digest, offer).envelope]
+        )
+    else:
+        esc = m.escrow.party
+        thiefs = _checkpoint(esc.agent, esc.mandate_vs.digest, offer)
+        answer = [m.escrow.mandate, *n.escrow.with_mandates(n.handover.envelope, [])[1:], thiefs.envelope]
+        m.b.hold([n.handover.envelope])  # Bob's view honours the hand-over
+    with contextlib.suppress(KeyRevoked):  # E's thief: refused by Bob's view (KEY-004)
+        ask_escrow_alone(m.b, _Answers(answer), m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
+    assert not m.b.asked_at_escrow(offer.negotiation_id)
+    if who != "a stranger's appointee":
+        ask_escrow_alone(m.b, n, m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
+        assert m.b.asked_at_escrow(offer.negotiation_id)
+
+
+@pytest.mark.req("ESC-013", "ESC-022")
+def test_a_successors_checkpoint_dated_before_the_hand_overs_time_frees_nothing() -> None:
+    """N's Checkpoint naming Bob's offer is dated past the cutoff, but before the revocation of E takes
+    effect -- E still spoke for itself then, and an Accept it stamped by the cutoff N never saw (ESC-023
+    takes the ledger over up to that time): Bob's view takes the Checkpoint, and it frees nothing."""
+    m = Market()
+    offer = _bobs_unanswered_offer(m)
+    cutoff = _past_cutoff(offer)
+    n = _Successor(m, cutoff + 5_000)
+    m.clock.now_ms = cutoff + 1
+    early = _checkpoint(n.party.agent, n.handover.digest, offer)
+    m.clock.now_ms = cutoff + 60_001
+    n.start()
+    answer = n.escrow.with_mandates(n.handover.envelope, [early.envelope])
+    ask_escrow_alone(m.b, _Answers(answer), m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
+    assert early.digest in dict(m.b.verifier.statements)  # taken, its hand-over honoured: only its time fails
+    assert not m.b.asked_at_escrow(offer.negotiation_id)
