@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
-from test_hidden_accept import Market
+from test_hidden_accept import Market, bobs_offer_at_a_served_escrow
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
-from a2a_coop.protocol.negotiation import BOND_GRACE_MS
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, claims_end_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.trade import ask_escrow_alone
 from a2a_coop.testing import DAY_MS, Party, Signer, _LedgerSigner
 
@@ -157,3 +159,87 @@ def test_a_successors_checkpoint_dated_before_the_hand_overs_time_frees_nothing(
     ask_escrow_alone(m.b, _Answers(answer), m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
     assert early.digest in dict(m.b.verifier.statements)  # taken, its hand-over honoured: only its time fails
     assert not m.b.asked_at_escrow(offer.negotiation_id)
+
+
+# --- the escrow's word is forgotten once the claims under its offer end (ESC-013 (i)) ------------------
+
+
+def _checkpoints(answer: Sequence[bytes]) -> list[VerifiedStatement]:
+    return [vs for vs in map(verify_statement, answer) if vs.body == "checkpoint"]
+
+
+@pytest.mark.req("ESC-013")
+def test_the_escrows_word_on_offers_stays_bounded_under_many_offers() -> None:
+    """Five rounds of 20 bonded offers, each shown to E before and past its cutoff (one Checkpoint naming
+    the round's 20), each round past the claims of the one before: E keeps the word on one round's offers
+    at most, where it once kept every offer ever named; an offer shown again past its claims' end gets
+    no Checkpoint and E signs nothing for it."""
+    m = Market()
+    sizes, first = [], None
+    for _ in range(5):
+        offers = [m.bob.offer(m.mallory, m.proposal()) for _ in range(20)]
+        first = first or offers[0]
+        submitted = [*m.bob.setup, *(o.envelope for o in offers)]
+        assert _checkpoints(m.escrow.submit(submitted)) == []
+        m.clock.now_ms = _past_cutoff(offers[-1]) + 1
+        (checkpoint,) = _checkpoints(m.escrow.submit(submitted))
+        assert set(checkpoint.header.refs) == {o.digest for o in offers}
+        sizes.append(len(m.escrow.escrow._vouched))
+        m.clock.now_ms = claims_end_ms(proposal_of(offers[-1])) + 1
+    assert sizes == [20] * 5
+    assert first is not None
+    size = m.escrow.escrow.ledger_size
+    assert _checkpoints(m.escrow.submit([*m.bob.setup, first.envelope])) == []
+    assert m.escrow.escrow.ledger_size == size and len(m.escrow.escrow._vouched) == 0
+
+
+@pytest.mark.req("ESC-013", "ESC-007")
+def test_a_restarted_escrow_gives_its_word_again_until_the_claims_end_then_forgets_it(tmp_path: Path) -> None:
+    """The escrow process: its Checkpoint naming Bob's offer, given again to a repeat after a restart
+    while the claims under the offer may come; restarted after they ended, it forgets the word at its
+    first tick and signs none for a Submit of that offer."""
+    m = Market()
+    escrow_party = Party("escrow", m.clock)
+
+    def open_escrow() -> EscrowNode:
+        key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
+        return EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
+
+    node = open_escrow()
+    try:
+        offer, submitted = bobs_offer_at_a_served_escrow(m, node)
+        node.submit(submitted)
+        m.clock.now_ms = _past_cutoff(offer) + 1
+        past = node.submit(submitted)
+        assert len(_checkpoints(past)) == 1
+    finally:
+        node.close()
+    node = open_escrow()
+    try:
+        assert node.submit(submitted) == past
+    finally:
+        node.close()
+    m.clock.now_ms = claims_end_ms(proposal_of(offer)) + 1
+    node = open_escrow()
+    try:
+        assert len(node.escrow._vouched) == 1  # replayed from our ledger
+        node.tick()
+        assert len(node.escrow._vouched) == 0
+        size = node.escrow.ledger_size
+        assert _checkpoints(node.submit(submitted)) == [] and node.escrow.ledger_size == size
+    finally:
+        node.close()
+
+
+@pytest.mark.req("ESC-013")
+def test_past_the_claims_end_bobs_offer_is_finished_without_the_escrows_word() -> None:
+    """Bob asks E about his unanswered bonded offer only after the claims under it ended (his run was
+    stopped that long): E gives no Checkpoint then, and none is needed -- no Accept of it can take his
+    bond -- so the offer is taken as asked, where his `resume` would have asked again for ever."""
+    m = Market()
+    offer = _bobs_unanswered_offer(m)
+    m.clock.now_ms = claims_end_ms(proposal_of(offer)) + 1
+    answer = m.escrow.submit([*m.b.send_context(), offer.envelope])
+    assert _checkpoints(answer) == []
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    assert m.b.asked_at_escrow(offer.negotiation_id)

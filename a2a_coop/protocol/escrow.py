@@ -97,6 +97,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     State,
     cited,
+    claims_end_ms,
     proposal_of,
 )
 from a2a_coop.protocol.statements import (
@@ -408,9 +409,12 @@ class Escrow:
         # Digest of an accepted Offer or Counter naming us -> its Accept's (ESC-012): the offerer that was
         # never sent the Accept learns of its contract by submitting its offer.
         self._accept_of: dict[bytes, bytes] = {}
-        # Digest of an Offer or Counter naming us -> the ledger seq of our Checkpoint that first named it
-        # past its bonding cutoff, holding no Accept of it (ESC-013 (i)): given again, never signed twice.
-        self._vouched: dict[bytes, int] = {}
+        # Digest of an Offer or Counter naming us -> (the ledger seq of our Checkpoint that first named it
+        # past its bonding cutoff, holding no Accept of it, ESC-013 (i): given again, never signed twice;
+        # the end of the claims under it, past which nobody needs that word and it is forgotten), and
+        # those ends in a heap (:meth:`_forget_vouched`).
+        self._vouched: dict[bytes, tuple[int, int]] = {}
+        self._vouched_until: list[tuple[int, bytes]] = []
         # (issuer, nonce) -> the Accept of a contract we bond that carries it: another statement with that
         # nonce makes the offerer's verifier refuse the Accept (RPL-001), a fork for ESC-015.
         self._accept_nonces: dict[tuple[str, bytes], bytes] = {}
@@ -1281,6 +1285,7 @@ class Escrow:
         answered for us (a man in the middle, a proxy) could replay our public Mandate alone, and the
         offerer took its offer as free while an Accept we hold binds it
         (tests/test_attack30_mandate_alone_past_cutoff.py)."""
+        self._forget_vouched(now_ms)
         held = self.verifier.statements
         seqs: set[int] = set()
         due: list[bytes] = []
@@ -1288,15 +1293,16 @@ class Escrow:
             vs = held.get(digest)
             if vs is None or vs.body not in ("offer", "counter"):
                 continue
-            if not self._is_us(proposal_of(vs).terms.escrow):
-                continue
+            proposal = proposal_of(vs)
+            if not self._is_us(proposal.terms.escrow) or claims_end_ms(proposal) < now_ms:
+                continue  # not ours; or no claim under a contract of it can come: nothing to free
             if now_ms <= vs.header.expires_at_ms + BOND_GRACE_MS or self._accept_of_offer(vs):
                 continue  # an Accept can still come (WIT-004), or one binds it (ESC-012 answers with it)
-            seq = self._vouched.get(digest)
-            if seq is None:
+            vouched = self._vouched.get(digest)
+            if vouched is None:
                 due.append(digest)
             else:
-                seqs.add(seq)
+                seqs.add(vouched[0])
         view = self.verifier.chains.get(self.did)
         for i in range(0, len(due), MAX_REFS):
             count, root = view.prefix_root() if view is not None else (0, b"")
@@ -1307,6 +1313,28 @@ class Escrow:
             )
             seqs.add(vs.header.seq)
         return seqs
+
+    def _note_vouched(self, checkpoint: VerifiedStatement) -> None:
+        """ESC-013 (i): our ``checkpoint`` (signed now, or replayed at a restart) names each Offer or
+        Counter of its refs as one we hold no Accept of; kept until the claims under it end."""
+        held = self.verifier.statements
+        for named in checkpoint.header.refs:
+            offer = None if named in self._vouched else held.get(named)  # forgotten: read back
+            if offer is None or offer.body not in ("offer", "counter"):
+                continue
+            until = claims_end_ms(proposal_of(offer))
+            self._vouched[named] = (checkpoint.header.seq, until)
+            heapq.heappush(self._vouched_until, (until, named))
+
+    def _forget_vouched(self, now_ms: int) -> None:
+        """Forget our Checkpoints' offers whose claims ended before ``now_ms``: no Accept of one can take a
+        bond any more (section 4.5), so its issuer holds nothing for it and asks for no word of ours --
+        the horizon our other forgetting keeps (:meth:`forget_contract`); :meth:`_vouch` signs none
+        past it. Else one entry per offer ever shown to us past its cutoff, for good."""
+        while self._vouched_until and self._vouched_until[0][0] < now_ms:
+            until, digest = heapq.heappop(self._vouched_until)
+            if self._vouched.get(digest, (0, None))[1] == until:
+                del self._vouched[digest]
 
     def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
         """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
@@ -1459,6 +1487,7 @@ class Escrow:
             _, nid = heapq.heappop(self._linger)
             if self._linger_due.pop(nid, None) is not None:
                 self._settled.append(nid)
+        self._forget_vouched(now_ms)
         return self._entries(before, self._ledger_size)
 
     # -- evidence -----------------------------------------------------------------
@@ -2353,8 +2382,7 @@ class Escrow:
             if vs.body == "deposit":
                 self._deposited.add(vs.statement.deposit.party)
             elif vs.body == "checkpoint":  # ESC-013 (i): our word that no Accept binds these offers
-                for named in vs.header.refs:
-                    self._vouched.setdefault(named, vs.header.seq)
+                self._note_vouched(vs)
             nid = vs.header.negotiation_id
             if nid:
                 signed = self._signed_about.get(nid)

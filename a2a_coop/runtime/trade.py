@@ -415,8 +415,11 @@ def _asked(
             and proposal_of(o).terms.escrow == escrow_did
             and last_witness_ms(o) <= sent_at
         ]
+        # Past the end of the claims under it no Accept of it takes anything of ours (section 4.5): the
+        # escrow gives no word on it then, and none is needed.
+        claimable = [o for o in freed_by_cutoff if claims_end_ms(proposal_of(o)) >= sent_at]
         vouched = vouched_offers(peer, answer[1:], escrow_did)
-        if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in freed_by_cutoff):
+        if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in claimable):
             peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff))
 
 
