@@ -10,14 +10,18 @@ comes after the Checkpoint, frees nothing.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from peers import make_peer
+from test_attack10 import _car, _car_market
+from test_attack11 import CountersWithTheCar
 from test_hidden_accept import Market, bobs_offer_at_a_served_escrow
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.errors import KeyRevoked
+from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, claims_end_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -243,3 +247,60 @@ def test_past_the_claims_end_bobs_offer_is_finished_without_the_escrows_word() -
     assert _checkpoints(answer) == []
     ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
     assert m.b.asked_at_escrow(offer.negotiation_id)
+
+
+# --- a fork refused at the escrow frees the offers after it only on the escrow's word -------------------
+
+
+class _ForgesTheFork:
+    """Whoever answers Bob's Submits for E1: the first is refused ``EQUIVOCATION`` with Mallory's genuine
+    fork pair (E1 never saw it); the others go to E1."""
+
+    def __init__(self, m: Market, pair: tuple[bytes, bytes]) -> None:
+        self.escrow, self.pair, self.forged = m.escrow, pair, 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if not self.forged:
+            self.forged += 1
+            raise Equivocation("another statement at this seq", evidence=self.pair)
+        return self.escrow.submit(envelopes)
+
+
+@pytest.mark.req("ESC-013", "NEG-020", "RPC-006")
+def test_a_forged_fork_refusal_frees_no_counter_the_escrow_holds_an_accept_of() -> None:
+    """Bob offers his car at E1 (exclusive_key), Mallory counters bonded at E1, Bob counters with the car
+    again; Mallory shows E1 that line and her Accept of his Counter (both bonds locked) and signs another
+    statement at her Counter's seq, shown to nobody. Past the cutoff, whoever answers Bob's ask for E1
+    refuses the line EQUIVOCATION with her fork pair -- no word of E1's -- and E1 itself answers the line
+    up to his Offer: his runtime took his Counter as asked (the fork proof said E1 never took it), freed
+    the car, and Mallory's claim would take his bond. Now it frees nothing without E1's Stamp of the held
+    half, and asked E1 itself, he learns of the contract."""
+    m, e2, carol, _ = _car_market()
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    writer = copy.deepcopy(m.mallory.agent.writer)
+    hers = m.mallory.proposal(escrow=m.escrow.did, issuer_bond=100, audience_bond=100)
+    counter = m.mallory.counter(offer, hers, ttl_ms=60_000)
+    after = m.mallory.agent.writer
+    m.mallory.agent.writer = writer
+    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
+    m.mallory.agent.writer = after
+    (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
+    accept = m.mallory.accept(ours)
+    locks = m.escrow.submit(
+        [*m.mallory.setup, *m.bob.setup, offer.envelope, counter.envelope, ours.envelope, accept.envelope]
+    )
+    assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+    m.clock.now_ms = ours.header.expires_at_ms + 60_001
+    forger = _ForgesTheFork(m, (other.envelope, counter.envelope))
+    with contextlib.suppress(CoopError):
+        ask_escrow_alone(m.b, forger, m.b.negotiation(offer.negotiation_id))  # type: ignore[arg-type]
+    assert forger.forged == 1
+    assert not m.b.asked_at_escrow(offer.negotiation_id)
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"
+    ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.contract is not None and neg.contract.id == accept.digest

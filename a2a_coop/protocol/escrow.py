@@ -1238,6 +1238,7 @@ class Escrow:
                         following = verified[i + 1] if i + 1 < len(verified) else None
                         pair = self._show_binding(item, following, now_ms)
                         if pair is None:
+                            self._show_fork_held(fork)
                             raise
                         if pair:  # stamped and kept beside the revocation taken after it
                             accepted += pair
@@ -2233,6 +2234,25 @@ class Escrow:
                 refusal.evidence = (mandate.envelope, stamp.envelope, taken.envelope)
                 refusal.stamp_seq = stamp.header.seq  # past the trailer's budget, where to fetch it
                 return
+
+    def _show_fork_held(self, fork: CoopError) -> None:
+        """RPC-006 (c): ``fork``, our refusal of a statement of a Submit for another statement of its issuer
+        we hold at its seq (EQUIVOCATION: the held one, then the refused one), carries our Mandate and our
+        Stamp that named the held one too: our signed word that we took it, and so take no statement at
+        its seq -- nor anything answering one -- ever. An offerer reads from it that no Accept of its
+        offers after the refused statement can bind it here (ESC-013 (i)); the pair alone is its signers'
+        and anyone answering for us can replay it (tests/test_asked31_successor_word.py)."""
+        if not isinstance(fork, Equivocation) or len(fork.evidence) != 2:
+            return
+        held = self.verifier.statements
+        digest = parse_envelope(fork.evidence[0]).digest
+        stamp_digest = self._stamp_of(digest)
+        stamp = held.get(stamp_digest) if stamp_digest is not None else None
+        if stamp is None and stamp_digest is not None:
+            stamp = self._archived_stamp(digest)
+        mandate = held.get(self.mandate_digest)
+        if stamp is not None and mandate is not None:
+            fork.evidence = (*fork.evidence, mandate.envelope, stamp.envelope)
 
     def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:
         """ESC-019: no contract naming this escrow is recognised (stamped, bonded) when a party could sign

@@ -289,7 +289,7 @@ def ask_escrow_about_offer(
         return False
     before = _contract_id(peer, neg.id)
     sent = peer.clock()
-    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg))
+    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg), proposal_of(offer).terms.escrow)
     mandate, statements = split_escrow_answer(answer)
     if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
@@ -329,7 +329,7 @@ def ask_escrow_about_offer(
 
 
 def _submit_line(
-    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement]
+    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement], escrow_did: str
 ) -> tuple[list[bytes], bool, Sequence[VerifiedStatement]]:
     """Submit ``line`` (:func:`_line`) to ``escrow``; returns its answer, whether that answer covers
     every offer of ours in the line, and what of the line was submitted for it. When the escrow
@@ -350,7 +350,7 @@ def _submit_line(
     except TransportError:
         raise
     except CoopError as refused:
-        forked = _forked_at(peer, line, refused)
+        forked = _forked_at(peer, line, refused, escrow_did)
         ours = [i for i, vs in enumerate(line) if vs.issuer == peer.did and vs.body in ("offer", "counter")]
         for end in reversed(ours):
             if end + 1 >= len(line):
@@ -364,17 +364,29 @@ def _submit_line(
         raise refused from None
 
 
-def _forked_at(peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError) -> int | None:
-    """The index in ``line`` of the counterparty's statement the escrow refused for another statement
-    of its issuer it holds at the same seq (EQUIVOCATION, its evidence: that statement, then ours) -- for
-    good: it takes no statement after it in the line either -- or None."""
-    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 2:
+def _forked_at(
+    peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError, escrow_did: str
+) -> int | None:
+    """The index in ``line`` of the counterparty's statement the escrow ``escrow_did`` refused for another
+    statement of its issuer it holds at the same seq -- for good: it takes no statement after it in the
+    line either -- or None. Only on the escrow's word (RPC-006 (c): EQUIVOCATION, its evidence that
+    statement, ours, the escrow's Mandate and its Stamp naming the held one, by whoever speaks for the
+    escrow, :meth:`WitnessIndex.acts_for`): the pair alone is its signer's, and whoever answered for the
+    escrow -- a man in the middle, a proxy -- could refuse with a fork the counterparty signed for it
+    while the escrow took the line and an Accept of our later offer, which then bound us unasked."""
+    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 4:
         return None
     try:
-        held, shown = (verify_statement(env) for env in refused.evidence)
+        held, shown, _, stamp = (verify_statement(env) for env in refused.evidence)
     except CoopError:
         return None
     if held.issuer != shown.issuer or held.header.seq != shown.header.seq or held.digest == shown.digest:
+        return None
+    if stamp.body != "stamp" or held.digest not in stamp.statement.stamp.statements:
+        return None
+    if not peer.verifier.witness.acts_for(
+        stamp.issuer, escrow_did, stamp.header.issued_at_ms, stamp.header.seq
+    ):
         return None
     if shown.issuer == peer.did:
         return None
@@ -473,7 +485,7 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     if offer is None:
         return None
     sent = peer.clock()
-    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg))
+    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg), proposal_of(offer).terms.escrow)
     ours = _take_alone(peer, escrow, neg.id, answer, proposal_of(offer).terms.escrow)
     if whole:
         _asked(peer, neg.id, answer, proposal_of(offer).terms.escrow, sent, shown=shown)
