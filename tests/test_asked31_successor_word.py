@@ -304,3 +304,89 @@ def test_a_forged_fork_refusal_frees_no_counter_the_escrow_holds_an_accept_of() 
     ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))
     neg = m.b.negotiation(offer.negotiation_id)
     assert neg.contract is not None and neg.contract.id == accept.digest
+
+
+# --- a cut-off Counter's exclusive_key is held until its escrow answers for it (NEG-020) ----------------
+
+
+@pytest.mark.req("NEG-020", "NEG-021", "ESC-013")
+def test_a_counter_a_lower_answer_cut_off_keeps_its_exclusive_key_until_its_escrow_took_an_answer() -> None:
+    """Bob offers Mallory his car naming no escrow; she keeps a Reject of it and counters naming none;
+    Bob's strategy counters with the car bonded at E1; she answers with the kept Reject, lower in her
+    chain: his Counter is cut off the line (NEG-021 (a)) -- and she can still accept it at E1 alone, which
+    takes the line back there (NEG-021 (d)). Bob's guard freed the car at once (off the line, "superseded"),
+    so his agent could sell it to Carol while Mallory's Accept at E1 bound it. Now the key stays held until
+    E1 took an answer to the Counter (Bob's Withdraw, NEG-024 (a))."""
+    m, e2, carol, _ = _car_market()
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
+    kept = m.mallory.reject(offer, "kept")
+    theirs = m.mallory.counter(offer, m.mallory.proposal())
+    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    assert ours.body == "counter" and proposal_of(ours).terms.escrow == m.escrow.did
+    m.b.on_replies([kept.envelope])
+    neg = m.b.negotiation(offer.negotiation_id)
+    assert neg.off_line is not None and ours.digest in neg.off_line
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"
+    closing = m.b.withdraw_cut_off(offer.negotiation_id)
+    assert closing is not None
+    line = [
+        *m.bob.setup,
+        *m.mallory.setup,
+        offer.envelope,
+        theirs.envelope,
+        ours.envelope,
+        closing[1].envelope,
+    ]
+    m.b.on_replies(m.escrow.submit(line))
+    assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
+
+
+@pytest.mark.req("NEG-020", "ESC-013")
+def test_the_cutoff_alone_frees_no_exclusive_key_of_a_cut_off_counter() -> None:
+    """As above, E1 out of reach for Bob's Withdraw: past his cut-off Counter's bonding cutoff, his runtime
+    records an ask of E1 about the negotiation with no word of E1's naming that Counter (it never showed
+    E1 the Counter: it is off the line) -- the guard freed the car for the Counter's cutoff alone, a time
+    Bob's agent chose when it signed the Counter. Now the key stays held until E1's Checkpoint names the
+    Counter past its cutoff (ESC-013 (i))."""
+    m, e2, carol, _ = _car_market()
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
+    kept = m.mallory.reject(offer, "kept")
+    theirs = m.mallory.counter(offer, m.mallory.proposal())
+    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    m.b.on_replies([kept.envelope])
+    m.clock.now_ms = _past_cutoff(ours) + 60_001
+    m.b.asked_escrow(offer.negotiation_id, m.escrow.did)
+    with pytest.raises(CoopError) as refused:
+        m.b.propose(carol.did, _car(m, e2.did, bond=100))
+    assert refused.value.code == "EXCLUSIVE_CONFLICT"
+    m.b.asked_escrow(offer.negotiation_id, m.escrow.did, vouched={ours.digest: m.clock.now_ms})
+    assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
+
+
+@pytest.mark.req("NEG-020", "ESC-013")
+def test_the_escrows_word_that_freed_the_car_is_kept_across_a_restart(tmp_path: Path) -> None:
+    """Bob's node offers the car bonded at E1, unanswered; asked past the cutoff, E1's Checkpoint names
+    it and the car is free -- and still free after the node restarts, the cutoff alone freeing nothing
+    now (the word is kept with the fact in the journal, or E1 asked again at the start)."""
+    m, e2, carol, strategy = _car_market()
+    context = [m.escrow.mandate, e2.mandate]
+    node = m.bob_node(tmp_path, strategy, context=context)
+    try:
+        offer = node.peer.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+        m.escrow.submit([*node.peer.send_context(), offer.envelope])
+        m.clock.now_ms = _past_cutoff(offer) + 60_001
+        ask_escrow_alone(node.peer, m.escrow, node.peer.negotiation(offer.negotiation_id))
+        assert node.peer.asked_at_escrow(offer.negotiation_id)
+    finally:
+        node.close()
+    node = m.bob_node(tmp_path, strategy, context=context)
+    try:
+        assert node.peer.propose(carol.did, _car(m, m.escrow.did, bond=100)).body == "offer"
+    finally:
+        node.close()

@@ -408,9 +408,9 @@ def _asked(
     each cutoff, naming every offer of ours in ``shown`` that the cutoff alone would free
     (:func:`vouched_offers`, ESC-013 (i)): anyone answering for it could replay its public Mandate
     alone. (Our offers past a statement the escrow refused as a fork, :func:`_submit_line`, it never
-    takes, and cannot name.) Not when the answer came from another key's escrow (a misdialled one
-    knows nothing of ours) -- the escrow's, or a successor's our view honours the hand-over to
-    (ESC-022, ESC-023)."""
+    takes, and cannot name: its Stamp of the held half is its word on them.) Not when the answer came
+    from another key's escrow (a misdialled one knows nothing of ours) -- the escrow's, or a
+    successor's our view honours the hand-over to (ESC-022, ESC-023)."""
     with contextlib.suppress(CoopError):
         agent = verify_statement(answer[0]).statement.mandate.agent if answer else ""
         successors = peer.verifier.successors(escrow_did)
@@ -432,7 +432,15 @@ def _asked(
         claimable = [o for o in freed_by_cutoff if claims_end_ms(proposal_of(o)) >= sent_at]
         vouched = vouched_offers(peer, answer[1:], escrow_did)
         if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in claimable):
-            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff))
+            word = {o.digest: vouched[o.digest] for o in freed_by_cutoff if o.digest in vouched}
+            # Ours after the statement the escrow refused as a fork, on its Stamp of the held half
+            # (:func:`_forked_at`): never taken there, whenever asked.
+            word.update(
+                (o.digest, sent_at) for o in neg.offers if o.issuer == peer.did and o.digest not in submitted
+            )
+            peer.asked_escrow(
+                negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff), vouched=word
+            )
 
 
 def _bonding_cutoff(offer: VerifiedStatement) -> int:
