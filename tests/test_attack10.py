@@ -425,11 +425,12 @@ def test_only_the_escrow_an_offer_names_frees_it_past_the_cutoff() -> None:
     offer = m.b.propose(m.mallory.did, _car(m, e2.did, bond=100), ttl_ms=60_000)
     exposure = m.b.verifier.exposure.exposure(offer.mandate_digest)
     m.clock.now_ms = offer.header.expires_at_ms + 60_000
-    m.b.asked_escrow(offer.negotiation_id, m.escrow.did)
+    word = {offer.digest: m.clock.now_ms}  # a Checkpoint naming it past its cutoff (ESC-013 (i))
+    m.b.asked_escrow(offer.negotiation_id, m.escrow.did, vouched=word)
     assert exposure.outstanding(m.clock.now_ms) > 0
     with pytest.raises(CoopError):
         m.b.propose(carol.did, _car(m, m.escrow.did, bond=100))
-    m.b.asked_escrow(offer.negotiation_id, e2.did)
+    m.b.asked_escrow(offer.negotiation_id, e2.did, vouched=word)
     assert exposure.outstanding(m.clock.now_ms) == 0
     assert m.b.propose(carol.did, _car(m, m.escrow.did, bond=100)).body == "offer"
 

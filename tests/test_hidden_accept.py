@@ -1720,7 +1720,8 @@ def test_a_guard_with_a_short_skew_counts_its_rejected_bonded_offer_to_the_bondi
     for after_expiry_ms, counted in ((10_000, True), (30_001, True), (60_001, False)):
         m.clock.now_ms = offer.header.expires_at_ms + after_expiry_ms
         if not counted:
-            v.asked_escrow(offer.negotiation_id, m.clock.now_ms, m.escrow.did)  # it revealed nothing
+            # it revealed nothing, its Checkpoint naming the offer (ESC-013 (i))
+            v.asked_escrow(offer.negotiation_id, m.clock.now_ms, m.escrow.did, {offer.digest: m.clock.now_ms})
         second = m.bob.offer(carol, big)
         if counted:
             with pytest.raises(CoopError) as refused:

@@ -97,6 +97,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     State,
     cited,
+    claims_end_ms,
     proposal_of,
 )
 from a2a_coop.protocol.statements import (
@@ -408,9 +409,12 @@ class Escrow:
         # Digest of an accepted Offer or Counter naming us -> its Accept's (ESC-012): the offerer that was
         # never sent the Accept learns of its contract by submitting its offer.
         self._accept_of: dict[bytes, bytes] = {}
-        # Digest of an Offer or Counter naming us -> the ledger seq of our Checkpoint that first named it
-        # past its bonding cutoff, holding no Accept of it (ESC-013 (i)): given again, never signed twice.
-        self._vouched: dict[bytes, int] = {}
+        # Digest of an Offer or Counter naming us -> (the ledger seq of our Checkpoint that first named it
+        # past its bonding cutoff, holding no Accept of it, ESC-013 (i): given again, never signed twice;
+        # the end of the claims under it, past which nobody needs that word and it is forgotten), and
+        # those ends in a heap (:meth:`_forget_vouched`).
+        self._vouched: dict[bytes, tuple[int, int]] = {}
+        self._vouched_until: list[tuple[int, bytes]] = []
         # (issuer, nonce) -> the Accept of a contract we bond that carries it: another statement with that
         # nonce makes the offerer's verifier refuse the Accept (RPL-001), a fork for ESC-015.
         self._accept_nonces: dict[tuple[str, bytes], bytes] = {}
@@ -1234,6 +1238,7 @@ class Escrow:
                         following = verified[i + 1] if i + 1 < len(verified) else None
                         pair = self._show_binding(item, following, now_ms)
                         if pair is None:
+                            self._show_fork_held(fork)
                             raise
                         if pair:  # stamped and kept beside the revocation taken after it
                             accepted += pair
@@ -1281,6 +1286,7 @@ class Escrow:
         answered for us (a man in the middle, a proxy) could replay our public Mandate alone, and the
         offerer took its offer as free while an Accept we hold binds it
         (tests/test_attack30_mandate_alone_past_cutoff.py)."""
+        self._forget_vouched(now_ms)
         held = self.verifier.statements
         seqs: set[int] = set()
         due: list[bytes] = []
@@ -1288,15 +1294,16 @@ class Escrow:
             vs = held.get(digest)
             if vs is None or vs.body not in ("offer", "counter"):
                 continue
-            if not self._is_us(proposal_of(vs).terms.escrow):
-                continue
+            proposal = proposal_of(vs)
+            if not self._is_us(proposal.terms.escrow) or claims_end_ms(proposal) < now_ms:
+                continue  # not ours; or no claim under a contract of it can come: nothing to free
             if now_ms <= vs.header.expires_at_ms + BOND_GRACE_MS or self._accept_of_offer(vs):
                 continue  # an Accept can still come (WIT-004), or one binds it (ESC-012 answers with it)
-            seq = self._vouched.get(digest)
-            if seq is None:
+            vouched = self._vouched.get(digest)
+            if vouched is None:
                 due.append(digest)
             else:
-                seqs.add(seq)
+                seqs.add(vouched[0])
         view = self.verifier.chains.get(self.did)
         for i in range(0, len(due), MAX_REFS):
             count, root = view.prefix_root() if view is not None else (0, b"")
@@ -1307,6 +1314,28 @@ class Escrow:
             )
             seqs.add(vs.header.seq)
         return seqs
+
+    def _note_vouched(self, checkpoint: VerifiedStatement) -> None:
+        """ESC-013 (i): our ``checkpoint`` (signed now, or replayed at a restart) names each Offer or
+        Counter of its refs as one we hold no Accept of; kept until the claims under it end."""
+        held = self.verifier.statements
+        for named in checkpoint.header.refs:
+            offer = None if named in self._vouched else held.get(named)  # forgotten: read back
+            if offer is None or offer.body not in ("offer", "counter"):
+                continue
+            until = claims_end_ms(proposal_of(offer))
+            self._vouched[named] = (checkpoint.header.seq, until)
+            heapq.heappush(self._vouched_until, (until, named))
+
+    def _forget_vouched(self, now_ms: int) -> None:
+        """Forget our Checkpoints' offers whose claims ended before ``now_ms``: no Accept of one can take a
+        bond any more (section 4.5), so its issuer holds nothing for it and asks for no word of ours --
+        the horizon our other forgetting keeps (:meth:`forget_contract`); :meth:`_vouch` signs none
+        past it. Else one entry per offer ever shown to us past its cutoff, for good."""
+        while self._vouched_until and self._vouched_until[0][0] < now_ms:
+            until, digest = heapq.heappop(self._vouched_until)
+            if self._vouched.get(digest, (0, None))[1] == until:
+                del self._vouched[digest]
 
     def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
         """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
@@ -1459,6 +1488,7 @@ class Escrow:
             _, nid = heapq.heappop(self._linger)
             if self._linger_due.pop(nid, None) is not None:
                 self._settled.append(nid)
+        self._forget_vouched(now_ms)
         return self._entries(before, self._ledger_size)
 
     # -- evidence -----------------------------------------------------------------
@@ -2205,6 +2235,25 @@ class Escrow:
                 refusal.stamp_seq = stamp.header.seq  # past the trailer's budget, where to fetch it
                 return
 
+    def _show_fork_held(self, fork: CoopError) -> None:
+        """RPC-006 (c): ``fork``, our refusal of a statement of a Submit for another statement of its issuer
+        we hold at its seq (EQUIVOCATION: the held one, then the refused one), carries our Mandate and our
+        Stamp that named the held one too: our signed word that we took it, and so take no statement at
+        its seq -- nor anything answering one -- ever. An offerer reads from it that no Accept of its
+        offers after the refused statement can bind it here (ESC-013 (i)); the pair alone is its signers'
+        and anyone answering for us can replay it (tests/test_asked31_successor_word.py)."""
+        if not isinstance(fork, Equivocation) or len(fork.evidence) != 2:
+            return
+        held = self.verifier.statements
+        digest = parse_envelope(fork.evidence[0]).digest
+        stamp_digest = self._stamp_of(digest)
+        stamp = held.get(stamp_digest) if stamp_digest is not None else None
+        if stamp is None and stamp_digest is not None:
+            stamp = self._archived_stamp(digest)
+        mandate = held.get(self.mandate_digest)
+        if stamp is not None and mandate is not None:
+            fork.evidence = (*fork.evidence, mandate.envelope, stamp.envelope)
+
     def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:
         """ESC-019: no contract naming this escrow is recognised (stamped, bonded) when a party could sign
         no claim of it through its claim window: its last deadline plus the claim window at or after the
@@ -2353,8 +2402,7 @@ class Escrow:
             if vs.body == "deposit":
                 self._deposited.add(vs.statement.deposit.party)
             elif vs.body == "checkpoint":  # ESC-013 (i): our word that no Accept binds these offers
-                for named in vs.header.refs:
-                    self._vouched.setdefault(named, vs.header.seq)
+                self._note_vouched(vs)
             nid = vs.header.negotiation_id
             if nid:
                 signed = self._signed_about.get(nid)

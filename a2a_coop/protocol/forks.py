@@ -138,9 +138,11 @@ def fork_proof_from(error: CoopError) -> ForkProof | None:
     refused for the nonce before the chain check could refuse it as the fork, ATT-011), or None when it
     carries none. Else a forker reusing the nonce of the statement it forks left no proof anywhere
     (tests/test_attack23_nonce_fork.py)."""
-    if error.code not in ("EQUIVOCATION", "CHAIN_BROKEN", "NONCE_REUSED") or len(error.evidence) != 2:
+    # An escrow's EQUIVOCATION carries its Mandate and its Stamp of the held half after them (RPC-006 (c)).
+    sizes = (2, 4) if error.code == "EQUIVOCATION" else (2,)
+    if error.code not in ("EQUIVOCATION", "CHAIN_BROKEN", "NONCE_REUSED") or len(error.evidence) not in sizes:
         return None
-    proof = ForkProof(*error.evidence)
+    proof = ForkProof(error.evidence[0], error.evidence[1])
     try:
         verify_fork_proof(proof)
     except (CoopError, ValueError):

@@ -15,7 +15,7 @@ statement it is about to send (the policy guard, MND-011).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -2589,16 +2589,26 @@ class Verifier:
         if not held:
             del self._own_exclusive[key]
 
-    def asked_escrow(self, negotiation_id: bytes, now_ms: int, escrow: str) -> int | None:
+    def asked_escrow(
+        self, negotiation_id: bytes, now_ms: int, escrow: str, vouched: Mapping[bytes, int] | None = None
+    ) -> int | None:
         """Our runtime showed ``escrow`` the line of our offers in ``negotiation_id`` at ``now_ms`` and
         took its answer (ESC-013): an offer of ours naming it whose bonding cutoff plus the clock
-        tolerance was not after ``now_ms`` binds us only through the contract that answer revealed, if
-        any, which holds its exclusive_key (NEG-009) and counts (MND-010) as any contract does: the hold
-        of NEG-020 ends for it, and so does that of section 4.5 -- for it, and for any of our offers there
-        whose answer the escrow took (its Stamp held now: the negotiation may have been forgotten).
-        Returns, when it freed an offer for its cutoff alone (nothing in our statements says so), until
-        when that holding would have lasted -- for a runtime to keep the fact across a restart -- else
-        None."""
+        tolerance was not after ``now_ms``, and that the escrow's word dated past that cutoff names
+        (``vouched``: offer digest -> the time of the escrow's Checkpoint naming it, ESC-013 (i)), binds
+        us only through the contract that answer revealed, if any, which holds its exclusive_key (NEG-009)
+        and counts (MND-010) as any contract does: the hold of NEG-020 ends for it, and so does that of
+        section 4.5 -- for it, and for any of our offers there whose answer the escrow took (its Stamp
+        held now: the negotiation may have been forgotten). The cutoff alone frees nothing: our own offer's
+        expiry is ours to choose, and a Counter of ours held off the line was never shown to the escrow
+        with the line, while an Accept of it there still binds us (NEG-021 (d)). Returns, when it freed an
+        offer for its cutoff (nothing in our statements says so), until when that holding would have
+        lasted -- for a runtime to keep the fact across a restart -- else None."""
+        word: Mapping[bytes, int] = vouched or {}
+
+        def vouched_past(digest: bytes, expires_ms: int) -> bool:
+            return word.get(digest, 0) > expires_ms + BOND_GRACE_MS
+
         freed: int | None = None
         me = self.me
         neg = self.negotiations.find(negotiation_id) if me is not None else None
@@ -2609,14 +2619,20 @@ class Verifier:
                 if offer.issuer != me or offer.digest == formed or self._bound_until(offer) is None:
                     continue
                 past = offer.expires_at_ms + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
-                if (past and proposal_of(offer).terms.escrow == escrow) or offer.digest not in exposed:
+                ours = past and proposal_of(offer).terms.escrow == escrow
+                if (ours and vouched_past(offer.digest, offer.expires_at_ms)) or offer.digest not in exposed:
                     self.exposure.offer_dead(offer.mandate_digest, offer.digest)
                     if offer.digest in exposed:
                         freed = max(freed or 0, self._bound_until(offer) or 0)
         for key, held in list(self._own_exclusive.items()):
             for digest, (of_nid, of_escrow, expires, _) in list(held.items()):
                 past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
-                if of_nid == negotiation_id and of_escrow == escrow and past:
+                if (
+                    of_nid == negotiation_id
+                    and of_escrow == escrow
+                    and past
+                    and vouched_past(digest, expires)
+                ):
                     freed = max(freed or 0, held.pop(digest)[3])
             if not held:
                 del self._own_exclusive[key]
@@ -2633,7 +2649,18 @@ class Verifier:
         line = neg.offers
         i = next((k for k, o in enumerate(line) if o.digest == digest), -1)
         if i < 0:
-            return False  # cut off by a witnessed Accept of an earlier offer (NEG-018)
+            # Held off the line -- cut off by a lower answer (NEG-021 (a)) or a witnessed Accept, or taken
+            # superseded: a Counter naming an escrow still binds us through an Accept of it that escrow
+            # witnesses, which takes the line back there (NEG-021 (d)), until it took an answer to it
+            # (ESC-014). Who cut it off is the counterparty's choice: its cut-off alone frees nothing.
+            if not escrow or neg.off_line is None or digest not in neg.off_line:
+                return False
+            held = self.statements
+            answers = (dict.get(held, d) for d in (*neg.superseded, *(o.digest for o in line)))
+            return all(
+                vs is None or cited(vs) != digest or self.witness.stamp_time(escrow, vs.digest) is None
+                for vs in answers
+            )
         if not escrow:
             return neg.state in BARGAINING_STATES and neg.outstanding.digest == digest
         c = neg.contract

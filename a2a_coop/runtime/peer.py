@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any, Final, NamedTuple, Protocol, cast
@@ -2898,7 +2898,13 @@ class Peer:
         return ""
 
     def asked_escrow(
-        self, negotiation_id: bytes, escrow: str, *, sent_at: int | None = None, past_cutoff: bool = False
+        self,
+        negotiation_id: bytes,
+        escrow: str,
+        *,
+        sent_at: int | None = None,
+        past_cutoff: bool = False,
+        vouched: Mapping[bytes, int] | None = None,
     ) -> None:
         """Our runtime took the answer of ``escrow`` to a Submit of the line of our offers naming it in
         ``negotiation_id``, sent at ``sent_at`` (now if None): what it did not reveal past an offer's
@@ -2906,14 +2912,18 @@ class Peer:
         time the Submit was sent, not the answer's arrival: the escrow may have taken it, and stamped an
         Accept after it, before the cutoff however late its answer reaches us. The caller takes the
         answer so only on the escrow's Checkpoint naming each offer it frees past its cutoff (ESC-013
-        (i)); ``past_cutoff``: there was one (:meth:`asked_at_escrow`)."""
+        (i)); ``past_cutoff``: there was one (:meth:`asked_at_escrow`); ``vouched``: the offers that word
+        names, each with its time (:func:`~a2a_coop.runtime.trade.vouched_offers`) -- the cutoff alone
+        frees none, the guard's own check (NEG-020), kept with the fact across a restart."""
         with self.lock:
             now = self.clock() if sent_at is None else min(sent_at, self.clock())
             if past_cutoff:
                 self._asked_at_escrow.add(negotiation_id)
-            until = self.verifier.asked_escrow(negotiation_id, now, escrow)
+            word = dict(vouched or {})
+            until = self.verifier.asked_escrow(negotiation_id, now, escrow, word)
             if until is not None and self.journal is not None:
-                self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until])
+                named = [[d.hex(), t] for d, t in sorted(word.items())]
+                self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until, named])
 
     def asked_at_escrow(self, negotiation_id: bytes) -> bool:
         """Whether :meth:`asked_escrow` recorded the escrow's answer about ``negotiation_id`` -- taken only
@@ -3436,13 +3446,16 @@ class Peer:
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         now = self.clock()
-        for meta_key, (at, until) in journal.meta_under(META_ASKED + "/"):
+        for meta_key, (at, until, *named) in journal.meta_under(META_ASKED + "/"):
             _, nid, escrow = meta_key.rsplit("/", 2)
             if until < now:
                 journal.delete_meta(meta_key)
             else:
                 self._asked_at_escrow.add(bytes.fromhex(nid))
-                self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow)
+                # The escrow's word it was freed on (asked31; a record of asked30 has none: it frees nothing
+                # for its cutoff again, held until its claims end)
+                vouched = {bytes.fromhex(d): t for d, t in (named[0] if named else [])}
+                self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow, vouched)
         for meta_key, (why, until) in journal.meta_under(META_WITHDRAW_FINAL + "/"):
             _, nid, counter = meta_key.rsplit("/", 2)
             if until < now:

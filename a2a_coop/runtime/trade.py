@@ -289,7 +289,7 @@ def ask_escrow_about_offer(
         return False
     before = _contract_id(peer, neg.id)
     sent = peer.clock()
-    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg))
+    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg), proposal_of(offer).terms.escrow)
     mandate, statements = split_escrow_answer(answer)
     if _contract_id(peer, neg.id) != before:  # an Accept reached us meanwhile: carried as any other
         return False
@@ -329,7 +329,7 @@ def ask_escrow_about_offer(
 
 
 def _submit_line(
-    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement]
+    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement], escrow_did: str
 ) -> tuple[list[bytes], bool, Sequence[VerifiedStatement]]:
     """Submit ``line`` (:func:`_line`) to ``escrow``; returns its answer, whether that answer covers
     every offer of ours in the line, and what of the line was submitted for it. When the escrow
@@ -350,7 +350,7 @@ def _submit_line(
     except TransportError:
         raise
     except CoopError as refused:
-        forked = _forked_at(peer, line, refused)
+        forked = _forked_at(peer, line, refused, escrow_did)
         ours = [i for i, vs in enumerate(line) if vs.issuer == peer.did and vs.body in ("offer", "counter")]
         for end in reversed(ours):
             if end + 1 >= len(line):
@@ -364,17 +364,29 @@ def _submit_line(
         raise refused from None
 
 
-def _forked_at(peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError) -> int | None:
-    """The index in ``line`` of the counterparty's statement the escrow refused for another statement
-    of its issuer it holds at the same seq (EQUIVOCATION, its evidence: that statement, then ours) -- for
-    good: it takes no statement after it in the line either -- or None."""
-    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 2:
+def _forked_at(
+    peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError, escrow_did: str
+) -> int | None:
+    """The index in ``line`` of the counterparty's statement the escrow ``escrow_did`` refused for another
+    statement of its issuer it holds at the same seq -- for good: it takes no statement after it in the
+    line either -- or None. Only on the escrow's word (RPC-006 (c): EQUIVOCATION, its evidence that
+    statement, ours, the escrow's Mandate and its Stamp naming the held one, by whoever speaks for the
+    escrow, :meth:`WitnessIndex.acts_for`): the pair alone is its signer's, and whoever answered for the
+    escrow -- a man in the middle, a proxy -- could refuse with a fork the counterparty signed for it
+    while the escrow took the line and an Accept of our later offer, which then bound us unasked."""
+    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 4:
         return None
     try:
-        held, shown = (verify_statement(env) for env in refused.evidence)
+        held, shown, _, stamp = (verify_statement(env) for env in refused.evidence)
     except CoopError:
         return None
     if held.issuer != shown.issuer or held.header.seq != shown.header.seq or held.digest == shown.digest:
+        return None
+    if stamp.body != "stamp" or held.digest not in stamp.statement.stamp.statements:
+        return None
+    if not peer.verifier.witness.acts_for(
+        stamp.issuer, escrow_did, stamp.header.issued_at_ms, stamp.header.seq
+    ):
         return None
     if shown.issuer == peer.did:
         return None
@@ -396,10 +408,13 @@ def _asked(
     each cutoff, naming every offer of ours in ``shown`` that the cutoff alone would free
     (:func:`vouched_offers`, ESC-013 (i)): anyone answering for it could replay its public Mandate
     alone. (Our offers past a statement the escrow refused as a fork, :func:`_submit_line`, it never
-    takes, and cannot name.) Not when the answer came from another key's escrow (a misdialled one
-    knows nothing of ours)."""
+    takes, and cannot name: its Stamp of the held half is its word on them.) Not when the answer came
+    from another key's escrow (a misdialled one knows nothing of ours) -- the escrow's, or a
+    successor's our view honours the hand-over to (ESC-022, ESC-023)."""
     with contextlib.suppress(CoopError):
-        if not answer or verify_statement(answer[0]).statement.mandate.agent != escrow_did:
+        agent = verify_statement(answer[0]).statement.mandate.agent if answer else ""
+        successors = peer.verifier.successors(escrow_did)
+        if agent != escrow_did and (successors is None or agent not in successors[0]):
             return
         neg = peer.verifier.negotiations.find(negotiation_id)
         if neg is None:
@@ -412,9 +427,20 @@ def _asked(
             and proposal_of(o).terms.escrow == escrow_did
             and last_witness_ms(o) <= sent_at
         ]
-        vouched = vouched_offers(answer[1:], escrow_did)
-        if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in freed_by_cutoff):
-            peer.asked_escrow(negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff))
+        # Past the end of the claims under it no Accept of it takes anything of ours (section 4.5): the
+        # escrow gives no word on it then, and none is needed.
+        claimable = [o for o in freed_by_cutoff if claims_end_ms(proposal_of(o)) >= sent_at]
+        vouched = vouched_offers(peer, answer[1:], escrow_did)
+        if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in claimable):
+            word = {o.digest: vouched[o.digest] for o in freed_by_cutoff if o.digest in vouched}
+            # Ours after the statement the escrow refused as a fork, on its Stamp of the held half
+            # (:func:`_forked_at`): never taken there, whenever asked.
+            word.update(
+                (o.digest, sent_at) for o in neg.offers if o.issuer == peer.did and o.digest not in submitted
+            )
+            peer.asked_escrow(
+                negotiation_id, escrow_did, sent_at=sent_at, past_cutoff=bool(freed_by_cutoff), vouched=word
+            )
 
 
 def _bonding_cutoff(offer: VerifiedStatement) -> int:
@@ -422,19 +448,30 @@ def _bonding_cutoff(offer: VerifiedStatement) -> int:
     return offer.header.expires_at_ms + BOND_GRACE_MS
 
 
-def vouched_offers(statements: Sequence[bytes], escrow_did: str) -> dict[bytes, int]:
-    """ESC-013 (i): the offers that the Checkpoints of ``escrow_did`` among an escrow's answer
-    ``statements`` name, each with the time (the escrow's clock) of the latest naming it: the escrow's
-    signed word that it held no Accept of the offer then. Verified here, whoever relayed them: the key is
-    the one the offer names, chosen by us when we signed it."""
+def vouched_offers(peer: Peer, statements: Sequence[bytes], escrow_did: str) -> dict[bytes, int]:
+    """ESC-013 (i): the offers that the Checkpoints among an escrow's answer ``statements`` by whoever
+    speaks for the escrow key ``escrow_did`` name, each with the time (the escrow's clock) of the latest
+    naming it: the escrow's signed word that it held no Accept of the offer then. Verified here, whoever
+    relayed them. The key is the one the offer names, chosen by us when we signed it, while no
+    revocation of it our view holds reaches the Checkpoint (ESC-022 (e): from then on its thief's), or
+    a successor's (ESC-023) whose hand-over our view honours, dated from the hand-over's time on --
+    never any other key's: the successor took the key's ledger over up to that time and witnesses every
+    Accept after it, so its word is the escrow's (:meth:`WitnessIndex.acts_for`). Each taken by our view
+    first (its Mandate, a hand-over too, checked as any statement's, MND-003; KEY-004)."""
+    witness = peer.verifier.witness
+    held = peer.verifier.statements
     out: dict[bytes, int] = {}
     for env in statements:
         try:
             vs = verify_statement(env)
         except CoopError:
             continue
-        if vs.issuer != escrow_did or vs.body != "checkpoint":
+        if vs.body != "checkpoint" or not witness.acts_for(
+            vs.issuer, escrow_did, vs.header.issued_at_ms, vs.header.seq
+        ):
             continue
+        if not dict.__contains__(held, vs.digest):
+            continue  # not taken by our view in context (its Mandate, its chain, KEY-004)
         for named in vs.header.refs:
             out[named] = max(out.get(named, 0), vs.header.issued_at_ms)
     return out
@@ -456,7 +493,7 @@ def ask_escrow_alone(peer: Peer, escrow: Submitter, neg: Negotiation) -> list[Ve
     if offer is None:
         return None
     sent = peer.clock()
-    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg))
+    answer, whole, shown = _submit_line(peer, escrow, _line(peer, neg), proposal_of(offer).terms.escrow)
     ours = _take_alone(peer, escrow, neg.id, answer, proposal_of(offer).terms.escrow)
     if whole:
         _asked(peer, neg.id, answer, proposal_of(offer).terms.escrow, sent, shown=shown)
