@@ -115,7 +115,7 @@ def test_the_conformance_suite_reads_a_cut_answer_whole(
     suite read the first part alone (the target's Mandate, an answer's first statement), and cases that
     pass against it whole failed -- a trade's Accept, an escrow's Stamp and locks missing. Expect every
     case to pass, each part a call of its transcript."""
-    monkeypatch.setattr(server, "_answer_part", _one_envelope_a_part)
+    monkeypatch.setattr(server, "answer_part", _one_envelope_a_part)
     who = provision(tmp_path, "bob")
     node = PeerNode.open(who.key, who.mandate, tmp_path / "bob.db")
     peer_cases = ("neg.trade-to-fulfilment", "rpl.retry-same-answer", "neg.reject")
