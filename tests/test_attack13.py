@@ -559,6 +559,10 @@ def test_a_sock_puppet_stamp_at_the_head_does_not_make_the_audit_judge_another_e
     path.write_text(json.dumps({"envelopes": [base64.b64encode(e).decode() for e in crafted]}))
     assert main(["escrow", "audit", str(path)]) == 1
     assert "ESCROW_AMBIGUOUS" in capsys.readouterr().out
+    # --json too names what to pass (the file names no escrow: the auditor's to choose).
+    assert main(["escrow", "audit", str(path), "--json"]) == 1
+    hint = json.loads(capsys.readouterr().out)["hint"]
+    assert hint["escrow_did"] is None and "pass --escrow-did DID" in hint["note"]
     assert main(["escrow", "audit", str(path), "--escrow-did", escrow.did]) == 1
     assert "RELEASE_NOT_DUE" in capsys.readouterr().out
 

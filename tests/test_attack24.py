@@ -194,7 +194,7 @@ def test_the_body_limit_case_fails_a_target_that_reads_any_body(
 # --- 3: a held-back Delivery handed to whoever repeats the counterparty's request first ---------------------
 
 
-@pytest.mark.req("WIT-008", "CMT-012", "RPC-003", "WIT-007")
+@pytest.mark.req("WIT-008", "CMT-012", "RPC-003", "WIT-007", "RPC-022")
 def test_a_delivery_the_node_held_for_the_counterparty_is_not_taken_by_whoever_repeats_its_request(
     tmp_path: Path,
 ) -> None:
@@ -230,17 +230,21 @@ def test_a_delivery_the_node_held_for_the_counterparty_is_not_taken_by_whoever_r
             issuer_bond=BOND,
         )
         offer = alice.offer(bob, proposal)
-        accept = verify_statement(node.exchange(offer.envelope, [escrow.mandate, *alice.setup])[1])
+        first = node.exchange(offer.envelope, [escrow.mandate, *alice.setup])
+        accept = verify_statement(first[1])
         locks = escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
         node.exchange(locks[-1], [escrow.mandate, *locks[1:-1]])
         clock.advance(300)
         (mine,) = _wait_witnessed(node, escrow, offer.negotiation_id)
-        node.exchange(offer.envelope, [])  # mallory's repeat of alice's Offer
+        repeat = node.exchange(offer.envelope, [])  # mallory's repeat of alice's Offer
+        # It begins with the first answer, the kept Delivery after it (RPC-022): before it, the repeat
+        # began with the Delivery where the first answer began with Bob's Mandate.
+        assert repeat == [*first, mine.envelope]
         hers = alice.deliver(accept, bob)
         answers = [verify_statement(e) for e in node.exchange(hers.envelope, [])]
         assert mine.digest in [vs.digest for vs in answers]  # alice gets Bob's Delivery all the same
         receipt = alice.receipt(mine)
         assert mine.envelope not in node.exchange(receipt.envelope, [])  # kept until she receipted it
-        assert mine.envelope not in node.exchange(offer.envelope, [])
+        assert node.exchange(offer.envelope, []) == first  # receipted: the first answer alone again
     finally:
         node.close()

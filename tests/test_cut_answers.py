@@ -3,17 +3,22 @@ repeats of the request (RPC-021), against a real server in a subprocess."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import pytest
 import trio
 
 from a2a_coop._proto.a2acoop.v1 import service_pb2
-from a2a_coop.transport import CooperationClient, EscrowClient, TransportError
-from a2a_coop.transport.client import rest_from
+from a2a_coop.cli import main
+from a2a_coop.cli.demo import provision
+from a2a_coop.runtime.node import EscrowNode, PeerNode
+from a2a_coop.transport import CooperationClient, EscrowClient, TransportError, serve, server
 from a2a_coop.transport.limits import MAX_ANSWER_PARTS
+from a2a_coop.transport.paging import CutAnswer
 from a2a_coop.transport.trio_bridge import TrioCooperationClient, TrioEscrowClient
 
 # A server whose every answer is 80 envelopes of 60,000 bytes (4.8 MB: past the 4 MiB + 64 KiB a
@@ -86,11 +91,79 @@ def test_a_server_saying_more_for_ever_fails_the_call() -> None:
     """A server that says "more" without sending any, resumes elsewhere than where its part ended, or
     goes past MAX_ANSWER_PARTS parts would hold its client for ever: a TransportError, no loop."""
     part = service_pb2.ExchangeResponse(envelopes=[b"a", b"b"], next_answer=2)
-    assert rest_from([b"a", b"b"], part, 1) == 2
-    assert rest_from([b"a", b"b"], service_pb2.ExchangeResponse(envelopes=[b"a", b"b"]), 1) == 0
+    assert CutAnswer().take(part) == 2
+    assert CutAnswer().take(service_pb2.ExchangeResponse(envelopes=[b"a", b"b"])) == 0
     with pytest.raises(TransportError):
-        rest_from([b"a", b"b"], service_pb2.ExchangeResponse(next_answer=2), 2)
+        CutAnswer([b"a", b"b"], 1).take(service_pb2.ExchangeResponse(next_answer=2))
     with pytest.raises(TransportError):
-        rest_from([b"a"], part, 1)
+        CutAnswer([b"a"], 1).take(part)
     with pytest.raises(TransportError):
-        rest_from([b"a", b"b"], part, MAX_ANSWER_PARTS)
+        CutAnswer([], MAX_ANSWER_PARTS - 1).take(part)
+
+
+def _one_envelope_a_part(answer: Sequence[bytes], start: int) -> tuple[list[bytes], int]:
+    """A server that cuts every answer after each envelope (as one past 4 MiB is cut, RPC-021)."""
+    part = list(answer[start : start + 1])
+    return part, start + 1 if start + 1 < len(answer) else 0
+
+
+@pytest.mark.req("RPC-021")
+def test_the_conformance_suite_reads_a_cut_answer_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A peer and an escrow whose every Exchange and Submit answer comes in parts of one envelope: the
+    suite read the first part alone (the target's Mandate, an answer's first statement), and cases that
+    pass against it whole failed -- a trade's Accept, an escrow's Stamp and locks missing. Expect every
+    case to pass, each part a call of its transcript."""
+    monkeypatch.setattr(server, "answer_part", _one_envelope_a_part)
+    who = provision(tmp_path, "bob")
+    node = PeerNode.open(who.key, who.mandate, tmp_path / "bob.db")
+    peer_cases = ("neg.trade-to-fulfilment", "rpl.retry-same-answer", "neg.reject")
+    try:
+        with serve(node, None) as served:
+            code = main(
+                [
+                    "conformance",
+                    "--target",
+                    served.target,
+                    *_cases(peer_cases),
+                    "--report-dir",
+                    str(tmp_path / "p"),
+                ]
+            )
+    finally:
+        node.close()
+    assert (code, _levels(tmp_path / "p")) == (0, dict.fromkeys(peer_cases, "PASS"))
+    parts = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert "the rest of a cut answer, from 1" in json.dumps(parts)
+
+    escrow = provision(tmp_path, "escrow")
+    escrow_node = EscrowNode(escrow.key, escrow.mandate, tmp_path / "escrow.db", faucet=1_000)
+    escrow_cases = (
+        "esc.bonds-lock-and-release",
+        "esc.idempotent-submit",
+        "esc.resubmitted-contract-brings-locks",
+    )
+    try:
+        with serve(None, escrow_node) as served:
+            code = main(
+                [
+                    "conformance",
+                    "--target",
+                    served.target,
+                    *_cases(escrow_cases),
+                    "--report-dir",
+                    str(tmp_path / "e"),
+                ]
+            )
+    finally:
+        escrow_node.close()
+    assert (code, _levels(tmp_path / "e")) == (0, dict.fromkeys(escrow_cases, "PASS"))
+
+
+def _cases(ids: Sequence[str]) -> list[str]:
+    return [arg for case in ids for arg in ("--case", case)]
+
+
+def _levels(report_dir: Path) -> dict[str, str]:
+    return {c["id"]: c["level"] for c in json.loads((report_dir / "report.json").read_text())["cases"]}

@@ -167,8 +167,15 @@ def test_the_successor_node_takes_over_the_exported_journal_and_settles_the_clai
     assert code == 1 and "ESCROW_AMBIGUOUS" in printed and not err
     assert s.escrow.did in printed and successor in printed
     assert f"run again with --escrow-did {successor}" in printed, printed
+    # --json says it too, as a field (it once had the findings alone); none once the escrow is named.
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--json")
+    assert code == 1 and not err
+    hint = json.loads(printed)["hint"]
+    assert hint["escrow_did"] == successor and f"run again with --escrow-did {successor}" in hint["note"]
     code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", successor)
     assert code == 0 and "ledger ok" in printed, printed + err
+    code, printed, err = run_cli(capsys, "escrow", "audit", out, "--escrow-did", successor, "--json")
+    assert code == 0 and json.loads(printed)["hint"] is None, printed + err
 
 
 @pytest.mark.req("ESC-023", "AUD-001")

@@ -295,8 +295,8 @@ def test_a_serving_node_delivers_what_it_held_when_the_hold_ends(tmp_path: Path)
         hers = alice.deliver(accept, bob)
         answers = [verify_statement(e) for e in node.exchange(hers.envelope, [])]
         assert [(vs.body, vs.digest == mine.digest) for vs in answers] == [
-            ("delivery", True),
             ("receipt", False),
+            ("delivery", True),  # after the answer's own envelopes (RPC-022)
         ]
         receipt = alice.receipt(mine)
         assert "delivery" not in [

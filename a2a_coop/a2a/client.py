@@ -2,14 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, NamedTuple
 
 from a2a.types import a2a_pb2
 
-from a2a_coop.a2a.parts import activation, answers_of, statement_message, task_id_for
+from a2a_coop.a2a.parts import (
+    activation,
+    answers_of,
+    next_answer_of,
+    set_coop_number,
+    statement_message,
+    task_id_for,
+)
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.peer import Peer
+from a2a_coop.transport.paging import CutAnswer
+
+
+class _Part(NamedTuple):
+    """One A2A response's part of an answer, as :class:`CutAnswer` takes a part."""
+
+    envelopes: list[bytes]
+    next_answer: int
+
+
+async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2a_pb2.Task | None]:
+    """Send ``msg`` (a statement, the extension activated) through a stock a2a-sdk ``client``: the whole
+    answer -- a cut one's rest read by the same message again from each part's ``nextAnswer``
+    (A2A-028), joined by :class:`CutAnswer` as every reader of a cut answer joins it -- and the last Task
+    seen. Raises :class:`~a2a_coop.transport.paging.CutAnswerViolation` for parts that break A2A-028."""
+    answer = CutAnswer()
+    task: a2a_pb2.Task | None = None
+    while True:
+        envelopes: list[bytes] = []
+        next_answer = 0
+        async for response in client.send_message(
+            a2a_pb2.SendMessageRequest(message=msg), context=activation()
+        ):
+            envelopes += answers_of(response)
+            next_answer = next_answer_of(response) or next_answer
+            if response.HasField("task"):
+                task = response.task
+        start = answer.take(_Part(envelopes, next_answer))
+        if not start:
+            return answer.envelopes, task
+        again = a2a_pb2.Message()
+        again.CopyFrom(msg)
+        again.message_id = str(uuid.uuid4())
+        set_coop_number(again, "answerFrom", start)
+        msg = again
 
 
 async def drive_a2a(
@@ -25,12 +68,7 @@ async def drive_a2a(
         vs = queue.pop(0)
         task_id = task_id_for(vs.header.negotiation_id) if task is not None else ""
         msg = statement_message(vs.envelope, peer.send_context(), task_id=task_id, form=form)
-        answers: list[bytes] = []
-        async for response in client.send_message(
-            a2a_pb2.SendMessageRequest(message=msg), context=activation()
-        ):
-            answers += answers_of(response)
-            if response.HasField("task"):
-                task = response.task
+        answers, seen = await send_whole(client, msg)
+        task = seen or task
         queue += peer.on_replies(answers)
     raise CoopError(f"negotiation did not settle within {max_steps} exchanges")

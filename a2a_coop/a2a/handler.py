@@ -53,10 +53,13 @@ from a2a_coop.a2a.parts import (
     A2A_PROTOCOL_VERSION,
     ENVELOPE_MEDIA_TYPE,
     EXTENSION_URI,
+    MAX_A2A_PART_BYTES,
     MEDIA_TYPES,
+    answer_from_of,
     envelope_of,
     envelope_part,
     is_envelope_part,
+    set_coop_number,
     task_id_for,
 )
 from a2a_coop.protocol.envelope import parse_envelope
@@ -66,6 +69,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, ve
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.transport.errors import hints
+from a2a_coop.transport.server import answer_part
 
 log = logging.getLogger("a2a_coop.a2a")
 
@@ -233,8 +237,9 @@ class CoopRequestHandler(RequestHandler):
         outcome = await self._send(params.message, context)
         if isinstance(outcome, a2a_pb2.Message):
             return outcome
-        neg, answers, _before = outcome
+        neg, (answers, next_answer), _before = outcome
         task = self.task(neg, [envelope_part(a) for a in answers], named=params.message.context_id)
+        _mark_cut(task.status.message, next_answer)
         if not self._sees(self._who(context), neg):
             del task.artifacts[:]  # A2A-025: the signed answers (RPC-003), not the contract's evidence
         return task
@@ -248,7 +253,7 @@ class CoopRequestHandler(RequestHandler):
         if isinstance(outcome, a2a_pb2.Message):
             yield outcome
             return
-        neg, answers, before = outcome
+        neg, (answers, next_answer), before = outcome
         task = self.task(neg, [], named=params.message.context_id)
         if not self._sees(self._who(context), neg):
             del task.artifacts[:]  # A2A-025, as on_message_send
@@ -258,7 +263,9 @@ class CoopRequestHandler(RequestHandler):
                 yield a2a_pb2.TaskArtifactUpdateEvent(
                     task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
                 )
-        yield self._status_update(task, [envelope_part(a) for a in answers])
+        update = self._status_update(task, [envelope_part(a) for a in answers])
+        _mark_cut(update.status.message, next_answer)
+        yield update
 
     async def on_subscribe_to_task(
         self, params: a2a_pb2.SubscribeToTaskRequest, context: ServerCallContext
@@ -439,7 +446,9 @@ class CoopRequestHandler(RequestHandler):
 
     async def _send(
         self, msg: a2a_pb2.Message, context: ServerCallContext
-    ) -> a2a_pb2.Message | tuple[Negotiation, list[bytes], set[str]]:
+    ) -> a2a_pb2.Message | tuple[Negotiation, tuple[list[bytes], int], set[str]]:
+        """The statement ``msg`` carries taken by the peer: its Negotiation, the part of the answer this
+        response carries and where the rest starts (0: none, A2A-028), and the Task's Artifacts before."""
         activated = activated_extensions(context, msg.extensions)
         signed = [p for p in msg.parts if is_envelope_part(p)]
         if not signed:
@@ -453,6 +462,10 @@ class CoopRequestHandler(RequestHandler):
             request_vs = verify_statement(envelope)
         except CoopError as err:
             raise coop_refusal(err) from None
+        try:
+            answer_from = answer_from_of(msg)
+        except ValueError as err:
+            raise a2a_errors.InvalidParamsError(f"{err} (A2A-028)") from None
         nid = request_vs.header.negotiation_id
         if msg.task_id and msg.task_id != task_id_for(nid):
             raise a2a_errors.InvalidParamsError(
@@ -470,9 +483,14 @@ class CoopRequestHandler(RequestHandler):
         finally:
             self.events.changed()
         _echo(context, activated)
+        # One response holds a part of the answer (A2A-028): the rest is read by the same message again.
+        cut = answer_part(answers, answer_from, MAX_A2A_PART_BYTES)
         if not nid:
-            parts = [envelope_part(a) for a in answers]
-            return _agent_message(parts, context_id=msg.context_id or str(uuid.uuid4()))
+            reply = _agent_message(
+                [envelope_part(a) for a in cut[0]], context_id=msg.context_id or str(uuid.uuid4())
+            )
+            _mark_cut(reply, cut[1])
+            return reply
         neg = _held_or_archived(self.node.peer, nid)
         assert neg is not None  # exchange accepted a statement of it (perhaps forgotten since: journal)
         task_id = task_id_for(nid)
@@ -481,7 +499,7 @@ class CoopRequestHandler(RequestHandler):
             # statement is anyone's to send -- a relayer, a reader of an escrow's transcript -- and its
             # signature says who signed it, never who sent it.
             await asyncio.to_thread(self._bind_context, task_id, msg.context_id or task_id)
-        return neg, answers, before
+        return neg, cut, before
 
     def _unsigned(
         self, msg: a2a_pb2.Message, activated: set[str], context: ServerCallContext
@@ -751,6 +769,12 @@ def _artifact(
         metadata=metadata,
         extensions=[EXTENSION_URI],
     )
+
+
+def _mark_cut(message: a2a_pb2.Message, next_answer: int) -> None:
+    """Say in ``message`` where the rest of the answer it holds a part of starts (A2A-028)."""
+    if next_answer:
+        set_coop_number(message, "nextAnswer", next_answer)
 
 
 def _agent_message(

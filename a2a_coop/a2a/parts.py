@@ -33,6 +33,12 @@ MEDIA_TYPES: Final = (ENVELOPE_MEDIA_TYPE, ENVELOPE_JSON_MEDIA_TYPE)
 EXTENSION_HEADERS: Final = ("a2a-extensions", "x-a2a-extensions")
 VERSION_HEADER: Final = "a2a-version"
 A2A_PROTOCOL_VERSION: Final = "1.0"
+# An answer's envelopes in one A2A response (A2A-028): half a cooperation page (RPC-021), so that a stock
+# A2A client at its library's default receive limit (gRPC's 4 MiB) takes it with the Task's Artifacts
+# beside it, and the JSON bindings' base64 (4/3 of the bytes) too.
+MAX_A2A_PART_BYTES: Final = 2 * 1024 * 1024
+# The extension's key in a Message's metadata, with ``answerFrom`` (a request) or ``nextAnswer`` (an answer).
+COOP_METADATA_KEY: Final = "a2aCoop"
 
 
 def envelope_part(envelope: bytes, *, form: str = "raw") -> a2a_pb2.Part:
@@ -95,15 +101,63 @@ def statement_message(
     )
 
 
-def answers_of(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -> list[bytes]:
-    """The peer's signed answers in a SendMessage response (the Task's status message, or a Message)."""
+def _answer_message(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -> a2a_pb2.Message | None:
+    """The Message of a SendMessage response that holds the peer's answers, if any."""
     if response.HasField("task"):
-        return envelopes_in(response.task.status.message.parts)
+        return response.task.status.message
     if response.HasField("message"):
-        return envelopes_in(response.message.parts)
+        return response.message
     if isinstance(response, a2a_pb2.StreamResponse) and response.HasField("status_update"):
-        return envelopes_in(response.status_update.status.message.parts)
-    return []
+        return response.status_update.status.message
+    return None
+
+
+def answers_of(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -> list[bytes]:
+    """The peer's signed answers in a SendMessage response (the Task's status message, or a Message):
+    one part of a cut answer when :func:`next_answer_of` is not 0 (A2A-028)."""
+    message = _answer_message(response)
+    return envelopes_in(message.parts) if message is not None else []
+
+
+def _coop_number(message: a2a_pb2.Message, key: str) -> int:
+    """``metadata.a2aCoop.<key>`` of ``message``: an index into an answer, 0 when absent. Raises ValueError
+    for anything but a whole number from 0 to 2^32 - 1."""
+    if COOP_METADATA_KEY not in message.metadata:
+        return 0
+    coop = message.metadata[COOP_METADATA_KEY]
+    if not isinstance(coop, struct_pb2.Struct) or key not in coop:
+        return 0 if isinstance(coop, struct_pb2.Struct) else _bad(key)
+    value = coop[key]
+    if isinstance(value, float) and value.is_integer() and 0 <= value < 2**32:
+        return int(value)
+    return _bad(key)
+
+
+def _bad(key: str) -> int:
+    raise ValueError(f"metadata.{COOP_METADATA_KEY}.{key} must be a whole number from 0 to 2^32 - 1")
+
+
+def next_answer_of(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -> int:
+    """Where the rest of a cut answer starts (``metadata.a2aCoop.nextAnswer`` of the answer's Message,
+    A2A-028), 0 when the response ends the answer. A value that is no index reads as a part that cannot
+    go on: :class:`~a2a_coop.transport.paging.CutAnswer` fails the read on it."""
+    message = _answer_message(response)
+    try:
+        return _coop_number(message, "nextAnswer") if message is not None else 0
+    except ValueError:
+        return -1
+
+
+def answer_from_of(message: a2a_pb2.Message) -> int:
+    """The index of the first envelope of the answer a Message asks for (``metadata.a2aCoop.answerFrom``,
+    A2A-028), 0 when absent. Raises ValueError for a value that is no index."""
+    return _coop_number(message, "answerFrom")
+
+
+def set_coop_number(message: a2a_pb2.Message, key: str, value: int) -> None:
+    """Set ``metadata.a2aCoop.<key>`` of ``message`` to ``value`` (``nextAnswer``, ``answerFrom``)."""
+    coop = message.metadata.get_or_create_struct(COOP_METADATA_KEY)
+    coop[key] = value
 
 
 def activation() -> ClientCallContext:

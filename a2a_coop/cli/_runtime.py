@@ -41,7 +41,7 @@ from a2a_coop.cli._common import (
     short,
 )
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, envelope_to_json
-from a2a_coop.protocol.errors import CoopError, MandateUnknown, MandateViolation
+from a2a_coop.protocol.errors import CoopError, MandateUnknown, MandateViolation, printable
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.identity import Keypair, public_key_from_did
@@ -877,10 +877,19 @@ def test_clock(
 test_clock.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
+class _PrintableFormatter(logging.Formatter):
+    """Log lines whose message is :func:`printable`: a served node logs what peers sent (a refusal's
+    detail quoting their statement, their issuer), and a peer's escapes or newlines reached the
+    operator's terminal, or forged lines of the log (RPC-005 (b))."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
+
+
 def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_PrintableFormatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _logged_statement(envelope: bytes) -> Statement | None:

@@ -437,6 +437,8 @@ def _endpoint_error(exc: Any, timeout_s: float) -> str:
 
 
 def _summary(result: Any, out: TextIO) -> None:
+    from a2a_coop.protocol.errors import printable  # a reason may quote the target's words
+
     counts = result.counts()
     line = ", ".join(f"{n} {level}" for level, n in counts.items() if n)
     out.write(f"{result.target}: {line} in {result.duration_s:.1f} s\n")
@@ -450,7 +452,7 @@ def _summary(result: Any, out: TextIO) -> None:
         if r.level.value == "FAIL":
             tag = " (expected)" if r.expected_failure else ""
             reqs = ", ".join(r.case.requirements)
-            out.write(f"  FAIL{tag} {r.case.id} [{reqs}]: {r.reason}\n    replay: {r.replay}\n")
+            out.write(f"  FAIL{tag} {r.case.id} [{reqs}]: {printable(r.reason)}\n    replay: {r.replay}\n")
     for r in result.unexpected_passes:
         strict = ", fails the run: --strict" if result.strict else ""
         out.write(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError
 from a2a_coop.cli._inputs import load
@@ -322,6 +322,10 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
     escrow = resolve_did(args.escrow_did) if args.escrow_did is not None else None  # a typo: no findings
     report = audit_ledger([item.data for item in inputs.items], escrow=escrow)
+    hint = None
+    if args.escrow_did is None:
+        ambiguous = any(f.code == "ESCROW_AMBIGUOUS" for f in report.findings)
+        hint = _which_escrow(report.escrow, inputs.named_escrows, ambiguous=ambiguous)
     if args.json:
         doc = {
             "result": "ok" if report.ok else "findings",
@@ -332,6 +336,8 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
                 {"code": f.code, "message": f.message, "digests": [d.hex() for d in f.digests]}
                 for f in report.findings
             ],
+            # The escrow to pass --escrow-did to (null: any), and the text output's note, or null.
+            "hint": None if hint is None else {"escrow_did": hint.escrow_did, "note": hint.note},
         }
         out.write(json.dumps(doc, indent=2) + "\n")
         return EXIT_OK if report.ok else EXIT_INVALID
@@ -342,9 +348,8 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
         digests = ", ".join(d.hex()[:16] for d in f.digests)
         out.write(f"FINDING {f.code}: {f.message}" + (f" ({digests})" if digests else "") + "\n")
     out.write("ledger ok: no findings\n" if report.ok else f"{len(report.findings)} findings\n")
-    if args.escrow_did is None:
-        ambiguous = any(f.code == "ESCROW_AMBIGUOUS" for f in report.findings)
-        out.write(_which_escrow(report.escrow, inputs.named_escrows, ambiguous=ambiguous))
+    if hint is not None:
+        out.write(f"note: {hint.note}\n")
     if any(f.code == "CHAIN_GAP" and "the ledger starts at seq" in f.message for f in report.findings):
         # A trade's evidence (`export`) holds a few of the escrow's statements, not its ledger from seq 0:
         # every finding after that one is what the missing part would explain.
@@ -355,20 +360,32 @@ def cmd_escrow_audit(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
-def _which_escrow(audited: str | None, named: Sequence[tuple[str, str]], *, ambiguous: bool) -> str:
+class EscrowHint(NamedTuple):
+    """What to pass ``--escrow-did`` with: the escrow's did:key (None: the auditor's to choose), and why."""
+
+    escrow_did: str | None
+    note: str
+
+
+def _which_escrow(
+    audited: str | None, named: Sequence[tuple[str, str]], *, ambiguous: bool
+) -> EscrowHint | None:
     """What to pass when the audit, told no escrow, judged another escrow than the file names, or none
     (several keys signed ledger statements, ``ESCROW_AMBIGUOUS``): a successor's export holds its
     predecessor's ledger first, and its own statements after, if it signed any yet (AUD-006). The file's
     ``escrow`` field (``escrow export`` writes it) is its author's word, so the auditor passes it; the
-    audit never picks it (AUD-001). Empty when there is nothing to say."""
+    audit never picks it (AUD-001). None when there is nothing to say."""
     files = {did for _, did in named}
     if len(files) == 1 and audited not in files and (audited is not None or ambiguous):
         path, did = named[0]
         what = "" if audited is None else f", not {audited}, the one key that signed ledger statements"
-        return (
-            f"note: {path} names its escrow {did}{what} (the field `escrow export` writes): to audit it, "
-            f"run again with --escrow-did {did}\n"
+        return EscrowHint(
+            did,
+            f"{path} names its escrow {did}{what} (the field `escrow export` writes): to audit it, "
+            f"run again with --escrow-did {did}",
         )
     if ambiguous:
-        return "note: pass --escrow-did DID (or the escrow's key file) to name the escrow to audit\n"
-    return ""
+        return EscrowHint(
+            None, "pass --escrow-did DID (or the escrow's key file) to name the escrow to audit"
+        )
+    return None

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso, short
 from a2a_coop.cli._inputs import Inputs, Item, envelope_item, load, read_bytes, read_json
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, statement_digest
-from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.errors import CoopError, printable
 from a2a_coop.protocol.forks import PROOF_SCHEMA
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
 from a2a_coop.reputation_vectors import SCHEMAS as REPUTATION_SCHEMAS
@@ -271,7 +271,7 @@ def _inspect_envelope(data: bytes, label: str, out: TextIO) -> bool:
         out.write("  verify:       ok (stateless checks; mandates, chains and state need `verify`)\n")
         ok = True
     except CoopError as exc:
-        out.write(f"  verify:       FAILED {exc}\n")
+        out.write(f"  verify:       FAILED {printable(str(exc))}\n")
         ok = False
     try:
         env = decode_envelope(data, max_bytes=sys.maxsize)
@@ -309,8 +309,8 @@ def _inspect_envelope(data: bytes, label: str, out: TextIO) -> bool:
         ("mandate", h.mandate.hex() or "(none)"),
     ]
     out.write("  header:\n")
-    for name, value in rows:
-        out.write(f"    {name + ':':<16}{value}\n")
+    for name, value in rows:  # the issuer and audience are the signer's words, unverified here
+        out.write(f"    {name + ':':<16}{printable(value)}\n")
     for i, ref in enumerate(h.refs):
         out.write(f"    {f'refs[{i}]:':<16}{ref.hex()}\n")
     body = stmt.WhichOneof("body")
@@ -337,7 +337,7 @@ def _fields(message: Any, indent: str = "") -> Iterator[str]:
             elif field.type == field.TYPE_BYTES:
                 yield f"{indent}{field.name}: {v.hex()}"
             elif field.type == field.TYPE_STRING:
-                yield f"{indent}{field.name}: {json.dumps(v, ensure_ascii=False)}"
+                yield f"{indent}{field.name}: {printable(json.dumps(v, ensure_ascii=False))}"
             elif field.type == field.TYPE_ENUM:
                 named = field.enum_type.values_by_number.get(v)
                 yield f"{indent}{field.name}: {named.name if named is not None else v}"

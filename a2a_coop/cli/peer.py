@@ -61,7 +61,7 @@ from a2a_coop.cli._runtime import (
 )
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.envelope import envelope_to_json
-from a2a_coop.protocol.errors import CoopError, IllegalTransition
+from a2a_coop.protocol.errors import CoopError, IllegalTransition, printable
 from a2a_coop.protocol.negotiation import Negotiation, State, claims_end_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
@@ -788,7 +788,7 @@ def _reject_reason(peer: Peer, neg: Negotiation) -> str:
     held = peer.verifier.statements
     rejects = [held.get(digest) for _, event, _, digest in neg.history if event.value == "REJECT" and digest]
     reason = next((vs.statement.reject.reason for vs in reversed(rejects) if vs is not None), "")
-    return reason or "(no reason given)"
+    return printable(reason) if reason else "(no reason given)"
 
 
 def _not_the_contracts_escrow(neg: Negotiation, wanted: str, address: str | None, serving: str) -> UsageError:

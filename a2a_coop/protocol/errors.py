@@ -526,3 +526,13 @@ def registry() -> dict[str, type[CoopError]]:
 def by_code(code: str) -> type[CoopError]:
     """The error class for a SPEC code. Raises KeyError for unknown codes."""
     return registry()[code]
+
+
+def printable(text: str) -> str:
+    """``text`` as a terminal or a log line may show it: every character that is not printable -- a
+    control character (ESC, which starts a terminal escape; CR, BEL; a newline, which forges a log line),
+    a C1 control (CSI), a format character (a bidi override) -- escaped as ``repr`` escapes it (RPC-005
+    (b)). The one helper for text another party chose -- a status message or a refusal's detail, a
+    statement's reason or issuer -- wherever it is shown: a peer's words must reach its reader's terminal
+    as words, never as commands to it."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -606,7 +606,7 @@ class PeerNode:
         return answers
 
     def _with_unsent(self, negotiation_id: bytes, issuer: str, answers: list[bytes]) -> list[bytes]:
-        """``answers`` (to a request of ``issuer``'s that the peer took or answered again) after the
+        """``answers`` (to a request of ``issuer``'s that the peer took or answered again) followed by the
         Deliveries our watch signed in ``negotiation_id`` for ``issuer`` and that it has not receipted (see
         ``_unsent``). Each goes with every such answer until the contract holds its Receipt: a request's
         bytes travel without their sender (RPC-003 answers a repeat as the first time), and a third party
@@ -629,7 +629,10 @@ class PeerNode:
             else:
                 del self._unsent[negotiation_id]
             theirs = [env for audience, env in waiting if audience == issuer and env not in answers]
-        return [*theirs, *answers] if theirs else answers  # signed before the answers: the chain's order
+        # After the answer, never before or among its envelopes: a repeat begins with the first answer
+        # (RPC-022), whatever was kept then or since; the counterparty takes a chain's statements in any
+        # order (a sparse view, section 10.1).
+        return [*answers, *theirs] if theirs else answers
 
     def _answer_held(self, said: Claimed | None) -> list[bytes]:
         """ESC-013 for a served peer: our answer to a Counter naming another escrow than a bonded offer of

@@ -27,11 +27,10 @@ from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.statements import decode_statement
-from a2a_coop.transport.errors import TransportError, from_rpc_error
+from a2a_coop.transport.errors import from_rpc_error
 from a2a_coop.transport.limits import (
     DEFAULT_TIMEOUT_S,
     FRAMING_BYTES,
-    MAX_ANSWER_PARTS,
     MAX_REQUEST_BYTES,
     MAX_RESPONSE_BYTES,
 )
@@ -41,6 +40,7 @@ from a2a_coop.transport.paging import (
     DEFAULT_MAX_READ_BYTES,
     PageGuard,
     PageLimits,
+    read_whole,
 )
 from a2a_coop.transport.proofs import proof_message, proof_of
 from a2a_coop.transport.tls import TlsConfig
@@ -98,14 +98,13 @@ class _Client:
 
     def _whole(self, method: Any, request: Any, response: Any) -> list[bytes]:
         """The whole answer ``response`` starts: the rest read by the same request from where each part
-        ends (RPC-021, :func:`rest_from`)."""
-        answer, parts = list(response.envelopes), 1
-        while start := rest_from(answer, response, parts):
+        ends (RPC-021, :func:`~a2a_coop.transport.paging.read_whole`)."""
+
+        def again(start: int) -> Any:
             request.answer_from = start
-            response = self._unary(method, request)
-            answer += response.envelopes
-            parts += 1
-        return answer
+            return self._unary(method, request)
+
+        return read_whole(response, again)
 
     def close(self) -> None:
         """Close the channel; calls in flight fail with CANCELLED."""
@@ -295,20 +294,6 @@ def escrow_did_of(answer: Sequence[bytes]) -> str:
     """The escrow's did:key from its answer to a Submit of no envelopes (its Mandate, ESC-002); "" for
     an empty answer."""
     return decode_statement(decode_envelope(answer[0]).payload).mandate.agent if answer else ""
-
-
-def rest_from(answer: Sequence[bytes], response: Any, parts: int) -> int:
-    """Where the rest of a cut Exchange or Submit answer starts (RPC-021): 0 once ``response``, the
-    ``parts``-th part read into ``answer``, ends it. A server that says there is more without sending
-    any, or more than :data:`MAX_ANSWER_PARTS` parts, fails the call (TransportError): it cannot hold
-    its client for ever."""
-    if not response.next_answer:
-        return 0
-    if response.next_answer != len(answer) or not response.envelopes:
-        raise TransportError(grpc.StatusCode.INTERNAL, f"an answer cut at {response.next_answer}")
-    if parts >= MAX_ANSWER_PARTS:
-        raise TransportError(grpc.StatusCode.RESOURCE_EXHAUSTED, f"an answer of over {parts} parts")
-    return int(response.next_answer)
 
 
 def submit_batches(envelopes: Sequence[bytes], escrow: str = "") -> list[Sequence[bytes]]:

@@ -42,7 +42,7 @@ from google.protobuf.message import DecodeError
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # no py.typed
 from grpc_status import rpc_status
 
-from a2a_coop.protocol.errors import CoopError, Origin, by_code
+from a2a_coop.protocol.errors import CoopError, Origin, by_code, printable
 
 DOMAIN: Final = "a2acoop.v1"
 ENVELOPE_TYPE_URL: Final = "type.googleapis.com/a2acoop.v1.Envelope"
@@ -89,10 +89,8 @@ class TransportError(Exception):
 
 def shown(text: str, limit: int = 2 * MAX_DETAIL_CHARS) -> str:
     """``text`` fit for a status message that may quote what a caller sent: cut to ``limit`` characters
-    (RPC-005 (b): the trailer must fit) and its control characters escaped as ``repr`` escapes them, so
-    a terminal or a log line showing it runs none of them."""
-    escaped = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
-    return escaped[:limit]
+    (RPC-005 (b): the trailer must fit) and :func:`printable`."""
+    return printable(text[:limit])[:limit]
 
 
 def status_for(err: CoopError) -> grpc.Status:
@@ -103,7 +101,8 @@ def status_for(err: CoopError) -> grpc.Status:
         and the ``grpc-status-details-bin`` trailer).
     """
     code = grpc.StatusCode[err.grpc_status]
-    detail = err.detail[:MAX_DETAIL_CHARS]
+    # A detail may quote what the caller sent (a reason, an issuer): cut and escaped (RPC-005 (b)).
+    detail = shown(err.detail, MAX_DETAIL_CHARS)
     # A server rejects what its caller sent unless the error says otherwise: "remote", from its side.
     origin = Origin.REMOTE if err.origin is Origin.UNKNOWN else err.origin
     metadata = {"detail": detail, "origin": origin.value, "evidence": str(len(err.evidence))}
@@ -123,7 +122,7 @@ def status_for(err: CoopError) -> grpc.Status:
         )
         retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
         details.append(retry)
-    status = status_pb2.Status(code=code.value[0], message=str(err)[: 2 * MAX_DETAIL_CHARS], details=details)
+    status = status_pb2.Status(code=code.value[0], message=shown(str(err)), details=details)
     evidence = [any_pb2.Any(type_url=ENVELOPE_TYPE_URL, value=e) for e in err.evidence]
     # The envelopes go after the ErrorInfo and any RetryInfo (RPC-012 (b) holds with evidence too).
     with_evidence = status_pb2.Status(code=status.code, message=status.message, details=[*details, *evidence])
@@ -162,7 +161,9 @@ def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:
         a2a-coop ErrorInfo, or one with a code this version does not know.
     """
     code = err.code()
-    message = err.details() or ""
+    # The server's words, escaped wherever they are shown from here (a CLI line, a log, a report): a
+    # server that escaped nothing reached the caller's terminal with its escapes (RPC-005 (b)).
+    message = printable(err.details() or "")
     status = _status_details(err)
     if status is None or status.code != code.value[0]:
         return TransportError(code, message)
@@ -176,15 +177,15 @@ def from_rpc_error(err: grpc.RpcError) -> CoopError | TransportError:
         try:
             cls = by_code(info.reason)
         except KeyError:
-            return TransportError(code, message, reason=info.reason)
+            return TransportError(code, message, reason=printable(info.reason))
         try:
             origin = _FLIP[Origin(info.metadata.get("origin", Origin.UNKNOWN))]
         except ValueError:
             origin = Origin.UNKNOWN
         evidence = tuple(d.value for d in status.details if d.type_url == ENVELOPE_TYPE_URL)
         out = cls(
-            info.metadata.get("detail", message),
-            requirement=info.metadata.get("requirement", ""),
+            printable(info.metadata["detail"]) if "detail" in info.metadata else message,
+            requirement=printable(info.metadata.get("requirement", "")),
             origin=origin,
             evidence=evidence,
         )

@@ -1,4 +1,4 @@
-"""What a client takes of a server's pages (SPEC.md section 13.5, RPC-019).
+"""What a client takes of a server's pages (SPEC.md section 13.5, RPC-019) and of a cut answer (RPC-021).
 
 Every client-side paging loop -- :meth:`~a2a_coop.transport.client.CooperationClient.log_pages`,
 ``get_attestations`` (blocking and trio), :func:`~a2a_coop.runtime.trade.fetch_ledger` and
@@ -7,17 +7,24 @@ must move the read on (a seq past the last one, a page token never given before)
 stops at a total number of pages and of bytes. The server chooses every page, its seqs, its tokens and
 its head; without the guard one that answers pages that never end, never advance or go back keeps the
 client reading for ever, its memory growing with each page.
+
+Every reader of an ``Exchange``, ``Negotiate`` or ``Submit`` answer -- the blocking and trio clients, the
+conformance suite and its mutant probes -- joins the parts of a cut one through one :class:`CutAnswer`
+(:func:`read_whole` for a blocking call): one that read the first part alone took the rest as never
+signed -- an escrow's locks, a peer's Deliveries -- though the server recorded and answered them.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, Final, NoReturn
+from typing import Any, ClassVar, Final, NoReturn
 
 import grpc
 
 from a2a_coop.transport.errors import TransportError
+from a2a_coop.transport.limits import MAX_ANSWER_PARTS
 
 # A read's default bound: this many pages (a reference page is 1024 entries: ten million of them)...
 DEFAULT_MAX_PAGES: Final = 10_000
@@ -97,3 +104,48 @@ class PageGuard:
 
     def violation(self, why: str) -> NoReturn:
         raise PagingViolation(grpc.StatusCode.OUT_OF_RANGE, f"{self.what}: {why} (RPC-019)")
+
+
+class CutAnswerViolation(PagingViolation):
+    """A server's parts of a cut answer broke RPC-021: "more" with no envelope, or from elsewhere than
+    where its parts reached (``INTERNAL``), or past :data:`MAX_ANSWER_PARTS` parts
+    (``RESOURCE_EXHAUSTED``)."""
+
+    requirement: ClassVar[str] = "RPC-021"
+
+
+@dataclass
+class CutAnswer:
+    """One Exchange, Negotiate or Submit answer, joined part by part (RPC-021)."""
+
+    envelopes: list[bytes] = field(default_factory=list)
+    parts: int = 0
+
+    def take(self, response: Any) -> int:
+        """Join ``response`` (its ``envelopes`` and ``next_answer``), the next part: the ``answer_from``
+        of the request for the part after it, 0 once the answer is whole. A server that says there is
+        more without sending any, resumes elsewhere than where its parts reached, or goes past
+        :data:`MAX_ANSWER_PARTS` parts fails the read (:class:`CutAnswerViolation`): it cannot hold its
+        client for ever."""
+        self.envelopes += response.envelopes
+        self.parts += 1
+        if not response.next_answer:
+            return 0
+        if response.next_answer != len(self.envelopes) or not response.envelopes:
+            cut = f"an answer cut at {response.next_answer} (RPC-021)"
+            raise CutAnswerViolation(grpc.StatusCode.INTERNAL, cut)
+        if self.parts >= MAX_ANSWER_PARTS:
+            raise CutAnswerViolation(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, f"an answer of over {self.parts} parts (RPC-021)"
+            )
+        return int(response.next_answer)
+
+
+def read_whole(first: Any, again: Callable[[int], Any]) -> list[bytes]:
+    """The whole answer the response ``first`` starts, the rest read by ``again(answer_from)`` -- the same
+    request with ``answer_from`` set -- until a part ends it (RPC-021)."""
+    answer = CutAnswer()
+    start = answer.take(first)
+    while start:
+        start = answer.take(again(start))
+    return answer.envelopes

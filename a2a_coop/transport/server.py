@@ -292,23 +292,26 @@ def _invoke(context: grpc.ServicerContext, method: str, call: Callable[[], T]) -
         context.abort(grpc.StatusCode.INTERNAL, "internal error")
 
 
-def _page(envelopes: Sequence[bytes]) -> list[bytes]:
+def _page(envelopes: Sequence[bytes], max_bytes: int = MAX_PAGE_BYTES) -> list[bytes]:
     """The longest prefix that fits in a page (SPEC.md section 13: paged responses are bounded)."""
     out, total = [], 0
     for envelope in envelopes[:MAX_PAGE_ENTRIES]:
         total += len(envelope)
-        if total > MAX_PAGE_BYTES:
+        if total > max_bytes:
             break
         out.append(envelope)
     return out
 
 
-def _answer_part(answer: Sequence[bytes], start: int) -> tuple[list[bytes], int]:
+def answer_part(
+    answer: Sequence[bytes], start: int, max_bytes: int = MAX_PAGE_BYTES
+) -> tuple[list[bytes], int]:
     """The part of an Exchange or Submit answer one response carries from index ``start``: at most a
-    page (RPC-008 (a)), and the index of the first envelope it leaves out, 0 when none (RPC-021). The
-    answer is recorded before it leaves (RPC-004): one past the send limit failed after the fact, and its
-    repeat, answered the same (RPC-003, ESC-007), failed again for good."""
-    part = _page(answer[start:])
+    page (RPC-008 (a); ``max_bytes`` of envelopes, less for A2A's bindings, A2A-028), and the index of
+    the first envelope it leaves out, 0 when none (RPC-021). The answer is recorded before it leaves
+    (RPC-004): one past the send limit failed after the fact, and its repeat, answered the same
+    (RPC-003, ESC-007), failed again for good."""
+    part = _page(answer[start:], max_bytes)
     end = start + len(part)
     return part, end if end < len(answer) else 0
 
@@ -367,7 +370,7 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
     def exchange(data: bytes, context: grpc.ServicerContext) -> service_pb2.ExchangeResponse:
         req = _parse(service_pb2.ExchangeRequest, data, context)
         replies = _invoke(context, "Exchange", partial(_exchange, handler, req.envelope, req.context))
-        part, next_answer = _answer_part(replies, req.answer_from)
+        part, next_answer = answer_part(replies, req.answer_from)
         return service_pb2.ExchangeResponse(envelopes=part, next_answer=next_answer)
 
     def negotiate(
@@ -377,7 +380,7 @@ def _cooperation_handlers(handler: CooperationHandler) -> grpc.GenericRpcHandler
         for data in requests:
             req = _parse(service_pb2.NegotiateRequest, data, context)
             replies = _invoke(context, "Negotiate", partial(_exchange, handler, req.envelope, req.context))
-            part, next_answer = _answer_part(replies, req.answer_from)
+            part, next_answer = answer_part(replies, req.answer_from)
             yield service_pb2.NegotiateResponse(envelopes=part, next_answer=next_answer)
 
     def get_log(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetLogResponse:
@@ -453,7 +456,7 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
             _check_sizes(req.envelopes)
             return handler.submit(list(req.envelopes))
 
-        part, next_answer = _answer_part(_invoke(context, "Submit", call), req.answer_from)
+        part, next_answer = answer_part(_invoke(context, "Submit", call), req.answer_from)
         answer = service_pb2.SubmitResponse(envelopes=part, next_answer=next_answer)
         if after_reply is not None:
             context.add_callback(after_reply)

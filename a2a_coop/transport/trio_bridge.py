@@ -37,12 +37,11 @@ from a2a_coop.transport.client import (
     CooperationClient,
     EscrowClient,
     escrow_did_of,
-    rest_from,
     submit_batches,
 )
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
-from a2a_coop.transport.paging import DEFAULT_MAX_READ_BYTES, PageGuard, PageLimits
+from a2a_coop.transport.paging import DEFAULT_MAX_READ_BYTES, CutAnswer, PageGuard, PageLimits
 from a2a_coop.transport.proofs import proof_message, proof_of
 
 T = TypeVar("T")
@@ -177,13 +176,11 @@ class TrioCooperationClient:
         """As :meth:`CooperationClient.exchange` (idempotent: safe to retry)."""
         req = service_pb2.ExchangeRequest(envelope=envelope, context=context)
         resp = await call_in_trio(self._stub.Exchange.future, req, timeout=self._timeout)
-        answer, parts = list(resp.envelopes), 1
-        while start := rest_from(answer, resp, parts):  # a cut answer (RPC-021)
+        answer = CutAnswer()
+        while start := answer.take(resp):  # a cut answer (RPC-021)
             req.answer_from = start
             resp = await call_in_trio(self._stub.Exchange.future, req, timeout=self._timeout)
-            answer += resp.envelopes
-            parts += 1
-        return answer
+        return answer.envelopes
 
     async def get_log(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         """As :meth:`CooperationClient.get_log`."""
@@ -251,12 +248,10 @@ class TrioEscrowClient:
         answer: list[bytes] = []
         for batch in batches:
             resp = await self._submit(batch, cancellable)
-            whole, parts = list(resp.envelopes), 1
-            while start := rest_from(whole, resp, parts):  # a cut answer (RPC-021)
+            whole = CutAnswer()
+            while start := whole.take(resp):  # a cut answer (RPC-021)
                 resp = await self._submit(batch, cancellable, answer_from=start)
-                whole += resp.envelopes
-                parts += 1
-            answer += whole[1 if answer else 0 :]  # the escrow's Mandate once
+            answer += whole.envelopes[1 if answer else 0 :]  # the escrow's Mandate once
         return answer
 
     async def _submit(

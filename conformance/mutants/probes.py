@@ -39,6 +39,7 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import DAY_MS, DEFAULT_TTL_MS, FixedClock, Party, service
 from a2a_coop.transport.errors import DOMAIN, STATUS_DETAILS_KEY
+from a2a_coop.transport.paging import read_whole
 
 MAX_INT: Final = 2**53 - 1
 SERVICE: Final = "/a2acoop.v1.CooperationService/"
@@ -129,7 +130,15 @@ class Target:
         answer = self.call("Exchange", request.SerializeToString())
         if isinstance(answer, Rejection):
             return answer
-        return list(service_pb2.ExchangeResponse.FromString(answer).envelopes)
+
+        def again(start: int) -> service_pb2.ExchangeResponse:  # the rest of a cut answer (RPC-021)
+            request.answer_from = start
+            part = self.call("Exchange", request.SerializeToString())
+            if isinstance(part, Rejection):
+                raise ProbeFailed(f"the rest of a cut answer, from {start}, was refused: {part}")
+            return service_pb2.ExchangeResponse.FromString(part)
+
+        return read_whole(service_pb2.ExchangeResponse.FromString(answer), again)
 
     def get_checkpoint(self) -> bytes:
         answer = self.call("GetCheckpoint", b"")

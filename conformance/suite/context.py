@@ -37,6 +37,7 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport.client import open_channel
 from a2a_coop.transport.errors import DOMAIN, ENVELOPE_TYPE_URL, STATUS_DETAILS_KEY
+from a2a_coop.transport.paging import CutAnswerViolation, read_whole
 from a2a_coop.transport.tls import TlsConfig
 from conformance.suite.model import Case, CaseFailed, Exchange, Level
 
@@ -483,7 +484,7 @@ class Context:
         }
         reply = self._call("CooperationService/Exchange", self.session.cooperation.Exchange, req, request)
         if reply.ok:
-            reply.envelopes = list(reply.message.envelopes)
+            reply.envelopes = self.whole_answer(reply, self.session.cooperation.Exchange, req)
             self.session.record_signed(reply.envelopes)
             assert reply.entry is not None
             reply.entry.response = {"envelopes": [describe(e) for e in reply.envelopes]}
@@ -638,6 +639,33 @@ class Context:
                 rpc, request, response, {"status": error, "reason": "", "metadata": {}} if error else None
             )
         )
+
+    def whole_answer(
+        self, reply: Reply, method: Callable[..., Any], request: Any, *, where: tuple[str, str] | None = None
+    ) -> list[bytes]:
+        """The whole Exchange or Submit answer ``reply`` (taken) starts: the rest of a cut one read by
+        ``request`` again from each part's ``next_answer`` (RPC-021), each part a call of the transcript.
+        The first part alone once stood for the answer: a target that cut one failed cases it passed.
+
+        Raises:
+            CaseFailed: a part was refused, or the parts broke RPC-021.
+        """
+        assert reply.entry is not None
+        rpc = reply.entry.rpc
+
+        def again(start: int) -> Any:
+            request.answer_from = start
+            shown = {"note": f"the rest of a cut answer, from {start}"}
+            part = self._call(rpc, method, request, shown, where=where)
+            if part.error is not None:
+                why = part.error.reason or part.error.status.name
+                raise CaseFailed(f"the rest of a cut answer, from {start}, was refused: {why} (RPC-021)")
+            return part.message
+
+        try:
+            return read_whole(reply.message, again)
+        except CutAnswerViolation as exc:
+            raise CaseFailed(exc.details) from None
 
     def _call(
         self,

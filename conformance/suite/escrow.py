@@ -128,10 +128,10 @@ def submit(
     req = service_pb2.SubmitRequest(envelopes=list(envelopes))
     reply = ctx._call("EscrowService/Submit", esc.stub.Submit, req, shown, where=esc.where)
     if reply.ok:
-        reply.envelopes = list(reply.message.envelopes)
+        reply.envelopes = ctx.whole_answer(reply, esc.stub.Submit, req, where=esc.where)
         ctx.session.record_signed(reply.envelopes)
-        assert ctx.transcript[-1].response is not None
-        ctx.transcript[-1].response = {"envelopes": [describe(e) for e in reply.envelopes]}
+        assert reply.entry is not None
+        reply.entry.response = {"envelopes": [describe(e) for e in reply.envelopes]}
     return reply
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+from a2a_coop.protocol.errors import printable
 from conformance.suite.model import Case, Result
 
 
@@ -28,7 +29,9 @@ class _Plain:
 
     def done(self, result: Result) -> None:
         self.n += 1
-        reason = f"  {result.reason}" if result.level.value not in ("PASS",) and result.reason else ""
+        # A reason may quote the target's words (its refusals' messages): escaped (RPC-005 (b)).
+        shown = result.level.value != "PASS" and result.reason
+        reason = f"  {printable(result.reason)}" if shown else ""
         self.out.write(
             f"[{self.n}/{self.total}] {result.level.value:<10} {result.case.id}{_listed(result)} "
             f"({result.duration_s * 1000:.0f} ms){reason}\n"
@@ -48,7 +51,10 @@ class _Bar:
     def done(self, result: Result) -> None:
         if result.level.value == "FAIL":
             self.failed += 1
-            self.progress.console.print(f"[red]FAIL[/red] {result.case.id}{_listed(result)}: {result.reason}")
+            from rich.markup import escape  # the target's words are no markup either
+
+            reason = escape(printable(result.reason))
+            self.progress.console.print(f"[red]FAIL[/red] {result.case.id}{_listed(result)}: {reason}")
         self.progress.advance(self.task)
 
 

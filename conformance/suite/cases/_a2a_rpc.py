@@ -14,11 +14,12 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from a2a_coop.protocol.envelope import envelope_from_json, envelope_to_json
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.transport.paging import CutAnswer, CutAnswerViolation
 from conformance.suite.context import Context, EndpointError, describe
 from conformance.suite.model import CaseFailed
 
@@ -116,6 +117,13 @@ def envelopes_of(parts: Sequence[dict[str, Any]]) -> list[bytes]:
         except (ValueError, CoopError) as exc:
             raise CaseFailed(f"the target sent an a2a-coop Part that holds no envelope: {exc}") from None
     return out
+
+
+class _Part(NamedTuple):
+    """One response's part of an answer, as :class:`CutAnswer` takes one."""
+
+    envelopes: list[bytes]
+    next_answer: int
 
 
 def answers(task: dict[str, Any]) -> list[bytes]:
@@ -304,18 +312,36 @@ class A2AClient:
         Returns:
             The Task (JSON) and the answers, in order.
         """
-        reply = self.call("SendMessage", {"message": message([*context, vs.envelope], **msg)}, note=note)
-        if reply.error is not None:
-            raise CaseFailed(f"the target refused a valid {vs.body} sent over A2A: {reply.summary()}")
-        task = (reply.result or {}).get("task")
-        if not isinstance(task, dict):
-            raise CaseFailed(
-                f"SendMessage with our {vs.body} did not answer a Task (A2A-008): {reply.result}"
-            )
+        sent = message([*context, vs.envelope], **msg)
+        whole = CutAnswer()
+        start = -1
+        while start:  # the first part, then the rest of a cut answer (A2A-028)
+            if start > 0:
+                sent = {
+                    **sent,
+                    "messageId": str(uuid.uuid4()),
+                    "metadata": {"a2aCoop": {"answerFrom": start}},
+                }
+            part_note = note if start < 0 else f"the rest of a cut answer, from {start}"
+            reply = self.call("SendMessage", {"message": sent}, note=part_note)
+            if reply.error is not None:
+                raise CaseFailed(f"the target refused a valid {vs.body} sent over A2A: {reply.summary()}")
+            task = (reply.result or {}).get("task")
+            if not isinstance(task, dict):
+                raise CaseFailed(
+                    f"SendMessage with our {vs.body} did not answer a Task (A2A-008): {reply.result}"
+                )
+            said = task.get("status", {}).get("message", {}).get("metadata", {}).get("a2aCoop", {})
+            cut = said.get("nextAnswer", 0) if isinstance(said, dict) else 0
+            next_answer = int(cut) if isinstance(cut, int | float) and float(cut).is_integer() else -1
+            try:
+                start = whole.take(_Part(answers(task), next_answer))
+            except CutAnswerViolation as exc:
+                raise CaseFailed(f"{exc.details} (A2A-028)") from None
         for env in context:
             self.ctx.hold(env)
         self.ctx.sent(vs)
-        signed = answers(task)
+        signed = whole.envelopes
         self.ctx.session.record_signed(signed)
         return task, self.ctx.verify_signed(signed, what=f"the Task's answer to our {vs.body}")
 

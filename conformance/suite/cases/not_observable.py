@@ -435,6 +435,15 @@ not_observable(
     "WIT-009",
 )
 not_observable(
+    "rpc.a2a-cut-answer",
+    "An A2A answer past 2 MiB goes in parts, the rest read by the same message from nextAnswer",
+    "as for rpc.cut-answer: the suite cannot make a target's answer pass 2 MiB without trading with it "
+    "hundreds of times or sending context larger than a target must take (RPC-008); "
+    "tests/test_a2a_cut_answers.py has the reference answer 4.8 MB on each A2A binding, read whole by a "
+    "stock a2a-sdk client in three parts",
+    "A2A-028",
+)
+not_observable(
     "rpc.cut-answer",
     "An answer past one response goes in parts, the rest read by the same request from next_answer",
     "the suite cannot make a target's answer pass 4 MiB without trading with it hundreds of times or "

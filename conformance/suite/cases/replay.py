@@ -10,15 +10,18 @@ from conformance.suite.model import CaseFailed, Outcome, case
 
 @case(
     "rpl.retry-same-answer",
-    "The same request again gets the same answers and nothing new is signed",
+    "The same request again gets the same answers first and nothing new is signed",
     "RPC-003",
     "RPL-002",
+    "RPC-022",
 )
 def retry_same_answer(ctx: Context) -> Outcome:
-    """Send an opening Offer, then the same envelope again: the answer must be byte-identical (the
-    target's Mandate, its Accept, ...) and the target's chain must not have grown (RPC-003); a
-    target that refuses the retry with REPLAYED fails: RPL-002 lets a transport answer a repeat as the
-    first time, and RPC-003 requires exactly that of the gRPC binding."""
+    """Send an opening Offer, then the same envelope again: the answer must begin with the first one,
+    byte for byte (the target's Mandate, its Accept, ...: RPC-003, RPC-022), and anything after it must
+    be the target's own statements of the Offer's negotiation and the Mandates they cite (a Delivery it
+    gives beside every answer there, WIT-008); a target that refuses the retry with REPLAYED fails: RPL-002
+    lets a transport answer a repeat as the first time, and RPC-003 requires exactly that of the gRPC
+    binding."""
     opened = open_negotiation(ctx)
     first = [a.envelope for a in opened.answers]
     reply = ctx.exchange(opened.offer.envelope, opened.party.setup, note="the same offer again (a retry)")
@@ -27,12 +30,24 @@ def retry_same_answer(ctx: Context) -> Outcome:
             f"a retried request was refused ({reply.error.reason or reply.error.status.name}); "
             "RPC-003 requires the first answer again"
         )
-    if reply.envelopes != first:
+    if reply.envelopes[: len(first)] != first:
         raise CaseFailed(
-            f"the retry got {len(reply.envelopes)} envelopes, "
-            f"not the {len(first)} of the first answer (or different bytes)"
+            f"the retry's {len(reply.envelopes)} envelopes do not begin with the {len(first)} of the first "
+            "answer, byte for byte and in order (RPC-022)"
         )
-    return Outcome.passed(f"the retry got the same {len(first)} envelopes")
+    after = ctx.verify_signed(
+        reply.envelopes[len(first) :], what="what the retry gave after the first answer"
+    )
+    cited = {vs.header.mandate for vs in after}
+    for vs in after:
+        ours = vs.issuer == ctx.target and vs.header.negotiation_id == opened.offer.negotiation_id
+        ctx.must(
+            ours or vs.digest in cited,
+            f"the retry gave a {vs.body} after the first answer that is no statement of the target's in "
+            "the offer's negotiation, nor a Mandate one cites (RPC-022)",
+        )
+    extra = f", then {len(after)} of the negotiation's since" if after else ""
+    return Outcome.passed(f"the retry got the same {len(first)} envelopes first{extra}")
 
 
 @case(
