@@ -19,6 +19,7 @@ run shows E the line again, E takes the answer, and Alice's Accept is refused.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,14 +29,15 @@ from cli_run import cli_process
 from test_attack26_cut_back_accept import _bodies
 from test_attack27_cut_off_counter import _mirror
 from test_cutoff27_withdraw_everywhere import BOND, _World
+from test_hidden_accept import CountersWithItsBond, Market
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import remember_run
+from a2a_coop.runtime.node import EscrowWitness, remember_run
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.testing import FixedClock, derive
 from a2a_coop.transport import serve
@@ -130,3 +132,51 @@ def test_resume_is_not_done_until_the_escrow_took_the_answer_to_our_bonded_offer
         w.escrow.submit([*w.alice.setup, accept.envelope])
     assert "bond_lock" not in _bodies(w.escrow.escrow.ledger())
     assert proposal_of(offer).terms.escrow == w.party.did
+
+
+class _Forges:
+    """E as served Bob's witness reaches it: a Submit carrying a Reject is answered with E's Mandate alone
+    while ``on`` (E never sees it); the rest goes to E."""
+
+    def __init__(self, escrow: Any) -> None:
+        self.escrow, self.on, self.forged = escrow, True, 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if self.on and "reject" in _bodies(list(envelopes)):
+            self.forged += 1
+            return [self.escrow.mandate]
+        return self.escrow.submit(envelopes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.escrow, name)
+
+
+@pytest.mark.req("ESC-013")
+def test_a_served_node_asks_again_at_growing_waits_when_the_answer_took_nothing(tmp_path: Path) -> None:
+    """The served side of the same: Bob's node counters Mallory's offer with his bonded terms, she rejects
+    his Counter, and his witness shows E the line -- answered with E's Mandate alone. Expect the node to
+    ask again only after its wait (``lock_wait_s``, doubling): its witness settles with one forged answer.
+    Before, an answered offer was asked again at once (``watch_exposed``), without end: tens of Submits a
+    second until the Counter's claims ended. Once E is reached it takes the Reject, and her Accept of
+    the Counter at E alone is refused."""
+    m = Market()
+    forges = _Forges(m.escrow)
+    witness = EscrowWitness(forges, m.escrow.did, lock_wait_s=60.0)  # type: ignore[arg-type]
+    node = m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=witness)
+    try:
+        mallory, terms = m.mallory, m.proposal()
+        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
+        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        counter = next(vs for vs in answers if vs.body == "counter")
+        node.exchange(mallory.reject(counter, "no").envelope, ())
+        settled = threading.Event()
+        threading.Thread(target=lambda: (witness.flush(), settled.set()), daemon=True).start()
+        assert settled.wait(30), f"the witness asked without end: {forges.forged} forged answers so far"
+        assert forges.forged == 1
+        forges.on = False
+        assert node.ask_about_offer(opening.negotiation_id)
+    finally:
+        node.close()
+    with pytest.raises(CoopError):  # E took her Reject (ESC-014)
+        m.escrow.submit([*mallory.setup, *m.bob.setup, counter.envelope, mallory.accept(counter).envelope])
+    assert "bond_lock" not in _bodies(m.escrow.escrow.ledger())

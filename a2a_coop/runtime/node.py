@@ -837,6 +837,17 @@ class PeerNode:
                 self._ask_again(negotiation_id, neg, attempt)
                 return True
             self._asked_past_cutoff.add(negotiation_id)
+        elif unanswered is None:
+            with self.peer.lock:
+                still = self._to_show(now_held) is not None
+            if still:
+                # Answered and shown, and still not taken there (no Stamp of the answer held): the answer
+                # took nothing -- the escrow's Mandate alone from whoever answered for it, or an escrow that
+                # will not take it. Asked again at doubling waits, capped: watch_exposed asks an answered
+                # offer at once, so a node asked it without end, tens of times a second
+                # (tests/test_attack31_resume_forged_answer.py).
+                self._ask_again(negotiation_id, neg, attempt)
+                return True
         self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
         return True
 
