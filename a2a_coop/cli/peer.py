@@ -1031,10 +1031,14 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # Or the counterparty's offer, or ours naming no escrow, lapsed unanswered: nothing either side
             # signs can move it (NEG-007) -- unless our Accept cut back is still owed to an escrow.
             cut_back = _cut_back_owed(peer, neg)
-            why = unfinished(neg) or cut_back
+            # The answer to our bonded offer shown to its escrow (ESC-013 (a)) and not taken there: E's
+            # answer is whoever answered's choice (its Mandate alone takes nothing), and E, never shown the
+            # answer, still witnesses an Accept of the offer -- REJECTED or lapsed in our view or not.
+            unshown = _answer_not_taken(peer, neg) if at is None else ""
+            why = unshown or unfinished(neg) or cut_back
             if past and not lapsed:
                 why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
-            expired = at is None and not cut_back and bargaining_lapsed(peer, neg)
+            expired = at is None and not cut_back and not unshown and bargaining_lapsed(peer, neg)
             out.write(f"{short_id}  {'EXPIRED' if lapsed or expired else neg.state.value}\n")
             _say_withdraw_final(peer, neg)
             if lapsed:
@@ -1089,6 +1093,19 @@ def _still_owed(peer: Peer, neg: Negotiation) -> str:
     if bonded_offer_to_show(peer, neg) is not None:
         return "the answer to our bonded offer not taken by its escrow yet"
     return _cut_back_owed(peer, neg)
+
+
+def _answer_not_taken(peer: Peer, neg: Negotiation) -> str:
+    """Why ``neg`` is not finished for the answer to our bonded offer that its escrow took no Stamp of we
+    hold (ESC-013 (a), ESC-014), while an Accept of the offer there can still bind us -- until its escrow's
+    signed word past the offer's cutoff (ESC-013 (i)), or the claims under it end -- or "". A run that
+    showed it and was answered with the escrow's Mandate alone (anyone's to send) once said the trade
+    finished, and the counterparty's Accept shown to the escrow alone took our bond
+    (tests/test_attack31_resume_forged_answer.py)."""
+    offer = bonded_offer_to_show(peer, neg)
+    if offer is None or peer.asked_at_escrow(neg.id) or claims_end_ms(proposal_of(offer)) < peer.clock():
+        return ""
+    return "the answer to our bonded offer not taken by its escrow yet"
 
 
 def _cut_back_owed(peer: Peer, neg: Negotiation) -> str:

@@ -279,6 +279,26 @@ def _witness_until(c: Contract) -> int:
     return c.last_deadline_ms + CLOCK_TOLERANCE_MS
 
 
+def _unstamped_deliveries(envelopes: Sequence[bytes], answer: Sequence[bytes], escrow: str) -> int:
+    """How many Deliveries among ``envelopes`` no Stamp in ``answer`` names that verifies as the escrow
+    key ``escrow``'s (WIT-001: it stamps what it takes; WIT-006: a repeat is answered with that Stamp)."""
+    deliveries = set()
+    for env in envelopes:
+        payload = decode_envelope(env).payload
+        if decode_statement(payload).WhichOneof("body") == "delivery":
+            deliveries.add(statement_digest(payload))
+    if not deliveries:
+        return 0
+    for env in answer:
+        try:
+            vs = verify_statement(env)
+        except CoopError:
+            continue  # proves nothing
+        if vs.issuer == escrow and vs.body == "stamp":
+            deliveries.difference_update(vs.statement.stamp.statements)
+    return len(deliveries)
+
+
 def _hold_ends_ms(offer: VerifiedStatement) -> int:
     """When a bonded offer's value and exclusive_key stop being held whether or not its escrow was asked
     (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window."""
@@ -300,7 +320,8 @@ class EscrowWitness:
     pass (:data:`~a2a_coop.runtime.trade.RETRIED_REFUSALS`: a limit, or a time its clock has not reached)
     -- is tried again at doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused otherwise is
     not, unless it carries our Deliveries: a refusal is unsigned, so those are tried again, at most
-    :data:`ESCROW_ASK_CAP_S` apart, until they could be timely no more.
+    :data:`ESCROW_ASK_CAP_S` apart, until they could be timely no more -- as after an answer holding no
+    Stamp of each of them by the escrow's key, which is whoever answered's choice too (WIT-007).
 
     Args:
         escrow: where to submit.
@@ -401,8 +422,16 @@ class EscrowWitness:
         delay, cap = self.retry_s * 2 ** (attempt - 1), RETRY_CAP_S
         failure: Exception
         try:
-            self.escrow.submit(envelopes)
-            return
+            answer = self.escrow.submit(envelopes)
+            unstamped = _unstamped_deliveries(envelopes, answer, self.did)
+            if not unstamped or until_ms is None or self.clock() >= until_ms:
+                return
+            # An answer is whoever answered's choice as much as a refusal: E's public Mandate alone, a Stamp
+            # by another key, or E's answer to the Submit with our Delivery taken out kept it from E, and
+            # the counterparty's claim took our bond (WIT-007; tests/test_attack31_witness_forged_answer.py).
+            # Only E's Stamp naming each Delivery says E took it (WIT-001, WIT-006): asked again until then.
+            failure = LookupError(f"its answer holds no Stamp by the escrow of {unstamped} of our Deliveries")
+            cap = ESCROW_ASK_CAP_S
         except CoopError as exc:
             if exc.code not in RETRIED_REFUSALS:  # the same bytes are refused again
                 log.warning("escrow witness: the escrow refused %s: %s", envelope_count(len(envelopes)), exc)
@@ -811,6 +840,17 @@ class PeerNode:
                 self._ask_again(negotiation_id, neg, attempt)
                 return True
             self._asked_past_cutoff.add(negotiation_id)
+        elif unanswered is None:
+            with self.peer.lock:
+                still = self._to_show(now_held) is not None
+            if still:
+                # Answered and shown, and still not taken there (no Stamp of the answer held): the answer
+                # took nothing -- the escrow's Mandate alone from whoever answered for it, or an escrow that
+                # will not take it. Asked again at doubling waits, capped: watch_exposed asks an answered
+                # offer at once, so a node asked it without end, tens of times a second
+                # (tests/test_attack31_resume_forged_answer.py).
+                self._ask_again(negotiation_id, neg, attempt)
+                return True
         self.watch_exposed(negotiation_id)  # still unanswered, before its cutoff: asked again after it
         return True
 

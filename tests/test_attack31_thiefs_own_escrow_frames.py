@@ -1,0 +1,103 @@
+"""Red team 31: a thief of a revoked key names an escrow of its own, and its Stamps convict the principal
+that revoked the key (ATT-013 (b), KEY-009, ATT-025).
+
+ATT-013 (b) spares a principal P on a fork proof of its key K when P's revocation of K disowns one of the
+proof's two statements -- unless that statement is "witnessed before" the revocation (KEY-009): its
+witnessing escrow's earliest Stamp of it is before that escrow's earliest Stamp of the revocation, and "one
+the escrow stamped in no Stamp held does not count". For an Offer or a Counter the witnessing escrow is the
+one its terms name -- chosen by whoever holds K when it signs. A thief holding K after P revoked it signs
+two Counters naming an escrow key M it minted itself (M's Mandate from a principal of its own), M stamps
+both, and M never stamps P's revocation -- no one can make it. The pair is then "witnessed before the
+revocation" in every view holding M's Stamp, and since ATT-025 the Stamp travels with the proof by gossip:
+P, every other agent key of P's and the new key P issues are faulty in every view the proof reaches, for
+two signatures of a key P had revoked and one of a key the thief minted. ATT-013 (b)'s promised way out --
+revoke the key and issue a new one (SPEC 10.5) -- is closed again, for the price of one more keygen.
+
+Who chose the values: the Counters, their times and the escrow their terms name, the thief (K's holder
+after the theft); M's Stamp and its time, the thief (M is its key); the revocation's effective_ms, P. What
+P can do: show its revocation to every escrow at once -- M refuses it or never answers. What the thief
+gains: P's standing and P's new key's, everywhere the proof goes (a peer refusing low scores refuses P).
+"""
+
+from __future__ import annotations
+
+import pytest
+from peers import make_peer
+from test_attack27b_thief_frames_principal import _new_key
+
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
+from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.runtime import gossip
+from a2a_coop.runtime.peer import Peer
+from a2a_coop.testing import FixedClock, Party
+
+
+def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes]]:
+    """Alice's key K binds itself to her principal P; K leaks and P revokes it from that moment. A minute
+    later the thief counters Mallory's offer (Mallory is the thief's accomplice) twice with K, both Counters
+    naming escrow M -- a key the thief minted -- and M stamps the pair. Returns (Alice, what P shows
+    everywhere: K's Mandate and binding and P's revocation, the pair as a proof, M's Mandate and Stamp)."""
+    alice, mallory, thiefs = Party("alice", clock), Party("mallory", clock), Party("thiefs-escrow", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    leaked = identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="leaked")
+    revocation = alice.principal.sign("key_revocation", leaked)
+    clock.advance(60_000)
+    offer = mallory.offer(alice, mallory.proposal(escrow=thiefs.did))
+    clock.advance(1_000)
+    one = alice.counter(offer, alice.proposal(escrow=thiefs.did))
+    two = alice.counter(offer, alice.proposal(escrow=thiefs.did, issuer_bond=10))
+    assert min(one.issued_at_ms, two.issued_at_ms) > leaked.effective_ms  # both reached by P's revocation
+    clock.advance(1_000)
+    stamp = thiefs.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
+    shown = [*alice.setup, binding.envelope, revocation.envelope]
+    return alice, shown, ForkProof(one.envelope, two.envelope), [*thiefs.setup, stamp.envelope]
+
+
+def _carol_after_the_swap(*, stamped: bool) -> tuple[Party, Peer]:
+    """Carol's peer holds what P shows everywhere, then swaps with the thief's peer, which holds the proof
+    (and, when ``stamped``, M's Mandate and Stamp of the pair, which ATT-025 makes it send along)."""
+    clock = FixedClock()
+    alice, shown, proof, by_m = _theft(clock)
+    assert verify_fork_proof(proof) == alice.did
+    thiefs_peer = make_peer(Party("thiefs-peer", clock), clock)
+    for env in by_m if stamped else []:
+        thiefs_peer.verifier.accept(env)
+    assert thiefs_peer.verifier.take_fork_proof(proof) is not None
+    carols = make_peer(Party("carol", clock), clock)
+    carols.hold(shown)
+    assert alice.principal.did in carols.verifier.bound.get(alice.did, ())
+    gossip.swap(carols, thiefs_peer, thiefs_peer.did)
+    assert alice.did in carols.verifier.forks  # the key itself is fair game: it signed both
+    return alice, carols
+
+
+@pytest.mark.req("ATT-013", "ATT-025", "KEY-009")
+def test_without_the_thiefs_stamps_the_principal_that_revoked_the_key_is_spared() -> None:
+    """The control: the same pair gossiped without a Stamp is disowned by P's revocation, and P spared."""
+    alice, carols = _carol_after_the_swap(stamped=False)
+    assert alice.principal.did not in carols.reputation.faulty()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "KEY-009/ATT-013 (b): a Counter's witnessing escrow is the one its own terms name -- chosen by the"
+        " thief holding K -- and a revocation that escrow never stamped does not count, so the Stamp of an"
+        " escrow key the thief minted makes its pair 'witnessed before' P's revocation; ATT-025 carries it"
+        " to every view the proof reaches. Every time such an escrow signs is the thief's, so no rule on"
+        " times can tell it from E; the fix is a SPEC decision: ATT-013 (b) reads 'witnessed before' only"
+        " from an escrow the view trusts (ATT-020's), or only from one that stamped P's revocation"
+    ),
+)
+@pytest.mark.req("ATT-013", "ATT-025", "KEY-009")
+def test_a_thiefs_own_escrow_stamp_does_not_convict_the_principal_that_revoked_the_key() -> None:
+    """The thief's peer swaps the proof with M's Stamp of the pair (ATT-025). Expect P spared in Carol's view
+    as without it: M is the thief's key, named by the thief in the Counters it signed after P's revocation.
+    Before a fix P (and so its new key) is faulty there."""
+    alice, carols = _carol_after_the_swap(stamped=True)
+    k2, mandate, binding = _new_key(alice)  # SPEC 10.5's way out: a new key from the same principal
+    carols.hold([mandate.envelope, binding.envelope])
+    assert alice.principal.did not in carols.reputation.faulty(), "P framed by the thief's own escrow"
+    assert not carols.reputation.score(k2.did).faulty, "P's new key faulty: no way out"
