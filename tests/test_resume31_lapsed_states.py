@@ -110,12 +110,12 @@ def test_the_withdraw_stays_owed_for_the_clock_tolerance_past_the_claims_end(tmp
     forger = _Forger(w.escrow, _refused(), times=100)
     counter = story.ours.digest.hex()[:12]
     ended = claims_end_ms(proposal_of(story.ours))
-    within = _offset(ended + 5_000)  # a process starts in far less than the 25 s left
     past = _offset(ended + CLOCK_TOLERANCE_MS + 60_000)
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, forger) as via:  # type: ignore[arg-type]
         resume = ("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
-        owed = cli_process(*within, *resume)
-        owed_status = cli_process(*within, "status", *bob.files())
+        # A second past the bare end, each offset taken as its process starts: 29 s to read its clock.
+        owed = cli_process(*_offset(ended + 1_000), *resume)
+        owed_status = cli_process(*_offset(ended + 1_000), "status", *bob.files())
         asked = forger.withdraws
         over = cli_process(*past, *resume)
     assert "Traceback" not in owed.stderr + over.stderr, owed.stderr + over.stderr
@@ -165,3 +165,22 @@ def test_of_the_ended_trades_only_a_cut_line_is_read_back_for_its_lapse(tmp_path
         found = read_forgotten(peer, journal.statements(), w.clock.now_ms)
     assert found.to_show == [] and [n.id for n in found.lapsed] == [cut]
     assert cut in reads and fair not in reads, "an honest ended trade was read back"
+
+
+@pytest.mark.req("NEG-024", "WIT-003")
+def test_bobs_peer_owes_the_withdraw_until_the_tolerance_past_the_claims_end(tmp_path: Path) -> None:
+    """The same on Bob's peer and a fixed clock: past the claims' end, up to the tolerance, the Withdraw is
+    still owed (`cut_off_counter`), not lapsed; a millisecond past the tolerance it is lapsed, owed no
+    more."""
+    bob = provision(tmp_path, "bob")
+    w = _World(FixedClock(wall_clock_ms()), bob.did)
+
+    def at_the_end(peer: Peer, story: _Stopped) -> None:
+        nid, ended = story.offer.negotiation_id, claims_end_ms(proposal_of(story.ours))
+        assert claims_over_ms(proposal_of(story.ours)) == ended + CLOCK_TOLERANCE_MS
+        for past_the_end, owed in ((1, True), (CLOCK_TOLERANCE_MS, True), (CLOCK_TOLERANCE_MS + 1, False)):
+            w.clock.now_ms = ended + past_the_end
+            expected = (story.ours, None) if owed else (None, story.ours)
+            assert (peer.cut_off_counter(nid), peer.lapsed_cut_off_counter(nid)) == expected, past_the_end
+
+    _stopped_on_disk(bob, w, "held", check=at_the_end)
