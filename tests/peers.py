@@ -15,14 +15,18 @@ from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 
 
-def make_peer(party: Party, clock: FixedClock, **kw: Any) -> Peer:
-    """``party``'s agent as a Peer (pass ``context``, ``strategy``, ``journal`` as for Peer)."""
+def make_peer(party: Party, clock: FixedClock, *, run: int = 0, **kw: Any) -> Peer:
+    """``party``'s agent as a Peer (pass ``context``, ``strategy``, ``journal`` as for Peer). ``run``: a
+    peer restarted on the journal of an earlier one in the same test passes 1, 2, ...: its nonces count
+    from zero again, and the earlier run's would be refused `NONCE_REUSED` by its own guard -- a Delivery
+    it owes signed nothing (pair30 took that for a resume gap). A process draws its nonces at random."""
     counter = itertools.count()
+    label = f"nonce/{party.name}" if run == 0 else f"nonce/{party.name}/run{run}"
     return Peer(
         party.agent.key,
         party.mandate_vs.envelope,
         clock=lambda: clock.now_ms,
-        nonce=lambda: derive(f"nonce/{party.name}/{next(counter)}", 16),
+        nonce=lambda: derive(f"{label}/{next(counter)}", 16),
         **kw,
     )
 

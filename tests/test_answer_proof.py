@@ -569,11 +569,13 @@ def test_a_refused_answer_and_a_taken_one_across_a_restart_are_an_answer_proof(
     elif restart != "same-run":
         journal.close()
         journal = Journal.open(tmp_path / "bob.db")
-        peer = make_peer(bob, clock, journal=journal)
+        peer = make_peer(bob, clock, journal=journal, run=1)
         assert (peer.resumed_from is not None) is (restart == "from-snapshot")
     clock.advance(1_000)
     accept = alice.accept(offer)
-    peer.on_replies([accept.envelope])
+    # Bob delivers under the Accept he took, restarted or not (resume31: what pair30 saw missing here was
+    # the test's restarted peer drawing its first nonce again, which its guard refused NONCE_REUSED).
+    assert [vs.body for vs in peer.on_replies([accept.envelope])] == ["delivery"]
     neg = peer.negotiation(offer.negotiation_id)
     assert neg.contract is not None and not neg.superseded  # the Accept taken, superseding nothing
     proof = peer.verifier.forks[alice.did]

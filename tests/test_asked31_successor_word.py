@@ -23,7 +23,7 @@ from test_hidden_accept import Market, bobs_offer_at_a_served_escrow
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
-from a2a_coop.protocol.negotiation import BOND_GRACE_MS, claims_end_ms, proposal_of
+from a2a_coop.protocol.negotiation import BOND_GRACE_MS, claims_end_ms, claims_over_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.runtime.trade import ask_escrow_alone
@@ -239,10 +239,11 @@ def test_a_restarted_escrow_gives_its_word_again_until_the_claims_end_then_forge
 def test_past_the_claims_end_bobs_offer_is_finished_without_the_escrows_word() -> None:
     """Bob asks E about his unanswered bonded offer only after the claims under it ended (his run was
     stopped that long): E gives no Checkpoint then, and none is needed -- no Accept of it can take his
-    bond -- so the offer is taken as asked, where his `resume` would have asked again for ever."""
+    bond -- so the offer is taken as asked, where his `resume` would have asked again for ever. Bob reads
+    the claims' end by his clock the tolerance late (NEG-024 (a), resume31): E's clock may run behind."""
     m = Market()
     offer = _bobs_unanswered_offer(m)
-    m.clock.now_ms = claims_end_ms(proposal_of(offer)) + 1
+    m.clock.now_ms = claims_over_ms(proposal_of(offer)) + 1
     answer = m.escrow.submit([*m.b.send_context(), offer.envelope])
     assert _checkpoints(answer) == []
     ask_escrow_alone(m.b, m.escrow, m.b.negotiation(offer.negotiation_id))

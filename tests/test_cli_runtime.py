@@ -244,6 +244,11 @@ def test_status_says_when_an_unanswered_offer_expires_or_expired(
     assert code == 0
     assert f"offer expired at {iso(old.expires_at_ms)}" in out, out
     assert f"offer expires at {iso(new.expires_at_ms)}" in out, out
+    # The lapsed one, naming no escrow, is shown EXPIRED as `resume` says it (resume31); the other PROPOSED.
+    states = {
+        ln.split()[0]: ln.split()[1] for ln in out.splitlines() if ln.startswith("  ") and " with " in ln
+    }
+    assert states == {old.negotiation_id.hex()[:12]: "EXPIRED", new.negotiation_id.hex()[:12]: "PROPOSED"}
 
 
 def test_a_journal_the_library_wrote_under_an_escrow_is_read_by_status_without_options(

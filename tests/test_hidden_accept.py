@@ -26,7 +26,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, control_pb2, trade_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError, LimitExceeded
 from a2a_coop.protocol.escrow import Escrow
-from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, proposal_of
+from a2a_coop.protocol.negotiation import CLAIM_WINDOW_MS, Negotiation, State, claims_over_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime import node as node_module
@@ -1057,11 +1057,11 @@ def test_a_served_peer_stops_asking_a_down_escrow_once_the_hold_would_have_ended
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The asks of an escrow that stays down are bounded: once the Counter's last deadline plus the claim
-    window has passed, what an answer would free is free anyway, and the node stops asking."""
+    window has passed -- and the clock tolerance, for the escrow's clock behind ours (resume31) -- what an
+    answer would free is free anyway, and the node stops asking."""
     monkeypatch.setattr(node_module, "ESCROW_ASK_CAP_S", 0.02)
     with _asked_past_its_doubling_retries(tmp_path) as (m, _node, down, _opening, counter, _accept):
-        terms = proposal_of(counter)
-        m.clock.now_ms = max(i.deadline_ms for i in (*terms.gives, *terms.wants)) + CLAIM_WINDOW_MS + 1
+        m.clock.now_ms = claims_over_ms(proposal_of(counter)) + 1
         at_end, before, after = down.refused, -1, down.refused
         deadline = time.monotonic() + 10
         while before != after and time.monotonic() < deadline:  # stable over 15 asks' time at the cap

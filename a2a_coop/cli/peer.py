@@ -62,7 +62,7 @@ from a2a_coop.cli._runtime import (
 from a2a_coop.protocol.bodies import MAX_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.errors import CoopError, IllegalTransition, printable
-from a2a_coop.protocol.negotiation import Negotiation, State, claims_end_ms, proposal_of
+from a2a_coop.protocol.negotiation import Negotiation, State, claims_over_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from a2a_coop.runtime.node import (
@@ -93,11 +93,11 @@ from a2a_coop.runtime.trade import (
     claim_breach,
     counterparty_did,
     fetch_escrow_mandate,
-    forgotten_to_show,
     hidden_accept_check_ms,
     last_witness_ms,
     negotiation_evidence,
     proposal,
+    read_forgotten,
     resume_trade,
     revoke,
     serves_for,
@@ -906,8 +906,10 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         journal = stack.enter_context(open_journal(args.journal, must_exist=True))
         peer = open_peer(key, mandate, journal)  # earlier runs' escrows held, none trusted: see below
         negotiations = peer.verifier.negotiations.by_id
+        reported = list(negotiations.values())  # whose cut-off Counter's lapse is said, below
         if args.negotiation:
             negs = [find_negotiation(peer, args.negotiation)]
+            reported = negs
         else:
             negs = [
                 n
@@ -922,10 +924,12 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # Or with our Accept cut back before we held its escrow's Stamp: the counterparty can show
             # it there alone (NEG-024). Or with our bonded Counter a lower answer cut off the line, not
             # withdrawn at its escrow yet (NEG-024 (a)).
-            negs += forgotten_to_show(peer, journal.statements(), peer.clock())
-        # A cut-off Counter whose claims ended is owed to its escrow no more (NEG-024 (a)): said, not asked
-        # (of the trades in memory: an ended one read back from the journal for this alone costs a read).
-        for n in [find_negotiation(peer, args.negotiation)] if args.negotiation else negotiations.values():
+            forgotten = read_forgotten(peer, journal.statements(), peer.clock())
+            negs += forgotten.to_show
+            reported += forgotten.lapsed
+        # A cut-off Counter whose claims are over is owed to its escrow no more (NEG-024 (a)): said, not
+        # asked -- of a trade in memory or one ended and dropped from it alike (resume31).
+        for n in reported:
             report = cut_off_report(peer, n)
             if report is not None and report["state"] == "lapsed":
                 print(f"a2a-coop: {n.id.hex()[:12]} {cut_off_text(report)}", file=sys.stderr)
@@ -999,9 +1003,10 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 neg = resume_trade(peer, client, asked, escrow=escrow)
             except (CoopError, TransportError) as exc:
                 neg = peer.negotiation(asked.id)  # read again: a forgotten one comes back with a contract
-                out.write(f"{short_id}  {neg.state.value}\n")
+                state = shown_state(peer, neg)
+                out.write(f"{short_id}  {state}\n")
                 _say_withdraw_final(peer, neg)
-                why = unfinished(neg) or _still_owed(peer, neg)
+                why = ("" if state == State.EXPIRED.value else unfinished(neg)) or _still_owed(peer, neg)
                 if why:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
@@ -1027,19 +1032,17 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # on its signed word dated past the cutoff (ESC-013 (i)), else asked again on the next run.
             at = hidden_accept_check_ms(peer, neg)
             past = escrow is not None and at is not None and at <= peer.clock()
-            lapsed = past and peer.asked_at_escrow(neg.id)
-            # Or the counterparty's offer, or ours naming no escrow, lapsed unanswered: nothing either side
-            # signs can move it (NEG-007) -- unless our Accept cut back is still owed to an escrow.
-            cut_back = _cut_back_owed(peer, neg)
+            state = shown_state(peer, neg)
+            lapsed = at is not None and state == "EXPIRED"
+            expired = at is None and state == "EXPIRED"
             # The answer to our bonded offer shown to its escrow (ESC-013 (a)) and not taken there: E's
             # answer is whoever answered's choice (its Mandate alone takes nothing), and E, never shown the
             # answer, still witnesses an Accept of the offer -- REJECTED or lapsed in our view or not.
             unshown = _answer_not_taken(peer, neg) if at is None else ""
-            why = unshown or unfinished(neg) or cut_back
+            why = unshown or unfinished(neg) or _cut_back_owed(peer, neg)
             if past and not lapsed:
                 why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
-            expired = at is None and not cut_back and not unshown and bargaining_lapsed(peer, neg)
-            out.write(f"{short_id}  {'EXPIRED' if lapsed or expired else neg.state.value}\n")
+            out.write(f"{short_id}  {state}\n")
             _say_withdraw_final(peer, neg)
             if lapsed:
                 print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
@@ -1061,6 +1064,23 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             )
         not_done += len(out_of_reach)
     return EXIT_UNFINISHED if not_done else EXIT_OK
+
+
+def shown_state(peer: Peer, neg: Negotiation) -> str:
+    """The state `a2a-coop resume` and `status` show for ``neg``: EXPIRED, where a peer applies no EXPIRE of
+    its own, once nothing either side signs can move it -- our unanswered bonded offer past its bonding
+    cutoff, on its escrow's signed word that it took no answer (ESC-013 (i), recorded); or the
+    counterparty's offer, or ours naming no escrow, lapsed unanswered (NEG-007, :func:`bargaining_lapsed`)
+    while neither our Accept cut back nor the answer to our bonded offer is owed to an escrow -- else the
+    state our view holds. One function, so the two commands never disagree (status listed COUNTERED what
+    resume called EXPIRED, resume31)."""
+    at = hidden_accept_check_ms(peer, neg)
+    if at is not None:
+        lapsed = at <= peer.clock() and peer.asked_at_escrow(neg.id)
+    else:
+        owed = _cut_back_owed(peer, neg) or _answer_not_taken(peer, neg)
+        lapsed = not owed and bargaining_lapsed(peer, neg)
+    return "EXPIRED" if lapsed else neg.state.value
 
 
 def _owes_the_escrow(peer: Peer, neg: Negotiation) -> bool:
@@ -1103,7 +1123,7 @@ def _answer_not_taken(peer: Peer, neg: Negotiation) -> str:
     finished, and the counterparty's Accept shown to the escrow alone took our bond
     (tests/test_attack31_resume_forged_answer.py)."""
     offer = bonded_offer_to_show(peer, neg)
-    if offer is None or peer.asked_at_escrow(neg.id) or claims_end_ms(proposal_of(offer)) < peer.clock():
+    if offer is None or peer.asked_at_escrow(neg.id) or claims_over_ms(proposal_of(offer)) <= peer.clock():
         return ""
     return "the answer to our bonded offer not taken by its escrow yet"
 
@@ -1264,7 +1284,7 @@ def cut_off_report(peer: Peer, neg: Negotiation) -> dict[str, str] | None:
                 "state": state,
                 "counter": counter.digest.hex(),
                 "escrow": terms.terms.escrow,
-                "claims_end": iso(claims_end_ms(terms)),
+                "claims_end": iso(claims_over_ms(terms)),
             }
     return None
 
@@ -1293,33 +1313,30 @@ def status_report(peer: Peer) -> dict[str, Any]:
     now = peer.clock()
     open_negs: list[dict[str, Any]] = []
     closed: list[dict[str, Any]] = []
+    shown = {nid: shown_state(peer, neg) for nid, neg in peer.verifier.negotiations.by_id.items()}
     for neg in peer.verifier.negotiations.by_id.values():
-        cut_off = cut_off_report(peer, neg)
-        if neg.is_terminal:
-            closed.append({"id": neg.id.hex(), "state": neg.state.value, "counterparty": neg.other(peer.did)})
-            if cut_off is not None:
-                closed[-1]["cut_off_counter"] = cut_off
-            continue
-        open_negs.append(
-            {
-                "id": neg.id.hex(),
-                "state": neg.state.value,
-                "counterparty": neg.other(peer.did),
-                "i_owe": _obligations(neg, peer.did, now),
-                "they_owe": _obligations(neg, neg.other(peer.did), now),
-                "bonds": dict(neg.contract.locked) if neg.contract is not None else {},
-            }
-        )
-        if cut_off is not None:
-            open_negs[-1]["cut_off_counter"] = cut_off
-        offer = neg.outstanding if neg.contract is None else None
+        entry: dict[str, Any] = {
+            "id": neg.id.hex(),
+            "state": shown[neg.id],
+            "counterparty": neg.other(peer.did),
+        }
+        if neg.is_terminal or shown[neg.id] == State.EXPIRED.value:
+            closed.append(entry)
+        else:
+            entry["i_owe"] = _obligations(neg, peer.did, now)
+            entry["they_owe"] = _obligations(neg, neg.other(peer.did), now)
+            entry["bonds"] = dict(neg.contract.locked) if neg.contract is not None else {}
+            open_negs.append(entry)
+        if (cut_off := cut_off_report(peer, neg)) is not None:
+            entry["cut_off_counter"] = cut_off
+        offer = neg.outstanding if neg.contract is None and not neg.is_terminal else None
         if offer is not None:  # an offer nobody answered stays PROPOSED (a peer applies no EXPIRE itself)
-            open_negs[-1]["offer_expires"] = iso(offer.expires_at_ms)
-            open_negs[-1]["offer_expired"] = now > offer.expires_at_ms
+            entry["offer_expires"] = iso(offer.expires_at_ms)
+            entry["offer_expired"] = now > offer.expires_at_ms
     return {
         "did": peer.did,
         "seq": base["seq"],
-        "negotiations": {state: n for state, n in base["negotiations"].items() if n},
+        "negotiations": {s.value: n for s in State if (n := sum(v == s.value for v in shown.values()))},
         "open": open_negs,
         "closed": closed,
         "outstanding_value": base["outstanding_value"],

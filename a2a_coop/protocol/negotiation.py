@@ -603,6 +603,13 @@ def claims_end_ms(proposal: trade_pb2.Offer) -> int:
     return max((i.deadline_ms for i in (*proposal.gives, *proposal.wants)), default=0) + CLAIM_WINDOW_MS
 
 
+def claims_over_ms(proposal: trade_pb2.Offer) -> int:
+    """From when a party, by its own clock, takes claims under a contract of ``proposal`` as over
+    (NEG-024 (a)): :func:`claims_end_ms` read by the escrow's clock, which stamps a claim, plus the clock
+    tolerance (WIT-003), for an escrow's clock a little behind the party's."""
+    return claims_end_ms(proposal) + CLOCK_TOLERANCE_MS
+
+
 _UPHOLD: Final = commitment_pb2.RULING_DECISION_UPHOLD
 _DISMISS: Final = commitment_pb2.RULING_DECISION_DISMISS
 _LAPSE: Final = commitment_pb2.RULING_DECISION_LAPSE

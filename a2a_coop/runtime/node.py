@@ -57,7 +57,7 @@ from a2a_coop.protocol.negotiation import (
     Contract,
     Negotiation,
     State,
-    claims_end_ms,
+    claims_over_ms,
     proposal_of,
 )
 from a2a_coop.protocol.reputation import attestation_evidence
@@ -301,8 +301,9 @@ def _unstamped_deliveries(envelopes: Sequence[bytes], answer: Sequence[bytes], e
 
 def _hold_ends_ms(offer: VerifiedStatement) -> int:
     """When a bonded offer's value and exclusive_key stop being held whether or not its escrow was asked
-    (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window."""
-    return claims_end_ms(proposal_of(offer))
+    (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window, by the
+    escrow's clock -- plus the clock tolerance by ours (:func:`claims_over_ms`)."""
+    return claims_over_ms(proposal_of(offer))
 
 
 class EscrowWitness:

@@ -64,7 +64,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     State,
     cited,
-    claims_end_ms,
+    claims_over_ms,
     proposal_of,
 )
 from a2a_coop.protocol.reputation import attestation_due
@@ -3016,7 +3016,7 @@ class Peer:
 
     def lapsed_cut_off_counter(self, negotiation_id: bytes) -> VerifiedStatement | None:
         """Our bonded Counter in ``negotiation_id`` that :meth:`withdraw_cut_off` would withdraw but for its
-        claims having ended (:func:`claims_end_ms` passed): no claim under a contract of it can come any
+        claims having ended (:func:`claims_over_ms` passed): no claim under a contract of it can come any
         more (SPEC 4.5), so no Accept of it at its escrow takes our bond, and nothing is owed there -- what
         `a2a-coop status` and `resume` say instead of a Withdraw still owed; None when there is none."""
         with self.lock:
@@ -3046,7 +3046,7 @@ class Peer:
                 or not terms.escrow
                 or not bonded
                 or counter.digest in self._withdraws_final
-                or (claims_end_ms(proposal_of(counter)) < now) != lapsed
+                or (claims_over_ms(proposal_of(counter)) < now) != lapsed
             ):
                 continue
             got = answers.get(counter.digest, [])

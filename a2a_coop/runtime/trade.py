@@ -43,7 +43,7 @@ from a2a_coop.protocol.negotiation import (
     Negotiation,
     State,
     cited,
-    claims_end_ms,
+    claims_over_ms,
     proposal_of,
 )
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement, verify_statement
@@ -167,38 +167,67 @@ def offer_to_show(peer: Peer, neg: Negotiation) -> VerifiedStatement | None:
     return next(iter(neg.exposed_offers(peer.did, bonded=False)), None)
 
 
+class Forgotten(NamedTuple):
+    """What :func:`read_forgotten` found in the journal of the negotiations a peer's memory dropped."""
+
+    to_show: list[Negotiation]  # :func:`forgotten_to_show`
+    lapsed: list[Negotiation]  # with our cut-off Counter whose claims are over (Peer.lapsed_cut_off_counter)
+
+
 def forgotten_to_show(
     peer: Peer, journaled: Iterable[tuple[int, str, bytes]], now_ms: int
 ) -> list[Negotiation]:
     """The negotiations the peer's memory dropped once they ended (REJECTED, WITHDRAWN) in which our
     bonded offer still waits for its escrow to take its answer (:func:`bonded_offer_to_show`): the
     escrow may hold an Accept of it that takes precedence (NEG-017), and a claim under that contract can
-    still come (a deadline of the offer's items plus the claim window is ahead of ``now_ms``). Also
-    those that ended with our Accept cut back before we held its escrow's Stamp (:func:`accept_cut_back`,
-    NEG-024), while a claim under its contract can still come: the counterparty may show it to the
-    escrow alone. And those holding our bonded Counter a lower answer cut off the line, not withdrawn at
-    its escrow yet (:meth:`Peer.withdraw_cut_off`, NEG-024 (a)). ``journaled``: the journal's rows
-    (``Journal.statements``, the envelope last), read once. A negotiation whose answer the escrow took
-    is asked about again (its Stamp went with the memory): the escrow answers with its Stamp, signing
-    nothing."""
+    still come (:func:`claims_over_ms` is not before ``now_ms``). Also those that ended with our Accept
+    cut back before we held its escrow's Stamp (:func:`accept_cut_back`, NEG-024), while a claim under its
+    contract can still come: the counterparty may show it to the escrow alone. And those holding our
+    bonded Counter a lower answer cut off the line, not withdrawn at its escrow yet
+    (:meth:`Peer.withdraw_cut_off`, NEG-024 (a)). ``journaled``: the journal's rows (``Journal.statements``,
+    the envelope last), read once. A negotiation whose answer the escrow took is asked about again (its
+    Stamp went with the memory): the escrow answers with its Stamp, signing nothing."""
+    return read_forgotten(peer, journaled, now_ms).to_show
+
+
+def read_forgotten(peer: Peer, journaled: Iterable[tuple[int, str, bytes]], now_ms: int) -> Forgotten:
+    """:func:`forgotten_to_show`, and in the same read the dropped negotiations whose cut-off Counter's
+    claims are over (:meth:`Peer.lapsed_cut_off_counter`): `a2a-coop resume` says of them what it says of
+    one still in memory. A line is cut only where the counterparty's key answered one statement twice
+    (NEG-021), so only such negotiations holding a bonded Counter of ours are read back for it: an honest
+    journal's ended trades cost nothing more."""
     me, held = peer.did, peer.verifier.negotiations.by_id
     ids: dict[bytes, None] = {}
     accepted: dict[bytes, None] = {}
+    over: dict[bytes, None] = {}  # our bonded Counter's claims are over there
+    answered: dict[tuple[bytes, str, bytes], int] = {}  # (negotiation, key, what it answers): how often
+    twice: set[bytes] = set()
     for _, _, envelope in journaled:
         stmt = decode_statement(decode_envelope(envelope).payload)
         body = stmt.WhichOneof("body")
-        if body == "accept" and stmt.header.issuer == me and stmt.header.negotiation_id not in held:
-            accepted[stmt.header.negotiation_id] = None  # the offer it accepts is read below, if cut back
+        nid = stmt.header.negotiation_id
+        if nid in held or body not in ("offer", "counter", "accept", "reject"):
             continue
-        if body not in ("offer", "counter") or stmt.header.issuer != me:
+        if stmt.header.issuer != me:
+            if body != "offer":
+                answer = (nid, stmt.header.issuer, getattr(stmt, body).offer)
+                answered[answer] = answered.get(answer, 0) + 1
+                if answered[answer] == 2:
+                    twice.add(nid)
+            continue
+        if body == "accept":
+            accepted[nid] = None  # the offer it accepts is read below, if cut back
+            continue
+        if body == "reject":
             continue
         proposal = stmt.offer if body == "offer" else stmt.counter.proposal
         terms = proposal.terms
         if not terms.escrow or not (terms.issuer_bond or terms.audience_bond):
             continue
-        nid = stmt.header.negotiation_id
-        if nid not in held and claims_end_ms(proposal) >= now_ms:
+        if claims_over_ms(proposal) >= now_ms:
             ids[nid] = None
+        elif body == "counter":
+            over[nid] = None
     out = []
     for nid in {**ids, **accepted}:
         neg = peer.verifier.negotiations.find(nid)
@@ -209,14 +238,19 @@ def forgotten_to_show(
         )
         if offer_shown or (nid in accepted and _claimable_cut_back(peer, neg, now_ms)):
             out.append(neg)
-    return out
+    lapsed = []
+    for nid in [nid for nid in over if nid in twice]:
+        neg = peer.verifier.negotiations.find(nid)
+        if neg is not None and peer.lapsed_cut_off_counter(nid) is not None:
+            lapsed.append(neg)
+    return Forgotten(out, lapsed)
 
 
 def _claimable_cut_back(peer: Peer, neg: Negotiation, now_ms: int) -> bool:
     """Whether ``neg`` holds our Accept cut back (:func:`accept_cut_back`) under which a claim can still
     come: a deadline of the accepted offer's items plus the claim window is ahead of ``now_ms``."""
     cut = accept_cut_back(peer, neg)
-    return bool(cut) and claims_end_ms(proposal_of(cut[-2])) >= now_ms
+    return bool(cut) and claims_over_ms(proposal_of(cut[-2])) >= now_ms
 
 
 def _line(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
@@ -429,7 +463,7 @@ def _asked(
         ]
         # Past the end of the claims under it no Accept of it takes anything of ours (section 4.5): the
         # escrow gives no word on it then, and none is needed.
-        claimable = [o for o in freed_by_cutoff if claims_end_ms(proposal_of(o)) >= sent_at]
+        claimable = [o for o in freed_by_cutoff if claims_over_ms(proposal_of(o)) > sent_at]
         vouched = vouched_offers(peer, answer[1:], escrow_did)
         if all(o.digest in vouched and vouched[o.digest] > _bonding_cutoff(o) for o in claimable):
             word = {o.digest: vouched[o.digest] for o in freed_by_cutoff if o.digest in vouched}
@@ -862,7 +896,7 @@ def _final_withdraw(peer: Peer, counter: VerifiedStatement, refused: CoopError |
         )
     why = f"refused for good: {refused}" if refused is not None else "answered without taking it"
     log.warning("our Withdraw of our cut-off Counter %s: the escrow %s", counter.digest.hex()[:12], why)
-    peer.withdraw_final(counter, why, claims_end_ms(proposal_of(counter)))
+    peer.withdraw_final(counter, why, claims_over_ms(proposal_of(counter)))
 
 
 def accept_cut_back(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
