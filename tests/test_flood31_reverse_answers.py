@@ -12,12 +12,17 @@ time), and a property: any set of answers in any order ends as in chain order.
 
 from __future__ import annotations
 
+import base64
+import json
 import random
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from js_run import js_module
 from test_escrow_memory import BOND
 
 from a2a_coop.protocol.errors import CoopError
@@ -178,3 +183,54 @@ def test_answers_to_a_cut_off_counter_end_as_in_chain_order_whatever_order_they_
     answers = _answers(story, moves)
     names = {vs.digest: i for i, vs in enumerate(answers)}
     assert _end(story, _in_order(answers, rng), names) == _end(story, answers, names)
+
+
+_JS_PASSES = """
+import { Verifier } from %s;
+import { readFileSync } from 'node:fs';
+const run = JSON.parse(readFileSync(0, 'utf8'));
+let active = 0, read = 0, recounts = 0;
+for (const name of ["filter", "some", "every", "find", "includes", "reduce", "map", "forEach", "flatMap"]) {
+  const f = Array.prototype[name];
+  Array.prototype[name] = function (...a) {
+    if (active && this[0]?.dhex) read += this.length; // a pass over records reads every one
+    return f.apply(this, a);
+  };
+}
+const recount = Verifier.prototype.recountPastHigherAnswer;
+Verifier.prototype.recountPastHigherAnswer = function (...a) {
+  active += 1;
+  try { return recount.apply(this, a); } finally { active -= 1; }
+};
+const count = Verifier.prototype.countCutOffLine;
+Verifier.prototype.countCutOffLine = function (...a) {
+  recounts += 1;
+  return count.apply(this, a);
+};
+const v = new Verifier({ mode: "sparse", nowMs: null, role: "auditor" });
+const take = (e) => v.accept(Buffer.from(e, 'base64'));
+run.before.forEach(take);
+run.flood.forEach(take);
+console.log(JSON.stringify({ read, recounts, held: v.byDigest.size }));
+"""
+
+
+@pytest.mark.req("NEG-021")
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not on PATH")
+def test_the_js_verifiers_recount_of_a_reverse_flood_reads_the_line_alone() -> None:
+    """The second implementation (finding F105): 300 Rejects of B in reverse chain order, each the new lowest,
+    recount the cut-off line (``countCutOffLine``) each. Each answer passed over the negotiation's records to
+    find a higher one of its key, each recount once more and again per step of the line, and each recount
+    pushed B once more on C's early answers, which every exposure span reads: 300 read 366,878 records. Now
+    an index of records by what they cite (ranked by chain place) answers both, and B is pushed once."""
+    story = _CutOff()
+    flood = [story.alice.reject(story.cut, f"no {i}").envelope for i in range(300)][::-1]
+    run = {"before": [_b64(e) for e in story.before], "flood": [_b64(e) for e in flood]}
+    verifier = Path(__file__).resolve().parent.parent / "examples" / "js_verifier" / "verify.mjs"
+    out = js_module(_JS_PASSES % json.dumps(verifier.as_uri()), stdin=json.dumps(run), timeout=120)
+    assert out["held"] >= len(story.before) + len(flood) - 2 and out["recounts"] >= len(flood) - 1, out
+    assert out["read"] <= 20 * len(flood), out  # a few records per answer: the line, its ends
+
+
+def _b64(envelope: bytes) -> str:
+    return base64.b64encode(envelope).decode()
