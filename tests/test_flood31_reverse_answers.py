@@ -4,7 +4,7 @@ Bob's Counter B of Alice's Counter C (naming escrow E) is cut off by his Accept 
 Every answer Alice then sends to B is taken superseded, and the lowest in her chain is B's answer on the
 cut-off line (SPEC 4.5, NEG-021 (d)): one that comes lower than every one held recounts the line. The
 sender chooses the order: in reverse chain order every Reject recounted it, and each recount passed over
-every statement superseded -- 1,000 Rejects visited 501,498 digests (2.2 s), 5,000 about 12.5 million. A
+every statement superseded -- 1,000 Rejects visited 501,498 digests (2.3 s CPU), 5,000 about 12.5 million. A
 recount now reads an index of the negotiation's superseded statements kept in step as they come
 (:class:`HeldSuperseded`): the line's own statements, a lookup each. Below, the work counted (not the
 time), and a property: any set of answers in any order ends as in chain order.
