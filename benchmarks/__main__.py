@@ -59,6 +59,11 @@ BENCHMARKS: Final[dict[str, tuple[str, str]]] = {
         "the live conformance suite against a reference peer process (full_run_s, slowest_case_s, cases, "
         "mutant_kill_rate)",
     ),
+    "answer_flood": (
+        "benchmarks.answer_flood",
+        "one key's 1,000 answers to a cut-off Counter in chain order, reversed, shuffled (--js: the JS "
+        "verifier's adapter): CPU s each, reverse_vs_forward_cpu",
+    ),
     "js_rederive": (
         "benchmarks.js_rederive",
         "the JS verifier over N trades whose escrow's late Stamp takes back a cut-back contract "

@@ -1374,7 +1374,7 @@ def test_the_js_verifier_counts_what_a_witnessed_accept_beside_an_accepted_count
     got = _edited_disagreements(tmp_path, [("    n.branch = tip;\n", "")], "chains.json")
     assert got == {"chains-297", "chains-298"}
     late = '      if (rec.bodyName === "accept") {\n        // NEG-023 (finding F89)'
-    early = "      (tip.earlyAnswers ??= []).push(rec);\n" + late
+    early = "      if (!tip.earlyAnswers?.includes(rec)) (tip.earlyAnswers ??= []).push(rec);\n" + late
     got = _edited_disagreements(tmp_path, [(early, late)], "chains.json")
     assert got == {f"chains-{i}" for i in (296, 303, 312, 313, 316, 317)}
     replay = "              this.checkContract(shadow, r)?.();\n"

@@ -48,8 +48,9 @@ legal, then signs, then applies it (:meth:`Negotiation.apply`).
 
 from __future__ import annotations
 
+import bisect
 import copy
-from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Callable, Iterable, KeysView, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -673,6 +674,9 @@ class Negotiation:
     # its audit, ESC-014). Set from :attr:`Negotiations.hold_unwitnessed` as one is made. A class default,
     # the escrow's: one pickled before NEG-025 refuses such an Accept, as ESC-014 asks of an escrow.
     hold_unwitnessed: bool = False
+    # How many times :attr:`superseded` changed: what tells a :class:`HeldSuperseded` built from it that it
+    # still fits. A class default: a negotiation pickled before it existed reads 0.
+    superseded_changes: int = 0
 
     def __init__(
         self, first: VerifiedStatement, stamps: StampLookup = _no_stamps, recorded: StampLookup | None = None
@@ -1045,42 +1049,39 @@ class Negotiation:
 
     def cut_off_line(
         self,
-        held: Iterable[VerifiedStatement],
+        held: HeldSuperseded,
+        left_out: AbstractSet[bytes],
         refused: Callable[[VerifiedStatement, VerifiedStatement], bool],
     ) -> list[VerifiedStatement]:
         """SPEC 4.5, NEG-021 (d): the line the witnessed contract's Accept cut off, as a view that held that
-        Accept before the lower answer it passed holds it -- of ``held`` (statements taken superseded, the
-        lower answer and what answers it left out), the answer to the contract's offer the table would have
-        taken (:func:`_continues`; of two, the lower in its issuer's chain), then the answer to that one, and
-        so on, to an Accept, Reject or Withdraw or the last Counter -- or to one that view would have refused
-        (``refused(answer, offer)``: on its issuer's caps, MND-022), which counts nowhere. Its open end
-        becomes :attr:`branch` (the contract's offer when nothing answered it, None once an answer closed
-        it), and the contract of an Accept on it is kept displaced (:attr:`displaced`), as in that view."""
+        Accept before the lower answer it passed holds it -- of ``held`` (statements taken superseded; the
+        lower answer and what answers it, ``left_out``, left out), the answer to the contract's offer the
+        table would have taken (:func:`_continues`; of two, the lower in its issuer's chain), then the answer
+        to that one, and so on, to an Accept, Reject or Withdraw or the last Counter -- or to one that view
+        would have refused (``refused(answer, offer)``: on its issuer's caps, MND-022), which counts nowhere.
+        Its open end becomes :attr:`branch` (the contract's offer when nothing answered it, None once an
+        answer closed it), and the contract of an Accept on it is kept displaced (:attr:`displaced`), as in
+        that view. A lookup per step of the line (:meth:`HeldSuperseded.first_answer`), not a pass over
+        ``held``."""
         c = self.contract
         assert c is not None, "a line is cut off by a witnessed Accept, whose contract the negotiation holds"
-        answering: dict[bytes, list[VerifiedStatement]] = {}
-        for vs in held:
-            if vs.digest != c.accept.digest:
-                answering.setdefault(cited(vs), []).append(vs)
+        left_out = {*left_out, c.accept.digest}
         line: list[VerifiedStatement] = []
         tip: VerifiedStatement | None = c.offer
-        while tip is not None and len(line) < len(answering):
-            found = [vs for vs in answering.get(tip.digest, ()) if _continues(tip, vs)]
-            if not found:
-                break
-            answer = min(found, key=chain_place)
-            if refused(answer, tip):
+        while tip is not None and len(line) < len(held.answering):  # no cycle (each cites an earlier one)
+            answer = held.first_answer(tip, left_out)
+            if answer is None or refused(answer, tip):
                 break
             line.append(answer)
             if answer.body == "accept" and answer.digest not in (self.displaced or {}):
                 self._keep_displaced(Contract(tip, answer, proposal_of(tip)), tip)
-                self._apply_held_to_displaced(answer, answering)
+                self._apply_held_to_displaced(answer, held.answering)
             tip = answer if answer.body == "counter" else None
         self.branch = tip
         return line
 
     def _apply_held_to_displaced(
-        self, accept: VerifiedStatement, answering: dict[bytes, list[VerifiedStatement]]
+        self, accept: VerifiedStatement, answering: Mapping[bytes, list[VerifiedStatement]]
     ) -> None:
         """The statements held (``answering``: by what each cites) of the contract ``accept`` formed, kept
         displaced only now, applied to it as a view that held it first applied them (MND-023): its
@@ -1172,6 +1173,7 @@ class Negotiation:
                 del off_line[o.digest]
                 superseded.discard(o.digest)
             superseded.discard(accept.digest)
+            self.superseded_changes += 1
         i = next(k for k, o in enumerate(self.offers) if o.digest == ref)
         offer = self.offers[i]
         cut += [o.digest for o in self.offers[i + 1 :]]
@@ -1485,6 +1487,7 @@ class Negotiation:
             # not go through the node's snapshot (which restores the shared one by name).
             superseded = self.superseded = set(superseded)
         superseded.update(digests)
+        self.superseded_changes += 1
 
     def _effective_ms(self, vs: VerifiedStatement, c: Contract) -> int | None:
         """The effective time of the held BreachClaim or Revoke ``vs`` (WIT-005): the earliest Stamp of it
@@ -1946,3 +1949,64 @@ class Negotiations:
                 f"{offer.issuer:.40} already committed this exclusive_key in another contract",
                 requirement="NEG-009",
             )
+
+
+class HeldSuperseded:
+    """A negotiation's statements held superseded (NEG-018) by the statement each cites -- what the recount
+    of a line its witnessed Accept cut off reads (SPEC 4.5, NEG-021 (d)) -- and, of each statement, the
+    answers that may continue it ranked by their place in their issuer's chain: a key's flood of answers to
+    one statement costs each recount a lookup, not a pass over them, whatever order they came in -- the
+    sender's choice (flood31: 1,000 Rejects in reverse chain order visited half a million digests). Kept in
+    step as statements are taken superseded one by one (:meth:`keep_up`); built again from the statements
+    held once :attr:`Negotiation.superseded` changed otherwise (:meth:`fits`)."""
+
+    def __init__(self, neg: Negotiation, held: Iterable[VerifiedStatement]) -> None:
+        self.neg, self.of, self.changes = neg, neg.superseded, neg.superseded_changes
+        self.size = len(neg.superseded)
+        self.answering: dict[bytes, list[VerifiedStatement]] = {}  # in the order taken
+        self._ranked: dict[bytes, list[VerifiedStatement]] = {}  # lowest in its issuer's chain first
+        for vs in held:
+            self._add(vs)
+
+    def _add(self, vs: VerifiedStatement) -> None:
+        ref = cited(vs)
+        self.answering.setdefault(ref, []).append(vs)
+        if vs.body in _TRADE_EVENTS and vs.body != "offer":
+            bisect.insort(self._ranked.setdefault(ref, []), vs, key=chain_place)
+
+    def fits(self, neg: Negotiation) -> bool:
+        """Whether it is built from ``neg``'s superseded statements as they stand."""
+        return neg is self.neg and neg.superseded is self.of and neg.superseded_changes == self.changes
+
+    def keep_up(self, neg: Negotiation, vs: VerifiedStatement) -> bool:
+        """``vs`` was just applied to ``neg``: add it if that took it superseded, the set's one change since;
+        False if the set changed otherwise (build it again)."""
+        if self.fits(neg):
+            return True
+        if (
+            neg is not self.neg
+            or neg.superseded is not self.of
+            or neg.superseded_changes != self.changes + 1
+            or len(self.of) != self.size + 1
+            or vs.digest not in self.of
+        ):
+            return False
+        self.changes, self.size = neg.superseded_changes, self.size + 1
+        self._add(vs)
+        return True
+
+    def first_answer(self, tip: VerifiedStatement, left_out: AbstractSet[bytes]) -> VerifiedStatement | None:
+        """The answer to ``tip`` held superseded, but those of ``left_out``, the transition table would have
+        taken (:func:`_continues`; of two, the lower in its issuer's chain). One that cannot continue ``tip``
+        never will (it depends on the two statements alone): dropped from the ranking for good."""
+        ranked = self._ranked.get(tip.digest)
+        i = 0
+        while ranked is not None and i < len(ranked):
+            vs = ranked[i]
+            if not _continues(tip, vs):
+                del ranked[i]
+            elif vs.digest in left_out:
+                i += 1
+            else:
+                return vs
+        return None
