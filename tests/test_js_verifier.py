@@ -68,7 +68,7 @@ COVERED = {
 
 def _node(*args: str) -> subprocess.CompletedProcess[str]:
     """The JS verifier run on ``args``. Its timeout catches a hang, not slowness: a read of every vector
-    file takes about 5 CPU seconds, and on a machine shared by several suites it passed 60 s of wall
+    file takes about 4 CPU seconds, and on a machine shared by several suites it passed 60 s of wall
     time (the run was killed and the test failed in three of this session's four full runs)."""
     assert NODE is not None
     return subprocess.run(
