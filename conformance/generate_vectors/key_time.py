@@ -90,6 +90,7 @@ def groups() -> list[Group]:
         own_revocation_twice(),  # KEY-013 with RPL-002: last, no tcId moved
         disowned_stamp_revoked_again(),  # KEY-009 (d): last, no tcId moved
         bound_first_at_the_escrow(),  # KEY-011 (b): last, no tcId moved
+        rotated_accept_held(),  # KEY-009 (c) with KEY-005 and NEG-009: last, no tcId moved
     ]
 
 
@@ -3123,5 +3124,51 @@ def bound_first_at_the_escrow() -> Group:
         "KEY_REVOKED",
         "RevokedKey",
         twin=[*dave.setup, d_mandate.envelope, p_after.envelope, t_first.envelope],
+    )
+    return g
+
+
+def rotated_accept_held() -> Group:
+    """KEY-009 (c) with KEY-005 and NEG-009: UnwitnessedHeld's exclusive_key story with Alice's key rotated
+    out instead of revoked -- the thief's Accept of Bob's offer naming no escrow is signed above her
+    KeyRotation, which the view hears after that Accept and before Bob's trade with Carol under the same
+    exclusive_key: every one held, the contract the disowned Accept formed un-booked for Bob when the
+    rotation came. The thirty-first session's run (Verifier._commit) found a rotation's un-booking
+    unpinned: every UnwitnessedHeld vector ends the thief's key with a revocation."""
+    g = Group("RotatedAcceptHeld", "sparse")
+    clock = FixedClock()
+    bob, carol, alice = Party("bob", clock), Party("carol", clock), Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    slot = b"bobs-one-slot"
+    to_alice = bob.offer(alice, _sixty(bob, slot), ttl_ms=60_000)
+    rotation = alice.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("alice-2", clock).did),
+        mandate=b"",
+    )
+    clock.advance(2_000)
+    thief = alice.accept(to_alice)  # with the rotated-out key, above the rotation in its chain
+    clock.advance(30 * DAY_MS)
+    to_carol = bob.offer(carol, _sixty(bob, slot))
+    clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    g.add(
+        "Bob offers Alice a trade naming no escrow under an exclusive_key; her key rotates out (a "
+        "KeyRotation), and a thief holding the old key accepts Bob's offer above the rotation; the view "
+        "hears the rotation after that Accept; Bob offers Carol the same and Carol accepts: every one held "
+        "-- the disowned Accept, no escrow able to witness it, binds Bob to nothing (NEG-009)",
+        ["KEY-009", "KEY-005", "NEG-009"],
+        [
+            *alice.setup,
+            *bob.setup,
+            *carol.setup,
+            binding.envelope,
+            to_alice.envelope,
+            thief.envelope,
+            rotation.envelope,
+            to_carol.envelope,
+            carol_accept.envelope,
+        ],
     )
     return g
