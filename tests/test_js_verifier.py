@@ -56,7 +56,7 @@ COVERED = {
     "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 196,
+    "keytime": 197,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,

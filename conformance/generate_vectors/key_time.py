@@ -91,6 +91,7 @@ def groups() -> list[Group]:
         disowned_stamp_revoked_again(),  # KEY-009 (d): last, no tcId moved
         bound_first_at_the_escrow(),  # KEY-011 (b): last, no tcId moved
         rotated_accept_held(),  # KEY-009 (c) with KEY-005 and NEG-009: last, no tcId moved
+        hand_over_heard_first(),  # ESC-022: last, no tcId moved
     ]
 
 
@@ -1122,6 +1123,7 @@ def _hand_over(
     thief_binding: bool = False,
     succeeds: str | None = None,
     thief_back: bool = False,
+    mandate_first: bool = False,
 ) -> tuple[list[bytes], int]:
     """Alice's bonded trade with Bob at escrow key K1 (its principal P): K1 stamps it and locks both bonds;
     Bob never delivers and Alice claims after the deadline. Then K1 is revoked (``revoked``: by "principal"
@@ -1135,8 +1137,9 @@ def _hand_over(
     Release).
     ``thief_binding``: before the revocation, the thief binds K1 to its own principal T (a Stamp by K1
     under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1).
-    ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011). Returns
-    the envelopes, ending with K2's Ruling, Forfeit and Release, and the Ruling's index."""
+    ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011).
+    ``mandate_first``: the view hears K2's Mandate before K1's revocation. Returns the envelopes, ending
+    with K2's Ruling, Forfeit and Release, and the Ruling's index."""
     clock, alice, bob, esc, offer, accept, claim, out = claimed_breach(BOND)
     nid = offer.header.negotiation_id
     m = identity_pb2.Mandate()
@@ -1157,10 +1160,13 @@ def _hand_over(
             esc.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=1)).envelope
         )
         clock.advance(1)
+    revocation: list[bytes] = []
     if revoked:
         revoker = esc.principal if revoked == "principal" else esc.agent
         rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms + effective_in_ms)
-        out.append(revoker.sign("key_revocation", rev).envelope)
+        revocation.append(revoker.sign("key_revocation", rev).envelope)
+    if not mandate_first:
+        out += revocation
     successors = []
     held_back: list[bytes] = []
     for name in ("escrow2", "escrow3") if second else ("escrow2",):
@@ -1173,6 +1179,8 @@ def _hand_over(
         succ.mandate_vs = appointer_key.sign("mandate", m, ttl_ms=365 * DAY_MS)
         (held_back if second == "after" and successors else out).append(succ.mandate_vs.envelope)
         successors.append(succ)
+    if mandate_first:
+        out += revocation
     k2 = successors[0]
     out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
     if second == "lapse_first":
@@ -3170,5 +3178,24 @@ def rotated_accept_held() -> Group:
             to_carol.envelope,
             carol_accept.envelope,
         ],
+    )
+    return g
+
+
+def hand_over_heard_first() -> Group:
+    """ESC-022: EscrowHandOver's first story -- K1 revoked by its principal P, which appoints K2 to succeed
+    it; K2 stamps Alice's claim and upholds it -- with K2's Mandate heard before K1's revocation: the view
+    honours the hand-over when the revocation comes, and K2's Ruling, Forfeit and Release are taken as
+    when the revocation came first. The thirty-first session's run (Verifier._commit) found the hand-over's
+    re-check at a revocation unpinned: every EscrowHandOver vector shows the revocation first."""
+    g = Group("HandOverHeardFirst", "sparse")
+    envelopes, _ = _hand_over(mandate_first=True)
+    g.add(
+        "Alice's bonded trade at escrow key K1; Alice claims; P's Mandate for K2 naming K1 in succeeds, "
+        "heard first, then P's revocation of K1; K2 stamps the claim and, a response window later, upholds "
+        "it, forfeits Bob's bond to Alice and releases hers: every one taken -- K2 acts for K1 from the "
+        "revocation's effective_ms, whichever of the two the view heard first",
+        ["ESC-022", "KEY-004", "WIT-005"],
+        envelopes,
     )
     return g
