@@ -56,7 +56,7 @@ COVERED = {
     "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 187,
+    "keytime": 197,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -474,11 +474,12 @@ def test_the_js_verifier_binds_the_offerer_to_nothing_by_a_thiefs_disowned_accep
     """KEY-009 (c) also (F45): a contract whose Accept no escrow can witness and is disowned counts toward
     none of the offerer's caps and holds none of its exclusive_keys. The reading before (such a contract
     counted as any), written into a copy of the JS verifier, disagrees with exactly keytime.json's last
-    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148), and
-    DisownedUnderThePrincipal's (180-183: through the principal's Mandate, or at the very effective_ms)."""
+    group's valid vectors, the revocation heard before or after the thief's Accept (144, 145, 147, 148),
+    DisownedUnderThePrincipal's (180-183: through the principal's Mandate, or at the very effective_ms), and
+    RotatedAcceptHeld's (196: the thief's Accept above a KeyRotation)."""
     now = "return this.evidenceView && !escrowOf(c.offerRec) && disowned(this, c.acceptRec);"
     got = _edited_disagreements(tmp_path, [(now, "return false;")], "keytime.json")
-    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148, 180, 181, 182, 183)}
+    assert got == {f"keytime-{i}" for i in (144, 145, 147, 148, 180, 181, 182, 183, 196)}
 
 
 @pytest.mark.req("ATT-003")
@@ -521,10 +522,11 @@ NO_NEGOTIATION_READINGS = {
         "  keptAsEvidence(rec) {\n    return this.evidenceView && "
         '(rec.bodyName === "mandate" || NEGOTIATION_BODIES.has(rec.bodyName));',
         # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
-        # revocation above a rotation, whatever it keeps as evidence; 186 and 187 (DisownedStampBeside): the
-        # thief's Stamp heard after the revocation
+        # revocation above a rotation, whatever it keeps as evidence; 186, 187 (DisownedStampBeside) and 189
+        # (DisownedStampRevokedAgain): the thief's Stamp heard after the revocation; 188 (OwnRevocationTwice):
+        # the key's own revocation heard again, refused for its revocation before it is found a replay
         {"rules-55", "ratings-49"}
-        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187)},
+        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187, 188, 189)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",

@@ -40,6 +40,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 from conformance.generate_vectors import chains
 from conformance.generate_vectors._common import Group, draft, seal
+from conformance.generate_vectors.freshness import REPLAY as _REPLAY
 from conformance.generate_vectors.negotiation import claimed_breach
 
 __all__ = ["FILE", "groups"]
@@ -86,6 +87,11 @@ def groups() -> list[Group]:
         own_revocation_after_rotation_at_the_escrow(),  # KEY-005 with KEY-013 at an escrow: last
         disowned_under_the_principal(),  # KEY-009 (c) with MND-012: last, no tcId moved
         disowned_stamp_beside_a_witnessing_one(),  # KEY-009 (d): last, no tcId moved
+        own_revocation_twice(),  # KEY-013 with RPL-002: last, no tcId moved
+        disowned_stamp_revoked_again(),  # KEY-009 (d): last, no tcId moved
+        bound_first_at_the_escrow(),  # KEY-011 (b): last, no tcId moved
+        rotated_accept_held(),  # KEY-009 (c) with KEY-005 and NEG-009: last, no tcId moved
+        hand_over_heard_first(),  # ESC-022: last, no tcId moved
     ]
 
 
@@ -1117,6 +1123,7 @@ def _hand_over(
     thief_binding: bool = False,
     succeeds: str | None = None,
     thief_back: bool = False,
+    mandate_first: bool = False,
 ) -> tuple[list[bytes], int]:
     """Alice's bonded trade with Bob at escrow key K1 (its principal P): K1 stamps it and locks both bonds;
     Bob never delivers and Alice claims after the deadline. Then K1 is revoked (``revoked``: by "principal"
@@ -1130,8 +1137,9 @@ def _hand_over(
     Release).
     ``thief_binding``: before the revocation, the thief binds K1 to its own principal T (a Stamp by K1
     under T's Mandate for K1) and T appoints K2. ``succeeds``: the field as written (default K1).
-    ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011). Returns
-    the envelopes, ending with K2's Ruling, Forfeit and Release, and the Ruling's index."""
+    ``thief_back``: before the revocation, K1's thief revokes K1 itself back to 1 ms (KEY-011).
+    ``mandate_first``: the view hears K2's Mandate before K1's revocation. Returns the envelopes, ending
+    with K2's Ruling, Forfeit and Release, and the Ruling's index."""
     clock, alice, bob, esc, offer, accept, claim, out = claimed_breach(BOND)
     nid = offer.header.negotiation_id
     m = identity_pb2.Mandate()
@@ -1152,10 +1160,13 @@ def _hand_over(
             esc.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=1)).envelope
         )
         clock.advance(1)
+    revocation: list[bytes] = []
     if revoked:
         revoker = esc.principal if revoked == "principal" else esc.agent
         rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms + effective_in_ms)
-        out.append(revoker.sign("key_revocation", rev).envelope)
+        revocation.append(revoker.sign("key_revocation", rev).envelope)
+    if not mandate_first:
+        out += revocation
     successors = []
     held_back: list[bytes] = []
     for name in ("escrow2", "escrow3") if second else ("escrow2",):
@@ -1168,6 +1179,8 @@ def _hand_over(
         succ.mandate_vs = appointer_key.sign("mandate", m, ttl_ms=365 * DAY_MS)
         (held_back if second == "after" and successors else out).append(succ.mandate_vs.envelope)
         successors.append(succ)
+    if mandate_first:
+        out += revocation
     k2 = successors[0]
     out.append(k2.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope)
     if second == "lapse_first":
@@ -2937,4 +2950,252 @@ def disowned_stamp_beside_a_witnessing_one() -> Group:
             ["KEY-009", "WIT-005", "CMT-002"],
             [*base, *(vs.envelope for vs in heard), uphold.envelope],
         )
+    return g
+
+
+def own_revocation_twice() -> Group:
+    """KEY-013 with RPL-002: a key's own KeyRevocation, which a sparse view takes beside the key's chain
+    holding no nonce, is still remembered by its digest -- the same envelope heard again is REPLAYED, not
+    judged again (where the key's revocation, from its own issued_at_ms, would refuse it KEY_REVOKED). The
+    thirty-first session's run (Verifier._commit) found the digest it is remembered by unpinned."""
+    g = Group("OwnRevocationTwice", "sparse")
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
+    clock.advance(1_000)
+    own = alice.agent.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    setup = [*alice.setup, *bob.setup, binding.envelope]
+    g.add(
+        "Alice's key revokes itself (taken beside her chain, holding no nonce: KEY-013), and the same "
+        "envelope is heard again: REPLAYED -- a statement taken is remembered by its digest (RPL-002)",
+        ["RPL-002", "KEY-013"],
+        [*setup, own.envelope, own.envelope],
+        "REPLAYED",
+        "Replay",
+        no_twin=_REPLAY,
+    )
+    return g
+
+
+def disowned_stamp_revoked_again() -> Group:
+    """KEY-009 (d): DisownedStampBeside's story with the escrow key revoked twice by its principal, the second
+    revocation heard after the thief's Stamp: the view weighs the Stamps it holds again and finds the same --
+    the thief's Stamp still disowned, the escrow's first still witnessing -- so the Ruling is taken. The
+    thirty-first session's run (Verifier._commit) found the record of the Stamps a view holds as disowned,
+    kept at the Stamp's commit, read by no vector."""
+    g = Group("DisownedStampRevokedAgain", "sparse")
+    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
+    nid = offer.header.negotiation_id
+    honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(10)
+    theft = clock.now_ms
+    clock.advance(10)
+    thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+    clock.advance(3_600_001)
+    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
+    stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    again = esc.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft, reason="stolen")
+    )
+    g.add(
+        "the escrow stamps Alice's claim, its key is stolen and revoked by its principal from the theft "
+        "(heard first), the thief stamps the claim again, the principal revokes the key a second time from "
+        "the same millisecond, then the escrow key's Ruling upholding the claim a response window later: "
+        "taken -- the thief's Stamp stays disowned (KEY-009 (d)), the escrow's first Stamp still puts the "
+        "claim in force",
+        ["KEY-009", "WIT-005", "CMT-002"],
+        [*base, stolen.envelope, honest.envelope, thief_stamp.envelope, again.envelope, uphold.envelope],
+    )
+    return g
+
+
+def _checkpoint(party: Party, under: bytes, chain: list[bytes]) -> VerifiedStatement:
+    """A Checkpoint of ``party``'s key a second on, under the Mandate ``under``, its log the digests of
+    ``chain`` (the key's statements before it), to which it is added."""
+    party.clock.advance(1_000)
+    vs = party.agent.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root(chain)), mandate=under)
+    chain.append(vs.digest)
+    return vs
+
+
+def bound_first_at_the_escrow() -> Group:
+    """KEY-011 (b) at an escrow (no KEY-009 exception): a principal's revocation reaches back to its
+    effective_ms over the key's statements under another principal's Mandates only when the key was bound
+    to the revoker no later than to that other principal -- by the earliest statement held binding it to
+    each, or the statement being checked when it is the earliest. The first four statements checked are
+    dated before the revocation was issued, so only a reach back to effective_ms refuses one; the last two
+    are at the key's first seq, which a reach covers too. The thirty-first session's run
+    (Verifier._bound_first, _reach) found the order of the two bindings and the reach's seq floor
+    unpinned: OwnRevocationReach's thief statements were all dated after the revocation."""
+    g = Group("BoundFirstAtTheEscrow", "sparse", role="escrow")
+    for first in ("her principal", "the thief's principal"):
+        clock = FixedClock()
+        alice, thief = Party("alice", clock), Party("thief", clock)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(alice.mandate_vs.statement.mandate)
+        t_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        chain: list[bytes] = []
+        p, t = alice.mandate_vs.digest, t_mandate.digest
+        if first == "her principal":
+            p_bind, t_bind, t_next = (
+                _checkpoint(alice, p, chain),
+                _checkpoint(alice, t, chain),
+                _checkpoint(alice, t, chain),
+            )
+        else:
+            t_bind, p_bind, t_next = (
+                _checkpoint(alice, t, chain),
+                _checkpoint(alice, p, chain),
+                _checkpoint(alice, t, chain),
+            )
+        clock.advance(1_000)
+        back = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1)
+        )
+        setup = [*alice.setup, t_mandate.envelope]
+        if first == "her principal":
+            g.add(
+                "Alice's key is bound to her principal P, then a thief binds it to its principal T (a "
+                "Checkpoint under T's Mandate) and signs another statement under it; P then revokes the key "
+                "back to 1 ms, heard before that statement: refused KEY_REVOKED -- bound to P first, the "
+                "key's statements under T's Mandates are reached back to the effective_ms, though dated "
+                "before the revocation was issued",
+                ["KEY-011", "KEY-004", "KEY-007"],
+                [*setup, p_bind.envelope, t_bind.envelope, back.envelope, t_next.envelope],
+                "KEY_REVOKED",
+                "RevokedKey",
+                twin=[*setup, p_bind.envelope, t_bind.envelope, t_next.envelope],
+            )
+            g.add(
+                "the same, the revocation heard before the thief's binding statement: refused KEY_REVOKED -- "
+                "the statement checked is the key's earliest under T's Mandate, after its binding to P",
+                ["KEY-011", "KEY-004", "KEY-007"],
+                [*setup, p_bind.envelope, back.envelope, t_bind.envelope],
+                "KEY_REVOKED",
+                "RevokedKey",
+                twin=[*setup, p_bind.envelope, t_bind.envelope],
+            )
+        else:
+            g.add(
+                "Alice's key is bound to a principal T first (a Checkpoint under T's Mandate), then to P, "
+                "then signs another statement under T's Mandate; P revokes the key back to 1 ms, heard before"
+                " that statement: taken -- bound to T first, its statements under T's Mandates are reached "
+                "from the revocation's issued_at_ms only, whatever P's binding came before them",
+                ["KEY-011", "KEY-004", "KEY-007"],
+                [*setup, t_bind.envelope, p_bind.envelope, back.envelope, t_next.envelope],
+            )
+            g.add(
+                "the same, P's revocation heard before the key's earliest statement under T's Mandate (dated "
+                "before its binding to P): taken -- the statement checked binds the key to T, and before P",
+                ["KEY-011", "KEY-004", "KEY-007"],
+                [*setup, p_bind.envelope, back.envelope, t_bind.envelope],
+            )
+    # The reach's seq floor: a principal's revocation reaches the key's first statement (seq 0) too.
+    clock = FixedClock()
+    alice, thief = Party("alice", clock), Party("thief", clock)
+    clock.advance(1_000)
+    p_first = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    p_second = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([p_first.digest])))
+    clock.advance(1_000)
+    back = alice.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1))
+    g.add(
+        "Alice's key signs two statements under her principal P's Mandate (seqs 0 and 1); P revokes the key "
+        "back to 1 ms, heard after the second and before the first: the first refused KEY_REVOKED -- a "
+        "principal's revocation reaches back over the key's statements under its Mandates at every seq",
+        ["KEY-011", "KEY-004"],
+        [*alice.setup, p_second.envelope, back.envelope, p_first.envelope],
+        "KEY_REVOKED",
+        "RevokedKey",
+        twin=[*alice.setup, p_second.envelope, p_first.envelope],
+    )
+    # A second key, Dave's: its first statement under T's Mandate is dated after P's revocation was issued.
+    dave = Party("dave", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(dave.mandate_vs.statement.mandate)
+    d_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    clock.advance(1_000)
+    d_back = dave.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=dave.did, effective_ms=1))
+    clock.advance(1_000)
+    t_first = dave.agent.sign(
+        "checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), mandate=d_mandate.digest
+    )
+    clock.advance(1_000)
+    p_after = dave.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([t_first.digest])))
+    g.add(
+        "Dave's principal P revokes his key back to 1 ms; the key's first statement (seq 0, under a principal"
+        " T's Mandate) is dated after the revocation was issued, its next under P's Mandate; the revocation "
+        "heard after the second and before the first: the first refused KEY_REVOKED -- bound to P later, the "
+        "key's statements under T's Mandates are reached from the revocation's issued_at_ms, at every seq",
+        ["KEY-011", "KEY-004", "KEY-007"],
+        [*dave.setup, d_mandate.envelope, p_after.envelope, d_back.envelope, t_first.envelope],
+        "KEY_REVOKED",
+        "RevokedKey",
+        twin=[*dave.setup, d_mandate.envelope, p_after.envelope, t_first.envelope],
+    )
+    return g
+
+
+def rotated_accept_held() -> Group:
+    """KEY-009 (c) with KEY-005 and NEG-009: UnwitnessedHeld's exclusive_key story with Alice's key rotated
+    out instead of revoked -- the thief's Accept of Bob's offer naming no escrow is signed above her
+    KeyRotation, which the view hears after that Accept and before Bob's trade with Carol under the same
+    exclusive_key: every one held, the contract the disowned Accept formed un-booked for Bob when the
+    rotation came. The thirty-first session's run (Verifier._commit) found a rotation's un-booking
+    unpinned: every UnwitnessedHeld vector ends the thief's key with a revocation."""
+    g = Group("RotatedAcceptHeld", "sparse")
+    clock = FixedClock()
+    bob, carol, alice = Party("bob", clock), Party("carol", clock), Party("alice", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    slot = b"bobs-one-slot"
+    to_alice = bob.offer(alice, _sixty(bob, slot), ttl_ms=60_000)
+    rotation = alice.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("alice-2", clock).did),
+        mandate=b"",
+    )
+    clock.advance(2_000)
+    thief = alice.accept(to_alice)  # with the rotated-out key, above the rotation in its chain
+    clock.advance(30 * DAY_MS)
+    to_carol = bob.offer(carol, _sixty(bob, slot))
+    clock.advance(1_000)
+    carol_accept = carol.accept(to_carol)
+    g.add(
+        "Bob offers Alice a trade naming no escrow under an exclusive_key; her key rotates out (a "
+        "KeyRotation), and a thief holding the old key accepts Bob's offer above the rotation; the view "
+        "hears the rotation after that Accept; Bob offers Carol the same and Carol accepts: every one held "
+        "-- the disowned Accept, no escrow able to witness it, binds Bob to nothing (NEG-009)",
+        ["KEY-009", "KEY-005", "NEG-009"],
+        [
+            *alice.setup,
+            *bob.setup,
+            *carol.setup,
+            binding.envelope,
+            to_alice.envelope,
+            thief.envelope,
+            rotation.envelope,
+            to_carol.envelope,
+            carol_accept.envelope,
+        ],
+    )
+    return g
+
+
+def hand_over_heard_first() -> Group:
+    """ESC-022: EscrowHandOver's first story -- K1 revoked by its principal P, which appoints K2 to succeed
+    it; K2 stamps Alice's claim and upholds it -- with K2's Mandate heard before K1's revocation: the view
+    honours the hand-over when the revocation comes, and K2's Ruling, Forfeit and Release are taken as
+    when the revocation came first. The thirty-first session's run (Verifier._commit) found the hand-over's
+    re-check at a revocation unpinned: every EscrowHandOver vector shows the revocation first."""
+    g = Group("HandOverHeardFirst", "sparse")
+    envelopes, _ = _hand_over(mandate_first=True)
+    g.add(
+        "Alice's bonded trade at escrow key K1; Alice claims; P's Mandate for K2 naming K1 in succeeds, "
+        "heard first, then P's revocation of K1; K2 stamps the claim and, a response window later, upholds "
+        "it, forfeits Bob's bond to Alice and releases hers: every one taken -- K2 acts for K1 from the "
+        "revocation's effective_ms, whichever of the two the view heard first",
+        ["ESC-022", "KEY-004", "WIT-005"],
+        envelopes,
+    )
     return g
