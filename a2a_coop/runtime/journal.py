@@ -122,8 +122,9 @@ from a2a_coop.protocol.archive import EVIDENCE_BOOK
 from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 
-# 2: the nonce column and the indexes reads from the journal use; 3: the forgotten table.
-SCHEMA_VERSION: Final = 3
+# 2: the nonce column and the indexes reads from the journal use; 3: the forgotten table; 4: its rows by
+# position (what a start drops).
+SCHEMA_VERSION: Final = 4
 APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
 OUT: Final = "out"
 IN: Final = "in"
@@ -170,6 +171,12 @@ CREATE TABLE forgotten (
 CREATE INDEX forgotten_latest ON forgotten (book, latest);
 """
 
+# The forgotten rows by the position they were written at: a start drops those written after what its
+# memory holds (:meth:`Journal.drop_forgotten`), a range of this index -- without it, a scan of the table,
+# which grows with the peer's life (the evidence books are never dropped). Version 4 added it; a file of an
+# earlier version gets it when opened.
+_FORGOTTEN_POSITION_V4: Final = "CREATE INDEX forgotten_position ON forgotten (position)"
+
 _SCHEMA: Final = f"""
 -- did:key strings (about 56 bytes) interned as small integers: rows and the index stay small.
 CREATE TABLE issuers (
@@ -200,7 +207,8 @@ CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL                -- msgpack
 ) WITHOUT ROWID;
-{_FORGOTTEN_V3}
+{_FORGOTTEN_V3};
+{_FORGOTTEN_POSITION_V4};
 """
 
 _INSERT: Final = (
@@ -1526,10 +1534,12 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif app_id != APPLICATION_ID:
             raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
-        elif version in (1, 2):
+        elif version in (1, 2, 3):
             if version == 1:
                 _migrate_v1(conn)
-            _migrate_v2(conn)
+            if version <= 2:
+                _migrate_v2(conn)
+            _migrate_v3(conn)
         elif version != SCHEMA_VERSION:
             raise JournalSchemaUnknown(
                 f"{path} has journal schema version {version}; this a2a-coop knows only "
@@ -1560,4 +1570,11 @@ def _migrate_v2(conn: sqlite3.Connection) -> None:
     for stmt in _FORGOTTEN_V3.split(";"):
         if stmt.strip():
             conn.execute(stmt)
+    conn.execute("PRAGMA user_version = 3")
+
+
+def _migrate_v3(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4 inside the open transaction: the forgotten rows indexed by position (one pass over
+    the table, once)."""
+    conn.execute(_FORGOTTEN_POSITION_V4)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
