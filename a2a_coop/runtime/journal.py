@@ -1069,8 +1069,15 @@ class Journal:
             TypeError: msgpack cannot encode ``value``.
             JournalError: SQLite failed.
         """
-        packed = _pack(value)
-        self._write(lambda cur: cur.execute(_UPSERT_META, (key, packed)))
+        self.wait(self.stage_meta(key, value))
+
+    def stage_meta(self, key: str, value: Any) -> Ticket:
+        """:meth:`put_meta`, staged (see :meth:`stage`): durable once :meth:`wait` returns for it.
+
+        Raises:
+            TypeError: msgpack cannot encode ``value`` (nothing is staged).
+        """
+        return self.stage(_bind(_upsert_meta, (key, _pack(value))))
 
     def delete_meta(self, key: str) -> None:
         """Remove what :meth:`put_meta` stored under ``key`` (nothing if none), durably.
@@ -1093,6 +1100,15 @@ class Journal:
             JournalError: SQLite failed, or this is a reader (``lock=False``: another process may be
                 writing; what it would have written stays in memory).
         """
+        self.wait(self.stage_forgotten(records))
+
+    def stage_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> Ticket:
+        """:meth:`keep_forgotten`, staged (see :meth:`stage`): durable once :meth:`wait` returns for it,
+        at the position of the last statement recorded when it commits.
+
+        Raises:
+            JournalError: this is a reader (nothing is staged).
+        """
         if not self.writer:
             raise JournalError(f"{self.path}: opened to read (lock=False): forgotten records are not written")
         rows = list(records)
@@ -1105,7 +1121,7 @@ class Journal:
                 [(book, key, latest, position, record) for book, key, latest, record in rows],
             )
 
-        self._write(put)
+        return self.stage(put)
 
     def drop_forgotten(self, after: int) -> None:
         """Delete the forgotten rows written at a position after ``after`` (0: all), durably: a peer
@@ -1407,6 +1423,10 @@ class Journal:
         names = ("journal_mode", "synchronous", "foreign_keys", "user_version", "application_id")
         with self._io:
             return {name: self._cur.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+
+def _upsert_meta(cur: sqlite3.Cursor, key: str, packed: bytes) -> None:
+    cur.execute(_UPSERT_META, (key, packed))
 
 
 def _bind(fn: Callable[..., None], args: tuple[Any, ...]) -> Callable[[sqlite3.Cursor], None]:
