@@ -371,10 +371,11 @@ def test_fresh_identities_cannot_fill_the_open_negotiations_of_a_peer(pair: Pair
         peer.journal.close()  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_journal_is_migrated_when_opened(pair: Pair, tmp_path: Path, version: int) -> None:
     """A journal written before the nonce column and read indexes (version 1) gets them, filled from the
-    envelopes; one before the forgotten table (versions 1 and 2) gets it, empty (its rows are derived)."""
+    envelopes; one before the forgotten table (versions 1 and 2) gets it, empty (its rows are derived); one
+    before its index by position (versions 1 to 3) gets that."""
     import sqlite3
 
     from a2a_coop.runtime.journal import SCHEMA_VERSION
@@ -383,7 +384,9 @@ def test_an_older_journal_is_migrated_when_opened(pair: Pair, tmp_path: Path, ve
     pair.close()
     path = pair.directory / "bob.db"
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE forgotten")
+    conn.execute("DROP INDEX forgotten_position")
+    if version <= 2:
+        conn.execute("DROP TABLE forgotten")
     if version == 1:
         for index in ("statements_nonce", "statements_seq", "statements_negotiation"):
             conn.execute(f"DROP INDEX {index}")
@@ -392,7 +395,9 @@ def test_an_older_journal_is_migrated_when_opened(pair: Pair, tmp_path: Path, ve
     conn.commit()
     conn.close()
     with Journal.open(path, durability="normal") as journal:
-        assert journal.pragmas()["user_version"] == SCHEMA_VERSION == 3
+        assert journal.pragmas()["user_version"] == SCHEMA_VERSION == 4
+        indexes = journal._read("SELECT name FROM sqlite_schema WHERE tbl_name = 'forgotten'", (), many=True)
+        assert ("forgotten_position",) in indexes
         offer = sent[0]
         assert journal.by_nonce(offer.issuer, offer.header.nonce) == offer.digest
         assert len(journal.negotiation(offer.header.negotiation_id)) >= 4
@@ -525,3 +530,53 @@ def test_forgotten_since_reads_one_range_of_the_index_its_edges_included(
         journal.drop_forgotten(0)
         assert journal.forgotten_since(b"m", b"") == [] == journal.forgotten_since(b"m2", b"")
         assert journal.forgotten_since(evidence, b"") == [(b"kept", b"kept")]
+
+
+@pytest.mark.parametrize("migrated", [False, True])
+def test_a_start_drops_the_forgotten_rows_by_a_range_of_the_position_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated: bool
+) -> None:
+    """proof31: ``drop_forgotten`` (once per start) deletes the rows written after a position as a search of
+    the ``forgotten_position`` index -- a journal of version 3 gets it when opened -- not a scan of the table,
+    which the evidence books, never dropped, grow all the peer's life. Rows at or before the position stay."""
+    import sqlite3
+
+    from a2a_coop.protocol.archive import EVIDENCE_BOOK
+    from a2a_coop.testing import FixedClock, Party
+
+    path = tmp_path / "j.db"
+    if migrated:  # a journal of version 3, as proof30 left it: no index by position
+        Journal.open(path, durability="normal").close()
+        conn = sqlite3.connect(path)
+        conn.execute("DROP INDEX forgotten_position")
+        conn.execute("PRAGMA user_version = 3")
+        conn.commit()
+        conn.close()
+    with Journal.open(path, durability="normal") as journal:
+        journal.keep_forgotten([(b"m", b"before", b"", b"r")])  # position 0
+        journal.record_batch([(Party("alice", FixedClock()).mandate_vs, [], False)], at_ms=0)  # position 1
+        journal.keep_forgotten([(b"m", b"after", b"", b"r"), (EVIDENCE_BOOK + b"x", b"kept", b"", b"r")])
+        deletes: list[tuple[str, tuple[object, ...]]] = []
+        write = journal._write
+
+        def traced(fn: object, *args: object) -> None:
+            def run(cur: sqlite3.Cursor) -> None:
+                execute = cur.execute
+
+                class Tracing:
+                    def execute(self, sql: str, params: tuple[object, ...] = ()) -> object:
+                        deletes.append((sql, params))
+                        return execute(sql, params)
+
+                fn(Tracing(), *args)  # type: ignore[operator]
+
+            write(run)
+
+        monkeypatch.setattr(journal, "_write", traced)
+        journal.drop_forgotten(0)
+        assert {key for key, _ in journal.forgotten_since(b"m", b"")} == {b"before"}  # written at 0: kept
+        assert journal.forgotten_since(EVIDENCE_BOOK + b"x", b"") == [(b"kept", b"r")]
+        assert len(deletes) == 1
+        sql, params = deletes[0]
+        plan = [row[3] for row in journal._read(f"EXPLAIN QUERY PLAN {sql}", params, many=True)]
+        assert plan and all("INDEX forgotten_position (position>?)" in step for step in plan), plan

@@ -689,7 +689,7 @@ def test_unknown_schema_version_is_refused_clearly(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(JournalSchemaUnknown, match=r"schema version 99; .* knows only version 3"):
+    with pytest.raises(JournalSchemaUnknown, match=r"schema version 99; .* knows only version 4"):
         Journal.open(path)
 
 

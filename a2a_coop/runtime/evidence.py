@@ -35,8 +35,8 @@ funds of its own -- unlike a contract without bonds, which costs a Sybil one Off
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Final, Protocol
 
 from a2a_coop.protocol.archive import EVIDENCE_BOOK, ExposureArchive
 from a2a_coop.protocol.errors import CoopError
@@ -66,6 +66,17 @@ MAX_FOREIGN_FORK_BYTES: Final = 20_000_000
 # answered, keyed by the negotiation id, the statement's digest and the key, holding at most three envelopes
 # -- an evidence book, which a restart keeps (EVIDENCE_BOOK).
 _REFUSED_BOOK: Final = EVIDENCE_BOOK + b"refused-answers"
+
+# A row of an archive's book: (book, key, latest, record), as ExposureArchive.keep_forgotten takes it.
+Row = tuple[bytes, bytes, bytes, bytes]
+
+
+class Staged(Protocol):
+    """A write staged for an archive's next group commit (a2a_coop.runtime.journal.Ticket): ``done`` once
+    it committed or failed, ``error`` set in the second case."""
+
+    done: bool
+    error: BaseException | None
 
 
 class EvidenceVerifier(Verifier):
@@ -105,6 +116,12 @@ class EvidenceVerifier(Verifier):
         # The negotiations in memory whose set-aside refused answers a taken answer looked for already, none
         # found: one read per negotiation brought back (a forgetting, a start), not one per answer.
         self._aside_read: set[bytes] = set()
+        # Stages rows of the archive's book for its next group commit, or returns None to have them written
+        # at once (a Peer sets it while it handles a request: :meth:`_set_aside` says why that is safe).
+        self.stage_rows: Callable[[Sequence[Row]], Staged | None] | None = None
+        # The rows staged and not known durable yet, with the in-memory copy that stands for each until
+        # then: (the write, negotiation id, (key, statement answered), the envelopes set aside).
+        self._unsynced: list[tuple[Staged, bytes, tuple[str, bytes], list[bytes]]] = []
 
     def __getstate__(self) -> dict[str, object]:
         """As a snapshot pickles it (a2a_coop.runtime.snapshot): without the index of answers, which the
@@ -113,6 +130,15 @@ class EvidenceVerifier(Verifier):
         state = self.__dict__.copy()
         state["_answers"] = {}
         state["_aside_read"] = set()  # no index: the rows are looked for again
+        # Rows still on their way to the disk are in the book once the snapshot is: it is written after
+        # them, and the journal commits writes in the order they were staged. No copy of them in memory.
+        pending = {(nid, key): aside for _, nid, key, aside in self._unsynced}
+        state["_refused_aside"] = {
+            nid: kept
+            for nid, rows in self._refused_aside.items()
+            if (kept := {k: a for k, a in rows.items() if pending.get((nid, k)) is not a})
+        }
+        state["_unsynced"] = []
         return state
 
     def accept_statement(
@@ -264,33 +290,65 @@ class EvidenceVerifier(Verifier):
         answers to one statement, a forgetting or a restart between them, were never paired. At most three
         answers per key and statement answered (an Offer or Counter held, addressed to that key), each row
         replacing the last. Kept in memory when the archive cannot take them (one that only reads); with
-        no archive nothing is forgotten, and the index holds them."""
+        no archive nothing is forgotten, and the index holds them.
+
+        Where :attr:`stage_rows` stages the row (a Peer handling a request, under its lock), it is not
+        written here but joins the journal's next group commit, which the Peer waits for once its lock is
+        released and before it answers (the refusal included): a key flooding refused answers made each one
+        an fsync under the lock, and every honest trade waited behind them (proof31). Its copy in memory
+        stands for it meanwhile -- :meth:`_refused_of` reads it -- until :meth:`settle` drops it, the row
+        durable.
+        Nothing relies on the row before it is durable: whatever is durable or sent that pairs with it (a
+        taken answer, a fork proof, our answer to the key) was staged after it, and the journal commits
+        writes in the order they were staged, so it reaches the disk with or after the row; a crash before
+        then leaves us a view that never heard the refused answer, to which nothing was answered."""
         archive = self.archive
         if archive is None:
             return
         aside = entry.set_aside()
         if isinstance(archive, ExposureArchive):
             issuer, statement = key
+            rows = [(_REFUSED_BOOK, nid + statement + issuer.encode(), nid, _packed(aside))]
             try:
-                archive.keep_forgotten(
-                    [(_REFUSED_BOOK, nid + statement + issuer.encode(), nid, _packed(aside))]
-                )
+                staged = self.stage_rows(rows) if self.stage_rows is not None else None
+                if staged is None:
+                    archive.keep_forgotten(rows)
             except Exception:  # a local fault of the archive (one that only reads): kept in memory
                 pass
             else:
-                return
+                if staged is None:
+                    return
+                self.settle()
+                self._unsynced.append((staged, nid, key, aside))
         self._refused_aside.setdefault(nid, {})[key] = aside
+
+    def settle(self) -> None:
+        """Drop the copies in memory of the rows :attr:`stage_rows` staged that are durable now (those
+        whose write failed stay, as where the archive could not take them: the Peer rebuilds its memory
+        then), unless a later row of their key replaced them."""
+        unsynced = []
+        for staged, nid, key, aside in self._unsynced:
+            if not staged.done:
+                unsynced.append((staged, nid, key, aside))
+                continue
+            rows = self._refused_aside.get(nid)
+            if staged.error is None and rows is not None and rows.get(key) is aside:
+                del rows[key]
+                if not rows:
+                    del self._refused_aside[nid]
+        self._unsynced = unsynced
 
     def _refused_of(self, nid: bytes) -> list[VerifiedStatement]:
         """The refused answers :meth:`_set_aside` set aside for negotiation ``nid`` (none read from the
-        archive unless it was given one)."""
+        archive unless it was given one); a row staged and durable meanwhile, read from both, once."""
+        self.settle()
         envelopes = [e for aside in self._refused_aside.get(nid, {}).values() for e in aside]
         archive = self.archive
         if isinstance(archive, ExposureArchive):
             for _, record in archive.forgotten_since(_REFUSED_BOOK, nid, until=nid):  # its rows alone
                 envelopes += _unpacked(record)
         out = []
-        for envelope in envelopes:
+        for envelope in dict.fromkeys(envelopes):
             try:  # read back as a statement from the archive is: verified again
                 out.append(verify_statement(envelope))
             except (CoopError, ValueError):

@@ -122,8 +122,9 @@ from a2a_coop.protocol.archive import EVIDENCE_BOOK
 from a2a_coop.protocol.envelope import decode_envelope
 from a2a_coop.protocol.statements import VerifiedStatement, decode_statement
 
-# 2: the nonce column and the indexes reads from the journal use; 3: the forgotten table.
-SCHEMA_VERSION: Final = 3
+# 2: the nonce column and the indexes reads from the journal use; 3: the forgotten table; 4: its rows by
+# position (what a start drops).
+SCHEMA_VERSION: Final = 4
 APPLICATION_ID: Final = 0x41324143  # "A2AC": marks the SQLite file as an a2a-coop journal
 OUT: Final = "out"
 IN: Final = "in"
@@ -170,6 +171,12 @@ CREATE TABLE forgotten (
 CREATE INDEX forgotten_latest ON forgotten (book, latest);
 """
 
+# The forgotten rows by the position they were written at: a start drops those written after what its
+# memory holds (:meth:`Journal.drop_forgotten`), a range of this index -- without it, a scan of the table,
+# which grows with the peer's life (the evidence books are never dropped). Version 4 added it; a file of an
+# earlier version gets it when opened.
+_FORGOTTEN_POSITION_V4: Final = "CREATE INDEX forgotten_position ON forgotten (position)"
+
 _SCHEMA: Final = f"""
 -- did:key strings (about 56 bytes) interned as small integers: rows and the index stay small.
 CREATE TABLE issuers (
@@ -200,7 +207,8 @@ CREATE TABLE meta (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL                -- msgpack
 ) WITHOUT ROWID;
-{_FORGOTTEN_V3}
+{_FORGOTTEN_V3};
+{_FORGOTTEN_POSITION_V4};
 """
 
 _INSERT: Final = (
@@ -1061,8 +1069,15 @@ class Journal:
             TypeError: msgpack cannot encode ``value``.
             JournalError: SQLite failed.
         """
-        packed = _pack(value)
-        self._write(lambda cur: cur.execute(_UPSERT_META, (key, packed)))
+        self.wait(self.stage_meta(key, value))
+
+    def stage_meta(self, key: str, value: Any) -> Ticket:
+        """:meth:`put_meta`, staged (see :meth:`stage`): durable once :meth:`wait` returns for it.
+
+        Raises:
+            TypeError: msgpack cannot encode ``value`` (nothing is staged).
+        """
+        return self.stage(_bind(_upsert_meta, (key, _pack(value))))
 
     def delete_meta(self, key: str) -> None:
         """Remove what :meth:`put_meta` stored under ``key`` (nothing if none), durably.
@@ -1085,6 +1100,15 @@ class Journal:
             JournalError: SQLite failed, or this is a reader (``lock=False``: another process may be
                 writing; what it would have written stays in memory).
         """
+        self.wait(self.stage_forgotten(records))
+
+    def stage_forgotten(self, records: Sequence[tuple[bytes, bytes, bytes, bytes]]) -> Ticket:
+        """:meth:`keep_forgotten`, staged (see :meth:`stage`): durable once :meth:`wait` returns for it,
+        at the position of the last statement recorded when it commits.
+
+        Raises:
+            JournalError: this is a reader (nothing is staged).
+        """
         if not self.writer:
             raise JournalError(f"{self.path}: opened to read (lock=False): forgotten records are not written")
         rows = list(records)
@@ -1097,7 +1121,7 @@ class Journal:
                 [(book, key, latest, position, record) for book, key, latest, record in rows],
             )
 
-        self._write(put)
+        return self.stage(put)
 
     def drop_forgotten(self, after: int) -> None:
         """Delete the forgotten rows written at a position after ``after`` (0: all), durably: a peer
@@ -1401,6 +1425,10 @@ class Journal:
             return {name: self._cur.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
 
 
+def _upsert_meta(cur: sqlite3.Cursor, key: str, packed: bytes) -> None:
+    cur.execute(_UPSERT_META, (key, packed))
+
+
 def _bind(fn: Callable[..., None], args: tuple[Any, ...]) -> Callable[[sqlite3.Cursor], None]:
     """``fn(cursor, *args)`` as a function of the cursor alone."""
     return lambda cur: fn(cur, *args)
@@ -1526,10 +1554,12 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         elif app_id != APPLICATION_ID:
             raise JournalCorrupt(f"{path} is not an a2a-coop journal (application_id {app_id:#x})")
-        elif version in (1, 2):
+        elif version in (1, 2, 3):
             if version == 1:
                 _migrate_v1(conn)
-            _migrate_v2(conn)
+            if version <= 2:
+                _migrate_v2(conn)
+            _migrate_v3(conn)
         elif version != SCHEMA_VERSION:
             raise JournalSchemaUnknown(
                 f"{path} has journal schema version {version}; this a2a-coop knows only "
@@ -1560,4 +1590,11 @@ def _migrate_v2(conn: sqlite3.Connection) -> None:
     for stmt in _FORGOTTEN_V3.split(";"):
         if stmt.strip():
             conn.execute(stmt)
+    conn.execute("PRAGMA user_version = 3")
+
+
+def _migrate_v3(conn: sqlite3.Connection) -> None:
+    """Version 3 -> 4 inside the open transaction: the forgotten rows indexed by position (one pass over
+    the table, once)."""
+    conn.execute(_FORGOTTEN_POSITION_V4)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

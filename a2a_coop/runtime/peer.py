@@ -774,6 +774,9 @@ class Peer:
         # Requests answered in memory whose answer waits for the journal's group commit: digest ->
         # (replies, ticket). Not sent until durable; a retry meanwhile waits for the same commit.
         self._staged: dict[bytes, tuple[list[VerifiedStatement], Any]] = {}
+        # While a request is handled (:meth:`_handling`): the thread handling it, and the evidence writes it
+        # staged (refused answers set aside, fork proofs kept), waited for once our lock is released.
+        self._evidence: tuple[int, list[Any]] | None = None
         # Bounded memory: what to forget once the commit holding it is durable. ``_finished`` collects
         # it while a request is handled; ``_forgettable`` pairs it with that request's ticket.
         self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
@@ -897,7 +900,7 @@ class Peer:
         earlier = self._answered(request)
         if earlier is not None:  # a retried request, durable: read without our lock
             return self._with_mandates(prefix, self._for_repeat(request, context, earlier))
-        with self.lock:
+        with self._handling():
             self._check_open(request.body, request.negotiation_id, request.issuer)
             staged = self._staged.get(request.digest)
             repeat = staged is not None  # a retry of a request still on its way to the disk
@@ -1023,6 +1026,43 @@ class Peer:
         self._durable(request.digest, staged[1])
         answers = [r.envelope for r in staged[0]]
         return self._with_mandates(prefix, self._for_repeat(request, context, answers) if repeat else answers)
+
+    @contextmanager
+    def _handling(self) -> Iterator[None]:
+        """Our lock, for one request: the evidence writes its handling causes (ATT-013 (c)'s refused
+        answers set aside, fork proofs kept) are staged for the journal's group commit, not committed under
+        the lock -- one fsync each under it let a key flooding refused answers stall every other trade --
+        and waited for once the lock is released, before anything is returned or raised to the caller
+        (write-ahead, as for our answers: a refusal is not told before its evidence is durable)."""
+        staged: list[Any] = []
+        try:
+            with self.lock:
+                outermost = self._evidence is None
+                if outermost:
+                    self._evidence = (threading.get_ident(), staged)
+                try:
+                    yield
+                finally:
+                    if outermost:
+                        self._evidence = None
+        finally:
+            if staged:
+                for ticket in staged:
+                    self._durable(b"", ticket)
+                with self.lock:
+                    self.verifier.settle()  # the copies in memory of the rows now durable: dropped
+
+    def _stage_evidence(self, write: Callable[[Journal], Any]) -> Any:
+        """``write`` staged on our journal while this thread handles a request (:meth:`_handling` waits for
+        it), its ticket; else None: the caller writes at once."""
+        journal, handling = self.journal, self._evidence
+        if handling is None or handling[0] != threading.get_ident():
+            return None
+        if not isinstance(journal, Journal) or not journal.writer:
+            return None
+        ticket = write(journal)
+        handling[1].append(ticket)
+        return ticket
 
     @staticmethod
     def _for_repeat(
@@ -3622,7 +3662,7 @@ class Peer:
                     setup=self._snapshot_setup(journal, self.context[0], self.context[1:]),
                     last=last,
                     live={"archive": journal},
-                    dropped=(verifier.on_fork, verifier.deals_with, verifier.on_bound),
+                    dropped=(verifier.on_fork, verifier.deals_with, verifier.on_bound, verifier.stage_rows),
                 )
             except Exception:  # something it holds cannot be pickled: restarts replay more, that is all
                 log.warning("peer: no snapshot of its memory could be made", exc_info=True)
@@ -3647,6 +3687,7 @@ class Peer:
             for _, (binding, mandate) in self.journal.meta_under(META_BINDINGS + "/"):
                 verifier.bind(verify_statement(binding), verify_statement(mandate))  # KEY-007, KEY-008
         verifier.on_fork = self._fork_seen
+        verifier.stage_rows = lambda rows: self._stage_evidence(lambda journal: journal.stage_forgotten(rows))
         verifier.on_bound = self._keep_binding
         verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
@@ -3690,7 +3731,9 @@ class Peer:
         raises the alarm (ATT-017)."""
         if self.journal is not None:  # one row per forked issuer: a flood of forked keys writes each once
             spared = [1] if issuer in self.verifier.spared else []
-            self.journal.put_meta(f"{META_FORKS}/{issuer}", [proof.first, proof.second, *spared])
+            key, value = f"{META_FORKS}/{issuer}", [proof.first, proof.second, *spared]
+            if self._stage_evidence(lambda journal: journal.stage_meta(key, value)) is None:
+                self.journal.put_meta(key, value)
         if issuer == self.key.did and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.raise_for(issuer, proof, self.clock(), self.journal)
 
