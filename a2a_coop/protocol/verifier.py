@@ -44,6 +44,7 @@ from a2a_coop.protocol.errors import (
     WrongAudience,
     utc_text,
 )
+from a2a_coop.protocol.forks import answered as _answered
 from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS, MAX_SKEW_MS, ReplayCache, check_time_window
 from a2a_coop.protocol.mandate import ExposureBook, check_against_mandate, committed_value, last_deadline
 from a2a_coop.protocol.negotiation import (
@@ -275,6 +276,11 @@ class Verifier:
         # (:meth:`_reach`).
         self.revocations_of: dict[str, list[_Revocation]] = {}
         self._revocation_digests: set[bytes] = set()
+        # digest -> an Offer or Counter not held as a statement (it moves no negotiation here, ATT-019), as
+        # it travelled with a gossiped proof of answers to it (ATT-025): it names the witnessing escrow of
+        # an Accept or a Reject of it (:meth:`_escrow_of`), and travels on with the proof. The answers name
+        # its digest, which binds its terms: whoever sent it chose nothing.
+        self.answered_proposals: dict[bytes, VerifiedStatement] = {}
         # key -> the first fork proof found between a KeyRevocation of the key by itself and another
         # statement of the key, both taken (KEY-013): such a revocation joins no chain, and is taken though
         # it forks the key's chain, so no refusal carries the proof (ATT-011 keeps it, ATT-013 reads it).
@@ -1861,19 +1867,31 @@ class Verifier:
         return c.items(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
-        """The escrow of the contract ``vs`` belongs to, if any: for an Accept, the escrow the Offer or
-        Counter it accepts names -- the contract it forms is that one's, whatever the negotiation moved
-        on to since (a later Counter naming no escrow must not decide whose Stamp witnessed it)."""
-        if vs.body == "accept":
-            accepted = self.statements.get(vs.statement.accept.offer)
-            if accepted is not None and accepted.body in ("offer", "counter"):
-                return proposal_of(accepted).terms.escrow
+        """The escrow of the contract ``vs`` belongs to, if any: for an Accept or a Reject, the escrow the
+        Offer or Counter it answers names -- held, or read from it as it travelled with a gossiped proof
+        (ATT-025) --: the contract an Accept forms is that one's, whatever the negotiation moved on to since
+        (a later Counter naming no escrow must not decide whose Stamp witnessed it), and the statement an
+        answer names is its signer's own word, which no order of arrival moves."""
+        answered = self.answered_proposal(vs)
+        if answered is not None:
+            return proposal_of(answered).terms.escrow
         neg = self.negotiations.find(vs.negotiation_id)
         if neg is None:
             return ""
         if neg.contract is not None:
             return neg.contract.escrow
         return proposal_of(neg.outstanding).terms.escrow
+
+    def answered_proposal(self, vs: VerifiedStatement) -> VerifiedStatement | None:
+        """The Offer or Counter the Accept or Reject ``vs`` answers, held as a statement or as it travelled
+        with a gossiped proof (:attr:`answered_proposals`); else None."""
+        digest = _answered(vs) if vs.body in ("accept", "reject") else b""
+        if not digest:
+            return None
+        held = self.statements.get(digest)
+        if held is not None and held.body in ("offer", "counter"):
+            return held
+        return self.answered_proposals.get(digest)
 
     def _revocation(self, key: str, digest: bytes) -> tuple[bytes, ...]:
         """The KeyRevocation held of ``key`` with ``digest``, as a refusal's evidence (RPC-006 (a))."""

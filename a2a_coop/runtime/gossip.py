@@ -41,7 +41,8 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2, statement_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, parse_envelope
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.forks import ForkProof, answered, proof_statements
+from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.reputation import sparing, witnesses
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -60,9 +61,10 @@ BUDGET_BYTES: Final = 60_000
 # Beyond it, a swap's response carries, last among its proofs, one proof that did not fit (ATT-023): the
 # forker sizes the statements of its own proof, up to ENV-008's bound each.
 MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
-# The Stamps of a proof's two statements travel with it, each after its Mandate (ATT-025): at most two of
-# each; what a sender puts beyond them is dropped unread.
-MAX_WITNESS_ENVELOPES: Final = 4
+# The Stamps of a proof's two statements travel with it, each after its Mandate, after the Offers or
+# Counters an Accept or a Reject of them answers (ATT-025): at most two of each; what a sender puts beyond
+# them is dropped unread.
+MAX_WITNESS_ENVELOPES: Final = 6
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
 # A peer opening trades swaps with each counterparty at most once per this (ATT-011): each swap costs
@@ -94,6 +96,7 @@ class Peer(Protocol):
     def did(self) -> str: ...
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None: ...
+    def keep_answered(self, proposal: VerifiedStatement) -> None: ...
     def dealing_rank(self, key: str) -> tuple[int, int] | None: ...
 
 
@@ -305,9 +308,13 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     """What we take of a proof's ``stamps`` (ATT-025, ATT-019), its first :data:`MAX_WITNESS_ENVELOPES`
     read: each Stamp naming one of the proof's two statements signed by that statement's witnessing
     escrow as we read it (or a successor we honour, ESC-022) and naming no statement we hold of a
-    negotiation of ours, each after the Mandate it cites. Nothing else: a Stamp by another key witnesses
-    nothing there, and one of our own trade's statements would move it when the sender chose. Read
-    unsigned here, checked as any statement when taken -- a Stamp of a revoked escrow key as any.
+    negotiation of ours, each after the Mandate it cites. An Accept's or a Reject's witnessing escrow is the
+    one the Offer or Counter it answers names: one we do not hold we read from the carried statement whose
+    digest the answer names, and keep it (:meth:`Peer.keep_answered`) when a Stamp so read is taken -- as no
+    statement: it would move a negotiation at a time the sender chose. Nothing else: a Stamp by another key
+    witnesses nothing there, and one of our own trade's statements would move it when the sender chose.
+    Stamps are read unsigned here, checked as any statement when taken -- a Stamp of a revoked escrow key as
+    any.
 
     Returns:
         The Mandates, then the Stamps.
@@ -316,12 +323,6 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     if not carried:
         return [], []
     v = peer.verifier
-    signers: dict[bytes, set[str]] = {}
-    for vs in (verify_statement(e) for e in (proof.first, proof.second)):
-        escrow = v.witnessing_escrow(vs)
-        if escrow:
-            handed = v.successors(escrow)
-            signers[vs.digest] = {escrow, *(handed[0] if handed else ())}
     parsed: list[tuple[bytes, bytes, statement_pb2.Statement]] = []
     for env in carried:
         try:
@@ -329,6 +330,18 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
             parsed.append((env, p.digest, statement_pb2.Statement.FromString(p.envelope.payload)))
         except (CoopError, DecodeError, ValueError, RuntimeWarning):
             continue
+    signers: dict[bytes, set[str]] = {}
+    shown: dict[bytes, VerifiedStatement] = {}  # a proof's statement -> the carried proposal it answers
+    for vs in proof_statements(proof):
+        escrow = v.witnessing_escrow(vs)
+        if not escrow and vs.body in ("accept", "reject"):
+            proposal = _proposal_shown(answered(vs), parsed)
+            if proposal is not None:
+                escrow = proposal_of(proposal).terms.escrow
+                shown[vs.digest] = proposal
+        if escrow:
+            handed = v.successors(escrow)
+            signers[vs.digest] = {escrow, *(handed[0] if handed else ())}
     stamps = [
         (env, stmt)
         for env, _, stmt in parsed
@@ -338,7 +351,23 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     ]
     cited = {stmt.header.mandate for _, stmt in stamps}
     mandates = [env for env, d, stmt in parsed if stmt.WhichOneof("body") == "mandate" and d in cited]
+    for digest, proposal in shown.items():  # kept only when it named the signer of a Stamp we take
+        if any(digest in s.stamp.statements and s.header.issuer in signers[digest] for _, s in stamps):
+            peer.keep_answered(proposal)
     return mandates, [env for env, _ in stamps]
+
+
+def _proposal_shown(
+    digest: bytes, parsed: Sequence[tuple[bytes, bytes, statement_pb2.Statement]]
+) -> VerifiedStatement | None:
+    """The Offer or Counter with ``digest`` among a proof's carried envelopes, verified; else None."""
+    for env, d, stmt in parsed:
+        if d == digest and stmt.WhichOneof("body") in ("offer", "counter"):
+            try:
+                return verify_statement(env)
+            except CoopError:
+                return None
+    return None
 
 
 def _ours(peer: Peer, digest: bytes) -> bool:
