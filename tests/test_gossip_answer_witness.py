@@ -10,6 +10,7 @@ held the pair unwitnessed and spared the principal whose key signed it, which Bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from test_attack27b_thief_frames_principal import _view
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import forks
+from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -167,7 +169,7 @@ def test_the_answered_offer_travels_on_with_the_proof_to_a_fourth_peer() -> None
     gossip.swap(carols, bobs, bobs.did)
     offer = next(verify_statement(e) for e in held if verify_statement(e).body == "offer")
     assert offer.digest not in carols.verifier.statements  # no statement: it moves no negotiation
-    assert offer.digest in carols.verifier.answered_proposals
+    assert offer.digest in carols.verifier.shown_statements
     daves = make_peer(Party("dave", clock), clock)
     gossip.swap(daves, carols, carols.did)
     for peer in (carols, daves):
@@ -216,6 +218,99 @@ def test_an_offer_the_answers_do_not_name_names_no_escrow_for_them() -> None:
     ]
     gossip.take(carols, envelopes, lying)
     assert forged.digest not in carols.verifier.statements
-    assert not carols.verifier.answered_proposals
+    assert not carols.verifier.shown_statements
+    assert alice.did in carols.reputation.faulty()
+    assert alice.principal.did not in carols.reputation.faulty()
+
+
+def _forked(party: Party, sign: Callable[[int], VerifiedStatement]) -> tuple[bytes, bytes]:
+    """Two statements ``sign`` makes at one seq of ``party``'s chain (an equivocation, section 6.8)."""
+    writer = party.agent.writer
+    seq, prev = writer.next_seq, writer.prev
+    one = sign(1)
+    party.agent.writer = ChainWriter(party.agent.key, next_seq=seq, prev=prev)
+    return one.envelope, sign(2).envelope
+
+
+def _witnessed_contract_fork(
+    kind: str, *, stamped: bool = True
+) -> tuple[FixedClock, Party, Peer, list[bytes], ForkProof]:
+    """Bob's peer offers Alice a trade under escrow E, her key K accepts, E stamps the Accept; Bob's peer
+    delivers; then K forks its chain with two statements of the contract of ``kind`` (two Deliveries, or two
+    Receipts of Bob's Delivery), E stamps the pair (when ``stamped``), P revokes K back over both and E stamps
+    the revocation. Returns as :func:`_witnessed_answers`."""
+    clock = FixedClock()
+    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    bobs = make_peer(bob, clock, context=escrow.setup)
+    offer = bobs.propose(alice.did, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    accept = alice.accept(offer)
+    accepted = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]))
+    replies = bobs.on_replies([*alice.setup, accept.envelope, accepted.envelope])
+    clock.advance(1_000)
+    (delivered,) = [vs for vs in replies if vs.body == "delivery"] or bobs.perform(offer.negotiation_id)
+    clock.advance(1_000)
+    if kind == "delivery":
+        one, two = _forked(alice, lambda n: alice.deliver(accept, bob, item_index=n))
+    else:
+        receipt = lambda n: alice.sign(  # noqa: E731
+            "receipt",
+            commitment_pb2.Receipt(delivery=delivered.digest, rating=50 * n),
+            audience=bob.did,
+            negotiation_id=offer.negotiation_id,
+        )
+        one, two = _forked(alice, receipt)
+    clock.advance(1_000)
+    digests = [verify_statement(e).digest for e in (one, two)]
+    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=digests))
+    clock.advance(1_000)
+    back = identity_pb2.KeyRevocation(
+        key=alice.did, effective_ms=verify_statement(one).issued_at_ms - 1, reason="over it"
+    )
+    revocation = alice.principal.sign("key_revocation", back)
+    clock.advance(1_000)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope, accept.envelope]
+    held += [accepted.envelope, delivered.envelope]
+    held += [pair.envelope] if stamped else []
+    held += [revocation.envelope, stamp.envelope]
+    for env in held:
+        if verify_statement(env).digest not in bobs.verifier.statements:
+            bobs.verifier.accept(env)
+    proof = ForkProof(one, two)
+    assert bobs.verifier.take_fork_proof(proof) is not None
+    return clock, alice, bobs, held, proof
+
+
+@pytest.mark.req("ATT-025", "ATT-013", "KEY-009")
+@pytest.mark.parametrize("kind", ["delivery", "receipt"])
+def test_a_third_party_given_a_witnessed_contract_fork_by_gossip_convicts_as_bobs_view_does(
+    kind: str,
+) -> None:
+    """K's two Deliveries (or Receipts) at one seq, stamped by the contract's escrow E before P's revocation:
+    Carol's peer, given the proof by gossip with the contract's Accept and Bob's offer (and his Delivery,
+    which the Receipts name), reads E as their witnessing escrow and convicts P as Bob's view does. Before,
+    it could not read it -- their negotiation is not held there -- and spared P."""
+    clock, alice, bobs, held, proof = _witnessed_contract_fork(kind)
+    assert alice.principal.did in _view(clock, held, proof).faulty()
+    assert alice.principal.did in bobs.reputation.faulty()
+    carols = make_peer(Party("carol", clock), clock)
+    assert gossip.swap(carols, bobs, bobs.did) == [alice.did]
+    carols.verifier.accept(_revocation(held))
+    assert alice.principal.did in carols.reputation.faulty()
+    bodies = sorted(vs.body for vs in carols.verifier.shown_statements.values())
+    assert bodies == (["accept", "offer"] if kind == "delivery" else ["accept", "delivery", "offer"])
+
+
+@pytest.mark.req("ATT-025", "ATT-013", "KEY-009")
+@pytest.mark.parametrize("kind", ["delivery", "receipt"])
+def test_an_unwitnessed_contract_fork_by_gossip_spares_as_bobs_view_does(kind: str) -> None:
+    """E never stamped the pair: every view spares P."""
+    clock, alice, bobs, held, proof = _witnessed_contract_fork(kind, stamped=False)
+    assert alice.principal.did not in _view(clock, held, proof).faulty()
+    assert alice.principal.did not in bobs.reputation.faulty()
+    carols = make_peer(Party("carol", clock), clock)
+    gossip.swap(carols, bobs, bobs.did)
     assert alice.did in carols.reputation.faulty()
     assert alice.principal.did not in carols.reputation.faulty()

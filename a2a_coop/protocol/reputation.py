@@ -296,9 +296,10 @@ def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
 def witnesses(verifier: Verifier, proof: ForkProof) -> list[bytes]:
     """ATT-025: what a swap carries with ``proof`` so that its receiver reads "witnessed first" (ATT-013 (b),
     KEY-009) as ``verifier`` does -- for each of the proof's two statements, its witnessing escrow's earliest
-    Stamp held of it, after the Mandate that Stamp cites, and for an Accept or a Reject so stamped, first,
-    the Offer or Counter it answers, which names that escrow; envelopes, each once (one Stamp may name both,
-    two answers answer one statement)."""
+    Stamp held of it, after the Mandate that Stamp cites, and for a statement so stamped, first,
+    the statements it names up to the Offer or Counter naming that escrow (:meth:`Verifier.naming_chain`:
+    for an Accept or a Reject, the statement it answers; for a Delivery, its contract's Accept and what that
+    accepts); envelopes, each once (one Stamp may name both, two answers answer one statement)."""
     answered: dict[bytes, None] = {}
     out: dict[bytes, None] = {}
     for vs in proof_statements(proof):
@@ -306,9 +307,9 @@ def witnesses(verifier: Verifier, proof: ForkProof) -> list[bytes]:
         stamp = verifier.counting_stamp(escrow, vs.digest) if escrow else None
         if stamp is None:
             continue
-        proposal = verifier.answered_proposal(vs)
-        if proposal is not None:
-            answered[proposal.envelope] = None
+        chain = verifier.naming_chain(vs)
+        if chain and proposal_of(chain[-1]).terms.escrow == escrow:  # what the receiver reads it by
+            answered.update(dict.fromkeys(named.envelope for named in chain))
         mandate = verifier.statements.get(stamp.mandate_digest) if stamp.mandate_digest else None
         out.update(dict.fromkeys(e.envelope for e in (mandate, stamp) if e is not None))
     return [*answered, *out]

@@ -28,6 +28,7 @@ Nothing here is a request to sign anything but our own head Checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
@@ -41,7 +42,7 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2, statement_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, parse_envelope
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ForkProof, answered, proof_statements
+from a2a_coop.protocol.forks import ForkProof, proof_statements
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.reputation import sparing, witnesses
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
@@ -61,10 +62,13 @@ BUDGET_BYTES: Final = 60_000
 # Beyond it, a swap's response carries, last among its proofs, one proof that did not fit (ATT-023): the
 # forker sizes the statements of its own proof, up to ENV-008's bound each.
 MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
-# The Stamps of a proof's two statements travel with it, each after its Mandate, after the Offers or
-# Counters an Accept or a Reject of them answers (ATT-025): at most two of each; what a sender puts beyond
-# them is dropped unread.
-MAX_WITNESS_ENVELOPES: Final = 6
+# The Stamps of a proof's two statements travel with it, each after its Mandate, after what links each
+# statement to the escrow (ATT-025): at most two Stamps and Mandates and six links; what a sender puts
+# beyond them is dropped unread.
+MAX_WITNESS_ENVELOPES: Final = 10
+# What may link a proof's statement to its witnessing escrow (ATT-025): up to three a statement -- a
+# Receipt's Delivery, that Delivery's contract's Accept, and the Offer or Counter that one accepts.
+LINK_BODIES: Final = frozenset({"offer", "counter", "accept", "delivery"})
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
 # A peer opening trades swaps with each counterparty at most once per this (ATT-011): each swap costs
@@ -96,7 +100,7 @@ class Peer(Protocol):
     def did(self) -> str: ...
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None: ...
-    def keep_answered(self, proposal: VerifiedStatement) -> None: ...
+    def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None: ...
     def dealing_rank(self, key: str) -> tuple[int, int] | None: ...
 
 
@@ -309,12 +313,13 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     read: each Stamp naming one of the proof's two statements signed by that statement's witnessing
     escrow as we read it (or a successor we honour, ESC-022) and naming no statement we hold of a
     negotiation of ours, each after the Mandate it cites. An Accept's or a Reject's witnessing escrow is the
-    one the Offer or Counter it answers names: one we do not hold we read from the carried statement whose
-    digest the answer names, and keep it (:meth:`Peer.keep_answered`) when a Stamp so read is taken -- as no
-    statement: it would move a negotiation at a time the sender chose. Nothing else: a Stamp by another key
-    witnesses nothing there, and one of our own trade's statements would move it when the sender chose.
-    Stamps are read unsigned here, checked as any statement when taken -- a Stamp of a revoked escrow key as
-    any.
+    one the Offer or Counter it answers names, a Delivery's the one its contract's Accept accepts names
+    (:meth:`Verifier.naming_chain`): what we do not hold of those links we read from the carried statements
+    whose digests the links name, and keep them (:meth:`Peer.keep_shown`) when a Stamp so read is taken --
+    as no statement: it would move a negotiation at a time the sender chose. Nothing else: a Stamp by
+    another key witnesses nothing there, and one of our own trade's statements would move it when the
+    sender chose. Stamps are read unsigned here, checked as any statement when taken -- a Stamp of a revoked
+    escrow key as any.
 
     Returns:
         The Mandates, then the Stamps.
@@ -331,14 +336,16 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
         except (CoopError, DecodeError, ValueError, RuntimeWarning):
             continue
     signers: dict[bytes, set[str]] = {}
-    shown: dict[bytes, VerifiedStatement] = {}  # a proof's statement -> the carried proposal it answers
+    shown: dict[
+        bytes, list[VerifiedStatement]
+    ] = {}  # a proof's statement -> the carried chain naming its escrow
     for vs in proof_statements(proof):
         escrow = v.witnessing_escrow(vs)
-        if not escrow and vs.body in ("accept", "reject"):
-            proposal = _proposal_shown(answered(vs), parsed)
-            if proposal is not None:
-                escrow = proposal_of(proposal).terms.escrow
-                shown[vs.digest] = proposal
+        if not escrow:
+            chain = v.naming_chain(vs, _linked(parsed))
+            if chain:
+                escrow = proposal_of(chain[-1]).terms.escrow
+                shown[vs.digest] = chain
         if escrow:
             handed = v.successors(escrow)
             signers[vs.digest] = {escrow, *(handed[0] if handed else ())}
@@ -351,23 +358,10 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     ]
     cited = {stmt.header.mandate for _, stmt in stamps}
     mandates = [env for env, d, stmt in parsed if stmt.WhichOneof("body") == "mandate" and d in cited]
-    for digest, proposal in shown.items():  # kept only when it named the signer of a Stamp we take
+    for digest, chain in shown.items():  # kept only when it named the signer of a Stamp we take
         if any(digest in s.stamp.statements and s.header.issuer in signers[digest] for _, s in stamps):
-            peer.keep_answered(proposal)
+            peer.keep_shown(chain)
     return mandates, [env for env, _ in stamps]
-
-
-def _proposal_shown(
-    digest: bytes, parsed: Sequence[tuple[bytes, bytes, statement_pb2.Statement]]
-) -> VerifiedStatement | None:
-    """The Offer or Counter with ``digest`` among a proof's carried envelopes, verified; else None."""
-    for env, d, stmt in parsed:
-        if d == digest and stmt.WhichOneof("body") in ("offer", "counter"):
-            try:
-                return verify_statement(env)
-            except CoopError:
-                return None
-    return None
 
 
 def _ours(peer: Peer, digest: bytes) -> bool:
@@ -375,6 +369,17 @@ def _ours(peer: Peer, digest: bytes) -> bool:
     held = dict.get(peer.verifier.statements, digest)
     neg = peer.verifier.negotiations.by_id.get(held.negotiation_id) if held and held.negotiation_id else None
     return neg is not None and peer.did in neg.parties
+
+
+def _linked(parsed: Sequence[tuple[bytes, bytes, statement_pb2.Statement]]) -> dict[bytes, VerifiedStatement]:
+    """The carried envelopes that may link a statement to its witnessing escrow (ATT-025: Offers, Counters,
+    Accepts, Deliveries), verified, by digest; one that does not verify is left out."""
+    out = {}
+    for env, digest, stmt in parsed:
+        if stmt.WhichOneof("body") in LINK_BODIES:
+            with contextlib.suppress(CoopError):
+                out[digest] = verify_statement(env)
+    return out
 
 
 def answer(

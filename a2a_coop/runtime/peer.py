@@ -181,10 +181,10 @@ META_FORKS = "a2a-coop/fork-proofs"
 # nonce indexes serve the chain and replay checks); restored before the journal is replayed, so that the
 # revocation it authorised is taken again.
 META_BINDINGS = "a2a-coop/shown-bindings"
-# Journal meta: the Offers and Counters that travelled with gossiped proofs of answers to them and name the
-# escrow whose Stamp we took of those answers (ATT-025), one row per digest (META_ANSWERED + "/" + hex):
-# the envelope. Held as no statement (ATT-019), so the journal's statements do not bring them back.
-META_ANSWERED = "a2a-coop/answered-proposals"
+# Journal meta: what travelled with gossiped proofs to link their statements to the escrow whose Stamp of
+# them we took (ATT-025, Verifier.shown_statements), one row per digest (META_SHOWN + "/" + hex): the
+# envelope. Held as no statement (ATT-019), so the journal's statements do not bring them back.
+META_SHOWN = "a2a-coop/shown-statements"
 # Journal meta: what an escrow answered, past the bonding cutoff, about a bonded offer of ours nothing
 # answered (Verifier.asked_escrow), one key per negotiation and escrow (META_ASKED/<id hex>/<escrow>), as
 # [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
@@ -3637,9 +3637,9 @@ class Peer:
                 verifier.restore_fork_proof(ForkProof(first, second), spared=bool(spared))
             for _, (binding, mandate) in self.journal.meta_under(META_BINDINGS + "/"):
                 verifier.bind(verify_statement(binding), verify_statement(mandate))  # KEY-007, KEY-008
-            for _, envelope in self.journal.meta_under(META_ANSWERED + "/"):
-                proposal = verify_statement(envelope)
-                verifier.answered_proposals[proposal.digest] = proposal  # ATT-025
+            for _, envelope in self.journal.meta_under(META_SHOWN + "/"):
+                shown = verify_statement(envelope)
+                verifier.shown_statements[shown.digest] = shown  # ATT-025
         verifier.on_fork = self._fork_seen
         verifier.on_bound = self._keep_binding
         verifier.deals_with = self.deals_with
@@ -3679,16 +3679,18 @@ class Peer:
                 f"{META_BINDINGS}/{binding.issuer}/{mandate.issuer}", [binding.envelope, mandate.envelope]
             )
 
-    def keep_answered(self, proposal: VerifiedStatement) -> None:
-        """ATT-025: keep ``proposal``, an Offer or Counter we do not hold that travelled with a gossiped
-        proof of answers to it, whose escrow's Stamp of them we take: it names their witnessing escrow
-        (KEY-009), across restarts, and goes on with the proof. Held as no statement (ATT-019)."""
+    def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None:
+        """ATT-025: keep ``chain``, what links a gossiped proof's statement to its witnessing escrow (an
+        Offer or Counter it answers or its contract's Accept accepts, that Accept, a Receipt's Delivery)
+        whose Stamp of it we take, across restarts: it goes on with the proof. Held as no statement
+        (ATT-019): it would move a negotiation at a time the sender chose."""
         verifier = self.verifier
-        if proposal.digest in verifier.answered_proposals or proposal.digest in verifier.statements:
-            return
-        verifier.answered_proposals[proposal.digest] = proposal
-        if self.journal is not None:
-            self.journal.put_meta(f"{META_ANSWERED}/{proposal.digest.hex()}", proposal.envelope)
+        for vs in chain:
+            if vs.digest in verifier.shown_statements or vs.digest in verifier.statements:
+                continue
+            verifier.shown_statements[vs.digest] = vs
+            if self.journal is not None:
+                self.journal.put_meta(f"{META_SHOWN}/{vs.digest.hex()}", vs.envelope)
 
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
