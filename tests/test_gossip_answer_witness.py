@@ -314,3 +314,58 @@ def test_an_unwitnessed_contract_fork_by_gossip_spares_as_bobs_view_does(kind: s
     gossip.swap(carols, bobs, bobs.did)
     assert alice.did in carols.reputation.faulty()
     assert alice.principal.did not in carols.reputation.faulty()
+
+
+def reject_after_a_counter_elsewhere() -> tuple[FixedClock, Party, Peer, list[bytes], ForkProof]:
+    """K counters Bob's offer (naming E) under E2, which stamps the Counter, then rejects the same offer; E
+    stamps the Reject; P revokes K back over both, and E and E2 stamp the revocation. Bob's peer holds it
+    all and the proof. Returns as :func:`_witnessed_answers` (what a view holds: all but the Reject)."""
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    escrow, other = Party("escrow", clock), Party("escrow-2", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    bobs = make_peer(bob, clock, context=[*escrow.setup, *other.setup])
+    offer = bobs.propose(alice.did, bob.proposal(escrow=escrow.did))
+    clock.advance(1_000)
+    counter = alice.counter(offer, alice.proposal(escrow=other.did))
+    reject = alice.reject(offer, "no")
+    clock.advance(1_000)
+    stamps = [
+        other.sign("stamp", commitment_pb2.Stamp(statements=[counter.digest])),
+        escrow.sign("stamp", commitment_pb2.Stamp(statements=[reject.digest])),
+    ]
+    clock.advance(1_000)
+    back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=counter.issued_at_ms - 1, reason="over it")
+    revocation = alice.principal.sign("key_revocation", back)
+    clock.advance(1_000)
+    later = [s.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest])) for s in (escrow, other)]
+    held = [*alice.setup, *bob.setup, *escrow.setup, *other.setup, binding.envelope, offer.envelope]
+    held += [
+        counter.envelope,
+        *(s.envelope for s in stamps),
+        revocation.envelope,
+        *(s.envelope for s in later),
+    ]
+    for env in held:
+        if verify_statement(env).digest not in bobs.verifier.statements:
+            bobs.verifier.accept(env)
+    proof = ForkProof(counter.envelope, reject.envelope)
+    assert bobs.verifier.take_fork_proof(proof) is not None
+    return clock, alice, bobs, held, proof
+
+
+@pytest.mark.req("ATT-025", "KEY-009", "ATT-013")
+def test_a_reject_after_a_counter_under_another_escrow_is_witnessed_by_the_offers_escrow() -> None:
+    """:func:`reject_after_a_counter_elsewhere`: the Reject's witnessing escrow is E, which the offer it
+    answers names -- K's own word --, in Bob's view as in Carol's, given the proof by gossip with the offer:
+    both convict P. Before, Bob's view read the Reject's escrow from the negotiation's outstanding offer --
+    K's Counter, E2 -- held the Reject unwitnessed and spared P, where a receiver reading the Reject's link
+    convicted: the order of K's answers chose the escrow (the JavaScript verifier reads a transcript of it
+    alike: tests/test_js_verifier.py, reject-after-a-counter-elsewhere)."""
+    clock, alice, bobs, held, proof = reject_after_a_counter_elsewhere()
+    assert alice.principal.did in _view(clock, held, proof).faulty()
+    assert alice.principal.did in bobs.reputation.faulty()
+    carols = make_peer(Party("carol", clock), clock)
+    gossip.swap(carols, bobs, bobs.did)
+    carols.verifier.accept(_revocation(held))
+    assert alice.principal.did in carols.reputation.faulty()

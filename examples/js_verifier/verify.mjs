@@ -1258,7 +1258,7 @@ export class Verifier {
       return o ? escrowOf(o) || null : null;
     }
     if (bodyName === "reject") {
-      // ATT-025: a Reject's is the escrow the Offer or Counter it answers names -- its signer's own word
+      // a Reject's is the escrow the Offer or Counter it answers names -- its signer's own word (F107)
       const o = this.byDigest.get(hex(body.offer));
       if (o && (o.bodyName === "offer" || o.bodyName === "counter")) return escrowOf(o) || null;
     }
