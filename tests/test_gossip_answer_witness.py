@@ -369,3 +369,20 @@ def test_a_reject_after_a_counter_under_another_escrow_is_witnessed_by_the_offer
     gossip.swap(carols, bobs, bobs.did)
     carols.verifier.accept(_revocation(held))
     assert alice.principal.did in carols.reputation.faulty()
+
+
+@pytest.mark.req("ATT-025", "ATT-023")
+def test_only_the_first_ten_envelopes_a_proof_carries_are_read() -> None:
+    """Two Stamps, their Mandates and six links at most travel with a proof: what a sender puts beyond the
+    first ten envelopes is dropped unread. The links and Stamp of a Receipt pair (three links) read behind
+    ten other envelopes convict no one; read first, they convict P as Bob's view does."""
+    clock, alice, bobs, held, _ = _witnessed_contract_fork("receipt")
+    envelopes, proofs = gossip.outgoing(bobs)
+    (sent,) = proofs
+    assert len(sent.stamps) == 5  # the Delivery, the Accept, the offer; E's Mandate, E's Stamp
+    junk = tuple(Party(f"junk-{n}", clock).mandate_vs.envelope for n in range(10))
+    for carried, convicts in (((*junk, *sent.stamps), False), ((*sent.stamps, *junk), True)):
+        carols = make_peer(Party("carol", clock), clock)
+        gossip.take(carols, envelopes, [ForkProof(sent.first, sent.second, sent.revocations, carried)])
+        carols.verifier.accept(_revocation(held))
+        assert (alice.principal.did in carols.reputation.faulty()) is convicts
