@@ -336,13 +336,14 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
         except (CoopError, DecodeError, ValueError, RuntimeWarning):
             continue
     signers: dict[bytes, set[str]] = {}
-    shown: dict[
-        bytes, list[VerifiedStatement]
-    ] = {}  # a proof's statement -> the carried chain naming its escrow
+    # a proof's statement -> what links it to its escrow, read from what it carries (each verified once)
+    shown: dict[bytes, list[VerifiedStatement]] = {}
+    linked: dict[bytes, VerifiedStatement] | None = None
     for vs in proof_statements(proof):
         escrow = v.witnessing_escrow(vs)
         if not escrow:
-            chain = v.naming_chain(vs, _linked(parsed))
+            linked = _linked(parsed) if linked is None else linked
+            chain = v.naming_chain(vs, linked)
             if chain:
                 escrow = proposal_of(chain[-1]).terms.escrow
                 shown[vs.digest] = chain
