@@ -27,6 +27,7 @@ from test_attack27b_thief_frames_principal import (
 )
 from test_attack28_prebinding_frame import answer_before_binding
 from test_audit import unguarded_offer
+from test_gossip_answer_witness import reject_after_a_counter_elsewhere
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
@@ -745,6 +746,10 @@ def _transcripts() -> dict[str, list[bytes]]:
     for name, stamped in (("escrowed-pair-witnessed", True), ("escrowed-pair-unwitnessed", False)):
         *_, held, pair = _escrowed_pair(stamped)  # the second Counter refused: the pair kept (ATT-022 (b))
         thefts[name] = [*held, pair.first, pair.second]
+    # gossip31: the Reject's witnessing escrow is the one the offer it answers names, not the outstanding
+    # Counter's (E2): E stamped it before P's revocation, so the pair convicts P
+    *_, held, pair = reject_after_a_counter_elsewhere()
+    thefts["reject-after-a-counter-elsewhere"] = [*held, pair.second]
     # ATT-013 (c), F76: the proof kept is the best ranked of those a view holds, in any order. K's Counter
     # after P's revocation, then its Accept and Reject before it (NEG-021 cuts the line back twice): the
     # Reject and Accept, dated earliest, convict P. Then its Accept and Counter, with a fork of its first
@@ -822,6 +827,10 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
     refused = {k: (t["error"], t["failedIndex"]) for k, t in js.items() if t["result"] != "valid"}
     pairs = {n: ("STALE_REFERENCE", len(transcripts[n]) - 1) for n in transcripts if n.startswith("escrowed")}
     pairs |= {n: ("EQUIVOCATION", len(transcripts[n]) - 1) for n in transcripts if "before-binding" in n}
+    pairs["reject-after-a-counter-elsewhere"] = (
+        "STALE_REFERENCE",
+        len(transcripts["reject-after-a-counter-elsewhere"]) - 1,
+    )
     late = ("EQUIVOCATION", len(transcripts["answers-then-an-earlier-fork"]) - 1)
     refused_answer = ("EQUIVOCATION", len(transcripts["a-fork-then-a-refused-answer"]) - 1)
     assert refused == {
@@ -857,7 +866,9 @@ def test_both_verifiers_hold_the_proofs_a_transcript_shows(tmp_path: Path) -> No
         "three-answers-counter-first": "ATT-022",
         "answers-then-an-earlier-fork": "CHN-004",
         "a-fork-then-a-refused-answer": "ATT-022",
+        "reject-after-a-counter-elsewhere": "ATT-022",
     }
+    assert len(js["reject-after-a-counter-elsewhere"]["faulty"]) == 2  # gossip31: E witnessed the Reject
     assert len(js["reveal-later"]["faulty"]) == 2  # Alice's key and her principal
     # ATT-013 (b), F71: her principal's revocation spares it; the key's own does not
     spared = ("thief-after-revocation", "thief-after-own-revocation", "escrowed-pair-unwitnessed")

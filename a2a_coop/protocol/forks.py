@@ -35,6 +35,8 @@ proof zeroes the issuer's trust (ATT-013).
 
 from __future__ import annotations
 
+import hashlib
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -71,6 +73,35 @@ class ForkProof:
             "first": envelope_to_json(self.first),
             "second": envelope_to_json(self.second),
         }
+
+
+# A held proof's two statements are read again at every swap it goes in (ATT-024, ATT-025: up to 32 proofs a
+# swap) and whenever a view weighs it (ATT-013 (b)): each envelope's signature is verified once, the result
+# kept by the envelope's hash -- its key, payload and signature -- in a bounded map, the first verified
+# dropped first. Plain dict operations, each atomic: peers in threads share it without a lock.
+PROOF_STATEMENTS_KEPT: Final = 512
+_proof_statements: dict[bytes, VerifiedStatement] = {}
+
+
+def proof_statements(proof: ForkProof) -> tuple[VerifiedStatement, VerifiedStatement]:
+    """``proof``'s two statements, verified (section 11 steps 1-20) -- each once while kept in the bounded
+    map of :data:`PROOF_STATEMENTS_KEPT`.
+
+    Raises:
+        CoopError: an envelope does not verify.
+    """
+    return _verified(proof.first), _verified(proof.second)
+
+
+def _verified(envelope: bytes) -> VerifiedStatement:
+    key = hashlib.sha256(envelope).digest()
+    vs = _proof_statements.get(key)
+    if vs is None:
+        vs = _proof_statements[key] = verify_statement(envelope)
+        while len(_proof_statements) > PROOF_STATEMENTS_KEPT:
+            with suppress(StopIteration, RuntimeError, KeyError):  # another thread dropped it first
+                del _proof_statements[next(iter(_proof_statements))]
+    return vs
 
 
 def verify_fork_proof(proof: ForkProof) -> str:

@@ -46,9 +46,9 @@ from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import reputation_pb2
 from a2a_coop.protocol.escrow import revoke_until
-from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.forks import ForkProof, proof_statements
 from a2a_coop.protocol.negotiation import Contract, Event, Negotiation, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
 # ATT-005: how much of one "good" an outcome is; the rest counts as "bad".
@@ -262,7 +262,7 @@ def convicted(verifier: Verifier, key: str, proof: ForkProof) -> set[str]:
     principals = principals_of(verifier, key)
     revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} & (principals - {key})
     if revokers:  # only then read the proof's statements (two signature checks)
-        statements = [verify_statement(e) for e in (proof.first, proof.second)]
+        statements = proof_statements(proof)
         principals -= {p for p in revokers if any(verifier.revoked_by(vs, p) for vs in statements)}
     return principals | {key}
 
@@ -278,7 +278,7 @@ def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
         return []
     revocations: dict[bytes, None] = {}
     stamps: dict[bytes, None] = {}
-    statements = [verify_statement(e) for e in (proof.first, proof.second)]
+    statements = proof_statements(proof)
     for p in sorted(revokers):
         for vs in statements:
             r = verifier.sparing_revocation(vs, p)
@@ -296,16 +296,23 @@ def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
 def witnesses(verifier: Verifier, proof: ForkProof) -> list[bytes]:
     """ATT-025: what a swap carries with ``proof`` so that its receiver reads "witnessed first" (ATT-013 (b),
     KEY-009) as ``verifier`` does -- for each of the proof's two statements, its witnessing escrow's earliest
-    Stamp held of it, after the Mandate that Stamp cites; envelopes, each once (one Stamp may name both)."""
+    Stamp held of it, after the Mandate that Stamp cites, and for a statement so stamped, first,
+    the statements it names up to the Offer or Counter naming that escrow (:meth:`Verifier.naming_chain`:
+    for an Accept or a Reject, the statement it answers; for a Delivery, its contract's Accept and what that
+    accepts); envelopes, each once (one Stamp may name both, two answers answer one statement)."""
+    answered: dict[bytes, None] = {}
     out: dict[bytes, None] = {}
-    for vs in (verify_statement(e) for e in (proof.first, proof.second)):
+    for vs in proof_statements(proof):
         escrow = verifier.witnessing_escrow(vs)
         stamp = verifier.counting_stamp(escrow, vs.digest) if escrow else None
         if stamp is None:
             continue
+        chain = verifier.naming_chain(vs)
+        if chain and proposal_of(chain[-1]).terms.escrow == escrow:  # what the receiver reads it by
+            answered.update(dict.fromkeys(named.envelope for named in chain))
         mandate = verifier.statements.get(stamp.mandate_digest) if stamp.mandate_digest else None
         out.update(dict.fromkeys(e.envelope for e in (mandate, stamp) if e is not None))
-    return list(out)
+    return [*answered, *out]
 
 
 def faulty_of(verifier: Verifier, forks: Mapping[str, ForkProof]) -> frozenset[str]:

@@ -20,6 +20,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from itertools import dropwhile
+from types import MappingProxyType
 from typing import ClassVar, Final, NamedTuple
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -178,6 +179,23 @@ def _place(at: VerifiedStatement, party_vs: VerifiedStatement) -> tuple[int, int
     return (at.issued_at_ms, at.seq if at.issuer == party_vs.issuer else -1)
 
 
+_PROPOSALS: Final = frozenset({"offer", "counter"})
+_NOTHING: Final[Mapping[bytes, VerifiedStatement]] = MappingProxyType({})
+# What names a statement's witnessing escrow, link by link (ATT-025, KEY-009): body -> (its field naming
+# a statement, the kinds that one may be). An answer or a Withdraw names the Offer or Counter (whose terms
+# name the escrow); a party's statement of a contract names the Accept that formed it; a Receipt, the
+# Delivery it receipts.
+_NAMES: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    "accept": ("offer", _PROPOSALS),
+    "reject": ("offer", _PROPOSALS),
+    "withdraw": ("offer", _PROPOSALS),
+    "delivery": ("contract", frozenset({"accept"})),
+    "breach_claim": ("contract", frozenset({"accept"})),
+    "revoke": ("contract", frozenset({"accept"})),
+    "receipt": ("delivery", frozenset({"delivery"})),
+}
+
+
 class Verifier:
     """Statement acceptance with memory.
 
@@ -283,6 +301,11 @@ class Verifier:
         # (:meth:`_reach`).
         self.revocations_of: dict[str, list[_Revocation]] = {}
         self._revocation_digests: set[bytes] = set()
+        # digest -> an Offer, Counter, Accept or Delivery not held as a statement (it moves no negotiation
+        # here, ATT-019), as it travelled with a gossiped proof of statements naming it (ATT-025): it leads
+        # to their witnessing escrow (:meth:`naming_chain`), and travels on with the proof. They name its
+        # digest, which binds it: whoever sent it chose nothing.
+        self.shown_statements: dict[bytes, VerifiedStatement] = {}
         # key -> the first fork proof found between a KeyRevocation of the key by itself and another
         # statement of the key, both taken (KEY-013): such a revocation joins no chain, and is taken though
         # it forks the key's chain, so no refusal carries the proof (ATT-011 keeps it, ATT-013 reads it).
@@ -1893,19 +1916,44 @@ class Verifier:
         return c.items(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
-        """The escrow of the contract ``vs`` belongs to, if any: for an Accept, the escrow the Offer or
-        Counter it accepts names -- the contract it forms is that one's, whatever the negotiation moved
-        on to since (a later Counter naming no escrow must not decide whose Stamp witnessed it)."""
-        if vs.body == "accept":
-            accepted = self.statements.get(vs.statement.accept.offer)
-            if accepted is not None and accepted.body in ("offer", "counter"):
-                return proposal_of(accepted).terms.escrow
+        """The escrow of the contract ``vs`` belongs to, if any: for an Accept or a Reject, the escrow the
+        Offer or Counter it answers names (:meth:`naming_chain`) -- the contract an Accept forms is that
+        one's, whatever the negotiation moved on to since (a later Counter naming no escrow must not decide
+        whose Stamp witnessed it), and the statement an answer names is its signer's own word, which no
+        order of arrival moves; for a statement of a negotiation not held, the one the statements it names
+        lead to, as they travelled with a gossiped proof (ATT-025)."""
+        if vs.body in ("accept", "reject"):
+            chain = self.naming_chain(vs)
+            if chain:
+                return proposal_of(chain[-1]).terms.escrow
         neg = self.negotiations.find(vs.negotiation_id)
         if neg is None:
-            return ""
+            chain = self.naming_chain(vs) if vs.body in _NAMES else []
+            return proposal_of(chain[-1]).terms.escrow if chain else ""
         if neg.contract is not None:
             return neg.contract.escrow
         return proposal_of(neg.outstanding).terms.escrow
+
+    def naming_chain(
+        self, vs: VerifiedStatement, carried: Mapping[bytes, VerifiedStatement] = _NOTHING
+    ) -> list[VerifiedStatement]:
+        """ATT-025: the statements ``vs`` names, link by link (:data:`_NAMES`), up to the Offer or Counter
+        whose terms name its escrow -- each held as a statement, or as it travelled with a gossiped proof
+        (:attr:`shown_statements`), or among ``carried`` (a swap's, verified); empty when a link is missing
+        or of another kind."""
+        chain: list[VerifiedStatement] = []
+        at = vs
+        while at.body in _NAMES:
+            field, kinds = _NAMES[at.body]
+            digest = getattr(getattr(at.statement, at.body), field)
+            named = self.statements.get(digest)
+            if named is None:
+                named = self.shown_statements.get(digest) or carried.get(digest)
+            if named is None or named.body not in kinds:
+                return []
+            chain.append(named)
+            at = named
+        return chain
 
     def _revocation(self, key: str, digest: bytes) -> tuple[bytes, ...]:
         """The KeyRevocation held of ``key`` with ``digest``, as a refusal's evidence (RPC-006 (a))."""

@@ -28,6 +28,7 @@ Nothing here is a request to sign anything but our own head Checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
@@ -41,7 +42,8 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2, statement_pb2
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, parse_envelope
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.forks import ForkProof
+from a2a_coop.protocol.forks import ForkProof, proof_statements
+from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.reputation import sparing, witnesses
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -60,9 +62,13 @@ BUDGET_BYTES: Final = 60_000
 # Beyond it, a swap's response carries, last among its proofs, one proof that did not fit (ATT-023): the
 # forker sizes the statements of its own proof, up to ENV-008's bound each.
 MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
-# The Stamps of a proof's two statements travel with it, each after its Mandate (ATT-025): at most two of
-# each; what a sender puts beyond them is dropped unread.
-MAX_WITNESS_ENVELOPES: Final = 4
+# The Stamps of a proof's two statements travel with it, each after its Mandate, after what links each
+# statement to the escrow (ATT-025): at most two Stamps and Mandates and six links; what a sender puts
+# beyond them is dropped unread.
+MAX_WITNESS_ENVELOPES: Final = 10
+# What may link a proof's statement to its witnessing escrow (ATT-025): up to three a statement -- a
+# Receipt's Delivery, that Delivery's contract's Accept, and the Offer or Counter that one accepts.
+LINK_BODIES: Final = frozenset({"offer", "counter", "accept", "delivery"})
 CHECKPOINT_TTL_MS: Final = 86_400_000
 FRESH_FOR_MS: Final = 3_600_000  # a head Checkpoint with less left than this is signed anew
 # A peer opening trades swaps with each counterparty at most once per this (ATT-011): each swap costs
@@ -94,6 +100,7 @@ class Peer(Protocol):
     def did(self) -> str: ...
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None: ...
+    def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None: ...
     def dealing_rank(self, key: str) -> tuple[int, int] | None: ...
 
 
@@ -305,9 +312,14 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     """What we take of a proof's ``stamps`` (ATT-025, ATT-019), its first :data:`MAX_WITNESS_ENVELOPES`
     read: each Stamp naming one of the proof's two statements signed by that statement's witnessing
     escrow as we read it (or a successor we honour, ESC-022) and naming no statement we hold of a
-    negotiation of ours, each after the Mandate it cites. Nothing else: a Stamp by another key witnesses
-    nothing there, and one of our own trade's statements would move it when the sender chose. Read
-    unsigned here, checked as any statement when taken -- a Stamp of a revoked escrow key as any.
+    negotiation of ours, each after the Mandate it cites. An Accept's or a Reject's witnessing escrow is the
+    one the Offer or Counter it answers names, a Delivery's the one its contract's Accept accepts names
+    (:meth:`Verifier.naming_chain`): what we do not hold of those links we read from the carried statements
+    whose digests the links name, and keep them (:meth:`Peer.keep_shown`) when a Stamp so read is taken --
+    as no statement: it would move a negotiation at a time the sender chose. Nothing else: a Stamp by
+    another key witnesses nothing there, and one of our own trade's statements would move it when the
+    sender chose. Stamps are read unsigned here, checked as any statement when taken -- a Stamp of a revoked
+    escrow key as any.
 
     Returns:
         The Mandates, then the Stamps.
@@ -316,12 +328,6 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     if not carried:
         return [], []
     v = peer.verifier
-    signers: dict[bytes, set[str]] = {}
-    for vs in (verify_statement(e) for e in (proof.first, proof.second)):
-        escrow = v.witnessing_escrow(vs)
-        if escrow:
-            handed = v.successors(escrow)
-            signers[vs.digest] = {escrow, *(handed[0] if handed else ())}
     parsed: list[tuple[bytes, bytes, statement_pb2.Statement]] = []
     for env in carried:
         try:
@@ -329,6 +335,21 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
             parsed.append((env, p.digest, statement_pb2.Statement.FromString(p.envelope.payload)))
         except (CoopError, DecodeError, ValueError, RuntimeWarning):
             continue
+    signers: dict[bytes, set[str]] = {}
+    # a proof's statement -> what links it to its escrow, read from what it carries (each verified once)
+    shown: dict[bytes, list[VerifiedStatement]] = {}
+    linked: dict[bytes, VerifiedStatement] | None = None
+    for vs in proof_statements(proof):
+        escrow = v.witnessing_escrow(vs)
+        if not escrow:
+            linked = _linked(parsed) if linked is None else linked
+            chain = v.naming_chain(vs, linked)
+            if chain:
+                escrow = proposal_of(chain[-1]).terms.escrow
+                shown[vs.digest] = chain
+        if escrow:
+            handed = v.successors(escrow)
+            signers[vs.digest] = {escrow, *(handed[0] if handed else ())}
     stamps = [
         (env, stmt)
         for env, _, stmt in parsed
@@ -338,6 +359,9 @@ def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes
     ]
     cited = {stmt.header.mandate for _, stmt in stamps}
     mandates = [env for env, d, stmt in parsed if stmt.WhichOneof("body") == "mandate" and d in cited]
+    for digest, chain in shown.items():  # kept only when it named the signer of a Stamp we take
+        if any(digest in s.stamp.statements and s.header.issuer in signers[digest] for _, s in stamps):
+            peer.keep_shown(chain)
     return mandates, [env for env, _ in stamps]
 
 
@@ -346,6 +370,17 @@ def _ours(peer: Peer, digest: bytes) -> bool:
     held = dict.get(peer.verifier.statements, digest)
     neg = peer.verifier.negotiations.by_id.get(held.negotiation_id) if held and held.negotiation_id else None
     return neg is not None and peer.did in neg.parties
+
+
+def _linked(parsed: Sequence[tuple[bytes, bytes, statement_pb2.Statement]]) -> dict[bytes, VerifiedStatement]:
+    """The carried envelopes that may link a statement to its witnessing escrow (ATT-025: Offers, Counters,
+    Accepts, Deliveries), verified, by digest; one that does not verify is left out."""
+    out = {}
+    for env, digest, stmt in parsed:
+        if stmt.WhichOneof("body") in LINK_BODIES:
+            with contextlib.suppress(CoopError):
+                out[digest] = verify_statement(env)
+    return out
 
 
 def answer(

@@ -181,6 +181,10 @@ META_FORKS = "a2a-coop/fork-proofs"
 # nonce indexes serve the chain and replay checks); restored before the journal is replayed, so that the
 # revocation it authorised is taken again.
 META_BINDINGS = "a2a-coop/shown-bindings"
+# Journal meta: what travelled with gossiped proofs to link their statements to the escrow whose Stamp of
+# them we took (ATT-025, Verifier.shown_statements), one row per digest (META_SHOWN + "/" + hex): the
+# envelope. Held as no statement (ATT-019), so the journal's statements do not bring them back.
+META_SHOWN = "a2a-coop/shown-statements"
 # Journal meta: what an escrow answered, past the bonding cutoff, about a bonded offer of ours nothing
 # answered (Verifier.asked_escrow), one key per negotiation and escrow (META_ASKED/<id hex>/<escrow>), as
 # [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
@@ -3686,6 +3690,9 @@ class Peer:
                 verifier.restore_fork_proof(ForkProof(first, second), spared=bool(spared))
             for _, (binding, mandate) in self.journal.meta_under(META_BINDINGS + "/"):
                 verifier.bind(verify_statement(binding), verify_statement(mandate))  # KEY-007, KEY-008
+            for _, envelope in self.journal.meta_under(META_SHOWN + "/"):
+                shown = verify_statement(envelope)
+                verifier.shown_statements[shown.digest] = shown  # ATT-025
         verifier.on_fork = self._fork_seen
         verifier.stage_rows = lambda rows: self._stage_evidence(lambda journal: journal.stage_forgotten(rows))
         verifier.on_bound = self._keep_binding
@@ -3725,6 +3732,19 @@ class Peer:
             self.journal.put_meta(
                 f"{META_BINDINGS}/{binding.issuer}/{mandate.issuer}", [binding.envelope, mandate.envelope]
             )
+
+    def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None:
+        """ATT-025: keep ``chain``, what links a gossiped proof's statement to its witnessing escrow (an
+        Offer or Counter it answers or its contract's Accept accepts, that Accept, a Receipt's Delivery)
+        whose Stamp of it we take, across restarts: it goes on with the proof. Held as no statement
+        (ATT-019): it would move a negotiation at a time the sender chose."""
+        verifier = self.verifier
+        for vs in chain:
+            if vs.digest in verifier.shown_statements or vs.digest in verifier.statements:
+                continue
+            verifier.shown_statements[vs.digest] = vs
+            if self.journal is not None:
+                self.journal.put_meta(f"{META_SHOWN}/{vs.digest.hex()}", vs.envelope)
 
     def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key

@@ -1272,6 +1272,11 @@ export class Verifier {
       const o = this.byDigest.get(hex(body.offer));
       return o ? escrowOf(o) || null : null;
     }
+    if (bodyName === "reject") {
+      // a Reject's is the escrow the Offer or Counter it answers names -- its signer's own word (F107)
+      const o = this.byDigest.get(hex(body.offer));
+      if (o && (o.bodyName === "offer" || o.bodyName === "counter")) return escrowOf(o) || null;
+    }
     const n = this.negotiations.get(hex(h.negotiation_id));
     if (!n) return null;
     if (n.contract) return n.contract.escrow || null;
