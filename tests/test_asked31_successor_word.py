@@ -13,7 +13,9 @@ import contextlib
 import copy
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 from peers import make_peer
 from test_attack10 import _car, _car_market
@@ -25,9 +27,10 @@ from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, claims_end_ms, claims_over_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.node import EscrowNode
+from a2a_coop.runtime.node import EscrowNode, EscrowWitness
 from a2a_coop.runtime.trade import ask_escrow_alone
-from a2a_coop.testing import DAY_MS, Party, Signer, _LedgerSigner
+from a2a_coop.testing import DAY_MS, Party, Signer, _LedgerSigner, service
+from a2a_coop.transport.errors import TransportError
 
 
 class _Successor:
@@ -370,11 +373,66 @@ def test_the_cutoff_alone_frees_no_exclusive_key_of_a_cut_off_counter() -> None:
     assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
 
 
+# --- a cut-off Counter's value counts until its escrow took an answer to it (MND-010) ---------------------
+
+
+def _fill_up(m: Market, carol: Party, count: int) -> int:
+    """Bob offers Carol ``count`` deals of 9,900 naming no escrow; returns how many his guard signed."""
+    due = m.clock.now_ms + 3_600_000
+    big = m.bob.proposal(
+        gives=[service("consulting", value=9_900, deadline_ms=due)],
+        wants=[service("editing", value=1, deadline_ms=due)],
+    )
+    signed = 0
+    for _ in range(count):
+        try:
+            m.b.propose(carol.did, big)
+        except CoopError as refused:
+            assert refused.code == "MANDATE_VIOLATION", refused
+            break
+        signed += 1
+    return signed
+
+
+@pytest.mark.req("MND-010", "MND-011", "NEG-021")
+def test_a_counter_a_lower_answer_cut_off_counts_until_its_escrow_took_an_answer() -> None:
+    """test_asked31's cut-off Counter (Bob's car bonded at E1, cut off the line by Mallory's kept Reject,
+    which she can still accept at E1 alone, NEG-021 (d)), read for its value: Bob's guard stopped counting
+    it at the cut (the counterparty's choice), so his agent could commit his whole cap (50,000) elsewhere
+    while an Accept of it at E1 bound its 600 too. Now it counts until E1 took an answer to it (his
+    Withdraw, NEG-024 (a)): five deals of 9,900 pass only then."""
+    m, e2, carol, _ = _car_market()
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
+    kept = m.mallory.reject(offer, "kept")
+    theirs = m.mallory.counter(offer, m.mallory.proposal())
+    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    m.b.on_replies([kept.envelope])
+    assert _fill_up(m, carol, 5) == 4, (
+        "the cut-off Counter's 600 must count: 4 x 9,900 + 600 + 9,900 > 50,000"
+    )
+    closing = m.b.withdraw_cut_off(offer.negotiation_id)
+    assert closing is not None
+    line = [
+        *m.bob.setup,
+        *m.mallory.setup,
+        offer.envelope,
+        theirs.envelope,
+        ours.envelope,
+        closing[1].envelope,
+    ]
+    m.b.on_replies(m.escrow.submit(line))
+    assert _fill_up(m, carol, 1) == 1
+
+
 @pytest.mark.req("NEG-020", "ESC-013")
 def test_the_escrows_word_that_freed_the_car_is_kept_across_a_restart(tmp_path: Path) -> None:
     """Bob's node offers the car bonded at E1, unanswered; asked past the cutoff, E1's Checkpoint names
-    it and the car is free -- and still free after the node restarts, the cutoff alone freeing nothing
-    now (the word is kept with the fact in the journal, or E1 asked again at the start)."""
+    it and the car is free -- and still free after the node restarts with E1 out of reach, and the ask
+    still recorded as answered (what `status` and `resume` read, :meth:`Peer.asked_at_escrow`): the fact
+    and the word it was freed on are kept in the journal (META_ASKED). With E1 reachable at the restart
+    the test could not tell the journal's fact from an answer given again."""
     m, e2, carol, strategy = _car_market()
     context = [m.escrow.mandate, e2.mandate]
     node = m.bob_node(tmp_path, strategy, context=context)
@@ -386,8 +444,20 @@ def test_the_escrows_word_that_freed_the_car_is_kept_across_a_restart(tmp_path: 
         assert node.peer.asked_at_escrow(offer.negotiation_id)
     finally:
         node.close()
-    node = m.bob_node(tmp_path, strategy, context=context)
+    down = _Down()
+    node = m.bob_node(tmp_path, strategy, context=context, witness=EscrowWitness(down, m.escrow.did))
     try:
+        assert node.peer.asked_at_escrow(offer.negotiation_id)
         assert node.peer.propose(carol.did, _car(m, m.escrow.did, bond=100)).body == "offer"
     finally:
         node.close()
+
+
+class _Down:
+    """E1 out of reach: every call fails as an unreachable server's does."""
+
+    def __getattr__(self, name: str) -> Any:
+        def fail(*args: Any, **kwargs: Any) -> Any:
+            raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+
+        return fail

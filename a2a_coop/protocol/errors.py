@@ -308,6 +308,20 @@ class Replayed(FreshnessError):
     summary = "statement was already received"
 
 
+class _NamesItsStamp:
+    """A refusal an escrow may give resting on a Stamp of its own (RPC-006 (b), (c)): of an answer to an
+    offer it closed, or of one half of a fork whose other half it took.
+
+    ``stamp_seq``: the ledger seq of its Stamp that first named the answer it took (the fork's held half),
+    or None: what a client fetches that Stamp by (``GetTranscript``) when the evidence did not fit the
+    refusal. A server puts it in its ErrorInfo metadata as ``stamp_seq``, read back by the client; unsigned,
+    it only says where to look. A mixin before the error's category, which takes the rest."""
+
+    def __init__(self, detail: str = "", *, stamp_seq: int | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)  # type: ignore[call-arg]  # CoopError, after us
+        self.stamp_seq = stamp_seq
+
+
 class ChainGap(ChainError):
     """Statements are missing from the issuer's chain."""
 
@@ -324,7 +338,7 @@ class ChainBroken(ChainError):
     summary = "prev does not match the issuer's previous statement"
 
 
-class Equivocation(ChainError):
+class Equivocation(_NamesItsStamp, ChainError):
     """Issuer signed two different statements for one position."""
 
     code = "EQUIVOCATION"
@@ -396,19 +410,7 @@ class UnknownNegotiation(StateError):
     summary = "no such negotiation"
 
 
-class _NamesItsStamp(StateError):
-    """A refusal an escrow may give of an answer to an offer it closed (RPC-006 (b)).
-
-    ``stamp_seq``: the ledger seq of its Stamp that first named the answer it took, or None: what a client
-    fetches that Stamp by (``GetTranscript``) when the evidence did not fit the refusal. A server puts it in
-    its ErrorInfo metadata as ``stamp_seq``, read back by the client; unsigned, it only says where to look."""
-
-    def __init__(self, detail: str = "", *, stamp_seq: int | None = None, **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
-        self.stamp_seq = stamp_seq
-
-
-class IllegalTransition(_NamesItsStamp):
+class IllegalTransition(_NamesItsStamp, StateError):
     """Statement not allowed in the negotiation's current state."""
 
     code = "ILLEGAL_TRANSITION"
@@ -424,7 +426,7 @@ class WrongParty(StateError):
     summary = "issuer is not the party allowed to make this statement"
 
 
-class StaleReference(_NamesItsStamp):
+class StaleReference(_NamesItsStamp, StateError):
     """Statement refers to an offer or contract that is not the current one."""
 
     code = "STALE_REFERENCE"

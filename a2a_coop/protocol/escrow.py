@@ -2241,7 +2241,9 @@ class Escrow:
         Stamp that named the held one too: our signed word that we took it, and so take no statement at
         its seq -- nor anything answering one -- ever. An offerer reads from it that no Accept of its
         offers after the refused statement can bind it here (ESC-013 (i)); the pair alone is its signers'
-        and anyone answering for us can replay it (tests/test_asked31_successor_word.py)."""
+        and anyone answering for us can replay it (tests/test_asked31_successor_word.py). The refusal names
+        that Stamp's ledger seq too (``stamp_seq``), as (b)'s: the held half came in a Submit its issuer
+        chose, and a Stamp naming many statements takes the evidence past the trailer's budget."""
         if not isinstance(fork, Equivocation) or len(fork.evidence) != 2:
             return
         held = self.verifier.statements
@@ -2253,6 +2255,7 @@ class Escrow:
         mandate = held.get(self.mandate_digest)
         if stamp is not None and mandate is not None:
             fork.evidence = (*fork.evidence, mandate.envelope, stamp.envelope)
+            fork.stamp_seq = stamp.header.seq  # past the trailer's budget, where to fetch it
 
     def _check_claimable(self, accept: VerifiedStatement, now_ms: int) -> None:
         """ESC-019: no contract naming this escrow is recognised (stamped, bonded) when a party could sign

@@ -347,6 +347,10 @@ class Verifier:
         # Our guard's (``me``): answers to our bonded offers that their escrow has not taken, each with
         # (escrow, mandate digest, offer digest, negotiation id) of the offer still counted (_still_exposed).
         self._exposed_answers: dict[bytes, tuple[str, bytes, bytes, bytes]] = {}
+        # Our guard's: our bonded Counters naming an escrow that a lower answer cut off the line while an
+        # Accept of them that escrow witnesses still binds us (NEG-021 (d)), still counted, each with
+        # (escrow, mandate digest, negotiation id) (_held_cut_off).
+        self._cut_off_counted: dict[bytes, tuple[str, bytes, bytes]] = {}
         # Our guard's (``me``): our Offers and Counters carrying an exclusive_key, by key, each with
         # (negotiation id, escrow named, expires_at_ms, held until), held as NEG-020 says.
         self._own_exclusive: dict[bytes, dict[bytes, tuple[bytes, str, int, int]]] = {}
@@ -2704,6 +2708,14 @@ class Verifier:
                     self.exposure.offer_dead(offer.mandate_digest, offer.digest)
                     if offer.digest in exposed:
                         freed = max(freed or 0, self._bound_until(offer) or 0)
+        for digest, (of_escrow, mandate, of_nid) in list(self._cut_off_counted.items()):
+            counter = dict.get(self.statements, digest)
+            expires = counter.expires_at_ms if counter is not None else now_ms
+            past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
+            if of_nid == negotiation_id and of_escrow == escrow and past and vouched_past(digest, expires):
+                del self._cut_off_counted[digest]  # held off the line: the escrow's word names it
+                self.exposure.offer_dead(mandate, digest)
+                freed = max(freed or 0, self._bound_until(counter) or 0) if counter is not None else freed
         for key, held in list(self._own_exclusive.items()):
             for digest, (of_nid, of_escrow, expires, _) in list(held.items()):
                 past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
@@ -2921,6 +2933,8 @@ class Verifier:
                 if exposed is not None and exposed[0] == issuer:  # the escrow took the answer: freed
                     del self._exposed_answers[digest]
                     self.exposure.offer_dead(exposed[1], exposed[2])
+                if self._cut_off_counted:
+                    self._cut_off_answered(digest, acting)
                 for escrow in acting:
                     neg = self.negotiations.activate(escrow, digest)
                     if neg is not None:
@@ -3097,7 +3111,12 @@ class Verifier:
             moved = neg.state is _ACCEPTED or neg.outstanding.digest != old.digest or neg.is_terminal
             c = neg.contract
             accepted = c is not None and vs.digest == c.accept.digest and c.offer.digest == old.digest
-            if moved and not accepted and not self._still_exposed(old, vs, neg):
+            if (
+                moved
+                and not accepted
+                and not self._still_exposed(old, vs, neg)
+                and not self._held_cut_off(old, neg)
+            ):
                 # What moves a bargaining negotiation past its outstanding offer, taken with effect, is an
                 # answer citing it (a Counter, Reject or Withdraw), its Accept (accepted, above), or a lower
                 # answer or witnessed Accept that cuts it off the line (superseded, NEG-017): dated, it
@@ -3149,7 +3168,38 @@ class Verifier:
         offer = next(o for o in neg.offers if o.digest == cited(vs))
         book.offer_answered(offer.mandate_digest, offer.digest, _place(vs, offer))
         for later in cut:
-            book.offer_answered(later.mandate_digest, later.digest, _place(vs, later))
+            if not self._held_cut_off(later, neg):
+                book.offer_answered(later.mandate_digest, later.digest, _place(vs, later))
+
+    def _held_cut_off(self, counter: VerifiedStatement, neg: Negotiation) -> bool:
+        """Our guard's view only: whether ``counter``, just cut off ``neg``'s line by a lower answer of the
+        counterparty's key, stays counted (MND-009, MND-010) -- ours, bonded, naming an escrow that has
+        not taken an answer to it: an Accept of it that escrow witnesses takes the line back there (NEG-021
+        (d)) and binds us, and who cut it off is the counterparty's choice. It then counts (until its claims
+        end, :meth:`_bound_until`) until that escrow's Stamp of an answer to it (:meth:`_cut_off_answered`)
+        or its word past the cutoff naming it (:meth:`asked_escrow`), as its exclusive_key is held
+        (:meth:`_may_still_bind`). Verifiers judge others by the rule as written."""
+        if not self.hold_exposed or counter.issuer != self.me or self._bound_until(counter) is None:
+            return False
+        if neg.off_line is None or counter.digest not in neg.off_line:
+            return False
+        escrow = proposal_of(counter).terms.escrow
+        if not self._may_still_bind(counter.digest, neg.id, escrow):
+            return False
+        self._cut_off_counted[counter.digest] = (escrow, counter.mandate_digest, neg.id)
+        return True
+
+    def _cut_off_answered(self, digest: bytes, acting: tuple[str, ...]) -> None:
+        """A Stamp by ``acting`` of ``digest``: an answer to a cut-off Counter of ours still counted
+        (:meth:`_held_cut_off`) that its escrow took frees it -- but an Accept, whose contract counts
+        instead once it takes the line back (NEG-021 (d))."""
+        answer = dict.get(self.statements, digest)
+        if answer is None or answer.body not in _ANSWERS:
+            return
+        held = self._cut_off_counted.get(cited(answer))
+        if held is not None and held[0] in acting:
+            del self._cut_off_counted[cited(answer)]
+            self.exposure.offer_dead(held[1], cited(answer))
 
     def _refused_held_first(self, vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
         """Whether ``vs``, a Counter or Accept answering ``tip`` (the open end of a line a witnessed Accept

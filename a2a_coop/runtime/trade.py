@@ -384,7 +384,7 @@ def _submit_line(
     except TransportError:
         raise
     except CoopError as refused:
-        forked = _forked_at(peer, line, refused, escrow_did)
+        forked = _forked_at(peer, escrow, line, refused, escrow_did)
         ours = [i for i, vs in enumerate(line) if vs.issuer == peer.did and vs.body in ("offer", "counter")]
         for end in reversed(ours):
             if end + 1 >= len(line):
@@ -399,20 +399,29 @@ def _submit_line(
 
 
 def _forked_at(
-    peer: Peer, line: Sequence[VerifiedStatement], refused: CoopError, escrow_did: str
+    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement], refused: CoopError, escrow_did: str
 ) -> int | None:
     """The index in ``line`` of the counterparty's statement the escrow ``escrow_did`` refused for another
     statement of its issuer it holds at the same seq -- for good: it takes no statement after it in the
     line either -- or None. Only on the escrow's word (RPC-006 (c): EQUIVOCATION, its evidence that
     statement, ours, the escrow's Mandate and its Stamp naming the held one, by whoever speaks for the
-    escrow, :meth:`WitnessIndex.acts_for`): the pair alone is its signer's, and whoever answered for the
+    escrow, :meth:`WitnessIndex.acts_for`; left out of a refusal it did not fit, read from the escrow's
+    transcript, :func:`_fetch_fork_held`): the pair alone is its signer's, and whoever answered for the
     escrow -- a man in the middle, a proxy -- could refuse with a fork the counterparty signed for it
     while the escrow took the line and an Accept of our later offer, which then bound us unasked."""
-    if refused.code != "EQUIVOCATION" or len(refused.evidence) != 4:
+    if refused.code != "EQUIVOCATION":
         return None
     try:
-        held, shown, _, stamp = (verify_statement(env) for env in refused.evidence)
-    except CoopError:
+        if refused.evidence:
+            if len(refused.evidence) != 4:
+                return None
+            held, shown, _, stamp = (verify_statement(env) for env in refused.evidence)
+        else:
+            fetched = _fetch_fork_held(peer, escrow, line, refused)
+            if fetched is None:
+                return None
+            held, shown, stamp = fetched
+    except (CoopError, TransportError):
         return None
     if held.issuer != shown.issuer or held.header.seq != shown.header.seq or held.digest == shown.digest:
         return None
@@ -425,6 +434,34 @@ def _forked_at(
     if shown.issuer == peer.did:
         return None
     return next((i for i, vs in enumerate(line) if vs.digest == shown.digest), None)
+
+
+def _fetch_fork_held(
+    peer: Peer, escrow: Submitter, line: Sequence[VerifiedStatement], refused: CoopError
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement] | None:
+    """RPC-006 (c)'s evidence of ``refused`` that did not fit it (the held half came in a Submit its issuer
+    made large): the Stamp at the ledger seq the refusal names (``stamp_seq``), a statement it names that
+    forks one of the counterparty's in ``line`` (its issuer's, at its seq, another digest), and that one
+    of ``line`` -- (held, shown, stamp) -- from the escrow's transcript (ESC-006: a Stamp comes whole, with
+    what it names); None when the refusal names no Stamp, the escrow serves no transcript or nothing
+    there forks our line. The seq is unsigned, whoever answered chose it: :func:`_forked_at` takes what
+    is read only when the escrow's key signed that Stamp."""
+    seq = getattr(refused, "stamp_seq", None)
+    if seq is None or not isinstance(escrow, TranscriptReader):
+        return None
+    page, _, _ = escrow.get_transcript(seq, 1)
+    read = []
+    for envelope in page:  # at seq 0 the escrow's Mandates come first (ESC-006)
+        with contextlib.suppress(CoopError):
+            read.append(verify_statement(envelope))
+    theirs = {(vs.issuer, vs.header.seq): vs for vs in line if vs.issuer != peer.did}
+    for stamp in (vs for vs in read if vs.body == "stamp" and vs.header.seq == seq):
+        named = set(stamp.statement.stamp.statements)
+        for held in read:
+            shown = theirs.get((held.issuer, held.header.seq))
+            if held.digest in named and shown is not None and shown.digest != held.digest:
+                return held, shown, stamp
+    return None
 
 
 def _asked(
