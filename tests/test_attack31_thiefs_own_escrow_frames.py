@@ -28,6 +28,7 @@ from test_attack27b_thief_frames_principal import _new_key
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import FixedClock, Party
@@ -55,9 +56,10 @@ def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes
     return alice, shown, ForkProof(one.envelope, two.envelope), [*thiefs.setup, stamp.envelope]
 
 
-def _carol_after_the_swap(*, stamped: bool) -> tuple[Party, Peer]:
+def _carol_after_the_swap(*, stamped: bool, trusting_m: bool = False) -> tuple[Party, Peer]:
     """Carol's peer holds what P shows everywhere, then swaps with the thief's peer, which holds the proof
-    (and, when ``stamped``, M's Mandate and Stamp of the pair, which ATT-025 makes it send along)."""
+    (and, when ``stamped``, M's Mandate and Stamp of the pair, which ATT-025 makes it send along).
+    ``trusting_m``: Carol was given M's Mandate as an escrow she trades under (``Peer.trusted_escrows``)."""
     clock = FixedClock()
     alice, shown, proof, by_m = _theft(clock)
     assert verify_fork_proof(proof) == alice.did
@@ -66,6 +68,8 @@ def _carol_after_the_swap(*, stamped: bool) -> tuple[Party, Peer]:
         thiefs_peer.verifier.accept(env)
     assert thiefs_peer.verifier.take_fork_proof(proof) is not None
     carols = make_peer(Party("carol", clock), clock)
+    if trusting_m:
+        carols.trusted_escrows = frozenset({verify_statement(by_m[-1]).issuer})
     carols.hold(shown)
     assert alice.principal.did in carols.verifier.bound.get(alice.did, ())
     gossip.swap(carols, thiefs_peer, thiefs_peer.did)
@@ -80,24 +84,21 @@ def test_without_the_thiefs_stamps_the_principal_that_revoked_the_key_is_spared(
     assert alice.principal.did not in carols.reputation.faulty()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "KEY-009/ATT-013 (b): a Counter's witnessing escrow is the one its own terms name -- chosen by the"
-        " thief holding K -- and a revocation that escrow never stamped does not count, so the Stamp of an"
-        " escrow key the thief minted makes its pair 'witnessed before' P's revocation; ATT-025 carries it"
-        " to every view the proof reaches. Every time such an escrow signs is the thief's, so no rule on"
-        " times can tell it from E; the fix is a SPEC decision: ATT-013 (b) reads 'witnessed before' only"
-        " from an escrow the view trusts (ATT-020's), or only from one that stamped P's revocation"
-    ),
-)
 @pytest.mark.req("ATT-013", "ATT-025", "KEY-009")
 def test_a_thiefs_own_escrow_stamp_does_not_convict_the_principal_that_revoked_the_key() -> None:
-    """The thief's peer swaps the proof with M's Stamp of the pair (ATT-025). Expect P spared in Carol's view
-    as without it: M is the thief's key, named by the thief in the Counters it signed after P's revocation.
-    Before a fix P (and so its new key) is faulty there."""
+    """The thief's peer swaps the proof with M's Stamp of the pair (ATT-025). P is spared in Carol's view as
+    without it: M is the thief's key, named by the thief in the Counters it signed after P's revocation, and
+    Carol trusts no escrow of it (ATT-013 (d)). Before the fix P (and so its new key) was faulty there."""
     alice, carols = _carol_after_the_swap(stamped=True)
     k2, mandate, binding = _new_key(alice)  # SPEC 10.5's way out: a new key from the same principal
     carols.hold([mandate.envelope, binding.envelope])
     assert alice.principal.did not in carols.reputation.faulty(), "P framed by the thief's own escrow"
     assert not carols.reputation.score(k2.did).faulty, "P's new key faulty: no way out"
+
+
+@pytest.mark.req("ATT-013", "ATT-025", "KEY-009")
+def test_a_stamp_by_an_escrow_the_view_trusts_still_convicts_the_principal() -> None:
+    """The control: had Carol traded under M -- an escrow she was given the Mandate of --, M's Stamp of the
+    pair before any Stamp of P's revocation is the witness ATT-013 (b) reads, and P is faulty there."""
+    alice, carols = _carol_after_the_swap(stamped=True, trusting_m=True)
+    assert alice.principal.did in carols.reputation.faulty()
