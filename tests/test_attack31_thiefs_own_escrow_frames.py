@@ -34,11 +34,12 @@ from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import FixedClock, Party
 
 
-def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes]]:
+def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes], list[bytes]]:
     """Alice's key K binds itself to her principal P; K leaks and P revokes it from that moment. A minute
     later the thief counters Mallory's offer (Mallory is the thief's accomplice) twice with K, both Counters
     naming escrow M -- a key the thief minted -- and M stamps the pair. Returns (Alice, what P shows
-    everywhere: K's Mandate and binding and P's revocation, the pair as a proof, M's Mandate and Stamp)."""
+    everywhere: K's Mandate and binding and P's revocation, the pair as a proof, M's Mandate and Stamp,
+    Mallory's Mandate and offer)."""
     alice, mallory, thiefs = Party("alice", clock), Party("mallory", clock), Party("thiefs-escrow", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
     clock.advance(1_000)
@@ -53,7 +54,8 @@ def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes
     clock.advance(1_000)
     stamp = thiefs.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
     shown = [*alice.setup, binding.envelope, revocation.envelope]
-    return alice, shown, ForkProof(one.envelope, two.envelope), [*thiefs.setup, stamp.envelope]
+    offered = [*mallory.setup, offer.envelope]
+    return alice, shown, ForkProof(one.envelope, two.envelope), [*thiefs.setup, stamp.envelope], offered
 
 
 def _carol_after_the_swap(*, stamped: bool, trusting_m: bool = False) -> tuple[Party, Peer]:
@@ -61,7 +63,7 @@ def _carol_after_the_swap(*, stamped: bool, trusting_m: bool = False) -> tuple[P
     (and, when ``stamped``, M's Mandate and Stamp of the pair, which ATT-025 makes it send along).
     ``trusting_m``: Carol was given M's Mandate as an escrow she trades under (``Peer.trusted_escrows``)."""
     clock = FixedClock()
-    alice, shown, proof, by_m = _theft(clock)
+    alice, shown, proof, by_m, _ = _theft(clock)
     assert verify_fork_proof(proof) == alice.did
     thiefs_peer = make_peer(Party("thiefs-peer", clock), clock)
     for env in by_m if stamped else []:
@@ -102,3 +104,11 @@ def test_a_stamp_by_an_escrow_the_view_trusts_still_convicts_the_principal() -> 
     pair before any Stamp of P's revocation is the witness ATT-013 (b) reads, and P is faulty there."""
     alice, carols = _carol_after_the_swap(stamped=True, trusting_m=True)
     assert alice.principal.did in carols.reputation.faulty()
+
+
+def thiefs_escrow_transcript() -> tuple[Party, str, list[bytes]]:
+    """The theft as a transcript (what ``a2a-coop export`` holds): what P shows, Mallory's offer, M's Mandate
+    and Stamp, then the two Counters -- the second refused ``STALE_REFERENCE``, the pair kept (ATT-022 (b)).
+    Returns (Alice, M's did, the envelopes)."""
+    alice, shown, proof, by_m, offered = _theft(FixedClock())
+    return alice, verify_statement(by_m[-1]).issuer, [*shown, *offered, *by_m, proof.first, proof.second]
