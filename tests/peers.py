@@ -31,6 +31,14 @@ def make_peer(party: Party, clock: FixedClock, *, run: int = 0, **kw: Any) -> Pe
     )
 
 
+def trusting(peer: Peer, *escrows: str) -> Peer:
+    """``peer`` trading under ``escrows`` (``Peer.trusted_escrows``, as if given their Mandates): the only
+    escrows whose Stamps say a fork's statement was witnessed before its principal's revocation in its
+    view (ATT-013 (d))."""
+    peer.trusted_escrows = frozenset(escrows)
+    return peer
+
+
 def served_peer(party: Party, clock: FixedClock, **kw: Any) -> Peer:
     """:func:`make_peer` with the quotas `a2a-coop serve` runs with by default (RPC-016, RPC-017)."""
     return make_peer(party, clock, stranger_quota=StrangerQuota(), newcomer_offers=NewcomerOffers(), **kw)

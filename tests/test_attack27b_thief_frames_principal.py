@@ -24,6 +24,7 @@ escrow witnessed (strict xfail below; SPEC ATT-013, Left open).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 
 import pytest
 from peers import make_peer
@@ -148,14 +149,24 @@ def test_a_thiefs_gossiped_answer_proof_after_the_revocation_does_not_convict_th
     assert bodies, "Carol's peer answered the new key's offer"
 
 
-def _view(clock: FixedClock, envelopes: list[bytes], proof: ForkProof | None = None) -> Reputation:
-    """A view of evidence (an observer's, SPEC 11.4) holding ``envelopes`` in that order, then ``proof``."""
+def _view(
+    clock: FixedClock,
+    envelopes: list[bytes],
+    proof: ForkProof | None = None,
+    *,
+    trusting: Collection[str] = (),
+) -> Reputation:
+    """A view of evidence (an observer's, SPEC 11.4) holding ``envelopes`` in that order, then ``proof``;
+    it trusts the escrows ``trusting`` (ATT-013 (d): the only ones whose Stamps convict there)."""
     v = EvidenceVerifier()
     for e in envelopes:
         v.accept(e)
     if proof is not None:
         assert v.take_fork_proof(proof) is not None
-    return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=(), clock=lambda: clock.now_ms)
+    return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=trusting, clock=lambda: clock.now_ms)
+
+
+ESCROW = Party("escrow", FixedClock()).did  # E of :func:`_escrowed_pair`, the escrow the parties trade under
 
 
 def _escrowed_pair(stamped: bool) -> tuple[FixedClock, Party, VerifiedStatement, list[bytes], ForkProof]:
@@ -191,7 +202,7 @@ def _revoked_over(stamped: bool, *, after: bool = False) -> tuple[Party, Reputat
     """A view of :func:`_escrowed_pair` that takes the proof last -- or, ``after``, first a second pair K
     signs after the revocation (two Rejects of the offer, disowned by it) and then the proof."""
     clock, alice, offer, held, proof = _escrowed_pair(stamped)
-    view = _view(clock, held)
+    view = _view(clock, held, trusting=(ESCROW,))  # a party's view: it trades under E
     if after:
         clock.advance(1_000)
         late = ForkProof(alice.reject(offer, "late").envelope, alice.reject(offer, "again").envelope)

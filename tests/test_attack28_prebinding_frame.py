@@ -94,11 +94,13 @@ def test_a_thiefs_pair_dated_before_the_keys_binding_does_not_convict_the_princi
 
 
 def _view(held: list[bytes], proof: ForkProof, clock: FixedClock) -> Reputation:
+    """A view of evidence holding ``held`` and ``proof`` that trades under E (ATT-013 (d))."""
     v = EvidenceVerifier()
     for e in held:
         v.accept(e)
     assert v.take_fork_proof(proof) is not None
-    return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=(), clock=lambda: clock.now_ms)
+    escrows = (Party("escrow", clock).did,)
+    return Reputation(lambda: v, seeds=("did:key:the-viewer",), escrows=escrows, clock=lambda: clock.now_ms)
 
 
 def answer_before_binding(

@@ -21,8 +21,8 @@ so what a sender attaches can make it convict only on the escrow's own word, as 
 from __future__ import annotations
 
 import pytest
-from peers import make_peer
-from test_attack27b_thief_frames_principal import _escrowed_pair, _view
+from peers import make_peer, trusting
+from test_attack27b_thief_frames_principal import ESCROW, _escrowed_pair, _view
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
@@ -37,7 +37,7 @@ from a2a_coop.transport.proofs import proof_message, proof_of
 def _holder(clock: FixedClock, held: list[bytes], proof: ForkProof) -> Peer:
     """A peer holding what Bob's view holds (but his offer, addressed to Alice: a peer takes it only as
     her) and the proof."""
-    holder = make_peer(Party("holder", clock), clock)
+    holder = trusting(make_peer(Party("holder", clock), clock), ESCROW)
     for env in held:
         if verify_statement(env).body != "offer":
             holder.verifier.accept(env)
@@ -55,10 +55,10 @@ def test_a_third_party_given_the_witnessed_pair_by_gossip_convicts_the_principal
     and P's revocation from P. Expect P faulty there as in Bob's view. Before ATT-025 Carol's peer held the
     pair unwitnessed and spared P."""
     clock, alice, _, held, proof = _escrowed_pair(stamped=True)
-    bobs = _view(clock, held, proof)  # the parties' view: it holds E's Stamp of the pair
+    bobs = _view(clock, held, proof, trusting=(ESCROW,))  # the parties' view: it holds E's Stamp of the pair
     assert alice.principal.did in bobs.faulty()
     holder = _holder(clock, held, proof)
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)  # Carol trades under E too
     assert gossip.swap(carols, holder, holder.did) == [alice.did]  # the proof travels (ATT-011)
     assert alice.principal.did in carols.reputation.faulty()  # bound to K by the gossiped Checkpoint
     carols.verifier.accept(_revocation(held))  # P shows its revocation where it wants to be spared

@@ -28,16 +28,18 @@ from test_attack27b_thief_frames_principal import _new_key
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import FixedClock, Party
 
 
-def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes]]:
+def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes], list[bytes]]:
     """Alice's key K binds itself to her principal P; K leaks and P revokes it from that moment. A minute
     later the thief counters Mallory's offer (Mallory is the thief's accomplice) twice with K, both Counters
     naming escrow M -- a key the thief minted -- and M stamps the pair. Returns (Alice, what P shows
-    everywhere: K's Mandate and binding and P's revocation, the pair as a proof, M's Mandate and Stamp)."""
+    everywhere: K's Mandate and binding and P's revocation, the pair as a proof, M's Mandate and Stamp,
+    Mallory's Mandate and offer)."""
     alice, mallory, thiefs = Party("alice", clock), Party("mallory", clock), Party("thiefs-escrow", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
     clock.advance(1_000)
@@ -52,20 +54,24 @@ def _theft(clock: FixedClock) -> tuple[Party, list[bytes], ForkProof, list[bytes
     clock.advance(1_000)
     stamp = thiefs.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
     shown = [*alice.setup, binding.envelope, revocation.envelope]
-    return alice, shown, ForkProof(one.envelope, two.envelope), [*thiefs.setup, stamp.envelope]
+    offered = [*mallory.setup, offer.envelope]
+    return alice, shown, ForkProof(one.envelope, two.envelope), [*thiefs.setup, stamp.envelope], offered
 
 
-def _carol_after_the_swap(*, stamped: bool) -> tuple[Party, Peer]:
+def _carol_after_the_swap(*, stamped: bool, trusting_m: bool = False) -> tuple[Party, Peer]:
     """Carol's peer holds what P shows everywhere, then swaps with the thief's peer, which holds the proof
-    (and, when ``stamped``, M's Mandate and Stamp of the pair, which ATT-025 makes it send along)."""
+    (and, when ``stamped``, M's Mandate and Stamp of the pair, which ATT-025 makes it send along).
+    ``trusting_m``: Carol was given M's Mandate as an escrow she trades under (``Peer.trusted_escrows``)."""
     clock = FixedClock()
-    alice, shown, proof, by_m = _theft(clock)
+    alice, shown, proof, by_m, _ = _theft(clock)
     assert verify_fork_proof(proof) == alice.did
     thiefs_peer = make_peer(Party("thiefs-peer", clock), clock)
     for env in by_m if stamped else []:
         thiefs_peer.verifier.accept(env)
     assert thiefs_peer.verifier.take_fork_proof(proof) is not None
     carols = make_peer(Party("carol", clock), clock)
+    if trusting_m:
+        carols.trusted_escrows = frozenset({verify_statement(by_m[-1]).issuer})
     carols.hold(shown)
     assert alice.principal.did in carols.verifier.bound.get(alice.did, ())
     gossip.swap(carols, thiefs_peer, thiefs_peer.did)
@@ -80,24 +86,29 @@ def test_without_the_thiefs_stamps_the_principal_that_revoked_the_key_is_spared(
     assert alice.principal.did not in carols.reputation.faulty()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "KEY-009/ATT-013 (b): a Counter's witnessing escrow is the one its own terms name -- chosen by the"
-        " thief holding K -- and a revocation that escrow never stamped does not count, so the Stamp of an"
-        " escrow key the thief minted makes its pair 'witnessed before' P's revocation; ATT-025 carries it"
-        " to every view the proof reaches. Every time such an escrow signs is the thief's, so no rule on"
-        " times can tell it from E; the fix is a SPEC decision: ATT-013 (b) reads 'witnessed before' only"
-        " from an escrow the view trusts (ATT-020's), or only from one that stamped P's revocation"
-    ),
-)
 @pytest.mark.req("ATT-013", "ATT-025", "KEY-009")
 def test_a_thiefs_own_escrow_stamp_does_not_convict_the_principal_that_revoked_the_key() -> None:
-    """The thief's peer swaps the proof with M's Stamp of the pair (ATT-025). Expect P spared in Carol's view
-    as without it: M is the thief's key, named by the thief in the Counters it signed after P's revocation.
-    Before a fix P (and so its new key) is faulty there."""
+    """The thief's peer swaps the proof with M's Stamp of the pair (ATT-025). P is spared in Carol's view as
+    without it: M is the thief's key, named by the thief in the Counters it signed after P's revocation, and
+    Carol trusts no escrow of it (ATT-013 (d)). Before the fix P (and so its new key) was faulty there."""
     alice, carols = _carol_after_the_swap(stamped=True)
     k2, mandate, binding = _new_key(alice)  # SPEC 10.5's way out: a new key from the same principal
     carols.hold([mandate.envelope, binding.envelope])
     assert alice.principal.did not in carols.reputation.faulty(), "P framed by the thief's own escrow"
     assert not carols.reputation.score(k2.did).faulty, "P's new key faulty: no way out"
+
+
+@pytest.mark.req("ATT-013", "ATT-025", "KEY-009")
+def test_a_stamp_by_an_escrow_the_view_trusts_still_convicts_the_principal() -> None:
+    """The control: had Carol traded under M -- an escrow she was given the Mandate of --, M's Stamp of the
+    pair before any Stamp of P's revocation is the witness ATT-013 (b) reads, and P is faulty there."""
+    alice, carols = _carol_after_the_swap(stamped=True, trusting_m=True)
+    assert alice.principal.did in carols.reputation.faulty()
+
+
+def thiefs_escrow_transcript() -> tuple[Party, str, list[bytes]]:
+    """The theft as a transcript (what ``a2a-coop export`` holds): what P shows, Mallory's offer, M's Mandate
+    and Stamp, then the two Counters -- the second refused ``STALE_REFERENCE``, the pair kept (ATT-022 (b)).
+    Returns (Alice, M's did, the envelopes)."""
+    alice, shown, proof, by_m, offered = _theft(FixedClock())
+    return alice, verify_statement(by_m[-1]).issuer, [*shown, *offered, *by_m, proof.first, proof.second]

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from peers import make_peer
-from test_attack27b_thief_frames_principal import _view
+from peers import make_peer, trusting
+from test_attack27b_thief_frames_principal import ESCROW, _view
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol import forks
@@ -89,9 +89,9 @@ def test_a_third_party_given_a_witnessed_answer_pair_by_gossip_convicts_as_bobs_
     peer's. Before, Carol's peer could not read the Accept's or Reject's witnessing escrow, dropped E's Stamp
     and spared P."""
     clock, alice, bobs, held, proof = _witnessed_answers(kind)
-    assert alice.principal.did in _view(clock, held, proof).faulty()
+    assert alice.principal.did in _view(clock, held, proof, trusting=(ESCROW,)).faulty()
     assert alice.principal.did in bobs.reputation.faulty()
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
     assert gossip.swap(carols, bobs, bobs.did) == [alice.did]
     carols.verifier.accept(_revocation(held))  # P shows its revocation where it wants to be spared
     assert alice.principal.did in carols.reputation.faulty()
@@ -103,9 +103,9 @@ def test_an_unwitnessed_answer_pair_by_gossip_spares_as_bobs_view_does(kind: str
     """E never stamped the pair: P's revocation disowns it, and every view spares P -- the offer travelling
     with the proof convicts no one by itself."""
     clock, alice, bobs, held, proof = _witnessed_answers(kind, stamped=False)
-    assert alice.principal.did not in _view(clock, held, proof).faulty()
+    assert alice.principal.did not in _view(clock, held, proof, trusting=(ESCROW,)).faulty()
     assert alice.principal.did not in bobs.reputation.faulty()
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
     gossip.swap(carols, bobs, bobs.did)
     assert verify_statement(_revocation(held)).digest in carols.verifier.statements  # it spares: ATT-024
     assert alice.did in carols.reputation.faulty()
@@ -165,12 +165,12 @@ def test_the_answered_offer_travels_on_with_the_proof_to_a_fourth_peer() -> None
     """Carol's peer, which never held Bob's offer as a statement, passes the proof on to Dave's peer with the
     offer it kept, E's Mandate and E's Stamp: Dave's peer convicts P as Bob's and Carol's do."""
     clock, alice, bobs, held, _ = _witnessed_answers("accept-reject")
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
     gossip.swap(carols, bobs, bobs.did)
     offer = next(verify_statement(e) for e in held if verify_statement(e).body == "offer")
     assert offer.digest not in carols.verifier.statements  # no statement: it moves no negotiation
     assert offer.digest in carols.verifier.shown_statements
-    daves = make_peer(Party("dave", clock), clock)
+    daves = trusting(make_peer(Party("dave", clock), clock), ESCROW)
     gossip.swap(daves, carols, carols.did)
     for peer in (carols, daves):
         peer.verifier.accept(_revocation(held))
@@ -186,7 +186,7 @@ def test_the_answered_offer_is_kept_across_a_restart(tmp_path: Path, snapshot: b
     clock, alice, bobs, held, _ = _witnessed_answers("reject-reject")
     carol = Party("carol", clock)
     journal = Journal.open(tmp_path / "carol.db")
-    carols = make_peer(carol, clock, journal=journal)
+    carols = trusting(make_peer(carol, clock, journal=journal), ESCROW)
     gossip.swap(carols, bobs, bobs.did)
     carols.exchange(_revocation(held), [])  # P shows its revocation, as a request
     assert alice.principal.did in carols.reputation.faulty()
@@ -194,7 +194,7 @@ def test_the_answered_offer_is_kept_across_a_restart(tmp_path: Path, snapshot: b
         assert carols.save_snapshot()
     journal.close()
     journal = Journal.open(tmp_path / "carol.db")
-    restarted = make_peer(carol, clock, journal=journal)
+    restarted = trusting(make_peer(carol, clock, journal=journal), ESCROW)
     assert (restarted.resumed_from is not None) is snapshot
     assert alice.principal.did in restarted.reputation.faulty()
     journal.close()
@@ -210,7 +210,7 @@ def test_an_offer_the_answers_do_not_name_names_no_escrow_for_them() -> None:
     decoy = mallory.offer(alice, mallory.proposal(escrow=other.did))
     forged = other.sign("stamp", commitment_pb2.Stamp(statements=[verify_statement(proof.first).digest]))
     envelopes, proofs = gossip.outgoing(bobs)
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
     carols.hold(mallory.setup)
     lying = [
         ForkProof(p.first, p.second, p.revocations, (decoy.envelope, *other.setup, forged.envelope))
@@ -293,9 +293,9 @@ def test_a_third_party_given_a_witnessed_contract_fork_by_gossip_convicts_as_bob
     which the Receipts name), reads E as their witnessing escrow and convicts P as Bob's view does. Before,
     it could not read it -- their negotiation is not held there -- and spared P."""
     clock, alice, bobs, held, proof = _witnessed_contract_fork(kind)
-    assert alice.principal.did in _view(clock, held, proof).faulty()
+    assert alice.principal.did in _view(clock, held, proof, trusting=(ESCROW,)).faulty()
     assert alice.principal.did in bobs.reputation.faulty()
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
     assert gossip.swap(carols, bobs, bobs.did) == [alice.did]
     carols.verifier.accept(_revocation(held))
     assert alice.principal.did in carols.reputation.faulty()
@@ -308,9 +308,9 @@ def test_a_third_party_given_a_witnessed_contract_fork_by_gossip_convicts_as_bob
 def test_an_unwitnessed_contract_fork_by_gossip_spares_as_bobs_view_does(kind: str) -> None:
     """E never stamped the pair: every view spares P."""
     clock, alice, bobs, held, proof = _witnessed_contract_fork(kind, stamped=False)
-    assert alice.principal.did not in _view(clock, held, proof).faulty()
+    assert alice.principal.did not in _view(clock, held, proof, trusting=(ESCROW,)).faulty()
     assert alice.principal.did not in bobs.reputation.faulty()
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
     gossip.swap(carols, bobs, bobs.did)
     assert alice.did in carols.reputation.faulty()
     assert alice.principal.did not in carols.reputation.faulty()
@@ -363,9 +363,10 @@ def test_a_reject_after_a_counter_under_another_escrow_is_witnessed_by_the_offer
     convicted: the order of K's answers chose the escrow (the JavaScript verifier reads a transcript of it
     alike: tests/test_js_verifier.py, reject-after-a-counter-elsewhere)."""
     clock, alice, bobs, held, proof = reject_after_a_counter_elsewhere()
-    assert alice.principal.did in _view(clock, held, proof).faulty()
+    both = (ESCROW, Party("escrow-2", clock).did)  # Bob's, and Carol's, trade under E and E2 (ATT-013 (d))
+    assert alice.principal.did in _view(clock, held, proof, trusting=both).faulty()
     assert alice.principal.did in bobs.reputation.faulty()
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), *both)
     gossip.swap(carols, bobs, bobs.did)
     carols.verifier.accept(_revocation(held))
     assert alice.principal.did in carols.reputation.faulty()
@@ -382,7 +383,7 @@ def test_only_the_first_ten_envelopes_a_proof_carries_are_read() -> None:
     assert len(sent.stamps) == 5  # the Delivery, the Accept, the offer; E's Mandate, E's Stamp
     junk = tuple(Party(f"junk-{n}", clock).mandate_vs.envelope for n in range(10))
     for carried, convicts in (((*junk, *sent.stamps), False), ((*sent.stamps, *junk), True)):
-        carols = make_peer(Party("carol", clock), clock)
+        carols = trusting(make_peer(Party("carol", clock), clock), ESCROW)
         gossip.take(carols, envelopes, [ForkProof(sent.first, sent.second, sent.revocations, carried)])
         carols.verifier.accept(_revocation(held))
         assert (alice.principal.did in carols.reputation.faulty()) is convicts

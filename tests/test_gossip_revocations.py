@@ -5,7 +5,7 @@ spares: a thief's (or a rival's) proof ruined an honest principal's standing wit
 from __future__ import annotations
 
 import pytest
-from peers import make_peer
+from peers import make_peer, trusting
 from test_attack27b_thief_frames_principal import _the_theft
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
@@ -131,11 +131,11 @@ def test_the_escrows_stamp_of_the_revocation_travels_with_it() -> None:
     clock.advance(1_000)
     pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
     setup = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope]  # a live peer holds no offer to Alice
-    daves = make_peer(Party("dave", clock), clock)
+    daves = trusting(make_peer(Party("dave", clock), clock), escrow.did)  # both trade under E
     daves.hold([*setup, revocation.envelope, first.envelope, pair.envelope])
     assert daves.verifier.take_fork_proof(ForkProof(one.envelope, two.envelope)) == alice.did
     assert alice.principal.did not in daves.reputation.faulty()
-    carols = make_peer(Party("carol", clock), clock)
+    carols = trusting(make_peer(Party("carol", clock), clock), escrow.did)
     carols.hold([*setup, pair.envelope])
     envelopes, proofs = gossip.outgoing(daves)
     (sent,) = [p for p in proofs if verify_fork_proof(p) == alice.did]

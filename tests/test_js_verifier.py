@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from test_attack27b_thief_frames_principal import (
     _the_theft,
 )
 from test_attack28_prebinding_frame import answer_before_binding
+from test_attack31_thiefs_own_escrow_frames import thiefs_escrow_transcript
 from test_audit import unguarded_offer
 from test_gossip_answer_witness import reject_after_a_counter_elsewhere
 
@@ -793,9 +795,12 @@ def _transcripts() -> dict[str, list[bytes]]:
     }
 
 
-def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[str]]:
+def _python_proofs(
+    envelopes: list[bytes], trusted: Collection[str] | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
     """The reference view of evidence's reading of a transcript (stopping at the first refusal, as ``verify``
-    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013)."""
+    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013), reading
+    the Stamps of the ``trusted`` escrows only (ATT-013 (d); None, every escrow's)."""
     v = EvidenceVerifier()
     for e in envelopes:
         try:
@@ -806,7 +811,35 @@ def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[s
     proofs = {
         k: sorted(verify_statement(x).digest.hex() for x in (p.first, p.second)) for k, p in v.forks.items()
     }
-    return proofs, sorted(faulty_of(v, v.forks))
+    return proofs, sorted(faulty_of(v, v.forks, trusted))
+
+
+@pytest.mark.req("ATT-013", "KEY-009")
+def test_both_verifiers_read_witnessed_before_only_from_a_trusted_escrow(tmp_path: Path) -> None:
+    """F108, ATT-013 (d): the thief's pair, stamped by the escrow key it minted before P's revocation, read
+    from a transcript stating the escrows its view trusts -- none, another, M -- and stating none (every
+    escrow, as before the rule): P is convicted only where M's Stamp counts, by both verifiers alike."""
+    alice, m, envelopes = thiefs_escrow_transcript()
+    cases = {
+        "trusts-nothing": [],
+        "trusts-another": ["did:key:z6MkOther"],
+        "trusts-m": [m],
+        "states-none": None,
+    }
+    paths = []
+    for name, trusted in cases.items():
+        doc: dict[str, object] = {"envelopes": [envelope_to_json(e) for e in envelopes]}
+        if trusted is not None:
+            doc["trusted_escrows"] = trusted
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(doc))
+    run = _node("--json", *map(str, paths))
+    js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
+    for name, trusted in cases.items():
+        _, faulty = _python_proofs(envelopes, trusted)
+        assert js[name]["faulty"] == faulty, name
+        assert (alice.principal.did in faulty) == (name in ("trusts-m", "states-none")), name
+        assert alice.did in faulty, name  # the key signed both, whatever the view trusts
 
 
 @pytest.mark.req("ATT-022", "ATT-012", "ATT-013")

@@ -253,21 +253,26 @@ def principals_of(verifier: Verifier, key: str) -> set[str]:
     return out
 
 
-def convicted(verifier: Verifier, key: str, proof: ForkProof) -> set[str]:
+def convicted(
+    verifier: Verifier, key: str, proof: ForkProof, trusted: Collection[str] | None = None
+) -> set[str]:
     """ATT-013: what a fork or answer proof held against ``key`` convicts in ``verifier``'s view -- the key
     always, and each principal it answers to (:func:`principals_of`) unless a KeyRevocation of the key that
     principal issued, held, disowns one of the proof's two statements (ATT-013 (b): reaches it, KEY-011,
     and its escrow did not witness it first, KEY-009). A function of the statements held, whatever order
-    they came in: a revocation heard after the proof spares the principal from then on."""
+    they came in: a revocation heard after the proof spares the principal from then on. ``trusted``: the
+    escrows whose Stamps may witness a statement first here (ATT-013 (d)); None, every escrow."""
     principals = principals_of(verifier, key)
     revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} & (principals - {key})
     if revokers:  # only then read the proof's statements (two signature checks)
         statements = proof_statements(proof)
-        principals -= {p for p in revokers if any(verifier.revoked_by(vs, p) for vs in statements)}
+        principals -= {p for p in revokers if any(verifier.revoked_by(vs, p, trusted) for vs in statements)}
     return principals | {key}
 
 
-def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
+def sparing(
+    verifier: Verifier, key: str, proof: ForkProof, trusted: Collection[str] | None = None
+) -> list[bytes]:
     """ATT-024: what a swap carries with ``proof`` against ``key`` so that its receiver spares whom
     ``verifier`` spares (:func:`convicted`, ATT-013 (b)) -- per principal spared, the first KeyRevocation it
     issued that disowns one of the proof's statements, then that statement's witnessing escrow's earliest
@@ -281,7 +286,7 @@ def sparing(verifier: Verifier, key: str, proof: ForkProof) -> list[bytes]:
     statements = proof_statements(proof)
     for p in sorted(revokers):
         for vs in statements:
-            r = verifier.sparing_revocation(vs, p)
+            r = verifier.sparing_revocation(vs, p, trusted)
             if r is None:
                 continue
             revocations[r.envelope] = None
@@ -315,11 +320,14 @@ def witnesses(verifier: Verifier, proof: ForkProof) -> list[bytes]:
     return [*answered, *out]
 
 
-def faulty_of(verifier: Verifier, forks: Mapping[str, ForkProof]) -> frozenset[str]:
-    """Every key and principal the fork proofs ``forks`` (issuer -> proof) convict (:func:`convicted`)."""
+def faulty_of(
+    verifier: Verifier, forks: Mapping[str, ForkProof], trusted: Collection[str] | None = None
+) -> frozenset[str]:
+    """Every key and principal the fork proofs ``forks`` (issuer -> proof) convict (:func:`convicted`,
+    reading the Stamps of ``trusted`` escrows only; None, every escrow's)."""
     out: set[str] = set()
     for key, proof in forks.items():
-        out |= convicted(verifier, key, proof)
+        out |= convicted(verifier, key, proof, trusted)
     return frozenset(out)
 
 

@@ -15,7 +15,7 @@ statement it is about to send (the policy guard, MND-011).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -894,7 +894,7 @@ class Verifier:
             and self._reaching(vs.issuer, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
         )
 
-    def revoked_by(self, vs: VerifiedStatement, revoker: str) -> bool:
+    def revoked_by(self, vs: VerifiedStatement, revoker: str, trusted: Collection[str] | None = None) -> bool:
         """ATT-013 (b): whether a KeyRevocation held of ``vs``'s issuer that ``revoker`` issued reaches
         ``vs`` and ``vs`` is not witnessed before it (KEY-009: its witnessing escrow stamped ``vs`` before
         it stamped that revocation, or stamped the revocation in no Stamp held) -- the statement is
@@ -904,17 +904,27 @@ class Verifier:
         principal answers for, and sparing the revoker disowns nothing -- read by it, a thief dating its
         statements before the key's binding to the principal, under no Mandate or its own principal's,
         put them out of every revocation's reach and convicted the principal for good
-        (tests/test_attack28_prebinding_frame.py). The key's own revocation reads KEY-011 (a)."""
-        return self.sparing_revocation(vs, revoker) is not None
+        (tests/test_attack28_prebinding_frame.py). The key's own revocation reads KEY-011 (a).
 
-    def sparing_revocation(self, vs: VerifiedStatement, revoker: str) -> VerifiedStatement | None:
-        """The first KeyRevocation held by which :meth:`revoked_by` holds ``vs`` disowned for ``revoker``,
-        or None: what a swap carries with a proof holding ``vs`` (ATT-024)."""
+        ``trusted``: the escrows whose Stamps this view reads "witnessed before" from (ATT-013 (d)); None,
+        every escrow. A Stamp by an escrow outside it witnesses nothing here: the escrow an Offer or Counter
+        names is whoever holds the key's choice -- a thief's own, after the revocation
+        (tests/test_attack31_thiefs_own_escrow_frames.py)."""
+        return self.sparing_revocation(vs, revoker, trusted) is not None
+
+    def sparing_revocation(
+        self, vs: VerifiedStatement, revoker: str, trusted: Collection[str] | None = None
+    ) -> VerifiedStatement | None:
+        """The first KeyRevocation held by which :meth:`revoked_by` holds ``vs`` disowned for ``revoker``
+        (reading Stamps of ``trusted`` escrows only, None: every escrow), or None: what a swap carries with
+        a proof holding ``vs`` (ATT-024)."""
         key = vs.issuer
         mine = [r for r in self.revocations_of.get(key, ()) if r.issuer == revoker]
         if not mine:
             return None
         escrow, first = self._witnessed_at(vs, None)
+        if trusted is not None and escrow not in trusted:
+            first = None  # spare on an escrow the view does not trust, never convict (ATT-013 (d))
         for r in mine:
             when, floor = (
                 self._reach(r, key, "", (vs.issued_at_ms, vs.seq)) if r.issuer == key else (r.effective_ms, 0)

@@ -98,6 +98,8 @@ class Peer(Protocol):
     def clock(self) -> Callable[[], int]: ...
     @property
     def did(self) -> str: ...
+    @property
+    def trusted_escrows(self) -> frozenset[str]: ...  # whose Stamps convict here (ATT-013 (d))
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None: ...
     def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None: ...
@@ -162,9 +164,8 @@ def outgoing(peer: Peer, *, exclude: str = "", response: bool = False) -> tuple[
             # its statements were witnessed first (ATT-025): without them, a receiver never shown the
             # revocation convicts whom we spare, and one shown it by the principal spares whom we convict
             # -- so a proof goes whole or not at all
-            proof = ForkProof(
-                held.first, held.second, tuple(sparing(v, issuer, held)), tuple(witnesses(v, held))
-            )
+            spares = sparing(v, issuer, held, peer.trusted_escrows)
+            proof = ForkProof(held.first, held.second, tuple(spares), tuple(witnesses(v, held)))
             if swap_bytes(proof) <= budget:
                 budget -= swap_bytes(proof)
                 proofs.append(proof)

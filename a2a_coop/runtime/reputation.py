@@ -243,9 +243,9 @@ class Reputation:
     def faulty(self) -> frozenset[str]:
         """Principals (and keys) a held fork proof convicts (ATT-013): the forked key and every
         principal it is bound to but one whose revocation of the key disowns a statement of the proof
-        (ATT-013 (b))."""
+        (ATT-013 (b)) -- "witnessed before" read only from the escrows this view trusts (ATT-013 (d))."""
         v = self.evidence()
-        return faulty_of(v, v.forks)
+        return faulty_of(v, v.forks, self.escrows)
 
     def view(self) -> TrustView:
         """The current view; recomputed when evidence changed or an hour has passed."""

@@ -1183,8 +1183,11 @@ class Contract {
 }
 
 export class Verifier {
-  constructor({ mode, nowMs, role = "auditor" }) {
+  constructor({ mode, nowMs, role = "auditor", trustedEscrows = null }) {
     this.mode = mode;
+    // ATT-013 (d): the escrows whose Stamps say a proof's statement was witnessed before its principal's
+    // revocation in this view (null: every escrow's); an untrusted one's Stamp spares, never convicts (F108)
+    this.trustedEscrows = trustedEscrows ? new Set(trustedEscrows) : null;
     this.role = role;
     this.nowMs = nowMs;
     // KEY-009 (d): the envelopes taken, in order, and the hex digests of the Stamps a view of evidence holds
@@ -1710,7 +1713,10 @@ export class Verifier {
     return [first, second].some((env) => {
       const r = verifyStateless(env);
       const rec = this.byDigest.get(hex(r.digest)) ?? { ...r, dhex: hex(r.digest), env };
-      return mine.some((x) => x.eff <= rec.h.issued_at_ms && !this.witnessedBefore(rec, [x]));
+      // ATT-013 (d), F108: a statement its untrusted escrow stamped is read as unstamped -- the escrow an Offer
+      // or Counter names is the choice of whoever holds the key, a thief's own after the revocation
+      const trusted = !this.trustedEscrows || this.trustedEscrows.has(this.witnessingEscrow(rec));
+      return mine.some((x) => x.eff <= rec.h.issued_at_ms && !(trusted && this.witnessedBefore(rec, [x])));
     });
   }
 
@@ -2863,13 +2869,14 @@ function envelopeToJson(envBytes) {
   return { payload: b64(env.payload), payloadType: env.payload_type, signatures: env.signatures.map((x) => ({ keyid: x.keyid, sig: b64(x.sig) })) };
 }
 
-// A transcript (what `a2a-coop export` writes: {"envelopes": [...], "now_ms"?, "mode"?}, or a bare list of DSSE
+// A transcript (what `a2a-coop export` writes: {"envelopes": [...], "now_ms"?, "mode"?, "trusted_escrows"?: the
+// escrows the view trusts, ATT-013 (d), absent: every escrow}, or a bare list of DSSE
 // JSON envelopes or base64 strings) verified by one fresh view of evidence, stopping at the first refusal as
 // `a2a-coop verify` does: its verdict, and the fork and answer proofs it holds (ATT-012, ATT-022) -- each in
 // the equivocation-proof file's form -- with the keys and principals they convict (ATT-013)
 export function verifyTranscript(doc) {
   const list = Array.isArray(doc) ? doc : doc.envelopes;
-  const v = new Verifier({ mode: doc.mode ?? "sparse", nowMs: doc.now_ms ?? null });
+  const v = new Verifier({ mode: doc.mode ?? "sparse", nowMs: doc.now_ms ?? null, trustedEscrows: doc.trusted_escrows ?? null });
   let got = { result: "valid" };
   for (let i = 0; i < list.length; i++) {
     try {
