@@ -4,8 +4,9 @@ One harness: Bob's node is driven through a scenario, what its guard holds is re
 it holds, NEG-020; the value it counts, MND-009/010, at now and later times; the cut-off Counters it
 counts, section 4.5; the answers its escrow has not taken; the asks it recorded, META_ASKED), the node is
 restarted -- once replaying its whole journal, once from the snapshot its close wrote -- and read again.
-Every difference is a renege or an over-commit by crash: a hold lost at restart lets Bob sell the car
-twice, or commit past his cap.
+Every difference is a finding: a hold lost at restart lets Bob sell the car twice, or commit past his
+cap (a renege or an over-commit by crash); a hold gained refuses what he may sell until the claims end.
+Each scenario also asserts whether the car is held after it, so a harness that reads nothing fails.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def carol_offer(m: Market, carol: Party, escrow: str) -> VerifiedStatement:
     return m.bob.offer(carol, _car(m, escrow, bond=100 if escrow else 0))
 
 
-# --- the scenarios: each drives Bob's node, returns nothing (what it holds is read after) --------------
+# --- the scenarios: each drives Bob's node (what it holds is read after) ---------------------------------
 
 
 def unanswered(m: Market, node: PeerNode, **_: Any) -> None:
@@ -167,7 +168,7 @@ def cut_off_counter_vouched(m: Market, node: PeerNode, **_: Any) -> None:
     assert not node.peer.verifier._cut_off_counted
 
 
-def cut_off_counter_withdrawn(m: Market, node: PeerNode, *, probes: list[VerifiedStatement]) -> None:
+def cut_off_counter_withdrawn(m: Market, node: PeerNode, *, carol: Party, e2: Any) -> None:
     """As above, his Withdraw of the Counter (NEG-024 (a)) taken by E1: the car is free."""
     line = cut_off_counter(m, node)
     (ours,) = node.peer.verifier._cut_off_counted
@@ -175,7 +176,7 @@ def cut_off_counter_withdrawn(m: Market, node: PeerNode, *, probes: list[Verifie
     assert closing is not None
     context = [*node.peer.send_context(), *m.mallory.setup]
     node.peer.on_replies(m.escrow.submit([*context, *line, closing[1].envelope]))
-    node.peer.verifier._check_exclusive_held(probes[0], m.clock.now_ms)  # the car is free at E2
+    node.peer.verifier._check_exclusive_held(carol_offer(m, carol, e2.did), m.clock.now_ms)  # free at E2
 
 
 def asked_twice(m: Market, node: PeerNode, **_: Any) -> None:
@@ -216,9 +217,9 @@ def test_a_restarted_guard_holds_what_it_held(tmp_path: Path, scenario: str) -> 
     context = [m.escrow.mandate, e2.mandate]
     node = _node(m, tmp_path, strategy, context)
     try:
-        probes = _probes(m, carol, e2)
         drive, held = SCENARIOS[scenario]
-        drive(m, node, probes=probes)
+        drive(m, node, carol=carol, e2=e2)
+        probes = _probes(m, carol, e2)
         before = guard_held(node, m.bob.mandate_vs.digest, probes)
     finally:
         node.close()  # writes a snapshot
