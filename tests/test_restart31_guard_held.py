@@ -210,8 +210,11 @@ SCENARIOS: dict[str, tuple[Callable[..., Any], bool]] = {
 
 
 @pytest.mark.req("NEG-020", "MND-009", "MND-010", "ESC-013")
+@pytest.mark.parametrize("later_ms", [0, 2 * HOUR_MS], ids=["at once", "past the deadlines"])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-def test_a_restarted_guard_holds_what_it_held(tmp_path: Path, scenario: str) -> None:
+def test_a_restarted_guard_holds_what_it_held(tmp_path: Path, scenario: str, later_ms: int) -> None:
+    """``later_ms``: the node restarted that long after the scenario (past the items' deadlines, before
+    the claims under them end), what it held read then."""
     m, e2, carol, _ = _car_market()
     strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
     context = [m.escrow.mandate, e2.mandate]
@@ -219,6 +222,7 @@ def test_a_restarted_guard_holds_what_it_held(tmp_path: Path, scenario: str) -> 
     try:
         drive, held = SCENARIOS[scenario]
         drive(m, node, carol=carol, e2=e2)
+        m.clock.now_ms += later_ms
         probes = _probes(m, carol, e2)
         before = guard_held(node, m.bob.mandate_vs.digest, probes)
     finally:
@@ -237,4 +241,6 @@ def test_a_restarted_guard_holds_what_it_held(tmp_path: Path, scenario: str) -> 
         node.close()
     assert replayed == before, "journal replay"
     assert resumed == before, "snapshot"
+    held = held and not (later_ms and scenario == "accepted and performed")  # performed: free past them
     assert before["refused (NEG-020)"][0] == ("EXCLUSIVE_CONFLICT" if held else None), before
+    assert before["outstanding (MND-010)"][0] or not held or scenario == "accepted and performed"
