@@ -2719,7 +2719,7 @@ class Verifier:
                     if offer.digest in exposed:
                         freed = max(freed or 0, self._bound_until(offer) or 0)
         for digest, (of_escrow, mandate, of_nid) in list(self._cut_off_counted.items()):
-            counter = dict.get(self.statements, digest)
+            counter = self.statements.get(digest)  # its negotiation may be forgotten: the archive's
             expires = counter.expires_at_ms if counter is not None else now_ms
             past = expires + BOND_GRACE_MS + CLOCK_TOLERANCE_MS <= now_ms
             if of_nid == negotiation_id and of_escrow == escrow and past and vouched_past(digest, expires):
@@ -2757,8 +2757,8 @@ class Verifier:
             # (ESC-014). Who cut it off is the counterparty's choice: its cut-off alone frees nothing.
             if not escrow or neg.off_line is None or digest not in neg.off_line:
                 return False
-            held = self.statements
-            answers = (dict.get(held, d) for d in (*neg.superseded, *(o.digest for o in line)))
+            held = self.statements  # the answers of a negotiation read back from the archive: there too
+            answers = (held.get(d) for d in (*neg.superseded, *(o.digest for o in line)))
             return all(
                 vs is None or cited(vs) != digest or self.witness.stamp_time(escrow, vs.digest) is None
                 for vs in answers
@@ -3202,8 +3202,11 @@ class Verifier:
     def _cut_off_answered(self, digest: bytes, acting: tuple[str, ...]) -> None:
         """A Stamp by ``acting`` of ``digest``: an answer to a cut-off Counter of ours still counted
         (:meth:`_held_cut_off`) that its escrow took frees it -- but an Accept, whose contract counts
-        instead once it takes the line back (NEG-021 (d))."""
-        answer = dict.get(self.statements, digest)
+        instead once it takes the line back (NEG-021 (d)). The answer may be forgotten (archived) by now, as
+        at a journal replay: read from the archive, only while such a Counter is held (restart31)."""
+        if not self._cut_off_counted:
+            return
+        answer = self.statements.get(digest)
         if answer is None or answer.body not in _ANSWERS:
             return
         held = self._cut_off_counted.get(cited(answer))

@@ -187,9 +187,23 @@ META_BINDINGS = "a2a-coop/shown-bindings"
 META_SHOWN = "a2a-coop/shown-statements"
 # Journal meta: what an escrow answered, past the bonding cutoff, about a bonded offer of ours nothing
 # answered (Verifier.asked_escrow), one key per negotiation and escrow (META_ASKED/<id hex>/<escrow>), as
-# [asked at, until when the holding it ended would have lasted]: our statements do not say it, and a
-# restart would hold that offer's value and exclusive_key again. Dropped once that time has passed.
+# [asked at, until when the holding it ended would have lasted, the word's [offer digest hex, time] pairs
+# of every ask, whether one was past the cutoff (Peer.asked_at_escrow)]: our statements do not say it,
+# and a restart would hold that offer's value and exclusive_key again. Dropped once that time has passed.
 META_ASKED = "a2a-coop/asked-escrow"
+
+
+def _asked_record(value: Any) -> tuple[int, int, list[tuple[bytes, int]], bool]:
+    """A META_ASKED record read: (asked at, until, the word's (offer digest, time) pairs, whether the
+    ask was past the cutoff) -- (0, 0, [], False) for none. An earlier version's record ([at, until] or
+    [at, until, named]) says nothing of the cutoff: taken as past it, as that version did."""
+    if not value:
+        return 0, 0, [], False
+    at, until, *rest = value
+    named = [(bytes.fromhex(d), t) for d, t in (rest[0] if rest else [])]
+    return at, until, named, bool(rest[1]) if len(rest) > 1 else True
+
+
 # Journal meta: our Withdraws of a cut-off bonded Counter (NEG-024 (a)) that its escrow refused for good or
 # answered without taking (Peer.withdraw_final), one key per Counter (META_WITHDRAW_FINAL/<negotiation id
 # hex>/<Counter digest hex>), as [why, until when a claim under its contract could come]: the escrow answers
@@ -2965,9 +2979,34 @@ class Peer:
                 self._asked_at_escrow.add(negotiation_id)
             word = dict(vouched or {})
             until = self.verifier.asked_escrow(negotiation_id, now, escrow, word)
+            if past_cutoff and until is None:  # the fact alone, kept while claims under our offers may come
+                until = self._claims_end(negotiation_id)
             if until is not None and self.journal is not None:
-                named = [[d.hex(), t] for d, t in sorted(word.items())]
-                self.journal.put_meta(f"{META_ASKED}/{negotiation_id.hex()}/{escrow}", [now, until, named])
+                key = f"{META_ASKED}/{negotiation_id.hex()}/{escrow}"
+                # One record per negotiation and escrow: an earlier ask's word (what it freed) is kept with
+                # this one's, and so is the fact (restart31: a second ask lost the first's, the offer it
+                # freed held again after a restart).
+                at, before, named, was_past = _asked_record(self.journal.get_meta(key))
+                for d, t in named:
+                    word[d] = max(word.get(d, 0), t)
+                record = [
+                    max(now, at),
+                    max(until, before),
+                    [[d.hex(), t] for d, t in sorted(word.items())],
+                    past_cutoff or was_past,
+                ]
+                self.journal.put_meta(key, record)
+
+    def _claims_end(self, negotiation_id: bytes) -> int | None:
+        """Until when a claim under a contract of one of our bonded offers in ``negotiation_id`` -- on its
+        line, or a Counter cut off it (NEG-021 (d)) -- could come (None: none held)."""
+        v = self.verifier
+        neg = v.negotiations.find(negotiation_id)
+        cut_off = [
+            v.statements.get(d) for d, (*_, nid) in v._cut_off_counted.items() if nid == negotiation_id
+        ]
+        ours = [*(neg.offers if neg is not None else ()), *(c for c in cut_off if c is not None)]
+        return max((e for e in (v._bound_until(o) for o in ours) if e), default=None)
 
     def asked_at_escrow(self, negotiation_id: bytes) -> bool:
         """Whether :meth:`asked_escrow` recorded the escrow's answer about ``negotiation_id`` -- taken only
@@ -3490,16 +3529,17 @@ class Peer:
         if isinstance(journal, Archive):
             self.verifier.use_archive(journal)
         now = self.clock()
-        for meta_key, (at, until, *named) in journal.meta_under(META_ASKED + "/"):
+        for meta_key, value in journal.meta_under(META_ASKED + "/"):
             _, nid, escrow = meta_key.rsplit("/", 2)
+            at, until, named, past_cutoff = _asked_record(value)
             if until < now:
                 journal.delete_meta(meta_key)
             else:
-                self._asked_at_escrow.add(bytes.fromhex(nid))
+                if past_cutoff:
+                    self._asked_at_escrow.add(bytes.fromhex(nid))
                 # The escrow's word it was freed on (asked31; a record of asked30 has none: it frees nothing
                 # for its cutoff again, held until its claims end)
-                vouched = {bytes.fromhex(d): t for d, t in (named[0] if named else [])}
-                self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow, vouched)
+                self.verifier.asked_escrow(bytes.fromhex(nid), at, escrow, dict(named))
         for meta_key, (why, until) in journal.meta_under(META_WITHDRAW_FINAL + "/"):
             _, nid, counter = meta_key.rsplit("/", 2)
             if until < now:
