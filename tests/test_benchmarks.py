@@ -271,10 +271,11 @@ def test_the_rules_floor_checks_the_envelope_and_reads_every_constrained_header_
 def test_answer_flood_benchmark_times_each_order_and_ends_with_a_json_summary(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Five Rejects of a cut-off Counter in chain order, reversed and shuffled (flood31): each order's CPU
-    seconds, and the reverse/forward ratio, in the summary."""
+    """Five Rejects of a cut-off Counter in chain order, reversed and shuffled (flood31), then five Accepts
+    (displaced31): each order's CPU seconds, and the reverse/forward ratio, in the summary."""
     assert main(["answer_flood", "--answers", "5"]) == 0
     summary = json.loads(capsys.readouterr().out.rstrip("\n").splitlines()[-1])
     assert summary["answers"] == 5 and summary["verifier"] == "python"
-    assert all(summary[order]["cpu_s"] >= 0 for order in ("forward", "reverse", "shuffled"))
-    assert summary["reverse_vs_forward_cpu"] >= 0
+    for prefix in ("", "accept-"):
+        assert all(summary[prefix + order]["cpu_s"] >= 0 for order in ("forward", "reverse", "shuffled"))
+        assert summary[prefix + "reverse_vs_forward_cpu"] >= 0

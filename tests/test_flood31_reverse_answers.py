@@ -101,6 +101,79 @@ def test_a_flood_of_answers_to_a_cut_off_counter_in_any_order_costs_a_lookup_eac
     ]
 
 
+class _CountingDict(dict[bytes, object]):
+    """A negotiation's displaced contracts, counting each one a pass over them visits."""
+
+    visited = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        _CountingDict.visited += len(self)
+        return super().__iter__()
+
+    def values(self):  # type: ignore[override]
+        _CountingDict.visited += len(self)
+        return super().values()
+
+    def items(self):  # type: ignore[override]
+        _CountingDict.visited += len(self)
+        return super().items()
+
+
+def _exposure(v: Verifier, story: _CutOff, last: int) -> tuple[tuple[int, ...], ...]:
+    """Both parties' outstanding value at each ms from the offer to past ``last``."""
+    probes = range(story.offer.issued_at_ms, last + 2)
+    return tuple(
+        tuple(v.exposure.exposure(who.mandate_vs.digest).outstanding(t) for t in probes)
+        for who in (story.alice, story.bob)
+    )
+
+
+@pytest.mark.req("NEG-021", "NEG-023")
+@pytest.mark.parametrize("order", ["reverse", "shuffled", "valley"])
+def test_a_flood_of_accepts_of_a_cut_off_counter_in_any_order_costs_a_lookup_each(order: str) -> None:
+    """displaced31: Alice accepts B 300 times (B names no escrow), the lowest in her chain last (reverse),
+    or shuffled. Each that comes lower than every one held is B's answer on the cut-off line: its contract
+    is kept displaced (:attr:`Negotiation.displaced`), one more each. Two passes per answer read every
+    contract displaced -- the NEG-023 unbooking (the contracts her Accept is above) and the recount's
+    ending dates -- so 300 in reverse visited 90,001 (600: 0.6 s CPU). Now a ranked index answers the
+    first (:meth:`Negotiation.displaced_below`) and the recount dates the contract it reopened alone. Both
+    parties' exposure at every ms ends as in chain order. The valley: the lower half in reverse, then the
+    upper half in chain order, each above the 150 kept displaced -- each of those unbooked (NEG-023) once,
+    not once per answer above it (22,800 bookings with the index alone)."""
+    story = _CutOff()
+    accepts = [story.alice.accept(story.cut) for _ in range(300)]
+    arrival = {
+        "reverse": accepts[::-1],
+        "shuffled": random.Random(31).sample(accepts, len(accepts)),
+        "valley": [*accepts[:150][::-1], *accepts[150:]],
+    }[order]
+    v = story.verifier()
+    neg = v.negotiations.get(story.offer.negotiation_id)
+    assert not neg.displaced
+    neg.displaced = _CountingDict()
+    _CountingDict.visited = 0
+    book, booked = v.exposure, [0]
+    displace = book.contract_displaced
+
+    def counted(mandate: bytes, contract: bytes, at: tuple[int, int]) -> None:
+        booked[0] += 1
+        displace(mandate, contract, at)
+
+    book.contract_displaced = counted  # type: ignore[method-assign]
+    for vs in arrival:
+        v.accept(vs.envelope)
+    assert v.negotiations.get(story.offer.negotiation_id) is neg and isinstance(neg.displaced, _CountingDict)
+    if order != "shuffled":  # each lowest kept one more (flood31's note: one off the line stays kept)
+        assert len(neg.displaced) == len(accepts) // (1 if order == "reverse" else 2)
+    assert _CountingDict.visited <= len(accepts), _CountingDict.visited  # 2 (90,001 in reverse before)
+    assert booked[0] <= 10 * len(accepts), booked[0]
+    chain = story.verifier()
+    for vs in accepts:
+        chain.accept(vs.envelope)
+    last = accepts[-1].issued_at_ms
+    assert _exposure(v, story, last) == _exposure(chain, story, last)
+
+
 def _answers(story: _CutOff, moves: list[tuple[str, int]]) -> list[VerifiedStatement]:
     """Answers signed in the order of ``moves`` (their chain order): each (body, which) answers the
     ``which``-th (modulo) Counter so far -- B, or a Counter of the story -- by that Counter's audience."""
@@ -183,6 +256,24 @@ def test_answers_to_a_cut_off_counter_end_as_in_chain_order_whatever_order_they_
     answers = _answers(story, moves)
     names = {vs.digest: i for i, vs in enumerate(answers)}
     assert _end(story, _in_order(answers, rng), names) == _end(story, answers, names)
+
+
+@pytest.mark.req("NEG-021", "NEG-023", "MND-022")
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(["accept", "accept", "accept", "reject", "counter"]), min_size=2, max_size=10),
+    st.randoms(use_true_random=False),
+)
+def test_a_flood_of_accepts_of_a_cut_off_counter_ends_as_in_chain_order_whatever_order_it_comes_in(
+    bodies: list[str], rng: random.Random
+) -> None:
+    """displaced31: Alice's answers to B, mostly Accepts (each a contract kept displaced when it comes
+    lowest), a Reject or Counter among them, fed in any order: state, contract, open end, superseded and
+    refused answers and both parties' exposure at every ms end as in chain order."""
+    story = _CutOff()
+    answers = _answers(story, [(body, 0) for body in bodies])
+    names = {vs.digest: i for i, vs in enumerate(answers)}
+    assert _end(story, rng.sample(answers, len(answers)), names) == _end(story, answers, names)
 
 
 _JS_PASSES = """

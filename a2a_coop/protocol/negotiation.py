@@ -551,6 +551,15 @@ def _latest(places: list[Place], party: str) -> tuple[int, int]:
     return at, seq
 
 
+def _rank_displaced(
+    ranked: dict[tuple[bytes, str], list[tuple[tuple[int, int, bytes], bytes]]], c: Contract
+) -> None:
+    """Rank displaced contract ``c`` in :attr:`Negotiation._displaced_ranked`, by its Accept's digest."""
+    bisect.insort(
+        ranked.setdefault((c.offer.digest, c.accept.issuer), []), (chain_place(c.accept), c.accept.digest)
+    )
+
+
 def _held_by_contract(c: Contract) -> list[bytes]:
     """The Deliveries, BreachClaims and Revokes ``c`` holds: what a statement naming one of them reaches
     through it (:attr:`Negotiation._displaced_by`)."""
@@ -660,6 +669,17 @@ class Negotiation:
     # (none displaced, or a negotiation pickled before it existed: built from :attr:`displaced` when first
     # asked). A class default.
     _displaced_by: dict[bytes, bytes] | None = None
+    # The keys of :attr:`displaced` by their contract's offer and acceptor, each list ranked by its Accept's
+    # place in that acceptor's chain (:func:`chain_place`): :meth:`displaced_below` reads the contracts an
+    # answer of that key to that offer is above in one search, however many a key's answers in reverse
+    # chain order displaced (displaced31: each Accept, the new lowest, keeps one more). Kept in step by
+    # :meth:`_keep_displaced` and :meth:`drop_displaced`. None: not built (as :attr:`_displaced_by`). A
+    # class default.
+    _displaced_ranked: dict[tuple[bytes, str], list[tuple[tuple[int, int, bytes], bytes]]] | None = None
+    # Per (offer, acceptor) of :attr:`_displaced_ranked`: the highest answer's place :meth:`displaced_below`
+    # was asked for with ``newly``. None: none asked. A class default (a copy kept displaced, or one derived
+    # again, starts with none: every one below is returned again).
+    _displaced_asked: dict[tuple[bytes, str], tuple[int, int, bytes]] | None = None
     # The Reject that closed the line, kept for NEG-021 (a lower answer of its issuer to the same offer
     # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
     # before it existed reads None.
@@ -1215,6 +1235,8 @@ class Negotiation:
         shadow.superseded = _NONE_SUPERSEDED
         shadow.displaced, shadow.branch, shadow.replaced, shadow.off_line = None, None, None, None
         shadow.__dict__.pop("_displaced_by", None)  # the class default: it displaced nothing
+        shadow.__dict__.pop("_displaced_ranked", None)
+        shadow.__dict__.pop("_displaced_asked", None)
         if shadow.contract is contract:
             shadow.history = self._moves_of(contract)
         else:
@@ -1226,6 +1248,8 @@ class Negotiation:
         self.displaced[key] = shadow
         if self._displaced_by is not None:  # else built when first asked
             self._displaced_by.update(dict.fromkeys(_held_by_contract(contract), key))
+        if self._displaced_ranked is not None:  # else built when first asked
+            _rank_displaced(self._displaced_ranked, contract)
 
     def _moves_of(self, contract: Contract) -> list[tuple[State, Event, State, bytes]]:
         """The moves of :attr:`history` from the one that formed ``contract``, this negotiation's contract,
@@ -1280,12 +1304,49 @@ class Negotiation:
         """Keep the contract displaced under ``key`` (:attr:`displaced`) no more: its Accept formed
         nothing."""
         shadow = self.displaced.pop(key, None) if self.displaced else None
+        ranked = self._displaced_ranked
+        if shadow is not None and shadow.contract is not None and ranked is not None:
+            c = shadow.contract
+            of_key = ranked.get((c.offer.digest, c.accept.issuer), [])
+            if (entry := (chain_place(c.accept), key)) in of_key:
+                of_key.remove(entry)
         index = self._displaced_by
         if shadow is None or shadow.contract is None or index is None:
             return
         for digest in _held_by_contract(shadow.contract):
             if index.get(digest) == key:
                 del index[digest]
+
+    def displaced_below(
+        self, offer: bytes, answer: VerifiedStatement, *, newly: bool = False
+    ) -> list[Negotiation]:
+        """The displaced contracts (:attr:`displaced`) of ``offer`` whose Accept is by ``answer``'s issuer and
+        lower than ``answer`` in that issuer's chain, lowest first: one search of :attr:`_displaced_ranked`,
+        then those alone. ``newly``: only those not below an answer asked for before with ``newly``
+        (:attr:`_displaced_asked`) -- each returned once, however the key's answers come."""
+        displaced = self.displaced
+        if not displaced:
+            return []
+        ranked = self._displaced_ranked
+        if ranked is None:
+            ranked = self._displaced_ranked = {}
+            for shadow in displaced.values():
+                if shadow.contract is not None:
+                    _rank_displaced(ranked, shadow.contract)
+        group, place = (offer, answer.issuer), chain_place(answer)
+        of_key = ranked.get(group, [])
+        start = 0
+        if newly:
+            asked = self._displaced_asked
+            if asked is None:
+                asked = self._displaced_asked = {}
+            if group in asked:
+                if place <= asked[group]:
+                    return []
+                start = bisect.bisect_left(of_key, (asked[group],))
+            asked[group] = place
+        below = of_key[start : bisect.bisect_left(of_key, (place,))]
+        return [displaced[key] for _, key in below]
 
     def _displaced_index(self) -> dict[bytes, bytes]:
         """:attr:`_displaced_by`, built from :attr:`displaced` if it is not yet."""

@@ -1489,7 +1489,11 @@ class Verifier:
                             start=_place(vs, party_vs),
                         )
                     book.contract_displaced(party_vs.mandate_digest, cut.id, _place(witnessed, party_vs))
-                self._track_activation(neg)  # reopened: dated again by the ending its statements give
+                # reopened: dated again by the ending its statements give -- ``cut`` alone, the one contract
+                # reopened here (not every one displaced: displaced31, a key's Accepts in reverse order)
+                self._book_ended(neg)
+                if (shadow := (neg.displaced or {}).get(vs.digest)) is not None:
+                    self._book_ended(shadow)
 
     def _answered_twice(self, neg: Negotiation, cut: Contract) -> bool:
         """NEG-023 on a line a witnessed Accept cut off: whether ``cut``'s Accept, the lower of its key's
@@ -1572,22 +1576,24 @@ class Verifier:
         contract kept displaced there (:attr:`Negotiation.displaced`) naming no escrow, by that contract's
         acceptor and higher in its chain than its Accept: the contract binds its offerer to nothing from now
         on -- nowhere, from its own Accept's place -- as :meth:`_count_cut_off_line` books it where ``vs``
-        came first."""
-        ref = cited(vs)
-        for shadow in (neg.displaced or {}).values():
+        came first.
+
+        Each such contract once (displaced31: a key's Accepts in reverse chain order keep one more each, and
+        its answers above them then each read them all): one booked for a higher answer of the key stays
+        booked -- only the recount of the cut-off line undoes it, for the Accept on the line, and books it
+        again there (``vs`` is held beside it). So an answer reads those it is newly above alone
+        (:meth:`Negotiation.displaced_below`), all of one offer, which says whether any is unbooked."""
+        offer = self.statements.get(cited(vs))
+        if (
+            offer is None
+            or proposal_of(offer).terms.escrow
+            or not offer.issued_at_ms <= vs.issued_at_ms <= offer.expires_at_ms
+        ):
+            return
+        for shadow in neg.displaced_below(offer.digest, vs, newly=True):
             cut = shadow.contract
-            if (
-                cut is not None
-                and cut.offer.digest == ref
-                and cut.accept.issuer == vs.issuer
-                and cut.accept.digest != vs.digest
-                and not cut.escrow
-                and chain_place(cut.accept) < chain_place(vs)
-                and cut.offer.issued_at_ms <= vs.issued_at_ms <= cut.offer.expires_at_ms
-            ):
-                self.exposure.contract_displaced(
-                    cut.offer.mandate_digest, cut.id, _place(cut.accept, cut.offer)
-                )
+            if cut is not None:
+                self.exposure.contract_displaced(offer.mandate_digest, cut.id, _place(cut.accept, offer))
 
     def _passes_answer_held(self, vs: VerifiedStatement, neg: Negotiation) -> bool:
         """Whether ``vs``, taken superseded, is lower in its key's chain than another answer of that key to
@@ -3057,11 +3063,16 @@ class Verifier:
         (MND-010: once it is finished, :attr:`Negotiation.contract_finished`; a claim that
         moves a FULFILLED contract to DISPUTED does not make it count again)."""
         for held in (neg, *(neg.displaced or {}).values()):  # a displaced one's too (MND-023)
-            c = held.contract
-            if c is not None and held.contract_finished:
-                for party_vs in (c.offer, c.accept):
-                    if (at := c.finished_at(party_vs.issuer)) is not None:
-                        self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
+            self._book_ended(held)
+
+    def _book_ended(self, held: Negotiation) -> None:
+        """``held``'s contract (a negotiation's, or one it keeps displaced), if finished, ends where its
+        statements end it (MND-010)."""
+        c = held.contract
+        if c is not None and held.contract_finished:
+            for party_vs in (c.offer, c.accept):
+                if (at := c.finished_at(party_vs.issuer)) is not None:
+                    self.exposure.contract_ended(party_vs.mandate_digest, c.id, at)
 
     def _track_exposure(
         self,
