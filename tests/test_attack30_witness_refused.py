@@ -17,7 +17,7 @@ more; an escrow that truly refuses it costs a Submit every few minutes until the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ from test_hidden_accept import _within
 
 from a2a_coop.protocol.errors import IllegalTransition
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.testing import FixedClock, LocalEscrow
 
@@ -59,7 +59,18 @@ def test_a_forged_refusal_does_not_keep_a_served_nodes_delivery_from_the_escrow(
     Alice's claim takes nothing (before: given up, and E forfeited Bob's bond to her)."""
     w = _World(FixedClock())
     forger = _Forger(w.escrow)
-    node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
+    accept, c2 = served_bob_delivers(w, forger, tmp_path, lambda: True)
+    assert forger.deliveries >= 2
+    w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
+
+
+def served_bob_delivers(
+    w: _World, via: Any, tmp_path: Path, submitted: Callable[[], bool]
+) -> tuple[VerifiedStatement, VerifiedStatement]:
+    """Served Bob, his escrow witness's Submits going ``via`` whoever answers for E, accepts Alice's bonded
+    Counter naming E and delivers; returns once ``submitted()`` and E stamped the Delivery (failing if not
+    within 10 s): Bob's Accept and Alice's Counter."""
+    node = _node(w, tmp_path / "bob.db", witness=True, via=via, lock_wait_s=0.005)
     try:
         offer = _opening(w)
         (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
@@ -73,11 +84,11 @@ def test_a_forged_refusal_does_not_keep_a_served_nodes_delivery_from_the_escrow(
         _within(10, lambda: bool(_bobs_deliveries(node, w, offer.negotiation_id)))
         (delivery,) = _bobs_deliveries(node, w, offer.negotiation_id)
         stamped = w.escrow.escrow.verifier.witness.stamp_time
+        _within(10, submitted)
         _within(10, lambda: stamped(w.party.did, delivery) is not None)
     finally:
         node.close()
-    assert forger.deliveries >= 2
-    w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
+    return accept, c2
 
 
 def _bobs_deliveries(node: PeerNode, w: _World, negotiation_id: bytes) -> list[bytes]:

@@ -25,10 +25,8 @@ from typing import Any
 
 import pytest
 from test_attack26_cut_back_accept import _bodies
-from test_attack27_cut_off_counter import _mirror
-from test_attack30_witness_refused import _bobs_deliveries
-from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening, _World
-from test_hidden_accept import _within
+from test_attack30_witness_refused import served_bob_delivers
+from test_cutoff27_withdraw_everywhere import _World
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.negotiation import proposal_of
@@ -76,23 +74,6 @@ def test_a_forged_answer_does_not_keep_a_served_nodes_delivery_from_the_escrow(
     the witness took the answer as E's and gave up: E forfeited Bob's bond to her."""
     w = _World(FixedClock())
     forger = _ForgedAnswer(w.escrow, how, w.clock)
-    node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
-    try:
-        offer = _opening(w)
-        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
-        w.clock.advance(1_000)
-        named = _mirror(c1)
-        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-        c2 = w.alice.counter(c1, named)
-        w.clock.advance(1_000)
-        answered = map(verify_statement, node.exchange(c2.envelope, ()))
-        (accept,) = [vs for vs in answered if vs.body == "accept"]
-        _within(10, lambda: bool(_bobs_deliveries(node, w, offer.negotiation_id)))
-        (delivery,) = _bobs_deliveries(node, w, offer.negotiation_id)
-        stamped = w.escrow.escrow.verifier.witness.stamp_time
-        _within(10, lambda: forger.deliveries >= 1)
-        _within(10, lambda: stamped(w.party.did, delivery) is not None)
-    finally:
-        node.close()
+    accept, c2 = served_bob_delivers(w, forger, tmp_path, lambda: forger.deliveries >= 1)
     assert forger.deliveries >= 2
     w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
