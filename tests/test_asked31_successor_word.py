@@ -310,6 +310,37 @@ def test_a_forged_fork_refusal_frees_no_counter_the_escrow_holds_an_accept_of() 
     assert neg.contract is not None and neg.contract.id == accept.digest
 
 
+def _bobs_counter_and_her_kept_reject(
+    m: Market, e2: Any
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement, VerifiedStatement]:
+    """Bob offers Mallory his car naming no escrow; she keeps a Reject of it and counters naming none; his
+    strategy counters with the car bonded at E1: his Offer, her Counter, his Counter, her kept Reject."""
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
+    kept = m.mallory.reject(offer, "kept")
+    theirs = m.mallory.counter(offer, m.mallory.proposal())
+    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    return offer, theirs, ours, kept
+
+
+def _withdrawn_at_the_escrow(
+    m: Market, offer: VerifiedStatement, theirs: VerifiedStatement, ours: VerifiedStatement
+) -> None:
+    """Bob withdraws his cut-off Counter (NEG-024 (a)) and shows E1 the line with it; E1's answer read."""
+    closing = m.b.withdraw_cut_off(offer.negotiation_id)
+    assert closing is not None
+    line = [
+        *m.bob.setup,
+        *m.mallory.setup,
+        offer.envelope,
+        theirs.envelope,
+        ours.envelope,
+        closing[1].envelope,
+    ]
+    m.b.on_replies(m.escrow.submit(line))
+
+
 # --- a cut-off Counter's exclusive_key is held until its escrow answers for it (NEG-020) ----------------
 
 
@@ -322,12 +353,7 @@ def test_a_counter_a_lower_answer_cut_off_keeps_its_exclusive_key_until_its_escr
     so his agent could sell it to Carol while Mallory's Accept at E1 bound it. Now the key stays held until
     E1 took an answer to the Counter (Bob's Withdraw, NEG-024 (a))."""
     m, e2, carol, _ = _car_market()
-    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
-    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
-    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
-    kept = m.mallory.reject(offer, "kept")
-    theirs = m.mallory.counter(offer, m.mallory.proposal())
-    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    offer, theirs, ours, kept = _bobs_counter_and_her_kept_reject(m, e2)
     assert ours.body == "counter" and proposal_of(ours).terms.escrow == m.escrow.did
     m.b.on_replies([kept.envelope])
     neg = m.b.negotiation(offer.negotiation_id)
@@ -335,17 +361,7 @@ def test_a_counter_a_lower_answer_cut_off_keeps_its_exclusive_key_until_its_escr
     with pytest.raises(CoopError) as refused:
         m.b.propose(carol.did, _car(m, e2.did, bond=100))
     assert refused.value.code == "EXCLUSIVE_CONFLICT"
-    closing = m.b.withdraw_cut_off(offer.negotiation_id)
-    assert closing is not None
-    line = [
-        *m.bob.setup,
-        *m.mallory.setup,
-        offer.envelope,
-        theirs.envelope,
-        ours.envelope,
-        closing[1].envelope,
-    ]
-    m.b.on_replies(m.escrow.submit(line))
+    _withdrawn_at_the_escrow(m, offer, theirs, ours)
     assert m.b.propose(carol.did, _car(m, e2.did, bond=100)).body == "offer"
 
 
@@ -357,12 +373,7 @@ def test_the_cutoff_alone_frees_no_exclusive_key_of_a_cut_off_counter() -> None:
     Bob's agent chose when it signed the Counter. Now the key stays held until E1's Checkpoint names the
     Counter past its cutoff (ESC-013 (i))."""
     m, e2, carol, _ = _car_market()
-    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
-    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
-    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
-    kept = m.mallory.reject(offer, "kept")
-    theirs = m.mallory.counter(offer, m.mallory.proposal())
-    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    offer, _, ours, kept = _bobs_counter_and_her_kept_reject(m, e2)
     m.b.on_replies([kept.envelope])
     m.clock.now_ms = _past_cutoff(ours) + 60_001
     m.b.asked_escrow(offer.negotiation_id, m.escrow.did)
@@ -402,27 +413,12 @@ def test_a_counter_a_lower_answer_cut_off_counts_until_its_escrow_took_an_answer
     while an Accept of it at E1 bound its 600 too. Now it counts until E1 took an answer to it (his
     Withdraw, NEG-024 (a)): five deals of 9,900 pass only then."""
     m, e2, carol, _ = _car_market()
-    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
-    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
-    offer = m.b.propose(m.mallory.did, _car(m, "", bond=0))
-    kept = m.mallory.reject(offer, "kept")
-    theirs = m.mallory.counter(offer, m.mallory.proposal())
-    (ours,) = m.b.on_replies([*m.mallory.setup, theirs.envelope])
+    offer, theirs, ours, kept = _bobs_counter_and_her_kept_reject(m, e2)
     m.b.on_replies([kept.envelope])
     assert _fill_up(m, carol, 5) == 4, (
         "the cut-off Counter's 600 must count: 4 x 9,900 + 600 + 9,900 > 50,000"
     )
-    closing = m.b.withdraw_cut_off(offer.negotiation_id)
-    assert closing is not None
-    line = [
-        *m.bob.setup,
-        *m.mallory.setup,
-        offer.envelope,
-        theirs.envelope,
-        ours.envelope,
-        closing[1].envelope,
-    ]
-    m.b.on_replies(m.escrow.submit(line))
+    _withdrawn_at_the_escrow(m, offer, theirs, ours)
     assert _fill_up(m, carol, 1) == 1
 
 
