@@ -21,8 +21,8 @@ if str(ROOT) not in sys.path:  # `benchmarks` is a top-level package of the chec
 from benchmarks.__main__ import main  # noqa: E402
 
 
-def summary(name: str, capsys: pytest.CaptureFixture[str]) -> tuple[list[str], dict[str, Any]]:
-    assert main([name, "--quick"]) == 0
+def summary(name: str, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[list[str], dict[str, Any]]:
+    assert main([name, "--quick", *argv]) == 0
     out = capsys.readouterr().out.rstrip("\n").splitlines()
     result: dict[str, Any] = json.loads(out[-1])
     assert result["benchmark"] == name
@@ -199,9 +199,22 @@ def test_the_trade_benchmark_runs_sequential_trades_in_turns_of_every_series() -
     assert run_in_turns(ones, 1, lambda name: None)[1] == {"a": None, "b": None, "c": None}
 
 
+# The memory benchmark's long lives: by default fewer settled trades than --quick's (each point read is
+# the same); --quick's own under -m slow.
+_SHORT_LIVES = (["--settled", "10,20", "--escrow-settled", "20,60"], [10, 20], [20, 60])
+_QUICK_LIVES = ([], [20, 60], [100, 400])
+
+
 @pytest.mark.usefixtures("frozen_heap")
-def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    table, result = summary("memory", capsys)
+@pytest.mark.parametrize(
+    "lives",
+    [pytest.param(_SHORT_LIVES, id="short"), pytest.param(_QUICK_LIVES, id="quick", marks=pytest.mark.slow)],
+)
+def test_memory_benchmark_quick_run_ends_with_a_json_summary(
+    capsys: pytest.CaptureFixture[str], lives: tuple[list[str], list[int], list[int]]
+) -> None:
+    argv, (few, many), (escrow_few, escrow_many) = lives
+    table, result = summary("memory", capsys, *argv)
     for key in ("rss_idle_mb", "rss_10k_delta_mb", "rss_python_mb", "rss_imports_mb", "rss_open_mb"):
         assert isinstance(result[key], float), key
         assert result[key] > 0, key
@@ -213,19 +226,20 @@ def test_memory_benchmark_quick_run_ends_with_a_json_summary(capsys: pytest.Capt
     assert result["delta_target_mb"] == 200.0
     assert any("HEADLINE" in line for line in table)
     # Over a long life: both peers forgot every settled trade, and RSS was read at both points.
-    assert result["settled_points"] == [20, 60]
-    assert result["rss_after_20_settled_mb"] > 0 and result["rss_after_60_settled_mb"] > 0
-    assert result["settled_forgotten_negotiations"] == {"alice": 60, "bob": 60}
+    assert result["settled_points"] == [few, many]
+    assert result[f"rss_after_{few}_settled_mb"] > 0 and result[f"rss_after_{many}_settled_mb"] > 0
+    assert result["settled_forgotten_negotiations"] == {"alice": many, "bob": many}
     assert result["settled_held_statements"] == {"alice": 2, "bob": 2}  # the two mandates
     # An escrow over a long life: RSS read at both points, every bonded trade settled (no contract open).
-    assert result["escrow_settled_points"] == [100, 400]
-    assert result["escrow_rss_after_100_settled_mb"] > 0 and result["escrow_rss_after_400_settled_mb"] > 0
+    assert result["escrow_settled_points"] == [escrow_few, escrow_many]
+    assert result[f"escrow_rss_after_{escrow_few}_settled_mb"] > 0
+    assert result[f"escrow_rss_after_{escrow_many}_settled_mb"] > 0
     assert isinstance(result["escrow_settled_bytes_per_trade"], int)
     # two Deposits and the Stamp of the two Mandates; per trade a Stamp, two locks, a Stamp, two releases
-    assert result["escrow_settled_ledger_size"] == 3 + 400 * 6
+    assert result["escrow_settled_ledger_size"] == 3 + escrow_many * 6
     assert result["escrow_settled_held_negotiations"] == 0  # each forgotten once over for good
-    assert result["escrow_settled_forgotten_contracts"] == 400
-    assert any("escrow_settled_400_vs_100" in line for line in table)
+    assert result["escrow_settled_forgotten_contracts"] == escrow_many
+    assert any(f"escrow_settled_{escrow_many}_vs_{escrow_few}" in line for line in table)
 
 
 def test_trade_benchmark_profiles_every_thread_of_a_process_when_asked(

@@ -9,11 +9,13 @@ example of the SPEC, and pass the offline adapter protocol of SPEC 17.1.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import select
 import shutil
 import subprocess
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,22 +81,63 @@ def _node(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# The verifier's signature check, which an edited copy shares with the copies run before it in one node
+# process (tests/js_edited_copies.mjs): no edit may reach it.
+_SIGNATURE_CHECK = ("const pae = ", "  // 8-9. statement parse")
+_OWN_SIGNATURES = "const VERIFIED = new Set();"
+_SHARED_SIGNATURES = "const VERIFIED = (globalThis.a2aVerifiedSignatures ??= new Set());"
+_edited_copies: list[subprocess.Popen[str]] = []  # the one node process, once started
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_edited_copies_runner() -> Iterator[None]:
+    yield
+    while _edited_copies:
+        _edited_copies.pop().communicate(timeout=60)  # its stdin closed: it ends
+
+
+def _run_edited_copy(copy: Path, args: list[str]) -> tuple[int, str]:
+    """``copy`` run on ``args`` in the module's one node process for edited copies: exit code, output."""
+    if not _edited_copies:
+        assert NODE is not None
+        script = ROOT / "tests" / "js_edited_copies.mjs"
+        _edited_copies.append(
+            subprocess.Popen([NODE, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        )
+    runner = _edited_copies[0]
+    assert runner.stdin is not None and runner.stdout is not None
+    runner.stdin.write(json.dumps({"verifier": str(copy), "args": args}) + "\n")
+    runner.stdin.flush()
+    # a hang is caught as before (a run of one file takes about a second)
+    ready, _, _ = select.select([runner.stdout], [], [], 300)
+    if not ready:
+        _edited_copies.remove(runner)
+        runner.kill()
+        raise AssertionError(f"the edited copy {copy} did not answer in 300 s")
+    answer = json.loads(runner.stdout.readline())
+    assert "error" not in answer, answer.get("error")
+    return answer["code"], answer["out"]
+
+
 def _edited_disagreements(tmp_path: Path, edits: list[tuple[str, str]], *files: str) -> set[str]:
     """The vectors of ``files`` (names in conformance/vectors) a copy of the JS verifier with ``edits``
     (each ``old`` found once, replaced by ``new``) disagrees with, as "file-id" -- the run must fail."""
-    source = VERIFIER.read_text(encoding="utf-8")
+    original = VERIFIER.read_text(encoding="utf-8")
+    source = original
     for old, new in edits:
         assert source.count(old) == 1, f"the verifier no longer has {old!r}"
         source = source.replace(old, new)
-    copy = tmp_path / "verify.mjs"
+    start, end = (original.index(mark) for mark in _SIGNATURE_CHECK)
+    assert original[start:end] in source, "an edit reaches the signature check the copies share"
+    assert source.count(_OWN_SIGNATURES) == 1, f"the verifier no longer has {_OWN_SIGNATURES!r}"
+    source = source.replace(_OWN_SIGNATURES, _SHARED_SIGNATURES) + "\nexport { main };\n"
+    # named by its text: node imports a module once per path
+    copy = tmp_path / f"verify-{hashlib.sha256(source.encode()).hexdigest()[:16]}.mjs"
     copy.write_text(source, encoding="utf-8")
-    assert NODE is not None
     paths = [str(ROOT / "conformance" / "vectors" / f) for f in files]
-    run = subprocess.run(
-        [NODE, str(copy), "--json", *paths], check=False, capture_output=True, text=True, timeout=300
-    )
-    assert run.returncode == 1, run.stdout[-1000:] + run.stderr[-1000:]
-    return {"-".join(d["id"].split("-")[:2]) for d in json.loads(run.stdout)["disagreements"]}
+    code, out = _run_edited_copy(copy, ["--json", *paths])
+    assert code == 1, out[-1000:]
+    return {"-".join(d["id"].split("-")[:2]) for d in json.loads(out)["disagreements"]}
 
 
 def test_the_js_verifier_agrees_with_every_vector_it_decides() -> None:
@@ -1321,7 +1364,8 @@ def test_the_js_verifiers_exposure_sums_are_those_counted_afresh_at_every_check(
     if edit is not None:
         assert source.count(edit[0]) == 1
         source = source.replace(*edit)
-    copy = tmp_path / "verify.mjs"
+    # named by its text: node imports a module once per path
+    copy = tmp_path / f"verify-{hashlib.sha256(source.encode()).hexdigest()[:16]}.mjs"
     copy.write_text(source, encoding="utf-8")
     paths = [str(ROOT / "conformance" / "vectors" / f"{f}.json") for f in files]
     got = js_module(_EXPOSURE_AUDIT, *paths, str(copy), timeout=300)

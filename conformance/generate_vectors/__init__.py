@@ -258,7 +258,12 @@ def render() -> dict[str, str]:
     docs[canaries.FILE] = canary_doc
     docs[reputation.FILE] = reputation.reputation_file()
     docs[ratings.FILE] = ratings.ratings_file()
-    return {name: json.dumps(doc, indent=1, ensure_ascii=False) + "\n" for name, doc in docs.items()}
+    return {name: file_text(doc) for name, doc in docs.items()}
+
+
+def file_text(doc: dict[str, Any]) -> str:
+    """A vector file's exact text."""
+    return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
 
 
 def rules_files(groups: list[Group] | None = None) -> dict[str, dict[str, Any]]:

@@ -445,8 +445,15 @@ function ed25519Verify(A, msg, sig) {
     const x = r.err ? 0n : r.x;
     if (isSmallOrder(x, r.y)) return false;
   }
-  const key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, A]), format: "der", type: "spki" });
-  return edVerify(null, msg, key, sig);
+  return edVerify(null, msg, keyObject(A), sig);
+}
+// Each key's KeyObject, made once a run: a run's vectors sign with a few dozen keys, thousands of times.
+const KEY_OBJECTS = new Map();
+function keyObject(A) {
+  const hex = A.toString("hex");
+  let key = KEY_OBJECTS.get(hex);
+  if (!key) KEY_OBJECTS.set(hex, (key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, A]), format: "der", type: "spki" })));
+  return key;
 }
 
 const negotiationId = (issuer, nonce) =>
