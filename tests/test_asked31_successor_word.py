@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,26 @@ def test_past_the_claims_end_bobs_offer_is_finished_without_the_escrows_word() -
 # --- a fork refused at the escrow frees the offers after it only on the escrow's word -------------------
 
 
+def bobs_car_and_her_forked_counter(
+    m: Market, e2: Any, carol: Party, beside: Callable[[], list[bytes]] = list
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement, list[bytes]]:
+    """Bob offers his car bonded at E1 (exclusive_key); Mallory counters bonded at E1 and, on a copy of her
+    chain, signs another statement at her Counter's seq (an Offer to Carol) and then what ``beside`` signs:
+    Bob's Offer, her Counter, her other statement, what ``beside`` signed."""
+    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
+    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
+    writer = copy.deepcopy(m.mallory.agent.writer)
+    hers = m.mallory.proposal(escrow=m.escrow.did, issuer_bond=100, audience_bond=100)
+    counter = m.mallory.counter(offer, hers, ttl_ms=60_000)
+    after = m.mallory.agent.writer
+    m.mallory.agent.writer = writer
+    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
+    signed = beside()
+    m.mallory.agent.writer = after
+    return offer, counter, other, signed
+
+
 class _ForgesTheFork:
     """Whoever answers Bob's Submits for E1: the first is refused ``EQUIVOCATION`` with Mallory's genuine
     fork pair (E1 never saw it); the others go to E1."""
@@ -280,16 +300,7 @@ def test_a_forged_fork_refusal_frees_no_counter_the_escrow_holds_an_accept_of() 
     the car, and Mallory's claim would take his bond. Now it frees nothing without E1's Stamp of the held
     half, and asked E1 itself, he learns of the contract."""
     m, e2, carol, _ = _car_market()
-    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
-    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
-    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
-    writer = copy.deepcopy(m.mallory.agent.writer)
-    hers = m.mallory.proposal(escrow=m.escrow.did, issuer_bond=100, audience_bond=100)
-    counter = m.mallory.counter(offer, hers, ttl_ms=60_000)
-    after = m.mallory.agent.writer
-    m.mallory.agent.writer = writer
-    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
-    m.mallory.agent.writer = after
+    offer, counter, other, _ = bobs_car_and_her_forked_counter(m, e2, carol)
     (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
     accept = m.mallory.accept(ours)
     locks = m.escrow.submit(

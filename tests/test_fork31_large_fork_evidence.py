@@ -14,13 +14,11 @@ his line frees nothing.
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Sequence
 
 import pytest
-from peers import make_peer
+from test_asked31_successor_word import bobs_car_and_her_forked_counter
 from test_attack10 import _car, _car_market
-from test_attack11 import CountersWithTheCar
 from test_hidden_accept import Market
 
 from a2a_coop.protocol.errors import CoopError, Equivocation
@@ -40,24 +38,18 @@ def _forked_in_a_large_stamp(
     """Bob offers his car bonded at E1; Mallory counters bonded at E1 and signs another statement at her
     Counter's seq, which she shows E1 with PADDING small Offers after it in one Submit; Bob counters with
     the car again at E1. Returns (Bob's Offer, Mallory's Counter, Bob's Counter)."""
-    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
-    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
-    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100), ttl_ms=60_000)
-    writer = copy.deepcopy(m.mallory.agent.writer)
-    hers = m.mallory.proposal(escrow=m.escrow.did, issuer_bond=100, audience_bond=100)
-    counter = m.mallory.counter(offer, hers, ttl_ms=60_000)
-    after = m.mallory.agent.writer
-    m.mallory.agent.writer = writer
-    other = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))
-    due = m.clock.now_ms + 86_400_000
-    small = m.mallory.proposal(  # worth little: a hundred and fifty stay under her Mandate's cap
-        escrow=m.escrow.did,
-        gives=[service("hint", value=1, deadline_ms=due)],
-        wants=[service("hint", value=1, deadline_ms=due)],
-    )
-    padding = [m.mallory.offer(carol, small).envelope for _ in range(PADDING)]
-    m.mallory.agent.writer = after
-    stamp = verify_statement(m.escrow.submit([*m.mallory.setup, other.envelope, *padding])[-1])
+
+    def padding() -> list[bytes]:
+        due = m.clock.now_ms + 86_400_000
+        small = m.mallory.proposal(  # worth little: a hundred and fifty stay under her Mandate's cap
+            escrow=m.escrow.did,
+            gives=[service("hint", value=1, deadline_ms=due)],
+            wants=[service("hint", value=1, deadline_ms=due)],
+        )
+        return [m.mallory.offer(carol, small).envelope for _ in range(PADDING)]
+
+    offer, counter, other, padded = bobs_car_and_her_forked_counter(m, e2, carol, padding)
+    stamp = verify_statement(m.escrow.submit([*m.mallory.setup, other.envelope, *padded])[-1])
     assert stamp.body == "stamp" and other.digest in stamp.statement.stamp.statements
     assert len(stamp.envelope) > EVIDENCE_BUDGET_BYTES, "the Stamp alone must be past the trailer's budget"
     (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
