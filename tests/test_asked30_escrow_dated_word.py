@@ -24,6 +24,7 @@ from test_hidden_accept import (
     _HidesItsAccept,
     _within,
     bobs_offer_at_a_served_escrow,
+    escrow_opener,
 )
 
 from a2a_coop.cli.demo import provision
@@ -33,7 +34,7 @@ from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import peer as peer_module
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.trade import ask_escrow_alone, hidden_accept_check_ms
-from a2a_coop.testing import LocalEscrow, Party
+from a2a_coop.testing import LocalEscrow
 from a2a_coop.transport import serve
 
 
@@ -50,11 +51,7 @@ def test_the_escrow_names_the_offer_past_its_cutoff_in_one_checkpoint_journaled_
     cutoff, with the right log_root (E's own verifier checks it, CHN-007); a third Submit, and one after a
     restart, give that same Checkpoint again, signing nothing. The escrow's audit passes its transcript."""
     m = Market()
-    escrow_party = Party("escrow", m.clock)
-
-    def open_escrow() -> EscrowNode:
-        key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
-        return EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
+    open_escrow = escrow_opener(m, tmp_path / "e.db")
 
     node = open_escrow()
     try:

@@ -20,14 +20,14 @@ import pytest
 from peers import make_peer
 from test_attack10 import _car, _car_market
 from test_attack11 import CountersWithTheCar
-from test_hidden_accept import Market, bobs_offer_at_a_served_escrow
+from test_hidden_accept import Market, bobs_offer_at_a_served_escrow, escrow_opener
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import BOND_GRACE_MS, claims_end_ms, claims_over_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.node import EscrowNode, EscrowWitness
+from a2a_coop.runtime.node import EscrowWitness
 from a2a_coop.runtime.trade import ask_escrow_alone
 from a2a_coop.testing import DAY_MS, Party, Signer, _LedgerSigner, service
 from a2a_coop.transport.errors import TransportError
@@ -206,11 +206,7 @@ def test_a_restarted_escrow_gives_its_word_again_until_the_claims_end_then_forge
     while the claims under the offer may come; restarted after they ended, it forgets the word at its
     first tick and signs none for a Submit of that offer."""
     m = Market()
-    escrow_party = Party("escrow", m.clock)
-
-    def open_escrow() -> EscrowNode:
-        key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
-        return EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
+    open_escrow = escrow_opener(m, tmp_path / "e.db")
 
     node = open_escrow()
     try:

@@ -227,17 +227,24 @@ def bobs_offer_at_a_served_escrow(m: Market, node: EscrowNode) -> tuple[Verified
     return offer, [*b.send_context(), offer.envelope]
 
 
+def escrow_opener(m: Market, db: Path) -> Callable[[], EscrowNode]:
+    """An escrow process journaled in ``db`` on ``m``'s clock, opened afresh at each call (a restart)."""
+    escrow_party = Party("escrow", m.clock)
+
+    def open_escrow() -> EscrowNode:
+        key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
+        return EscrowNode(key, mandate, db, clock=lambda: m.clock.now_ms)
+
+    return open_escrow
+
+
 @pytest.mark.req("ESC-012", "ESC-007")
 def test_a_repeated_submit_of_the_offer_reveals_an_accept_taken_since(tmp_path: Path) -> None:
     """The escrow process (journaled, ESC-007): Bob submits his Offer at once (no Accept yet), Mallory
     then shows hers; Bob's repeated Submit -- the same statements -- is answered with the first answer
     followed by the Accept after its Stamp and the locks, signing nothing; after a restart too."""
     m = Market()
-    escrow_party = Party("escrow", m.clock)
-
-    def open_escrow() -> EscrowNode:
-        key, mandate = escrow_party.agent.key, escrow_party.mandate_vs.envelope
-        return EscrowNode(key, mandate, tmp_path / "e.db", clock=lambda: m.clock.now_ms)
+    open_escrow = escrow_opener(m, tmp_path / "e.db")
 
     node = open_escrow()
     try:

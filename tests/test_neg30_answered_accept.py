@@ -23,6 +23,7 @@ from a2a_coop.protocol.negotiation import Negotiation, Negotiations, State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from benchmarks.answer_flood import story
 
 
 @pytest.fixture
@@ -192,22 +193,10 @@ def test_a_flood_of_one_keys_answers_to_a_cut_off_counter_costs_a_lookup_each() 
     that cost a pass over the negotiation's superseded statements per Reject -- 300 Rejects visited 45,450
     digests, 5,000 visited 12.5 million (175 s at a load of 19, against 4.4 s now) -- and is now one
     lookup in the index of answers by key and statement answered: no pass at all."""
-    clock = FixedClock()
-    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = bob.offer(alice, bob.proposal())
-    clock.advance(1_000)
-    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
-    clock.advance(1_000)
-    bobs = bob.counter(counter, bob.proposal())
-    clock.advance(1_000)
-    accept = bob.accept(counter)
-    setup = [*alice.setup, *bob.setup]
-    out = LocalEscrow(party, funds={alice.did: 1_000, bob.did: 1_000}).submit(
-        [*setup, offer.envelope, counter.envelope, accept.envelope]
-    )
-    flood = [alice.reject(bobs, f"no {i}").envelope for i in range(300)]
+    before, flood = story(300)  # the answer_flood benchmark's: the same statements, in chain order
+    offer, bobs = verify_statement(before[-5]), verify_statement(before[-3])
     v = Verifier()
-    for env in [*setup, out[0], offer.envelope, counter.envelope, bobs.envelope, accept.envelope, out[1]]:
+    for env in before:
         v.accept(env)
     neg = v.negotiations.get(offer.negotiation_id)
     assert bobs.digest in neg.superseded  # cut off by the witnessed Accept
