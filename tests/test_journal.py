@@ -1033,6 +1033,44 @@ def test_the_filters_kept_hashes_are_the_hashes_it_would_compute(
         setattr(journal_module, "_HOLDS_HASHED_MAX", real)  # noqa: B010
 
 
+def test_the_filters_kept_hashes_survive_threads_asking_while_the_journal_adds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The journal's committing thread adds rows to the filter while handler threads ask it about theirs
+    (a replay check, outside the journal's lock): two threads evicting "the oldest" kept hash at once
+    deleted one key twice, a KeyError that answered an Exchange INTERNAL (seen in the trade benchmark at 32
+    in flight). Here every eviction yields the GIL midway (a dict that sleeps as it deletes), two hashes
+    are kept so every miss evicts, and three threads ask about and add 300 keys each."""
+
+    class Yielding(dict[object, int]):
+        def __delitem__(self, key: object) -> None:
+            time.sleep(0.0002)  # another thread runs between choosing the oldest and deleting it
+            super().__delitem__(key)
+
+    monkeypatch.setattr(journal_module, "_HOLDS_HASHED_MAX", 2)
+    holds = journal_module._Holds(0, os.urandom(16))
+    holds._hashed = Yielding()
+    errors: list[BaseException] = []
+    keys = [[(f"did:key:{t}", i.to_bytes(4, "little")) for i in range(300)] for t in range(3)]
+
+    def ask_and_add(own: list[tuple[str, bytes]]) -> None:
+        try:
+            for key in own:
+                holds.may_hold(key)
+                holds.add(key)
+        except BaseException as err:  # reported below, from the test's thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=ask_and_add, args=(own,)) for own in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(holds._hashed) <= 2
+    assert all(holds.may_hold(key) for own in keys for key in own)
+
+
 def test_rows_read_back_from_the_file_set_the_bits_rows_written_set_and_keep_no_hash(tmp_path: Path) -> None:
     """A row's keys set the same bits whether the row is written (its hashes kept: it was just asked
     about) or scanned from the file at open or as the filter grows (``scanned``: none kept, so an open

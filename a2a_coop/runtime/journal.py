@@ -381,11 +381,22 @@ class _Holds:
     Two probes, the halves of a 64-bit BLAKE2b of the key under the journal's secret ``hash_key``
     (:data:`META_FILTER_KEY`), so nobody outside can aim statements at chosen bits, and the same in every
     process, so the filter can be journaled and loaded again (:meth:`state`, :meth:`from_state`); in C:
-    the filter costs far less than one query per statement. Thread-safe enough for its use: a reader
-    racing an insert sees the row's bits either set (a query follows) or not yet set, when the row is
-    not committed either."""
+    the filter costs far less than one query per statement. Thread-safe for its use: bits are set by one
+    thread at a time (the journal's, in its transaction), and a reader racing an insert sees the row's
+    bits either set (a query follows) or not yet set, when the row is not committed either; the kept
+    hashes change under a lock."""
 
-    __slots__ = ("_bits", "_capacity", "_hash_key", "_hashed", "_last_negotiation", "_log2", "_mask", "keys")
+    __slots__ = (
+        "_bits",
+        "_capacity",
+        "_evicting",
+        "_hash_key",
+        "_hashed",
+        "_last_negotiation",
+        "_log2",
+        "_mask",
+        "keys",
+    )
 
     def __init__(self, expected_keys: int, hash_key: bytes, *, log2: int | None = None) -> None:
         if log2 is None:
@@ -398,6 +409,7 @@ class _Holds:
         # as its replay checks run) and then added, so without it each key was hashed two to four times
         # (tests/test_journal.py counts).
         self._hashed: dict[object, int] = {}
+        self._evicting = threading.Lock()  # taken by a miss alone: a hit is one atomic dict read
         self._mask = (1 << log2) - 1
         self._bits = bytearray(1 << (log2 - 3))
         # Keys it takes before it doubles; at its largest size it never does, and fills instead.
@@ -436,9 +448,12 @@ class _Holds:
         h = hashed.get(key)
         if h is None:
             h = self._hash_of(key)
-            if len(hashed) >= _HOLDS_HASHED_MAX:
-                del hashed[next(iter(hashed))]  # the oldest: at most a few trades' keys are kept
-            hashed[key] = h
+            # The journal's committing thread adds rows while handler threads ask: two threads evicting
+            # "the oldest" at once deleted one key twice (a KeyError: an Exchange answered INTERNAL).
+            with self._evicting:
+                if len(hashed) >= _HOLDS_HASHED_MAX:
+                    del hashed[next(iter(hashed))]  # the oldest: at most a few trades' keys are kept
+                hashed[key] = h
         return h
 
     def _hash_of(self, key: object) -> int:
