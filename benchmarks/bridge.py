@@ -62,8 +62,9 @@ from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from a2a_coop.transport.client import CooperationClient
 from a2a_coop.transport.handlers import CooperationHandler
-from a2a_coop.transport.limits import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
-from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, serve
+from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
+from a2a_coop.transport.paging import CutAnswer
+from a2a_coop.transport.server import COOPERATION_SERVICE, RunningServer, answer_part, serve
 from a2a_coop.transport.trio_bridge import TrioCooperationClient, TrioHandlerBridge
 from benchmarks._stats import row, stats
 from benchmarks.trade import TrioLoop
@@ -128,8 +129,8 @@ def offer_envelope() -> bytes:
     return alice.offer(bob, proposal).envelope
 
 
-def _check(replies: Sequence[list[bytes]], payload: bytes) -> None:
-    if any(r != [payload] for r in replies):
+def _check(replies: Sequence[list[bytes]], payload: bytes, copies: int = 1) -> None:
+    if any(r != [payload] * copies for r in replies):
         raise RuntimeError("an echo came back wrong")
 
 
@@ -252,8 +253,10 @@ class TrioBridge:
 class Aio:
     """An asyncio loop on its own thread holding a grpc.aio server and client."""
 
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
+    def __init__(self, payload: bytes, *, copies: int = 1, page_bytes: int = MAX_PAGE_BYTES) -> None:
+        # ``copies`` and ``page_bytes``: an echo answering each request that many times over, in pages of
+        # at most that many bytes -- for the test that the series reads a cut answer whole, as ours do.
+        self.payload, self.copies, self.page_bytes = payload, copies, page_bytes
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="bench-asyncio", daemon=True)
         self._thread.start()
@@ -266,9 +269,12 @@ class Aio:
         handler = Echo()
 
         async def exchange(data: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            # What our sync servicer does for Exchange: parse, call the handler, build the response.
+            # What our sync servicer does for Exchange: parse, call the handler, send the answer's part
+            # from ``answer_from`` (RPC-021), build the response.
             req = service_pb2.ExchangeRequest.FromString(data)
-            return service_pb2.ExchangeResponse(envelopes=handler.exchange(req.envelope, list(req.context)))
+            answer = handler.exchange(req.envelope, list(req.context)) * self.copies
+            part, next_answer = answer_part(answer, req.answer_from, self.page_bytes)
+            return service_pb2.ExchangeResponse(envelopes=part, next_answer=next_answer)
 
         self.server = grpc.aio.server(
             options=[
@@ -297,13 +303,18 @@ class Aio:
 
         async def worker() -> None:
             for _ in remaining:
-                resp = await self.stub.Exchange(request, timeout=TIMEOUT_S)
-                replies.append(list(resp.envelopes))
+                # As every client of ours reads an answer: joined part by part (RPC-021), a cut one too.
+                answer = CutAnswer()
+                start = answer.take(await self.stub.Exchange(request, timeout=TIMEOUT_S))
+                while start:
+                    again = service_pb2.ExchangeRequest(envelope=self.payload, answer_from=start)
+                    start = answer.take(await self.stub.Exchange(again, timeout=TIMEOUT_S))
+                replies.append(answer.envelopes)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(IN_FLIGHT)))
         elapsed = time.perf_counter() - start
-        _check(replies, self.payload)
+        _check(replies, self.payload, self.copies)
         return elapsed
 
     def run(self, rpcs: int) -> float:

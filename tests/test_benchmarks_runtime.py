@@ -284,6 +284,21 @@ def test_bridge_benchmark_measures_the_trio_crossing_beside_plain_grpcio(
     assert any("crossing" in line for line in table)
 
 
+def test_the_bridge_benchmarks_aio_series_reads_a_cut_answer_whole() -> None:
+    """The grpc.aio series serves and reads Exchange as our servers and clients do: an answer past a page
+    goes in parts (RPC-021), joined by the client -- here five 1,000-byte echoes in pages of 2,500 bytes,
+    three parts each; a series that read only the first part would come back with two and fail its
+    check."""
+    from benchmarks import bridge
+
+    payload = b"x" * 1000
+    aio = bridge.Aio(payload, copies=5, page_bytes=2500)
+    try:
+        assert aio.run(40) > 0
+    finally:
+        aio.close()
+
+
 def test_the_trade_recorder_counts_the_signs_and_checks_the_package_makes() -> None:
     """The trade benchmark's floor repeats the signs and signature checks its recorder counted in a trade;
     the recorder wraps libsodium's functions where the package calls them (a2a_coop.protocol.identity).
