@@ -65,7 +65,12 @@ from typing import Any, Final, NamedTuple, Protocol
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements, Replaying, ReplayingExposure
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
-from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
+from a2a_coop.protocol.envelope import (
+    MAX_ENVELOPE_BYTES,
+    decode_envelope,
+    parse_envelope,
+    statement_digest,
+)
 from a2a_coop.protocol.errors import (
     ChainBroken,
     ChainGap,
@@ -133,6 +138,10 @@ _CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "rev
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
 # (KEY-007): a KeyRevocation's binding refused for one of them alone is shown, not held (ESC-001).
 _AGAINST_OTHERS: Final = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
+# WIT-001 (a): the envelopes one Stamp names total at most 4 MiB less one maximal envelope (the Stamp's
+# own room), so that the ledger entry -- the Stamp and what it names, never parted (ESC-006) -- fits one
+# transcript page (RPC-008 (a)) and so a client's least receive limit.
+MAX_STAMP_EVIDENCE_BYTES: Final = 4 * 1024 * 1024 - MAX_ENVELOPE_BYTES
 
 
 class ShownBinding(NamedTuple):
@@ -2348,17 +2357,17 @@ class Escrow:
     def _stamp(
         self, accepted: Sequence[VerifiedStatement], now_ms: int, mark: int, unsaved_mark: int
     ) -> None:
-        """WIT-001: one Stamp per Submit (one per 256 statements) naming the evidence just accepted,
-        placed before that evidence in the transcript and the journal, so that a replay holds it first."""
+        """WIT-001: one Stamp per Submit naming the evidence just accepted (a new one at 256 digests or
+        past :data:`MAX_STAMP_EVIDENCE_BYTES`, WIT-001 (a)), placed before that evidence in the transcript
+        and the journal, so that a replay holds it first."""
+        starts = stamp_starts([len(vs.envelope) for vs in accepted])
         stamps = [
             self._sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in chunk]), b"", now_ms)
-            for chunk in (
-                accepted[i : i + MAX_STAMP_DIGESTS] for i in range(0, len(accepted), MAX_STAMP_DIGESTS)
-            )
+            for chunk in (accepted[a:b] for a, b in itertools.pairwise([*starts, len(accepted)]))
         ]
         n = len(stamps)
         if self._unanchored:
-            self._anchor(accepted, stamps)
+            self._anchor(accepted, dict(zip(starts, stamps, strict=True)))
         if not n:
             return
         # _sign appended each Stamp last: move each before the first statement of its chunk.
@@ -2368,17 +2377,17 @@ class Escrow:
         del self._unsaved[-n:]
         for k in reversed(range(n)):
             if keep_transcript:
-                self._transcript.insert(mark + k * MAX_STAMP_DIGESTS, stamps[k].envelope)
-            self._unsaved.insert(unsaved_mark + k * MAX_STAMP_DIGESTS, stamps[k])
+                self._transcript.insert(mark + starts[k], stamps[k].envelope)
+            self._unsaved.insert(unsaved_mark + starts[k], stamps[k])
 
-    def _anchor(self, accepted: Sequence[VerifiedStatement], stamps: Sequence[VerifiedStatement]) -> None:
+    def _anchor(self, accepted: Sequence[VerifiedStatement], stamps: dict[int, VerifiedStatement]) -> None:
         """KEY-007 (a): note, for each binding refused ``KEY_REVOKED`` taken in this Submit, what comes
-        right before it in the escrow's order -- the Stamp naming it, or the evidence that Stamp names
-        before it (:attr:`ShownBinding.after`)."""
+        right before it in the escrow's order -- the Stamp naming it (``stamps``: by the index of the first
+        statement each names), or the evidence that Stamp names before it (:attr:`ShownBinding.after`)."""
         for i, vs in enumerate(accepted):
             if vs.digest not in self._unanchored:
                 continue
-            before = stamps[i // MAX_STAMP_DIGESTS] if i % MAX_STAMP_DIGESTS == 0 else accepted[i - 1]
+            before = stamps[i] if i in stamps else accepted[i - 1]
             self._shown[vs.digest] = self._shown[vs.digest]._replace(after=before.digest)
             if self._archive is not None:
                 self._shown_after.setdefault(before.envelope, []).append(vs.envelope)
@@ -2882,6 +2891,22 @@ def _attrs(value: object) -> Iterable[object]:
     if not type(value).__module__.startswith("a2a_coop.protocol.") or not hasattr(value, "__dict__"):
         return ()
     return vars(value).values()
+
+
+def stamp_starts(sizes: Sequence[int]) -> list[int]:
+    """WIT-001 and (a): where each Stamp's statements start among evidence of these envelope ``sizes``, in
+    order -- a new Stamp at :data:`MAX_STAMP_DIGESTS` statements, or where the next would take its
+    envelopes past :data:`MAX_STAMP_EVIDENCE_BYTES` (the evidence's size is its sender's choice: 256
+    envelopes of 64 KiB made one entry of 16 MiB, which no transcript read could carry)."""
+    starts: list[int] = []
+    count = size = 0
+    for i, n in enumerate(sizes):
+        if not starts or count == MAX_STAMP_DIGESTS or size + n > MAX_STAMP_EVIDENCE_BYTES:
+            starts.append(i)
+            count = size = 0
+        count += 1
+        size += n
+    return starts
 
 
 def _rows(archive: EscrowArchive, rows: tuple[int, int]) -> Iterator[bytes]:
