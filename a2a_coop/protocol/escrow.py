@@ -424,6 +424,9 @@ class Escrow:
         # those ends in a heap (:meth:`_forget_vouched`).
         self._vouched: dict[bytes, tuple[int, int]] = {}
         self._vouched_until: list[tuple[int, bytes]] = []
+        # The ledger seq of each such Checkpoint -> how many offers it names are vouched still: at none,
+        # with an archive, the Checkpoint leaves memory (the ledger keeps it, ESC-006; nobody asks for it).
+        self._vouching: dict[int, int] = {}
         # (issuer, nonce) -> the Accept of a contract we bond that carries it: another statement with that
         # nonce makes the offerer's verifier refuse the Accept (RPL-001), a fork for ESC-015.
         self._accept_nonces: dict[tuple[str, bytes], bytes] = {}
@@ -566,6 +569,8 @@ class Escrow:
                     self._revocations_due = []
             else:
                 self._restore(vs, data)
+                if vs.body == "checkpoint" and vs.issuer == self.did and now_ms is not None:
+                    self._forget_vouched(now_ms)  # as it goes: the memory of a replay holds the live ones
             if self._bind_after:
                 self._bind_again(vs.digest)
             replaying.upto = max(replaying.upto, position)
@@ -1328,23 +1333,46 @@ class Escrow:
         """ESC-013 (i): our ``checkpoint`` (signed now, or replayed at a restart) names each Offer or
         Counter of its refs as one we hold no Accept of; kept until the claims under it end."""
         held = self.verifier.statements
+        seq = checkpoint.header.seq
         for named in checkpoint.header.refs:
             offer = None if named in self._vouched else held.get(named)  # forgotten: read back
             if offer is None or offer.body not in ("offer", "counter"):
                 continue
             until = claims_end_ms(proposal_of(offer))
-            self._vouched[named] = (checkpoint.header.seq, until)
+            self._vouched[named] = (seq, until)
+            self._vouching[seq] = self._vouching.get(seq, 0) + 1
             heapq.heappush(self._vouched_until, (until, named))
+        if seq not in self._vouching:
+            self._unvouched(seq)
 
     def _forget_vouched(self, now_ms: int) -> None:
         """Forget our Checkpoints' offers whose claims ended before ``now_ms``: no Accept of one can take a
         bond any more (section 4.5), so its issuer holds nothing for it and asks for no word of ours --
         the horizon our other forgetting keeps (:meth:`forget_contract`); :meth:`_vouch` signs none
-        past it. Else one entry per offer ever shown to us past its cutoff, for good."""
+        past it. Else one entry per offer ever shown to us past its cutoff, for good; and a Checkpoint
+        whose every offer is forgotten leaves memory (:meth:`_unvouched`)."""
         while self._vouched_until and self._vouched_until[0][0] < now_ms:
             until, digest = heapq.heappop(self._vouched_until)
-            if self._vouched.get(digest, (0, None))[1] == until:
-                del self._vouched[digest]
+            seq, noted = self._vouched.get(digest, (0, None))
+            if noted != until:
+                continue
+            del self._vouched[digest]
+            left = self._vouching.pop(seq) - 1
+            if left:
+                self._vouching[seq] = left
+            else:
+                self._unvouched(seq)
+
+    def _unvouched(self, seq: int) -> None:
+        """Our Checkpoint at ledger ``seq`` names no offer anyone may still ask about (ESC-013 (i)): with an
+        archive, out of memory -- the archive keeps it in our ledger (ESC-006, read back by seq) -- so what
+        memory, a snapshot and a restart hold grows with the offers asked about whose claims may come,
+        not with every ask ever (about one Checkpoint an asking Submit)."""
+        if self._archive is None or not self.forget:
+            return
+        checkpoint = self._ledger.pop(seq, None)
+        if checkpoint is not None:
+            self.verifier.forget_statement(checkpoint.digest)
 
     def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
         """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
