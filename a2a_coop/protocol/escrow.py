@@ -65,7 +65,12 @@ from typing import Any, Final, NamedTuple, Protocol
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.archive import Archive, ExposureArchive, HeldStatements, Replaying, ReplayingExposure
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
-from a2a_coop.protocol.envelope import decode_envelope, parse_envelope, statement_digest
+from a2a_coop.protocol.envelope import (
+    MAX_ENVELOPE_BYTES,
+    decode_envelope,
+    parse_envelope,
+    statement_digest,
+)
 from a2a_coop.protocol.errors import (
     ChainBroken,
     ChainGap,
@@ -133,6 +138,10 @@ _CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "rev
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
 # (KEY-007): a KeyRevocation's binding refused for one of them alone is shown, not held (ESC-001).
 _AGAINST_OTHERS: Final = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
+# WIT-001 (a): the envelopes one Stamp names total at most 4 MiB less one maximal envelope (the Stamp's
+# own room), so that the ledger entry -- the Stamp and what it names, never parted (ESC-006) -- fits one
+# transcript page (RPC-008 (a)) and so a client's least receive limit.
+MAX_STAMP_EVIDENCE_BYTES: Final = 4 * 1024 * 1024 - MAX_ENVELOPE_BYTES
 
 
 class ShownBinding(NamedTuple):
@@ -415,6 +424,9 @@ class Escrow:
         # those ends in a heap (:meth:`_forget_vouched`).
         self._vouched: dict[bytes, tuple[int, int]] = {}
         self._vouched_until: list[tuple[int, bytes]] = []
+        # The ledger seq of each such Checkpoint -> how many offers it names are vouched still: at none,
+        # with an archive, the Checkpoint leaves memory (the ledger keeps it, ESC-006; nobody asks for it).
+        self._vouching: dict[int, int] = {}
         # (issuer, nonce) -> the Accept of a contract we bond that carries it: another statement with that
         # nonce makes the offerer's verifier refuse the Accept (RPL-001), a fork for ESC-015.
         self._accept_nonces: dict[tuple[str, bytes], bytes] = {}
@@ -557,6 +569,8 @@ class Escrow:
                     self._revocations_due = []
             else:
                 self._restore(vs, data)
+                if vs.body == "checkpoint" and vs.issuer == self.did and now_ms is not None:
+                    self._forget_vouched(now_ms)  # as it goes: the memory of a replay holds the live ones
             if self._bind_after:
                 self._bind_again(vs.digest)
             replaying.upto = max(replaying.upto, position)
@@ -1319,23 +1333,46 @@ class Escrow:
         """ESC-013 (i): our ``checkpoint`` (signed now, or replayed at a restart) names each Offer or
         Counter of its refs as one we hold no Accept of; kept until the claims under it end."""
         held = self.verifier.statements
+        seq = checkpoint.header.seq
         for named in checkpoint.header.refs:
             offer = None if named in self._vouched else held.get(named)  # forgotten: read back
             if offer is None or offer.body not in ("offer", "counter"):
                 continue
             until = claims_end_ms(proposal_of(offer))
-            self._vouched[named] = (checkpoint.header.seq, until)
+            self._vouched[named] = (seq, until)
+            self._vouching[seq] = self._vouching.get(seq, 0) + 1
             heapq.heappush(self._vouched_until, (until, named))
+        if seq not in self._vouching:
+            self._unvouched(seq)
 
     def _forget_vouched(self, now_ms: int) -> None:
         """Forget our Checkpoints' offers whose claims ended before ``now_ms``: no Accept of one can take a
         bond any more (section 4.5), so its issuer holds nothing for it and asks for no word of ours --
         the horizon our other forgetting keeps (:meth:`forget_contract`); :meth:`_vouch` signs none
-        past it. Else one entry per offer ever shown to us past its cutoff, for good."""
+        past it. Else one entry per offer ever shown to us past its cutoff, for good; and a Checkpoint
+        whose every offer is forgotten leaves memory (:meth:`_unvouched`)."""
         while self._vouched_until and self._vouched_until[0][0] < now_ms:
             until, digest = heapq.heappop(self._vouched_until)
-            if self._vouched.get(digest, (0, None))[1] == until:
-                del self._vouched[digest]
+            seq, noted = self._vouched.get(digest, (0, None))
+            if noted != until:
+                continue
+            del self._vouched[digest]
+            left = self._vouching.pop(seq) - 1
+            if left:
+                self._vouching[seq] = left
+            else:
+                self._unvouched(seq)
+
+    def _unvouched(self, seq: int) -> None:
+        """Our Checkpoint at ledger ``seq`` names no offer anyone may still ask about (ESC-013 (i)): with an
+        archive, out of memory -- the archive keeps it in our ledger (ESC-006, read back by seq) -- so what
+        memory, a snapshot and a restart hold grows with the offers asked about whose claims may come,
+        not with every ask ever (about one Checkpoint an asking Submit)."""
+        if self._archive is None or not self.forget:
+            return
+        checkpoint = self._ledger.pop(seq, None)
+        if checkpoint is not None:
+            self.verifier.forget_statement(checkpoint.digest)
 
     def _predecessor_news(self, digests: Iterable[bytes]) -> list[VerifiedStatement]:
         """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
@@ -2348,17 +2385,17 @@ class Escrow:
     def _stamp(
         self, accepted: Sequence[VerifiedStatement], now_ms: int, mark: int, unsaved_mark: int
     ) -> None:
-        """WIT-001: one Stamp per Submit (one per 256 statements) naming the evidence just accepted,
-        placed before that evidence in the transcript and the journal, so that a replay holds it first."""
+        """WIT-001: one Stamp per Submit naming the evidence just accepted (a new one at 256 digests or
+        past :data:`MAX_STAMP_EVIDENCE_BYTES`, WIT-001 (a)), placed before that evidence in the transcript
+        and the journal, so that a replay holds it first."""
+        starts = stamp_starts([len(vs.envelope) for vs in accepted])
         stamps = [
             self._sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in chunk]), b"", now_ms)
-            for chunk in (
-                accepted[i : i + MAX_STAMP_DIGESTS] for i in range(0, len(accepted), MAX_STAMP_DIGESTS)
-            )
+            for chunk in (accepted[a:b] for a, b in itertools.pairwise([*starts, len(accepted)]))
         ]
         n = len(stamps)
         if self._unanchored:
-            self._anchor(accepted, stamps)
+            self._anchor(accepted, dict(zip(starts, stamps, strict=True)))
         if not n:
             return
         # _sign appended each Stamp last: move each before the first statement of its chunk.
@@ -2368,17 +2405,17 @@ class Escrow:
         del self._unsaved[-n:]
         for k in reversed(range(n)):
             if keep_transcript:
-                self._transcript.insert(mark + k * MAX_STAMP_DIGESTS, stamps[k].envelope)
-            self._unsaved.insert(unsaved_mark + k * MAX_STAMP_DIGESTS, stamps[k])
+                self._transcript.insert(mark + starts[k], stamps[k].envelope)
+            self._unsaved.insert(unsaved_mark + starts[k], stamps[k])
 
-    def _anchor(self, accepted: Sequence[VerifiedStatement], stamps: Sequence[VerifiedStatement]) -> None:
+    def _anchor(self, accepted: Sequence[VerifiedStatement], stamps: dict[int, VerifiedStatement]) -> None:
         """KEY-007 (a): note, for each binding refused ``KEY_REVOKED`` taken in this Submit, what comes
-        right before it in the escrow's order -- the Stamp naming it, or the evidence that Stamp names
-        before it (:attr:`ShownBinding.after`)."""
+        right before it in the escrow's order -- the Stamp naming it (``stamps``: by the index of the first
+        statement each names), or the evidence that Stamp names before it (:attr:`ShownBinding.after`)."""
         for i, vs in enumerate(accepted):
             if vs.digest not in self._unanchored:
                 continue
-            before = stamps[i // MAX_STAMP_DIGESTS] if i % MAX_STAMP_DIGESTS == 0 else accepted[i - 1]
+            before = stamps[i] if i in stamps else accepted[i - 1]
             self._shown[vs.digest] = self._shown[vs.digest]._replace(after=before.digest)
             if self._archive is not None:
                 self._shown_after.setdefault(before.envelope, []).append(vs.envelope)
@@ -2882,6 +2919,22 @@ def _attrs(value: object) -> Iterable[object]:
     if not type(value).__module__.startswith("a2a_coop.protocol.") or not hasattr(value, "__dict__"):
         return ()
     return vars(value).values()
+
+
+def stamp_starts(sizes: Sequence[int]) -> list[int]:
+    """WIT-001 and (a): where each Stamp's statements start among evidence of these envelope ``sizes``, in
+    order -- a new Stamp at :data:`MAX_STAMP_DIGESTS` statements, or where the next would take its
+    envelopes past :data:`MAX_STAMP_EVIDENCE_BYTES` (the evidence's size is its sender's choice: 256
+    envelopes of 64 KiB made one entry of 16 MiB, which no transcript read could carry)."""
+    starts: list[int] = []
+    count = size = 0
+    for i, n in enumerate(sizes):
+        if not starts or count == MAX_STAMP_DIGESTS or size + n > MAX_STAMP_EVIDENCE_BYTES:
+            starts.append(i)
+            count = size = 0
+        count += 1
+        size += n
+    return starts
 
 
 def _rows(archive: EscrowArchive, rows: tuple[int, int]) -> Iterator[bytes]:

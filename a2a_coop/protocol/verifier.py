@@ -2763,6 +2763,8 @@ class Verifier:
             # (ESC-014). Who cut it off is the counterparty's choice: its cut-off alone frees nothing.
             if not escrow or neg.off_line is None or digest not in neg.off_line:
                 return False
+            if self._closed_by_its_lock(neg, digest, escrow):
+                return False
             held = self.statements  # the answers of a negotiation read back from the archive: there too
             answers = (held.get(d) for d in (*neg.superseded, *(o.digest for o in line)))
             return all(
@@ -2776,6 +2778,33 @@ class Verifier:
             return False
         answer = line[i + 1].digest if i + 1 < len(line) else neg.closed_by
         return not answer or self.witness.stamp_time(escrow, answer) is None
+
+    def _closed_by_its_lock(self, neg: Negotiation, digest: bytes, escrow: str) -> bool:
+        """Whether ``escrow`` locked ``neg``'s contract along a line that answers, with another answer than
+        the one our Counter ``digest`` (held off the line) descends from, an offer naming ``escrow`` -- its
+        Stamp of that answer held: it took that answer (ESC-014), so it takes nothing down our Counter's
+        branch, an Accept of it least of all (NEG-018 supersedes it in its view), and no view takes one
+        there either (stamp32). Where the line and the branch part at an offer naming no escrow, which
+        contract prevails is the order of the two answers (NEG-021 (e)): the hold stays."""
+        c = neg.contract
+        if c is None or c.escrow != escrow or not c.locked:
+            return False
+        line = neg.offers
+        place = {o.digest: i for i, o in enumerate(line)}
+        held = self.statements
+        child = held.get(digest)
+        seen: set[bytes] = set()
+        while child is not None and cited(child) not in place:
+            seen.add(child.digest)
+            parent = cited(child)
+            child = held.get(parent) if parent and parent not in seen else None
+        if child is None:
+            return False
+        i = place[cited(child)]
+        answer = line[i + 1].digest if i + 1 < len(line) else neg.closed_by
+        if not answer or answer == child.digest or proposal_of(line[i]).terms.escrow != escrow:
+            return False
+        return self.witness.stamp_time(escrow, answer) is not None
 
     def _witnessed_before(self, accept: VerifiedStatement) -> bool:
         """Whether we held, before ``accept`` came, a Stamp of it by its offer's escrow by the bonding
@@ -2972,6 +3001,8 @@ class Verifier:
             self._note_answer(vs)
             self._keep_superseded_up(neg, vs)
             self._track_exposure(vs, neg, before)
+            if self._cut_off_counted and vs.body == "bond_lock":
+                self._cut_off_locked(nid)
             if line is not None and neg.offers is not line:
                 self._track_lower_answer(vs, neg, line[len(neg.offers) :])
                 c = neg.contract
@@ -3224,6 +3255,15 @@ class Verifier:
         if held is not None and held[0] in acting:
             del self._cut_off_counted[cited(answer)]
             self.exposure.offer_dead(held[1], cited(answer))
+
+    def _cut_off_locked(self, negotiation_id: bytes) -> None:
+        """A lock of ``negotiation_id``'s contract: a cut-off Counter of ours still counted
+        (:meth:`_held_cut_off`) whose escrow, locking it, can take no Accept of it any more
+        (:meth:`_closed_by_its_lock`) counts no more, as its exclusive_key is free (stamp32)."""
+        for digest, (escrow, mandate, nid) in list(self._cut_off_counted.items()):
+            if nid == negotiation_id and not self._may_still_bind(digest, nid, escrow):
+                del self._cut_off_counted[digest]
+                self.exposure.offer_dead(mandate, digest)
 
     def _refused_held_first(self, vs: VerifiedStatement, tip: VerifiedStatement) -> bool:
         """Whether ``vs``, a Counter or Accept answering ``tip`` (the open end of a line a witnessed Accept
