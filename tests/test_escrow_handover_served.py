@@ -10,11 +10,13 @@ from pathlib import Path
 import grpc
 import pytest
 from peers import make_peer
+from test_hidden_accept import _within
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
 from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.runtime import node as node_module
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
@@ -122,3 +124,87 @@ def test_a_served_peer_restarted_on_the_successor_gives_it_the_delivery_it_owes(
     assert ruling.decision == commitment_pb2.RULING_DECISION_DISMISS
     assert ruling.evidence == delivery.digest
     assert verify_statement(handover.envelope).statement.mandate.succeeds == k1.did
+
+
+class _Counting(Successor):
+    """The successor, counting the Submits carrying a Delivery; past ``cut`` of them the witness's clock is
+    moved past the contract's last deadline + 30 s, where it gives up whatever it met."""
+
+    def __init__(self, escrow: Escrow, mandate: bytes, clock: FixedClock, past_ms: int, cut: int) -> None:
+        super().__init__(escrow, mandate, clock)
+        self.past_ms, self.cut, self.deliveries = past_ms, cut, 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if any(verify_statement(e).body == "delivery" for e in envelopes):
+            self.deliveries += 1
+            if self.deliveries >= self.cut:
+                self.clock.now_ms = max(self.clock.now_ms, self.past_ms)
+        return super().submit(envelopes)
+
+
+@pytest.mark.req("ESC-022", "ESC-023", "WIT-006", "WIT-007")
+def test_a_served_peer_restarted_on_the_successor_asks_once_for_a_delivery_the_old_key_stamped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob's witness gives K1 his Delivery, which K1 stamps; K1's principal hands over to K2, and Bob is
+    restarted with K2 as his escrow. His restart gives K2 what he owes of the unfinished contract (Alice
+    never receipts). Expect K2 to answer with the Stamp K1 signed before the hand-over, held in the ledger
+    it took over (WIT-006), Bob's witness to take it as the escrow's word (ESC-022), and one Submit of the
+    Delivery. Before, K2 answered with no Stamp of it (only its own key's were looked up), the witness
+    counted only Stamps by K2's key, and it asked K2 again at its doubling waits, then at most
+    ESCROW_ASK_CAP_S apart, until the contract's last deadline + 30 s (here cut off after 30: some
+    300 Submits for a deadline a day away)."""
+    monkeypatch.setattr(node_module, "ESCROW_ASK_CAP_S", 0.001)
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    k1 = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+    pa = make_peer(alice, clock, context=[k1.mandate], strategy=Receiptless(every=1))
+    journal = tmp_path / "bob.db"
+
+    def bob_node(witness: EscrowWitness, context: list[bytes]) -> PeerNode:
+        return PeerNode.open(
+            bob.agent.key,
+            bob.mandate_vs.envelope,
+            journal,
+            context=context,
+            clock=lambda: clock.now_ms,
+            witness=witness,
+        )
+
+    node = bob_node(EscrowWitness(k1, k1.did, retry_s=0.001), [k1.mandate])
+    try:
+        offer = pa.propose(bob.did, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k1.did))
+        drive(pa, node.exchange, offer)
+        neg = pa.negotiation(offer.header.negotiation_id)
+        relay_escrow_answers(pa, node, k1.submit(contract_evidence(pa, neg)))  # type: ignore[arg-type]
+        node.witness.flush()  # type: ignore[union-attr]
+    finally:
+        node.close()
+    delivery = next(vs for vs in pa.verifier.statements.values() if vs.body == "delivery")
+    assert k1.escrow.verifier.witness.stamp_time(k1.did, delivery.digest) is not None  # K1 took it
+    clock.advance(1_000)
+    p = k1.party.principal
+    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=clock.now_ms))
+    k2_party = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = k2_party.did, k1.did
+    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    successor = Escrow(
+        _LedgerSigner(k2_party.agent),
+        handover.digest,
+        setup=[handover.envelope],
+        predecessor=[*k1.escrow.transcript(), rev.envelope],
+    )
+    assert neg.contract is not None
+    k2 = _Counting(successor, handover.envelope, clock, neg.contract.last_deadline_ms + 31_000, cut=30)
+    clock.advance(1)
+    node = bob_node(EscrowWitness(k2, k2.did, retry_s=0.001), k2.submit([]))
+    try:
+        assert node.witness_owed() == 1
+        witness = node.witness
+        assert witness is not None
+        _within(10, lambda: (witness.flush(), witness.watching == 0)[1])  # every retry it set has run
+    finally:
+        node.close()
+    assert k2.deliveries == 1, f"{k2.deliveries} Submits of a Delivery the escrow had stamped"

@@ -65,6 +65,7 @@ from a2a_coop.protocol.errors import CoopError, IllegalTransition, printable
 from a2a_coop.protocol.negotiation import Negotiation, State, claims_over_ms, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime.node import (
     DAY_MS,
     DEFAULT_LOCK_WAIT_MS,
@@ -104,6 +105,7 @@ from a2a_coop.runtime.trade import (
     settle_with_escrow,
     sync_with_escrow,
     unfinished,
+    unwitnessed,
 )
 from a2a_coop.transport import CooperationClient, EscrowClient, TlsConfig, TransportError
 from a2a_coop.transport.limits import PeerLimits
@@ -683,7 +685,7 @@ class _Tally:
         if neg.state is State.ACCEPTED and escrow is not None:
             for line in _unfunded(neg, escrow):
                 print(f"a2a-coop: trade {i + 1} waits for funds: {line}", file=sys.stderr)
-        why = unfinished(neg)
+        why = _not_done(peer, neg)
         if why:
             self.not_done += 1
             print(
@@ -1039,7 +1041,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # answer is whoever answered's choice (its Mandate alone takes nothing), and E, never shown the
             # answer, still witnesses an Accept of the offer -- REJECTED or lapsed in our view or not.
             unshown = _answer_not_taken(peer, neg) if at is None else ""
-            why = unshown or unfinished(neg) or _cut_back_owed(peer, neg)
+            why = unshown or _not_done(peer, neg) or _cut_back_owed(peer, neg)
             if past and not lapsed:
                 why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
             out.write(f"{short_id}  {state}\n")
@@ -1112,7 +1114,28 @@ def _still_owed(peer: Peer, neg: Negotiation) -> str:
         return "our Withdraw of a cut-off Counter not taken yet"
     if bonded_offer_to_show(peer, neg) is not None:
         return "the answer to our bonded offer not taken by its escrow yet"
-    return _cut_back_owed(peer, neg)
+    return _cut_back_owed(peer, neg) or _not_witnessed(peer, neg)
+
+
+def _not_done(peer: Peer, neg: Negotiation) -> str:
+    """Why ``neg`` is not finished (:func:`unfinished`), with our Deliveries its escrow has not stamped
+    (:func:`_not_witnessed`), or ""."""
+    return ", ".join(filter(None, [unfinished(neg), _not_witnessed(peer, neg)]))
+
+
+def _not_witnessed(peer: Peer, neg: Negotiation) -> str:
+    """Why ``neg`` is not finished for our Deliveries its escrow has not stamped while a Stamp could still
+    make them timely (WIT-003, WIT-007), or "": the run asked again at doubling waits and met no answer
+    holding the escrow's Stamp of each -- answers anyone answering for the escrow could give, so the trade
+    is never said finished on them (tests/test_witness32_offer_forged_answer.py)."""
+    owed, c = unwitnessed(peer, neg), neg.contract
+    if not owed or c is None:
+        return ""
+    until = iso(c.last_deadline_ms + CLOCK_TOLERANCE_MS)
+    return (
+        f"{len(owed)} delivery(ies) of ours not witnessed by the escrow yet (no Stamp of it by the escrow's"
+        f" key: run `a2a-coop resume` before {until} to give it again)"
+    )
 
 
 def _answer_not_taken(peer: Peer, neg: Negotiation) -> str:

@@ -1378,7 +1378,9 @@ class Escrow:
         """ESC-008 for a successor (ESC-023): for each held Accept among ``digests`` (or the Accept of a
         held Offer or Counter among them) of a contract we took over, the old key's earliest Stamp of that
         Accept and its ledger statements about the contract, in its ledger order -- before anything of
-        ours: a responder the initiator kept in the dark learns its locks from the successor too."""
+        ours: a responder the initiator kept in the dark learns its locks from the successor too. Then, for
+        each held statement of a negotiation among ``digests`` we never stamped, the old key's Stamp of it
+        (WIT-006)."""
         held = self.verifier.statements
         out: list[VerifiedStatement] = []
         for digest in digests:
@@ -1389,13 +1391,28 @@ class Escrow:
             about = self._predecessor_statements_about(accept.header.negotiation_id) if accept else []
             if accept is None or not about:
                 continue
-            stamp_digest = self.verifier.witness.stamp_of(self.succeeds, accept.digest)
-            stamp = held.get(stamp_digest) if stamp_digest is not None else None
-            if stamp is None and self._forgotten(accept.digest):
-                stamp = self._archived_stamp(accept.digest, self.succeeds)
-            news = [stamp] if stamp is not None and stamp.issuer == self.succeeds else []
+            stamp = self._predecessor_stamp(accept.digest)
+            news = [stamp] if stamp is not None else []
             out += [x for x in (*news, *about) if x not in out and x.envelope not in self._handover_answer]
+        # WIT-006 for what the old key stamped and we never did (a Delivery it took before the hand-over):
+        # its Stamp, which the submitter takes as the escrow's (ESC-022); without it a served witness asked
+        # again until the contract's last deadline + 30 s (tests/test_escrow_handover_served.py).
+        for digest in digests:
+            vs = held.get(digest)
+            if vs is None or not vs.header.negotiation_id or self._stamp_of(digest) is not None:
+                continue
+            old = self._predecessor_stamp(digest)
+            if old is not None and old not in out and old.envelope not in self._handover_answer:
+                out.append(old)
         return out
+
+    def _predecessor_stamp(self, digest: bytes) -> VerifiedStatement | None:
+        """The old key's earliest Stamp naming ``digest`` (ESC-023: its ledger taken over), or None."""
+        stamp_digest = self.verifier.witness.stamp_of(self.succeeds, digest)
+        stamp = self.verifier.statements.get(stamp_digest) if stamp_digest is not None else None
+        if stamp is None and self._forgotten(digest):
+            stamp = self._archived_stamp(digest, self.succeeds)
+        return stamp if stamp is not None and stamp.issuer == self.succeeds else None
 
     def _predecessor_statements_about(self, negotiation_id: bytes) -> list[VerifiedStatement]:
         """The ledger statements of the key we succeed about a contract we took over, in its ledger order

@@ -96,7 +96,10 @@ from a2a_coop.runtime.strangers import (
 )
 from a2a_coop.runtime.strategy import Strategy
 from a2a_coop.runtime.trade import (
+    MAX_SUBMIT_ATTEMPTS,
     RETRIED_REFUSALS,
+    RETRY_CAP_S,
+    WITNESS_RETRY_S,
     Submitter,
     accept_cut_back,
     ask_escrow_alone,
@@ -108,6 +111,7 @@ from a2a_coop.runtime.trade import (
     offer_to_show,
     show_accept_cut_back_alone,
     unfinished,
+    unstamped_deliveries,
     withdraw_cut_off_alone,
 )
 from a2a_coop.transport.limits import Claimed, IssuerLimiter, PeerLimits, claimed
@@ -128,13 +132,9 @@ DEFAULT_LOCK_WAIT_MS: Final = 2_000
 # An escrow that could not be asked about a bonded offer of ours (ESC-013) is asked again at the same
 # doubling delays, then at most this far apart, until what its answer would free is freed anyway.
 ESCROW_ASK_CAP_S: Final = 300.0
-# A submission the escrow did not take (unreachable, rate limited) is tried this many times at doubling
-# delays from EscrowWitness.retry_s, each at most RETRY_CAP_S (about a minute with the defaults); one
-# carrying Deliveries on, RETRY_CAP_S apart, until its contract's last deadline + 30 s. It matters: a
-# Delivery is timely only once witnessed by its deadline + 30 s (WIT-003), and the escrow's Stamp is the
-# witness a responder gets without the counterparty's help.
-MAX_SUBMIT_ATTEMPTS: Final = 8
-RETRY_CAP_S: Final = 30.0
+# A submission the escrow did not take (unreachable, rate limited) is tried MAX_SUBMIT_ATTEMPTS times at
+# doubling delays from EscrowWitness.retry_s, each at most RETRY_CAP_S (about a minute with the defaults);
+# one carrying Deliveries on, further apart, until its contract's last deadline + 30 s (see trade.py).
 log = logging.getLogger(__name__)
 
 
@@ -279,26 +279,6 @@ def _witness_until(c: Contract) -> int:
     return c.last_deadline_ms + CLOCK_TOLERANCE_MS
 
 
-def _unstamped_deliveries(envelopes: Sequence[bytes], answer: Sequence[bytes], escrow: str) -> int:
-    """How many Deliveries among ``envelopes`` no Stamp in ``answer`` names that verifies as the escrow
-    key ``escrow``'s (WIT-001: it stamps what it takes; WIT-006: a repeat is answered with that Stamp)."""
-    deliveries = set()
-    for env in envelopes:
-        payload = decode_envelope(env).payload
-        if decode_statement(payload).WhichOneof("body") == "delivery":
-            deliveries.add(statement_digest(payload))
-    if not deliveries:
-        return 0
-    for env in answer:
-        try:
-            vs = verify_statement(env)
-        except CoopError:
-            continue  # proves nothing
-        if vs.issuer == escrow and vs.body == "stamp":
-            deliveries.difference_update(vs.statement.stamp.statements)
-    return len(deliveries)
-
-
 def _hold_ends_ms(offer: VerifiedStatement) -> int:
     """When a bonded offer's value and exclusive_key stop being held whether or not its escrow was asked
     (SPEC 4.5): a contract of it can be claimed under until its last deadline plus the claim window, by the
@@ -344,12 +324,15 @@ class EscrowWitness:
         *,
         max_pending: int = 1_000,
         lock_wait_s: float = DEFAULT_LOCK_WAIT_MS / 1000,
-        retry_s: float = 0.5,
+        retry_s: float = WITNESS_RETRY_S,
         clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.escrow = escrow
         self.did = did
         self.clock = clock
+        # Another key's Stamp that is our escrow's word all the same: the key it succeeds, before the
+        # hand-over (ESC-022), as our view reads it. Set by the PeerNode served with it.
+        self.speaks_for: Callable[[VerifiedStatement], bool] | None = None
         self.lock_wait_s = lock_wait_s
         self.retry_s = retry_s
         self.max_pending = max_pending
@@ -424,7 +407,7 @@ class EscrowWitness:
         failure: Exception
         try:
             answer = self.escrow.submit(envelopes)
-            unstamped = _unstamped_deliveries(envelopes, answer, self.did)
+            unstamped = len(unstamped_deliveries(envelopes, answer, self._speaks_for))
             if not unstamped or until_ms is None or self.clock() >= until_ms:
                 return
             # An answer is whoever answered's choice as much as a refusal: E's public Mandate alone, a Stamp
@@ -461,6 +444,11 @@ class EscrowWitness:
             failure,
         )
         self.watch(delay, lambda: self._submit(envelopes, attempt + 1, until_ms))
+
+    def _speaks_for(self, stamp: VerifiedStatement) -> bool:
+        """Whether ``stamp`` is our escrow's word (:func:`~a2a_coop.runtime.trade.unstamped_deliveries`):
+        signed by its key, or as :attr:`speaks_for` says (a :class:`PeerNode` reads its hand-overs)."""
+        return stamp.issuer == self.did or (self.speaks_for is not None and self.speaks_for(stamp))
 
     def _due_job(self) -> tuple[Callable[[], object] | None, float | None]:
         """The next watch due now, if any, else how long until one is (None: no watch pending)."""
@@ -523,6 +511,7 @@ class PeerNode:
         self.witness = witness
         if witness is not None:
             witness.clock = peer.clock  # the deadlines it tries a Delivery until are by our clock
+            witness.speaks_for = self._predecessors_word
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
@@ -908,6 +897,25 @@ class PeerNode:
             for neg in forgotten_to_show(self.peer, self.journal.statements(), self.peer.clock()):
                 self.watch_exposed(neg.id)
         return queued
+
+    def _predecessors_word(self, stamp: VerifiedStatement) -> bool:
+        """Whether ``stamp``, by another key than our witness's escrow, is that escrow's word all the same:
+        signed by a key it succeeds by a hand-over our verifier honours, before the hand-over (ESC-022) --
+        as our view reads it. The successor answers a repeat of a Delivery the old key stamped with that
+        Stamp (WIT-006: it took the old key's ledger over), and our witness, reading only its own key's,
+        asked it again at its waits until the contract's last deadline + 30 s
+        (tests/test_escrow_handover_served.py)."""
+        assert self.witness is not None
+        with self.peer.lock:
+            verifier = self.peer.verifier
+            honoured = verifier.successors(stamp.issuer)
+            return (
+                honoured is not None
+                and self.witness.did in honoured[0]
+                and verifier.witness.acts_for(
+                    stamp.issuer, stamp.issuer, stamp.issued_at_ms, stamp.header.seq
+                )
+            )
 
     def _speaks_for(self, named: str, escrow: str) -> bool:
         """Whether the escrow key ``escrow`` (our witness's) takes the evidence of a contract naming the

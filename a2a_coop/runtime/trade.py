@@ -1075,7 +1075,17 @@ def _perform_and_settle(
     held_back = perform_held_back(peer, neg) or peer.perform(neg.id)
     # Always, not only once FULFILLED: a counterparty that withholds its Receipt (and Ack) and then
     # claims a breach would otherwise have our on-time Delivery witnessed late, and win our bond.
-    settle_with_escrow(peer, counterparty, escrow, neg)
+    try:
+        settle_with_escrow(peer, counterparty, escrow, neg)
+    except (CoopError, TransportError) as exc:
+        if not unwitnessed(peer, peer.negotiation(neg.id)):
+            raise
+        # A refusal, or an answer we cannot take, is whoever answered for the escrow's choice as much as
+        # the escrow's (a Stamp by its own key, the escrow's refusal of our Submit with the Delivery taken
+        # out): settled again below until the escrow's Stamp of each Delivery is held (WIT-007).
+        log.warning("settling with the escrow: %s", exc)
+    # Until its Stamp of each is held, before anything goes to the counterparty, which may fail it.
+    witness_ours(peer, counterparty, escrow, peer.negotiation(neg.id))
     for vs in held_back:  # the escrow has them now (WIT-007), whatever the counterparty does with them
         drive(peer, counterparty.exchange, vs)
     if held_back:  # the counterparty's Receipts of them: the escrow releases the bonds once it has all
@@ -1193,8 +1203,9 @@ def _drive(
 
 def _witness_first(escrow: Submitter | None, ours: Sequence[VerifiedStatement]) -> None:
     """Give our Deliveries among ``ours`` to ``escrow`` (WIT-007) before they go to the counterparty.
-    Best effort: the caller settles with the escrow afterwards (:func:`settle_with_escrow`), which gives
-    them again -- answered then with these Stamps (WIT-006), which it relays."""
+    Best effort, and its answer proves nothing (anyone's to give): the caller settles with the escrow
+    afterwards (:func:`settle_with_escrow`, then :func:`witness_ours`), which gives them again until the
+    escrow's Stamp of each is held -- answered then with these Stamps (WIT-006), which it relays."""
     deliveries = [vs.envelope for vs in ours if vs.body == "delivery"]
     if escrow is None or not deliveries:
         return
@@ -1404,6 +1415,98 @@ def _relayed(
     return [(env, d) for env, d, _ in decoded if d in needed]
 
 
+# Our Deliveries the escrow's answer holds no Stamp of are submitted again at doubling waits from
+# WITNESS_RETRY_S, each at most RETRY_CAP_S, MAX_SUBMIT_ATTEMPTS times in all (about a minute): by a served
+# node's witness (then on, further apart, until they could be timely no more) and by a run of `offer` or
+# `resume` (then it says so and exits 3). A Delivery is timely only once witnessed by its deadline + 30 s
+# (WIT-003), and the escrow's Stamp is the witness a party gets without its counterparty's help.
+WITNESS_RETRY_S: Final = 0.5
+RETRY_CAP_S: Final = 30.0
+MAX_SUBMIT_ATTEMPTS: Final = 8
+
+
+def unstamped_deliveries(
+    envelopes: Sequence[bytes], answer: Sequence[bytes], speaks_for: Callable[[VerifiedStatement], bool]
+) -> set[bytes]:
+    """The digests of the Deliveries among ``envelopes`` that no Stamp in ``answer`` names for which
+    ``speaks_for`` holds -- signed, verified, by the escrow's key (WIT-001: it stamps what it takes; WIT-006:
+    and answers a repeat with that Stamp). Nothing else in an answer says the escrow took a Delivery: the
+    answer is whoever answered's choice -- the escrow's public Mandate alone, a Stamp by another key, the
+    escrow's real answer with the Delivery taken out, an old Stamp of another Delivery replayed (WIT-007).
+    The one check of a served node's witness and of a run's (:func:`witness_ours`)."""
+    deliveries = set()
+    for env in envelopes:
+        payload = decode_envelope(env).payload
+        if decode_statement(payload).WhichOneof("body") == "delivery":
+            deliveries.add(statement_digest(payload))
+    if not deliveries:
+        return deliveries
+    for env in answer:
+        try:
+            vs = verify_statement(env)
+        except CoopError:
+            continue  # proves nothing
+        if vs.body == "stamp" and speaks_for(vs):
+            deliveries.difference_update(vs.statement.stamp.statements)
+    return deliveries
+
+
+def unwitnessed(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
+    """Our Deliveries under ``neg``'s contract that its escrow has not stamped in our view (no Stamp of it by
+    the escrow's key, or a successor's from its hand-over on, ESC-022, held), while a Stamp could still make
+    them timely: until the contract's last deadline plus the clock tolerance (WIT-003). What a run of
+    `offer` or `resume` counts unfinished (exit 3) -- never done while the escrow has not taken one."""
+    c = neg.contract
+    if c is None or not c.escrow or peer.clock() > c.last_deadline_ms + CLOCK_TOLERANCE_MS:
+        return []
+    held, witness = peer.verifier.statements, peer.verifier.witness
+    return [
+        held[d]
+        for d, (by, _) in c.deliveries.items()
+        if by == peer.did and d in held and witness.stamp_time(c.escrow, d) is None
+    ]
+
+
+def witness_ours(
+    peer: Peer, counterparty: CooperationClient, escrow: Submitter, neg: Negotiation
+) -> list[VerifiedStatement]:
+    """WIT-007 for a run: while the escrow has not stamped a Delivery of ours under ``neg``'s contract
+    (:func:`unwitnessed`), submit it again -- with what else of ``neg`` it has not stamped -- at
+    doubling waits from :data:`WITNESS_RETRY_S`, each at most :data:`RETRY_CAP_S`, :data:`MAX_SUBMIT_ATTEMPTS`
+    times in all, as a served node's witness does; each answer relayed. Done only on an answer holding the
+    escrow's Stamp of each (:func:`unstamped_deliveries`): the run once took any answer, or a refusal, as
+    the escrow's, and whoever answered for it in those Submits (a man in the middle on a plaintext channel,
+    a proxy, a wrong ``--escrow``) kept the Delivery from it until the user ran `resume`
+    (tests/test_witness32_offer_forged_answer.py). Returns those still unwitnessed: the caller says so."""
+    c = neg.contract
+    owed = unwitnessed(peer, neg)
+    if c is None or not owed:
+        return owed
+
+    def speaks_for(stamp: VerifiedStatement) -> bool:
+        return peer.verifier.witness.acts_for(stamp.issuer, c.escrow, stamp.issued_at_ms, stamp.header.seq)
+
+    for attempt in range(MAX_SUBMIT_ATTEMPTS):
+        time.sleep(min(WITNESS_RETRY_S * 2**attempt, RETRY_CAP_S))
+        # Everything the escrow has not stamped, as settle_with_escrow sends it: the counterparty's Receipts
+        # kept from it with the Delivery release the bonds once it takes them.
+        evidence = _unstamped_evidence(peer, peer.negotiation(neg.id))
+        try:
+            answer = escrow.submit(evidence)
+            left = unstamped_deliveries(evidence, answer, speaks_for) & {vs.digest for vs in owed}
+            relay_escrow_answers(peer, counterparty, answer, escrow=escrow)
+        except (CoopError, TransportError) as exc:  # a refusal is unsigned too: asked again all the same
+            log.warning("our %d deliveries not witnessed by the escrow yet: %s", len(owed), exc)
+        else:
+            if not left:
+                return []
+            log.warning("the escrow's answer holds no Stamp by it of %d of our deliveries", len(left))
+        owed = unwitnessed(peer, peer.negotiation(neg.id))
+        if not owed:
+            return owed
+    return owed
+
+
 @_keeps_fork_proofs
 def settle_with_escrow(
     peer: Peer, counterparty: CooperationClient, escrow: EscrowClient, neg: Negotiation
@@ -1415,6 +1518,14 @@ def settle_with_escrow(
     Delivery as a Stamp does (WIT-002), maybe earlier. What the escrow has stamped (its Stamps we
     hold say so) or signed itself is not sent again.
     """
+    answers = escrow.submit(_unstamped_evidence(peer, neg))
+    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
+    return answers[1:]
+
+
+def _unstamped_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
+    """What :func:`settle_with_escrow` submits: the statements of ``neg`` its escrow has not stamped in our
+    view, after the contract, and the counterparty's Acks of our Deliveries."""
     held, witness = peer.verifier.statements, peer.verifier.witness
     c = neg.contract
     statements = [held[d] for _, _, _, d in neg.history if d in held]
@@ -1431,9 +1542,7 @@ def settle_with_escrow(
         for vs in [*_contract_statements(peer, neg), *statements, *filter(None, acks)]
         if vs.issuer != escrow_did and witness.stamp_time(escrow_did, vs.digest) is None
     ]
-    answers = escrow.submit(list(dict.fromkeys(vs.envelope for vs in evidence)))
-    relay_escrow_answers(peer, counterparty, answers, escrow=escrow)
-    return answers[1:]
+    return list(dict.fromkeys(vs.envelope for vs in evidence))
 
 
 @_keeps_fork_proofs
@@ -1542,6 +1651,7 @@ def resume_trade(
             if not settle_with_escrow(peer, counterparty, escrow, neg):
                 break
         sync_with_escrow(peer, counterparty, escrow, neg)
+        witness_ours(peer, counterparty, escrow, neg)  # until its Stamp of each is held (WIT-007)
     for vs in performed if refused is None else ():
         _drive(peer, counterparty, vs, escrow, escrow_did)
     if performed and refused is None and escrow is not None and escrow_did:
