@@ -61,7 +61,7 @@ COVERED = {
     "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 197,
+    "keytime": 202,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,

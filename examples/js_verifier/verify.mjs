@@ -2815,7 +2815,8 @@ const LEFT_OUT = /^$/;
 const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
 
 export function runVector(t, mode, role = "auditor") {
-  const v = new Verifier({ mode, nowMs: t.now_ms, role });
+  // ATT-013 (d), F114: a test may state the escrows its view trusts and what the view holds faulty after it
+  const v = new Verifier({ mode, nowMs: t.now_ms, role, trustedEscrows: t.trusted_escrows ?? null });
   let got = { result: "valid" };
   for (let i = 0; i < t.envelopes.length; i++) {
     try {
@@ -2827,7 +2828,9 @@ export function runVector(t, mode, role = "auditor") {
     }
   }
   const decided = !t.requirements.some((r) => LEFT_OUT.test(r));
-  const same = got.result === t.result && (t.result === "valid" || (got.error === t.error && got.failedIndex === t.failedIndex));
+  if (t.faulty || t.report_faulty) got = { ...got, faulty: v.faulty() };
+  const sameFaulty = !t.faulty || JSON.stringify(got.faulty) === JSON.stringify([...t.faulty].sort());
+  const same = sameFaulty && got.result === t.result && (t.result === "valid" || (got.error === t.error && got.failedIndex === t.failedIndex));
   let verdict = same ? "agree" : decided ? "disagree" : "uncovered";
   // wire.json: the decoder alone on the test's `wire` member
   if (t.wire && verdict !== "disagree") {
@@ -3314,20 +3317,21 @@ async function adapter() {
     // now_ms may exceed 2^53 - 1: read it exactly (finding F1)
     const req = JSON.parse(line.replace(/"now_ms":\s*(\d+)/, '"now_ms": "$1"'));
     if (req.type === "hello") {
-      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*", roles: ROLES } });
+      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*", roles: ROLES, faulty: true } });
     } else if (req.type === "verify") {
       if (req.skew_ms !== undefined && BigInt(req.skew_ms) !== SKEW_MS) {
         out({ type: "result", id: req.id, result: "unsupported", detail: `skew_ms ${req.skew_ms}: only 30000` });
         continue;
       }
-      const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid" };
+      const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid", trusted_escrows: req.trusted_escrows, report_faulty: req.report_faulty };
       if (req.role !== undefined && !ROLES.includes(req.role)) {
         out({ type: "result", id: req.id, result: "unsupported", detail: `role ${req.role}` });
         continue;
       }
       const { got } = runVector(t, req.mode, req.role ?? "auditor");
-      out(got.result === "valid" ? { type: "result", id: req.id, result: "valid" }
-        : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail });
+      const faulty = req.report_faulty ? { faulty: got.faulty } : {};
+      out(got.result === "valid" ? { type: "result", id: req.id, result: "valid", ...faulty }
+        : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail, ...faulty });
     } else if (req.type === "bye") break;
   }
   return 0;
@@ -3429,8 +3433,8 @@ function main(argv) {
             id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`,
             group: g.type,
             comment: t.comment,
-            expected: t.result === "valid" ? "valid" : `${t.error}@${t.failedIndex}`,
-            got: got.wire ? `wire member read as ${got.wire}` : got.result === "valid" ? "valid" : `${got.error}@${got.failedIndex} (${got.requirement}: ${got.detail})`,
+            expected: (t.result === "valid" ? "valid" : `${t.error}@${t.failedIndex}`) + (t.faulty ? `; faulty ${t.faulty.join(", ")}` : ""),
+            got: (got.wire ? `wire member read as ${got.wire}` : got.result === "valid" ? "valid" : `${got.error}@${got.failedIndex} (${got.requirement}: ${got.detail})`) + (got.faulty ? `; faulty ${got.faulty.join(", ")}` : ""),
           });
       }
     }
