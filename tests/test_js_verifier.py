@@ -67,7 +67,7 @@ COVERED = {
     "equivocation-proof-answer": 1,
     "equivocation-non-proofs": 5,
     "reputation": 35,
-    "ratings": 52,
+    "ratings": 56,
 }
 
 
