@@ -7,7 +7,10 @@ outcome. A test is run by feeding every envelope, in order, to one fresh
 ``"complete"``; a view of evidence unless the group's ``role`` is ``"escrow"``), at the test's
 reference time ``now_ms`` (freshness is skipped when it is null, TIM-005). The outcome matches
 when the transcript is valid and the test says ``"valid"``, or when the first failure has the
-expected SPEC code at the expected envelope index.
+expected SPEC code at the expected envelope index -- and, when the test states ``faulty``, the keys and
+principals the fork proof its refusal carries convicts in that view (ATT-013), reading "witnessed
+before" only from the Stamps of the escrows its ``trusted_escrows`` names (ATT-013 (d); absent: every
+escrow's).
 
 This module parses and runs; it prints nothing and exits nothing (the CLI
 does that). :func:`load_vector_file` is the only function that touches disk.
@@ -24,7 +27,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from a2a_coop.protocol.errors import CoopError
+from a2a_coop.protocol.forks import fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.negotiation import proposal_of
+from a2a_coop.protocol.reputation import convicted
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
@@ -60,6 +65,9 @@ class Vector:
         failed_index: index of the envelope expected to fail.
         role: ``"auditor"`` (a view of evidence, the default) or ``"escrow"`` (an escrow taking
             evidence and its audit: no KEY-009 exception, KEY-010 on all five statements).
+        trusted_escrows: the escrows the view trusts (ATT-013 (d)), or None: every escrow.
+        faulty: the keys and principals the view must hold faulty after the run (ATT-013), sorted, or
+            None: the test states none.
     """
 
     source: str
@@ -75,6 +83,8 @@ class Vector:
     error: str | None
     failed_index: int | None
     role: str = "auditor"
+    trusted_escrows: tuple[str, ...] | None = None
+    faulty: tuple[str, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -84,8 +94,15 @@ class Vector:
 
     @property
     def expected(self) -> str:
-        """``"valid"``, or ``"CODE at N"`` for an invalid test."""
-        return "valid" if self.result == "valid" else f"{self.error} at {self.failed_index}"
+        """``"valid"``, or ``"CODE at N"`` for an invalid test; then ``"; faulty: ..."`` when it states
+        them."""
+        verdict = "valid" if self.result == "valid" else f"{self.error} at {self.failed_index}"
+        return verdict + faulty_text(self.faulty)
+
+
+def faulty_text(faulty: Sequence[str] | None) -> str:
+    """How a verdict's faulty set is written beside it (none when not stated)."""
+    return "" if faulty is None else f"; faulty: {', '.join(faulty) or 'none'}"
 
 
 @dataclass(frozen=True)
@@ -105,15 +122,19 @@ class VectorOutcome:
     failed_index: int | None
     requirement: str = ""
     detail: str = ""
+    faulty: tuple[str, ...] | None = None  # what the view held faulty, when the vector states it
 
     @property
     def actual(self) -> str:
-        """``"valid"``, or ``"CODE at N"``; compare with :attr:`Vector.expected`."""
-        return "valid" if self.error is None else f"{self.error} at {self.failed_index}"
+        """``"valid"``, or ``"CODE at N"``, and the faulty set read; compare with :attr:`Vector.expected`."""
+        verdict = "valid" if self.error is None else f"{self.error} at {self.failed_index}"
+        return verdict + faulty_text(self.faulty)
 
     @property
     def passed(self) -> bool:
         v = self.vector
+        if v.faulty is not None and self.faulty != v.faulty:
+            return False
         if v.result == "valid":
             return self.error is None
         return self.error == v.error and self.failed_index == v.failed_index
@@ -139,7 +160,8 @@ def escrow_refusal(verifier: Verifier, vs: VerifiedStatement) -> CoopError | Non
 
 def run_vector(vector: Vector) -> VectorOutcome:
     """Feed a vector's envelopes to one fresh Verifier and report the first failure (an escrow's
-    verifier also applies ESC-019 to each Accept it takes: :func:`escrow_refusal`)."""
+    verifier also applies ESC-019 to each Accept it takes: :func:`escrow_refusal`), and, when the vector
+    states ``faulty``, what the view holds faulty then (:func:`faulty_after`)."""
     verifier = Verifier(complete_chains=vector.mode == "complete", evidence_view=vector.role == "auditor")
     for i, data in enumerate(vector.envelopes):
         try:
@@ -148,8 +170,24 @@ def run_vector(vector: Vector) -> VectorOutcome:
             if refusal is not None:
                 raise refusal
         except CoopError as exc:
-            return VectorOutcome(vector, exc.code, i, exc.requirement, exc.detail)
-    return VectorOutcome(vector, None, None)
+            faulty = None if vector.faulty is None else faulty_after(verifier, exc, vector.trusted_escrows)
+            return VectorOutcome(vector, exc.code, i, exc.requirement, exc.detail, faulty)
+    faulty = None if vector.faulty is None else faulty_after(verifier, None, vector.trusted_escrows)
+    return VectorOutcome(vector, None, None, faulty=faulty)
+
+
+def faulty_after(
+    verifier: Verifier, refusal: CoopError | None, trusted: Sequence[str] | None
+) -> tuple[str, ...]:
+    """ATT-013: the keys and principals ``verifier``'s view holds faulty once it stopped at ``refusal``
+    (None: it took every envelope) -- what the fork proof the refusal carries convicts (ATT-012: an
+    EQUIVOCATION, CHAIN_BROKEN or NONCE_REUSED with its two envelopes), reading "witnessed before" only
+    from the Stamps of the ``trusted`` escrows (ATT-013 (d); None: every escrow's). A core verifier keeps
+    no other proof; the generator checks a runtime view of evidence reads the same of every such vector."""
+    proof = None if refusal is None else fork_proof_from(refusal)
+    if proof is None:
+        return ()
+    return tuple(sorted(convicted(verifier, verify_fork_proof(proof), proof, trusted)))
 
 
 def run_vectors(vectors: Sequence[Vector]) -> list[VectorOutcome]:
@@ -230,6 +268,7 @@ def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str, 
         decoded = tuple(base64.b64decode(e, validate=True) for e in envelopes)
     except (binascii.Error, ValueError) as exc:
         raise VectorFormatError(f"{where}: bad base64 envelope: {exc}") from None
+    trusted, faulty = (_keys(test, name, where) for name in ("trusted_escrows", "faulty"))
     return Vector(
         source=source,
         group_type=group_type,
@@ -244,7 +283,19 @@ def _parse_test(test: Any, where: str, source: str, group_type: str, mode: str, 
         error=error,
         failed_index=failed,
         role=role,
+        trusted_escrows=trusted,
+        faulty=None if faulty is None else tuple(sorted(faulty)),
     )
+
+
+def _keys(test: Mapping[str, Any], name: str, where: str) -> tuple[str, ...] | None:
+    """A test's optional list of did:keys ``name`` (``trusted_escrows``, ``faulty``), or None when absent."""
+    value = test.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise VectorFormatError(f"{where}: {name} must be a list of did:key strings")
+    return tuple(value)
 
 
 # --- pairs that are no proof ---------------------------------------------------------------------

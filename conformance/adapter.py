@@ -28,7 +28,7 @@ from typing import IO, Any
 from a2a_coop import __version__
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.vectors import ROLES, escrow_refusal
+from a2a_coop.vectors import ROLES, escrow_refusal, faulty_after
 from conformance import lazy
 from conformance.offline import MODES, PROTOCOL
 
@@ -45,8 +45,18 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
         verifier = Verifier(
             complete_chains=mode == "complete", skew_ms=skew_ms, evidence_view=role == "auditor"
         )
+        trusted = request.get("trusted_escrows")  # ATT-013 (d); absent: every escrow
+        if trusted is not None and not (
+            isinstance(trusted, list) and all(isinstance(k, str) for k in trusted)
+        ):
+            raise ValueError("trusted_escrows is a list of did:key strings")
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         return {**answer, "result": "unsupported", "detail": f"bad request: {exc}"}
+
+    def faulty(refusal: CoopError | None) -> dict[str, Any]:
+        report = request.get("report_faulty") is True
+        return {"faulty": list(faulty_after(verifier, refusal, trusted))} if report else {}
+
     for i, data in enumerate(envelopes):
         try:
             vs = verifier.accept(data, now_ms)
@@ -61,8 +71,9 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
                 "failedIndex": i,
                 "requirement": exc.requirement,
                 "detail": exc.detail,
+                **faulty(exc),
             }
-    return {**answer, "result": "valid"}
+    return {**answer, "result": "valid", **faulty(None)}
 
 
 def hello(skip: str | None) -> dict[str, Any]:
@@ -72,7 +83,13 @@ def hello(skip: str | None) -> dict[str, Any]:
         "protocol": PROTOCOL,
         "name": name,
         "version": __version__,
-        "capabilities": {"modes": list(MODES), "freshness": True, "topics": "*", "roles": list(ROLES)},
+        "capabilities": {
+            "modes": list(MODES),
+            "freshness": True,
+            "topics": "*",
+            "roles": list(ROLES),
+            "faulty": True,
+        },
     }
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, Any, Final
 from xml.etree import ElementTree as ET
 
-from a2a_coop.vectors import ROLES, SCHEMA, Vector, VectorFormatError, load_vector_file
+from a2a_coop.vectors import ROLES, SCHEMA, Vector, VectorFormatError, faulty_text, load_vector_file
 from conformance import reporting
 
 PROTOCOL: Final = "a2a-coop-offline/1"
@@ -99,6 +99,7 @@ class AdapterInfo:
     freshness: bool
     topics: tuple[str, ...] | None  # None: every topic ("*")
     roles: tuple[str, ...] = ("auditor",)  # the verifier roles it runs (a group's role, SPEC 17)
+    faulty: bool = False  # whether it reports what its view holds faulty (a test's ``faulty``, ATT-013)
 
     def skip_reason(self, vector: Vector) -> str:
         """Why the adapter cannot run ``vector`` by its own declaration, or "" when it can."""
@@ -110,6 +111,8 @@ class AdapterInfo:
             return f"{vector.role} role not declared by the adapter"
         if vector.now_ms is not None and not self.freshness:
             return "freshness (now_ms) not declared by the adapter"
+        if vector.faulty is not None and not self.faulty:
+            return "faulty sets (ATT-013) not declared by the adapter"
         return ""
 
     def to_json(self) -> dict[str, Any]:
@@ -122,6 +125,7 @@ class AdapterInfo:
                 "freshness": self.freshness,
                 "topics": "*" if self.topics is None else list(self.topics),
                 "roles": list(self.roles),
+                "faulty": self.faulty,
             },
         }
 
@@ -134,11 +138,12 @@ def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
     caps = msg.get("capabilities", {})
     if not isinstance(caps, dict):
         raise AdapterProtocolError("hello: capabilities must be an object")
-    modes, topics, fresh, roles = (
+    modes, topics, fresh, roles, faulty = (
         caps.get("modes", list(MODES)),
         caps.get("topics", "*"),
         caps.get("freshness", True),
         caps.get("roles", ["auditor"]),
+        caps.get("faulty", False),
     )
     if not (isinstance(modes, list) and set(modes) <= set(MODES)):
         raise AdapterProtocolError(f"hello: modes must be a list drawn from {list(MODES)}")
@@ -146,6 +151,8 @@ def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
         raise AdapterProtocolError('hello: topics must be "*" or a list of group types')
     if not isinstance(fresh, bool):
         raise AdapterProtocolError("hello: freshness must be true or false")
+    if not isinstance(faulty, bool):
+        raise AdapterProtocolError("hello: faulty must be true or false")
     if not (isinstance(roles, list) and set(roles) <= set(ROLES)):
         raise AdapterProtocolError(f"hello: roles must be a list drawn from {list(ROLES)}")
     return AdapterInfo(
@@ -155,6 +162,7 @@ def _hello_info(msg: dict[str, Any]) -> AdapterInfo:
         freshness=fresh,
         topics=None if topics == "*" else tuple(topics),
         roles=tuple(roles),
+        faulty=faulty,
     )
 
 
@@ -175,6 +183,9 @@ def _request(rid: int, vector: Vector) -> dict[str, Any]:
         "now_ms": vector.now_ms,
         "skew_ms": SKEW_MS,
         "envelopes": [base64.b64encode(e).decode() for e in vector.envelopes],
+        # ATT-013 (d): sent only for a vector stating them, so older adapters see the requests they knew
+        **({} if vector.trusted_escrows is None else {"trusted_escrows": list(vector.trusted_escrows)}),
+        **({} if vector.faulty is None else {"report_faulty": True}),
     }
 
 
@@ -189,6 +200,9 @@ def _checked(answer: dict[str, Any], rid: int) -> dict[str, Any]:
             raise AdapterProtocolError(f"an invalid result needs error and failedIndex: {_short(answer)}")
     elif result not in ("valid", "unsupported"):
         raise AdapterProtocolError(f"result must be valid, invalid or unsupported: {_short(answer)}")
+    faulty = answer.get("faulty", [])
+    if not (isinstance(faulty, list) and all(isinstance(k, str) for k in faulty)):
+        raise AdapterProtocolError(f"faulty must be a list of did:key strings: {_short(answer)}")
     return answer
 
 
@@ -549,6 +563,8 @@ def judge(vector: Vector, answer: dict[str, Any], *, expected_failure: bool = Fa
             vector, "SKIP", "unsupported", detail=detail or "the adapter declined it", expected_failure=False
         )
     got = "valid" if result == "valid" else f"{answer['error']} at {answer['failedIndex']}"
+    if vector.faulty is not None:
+        got += faulty_text(sorted(answer.get("faulty", [])))
     requirement = str(answer.get("requirement", ""))
     status = "PASS" if got == vector.expected else "FAIL"
     return CaseResult(vector, status, got, requirement, detail, expected_failure=expected_failure)

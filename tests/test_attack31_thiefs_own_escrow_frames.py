@@ -21,11 +21,17 @@ gains: P's standing and P's new key's, everywhere the proof goes (a peer refusin
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
+from cli_run import one_line_error, run_cli
 from peers import make_peer
 from test_attack27b_thief_frames_principal import _new_key
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop.protocol.envelope import envelope_to_json
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import verify_statement
@@ -112,3 +118,39 @@ def thiefs_escrow_transcript() -> tuple[Party, str, list[bytes]]:
     Returns (Alice, M's did, the envelopes)."""
     alice, shown, proof, by_m, offered = _theft(FixedClock())
     return alice, verify_statement(by_m[-1]).issuer, [*shown, *offered, *by_m, proof.first, proof.second]
+
+
+@pytest.mark.req("ATT-013", "KEY-009")
+def test_verify_convicts_the_principal_only_by_the_escrows_it_is_told_to_trust(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``a2a-coop verify`` reads the theft's transcript as a view trusting the escrows ``--trust-escrow``
+    names (a did:key, or a file of them), else those the transcript states, else every escrow: P is faulty
+    beside K only where M's Stamp counts. A malformed key is one line naming the option, exit 2."""
+    alice, m, envelopes = thiefs_escrow_transcript()
+    doc = {"envelopes": [envelope_to_json(e) for e in envelopes]}
+    plain, stating = tmp_path / "theft.json", tmp_path / "theft-trusting-m.json"
+    plain.write_text(json.dumps(doc))
+    stating.write_text(json.dumps({**doc, "trusted_escrows": [m]}))
+    listed = tmp_path / "escrows.txt"
+    listed.write_text(f"# the escrows we trade under\n{m}\n\n")
+    k, p = alice.did, alice.principal.did
+
+    def faulty(*argv: str | Path) -> list[str]:
+        code, out, err = run_cli(capsys, "verify", "--json", *argv)
+        assert code == 1 and not err, err  # the second Counter is refused (NEG-005): the pair kept
+        return json.loads(out)["transcript"]["faulty"]  # type: ignore[no-any-return]
+
+    assert faulty(plain) == sorted([k, p])  # every escrow's Stamps: the reading before ATT-013 (d)
+    assert faulty(plain, "--trust-escrow", "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK") == [k]
+    assert faulty(plain, "--trust-escrow", m) == sorted([k, p])
+    assert faulty(plain, "--trust-escrow", listed) == sorted([k, p])
+    assert faulty(stating) == sorted([k, p])
+    assert faulty(stating, "--trust-escrow", os.devnull) == [k]  # the option overrides the transcript
+    code, _, err = run_cli(capsys, "verify", plain, "--trust-escrow", "did:key:z6MkNotAKey")
+    assert code == 2
+    one_line_error(err, "--trust-escrow", "did:key:z6MkNotAKey", "is not a did:key")
+    listed.write_text(f"{m}\nnot-a-key\n")
+    code, _, err = run_cli(capsys, "verify", plain, "--trust-escrow", listed)
+    assert code == 2
+    one_line_error(err, str(listed), "'not-a-key' is not a did:key")

@@ -61,13 +61,13 @@ COVERED = {
     "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 197,
+    "keytime": 202,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
     "equivocation-non-proofs": 5,
     "reputation": 35,
-    "ratings": 52,
+    "ratings": 56,
 }
 
 

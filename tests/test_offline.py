@@ -175,13 +175,47 @@ def test_an_adapter_that_declares_no_roles_skips_the_escrows_groups(tmp_path: Pa
     answer_valid = 'send({"type": "result", "id": req["id"], "result": "valid"})'
     report = offline.run(_fake(tmp_path, answer_valid), [VECTORS / "keytime.json"])
     skipped = {r.detail for r in report.files[0].results if r.status == "SKIP"}
-    assert skipped == {"escrow role not declared by the adapter"}
+    assert skipped == {
+        "escrow role not declared by the adapter",
+        "faulty sets (ATT-013) not declared by the adapter",  # nor faulty: it came before them too
+    }
     assert report.count("SKIP") == sum(
         1
         for g in json.loads((VECTORS / "keytime.json").read_text())["testGroups"]
-        if g.get("role") == "escrow"
-        for _ in g["tests"]
+        for t in g["tests"]
+        if g.get("role") == "escrow" or "faulty" in t
     )
+
+
+@pytest.mark.req("ATT-013")
+def test_a_vector_stating_faulty_is_judged_on_the_faulty_set_the_adapter_reports(tmp_path: Path) -> None:
+    """An adapter declaring ``faulty`` is sent each such vector's ``trusted_escrows`` (when it states them)
+    and ``report_faulty``, and fails a vector when the set it answers differs from the vector's, whatever
+    its verdict: here it answers the reference adapter's verdict and set, cut to its last member, which is
+    right only where the view convicts the key alone (the principal spared, ATT-013 (d))."""
+    log = tmp_path / "requests.jsonl"
+    body = "\n".join(
+        [
+            "from conformance.adapter import verify",
+            f"open({str(log)!r}, 'a').write(json.dumps(req) + '\\n')",
+            "got = verify(req)",
+            "send({**got, 'faulty': got['faulty'][-1:]})  # one of two convicted left out",
+        ]
+    )
+    hello = {**HELLO, "capabilities": {"topics": ["WitnessedByATrustedEscrow"], "faulty": True}}
+    report = offline.run(_fake(tmp_path, body, hello), [VECTORS / "keytime.json"])
+    judged = {r.vector.tc_id: r for r in report.files[0].results if r.status != "SKIP"}
+    stated = {
+        t["tcId"]: t for g in json.loads((VECTORS / "keytime.json").read_text())["testGroups"]
+        for t in g["tests"] if "faulty" in t
+    }  # fmt: skip
+    assert judged.keys() == stated.keys() and len(stated) == 5
+    passed = {i for i, r in judged.items() if r.status == "PASS"}
+    assert passed == {i for i, t in stated.items() if len(t["faulty"]) == 1}, [r.got for r in judged.values()]
+    sent = {r["tcId"]: r for r in map(json.loads, log.read_text().splitlines())}
+    for i, t in stated.items():
+        assert sent[i]["report_faulty"] is True
+        assert sent[i].get("trusted_escrows") == t.get("trusted_escrows")
 
 
 # --- the runner end to end ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ Plus: the checked-in files are exactly what the generator makes.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import json
 import re
@@ -380,3 +381,25 @@ def test_console_script_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "nope.json" in result.stderr
+
+
+@pytest.mark.req("ATT-013")
+def test_a_vector_stating_faulty_passes_only_with_that_faulty_set() -> None:
+    """keytime.json's WitnessedByATrustedEscrow: each test states the view's trusted escrows and the keys
+    and principals it holds faulty (ATT-013 (d)); the runner compares the set as well as the verdict -- the
+    same test with the principal added or left out fails, and one whose field is not a list of did:keys is
+    refused as a vector file."""
+    stated = [v for v in VECTORS if v.faulty is not None]
+    assert len(stated) == 5 and all(run_vector(v).passed for v in stated)
+    assert {len(v.faulty or ()) for v in stated} == {
+        1,
+        2,
+    }  # the principal spared by some, convicted by others
+    for v in stated:
+        other = next(w.faulty for w in stated if w.faulty != v.faulty)
+        o = run_vector(dataclasses.replace(v, faulty=other))
+        assert not o.passed and o.actual == v.expected and "; faulty: " in o.actual
+    doc = json.loads((ROOT / "conformance/vectors/keytime.json").read_text())
+    doc["testGroups"][-1]["tests"][0]["trusted_escrows"] = "did:key:z6Mk"
+    with pytest.raises(VectorFormatError, match="trusted_escrows must be a list of did:key strings"):
+        parse_vector_file(doc, "keytime")

@@ -3,7 +3,7 @@ files and equivocation proofs, told apart by their content.
 
 A binary file is one protobuf Envelope; JSON is a DSSE envelope
 (``{"payload", "payloadType", "signatures"}``), a transcript
-(``{"envelopes": [...], "now_ms"?, "mode"?}`` or a bare list), a vector file
+(``{"envelopes": [...], "now_ms"?, "mode"?, "trusted_escrows"?}`` or a bare list), a vector file
 (``{"testGroups": ...}``), a reputation or rating vector file (``{"schema": one of REPUTATION_SCHEMAS, ...}``)
 or a proof (``{"schema": PROOF_SCHEMA, ...}``).
 An envelope whose JSON form is already wrong is kept with its error, so the
@@ -69,6 +69,9 @@ class Inputs:
     non_proof_files: list[tuple[str, list[NonProof]]] = field(default_factory=list)
     now_ms: set[int] = field(default_factory=set)
     complete: bool = False
+    # The escrows the transcripts say their view trusts (ATT-013 (d)), each distinct set once; none stated:
+    # every escrow's Stamps count. ``verify --trust-escrow`` overrides them.
+    trusted_escrows: list[frozenset[str]] = field(default_factory=list)
 
 
 def read_bytes(path: str) -> bytes:
@@ -159,7 +162,22 @@ def load(paths: Sequence[str]) -> Inputs:
             )
     if len(out.now_ms) > 1:
         raise UsageError("transcripts name different now_ms; pass --at to choose one")
+    if len(out.trusted_escrows) > 1:
+        raise UsageError("transcripts name different trusted_escrows; pass --trust-escrow to choose them")
     return out
+
+
+def did_key(text: str, where: str) -> str:
+    """``text`` when it is a well-formed did:key (an Ed25519 key, SPEC 4.1), else a one-line UsageError
+    naming ``where`` it came from."""
+    from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.protocol.identity import public_key_from_did
+
+    try:
+        public_key_from_did(text)
+    except CoopError as exc:
+        raise UsageError(f"{where}: {text[:80]!r} is not a did:key ({exc.detail})") from None
+    return text
 
 
 def load_transcript(path: str, doc: Any, out: Inputs) -> None:
@@ -177,4 +195,10 @@ def load_transcript(path: str, doc: Any, out: Inputs) -> None:
         out.complete |= mode == "complete"
         if isinstance(doc.get("escrow"), str):
             out.named_escrows.append((path, doc["escrow"]))
+        trusted = doc.get("trusted_escrows")
+        if trusted is not None:
+            if not isinstance(trusted, list) or not all(isinstance(k, str) for k in trusted):
+                raise UsageError(f"{path}: trusted_escrows must be a list of did:keys")
+            named = frozenset(did_key(k, f"{path}: trusted_escrows") for k in trusted)
+            out.trusted_escrows += [] if named in out.trusted_escrows else [named]
     out.items.extend(envelope_item(path, i, e) for i, e in enumerate(envelopes))

@@ -990,6 +990,15 @@ def build_parser() -> argparse.ArgumentParser:
         "-- evidence handed to you must not choose its own verdict; with it, evidence is refused (verify "
         "it without the flag)",
     )
+    p.add_argument(
+        "--trust-escrow",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="an escrow this view trusts (repeatable): a did:key, or a file of them, one a line. A fork's "
+        "principal that revoked the key is convicted only by the Stamps of a trusted escrow (ATT-013 (d)); "
+        "default: the transcript's trusted_escrows, else every escrow",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from a2a_coop.cli._common import EXIT_INVALID, EXIT_OK, UsageError, iso, short
-from a2a_coop.cli._inputs import Inputs, Item, envelope_item, load, read_bytes, read_json
+from a2a_coop.cli._inputs import Inputs, Item, did_key, envelope_item, load, read_bytes, read_json
 from a2a_coop.protocol.envelope import decode_envelope, envelope_from_json, statement_digest
 from a2a_coop.protocol.errors import CoopError, printable
 from a2a_coop.protocol.forks import PROOF_SCHEMA
@@ -69,10 +69,14 @@ def _statement_json(item: Item, vs: VerifiedStatement) -> dict[str, Any]:
     }
 
 
-def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> dict[str, Any]:
+def _transcript_report(
+    inputs: Inputs, now_ms: int | None, complete: bool, trusted: frozenset[str] | None
+) -> dict[str, Any]:
     """Verify every envelope, in order, with one view of evidence; stop at the first failure. The fork and
     answer proofs it holds then (ATT-012, ATT-022: a refused fork too) are reported, each key they convict
-    (ATT-013) by its proof's two digests."""
+    (ATT-013) by its proof's two digests, and every key and principal they convict in that view, reading
+    "witnessed before" only from the ``trusted`` escrows' Stamps (ATT-013 (d); None: every escrow's)."""
+    from a2a_coop.protocol.reputation import faulty_of
     from a2a_coop.runtime.evidence import EvidenceVerifier
 
     verifier = EvidenceVerifier(complete_chains=complete)
@@ -111,6 +115,8 @@ def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool) -> di
             {"issuer": issuer, "digests": [verify_statement(e).digest.hex() for e in (p.first, p.second)]}
             for issuer, p in verifier.forks.items()
         ],
+        "trusted_escrows": None if trusted is None else sorted(trusted),
+        "faulty": sorted(faulty_of(verifier, verifier.forks, trusted)),
     }
 
 
@@ -120,6 +126,13 @@ def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
     for p in report["fork_proofs"]:
         pair = " and ".join(d[:16] for d in p["digests"])
         out.write(f"fork proof against {p['issuer']}: {pair} (ATT-012; see `a2a-coop audit`)\n")
+    if report["faulty"]:
+        trusted = report["trusted_escrows"]
+        n = None if trusted is None else len(trusted)
+        read = {None: "every escrow's Stamps", 0: "no escrow's Stamps: none trusted"}.get(
+            n, f"the Stamps of the {n} escrow{'s' if n != 1 else ''} trusted"
+        )
+        out.write(f"faulty (ATT-013, reading {read}): {', '.join(report['faulty'])}\n")
     error = report["error"]
     if error is None:
         now_ms = report["now_ms"]
@@ -200,6 +213,22 @@ def _proof_report(path: str, doc: Any) -> dict[str, Any]:
     return {"file": path, "valid": True, "issuer": issuer, "seqs": seqs, "answers": answers}
 
 
+def _trusted(args: argparse.Namespace, inputs: Inputs) -> frozenset[str] | None:
+    """The escrows the view trusts (ATT-013 (d)): each ``--trust-escrow`` -- a did:key, or a file of them,
+    one a line (``#`` starts a comment) --, else the set the transcripts state, else None: every escrow."""
+    if not args.trust_escrow:
+        return next(iter(inputs.trusted_escrows), None)
+    out: set[str] = set()
+    for given in args.trust_escrow:
+        if given.startswith("did:"):
+            out.add(did_key(given, "--trust-escrow"))
+            continue
+        text = read_bytes(given).decode("utf-8", "replace")
+        lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+        out |= {did_key(line, f"--trust-escrow {given}") for line in lines if line}
+    return frozenset(out)
+
+
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     inputs = load(args.files)
     stating = [*inputs.vector_files, *inputs.reputation_files, *inputs.non_proof_files]
@@ -227,7 +256,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]
     transcript = None
     if inputs.items or not (vectors or proofs):
-        transcript = _transcript_report(inputs, now_ms, args.complete or inputs.complete)
+        transcript = _transcript_report(
+            inputs, now_ms, args.complete or inputs.complete, _trusted(args, inputs)
+        )
     ok = (
         all(not v["failures"] for v in vectors)
         and all(p["valid"] for p in proofs)

@@ -62,6 +62,7 @@ OUTCOME_SCORES: Final[dict[int, float]] = {
 UNKNOWN_OUTCOME_SCORE: Final = 0.5  # an outcome a later version adds reads as neither good nor bad
 SETTLED_FLOOR: Final = 0.5  # ATT-005: released or refunded, the subject failed no claim
 _DISOWNING: Final = frozenset({"key_revocation", "key_rotation"})
+_BARGAINING: Final = frozenset({"offer", "counter", "accept"})  # the chain a contract rests on (ATT-020)
 SETTLEMENT_EVENTS: Final = frozenset({Event.RELEASE, Event.FORFEIT, Event.REFUND})
 BOND_EVENTS: Final = frozenset({Event.BOND_LOCK, Event.BOND_COMPLETE})
 
@@ -198,11 +199,25 @@ def _disowns_evidence(verifier: Verifier, attestation: VerifiedStatement, c: Con
     """ATT-020: whether a statement of the attestation's evidence is disowned (KEY-009) -- a Mandate read
     with the evidence statements naming it whose witnessing escrow is the contract's: that escrow's Stamp
     of the Mandate, or of such a statement, before it stamped a rotation or revocation of the Mandate's
-    principal witnesses the Mandate (tests/test_attack25.py)."""
+    principal witnesses the Mandate (tests/test_attack25.py); an Offer or Counter naming another escrow,
+    or none, read so with the later statements of the chain (ATT-020 (c))."""
     _, before, escrow = _rests_on(verifier, attestation)
     evidence = _with_mandates(verifier, [*before, *escrow, attestation])
     via = [vs for vs in evidence if vs.mandate_digest and verifier.witnessing_escrow(vs) == c.escrow]
-    return any(verifier.disowned(vs, via) for vs in evidence)
+    # ATT-020 (c): an Offer or Counter naming another escrow, or none, is read with the later statements of
+    # the chain that the contract's escrow witnesses (they rest on it), never by its own escrow's Stamps
+    chain = [vs for vs in before if vs.body in _BARGAINING]
+    later = {
+        vs.digest: [s for s in chain[i + 1 :] if verifier.witnessing_escrow(s) == c.escrow]
+        for i, vs in enumerate(chain)
+        if vs.body != "accept" and verifier.witnessing_escrow(vs) != c.escrow
+    }
+    return any(
+        verifier.disowned(vs, read_with=later[vs.digest])
+        if vs.digest in later
+        else verifier.disowned(vs, via)
+        for vs in evidence
+    )
 
 
 def _revokes_signer(
@@ -373,7 +388,7 @@ def _rests_on(
     verifier: Verifier, attestation: VerifiedStatement
 ) -> tuple[Contract, list[VerifiedStatement], list[VerifiedStatement]]:
     """ATT-020's list of what an attestation's rating rests on but its Mandates: the contract, the
-    statements up to its Accept (the escrows' Stamps of them first), and the escrow's BondLocks and
+    statements up to its Accept (the contract's escrow's Stamps of them first), and the escrow's BondLocks and
     settlement of the subject's bond (with what a Forfeit rests on).
 
     Raises:
@@ -402,12 +417,13 @@ def _rests_on(
         escrow.append(vs)
     # The escrow's Stamps of the contract's statements, before them: a verifier that holds a revocation
     # of a party's key takes one of its statements stamped before the revocation was (KEY-009).
-    # Each one's witnessing escrow (Verifier.witnessing_escrow): an offer's own, the Accept's the contract's.
     # KEY-009 (d): the earliest that witnesses -- in a view of evidence, one no held revocation or
     # rotation of the escrow's key disowns (Verifier.counting_stamp).
+    # ATT-020 (c): the contract's escrow's alone -- an Offer or Counter naming another escrow, or none, is
+    # read with the Accept (its issuer chose its own escrow, whose Stamps or their absence decide nothing).
     stamps = []
-    for vs, escrow_did in (*((p, proposal_of(p).terms.escrow) for p in bargaining), (c.accept, c.escrow)):
-        stamp = verifier.counting_stamp(escrow_did, vs.digest) if escrow_did else None
+    for vs in (*bargaining, c.accept):
+        stamp = verifier.counting_stamp(c.escrow, vs.digest) if c.escrow else None
         if stamp is not None:
             stamps.append(stamp)
     return c, [*stamps, *bargaining, c.accept], escrow

@@ -1979,7 +1979,13 @@ class Verifier:
         """The KeyRevocation held of ``key`` with ``digest``, as a refusal's evidence (RPC-006 (a))."""
         return tuple(r.envelope for r in self.revocations_of.get(key, ()) if r.digest == digest)
 
-    def disowned(self, vs: VerifiedStatement, via: Sequence[VerifiedStatement] = ()) -> bool:
+    def disowned(
+        self,
+        vs: VerifiedStatement,
+        via: Sequence[VerifiedStatement] = (),
+        *,
+        read_with: Sequence[VerifiedStatement] = (),
+    ) -> bool:
         """Whether ``vs`` is one a KeyRevocation held disowns (KEY-009): issued by a key, or under a
         Mandate of a principal whose key, a revocation held withdraws from at or before its
         issued_at_ms (KEY-004, MND-012), and not witnessed by its escrow before that escrow witnessed
@@ -1990,7 +1996,15 @@ class Verifier:
         with it (a rating's evidence) that name it: it is witnessed as KEY-009 says when one of their
         witnessing escrows stamped it, or that statement, before each revocation or rotation that escrow
         stamped -- the escrow took the Mandate as evidence then (WIT-001, MND-002). Else its principal
-        disowns it, and an escrowed breach under it, by one rotation back below it (test_attack25.py)."""
+        disowns it, and an escrowed breach under it, by one rotation back below it (test_attack25.py).
+
+        ``read_with``: statements that rest on ``vs`` -- for an Offer or Counter a contract rests on naming
+        another escrow or none, the later ones of its negotiation up to the Accept that the contract's
+        escrow witnesses (ATT-020 (c)) --: ``vs`` is witnessed as KEY-009 says when one's witnessing escrow
+        stamped ``vs``, or it, before each revocation or rotation that escrow stamped; ``vs``'s own
+        escrow's Stamps, its issuer's choice, are not read."""
+        if read_with:
+            return all(self._disowned_by(vs, s) for s in read_with)
         if vs.body == "mandate" and via:
             naming = [s for s in via if s.mandate_digest == vs.digest and s.digest != vs.digest]
             return all(self._disowned_by(vs, s) for s in naming) if naming else self._disowned_by(vs, None)
@@ -2023,7 +2037,7 @@ class Verifier:
                 return True
         # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
         # after that revocation's effective_ms (:meth:`_stamped_after`)
-        return vs.body in _STAMP_TIMED and self._stamped_after(vs, record) is not None
+        return vs.body in _STAMP_TIMED and self._stamped_after(vs, record, via) is not None
 
     def _may_be_disowned(self, digest: bytes) -> bool:
         """Whether ``digest`` is a statement held in memory whose issuer, or whose Mandate's principal, a
@@ -2382,14 +2396,14 @@ class Verifier:
                 )
 
     def _stamped_after(
-        self, vs: VerifiedStatement, record: _MandateRecord | None
+        self, vs: VerifiedStatement, record: _MandateRecord | None, via: VerifiedStatement | None = None
     ) -> tuple[str, int, int] | None:
         """KEY-010 in the escrow's order: (key, effective_ms, the Stamp's time) of a held KeyRevocation of
         ``vs``'s issuer or of its Mandate's principal that ``vs``'s witnessing escrow stamped before its
         earliest Stamp held of ``vs`` (KEY-009's order), that Stamp issued at or after the revocation's
-        effective_ms; else None."""
-        escrow = self.witnessing_escrow(vs)
-        first = self._stamp_place(escrow, vs.digest) if escrow else None
+        effective_ms; else None. ``via``: a statement resting on ``vs``, whose witnessing escrow reads it
+        at its earliest Stamp of either (:meth:`_witnessed_at`, ATT-020 (c))."""
+        escrow, first = self._witnessed_at(vs, via)
         if first is None:
             return None
         at = first[0]

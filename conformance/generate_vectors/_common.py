@@ -61,6 +61,10 @@ class Case:
     twin: Twin | None = None
     no_twin: str = ""
     at_the_escrow: Sequence[str] = ()  # a valid case an escrow taking evidence refuses: (error, *flags)
+    # ATT-013 (d): the escrows the view trusts (None: the field absent, every escrow), and the keys and
+    # principals it must hold faulty after the run (None: the case states none)
+    trusted_escrows: Sequence[str] | None = None
+    faulty: Sequence[str] | None = None
 
 
 @dataclass
@@ -85,11 +89,14 @@ class Group:
         twin: Twin | Sequence[bytes] | None = None,
         no_twin: str = "",
         at_the_escrow: Sequence[str] = (),
+        trusted_escrows: Sequence[str] | None = None,
+        faulty: Sequence[str] | None = None,
     ) -> None:
         """Add a case. ``twin`` is a :class:`Twin`, or its envelopes (run at the case's ``now_ms``).
         ``at_the_escrow``: (error, *flags) of a valid case -- a view of evidence holding, by KEY-009 (c), a
         statement a revocation or rotation would reject -- that an escrow taking evidence refuses, its
-        revoking statement the one before last (keytime.json's group ``RefusedAtTheEscrow`` replays it)."""
+        revoking statement the one before last (keytime.json's group ``RefusedAtTheEscrow`` replays it).
+        ``trusted_escrows``, ``faulty``: the view's trusted escrows and what it must hold faulty (ATT-013)."""
         if error is None and not flags:
             flags = ("Valid",)
         if twin is not None and not isinstance(twin, Twin):
@@ -106,6 +113,8 @@ class Group:
                 twin,
                 no_twin,
                 at_the_escrow,
+                trusted_escrows,
+                faulty,
             )
         )
 

@@ -29,17 +29,17 @@ by hand, its Stamps in its own chain's order.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 from conformance.generate_vectors import chains
-from conformance.generate_vectors._common import Group, draft, seal
+from conformance.generate_vectors._common import Group, draft, edited, seal
 from conformance.generate_vectors.freshness import REPLAY as _REPLAY
 from conformance.generate_vectors.negotiation import claimed_breach
 
@@ -92,6 +92,7 @@ def groups() -> list[Group]:
         bound_first_at_the_escrow(),  # KEY-011 (b): last, no tcId moved
         rotated_accept_held(),  # KEY-009 (c) with KEY-005 and NEG-009: last, no tcId moved
         hand_over_heard_first(),  # ESC-022: last, no tcId moved
+        witnessed_by_a_trusted_escrow(),  # ATT-013 (d): the view's trusted escrows; last, no tcId moved
     ]
 
 
@@ -3199,3 +3200,119 @@ def hand_over_heard_first() -> Group:
         envelopes,
     )
     return g
+
+
+def _forked_offers(escrow: Party, *, revoked_first: bool) -> tuple[Party, list[bytes], VerifiedStatement]:
+    """Alice's key K binds itself to her principal P; later K signs two Offers to Bob naming ``escrow``, both
+    at one seq (an equivocation, CHN-004), which ``escrow`` stamps. ``revoked_first``: P revoked K from a
+    minute before the pair -- a thief holds K, and ``escrow`` is the key it minted, which never stamps the
+    revocation; else P revokes K after ``escrow`` stamped the pair, back to a minute before it (P's
+    choice of effective_ms), and ``escrow`` -- an honest one -- stamps the revocation then. Returns (Alice,
+    the transcript up to the pair's first Offer, the second: the fork, refused EQUIVOCATION)."""
+    clock = escrow.clock
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    leaked = identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="leaked")
+    revocation = alice.principal.sign("key_revocation", leaked) if revoked_first else None
+    clock.advance(60_000)
+    head = alice.agent.writer.next_seq, alice.agent.writer.prev
+    one = alice.offer(bob, alice.proposal(escrow=escrow.did))
+    alice.agent.writer.next_seq, alice.agent.writer.prev = head  # the thief's second branch
+    two = alice.offer(bob, alice.proposal(escrow=escrow.did, issuer_bond=10))
+    assert one.seq == two.seq and min(one.issued_at_ms, two.issued_at_ms) > leaked.effective_ms
+    clock.advance(1_000)
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
+    held = [*alice.setup, *bob.setup, binding.envelope, *escrow.setup]
+    if revocation is not None:
+        return alice, [*held, revocation.envelope, stamp.envelope, one.envelope], two
+    clock.advance(1_000)
+    revocation = alice.principal.sign("key_revocation", leaked)  # after the Stamp, back before the pair
+    clock.advance(1_000)
+    stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+    return alice, [*held, stamp.envelope, revocation.envelope, stamped.envelope, one.envelope], two
+
+
+def witnessed_by_a_trusted_escrow() -> Group:
+    """ATT-013 (d): a test may state the escrows its view trusts (``trusted_escrows``) and the keys and
+    principals the view holds faulty after the run (``faulty``). A fork proof's statements an escrow stamped
+    before it stamped the principal's revocation convict the principal only where that escrow is trusted:
+    the escrow an Offer names is the choice of whoever holds the key -- a thief's own after the revocation
+    (red team 31 F4, tests/test_attack31_thiefs_own_escrow_frames.py). Without ``trusted_escrows``, every
+    escrow's Stamps count, as before the rule. Each case's twin is the fork's Offer at the next seq."""
+    g = Group("WitnessedByATrustedEscrow", "sparse")
+    clock = FixedClock()
+    thiefs, honest = Party("thiefs-escrow", clock), Party("honest-escrow", clock)
+    alice, held, fork = _forked_offers(thiefs, revoked_first=True)
+    k, p = alice.did, alice.principal.did
+    twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
+    both = ["ATT-013", "KEY-009", "CHN-004"]
+    for comment, trusted, faulty in (
+        (
+            "a view trusting only another escrow: P spared (M's Stamp witnesses nothing there)",
+            [honest.did],
+            [k],
+        ),
+        (
+            "a view trading under M (given its Mandate): P faulty beside K -- M's Stamp counts",
+            [thiefs.did],
+            [k, p],
+        ),
+        (
+            "a transcript stating no trusted escrows (every escrow's Stamps count, as before ATT-013 "
+            "(d)): P faulty beside K",
+            None,
+            [k, p],
+        ),
+    ):
+        g.add(
+            "P revokes Alice's key K from a minute before a thief signs with it two Offers to Bob at one "
+            "seq, naming escrow M -- a key the thief minted --, which stamps the pair and never the "
+            f"revocation; the second Offer refused EQUIVOCATION, the two its proof against K -- {comment}",
+            both,
+            [*held, fork.envelope],
+            "EQUIVOCATION",
+            "Equivocation",
+            twin=twin,
+            trusted_escrows=trusted,
+            faulty=faulty,
+        )
+    alice, held, fork = _forked_offers(honest, revoked_first=False)
+    twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
+    for comment, trusted, faulty in (
+        (
+            "a view trading under E: P faulty beside K -- E stamped the pair before it stamped the "
+            "revocation, which P dated back over it",
+            [honest.did],
+            [k, p],
+        ),
+        (
+            "a view trusting no escrow: P spared -- its revocation reaches the pair, no Stamp read as "
+            "witnessing",
+            [],
+            [k],
+        ),
+    ):
+        g.add(
+            "Alice's key K signs two Offers to Bob at one seq naming escrow E, which stamps the pair; then "
+            "P revokes K back to a minute before the pair, and E stamps the revocation; the second Offer "
+            f"refused EQUIVOCATION, the two its proof against K -- {comment}",
+            both,
+            [*held, fork.envelope],
+            "EQUIVOCATION",
+            "Equivocation",
+            twin=twin,
+            trusted_escrows=trusted,
+            faulty=faulty,
+        )
+    return g
+
+
+def _next_link(previous: bytes) -> Callable[[Statement], None]:
+    """An edit for :func:`edited`: the statement at the seq after ``previous``'s, linked to it."""
+    before = verify_statement(previous)
+
+    def edit(stmt: Statement) -> None:
+        stmt.header.seq, stmt.header.prev = before.seq + 1, before.digest
+
+    return edit

@@ -49,6 +49,9 @@ def document(groups: Sequence[Group]) -> dict[str, Any]:
             failed = case.failed_index
             if case.error is not None and failed is None:
                 failed = len(case.envelopes) - 1
+            # ATT-013 (d): written only by a case that states them (every other vector is as it was)
+            trusted = {} if case.trusted_escrows is None else {"trusted_escrows": list(case.trusted_escrows)}
+            faulty = {} if case.faulty is None else {"faulty": sorted(case.faulty)}
             tests.append(
                 {
                     "tcId": tc_id,
@@ -60,6 +63,8 @@ def document(groups: Sequence[Group]) -> dict[str, Any]:
                     "result": "valid" if case.error is None else "invalid",
                     "error": case.error,
                     "failedIndex": failed,
+                    **trusted,
+                    **faulty,
                 }
             )
         # A group's role is written only when it is not the default auditor's (files without one are
@@ -108,6 +113,7 @@ def self_check(name: str, doc: dict[str, Any], groups: Sequence[Group] = ()) -> 
                 f"({', '.join(v.requirements)}): {o.detail}"
             )
     lines += check_twins(name, groups)
+    lines += check_faulty(name, doc)
     if lines:
         raise SystemExit(f"{name}: {len(lines)} vectors disagree with the library:\n" + "\n".join(lines))
 
@@ -141,6 +147,32 @@ def check_twins(name: str, groups: Sequence[Group]) -> list[str]:
         o = run_vector(twin)
         if not o.passed:
             problems.append(f"{where}: its twin is not valid: {o.actual} [{o.requirement}] {o.detail}")
+    return problems
+
+
+def check_faulty(name: str, doc: dict[str, Any]) -> list[str]:
+    """Every vector stating ``faulty`` must read the same in a runtime view of evidence -- which keeps
+    every fork and answer proof it is shown, not only the one a refusal carries
+    (:func:`a2a_coop.vectors.faulty_after`) -- fed the same envelopes up to its refusal (what
+    ``a2a-coop verify`` reports of a transcript).
+    Returns one line per problem."""
+    from a2a_coop.protocol.errors import CoopError
+    from a2a_coop.protocol.reputation import faulty_of
+    from a2a_coop.runtime.evidence import EvidenceVerifier
+
+    problems = []
+    for v in parse_vector_file(doc, name):
+        if v.faulty is None:
+            continue
+        view = EvidenceVerifier(complete_chains=v.mode == "complete")
+        for data in v.envelopes:
+            try:
+                view.accept(data, v.now_ms)
+            except CoopError:
+                break
+        held = tuple(sorted(faulty_of(view, view.forks, v.trusted_escrows)))
+        if held != v.faulty:
+            problems.append(f"  tcId {v.tc_id} ({v.comment}): a view of evidence holds faulty {held}")
     return problems
 
 

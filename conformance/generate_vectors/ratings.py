@@ -429,6 +429,7 @@ def cases() -> list[Case]:
     out += _sibling_stamps_in_one_ms()
     out += _stamped_by_a_revoked_escrow_key()
     out += _displaced_after_settlement()
+    out += _opened_elsewhere()  # ATT-020 (c): last, no tcId moved
     return out
 
 
@@ -1077,6 +1078,96 @@ def _stamped_by_a_revoked_escrow_key() -> list[Case]:
                 envelopes,
                 [d.escrow.did],
                 [(0, 0.0)],
+            )
+        )
+    return out
+
+
+class OpenedElsewhere(Deal):
+    """Bob opens with an Offer to Alice naming ``opening`` -- ``"m"``: escrow M, a key Bob controls;
+    ``"none"``: no escrow --; Alice counters it naming the contract's escrow E with both bonds; Bob accepts
+    her Counter; E locks both bonds (ATT-020 (c), tests/test_attack32_own_escrow_voids_rating.py)."""
+
+    def __init__(self, opening: str) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob = Party("alice", clock), Party("bob", clock)
+        self.escrow, self.carol = Party("escrow", clock), Party("carol", clock)
+        self.m = Party("bobs-escrow", clock)
+        self.opening = self.bob.offer(
+            self.alice, self.bob.proposal(escrow={"m": self.m.did, "none": ""}[opening])
+        )
+        clock.advance(1_000)
+        terms = self.alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=self.escrow.did)
+        self.offer = self.alice.counter(self.opening, terms)
+        clock.advance(1_000)
+        self.accept = self.bob.accept(self.offer)
+        parties = ctx(self.alice, self.bob, self.escrow, self.m)
+        self.base = [*parties, self.opening.envelope, self.offer.envelope, self.accept.envelope]
+        self.bond = BOND
+        self.locks = [self.escrow_says("bond_lock", p).envelope for p in (self.alice, self.bob)]
+        clock.advance(1_000)
+
+    @property
+    def deadline(self) -> int:
+        return proposal_of(self.offer).wants[0].deadline_ms
+
+
+def opened_elsewhere(
+    opening: str, *, m_stamps: str = "", escrow_first: bool = False
+) -> tuple[OpenedElsewhere, list[bytes], VerifiedStatement, list[bytes]]:
+    """Bob's breach escrowed by E (:func:`_breached`) in an :class:`OpenedElsewhere` contract, then Bob's
+    principal revokes Bob's key back to 1 ms before his opening Offer. ``m_stamps``: M stamps the
+    ``"offer"``, or the ``"revocation"`` and then the offer, before the attestation is held; ``escrow_first``:
+    E stamped the revocation before it stamped Alice's Counter and Bob's Accept (else it stamps them first,
+    and the revocation after it is heard). Returns the deal, the bundle up to the attestation, the
+    attestation, and what comes after it (the revocation, and E's Stamp of it when after)."""
+    d = OpenedElsewhere(opening)
+    bundle, attestation = _breached(d)
+    d.clock.advance(1_000)
+    leaked = identity_pb2.KeyRevocation(
+        key=d.bob.did, effective_ms=d.opening.header.issued_at_ms - 1, reason="compromised"
+    )
+    revocation = d.bob.principal.sign("key_revocation", leaked)
+    d.clock.advance(1_000)
+    # E's Stamps in the order it signs them (KEY-009 reads that order): the revocation's first, or last
+    if escrow_first:
+        by_escrow = stamp(d.escrow, revocation).envelope
+        witnessed = [by_escrow, stamp(d.escrow, d.offer, d.accept).envelope]
+    else:
+        witnessed = [stamp(d.escrow, d.offer, d.accept).envelope]
+        by_escrow = stamp(d.escrow, revocation).envelope
+    by_m = {
+        "": [],
+        "offer": [stamp(d.m, d.opening).envelope],
+        "revocation": [stamp(d.m, revocation).envelope, stamp(d.m, d.opening).envelope],
+    }[m_stamps]
+    after = [revocation.envelope, *([] if escrow_first else [by_escrow])]
+    return d, [*bundle, *witnessed, *by_m, attestation.envelope], attestation, after
+
+
+def _opened_elsewhere() -> list[Case]:
+    """ATT-020 (c): Bob's breach, escrowed by E, in a contract Bob opened with an Offer naming an escrow of
+    his own or none; his principal then revokes his key back over that Offer. The Offer is read with the
+    statements of the chain E witnesses -- Alice's Counter and Bob's Accept --, never by its own escrow's
+    Stamps: E stamped them before the revocation, and the breach weighs (red team 32); had E stamped the
+    revocation first, nothing witnesses the chain."""
+    out = []
+    for opening, m_stamps, escrow_first, label, stake in (
+        ("m", "", False, "M, a key Bob controls, which never stamps it", BOND),
+        ("m", "revocation", False, "M, which stamps the revocation, then the Offer", BOND),
+        ("none", "", False, "no escrow", BOND),
+        ("m", "offer", True, "M, which stamps it; E stamped the revocation before the Counter and Accept", 0),
+    ):
+        d, bundle, _, after = opened_elsewhere(opening, m_stamps=m_stamps, escrow_first=escrow_first)
+        out.append(
+            Case(
+                f"Bob's breach escrowed by E; Bob's opening Offer named {label}; his principal revokes his "
+                f"key back over it: stake {stake} (ATT-020 (c): read with Alice's Counter and Bob's Accept, "
+                "which E witnesses, never by its own escrow)",
+                ["ATT-020", "KEY-009"],
+                [*bundle, *after],
+                [d.escrow.did],
+                [(stake, 0.0)],
             )
         )
     return out

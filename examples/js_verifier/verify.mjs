@@ -1552,15 +1552,18 @@ export class Verifier {
   // escrow's Stamp is before that escrow's earliest Stamp of `rec` (KEY-009's order), that Stamp at or after the
   // revocation's effective_ms -- the escrow took `rec` holding it -- or null. A view of evidence holds `rec` and
   // weighs it disowned (KEY-009 (c), F34); a revocation stamped after it disowns nothing.
-  stampOrderedRevocation(rec) {
+  // `via`: a statement resting on `rec` whose witnessing escrow reads it, at its earliest Stamp of either (ATT-020
+  // (c), F115: an Offer or Counter of a rated contract naming another escrow, or none, read with the Accept)
+  stampOrderedRevocation(rec, via = null) {
     if (!STAMP_TIMED.has(rec.bodyName)) return null;
-    const e = this.witnessingEscrow(rec);
+    const e = this.witnessingEscrow(via ?? rec);
     if (!e) return null;
     const first = (d) => {
       const l = (this.stamps.get(d) ?? []).filter((s) => this.stampActsFor(s.escrow, e, s.t, s.seq));
       return l.length ? l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)) : null;
     };
-    const s = first(rec.dhex);
+    const mine = first(rec.dhex), other = via ? first(via.dhex) : null;
+    const s = mine && other ? (cmpStamp(other, mine) < 0 ? other : mine) : mine ?? other;
     if (!s) return null;
     const own = { t: rec.h.issued_at_ms, seq: rec.h.seq };
     for (const [key, authority] of this.revokers(rec)) {
@@ -2815,7 +2818,8 @@ const LEFT_OUT = /^$/;
 const ROLES = ["auditor", "escrow"]; // SPEC 17: the verifier a group runs
 
 export function runVector(t, mode, role = "auditor") {
-  const v = new Verifier({ mode, nowMs: t.now_ms, role });
+  // ATT-013 (d), F114: a test may state the escrows its view trusts and what the view holds faulty after it
+  const v = new Verifier({ mode, nowMs: t.now_ms, role, trustedEscrows: t.trusted_escrows ?? null });
   let got = { result: "valid" };
   for (let i = 0; i < t.envelopes.length; i++) {
     try {
@@ -2827,7 +2831,9 @@ export function runVector(t, mode, role = "auditor") {
     }
   }
   const decided = !t.requirements.some((r) => LEFT_OUT.test(r));
-  const same = got.result === t.result && (t.result === "valid" || (got.error === t.error && got.failedIndex === t.failedIndex));
+  if (t.faulty || t.report_faulty) got = { ...got, faulty: v.faulty() };
+  const sameFaulty = !t.faulty || JSON.stringify(got.faulty) === JSON.stringify([...t.faulty].sort());
+  const same = sameFaulty && got.result === t.result && (t.result === "valid" || (got.error === t.error && got.failedIndex === t.failedIndex));
   let verdict = same ? "agree" : decided ? "disagree" : "uncovered";
   // wire.json: the decoder alone on the test's `wire` member
   if (t.wire && verdict !== "disagree") {
@@ -3092,10 +3098,15 @@ const OUTCOME_SCORE = { 1: 1, 2: 0.5, 3: 0.5, 4: 0, 5: 0 }; // FULFILLED, LATE, 
 // before its time) or rotation (of its issuer, below its seq) would reject, not witnessed before it.
 // `via`: for a Mandate, the statements read with it (the rating's evidence whose witnessing escrow is the
 // contract's): it is witnessed when one naming it is (KEY-009's escrow of a Mandate, tests/test_attack25.py).
-function disowned(v, rec, via = []) {
+// `readWith` (ATT-020 (c), F115): for an Offer or Counter of the rated contract naming another escrow or none,
+// the later statements of its chain the contract's escrow witnesses -- it is witnessed when one of them is read
+// as witnessing it, never by its own escrow's Stamps (its issuer chose that escrow).
+function disowned(v, rec, via = [], readWith = []) {
   const at = { t: rec.h.issued_at_ms, seq: rec.h.seq };
   const revs = v.revokers(rec).flatMap(([k, a]) => v.revokedAt(k, rec.h.issued_at_ms, a, a === null ? null : rec.h.seq, a === null ? rec.mandateAt : at));
   const rots = v.rotatedBelow(rec.h.issuer, rec.h.seq);
+  if (readWith.length)
+    return readWith.every((s) => v.stampOrderedRevocation(rec, s) || ((revs.length > 0 || rots.length > 0) && !v.witnessedBefore(rec, [...revs, ...rots], s)));
   if (v.stampOrderedRevocation(rec)) return true; // KEY-010 (c): the escrow took it holding the revocation
   if (!revs.length && !rots.length) return false;
   const naming = rec.bodyName === "mandate" ? via.filter((s) => s.dhex !== rec.dhex && hex(s.h.mandate ?? Buffer.alloc(0)) === rec.dhex) : [];
@@ -3122,12 +3133,12 @@ function ratingEvidence(v, c, att) {
   }
   // ATT-020 (a): of each, the earliest Stamp by its witnessing escrow (KEY-009) -- never another key's: any key
   // can sign a Stamp naming any statement, and its own principal can revoke it back over that Stamp.
-  const stampsOf = (r) => {
-    const e = v.witnessingEscrow(r);
+  // ATT-020 (c), F115: the opening offer's, the Counters' and the Accept's by the contract's escrow alone
+  const stampsOf = (r, e = v.witnessingEscrow(r)) => {
     const l = e ? (v.stamps.get(r.dhex) ?? []).filter((s) => v.stampActsFor(s.escrow, e, s.t, s.seq)) : [];
     return l.length ? [v.byDigest.get(l.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)).dhex)] : [];
   };
-  const stamped = [...line, c.acceptRec, ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke")].flatMap(stampsOf);
+  const stamped = [...[...line, c.acceptRec].flatMap((r) => stampsOf(r, c.escrow)), ...own.filter((r) => r.bodyName === "breach_claim" || r.bodyName === "revoke").flatMap((r) => stampsOf(r))];
   const all = [...own, ...stamped];
   const mandates = all.map((r) => v.byDigest.get(hex(r.h.mandate ?? Buffer.alloc(0)))).filter(Boolean);
   return [...all, ...mandates];
@@ -3138,7 +3149,15 @@ function ratingEvidence(v, c, att) {
 function disownsEvidence(v, c, att) {
   const evidence = ratingEvidence(v, c, att);
   const via = evidence.filter((r) => v.witnessingEscrow(r) === c.escrow);
-  return evidence.some((r) => disowned(v, r, via));
+  // ATT-020 (c), F115: an Offer or Counter naming another escrow or none, read with the later statements of the
+  // chain the contract's escrow witnesses (they rest on it)
+  const n = ratedNegotiation(v, att);
+  const chain = [...n.line.slice(0, n.line.indexOf(c.offerRec) + 1), c.acceptRec];
+  const later = new Map();
+  chain.forEach((r, i) => {
+    if (r !== c.acceptRec && v.witnessingEscrow(r) !== c.escrow) later.set(r.dhex, chain.slice(i + 1).filter((s) => v.witnessingEscrow(s) === c.escrow));
+  });
+  return evidence.some((r) => disowned(v, r, via, later.get(r.dhex) ?? []));
 }
 
 // ATT-001: the negotiation whose contract attestation `att` rates -- that of the offer it names (held, as its
@@ -3314,20 +3333,21 @@ async function adapter() {
     // now_ms may exceed 2^53 - 1: read it exactly (finding F1)
     const req = JSON.parse(line.replace(/"now_ms":\s*(\d+)/, '"now_ms": "$1"'));
     if (req.type === "hello") {
-      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*", roles: ROLES } });
+      out({ type: "hello", protocol: "a2a-coop-offline/1", name: "a2a-coop js_verifier", version: "1", capabilities: { modes: ["sparse", "complete"], freshness: true, topics: "*", roles: ROLES, faulty: true } });
     } else if (req.type === "verify") {
       if (req.skew_ms !== undefined && BigInt(req.skew_ms) !== SKEW_MS) {
         out({ type: "result", id: req.id, result: "unsupported", detail: `skew_ms ${req.skew_ms}: only 30000` });
         continue;
       }
-      const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid" };
+      const t = { envelopes: req.envelopes, now_ms: req.now_ms, requirements: [], result: "valid", trusted_escrows: req.trusted_escrows, report_faulty: req.report_faulty };
       if (req.role !== undefined && !ROLES.includes(req.role)) {
         out({ type: "result", id: req.id, result: "unsupported", detail: `role ${req.role}` });
         continue;
       }
       const { got } = runVector(t, req.mode, req.role ?? "auditor");
-      out(got.result === "valid" ? { type: "result", id: req.id, result: "valid" }
-        : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail });
+      const faulty = req.report_faulty ? { faulty: got.faulty } : {};
+      out(got.result === "valid" ? { type: "result", id: req.id, result: "valid", ...faulty }
+        : { type: "result", id: req.id, result: "invalid", error: got.error, failedIndex: got.failedIndex, requirement: got.requirement, detail: got.detail, ...faulty });
     } else if (req.type === "bye") break;
   }
   return 0;
@@ -3429,8 +3449,8 @@ function main(argv) {
             id: `${stem}-${t.tcId}-${t.requirements[0] ?? ""}`,
             group: g.type,
             comment: t.comment,
-            expected: t.result === "valid" ? "valid" : `${t.error}@${t.failedIndex}`,
-            got: got.wire ? `wire member read as ${got.wire}` : got.result === "valid" ? "valid" : `${got.error}@${got.failedIndex} (${got.requirement}: ${got.detail})`,
+            expected: (t.result === "valid" ? "valid" : `${t.error}@${t.failedIndex}`) + (t.faulty ? `; faulty ${t.faulty.join(", ")}` : ""),
+            got: (got.wire ? `wire member read as ${got.wire}` : got.result === "valid" ? "valid" : `${got.error}@${got.failedIndex} (${got.requirement}: ${got.detail})`) + (got.faulty ? `; faulty ${got.faulty.join(", ")}` : ""),
           });
       }
     }
