@@ -1,0 +1,186 @@
+"""A Task whose Artifacts pass an A2A client's message limit reaches it in parts on every A2A binding
+(A2A-028 (a)): each Task a response carries holds at most MAX_A2A_ARTIFACT_BYTES of its Artifacts' envelopes
+and says in ``metadata.a2aCoop.nextArtifact`` where the rest starts -- read by GetTask again with the
+``A2A-Coop-Artifacts-From`` service parameter, or, in a stream, sent as one artifact-update each."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import grpc
+import pytest
+
+pytest.importorskip("a2a")
+
+from a2a.client import ClientCallContext, ClientConfig, ClientFactory
+from a2a.types import a2a_pb2
+from peers import make_peer
+
+from a2a_coop import a2a
+from a2a_coop.a2a.handler import negotiation_artifacts
+from a2a_coop.a2a.parts import ARTIFACTS_FROM_HEADER, EXTENSION_URI, MAX_A2A_ARTIFACT_BYTES
+from a2a_coop.protocol.negotiation import State
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.node import PeerNode
+from a2a_coop.testing import DAY_MS, FixedClock, Party, service
+from a2a_coop.transport import CooperationClient
+
+# gRPC's default receive limit, which a stock A2A client keeps.
+GRPC_DEFAULT_LIMIT = 4 * 1024 * 1024
+
+
+class LongContract(NamedTuple):
+    server: a2a.A2AServer
+    node: PeerNode
+    task_id: str
+    held_back: VerifiedStatement  # Alice's last Receipt: sent, it completes the Task
+
+
+@pytest.fixture
+def long_contract(alice: Party, bob: Party, clock: FixedClock, tmp_path: Path) -> Iterator[LongContract]:
+    """Alice and Bob trade 32 items for 32, each item's description long, so that each of the 64 Receipt
+    Artifacts (which bundle the whole contract, A2A-012) holds ~65 KB: 4.3 MB of Artifacts, past gRPC's
+    default 4 MiB. Alice's Receipt of one of Bob's Deliveries is held back: the Task is WORKING."""
+    node = PeerNode.open(
+        bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db", clock=lambda: clock.now_ms
+    )
+    pa = make_peer(alice, clock)
+    due = clock.now_ms + DAY_MS
+    gives = [service(f"review-{i}", value=20, deadline_ms=due) for i in range(32)]
+    wants = [service(f"edit-{i}", value=10, deadline_ms=due) for i in range(32)]
+    for item in (*gives, *wants):
+        item.description = "x" * 975
+    offer = pa.propose(node.peer.did, alice.proposal(gives=gives, wants=wants))
+    queue, held_back = [offer], None
+    while queue:
+        vs = queue.pop(0)
+        if vs.body == "receipt" and held_back is None:
+            held_back = vs
+            continue
+        queue += pa.on_replies(node.exchange(vs.envelope, pa.send_context()))
+    neg = node.peer.negotiation(offer.header.negotiation_id)
+    assert neg.state is State.PERFORMING and held_back is not None
+    whole = sum(len(p.raw) for a in negotiation_artifacts(node.peer, neg) for p in a.parts)
+    assert whole > GRPC_DEFAULT_LIMIT
+    try:
+        with a2a.serve_a2a(node, name="bob") as server:
+            yield LongContract(server, node, offer.header.negotiation_id.hex(), held_back)
+    finally:
+        node.close()
+
+
+def _config(binding: str, *, streaming: bool = False) -> ClientConfig:
+    return ClientConfig(
+        supported_protocol_bindings=[binding],
+        grpc_channel_factory=grpc.aio.insecure_channel,
+        streaming=streaming,
+    )
+
+
+def _size(task: a2a_pb2.Task) -> int:
+    return sum(len(p.raw) for a in task.artifacts for p in a.parts)
+
+
+def _expected(contract: LongContract) -> list[str]:
+    neg = contract.node.peer.negotiation(bytes.fromhex(contract.task_id))
+    return [a.artifact_id for a in negotiation_artifacts(contract.node.peer, neg)]
+
+
+@pytest.mark.req("A2A-028")
+@pytest.mark.parametrize("binding", ["GRPC", "JSONRPC", "HTTP+JSON"])
+def test_a_task_past_a_clients_limit_arrives_whole_on_every_binding(
+    long_contract: LongContract, binding: str
+) -> None:
+    """Before, every Task went whole: on A2A's gRPC binding the 4.3 MB Task failed RESOURCE_EXHAUSTED --
+    the SendMessage whose Receipt completed the trade after the agent had recorded it, GetTask and
+    ListTasks for good --, and the HTTP bindings sent it past what a client at gRPC's default takes.
+    Expect the SendMessage's Task, GetTask's and ListTasks' each to hold at most MAX_A2A_ARTIFACT_BYTES of
+    Artifacts and a ``nextArtifact``, and a stock a2a-sdk client to read every Artifact (``whole_task``)."""
+    c = long_contract
+    message = a2a.statement_message(c.held_back.envelope, task_id=c.task_id)
+
+    async def go() -> tuple[a2a_pb2.Task | None, a2a_pb2.Task, a2a_pb2.Task, a2a_pb2.ListTasksResponse]:
+        async with await ClientFactory(_config(binding)).create_from_url(c.server.card_url) as client:
+            _answer, sent = await a2a.send_whole(client, message)
+            first = await client.get_task(a2a_pb2.GetTaskRequest(id=c.task_id), context=a2a.activation())
+            whole = await a2a.whole_task(client, c.task_id)
+            listed = await client.list_tasks(
+                a2a_pb2.ListTasksRequest(context_id=c.task_id, include_artifacts=True),
+                context=a2a.activation(),
+            )
+            return sent, first, whole, listed
+
+    sent, first, whole, listed = asyncio.run(go())
+    expected = _expected(c)
+    assert sent is not None and sent.status.state == a2a_pb2.TASK_STATE_COMPLETED
+    (in_list,) = listed.tasks
+    for part in (sent, first, in_list):
+        assert 0 < _size(part) <= MAX_A2A_ARTIFACT_BYTES
+        assert a2a.next_artifact_of(part) == len(part.artifacts)
+        assert [a.artifact_id for a in part.artifacts] == expected[: len(part.artifacts)]
+    assert [a.artifact_id for a in whole.artifacts] == expected and len(expected) == 65
+    assert a2a.next_artifact_of(whole) == 0 and whole.status.state == a2a_pb2.TASK_STATE_COMPLETED
+
+
+@pytest.mark.req("A2A-028")
+@pytest.mark.parametrize("binding", ["GRPC", "JSONRPC"])
+def test_a_subscription_to_a_task_past_a_clients_limit_streams_the_rest_as_artifact_updates(
+    long_contract: LongContract, binding: str
+) -> None:
+    """SubscribeToTask's first event was the whole Task: on gRPC past the limit, the stream failed before
+    any change was followed. Expect the Task with its first part, every Artifact it left out as one
+    artifact-update each, then, once Alice's last Receipt lands, its Artifact and COMPLETED."""
+    c = long_contract
+    events: list[a2a_pb2.StreamResponse] = []
+
+    async def go() -> None:
+        async with await ClientFactory(_config(binding, streaming=True)).create_from_url(
+            c.server.card_url
+        ) as client:
+            stream = client.subscribe(a2a_pb2.SubscribeToTaskRequest(id=c.task_id), context=a2a.activation())
+            events.append(await anext(stream))
+            for _ in range(len(_expected(c)) - len(events[0].task.artifacts)):  # the ones it left out
+                events.append(await anext(stream))
+
+            def complete() -> None:
+                with CooperationClient(c.server.target, timeout_s=30) as coop:
+                    coop.exchange(c.held_back.envelope, [])
+
+            await asyncio.to_thread(complete)
+            async for event in stream:
+                events.append(event)
+
+    asyncio.run(asyncio.wait_for(go(), 120))
+    first = events[0].task
+    assert 0 < _size(first) <= MAX_A2A_ARTIFACT_BYTES and a2a.next_artifact_of(first) == len(first.artifacts)
+    streamed = [a.artifact_id for a in first.artifacts]
+    streamed += [e.artifact_update.artifact.artifact_id for e in events[1:] if e.HasField("artifact_update")]
+    assert streamed == _expected(c)
+    assert events[-1].status_update.status.state == a2a_pb2.TASK_STATE_COMPLETED
+
+
+@pytest.mark.req("A2A-028")
+def test_artifacts_asked_past_the_task_or_not_by_a_number_are_none_or_refused(
+    long_contract: LongContract,
+) -> None:
+    """``A2A-Coop-Artifacts-From`` past the Artifacts gets none and no nextArtifact; one that is no whole
+    number is INVALID_PARAMS, never read as 0."""
+    c = long_contract
+
+    async def get(start: str) -> a2a_pb2.Task:
+        params = {"A2A-Extensions": EXTENSION_URI, ARTIFACTS_FROM_HEADER: start}
+        async with await ClientFactory(_config("JSONRPC")).create_from_url(c.server.card_url) as client:
+            return await client.get_task(
+                a2a_pb2.GetTaskRequest(id=c.task_id), context=ClientCallContext(service_parameters=params)
+            )
+
+    past = asyncio.run(get("10000"))
+    assert not past.artifacts and a2a.next_artifact_of(past) == 0
+    last = asyncio.run(get("63"))
+    assert [a.artifact_id for a in last.artifacts] == _expected(c)[63:] and a2a.next_artifact_of(last) == 0
+    for bad in ("-1", "1.5", "4294967296"):
+        with pytest.raises(Exception, match=ARTIFACTS_FROM_HEADER):
+            asyncio.run(get(bad))
