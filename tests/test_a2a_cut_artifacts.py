@@ -16,17 +16,19 @@ import pytest
 pytest.importorskip("a2a")
 
 from a2a.client import ClientCallContext, ClientConfig, ClientFactory
+from a2a.server.context import ServerCallContext
 from a2a.types import a2a_pb2
 from peers import make_peer
 
 from a2a_coop import a2a
-from a2a_coop.a2a.handler import negotiation_artifacts
-from a2a_coop.a2a.parts import ARTIFACTS_FROM_HEADER, EXTENSION_URI, MAX_A2A_ARTIFACT_BYTES
+from a2a_coop.a2a.handler import CoopRequestHandler, negotiation_artifacts
+from a2a_coop.a2a.parts import ARTIFACTS_FROM_HEADER, EXTENSION_URI, MAX_A2A_ARTIFACT_BYTES, set_coop_number
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
-from a2a_coop.transport import CooperationClient
+from a2a_coop.transport import CooperationClient, TransportError
 
 # gRPC's default receive limit, which a stock A2A client keeps.
 GRPC_DEFAULT_LIMIT = 4 * 1024 * 1024
@@ -39,15 +41,11 @@ class LongContract(NamedTuple):
     held_back: VerifiedStatement  # Alice's last Receipt: sent, it completes the Task
 
 
-@pytest.fixture
-def long_contract(alice: Party, bob: Party, clock: FixedClock, tmp_path: Path) -> Iterator[LongContract]:
+def _long_trade(node: PeerNode, alice: Party, pa: Peer, clock: FixedClock) -> tuple[str, VerifiedStatement]:
     """Alice and Bob trade 32 items for 32, each item's description long, so that each of the 64 Receipt
     Artifacts (which bundle the whole contract, A2A-012) holds ~65 KB: 4.3 MB of Artifacts, past gRPC's
-    default 4 MiB. Alice's Receipt of one of Bob's Deliveries is held back: the Task is WORKING."""
-    node = PeerNode.open(
-        bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db", clock=lambda: clock.now_ms
-    )
-    pa = make_peer(alice, clock)
+    default 4 MiB. Alice's Receipt of one of Bob's Deliveries is held back: the Task is WORKING. Returns
+    the Task id and that Receipt."""
     due = clock.now_ms + DAY_MS
     gives = [service(f"review-{i}", value=20, deadline_ms=due) for i in range(32)]
     wants = [service(f"edit-{i}", value=10, deadline_ms=due) for i in range(32)]
@@ -65,9 +63,19 @@ def long_contract(alice: Party, bob: Party, clock: FixedClock, tmp_path: Path) -
     assert neg.state is State.PERFORMING and held_back is not None
     whole = sum(len(p.raw) for a in negotiation_artifacts(node.peer, neg) for p in a.parts)
     assert whole > GRPC_DEFAULT_LIMIT
+    return neg.id.hex(), held_back
+
+
+@pytest.fixture
+def long_contract(alice: Party, bob: Party, clock: FixedClock, tmp_path: Path) -> Iterator[LongContract]:
+    """Bob's served node, holding :func:`_long_trade`'s Task."""
+    node = PeerNode.open(
+        bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db", clock=lambda: clock.now_ms
+    )
+    task_id, held_back = _long_trade(node, alice, make_peer(alice, clock), clock)
     try:
         with a2a.serve_a2a(node, name="bob") as server:
-            yield LongContract(server, node, offer.header.negotiation_id.hex(), held_back)
+            yield LongContract(server, node, task_id, held_back)
     finally:
         node.close()
 
@@ -184,3 +192,49 @@ def test_artifacts_asked_past_the_task_or_not_by_a_number_are_none_or_refused(
     for bad in ("-1", "1.5", "4294967296"):
         with pytest.raises(Exception, match=ARTIFACTS_FROM_HEADER):
             asyncio.run(get(bad))
+
+
+@pytest.mark.req("A2A-028")
+def test_a_list_tasks_page_ends_where_its_artifacts_fill_the_bound(
+    alice: Party, bob: Party, clock: FixedClock, tmp_path: Path
+) -> None:
+    """Two long contracts under one contextId, ListTasks with includeArtifacts: a page of both carried
+    8.6 MB. Expect the first page to hold the first Task alone, cut at the bound, and a page token that
+    gives the second Task, cut the same; the page's size stays the one asked."""
+    node = PeerNode.open(
+        bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db", clock=lambda: clock.now_ms
+    )
+    try:
+        pa = make_peer(alice, clock)
+        ids = {_long_trade(node, alice, pa, clock)[0] for _ in range(2)}
+        handler = CoopRequestHandler(node, card=a2a_pb2.AgentCard)
+        for task_id in ids:
+            handler._bind_context(task_id, "ctx")
+
+        def page(token: str = "") -> a2a_pb2.ListTasksResponse:
+            request = a2a_pb2.ListTasksRequest(context_id="ctx", include_artifacts=True, page_token=token)
+            context = ServerCallContext(state={"headers": {"a2a-version": "1.0"}})
+            return asyncio.run(handler.on_list_tasks(request, context))
+
+        first = page()
+        second = page(first.next_page_token)
+    finally:
+        node.close()
+    assert first.total_size == 2 and first.page_size == 50 and first.next_page_token
+    assert not second.next_page_token
+    assert {t.id for t in (*first.tasks, *second.tasks)} == ids and len(first.tasks) == 1
+    for task in (*first.tasks, *second.tasks):
+        assert 0 < _size(task) <= MAX_A2A_ARTIFACT_BYTES and a2a.next_artifact_of(task) == len(task.artifacts)
+
+
+def test_an_agent_saying_more_artifacts_without_sending_any_fails_the_read() -> None:
+    """A Task that says there are more Artifacts but holds none would hold ``whole_task`` for ever."""
+
+    class _Empty:
+        async def get_task(self, request: a2a_pb2.GetTaskRequest, context: object = None) -> a2a_pb2.Task:
+            task = a2a_pb2.Task(id=request.id)
+            set_coop_number(task, "nextArtifact", 1)
+            return task
+
+    with pytest.raises(TransportError):
+        asyncio.run(a2a.whole_task(_Empty(), "00"))
