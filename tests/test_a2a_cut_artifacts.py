@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import grpc
+import httpx
 import pytest
 
 pytest.importorskip("a2a")
@@ -238,3 +239,27 @@ def test_an_agent_saying_more_artifacts_without_sending_any_fails_the_read() -> 
 
     with pytest.raises(TransportError):
         asyncio.run(a2a.whole_task(_Empty(), "00"))
+
+
+@pytest.mark.req("A2A-028")
+def test_a_browser_may_send_the_artifacts_service_parameter(
+    bob: Party, clock: FixedClock, tmp_path: Path
+) -> None:
+    """A browser asks before it sends a header of its own (CORS): the preflight allowed A2A's headers
+    alone, so a web client could not read a Task's later Artifacts. Expect it allowed on both HTTP
+    bindings."""
+    node = PeerNode.open(
+        bob.agent.key, bob.mandate_vs.envelope, tmp_path / "bob.db", clock=lambda: clock.now_ms
+    )
+    try:
+        with a2a.serve_a2a(node, name="bob") as server:
+            base = server.card_url.split("/.well-known/")[0]
+            asked = {"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
+            allowed = [
+                httpx.options(base + path, headers=asked).headers["access-control-allow-headers"]
+                for path in (a2a.JSONRPC_PATH, a2a.REST_PATH + "/tasks/00")
+            ]
+    finally:
+        node.close()
+    for header in allowed:
+        assert ARTIFACTS_FROM_HEADER in header.lower()
