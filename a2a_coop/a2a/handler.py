@@ -380,7 +380,7 @@ class CoopRequestHandler(RequestHandler):
             task = self.task(neg, [], named=params.context_id)
             if not params.include_artifacts:
                 del task.artifacts[:]
-            cut_artifacts(task, 0, room if tasks else MAX_A2A_ARTIFACT_BYTES)
+            cut_artifacts(task, 0, room)  # the first Task: at least one Artifact, as GetTask's
             if tasks and task.artifacts and _artifacts_bytes(task.artifacts) > room:
                 break  # no room left on this page: the next starts with this Task
             room -= _artifacts_bytes(task.artifacts)
