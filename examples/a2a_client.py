@@ -45,7 +45,7 @@ async def alice_trades(card_url: str, alice: Party) -> None:
         assert task is not None
         print(f"task {task.id}: {a2a_pb2.TaskState.Name(task.status.state)}")
 
-        task = await client.get_task(a2a_pb2.GetTaskRequest(id=task.id), context=a2a.activation())
+        task = await a2a.whole_task(client, task.id)  # every Artifact, a long contract's in parts
         for artifact in task.artifacts:
             bundle = a2a.envelopes_in(artifact.parts)
             report = verify_transcript(bundle)  # offline: needs nothing but the bundle

@@ -51,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from a2a_coop.a2a.card import AGENT_CARD_PATH, agent_card, card_dict, card_json
-from a2a_coop.a2a.client import drive_a2a, send_whole
+from a2a_coop.a2a.client import drive_a2a, send_whole, whole_task
 from a2a_coop.a2a.handler import TASK_STATES, CoopRequestHandler, negotiation_artifacts
 from a2a_coop.a2a.http import JSONRPC_PATH, REST_PATH, HttpServer, http_app
 from a2a_coop.a2a.parts import (
@@ -66,6 +66,7 @@ from a2a_coop.a2a.parts import (
     envelope_part,
     envelopes_in,
     next_answer_of,
+    next_artifact_of,
     statement_message,
     task_id_for,
 )
@@ -97,8 +98,10 @@ __all__ = [
     "http_app",
     "negotiation_artifacts",
     "next_answer_of",
+    "next_artifact_of",
     "send_whole",
     "serve_a2a",
     "statement_message",
     "task_id_for",
+    "whole_task",
 ]

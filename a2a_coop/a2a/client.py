@@ -10,7 +10,9 @@ from a2a.types import a2a_pb2
 from a2a_coop.a2a.parts import (
     activation,
     answers_of,
+    artifacts_context,
     next_answer_of,
+    next_artifact_of,
     set_coop_number,
     statement_message,
     task_id_for,
@@ -22,9 +24,9 @@ from a2a_coop.transport.paging import CutAnswer
 
 
 class _Part(NamedTuple):
-    """One A2A response's part of an answer, as :class:`CutAnswer` takes a part."""
+    """One A2A response's part of an answer (or of a Task's Artifacts), as :class:`CutAnswer` takes a part."""
 
-    envelopes: list[bytes]
+    envelopes: list[Any]
     next_answer: int
 
 
@@ -53,6 +55,29 @@ async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2
         again.message_id = str(uuid.uuid4())
         set_coop_number(again, "answerFrom", start)
         msg = again
+
+
+async def whole_task(client: Any, task_id: str) -> a2a_pb2.Task:
+    """``GetTask`` of ``task_id`` through a stock a2a-sdk ``client``, with every Artifact: the rest of a Task
+    whose Artifacts came in parts read by GetTask again from each part's ``nextArtifact`` (A2A-028 (a)),
+    the parts checked by :class:`CutAnswer` as an answer's are. The Task is the last part's, its Artifacts
+    each once: one held between two reads may move the rest by one place (it is read by the next
+    GetTask). Raises :class:`~a2a_coop.transport.paging.CutAnswerViolation` for parts that break the rule."""
+    parts = CutAnswer()
+    artifacts: dict[str, a2a_pb2.Artifact] = {}
+    start = 0
+    while True:
+        task = await client.get_task(a2a_pb2.GetTaskRequest(id=task_id), context=artifacts_context(start))
+        for artifact in task.artifacts:
+            artifacts.setdefault(artifact.artifact_id, artifact)
+        start = parts.take(_Part(list(task.artifacts), next_artifact_of(task)))
+        if not start:
+            break
+    whole = a2a_pb2.Task()
+    whole.CopyFrom(task)
+    del whole.artifacts[:]
+    whole.artifacts.extend(artifacts.values())
+    return whole
 
 
 async def drive_a2a(

@@ -23,6 +23,9 @@ semantics (transport equivalence). What each operation means for a negotiation:
   ``SendMessage`` answer to one carries no Artifacts.
 * A negotiation's ``contextId`` is bound only by a message from the operator's caller or one of its
   parties' (A2A-027), and shown only to a request naming it (A2A-024).
+* A Task's Artifacts go in parts of at most 1 MiB of envelopes (A2A-028 (a), :func:`cut_artifacts`): a
+  Task says where the rest starts (``metadata.a2aCoop.nextArtifact``), GetTask reads it from the
+  ``A2A-Coop-Artifacts-From`` service parameter, and a stream sends it as artifact-updates.
 * Push notifications are not offered: PushNotificationNotSupported.
 
 Every method checks ``A2A-Version`` (Major.Minor, A2A-004) and the request's required fields first.
@@ -51,11 +54,14 @@ from a2a_coop._proto.a2acoop.v1 import trade_pb2
 from a2a_coop.a2a.callers import OPERATOR, STRANGER, Callers
 from a2a_coop.a2a.parts import (
     A2A_PROTOCOL_VERSION,
+    ARTIFACTS_FROM_HEADER,
     ENVELOPE_MEDIA_TYPE,
     EXTENSION_URI,
+    MAX_A2A_ARTIFACT_BYTES,
     MAX_A2A_PART_BYTES,
     MEDIA_TYPES,
     answer_from_of,
+    artifacts_from,
     envelope_of,
     envelope_part,
     is_envelope_part,
@@ -242,6 +248,7 @@ class CoopRequestHandler(RequestHandler):
         _mark_cut(task.status.message, next_answer)
         if not self._sees(self._who(context), neg):
             del task.artifacts[:]  # A2A-025: the signed answers (RPC-003), not the contract's evidence
+        cut_artifacts(task, 0)  # A2A-028 (a): the rest by GetTask
         return task
 
     async def on_message_send_stream(
@@ -257,12 +264,13 @@ class CoopRequestHandler(RequestHandler):
         task = self.task(neg, [], named=params.message.context_id)
         if not self._sees(self._who(context), neg):
             del task.artifacts[:]  # A2A-025, as on_message_send
-        yield task
-        for artifact in task.artifacts:
-            if artifact.artifact_id not in before:
-                yield a2a_pb2.TaskArtifactUpdateEvent(
-                    task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
-                )
+        first = a2a_pb2.Task()
+        first.CopyFrom(task)
+        left_out = {a.artifact_id for a in cut_artifacts(first, 0)}
+        yield first
+        for artifact in task.artifacts:  # the ones the Task left out (A2A-028 (a)) and the ones this formed
+            if artifact.artifact_id not in before or artifact.artifact_id in left_out:
+                yield _artifact_update(task, artifact)
         update = self._status_update(task, [envelope_part(a) for a in answers])
         _mark_cut(update.status.message, next_answer)
         yield update
@@ -285,7 +293,10 @@ class CoopRequestHandler(RequestHandler):
                 task = self.task(neg, [])
                 seen = len(neg.history)
             seen_artifacts = {a.artifact_id for a in task.artifacts}
+            left_out = cut_artifacts(task, 0)
             yield task
+            for artifact in left_out:  # A2A-028 (a): the Artifacts the Task had no room for, one an event
+                yield _artifact_update(task, artifact)
             while True:
                 await waiter.wait()
                 waiter.clear()
@@ -301,9 +312,7 @@ class CoopRequestHandler(RequestHandler):
                 for artifact in task.artifacts:
                     if artifact.artifact_id not in seen_artifacts:
                         seen_artifacts.add(artifact.artifact_id)
-                        yield a2a_pb2.TaskArtifactUpdateEvent(
-                            task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
-                        )
+                        yield _artifact_update(task, artifact)
                 yield self._status_update(task, [envelope_part(e) for e in envelopes])
                 if terminal:
                     return
@@ -314,7 +323,13 @@ class CoopRequestHandler(RequestHandler):
         _check(params, context)
         if params.HasField("history_length") and params.history_length < 0:
             raise a2a_errors.InvalidParamsError("historyLength must not be negative")
-        return self.task(self._visible(params.id, context), [])
+        try:
+            start = artifacts_from(_header(context, ARTIFACTS_FROM_HEADER))
+        except ValueError as err:
+            raise a2a_errors.InvalidParamsError(f"{err} (A2A-028)") from None
+        task = self.task(self._visible(params.id, context), [])
+        cut_artifacts(task, start)
+        return task
 
     async def on_list_tasks(
         self, params: a2a_pb2.ListTasksRequest, context: ServerCallContext
@@ -359,17 +374,21 @@ class CoopRequestHandler(RequestHandler):
                     continue
                 rows.append((updated, task_id, neg))
         rows.sort(key=lambda r: (-r[0], r[1]))  # most recently updated first (A2A 3.1.4)
-        page = rows[offset : offset + size]
-        tasks = []
-        for _, _, neg in page:
+        tasks: list[a2a_pb2.Task] = []
+        room = MAX_A2A_ARTIFACT_BYTES  # A2A-028 (a): a page's Artifacts, as one Task's
+        for _, _, neg in rows[offset : offset + size]:
             task = self.task(neg, [], named=params.context_id)
             if not params.include_artifacts:
                 del task.artifacts[:]
+            cut_artifacts(task, 0, room)  # the first Task: at least one Artifact, as GetTask's
+            if tasks and task.artifacts and _artifacts_bytes(task.artifacts) > room:
+                break  # no room left on this page: the next starts with this Task
+            room -= _artifacts_bytes(task.artifacts)
             tasks.append(task)
-        more = offset + size < len(rows)
+        end = offset + len(tasks)
         return a2a_pb2.ListTasksResponse(
             tasks=tasks,
-            next_page_token=_token(offset + size) if more else "",
+            next_page_token=_token(end) if end < len(rows) else "",
             page_size=size,
             total_size=len(rows),
         )
@@ -418,7 +437,9 @@ class CoopRequestHandler(RequestHandler):
         if show is not None:
             await asyncio.to_thread(show, neg.id)
             self.events.changed()
-        return self.task(neg, [envelope_part(vs.envelope)])
+        task = self.task(neg, [envelope_part(vs.envelope)])
+        cut_artifacts(task, 0)  # A2A-028 (a)
+        return task
 
     async def on_get_extended_agent_card(
         self, params: a2a_pb2.GetExtendedAgentCardRequest, context: ServerCallContext
@@ -769,6 +790,46 @@ def _artifact(
         metadata=metadata,
         extensions=[EXTENSION_URI],
     )
+
+
+def cut_artifacts(
+    task: a2a_pb2.Task, start: int, max_bytes: int = MAX_A2A_ARTIFACT_BYTES
+) -> list[a2a_pb2.Artifact]:
+    """Keep in ``task`` the part of its Artifacts one response carries from index ``start`` (A2A-028 (a)):
+    the longest run of whole Artifacts within ``max_bytes`` of envelopes, at least one (a bundle is a
+    few envelopes of at most 64 KiB each), and ``metadata.a2aCoop.nextArtifact`` -- the index of the
+    first one it leaves out -- unless it carries the last. Returns the ones left out after the part.
+    A Task's Artifacts grow with its contract's Receipts and Attestations: whole, a long contract's
+    passed every client's receive limit."""
+    artifacts = list(task.artifacts)
+    end = start
+    size = 0
+    while end < len(artifacts):
+        size += _artifacts_bytes(artifacts[end : end + 1])
+        if end > start and size > max_bytes:
+            break
+        end += 1
+    del task.artifacts[:]
+    task.artifacts.extend(artifacts[start:end])
+    if end < len(artifacts):
+        set_coop_number(task, "nextArtifact", end)
+    return artifacts[end:]
+
+
+def _artifacts_bytes(artifacts: Iterable[a2a_pb2.Artifact]) -> int:
+    return sum(len(p.raw) for a in artifacts for p in a.parts)
+
+
+def _artifact_update(task: a2a_pb2.Task, artifact: a2a_pb2.Artifact) -> a2a_pb2.TaskArtifactUpdateEvent:
+    return a2a_pb2.TaskArtifactUpdateEvent(
+        task_id=task.id, context_id=task.context_id, artifact=artifact, last_chunk=True
+    )
+
+
+def _header(context: ServerCallContext, name: str) -> str | None:
+    """A service parameter of the call (an HTTP header, gRPC metadata), its name in any case."""
+    headers = context.state.get("headers") or {}
+    return next((str(v) for k, v in headers.items() if str(k).lower() == name), None)
 
 
 def _mark_cut(message: a2a_pb2.Message, next_answer: int) -> None:

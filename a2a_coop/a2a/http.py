@@ -100,7 +100,7 @@ CORS_HEADERS: Final = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, A2A-Version, A2A-Extensions, X-A2A-Extensions, "
-    "If-None-Match, Authorization",
+    "A2A-Coop-Artifacts-From, If-None-Match, Authorization",  # A2A-Coop-...: GetTask's, A2A-028 (a)
     "Access-Control-Expose-Headers": "ETag, A2A-Extensions, A2A-Version",
     "Access-Control-Max-Age": "600",
 }

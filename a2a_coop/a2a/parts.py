@@ -37,7 +37,13 @@ A2A_PROTOCOL_VERSION: Final = "1.0"
 # A2A client at its library's default receive limit (gRPC's 4 MiB) takes it with the Task's Artifacts
 # beside it, and the JSON bindings' base64 (4/3 of the bytes) too.
 MAX_A2A_PART_BYTES: Final = 2 * 1024 * 1024
-# The extension's key in a Message's metadata, with ``answerFrom`` (a request) or ``nextAnswer`` (an answer).
+# A Task's Artifacts in one A2A response (A2A-028 (a)): half an answer's part, so that the Task beside the
+# largest part of an answer (a SendMessage's) stays within gRPC's default 4 MiB, its framing with it.
+MAX_A2A_ARTIFACT_BYTES: Final = 1024 * 1024
+# The service parameter (an HTTP header, gRPC metadata) naming the first Artifact a GetTask asks for.
+ARTIFACTS_FROM_HEADER: Final = "a2a-coop-artifacts-from"
+# The extension's key in a Message's metadata, with ``answerFrom`` (a request) or ``nextAnswer`` (an answer),
+# and in a Task's, with ``nextArtifact`` (A2A-028 (a)).
 COOP_METADATA_KEY: Final = "a2aCoop"
 
 
@@ -119,9 +125,9 @@ def answers_of(response: a2a_pb2.StreamResponse | a2a_pb2.SendMessageResponse) -
     return envelopes_in(message.parts) if message is not None else []
 
 
-def _coop_number(message: a2a_pb2.Message, key: str) -> int:
-    """``metadata.a2aCoop.<key>`` of ``message``: an index into an answer, 0 when absent. Raises ValueError
-    for anything but a whole number from 0 to 2^32 - 1."""
+def _coop_number(message: a2a_pb2.Message | a2a_pb2.Task, key: str) -> int:
+    """``metadata.a2aCoop.<key>`` of ``message`` (or a Task): an index into an answer or a Task's
+    Artifacts, 0 when absent. Raises ValueError for anything but a whole number from 0 to 2^32 - 1."""
     if COOP_METADATA_KEY not in message.metadata:
         return 0
     coop = message.metadata[COOP_METADATA_KEY]
@@ -154,8 +160,37 @@ def answer_from_of(message: a2a_pb2.Message) -> int:
     return _coop_number(message, "answerFrom")
 
 
-def set_coop_number(message: a2a_pb2.Message, key: str, value: int) -> None:
-    """Set ``metadata.a2aCoop.<key>`` of ``message`` to ``value`` (``nextAnswer``, ``answerFrom``)."""
+def next_artifact_of(task: a2a_pb2.Task) -> int:
+    """Where the rest of a Task's Artifacts starts (``metadata.a2aCoop.nextArtifact``, A2A-028 (a)), 0 when
+    the Task carries the last of them. A value that is no index reads as -1: a part that cannot go on."""
+    try:
+        return _coop_number(task, "nextArtifact")
+    except ValueError:
+        return -1
+
+
+def artifacts_from(value: str | None) -> int:
+    """The index of the first Artifact a request asks for, from the :data:`ARTIFACTS_FROM_HEADER` service
+    parameter (A2A-028 (a)), 0 when absent. Raises ValueError for a value that is no index."""
+    text = (value or "").strip()
+    if not text:
+        return 0
+    if text.isascii() and text.isdigit() and int(text) < 2**32:
+        return int(text)
+    raise ValueError(f"{ARTIFACTS_FROM_HEADER} must be a whole number from 0 to 2^32 - 1, not {text!r:.40}")
+
+
+def artifacts_context(start: int) -> ClientCallContext:
+    """A call context asking a GetTask for a Task's Artifacts from index ``start`` (A2A-028 (a)), the
+    extension activated."""
+    return ClientCallContext(
+        service_parameters={"A2A-Extensions": EXTENSION_URI, ARTIFACTS_FROM_HEADER: str(start)}
+    )
+
+
+def set_coop_number(message: a2a_pb2.Message | a2a_pb2.Task, key: str, value: int) -> None:
+    """Set ``metadata.a2aCoop.<key>`` of ``message`` (or a Task) to ``value`` (``nextAnswer``,
+    ``answerFrom``, ``nextArtifact``)."""
     coop = message.metadata.get_or_create_struct(COOP_METADATA_KEY)
     coop[key] = value
 
