@@ -19,9 +19,21 @@ def make_peer(party: Party, clock: FixedClock, *, run: int = 0, **kw: Any) -> Pe
     """``party``'s agent as a Peer (pass ``context``, ``strategy``, ``journal`` as for Peer). ``run``: a
     peer restarted on the journal of an earlier one in the same test passes 1, 2, ...: its nonces count
     from zero again, and the earlier run's would be refused `NONCE_REUSED` by its own guard -- a Delivery
-    it owes signed nothing (pair30 took that for a resume gap). A process draws its nonces at random."""
+    it owes signed nothing (pair30 took that for a resume gap). A process draws its nonces at random
+    (``Peer``'s default), so only this helper can repeat one.
+
+    Raises:
+        ValueError: ``journal`` already holds a statement ``party`` signed with this run's first nonce
+            (a restart that did not pass a new ``run``).
+    """
     counter = itertools.count()
     label = f"nonce/{party.name}" if run == 0 else f"nonce/{party.name}/run{run}"
+    journal = kw.get("journal")
+    if journal is not None and journal.by_nonce(party.did, derive(f"{label}/0", 16)) is not None:
+        raise ValueError(
+            f"make_peer: {party.name}'s journal already holds run {run}'s nonces: a restarted peer"
+            f" passes run={run + 1} (or the next run not yet used on this journal)"
+        )
     return Peer(
         party.agent.key,
         party.mandate_vs.envelope,

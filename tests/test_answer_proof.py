@@ -278,7 +278,7 @@ def test_a_journaled_peer_keeps_the_answer_proof_across_a_restart(
     assert alice.did in peer.verifier.forks
     journal.close()
     journal = Journal.open(tmp_path / "bob.db")
-    restarted = make_peer(bob, clock, journal=journal)
+    restarted = make_peer(bob, clock, journal=journal, run=1)
     proof = restarted.verifier.forks[alice.did]
     assert {proof.first, proof.second} == {kept.envelope, accept.envelope}
     assert restarted.reputation.score(alice.did).faulty
@@ -379,7 +379,7 @@ def test_a_journaled_peer_keeps_the_proof_of_a_late_answer_after_forgetting_its_
     assert peer.reputation.score(alice.did).faulty
     journal.close()
     journal = Journal.open(tmp_path / "bob.db")
-    restarted = make_peer(bob, clock, journal=journal, context=[escrow.mandate_vs.envelope])
+    restarted = make_peer(bob, clock, journal=journal, run=1, context=[escrow.mandate_vs.envelope])
     assert alice.did in restarted.verifier.forks
     journal.close()
 
@@ -515,7 +515,7 @@ def test_two_refused_answers_across_a_restart_are_still_an_answer_proof(tmp_path
         if i == 1 and restart != "same-run":
             journal.close()
             journal = Journal.open(tmp_path / "bob.db")
-            peer = make_peer(bob, clock, journal=journal)
+            peer = make_peer(bob, clock, journal=journal, run=1)
             assert (peer.resumed_from is not None) is (restart == "from-snapshot")
         with pytest.raises(CoopError) as refused:
             peer.exchange(answers[i].envelope, [])

@@ -394,7 +394,9 @@ def test_a_peer_that_took_the_thiefs_forfeit_holds_the_contract_live_once_it_hea
     assert holds(pa, live, set()) and holds(pb, live, set())
     journal.close()
     with Journal.open(tmp_path / "bob.db") as again:
-        pb = make_peer(bob, clock, context=[k1.mandate], strategy=WithholdingStrategy(every=1), journal=again)
+        pb = make_peer(
+            bob, clock, context=[k1.mandate], strategy=WithholdingStrategy(every=1), journal=again, run=1
+        )
         assert holds(pb, live, set())  # restarted from its journal: the same
         # K2 lapses the contract at the claim window's end and refunds both bonds: taken by both
         clock.now_ms = c.last_deadline_ms + CLAIM_WINDOW_MS + 1

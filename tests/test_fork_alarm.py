@@ -128,7 +128,7 @@ def test_the_alarm_survives_a_restart_and_sounds_when_the_server_starts(
     assert journal.get_meta(META_KEY_FORKED)["raised_ms"] == clock.now_ms - 3_600_000
     caplog.clear()
     with caplog.at_level(logging.INFO):
-        restarted = make_peer(me, clock, journal=journal)
+        restarted = make_peer(me, clock, journal=journal, run=1)
         assert not _alarms(caplog)  # reading a journal is not serving it
         assert restarted.status()["key_forked"]["raised"] == raised
         with pytest.raises(KeyForked):

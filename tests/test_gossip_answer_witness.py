@@ -194,7 +194,7 @@ def test_the_answered_offer_is_kept_across_a_restart(tmp_path: Path, snapshot: b
         assert carols.save_snapshot()
     journal.close()
     journal = Journal.open(tmp_path / "carol.db")
-    restarted = trusting(make_peer(carol, clock, journal=journal), ESCROW)
+    restarted = trusting(make_peer(carol, clock, journal=journal, run=1), ESCROW)
     assert (restarted.resumed_from is not None) is snapshot
     assert alice.principal.did in restarted.reputation.faulty()
     journal.close()

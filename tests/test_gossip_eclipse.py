@@ -173,7 +173,7 @@ def test_proofs_kept_before_a_restart_are_all_kept_after_it_whatever_the_bound(
         assert len(kept) == 4
     monkeypatch.setattr(evidence, "MAX_FOREIGN_FORK_PROOFS", 1)
     with Journal.open(tmp_path / "me.db") as journal:
-        again = make_peer(me, clock, journal=journal)
+        again = make_peer(me, clock, journal=journal, run=1)
         assert set(again.verifier.forks) == kept
         again.gossip([], [_fork(Party("sybil-late", clock))])
         assert set(again.verifier.forks) == kept

@@ -857,7 +857,7 @@ def test_a_journal_signed_before_the_rule_still_replays(tmp_path: Path) -> None:
     second = m.b.propose(Party("carol", m.clock).did, big)
     m.b.journal.close()  # type: ignore[union-attr]
     with Journal.open(tmp_path / "b.db") as journal:
-        again = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)
+        again = make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal, run=1)
         assert second.digest in again.verifier.exposure.exposure(second.mandate_digest).live_offers
 
 
@@ -904,7 +904,7 @@ def test_a_witnessed_contract_is_the_same_after_a_restart(answer: str, tmp_path:
     assert before[1] == mallorys.accept.digest if mallorys.accept else False
     m.b.journal.close()  # type: ignore[union-attr]
     with Journal.open(tmp_path / "b.db") as journal:
-        assert seen(make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal)) == before
+        assert seen(make_peer(m.bob, m.clock, context=[m.escrow.mandate], journal=journal, run=1)) == before
 
 
 class DownOnce:

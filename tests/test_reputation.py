@@ -303,7 +303,7 @@ def test_fork_proofs_survive_a_restart_and_forged_ones_are_refused(tmp_path: Pat
     assert set(peer.verifier.forks) == {x.did}
     journal.close()
     journal = Journal.open(tmp_path / "d.db")
-    again = make_peer(d, clock, journal=journal)
+    again = make_peer(d, clock, journal=journal, run=1)
     assert set(again.verifier.forks) == {x.did} and again.verifier.forks[x.did] == proof
     journal.close()
 
@@ -338,7 +338,7 @@ def test_each_fork_proof_is_journaled_once_and_old_journals_still_restore(tmp_pa
     old = ForkProof(first.envelope, legacy.offer(e).envelope)
     with Journal.open(tmp_path / "d.db") as journal:
         journal.put_meta(META_FORKS, [[old.first, old.second]])  # as a 0.1 peer kept them
-        again = make_peer(d, clock, journal=journal)
+        again = make_peer(d, clock, journal=journal, run=1)
         assert again.verifier.forks == {**proofs, legacy.did: old}
 
 

@@ -1008,7 +1008,10 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 state = shown_state(peer, neg)
                 out.write(f"{short_id}  {state}\n")
                 _say_withdraw_final(peer, neg)
-                why = ("" if state == State.EXPIRED.value else unfinished(neg)) or _still_owed(peer, neg)
+                # A bargain that lapsed is unfinished only for what its escrow is still owed (its state,
+                # shown while that is owed, is no reason: nothing either side signs moves it).
+                over = state == State.EXPIRED.value or bargaining_lapsed(peer, neg)
+                why = ("" if over else unfinished(neg)) or _still_owed(peer, neg)
                 if why:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
@@ -1026,7 +1029,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                     (neg,) = await_locks(peer, client, escrow, [neg])
                 except (CoopError, TransportError) as exc:
                     neg = peer.negotiation(asked.id)
-                    out.write(f"{short_id}  {neg.state.value}\n")
+                    out.write(f"{short_id}  {shown_state(peer, neg)}\n")
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {unfinished(neg)}: {exc}", file=sys.stderr)
                     continue
@@ -1035,36 +1038,34 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             at = hidden_accept_check_ms(peer, neg)
             past = escrow is not None and at is not None and at <= peer.clock()
             state = shown_state(peer, neg)
-            lapsed = at is not None and state == "EXPIRED"
-            expired = at is None and state == "EXPIRED"
+            lapsed = at is not None and state == State.EXPIRED.value
             # The answer to our bonded offer shown to its escrow (ESC-013 (a)) and not taken there: E's
             # answer is whoever answered's choice (its Mandate alone takes nothing), and E, never shown the
             # answer, still witnesses an Accept of the offer -- REJECTED or lapsed in our view or not.
             unshown = _answer_not_taken(peer, neg) if at is None else ""
-            why = unshown or _not_done(peer, neg) or _cut_back_owed(peer, neg)
+            why = unshown or _withdraw_owed(peer, neg) or _not_done(peer, neg) or _cut_back_owed(peer, neg)
             if past and not lapsed:
                 why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
             out.write(f"{short_id}  {state}\n")
             _say_withdraw_final(peer, neg)
-            if lapsed:
-                print(f"a2a-coop: {short_id} expired unanswered (none at its escrow)", file=sys.stderr)
-            elif expired:
-                body = neg.outstanding.body
-                print(
-                    f"a2a-coop: {short_id} expired: the outstanding {body} lapsed unanswered", file=sys.stderr
-                )
+            if state == State.EXPIRED.value:
+                _say_expired(peer, neg)
             elif why:
                 not_done += 1
                 print(f"a2a-coop: {short_id} did not finish: {why}", file=sys.stderr)
                 if (held := _held_under_revocable_terms(peer, neg)) is not None:  # as `offer` says it
                     print(f"a2a-coop: {short_id} {held}", file=sys.stderr)
-        for neg in out_of_reach:
-            out.write(f"{neg.id.hex()[:12]}  {neg.state.value}\n")
+        for neg in out_of_reach:  # each said as `status` shows it: one that lapsed is finished
+            short_id, state = neg.id.hex()[:12], shown_state(peer, neg)
+            out.write(f"{short_id}  {state}\n")
+            if state == State.EXPIRED.value:
+                _say_expired(peer, neg)
+                continue
+            not_done += 1
             print(
-                f"a2a-coop: {neg.id.hex()[:12]} not carried on (the peer is out of reach): {unfinished(neg)}",
+                f"a2a-coop: {short_id} not carried on (the peer is out of reach): {unfinished(neg)}",
                 file=sys.stderr,
             )
-        not_done += len(out_of_reach)
     return EXIT_UNFINISHED if not_done else EXIT_OK
 
 
@@ -1073,16 +1074,26 @@ def shown_state(peer: Peer, neg: Negotiation) -> str:
     its own, once nothing either side signs can move it -- our unanswered bonded offer past its bonding
     cutoff, on its escrow's signed word that it took no answer (ESC-013 (i), recorded); or the
     counterparty's offer, or ours naming no escrow, lapsed unanswered (NEG-007, :func:`bargaining_lapsed`)
-    while neither our Accept cut back nor the answer to our bonded offer is owed to an escrow -- else the
+    while nothing of it is owed to an escrow: our Accept cut back, the answer to our bonded offer, our
+    Withdraw of a cut-off Counter (status showed EXPIRED beside that Withdraw owed, resume32) -- else the
     state our view holds. One function, so the two commands never disagree (status listed COUNTERED what
     resume called EXPIRED, resume31)."""
     at = hidden_accept_check_ms(peer, neg)
     if at is not None:
         lapsed = at <= peer.clock() and peer.asked_at_escrow(neg.id)
     else:
-        owed = _cut_back_owed(peer, neg) or _answer_not_taken(peer, neg)
+        owed = _cut_back_owed(peer, neg) or _answer_not_taken(peer, neg) or _withdraw_owed(peer, neg)
         lapsed = not owed and bargaining_lapsed(peer, neg)
     return "EXPIRED" if lapsed else neg.state.value
+
+
+def _say_expired(peer: Peer, neg: Negotiation) -> None:
+    """Why `resume` counts ``neg``, shown EXPIRED (:func:`shown_state`), finished."""
+    if hidden_accept_check_ms(peer, neg) is not None:
+        why = "expired unanswered (none at its escrow)"
+    else:
+        why = f"expired: the outstanding {neg.outstanding.body} lapsed unanswered"
+    print(f"a2a-coop: {neg.id.hex()[:12]} {why}", file=sys.stderr)
 
 
 def _owes_the_escrow(peer: Peer, neg: Negotiation) -> bool:
@@ -1110,8 +1121,8 @@ def _still_owed(peer: Peer, neg: Negotiation) -> str:
     binds, ESC-012), or our Accept a lower answer cut back while its escrow may still witness it (the
     counterparty can show it there alone, NEG-024). Each keeps the run unfinished, whatever became of the
     other steps."""
-    if peer.cut_off_counter(neg.id) is not None:
-        return "our Withdraw of a cut-off Counter not taken yet"
+    if why := _withdraw_owed(peer, neg):
+        return why
     if bonded_offer_to_show(peer, neg) is not None:
         return "the answer to our bonded offer not taken by its escrow yet"
     return _cut_back_owed(peer, neg) or _not_witnessed(peer, neg)
@@ -1136,6 +1147,14 @@ def _not_witnessed(peer: Peer, neg: Negotiation) -> str:
         f"{len(owed)} delivery(ies) of ours not witnessed by the escrow yet (no Stamp of it by the escrow's"
         f" key: run `a2a-coop resume` before {until} to give it again)"
     )
+
+
+def _withdraw_owed(peer: Peer, neg: Negotiation) -> str:
+    """Why ``neg`` is not finished for our bonded Counter a lower answer cut off the line while its escrow
+    has not taken our Withdraw of it and claims under it can still come (NEG-024 (a)), or ""."""
+    if peer.cut_off_counter(neg.id) is not None:
+        return "our Withdraw of a cut-off Counter not taken yet"
+    return ""
 
 
 def _answer_not_taken(peer: Peer, neg: Negotiation) -> str:
