@@ -1080,6 +1080,11 @@ class Peer:
                     self.verifier.settle()  # the copies in memory of the rows now durable: dropped
                     self._convicting = {k: t for k, t in self._convicting.items() if not t.done}
 
+    @property
+    def negotiations_asked(self) -> frozenset[bytes]:
+        """The negotiations whose escrow we asked past our offers' cutoff (:meth:`asked_escrow`): a copy."""
+        return frozenset(self._asked_at_escrow)
+
     def _stage_evidence(self, write: Callable[[Journal], Any], issuer: str, *, reranks: bool = True) -> Any:
         """``write``, evidence against ``issuer``, staged on our journal while this thread handles a request,
         its ticket; else None: the caller writes at once.
