@@ -801,9 +801,11 @@ class Peer:
         self._evidence: tuple[int, list[Any]] | None = None
         # ATT-013 (e): the keys whose first fork proof's write is staged and not known durable: issuer ->
         # its ticket (until then, evidence against the key is waited for); and the oldest write of
-        # evidence that only re-ranks, staged and not waited for: (our clock when staged, its ticket).
+        # evidence that only re-ranks, staged and not waited for: (our clock when staged, its ticket), with
+        # the latest such write (waiting for it commits every one staged before it).
         self._convicting: dict[str, Any] = {}
         self._reranked: tuple[int, Any] | None = None
+        self._reranked_last: Any = None
         # Bounded memory: what to forget once the commit holding it is durable. ``_finished`` collects
         # it while a request is handled; ``_forgettable`` pairs it with that request's ticket.
         self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
@@ -1102,6 +1104,7 @@ class Peer:
             return None
         ticket = write(journal)
         if reranks and self._convicted_durably(issuer):
+            self._reranked_last = ticket
             now, oldest = self.clock(), self._reranked
             if oldest is None or oldest[1].done:
                 self._reranked = (now, ticket)
@@ -1127,10 +1130,10 @@ class Peer:
 
     def flush_evidence(self) -> None:
         """Make durable the evidence staged and not waited for (ATT-013 (e)): at close."""
-        journal, oldest = self.journal, self._reranked
-        self._reranked = None
-        if oldest is not None and isinstance(journal, Journal):
-            journal.wait(oldest[1])  # the commit takes every write staged with or before it
+        journal, last = self.journal, self._reranked_last
+        self._reranked = self._reranked_last = None
+        if last is not None and isinstance(journal, Journal):
+            journal.wait(last)  # the commit takes every write staged with or before it
             with self.lock:
                 self.verifier.settle()
 
