@@ -523,6 +523,9 @@ def test_two_refused_answers_across_a_restart_are_still_an_answer_proof(tmp_path
     proof = peer.verifier.forks[alice.did]
     assert {proof.first, proof.second} == {answers[0].envelope, answers[1].envelope}
     assert peer.reputation.score(alice.did).faulty
+    # The Reject only re-ranks the proof against her, convicted durably already: it lands with the next
+    # commit (ATT-013 (e), proof32), here the flush a node's close makes.
+    peer.flush_evidence()
     assert not peer.verifier._refused_aside  # the journal took them: no set-aside answer stays in memory
     journal.close()
 

@@ -70,12 +70,15 @@ def flood(tmp_path: Path) -> Iterator[Flood]:
 
 
 @pytest.mark.req("ATT-022", "ATT-013")
-def test_a_flood_of_refused_answers_commits_once_each_and_never_under_the_peer_lock(
+def test_a_flood_of_refused_answers_commits_what_convicts_and_never_under_the_peer_lock(
     flood: Flood,
 ) -> None:
-    """Forty refused answers of one key: forty commits, none begun under the peer's lock (proof30's code:
-    79, all under it -- the book's row, then the proof, each alone). Each refusal is told only once its row
-    and the proof are durable: the journal holds them when ``exchange`` raises."""
+    """Forty refused answers of one key, each dated a ms before the last: none of the commits begun under
+    the peer's lock (proof30's code: 79, all under it). The refusals that change what the journal convicts
+    with are told only once durable -- her first answer's row, then the pair's row and the proof --; the
+    other 38 only re-rank the proof against a key convicted durably (ATT-013 (e)), and on a clock that does
+    not move they wait for no commit: two commits for forty (proof31: forty). The journal holds the pair
+    throughout; the last ranking lands with the next commit (here: the close's flush)."""
     alice, peer, journal, offer, answers = flood
     commits = _Commits(journal, peer)
     nid = offer.negotiation_id
@@ -84,13 +87,23 @@ def test_a_flood_of_refused_answers_commits_once_each_and_never_under_the_peer_l
             peer.exchange(answer.envelope, [])
         assert refused.value.code == "ILLEGAL_TRANSITION"
         (_, row), *_ = journal.forgotten_since(_BOOK, nid, until=nid)
-        assert answer.envelope in row  # the earliest: one of her three, durable before the refusal
+        assert answers[0].envelope in row  # her first answer: durable before its refusal was told
         if i:
-            proof = peer.verifier.forks[alice.did]
-            assert journal.get_meta(f"{META_FORKS}/{alice.did}")[:2] == [proof.first, proof.second]
+            assert answers[1].envelope in row  # the pair that convicts her, durable from the second on
+            durable = journal.get_meta(f"{META_FORKS}/{alice.did}")[:2]
+            assert set(durable) == {answers[0].envelope, answers[1].envelope}
     assert commits.under_lock == 0
-    assert commits.total == len(answers)
+    assert commits.total == 2
+    assert len(journal._staged) == 2  # her row and her proof, each rewritten in place: not one per refusal
     assert peer.reputation.score(alice.did).faulty
+    peer.flush_evidence()
+    assert commits.total == 3
+    proof = peer.verifier.forks[alice.did]
+    assert {proof.first, proof.second} == {answers[-1].envelope, answers[-2].envelope}  # the best pair
+    assert journal.get_meta(f"{META_FORKS}/{alice.did}")[:2] == [proof.first, proof.second]
+    (_, row), *_ = journal.forgotten_since(_BOOK, nid, until=nid)
+    assert answers[-1].envelope in row and answers[-2].envelope in row
+    assert not peer.verifier._refused_aside  # durable now: no copy left in memory
 
 
 @pytest.mark.req("ATT-022", "ATT-013")

@@ -21,7 +21,6 @@ from test_attack10 import CAR, _car, _car_market
 from test_attack11 import CountersWithTheCar
 from test_hidden_accept import Market
 
-from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
@@ -49,23 +48,17 @@ def guard_held(node: PeerNode, mandate: bytes, probes: list[VerifiedStatement]) 
     now = peer.clock()
     times = [now, now + 60_000, now + HOUR_MS, now + 2 * HOUR_MS, now + 30 * 24 * HOUR_MS]
     exp = v.exposure.exposure(mandate)
-    refused = []
-    for probe in probes:  # NEG-020 asked of statements never shown to the node (they change nothing held)
-        try:
-            v._check_exclusive_held(probe, now)
-            refused.append(None)
-        except CoopError as exc:
-            refused.append(exc.code)
+    # NEG-020 asked of statements never shown to the node (asking drops the entries of keys no offer holds)
+    refused = [v.guard_refuses(probe, now) for probe in probes]
+    holds = v.guard_holds(now)
     return {
-        "exclusive (NEG-020)": {
-            key: {d: h for d, h in held.items() if h[3] >= now} for key, held in v._own_exclusive.items()
-        },
+        "exclusive (NEG-020)": holds.exclusive,
         "refused (NEG-020)": refused,
         "outstanding (MND-010)": [exp.outstanding(t, dated_starts=False) for t in times],
         "committed (MND-009)": [exp.committed(exp.period_of(t), t, dated_starts=False) for t in times],
-        "cut-off counted (4.5)": dict(v._cut_off_counted),
-        "answers not taken (4.5)": dict(v._exposed_answers),
-        "asked (META_ASKED)": set(peer._asked_at_escrow),
+        "cut-off counted (4.5)": holds.cut_off_counted,
+        "answers not taken (4.5)": holds.answers_not_taken,
+        "asked (META_ASKED)": peer.negotiations_asked,
     }
 
 
@@ -145,38 +138,38 @@ def cut_off_counter(m: Market, node: PeerNode, **_: Any) -> list[bytes]:
     (ours,) = node.peer.on_replies([*m.mallory.setup, theirs.envelope])
     assert ours.body == "counter" and proposal_of(ours).terms.escrow == m.escrow.did
     node.peer.on_replies([kept.envelope])
-    assert ours.digest in node.peer.verifier._cut_off_counted
+    assert ours.digest in node.peer.verifier.guard_holds(m.clock.now_ms).cut_off_counted
     return [offer.envelope, theirs.envelope, ours.envelope]
 
 
 def cut_off_counter_past_cutoff(m: Market, node: PeerNode, **kw: Any) -> None:
     """As above, past the Counter's cutoff, asked with no word of E1's naming it (the key stays held)."""
     cut_off_counter(m, node)
-    (ours,) = node.peer.verifier._cut_off_counted
+    ((ours, (_, _, nid)),) = node.peer.verifier.guard_holds(m.clock.now_ms).cut_off_counted.items()
     m.clock.now_ms = _past_cutoff(node.peer.verifier.statements[ours]) + 60_001
-    nid = node.peer.verifier._cut_off_counted[ours][2]
     node.peer.asked_escrow(nid, m.escrow.did, past_cutoff=True)
 
 
 def cut_off_counter_vouched(m: Market, node: PeerNode, **_: Any) -> None:
     """As above, past its cutoff, E1's word names it (ESC-013 (i)): the car is free."""
     cut_off_counter(m, node)
-    (ours,) = node.peer.verifier._cut_off_counted
+    ((ours, (_, _, nid)),) = node.peer.verifier.guard_holds(m.clock.now_ms).cut_off_counted.items()
     m.clock.now_ms = _past_cutoff(node.peer.verifier.statements[ours]) + 60_001
-    nid = node.peer.verifier._cut_off_counted[ours][2]
     node.peer.asked_escrow(nid, m.escrow.did, past_cutoff=True, vouched={ours: m.clock.now_ms})
-    assert not node.peer.verifier._cut_off_counted
+    assert not node.peer.verifier.guard_holds(m.clock.now_ms).cut_off_counted
 
 
 def cut_off_counter_withdrawn(m: Market, node: PeerNode, *, carol: Party, e2: Any) -> None:
     """As above, his Withdraw of the Counter (NEG-024 (a)) taken by E1: the car is free."""
     line = cut_off_counter(m, node)
-    (ours,) = node.peer.verifier._cut_off_counted
-    closing = node.peer.withdraw_cut_off(node.peer.verifier._cut_off_counted[ours][2])
+    ((_, (_, _, nid)),) = node.peer.verifier.guard_holds(m.clock.now_ms).cut_off_counted.items()
+    closing = node.peer.withdraw_cut_off(nid)
     assert closing is not None
     context = [*node.peer.send_context(), *m.mallory.setup]
     node.peer.on_replies(m.escrow.submit([*context, *line, closing[1].envelope]))
-    node.peer.verifier._check_exclusive_held(carol_offer(m, carol, e2.did), m.clock.now_ms)  # free at E2
+    assert (
+        node.peer.verifier.guard_refuses(carol_offer(m, carol, e2.did), m.clock.now_ms) is None
+    )  # free at E2
 
 
 def asked_twice(m: Market, node: PeerNode, **_: Any) -> None:
@@ -184,13 +177,13 @@ def asked_twice(m: Market, node: PeerNode, **_: Any) -> None:
     word naming his Offer the first time, his Counter the second: each ask frees one."""
     answered_cut_off(m, node)
     peer = node.peer
-    (nid,) = {h[0] for h in peer.verifier._own_exclusive[CAR].values()}
+    (nid,) = {h[0] for h in peer.verifier.guard_holds(m.clock.now_ms).exclusive[CAR].values()}
     ours = [o for o in peer.negotiation(nid).offers if o.issuer == peer.did]
     assert len(ours) == 2
     m.clock.now_ms = max(_past_cutoff(o) for o in ours) + 60_001
     for offer in ours:
         peer.asked_escrow(nid, m.escrow.did, past_cutoff=True, vouched={offer.digest: m.clock.now_ms})
-    assert CAR not in peer.verifier._own_exclusive
+    assert CAR not in peer.verifier.guard_holds(m.clock.now_ms).exclusive
 
 
 # name -> (scenario, whether the car is held after it: Bob's guard refuses it to Carol at E2)

@@ -680,6 +680,10 @@ class Negotiation:
     # was asked for with ``newly``. None: none asked. A class default (a copy kept displaced, or one derived
     # again, starts with none: every one below is returned again).
     _displaced_asked: dict[tuple[bytes, str], tuple[int, int, bytes]] | None = None
+    # Of a copy kept displaced: formed on a line a witnessed Accept cut off (:meth:`cut_off_line`), not
+    # this negotiation's contract displaced -- dropped once a lower answer of its key takes its place
+    # there (:meth:`_drop_displaced_above`). A class default.
+    formed_off_line: bool = False
     # The Reject that closed the line, kept for NEG-021 (a lower answer of its issuer to the same offer
     # takes its place). None: none. A class default: set on a Reject alone, and a negotiation pickled
     # before it existed reads None.
@@ -812,8 +816,8 @@ class Negotiation:
             self._keep_off_line([vs])
             if self.continues_branch(vs):
                 tip, self.branch = self.branch, vs if vs.body == "counter" else None
-                if vs.body == "accept" and tip is not None:
-                    self._keep_displaced(Contract(tip, vs, proposal_of(tip)), tip)
+                if vs.body == "accept" and tip is not None:  # formed on the cut-off line
+                    self._keep_displaced(Contract(tip, vs, proposal_of(tip)), tip).formed_off_line = True
             else:
                 self.apply_to_displaced(vs)
             return self.state
@@ -1093,8 +1097,9 @@ class Negotiation:
             if answer is None or refused(answer, tip):
                 break
             line.append(answer)
+            self._drop_displaced_above(tip, answer)
             if answer.body == "accept" and answer.digest not in (self.displaced or {}):
-                self._keep_displaced(Contract(tip, answer, proposal_of(tip)), tip)
+                self._keep_displaced(Contract(tip, answer, proposal_of(tip)), tip).formed_off_line = True
                 self._apply_held_to_displaced(answer, held.answering)
             tip = answer if answer.body == "counter" else None
         self.branch = tip
@@ -1217,7 +1222,7 @@ class Negotiation:
         self.state = _ACCEPTED
         self.history.append((before, _WITNESSED_ACCEPT, _ACCEPTED, accept.digest))
 
-    def _keep_displaced(self, contract: Contract, outstanding: VerifiedStatement) -> None:
+    def _keep_displaced(self, contract: Contract, outstanding: VerifiedStatement) -> Negotiation:
         """Keep ``contract``, displaced, as this negotiation would stand with it (ACCEPTED, or the state it
         reached): a copy sharing its statements, which the contract's later statements move.
 
@@ -1250,6 +1255,7 @@ class Negotiation:
             self._displaced_by.update(dict.fromkeys(_held_by_contract(contract), key))
         if self._displaced_ranked is not None:  # else built when first asked
             _rank_displaced(self._displaced_ranked, contract)
+        return shadow
 
     def _moves_of(self, contract: Contract) -> list[tuple[State, Event, State, bytes]]:
         """The moves of :attr:`history` from the one that formed ``contract``, this negotiation's contract,
@@ -1317,6 +1323,25 @@ class Negotiation:
             if index.get(digest) == key:
                 del index[digest]
 
+    def _drop_displaced_above(self, offer: VerifiedStatement, answer: VerifiedStatement) -> None:
+        """Keep no more the contracts formed on the cut-off line (:attr:`formed_off_line`) of Accepts of
+        ``offer`` (naming no escrow) by ``answer``'s issuer higher in its chain than ``answer``, the line's
+        answer to ``offer`` now: each was the line's answer until a lower answer of its key took its place
+        (NEG-021), and counts nowhere since (the recount, section 4.5) -- a view that held the lower answer
+        first never formed it (proof32: a key's n Accepts of a cut-off Counter in reverse chain order kept
+        n copies; now one). Not this negotiation's own contract displaced (cut back, NEG-021 (a)): that one
+        bound, and its statements move it (MND-023)."""
+        displaced = self.displaced
+        if not displaced or proposal_of(offer).terms.escrow:
+            return
+        of_key = self._ranked_displaced().get((offer.digest, answer.issuer))
+        if not of_key:
+            return
+        at = bisect.bisect_right(of_key, (chain_place(answer), b"\xff" * 64))
+        for _, key in of_key[at:]:
+            if displaced[key].formed_off_line:
+                self.drop_displaced(key)
+
     def displaced_below(
         self, offer: bytes, answer: VerifiedStatement, *, newly: bool = False
     ) -> list[Negotiation]:
@@ -1327,12 +1352,7 @@ class Negotiation:
         displaced = self.displaced
         if not displaced:
             return []
-        ranked = self._displaced_ranked
-        if ranked is None:
-            ranked = self._displaced_ranked = {}
-            for shadow in displaced.values():
-                if shadow.contract is not None:
-                    _rank_displaced(ranked, shadow.contract)
+        ranked = self._ranked_displaced()
         group, place = (offer, answer.issuer), chain_place(answer)
         of_key = ranked.get(group, [])
         start = 0
@@ -1347,6 +1367,16 @@ class Negotiation:
             asked[group] = place
         below = of_key[start : bisect.bisect_left(of_key, (place,))]
         return [displaced[key] for _, key in below]
+
+    def _ranked_displaced(self) -> dict[tuple[bytes, str], list[tuple[tuple[int, int, bytes], bytes]]]:
+        """:attr:`_displaced_ranked`, built from :attr:`displaced` if it is not yet."""
+        ranked = self._displaced_ranked
+        if ranked is None:
+            ranked = self._displaced_ranked = {}
+            for shadow in (self.displaced or {}).values():
+                if shadow.contract is not None:
+                    _rank_displaced(ranked, shadow.contract)
+        return ranked
 
     def _displaced_index(self) -> dict[bytes, bytes]:
         """:attr:`_displaced_by`, built from :attr:`displaced` if it is not yet."""

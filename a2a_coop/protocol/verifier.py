@@ -137,6 +137,24 @@ class _MandateRecord:
     seq: int = 0
 
 
+@dataclass(frozen=True)
+class GuardHolds:
+    """What our guard holds at one time (:meth:`Verifier.guard_holds`): copies, read-only, that a restart
+    must give back the same.
+
+    exclusive: exclusive_key -> offer digest -> (negotiation id, escrow, expires_at_ms, held until) of our
+        Offers and Counters holding the key then (NEG-020), for each key the guard keeps an entry of.
+    cut_off_counted: our bonded Counters a lower answer cut off the line, still counted -> (escrow, mandate
+        digest, negotiation id) (NEG-021 (d), section 4.5).
+    answers_not_taken: answers to our bonded offers their escrow has not taken -> (escrow, mandate digest,
+        offer digest, negotiation id) (section 4.5).
+    """
+
+    exclusive: dict[bytes, dict[bytes, tuple[bytes, str, int, int]]]
+    cut_off_counted: dict[bytes, tuple[str, bytes, bytes]]
+    answers_not_taken: dict[bytes, tuple[str, bytes, bytes, bytes]]
+
+
 def last_ruling_ms(proposal: trade_pb2.Offer) -> int:
     """ESC-020, MND-020: the last time the escrow of a contract of ``proposal`` may have to sign about it --
     the Ruling of a claim on its last item stamped at the end of that item's claim window (CMT-005), due a
@@ -2660,6 +2678,26 @@ class Verifier:
             dated_starts=not ours,
             booked=booked,
         )
+
+    def guard_holds(self, now_ms: int) -> GuardHolds:
+        """What our guard holds at ``now_ms``, copied: reading it changes nothing."""
+        # Each key we keep an entry for, with the offers still holding it (none: kept, to be dropped).
+        exclusive = {
+            key: {d: h for d, h in held.items() if h[3] >= now_ms}
+            for key, held in self._own_exclusive.items()
+        }
+        return GuardHolds(exclusive, dict(self._cut_off_counted), dict(self._exposed_answers))
+
+    def guard_refuses(self, vs: VerifiedStatement, now_ms: int) -> str | None:
+        """The code our guard would refuse ``vs`` (an Offer or Counter of ours) with at ``now_ms`` for an
+        exclusive_key still held (NEG-020), else None. Asked of a statement not taken, it changes nothing
+        but what asking always drops: the holds of the key past their time, and the key's entry if none is
+        left (:meth:`guard_holds` reads it after)."""
+        try:
+            self._check_exclusive_held(vs, now_ms)
+        except CoopError as exc:
+            return exc.code
+        return None
 
     def _check_exclusive_held(self, vs: VerifiedStatement, now_ms: int | None = None) -> None:
         """NEG-020, our guard only: ``vs``, an Offer or Counter of ours carrying an exclusive_key, is

@@ -101,7 +101,9 @@ class EvidenceVerifier(Verifier):
         # proof came at the bound, for as long as they stay there (then count_against_bound).
         self.spared: set[str] = set()
         self.forks_changed = 0  # proofs kept or dropped so far: a view computed from them is stale
-        self.on_fork: Callable[[str, ForkProof], None] | None = None  # told of each new one (to persist it)
+        # Told of each proof kept (to persist it): the key, the proof, whether it replaces one held against
+        # that key (ATT-013 (c)'s rank) -- the key convicted already.
+        self.on_fork: Callable[[str, ForkProof, bool], None] | None = None
         # key -> the bond value escrows locked for it in contracts with us (its own bonds; for an escrow,
         # every bond it locked in ours; a party's principals get their agent's): what gossip ranks by.
         self.bonded_with: dict[str, int] = {}
@@ -116,12 +118,14 @@ class EvidenceVerifier(Verifier):
         # The negotiations in memory whose set-aside refused answers a taken answer looked for already, none
         # found: one read per negotiation brought back (a forgetting, a start), not one per answer.
         self._aside_read: set[bytes] = set()
-        # Stages rows of the archive's book for its next group commit, or returns None to have them written
-        # at once (a Peer sets it while it handles a request: :meth:`_set_aside` says why that is safe).
-        self.stage_rows: Callable[[Sequence[Row]], Staged | None] | None = None
+        # Stages rows of the archive's book, refused answers of the key named, for its next group commit,
+        # or returns None to have them written at once (a Peer sets it while it handles a request:
+        # :meth:`_set_aside` says why that is safe).
+        self.stage_rows: Callable[[Sequence[Row], str], Staged | None] | None = None
         # The rows staged and not known durable yet, with the in-memory copy that stands for each until
-        # then: (the write, negotiation id, (key, statement answered), the envelopes set aside).
-        self._unsynced: list[tuple[Staged, bytes, tuple[str, bytes], list[bytes]]] = []
+        # then: (negotiation id, (key, statement answered)) -> (the write, the envelopes set aside). One
+        # per row: a later write of it replaces the earlier (the journal writes the row once, proof32).
+        self._unsynced: dict[tuple[bytes, tuple[str, bytes]], tuple[Staged, list[bytes]]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         """As a snapshot pickles it (a2a_coop.runtime.snapshot): without the index of answers, which the
@@ -132,13 +136,13 @@ class EvidenceVerifier(Verifier):
         state["_aside_read"] = set()  # no index: the rows are looked for again
         # Rows still on their way to the disk are in the book once the snapshot is: it is written after
         # them, and the journal commits writes in the order they were staged. No copy of them in memory.
-        pending = {(nid, key): aside for _, nid, key, aside in self._unsynced}
+        pending = {row: aside for row, (_, aside) in self._unsynced.items()}
         state["_refused_aside"] = {
             nid: kept
             for nid, rows in self._refused_aside.items()
             if (kept := {k: a for k, a in rows.items() if pending.get((nid, k)) is not a})
         }
-        state["_unsynced"] = []
+        state["_unsynced"] = {}
         return state
 
     def accept_statement(
@@ -297,7 +301,8 @@ class EvidenceVerifier(Verifier):
         released and before it answers (the refusal included): a key flooding refused answers made each one
         an fsync under the lock, and every honest trade waited behind them (proof31). Its copy in memory
         stands for it meanwhile -- :meth:`_refused_of` reads it -- until :meth:`settle` drops it, the row
-        durable.
+        durable. A row that only re-ranks the proof against a key convicted durably the Peer does not wait
+        for (ATT-013 (e), proof32): it lands with a later commit, its copy standing for it until then.
         Nothing relies on the row before it is durable: whatever is durable or sent that pairs with it (a
         taken answer, a fork proof, our answer to the key) was staged after it, and the journal commits
         writes in the order they were staged, so it reaches the disk with or after the row; a crash before
@@ -310,7 +315,7 @@ class EvidenceVerifier(Verifier):
             issuer, statement = key
             rows = [(_REFUSED_BOOK, nid + statement + issuer.encode(), nid, _packed(aside))]
             try:
-                staged = self.stage_rows(rows) if self.stage_rows is not None else None
+                staged = self.stage_rows(rows, issuer) if self.stage_rows is not None else None
                 if staged is None:
                     archive.keep_forgotten(rows)
             except Exception:  # a local fault of the archive (one that only reads): kept in memory
@@ -319,17 +324,17 @@ class EvidenceVerifier(Verifier):
                 if staged is None:
                     return
                 self.settle()
-                self._unsynced.append((staged, nid, key, aside))
+                self._unsynced[nid, key] = (staged, aside)
         self._refused_aside.setdefault(nid, {})[key] = aside
 
     def settle(self) -> None:
         """Drop the copies in memory of the rows :attr:`stage_rows` staged that are durable now (those
         whose write failed stay, as where the archive could not take them: the Peer rebuilds its memory
         then), unless a later row of their key replaced them."""
-        unsynced = []
-        for staged, nid, key, aside in self._unsynced:
+        unsynced = {}
+        for (nid, key), (staged, aside) in self._unsynced.items():
             if not staged.done:
-                unsynced.append((staged, nid, key, aside))
+                unsynced[nid, key] = (staged, aside)
                 continue
             rows = self._refused_aside.get(nid)
             if staged.error is None and rows is not None and rows.get(key) is aside:
@@ -457,10 +462,11 @@ class EvidenceVerifier(Verifier):
         return True
 
     def _held(self, issuer: str, proof: ForkProof) -> None:
+        replaces = issuer in self.forks
         self.forks[issuer] = proof
         self.forks_changed += 1
         if self.on_fork is not None:
-            self.on_fork(issuer, proof)
+            self.on_fork(issuer, proof, replaces)
 
     def _credit_bond(self, lock: VerifiedStatement) -> None:
         """Credit a BondLock in a contract of ours to what gossip ranks by: the locking party and its

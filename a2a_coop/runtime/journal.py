@@ -110,7 +110,7 @@ import hashlib
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -574,6 +574,9 @@ class Journal:
         # Group commit (see stage/wait): writes staged in order, one leader committing at a time.
         self._group = threading.Condition(threading.Lock())
         self._staged: list[Ticket] = []
+        # The staged writes no commit took yet that a later write of the same slot replaces in place
+        # (:meth:`stage`'s ``slot``): slot -> its ticket.
+        self._slots: dict[Hashable, Ticket] = {}
         self._leading = False
         self._waiting = 0  # threads waiting for the leader's commit: none to wake, no notify (sequential)
         # One thread at a time on the connection (a transaction, or a read that must not see one open).
@@ -710,17 +713,28 @@ class Journal:
         the transaction may hold other threads' writes too, see :meth:`stage`)."""
         self.wait(self.stage(_bind(fn, args)))
 
-    def stage(self, fn: Callable[[sqlite3.Cursor], None]) -> Ticket:
+    def stage(self, fn: Callable[[sqlite3.Cursor], None], *, slot: Hashable | None = None) -> Ticket:
         """Queue the write ``fn(cursor)``; it commits, after every write staged before it, when some
         thread waits (:meth:`wait`) for it or for a later one. Does not block on the disk.
 
         Group commit: writes staged while a commit is on its way to the disk go to the next
         transaction together, one fsync for all of them. Nothing staged may leave the process before
         :meth:`wait` returns for it (write-ahead).
+
+        ``slot``: what the write overwrites (a meta key, a book's row). A write of a slot staged and not
+        yet taken by a commit is replaced in place by this one -- its ticket returned, waited for as
+        before -- so a row rewritten many times between two commits is written once (proof32): what is
+        staged after it commits with it or later, as before.
         """
-        ticket = Ticket(fn)
         with self._group:
+            held = self._slots.get(slot) if slot is not None else None
+            if held is not None:
+                held.fn = fn
+                return held
+            ticket = Ticket(fn)
             self._staged.append(ticket)
+            if slot is not None:
+                self._slots[slot] = ticket
         return ticket
 
     def stage_batch(
@@ -758,7 +772,7 @@ class Journal:
                         self._waiting -= 1
                     continue
                 self._leading = True
-                batch, self._staged = self._staged, []
+                batch, self._staged, self._slots = self._staged, [], {}
                 self._group.release()
                 try:
                     self._commit(batch)
@@ -1092,7 +1106,7 @@ class Journal:
         Raises:
             TypeError: msgpack cannot encode ``value`` (nothing is staged).
         """
-        return self.stage(_bind(_upsert_meta, (key, _pack(value))))
+        return self.stage(_bind(_upsert_meta, (key, _pack(value))), slot=("meta", key))
 
     def delete_meta(self, key: str) -> None:
         """Remove what :meth:`put_meta` stored under ``key`` (nothing if none), durably.
@@ -1136,7 +1150,7 @@ class Journal:
                 [(book, key, latest, position, record) for book, key, latest, record in rows],
             )
 
-        return self.stage(put)
+        return self.stage(put, slot=("forgotten", *((book, key) for book, key, _, _ in rows)))
 
     def drop_forgotten(self, after: int) -> None:
         """Delete the forgotten rows written at a position after ``after`` (0: all), durably: a peer

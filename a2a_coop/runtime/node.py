@@ -1087,6 +1087,7 @@ class PeerNode:
         if self.witness is not None:
             self.witness.close()
         try:
+            self.peer.flush_evidence()  # ATT-013 (e): re-ranking evidence not waited for yet
             self.peer.save_marks()  # RPC-016's revocation marks: a restart keeps them
         except JournalError:
             log.warning("peer: revocation marks not saved at close", exc_info=True)

@@ -137,6 +137,10 @@ DEFAULT_MAX_OPEN_TOTAL = 10_000
 NEWCOMER_SHARE = 0.75
 OPEN_REFUSAL_RETRY_MS = 1_000
 DEFAULT_REPLY_TTL_MS = 24 * 3600_000
+# ATT-013 (e): how long, on our clock, evidence that only re-ranks the proof against a key already
+# convicted durably (a refused answer's row, the better-ranked proof) may wait for a commit some other
+# request makes before a refusal waits for it: a crash loses at most that much re-ranking.
+RERANKED_EVIDENCE_MS = 1_000
 
 log = logging.getLogger(__name__)
 
@@ -795,6 +799,13 @@ class Peer:
         # While a request is handled (:meth:`_handling`): the thread handling it, and the evidence writes it
         # staged (refused answers set aside, fork proofs kept), waited for once our lock is released.
         self._evidence: tuple[int, list[Any]] | None = None
+        # ATT-013 (e): the keys whose first fork proof's write is staged and not known durable: issuer ->
+        # its ticket (until then, evidence against the key is waited for); and the oldest write of
+        # evidence that only re-ranks, staged and not waited for: (our clock when staged, its ticket), with
+        # the latest such write (waiting for it commits every one staged before it).
+        self._convicting: dict[str, Any] = {}
+        self._reranked: tuple[int, Any] | None = None
+        self._reranked_last: Any = None
         # Bounded memory: what to forget once the commit holding it is durable. ``_finished`` collects
         # it while a request is handled; ``_forgettable`` pairs it with that request's ticket.
         self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
@@ -1069,18 +1080,62 @@ class Peer:
                     self._durable(b"", ticket)
                 with self.lock:
                     self.verifier.settle()  # the copies in memory of the rows now durable: dropped
+                    self._convicting = {k: t for k, t in self._convicting.items() if not t.done}
 
-    def _stage_evidence(self, write: Callable[[Journal], Any]) -> Any:
-        """``write`` staged on our journal while this thread handles a request (:meth:`_handling` waits for
-        it), its ticket; else None: the caller writes at once."""
+    @property
+    def negotiations_asked(self) -> frozenset[bytes]:
+        """The negotiations whose escrow we asked past our offers' cutoff (:meth:`asked_escrow`): a copy."""
+        return frozenset(self._asked_at_escrow)
+
+    def _stage_evidence(self, write: Callable[[Journal], Any], issuer: str, *, reranks: bool = True) -> Any:
+        """``write``, evidence against ``issuer``, staged on our journal while this thread handles a request,
+        its ticket; else None: the caller writes at once.
+
+        Waited for by :meth:`_handling` (before the refusal is told) unless it only re-ranks (ATT-013 (e)):
+        ``issuer`` is convicted by a proof already durable and ``reranks`` (a proof replacing the one held,
+        a refused answer's row). That write joins the next commit another request waits for -- a row or
+        proof rewritten meanwhile is written once (:meth:`Journal.stage`'s slot) -- or the one a refusal
+        waits for once the oldest such write is :data:`RERANKED_EVIDENCE_MS` old on our clock: a key
+        flooding refused answers, each dated before the last (each a better pair), cost a commit each."""
         journal, handling = self.journal, self._evidence
         if handling is None or handling[0] != threading.get_ident():
             return None
         if not isinstance(journal, Journal) or not journal.writer:
             return None
         ticket = write(journal)
+        if reranks and self._convicted_durably(issuer):
+            self._reranked_last = ticket
+            now, oldest = self.clock(), self._reranked
+            if oldest is None or oldest[1].done:
+                self._reranked = (now, ticket)
+                return ticket
+            if now - oldest[0] < RERANKED_EVIDENCE_MS:
+                return ticket
+            self._reranked = None  # due: this refusal waits, and the commit takes the older ones with it
         handling[1].append(ticket)
         return ticket
+
+    def _convicted_durably(self, issuer: str) -> bool:
+        """Whether a fork proof against ``issuer`` is held and its record durable (the first proof's write,
+        if staged, done -- a later one replacing it leaves that record until it lands)."""
+        if issuer not in self.verifier.forks:
+            return False
+        ticket = self._convicting.get(issuer)
+        if ticket is None:
+            return True
+        if not ticket.done:
+            return False
+        del self._convicting[issuer]
+        return ticket.error is None
+
+    def flush_evidence(self) -> None:
+        """Make durable the evidence staged and not waited for (ATT-013 (e)): at close."""
+        journal, last = self.journal, self._reranked_last
+        self._reranked = self._reranked_last = None
+        if last is not None and isinstance(journal, Journal):
+            journal.wait(last)  # the commit takes every write staged with or before it
+            with self.lock:
+                self.verifier.settle()
 
     @staticmethod
     def _for_repeat(
@@ -3734,7 +3789,9 @@ class Peer:
                 shown = verify_statement(envelope)
                 verifier.shown_statements[shown.digest] = shown  # ATT-025
         verifier.on_fork = self._fork_seen
-        verifier.stage_rows = lambda rows: self._stage_evidence(lambda journal: journal.stage_forgotten(rows))
+        verifier.stage_rows = lambda rows, issuer: self._stage_evidence(
+            lambda journal: journal.stage_forgotten(rows), issuer
+        )
         verifier.on_bound = self._keep_binding
         verifier.deals_with = self.deals_with
         own = verifier.forks.get(self.key.did)
@@ -3786,14 +3843,20 @@ class Peer:
             if self.journal is not None:
                 self.journal.put_meta(f"{META_SHOWN}/{vs.digest.hex()}", vs.envelope)
 
-    def _fork_seen(self, issuer: str, proof: ForkProof) -> None:
+    def _fork_seen(self, issuer: str, proof: ForkProof, replaces: bool = False) -> None:
         """A fork proof is evidence forever (ATT-012): keep it across restarts; one against our own key
-        raises the alarm (ATT-017)."""
+        raises the alarm (ATT-017). ``replaces``: it replaces the one held against ``issuer`` (ATT-013
+        (c): a better-ranked one)."""
         if self.journal is not None:  # one row per forked issuer: a flood of forked keys writes each once
             spared = [1] if issuer in self.verifier.spared else []
             key, value = f"{META_FORKS}/{issuer}", [proof.first, proof.second, *spared]
-            if self._stage_evidence(lambda journal: journal.stage_meta(key, value)) is None:
+            ticket = self._stage_evidence(
+                lambda journal: journal.stage_meta(key, value), issuer, reranks=replaces
+            )
+            if ticket is None:
                 self.journal.put_meta(key, value)
+            elif not replaces:
+                self._convicting[issuer] = ticket  # the key's evidence is waited for until this lands
         if issuer == self.key.did and self.fork_alarm is None and self.alarm_on_own_fork:
             self.fork_alarm = ForkAlarm.raise_for(issuer, proof, self.clock(), self.journal)
 
