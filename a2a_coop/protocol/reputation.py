@@ -346,6 +346,31 @@ def faulty_of(
     return frozenset(out)
 
 
+def conviction_stamps(
+    verifier: Verifier, key: str, proof: ForkProof, trusted: Collection[str] | None = None
+) -> dict[str, list[str]]:
+    """ATT-013 (d) made visible: each key and principal ``proof`` against ``key`` convicts (:func:`convicted`)
+    with the escrows whose Stamps its conviction rests on, sorted -- for a principal that revoked ``key``,
+    the witnessing escrow of each of the proof's statements its revocation reaches (the Stamp that witnessed
+    the statement first keeps the revocation from disowning it, KEY-009); none for the key itself or a
+    principal that revoked nothing (the proof alone convicts them). Who chose that escrow: whoever signed
+    the statement with ``key`` -- after the theft, the thief -- so a view reading every escrow's Stamps
+    shows the operator which ones it relied on."""
+    reached: list[VerifiedStatement] | None = None
+    out: dict[str, list[str]] = {}
+    revokers = {r.issuer for r in verifier.revocations_of.get(key, ())}
+    for subject in sorted(convicted(verifier, key, proof, trusted)):
+        escrows: set[str] = set()
+        if subject != key and subject in revokers:
+            reached = proof_statements(proof) if reached is None else reached
+            # trusting no escrow, a reaching revocation spares: what the conviction needed a Stamp for
+            escrows = {
+                verifier.witnessing_escrow(vs) for vs in reached if verifier.revoked_by(vs, subject, ())
+            }
+        out[subject] = sorted(escrows)
+    return out
+
+
 # --- the evidence a rating rests on ----------------------------------------------------------------
 
 
