@@ -356,18 +356,13 @@ def conviction_stamps(
     principal that revoked nothing (the proof alone convicts them). Who chose that escrow: whoever signed
     the statement with ``key`` -- after the theft, the thief -- so a view reading every escrow's Stamps
     shows the operator which ones it relied on."""
-    reached: list[VerifiedStatement] | None = None
+    revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} - {key}
+    statements = proof_statements(proof) if revokers else ()  # two signature checks, only then
     out: dict[str, list[str]] = {}
-    revokers = {r.issuer for r in verifier.revocations_of.get(key, ())}
     for subject in sorted(convicted(verifier, key, proof, trusted)):
-        escrows: set[str] = set()
-        if subject != key and subject in revokers:
-            reached = proof_statements(proof) if reached is None else reached
-            # trusting no escrow, a reaching revocation spares: what the conviction needed a Stamp for
-            escrows = {
-                verifier.witnessing_escrow(vs) for vs in reached if verifier.revoked_by(vs, subject, ())
-            }
-        out[subject] = sorted(escrows)
+        # Trusting no escrow, a revocation reaching a statement spares: what the conviction needs a Stamp of
+        needed = [vs for vs in statements if subject in revokers and verifier.revoked_by(vs, subject, ())]
+        out[subject] = sorted({verifier.witnessing_escrow(vs) for vs in needed})
     return out
 
 
