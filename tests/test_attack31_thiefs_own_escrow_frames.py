@@ -154,3 +154,59 @@ def test_verify_convicts_the_principal_only_by_the_escrows_it_is_told_to_trust(
     code, _, err = run_cli(capsys, "verify", plain, "--trust-escrow", listed)
     assert code == 2
     one_line_error(err, str(listed), "'not-a-key' is not a did:key")
+
+
+@pytest.mark.req("ATT-013")
+def test_verify_applies_a_transcripts_trusted_escrows_only_when_its_operator_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify32: a transcript's ``trusted_escrows`` is its presenter's choice -- the thief's presenter states
+    an escrow other than M, and the set, applied by default, spared P. Expect the default view to read every
+    escrow's Stamps whatever the transcript states (P convicted), the stated set shown and applied only with
+    ``--trust-stated``, and each conviction to name the escrows whose Stamps it rests on: P's on M's, K's on
+    the proof alone -- in JSON, and in text with a hint when the operator named no escrow."""
+    alice, m, envelopes = thiefs_escrow_transcript()
+    k, p = alice.did, alice.principal.did
+    other = Party("another escrow", FixedClock()).did
+    doc = {"envelopes": [envelope_to_json(e) for e in envelopes]}
+    sparing, elsewhere = tmp_path / "sparing.json", tmp_path / "elsewhere.json"
+    sparing.write_text(json.dumps({**doc, "trusted_escrows": [other]}))
+    elsewhere.write_text(json.dumps({**doc, "trusted_escrows": [m, other]}))
+
+    def report(*argv: str | Path) -> dict[str, object]:
+        code, out, err = run_cli(capsys, "verify", "--json", *argv)
+        assert code == 1 and not err, err
+        return json.loads(out)["transcript"]  # type: ignore[no-any-return]
+
+    shown = report(sparing)
+    assert (
+        shown["faulty"] == sorted([k, p]) and shown["trusted_escrows"] is None and shown["trusted_by"] is None
+    )
+    assert shown["stated_trusted_escrows"] == [[other]]
+    assert sorted(shown["convictions"], key=lambda c: c["subject"]) == sorted(  # type: ignore[arg-type]
+        [
+            {"subject": k, "proof_against": k, "stamps_of": []},
+            {"subject": p, "proof_against": k, "stamps_of": [m]},
+        ],
+        key=lambda c: c["subject"],
+    )
+    applied = report(sparing, "--trust-stated")
+    assert applied["faulty"] == [k] and applied["trusted_by"] == "transcript"
+    assert applied["trusted_escrows"] == [other]
+    mine = report(sparing, "--trust-escrow", m)
+    assert mine["faulty"] == sorted([k, p]) and mine["trusted_by"] == "operator"
+    assert report(sparing, elsewhere)["faulty"] == sorted([k, p])  # two stated sets: neither applied
+    code, out, err = run_cli(capsys, "verify", sparing)
+    assert code == 1 and "not applied" in out and other in out, out
+    assert f"{p}: the proof against" in out and f"the Stamps of {m} (not named by you" in out, out
+    code, out, err = run_cli(capsys, "verify", sparing, "--trust-escrow", m)
+    assert f"the Stamps of {m}\n" in out and "not named by you" not in out, out
+    for argv, said in [
+        ((sparing, "--trust-stated", "--trust-escrow", m), "--trust-escrow names yours"),
+        ((tmp_path / "plain.json", "--trust-stated"), "no transcript states trusted_escrows"),
+        ((sparing, elsewhere, "--trust-stated"), "different trusted_escrows"),
+    ]:
+        (tmp_path / "plain.json").write_text(json.dumps(doc))
+        code, _, err = run_cli(capsys, "verify", *argv)
+        assert code == 2, err
+        one_line_error(err, said)

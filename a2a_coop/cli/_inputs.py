@@ -69,8 +69,8 @@ class Inputs:
     non_proof_files: list[tuple[str, list[NonProof]]] = field(default_factory=list)
     now_ms: set[int] = field(default_factory=set)
     complete: bool = False
-    # The escrows the transcripts say their view trusts (ATT-013 (d)), each distinct set once; none stated:
-    # every escrow's Stamps count. ``verify --trust-escrow`` overrides them.
+    # The escrows the transcripts say their view trusts (ATT-013 (d)), each distinct set once: their
+    # presenter's choice, shown by ``verify`` and applied only with ``--trust-stated``.
     trusted_escrows: list[frozenset[str]] = field(default_factory=list)
 
 
@@ -162,8 +162,6 @@ def load(paths: Sequence[str]) -> Inputs:
             )
     if len(out.now_ms) > 1:
         raise UsageError("transcripts name different now_ms; pass --at to choose one")
-    if len(out.trusted_escrows) > 1:
-        raise UsageError("transcripts name different trusted_escrows; pass --trust-escrow to choose them")
     return out
 
 

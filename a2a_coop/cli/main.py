@@ -997,7 +997,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY",
         help="an escrow this view trusts (repeatable): a did:key, or a file of them, one a line. A fork's "
         "principal that revoked the key is convicted only by the Stamps of a trusted escrow (ATT-013 (d)); "
-        "default: the transcript's trusted_escrows, else every escrow",
+        "default: every escrow (each conviction names the escrows whose Stamps it rests on)",
+    )
+    p.add_argument(
+        "--trust-stated",
+        action="store_true",
+        help="trust the escrows the transcript's trusted_escrows names -- its presenter's choice, which "
+        "a narrower set turns to sparing: by default it is shown, not applied",
     )
     p.add_argument("--json", action="store_true", help="print one JSON report")
     p.set_defaults(func=_offline("cmd_verify"))

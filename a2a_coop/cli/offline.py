@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
@@ -69,14 +70,14 @@ def _statement_json(item: Item, vs: VerifiedStatement) -> dict[str, Any]:
     }
 
 
-def _transcript_report(
-    inputs: Inputs, now_ms: int | None, complete: bool, trusted: frozenset[str] | None
-) -> dict[str, Any]:
+def _transcript_report(inputs: Inputs, now_ms: int | None, complete: bool, trust: _Trust) -> dict[str, Any]:
     """Verify every envelope, in order, with one view of evidence; stop at the first failure. The fork and
     answer proofs it holds then (ATT-012, ATT-022: a refused fork too) are reported, each key they convict
     (ATT-013) by its proof's two digests, and every key and principal they convict in that view, reading
-    "witnessed before" only from the ``trusted`` escrows' Stamps (ATT-013 (d); None: every escrow's)."""
-    from a2a_coop.protocol.reputation import faulty_of
+    "witnessed before" only from the trusted escrows' Stamps (ATT-013 (d); None: every escrow's), each
+    conviction with the escrows whose Stamps it rests on; and the sets the transcripts state, applied only
+    when the operator said so (``trust``)."""
+    from a2a_coop.protocol.reputation import conviction_stamps, faulty_of
     from a2a_coop.runtime.evidence import EvidenceVerifier
 
     verifier = EvidenceVerifier(complete_chains=complete)
@@ -115,8 +116,15 @@ def _transcript_report(
             {"issuer": issuer, "digests": [verify_statement(e).digest.hex() for e in (p.first, p.second)]}
             for issuer, p in verifier.forks.items()
         ],
-        "trusted_escrows": None if trusted is None else sorted(trusted),
-        "faulty": sorted(faulty_of(verifier, verifier.forks, trusted)),
+        "trusted_escrows": None if trust.escrows is None else sorted(trust.escrows),
+        "trusted_by": trust.by,
+        "stated_trusted_escrows": [sorted(s) for s in inputs.trusted_escrows],
+        "faulty": sorted(faulty_of(verifier, verifier.forks, trust.escrows)),
+        "convictions": [
+            {"subject": subject, "proof_against": key, "stamps_of": escrows}
+            for key, proof in verifier.forks.items()
+            for subject, escrows in conviction_stamps(verifier, key, proof, trust.escrows).items()
+        ],
     }
 
 
@@ -126,13 +134,21 @@ def _write_transcript(report: dict[str, Any], out: TextIO) -> None:
     for p in report["fork_proofs"]:
         pair = " and ".join(d[:16] for d in p["digests"])
         out.write(f"fork proof against {p['issuer']}: {pair} (ATT-012; see `a2a-coop audit`)\n")
+    trusted = report["trusted_escrows"]
+    for stated in report["stated_trusted_escrows"]:
+        applied = "applied: --trust-stated" if report["trusted_by"] == "transcript" else "not applied"
+        listed = ", ".join(stated) or "none"
+        out.write(f"the transcript states trusted_escrows (its presenter's choice; {applied}): {listed}\n")
+    n = None if trusted is None else len(trusted)
     if report["faulty"]:
-        trusted = report["trusted_escrows"]
-        n = None if trusted is None else len(trusted)
         read = {None: "every escrow's Stamps", 0: "no escrow's Stamps: none trusted"}.get(
             n, f"the Stamps of the {n} escrow{'s' if n != 1 else ''} trusted"
         )
         out.write(f"faulty (ATT-013, reading {read}): {', '.join(report['faulty'])}\n")
+    for c in report["convictions"]:
+        rests = f"and the Stamps of {', '.join(c['stamps_of'])}" if c["stamps_of"] else "alone"
+        unnamed = " (not named by you: --trust-escrow KEY chooses)" if c["stamps_of"] and n is None else ""
+        out.write(f"  {c['subject']}: the proof against {short(c['proof_against'])} {rests}{unnamed}\n")
     error = report["error"]
     if error is None:
         now_ms = report["now_ms"]
@@ -213,11 +229,36 @@ def _proof_report(path: str, doc: Any) -> dict[str, Any]:
     return {"file": path, "valid": True, "issuer": issuer, "seqs": seqs, "answers": answers}
 
 
-def _trusted(args: argparse.Namespace, inputs: Inputs) -> frozenset[str] | None:
-    """The escrows the view trusts (ATT-013 (d)): each ``--trust-escrow`` -- a did:key, or a file of them,
-    one a line (``#`` starts a comment) --, else the set the transcripts state, else None: every escrow."""
+@dataclass(frozen=True)
+class _Trust:
+    """The escrows whose Stamps the view reads (ATT-013 (d)), None: every escrow's; and who chose them:
+    "operator" (``--trust-escrow``), "transcript" (``--trust-stated``: the presenter's set, the operator
+    told to apply it) or None (the default)."""
+
+    escrows: frozenset[str] | None = None
+    by: str | None = None
+
+
+def _trusted(args: argparse.Namespace, inputs: Inputs) -> _Trust:
+    """The escrows the view trusts (ATT-013 (d)), the view operator's choice: each ``--trust-escrow`` -- a
+    did:key, or a file of them, one a line (``#`` starts a comment) --, else with ``--trust-stated`` the set
+    the transcripts state, else every escrow. Never the stated set unasked: a transcript is handed over by
+    someone else, and a narrower set spares -- a thief's presenter names no escrow, and its conviction
+    goes (ARCHITECTURE "Spare on what a view cannot vouch for")."""
+    if args.trust_stated:
+        if args.trust_escrow:
+            raise UsageError(
+                "--trust-stated applies the transcript's trusted_escrows; --trust-escrow names yours"
+            )
+        if not inputs.trusted_escrows:
+            raise UsageError("--trust-stated: no transcript states trusted_escrows")
+        if len(inputs.trusted_escrows) > 1:
+            raise UsageError(
+                "transcripts state different trusted_escrows; pass --trust-escrow to choose them"
+            )
+        return _Trust(inputs.trusted_escrows[0], "transcript")
     if not args.trust_escrow:
-        return next(iter(inputs.trusted_escrows), None)
+        return _Trust()
     out: set[str] = set()
     for given in args.trust_escrow:
         if given.startswith("did:"):
@@ -226,7 +267,7 @@ def _trusted(args: argparse.Namespace, inputs: Inputs) -> frozenset[str] | None:
         text = read_bytes(given).decode("utf-8", "replace")
         lines = [line.split("#", 1)[0].strip() for line in text.splitlines()]
         out |= {did_key(line, f"--trust-escrow {given}") for line in lines if line}
-    return frozenset(out)
+    return _Trust(frozenset(out), "operator")
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:

@@ -516,7 +516,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     print(f"a2a-coop: offer {i + 1} refused by the other side: {exc}", file=sys.stderr)
             except (CoopError, TransportError) as exc:
                 waiting = len(unanswered) + len(unlocked)
-                return tally.stopped(i, neg, started, exc, unsent=args.count - i - 1, waiting=waiting)
+                return tally.stopped(i, peer, neg, started, exc, unsent=args.count - i - 1, waiting=waiting)
             check_at = hidden_accept_check_ms(peer, neg)
             if check_at is not None and escrow_client is not None:
                 unanswered.append((i, neg, started, check_at))
@@ -535,7 +535,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
             except (CoopError, TransportError) as exc:
                 i, neg, started = unlocked[0]
                 waiting = len(unlocked) - 1 + len(unanswered)
-                return tally.stopped(i, peer.negotiation(neg.id), started, exc, waiting=waiting)
+                return tally.stopped(i, peer, peer.negotiation(neg.id), started, exc, waiting=waiting)
             for (i, _, started), neg in zip(unlocked, bonded, strict=True):
                 tally.finished(i, neg, started, peer, escrow_client)
         if unanswered and escrow_client is not None:
@@ -545,7 +545,7 @@ def cmd_offer(args: argparse.Namespace, out: TextIO) -> int:
                     neg = carry_after_cutoff(peer, client, escrow_client, waited)
                 except (CoopError, TransportError) as exc:
                     left = len(unanswered) - k - 1
-                    return tally.stopped(i, peer.negotiation(waited.id), started, exc, waiting=left)
+                    return tally.stopped(i, peer, peer.negotiation(waited.id), started, exc, waiting=left)
                 if neg.contract is None and not peer.asked_at_escrow(neg.id):
                     tally.unvouched(i, neg, started)
                 elif neg.contract is None:
@@ -585,7 +585,7 @@ def _finish_held(
         try:
             done = resume_trade(peer, client, peer.negotiation(neg.id), escrow=escrow)
         except (CoopError, TransportError) as exc:
-            return tally.stopped(i, peer.negotiation(neg.id), started, exc)
+            return tally.stopped(i, peer, peer.negotiation(neg.id), started, exc)
         tally.finished(i, done, started, peer, escrow)
     return None
 
@@ -609,6 +609,7 @@ class _Tally:
     def stopped(
         self,
         i: int,
+        peer: Peer,
         neg: Negotiation,
         started: float,
         exc: CoopError | TransportError,
@@ -621,9 +622,10 @@ class _Tally:
         --count this run will not send now; ``waiting``: the earlier trades it leaves to `resume`."""
         if isinstance(exc, CoopError) and neg.contract is None:
             raise exc
-        # Whatever stopped it, the trade is journaled as far as it went: say where, and how on.
+        # Whatever stopped it, the trade is journaled as far as it went: say where, and how on -- with our
+        # Deliveries its escrow has not stamped (WIT-007), which a final state does not settle.
         self._line(i, neg, neg.state.value, started)
-        where = unfinished(neg)
+        where = _not_done(peer, neg)
         if where:
             print(
                 f"a2a-coop: trade {i + 1} ({neg.id.hex()[:12]}) stopped in {where}: {exc}; "
@@ -1011,7 +1013,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 # A bargain that lapsed is unfinished only for what its escrow is still owed (its state,
                 # shown while that is owed, is no reason: nothing either side signs moves it).
                 over = state == State.EXPIRED.value or bargaining_lapsed(peer, neg)
-                why = ("" if over else unfinished(neg)) or _still_owed(peer, neg)
+                why = ", ".join(filter(None, ["" if over else unfinished(neg), _still_owed(peer, neg)]))
                 if why:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
@@ -1031,7 +1033,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                     neg = peer.negotiation(asked.id)
                     out.write(f"{short_id}  {shown_state(peer, neg)}\n")
                     not_done += 1
-                    print(f"a2a-coop: {short_id} stopped in {unfinished(neg)}: {exc}", file=sys.stderr)
+                    print(f"a2a-coop: {short_id} stopped in {_not_done(peer, neg)}: {exc}", file=sys.stderr)
                     continue
             # Its escrow asked past the bonding cutoff, and no contract there: none can form any more --
             # on its signed word dated past the cutoff (ESC-013 (i)), else asked again on the next run.
@@ -1139,13 +1141,25 @@ def _not_witnessed(peer: Peer, neg: Negotiation) -> str:
     make them timely (WIT-003, WIT-007), or "": the run asked again at doubling waits and met no answer
     holding the escrow's Stamp of each -- answers anyone answering for the escrow could give, so the trade
     is never said finished on them (tests/test_witness32_offer_forged_answer.py)."""
+    owed = _unwitnessed_report(peer, neg)
+    return "" if owed is None else _unwitnessed_text(owed)
+
+
+def _unwitnessed_report(peer: Peer, neg: Negotiation) -> dict[str, Any] | None:
+    """Our Deliveries under ``neg``'s contract its escrow has not stamped in the journal's view, while a
+    Stamp could still make them timely (:func:`unwitnessed`): their digests, and the time `resume` must
+    give them again before; None when there are none. What `status` shows and a run says."""
     owed, c = unwitnessed(peer, neg), neg.contract
     if not owed or c is None:
-        return ""
+        return None
     until = iso(c.last_deadline_ms + CLOCK_TOLERANCE_MS)
+    return {"deliveries": [vs.digest.hex() for vs in owed], "resume_before": until}
+
+
+def _unwitnessed_text(owed: dict[str, Any]) -> str:
     return (
-        f"{len(owed)} delivery(ies) of ours not witnessed by the escrow yet (no Stamp of it by the escrow's"
-        f" key: run `a2a-coop resume` before {until} to give it again)"
+        f"{len(owed['deliveries'])} delivery(ies) of ours not witnessed by the escrow yet (no Stamp of it by"
+        f" the escrow's key: run `a2a-coop resume` before {owed['resume_before']} to give it again)"
     )
 
 
@@ -1349,8 +1363,8 @@ def cut_off_text(report: dict[str, str]) -> str:
 
 def status_report(peer: Peer) -> dict[str, Any]:
     """What ``a2a-coop status --json`` prints: negotiations (counts; the open ones with their
-    obligations, the closed ones with their outcome), exposure, and the alarm a fork proof against
-    our own key raised (ATT-017), or None."""
+    obligations, the closed ones with their outcome; each with our Deliveries its escrow has not stamped),
+    exposure, and the alarm a fork proof against our own key raised (ATT-017), or None."""
     base = peer.status()
     now = peer.clock()
     open_negs: list[dict[str, Any]] = []
@@ -1371,6 +1385,8 @@ def status_report(peer: Peer) -> dict[str, Any]:
             open_negs.append(entry)
         if (cut_off := cut_off_report(peer, neg)) is not None:
             entry["cut_off_counter"] = cut_off
+        if (owed := _unwitnessed_report(peer, neg)) is not None:  # FULFILLED ones too: WIT-007
+            entry["not_witnessed"] = owed
         offer = neg.outstanding if neg.contract is None and not neg.is_terminal else None
         if offer is not None:  # an offer nobody answered stays PROPOSED (a peer applies no EXPIRE itself)
             entry["offer_expires"] = iso(offer.expires_at_ms)
@@ -1432,6 +1448,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"    {label:<9} {it['category']} ({it['value']}) by {it['deadline']}{late}\n")
         if "cut_off_counter" in neg:
             out.write(f"    {cut_off_text(neg['cut_off_counter'])}\n")
+        if "not_witnessed" in neg:
+            out.write(f"    {_unwitnessed_text(neg['not_witnessed'])}\n")
     out.write(f"exposure: {report['outstanding_value']} outstanding (cap {report['max_outstanding']})\n")
     b = report["balance"]
     if b is not None:

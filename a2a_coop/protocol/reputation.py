@@ -346,6 +346,26 @@ def faulty_of(
     return frozenset(out)
 
 
+def conviction_stamps(
+    verifier: Verifier, key: str, proof: ForkProof, trusted: Collection[str] | None = None
+) -> dict[str, list[str]]:
+    """ATT-013 (d) made visible: each key and principal ``proof`` against ``key`` convicts (:func:`convicted`)
+    with the escrows whose Stamps its conviction rests on, sorted -- for a principal that revoked ``key``,
+    the witnessing escrow of each of the proof's statements its revocation reaches (the Stamp that witnessed
+    the statement first keeps the revocation from disowning it, KEY-009); none for the key itself or a
+    principal that revoked nothing (the proof alone convicts them). Who chose that escrow: whoever signed
+    the statement with ``key`` -- after the theft, the thief -- so a view reading every escrow's Stamps
+    shows the operator which ones it relied on."""
+    revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} - {key}
+    statements = proof_statements(proof) if revokers else ()  # two signature checks, only then
+    out: dict[str, list[str]] = {}
+    for subject in sorted(convicted(verifier, key, proof, trusted)):
+        # Trusting no escrow, a revocation reaching a statement spares: what the conviction needs a Stamp of
+        needed = [vs for vs in statements if subject in revokers and verifier.revoked_by(vs, subject, ())]
+        out[subject] = sorted({verifier.witnessing_escrow(vs) for vs in needed})
+    return out
+
+
 # --- the evidence a rating rests on ----------------------------------------------------------------
 
 

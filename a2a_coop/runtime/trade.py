@@ -1566,7 +1566,9 @@ def resume_trade(
        was accepted into behind our back is learnt there and performed -- also when the counterparty
        refused step 1 or could not be reached. So is our Accept a lower answer of the counterparty's cut
        back before we held the escrow's Stamp (:func:`show_accept_cut_back`, NEG-024), answered so in
-       step 1 or before the run stopped: the contract the escrow witnesses is performed.
+       step 1 or before the run stopped: the contract the escrow witnesses is performed. Our Deliveries
+       the escrow has not stamped are given again (:func:`witness_ours`), also after a settle round whose
+       answer we refused -- whoever answered for the escrow chose it (a forged Stamp).
 
     Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
     nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
@@ -1647,10 +1649,15 @@ def resume_trade(
     if escrow is not None and escrow_did:
         # Each round's answers may make more due (the locks: both Deliveries; the Receipts: the
         # Releases); a round that submits nothing unstamped gets the Mandate alone, and ends it.
-        for _ in range(_SETTLE_ROUNDS):
-            if not settle_with_escrow(peer, counterparty, escrow, neg):
-                break
-        sync_with_escrow(peer, counterparty, escrow, neg)
+        try:
+            for _ in range(_SETTLE_ROUNDS):
+                if not settle_with_escrow(peer, counterparty, escrow, neg):
+                    break
+            sync_with_escrow(peer, counterparty, escrow, neg)
+        except CoopError as exc:
+            # An answer we refuse -- a forged Stamp, whoever answered for the escrow -- must not keep our
+            # Deliveries from it: the witness below asks again (an escrow out of reach stops the run here).
+            refused = refused or exc
         witness_ours(peer, counterparty, escrow, neg)  # until its Stamp of each is held (WIT-007)
     for vs in performed if refused is None else ():
         _drive(peer, counterparty, vs, escrow, escrow_did)
