@@ -10,9 +10,11 @@ import hashlib
 import pytest
 from peers import make_peer
 
-from a2a_coop._proto.a2acoop.v1 import service_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import identity_pb2, service_pb2, trade_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
+from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.runtime import evidence, gossip
+from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import FixedClock, Party
 from a2a_coop.transport.limits import MAX_REQUEST_BYTES
 
@@ -81,54 +83,92 @@ def _size(proof: ForkProof) -> int:
 @pytest.mark.req("ATT-018")
 def test_proofs_against_keys_outside_the_dealings_are_bounded_in_bytes() -> None:
     """Swap after swap, a flooder sends one proof of about 40,000 bytes against a fresh key of its own, one
-    more than 20,000,000 bytes hold. Expect all but the last kept, and the bytes kept within the bound.
-    Before the fix ATT-018 bounded their number alone: 10,000 proofs of up to 60,000 bytes (600 MB) --
-    of up to 2 x 65,536 bytes taken as two conflicting statements -- all kept for good."""
+    more than 20,000,000 bytes hold at the most a proof weighs (ATT-018 (e)). Expect all but the last kept,
+    and their bytes within the bound. Before rating29 ATT-018 bounded their number alone: 10,000 proofs of
+    up to 60,000 bytes (600 MB) -- of up to 2 x 65,536 bytes taken as two conflicting statements -- all kept
+    for good."""
     clock = FixedClock()
     peer = make_peer(Party("me", clock), clock)
-    probe = _big_fork(Party("probe", clock))
-    n = evidence.MAX_FOREIGN_FORK_BYTES // _size(probe) + 1
+    n = evidence.MAX_FOREIGN_FORK_BYTES // evidence.MAX_PROOF_BYTES + 1
     assert n < evidence.MAX_FOREIGN_FORK_PROOFS  # the count alone would keep them all
     flood = [_big_fork(Party(f"sybil-{i}", clock)) for i in range(n)]
-    assert len({_size(p) for p in flood}) == 1
     for proof in flood:
         gossip.take(peer, [], [proof])
-    assert len(peer.verifier.forks) == n - 1
+    assert len(peer.verifier.forks) == peer.verifier.foreign_forks == n - 1
     assert verify_fork_proof(flood[-1]) not in peer.verifier.forks
-    assert peer.verifier.foreign_fork_bytes == sum(map(_size, flood[:-1])) <= evidence.MAX_FOREIGN_FORK_BYTES
+    assert sum(map(_size, peer.verifier.forks.values())) <= evidence.MAX_FOREIGN_FORK_BYTES
 
 
 @pytest.mark.req("ATT-018", "ATT-013")
-def test_honest_proofs_meet_the_count_before_the_bytes() -> None:
-    """Two Rejects of ordinary size (a 40-byte reason) are a proof of about 1,000 bytes: 10,000 of them --
-    the count bound -- are well within the byte bound, so the byte bound changes nothing for them."""
+def test_each_proof_that_counts_is_charged_the_most_a_proof_weighs() -> None:
+    """Proofs of ordinary size (two Rejects with a 20-byte reason, about 1,000 bytes) count against the byte
+    bound as the largest would -- with room for three, the fourth is refused; the reference's 20,000,000
+    bytes hold 152 --, the price of a first-ranked proof always replacing the one held (ATT-013 (c),
+    ATT-018 (e)). No proof weighs more than that charge: two statements of ENV-008's largest."""
     clock = FixedClock()
-    honest = _big_fork(Party("someone", clock), 20)
-    assert evidence.MAX_FOREIGN_FORK_PROOFS * 2 * _size(honest) <= evidence.MAX_FOREIGN_FORK_BYTES
+    peer = make_peer(Party("me", clock), clock)
+    peer.verifier.max_foreign_fork_bytes = 3 * evidence.MAX_PROOF_BYTES
+    honest = [_big_fork(Party(f"someone-{i}", clock), 20) for i in range(4)]
+    assert [peer.verifier.take_fork_proof(p) is not None for p in honest] == [True, True, True, False]
+    assert evidence.MAX_FOREIGN_FORK_BYTES // evidence.MAX_PROOF_BYTES == 152
+    largest = _big_fork(Party("largest", clock), 65_000)
+    assert _size(largest) <= evidence.MAX_PROOF_BYTES < _size(largest) + 2_000
 
 
 @pytest.mark.req("ATT-018", "ATT-013")
-def test_a_larger_first_ranked_proof_past_the_byte_bound_leaves_the_held_one() -> None:
-    """With room for about two 40,000-byte proofs: one against S and one against T kept. A first-ranked
-    proof against S (dated earlier, ATT-013 (c)) of the same size replaces S's; one twice the size, which
-    would take the bytes past the bound, does not -- S stays convicted by the proof held, and the bytes
-    stay within the bound (else a key re-forking with ever larger, earlier-dated pairs grew them without
-    bound); a smaller one always replaces it."""
+def test_a_first_ranked_proof_replaces_the_held_one_whatever_its_size() -> None:
+    """With room for two proofs: one against S and one against T kept, a third refused. First-ranked proofs
+    against S (each dated earlier, ATT-013 (c)) of the same size, twice the size and a thousandth of it each
+    replace S's, the count unchanged: none weighs more than the charge S's proof made when it first counted.
+    Before, one twice the size past the bytes left the held one in place (ATT-018 (e)'s Left open)."""
     clock = FixedClock()
     peer = make_peer(Party("me", clock), clock)
     s, t = Party("s", clock), Party("t", clock)
-    first = _big_fork(s)
-    peer.verifier.max_foreign_fork_bytes = 2 * _size(first) + 1_000
-    gossip.take(peer, [], [first])
+    peer.verifier.max_foreign_fork_bytes = 2 * evidence.MAX_PROOF_BYTES
+    gossip.take(peer, [], [_big_fork(s)])
     gossip.take(peer, [], [_big_fork(t)])
-    same = _big_fork(s, tags="cd", back_ms=1_000)
-    peer.verifier.take_fork_proof(same)
-    assert peer.verifier.forks[s.did] == same
-    larger = _big_fork(s, 2 * REASON_BYTES, tags="ef", back_ms=2_000)
+    assert peer.verifier.take_fork_proof(_big_fork(Party("u", clock))) is None  # the bound is reached
+    sizes = [(REASON_BYTES, "cd"), (2 * REASON_BYTES, "ef"), (20, "gh")]
+    for back, (reason, tags) in enumerate(sizes, 1):
+        ranked_first = _big_fork(s, reason, tags=tags, back_ms=1_000 * back)
+        peer.verifier.take_fork_proof(ranked_first)
+        assert peer.verifier.forks[s.did] == ranked_first
+        assert peer.verifier.foreign_forks == 2
+
+
+def _flooded_then_first_ranked(flood: bool) -> tuple[Party, Peer]:
+    """ATT-018 (e)'s Left open (links32): a dishonest principal P revokes its key K back a few seconds, shows
+    a view (K outside its dealings) a small pair K signed after the revocation -- disowned, it spares P --,
+    has a flood (when ``flood``) fill the view's bound, then shows its first-ranked larger pair, dated before
+    the revocation's reach, which convicts P. Returns (K's party, the view's peer)."""
+    clock = FixedClock()
+    peer = make_peer(Party("me", clock), clock)
+    peer.verifier.max_foreign_fork_bytes = 2 * evidence.MAX_PROOF_BYTES  # room for two proofs charged whole
+    k = Party("k", clock)
+    binding = k.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    for env in (*k.setup, binding.envelope):
+        peer.verifier.accept(env)
+    small = _big_fork(k, 20, tags="ab")
+    assert peer.verifier.take_fork_proof(small) == k.did
+    if flood:  # two proofs of about 129,000 bytes each: the bytes the small one leaves, all but 4,000
+        for i in range(2):
+            peer.verifier.take_fork_proof(_big_fork(Party(f"sybil-{i}", clock), 64_000))
+    larger = _big_fork(k, REASON_BYTES, tags="cd", back_ms=10_000)
     peer.verifier.take_fork_proof(larger)
-    assert peer.verifier.forks[s.did] == same
-    assert peer.verifier.foreign_fork_bytes <= peer.verifier.max_foreign_fork_bytes
-    smaller = _big_fork(s, 20, tags="gh", back_ms=3_000)
-    peer.verifier.take_fork_proof(smaller)
-    assert peer.verifier.forks[s.did] == smaller
-    assert peer.verifier.foreign_fork_bytes == _size(smaller) + _size(peer.verifier.forks[t.did])
+    back = identity_pb2.KeyRevocation(key=k.did, effective_ms=clock.now_ms - 5_000, reason="over it")
+    peer.verifier.accept(k.principal.sign("key_revocation", back).envelope)
+    return k, peer
+
+
+@pytest.mark.req("ATT-018", "ATT-013")
+def test_a_flood_does_not_keep_a_first_ranked_proof_out() -> None:
+    """A view flooded between P's disowned small pair and its larger first-ranked one holds P faulty, as a
+    view that was not flooded does (ATT-013 (c)), and its bytes within the bound: each proof that counts is
+    charged the most a proof weighs, so a replacement always fits. Before, the larger pair did not fit beside
+    the flood and the small one stayed: P was spared in the flooded view alone."""
+    for flood in (False, True):
+        k, peer = _flooded_then_first_ranked(flood)
+        assert k.principal.did in peer.reputation.faulty(), flood
+        held = peer.verifier.forks[k.did]
+        assert _size(held) > 2 * REASON_BYTES  # the larger pair, ranked first
+        assert peer.verifier.foreign_forks * evidence.MAX_PROOF_BYTES <= peer.verifier.max_foreign_fork_bytes

@@ -32,6 +32,7 @@ from test_attack28_prebinding_frame import answer_before_binding
 from test_attack31_thiefs_own_escrow_frames import thiefs_escrow_transcript
 from test_audit import unguarded_offer
 from test_gossip_answer_witness import reject_after_a_counter_elsewhere
+from test_gossip_displaced_link import displaced_delivery_fork
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.chain import ChainWriter
@@ -883,6 +884,24 @@ def test_both_verifiers_read_witnessed_before_only_from_a_trusted_escrow(tmp_pat
         assert js[name]["faulty"] == faulty, name
         assert (alice.principal.did in faulty) == (name in ("trusts-m", "states-none")), name
         assert alice.did in faulty, name  # the key signed both, whatever the view trusts
+
+
+@pytest.mark.req("KEY-009", "ATT-013", "NEG-017")
+def test_both_verifiers_read_a_displaced_contracts_delivery_by_the_contract_it_names(tmp_path: Path) -> None:
+    """F120, links32: K's two Deliveries of the contract NEG-017 displaced (under E2), which E2 stamped before
+    P's revocation, read from the parties' transcript (its contract the one under E1): their witnessing escrow
+    is E2, the one the contract they name leads to, so both verifiers convict P. The JavaScript verifier read
+    the standing contract's E1, which never stamped them, and spared P -- as the reference did before, where
+    a third party given the proof by gossip read E2 from the links and convicted."""
+    bob, held, proof = displaced_delivery_fork()
+    envelopes = [*held, proof.first, proof.second]
+    path = tmp_path / "displaced.json"
+    path.write_text(json.dumps({"envelopes": [envelope_to_json(e) for e in envelopes]}))
+    run = _node("--json", str(path))
+    (js,) = json.loads(run.stdout)["transcripts"]
+    _, faulty = _python_proofs(envelopes)
+    assert bob.principal.did in faulty
+    assert js["faulty"] == faulty
 
 
 @pytest.mark.req("ATT-022", "ATT-012", "ATT-013")

@@ -1954,20 +1954,20 @@ class Verifier:
         return c.items(delivery.issuer)[index].deadline_ms
 
     def _escrow_of(self, vs: VerifiedStatement) -> str:
-        """The escrow of the contract ``vs`` belongs to, if any: for an Accept or a Reject, the escrow the
-        Offer or Counter it answers names (:meth:`naming_chain`) -- the contract an Accept forms is that
-        one's, whatever the negotiation moved on to since (a later Counter naming no escrow must not decide
-        whose Stamp witnessed it), and the statement an answer names is its signer's own word, which no
-        order of arrival moves; for a statement of a negotiation not held, the one the statements it names
-        lead to, as they travelled with a gossiped proof (ATT-025)."""
-        if vs.body in ("accept", "reject"):
-            chain = self.naming_chain(vs)
-            if chain:
-                return proposal_of(chain[-1]).terms.escrow
+        """The escrow of the contract ``vs`` belongs to, if any: for a statement naming another (an answer or
+        a Withdraw its offer, a Delivery, BreachClaim or Revoke its contract's Accept, a Receipt its
+        Delivery), the escrow the statements it names lead to (:meth:`naming_chain`), held or as they
+        travelled with a gossiped proof (ATT-025) -- its signer's own word, which no order of arrival
+        moves: the contract an Accept forms is its offer's whatever the negotiation moved on to since, and a
+        Delivery of a contract NEG-017 displaced is that contract's, which a third party reads from its links
+        alike (tests/test_gossip_displaced_link.py); else, its negotiation held, that negotiation's
+        contract's escrow or its outstanding offer's."""
+        chain = self.naming_chain(vs) if vs.body in _NAMES else []
+        if chain:
+            return proposal_of(chain[-1]).terms.escrow
         neg = self.negotiations.find(vs.negotiation_id)
         if neg is None:
-            chain = self.naming_chain(vs) if vs.body in _NAMES else []
-            return proposal_of(chain[-1]).terms.escrow if chain else ""
+            return ""
         if neg.contract is not None:
             return neg.contract.escrow
         return proposal_of(neg.outstanding).terms.escrow

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from typing import Final, Protocol
 
 from a2a_coop.protocol.archive import EVIDENCE_BOOK, ExposureArchive
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import (
     ANSWERS,
@@ -57,9 +58,11 @@ from a2a_coop.protocol.verifier import Verifier
 # fresh key of its own for two signatures, so without a bound a flood of them would fill memory.
 MAX_FOREIGN_FORK_PROOFS: Final = 10_000
 # ... and their bytes at most (ATT-018 (e)): the count alone let 10,000 proofs of up to 2 x 65,536 bytes
-# in. 10,000 proofs of two 1,000-byte statements -- about twice what an Offer, Counter or Reject weighs
-# -- so honest proofs meet the count first.
+# in. Each proof that counts is charged MAX_PROOF_BYTES, whatever it weighs, so that a first-ranked proof
+# against its key always replaces it within the bytes charged (ATT-013 (c)): 152 proofs at most.
 MAX_FOREIGN_FORK_BYTES: Final = 20_000_000
+# The most one proof weighs: two statements of ENV-008's largest.
+MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
 
 # The archive's book of the refused answers a negotiation's index holds (refusals join no negotiation,
 # ERR-003, so neither reading it back nor a replay of the archive brings them): one row per key and statement
@@ -95,8 +98,7 @@ class EvidenceVerifier(Verifier):
         self.forks: dict[str, ForkProof] = {}  # issuer -> the first-ranked proof against it (ATT-013 (c))
         self.max_foreign_forks = MAX_FOREIGN_FORK_PROOFS
         self.foreign_forks = 0  # proofs kept that count against the bound (ATT-018)
-        self.max_foreign_fork_bytes = MAX_FOREIGN_FORK_BYTES
-        self.foreign_fork_bytes = 0  # their envelopes' bytes (ATT-018 (e))
+        self.max_foreign_fork_bytes = MAX_FOREIGN_FORK_BYTES  # each charged MAX_PROOF_BYTES (ATT-018 (e))
         # Issuers whose proofs are kept beyond the bound: our own key, and keys in our dealings whose
         # proof came at the bound, for as long as they stay there (then count_against_bound).
         self.spared: set[str] = set()
@@ -397,7 +399,7 @@ class EvidenceVerifier(Verifier):
         if spared or issuer == self.me:
             self.spared.add(issuer)
         else:
-            self._count(proof)
+            self._count()
         self._held(issuer, proof)
         return issuer
 
@@ -410,34 +412,31 @@ class EvidenceVerifier(Verifier):
         if key not in self.spared or key == self.me or self.deals_with(key):
             return key in self.forks
         self.spared.discard(key)
-        if not self._room(self.forks[key]):
+        if not self._room():
             del self.forks[key]
             self.forks_changed += 1
             return False
-        self._count(self.forks[key])
+        self._count()
         return True
 
-    def _room(self, proof: ForkProof, *, freed: int = 0) -> bool:
-        """Whether ``proof`` may count against ATT-018's bound: fewer proofs count than its count, and its
-        bytes fit beside theirs (``freed``: the bytes of the one it would replace)."""
-        size = len(proof.first) + len(proof.second)
-        if freed:  # a replacement: the count stays; no larger than the held one, it always fits
-            return size <= freed or self.foreign_fork_bytes - freed + size <= self.max_foreign_fork_bytes
+    def _room(self) -> bool:
+        """Whether one more proof may count against ATT-018's bound: fewer proofs count than its count, and
+        its bytes hold one more charged the most a proof weighs (ATT-018 (e)) -- what any proof against its
+        key that ranks first will weigh, so a replacement always fits."""
         return (
             self.foreign_forks < self.max_foreign_forks
-            and self.foreign_fork_bytes + size <= self.max_foreign_fork_bytes
+            and (self.foreign_forks + 1) * MAX_PROOF_BYTES <= self.max_foreign_fork_bytes
         )
 
-    def _count(self, proof: ForkProof) -> None:
+    def _count(self) -> None:
         self.foreign_forks += 1
-        self.foreign_fork_bytes += len(proof.first) + len(proof.second)
 
     def _keep(self, issuer: str, proof: ForkProof) -> bool:
         """Keep ``proof`` against ``issuer`` unless the bound of ATT-018 refuses it; whether it is held."""
         if self._kept_instead(issuer, proof):
             return True
-        if issuer != self.me and self._room(proof):
-            self._count(proof)  # counts for good, even against a key in our dealings: never dropped
+        if issuer != self.me and self._room():
+            self._count()  # counts for good, even against a key in our dealings: never dropped
         elif issuer == self.me or self.deals_with(issuer):
             self.spared.add(issuer)  # ATT-018: ours and those against keys in our dealings are kept
         else:
@@ -452,12 +451,7 @@ class EvidenceVerifier(Verifier):
         held = self.forks.get(issuer)
         if held is None:
             return False
-        if proof_rank(proof) < proof_rank(held):
-            if issuer not in self.spared and issuer != self.me:  # it counts: its bytes change
-                freed = len(held.first) + len(held.second)
-                if not self._room(proof, freed=freed):
-                    return True  # ATT-018 (e): a larger one past the byte bound is refused, the held one kept
-                self.foreign_fork_bytes += len(proof.first) + len(proof.second) - freed
+        if proof_rank(proof) < proof_rank(held):  # within the bytes charged, whatever it weighs (ATT-018 (e))
             self._held(issuer, proof)
         return True
 

@@ -40,13 +40,13 @@ from google.protobuf.message import DecodeError
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, statement_pb2
 from a2a_coop.protocol.chain import ChainWriter
-from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES, parse_envelope
+from a2a_coop.protocol.envelope import parse_envelope
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, proof_statements
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.reputation import sparing, witnesses
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.runtime.evidence import MAX_PROOF_BYTES, EvidenceVerifier
 from a2a_coop.transport.limits import claimed
 
 MAX_CHECKPOINTS: Final = 32  # other keys' Checkpoints per swap (each with its Mandate)
@@ -60,8 +60,8 @@ GOSSIPED_BODIES: Final = frozenset({"checkpoint", "mandate"})
 # receive limit a server may keep (65536 + 1024 bytes, RPC-008), with room for the protobuf framing.
 BUDGET_BYTES: Final = 60_000
 # Beyond it, a swap's response carries, last among its proofs, one proof that did not fit (ATT-023): the
-# forker sizes the statements of its own proof, up to ENV-008's bound each.
-MAX_PROOF_BYTES: Final = 2 * MAX_ENVELOPE_BYTES
+# forker sizes the statements of its own proof, up to ENV-008's bound each (MAX_PROOF_BYTES).
+
 # The Stamps of a proof's two statements travel with it, each after its Mandate, after what links each
 # statement to the escrow (ATT-025): at most two Stamps and Mandates and six links; what a sender puts
 # beyond them is dropped unread.

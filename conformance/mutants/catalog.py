@@ -349,6 +349,14 @@ MUTANTS: tuple[Mutant, ...] = (
         install=faults.gossip_takes_everything,
     ),
     Mutant(
+        "gossip-links-dropped",
+        ("ATT-025",),
+        "reads no link a gossiped fork proof carries: a statement's escrow only from what it holds",
+        "an answer proof passed on without the offer it answers and the escrow's Stamp of it",
+        probe="gossip-proof-links",
+        install=faults.gossip_links_dropped,
+    ),
+    Mutant(
         "from-seq-unchecked",
         ("RPC-011",),
         "answers GetLog with from_seq above 2^53 - 1 with an empty page",

@@ -457,6 +457,12 @@ def gossip_takes_everything() -> None:
     _replace(gossip, "GOSSIPED_BODIES", KNOWN_BODIES)
 
 
+def gossip_links_dropped() -> None:
+    """ATT-025: the statements a gossiped proof carries to link its statements to their escrow are never
+    read, so a Stamp of an Accept, a Reject or a Delivery whose negotiation we do not hold is dropped."""
+    _replace(gossip, "_linked", lambda parsed: {})
+
+
 def offer_expiry_ignored() -> None:
     """NEG-007: the state machine never lets the outstanding offer expire, so we accept it late."""
     negotiation.Negotiation._state_at = lambda self, now_ms: self.state  # type: ignore[method-assign]

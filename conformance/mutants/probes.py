@@ -589,6 +589,30 @@ def probe_gossip_moves_no_trade(t: Target) -> None:
         raise ProbeFailed(f"the Delivery sent after the swap got {answered}: the swap moved the trade")
 
 
+def probe_gossip_proof_links(t: Target) -> None:
+    """ATT-025: an answer proof (Alice's Accept and Reject of Bob's offer naming escrow E, which the target
+    does not hold) handed over with that offer, E's Mandate and E's Stamp of the pair is passed on with all
+    three: the offer names the answers' witnessing escrow. A target that passes on no proof passes (ATT-011
+    is a SHOULD, as the suite's case reads it)."""
+    clock = FixedClock(wall_clock_ms() - BACKDATE_MS)
+    alice, bob, escrow = (Party(f"links-{who}-{os.urandom(6).hex()}", clock) for who in ("a", "b", "e"))
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    pair = alice.accept(offer), alice.reject(offer, "no, after all")
+    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in pair]))
+    carried = [offer.envelope, escrow.mandate_vs.envelope, stamp.envelope]
+    proof = service_pb2.ForkProof(first=pair[0].envelope, second=pair[1].envelope, stamps=carried)
+    for request in (service_pb2.GossipRequest(proofs=[proof]), service_pb2.GossipRequest()):
+        got = t.call("Gossip", request.SerializeToString())
+        if isinstance(got, Rejection):
+            raise ProbeFailed(f"a swap was refused: {got}")
+    back = service_pb2.GossipResponse.FromString(got).proofs
+    sent = [p for p in back if {p.first, p.second} == {proof.first, proof.second}]
+    if sent and not all(env in sent[0].stamps for env in carried):
+        raise ProbeFailed(
+            "the proof was passed on without the offer that links it to its escrow, or E's Stamp"
+        )
+
+
 OPEN_CAP_PROBE: Final = 320  # the reference peer caps one key's open negotiations at 256
 
 
@@ -652,6 +676,7 @@ PROBES: Final[dict[str, Callable[[Target], None]]] = {
     "ack": probe_ack,
     "offer-answer": probe_offer_answer,
     "gossip-moves-no-trade": probe_gossip_moves_no_trade,
+    "gossip-proof-links": probe_gossip_proof_links,
     "getlog-range": probe_getlog_range,
     "malformed-request": probe_malformed_request,
     "context-offer-over-cap": probe_context_offer_over_cap,

@@ -464,6 +464,13 @@ const commitment = (salt, amount) => {
   return sha256(Buffer.from("a2a-coop/v1/commitment\0"), salt, a);
 };
 
+// What each statement naming another names, and of which kinds (KEY-009's witnessing escrow, ATT-025's links)
+const PROPOSALS = ["offer", "counter"];
+const NAMED_LINKS = {
+  accept: ["offer", PROPOSALS], reject: ["offer", PROPOSALS], withdraw: ["offer", PROPOSALS],
+  delivery: ["contract", ["accept"]], breach_claim: ["contract", ["accept"]], revoke: ["contract", ["accept"]],
+  receipt: ["delivery", ["delivery"]],
+};
 const NEGOTIATION_BODIES = new Set([
   "offer", "counter", "accept", "reject", "withdraw", "bond_lock", "delivery", "receipt", "breach_claim",
   "revoke", "release", "forfeit", "refund", "ruling",
@@ -1275,22 +1282,32 @@ export class Verifier {
     return true;
   }
   witnessingEscrow(rec) {
-    const { bodyName, body, h } = rec;
+    const { bodyName, h } = rec;
     if (bodyName === "offer" || bodyName === "counter") return escrowOf(rec);
     if (!NEGOTIATION_BODIES.has(bodyName)) return null;
-    if (bodyName === "accept") {
-      const o = this.byDigest.get(hex(body.offer));
-      return o ? escrowOf(o) || null : null;
-    }
-    if (bodyName === "reject") {
-      // a Reject's is the escrow the Offer or Counter it answers names -- its signer's own word (F107)
-      const o = this.byDigest.get(hex(body.offer));
-      if (o && (o.bodyName === "offer" || o.bodyName === "counter")) return escrowOf(o) || null;
-    }
+    // a statement naming another: the escrow the statements it names lead to -- its signer's own word, not
+    // where the negotiation moved on to (F107: a Reject after a Counter elsewhere; F120: a Delivery of a
+    // contract a witnessed Accept displaced, NEG-017)
+    const named = this.namedEscrow(rec);
+    if (named !== undefined) return named;
+    if (bodyName === "accept") return null;
     const n = this.negotiations.get(hex(h.negotiation_id));
     if (!n) return null;
     if (n.contract) return n.contract.escrow || null;
     return escrowOf(n.outstanding) || null;
+  }
+  // KEY-009, ATT-025: the escrow named by the Offer or Counter `rec`'s links lead to (an answer's or a
+  // Withdraw's offer; a Delivery's, BreachClaim's or Revoke's contract's Accept, then what it accepts; a
+  // Receipt's Delivery, then on), null when it names none; undefined when a link is not held or of another kind
+  namedEscrow(rec) {
+    let at = rec;
+    for (let link = NAMED_LINKS[at.bodyName]; link; link = NAMED_LINKS[at.bodyName]) {
+      const named = this.byDigest.get(hex(at.body[link[0]]));
+      if (!named || !link[1].includes(named.bodyName)) return undefined;
+      if (named.bodyName === "offer" || named.bodyName === "counter") return escrowOf(named) || null;
+      at = named;
+    }
+    return undefined;
   }
   // ESC-022: the hand-overs of escrow key `old` honoured -- {agents, from} -- or null: `old` revoked (from
   // the earliest effective_ms held), bound before it to one principal alone (not itself); every agent of

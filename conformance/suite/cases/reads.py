@@ -6,7 +6,7 @@ from __future__ import annotations
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.merkle import root as merkle_root
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
 from conformance.suite.context import Context
 from conformance.suite.flows import (
@@ -269,7 +269,9 @@ def gossip_proof_carries_revocation(ctx: Context) -> Outcome:
         first=first.envelope, second=second.envelope, revocations=[revocation.envelope]
     )
     given = service_pb2.GossipRequest(envelopes=[alice.mandate_vs.envelope, binding.envelope], proofs=[proof])
-    passed = _passed_on(ctx, given, proof, "the key's binding, and the proof with the principal's revocation")
+    (passed,) = _passed_on(
+        ctx, given, "the key's binding, and the proof with the principal's revocation", proof
+    )
     ctx.must(
         revocation.envelope in passed.revocations,
         "the target passes the proof on without the principal's revocation that spares the principal on it "
@@ -302,7 +304,9 @@ def gossip_proof_carries_stamps(ctx: Context) -> Outcome:
         first=one.envelope, second=two.envelope, stamps=[escrow.mandate_vs.envelope, pair.envelope]
     )
     given = service_pb2.GossipRequest(envelopes=[alice.mandate_vs.envelope, binding.envelope], proofs=[proof])
-    passed = _passed_on(ctx, given, proof, "the key's binding, and the proof with the escrow's Stamp of it")
+    (passed,) = _passed_on(
+        ctx, given, "the key's binding, and the proof with the escrow's Stamp of it", proof
+    )
     ctx.must(
         pair.envelope in passed.stamps,
         "the target passes the proof on without the escrow's Stamp of its statements (ATT-025): a peer "
@@ -311,20 +315,85 @@ def gossip_proof_carries_stamps(ctx: Context) -> Outcome:
     return Outcome.passed("the proof was passed on with the escrow's Stamp of its statements beside it")
 
 
+@case(
+    "read.gossip-proof-carries-links",
+    "A fork proof of statements whose escrow only their links name is passed on with those links and the "
+    "escrow's Stamp; one whose links lead nowhere without the Stamp",
+    "ATT-025",
+    "ATT-019",
+    "KEY-009",
+)
+def gossip_proof_carries_links(ctx: Context) -> Outcome:
+    """Three proofs of statements naming no escrow themselves, their witnessing escrow E the one the
+    statements they name lead to (KEY-009), none of which the target holds: Alice's Accept and Reject of
+    Bob's offer naming E (an answer proof, ATT-022), with that offer as their link; Carol's two Deliveries
+    at one seq of her contract with Bob under E, with the contract's Accept and Bob's offer as their links;
+    and Dave's Accept and Reject of another offer of Bob's naming E, carried with an offer of Bob's naming E
+    that Dave's answers do not name. E stamped each pair; each proof carries E's Mandate and Stamp. One swap
+    hands the target the three, a second reads what it passes on. A conformant target read E from the links
+    and passes the first two on with their links and E's Stamp -- else a peer holding them only by its
+    gossip reads the pairs unwitnessed and spares a principal whose revocation E stamped after them, where
+    Bob's view convicts it (ATT-013 (b)) --, and passes Dave's on without E's Stamp, whose links lead
+    nowhere: a Stamp read so would witness a statement by whichever escrow the sender chose. (What the
+    target reads of a Stamp it takes but does not pass on is not observable here: it decides a conviction
+    only where the target trusts E, ATT-013 (d).)"""
+    alice, bob, escrow = ctx.party("alice"), ctx.party("bob"), ctx.party("escrow")
+    carol, dave = ctx.party("carol"), ctx.party("dave")
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    answers = alice.accept(offer), alice.reject(offer, "no, after all")
+    traded = bob.offer(carol, bob.proposal(escrow=escrow.did))
+    contract = carol.accept(traded)
+    writer = carol.agent.writer
+    seq, prev = writer.next_seq, writer.prev
+    delivered = carol.deliver(contract, bob, item_index=0)
+    writer.next_seq, writer.prev = seq, prev  # the second Delivery at the first's seq: a fork (6.8)
+    deliveries = delivered, carol.deliver(contract, bob, item_index=1)
+    unnamed = bob.offer(dave, bob.proposal(escrow=escrow.did))
+    decoy = bob.offer(dave, bob.proposal(escrow=escrow.did, issuer_bond=7))
+    unlinked = dave.accept(unnamed), dave.reject(unnamed, "no, after all")
+
+    def proof(pair: tuple[VerifiedStatement, ...], links: list[VerifiedStatement]) -> service_pb2.ForkProof:
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in pair]))
+        carried = [*(vs.envelope for vs in links), escrow.mandate_vs.envelope, stamp.envelope]
+        return service_pb2.ForkProof(first=pair[0].envelope, second=pair[1].envelope, stamps=carried)
+
+    linked = [proof(answers, [offer]), proof(deliveries, [contract, traded])]
+    given = service_pb2.GossipRequest(proofs=[*linked, proof(unlinked, [decoy])])
+    passed = _passed_on(ctx, given, "three proofs, each with E's Stamp of it", *given.proofs)
+    for sent, back, what in zip(linked, passed, ("Accept and Reject", "two Deliveries"), strict=False):
+        ctx.must(
+            all(env in back.stamps for env in sent.stamps),
+            f"the target passes on the proof of {what} without the links that name its escrow and the "
+            "escrow's Stamp (ATT-025): a peer holding it only by gossip reads a pair the escrow witnessed "
+            "as unwitnessed",
+        )
+    ctx.must(
+        given.proofs[2].stamps[-1] not in passed[2].stamps,
+        "the target passes on a Stamp of two answers whose links do not lead to its signer -- an offer the "
+        "answers do not name (ATT-025): the sender chose which escrow witnessed them",
+    )
+    return Outcome.passed(
+        "passed on with their links and Stamps; no Stamp taken where the links lead nowhere"
+    )
+
+
 def _passed_on(
-    ctx: Context, given: service_pb2.GossipRequest, proof: service_pb2.ForkProof, note: str
-) -> service_pb2.ForkProof:
-    """Hand the target ``given`` in one swap, read what it passes on in a second: the proof of the same pair
-    as ``proof`` it sends (ATT-011), for the caller to check what travels with it."""
+    ctx: Context, given: service_pb2.GossipRequest, note: str, *proofs: service_pb2.ForkProof
+) -> list[service_pb2.ForkProof]:
+    """Hand the target ``given`` in one swap, read what it passes on in a second: for each of ``proofs``,
+    the proof of the same pair it sends (ATT-011), for the caller to check what travels with it."""
     reply = ctx.call("Gossip", given, note=note)
     if reply.error is not None and not reply.error.reason:
         _fail(reply.error.status.name)
-    ctx.must(reply.error is None, "the target refused a swap of a valid proof and its binding")
+    ctx.must(reply.error is None, "the target refused a swap of valid proofs")
     read = ctx.call("Gossip", service_pb2.GossipRequest(), note="what the target passes on")
     ctx.must(read.error is None, "the target refused an empty swap")
-    passed = [p for p in read.message.proofs if {p.first, p.second} == {proof.first, proof.second}]
-    ctx.must(bool(passed), "the target does not pass on the proof it was given (ATT-011)", Level.NON_STRICT)
-    return passed[0]
+    out = []
+    for proof in proofs:
+        passed = [p for p in read.message.proofs if {p.first, p.second} == {proof.first, proof.second}]
+        ctx.must(bool(passed), "the target does not pass on a proof it was given (ATT-011)", Level.NON_STRICT)
+        out.append(passed[0])
+    return out
 
 
 def _fail(status: str) -> Outcome:
