@@ -279,9 +279,11 @@ def _witness_until(c: Contract) -> int:
     return c.last_deadline_ms + CLOCK_TOLERANCE_MS
 
 
-def _unstamped_deliveries(envelopes: Sequence[bytes], answer: Sequence[bytes], escrow: str) -> int:
-    """How many Deliveries among ``envelopes`` no Stamp in ``answer`` names that verifies as the escrow
-    key ``escrow``'s (WIT-001: it stamps what it takes; WIT-006: a repeat is answered with that Stamp)."""
+def _unstamped_deliveries(
+    envelopes: Sequence[bytes], answer: Sequence[bytes], escrows: Callable[[VerifiedStatement], bool]
+) -> int:
+    """How many Deliveries among ``envelopes`` no Stamp in ``answer`` names that ``escrows`` holds the
+    escrow's (WIT-001: it stamps what it takes; WIT-006: a repeat is answered with that Stamp)."""
     deliveries = set()
     for env in envelopes:
         payload = decode_envelope(env).payload
@@ -294,7 +296,7 @@ def _unstamped_deliveries(envelopes: Sequence[bytes], answer: Sequence[bytes], e
             vs = verify_statement(env)
         except CoopError:
             continue  # proves nothing
-        if vs.issuer == escrow and vs.body == "stamp":
+        if vs.body == "stamp" and escrows(vs):
             deliveries.difference_update(vs.statement.stamp.statements)
     return len(deliveries)
 
@@ -353,6 +355,9 @@ class EscrowWitness:
         self.lock_wait_s = lock_wait_s
         self.retry_s = retry_s
         self.max_pending = max_pending
+        # Whether a Stamp (its signature checked) is the escrow's word: set by the PeerNode to its view's
+        # reading (:meth:`PeerNode.escrows_stamp`); alone, any Stamp by the key ``did``.
+        self.escrows_stamp: Callable[[VerifiedStatement], bool] = lambda vs: vs.issuer == did
         self._queue: queue.Queue[tuple[list[bytes], int | None] | None] = queue.Queue(max_pending)
         self._watches: list[tuple[float, int, Callable[[], object]]] = []  # (due, order, job), a heap
         self._watch_order = itertools.count()
@@ -424,13 +429,15 @@ class EscrowWitness:
         failure: Exception
         try:
             answer = self.escrow.submit(envelopes)
-            unstamped = _unstamped_deliveries(envelopes, answer, self.did)
+            unstamped = _unstamped_deliveries(envelopes, answer, self.escrows_stamp)
             if not unstamped or until_ms is None or self.clock() >= until_ms:
                 return
             # An answer is whoever answered's choice as much as a refusal: E's public Mandate alone, a Stamp
             # by another key, or E's answer to the Submit with our Delivery taken out kept it from E, and
             # the counterparty's claim took our bond (WIT-007; tests/test_attack31_witness_forged_answer.py).
-            # Only E's Stamp naming each Delivery says E took it (WIT-001, WIT-006): asked again until then.
+            # Only E's Stamp naming each Delivery says E took it (WIT-001, WIT-006): asked again until then --
+            # E's in our view, not merely signed with E's key, which a thief holds once E's principal revoked
+            # it and handed E's contracts over (ESC-022; tests/test_attack32_witness_revoked_escrow_key.py).
             failure = LookupError(f"its answer holds no Stamp by the escrow of {unstamped} of our Deliveries")
             cap = ESCROW_ASK_CAP_S
         except CoopError as exc:
@@ -523,6 +530,7 @@ class PeerNode:
         self.witness = witness
         if witness is not None:
             witness.clock = peer.clock  # the deadlines it tries a Delivery until are by our clock
+            witness.escrows_stamp = self.escrows_stamp
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
@@ -908,6 +916,17 @@ class PeerNode:
             for neg in forgotten_to_show(self.peer, self.journal.statements(), self.peer.clock()):
                 self.watch_exposed(neg.id)
         return queued
+
+    def escrows_stamp(self, stamp: VerifiedStatement) -> bool:
+        """Whether ``stamp`` is our witness's escrow's word in our view (WIT-007): signed by its key where
+        no revocation we hold reaches it (KEY-004), or by a successor we honour from the hand-over's time
+        on (ESC-022) -- the key whose Mandate we were given at start is its thief's once its principal
+        revoked it, and the Stamp's time and seq are the signer's choice as much."""
+        assert self.witness is not None
+        with self.peer.lock:
+            v = self.peer.verifier
+            at = stamp.issued_at_ms
+            return v.witness.acts_for(stamp.issuer, self.witness.did, at, stamp.seq) and not v.revokes(stamp)
 
     def _speaks_for(self, named: str, escrow: str) -> bool:
         """Whether the escrow key ``escrow`` (our witness's) takes the evidence of a contract naming the
