@@ -131,3 +131,26 @@ def test_a_stamp_by_the_escrows_revoked_key_does_not_end_the_witness(tmp_path: P
     assert way.deliveries >= 2
     w.escrow = n
     w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
+
+
+@pytest.mark.req("WIT-007", "KEY-005")
+def test_a_stamp_by_the_escrows_key_above_its_rotation_is_not_the_escrows(tmp_path: Path) -> None:
+    """The rotated key's kin: Bob's node holds E's KeyRotation; a Stamp E's key signs above it (its chain
+    ended there, KEY-005 -- whoever still holds the old key) is not E's word to the witness, one below it
+    is. Before, both were."""
+    w = _World(FixedClock())
+    node = _node(w, tmp_path / "bob.db", witness=True)
+    try:
+        before = w.party.sign("stamp", commitment_pb2.Stamp(statements=[b"\x01" * 32]))
+        w.clock.advance(1_000)
+        rotation = w.party.sign(
+            "key_rotation", identity_pb2.KeyRotation(new_key=Party("escrow-new", w.clock).did)
+        )
+        node.peer.hold([rotation.envelope])
+        assert w.party.did in node.peer.verifier.rotated
+        w.clock.advance(1_000)
+        after = w.party.sign("stamp", commitment_pb2.Stamp(statements=[b"\x01" * 32]))
+        assert node.escrows_stamp(before)
+        assert not node.escrows_stamp(after), "a Stamp above the escrow key's rotation ended the witness"
+    finally:
+        node.close()

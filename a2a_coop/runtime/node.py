@@ -919,14 +919,17 @@ class PeerNode:
 
     def escrows_stamp(self, stamp: VerifiedStatement) -> bool:
         """Whether ``stamp`` is our witness's escrow's word in our view (WIT-007): signed by its key where
-        no revocation we hold reaches it (KEY-004), or by a successor we honour from the hand-over's time
-        on (ESC-022) -- the key whose Mandate we were given at start is its thief's once its principal
-        revoked it, and the Stamp's time and seq are the signer's choice as much."""
+        no revocation we hold reaches it (KEY-004) and above no rotation of it we hold (KEY-005), or by a
+        successor we honour from the hand-over's time on (ESC-022) -- the key whose Mandate we were given
+        at start is its thief's once its principal revoked it, and the Stamp's time and seq are the
+        signer's choice as much."""
         assert self.witness is not None
         with self.peer.lock:
             v = self.peer.verifier
-            at = stamp.issued_at_ms
-            return v.witness.acts_for(stamp.issuer, self.witness.did, at, stamp.seq) and not v.revokes(stamp)
+            if not v.witness.acts_for(stamp.issuer, self.witness.did, stamp.issued_at_ms, stamp.seq):
+                return False
+            rotated = v.rotated.get(stamp.issuer)
+            return not v.revokes(stamp) and (rotated is None or stamp.seq <= rotated)
 
     def _speaks_for(self, named: str, escrow: str) -> bool:
         """Whether the escrow key ``escrow`` (our witness's) takes the evidence of a contract naming the
