@@ -324,7 +324,8 @@ class EscrowWitness:
     -- is tried again at doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused otherwise is
     not, unless it carries our Deliveries: a refusal is unsigned, so those are tried again, at most
     :data:`ESCROW_ASK_CAP_S` apart, until they could be timely no more -- as after an answer holding no
-    Stamp of each of them by the escrow's key, which is whoever answered's choice too (WIT-007).
+    Stamp of each of them by the escrow as our view reads it (:attr:`escrows_stamp`), which is whoever
+    answered's choice too (WIT-007).
 
     Args:
         escrow: where to submit.
