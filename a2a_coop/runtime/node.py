@@ -302,7 +302,8 @@ class EscrowWitness:
     -- is tried again at doubling delays (:data:`MAX_SUBMIT_ATTEMPTS` in all); one it refused otherwise is
     not, unless it carries our Deliveries: a refusal is unsigned, so those are tried again, at most
     :data:`ESCROW_ASK_CAP_S` apart, until they could be timely no more -- as after an answer holding no
-    Stamp of each of them by the escrow's key, which is whoever answered's choice too (WIT-007).
+    Stamp of each of them by the escrow as our view reads it (:attr:`escrows_stamp`), which is whoever
+    answered's choice too (WIT-007).
 
     Args:
         escrow: where to submit.
@@ -330,12 +331,12 @@ class EscrowWitness:
         self.escrow = escrow
         self.did = did
         self.clock = clock
-        # Another key's Stamp that is our escrow's word all the same: the key it succeeds, before the
-        # hand-over (ESC-022), as our view reads it. Set by the PeerNode served with it.
-        self.speaks_for: Callable[[VerifiedStatement], bool] | None = None
         self.lock_wait_s = lock_wait_s
         self.retry_s = retry_s
         self.max_pending = max_pending
+        # Whether a Stamp (its signature checked) is the escrow's word: set by the PeerNode to its view's
+        # reading (:meth:`PeerNode.escrows_stamp`); alone, any Stamp by the key ``did``.
+        self.escrows_stamp: Callable[[VerifiedStatement], bool] = lambda vs: vs.issuer == did
         self._queue: queue.Queue[tuple[list[bytes], int | None] | None] = queue.Queue(max_pending)
         self._watches: list[tuple[float, int, Callable[[], object]]] = []  # (due, order, job), a heap
         self._watch_order = itertools.count()
@@ -407,13 +408,15 @@ class EscrowWitness:
         failure: Exception
         try:
             answer = self.escrow.submit(envelopes)
-            unstamped = len(unstamped_deliveries(envelopes, answer, self._speaks_for))
+            unstamped = len(unstamped_deliveries(envelopes, answer, self.escrows_stamp))
             if not unstamped or until_ms is None or self.clock() >= until_ms:
                 return
             # An answer is whoever answered's choice as much as a refusal: E's public Mandate alone, a Stamp
             # by another key, or E's answer to the Submit with our Delivery taken out kept it from E, and
             # the counterparty's claim took our bond (WIT-007; tests/test_attack31_witness_forged_answer.py).
-            # Only E's Stamp naming each Delivery says E took it (WIT-001, WIT-006): asked again until then.
+            # Only E's Stamp naming each Delivery says E took it (WIT-001, WIT-006): asked again until then --
+            # E's in our view, not merely signed with E's key, which a thief holds once E's principal revoked
+            # it and handed E's contracts over (ESC-022; tests/test_attack32_witness_revoked_escrow_key.py).
             failure = LookupError(f"its answer holds no Stamp by the escrow of {unstamped} of our Deliveries")
             cap = ESCROW_ASK_CAP_S
         except CoopError as exc:
@@ -444,11 +447,6 @@ class EscrowWitness:
             failure,
         )
         self.watch(delay, lambda: self._submit(envelopes, attempt + 1, until_ms))
-
-    def _speaks_for(self, stamp: VerifiedStatement) -> bool:
-        """Whether ``stamp`` is our escrow's word (:func:`~a2a_coop.runtime.trade.unstamped_deliveries`):
-        signed by its key, or as :attr:`speaks_for` says (a :class:`PeerNode` reads its hand-overs)."""
-        return stamp.issuer == self.did or (self.speaks_for is not None and self.speaks_for(stamp))
 
     def _due_job(self) -> tuple[Callable[[], object] | None, float | None]:
         """The next watch due now, if any, else how long until one is (None: no watch pending)."""
@@ -511,7 +509,7 @@ class PeerNode:
         self.witness = witness
         if witness is not None:
             witness.clock = peer.clock  # the deadlines it tries a Delivery until are by our clock
-            witness.speaks_for = self._predecessors_word
+            witness.escrows_stamp = self.escrows_stamp
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
@@ -898,24 +896,41 @@ class PeerNode:
                 self.watch_exposed(neg.id)
         return queued
 
+    def escrows_stamp(self, stamp: VerifiedStatement) -> bool:
+        """Whether ``stamp`` is our witness's escrow's word in our view (WIT-007): signed by its key where
+        no revocation we hold reaches it (KEY-004) and above no rotation of it we hold (KEY-005), or by a
+        successor we honour from the hand-over's time on (ESC-022) -- the key whose Mandate we were given
+        at start is its thief's once its principal revoked it, and the Stamp's time and seq are the
+        signer's choice as much (red team 32); or, where our escrow's key is itself a successor, by the key
+        it succeeds before the hand-over, read the same way (:meth:`_predecessors_word`: WIT-006, a
+        successor answers a repeat with the old key's Stamp)."""
+        assert self.witness is not None
+        with self.peer.lock:
+            v = self.peer.verifier
+            if v.revokes(stamp):
+                return False
+            rotated = v.rotated.get(stamp.issuer)
+            if rotated is not None and stamp.seq > rotated:
+                return False
+            if v.witness.acts_for(stamp.issuer, self.witness.did, stamp.issued_at_ms, stamp.seq):
+                return True
+            return self._predecessors_word(stamp)
+
     def _predecessors_word(self, stamp: VerifiedStatement) -> bool:
         """Whether ``stamp``, by another key than our witness's escrow, is that escrow's word all the same:
         signed by a key it succeeds by a hand-over our verifier honours, before the hand-over (ESC-022) --
         as our view reads it. The successor answers a repeat of a Delivery the old key stamped with that
         Stamp (WIT-006: it took the old key's ledger over), and our witness, reading only its own key's,
         asked it again at its waits until the contract's last deadline + 30 s
-        (tests/test_escrow_handover_served.py)."""
+        (tests/test_escrow_handover_served.py). Under our peer's lock."""
         assert self.witness is not None
-        with self.peer.lock:
-            verifier = self.peer.verifier
-            honoured = verifier.successors(stamp.issuer)
-            return (
-                honoured is not None
-                and self.witness.did in honoured[0]
-                and verifier.witness.acts_for(
-                    stamp.issuer, stamp.issuer, stamp.issued_at_ms, stamp.header.seq
-                )
-            )
+        verifier = self.peer.verifier
+        honoured = verifier.successors(stamp.issuer)
+        return (
+            honoured is not None
+            and self.witness.did in honoured[0]
+            and verifier.witness.acts_for(stamp.issuer, stamp.issuer, stamp.issued_at_ms, stamp.header.seq)
+        )
 
     def _speaks_for(self, named: str, escrow: str) -> bool:
         """Whether the escrow key ``escrow`` (our witness's) takes the evidence of a contract naming the
