@@ -6,9 +6,9 @@ and says in ``metadata.a2aCoop.nextArtifact`` where the rest starts -- read by G
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import grpc
 import httpx
@@ -89,6 +89,23 @@ def _config(binding: str, *, streaming: bool = False) -> ClientConfig:
     )
 
 
+class _Seen:
+    """A stock client whose SendMessage responses' Tasks are kept in ``tasks``, as they came."""
+
+    def __init__(self, client: Any, tasks: list[a2a_pb2.Task]) -> None:
+        self.client, self.tasks = client, tasks
+
+    async def send_message(self, request: Any, context: Any = None) -> AsyncIterator[Any]:
+        async for response in self.client.send_message(request, context=context):
+            if response.HasField("task"):
+                self.tasks.append(response.task)
+            yield response
+
+    async def get_task(self, request: Any, context: Any = None) -> a2a_pb2.Task:
+        task: a2a_pb2.Task = await self.client.get_task(request, context=context)
+        return task
+
+
 def _size(task: a2a_pb2.Task) -> int:
     return sum(len(p.raw) for a in task.artifacts for p in a.parts)
 
@@ -107,13 +124,14 @@ def test_a_task_past_a_clients_limit_arrives_whole_on_every_binding(
     the SendMessage whose Receipt completed the trade after the agent had recorded it, GetTask and
     ListTasks for good --, and the HTTP bindings sent it past what a client at gRPC's default takes.
     Expect the SendMessage's Task, GetTask's and ListTasks' each to hold at most MAX_A2A_ARTIFACT_BYTES of
-    Artifacts and a ``nextArtifact``, and a stock a2a-sdk client to read every Artifact (``whole_task``)."""
+    Artifacts and a ``nextArtifact``, and a stock a2a-sdk client to read every Artifact (``whole_task``;
+    ``send_whole`` returned the SendMessage's Task as it came, its first part: it reads the rest too)."""
     c = long_contract
     message = a2a.statement_message(c.held_back.envelope, task_id=c.task_id)
 
     async def go() -> tuple[a2a_pb2.Task | None, a2a_pb2.Task, a2a_pb2.Task, a2a_pb2.ListTasksResponse]:
         async with await ClientFactory(_config(binding)).create_from_url(c.server.card_url) as client:
-            _answer, sent = await a2a.send_whole(client, message)
+            _answer, sent = await a2a.send_whole(_Seen(client, responses), message)
             first = await client.get_task(a2a_pb2.GetTaskRequest(id=c.task_id), context=a2a.activation())
             whole = await a2a.whole_task(client, c.task_id)
             listed = await client.list_tasks(
@@ -122,11 +140,13 @@ def test_a_task_past_a_clients_limit_arrives_whole_on_every_binding(
             )
             return sent, first, whole, listed
 
+    responses: list[a2a_pb2.Task] = []
     sent, first, whole, listed = asyncio.run(go())
     expected = _expected(c)
     assert sent is not None and sent.status.state == a2a_pb2.TASK_STATE_COMPLETED
+    assert [a.artifact_id for a in sent.artifacts] == expected and a2a.next_artifact_of(sent) == 0
     (in_list,) = listed.tasks
-    for part in (sent, first, in_list):
+    for part in (responses[-1], first, in_list):
         assert 0 < _size(part) <= MAX_A2A_ARTIFACT_BYTES
         assert a2a.next_artifact_of(part) == len(part.artifacts)
         assert [a.artifact_id for a in part.artifacts] == expected[: len(part.artifacts)]
@@ -263,3 +283,27 @@ def test_a_browser_may_send_the_artifacts_service_parameter(
         node.close()
     for header in allowed:
         assert ARTIFACTS_FROM_HEADER in header.lower()
+
+
+@pytest.mark.req("A2A-028")
+def test_the_conformance_suite_reads_a_task_past_the_bound_whole(long_contract: LongContract) -> None:
+    """The suite's GetTask (``A2AClient.get_task``, which its A2A cases judge a Task by) read one response:
+    an agent holding over 1 MiB of Artifacts was judged on its first part. Expect every Artifact, in order,
+    each once, the rest read from ``nextArtifact`` with ``A2A-Coop-Artifacts-From``."""
+    from conformance.suite.cases._a2a_rpc import A2AClient
+    from conformance.suite.context import Context, Session
+    from conformance.suite.runner import load_cases
+
+    c = long_contract
+    session = Session(c.server.target, a2a_url=c.server.card_url)
+    try:
+        ctx = Context(session, load_cases()["a2a.artifacts"])
+        task = A2AClient(ctx).get_task(c.task_id, note="the long contract's Task")
+    finally:
+        session.close()
+    assert [a["artifactId"] for a in task["artifacts"]] == _expected(c)
+    assert "nextArtifact" not in task.get("metadata", {}).get("a2aCoop", {})
+    asked = [
+        e.request["headers"].get("A2A-Coop-Artifacts-From") for e in ctx.transcript if "GetTask" in e.rpc
+    ]
+    assert asked[0] is None and len(asked) > 1 and all(asked[1:])  # the rest read by GetTask again

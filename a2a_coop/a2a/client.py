@@ -34,7 +34,10 @@ async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2
     """Send ``msg`` (a statement, the extension activated) through a stock a2a-sdk ``client``: the whole
     answer -- a cut one's rest read by the same message again from each part's ``nextAnswer``
     (A2A-028), joined by :class:`CutAnswer` as every reader of a cut answer joins it -- and the last Task
-    seen. Raises :class:`~a2a_coop.transport.paging.CutAnswerViolation` for parts that break A2A-028."""
+    seen, with every Artifact: one whose Artifacts came in parts (``nextArtifact``, A2A-028 (a); a stream
+    sends the rest as artifact-updates) is read on by :func:`whole_task`, so that a caller never takes the
+    first part for the Task. Raises :class:`~a2a_coop.transport.paging.CutAnswerViolation` for parts that
+    break A2A-028."""
     answer = CutAnswer()
     task: a2a_pb2.Task | None = None
     while True:
@@ -49,6 +52,8 @@ async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2
                 task = response.task
         start = answer.take(_Part(envelopes, next_answer))
         if not start:
+            if task is not None and next_artifact_of(task):
+                task = await whole_task(client, task.id, first=task)
             return answer.envelopes, task
         again = a2a_pb2.Message()
         again.CopyFrom(msg)
@@ -57,17 +62,21 @@ async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2
         msg = again
 
 
-async def whole_task(client: Any, task_id: str) -> a2a_pb2.Task:
+async def whole_task(client: Any, task_id: str, *, first: a2a_pb2.Task | None = None) -> a2a_pb2.Task:
     """``GetTask`` of ``task_id`` through a stock a2a-sdk ``client``, with every Artifact: the rest of a Task
     whose Artifacts came in parts read by GetTask again from each part's ``nextArtifact`` (A2A-028 (a)),
-    the parts checked by :class:`CutAnswer` as an answer's are. The Task is the last part's, its Artifacts
-    each once: one held between two reads may move the rest by one place (it is read by the next
-    GetTask). Raises :class:`~a2a_coop.transport.paging.CutAnswerViolation` for parts that break the rule."""
+    the parts checked by :class:`CutAnswer` as an answer's are. ``first``: the first part, as another
+    response carried it (a SendMessage's Task), in place of the first GetTask. The Task is the last part's,
+    its Artifacts each once: one held between two reads may move the rest by one place (it is read by the
+    next GetTask). Raises :class:`~a2a_coop.transport.paging.CutAnswerViolation` for parts that break the
+    rule."""
     parts = CutAnswer()
     artifacts: dict[str, a2a_pb2.Artifact] = {}
     start = 0
+    task = first
     while True:
-        task = await client.get_task(a2a_pb2.GetTaskRequest(id=task_id), context=artifacts_context(start))
+        if task is None or start:
+            task = await client.get_task(a2a_pb2.GetTaskRequest(id=task_id), context=artifacts_context(start))
         for artifact in task.artifacts:
             artifacts.setdefault(artifact.artifact_id, artifact)
         start = parts.take(_Part(list(task.artifacts), next_artifact_of(task)))

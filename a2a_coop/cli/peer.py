@@ -914,6 +914,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         if args.negotiation:
             negs = [find_negotiation(peer, args.negotiation)]
             reported = negs
+            every_trade = negs
         else:
             negs = [
                 n
@@ -931,6 +932,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             forgotten = read_forgotten(peer, journal.statements(), peer.clock())
             negs += forgotten.to_show
             reported += forgotten.lapsed
+            every_trade = [*negotiations.values(), *forgotten.to_show]
         # A cut-off Counter whose claims are over is owed to its escrow no more (NEG-024 (a)): said, not
         # asked -- of a trade in memory or one ended and dropped from it alike (resume31).
         for n in reported:
@@ -964,6 +966,9 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if escrow is not None and (_owes_the_escrow(peer, n) or _settled_there(peer, n, serving))
             ]
             if not owed:
+                if _all_over(peer, every_trade, negs):
+                    out.write(f"nothing to resume: every trade of this journal is over ({unreachable})\n")
+                    return EXIT_OK
                 raise
             owed_ids = {n.id for n in owed}
             out_of_reach = [n for n in negs if n.id not in owed_ids and unfinished(n)]
@@ -1087,6 +1092,16 @@ def shown_state(peer: Peer, neg: Negotiation) -> str:
         owed = _cut_back_owed(peer, neg) or _answer_not_taken(peer, neg) or _withdraw_owed(peer, neg)
         lapsed = not owed and bargaining_lapsed(peer, neg)
     return "EXPIRED" if lapsed else neg.state.value
+
+
+def _all_over(peer: Peer, trades: Sequence[Negotiation], to_resume: Sequence[Negotiation]) -> bool:
+    """Whether nothing anyone signs can move any of ``trades`` (every trade of the journal, or the one
+    --negotiation names), as `status` shows them (:func:`shown_state`), nor any of ``to_resume`` owes its
+    escrow: then the peer out of reach keeps nothing from being done (resume32 exited 2 over a journal
+    whose every trade had lapsed, on every run for good)."""
+    return not any(_owes_the_escrow(peer, n) for n in to_resume) and not any(
+        shown_state(peer, n) != State.EXPIRED.value and unfinished(n) for n in trades
+    )
 
 
 def _say_expired(peer: Peer, neg: Negotiation) -> None:

@@ -27,6 +27,7 @@ EXTENSION_URI: Final = "https://a2a-coop.dev/ext/coop/v1"
 ENVELOPE_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+protobuf"
 ENVELOPE_JSON_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+json"
 CARD_PATH: Final = "/.well-known/agent-card.json"
+ARTIFACTS_FROM: Final = "A2A-Coop-Artifacts-From"  # GetTask's service parameter, A2A-028 (a)
 ERROR_INFO: Final = "type.googleapis.com/google.rpc.ErrorInfo"
 
 _endpoints: dict[str, tuple[str, dict[str, Any]]] = {}  # a2a_url -> (JSON-RPC URL, card)
@@ -120,9 +121,9 @@ def envelopes_of(parts: Sequence[dict[str, Any]]) -> list[bytes]:
 
 
 class _Part(NamedTuple):
-    """One response's part of an answer, as :class:`CutAnswer` takes one."""
+    """One response's part of an answer (or of a Task's Artifacts), as :class:`CutAnswer` takes one."""
 
-    envelopes: list[bytes]
+    envelopes: list[Any]
     next_answer: int
 
 
@@ -238,9 +239,12 @@ class A2AClient:
         note: str = "",
         body: bytes | None = None,
         content_type: str = "application/json",
+        service_parameters: dict[str, str] | None = None,
     ) -> RpcReply:
-        """POST one JSON-RPC request (``body`` replaces the encoded request, for malformed ones)."""
+        """POST one JSON-RPC request (``body`` replaces the encoded request, for malformed ones), with
+        ``service_parameters`` as headers."""
         headers = {"Content-Type": content_type, "Accept": "application/json, text/event-stream"}
+        headers.update(service_parameters or {})
         if version is not None:
             headers["A2A-Version"] = version
         if activate:
@@ -326,14 +330,13 @@ class A2AClient:
             reply = self.call("SendMessage", {"message": sent}, note=part_note)
             if reply.error is not None:
                 raise CaseFailed(f"the target refused a valid {vs.body} sent over A2A: {reply.summary()}")
-            task = (reply.result or {}).get("task")
-            if not isinstance(task, dict):
+            got = (reply.result or {}).get("task")
+            if not isinstance(got, dict):
                 raise CaseFailed(
                     f"SendMessage with our {vs.body} did not answer a Task (A2A-008): {reply.result}"
                 )
-            said = task.get("status", {}).get("message", {}).get("metadata", {}).get("a2aCoop", {})
-            cut = said.get("nextAnswer", 0) if isinstance(said, dict) else 0
-            next_answer = int(cut) if isinstance(cut, int | float) and float(cut).is_integer() else -1
+            task: dict[str, Any] = got
+            next_answer = _coop_index(task.get("status", {}).get("message", {}), "nextAnswer")
             try:
                 start = whole.take(_Part(answers(task), next_answer))
             except CutAnswerViolation as exc:
@@ -346,10 +349,45 @@ class A2AClient:
         return task, self.ctx.verify_signed(signed, what=f"the Task's answer to our {vs.body}")
 
     def get_task(self, task_id: str, *, note: str = "") -> dict[str, Any]:
-        reply = self.call("GetTask", {"id": task_id}, note=note)
-        if reply.error is not None or not isinstance(reply.result, dict):
-            raise CaseFailed(f"GetTask {task_id}: {reply.summary()}")
-        return reply.result
+        """GetTask of ``task_id`` with every Artifact: a Task whose Artifacts come in parts (its
+        ``metadata.a2aCoop.nextArtifact``) is read on by GetTask from there, with the
+        ``A2A-Coop-Artifacts-From`` service parameter, until a part carries none; the parts joined in
+        order, each ``artifactId`` once, the Task otherwise the last part's (A2A-028 (a)). One GetTask
+        judged an agent holding over 1 MiB of Artifacts on the first part alone.
+
+        Raises:
+            CaseFailed: a GetTask was refused, or its parts break A2A-028 (a).
+        """
+        parts = CutAnswer()
+        artifacts: dict[str, dict[str, Any]] = {}
+        start = 0
+        while True:
+            params = {ARTIFACTS_FROM: str(start)} if start else None
+            part_note = note if not start else f"{note}: the rest of its Artifacts, from {start}"
+            reply = self.call("GetTask", {"id": task_id}, note=part_note, service_parameters=params)
+            if reply.error is not None or not isinstance(reply.result, dict):
+                raise CaseFailed(f"GetTask {task_id}: {reply.summary()}")
+            task = reply.result
+            held = [a for a in task.get("artifacts", []) if isinstance(a, dict)]
+            for artifact in held:
+                artifacts.setdefault(str(artifact.get("artifactId")), artifact)
+            try:
+                start = parts.take(_Part(held, _coop_index(task, "nextArtifact")))
+            except CutAnswerViolation as exc:
+                raise CaseFailed(f"GetTask {task_id}: {exc.details} (A2A-028 (a))") from None
+            if not start:
+                break
+        if artifacts:
+            task = {**task, "artifacts": list(artifacts.values())}
+        return task  # the last part's: it carries no nextArtifact
+
+
+def _coop_index(obj: dict[str, Any], key: str) -> int:
+    """``metadata.a2aCoop.<key>`` of a Message or Task (A2A JSON) as an index (``nextAnswer``,
+    ``nextArtifact``, A2A-028): 0 when absent, -1 when it is no whole number -- a part that cannot go on."""
+    coop = obj.get("metadata", {}).get("a2aCoop", {}) if isinstance(obj.get("metadata"), dict) else {}
+    value = coop.get(key, 0) if isinstance(coop, dict) else 0
+    return int(value) if isinstance(value, int | float) and float(value).is_integer() else -1
 
 
 def expect_error(reply: RpcReply, reason: str, code: int, *, what: str) -> None:
