@@ -15,11 +15,12 @@ import select
 import shutil
 import subprocess
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import run_cli
 from js_run import js_module
 from test_answer_proof import _reveal_later
 from test_attack27b_thief_frames_principal import (
@@ -839,12 +840,9 @@ def _transcripts() -> dict[str, list[bytes]]:
     }
 
 
-def _python_proofs(
-    envelopes: list[bytes], trusted: Collection[str] | None = None
-) -> tuple[dict[str, list[str]], list[str]]:
+def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[str]]:
     """The reference view of evidence's reading of a transcript (stopping at the first refusal, as ``verify``
-    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013), reading
-    the Stamps of the ``trusted`` escrows only (ATT-013 (d); None, every escrow's)."""
+    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013)."""
     v = EvidenceVerifier()
     for e in envelopes:
         try:
@@ -855,35 +853,89 @@ def _python_proofs(
     proofs = {
         k: sorted(verify_statement(x).digest.hex() for x in (p.first, p.second)) for k, p in v.forks.items()
     }
-    return proofs, sorted(faulty_of(v, v.forks, trusted))
+    return proofs, sorted(faulty_of(v, v.forks))
 
 
 @pytest.mark.req("ATT-013", "KEY-009")
-def test_both_verifiers_read_witnessed_before_only_from_a_trusted_escrow(tmp_path: Path) -> None:
-    """F108, ATT-013 (d): the thief's pair, stamped by the escrow key it minted before P's revocation, read
-    from a transcript stating the escrows its view trusts -- none, another, M -- and stating none (every
-    escrow, as before the rule): P is convicted only where M's Stamp counts, by both verifiers alike."""
+def test_both_verifiers_read_witnessed_before_only_from_a_trusted_escrow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F108, F121, ATT-013 (d): the thief's pair, stamped by the escrow key M it minted, read by both
+    verifiers' transcript mode, each transcript stating the escrows its view trusts -- none, another, M -- or
+    stating no set. The escrows the OPERATOR names (``--trust-escrow``: none, another, M) decide, whatever the
+    transcript states: P convicted only where M's Stamp counts. A transcript's own set is its presenter's
+    choice: shown, not applied -- every escrow's Stamps count, P convicted in each -- and applied with
+    ``--trust-stated``. In every mode both report alike the faulty set, the set applied and who chose it, the
+    stated set, and each conviction with the escrows whose Stamps it rests on (P's on M's, K's on the proof
+    alone). The JS verifier as it was applied a transcript's set unasked: P spared where it trusted none or
+    another escrow."""
     alice, m, envelopes = thiefs_escrow_transcript()
-    cases = {
-        "trusts-nothing": [],
-        "trusts-another": ["did:key:z6MkOther"],
-        "trusts-m": [m],
-        "states-none": None,
-    }
-    paths = []
-    for name, trusted in cases.items():
+    k, p = alice.did, alice.principal.did
+    other = Party("another escrow", FixedClock()).did
+    stating: dict[str, list[str] | None] = {"nothing": [], "another": [other], "m": [m], "none": None}
+    paths: dict[str, Path] = {}
+    for name, trusted in stating.items():
         doc: dict[str, object] = {"envelopes": [envelope_to_json(e) for e in envelopes]}
         if trusted is not None:
             doc["trusted_escrows"] = trusted
-        paths.append(tmp_path / f"{name}.json")
-        paths[-1].write_text(json.dumps(doc))
-    run = _node("--json", *map(str, paths))
-    js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
-    for name, trusted in cases.items():
-        _, faulty = _python_proofs(envelopes, trusted)
-        assert js[name]["faulty"] == faulty, name
-        assert (alice.principal.did in faulty) == (name in ("trusts-m", "states-none")), name
-        assert alice.did in faulty, name  # the key signed both, whatever the view trusts
+        paths[name] = tmp_path / f"states-{name}.json"
+        paths[name].write_text(json.dumps(doc))
+    operator: dict[str, list[str]] = {"nothing": [], "another": [other], "m": [m]}
+    for name, keys in operator.items():
+        (tmp_path / f"trusts-{name}.txt").write_text("".join(f"{key}\n" for key in keys))
+
+    def both(names: list[str], *argv: str) -> dict[str, dict[str, Any]]:
+        """Each transcript's report by the JS verifier, checked equal to the reference's on what ATT-013 (d)
+        decides -- each file a view of its own (the reference merges the files it is given into one)."""
+        run = _node("--json", *argv, *(str(paths[n]) for n in names))
+        assert run.returncode == 1 and not run.stderr, run.stderr  # the pair is refused: invalid
+        js = {Path(t["file"]).stem.removeprefix("states-"): t for t in json.loads(run.stdout)["transcripts"]}
+        for name in names:
+            code, out, err = run_cli(capsys, "verify", "--json", *argv, paths[name])
+            assert code == 1 and not err, err
+            py = json.loads(out)["transcript"]
+            stated = py["stated_trusted_escrows"]
+            assert js[name]["stated_trusted_escrows"] == (stated[0] if stated else None), name
+            for field in ("faulty", "trusted_escrows", "trusted_by"):
+                assert js[name][field] == py[field], (name, argv, field)
+            convictions = [sorted(r["convictions"], key=lambda c: c["subject"]) for r in (js[name], py)]
+            assert convictions[0] == convictions[1], name
+        return js
+
+    def convicts_p(report: dict[str, Any]) -> bool:
+        assert k in report["faulty"]  # the key signed both, whatever the view trusts
+        rests = {c["subject"]: c["stamps_of"] for c in report["convictions"]}
+        assert rests[k] == [] and rests.get(p, [m]) == [m], rests
+        return p in report["faulty"]
+
+    shown = both(list(stating))
+    for name, trusted in stating.items():
+        assert shown[name]["trusted_by"] is None and shown[name]["stated_trusted_escrows"] == trusted, name
+        assert convicts_p(shown[name]), name  # every escrow's Stamps, whatever the transcript states
+    applied = both(["nothing", "another", "m"], "--trust-stated")
+    for name, report in applied.items():
+        assert report["trusted_by"] == "transcript"
+        assert report["trusted_escrows"] == sorted(stating[name] or [])
+        assert convicts_p(report) == (name == "m"), name
+    for name, keys in operator.items():
+        mine = both(list(stating), "--trust-escrow", str(tmp_path / f"trusts-{name}.txt"))
+        for stated, report in mine.items():
+            assert report["trusted_by"] == "operator" and report["trusted_escrows"] == keys
+            assert convicts_p(report) == (name == "m"), (name, stated)
+
+    (tmp_path / "bad.txt").write_text(f"{m}\nnot-a-key  # a typo\n")
+    text = _node(str(paths["another"])).stdout
+    assert "(its presenter's choice; not applied)" in text and other in text, text
+    assert f"{p}: the proof against {k} and the Stamps of {m} (not named by you" in text, text
+    assert f"{k}: the proof against {k} alone" in text, text
+    for argv, said in [
+        ((str(paths["none"]), "--trust-stated"), "states no trusted_escrows"),
+        (("--trust-stated", "--trust-escrow", m, str(paths["m"])), "--trust-escrow names yours"),
+        (("--trust-escrow", str(tmp_path / "bad.txt"), str(paths["m"])), "bad.txt: not a did:key"),
+    ]:
+        run = _node(*argv)
+        assert run.returncode == 2 and not run.stdout, run.stdout
+        assert run.stderr.count("\n") == 1 and said in run.stderr and "Error" not in run.stderr, run.stderr
 
 
 @pytest.mark.req("KEY-009", "ATT-013", "NEG-017")

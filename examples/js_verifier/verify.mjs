@@ -8,6 +8,7 @@
 //   node examples/js_verifier/verify.mjs --json conformance/vectors/*.json   # machine-readable
 //   node examples/js_verifier/verify.mjs --verbose FILE                      # every disagreement
 //   node examples/js_verifier/verify.mjs [--json] evidence.json               # a transcript: verdict, proofs
+//   node examples/js_verifier/verify.mjs --trust-escrow KEY evidence.json     # ... reading KEY's Stamps only
 //
 // What it implements is the list LAYERS below; see README.md next to this file.
 
@@ -1727,6 +1728,34 @@ export class Verifier {
     }
     return [...out].sort();
   }
+  // ATT-013 (d) made visible (F121): each key and principal a proof held convicts, {subject, proof_against,
+  // stamps_of} -- the escrows whose Stamps the conviction rests on: for a principal that revoked the key, the
+  // witnessing escrow of each statement of the proof its revocation reaches (that escrow's Stamp before the
+  // revocation keeps the statement the principal's, KEY-009); none for the key itself or a principal that
+  // revoked nothing (the proof alone convicts them). Whoever signed with the key chose that escrow -- after
+  // a theft, the thief -- so a view reading every escrow's Stamps shows its operator which ones it relied on.
+  convictions() {
+    const out = [];
+    for (const key of this.forks.keys()) {
+      const subjects = new Set([key]);
+      for (const principal of this.bound.get(key) ?? []) if (!this.sparedBy(key, principal)) subjects.add(principal);
+      for (const subject of [...subjects].sort()) {
+        const mine = (this.revocations.get(key) ?? []).filter((r) => r.issuer === subject && subject !== key);
+        const reached = mine.length ? this.proofRecords(key).filter((rec) => mine.some((x) => x.eff <= rec.h.issued_at_ms)) : [];
+        const escrows = new Set(reached.map((rec) => this.witnessingEscrow(rec)).filter(Boolean));
+        out.push({ subject, proof_against: key, stamps_of: [...escrows].sort() });
+      }
+    }
+    return out;
+  }
+  // the two statements of the proof held against `key`, each as its held record, else read from the proof
+  proofRecords(key) {
+    const { first, second } = this.forks.get(key);
+    return [first, second].map((env) => {
+      const r = verifyStateless(env);
+      return this.byDigest.get(hex(r.digest)) ?? { ...r, dhex: hex(r.digest), env };
+    });
+  }
   // ATT-013 (b): whether a revocation of `key` held that `principal` issued reaches a statement of the proof
   // against `key` that its witnessing escrow did not stamp before it (KEY-009). Neither `key`'s own
   // revocation (KEY-013) nor another principal's spares `principal`; a statement of the proof need not be held.
@@ -1736,10 +1765,7 @@ export class Verifier {
   sparedBy(key, principal) {
     const mine = (this.revocations.get(key) ?? []).filter((r) => r.issuer === principal && principal !== key);
     if (!mine.length) return false;
-    const { first, second } = this.forks.get(key);
-    return [first, second].some((env) => {
-      const r = verifyStateless(env);
-      const rec = this.byDigest.get(hex(r.digest)) ?? { ...r, dhex: hex(r.digest), env };
+    return this.proofRecords(key).some((rec) => {
       // ATT-013 (d), F108: a statement its untrusted escrow stamped is read as unstamped -- the escrow an Offer
       // or Counter names is the choice of whoever holds the key, a thief's own after the revocation
       const trusted = !this.trustedEscrows || this.trustedEscrows.has(this.witnessingEscrow(rec));
@@ -2899,14 +2925,20 @@ function envelopeToJson(envBytes) {
   return { payload: b64(env.payload), payloadType: env.payload_type, signatures: env.signatures.map((x) => ({ keyid: x.keyid, sig: b64(x.sig) })) };
 }
 
-// A transcript (what `a2a-coop export` writes: {"envelopes": [...], "now_ms"?, "mode"?, "trusted_escrows"?: the
-// escrows the view trusts, ATT-013 (d), absent: every escrow}, or a bare list of DSSE
-// JSON envelopes or base64 strings) verified by one fresh view of evidence, stopping at the first refusal as
-// `a2a-coop verify` does: its verdict, and the fork and answer proofs it holds (ATT-012, ATT-022) -- each in
-// the equivocation-proof file's form -- with the keys and principals they convict (ATT-013)
-export function verifyTranscript(doc) {
+// A transcript (what `a2a-coop export` writes: {"envelopes": [...], "now_ms"?, "mode"?, "trusted_escrows"?}, or a
+// bare list of DSSE JSON envelopes or base64 strings) verified by one fresh view of evidence, stopping at the
+// first refusal as `a2a-coop verify` does: its verdict, and the fork and answer proofs it holds (ATT-012,
+// ATT-022) -- each in the equivocation-proof file's form -- with the keys and principals they convict (ATT-013),
+// each conviction with the escrows whose Stamps it rests on. The view reads "witnessed before" from the Stamps
+// of the escrows its operator names (`trustEscrows`, ATT-013 (d)), else every escrow's; the transcript's own
+// `trusted_escrows` is shown, and applied only when the operator says so (`trustStated`): whoever hands the
+// transcript over chose it, and a narrower set spares (F121). A vector's `trusted_escrows` is its test's input
+// instead, read by runVector.
+export function verifyTranscript(doc, { trustEscrows = null, trustStated = false } = {}) {
   const list = Array.isArray(doc) ? doc : doc.envelopes;
-  const v = new Verifier({ mode: doc.mode ?? "sparse", nowMs: doc.now_ms ?? null, trustedEscrows: doc.trusted_escrows ?? null });
+  const stated = Array.isArray(doc) ? null : doc.trusted_escrows ?? null;
+  const [trusted, by] = trustEscrows ? [trustEscrows, "operator"] : trustStated && stated ? [stated, "transcript"] : [null, null];
+  const v = new Verifier({ mode: doc.mode ?? "sparse", nowMs: doc.now_ms ?? null, trustedEscrows: trusted });
   let got = { result: "valid" };
   for (let i = 0; i < list.length; i++) {
     try {
@@ -2920,7 +2952,11 @@ export function verifyTranscript(doc) {
   const proofs = [...v.forks].map(([issuer, p]) => ({
     schema: "a2a-coop-equivocation-proof/1", requirements: [p.kind, "ATT-012"], issuer, first: envelopeToJson(p.first), second: envelopeToJson(p.second),
   }));
-  return { ...got, statements: v.taken.length, proofs, faulty: v.faulty() };
+  const sorted = (set) => (set === null ? null : [...new Set(set)].sort());
+  return {
+    ...got, statements: v.taken.length, proofs, faulty: v.faulty(), convictions: v.convictions(),
+    trusted_escrows: sorted(trusted), trusted_by: by, stated_trusted_escrows: sorted(stated),
+  };
 }
 
 export function checkEquivocationProof(doc) {
@@ -3370,7 +3406,57 @@ async function adapter() {
   return 0;
 }
 
+class UsageError extends Error {}
+
+// The command line: flags, each `--trust-escrow KEY` (repeatable: a did:key, or a file of them, one a line, `#`
+// starting a comment, as `a2a-coop verify` reads it -- the escrows this view trusts, ATT-013 (d), F121) and
+// the files, every other argument.
+function parseArgs(argv) {
+  const flags = new Set(), files = [];
+  let trustEscrows = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--trust-escrow" || a.startsWith("--trust-escrow=")) {
+      const given = a === "--trust-escrow" ? argv[++i] : a.slice("--trust-escrow=".length);
+      if (given === undefined) throw new UsageError("--trust-escrow needs a did:key, or a file of them");
+      (trustEscrows ??= []).push(...escrowsGiven(given));
+    } else if (a.startsWith("--")) flags.add(a);
+    else files.push(a);
+  }
+  return { flags, files, trustEscrows };
+}
+function didKeyGiven(did, where) {
+  try {
+    validateDidKey(did, "KEY-001");
+  } catch (e) {
+    if (!(e instanceof Reject)) throw e;
+    throw new UsageError(`${where}: not a did:key: ${e.detail}`);
+  }
+  return did;
+}
+function escrowsGiven(given) {
+  if (given.startsWith("did:")) return [didKeyGiven(given, "--trust-escrow")];
+  let text;
+  try {
+    text = readFileSync(given, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read ${given}: ${e.code ?? e.message}`);
+  }
+  const lines = text.split(/\r?\n/).map((line) => line.split("#")[0].trim());
+  return lines.filter(Boolean).map((line) => didKeyGiven(line, `--trust-escrow ${given}`));
+}
+
 function main(argv) {
+  try {
+    return run(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`verify.mjs: ${e.message}\n`);
+    return 2;
+  }
+}
+
+function run(argv) {
   if (argv.includes("--adapter")) return adapter();
   if (argv.includes("--self-test")) {
     const bad = selfTest();
@@ -3378,13 +3464,15 @@ function main(argv) {
     console.log(bad.length ? `${bad.length} worked examples disagree` : "every worked example of SPEC.md holds");
     return bad.length ? 1 : 0;
   }
-  const json = argv.includes("--json");
-  const verbose = argv.includes("--verbose");
-  const files = argv.filter((a) => !a.startsWith("--"));
+  const { flags, files, trustEscrows } = parseArgs(argv);
+  const json = flags.has("--json");
+  const verbose = flags.has("--verbose");
+  const trustStated = flags.has("--trust-stated");
   if (!files.length) {
-    process.stderr.write("usage: node verify.mjs [--json] [--verbose] conformance/vectors/*.json | TRANSCRIPT.json\n");
+    process.stderr.write("usage: node verify.mjs [--json] [--verbose] conformance/vectors/*.json | [--trust-escrow KEY]... [--trust-stated] TRANSCRIPT.json\n");
     return 2;
   }
+  if (trustStated && trustEscrows) throw new UsageError("--trust-stated applies the transcript's trusted_escrows; --trust-escrow names yours");
   const report = { layers: LAYERS, files: {}, total: { vectors: 0, agree: 0, decided: 0, uncovered: 0, disagree: 0 }, disagreements: [] };
   let invalid = 0; // transcripts refused (a vector file's verdicts are compared with its own instead)
   for (const file of files) {
@@ -3444,7 +3532,12 @@ function main(argv) {
       continue;
     }
     if (Array.isArray(doc) || (doc.envelopes && !doc.testGroups)) {
-      const t = verifyTranscript(doc);
+      const stated = Array.isArray(doc) ? undefined : doc.trusted_escrows;
+      if (stated !== undefined && !(Array.isArray(stated) && stated.every((k) => typeof k === "string")))
+        throw new UsageError(`${file}: trusted_escrows must be a list of did:keys`);
+      for (const k of stated ?? []) didKeyGiven(k, `${file}: trusted_escrows`);
+      if (trustStated && stated === undefined) throw new UsageError(`--trust-stated: ${file} states no trusted_escrows`);
+      const t = verifyTranscript(doc, { trustEscrows, trustStated });
       (report.transcripts ??= []).push({ file, ...t });
       if (t.result !== "valid") invalid++;
       continue;
@@ -3482,6 +3575,18 @@ function main(argv) {
       const why = t.result === "valid" ? "" : ` ${t.error} [${t.requirement}] ${t.detail} at envelope ${t.failedIndex}`;
       console.log(`${t.file}: ${t.result}${why} (${t.statements} statements taken)`);
       for (const p of t.proofs) console.log(`  proof [${p.requirements[0]}] against ${p.issuer} (ATT-012; faulty with its principals, ATT-013)`);
+      if (t.stated_trusted_escrows) {
+        const applied = t.trusted_by === "transcript" ? "applied: --trust-stated" : "not applied";
+        console.log(`  the transcript states trusted_escrows (its presenter's choice; ${applied}): ${t.stated_trusted_escrows.join(", ") || "none"}`);
+      }
+      const n = t.trusted_escrows?.length;
+      const read = n === undefined ? "every escrow's Stamps" : n === 0 ? "no escrow's Stamps: none trusted" : `the Stamps of the ${n} escrow${n === 1 ? "" : "s"} trusted`;
+      if (t.faulty.length) console.log(`  faulty (ATT-013, reading ${read}): ${t.faulty.join(", ")}`);
+      for (const c of t.convictions) {
+        const rests = c.stamps_of.length ? `and the Stamps of ${c.stamps_of.join(", ")}` : "alone";
+        const unnamed = c.stamps_of.length && n === undefined ? " (not named by you: --trust-escrow KEY chooses)" : "";
+        console.log(`    ${c.subject}: the proof against ${c.proof_against} ${rests}${unnamed}`);
+      }
     }
     if (report.transcripts && !Object.keys(report.files).length) return invalid ? 1 : 0;
     for (const [name, f] of Object.entries(report.files)) {
