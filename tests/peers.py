@@ -144,3 +144,19 @@ def stamped_by_served_escrow(escrow: EscrowNode, digest: bytes) -> bool:
         if vs.body == "stamp" and digest in vs.statement.stamp.statements:
             return True
     return False
+
+
+def handed_over(
+    escrow: Party, clock: FixedClock, effective_ms: int | None = None
+) -> tuple[Party, VerifiedStatement, VerifiedStatement]:
+    """``escrow``'s principal revokes its key from ``effective_ms`` (now by default) and hands its contracts
+    to a new key K2 (ESC-022): K2 ("escrow2"), the revocation and the hand-over Mandate naming K1 in
+    ``succeeds`` (a year long, as the rest of K1's Mandate)."""
+    p = escrow.principal
+    at = clock.now_ms if effective_ms is None else effective_ms
+    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=escrow.did, effective_ms=at))
+    k2 = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(escrow.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = k2.did, escrow.did
+    return k2, rev, p.sign("mandate", m, ttl_ms=365 * DAY_MS)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from peers import make_peer
+from peers import handed_over, make_peer
 from test_escrow_handover import BOND, Story, _story, _successor, taking
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
@@ -41,7 +41,7 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, _LedgerSigner
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, _LedgerSigner
 
 _ROLES = [{}, {"evidence_view": False}]  # a view of evidence; a live receiver's (or an escrow's) view
 
@@ -365,13 +365,7 @@ def test_a_peer_that_took_the_thiefs_forfeit_holds_the_contract_live_once_it_hea
         n = peer.negotiation(nid)
         assert n.state is State.BREACHED and n.contract is not None and n.contract.forfeited == {bob.did}
     # K1's principal revokes K1 from the theft and hands its contracts to K2
-    p = k1.party.principal
-    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=theft))
-    k2_party = Party("escrow2", clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = k2_party.did, k1.did
-    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    k2_party, rev, handover = handed_over(k1.party, clock, theft)
     k2 = _K2(
         Escrow(
             _LedgerSigner(k2_party.agent),
