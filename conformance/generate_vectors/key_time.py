@@ -2921,13 +2921,13 @@ def disowned_under_the_principal() -> Group:
     return g
 
 
-def disowned_stamp_beside_a_witnessing_one() -> Group:
-    """KEY-009 (d): of two Stamps of one claim by the escrow key, the later one disowned by a revocation from
-    its theft, the earlier still witnesses -- the claim stays in force from it, and the escrow's Ruling of it
-    a response window later is taken, whichever order the view heard the Stamps and the revocation in. The
-    thirtieth session's run (Verifier._reweigh_stamps) found the witness index rebuilt from the Stamps that
-    still witness unpinned: every disowned Stamp before was the only Stamp of what it named."""
-    g = Group("DisownedStampBeside", "sparse")
+def _stamped_around_a_theft() -> tuple[
+    list[bytes], Party, int, VerifiedStatement, VerifiedStatement, VerifiedStatement, VerifiedStatement
+]:
+    """DisownedStampBeside's story: the escrow key ``esc`` stamps Alice's claim (``honest``), is stolen 10 ms
+    later (``theft``), the thief stamps the claim again 10 ms on, and a response window after it the key's
+    Ruling upholds the claim; ``stolen``: its principal's revocation of the key from the theft. Returns
+    (base, esc, theft, honest, the thief's Stamp, the Ruling, stolen)."""
     clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
     nid = offer.header.negotiation_id
     honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
@@ -2938,6 +2938,17 @@ def disowned_stamp_beside_a_witnessing_one() -> Group:
     clock.advance(3_600_001)
     uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
     stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    return base, esc, theft, honest, thief_stamp, uphold, stolen
+
+
+def disowned_stamp_beside_a_witnessing_one() -> Group:
+    """KEY-009 (d): of two Stamps of one claim by the escrow key, the later one disowned by a revocation from
+    its theft, the earlier still witnesses -- the claim stays in force from it, and the escrow's Ruling of it
+    a response window later is taken, whichever order the view heard the Stamps and the revocation in. The
+    thirtieth session's run (Verifier._reweigh_stamps) found the witness index rebuilt from the Stamps that
+    still witness unpinned: every disowned Stamp before was the only Stamp of what it named."""
+    g = Group("DisownedStampBeside", "sparse")
+    base, _, _, honest, thief_stamp, uphold, stolen = _stamped_around_a_theft()
     for order, heard in (
         ("the revocation heard last", [honest, thief_stamp, stolen]),
         ("the revocation heard between the Stamps", [honest, stolen, thief_stamp]),
@@ -2985,16 +2996,7 @@ def disowned_stamp_revoked_again() -> Group:
     thirty-first session's run (Verifier._commit) found the record of the Stamps a view holds as disowned,
     kept at the Stamp's commit, read by no vector."""
     g = Group("DisownedStampRevokedAgain", "sparse")
-    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
-    nid = offer.header.negotiation_id
-    honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
-    clock.advance(10)
-    theft = clock.now_ms
-    clock.advance(10)
-    thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
-    clock.advance(3_600_001)
-    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
-    stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    base, esc, theft, honest, thief_stamp, uphold, stolen = _stamped_around_a_theft()
     again = esc.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft, reason="stolen")
     )
