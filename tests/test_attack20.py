@@ -179,7 +179,7 @@ def _thief_races_the_principal(clock: FixedClock) -> tuple[Party, LocalEscrow, V
     thief signs a Revoke of Alice's contract dated a millisecond after her Delivery -- before the
     revocation's effective_ms, and after every statement of the key the escrow holds, so no chain check
     refuses it. Returns Alice, the escrow and the thief's Revoke."""
-    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    alice, bob, escrow, _, accept = _revocable_contract(clock)
     delivery_at = clock.now_ms
     clock.advance(3_600_000)
     revocation = alice.principal.sign(
@@ -188,13 +188,7 @@ def _thief_races_the_principal(clock: FixedClock) -> tuple[Party, LocalEscrow, V
     )
     escrow.submit([revocation.envelope])
     clock.advance(5_000)
-    thief_revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="the thief's"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-        issued_at_ms=delivery_at + 1,
-    )
+    thief_revoke = alice.revoke(accept, bob, "the thief's", issued_at_ms=delivery_at + 1)
     return alice, escrow, thief_revoke
 
 
@@ -243,14 +237,9 @@ def test_a_revoke_the_escrow_stamped_before_the_revocation_still_counts() -> Non
     revocation moves no bond back; nor does KEY-010 refuse a party's statement of no Stamp-timed effect
     (her Receipt of Bob's Delivery, dated before the revocation and submitted after it)."""
     clock = FixedClock()
-    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    alice, bob, escrow, _, accept = _revocable_contract(clock)
     clock.advance(1_000)
-    own = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    own = alice.revoke(accept, bob, "changed plans")
     escrow.submit([own.envelope])
     assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, 0)  # forfeited to Bob (CMT-003)
     clock.advance(1_000)
@@ -274,14 +263,9 @@ def test_a_statement_below_the_keys_own_revocation_is_timed_by_the_stamp_alone(s
     it) and refused the one stamped a millisecond later -- and the second implementation, reading the rule as
     written, refused both, so an audit by it failed the reference escrow's transcript."""
     clock = FixedClock()
-    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    alice, bob, escrow, _, accept = _revocable_contract(clock)
     clock.advance(1_000)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    revoke = alice.revoke(accept, bob, "retiring")
     own = alice.agent.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="retired"),
@@ -516,12 +500,7 @@ def test_a_revoke_stamped_before_a_revocation_that_postdates_it_survives_a_resta
         accept = alice.accept(offer)
         e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
         clock.advance(1_000)
-        own = alice.sign(
-            "revoke",
-            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-            audience=bob.did,
-            negotiation_id=offer.header.negotiation_id,
-        )
+        own = alice.revoke(accept, bob, "changed plans")
         e.submit([own.envelope])
         clock.advance(1_000)
         revocation = alice.principal.sign(

@@ -176,9 +176,7 @@ def _probes(twins: Twins, t: Trade) -> list[Any]:
         audience=h.bob.did,
         negotiation_id=t.nid,
     )
-    revoke = h.bob.sign(
-        "revoke", commitment_pb2.Revoke(contract=t.accept.digest), audience=h.alice.did, negotiation_id=t.nid
-    )
+    revoke = h.bob.revoke(t.accept, h.alice)
     return [
         twins.submit(t.offer, t.accept),  # held (RPL-002): with K1's Stamp and locks (ESC-008, ESC-023)
         twins.submit(t.accept),  # ESC-008

@@ -248,12 +248,7 @@ def test_a_successors_dismissal_of_a_claim_the_thief_upheld_is_taken_in_every_or
 def _thief_stamps_a_revoke(w: World) -> tuple[VerifiedStatement, list[VerifiedStatement]]:
     """Bob revokes (forfeit_bond terms); K1's thief stamps the Revoke, forfeits Bob's bond to Alice for it
     (CMT-003) and releases hers."""
-    revoke = w.s.bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=w.s.accept.digest, reason="leaving"),
-        audience=w.s.alice.did,
-        negotiation_id=w.s.nid,
-    )
+    revoke = w.s.bob.revoke(w.s.accept, w.s.alice, "leaving")
     stamp = _stamp(w.thief, revoke.digest)
     forfeit = _forfeit(w, w.thief, revoke.digest)
     return revoke, [stamp, forfeit, _settle(w, w.thief, "release", w.s.alice)]

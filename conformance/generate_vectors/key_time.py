@@ -203,13 +203,7 @@ def _race(body: str, *, principal: bool = False) -> _Race:
         "key_revocation", identity_pb2.KeyRevocation(key=revoked, effective_ms=effective, reason="stolen")
     )
     if body == "revoke":
-        thief = alice.sign(
-            "revoke",
-            commitment_pb2.Revoke(contract=accept.digest, reason="the thief's"),
-            audience=bob.did,
-            negotiation_id=nid,
-            issued_at_ms=dated,
-        )
+        thief = alice.revoke(accept, bob, "the thief's", issued_at_ms=dated)
     elif body == "breach_claim":
         thief = alice.sign(
             "breach_claim",
@@ -1262,12 +1256,7 @@ def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
         m.agent, m.succeeds = succ.did, esc.did
         succ.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
         out.append(succ.mandate_vs.envelope)
-    revoke = bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="leaving"),
-        audience=alice.did,
-        negotiation_id=nid,
-    )
+    revoke = bob.revoke(accept, alice, "leaving")
     forfeit = commitment_pb2.Forfeit(
         contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=revoke.digest
     )
@@ -1599,14 +1588,9 @@ def _thief_stamps_a_revoke() -> tuple[list[bytes], list[bytes], list[bytes], lis
     K2, which, never shown the Revoke, lapses the contract after the claim window and refunds Bob's bond
     then Alice's. Returns what every view holds first (the trade, the bonds, the Revoke), the thief's three
     statements, the revocation with K2's hand-over, and K2's lapse and Refunds."""
-    clock, alice, bob, esc, offer, accept, nid, base = _revocable_bonded_trade()
+    clock, alice, bob, esc, offer, accept, _, base = _revocable_bonded_trade()
     clock.advance(1_000)
-    revoke = bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="leaving"),
-        audience=alice.did,
-        negotiation_id=nid,
-    )
+    revoke = bob.revoke(accept, alice, "leaving")
     base.append(revoke.envelope)
     theft = clock.now_ms
     clock.advance(10)
@@ -2508,15 +2492,9 @@ def _retired_with_a_revoke(revoked_after_ms: int, stamped_after_ms: int) -> list
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     offer, accept, stamp, bonded = _bonded_revocable(clock, alice, bob, escrow)
-    nid = offer.header.negotiation_id
     locks = [lock.envelope for lock in bonded]
     clock.advance(1_000)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
-        audience=bob.did,
-        negotiation_id=nid,
-    )
+    revoke = alice.revoke(accept, bob, "retiring")
     at = clock.now_ms + revoked_after_ms
     own = alice.agent.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=at), issued_at_ms=at
