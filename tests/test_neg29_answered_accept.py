@@ -27,8 +27,8 @@ from test_reading28_witnessed_beside_accepted import _Beside
 
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State
-from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.testing import LocalEscrow, Party
 from conformance.generate_vectors.negotiation import stamp
 
 BOND = 100
@@ -164,27 +164,15 @@ def test_a_contract_the_witnessed_accept_cut_off_binds_its_offerer_to_nothing_in
     Reject came before E's Stamp (and where X and Y came after the witnessed Accept, X first); and where Y
     came before X and both after the line was counted, X counted for nobody: three counts, 130 orders as
     now."""
-    clock = FixedClock()
-    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = bob.offer(alice, bob.proposal())
-    clock.advance(1_000)
-    kept = alice.reject(offer, "kept back")
-    clock.advance(1_000)
-    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
-    clock.advance(1_000)
-    bobs = bob.counter(counter, bob.proposal())
-    clock.advance(1_000)
-    took = alice.accept(bobs)
-    clock.advance(200)
-    again = alice.reject(bobs, "a second answer")
-    clock.advance(800)
-    accept = bob.accept(counter)
-    setup = [*alice.setup, *bob.setup]
-    out = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS}).submit(
-        [*setup, offer.envelope, counter.envelope, accept.envelope]
-    )
-    items = {"O": offer, "R": kept, "C": counter, "B": bobs, "X": took, "Y": again, "A": accept}
-    t0 = offer.issued_at_ms
+    again: list[VerifiedStatement] = []
+
+    def answer_again(s: _Beside) -> None:  # Y, 200 ms after X
+        s.clock.advance(200)
+        again.append(s.alice.reject(s.bobs, "a second answer"))
+
+    s = _Beside(between=answer_again)
+    items = {**s.statements(), "Y": again[0]}
+    t0 = s.offer.issued_at_ms
     ends: dict[tuple[tuple[int, ...], ...], list[str]] = {}
     for order in itertools.permutations("ORCBXYAS"):
         at = order.index
@@ -192,11 +180,9 @@ def test_a_contract_the_witnessed_accept_cut_off_binds_its_offerer_to_nothing_in
             continue
         if not at("C") < at("A"):
             continue
-        v = Verifier()
-        for env in [*setup, out[0]]:
-            v.accept(env)
+        v = s.view()
         refused = []
-        for env in (out[1] if k == "S" else items[k].envelope for k in order):
+        for env in (s.out[1] if k == "S" else items[k].envelope for k in order):
             try:
                 v.accept(env)
             except CoopError:
@@ -204,7 +190,7 @@ def test_a_contract_the_witnessed_accept_cut_off_binds_its_offerer_to_nothing_in
         for env in refused:  # passed on again (an Accept of an off-line Counter before its Stamp, say)
             v.accept(env)
         counts = []
-        for who in (alice, bob):
+        for who in (s.alice, s.bob):
             ex = v.exposure.exposure(who.mandate_vs.digest)
             probes = [t0 + dt for dt in (3_500, 4_100, 4_500, 5_500)]
             counts.append(tuple(ex.outstanding(t) for t in probes))
