@@ -133,11 +133,6 @@ def _outcome(call: Any, node: EscrowNode) -> Any:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
 def parties(clock: FixedClock) -> tuple[Party, Party, Party]:
     return Party("alice", clock), Party("bob", clock), Party("escrow", clock)
 
