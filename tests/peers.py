@@ -4,6 +4,7 @@ deterministic nonces, so the same script signs the same statements on every run.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -160,3 +161,41 @@ def handed_over(
     m.CopyFrom(escrow.mandate_vs.statement.mandate)
     m.agent, m.succeeds = k2.did, escrow.did
     return k2, rev, p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+
+
+Forge = Callable[[Sequence[bytes]], list[bytes]]
+
+
+class Intercepted:
+    """An escrow as the code under test reaches it through whoever answers for it (a man in the middle, a
+    proxy, a wrong address): the first ``times`` Submits carrying a ``body`` statement are answered by
+    ``forge`` (the escrow never sees them; no ``forge``: none is); the rest, and every other call -- its
+    ledger, transcript and balances --, go to ``escrow``. ``seen``: the Submits carrying one so far."""
+
+    def __init__(self, escrow: Any, body: str, forge: Forge | None = None, times: int = 1) -> None:
+        self.escrow, self.body, self.forge, self.times = escrow, body, forge, times
+        self.seen = 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if any(verify_statement(env).body == self.body for env in envelopes):
+            self.seen += 1
+            if self.forge is not None and self.seen <= self.times:
+                return self.forge(envelopes)
+        return self.escrow.submit(envelopes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.escrow, name)
+
+
+def raising(error: Exception) -> Forge:
+    """A forged answer: ``error`` raised, as a refusal or a failed call reaches the caller."""
+
+    def forge(envelopes: Sequence[bytes]) -> list[bytes]:
+        raise error
+
+    return forge
+
+
+def answering(answer: list[bytes]) -> Forge:
+    """A forged answer: ``answer`` returned whatever was submitted (the escrow's public Mandate, say)."""
+    return lambda envelopes: answer

@@ -29,12 +29,11 @@ Accept, whether it failed or not: exit 3, and the next `resume` shows it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted, answering, raising
 from test_attack26_cut_back_accept import _bodies
 from test_attack27_cut_off_counter import _mirror
 from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
@@ -59,24 +58,12 @@ _FAILURES: dict[str, Exception | None] = {
 }
 
 
-class _Gate:
-    """E as `resume` reaches it: the first Submit carrying an Accept fails with ``error``, or is answered
-    with E's Mandate alone when None (E never sees it); the rest goes to E."""
-
-    def __init__(self, escrow: LocalEscrow, error: Exception | None) -> None:
-        self.escrow, self.error, self.accepts = escrow, error, 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "accept" in _bodies(list(envelopes)):
-            self.accepts += 1
-            if self.accepts == 1:
-                if self.error is None:
-                    return [self.escrow.mandate]
-                raise self.error
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
+def _forged(escrow: LocalEscrow, failure: str, times: int) -> Intercepted:
+    """E as Bob reaches it: the first ``times`` Submits carrying an Accept meet ``failure``."""
+    error = _FAILURES[failure]
+    return Intercepted(
+        escrow, "accept", answering([escrow.mandate]) if error is None else raising(error), times
+    )
 
 
 @pytest.mark.req("NEG-024", "WIT-004")
@@ -95,7 +82,7 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
             bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
         )
         story = _Stopped(w, peer, "answered")
-    gate = _Gate(w.escrow, _FAILURES[failure])
+    gate = _forged(w.escrow, failure, 1)
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
@@ -106,26 +93,6 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
     assert (again.returncode, again.stdout) == (3, f"{short_id}  PERFORMING\n"), again.stderr
     story.alice_claims(w, bob)
     assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
-
-
-class _Forger:
-    """E as served Bob's witness reaches it: the first ``times`` Submits carrying an Accept are refused
-    ``UNWITNESSED`` by whoever answers for E (E never sees them); the rest goes to E."""
-
-    def __init__(self, escrow: LocalEscrow, times: int, error: Exception | None) -> None:
-        self.escrow, self.times, self.error, self.accepts = escrow, times, error, 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "accept" in _bodies(list(envelopes)):
-            self.accepts += 1
-            if self.accepts <= self.times:
-                if self.error is None:
-                    return [self.escrow.mandate]
-                raise self.error
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
 
 
 @pytest.mark.req("NEG-024", "WIT-004")
@@ -139,7 +106,7 @@ def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
     asking (nothing of his Accept reached E) -- and Bob delivers under the contract E witnessed; Alice's
     claim takes nothing."""
     w = _CutoffWorld(FixedClock())
-    forger = _Forger(w.escrow, 3, _FAILURES[failure])
+    forger = _forged(w.escrow, failure, 3)
     node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
     try:
         offer = _opening(w)
@@ -162,7 +129,7 @@ def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
         node.witness.flush()  # his Delivery given to E (WIT-007)
     finally:
         node.close()
-    assert forger.accepts > 3
+    assert forger.seen > 3
     assert neg.contract is not None and neg.contract.accept.digest == accept.digest
     assert any(by == w.bob.did for by, _ in neg.contract.delivered)
     w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
