@@ -30,6 +30,7 @@ Accept, whether it failed or not: exit 3, and the next `resume` shows it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_run import cli_process
@@ -66,14 +67,10 @@ def _forged(escrow: LocalEscrow, failure: str, times: int) -> Intercepted:
     )
 
 
-@pytest.mark.req("NEG-024", "WIT-004")
-@pytest.mark.parametrize("failure", list(_FAILURES))
-def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accept(
-    tmp_path: Path, failure: str
-) -> None:
-    """The first `resume` meets ``failure`` on the Submit of Bob's cut-back Accept, a day before its offer's
-    bonding cutoff: it exits 3, the Accept not taken yet (before: exit 0, REJECTED); the next one shows E the
-    Accept, Bob delivers under the contract E witnessed, and Alice's claim takes nothing."""
+def _stopped_bob(tmp_path: Path) -> tuple[Any, _World, _Stopped]:
+    """attack27's "answered" story on disk: Bob's run stopped with his Accept of Alice's bonded Counter cut
+    back by her kept Reject (REJECTED in his view), E not shown it. Returns (Bob's files, the world, the
+    story)."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     with Journal.open(bob.journal_path) as journal:
@@ -82,7 +79,12 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
             bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
         )
         story = _Stopped(w, peer, "answered")
-    gate = _forged(w.escrow, failure, 1)
+    return bob, w, story
+
+
+def _owed_then_delivered(bob: Any, w: _World, story: _Stopped, gate: Intercepted) -> None:
+    """Two `resume` runs of stopped Bob, reaching E through ``gate``: the first exits 3, the cut-back Accept
+    owed (REJECTED); the next shows E the Accept and Bob delivers. Alice's claim then takes nothing."""
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
@@ -93,6 +95,18 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
     assert (again.returncode, again.stdout) == (3, f"{short_id}  PERFORMING\n"), again.stderr
     story.alice_claims(w, bob)
     assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+
+
+@pytest.mark.req("NEG-024", "WIT-004")
+@pytest.mark.parametrize("failure", list(_FAILURES))
+def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accept(
+    tmp_path: Path, failure: str
+) -> None:
+    """The first `resume` meets ``failure`` on the Submit of Bob's cut-back Accept, a day before its offer's
+    bonding cutoff: it exits 3, the Accept not taken yet (before: exit 0, REJECTED); the next one shows E the
+    Accept, Bob delivers under the contract E witnessed, and Alice's claim takes nothing."""
+    bob, w, story = _stopped_bob(tmp_path)
+    _owed_then_delivered(bob, w, story, _forged(w.escrow, failure, 1))
 
 
 @pytest.mark.req("NEG-024", "WIT-004")

@@ -16,13 +16,13 @@ Stamp) leaves the Accept owed: exit 3, and the next run shows it, E witnessing i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cli_run import cli_process
 from peers import Intercepted, raising
 from test_attack26_cut_back_accept import _bodies
-from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
+from test_attack27_resume_cut_back import _ServedAlice
+from test_attack30_cut_back_accept import _owed_then_delivered, _stopped_bob
 from test_cutoff27_withdraw_everywhere import _ServedAlice as _CutoffAlice
 from test_cutoff27_withdraw_everywhere import _stopped_on_disk
 from test_cutoff27_withdraw_everywhere import _World as _CutoffWorld
@@ -31,23 +31,9 @@ from test_final29_proven_final_refusal import _refused
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import IllegalTransition
 from a2a_coop.protocol.negotiation import claims_end_ms, proposal_of
-from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import remember_run
-from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock
 from a2a_coop.transport import serve
-
-
-def _stopped_bob(tmp_path: Path) -> tuple[Any, _World, _Stopped]:
-    bob = provision(tmp_path, "bob")
-    w = _World(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
-        peer = Peer(
-            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
-        )
-        story = _Stopped(w, peer, "answered")
-    return bob, w, story
 
 
 @pytest.mark.req("NEG-024", "RPC-006")
@@ -86,16 +72,7 @@ def test_a_refusal_nothing_the_escrow_signed_proves_leaves_the_accept_owed(
     refusal = IllegalTransition(
         "an accept of an offer naming this escrow, which took its withdraw", evidence=shown
     )
-    gate = Intercepted(w.escrow, "accept", raising(refusal))  # E never sees the first
-    short_id = story.offer.negotiation_id.hex()[:12]
-    with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
-        first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
-        assert (first.returncode, first.stdout) == (3, f"{short_id}  REJECTED\n"), first.stderr
-        assert "our Accept cut back not taken by its escrow yet" in first.stderr, first.stderr
-        again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
-    assert (again.returncode, again.stdout) == (3, f"{short_id}  PERFORMING\n"), again.stderr
-    story.alice_claims(w, bob)
-    assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+    _owed_then_delivered(bob, w, story, Intercepted(w.escrow, "accept", raising(refusal)))
 
 
 @pytest.mark.req("NEG-024", "NEG-007")
