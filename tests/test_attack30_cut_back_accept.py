@@ -36,16 +36,14 @@ import pytest
 from cli_run import cli_process
 from peers import Intercepted, answering, raising
 from test_attack26_cut_back_accept import _bodies
-from test_attack27_cut_off_counter import _mirror
 from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
-from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening
+from test_cutoff27_withdraw_everywhere import _cut_back, _node
 from test_cutoff27_withdraw_everywhere import _World as _CutoffWorld
 from test_hidden_accept import _within
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import RateLimited, Unwitnessed
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import remember_run
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
@@ -123,18 +121,7 @@ def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
     forger = _forged(w.escrow, failure, 3)
     node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
     try:
-        offer = _opening(w)
-        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
-        w.clock.advance(1_000)
-        kept = w.alice.reject(c1, "kept back")
-        w.clock.advance(1_000)
-        named = _mirror(c1)
-        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-        c2 = w.alice.counter(c1, named)
-        w.clock.advance(1_000)
-        answered = map(verify_statement, node.exchange(c2.envelope, ()))
-        (accept,) = [vs for vs in answered if vs.body == "accept"]
-        node.exchange(kept.envelope, ())
+        offer, _, c2, accept = _cut_back(w, node)
         stamped = w.escrow.escrow.verifier.witness.stamp_time
         _within(10, lambda: stamped(w.party.did, accept.digest) is not None)
         assert node.witness is not None

@@ -23,8 +23,7 @@ from typing import Any
 
 import pytest
 from peers import Intercepted, raising
-from test_attack27_cut_off_counter import _mirror
-from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening, _World
+from test_cutoff27_withdraw_everywhere import _bonded_counter, _counters, _node, _opening, _World
 from test_hidden_accept import _within
 
 from a2a_coop.protocol.errors import IllegalTransition
@@ -59,9 +58,7 @@ def served_bob_delivers(
         offer = _opening(w)
         (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
         w.clock.advance(1_000)
-        named = _mirror(c1)
-        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-        c2 = w.alice.counter(c1, named)
+        c2 = _bonded_counter(w, c1)
         w.clock.advance(1_000)
         answered = map(verify_statement, node.exchange(c2.envelope, ()))
         (accept,) = [vs for vs in answered if vs.body == "accept"]
