@@ -440,12 +440,10 @@ class _Rotated:
         return self.escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in named]))
 
 
-def _a_gap_in_mallorys_chain(
-    clock: FixedClock,
-) -> tuple[Party, Party, Party, Party, VerifiedStatement, VerifiedStatement]:
+def gap_in_mallorys_chain(clock: FixedClock) -> tuple[Party, Party, Party, Party, VerifiedStatement]:
     """Bob, Mallory, Carol and the escrow; Mallory's Offer to Carol at seq 0 (``first``) and two more at
-    seq 1 and 2 that Carol alone sees (a gap in any other view of her chain); then Bob's bonded offer to
-    Mallory under the escrow (``offer``)."""
+    seq 1 and 2 that Carol alone sees (a gap in any other view of her chain, or seqs she skipped), a second
+    apart; the clock left a second past them."""
     bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
     escrow = Party("escrow", clock)
     first = mallory.offer(carol)
@@ -453,6 +451,31 @@ def _a_gap_in_mallorys_chain(
         clock.advance(1_000)
         mallory.offer(carol)
     clock.advance(1_000)
+    return bob, mallory, carol, escrow, first
+
+
+def rotated_back_to_seq_1(
+    mallory: Party, first: VerifiedStatement, accept: VerifiedStatement, clock: FixedClock
+) -> VerifiedStatement:
+    """A minute after her Accept (seq 3), Mallory's key signs a KeyRotation at seq 1 above ``first``, dated
+    500 ms before the Accept: no chain check refuses it where seq 1 and 2 are not held (CHN-003, CHN-005)."""
+    clock.advance(60_000)
+    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
+    rotation = mallory.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
+        mandate=b"",
+        issued_at_ms=accept.issued_at_ms - 500,
+    )
+    assert rotation.header.seq == 1
+    return rotation
+
+
+def _a_gap_in_mallorys_chain(
+    clock: FixedClock,
+) -> tuple[Party, Party, Party, Party, VerifiedStatement, VerifiedStatement]:
+    """:func:`gap_in_mallorys_chain`, then Bob's bonded offer to Mallory under the escrow (``offer``)."""
+    bob, mallory, carol, escrow, first = gap_in_mallorys_chain(clock)
     offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
     return bob, mallory, carol, escrow, first, offer
 
@@ -463,15 +486,7 @@ def _rotated() -> _Rotated:
     clock.advance(1_000)
     accept = mallory.accept(offer)
     assert accept.header.seq == 3
-    clock.advance(60_000)
-    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
-    rotation = mallory.sign(
-        "key_rotation",
-        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
-        mandate=b"",
-        issued_at_ms=accept.issued_at_ms - 500,
-    )
-    assert rotation.header.seq == 1
+    rotation = rotated_back_to_seq_1(mallory, first, accept, clock)
     setup = [*bob.setup, *mallory.setup, *carol.setup, *escrow.setup, first.envelope]
     return _Rotated(setup, first, offer, accept, rotation, escrow, clock)
 
