@@ -193,6 +193,11 @@ class Party:
             **kw,
         )
 
+    def revoke(self, accept: VerifiedStatement, to: Party, reason: str = "", **kw: Any) -> VerifiedStatement:
+        """Our Revoke of the contract ``accept`` formed, to the other party ``to`` (CMT-003)."""
+        msg = commitment_pb2.Revoke(contract=accept.digest, reason=reason)
+        return self.sign("revoke", msg, audience=to.did, negotiation_id=accept.header.negotiation_id, **kw)
+
     def _reply(self, body: str, msg: Any, offer: VerifiedStatement, **kw: Any) -> VerifiedStatement:
         return self.sign(
             body,

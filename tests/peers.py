@@ -4,6 +4,7 @@ deterministic nonces, so the same script signs the same statements on every run.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
@@ -144,3 +145,57 @@ def stamped_by_served_escrow(escrow: EscrowNode, digest: bytes) -> bool:
         if vs.body == "stamp" and digest in vs.statement.stamp.statements:
             return True
     return False
+
+
+def handed_over(
+    escrow: Party, clock: FixedClock, effective_ms: int | None = None
+) -> tuple[Party, VerifiedStatement, VerifiedStatement]:
+    """``escrow``'s principal revokes its key from ``effective_ms`` (now by default) and hands its contracts
+    to a new key K2 (ESC-022): K2 ("escrow2"), the revocation and the hand-over Mandate naming K1 in
+    ``succeeds`` (a year long, as the rest of K1's Mandate)."""
+    p = escrow.principal
+    at = clock.now_ms if effective_ms is None else effective_ms
+    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=escrow.did, effective_ms=at))
+    k2 = Party("escrow2", clock)
+    m = identity_pb2.Mandate()
+    m.CopyFrom(escrow.mandate_vs.statement.mandate)
+    m.agent, m.succeeds = k2.did, escrow.did
+    return k2, rev, p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+
+
+Forge = Callable[[Sequence[bytes]], list[bytes]]
+
+
+class Intercepted:
+    """An escrow as the code under test reaches it through whoever answers for it (a man in the middle, a
+    proxy, a wrong address): the first ``times`` Submits carrying a ``body`` statement are answered by
+    ``forge`` (the escrow never sees them; no ``forge``: none is); the rest, and every other call -- its
+    ledger, transcript and balances --, go to ``escrow``. ``seen``: the Submits carrying one so far."""
+
+    def __init__(self, escrow: Any, body: str, forge: Forge | None = None, times: int = 1) -> None:
+        self.escrow, self.body, self.forge, self.times = escrow, body, forge, times
+        self.seen = 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        if any(verify_statement(env).body == self.body for env in envelopes):
+            self.seen += 1
+            if self.forge is not None and self.seen <= self.times:
+                return self.forge(envelopes)
+        return self.escrow.submit(envelopes)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.escrow, name)
+
+
+def raising(error: Exception) -> Forge:
+    """A forged answer: ``error`` raised, as a refusal or a failed call reaches the caller."""
+
+    def forge(envelopes: Sequence[bytes]) -> list[bytes]:
+        raise error
+
+    return forge
+
+
+def answering(answer: list[bytes]) -> Forge:
+    """A forged answer: ``answer`` returned whatever was submitted (the escrow's public Mandate, say)."""
+    return lambda envelopes: answer

@@ -528,9 +528,7 @@ def test_a_sock_puppet_stamp_at_the_head_does_not_make_the_audit_judge_another_e
     escrow.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
     clock.advance(1_000)
     nid = offer.header.negotiation_id
-    out = bob.sign(
-        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
-    )
+    out = bob.revoke(accept, alice)
     stamp = operator.sign("stamp", commitment_pb2.Stamp(statements=[out.digest]))
     releases = [
         operator.sign(

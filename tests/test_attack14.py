@@ -262,9 +262,7 @@ def test_a_revoke_stamped_twice_takes_its_earliest_stamp_in_either_order() -> No
     accept = bob.accept(offer)
     nid = offer.header.negotiation_id
     clock.advance(1_000)
-    revoke = bob.sign(
-        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
-    )
+    revoke = bob.revoke(accept, alice)
     first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
     clock.advance(600_000)
     second = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))

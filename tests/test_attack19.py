@@ -146,12 +146,7 @@ def _hand_over(node: Any, escrow: Party, giver: Party, taker: Party, amount: int
     accept = taker.accept(offer)
     node.submit([*giver.setup, *taker.setup, offer.envelope, accept.envelope])
     giver.clock.advance(10)
-    out = giver.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest),
-        audience=taker.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    out = giver.revoke(accept, taker)
     node.submit([out.envelope])
     return [offer.digest, accept.digest, out.digest]
 

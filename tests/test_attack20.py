@@ -16,20 +16,23 @@ from pathlib import Path
 
 import pytest
 from peers import escrow_node
+from test_attack13 import _ratings
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
-from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.errors import CoopError, KeyRevoked
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
-from a2a_coop.protocol.reputation import rate
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.node import EscrowNode
 from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, bonded_trade
-from conformance.generate_vectors.key_time import rotated_below_a_stamped_one
+from conformance.generate_vectors.key_time import (
+    gap_in_mallorys_chain,
+    rotated_back_to_seq_1,
+    rotated_below_a_stamped_one,
+)
 
 BOND = 100
 
@@ -41,16 +44,6 @@ def _observe(envelopes: list[bytes]) -> Verifier:
         with contextlib.suppress(CoopError):
             v.accept(e)
     return v
-
-
-def _ratings(v: Verifier, escrow: str) -> list[tuple[str, str, int, float]]:
-    out = []
-    for vs in v.statements.values():
-        if vs.body == "attestation":
-            with contextlib.suppress(KeyError):
-                r = rate(v, vs, {escrow})
-                out.append((r.rater, r.subject, r.stake, r.score))
-    return sorted(out)
 
 
 # --- 1: a KeyRotation slipped into a gap of the chain below a breached contract's Accept -----------------
@@ -66,26 +59,12 @@ def _rotated_back_after_a_breach(
     Accept, so that no chain check refuses it (CHN-003: seq 0 is its predecessor, seq 2 is held by
     nobody but Carol; CHN-005: its time fits). KEY-005 makes a rotation at seq n refuse every statement
     of the key above n."""
-    bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
-    escrow = Party("escrow", clock)
-    first = mallory.offer(carol)
-    for _ in range(2):  # seq 1 and 2: seen by Carol alone (or never signed: a seq skipped)
-        clock.advance(1_000)
-        mallory.offer(carol)
-    clock.advance(1_000)
+    bob, mallory, _, escrow, first = gap_in_mallorys_chain(clock)
     log = bonded_trade(bob, mallory, escrow, clock, breach=True, witnessed=True)
     accept, attestation = log[2], log[-1]
     assert accept.body == "accept" and accept.issuer == mallory.did and accept.header.seq == 3
     assert attestation.statement.attestation.outcome == reputation_pb2.OUTCOME_BREACHED
-    clock.advance(60_000)
-    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
-    rotation = mallory.sign(
-        "key_rotation",
-        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
-        mandate=b"",
-        issued_at_ms=accept.issued_at_ms - 500,
-    )
-    assert rotation.header.seq == 1
+    rotation = rotated_back_to_seq_1(mallory, first, accept, clock)
     return bob, mallory, escrow, [first, *log], rotation
 
 
@@ -179,7 +158,7 @@ def _thief_races_the_principal(clock: FixedClock) -> tuple[Party, LocalEscrow, V
     thief signs a Revoke of Alice's contract dated a millisecond after her Delivery -- before the
     revocation's effective_ms, and after every statement of the key the escrow holds, so no chain check
     refuses it. Returns Alice, the escrow and the thief's Revoke."""
-    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    alice, bob, escrow, _, accept = _revocable_contract(clock)
     delivery_at = clock.now_ms
     clock.advance(3_600_000)
     revocation = alice.principal.sign(
@@ -188,13 +167,7 @@ def _thief_races_the_principal(clock: FixedClock) -> tuple[Party, LocalEscrow, V
     )
     escrow.submit([revocation.envelope])
     clock.advance(5_000)
-    thief_revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="the thief's"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-        issued_at_ms=delivery_at + 1,
-    )
+    thief_revoke = alice.revoke(accept, bob, "the thief's", issued_at_ms=delivery_at + 1)
     return alice, escrow, thief_revoke
 
 
@@ -243,14 +216,9 @@ def test_a_revoke_the_escrow_stamped_before_the_revocation_still_counts() -> Non
     revocation moves no bond back; nor does KEY-010 refuse a party's statement of no Stamp-timed effect
     (her Receipt of Bob's Delivery, dated before the revocation and submitted after it)."""
     clock = FixedClock()
-    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    alice, bob, escrow, _, accept = _revocable_contract(clock)
     clock.advance(1_000)
-    own = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    own = alice.revoke(accept, bob, "changed plans")
     escrow.submit([own.envelope])
     assert escrow.get_balance(alice.did)[:2] == (FUNDS - BOND, 0)  # forfeited to Bob (CMT-003)
     clock.advance(1_000)
@@ -274,14 +242,9 @@ def test_a_statement_below_the_keys_own_revocation_is_timed_by_the_stamp_alone(s
     it) and refused the one stamped a millisecond later -- and the second implementation, reading the rule as
     written, refused both, so an audit by it failed the reference escrow's transcript."""
     clock = FixedClock()
-    alice, bob, escrow, offer, accept = _revocable_contract(clock)
+    alice, bob, escrow, _, accept = _revocable_contract(clock)
     clock.advance(1_000)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    revoke = alice.revoke(accept, bob, "retiring")
     own = alice.agent.sign(
         "key_revocation",
         identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="retired"),
@@ -516,12 +479,7 @@ def test_a_revoke_stamped_before_a_revocation_that_postdates_it_survives_a_resta
         accept = alice.accept(offer)
         e.submit([*alice.setup, *bob.setup, offer.envelope, accept.envelope])
         clock.advance(1_000)
-        own = alice.sign(
-            "revoke",
-            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-            audience=bob.did,
-            negotiation_id=offer.header.negotiation_id,
-        )
+        own = alice.revoke(accept, bob, "changed plans")
         e.submit([own.envelope])
         clock.advance(1_000)
         revocation = alice.principal.sign(

@@ -166,8 +166,7 @@ _EXIT_FORFEITS = trade_pb2.Revocation(allowed=True, forfeit_bond=True)
 
 def _bobs_revoke(d: Desk) -> VerifiedStatement:
     """Bob leaves the contract under its revocation terms (his bond forfeited to Alice, CMT-003)."""
-    revoke = commitment_pb2.Revoke(contract=d.accept.digest, reason="leaving")
-    return d.bob.sign("revoke", revoke, audience=d.alice.did, negotiation_id=d.offer.header.negotiation_id)
+    return d.bob.revoke(d.accept, d.alice, "leaving")
 
 
 @pytest.mark.req("ESC-022", "NEG-015", "CMT-003", "CMT-006")

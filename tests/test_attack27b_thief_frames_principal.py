@@ -169,10 +169,12 @@ def _view(
 ESCROW = Party("escrow", FixedClock()).did  # E of :func:`_escrowed_pair`, the escrow the parties trade under
 
 
-def _escrowed_pair(stamped: bool) -> tuple[FixedClock, Party, VerifiedStatement, list[bytes], ForkProof]:
-    """Alice's key K counters Bob's offer twice (an answer proof, ATT-022), both Counters naming escrow E;
-    E stamps the pair (when ``stamped``), then her principal P revokes K back over both and E stamps the
-    revocation. Returns (clock, Alice, Bob's offer, what a view holds but the pair, the pair as a proof)."""
+def _countered_twice() -> tuple[
+    FixedClock, Party, Party, list[bytes], VerifiedStatement, VerifiedStatement, VerifiedStatement
+]:
+    """Alice's key K, bound to her principal P by a Checkpoint, counters Bob's offer twice a second after it,
+    both Counters naming escrow E (an answer proof, ATT-022); the clock left a second past them. Returns
+    (clock, Alice, E, the parties' setup with K's binding, Bob's offer, the two Counters)."""
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
@@ -181,14 +183,22 @@ def _escrowed_pair(stamped: bool) -> tuple[FixedClock, Party, VerifiedStatement,
     one = alice.counter(offer, alice.proposal(escrow=escrow.did))
     two = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=10))
     clock.advance(1_000)
+    setup = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope]
+    return clock, alice, escrow, setup, offer, one, two
+
+
+def _escrowed_pair(stamped: bool) -> tuple[FixedClock, Party, VerifiedStatement, list[bytes], ForkProof]:
+    """Alice's key K counters Bob's offer twice (an answer proof, ATT-022), both Counters naming escrow E;
+    E stamps the pair (when ``stamped``), then her principal P revokes K back over both and E stamps the
+    revocation. Returns (clock, Alice, Bob's offer, what a view holds but the pair, the pair as a proof)."""
+    clock, alice, escrow, setup, offer, one, two = _countered_twice()
     pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
     clock.advance(1_000)
     back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=one.issued_at_ms - 1, reason="over it")
     revocation = alice.principal.sign("key_revocation", back)
     clock.advance(1_000)
     stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope]
-    held += [pair.envelope] if stamped else []
+    held = [*setup, offer.envelope, *([pair.envelope] if stamped else [])]
     return (
         clock,
         alice,

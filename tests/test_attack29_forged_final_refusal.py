@@ -4,7 +4,8 @@ cutoff28 records a Withdraw of a cut-off bonded Counter that the escrow refused 
 ``trade.RETRIED_REFUSALS`` as final: neither `a2a-coop resume` nor a node sweep shows it again. A refusal is a
 gRPC status with an ErrorInfo -- nothing in it is signed (RPC-005), and an `ILLEGAL_TRANSITION` carries no
 evidence (RPC-006). Whoever answers for E once -- a man in the middle on a plaintext channel, a proxy, a
-misrouted `--escrow` -- answering Bob's one Submit with a forged `ILLEGAL_TRANSITION` (here ``_Gate``) had
+misrouted `--escrow` -- answering Bob's one Submit with a forged `ILLEGAL_TRANSITION` (here
+``peers.Intercepted``) had
 Bob record the refusal and exit 0; E never saw the Withdraw, every later `resume` asked nothing, and
 Alice's Accept of the Counter at E locked Bob's bond, which her claim took. Before cutoff28 the next
 `resume` showed the Withdraw again and E took it: a one-time interference now lasts. Who chose the value:
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted, raising
 from test_cutoff27_withdraw_everywhere import _ServedAlice, _stopped_on_disk, _World
-from test_cutoff28_final_withdraw import _Gate, _withdrawn
+from test_cutoff28_final_withdraw import _withdrawn
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import IllegalTransition
@@ -38,7 +40,7 @@ def test_one_forged_refusal_does_not_keep_bobs_withdraw_from_the_escrow_for_good
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "answered")
     alice = _ServedAlice(story, w.alice)
-    forged = _Gate(w.escrow, failing=1, error=IllegalTransition("the negotiation is REJECTED here"))
+    forged = Intercepted(w.escrow, "withdraw", raising(IllegalTransition("the negotiation is REJECTED here")))
     with serve(alice, None) as to, serve(None, forged) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
         assert "Traceback" not in first.stderr, first.stderr

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import pytest
 from peers import make_peer, trusting
-from test_attack27b_thief_frames_principal import ESCROW, _escrowed_pair, _view
+from test_attack27b_thief_frames_principal import ESCROW, _countered_twice, _escrowed_pair, _view
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
-from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.peer import Peer
@@ -112,25 +111,17 @@ def test_a_pair_stamped_after_the_revocation_travels_and_still_spares_the_princi
 def _unwitnessed() -> tuple[FixedClock, Party, Party, VerifiedStatement, list[bytes], ForkProof]:
     """:func:`_escrowed_pair` unstamped -- E never stamped the pair, P's revocation disowns it and spares P
     -- with the escrow E. Returns (clock, Alice, E, Bob's offer, what a view holds but the pair, the pair)."""
-    clock = FixedClock()
-    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
-    clock.advance(1_000)
-    one = alice.counter(offer, alice.proposal(escrow=escrow.did))
-    two = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=10))
-    clock.advance(1_000)
+    clock, alice, escrow, setup, offer, one, two = _countered_twice()
     back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=one.issued_at_ms - 1, reason="over it")
     revocation = alice.principal.sign("key_revocation", back)
     clock.advance(1_000)
     stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope]
     return (
         clock,
         alice,
         escrow,
         offer,
-        [*held, revocation.envelope, stamp.envelope],
+        [*setup, offer.envelope, revocation.envelope, stamp.envelope],
         ForkProof(one.envelope, two.envelope),
     )
 

@@ -29,23 +29,21 @@ Accept, whether it failed or not: exit 3, and the next `resume` shows it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted, answering, raising
 from test_attack26_cut_back_accept import _bodies
-from test_attack27_cut_off_counter import _mirror
 from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
-from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening
+from test_cutoff27_withdraw_everywhere import _cut_back, _node
 from test_cutoff27_withdraw_everywhere import _World as _CutoffWorld
 from test_hidden_accept import _within
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import RateLimited, Unwitnessed
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import remember_run
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
@@ -59,34 +57,18 @@ _FAILURES: dict[str, Exception | None] = {
 }
 
 
-class _Gate:
-    """E as `resume` reaches it: the first Submit carrying an Accept fails with ``error``, or is answered
-    with E's Mandate alone when None (E never sees it); the rest goes to E."""
-
-    def __init__(self, escrow: LocalEscrow, error: Exception | None) -> None:
-        self.escrow, self.error, self.accepts = escrow, error, 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "accept" in _bodies(list(envelopes)):
-            self.accepts += 1
-            if self.accepts == 1:
-                if self.error is None:
-                    return [self.escrow.mandate]
-                raise self.error
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
+def _forged(escrow: LocalEscrow, failure: str, times: int) -> Intercepted:
+    """E as Bob reaches it: the first ``times`` Submits carrying an Accept meet ``failure``."""
+    error = _FAILURES[failure]
+    return Intercepted(
+        escrow, "accept", answering([escrow.mandate]) if error is None else raising(error), times
+    )
 
 
-@pytest.mark.req("NEG-024", "WIT-004")
-@pytest.mark.parametrize("failure", list(_FAILURES))
-def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accept(
-    tmp_path: Path, failure: str
-) -> None:
-    """The first `resume` meets ``failure`` on the Submit of Bob's cut-back Accept, a day before its offer's
-    bonding cutoff: it exits 3, the Accept not taken yet (before: exit 0, REJECTED); the next one shows E the
-    Accept, Bob delivers under the contract E witnessed, and Alice's claim takes nothing."""
+def _stopped_bob(tmp_path: Path) -> tuple[Any, _World, _Stopped]:
+    """attack27's "answered" story on disk: Bob's run stopped with his Accept of Alice's bonded Counter cut
+    back by her kept Reject (REJECTED in his view), E not shown it. Returns (Bob's files, the world, the
+    story)."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     with Journal.open(bob.journal_path) as journal:
@@ -95,7 +77,12 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
             bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
         )
         story = _Stopped(w, peer, "answered")
-    gate = _Gate(w.escrow, _FAILURES[failure])
+    return bob, w, story
+
+
+def _owed_then_delivered(bob: Any, w: _World, story: _Stopped, gate: Intercepted) -> None:
+    """Two `resume` runs of stopped Bob, reaching E through ``gate``: the first exits 3, the cut-back Accept
+    owed (REJECTED); the next shows E the Accept and Bob delivers. Alice's claim then takes nothing."""
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
@@ -108,24 +95,16 @@ def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accep
     assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
 
 
-class _Forger:
-    """E as served Bob's witness reaches it: the first ``times`` Submits carrying an Accept are refused
-    ``UNWITNESSED`` by whoever answers for E (E never sees them); the rest goes to E."""
-
-    def __init__(self, escrow: LocalEscrow, times: int, error: Exception | None) -> None:
-        self.escrow, self.times, self.error, self.accepts = escrow, times, error, 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "accept" in _bodies(list(envelopes)):
-            self.accepts += 1
-            if self.accepts <= self.times:
-                if self.error is None:
-                    return [self.escrow.mandate]
-                raise self.error
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
+@pytest.mark.req("NEG-024", "WIT-004")
+@pytest.mark.parametrize("failure", list(_FAILURES))
+def test_resume_does_not_say_finished_before_the_escrow_took_bobs_cut_back_accept(
+    tmp_path: Path, failure: str
+) -> None:
+    """The first `resume` meets ``failure`` on the Submit of Bob's cut-back Accept, a day before its offer's
+    bonding cutoff: it exits 3, the Accept not taken yet (before: exit 0, REJECTED); the next one shows E the
+    Accept, Bob delivers under the contract E witnessed, and Alice's claim takes nothing."""
+    bob, w, story = _stopped_bob(tmp_path)
+    _owed_then_delivered(bob, w, story, _forged(w.escrow, failure, 1))
 
 
 @pytest.mark.req("NEG-024", "WIT-004")
@@ -139,21 +118,10 @@ def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
     asking (nothing of his Accept reached E) -- and Bob delivers under the contract E witnessed; Alice's
     claim takes nothing."""
     w = _CutoffWorld(FixedClock())
-    forger = _Forger(w.escrow, 3, _FAILURES[failure])
+    forger = _forged(w.escrow, failure, 3)
     node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
     try:
-        offer = _opening(w)
-        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
-        w.clock.advance(1_000)
-        kept = w.alice.reject(c1, "kept back")
-        w.clock.advance(1_000)
-        named = _mirror(c1)
-        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-        c2 = w.alice.counter(c1, named)
-        w.clock.advance(1_000)
-        answered = map(verify_statement, node.exchange(c2.envelope, ()))
-        (accept,) = [vs for vs in answered if vs.body == "accept"]
-        node.exchange(kept.envelope, ())
+        offer, _, c2, accept = _cut_back(w, node)
         stamped = w.escrow.escrow.verifier.witness.stamp_time
         _within(10, lambda: stamped(w.party.did, accept.digest) is not None)
         assert node.witness is not None
@@ -162,7 +130,7 @@ def test_a_served_node_asks_again_after_a_forged_answer_before_the_cutoff(
         node.witness.flush()  # his Delivery given to E (WIT-007)
     finally:
         node.close()
-    assert forger.accepts > 3
+    assert forger.seen > 3
     assert neg.contract is not None and neg.contract.accept.digest == accept.digest
     assert any(by == w.bob.did for by, _ in neg.contract.delivered)
     w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)

@@ -17,39 +17,20 @@ more; an escrow that truly refuses it costs a Submit every few minutes until the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_attack26_cut_back_accept import _bodies
-from test_attack27_cut_off_counter import _mirror
-from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening, _World
+from peers import Intercepted, raising
+from test_cutoff27_withdraw_everywhere import _bonded_counter, _counters, _node, _opening, _World
 from test_hidden_accept import _within
 
 from a2a_coop.protocol.errors import IllegalTransition
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.testing import FixedClock, LocalEscrow
-
-
-class _Forger:
-    """E as served Bob's witness reaches it: the first Submit carrying a Delivery is refused
-    `ILLEGAL_TRANSITION` by whoever answers for E (E never sees it); the rest goes to E."""
-
-    def __init__(self, escrow: LocalEscrow) -> None:
-        self.escrow, self.deliveries = escrow, 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "delivery" in _bodies(list(envelopes)):
-            self.deliveries += 1
-            if self.deliveries == 1:
-                raise IllegalTransition("the negotiation is not PERFORMING here")
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
+from a2a_coop.testing import FixedClock
 
 
 @pytest.mark.req("WIT-007", "WIT-003")
@@ -58,9 +39,11 @@ def test_a_forged_refusal_does_not_keep_a_served_nodes_delivery_from_the_escrow(
     Delivery meets a forged refusal: it submits again, E stamps the Delivery before its deadline, and
     Alice's claim takes nothing (before: given up, and E forfeited Bob's bond to her)."""
     w = _World(FixedClock())
-    forger = _Forger(w.escrow)
+    forger = Intercepted(
+        w.escrow, "delivery", raising(IllegalTransition("the negotiation is not PERFORMING here"))
+    )
     accept, c2 = served_bob_delivers(w, forger, tmp_path, lambda: True)
-    assert forger.deliveries >= 2
+    assert forger.seen >= 2
     w.alice_claims(accept, w.bob, proposal_of(c2).wants[0].deadline_ms)
 
 
@@ -75,9 +58,7 @@ def served_bob_delivers(
         offer = _opening(w)
         (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
         w.clock.advance(1_000)
-        named = _mirror(c1)
-        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-        c2 = w.alice.counter(c1, named)
+        c2 = _bonded_counter(w, c1)
         w.clock.advance(1_000)
         answered = map(verify_statement, node.exchange(c2.envelope, ()))
         (accept,) = [vs for vs in answered if vs.body == "accept"]

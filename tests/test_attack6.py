@@ -483,12 +483,7 @@ def test_a_revoke_relayed_with_the_locks_does_not_stop_the_victim_from_deliverin
     offer = mallory.offer(bob, proposal)
     accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
     locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])[1:]
-    revoke = mallory.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed my mind"),
-        audience=bob.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    revoke = mallory.revoke(accept, bob, "changed my mind")
     stamp = escrow.submit([revoke.envelope])[1]
     answers = b.exchange(locks[-1], [escrow.mandate, revoke.envelope, stamp, *locks[:-1]])
     neg = b.negotiation(offer.header.negotiation_id)

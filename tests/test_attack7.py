@@ -633,12 +633,7 @@ def test_after_a_restart_what_a_revoke_left_owed_still_counts(tmp_path: Path) ->
     offer = mallory.offer(bob, proposal)
     accept = verify_statement(b.exchange(offer.envelope, [escrow.mandate, *mallory.setup])[1])
     locks = escrow.submit([*mallory.setup, *bob.setup, offer.envelope, accept.envelope])[1:]
-    revoke = mallory.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed my mind"),
-        audience=bob.did,
-        negotiation_id=offer.negotiation_id,
-    )
+    revoke = mallory.revoke(accept, bob, "changed my mind")
     stamp = escrow.submit([revoke.envelope])[1]
     b.exchange(revoke.envelope, [escrow.mandate, stamp])
     assert b.negotiation(offer.negotiation_id).state is State.REVOKED

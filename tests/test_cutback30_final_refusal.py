@@ -15,62 +15,25 @@ Stamp) leaves the Accept owed: exit 3, and the next run shows it, E witnessing i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted, raising
 from test_attack26_cut_back_accept import _bodies
-from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
+from test_attack27_resume_cut_back import _ServedAlice
+from test_attack30_cut_back_accept import _owed_then_delivered, _stopped_bob
 from test_cutoff27_withdraw_everywhere import _ServedAlice as _CutoffAlice
 from test_cutoff27_withdraw_everywhere import _stopped_on_disk
 from test_cutoff27_withdraw_everywhere import _World as _CutoffWorld
-from test_final29_proven_final_refusal import _Forger as _final29_forger
 from test_final29_proven_final_refusal import _refused
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import IllegalTransition
 from a2a_coop.protocol.negotiation import claims_end_ms, proposal_of
-from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import remember_run
-from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock
 from a2a_coop.transport import serve
-
-
-class _Forger:
-    """E as `resume` reaches it: the first Submit carrying an Accept is refused ``ILLEGAL_TRANSITION`` by
-    whoever answers for E, with ``evidence`` (E never sees it); the rest goes to E."""
-
-    def __init__(self, escrow: Any, evidence: tuple[bytes, ...]) -> None:
-        self.escrow, self.evidence, self.accepts = escrow, evidence, 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "accept" in _bodies(list(envelopes)):
-            self.accepts += 1
-            if self.accepts == 1:
-                refusal = IllegalTransition(
-                    "an accept of an offer naming this escrow, which took its withdraw"
-                )
-                refusal.evidence = self.evidence
-                raise refusal
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
-
-
-def _stopped_bob(tmp_path: Path) -> tuple[Any, _World, _Stopped]:
-    bob = provision(tmp_path, "bob")
-    w = _World(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
-        peer = Peer(
-            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
-        )
-        story = _Stopped(w, peer, "answered")
-    return bob, w, story
 
 
 @pytest.mark.req("NEG-024", "RPC-006")
@@ -82,17 +45,16 @@ def test_the_escrows_signed_refusal_of_bobs_cut_back_accept_ends_the_showing(tmp
     withdraw = w.alice.withdraw(story.counter, "changed my mind")
     line = [story.offer.envelope, story.counter.envelope, withdraw.envelope]
     w.escrow.submit([*w.alice.setup, bob.mandate, *line])
-    gate = _Forger(w.escrow, ())
-    gate.accepts = 1  # every Submit reaches E
+    gate = Intercepted(w.escrow, "accept")  # every Submit reaches E
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
         assert "Traceback" not in first.stderr, first.stderr
         assert (first.returncode, first.stdout) == (0, f"{short_id}  REJECTED\n"), first.stderr
-        asked = gate.accepts
+        asked = gate.seen
         again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     assert again.returncode == 0, again.stderr
-    assert gate.accepts == asked, "the Accept E refused for good was shown again"
+    assert gate.seen == asked, "the Accept E refused for good was shown again"
     assert "lock" not in _bodies(w.escrow.escrow.ledger())
 
 
@@ -106,16 +68,11 @@ def test_a_refusal_nothing_the_escrow_signed_proves_leaves_the_accept_owed(
     and Bob delivers: Alice's claim takes nothing."""
     bob, w, story = _stopped_bob(tmp_path)
     unstamped = w.alice.withdraw(story.counter, "never shown to E")
-    gate = _Forger(w.escrow, () if evidence == "bare" else (w.escrow.mandate, unstamped.envelope))
-    short_id = story.offer.negotiation_id.hex()[:12]
-    with serve(_ServedAlice(story, w.alice), None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
-        first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
-        assert (first.returncode, first.stdout) == (3, f"{short_id}  REJECTED\n"), first.stderr
-        assert "our Accept cut back not taken by its escrow yet" in first.stderr, first.stderr
-        again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
-    assert (again.returncode, again.stdout) == (3, f"{short_id}  PERFORMING\n"), again.stderr
-    story.alice_claims(w, bob)
-    assert "forfeit" not in _bodies(w.escrow.escrow.ledger()), "Bob's bond was forfeited to Alice"
+    shown = () if evidence == "bare" else (w.escrow.mandate, unstamped.envelope)
+    refusal = IllegalTransition(
+        "an accept of an offer naming this escrow, which took its withdraw", evidence=shown
+    )
+    _owed_then_delivered(bob, w, story, Intercepted(w.escrow, "accept", raising(refusal)))
 
 
 @pytest.mark.req("NEG-024", "NEG-007")
@@ -129,7 +86,9 @@ def test_resume_says_expired_once_alices_kept_counter_lapsed_and_the_claims_ende
     bob = provision(tmp_path, "bob")
     w = _CutoffWorld(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "held")
-    forger = _final29_forger(w.escrow, _refused(), times=100)  # E's word never reaches Bob: owed until then
+    forger = Intercepted(
+        w.escrow, "withdraw", _refused(), times=100
+    )  # E's word never reaches Bob: owed until then
     short_id = story.offer.negotiation_id.hex()[:12]
     ended = claims_end_ms(proposal_of(story.ours))
     assert story.kept.header.expires_at_ms < ended
@@ -142,4 +101,4 @@ def test_resume_says_expired_once_alices_kept_counter_lapsed_and_the_claims_ende
     assert (first.returncode, first.stdout) == (3, f"{short_id}  COUNTERED\n"), first.stderr
     assert (after.returncode, after.stdout) == (0, f"{short_id}  EXPIRED\n"), after.stderr
     assert f"{short_id} expired: the outstanding counter lapsed unanswered" in after.stderr, after.stderr
-    assert forger.withdraws == 1, "E was asked again after the Counter's claims ended"
+    assert forger.seen == 1, "E was asked again after the Counter's claims ended"

@@ -319,6 +319,32 @@ def _opening(w: _World) -> VerifiedStatement:
     return w.alice.offer(w.bob, theirs)
 
 
+def _bonded_counter(w: _World, c1: VerifiedStatement) -> VerifiedStatement:
+    """Alice's Counter C2 of Bob's Counter C1: his terms from her side, naming E with both bonds."""
+    named = _mirror(c1)
+    named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
+    return w.alice.counter(c1, named)
+
+
+def _cut_back(
+    w: _World, node: PeerNode
+) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement, VerifiedStatement]:
+    """The served story up to the cut: Alice offers served Bob a trade naming no escrow, he counters (C1),
+    she keeps a Reject of C1 and counters it naming E with both bonds (C2), his node accepts C2, then she
+    sends the kept Reject, a second apart. Returns (her offer, C1, C2, his Accept)."""
+    offer = _opening(w)
+    (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
+    w.clock.advance(1_000)
+    kept = w.alice.reject(c1, "kept back")
+    w.clock.advance(1_000)
+    c2 = _bonded_counter(w, c1)
+    w.clock.advance(1_000)
+    answered = [verify_statement(env) for env in node.exchange(c2.envelope, ())]
+    (accept,) = [vs for vs in answered if vs.body == "accept"]
+    node.exchange(kept.envelope, ())
+    return offer, c1, c2, accept
+
+
 def _node(
     w: _World, path: Path, *, witness: bool, via: Submitter | None = None, lock_wait_s: float = 2.0
 ) -> PeerNode:
@@ -407,9 +433,7 @@ def test_a_resumed_responder_shows_the_escrow_its_accept_a_kept_counter_cut_back
     w.clock.advance(1_000)
     kept = w.alice.counter(c1, _mirror(c1))
     w.clock.advance(1_000)
-    named = _mirror(c1)
-    named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-    c2 = w.alice.counter(c1, named)
+    c2 = _bonded_counter(w, c1)
     w.clock.advance(1_000)
     assert (kept.seq + 1, kept.digest) == (c2.seq, c2.header.prev)
     (accept,) = [vs for vs in map(verify_statement, node.exchange(c2.envelope, ())) if vs.body == "accept"]
@@ -449,18 +473,7 @@ def test_a_served_node_shows_the_escrow_its_accept_a_kept_reject_cut_back(
     path = tmp_path / "bob.db"
     node = _node(w, path, witness=not restart)
     try:
-        offer = _opening(w)
-        (c1,) = _counters(node.exchange(offer.envelope, w.alice.setup))
-        w.clock.advance(1_000)
-        kept = w.alice.reject(c1, "kept back")
-        w.clock.advance(1_000)
-        named = _mirror(c1)
-        named.terms.escrow, named.terms.issuer_bond, named.terms.audience_bond = w.party.did, BOND, BOND
-        c2 = w.alice.counter(c1, named)
-        w.clock.advance(1_000)
-        answered = [verify_statement(env) for env in node.exchange(c2.envelope, ())]
-        (accept,) = [vs for vs in answered if vs.body == "accept"]
-        node.exchange(kept.envelope, ())
+        offer, c1, c2, accept = _cut_back(w, node)
         if restart:  # cut back in Bob's view (with a witness, it may have shown E the Accept by now)
             neg = node.peer.negotiation(offer.negotiation_id)
             assert neg.contract is None and accept.digest in neg.superseded

@@ -19,19 +19,18 @@ Counter a kept lower answer cut off the line, at the escrow E it names. Two left
 
 Who chose the values: Alice (which answer she showed E, and when); E's refusal code and whether it is
 reachable are E's; Bob's crash or restart nobody's. The failures are injected by the escrow the runtime
-reaches (``_Gate``), never by waiting out a time.
+reaches (``peers.Intercepted``), never by waiting out a time.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
 from cli_run import cli_process
+from peers import Intercepted, raising
 from test_attack27_cut_off_counter import _bodies, _mirror
 from test_cutoff27_withdraw_everywhere import (
     _bonded_past_a_kept_answer,
@@ -49,28 +48,9 @@ from a2a_coop.protocol.errors import CoopError, RateLimited
 from a2a_coop.protocol.negotiation import State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.peer import wall_clock_ms
-from a2a_coop.testing import FixedClock, LocalEscrow
+from a2a_coop.testing import FixedClock
 from a2a_coop.transport import serve
 from a2a_coop.transport.errors import TransportError
-
-
-class _Gate:
-    """E as the runtime under test reaches it: counts the Submits carrying a Withdraw, and fails the first
-    ``failing`` of them with ``error`` (the escrow then takes nothing of them); the rest goes to E."""
-
-    def __init__(self, escrow: LocalEscrow, failing: int = 0, error: Exception | None = None) -> None:
-        self.escrow, self.failing, self.error = escrow, failing, error
-        self.withdraws = 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "withdraw" in _bodies(list(envelopes)):
-            self.withdraws += 1
-            if self.withdraws <= self.failing and self.error is not None:
-                raise self.error
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)  # its ledger, transcript and balances, as E serves them
 
 
 def _withdrawn(w: _World) -> list[bytes]:
@@ -99,13 +79,13 @@ def test_a2a_coop_resume_records_a_final_refusal_and_asks_no_more(tmp_path: Path
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, crash)
     _rejected_at_e(w, story.line, bob.mandate)
-    alice, gate = _ServedAlice(story, w.alice), _Gate(w.escrow)
+    alice, gate = _ServedAlice(story, w.alice), Intercepted(w.escrow, "withdraw")
     short_id = story.offer.negotiation_id.hex()[:12]
     state, code = ("REJECTED", 0) if crash == "answered" else ("COUNTERED", 3)
     with serve(alice, None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
         again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
-    assert gate.withdraws == 1, "the refused Withdraw was shown to E again"
+    assert gate.seen == 1, "the refused Withdraw was shown to E again"
     assert "Traceback" not in first.stderr + again.stderr, first.stderr + again.stderr
     assert (first.returncode, first.stdout) == (code, f"{short_id}  {state}\n"), first.stderr
     assert "ILLEGAL_TRANSITION" in first.stderr and "not asked again" in first.stderr, first.stderr
@@ -126,7 +106,7 @@ def test_a2a_coop_resume_asks_again_after_a_refusal_that_may_pass(tmp_path: Path
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "answered")
     alice = _ServedAlice(story, w.alice)
-    gate = _Gate(w.escrow, failing=1, error=RateLimited("slow down", retry_after_ms=10))
+    gate = Intercepted(w.escrow, "withdraw", raising(RateLimited("slow down", retry_after_ms=10)))
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(alice, None) as to, serve(None, gate) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
@@ -135,7 +115,7 @@ def test_a2a_coop_resume_asks_again_after_a_refusal_that_may_pass(tmp_path: Path
         assert _withdrawn(w) == []
         again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     assert (again.returncode, again.stdout) == (0, f"{short_id}  REJECTED\n"), again.stderr
-    assert gate.withdraws == 2 and _withdrawn(w) == [story.ours.digest]
+    assert gate.seen == 2 and _withdrawn(w) == [story.ours.digest]
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
 
 
@@ -151,7 +131,7 @@ def test_a_served_node_records_a_final_refusal_and_retries_a_transient_one(
     w = _World(FixedClock())
     path = tmp_path / "bob.db"
     down = TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
-    gate = _Gate(w.escrow, failing=0 if final else 1, error=down)
+    gate = Intercepted(w.escrow, "withdraw", raising(down), times=0 if final else 1)
     node = _node(w, path, witness=True, via=gate)
     try:
         offer, c1, kept, c2, c3 = _bonded_past_a_kept_answer(w, node, lambda c1: w.alice.reject(c1, "kept"))
@@ -160,7 +140,7 @@ def test_a_served_node_records_a_final_refusal_and_retries_a_transient_one(
         node.exchange(kept.envelope, ())
         assert node.witness is not None
         node.witness.flush()
-        assert gate.withdraws == 1
+        assert gate.seen == 1
         assert (node.peer.cut_off_counter(offer.negotiation_id) is None) is final
         node.close()
         node = _node(w, path, witness=True, via=gate)
@@ -169,7 +149,7 @@ def test_a_served_node_records_a_final_refusal_and_retries_a_transient_one(
         node.witness.flush()
     finally:
         node.close()
-    assert gate.withdraws == 1 if final else 2
+    assert gate.seen == 1 if final else 2
     assert _withdrawn(w) == ([] if final else [c3.digest])
     assert "bond_lock" not in w.alice_takes_the_bond([offer, c1, c2, c3], c3, w.bob)
 
@@ -185,7 +165,9 @@ def test_a_served_node_gives_e_its_deliveries_when_a_later_submit_of_the_job_fai
     (before, the node asked again at once, without end). K reaches Bob held, not exchanged: NEG-022 would
     have his node reject it (as in test_cutoff27's "held" run)."""
     w = _World(FixedClock())
-    gate = _Gate(w.escrow, failing=1, error=TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down"))
+    gate = Intercepted(
+        w.escrow, "withdraw", raising(TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down"))
+    )
     node = _node(w, tmp_path / "bob.db", witness=True, via=gate, lock_wait_s=0.005)
     try:
         offer, c1, kept, c2, c3 = _bonded_past_a_kept_answer(
@@ -216,7 +198,7 @@ def test_a_served_node_gives_e_its_deliveries_when_a_later_submit_of_the_job_fai
         _within(10, lambda: node.peer.cut_off_counter(nid) is None)  # asked again, without a restart
         assert node.witness is not None
         node.witness.flush()
-        assert gate.withdraws == 2, "the Withdraw E answered without taking it was asked again"
+        assert gate.seen == 2, "the Withdraw E answered without taking it was asked again"
         assert "answered without taking it" in node.peer.withdraw_final_why(nid)
     finally:
         node.close()

@@ -64,9 +64,7 @@ def _claim(
 
 
 def _revoke(party: Party, accept: VerifiedStatement, to: Party, at: int | None = None) -> VerifiedStatement:
-    msg = commitment_pb2.Revoke(contract=accept.digest, reason="changed plans")
-    nid = accept.header.negotiation_id
-    return party.sign("revoke", msg, audience=to.did, negotiation_id=nid, issued_at_ms=at)
+    return party.revoke(accept, to, "changed plans", issued_at_ms=at)
 
 
 def _ack(party: Party, vs: VerifiedStatement, at: int | None = None) -> VerifiedStatement:

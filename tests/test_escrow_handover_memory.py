@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from peers import handed_over
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, trade_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.escrow_audit import audit_ledger
@@ -28,7 +29,7 @@ from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import META_ESCROW_PREDECESSOR, EscrowNode
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, derive
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, derive
 
 BOND = 100
 HOUR_MS = 3_600_000
@@ -87,13 +88,7 @@ def _history(settled: int) -> HandedOver:
     done = [trade(performed=True) for _ in range(settled)]
     still_open = trade(performed=False)  # Bob never delivers
     clock.advance(1_000)
-    p = k1.party.principal
-    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=clock.now_ms))
-    k2 = Party("escrow2", clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = k2.did, k1.did
-    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    k2, rev, handover = handed_over(k1.party, clock)
     clock.advance(1)
     return HandedOver(
         clock, alice, bob, k2, handover, [*k1.escrow.transcript(), rev.envelope], done, still_open
@@ -181,9 +176,7 @@ def _probes(twins: Twins, t: Trade) -> list[Any]:
         audience=h.bob.did,
         negotiation_id=t.nid,
     )
-    revoke = h.bob.sign(
-        "revoke", commitment_pb2.Revoke(contract=t.accept.digest), audience=h.alice.did, negotiation_id=t.nid
-    )
+    revoke = h.bob.revoke(t.accept, h.alice)
     return [
         twins.submit(t.offer, t.accept),  # held (RPL-002): with K1's Stamp and locks (ESC-008, ESC-023)
         twins.submit(t.accept),  # ESC-008

@@ -230,12 +230,7 @@ def _revoking(w: World, by: Party) -> list[VerifiedStatement]:
     """Bob revokes (under forfeit_bond terms); ``by`` stamps the Revoke, forfeits Bob's bond to Alice
     (CMT-003) and, once Alice's obligations the Revoke left owed are past their claim window, releases hers
     (the clock moves there)."""
-    revoke = w.s.bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=w.s.accept.digest, reason="leaving"),
-        audience=w.s.alice.did,
-        negotiation_id=w.s.nid,
-    )
+    revoke = w.s.bob.revoke(w.s.accept, w.s.alice, "leaving")
     stamp = by.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
     forfeit = commitment_pb2.Forfeit(
         contract=w.s.accept.digest,

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
-from peers import make_peer
+from peers import handed_over, make_peer, peer_node
 from test_hidden_accept import _within
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.protocol.statements import verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import node as node_module
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import drive
@@ -53,63 +53,62 @@ class Successor:
         return self.escrow.with_mandates(self.mandate, [vs.envelope for vs in signed])
 
 
+class _Bonded:
+    """Alice, bent on Bob's bond, and Bob, served on ``tmp_path``/bob.db with K1 as his escrow, in a contract
+    K1 bonded (Alice submitted it); Bob's witness gave his Delivery to K1 or, ``k1_down``, could not."""
+
+    def __init__(self, tmp_path: Path, *, k1_down: bool, retry_s: float) -> None:
+        self.clock = clock = FixedClock()
+        alice, self.bob = Party("alice", clock), Party("bob", clock)
+        bob = self.bob
+        self.k1 = k1 = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
+        self.pa = pa = make_peer(alice, clock, context=[k1.mandate], strategy=Receiptless(every=1))
+        self.journal = tmp_path / "bob.db"
+        node = self.bob_node(EscrowWitness(Down() if k1_down else k1, k1.did, retry_s=retry_s), [k1.mandate])
+        try:
+            offer = pa.propose(bob.did, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k1.did))
+            drive(pa, node.exchange, offer)
+            self.neg = pa.negotiation(offer.header.negotiation_id)
+            relay_escrow_answers(pa, node, k1.submit(contract_evidence(pa, self.neg)))  # type: ignore[arg-type]
+            node.witness.flush()  # type: ignore[union-attr]
+        finally:
+            node.close()
+        self.delivery = next(vs for vs in pa.verifier.statements.values() if vs.body == "delivery")
+
+    def bob_node(self, witness: EscrowWitness, context: list[bytes]) -> PeerNode:
+        """Bob (re)started on his journal, asking ``witness``'s escrow."""
+        return peer_node(self.bob, self.clock, self.journal, context=context, witness=witness)
+
+    def successor(self) -> tuple[VerifiedStatement, Escrow]:
+        """A second on, K1 is stolen: its principal revokes it and hands its contracts to K2 (the hand-over
+        Mandate and K2's escrow, holding K1's ledger)."""
+        self.clock.advance(1_000)
+        k2, rev, handover = handed_over(self.k1.party, self.clock)
+        escrow = Escrow(
+            _LedgerSigner(k2.agent),
+            handover.digest,
+            setup=[handover.envelope],
+            predecessor=[*self.k1.escrow.transcript(), rev.envelope],
+        )
+        return handover, escrow
+
+
 @pytest.mark.req("ESC-022", "ESC-023", "WIT-007")
 def test_a_served_peer_restarted_on_the_successor_gives_it_the_delivery_it_owes(tmp_path: Path) -> None:
     # Bob serves with K1 as his escrow; K1 locks the bonds (Alice submitted the contract) and is stolen:
     # Bob's witness cannot reach it with his Delivery. K1's principal revokes it and hands over to K2;
     # Bob's operator restarts him with K2 as his escrow. He owes K2 his Delivery (WIT-007): before, his
     # witness skipped every contract naming K1, and K2 upheld Alice's lie that he never delivered.
-    clock = FixedClock()
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    k1 = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
-    pa = make_peer(alice, clock, context=[k1.mandate], strategy=Receiptless(every=1))
-    journal = tmp_path / "bob.db"
-
-    def bob_node(witness: EscrowWitness, context: list[bytes]) -> PeerNode:
-        return PeerNode.open(
-            bob.agent.key,
-            bob.mandate_vs.envelope,
-            journal,
-            context=context,
-            clock=lambda: clock.now_ms,
-            witness=witness,
-        )
-
-    node = bob_node(EscrowWitness(Down(), k1.did, retry_s=0.0), [k1.mandate])
-    try:
-        offer = pa.propose(bob.did, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k1.did))
-        drive(pa, node.exchange, offer)
-        neg = pa.negotiation(offer.header.negotiation_id)
-        relay_escrow_answers(pa, node, k1.submit(contract_evidence(pa, neg)))  # type: ignore[arg-type]
-        node.witness.flush()  # type: ignore[union-attr]
-    finally:
-        node.close()
-    delivery = next(vs for vs in pa.verifier.statements.values() if vs.body == "delivery")
+    s = _Bonded(tmp_path, k1_down=True, retry_s=0.0)
+    clock, k1, pa, neg, delivery = s.clock, s.k1, s.pa, s.neg, s.delivery
     assert neg.state is State.PERFORMING
     assert k1.escrow.verifier.witness.stamp_time(k1.did, delivery.digest) is None  # never reached K1
-    # K1 stolen: its principal revokes it and hands its contracts to K2.
-    clock.advance(1_000)
-    p = k1.party.principal
-    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=clock.now_ms))
-    k2_party = Party("escrow2", clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = k2_party.did, k1.did
-    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    k2 = Successor(
-        Escrow(
-            _LedgerSigner(k2_party.agent),
-            handover.digest,
-            setup=[handover.envelope],
-            predecessor=[*k1.escrow.transcript(), rev.envelope],
-        ),
-        handover.envelope,
-        clock,
-    )
+    handover, successor = s.successor()
+    k2 = Successor(successor, handover.envelope, clock)
     clock.advance(1)
     # Bob restarted with K2 as his escrow: what it answers an empty Submit (its Mandate, the hand-over's
     # revocation with its binding) is his context, as `serve --escrow` fetches it.
-    node = bob_node(EscrowWitness(k2, k2.did, retry_s=0.0), k2.submit([]))
+    node = s.bob_node(EscrowWitness(k2, k2.did, retry_s=0.0), k2.submit([]))
     try:
         assert node.witness_owed() == 1
         node.witness.flush()  # type: ignore[union-attr]
@@ -155,51 +154,14 @@ def test_a_served_peer_restarted_on_the_successor_asks_once_for_a_delivery_the_o
     ESCROW_ASK_CAP_S apart, until the contract's last deadline + 30 s (here cut off after 30: some
     300 Submits for a deadline a day away)."""
     monkeypatch.setattr(node_module, "ESCROW_ASK_CAP_S", 0.001)
-    clock = FixedClock()
-    alice, bob = Party("alice", clock), Party("bob", clock)
-    k1 = LocalEscrow(Party("escrow", clock), funds={alice.did: 1_000, bob.did: 1_000})
-    pa = make_peer(alice, clock, context=[k1.mandate], strategy=Receiptless(every=1))
-    journal = tmp_path / "bob.db"
-
-    def bob_node(witness: EscrowWitness, context: list[bytes]) -> PeerNode:
-        return PeerNode.open(
-            bob.agent.key,
-            bob.mandate_vs.envelope,
-            journal,
-            context=context,
-            clock=lambda: clock.now_ms,
-            witness=witness,
-        )
-
-    node = bob_node(EscrowWitness(k1, k1.did, retry_s=0.001), [k1.mandate])
-    try:
-        offer = pa.propose(bob.did, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=k1.did))
-        drive(pa, node.exchange, offer)
-        neg = pa.negotiation(offer.header.negotiation_id)
-        relay_escrow_answers(pa, node, k1.submit(contract_evidence(pa, neg)))  # type: ignore[arg-type]
-        node.witness.flush()  # type: ignore[union-attr]
-    finally:
-        node.close()
-    delivery = next(vs for vs in pa.verifier.statements.values() if vs.body == "delivery")
+    s = _Bonded(tmp_path, k1_down=False, retry_s=0.001)
+    clock, k1, neg, delivery = s.clock, s.k1, s.neg, s.delivery
     assert k1.escrow.verifier.witness.stamp_time(k1.did, delivery.digest) is not None  # K1 took it
-    clock.advance(1_000)
-    p = k1.party.principal
-    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=clock.now_ms))
-    k2_party = Party("escrow2", clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = k2_party.did, k1.did
-    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
-    successor = Escrow(
-        _LedgerSigner(k2_party.agent),
-        handover.digest,
-        setup=[handover.envelope],
-        predecessor=[*k1.escrow.transcript(), rev.envelope],
-    )
+    handover, successor = s.successor()
     assert neg.contract is not None
     k2 = _Counting(successor, handover.envelope, clock, neg.contract.last_deadline_ms + 31_000, cut=30)
     clock.advance(1)
-    node = bob_node(EscrowWitness(k2, k2.did, retry_s=0.001), k2.submit([]))
+    node = s.bob_node(EscrowWitness(k2, k2.did, retry_s=0.001), k2.submit([]))
     try:
         assert node.witness_owed() == 1
         witness = node.witness

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from peers import make_peer
+from peers import handed_over, make_peer
 from test_escrow_handover import BOND, Story, _story, _successor, taking
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
@@ -41,7 +41,7 @@ from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, drive
 from a2a_coop.runtime.strategy import WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, _LedgerSigner
+from a2a_coop.testing import FixedClock, LocalEscrow, Party, _LedgerSigner
 
 _ROLES = [{}, {"evidence_view": False}]  # a view of evidence; a live receiver's (or an escrow's) view
 
@@ -248,12 +248,7 @@ def test_a_successors_dismissal_of_a_claim_the_thief_upheld_is_taken_in_every_or
 def _thief_stamps_a_revoke(w: World) -> tuple[VerifiedStatement, list[VerifiedStatement]]:
     """Bob revokes (forfeit_bond terms); K1's thief stamps the Revoke, forfeits Bob's bond to Alice for it
     (CMT-003) and releases hers."""
-    revoke = w.s.bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=w.s.accept.digest, reason="leaving"),
-        audience=w.s.alice.did,
-        negotiation_id=w.s.nid,
-    )
+    revoke = w.s.bob.revoke(w.s.accept, w.s.alice, "leaving")
     stamp = _stamp(w.thief, revoke.digest)
     forfeit = _forfeit(w, w.thief, revoke.digest)
     return revoke, [stamp, forfeit, _settle(w, w.thief, "release", w.s.alice)]
@@ -365,13 +360,7 @@ def test_a_peer_that_took_the_thiefs_forfeit_holds_the_contract_live_once_it_hea
         n = peer.negotiation(nid)
         assert n.state is State.BREACHED and n.contract is not None and n.contract.forfeited == {bob.did}
     # K1's principal revokes K1 from the theft and hands its contracts to K2
-    p = k1.party.principal
-    rev = p.sign("key_revocation", identity_pb2.KeyRevocation(key=k1.did, effective_ms=theft))
-    k2_party = Party("escrow2", clock)
-    m = identity_pb2.Mandate()
-    m.CopyFrom(k1.party.mandate_vs.statement.mandate)
-    m.agent, m.succeeds = k2_party.did, k1.did
-    handover = p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+    k2_party, rev, handover = handed_over(k1.party, clock, theft)
     k2 = _K2(
         Escrow(
             _LedgerSigner(k2_party.agent),

@@ -133,11 +133,6 @@ def _outcome(call: Any, node: EscrowNode) -> Any:
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
 def parties(clock: FixedClock) -> tuple[Party, Party, Party]:
     return Party("alice", clock), Party("bob", clock), Party("escrow", clock)
 
@@ -210,9 +205,7 @@ def test_a_forgotten_contract_is_answered_as_one_held(
             audience=bob.did,
             negotiation_id=nid,
         )
-        revoke = bob.sign(
-            "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
-        )
+        revoke = bob.revoke(accept, alice)
         return [
             twins.submit(offer, accept),  # the very Submit answered before (ESC-007)
             twins.submit(accept),  # ESC-008: what was signed about it
@@ -381,9 +374,7 @@ def test_a_revoked_contract_stays_until_no_claim_can_come(
     twins.submit(d_alice, d_bob, bob.receipt(d_alice), alice.receipt(d_bob))
     clock.now_ms = soon + HOUR_MS
     nid = offer.header.negotiation_id
-    revoke = bob.sign(
-        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
-    )
+    revoke = bob.revoke(accept, alice)
     answer = twins.submit(revoke)
     assert answer[0] == "answered" and len(answer[1]) == 4  # the Mandate, the Stamp, both Releases
     forgetting = twins.forgetting.escrow

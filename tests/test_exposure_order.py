@@ -142,12 +142,7 @@ def test_a_revoke_frees_the_contract_from_its_stamp_not_its_own_date(
         return alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
 
     alice, bob, (offer, accept) = _performed(clock, revocable)
-    revoke = bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-        audience=alice.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    revoke = bob.revoke(accept, alice, "changed plans")
     t = clock.advance(GAP_MS)
     new = alice.offer(bob)
     stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]), issued_at_ms=t + 1)
@@ -933,12 +928,7 @@ def test_a_displaced_contracts_revoke_held_only_after_the_witnessed_accept_ends_
     offer = alice.offer(bob, terms)
     first = bob.accept(offer)
     clock.advance(GAP_MS)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=first.digest),
-        audience=bob.did,
-        negotiation_id=first.negotiation_id,
-    )
+    revoke = alice.revoke(first, bob)
     took = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revoke.digest]))
     clock.advance(GAP_MS)
     nxt = bob.offer(carol)

@@ -15,13 +15,13 @@ by waiting out a time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_run import cli_process
-from peers import escrow_node
+from peers import Forge, Intercepted, answering, escrow_node
 from test_attack27_cut_off_counter import _bodies
 from test_cutoff27_withdraw_everywhere import (
     _bonded_past_a_kept_answer,
@@ -41,37 +41,12 @@ from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock, LocalEscrow
 from a2a_coop.transport import serve
 
-_Forge = Callable[[Sequence[bytes]], list[bytes]]
 
-
-class _Forger:
-    """What the runtime under test reaches as E: the first ``times`` Submits carrying a Withdraw are
-    answered by ``forge`` (E never sees them), the rest by E."""
-
-    def __init__(self, escrow: LocalEscrow, forge: _Forge, times: int = 1) -> None:
-        self.escrow, self.forge, self.times = escrow, forge, times
-        self.withdraws = 0
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        if "withdraw" in _bodies(list(envelopes)):
-            self.withdraws += 1
-            if self.withdraws <= self.times:
-                return self.forge(envelopes)
-        return self.escrow.submit(envelopes)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.escrow, name)
-
-
-def _refused(evidence: tuple[bytes, ...] = ()) -> _Forge:
+def _refused(evidence: tuple[bytes, ...] = ()) -> Forge:
     def forge(envelopes: Sequence[bytes]) -> list[bytes]:
         raise IllegalTransition("the negotiation is REJECTED here", evidence=evidence)
 
     return forge
-
-
-def _answered_with(answer: list[bytes]) -> _Forge:
-    return lambda envelopes: answer
 
 
 @pytest.mark.req("NEG-024", "ESC-014", "RPC-006")
@@ -109,7 +84,7 @@ def test_the_escrow_refuses_a_withdraw_it_closed_with_its_stamp_of_the_answer_it
     assert held.issuer == w.party.did and reject.digest in held.statement.stamp.statements
 
 
-def _forgeries(w: _World, story: Any, bob_mandate: bytes) -> dict[str, _Forge]:
+def _forgeries(w: _World, story: Any, bob_mandate: bytes) -> dict[str, Forge]:
     """Answers to Bob's Withdraw that E never gave, each from envelopes anyone can get: E's Mandate, E's
     real Stamp of the line to Bob's Counter (a Submit of Alice's), and a Reject of the Counter Alice signs
     and never shows E."""
@@ -118,8 +93,8 @@ def _forgeries(w: _World, story: Any, bob_mandate: bytes) -> dict[str, _Forge]:
     return {
         "refused, no evidence": _refused(),
         "refused, E's Stamp of something else": _refused((seen[0], seen[1], reject)),
-        "answered with E's Mandate alone": _answered_with([w.escrow.mandate]),
-        "answered with E's Stamp of something else": _answered_with([seen[0], seen[1], reject]),
+        "answered with E's Mandate alone": answering([w.escrow.mandate]),
+        "answered with E's Stamp of something else": answering([seen[0], seen[1], reject]),
     }
 
 
@@ -142,7 +117,7 @@ def test_a2a_coop_resume_asks_again_after_an_answer_e_did_not_sign(tmp_path: Pat
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "answered")
     alice = _ServedAlice(story, w.alice)
-    forger = _Forger(w.escrow, _forgeries(w, story, bob.mandate)[forgery])
+    forger = Intercepted(w.escrow, "withdraw", _forgeries(w, story, bob.mandate)[forgery])
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(alice, None) as to, serve(None, forger) as via:  # type: ignore[arg-type]
         first = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
@@ -151,7 +126,7 @@ def test_a2a_coop_resume_asks_again_after_an_answer_e_did_not_sign(tmp_path: Pat
         assert _withdrawn(w) == []
         again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     assert (again.returncode, again.stdout) == (0, f"{short_id}  REJECTED\n"), again.stderr
-    assert forger.withdraws == 2 and _withdrawn(w) == [story.ours.digest]
+    assert forger.seen == 2 and _withdrawn(w) == [story.ours.digest]
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
 
 
@@ -165,7 +140,9 @@ def test_a_served_node_asks_again_at_its_doubling_waits_after_an_answer_e_did_no
     once per failed ask -- four Submits, the fourth reaching E, which takes it -- where before the first
     forgery ended it for good and Alice's Accept of C3 at E took his bond."""
     w = _World(FixedClock())
-    forger = _Forger(w.escrow, _refused() if forge == "refused" else _answered_with([w.escrow.mandate]), 3)
+    forger = Intercepted(
+        w.escrow, "withdraw", _refused() if forge == "refused" else answering([w.escrow.mandate]), 3
+    )
     node = _node(w, tmp_path / "bob.db", witness=True, via=forger, lock_wait_s=0.005)  # type: ignore[arg-type]
     try:
         offer, c1, kept, c2, c3 = _bonded_past_a_kept_answer(w, node, lambda c1: w.alice.reject(c1, "kept"))
@@ -173,7 +150,7 @@ def test_a_served_node_asks_again_at_its_doubling_waits_after_an_answer_e_did_no
         _within(10, lambda: _withdrawn(w) == [c3.digest])
         assert node.witness is not None
         node.witness.flush()
-        assert forger.withdraws == 4
+        assert forger.seen == 4
         assert node.peer.cut_off_counter(offer.negotiation_id) is None
         assert node.peer.withdraw_final_why(offer.negotiation_id) == ""
     finally:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted
 from test_cutoff27_withdraw_everywhere import _ServedAlice, _stopped_on_disk, _World
-from test_final29_proven_final_refusal import _Forger, _refused
+from test_final29_proven_final_refusal import _refused
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.negotiation import claims_end_ms, proposal_of
@@ -37,7 +38,9 @@ def test_a_withdraw_whose_claims_ended_is_owed_no_more(tmp_path: Path, crash: st
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, crash)
-    forger = _Forger(w.escrow, _refused(), times=100)  # E's word never reaches Bob: the Withdraw stays owed
+    forger = Intercepted(
+        w.escrow, "withdraw", _refused(), times=100
+    )  # E's word never reaches Bob: the Withdraw stays owed
     alice = _ServedAlice(story, w.alice)
     short_id, counter = story.offer.negotiation_id.hex()[:12], story.ours.digest.hex()[:12]
     ended = claims_end_ms(proposal_of(story.ours))
@@ -50,7 +53,7 @@ def test_a_withdraw_whose_claims_ended_is_owed_no_more(tmp_path: Path, crash: st
         as_json = cli_process(*later, "status", *bob.files(), "--json")
         after = cli_process(*later, *resume)
     assert "Traceback" not in first.stderr + after.stderr + lapsed.stderr, first.stderr + after.stderr
-    assert first.returncode == 3 and forger.withdraws == 1, first.stderr
+    assert first.returncode == 3 and forger.seen == 1, first.stderr
     assert f"our Withdraw of our cut-off Counter {counter} is owed" in owed.stdout, owed.stdout
     assert "no claim under it can come since" in lapsed.stdout and "is owed" not in lapsed.stdout, (
         lapsed.stdout
@@ -59,7 +62,7 @@ def test_a_withdraw_whose_claims_ended_is_owed_no_more(tmp_path: Path, crash: st
     assert entry["cut_off_counter"]["state"] == "lapsed" and entry["cut_off_counter"]["counter"].startswith(
         counter
     )
-    assert forger.withdraws == 1, "E was asked again after the Counter's claims ended"
+    assert forger.seen == 1, "E was asked again after the Counter's claims ended"
     assert "not taken yet" not in after.stderr, after.stderr
     if crash == "held":  # in memory: said (and EXPIRED: Alice's kept Counter lapsed, cutback30)
         assert f"{short_id} our cut-off Counter {counter}: no claim under it can come since" in after.stderr

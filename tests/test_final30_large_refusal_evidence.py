@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted, raising
 from test_attack27_cut_off_counter import _bodies
 from test_cutoff27_withdraw_everywhere import (
     _bonded_past_a_kept_answer,
@@ -30,7 +31,6 @@ from test_cutoff27_withdraw_everywhere import (
     _World,
 )
 from test_cutoff28_final_withdraw import _withdrawn
-from test_final29_proven_final_refusal import _Forger
 from test_hidden_accept import _within
 
 from a2a_coop.cli.demo import provision
@@ -82,7 +82,7 @@ def test_a_refusal_whose_evidence_does_not_fit_names_the_stamp_bob_reads_from_th
     reject = _rejected_in_a_large_stamp(w, story.line, story.ours, bob.mandate)
     shown = [*w.alice.setup, bob.mandate, *(vs.envelope for vs in story.line), signed[0][1].envelope]
     alice = _ServedAlice(story, w.alice)
-    forger = _Forger(w.escrow, w.escrow.submit, times=0)  # E itself, its Withdraw Submits counted
+    forger = Intercepted(w.escrow, "withdraw")  # E itself, its Withdraw Submits counted
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(alice, None) as to, serve(None, forger) as via:  # type: ignore[arg-type]
         with EscrowClient(via.target) as client, pytest.raises(IllegalTransition) as refused:
@@ -97,16 +97,9 @@ def test_a_refusal_whose_evidence_does_not_fit_names_the_stamp_bob_reads_from_th
     assert (first.returncode, first.stdout) == (0, f"{short_id}  REJECTED\n"), first.stderr
     assert "ILLEGAL_TRANSITION" in first.stderr and "not asked again" in first.stderr, first.stderr
     assert (again.returncode, again.stdout) == (0, f"nothing to resume with {w.alice.did}\n"), again.stderr
-    assert forger.withdraws == 2  # ours above, and the first resume's: the second asked nothing
+    assert forger.seen == 2  # ours above, and the first resume's: the second asked nothing
     assert _withdrawn(w) == []  # E refused it: her Reject closed the Counter there
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
-
-
-def _refused_naming(seq: int) -> object:
-    def forge(envelopes: Sequence[bytes]) -> list[bytes]:
-        raise IllegalTransition("the negotiation is REJECTED here", stamp_seq=seq)
-
-    return forge
 
 
 @pytest.mark.req("NEG-024", "ESC-014", "RPC-006")
@@ -121,7 +114,9 @@ def test_a_forged_refusal_naming_a_stamp_of_no_answer_proves_nothing(tmp_path: P
     seen = w.escrow.submit([*w.alice.setup, bob.mandate, *(vs.envelope for vs in story.line)])
     seq = verify_statement(seen[1]).header.seq if where == "E's Stamp of something else" else 10**6
     assert _bodies(seen)[1] == "stamp"
-    forger = _Forger(w.escrow, _refused_naming(seq))  # type: ignore[arg-type]
+    forger = Intercepted(
+        w.escrow, "withdraw", raising(IllegalTransition("the negotiation is REJECTED here", stamp_seq=seq))
+    )
     alice = _ServedAlice(story, w.alice)
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(alice, None) as to, serve(None, forger) as via:  # type: ignore[arg-type]
@@ -130,7 +125,7 @@ def test_a_forged_refusal_naming_a_stamp_of_no_answer_proves_nothing(tmp_path: P
         assert "not taken yet" in first.stderr and "recorded" not in first.stderr, first.stderr
         again = cli_process("resume", *bob.files(), "--to", to.target, "--escrow", via.target)
     assert (again.returncode, again.stdout) == (0, f"{short_id}  REJECTED\n"), again.stderr
-    assert forger.withdraws == 2 and _withdrawn(w) == [story.ours.digest]
+    assert forger.seen == 2 and _withdrawn(w) == [story.ours.digest]
     assert "bond_lock" not in w.alice_takes_the_bond(story.line, story.ours, bob)
 
 
@@ -141,7 +136,7 @@ def test_a_served_node_reads_the_stamp_its_escrows_refusal_names(tmp_path: Path)
     but for ``stamp_seq``: it reads the Stamp, records the Withdraw as answered for good after one Submit
     -- where before it asked again at its doubling waits until the claim window ended."""
     w = _World(FixedClock(wall_clock_ms()))
-    counted = _Forger(w.escrow, w.escrow.submit, times=0)  # E itself, its Withdraw Submits counted
+    counted = Intercepted(w.escrow, "withdraw")  # E itself, its Withdraw Submits counted
     with serve(None, counted) as via, EscrowClient(via.target) as client:  # type: ignore[arg-type]
         node = _node(w, tmp_path / "bob.db", witness=True, via=client, lock_wait_s=0.005)
         try:
@@ -156,4 +151,4 @@ def test_a_served_node_reads_the_stamp_its_escrows_refusal_names(tmp_path: Path)
         finally:
             node.close()
     assert "ILLEGAL_TRANSITION" in node.peer.withdraw_final_why(offer.negotiation_id)
-    assert counted.withdraws == 1 and _withdrawn(w) == []
+    assert counted.seen == 1 and _withdrawn(w) == []

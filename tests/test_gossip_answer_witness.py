@@ -42,39 +42,54 @@ def _answers(alice: Party, offer: VerifiedStatement, kind: str, escrow: str) -> 
     return made[first](1).envelope, made[second](2).envelope
 
 
+class _Offered:
+    """Bob's peer offers Alice a trade naming escrow E; Alice's key K has bound its empty log."""
+
+    def __init__(self) -> None:
+        self.clock = clock = FixedClock()
+        self.alice, self.bob, self.escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+        self.binding = self.alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+        self.bobs = make_peer(self.bob, clock, context=self.escrow.setup)
+        self.offer = self.bobs.propose(self.alice.did, self.bob.proposal(escrow=self.escrow.did))
+        clock.advance(1_000)
+
+    def revoked_over(
+        self, one: bytes, two: bytes, shown: list[bytes], *, stamped: bool
+    ) -> tuple[FixedClock, Party, Peer, list[bytes], ForkProof]:
+        """A second after K signed ``one`` and ``two``, E stamps the pair (when ``stamped``); then K's
+        principal P revokes K back over both and E stamps the revocation. Bob's peer holds all of it
+        (``shown`` after his offer) and the proof. Returns (clock, Alice, Bob's peer, what Bob's view holds
+        but the pair -- his offer among it --, the pair as a proof)."""
+        clock, alice, escrow, bobs = self.clock, self.alice, self.escrow, self.bobs
+        clock.advance(1_000)
+        digests = [verify_statement(e).digest for e in (one, two)]
+        pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=digests))
+        clock.advance(1_000)
+        back = identity_pb2.KeyRevocation(
+            key=alice.did, effective_ms=verify_statement(one).issued_at_ms - 1, reason="over it"
+        )
+        revocation = alice.principal.sign("key_revocation", back)
+        clock.advance(1_000)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+        held = [*alice.setup, *self.bob.setup, *escrow.setup, self.binding.envelope, self.offer.envelope]
+        held += [*shown, pair.envelope] if stamped else shown
+        held += [revocation.envelope, stamp.envelope]
+        for env in held:
+            if verify_statement(env).digest not in bobs.verifier.statements:  # his own, and E's setup
+                bobs.verifier.accept(env)
+        proof = ForkProof(one, two)
+        assert bobs.verifier.take_fork_proof(proof) is not None
+        return clock, alice, bobs, held, proof
+
+
 def _witnessed_answers(
     kind: str, *, stamped: bool = True
 ) -> tuple[FixedClock, Party, Peer, list[bytes], ForkProof]:
     """K answers the offer Bob's peer made (naming escrow E) twice; E stamps the pair (when ``stamped``);
-    then K's principal P revokes K back over both and E stamps the revocation. Bob's peer holds all of it
-    and the proof. Returns (clock, Alice, Bob's peer, what Bob's view holds but the pair -- his offer among
-    it --, the pair as a proof)."""
-    clock = FixedClock()
-    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    bobs = make_peer(bob, clock, context=escrow.setup)
-    offer = bobs.propose(alice.did, bob.proposal(escrow=escrow.did))
-    clock.advance(1_000)
-    one, two = _answers(alice, offer, kind, escrow.did)
-    clock.advance(1_000)
-    digests = [verify_statement(e).digest for e in (one, two)]
-    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=digests))
-    clock.advance(1_000)
-    back = identity_pb2.KeyRevocation(
-        key=alice.did, effective_ms=verify_statement(one).issued_at_ms - 1, reason="over it"
-    )
-    revocation = alice.principal.sign("key_revocation", back)
-    clock.advance(1_000)
-    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope]
-    held += [pair.envelope] if stamped else []
-    held += [revocation.envelope, stamp.envelope]
-    for env in held:
-        if verify_statement(env).digest not in bobs.verifier.statements:  # his own, and E's setup
-            bobs.verifier.accept(env)
-    proof = ForkProof(one, two)
-    assert bobs.verifier.take_fork_proof(proof) is not None
-    return clock, alice, bobs, held, proof
+    then K's principal P revokes K back over both and E stamps the revocation (``_Offered.revoked_over``)."""
+    s = _Offered()
+    one, two = _answers(s.alice, s.offer, kind, s.escrow.did)
+    return s.revoked_over(one, two, [], stamped=stamped)
 
 
 def _revocation(held: list[bytes]) -> bytes:
@@ -238,13 +253,9 @@ def _witnessed_contract_fork(
     """Bob's peer offers Alice a trade under escrow E, her key K accepts, E stamps the Accept; Bob's peer
     delivers; then K forks its chain with two statements of the contract of ``kind`` (two Deliveries, or two
     Receipts of Bob's Delivery), E stamps the pair (when ``stamped``), P revokes K back over both and E stamps
-    the revocation. Returns as :func:`_witnessed_answers`."""
-    clock = FixedClock()
-    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    bobs = make_peer(bob, clock, context=escrow.setup)
-    offer = bobs.propose(alice.did, bob.proposal(escrow=escrow.did))
-    clock.advance(1_000)
+    the revocation. Returns as ``_Offered.revoked_over``."""
+    s = _Offered()
+    clock, alice, bob, escrow, bobs, offer = s.clock, s.alice, s.bob, s.escrow, s.bobs, s.offer
     accept = alice.accept(offer)
     accepted = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]))
     replies = bobs.on_replies([*alice.setup, accept.envelope, accepted.envelope])
@@ -261,26 +272,8 @@ def _witnessed_contract_fork(
             negotiation_id=offer.negotiation_id,
         )
         one, two = _forked(alice, receipt)
-    clock.advance(1_000)
-    digests = [verify_statement(e).digest for e in (one, two)]
-    pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=digests))
-    clock.advance(1_000)
-    back = identity_pb2.KeyRevocation(
-        key=alice.did, effective_ms=verify_statement(one).issued_at_ms - 1, reason="over it"
-    )
-    revocation = alice.principal.sign("key_revocation", back)
-    clock.advance(1_000)
-    stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-    held = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope, offer.envelope, accept.envelope]
-    held += [accepted.envelope, delivered.envelope]
-    held += [pair.envelope] if stamped else []
-    held += [revocation.envelope, stamp.envelope]
-    for env in held:
-        if verify_statement(env).digest not in bobs.verifier.statements:
-            bobs.verifier.accept(env)
-    proof = ForkProof(one, two)
-    assert bobs.verifier.take_fork_proof(proof) is not None
-    return clock, alice, bobs, held, proof
+    shown = [accept.envelope, accepted.envelope, delivered.envelope]
+    return s.revoked_over(one, two, shown, stamped=stamped)
 
 
 @pytest.mark.req("ATT-025", "ATT-013", "KEY-009")
@@ -319,7 +312,7 @@ def test_an_unwitnessed_contract_fork_by_gossip_spares_as_bobs_view_does(kind: s
 def reject_after_a_counter_elsewhere() -> tuple[FixedClock, Party, Peer, list[bytes], ForkProof]:
     """K counters Bob's offer (naming E) under E2, which stamps the Counter, then rejects the same offer; E
     stamps the Reject; P revokes K back over both, and E and E2 stamp the revocation. Bob's peer holds it
-    all and the proof. Returns as :func:`_witnessed_answers` (what a view holds: all but the Reject)."""
+    all and the proof. Returns as ``_Offered.revoked_over`` (what a view holds: all but the Reject)."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     escrow, other = Party("escrow", clock), Party("escrow-2", clock)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 from peers import make_peer, trusting
-from test_attack27b_thief_frames_principal import _the_theft
+from test_attack27b_thief_frames_principal import _countered_twice, _the_theft
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import ForkProof, verify_fork_proof
-from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.runtime import gossip
-from a2a_coop.testing import FixedClock, Party
+from a2a_coop.testing import Party
 from a2a_coop.transport.proofs import proof_message, proof_of
 
 
@@ -116,21 +115,13 @@ def test_the_escrows_stamp_of_the_revocation_travels_with_it() -> None:
     the revocation's: given the revocation alone it would convict P, E having witnessed the Counters at a
     place it cannot order against the revocation. Expect E's Stamp of the revocation carried too, and
     Carol's view to spare P as Dave's does."""
-    clock = FixedClock()
-    alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
-    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
-    clock.advance(1_000)
-    one = alice.counter(offer, alice.proposal(escrow=escrow.did))
-    two = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=10))
-    clock.advance(1_000)
+    clock, alice, escrow, setup, _, one, two = _countered_twice()  # a live peer holds no offer to Alice
     back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=one.issued_at_ms - 1, reason="over it")
     revocation = alice.principal.sign("key_revocation", back)
     clock.advance(1_000)
     first = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
     clock.advance(1_000)
     pair = escrow.sign("stamp", commitment_pb2.Stamp(statements=[one.digest, two.digest]))
-    setup = [*alice.setup, *bob.setup, *escrow.setup, binding.envelope]  # a live peer holds no offer to Alice
     daves = trusting(make_peer(Party("dave", clock), clock), escrow.did)  # both trade under E
     daves.hold([*setup, revocation.envelope, first.envelope, pair.envelope])
     assert daves.verifier.take_fork_proof(ForkProof(one.envelope, two.envelope)) == alice.did

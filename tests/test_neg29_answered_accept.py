@@ -13,6 +13,8 @@ of the six statements, 8 of the 42 with E's BondLocks (refused too, naming an Ac
 Now the Accept is held with no event (NEG-025), and E's Stamp, when it comes, takes it (NEG-017): the
 negotiation is derived again as in a view that held the Stamp first (`Negotiation._awaits_witness`, the
 Stamp read by `Verifier._witness_cut_off`).
+
+The story is reading28's without its kept Reject (`_Beside(kept=False)`, built there).
 """
 
 from __future__ import annotations
@@ -21,63 +23,17 @@ import itertools
 from collections.abc import Iterator
 
 import pytest
+from test_reading28_witnessed_beside_accepted import _Beside
 
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.testing import LocalEscrow, Party
 from conformance.generate_vectors.negotiation import stamp
 
 BOND = 100
 FUNDS = 1_000
 _PROBES = (500, 1_500, 2_500, 3_500, 4_500, 6_000)  # ms after Bob's offer
-
-
-class _Answered:
-    """The story of the module docstring, one second apart; ``out``: E's answer to a Submit of the line it
-    saw (its Mandate, the Stamp, both BondLocks)."""
-
-    def __init__(self) -> None:
-        self.clock = clock = FixedClock()
-        self.alice, self.bob, self.party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-        self.offer = self.bob.offer(self.alice, self.bob.proposal())
-        clock.advance(1_000)
-        terms = self.alice.proposal(escrow=self.party.did, issuer_bond=BOND, audience_bond=BOND)
-        self.counter = self.alice.counter(self.offer, terms)
-        clock.advance(1_000)
-        self.bobs = self.bob.counter(self.counter, self.bob.proposal())
-        clock.advance(1_000)
-        self.took = self.alice.accept(self.bobs)
-        clock.advance(1_000)
-        self.accept = self.bob.accept(self.counter)
-        clock.advance(1_000)
-        self.setup = [*self.alice.setup, *self.bob.setup]
-        self.escrow = LocalEscrow(self.party, funds={self.alice.did: FUNDS, self.bob.did: FUNDS})
-        self.out = self.escrow.submit(
-            [*self.setup, self.offer.envelope, self.counter.envelope, self.accept.envelope]
-        )
-        bodies = [verify_statement(env).body for env in self.out[1:]]
-        assert bodies == ["stamp", "bond_lock", "bond_lock"]  # the story happened: E witnessed, bonded
-        self.items: dict[str, list[bytes]] = {
-            "O": [self.offer.envelope],
-            "C": [self.counter.envelope],
-            "B": [self.bobs.envelope],
-            "X": [self.took.envelope],
-            "A": [self.accept.envelope],
-            "S": [self.out[1]],
-            "T": self.out[2:],
-        }
-        self.names = {vs.digest: k for k, vs in self.statements().items()}
-
-    def statements(self) -> dict[str, VerifiedStatement]:
-        return {"O": self.offer, "C": self.counter, "B": self.bobs, "X": self.took, "A": self.accept}
-
-    def view(self) -> Verifier:
-        v = Verifier()
-        for env in [*self.setup, self.out[0]]:
-            v.accept(env)
-        return v
 
 
 def _orders(letters: str = "OCBXAST") -> Iterator[str]:
@@ -92,7 +48,7 @@ def _orders(letters: str = "OCBXAST") -> Iterator[str]:
             yield "".join(order)
 
 
-def _end(s: _Answered, order: str, *, again: bool = False) -> tuple[object, ...]:
+def _end(s: _Beside, order: str, *, again: bool = False) -> tuple[object, ...]:
     """What a view holds once every statement of ``order`` came -- nothing passed on again, or (``again``)
     each one it refused passed on again after them all: state, contract, the story's statements
     superseded, what it refused, and Alice's and Bob's outstanding value at each probe."""
@@ -108,6 +64,7 @@ def _end(s: _Answered, order: str, *, again: bool = False) -> tuple[object, ...]
         for _, env in refused:
             v.accept(env)
     neg = v.negotiations.get(s.offer.negotiation_id)
+    names = {vs.digest: k for k, vs in s.statements().items()}
     t0 = s.offer.issued_at_ms
     counts = tuple(
         tuple(v.exposure.exposure(who.mandate_vs.digest).outstanding(t0 + dt) for dt in _PROBES)
@@ -115,8 +72,8 @@ def _end(s: _Answered, order: str, *, again: bool = False) -> tuple[object, ...]
     )
     return (
         neg.state,
-        s.names.get(neg.contract.accept.digest) if neg.contract is not None else None,
-        "".join(sorted(s.names[d] for d in neg.superseded if d in s.names)),
+        names.get(neg.contract.accept.digest) if neg.contract is not None else None,
+        "".join(sorted(names[d] for d in neg.superseded if d in names)),
         "" if again else "".join(k for k, _ in refused),
         counts,
     )
@@ -132,7 +89,7 @@ def test_an_accept_of_an_answered_offer_ends_with_the_contract_its_escrow_witnes
     Bob's Accept before his own Counter the table refused the Counter and Alice's Accept of it (an answer to
     an accepted offer), which then counted nowhere until passed on again after E's Stamp; since neg30 the
     Counter is held superseded until E orders the two answers (NEG-026) and they count as in the 34."""
-    s = _Answered()
+    s = _Beside(kept=False)
     assert sum(1 for _ in _orders("OCBXAS")) == 18
     ends: dict[tuple[object, ...], list[str]] = {}
     for order in _orders():
@@ -154,7 +111,7 @@ def test_an_accept_held_for_its_stamp_moves_nothing_until_its_escrow_witnesses_i
     Alice's Accept of his Counter (a Delivery under it is read as one) -- and keeps it with a Stamp of the
     Accept by Carol (not the escrow Alice's Counter names) or by E after the bonding cutoff, which witness
     nothing (WIT-004). E's Stamp in time takes the line back to Alice's Counter (NEG-017)."""
-    s = _Answered()
+    s = _Beside(kept=False)
     carol = Party("carol", s.clock)
     late = stamp(s.party, s.accept, at=s.counter.expires_at_ms + 30_001).envelope
     for extra in ([], [*carol.setup, stamp(carol, s.accept).envelope], [late]):
@@ -179,7 +136,7 @@ def test_the_escrow_that_took_the_other_answer_still_refuses_the_accept() -> Non
     his Accept of her Counter as the table does (``STALE_REFERENCE``; ESC-014) -- its own Stamp witnesses
     nothing as it checks (section 8.9) -- and signs nothing: the Accept NEG-025 holds in a view is never
     stamped by the escrow that took the other answer."""
-    s = _Answered()
+    s = _Beside(kept=False)
     e = LocalEscrow(Party("escrow", s.clock), funds={s.alice.did: FUNDS, s.bob.did: FUNDS})
     terms = s.alice.proposal(escrow=e.escrow.did, issuer_bond=BOND, audience_bond=BOND)
     counter = s.alice.counter(s.offer, terms)
@@ -207,27 +164,15 @@ def test_a_contract_the_witnessed_accept_cut_off_binds_its_offerer_to_nothing_in
     Reject came before E's Stamp (and where X and Y came after the witnessed Accept, X first); and where Y
     came before X and both after the line was counted, X counted for nobody: three counts, 130 orders as
     now."""
-    clock = FixedClock()
-    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = bob.offer(alice, bob.proposal())
-    clock.advance(1_000)
-    kept = alice.reject(offer, "kept back")
-    clock.advance(1_000)
-    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
-    clock.advance(1_000)
-    bobs = bob.counter(counter, bob.proposal())
-    clock.advance(1_000)
-    took = alice.accept(bobs)
-    clock.advance(200)
-    again = alice.reject(bobs, "a second answer")
-    clock.advance(800)
-    accept = bob.accept(counter)
-    setup = [*alice.setup, *bob.setup]
-    out = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS}).submit(
-        [*setup, offer.envelope, counter.envelope, accept.envelope]
-    )
-    items = {"O": offer, "R": kept, "C": counter, "B": bobs, "X": took, "Y": again, "A": accept}
-    t0 = offer.issued_at_ms
+    again: list[VerifiedStatement] = []
+
+    def answer_again(s: _Beside) -> None:  # Y, 200 ms after X
+        s.clock.advance(200)
+        again.append(s.alice.reject(s.bobs, "a second answer"))
+
+    s = _Beside(between=answer_again)
+    items = {**s.statements(), "Y": again[0]}
+    t0 = s.offer.issued_at_ms
     ends: dict[tuple[tuple[int, ...], ...], list[str]] = {}
     for order in itertools.permutations("ORCBXYAS"):
         at = order.index
@@ -235,11 +180,9 @@ def test_a_contract_the_witnessed_accept_cut_off_binds_its_offerer_to_nothing_in
             continue
         if not at("C") < at("A"):
             continue
-        v = Verifier()
-        for env in [*setup, out[0]]:
-            v.accept(env)
+        v = s.view()
         refused = []
-        for env in (out[1] if k == "S" else items[k].envelope for k in order):
+        for env in (s.out[1] if k == "S" else items[k].envelope for k in order):
             try:
                 v.accept(env)
             except CoopError:
@@ -247,7 +190,7 @@ def test_a_contract_the_witnessed_accept_cut_off_binds_its_offerer_to_nothing_in
         for env in refused:  # passed on again (an Accept of an off-line Counter before its Stamp, say)
             v.accept(env)
         counts = []
-        for who in (alice, bob):
+        for who in (s.alice, s.bob):
             ex = v.exposure.exposure(who.mandate_vs.digest)
             probes = [t0 + dt for dt in (3_500, 4_100, 4_500, 5_500)]
             counts.append(tuple(ex.outstanding(t) for t in probes))

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from test_escrow_memory import BOND, Twins
+from test_escrow_memory import BOND, Twins, parties, twins  # noqa: F401  (parties, twins: the fixtures)
 
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import Negotiation, Negotiations, State
@@ -24,25 +23,6 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
 from benchmarks.answer_flood import story
-
-
-@pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock()
-
-
-@pytest.fixture
-def parties(clock: FixedClock) -> tuple[Party, Party, Party]:
-    return Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-
-
-@pytest.fixture
-def twins(tmp_path: Path, clock: FixedClock, parties: tuple[Party, Party, Party]) -> Iterator[Twins]:
-    alice, bob, escrow = parties
-    pair = Twins(tmp_path, clock, escrow, alice, bob)
-    yield pair
-    for node in pair.nodes.values():
-        node.close()
 
 
 def _as_before_neg25(negotiations: Negotiations) -> None:
@@ -55,7 +35,9 @@ def _as_before_neg25(negotiations: Negotiations) -> None:
 
 @pytest.mark.req("ESC-014", "NEG-025")
 def test_an_escrow_read_back_from_a_snapshot_before_neg25_still_refuses_the_accept(
-    twins: Twins, parties: tuple[Party, Party, Party], clock: FixedClock
+    twins: Twins,  # noqa: F811
+    parties: tuple[Party, Party, Party],  # noqa: F811
+    clock: FixedClock,
 ) -> None:
     """Alice shows the escrow her bonded offer and Bob's Reject of it; the escrow forgets the negotiation past
     the offer's cutoff. The resumed twin is snapshotted as a version before NEG-025 pickled it and read back

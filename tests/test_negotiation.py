@@ -84,8 +84,7 @@ def _breach_claim(
 
 
 def _revoke(party: Party, accept: VerifiedStatement, to: Party) -> VerifiedStatement:
-    msg = commitment_pb2.Revoke(contract=accept.digest, reason="changed plans")
-    return party.sign("revoke", msg, audience=to.did, negotiation_id=accept.header.negotiation_id)
+    return party.revoke(accept, to, "changed plans")
 
 
 def _stamp(escrow: Party, *statements: VerifiedStatement, at: int | None = None) -> VerifiedStatement:

@@ -25,7 +25,7 @@ Alice's Accept of it where his Accept came first (answers to an accepted offer).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -42,25 +42,34 @@ FUNDS = 1_000
 class _Beside:
     """The story of the module docstring: ``offer``, ``kept``, ``counter``, ``bobs`` (Bob's Counter of
     Alice's), ``took`` (Alice's Accept of it) and ``accept`` (Bob's Accept of Alice's Counter), one second
-    apart; ``out``: E's answer to a Submit of the line it saw (its Mandate, the Stamp, both BondLocks)."""
+    apart; ``out``: E's answer to a Submit of the line it saw (its Mandate, the Stamp, both BondLocks).
+    Without ``kept``: neg29's story, the same with no Reject (each later statement a second earlier).
+    ``between``: what else comes in the second from ``took`` to ``accept`` (signed on the story's clock)."""
 
-    def __init__(self, *, witnessed: bool = True) -> None:
+    def __init__(
+        self, *, witnessed: bool = True, kept: bool = True, between: Callable[[_Beside], None] | None = None
+    ) -> None:
         self.clock = clock = FixedClock()
         self.alice, self.bob, self.party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
         self.offer = self.bob.offer(self.alice, self.bob.proposal())
         clock.advance(1_000)
-        self.kept = self.alice.reject(self.offer, "kept back")
-        clock.advance(1_000)
+        self.kept_back = kept
+        if kept:
+            self.kept = self.alice.reject(self.offer, "kept back")
+            clock.advance(1_000)
         terms = self.alice.proposal(escrow=self.party.did, issuer_bond=BOND, audience_bond=BOND)
         self.counter = self.alice.counter(self.offer, terms)
         clock.advance(1_000)
         self.bobs = self.bob.counter(self.counter, self.bob.proposal())
         clock.advance(1_000)
         self.took = self.alice.accept(self.bobs)
-        clock.advance(1_000)
+        if between is not None:
+            between(self)
+        clock.advance(self.took.issued_at_ms + 1_000 - clock.now_ms)
         self.accept = self.bob.accept(self.counter)
         clock.advance(1_000)
-        assert (self.kept.seq, self.counter.seq) == (0, 1) and not proposal_of(self.offer).terms.escrow
+        assert not kept or (self.kept.seq, self.counter.seq) == (0, 1)
+        assert not proposal_of(self.offer).terms.escrow
         self.setup = [*self.alice.setup, *self.bob.setup]
         self.escrow = LocalEscrow(self.party, funds={self.alice.did: FUNDS, self.bob.did: FUNDS})
         if not witnessed:
@@ -70,16 +79,20 @@ class _Beside:
         )
         bodies = [verify_statement(env).body for env in self.out[1:]]
         assert bodies == ["stamp", "bond_lock", "bond_lock"]  # the story happened: E witnessed, bonded
-        self.items: dict[str, list[bytes]] = {
-            "O": [self.offer.envelope],
-            "R": [self.kept.envelope],
-            "C": [self.counter.envelope],
-            "B": [self.bobs.envelope],
-            "X": [self.took.envelope],
-            "A": [self.accept.envelope],
-            "S": [self.out[1]],
-            "T": self.out[2:],
-        }
+        self.items: dict[str, list[bytes]] = {k: [vs.envelope] for k, vs in self.statements().items()}
+        self.items |= {"S": [self.out[1]], "T": self.out[2:]}
+
+    def statements(self) -> dict[str, VerifiedStatement]:
+        """The parties' statements by letter (``R`` only with ``kept``)."""
+        kept = {"R": self.kept} if self.kept_back else {}
+        return {"O": self.offer, **kept, "C": self.counter, "B": self.bobs, "X": self.took, "A": self.accept}
+
+    def view(self) -> Verifier:
+        """A view of evidence holding the parties' Mandates and E's."""
+        v = Verifier()
+        for env in [*self.setup, self.out[0]]:
+            v.accept(env)
+        return v
 
 
 def _orders() -> Iterator[str]:
@@ -98,9 +111,7 @@ def _end(s: _Beside, order: str) -> tuple[object, ...]:
     """What a view of evidence holds once every statement of ``order`` came, each one it refused passed on
     again after them all: state, contract, the story's statements superseded, what it refused the second
     time, and Alice's and Bob's outstanding and committed value at each probe."""
-    v = Verifier()
-    for env in [*s.setup, s.out[0]]:
-        v.accept(env)
+    v = s.view()
     refused = []
     for env in (env for k in order for env in s.items[k]):
         try:
@@ -114,7 +125,7 @@ def _end(s: _Beside, order: str) -> tuple[object, ...]:
         except CoopError as e:
             again.append(e.code)
     neg = v.negotiations.get(s.offer.negotiation_id)
-    names = {vs.digest: k for k, vs in _statements(s).items()}
+    names = {vs.digest: k for k, vs in s.statements().items()}
     counts = []
     t0 = s.offer.issued_at_ms
     for who in (s.alice, s.bob):
@@ -128,10 +139,6 @@ def _end(s: _Beside, order: str) -> tuple[object, ...]:
         tuple(again),
         tuple(counts),
     )
-
-
-def _statements(s: _Beside) -> dict[str, VerifiedStatement]:
-    return {"O": s.offer, "R": s.kept, "C": s.counter, "B": s.bobs, "X": s.took, "A": s.accept}
 
 
 @pytest.mark.req("NEG-021", "NEG-017", "NEG-019", "MND-009", "MND-010")
@@ -174,7 +181,7 @@ def test_an_escrow_that_took_bobs_accept_before_his_counter_keeps_its_contract_i
         if not (at("O") < at("R") and at("O") < at("C") < at("A") < at("B") < at("X")):
             continue
         s = _Beside(witnessed=False)
-        statements = _statements(s)
+        statements = s.statements()
         names = {vs.digest: k for k, vs in statements.items()}
         first = order.index("C") + 1
         bodies, refused = [], []
@@ -208,52 +215,31 @@ def test_the_contract_the_witnessed_accept_displaced_ends_where_its_receipts_end
     where the kept Reject came first, that contract, cut off with the line before anything formed it, is kept
     displaced only when the witnessed Accept takes the line back, and the statements held of it are applied
     to it then (`Negotiation.cut_off_line`). Before that, 37 orders counted it until the witnessed Accept."""
-    clock = FixedClock()
-    alice, bob, party = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
-    offer = bob.offer(alice, bob.proposal())
-    clock.advance(1_000)
-    kept = alice.reject(offer, "kept back")
-    clock.advance(1_000)
-    counter = alice.counter(offer, alice.proposal(escrow=party.did, issuer_bond=BOND, audience_bond=BOND))
-    clock.advance(1_000)
-    bobs = bob.counter(counter, bob.proposal())
-    clock.advance(1_000)
-    took = alice.accept(bobs)
-    clock.advance(100)
-    given = [bob.deliver(took, alice)]
-    clock.advance(100)
-    given.append(alice.deliver(took, bob))
-    clock.advance(100)
-    performed = [*given, alice.receipt(given[0])]
-    clock.advance(100)
-    performed.append(bob.receipt(given[1]))
-    clock.advance(600)
-    accept = bob.accept(counter)
-    setup = [*alice.setup, *bob.setup]
-    out = LocalEscrow(party, funds={alice.did: FUNDS, bob.did: FUNDS}).submit(
-        [*setup, offer.envelope, counter.envelope, accept.envelope]
-    )
-    items = {
-        "O": [offer],
-        "R": [kept],
-        "C": [counter],
-        "B": [bobs],
-        "X": [took],
-        "P": performed,
-        "A": [accept],
-    }
-    t0 = offer.issued_at_ms
+    performed: list[VerifiedStatement] = []
+
+    def perform(s: _Beside) -> None:  # P: both deliver, then both receipt, 100 ms apart
+        clock, alice, bob = s.clock, s.alice, s.bob
+        clock.advance(100)
+        performed.append(bob.deliver(s.took, alice))
+        clock.advance(100)
+        performed.append(alice.deliver(s.took, bob))
+        clock.advance(100)
+        performed.append(alice.receipt(performed[0]))
+        clock.advance(100)
+        performed.append(bob.receipt(performed[1]))
+
+    s = _Beside(between=perform)
+    items = {k: [vs] for k, vs in s.statements().items()} | {"P": performed}
+    t0 = s.offer.issued_at_ms
     ends: dict[tuple[tuple[int, ...], ...], list[str]] = {}
     for order in itertools.permutations("ORCBXPAS"):
         at = order.index
         if not (at("O") < at("R") and at("O") < at("C") < at("B") < at("X") < at("P") and at("C") < at("A")):
             continue
-        v = Verifier()
-        for env in [*setup, out[0]]:
-            v.accept(env)
+        v = s.view()
         refused = []
         for env in (
-            env for k in order for env in ([out[1]] if k == "S" else [vs.envelope for vs in items[k]])
+            env for k in order for env in ([s.out[1]] if k == "S" else [vs.envelope for vs in items[k]])
         ):
             try:
                 v.accept(env)
@@ -262,7 +248,7 @@ def test_the_contract_the_witnessed_accept_displaced_ends_where_its_receipts_end
         for env in refused:  # passed on again (an Accept of an answered offer before its Stamp)
             v.accept(env)
         counts = []
-        for who in (alice, bob):
+        for who in (s.alice, s.bob):
             ex = v.exposure.exposure(who.mandate_vs.digest)
             probes = [t0 + dt for dt in (4_050, 4_350, 4_500, 4_900, 5_500)]
             counts.append(tuple(ex.outstanding(t) for t in probes))
@@ -299,9 +285,7 @@ def test_every_contract_the_cut_off_line_moves_is_told_to_the_ratings_in_every_o
     s = _Beside()
     moves = 0
     for order in _orders():
-        v = Verifier()
-        for env in [*s.setup, s.out[0]]:
-            v.accept(env)
+        v = s.view()
         for env in (env for k in order for env in s.items[k]):
             held, moved = _roles(v, s), v.contracts_moved
             try:

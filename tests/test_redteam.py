@@ -277,16 +277,11 @@ def test_audit_passes_a_release_of_the_revokers_bond_under_forfeit_terms() -> No
     """Terms say a revoker forfeits its bond. Bob revokes; the escrow operator stamps the Revoke and
     then *releases* Bob's bond to Bob (and Alice's to Alice) instead of forfeiting Bob's to Alice.
     The reference escrow would sign stamp, forfeit, release. Correct: the audit reports it."""
-    clock, alice, bob, operator, escrow, offer, accept = _rogue_market(
+    clock, alice, bob, operator, escrow, _, accept = _rogue_market(
         trade_pb2.Revocation(allowed=True, forfeit_bond=True)
     )
     clock.advance(1_000)
-    rv = bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="out"),
-        audience=alice.did,
-        negotiation_id=offer.header.negotiation_id,
-    )
+    rv = bob.revoke(accept, alice, "out")
     stamp = operator.sign("stamp", commitment_pb2.Stamp(statements=[rv.digest]))
     releases = [_money(operator, "release", accept, p) for p in (alice, bob)]
     transcript = [*escrow.escrow.transcript(), stamp.envelope, rv.envelope, *(r.envelope for r in releases)]
@@ -347,9 +342,7 @@ def test_audit_reports_an_upheld_claim_on_an_obligation_a_revoke_discharged() ->
     clock, alice, bob, operator, escrow, offer, accept = _rogue_market(trade_pb2.Revocation(allowed=True))
     nid = offer.header.negotiation_id
     clock.advance(1_000)
-    rv = bob.sign(
-        "revoke", commitment_pb2.Revoke(contract=accept.digest), audience=alice.did, negotiation_id=nid
-    )
+    rv = bob.revoke(accept, alice)
     stamped = operator.sign("stamp", commitment_pb2.Stamp(statements=[rv.digest]))
     clock.now_ms = offer.statement.offer.wants[0].deadline_ms + 1
     claim = alice.sign(

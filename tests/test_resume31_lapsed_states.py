@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 from cli_run import cli_process
+from peers import Intercepted
 from test_attack27_cut_off_counter import _mirror, _SureOfferer
 from test_cutoff27_withdraw_everywhere import _ServedAlice, _Stopped, _stopped_on_disk, _World
-from test_final29_proven_final_refusal import _Forger, _refused
+from test_final29_proven_final_refusal import _refused
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.negotiation import (
@@ -55,7 +56,7 @@ def test_resume_says_a_dropped_trades_lapsed_withdraw_as_it_says_one_in_memory(t
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "answered")
-    forger = _Forger(w.escrow, _refused(), times=100)
+    forger = Intercepted(w.escrow, "withdraw", _refused(), times=100)
     short_id, counter = story.offer.negotiation_id.hex()[:12], story.ours.digest.hex()[:12]
     later = _offset(claims_end_ms(proposal_of(story.ours)) + CLOCK_TOLERANCE_MS + 60_000)
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, forger) as via:  # type: ignore[arg-type]
@@ -64,12 +65,12 @@ def test_resume_says_a_dropped_trades_lapsed_withdraw_as_it_says_one_in_memory(t
         after = cli_process(*later, *resume)
         status = cli_process(*later, "status", *bob.files())
     assert "Traceback" not in first.stderr + after.stderr, first.stderr + after.stderr
-    assert first.returncode == 3 and forger.withdraws == 1, first.stderr
+    assert first.returncode == 3 and forger.seen == 1, first.stderr
     assert (after.returncode, after.stdout) == (0, f"nothing to resume with {w.alice.did}\n"), after.stderr
     said = f"{short_id} our cut-off Counter {counter}: no claim under it can come since"
     assert said in after.stderr, after.stderr
     assert "no claim under it can come since" in status.stdout, status.stdout
-    assert forger.withdraws == 1, "E was asked again after the Counter's claims were over"
+    assert forger.seen == 1, "E was asked again after the Counter's claims were over"
 
 
 @pytest.mark.req("NEG-024", "NEG-007")
@@ -80,7 +81,7 @@ def test_status_shows_the_state_resume_says_before_and_after_the_lapse(tmp_path:
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "held")
-    forger = _Forger(w.escrow, _refused(), times=100)
+    forger = Intercepted(w.escrow, "withdraw", _refused(), times=100)
     short_id = story.offer.negotiation_id.hex()[:12]
     later = _offset(claims_end_ms(proposal_of(story.ours)) + CLOCK_TOLERANCE_MS + 60_000)
     with serve(_ServedAlice(story, w.alice), None) as to, serve(None, forger) as via:  # type: ignore[arg-type]
@@ -107,7 +108,7 @@ def test_the_withdraw_stays_owed_for_the_clock_tolerance_past_the_claims_end(tmp
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
     story = _stopped_on_disk(bob, w, "held")
-    forger = _Forger(w.escrow, _refused(), times=100)
+    forger = Intercepted(w.escrow, "withdraw", _refused(), times=100)
     counter = story.ours.digest.hex()[:12]
     ended = claims_end_ms(proposal_of(story.ours))
     past = _offset(ended + CLOCK_TOLERANCE_MS + 60_000)
@@ -116,13 +117,13 @@ def test_the_withdraw_stays_owed_for_the_clock_tolerance_past_the_claims_end(tmp
         # A second past the bare end, each offset taken as its process starts: 29 s to read its clock.
         owed = cli_process(*_offset(ended + 1_000), *resume)
         owed_status = cli_process(*_offset(ended + 1_000), "status", *bob.files())
-        asked = forger.withdraws
+        asked = forger.seen
         over = cli_process(*past, *resume)
     assert "Traceback" not in owed.stderr + over.stderr, owed.stderr + over.stderr
     assert owed.returncode == 3 and asked == 1, owed.stderr
     assert "our Withdraw of a cut-off Counter not taken yet" in owed.stderr, owed.stderr
     assert f"our Withdraw of our cut-off Counter {counter} is owed" in owed_status.stdout, owed_status.stdout
-    assert over.returncode == 0 and forger.withdraws == asked, over.stderr
+    assert over.returncode == 0 and forger.seen == asked, over.stderr
 
 
 @pytest.mark.req("NEG-024")

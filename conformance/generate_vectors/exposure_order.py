@@ -216,12 +216,7 @@ def _revoke_stamped_after_the_offer(g: Group) -> None:
         escrow = Party("escrow", clock)
         revocable = alice.proposal(escrow=escrow.did, revocation=trade_pb2.Revocation(allowed=True))
         offer, accept = _performed(alice, bob, revocable)
-        revoke = bob.sign(
-            "revoke",
-            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-            audience=alice.did,
-            negotiation_id=offer.header.negotiation_id,
-        )
+        revoke = bob.revoke(accept, alice, "changed plans")
         t = clock.advance(GAP_MS)
         new = alice.offer(bob)
         stamped = stamp(escrow, revoke, at=t + stamp_at)
@@ -894,12 +889,7 @@ def _displaced_contract_revoked_late(g: Group) -> None:
     offer = alice.offer(bob, terms)
     first = bob.accept(offer)
     clock.advance(GAP_MS)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=first.digest),
-        audience=bob.did,
-        negotiation_id=first.negotiation_id,
-    )
+    revoke = alice.revoke(first, bob)
     took = stamp(escrow, revoke)
     clock.advance(GAP_MS)
     nxt = bob.offer(carol)

@@ -203,13 +203,7 @@ def _race(body: str, *, principal: bool = False) -> _Race:
         "key_revocation", identity_pb2.KeyRevocation(key=revoked, effective_ms=effective, reason="stolen")
     )
     if body == "revoke":
-        thief = alice.sign(
-            "revoke",
-            commitment_pb2.Revoke(contract=accept.digest, reason="the thief's"),
-            audience=bob.did,
-            negotiation_id=nid,
-            issued_at_ms=dated,
-        )
+        thief = alice.revoke(accept, bob, "the thief's", issued_at_ms=dated)
     elif body == "breach_claim":
         thief = alice.sign(
             "breach_claim",
@@ -446,12 +440,10 @@ class _Rotated:
         return self.escrow.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in named]))
 
 
-def _a_gap_in_mallorys_chain(
-    clock: FixedClock,
-) -> tuple[Party, Party, Party, Party, VerifiedStatement, VerifiedStatement]:
+def gap_in_mallorys_chain(clock: FixedClock) -> tuple[Party, Party, Party, Party, VerifiedStatement]:
     """Bob, Mallory, Carol and the escrow; Mallory's Offer to Carol at seq 0 (``first``) and two more at
-    seq 1 and 2 that Carol alone sees (a gap in any other view of her chain); then Bob's bonded offer to
-    Mallory under the escrow (``offer``)."""
+    seq 1 and 2 that Carol alone sees (a gap in any other view of her chain, or seqs she skipped), a second
+    apart; the clock left a second past them."""
     bob, mallory, carol = Party("bob", clock), Party("mallory", clock), Party("carol", clock)
     escrow = Party("escrow", clock)
     first = mallory.offer(carol)
@@ -459,6 +451,31 @@ def _a_gap_in_mallorys_chain(
         clock.advance(1_000)
         mallory.offer(carol)
     clock.advance(1_000)
+    return bob, mallory, carol, escrow, first
+
+
+def rotated_back_to_seq_1(
+    mallory: Party, first: VerifiedStatement, accept: VerifiedStatement, clock: FixedClock
+) -> VerifiedStatement:
+    """A minute after her Accept (seq 3), Mallory's key signs a KeyRotation at seq 1 above ``first``, dated
+    500 ms before the Accept: no chain check refuses it where seq 1 and 2 are not held (CHN-003, CHN-005)."""
+    clock.advance(60_000)
+    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
+    rotation = mallory.sign(
+        "key_rotation",
+        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
+        mandate=b"",
+        issued_at_ms=accept.issued_at_ms - 500,
+    )
+    assert rotation.header.seq == 1
+    return rotation
+
+
+def _a_gap_in_mallorys_chain(
+    clock: FixedClock,
+) -> tuple[Party, Party, Party, Party, VerifiedStatement, VerifiedStatement]:
+    """:func:`gap_in_mallorys_chain`, then Bob's bonded offer to Mallory under the escrow (``offer``)."""
+    bob, mallory, carol, escrow, first = gap_in_mallorys_chain(clock)
     offer = bob.offer(mallory, bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=escrow.did))
     return bob, mallory, carol, escrow, first, offer
 
@@ -469,15 +486,7 @@ def _rotated() -> _Rotated:
     clock.advance(1_000)
     accept = mallory.accept(offer)
     assert accept.header.seq == 3
-    clock.advance(60_000)
-    mallory.agent.writer = ChainWriter(mallory.agent.key, next_seq=1, prev=first.digest)
-    rotation = mallory.sign(
-        "key_rotation",
-        identity_pb2.KeyRotation(new_key=Party("mallory-2", clock).did),
-        mandate=b"",
-        issued_at_ms=accept.issued_at_ms - 500,
-    )
-    assert rotation.header.seq == 1
+    rotation = rotated_back_to_seq_1(mallory, first, accept, clock)
     setup = [*bob.setup, *mallory.setup, *carol.setup, *escrow.setup, first.envelope]
     return _Rotated(setup, first, offer, accept, rotation, escrow, clock)
 
@@ -1262,12 +1271,7 @@ def _revoked_hand_over(*, lapse_first: bool) -> list[bytes]:
         m.agent, m.succeeds = succ.did, esc.did
         succ.mandate_vs = esc.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
         out.append(succ.mandate_vs.envelope)
-    revoke = bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="leaving"),
-        audience=alice.did,
-        negotiation_id=nid,
-    )
+    revoke = bob.revoke(accept, alice, "leaving")
     forfeit = commitment_pb2.Forfeit(
         contract=accept.digest, party=bob.did, amount=BOND, beneficiary=alice.did, cause=revoke.digest
     )
@@ -1599,14 +1603,9 @@ def _thief_stamps_a_revoke() -> tuple[list[bytes], list[bytes], list[bytes], lis
     K2, which, never shown the Revoke, lapses the contract after the claim window and refunds Bob's bond
     then Alice's. Returns what every view holds first (the trade, the bonds, the Revoke), the thief's three
     statements, the revocation with K2's hand-over, and K2's lapse and Refunds."""
-    clock, alice, bob, esc, offer, accept, nid, base = _revocable_bonded_trade()
+    clock, alice, bob, esc, offer, accept, _, base = _revocable_bonded_trade()
     clock.advance(1_000)
-    revoke = bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="leaving"),
-        audience=alice.did,
-        negotiation_id=nid,
-    )
+    revoke = bob.revoke(accept, alice, "leaving")
     base.append(revoke.envelope)
     theft = clock.now_ms
     clock.advance(10)
@@ -2508,15 +2507,9 @@ def _retired_with_a_revoke(revoked_after_ms: int, stamped_after_ms: int) -> list
     clock = FixedClock()
     alice, bob, escrow = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
     offer, accept, stamp, bonded = _bonded_revocable(clock, alice, bob, escrow)
-    nid = offer.header.negotiation_id
     locks = [lock.envelope for lock in bonded]
     clock.advance(1_000)
-    revoke = alice.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=accept.digest, reason="retiring"),
-        audience=bob.did,
-        negotiation_id=nid,
-    )
+    revoke = alice.revoke(accept, bob, "retiring")
     at = clock.now_ms + revoked_after_ms
     own = alice.agent.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=at), issued_at_ms=at
@@ -2921,13 +2914,13 @@ def disowned_under_the_principal() -> Group:
     return g
 
 
-def disowned_stamp_beside_a_witnessing_one() -> Group:
-    """KEY-009 (d): of two Stamps of one claim by the escrow key, the later one disowned by a revocation from
-    its theft, the earlier still witnesses -- the claim stays in force from it, and the escrow's Ruling of it
-    a response window later is taken, whichever order the view heard the Stamps and the revocation in. The
-    thirtieth session's run (Verifier._reweigh_stamps) found the witness index rebuilt from the Stamps that
-    still witness unpinned: every disowned Stamp before was the only Stamp of what it named."""
-    g = Group("DisownedStampBeside", "sparse")
+def _stamped_around_a_theft() -> tuple[
+    list[bytes], Party, int, VerifiedStatement, VerifiedStatement, VerifiedStatement, VerifiedStatement
+]:
+    """DisownedStampBeside's story: the escrow key ``esc`` stamps Alice's claim (``honest``), is stolen 10 ms
+    later (``theft``), the thief stamps the claim again 10 ms on, and a response window after it the key's
+    Ruling upholds the claim; ``stolen``: its principal's revocation of the key from the theft. Returns
+    (base, esc, theft, honest, the thief's Stamp, the Ruling, stolen)."""
     clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
     nid = offer.header.negotiation_id
     honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
@@ -2938,6 +2931,17 @@ def disowned_stamp_beside_a_witnessing_one() -> Group:
     clock.advance(3_600_001)
     uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
     stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    return base, esc, theft, honest, thief_stamp, uphold, stolen
+
+
+def disowned_stamp_beside_a_witnessing_one() -> Group:
+    """KEY-009 (d): of two Stamps of one claim by the escrow key, the later one disowned by a revocation from
+    its theft, the earlier still witnesses -- the claim stays in force from it, and the escrow's Ruling of it
+    a response window later is taken, whichever order the view heard the Stamps and the revocation in. The
+    thirtieth session's run (Verifier._reweigh_stamps) found the witness index rebuilt from the Stamps that
+    still witness unpinned: every disowned Stamp before was the only Stamp of what it named."""
+    g = Group("DisownedStampBeside", "sparse")
+    base, _, _, honest, thief_stamp, uphold, stolen = _stamped_around_a_theft()
     for order, heard in (
         ("the revocation heard last", [honest, thief_stamp, stolen]),
         ("the revocation heard between the Stamps", [honest, stolen, thief_stamp]),
@@ -2985,16 +2989,7 @@ def disowned_stamp_revoked_again() -> Group:
     thirty-first session's run (Verifier._commit) found the record of the Stamps a view holds as disowned,
     kept at the Stamp's commit, read by no vector."""
     g = Group("DisownedStampRevokedAgain", "sparse")
-    clock, _, _, esc, offer, accept, claim, base = claimed_breach(BOND)
-    nid = offer.header.negotiation_id
-    honest = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
-    clock.advance(10)
-    theft = clock.now_ms
-    clock.advance(10)
-    thief_stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
-    clock.advance(3_600_001)
-    uphold = esc.sign("ruling", _upholding(accept, claim), negotiation_id=nid)
-    stolen = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft))
+    base, esc, theft, honest, thief_stamp, uphold, stolen = _stamped_around_a_theft()
     again = esc.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=theft, reason="stolen")
     )

@@ -519,12 +519,7 @@ def settlement() -> Group:
         )
         offer = alice.offer(bob, terms)
         accept = bob.accept(offer)
-        revoke = alice.sign(
-            "revoke",
-            commitment_pb2.Revoke(contract=accept.digest, reason="changed plans"),
-            audience=bob.did,
-            negotiation_id=offer.header.negotiation_id,
-        )
+        revoke = alice.revoke(accept, bob, "changed plans")
         out = [*ctx(alice, bob, escrow), offer.envelope, accept.envelope, revoke.envelope]
         return [*out, stamp(escrow, revoke).envelope] if allowed else out
 
@@ -1072,12 +1067,7 @@ def arbitration() -> Group:
 
     # A Revoke takes effect by its stamp, like a claim: before it, nothing can be forfeited for it.
     d = Deal(revocation=trade_pb2.Revocation(allowed=True, forfeit_bond=True))
-    revoke = d.bob.sign(
-        "revoke",
-        commitment_pb2.Revoke(contract=d.accept.digest, reason="changed plans"),
-        audience=d.alice.did,
-        negotiation_id=d.nid,
-    )
+    revoke = d.bob.revoke(d.accept, d.alice, "changed plans")
     witness = stamp(d.escrow, revoke)
     forfeit = seal(d.escrow.agent.key, d.forfeit(d.bob, revoke))
     g.add(

@@ -954,8 +954,7 @@ class Trade:
         return chain_sign(claimant.agent, self.claim_draft(claimant, item_index, **kw))
 
     def revoke(self, party: Party) -> VerifiedStatement:
-        msg = commitment_pb2.Revoke(contract=self.accept.digest, reason="changed plans")
-        return party.sign("revoke", msg, audience=self.other(party).did, negotiation_id=self.nid)
+        return party.revoke(self.accept, self.other(party), "changed plans")
 
     def stamp(self, *statements: VerifiedStatement, at: int | None = None) -> VerifiedStatement:
         msg = commitment_pb2.Stamp(statements=[vs.digest for vs in statements])
@@ -1747,8 +1746,7 @@ def exposure_rules() -> Group:
             msg = commitment_pb2.BreachClaim(contract=accept.digest, item_index=0, reason="late")
             act = alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=nid)
         else:
-            msg2 = commitment_pb2.Revoke(contract=accept.digest, reason="changed plans")
-            act = alice.sign("revoke", msg2, audience=bob.did, negotiation_id=nid)
+            act = alice.revoke(accept, bob, "changed plans")
         stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[act.digest]))
         return [
             *ctx(alice, bob, escrow),

@@ -330,8 +330,7 @@ def claim(d: Deal, by: Party, **kw: Any) -> VerifiedStatement:
 
 def revoke(d: Deal, by: Party, **kw: Any) -> VerifiedStatement:
     other = d.bob if by is d.alice else d.alice
-    msg = commitment_pb2.Revoke(contract=d.accept.digest, reason="changed plans")
-    return by.sign("revoke", msg, audience=other.did, negotiation_id=d.nid, **kw)
+    return by.revoke(d.accept, other, "changed plans", **kw)
 
 
 def summary(vs: VerifiedStatement) -> str:
