@@ -58,7 +58,7 @@ COVERED = {
     "statements": 211,
     "chains": 337,
     "wire": 77,
-    "rules": 194,
+    "rules": 202,
     "mutations": 1877,
     "canaries": 64,
     "keytime": 197,
@@ -570,14 +570,17 @@ NO_NEGOTIATION_READINGS = {
         # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
         # revocation above a rotation, whatever it keeps as evidence; 186, 187 (DisownedStampBeside) and 189
         # (DisownedStampRevokedAgain): the thief's Stamp heard after the revocation; 188 (OwnRevocationTwice):
-        # the key's own revocation heard again, refused for its revocation before it is found a replay
-        {"rules-55", "ratings-49"}
+        # the key's own revocation heard again, refused for its revocation before it is found a replay;
+        # rules-195 (StampUnderARevokedPrincipal): the thief's Stamp under the revoked principal's Mandate
+        {"rules-55", "rules-195", "ratings-49"}
         | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187, 188, 189)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return false &&",
-        {"keytime-139", "keytime-176"},  # 176: a rotated-out key's Stamp (RotatedStampView)
+        # 176: a rotated-out key's Stamp (RotatedStampView); rules-195: a Stamp under a revoked principal's
+        # Mandate (StampUnderARevokedPrincipal)
+        {"keytime-139", "keytime-176", "rules-195"},
     ),
     "a Stamp taken before the revocation that disowns it witnessing still (no reweigh)": (
         "    if (!this.evidenceView || this.rebuilding) return;",
@@ -586,8 +589,11 @@ NO_NEGOTIATION_READINGS = {
         # the claim effective is disowned -- the JS verifier derives it in that reweigh (ESC-022 (f)); and
         # keytime-154 and 156 (HeldOffExposure): Carol's contract, not withdrawn there, still counts for her;
         # keytime-167 and 169 (HeldOffStamped): her Accept, never held off, moves its negotiation; keytime-177
-        # (RotatedStampView): the Stamp heard before the rotation keeps witnessing
+        # (RotatedStampView): the Stamp heard before the rotation keeps witnessing; rules-196 and 197
+        # (StampUnderARevokedPrincipal): the Stamp heard before its Mandate's principal's revocation
         {
+            "rules-196",
+            "rules-197",
             "keytime-140",
             "ratings-48",
             "keytime-152",
