@@ -58,7 +58,7 @@ COVERED = {
     "statements": 211,
     "chains": 337,
     "wire": 77,
-    "rules": 202,
+    "rules": 204,
     "mutations": 1877,
     "canaries": 64,
     "keytime": 197,
@@ -1625,3 +1625,16 @@ def test_the_js_verifier_lets_the_answer_its_escrow_stamped_take_the_accepts_pla
     again = "this.takenByEscrow(n, c.offerRec, a)) ids.add("
     got = _edited_disagreements(tmp_path, [(again, "false) ids.add(")], "chains.json")
     assert got == {"chains-330", "chains-332", "chains-334", "chains-337"}
+
+
+@pytest.mark.req("ESC-020", "KEY-009")
+def test_the_js_verifier_reads_the_lower_seq_of_two_stamps_in_one_ms_for_esc_020(tmp_path: Path) -> None:
+    """ESC-020 with KEY-009's order (F116): of the escrow's two Stamps of an Accept in one millisecond, the
+    lower seq of its chain is the earliest, whichever was heard first, and ESC-020 reads the Mandate that one
+    cites. The reading before -- the first heard of the two -- written into a copy of the JS verifier
+    disagrees with exactly StampsInOneMsAtTheEscrow's two vectors (rules.json 203-204)."""
+    now = "    const first = stamps.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));"
+    got = _edited_disagreements(
+        tmp_path, [(now, "    const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));")], "rules.json"
+    )
+    assert got == {"rules-203", "rules-204"}

@@ -63,6 +63,8 @@ would refuse:
                    (KEY-011): not before its effective_ms, not below a key's own revocation's seq, only from
                    its issued_at_ms for a principal bound after the one whose Mandate the Accept names or
                    after the Mandate was signed; back to its effective_ms for that principal's
+    StampsInOneMsAtTheEscrow  the same run, at an escrow: of two Stamps of an Accept in one millisecond under
+                   two Mandates, the lower seq's Mandate is the one ESC-020 reads, whichever was heard first
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -205,6 +207,7 @@ def groups() -> list[Group]:
         answered_past_the_line(),
         stamp_under_a_revoked_principal(),
         bare_accept_reach(),
+        stamps_in_one_ms_at_the_escrow(),
     ]
 
 
@@ -2991,6 +2994,60 @@ def bare_accept_reach() -> Group:
         "Accept is disowned and binds Bob to nothing (KEY-009 (c))",
         ["KEY-011", "KEY-009", "MND-010"],
         story("back")[0],
+    )
+    return g
+
+
+def stamps_in_one_ms_at_the_escrow() -> Group:
+    """ESC-020 at an escrow and its audit with KEY-009's order of two Stamps in one millisecond: of the
+    escrow's two Stamps of Mallory's Offer and Alice's Accept signed in one ms under two Mandates -- one
+    valid past the contract's last ruling time, one ending a day from now, before it -- the one at the
+    lower seq of the escrow's chain is its earliest, whichever was heard first, and its Mandate is the one
+    ESC-020 reads. The thirty-second session's run (Verifier._commit) found that order unpinned: every
+    vector with two Stamps in one ms was a view of evidence, which takes the Accept whatever its Stamps."""
+    g = Group("StampsInOneMsAtTheEscrow", "sparse", role="escrow")
+
+    def story(short_below: bool) -> list[bytes]:
+        clock = FixedClock()
+        alice, mallory, escrow = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(escrow.mandate_vs.statement.mandate)
+        m.valid_until_ms = clock.now_ms + DAY_MS  # before the last ruling time (ESC-020)
+        short = escrow.principal.sign("mandate", m, ttl_ms=DAY_MS)
+        offer = mallory.offer(alice, mallory.bonded_proposal(escrow.did, clock.now_ms + DAY_MS, bond=100))
+        clock.advance(1_000)
+        accept = alice.accept(offer)
+        body = commitment_pb2.Stamp(statements=[offer.digest, accept.digest])
+        cited = [short.digest, escrow.mandate_vs.digest]
+        low, high = (
+            escrow.sign("stamp", body, issued_at_ms=clock.now_ms, mandate=d)
+            for d in (cited if short_below else cited[::-1])
+        )
+        assert high.seq == low.seq + 1 and high.issued_at_ms == low.issued_at_ms
+        setup = [*escrow.setup, short.envelope, *alice.setup, *mallory.setup]
+        return [*setup, high.envelope, low.envelope, offer.envelope, accept.envelope]
+
+    valid = story(short_below=False)
+    g.add(
+        "the escrow stamps Mallory's bonded Offer and Alice's Accept twice in one millisecond, at seq n "
+        "under its Mandate valid for a year and at n + 1 under one ending in a day (before the last ruling "
+        "time); heard n + 1 first: the earliest Stamp is seq n (KEY-009's order), its Mandate outlives the "
+        "contract -- taken",
+        ["ESC-020", "KEY-009"],
+        valid,
+    )
+    refused = story(short_below=True)
+    g.add(
+        "the same, the Mandate ending in a day cited at seq n and the year's at n + 1, heard n + 1 first: "
+        "the earliest Stamp (seq n) cites the short Mandate, which ends before the last ruling time -- "
+        "refused",
+        ["ESC-020", "KEY-009"],
+        refused,
+        "MANDATE_VIOLATION",
+        "EscrowValidity",
+        "MandateViolation",
+        failed_index=len(refused) - 1,
+        twin=valid,
     )
     return g
 
