@@ -65,6 +65,8 @@ would refuse:
                    after the Mandate was signed; back to its effective_ms for that principal's
     StampsInOneMsAtTheEscrow  the same run, at an escrow: of two Stamps of an Accept in one millisecond under
                    two Mandates, the lower seq's Mandate is the one ESC-020 reads, whichever was heard first
+    RotationForkAtTheEscrow  the same run: keytime.json's RotationFork at an escrow, where no KEY-009
+                   exception keeps the statement: refused as the fork (CHAIN_BROKEN), not KEY_REVOKED
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -100,6 +102,7 @@ from conformance.generate_vectors._common import (
     seal,
     world,
 )
+from conformance.generate_vectors.key_time import forked_rotation
 from conformance.generate_vectors.keys import IDENTITY
 from conformance.generate_vectors.negotiation import (
     Deal,
@@ -208,6 +211,7 @@ def groups() -> list[Group]:
         stamp_under_a_revoked_principal(),
         bare_accept_reach(),
         stamps_in_one_ms_at_the_escrow(),
+        rotation_fork_at_the_escrow(),
     ]
 
 
@@ -3048,6 +3052,28 @@ def stamps_in_one_ms_at_the_escrow() -> Group:
         "MandateViolation",
         failed_index=len(refused) - 1,
         twin=valid,
+    )
+    return g
+
+
+def rotation_fork_at_the_escrow() -> Group:
+    """KEY-012 (a) at an escrow and its audit: keytime.json's RotationFork replayed where KEY-009 keeps
+    nothing as evidence -- the statement at the next seq after a KeyRotation held, not linking to it, is
+    refused as the fork it is (CHAIN_BROKEN, the two envelopes its proof), not KEY_REVOKED by KEY-005 with
+    the rotation alone. The thirty-second session's run (Verifier._commit) found the rotations a key's chain
+    holds (read by the fork check) unpinned: in a view of evidence the chain check finds the fork anyway."""
+    g = Group("RotationForkAtTheEscrow", "sparse", role="escrow")
+    alice, bob, (binding, first, second, third), rotation = forked_rotation()
+    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
+    g.add(
+        "at an escrow taking evidence: a thief holding Alice's key signs a KeyRotation of it at the seq of "
+        "her second Offer (linked to her first), heard first; her third Offer, at the next seq, linked to "
+        "her second: refused CHAIN_BROKEN, the two its proof -- not KEY_REVOKED (KEY-005)",
+        ["KEY-012", "KEY-005", "CHN-003"],
+        [*setup, rotation.envelope, third.envelope],
+        "CHAIN_BROKEN",
+        "RotationFork",
+        twin=[*setup, second.envelope, third.envelope],
     )
     return g
 
