@@ -60,8 +60,8 @@ COVERED = {
     "statements": 211,
     "chains": 337,
     "wire": 77,
-    "rules": 194,
-    "mutations": 1877,
+    "rules": 205,
+    "mutations": 1881,
     "canaries": 64,
     "keytime": 202,
     "equivocation-proof": 1,
@@ -572,14 +572,17 @@ NO_NEGOTIATION_READINGS = {
         # not keytime-163 (OwnRevocationAboveRotation, F84) since F91: no verifier refuses the key's own
         # revocation above a rotation, whatever it keeps as evidence; 186, 187 (DisownedStampBeside) and 189
         # (DisownedStampRevokedAgain): the thief's Stamp heard after the revocation; 188 (OwnRevocationTwice):
-        # the key's own revocation heard again, refused for its revocation before it is found a replay
-        {"rules-55", "ratings-49"}
+        # the key's own revocation heard again, refused for its revocation before it is found a replay;
+        # rules-195 (StampUnderARevokedPrincipal): the thief's Stamp under the revoked principal's Mandate
+        {"rules-55", "rules-195", "ratings-49"}
         | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187, 188, 189)},
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return false &&",
-        {"keytime-139", "keytime-176"},  # 176: a rotated-out key's Stamp (RotatedStampView)
+        # 176: a rotated-out key's Stamp (RotatedStampView); rules-195: a Stamp under a revoked principal's
+        # Mandate (StampUnderARevokedPrincipal)
+        {"keytime-139", "keytime-176", "rules-195"},
     ),
     "a Stamp taken before the revocation that disowns it witnessing still (no reweigh)": (
         "    if (!this.evidenceView || this.rebuilding) return;",
@@ -588,8 +591,11 @@ NO_NEGOTIATION_READINGS = {
         # the claim effective is disowned -- the JS verifier derives it in that reweigh (ESC-022 (f)); and
         # keytime-154 and 156 (HeldOffExposure): Carol's contract, not withdrawn there, still counts for her;
         # keytime-167 and 169 (HeldOffStamped): her Accept, never held off, moves its negotiation; keytime-177
-        # (RotatedStampView): the Stamp heard before the rotation keeps witnessing
+        # (RotatedStampView): the Stamp heard before the rotation keeps witnessing; rules-196 and 197
+        # (StampUnderARevokedPrincipal): the Stamp heard before its Mandate's principal's revocation
         {
+            "rules-196",
+            "rules-197",
             "keytime-140",
             "ratings-48",
             "keytime-152",
@@ -1690,3 +1696,16 @@ def test_the_js_verifier_lets_the_answer_its_escrow_stamped_take_the_accepts_pla
     again = "this.takenByEscrow(n, c.offerRec, a)) ids.add("
     got = _edited_disagreements(tmp_path, [(again, "false) ids.add(")], "chains.json")
     assert got == {"chains-330", "chains-332", "chains-334", "chains-337"}
+
+
+@pytest.mark.req("ESC-020", "KEY-009")
+def test_the_js_verifier_reads_the_lower_seq_of_two_stamps_in_one_ms_for_esc_020(tmp_path: Path) -> None:
+    """ESC-020 with KEY-009's order (F116): of the escrow's two Stamps of an Accept in one millisecond, the
+    lower seq of its chain is the earliest, whichever was heard first, and ESC-020 reads the Mandate that one
+    cites. The reading before -- the first heard of the two -- written into a copy of the JS verifier
+    disagrees with exactly StampsInOneMsAtTheEscrow's two vectors (rules.json 203-204)."""
+    now = "    const first = stamps.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a));"
+    got = _edited_disagreements(
+        tmp_path, [(now, "    const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));")], "rules.json"
+    )
+    assert got == {"rules-203", "rules-204"}

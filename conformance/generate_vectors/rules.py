@@ -56,6 +56,17 @@ would refuse:
     AnsweredPastTheLine  what the thirtieth session's run found: an answer to the witnessed contract's offer
                    taken superseded after the line had gone on past that offer (a Withdraw of it after a
                    Counter of it) dates the offer's end at its own place all the same (SPEC 4.5)
+    StampUnderARevokedPrincipal  what the thirty-second session's run found: an escrow's Stamp under a
+                   Mandate whose issuer revoked its own key (MND-012) is disowned and witnesses nothing, also
+                   when the view heard the revocation after the Stamp (KEY-009 (d))
+    BareAcceptReach  the same run: how far back a revocation reaches an Accept no escrow can witness
+                   (KEY-011): not before its effective_ms, not below a key's own revocation's seq, only from
+                   its issued_at_ms for a principal bound after the one whose Mandate the Accept names or
+                   after the Mandate was signed; back to its effective_ms for that principal's
+    StampsInOneMsAtTheEscrow  the same run, at an escrow: of two Stamps of an Accept in one millisecond under
+                   two Mandates, the lower seq's Mandate is the one ESC-020 reads, whichever was heard first
+    RotationForkAtTheEscrow  the same run: keytime.json's RotationFork at an escrow, where no KEY-009
+                   exception keeps the statement: refused as the fork (CHAIN_BROKEN), not KEY_REVOKED
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -91,8 +102,18 @@ from conformance.generate_vectors._common import (
     seal,
     world,
 )
+from conformance.generate_vectors.key_time import forked_rotation
 from conformance.generate_vectors.keys import IDENTITY
-from conformance.generate_vectors.negotiation import Deal, accepted_at, answer, ctx, escrow_draft, pair, stamp
+from conformance.generate_vectors.negotiation import (
+    Deal,
+    accepted_at,
+    answer,
+    claimed_breach,
+    ctx,
+    escrow_draft,
+    pair,
+    stamp,
+)
 
 MAX_INT: Final = 2**53 - 1
 HOUR_MS: Final = 3_600_000
@@ -187,6 +208,10 @@ def groups() -> list[Group]:
         start_in_one_ms(),
         places_in_one_ms(),
         answered_past_the_line(),
+        stamp_under_a_revoked_principal(),
+        bare_accept_reach(),
+        stamps_in_one_ms_at_the_escrow(),
+        rotation_fork_at_the_escrow(),
     ]
 
 
@@ -2785,6 +2810,270 @@ def answered_past_the_line() -> Group:
 
 
 NON_PROOFS_FILE: Final = "equivocation-non-proofs.json"
+
+
+def stamp_under_a_revoked_principal() -> Group:
+    """KEY-009 (d) read through the Mandate (MND-012): the principal of an escrow key revokes its own key --
+    the key that signed the escrow's Mandate -- from the theft of the escrow key; the thief's Stamp of
+    Alice's claim, dated after, is disowned and witnesses nothing, so the escrow key's Ruling upholding the
+    claim a response window later is refused as of a claim not in force, whichever of the revocation and
+    the Stamp the view heard first. The thirty-second session's run (Verifier._reweigh_stamps) found the
+    Stamps a principal's revocation disowns, heard after them, unpinned: every disowned Stamp before was
+    reached by a revocation of its own key."""
+    g = Group("StampUnderARevokedPrincipal", "sparse")
+
+    def story(order: str) -> tuple[list[bytes], list[bytes]]:
+        clock, _, _, esc, offer, accept, claim, base = claimed_breach(100)
+        nid = offer.header.negotiation_id
+        pre = list(base)
+        if order == "other first":  # another escrow's Stamp of the claim, held before the thief's
+            other = Party("escrow-other", clock)
+            pre += [
+                *other.setup,
+                other.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest])).envelope,
+            ]
+        own = identity_pb2.KeyRevocation(key=esc.principal.did, effective_ms=clock.now_ms)
+        stolen = esc.principal.sign("key_revocation", own)
+        clock.advance(10)
+        thief = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]))
+        clock.advance(HOUR_MS + 1)  # past the response window (DEFAULT_RESPONSE_WINDOW_MS)
+        uphold = commitment_pb2.Ruling(
+            contract=accept.digest, claim=claim.digest, decision=commitment_pb2.RULING_DECISION_UPHOLD
+        )
+        ruling = esc.sign("ruling", uphold, negotiation_id=nid)
+        heard = [stolen, thief] if order == "revocation first" else [thief, stolen]
+        return [*pre, *(vs.envelope for vs in heard), ruling.envelope], [
+            *pre,
+            thief.envelope,
+            ruling.envelope,
+        ]
+
+    for order, how in (
+        ("revocation first", "the revocation heard first"),
+        ("stamp first", "the thief's Stamp heard before the revocation: the view weighs it again"),
+        ("other first", "another escrow's Stamp of the claim held before both, the revocation heard last"),
+    ):
+        envelopes, twin = story(order)
+        g.add(
+            "Alice's bonded trade at escrow key K1 under its principal P's Mandate; Alice claims; P revokes "
+            f"its own key (the Mandate's, MND-012) from now; K1's thief stamps the claim ({how}); K1's "
+            "Ruling upholding the claim a response window later: refused -- the Stamp under the revoked "
+            "principal's Mandate is disowned (KEY-009 (d)) and the claim not in force; without the "
+            "revocation, taken",
+            ["KEY-009", "MND-012", "WIT-005", "CMT-002"],
+            envelopes,
+            "STALE_REFERENCE",
+            "StaleReference",
+            "Unwitnessed",
+            twin=twin,
+        )
+    return g
+
+
+def bare_accept_reach() -> Group:
+    """KEY-004 and MND-012 with KEY-011 for an Accept no escrow can witness (KEY-009 (c), MND-010): Bob
+    (max_outstanding 1,000) offers Alice 600 naming no escrow, her key accepts, and Bob then offers Carol
+    600 -- taken exactly when the Accept is disowned (it binds Bob to nothing). Disowned when her principal's
+    revocation of her key, signed after the Accept, reaches back over it; not when a revocation takes
+    effect only after it, when her key's own revocation is signed in its millisecond one seq above it
+    (KEY-011: its seq floor), when the revoker is a principal the key was bound to only after the principal
+    whose Mandate the Accept names (a thief's), or when her principal's key is revoked back over it by a
+    principal it was bound to only after signing her Mandate (MND-012, KEY-011 (c)). The thirty-second
+    session's run (Verifier._disowned_by) found these reaches unpinned for an Accept: every disowned one
+    before was dated after a revocation that reached back to its effective_ms."""
+    g = Group("BareAcceptReach", "sparse")
+
+    def story(how: str, cap: int = 1_000) -> tuple[list[bytes], int]:
+        clock = FixedClock()
+        bob = Party("bob", clock, {"max_outstanding": cap})
+        carol, alice = Party("carol", clock), Party("alice", clock)
+        binding = alice.sign("checkpoint", identity_pb2.Checkpoint())
+        clock.advance(1_000)
+        item = service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)
+        to_alice = bob.offer(alice, bob.proposal(gives=[item]), ttl_ms=60_000)
+        extra: list[bytes] = []
+        back = clock.now_ms + 100  # before the Accept
+        if how == "later":  # her principal revokes her key from a second after the Accept
+            rev = alice.principal.sign(
+                "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms + 1_000)
+            )
+            clock.advance(500)
+            acc = alice.accept(to_alice)
+            heard = [rev, acc]
+        elif how == "own":  # her key revokes itself in the Accept's ms, one seq above
+            clock.advance(500)
+            acc = alice.accept(to_alice)
+            rev = alice.agent.sign(
+                "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=1)
+            )
+            assert rev.issued_at_ms == acc.issued_at_ms and rev.seq == acc.seq + 1
+            heard = [acc, rev]
+        else:
+            revoker: Any = alice.principal
+            key = alice.did
+            if how in ("thief", "principal's"):
+                revoker = Signer("alice-later", clock)
+                caps = {"valid_from_ms": clock.now_ms - DAY_MS, "valid_until_ms": clock.now_ms + DAY_MS}
+                if how == "thief":  # her key bound to the thief's principal T after P
+                    m = identity_pb2.Mandate()
+                    m.CopyFrom(alice.mandate_vs.statement.mandate)
+                    later = revoker.sign("mandate", m, ttl_ms=365 * DAY_MS)
+                    bound = alice.agent.sign(
+                        "checkpoint",
+                        identity_pb2.Checkpoint(log_root=merkle_root([binding.digest])),
+                        mandate=later.digest,
+                    )
+                else:  # P's key bound to a principal Q after it signed her Mandate; Q revokes P's key
+                    later = revoker.sign(
+                        "mandate",
+                        identity_pb2.Mandate(agent=alice.principal.did, currency="c", **caps),
+                        ttl_ms=DAY_MS,
+                    )
+                    bound = alice.principal.sign(
+                        "checkpoint",
+                        identity_pb2.Checkpoint(log_root=merkle_root([alice.mandate_vs.digest])),
+                        mandate=later.digest,
+                    )
+                    key = alice.principal.did
+                extra = [later.envelope, bound.envelope]
+            clock.advance(500)
+            acc = alice.accept(to_alice)
+            clock.advance(500)
+            rev = revoker.sign("key_revocation", identity_pb2.KeyRevocation(key=key, effective_ms=back))
+            heard = [acc, rev]
+        clock.advance(120_000)
+        item = service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)
+        to_carol = bob.offer(carol, bob.proposal(gives=[item]))
+        setup = [*alice.setup, *bob.setup, *carol.setup, binding.envelope, *extra, to_alice.envelope]
+        envelopes = [*setup, *(vs.envelope for vs in heard), to_carol.envelope]
+        return envelopes, len(envelopes) - 1
+
+    def refused(comment: str, requirements: list[str], how: str) -> None:
+        envelopes, at = story(how)
+        g.add(
+            comment,
+            requirements,
+            envelopes,
+            "MANDATE_VIOLATION",
+            "Exposure",
+            failed_index=at,  # Bob's offer to Carol
+            twin=story(how, cap=1_200)[0],
+        )
+
+    refused(
+        "Bob (max_outstanding 1,000) offers Alice 600 naming no escrow; her principal P revokes her key from "
+        "a second after her Accept, which comes next; Bob offers Carol 600: refused -- the revocation does "
+        "not reach the Accept, which binds Bob (600 + 600)",
+        ["KEY-004", "KEY-009", "MND-010"],
+        "later",
+    )
+    refused(
+        "the same, her key revoking itself (effective_ms 1) in her Accept's millisecond, one seq above it: "
+        "refused -- a key's own revocation reaches none of its statements below its seq (KEY-011), the "
+        "Accept binds Bob",
+        ["KEY-011", "KEY-009", "MND-010"],
+        "own",
+    )
+    refused(
+        "the same, her key bound to a thief's principal T after P (a statement under T's Mandate), her "
+        "Accept under P's Mandate, then T's revocation of her key back to before the Accept: refused -- "
+        "T's reaches back only over her statements under its own Mandates or of principals bound after it "
+        "(KEY-011), from its issued_at_ms here, after the Accept, which binds Bob",
+        ["KEY-011", "KEY-009", "MND-010"],
+        "thief",
+    )
+    refused(
+        "the same, P's key bound to a principal Q after it signed her Mandate, then her Accept, then Q's "
+        "revocation of P's key back to before it: refused -- a revocation of the Mandate's issuer by a "
+        "principal bound after the Mandate's place reaches its agent's statements from its issued_at_ms "
+        "(MND-012, KEY-011 (c)), after the Accept, which binds Bob",
+        ["MND-012", "KEY-011", "MND-010"],
+        "principal's",
+    )
+    g.add(
+        "the same, P's revocation of her key signed after her Accept, effective before it: held -- P's "
+        "revocation reaches back to its effective_ms over her statements under its Mandate (KEY-011), the "
+        "Accept is disowned and binds Bob to nothing (KEY-009 (c))",
+        ["KEY-011", "KEY-009", "MND-010"],
+        story("back")[0],
+    )
+    return g
+
+
+def stamps_in_one_ms_at_the_escrow() -> Group:
+    """ESC-020 at an escrow and its audit with KEY-009's order of two Stamps in one millisecond: of the
+    escrow's two Stamps of Mallory's Offer and Alice's Accept signed in one ms under two Mandates -- one
+    valid past the contract's last ruling time, one ending a day from now, before it -- the one at the
+    lower seq of the escrow's chain is its earliest, whichever was heard first, and its Mandate is the one
+    ESC-020 reads. The thirty-second session's run (Verifier._commit) found that order unpinned: every
+    vector with two Stamps in one ms was a view of evidence, which takes the Accept whatever its Stamps."""
+    g = Group("StampsInOneMsAtTheEscrow", "sparse", role="escrow")
+
+    def story(short_below: bool) -> list[bytes]:
+        clock = FixedClock()
+        alice, mallory, escrow = Party("alice", clock), Party("mallory", clock), Party("escrow", clock)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(escrow.mandate_vs.statement.mandate)
+        m.valid_until_ms = clock.now_ms + DAY_MS  # before the last ruling time (ESC-020)
+        short = escrow.principal.sign("mandate", m, ttl_ms=DAY_MS)
+        offer = mallory.offer(alice, mallory.bonded_proposal(escrow.did, clock.now_ms + DAY_MS, bond=100))
+        clock.advance(1_000)
+        accept = alice.accept(offer)
+        body = commitment_pb2.Stamp(statements=[offer.digest, accept.digest])
+        cited = [short.digest, escrow.mandate_vs.digest]
+        low, high = (
+            escrow.sign("stamp", body, issued_at_ms=clock.now_ms, mandate=d)
+            for d in (cited if short_below else cited[::-1])
+        )
+        assert high.seq == low.seq + 1 and high.issued_at_ms == low.issued_at_ms
+        setup = [*escrow.setup, short.envelope, *alice.setup, *mallory.setup]
+        return [*setup, high.envelope, low.envelope, offer.envelope, accept.envelope]
+
+    valid = story(short_below=False)
+    g.add(
+        "the escrow stamps Mallory's bonded Offer and Alice's Accept twice in one millisecond, at seq n "
+        "under its Mandate valid for a year and at n + 1 under one ending in a day (before the last ruling "
+        "time); heard n + 1 first: the earliest Stamp is seq n (KEY-009's order), its Mandate outlives the "
+        "contract -- taken",
+        ["ESC-020", "KEY-009"],
+        valid,
+    )
+    refused = story(short_below=True)
+    g.add(
+        "the same, the Mandate ending in a day cited at seq n and the year's at n + 1, heard n + 1 first: "
+        "the earliest Stamp (seq n) cites the short Mandate, which ends before the last ruling time -- "
+        "refused",
+        ["ESC-020", "KEY-009"],
+        refused,
+        "MANDATE_VIOLATION",
+        "EscrowValidity",
+        "MandateViolation",
+        failed_index=len(refused) - 1,
+        twin=valid,
+    )
+    return g
+
+
+def rotation_fork_at_the_escrow() -> Group:
+    """KEY-012 (a) at an escrow and its audit: keytime.json's RotationFork replayed where KEY-009 keeps
+    nothing as evidence -- the statement at the next seq after a KeyRotation held, not linking to it, is
+    refused as the fork it is (CHAIN_BROKEN, the two envelopes its proof), not KEY_REVOKED by KEY-005 with
+    the rotation alone. The thirty-second session's run (Verifier._commit) found the rotations a key's chain
+    holds (read by the fork check) unpinned: in a view of evidence the chain check finds the fork anyway."""
+    g = Group("RotationForkAtTheEscrow", "sparse", role="escrow")
+    alice, bob, (binding, first, second, third), rotation = forked_rotation()
+    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
+    g.add(
+        "at an escrow taking evidence: a thief holding Alice's key signs a KeyRotation of it at the seq of "
+        "her second Offer (linked to her first), heard first; her third Offer, at the next seq, linked to "
+        "her second: refused CHAIN_BROKEN, the two its proof -- not KEY_REVOKED (KEY-005)",
+        ["KEY-012", "KEY-005", "CHN-003"],
+        [*setup, rotation.envelope, third.envelope],
+        "CHAIN_BROKEN",
+        "RotationFork",
+        twin=[*setup, second.envelope, third.envelope],
+    )
+    return g
 
 
 def non_proofs() -> dict[str, Any]:

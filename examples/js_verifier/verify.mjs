@@ -1997,13 +1997,14 @@ export class Verifier {
         fail("MANDATE_VIOLATION", "ESC-019", `claim window ends at ${needed}, the validity of ${key.slice(0, 40)}'s Mandates held at ${end}`);
     }
     // ESC-020: the escrow's own validity -- the valid_until_ms of the Mandate its earliest held Stamp naming
-    // the Accept cites (offline, that Stamp says which Mandate it signs under; none held: nothing to check),
+    // the Accept cites (offline, that Stamp says which Mandate it signs under; none held: nothing to check;
+    // of two in one millisecond, the lower seq of the escrow's chain, whichever was heard first),
     // cut at the earliest effective_ms of a held KeyRevocation of its key or of that Mandate's principal --
     // must end after the last ruling time: last deadline + claim window + response window (3600000 when 0)
     // + the clock tolerance (30000).
     const stamps = (this.stamps.get(acc.dhex) ?? []).filter((x) => this.stampActsFor(x.escrow, p.terms.escrow, x.t, x.seq));
     if (stamps.length === 0) return;
-    const first = stamps.reduce((a, b) => (b.t < a.t ? b : a));
+    const first = stamps.reduce((a, b) => (cmpStamp(b, a) < 0 ? b : a)); // KEY-009's order: in one ms, the lower seq (F116)
     const em = first.mandate.length ? this.byDigest.get(hex(first.mandate)) : null;
     if (!em || em.bodyName !== "mandate") return;
     const window = p.terms.response_window_ms === 0n ? 3600000n : p.terms.response_window_ms;
