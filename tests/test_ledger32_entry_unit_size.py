@@ -14,21 +14,24 @@ unit stays within one page; past it the statement binds nothing (as over the new
 from __future__ import annotations
 
 import contextlib
+from types import SimpleNamespace
 
 import pytest
 from test_asked31_successor_word import bobs_car_and_her_forked_counter
 from test_attack10 import _car_market
+from test_escrow_handover import Desk
 from test_fork31_large_fork_evidence import PADDING, _car_held
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
-from a2a_coop.protocol.escrow import MAX_ENTRY_BYTES, MAX_STAMP_EVIDENCE_BYTES, stamp_starts
+from a2a_coop.protocol.escrow import MAX_ENTRY_BYTES, MAX_STAMP_EVIDENCE_BYTES, Escrow, stamp_starts
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.trade import ask_escrow_alone
-from a2a_coop.testing import DAY_MS, Party, service
+from a2a_coop.runtime.trade import ask_escrow_alone, fetch_transcript
+from a2a_coop.testing import DAY_MS, LocalEscrow, Party, _LedgerSigner, service
 from a2a_coop.transport import EscrowClient, serve
 from a2a_coop.transport.limits import MAX_PAGE_BYTES
+from a2a_coop.transport.paging import OpeningParts, PagingViolation
 
 # Keys Mallory mints, each signing one Offer near ENV-008's 64 KiB after its own revocation.
 KEYS, DESCRIPTION_CHARS = 72, 60_000
@@ -138,34 +141,45 @@ def test_a_binding_ending_a_large_submit_is_kept_within_its_stamps_entry() -> No
 
 
 @pytest.mark.req("ESC-006", "ESC-023", "AUD-001")
-@pytest.mark.xfail(reason="Left open (ESC-006 (a)): the seq-0 unit's opening is read whole; it wants paging")
-def test_a_successor_of_a_busy_escrow_serves_its_transcript_from_seq_0_in_pages() -> None:
+def test_a_successor_of_a_busy_escrow_serves_its_transcript_from_seq_0_in_parts() -> None:
     """K1's parties brought it 4.4 MB of Offers in Submits of one each (each entry one read at K1); its
-    successor K2 takes that transcript over (ESC-023) and opens its own with it, at seq 0: one read from
-    seq 0 carries all of it, past every page, so no audit of K2 can begin (AUD-001)."""
-    from test_escrow_handover import Desk
-
-    from a2a_coop.protocol.escrow import Escrow
-    from a2a_coop.testing import _LedgerSigner
-
+    successor K2 takes that transcript over (ESC-023) and opens its own with it, before its seq 0. Read
+    whole from seq 0, that opening was past every page: no audit of K2 could begin (AUD-001). Now it comes
+    in parts within a page each, which the client joins: the audit reads K2's transcript over gRPC."""
     d = Desk()
     due = d.clock.now_ms + DAY_MS
     hint = service("hint", value=1, deadline_ms=due, description="x" * DESCRIPTION_CHARS)
     for _ in range(KEYS):
-        d.old.submit(
-            [d.alice.offer(d.bob, d.alice.proposal(escrow=d.esc.did, gives=[hint])).envelope], d.clock.now_ms
-        )
+        offer = d.alice.offer(d.bob, d.alice.proposal(escrow=d.esc.did, gives=[hint]))
+        d.old.submit([offer.envelope], d.clock.now_ms)
     compromised = d.clock.advance(1)
     rev = d.esc.principal.sign(
         "key_revocation", identity_pb2.KeyRevocation(key=d.esc.did, effective_ms=compromised)
     )
     succ = d.successor()
-    new = Escrow(
-        _LedgerSigner(succ.agent),
-        succ.mandate_vs.digest,
-        setup=succ.setup,
-        predecessor=[*d.old.transcript(), rev.envelope],
-    )
-    assert sum(map(len, new.taken_over)) > MAX_PAGE_BYTES
-    page, _ = new.transcript_page(0, 1, MAX_PAGE_BYTES)
-    assert sum(map(len, page)) <= MAX_PAGE_BYTES
+    k2 = object.__new__(LocalEscrow)  # served as LocalEscrow serves K1's kind, over what K2 took over
+    k2.party, k2.clock = succ, d.clock
+    taken = [*d.old.transcript(), rev.envelope]
+    k2.escrow = Escrow(_LedgerSigner(succ.agent), succ.mandate_vs.digest, setup=succ.setup, predecessor=taken)
+    assert sum(map(len, k2.escrow.taken_over)) > MAX_PAGE_BYTES
+    page, next_seq, opening = k2.escrow.transcript_page(0, 1, MAX_PAGE_BYTES)
+    assert sum(map(len, page)) <= MAX_PAGE_BYTES and next_seq == 0 and opening == len(page)
+    k2.escrow.submit([d.claim().envelope], d.clock.now_ms)  # an entry of K2's own after the opening
+    with serve(None, k2) as via, EscrowClient(via.target) as client:  # type: ignore[arg-type]
+        transcript = fetch_transcript(client)
+    assert transcript == k2.escrow.transcript()
+    assert audit_ledger(transcript, escrow=succ.did).ok
+
+
+def test_a_client_joins_the_opening_and_fails_a_server_that_cuts_it_elsewhere() -> None:
+    """ESC-006 (b): the client joins the opening's parts in order; a part that says the opening goes on
+    without any of it, or resumes elsewhere than where the parts reached, fails the read (typed)."""
+    part = SimpleNamespace
+    joined = OpeningParts()
+    assert not joined.take(0, part(envelopes=[b"a", b"b"], next_opening=2)) and joined.opening_from == 2
+    assert joined.take(0, part(envelopes=[b"c", b"entry"], next_opening=0))
+    assert joined.envelopes == [b"a", b"b", b"c", b"entry"]
+    assert OpeningParts().take(5, part(envelopes=[b"x"], next_opening=7))  # past seq 0: no opening
+    for bad in (part(envelopes=[], next_opening=3), part(envelopes=[b"a"], next_opening=3)):
+        with pytest.raises(PagingViolation):
+            OpeningParts().take(0, bad)

@@ -998,32 +998,49 @@ class Escrow:
         return len(self._contracts)
 
     def transcript_page(
-        self, from_seq: int, limit: int, max_bytes: int | None = None
-    ) -> tuple[list[bytes], int]:
+        self, from_seq: int, limit: int, max_bytes: int | None = None, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int]:
         """The transcript of ledger entries ``from_seq`` .. at most ``from_seq + limit - 1``: each entry,
-        each Stamp followed by the evidence it names (as received), our Mandates first from seq 0 (every
-        one our key was given, oldest first: entries signed before a renewal cite an older one).
+        each Stamp followed by the evidence it names (as received), from seq 0 after the transcript's
+        opening -- what a successor took over (ESC-023), then our Mandates (every one our key was given,
+        oldest first: entries signed before a renewal cite an older one) --, from its ``opening_from``-th.
 
-        Entries are whole (a Stamp never leaves without its evidence); past the first, none is added
-        that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
+        Entries are whole (a Stamp never leaves without its evidence); none is added, but the first of
+        an empty page, that would take the page over ``max_bytes``, and the opening, which no bound holds
+        (a predecessor's whole history), comes in parts of whole envelopes (ESC-006 (b)). Returns the
+        envelopes, the next seq to ask for and, while the opening is not all read, the next
+        ``opening_from`` (0 once it is).
         """
-        out = (
-            self._with_unstamped([*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes])
-            if from_seq == 0
-            else []
-        )
+        out: list[bytes] = []
+        if from_seq == 0:
+            opening = self._with_unstamped(
+                [*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes]
+            )
+            size = 0
+            for n, env in enumerate(opening[opening_from:]):
+                if max_bytes is not None and out and size + len(env) > max_bytes:
+                    return out, 0, opening_from + n
+                out.append(env)
+                size += len(env)
         size, seq = sum(map(len, out)), from_seq
         for vs in self._entries(from_seq, from_seq + max(limit, 0)):
-            unit = [vs.envelope]
-            if vs.body == "stamp":
-                unit += [self._envelope_of(d) for d in vs.statement.stamp.statements]
-            unit = self._with_unstamped(unit)
+            unit = self._unit_of(vs)
             grown = size + sum(map(len, unit))
-            if max_bytes is not None and seq > from_seq and grown > max_bytes:
+            if max_bytes is not None and out and grown > max_bytes:
+                if seq == 0:  # the opening's rest alone: entry 0 from an empty page
+                    return out, 0, opening_from + len(out)
                 break
             out += unit
             size, seq = grown, seq + 1
-        return out, seq
+        return out, seq, 0
+
+    def _unit_of(self, entry: VerifiedStatement) -> list[bytes]:
+        """The ledger ``entry``'s unit, which a page never parts (ESC-006): the entry, a Stamp's evidence
+        (as received), the bindings kept unstamped after them (KEY-007 (a))."""
+        unit = [entry.envelope]
+        if entry.body == "stamp":
+            unit += [self._envelope_of(d) for d in entry.statement.stamp.statements]
+        return self._with_unstamped(unit)
 
     def transcript(self) -> list[bytes]:
         """Every envelope the escrow holds, in the order that replays it.
@@ -1094,9 +1111,12 @@ class Escrow:
 
     def _room_after_head(self, size: int) -> bool:
         """ESC-006 (a): whether a binding of ``size`` bytes kept unstamped after what came last (KEY-007
-        (a)) leaves the last ledger entry's unit -- the seq-0 one before any entry -- within one page."""
-        unit, _ = self.transcript_page(max(self._ledger_size - 1, 0), 1)
-        return sum(map(len, unit)) + size <= MAX_ENTRY_BYTES
+        (a)) leaves the last ledger entry's unit within one page -- before any entry it joins the
+        transcript's opening, read in parts (ESC-006 (b))."""
+        if not self._ledger_size:
+            return True
+        (head,) = self._entries(self._ledger_size - 1, self._ledger_size)
+        return sum(map(len, self._unit_of(head))) + size <= MAX_ENTRY_BYTES
 
     def _keep_after(self, vs: VerifiedStatement, before: bytes, *, placed: bool = True) -> None:
         """Note that ``vs``, a binding of a negotiation refused ``KEY_REVOKED`` kept (KEY-007 (a)), came right
