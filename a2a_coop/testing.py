@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, reputation_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner
@@ -400,12 +400,30 @@ class LocalEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self.escrow.ledger(from_seq, limit or None), max(self.escrow.ledger_size - 1, 0)
 
+    @overload
     def get_transcript(
-        self, from_seq: int, limit: int, max_bytes: int | None = None
-    ) -> tuple[list[bytes], int, int]:
-        """As a client reads it (``max_bytes`` left out) or a served escrow's handler answers it."""
-        envelopes, next_seq = self.escrow.transcript_page(from_seq, limit or 1024, max_bytes)
-        return envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
+        self, from_seq: int, limit: int, max_bytes: int | None = None, opening_from: None = None
+    ) -> tuple[list[bytes], int, int]: ...
+    @overload
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int | None, opening_from: int
+    ) -> tuple[list[bytes], int, int, int]: ...
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int | None = None, opening_from: int | None = None
+    ) -> tuple[list[bytes], int, int] | tuple[list[bytes], int, int, int]:
+        """As a client reads it (``opening_from`` left out: the opening's parts joined, ESC-006 (b)) or,
+        with ``opening_from``, as a served escrow's handler answers it."""
+        limit, head = limit or 1024, max(self.escrow.ledger_size - 1, 0)
+        if opening_from is not None:
+            envelopes, next_seq, next_opening = self.escrow.transcript_page(
+                from_seq, limit, max_bytes, opening_from
+            )
+            return envelopes, head, next_seq, next_opening
+        envelopes, next_seq, next_opening = self.escrow.transcript_page(from_seq, limit, max_bytes)
+        while next_opening:
+            part, next_seq, next_opening = self.escrow.transcript_page(0, limit, max_bytes, next_opening)
+            envelopes += part
+        return envelopes, head, next_seq
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         available, locked = self.escrow.balance(party)

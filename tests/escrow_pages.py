@@ -9,9 +9,11 @@ from a2a_coop.runtime.node import EscrowNode
 def pages(e: EscrowNode) -> list[bytes]:
     """The escrow's whole transcript as GetTranscript serves it, two ledger entries a page (ESC-006)."""
     out: list[bytes] = []
-    seq = 0
-    while seq < e.escrow.ledger_size:
-        page, _, seq = e.get_transcript(seq, 2, 1 << 20)
+    seq = opening = 0
+    while seq < e.escrow.ledger_size or opening:
+        page, _, seq, opening = e.get_transcript(
+            seq, 2, 1 << 20, opening
+        )  # the opening in parts: ESC-006 (b)
         out += page
     return out
 

@@ -185,7 +185,7 @@ def test_an_escrow_that_rules_while_a_timely_delivery_can_still_come_fails(
 def test_an_escrow_that_does_not_stamp_fails(
     escrow_node: EscrowNode, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(escrow_rules.Escrow, "_stamp", lambda self, *a: None)
+    monkeypatch.setattr(escrow_rules.Escrow, "_stamp", lambda self, *a, **kw: None)
     code, levels = _run_cases(escrow_node, tmp_path / "r", "esc.stamp-evidence")
     assert code == 1
     assert levels == {"esc.stamp-evidence": "FAIL"}

@@ -288,7 +288,7 @@ def test_an_escrows_transcript_opens_with_its_own_mandates_only(tmp_path: Path) 
     node = EscrowNode(escrow.agent.key, escrow.mandate_vs.envelope, path, clock=lambda: clock.now_ms)
     try:
         assert forged.digest in node.escrow.verifier.statements  # held, as evidence
-        envelopes, _, _ = node.get_transcript(0, 100, 1 << 22)
+        envelopes, _, _, _ = node.get_transcript(0, 100, 1 << 22)
         assert envelopes[0] == escrow.mandate_vs.envelope
         assert forged.envelope not in envelopes[:1] and verify_statement(envelopes[1]).body != "mandate"
     finally:

@@ -55,7 +55,9 @@ class _HostileEscrow:
     def __init__(self, refusal: Exception) -> None:
         self.refusal = refusal
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
         raise self.refusal
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:

@@ -1564,8 +1564,10 @@ class MuteEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self.upstream.get_ledger(from_seq, limit)
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
-        return self.upstream.get_transcript(from_seq, limit)
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
+        return (*self.upstream.get_transcript(from_seq, limit), 0)
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return self.upstream.get_balance(party)

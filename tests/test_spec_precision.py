@@ -325,7 +325,7 @@ def test_an_escrows_transcript_audits_clean_after_it_renewed_its_mandate(tmp_pat
     node = EscrowNode(escrow.agent.key, renewed.envelope, tmp_path / "e.db", clock=lambda: clock.now_ms)
     try:
         node.deposit(alice.did, 1)
-        envelopes, head, next_seq = node.get_transcript(0, 100, 1 << 22)
+        envelopes, head, next_seq, _ = node.get_transcript(0, 100, 1 << 22)
         assert (head, next_seq) == (1, 2)
         report = audit_ledger(envelopes, escrow=escrow.did)
         assert report.ok, [(f.code, f.message) for f in report.findings]

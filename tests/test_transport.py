@@ -133,8 +133,10 @@ class ScriptedEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return [b"ledger-%d" % from_seq], 41
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
-        return [b"page-%d-%d-%d" % (from_seq, limit, max_bytes)], 41, from_seq + 1
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
+        return [b"page-%d-%d-%d" % (from_seq, limit, max_bytes)], 41, from_seq + 1, 0
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return 900, 100, "credits", 41

@@ -1003,8 +1003,10 @@ class LoggedEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self.node.get_ledger(from_seq, limit)
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
-        return self.node.get_transcript(from_seq, limit, max_bytes)
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
+        return self.node.get_transcript(from_seq, limit, max_bytes, opening_from)
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return self.node.get_balance(party)

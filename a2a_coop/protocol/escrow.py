@@ -138,10 +138,13 @@ _CONTRACT_BODIES: Final = frozenset({"delivery", "receipt", "breach_claim", "rev
 # What refuses a statement only against the other statements its issuer signed -- its chain and its nonce
 # (KEY-007): a KeyRevocation's binding refused for one of them alone is shown, not held (ESC-001).
 _AGAINST_OTHERS: Final = (Equivocation, ChainBroken, LogRootMismatch, NonceReused)
-# WIT-001 (a): the envelopes one Stamp names total at most 4 MiB less one maximal envelope (the Stamp's
-# own room), so that the ledger entry -- the Stamp and what it names, never parted (ESC-006) -- fits one
-# transcript page (RPC-008 (a)) and so a client's least receive limit.
-MAX_STAMP_EVIDENCE_BYTES: Final = 4 * 1024 * 1024 - MAX_ENVELOPE_BYTES
+# ESC-006 (a): a ledger entry's unit -- the entry, what a Stamp names, the bindings kept unstamped after
+# them (KEY-007 (a)) -- never parted across pages, holds at most one page's envelopes (RPC-008 (a)), so a
+# client at its least receive limit reads it whole.
+MAX_ENTRY_BYTES: Final = 4 * 1024 * 1024
+# WIT-001 (a): the envelopes one Stamp names total at most that less one maximal envelope (the Stamp's
+# own room).
+MAX_STAMP_EVIDENCE_BYTES: Final = MAX_ENTRY_BYTES - MAX_ENVELOPE_BYTES
 
 
 class ShownBinding(NamedTuple):
@@ -995,32 +998,49 @@ class Escrow:
         return len(self._contracts)
 
     def transcript_page(
-        self, from_seq: int, limit: int, max_bytes: int | None = None
-    ) -> tuple[list[bytes], int]:
+        self, from_seq: int, limit: int, max_bytes: int | None = None, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int]:
         """The transcript of ledger entries ``from_seq`` .. at most ``from_seq + limit - 1``: each entry,
-        each Stamp followed by the evidence it names (as received), our Mandates first from seq 0 (every
-        one our key was given, oldest first: entries signed before a renewal cite an older one).
+        each Stamp followed by the evidence it names (as received), from seq 0 after the transcript's
+        opening -- what a successor took over (ESC-023), then our Mandates (every one our key was given,
+        oldest first: entries signed before a renewal cite an older one) --, from its ``opening_from``-th.
 
-        Entries are whole (a Stamp never leaves without its evidence); past the first, none is added
-        that would take the page over ``max_bytes``. Returns the envelopes and the next seq to ask for.
+        Entries are whole (a Stamp never leaves without its evidence); none is added, but the first of
+        an empty page, that would take the page over ``max_bytes``, and the opening, which no bound holds
+        (a predecessor's whole history), comes in parts of whole envelopes (ESC-006 (b)). Returns the
+        envelopes, the next seq to ask for and, while the opening is not all read, the next
+        ``opening_from`` (0 once it is).
         """
-        out = (
-            self._with_unstamped([*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes])
-            if from_seq == 0
-            else []
-        )
+        out: list[bytes] = []
+        if from_seq == 0:
+            opening = self._with_unstamped(
+                [*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes]
+            )
+            size = 0
+            for n, env in enumerate(opening[opening_from:]):
+                if max_bytes is not None and out and size + len(env) > max_bytes:
+                    return out, 0, opening_from + n
+                out.append(env)
+                size += len(env)
         size, seq = sum(map(len, out)), from_seq
         for vs in self._entries(from_seq, from_seq + max(limit, 0)):
-            unit = [vs.envelope]
-            if vs.body == "stamp":
-                unit += [self._envelope_of(d) for d in vs.statement.stamp.statements]
-            unit = self._with_unstamped(unit)
+            unit = self._unit_of(vs)
             grown = size + sum(map(len, unit))
-            if max_bytes is not None and seq > from_seq and grown > max_bytes:
+            if max_bytes is not None and out and grown > max_bytes:
+                if seq == 0:  # the opening's rest alone: entry 0 from an empty page
+                    return out, 0, opening_from + len(out)
                 break
             out += unit
             size, seq = grown, seq + 1
-        return out, seq
+        return out, seq, 0
+
+    def _unit_of(self, entry: VerifiedStatement) -> list[bytes]:
+        """The ledger ``entry``'s unit, which a page never parts (ESC-006): the entry, a Stamp's evidence
+        (as received), the bindings kept unstamped after them (KEY-007 (a))."""
+        unit = [entry.envelope]
+        if entry.body == "stamp":
+            unit += [self._envelope_of(d) for d in entry.statement.stamp.statements]
+        return self._with_unstamped(unit)
 
     def transcript(self) -> list[bytes]:
         """Every envelope the escrow holds, in the order that replays it.
@@ -1088,6 +1108,15 @@ class Escrow:
         while self._archive is not None and (placed := self._shown_after.get(last)):
             last = placed[-1]
         return last
+
+    def _room_after_head(self, size: int) -> bool:
+        """ESC-006 (a): whether a binding of ``size`` bytes kept unstamped after what came last (KEY-007
+        (a)) leaves the last ledger entry's unit within one page -- before any entry it joins the
+        transcript's opening, read in parts (ESC-006 (b))."""
+        if not self._ledger_size:
+            return True
+        (head,) = self._entries(self._ledger_size - 1, self._ledger_size)
+        return sum(map(len, self._unit_of(head))) + size <= MAX_ENTRY_BYTES
 
     def _keep_after(self, vs: VerifiedStatement, before: bytes, *, placed: bool = True) -> None:
         """Note that ``vs``, a binding of a negotiation refused ``KEY_REVOKED`` kept (KEY-007 (a)), came right
@@ -1198,6 +1227,7 @@ class Escrow:
         needed = self._needed(verified) if counts else frozenset()  # ESC-017
         packages = self._revocation_packages(verified) if self.quota is not None else {}
         taken_with: int | None = None  # a revocation taken beside the binding shown before it (KEY-007)
+        tail = 0  # the bytes of a binding of a negotiation kept after this Submit's evidence (KEY-007 (a))
         try:
             for i, item in enumerate(verified):
                 if i == taken_with:
@@ -1236,8 +1266,12 @@ class Escrow:
                             last = accepted[-1].envelope if accepted else b""
                             if self.verifier.binds_past_revocation(item) is None:
                                 raise
-                            if not last:
+                            if last:  # the last Stamp of this Submit keeps it room (WIT-001 (a))
+                                tail = len(item.envelope)
+                            else:
                                 last = self._last_in_order()
+                                if not self._room_after_head(len(item.envelope)):
+                                    raise  # ESC-006 (a): past its entry's page, it binds nothing
                             counted = self._newcomer(item, needed, packages, kept=True)
                             self._receive(item, now_ms, counted=counted, refused=revoked)
                             self._keep_after(item, last)
@@ -1271,7 +1305,7 @@ class Escrow:
             if refused is not None:
                 raise refused
         finally:
-            self._stamp(accepted, now_ms, *marks)
+            self._stamp(accepted, now_ms, *marks, tail=tail)
             self._refund_displaced(now_ms)  # after the Stamp of the displacing Accept (ESC-016)
             # Also when an envelope was refused: nothing else would bring these contracts back (they
             # are neither dirty at the next Submit nor due on a timer), so what the accepted evidence
@@ -2400,12 +2434,19 @@ class Escrow:
             )
 
     def _stamp(
-        self, accepted: Sequence[VerifiedStatement], now_ms: int, mark: int, unsaved_mark: int
+        self,
+        accepted: Sequence[VerifiedStatement],
+        now_ms: int,
+        mark: int,
+        unsaved_mark: int,
+        *,
+        tail: int = 0,
     ) -> None:
         """WIT-001: one Stamp per Submit naming the evidence just accepted (a new one at 256 digests or
-        past :data:`MAX_STAMP_EVIDENCE_BYTES`, WIT-001 (a)), placed before that evidence in the transcript
-        and the journal, so that a replay holds it first."""
-        starts = stamp_starts([len(vs.envelope) for vs in accepted])
+        past :data:`MAX_STAMP_EVIDENCE_BYTES`, WIT-001 (a); the last leaving ``tail`` bytes of room for a
+        binding kept unstamped after it, ESC-006 (a)), placed before that evidence in the transcript and
+        the journal, so that a replay holds it first."""
+        starts = stamp_starts([len(vs.envelope) for vs in accepted], tail)
         stamps = [
             self._sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in chunk]), b"", now_ms)
             for chunk in (accepted[a:b] for a, b in itertools.pairwise([*starts, len(accepted)]))
@@ -2938,11 +2979,13 @@ def _attrs(value: object) -> Iterable[object]:
     return vars(value).values()
 
 
-def stamp_starts(sizes: Sequence[int]) -> list[int]:
+def stamp_starts(sizes: Sequence[int], tail: int = 0) -> list[int]:
     """WIT-001 and (a): where each Stamp's statements start among evidence of these envelope ``sizes``, in
     order -- a new Stamp at :data:`MAX_STAMP_DIGESTS` statements, or where the next would take its
     envelopes past :data:`MAX_STAMP_EVIDENCE_BYTES` (the evidence's size is its sender's choice: 256
-    envelopes of 64 KiB made one entry of 16 MiB, which no transcript read could carry)."""
+    envelopes of 64 KiB made one entry of 16 MiB, which no transcript read could carry). The last Stamp's
+    evidence leaves ``tail`` bytes of that room: a binding of a negotiation the Submit ended on is kept
+    unstamped after it, in its entry (KEY-007 (a), ESC-006 (a))."""
     starts: list[int] = []
     count = size = 0
     for i, n in enumerate(sizes):
@@ -2951,6 +2994,13 @@ def stamp_starts(sizes: Sequence[int]) -> list[int]:
             count = size = 0
         count += 1
         size += n
+    if starts and size + tail > MAX_STAMP_EVIDENCE_BYTES:  # a Stamp more: the last ones, with the tail
+        last = starts[-1]
+        while size + tail > MAX_STAMP_EVIDENCE_BYTES and last < len(sizes) - 1:
+            size -= sizes[last]
+            last += 1
+        if last > starts[-1]:
+            starts.append(last)
     return starts
 
 

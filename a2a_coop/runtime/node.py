@@ -1737,10 +1737,14 @@ class EscrowNode:
         self._durable(pending)  # what a Submit just signed leaves only once journaled (write-ahead)
         return page
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
         with self.lock:
-            envelopes, next_seq = self.escrow.transcript_page(from_seq, limit, max_bytes)
-            page = envelopes, max(self.escrow.ledger_size - 1, 0), next_seq
+            envelopes, next_seq, next_opening = self.escrow.transcript_page(
+                from_seq, limit, max_bytes, opening_from
+            )
+            page = envelopes, max(self.escrow.ledger_size - 1, 0), next_seq, next_opening
             pending = self._last_ticket
         self._durable(pending)
         return page

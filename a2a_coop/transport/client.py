@@ -38,6 +38,7 @@ from a2a_coop.transport.paging import (
     DEFAULT_ATTESTATION_PAGES,
     DEFAULT_MAX_PAGES,
     DEFAULT_MAX_READ_BYTES,
+    OpeningParts,
     PageGuard,
     PageLimits,
     read_whole,
@@ -416,9 +417,14 @@ class EscrowClient(_Client):
     def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]:
         """The transcript of ledger entries from ``from_seq`` (0 starts with the Mandate): envelopes,
         the ledger's head seq, and the seq to ask for next."""
-        req = service_pb2.GetTranscriptRequest(from_seq=from_seq, limit=limit)
-        resp = self._unary(self.stub.GetTranscript, req)
-        return list(resp.envelopes), resp.head_seq, resp.next_seq
+        joined = OpeningParts()  # from seq 0, the opening in parts (ESC-006 (b)), joined
+        while True:
+            req = service_pb2.GetTranscriptRequest(
+                from_seq=from_seq, limit=limit, opening_from=joined.opening_from
+            )
+            resp = self._unary(self.stub.GetTranscript, req)
+            if joined.take(from_seq, resp):
+                return joined.envelopes, resp.head_seq, resp.next_seq
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         """``(available, locked, currency, as_of_seq)`` of ``party`` on the ledger."""

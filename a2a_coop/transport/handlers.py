@@ -105,10 +105,14 @@ class EscrowHandler(Protocol):
         Paged as :meth:`CooperationHandler.get_log`."""
         ...
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
         """The transcript of ledger entries from ``from_seq`` (at most ``limit``): each entry, each Stamp
-        followed by the evidence it names, the Mandate first from seq 0; past the first entry, none that
-        takes the envelopes over ``max_bytes``. Returns (envelopes, head seq, next seq to ask for)."""
+        followed by the evidence it names, from seq 0 after the opening (from its ``opening_from``-th
+        envelope: what a successor took over, the Mandates); past the first entry, none that takes the
+        envelopes over ``max_bytes``, and the opening in parts within it (ESC-006 (b)). Returns
+        (envelopes, head seq, next seq to ask for, next ``opening_from`` -- 0 once the opening is read)."""
         ...
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:

@@ -149,3 +149,33 @@ def read_whole(first: Any, again: Callable[[int], Any]) -> list[bytes]:
     while start:
         start = answer.take(again(start))
     return answer.envelopes
+
+
+@dataclass
+class OpeningParts:
+    """One ``GetTranscript`` read, from seq 0 its transcript's opening -- a successor's taken-over
+    transcript, the old key's revocations, the Mandates -- joined part by part (ESC-006 (b)): no bound
+    holds a predecessor's whole history, so the escrow serves it in parts of whole envelopes."""
+
+    envelopes: list[bytes] = field(default_factory=list)
+    opening_from: int = 0
+
+    def take(self, from_seq: int, response: Any) -> bool:
+        """Join ``response`` (its ``envelopes`` and ``next_opening``): True once the read is whole, else
+        :attr:`opening_from` is that of the next part's request. A server that says the opening goes on
+        without sending any of it, resumes elsewhere than where its parts reached, or sends more than
+        :data:`DEFAULT_MAX_READ_BYTES` fails the read (:class:`PagingViolation`): it cannot hold its
+        client for ever."""
+        self.envelopes += response.envelopes
+        if from_seq or not response.next_opening:
+            return True
+        if not response.envelopes or response.next_opening != self.opening_from + len(response.envelopes):
+            cut = f"GetTranscript: an opening cut at {response.next_opening} (ESC-006 (b))"
+            raise PagingViolation(grpc.StatusCode.OUT_OF_RANGE, cut)
+        if sum(map(len, self.envelopes)) > DEFAULT_MAX_READ_BYTES:
+            raise PagingViolation(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"GetTranscript: an opening of over {DEFAULT_MAX_READ_BYTES} bytes (ESC-006 (b))",
+            )
+        self.opening_from = int(response.next_opening)
+        return False

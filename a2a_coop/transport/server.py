@@ -471,12 +471,16 @@ def _escrow_handlers(handler: EscrowHandler) -> grpc.GenericRpcHandler[Any, Any]
 
     def get_transcript(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetTranscriptResponse:
         req = _parse(service_pb2.GetTranscriptRequest, data, context)
-        envelopes, head, next_seq = _invoke(
+        envelopes, head, next_seq, next_opening = _invoke(
             context,
             "GetTranscript",
-            lambda: handler.get_transcript(_from_seq(req.from_seq), _limit(req.limit), MAX_PAGE_BYTES),
+            lambda: handler.get_transcript(
+                _from_seq(req.from_seq), _limit(req.limit), MAX_PAGE_BYTES, _from_seq(req.opening_from)
+            ),
         )
-        return service_pb2.GetTranscriptResponse(envelopes=envelopes, head_seq=head, next_seq=next_seq)
+        return service_pb2.GetTranscriptResponse(
+            envelopes=envelopes, head_seq=head, next_seq=next_seq, next_opening=next_opening
+        )
 
     def get_balance(data: bytes, context: grpc.ServicerContext) -> service_pb2.GetBalanceResponse:
         req = _parse(service_pb2.GetBalanceRequest, data, context)

@@ -41,7 +41,13 @@ from a2a_coop.transport.client import (
 )
 from a2a_coop.transport.errors import TransportError, from_rpc_error
 from a2a_coop.transport.handlers import CooperationHandler, EscrowHandler
-from a2a_coop.transport.paging import DEFAULT_MAX_READ_BYTES, CutAnswer, PageGuard, PageLimits
+from a2a_coop.transport.paging import (
+    DEFAULT_MAX_READ_BYTES,
+    CutAnswer,
+    OpeningParts,
+    PageGuard,
+    PageLimits,
+)
 from a2a_coop.transport.proofs import proof_message, proof_of
 
 T = TypeVar("T")
@@ -112,8 +118,10 @@ class _TrioEscrow:
     def get_ledger(self, from_seq: int, limit: int) -> tuple[list[bytes], int]:
         return self._run(self._handler.get_ledger, from_seq, limit)
 
-    def get_transcript(self, from_seq: int, limit: int, max_bytes: int) -> tuple[list[bytes], int, int]:
-        return self._run(self._handler.get_transcript, from_seq, limit, max_bytes)
+    def get_transcript(
+        self, from_seq: int, limit: int, max_bytes: int, opening_from: int = 0
+    ) -> tuple[list[bytes], int, int, int]:
+        return self._run(self._handler.get_transcript, from_seq, limit, max_bytes, opening_from)
 
     def get_balance(self, party: str) -> tuple[int, int, str, int]:
         return self._run(self._handler.get_balance, party)
@@ -276,10 +284,15 @@ class TrioEscrowClient:
         return list(resp.envelopes), resp.head_seq
 
     async def get_transcript(self, from_seq: int, limit: int) -> tuple[list[bytes], int, int]:
-        """As :meth:`EscrowClient.get_transcript`."""
-        req = service_pb2.GetTranscriptRequest(from_seq=from_seq, limit=limit)
-        resp = await call_in_trio(self._stub.GetTranscript.future, req, timeout=self._timeout)
-        return list(resp.envelopes), resp.head_seq, resp.next_seq
+        """As :meth:`EscrowClient.get_transcript` (the opening's parts joined, ESC-006 (b))."""
+        joined = OpeningParts()
+        while True:
+            req = service_pb2.GetTranscriptRequest(
+                from_seq=from_seq, limit=limit, opening_from=joined.opening_from
+            )
+            resp = await call_in_trio(self._stub.GetTranscript.future, req, timeout=self._timeout)
+            if joined.take(from_seq, resp):
+                return joined.envelopes, resp.head_seq, resp.next_seq
 
     async def get_balance(self, party: str) -> tuple[int, int, str, int]:
         """As :meth:`EscrowClient.get_balance`."""

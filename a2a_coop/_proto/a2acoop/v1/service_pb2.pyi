@@ -155,22 +155,26 @@ class GetLedgerResponse(_message.Message):
     def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ...) -> None: ...
 
 class GetTranscriptRequest(_message.Message):
-    __slots__ = ("from_seq", "limit")
+    __slots__ = ("from_seq", "limit", "opening_from")
     FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OPENING_FROM_FIELD_NUMBER: _ClassVar[int]
     from_seq: int
     limit: int
-    def __init__(self, from_seq: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    opening_from: int
+    def __init__(self, from_seq: _Optional[int] = ..., limit: _Optional[int] = ..., opening_from: _Optional[int] = ...) -> None: ...
 
 class GetTranscriptResponse(_message.Message):
-    __slots__ = ("envelopes", "head_seq", "next_seq")
+    __slots__ = ("envelopes", "head_seq", "next_seq", "next_opening")
     ENVELOPES_FIELD_NUMBER: _ClassVar[int]
     HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
     NEXT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OPENING_FIELD_NUMBER: _ClassVar[int]
     envelopes: _containers.RepeatedScalarFieldContainer[bytes]
     head_seq: int
     next_seq: int
-    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ..., next_seq: _Optional[int] = ...) -> None: ...
+    next_opening: int
+    def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ..., head_seq: _Optional[int] = ..., next_seq: _Optional[int] = ..., next_opening: _Optional[int] = ...) -> None: ...
 
 class GetBalanceRequest(_message.Message):
     __slots__ = ("party",)
