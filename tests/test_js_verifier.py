@@ -47,6 +47,7 @@ from a2a_coop.protocol.verifier import Verifier
 from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, full_trade
 from benchmarks.js_rederive import rated_transcript, transcript
+from conformance.generate_vectors import chains as chain_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 VERIFIER = ROOT / "examples" / "js_verifier" / "verify.mjs"
@@ -58,7 +59,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 337,
+    "chains": 339,
     "wire": 77,
     "rules": 205,
     "mutations": 1881,
@@ -504,8 +505,10 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
         "!NEGOTIATION_BODIES.has(rec.bodyName) || !!this.witnessingEscrow(rec));"
     )
     got = _edited_disagreements(tmp_path, [(now, before)], "chains.json", "keytime.json")
-    # 232 and 233 (F48, LowerAnswer): the thief's Accept heard after the revocation, held only by KEY-009 (c)
-    chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233)}
+    # 232 and 233 (F48, LowerAnswer): the thief's Accept heard after the revocation, held only by KEY-009 (c);
+    # 338 (F118, AcceptOfAnOfferNotHeld): the fork's Accept of an offer not held, no escrow's to witness, held
+    # by KEY-009 (c) to be refused as the fork it is
+    chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233, 338)}
     # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
     # 144 and 147 (F45): the thief's Accept, the revocation heard first, is held there only by KEY-009 (c)
     # 180, 182, 183 (DisownedUnderThePrincipal): the Accept under a revoked principal's Mandate, or at the
@@ -960,6 +963,57 @@ def test_both_verifiers_read_a_displaced_contracts_delivery_by_the_contract_it_n
     _, faulty = _python_proofs(envelopes)
     assert bob.principal.did in faulty
     assert js["faulty"] == faulty
+
+
+@pytest.mark.req("KEY-009", "ATT-013", "NEG-005")
+def test_both_verifiers_read_an_accept_of_an_offer_not_held_as_witnessed_by_none(
+    tmp_path: Path,
+) -> None:
+    """F118, KEY-009 (e): K's second Accept at a seq, of an offer the view does not hold, stamped by the
+    escrow of the view's contract before P's revocation, has no witnessing escrow -- P spared by both
+    verifiers; a second Accept of the held offer, by that escrow, convicts P in both. The reference read the
+    contract's escrow for the first (an escrow the Accept does not name) and convicted P; the JavaScript
+    verifier read none. Outside a fork proof no verdict reads it: the same Accept at the next seq is refused
+    by its negotiation, `STALE_REFERENCE`, in both, whatever stamped it."""
+    cases = chain_vectors.accept_of_an_offer_not_held().cases
+    lone = _accept_of_an_offer_not_held()
+    docs = {f"fork-{i}": (list(c.envelopes), c.trusted_escrows) for i, c in enumerate(cases)}
+    docs["lone"] = (lone, None)
+    paths = []
+    for name, (envelopes, trusted) in docs.items():
+        doc: dict[str, object] = {"envelopes": [envelope_to_json(e) for e in envelopes]}
+        if trusted is not None:
+            doc["trusted_escrows"] = list(trusted)
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(doc))
+    run = _node("--json", *map(str, paths))
+    js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
+    for i, case in enumerate(cases):
+        _, faulty = _python_proofs(list(case.envelopes), case.trusted_escrows)
+        assert js[f"fork-{i}"]["faulty"] == faulty == sorted(case.faulty or ()), i
+    assert len(faulty) == 2  # the second case: P convicted beside K
+    v = EvidenceVerifier()
+    for e in lone[:-1]:
+        v.accept(e)
+    with pytest.raises(CoopError) as refused:
+        v.accept(lone[-1])
+    assert refused.value.code == "STALE_REFERENCE"
+    assert v.witnessing_escrow(verify_statement(lone[-1])) == ""
+    assert (js["lone"]["error"], js["lone"]["failedIndex"]) == ("STALE_REFERENCE", len(lone) - 1)
+
+
+def _accept_of_an_offer_not_held() -> list[bytes]:
+    """Bob's offer under E, held; Alice's Counter under E2 and Bob's Counter of it, not; Alice's Accept of
+    Bob's Counter, which E stamps (an escrow it does not name), last."""
+    clock = FixedClock()
+    alice, bob, e, e2 = (Party(n, clock) for n in ("alice", "bob", "escrow", "escrow-elsewhere"))
+    offer = bob.offer(alice, bob.proposal(escrow=e.did))
+    clock.advance(1_000)
+    countered = bob.counter(alice.counter(offer, alice.proposal(escrow=e2.did)), bob.proposal(escrow=e2.did))
+    clock.advance(1_000)
+    accept = alice.accept(countered)
+    stamp = e.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest]))
+    return [*alice.setup, *bob.setup, *e.setup, offer.envelope, stamp.envelope, accept.envelope]
 
 
 @pytest.mark.req("ATT-022", "ATT-012", "ATT-013")

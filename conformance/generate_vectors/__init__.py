@@ -186,6 +186,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.cut_off_answered_twice(),
         negotiation.checked_against_itself(),
         negotiation.stamped_answer(),
+        chains.accept_of_an_offer_not_held(),
     ]
     return groups, proof
 

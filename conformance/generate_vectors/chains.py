@@ -724,3 +724,67 @@ def lower_seq_late() -> Group:
         None,
     )
     return g
+
+
+def accept_of_an_offer_not_held() -> Group:
+    """KEY-009 (e): an Accept whose offer the view does not hold has no witnessing escrow -- not its
+    negotiation's contract's or outstanding offer's, an escrow the Accept does not name. K forks its chain
+    with two Accepts at one seq, the second of an offer the view never heard (under another escrow); the
+    view's escrow E stamps both before K's principal P revokes K back over them. Reading E for the second,
+    P was faulty in one implementation and spared in the other (the second implementation, F118)."""
+    g = Group("AcceptOfAnOfferNotHeld", "sparse")
+    clock, alice, bob = world()
+    _bound(alice)
+    escrow, elsewhere = Party("escrow", clock), Party("escrow-elsewhere", clock)
+    offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+    clock.advance(60_000)
+    # K counters under E2 and Bob counters back, neither heard by the view (K's Counter is the gap below
+    # its two Accepts)
+    countered = alice.counter(offer, alice.proposal(escrow=elsewhere.did))
+    unheard = bob.counter(countered, bob.proposal(escrow=elsewhere.did))
+    head = alice.agent.writer.next_seq, alice.agent.writer.prev
+    accept = alice.accept(offer)
+    forks = []
+    for other in (unheard, offer):
+        alice.agent.writer.next_seq, alice.agent.writer.prev = head  # K's second branch
+        clock.advance(1)
+        forks.append(alice.accept(other))
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.issued_at_ms)
+    )
+    held = [*alice.setup, *bob.setup, *escrow.setup, offer.envelope, accept.envelope]
+    k, p = alice.did, alice.principal.did
+    for fork, comment, faulty in (
+        (
+            forks[0],
+            "the second accepts Bob's Counter (naming escrow E2) of a Counter of K's, neither heard by the "
+            "view: the second Accept has "
+            "no witnessing escrow there (not E, the contract's: an escrow it does not name), so P's "
+            "revocation disowns it and P is spared -- as when a proof's links are dropped (ATT-025)",
+            [k],
+        ),
+        (
+            forks[1],
+            "the second accepts the same offer: E, the escrow its offer names, witnessed both before the "
+            "revocation -- P faulty beside K",
+            [k, p],
+        ),
+    ):
+        clock.advance(1_000)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest, fork.digest]))
+        clock.advance(1_000)
+        stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+        g.add(
+            "Bob offers Alice's key K a trade under escrow E; K accepts it, and signs a second Accept at "
+            "the same seq; E stamps both, then P revokes K back to the offer and E stamps the revocation; "
+            f"the second Accept refused EQUIVOCATION, the two its proof against K -- {comment}",
+            ["KEY-009", "ATT-013", "CHN-004"],
+            [*held, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
+            "EQUIVOCATION",
+            "Equivocation",
+            no_twin="the defect is the fork itself: any second statement of K at that seq is one",
+            trusted_escrows=[escrow.did],
+            faulty=faulty,
+        )
+    return g

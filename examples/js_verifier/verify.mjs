@@ -1291,6 +1291,8 @@ export class Verifier {
     // contract a witnessed Accept displaced, NEG-017)
     const named = this.namedEscrow(rec);
     if (named !== undefined) return named;
+    // an Accept whose offer is not held: none -- the negotiation's contract or outstanding offer is not the one
+    // it accepts (KEY-009 (e), F118)
     if (bodyName === "accept") return null;
     const n = this.negotiations.get(hex(h.negotiation_id));
     if (!n) return null;
