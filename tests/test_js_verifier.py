@@ -15,7 +15,7 @@ import select
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -849,9 +849,12 @@ def _transcripts() -> dict[str, list[bytes]]:
     }
 
 
-def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[str]]:
+def _python_proofs(
+    envelopes: list[bytes], trusted: Collection[str] | None = None
+) -> tuple[dict[str, list[str]], list[str]]:
     """The reference view of evidence's reading of a transcript (stopping at the first refusal, as ``verify``
-    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013)."""
+    does): each key's proof as its two digests, and the keys and principals they convict (ATT-013), reading
+    the Stamps of the ``trusted`` escrows only (ATT-013 (d); None, every escrow's)."""
     v = EvidenceVerifier()
     for e in envelopes:
         try:
@@ -862,7 +865,7 @@ def _python_proofs(envelopes: list[bytes]) -> tuple[dict[str, list[str]], list[s
     proofs = {
         k: sorted(verify_statement(x).digest.hex() for x in (p.first, p.second)) for k, p in v.forks.items()
     }
-    return proofs, sorted(faulty_of(v, v.forks))
+    return proofs, sorted(faulty_of(v, v.forks, trusted))
 
 
 @pytest.mark.req("ATT-013", "KEY-009")
@@ -977,17 +980,19 @@ def test_both_verifiers_read_an_accept_of_an_offer_not_held_as_witnessed_by_none
     by its negotiation, `STALE_REFERENCE`, in both, whatever stamped it."""
     cases = chain_vectors.accept_of_an_offer_not_held().cases
     lone = _accept_of_an_offer_not_held()
-    docs = {f"fork-{i}": (list(c.envelopes), c.trusted_escrows) for i, c in enumerate(cases)}
-    docs["lone"] = (lone, None)
     paths = []
-    for name, (envelopes, trusted) in docs.items():
-        doc: dict[str, object] = {"envelopes": [envelope_to_json(e) for e in envelopes]}
-        if trusted is not None:
-            doc["trusted_escrows"] = list(trusted)
-        paths.append(tmp_path / f"{name}.json")
+    for i, case in enumerate(cases):  # each states the escrows its view trusts, applied on request (F121)
+        assert case.trusted_escrows is not None
+        doc = {
+            "envelopes": [envelope_to_json(e) for e in case.envelopes],
+            "trusted_escrows": list(case.trusted_escrows),
+        }
+        paths.append(tmp_path / f"fork-{i}.json")
         paths[-1].write_text(json.dumps(doc))
-    run = _node("--json", *map(str, paths))
+    run = _node("--json", "--trust-stated", *map(str, paths))
     js = {Path(t["file"]).stem: t for t in json.loads(run.stdout)["transcripts"]}
+    (tmp_path / "lone.json").write_text(json.dumps({"envelopes": [envelope_to_json(e) for e in lone]}))
+    js["lone"] = json.loads(_node("--json", str(tmp_path / "lone.json")).stdout)["transcripts"][0]
     for i, case in enumerate(cases):
         _, faulty = _python_proofs(list(case.envelopes), case.trusted_escrows)
         assert js[f"fork-{i}"]["faulty"] == faulty == sorted(case.faulty or ()), i
