@@ -62,7 +62,7 @@ COVERED = {
     "rules": 194,
     "mutations": 1877,
     "canaries": 64,
-    "keytime": 202,
+    "keytime": 208,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
