@@ -1,5 +1,5 @@
 """Red team 32: a thief of a revoked key frames its principal through two honest escrows the view trusts,
-after an escrow it trusts too stamped the revocation (ATT-013 (b), (d), KEY-009) -- left open.
+after an escrow it trusts too stamped the revocation (ATT-013 (b), (d), KEY-009) -- closed by (f).
 
 ATT-013 (d) (trust31) reads "witnessed before" only from escrows the view trusts, so that a thief's own
 escrow cannot convict the principal P that revoked the key K. But KEY-009 reads "witnessed before" per
