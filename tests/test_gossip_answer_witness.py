@@ -22,6 +22,7 @@ from a2a_coop.protocol import forks
 from a2a_coop.protocol.chain import ChainWriter
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.journal import Journal
@@ -330,7 +331,7 @@ def reject_after_a_counter_elsewhere() -> tuple[FixedClock, Party, Peer, list[by
     clock.advance(1_000)
     back = identity_pb2.KeyRevocation(key=alice.did, effective_ms=counter.issued_at_ms - 1, reason="over it")
     revocation = alice.principal.sign("key_revocation", back)
-    clock.advance(1_000)
+    clock.advance(CLOCK_TOLERANCE_MS)  # E2's Stamp of it past the clock tolerance after E's of the Reject
     later = [s.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest])) for s in (escrow, other)]
     held = [*alice.setup, *bob.setup, *escrow.setup, *other.setup, binding.envelope, offer.envelope]
     held += [

@@ -20,6 +20,7 @@ from test_gossip_answer_witness import _forked
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.forks import ForkProof
 from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.negotiation import CLOCK_TOLERANCE_MS
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import gossip
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -32,7 +33,8 @@ def _displaced_story(
     names: str, pair_first: bool
 ) -> tuple[FixedClock, Party, dict[str, Party], list[bytes], ForkProof, tuple[bytes, ...]]:
     """The story above: K's two Deliveries name the ``names`` contract, whose escrow stamps them before it
-    stamps P's revocation (``pair_first``) or after; both escrows stamp the revocation. Returns (clock, Bob,
+    stamps P's revocation (``pair_first``: more than the clock tolerance before, ATT-013 (f)) or after; both
+    escrows stamp the revocation. Returns (clock, Bob,
     the two escrows by name, everything a party's view holds, the pair as a proof, what a swap carries with
     it: the links to the named contract's escrow, its Mandate and its Stamp of the pair)."""
     clock = FixedClock()
@@ -67,6 +69,7 @@ def _displaced_story(
 
     if pair_first:
         pair = stamp_pair()
+        clock.advance(CLOCK_TOLERANCE_MS + 1)  # E1 and E2 as far apart as their clocks order (ATT-013 (f))
     revoked = [e.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest])) for e in (e1, e2)]
     if not pair_first:
         pair = stamp_pair()

@@ -192,7 +192,7 @@ def test_a_vector_stating_faulty_is_judged_on_the_faulty_set_the_adapter_reports
     """An adapter declaring ``faulty`` is sent each such vector's ``trusted_escrows`` (when it states them)
     and ``report_faulty``, and fails a vector when the set it answers differs from the vector's, whatever
     its verdict: here it answers the reference adapter's verdict and set, cut to its last member, which is
-    right only where the view convicts the key alone (the principal spared, ATT-013 (d))."""
+    right only where the view convicts the key alone (the principal spared, ATT-013 (d), (f))."""
     log = tmp_path / "requests.jsonl"
     body = "\n".join(
         [
@@ -202,14 +202,17 @@ def test_a_vector_stating_faulty_is_judged_on_the_faulty_set_the_adapter_reports
             "send({**got, 'faulty': got['faulty'][-1:]})  # one of two convicted left out",
         ]
     )
-    hello = {**HELLO, "capabilities": {"topics": ["WitnessedByATrustedEscrow"], "faulty": True}}
+    hello = {
+        **HELLO,
+        "capabilities": {"topics": ["WitnessedByATrustedEscrow", "ToldAnotherTrustedEscrow"], "faulty": True},
+    }
     report = offline.run(_fake(tmp_path, body, hello), [VECTORS / "keytime.json"])
     judged = {r.vector.tc_id: r for r in report.files[0].results if r.status != "SKIP"}
     stated = {
         t["tcId"]: t for g in json.loads((VECTORS / "keytime.json").read_text())["testGroups"]
         for t in g["tests"] if "faulty" in t
     }  # fmt: skip
-    assert judged.keys() == stated.keys() and len(stated) == 5
+    assert judged.keys() == stated.keys() and len(stated) == 11
     passed = {i for i, r in judged.items() if r.status == "PASS"}
     assert passed == {i for i, t in stated.items() if len(t["faulty"]) == 1}, [r.got for r in judged.values()]
     sent = {r["tcId"]: r for r in map(json.loads, log.read_text().splitlines())}

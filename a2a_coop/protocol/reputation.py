@@ -291,7 +291,8 @@ def sparing(
     """ATT-024: what a swap carries with ``proof`` against ``key`` so that its receiver spares whom
     ``verifier`` spares (:func:`convicted`, ATT-013 (b)) -- per principal spared, the first KeyRevocation it
     issued that disowns one of the proof's statements, then that statement's witnessing escrow's earliest
-    Stamp of it (the revocation witnessed before the statement, KEY-009); envelopes, each once."""
+    Stamp of it (the revocation witnessed before the statement, KEY-009) and the earliest by another escrow
+    of ``trusted`` (ATT-013 (f)); envelopes, each once."""
     principals = principals_of(verifier, key) - {key}
     revokers = {r.issuer for r in verifier.revocations_of.get(key, ())} & principals
     if not revokers:
@@ -309,6 +310,13 @@ def sparing(
             stamp = verifier.counting_stamp(escrow, r.digest) if escrow else None
             if stamp is not None:
                 stamps[stamp.envelope] = None
+            told = [  # ATT-013 (f): a receiver trusting them too reads the earliest other trusted Stamp of r
+                s
+                for e in sorted(trusted or ())
+                if e != escrow and (s := verifier.counting_stamp(e, r.digest))
+            ]
+            if told:
+                stamps[min(told, key=lambda s: (s.issued_at_ms, s.digest)).envelope] = None
             break
     return [*revocations, *stamps]
 

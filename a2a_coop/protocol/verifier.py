@@ -950,9 +950,31 @@ class Verifier:
             if vs.issued_at_ms < when or vs.seq < floor:
                 continue  # it does not reach vs
             place = self._stamp_place(escrow, r.digest) if first is not None else None
-            if first is None or (place is not None and not _before(first, place)):
+            if (
+                first is None
+                or (place is not None and not _before(first, place))
+                or (trusted is not None and self._told_first(first[0], r.digest, trusted, escrow) is not None)
+            ):
                 return self.statements.get(r.digest) or verify_statement(r.envelope)
         return None
+
+    def _told_first(
+        self, stamped_ms: int, revocation: bytes, trusted: Collection[str], escrow: str
+    ) -> str | None:
+        """ATT-013 (f): an escrow of ``trusted`` other than ``escrow`` (the statement's witnessing one, whose
+        own Stamps KEY-009 orders exactly) whose earliest Stamp held of ``revocation`` is not more than
+        WIT-003's tolerance after ``stamped_ms`` -- the first of them by did --, or None: the view cannot
+        vouch that the statement was stamped before the revocation was."""
+        return next(
+            (
+                e
+                for e in sorted(trusted)
+                if e != escrow
+                and (at := self.witness.recorded_stamp_time(e, revocation)) is not None
+                and at <= stamped_ms + CLOCK_TOLERANCE_MS
+            ),
+            None,
+        )
 
     # -- an escrow's hand-over (ESC-022) -------------------------------------------------
 

@@ -92,7 +92,8 @@ def groups() -> list[Group]:
         bound_first_at_the_escrow(),  # KEY-011 (b): last, no tcId moved
         rotated_accept_held(),  # KEY-009 (c) with KEY-005 and NEG-009: last, no tcId moved
         hand_over_heard_first(),  # ESC-022: last, no tcId moved
-        witnessed_by_a_trusted_escrow(),  # ATT-013 (d): the view's trusted escrows; last, no tcId moved
+        witnessed_by_a_trusted_escrow(),  # ATT-013 (d): the view's trusted escrows
+        told_another_trusted_escrow(),  # ATT-013 (f): last, no tcId moved
     ]
 
 
@@ -3300,6 +3301,102 @@ def witnessed_by_a_trusted_escrow() -> Group:
             trusted_escrows=trusted,
             faulty=faulty,
         )
+    return g
+
+
+def _forked_across(told: int | None) -> tuple[Party, list[bytes], VerifiedStatement, tuple[str, str, str]]:
+    """Alice's key K binds itself to her principal P; later K signs two Offers to Bob at one seq, one naming
+    escrow E1 and one E2, each stamped by its escrow alone -- neither ever stamps P's revocation of K. P's
+    own escrow E_P stamps the revocation: ``told`` None, a minute before the pair (a thief holds K); else
+    ``told`` ms after E1's and E2's Stamps, P dating the revocation back to a minute before the pair.
+    Returns (Alice, the transcript up to the pair's first Offer, the second: the fork, refused
+    EQUIVOCATION, the dids of (E_P, E1, E2))."""
+    clock = FixedClock()
+    ep, e1, e2 = (Party(name, clock) for name in ("escrow-p", "escrow-1", "escrow-2"))
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    binding = alice.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))
+    clock.advance(1_000)
+    leaked = identity_pb2.KeyRevocation(key=alice.did, effective_ms=clock.now_ms, reason="leaked")
+    held = [*alice.setup, *bob.setup, binding.envelope, *ep.setup, *e1.setup, *e2.setup]
+
+    def tell() -> list[bytes]:
+        revocation = alice.principal.sign("key_revocation", leaked)
+        stamp = ep.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+        return [revocation.envelope, stamp.envelope]
+
+    if told is None:
+        held += tell()
+    clock.advance(60_000)
+    head = alice.agent.writer.next_seq, alice.agent.writer.prev
+    one = alice.offer(bob, alice.proposal(escrow=e1.did))
+    alice.agent.writer.next_seq, alice.agent.writer.prev = head  # the second branch
+    two = alice.offer(bob, alice.proposal(escrow=e2.did))
+    assert one.seq == two.seq and min(one.issued_at_ms, two.issued_at_ms) > leaked.effective_ms
+    clock.advance(1_000)
+    held += [
+        e.sign("stamp", commitment_pb2.Stamp(statements=[s.digest])).envelope
+        for e, s in ((e1, one), (e2, two))
+    ]
+    if told is not None:
+        clock.advance(told)
+        held += tell()
+    return alice, [*held, one.envelope], two, (ep.did, e1.did, e2.did)
+
+
+def told_another_trusted_escrow() -> Group:
+    """ATT-013 (f): a trusted escrow's Stamp of a fork's statement is before the principal's revocation only
+    when it is also more than WIT-003's tolerance (30000 ms) before the earliest Stamp of that revocation by
+    any other escrow the view trusts: two escrows the revoker never told, E1 and E2, each stamping a half of
+    a thief's fork a minute after P's own escrow E_P stamped P's revocation, convict P only where E_P is not
+    trusted (red team 32, tests/test_attack32_uninformed_trusted_escrows_frame.py). Each case's twin is the
+    fork's Offer at the next seq."""
+    g = Group("ToldAnotherTrustedEscrow", "sparse")
+    both = ["ATT-013", "KEY-009", "CHN-004"]
+    back = "P revokes K back to a minute before the pair, and E_P stamps it"
+    under = "a view trading under E_P, E1 and E2: P"
+    within = f"{under} spared -- two escrows' clocks no more than WIT-003's tolerance apart order nothing"
+    for told, story in (
+        (None, "P's escrow E_P stamps P's revocation of K a minute before the pair"),
+        (30_000, f"{back} 30000 ms after the pair's Stamps"),
+        (0, f"{back} in the ms of the pair's Stamps"),
+        (30_001, f"{back} 30001 ms after the pair's Stamps"),
+    ):
+        alice, held, fork, (ep, e1, e2) = _forked_across(told)
+        k, p = alice.did, alice.principal.did
+        twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
+        cases: list[tuple[str, list[str] | None, list[str]]] = [(within, [ep, e1, e2], [k])]
+        if told is None:
+            cases = [
+                (f"{under} spared -- a trusted escrow stamped the revocation first", [ep, e1, e2], [k]),
+                (
+                    "a view trading under E1 and E2 alone: P faulty beside K -- E_P's Stamp not its",
+                    [e1, e2],
+                    [k, p],
+                ),
+                (
+                    "a transcript stating no trusted escrows (KEY-009's order alone): P faulty beside K",
+                    None,
+                    [k, p],
+                ),
+            ]
+        elif told > 30_000:
+            late = (
+                "E1 and E2 stamped the pair over the tolerance before a trusted escrow stamped the revocation"
+            )
+            cases = [(f"{under} faulty beside K -- {late}", [ep, e1, e2], [k, p])]
+        for comment, trusted, faulty in cases:
+            g.add(
+                "Alice's key K signs two Offers to Bob at one seq, one naming escrow E1 and one E2, each "
+                f"stamped by its escrow, neither stamping P's revocation; {story}; the second Offer refused "
+                f"EQUIVOCATION, the two its proof against K -- {comment}",
+                both,
+                [*held, fork.envelope],
+                "EQUIVOCATION",
+                "Equivocation",
+                twin=twin,
+                trusted_escrows=trusted,
+                faulty=faulty,
+            )
     return g
 
 

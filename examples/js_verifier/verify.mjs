@@ -1771,8 +1771,22 @@ export class Verifier {
       // ATT-013 (d), F108: a statement its untrusted escrow stamped is read as unstamped -- the escrow an Offer
       // or Counter names is the choice of whoever holds the key, a thief's own after the revocation
       const trusted = !this.trustedEscrows || this.trustedEscrows.has(this.witnessingEscrow(rec));
-      return mine.some((x) => x.eff <= rec.h.issued_at_ms && !(trusted && this.witnessedBefore(rec, [x])));
+      return mine.some((x) => x.eff <= rec.h.issued_at_ms && !(trusted && this.witnessedBefore(rec, [x]) && !this.toldFirst(rec, x)));
     });
+  }
+  // ATT-013 (f), F119: with trusted escrows stated, whether another of them stamped the revocation `x` no more
+  // than the clock tolerance (WIT-003) after `rec`'s witnessing escrow first stamped `rec` -- two escrows'
+  // clocks order nothing closer, and the view spares on what it cannot vouch for
+  toldFirst(rec, x) {
+    if (!this.trustedEscrows) return false;
+    const e = this.witnessingEscrow(rec);
+    const s = this.firstStamp(rec.dhex, e);
+    if (!s) return false;
+    for (const other of this.trustedEscrows) {
+      const sr = other === e ? null : this.firstStamp(x.dhex, other);
+      if (sr && sr.t <= s.t + 30000n) return true;
+    }
+    return false;
   }
 
   bindPastRevocation(envBytes) {
