@@ -32,6 +32,19 @@ from a2a_coop.transport.errors import EVIDENCE_BUDGET_BYTES
 PADDING = 150
 
 
+def mallorys_hints(m: Market, carol: Party, count: int, description: str = "") -> list[bytes]:
+    """``count`` Offers of Mallory's to Carol at E1, a hint worth 1 each way (``description`` pads each):
+    worth little, so many stay under her Mandate's cap -- what she shows E1 beside a held half to make its
+    Stamp large."""
+    due = m.clock.now_ms + 86_400_000
+    hint = m.mallory.proposal(
+        escrow=m.escrow.did,
+        gives=[service("hint", value=1, deadline_ms=due, description=description)],
+        wants=[service("hint", value=1, deadline_ms=due)],
+    )
+    return [m.mallory.offer(carol, hint).envelope for _ in range(count)]
+
+
 def _forked_in_a_large_stamp(
     m: Market, e2: LocalEscrow, carol: Party
 ) -> tuple[VerifiedStatement, VerifiedStatement, VerifiedStatement]:
@@ -39,16 +52,9 @@ def _forked_in_a_large_stamp(
     Counter's seq, which she shows E1 with PADDING small Offers after it in one Submit; Bob counters with
     the car again at E1. Returns (Bob's Offer, Mallory's Counter, Bob's Counter)."""
 
-    def padding() -> list[bytes]:
-        due = m.clock.now_ms + 86_400_000
-        small = m.mallory.proposal(  # worth little: a hundred and fifty stay under her Mandate's cap
-            escrow=m.escrow.did,
-            gives=[service("hint", value=1, deadline_ms=due)],
-            wants=[service("hint", value=1, deadline_ms=due)],
-        )
-        return [m.mallory.offer(carol, small).envelope for _ in range(PADDING)]
-
-    offer, counter, other, padded = bobs_car_and_her_forked_counter(m, e2, carol, padding)
+    offer, counter, other, padded = bobs_car_and_her_forked_counter(
+        m, e2, carol, lambda: mallorys_hints(m, carol, PADDING)
+    )
     stamp = verify_statement(m.escrow.submit([*m.mallory.setup, other.envelope, *padded])[-1])
     assert stamp.body == "stamp" and other.digest in stamp.statement.stamp.statements
     assert len(stamp.envelope) > EVIDENCE_BUDGET_BYTES, "the Stamp alone must be past the trailer's budget"

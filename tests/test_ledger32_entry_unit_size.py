@@ -20,7 +20,7 @@ import pytest
 from test_asked31_successor_word import bobs_car_and_her_forked_counter
 from test_attack10 import _car_market
 from test_escrow_handover import Desk
-from test_fork31_large_fork_evidence import PADDING, _car_held
+from test_fork31_large_fork_evidence import PADDING, _car_held, mallorys_hints
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
@@ -48,15 +48,11 @@ def test_bindings_piled_after_her_forks_stamp_leave_its_entry_one_read_and_free_
     m.escrow.submit([env for p, r in zip(minted, own, strict=True) for env in (*p.setup, r.envelope)])
     due = m.clock.now_ms + DAY_MS
 
-    def padding() -> list[bytes]:  # fork31's: E1's Stamp of the held half past RPC-006's budget
-        small = m.mallory.proposal(
-            escrow=m.escrow.did,
-            gives=[service("hint", value=1, deadline_ms=due)],
-            wants=[service("hint", value=1, deadline_ms=due)],
+    offer, counter, other, padded = (
+        bobs_car_and_her_forked_counter(  # fork31's: E1's Stamp past RPC-006's budget
+            m, e2, carol, lambda: mallorys_hints(m, carol, PADDING)
         )
-        return [m.mallory.offer(carol, small).envelope for _ in range(PADDING)]
-
-    offer, counter, other, padded = bobs_car_and_her_forked_counter(m, e2, carol, padding)
+    )
     stamp = verify_statement(m.escrow.submit([*m.mallory.setup, other.envelope, *padded])[-1])
     assert stamp.body == "stamp" and other.digest in stamp.statement.stamp.statements
     kept = 0

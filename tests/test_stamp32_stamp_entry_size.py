@@ -17,14 +17,13 @@ import contextlib
 import pytest
 from test_asked31_successor_word import bobs_car_and_her_forked_counter
 from test_attack10 import _car_market
-from test_fork31_large_fork_evidence import _car_held
+from test_fork31_large_fork_evidence import _car_held, mallorys_hints
 
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
 from a2a_coop.protocol.errors import CoopError, Equivocation
 from a2a_coop.protocol.escrow import MAX_STAMP_EVIDENCE_BYTES, stamp_starts
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.trade import ask_escrow_alone
-from a2a_coop.testing import service
 from a2a_coop.transport import EscrowClient, serve
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_RESPONSE_BYTES
 
@@ -39,17 +38,9 @@ def test_a_fork_refusal_whose_stamp_came_with_megabytes_still_frees_bobs_car() -
     the held half; Bob reads that entry and frees his Counter's car. Before, the one Stamp named all 71
     statements, its entry went past the server's send limit, and the car stayed held."""
     m, e2, carol, _ = _car_market()
-    due = m.clock.now_ms + 86_400_000
-
-    def padding() -> list[bytes]:
-        large = m.mallory.proposal(  # worth little: seventy stay under her Mandate's cap
-            escrow=m.escrow.did,
-            gives=[service("hint", value=1, deadline_ms=due, description="x" * DESCRIPTION_CHARS)],
-            wants=[service("hint", value=1, deadline_ms=due)],
-        )
-        return [m.mallory.offer(carol, large).envelope for _ in range(PADDING)]
-
-    offer, counter, other, padded = bobs_car_and_her_forked_counter(m, e2, carol, padding)
+    offer, counter, other, padded = bobs_car_and_her_forked_counter(
+        m, e2, carol, lambda: mallorys_hints(m, carol, PADDING, "x" * DESCRIPTION_CHARS)
+    )
     submitted = [*m.mallory.setup, other.envelope, *padded]
     assert sum(map(len, padded)) > MAX_RESPONSE_BYTES, "the Submit must be past one read"
     answer = [verify_statement(env) for env in m.escrow.submit(submitted)]
