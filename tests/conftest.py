@@ -156,3 +156,24 @@ def verifier_state(v: Verifier) -> dict[str, object]:
         },
         "attested": sorted(v._attested),
     }
+
+
+# The modules holding the suite's longest tests (wall-clock waits by design: the demo, the revocable hold,
+# served conformance runs; `--durations` names them), collected first. With --dist worksteal each worker
+# starts on a quarter of the tests in collection order: a 35 s test that came last in file order started
+# late and held the run's end while the other workers idled. Collected first, the first worker starts on
+# them and the others take the rest around it (longest first). Whole modules move, in their own order, so
+# no module's fixtures or order within it change.
+_LONGEST_FIRST = (
+    "test_cli_runtime.py",
+    "test_processes.py",
+    "test_minimal_peer.py",
+    "test_conformance_suite.py",
+    "test_benchmarks_runtime.py",
+    "test_reliability.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    first = {name: rank for rank, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
