@@ -2015,13 +2015,18 @@ def rotation_fork() -> Group:
     """KEY-012 for a KeyRotation: a statement of K at the next seq after a KeyRotation of K held, not linking
     to it -- which KEY-005 would refuse KEY_REVOKED with the rotation alone -- is refused as the fork it is
     (CHAIN_BROKEN), its proof the two envelopes."""
-    g = Group("RotationFork", "sparse")
+    return add_rotation_fork(Group("RotationFork", "sparse"))
+
+
+def add_rotation_fork(g: Group, where: str = "") -> Group:
+    """:func:`rotation_fork`'s case added to ``g``, its description after ``where`` (rules.json replays it
+    at an escrow: RotationForkAtTheEscrow)."""
     alice, bob, (binding, first, second, third), rotation = forked_rotation()
     setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
     g.add(
-        "a thief holding Alice's key signs a KeyRotation of it at the seq of her second Offer (linked to her "
-        "first), heard first; her third Offer, at the next seq, linked to her second: refused CHAIN_BROKEN, "
-        "the two its proof -- not KEY_REVOKED (KEY-005)",
+        f"{where}a thief holding Alice's key signs a KeyRotation of it at the seq of her second Offer "
+        "(linked to her first), heard first; her third Offer, at the next seq, linked to her second: refused "
+        "CHAIN_BROKEN, the two its proof -- not KEY_REVOKED (KEY-005)",
         ["KEY-012", "KEY-005", "CHN-003"],
         [*setup, rotation.envelope, third.envelope],
         "CHAIN_BROKEN",

@@ -102,7 +102,7 @@ from conformance.generate_vectors._common import (
     seal,
     world,
 )
-from conformance.generate_vectors.key_time import forked_rotation
+from conformance.generate_vectors.key_time import add_rotation_fork
 from conformance.generate_vectors.keys import IDENTITY
 from conformance.generate_vectors.negotiation import (
     Deal,
@@ -3060,20 +3060,9 @@ def rotation_fork_at_the_escrow() -> Group:
     refused as the fork it is (CHAIN_BROKEN, the two envelopes its proof), not KEY_REVOKED by KEY-005 with
     the rotation alone. The thirty-second session's run (Verifier._commit) found the rotations a key's chain
     holds (read by the fork check) unpinned: in a view of evidence the chain check finds the fork anyway."""
-    g = Group("RotationForkAtTheEscrow", "sparse", role="escrow")
-    alice, bob, (binding, first, second, third), rotation = forked_rotation()
-    setup = [*alice.setup, *bob.setup, binding.envelope, first.envelope]
-    g.add(
-        "at an escrow taking evidence: a thief holding Alice's key signs a KeyRotation of it at the seq of "
-        "her second Offer (linked to her first), heard first; her third Offer, at the next seq, linked to "
-        "her second: refused CHAIN_BROKEN, the two its proof -- not KEY_REVOKED (KEY-005)",
-        ["KEY-012", "KEY-005", "CHN-003"],
-        [*setup, rotation.envelope, third.envelope],
-        "CHAIN_BROKEN",
-        "RotationFork",
-        twin=[*setup, second.envelope, third.envelope],
+    return add_rotation_fork(
+        Group("RotationForkAtTheEscrow", "sparse", role="escrow"), "at an escrow taking evidence: "
     )
-    return g
 
 
 def non_proofs() -> dict[str, Any]:
