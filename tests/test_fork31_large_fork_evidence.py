@@ -73,6 +73,27 @@ def _car_held(m: Market, e2_did: str, carol: Party) -> bool:
     return False
 
 
+def bare_refusal_then_freed(
+    m: Market, e2: LocalEscrow, carol: Party, offer: VerifiedStatement, counter: VerifiedStatement
+) -> int | None:
+    """Bob counters Mallory's forked Counter, asks E1 past both cutoffs over gRPC and is refused EQUIVOCATION
+    bare (no evidence: past RPC-006's budget), his car still held; his runtime asks again and reads E1's
+    Stamp from the transcript, which frees it. Returns the refusal's ``stamp_seq`` (stamp32, ledger32)."""
+    (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
+    assert ours.body == "counter"
+    m.clock.now_ms = ours.header.expires_at_ms + 60_001  # past both cutoffs and the tolerance: ask
+    line = [*m.bob.setup, *m.mallory.setup, offer.envelope, counter.envelope]
+    with serve(None, m.escrow) as via, EscrowClient(via.target) as client:  # type: ignore[arg-type]
+        with pytest.raises(Equivocation) as refused:
+            client.submit(line)
+        assert refused.value.evidence == ()
+        assert _car_held(m, e2.did, carol)
+        with contextlib.suppress(CoopError):
+            ask_escrow_alone(m.b, client, m.b.negotiation(offer.negotiation_id))
+    assert not _car_held(m, e2.did, carol)
+    return refused.value.stamp_seq
+
+
 @pytest.mark.req("RPC-006", "NEG-020", "ESC-013")
 def test_a_fork_refusal_too_large_for_its_evidence_names_the_stamp_bob_reads_from_the_transcript() -> None:
     """Over gRPC, E1's refusal of Bob's line reaches him without its evidence but with ``stamp_seq``; his

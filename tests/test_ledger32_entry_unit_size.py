@@ -13,21 +13,20 @@ unit stays within one page; past it the statement binds nothing (as over the new
 
 from __future__ import annotations
 
-import contextlib
 from types import SimpleNamespace
 
 import pytest
 from test_asked31_successor_word import bobs_car_and_her_forked_counter
 from test_attack10 import _car_market
 from test_escrow_handover import Desk
-from test_fork31_large_fork_evidence import PADDING, _car_held, mallorys_hints
+from test_fork31_large_fork_evidence import PADDING, bare_refusal_then_freed, mallorys_hints
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2
-from a2a_coop.protocol.errors import CoopError, Equivocation, KeyRevoked
+from a2a_coop.protocol.errors import KeyRevoked
 from a2a_coop.protocol.escrow import MAX_ENTRY_BYTES, MAX_STAMP_EVIDENCE_BYTES, Escrow, stamp_starts
 from a2a_coop.protocol.escrow_audit import audit_ledger
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.trade import ask_escrow_alone, fetch_transcript
+from a2a_coop.runtime.trade import fetch_transcript
 from a2a_coop.testing import DAY_MS, LocalEscrow, Party, _LedgerSigner, service
 from a2a_coop.transport import EscrowClient, serve
 from a2a_coop.transport.limits import MAX_PAGE_BYTES
@@ -75,18 +74,7 @@ def test_bindings_piled_after_her_forks_stamp_leave_its_entry_one_read_and_free_
         transcript += page
     assert transcript == m.escrow.escrow.transcript()
     assert audit_ledger(transcript, escrow=m.escrow.did).ok
-    (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
-    assert ours.body == "counter"
-    m.clock.now_ms = ours.header.expires_at_ms + 60_001  # past both cutoffs and the tolerance: ask
-    line = [*m.bob.setup, *m.mallory.setup, offer.envelope, counter.envelope]
-    with serve(None, m.escrow) as via, EscrowClient(via.target) as client:  # type: ignore[arg-type]
-        with pytest.raises(Equivocation) as refused:  # bare: over RPC-006's budget, with stamp_seq
-            client.submit(line)
-        assert refused.value.evidence == () and refused.value.stamp_seq == stamp.header.seq
-        assert _car_held(m, e2.did, carol)
-        with contextlib.suppress(CoopError):
-            ask_escrow_alone(m.b, client, m.b.negotiation(offer.negotiation_id))
-    assert not _car_held(m, e2.did, carol)
+    assert bare_refusal_then_freed(m, e2, carol, offer, counter) == stamp.header.seq
 
 
 def test_the_last_stamp_of_a_submit_keeps_room_for_the_binding_it_ended_on() -> None:

@@ -12,19 +12,14 @@ envelopes in one Stamp (WIT-001 (a)): a large Submit is named by consecutive Sta
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from test_asked31_successor_word import bobs_car_and_her_forked_counter
 from test_attack10 import _car_market
-from test_fork31_large_fork_evidence import _car_held, mallorys_hints
+from test_fork31_large_fork_evidence import bare_refusal_then_freed, mallorys_hints
 
 from a2a_coop.protocol.bodies import MAX_STAMP_DIGESTS
-from a2a_coop.protocol.errors import CoopError, Equivocation
 from a2a_coop.protocol.escrow import MAX_STAMP_EVIDENCE_BYTES, stamp_starts
 from a2a_coop.protocol.statements import verify_statement
-from a2a_coop.runtime.trade import ask_escrow_alone
-from a2a_coop.transport import EscrowClient, serve
 from a2a_coop.transport.limits import MAX_PAGE_BYTES, MAX_RESPONSE_BYTES
 
 # Offers of Mallory's shown to E1 beside the held half, in one Submit, each near ENV-008's 64 KiB.
@@ -49,18 +44,7 @@ def test_a_fork_refusal_whose_stamp_came_with_megabytes_still_frees_bobs_car() -
     for stamp in stamps:  # each entry one read: the Stamp and what it names
         page, _, _ = m.escrow.get_transcript(stamp.header.seq, 1, MAX_PAGE_BYTES)
         assert sum(map(len, page)) <= MAX_PAGE_BYTES
-    (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
-    assert ours.body == "counter"
-    m.clock.now_ms = ours.header.expires_at_ms + 60_001  # past both cutoffs and the tolerance: ask
-    line = [*m.bob.setup, *m.mallory.setup, offer.envelope, counter.envelope]
-    with serve(None, m.escrow) as via, EscrowClient(via.target) as client:  # type: ignore[arg-type]
-        with pytest.raises(Equivocation) as refused:  # bare: over RPC-006's budget, with stamp_seq
-            client.submit(line)
-        assert refused.value.evidence == () and refused.value.stamp_seq is not None
-        assert _car_held(m, e2.did, carol)
-        with contextlib.suppress(CoopError):
-            ask_escrow_alone(m.b, client, m.b.negotiation(offer.negotiation_id))
-    assert not _car_held(m, e2.did, carol)
+    assert bare_refusal_then_freed(m, e2, carol, offer, counter) is not None
 
 
 def test_stamps_start_at_256_statements_or_past_the_byte_bound() -> None:
