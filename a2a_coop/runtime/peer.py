@@ -802,7 +802,7 @@ class Peer:
         # ATT-013 (e): the keys whose first fork proof's write is staged and not known durable: issuer ->
         # its ticket (until then, evidence against the key is waited for); and the writes of evidence that
         # only re-rank, staged and not waited for, not known durable: ticket -> our clock when first staged,
-        # oldest first. Each is owed to the disk one window after that time (:meth:`reranked_due`).
+        # oldest first. Each is owed to the disk one window after that time (:meth:`flush_due_evidence`).
         self._convicting: dict[str, Any] = {}
         self._reranked: dict[Any, int] = {}
         # Told, when a re-ranking write opens a window (none was pending), the time on our clock that
