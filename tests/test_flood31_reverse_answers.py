@@ -60,9 +60,8 @@ class _CutOff:
         clock.advance(1_000)
         accept = bob.accept(counter)
         setup = [*alice.setup, *bob.setup]
-        out = LocalEscrow(escrow, funds={alice.did: 1_000, bob.did: 1_000}).submit(
-            [*setup, self.offer.envelope, counter.envelope, accept.envelope]
-        )
+        self.escrow = LocalEscrow(escrow, funds={alice.did: 1_000, bob.did: 1_000})  # E, which stamped A
+        out = self.escrow.submit([*setup, self.offer.envelope, counter.envelope, accept.envelope])
         self.before = [*setup, out[0], self.offer.envelope, counter.envelope, self.cut.envelope]
         self.before += [accept.envelope, out[1]]
 

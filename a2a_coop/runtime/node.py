@@ -68,6 +68,7 @@ from a2a_coop.protocol.statements import (
 )
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip, snapshot
+from a2a_coop.runtime.due_timer import DueTimer
 from a2a_coop.runtime.journal import (
     ESCROW_MARK,
     Durability,
@@ -95,6 +96,7 @@ from a2a_coop.runtime.strangers import (
     StrangerQuota,
 )
 from a2a_coop.runtime.strategy import Strategy
+from a2a_coop.runtime.testclock import TestClock
 from a2a_coop.runtime.trade import (
     MAX_SUBMIT_ATTEMPTS,
     RETRIED_REFUSALS,
@@ -543,6 +545,12 @@ class PeerNode:
         if witness is not None and peer.offer_escrows is None:
             # Our bonded offers only at the witness's escrow: no one asks another about them (ESC-013).
             peer.offer_escrows = frozenset({witness.did})
+        # ATT-013 (e): re-ranking evidence staged on an idle peer reaches the disk a window after it was
+        # staged, not at the next request's commit whenever that comes.
+        self._evidence_timer = DueTimer(peer.clock, peer.flush_due_evidence, name="peer-evidence")
+        peer.on_reranked = self._evidence_timer.arm
+        if isinstance(peer.clock, TestClock):  # moved by AdvanceClock (CTL-003): the timer looks again
+            peer.clock.on_advance(self._evidence_timer.wake)
         if peer.fork_alarm is not None:  # held from before: the operator sees it again at every start
             peer.fork_alarm.sound(peer.clock(), force=True)
         if witness is not None:
@@ -1101,6 +1109,7 @@ class PeerNode:
     def close(self) -> None:
         if self.witness is not None:
             self.witness.close()
+        self._evidence_timer.close()  # a flush under way ends first; what is left is flushed here
         try:
             self.peer.flush_evidence()  # ATT-013 (e): re-ranking evidence not waited for yet
             self.peer.save_marks()  # RPC-016's revocation marks: a restart keeps them

@@ -800,12 +800,15 @@ class Peer:
         # staged (refused answers set aside, fork proofs kept), waited for once our lock is released.
         self._evidence: tuple[int, list[Any]] | None = None
         # ATT-013 (e): the keys whose first fork proof's write is staged and not known durable: issuer ->
-        # its ticket (until then, evidence against the key is waited for); and the oldest write of
-        # evidence that only re-ranks, staged and not waited for: (our clock when staged, its ticket), with
-        # the latest such write (waiting for it commits every one staged before it).
+        # its ticket (until then, evidence against the key is waited for); and the writes of evidence that
+        # only re-rank, staged and not waited for, not known durable: ticket -> our clock when first staged,
+        # oldest first. Each is owed to the disk one window after that time (:meth:`flush_due_evidence`).
         self._convicting: dict[str, Any] = {}
-        self._reranked: tuple[int, Any] | None = None
-        self._reranked_last: Any = None
+        self._reranked: dict[Any, int] = {}
+        # Told, when a re-ranking write opens a window (none was pending), the time on our clock that
+        # window ends: a PeerNode arms its timer there (:meth:`flush_due_evidence`), so that the write
+        # reaches the disk on an idle peer too.
+        self.on_reranked: Callable[[int], None] | None = None
         # Bounded memory: what to forget once the commit holding it is durable. ``_finished`` collects
         # it while a request is handled; ``_forgettable`` pairs it with that request's ticket.
         self._finished: list[tuple[bool, bytes]] = []  # (is a negotiation, its id or a statement's digest)
@@ -1094,9 +1097,10 @@ class Peer:
         Waited for by :meth:`_handling` (before the refusal is told) unless it only re-ranks (ATT-013 (e)):
         ``issuer`` is convicted by a proof already durable and ``reranks`` (a proof replacing the one held,
         a refused answer's row). That write joins the next commit another request waits for -- a row or
-        proof rewritten meanwhile is written once (:meth:`Journal.stage`'s slot) -- or the one a refusal
-        waits for once the oldest such write is :data:`RERANKED_EVIDENCE_MS` old on our clock: a key
-        flooding refused answers, each dated before the last (each a better pair), cost a commit each."""
+        proof rewritten meanwhile is written once (:meth:`Journal.stage`'s slot) --, or the one our timer
+        makes once the oldest such write is :data:`RERANKED_EVIDENCE_MS` old on our clock
+        (:attr:`on_reranked`), or the one a refusal waits for once it is: a key flooding refused answers,
+        each dated before the last (each a better pair), cost a commit each."""
         journal, handling = self.journal, self._evidence
         if handling is None or handling[0] != threading.get_ident():
             return None
@@ -1104,16 +1108,28 @@ class Peer:
             return None
         ticket = write(journal)
         if reranks and self._convicted_durably(issuer):
-            self._reranked_last = ticket
-            now, oldest = self.clock(), self._reranked
-            if oldest is None or oldest[1].done:
-                self._reranked = (now, ticket)
+            pending, now = self._pending_reranked(), self.clock()
+            opens = not pending
+            pending.setdefault(ticket, now)  # a slot rewritten in place keeps the time it was first staged
+            due = next(iter(pending.values())) + RERANKED_EVIDENCE_MS
+            if now < due:
+                if opens and self.on_reranked is not None:
+                    self.on_reranked(due)
                 return ticket
-            if now - oldest[0] < RERANKED_EVIDENCE_MS:
-                return ticket
-            self._reranked = None  # due: this refusal waits, and the commit takes the older ones with it
+            # Due: this refusal waits for them all -- one commit takes every write staged before its last,
+            # and one a commit on its way to the disk took is done once that commit is.
+            handling[1].extend(pending)
+            pending.clear()
+            return ticket
         handling[1].append(ticket)
         return ticket
+
+    def _pending_reranked(self) -> dict[Any, int]:
+        """The re-ranking writes staged and not waited for (:attr:`_reranked`), less those a commit made
+        durable since; under our lock."""
+        if any(ticket.done for ticket in self._reranked):
+            self._reranked = {t: at for t, at in self._reranked.items() if not t.done}
+        return self._reranked
 
     def _convicted_durably(self, issuer: str) -> bool:
         """Whether a fork proof against ``issuer`` is held and its record durable (the first proof's write,
@@ -1129,13 +1145,30 @@ class Peer:
         return ticket.error is None
 
     def flush_evidence(self) -> None:
-        """Make durable the evidence staged and not waited for (ATT-013 (e)): at close."""
-        journal, last = self.journal, self._reranked_last
-        self._reranked = self._reranked_last = None
-        if last is not None and isinstance(journal, Journal):
-            journal.wait(last)  # the commit takes every write staged with or before it
+        """Make durable the evidence staged and not waited for (ATT-013 (e)): at close, and when our timer
+        finds it due (:meth:`flush_due_evidence`). Not under our lock: other requests go on meanwhile."""
+        journal = self.journal
+        with self.lock:
+            pending, self._reranked = list(self._reranked), {}
+        if pending and isinstance(journal, Journal):
+            for ticket in pending:  # one commit takes them all; the later ones are done by then
+                journal.wait(ticket)
             with self.lock:
                 self.verifier.settle()
+
+    def flush_due_evidence(self) -> int | None:
+        """The job of a PeerNode's timer (ATT-013 (e)): make durable the re-ranking evidence once the oldest
+        write of it is :data:`RERANKED_EVIDENCE_MS` old on our clock, so that an idle peer's reaches the disk
+        within a window too. Returns when that window ends if it has not yet (None: nothing pending)."""
+        with self.lock:
+            pending = self._pending_reranked()
+            if not pending:
+                return None
+            due = next(iter(pending.values())) + RERANKED_EVIDENCE_MS
+            if self.clock() < due:
+                return due
+        self.flush_evidence()
+        return None
 
     @staticmethod
     def _for_repeat(

@@ -47,6 +47,9 @@ class TestClock:
         self._lock = threading.Lock()
         self._offset = 0
         self._last = 0
+        # Told after each advance: a timer waiting for a time on this clock looks at it again (a
+        # served peer's, SPEC ATT-013 (e)) instead of sleeping out the wall time it computed before.
+        self._moved: list[Callable[[], None]] = []
 
     def __call__(self) -> int:
         with self._lock:
@@ -71,7 +74,15 @@ class TestClock:
             raise ValueError(f"a test clock moves at most {MAX_ADVANCE_MS} ms at once, not {by_ms}")
         with self._lock:
             self._offset += by_ms
+            moved = list(self._moved)
+        for tell in moved:
+            tell()
         return self()
+
+    def on_advance(self, tell: Callable[[], None]) -> None:
+        """Call ``tell`` after each :meth:`advance` (it must not block)."""
+        with self._lock:
+            self._moved.append(tell)
 
 
 class TestClockServicer(control_pb2_grpc.TestClockServiceServicer):  # type: ignore[misc]  # generated
