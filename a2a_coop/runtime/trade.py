@@ -405,7 +405,7 @@ def _forked_at(
     statement of its issuer it holds at the same seq -- for good: it takes no statement after it in the
     line either -- or None. Only on the escrow's word (RPC-006 (c): EQUIVOCATION, its evidence that
     statement, ours, the escrow's Mandate and its Stamp naming the held one, by whoever speaks for the
-    escrow, :meth:`WitnessIndex.acts_for`; left out of a refusal it did not fit, read from the escrow's
+    escrow in our view, :func:`escrows_word`; left out of a refusal it did not fit, read from the escrow's
     transcript, :func:`_fetch_fork_held`): the pair alone is its signer's, and whoever answered for the
     escrow -- a man in the middle, a proxy -- could refuse with a fork the counterparty signed for it
     while the escrow took the line and an Accept of our later offer, which then bound us unasked."""
@@ -427,9 +427,7 @@ def _forked_at(
         return None
     if stamp.body != "stamp" or held.digest not in stamp.statement.stamp.statements:
         return None
-    if not peer.verifier.witness.acts_for(
-        stamp.issuer, escrow_did, stamp.header.issued_at_ms, stamp.header.seq
-    ):
+    if not escrows_word(peer, stamp, escrow_did):
         return None
     if shown.issuer == peer.did:
         return None
@@ -1425,6 +1423,29 @@ RETRY_CAP_S: Final = 30.0
 MAX_SUBMIT_ATTEMPTS: Final = 8
 
 
+def signer_stands(peer: Peer, vs: VerifiedStatement) -> bool:
+    """Whether no KeyRevocation ``peer``'s view holds reaches ``vs`` (KEY-004, KEY-011) and no KeyRotation of
+    its signer it holds ends its chain below ``vs`` (KEY-005): what an escrow key's statement needs, before
+    whom it speaks for, to be that escrow's word in our view (WIT-007). Under the peer's lock, or its caller's
+    reading as every other reading of the verifier here."""
+    verifier = peer.verifier
+    if verifier.revokes(vs):
+        return False
+    rotated = verifier.rotated.get(vs.issuer)
+    return rotated is None or vs.seq <= rotated
+
+
+def escrows_word(peer: Peer, vs: VerifiedStatement, escrow: str) -> bool:
+    """Whether ``vs`` (a Stamp, verified) is the escrow key ``escrow``'s word in ``peer``'s view (WIT-007):
+    signed by it where :func:`signer_stands`, or by a successor whose hand-over the view honours, from its
+    time on (ESC-022, :meth:`WitnessIndex.acts_for`) and standing too. ``acts_for`` alone reads a revocation
+    of the escrow key only once a hand-over of it is honoured: a view that heard the revocation and not yet
+    the hand-over took the leaked key's thief's Stamp as the escrow's word, and a fork refusal it signed
+    freed Bob's car that the escrow held under Mallory's Accept (red team 33, :func:`_forked_at`)."""
+    acts_for = peer.verifier.witness.acts_for
+    return signer_stands(peer, vs) and acts_for(vs.issuer, escrow, vs.issued_at_ms, vs.seq)
+
+
 def unstamped_deliveries(
     envelopes: Sequence[bytes], answer: Sequence[bytes], speaks_for: Callable[[VerifiedStatement], bool]
 ) -> set[bytes]:
@@ -1484,7 +1505,7 @@ def witness_ours(
         return owed
 
     def speaks_for(stamp: VerifiedStatement) -> bool:
-        return peer.verifier.witness.acts_for(stamp.issuer, c.escrow, stamp.issued_at_ms, stamp.header.seq)
+        return escrows_word(peer, stamp, c.escrow)
 
     for attempt in range(MAX_SUBMIT_ATTEMPTS):
         time.sleep(min(WITNESS_RETRY_S * 2**attempt, RETRY_CAP_S))
