@@ -972,11 +972,11 @@ def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escro
     c = neg.contract
     if c is None or not escrow_did or c.escrow != escrow_did:
         return
-    held, witness = peer.verifier.statements, peer.verifier.witness
+    held = peer.verifier.statements
     ours = [
         held[d].envelope
         for d, (by, _) in c.deliveries.items()
-        if by == peer.did and d in held and witness.stamp_time(escrow_did, d) is None
+        if by == peer.did and d in held and not stamped_ours(peer, escrow_did, held[d])
     ]
     if not ours:
         return
@@ -1446,6 +1446,17 @@ def escrows_word(peer: Peer, vs: VerifiedStatement, escrow: str) -> bool:
     return signer_stands(peer, vs) and acts_for(vs.issuer, escrow, vs.issued_at_ms, vs.seq)
 
 
+def stamped_ours(peer: Peer, escrow: str, vs: VerifiedStatement) -> bool:
+    """Whether ``peer``'s view holds a Stamp of its own statement ``vs`` by the escrow key ``escrow`` (or a
+    successor from its hand-over on, ESC-022) dated no more than the clock tolerance (WIT-003) before we
+    signed ``vs``. No escrow stamps what it has not received, and we know when we signed ours: a Stamp dated
+    earlier is its signer's lie -- a leaked escrow key's thief dating its Stamp before the key's revocation,
+    which no revocation then reaches, kept our Delivery from the escrow's successor and our bond went to the
+    counterparty (red team 33, tests/test_attack33_stamp_dated_before_delivery.py)."""
+    earliest = vs.issued_at_ms - CLOCK_TOLERANCE_MS - 1  # stamp_time reads Stamps after it
+    return peer.verifier.witness.stamp_time(escrow, vs.digest, after_ms=earliest) is not None
+
+
 def unstamped_deliveries(
     envelopes: Sequence[bytes], answer: Sequence[bytes], speaks_for: Callable[[VerifiedStatement], bool]
 ) -> set[bytes]:
@@ -1453,22 +1464,29 @@ def unstamped_deliveries(
     ``speaks_for`` holds -- signed, verified, by the escrow's key (WIT-001: it stamps what it takes; WIT-006:
     and answers a repeat with that Stamp). Nothing else in an answer says the escrow took a Delivery: the
     answer is whoever answered's choice -- the escrow's public Mandate alone, a Stamp by another key, the
-    escrow's real answer with the Delivery taken out, an old Stamp of another Delivery replayed (WIT-007).
+    escrow's real answer with the Delivery taken out, an old Stamp of another Delivery replayed, a Stamp
+    dated before the Delivery was signed (WIT-007, :func:`stamped_ours`).
     The one check of a served node's witness and of a run's (:func:`witness_ours`)."""
-    deliveries = set()
+    signed_at: dict[bytes, int] = {}  # each Delivery's digest -> its issued_at_ms (ours: our clock's)
     for env in envelopes:
         payload = decode_envelope(env).payload
-        if decode_statement(payload).WhichOneof("body") == "delivery":
-            deliveries.add(statement_digest(payload))
-    if not deliveries:
-        return deliveries
+        stmt = decode_statement(payload)
+        if stmt.WhichOneof("body") == "delivery":
+            signed_at[statement_digest(payload)] = stmt.header.issued_at_ms
+    if not signed_at:
+        return set()
+    deliveries = set(signed_at)
     for env in answer:
         try:
             vs = verify_statement(env)
         except CoopError:
             continue  # proves nothing
         if vs.body == "stamp" and speaks_for(vs):
-            deliveries.difference_update(vs.statement.stamp.statements)
+            # Not one dated before the Delivery was signed, less the clock tolerance (:func:`stamped_ours`).
+            at = vs.issued_at_ms + CLOCK_TOLERANCE_MS
+            deliveries.difference_update(
+                d for d in vs.statement.stamp.statements if signed_at.get(d, at) <= at
+            )
     return deliveries
 
 
@@ -1480,11 +1498,11 @@ def unwitnessed(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
     c = neg.contract
     if c is None or not c.escrow or peer.clock() > c.last_deadline_ms + CLOCK_TOLERANCE_MS:
         return []
-    held, witness = peer.verifier.statements, peer.verifier.witness
+    held = peer.verifier.statements
     return [
         held[d]
         for d, (by, _) in c.deliveries.items()
-        if by == peer.did and d in held and witness.stamp_time(c.escrow, d) is None
+        if by == peer.did and d in held and not stamped_ours(peer, c.escrow, held[d])
     ]
 
 
@@ -1558,10 +1576,16 @@ def _unstamped_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
         if vs.body == "delivery" and vs.issuer == peer.did
     ]
     escrow_did = c.escrow if c is not None else ""
+
+    def stamped(vs: VerifiedStatement) -> bool:
+        if vs.issuer == peer.did:
+            return stamped_ours(peer, escrow_did, vs)
+        return witness.stamp_time(escrow_did, vs.digest) is not None
+
     evidence = [
         vs
         for vs in [*_contract_statements(peer, neg), *statements, *filter(None, acks)]
-        if vs.issuer != escrow_did and witness.stamp_time(escrow_did, vs.digest) is None
+        if vs.issuer != escrow_did and not stamped(vs)
     ]
     return list(dict.fromkeys(vs.envelope for vs in evidence))
 
