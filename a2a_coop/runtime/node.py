@@ -107,11 +107,13 @@ from a2a_coop.runtime.trade import (
     ask_escrow_alone,
     bonded_offer_to_show,
     contract_evidence,
+    escrows_word,
     forgotten_to_show,
     hidden_accept_check_ms,
     last_witness_ms,
     offer_to_show,
     show_accept_cut_back_alone,
+    signer_stands,
     unfinished,
     unstamped_deliveries,
     withdraw_cut_off_alone,
@@ -914,15 +916,9 @@ class PeerNode:
         successor answers a repeat with the old key's Stamp)."""
         assert self.witness is not None
         with self.peer.lock:
-            v = self.peer.verifier
-            if v.revokes(stamp):
-                return False
-            rotated = v.rotated.get(stamp.issuer)
-            if rotated is not None and stamp.seq > rotated:
-                return False
-            if v.witness.acts_for(stamp.issuer, self.witness.did, stamp.issued_at_ms, stamp.seq):
+            if escrows_word(self.peer, stamp, self.witness.did):
                 return True
-            return self._predecessors_word(stamp)
+            return signer_stands(self.peer, stamp) and self._predecessors_word(stamp)
 
     def _predecessors_word(self, stamp: VerifiedStatement) -> bool:
         """Whether ``stamp``, by another key than our witness's escrow, is that escrow's word all the same:

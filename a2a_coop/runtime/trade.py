@@ -405,7 +405,7 @@ def _forked_at(
     statement of its issuer it holds at the same seq -- for good: it takes no statement after it in the
     line either -- or None. Only on the escrow's word (RPC-006 (c): EQUIVOCATION, its evidence that
     statement, ours, the escrow's Mandate and its Stamp naming the held one, by whoever speaks for the
-    escrow, :meth:`WitnessIndex.acts_for`; left out of a refusal it did not fit, read from the escrow's
+    escrow in our view, :func:`escrows_word`; left out of a refusal it did not fit, read from the escrow's
     transcript, :func:`_fetch_fork_held`): the pair alone is its signer's, and whoever answered for the
     escrow -- a man in the middle, a proxy -- could refuse with a fork the counterparty signed for it
     while the escrow took the line and an Accept of our later offer, which then bound us unasked."""
@@ -427,9 +427,7 @@ def _forked_at(
         return None
     if stamp.body != "stamp" or held.digest not in stamp.statement.stamp.statements:
         return None
-    if not peer.verifier.witness.acts_for(
-        stamp.issuer, escrow_did, stamp.header.issued_at_ms, stamp.header.seq
-    ):
+    if not escrows_word(peer, stamp, escrow_did):
         return None
     if shown.issuer == peer.did:
         return None
@@ -974,11 +972,11 @@ def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escro
     c = neg.contract
     if c is None or not escrow_did or c.escrow != escrow_did:
         return
-    held, witness = peer.verifier.statements, peer.verifier.witness
+    held = peer.verifier.statements
     ours = [
         held[d].envelope
         for d, (by, _) in c.deliveries.items()
-        if by == peer.did and d in held and witness.stamp_time(escrow_did, d) is None
+        if by == peer.did and d in held and not stamped_ours(peer, escrow_did, held[d])
     ]
     if not ours:
         return
@@ -1425,6 +1423,40 @@ RETRY_CAP_S: Final = 30.0
 MAX_SUBMIT_ATTEMPTS: Final = 8
 
 
+def signer_stands(peer: Peer, vs: VerifiedStatement) -> bool:
+    """Whether no KeyRevocation ``peer``'s view holds reaches ``vs`` (KEY-004, KEY-011) and no KeyRotation of
+    its signer it holds ends its chain below ``vs`` (KEY-005): what an escrow key's statement needs, before
+    whom it speaks for, to be that escrow's word in our view (WIT-007). Under the peer's lock, or its caller's
+    reading as every other reading of the verifier here."""
+    verifier = peer.verifier
+    if verifier.revokes(vs):
+        return False
+    rotated = verifier.rotated.get(vs.issuer)
+    return rotated is None or vs.seq <= rotated
+
+
+def escrows_word(peer: Peer, vs: VerifiedStatement, escrow: str) -> bool:
+    """Whether ``vs`` (a Stamp, verified) is the escrow key ``escrow``'s word in ``peer``'s view (WIT-007):
+    signed by it where :func:`signer_stands`, or by a successor whose hand-over the view honours, from its
+    time on (ESC-022, :meth:`WitnessIndex.acts_for`) and standing too. ``acts_for`` alone reads a revocation
+    of the escrow key only once a hand-over of it is honoured: a view that heard the revocation and not yet
+    the hand-over took the leaked key's thief's Stamp as the escrow's word, and a fork refusal it signed
+    freed Bob's car that the escrow held under Mallory's Accept (red team 33, :func:`_forked_at`)."""
+    acts_for = peer.verifier.witness.acts_for
+    return signer_stands(peer, vs) and acts_for(vs.issuer, escrow, vs.issued_at_ms, vs.seq)
+
+
+def stamped_ours(peer: Peer, escrow: str, vs: VerifiedStatement) -> bool:
+    """Whether ``peer``'s view holds a Stamp of its own statement ``vs`` by the escrow key ``escrow`` (or a
+    successor from its hand-over on, ESC-022) dated no more than the clock tolerance (WIT-003) before we
+    signed ``vs``. No escrow stamps what it has not received, and we know when we signed ours: a Stamp dated
+    earlier is its signer's lie -- a leaked escrow key's thief dating its Stamp before the key's revocation,
+    which no revocation then reaches, kept our Delivery from the escrow's successor and our bond went to the
+    counterparty (red team 33, tests/test_attack33_stamp_dated_before_delivery.py)."""
+    earliest = vs.issued_at_ms - CLOCK_TOLERANCE_MS - 1  # stamp_time reads Stamps after it
+    return peer.verifier.witness.stamp_time(escrow, vs.digest, after_ms=earliest) is not None
+
+
 def unstamped_deliveries(
     envelopes: Sequence[bytes], answer: Sequence[bytes], speaks_for: Callable[[VerifiedStatement], bool]
 ) -> set[bytes]:
@@ -1432,22 +1464,29 @@ def unstamped_deliveries(
     ``speaks_for`` holds -- signed, verified, by the escrow's key (WIT-001: it stamps what it takes; WIT-006:
     and answers a repeat with that Stamp). Nothing else in an answer says the escrow took a Delivery: the
     answer is whoever answered's choice -- the escrow's public Mandate alone, a Stamp by another key, the
-    escrow's real answer with the Delivery taken out, an old Stamp of another Delivery replayed (WIT-007).
+    escrow's real answer with the Delivery taken out, an old Stamp of another Delivery replayed, a Stamp
+    dated before the Delivery was signed (WIT-007, :func:`stamped_ours`).
     The one check of a served node's witness and of a run's (:func:`witness_ours`)."""
-    deliveries = set()
+    signed_at: dict[bytes, int] = {}  # each Delivery's digest -> its issued_at_ms (ours: our clock's)
     for env in envelopes:
         payload = decode_envelope(env).payload
-        if decode_statement(payload).WhichOneof("body") == "delivery":
-            deliveries.add(statement_digest(payload))
-    if not deliveries:
-        return deliveries
+        stmt = decode_statement(payload)
+        if stmt.WhichOneof("body") == "delivery":
+            signed_at[statement_digest(payload)] = stmt.header.issued_at_ms
+    if not signed_at:
+        return set()
+    deliveries = set(signed_at)
     for env in answer:
         try:
             vs = verify_statement(env)
         except CoopError:
             continue  # proves nothing
         if vs.body == "stamp" and speaks_for(vs):
-            deliveries.difference_update(vs.statement.stamp.statements)
+            # Not one dated before the Delivery was signed, less the clock tolerance (:func:`stamped_ours`).
+            at = vs.issued_at_ms + CLOCK_TOLERANCE_MS
+            deliveries.difference_update(
+                d for d in vs.statement.stamp.statements if signed_at.get(d, at) <= at
+            )
     return deliveries
 
 
@@ -1459,11 +1498,11 @@ def unwitnessed(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
     c = neg.contract
     if c is None or not c.escrow or peer.clock() > c.last_deadline_ms + CLOCK_TOLERANCE_MS:
         return []
-    held, witness = peer.verifier.statements, peer.verifier.witness
+    held = peer.verifier.statements
     return [
         held[d]
         for d, (by, _) in c.deliveries.items()
-        if by == peer.did and d in held and witness.stamp_time(c.escrow, d) is None
+        if by == peer.did and d in held and not stamped_ours(peer, c.escrow, held[d])
     ]
 
 
@@ -1484,7 +1523,7 @@ def witness_ours(
         return owed
 
     def speaks_for(stamp: VerifiedStatement) -> bool:
-        return peer.verifier.witness.acts_for(stamp.issuer, c.escrow, stamp.issued_at_ms, stamp.header.seq)
+        return escrows_word(peer, stamp, c.escrow)
 
     for attempt in range(MAX_SUBMIT_ATTEMPTS):
         time.sleep(min(WITNESS_RETRY_S * 2**attempt, RETRY_CAP_S))
@@ -1537,10 +1576,16 @@ def _unstamped_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
         if vs.body == "delivery" and vs.issuer == peer.did
     ]
     escrow_did = c.escrow if c is not None else ""
+
+    def stamped(vs: VerifiedStatement) -> bool:
+        if vs.issuer == peer.did:
+            return stamped_ours(peer, escrow_did, vs)
+        return witness.stamp_time(escrow_did, vs.digest) is not None
+
     evidence = [
         vs
         for vs in [*_contract_statements(peer, neg), *statements, *filter(None, acks)]
-        if vs.issuer != escrow_did and witness.stamp_time(escrow_did, vs.digest) is None
+        if vs.issuer != escrow_did and not stamped(vs)
     ]
     return list(dict.fromkeys(vs.envelope for vs in evidence))
 
