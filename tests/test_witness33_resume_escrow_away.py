@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from cli_run import run_cli
 from peers import make_peer, stamped_by_served_escrow
@@ -25,9 +26,10 @@ from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
 from a2a_coop.runtime.peer import wall_clock_ms
-from a2a_coop.runtime.trade import run_trade
-from a2a_coop.testing import FixedClock, Party
-from a2a_coop.transport import serve
+from a2a_coop.runtime.strategy import HonestStrategy, WithholdingStrategy
+from a2a_coop.runtime.trade import resume_trade, run_trade
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
+from a2a_coop.transport import TransportError, serve
 
 NOT_STAMPED = "not witnessed by the escrow yet"
 pytestmark = pytest.mark.usefixtures("quick")  # the run's doubling waits from a millisecond
@@ -124,3 +126,41 @@ def test_status_and_a_stopped_resume_name_every_reason_the_escrow_is_owed(
     report = peer_cli.status_report(bob)
     (entry,) = [e for e in [*report["open"], *report["closed"]] if e["id"] == neg.id.hex()]
     assert sorted(entry["still_owed"]) == sorted(reasons.values()), entry
+
+
+class _Down:
+    """The escrow, out of reach for every Submit (it went down after the run's first contact)."""
+
+    def __init__(self) -> None:
+        self.submits = 0
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        self.submits += 1
+        raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
+
+
+@pytest.mark.req("WIT-007")
+def test_an_escrow_down_in_the_settle_round_does_not_keep_the_delivery_from_the_counterparty() -> None:
+    """Bob's bonded trade with Alice at E: E locks both bonds, Bob's run stops before he delivers (his
+    strategy withheld it, then changes its mind). `resume_trade` with E down for every Submit: expect Bob's
+    Delivery, performed now, sent to Alice, and the run to raise E's failure (said unfinished by the CLI),
+    without its minute of witness retries against an escrow that is not there. Before, E out of reach in
+    the settle round ended the run before the Delivery went to anyone."""
+    clock = FixedClock()
+    alice_party, bob_party = Party("alice", clock), Party("bob", clock)
+    escrow = LocalEscrow(Party("escrow", clock), funds={alice_party.did: FUNDS, bob_party.did: FUNDS})
+    alice = make_peer(alice_party, clock, context=[escrow.mandate])
+    bob = make_peer(bob_party, clock, context=[escrow.mandate], strategy=WithholdingStrategy(every=1))
+    terms = bob_party.proposal(issuer_bond=5, audience_bond=5, escrow=escrow.did)
+    neg = run_trade(bob, alice, alice.did, terms, escrow=escrow)  # type: ignore[arg-type]
+    c = neg.contract
+    assert c is not None and not any(by == bob.did for by, _ in c.deliveries.values())
+    bob.strategy = HonestStrategy()
+    down = _Down()
+    with pytest.raises(TransportError):
+        resume_trade(bob, alice, bob.negotiation(neg.id), escrow=down)  # type: ignore[arg-type]
+    theirs = alice.negotiation(neg.id).contract
+    assert theirs is not None and any(by == bob.did for by, _ in theirs.deliveries.values()), (
+        "Alice got nothing"
+    )
+    assert down.submits == 1, f"{down.submits} Submits to an escrow out of reach"

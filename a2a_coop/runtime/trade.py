@@ -1568,7 +1568,9 @@ def resume_trade(
        back before we held the escrow's Stamp (:func:`show_accept_cut_back`, NEG-024), answered so in
        step 1 or before the run stopped: the contract the escrow witnesses is performed. Our Deliveries
        the escrow has not stamped are given again (:func:`witness_ours`), also after a settle round whose
-       answer we refused -- whoever answered for the escrow chose it (a forged Stamp).
+       answer we refused -- whoever answered for the escrow chose it (a forged Stamp). An escrow out of
+       reach in that round is not asked again this run, and what we owe the counterparty still goes to it
+       before its failure is raised (witness33).
 
     Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
     nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
