@@ -33,6 +33,11 @@ class UsageError(Exception):
     """A user mistake (missing file, unreadable JSON, bad option): exit 2 with one line on stderr."""
 
 
+class OutOfReach(UsageError):
+    """Nothing answered at an address given (down, or taking the connection and not answering): a run that
+    can do part of its work without that server (`resume` without its escrow) goes on; else exit 2."""
+
+
 class Invalid(Exception):
     """Something the user gave us does not verify or was refused: exit 1 with one line."""
 

@@ -36,6 +36,7 @@ from a2a_coop.cli._common import (
     EXIT_OK,
     SQLITE_HEADER,
     Invalid,
+    OutOfReach,
     UsageError,
     iso,
     short,
@@ -583,7 +584,7 @@ def _first_contact_failed(
             f"{option} {address} is not an a2a-coop {what}: it does not serve {_SERVICES[what]}"
         ) from None
     if exc.code is grpc.StatusCode.DEADLINE_EXCEEDED:  # as `conformance` says it of a target
-        raise UsageError(
+        raise OutOfReach(
             f"no answer from the {what} at {address} ({option}): {exc}; it took the connection but did "
             "not answer: is it the service you mean, and is it stuck?"
         ) from None
@@ -594,7 +595,7 @@ def _first_contact_failed(
         ) from None
     if exc.code is grpc.StatusCode.UNAVAILABLE:
         waited = f" (waited {waited_s:g} s)" if waited_s else ""
-        raise UsageError(f"cannot reach the {what} at {address} ({option}){waited}: {exc}") from None
+        raise OutOfReach(f"cannot reach the {what} at {address} ({option}){waited}: {exc}") from None
     raise UsageError(f"the {what} at {address} ({option}): {exc}") from None
 
 

@@ -27,6 +27,7 @@ from a2a_coop.cli._common import (
     EXIT_UNFINISHED,
     EXIT_USAGE,
     Invalid,
+    OutOfReach,
     UsageError,
     iso,
 )
@@ -919,7 +920,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             negs = [
                 n
                 for n in negotiations.values()
-                if (n.initiator == peer.did and unfinished(n))
+                if (n.initiator == peer.did and (unfinished(n) or unwitnessed(peer, n)))
                 or bonded_offer_to_show(peer, n) is not None
                 or accept_cut_back(peer, n)
                 or peer.cut_off_counter(n.id) is not None
@@ -947,9 +948,20 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
         )
         serving_escrow, serving = "", b""
         out_of_reach: list[Negotiation] = []  # unfinished, not carried on: the counterparty did not answer
-        if escrow is not None:
-            serving = first_contact("--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(escrow))
-            serving_escrow = verify_statement(serving).statement.mandate.agent
+        escrow_away = ""  # why the escrow did not answer, or ""
+        if (dialled := escrow) is not None:
+            try:
+                serving = first_contact(
+                    "--escrow", args.escrow, "escrow", lambda: fetch_escrow_mandate(dialled)
+                )
+            except OutOfReach as away:
+                # An escrow down for an hour must not keep the rest from being done (witness33): what the
+                # counterparty is owed is sent, and each trade is said unfinished for what only the escrow
+                # can take -- nothing is sent to it, so nothing needs its key checked this run.
+                escrow, escrow_away = None, str(away)
+                print(f"a2a-coop: {away}; carrying on what needs no escrow", file=sys.stderr)
+            else:
+                serving_escrow = verify_statement(serving).statement.mandate.agent
         try:
             other = first_contact("--to", args.to, "peer", lambda: counterparty_did(client))
         except UsageError as unreachable:
@@ -971,7 +983,9 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                     return EXIT_OK
                 raise
             owed_ids = {n.id for n in owed}
-            out_of_reach = [n for n in negs if n.id not in owed_ids and unfinished(n)]
+            out_of_reach = [
+                n for n in negs if n.id not in owed_ids and (unfinished(n) or unwitnessed(peer, n))
+            ]
             negs = owed
             print(f"a2a-coop: {unreachable}; settling with the escrow what it alone can", file=sys.stderr)
         else:
@@ -981,7 +995,7 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 return EXIT_OK
         # Each trade is settled with the escrow its contract names, and only that one is trusted (a
         # contract formed on the way under another is refused, MND-015): checked before anything is sent.
-        succeeded: set[str] = set()
+        escrow_of: dict[bytes, str] = {}  # each trade's escrow, "" for none
         for neg in negs:
             # A contract's escrow; else the one our unanswered bonded offer names, asked about it
             # (ESC-013); else the one the offer our Accept cut back accepts names, shown it (NEG-024); else
@@ -1001,10 +1015,10 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 if cut_off is not None
                 else ""
             )
-            if wanted and not (serving and serves_for(peer, serving, wanted)):  # its successor too (ESC-022)
-                raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)
-            succeeded.add(wanted)
-        peer.trusted_escrows = frozenset({serving_escrow, *succeeded} - {""})
+            if wanted and not escrow_away and not (serving and serves_for(peer, serving, wanted)):
+                raise _not_the_contracts_escrow(neg, wanted, args.escrow, serving_escrow)  # or its successor
+            escrow_of[neg.id] = wanted
+        peer.trusted_escrows = frozenset({serving_escrow, *escrow_of.values()} - {""})
         not_done = 0
         for asked in negs:
             short_id = asked.id.hex()[:12]
@@ -1018,7 +1032,9 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 # A bargain that lapsed is unfinished only for what its escrow is still owed (its state,
                 # shown while that is owed, is no reason: nothing either side signs moves it).
                 over = state == State.EXPIRED.value or bargaining_lapsed(peer, neg)
-                why = ", ".join(filter(None, ["" if over else unfinished(neg), _still_owed(peer, neg)]))
+                why = "; ".join(filter(None, ["" if over else unfinished(neg), _still_owed(peer, neg)]))
+                if why and escrow_away and escrow_of[asked.id]:
+                    why += _ESCROW_AWAY
                 if why:
                     not_done += 1
                     print(f"a2a-coop: {short_id} stopped in {why}: {exc}", file=sys.stderr)
@@ -1050,9 +1066,14 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
             # answer is whoever answered's choice (its Mandate alone takes nothing), and E, never shown the
             # answer, still witnesses an Accept of the offer -- REJECTED or lapsed in our view or not.
             unshown = _answer_not_taken(peer, neg) if at is None else ""
-            why = unshown or _withdraw_owed(peer, neg) or _not_done(peer, neg) or _cut_back_owed(peer, neg)
+            reasons = [unfinished(neg), *_owed_reasons(peer, neg, unshown)]
             if past and not lapsed:
-                why = "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
+                reasons.insert(
+                    0, "its escrow's answer past the bonding cutoff named not our offer (ESC-013 (i))"
+                )
+            why = "; ".join(filter(None, reasons))
+            if why and escrow_away and escrow_of[asked.id]:
+                why += _ESCROW_AWAY
             out.write(f"{short_id}  {state}\n")
             _say_withdraw_final(peer, neg)
             if state == State.EXPIRED.value:
@@ -1074,6 +1095,9 @@ def cmd_resume(args: argparse.Namespace, out: TextIO) -> int:
                 file=sys.stderr,
             )
     return EXIT_UNFINISHED if not_done else EXIT_OK
+
+
+_ESCROW_AWAY = "; its escrow did not answer this run (run `a2a-coop resume` again once it does)"
 
 
 def shown_state(peer: Peer, neg: Negotiation) -> str:
@@ -1099,7 +1123,7 @@ def _all_over(peer: Peer, trades: Sequence[Negotiation], to_resume: Sequence[Neg
     --negotiation names), as `status` shows them (:func:`shown_state`), nor any of ``to_resume`` owes its
     escrow: then the peer out of reach keeps nothing from being done (resume32 exited 2 over a journal
     whose every trade had lapsed, on every run for good)."""
-    return not any(_owes_the_escrow(peer, n) for n in to_resume) and not any(
+    return not any(_owes_the_escrow(peer, n) or unwitnessed(peer, n) for n in to_resume) and not any(
         shown_state(peer, n) != State.EXPIRED.value and unfinished(n) for n in trades
     )
 
@@ -1128,21 +1152,33 @@ def _settled_there(peer: Peer, neg: Negotiation, serving: bytes) -> bool:
     """Whether ``neg`` is an unfinished contract the escrow whose Mandate is ``serving`` settles (its
     escrow, or a successor, ESC-022): our evidence and its rulings need no counterparty."""
     c = neg.contract
-    return c is not None and bool(unfinished(neg)) and serves_for(peer, serving, c.escrow)
+    return (
+        c is not None
+        and bool(unfinished(neg) or unwitnessed(peer, neg))
+        and serves_for(peer, serving, c.escrow)
+    )
 
 
 def _still_owed(peer: Peer, neg: Negotiation) -> str:
-    """What of ``neg`` its escrow has not taken after a run that failed, or "": our cut-off Counter's
-    Withdraw (the escrow out of reach, or a refusal that may pass later: it may still take an Accept of
-    the Counter, NEG-024 (a)), or the answer to our bonded offer (an Accept of the offer it holds still
-    binds, ESC-012), or our Accept a lower answer cut back while its escrow may still witness it (the
-    counterparty can show it there alone, NEG-024). Each keeps the run unfinished, whatever became of the
+    """What of ``neg`` its escrow has not taken after a run that failed, every reason (:func:`_owed_reasons`),
+    or "": the answer to our bonded offer counts while it is still to show there at all (an Accept of the
+    offer the escrow holds still binds, ESC-012). Each keeps the run unfinished, whatever became of the
     other steps."""
-    if why := _withdraw_owed(peer, neg):
-        return why
-    if bonded_offer_to_show(peer, neg) is not None:
-        return "the answer to our bonded offer not taken by its escrow yet"
-    return _cut_back_owed(peer, neg) or _not_witnessed(peer, neg)
+    unshown = "the answer to our bonded offer not taken by its escrow yet"
+    return "; ".join(_owed_reasons(peer, neg, unshown if bonded_offer_to_show(peer, neg) is not None else ""))
+
+
+def _owed_reasons(peer: Peer, neg: Negotiation, unshown: str) -> list[str]:
+    """Every reason ``neg``'s escrow is still owed something of ours, ``unshown`` (the answer to our bonded
+    offer not taken there, as the caller reads it) among them: our cut-off Counter's Withdraw (NEG-024 (a)),
+    our Accept a lower answer cut back while the escrow may still witness it (NEG-024), our Deliveries it
+    has not stamped (WIT-007). All of them, not the first: a user who mends one must not learn of the next
+    only on the run after (witness33)."""
+    return [
+        r
+        for r in (_withdraw_owed(peer, neg), unshown, _cut_back_owed(peer, neg), _not_witnessed(peer, neg))
+        if r
+    ]
 
 
 def _not_done(peer: Peer, neg: Negotiation) -> str:
@@ -1181,9 +1217,10 @@ def _unwitnessed_text(owed: dict[str, Any]) -> str:
 def _withdraw_owed(peer: Peer, neg: Negotiation) -> str:
     """Why ``neg`` is not finished for our bonded Counter a lower answer cut off the line while its escrow
     has not taken our Withdraw of it and claims under it can still come (NEG-024 (a)), or ""."""
-    if peer.cut_off_counter(neg.id) is not None:
-        return "our Withdraw of a cut-off Counter not taken yet"
-    return ""
+    return _WITHDRAW_OWED if peer.cut_off_counter(neg.id) is not None else ""
+
+
+_WITHDRAW_OWED = "our Withdraw of a cut-off Counter not taken yet"
 
 
 def _answer_not_taken(peer: Peer, neg: Negotiation) -> str:
@@ -1378,7 +1415,8 @@ def cut_off_text(report: dict[str, str]) -> str:
 
 def status_report(peer: Peer) -> dict[str, Any]:
     """What ``a2a-coop status --json`` prints: negotiations (counts; the open ones with their
-    obligations, the closed ones with their outcome; each with our Deliveries its escrow has not stamped),
+    obligations, the closed ones with their outcome; each with our Deliveries its escrow has not stamped
+    and every reason its escrow is still owed something of ours, ``still_owed``),
     exposure, and the alarm a fork proof against our own key raised (ATT-017), or None."""
     base = peer.status()
     now = peer.clock()
@@ -1402,6 +1440,8 @@ def status_report(peer: Peer) -> dict[str, Any]:
             entry["cut_off_counter"] = cut_off
         if (owed := _unwitnessed_report(peer, neg)) is not None:  # FULFILLED ones too: WIT-007
             entry["not_witnessed"] = owed
+        if reasons := _owed_reasons(peer, neg, _answer_not_taken(peer, neg)):  # every one (witness33)
+            entry["still_owed"] = reasons
         offer = neg.outstanding if neg.contract is None and not neg.is_terminal else None
         if offer is not None:  # an offer nobody answered stays PROPOSED (a peer applies no EXPIRE itself)
             entry["offer_expires"] = iso(offer.expires_at_ms)
@@ -1463,8 +1503,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
                 out.write(f"    {label:<9} {it['category']} ({it['value']}) by {it['deadline']}{late}\n")
         if "cut_off_counter" in neg:
             out.write(f"    {cut_off_text(neg['cut_off_counter'])}\n")
-        if "not_witnessed" in neg:
-            out.write(f"    {_unwitnessed_text(neg['not_witnessed'])}\n")
+        for why in neg.get("still_owed", []):  # the cut-off Counter's Withdraw said just above
+            if why != _WITHDRAW_OWED or "cut_off_counter" not in neg:
+                out.write(f"    still owed: {why}\n")
     out.write(f"exposure: {report['outstanding_value']} outstanding (cap {report['max_outstanding']})\n")
     b = report["balance"]
     if b is not None:

@@ -341,6 +341,9 @@ class EscrowWitness:
         # Whether a Stamp (its signature checked) is the escrow's word: set by the PeerNode to its view's
         # reading (:meth:`PeerNode.escrows_stamp`); alone, any Stamp by the key ``did``.
         self.escrows_stamp: Callable[[VerifiedStatement], bool] = lambda vs: vs.issuer == did
+        # Take the hand-over of ``did`` an answer carries into our view, True when it held anything new: set
+        # by the PeerNode (:meth:`PeerNode.learn_handover`); alone, nothing is learnt.
+        self.learn_handover: Callable[[Sequence[bytes]], bool] = lambda answer: False
         self._queue: queue.Queue[tuple[list[bytes], int | None] | None] = queue.Queue(max_pending)
         self._watches: list[tuple[float, int, Callable[[], object]]] = []  # (due, order, job), a heap
         self._watch_order = itertools.count()
@@ -413,6 +416,8 @@ class EscrowWitness:
         try:
             answer = self.escrow.submit(envelopes)
             unstamped = len(unstamped_deliveries(envelopes, answer, self.escrows_stamp))
+            if unstamped and self.learn_handover(answer):  # a successor answering at E's address (ESC-022)
+                unstamped = len(unstamped_deliveries(envelopes, answer, self.escrows_stamp))
             if not unstamped or until_ms is None or self.clock() >= until_ms:
                 return
             # An answer is whoever answered's choice as much as a refusal: E's public Mandate alone, a Stamp
@@ -514,6 +519,7 @@ class PeerNode:
         if witness is not None:
             witness.clock = peer.clock  # the deadlines it tries a Delivery until are by our clock
             witness.escrows_stamp = self.escrows_stamp
+            witness.learn_handover = self.learn_handover
         # Negotiation ids with a lock watch pending: one per contract, however often the answer that
         # formed it is repeated (a retried request gets our Accept again, RPL-002).
         self._lock_watches: set[bytes] = set()
@@ -919,6 +925,47 @@ class PeerNode:
             if escrows_word(self.peer, stamp, self.witness.did):
                 return True
             return signer_stands(self.peer, stamp) and self._predecessors_word(stamp)
+
+    def learn_handover(self, answer: Sequence[bytes]) -> bool:
+        """Take into our view what ``answer`` -- to our witness's Submit -- carries of a hand-over of our
+        witness's escrow key E (ESC-022): the Mandates naming E as agent or in `succeeds`, the KeyRevocations
+        of E and E's own statements but Stamps (the binding a successor's answer gives, ESC-023 (c)); True
+        when any was new. Our node, started before
+        E's principal revoked E and handed its contracts to N, and N answering at E's address, read N's
+        Stamps of our Deliveries as no escrow's and gave them again until the contract's last deadline
+        + 30 s (tests/test_witness33_learns_handover.py). Nothing here is trusted for being in the
+        answer: each statement is checked as any context is, and N's Stamps count only where our verifier
+        honours the hand-over -- a Mandate signed by the principal E is bound to, naming E in `succeeds`,
+        with a revocation of E held (:meth:`escrows_stamp`). A thief holding E's key, answering for E's
+        address, signs E's revocation (as it could show anyone) but no Mandate of E's principal: its
+        forged hand-over to an escrow of its own is held and honoured by nobody."""
+        assert self.witness is not None
+        escrow = self.witness.did
+        handover: list[bytes] = []
+        for env in answer:
+            try:
+                st = decode_statement(decode_envelope(env).payload)
+            except CoopError:
+                continue
+            body = st.WhichOneof("body")
+            if (
+                (body == "mandate" and escrow in (st.mandate.succeeds, st.mandate.agent))
+                or (body == "key_revocation" and st.key_revocation.key == escrow)
+                or (st.header.issuer == escrow and body != "stamp")
+            ):
+                handover.append(env)
+        with self.peer.lock:
+            held = self.peer.verifier.statements
+            new = [env for env in handover if statement_digest(decode_envelope(env).payload) not in held]
+        learnt = False
+        for env in new:  # in the answer's order: a binding before the revocation it authorises (KEY-008)
+            try:
+                self.peer.hold([env], answer_of=escrow)
+            except CoopError as exc:  # refused: nothing learnt of it
+                log.warning("escrow witness: a statement of the escrow's answer refused: %s", exc)
+            else:
+                learnt = True
+        return learnt
 
     def _predecessors_word(self, stamp: VerifiedStatement) -> bool:
         """Whether ``stamp``, by another key than our witness's escrow, is that escrow's word all the same:

@@ -1613,7 +1613,9 @@ def resume_trade(
        back before we held the escrow's Stamp (:func:`show_accept_cut_back`, NEG-024), answered so in
        step 1 or before the run stopped: the contract the escrow witnesses is performed. Our Deliveries
        the escrow has not stamped are given again (:func:`witness_ours`), also after a settle round whose
-       answer we refused -- whoever answered for the escrow chose it (a forged Stamp).
+       answer we refused -- whoever answered for the escrow chose it (a forged Stamp). An escrow out of
+       reach in that round is not asked again this run, and what we owe the counterparty still goes to it
+       before its failure is raised (witness33).
 
     Nothing is signed that the trade's rules would not sign anyway (the policy guard runs as ever), and
     nothing is signed twice: our journal holds what we signed, the counterparty's and the escrow's
@@ -1691,6 +1693,7 @@ def resume_trade(
     # only now, and it goes to the escrow like any other (else the trade would stop in ACCEPTED).
     c = neg.contract
     escrow_did = c.escrow if c is not None else ""
+    away: TransportError | None = None  # the escrow out of reach this run
     if escrow is not None and escrow_did:
         # Each round's answers may make more due (the locks: both Deliveries; the Receipts: the
         # Releases); a round that submits nothing unstamped gets the Mandate alone, and ends it.
@@ -1701,12 +1704,17 @@ def resume_trade(
             sync_with_escrow(peer, counterparty, escrow, neg)
         except CoopError as exc:
             # An answer we refuse -- a forged Stamp, whoever answered for the escrow -- must not keep our
-            # Deliveries from it: the witness below asks again (an escrow out of reach stops the run here).
+            # Deliveries from it: the witness below asks again.
             refused = refused or exc
-        witness_ours(peer, counterparty, escrow, neg)  # until its Stamp of each is held (WIT-007)
+        except TransportError as exc:
+            # Out of reach: its retries (about a minute) would meet the same; what we owe the counterparty
+            # still goes below, and the caller says what the escrow is owed (witness33).
+            away = exc
+        if away is None:
+            witness_ours(peer, counterparty, escrow, neg)  # until its Stamp of each is held (WIT-007)
     for vs in performed if refused is None else ():
-        _drive(peer, counterparty, vs, escrow, escrow_did)
-    if performed and refused is None and escrow is not None and escrow_did:
+        _drive(peer, counterparty, vs, escrow if away is None else None, escrow_did)
+    if performed and refused is None and away is None and escrow is not None and escrow_did:
         # What the counterparty answered our Deliveries with -- its Receipts, its own Deliveries (a hold
         # under revocable terms released, CMT-012) and our Receipts of them -- settles the bonds: the
         # escrow releases them once it holds every Receipt, and nobody else would show it those.
@@ -1715,6 +1723,8 @@ def resume_trade(
                 break
     if refused is not None:
         raise refused
+    if away is not None:
+        raise away
     return neg
 
 
