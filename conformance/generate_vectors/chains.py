@@ -800,13 +800,23 @@ def named_statement_not_held() -> Group:
     Read by E, the second was witnessed and P faulty in both implementations (F122); read by none, P is
     spared there, and a second naming the held statement still convicts P."""
     g = Group("NamedStatementNotHeld", "sparse")
-    for body in ("reject", "withdraw", "delivery", "breach_claim", "revoke", "receipt"):
+    for body in NAMING_BODIES:
         _named_forks(g, body)
     return g
 
 
-def _named_forks(g: Group, body: str) -> None:
-    """The two cases of ``body``: its fork naming a statement not held (P spared), then the held one's."""
+NAMING_BODIES = ("reject", "withdraw", "delivery", "breach_claim", "revoke", "receipt")
+
+
+def named_statement_branch(body: str) -> list[bytes]:
+    """The statements under E2 that :func:`named_statement_not_held`'s view of ``body`` never hears, in the
+    order their signers signed them: the second fork's named statement and what leads to it."""
+    return _named_forks(Group("", "sparse"), body)
+
+
+def _named_forks(g: Group, body: str) -> list[bytes]:
+    """The two cases of ``body``: its fork naming a statement not held (P spared), then the held one's;
+    returns the branch the view does not hear."""
     clock, alice, bob = world()
     _bound(alice)
     escrow, elsewhere = Party("escrow", clock), Party("escrow-elsewhere", clock)
@@ -816,8 +826,10 @@ def _named_forks(g: Group, body: str) -> None:
     if body == "withdraw":
         offer = alice.offer(bob, alice.proposal(escrow=e))
         clock.advance(60_000)
-        unheard = alice.counter(bob.counter(offer, bob.proposal(escrow=e2)), alice.proposal(escrow=e2))
+        countered = bob.counter(offer, bob.proposal(escrow=e2))
+        unheard = alice.counter(countered, alice.proposal(escrow=e2))
         held_named, unheld_named, extra = offer, unheard, []
+        branch = [countered, unheard]
     else:
         revocable = trade_pb2.Revocation(allowed=True) if body == "revoke" else None
         offer = bob.offer(alice, bob.proposal(escrow=e, revocation=revocable))
@@ -825,15 +837,18 @@ def _named_forks(g: Group, body: str) -> None:
         countered = alice.counter(offer, alice.proposal(escrow=e2))
         if body == "reject":
             held_named, unheld_named, extra = offer, bob.counter(countered, bob.proposal(escrow=e2)), []
+            branch = [countered, unheld_named]
         else:
             displaced = bob.accept(countered)  # a contract under E2, which the view never hears of
             accept = alice.accept(offer)
             held_named, unheld_named, extra = accept, displaced, [accept.envelope]
+            branch = [countered, displaced]
             if body == "receipt":
                 clock.advance(1_000)
                 delivered = bob.deliver(accept, alice)
                 held_named, unheld_named = delivered, bob.deliver(displaced, alice)
                 extra.append(delivered.envelope)
+                branch.append(unheld_named)
     head = alice.agent.writer.next_seq, alice.agent.writer.prev
     clock.advance(DAY_MS + 1_000 if body == "breach_claim" else 1_000)  # a claim, past the item's deadline
     first = _naming(alice, bob, body, held_named, "first")
@@ -853,8 +868,9 @@ def _named_forks(g: Group, body: str) -> None:
         (
             forks[0],
             f"the second {what} names a statement of the negotiation under escrow E2 that the view never "
-            "heard: it has no witnessing escrow there (not E, the negotiation's: an escrow it does not name), "
-            "so P's revocation disowns it and P is spared -- as when a proof's links are dropped (ATT-025)",
+            "heard: it has no witnessing escrow there (not E, the negotiation's: an escrow it does not "
+            "name), so P's revocation disowns it and P is spared -- as when a proof's links are dropped "
+            "(ATT-025)",
             [k],
         ),
         (
@@ -869,8 +885,8 @@ def _named_forks(g: Group, body: str) -> None:
         clock.advance(1_000)
         stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
         g.add(
-            f"Alice's key K signs a {what} under escrow E and a second {what} at the same seq; E stamps both, "
-            "then P revokes K back to the first and E stamps the revocation; the second refused "
+            f"Alice's key K signs a {what} under escrow E and a second {what} at the same seq; E stamps "
+            "both, then P revokes K back to the first and E stamps the revocation; the second refused "
             f"EQUIVOCATION, the two its proof against K -- {comment}",
             ["KEY-009", "ATT-013", "CHN-004"],
             [*held, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
@@ -880,6 +896,7 @@ def _named_forks(g: Group, body: str) -> None:
             trusted_escrows=[e],
             faulty=faulty,
         )
+    return [vs.envelope for vs in branch]
 
 
 def _naming(alice: Party, bob: Party, body: str, named: VerifiedStatement, label: str) -> VerifiedStatement:
