@@ -59,7 +59,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH")
 # What examples/js_verifier/README.md states: vectors agreed, per file (every one of them decided).
 COVERED = {
     "statements": 211,
-    "chains": 339,
+    "chains": 351,
     "wire": 77,
     "rules": 205,
     "mutations": 1881,
@@ -507,8 +507,9 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
     got = _edited_disagreements(tmp_path, [(now, before)], "chains.json", "keytime.json")
     # 232 and 233 (F48, LowerAnswer): the thief's Accept heard after the revocation, held only by KEY-009 (c);
     # 338 (F118, AcceptOfAnOfferNotHeld): the fork's Accept of an offer not held, no escrow's to witness, held
-    # by KEY-009 (c) to be refused as the fork it is
-    chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233, 338)}
+    # by KEY-009 (c) to be refused as the fork it is; 340 to 350 even (F122, NamedStatementNotHeld): the same
+    # for a Reject, Withdraw, Delivery, BreachClaim, Revoke or Receipt naming a statement not held
+    chains = {f"chains-{i}" for i in (16, 18, 20, 22, 232, 233, 338, *range(340, 351, 2))}
     # 141: Carol's Offer naming no escrow after a revocation by a revoked principal key (DisownedStampView);
     # 144 and 147 (F45): the thief's Accept, the revocation heard first, is held there only by KEY-009 (c)
     # 180, 182, 183 (DisownedUnderThePrincipal): the Accept under a revoked principal's Mandate, or at the

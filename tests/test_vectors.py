@@ -387,12 +387,12 @@ def test_console_script_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.req("ATT-013")
 def test_a_vector_stating_faulty_passes_only_with_that_faulty_set() -> None:
     """keytime.json's WitnessedByATrustedEscrow and ToldAnotherTrustedEscrow, chains.json's
-    AcceptOfAnOfferNotHeld: each test states the view's trusted escrows and the keys and principals it holds
-    faulty (ATT-013 (d), (f); KEY-009 (e)); the runner compares the set as well as the verdict -- the same
-    test with the principal added or left out fails, and one whose field is not a list of did:keys is refused
-    as a vector file."""
+    AcceptOfAnOfferNotHeld and NamedStatementNotHeld: each test states the view's trusted escrows and the
+    keys and principals it holds faulty (ATT-013 (d), (f); KEY-009 (e)); the runner compares the set as well
+    as the verdict -- the same test with the principal added or left out fails, and one whose field is not a
+    list of did:keys is refused as a vector file."""
     stated = [v for v in VECTORS if v.faulty is not None]
-    assert len(stated) == 13 and all(run_vector(v).passed for v in stated)
+    assert len(stated) == 25 and all(run_vector(v).passed for v in stated)
     assert {len(v.faulty or ()) for v in stated} == {
         1,
         2,

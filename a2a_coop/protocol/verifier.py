@@ -1982,16 +1982,16 @@ class Verifier:
         travelled with a gossiped proof (ATT-025) -- its signer's own word, which no order of arrival
         moves: the contract an Accept forms is its offer's whatever the negotiation moved on to since, and a
         Delivery of a contract NEG-017 displaced is that contract's, which a third party reads from its links
-        alike (tests/test_gossip_displaced_link.py); none for an Accept whose offer is not held (KEY-009
-        (e)); else, its negotiation held, that negotiation's contract's escrow or its outstanding offer's."""
-        chain = self.naming_chain(vs) if vs.body in _NAMES else []
-        if chain:
-            return proposal_of(chain[-1]).terms.escrow
-        if vs.body == "accept":
-            # KEY-009 (e): its offer not held, none -- the contract or outstanding offer held is not the one
-            # it accepts, whose escrow its signer named; read so, a Stamp by an escrow it does not name
-            # convicted a principal its revocation spares where the offer is held (AcceptOfAnOfferNotHeld)
-            return ""
+        alike (tests/test_gossip_displaced_link.py); none where a statement it names is not held (KEY-009
+        (e)); else (an escrow's own statement of a contract), its negotiation held, that negotiation's
+        contract's escrow or its outstanding offer's."""
+        if vs.body in _NAMES:
+            # KEY-009 (e): a link not held, none -- the contract or outstanding offer held is not the one it
+            # names, whose escrow its signer chose; read so, a Stamp by an escrow it does not name convicted a
+            # principal its revocation spares where the link is held (chains.json AcceptOfAnOfferNotHeld,
+            # NamedStatementNotHeld)
+            chain = self.naming_chain(vs)
+            return proposal_of(chain[-1]).terms.escrow if chain else ""
         neg = self.negotiations.find(vs.negotiation_id)
         if neg is None:
             return ""

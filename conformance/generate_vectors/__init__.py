@@ -187,6 +187,7 @@ def chains_groups() -> tuple[list[Group], EquivocationProof]:
         negotiation.checked_against_itself(),
         negotiation.stamped_answer(),
         chains.accept_of_an_offer_not_held(),
+        chains.named_statement_not_held(),
     ]
     return groups, proof
 

@@ -9,9 +9,10 @@ principal keys (KEY-004, KEY-005, MND-012), and a revoked key's statements its e
 
 from __future__ import annotations
 
-from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainWriter, EquivocationProof
 from a2a_coop.protocol.merkle import root as merkle_root
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive
 from conformance.generate_vectors._common import (
     Group,
@@ -788,3 +789,128 @@ def accept_of_an_offer_not_held() -> Group:
             faulty=faulty,
         )
     return g
+
+
+def named_statement_not_held() -> Group:
+    """KEY-009 (e), as AcceptOfAnOfferNotHeld for every other statement naming one: a Reject, Withdraw,
+    Delivery, BreachClaim, Revoke or Receipt whose named statement the view does not hold has no witnessing
+    escrow -- not its negotiation's contract's or outstanding offer's, an escrow it does not name. K forks its
+    chain with two of them at one seq, the second naming a statement of the negotiation under escrow E2 that
+    the view never heard; the view's escrow E stamps both before K's principal P revokes K back over them.
+    Read by E, the second was witnessed and P faulty in both implementations (F122); read by none, P is
+    spared there, and a second naming the held statement still convicts P."""
+    g = Group("NamedStatementNotHeld", "sparse")
+    for body in NAMING_BODIES:
+        _named_forks(g, body)
+    return g
+
+
+NAMING_BODIES = ("reject", "withdraw", "delivery", "breach_claim", "revoke", "receipt")
+
+
+def named_statement_branch(body: str) -> list[bytes]:
+    """The statements under E2 that :func:`named_statement_not_held`'s view of ``body`` never hears, in the
+    order their signers signed them: the second fork's named statement and what leads to it."""
+    return _named_forks(Group("", "sparse"), body)
+
+
+def _named_forks(g: Group, body: str) -> list[bytes]:
+    """The two cases of ``body``: its fork naming a statement not held (P spared), then the held one's;
+    returns the branch the view does not hear."""
+    clock, alice, bob = world()
+    _bound(alice)
+    escrow, elsewhere = Party("escrow", clock), Party("escrow-elsewhere", clock)
+    e, e2 = escrow.did, elsewhere.did
+    # the negotiation: Alice's key K offers (a Withdraw's) or is offered the trade under E, held; the other
+    # branch, under E2, is heard by no one but its parties
+    if body == "withdraw":
+        offer = alice.offer(bob, alice.proposal(escrow=e))
+        clock.advance(60_000)
+        countered = bob.counter(offer, bob.proposal(escrow=e2))
+        unheard = alice.counter(countered, alice.proposal(escrow=e2))
+        held_named, unheld_named, extra = offer, unheard, []
+        branch = [countered, unheard]
+    else:
+        revocable = trade_pb2.Revocation(allowed=True) if body == "revoke" else None
+        offer = bob.offer(alice, bob.proposal(escrow=e, revocation=revocable))
+        clock.advance(60_000)
+        countered = alice.counter(offer, alice.proposal(escrow=e2))
+        if body == "reject":
+            held_named, unheld_named, extra = offer, bob.counter(countered, bob.proposal(escrow=e2)), []
+            branch = [countered, unheld_named]
+        else:
+            displaced = bob.accept(countered)  # a contract under E2, which the view never hears of
+            accept = alice.accept(offer)
+            held_named, unheld_named, extra = accept, displaced, [accept.envelope]
+            branch = [countered, displaced]
+            if body == "receipt":
+                clock.advance(1_000)
+                delivered = bob.deliver(accept, alice)
+                held_named, unheld_named = delivered, bob.deliver(displaced, alice)
+                extra.append(delivered.envelope)
+                branch.append(unheld_named)
+    head = alice.agent.writer.next_seq, alice.agent.writer.prev
+    clock.advance(DAY_MS + 1_000 if body == "breach_claim" else 1_000)  # a claim, past the item's deadline
+    first = _naming(alice, bob, body, held_named, "first")
+    forks = []
+    for named, label in ((unheld_named, "unheld"), (held_named, "again")):
+        alice.agent.writer.next_seq, alice.agent.writer.prev = head  # K's second branch
+        clock.advance(1)
+        forks.append(_naming(alice, bob, body, named, label))
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=first.issued_at_ms)
+    )
+    held = [*alice.setup, *bob.setup, *escrow.setup, offer.envelope, *extra, first.envelope]
+    k, p = alice.did, alice.principal.did
+    what = body.replace("_", " ")
+    for fork, comment, faulty in (
+        (
+            forks[0],
+            f"the second {what} names a statement of the negotiation under escrow E2 that the view never "
+            "heard: it has no witnessing escrow there (not E, the negotiation's: an escrow it does not "
+            "name), so P's revocation disowns it and P is spared -- as when a proof's links are dropped "
+            "(ATT-025)",
+            [k],
+        ),
+        (
+            forks[1],
+            f"the second {what} names the same held statement: E, the escrow it leads to, witnessed both "
+            "before the revocation -- P faulty beside K",
+            [k, p],
+        ),
+    ):
+        clock.advance(1_000)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[first.digest, fork.digest]))
+        clock.advance(1_000)
+        stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+        g.add(
+            f"Alice's key K signs a {what} under escrow E and a second {what} at the same seq; E stamps "
+            "both, then P revokes K back to the first and E stamps the revocation; the second refused "
+            f"EQUIVOCATION, the two its proof against K -- {comment}",
+            ["KEY-009", "ATT-013", "CHN-004"],
+            [*held, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
+            "EQUIVOCATION",
+            "Equivocation",
+            no_twin="the defect is the fork itself: any second statement of K at that seq is one",
+            trusted_escrows=[e],
+            faulty=faulty,
+        )
+    return [vs.envelope for vs in branch]
+
+
+def _naming(alice: Party, bob: Party, body: str, named: VerifiedStatement, label: str) -> VerifiedStatement:
+    """K's ``body`` naming ``named`` (its reason or evidence telling the two branches apart)."""
+    if body == "reject":
+        return alice.reject(named, label)
+    if body == "withdraw":
+        return alice.withdraw(named, label)
+    if body == "delivery":
+        msg = commitment_pb2.Delivery(contract=named.digest, item_index=0, artifact_digest=derive(label))
+        return alice.sign("delivery", msg, audience=bob.did, negotiation_id=named.header.negotiation_id)
+    if body == "breach_claim":
+        msg = commitment_pb2.BreachClaim(contract=named.digest, item_index=0, reason=label)
+        return alice.sign("breach_claim", msg, audience=bob.did, negotiation_id=named.header.negotiation_id)
+    if body == "revoke":
+        return alice.revoke(named, bob, label)
+    return alice.receipt(named, rating=90 if label == "first" else 10)

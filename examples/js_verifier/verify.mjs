@@ -1288,12 +1288,9 @@ export class Verifier {
     if (!NEGOTIATION_BODIES.has(bodyName)) return null;
     // a statement naming another: the escrow the statements it names lead to -- its signer's own word, not
     // where the negotiation moved on to (F107: a Reject after a Counter elsewhere; F120: a Delivery of a
-    // contract a witnessed Accept displaced, NEG-017)
-    const named = this.namedEscrow(rec);
-    if (named !== undefined) return named;
-    // an Accept whose offer is not held: none -- the negotiation's contract or outstanding offer is not the one
-    // it accepts (KEY-009 (e), F118)
-    if (bodyName === "accept") return null;
+    // contract a witnessed Accept displaced, NEG-017); a link not held, none -- the negotiation's contract or
+    // outstanding offer is not the one it names (KEY-009 (e): an Accept, F118; the others, F122)
+    if (NAMED_LINKS[bodyName]) return this.namedEscrow(rec) ?? null;
     const n = this.negotiations.get(hex(h.negotiation_id));
     if (!n) return null;
     if (n.contract) return n.contract.escrow || null;
