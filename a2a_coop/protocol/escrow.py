@@ -1013,11 +1013,8 @@ class Escrow:
         """
         out: list[bytes] = []
         if from_seq == 0:
-            opening = self._with_unstamped(
-                [*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes]
-            )
             size = 0
-            for n, env in enumerate(opening[opening_from:]):
+            for n, env in enumerate(self._opening(opening_from)):
                 if max_bytes is not None and out and size + len(env) > max_bytes:
                     return out, 0, opening_from + n
                 out.append(env)
@@ -1033,6 +1030,39 @@ class Escrow:
             out += unit
             size, seq = grown, seq + 1
         return out, seq, 0
+
+    def _opening(self, start: int) -> Iterator[bytes]:
+        """The transcript's opening (ESC-006 (b)) from its ``start``-th envelope, read only as far as it is
+        consumed: what a successor took over (ESC-023), the revocations of the old key, our Mandates, with
+        the bindings kept after them (KEY-007 (a)). A binding is kept after what came last in our order, which
+        is never a taken-over envelope but the last one, so those before it are read from ``start`` on --
+        with an archive, from its rows there (consecutive: taken over in one batch), not from the first."""
+        count = self._taken_over_count()
+        straight = max(count - 1, 0)
+        if start < straight:
+            yield from self._taken_over_part(start, straight)
+        tail = [*self._taken_over_part(straight, count), *self._handover, *self._mandate_envelopes]
+        yield from self._with_unstamped(tail)[max(start - straight, 0) :]
+
+    def _taken_over_count(self) -> int:
+        """How many envelopes of the old key's transcript a successor took over (ESC-023); 0 for none."""
+        rows = self._taken_over_rows
+        if rows is None or self._archive is None:
+            return len(self._predecessor)
+        return rows[1] - rows[0] + 1
+
+    def _taken_over_part(self, start: int, stop: int) -> Iterator[bytes]:
+        """The taken-over transcript's envelopes ``start`` .. ``stop - 1``, from memory or, archived, from
+        the archive's rows at those positions alone (as consumed)."""
+        rows, archive = self._taken_over_rows, self._archive
+        if rows is None or archive is None:
+            yield from itertools.islice(self._predecessor, start, stop)
+            return
+        first = rows[0]
+        for position, _, envelope in archive.statements(since_rowid=first + start - 1):
+            if position >= first + stop:
+                return
+            yield envelope
 
     def _unit_of(self, entry: VerifiedStatement) -> list[bytes]:
         """The ledger ``entry``'s unit, which a page never parts (ESC-006): the entry, a Stamp's evidence
