@@ -8,7 +8,7 @@ per key in a Submit of its own: each is refused, binds its key, and is kept afte
 of E1's Stamp of the held half. The entry grew to 4.4 MB: Bob's read at a bare fork refusal's ``stamp_seq``
 (RPC-006 (c)) failed ``RESOURCE_EXHAUSTED`` and his car stayed held, and an audit paging the transcript
 (AUD-001) could read nothing from that entry on. Now an escrow keeps such a binding only while its entry's
-unit stays within one page; past it the statement binds nothing (as over the newcomer quota, ESC-017).
+unit stays within one page; past it (ledger33) it keeps it after a Checkpoint of its own, a new entry.
 """
 
 from __future__ import annotations
@@ -62,8 +62,11 @@ def test_bindings_piled_after_her_forks_stamp_leave_its_entry_one_read_and_free_
         with pytest.raises(KeyRevoked):
             m.escrow.submit([binding.envelope])
         kept += m.escrow.escrow.shown_binding(binding.digest) is not None
-    assert 0 < kept < KEYS, "the first bindings are kept; the rest would take the entry past a page"
-    assert m.escrow.escrow.ledger_size == stamp.header.seq + 1, "nothing came after the Stamp but bindings"
+    # Every binding kept (ledger33): those past the Stamp's page after a Checkpoint of E1's naming nothing,
+    # a ledger entry opened for them (ESC-006 (a)); nothing else came after the Stamp.
+    assert kept == KEYS
+    opened = [verify_statement(env) for env in m.escrow.escrow.ledger(stamp.header.seq + 1)]
+    assert opened and all(vs.body == "checkpoint" and not vs.header.refs for vs in opened)
     page, _, _ = m.escrow.get_transcript(stamp.header.seq, 1, MAX_PAGE_BYTES)
     assert stamp.envelope in page and sum(map(len, page)) <= MAX_PAGE_BYTES
     # An audit reads the whole ledger page by page, and finds nothing.

@@ -60,6 +60,7 @@ import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, Final, NamedTuple, Protocol
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
@@ -1013,11 +1014,8 @@ class Escrow:
         """
         out: list[bytes] = []
         if from_seq == 0:
-            opening = self._with_unstamped(
-                [*self._taken_over_transcript(), *self._handover, *self._mandate_envelopes]
-            )
             size = 0
-            for n, env in enumerate(opening[opening_from:]):
+            for n, env in enumerate(self._opening(opening_from)):
                 if max_bytes is not None and out and size + len(env) > max_bytes:
                     return out, 0, opening_from + n
                 out.append(env)
@@ -1033,6 +1031,39 @@ class Escrow:
             out += unit
             size, seq = grown, seq + 1
         return out, seq, 0
+
+    def _opening(self, start: int) -> Iterator[bytes]:
+        """The transcript's opening (ESC-006 (b)) from its ``start``-th envelope, read only as far as it is
+        consumed: what a successor took over (ESC-023), the revocations of the old key, our Mandates, with
+        the bindings kept after them (KEY-007 (a)). A binding is kept after what came last in our order, which
+        is never a taken-over envelope but the last one, so those before it are read from ``start`` on --
+        with an archive, from its rows there (consecutive: taken over in one batch), not from the first."""
+        count = self._taken_over_count()
+        straight = max(count - 1, 0)
+        if start < straight:
+            yield from self._taken_over_part(start, straight)
+        tail = [*self._taken_over_part(straight, count), *self._handover, *self._mandate_envelopes]
+        yield from self._with_unstamped(tail)[max(start - straight, 0) :]
+
+    def _taken_over_count(self) -> int:
+        """How many envelopes of the old key's transcript a successor took over (ESC-023); 0 for none."""
+        rows = self._taken_over_rows
+        if rows is None or self._archive is None:
+            return len(self._predecessor)
+        return rows[1] - rows[0] + 1
+
+    def _taken_over_part(self, start: int, stop: int) -> Iterator[bytes]:
+        """The taken-over transcript's envelopes ``start`` .. ``stop - 1``, from memory or, archived, from
+        the archive's rows at those positions alone (as consumed)."""
+        rows, archive = self._taken_over_rows, self._archive
+        if rows is None or archive is None:
+            yield from itertools.islice(self._predecessor, start, stop)
+            return
+        first = rows[0]
+        for position, _, envelope in archive.statements(since_rowid=first + start - 1):
+            if position >= first + stop:
+                return
+            yield envelope
 
     def _unit_of(self, entry: VerifiedStatement) -> list[bytes]:
         """The ledger ``entry``'s unit, which a page never parts (ESC-006): the entry, a Stamp's evidence
@@ -1117,6 +1148,20 @@ class Escrow:
             return True
         (head,) = self._entries(self._ledger_size - 1, self._ledger_size)
         return sum(map(len, self._unit_of(head))) + size <= MAX_ENTRY_BYTES
+
+    def _log_root(self) -> bytes | None:
+        """CHN-007: the log_root our next statement, a Checkpoint, carries -- our chain's digests from seq 0
+        -- or None when they are not all at hand."""
+        view = self.verifier.chains.get(self.did)
+        count, root = view.prefix_root() if view is not None else (0, b"")
+        return root if count == self._ledger_size else None
+
+    def _open_entry(self, root: bytes, now_ms: int, into: list[VerifiedStatement]) -> None:
+        """ESC-006 (a), KEY-007 (a): sign a ledger entry of ours, added to ``into`` -- a Checkpoint naming
+        nothing, ``root`` its log_root -- to keep a binding of a negotiation after, where the last entry's
+        unit has no room for it: refused past the bound, it bound nothing, and a principal's revocation it
+        alone authorises was refused (tests/test_ledger33_binding_past_the_bound.py)."""
+        into.append(self._sign("checkpoint", identity_pb2.Checkpoint(log_root=root), b"", now_ms))
 
     def _keep_after(self, vs: VerifiedStatement, before: bytes, *, placed: bool = True) -> None:
         """Note that ``vs``, a binding of a negotiation refused ``KEY_REVOKED`` kept (KEY-007 (a)), came right
@@ -1266,15 +1311,28 @@ class Escrow:
                             last = accepted[-1].envelope if accepted else b""
                             if self.verifier.binds_past_revocation(item) is None:
                                 raise
+                            root = None
                             if last:  # the last Stamp of this Submit keeps it room (WIT-001 (a))
                                 tail = len(item.envelope)
                             else:
                                 last = self._last_in_order()
                                 if not self._room_after_head(len(item.envelope)):
-                                    raise  # ESC-006 (a): past its entry's page, it binds nothing
+                                    # ESC-006 (a): past the last entry's page -- kept after an entry of ours
+                                    root = self._log_root()
+                                    if root is None:
+                                        raise  # no log_root to sign (CHN-007): it binds nothing
                             counted = self._newcomer(item, needed, packages, kept=True)
-                            self._receive(item, now_ms, counted=counted, refused=revoked)
-                            self._keep_after(item, last)
+                            opened: list[VerifiedStatement] = []
+                            self._receive(
+                                item,
+                                now_ms,
+                                counted=counted,
+                                refused=revoked,
+                                before_kept=None
+                                if root is None
+                                else partial(self._open_entry, root, now_ms, opened),
+                            )
+                            self._keep_after(item, opened[0].envelope if opened else last)
                             raise
                         # KEY-007 (a): refused only KEY_REVOKED, it may bind its key all the same -- then
                         # stamped and kept, shown, not held (raises ``revoked`` if it binds nothing)
@@ -1352,10 +1410,9 @@ class Escrow:
                 due.append(digest)
             else:
                 seqs.add(vouched[0])
-        view = self.verifier.chains.get(self.did)
         for i in range(0, len(due), MAX_REFS):
-            count, root = view.prefix_root() if view is not None else (0, b"")
-            if count != self._ledger_size:
+            root = self._log_root()
+            if root is None:
                 break  # our chain is not all in memory: no log_root to sign (CHN-007), and no word
             vs = self._sign(
                 "checkpoint", identity_pb2.Checkpoint(log_root=root), b"", now_ms, refs=due[i : i + MAX_REFS]
@@ -1710,11 +1767,13 @@ class Escrow:
         *,
         counted: list[str] | _Dealing | _Revoking | None = None,
         refused: KeyRevoked | None = None,
+        before_kept: Callable[[], None] | None = None,
     ) -> VerifiedStatement:
         """Accept one verified evidence statement as its witness. ``refused``: ``vs``, of no negotiation,
         was refused so (KEY-004): taken as a binding shown, not held, if it binds its key earlier than
         anything held (KEY-007 (a), :meth:`_keep_shown`), counted as any statement; else ``refused`` is
-        raised. ``counted``: the keys it counts for
+        raised; ``before_kept``, called once it is counted, right before it is kept: what comes before it
+        in our order (:meth:`_open_entry`). ``counted``: the keys it counts for
         under the newcomer quota (with the revocation it is of, which the revocations' reserve takes
         when the quota has no room), or the key in our dealings it counts for (ESC-017,
         :meth:`_newcomer`); None: not counted. A statement of a key whose revocation passed its checks
@@ -1794,6 +1853,8 @@ class Escrow:
                 quota.charge(counted.keys, now_ms, reserved=reserved)
         elif quota is not None and counted:
             quota.charge(counted, now_ms)
+        if before_kept is not None:
+            before_kept()
         if self._archive is None:
             self._transcript.append(vs.envelope)
         self._unsaved.append(vs)

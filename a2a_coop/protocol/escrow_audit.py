@@ -36,7 +36,10 @@ audit says "ok" only when it could check everything:
   a BondLock of it then is ``LOCK_NOT_DUE``, refunded later or not),
   and nothing the rules made due by the ledger's last time was left undone
   (``ACTION_MISSING``: a ruling, a lapse, a settlement; nothing under the other
-  escrow's contract).
+  escrow's contract);
+* every ledger entry comes with at most one page of envelopes -- the entry, what
+  a Stamp names, the bindings kept after them (``ENTRY_TOO_LARGE``, ESC-006 (a):
+  one past it breaks every client's read of it).
 
 The audit runs the escrow's own rule functions
 (:func:`~a2a_coop.protocol.escrow.due_action`), so the escrow and its auditor
@@ -61,6 +64,7 @@ from a2a_coop.protocol.errors import (
     utc_text,
 )
 from a2a_coop.protocol.escrow import (
+    MAX_ENTRY_BYTES,
     EscrowVerifier,
     book_settled_elsewhere,
     due_action,
@@ -146,8 +150,39 @@ def audit_ledger(envelopes: Sequence[bytes], *, escrow: str | None = None) -> Au
     if escrow is None:
         findings.append(Finding("EVIDENCE_MISSING", "no ledger statement found: nothing was audited", ()))
         return report
+    findings.extend(_entries_past_a_page(envelopes, escrow, verified.statements))
     _Replay(escrow, verified.statements, report, _predecessor(escrow, verified.statements)).run()
     return report
+
+
+def _entries_past_a_page(
+    envelopes: Sequence[bytes], escrow: str, statements: Sequence[VerifiedStatement]
+) -> list[Finding]:
+    """AUD-001 (a), ESC-006 (a): ``ENTRY_TOO_LARGE`` for each of ``escrow``'s ledger entries whose unit --
+    the entry and every envelope after it up to the escrow's next statement (what a Stamp names, the
+    bindings kept unstamped after them), as a page carries it -- holds more than :data:`MAX_ENTRY_BYTES`
+    of envelopes: no GetTranscript page carries it, so no client reads that entry. What precedes the
+    escrow's first statement is the opening (a predecessor's history, ESC-006 (b)), which no bound holds."""
+    of = {vs.envelope: vs for vs in statements}
+    entries: list[VerifiedStatement] = []
+    sizes: list[int] = []  # each entry's unit, as a page carries it: verified or not, an envelope's bytes
+    for data in envelopes:
+        vs = of.get(data)
+        if vs is not None and vs.issuer == escrow:
+            entries.append(vs)
+            sizes.append(0)
+        if sizes:
+            sizes[-1] += len(data)
+    return [
+        Finding(
+            "ENTRY_TOO_LARGE",
+            f"the ledger entry at seq {entry.header.seq} ({entry.body}) comes with {size:,} bytes of "
+            f"envelopes, past ESC-006 (a)'s {MAX_ENTRY_BYTES:,}: no transcript page carries it",
+            (entry.digest,),
+        )
+        for entry, size in zip(entries, sizes, strict=True)
+        if size > MAX_ENTRY_BYTES
+    ]
 
 
 def _predecessor(escrow: str, statements: Sequence[VerifiedStatement]) -> str:

@@ -28,11 +28,11 @@ class Finding:
     Attributes:
         code: the names SPEC.md section 9.6 lists -- ``LOCK_EXCEEDS_AVAILABLE``, ``DOUBLE_LOCK``,
             ``SETTLEMENT_WITHOUT_LOCK``, ``DOUBLE_SETTLEMENT``, ``AMOUNT_MISMATCH``, ``NEGATIVE_BALANCE``,
-            ``MIXED_CURRENCY``, ``EVIDENCE_MISSING``, ``ESCROW_AMBIGUOUS``, ``UNSTAMPED_EVIDENCE``,
-            ``UNWITNESSED``, ``ANSWER_TAKEN_TWICE``, ``STAMPED_TWICE``, ``RULING_WRONG``,
-            ``RELEASE_NOT_DUE``, ``REFUND_NOT_DUE``, ``LOCK_NOT_DUE``, ``FORFEIT_WITHOUT_CAUSE``,
-            ``ACTION_MISSING`` -- or the SPEC error code of a statement that fails verification
-            (``CHAIN_GAP``, ``EQUIVOCATION``, ...).
+            ``MIXED_CURRENCY``, ``EVIDENCE_MISSING``, ``ESCROW_AMBIGUOUS``, ``ENTRY_TOO_LARGE``,
+            ``UNSTAMPED_EVIDENCE``, ``UNWITNESSED``, ``ANSWER_TAKEN_TWICE``, ``STAMPED_TWICE``,
+            ``RULING_WRONG``, ``RELEASE_NOT_DUE``, ``REFUND_NOT_DUE``, ``LOCK_NOT_DUE``,
+            ``FORFEIT_WITHOUT_CAUSE``, ``ACTION_MISSING`` -- or the SPEC error code of a statement that
+            fails verification (``CHAIN_GAP``, ``EQUIVOCATION``, ...).
         message: for humans.
         digests: the statements that prove it, oldest first.
     """

@@ -130,6 +130,7 @@ OUT: Final = "out"
 IN: Final = "in"
 BUSY_TIMEOUT_MS: Final = 5_000
 _PAGE: Final = 256  # rows per query when iterating the journal
+_FIRST_PAGE: Final = 8  # the first query's; each next one doubles, up to _PAGE
 _MAX_SQLITE_INT: Final = 2**63 - 1
 
 Durability = Literal["full", "normal"]
@@ -1238,19 +1239,21 @@ class Journal:
         """Every statement after ``since_rowid``, in journal order: ``(rowid, direction, envelope)``.
 
         For replay on restart. Reads in pages, so writing between steps is
-        safe (rows written meanwhile appear too).
+        safe (rows written meanwhile appear too); the first pages are small and
+        grow, so a reader that stops early (a transcript's opening read in parts,
+        ESC-006 (b)) reads few rows past what it took.
         """
-        last = since_rowid
+        last, page = since_rowid, _FIRST_PAGE
         while True:
             with self._io:
                 rows = self._conn.execute(
                     "SELECT id, direction, envelope FROM statements WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, _PAGE),
+                    (last, page),
                 ).fetchall()
             yield from rows
-            if len(rows) < _PAGE:
+            if len(rows) < page:
                 return
-            last = rows[-1][0]
+            last, page = rows[-1][0], min(2 * page, _PAGE)
 
     def last_position(self) -> tuple[int, bytes] | None:
         """``(rowid, digest)`` of the statement recorded last (committed), or None if there is none."""
