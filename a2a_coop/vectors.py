@@ -29,7 +29,7 @@ from typing import Any, Final
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.forks import fork_proof_from, verify_fork_proof
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.protocol.reputation import convicted
+from a2a_coop.protocol.reputation import convicted, faulty_of
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.protocol.verifier import Verifier
 
@@ -158,11 +158,12 @@ def escrow_refusal(verifier: Verifier, vs: VerifiedStatement) -> CoopError | Non
     return refusal if held is None else verifier.escrow_outlived(offer, held.mandate_digest)
 
 
-def run_vector(vector: Vector) -> VectorOutcome:
-    """Feed a vector's envelopes to one fresh Verifier and report the first failure (an escrow's
-    verifier also applies ESC-019 to each Accept it takes: :func:`escrow_refusal`), and, when the vector
-    states ``faulty``, what the view holds faulty then (:func:`faulty_after`)."""
-    verifier = Verifier(complete_chains=vector.mode == "complete", evidence_view=vector.role == "auditor")
+def run_vector(vector: Vector, view: type[Verifier] = Verifier) -> VectorOutcome:
+    """Feed a vector's envelopes to one fresh verifier (a ``view``: the core's :class:`Verifier`, or a class
+    built on it) and report the first failure (an escrow's verifier also applies ESC-019 to each Accept it
+    takes: :func:`escrow_refusal`), and, when the vector states ``faulty``, what the view holds faulty then
+    (:func:`faulty_after`)."""
+    verifier = view(complete_chains=vector.mode == "complete", evidence_view=vector.role == "auditor")
     for i, data in enumerate(vector.envelopes):
         try:
             vs = verifier.accept(data, vector.now_ms)
@@ -180,19 +181,25 @@ def faulty_after(
     verifier: Verifier, refusal: CoopError | None, trusted: Sequence[str] | None
 ) -> tuple[str, ...]:
     """ATT-013: the keys and principals ``verifier``'s view holds faulty once it stopped at ``refusal``
-    (None: it took every envelope) -- what the fork proof the refusal carries convicts (ATT-012: an
-    EQUIVOCATION, CHAIN_BROKEN or NONCE_REUSED with its two envelopes), reading "witnessed before" only
-    from the Stamps of the ``trusted`` escrows (ATT-013 (d); None: every escrow's). A core verifier keeps
-    no other proof; the generator checks a runtime view of evidence reads the same of every such vector."""
+    (None: it took every envelope), reading "witnessed before" only from the Stamps of the ``trusted``
+    escrows (ATT-013 (d); None: every escrow's) -- what every fork and answer proof it was shown convicts
+    (SPEC 17.1), when it keeps them (a ``forks`` mapping, issuer -> proof: the runtime's view of evidence,
+    which keeps two answers of one key to one statement both taken too, ATT-022); else, a core verifier
+    keeping no proof, what the fork proof the refusal carries convicts (ATT-012: an EQUIVOCATION,
+    CHAIN_BROKEN or NONCE_REUSED with its two envelopes) -- short of SPEC 17.1 for a transcript holding an
+    answer pair (F125): run a vector stating ``faulty`` in a view that keeps them."""
+    forks = getattr(verifier, "forks", None)
+    if forks is not None:
+        return tuple(sorted(faulty_of(verifier, forks, trusted)))
     proof = None if refusal is None else fork_proof_from(refusal)
     if proof is None:
         return ()
     return tuple(sorted(convicted(verifier, verify_fork_proof(proof), proof, trusted)))
 
 
-def run_vectors(vectors: Sequence[Vector]) -> list[VectorOutcome]:
+def run_vectors(vectors: Sequence[Vector], view: type[Verifier] = Verifier) -> list[VectorOutcome]:
     """:func:`run_vector` for each vector, in order."""
-    return [run_vector(v) for v in vectors]
+    return [run_vector(v, view) for v in vectors]
 
 
 def parse_vector_file(doc: Any, source: str = "vectors") -> list[Vector]:

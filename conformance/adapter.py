@@ -27,8 +27,9 @@ from typing import IO, Any
 
 from a2a_coop import __version__
 from a2a_coop.protocol.errors import CoopError
-from a2a_coop.protocol.verifier import Verifier
-from a2a_coop.vectors import ROLES, escrow_refusal, faulty_after
+from a2a_coop.protocol.reputation import faulty_of
+from a2a_coop.runtime.evidence import EvidenceVerifier
+from a2a_coop.vectors import ROLES, escrow_refusal
 from conformance import lazy
 from conformance.offline import MODES, PROTOCOL
 
@@ -42,7 +43,8 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
         role = request.get("role", "auditor")
         if role not in ROLES:
             raise ValueError(f"role {role!r:.20} is none of {ROLES}")
-        verifier = Verifier(
+        # a view that keeps every fork and answer proof it is shown, for SPEC 17.1's faulty (F125)
+        verifier = EvidenceVerifier(
             complete_chains=mode == "complete", skew_ms=skew_ms, evidence_view=role == "auditor"
         )
         trusted = request.get("trusted_escrows")  # ATT-013 (d); absent: every escrow
@@ -53,9 +55,15 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         return {**answer, "result": "unsupported", "detail": f"bad request: {exc}"}
 
-    def faulty(refusal: CoopError | None) -> dict[str, Any]:
-        report = request.get("report_faulty") is True
-        return {"faulty": list(faulty_after(verifier, refusal, trusted))} if report else {}
+    def faulty() -> dict[str, Any]:
+        """SPEC 17.1's ``faulty``: the keys and principals the fork and answer proofs the view holds when it
+        stopped convict (ATT-013), reading "witnessed before" from the Stamps of the ``trusted`` escrows
+        alone (absent: every escrow's) -- every proof it was shown, as ``a2a-coop verify`` reads a
+        transcript: a refusal's, and two answers of one key to one statement both taken (ATT-022), which no
+        refusal carries (F125: this adapter read the last refusal's proof alone)."""
+        if request.get("report_faulty") is not True:
+            return {}
+        return {"faulty": sorted(faulty_of(verifier, verifier.forks, trusted))}
 
     for i, data in enumerate(envelopes):
         try:
@@ -71,9 +79,9 @@ def verify(request: dict[str, Any]) -> dict[str, Any]:
                 "failedIndex": i,
                 "requirement": exc.requirement,
                 "detail": exc.detail,
-                **faulty(exc),
+                **faulty(),
             }
-    return {**answer, "result": "valid", **faulty(None)}
+    return {**answer, "result": "valid", **faulty()}
 
 
 def hello(skip: str | None) -> dict[str, Any]:

@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.vectors import (
     NON_PROOF_SCHEMA,
     NonProof,
@@ -157,7 +158,7 @@ def failures(vectors: Sequence[Vector], *, first: bool = False) -> list[str]:
     forget_caches()
     out = []
     for v in vectors:
-        o = run_vector(v)
+        o = run_vector(v, EvidenceVerifier)  # the view that keeps every proof shown (F125)
         if not o.passed:
             out.append(f"{v.name}: expected {v.expected}, got {o.actual} [{o.requirement}] {o.detail}")
             if first:

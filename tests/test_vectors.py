@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 
 from a2a_coop.cli import main
+from a2a_coop.protocol.verifier import Verifier
+from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.vectors import (
     SCHEMA,
     Vector,
@@ -152,8 +154,9 @@ def test_malformed_vector_documents_are_refused() -> None:
 
 @pytest.mark.parametrize("vector", _params())
 def test_vector_library(vector: Vector) -> None:
-    """Run the vector through one fresh Verifier; expect the vector's outcome exactly (code and index)."""
-    outcome = run_vector(vector)
+    """Run the vector through one fresh Verifier; expect the vector's outcome exactly (code and index) --
+    one stating ``faulty`` in a view that keeps every fork and answer proof it is shown (SPEC 17.1, F125)."""
+    outcome = run_vector(vector, Verifier if vector.faulty is None else EvidenceVerifier)
     got = f"{outcome.actual} [{outcome.requirement}] {outcome.detail}"
     assert outcome.passed, f"{vector.comment}: expected {vector.expected}, got {got}"
 
@@ -387,19 +390,20 @@ def test_console_script_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.req("ATT-013")
 def test_a_vector_stating_faulty_passes_only_with_that_faulty_set() -> None:
     """keytime.json's WitnessedByATrustedEscrow and ToldAnotherTrustedEscrow, chains.json's
-    AcceptOfAnOfferNotHeld and NamedStatementNotHeld: each test states the view's trusted escrows and the
-    keys and principals it holds faulty (ATT-013 (d), (f); KEY-009 (e)); the runner compares the set as well
-    as the verdict -- the same test with the principal added or left out fails, and one whose field is not a
-    list of did:keys is refused as a vector file."""
+    AcceptOfAnOfferNotHeld and NamedStatementNotHeld, keytime.json's AnswerProofTaken: each test states the
+    view's trusted escrows and the keys and principals it holds faulty (ATT-013 (d), (f); KEY-009 (e); ATT-022);
+    the runner, in a view keeping every proof it is shown, compares the set as well as the verdict -- the same
+    test with the principal added or left out fails, and one whose field is not a list of did:keys is refused as
+    a vector file. The core Verifier keeps no proof: it misses the answer pair no refusal carries (F125)."""
     stated = [v for v in VECTORS if v.faulty is not None]
-    assert len(stated) == 25 and all(run_vector(v).passed for v in stated)
-    assert {len(v.faulty or ()) for v in stated} == {
-        1,
-        2,
-    }  # the principal spared by some, convicted by others
+    assert len(stated) == 28 and all(run_vector(v, EvidenceVerifier).passed for v in stated)
+    # the principal spared by some, convicted by others; nobody faulty without a proof
+    assert {len(v.faulty or ()) for v in stated} == {0, 1, 2}
+    pair = [v for v in stated if v.group_type == "AnswerProofTaken" and v.faulty]
+    assert len(pair) == 2 and not any(run_vector(v).passed for v in pair)
     for v in stated:
         other = next(w.faulty for w in stated if w.faulty != v.faulty)
-        o = run_vector(dataclasses.replace(v, faulty=other))
+        o = run_vector(dataclasses.replace(v, faulty=other), EvidenceVerifier)
         assert not o.passed and o.actual == v.expected and "; faulty: " in o.actual
     doc = json.loads((ROOT / "conformance/vectors/keytime.json").read_text())
     doc["testGroups"][-1]["tests"][0]["trusted_escrows"] = "did:key:z6Mk"

@@ -291,7 +291,9 @@ def cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
             f"`a2a-coop verify {path}` (without --vectors) verifies it"
         )
     now_ms: int | None = args.at if args.at is not None else next(iter(inputs.now_ms), None)
-    vectors = [_vector_report(path, run_vectors(vs)) for path, vs in inputs.vector_files]
+    from a2a_coop.runtime.evidence import EvidenceVerifier  # a view keeping every proof shown (F125)
+
+    vectors = [_vector_report(path, run_vectors(vs, EvidenceVerifier)) for path, vs in inputs.vector_files]
     vectors += [_reputation_report(path, run_reputation_vectors(vs)) for path, vs in inputs.reputation_files]
     vectors += [_vector_report(path, run_non_proofs(vs)) for path, vs in inputs.non_proof_files]
     proofs = [_proof_report(path, doc) for path, doc in inputs.proofs]

@@ -50,6 +50,7 @@ from a2a_coop.protocol.forks import (
     proof_rank,
     verify_fork_proof,
 )
+from a2a_coop.protocol.freshness import DEFAULT_SKEW_MS
 from a2a_coop.protocol.negotiation import Negotiation
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import Verifier
@@ -86,11 +87,18 @@ class EvidenceVerifier(Verifier):
     """A Verifier that also indexes attestations, Checkpoints and fork proofs.
 
     Args:
-        me, complete_chains: as for Verifier.
+        me, complete_chains, skew_ms, evidence_view: as for Verifier.
     """
 
-    def __init__(self, *, me: str | None = None, complete_chains: bool = False) -> None:
-        super().__init__(me=me, complete_chains=complete_chains)
+    def __init__(
+        self,
+        *,
+        me: str | None = None,
+        complete_chains: bool = False,
+        skew_ms: int = DEFAULT_SKEW_MS,
+        evidence_view: bool | None = None,
+    ) -> None:
+        super().__init__(me=me, complete_chains=complete_chains, skew_ms=skew_ms, evidence_view=evidence_view)
         self.attestations: list[bytes] = []  # digests, in the order accepted
         self.attestations_about: dict[str, list[bytes]] = {}  # subject key -> digests, in order
         # issuer -> its highest-seq Checkpoint held, in the order we received them (the last received last)

@@ -94,6 +94,7 @@ def groups() -> list[Group]:
         hand_over_heard_first(),  # ESC-022: last, no tcId moved
         witnessed_by_a_trusted_escrow(),  # ATT-013 (d): the view's trusted escrows
         told_another_trusted_escrow(),  # ATT-013 (f): last, no tcId moved
+        answer_proof_taken(),  # ATT-022 with SPEC 17.1's faulty: last, no tcId moved
     ]
 
 
@@ -3413,3 +3414,43 @@ def _next_link(previous: bytes) -> Callable[[Statement], None]:
         stmt.header.seq, stmt.header.prev = before.seq + 1, before.digest
 
     return edit
+
+
+def answer_proof_taken() -> Group:
+    """SPEC 17.1's ``faulty`` is what every fork and answer proof the view holds convicts -- two answers of
+    one key to one statement both taken (ATT-022) among them, though no refusal carries them. Found by the
+    differential fuzzer (conformance/differential.py, F125): the reference's adapter answered the last
+    refusal's proof alone, none here; verify.mjs and ``a2a-coop verify`` held Bob's key and principal
+    faulty."""
+    g = Group("AnswerProofTaken", "sparse")
+    clock = FixedClock()
+    alice, bob = Party("alice", clock), Party("bob", clock)
+    offer = alice.offer(bob)
+    clock.advance(1_000)
+    accept = bob.accept(offer)
+    clock.advance(1_000)
+    counter = bob.counter(offer, bob.proposal())
+    faulty = sorted((bob.did, bob.principal.did))
+    setup = [*alice.setup, *bob.setup, offer.envelope]
+    g.add(
+        "Alice offers Bob a trade naming no escrow; Bob accepts it, then counters it: both taken (the "
+        "Counter superseded, NEG-018) -- the two an answer proof against his key (ATT-022), which the view "
+        "holds: his key and his principal faulty (ATT-013), though no refusal carries the proof",
+        ["ATT-022", "ATT-013", "NEG-018"],
+        [*setup, accept.envelope, counter.envelope],
+        faulty=faulty,
+    )
+    g.add(
+        "the same two answers, the Counter heard first: the Accept taken superseded all the same, the pair "
+        "held -- his key and his principal faulty",
+        ["ATT-022", "ATT-013", "NEG-018"],
+        [*setup, counter.envelope, accept.envelope],
+        faulty=faulty,
+    )
+    g.add(
+        "his Accept alone: no answer proof, nobody faulty",
+        ["ATT-022", "ATT-013"],
+        [*setup, accept.envelope],
+        faulty=[],
+    )
+    return g

@@ -11,6 +11,7 @@ import base64
 from collections.abc import Sequence
 from typing import Any, Final
 
+from a2a_coop.runtime.evidence import EvidenceVerifier
 from a2a_coop.vectors import SCHEMA, Vector, parse_vector_file, run_vector, run_vectors
 from conformance.generate_vectors._common import Case, Group
 from conformance.generate_vectors.flags import NOTES
@@ -102,7 +103,7 @@ def self_check(name: str, doc: dict[str, Any], groups: Sequence[Group] = ()) -> 
     MANDATE_VIOLATION expected for MND-003 cannot come from MND-008); and :func:`check_twins`.
     """
     lines = []
-    for o in run_vectors(parse_vector_file(doc, name)):
+    for o in run_vectors(parse_vector_file(doc, name), EvidenceVerifier):  # it keeps every proof (F125)
         v = o.vector
         where = f"  tcId {v.tc_id} ({v.comment})"
         if not o.passed:
@@ -153,24 +154,17 @@ def check_twins(name: str, groups: Sequence[Group]) -> list[str]:
 def check_faulty(name: str, doc: dict[str, Any]) -> list[str]:
     """Every vector stating ``faulty`` must read the same in a runtime view of evidence -- which keeps
     every fork and answer proof it is shown, not only the one a refusal carries
-    (:func:`a2a_coop.vectors.faulty_after`) -- fed the same envelopes up to its refusal (what
-    ``a2a-coop verify`` reports of a transcript).
+    (:func:`a2a_coop.vectors.faulty_after`): what the reference adapter answers (:mod:`conformance.adapter`,
+    what ``a2a-coop verify`` reports of a transcript).
     Returns one line per problem."""
-    from a2a_coop.protocol.errors import CoopError
-    from a2a_coop.protocol.reputation import faulty_of
-    from a2a_coop.runtime.evidence import EvidenceVerifier
+    from conformance.adapter import verify
+    from conformance.offline import _request
 
     problems = []
     for v in parse_vector_file(doc, name):
         if v.faulty is None:
             continue
-        view = EvidenceVerifier(complete_chains=v.mode == "complete")
-        for data in v.envelopes:
-            try:
-                view.accept(data, v.now_ms)
-            except CoopError:
-                break
-        held = tuple(sorted(faulty_of(view, view.forks, v.trusted_escrows)))
+        held = tuple(verify(_request(v.tc_id, v))["faulty"])
         if held != v.faulty:
             problems.append(f"  tcId {v.tc_id} ({v.comment}): a view of evidence holds faulty {held}")
     return problems
