@@ -67,6 +67,10 @@ would refuse:
                    two Mandates, the lower seq's Mandate is the one ESC-020 reads, whichever was heard first
     RotationForkAtTheEscrow  the same run: keytime.json's RotationFork at an escrow, where no KEY-009
                    exception keeps the statement: refused as the fork (CHAIN_BROKEN), not KEY_REVOKED
+    CutOffAnswersOfEachKind  what the thirty-third session's run found: on the line a witnessed Accept cut
+                   off, a key's Counter or Accept answering an offer its Accept answered binds that contract's
+                   offerer to nothing (NEG-023 (b)), and its lower Counter or Reject, come after the higher
+                   answer, is the offer's answer there (NEG-021)
 
 Every group builds its own clock and parties. New cases go at the end of a group, new groups at the
 end of :func:`groups` (tcIds follow the order).
@@ -212,6 +216,7 @@ def groups() -> list[Group]:
         bare_accept_reach(),
         stamps_in_one_ms_at_the_escrow(),
         rotation_fork_at_the_escrow(),
+        cut_off_answers_of_each_kind(),
     ]
 
 
@@ -2806,6 +2811,75 @@ def answered_past_the_line() -> Group:
         None,
         "Boundary",
     )
+    return g
+
+
+def cut_off_answers_of_each_kind() -> Group:
+    """NEG-023 (b) and NEG-021 on the line a witnessed Accept cut off, for each kind of answer: chains'
+    CutOffAnsweredTwice story (Bob's offer naming no escrow, Alice's Counter of it naming E with both bonds
+    at +1 s, Bob's Counter of hers, 500 his, at +2 s, Bob's Accept of her Counter at +4 s, which E
+    witnesses) with Alice's two answers to Bob's Counter, X at +3 s and Y, higher in her chain, at +3.2 s,
+    each an Accept, a Counter or a Reject, both taken after E's witnessed Accept (superseded). Bob's
+    max_outstanding 1,050; his offer of 600 to Carol at +3.1 s fits only where nothing of his Counter's
+    line counts for him there: X an Accept and Y another answer -- X's contract binds him to nothing (her
+    key answered his Counter twice) --, or Y first and X lower (the offer's answer on the line, X, ends
+    his Counter at +3 s). The thirty-third session's run of Verifier._track_exposure found Y's Counter and
+    Accept, and X's Counter and Reject, unpinned: only a Reject Y and an Accept X were."""
+    g = Group("CutOffAnswersOfEachKind", "sparse")
+
+    def story(x_kind: str, y_kind: str, y_first: bool) -> list[bytes]:
+        clock, alice, bob = world(bob={"max_outstanding": 1_050})
+        carol, escrow = Party("carol", clock), Party("escrow", clock)
+        offer = bob.offer(alice)
+        clock.advance(1_000)
+        counter = alice.counter(offer, alice.proposal(escrow=escrow.did, issuer_bond=100, audience_bond=100))
+        clock.advance(1_000)
+        bobs = bob.counter(counter, bob.proposal())
+
+        def answer_of(kind: str) -> VerifiedStatement:
+            if kind == "accept":
+                return alice.accept(bobs)
+            if kind == "counter":
+                return alice.counter(bobs, alice.proposal())
+            return alice.reject(bobs, "no")
+
+        clock.advance(1_000)
+        x = answer_of(x_kind)
+        clock.advance(100)
+        gives = [service("code-review", value=600, deadline_ms=clock.now_ms + DAY_MS)]
+        probe = bob.offer(carol, bob.proposal(gives=gives))
+        clock.advance(100)
+        y = answer_of(y_kind)
+        clock.advance(800)
+        accept = bob.accept(counter)
+        answers = [y, x] if y_first else [x, y]
+        return [
+            *ctx(alice, bob, carol, escrow),
+            offer.envelope,
+            counter.envelope,
+            bobs.envelope,
+            accept.envelope,
+            stamp(escrow, accept).envelope,
+            *(vs.envelope for vs in answers),
+            probe.envelope,
+        ]
+
+    for y_kind in ("counter", "accept"):
+        g.add(
+            f"Alice's Accept X of Bob's Counter, then her {y_kind.title()} Y of it, both after E's witnessed "
+            "Accept: X's contract binds Bob to nothing (her key answered his Counter twice), and his offer "
+            "of 600 to Carol at +3.1 s fits his max_outstanding 1,050",
+            ["NEG-023", "NEG-021", "NEG-017", "MND-010"],
+            story("accept", y_kind, y_first=False),
+        )
+    for x_kind in ("counter", "reject"):
+        g.add(
+            f"Alice's Reject Y of Bob's Counter, then her {x_kind.title()} X of it, lower in her chain, both "
+            "after E's witnessed Accept: X is the Counter's answer on the cut-off line, which ends there "
+            "(+3 s), and Bob's offer of 600 to Carol at +3.1 s fits his max_outstanding 1,050",
+            ["NEG-021", "NEG-017", "MND-010"],
+            story(x_kind, "reject", y_first=True),
+        )
     return g
 
 
