@@ -357,6 +357,15 @@ MUTANTS: tuple[Mutant, ...] = (
         install=faults.gossip_links_dropped,
     ),
     Mutant(
+        "untrusted-escrow-convicts",
+        ("ATT-013",),
+        "reads a fork proof's statement witnessed before the principal's revocation from any escrow's Stamp",
+        "a principal held faulty (its revocation not passed on with the proof) on a Stamp by an escrow the "
+        "target does not trust",
+        probe="gossip-untrusted-stamp",
+        verifier_class=faults.EveryEscrowTrusted,
+    ),
+    Mutant(
         "from-seq-unchecked",
         ("RPC-011",),
         "answers GetLog with from_seq above 2^53 - 1 with an empty page",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from types import ModuleType
 from typing import Any, Final
 
@@ -92,6 +92,16 @@ class RevocationIgnored(PeerVerifier):
         rotated = self.rotated.get(key)
         if seq is not None and rotated is not None and seq > rotated:
             raise errors.KeyRevoked("key was rotated out; its chain has ended", requirement="KEY-005")
+
+
+class EveryEscrowTrusted(PeerVerifier):
+    """ATT-013 (d): "witnessed before" read from any escrow's Stamps, not only those of the escrows the peer
+    trusts -- a principal convicted on a Stamp by an escrow key anyone may mint."""
+
+    def sparing_revocation(
+        self, vs: VerifiedStatement, revoker: str, trusted: Collection[str] | None = None
+    ) -> VerifiedStatement | None:
+        return super().sparing_revocation(vs, revoker, None)
 
 
 class MandateCapsUnchecked(PeerVerifier):

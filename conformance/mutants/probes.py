@@ -613,6 +613,43 @@ def probe_gossip_proof_links(t: Target) -> None:
         )
 
 
+def probe_gossip_untrusted_stamp(t: Target) -> None:
+    """ATT-013 (d): Erin's key forks its chain with two Deliveries at one seq of her contract with Bob under
+    an escrow U this probe mints; her principal's revocation reaches the second, which U stamped before it
+    stamped the revocation. Handed the proof with its links, U's Stamps and the revocation, a target that
+    trusts no such escrow spares the principal: it passes the proof on with the revocation (ATT-024)."""
+    clock = FixedClock(wall_clock_ms() - 5_000)
+    erin, bob, escrow = (Party(f"untrusted-{who}-{os.urandom(6).hex()}", clock) for who in ("e", "b", "u"))
+    binding = erin.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle.root([])))
+    offer = bob.offer(erin, bob.proposal(escrow=escrow.did))
+    contract = erin.accept(offer)
+    seq, prev = erin.agent.writer.next_seq, erin.agent.writer.prev
+    first = erin.deliver(contract, bob)
+    erin.agent.writer.next_seq, erin.agent.writer.prev = seq, prev  # a second Delivery at its seq
+    clock.advance(1)
+    second = erin.deliver(contract, bob)
+    back = identity_pb2.KeyRevocation(key=erin.did, effective_ms=second.issued_at_ms, reason="leaked")
+    revocation = erin.principal.sign("key_revocation", back)
+    stamps = [escrow.sign("stamp", commitment_pb2.Stamp(statements=[s.digest])) for s in (second, revocation)]
+    proof = service_pb2.ForkProof(
+        first=first.envelope,
+        second=second.envelope,
+        revocations=[revocation.envelope, stamps[1].envelope],
+        stamps=[contract.envelope, offer.envelope, escrow.mandate_vs.envelope, stamps[0].envelope],
+    )
+    given = service_pb2.GossipRequest(envelopes=[*erin.setup, binding.envelope], proofs=[proof])
+    for request in (given, service_pb2.GossipRequest()):
+        got = t.call("Gossip", request.SerializeToString())
+        if isinstance(got, Rejection):
+            raise ProbeFailed(f"a swap was refused: {got}")
+    back_proofs = service_pb2.GossipResponse.FromString(got).proofs
+    sent = [p for p in back_proofs if {p.first, p.second} == {proof.first, proof.second}]
+    if not sent:
+        raise ProbeFailed("the target does not pass on the proof it was given")
+    if revocation.envelope not in sent[0].revocations:
+        raise ProbeFailed("the principal was convicted on a Stamp by an escrow the target does not trust")
+
+
 OPEN_CAP_PROBE: Final = 320  # the reference peer caps one key's open negotiations at 256
 
 
@@ -677,6 +714,7 @@ PROBES: Final[dict[str, Callable[[Target], None]]] = {
     "offer-answer": probe_offer_answer,
     "gossip-moves-no-trade": probe_gossip_moves_no_trade,
     "gossip-proof-links": probe_gossip_proof_links,
+    "gossip-untrusted-stamp": probe_gossip_untrusted_stamp,
     "getlog-range": probe_getlog_range,
     "malformed-request": probe_malformed_request,
     "context-offer-over-cap": probe_context_offer_over_cap,

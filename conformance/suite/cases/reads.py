@@ -3,12 +3,16 @@ ATT-014)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, service_pb2
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.protocol.verifier import verify_transcript
+from a2a_coop.testing import Party
 from conformance.suite.context import Context
+from conformance.suite.escrow import take, trusted_escrow
 from conformance.suite.flows import (
     fair_proposal,
     forge,
@@ -375,6 +379,173 @@ def gossip_proof_carries_links(ctx: Context) -> Outcome:
     return Outcome.passed(
         "passed on with their links and Stamps; no Stamp taken where the links lead nowhere"
     )
+
+
+@case(
+    "read.gossip-proof-convicts-on-a-trusted-stamp",
+    "Given a fork proof by gossip with its links and the Stamp of the escrow it trusts, the target holds the "
+    "principal faulty where that escrow witnessed the statement before the revocation, and spares it without "
+    "that Stamp",
+    "ATT-013",
+    "ATT-025",
+    "ATT-024",
+    "KEY-009",
+)
+def gossip_proof_convicts_on_a_trusted_stamp(ctx: Context) -> Outcome:
+    """Needs ``--escrow`` (E, an escrow the target trusts: ATT-013 (d)); SKIP without. Carol's key K forks
+    its chain with two Deliveries at one seq of her contract with Bob under E, the first dated before the
+    KeyRevocation of K her principal P signs, the second at its effective_ms; the suite submits the contract
+    and the second Delivery to E, which stamps them, then P's revocation, which E stamps after. Dave's key
+    does the same under E, but E never sees his Deliveries. One swap hands the target both keys' bindings and
+    the two proofs, each with its links (the contract's Accept and Bob's offer, ATT-025), the revocation and
+    whatever E stamped; a second reads what it passes on. The revocation reaches only the second Delivery
+    (ATT-013 (b)): E witnessed Carol's before it, so it disowns none of her pair and P is faulty -- the proof
+    passed on without P's revocation (ATT-024: sent only for a principal spared) --, and disowns Dave's,
+    which nothing witnessed, so Dave's principal is spared -- his proof passed on with the revocation."""
+    esc = trusted_escrow(ctx)
+    if esc is None:
+        return Outcome.skipped(
+            "needs an escrow the target trusts: start the target trusting one and run with --escrow HOST:PORT"
+        )
+    bob, carol, dave = ctx.party("bob"), ctx.party("carol"), ctx.party("dave")
+    stamped, spared = (
+        _revoked_contract_fork(ctx, who, bob, esc.did, reaches_second=True) for who in (carol, dave)
+    )
+    context = [*bob.setup, *carol.setup]
+    take(ctx, stamped.links[::-1], context=context, note="Bob's offer and Carol's Accept under E", esc=esc)
+    (second,) = _stamps_of(
+        take(ctx, [stamped.pair[1]], note="Carol's second Delivery alone", esc=esc), stamped.pair[1]
+    )
+    (revoked,) = _stamps_of(
+        take(ctx, [stamped.revocation], note="P's revocation of Carol's key, after it", esc=esc),
+        stamped.revocation,
+    )
+    convicting = stamped.proof(esc.mandate, second, revoked)
+    sparing = spared.proof()
+    given = service_pb2.GossipRequest(
+        envelopes=[*stamped.binding, *spared.binding], proofs=[convicting, sparing]
+    )
+    passed = _passed_on(ctx, given, "two proofs under E, one with E's Stamp of it", convicting, sparing)
+    ctx.must(
+        all(env in passed[0].stamps for env in convicting.stamps),
+        "the target passes on the proof of Carol's Deliveries without its links and E's Stamp (ATT-025)",
+    )
+    ctx.must(
+        stamped.revocation.envelope not in passed[0].revocations,
+        "the target spares Carol's principal on a proof whose later statement the escrow it trusts stamped "
+        "before it stamped the principal's revocation (it passes the revocation on with it, ATT-024): a "
+        "witnessed statement is the principal's word, and a revocation does not disown it (ATT-013 (b), "
+        "KEY-009) -- the parties' views convict it",
+    )
+    ctx.must(
+        spared.revocation.envelope in passed[1].revocations,
+        "the target convicts Dave's principal on a proof whose later statement its revocation reaches and "
+        "no escrow stamped (it passes the proof on without the revocation, ATT-024, ATT-013 (b))",
+    )
+    return Outcome.passed(
+        "the principal convicted where the trusted escrow stamped the statement first, spared where nothing "
+        "did"
+    )
+
+
+@case(
+    "read.gossip-proof-spares-on-an-untrusted-stamp",
+    "A principal whose revocation reaches a fork proof's statement is spared though an escrow the target "
+    "does not trust stamped it first; one whose revocation reaches neither statement is not",
+    "ATT-013",
+    "ATT-024",
+    "ATT-025",
+)
+def gossip_proof_spares_on_an_untrusted_stamp(ctx: Context) -> Outcome:
+    """Erin's key forks its chain with two Deliveries at one seq of her contract with Bob under an escrow U
+    the suite mints (no target trusts it); the revocation her principal P signs reaches the second, which U
+    stamped before it stamped the revocation. Fay's key does the same, but her principal's revocation is
+    effective after both Deliveries. One swap hands the target both keys' bindings and the two proofs, each
+    with its links, U's Mandate and Stamps, and the revocation; a second reads what it passes on. A
+    conformant target reads "witnessed before" only from an escrow it trusts (ATT-013 (d)): Erin's principal
+    is spared -- the proof passed on with the revocation (ATT-024) --, else anyone who mints an escrow key
+    convicts every principal whose key a thief holds, for two signatures the principal disowned; Fay's
+    revocation reaches neither statement, so her principal is faulty -- passed on without it."""
+    bob, erin, fay, untrusted = ctx.party("bob"), ctx.party("erin"), ctx.party("fay"), ctx.party("escrow")
+    spared = _revoked_contract_fork(ctx, erin, bob, untrusted.did, reaches_second=True)
+    late = _revoked_contract_fork(ctx, fay, bob, untrusted.did, reaches_second=False)
+
+    def stamp(vs: VerifiedStatement) -> VerifiedStatement:
+        return untrusted.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest]))
+
+    second = stamp(spared.pair[1])  # U's seq orders it before its Stamp of the revocation (KEY-009)
+    witnessed = spared.proof(untrusted.mandate_vs.envelope, second, stamp(spared.revocation))
+    unreached = late.proof()
+    given = service_pb2.GossipRequest(
+        envelopes=[*spared.binding, *late.binding], proofs=[witnessed, unreached]
+    )
+    passed = _passed_on(ctx, given, "two proofs under U, one with U's Stamp of it", witnessed, unreached)
+    ctx.must(
+        spared.revocation.envelope in passed[0].revocations,
+        "the target convicts Erin's principal on a Stamp by an escrow it does not trust (it passes the proof "
+        'on without the revocation that spares it, ATT-024): ATT-013 (d) reads "witnessed before" only '
+        "from a trusted escrow -- anyone minting an escrow key would convict the principal of a stolen key",
+    )
+    ctx.must(
+        late.revocation.envelope not in passed[1].revocations,
+        "the target spares Fay's principal on a revocation effective after both statements of the proof "
+        "(it passes the revocation on with it): a revocation spares only on a statement it reaches "
+        "(ATT-013 (b))",
+    )
+    return Outcome.passed(
+        "spared on an untrusted escrow's Stamp; convicted where the revocation reaches nothing"
+    )
+
+
+@dataclass
+class _RevokedFork:
+    """A key's two Deliveries at one seq of its contract with Bob, and its principal's revocation."""
+
+    binding: list[bytes]  # the principal's Mandate and the key's binding (a Checkpoint of its empty log)
+    links: list[VerifiedStatement]  # the contract's Accept, then Bob's offer (ATT-025)
+    pair: tuple[VerifiedStatement, VerifiedStatement]
+    revocation: VerifiedStatement
+
+    def proof(self, mandate: bytes = b"", *stamps: VerifiedStatement) -> service_pb2.ForkProof:
+        """The proof with the revocation and, given the escrow's ``mandate``, its Stamps: the first of the
+        second Delivery (after the links and the Mandate, ATT-025), the second of the revocation (ATT-024)."""
+        carried = [*(vs.envelope for vs in self.links), mandate, stamps[0].envelope] if stamps else []
+        return service_pb2.ForkProof(
+            first=self.pair[0].envelope,
+            second=self.pair[1].envelope,
+            revocations=[self.revocation.envelope, *(s.envelope for s in stamps[1:])],
+            stamps=carried,
+        )
+
+
+def _revoked_contract_fork(
+    ctx: Context, who: Party, bob: Party, escrow_did: str, *, reaches_second: bool
+) -> _RevokedFork:
+    """``who``'s key binds itself to its principal P, accepts Bob's offer naming ``escrow_did`` and signs
+    two Deliveries at one seq (a fork, 6.8), dated a ms apart; P revokes the key from the second's time
+    (``reaches_second``: the revocation reaches it, not the first) or from a ms after it (it reaches
+    neither)."""
+    t = ctx.clock.now_ms - 5_000  # every time below the suite's own, in K's chain order (CHN-005)
+    binding = who.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])), issued_at_ms=t)
+    offer = bob.offer(who, bob.proposal(escrow=escrow_did), issued_at_ms=t)
+    contract = who.accept(offer, issued_at_ms=t + 1)
+    writer = who.agent.writer
+    seq, prev = writer.next_seq, writer.prev
+    first = who.deliver(contract, bob, item_index=0, issued_at_ms=t + 2)
+    writer.next_seq, writer.prev = seq, prev  # the second Delivery at the first's seq: a fork (6.8)
+    second = who.deliver(contract, bob, item_index=0, issued_at_ms=t + 3)
+    effective = second.issued_at_ms + (0 if reaches_second else 1)
+    back = identity_pb2.KeyRevocation(key=who.did, effective_ms=effective, reason="the key leaked")
+    revocation = who.principal.sign("key_revocation", back)
+    return _RevokedFork([*who.setup, binding.envelope], [contract, offer], (first, second), revocation)
+
+
+def _stamps_of(answer: list[VerifiedStatement], vs: VerifiedStatement) -> list[VerifiedStatement]:
+    """The Stamps naming ``vs`` in an escrow's answer to a Submit of it (one expected)."""
+    stamps = [s for s in answer if s.body == "stamp" and vs.digest in s.statement.stamp.statements]
+    if len(stamps) != 1:
+        raise CaseFailed(f"the escrow at --escrow answered a Submit of a {vs.body} without one Stamp of it")
+    return stamps
 
 
 def _passed_on(
