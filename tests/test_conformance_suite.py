@@ -4,6 +4,7 @@ usage or connection error (2)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
@@ -32,6 +33,7 @@ from a2a_coop.cli.demo import (
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.runtime.keyfile import generate_keypair
 from a2a_coop.runtime.node import PeerNode
+from a2a_coop.runtime.peer import DEFAULT_MAX_OPEN_PER_COUNTERPARTY
 from a2a_coop.transport import TransportError, serve
 from conformance.registry import read_registry
 from conformance.suite import report
@@ -619,19 +621,56 @@ def test_a_peer_answering_a_counterparty_ahead_of_its_clock_keeps_its_chain_in_t
     assert second[1].header.issued_at_ms >= first[-1].header.issued_at_ms
 
 
+# The open-cap probe forms as many contracts as the target's cap on one key's open negotiations: 256 at a
+# served reference peer, some 20-30 s of the suite for each test that runs it. By default each runs against
+# a reference node in this process whose cap is SMALL_OPEN_CAP (what it does with each contract is the
+# same at any cap); the served process, at its default cap, under -m slow.
+SMALL_OPEN_CAP = 16
+
+
+@contextlib.contextmanager
+def _capped_in_process(tmp_path: Path, name: str) -> Iterator[tuple[str, Identity]]:
+    """A reference PeerNode served in this process, its cap on one key's open negotiations (RPC-012)
+    lowered to SMALL_OPEN_CAP: its target and identity."""
+    who = provision(tmp_path, name)
+    node = PeerNode.open(who.key, who.mandate, who.journal_path)
+    node.peer.max_open_per_counterparty = SMALL_OPEN_CAP
+    try:
+        with serve(node, None) as server:
+            yield server.target, who
+    finally:
+        node.close()
+
+
+def _open_cap_targets(tmp_path: Path, served: bool) -> Iterator[tuple[str, Identity, int]]:
+    """The probe's target, its identity and its cap: a served process at its default, or in process."""
+    if served:
+        for server, who in _serving(tmp_path, "bob", ["serve"]):
+            yield server.target, who, DEFAULT_MAX_OPEN_PER_COUNTERPARTY
+    else:
+        with _capped_in_process(tmp_path, "bob") as (target, who):
+            yield target, who, SMALL_OPEN_CAP
+
+
+_SERVED_OR_SMALL = pytest.mark.parametrize(
+    "served", [pytest.param(False, id="small-cap"), pytest.param(True, id="served", marks=pytest.mark.slow)]
+)
+
+
 @pytest.mark.req("RPC-012")
-def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path) -> None:
+@_SERVED_OR_SMALL
+def test_the_open_cap_probe_leaves_no_contract_open_in_the_target(tmp_path: Path, served: bool) -> None:
     """`rpc.context-offer-over-open-cap` forms as many contracts as the target's cap on one key's open
     negotiations (256 at the reference) to reach it; it then performs its side of each, so that the run
     leaves none open in the target: they would stay open a day (deadline plus claim window), and a CI
     job probing one long-running target some thirty times a day would fill its total caps with them."""
     from tests.test_processes import status
 
-    for server, who in _serving(tmp_path, "bob", ["serve"]):
-        run = conformance("--target", server.target, "--case", "rpc.context-offer-over-open-cap")
+    for target, who, cap in _open_cap_targets(tmp_path, served):
+        run = conformance("--target", target, "--case", "rpc.context-offer-over-open-cap")
         assert run.returncode == 0 and "1 PASS" in run.stdout, run.stdout + run.stderr
         negotiations = status(who)["negotiations"]
-        assert negotiations.get("FULFILLED", 0) >= 256, negotiations
+        assert negotiations.get("FULFILLED", 0) >= cap, negotiations
         assert set(negotiations) == {"FULFILLED"}, negotiations
 
 
@@ -750,7 +789,10 @@ def test_ctrl_c_mid_run_exits_130_in_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.req("RPC-012", "NEG-014")
-def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_path: Path) -> None:
+@_SERVED_OR_SMALL
+def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(
+    tmp_path: Path, served: bool
+) -> None:
     """A target that took a statement dated ahead within the skew dates what it signs after it no
     earlier (TIM-009): a run right after another (`tim.within-skew` sends such an Offer) finds it ahead
     of the suite's clock. The probe's closing Receipts and Deliveries, dated by the suite's clock, were
@@ -759,14 +801,14 @@ def test_the_open_cap_probe_closes_its_contracts_with_a_target_dating_ahead(tmp_
     third the target's own outstanding cap refused the initiator cases (MANDATE_VIOLATION)."""
     from tests.test_processes import status
 
-    for server, who in _serving(tmp_path, "bob", ["serve"]):
-        ahead = conformance("--target", server.target, "--case", "tim.within-skew")
+    for target, who, cap in _open_cap_targets(tmp_path, served):
+        ahead = conformance("--target", target, "--case", "tim.within-skew")
         assert ahead.returncode == 0 and "1 PASS" in ahead.stdout, ahead.stdout + ahead.stderr
         before = status(who)["negotiations"]  # the skew case's own contracts
-        run = conformance("--target", server.target, "--case", "rpc.context-offer-over-open-cap")
+        run = conformance("--target", target, "--case", "rpc.context-offer-over-open-cap")
         assert run.returncode == 0 and "1 PASS" in run.stdout, run.stdout + run.stderr
         negotiations = status(who)["negotiations"]
-        assert negotiations.get("FULFILLED", 0) - before.get("FULFILLED", 0) >= 256, negotiations
+        assert negotiations.get("FULFILLED", 0) - before.get("FULFILLED", 0) >= cap, negotiations
         assert negotiations.get("PERFORMING", 0) == before.get("PERFORMING", 0), negotiations
 
 

@@ -39,6 +39,9 @@ from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 PROFILE = settings(
     max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
+# The mandate-caps property, each example a whole story of three agents: 100 examples by default (its
+# @examples run every time), 2,000 in its _heavy form under -m slow.
+SHORT = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 HEAVY = settings(
     max_examples=2000, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -831,7 +834,7 @@ def _run_mandates(events: list[tuple[str, int, int, int, int, int, int, int]]) -
 
 
 @pytest.mark.req("MND-004", "MND-009", "MND-010", "MND-011", "NEG-023")
-@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@SHORT  # 2,000 examples under -m slow (the _heavy form below); the @examples above run every time
 @given(mandate_steps)
 # NEG-023: ann accepts ben's 682 offer and accepts it again above (taken superseded): the contract binds ben
 # to nothing, so his next offer, 639, fits his period budget
