@@ -64,7 +64,7 @@ COVERED = {
     "rules": 205,
     "mutations": 1881,
     "canaries": 64,
-    "keytime": 208,
+    "keytime": 211,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
