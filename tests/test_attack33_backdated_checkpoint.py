@@ -27,7 +27,7 @@ from test_asked31_successor_word import _Answers, _checkpoint, _past_cutoff, _Su
 from test_attack10 import _car, _car_market
 from test_fork31_large_fork_evidence import _car_held
 
-from a2a_coop._proto.a2acoop.v1 import identity_pb2
+from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
 from a2a_coop.protocol.errors import KeyRevoked
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.trade import ask_escrow_alone
@@ -108,3 +108,33 @@ def test_a_successor_takes_over_nothing_of_the_old_key_above_the_chain_length_st
     n.start()
     locked = n.escrow.balance(m.bob.did)[1] + n.escrow.balance(m.mallory.did)[1]
     assert locked == (200 if stated == 0 else 100), locked
+
+
+@pytest.mark.req("KEY-011", "ESC-022")
+def test_a_bond_lock_by_the_leaked_escrow_key_above_the_head_is_refused_whatever_its_date() -> None:
+    """The BondLock form of the theft (red team 33: NEG-020's cut-off Counter freed on a lock): E's thief
+    signs a BondLock of Mallory's contract by E's key at the seq after E's last, dated before the
+    revocation's effective_ms. Bob's view, holding the revocation stating E's chain length, refuses it
+    KEY_REVOKED; E's own last BondLock, at the head, it takes."""
+    m, _, _, _ = _car_market()
+    offer = m.b.propose(m.mallory.did, _car(m, m.escrow.did, bond=100))
+    m.escrow.submit([*m.b.send_context(), offer.envelope])
+    accept = m.hide_accept(offer)
+    leak = m.clock.now_ms + 60_000
+    n = _Successor(m, leak)
+    revoked = identity_pb2.KeyRevocation(
+        key=m.escrow.did, effective_ms=leak, chain_length=_chain_length(m.escrow)
+    )
+    n.revocation = m.escrow.party.principal.sign("key_revocation", revoked)
+    lock = commitment_pb2.BondLock(contract=accept.digest, party=m.bob.did, amount=100)
+    m.clock.now_ms = leak - 1
+    thiefs = m.escrow.party.sign("bond_lock", lock, negotiation_id=offer.negotiation_id)
+    assert thiefs.seq >= _chain_length(m.escrow)
+    m.clock.now_ms = leak + 60_001
+    n.start()
+    m.b.hold(n.escrow.with_mandates(n.handover.envelope, []))
+    with pytest.raises(KeyRevoked):
+        m.b.hold([thiefs.envelope])
+    assert m.b.verifier.revokes(thiefs)
+    held = [vs for vs in map(verify_statement, m.escrow.escrow.ledger()) if vs.issuer == m.escrow.did]
+    assert not m.b.verifier.revokes(held[-1]), "E's own statement at the head is E's"
