@@ -304,3 +304,38 @@ def test_escrow_serve_refuses_an_export_missing_part_of_the_old_keys_chain(
     )
     assert code != 0
     one_line_error(err, "CHAIN_GAP", "jumps to seq 4, expected 3")
+
+
+@pytest.mark.req("KEY-011", "ESC-022")
+def test_revoke_key_states_the_escrow_keys_chain_length_read_from_its_export(tmp_path: Path) -> None:
+    """``revoke-key --chain-of EXPORT`` (the old escrow's `escrow export`): the revocation states the length
+    of the key's chain there (its highest seq + 1, KEY-011 (e)); a file holding no statement of the key is
+    refused in one line, and with no --chain-of the revocation states none, as before."""
+    scene = Scene(tmp_path)
+    export = scene.export()
+    seqs = [vs.seq for vs in map(verify_statement, (i.data for i in load([str(export)]).items))]
+    key = scene.escrow.did
+    chained = [
+        vs.seq
+        for vs in map(verify_statement, (i.data for i in load([str(export)]).items))
+        if vs.issuer == key
+    ]
+    assert chained and len(seqs) > len(chained)  # the export holds the parties' statements too
+    principal = tmp_path / "escrow-principal.key"
+    out = tmp_path / "rev.json"
+    code, said, err = run_cli(
+        _CAPSYS[0], "revoke-key", "--principal", principal, "--agent", key, "--chain-of", export, "--out", out
+    )
+    assert code == 0, err
+    stated = verify_statement(load_envelope(out, "revocation")).statement.key_revocation
+    assert stated.chain_length == max(chained) + 1
+    assert f"its chain {stated.chain_length} statements long" in said
+    write_envelope_file(tmp_path / "other.json", scene.offer.envelope)
+    code, _, err = run_cli(
+        _CAPSYS[0], "revoke-key", "--principal", principal, "--agent", key, "--chain-of",
+        tmp_path / "other.json", "--out", tmp_path / "rev2.json",
+    )  # fmt: skip
+    assert code != 0 and one_line_error(err, "--chain-of", "no statement of")
+    assert run_cli_ok("revoke-key", "--principal", principal, "--agent", key, "--out", tmp_path / "rev3.json")
+    bare = verify_statement(load_envelope(tmp_path / "rev3.json", "revocation")).statement.key_revocation
+    assert bare.chain_length == 0

@@ -23,6 +23,7 @@ from typing import Final, TextIO
 import grpc
 
 from a2a_coop.cli._common import EXIT_OK, EXIT_UNFINISHED, UsageError, iso, short
+from a2a_coop.cli._inputs import load
 from a2a_coop.cli._runtime import (
     check_new_output,
     claim_chain,
@@ -73,15 +74,27 @@ def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
         context += _bindings(args, key, [verify_statement(m) for m in context], out)
     if kept is None:
         check_new_output(args.out, args.force, "a revocation file")
+        length = _chain_length(args.chain_of, key) if args.chain_of else 0
+        if length and own:
+            raise UsageError(
+                "--chain-of is a principal's statement (KEY-011 (e)): a key revoking itself has none"
+            )
         effective = wall_clock_ms() if args.effective is None else args.effective
         claim_chain(args.principal, signer, journal_path)
         with open_journal(journal_path) as journal:
             revocation = sign_key_revocation(
-                signer, journal, key, effective_ms=effective, reason=args.reason, now_ms=wall_clock_ms()
+                signer,
+                journal,
+                key,
+                effective_ms=effective,
+                reason=args.reason,
+                now_ms=wall_clock_ms(),
+                chain_length=length,
             )
         _write(args.out, revocation.envelope, args.force)
+        head = f", its chain {length} statements long" if length else ""
         out.write(
-            f"key revocation {revocation.digest.hex()[:16]} of {key} from {iso(effective)} signed "
+            f"key revocation {revocation.digest.hex()[:16]} of {key} from {iso(effective)}{head} signed "
             f"(seq {revocation.header.seq}), written to {args.out}\n"
         )
         if own and args.effective is not None and effective < revocation.issued_at_ms:
@@ -109,6 +122,23 @@ def cmd_revoke_key(args: argparse.Namespace, out: TextIO) -> int:
         )
         return EXIT_UNFINISHED
     return EXIT_OK
+
+
+def _chain_length(path: str, key: str) -> int:
+    """KEY-011 (e): the length of ``key``'s chain in its record at ``path`` (an escrow's export): its
+    highest seq there, plus one. The principal states it from the record it runs the key with; a record
+    cut short states less, and disowns what the key signed above it."""
+    seqs = []
+    for item in load([path]).items:
+        try:
+            vs = verify_statement(item.data)
+        except CoopError:
+            continue
+        if vs.issuer == key:
+            seqs.append(vs.seq)
+    if not seqs:
+        raise UsageError(f"--chain-of {path}: no statement of {short(key)} in it")
+    return max(seqs) + 1
 
 
 def _kept_revocation(path: Path, signer: str, key: str, effective: int | None) -> VerifiedStatement | None:

@@ -548,6 +548,13 @@ def _add_runtime_parsers(sub: Any) -> None:
     )
     p.add_argument("--force", action="store_true", help="sign a new revocation over an existing --out file")
     p.add_argument(
+        "--chain-of",
+        metavar="FILE",
+        help="the key's own record (an escrow's `escrow export` of its journal): the revocation states "
+        "the length of the key's chain read from it, so that every statement of the key above it is its "
+        "thief's whatever its date (KEY-011 (e)); omit it when the record is lost (a crash)",
+    )
+    p.add_argument(
         "--journal", type=Path, help="the principal's journal (default: the key file's name with .db)"
     )
     p.add_argument(

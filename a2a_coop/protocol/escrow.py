@@ -775,7 +775,8 @@ class Escrow:
         statements at a lower seq; a principal's reaches back to its effective_ms over the key's statements
         under its own Mandates, under none, and under those of a principal the key bound itself to later
         (the key's earliest statement under each principal, met so far: :attr:`_reach_first`), over
-        others from its issue."""
+        others from its issue -- and, stating the key's chain length, over every statement above it
+        whatever its time (KEY-011 (e))."""
         old, first = self.succeeds, self._reach_first
         authority = self._reach_mandates.get(vs.mandate_digest, "")
         here = (vs.issued_at_ms, vs.seq)
@@ -789,6 +790,8 @@ class Escrow:
             )
             at = r.effective_ms if back else max(r.effective_ms, issued)
             if vs.issued_at_ms >= at and (not own or vs.seq >= rev.seq):
+                return True
+            if back and 0 < r.chain_length <= vs.seq:
                 return True
         return False
 

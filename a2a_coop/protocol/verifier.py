@@ -94,6 +94,7 @@ class _Revocation(NamedTuple):
     digest: bytes
     envelope: bytes
     prev: bytes = b""  # its header.prev: a statement of the key at the seq below that is not it forks it
+    chain_length: int = 0  # the key's chain its revoker states as the key's own (KEY-011 (e)); 0: none
 
 
 def _fork_of(r: _Revocation, vs: VerifiedStatement) -> tuple[bytes, bytes] | None:
@@ -313,6 +314,9 @@ class Verifier:
         # or for the key's own revocation no earlier than its issued_at_ms): nothing of the key issued
         # before it is reached, and statements under its Mandates (when it is a principal) from then on.
         self.revoked: dict[str, int] = {}
+        # key -> the least chain length a principal's KeyRevocation of it held states (KEY-011 (e)): the
+        # key's statements from that seq on may be reached whatever their time.
+        self.revoked_above: dict[str, int] = {}
         # key -> every KeyRevocation of it held, as signed: whether an escrow stamped a statement before it
         # stamped any revocation covering it (KEY-009) asks of each, not only of the one that set
         # effective_ms; and which of the key's statements each reaches, and from when, is KEY-011's
@@ -824,13 +828,31 @@ class Verifier:
         disown the key's whole history -- an escrow's ledger, and the hand-over of it (ESC-022)."""
         if r.issuer == key:
             return max(r.effective_ms, r.issued_at_ms), r.seq
-        if not authority:  # the key's own word (a principal body): reached back once bound to r's issuer
-            bound = self.bound_at.get((key, r.issuer))
-            if at is None or (bound is not None and bound <= at):
-                return r.effective_ms, 0
-        elif authority == r.issuer or self._bound_first(key, r.issuer, authority, at):
+        if self._reaches_back(r, key, authority, at):
             return r.effective_ms, 0
         return max(r.effective_ms, r.issued_at_ms), 0
+
+    def _reaches_back(self, r: _Revocation, key: str, authority: str, at: tuple[int, int] | None) -> bool:
+        """KEY-011 (b): whether ``r``, a principal's KeyRevocation of ``key``, reaches back to its
+        effective_ms over a statement of ``key`` under ``authority`` issued at ``at`` (:meth:`_reach`)."""
+        if not authority:  # the key's own word (a principal body): reached back once bound to r's issuer
+            bound = self.bound_at.get((key, r.issuer))
+            return at is None or (bound is not None and bound <= at)
+        return authority == r.issuer or self._bound_first(key, r.issuer, authority, at)
+
+    def _reach_of(self, r: _Revocation, key: str, authority: str, at: tuple[int, int]) -> int | None:
+        """KEY-011: from when ``r``, a KeyRevocation of ``key``, reaches ``key``'s own statement under
+        ``authority`` issued at ``at`` = (issued_at_ms, seq) -- 0 when it reaches it whatever its time, a
+        principal's stating the key's chain length (e) and the statement above it --, or None when it
+        does not reach it. Who chose the length: the principal, from the key's journal it runs (an
+        escrow's export); a thief holding the key dates what it signs as it likes, before the revocation
+        too, but signs it above the head (or forks the chain below it, CHN-004)."""
+        when, floor = self._reach(r, key, authority, at)
+        if at[0] >= when and at[1] >= floor:
+            return when
+        if r.issuer != key and 0 < r.chain_length <= at[1] and self._reaches_back(r, key, authority, at):
+            return 0
+        return None
 
     def _bound_first(self, key: str, principal: str, other: str, at: tuple[int, int] | None) -> bool:
         """KEY-011 (b): whether ``key`` was bound to ``principal`` no later than to ``other`` -- by the
@@ -856,10 +878,19 @@ class Verifier:
         refusal carries, whatever order they were heard in); None if none does."""
         hit = None
         for r in self.revocations_of.get(key, ()):
-            when, floor = self._reach(r, key, authority, (issued_at_ms, seq))
-            if issued_at_ms >= when and seq >= floor and (hit is None or (when, r.digest) < hit):
+            when = self._reach_of(r, key, authority, (issued_at_ms, seq))
+            if when is not None and (hit is None or (when, r.digest) < hit):
                 hit = (when, r.digest)
         return hit
+
+    def _may_reach(self, key: str, issued_at_ms: int, seq: int) -> bool:
+        """A quick bound: whether any revocation of ``key`` held may reach its statement issued at
+        ``issued_at_ms``, at ``seq`` -- its time not before the earliest reach, or its seq above a chain
+        length a principal stated (KEY-011 (e))."""
+        effective = self.revoked.get(key)
+        return effective is not None and (
+            issued_at_ms >= effective or seq >= self.revoked_above.get(key, seq + 1)
+        )
 
     def _cut(self, key: str, authority: str, at: tuple[int, int] | None = None) -> int | None:
         """KEY-011: the earliest time a held revocation of ``key`` reaches its statements under
@@ -1011,7 +1042,13 @@ class Verifier:
         held over its own statements under its principal's Mandates -- the key's own revocation's from its
         issued_at_ms and its seq, however early its effective_ms (the thief's choice)."""
         principal = next(iter(self._principals_of(old)), "")
-        return tuple(sorted({self._reach(r, old, principal) for r in self.revocations_of.get(old, ())}))
+        held = self.revocations_of.get(old, ())
+        above = {  # KEY-011 (e): a principal's stating the key's chain length reaches above it from any time
+            (0, r.chain_length)
+            for r in held
+            if r.issuer != old and r.chain_length and self._reaches_back(r, old, principal, None)
+        }
+        return tuple(sorted({self._reach(r, old, principal) for r in held} | above))
 
     def _principals_of(self, old: str) -> set[str]:
         """The principals ``old`` is bound to by a statement under its Mandate that no revocation of ``old``
@@ -2069,16 +2106,15 @@ class Verifier:
         if record is not None and record.principal != issuer:
             keys.append(record.principal)
         for key in keys:
-            effective = self.revoked.get(key) if key == issuer else self._principal_cut(record)
-            if (
-                effective is not None
-                and vs.issued_at_ms >= effective
-                and (
-                    key != issuer
-                    or self._reaching(key, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
+            if key == issuer:
+                reached = (
+                    self._may_reach(key, vs.issued_at_ms, vs.seq)
+                    and self._reaching(key, vs.issued_at_ms, vs.seq, self._authority(vs)) is not None
                 )
-                and not self._stamped_first(vs, key, record, via)
-            ):
+            else:
+                effective = self._principal_cut(record)
+                reached = effective is not None and vs.issued_at_ms >= effective
+            if reached and not self._stamped_first(vs, key, record, via):
                 return True
         # KEY-010 in the escrow's order: its escrow stamped it after a revocation it had stamped, at or
         # after that revocation's effective_ms (:meth:`_stamped_after`)
@@ -2124,13 +2160,14 @@ class Verifier:
             return False
         own = key == vs.issuer
         authority = self._authority(vs) if own else ""
+        at = (vs.issued_at_ms, vs.seq)
         for r in self.revocations_of.get(key, ()):
-            effective, floor = (
-                self._reach(r, key, authority, (vs.issued_at_ms, vs.seq))
+            reaches = (
+                self._reach_of(r, key, authority, at) is not None
                 if own
-                else (self._mandate_reach(r, record), 0)
+                else self._mandate_reach(r, record) <= vs.issued_at_ms
             )
-            if effective > vs.issued_at_ms or vs.seq < floor:
+            if not reaches:
                 continue  # it does not reach vs (KEY-004, KEY-011)
             place = self._stamp_place(escrow, r.digest)
             if place is not None and not _before(first, place):
@@ -2302,10 +2339,9 @@ class Verifier:
 
     def _check_key(self, key: str, issued_at_ms: int, seq: int, vs: VerifiedStatement | None = None) -> None:
         """KEY-004 (with KEY-011's reach, and KEY-009's exception for ``vs``), KEY-005."""
-        effective = self.revoked.get(key)
         hit = (
             self._reaching(key, issued_at_ms, seq, "" if vs is None else self._authority(vs))
-            if effective is not None and issued_at_ms >= effective
+            if self._may_reach(key, issued_at_ms, seq)
             else None
         )
         if hit is not None and not self._kept_as_evidence(vs):
@@ -2994,9 +3030,18 @@ class Verifier:
         elif body == "key_revocation":
             r = vs.statement.key_revocation
             signed = _Revocation(
-                issuer, r.effective_ms, vs.issued_at_ms, vs.seq, vs.digest, vs.envelope, vs.prev
+                issuer,
+                r.effective_ms,
+                vs.issued_at_ms,
+                vs.seq,
+                vs.digest,
+                vs.envelope,
+                vs.prev,
+                r.chain_length,
             )
             self.revocations_of.setdefault(r.key, []).append(signed)
+            if issuer != r.key and r.chain_length:  # KEY-011 (e): above the head stated, whatever its time
+                self.revoked_above[r.key] = min(r.chain_length, self.revoked_above.get(r.key, r.chain_length))
             earliest = _earliest_of(signed, r.key)  # KEY-011
             if r.key not in self.revoked or earliest < self.revoked[r.key]:
                 self.revoked[r.key] = earliest

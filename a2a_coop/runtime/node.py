@@ -252,13 +252,22 @@ REVOCATION_TTL_MS: Final = 400 * DAY_MS
 
 
 def sign_key_revocation(
-    signer: Keypair, journal: Journal, key: str, *, effective_ms: int, reason: str, now_ms: int
+    signer: Keypair,
+    journal: Journal,
+    key: str,
+    *,
+    effective_ms: int,
+    reason: str,
+    now_ms: int,
+    chain_length: int = 0,
 ) -> VerifiedStatement:
     """``signer`` -- the key itself, or the principal it signed under (KEY-004) -- revokes ``key``
-    from ``effective_ms`` on; the signer's chain lives in ``journal`` (no reused seq), as for
-    :func:`sign_mandate`."""
+    from ``effective_ms`` on, stating ``chain_length`` when not 0 (KEY-011 (e)); the signer's chain lives
+    in ``journal`` (no reused seq), as for :func:`sign_mandate`."""
     chain, issued = _continue_chain(signer, journal, now_ms)
-    body = identity_pb2.KeyRevocation(key=key, effective_ms=effective_ms, reason=reason)
+    body = identity_pb2.KeyRevocation(
+        key=key, effective_ms=effective_ms, reason=reason, chain_length=chain_length
+    )
     vs = chain.sign("key_revocation", body, ttl_ms=REVOCATION_TTL_MS, issued_at_ms=issued)
     journal.record_outgoing(vs, at_ms=now_ms)
     return vs

@@ -77,6 +77,7 @@ from a2a_coop.protocol.statements import (
     verify_statement,
 )
 from a2a_coop.protocol.verifier import last_ruling_ms
+from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime import gossip, snapshot
 from a2a_coop.runtime.alarm import ForkAlarm, KeyForked
 from a2a_coop.runtime.evidence import EvidenceVerifier
@@ -3147,6 +3148,24 @@ class Peer:
                     f"{META_WITHDRAW_FINAL}/{nid.hex()}/{counter.digest.hex()}", [why, until_ms]
                 )
 
+    def stamped_ours(self, escrow: str, vs: VerifiedStatement) -> bool:
+        """Whether our view holds a Stamp of our own statement ``vs`` by the escrow key ``escrow`` (or a
+        successor from its hand-over on, ESC-022) dated no more than the clock tolerance (WIT-003) before we
+        signed ``vs``. No escrow stamps what it has not received, and we know when we signed ours: a Stamp
+        dated earlier is its signer's lie -- a leaked escrow key's thief dating its Stamp before the key's
+        revocation, which no revocation then reaches, kept our Delivery from the escrow's successor and our
+        bond went to the counterparty (red team 33, tests/test_attack33_stamp_dated_before_delivery.py); of
+        our Withdraw, it stopped our asking while the escrow could still take the counterparty's Accept
+        (floor33)."""
+        earliest = vs.issued_at_ms - CLOCK_TOLERANCE_MS - 1  # stamp_time reads Stamps after it
+        return self.verifier.witness.stamp_time(escrow, vs.digest, after_ms=earliest) is not None
+
+    def _stamped(self, escrow: str, vs: VerifiedStatement) -> bool:
+        """Whether the escrow stamped ``vs`` (ours: by a Stamp :meth:`stamped_ours` reads)."""
+        if vs.issuer == self.did:
+            return self.stamped_ours(escrow, vs)
+        return self.verifier.witness.stamp_time(escrow, vs.digest) is not None
+
     def closed_at_escrow(self, counter: VerifiedStatement, besides: bytes = b"") -> bool:
         """Whether we hold signed statements of the escrow our ``counter`` names closing it there, so that it
         takes no Accept of it (ESC-014): its Stamp of an answer to it (the counterparty's Counter, Reject or
@@ -3161,17 +3180,16 @@ class Peer:
             if neg is None:
                 return False
             escrow, held = proposal_of(counter).terms.escrow, self.verifier.statements
-            stamped = self.verifier.witness.stamp_time
             answers = (held.get(d) for d in (*neg.superseded, *(step[3] for step in neg.history)))
             if any(
                 vs is not None
                 and vs.digest != besides
                 and cited(vs) == counter.digest
-                and stamped(escrow, vs.digest) is not None
+                and self._stamped(escrow, vs)
                 for vs in answers
             ):
                 return True
-            return neg.contract is not None and stamped(escrow, neg.contract.accept.digest) is not None
+            return neg.contract is not None and self._stamped(escrow, neg.contract.accept)
 
     def withdraw_final_why(self, negotiation_id: bytes) -> str:
         """Why the escrow's answer to our Withdraw of a cut-off Counter in ``negotiation_id`` was final
@@ -3208,7 +3226,6 @@ class Peer:
         for vs in (*(held.get(d) for d in neg.superseded), *neg.offers):
             if vs is not None:
                 answers.setdefault(cited(vs), []).append(vs)
-        stamped = self.verifier.witness.stamp_time
         for counter in neg.off_line.values():
             terms = proposal_of(counter).terms
             bonded = terms.issuer_bond or terms.audience_bond
@@ -3226,7 +3243,7 @@ class Peer:
             # Withdraw signed before, or a new one), or the counterparty's Accept of it at the escrow alone
             # still binds us. Ours, not its answer, which the escrow may refuse where our view took it
             # superseded (NEG-018).
-            if all(stamped(terms.escrow, vs.digest) is None for vs in got):
+            if not any(self._stamped(terms.escrow, vs) for vs in got):
                 mine = (vs for vs in got if vs.issuer == self.did and vs.body == "withdraw")
                 return counter, next(mine, None)
         return None

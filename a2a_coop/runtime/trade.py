@@ -976,7 +976,7 @@ def _deliveries_to_escrow(peer: Peer, escrow: Submitter, neg: Negotiation, escro
     ours = [
         held[d].envelope
         for d, (by, _) in c.deliveries.items()
-        if by == peer.did and d in held and not stamped_ours(peer, escrow_did, held[d])
+        if by == peer.did and d in held and not peer.stamped_ours(escrow_did, held[d])
     ]
     if not ours:
         return
@@ -1446,17 +1446,6 @@ def escrows_word(peer: Peer, vs: VerifiedStatement, escrow: str) -> bool:
     return signer_stands(peer, vs) and acts_for(vs.issuer, escrow, vs.issued_at_ms, vs.seq)
 
 
-def stamped_ours(peer: Peer, escrow: str, vs: VerifiedStatement) -> bool:
-    """Whether ``peer``'s view holds a Stamp of its own statement ``vs`` by the escrow key ``escrow`` (or a
-    successor from its hand-over on, ESC-022) dated no more than the clock tolerance (WIT-003) before we
-    signed ``vs``. No escrow stamps what it has not received, and we know when we signed ours: a Stamp dated
-    earlier is its signer's lie -- a leaked escrow key's thief dating its Stamp before the key's revocation,
-    which no revocation then reaches, kept our Delivery from the escrow's successor and our bond went to the
-    counterparty (red team 33, tests/test_attack33_stamp_dated_before_delivery.py)."""
-    earliest = vs.issued_at_ms - CLOCK_TOLERANCE_MS - 1  # stamp_time reads Stamps after it
-    return peer.verifier.witness.stamp_time(escrow, vs.digest, after_ms=earliest) is not None
-
-
 def unstamped_deliveries(
     envelopes: Sequence[bytes], answer: Sequence[bytes], speaks_for: Callable[[VerifiedStatement], bool]
 ) -> set[bytes]:
@@ -1465,7 +1454,7 @@ def unstamped_deliveries(
     and answers a repeat with that Stamp). Nothing else in an answer says the escrow took a Delivery: the
     answer is whoever answered's choice -- the escrow's public Mandate alone, a Stamp by another key, the
     escrow's real answer with the Delivery taken out, an old Stamp of another Delivery replayed, a Stamp
-    dated before the Delivery was signed (WIT-007, :func:`stamped_ours`).
+    dated before the Delivery was signed (WIT-007, :meth:`Peer.stamped_ours`).
     The one check of a served node's witness and of a run's (:func:`witness_ours`)."""
     signed_at: dict[bytes, int] = {}  # each Delivery's digest -> its issued_at_ms (ours: our clock's)
     for env in envelopes:
@@ -1482,7 +1471,7 @@ def unstamped_deliveries(
         except CoopError:
             continue  # proves nothing
         if vs.body == "stamp" and speaks_for(vs):
-            # Not one dated before the Delivery was signed, less the clock tolerance (:func:`stamped_ours`).
+            # Not one dated before the Delivery was signed, less the clock tolerance (Peer.stamped_ours).
             at = vs.issued_at_ms + CLOCK_TOLERANCE_MS
             deliveries.difference_update(
                 d for d in vs.statement.stamp.statements if signed_at.get(d, at) <= at
@@ -1502,7 +1491,7 @@ def unwitnessed(peer: Peer, neg: Negotiation) -> list[VerifiedStatement]:
     return [
         held[d]
         for d, (by, _) in c.deliveries.items()
-        if by == peer.did and d in held and not stamped_ours(peer, c.escrow, held[d])
+        if by == peer.did and d in held and not peer.stamped_ours(c.escrow, held[d])
     ]
 
 
@@ -1579,7 +1568,7 @@ def _unstamped_evidence(peer: Peer, neg: Negotiation) -> list[bytes]:
 
     def stamped(vs: VerifiedStatement) -> bool:
         if vs.issuer == peer.did:
-            return stamped_ours(peer, escrow_did, vs)
+            return peer.stamped_ours(escrow_did, vs)
         return witness.stamp_time(escrow_did, vs.digest) is not None
 
     evidence = [

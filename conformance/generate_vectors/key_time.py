@@ -94,7 +94,8 @@ def groups() -> list[Group]:
         hand_over_heard_first(),  # ESC-022: last, no tcId moved
         witnessed_by_a_trusted_escrow(),  # ATT-013 (d): the view's trusted escrows
         told_another_trusted_escrow(),  # ATT-013 (f): last, no tcId moved
-        answer_proof_taken(),  # ATT-022 with SPEC 17.1's faulty: last, no tcId moved
+        answer_proof_taken(),  # ATT-022 with SPEC 17.1's faulty
+        revocation_states_the_head(),  # KEY-011 (e): last, no tcId moved
     ]
 
 
@@ -3452,5 +3453,51 @@ def answer_proof_taken() -> Group:
         ["ATT-022", "ATT-013"],
         [*setup, accept.envelope],
         faulty=[],
+    )
+    return g
+
+
+def revocation_states_the_head() -> Group:
+    """KEY-011 (e): a principal's KeyRevocation of an escrow key K1 stating K1's chain length reaches every
+    statement of K1 above it, whatever its date: K1's thief signs a Stamp of Alice's claim at the seq after
+    K1's last, dated a millisecond before the revocation's effective_ms (the leak, a minute after the
+    claim) -- a time the thief chose, which the revocation's effective_ms alone does not reach (red team
+    33, floor33; tests/test_attack33_backdated_checkpoint.py). K1's own statement at the head still counts.
+    Run by an escrow taking evidence, which refuses what a revocation reaches (a view of evidence holds it,
+    disowned: KEY-009 (d))."""
+    g = Group("RevocationStatesTheHead", "sparse", role="escrow")
+    clock, _, _, esc, _, _, claim, base = claimed_breach(BOND)
+    length = esc.agent.writer.next_seq  # K1's chain: its setup, its Stamp and its two BondLocks
+    leak = clock.now_ms + 60_000
+    thief = esc.sign("stamp", commitment_pb2.Stamp(statements=[claim.digest]), issued_at_ms=leak - 1)
+    clock.now_ms = leak + 120_000
+
+    def revoked(stated: int) -> bytes:
+        rev = identity_pb2.KeyRevocation(key=esc.did, effective_ms=leak, reason="leaked", chain_length=stated)
+        return esc.principal.sign("key_revocation", rev).envelope
+
+    reqs = ["KEY-011", "KEY-004", "ESC-022"]
+    g.add(
+        f"escrow key K1's principal revokes K1 from its leak, a minute after Alice's claim, stating K1's "
+        f"chain {length} statements long; K1's thief then shows a Stamp of the claim by K1 at seq {length}, "
+        "dated a millisecond before the leak: above the head stated, the thief's -- refused",
+        reqs,
+        [*base, revoked(length), thief.envelope],
+        "KEY_REVOKED",
+        "OwnRevocationReach",
+        twin=[*base, revoked(0), thief.envelope],
+    )
+    g.add(
+        f"the same revocation stating K1's chain {length + 1} statements long: the thief's Stamp at seq "
+        f"{length} is within it, and dated before the effective_ms -- taken (a principal stating more than "
+        "it knows reaches no more than its effective_ms does)",
+        reqs,
+        [*base, revoked(length + 1), thief.envelope],
+    )
+    g.add(
+        f"K1's own last BondLock (seq {length - 1}, the head) heard after the revocation stating K1's chain "
+        f"{length} statements long: at the head, dated before the effective_ms -- taken",
+        reqs,
+        [*base[:-2], revoked(length), *base[-2:]],
     )
     return g

@@ -79,7 +79,7 @@ const SCHEMA = {
     F(13, "succeeds", "string"),
   ],
   KeyRotation: [F(1, "new_key", "string")],
-  KeyRevocation: [F(1, "key", "string"), F(2, "effective_ms", "u64"), F(3, "reason", "string")],
+  KeyRevocation: [F(1, "key", "string"), F(2, "effective_ms", "u64"), F(3, "reason", "string"), F(4, "chain_length", "u64")],
   Checkpoint: [F(1, "log_root", "bytes")],
   Item: [
     F(1, "kind", "enum"), F(2, "category", "string"), F(3, "description", "string"), F(4, "quantity", "u64"),
@@ -1340,7 +1340,7 @@ export class Verifier {
   // it is dated -- finding F46); `seq` unknown (null): whether it is dated from the hand-over's time on.
   ownReached(s, t, seq) {
     if (seq === null || seq === undefined) return t >= s.from;
-    return s.reaches.some((x) => t >= x.t && BigInt(seq) >= x.floor);
+    return s.reaches.some((x) => (t >= x.t && BigInt(seq) >= x.floor) || (x.above !== null && BigInt(seq) >= x.above));
   }
   // ESC-022: whether a statement by `issuer` at `t` is escrow `escrow`'s: its own before a hand-over of it
   // honoured, a successor's from the hand-over's time on -- never the revoked key's own from then on (its
@@ -1360,7 +1360,7 @@ export class Verifier {
     for (const old of this.handovers.keys()) {
       const s = this.successors(old);
       const was = this.handedFrom.get(old);
-      const now = s ? s.reaches.map((x) => `${x.t}/${x.floor}`).sort().join(",") : null;
+      const now = s ? s.reaches.map((x) => `${x.t}/${x.floor}/${x.above}`).sort().join(",") : null;
       if (!s || was === now) continue; // rebuilt again when a revocation's reach is new (F46)
       this.handedFrom.set(old, now);
       for (const [id, n] of [...this.negotiations]) if (n.contract?.escrow === old) this.deriveAgain(id);
@@ -1381,22 +1381,24 @@ export class Verifier {
   // revocation reaches back to its effective_ms only over statements under the authority of its issuer or of
   // a principal the key bound itself to later -- under `key`'s Mandates, only a principal `key` was bound to
   // at or before the Mandate; the key's own takes effect no earlier than its issued_at_ms, and reaches none
-  // of the key's statements at a seq below its own.
+  // of the key's statements at a seq below its own. `above`: KEY-011 (e), a principal's revocation stating
+  // the key's chain length (non-zero) reaches, where it reaches back, the key's statements from that seq on
+  // whatever their time (null: none; finding F123).
   reachOf(r, key, authority, at = null) {
     const late = r.issued > r.eff ? r.issued : r.eff;
     if (authority === null) {
       const b = r.issuer === key || at === null ? null : this.bindingAt.get(`${key}\0${r.issuer}`);
       const back = b && (b.t < at.t || (b.t === at.t && b.seq <= at.seq));
-      return { t: back ? r.eff : late, floor: -1n };
+      return { t: back ? r.eff : late, floor: -1n, above: null };
     }
-    if (r.issuer === key) return { t: late, floor: r.seq };
+    if (r.issuer === key) return { t: late, floor: r.seq, above: null };
     // under no Mandate (the key's own word): reached back once the key was bound to r's issuer
     const b = authority === "" && at ? this.bindingAt.get(`${key}\0${r.issuer}`) : null;
     const back =
       authority === ""
         ? !at || (b && (b.t < at.t || (b.t === at.t && b.seq <= at.seq)))
         : authority === r.issuer || this.boundFirst(key, r.issuer, authority, at);
-    return { t: back ? r.eff : late, floor: -1n };
+    return { t: back ? r.eff : late, floor: -1n, above: back && r.len > 0n ? r.len : null };
   }
   // KEY-011 (b): whether `key` was bound to `principal` no later than to `other`, by the earliest statement
   // held binding it to each ({t, seq}); `at`: a statement under `other`'s Mandate, which binds it too
@@ -1413,7 +1415,7 @@ export class Verifier {
   revokedAt(key, t, authority = null, seq = null, at = null) {
     return (this.revocations.get(key) ?? []).filter((r) => {
       const x = this.reachOf(r, key, authority, at);
-      return x.t <= t && (seq === null || seq >= x.floor);
+      return (x.t <= t && (seq === null || seq >= x.floor)) || (seq !== null && x.above !== null && BigInt(seq) >= x.above);
     });
   }
   // the principal whose Mandate a statement's header names, when held ("" otherwise)
@@ -1951,7 +1953,7 @@ export class Verifier {
     }
     if (bodyName === "key_revocation") {
       const l = this.revocations.get(body.key) ?? [];
-      l.push({ eff: body.effective_ms, dhex, issuer: h.issuer, issued: h.issued_at_ms, seq: h.seq });
+      l.push({ eff: body.effective_ms, dhex, issuer: h.issuer, issued: h.issued_at_ms, seq: h.seq, len: body.chain_length });
       this.revocations.set(body.key, l);
     }
     if (bodyName === "key_rotation") this.rotations.set(h.issuer, [...(this.rotations.get(h.issuer) ?? []), { seq: h.seq, dhex }]);

@@ -43,14 +43,16 @@ class KeyRotation(_message.Message):
     def __init__(self, new_key: _Optional[str] = ...) -> None: ...
 
 class KeyRevocation(_message.Message):
-    __slots__ = ("key", "effective_ms", "reason")
+    __slots__ = ("key", "effective_ms", "reason", "chain_length")
     KEY_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_MS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_LENGTH_FIELD_NUMBER: _ClassVar[int]
     key: str
     effective_ms: int
     reason: str
-    def __init__(self, key: _Optional[str] = ..., effective_ms: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    chain_length: int
+    def __init__(self, key: _Optional[str] = ..., effective_ms: _Optional[int] = ..., reason: _Optional[str] = ..., chain_length: _Optional[int] = ...) -> None: ...
 
 class Checkpoint(_message.Message):
     __slots__ = ("log_root",)
