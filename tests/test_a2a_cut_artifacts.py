@@ -362,6 +362,22 @@ def test_an_artifact_past_the_part_bound_fails_the_read(liar: str) -> None:
             asyncio.run(a2a.whole_task(agent, "00"))
 
 
+def test_the_conformance_suite_fails_an_agent_sending_an_artifact_past_the_part_bound() -> None:
+    """The suite's GetTask took an Artifact of any size into the Task it judges an agent by. Expect the
+    case to fail on one past 1 MiB of envelopes, naming A2A-028 (a)."""
+    import base64
+
+    from conformance.suite.cases._a2a_rpc import A2AClient, RpcReply
+    from conformance.suite.model import CaseFailed
+
+    raw = base64.b64encode(b"x" * 60_000).decode()
+    big = {"artifactId": "big", "parts": [{"raw": raw, "mediaType": a2a.ENVELOPE_MEDIA_TYPE}] * 18}
+    suite = object.__new__(A2AClient)
+    suite.call = lambda *_a, **_k: RpcReply(200, {}, result={"id": "00", "artifacts": [big]})  # type: ignore[method-assign]
+    with pytest.raises(CaseFailed, match=r"A2A-028 \(a\)"):
+        suite.get_task("00")
+
+
 def test_the_agent_forms_no_artifact_past_the_part_bound(long_contract: LongContract) -> None:
     """The bound the client holds an agent to is one the reference keeps: each Artifact's bundle holds at
     most six envelopes (the contract's four, a Delivery and Receipt, or an Attestation and its signer's
