@@ -24,12 +24,14 @@ from peers import make_peer
 from a2a_coop import a2a
 from a2a_coop.a2a.handler import CoopRequestHandler, negotiation_artifacts
 from a2a_coop.a2a.parts import ARTIFACTS_FROM_HEADER, EXTENSION_URI, MAX_A2A_ARTIFACT_BYTES, set_coop_number
+from a2a_coop.protocol.envelope import MAX_ENVELOPE_BYTES
 from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.node import PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.testing import DAY_MS, FixedClock, Party, service
 from a2a_coop.transport import CooperationClient, TransportError
+from a2a_coop.transport.paging import CutAnswerViolation
 
 # gRPC's default receive limit, which a stock A2A client keeps.
 GRPC_DEFAULT_LIMIT = 4 * 1024 * 1024
@@ -191,6 +193,57 @@ def test_a_subscription_to_a_task_past_a_clients_limit_streams_the_rest_as_artif
     assert events[-1].status_update.status.state == a2a_pb2.TASK_STATE_COMPLETED
 
 
+class _Counted:
+    """A stock client that counts the GetTasks it makes and the Artifact bytes every response brought."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.get_tasks, self.artifact_bytes = client, 0, 0
+
+    async def send_message(self, request: Any, context: Any = None) -> AsyncIterator[Any]:
+        async for response in self.client.send_message(request, context=context):
+            self.artifact_bytes += _size(response.task) if response.HasField("task") else 0
+            if response.HasField("artifact_update"):
+                self.artifact_bytes += sum(len(p.raw) for p in response.artifact_update.artifact.parts)
+            yield response
+
+    async def get_task(self, request: Any, context: Any = None) -> a2a_pb2.Task:
+        self.get_tasks += 1
+        task: a2a_pb2.Task = await self.client.get_task(request, context=context)
+        self.artifact_bytes += _size(task)
+        return task
+
+
+@pytest.mark.req("A2A-028")
+@pytest.mark.parametrize("binding", ["GRPC", "JSONRPC", "HTTP+JSON"])
+def test_send_whole_on_a_stream_reads_no_artifact_twice(long_contract: LongContract, binding: str) -> None:
+    """SendStreamingMessage sends the Artifacts its first Task leaves out as artifact-updates (A2A-016),
+    yet ``send_whole`` read them all again by GetTask from the Task's ``nextArtifact``: 3 GetTasks, 3.4 MB
+    read twice. Expect the Task whole from the stream alone: no GetTask, every Artifact in order, and no
+    more bytes than the Artifacts once and the one this exchange formed (sent in the Task and as its
+    update, A2A-016)."""
+    c = long_contract
+    message = a2a.statement_message(c.held_back.envelope, task_id=c.task_id)
+
+    async def go() -> tuple[_Counted, a2a_pb2.Task | None]:
+        async with await ClientFactory(_config(binding, streaming=True)).create_from_url(
+            c.server.card_url
+        ) as client:
+            counted = _Counted(client)
+            _answer, task = await a2a.send_whole(counted, message)
+            return counted, task
+
+    counted, task = asyncio.run(asyncio.wait_for(go(), 120))
+    expected = _expected(c)
+    assert task is not None and task.status.state == a2a_pb2.TASK_STATE_COMPLETED
+    assert [a.artifact_id for a in task.artifacts] == expected and a2a.next_artifact_of(task) == 0
+    assert counted.get_tasks == 0
+    assert _size(task) <= counted.artifact_bytes <= _size(task) + max(_size_of(a) for a in task.artifacts)
+
+
+def _size_of(artifact: a2a_pb2.Artifact) -> int:
+    return sum(len(p.raw) for p in artifact.parts)
+
+
 @pytest.mark.req("A2A-028")
 def test_artifacts_asked_past_the_task_or_not_by_a_number_are_none_or_refused(
     long_contract: LongContract,
@@ -259,6 +312,80 @@ def test_an_agent_saying_more_artifacts_without_sending_any_fails_the_read() -> 
 
     with pytest.raises(TransportError):
         asyncio.run(a2a.whole_task(_Empty(), "00"))
+
+
+def _big_artifact() -> a2a_pb2.Artifact:
+    return a2a_pb2.Artifact(artifact_id="big", parts=[a2a_pb2.Part(raw=b"x" * (MAX_A2A_ARTIFACT_BYTES + 1))])
+
+
+class _Liar:
+    """An agent whose Task holds a small Artifact, says more, and sends as the next one an Artifact past
+    the part bound: by GetTask, or as its stream's artifact-update (``stream``)."""
+
+    def __init__(self, *, stream: bool, cut: bool = True) -> None:
+        self.stream, self.cut = stream, cut
+
+    def _task(self) -> a2a_pb2.Task:
+        task = a2a_pb2.Task(id="00", artifacts=[a2a_pb2.Artifact(artifact_id="small")])
+        task.artifacts[0].parts.add(raw=b"x")
+        if self.cut:
+            set_coop_number(task, "nextArtifact", 1)
+        else:
+            task.artifacts.append(_big_artifact())
+        return task
+
+    async def send_message(self, request: Any, context: Any = None) -> AsyncIterator[a2a_pb2.StreamResponse]:
+        yield a2a_pb2.StreamResponse(task=self._task())
+        if self.stream:
+            update = a2a_pb2.TaskArtifactUpdateEvent(artifact=_big_artifact())
+            yield a2a_pb2.StreamResponse(artifact_update=update)
+            yield a2a_pb2.StreamResponse(status_update=a2a_pb2.TaskStatusUpdateEvent(task_id="00"))
+
+    async def get_task(self, request: a2a_pb2.GetTaskRequest, context: object = None) -> a2a_pb2.Task:
+        return a2a_pb2.Task(id=request.id, artifacts=[_big_artifact()])
+
+
+@pytest.mark.req("A2A-028")
+@pytest.mark.parametrize("liar", ["by GetTask", "streamed", "whole"])
+def test_an_artifact_past_the_part_bound_fails_the_read(liar: str) -> None:
+    """An agent's Artifact is a bundle of at most six envelopes of 64 KiB (A2A-012, ENV-008), within the
+    1 MiB part; one past it came through whole, however large, to a client that trusted the parts to
+    bound what it reads. Expect the read to fail RESOURCE_EXHAUSTED, as RPC-021's client fails a part."""
+    assert 6 * MAX_ENVELOPE_BYTES <= MAX_A2A_ARTIFACT_BYTES  # every Artifact the agent forms fits
+    agent = _Liar(stream=liar == "streamed", cut=liar != "whole")
+    message = a2a.statement_message(b"statement")
+    with pytest.raises(CutAnswerViolation, match="past 1048576") as err:
+        asyncio.run(a2a.send_whole(agent, message))
+    assert err.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    if liar == "by GetTask":
+        with pytest.raises(CutAnswerViolation, match="past 1048576"):
+            asyncio.run(a2a.whole_task(agent, "00"))
+
+
+def test_the_conformance_suite_fails_an_agent_sending_an_artifact_past_the_part_bound() -> None:
+    """The suite's GetTask took an Artifact of any size into the Task it judges an agent by. Expect the
+    case to fail on one past 1 MiB of envelopes, naming A2A-028 (a)."""
+    import base64
+
+    from conformance.suite.cases._a2a_rpc import A2AClient, RpcReply
+    from conformance.suite.model import CaseFailed
+
+    raw = base64.b64encode(b"x" * 60_000).decode()
+    big = {"artifactId": "big", "parts": [{"raw": raw, "mediaType": a2a.ENVELOPE_MEDIA_TYPE}] * 18}
+    suite = object.__new__(A2AClient)
+    suite.call = lambda *_a, **_k: RpcReply(200, {}, result={"id": "00", "artifacts": [big]})  # type: ignore[method-assign]
+    with pytest.raises(CaseFailed, match=r"A2A-028 \(a\)"):
+        suite.get_task("00")
+
+
+def test_the_agent_forms_no_artifact_past_the_part_bound(long_contract: LongContract) -> None:
+    """The bound the client holds an agent to is one the reference keeps: each Artifact's bundle holds at
+    most six envelopes (the contract's four, a Delivery and Receipt, or an Attestation and its signer's
+    Mandate)."""
+    neg = long_contract.node.peer.negotiation(bytes.fromhex(long_contract.task_id))
+    artifacts = negotiation_artifacts(long_contract.node.peer, neg)
+    assert max(len(a.parts) for a in artifacts) == 6
+    assert max(_size_of(a) for a in artifacts) <= MAX_A2A_ARTIFACT_BYTES
 
 
 @pytest.mark.req("A2A-028")

@@ -796,11 +796,11 @@ def cut_artifacts(
     task: a2a_pb2.Task, start: int, max_bytes: int = MAX_A2A_ARTIFACT_BYTES
 ) -> list[a2a_pb2.Artifact]:
     """Keep in ``task`` the part of its Artifacts one response carries from index ``start`` (A2A-028 (a)):
-    the longest run of whole Artifacts within ``max_bytes`` of envelopes, at least one (a bundle is a
-    few envelopes of at most 64 KiB each), and ``metadata.a2aCoop.nextArtifact`` -- the index of the
-    first one it leaves out -- unless it carries the last. Returns the ones left out after the part.
-    A Task's Artifacts grow with its contract's Receipts and Attestations: whole, a long contract's
-    passed every client's receive limit."""
+    the longest run of whole Artifacts within ``max_bytes`` of envelopes, at least one (never past the
+    bound: a bundle is at most six envelopes of at most 64 KiB each, 384 KiB), and
+    ``metadata.a2aCoop.nextArtifact`` -- the index of the first one it leaves out -- unless it carries
+    the last. Returns the ones left out after the part. A Task's Artifacts grow with its contract's
+    Receipts and Attestations: whole, a long contract's passed every client's receive limit."""
     artifacts = list(task.artifacts)
     end = start
     size = 0

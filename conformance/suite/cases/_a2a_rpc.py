@@ -28,6 +28,8 @@ ENVELOPE_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+protobuf"
 ENVELOPE_JSON_MEDIA_TYPE: Final = "application/vnd.a2acoop.envelope.v1+json"
 CARD_PATH: Final = "/.well-known/agent-card.json"
 ARTIFACTS_FROM: Final = "A2A-Coop-Artifacts-From"  # GetTask's service parameter, A2A-028 (a)
+# A part of a Task's Artifacts (A2A-028 (a)), which no one Artifact passes: at most six envelopes of 64 KiB.
+MAX_ARTIFACT_BYTES: Final = 1024 * 1024
 ERROR_INFO: Final = "type.googleapis.com/google.rpc.ErrorInfo"
 
 _endpoints: dict[str, tuple[str, dict[str, Any]]] = {}  # a2a_url -> (JSON-RPC URL, card)
@@ -370,6 +372,12 @@ class A2AClient:
             task = reply.result
             held = [a for a in task.get("artifacts", []) if isinstance(a, dict)]
             for artifact in held:
+                size = sum(map(len, envelopes_of(artifact.get("parts", []))))
+                if size > MAX_ARTIFACT_BYTES:
+                    raise CaseFailed(
+                        f"GetTask {task_id}: an Artifact of {size} bytes of envelopes, past a part's "
+                        f"{MAX_ARTIFACT_BYTES} (A2A-028 (a))"
+                    )
                 artifacts.setdefault(str(artifact.get("artifactId")), artifact)
             try:
                 start = parts.take(_Part(held, _coop_index(task, "nextArtifact")))
