@@ -9,11 +9,11 @@ escrow's earliest Stamp of the revocation) -- the reading of a view that trusts 
 Stamp of, which is how these tests read it. An escrow is any key a Mandate names as one, and any principal
 signs a Mandate: the key and its times are its minter's.
 
-- A dishonest principal P forks its own key K, one half under honest escrow E1 and one under E2, each stamped there; then it
-  revokes K back over them and has an escrow key M it minted stamp the revocation, dated a minute before
-  E1's and E2's Stamps. Per escrow, E1 and E2 stamped the halves and never the revocation: P is convicted. Across every
-  escrow held, M's Stamp comes first: P is spared in every view that states no list -- the escape the
-  second reading opens.
+- A dishonest principal P forks its own key K, one half under honest escrow E1 and one under E2, each stamped
+  there; then it revokes K back over them and has an escrow key M it minted stamp the revocation, dated a
+  minute before E1's and E2's Stamps. Per escrow, E1 and E2 stamped the halves and never the revocation: P is
+  convicted. Across every escrow held, M's Stamp comes first: P is spared in every view that states no list --
+  the escape the second reading opens.
 - A thief of K, after P revoked K and P's escrow E_P stamped it, forks K under escrows M1 and M2 the thief
   minted, their Stamps of the halves dated a minute before E_P's of the revocation (after the revocation's
   effective_ms, dated back to the leak): P is convicted under both readings. What the second reading
@@ -79,10 +79,11 @@ def _spared(v: EvidenceVerifier, alice: Party, proof: ForkProof, trusted: Collec
 
 @pytest.mark.req("ATT-013", "KEY-009")
 def test_a_revokers_own_escrow_backdating_its_stamp_spares_it_only_where_trusted() -> None:
-    """P forks K, one half under E1 and one under E2, each stamped there; P revokes K back over them and its own escrow M stamps the
-    revocation dated a minute before E1's and E2's Stamps. Expect P convicted by a view stating no list (KEY-009 per
-    escrow: neither stamped the revocation) and by one trusting E1 and E2; spared only by a view trusting M too --
-    what reading (f) across every held escrow would make of every view stating no list."""
+    """P forks K, one half under E1 and one under E2, each stamped there; P revokes K back over them and its
+    own escrow M stamps the revocation dated a minute before E1's and E2's Stamps. Expect P convicted by a
+    view stating no list (KEY-009 per escrow: neither stamped the revocation) and by one trusting E1 and E2;
+    spared only by a view trusting M too -- what reading (f) across every held escrow would make of every view
+    stating no list."""
     clock = FixedClock()
     alice, bob = Party("alice", clock), Party("bob", clock)
     e1, e2 = LocalEscrow(Party("escrow-1", clock)), LocalEscrow(Party("escrow-2", clock))
@@ -105,10 +106,10 @@ def test_a_revokers_own_escrow_backdating_its_stamp_spares_it_only_where_trusted
 
 @pytest.mark.req("ATT-013", "KEY-009")
 def test_a_thiefs_own_escrow_dated_before_the_revocations_stamp_convicts_under_either_reading() -> None:
-    """P revokes K back to the leak; a thief forks K under escrows M1 and M2 it minted, whose Stamps of the halves
-    are dated a minute before P's escrow E_P stamps the revocation. Expect P convicted by a view stating no
-    list and by one trusting E_P, M1 and M2 (reading (f) across them): the framing a view with no list is open
-    to stays open whichever way it reads the order of escrows."""
+    """P revokes K back to the leak; a thief forks K under escrows M1 and M2 it minted, whose Stamps of the
+    halves are dated a minute before P's escrow E_P stamps the revocation. Expect P convicted by a view
+    stating no list and by one trusting E_P, M1 and M2 (reading (f) across them): the framing a view with no
+    list is open to stays open whichever way it reads the order of escrows."""
     clock = FixedClock()
     alice, mallory = Party("alice", clock), Party("mallory", clock)
     ep = LocalEscrow(Party("escrow-p", clock))
