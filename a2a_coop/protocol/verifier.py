@@ -328,6 +328,10 @@ class Verifier:
         # to their witnessing escrow (:meth:`naming_chain`), and travels on with the proof. They name its
         # digest, which binds it: whoever sent it chose nothing.
         self.shown_statements: dict[bytes, VerifiedStatement] = {}
+        # Stamp digest -> (a Stamp a swap carried with a proof, the revocations it is read for): one that
+        # batches a KeyRevocation of the proof's key with other statements (WIT-001 (a)), held as no
+        # statement and read for those revocations alone (ATT-024, :meth:`take_revocation_stamp`)
+        self.revocation_stamps: dict[bytes, tuple[VerifiedStatement, frozenset[bytes]]] = {}
         # key -> the first fork proof found between a KeyRevocation of the key by itself and another
         # statement of the key, both taken (KEY-013): such a revocation joins no chain, and is taken though
         # it forks the key's chain, so no refusal carries the proof (ATT-011 keeps it, ATT-013 reads it).
@@ -2223,7 +2227,7 @@ class Verifier:
         if at is None:
             return None
         stamp_digest = self.witness.stamp_of(escrow, digest)
-        stamp = self.statements.get(stamp_digest) if stamp_digest else None
+        stamp = self._held_stamp(stamp_digest) if stamp_digest else None
         if stamp is None or stamp.issued_at_ms != at:  # one the escrow itself recorded, or memory forgot
             return (at,)
         return (at, stamp.issuer, stamp.seq, list(stamp.statement.stamp.statements).index(digest))
@@ -2233,7 +2237,70 @@ class Verifier:
         that witnesses (in a view of evidence, none disowned: KEY-009 (d)); None when none is held (or
         memory forgot it)."""
         stamp_digest = self.witness.stamp_of(escrow, digest)
-        return self.statements.get(stamp_digest) if stamp_digest else None
+        return self._held_stamp(stamp_digest) if stamp_digest else None
+
+    def _held_stamp(self, digest: bytes) -> VerifiedStatement | None:
+        """The Stamp ``digest``, held as a statement or read for a revocation alone (ATT-024)."""
+        held = self.statements.get(digest)
+        if held is None and digest in self.revocation_stamps:
+            return self.revocation_stamps[digest][0]
+        return held
+
+    def take_revocation_stamp(
+        self, vs: VerifiedStatement, revocations: Collection[bytes]
+    ) -> list[bytes] | None:
+        """ATT-024: read the Stamp ``vs``, which a swap carried with a fork proof, for its entries of
+        ``revocations`` (the KeyRevocations of the proof's key it carried) alone, when it names other
+        statements too -- an escrow batches what it stamps (WIT-001 (a)). Checked as any statement
+        (section 11, against nothing its signer signed before: it joins no chain here) and held as no
+        statement: its other entries would move what the swap's sender chose, when it chose (ATT-019); the
+        same Stamp taken later on its own path is taken whole. Kept only while it is its signer's earliest
+        Stamp held of one of those revocations -- one it makes no longer so is dropped --, so what they
+        cost is bounded by the escrows whose Mandates we hold times the revocations we hold.
+
+        Returns:
+            None when not kept; else the digests of those it replaced (the caller keeps it across
+            restarts, and them no longer).
+
+        Raises:
+            CoopError: it fails a check.
+        """
+        if (
+            vs.body != "stamp"
+            or vs.digest in self.revocation_stamps
+            or dict.__contains__(self.statements, vs.digest)
+        ):
+            return None
+        reads = frozenset(revocations) & set(vs.statement.stamp.statements)
+        earliest = {
+            d
+            for d in reads
+            if (at := self.witness.recorded_stamp_time(vs.issuer, d)) is None or vs.issued_at_ms < at
+        }
+        if not earliest:
+            return None
+        self.check(vs, alone=True)
+        replaced = [
+            d
+            for d, (held, was) in self.revocation_stamps.items()
+            if held.issuer == vs.issuer and was <= earliest
+        ]
+        for d in replaced:
+            del self.revocation_stamps[d]
+        self.restore_revocation_stamp(vs, frozenset(earliest))
+        return replaced
+
+    def restore_revocation_stamp(self, vs: VerifiedStatement, reads: frozenset[bytes]) -> None:
+        """Hold ``vs`` as :meth:`take_revocation_stamp` kept it (a restart: checked when it was taken)."""
+        self.revocation_stamps[vs.digest] = (vs, reads)
+        self._record_revocation_stamp(vs, reads)
+
+    def _record_revocation_stamp(self, vs: VerifiedStatement, reads: frozenset[bytes]) -> None:
+        if self._stamp_disowned(vs):
+            return  # KEY-009 (d): it witnesses nothing
+        for digest in sorted(reads):
+            self.witness.record_stamp(vs.issuer, digest, vs.issued_at_ms, vs.digest)
+        self.disowning += 1  # a statement its signer stamped after the revocation may be disowned now
 
     def unwitnessing(self, stamp: VerifiedStatement) -> bool:
         """KEY-009 (d): whether ``stamp``, a Stamp held by this view of evidence, is disowned and so
@@ -2256,7 +2323,8 @@ class Verifier:
         in; the negotiations of what they name are derived again from the statements held, as a view that
         heard the revocation first derived them (:meth:`_rederive`). Only Stamps in memory are read."""
         changed: list[VerifiedStatement] = []
-        for held in list(dict.values(self.statements)):
+        carried = [vs for vs, _ in self.revocation_stamps.values()]  # ATT-024's, held as no statement
+        for held in [*dict.values(self.statements), *carried]:
             if held.body != "stamp":
                 continue
             if held.issuer != key:
@@ -2289,6 +2357,10 @@ class Verifier:
                     self.witness.record_stamp(
                         held.issuer, d, held.issued_at_ms, held.digest, seq=held.seq, seq_of=self._stamp_seq
                     )
+        for held, reads in list(self.revocation_stamps.values()):  # read for their revocations alone
+            if held.issuer in by_issuer and held.digest not in self._unwitnessing:
+                for d in sorted(reads & by_issuer[held.issuer]):
+                    self.witness.record_stamp(held.issuer, d, held.issued_at_ms, held.digest)
         self.disowning += 1
         self._rederive({d for _, d in named})
 

@@ -103,6 +103,7 @@ class Peer(Protocol):
     def sign(self, body: str, message: Any, **header: Any) -> VerifiedStatement: ...
     def take_gossip(self, envelopes: Sequence[bytes], *, started_with: str | None = None) -> None: ...
     def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None: ...
+    def take_revocation_stamps(self, stamps: Sequence[tuple[bytes, frozenset[bytes]]]) -> None: ...
     def dealing_rank(self, key: str) -> tuple[int, int] | None: ...
 
 
@@ -251,6 +252,7 @@ def take(
     with peer.lock:
         before = set(peer.verifier.forks)
         gossiped = []
+        read_alone: list[tuple[bytes, frozenset[bytes]]] = []  # ATT-024: Stamps read for revocations alone
         capped = proofs[:MAX_PROOFS]
         for i, proof in enumerate(capped):
             size = swap_bytes(proof)
@@ -270,7 +272,9 @@ def take(
             if issuer is not None:
                 mandates, stamps = _witnesses_of(peer, proof)
                 # the escrow's Mandate first: the Stamp of a revocation (ATT-024) cites it too
-                gossiped += [*mandates, *_revocations_of(issuer, proof.revocations), *stamps]
+                revocations, batched = _revocations_of(issuer, proof.revocations)
+                gossiped += [*mandates, *revocations, *stamps]
+                read_alone += batched
         checkpoints = []
         for env in envelopes[: 2 * (MAX_CHECKPOINTS + 1)] if budget >= 0 else ():
             budget -= len(env)
@@ -282,14 +286,23 @@ def take(
             # else not gossip: an Accept or a BondLock taken here would move a trade unanswered
         # the Checkpoints first: one may bind a proof's key to the principal whose revocation spares it
         peer.take_gossip([*checkpoints, *gossiped], started_with=started_with)
+        peer.take_revocation_stamps(read_alone)  # after the revocations they name
         return sorted(set(peer.verifier.forks) - before)
 
 
-def _revocations_of(key: str, carried: Sequence[bytes]) -> list[bytes]:
+def _revocations_of(
+    key: str, carried: Sequence[bytes]
+) -> tuple[list[bytes], list[tuple[bytes, frozenset[bytes]]]]:
     """What we take of a proof's ``carried`` envelopes (ATT-024, ATT-019): the KeyRevocations of its
     ``key`` by another key (its own spares nobody, ATT-013 (b)), then the Stamps naming only those -- read
-    unsigned here, checked as any statement when taken. Nothing else: a Stamp of a negotiation statement,
-    or a revocation of another key, would move what the swap's sender chose, when it chose."""
+    unsigned here, checked as any statement when taken. A Stamp naming one of those and other statements
+    too (an escrow batches, WIT-001 (a)) is read for those revocations alone
+    (:meth:`Peer.take_revocation_stamps`): its other entries -- a Stamp of a negotiation statement, or of a
+    revocation of another key -- would move what the swap's sender chose, when it chose. Nothing else.
+
+    Returns:
+        What is taken as statements; the Stamps read for revocations alone, each with their digests.
+    """
     revocations: list[bytes] = []
     digests: set[bytes] = set()
     stamps: list[tuple[bytes, statement_pb2.Statement]] = []
@@ -305,8 +318,14 @@ def _revocations_of(key: str, carried: Sequence[bytes]) -> list[bytes]:
             digests.add(parsed.digest)
         elif body == "stamp":
             stamps.append((env, stmt))
-    named = [env for env, stmt in stamps if stmt.stamp.statements and set(stmt.stamp.statements) <= digests]
-    return [*revocations, *named]
+    named, batched = [], []
+    for env, stmt in stamps:
+        stamped = set(stmt.stamp.statements)
+        if stamped and stamped <= digests:
+            named.append(env)
+        elif stamped & digests:
+            batched.append((env, frozenset(stamped & digests)))
+    return [*revocations, *named], batched
 
 
 def _witnesses_of(peer: Peer, proof: ForkProof) -> tuple[list[bytes], list[bytes]]:

@@ -190,6 +190,10 @@ META_BINDINGS = "a2a-coop/shown-bindings"
 # them we took (ATT-025, Verifier.shown_statements), one row per digest (META_SHOWN + "/" + hex): the
 # envelope. Held as no statement (ATT-019), so the journal's statements do not bring them back.
 META_SHOWN = "a2a-coop/shown-statements"
+# Journal meta: Stamps a swap carried with a proof that name a revocation of the proof's key among other
+# statements, read for those revocations alone (ATT-024, Verifier.revocation_stamps), one row per Stamp
+# (META_REVOCATION_STAMPS + "/" + hex): [the envelope, the revocations' digests]. Held as no statement.
+META_REVOCATION_STAMPS = "a2a-coop/revocation-stamps"
 # Journal meta: what an escrow answered, past the bonding cutoff, about a bonded offer of ours nothing
 # answered (Verifier.asked_escrow), one key per negotiation and escrow (META_ASKED/<id hex>/<escrow>), as
 # [asked at, until when the holding it ended would have lasted, the word's [offer digest hex, time] pairs
@@ -3838,6 +3842,8 @@ class Peer:
             for _, envelope in self.journal.meta_under(META_SHOWN + "/"):
                 shown = verify_statement(envelope)
                 verifier.shown_statements[shown.digest] = shown  # ATT-025
+            for _, (envelope, *reads) in self.journal.meta_under(META_REVOCATION_STAMPS + "/"):
+                verifier.restore_revocation_stamp(verify_statement(envelope), frozenset(reads))  # ATT-024
         verifier.on_fork = self._fork_seen
         verifier.stage_rows = lambda rows, issuer: self._stage_evidence(
             lambda journal: journal.stage_forgotten(rows), issuer
@@ -3879,6 +3885,26 @@ class Peer:
             self.journal.put_meta(
                 f"{META_BINDINGS}/{binding.issuer}/{mandate.issuer}", [binding.envelope, mandate.envelope]
             )
+
+    def take_revocation_stamps(self, stamps: Sequence[tuple[bytes, frozenset[bytes]]]) -> None:
+        """ATT-024: read each Stamp a swap carried with a proof for the revocations given with it alone
+        (:meth:`Verifier.take_revocation_stamp`), and keep those read across restarts; one that does not
+        verify, or fails a check, is skipped."""
+        with self.lock:
+            for envelope, reads in stamps:
+                try:
+                    vs = verify_statement(envelope)
+                    replaced = self.verifier.take_revocation_stamp(vs, reads)
+                except CoopError:
+                    continue
+                if replaced is None or self.journal is None:
+                    continue
+                _, kept = self.verifier.revocation_stamps[vs.digest]
+                self.journal.put_meta(
+                    f"{META_REVOCATION_STAMPS}/{vs.digest.hex()}", [envelope, *sorted(kept)]
+                )
+                for digest in replaced:
+                    self.journal.delete_meta(f"{META_REVOCATION_STAMPS}/{digest.hex()}")
 
     def keep_shown(self, chain: Sequence[VerifiedStatement]) -> None:
         """ATT-025: keep ``chain``, what links a gossiped proof's statement to its witnessing escrow (an
