@@ -35,7 +35,7 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowWitness, remember_run
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
@@ -164,9 +164,8 @@ def test_a_served_node_asks_again_at_growing_waits_when_the_answer_took_nothing(
     witness = EscrowWitness(forges, m.escrow.did, lock_wait_s=60.0)  # type: ignore[arg-type]
     node = m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=witness)
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        mallory = m.mallory
+        opening, answers = m.mallory_opens(node)
         counter = next(vs for vs in answers if vs.body == "counter")
         node.exchange(mallory.reject(counter, "no").envelope, ())
         settled = threading.Event()
