@@ -27,14 +27,14 @@ from typing import Any
 import pytest
 from peers import Successor, make_peer
 from test_redteam import NoReceipts, Silent
-from test_witness32_offer_forged_answer import BOND, FUNDS, quick  # noqa: F401 (a fixture)
+from test_witness32_offer_forged_answer import BOND, FUNDS, lie_ruled, quick  # noqa: F401 (a fixture)
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
-from a2a_coop.runtime.trade import claim_breach, resume_trade, run_trade, unstamped_deliveries
+from a2a_coop.runtime.trade import resume_trade, run_trade, unstamped_deliveries
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 LEAK_MS, WORK_MS = 10_000, 120_000  # E's key leaks, and Bob delivers, this long after E locked the bonds
@@ -107,12 +107,7 @@ def test_a_stamp_dated_before_our_delivery_was_signed_is_not_the_escrows() -> No
     (delivery,) = [bob.verifier.statements[d] for d, (by, _) in c.deliveries.items() if by == bob.did]
     assert delivery.issued_at_ms - via.stamp_ms > CLOCK_TOLERANCE_MS
     # Alice claims Bob's item after its deadline at N; N rules after the response window.
-    clock.now_ms = c.last_deadline_ms + 31_000
-    claim = claim_breach(alice, alice.negotiation(neg.id), 0, "never delivered (a lie)")
-    n.submit([claim.envelope])
-    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-    n.tick()
-    ledger = [verify_statement(env).body for env in n.escrow.ledger()]
+    ledger = lie_ruled(alice, neg, n)
     assert "forfeit" not in ledger, "Bob's bond was forfeited to Alice: his run took the thief's Stamp as E's"
     assert via.told == 3 and via.reached_n
     assert n.escrow.verifier.witness.stamp_time(e.did, delivery.digest) is not None
