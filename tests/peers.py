@@ -8,12 +8,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from a2a_coop._proto.a2acoop.v1 import identity_pb2, trade_pb2
+from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime.node import EscrowNode, EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer
 from a2a_coop.runtime.strangers import NewcomerOffers, StrangerQuota
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, Signer, _LedgerSigner, derive, service
 
 
 def make_peer(party: Party, clock: FixedClock, *, run: int = 0, **kw: Any) -> Peer:
@@ -161,6 +162,31 @@ def handed_over(
     m.CopyFrom(escrow.mandate_vs.statement.mandate)
     m.agent, m.succeeds = k2.did, escrow.did
     return k2, rev, p.sign("mandate", m, ttl_ms=365 * DAY_MS)
+
+
+class Successor(LocalEscrow):
+    """K2 in this process: ``e``'s key :func:`handed_over` (from ``effective_ms``, now by default) and its
+    ledger taken over up to the revocation (ESC-022, ESC-023); it answers a Submit as the gRPC service does,
+    the hand-over Mandate with what it signs (ESC-002, ESC-023 (c)). ``party``, ``revocation`` and
+    ``handover`` as :func:`handed_over` returns them."""
+
+    def __init__(self, e: LocalEscrow, effective_ms: int | None = None) -> None:
+        self.clock = e.clock
+        self.party, self.revocation, self.handover = handed_over(e.party, e.clock, effective_ms)
+        self.escrow = Escrow(
+            _LedgerSigner(self.party.agent),
+            self.handover.digest,
+            setup=[self.handover.envelope],
+            predecessor=[*e.escrow.transcript(), self.revocation.envelope],
+        )
+
+    @property
+    def mandate(self) -> bytes:
+        return self.handover.envelope
+
+    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
+        signed = self.escrow.submit(envelopes, self.clock.now_ms)
+        return self.escrow.with_mandates(self.handover.envelope, [vs.envelope for vs in signed])
 
 
 Forge = Callable[[Sequence[bytes]], list[bytes]]

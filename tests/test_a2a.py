@@ -900,9 +900,8 @@ def test_a_withdraw_reaches_the_escrow_before_the_counterparty_can_answer_it(tmp
         assert node.witness is not None
         node.witness.watch(0, lambda: busy.wait(10), bounded=False)  # the witness's thread, busy
         with a2a.serve_a2a(node, name="bob") as srv:
-            mallory, terms = m.mallory, m.proposal()
-            opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-            answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+            mallory = m.mallory
+            opening, answers = m.mallory_opens(node)
             bobs = next(vs for vs in answers if vs.body == "counter")
             resp = rest(srv, "POST", f"/tasks/{opening.negotiation_id.hex()}:cancel", {})
             assert resp.status_code == 200, resp.text

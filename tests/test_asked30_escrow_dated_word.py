@@ -118,9 +118,7 @@ def test_a_served_node_takes_its_unaccepted_counter_as_asked_only_on_the_escrows
     witness = EscrowWitness(via, m.escrow.did, lock_wait_s=0.005)  # type: ignore[arg-type]
     node = m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=witness)
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        opening, answers = m.mallory_opens(node)
         counter = next(vs for vs in answers if vs.body == "counter")
         nid = opening.negotiation_id
         check_at = hidden_accept_check_ms(node.peer, node.peer.negotiation(nid))

@@ -326,9 +326,7 @@ def test_a_served_peers_unanswered_bonded_counter_is_freed_by_its_ask_past_the_c
     m = Market()
     node = _open_countering_bob(m, tmp_path)
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        opening, answers = m.mallory_opens(node)
         counter = next(vs for vs in answers if vs.body == "counter")
         exposure = node.peer.verifier.exposure.exposure(counter.mandate_digest)
         m.clock.now_ms = counter.header.expires_at_ms + 60_000
@@ -499,9 +497,8 @@ def test_a_served_peers_unbonded_counter_accepted_beside_a_hidden_accept_is_perf
     m = Market()
     node = m.bob_node(tmp_path, CountersUnbonded(escrow=m.escrow.did))
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        mallory = m.mallory
+        opening, answers = m.mallory_opens(node)
         bobs = next(vs for vs in answers if vs.body == "counter")
         accept = mallory.accept(bobs)
         m.escrow.submit([*mallory.setup, *m.bob.setup, opening.envelope, bobs.envelope, accept.envelope])

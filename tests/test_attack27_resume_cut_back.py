@@ -25,6 +25,8 @@ time, Alice's claim is dismissed.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,26 @@ def _open(w: Any, path: Path, start: int, strategy: Strategy | None = None) -> P
     )
 
 
+@contextmanager
+def provisioned(
+    bob: Identity, w: Any, strategy: Strategy | None = None, *, remembered: bool = True
+) -> Iterator[Peer]:
+    """Bob's peer on his provisioned journal (``bob``'s files) in a world ``w`` as for :func:`_open`, as
+    `offer --escrow E` runs it -- ``remembered``: the run's mandate and context journalled first -- and
+    `a2a-coop resume` opens it again."""
+    with Journal.open(bob.journal_path) as journal:
+        if remembered:
+            remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
+        yield Peer(
+            bob.key,
+            bob.mandate,
+            journal=journal,
+            context=[w.escrow.mandate],
+            clock=lambda: w.clock.now_ms,
+            strategy=strategy,
+        )
+
+
 @pytest.mark.req("NEG-024", "NEG-021")
 @pytest.mark.parametrize("crash", CRASHES)
 def test_a_resumed_run_shows_the_escrow_its_cut_back_accept(tmp_path: Path, crash: str) -> None:
@@ -198,11 +220,7 @@ def test_a2a_coop_resume_shows_the_escrow_its_cut_back_accept(tmp_path: Path, cr
     with ``answered``, it once said "nothing to resume" -- and Alice's claim is dismissed."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
-        peer = Peer(
-            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
-        )
+    with provisioned(bob, w) as peer:
         story = _Stopped(w, peer, crash)
     alice = _ServedAlice(story, w.alice)
     with serve(alice, None) as to, serve(None, w.escrow) as via:

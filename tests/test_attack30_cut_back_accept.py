@@ -36,7 +36,7 @@ import pytest
 from cli_run import cli_process
 from peers import Intercepted, answering, raising
 from test_attack26_cut_back_accept import _bodies
-from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World
+from test_attack27_resume_cut_back import _ServedAlice, _Stopped, _World, provisioned
 from test_cutoff27_withdraw_everywhere import _cut_back, _node
 from test_cutoff27_withdraw_everywhere import _World as _CutoffWorld
 from test_hidden_accept import _within
@@ -44,9 +44,7 @@ from test_hidden_accept import _within
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import RateLimited, Unwitnessed
 from a2a_coop.protocol.negotiation import proposal_of
-from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import remember_run
-from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock, LocalEscrow
 from a2a_coop.transport import serve
 
@@ -71,11 +69,7 @@ def _stopped_bob(tmp_path: Path) -> tuple[Any, _World, _Stopped]:
     story)."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
-        peer = Peer(
-            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
-        )
+    with provisioned(bob, w) as peer:
         story = _Stopped(w, peer, "answered")
     return bob, w, story
 

@@ -28,6 +28,7 @@ import pytest
 from cli_run import cli_process
 from test_attack26_cut_back_accept import _bodies
 from test_attack27_cut_off_counter import _mirror
+from test_attack27_resume_cut_back import provisioned
 from test_cutoff27_withdraw_everywhere import BOND, _World
 from test_hidden_accept import CountersWithItsBond, Market
 
@@ -35,10 +36,9 @@ from a2a_coop._proto.a2acoop.v1 import identity_pb2
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import State, proposal_of
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowWitness, remember_run
-from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.protocol.statements import VerifiedStatement
+from a2a_coop.runtime.node import EscrowWitness
+from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock, derive
 from a2a_coop.transport import serve
 
@@ -82,11 +82,7 @@ def _stopped(tmp_path: Path, answer: str) -> tuple[Any, _World, VerifiedStatemen
     files, the world, O, her answer)."""
     bob = provision(tmp_path, "bob")
     w = _World(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])
-        peer = Peer(
-            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
-        )
+    with provisioned(bob, w) as peer:
         bonded = w.bob.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=w.party.did)
         offer = peer.propose(w.alice.did, bonded, ttl_ms=OFFER_TTL_MS)
         w.clock.advance(1_000)
@@ -164,9 +160,8 @@ def test_a_served_node_asks_again_at_growing_waits_when_the_answer_took_nothing(
     witness = EscrowWitness(forges, m.escrow.did, lock_wait_s=60.0)  # type: ignore[arg-type]
     node = m.bob_node(tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=witness)
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        mallory = m.mallory
+        opening, answers = m.mallory_opens(node)
         counter = next(vs for vs in answers if vs.body == "counter")
         node.exchange(mallory.reject(counter, "no").envelope, ())
         settled = threading.Event()

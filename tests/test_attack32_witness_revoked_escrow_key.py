@@ -23,48 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from peers import Successor
 from test_attack26_cut_back_accept import _bodies
 from test_attack27_cut_off_counter import _mirror
 from test_cutoff27_withdraw_everywhere import BOND, _counters, _node, _opening, _World
 from test_hidden_accept import _within
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2
-from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import proposal_of
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.node import PeerNode
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, _LedgerSigner
-
-
-class _Successor(LocalEscrow):
-    """N, E's successor: E's principal revoked E's key (effective from the next ms: what E signed until now
-    stays E's) and appointed N, which took E's ledger over (ESC-022, ESC-023); it answers as a served
-    successor does."""
-
-    def __init__(self, e: LocalEscrow) -> None:
-        old, self.clock = e.party, e.clock
-        self.revocation = old.principal.sign(
-            "key_revocation", identity_pb2.KeyRevocation(key=old.did, effective_ms=self.clock.now_ms + 1)
-        )
-        self.party = Party("escrow2", self.clock)
-        mandate = identity_pb2.Mandate()
-        mandate.CopyFrom(old.mandate_vs.statement.mandate)
-        mandate.agent, mandate.succeeds = self.party.did, old.did
-        self.handover = old.principal.sign("mandate", mandate, ttl_ms=365 * DAY_MS)
-        self.escrow = Escrow(
-            _LedgerSigner(self.party.agent),
-            self.handover.digest,
-            setup=[self.handover.envelope],
-            predecessor=[*e.escrow.transcript(), self.revocation.envelope],
-        )
-
-    @property
-    def mandate(self) -> bytes:
-        return self.handover.envelope
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        signed = self.escrow.submit(envelopes, self.clock.now_ms)
-        return self.escrow.with_mandates(self.handover.envelope, [vs.envelope for vs in signed])
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 
 class _ThiefAnswersForE:
@@ -85,7 +54,7 @@ class _ThiefAnswersForE:
         if "delivery" not in _bodies(list(envelopes)):
             return self.e.submit(envelopes)
         self.deliveries += 1
-        n = _Successor(self.e)
+        n = Successor(self.e, self.e.clock.now_ms + 1)
         assert isinstance(self.node, PeerNode)
         self.node.peer.hold([n.revocation.envelope, n.handover.envelope])
         self.successor = n

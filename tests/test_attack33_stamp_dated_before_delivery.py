@@ -25,41 +25,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from peers import handed_over, make_peer
+from peers import Successor, make_peer
 from test_redteam import NoReceipts, Silent
-from test_witness32_offer_forged_answer import BOND, FUNDS, quick  # noqa: F401 (a fixture)
+from test_witness32_offer_forged_answer import BOND, FUNDS, lie_ruled, quick  # noqa: F401 (a fixture)
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.escrow import Escrow
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.negotiation import State
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.protocol.witness import CLOCK_TOLERANCE_MS
 from a2a_coop.runtime.strategy import ContractView, Deliver, HonestStrategy
-from a2a_coop.runtime.trade import claim_breach, resume_trade, run_trade, unstamped_deliveries
-from a2a_coop.testing import FixedClock, LocalEscrow, Party, _LedgerSigner
+from a2a_coop.runtime.trade import resume_trade, run_trade, unstamped_deliveries
+from a2a_coop.testing import FixedClock, LocalEscrow, Party
 
 LEAK_MS, WORK_MS = 10_000, 120_000  # E's key leaks, and Bob delivers, this long after E locked the bonds
-
-
-class _Successor(LocalEscrow):
-    """N: E's successor by ``handover``, E's ledger taken over up to ``revocation`` (ESC-022, ESC-023)."""
-
-    def __init__(self, e: LocalEscrow, party: Party, revocation: Any, handover: Any) -> None:
-        self.party, self.clock, self.handover = party, e.clock, handover
-        self.escrow = Escrow(
-            _LedgerSigner(party.agent),
-            handover.digest,
-            setup=[handover.envelope],
-            predecessor=[*e.escrow.transcript(), revocation.envelope],
-        )
-
-    @property
-    def mandate(self) -> bytes:
-        return self.handover.envelope
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        signed = self.escrow.submit(envelopes, self.clock.now_ms)
-        return self.escrow.with_mandates(self.handover.envelope, [vs.envelope for vs in signed])
 
 
 class _ThiefDatesBack:
@@ -67,7 +45,7 @@ class _ThiefDatesBack:
     first ``lies`` carrying Bob's Delivery, which E's key's thief answers with E's Mandate and a Stamp of
     the Delivery by E's key dated ``stamp_ms`` (before the revocation: the thief's choice)."""
 
-    def __init__(self, e: LocalEscrow, n: _Successor, stamp_ms: int, lies: int) -> None:
+    def __init__(self, e: LocalEscrow, n: Successor, stamp_ms: int, lies: int) -> None:
         self.e, self.n, self.stamp_ms, self.lies, self.told = e, n, stamp_ms, lies, 0
         self.reached_n = 0  # Submits carrying the Delivery N answered
 
@@ -117,25 +95,19 @@ def test_a_stamp_dated_before_our_delivery_was_signed_is_not_the_escrows() -> No
     neg = run_trade(bob, to_alice, alice.did, terms, escrow=e)  # type: ignore[arg-type]
     assert neg.contract is not None and neg.state is State.PERFORMING
     clock.advance(LEAK_MS)
-    k2, revocation, handover = handed_over(e.party, clock)
-    n = _Successor(e, k2, revocation, handover)
-    bob.hold([revocation.envelope, handover.envelope])
+    n = Successor(e)
+    bob.hold([n.revocation.envelope, n.handover.envelope])
     assert bob.verifier.successors(e.did) is not None, "Bob's view honours the hand-over"
     clock.advance(WORK_MS - LEAK_MS)
     work.done = True
-    via = _ThiefDatesBack(e, n, revocation.statement.key_revocation.effective_ms - 1, lies=3)
+    via = _ThiefDatesBack(e, n, n.revocation.statement.key_revocation.effective_ms - 1, lies=3)
     neg = resume_trade(bob, to_alice, bob.negotiation(neg.id), escrow=via)  # type: ignore[arg-type]
     c = neg.contract
     assert c is not None
     (delivery,) = [bob.verifier.statements[d] for d, (by, _) in c.deliveries.items() if by == bob.did]
     assert delivery.issued_at_ms - via.stamp_ms > CLOCK_TOLERANCE_MS
     # Alice claims Bob's item after its deadline at N; N rules after the response window.
-    clock.now_ms = c.last_deadline_ms + 31_000
-    claim = claim_breach(alice, alice.negotiation(neg.id), 0, "never delivered (a lie)")
-    n.submit([claim.envelope])
-    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-    n.tick()
-    ledger = [verify_statement(env).body for env in n.escrow.ledger()]
+    ledger = lie_ruled(alice, neg, n)
     assert "forfeit" not in ledger, "Bob's bond was forfeited to Alice: his run took the thief's Stamp as E's"
     assert via.told == 3 and via.reached_n
     assert n.escrow.verifier.witness.stamp_time(e.did, delivery.digest) is not None

@@ -235,9 +235,8 @@ def test_a_served_peer_delivers_on_the_locks_of_its_escrow_without_its_stamp(tmp
         tmp_path, CountersWithItsBond(escrow=m.escrow.did), witness=EscrowWitness(Unreachable(), m.escrow.did)
     )
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        mallory = m.mallory
+        opening, answers = m.mallory_opens(node)
         bobs = next(vs for vs in answers if vs.body == "counter")
         counter = trade_pb2.Offer(gives=proposal_of(bobs).wants, wants=proposal_of(bobs).gives)
         counter.terms.CopyFrom(proposal_of(bobs).terms)
@@ -268,9 +267,8 @@ def test_a_served_peers_bonded_counter_at_an_escrow_without_its_witness(tmp_path
     m, e2, node = _served_bob_at_two_escrows(tmp_path)
     node.peer.strategy = CountersWithItsBond(escrow=e2.did)
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        mallory = m.mallory
+        _, answers = m.mallory_opens(node)
         assert [vs.body for vs in answers if vs.body != "mandate"] == ["reject"]
         assert "ESC-013" in answers[-1].statement.reject.reason
         with pytest.raises(ValueError, match="ESC-013"):

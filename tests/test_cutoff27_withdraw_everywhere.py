@@ -36,14 +36,14 @@ import pytest
 from cli_run import cli_process, one_line_error
 from test_attack27_cut_off_counter import _Alice, _bodies, _mirror, _SureOfferer
 from test_attack27_resume_cut_back import _open as open_bob
+from test_attack27_resume_cut_back import provisioned
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.cli.demo import Identity, provision
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State, proposal_of
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
-from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import EscrowWitness, PeerNode, remember_run
+from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.strategy import Accept, Counter, OfferView, Reply
 from a2a_coop.runtime.trade import Submitter, accept_cut_back, forgotten_to_show, resume_trade
@@ -218,16 +218,7 @@ def _stopped_on_disk(
 ) -> _Stopped:
     """Bob's run stopped at ``crash`` on his provisioned journal, as `offer --escrow E` left it for
     `a2a-coop resume`; ``check`` reads his peer before the journal closes."""
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])  # what `offer --escrow E` journals
-        peer = Peer(
-            bob.key,
-            bob.mandate,
-            journal=journal,
-            context=[w.escrow.mandate],
-            clock=lambda: w.clock.now_ms,
-            strategy=_SureOfferer(w.party.did),
-        )
+    with provisioned(bob, w, _SureOfferer(w.party.did)) as peer:
         story = _Stopped(w, peer, crash)
         if check is not None:
             check(peer, story)

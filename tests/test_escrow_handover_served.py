@@ -9,19 +9,18 @@ from pathlib import Path
 
 import grpc
 import pytest
-from peers import handed_over, make_peer, peer_node
+from peers import Successor, make_peer, peer_node
 from test_hidden_accept import _within
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
-from a2a_coop.protocol.escrow import Escrow
 from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime import node as node_module
 from a2a_coop.runtime.node import EscrowWitness, PeerNode
 from a2a_coop.runtime.peer import drive
 from a2a_coop.runtime.strategy import DeliveryView, WithholdingStrategy
 from a2a_coop.runtime.trade import claim_breach, contract_evidence, relay_escrow_answers
-from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party, _LedgerSigner
+from a2a_coop.testing import DAY_MS, FixedClock, LocalEscrow, Party
 from a2a_coop.transport import TransportError
 
 BOND = 100
@@ -39,18 +38,6 @@ class Down:
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
         raise TransportError(grpc.StatusCode.UNAVAILABLE, "escrow down")
-
-
-class Successor:
-    """The successor K2 in this process, answering as the gRPC service does (ESC-002, ESC-023 (c))."""
-
-    def __init__(self, escrow: Escrow, mandate: bytes, clock: FixedClock) -> None:
-        self.escrow, self.mandate, self.clock = escrow, mandate, clock
-        self.did = escrow.did
-
-    def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
-        signed = self.escrow.submit(envelopes, self.clock.now_ms)
-        return self.escrow.with_mandates(self.mandate, [vs.envelope for vs in signed])
 
 
 class _Bonded:
@@ -79,18 +66,10 @@ class _Bonded:
         """Bob (re)started on his journal, asking ``witness``'s escrow."""
         return peer_node(self.bob, self.clock, self.journal, context=context, witness=witness)
 
-    def successor(self) -> tuple[VerifiedStatement, Escrow]:
-        """A second on, K1 is stolen: its principal revokes it and hands its contracts to K2 (the hand-over
-        Mandate and K2's escrow, holding K1's ledger)."""
+    def stolen(self) -> LocalEscrow:
+        """A second on, K1 is stolen (its principal hands its contracts over, :class:`peers.Successor`)."""
         self.clock.advance(1_000)
-        k2, rev, handover = handed_over(self.k1.party, self.clock)
-        escrow = Escrow(
-            _LedgerSigner(k2.agent),
-            handover.digest,
-            setup=[handover.envelope],
-            predecessor=[*self.k1.escrow.transcript(), rev.envelope],
-        )
-        return handover, escrow
+        return self.k1
 
 
 @pytest.mark.req("ESC-022", "ESC-023", "WIT-007")
@@ -103,8 +82,7 @@ def test_a_served_peer_restarted_on_the_successor_gives_it_the_delivery_it_owes(
     clock, k1, pa, neg, delivery = s.clock, s.k1, s.pa, s.neg, s.delivery
     assert neg.state is State.PERFORMING
     assert k1.escrow.verifier.witness.stamp_time(k1.did, delivery.digest) is None  # never reached K1
-    handover, successor = s.successor()
-    k2 = Successor(successor, handover.envelope, clock)
+    k2 = Successor(s.stolen())
     clock.advance(1)
     # Bob restarted with K2 as his escrow: what it answers an empty Submit (its Mandate, the hand-over's
     # revocation with its binding) is his context, as `serve --escrow` fetches it.
@@ -122,15 +100,15 @@ def test_a_served_peer_restarted_on_the_successor_gives_it_the_delivery_it_owes(
     ruling = next(vs for vs in k2.escrow.tick(clock.now_ms) if vs.body == "ruling").statement.ruling
     assert ruling.decision == commitment_pb2.RULING_DECISION_DISMISS
     assert ruling.evidence == delivery.digest
-    assert verify_statement(handover.envelope).statement.mandate.succeeds == k1.did
+    assert verify_statement(k2.handover.envelope).statement.mandate.succeeds == k1.did
 
 
 class _Counting(Successor):
     """The successor, counting the Submits carrying a Delivery; past ``cut`` of them the witness's clock is
     moved past the contract's last deadline + 30 s, where it gives up whatever it met."""
 
-    def __init__(self, escrow: Escrow, mandate: bytes, clock: FixedClock, past_ms: int, cut: int) -> None:
-        super().__init__(escrow, mandate, clock)
+    def __init__(self, e: LocalEscrow, past_ms: int, cut: int) -> None:
+        super().__init__(e)
         self.past_ms, self.cut, self.deliveries = past_ms, cut, 0
 
     def submit(self, envelopes: Sequence[bytes]) -> list[bytes]:
@@ -157,9 +135,8 @@ def test_a_served_peer_restarted_on_the_successor_asks_once_for_a_delivery_the_o
     s = _Bonded(tmp_path, k1_down=False, retry_s=0.001)
     clock, k1, neg, delivery = s.clock, s.k1, s.neg, s.delivery
     assert k1.escrow.verifier.witness.stamp_time(k1.did, delivery.digest) is not None  # K1 took it
-    handover, successor = s.successor()
     assert neg.contract is not None
-    k2 = _Counting(successor, handover.envelope, clock, neg.contract.last_deadline_ms + 31_000, cut=30)
+    k2 = _Counting(s.stolen(), neg.contract.last_deadline_ms + 31_000, cut=30)
     clock.advance(1)
     node = s.bob_node(EscrowWitness(k2, k2.did, retry_s=0.001), k2.submit([]))
     try:

@@ -74,6 +74,13 @@ class Market:
             wants=[service("copy-editing", value=450, deadline_ms=deadline)],
         )
 
+    def mallory_opens(self, node: PeerNode) -> tuple[VerifiedStatement, list[VerifiedStatement]]:
+        """Mallory offers served Bob (``node``) the mirror of :meth:`proposal`'s terms: her Offer, and what
+        his node answers it."""
+        terms = self.proposal()
+        opening = self.mallory.offer(self.bob, self.mallory.proposal(gives=terms.wants, wants=terms.gives))
+        return opening, [verify_statement(e) for e in node.exchange(opening.envelope, self.mallory.setup)]
+
     def hide_accept(self, offer: VerifiedStatement, *, held_ms: int = 0) -> VerifiedStatement:
         """Mallory accepts ``offer`` and shows her Accept to the escrow alone, which locks both bonds;
         ``held_ms`` after she signed it."""
@@ -740,9 +747,8 @@ def _countered_and_hidden(
     """Mallory offers served Bob (``node``), who counters with his bonded terms; she accepts his Counter
     and shows the Accept to the escrow alone, which locks both bonds. Returns her Offer, his Counter and
     her Accept."""
-    mallory, terms = m.mallory, m.proposal()
-    opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-    answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+    mallory = m.mallory
+    opening, answers = m.mallory_opens(node)
     counter = next(vs for vs in answers if vs.body == "counter")
     accept = mallory.accept(counter)
     shown = [*mallory.setup, *m.bob.setup, opening.envelope, counter.envelope, accept.envelope]
@@ -1579,9 +1585,8 @@ def test_a_served_peer_answers_a_counter_at_another_escrow_after_its_escrow_took
     of his, and a hidden Accept at E1 is still revealed (the Reject shown to E1) and performed."""
     m, e2, node = _served_bob_at_two_escrows(tmp_path)
     try:
-        mallory, terms = m.mallory, m.proposal()
-        opening = mallory.offer(m.bob, mallory.proposal(gives=terms.wants, wants=terms.gives))
-        answers = [verify_statement(e) for e in node.exchange(opening.envelope, mallory.setup)]
+        mallory = m.mallory
+        opening, answers = m.mallory_opens(node)
         bobs = next(vs for vs in answers if vs.body == "counter")
         hidden = mallory.accept(bobs) if hide else None
         if hidden is not None:

@@ -22,14 +22,14 @@ import pytest
 from cli_run import cli_process
 from test_attack27_resume_cut_back import _Stopped as _AcceptStopped
 from test_attack27_resume_cut_back import _World as _AcceptWorld
+from test_attack27_resume_cut_back import provisioned
 from test_cutoff27_withdraw_everywhere import _stopped_on_disk, _World
 from test_cutoff28_final_withdraw import _withdrawn
 
 from a2a_coop.cli.demo import provision
 from a2a_coop.protocol.statements import verify_statement
 from a2a_coop.runtime.journal import Journal
-from a2a_coop.runtime.node import remember_run
-from a2a_coop.runtime.peer import Peer, wall_clock_ms
+from a2a_coop.runtime.peer import wall_clock_ms
 from a2a_coop.testing import FixedClock
 from a2a_coop.transport import serve
 
@@ -71,11 +71,7 @@ def test_resume_shows_the_cut_back_accept_with_the_counterparty_out_of_reach(tmp
     bond. Now E witnesses it, Bob delivers to E, the run says PERFORMING and exits 3 (Alice owes her part)."""
     bob = provision(tmp_path, "bob")
     w = _AcceptWorld(FixedClock(wall_clock_ms()), bob.did)
-    with Journal.open(bob.journal_path) as journal:
-        remember_run(journal, bob.mandate, [w.escrow.mandate])
-        peer = Peer(
-            bob.key, bob.mandate, journal=journal, context=[w.escrow.mandate], clock=lambda: w.clock.now_ms
-        )
+    with provisioned(bob, w) as peer:
         story = _AcceptStopped(w, peer, "answered")
     short_id = story.offer.negotiation_id.hex()[:12]
     with serve(None, w.escrow) as via:

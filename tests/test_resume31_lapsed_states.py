@@ -18,6 +18,7 @@ import pytest
 from cli_run import cli_process
 from peers import Intercepted
 from test_attack27_cut_off_counter import _mirror, _SureOfferer
+from test_attack27_resume_cut_back import provisioned
 from test_cutoff27_withdraw_everywhere import _ServedAlice, _Stopped, _stopped_on_disk, _World
 from test_final29_proven_final_refusal import _refused
 
@@ -29,7 +30,6 @@ from a2a_coop.protocol.negotiation import (
     claims_over_ms,
     proposal_of,
 )
-from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.trade import read_forgotten
 from a2a_coop.testing import FixedClock
@@ -149,21 +149,14 @@ def test_of_the_ended_trades_only_a_cut_line_is_read_back_for_its_lapse(tmp_path
     story = _stopped_on_disk(bob, w, "answered", check=an_honest_bargain)
     cut, (fair, fair_counter) = story.offer.negotiation_id, honest
     w.clock.now_ms = max(claims_over_ms(proposal_of(vs)) for vs in (story.ours, fair_counter)) + 1
-    with Journal.open(bob.journal_path) as journal:
-        peer = Peer(
-            bob.key,
-            bob.mandate,
-            journal=journal,
-            context=[w.escrow.mandate],
-            clock=lambda: w.clock.now_ms,
-            strategy=_SureOfferer(w.party.did),
-        )
+    with provisioned(bob, w, _SureOfferer(w.party.did), remembered=False) as peer:
         assert not {cut, fair} & peer.verifier.negotiations.by_id.keys()  # both ended, dropped
         reads: list[bytes] = []
         restore = peer.verifier.negotiations.restore
         assert restore is not None
         peer.verifier.negotiations.restore = lambda nid: reads.append(nid) or restore(nid)
-        found = read_forgotten(peer, journal.statements(), w.clock.now_ms)
+        assert peer.journal is not None
+        found = read_forgotten(peer, peer.journal.statements(), w.clock.now_ms)
     assert found.to_show == [] and [n.id for n in found.lapsed] == [cut]
     assert cut in reads and fair not in reads, "an honest ended trade was read back"
 

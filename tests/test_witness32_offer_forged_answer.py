@@ -30,12 +30,12 @@ from test_redteam import NoReceipts, Silent
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.cli.demo import provision
-from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, State
+from a2a_coop.protocol.negotiation import DEFAULT_RESPONSE_WINDOW_MS, Negotiation, State
 from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
 from a2a_coop.runtime import trade as trade_module
 from a2a_coop.runtime.journal import Journal
 from a2a_coop.runtime.node import EscrowNode, PeerNode
-from a2a_coop.runtime.peer import wall_clock_ms
+from a2a_coop.runtime.peer import Peer, wall_clock_ms
 from a2a_coop.runtime.trade import claim_breach, run_trade
 from a2a_coop.testing import FixedClock, LocalEscrow, Party
 from a2a_coop.transport import serve
@@ -90,6 +90,17 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(trade_module, "WITNESS_RETRY_S", 0.001)
 
 
+def lie_ruled(alice: Peer, neg: Negotiation, escrow: LocalEscrow) -> list[str]:
+    """Alice claims Bob's item of ``neg``'s contract after its last deadline (a lie: he delivered) at
+    ``escrow``, which rules once the response window is over: the bodies of its ledger then."""
+    assert neg.contract is not None
+    escrow.clock.now_ms = neg.contract.last_deadline_ms + 31_000
+    escrow.submit([claim_breach(alice, alice.negotiation(neg.id), 0, "never delivered (a lie)").envelope])
+    escrow.clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
+    escrow.tick()
+    return [verify_statement(e).body for e in escrow.escrow.ledger()]
+
+
 @pytest.mark.req("WIT-007", "WIT-003", "WIT-001")
 @pytest.mark.parametrize("how", LIES)
 def test_a_forged_answer_does_not_keep_a_runs_delivery_from_the_escrow(how: str, quick: None) -> None:
@@ -114,14 +125,7 @@ def test_a_forged_answer_does_not_keep_a_runs_delivery_from_the_escrow(how: str,
     assert c is not None and neg.state is State.PERFORMING
     (delivery,) = [d for d, (by, _) in c.deliveries.items() if by == bob.did]
     assert escrow.escrow.verifier.witness.stamp_time(escrow.did, delivery) is not None
-    # Alice claims Bob's item after its deadline; E rules once the response window is over.
-    clock.now_ms = c.last_deadline_ms + 31_000
-    claim = claim_breach(alice, alice.negotiation(neg.id), 0, "never delivered (a lie)")
-    escrow.submit([claim.envelope])
-    clock.advance(DEFAULT_RESPONSE_WINDOW_MS + 60_000)
-    escrow.tick()
-    ledger = [verify_statement(e).body for e in escrow.escrow.ledger()]
-    assert "forfeit" not in ledger, "Bob's bond was forfeited to Alice"
+    assert "forfeit" not in lie_ruled(alice, neg, escrow), "Bob's bond was forfeited to Alice"
     assert via.told == via.lies
 
 

@@ -51,9 +51,8 @@ def test_a_node_that_never_heard_of_the_hand_over_learns_it_from_the_successors_
     monkeypatch.setattr(node_module, "ESCROW_ASK_CAP_S", 0.001)
     s = _Bonded(tmp_path, k1_down=True, retry_s=0.001)
     clock, k1, neg, delivery = s.clock, s.k1, s.neg, s.delivery
-    handover, successor = s.successor()
     assert neg.contract is not None
-    k2 = _Counting(successor, handover.envelope, clock, neg.contract.last_deadline_ms + 31_000, CUT)
+    k2 = _Counting(s.stolen(), neg.contract.last_deadline_ms + 31_000, CUT)
     clock.advance(1)
     node = s.bob_node(EscrowWitness(k2, k1.did, retry_s=0.001), [k1.mandate])  # k2 at K1's address
     try:

@@ -750,44 +750,29 @@ def accept_of_an_offer_not_held() -> Group:
         alice.agent.writer.next_seq, alice.agent.writer.prev = head  # K's second branch
         clock.advance(1)
         forks.append(alice.accept(other))
-    clock.advance(1_000)
-    revocation = alice.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=offer.issued_at_ms)
-    )
-    held = [*alice.setup, *bob.setup, *escrow.setup, offer.envelope, accept.envelope]
-    k, p = alice.did, alice.principal.did
-    for fork, comment, faulty in (
-        (
+    _revoked_over(
+        g,
+        alice,
+        escrow,
+        back_to_ms=offer.issued_at_ms,
+        held=[*alice.setup, *bob.setup, *escrow.setup, offer.envelope],
+        first=accept,
+        story="Bob offers Alice's key K a trade under escrow E; K accepts it, and signs a second Accept at "
+        "the same seq; E stamps both, then P revokes K back to the offer and E stamps the revocation; the "
+        "second Accept refused EQUIVOCATION, the two its proof against K",
+        spared=(
             forks[0],
             "the second accepts Bob's Counter (naming escrow E2) of a Counter of K's, neither heard by the "
             "view: the second Accept has "
             "no witnessing escrow there (not E, the contract's: an escrow it does not name), so P's "
             "revocation disowns it and P is spared -- as when a proof's links are dropped (ATT-025)",
-            [k],
         ),
-        (
+        convicted=(
             forks[1],
             "the second accepts the same offer: E, the escrow its offer names, witnessed both before the "
             "revocation -- P faulty beside K",
-            [k, p],
         ),
-    ):
-        clock.advance(1_000)
-        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[accept.digest, fork.digest]))
-        clock.advance(1_000)
-        stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-        g.add(
-            "Bob offers Alice's key K a trade under escrow E; K accepts it, and signs a second Accept at "
-            "the same seq; E stamps both, then P revokes K back to the offer and E stamps the revocation; "
-            f"the second Accept refused EQUIVOCATION, the two its proof against K -- {comment}",
-            ["KEY-009", "ATT-013", "CHN-004"],
-            [*held, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
-            "EQUIVOCATION",
-            "Equivocation",
-            no_twin="the defect is the fork itself: any second statement of K at that seq is one",
-            trusted_escrows=[escrow.did],
-            faulty=faulty,
-        )
+    )
     return g
 
 
@@ -803,6 +788,45 @@ def named_statement_not_held() -> Group:
     for body in NAMING_BODIES:
         _named_forks(g, body)
     return g
+
+
+def _revoked_over(
+    g: Group,
+    alice: Party,
+    escrow: Party,
+    *,
+    back_to_ms: int,
+    held: list[bytes],
+    first: VerifiedStatement,
+    story: str,
+    spared: tuple[VerifiedStatement, str],
+    convicted: tuple[VerifiedStatement, str],
+) -> None:
+    """Two cases of K's fork: after ``held``, K's ``first`` statement at a seq, and each case's fork a second
+    one there. A second on, K's principal P revokes K back to ``back_to_ms``; for each case ``escrow`` E
+    stamps the first and the fork, then the revocation, and the view, trusting E, refuses the fork
+    EQUIVOCATION: ``spared``'s (fork, comment) holds K alone faulty, ``convicted``'s P beside K."""
+    clock = escrow.clock
+    clock.advance(1_000)
+    revocation = alice.principal.sign(
+        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=back_to_ms)
+    )
+    k, p = alice.did, alice.principal.did
+    for (fork, comment), faulty in ((spared, [k]), (convicted, [k, p])):
+        clock.advance(1_000)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[first.digest, fork.digest]))
+        clock.advance(1_000)
+        stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+        g.add(
+            f"{story} -- {comment}",
+            ["KEY-009", "ATT-013", "CHN-004"],
+            [*held, first.envelope, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
+            "EQUIVOCATION",
+            "Equivocation",
+            no_twin="the defect is the fork itself: any second statement of K at that seq is one",
+            trusted_escrows=[escrow.did],
+            faulty=faulty,
+        )
 
 
 NAMING_BODIES = ("reject", "withdraw", "delivery", "breach_claim", "revoke", "receipt")
@@ -857,45 +881,30 @@ def _named_forks(g: Group, body: str) -> list[bytes]:
         alice.agent.writer.next_seq, alice.agent.writer.prev = head  # K's second branch
         clock.advance(1)
         forks.append(_naming(alice, bob, body, named, label))
-    clock.advance(1_000)
-    revocation = alice.principal.sign(
-        "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=first.issued_at_ms)
-    )
-    held = [*alice.setup, *bob.setup, *escrow.setup, offer.envelope, *extra, first.envelope]
-    k, p = alice.did, alice.principal.did
     what = body.replace("_", " ")
-    for fork, comment, faulty in (
-        (
+    _revoked_over(
+        g,
+        alice,
+        escrow,
+        back_to_ms=first.issued_at_ms,
+        held=[*alice.setup, *bob.setup, *escrow.setup, offer.envelope, *extra],
+        first=first,
+        story=f"Alice's key K signs a {what} under escrow E and a second {what} at the same seq; E stamps "
+        "both, then P revokes K back to the first and E stamps the revocation; the second refused "
+        "EQUIVOCATION, the two its proof against K",
+        spared=(
             forks[0],
             f"the second {what} names a statement of the negotiation under escrow E2 that the view never "
             "heard: it has no witnessing escrow there (not E, the negotiation's: an escrow it does not "
             "name), so P's revocation disowns it and P is spared -- as when a proof's links are dropped "
             "(ATT-025)",
-            [k],
         ),
-        (
+        convicted=(
             forks[1],
             f"the second {what} names the same held statement: E, the escrow it leads to, witnessed both "
             "before the revocation -- P faulty beside K",
-            [k, p],
         ),
-    ):
-        clock.advance(1_000)
-        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[first.digest, fork.digest]))
-        clock.advance(1_000)
-        stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
-        g.add(
-            f"Alice's key K signs a {what} under escrow E and a second {what} at the same seq; E stamps "
-            "both, then P revokes K back to the first and E stamps the revocation; the second refused "
-            f"EQUIVOCATION, the two its proof against K -- {comment}",
-            ["KEY-009", "ATT-013", "CHN-004"],
-            [*held, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
-            "EQUIVOCATION",
-            "Equivocation",
-            no_twin="the defect is the fork itself: any second statement of K at that seq is one",
-            trusted_escrows=[e],
-            faulty=faulty,
-        )
+    )
     return [vs.envelope for vs in branch]
 
 

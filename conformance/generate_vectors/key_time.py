@@ -3205,7 +3205,11 @@ def hand_over_heard_first() -> Group:
     return g
 
 
-def _forked_offers(escrow: Party, *, revoked_first: bool) -> tuple[Party, list[bytes], VerifiedStatement]:
+_Forked = tuple[Party, list[bytes], VerifiedStatement]  # Alice, the transcript up to a fork, the fork
+_Case = tuple[str, list[str] | None, list[str]]  # a view of a fork: comment, trusted escrows, faulty
+
+
+def _forked_offers(escrow: Party, *, revoked_first: bool) -> _Forked:
     """Alice's key K binds itself to her principal P; later K signs two Offers to Bob naming ``escrow``, both
     at one seq (an equivocation, CHN-004), which ``escrow`` stamps. ``revoked_first``: P revoked K from a
     minute before the pair -- a thief holds K, and ``escrow`` is the key it minted, which never stamps the
@@ -3246,11 +3250,14 @@ def witnessed_by_a_trusted_escrow() -> Group:
     g = Group("WitnessedByATrustedEscrow", "sparse")
     clock = FixedClock()
     thiefs, honest = Party("thiefs-escrow", clock), Party("honest-escrow", clock)
-    alice, held, fork = _forked_offers(thiefs, revoked_first=True)
-    k, p = alice.did, alice.principal.did
-    twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
-    both = ["ATT-013", "KEY-009", "CHN-004"]
-    for comment, trusted, faulty in (
+    forked = _forked_offers(thiefs, revoked_first=True)
+    k, p = forked[0].did, forked[0].principal.did
+    _fork_cases(
+        g,
+        "P revokes Alice's key K from a minute before a thief signs with it two Offers to Bob at one "
+        "seq, naming escrow M -- a key the thief minted --, which stamps the pair and never the "
+        "revocation; the second Offer refused EQUIVOCATION, the two its proof against K",
+        forked,
         (
             "a view trusting only another escrow: P spared (M's Stamp witnesses nothing there)",
             [honest.did],
@@ -3267,22 +3274,13 @@ def witnessed_by_a_trusted_escrow() -> Group:
             None,
             [k, p],
         ),
-    ):
-        g.add(
-            "P revokes Alice's key K from a minute before a thief signs with it two Offers to Bob at one "
-            "seq, naming escrow M -- a key the thief minted --, which stamps the pair and never the "
-            f"revocation; the second Offer refused EQUIVOCATION, the two its proof against K -- {comment}",
-            both,
-            [*held, fork.envelope],
-            "EQUIVOCATION",
-            "Equivocation",
-            twin=twin,
-            trusted_escrows=trusted,
-            faulty=faulty,
-        )
-    alice, held, fork = _forked_offers(honest, revoked_first=False)
-    twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
-    for comment, trusted, faulty in (
+    )
+    _fork_cases(
+        g,
+        "Alice's key K signs two Offers to Bob at one seq naming escrow E, which stamps the pair; then "
+        "P revokes K back to a minute before the pair, and E stamps the revocation; the second Offer "
+        "refused EQUIVOCATION, the two its proof against K",
+        _forked_offers(honest, revoked_first=False),
         (
             "a view trading under E: P faulty beside K -- E stamped the pair before it stamped the "
             "revocation, which P dated back over it",
@@ -3295,12 +3293,20 @@ def witnessed_by_a_trusted_escrow() -> Group:
             [],
             [k],
         ),
-    ):
+    )
+    return g
+
+
+def _fork_cases(g: Group, story: str, forked: _Forked, *cases: _Case) -> None:
+    """One vector a case of ``story``'s fork -- (Alice, the transcript, the fork: refused EQUIVOCATION) --
+    as a view reads it: (its comment, the escrows it trusts, what it holds faulty). Each case's twin is the
+    fork's Offer at the next seq."""
+    alice, held, fork = forked
+    twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
+    for comment, trusted, faulty in cases:
         g.add(
-            "Alice's key K signs two Offers to Bob at one seq naming escrow E, which stamps the pair; then "
-            "P revokes K back to a minute before the pair, and E stamps the revocation; the second Offer "
-            f"refused EQUIVOCATION, the two its proof against K -- {comment}",
-            both,
+            f"{story} -- {comment}",
+            ["ATT-013", "KEY-009", "CHN-004"],
             [*held, fork.envelope],
             "EQUIVOCATION",
             "Equivocation",
@@ -3308,7 +3314,6 @@ def witnessed_by_a_trusted_escrow() -> Group:
             trusted_escrows=trusted,
             faulty=faulty,
         )
-    return g
 
 
 def _forked_across(told: int | None) -> tuple[Party, list[bytes], VerifiedStatement, tuple[str, str, str]]:
@@ -3358,7 +3363,6 @@ def told_another_trusted_escrow() -> Group:
     trusted (red team 32, tests/test_attack32_uninformed_trusted_escrows_frame.py). Each case's twin is the
     fork's Offer at the next seq."""
     g = Group("ToldAnotherTrustedEscrow", "sparse")
-    both = ["ATT-013", "KEY-009", "CHN-004"]
     back = "P revokes K back to a minute before the pair, and E_P stamps it"
     under = "a view trading under E_P, E1 and E2: P"
     within = f"{under} spared -- two escrows' clocks no more than WIT-003's tolerance apart order nothing"
@@ -3370,8 +3374,7 @@ def told_another_trusted_escrow() -> Group:
     ):
         alice, held, fork, (ep, e1, e2) = _forked_across(told)
         k, p = alice.did, alice.principal.did
-        twin = [*held, seal(alice.agent.key, edited(fork.statement, _next_link(held[-1])))]
-        cases: list[tuple[str, list[str] | None, list[str]]] = [(within, [ep, e1, e2], [k])]
+        cases: list[_Case] = [(within, [ep, e1, e2], [k])]
         if told is None:
             cases = [
                 (f"{under} spared -- a trusted escrow stamped the revocation first", [ep, e1, e2], [k]),
@@ -3391,19 +3394,14 @@ def told_another_trusted_escrow() -> Group:
                 "E1 and E2 stamped the pair over the tolerance before a trusted escrow stamped the revocation"
             )
             cases = [(f"{under} faulty beside K -- {late}", [ep, e1, e2], [k, p])]
-        for comment, trusted, faulty in cases:
-            g.add(
-                "Alice's key K signs two Offers to Bob at one seq, one naming escrow E1 and one E2, each "
-                f"stamped by its escrow, neither stamping P's revocation; {story}; the second Offer refused "
-                f"EQUIVOCATION, the two its proof against K -- {comment}",
-                both,
-                [*held, fork.envelope],
-                "EQUIVOCATION",
-                "Equivocation",
-                twin=twin,
-                trusted_escrows=trusted,
-                faulty=faulty,
-            )
+        _fork_cases(
+            g,
+            "Alice's key K signs two Offers to Bob at one seq, one naming escrow E1 and one E2, each "
+            f"stamped by its escrow, neither stamping P's revocation; {story}; the second Offer refused "
+            "EQUIVOCATION, the two its proof against K",
+            (alice, held, fork),
+            *cases,
+        )
     return g
 
 
