@@ -64,7 +64,7 @@ COVERED = {
     "rules": 209,
     "mutations": 1881,
     "canaries": 64,
-    "keytime": 214,
+    "keytime": 218,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
