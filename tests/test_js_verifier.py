@@ -64,7 +64,7 @@ COVERED = {
     "rules": 209,
     "mutations": 1881,
     "canaries": 64,
-    "keytime": 214,
+    "keytime": 218,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -518,6 +518,9 @@ def test_the_js_verifier_holds_a_statement_no_escrow_can_witness_in_every_order(
         f"keytime-{i}"
         for i in (29, 84, 85, 91, 93, 96, 99, 100, 102, 108, 109, 111, 112, 141, 144, 147, 180, 182, 183)
     }
+    # 215 to 217 (F126, NamedStatementOfAnotherKind): a fork's half naming a held statement of another kind,
+    # no escrow's to witness, held by KEY-009 (c) to be refused as the fork it is
+    keytime |= {f"keytime-{i}" for i in (215, 216, 217)}
     assert got == chains | keytime
 
 

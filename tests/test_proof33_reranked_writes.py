@@ -144,3 +144,27 @@ def test_closing_the_served_peer_stops_its_timer_and_flushes_what_is_pending(tmp
     journal = Journal.open(idle.path)
     assert idle.answers[2].envelope in idle.row(journal)
     journal.close()
+
+
+@pytest.mark.req("ATT-013", "ATT-022")
+def test_a_reranking_rewritten_within_the_window_keeps_the_time_it_first_came(tmp_path: Path) -> None:
+    """ATT-013 (e)'s window runs from when the re-ranking evidence of a row or proof first came, not from its
+    last rewrite (uninformed33: SPEC said "the oldest such evidence", and a rewrite is written once). Alice's
+    third refused answer only re-ranks; 600 ms later her fourth, dated earlier still, rewrites the same row
+    and proof: the window still ends RERANKED_EVIDENCE_MS after the third. Read from the last rewrite, her
+    answers sent less than a window apart -- her choice -- would keep the re-ranking in memory for as long
+    as she sends them."""
+    idle = _Idle(tmp_path, n=4)
+    for answer in idle.answers[:3]:
+        _refuse(idle.peer, answer)
+    came = idle.clock()
+    idle.clock.advance(RERANKED_EVIDENCE_MS * 3 // 5)
+    _refuse(idle.peer, idle.answers[3])  # a rewrite of the row and proof the third staged
+    assert idle.peer.flush_due_evidence() == came + RERANKED_EVIDENCE_MS
+    assert not idle.flushed.is_set()
+    idle.clock.advance(RERANKED_EVIDENCE_MS * 2 // 5)  # one window after the third came
+    assert idle.flushed.wait(60)
+    journal = idle.restarted()
+    assert idle.answers[3].envelope in idle.row(journal)
+    idle.node._evidence_timer.close()
+    journal.close()

@@ -390,14 +390,15 @@ def test_console_script_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 @pytest.mark.req("ATT-013")
 def test_a_vector_stating_faulty_passes_only_with_that_faulty_set() -> None:
     """keytime.json's WitnessedByATrustedEscrow and ToldAnotherTrustedEscrow, chains.json's
-    AcceptOfAnOfferNotHeld and NamedStatementNotHeld, keytime.json's AnswerProofTaken: each test states
+    AcceptOfAnOfferNotHeld and NamedStatementNotHeld, keytime.json's AnswerProofTaken and
+    NamedStatementOfAnotherKind: each test states
     the view's trusted escrows and the keys and principals it holds faulty (ATT-013 (d), (f); KEY-009 (e);
     ATT-022); the runner, in a view keeping every proof it is shown, compares the set as well as the
     verdict -- the same test with the principal added or left out fails, and one whose field is not a list
     of did:keys is refused as a vector file. The core Verifier keeps no proof: it misses the answer pair no
     refusal carries (F125)."""
     stated = [v for v in VECTORS if v.faulty is not None]
-    assert len(stated) == 28 and all(run_vector(v, EvidenceVerifier).passed for v in stated)
+    assert len(stated) == 32 and all(run_vector(v, EvidenceVerifier).passed for v in stated)
     # the principal spared by some, convicted by others; nobody faulty without a proof
     assert {len(v.faulty or ()) for v in stated} == {0, 1, 2}
     pair = [v for v in stated if v.group_type == "AnswerProofTaken" and v.faulty]

@@ -39,7 +39,7 @@ from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
 from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
 from conformance.generate_vectors import chains
-from conformance.generate_vectors._common import Group, draft, edited, seal
+from conformance.generate_vectors._common import Group, draft, edited, seal, world
 from conformance.generate_vectors.freshness import REPLAY as _REPLAY
 from conformance.generate_vectors.negotiation import claimed_breach
 
@@ -96,6 +96,7 @@ def groups() -> list[Group]:
         told_another_trusted_escrow(),  # ATT-013 (f): last, no tcId moved
         answer_proof_taken(),  # ATT-022 with SPEC 17.1's faulty
         revocation_states_the_head(),  # KEY-011 (e): last, no tcId moved
+        named_statement_of_another_kind(),  # KEY-009 (e): last, no tcId moved
     ]
 
 
@@ -3498,4 +3499,76 @@ def revocation_states_the_head() -> Group:
         reqs,
         [*base[:-2], revoked(length), *base[-2:]],
     )
+    return g
+
+
+def named_statement_of_another_kind() -> Group:
+    """KEY-009 (e): a statement whose named statement the view holds, but of another kind than it names (an
+    Accept's ``offer`` no Offer or Counter, a Delivery's ``contract`` no Accept, a Receipt's ``delivery`` no
+    Delivery), has no witnessing escrow -- as one whose named statement is not held, and not its
+    negotiation's contract's escrow. No view ever holds an Offer at that digest, so every view reads it
+    alike. K forks its chain with two statements of one kind at one seq, the second naming a held statement
+    of another kind; the view's escrow E stamps both before K's principal P revokes K back over them: the
+    second is disowned and P spared (uninformed33: SPEC was silent; both implementations read none)."""
+    g = Group("NamedStatementOfAnotherKind", "sparse")
+    for body, control in (("accept", False), ("delivery", False), ("receipt", False), ("accept", True)):
+        clock, alice, bob = world()
+        chains._bound(alice)
+        escrow = Party("escrow", clock)
+        offer = bob.offer(alice, bob.proposal(escrow=escrow.did))
+        clock.advance(60_000)
+        held = [*alice.setup, *bob.setup, *escrow.setup, offer.envelope]
+        nid, to = offer.header.negotiation_id, bob.did
+        if body == "accept":
+            # K's Accept of Bob's offer; the second names K's first Accept (or, the control, the offer)
+            first = alice.accept(offer)
+            named, what = (offer, "Bob's Offer") if control else (first, "K's first Accept, an Accept")
+            msg: object = trade_pb2.Accept(offer=named.digest)
+        else:
+            accept = alice.accept(offer)
+            clock.advance(1_000)
+            held.append(accept.envelope)
+            if body == "delivery":
+                first = alice.deliver(accept, bob)
+                named, what = offer, "Bob's Offer, no Accept"
+                msg = commitment_pb2.Delivery(
+                    contract=offer.digest, item_index=0, artifact_digest=derive("y")
+                )
+            else:
+                delivered = bob.deliver(accept, alice)
+                held.append(delivered.envelope)
+                clock.advance(1_000)
+                first = alice.receipt(delivered)
+                named, what = accept, "K's Accept, no Delivery"
+                msg = commitment_pb2.Receipt(delivery=accept.digest, rating=10)
+        alice.agent.writer.next_seq, alice.agent.writer.prev = first.seq, first.prev  # K's fork
+        clock.advance(1)
+        fork = alice.sign(body, msg, audience=to, negotiation_id=nid)
+        clock.advance(1_000)
+        revocation = alice.principal.sign(
+            "key_revocation", identity_pb2.KeyRevocation(key=alice.did, effective_ms=first.issued_at_ms)
+        )
+        clock.advance(1_000)
+        stamp = escrow.sign("stamp", commitment_pb2.Stamp(statements=[first.digest, fork.digest]))
+        clock.advance(1_000)
+        stamped = escrow.sign("stamp", commitment_pb2.Stamp(statements=[revocation.digest]))
+        k, p = alice.did, alice.principal.did
+        verdict = (
+            "the escrow its offer names, E, witnessed both before the revocation -- P faulty beside K"
+            if control
+            else "held, but of another kind than it names: no witnessing escrow (not E, the negotiation's), "
+            "so P's revocation disowns it and P is spared, in every view"
+        )
+        g.add(
+            f"Alice's key K signs a {body} under escrow E and a second {body} at the same seq naming {what}; "
+            "E stamps both, then P revokes K back to the first and E stamps the revocation; the second "
+            f"refused EQUIVOCATION, the two its proof against K -- {verdict}",
+            ["KEY-009", "ATT-013", "CHN-004"],
+            [*held, first.envelope, stamp.envelope, revocation.envelope, stamped.envelope, fork.envelope],
+            "EQUIVOCATION",
+            "Equivocation",
+            no_twin="the defect is the fork itself: any second statement of K at that seq is one",
+            trusted_escrows=[escrow.did],
+            faulty=[k, p] if control else [k],
+        )
     return g
