@@ -24,7 +24,12 @@ from a2a_coop.a2a.parts import (
 from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.peer import Peer
+from a2a_coop.transport.limits import MAX_ANSWER_PARTS
 from a2a_coop.transport.paging import CutAnswer, CutAnswerViolation
+
+# What a stream's artifact-updates may bring in all: what a GetTask reader takes, its parts (RPC-021) of
+# at most one part's bytes each (A2A-028 (a)). The updates are the agent's to send, as many as it likes.
+MAX_STREAMED_ARTIFACT_BYTES = MAX_ANSWER_PARTS * MAX_A2A_ARTIFACT_BYTES
 
 
 class _Part(NamedTuple):
@@ -51,6 +56,7 @@ async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2
         task: a2a_pb2.Task | None = None
         streamed: list[a2a_pb2.Artifact] | None = None  # None: no stream (its statusUpdate ends one)
         updates: list[a2a_pb2.Artifact] = []
+        streamed_bytes = 0
         async for response in client.send_message(
             a2a_pb2.SendMessageRequest(message=msg), context=activation()
         ):
@@ -59,6 +65,12 @@ async def send_whole(client: Any, msg: a2a_pb2.Message) -> tuple[list[bytes], a2
             if response.HasField("task"):
                 task = response.task
             elif isinstance(response, a2a_pb2.StreamResponse) and response.HasField("artifact_update"):
+                streamed_bytes += _check_artifacts([response.artifact_update.artifact])
+                if streamed_bytes > MAX_STREAMED_ARTIFACT_BYTES:  # read no further than GetTask would
+                    raise CutAnswerViolation(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"a stream's Artifacts past {MAX_STREAMED_ARTIFACT_BYTES} bytes (A2A-028 (a))",
+                    )
                 updates.append(response.artifact_update.artifact)
             elif isinstance(response, a2a_pb2.StreamResponse) and response.HasField("status_update"):
                 streamed = updates
@@ -110,14 +122,19 @@ def _joined(first: a2a_pb2.Task, streamed: list[a2a_pb2.Artifact]) -> a2a_pb2.Ta
     artifacts: dict[str, a2a_pb2.Artifact] = {}
     for artifact in [*first.artifacts, *streamed]:
         artifacts.setdefault(artifact.artifact_id, artifact)
+    if len(artifacts) == len(first.artifacts):  # more said, none sent: not the first part taken as whole
+        cut = f"a streamed Task saying more Artifacts at {next_artifact_of(first)}, none sent (A2A-028 (a))"
+        raise CutAnswerViolation(grpc.StatusCode.INTERNAL, cut)
     whole = _with_artifacts(first, artifacts.values())
     del whole.metadata.get_or_create_struct(COOP_METADATA_KEY).fields["nextArtifact"]  # it is whole
     return whole
 
 
-def _check_artifacts(artifacts: Iterable[a2a_pb2.Artifact]) -> None:
+def _check_artifacts(artifacts: Iterable[a2a_pb2.Artifact]) -> int:
     """Fail on an Artifact past a part's bound (A2A-028 (a)): an agent's Artifact is a bundle of
-    at most six envelopes of 64 KiB (A2A-012, ENV-008), so one larger is a liar's, sent to fill its reader."""
+    at most six envelopes of 64 KiB (A2A-012, ENV-008), so one larger is a liar's, sent to fill its reader.
+    Returns their bytes."""
+    total = 0
     for artifact in artifacts:
         size = sum(len(p.raw) + len(p.data.SerializeToString()) for p in artifact.parts)
         if size > MAX_A2A_ARTIFACT_BYTES:
@@ -125,6 +142,8 @@ def _check_artifacts(artifacts: Iterable[a2a_pb2.Artifact]) -> None:
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"an Artifact of {size} bytes, past {MAX_A2A_ARTIFACT_BYTES} (A2A-028 (a))",
             )
+        total += size
+    return total
 
 
 def _with_artifacts(task: a2a_pb2.Task, artifacts: Iterable[a2a_pb2.Artifact]) -> a2a_pb2.Task:
