@@ -5,11 +5,16 @@
     python -m conformance.differential --replay 1:417        # one input again (seed:index), shrunk
 
 The hand-written vectors test what their authors thought of. Here a story is drawn at random -- two or
-three parties and one or two escrows with real Ed25519 keys, Mandates, Offers, Counters, Accepts,
-Rejects, Withdraws, Deliveries, Receipts, BondLocks, Releases, BreachClaims, Revokes, Stamps, Checkpoints,
-Attestations, KeyRevocations by a principal or by the key itself, KeyRotations, forks at one seq, and the
-clock moving between them -- then a random subset of its envelopes in a lightly shuffled order, a chain
-mode, a verifier role, a reference time and a set of trusted escrows. Both verifiers judge it (the other
+three parties and one or two escrows with real Ed25519 keys, Mandates, Offers, Counters (chains of them),
+Accepts, Rejects, Withdraws, Deliveries, Receipts, BondLocks, Releases, BreachClaims, Revokes, Rulings
+(UPHOLD, DISMISS, LAPSE), Forfeits, Refunds, bonded trades run through to their settlement or breach,
+Stamps of one statement or several, Checkpoints, Attestations, KeyRevocations by a principal (after a
+statement binding the key, mostly) or by the key itself, KeyRotations (forked now and then), forks at one
+seq, renewals of a Mandate, an escrow key's hand-over to a successor (ESC-022), deadlines at the claim
+window's edge of a Mandate (ESC-019), values at a cap's edge, and the clock moving between them, to a
+claim window's end too -- then a random subset of its envelopes (a statement kept keeps what it names,
+but now and then) in a lightly shuffled order, a chain mode, a verifier role, a reference time and a set
+of trusted escrows (successors among them). Both verifiers judge it (the other
 one through the offline adapter protocol, SPEC 17.1: :mod:`conformance.offline`), and their verdicts are
 compared: the refusal's code and envelope index, and the keys and principals the view holds faulty
 (ATT-013). An evidence bundle the reference takes whole with Attestations in it is also rated (SPEC 10.2)
@@ -45,7 +50,7 @@ from a2a_coop.protocol.errors import CoopError
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.reputation_vectors import RATING_SCHEMA, RatingVector, rate_bundle
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, bonded_trade
 from a2a_coop.vectors import Vector
 from conformance import adapter as reference_adapter
 from conformance.offline import Adapter, AdapterError, _request
@@ -97,6 +102,8 @@ class _Contract:
     proposer: Party
     acceptor: Party
     escrow: Party | None
+    claims: list[VerifiedStatement] = field(default_factory=list)  # BreachClaims and Revokes of it
+    deliveries: list[VerifiedStatement] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +112,7 @@ class Story:
 
     setup: list[bytes] = field(default_factory=list)  # the Mandates, always held first
     envelopes: list[bytes] = field(default_factory=list)
+    names: dict[bytes, set[bytes]] = field(default_factory=dict)  # envelope -> the envelopes it names
     escrows: list[str] = field(default_factory=list)
     now_ms: int = 0
     start_ms: int = 0
@@ -116,8 +124,9 @@ def _tell(c: Choices) -> Story:
     caps = (
         {},
         {"max_per_deal": 600},
-        {"valid_until_ms": clock.now_ms + 2 * DAY_MS},
+        {"valid_until_ms": clock.now_ms + 2 * DAY_MS},  # the claim window's edge (ESC-019, MND-019)
         {"max_outstanding": 900},
+        {"max_outstanding": 1_000},  # two deals of 500 at the cap, a third past it
     )
     parties = [Party(n, clock, c.pick(caps)) for n in ("alice", "bob", "carol")[: 2 + c.below(2)]]
     escrows = [Party(n, clock) for n in ("escrow-1", "escrow-2")[: 1 + c.below(2)]]
@@ -128,6 +137,7 @@ def _tell(c: Choices) -> Story:
     opened: list[_Open] = []
     contracts: list[_Contract] = []
     deliveries: list[tuple[VerifiedStatement, Party]] = []  # and who received it
+    successors: dict[str, Party] = {}  # an escrow's did -> the key its principal handed over to (ESC-022)
     rotated = 0
 
     def other(p: Party) -> Party:
@@ -138,6 +148,13 @@ def _tell(c: Choices) -> Story:
         bond = c.pick((0, BOND, 40)) if escrow is not None else 0
         made = p.proposal(issuer_bond=bond, audience_bond=bond, escrow=escrow.did if escrow else "")
         made.gives[0].value += bump  # a fork's second branch differs from its first
+        edge = p.mandate_vs.statement.mandate.valid_until_ms - DAY_MS
+        if edge < clock.now_ms + 3 * DAY_MS and c.chance(60):  # at the claim window's edge (ESC-019)
+            edge += c.pick((0, -1, 1, -HOUR_MS))
+            made.gives[0].deadline_ms = made.wants[0].deadline_ms = max(clock.now_ms + 1, edge)
+        if c.chance(10):  # a value at the proposer's cap, or just past it (MND-004, MND-009)
+            m = p.mandate_vs.statement.mandate
+            made.gives[0].value = max(1, min(m.max_per_deal, m.max_outstanding) - bond + c.pick((0, 1, -1)))
         return made
 
     def offer() -> list[VerifiedStatement]:
@@ -164,7 +181,10 @@ def _tell(c: Choices) -> Story:
             return offer()
         o = opened[c.below(len(opened))]
         if kind == "counter":
-            escrow = next((e for e in escrows if e.did == o.vs.statement.offer.terms.escrow), None)
+            if c.chance(50):  # a chain of Counters: answer the newest proposal
+                o = opened[-1]
+            body = o.vs.statement.offer if o.vs.body == "offer" else o.vs.statement.counter.proposal
+            escrow = next((e for e in escrows if e.did == body.terms.escrow), None)
             vs = o.audience.counter(o.vs, proposal(o.audience, c.pick((escrow, None, *escrows))))
             opened.append(_Open(vs, o.audience, o.issuer))
         elif kind == "accept":
@@ -176,6 +196,8 @@ def _tell(c: Choices) -> Story:
             vs = o.audience.reject(o.vs)
         else:
             vs = o.issuer.withdraw(o.vs)
+        if kind != "counter" and not c.chance(15):  # answered: mostly not answered again (NEG-001)
+            opened.remove(o)
         return [vs]
 
     def on_contract(kind: str) -> list[VerifiedStatement]:
@@ -186,22 +208,125 @@ def _tell(c: Choices) -> Story:
         q = k.acceptor if p is k.proposer else k.proposer
         nid = k.accept.header.negotiation_id
         if kind == "deliver":
-            vs = p.deliver(k.accept, q, item_index=c.below(2))
+            vs = p.deliver(k.accept, q, item_index=1 if c.chance(10) else 0)  # 1: no such item
             deliveries.append((vs, q))
+            k.deliveries.append(vs)
         elif kind == "claim":
             msg = commitment_pb2.BreachClaim(contract=k.accept.digest, item_index=0, reason="never arrived")
             vs = p.sign("breach_claim", msg, audience=q.did, negotiation_id=nid)
+            k.claims.append(vs)
         elif kind == "revoke":
             vs = p.revoke(k.accept, q)
+            k.claims.append(vs)
+        elif kind in ("ruling", "forfeit", "refund"):
+            return escrow_settles(k, kind, p, q)
         elif kind == "attest":
             outcome = c.pick((reputation_pb2.OUTCOME_FULFILLED, reputation_pb2.OUTCOME_BREACHED))
             vs = p.attest(k.offer, k.accept, q.did, outcome=outcome)
         else:  # an escrow's BondLock or Release of a party's bond
-            e = k.escrow or c.pick(escrows)
+            e = escrow_of(k)
             cls = commitment_pb2.BondLock if kind == "bond_lock" else commitment_pb2.Release
-            msg = cls(contract=k.accept.digest, party=p.did, amount=c.pick((BOND, 40)))
+            msg = cls(contract=k.accept.digest, party=p.did, amount=bond_of(k, p))
             vs = e.sign(kind, msg, audience=p.did, negotiation_id=nid)
         return [vs]
+
+    def escrow_of(k: _Contract) -> Party:
+        """The contract's escrow, or the key its principal handed it over to (ESC-022), or any."""
+        e = k.escrow or c.pick(escrows)
+        return successors.get(e.did, e) if c.chance(70) else e
+
+    def bond_of(k: _Contract, p: Party) -> int:
+        """The bond ``p`` owes under the contract, mostly (else another amount: BODY_INVALID)."""
+        body = k.offer.statement.offer if k.offer.body == "offer" else k.offer.statement.counter.proposal
+        bond = body.terms.issuer_bond if p is k.proposer else body.terms.audience_bond
+        return c.pick((bond, bond, bond, 40 if bond != 40 else BOND))
+
+    def escrow_settles(k: _Contract, kind: str, p: Party, q: Party) -> list[VerifiedStatement]:
+        """The escrow's Ruling (UPHOLD a claim, DISMISS it by a Delivery, LAPSE), Forfeit or Refund."""
+        e, nid = escrow_of(k), k.accept.header.negotiation_id
+        claim = k.claims[c.below(len(k.claims))] if k.claims else None
+        if kind == "ruling":
+            decision = c.pick(
+                (
+                    commitment_pb2.RULING_DECISION_UPHOLD,
+                    commitment_pb2.RULING_DECISION_LAPSE,
+                    commitment_pb2.RULING_DECISION_DISMISS,
+                )
+            )
+            msg = commitment_pb2.Ruling(contract=k.accept.digest, decision=decision)
+            if decision != commitment_pb2.RULING_DECISION_LAPSE and claim is not None:
+                msg.claim = claim.digest
+            if decision == commitment_pb2.RULING_DECISION_DISMISS and k.deliveries:
+                msg.evidence = k.deliveries[c.below(len(k.deliveries))].digest
+            return [e.sign("ruling", msg, negotiation_id=nid)]
+        if kind == "forfeit":
+            f = commitment_pb2.Forfeit(
+                contract=k.accept.digest, party=p.did, amount=bond_of(k, p), beneficiary=q.did
+            )
+            if claim is not None:
+                f.cause = claim.digest
+            return [e.sign("forfeit", f, audience=p.did, negotiation_id=nid)]
+        r = commitment_pb2.Refund(contract=k.accept.digest, party=p.did, amount=bond_of(k, p))
+        return [e.sign("refund", r, audience=p.did, negotiation_id=nid)]
+
+    def claim_window() -> list[VerifiedStatement]:
+        """The clock to a contract's claim window's edge (its deadline plus a day, ESC-019, CMT-006)."""
+        if not contracts:
+            return answer("accept")
+        k = contracts[c.below(len(contracts))]
+        body = k.offer.statement.offer if k.offer.body == "offer" else k.offer.statement.counter.proposal
+        due = max(item.deadline_ms for item in (*body.gives, *body.wants))
+        target = due + c.pick((DAY_MS, 0, DAY_MS - 1, DAY_MS + 1, 1))
+        clock.advance(max(0, target - clock.now_ms))
+        return []
+
+    def hand_over() -> list[VerifiedStatement]:
+        """An escrow key revoked by its principal, who appoints a successor in a Mandate (ESC-022)."""
+        candidates = [e for e in escrows if e.did not in successors]
+        if not candidates:
+            return []
+        e = c.pick(candidates)
+        bound = binding(e)
+        at = clock.now_ms + c.pick((-10, 0, HOUR_MS, -DAY_MS))
+        msg = identity_pb2.KeyRevocation(key=e.did, effective_ms=at)
+        revocation = e.principal.sign("key_revocation", msg)
+        succ = Party(f"successor-{len(successors) + 1}", clock)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(e.mandate_vs.statement.mandate)
+        m.agent, m.succeeds = succ.did, e.did
+        succ.principal, succ.mandate_vs = e.principal, e.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        successors[e.did] = succ
+        escrows.append(succ)
+        story.escrows.append(succ.did)
+        made = [revocation, succ.mandate_vs]  # the key bound to its principal first (KEY-011), mostly
+        return bound + (made if not c.chance(25) else made[::-1])  # the hand-over heard first, now and then
+
+    def renewal() -> list[VerifiedStatement]:
+        """A principal's second Mandate for its key from the first's end (section 4.7), maybe for one
+        counterparty only (MND-005), which extends the claim window's reach (MND-019, ESC-019)."""
+        p = c.pick(parties)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(p.mandate_vs.statement.mandate)
+        m.valid_from_ms = m.valid_until_ms - c.pick((0, 1, -1))
+        m.valid_until_ms = m.valid_from_ms + c.pick((5 * DAY_MS, DAY_MS, 1))
+        if c.chance(30):
+            m.allowed_counterparties.append(other(p).did)
+        return [p.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)]
+
+    def settlement() -> list[VerifiedStatement]:
+        """A bonded trade run through (SPEC 8.2-8.4): Offer, Accept (stamped, mostly), BondLocks, Deliveries,
+        Receipts and Releases -- or a breach claimed after the deadline, stamped, upheld a response window
+        later (CMT-002), the bond forfeited -- cut short now and then; its contract open to what follows."""
+        p = c.pick(parties)
+        q, e = other(p), c.pick(escrows)
+        made = bonded_trade(p, q, e, clock, breach=c.chance(50), witnessed=not c.chance(20))
+        offer_vs = next(vs for vs in made if vs.body == "offer")
+        accept_vs = next(vs for vs in made if vs.body == "accept")
+        k = _Contract(offer_vs, accept_vs, p, q, e)
+        k.claims += [vs for vs in made if vs.body == "breach_claim"]
+        k.deliveries += [vs for vs in made if vs.body == "delivery"]
+        contracts.append(k)
+        return made if not c.chance(25) else made[: 2 + c.below(len(made) - 1)]
 
     def receipt() -> list[VerifiedStatement]:
         if not deliveries:
@@ -213,26 +338,41 @@ def _tell(c: Choices) -> Story:
         if not held:
             return offer()
         e = c.pick(escrows)
-        named = [held[len(held) - 1 - c.below(min(len(held), 6))] for _ in range(1 + c.below(2))]
+        many = c.pick((1, 2, 4, 8))  # one statement, or several in the order accepted
+        named = [held[len(held) - 1 - c.below(min(len(held), 10))] for _ in range(1 + c.below(many))]
         return [e.sign("stamp", commitment_pb2.Stamp(statements=[vs.digest for vs in named]))]
 
     def checkpoint() -> list[VerifiedStatement]:
         p = c.pick((*parties, *escrows))
         return [p.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))]
 
+    def binding(p: Party) -> list[VerifiedStatement]:
+        """A key's first statement, a Checkpoint, binding it to its principal (KEY-011) -- so that the
+        principal's revocation of it is authorised --, mostly, when it signed nothing yet."""
+        if p.agent.writer.next_seq or c.chance(8):
+            return []
+        return [p.sign("checkpoint", identity_pb2.Checkpoint(log_root=merkle_root([])))]
+
     def key_revocation() -> list[VerifiedStatement]:
         p = c.pick((*parties, *escrows))
         at = c.pick((clock.now_ms, clock.now_ms - 60_000, story.start_ms, 1, clock.now_ms + HOUR_MS))
         msg = identity_pb2.KeyRevocation(key=p.did, effective_ms=at, reason="leaked")
-        by = p.agent if c.chance(30) else p.principal  # the key's own (KEY-011) or its principal's
-        return [by.sign("key_revocation", msg)]
+        if c.chance(30):  # the key's own (KEY-011)
+            return [p.agent.sign("key_revocation", msg)]
+        return [*binding(p), p.principal.sign("key_revocation", msg)]  # or its principal's
 
     def rotation() -> list[VerifiedStatement]:
+        """A KeyRotation, or two at one seq (a rotation forked: CHN-004, KEY-005)."""
         nonlocal rotated
         p = c.pick((*parties, *escrows))
-        rotated += 1
-        new = Signer(f"rotated-{rotated}", clock).did
-        return [p.agent.sign("key_rotation", identity_pb2.KeyRotation(new_key=new))]
+        head = p.agent.writer.next_seq, p.agent.writer.prev
+        made = []
+        for _ in range(2 if c.chance(30) else 1):
+            p.agent.writer.next_seq, p.agent.writer.prev = head
+            rotated += 1
+            new = Signer(f"rotated-{rotated}", clock).did
+            made.append(p.agent.sign("key_rotation", identity_pb2.KeyRotation(new_key=new)))
+        return made
 
     def advance() -> list[VerifiedStatement]:
         clock.advance(c.pick((1_000, 1, 60_000, HOUR_MS, DAY_MS + 1_000, 0)))
@@ -257,13 +397,27 @@ def _tell(c: Choices) -> Story:
         lambda: answer("withdraw"),
         lambda: on_contract("claim"),
         lambda: on_contract("revoke"),
+        lambda: on_contract("ruling"),
+        lambda: on_contract("forfeit"),
+        lambda: on_contract("refund"),
+        claim_window,
+        hand_over,
+        renewal,
+        settlement,
+        settlement,
     )
-    for _ in range(2 + c.below(14)):
+    for _ in range(2 + c.below(20)):
         try:
             made = c.pick(actions)()
         except CoopError:  # a statement the signer's own checks refuse to make (a bond past a cap, ...)
             made = []
-        held += made
+        for vs in made:  # what it names, by digest, kept with it (else most inputs stop at its first check);
+            named = {h.envelope for h in held if h.digest in vs.envelope}  # a KeyRevocation, its key's
+            if vs.body == "key_revocation":  # statements: the binding that authorises it (KEY-011)
+                key = vs.statement.key_revocation.key
+                named |= {h.envelope for h in held if h.issuer == key}
+            story.names[vs.envelope] = named
+            held.append(vs)
         story.envelopes += [vs.envelope for vs in made]
         clock.advance(c.pick((1_000, 0, 1)))
     story.now_ms = clock.now_ms
@@ -290,15 +444,20 @@ def make_input(values: Sequence[int], index: int = 0) -> Input:
     chain mode, the role, the reference time and the escrows trusted."""
     c = Choices(values)
     story = _tell(c)
-    kept = [e for e in story.envelopes if not c.chance(12)]
-    for _ in range(c.below(4) if kept else 0):  # a few swaps: most evidence arrives nearly in order
-        i = c.below(len(kept))
+    dropped = {e for e in story.envelopes if c.chance(12)}
+    for e in reversed(story.envelopes):  # a statement held keeps what it names, but now and then
+        if e not in dropped and not c.chance(8):  # (KEY-009 (e): a fork's half naming one not held)
+            dropped -= story.names.get(e, set())
+    kept = [e for e in story.envelopes if e not in dropped]
+    for _ in range(c.below(4) if kept else 0):  # a few swaps: most evidence arrives nearly in order,
+        i = c.below(len(kept))  # a statement mostly after what it names
         j = min(len(kept) - 1, i + 1 + c.below(4))
-        kept[i], kept[j] = kept[j], kept[i]
+        if kept[i] not in story.names.get(kept[j], ()) or c.chance(15):
+            kept[i], kept[j] = kept[j], kept[i]
     kept = [*story.setup, *kept]
     mode = c.pick(("sparse", "complete"))
     role = c.pick(("auditor", "escrow"))
-    now_ms = None if not c.chance(20) else c.pick((story.now_ms, story.now_ms + DAY_MS, story.start_ms))
+    now_ms = None if not c.chance(10) else c.pick((story.now_ms, story.now_ms + DAY_MS, story.start_ms))
     trusted = c.pick((None, tuple(story.escrows), (), story.escrows[:1], story.escrows[-1:]))
     vector = Vector(
         source="differential",

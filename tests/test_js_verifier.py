@@ -64,7 +64,7 @@ COVERED = {
     "rules": 209,
     "mutations": 1881,
     "canaries": 64,
-    "keytime": 218,
+    "keytime": 221,
     "equivocation-proof": 1,
     "equivocation-proof-prev": 1,
     "equivocation-proof-answer": 1,
@@ -580,9 +580,13 @@ NO_NEGOTIATION_READINGS = {
         # revocation above a rotation, whatever it keeps as evidence; 186, 187 (DisownedStampBeside) and 189
         # (DisownedStampRevokedAgain): the thief's Stamp heard after the revocation; 188 (OwnRevocationTwice):
         # the key's own revocation heard again, refused for its revocation before it is found a replay;
-        # rules-195 (StampUnderARevokedPrincipal): the thief's Stamp under the revoked principal's Mandate
+        # rules-195 (StampUnderARevokedPrincipal): the thief's Stamp under the revoked principal's Mandate;
+        # 221 (RefusedAgainStaysInItsChain): the revoked escrow key's next Stamp
         {"rules-55", "rules-195", "ratings-49"}
-        | {f"keytime-{i}" for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187, 188, 189)},
+        | {
+            f"keytime-{i}"
+            for i in (30, 87, 88, 98, 138, 139, 141, 142, 143, 175, 176, 186, 187, 188, 189, 221)
+        },
     ),
     "a Stamp held witnessing whatever its signer's revocations": (
         "    if (this.rebuilding) return this.rebuilding.has(rec.dhex);\n    return this.evidenceView &&",
@@ -599,7 +603,8 @@ NO_NEGOTIATION_READINGS = {
         # keytime-154 and 156 (HeldOffExposure): Carol's contract, not withdrawn there, still counts for her;
         # keytime-167 and 169 (HeldOffStamped): her Accept, never held off, moves its negotiation; keytime-177
         # (RotatedStampView): the Stamp heard before the rotation keeps witnessing; rules-196 and 197
-        # (StampUnderARevokedPrincipal): the Stamp heard before its Mandate's principal's revocation
+        # (StampUnderARevokedPrincipal): the Stamp heard before its Mandate's principal's revocation;
+        # keytime-220 (WitnessDisownedAfterTheAccept): the disowned Stamp, taken first, still exempts it
         {
             "rules-196",
             "rules-197",
@@ -611,7 +616,7 @@ NO_NEGOTIATION_READINGS = {
             "keytime-167",
             "keytime-169",
         }
-        | {"keytime-177"},
+        | {"keytime-177", "keytime-220"},
     ),
 }
 
@@ -1537,7 +1542,11 @@ def test_the_js_verifier_un_takes_nothing_when_a_late_stamp_comes(tmp_path: Path
     fresh.unwitnessing = this.unwitnessing;
     Object.assign(this, fresh);
 """
-    got = _edited_disagreements(tmp_path, [(now, whole)], "chains.json")
+    caps_again = (
+        "    fresh.takingAgain = true;\n",
+        "    fresh.takingAgain = false;\n",
+    )  # as it read them (F131)
+    got = _edited_disagreements(tmp_path, [(now, whole), caps_again], "chains.json")
     assert got == {"chains-267", "chains-268", "chains-273", "chains-291"}  # 291: Dave's Accept under K (F63)
 
 

@@ -314,6 +314,15 @@ NOTES: Final[dict[str, tuple[str, str, str]]] = {
         "Without it a revoked escrow key's bonds stay locked for good; accepted from anyone else, a thief, "
         "a party or a stranger appoints an escrow that rules on the contract and moves its bonds.",
     ),
+    "WitnessDisownedAfterTheAccept": (
+        "STATE",
+        "An Accept over its issuer's max_outstanding taken because its offer's escrow stamped it first "
+        "(NEG-019), whose Stamp a later revocation of the escrow key disowns (KEY-009 (d)): it stays taken, "
+        "its negotiation derived again unwitnessed, its caps not read again; held before it, the revocation "
+        "has it refused MANDATE_VIOLATION.",
+        "A verifier that takes its view again from scratch once a Stamp is disowned drops the contract, and "
+        "refuses what the parties sign under it (finding F131).",
+    ),
     "OwnRevocationReach": (
         "STATE",
         "A statement of a key K that a held KeyRevocation of K reaches (KEY-011): the key's own revocation "

@@ -37,7 +37,7 @@ from a2a_coop._proto.a2acoop.v1 import commitment_pb2, identity_pb2, trade_pb2
 from a2a_coop.protocol.chain import ChainSigner, ChainWriter
 from a2a_coop.protocol.merkle import root as merkle_root
 from a2a_coop.protocol.statements import Statement, VerifiedStatement, verify_statement
-from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, derive, service
+from a2a_coop.testing import DAY_MS, FixedClock, Party, Signer, bonded_trade, derive, service
 from conformance.generate_vectors import chains
 from conformance.generate_vectors._common import Group, draft, edited, seal, world
 from conformance.generate_vectors.freshness import REPLAY as _REPLAY
@@ -96,7 +96,9 @@ def groups() -> list[Group]:
         told_another_trusted_escrow(),  # ATT-013 (f): last, no tcId moved
         answer_proof_taken(),  # ATT-022 with SPEC 17.1's faulty
         revocation_states_the_head(),  # KEY-011 (e): last, no tcId moved
-        named_statement_of_another_kind(),  # KEY-009 (e): last, no tcId moved
+        named_statement_of_another_kind(),  # KEY-009 (e)
+        witness_disowned_after_the_accept(),  # KEY-009 (d) with NEG-019, MND-010 (F131)
+        refused_again_stays_in_its_chain(),  # KEY-009 (d) with CHN-002 (F132): last, no tcId moved
     ]
 
 
@@ -3571,4 +3573,96 @@ def named_statement_of_another_kind() -> Group:
             trusted_escrows=[escrow.did],
             faulty=[k, p] if control else [k],
         )
+    return g
+
+
+def witness_disowned_after_the_accept() -> Group:
+    """KEY-009 (d) with NEG-019 and MND-010: Bob's Accept over his max_outstanding, taken because Alice's
+    offer's escrow E witnessed it (NEG-019), stays taken when E's principal then revokes E back over that
+    Stamp -- its negotiation derived again unwitnessed, its caps not read again (what a view took stays
+    taken, as NEG-021 (d) and ESC-022 (e)'s decision read MND-009 and MND-010) --, while a view that held the
+    revocation before the Accept refused it. Found by the differential fuzzer (jsdiff33b, F131): verify.mjs
+    took its view again from scratch and refused the Accept on its caps, holding no contract."""
+    g = Group("WitnessDisownedAfterTheAccept", "sparse")
+    clock = FixedClock()
+    alice, bob, esc = (
+        Party("alice", clock),
+        Party("bob", clock, {"max_outstanding": 900}),
+        Party("escrow", clock),
+    )
+    setup = [*esc.setup, *alice.setup, *bob.setup]
+    own = bob.offer(alice)  # outstanding: 500 of Bob's 900
+    clock.advance(1_000)
+    offer = alice.offer(bob, alice.proposal(issuer_bond=BOND, audience_bond=BOND, escrow=esc.did))
+    clock.advance(1_000)
+    accept = bob.accept(offer)  # 450 and his bond of 100 more: 1,050
+    stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[offer.digest, accept.digest]))
+    clock.advance(1_000)
+    back = identity_pb2.KeyRevocation(key=esc.did, effective_ms=clock.now_ms - DAY_MS)
+    revocation = esc.principal.sign("key_revocation", back)
+    clock.advance(1_000)
+    revoke = alice.revoke(accept, bob)  # probes the contract: refused by its terms, not for want of one
+    reqs = ["KEY-009", "NEG-019", "MND-010", "NEG-010"]
+    g.add(
+        "Bob, 500 outstanding of his max_outstanding 900, accepts Alice's bonded offer naming escrow E (550 "
+        "more), E's Stamp of both held first: a witnessed Accept, not refused on his caps (NEG-019); E's "
+        "principal then revokes E a day back, disowning the Stamp (KEY-009 (d)): the Accept stays taken, its "
+        "contract derived again unwitnessed -- Alice's Revoke of it refused by its terms, not for want of a "
+        "contract",
+        reqs,
+        [
+            *setup,
+            own.envelope,
+            stamp.envelope,
+            offer.envelope,
+            accept.envelope,
+            revocation.envelope,
+            revoke.envelope,
+        ],
+        "REVOCATION_NOT_ALLOWED",
+        "WitnessDisownedAfterTheAccept",
+        twin=[*setup, own.envelope, stamp.envelope, offer.envelope, accept.envelope, revocation.envelope],
+    )
+    g.add(
+        "the same, E's revocation held before the Accept: the Stamp disowned when the Accept comes, which "
+        "is then refused on Bob's caps (order-bound, as a refusal before a revocation is, KEY-009 (c))",
+        ["KEY-009", "NEG-019", "MND-010"],
+        [*setup, own.envelope, stamp.envelope, revocation.envelope, offer.envelope, accept.envelope],
+        "MANDATE_VIOLATION",
+        "WitnessDisownedAfterTheAccept",
+        twin=[*setup, own.envelope, stamp.envelope, revocation.envelope, offer.envelope],
+    )
+    return g
+
+
+def refused_again_stays_in_its_chain() -> Group:
+    """KEY-009 (d) with CHN-002: what a derivation again refuses moves nothing and stays held, its link in its
+    issuer's chain. Escrow E stamps Alice's claim against Bob, upholds it, forfeits Bob's bond and releases
+    Alice's; E's principal then revokes E back to 1 ms, disowning both Stamps -- the claim never effective, so
+    the UPHOLD, Forfeit and Release move nothing --, and E signs one more Stamp, the next of its chain. Found
+    by the differential fuzzer (jsdiff33b, F132): verify.mjs took its view again without the three and
+    refused E's next statement `CHAIN_GAP` in a complete-chain view."""
+    g = Group("RefusedAgainStaysInItsChain", "complete")
+    clock = FixedClock()
+    alice, bob, esc = Party("alice", clock), Party("bob", clock), Party("escrow", clock)
+    log = bonded_trade(alice, bob, esc, clock, breach=True, witnessed=True)
+    clock.advance(1_000)
+    revocation = esc.principal.sign("key_revocation", identity_pb2.KeyRevocation(key=esc.did, effective_ms=1))
+    clock.advance(1_000)
+    stamp = esc.sign("stamp", commitment_pb2.Stamp(statements=[log[-1].digest]))
+    g.add(
+        "escrow E's bonded trade of Alice and Bob, witnessed, Bob's breach claimed, stamped and upheld, "
+        "his bond forfeited, Alice's released; E's principal revokes E back to 1 ms (both Stamps disowned: "
+        "the UPHOLD, Forfeit and Release move nothing, held); E's next Stamp, at the seq after the Release, "
+        "is the next link of E's chain -- taken in a complete-chain view",
+        ["KEY-009", "CHN-002"],
+        [
+            *esc.setup,
+            *alice.setup,
+            *bob.setup,
+            *(vs.envelope for vs in log),
+            revocation.envelope,
+            stamp.envelope,
+        ],
+    )
     return g

@@ -1463,6 +1463,7 @@ export class Verifier {
   // -- but an Accept it refuses NEG-009 it holds off (finding F80)
   takeAgainInto(fresh) {
     fresh.forks = this.forks; // a proof held stays held (ATT-013), those from refusals too
+    fresh.takingAgain = true;
     for (const e of this.taken) {
       try {
         fresh.accept(e);
@@ -1471,9 +1472,20 @@ export class Verifier {
         if (err.code === "EXCLUSIVE_CONFLICT") {
           fresh.taken.push(e);
           fresh.heldOff.set(hex(statelessOf(e).digest), e);
+        } else {
+          // what the derivation again refuses moves nothing and stays held (KEY-009 (d), ERR-003): its link
+          // stays in its issuer's chain, or the next of that chain is a gap (finding F132)
+          const r = statelessOf(e);
+          const link = r?.h ? this.chains.get(r.h.issuer)?.get(r.h.seq) : null;
+          if (link && link.digest === hex(r.digest)) {
+            const chain = fresh.chains.get(r.h.issuer) ?? new Chain();
+            chain.set(r.h.seq, link);
+            fresh.chains.set(r.h.issuer, chain);
+          }
         }
       }
     }
+    fresh.takingAgain = false;
   }
   // NEG-019 (finding F80): a Stamp naming an Accept held off lets it in again when it witnesses it -- by its
   // offer's escrow, by the bonding cutoff --: the Accept is checked again now, NEG-009 no ground to refuse it,
@@ -1880,8 +1892,10 @@ export class Verifier {
     // 28. negotiation: returns a function that applies the transition once every check passed
     const apply = NEGOTIATION_BODIES.has(bodyName) ? this.checkNegotiation(rec) : null;
     // 29. exposure (MND-009, MND-010)
-    // not for a statement NEG-018 supersedes, nor for a witnessed Accept (NEG-019)
-    if (mandate && (bodyName === "offer" || bodyName === "counter" || bodyName === "accept") && !rec.superseded && !rec.witnessedAccept)
+    // not for a statement NEG-018 supersedes, nor for a witnessed Accept (NEG-019), nor for one this view took
+    // before and now takes again (reweigh): its caps were read where it was taken, and it stays taken (KEY-009
+    // (d): a disowned Stamp's Accept is derived again unwitnessed, not refused on its caps -- finding F131)
+    if (mandate && (bodyName === "offer" || bodyName === "counter" || bodyName === "accept") && !rec.superseded && !rec.witnessedAccept && !this.takingAgain)
       this.checkExposure(rec, mandate);
     // 30. reveal
     if (bodyName === "reveal") {
