@@ -61,7 +61,7 @@ COVERED = {
     "statements": 211,
     "chains": 351,
     "wire": 77,
-    "rules": 209,
+    "rules": 215,
     "mutations": 1881,
     "canaries": 64,
     "keytime": 221,

@@ -193,9 +193,17 @@ def test_a_groups_role_decides_which_verifier_runs_it() -> None:
     assert len(ordered) == 1 and disowned[ordered[0]], disowned
     assert not [c for c, d in disowned.items() if d and c not in ordered], disowned
     # outside keytime.json: KEY-004 at an escrow (rules.json KeyRulesAtTheEscrow, its canary), KEY-009 (d);
-    # ESC-020 with KEY-009's order (StampsInOneMsAtTheEscrow) and KEY-012 (a) (RotationForkAtTheEscrow)
+    # ESC-020 with KEY-009's order (StampsInOneMsAtTheEscrow), KEY-012 (a) (RotationForkAtTheEscrow) and
+    # ESC-019 with KEY-011 (b) (LateBoundRevokerAtTheEscrow)
     assert {v.source for v in VECTORS if v.role == "escrow"} == {"keytime", "rules", "canaries"}
-    assert [v.tc_id for v in VECTORS if v.role == "escrow" and v.source == "rules"] == [166, 203, 204, 205]
+    assert [v.tc_id for v in VECTORS if v.role == "escrow" and v.source == "rules"] == [
+        166,
+        203,
+        204,
+        205,
+        210,
+        211,
+    ]
 
 
 @pytest.mark.req("ESC-019", "AUD-003")

@@ -106,7 +106,7 @@ from conformance.generate_vectors._common import (
     seal,
     world,
 )
-from conformance.generate_vectors.key_time import add_rotation_fork
+from conformance.generate_vectors.key_time import BOND, _checkpoint, add_rotation_fork
 from conformance.generate_vectors.keys import IDENTITY
 from conformance.generate_vectors.negotiation import (
     Deal,
@@ -217,6 +217,8 @@ def groups() -> list[Group]:
         stamps_in_one_ms_at_the_escrow(),
         rotation_fork_at_the_escrow(),
         cut_off_answers_of_each_kind(),
+        late_bound_revoker_at_the_escrow(),
+        repeated_in_a_view(),
     ]
 
 
@@ -3137,6 +3139,98 @@ def rotation_fork_at_the_escrow() -> Group:
     return add_rotation_fork(
         Group("RotationForkAtTheEscrow", "sparse", role="escrow"), "at an escrow taking evidence: "
     )
+
+
+def late_bound_revoker_at_the_escrow() -> Group:
+    """ESC-019 with KEY-011 (b) at an escrow: Alice's key is bound to her principal P, then to a thief's
+    principal T; T revokes the key with an effective_ms back at the start. Over her statements under P's
+    Mandate T's revocation takes effect from its issued_at_ms only (the key was bound to T after P), so it
+    cuts the validity her contract's claims need there, not at its effective_ms. The thirty-third
+    session's run (Verifier._cut) found the principal of the Mandate read for that cut unpinned."""
+    g = Group("LateBoundRevokerAtTheEscrow", "sparse", role="escrow")
+
+    def story(issued_after: int) -> tuple[list[bytes], int]:
+        clock = FixedClock()
+        t0 = clock.now_ms
+        alice = Party(
+            "alice", clock, {"valid_until_ms": t0 + 30 * DAY_MS, "execution_window_end_ms": t0 + 7 * DAY_MS}
+        )
+        mallory, escrow, thief = Party("mallory", clock), Party("escrow", clock), Party("thief", clock)
+        m = identity_pb2.Mandate()
+        m.CopyFrom(alice.mandate_vs.statement.mandate)
+        t_mandate = thief.principal.sign("mandate", m, ttl_ms=365 * DAY_MS)
+        chain: list[bytes] = []
+        p_bind = _checkpoint(alice, alice.mandate_vs.digest, chain)
+        t_bind = _checkpoint(alice, t_mandate.digest, chain)
+        due = t0 + 3 * DAY_MS  # its claim window ends on day 4
+        offer = mallory.offer(alice, mallory.bonded_proposal(escrow.did, due, bond=BOND))
+        clock.advance(1_000)
+        accept = alice.accept(offer)
+        back = thief.principal.sign(
+            "key_revocation",
+            identity_pb2.KeyRevocation(key=alice.did, effective_ms=t0 + 1),
+            issued_at_ms=due + issued_after,
+        )
+        setup = [*alice.setup, *mallory.setup, t_mandate.envelope, p_bind.envelope, t_bind.envelope]
+        heard = [*setup, back.envelope, offer.envelope, accept.envelope]
+        return heard, len(heard) - 1
+
+    late, _ = story(2 * DAY_MS)
+    g.add(
+        "T's revocation back to the start, issued on day 5, heard before Alice's Accept under P's Mandate "
+        "of Mallory's trade due on day 3: it reaches her statements under P's Mandate from day 5 -- after "
+        "the claim window ends on day 4: taken",
+        ["ESC-019", "KEY-011", "KEY-007"],
+        late,
+    )
+    early, at = story(DAY_MS // 2)
+    g.add(
+        "the same revocation issued on day 3 and a half: it cuts Alice's validity before the claim window "
+        "ends -- refused",
+        ["ESC-019", "KEY-011", "MND-012"],
+        early,
+        "MANDATE_VIOLATION",
+        "ClaimWindow",
+        "MandateViolation",
+        failed_index=at,
+        twin=late,
+    )
+    return g
+
+
+def repeated_in_a_view() -> Group:
+    """CMT-013 and CMT-005 bind a signer and a live receiver, not a view: a second Delivery of one item and
+    a second BreachClaim of one claimant and item, unstamped, are taken by a view that holds them (views
+    holding the same statements agree), with a now or without. The thirty-third session's run
+    (Verifier.check) found the live receiver's refusals unpinned offline."""
+    g = Group("RepeatedInAView", "sparse")
+    due = FixedClock().now_ms + 60_000  # a minute after the Trade's start: the claims come after it
+    t = Trade(gives=items(due), wants=items(due))
+    first = t.deliver(t.alice)
+    t.clock.advance(1_000)
+    again = t.deliver(t.alice)
+    t.clock.advance(120_000)
+    claim = t.claim(t.alice)
+    t.clock.advance(1_000)
+    claim_again = t.claim(t.alice)
+    deliveries = [*t.base, first.envelope, again.envelope]
+    claims = [*t.base, first.envelope, claim.envelope, claim_again.envelope]
+    for now, how in ((None, "without a now"), (t.clock.now_ms, "at a now")):
+        g.add(
+            f"Alice delivers her item twice, {how}: the second Delivery is taken -- CMT-013 forbids signing "
+            "it, and a live receiver refuses it, but a view holding both reads the earliest",
+            ["CMT-013", "CMT-002"],
+            deliveries,
+            now_ms=now,
+        )
+        g.add(
+            f"Alice claims Bob's item twice, neither claim stamped, {how}: the second claim is taken -- only "
+            "a live receiver refuses it unstamped (CMT-005 counts the first the escrow stamps)",
+            ["CMT-005"],
+            claims,
+            now_ms=now,
+        )
+    return g
 
 
 def non_proofs() -> dict[str, Any]:
