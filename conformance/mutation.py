@@ -459,15 +459,18 @@ def run_mutmut(names: Sequence[str], max_children: int, time_limit: float, log: 
     """``mutmut run`` for the mutants ``names`` (mutmut's names or globs), in ROOT; False when the time
     limit stopped it. A named mutant is tested even if ``mutants/`` holds a result for it."""
     cmd = [_mutmut(), "run", "--max-children", str(max_children), *names]
+    kept = MetaSnapshot.take(ROOT / "mutants")
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             code = proc.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
             _stop(proc)
+            kept.restore_unreadable()
             return False
         except BaseException:  # Ctrl-C: mutmut runs in its own session, so end it and its workers too
             _stop(proc)
+            kept.restore_unreadable()
             raise
     if code != 0:
         tail = log.read_text("utf-8", errors="replace")[-3000:]
@@ -476,17 +479,49 @@ def run_mutmut(names: Sequence[str], max_children: int, time_limit: float, log: 
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """End mutmut and the workers it forked (its own process group, started for it)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+    """End mutmut and the workers it forked (its own process group, started for it). SIGINT has mutmut
+    write its results (the ``.meta`` files) before it exits: on a loaded machine that took more than the
+    15 s once given, and the SIGTERM that followed left verifier.py.meta empty (session 33)."""
+    for sig, wait_s in ((signal.SIGINT, 120), (signal.SIGTERM, 15), (signal.SIGKILL, 15)):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
             return
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=wait_s)
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+@dataclass
+class MetaSnapshot:
+    """mutmut's result files (``mutants/**/*.meta``) as they stood before a run. A run stopped while
+    mutmut was writing one leaves it unreadable, and mutmut then takes every mutant of that module as
+    never tested: restoring the earlier copy loses only what this run found for it."""
+
+    kept: dict[Path, bytes]
+
+    @classmethod
+    def take(cls, mutants: Path) -> MetaSnapshot:
+        return cls({p: p.read_bytes() for p in mutants.rglob("*.meta")} if mutants.is_dir() else {})
+
+    def restore_unreadable(self) -> list[Path]:
+        """Put back each file that no longer reads as JSON; the paths restored (each named on stderr)."""
+        restored = []
+        for path, data in self.kept.items():
+            try:
+                json.loads(path.read_bytes())
+                continue
+            except (OSError, ValueError):
+                pass
+            path.write_bytes(data)
+            restored.append(path)
+            print(
+                f"{path.name} was left unreadable by the stop: its results before this run restored",
+                file=sys.stderr,
+            )
+        return restored
 
 
 def _plain(text: str) -> str:

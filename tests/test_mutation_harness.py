@@ -279,3 +279,22 @@ def test_resume_tests_only_what_an_earlier_run_left(
     status["x_side_value__mutmut_2"] = mutation.KILLED
     assert mutation.main(["--resume", "--mutant", left[0]]) == 0
     assert asked[-1] == left and not (tmp_path / "mutants").exists()
+
+
+def test_a_results_file_left_unreadable_by_a_stop_is_restored(tmp_path: Path) -> None:
+    """A run stopped while mutmut wrote verifier.py.meta left it empty (session 33): every result of the
+    module was lost. The copy taken before the run comes back for such a file; a file the run rewrote
+    readably, or made anew, is kept as the run left it."""
+    protocol = tmp_path / "mutants" / "a2a_coop" / "protocol"
+    protocol.mkdir(parents=True)
+    emptied, rewritten = protocol / "verifier.py.meta", protocol / "chain.py.meta"
+    emptied.write_text(json.dumps({"exit_code_by_key": {"a": 1}}))
+    rewritten.write_text(json.dumps({"exit_code_by_key": {}}))
+    snapshot = mutation.MetaSnapshot.take(tmp_path / "mutants")
+    emptied.write_bytes(b"")
+    rewritten.write_text(json.dumps({"exit_code_by_key": {"b": 0}}))
+    (protocol / "bodies.py.meta").write_text("{}")
+    assert snapshot.restore_unreadable() == [emptied]
+    assert json.loads(emptied.read_text()) == {"exit_code_by_key": {"a": 1}}
+    assert json.loads(rewritten.read_text()) == {"exit_code_by_key": {"b": 0}}
+    assert mutation.MetaSnapshot.take(tmp_path / "nothing").restore_unreadable() == []
