@@ -29,9 +29,8 @@ def summary(name: str, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[
     return out[:-1], result
 
 
-@pytest.fixture(scope="module")
-def trade_quick() -> tuple[list[str], dict[str, Any]]:
-    """One ``trade --quick`` run (three processes, every series), read by each test of its summary."""
+def _trade_quick() -> tuple[list[str], dict[str, Any]]:
+    """One ``trade --quick`` run (three processes, every series), read by each check of its summary."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["trade", "--quick"]) == 0
@@ -41,10 +40,15 @@ def trade_quick() -> tuple[list[str], dict[str, Any]]:
     return lines[:-1], result
 
 
-def test_trade_benchmark_quick_run_ends_with_a_json_summary(
-    trade_quick: tuple[list[str], dict[str, Any]],
-) -> None:
-    table, result = trade_quick
+def test_trade_benchmark_quick_run_ends_with_a_json_summary_and_a_rules_floor() -> None:
+    """One run read by both checks: as two tests of a module-scoped fixture, each xdist worker ran the
+    benchmark (17 s a run) -- the default suite's budget."""
+    table, result = _trade_quick()
+    _check_the_summary(table, result)
+    _check_the_rules_floor(table, result)
+
+
+def _check_the_summary(table: list[str], result: dict[str, Any]) -> None:
     for key in (
         "trade_vs_echo",
         "trades_per_s",
@@ -102,13 +106,10 @@ def test_trade_benchmark_quick_run_ends_with_a_json_summary(
     assert bound["trades_per_s_conc32"] > 0 and bound["conc32_vs_seq"] > 0
 
 
-def test_trade_benchmark_quick_run_measures_a_rules_floor_beside_the_floor(
-    trade_quick: tuple[list[str], dict[str, Any]],
-) -> None:
+def _check_the_rules_floor(table: list[str], result: dict[str, Any]) -> None:
     """The rules floor runs beside the floor in the same run: its rates, its ratios to the floor and to the
     trade, and whether trade_vs_floor's target is within its reach, in the table and the JSON line; it
     handles as many statements as the trade checks and signs."""
-    table, result = trade_quick
     detail = result["detail"]
     for key in ("rules_floor_trades_per_s", "rules_floor_trades_per_s_conc32"):
         assert isinstance(result[key], float) and result[key] > 0, key
