@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 from peers import handed_over, make_peer
@@ -56,15 +57,10 @@ class _ThiefOfE1:
         return [self.e1.mandate]
 
 
-@pytest.mark.req("RPC-006", "NEG-020", "KEY-004")
-@pytest.mark.parametrize("heard", ["revocation", "revocation and hand-over"])
-def test_a_fork_refusal_stamped_with_the_escrows_revoked_key_frees_nothing(heard: str) -> None:
-    """Bob opens to Mallory with an Offer naming no escrow; she counters bonded at E1 and signs another
-    statement at her Counter's seq; Bob counters with his car (exclusive_key) bonded at E1; Mallory shows E1
-    the line and her Accept of his Counter (both bonds locked) and hides it. E1's key then leaks, its
-    principal revokes it (Bob's peer holds the revocation, and with ``heard`` the hand-over to E1's
-    successor too). Past the cutoffs, the thief answers Bob's ask for E1 as ``_ThiefOfE1`` says. Expect the
-    car to stay held. Before, with the revocation alone heard, it was freed."""
+def locked_car_line(held_escrow: Callable[[Any, LocalEscrow], str]) -> tuple[Any, ...]:
+    """Bob opens to Mallory naming no escrow; she counters bonded at E1 and signs, at her Counter's seq, an
+    Offer to Carol naming ``held_escrow(m, e2)``; Bob counters with his car bonded at E1; Mallory's Accept
+    of it locks both bonds at E1 and is hidden from Bob: (m, e2, carol, opener, counter, held, ours)."""
     m, e2, carol, _ = _car_market()
     strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
     m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
@@ -74,7 +70,7 @@ def test_a_fork_refusal_stamped_with_the_escrows_revoked_key_frees_nothing(heard
     counter = m.mallory.counter(opener, hers, ttl_ms=60_000)
     after = m.mallory.agent.writer
     m.mallory.agent.writer = writer
-    held = m.mallory.offer(carol, m.mallory.proposal(escrow=m.escrow.did))  # at her Counter's seq
+    held = m.mallory.offer(carol, m.mallory.proposal(escrow=held_escrow(m, e2)))  # at her Counter's seq
     m.mallory.agent.writer = after
     (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
     assert ours.body == "counter"
@@ -83,6 +79,19 @@ def test_a_fork_refusal_stamped_with_the_escrows_revoked_key_frees_nothing(heard
         [*m.mallory.setup, *m.bob.setup, opener.envelope, counter.envelope, ours.envelope, accept.envelope]
     )
     assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+    return m, e2, carol, opener, counter, held, ours
+
+
+@pytest.mark.req("RPC-006", "NEG-020", "KEY-004")
+@pytest.mark.parametrize("heard", ["revocation", "revocation and hand-over"])
+def test_a_fork_refusal_stamped_with_the_escrows_revoked_key_frees_nothing(heard: str) -> None:
+    """Bob opens to Mallory with an Offer naming no escrow; she counters bonded at E1 and signs another
+    statement at her Counter's seq; Bob counters with his car (exclusive_key) bonded at E1; Mallory shows E1
+    the line and her Accept of his Counter (both bonds locked) and hides it. E1's key then leaks, its
+    principal revokes it (Bob's peer holds the revocation, and with ``heard`` the hand-over to E1's
+    successor too). Past the cutoffs, the thief answers Bob's ask for E1 as ``_ThiefOfE1`` says. Expect the
+    car to stay held. Before, with the revocation alone heard, it was freed."""
+    m, e2, carol, opener, counter, held, ours = locked_car_line(lambda m, e2: m.escrow.did)
     # Bob holds an answer of E1's to someone else (its key bound to its principal there, KEY-007).
     elsewhere = carol.offer(m.mallory, carol.proposal(escrow=m.escrow.did))
     m.b.hold(m.escrow.submit([*carol.setup, elsewhere.envelope]))

@@ -12,18 +12,15 @@ Counter. The reference reads the escrow of the offer whose line it submitted (``
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Sequence
 
 import pytest
-from peers import make_peer
-from test_attack10 import _car, _car_market
-from test_attack11 import CountersWithTheCar
+from test_attack33_forked_at_revoked_escrow_key import locked_car_line
 from test_fork31_large_fork_evidence import _car_held
 
 from a2a_coop._proto.a2acoop.v1 import commitment_pb2
 from a2a_coop.protocol.errors import CoopError, Equivocation
-from a2a_coop.protocol.statements import VerifiedStatement, verify_statement
+from a2a_coop.protocol.statements import VerifiedStatement
 from a2a_coop.runtime.trade import ask_escrow_alone
 from a2a_coop.testing import LocalEscrow
 
@@ -52,24 +49,7 @@ def test_a_fork_refusal_frees_only_on_a_stamp_of_the_escrow_bobs_offer_names(sta
     her Counter's seq, is an Offer to Carol naming E2. Past the cutoffs, Bob's ask for E1 is refused with
     her pair and a Stamp of the held half by E2 (its genuine key): the car stays held. The control, E1's own
     Stamp of it, frees the car (E1 takes nothing after the fork in the line)."""
-    m, e2, carol, _ = _car_market()
-    strategy = CountersWithTheCar(car=_car(m, m.escrow.did, bond=100))
-    m.b = make_peer(m.bob, m.clock, context=[m.escrow.mandate, e2.mandate], strategy=strategy)
-    opener = m.b.propose(m.mallory.did, m.bob.proposal(), ttl_ms=60_000)  # no escrow, no bond, no car
-    writer = copy.deepcopy(m.mallory.agent.writer)
-    hers = m.mallory.proposal(escrow=m.escrow.did, issuer_bond=100, audience_bond=100)
-    counter = m.mallory.counter(opener, hers, ttl_ms=60_000)
-    after = m.mallory.agent.writer
-    m.mallory.agent.writer = writer
-    held = m.mallory.offer(carol, m.mallory.proposal(escrow=e2.did))  # at her Counter's seq, naming E2
-    m.mallory.agent.writer = after
-    (ours,) = m.b.on_replies([*m.mallory.setup, counter.envelope])
-    assert ours.body == "counter"
-    accept = m.mallory.accept(ours)
-    locks = m.escrow.submit(
-        [*m.mallory.setup, *m.bob.setup, opener.envelope, counter.envelope, ours.envelope, accept.envelope]
-    )
-    assert [verify_statement(e).body for e in locks].count("bond_lock") == 2
+    m, e2, carol, opener, counter, held, ours = locked_car_line(lambda m, e2: e2.did)  # held names E2
     m.clock.now_ms = ours.header.expires_at_ms + 60_001  # past both cutoffs and the tolerance: ask
     assert _car_held(m, e2.did, carol)
     by = e2 if stamped_by != "E1" else m.escrow
